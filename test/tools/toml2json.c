@@ -1,0 +1,2 @@
+/* placeholder until the TOML reader lands */
+int main(void) { return 1; }
