@@ -1,2 +1,162 @@
-/* placeholder */
-int main(void) { return 1; }
+/* main.c: the forkpool binary's entry. It finds the command, handles --help,
+ * and is the only place that maps error codes to exit statuses (sysexits:
+ * 64 usage, 69 service unavailable, 78 configuration, 1 anything else). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "forkpool/err.h"
+
+#define EXIT_USAGE 64
+#define EXIT_UNAVAILABLE 69
+#define EXIT_CONFIG 78
+
+const fp_cmd_t fp_cmd_table[] = {
+    {"run", "run the daemon in the foreground",
+     "usage: forkpool run [-c FILE] [--burst] [--children N] [--queue Q]...\n"
+     "\n"
+     "Pre-forks the pool, pulls jobs from Redis as children free up, and runs them.\n"
+     "  -c, --config FILE  configuration file (else $FORKPOOL_CONFIG, else ./forkpool.toml)\n"
+     "  --burst            exit 0 once every queue has no ready and no pending jobs\n"
+     "  --children N       override pool.children\n"
+     "  --queue Q          consume Q instead of queues.names (repeat for several, in order)\n"
+     "Signals: TERM/INT drain and exit, QUIT stops at once, TSTP goes quiet, HUP reloads,\n"
+     "TTIN/TTOU add/remove a child, USR1 reopens the log file.\n",
+     fp_cmd_run},
+    {"enqueue", "add jobs to a queue",
+     "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N] TYPE [ARGS_JSON|-]\n"
+     "\n"
+     "Adds a job {\"type\": TYPE, \"args\": ARGS_JSON}. With '-', reads one ARGS_JSON per line\n"
+     "from stdin. Prints the stream entry ids (or a count with --count).\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --queue Q          queue name (default: the first of queues.names)\n"
+     "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
+     "  --count N          add N copies, pipelined (for bulk loads and benchmarks)\n",
+     fp_cmd_parse_only},
+    {"stats", "show queue depth, pending, delayed, dead and consumers",
+     "usage: forkpool stats [-c FILE] [--json]\n"
+     "\n"
+     "Reads the queues' state from Redis; works while daemons run elsewhere.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --json             machine-readable output\n",
+     fp_cmd_parse_only},
+    {"dead", "list, retry or purge dead jobs",
+     "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N]\n"
+     "\n"
+     "  list               print dead jobs with their error and attempts\n"
+     "  retry              put dead jobs back on the queue with attempts reset\n"
+     "  purge              delete dead jobs\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --queue Q          queue name (default: the first of queues.names)\n"
+     "  --limit N          at most N jobs\n",
+     fp_cmd_parse_only},
+    {"jobs", "query the job ledger",
+     "usage: forkpool jobs [-c FILE] [--outcome O] [--type T] [--since DUR] [--limit N] [--json]\n"
+     "\n"
+     "Reads the SQLite ledger (ledger.path), newest first.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --outcome O        ok, failed, retried, dead, timeout or crashed\n"
+     "  --type T           only jobs of this type\n"
+     "  --since DUR        only jobs finished within DUR (\"1h\")\n"
+     "  --limit N          at most N rows (default 50)\n"
+     "  --json             one JSON object per line\n",
+     fp_cmd_parse_only},
+    {"check-config", "validate the configuration and show the effective values",
+     "usage: forkpool check-config [-c FILE] [--print-json]\n"
+     "\n"
+     "Loads the configuration exactly as 'run' would and reports the first error as\n"
+     "FILE:LINE:COL: reason (exit 78), or a summary (exit 0).\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --print-json       print every key's effective value as JSON (Redis password masked)\n",
+     fp_cmd_check_config},
+    {"version", "print the version",
+     "usage: forkpool version\n",
+     fp_cmd_version},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: forkpool COMMAND [OPTIONS]\n\n"
+                 "forkpool runs jobs from Redis Streams on a pool of pre-forked, reused children.\n\n"
+                 "Commands:\n");
+    for (const fp_cmd_t *c = fp_cmd_table; c->name != NULL; c++)
+        fprintf(out, "  %-13s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun 'forkpool COMMAND --help' for a command's options.\n");
+}
+
+static const fp_cmd_t *find_command(const char *name)
+{
+    for (const fp_cmd_t *c = fp_cmd_table; c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+static int exit_status(int code)
+{
+    switch (code) {
+    case 0: return 0;
+    case FP_EUSAGE: return EXIT_USAGE;
+    case FP_ECONFIG:
+    case FP_ETOML: return EXIT_CONFIG;
+    case FP_EREDIS: return EXIT_UNAVAILABLE;
+    default: return 1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        const fp_cmd_t *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (c != NULL)
+            fputs(c->usage, stdout);
+        else
+            print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0)
+        name = "version";
+    const fp_cmd_t *cmd = find_command(name);
+    if (cmd == NULL) {
+        fprintf(stderr, "forkpool: unknown command '%s'\n", name);
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (wants_help(argc - 1, argv + 1)) {
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    fp_err_t err;
+    fp_err_clear(&err);
+    int rc = cmd->run(argc - 1, argv + 1, &err);
+    if (rc < 0) {
+        const char *msg = err.msg[0] != '\0' ? err.msg : fp_strerror(rc);
+        /* Configuration errors are "FILE:LINE:COL: reason" alone, the form
+         * editors and CI annotations jump to. */
+        if (rc == FP_ECONFIG || rc == FP_ETOML)
+            fprintf(stderr, "%s\n", msg);
+        else
+            fprintf(stderr, "forkpool %s: %s\n", cmd->name, msg);
+        if (rc == FP_EUSAGE)
+            fprintf(stderr, "%s", cmd->usage);
+    }
+    return exit_status(rc);
+}

@@ -1,0 +1,68 @@
+/* cmd_check_config.c: `forkpool check-config` loads the configuration exactly
+ * as `run` does and either names the first error or shows what is in effect. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+static void print_summary(const fp_config_t *cfg)
+{
+    char *url = fp_config_mask_url(cfg->redis.url);
+    printf("%s: ok\n", cfg->source);
+    printf("  daemon   name=%s log_level=%s\n", cfg->daemon.name,
+           fp_log_level_name(cfg->daemon.log_level));
+    printf("  redis    %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
+           cfg->redis.group);
+    printf("  queues  ");
+    for (size_t i = 0; i < cfg->queues.names.count; i++)
+        printf(" %s", cfg->queues.names.items[i]);
+    printf("\n  pool     %s, %lld children, prefetch %lld\n",
+           cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
+           (long long)cfg->pool.children, (long long)cfg->pool.prefetch);
+    printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
+    printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
+    free(url);
+}
+
+int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"print-json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int print_json = 0, opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'j': print_json = 1; break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", argv[optind - 1]);
+        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
+
+    fp_config_t *cfg = NULL;
+    int rc = fp_cli_load_config(path, &cfg, err);
+    if (rc < 0)
+        return rc;
+    if (print_json) {
+        char *json = fp_config_dump_json(cfg);
+        if (json == NULL) {
+            fp_config_free(cfg);
+            return fp_err_set(err, -ENOMEM, "out of memory");
+        }
+        printf("%s\n", json);
+        free(json);
+    } else {
+        print_summary(cfg);
+    }
+    fp_config_free(cfg);
+    return 0;
+}

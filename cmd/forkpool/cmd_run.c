@@ -1,0 +1,86 @@
+/* cmd_run.c: `forkpool run`, the daemon in the foreground. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "forkpool/log.h"
+#include "supervisor.h"
+
+#define MAX_QUEUE_OPTIONS 64
+
+typedef struct run_args_s {
+    const char *config_path;
+    bool burst;
+    long long children; /* -1: from the config */
+    const char *queues[MAX_QUEUE_OPTIONS];
+    size_t nqueues;
+} run_args_t;
+
+static int parse_args(int argc, char **argv, run_args_t *args, fp_err_t *err)
+{
+    enum { OPT_BURST = 256, OPT_CHILDREN, OPT_QUEUE };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"burst", no_argument, NULL, OPT_BURST},
+        {"children", required_argument, NULL, OPT_CHILDREN},
+        {"queue", required_argument, NULL, OPT_QUEUE},
+        {NULL, 0, NULL, 0},
+    };
+    memset(args, 0, sizeof *args);
+    args->children = -1;
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case 'c': args->config_path = optarg; break;
+        case OPT_BURST: args->burst = true; break;
+        case OPT_CHILDREN:
+            if (fp_cli_parse_count(name, optarg, 1024, &args->children, err) < 0)
+                return FP_EUSAGE;
+            if (args->children == 0)
+                return fp_err_set(err, FP_EUSAGE, "--children must be at least 1");
+            break;
+        case OPT_QUEUE:
+            if (optarg[0] == '\0' || args->nqueues == MAX_QUEUE_OPTIONS)
+                return fp_err_set(err, FP_EUSAGE, "--queue needs a name (at most %d queues)",
+                                  MAX_QUEUE_OPTIONS);
+            args->queues[args->nqueues++] = optarg;
+            break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
+        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        }
+    }
+    if (optind < argc)
+        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+int fp_cmd_run(int argc, char **argv, fp_err_t *err)
+{
+    run_args_t args;
+    int rc = parse_args(argc, argv, &args, err);
+    if (rc < 0)
+        return rc;
+    fp_config_t *cfg = NULL;
+    if ((rc = fp_cli_load_config(args.config_path, &cfg, err)) < 0)
+        return rc;
+    if (args.children > 0)
+        cfg->pool.children = args.children;
+    rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
+    if (rc < 0) {
+        fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s", cfg->source,
+                   cfg->daemon.log_file, strerror(-rc));
+        fp_config_free(cfg);
+        return FP_ECONFIG;
+    }
+    fp_run_opts_t opts = {.burst = args.burst, .queues = args.queues, .nqueues = args.nqueues};
+    rc = fp_supervisor_run(cfg, &opts, err);
+    fp_log_close();
+    fp_config_free(cfg);
+    return rc;
+}

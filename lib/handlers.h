@@ -1,0 +1,53 @@
+/* handlers.h: what runs a job inside a child. A handler is a name plus three
+ * functions; the registry maps job types to handlers. Built-in handlers live
+ * in handlers.c and handler_record_event.c; plugins (later) add entries to
+ * the same registry before the first fork. */
+#ifndef FORKPOOL_HANDLERS_H
+#define FORKPOOL_HANDLERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "forkpool/config.h"
+#include "forkpool/err.h"
+
+typedef struct fp_handler_result_s {
+    bool ok;
+    bool retry;         /* on failure: may it be retried? defaults to true */
+    char error[512];    /* on failure: the reason */
+    char *result_json;  /* on success: JSON text (malloc'd, taken by the caller) or NULL */
+} fp_handler_result_t;
+
+typedef struct fp_handler_s {
+    const char *name;
+    /* In each child after fork, before "ready". table is [handlers.NAME] or
+     * NULL. Sets *state for run/child_fini. Non-zero stops the child (exit 78). */
+    int (*child_init)(const fp_toml_node_t *table, void **state, fp_err_t *err);
+    /* Runs one job. job is the whole job object, args its "args" member or NULL
+     * (both borrowed for the call). res arrives zeroed with ok = true. */
+    void (*run)(void *state, const cJSON *job, const cJSON *args, fp_handler_result_t *res);
+    /* In each child before a clean exit. */
+    void (*child_fini)(void *state);
+} fp_handler_t;
+
+#define FP_REGISTRY_MAX 256
+
+typedef struct fp_registry_s {
+    const fp_handler_t *handlers[FP_REGISTRY_MAX];
+    size_t count;
+} fp_registry_t;
+
+/* Fills reg with the built-in handlers: noop, sleep, echo, fail, record_event. */
+void fp_registry_init_builtin(fp_registry_t *reg);
+
+/* Adds a handler; FP_ECONFIG when the name is taken or the table is full. */
+int fp_registry_add(fp_registry_t *reg, const fp_handler_t *handler, fp_err_t *err);
+
+const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name);
+
+/* The record_event handler, exposed for its unit test. */
+extern const fp_handler_t fp_handler_record_event;
+
+#endif

@@ -1,0 +1,15 @@
+/* json.h: strict parsing of JSON that comes from outside (payloads, channel
+ * lines): the whole input must be one JSON value, optionally surrounded by
+ * whitespace, with no NUL bytes and no trailing garbage (cJSON alone accepts
+ * both). */
+#ifndef FORKPOOL_JSON_H
+#define FORKPOOL_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Returns the parsed value (owned; cJSON_Delete) or NULL. */
+cJSON *fp_json_parse(const char *text, size_t len);
+
+#endif

@@ -1,0 +1,275 @@
+/* log.c: the one logger. A line is formatted into a stack buffer and written
+ * with a single write(2) to an O_APPEND fd, so lines from the supervisor, its
+ * threads and its children never interleave, and nothing sits in a stdio
+ * buffer when the supervisor forks. It never allocates. */
+#include "forkpool/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 8192
+
+static fp_log_level_t g_level = FP_LOG_INFO;
+static fp_log_format_t g_format = FP_LOG_TEXT;
+static char g_path[4096];
+/* Read by any thread on every line, replaced on the loop thread by reopen. */
+static atomic_int g_fd = 2;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+const char *fp_log_level_name(fp_log_level_t level)
+{
+    if ((unsigned)level < sizeof level_names / sizeof level_names[0])
+        return level_names[level];
+    return "info";
+}
+
+int fp_log_level_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    return fd < 0 ? -errno : fd;
+}
+
+int fp_log_setup(fp_log_level_t level, fp_log_format_t format, const char *path)
+{
+    int fd = 2;
+    if (path != NULL && *path != '\0') {
+        if (strlen(path) >= sizeof g_path)
+            return -ENAMETOOLONG;
+        fd = open_log(path);
+        if (fd < 0)
+            return fd;
+    }
+    g_level = level;
+    g_format = format;
+    int old = atomic_exchange(&g_fd, fd);
+    if (old > 2)
+        close(old);
+    if (fd > 2)
+        snprintf(g_path, sizeof g_path, "%s", path);
+    else
+        g_path[0] = '\0';
+    return 0;
+}
+
+int fp_log_reopen(void)
+{
+    if (g_path[0] == '\0')
+        return 0;
+    int fd = open_log(g_path);
+    if (fd < 0)
+        return fd;
+    int old = atomic_exchange(&g_fd, fd);
+    if (old > 2)
+        close(old);
+    return 0;
+}
+
+void fp_log_close(void)
+{
+    int old = atomic_exchange(&g_fd, 2);
+    if (old > 2)
+        close(old);
+    g_path[0] = '\0';
+}
+
+int fp_log_fd(void)
+{
+    return atomic_load(&g_fd);
+}
+
+bool fp_log_enabled(fp_log_level_t level)
+{
+    return level >= g_level;
+}
+
+/* A bounded appender: writes what fits and always leaves room for "\n". */
+typedef struct line_s {
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+} line_t;
+
+static void put(line_t *l, const char *s, size_t n)
+{
+    size_t room = sizeof l->buf - 1 - l->len;
+    if (n > room)
+        n = room;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void puts_(line_t *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
+
+/* JSON string body: quotes, backslashes and control characters escaped; at
+ * most max_raw input bytes are taken. */
+static void put_json_escaped(line_t *l, const char *s, size_t max_raw)
+{
+    for (size_t i = 0; s[i] != '\0' && i < max_raw; i++) {
+        const char *c_ptr = s + i;
+        unsigned char c = (unsigned char)*c_ptr;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put(l, esc, 2);
+        } else if (c == '\n') {
+            put(l, "\\n", 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put(l, esc, 6);
+        } else {
+            put(l, (const char *)&c, 1);
+        }
+    }
+}
+
+/* Text lines stay one line: newlines in messages become spaces. */
+static void put_text_flat(line_t *l, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        char c = (*s == '\n' || *s == '\r') ? ' ' : *s;
+        put(l, &c, 1);
+    }
+}
+
+static void put_timestamp(line_t *l)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[40];
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    puts_(l, stamp);
+}
+
+static void format_text(line_t *l, fp_log_level_t level, const char *component,
+                        const char *const *kv, const char *msg)
+{
+    char head[32];
+    put_timestamp(l);
+    snprintf(head, sizeof head, " %-5s ", fp_log_level_name(level));
+    puts_(l, head);
+    puts_(l, component);
+    puts_(l, ": ");
+    put_text_flat(l, msg);
+    for (; kv != NULL && kv[0] != NULL && kv[1] != NULL; kv += 2) {
+        puts_(l, " ");
+        puts_(l, kv[0]);
+        puts_(l, "=");
+        put_text_flat(l, kv[1]);
+    }
+}
+
+/* max_raw bounds every string taken from the caller; see vlog for why. */
+static void format_json(line_t *l, fp_log_level_t level, const char *component,
+                        const char *const *kv, const char *msg, size_t max_raw)
+{
+    puts_(l, "{\"ts\":\"");
+    put_timestamp(l);
+    puts_(l, "\",\"level\":\"");
+    puts_(l, fp_log_level_name(level));
+    puts_(l, "\",\"component\":\"");
+    put_json_escaped(l, component, max_raw);
+    puts_(l, "\",\"msg\":\"");
+    put_json_escaped(l, msg, max_raw);
+    puts_(l, "\"");
+    for (; kv != NULL && kv[0] != NULL && kv[1] != NULL; kv += 2) {
+        puts_(l, ",\"");
+        put_json_escaped(l, kv[0], max_raw);
+        puts_(l, "\":\"");
+        put_json_escaped(l, kv[1], max_raw);
+        puts_(l, "\"");
+    }
+    puts_(l, "}");
+}
+
+static size_t count_kv(const char *const *kv)
+{
+    size_t n = 0;
+    while (kv != NULL && kv[n] != NULL && kv[n + 1] != NULL)
+        n += 2;
+    return n;
+}
+
+/* A JSON line cut at the buffer's end would not parse. If the full line does
+ * not fit, format it again with every string clipped so that even when each
+ * byte needs a six-byte escape the whole object fits. */
+static void build_json(line_t *l, fp_log_level_t level, const char *component,
+                       const char *const *kv, const char *msg)
+{
+    format_json(l, level, component, kv, msg, SIZE_MAX);
+    if (l->len < sizeof l->buf - 1)
+        return;
+    size_t strings = 2 + count_kv(kv);
+    size_t fixed = 64 + 6 * strings; /* timestamp, level, quotes, separators */
+    size_t budget = (sizeof l->buf - 1 - fixed) / 6 / strings;
+    l->len = 0;
+    format_json(l, level, component, kv, msg, budget);
+}
+
+static void vlog(fp_log_level_t level, const char *component, const char *const *kv,
+                 const char *fmt, va_list ap)
+{
+    if (!fp_log_enabled(level))
+        return;
+    int saved_errno = errno;
+    char msg[LINE_MAX_BYTES / 2];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    line_t l;
+    l.len = 0;
+    if (g_format == FP_LOG_JSON)
+        build_json(&l, level, component, kv, msg);
+    else
+        format_text(&l, level, component, kv, msg);
+    l.buf[l.len++] = '\n';
+    int fd = atomic_load(&g_fd);
+    const char *p = l.buf;
+    size_t left = l.len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* Nowhere left to report a logging failure. */
+        p += w;
+        left -= (size_t)w;
+    }
+    errno = saved_errno;
+}
+
+void fp_log(fp_log_level_t level, const char *component, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, component, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void fp_log_kv(fp_log_level_t level, const char *component, const char *const *kv,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, component, kv, fmt, ap);
+    va_end(ap);
+}

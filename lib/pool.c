@@ -1,0 +1,115 @@
+/* pool.c: slot bookkeeping for the supervisor. Pure, so every transition can
+ * be unit-tested without a process in sight. */
+#include "pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[FP_CHILD_STATES] = {
+    "free", "starting", "idle", "busy", "stopping", "exited",
+};
+
+const char *fp_pool_state_name(fp_child_state_t state)
+{
+    return (unsigned)state < FP_CHILD_STATES ? state_names[state] : "unknown";
+}
+
+int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
+{
+    memset(pool, 0, sizeof *pool);
+    pool->target = target;
+    pool->prefetch = prefetch;
+    pool->next_seq = 1;
+    return 0;
+}
+
+void fp_pool_free(fp_pool_t *pool)
+{
+    free(pool->slots);
+    memset(pool, 0, sizeof *pool);
+}
+
+static int grow(fp_pool_t *pool)
+{
+    size_t cap = pool->capacity ? pool->capacity * 2 : 8;
+    fp_slot_t *slots = realloc(pool->slots, cap * sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    memset(slots + pool->capacity, 0, (cap - pool->capacity) * sizeof *slots);
+    for (size_t i = pool->capacity; i < cap; i++)
+        slots[i].id = (int)i;
+    pool->slots = slots;
+    pool->capacity = cap;
+    return 0;
+}
+
+fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
+{
+    size_t i = 0;
+    while (i < pool->capacity && pool->slots[i].state != FP_CHILD_FREE)
+        i++;
+    if (i == pool->capacity && grow(pool) < 0)
+        return NULL;
+    fp_slot_t *slot = &pool->slots[i];
+    int id = slot->id;
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    slot->pid = pid;
+    slot->state = FP_CHILD_STARTING;
+    slot->started_at_ms = now_ms;
+    return slot;
+}
+
+fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid)
+{
+    for (size_t i = 0; i < pool->capacity; i++)
+        if (pool->slots[i].state != FP_CHILD_FREE && pool->slots[i].pid == pid)
+            return &pool->slots[i];
+    return NULL;
+}
+
+fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
+{
+    /* Lowest slot first keeps the working set of children small and warm
+     * when load is light; under load every child is busy anyway. */
+    for (size_t i = 0; i < pool->capacity; i++)
+        if (pool->slots[i].state == FP_CHILD_IDLE)
+            return &pool->slots[i];
+    return NULL;
+}
+
+size_t fp_pool_room(const fp_pool_t *pool)
+{
+    size_t bound = pool->target + pool->prefetch;
+    return pool->held >= bound ? 0 : bound - pool->held;
+}
+
+size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pool->capacity; i++)
+        n += pool->slots[i].state == state;
+    return n;
+}
+
+size_t fp_pool_live(const fp_pool_t *pool)
+{
+    return fp_pool_count(pool, FP_CHILD_STARTING) + fp_pool_count(pool, FP_CHILD_IDLE) +
+           fp_pool_count(pool, FP_CHILD_BUSY);
+}
+
+bool fp_pool_release_if_done(fp_pool_t *pool, fp_slot_t *slot)
+{
+    (void)pool;
+    if (!slot->reaped || !slot->channel_closed)
+        return false;
+    int id = slot->id;
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    return true;
+}
+
+uint64_t fp_pool_next_seq(fp_pool_t *pool)
+{
+    return pool->next_seq++;
+}

@@ -1,0 +1,87 @@
+/* queue.h: the job source as the supervisor sees it. One implementation,
+ * queue_redis.c, on Redis Streams through hiredis' async API on the
+ * supervisor's libuv loop. The supervisor says how many jobs it can take
+ * (fp_queue_want); the queue pulls at most that many and hands them over;
+ * outcomes are buffered and leave once per loop turn, one script call per
+ * queue. Nothing here blocks the loop. */
+#ifndef FORKPOOL_QUEUE_H
+#define FORKPOOL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "forkpool/config.h"
+#include "forkpool/err.h"
+
+typedef struct fp_queue_s fp_queue_t;
+
+/* One pulled entry. The receiver may steal entry_id and payload (set them to
+ * NULL); whatever is left is freed by the queue after the callback. */
+typedef struct fp_pulled_s {
+    uint32_t queue;     /* index into the queue names given to fp_queue_new */
+    char *entry_id;     /* stream entry id, e.g. "1700000000000-0" */
+    char *payload;      /* the "job" field, NUL-terminated; NULL if the entry has none */
+    size_t payload_len;
+} fp_pulled_t;
+
+typedef struct fp_queue_events_s {
+    /* Jobs arrived; n <= the room last given to fp_queue_want. */
+    void (*on_jobs)(void *ctx, fp_pulled_t *jobs, size_t n);
+    /* The queue became usable (connected, groups exist) or stopped being so. */
+    void (*on_ready)(void *ctx, bool ready);
+} fp_queue_events_t;
+
+/* names: the queues to consume, in strict priority order (borrowed until
+ * fp_queue_free). Connection details, prefix, group and consumer name come
+ * from cfg (borrowed too). */
+int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
+                 const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err);
+
+/* Connects (and reconnects with capped back-off when Redis goes away). */
+int fp_queue_start(fp_queue_t *q);
+
+/* The supervisor can take `room` more jobs. A pull starts when none is in
+ * flight; while every queue is empty the pull blocks in Redis, so a job
+ * enqueued later arrives at once. Room 0 stops pulling. */
+void fp_queue_want(fp_queue_t *q, size_t room);
+
+/* Outcomes, buffered until the end of the loop turn. */
+void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id);
+void fp_queue_dead(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                   size_t payload_len, const char *error, int64_t attempts);
+/* Never-started jobs go back to the stream tail (re-add + XACK + XDEL). */
+void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                       size_t payload_len);
+
+/* Addition (queue engineer): failed with attempts left. The payload (as the
+ * caller rewrote it, with attempt and last_error) goes to the delayed set with
+ * score due_unix_ms, in the same atomic step as XACK + XDEL. A delayed member
+ * is its payload, so the caller keeps payloads unique (identical members
+ * collapse into one in a sorted set). */
+void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                    size_t payload_len, int64_t due_unix_ms);
+
+/* Addition (queue engineer): the supervisor holds an entry it got from
+ * elsewhere (recovery's XAUTOCLAIM). After a reconnect the queue re-reads its
+ * consumer's pending entries and skips the ones it knows are held, so a job
+ * still running is not handed over twice; its outcome releases it. */
+void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id);
+
+/* Outcomes buffered or sent but not yet confirmed by Redis. */
+size_t fp_queue_unconfirmed(const fp_queue_t *q);
+
+/* For --burst: calls cb(ctx, true) when no configured queue has ready or
+ * pending entries (any consumer), else cb(ctx, false). */
+void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx);
+
+bool fp_queue_is_ready(const fp_queue_t *q);
+
+/* Stops pulling, disconnects, closes handles; cb runs once everything is
+ * closed, after which the queue is freed. Outcomes still buffered are lost
+ * to Redis but not to the user: their entries stay pending for recovery. */
+void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx);
+
+#endif

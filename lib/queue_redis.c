@@ -1,0 +1,1306 @@
+/* queue_redis.c: queue.h on Redis Streams consumer groups, over two
+ * connections on the supervisor's loop: the reader only runs XREADGROUP ">"
+ * (which may block), the writer runs everything else (group creation,
+ * scripts, history re-reads, CLIENT UNBLOCK, drained checks), so a blocking
+ * read never delays an acknowledgement. Outcomes are only buffered by the
+ * fp_queue_* calls and leave from a uv_prepare_t once per loop turn, one
+ * script call per queue, kept until Redis confirms them. It never hands over
+ * more than the room it was given, and never blocks the loop. */
+#include "queue.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "forkpool/log.h"
+#include "os.h"
+#include "queue_scripts.h"
+#include "redis_conn.h"
+#include "redis_url.h"
+
+#define LOG "redis"
+#define BLOCK_MS 2000           /* one blocking read, re-issued while idle */
+#define COMMAND_GRACE_MS 10000  /* a reply later than connect_timeout + this: connection dead */
+#define RETRY_MIN_MS 100        /* after LOADING, BUSY and other errors: try again later */
+#define RETRY_MAX_MS 5000
+#define HISTORY_PAGE_MAX 1000
+#define SPARE_BATCHES 8
+
+/* ---- entries held: handed over (or being acked) and not yet confirmed ---- */
+
+typedef struct held_slot_s {
+    uint64_t ms, seq;
+    uint32_t queue;
+    uint32_t used;
+} held_slot_t;
+
+/* Open addressing with linear probing and backward-shift deletion: no
+ * allocation per job, no tombstones. */
+typedef struct held_set_s {
+    held_slot_t *slots;
+    size_t mask; /* capacity - 1; capacity is a power of two */
+    size_t count;
+} held_set_t;
+
+static size_t held_hash(uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    uint64_t h = ms * UINT64_C(0x9E3779B97F4A7C15) ^ (seq + ((uint64_t)queue << 40));
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    h ^= h >> 32;
+    return (size_t)h;
+}
+
+static size_t held_find(const held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    size_t i = held_hash(queue, ms, seq) & s->mask;
+    while (s->slots[i].used &&
+           !(s->slots[i].ms == ms && s->slots[i].seq == seq && s->slots[i].queue == queue))
+        i = (i + 1) & s->mask;
+    return i;
+}
+
+static bool held_has(const held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    return s->slots != NULL && s->slots[held_find(s, queue, ms, seq)].used;
+}
+
+static int held_grow(held_set_t *s)
+{
+    size_t cap = s->slots != NULL ? (s->mask + 1) * 2 : 64;
+    held_slot_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return -ENOMEM;
+    held_set_t grown = {slots, cap - 1, s->count};
+    for (size_t i = 0; s->slots != NULL && i <= s->mask; i++)
+        if (s->slots[i].used)
+            grown.slots[held_find(&grown, s->slots[i].queue, s->slots[i].ms, s->slots[i].seq)] =
+                s->slots[i];
+    free(s->slots);
+    *s = grown;
+    return 0;
+}
+
+static int held_add(held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    if ((s->slots == NULL || (s->count + 1) * 2 > s->mask + 1) && held_grow(s) < 0)
+        return -ENOMEM;
+    size_t i = held_find(s, queue, ms, seq);
+    if (!s->slots[i].used) {
+        s->slots[i] = (held_slot_t){ms, seq, queue, 1};
+        s->count++;
+    }
+    return 0;
+}
+
+static void held_remove(held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    if (s->slots == NULL)
+        return;
+    size_t i = held_find(s, queue, ms, seq);
+    if (!s->slots[i].used)
+        return;
+    /* Shift later members of the probe run back so lookups never stop early. */
+    for (size_t j = (i + 1) & s->mask; s->slots[j].used; j = (j + 1) & s->mask) {
+        size_t k = held_hash(s->slots[j].queue, s->slots[j].ms, s->slots[j].seq) & s->mask;
+        bool movable = i <= j ? (k <= i || k > j) : (k <= i && k > j);
+        if (movable) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
+    }
+    s->slots[i].used = 0;
+    s->count--;
+}
+
+/* ---- outcome batches ----------------------------------------------------- */
+
+typedef struct sid_s {
+    uint64_t ms, seq;
+} sid_t;
+
+/* Up to FP_OUTCOMES_PER_CALL outcomes of one queue, encoded once as script
+ * arguments; re-sent as they are after a lost connection. */
+typedef struct batch_s {
+    struct batch_s *next;
+    struct fp_queue_s *q;
+    uint32_t queue;
+    bool sent;     /* waiting for Redis' answer */
+    bool use_eval; /* Redis answered NOSCRIPT: send the script text next time */
+    size_t count;
+    fp_resp_t args;
+    sid_t *ids;
+    size_t ids_cap;
+} batch_t;
+
+typedef struct qstate_s {
+    const char *name;
+    char *jobs_key, *dead_key, *delayed_key;
+    batch_t *head, *tail; /* outcomes in order; only the tail takes more */
+    bool history;         /* this consumer's pending entries still to re-read */
+    char cursor[48];      /* last id seen by the history read */
+} qstate_t;
+
+typedef enum read_kind_e { READ_HISTORY, READ_SWEEP, READ_BLOCK } read_kind_t;
+
+typedef struct drained_req_s {
+    struct fp_queue_s *q;
+    void (*cb)(void *ctx, bool drained);
+    void *ctx;
+    size_t left;
+    bool drained;
+} drained_req_t;
+
+typedef struct drained_item_s {
+    drained_req_t *req;
+    uint32_t queue;
+    bool tried_eval;
+} drained_item_t;
+
+struct fp_queue_s {
+    uv_loop_t *loop;
+    const fp_config_t *cfg;
+    fp_queue_events_t events;
+    void *ctx;
+    qstate_t *qs;
+    size_t n;
+    fp_redis_url_t url;
+    fp_redis_conn_t *reader, *writer;
+
+    bool started, closing;
+    bool reader_up, writer_up;
+    bool setup_done, setup_running, setup_failed;
+    size_t setup_left;
+    bool ready;            /* last value reported through on_ready */
+    bool ever_ready;
+    bool failure_logged;   /* "cannot connect" said once until the next success */
+    char down_reason[256];
+    long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
+    char outcome_sha[41], drained_sha[41];
+
+    size_t room;
+    bool read_in_flight;
+    read_kind_t read_kind;
+    size_t read_queue;     /* the queue of a history or sweep read in flight */
+    size_t read_count;     /* COUNT of the read in flight */
+    size_t block_total;    /* most entries the blocking read in flight may bring */
+    bool unblock_sent;
+    size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
+    bool sweep_got_any;
+
+    fp_pulled_t *out;      /* entries of one reply, before they are handed over */
+    size_t out_n, out_cap;
+    fp_pulled_t *stash;    /* arrived beyond the room (it shrank mid-read) */
+    size_t stash_n, stash_cap;
+
+    held_set_t held;
+    size_t unconfirmed;
+    batch_t *spare;        /* emptied batches kept for their buffers */
+    size_t spare_n;
+    fp_resp_t scratch;     /* one script call being assembled */
+    char last_error[160];  /* to log a repeated error once */
+
+    uv_prepare_t prepare;
+    uv_timer_t retry_timer;
+    int64_t retry_ms;
+    bool retry_armed;
+
+    int open_parts;        /* handles and connections still closing */
+    void (*close_cb)(void *ctx);
+    void *close_ctx;
+};
+
+static void pump(fp_queue_t *q);
+static void setup_start(fp_queue_t *q);
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static bool reply_is_error(const redisReply *r, const char *code)
+{
+    size_t n = strlen(code);
+    return r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= n &&
+           memcmp(r->str, code, n) == 0 && (r->len == n || r->str[n] == ' ');
+}
+
+/* Logs an error reply once per distinct text, then at debug level. */
+static void log_error_once(fp_queue_t *q, const char *what, const redisReply *r)
+{
+    char msg[sizeof q->last_error];
+    snprintf(msg, sizeof msg, "%s: %.*s", what, r != NULL ? (int)r->len : 0,
+             r != NULL && r->str != NULL ? r->str : "no reply");
+    fp_log_level_t level = strcmp(msg, q->last_error) == 0 ? FP_LOG_DEBUG : FP_LOG_WARN;
+    fp_log(level, LOG, "%s (will retry)", msg);
+    memcpy(q->last_error, msg, sizeof msg);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    fp_queue_t *q = t->data;
+    q->retry_armed = false;
+    if (!q->setup_done)
+        setup_start(q);
+    pump(q);
+}
+
+/* "Try again later" (LOADING, BUSY, a failed setup): everything waiting on
+ * Redis waits for this timer, with growing delay while errors repeat. */
+static void arm_retry(fp_queue_t *q)
+{
+    if (q->closing || q->retry_armed)
+        return;
+    q->retry_armed = true;
+    uv_timer_start(&q->retry_timer, on_retry_timer, (uint64_t)q->retry_ms, 0);
+    q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
+}
+
+static void retry_reset(fp_queue_t *q)
+{
+    q->retry_ms = RETRY_MIN_MS;
+    q->last_error[0] = '\0';
+}
+
+static void all_history(fp_queue_t *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        q->qs[i].history = true;
+        snprintf(q->qs[i].cursor, sizeof q->qs[i].cursor, "0");
+    }
+}
+
+static void pulled_free(fp_pulled_t *p)
+{
+    free(p->entry_id);
+    free(p->payload);
+    p->entry_id = p->payload = NULL;
+}
+
+/* ---- readiness ----------------------------------------------------------- */
+
+static void update_ready(fp_queue_t *q)
+{
+    bool ready = q->reader_up && q->writer_up && q->setup_done && !q->closing;
+    if (ready == q->ready)
+        return;
+    q->ready = ready;
+    const char *where = fp_redis_conn_where(q->writer);
+    if (ready) {
+        fp_log_info(LOG, "%s Redis at %s", q->ever_ready ? "reconnected to" : "connected to",
+                    where);
+        q->ever_ready = true;
+        q->failure_logged = false;
+        /* The reply to anything in flight was lost: re-read what we hold. */
+        all_history(q);
+        q->sweep_index = 0;
+        q->sweep_got_any = false;
+    } else if (!q->closing) {
+        if (q->reader_up && q->writer_up)
+            fp_log_warn(LOG, "Redis at %s not ready: %s", where, q->down_reason);
+        else
+            fp_log_warn(LOG, "lost connection to Redis at %s: %s", where, q->down_reason);
+        q->failure_logged = true;
+    }
+    if (q->events.on_ready != NULL)
+        q->events.on_ready(q->ctx, ready);
+}
+
+/* ---- setup: groups and scripts (writer) ------------------------------------ */
+
+static void setup_step_done(fp_queue_t *q)
+{
+    if (--q->setup_left > 0)
+        return;
+    q->setup_running = false;
+    if (q->closing)
+        return;
+    if (q->setup_failed || !q->writer_up) {
+        if (q->writer_up)
+            arm_retry(q);
+        return;
+    }
+    q->setup_done = true;
+    retry_reset(q);
+    update_ready(q);
+    pump(q);
+}
+
+static void on_group_created(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    /* BUSYGROUP: the group exists, which is what we want. */
+    if (r == NULL || (r->type == REDIS_REPLY_ERROR && !reply_is_error(r, "BUSYGROUP"))) {
+        if (r != NULL && !q->closing)
+            log_error_once(q, "cannot create the consumer group", r);
+        q->setup_failed = true;
+    }
+    setup_step_done(q);
+}
+
+static void store_sha(fp_queue_t *q, redisReply *r, char *sha, const char *what)
+{
+    if (r != NULL && r->type == REDIS_REPLY_STRING && fp_script_sha_valid(r->str, r->len)) {
+        memcpy(sha, r->str, 40);
+        sha[40] = '\0';
+        return;
+    }
+    if (r != NULL && !q->closing)
+        log_error_once(q, what, r);
+    q->setup_failed = true;
+}
+
+static void on_outcome_sha(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    store_sha(q, r, q->outcome_sha, "SCRIPT LOAD (outcomes) failed");
+    setup_step_done(q);
+}
+
+static void on_drained_sha(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    store_sha(q, r, q->drained_sha, "SCRIPT LOAD (drained) failed");
+    setup_step_done(q);
+}
+
+static void setup_send(fp_queue_t *q, int argc, const char **argv, fp_redis_reply_cb cb)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    q->setup_left++;
+    if (fp_redis_conn_sendv(q->writer, argc, argv, lens, 0, cb, q) < 0) {
+        q->setup_failed = true;
+        q->setup_left--;
+    }
+}
+
+/* Groups are created from id 0, so jobs added before any daemon ever ran are
+ * delivered too; with MKSTREAM so a queue nobody has used yet works. */
+static void setup_start(fp_queue_t *q)
+{
+    if (q->closing || q->setup_running || q->setup_done || !q->writer_up)
+        return;
+    q->setup_running = true;
+    q->setup_failed = false;
+    q->setup_left = 1; /* held until every command is sent */
+    for (size_t i = 0; i < q->n; i++) {
+        const char *argv[] = {"XGROUP", "CREATE", q->qs[i].jobs_key, q->cfg->redis.group, "0",
+                              "MKSTREAM"};
+        setup_send(q, 6, argv, on_group_created);
+    }
+    setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
+    setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
+    setup_step_done(q);
+}
+
+/* ---- connection reports -------------------------------------------------- */
+
+static void on_client_id(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        q->reader_id = r->integer;
+}
+
+static void on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *ctx)
+{
+    fp_queue_t *q = ctx;
+    if (q->closing)
+        return;
+    if (c == q->reader) {
+        q->reader_up = up;
+        q->reader_id = -1;
+        if (up)
+            fp_redis_conn_sendv(c, 2, (const char *[]){"CLIENT", "ID"}, (size_t[]){6, 2}, 0,
+                                on_client_id, q);
+        else
+            q->read_in_flight = false;
+    } else {
+        q->writer_up = up;
+        if (up) {
+            setup_start(q);
+        } else {
+            q->setup_done = false;
+            if (q->read_in_flight && q->read_kind == READ_HISTORY)
+                q->read_in_flight = false;
+        }
+    }
+    if (!up) {
+        snprintf(q->down_reason, sizeof q->down_reason, "%s", reason != NULL ? reason : "");
+        if (!q->ready && !q->failure_logged) {
+            fp_log_warn(LOG, "cannot connect to Redis at %s: %s (will keep trying)",
+                        fp_redis_conn_where(c), q->down_reason);
+            q->failure_logged = true;
+        } else if (!q->ready) {
+            fp_log_debug(LOG, "%s connection to Redis at %s failed: %s",
+                         c == q->reader ? "reader" : "writer", fp_redis_conn_where(c),
+                         q->down_reason);
+        }
+    }
+    update_ready(q);
+    if (up)
+        pump(q);
+}
+
+/* ---- handing entries over ------------------------------------------------ */
+
+static int grow_pulled(fp_pulled_t **arr, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap != 0 ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    fp_pulled_t *grown = realloc(*arr, n * sizeof *grown);
+    if (grown == NULL)
+        return -ENOMEM;
+    *arr = grown;
+    *cap = n;
+    return 0;
+}
+
+/* Hands q->out over: as much as the room allows, the rest to the stash. The
+ * room is charged before on_jobs so that a fp_queue_want from inside it sets
+ * the value that stands. */
+static void hand_over(fp_queue_t *q)
+{
+    size_t give = q->out_n < q->room ? q->out_n : q->room;
+    size_t extra = q->out_n - give;
+    if (extra > 0 && grow_pulled(&q->stash, &q->stash_cap, q->stash_n + extra) == 0) {
+        memcpy(q->stash + q->stash_n, q->out + give, extra * sizeof *q->out);
+        q->stash_n += extra;
+        q->out_n = give;
+    }
+    for (size_t i = give; i < q->out_n; i++) {
+        /* No memory for the stash: forget them here so that a history read
+         * finds them again (they stay pending to us in Redis). */
+        uint64_t ms, seq;
+        if (fp_stream_id_parse(q->out[i].entry_id, strlen(q->out[i].entry_id), &ms, &seq))
+            held_remove(&q->held, q->out[i].queue, ms, seq);
+        q->qs[q->out[i].queue].history = true;
+    }
+    q->room -= give;
+    if (give > 0 && q->events.on_jobs != NULL)
+        q->events.on_jobs(q->ctx, q->out, give);
+    for (size_t i = 0; i < q->out_n; i++)
+        pulled_free(&q->out[i]);
+    q->out_n = 0;
+}
+
+static void deliver_stash(fp_queue_t *q)
+{
+    if (q->stash_n == 0 || q->room == 0 || q->closing)
+        return;
+    size_t give = q->stash_n < q->room ? q->stash_n : q->room;
+    if (grow_pulled(&q->out, &q->out_cap, give) < 0)
+        return;
+    memcpy(q->out, q->stash, give * sizeof *q->out);
+    memmove(q->stash, q->stash + give, (q->stash_n - give) * sizeof *q->stash);
+    q->stash_n -= give;
+    q->out_n = give;
+    hand_over(q);
+}
+
+static batch_t *open_batch(fp_queue_t *q, uint32_t queue);
+static void add_outcome_id(batch_t *b, uint64_t ms, uint64_t seq);
+
+/* An entry without a "job" field cannot run: it goes to dead with its
+ * fields as a JSON object, so nothing is lost and nothing is handed over. */
+static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms,
+                             uint64_t seq, const redisReply *fields)
+{
+    cJSON *obj = cJSON_CreateObject();
+    for (size_t i = 0; obj != NULL && i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
+            cJSON_AddItemToObject(obj, k->str, cJSON_CreateString(v->str));
+    }
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    batch_t *b = open_batch(q, queue);
+    if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
+        fp_outcome_encode_dead(&b->args, id, text != NULL ? text : "", text ? strlen(text) : 0,
+                               "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
+        add_outcome_id(b, ms, seq);
+        fp_log_warn(LOG, "entry %s of queue %s has no \"job\" field: moved to dead", id,
+                    q->qs[queue].name);
+    }
+    if (text != NULL)
+        cJSON_free(text);
+}
+
+/* A pending entry whose stream entry was deleted (nil fields): acknowledge
+ * and drop it; there is no job to run. */
+static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms, uint64_t seq)
+{
+    batch_t *b = open_batch(q, queue);
+    if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
+        fp_outcome_encode_ack(&b->args, id) == 0) {
+        add_outcome_id(b, ms, seq);
+        fp_log_info(LOG, "pending entry %s of queue %s was deleted from the stream: dropped", id,
+                    q->qs[queue].name);
+    }
+}
+
+static char *memdup0(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* One [id, fields] element of a read reply, copied into q->out. */
+static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, bool history)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const redisReply *idr = e->element[0], *fields = e->element[1];
+    uint64_t ms, seq;
+    if (!fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
+        return;
+    if (history && held_has(&q->held, queue, ms, seq))
+        return; /* still running here, or its outcome is on its way */
+    if (fields->type != REDIS_REPLY_ARRAY) {
+        ack_deleted(q, queue, idr->str, ms, seq);
+        return;
+    }
+    const redisReply *job = NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING && fields->element[i]->len == 3 &&
+            memcmp(fields->element[i]->str, "job", 3) == 0 &&
+            fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            job = fields->element[i + 1];
+    if (job == NULL) {
+        dead_without_job(q, queue, idr->str, ms, seq, fields);
+        return;
+    }
+    if (grow_pulled(&q->out, &q->out_cap, q->out_n + 1) < 0)
+        goto oom;
+    fp_pulled_t *p = &q->out[q->out_n];
+    p->queue = queue;
+    p->entry_id = memdup0(idr->str, idr->len);
+    p->payload = memdup0(job->str, job->len);
+    p->payload_len = job->len;
+    if (p->entry_id == NULL || p->payload == NULL || held_add(&q->held, queue, ms, seq) < 0) {
+        pulled_free(p);
+        goto oom;
+    }
+    q->out_n++;
+    return;
+oom:
+    /* Left pending to us: the next history read or recovery hands it out. */
+    fp_log_error(LOG, "out of memory taking entry %.*s", (int)idr->len, idr->str);
+}
+
+static int queue_of_key(const fp_queue_t *q, const redisReply *key)
+{
+    if (key->type != REDIS_REPLY_STRING)
+        return -1;
+    for (size_t i = 0; i < q->n; i++)
+        if (strlen(q->qs[i].jobs_key) == key->len && memcmp(q->qs[i].jobs_key, key->str, key->len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Walks [[key, [[id, fields]...]]...] into q->out; returns the number of
+ * entries Redis returned (held ones and deleted ones included), or -1 when
+ * the reply has a shape we do not know. */
+static long take_reply(fp_queue_t *q, const redisReply *r, bool history)
+{
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    long total = 0;
+    for (size_t s = 0; s < r->elements; s++) {
+        const redisReply *st = r->element[s];
+        if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
+            st->element[1]->type != REDIS_REPLY_ARRAY)
+            return -1;
+        int queue = queue_of_key(q, st->element[0]);
+        if (queue < 0)
+            return -1;
+        const redisReply *entries = st->element[1];
+        for (size_t i = 0; i < entries->elements; i++)
+            take_entry(q, (uint32_t)queue, entries->element[i], history);
+        total += (long)entries->elements;
+        if (history && entries->elements > 0) {
+            const redisReply *last = entries->element[entries->elements - 1];
+            if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 &&
+                last->element[0]->type == REDIS_REPLY_STRING &&
+                last->element[0]->len < sizeof q->qs[queue].cursor)
+                memcpy(q->qs[queue].cursor, last->element[0]->str, last->element[0]->len + 1);
+        }
+    }
+    return total;
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+/* A read answered with an error: NOGROUP means the group (or the stream) is
+ * gone, e.g. Redis restarted empty: set up again. Anything else (LOADING,
+ * BUSY...) is retried later; it is never a job failure. */
+static void read_failed(fp_queue_t *q, const redisReply *r)
+{
+    if (reply_is_error(r, "NOGROUP")) {
+        snprintf(q->down_reason, sizeof q->down_reason, "consumer group missing (%.*s)",
+                 (int)(r->len > 120 ? 120 : r->len), r->str);
+        q->setup_done = false;
+        update_ready(q);
+        setup_start(q);
+        return;
+    }
+    log_error_once(q, "XREADGROUP failed", r);
+    arm_retry(q);
+}
+
+static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->read_in_flight = false;
+    if (q->closing)
+        return;
+    if (r == NULL) {
+        all_history(q); /* entries may have been claimed for us: find them again */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        read_failed(q, r);
+        return;
+    }
+    read_kind_t kind = q->read_kind;
+    long got = take_reply(q, r, kind == READ_HISTORY);
+    if (got < 0) {
+        /* Whatever was taken is handed over; the rest is found again by the
+         * history read. */
+        fp_log_error(LOG, "unexpected XREADGROUP reply (type %d)", r->type);
+        all_history(q);
+        hand_over(q);
+        arm_retry(q);
+        return;
+    }
+    retry_reset(q);
+    if (kind == READ_HISTORY) {
+        /* A short page means the end of this consumer's pending list. */
+        if ((size_t)got < q->read_count)
+            q->qs[q->read_queue].history = false;
+    } else if (kind == READ_SWEEP) {
+        if ((size_t)got >= q->read_count) {
+            q->sweep_index = 0; /* room filled: next time start again from the first queue */
+            q->sweep_got_any = false;
+        } else {
+            q->sweep_index = q->read_queue + 1;
+            q->sweep_got_any |= got > 0;
+        }
+    } else {
+        q->sweep_index = 0;
+        q->sweep_got_any = false;
+    }
+    hand_over(q);
+    pump(q);
+}
+
+static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, size_t count,
+                     size_t first, size_t nstreams, const char *id, int64_t block_ms)
+{
+    const char *argv[8 + 2 * 64];
+    size_t lens[8 + 2 * 64];
+    char count_text[24], block_text[24];
+    int argc = 0;
+    snprintf(count_text, sizeof count_text, "%zu", count);
+    snprintf(block_text, sizeof block_text, "%lld", (long long)block_ms);
+    argv[argc++] = "XREADGROUP";
+    argv[argc++] = "GROUP";
+    argv[argc++] = q->cfg->redis.group;
+    argv[argc++] = q->cfg->daemon.name;
+    argv[argc++] = "COUNT";
+    argv[argc++] = count_text;
+    if (block_ms > 0) {
+        argv[argc++] = "BLOCK";
+        argv[argc++] = block_text;
+    }
+    argv[argc++] = "STREAMS";
+    for (size_t i = 0; i < nstreams; i++)
+        argv[argc++] = q->qs[first + i].jobs_key;
+    for (size_t i = 0; i < nstreams; i++)
+        argv[argc++] = id;
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    int rc = fp_redis_conn_sendv(conn, argc, argv, lens, block_ms, on_read_reply, q);
+    if (rc == 0) {
+        q->read_in_flight = true;
+        q->read_kind = kind;
+        q->read_queue = first;
+        q->read_count = count;
+        q->unblock_sent = false;
+    }
+    return rc;
+}
+
+/* History pages go on the writer: they never block, and there they are
+ * ordered after every outcome sent before them, so an entry whose outcome
+ * Redis already applied cannot come back. Held entries are skipped, so the
+ * page is widened by their number. */
+static void read_history(fp_queue_t *q, size_t i)
+{
+    size_t count = q->room + q->held.count;
+    if (count > HISTORY_PAGE_MAX)
+        count = HISTORY_PAGE_MAX;
+    if (count < q->room)
+        count = q->room;
+    send_read(q, q->writer, READ_HISTORY, count, i, 1, q->qs[i].cursor, 0);
+}
+
+/* The blocking read across queues keeps its total within the room: COUNT
+ * room/n on every queue, or COUNT 1 on the first `room` queues. */
+static void read_block(fp_queue_t *q)
+{
+    size_t nstreams = q->n, count = q->room / q->n;
+    if (q->room < q->n) {
+        nstreams = q->room;
+        count = 1;
+    }
+    if (nstreams > 64)
+        nstreams = 64;
+    if (send_read(q, q->reader, READ_BLOCK, count, 0, nstreams, ">", BLOCK_MS) == 0)
+        q->block_total = count * nstreams;
+}
+
+/* Starts the next read if one may start. Strict order: this consumer's own
+ * pending entries first, then a non-blocking sweep queue by queue (the first
+ * with COUNT room, the next with what is left), and a blocking read only
+ * after a whole sweep found every queue empty. */
+static void pump(fp_queue_t *q)
+{
+    if (q->closing)
+        return;
+    deliver_stash(q);
+    if (q->read_in_flight || q->room == 0 || !q->ready || q->retry_armed)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        if (q->qs[i].history) {
+            read_history(q, i);
+            return;
+        }
+    if (q->sweep_index >= q->n && q->sweep_got_any) {
+        q->sweep_index = 0;
+        q->sweep_got_any = false;
+    }
+    if (q->sweep_index < q->n) {
+        send_read(q, q->reader, READ_SWEEP, q->room, q->sweep_index, 1, ">", 0);
+        return;
+    }
+    read_block(q);
+}
+
+static void on_unblocked(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    (void)c;
+    (void)r;
+    (void)privdata;
+}
+
+/* The room shrank below what the blocking read in flight may bring (a drain,
+ * jobs from recovery): end that read early rather than pull jobs that would
+ * have to wait in the stash. */
+static void maybe_unblock(fp_queue_t *q)
+{
+    if (!q->read_in_flight || q->read_kind != READ_BLOCK || q->unblock_sent ||
+        q->room >= q->block_total || q->reader_id < 0 || !q->writer_up)
+        return;
+    char id[24];
+    int n = snprintf(id, sizeof id, "%lld", q->reader_id);
+    const char *argv[] = {"CLIENT", "UNBLOCK", id, "TIMEOUT"};
+    size_t lens[] = {6, 7, (size_t)n, 7};
+    if (fp_redis_conn_sendv(q->writer, 4, argv, lens, 0, on_unblocked, q) == 0)
+        q->unblock_sent = true;
+}
+
+/* ---- outcomes ------------------------------------------------------------ */
+
+static batch_t *batch_new(fp_queue_t *q, uint32_t queue)
+{
+    batch_t *b = q->spare;
+    if (b != NULL) {
+        q->spare = b->next;
+        q->spare_n--;
+    } else if ((b = calloc(1, sizeof *b)) == NULL) {
+        return NULL;
+    }
+    b->next = NULL;
+    b->q = q;
+    b->queue = queue;
+    b->sent = b->use_eval = false;
+    b->count = 0;
+    fp_resp_reset(&b->args);
+    return b;
+}
+
+static void batch_free(batch_t *b)
+{
+    fp_resp_free(&b->args);
+    free(b->ids);
+    free(b);
+}
+
+static void batch_recycle(fp_queue_t *q, batch_t *b)
+{
+    if (q->spare_n >= SPARE_BATCHES || b->args.cap > (size_t)1 << 20) {
+        batch_free(b);
+        return;
+    }
+    b->next = q->spare;
+    q->spare = b;
+    q->spare_n++;
+}
+
+static batch_t *open_batch(fp_queue_t *q, uint32_t queue)
+{
+    qstate_t *qs = &q->qs[queue];
+    if (qs->tail != NULL && !qs->tail->sent && qs->tail->count < FP_OUTCOMES_PER_CALL)
+        return qs->tail;
+    batch_t *b = batch_new(q, queue);
+    if (b == NULL)
+        return NULL;
+    if (qs->tail != NULL)
+        qs->tail->next = b;
+    else
+        qs->head = b;
+    qs->tail = b;
+    return b;
+}
+
+/* Counts one encoded outcome. An id that cannot be recorded only costs the
+ * held-set cleanup: the outcome itself is already encoded. */
+static void add_outcome_id(batch_t *b, uint64_t ms, uint64_t seq)
+{
+    if (b->count >= b->ids_cap) {
+        size_t cap = b->ids_cap != 0 ? b->ids_cap * 2 : 64;
+        sid_t *grown = realloc(b->ids, cap * sizeof *grown);
+        if (grown != NULL) {
+            b->ids = grown;
+            b->ids_cap = cap;
+        }
+    }
+    if (b->count < b->ids_cap)
+        b->ids[b->count] = (sid_t){ms, seq};
+    else
+        fp_log_error(LOG, "out of memory tracking an outcome");
+    b->count++;
+    b->q->unconfirmed++;
+}
+
+static void batch_unlink(fp_queue_t *q, batch_t *b)
+{
+    qstate_t *qs = &q->qs[b->queue];
+    batch_t **pp = &qs->head, *prev = NULL;
+    while (*pp != NULL && *pp != b) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = b->next;
+    if (qs->tail == b)
+        qs->tail = prev;
+}
+
+static void batch_confirmed(fp_queue_t *q, batch_t *b)
+{
+    for (size_t i = 0; i < b->count && i < b->ids_cap; i++)
+        held_remove(&q->held, b->queue, b->ids[i].ms, b->ids[i].seq);
+    q->unconfirmed -= b->count;
+    batch_unlink(q, b);
+    batch_recycle(q, b);
+    retry_reset(q);
+}
+
+static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    batch_t *b = privdata;
+    fp_queue_t *q = b->q;
+    (void)c;
+    b->sent = false;
+    if (q->closing)
+        return;
+    if (r == NULL)
+        return; /* re-sent once the writer is back */
+    if (r->type == REDIS_REPLY_INTEGER) {
+        batch_confirmed(q, b);
+        return;
+    }
+    if (reply_is_error(r, "NOSCRIPT")) {
+        b->use_eval = true; /* Redis lost its script cache: EVAL loads it again */
+        return;
+    }
+    if (reply_is_error(r, "NOGROUP")) {
+        q->setup_done = false;
+        update_ready(q);
+        setup_start(q);
+        return;
+    }
+    log_error_once(q, "recording outcomes failed", r);
+    arm_retry(q);
+}
+
+static int send_batch(fp_queue_t *q, batch_t *b)
+{
+    const qstate_t *qs = &q->qs[b->queue];
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
+    const char *args[2] = {q->cfg->redis.group, q->cfg->daemon.name};
+    int rc = fp_script_command(&q->scratch, b->use_eval ? NULL : q->outcome_sha,
+                               fp_script_outcomes, keys, FP_SCRIPT_OUTCOMES_KEYS, args, 2, &b->args);
+    if (rc == 0)
+        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_batch_reply, b);
+    if (rc == 0)
+        b->sent = true;
+    return rc;
+}
+
+static void flush(fp_queue_t *q)
+{
+    if (q->unconfirmed == 0 || !q->writer_up || !q->setup_done || q->retry_armed)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        for (batch_t *b = q->qs[i].head; b != NULL; b = b->next)
+            if (!b->sent && b->count > 0 && send_batch(q, b) < 0)
+                return;
+}
+
+/* Once per loop turn, before libuv waits: outcomes leave, stashed entries
+ * are handed over, the next read starts. */
+static void on_prepare(uv_prepare_t *h)
+{
+    fp_queue_t *q = h->data;
+    flush(q);
+    maybe_unblock(q);
+    pump(q);
+}
+
+/* Validates the id and opens room for one outcome; NULL when it cannot be
+ * recorded (logged), in which case the entry stays pending for recovery. */
+static batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entry_id, uint64_t *ms,
+                              uint64_t *seq)
+{
+    if (q->closing || queue >= q->n || entry_id == NULL)
+        return NULL;
+    if (!fp_stream_id_parse(entry_id, strlen(entry_id), ms, seq)) {
+        fp_log_error(LOG, "cannot record an outcome for \"%s\": not a stream entry id", entry_id);
+        return NULL;
+    }
+    batch_t *b = open_batch(q, queue);
+    if (b == NULL)
+        fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
+    return b;
+}
+
+static void outcome_end(fp_queue_t *q, batch_t *b, int rc, const char *entry_id, uint64_t ms,
+                        uint64_t seq)
+{
+    if (rc < 0) {
+        fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
+        return;
+    }
+    /* Held until confirmed even if it came from elsewhere: a history read
+     * before the confirmation must not hand it over again. */
+    held_add(&q->held, b->queue, ms, seq);
+    add_outcome_id(b, ms, seq);
+}
+
+void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id)
+{
+    uint64_t ms, seq;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    if (b != NULL)
+        outcome_end(q, b, fp_outcome_encode_ack(&b->args, entry_id), entry_id, ms, seq);
+}
+
+void fp_queue_dead(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                   size_t payload_len, const char *error, int64_t attempts)
+{
+    uint64_t ms, seq;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    if (b == NULL)
+        return;
+    int rc = fp_outcome_encode_dead(&b->args, entry_id, payload != NULL ? payload : "",
+                                    payload != NULL ? payload_len : 0, error, attempts,
+                                    fp_os_unix_ms());
+    outcome_end(q, b, rc, entry_id, ms, seq);
+}
+
+void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                       size_t payload_len)
+{
+    uint64_t ms, seq;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    if (b == NULL)
+        return;
+    int rc = fp_outcome_encode_put_back(&b->args, entry_id, payload != NULL ? payload : "",
+                                        payload != NULL ? payload_len : 0);
+    outcome_end(q, b, rc, entry_id, ms, seq);
+}
+
+void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
+                    size_t payload_len, int64_t due_unix_ms)
+{
+    uint64_t ms, seq;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    if (b == NULL)
+        return;
+    int rc = fp_outcome_encode_retry(&b->args, entry_id, payload != NULL ? payload : "",
+                                     payload != NULL ? payload_len : 0, due_unix_ms);
+    outcome_end(q, b, rc, entry_id, ms, seq);
+}
+
+void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id)
+{
+    uint64_t ms, seq;
+    if (q->closing || queue >= q->n || entry_id == NULL ||
+        !fp_stream_id_parse(entry_id, strlen(entry_id), &ms, &seq))
+        return;
+    if (held_add(&q->held, queue, ms, seq) < 0)
+        fp_log_error(LOG, "out of memory holding %s", entry_id);
+}
+
+size_t fp_queue_unconfirmed(const fp_queue_t *q)
+{
+    return q->unconfirmed;
+}
+
+/* ---- drained ------------------------------------------------------------- */
+
+static void drained_item_done(drained_item_t *item, bool drained)
+{
+    drained_req_t *req = item->req;
+    free(item);
+    req->drained &= drained;
+    if (--req->left > 0)
+        return;
+    req->cb(req->ctx, req->drained);
+    free(req);
+}
+
+static int send_drained(fp_queue_t *q, drained_item_t *item);
+
+static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    drained_item_t *item = privdata;
+    fp_queue_t *q = item->req->q;
+    (void)c;
+    if (!q->closing && reply_is_error(r, "NOSCRIPT") && !item->tried_eval) {
+        item->tried_eval = true;
+        if (send_drained(q, item) == 0)
+            return;
+    }
+    bool drained = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                   r->element[0]->type == REDIS_REPLY_INTEGER &&
+                   r->element[1]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 0 &&
+                   r->element[1]->integer == 0;
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && !q->closing)
+        log_error_once(q, "drained check failed", r);
+    drained_item_done(item, drained);
+}
+
+static int send_drained(fp_queue_t *q, drained_item_t *item)
+{
+    const char *keys[1] = {q->qs[item->queue].jobs_key};
+    const char *args[1] = {q->cfg->redis.group};
+    int rc = fp_script_command(&q->scratch, item->tried_eval ? NULL : q->drained_sha,
+                               fp_script_drained, keys, 1, args, 1, NULL);
+    if (rc == 0)
+        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_drained_reply,
+                                item);
+    return rc;
+}
+
+void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx)
+{
+    drained_req_t *req = calloc(1, sizeof *req);
+    if (req == NULL || q->closing || !q->writer_up || !q->setup_done) {
+        free(req);
+        cb(ctx, false); /* unknown is not drained */
+        return;
+    }
+    *req = (drained_req_t){q, cb, ctx, 1, true};
+    for (size_t i = 0; i < q->n; i++) {
+        drained_item_t *item = calloc(1, sizeof *item);
+        if (item == NULL) {
+            req->drained = false;
+            break;
+        }
+        *item = (drained_item_t){req, (uint32_t)i, false};
+        req->left++;
+        if (send_drained(q, item) < 0) {
+            req->drained = false;
+            req->left--;
+            free(item);
+            break;
+        }
+    }
+    /* The extra count held the request while sending: release it now. */
+    if (--req->left == 0) {
+        req->cb(req->ctx, req->drained);
+        free(req);
+    }
+}
+
+bool fp_queue_is_ready(const fp_queue_t *q)
+{
+    return q->ready;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void queue_free(fp_queue_t *q)
+{
+    for (size_t i = 0; q->qs != NULL && i < q->n; i++) {
+        qstate_t *qs = &q->qs[i];
+        for (batch_t *b = qs->head, *next; b != NULL; b = next) {
+            next = b->next;
+            batch_free(b);
+        }
+        free(qs->jobs_key);
+        free(qs->dead_key);
+        free(qs->delayed_key);
+    }
+    for (batch_t *b = q->spare, *next; b != NULL; b = next) {
+        next = b->next;
+        batch_free(b);
+    }
+    for (size_t i = 0; i < q->stash_n; i++)
+        pulled_free(&q->stash[i]);
+    free(q->stash);
+    free(q->out);
+    free(q->qs);
+    free(q->held.slots);
+    fp_resp_free(&q->scratch);
+    fp_redis_url_free(&q->url);
+    free(q);
+}
+
+int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
+                 const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err)
+{
+    if (n == 0 || n > 64)
+        return fp_err_set(err, FP_ECONFIG, "between 1 and 64 queues can be consumed, not %zu", n);
+    fp_queue_t *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    int rc = fp_redis_url_parse(cfg->redis.url, &q->url, err);
+    if (rc < 0) {
+        free(q);
+        return rc;
+    }
+    q->loop = loop;
+    q->cfg = cfg;
+    q->events = *events;
+    q->ctx = ctx;
+    q->n = n;
+    q->reader_id = -1;
+    q->retry_ms = RETRY_MIN_MS;
+    q->sweep_index = 0;
+    q->qs = calloc(n, sizeof *q->qs);
+    if (q->qs == NULL)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        qstate_t *qs = &q->qs[i];
+        qs->name = names[i];
+        qs->jobs_key = fp_queue_key(cfg->redis.prefix, names[i], "jobs");
+        qs->dead_key = fp_queue_key(cfg->redis.prefix, names[i], "dead");
+        qs->delayed_key = fp_queue_key(cfg->redis.prefix, names[i], "delayed");
+        if (qs->jobs_key == NULL || qs->dead_key == NULL || qs->delayed_key == NULL)
+            goto oom;
+    }
+    all_history(q);
+    fp_redis_conn_opts_t opts = {"reader", cfg->redis.connect_timeout_ms,
+                                 cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
+    if ((rc = fp_redis_conn_new(loop, &q->url, &opts, on_conn_state, q, &q->reader, err)) < 0)
+        goto fail;
+    opts.name = "writer";
+    if ((rc = fp_redis_conn_new(loop, &q->url, &opts, on_conn_state, q, &q->writer, err)) < 0)
+        goto fail;
+    uv_prepare_init(loop, &q->prepare);
+    q->prepare.data = q;
+    uv_timer_init(loop, &q->retry_timer);
+    q->retry_timer.data = q;
+    *out = q;
+    return 0;
+oom:
+    rc = fp_err_set(err, -ENOMEM, "out of memory");
+fail:
+    /* Nothing was started: connections close without touching the network. */
+    if (q->reader != NULL)
+        fp_redis_conn_close(q->reader, NULL, NULL);
+    if (q->writer != NULL)
+        fp_redis_conn_close(q->writer, NULL, NULL);
+    queue_free(q);
+    return rc;
+}
+
+int fp_queue_start(fp_queue_t *q)
+{
+    if (q->started || q->closing)
+        return 0;
+    q->started = true;
+    uv_prepare_start(&q->prepare, on_prepare);
+    fp_redis_conn_start(q->writer);
+    fp_redis_conn_start(q->reader);
+    return 0;
+}
+
+void fp_queue_want(fp_queue_t *q, size_t room)
+{
+    /* Only recorded: the prepare callback acts on it, so a call from inside
+     * on_jobs never re-enters the read path. */
+    q->room = room;
+}
+
+static void part_closed(fp_queue_t *q)
+{
+    if (--q->open_parts > 0)
+        return;
+    void (*cb)(void *) = q->close_cb;
+    void *ctx = q->close_ctx;
+    queue_free(q);
+    if (cb != NULL)
+        cb(ctx);
+}
+
+static void on_part_closed(void *ctx)
+{
+    part_closed(ctx);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
+}
+
+void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx)
+{
+    if (q == NULL || q->closing)
+        return;
+    q->closing = true;
+    q->ready = false;
+    q->close_cb = cb;
+    q->close_ctx = ctx;
+    q->open_parts = 4;
+    uv_close((uv_handle_t *)&q->prepare, on_handle_closed);
+    uv_close((uv_handle_t *)&q->retry_timer, on_handle_closed);
+    /* Pending replies come back as NULL from inside these calls (or right
+     * after the hiredis callback we may be in returns); q is freed only in the
+     * last close callback, on a later loop phase. */
+    fp_redis_conn_close(q->reader, on_part_closed, q);
+    fp_redis_conn_close(q->writer, on_part_closed, q);
+}

@@ -1,0 +1,261 @@
+/* queue_scripts.c: the Lua text of the outcome and drained scripts, and the
+ * RESP encoding used to call them. Everything here is pure so that the exact
+ * bytes sent to Redis are unit-tested; the outcomes of a loop turn are encoded
+ * into one buffer as they arrive, with no per-job allocation. */
+#include "queue_scripts.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Outcomes of one loop turn for one queue, applied atomically. XACK's answer
+ * guards every copy: 1 means the entry was still pending in the group, so a
+ * batch re-sent after a lost reply (or an entry already handled) adds nothing. */
+const char fp_script_outcomes[] =
+    "local jobs, dead, delayed = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local group, consumer = ARGV[1], ARGV[2]\n"
+    "local i, n, done = 3, #ARGV, 0\n"
+    "while i <= n do\n"
+    "  local kind, id = ARGV[i], ARGV[i + 1]\n"
+    "  local pending = redis.call('XACK', jobs, group, id) == 1\n"
+    "  if kind == 'a' then\n"
+    "    i = i + 2\n"
+    "  elseif kind == 'p' then\n"
+    "    if pending then redis.call('XADD', jobs, '*', 'job', ARGV[i + 2]) end\n"
+    "    i = i + 3\n"
+    "  elseif kind == 'r' then\n"
+    "    if pending then redis.call('ZADD', delayed, ARGV[i + 3], ARGV[i + 2]) end\n"
+    "    i = i + 4\n"
+    "  elseif kind == 'd' then\n"
+    "    if pending then\n"
+    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n"
+    "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n"
+    "    end\n"
+    "    i = i + 6\n"
+    "  else\n"
+    "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(kind))\n"
+    "  end\n"
+    "  redis.call('XDEL', jobs, id)\n"
+    "  done = done + 1\n"
+    "end\n"
+    "return done\n";
+
+/* XINFO GROUPS comes back as a flat name/value list per group (RESP2). An
+ * exclusive XRANGE from last-delivered-id tells whether anything is still to
+ * be delivered, without XREADGROUP (which would claim it). XINFO's "lag"
+ * (7.0) is not used: it is nil whenever XDEL left tombstones, i.e. always. */
+const char fp_script_drained[] =
+    "local jobs, group = KEYS[1], ARGV[1]\n"
+    "if redis.call('EXISTS', jobs) == 0 then return {0, 0} end\n"
+    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
+    "  local f = {}\n"
+    "  for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
+    "  if f['name'] == group then\n"
+    "    local after = redis.call('XRANGE', jobs, '(' .. f['last-delivered-id'], '+', "
+    "'COUNT', 1)\n"
+    "    return {f['pending'], #after}\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('XLEN', jobs) > 0 then return {0, 1} end\n"
+    "return {0, 0}\n";
+
+void fp_resp_init(fp_resp_t *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void fp_resp_free(fp_resp_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void fp_resp_reset(fp_resp_t *b)
+{
+    b->len = 0;
+    b->argc = 0;
+}
+
+static int reserve(fp_resp_t *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap != 0 ? b->cap : 256;
+    while (cap - b->len < more) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    char *grown = realloc(b->data, cap);
+    if (grown == NULL)
+        return -ENOMEM;
+    b->data = grown;
+    b->cap = cap;
+    return 0;
+}
+
+static void put(fp_resp_t *b, const void *s, size_t n)
+{
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+int fp_resp_arg(fp_resp_t *b, const char *s, size_t n)
+{
+    char head[32];
+    int h = snprintf(head, sizeof head, "$%zu\r\n", n);
+    if (n > SIZE_MAX - 64 || reserve(b, (size_t)h + n + 2) < 0)
+        return -ENOMEM;
+    put(b, head, (size_t)h);
+    if (n > 0)
+        put(b, s, n);
+    put(b, "\r\n", 2);
+    b->argc++;
+    return 0;
+}
+
+int fp_resp_arg_str(fp_resp_t *b, const char *s)
+{
+    return fp_resp_arg(b, s, strlen(s));
+}
+
+int fp_resp_arg_int(fp_resp_t *b, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    return fp_resp_arg(b, num, (size_t)n);
+}
+
+/* Undoes a partly appended outcome, so a failed append leaves no half. */
+static int rollback(fp_resp_t *b, size_t len, size_t argc)
+{
+    b->len = len;
+    b->argc = argc;
+    return -ENOMEM;
+}
+
+int fp_outcome_encode_ack(fp_resp_t *b, const char *id)
+{
+    size_t len = b->len, argc = b->argc;
+    if (fp_resp_arg(b, "a", 1) < 0 || fp_resp_arg_str(b, id) < 0)
+        return rollback(b, len, argc);
+    return 0;
+}
+
+int fp_outcome_encode_put_back(fp_resp_t *b, const char *id, const char *payload, size_t n)
+{
+    size_t len = b->len, argc = b->argc;
+    if (fp_resp_arg(b, "p", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
+        fp_resp_arg(b, payload, n) < 0)
+        return rollback(b, len, argc);
+    return 0;
+}
+
+int fp_outcome_encode_retry(fp_resp_t *b, const char *id, const char *payload, size_t n,
+                            int64_t due_unix_ms)
+{
+    size_t len = b->len, argc = b->argc;
+    if (fp_resp_arg(b, "r", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
+        fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_int(b, due_unix_ms) < 0)
+        return rollback(b, len, argc);
+    return 0;
+}
+
+int fp_outcome_encode_dead(fp_resp_t *b, const char *id, const char *payload, size_t n,
+                           const char *error, int64_t attempts, int64_t failed_at_unix_ms)
+{
+    size_t len = b->len, argc = b->argc;
+    if (fp_resp_arg(b, "d", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
+        fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_str(b, error != NULL ? error : "") < 0 ||
+        fp_resp_arg_int(b, attempts) < 0 || fp_resp_arg_int(b, failed_at_unix_ms) < 0)
+        return rollback(b, len, argc);
+    return 0;
+}
+
+int fp_script_command(fp_resp_t *out, const char *sha, const char *script,
+                      const char *const *keys, size_t nkeys, const char *const *args,
+                      size_t nargs, const fp_resp_t *tail)
+{
+    size_t tail_argc = tail != NULL ? tail->argc : 0;
+    size_t tail_len = tail != NULL ? tail->len : 0;
+    char head[32];
+    int h = snprintf(head, sizeof head, "*%zu\r\n", 3 + nkeys + nargs + tail_argc);
+    fp_resp_reset(out);
+    if (reserve(out, (size_t)h) < 0)
+        return -ENOMEM;
+    put(out, head, (size_t)h);
+    int rc = sha != NULL ? fp_resp_arg(out, "EVALSHA", 7) : fp_resp_arg(out, "EVAL", 4);
+    if (rc == 0)
+        rc = fp_resp_arg_str(out, sha != NULL ? sha : script);
+    if (rc == 0)
+        rc = fp_resp_arg_int(out, (int64_t)nkeys);
+    for (size_t i = 0; rc == 0 && i < nkeys; i++)
+        rc = fp_resp_arg_str(out, keys[i]);
+    for (size_t i = 0; rc == 0 && i < nargs; i++)
+        rc = fp_resp_arg_str(out, args[i]);
+    if (rc == 0 && tail_len > 0) {
+        if ((rc = reserve(out, tail_len)) == 0)
+            put(out, tail->data, tail_len);
+    }
+    return rc;
+}
+
+bool fp_script_sha_valid(const char *s, size_t n)
+{
+    if (s == NULL || n != 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+char *fp_queue_key(const char *prefix, const char *queue, const char *kind)
+{
+    size_t n = strlen(prefix) + strlen(queue) + strlen(kind) + 5;
+    char *key = malloc(n);
+    if (key != NULL)
+        snprintf(key, n, "%s:{%s}:%s", prefix, queue, kind);
+    return key;
+}
+
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool fp_stream_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq)
+{
+    const char *dash = memchr(s, '-', n);
+    if (dash == NULL)
+        return false;
+    size_t a = (size_t)(dash - s);
+    return parse_u64(s, a, ms) && parse_u64(dash + 1, n - a - 1, seq);
+}
+
+bool fp_redis_error_transient(const char *msg, size_t n)
+{
+    static const char *const words[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN",
+                                        "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t w = strlen(words[i]);
+        /* The code is the first word: "BUSYGROUP" and "BUSYKEY" are not BUSY. */
+        if (n >= w && memcmp(msg, words[i], w) == 0 && (n == w || msg[w] == ' '))
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,82 @@
+/* queue_scripts.h: the Lua scripts that record outcomes and answer "drained?",
+ * and the pure pieces around them: Redis key names, stream ids, and the
+ * RESP encoding of a batch of outcomes (built once, sent as-is, re-sent as-is
+ * after a reconnect). No I/O here; queue_redis.c sends what this builds. */
+#ifndef FORKPOOL_QUEUE_SCRIPTS_H
+#define FORKPOOL_QUEUE_SCRIPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* KEYS: jobs stream, dead stream, delayed zset (one hash tag, one slot).
+ * ARGV: group, consumer, then outcomes, each a kind letter and the entry id:
+ *   a id                                   success: XACK + XDEL
+ *   p id payload                           put back: XADD at the tail + XACK + XDEL
+ *   r id payload due_ms                    retry: ZADD delayed + XACK + XDEL
+ *   d id payload error attempts failed_at  dead: XADD dead + XACK + XDEL
+ * The copy (p, r, d) is made only when XACK returned 1, i.e. the entry was
+ * still pending, so re-sending a batch after a lost reply adds nothing twice.
+ * Returns the number of outcomes applied. */
+extern const char fp_script_outcomes[];
+#define FP_SCRIPT_OUTCOMES_KEYS 3
+
+/* KEYS: jobs stream. ARGV: group. Returns {pending, ready}: the group's
+ * pending count (every consumer) and 1 when an entry lies beyond the group's
+ * last-delivered id (0 otherwise). Reads only; claims nothing. */
+extern const char fp_script_drained[];
+#define FP_SCRIPT_DRAINED_KEYS 1
+
+/* Outcomes per script call: bigger batches are split so that one call never
+ * holds Redis for long. */
+#define FP_OUTCOMES_PER_CALL 512
+
+/* A growing buffer of RESP bulk strings ("$3\r\nfoo\r\n") and their count. */
+typedef struct fp_resp_s {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t argc;
+} fp_resp_t;
+
+void fp_resp_init(fp_resp_t *b);
+void fp_resp_free(fp_resp_t *b);
+/* Empties the buffer, keeping its memory. */
+void fp_resp_reset(fp_resp_t *b);
+/* Appends one bulk string; 0 or -ENOMEM (then b is unchanged). */
+int fp_resp_arg(fp_resp_t *b, const char *s, size_t n);
+int fp_resp_arg_str(fp_resp_t *b, const char *s);
+int fp_resp_arg_int(fp_resp_t *b, int64_t v);
+
+/* Each appends one outcome's arguments; 0 or -ENOMEM (then b is unchanged). */
+int fp_outcome_encode_ack(fp_resp_t *b, const char *id);
+int fp_outcome_encode_put_back(fp_resp_t *b, const char *id, const char *payload, size_t len);
+int fp_outcome_encode_retry(fp_resp_t *b, const char *id, const char *payload, size_t len,
+                            int64_t due_unix_ms);
+int fp_outcome_encode_dead(fp_resp_t *b, const char *id, const char *payload, size_t len,
+                           const char *error, int64_t attempts, int64_t failed_at_unix_ms);
+
+/* Writes a whole script call into out (reset first):
+ *   EVALSHA sha nkeys keys... args... <tail's arguments>      when sha != NULL
+ *   EVAL script nkeys keys... args... <tail's arguments>      otherwise
+ * tail may be NULL. 0 or -ENOMEM. */
+int fp_script_command(fp_resp_t *out, const char *sha, const char *script,
+                      const char *const *keys, size_t nkeys, const char *const *args,
+                      size_t nargs, const fp_resp_t *tail);
+
+/* True when s[0..n) is what SCRIPT LOAD returns: 40 lowercase hex digits. */
+bool fp_script_sha_valid(const char *s, size_t n);
+
+/* "P:{Q}:kind", owned (free()); NULL on ENOMEM. kind: "jobs", "dead", "delayed". */
+char *fp_queue_key(const char *prefix, const char *queue, const char *kind);
+
+/* A stream id "ms-seq" (both parts required) as two numbers; false when s is
+ * not one. */
+bool fp_stream_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq);
+
+/* True for error replies that mean "try again later", not "this failed":
+ * LOADING (dataset loading), BUSY (a script runs), TRYAGAIN, MASTERDOWN,
+ * CLUSTERDOWN. */
+bool fp_redis_error_transient(const char *msg, size_t n);
+
+#endif

@@ -1,0 +1,380 @@
+/* spawn.c: the only place that forks. fp_spawn makes every child, native or
+ * exec, at start-up or as a replacement, through the one procedure of
+ * STYLE.md B7: CLOEXEC socketpair, empty stdio buffers, every signal blocked
+ * and the fork lock held across fork(); in the child, default dispositions,
+ * an empty mask, its own process group, death with the supervisor, fds 0-3
+ * only. The child side must not touch anything it inherited from the
+ * supervisor's loop, Redis or SQLite (not even to close or free it), must not
+ * allocate before exec (another thread may have held the allocator's lock at
+ * fork), and leaves only through _exit, never exit(). */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "forkpool/log.h"
+#include "os.h"
+
+extern char **environ;
+
+/* Writer preference: a ledger thread that keeps taking the read side must not
+ * starve a respawn. With it, the read side is not recursive (a reader that
+ * takes it twice while a fork waits would deadlock). */
+static pthread_rwlock_t g_fork_lock;
+static pthread_once_t g_fork_lock_once = PTHREAD_ONCE_INIT;
+
+static void fork_lock_init(void)
+{
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g_fork_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+void fp_spawn_fork_lock_read(void)
+{
+    pthread_once(&g_fork_lock_once, fork_lock_init);
+    pthread_rwlock_rdlock(&g_fork_lock);
+}
+
+void fp_spawn_fork_unlock_read(void)
+{
+    pthread_rwlock_unlock(&g_fork_lock);
+}
+
+/* The exec runtime's argv, environment and error pipe, all built before
+ * fork() because the child must not allocate. */
+typedef struct exec_plan_s {
+    char **argv;     /* pool.command's pointers, NULL-terminated; strings borrowed */
+    char **envp;     /* environ without our variables, plus fd_var and id_var */
+    char fd_var[32];
+    char id_var[48];
+    int errpipe[2];  /* CLOEXEC: EOF in the parent means exec succeeded */
+} exec_plan_t;
+
+/* What an exec child writes into errpipe when it cannot run the command. */
+typedef struct exec_report_s {
+    int32_t stage; /* EXEC_STAGE_* */
+    int32_t err;   /* errno */
+} exec_report_t;
+
+enum { EXEC_STAGE_EXEC, EXEC_STAGE_FDS, EXEC_STAGE_STDIN };
+
+static const char *const exec_stage_names[] = {"exec", "setting up fds 3 and 4", "opening /dev/null"};
+
+/* Where the exec child keeps the error pipe between close_from and exec. */
+#define EXEC_REPORT_FD 4
+
+static bool is_our_var(const char *entry)
+{
+    return strncmp(entry, "FORKPOOL_FD=", 12) == 0 || strncmp(entry, "FORKPOOL_CHILD_ID=", 18) == 0;
+}
+
+static void plan_free(exec_plan_t *plan)
+{
+    free(plan->argv);
+    free(plan->envp);
+    plan->argv = plan->envp = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (plan->errpipe[i] >= 0)
+            close(plan->errpipe[i]);
+        plan->errpipe[i] = -1;
+    }
+}
+
+static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, fp_err_t *err)
+{
+    const fp_strv_t *cmd = &spec->cfg->pool.command;
+    if (cmd->count == 0 || cmd->items == NULL || cmd->items[0] == NULL || cmd->items[0][0] == '\0')
+        return fp_err_set(err, FP_ECONFIG,
+                          "pool.runtime is \"exec\" but pool.command is empty (child %d)",
+                          spec->child_id);
+    plan->argv = calloc(cmd->count + 1, sizeof *plan->argv);
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    plan->envp = calloc(n + 3, sizeof *plan->envp);
+    if (plan->argv == NULL || plan->envp == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory while spawning child %d", spec->child_id);
+    memcpy(plan->argv, cmd->items, cmd->count * sizeof *plan->argv);
+    snprintf(plan->fd_var, sizeof plan->fd_var, "FORKPOOL_FD=%d", FP_CHILD_FD);
+    snprintf(plan->id_var, sizeof plan->id_var, "FORKPOOL_CHILD_ID=%d", spec->child_id);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_our_var(environ[i]))
+            plan->envp[k++] = environ[i];
+    plan->envp[k++] = plan->fd_var;
+    plan->envp[k++] = plan->id_var;
+    if (pipe2(plan->errpipe, O_CLOEXEC) < 0) {
+        int rc = -errno;
+        return fp_err_set(err, rc, "pipe2() failed while spawning child %d: %s", spec->child_id,
+                          fp_strerror(rc));
+    }
+    return 0;
+}
+
+/* Step 1 of the child. Dispositions first, while every signal is still
+ * blocked: the supervisor's handlers (libuv's, which write into the loop's
+ * signal pipe that this child shares with the supervisor) are still
+ * installed here, and a SIGTERM delivered through them would run the
+ * supervisor's own SIGTERM callback (php-fpm #76601). Ignored dispositions
+ * and the mask also survive exec, which is why an exec child needs this too.
+ * Only then unblock: a signal that arrived since fork now takes its default
+ * action. glibc reserves 32 and 33 (sigaction says EINVAL; harmless). */
+static void child_reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    int last = SIGRTMAX;
+    for (int sig = 1; sig <= last; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        (void)sigaction(sig, &sa, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The child logs through the supervisor's log fd. A log file's fd is above 2
+ * and close_from would close it, so it moves to fd 2 and the logger follows;
+ * the level is kept, the format comes from the config the supervisor used. */
+static void child_keep_log(const fp_config_t *cfg)
+{
+    int lfd = fp_log_fd();
+    if (lfd <= 2)
+        return;
+    if (dup2(lfd, 2) < 0)
+        return;
+    fp_log_level_t level = FP_LOG_DEBUG;
+    while (level < FP_LOG_ERROR && !fp_log_enabled(level))
+        level++;
+    fp_log_setup(level, cfg->daemon.log_format, NULL);
+}
+
+/* Step 3 of the child: the socket on fd 3 (and, for exec, the error pipe on
+ * fd 4), everything else above closed: the inherited epoll fd, libuv's
+ * signal and async pipes, hiredis sockets (no CLOEXEC in 0.14), the ledger's
+ * SQLite fd, the health listener (which would keep its port bound after a
+ * supervisor crash). Copies go above 4 first so that no dup2 overwrites a
+ * source still needed. dup2 leaves the new fd without CLOEXEC, as fd 3 must
+ * be across exec. Returns 0 or -errno. */
+static int child_setup_fds(int sock, int report_fd)
+{
+    int s = fcntl(sock, F_DUPFD_CLOEXEC, EXEC_REPORT_FD + 1);
+    if (s < 0)
+        return -errno;
+    int r = -1;
+    if (report_fd >= 0 && (r = fcntl(report_fd, F_DUPFD_CLOEXEC, EXEC_REPORT_FD + 1)) < 0)
+        return -errno;
+    if (dup2(s, FP_CHILD_FD) < 0)
+        return -errno;
+    if (r >= 0 && dup3(r, EXEC_REPORT_FD, O_CLOEXEC) < 0)
+        return -errno;
+    fp_os_close_from(r >= 0 ? EXEC_REPORT_FD + 1 : FP_CHILD_FD + 1);
+    return 0;
+}
+
+static _Noreturn void exec_fail(int stage, int error)
+{
+    exec_report_t rep = {stage, error};
+    ssize_t w;
+    do {
+        w = write(EXEC_REPORT_FD, &rep, sizeof rep);
+    } while (w < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* Step 5, exec runtime: stdin from /dev/null (a worker must not read the
+ * supervisor's terminal), FORKPOOL_FD and FORKPOOL_CHILD_ID in the
+ * environment, then exec. On failure the errno goes to the parent through
+ * the CLOEXEC pipe on fd 4, so "command not found" is a config error. */
+static _Noreturn void child_exec(exec_plan_t *plan)
+{
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0)
+        exec_fail(EXEC_STAGE_STDIN, errno);
+    if (null_fd != 0) {
+        if (dup2(null_fd, 0) < 0)
+            exec_fail(EXEC_STAGE_STDIN, errno);
+        close(null_fd);
+    }
+    execvpe(plan->argv[0], plan->argv, plan->envp);
+    exec_fail(EXEC_STAGE_EXEC, errno);
+}
+
+/* The child, from the instant fork() returned 0. Steps in order; each one
+ * says why. */
+static _Noreturn void child_start(const fp_child_spec_t *spec, int sock, pid_t parent,
+                                  exec_plan_t *plan)
+{
+    /* 1. Default dispositions, then an empty mask (see the function). */
+    child_reset_signals();
+
+    /* This thread is a copy of the one that took the write side; releasing
+     * it lets code in the child use the read side without deadlocking. */
+    pthread_rwlock_unlock(&g_fork_lock);
+
+    /* 2. An own process group: a TERM/INT sent to the supervisor's group
+     * (Ctrl-C, dumb-init, supervisord) reaches only the supervisor, which
+     * drains; it never kills a running job behind its back. The parent makes
+     * the same call, so the group exists whichever side runs first. */
+    (void)setpgid(0, 0);
+
+    /* 3. Die with the supervisor. PDEATHSIG fires when the forking thread
+     * exits; if the supervisor already died before prctl, nothing would
+     * send it, so check the parent is still the one that forked us. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(0);
+
+    /* 4. Logs keep reaching the log file after close_from. */
+    child_keep_log(spec->cfg);
+
+    /* 5. fds 0-3 only (and the exec error pipe on 4 until exec). */
+    int rc = child_setup_fds(sock, plan != NULL ? plan->errpipe[1] : -1);
+    if (plan != NULL) {
+        if (rc < 0)
+            exec_fail(EXEC_STAGE_FDS, -rc);
+        child_exec(plan);
+    }
+    if (rc < 0) {
+        char component[32];
+        snprintf(component, sizeof component, "child %d", spec->child_id);
+        fp_log_error(component, "cannot set up the channel on fd %d: %s", FP_CHILD_FD,
+                     fp_strerror(rc));
+        _exit(1);
+    }
+
+    /* 6. Native: handler child_init, ready, the job loop; never returns. */
+    fp_child_main(spec);
+}
+
+/* Waits for an exec child to exec or report why it could not. EOF means the
+ * CLOEXEC pipe closed at exec: success. A report means the child is about to
+ * _exit(127): reap it here so it leaves no zombie and the supervisor's
+ * SIGCHLD reaper never sees a child it does not know. */
+static int exec_wait(exec_plan_t *plan, const fp_child_spec_t *spec, pid_t pid, fp_err_t *err)
+{
+    exec_report_t rep;
+    ssize_t n;
+    do {
+        n = read(plan->errpipe[0], &rep, sizeof rep);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    int rc;
+    const char *cmd = plan->argv[0];
+    if (n == (ssize_t)sizeof rep && rep.stage == EXEC_STAGE_EXEC)
+        rc = fp_err_set(err, FP_ECONFIG, "cannot run \"%s\": %s (pool.command, child %d)", cmd,
+                        strerror(rep.err), spec->child_id);
+    else if (n == (ssize_t)sizeof rep && rep.stage > 0 && rep.stage <= EXEC_STAGE_STDIN)
+        rc = fp_err_set(err, -rep.err, "%s failed in child %d before running \"%s\": %s",
+                        exec_stage_names[rep.stage], spec->child_id, cmd, strerror(rep.err));
+    else
+        rc = fp_err_set(err, n < 0 ? -errno : -EPROTO,
+                        "reading the exec status of child %d (\"%s\") failed", spec->child_id, cmd);
+    if (n != (ssize_t)sizeof rep)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
+int fp_spawn(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, fp_err_t *err)
+{
+    int sv[2] = {-1, -1};
+    exec_plan_t plan = {.errpipe = {-1, -1}};
+    bool exec_runtime = spec->cfg->pool.runtime == FP_RUNTIME_EXEC;
+    int rc;
+
+    if (exec_runtime && (rc = plan_init(&plan, spec, err)) < 0)
+        goto fail;
+
+    /* CLOEXEC on both ends: only fd 3, made by dup2 in the child, crosses exec,
+     * and no other child ever inherits this one's channel. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        rc = -errno;
+        fp_err_set(err, rc, "socketpair() failed while spawning child %d: %s", spec->child_id,
+                   fp_strerror(rc));
+        goto fail;
+    }
+
+    /* Anything buffered in stdio would be written twice if a child flushed it. */
+    fflush(NULL);
+
+    /* Block every signal but the synchronous ones, so that nothing runs a
+     * supervisor handler in the child before it resets them (libuv). */
+    sigset_t all, saved_mask;
+    sigfillset(&all);
+    int sync_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGSYS, SIGABRT, SIGTRAP};
+    for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
+        sigdelset(&all, sync_signals[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
+
+    /* The write side keeps the ledger thread out of SQLite while fork copies
+     * memory, so no child starts with a lock held by a thread it lacks. */
+    pthread_once(&g_fork_lock_once, fork_lock_init);
+    pthread_rwlock_wrlock(&g_fork_lock);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_start(spec, sv[1], parent, exec_runtime ? &plan : NULL);
+    int fork_errno = errno;
+    pthread_rwlock_unlock(&g_fork_lock);
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+    if (pid < 0) {
+        rc = -fork_errno;
+        fp_err_set(err, rc, "fork() failed while spawning child %d: %s", spec->child_id,
+                   fp_strerror(rc));
+        goto fail;
+    }
+
+    /* The child's own setpgid may not have run yet; after an exec this fails
+     * with EACCES and after an early exit with ESRCH, both harmless. */
+    (void)setpgid(pid, pid);
+    close(sv[1]);
+    sv[1] = -1;
+
+    if (exec_runtime) {
+        close(plan.errpipe[1]);
+        plan.errpipe[1] = -1;
+        if ((rc = exec_wait(&plan, spec, pid, err)) < 0)
+            goto fail;
+    }
+
+    if ((rc = fp_os_nonblock(sv[0], 1)) < 0) {
+        fp_err_set(err, rc, "fcntl(O_NONBLOCK) failed on the channel of child %d: %s",
+                   spec->child_id, fp_strerror(rc));
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        goto fail;
+    }
+    plan_free(&plan);
+    *pid_out = pid;
+    *fd_out = sv[0];
+    return 0;
+
+fail:
+    for (int i = 0; i < 2; i++)
+        if (sv[i] >= 0)
+            close(sv[i]);
+    plan_free(&plan);
+    return rc;
+}

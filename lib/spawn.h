@@ -1,0 +1,32 @@
+/* spawn.h: the only place that forks. Every child, at start-up or as a
+ * replacement, native or exec, is made by fp_spawn through one procedure
+ * (STYLE.md B7): CLOEXEC socketpair, signals blocked across fork, fork lock,
+ * and in the child: default signal dispositions, an empty mask, fds 0-3 only. */
+#ifndef FORKPOOL_SPAWN_H
+#define FORKPOOL_SPAWN_H
+
+#include <sys/types.h>
+
+#include "forkpool/config.h"
+#include "forkpool/err.h"
+#include "handlers.h"
+
+typedef struct fp_child_spec_s {
+    int child_id;                  /* stable slot number: logs, FORKPOOL_CHILD_ID */
+    const fp_config_t *cfg;        /* runtime, command, handler tables, limits */
+    const fp_registry_t *handlers; /* native runtime */
+} fp_child_spec_t;
+
+/* Forks one child. On success *pid is the child's pid and *fd the
+ * supervisor's end of the dispatch socket (CLOEXEC, non-blocking). The child
+ * never returns: native children run fp_child_main, exec children exec
+ * cfg->pool.command with the socket on fd 3. An exec that fails (command not
+ * found) is reported here as FP_ECONFIG with the reason, not as a crash. */
+int fp_spawn(const fp_child_spec_t *spec, pid_t *pid, int *fd, fp_err_t *err);
+
+/* The fork lock: threads that hold library locks (SQLite, the ledger) take
+ * the read side around those calls so that fork never copies a held lock. */
+void fp_spawn_fork_lock_read(void);
+void fp_spawn_fork_unlock_read(void);
+
+#endif

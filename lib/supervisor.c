@@ -1,0 +1,806 @@
+/* supervisor.c: the daemon's wiring and lifecycle. It owns the libuv loop:
+ * children's channels, the queue, signals and timers all report here, and
+ * the loop only ever reacts — it never blocks. Jobs are held in fp_held_t
+ * records from the moment they are pulled until Redis has their outcome.
+ *
+ * Lifecycle: RUNNING → DRAINING (TERM/INT or --burst done: no more pulls,
+ * never-started jobs put back, running jobs finish, children stopped) →
+ * exit. A second TERM/INT or QUIT, or daemon.shutdown_timeout, jumps to
+ * TERMINATING: children are killed and their jobs stay pending in Redis for
+ * recovery. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "child.h"
+#include "forkpool/job.h"
+#include "forkpool/log.h"
+#include "forkpool/proto.h"
+#include "handlers.h"
+#include "os.h"
+#include "pool.h"
+#include "queue.h"
+#include "spawn.h"
+
+#define LOG "supervisor"
+#define CHANNEL_READ_BYTES 65536
+#define BURST_CHECK_MS 50
+#define DRAIN_POLL_MS 10
+#define RESPAWN_FAST_EXIT_MS 1000
+#define RESPAWN_DELAY_MAX_MS 10000
+
+typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
+
+typedef struct fp_held_s {
+    struct fp_held_s *next; /* waiting list, while no child has it */
+    uint32_t queue;
+    char *entry_id;
+    char *payload;
+    size_t payload_len;
+    fp_job_t job;
+    int64_t started_at_ms;
+} fp_held_t;
+
+typedef struct fp_supervisor_s fp_supervisor_t;
+
+/* One child's end of the dispatch socket. It outlives the child until its
+ * close callback, so it is heap-allocated apart from the (movable) slots. */
+typedef struct channel_s {
+    uv_pipe_t pipe;
+    fp_supervisor_t *sup;
+    int slot;
+    fp_framer_t framer;
+    char buf[CHANNEL_READ_BYTES];
+} channel_t;
+
+typedef struct write_req_s {
+    uv_write_t req;
+    char *data;
+} write_req_t;
+
+struct fp_supervisor_s {
+    uv_loop_t loop;
+    const fp_config_t *cfg;
+    fp_run_opts_t opts;
+    const char *const *queue_names;
+    size_t nqueues;
+    fp_registry_t registry;
+    fp_pool_t pool;
+    fp_queue_t *queue;
+    sup_state_t state;
+    bool queue_ready;
+    bool queue_closed;
+    fp_held_t *wait_head, *wait_tail;
+    fp_buf_t line; /* scratch for encoding, reused */
+    uv_signal_t sig_term, sig_int, sig_quit, sig_chld;
+    uv_timer_t burst_timer, drain_timer, shutdown_timer, respawn_timer;
+    int64_t respawn_delay_ms;
+    size_t max_held_seen;
+    uint64_t jobs_ok, jobs_failed;
+    fp_err_t start_err;
+    int start_rc;
+};
+
+static void dispatch(fp_supervisor_t *sup);
+static void begin_drain(fp_supervisor_t *sup, const char *why);
+static void terminate(fp_supervisor_t *sup, const char *why);
+static void maybe_finish(fp_supervisor_t *sup);
+static int spawn_child(fp_supervisor_t *sup, fp_err_t *err);
+
+/* ---- held jobs ---------------------------------------------------------- */
+
+static void held_free(fp_held_t *held)
+{
+    if (held == NULL)
+        return;
+    fp_job_clear(&held->job);
+    free(held->entry_id);
+    free(held->payload);
+    free(held);
+}
+
+static void held_release(fp_supervisor_t *sup, fp_held_t *held)
+{
+    sup->pool.held--;
+    held_free(held);
+}
+
+static void wait_push(fp_supervisor_t *sup, fp_held_t *held)
+{
+    held->next = NULL;
+    if (sup->wait_tail != NULL)
+        sup->wait_tail->next = held;
+    else
+        sup->wait_head = held;
+    sup->wait_tail = held;
+}
+
+static fp_held_t *wait_pop(fp_supervisor_t *sup)
+{
+    fp_held_t *held = sup->wait_head;
+    if (held != NULL) {
+        sup->wait_head = held->next;
+        if (sup->wait_head == NULL)
+            sup->wait_tail = NULL;
+        held->next = NULL;
+    }
+    return held;
+}
+
+static const char *held_name(const fp_held_t *held)
+{
+    return held->job.id != NULL ? held->job.id : held->entry_id;
+}
+
+/* A job that will not be run again: to the dead stream with the reason. */
+static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
+{
+    const char *queue = sup->queue_names[held->queue];
+    const char *kv[] = {"queue", queue, "job", held_name(held), NULL};
+    fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed for good: %s",
+              held->job.type != NULL ? held->job.type : "(invalid)", why);
+    fp_queue_dead(sup->queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
+                  held->job.attempt + 1);
+    sup->jobs_failed++;
+}
+
+/* ---- pulling ------------------------------------------------------------ */
+
+static void update_want(fp_supervisor_t *sup)
+{
+    if (sup->queue == NULL || sup->queue_closed)
+        return;
+    size_t room = 0;
+    if (sup->state == SUP_RUNNING && sup->queue_ready)
+        room = fp_pool_room(&sup->pool);
+    fp_queue_want(sup->queue, room);
+}
+
+static bool known_type(const fp_supervisor_t *sup, const char *type)
+{
+    /* An exec worker's handlers are not known to the supervisor. */
+    if (sup->cfg->pool.runtime == FP_RUNTIME_EXEC)
+        return true;
+    return fp_registry_find(&sup->registry, type) != NULL;
+}
+
+static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
+{
+    fp_held_t *held = calloc(1, sizeof *held);
+    if (held == NULL) {
+        /* Left pending in Redis: recovery hands it out again. */
+        fp_log_error(LOG, "out of memory holding job %s", pulled->entry_id);
+        return;
+    }
+    held->queue = pulled->queue;
+    held->entry_id = pulled->entry_id;
+    held->payload = pulled->payload;
+    held->payload_len = pulled->payload_len;
+    pulled->entry_id = pulled->payload = NULL;
+    sup->pool.held++;
+
+    fp_err_t why;
+    fp_err_clear(&why);
+    if (fp_job_parse(held->payload, held->payload_len, (size_t)sup->cfg->limits.max_job_bytes,
+                     &held->job, &why) < 0) {
+        job_dead(sup, held, why.msg);
+        held_release(sup, held);
+        return;
+    }
+    if (!known_type(sup, held->job.type)) {
+        char msg[FP_JOB_TYPE_MAX + 64];
+        snprintf(msg, sizeof msg, "unknown job type \"%s\"", held->job.type);
+        job_dead(sup, held, msg);
+        held_release(sup, held);
+        return;
+    }
+    wait_push(sup, held);
+}
+
+static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    fp_supervisor_t *sup = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
+            continue;
+        accept_pulled(sup, &jobs[i]);
+    }
+    if (sup->pool.held > sup->max_held_seen)
+        sup->max_held_seen = sup->pool.held;
+    if (fp_log_enabled(FP_LOG_DEBUG))
+        fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->pool.held,
+                     sup->pool.target + sup->pool.prefetch);
+    if (sup->state != SUP_RUNNING) {
+        /* A pull that was in flight when draining began: put it back. */
+        fp_held_t *held;
+        while ((held = wait_pop(sup)) != NULL) {
+            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+                              held->payload_len);
+            held_release(sup, held);
+        }
+        maybe_finish(sup);
+        return;
+    }
+    dispatch(sup);
+}
+
+static void on_queue_ready(void *ctx, bool ready)
+{
+    fp_supervisor_t *sup = ctx;
+    sup->queue_ready = ready;
+    update_want(sup);
+}
+
+/* ---- channels ----------------------------------------------------------- */
+
+static fp_slot_t *channel_slot(channel_t *ch)
+{
+    return &ch->sup->pool.slots[ch->slot];
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    write_req_t *w = (write_req_t *)req;
+    if (status < 0 && status != UV_ECANCELED)
+        fp_log_warn(LOG, "write to a child failed: %s", uv_strerror(status));
+    free(w->data);
+    free(w);
+}
+
+/* Sends one line. The socket is almost always empty (a child holds one job),
+ * so the direct try succeeds and nothing is copied. */
+static int channel_send(channel_t *ch, const char *data, size_t len)
+{
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&ch->pipe, &buf, 1);
+    if (n == (int)len)
+        return 0;
+    if (n < 0 && n != UV_EAGAIN)
+        return n;
+    size_t done = n > 0 ? (size_t)n : 0;
+    write_req_t *w = malloc(sizeof *w);
+    char *copy = malloc(len - done);
+    if (w == NULL || copy == NULL) {
+        free(w);
+        free(copy);
+        return UV_ENOMEM;
+    }
+    memcpy(copy, data + done, len - done);
+    w->data = copy;
+    buf = uv_buf_init(copy, (unsigned)(len - done));
+    int rc = uv_write(&w->req, (uv_stream_t *)&ch->pipe, &buf, 1, on_write_done);
+    if (rc < 0) {
+        free(copy);
+        free(w);
+    }
+    return rc;
+}
+
+static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    channel_t *ch = slot->channel;
+    sup->line.len = 0;
+    if (ch == NULL || fp_proto_encode_stop(&sup->line) < 0 ||
+        channel_send(ch, sup->line.data, sup->line.len) < 0)
+        kill(slot->pid, SIGTERM);
+    slot->state = FP_CHILD_STOPPING;
+}
+
+static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
+{
+    slot->seq = fp_pool_next_seq(&sup->pool);
+    slot->job = held;
+    slot->state = FP_CHILD_BUSY;
+    held->started_at_ms = fp_os_now_ms();
+    sup->line.len = 0;
+    int rc = fp_proto_encode_job(&sup->line, slot->seq, held->job.attempt + 1, held->payload,
+                                 held->payload_len);
+    if (rc == 0)
+        rc = channel_send(slot->channel, sup->line.data, sup->line.len);
+    if (rc < 0) {
+        /* The child is going away (its exit will be reaped); the job stays
+         * with the slot and is settled as a crash of that child. */
+        fp_log_warn(LOG, "could not hand job %s to child %d: %s", held_name(held), slot->id,
+                    uv_strerror(rc));
+        kill(slot->pid, SIGKILL);
+    }
+}
+
+static void dispatch(fp_supervisor_t *sup)
+{
+    fp_slot_t *slot;
+    while (sup->wait_head != NULL && (slot = fp_pool_pick_idle(&sup->pool)) != NULL)
+        assign(sup, slot, wait_pop(sup));
+    update_want(sup);
+}
+
+static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
+{
+    fp_held_t *held = slot->job;
+    if (held == NULL || msg->seq != slot->seq) {
+        fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
+                    (int)slot->pid, (unsigned long long)msg->seq);
+        return;
+    }
+    if (msg->ok) {
+        fp_queue_ack(sup->queue, held->queue, held->entry_id);
+        sup->jobs_ok++;
+    } else {
+        job_dead(sup, held, msg->error != NULL ? msg->error : "failed");
+    }
+    slot->job = NULL;
+    slot->jobs_done++;
+    slot->rss_kb = msg->rss_kb;
+    held_release(sup, held);
+    if (sup->state == SUP_RUNNING)
+        slot->state = FP_CHILD_IDLE;
+    else
+        send_stop(sup, slot);
+}
+
+static void on_channel_line(void *ctx, const char *line, size_t len, int status)
+{
+    channel_t *ch = ctx;
+    fp_supervisor_t *sup = ch->sup;
+    fp_slot_t *slot = channel_slot(ch);
+    if (status < 0) {
+        fp_log_warn(LOG, "child %d (pid %d) sent a line longer than the limit; ignored", slot->id,
+                    (int)slot->pid);
+        return;
+    }
+    fp_msg_t msg;
+    fp_err_t err;
+    if (fp_proto_decode(line, len, &msg, &err) < 0) {
+        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid,
+                    err.msg);
+        return;
+    }
+    if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
+        slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
+        fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
+        if (sup->state != SUP_RUNNING)
+            send_stop(sup, slot);
+    } else if (msg.op == FP_MSG_DONE && slot->state >= FP_CHILD_BUSY) {
+        settle_done(sup, slot, &msg);
+    } else {
+        fp_log_warn(LOG, "child %d (pid %d) sent an unexpected message", slot->id, (int)slot->pid);
+    }
+    fp_msg_clear(&msg);
+}
+
+static void on_channel_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    channel_t *ch = handle->data;
+    *buf = uv_buf_init(ch->buf, sizeof ch->buf);
+}
+
+static void on_channel_closed(uv_handle_t *handle)
+{
+    channel_t *ch = handle->data;
+    fp_supervisor_t *sup = ch->sup;
+    fp_slot_t *slot = channel_slot(ch);
+    slot->channel = NULL;
+    slot->channel_closed = true;
+    fp_framer_free(&ch->framer);
+    free(ch);
+    fp_pool_release_if_done(&sup->pool, slot);
+    maybe_finish(sup);
+}
+
+static void channel_close(channel_t *ch)
+{
+    if (!uv_is_closing((uv_handle_t *)&ch->pipe))
+        uv_close((uv_handle_t *)&ch->pipe, on_channel_closed);
+}
+
+static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    channel_t *ch = stream->data;
+    if (nread > 0) {
+        fp_framer_feed(&ch->framer, buf->base, (size_t)nread, on_channel_line, ch);
+        dispatch(ch->sup);
+        return;
+    }
+    if (nread < 0) {
+        /* EOF or error: the child is gone or going; its exit is reaped apart. */
+        channel_close(ch);
+    }
+}
+
+static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
+{
+    channel_t *ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        return -ENOMEM;
+    ch->sup = sup;
+    ch->slot = slot->id;
+    fp_framer_init(&ch->framer, (size_t)sup->cfg->limits.max_job_bytes + 4096);
+    int rc = uv_pipe_init(&sup->loop, &ch->pipe, 0);
+    if (rc == 0)
+        rc = uv_pipe_open(&ch->pipe, fd);
+    ch->pipe.data = ch;
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&ch->pipe, on_channel_alloc, on_channel_read);
+    if (rc < 0) {
+        fp_framer_free(&ch->framer);
+        free(ch);
+        return rc;
+    }
+    slot->channel = ch;
+    return 0;
+}
+
+/* ---- children ----------------------------------------------------------- */
+
+static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
+{
+    fp_slot_t *slot = fp_pool_claim_slot(&sup->pool, 0, fp_os_now_ms());
+    if (slot == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory adding a child");
+    fp_child_spec_t spec = {.child_id = slot->id, .cfg = sup->cfg, .handlers = &sup->registry};
+    pid_t pid;
+    int fd;
+    int rc = fp_spawn(&spec, &pid, &fd, err);
+    if (rc < 0) {
+        slot->reaped = slot->channel_closed = true;
+        fp_pool_release_if_done(&sup->pool, slot);
+        return rc;
+    }
+    slot->pid = pid;
+    rc = channel_open(sup, slot, fd);
+    if (rc < 0) {
+        close(fd);
+        kill(pid, SIGKILL);
+        slot->channel_closed = true;
+        slot->state = FP_CHILD_STOPPING;
+        return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
+    }
+    fp_log_debug(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
+    return 0;
+}
+
+static void top_up(fp_supervisor_t *sup)
+{
+    while (sup->state == SUP_RUNNING && fp_pool_live(&sup->pool) < sup->pool.target) {
+        fp_err_t err;
+        fp_err_clear(&err);
+        if (spawn_child(sup, &err) < 0) {
+            fp_log_error(LOG, "cannot start a child: %s", err.msg);
+            return;
+        }
+    }
+}
+
+static void on_respawn_timer(uv_timer_t *timer)
+{
+    top_up(timer->data);
+}
+
+/* Children that die right after start are restarted with growing delay, so
+ * a broken deployment does not turn into a fork storm. */
+static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot)
+{
+    bool fast = fp_os_now_ms() - slot->started_at_ms < RESPAWN_FAST_EXIT_MS;
+    if (!fast) {
+        sup->respawn_delay_ms = 0;
+        top_up(sup);
+        return;
+    }
+    sup->respawn_delay_ms = sup->respawn_delay_ms == 0 ? 100 : sup->respawn_delay_ms * 2;
+    if (sup->respawn_delay_ms > RESPAWN_DELAY_MAX_MS)
+        sup->respawn_delay_ms = RESPAWN_DELAY_MAX_MS;
+    fp_log_warn(LOG, "child %d exited within a second of starting; next start in %lld ms",
+                slot->id, (long long)sup->respawn_delay_ms);
+    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)sup->respawn_delay_ms, 0);
+}
+
+static void describe_exit(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
+{
+    char how[96];
+    describe_exit(status, how, sizeof how);
+    bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (slot->job != NULL) {
+        fp_held_t *held = slot->job;
+        char why[160];
+        snprintf(why, sizeof why, "child crashed: %s", how);
+        job_dead(sup, held, why);
+        slot->job = NULL;
+        held_release(sup, held);
+    }
+    if (!expected)
+        fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
+    slot->state = FP_CHILD_EXITED;
+    slot->reaped = true;
+    slot->exit_status = status;
+    if (slot->channel != NULL)
+        channel_close(slot->channel);
+    if (!expected && sup->state == SUP_RUNNING)
+        schedule_respawn(sup, slot);
+    fp_pool_release_if_done(&sup->pool, slot);
+}
+
+/* SIGCHLD coalesces: reap everything there is. */
+static void on_sigchld(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    fp_supervisor_t *sup = handle->data;
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            break;
+        fp_slot_t *slot = fp_pool_by_pid(&sup->pool, pid);
+        if (slot == NULL) {
+            fp_log_debug(LOG, "reaped unknown pid %d", (int)pid);
+            continue;
+        }
+        on_child_exit(sup, slot, status);
+    }
+    top_up(sup);
+    dispatch(sup);
+    maybe_finish(sup);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *handle)
+{
+    if (handle->data != NULL && !uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
+static void on_queue_closed(void *ctx)
+{
+    fp_supervisor_t *sup = ctx;
+    sup->queue = NULL;
+    close_handle((uv_handle_t *)&sup->sig_term);
+    close_handle((uv_handle_t *)&sup->sig_int);
+    close_handle((uv_handle_t *)&sup->sig_quit);
+    close_handle((uv_handle_t *)&sup->sig_chld);
+    close_handle((uv_handle_t *)&sup->burst_timer);
+    close_handle((uv_handle_t *)&sup->drain_timer);
+    close_handle((uv_handle_t *)&sup->shutdown_timer);
+    close_handle((uv_handle_t *)&sup->respawn_timer);
+}
+
+static bool slots_empty(const fp_supervisor_t *sup)
+{
+    return fp_pool_count(&sup->pool, FP_CHILD_FREE) == sup->pool.capacity;
+}
+
+/* Once every child is gone and Redis has every outcome, close the queue;
+ * the loop then runs out of handles and fp_supervisor_run returns. */
+static void maybe_finish(fp_supervisor_t *sup)
+{
+    if (sup->state == SUP_RUNNING || sup->queue_closed || !slots_empty(sup))
+        return;
+    if (sup->state == SUP_DRAINING && sup->queue != NULL && fp_queue_unconfirmed(sup->queue) > 0)
+        return; /* the drain timer polls again */
+    sup->queue_closed = true;
+    fp_log_info(LOG, "stopped: %llu jobs done, %llu failed", (unsigned long long)sup->jobs_ok,
+                (unsigned long long)sup->jobs_failed);
+    if (sup->queue != NULL)
+        fp_queue_close(sup->queue, on_queue_closed, sup);
+    else
+        on_queue_closed(sup);
+}
+
+static void on_drain_timer(uv_timer_t *timer)
+{
+    maybe_finish(timer->data);
+}
+
+static void on_shutdown_timeout(uv_timer_t *timer)
+{
+    terminate(timer->data, "shutdown_timeout reached");
+}
+
+static void begin_drain(fp_supervisor_t *sup, const char *why)
+{
+    if (sup->state != SUP_RUNNING)
+        return;
+    sup->state = SUP_DRAINING;
+    fp_log_info(LOG, "draining (%s): %zu jobs running, waiting up to %lld ms", why,
+                fp_pool_count(&sup->pool, FP_CHILD_BUSY),
+                (long long)sup->cfg->daemon.shutdown_timeout_ms);
+    update_want(sup);
+    uv_timer_stop(&sup->burst_timer);
+    uv_timer_stop(&sup->respawn_timer);
+    fp_held_t *held;
+    while ((held = wait_pop(sup)) != NULL) {
+        fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+                          held->payload_len);
+        held_release(sup, held);
+    }
+    for (size_t i = 0; i < sup->pool.capacity; i++) {
+        fp_slot_t *slot = &sup->pool.slots[i];
+        if (slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_STARTING)
+            send_stop(sup, slot);
+    }
+    uv_timer_start(&sup->shutdown_timer, on_shutdown_timeout,
+                   (uint64_t)sup->cfg->daemon.shutdown_timeout_ms, 0);
+    uv_timer_start(&sup->drain_timer, on_drain_timer, DRAIN_POLL_MS, DRAIN_POLL_MS);
+    maybe_finish(sup);
+}
+
+/* Stop now: kill the children; their jobs stay pending in Redis. */
+static void terminate(fp_supervisor_t *sup, const char *why)
+{
+    if (sup->state == SUP_TERMINATING)
+        return;
+    sup->state = SUP_TERMINATING;
+    fp_log_warn(LOG, "stopping at once (%s); running jobs stay pending for recovery", why);
+    for (size_t i = 0; i < sup->pool.capacity; i++) {
+        fp_slot_t *slot = &sup->pool.slots[i];
+        if (slot->state != FP_CHILD_FREE && !slot->reaped) {
+            /* Forget the job: it was not acknowledged, so Redis keeps it pending. */
+            if (slot->job != NULL) {
+                held_release(sup, slot->job);
+                slot->job = NULL;
+            }
+            kill(slot->pid, SIGKILL);
+            slot->state = FP_CHILD_STOPPING;
+        }
+    }
+    uv_timer_stop(&sup->shutdown_timer);
+    maybe_finish(sup);
+}
+
+static void on_stop_signal(uv_signal_t *handle, int signum)
+{
+    fp_supervisor_t *sup = handle->data;
+    if (signum == SIGQUIT || sup->state != SUP_RUNNING)
+        terminate(sup, signum == SIGQUIT ? "SIGQUIT" : "second stop signal");
+    else
+        begin_drain(sup, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_drained_checked(void *ctx, bool drained)
+{
+    fp_supervisor_t *sup = ctx;
+    if (drained && sup->state == SUP_RUNNING && sup->pool.held == 0)
+        begin_drain(sup, "burst: queues empty");
+}
+
+static void on_burst_timer(uv_timer_t *timer)
+{
+    fp_supervisor_t *sup = timer->data;
+    if (sup->state == SUP_RUNNING && sup->queue_ready && sup->pool.held == 0)
+        fp_queue_check_drained(sup->queue, on_drained_checked, sup);
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static int init_handles(fp_supervisor_t *sup)
+{
+    struct {
+        uv_signal_t *handle;
+        int signum;
+        uv_signal_cb cb;
+    } sigs[] = {
+        {&sup->sig_term, SIGTERM, on_stop_signal},
+        {&sup->sig_int, SIGINT, on_stop_signal},
+        {&sup->sig_quit, SIGQUIT, on_stop_signal},
+        {&sup->sig_chld, SIGCHLD, on_sigchld},
+    };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        int rc = uv_signal_init(&sup->loop, sigs[i].handle);
+        if (rc == 0)
+            rc = uv_signal_start(sigs[i].handle, sigs[i].cb, sigs[i].signum);
+        if (rc < 0)
+            return rc;
+        sigs[i].handle->data = sup;
+    }
+    uv_timer_t *timers[] = {&sup->burst_timer, &sup->drain_timer, &sup->shutdown_timer,
+                            &sup->respawn_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+        uv_timer_init(&sup->loop, timers[i]);
+        timers[i]->data = sup;
+    }
+    return 0;
+}
+
+/* Start-up order (ARCHITECTURE.md): handlers, then the children, and only
+ * then Redis, so the first forks copy no connection at all. */
+static int start(fp_supervisor_t *sup, fp_err_t *err)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int rc = init_handles(sup);
+    if (rc < 0)
+        return fp_err_set(err, rc, "cannot watch signals: %s", uv_strerror(rc));
+    for (size_t i = 0; i < sup->pool.target; i++)
+        if ((rc = spawn_child(sup, err)) < 0)
+            return rc;
+    static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready};
+    rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
+                      &sup->queue, err);
+    if (rc == 0)
+        rc = fp_queue_start(sup->queue);
+    if (rc < 0)
+        return rc;
+    if (sup->opts.burst)
+        uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
+    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, queues", sup->pool.target,
+                sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native", sup->pool.prefetch);
+    return 0;
+}
+
+static void kill_all_and_reap(fp_supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->pool.capacity; i++) {
+        fp_slot_t *slot = &sup->pool.slots[i];
+        if (slot->state != FP_CHILD_FREE && !slot->reaped && slot->pid > 0) {
+            kill(slot->pid, SIGKILL);
+            waitpid(slot->pid, NULL, 0);
+            slot->reaped = true;
+        }
+    }
+}
+
+static void on_walk_close(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
+}
+
+int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_t *err)
+{
+    fp_supervisor_t *sup = calloc(1, sizeof *sup);
+    if (sup == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    sup->cfg = cfg;
+    sup->opts = *opts;
+    sup->queue_names = (const char *const *)cfg->queues.names.items;
+    sup->nqueues = cfg->queues.names.count;
+    if (opts->queues != NULL && opts->nqueues > 0) {
+        sup->queue_names = opts->queues;
+        sup->nqueues = opts->nqueues;
+    }
+    fp_registry_init_builtin(&sup->registry);
+    fp_pool_init(&sup->pool, (size_t)cfg->pool.children, (size_t)cfg->pool.prefetch);
+    int rc = uv_loop_init(&sup->loop);
+    if (rc < 0) {
+        fp_pool_free(&sup->pool);
+        free(sup);
+        return fp_err_set(err, rc, "cannot create the event loop: %s", uv_strerror(rc));
+    }
+    rc = start(sup, err);
+    if (rc < 0) {
+        /* Nothing was pulled yet: stop what started and report. */
+        kill_all_and_reap(sup);
+        if (sup->queue != NULL)
+            fp_queue_close(sup->queue, NULL, NULL);
+        uv_walk(&sup->loop, on_walk_close, NULL);
+    }
+    uv_run(&sup->loop, UV_RUN_DEFAULT);
+    uv_walk(&sup->loop, on_walk_close, NULL);
+    uv_run(&sup->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&sup->loop) != 0)
+        fp_log_warn(LOG, "event loop closed with handles still open");
+    fp_held_t *held;
+    while ((held = wait_pop(sup)) != NULL)
+        held_free(held);
+    fp_buf_free(&sup->line);
+    fp_pool_free(&sup->pool);
+    free(sup);
+    return rc;
+}

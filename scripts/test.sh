@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite from nothing. Installs missing Debian packages,
+# builds in a fresh directory with AddressSanitizer, UBSan and -Werror, and
+# runs every ctest test (unit and integration). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${FP_TEST_BUILD_DIR:-build-test}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== test.sh: checking packages"
+scripts/bootstrap.sh
+
+echo "== test.sh: configuring $build_dir (ASan + UBSan, -Werror)"
+rm -rf "$build_dir"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
+  -DFP_ASAN=ON -DFP_UBSAN=ON -DFP_WERROR=ON -DFP_TESTS=ON >/dev/null
+
+echo "== test.sh: building with $jobs jobs"
+cmake --build "$build_dir" -j "$jobs"
+
+echo "== test.sh: running the suite"
+cd "$build_dir"
+ctest --output-on-failure -j "$jobs"

@@ -1,0 +1,774 @@
+/* test_it_queue.c: the Redis queue (lib/queue_redis.c) against a real
+ * redis-server, driven by a real libuv loop in this process the way the
+ * supervisor drives it: say the room, take jobs, report outcomes. Each test
+ * starts its own server and checks Redis' own view (XLEN, XPENDING, the dead
+ * stream) rather than trusting the queue. Deadlines only stop hangs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/queue.h"
+#include "harness.h"
+#include "redis_server.h"
+
+#define DEADLINE_MS 20000
+#define MAX_GOT 2048
+
+typedef struct got_s {
+    uint32_t queue;
+    char *id;
+    char *payload;
+} got_t;
+
+typedef struct tq_s {
+    fp_th_redis_t redis;
+    bool redis_running;
+    uv_loop_t loop;
+    fp_config_t cfg;
+    char url[128];
+    const char *names[4];
+    size_t nnames;
+    fp_queue_t *q;
+    bool closed;
+
+    got_t got[MAX_GOT];
+    size_t ngot;
+    size_t room;        /* the room last given */
+    bool over_room;     /* a delivery larger than the room */
+    bool ready;
+    size_t ready_changes;
+
+    /* a small supervisor: holds at most `bound` jobs */
+    size_t bound, held;
+    size_t acked;       /* index into got of the next job to acknowledge */
+    size_t max_held;
+
+    int drained;        /* -1 unknown, 0, 1 */
+} tq_t;
+
+/* ---- the supervisor's side ---------------------------------------------- */
+
+static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    tq_t *t = ctx;
+    if (n > t->room)
+        t->over_room = true;
+    t->room = t->room >= n ? t->room - n : 0;
+    for (size_t i = 0; i < n && t->ngot < MAX_GOT; i++) {
+        got_t *g = &t->got[t->ngot++];
+        g->queue = jobs[i].queue;
+        g->id = jobs[i].entry_id; /* stolen */
+        g->payload = jobs[i].payload;
+        jobs[i].entry_id = jobs[i].payload = NULL;
+    }
+    if (t->bound > 0) {
+        t->held += n;
+        if (t->held > t->max_held)
+            t->max_held = t->held;
+        t->room = t->held <= t->bound ? t->bound - t->held : 0;
+        fp_queue_want(t->q, t->room);
+    }
+}
+
+static void on_ready(void *ctx, bool ready)
+{
+    tq_t *t = ctx;
+    t->ready = ready;
+    t->ready_changes++;
+}
+
+static void want(tq_t *t, size_t room)
+{
+    t->room = room;
+    fp_queue_want(t->q, room);
+}
+
+/* ---- loop helpers --------------------------------------------------------- */
+
+typedef bool (*cond_fn)(tq_t *t, size_t arg);
+
+static void on_deadline(uv_timer_t *timer)
+{
+    *(bool *)timer->data = true;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    (void)timer; /* only wakes the loop so conditions on Redis get checked */
+}
+
+/* Runs the loop until cond holds or the deadline passes; returns cond. */
+static bool run_until(tq_t *t, cond_fn cond, size_t arg, int deadline_ms)
+{
+    uv_timer_t deadline, tick;
+    bool expired = false;
+    uv_timer_init(&t->loop, &deadline);
+    uv_timer_init(&t->loop, &tick);
+    deadline.data = &expired;
+    uv_timer_start(&deadline, on_deadline, (uint64_t)deadline_ms, 0);
+    uv_timer_start(&tick, on_tick, 10, 10);
+    while (!cond(t, arg) && !expired)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&deadline, NULL);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&t->loop, UV_RUN_NOWAIT); /* the closes complete before the stack goes */
+    return cond(t, arg);
+}
+
+static bool never(tq_t *t, size_t arg)
+{
+    (void)t;
+    (void)arg;
+    return false;
+}
+
+static bool got_at_least(tq_t *t, size_t n)
+{
+    return t->ngot >= n;
+}
+
+static bool is_ready(tq_t *t, size_t arg)
+{
+    (void)arg;
+    return t->ready;
+}
+
+static bool not_ready(tq_t *t, size_t arg)
+{
+    (void)arg;
+    return !t->ready;
+}
+
+static bool confirmed(tq_t *t, size_t arg)
+{
+    (void)arg;
+    return fp_queue_unconfirmed(t->q) == 0;
+}
+
+static bool drained_known(tq_t *t, size_t arg)
+{
+    (void)arg;
+    return t->drained >= 0;
+}
+
+static bool is_closed(tq_t *t, size_t arg)
+{
+    (void)arg;
+    return t->closed;
+}
+
+/* ---- Redis helpers ------------------------------------------------------- */
+
+static char *key(const char *queue, const char *kind)
+{
+    static char buf[4][256];
+    static int next;
+    char *k = buf[next++ % 4];
+    snprintf(k, 256, "fp:{%s}:%s", queue, kind);
+    return k;
+}
+
+/* XADDs a job; returns its id (owned). */
+static char *xadd(tq_t *t, const char *queue, const char *payload)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XADD %s * job %s", key(queue, "jobs"), payload);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    char *id = strdup(r->str);
+    freeReplyObject(r);
+    return id;
+}
+
+static void xadd_n(tq_t *t, const char *queue, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char payload[64];
+        snprintf(payload, sizeof payload, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i);
+        free(xadd(t, queue, payload));
+    }
+}
+
+static long long xlen(tq_t *t, const char *queue)
+{
+    return fp_th_redis_int(&t->redis, "XLEN %s", key(queue, "jobs"));
+}
+
+/* The group's pending count (every consumer), from XPENDING's summary. */
+static long long pending(tq_t *t, const char *queue)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool", key(queue, "jobs"));
+    assert_non_null(r);
+    long long n = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                          r->element[0]->type == REDIS_REPLY_INTEGER
+                      ? r->element[0]->integer
+                      : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static void config_init(tq_t *t, const char *url)
+{
+    snprintf(t->url, sizeof t->url, "%s", url);
+    memset(&t->cfg, 0, sizeof t->cfg);
+    t->cfg.source = (char *)"(test)";
+    t->cfg.daemon.name = (char *)"test-consumer";
+    t->cfg.redis.url = t->url;
+    t->cfg.redis.prefix = (char *)"fp";
+    t->cfg.redis.group = (char *)"forkpool";
+    t->cfg.redis.connect_timeout_ms = 2000;
+    t->cfg.limits.max_job_bytes = 1 << 20;
+}
+
+static void queue_open(tq_t *t, const char *const *names, size_t n)
+{
+    static const fp_queue_events_t events = {on_jobs, on_ready};
+    t->nnames = n;
+    for (size_t i = 0; i < n; i++)
+        t->names[i] = names[i];
+    t->closed = false;
+    t->ready = false;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_queue_new(&t->loop, &t->cfg, t->names, n, &events, t, &t->q, &err), 0);
+    assert_int_equal(fp_queue_start(t->q), 0);
+}
+
+static void on_closed(void *ctx)
+{
+    ((tq_t *)ctx)->closed = true;
+}
+
+static void queue_close(tq_t *t)
+{
+    if (t->q == NULL)
+        return;
+    fp_queue_close(t->q, on_closed, t);
+    assert_true(run_until(t, is_closed, 0, DEADLINE_MS));
+    t->q = NULL;
+}
+
+static void got_clear(tq_t *t)
+{
+    for (size_t i = 0; i < t->ngot; i++) {
+        free(t->got[i].id);
+        free(t->got[i].payload);
+    }
+    t->ngot = 0;
+}
+
+static int setup(void **state)
+{
+    tq_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    t->drained = -1;
+    *state = t;
+    return 0;
+}
+
+static int setup_redis(void **state)
+{
+    setup(state);
+    tq_t *t = *state;
+    assert_int_equal(fp_th_redis_start(&t->redis, NULL), 0);
+    t->redis_running = true;
+    config_init(t, fp_th_redis_url(&t->redis));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tq_t *t = *state;
+    queue_close(t);
+    got_clear(t);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    /* Every handle the queue opened must be closed by now. */
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    if (t->redis_running)
+        fp_th_redis_stop(&t->redis);
+    free(t);
+    return 0;
+}
+
+static void open_one(tq_t *t, const char *name)
+{
+    const char *names[] = {name};
+    queue_open(t, names, 1);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+/* The group is created with MKSTREAM, from id 0: jobs added before it existed
+ * are delivered. */
+static void test_group_created_from_zero(void **state)
+{
+    tq_t *t = *state;
+    char *early = xadd(t, "beta", "{\"type\":\"noop\"}");
+    const char *names[] = {"alpha", "beta"};
+    queue_open(t, names, 2);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", key("alpha", "jobs")), 1);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO GROUPS %s", key("alpha", "jobs"));
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    want(t, 10);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, early);
+    assert_int_equal(t->got[0].queue, 1);
+    assert_string_equal(t->got[0].payload, "{\"type\":\"noop\"}");
+    free(early);
+}
+
+static bool pending_is(tq_t *t, size_t n)
+{
+    return pending(t, "bound") == (long long)n;
+}
+
+/* want(3) with 100 ready: exactly 3 arrive, and Redis delivered no more. */
+static void test_pull_bound(void **state)
+{
+    tq_t *t = *state;
+    xadd_n(t, "bound", 100);
+    open_one(t, "bound");
+    want(t, 3);
+    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    run_until(t, never, 0, 50); /* give a wrong extra read the chance to happen */
+    assert_int_equal(t->ngot, 3);
+    assert_true(pending_is(t, 3));
+    assert_false(t->over_room);
+}
+
+static bool all_acked(tq_t *t, size_t n)
+{
+    /* The supervisor's turn: finish up to two held jobs, then say the room. */
+    for (int k = 0; k < 2 && t->acked < t->ngot; k++) {
+        fp_queue_ack(t->q, t->got[t->acked].queue, t->got[t->acked].id);
+        t->acked++;
+        t->held--;
+    }
+    t->room = t->bound - t->held;
+    fp_queue_want(t->q, t->room);
+    return t->acked >= n && fp_queue_unconfirmed(t->q) == 0;
+}
+
+/* Over many turns the holder never holds more than its bound. */
+static void test_pull_bound_many_turns(void **state)
+{
+    tq_t *t = *state;
+    xadd_n(t, "bound", 300);
+    open_one(t, "bound");
+    t->bound = 7;
+    want(t, 7);
+    assert_true(run_until(t, all_acked, 300, DEADLINE_MS * 3));
+    assert_int_equal(t->ngot, 300);
+    assert_false(t->over_room);
+    assert_true(t->max_held <= 7);
+    assert_int_equal(xlen(t, "bound"), 0);
+    assert_int_equal(pending(t, "bound"), 0);
+}
+
+static void ack_all(tq_t *t)
+{
+    for (; t->acked < t->ngot; t->acked++)
+        fp_queue_ack(t->q, t->got[t->acked].queue, t->got[t->acked].id);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+}
+
+/* Strict order: the first queue is emptied before the second is read. */
+static void test_strict_order(void **state)
+{
+    tq_t *t = *state;
+    xadd_n(t, "lo", 5);
+    xadd_n(t, "hi", 5);
+    const char *names[] = {"hi", "lo"};
+    queue_open(t, names, 2);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    want(t, 3);
+    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    ack_all(t);
+    want(t, 3);
+    assert_true(run_until(t, got_at_least, 6, DEADLINE_MS));
+    ack_all(t);
+    want(t, 10);
+    assert_true(run_until(t, got_at_least, 10, DEADLINE_MS));
+    ack_all(t);
+    assert_false(t->over_room);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(t->got[i].queue, i < 5 ? 0 : 1);
+}
+
+static bool reader_blocked(tq_t *t, size_t arg)
+{
+    (void)arg;
+    redisReply *r = fp_th_redis_cmd(&t->redis, "CLIENT LIST");
+    bool blocked = r != NULL && r->type == REDIS_REPLY_STRING &&
+                   strstr(r->str, "flags=b ") != NULL && strstr(r->str, "cmd=xreadgroup") != NULL;
+    if (r != NULL)
+        freeReplyObject(r);
+    return blocked;
+}
+
+/* With every queue empty the read blocks in Redis, and a job added later
+ * arrives without waiting for the block to time out. */
+static void test_blocking_read_wakes(void **state)
+{
+    tq_t *t = *state;
+    const char *names[] = {"one", "two"};
+    queue_open(t, names, 2);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    want(t, 4);
+    assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
+    char *id = xadd(t, "two", "{\"type\":\"late\"}");
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, id);
+    assert_int_equal(t->got[0].queue, 1);
+    free(id);
+}
+
+/* A blocking read over two queues with room 1 never brings two jobs. */
+static void test_blocking_read_keeps_room(void **state)
+{
+    tq_t *t = *state;
+    const char *names[] = {"one", "two"};
+    queue_open(t, names, 2);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    want(t, 1);
+    assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
+    /* Both in one round trip, so a read woken by the first sees the second. */
+    redisReply *r = fp_th_redis_cmd(&t->redis, "MULTI");
+    freeReplyObject(r);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job a", key("one", "jobs")));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job b", key("two", "jobs")));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "EXEC"));
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    run_until(t, never, 0, 50);
+    assert_int_equal(t->ngot, 1);
+    assert_false(t->over_room);
+    assert_int_equal(pending(t, "one") + pending(t, "two"), 1);
+}
+
+static void take_one(tq_t *t, const char *queue, const char *payload, char **id)
+{
+    *id = xadd(t, queue, payload);
+    open_one(t, queue);
+    want(t, 1);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, *id);
+}
+
+static void test_ack_removes_entry(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    take_one(t, "acks", "{\"type\":\"noop\"}", &id);
+    assert_int_equal(pending(t, "acks"), 1);
+    fp_queue_ack(t->q, 0, id);
+    assert_int_equal(fp_queue_unconfirmed(t->q), 1);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "acks"), 0);
+    assert_int_equal(pending(t, "acks"), 0);
+    free(id);
+}
+
+static const char *field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (strcmp(fields->element[i]->str, name) == 0)
+            return fields->element[i + 1]->str;
+    return NULL;
+}
+
+static void test_dead_moves_with_fields(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    const char *payload = "{\"type\":\"fail\"}";
+    take_one(t, "deadq", payload, &id);
+    fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom: it broke", 3);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "deadq"), 0);
+    assert_int_equal(pending(t, "deadq"), 0);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("deadq", "dead"));
+    assert_non_null(r);
+    assert_int_equal(r->elements, 1);
+    const redisReply *fields = r->element[0]->element[1];
+    assert_string_equal(field(fields, "job"), payload);
+    assert_string_equal(field(fields, "error"), "boom: it broke");
+    assert_string_equal(field(fields, "attempts"), "3");
+    assert_string_equal(field(fields, "consumer"), "test-consumer");
+    assert_true(atoll(field(fields, "failed_at")) > 1600000000000LL);
+    freeReplyObject(r);
+    /* Recording it again (a re-send) adds nothing: the entry is no longer pending. */
+    fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom", 3);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", key("deadq", "dead")), 1);
+    free(id);
+}
+
+static void test_put_back_readds_at_tail(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    const char *payload = "{\"type\":\"noop\",\"args\":[1]}";
+    take_one(t, "back", payload, &id);
+    char *later = xadd(t, "back", "{\"type\":\"later\"}");
+    fp_queue_put_back(t->q, 0, id, payload, strlen(payload));
+    fp_queue_put_back(t->q, 0, id, payload, strlen(payload)); /* a duplicate is harmless */
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(pending(t, "back"), 0);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("back", "jobs"));
+    assert_non_null(r);
+    assert_int_equal(r->elements, 2);
+    assert_string_equal(r->element[0]->element[0]->str, later);
+    assert_string_not_equal(r->element[1]->element[0]->str, id);
+    assert_string_equal(field(r->element[1]->element[1], "job"), payload);
+    freeReplyObject(r);
+    want(t, 2);
+    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    assert_string_equal(t->got[1].id, later);
+    assert_string_equal(t->got[2].payload, payload);
+    free(id);
+    free(later);
+}
+
+/* A pending entry whose stream entry was deleted comes back with nil fields:
+ * it is acknowledged and dropped, never handed over. */
+static void test_deleted_pending_entry_dropped(void **state)
+{
+    tq_t *t = *state;
+    const char *k = key("gone", "jobs");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
+    char *a = xadd(t, "gone", "{\"type\":\"a\"}");
+    char *b = xadd(t, "gone", "{\"type\":\"b\"}");
+    freeReplyObject(fp_th_redis_cmd(&t->redis,
+                                    "XREADGROUP GROUP forkpool test-consumer COUNT 2 STREAMS %s >",
+                                    k));
+    assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s", k, a), 1);
+    open_one(t, "gone");
+    want(t, 10);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    run_until(t, never, 0, 50);
+    assert_int_equal(t->ngot, 1);
+    assert_string_equal(t->got[0].id, b);
+    assert_int_equal(pending(t, "gone"), 1);
+    free(a);
+    free(b);
+}
+
+/* A restarted daemon (same consumer name) first gets what it held before. */
+static void test_restart_rereads_own_pending(void **state)
+{
+    tq_t *t = *state;
+    xadd_n(t, "resume", 3);
+    open_one(t, "resume");
+    want(t, 3);
+    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    char *held[3];
+    for (int i = 0; i < 3; i++)
+        held[i] = strdup(t->got[i].id);
+    queue_close(t); /* no outcomes: the three stay pending to test-consumer */
+    got_clear(t);
+    xadd_n(t, "resume", 2);
+    open_one(t, "resume");
+    want(t, 10);
+    assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(t->got[i].id, held[i]);
+        free(held[i]);
+    }
+    assert_false(t->over_room);
+}
+
+static void on_drained(void *ctx, bool drained)
+{
+    ((tq_t *)ctx)->drained = drained ? 1 : 0;
+}
+
+static bool check_drained(tq_t *t)
+{
+    t->drained = -1;
+    fp_queue_check_drained(t->q, on_drained, t);
+    assert_true(run_until(t, drained_known, 0, DEADLINE_MS));
+    return t->drained == 1;
+}
+
+static void test_check_drained(void **state)
+{
+    tq_t *t = *state;
+    const char *names[] = {"d1", "d2"};
+    queue_open(t, names, 2);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    assert_true(check_drained(t));
+    free(xadd(t, "d2", "{\"type\":\"noop\"}"));
+    assert_false(check_drained(t)); /* ready */
+    want(t, 1);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_false(check_drained(t)); /* pending */
+    ack_all(t);
+    assert_true(check_drained(t));
+}
+
+/* Redis goes away mid-run: outcomes recorded meanwhile are kept, and confirmed
+ * once it is back; jobs still held are not handed over a second time. */
+static void test_redis_restart_mid_run(void **state)
+{
+    tq_t *t = *state;
+    assert_int_equal(fp_th_redis_start(&t->redis, "--appendonly", "yes", "--appendfsync",
+                                       "always", NULL),
+                     0);
+    t->redis_running = true;
+    config_init(t, fp_th_redis_url(&t->redis));
+    xadd_n(t, "crash", 5);
+    open_one(t, "crash");
+    want(t, 5);
+    assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
+    fp_queue_ack(t->q, 0, t->got[0].id);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+
+    assert_int_equal(fp_th_redis_shutdown(&t->redis), 0);
+    assert_true(run_until(t, not_ready, 0, DEADLINE_MS));
+    for (size_t i = 1; i < 5; i++)
+        fp_queue_ack(t->q, 0, t->got[i].id);
+    run_until(t, never, 0, 300); /* a few failed reconnects */
+    assert_int_equal(fp_queue_unconfirmed(t->q), 4);
+    assert_false(t->ready);
+
+    assert_int_equal(fp_th_redis_resume(&t->redis), 0);
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "crash"), 0);
+    assert_int_equal(pending(t, "crash"), 0);
+    assert_int_equal(t->ngot, 5); /* nothing handed over twice */
+    want(t, 1);
+    char *id = xadd(t, "crash", "{\"type\":\"after\"}");
+    assert_true(run_until(t, got_at_least, 6, DEADLINE_MS));
+    assert_string_equal(t->got[5].id, id);
+    free(id);
+}
+
+/* Redis is not there at start: the queue keeps trying and works once it is. */
+static void test_redis_down_at_start(void **state)
+{
+    tq_t *t = *state;
+    int port = fp_th_free_port();
+    assert_true(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    config_init(t, url);
+    const char *names[] = {"late"};
+    queue_open(t, names, 1);
+    want(t, 2);
+    run_until(t, never, 0, 400); /* several attempts fail */
+    assert_false(t->ready);
+    assert_int_equal(fp_th_redis_start_port(&t->redis, port, NULL), 0);
+    t->redis_running = true;
+    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    char *id = xadd(t, "late", "{\"type\":\"noop\"}");
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, id);
+    free(id);
+}
+
+/* AUTH with an ACL user and SELECT of another database. */
+static void test_auth_user_and_db(void **state)
+{
+    tq_t *t = *state;
+    assert_int_equal(fp_th_redis_start(&t->redis, "--user", "default", "off", "--user", "alice",
+                                       "on", ">s3cr:t@", "~*", "&*", "+@all", NULL),
+                     0);
+    t->redis_running = true;
+    char url[128];
+    snprintf(url, sizeof url, "redis://alice:s3cr%%3At%%40@127.0.0.1:%d/3", t->redis.port);
+    config_init(t, url);
+    open_one(t, "authq");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "AUTH alice s3cr:t@"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SELECT 3"));
+    char *id = xadd(t, "authq", "{\"type\":\"noop\"}");
+    want(t, 1);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, id);
+    free(id);
+}
+
+/* A wrong password never makes the queue ready, and nothing crashes. */
+static void test_wrong_password_keeps_trying(void **state)
+{
+    tq_t *t = *state;
+    assert_int_equal(fp_th_redis_start(&t->redis, "--requirepass", "right", NULL), 0);
+    t->redis_running = true;
+    char url[128];
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", t->redis.port);
+    config_init(t, url);
+    const char *names[] = {"x"};
+    queue_open(t, names, 1);
+    want(t, 1);
+    run_until(t, never, 0, 400);
+    assert_false(t->ready);
+}
+
+/* An entry without a "job" field goes to dead; it is never handed over. */
+static void test_entry_without_job_field(void **state)
+{
+    tq_t *t = *state;
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * other 1", key("odd", "jobs")));
+    char *good = xadd(t, "odd", "{\"type\":\"noop\"}");
+    open_one(t, "odd");
+    want(t, 5);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(t->ngot, 1);
+    assert_string_equal(t->got[0].id, good);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", key("odd", "dead")), 1);
+    free(good);
+}
+
+/* Outcomes for many jobs in one turn go in chunks and all land. */
+static void test_large_batch(void **state)
+{
+    tq_t *t = *state;
+    xadd_n(t, "big", 1200);
+    open_one(t, "big");
+    want(t, 1200);
+    assert_true(run_until(t, got_at_least, 1200, DEADLINE_MS));
+    ack_all(t);
+    assert_int_equal(xlen(t, "big"), 0);
+    assert_int_equal(pending(t, "big"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_group_created_from_zero, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_bound, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_bound_many_turns, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_order, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_read_wakes, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_read_keeps_room, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_removes_entry, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_moves_with_fields, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_put_back_readds_at_tail, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_pending_entry_dropped, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_rereads_own_pending, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_check_drained, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_down_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_user_and_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_password_keeps_trying, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_without_job_field, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_large_batch, setup_redis, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1077 @@
+/* test_config.c: the configuration contract. Defaults are checked against
+ * values written out here by hand (not read back from the schema table), so
+ * a slip in the table shows up as a failure; config.example.toml must load
+ * to exactly those defaults; and every class of mistake a user can make is
+ * pinned with its exact "file:line:col: reason" message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+#include "forkpool/config.h"
+#include "harness.h"
+
+#define KB (INT64_C(1) << 10)
+#define MB (INT64_C(1) << 20)
+
+static void clear_env(void)
+{
+    unsetenv("FORKPOOL_REDIS_URL");
+    unsetenv("FORKPOOL_CONFIG");
+}
+
+static fp_config_t *load_ok(const char *text)
+{
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    int rc = fp_config_load_text(text, strlen(text), "t.toml", &cfg, &err);
+    if (rc != 0)
+        fail_msg("unexpected error %d: %s\n--- text:\n%s", rc, err.msg, text);
+    return cfg;
+}
+
+/* Loads text that must fail with code and exactly msg. *out must stay
+ * untouched, and ASan checks that the partial config was freed. */
+static void expect_error_at(const char *text, int code, const char *msg, const char *file,
+                            int line)
+{
+    fp_config_t *sentinel = (fp_config_t *)&sentinel, *cfg = sentinel;
+    fp_err_t err = {0};
+    int rc = fp_config_load_text(text, strlen(text), "t.toml", &cfg, &err);
+    if (rc != code || strcmp(err.msg, msg) != 0)
+        fail_msg("%s:%d: got %d \"%s\"\n        want %d \"%s\"\n--- text:\n%s", file, line, rc,
+                 err.msg, code, msg, text);
+    assert_int_equal(err.code, code);
+    assert_ptr_equal(cfg, sentinel);
+}
+#define expect_error(text, code, msg) expect_error_at(text, code, msg, __FILE__, __LINE__)
+#define expect_config_error(text, msg) expect_error(text, FP_ECONFIG, msg)
+
+static void host_name(char *buf, size_t size)
+{
+    memset(buf, 0, size);
+    assert_int_equal(gethostname(buf, size - 1), 0);
+}
+
+static int64_t cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : n;
+}
+
+static void assert_strv_equal(const fp_strv_t *a, const fp_strv_t *b)
+{
+    assert_int_equal(a->count, b->count);
+    for (size_t i = 0; i < a->count; i++)
+        assert_string_equal(a->items[i], b->items[i]);
+}
+
+/* Every field but source and doc. */
+static void assert_same(const fp_config_t *a, const fp_config_t *b)
+{
+    assert_string_equal(a->daemon.name, b->daemon.name);
+    assert_int_equal(a->daemon.log_level, b->daemon.log_level);
+    assert_int_equal(a->daemon.log_format, b->daemon.log_format);
+    assert_string_equal(a->daemon.log_file, b->daemon.log_file);
+    assert_string_equal(a->daemon.pidfile, b->daemon.pidfile);
+    assert_string_equal(a->daemon.user, b->daemon.user);
+    assert_string_equal(a->daemon.group, b->daemon.group);
+    assert_int_equal(a->daemon.shutdown_timeout_ms, b->daemon.shutdown_timeout_ms);
+    assert_string_equal(a->redis.url, b->redis.url);
+    assert_string_equal(a->redis.prefix, b->redis.prefix);
+    assert_string_equal(a->redis.group, b->redis.group);
+    assert_int_equal(a->redis.connect_timeout_ms, b->redis.connect_timeout_ms);
+    assert_strv_equal(&a->queues.names, &b->queues.names);
+    assert_int_equal(a->queues.order, b->queues.order);
+    for (size_t i = 0; i < a->queues.names.count; i++)
+        assert_int_equal(a->queues.weights[i], b->queues.weights[i]);
+    assert_int_equal(a->pool.runtime, b->pool.runtime);
+    assert_int_equal(a->pool.children, b->pool.children);
+    assert_int_equal(a->pool.prefetch, b->pool.prefetch);
+    assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
+    assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
+    assert_int_equal(a->pool.max_jobs_per_child, b->pool.max_jobs_per_child);
+    assert_int_equal(a->pool.max_jobs_jitter, b->pool.max_jobs_jitter);
+    assert_int_equal(a->pool.max_memory_per_child_bytes, b->pool.max_memory_per_child_bytes);
+    assert_strv_equal(&a->pool.plugins, &b->pool.plugins);
+    assert_strv_equal(&a->pool.command, &b->pool.command);
+    assert_int_equal(a->retry.max_attempts, b->retry.max_attempts);
+    assert_int_equal(a->retry.backoff_base_ms, b->retry.backoff_base_ms);
+    assert_int_equal(a->retry.backoff_max_ms, b->retry.backoff_max_ms);
+    assert_int_equal(a->retry.jitter, b->retry.jitter);
+    assert_int_equal(a->recovery.visibility_timeout_ms, b->recovery.visibility_timeout_ms);
+    assert_int_equal(a->recovery.claim_interval_ms, b->recovery.claim_interval_ms);
+    assert_string_equal(a->health.listen, b->health.listen);
+    assert_string_equal(a->ledger.path, b->ledger.path);
+    assert_int_equal(a->ledger.retain_ms, b->ledger.retain_ms);
+    assert_int_equal(a->limits.max_job_bytes, b->limits.max_job_bytes);
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static void defaults_are_documented_values(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    char host[256];
+    host_name(host, sizeof host);
+    assert_int_equal(fp_config_load(NULL, &cfg, &err), 0);
+    assert_string_equal(cfg->source, "(defaults)");
+    assert_null(cfg->doc);
+    assert_string_equal(cfg->daemon.name, host);
+    assert_int_equal(cfg->daemon.log_level, FP_LOG_INFO);
+    assert_int_equal(cfg->daemon.log_format, FP_LOG_TEXT);
+    assert_string_equal(cfg->daemon.log_file, "");
+    assert_string_equal(cfg->daemon.pidfile, "");
+    assert_string_equal(cfg->daemon.user, "");
+    assert_string_equal(cfg->daemon.group, "");
+    assert_int_equal(cfg->daemon.shutdown_timeout_ms, 25000);
+    assert_string_equal(cfg->redis.url, "redis://127.0.0.1:6379/0");
+    assert_string_equal(cfg->redis.prefix, "fp");
+    assert_string_equal(cfg->redis.group, "forkpool");
+    assert_int_equal(cfg->redis.connect_timeout_ms, 5000);
+    assert_int_equal(cfg->queues.names.count, 1);
+    assert_string_equal(cfg->queues.names.items[0], "default");
+    assert_int_equal(cfg->queues.order, FP_ORDER_STRICT);
+    assert_int_equal(cfg->queues.weights[0], 1);
+    assert_int_equal(cfg->pool.runtime, FP_RUNTIME_NATIVE);
+    assert_int_equal(cfg->pool.children, cpus());
+    assert_int_equal(cfg->pool.prefetch, 0);
+    assert_int_equal(cfg->pool.job_timeout_ms, 600000);
+    assert_int_equal(cfg->pool.kill_grace_ms, 5000);
+    assert_int_equal(cfg->pool.max_jobs_per_child, 0);
+    assert_int_equal(cfg->pool.max_jobs_jitter, 0);
+    assert_int_equal(cfg->pool.max_memory_per_child_bytes, 0);
+    assert_int_equal(cfg->pool.plugins.count, 0);
+    assert_int_equal(cfg->pool.command.count, 0);
+    assert_int_equal(cfg->retry.max_attempts, 5);
+    assert_int_equal(cfg->retry.backoff_base_ms, 1000);
+    assert_int_equal(cfg->retry.backoff_max_ms, 600000);
+    assert_true(cfg->retry.jitter);
+    assert_int_equal(cfg->recovery.visibility_timeout_ms, 60000);
+    assert_int_equal(cfg->recovery.claim_interval_ms, 15000);
+    assert_string_equal(cfg->health.listen, "127.0.0.1:9187");
+    assert_string_equal(cfg->ledger.path, "");
+    assert_int_equal(cfg->ledger.retain_ms, INT64_C(7) * 86400000);
+    assert_int_equal(cfg->limits.max_job_bytes, MB);
+    assert_null(fp_config_handler_table(cfg, "record_event"));
+    fp_config_free(cfg);
+}
+
+static void empty_text_equals_defaults(void **state)
+{
+    (void)state;
+    fp_config_t *defaults = NULL;
+    assert_int_equal(fp_config_load(NULL, &defaults, NULL), 0);
+    fp_config_t *cfg = load_ok("");
+    assert_same(cfg, defaults);
+    assert_string_equal(cfg->source, "t.toml");
+    fp_config_free(cfg);
+    cfg = load_ok("# only a comment\n\n[daemon]\n[pool]\n");
+    assert_same(cfg, defaults);
+    fp_config_free(cfg);
+    fp_config_free(defaults);
+    fp_config_free(NULL);
+}
+
+static void example_file_equals_defaults(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
+    fp_config_t *defaults = NULL, *cfg = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_config_load(NULL, &defaults, NULL), 0);
+    if (fp_config_load(path, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_same(cfg, defaults);
+    assert_string_equal(cfg->source, path);
+    assert_non_null(cfg->doc);
+    assert_null(fp_config_handler_table(cfg, "record_event"));
+    fp_config_free(cfg);
+    fp_config_free(defaults);
+}
+
+/* config.example.toml documents every key of the schema, each with a
+ * comment right above it. */
+static void example_lists_every_key(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
+    size_t len;
+    char *text = fp_th_read_file(path, &len);
+    assert_non_null(text);
+    fp_err_t err = {0};
+    fp_toml_node_t *doc = fp_toml_parse(text, len, &err);
+    assert_non_null(doc);
+    for (size_t i = 0; i < fp__config_schema_len; i++) {
+        const fp__ckey_t *k = &fp__config_schema[i];
+        const fp_toml_node_t *v = fp_toml_get(fp_toml_get(doc, k->section), k->key);
+        if (v == NULL)
+            fail_msg("config.example.toml lacks [%s] %s", k->section, k->key);
+        /* The line above the key is a comment. */
+        const char *line = text;
+        for (int n = 1; n < fp_toml_line(v) - 1; n++)
+            line = strchr(line, '\n') + 1;
+        if (line[0] != '#')
+            fail_msg("[%s] %s has no comment above it", k->section, k->key);
+    }
+    fp_toml_free(doc);
+    free(text);
+}
+
+/* The example's commented [handlers.record_event] block, uncommented, is
+ * valid and reaches the handler. */
+static void example_handler_block_is_valid(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
+    size_t len;
+    char *text = fp_th_read_file(path, &len);
+    assert_non_null(text);
+    char *block = strstr(text, "# [handlers.record_event]\n# database = \"events.db\"");
+    assert_non_null(block);
+    block[0] = ' ';
+    block[strlen("# [handlers.record_event]\n")] = ' ';
+    fp_config_t *cfg = load_ok(text);
+    const fp_toml_node_t *h = fp_config_handler_table(cfg, "record_event");
+    assert_non_null(h);
+    assert_string_equal(fp_toml_string(fp_toml_get(h, "database"), NULL), "events.db");
+    fp_config_free(cfg);
+    free(text);
+}
+
+/* ---- every key set ------------------------------------------------------ */
+
+static const char full_text[] =
+    "[daemon]\n"
+    "name = \"worker-1\"\n"
+    "log_level = \"debug\"\n"
+    "log_format = \"json\"\n"
+    "log_file = \"/var/log/forkpool.log\"\n"
+    "pidfile = \"/run/forkpool.pid\"\n"
+    "user = \"fp\"\n"
+    "group = \"fpg\"\n"
+    "shutdown_timeout = \"1m30s\"\n"
+    "[redis]\n"
+    "url = \"unix:///run/redis.sock\"\n"
+    "prefix = \"jobs\"\n"
+    "group = \"g1\"\n"
+    "connect_timeout = \"250ms\"\n"
+    "[queues]\n"
+    "order = \"weighted\"\n"
+    "weights = { high = 5, low = 2 }\n"
+    "names = [\"high\", \"default\", \"low\"]\n"
+    "[pool]\n"
+    "runtime = \"exec\"\n"
+    "children = 8\n"
+    "prefetch = 4\n"
+    "job_timeout = \"30s\"\n"
+    "kill_grace = \"0\"\n"
+    "max_jobs_per_child = 1000\n"
+    "max_jobs_jitter = 100\n"
+    "max_memory_per_child = \"512MB\"\n"
+    "command = [\"python3\", \"worker.py\", \"\"]\n"
+    "[retry]\n"
+    "max_attempts = 1000\n"
+    "backoff_base = \"0\"\n"
+    "backoff_max = \"0s\"\n"
+    "jitter = false\n"
+    "[recovery]\n"
+    "visibility_timeout = \"3s\"\n"
+    "claim_interval = \"100ms\"\n"
+    "[health]\n"
+    "listen = \"[::1]:8080\"\n"
+    "[ledger]\n"
+    "path = \"ledger.db\"\n"
+    "retain = \"3650d\"\n"
+    "[limits]\n"
+    "max_job_bytes = \"512MB\"\n"
+    "[handlers.record_event]\n"
+    "database = \"events.db\"\n"
+    "[handlers.other]\n"
+    "nested = { a = [1, 2] }\n";
+
+static void every_key_can_be_set(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = load_ok(full_text);
+    assert_string_equal(cfg->daemon.name, "worker-1");
+    assert_int_equal(cfg->daemon.log_level, FP_LOG_DEBUG);
+    assert_int_equal(cfg->daemon.log_format, FP_LOG_JSON);
+    assert_string_equal(cfg->daemon.log_file, "/var/log/forkpool.log");
+    assert_string_equal(cfg->daemon.pidfile, "/run/forkpool.pid");
+    assert_string_equal(cfg->daemon.user, "fp");
+    assert_string_equal(cfg->daemon.group, "fpg");
+    assert_int_equal(cfg->daemon.shutdown_timeout_ms, 90000);
+    assert_string_equal(cfg->redis.url, "unix:///run/redis.sock");
+    assert_string_equal(cfg->redis.prefix, "jobs");
+    assert_string_equal(cfg->redis.group, "g1");
+    assert_int_equal(cfg->redis.connect_timeout_ms, 250);
+    assert_int_equal(cfg->queues.names.count, 3);
+    assert_string_equal(cfg->queues.names.items[0], "high");
+    assert_string_equal(cfg->queues.names.items[1], "default");
+    assert_string_equal(cfg->queues.names.items[2], "low");
+    assert_int_equal(cfg->queues.order, FP_ORDER_WEIGHTED);
+    assert_int_equal(cfg->queues.weights[0], 5);
+    assert_int_equal(cfg->queues.weights[1], 1);
+    assert_int_equal(cfg->queues.weights[2], 2);
+    assert_int_equal(cfg->pool.runtime, FP_RUNTIME_EXEC);
+    assert_int_equal(cfg->pool.children, 8);
+    assert_int_equal(cfg->pool.prefetch, 4);
+    assert_int_equal(cfg->pool.job_timeout_ms, 30000);
+    assert_int_equal(cfg->pool.kill_grace_ms, 0);
+    assert_int_equal(cfg->pool.max_jobs_per_child, 1000);
+    assert_int_equal(cfg->pool.max_jobs_jitter, 100);
+    assert_int_equal(cfg->pool.max_memory_per_child_bytes, 512 * MB);
+    assert_int_equal(cfg->pool.command.count, 3);
+    assert_string_equal(cfg->pool.command.items[1], "worker.py");
+    assert_string_equal(cfg->pool.command.items[2], "");
+    assert_int_equal(cfg->retry.max_attempts, 1000);
+    assert_int_equal(cfg->retry.backoff_base_ms, 0);
+    assert_int_equal(cfg->retry.backoff_max_ms, 0);
+    assert_false(cfg->retry.jitter);
+    assert_int_equal(cfg->recovery.visibility_timeout_ms, 3000);
+    assert_int_equal(cfg->recovery.claim_interval_ms, 100);
+    assert_string_equal(cfg->health.listen, "[::1]:8080");
+    assert_string_equal(cfg->ledger.path, "ledger.db");
+    assert_int_equal(cfg->ledger.retain_ms, INT64_C(3650) * 86400000);
+    assert_int_equal(cfg->limits.max_job_bytes, 512 * MB);
+
+    const fp_toml_node_t *h = fp_config_handler_table(cfg, "record_event");
+    assert_non_null(h);
+    assert_string_equal(fp_toml_string(fp_toml_get(h, "database"), NULL), "events.db");
+    assert_non_null(fp_config_handler_table(cfg, "other"));
+    assert_null(fp_config_handler_table(cfg, "missing"));
+    fp_config_free(cfg);
+}
+
+static void listen_forms_accepted(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"", "localhost:1", "0.0.0.0:9187", "10.1.2.3:65535",
+                                     "[::]:80", "[fe80::1]:9187"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[health]\nlisten = \"%s\"\n", ok[i]);
+        fp_config_t *cfg = load_ok(text);
+        assert_string_equal(cfg->health.listen, ok[i]);
+        fp_config_free(cfg);
+    }
+}
+
+/* children = 0 and name = "" are resolved, whatever the file says. */
+static void automatic_values_resolved(void **state)
+{
+    (void)state;
+    char host[256];
+    host_name(host, sizeof host);
+    fp_config_t *cfg = load_ok("[daemon]\nname = \"\"\n[pool]\nchildren = 0\n");
+    assert_string_equal(cfg->daemon.name, host);
+    assert_int_equal(cfg->pool.children, cpus());
+    fp_config_free(cfg);
+    cfg = load_ok("[pool]\nchildren = 1024\n");
+    assert_int_equal(cfg->pool.children, 1024);
+    fp_config_free(cfg);
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static void unknown_keys_and_sections(void **state)
+{
+    (void)state;
+    expect_config_error("[pool]\nchidren = 4\n",
+                        "t.toml:2:1: unknown key \"chidren\" in [pool] (did you mean "
+                        "\"children\"?)");
+    expect_config_error("[pool]\nchildern = 4\n",
+                        "t.toml:2:1: unknown key \"childern\" in [pool] (did you mean "
+                        "\"children\"?)");
+    expect_config_error("[pool]\n  chldrn = 4\n",
+                        "t.toml:2:3: unknown key \"chldrn\" in [pool] (did you mean "
+                        "\"children\"?)");
+    expect_config_error("[pool]\nchidlren = 4\n",
+                        "t.toml:2:1: unknown key \"chidlren\" in [pool] (did you mean "
+                        "\"children\"?)");
+    expect_config_error("[pool]\nChildren = 4\n",
+                        "t.toml:2:1: unknown key \"Children\" in [pool] (did you mean "
+                        "\"children\"?)");
+    expect_config_error("[retry]\nmax_attempt = 3\n",
+                        "t.toml:2:1: unknown key \"max_attempt\" in [retry] (did you mean "
+                        "\"max_attempts\"?)");
+    expect_config_error("[redis]\nuri = \"redis://x\"\n",
+                        "t.toml:2:1: unknown key \"uri\" in [redis] (did you mean \"url\"?)");
+    /* Too far from anything to be a typo: no suggestion. */
+    expect_config_error("[pool]\nkids = 4\n", "t.toml:2:1: unknown key \"kids\" in [pool]");
+    expect_config_error("[pool]\nxyzzy = 1\n", "t.toml:2:1: unknown key \"xyzzy\" in [pool]");
+    expect_config_error("[redis]\nur = 1\n",
+                        "t.toml:2:1: unknown key \"ur\" in [redis] (did you mean \"url\"?)");
+    expect_config_error("[redis]\nu = 1\n", "t.toml:2:1: unknown key \"u\" in [redis]");
+    /* A real key in the wrong section says where it belongs. */
+    expect_config_error("[daemon]\nchildren = 4\n",
+                        "t.toml:2:1: unknown key \"children\" in [daemon] (it belongs in "
+                        "[pool])");
+    expect_config_error("\n[pol]\nchildren = 4\n",
+                        "t.toml:2:1: unknown section [pol] (did you mean [pool]?)");
+    expect_config_error("[daemom]\n", "t.toml:1:1: unknown section [daemom] (did you mean "
+                                      "[daemon]?)");
+    /* A table created implicitly by a dotted header sits at its name. */
+    expect_config_error("[handler.record_event]\ndatabase = \"x\"\n",
+                        "t.toml:1:2: unknown section [handler] (did you mean [handlers]?)");
+    expect_config_error("[frobnicate]\n", "t.toml:1:1: unknown section [frobnicate]");
+    expect_config_error("[\"odd name\"]\n", "t.toml:1:1: unknown section [\"odd name\"]");
+    expect_config_error("[pool.extra]\n",
+                        "t.toml:1:1: unknown key \"extra\" in [pool]");
+    expect_config_error("children = 4\n",
+                        "t.toml:1:1: key \"children\" must be inside its section, [pool]");
+    expect_config_error("verbose = true\n",
+                        "t.toml:1:1: unknown key \"verbose\" at the top level (settings go "
+                        "inside a section such as [pool])");
+    expect_config_error("[pool]\n\"a\\nb\" = 1\n",
+                        "t.toml:2:1: unknown key \"a\\x0ab\" in [pool]");
+}
+
+static void wrong_types(void **state)
+{
+    (void)state;
+    expect_config_error("[pool]\nchildren = \"4\"\n",
+                        "t.toml:2:1: [pool] children must be an integer, got string");
+    expect_config_error("[pool]\nchildren = 2.0\n",
+                        "t.toml:2:1: [pool] children must be an integer, got float");
+    expect_config_error("[pool]\njob_timeout = 30\n",
+                        "t.toml:2:1: [pool] job_timeout must be a duration string such as "
+                        "\"30s\", got integer");
+    expect_config_error("[limits]\nmax_job_bytes = 1024\n",
+                        "t.toml:2:1: [limits] max_job_bytes must be a size string such as "
+                        "\"256MB\", got integer");
+    expect_config_error("[retry]\njitter = \"yes\"\n",
+                        "t.toml:2:1: [retry] jitter must be true or false, got string");
+    expect_config_error("[daemon]\nlog_level = 1\n",
+                        "t.toml:2:1: [daemon] log_level must be one of \"debug\", \"info\", "
+                        "\"warn\", \"error\", got integer");
+    expect_config_error("[daemon]\nuser = 0\n",
+                        "t.toml:2:1: [daemon] user must be a string, got integer");
+    expect_config_error("[queues]\nnames = \"default\"\n",
+                        "t.toml:2:1: [queues] names must be an array of strings, got string");
+    expect_config_error("[queues]\nnames = [\"a\", 1]\n",
+                        "t.toml:2:15: [queues] names[1] must be a string, got integer");
+    expect_config_error("[queues]\nweights = 3\n",
+                        "t.toml:2:1: [queues] weights must be a table of queue name = weight, "
+                        "got integer");
+    expect_config_error("[daemon]\nshutdown_timeout = 1979-05-27\n",
+                        "t.toml:2:1: [daemon] shutdown_timeout must be a duration string such "
+                        "as \"30s\", got date-local");
+    expect_config_error("pool = 3\n", "t.toml:1:1: [pool] must be a table, got integer");
+    expect_config_error("[[pool]]\n", "t.toml:1:1: [pool] must be a table, got array");
+    expect_config_error("handlers = 1\n", "t.toml:1:1: [handlers] must be a table, got integer");
+    expect_config_error("[handlers]\nrecord_event = 3\n",
+                        "t.toml:2:1: [handlers] \"record_event\" must be a table "
+                        "([handlers.NAME]), got integer");
+    expect_config_error("[daemon]\nuser = \"a\\u0000b\"\n",
+                        "t.toml:2:1: [daemon] user must not contain NUL characters");
+    expect_config_error("[pool]\njob_timeout = \"5s\\u0000\"\n",
+                        "t.toml:2:1: [pool] job_timeout must not contain NUL characters");
+    expect_config_error("[queues]\nnames = [\"a\", \"\\u0000\"]\n",
+                        "t.toml:2:15: [queues] names[1] must not contain NUL characters");
+}
+
+static void out_of_range(void **state)
+{
+    (void)state;
+    expect_config_error("[pool]\nchildren = 5000\n",
+                        "t.toml:2:1: [pool] children must be between 0 and 1024, got 5000");
+    expect_config_error("[pool]\nchildren = -1\n",
+                        "t.toml:2:1: [pool] children must be between 0 and 1024, got -1");
+    expect_config_error("[pool]\nprefetch = 10001\n",
+                        "t.toml:2:1: [pool] prefetch must be between 0 and 10000, got 10001");
+    expect_config_error("[retry]\nmax_attempts = 0\n",
+                        "t.toml:2:1: [retry] max_attempts must be between 1 and 1000, got 0");
+    expect_config_error("[pool]\nmax_jobs_per_child = -5\n",
+                        "t.toml:2:1: [pool] max_jobs_per_child must be at least 0, got -5");
+    expect_config_error("[pool]\njob_timeout = \"0\"\n",
+                        "t.toml:2:1: [pool] job_timeout must be greater than 0, got \"0\"");
+    expect_config_error("[recovery]\nvisibility_timeout = \"2s999ms\"\n",
+                        "t.toml:2:1: [recovery] visibility_timeout must be at least 3s, got "
+                        "\"2s999ms\"");
+    expect_config_error("[recovery]\nclaim_interval = \"99ms\"\n",
+                        "t.toml:2:1: [recovery] claim_interval must be at least 100ms, got "
+                        "\"99ms\"");
+    expect_config_error("[ledger]\nretain = \"3651d\"\n",
+                        "t.toml:2:1: [ledger] retain must be at most 3650d, got \"3651d\"");
+    expect_config_error("[limits]\nmax_job_bytes = \"1GB\"\n",
+                        "t.toml:2:1: [limits] max_job_bytes must be between 1KB and 512MB, got "
+                        "\"1GB\"");
+    expect_config_error("[limits]\nmax_job_bytes = \"1023\"\n",
+                        "t.toml:2:1: [limits] max_job_bytes must be between 1KB and 512MB, got "
+                        "\"1023\"");
+    expect_config_error("[queues]\norder = \"weighted\"\nweights = { default = 0 }\n",
+                        "t.toml:3:13: [queues] weights: \"default\" must be between 1 and "
+                        "1000000, got 0");
+}
+
+static void bad_durations_and_sizes(void **state)
+{
+    (void)state;
+    expect_config_error("[pool]\njob_timeout = \"30\"\n",
+                        "t.toml:2:1: [pool] job_timeout: invalid duration \"30\": a number needs "
+                        "a unit: ms, s, m, h or d (\"30s\")");
+    expect_config_error("[pool]\nkill_grace = \"-5s\"\n",
+                        "t.toml:2:1: [pool] kill_grace: invalid duration \"-5s\": negative "
+                        "durations are not allowed");
+    expect_config_error("[pool]\njob_timeout = \"1.5s\"\n",
+                        "t.toml:2:1: [pool] job_timeout: invalid duration \"1.5s\": fractions "
+                        "are not allowed; use a smaller unit (\"1500ms\", not \"1.5s\")");
+    expect_config_error("[pool]\njob_timeout = \"106751991168d\"\n",
+                        "t.toml:2:1: [pool] job_timeout: invalid duration \"106751991168d\": "
+                        "too large");
+    expect_config_error("[daemon]\nshutdown_timeout = \"\"\n",
+                        "t.toml:2:1: [daemon] shutdown_timeout: invalid duration \"\": empty");
+    expect_config_error("[pool]\nmax_memory_per_child = \"lots\"\n",
+                        "t.toml:2:1: [pool] max_memory_per_child: invalid size \"lots\": "
+                        "expected a number");
+    expect_config_error("[limits]\nmax_job_bytes = \"1.5MB\"\n",
+                        "t.toml:2:1: [limits] max_job_bytes: invalid size \"1.5MB\": fractions "
+                        "are not allowed; use a smaller unit (\"1536MB\", not \"1.5GB\")");
+    expect_config_error("[limits]\nmax_job_bytes = \"2 MB\"\n",
+                        "t.toml:2:1: [limits] max_job_bytes: invalid size \"2 MB\": spaces are "
+                        "not allowed");
+}
+
+static void bad_enums(void **state)
+{
+    (void)state;
+    expect_config_error("[daemon]\nlog_level = \"verbose\"\n",
+                        "t.toml:2:1: [daemon] log_level must be one of \"debug\", \"info\", "
+                        "\"warn\", \"error\", got \"verbose\"");
+    expect_config_error("[daemon]\nlog_level = \"inf\"\n",
+                        "t.toml:2:1: [daemon] log_level must be one of \"debug\", \"info\", "
+                        "\"warn\", \"error\", got \"inf\" (did you mean \"info\"?)");
+    expect_config_error("[daemon]\nlog_level = \"INFO\"\n",
+                        "t.toml:2:1: [daemon] log_level must be one of \"debug\", \"info\", "
+                        "\"warn\", \"error\", got \"INFO\"");
+    expect_config_error("[queues]\norder = \"wieghted\"\n",
+                        "t.toml:2:1: [queues] order must be one of \"strict\", \"weighted\", got "
+                        "\"wieghted\" (did you mean \"weighted\"?)");
+    expect_config_error("[pool]\nruntime = \"python\"\n",
+                        "t.toml:2:1: [pool] runtime must be one of \"native\", \"exec\", got "
+                        "\"python\"");
+    expect_config_error("[daemon]\nlog_format = \"jsonl\"\n",
+                        "t.toml:2:1: [daemon] log_format must be one of \"text\", \"json\", got "
+                        "\"jsonl\" (did you mean \"json\"?)");
+}
+
+static void bad_strings(void **state)
+{
+    (void)state;
+    expect_config_error("[redis]\nurl = \"http://user:hunter2@host\"\n",
+                        "t.toml:2:1: [redis] url must start with redis:// or unix://, not "
+                        "http://");
+    expect_config_error("[redis]\nurl = \"hunter2@host:6379\"\n",
+                        "t.toml:2:1: [redis] url must be a URL such as redis://127.0.0.1:6379/0 "
+                        "or unix:///run/redis.sock");
+    expect_config_error("[redis]\nurl = \"a:hunter2@x://\"\n",
+                        "t.toml:2:1: [redis] url must start with redis:// or unix://");
+    expect_config_error("[redis]\nurl = \"redis://\"\n",
+                        "t.toml:2:1: [redis] url must name a host or a socket after redis://");
+    expect_config_error("[redis]\nprefix = \"\"\n", "t.toml:2:1: [redis] prefix must not be empty");
+    expect_config_error("[redis]\nprefix = \"f p\"\n",
+                        "t.toml:2:1: [redis] prefix must not contain '{', '}' or white space");
+    expect_config_error("[redis]\nprefix = \"{fp}\"\n",
+                        "t.toml:2:1: [redis] prefix must not contain '{', '}' or white space");
+    expect_config_error("[redis]\ngroup = \"\"\n", "t.toml:2:1: [redis] group must not be empty");
+    expect_config_error("[queues]\nnames = []\n",
+                        "t.toml:2:1: [queues] names must list at least one queue");
+    expect_config_error("[queues]\nnames = [\"a\", \"\"]\n",
+                        "t.toml:2:15: [queues] names[1] must not be empty");
+    expect_config_error("[queues]\nnames = [\"a\", \"b{c}\"]\n",
+                        "t.toml:2:15: [queues] names[1] must not contain '{' or '}' (they "
+                        "delimit the hash tag)");
+    expect_config_error("[queues]\nnames = [\"a\", \"b\", \"a\"]\n",
+                        "t.toml:2:20: [queues] names[2] repeats a queue already listed");
+    expect_config_error("[pool]\nplugins = [\"a.so\", \"\"]\n",
+                        "t.toml:2:20: [pool] plugins[1] must not be empty");
+    expect_config_error("[pool]\nruntime = \"exec\"\ncommand = [\"\", \"x\"]\n",
+                        "t.toml:3:12: [pool] command[0] must name a program");
+}
+
+static void bad_listen(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value, *reason;
+    } cases[] = {
+        {"127.0.0.1", "must be \"host:port\", such as \"127.0.0.1:9187\" (\"\" disables)"},
+        {":9187", "must name a host before the port (\"127.0.0.1:9187\")"},
+        {"127.0.0.1:0", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+        {"127.0.0.1:65536", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+        {"127.0.0.1:", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+        {"127.0.0.1:80x", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+        {"127.0.0.1:+80", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+        {"example.com:80", "must use an IPv4 address, \"localhost\" or [IPv6] as host"},
+        {"256.1.1.1:80", "must use an IPv4 address, \"localhost\" or [IPv6] as host"},
+        {"::1:80", "must put an IPv6 address in brackets (\"[::1]:9187\")"},
+        {"[::1]80", "must be \"[IPv6]:port\" when it starts with '['"},
+        {"[::1", "must be \"[IPv6]:port\" when it starts with '['"},
+        {"[]:80", "must be \"[IPv6]:port\" when it starts with '['"},
+        {"[zz]:80", "has an invalid IPv6 address between '[' and ']'"},
+        {"[::1]:0", "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[128], msg[256];
+        snprintf(text, sizeof text, "[health]\nlisten = \"%s\"\n", cases[i].value);
+        snprintf(msg, sizeof msg, "t.toml:2:1: [health] listen %s", cases[i].reason);
+        expect_config_error(text, msg);
+    }
+}
+
+static void cross_key_checks(void **state)
+{
+    (void)state;
+    expect_config_error("[retry]\nbackoff_base = \"5s\"\nbackoff_max = \"1s\"\n",
+                        "t.toml:3:1: [retry] backoff_max (1s) must not be less than backoff_base "
+                        "(5s)");
+    /* Only the base is set: the message points at it. */
+    expect_config_error("[retry]\nbackoff_base = \"1h\"\n",
+                        "t.toml:2:1: [retry] backoff_max (10m) must not be less than "
+                        "backoff_base (1h)");
+    expect_config_error("[pool]\nruntime = \"exec\"\n",
+                        "t.toml:2:1: [pool] command must be set when runtime = \"exec\" (the "
+                        "program each child runs, e.g. [\"python3\", \"worker.py\"])");
+    expect_config_error("[pool]\nruntime = \"exec\"\ncommand = []\n",
+                        "t.toml:2:1: [pool] command must be set when runtime = \"exec\" (the "
+                        "program each child runs, e.g. [\"python3\", \"worker.py\"])");
+    expect_config_error("[pool]\ncommand = [\"python3\"]\n",
+                        "t.toml:2:1: [pool] command is only used with runtime = \"exec\"");
+    expect_config_error("[pool]\nruntime = \"exec\"\ncommand = [\"w\"]\nplugins = [\"a.so\"]\n",
+                        "t.toml:4:1: [pool] plugins are only loaded with runtime = \"native\"");
+    expect_config_error("[queues]\nweights = { default = 2 }\n",
+                        "t.toml:2:1: [queues] weights only apply with order = \"weighted\"");
+    /* Weights are checked against the final names, wherever they appear. */
+    expect_config_error("[queues]\norder = \"weighted\"\nweights = { hgh = 2 }\n"
+                        "names = [\"high\", \"low\"]\n",
+                        "t.toml:3:13: [queues] weights: \"hgh\" is not in [queues] names (did "
+                        "you mean \"high\"?)");
+    expect_config_error("[queues]\norder = \"weighted\"\nweights = { zzz = 2 }\n",
+                        "t.toml:3:13: [queues] weights: \"zzz\" is not in [queues] names");
+    /* Queue names are the user's: long ones must not upset the suggester. */
+    char text[600];
+    char q[300];
+    memset(q, 'q', sizeof q - 1);
+    q[sizeof q - 1] = '\0';
+    snprintf(text, sizeof text, "[queues]\nnames = [\"%s\"]\norder = \"weighted\"\n"
+             "weights = { qq = 2 }\n", q);
+    expect_config_error(text, "t.toml:4:13: [queues] weights: \"qq\" is not in [queues] names");
+    expect_config_error("[queues]\norder = \"weighted\"\nweights = { default = \"2\" }\n",
+                        "t.toml:3:13: [queues] weights: \"default\" must be an integer, got "
+                        "string");
+    /* The [queues.weights] table form works as well as the inline one. */
+    fp_config_t *w = load_ok("[queues]\nnames = [\"a\", \"b\"]\norder = \"weighted\"\n"
+                             "[queues.weights]\nb = 3\n");
+    assert_int_equal(w->queues.weights[0], 1);
+    assert_int_equal(w->queues.weights[1], 3);
+    fp_config_free(w);
+    /* Empty weights and command = [] are the defaults written out: fine. */
+    fp_config_t *cfg = load_ok("[queues]\nweights = {}\n[pool]\ncommand = []\n");
+    fp_config_free(cfg);
+}
+
+/* Syntax errors carry the reader's own position and reason. */
+static void toml_syntax_errors(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"[pool\n", "[pool]\nchildren = \n", "a = 1\na = 2\n",
+                                      "[pool]\nchildren = 4 4\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fp_config_t *cfg = NULL;
+        fp_err_t err = {0};
+        int rc = fp_config_load_text(bad[i], strlen(bad[i]), "t.toml", &cfg, &err);
+        assert_int_equal(rc, FP_ETOML);
+        assert_int_equal(err.code, FP_ETOML);
+        assert_null(cfg);
+        assert_true(err.line > 0 && err.col > 0);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "t.toml:%d:%d: ", err.line, err.col);
+        if (strncmp(err.msg, prefix, strlen(prefix)) != 0 || strlen(err.msg) <= strlen(prefix))
+            fail_msg("\"%s\" does not start with \"%s\"", err.msg, prefix);
+    }
+    /* Deep nesting hits the reader's limit; for a config it is bad syntax. */
+    char deep[1024] = "a = ";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "[");
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_config_load_text(deep, strlen(deep), "t.toml", &cfg, &err), FP_ETOML);
+    assert_int_equal(strncmp(err.msg, "t.toml:1:", 9), 0);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+typedef struct files_s {
+    char *dir;
+    char path[PATH_MAX];
+} files_t;
+
+static int files_setup(void **state)
+{
+    files_t *f = calloc(1, sizeof *f);
+    f->dir = fp_th_tmpdir();
+    if (f->dir == NULL)
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/forkpool.toml", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int files_teardown(void **state)
+{
+    files_t *f = *state;
+    fp_th_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    clear_env();
+    return 0;
+}
+
+static void loads_from_file(void **state)
+{
+    files_t *f = *state;
+    const char text[] = "[pool]\nchildren = 3\n\n[pool.oops]\n";
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    char want[PATH_MAX + 64];
+    assert_int_equal(fp_th_write_file(f->path, "[pool]\nchildren = 3\n", 20), 0);
+    assert_int_equal(fp_config_load(f->path, &cfg, &err), 0);
+    assert_int_equal(cfg->pool.children, 3);
+    assert_string_equal(cfg->source, f->path);
+    fp_config_free(cfg);
+    /* Messages name the path as given. */
+    cfg = NULL;
+    assert_int_equal(fp_th_write_file(f->path, text, strlen(text)), 0);
+    assert_int_equal(fp_config_load(f->path, &cfg, &err), FP_ECONFIG);
+    assert_null(cfg);
+    snprintf(want, sizeof want, "%s:4:1: unknown key \"oops\" in [pool]", f->path);
+    assert_string_equal(err.msg, want);
+}
+
+static void missing_file_is_enoent(void **state)
+{
+    files_t *f = *state;
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s/nope.toml", f->dir);
+    assert_int_equal(fp_config_load(want, &cfg, &err), -ENOENT);
+    assert_int_equal(err.code, -ENOENT);
+    assert_null(cfg);
+    strcat(want, ": No such file or directory");
+    assert_string_equal(err.msg, want);
+    /* A directory cannot be read as a file either. */
+    assert_int_equal(fp_config_load(f->dir, &cfg, &err), -EISDIR);
+    snprintf(want, sizeof want, "%s: Is a directory", f->dir);
+    assert_string_equal(err.msg, want);
+    assert_null(cfg);
+}
+
+/* A 10 MB file (one enormous line) is refused before parsing, from a file
+ * and from memory alike; exactly 1 MiB is still accepted. */
+static void huge_file_rejected(void **state)
+{
+    files_t *f = *state;
+    size_t big = (size_t)10 << 20;
+    char *text = malloc(big);
+    char want[PATH_MAX + 128];
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    memset(text, 'x', big);
+    text[0] = '#';
+    text[big - 1] = '\n';
+    assert_int_equal(fp_th_write_file(f->path, text, big), 0);
+    assert_int_equal(fp_config_load(f->path, &cfg, &err), FP_ECONFIG);
+    assert_null(cfg);
+    snprintf(want, sizeof want, "%s: too large for a configuration file (over 1MB)", f->path);
+    assert_string_equal(err.msg, want);
+
+    assert_int_equal(fp_config_load_text(text, big, "big.toml", &cfg, &err), FP_ECONFIG);
+    assert_string_equal(err.msg, "big.toml: too large for a configuration file (over 1MB)");
+    assert_null(cfg);
+
+    /* A stream that never ends is read only up to the limit. */
+    assert_int_equal(fp_config_load("/dev/zero", &cfg, &err), FP_ECONFIG);
+    assert_string_equal(err.msg, "/dev/zero: too large for a configuration file (over 1MB)");
+    assert_null(cfg);
+
+    assert_int_equal(fp_config_load_text(text, (1 << 20) + 1, "big.toml", &cfg, &err),
+                     FP_ECONFIG);
+    text[(1 << 20) - 1] = '\n';
+    assert_int_equal(fp_th_write_file(f->path, text, 1 << 20), 0);
+    assert_int_equal(fp_config_load(f->path, &cfg, &err), 0);
+    fp_config_free(cfg);
+    free(text);
+}
+
+static void nul_bytes_rejected(void **state)
+{
+    files_t *f = *state;
+    const char text[] = "[pool]\nchil\0dren = 1\n";
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    char want[PATH_MAX + 128];
+    assert_int_equal(fp_th_write_file(f->path, text, sizeof text - 1), 0);
+    assert_int_equal(fp_config_load(f->path, &cfg, &err), FP_ETOML);
+    assert_null(cfg);
+    snprintf(want, sizeof want, "%s:2:5: NUL byte in the file (is it binary, or UTF-16?)",
+             f->path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 5);
+    /* UTF-16 text is mostly NUL bytes. */
+    const char utf16[] = "[\0p\0o\0o\0l\0]\0";
+    assert_int_equal(fp_config_load_text(utf16, sizeof utf16 - 1, "w.toml", &cfg, &err),
+                     FP_ETOML);
+    assert_string_equal(err.msg, "w.toml:1:2: NUL byte in the file (is it binary, or UTF-16?)");
+}
+
+static void resolve_path_order(void **state)
+{
+    files_t *f = *state;
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir), 0);
+    clear_env();
+
+    assert_null(fp_config_resolve_path(NULL));
+    assert_string_equal(fp_config_resolve_path("cli.toml"), "cli.toml");
+    assert_int_equal(fp_th_write_file("forkpool.toml", "", 0), 0);
+    assert_string_equal(fp_config_resolve_path(NULL), "forkpool.toml");
+    setenv("FORKPOOL_CONFIG", "/etc/env.toml", 1);
+    assert_string_equal(fp_config_resolve_path(NULL), "/etc/env.toml");
+    assert_string_equal(fp_config_resolve_path("cli.toml"), "cli.toml");
+    setenv("FORKPOOL_CONFIG", "", 1); /* empty = unset */
+    assert_string_equal(fp_config_resolve_path(NULL), "forkpool.toml");
+    unlink("forkpool.toml");
+    assert_null(fp_config_resolve_path(NULL));
+
+    assert_int_equal(chdir(cwd), 0);
+}
+
+/* ---- environment ------------------------------------------------------ */
+
+static void redis_url_from_environment(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("FORKPOOL_REDIS_URL", "redis://:s3cret@cache:6380/2", 1);
+    fp_config_t *cfg = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_config_load(NULL, &cfg, &err), 0);
+    assert_string_equal(cfg->redis.url, "redis://:s3cret@cache:6380/2");
+    fp_config_free(cfg);
+    /* It wins over the file too. */
+    cfg = load_ok("[redis]\nurl = \"redis://file:1/0\"\n");
+    assert_string_equal(cfg->redis.url, "redis://:s3cret@cache:6380/2");
+    fp_config_free(cfg);
+    /* Invalid: an error that names the variable and not the secret. */
+    setenv("FORKPOOL_REDIS_URL", "http://:s3cret@cache", 1);
+    cfg = NULL;
+    assert_int_equal(fp_config_load(NULL, &cfg, &err), FP_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis:// or "
+                                 "unix://, not http://");
+    /* Empty counts as unset. */
+    setenv("FORKPOOL_REDIS_URL", "", 1);
+    cfg = load_ok("[redis]\nurl = \"redis://file:1/0\"\n");
+    assert_string_equal(cfg->redis.url, "redis://file:1/0");
+    fp_config_free(cfg);
+    clear_env();
+}
+
+/* ---- masking and dumping ------------------------------------------------ */
+
+static void mask_url_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"redis://user:secret@host:6379/0", "redis://user:***@host:6379/0"},
+        {"redis://:secret@host", "redis://:***@host"},
+        {"redis://:secret@host:6379", "redis://:***@host:6379"},
+        {"redis://secret@host", "redis://***@host"},
+        {"redis://host:6379/0", "redis://host:6379/0"},
+        {"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+        {"redis://:p@ss/w:rd@host:1/0", "redis://:***@host:1/0"},
+        {"redis://u:@host", "redis://u:***@host"},
+        {"redis://@host", "redis://@host"},
+        {"unix:///run/redis.sock", "unix:///run/redis.sock"},
+        {"unix:///run/redis@1/redis.sock", "unix:///run/redis@1/redis.sock"},
+        {"unix://:secret@/run/redis.sock", "unix://:***@/run/redis.sock"},
+        {"redis://host/0?password=secret&db=1", "redis://host/0?password=***&db=1"},
+        {"unix:///s.sock?db=1&PASS=secret", "unix:///s.sock?db=1&PASS=***"},
+        {"redis://host/0?password=", "redis://host/0?password="},
+        {"redis://host#frag", "redis://host#frag"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *m = fp_config_mask_url(cases[i].in);
+        assert_non_null(m);
+        if (strcmp(m, cases[i].out) != 0)
+            fail_msg("mask(\"%s\") = \"%s\", want \"%s\"", cases[i].in, m, cases[i].out);
+        free(m);
+    }
+    assert_null(fp_config_mask_url(NULL));
+}
+
+static cJSON *dump(const fp_config_t *cfg, char **text)
+{
+    *text = fp_config_dump_json(cfg);
+    assert_non_null(*text);
+    cJSON *root = cJSON_Parse(*text);
+    assert_non_null(root);
+    return root;
+}
+
+static const char *str_at(const cJSON *root, const char *section, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, section), key);
+    assert_true(cJSON_IsString(v));
+    return v->valuestring;
+}
+
+static double num_at(const cJSON *root, const char *section, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, section), key);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static void dump_json_defaults(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = NULL;
+    char *text, host[256];
+    host_name(host, sizeof host);
+    assert_int_equal(fp_config_load(NULL, &cfg, NULL), 0);
+    cJSON *root = dump(cfg, &text);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "source")->valuestring,
+                        "(defaults)");
+    assert_string_equal(str_at(root, "daemon", "name"), host);
+    assert_string_equal(str_at(root, "daemon", "log_level"), "info");
+    assert_string_equal(str_at(root, "daemon", "log_format"), "text");
+    assert_string_equal(str_at(root, "daemon", "shutdown_timeout"), "25s");
+    assert_string_equal(str_at(root, "redis", "url"), "redis://127.0.0.1:6379/0");
+    assert_string_equal(str_at(root, "queues", "order"), "strict");
+    assert_string_equal(str_at(root, "pool", "runtime"), "native");
+    assert_true(num_at(root, "pool", "children") == (double)cpus());
+    assert_string_equal(str_at(root, "pool", "job_timeout"), "10m");
+    assert_string_equal(str_at(root, "pool", "max_memory_per_child"), "0B");
+    assert_string_equal(str_at(root, "retry", "backoff_max"), "10m");
+    assert_string_equal(str_at(root, "ledger", "retain"), "7d");
+    assert_string_equal(str_at(root, "limits", "max_job_bytes"), "1MB");
+    assert_true(num_at(root, "retry", "max_attempts") == 5);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "retry"), "jitter")));
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "queues"), "names");
+    assert_int_equal(cJSON_GetArraySize(names), 1);
+    assert_true(num_at(cJSON_GetObjectItemCaseSensitive(root, "queues"), "weights", "default") ==
+                1);
+    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "handlers")));
+    /* Every section is present. */
+    static const char *const sections[] = {"daemon", "redis",  "queues", "pool",    "retry",
+                                           "recovery", "health", "ledger", "limits"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, sections[i])));
+    cJSON_Delete(root);
+    free(text);
+    fp_config_free(cfg);
+}
+
+static void dump_json_masks_and_round_trips(void **state)
+{
+    (void)state;
+    clear_env();
+    char *text;
+    fp_config_t *cfg = load_ok("[redis]\nurl = \"redis://user:hunter2@host:6379/0\"\n"
+                               "[pool]\nmax_jobs_per_child = 9223372036854775807\n"
+                               "job_timeout = \"90m\"\n"
+                               "[queues]\nnames = [\"a\", \"b\"]\norder = \"weighted\"\n"
+                               "weights = { b = 7 }\n"
+                               "[handlers.record_event]\ndatabase = \"events.db\"\n");
+    cJSON *root = dump(cfg, &text);
+    assert_null(strstr(text, "hunter2"));
+    assert_string_equal(str_at(root, "redis", "url"), "redis://user:***@host:6379/0");
+    assert_string_equal(str_at(root, "pool", "job_timeout"), "1h30m");
+    /* Exact even beyond 2^53. */
+    assert_non_null(strstr(text, "9223372036854775807"));
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "queues"), "weights");
+    assert_true(cJSON_GetObjectItemCaseSensitive(w, "a")->valuedouble == 1);
+    assert_true(cJSON_GetObjectItemCaseSensitive(w, "b")->valuedouble == 7);
+    assert_string_equal(str_at(cJSON_GetObjectItemCaseSensitive(root, "handlers"),
+                               "record_event", "database"),
+                        "events.db");
+    cJSON_Delete(root);
+    free(text);
+    fp_config_free(cfg);
+
+    /* A password from the environment is masked the same way. */
+    setenv("FORKPOOL_REDIS_URL", "redis://:t0psecret@cache:6379", 1);
+    cfg = NULL;
+    assert_int_equal(fp_config_load(NULL, &cfg, NULL), 0);
+    text = fp_config_dump_json(cfg);
+    assert_non_null(text);
+    assert_null(strstr(text, "t0psecret"));
+    assert_non_null(strstr(text, "redis://:***@cache:6379"));
+    free(text);
+    fp_config_free(cfg);
+    clear_env();
+}
+
+int main(void)
+{
+    clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_are_documented_values),
+        cmocka_unit_test(empty_text_equals_defaults),
+        cmocka_unit_test(example_file_equals_defaults),
+        cmocka_unit_test(example_lists_every_key),
+        cmocka_unit_test(example_handler_block_is_valid),
+        cmocka_unit_test(every_key_can_be_set),
+        cmocka_unit_test(listen_forms_accepted),
+        cmocka_unit_test(automatic_values_resolved),
+        cmocka_unit_test(unknown_keys_and_sections),
+        cmocka_unit_test(wrong_types),
+        cmocka_unit_test(out_of_range),
+        cmocka_unit_test(bad_durations_and_sizes),
+        cmocka_unit_test(bad_enums),
+        cmocka_unit_test(bad_strings),
+        cmocka_unit_test(bad_listen),
+        cmocka_unit_test(cross_key_checks),
+        cmocka_unit_test(toml_syntax_errors),
+        cmocka_unit_test_setup_teardown(loads_from_file, files_setup, files_teardown),
+        cmocka_unit_test_setup_teardown(missing_file_is_enoent, files_setup, files_teardown),
+        cmocka_unit_test_setup_teardown(huge_file_rejected, files_setup, files_teardown),
+        cmocka_unit_test_setup_teardown(nul_bytes_rejected, files_setup, files_teardown),
+        cmocka_unit_test_setup_teardown(resolve_path_order, files_setup, files_teardown),
+        cmocka_unit_test(redis_url_from_environment),
+        cmocka_unit_test(mask_url_cases),
+        cmocka_unit_test(dump_json_defaults),
+        cmocka_unit_test(dump_json_masks_and_round_trips),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

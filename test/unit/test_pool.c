@@ -1,0 +1,103 @@
+/* test_pool.c: lib/pool.c — slots, room (the backpressure bound), idle
+ * choice and slot reuse only after both reap and EOF. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "pool.h"
+
+static void test_room_is_children_plus_prefetch_minus_held(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 4, 2);
+    assert_int_equal(fp_pool_room(&pool), 6);
+    pool.held = 5;
+    assert_int_equal(fp_pool_room(&pool), 1);
+    pool.held = 6;
+    assert_int_equal(fp_pool_room(&pool), 0);
+    /* Shrinking the pool (TTOU, reload) while holding more never underflows. */
+    pool.target = 2;
+    assert_int_equal(fp_pool_room(&pool), 0);
+    fp_pool_free(&pool);
+}
+
+static void test_slots_grow_and_keep_ids(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 20, 0);
+    for (int i = 0; i < 20; i++) {
+        fp_slot_t *slot = fp_pool_claim_slot(&pool, 1000 + i, 5);
+        assert_non_null(slot);
+        assert_int_equal(slot->id, i);
+        assert_int_equal(slot->state, FP_CHILD_STARTING);
+    }
+    assert_int_equal(fp_pool_live(&pool), 20);
+    assert_int_equal(fp_pool_by_pid(&pool, 1013)->id, 13);
+    assert_null(fp_pool_by_pid(&pool, 999));
+    fp_pool_free(&pool);
+}
+
+static void test_pick_idle_prefers_low_slots(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 3, 0);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    assert_null(fp_pool_pick_idle(&pool)); /* nobody ready yet */
+    b->state = FP_CHILD_IDLE;
+    assert_ptr_equal(fp_pool_pick_idle(&pool), b);
+    a->state = FP_CHILD_IDLE;
+    assert_ptr_equal(fp_pool_pick_idle(&pool), a);
+    a->state = FP_CHILD_BUSY;
+    assert_ptr_equal(fp_pool_pick_idle(&pool), b);
+    fp_pool_free(&pool);
+}
+
+static void test_slot_reused_only_after_reap_and_eof(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 1, 0);
+    fp_slot_t *slot = fp_pool_claim_slot(&pool, 42, 0);
+    slot->state = FP_CHILD_EXITED;
+    slot->reaped = true;
+    assert_false(fp_pool_release_if_done(&pool, slot));
+    /* Still occupied: a new child must not land in it. */
+    fp_slot_t *other = fp_pool_claim_slot(&pool, 43, 0);
+    assert_int_not_equal(other->id, 0);
+    slot = &pool.slots[0];
+    slot->channel_closed = true;
+    assert_true(fp_pool_release_if_done(&pool, slot));
+    assert_int_equal(pool.slots[0].state, FP_CHILD_FREE);
+    assert_int_equal(pool.slots[0].id, 0);
+    assert_int_equal(fp_pool_claim_slot(&pool, 44, 0)->id, 0);
+    assert_int_equal(fp_pool_count(&pool, FP_CHILD_STARTING), 2);
+    fp_pool_free(&pool);
+}
+
+static void test_sequence_numbers_increase(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 1, 0);
+    uint64_t a = fp_pool_next_seq(&pool), b = fp_pool_next_seq(&pool);
+    assert_true(a > 0 && b == a + 1);
+    assert_string_equal(fp_pool_state_name(FP_CHILD_BUSY), "busy");
+    fp_pool_free(&pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_room_is_children_plus_prefetch_minus_held),
+        cmocka_unit_test(test_slots_grow_and_keep_ids),
+        cmocka_unit_test(test_pick_idle_prefers_low_slots),
+        cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
+        cmocka_unit_test(test_sequence_numbers_increase),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,544 @@
+/* test_toml_corpus.c: the golden-file conformance corpus for the TOML reader,
+ * driven through test/tools/toml2json exactly as a user would drive it.
+ *
+ *   test/toml/valid/NNN-name.toml    + NNN-name.json  expected tagged JSON
+ *   test/toml/invalid/NNN-name.toml  + NNN-name.err   line 1: expected error
+ *                                                      line, line 2: why
+ *
+ * Every valid document must exit 0 and print JSON equal to the .json file
+ * (object keys in any order, arrays in order, each leaf's type equal and its
+ * value equal: numerically for floats, byte for byte otherwise). Every invalid
+ * document must exit 1 and print exactly one stderr line "LINE:COL: reason"
+ * with LINE as in the .err file. All failures are reported, then the test
+ * fails; the corpus must hold at least MIN_CASES documents of each kind so it
+ * cannot silently vanish. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define MIN_CASES 80
+#define RUN_TIMEOUT_MS 20000
+#define SHOW_MAX 300 /* characters of JSON / stderr shown per failure */
+
+/* ---- corpus listing ----------------------------------------------------- */
+
+typedef struct names_s {
+    char **v;
+    size_t n;
+} names_t;
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The base names (without ".toml") of dir's *.toml files, sorted. */
+static names_t list_cases(const char *dir)
+{
+    names_t names = {NULL, 0};
+    size_t cap = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        print_error("cannot open corpus directory %s: %s\n", dir, strerror(errno));
+        return names;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || strcmp(e->d_name + len - 5, ".toml") != 0)
+            continue;
+        if (names.n == cap) {
+            cap = cap ? cap * 2 : 128;
+            char **grown = realloc(names.v, cap * sizeof *grown);
+            assert_non_null(grown);
+            names.v = grown;
+        }
+        names.v[names.n] = strndup(e->d_name, len - 5);
+        assert_non_null(names.v[names.n]);
+        names.n++;
+    }
+    closedir(d);
+    if (names.n > 0)
+        qsort(names.v, names.n, sizeof *names.v, cmp_names);
+    return names;
+}
+
+static void free_names(names_t *names)
+{
+    for (size_t i = 0; i < names->n; i++)
+        free(names->v[i]);
+    free(names->v);
+    names->v = NULL;
+    names->n = 0;
+}
+
+/* "dir/base.ext" into a heap string. */
+static char *case_path(const char *dir, const char *base, const char *ext)
+{
+    size_t len = strlen(dir) + strlen(base) + strlen(ext) + 3;
+    char *p = malloc(len);
+    assert_non_null(p);
+    int n = snprintf(p, len, "%s/%s.%s", dir, base, ext);
+    assert_true(n > 0 && (size_t)n < len);
+    return p;
+}
+
+/* ---- failure reporting ---------------------------------------------------- */
+
+/* Prints text (JSON or stderr) on one line, shortened to SHOW_MAX characters,
+ * with control characters escaped so a failure report stays readable. */
+static void show(const char *label, const char *text, size_t len)
+{
+    fprintf(stderr, "    %s: ", label);
+    if (text == NULL) {
+        fprintf(stderr, "(none)\n");
+        return;
+    }
+    size_t shown = len < SHOW_MAX ? len : SHOW_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n')
+            fputs("\\n", stderr);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(stderr, "\\x%02x", c);
+        else
+            fputc(c, stderr);
+    }
+    fprintf(stderr, "%s\n", shown < len ? " [...]" : "");
+}
+
+static void show_json(const char *label, const cJSON *item)
+{
+    if (item == NULL) {
+        show(label, NULL, 0);
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(item);
+    show(label, text ? text : "(unprintable)", text ? strlen(text) : 13);
+    free(text);
+}
+
+/* ---- semantic comparison of tagged JSON ------------------------------------ */
+
+typedef struct path_s {
+    char buf[1024];
+    size_t len;
+} path_t;
+
+static bool is_bare(const char *key)
+{
+    if (*key == '\0')
+        return false;
+    for (const char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* Appends ".key", ["key"] or [index] to the path; returns the old length so
+ * the caller can restore it. Truncation only shortens the message. */
+static size_t path_push_key(path_t *path, const char *key)
+{
+    size_t old = path->len;
+    size_t room = sizeof path->buf - path->len;
+    int n = is_bare(key) ? snprintf(path->buf + path->len, room, ".%s", key)
+                         : snprintf(path->buf + path->len, room, "[\"%s\"]", key);
+    if (n > 0)
+        path->len += (size_t)n < room ? (size_t)n : room - 1;
+    return old;
+}
+
+static size_t path_push_index(path_t *path, int index)
+{
+    size_t old = path->len;
+    size_t room = sizeof path->buf - path->len;
+    int n = snprintf(path->buf + path->len, room, "[%d]", index);
+    if (n > 0)
+        path->len += (size_t)n < room ? (size_t)n : room - 1;
+    return old;
+}
+
+static void path_pop(path_t *path, size_t old)
+{
+    path->len = old;
+    path->buf[old] = '\0';
+}
+
+/* A leaf is an object with exactly the string members "type" and "value". */
+static bool is_leaf(const cJSON *item)
+{
+    if (!cJSON_IsObject(item) || cJSON_GetArraySize(item) != 2)
+        return false;
+    return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "type")) &&
+           cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item, "value"));
+}
+
+/* Parses a tagged float value; false if it is not a float text at all. */
+static bool parse_float(const char *text, double *out)
+{
+    const char *p = text;
+    double sign = 1.0;
+    if (*p == '+' || *p == '-') {
+        sign = *p == '-' ? -1.0 : 1.0;
+        p++;
+    }
+    if (strcmp(p, "inf") == 0) {
+        *out = sign * INFINITY;
+        return true;
+    }
+    if (strcmp(p, "nan") == 0) {
+        *out = NAN;
+        return true;
+    }
+    if (*text == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == NULL || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static const char *leaf_mismatch(const cJSON *want, const cJSON *got)
+{
+    if (!is_leaf(got))
+        return "expected a {type, value} leaf";
+    const char *wt = cJSON_GetObjectItemCaseSensitive(want, "type")->valuestring;
+    const char *gt = cJSON_GetObjectItemCaseSensitive(got, "type")->valuestring;
+    const char *wv = cJSON_GetObjectItemCaseSensitive(want, "value")->valuestring;
+    const char *gv = cJSON_GetObjectItemCaseSensitive(got, "value")->valuestring;
+    if (strcmp(wt, gt) != 0)
+        return "type differs";
+    if (strcmp(wt, "float") == 0) {
+        double w, g;
+        if (!parse_float(wv, &w))
+            return "corpus error: expected float value is not a number";
+        if (!parse_float(gv, &g))
+            return "float value is not a number text";
+        if (isnan(w) && isnan(g))
+            return NULL;
+        return w == g ? NULL : "float value differs";
+    }
+    return strcmp(wv, gv) == 0 ? NULL : "value differs";
+}
+
+/* Compares want (the golden file) with got (toml2json's output). Reports the
+ * first difference under file with its path; returns true when equal. */
+static bool json_equal(const char *file, path_t *path, const cJSON *want, const cJSON *got)
+{
+    const char *why = NULL;
+    if (is_leaf(want)) {
+        why = leaf_mismatch(want, got);
+    } else if (cJSON_IsObject(want)) {
+        if (!cJSON_IsObject(got) || is_leaf(got)) {
+            why = "expected a table (JSON object)";
+        } else {
+            const cJSON *w;
+            cJSON_ArrayForEach(w, want) {
+                const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
+                size_t old = path_push_key(path, w->string);
+                if (g == NULL) {
+                    fprintf(stderr, "  FAIL %s: at %s: key missing from output\n", file, path->buf);
+                    show_json("expected", w);
+                    path_pop(path, old);
+                    return false;
+                }
+                bool ok = json_equal(file, path, w, g);
+                path_pop(path, old);
+                if (!ok)
+                    return false;
+            }
+            const cJSON *g;
+            cJSON_ArrayForEach(g, got) {
+                if (cJSON_GetObjectItemCaseSensitive(want, g->string) == NULL) {
+                    size_t old = path_push_key(path, g->string);
+                    fprintf(stderr, "  FAIL %s: at %s: unexpected key in output\n", file, path->buf);
+                    show_json("actual", g);
+                    path_pop(path, old);
+                    return false;
+                }
+            }
+            if (cJSON_GetArraySize(want) != cJSON_GetArraySize(got))
+                why = "output table has duplicate keys";
+        }
+    } else if (cJSON_IsArray(want)) {
+        if (!cJSON_IsArray(got)) {
+            why = "expected an array";
+        } else if (cJSON_GetArraySize(want) != cJSON_GetArraySize(got)) {
+            why = "array length differs";
+        } else {
+            int n = cJSON_GetArraySize(want);
+            for (int i = 0; i < n; i++) {
+                size_t old = path_push_index(path, i);
+                bool ok = json_equal(file, path, cJSON_GetArrayItem(want, i),
+                                     cJSON_GetArrayItem(got, i));
+                path_pop(path, old);
+                if (!ok)
+                    return false;
+            }
+        }
+    } else {
+        why = "corpus error: expected JSON is neither a table, an array nor a leaf";
+    }
+    if (why == NULL)
+        return true;
+    fprintf(stderr, "  FAIL %s: at %s: %s\n", file, path->len ? path->buf : "(root)", why);
+    show_json("expected", want);
+    show_json("actual  ", got);
+    return false;
+}
+
+/* ---- running toml2json ---------------------------------------------------------- */
+
+static int run_toml2json(const char *data, size_t len, fp_th_result_t *res)
+{
+    const char *argv[] = {fp_th_env("TOML2JSON_BIN"), NULL};
+    return fp_th_run(argv, NULL, data, len, RUN_TIMEOUT_MS, res);
+}
+
+/* ---- valid documents ---------------------------------------------------------------- */
+
+/* Returns true when the case passes; prints why not otherwise. */
+static bool check_valid(const char *dir, const char *base)
+{
+    char file[512];
+    int fn = snprintf(file, sizeof file, "valid/%s.toml", base);
+    assert_true(fn > 0);
+    char *toml_path = case_path(dir, base, "toml");
+    char *json_path = case_path(dir, base, "json");
+    size_t toml_len = 0, json_len = 0;
+    char *toml = fp_th_read_file(toml_path, &toml_len);
+    char *json = fp_th_read_file(json_path, &json_len);
+    cJSON *want = json ? cJSON_ParseWithOpts(json, NULL, 1) : NULL;
+    bool ok = false;
+    fp_th_result_t res = {0};
+    bool ran = false;
+
+    if (toml == NULL) {
+        fprintf(stderr, "  FAIL %s: cannot read the document\n", file);
+        goto out;
+    }
+    if (want == NULL) {
+        fprintf(stderr, "  FAIL %s: corpus error: %s.json missing or not valid JSON\n", file, base);
+        goto out;
+    }
+    int rc = run_toml2json(toml, toml_len, &res);
+    if (rc != 0) {
+        fprintf(stderr, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
+        goto out;
+    }
+    ran = true;
+    if (res.status != 0) {
+        fprintf(stderr, "  FAIL %s: expected exit 0, got %d\n", file, res.status);
+        show("stderr", res.err, res.err_len);
+        goto out;
+    }
+    if (strlen(res.out) != res.out_len) {
+        fprintf(stderr, "  FAIL %s: stdout contains a NUL byte\n", file);
+        goto out;
+    }
+    cJSON *got = cJSON_ParseWithOpts(res.out, NULL, 1);
+    if (got == NULL) {
+        fprintf(stderr, "  FAIL %s: stdout is not one JSON document\n", file);
+        show("stdout", res.out, res.out_len);
+        goto out;
+    }
+    path_t path = {{0}, 0};
+    ok = json_equal(file, &path, want, got);
+    cJSON_Delete(got);
+out:
+    if (ran)
+        fp_th_result_free(&res);
+    cJSON_Delete(want);
+    free(json);
+    free(toml);
+    free(json_path);
+    free(toml_path);
+    return ok;
+}
+
+static void test_valid_corpus(void **state)
+{
+    (void)state;
+    char dir[4096];
+    int n = snprintf(dir, sizeof dir, "%s/test/toml/valid", fp_th_env("FP_SOURCE_DIR"));
+    assert_true(n > 0 && (size_t)n < sizeof dir);
+    names_t cases = list_cases(dir);
+    size_t failed = 0;
+    for (size_t i = 0; i < cases.n; i++)
+        if (!check_valid(dir, cases.v[i]))
+            failed++;
+    size_t total = cases.n;
+    free_names(&cases);
+    fprintf(stderr, "valid TOML corpus: %zu documents, %zu passed, %zu failed\n", total,
+            total - failed, failed);
+    if (total < MIN_CASES)
+        fail_msg("valid corpus has %zu documents, expected at least %d (%s)", total, MIN_CASES, dir);
+    if (failed > 0)
+        fail_msg("%zu of %zu valid documents failed (listed above)", failed, total);
+}
+
+/* ---- invalid documents ------------------------------------------------------------------ */
+
+/* The expected line from the .err file's first line; 0 if malformed. */
+static long expected_line(const char *err_text)
+{
+    char *end = NULL;
+    errno = 0;
+    long line = strtol(err_text, &end, 10);
+    if (errno != 0 || end == err_text || line <= 0 || (*end != '\n' && *end != '\0'))
+        return 0;
+    return line;
+}
+
+/* Parses stderr as exactly one line "LINE:COL: reason"; returns LINE, or 0
+ * with *why set when the format is wrong. */
+static long reported_line(const char *err, size_t len, const char **why)
+{
+    const char *nl = memchr(err, '\n', len);
+    if (len == 0) {
+        *why = "stderr is empty";
+        return 0;
+    }
+    if (strlen(err) != len) {
+        *why = "stderr contains a NUL byte";
+        return 0;
+    }
+    if (nl != NULL && (size_t)(nl - err) != len - 1) {
+        *why = "stderr has more than one line";
+        return 0;
+    }
+    const char *p = err;
+    char *end = NULL;
+    if (*p < '1' || *p > '9') {
+        *why = "stderr does not start with LINE:COL: ";
+        return 0;
+    }
+    long line = strtol(p, &end, 10);
+    if (*end != ':' || end[1] < '1' || end[1] > '9') {
+        *why = "stderr does not start with LINE:COL: ";
+        return 0;
+    }
+    p = end + 1;
+    long col = strtol(p, &end, 10);
+    if (col <= 0 || end[0] != ':' || end[1] != ' ') {
+        *why = "stderr does not start with LINE:COL: ";
+        return 0;
+    }
+    if (end[2] == '\0' || end[2] == '\n') {
+        *why = "no reason after LINE:COL: ";
+        return 0;
+    }
+    return line;
+}
+
+static bool check_invalid(const char *dir, const char *base)
+{
+    char file[512];
+    int fn = snprintf(file, sizeof file, "invalid/%s.toml", base);
+    assert_true(fn > 0);
+    char *toml_path = case_path(dir, base, "toml");
+    char *err_path = case_path(dir, base, "err");
+    size_t toml_len = 0;
+    char *toml = fp_th_read_file(toml_path, &toml_len);
+    char *err_text = fp_th_read_file(err_path, NULL);
+    long want = err_text ? expected_line(err_text) : 0;
+    bool ok = false;
+    fp_th_result_t res = {0};
+    bool ran = false;
+
+    if (toml == NULL) {
+        fprintf(stderr, "  FAIL %s: cannot read the document\n", file);
+        goto out;
+    }
+    if (want == 0) {
+        fprintf(stderr, "  FAIL %s: corpus error: %s.err missing or its first line is not a line number\n",
+                file, base);
+        goto out;
+    }
+    int rc = run_toml2json(toml, toml_len, &res);
+    if (rc != 0) {
+        fprintf(stderr, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
+        goto out;
+    }
+    ran = true;
+    if (res.status != 1) {
+        fprintf(stderr, "  FAIL %s: expected exit 1 (invalid at line %ld), got %d\n", file, want,
+                res.status);
+        if (res.status == 0)
+            show("stdout", res.out, res.out_len);
+        else
+            show("stderr", res.err, res.err_len);
+        goto out;
+    }
+    const char *why = NULL;
+    long got = reported_line(res.err, res.err_len, &why);
+    if (got == 0) {
+        fprintf(stderr, "  FAIL %s: %s\n", file, why);
+        show("stderr", res.err, res.err_len);
+        goto out;
+    }
+    if (got != want) {
+        fprintf(stderr, "  FAIL %s: expected the error on line %ld, reported on line %ld\n", file,
+                want, got);
+        show("stderr", res.err, res.err_len);
+        goto out;
+    }
+    ok = true;
+out:
+    if (ran)
+        fp_th_result_free(&res);
+    free(err_text);
+    free(toml);
+    free(err_path);
+    free(toml_path);
+    return ok;
+}
+
+static void test_invalid_corpus(void **state)
+{
+    (void)state;
+    char dir[4096];
+    int n = snprintf(dir, sizeof dir, "%s/test/toml/invalid", fp_th_env("FP_SOURCE_DIR"));
+    assert_true(n > 0 && (size_t)n < sizeof dir);
+    names_t cases = list_cases(dir);
+    size_t failed = 0;
+    for (size_t i = 0; i < cases.n; i++)
+        if (!check_invalid(dir, cases.v[i]))
+            failed++;
+    size_t total = cases.n;
+    free_names(&cases);
+    fprintf(stderr, "invalid TOML corpus: %zu documents, %zu passed, %zu failed\n", total,
+            total - failed, failed);
+    if (total < MIN_CASES)
+        fail_msg("invalid corpus has %zu documents, expected at least %d (%s)", total, MIN_CASES,
+                 dir);
+    if (failed > 0)
+        fail_msg("%zu of %zu invalid documents failed (listed above)", failed, total);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_corpus),
+        cmocka_unit_test(test_invalid_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
