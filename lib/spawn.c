@@ -167,7 +167,7 @@ static void child_keep_log(const fp_config_t *cfg)
     fp_log_setup(level, cfg->daemon.log_format, NULL);
 }
 
-/* Step 3 of the child: the socket on fd 3 (and, for exec, the error pipe on
+/* Step 5 of the child: the socket on fd 3 (and, for exec, the error pipe on
  * fd 4), everything else above closed: the inherited epoll fd, libuv's
  * signal and async pipes, hiredis sockets (no CLOEXEC in 0.14), the ledger's
  * SQLite fd, the health listener (which would keep its port bound after a
@@ -190,17 +190,18 @@ static int child_setup_fds(int sock, int report_fd)
     return 0;
 }
 
-static _Noreturn void exec_fail(int stage, int error)
+/* Reports through the error pipe, wherever it is at the time, and leaves. */
+static _Noreturn void exec_fail(int report_fd, int stage, int error)
 {
     exec_report_t rep = {stage, error};
     ssize_t w;
     do {
-        w = write(EXEC_REPORT_FD, &rep, sizeof rep);
+        w = write(report_fd, &rep, sizeof rep);
     } while (w < 0 && errno == EINTR);
     _exit(127);
 }
 
-/* Step 5, exec runtime: stdin from /dev/null (a worker must not read the
+/* Step 6, exec runtime: stdin from /dev/null (a worker must not read the
  * supervisor's terminal), FORKPOOL_FD and FORKPOOL_CHILD_ID in the
  * environment, then exec. On failure the errno goes to the parent through
  * the CLOEXEC pipe on fd 4, so "command not found" is a config error. */
@@ -208,14 +209,14 @@ static _Noreturn void child_exec(exec_plan_t *plan)
 {
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0)
-        exec_fail(EXEC_STAGE_STDIN, errno);
+        exec_fail(EXEC_REPORT_FD, EXEC_STAGE_STDIN, errno);
     if (null_fd != 0) {
         if (dup2(null_fd, 0) < 0)
-            exec_fail(EXEC_STAGE_STDIN, errno);
+            exec_fail(EXEC_REPORT_FD, EXEC_STAGE_STDIN, errno);
         close(null_fd);
     }
     execvpe(plan->argv[0], plan->argv, plan->envp);
-    exec_fail(EXEC_STAGE_EXEC, errno);
+    exec_fail(EXEC_REPORT_FD, EXEC_STAGE_EXEC, errno);
 }
 
 /* The child, from the instant fork() returned 0. Steps in order; each one
@@ -249,8 +250,9 @@ static _Noreturn void child_start(const fp_child_spec_t *spec, int sock, pid_t p
     /* 5. fds 0-3 only (and the exec error pipe on 4 until exec). */
     int rc = child_setup_fds(sock, plan != NULL ? plan->errpipe[1] : -1);
     if (plan != NULL) {
+        /* close_from had not run yet, so the original write end is open. */
         if (rc < 0)
-            exec_fail(EXEC_STAGE_FDS, -rc);
+            exec_fail(plan->errpipe[1], EXEC_STAGE_FDS, -rc);
         child_exec(plan);
     }
     if (rc < 0) {

@@ -362,7 +362,9 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
                     err.msg);
         return;
     }
-    if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
+    if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
+        /* Told to stop before it was ready (a quick drain): nothing to do. */
+    } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
         slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
         fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
         if (sup->state != SUP_RUNNING)
@@ -738,8 +740,13 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     if (sup->opts.burst)
         uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
-    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, queues", sup->pool.target,
-                sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native", sup->pool.prefetch);
+    char names[256] = "";
+    for (size_t i = 0, used = 0; i < sup->nqueues && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
+                                 sup->queue_names[i]);
+    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, queues %s, consumer %s",
+                sup->pool.target, sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
+                sup->pool.prefetch, names, sup->cfg->daemon.name);
     return 0;
 }
 

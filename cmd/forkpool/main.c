@@ -33,7 +33,7 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --queue Q          queue name (default: the first of queues.names)\n"
      "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
      "  --count N          add N copies, pipelined (for bulk loads and benchmarks)\n",
-     fp_cmd_parse_only},
+     fp_cmd_enqueue},
     {"stats", "show queue depth, pending, delayed, dead and consumers",
      "usage: forkpool stats [-c FILE] [--json]\n"
      "\n"

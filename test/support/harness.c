@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -264,4 +265,87 @@ void fp_th_result_free(fp_th_result_t *res)
     free(res->out);
     free(res->err);
     res->out = res->err = NULL;
+}
+
+int fp_th_spawn(const char *const argv[], const char *const env_extra[], const char *log_path)
+{
+    char **env = build_env(env_extra);
+    if (env == NULL)
+        return -ENOMEM;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(env);
+        return -errno;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int null = open("/dev/null", O_RDONLY);
+        if (fd < 0 || null < 0)
+            _exit(127);
+        dup2(null, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execve(argv[0], (char *const *)argv, env);
+        _exit(127);
+    }
+    free(env);
+    return pid;
+}
+
+int fp_th_wait(int pid, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        usleep(5000);
+    }
+}
+
+void fp_th_kill(int pid)
+{
+    if (pid <= 0)
+        return;
+    if (waitpid(pid, NULL, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+int fp_th_wait_for(int (*cond)(void *ctx), void *ctx, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int ok = cond(ctx);
+        if (ok || now_ms() >= deadline)
+            return ok;
+        usleep(5000);
+    }
+}
+
+void fp_th_assert_no_sanitizer_report(const char *log_path)
+{
+    char *text = fp_th_read_file(log_path, NULL);
+    if (text == NULL)
+        return;
+    const char *marks[] = {"AddressSanitizer", "LeakSanitizer", "runtime error:"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        const char *hit = strstr(text, marks[i]);
+        if (hit != NULL) {
+            fprintf(stderr, "sanitizer report in %s:\n%s\n", log_path, hit);
+            free(text);
+            abort();
+        }
+    }
+    free(text);
 }

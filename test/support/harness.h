@@ -36,3 +36,22 @@ int fp_th_run(const char *const argv[], const char *const env_extra[], const cha
 void fp_th_result_free(fp_th_result_t *res);
 
 #endif
+
+/* Starts argv[0] in the background with stdout and stderr appended to
+ * log_path, env_extra added to the environment (may be NULL). Returns the pid
+ * or -errno. The process gets PR_SET_PDEATHSIG so a crashed test leaks nothing. */
+int fp_th_spawn(const char *const argv[], const char *const env_extra[], const char *log_path);
+
+/* Waits for pid up to timeout_ms. Returns its exit code (or 128 + signal), or
+ * -ETIMEDOUT with the process still running. */
+int fp_th_wait(int pid, int timeout_ms);
+
+/* SIGKILL to pid and its process group if it is still running, then reap. */
+void fp_th_kill(int pid);
+
+/* Polls cond(ctx) every few milliseconds until it is true or timeout_ms
+ * passes; returns cond's last answer. */
+int fp_th_wait_for(int (*cond)(void *ctx), void *ctx, int timeout_ms);
+
+/* Fails the test if the file mentions a sanitizer report. */
+void fp_th_assert_no_sanitizer_report(const char *log_path);

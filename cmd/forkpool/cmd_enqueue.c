@@ -1,0 +1,322 @@
+/* cmd_enqueue.c: `forkpool enqueue`, the shell's producer. It builds
+ * {"type":TYPE,"args":ARGS} with ARGS copied verbatim (after checking it is
+ * JSON, so numbers are never re-printed), and adds jobs with pipelined XADDs
+ * (or ZADDs into the delayed set with --delay) through admin.c. Usage errors
+ * come before the configuration, which comes before Redis: 64, 78, 69. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "admin.h"
+#include "cli.h"
+#include "forkpool/job.h"
+#include "forkpool/units.h"
+#include "json.h"
+#include "os.h"
+
+#define MAX_COUNT 100000000LL
+
+typedef struct enqueue_args_s {
+    const char *config_path;
+    const char *queue;   /* NULL: the first of queues.names */
+    int64_t delay_ms;    /* -1: no --delay */
+    long long count;     /* -1: no --count */
+    const char *type;
+    const char *args;    /* NULL: no ARGS_JSON; "-": one per line from stdin */
+} enqueue_args_t;
+
+/* What every job of one invocation shares. */
+typedef struct producer_s {
+    const enqueue_args_t *args;
+    const fp_config_t *cfg;
+    const char *queue;
+    fp_admin_t *admin;
+    char *type_json;     /* TYPE as a JSON string, quotes included */
+    int64_t due_ms;      /* unix ms for --delay */
+    char id_prefix[17];  /* random, for the ids of delayed jobs */
+    unsigned long long next_id;
+    size_t enqueued;
+} producer_t;
+
+static int parse_args(int argc, char **argv, enqueue_args_t *a, fp_err_t *err)
+{
+    enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"queue", required_argument, NULL, OPT_QUEUE},
+        {"delay", required_argument, NULL, OPT_DELAY},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {NULL, 0, NULL, 0},
+    };
+    *a = (enqueue_args_t){NULL, NULL, -1, -1, NULL, NULL};
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case 'c': a->config_path = optarg; break;
+        case OPT_QUEUE:
+            if (optarg[0] == '\0')
+                return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
+            a->queue = optarg;
+            break;
+        case OPT_DELAY:
+            if (fp_units_parse_duration_ms(optarg, &a->delay_ms, err) < 0) {
+                fp_err_prefix(err, "--delay");
+                return err != NULL ? (err->code = FP_EUSAGE) : FP_EUSAGE;
+            }
+            break;
+        case OPT_COUNT:
+            if (fp_cli_parse_count("--count", optarg, MAX_COUNT, &a->count, err) < 0)
+                return FP_EUSAGE;
+            break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
+        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        }
+    }
+    int positional = argc - optind;
+    if (positional < 1 || positional > 2)
+        return fp_err_set(err, FP_EUSAGE, "wrong number of arguments");
+    a->type = argv[optind];
+    a->args = positional == 2 ? argv[optind + 1] : NULL;
+    if (a->type[0] == '\0' || strlen(a->type) > FP_JOB_TYPE_MAX)
+        return fp_err_set(err, FP_EUSAGE, "TYPE must be 1 to %d bytes", FP_JOB_TYPE_MAX);
+    if (a->args != NULL && strcmp(a->args, "-") == 0 && a->count >= 0)
+        return fp_err_set(err, FP_EUSAGE, "--count and '-' cannot be combined");
+    return 0;
+}
+
+/* s[0..*n) without surrounding JSON whitespace. */
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n > 0 && strchr(" \t\r\n", s[0]) != NULL) {
+        s++;
+        (*n)--;
+    }
+    while (*n > 0 && strchr(" \t\r\n", s[*n - 1]) != NULL)
+        (*n)--;
+    return s;
+}
+
+static bool is_json(const char *s, size_t n)
+{
+    cJSON *v = fp_json_parse(s, n);
+    cJSON_Delete(v);
+    return v != NULL;
+}
+
+/* {"type":T,"args":ARGS[,"id":ID]} into a new string (free()). */
+static char *build_job(producer_t *p, const char *args, size_t args_len, size_t *len,
+                       fp_err_t *err)
+{
+    char id[48] = "";
+    if (p->args->delay_ms >= 0) {
+        /* Members of a sorted set are unique: without an id, identical delayed
+         * jobs would collapse into one. */
+        snprintf(id, sizeof id, ",\"id\":\"%s-%llu\"", p->id_prefix, p->next_id++);
+    }
+    size_t cap = strlen(p->type_json) + args_len + strlen(id) + 32;
+    char *job = malloc(cap);
+    if (job == NULL) {
+        fp_err_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    int n = args != NULL ? snprintf(job, cap, "{\"type\":%s,\"args\":%.*s%s}", p->type_json,
+                                    (int)args_len, args, id)
+                         : snprintf(job, cap, "{\"type\":%s%s}", p->type_json, id);
+    *len = (size_t)n;
+    if (p->cfg->limits.max_job_bytes > 0 && (int64_t)*len > p->cfg->limits.max_job_bytes) {
+        fp_err_set(err, FP_EUSAGE, "the job is %zu bytes, more than limits.max_job_bytes (%lld)",
+                   *len, (long long)p->cfg->limits.max_job_bytes);
+        free(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* Adds n built jobs; prints the id when asked (a single plain job). */
+static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, bool print_id,
+                     fp_err_t *err)
+{
+    size_t done = 0;
+    char *id = NULL;
+    int rc;
+    if (p->args->delay_ms >= 0)
+        rc = fp_admin_enqueue_delayed(p->admin, p->queue, (const char *const *)jobs, lens, n,
+                                      p->due_ms, &done, err);
+    else
+        rc = fp_admin_enqueue(p->admin, p->queue, (const char *const *)jobs, lens, n,
+                              print_id ? &id : NULL, &done, err);
+    p->enqueued += done;
+    if (rc == 0 && print_id && id != NULL)
+        printf("%s\n", id);
+    free(id);
+    return rc;
+}
+
+static void free_jobs(char **jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(jobs[i]);
+}
+
+/* One job, or --count N copies, in pipelines. Plain copies share one text;
+ * delayed ones each need their own id. */
+static int enqueue_copies(producer_t *p, const char *args, size_t args_len, fp_err_t *err)
+{
+    long long total = p->args->count >= 0 ? p->args->count : 1;
+    bool single = p->args->count < 0;
+    char *jobs[FP_ADMIN_PIPELINE];
+    size_t lens[FP_ADMIN_PIPELINE];
+    bool shared = p->args->delay_ms < 0;
+    char *text = NULL;
+    size_t text_len = 0;
+    if (shared && (text = build_job(p, args, args_len, &text_len, err)) == NULL)
+        return err != NULL ? err->code : FP_EUSAGE;
+    int rc = 0;
+    for (long long sent = 0; sent < total && rc == 0;) {
+        size_t n = total - sent < FP_ADMIN_PIPELINE ? (size_t)(total - sent) : FP_ADMIN_PIPELINE;
+        size_t built = 0;
+        for (; built < n; built++) {
+            jobs[built] = shared ? text : build_job(p, args, args_len, &lens[built], err);
+            if (jobs[built] == NULL)
+                break;
+            if (shared)
+                lens[built] = text_len;
+        }
+        rc = built < n ? (err != NULL ? err->code : FP_EUSAGE) : 0;
+        if (rc == 0)
+            rc = send_jobs(p, jobs, lens, n, single && p->args->delay_ms < 0, err);
+        if (!shared)
+            free_jobs(jobs, built);
+        sent += (long long)n;
+    }
+    free(text);
+    if (rc == 0 && single && p->args->delay_ms >= 0)
+        printf("%s-%llu\n", p->id_prefix, p->next_id - 1);
+    return rc;
+}
+
+/* '-': one ARGS_JSON per line; blank lines are skipped. The first bad line
+ * stops the run; the jobs before it are enqueued. */
+static int enqueue_stdin(producer_t *p, fp_err_t *err)
+{
+    char *jobs[FP_ADMIN_PIPELINE];
+    size_t lens[FP_ADMIN_PIPELINE], n = 0, line_no = 0, cap = 0;
+    char *line = NULL;
+    ssize_t got;
+    int rc = 0;
+    while (rc == 0 && (got = getline(&line, &cap, stdin)) >= 0) {
+        line_no++;
+        size_t len = (size_t)got;
+        const char *args = trim(line, &len);
+        if (len == 0)
+            continue;
+        if (!is_json(args, len)) {
+            rc = fp_err_set(err, FP_EUSAGE, "stdin line %zu: ARGS_JSON is not valid JSON", line_no);
+            break;
+        }
+        if ((jobs[n] = build_job(p, args, len, &lens[n], err)) == NULL) {
+            fp_err_prefix(err, "stdin line %zu", line_no);
+            rc = err != NULL ? err->code : FP_EUSAGE;
+            break;
+        }
+        if (++n == FP_ADMIN_PIPELINE) {
+            rc = send_jobs(p, jobs, lens, n, false, err);
+            free_jobs(jobs, n);
+            n = 0;
+        }
+    }
+    free(line);
+    if (n > 0) {
+        int sent = send_jobs(p, jobs, lens, n, false, err);
+        if (rc == 0)
+            rc = sent;
+        free_jobs(jobs, n);
+    }
+    if (rc == FP_EUSAGE && p->enqueued > 0 && err != NULL) {
+        char note[64];
+        snprintf(note, sizeof note, "; the %zu jobs before it were enqueued", p->enqueued);
+        strncat(err->msg, note, sizeof err->msg - strlen(err->msg) - 1);
+    }
+    return rc;
+}
+
+static void random_prefix(char out[17])
+{
+    unsigned char bytes[8];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        uint64_t v = (uint64_t)fp_os_now_us() ^ ((uint64_t)getpid() << 32);
+        memcpy(bytes, &v, sizeof bytes);
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+static int produce(producer_t *p, fp_err_t *err)
+{
+    const enqueue_args_t *a = p->args;
+    if (a->args != NULL && strcmp(a->args, "-") == 0)
+        return enqueue_stdin(p, err);
+    size_t len = a->args != NULL ? strlen(a->args) : 0;
+    const char *args = a->args != NULL ? trim(a->args, &len) : NULL;
+    return enqueue_copies(p, args, len, err);
+}
+
+static void print_summary(const producer_t *p)
+{
+    if (p->args->delay_ms >= 0) {
+        char due[32];
+        fp_units_format_duration(p->args->delay_ms, due, sizeof due);
+        printf("enqueued %zu jobs to %s, due in %s\n", p->enqueued, p->queue, due);
+    } else {
+        printf("enqueued %zu jobs to %s\n", p->enqueued, p->queue);
+    }
+}
+
+int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
+{
+    enqueue_args_t a;
+    int rc = parse_args(argc, argv, &a, err);
+    if (rc < 0)
+        return rc;
+    if (a.args != NULL && strcmp(a.args, "-") != 0 && !is_json(a.args, strlen(a.args)))
+        return fp_err_set(err, FP_EUSAGE, "ARGS_JSON is not valid JSON: %.64s", a.args);
+
+    fp_config_t *cfg = NULL;
+    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+        return rc;
+    producer_t p = {&a, cfg, a.queue, NULL, NULL, 0, "", 0, 0};
+    if (p.queue == NULL)
+        p.queue = cfg->queues.names.items[0];
+    cJSON *type = cJSON_CreateString(a.type);
+    p.type_json = type != NULL ? cJSON_PrintUnformatted(type) : NULL;
+    cJSON_Delete(type);
+    if (p.type_json == NULL) {
+        rc = fp_err_set(err, -ENOMEM, "out of memory");
+        goto done;
+    }
+    if (a.delay_ms >= 0) {
+        p.due_ms = fp_os_unix_ms() + a.delay_ms;
+        random_prefix(p.id_prefix);
+    }
+    if ((rc = fp_admin_connect(cfg, &p.admin, err)) < 0)
+        goto done;
+    rc = produce(&p, err);
+    bool summary = a.count >= 0 || (a.args != NULL && strcmp(a.args, "-") == 0);
+    if (rc == 0 && summary)
+        print_summary(&p);
+done:
+    fp_admin_free(p.admin);
+    cJSON_free(p.type_json);
+    fp_config_free(cfg);
+    return rc;
+}
