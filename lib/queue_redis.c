@@ -186,6 +186,9 @@ struct fp_queue_s {
     read_kind_t read_kind;
     size_t read_queue;     /* the queue of a history or sweep read in flight */
     size_t read_count;     /* COUNT of the read in flight */
+    unsigned history_gen;  /* bumped when history restarts from 0 */
+    unsigned read_gen;     /* history_gen when the history read in flight was sent */
+    char last_id[48];      /* last entry id of the reply being taken */
     size_t block_total;    /* most entries the blocking read in flight may bring */
     bool unblock_sent;
     size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
@@ -193,7 +196,7 @@ struct fp_queue_s {
 
     fp_pulled_t *out;      /* entries of one reply, before they are handed over */
     size_t out_n, out_cap;
-    fp_pulled_t *stash;    /* arrived beyond the room (it shrank mid-read) */
+    fp_pulled_t *stash;    /* own pending entries beyond the room, handed over later */
     size_t stash_n, stash_cap;
 
     held_set_t held;
@@ -231,7 +234,11 @@ static void log_error_once(fp_queue_t *q, const char *what, const redisReply *r)
     char msg[sizeof q->last_error];
     snprintf(msg, sizeof msg, "%s: %.*s", what, r != NULL ? (int)r->len : 0,
              r != NULL && r->str != NULL ? r->str : "no reply");
-    fp_log_level_t level = strcmp(msg, q->last_error) == 0 ? FP_LOG_DEBUG : FP_LOG_WARN;
+    /* LOADING, BUSY and the like are Redis saying "later", not a fault. */
+    bool transient = r != NULL && r->str != NULL && fp_redis_error_transient(r->str, r->len);
+    fp_log_level_t level = strcmp(msg, q->last_error) == 0 ? FP_LOG_DEBUG
+                           : transient                     ? FP_LOG_INFO
+                                                           : FP_LOG_WARN;
     fp_log(level, LOG, "%s (will retry)", msg);
     memcpy(q->last_error, msg, sizeof msg);
 }
@@ -264,6 +271,7 @@ static void retry_reset(fp_queue_t *q)
 
 static void all_history(fp_queue_t *q)
 {
+    q->history_gen++;
     for (size_t i = 0; i < q->n; i++) {
         q->qs[i].history = true;
         snprintf(q->qs[i].cursor, sizeof q->qs[i].cursor, "0");
@@ -291,7 +299,8 @@ static void update_ready(fp_queue_t *q)
                     where);
         q->ever_ready = true;
         q->failure_logged = false;
-        /* The reply to anything in flight was lost: re-read what we hold. */
+        /* A reply lost with a connection may have claimed entries for us:
+         * re-read this consumer's pending entries first. */
         all_history(q);
         q->sweep_index = 0;
         q->sweep_got_any = false;
@@ -413,23 +422,20 @@ static void on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void 
     fp_queue_t *q = ctx;
     if (q->closing)
         return;
+    /* A read in flight on a lost connection ends in its own NULL reply,
+     * which hiredis delivers before any new connection exists. */
     if (c == q->reader) {
         q->reader_up = up;
         q->reader_id = -1;
         if (up)
             fp_redis_conn_sendv(c, 2, (const char *[]){"CLIENT", "ID"}, (size_t[]){6, 2}, 0,
                                 on_client_id, q);
-        else
-            q->read_in_flight = false;
     } else {
         q->writer_up = up;
-        if (up) {
+        if (up)
             setup_start(q);
-        } else {
+        else
             q->setup_done = false;
-            if (q->read_in_flight && q->read_kind == READ_HISTORY)
-                q->read_in_flight = false;
-        }
     }
     if (!up) {
         snprintf(q->down_reason, sizeof q->down_reason, "%s", reason != NULL ? reason : "");
@@ -465,26 +471,41 @@ static int grow_pulled(fp_pulled_t **arr, size_t *cap, size_t need)
     return 0;
 }
 
-/* Hands q->out over: as much as the room allows, the rest to the stash. The
- * room is charged before on_jobs so that a fp_queue_want from inside it sets
- * the value that stands. */
-static void hand_over(fp_queue_t *q)
+/* Entries beyond the room: it shrank while the read was in flight (a drain,
+ * jobs from recovery). New ones go back to the stream tail at once, so the
+ * daemon never sits on jobs nobody here can take; this consumer's own pending
+ * entries (history) wait in the stash instead, keeping their delivery count. */
+static void overflow(fp_queue_t *q, size_t from, bool history)
+{
+    size_t extra = q->out_n - from;
+    if (history && grow_pulled(&q->stash, &q->stash_cap, q->stash_n + extra) == 0) {
+        memcpy(q->stash + q->stash_n, q->out + from, extra * sizeof *q->out);
+        q->stash_n += extra;
+        q->out_n = from;
+        return;
+    }
+    for (size_t i = from; i < q->out_n; i++) {
+        fp_pulled_t *p = &q->out[i];
+        if (!history) {
+            fp_queue_put_back(q, p->queue, p->entry_id, p->payload, p->payload_len);
+            continue;
+        }
+        /* No memory for the stash: forget it here so that a history read
+         * finds it again (it stays pending to us in Redis). */
+        uint64_t ms, seq;
+        if (fp_stream_id_parse(p->entry_id, strlen(p->entry_id), &ms, &seq))
+            held_remove(&q->held, p->queue, ms, seq);
+        q->qs[p->queue].history = true;
+    }
+}
+
+/* Hands q->out over, at most the room. The room is charged before on_jobs so
+ * that a fp_queue_want from inside it sets the value that stands. */
+static void hand_over(fp_queue_t *q, bool history)
 {
     size_t give = q->out_n < q->room ? q->out_n : q->room;
-    size_t extra = q->out_n - give;
-    if (extra > 0 && grow_pulled(&q->stash, &q->stash_cap, q->stash_n + extra) == 0) {
-        memcpy(q->stash + q->stash_n, q->out + give, extra * sizeof *q->out);
-        q->stash_n += extra;
-        q->out_n = give;
-    }
-    for (size_t i = give; i < q->out_n; i++) {
-        /* No memory for the stash: forget them here so that a history read
-         * finds them again (they stay pending to us in Redis). */
-        uint64_t ms, seq;
-        if (fp_stream_id_parse(q->out[i].entry_id, strlen(q->out[i].entry_id), &ms, &seq))
-            held_remove(&q->held, q->out[i].queue, ms, seq);
-        q->qs[q->out[i].queue].history = true;
-    }
+    if (give < q->out_n)
+        overflow(q, give, history);
     q->room -= give;
     if (give > 0 && q->events.on_jobs != NULL)
         q->events.on_jobs(q->ctx, q->out, give);
@@ -504,7 +525,7 @@ static void deliver_stash(fp_queue_t *q)
     memmove(q->stash, q->stash + give, (q->stash_n - give) * sizeof *q->stash);
     q->stash_n -= give;
     q->out_n = give;
-    hand_over(q);
+    hand_over(q, true);
 }
 
 static batch_t *open_batch(fp_queue_t *q, uint32_t queue);
@@ -606,9 +627,11 @@ static int queue_of_key(const fp_queue_t *q, const redisReply *key)
 {
     if (key->type != REDIS_REPLY_STRING)
         return -1;
-    for (size_t i = 0; i < q->n; i++)
-        if (strlen(q->qs[i].jobs_key) == key->len && memcmp(q->qs[i].jobs_key, key->str, key->len) == 0)
+    for (size_t i = 0; i < q->n; i++) {
+        const char *k = q->qs[i].jobs_key;
+        if (strlen(k) == key->len && memcmp(k, key->str, key->len) == 0)
             return (int)i;
+    }
     return -1;
 }
 
@@ -634,12 +657,12 @@ static long take_reply(fp_queue_t *q, const redisReply *r, bool history)
         for (size_t i = 0; i < entries->elements; i++)
             take_entry(q, (uint32_t)queue, entries->element[i], history);
         total += (long)entries->elements;
-        if (history && entries->elements > 0) {
+        if (entries->elements > 0) {
             const redisReply *last = entries->element[entries->elements - 1];
             if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 &&
                 last->element[0]->type == REDIS_REPLY_STRING &&
-                last->element[0]->len < sizeof q->qs[queue].cursor)
-                memcpy(q->qs[queue].cursor, last->element[0]->str, last->element[0]->len + 1);
+                last->element[0]->len < sizeof q->last_id)
+                memcpy(q->last_id, last->element[0]->str, last->element[0]->len + 1);
         }
     }
     return total;
@@ -680,21 +703,27 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         return;
     }
     read_kind_t kind = q->read_kind;
+    q->last_id[0] = '\0';
     long got = take_reply(q, r, kind == READ_HISTORY);
     if (got < 0) {
         /* Whatever was taken is handed over; the rest is found again by the
          * history read. */
         fp_log_error(LOG, "unexpected XREADGROUP reply (type %d)", r->type);
         all_history(q);
-        hand_over(q);
+        hand_over(q, kind == READ_HISTORY);
         arm_retry(q);
         return;
     }
     retry_reset(q);
     if (kind == READ_HISTORY) {
-        /* A short page means the end of this consumer's pending list. */
-        if ((size_t)got < q->read_count)
-            q->qs[q->read_queue].history = false;
+        /* A short page means the end of this consumer's pending list. A page
+         * sent before history restarted (a reconnect) moves no cursor. */
+        qstate_t *qs = &q->qs[q->read_queue];
+        bool current = q->read_gen == q->history_gen;
+        if (current && (size_t)got < q->read_count)
+            qs->history = false;
+        else if (current && q->last_id[0] != '\0')
+            memcpy(qs->cursor, q->last_id, sizeof qs->cursor);
     } else if (kind == READ_SWEEP) {
         if ((size_t)got >= q->read_count) {
             q->sweep_index = 0; /* room filled: next time start again from the first queue */
@@ -707,7 +736,7 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         q->sweep_index = 0;
         q->sweep_got_any = false;
     }
-    hand_over(q);
+    hand_over(q, kind == READ_HISTORY);
     pump(q);
 }
 
@@ -759,6 +788,7 @@ static void read_history(fp_queue_t *q, size_t i)
         count = HISTORY_PAGE_MAX;
     if (count < q->room)
         count = q->room;
+    q->read_gen = q->history_gen;
     send_read(q, q->writer, READ_HISTORY, count, i, 1, q->qs[i].cursor, 0);
 }
 
@@ -959,8 +989,9 @@ static int send_batch(fp_queue_t *q, batch_t *b)
     const qstate_t *qs = &q->qs[b->queue];
     const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
     const char *args[2] = {q->cfg->redis.group, q->cfg->daemon.name};
-    int rc = fp_script_command(&q->scratch, b->use_eval ? NULL : q->outcome_sha,
-                               fp_script_outcomes, keys, FP_SCRIPT_OUTCOMES_KEYS, args, 2, &b->args);
+    const char *sha = b->use_eval ? NULL : q->outcome_sha;
+    int rc = fp_script_command(&q->scratch, sha, fp_script_outcomes, keys,
+                               FP_SCRIPT_OUTCOMES_KEYS, args, 2, &b->args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_batch_reply, b);
     if (rc == 0)

@@ -225,8 +225,12 @@ static void start_handshake(fp_redis_conn_t *c)
         rc = send_internal(c, 1, (const char *[]){"PING"}, (size_t[]){4}, on_handshake_reply);
         c->handshake_left += rc == 0;
     }
+    /* On failure (out of memory) the handshake never completes and the
+     * connect timer, still running, drops the connection: freeing the context
+     * here, inside hiredis 0.14's connect callback, would leave hiredis using
+     * freed memory when the callback returns. */
     if (rc < 0)
-        fp_redis_conn_drop(c, "cannot send the connection handshake");
+        c->handshake_left = -1;
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)

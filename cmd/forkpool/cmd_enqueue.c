@@ -244,7 +244,7 @@ static int enqueue_stdin(producer_t *p, fp_err_t *err)
     }
     if (rc == FP_EUSAGE && p->enqueued > 0 && err != NULL) {
         char note[64];
-        snprintf(note, sizeof note, "; the %zu jobs before it were enqueued", p->enqueued);
+        snprintf(note, sizeof note, " (%zu earlier jobs were enqueued)", p->enqueued);
         strncat(err->msg, note, sizeof err->msg - strlen(err->msg) - 1);
     }
     return rc;

@@ -1,5 +1,5 @@
 /* cmd_pending.c: complete option checking for the commands whose engines are
- * not in this build yet (run, enqueue, stats, dead, jobs). Usage errors exit
+ * not in this build yet (stats, dead, jobs). Usage errors exit
  * 64 exactly as they will later; a valid invocation says the command is not
  * built yet and exits 1. Each command moves to its own file when it lands. */
 #include <errno.h>
@@ -9,8 +9,7 @@
 #include "cli.h"
 #include "forkpool/units.h"
 
-enum { OPT_BURST = 256, OPT_CHILDREN, OPT_QUEUE, OPT_DELAY, OPT_COUNT, OPT_JSON, OPT_LIMIT,
-       OPT_OUTCOME, OPT_TYPE, OPT_SINCE };
+enum { OPT_QUEUE = 256, OPT_JSON, OPT_LIMIT, OPT_OUTCOME, OPT_TYPE, OPT_SINCE };
 
 typedef struct spec_s {
     const char *command;
@@ -21,14 +20,6 @@ typedef struct spec_s {
 #define CONFIG_OPTION {"config", required_argument, NULL, 'c'}
 #define END_OPTION {NULL, 0, NULL, 0}
 
-static const struct option run_options[] = {
-    CONFIG_OPTION, {"burst", no_argument, NULL, OPT_BURST},
-    {"children", required_argument, NULL, OPT_CHILDREN},
-    {"queue", required_argument, NULL, OPT_QUEUE}, END_OPTION};
-static const struct option enqueue_options[] = {
-    CONFIG_OPTION, {"queue", required_argument, NULL, OPT_QUEUE},
-    {"delay", required_argument, NULL, OPT_DELAY},
-    {"count", required_argument, NULL, OPT_COUNT}, END_OPTION};
 static const struct option stats_options[] = {CONFIG_OPTION, {"json", no_argument, NULL, OPT_JSON},
                                               END_OPTION};
 static const struct option dead_options[] = {
@@ -41,8 +32,8 @@ static const struct option jobs_options[] = {
     END_OPTION};
 
 static const spec_t specs[] = {
-    {"run", run_options, 0, 0},     {"enqueue", enqueue_options, 1, 2},
-    {"stats", stats_options, 0, 0}, {"dead", dead_options, 1, 1},
+    {"stats", stats_options, 0, 0},
+    {"dead", dead_options, 1, 1},
     {"jobs", jobs_options, 0, 0},
 };
 
@@ -70,14 +61,11 @@ static int check_value(int opt, const char *name, const char *value, fp_err_t *e
     long long n;
     int64_t ms;
     switch (opt) {
-    case OPT_CHILDREN: return fp_cli_parse_count(name, value, 1024, &n, err);
-    case OPT_COUNT: return fp_cli_parse_count(name, value, 100000000, &n, err);
     case OPT_LIMIT: return fp_cli_parse_count(name, value, 1000000000, &n, err);
     case OPT_OUTCOME: return check_one_of("outcome", value, outcomes, err);
     case OPT_QUEUE:
     case OPT_TYPE:
         return value[0] == '\0' ? fp_err_set(err, FP_EUSAGE, "%s must not be empty", name) : 0;
-    case OPT_DELAY:
     case OPT_SINCE:
         if (fp_units_parse_duration_ms(value, &ms, err) < 0) {
             fp_err_prefix(err, "%s", name);

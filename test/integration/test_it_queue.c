@@ -10,9 +10,12 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../../lib/queue.h"
 #include "harness.h"
@@ -735,6 +738,197 @@ static void test_entry_without_job_field(void **state)
     free(good);
 }
 
+static bool reader_not_blocked(tq_t *t, size_t arg)
+{
+    return !reader_blocked(t, arg);
+}
+
+/* want(0) (a drain, a quiet daemon) ends the blocking read at once, so no job
+ * is pulled that nobody can take. */
+static void test_want_zero_ends_blocking_read(void **state)
+{
+    tq_t *t = *state;
+    open_one(t, "quiet");
+    want(t, 3);
+    assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
+    want(t, 0);
+    assert_true(run_until(t, reader_not_blocked, 0, DEADLINE_MS));
+    char *id = xadd(t, "quiet", "{\"type\":\"noop\"}");
+    run_until(t, never, 0, 100);
+    assert_int_equal(t->ngot, 0);
+    assert_int_equal(pending(t, "quiet"), 0);
+    want(t, 1);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, id);
+    free(id);
+}
+
+/* The room shrinks while a read is in flight (a drain begins, recovery hands
+ * over jobs): what arrives beyond it goes straight back to the stream tail,
+ * so nothing waits inside a daemon that cannot take it. */
+static void test_room_shrinks_mid_read(void **state)
+{
+    tq_t *t = *state;
+    open_one(t, "shrink");
+    want(t, 3);
+    assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
+    want(t, 1);
+    /* Redis answers the blocked read as soon as EXEC runs, before the loop
+     * can tell it that the room is smaller now. */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "MULTI"));
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job {}", key("shrink", "jobs")));
+    redisReply *ids = fp_th_redis_cmd(&t->redis, "EXEC");
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(t->ngot, 1);
+    assert_false(t->over_room);
+    assert_int_equal(pending(t, "shrink"), 1);
+    assert_int_equal(xlen(t, "shrink"), 3);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("shrink", "jobs"));
+    assert_int_equal(r->elements, 3);
+    /* The first stayed (handed over); the other two are new copies at the tail. */
+    assert_string_equal(r->element[0]->element[0]->str, ids->element[0]->str);
+    assert_string_equal(t->got[0].id, ids->element[0]->str);
+    assert_true(strcmp(r->element[1]->element[0]->str, ids->element[2]->str) > 0 ||
+                strlen(r->element[1]->element[0]->str) > strlen(ids->element[2]->str));
+    freeReplyObject(r);
+    freeReplyObject(ids);
+}
+
+/* A retry leaves the stream for the delayed set, due when the caller says. */
+static void test_retry_goes_to_delayed(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    take_one(t, "again", "{\"type\":\"flaky\"}", &id);
+    const char *retried = "{\"type\":\"flaky\",\"attempt\":1,\"last_error\":\"x\"}";
+    fp_queue_retry(t->q, 0, id, retried, strlen(retried), 1900000000000LL);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "again"), 0);
+    assert_int_equal(pending(t, "again"), 0);
+    redisReply *z =
+        fp_th_redis_cmd(&t->redis, "ZRANGE %s 0 -1 WITHSCORES", key("again", "delayed"));
+    assert_int_equal(z->elements, 2);
+    assert_string_equal(z->element[0]->str, retried);
+    assert_string_equal(z->element[1]->str, "1900000000000");
+    freeReplyObject(z);
+    free(id);
+}
+
+/* Scripts flushed from Redis (SCRIPT FLUSH, a failover): NOSCRIPT, then the
+ * same batch again as EVAL; nothing is lost. */
+static void test_noscript_falls_back_to_eval(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    take_one(t, "flushed", "{\"type\":\"noop\"}", &id);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
+    fp_queue_ack(t->q, 0, id);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "flushed"), 0);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
+    assert_true(check_drained(t));
+    free(id);
+}
+
+/* An entry the supervisor holds from elsewhere (recovery) is not handed over
+ * again by the history read. */
+static void test_hold_skips_history(void **state)
+{
+    tq_t *t = *state;
+    const char *k = key("held", "jobs");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
+    char *claimed = xadd(t, "held", "{\"type\":\"running\"}");
+    freeReplyObject(fp_th_redis_cmd(&t->redis,
+                                    "XREADGROUP GROUP forkpool test-consumer COUNT 1 STREAMS %s >",
+                                    k));
+    char *fresh = xadd(t, "held", "{\"type\":\"fresh\"}");
+    const char *names[] = {"held"};
+    queue_open(t, names, 1);
+    fp_queue_hold(t->q, 0, claimed);
+    want(t, 5);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    run_until(t, never, 0, 50);
+    assert_int_equal(t->ngot, 1);
+    assert_string_equal(t->got[0].id, fresh);
+    fp_queue_ack(t->q, 0, claimed);
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(pending(t, "held"), 1);
+    free(claimed);
+    free(fresh);
+}
+
+static bool redis_busy(tq_t *t, size_t arg)
+{
+    (void)arg;
+    redisReply *r = fp_th_redis_cmd(&t->redis, "PING");
+    bool busy = r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
+    if (r != NULL)
+        freeReplyObject(r);
+    return busy;
+}
+
+/* BUSY (a long script elsewhere) means "later": the outcome is kept and
+ * confirmed once Redis is free again; it is not a failure. */
+static void test_busy_is_try_again(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    take_one(t, "busy", "{\"type\":\"noop\"}", &id);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET busy-reply-threshold 50"));
+    redisContext *other = redisConnect("127.0.0.1", t->redis.port);
+    assert_non_null(other);
+    assert_int_equal(redisAppendCommand(other, "EVAL %s 0", "while true do end"), REDIS_OK);
+    int done = 0;
+    while (!done)
+        assert_int_equal(redisBufferWrite(other, &done), REDIS_OK);
+    assert_true(run_until(t, redis_busy, 0, DEADLINE_MS));
+    fp_queue_ack(t->q, 0, id);
+    run_until(t, never, 0, 300); /* a few BUSY answers */
+    assert_int_equal(fp_queue_unconfirmed(t->q), 1);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT KILL"));
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "busy"), 0);
+    assert_int_equal(pending(t, "busy"), 0);
+    redisReply *r = NULL;
+    assert_int_equal(redisGetReply(other, (void **)&r), REDIS_OK);
+    freeReplyObject(r);
+    redisFree(other);
+    free(id);
+}
+
+/* A host name is resolved off the loop (uv_getaddrinfo), and the queue's
+ * sockets are close-on-exec so forked children never inherit them. */
+static void test_host_name_and_cloexec(void **state)
+{
+    tq_t *t = *state;
+    char url[64];
+    snprintf(url, sizeof url, "redis://localhost:%d", t->redis.port);
+    config_init(t, url);
+    open_one(t, "named");
+    char *id = xadd(t, "named", "{\"type\":\"noop\"}");
+    want(t, 1);
+    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    assert_string_equal(t->got[0].id, id);
+    free(id);
+    int own = t->redis.ctx != NULL ? t->redis.ctx->fd : -1;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int sockets = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        int fd = atoi(e->d_name);
+        struct stat st;
+        if (e->d_name[0] == '.' || fd == own || fd == dirfd(d) || fstat(fd, &st) != 0 ||
+            !S_ISSOCK(st.st_mode))
+            continue;
+        sockets++;
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    }
+    closedir(d);
+    assert_true(sockets >= 2); /* reader and writer */
+}
+
 /* Outcomes for many jobs in one turn go in chunks and all land. */
 static void test_large_batch(void **state)
 {
@@ -769,6 +963,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_password_keeps_trying, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_without_job_field, setup_redis, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_want_zero_ends_blocking_read, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_is_try_again, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_host_name_and_cloexec, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_room_shrinks_mid_read, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_goes_to_delayed, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_noscript_falls_back_to_eval, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_skips_history, setup_redis, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

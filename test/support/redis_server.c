@@ -148,8 +148,9 @@ static bool pings(int port)
         redisSetTimeout(c, tv);
         redisReply *rep = redisCommand(c, "PING");
         /* NOAUTH also means up: the server was started with a password. */
-        ok = rep != NULL && ((rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0) ||
-                             (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOAUTH", 6) == 0));
+        ok = rep != NULL &&
+             ((rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0) ||
+              (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOAUTH", 6) == 0));
         if (rep != NULL)
             freeReplyObject(rep);
     }

@@ -27,12 +27,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
 #define MIN_CASES 80
 #define RUN_TIMEOUT_MS 20000
 #define SHOW_MAX 300 /* characters of JSON / stderr shown per failure */
+/* toml2json is built with the sanitizers, so each run costs ~0.1 s of mostly
+ * start-up and leak checking; the cases run in this many worker processes. */
+#define JOBS 4
+
+/* Where a case writes its failure details: a per-case buffer in the workers. */
+static FILE *report;
+/* $TOML2JSON_BIN, looked up once in the parent (fp_th_env aborts if unset). */
+static const char *toml2json_bin;
+
+/* Out of memory in a worker: die loudly; the parent reports the lost cases. */
+static void *check_alloc(void *p)
+{
+    if (p == NULL) {
+        fprintf(stderr, "test_toml_corpus: out of memory\n");
+        abort();
+    }
+    return p;
+}
 
 /* ---- corpus listing ----------------------------------------------------- */
 
@@ -63,13 +84,9 @@ static names_t list_cases(const char *dir)
             continue;
         if (names.n == cap) {
             cap = cap ? cap * 2 : 128;
-            char **grown = realloc(names.v, cap * sizeof *grown);
-            assert_non_null(grown);
-            names.v = grown;
+            names.v = check_alloc(realloc(names.v, cap * sizeof *names.v));
         }
-        names.v[names.n] = strndup(e->d_name, len - 5);
-        assert_non_null(names.v[names.n]);
-        names.n++;
+        names.v[names.n++] = check_alloc(strndup(e->d_name, len - 5));
     }
     closedir(d);
     if (names.n > 0)
@@ -90,10 +107,8 @@ static void free_names(names_t *names)
 static char *case_path(const char *dir, const char *base, const char *ext)
 {
     size_t len = strlen(dir) + strlen(base) + strlen(ext) + 3;
-    char *p = malloc(len);
-    assert_non_null(p);
-    int n = snprintf(p, len, "%s/%s.%s", dir, base, ext);
-    assert_true(n > 0 && (size_t)n < len);
+    char *p = check_alloc(malloc(len));
+    snprintf(p, len, "%s/%s.%s", dir, base, ext);
     return p;
 }
 
@@ -103,22 +118,22 @@ static char *case_path(const char *dir, const char *base, const char *ext)
  * with control characters escaped so a failure report stays readable. */
 static void show(const char *label, const char *text, size_t len)
 {
-    fprintf(stderr, "    %s: ", label);
+    fprintf(report, "    %s: ", label);
     if (text == NULL) {
-        fprintf(stderr, "(none)\n");
+        fprintf(report, "(none)\n");
         return;
     }
     size_t shown = len < SHOW_MAX ? len : SHOW_MAX;
     for (size_t i = 0; i < shown; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c == '\n')
-            fputs("\\n", stderr);
+            fputs("\\n", report);
         else if (c < 0x20 || c == 0x7f)
-            fprintf(stderr, "\\x%02x", c);
+            fprintf(report, "\\x%02x", c);
         else
-            fputc(c, stderr);
+            fputc(c, report);
     }
-    fprintf(stderr, "%s\n", shown < len ? " [...]" : "");
+    fprintf(report, "%s\n", shown < len ? " [...]" : "");
 }
 
 static void show_json(const char *label, const cJSON *item)
@@ -255,7 +270,7 @@ static bool json_equal(const char *file, path_t *path, const cJSON *want, const 
                 const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
                 size_t old = path_push_key(path, w->string);
                 if (g == NULL) {
-                    fprintf(stderr, "  FAIL %s: at %s: key missing from output\n", file, path->buf);
+                    fprintf(report, "  FAIL %s: at %s: key missing from output\n", file, path->buf);
                     show_json("expected", w);
                     path_pop(path, old);
                     return false;
@@ -269,7 +284,7 @@ static bool json_equal(const char *file, path_t *path, const cJSON *want, const 
             cJSON_ArrayForEach(g, got) {
                 if (cJSON_GetObjectItemCaseSensitive(want, g->string) == NULL) {
                     size_t old = path_push_key(path, g->string);
-                    fprintf(stderr, "  FAIL %s: at %s: unexpected key in output\n", file, path->buf);
+                    fprintf(report, "  FAIL %s: at %s: unexpected key in output\n", file, path->buf);
                     show_json("actual", g);
                     path_pop(path, old);
                     return false;
@@ -299,7 +314,7 @@ static bool json_equal(const char *file, path_t *path, const cJSON *want, const 
     }
     if (why == NULL)
         return true;
-    fprintf(stderr, "  FAIL %s: at %s: %s\n", file, path->len ? path->buf : "(root)", why);
+    fprintf(report, "  FAIL %s: at %s: %s\n", file, path->len ? path->buf : "(root)", why);
     show_json("expected", want);
     show_json("actual  ", got);
     return false;
@@ -309,7 +324,7 @@ static bool json_equal(const char *file, path_t *path, const cJSON *want, const 
 
 static int run_toml2json(const char *data, size_t len, fp_th_result_t *res)
 {
-    const char *argv[] = {fp_th_env("TOML2JSON_BIN"), NULL};
+    const char *argv[] = {toml2json_bin, NULL};
     return fp_th_run(argv, NULL, data, len, RUN_TIMEOUT_MS, res);
 }
 
@@ -319,8 +334,7 @@ static int run_toml2json(const char *data, size_t len, fp_th_result_t *res)
 static bool check_valid(const char *dir, const char *base)
 {
     char file[512];
-    int fn = snprintf(file, sizeof file, "valid/%s.toml", base);
-    assert_true(fn > 0);
+    snprintf(file, sizeof file, "valid/%s.toml", base);
     char *toml_path = case_path(dir, base, "toml");
     char *json_path = case_path(dir, base, "json");
     size_t toml_len = 0, json_len = 0;
@@ -332,31 +346,31 @@ static bool check_valid(const char *dir, const char *base)
     bool ran = false;
 
     if (toml == NULL) {
-        fprintf(stderr, "  FAIL %s: cannot read the document\n", file);
+        fprintf(report, "  FAIL %s: cannot read the document\n", file);
         goto out;
     }
     if (want == NULL) {
-        fprintf(stderr, "  FAIL %s: corpus error: %s.json missing or not valid JSON\n", file, base);
+        fprintf(report, "  FAIL %s: corpus error: %s.json missing or not valid JSON\n", file, base);
         goto out;
     }
     int rc = run_toml2json(toml, toml_len, &res);
     if (rc != 0) {
-        fprintf(stderr, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
+        fprintf(report, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
         goto out;
     }
     ran = true;
     if (res.status != 0) {
-        fprintf(stderr, "  FAIL %s: expected exit 0, got %d\n", file, res.status);
+        fprintf(report, "  FAIL %s: expected exit 0, got %d\n", file, res.status);
         show("stderr", res.err, res.err_len);
         goto out;
     }
     if (strlen(res.out) != res.out_len) {
-        fprintf(stderr, "  FAIL %s: stdout contains a NUL byte\n", file);
+        fprintf(report, "  FAIL %s: stdout contains a NUL byte\n", file);
         goto out;
     }
     cJSON *got = cJSON_ParseWithOpts(res.out, NULL, 1);
     if (got == NULL) {
-        fprintf(stderr, "  FAIL %s: stdout is not one JSON document\n", file);
+        fprintf(report, "  FAIL %s: stdout is not one JSON document\n", file);
         show("stdout", res.out, res.out_len);
         goto out;
     }
@@ -372,27 +386,6 @@ out:
     free(json_path);
     free(toml_path);
     return ok;
-}
-
-static void test_valid_corpus(void **state)
-{
-    (void)state;
-    char dir[4096];
-    int n = snprintf(dir, sizeof dir, "%s/test/toml/valid", fp_th_env("FP_SOURCE_DIR"));
-    assert_true(n > 0 && (size_t)n < sizeof dir);
-    names_t cases = list_cases(dir);
-    size_t failed = 0;
-    for (size_t i = 0; i < cases.n; i++)
-        if (!check_valid(dir, cases.v[i]))
-            failed++;
-    size_t total = cases.n;
-    free_names(&cases);
-    fprintf(stderr, "valid TOML corpus: %zu documents, %zu passed, %zu failed\n", total,
-            total - failed, failed);
-    if (total < MIN_CASES)
-        fail_msg("valid corpus has %zu documents, expected at least %d (%s)", total, MIN_CASES, dir);
-    if (failed > 0)
-        fail_msg("%zu of %zu valid documents failed (listed above)", failed, total);
 }
 
 /* ---- invalid documents ------------------------------------------------------------------ */
@@ -452,8 +445,7 @@ static long reported_line(const char *err, size_t len, const char **why)
 static bool check_invalid(const char *dir, const char *base)
 {
     char file[512];
-    int fn = snprintf(file, sizeof file, "invalid/%s.toml", base);
-    assert_true(fn > 0);
+    snprintf(file, sizeof file, "invalid/%s.toml", base);
     char *toml_path = case_path(dir, base, "toml");
     char *err_path = case_path(dir, base, "err");
     size_t toml_len = 0;
@@ -465,22 +457,22 @@ static bool check_invalid(const char *dir, const char *base)
     bool ran = false;
 
     if (toml == NULL) {
-        fprintf(stderr, "  FAIL %s: cannot read the document\n", file);
+        fprintf(report, "  FAIL %s: cannot read the document\n", file);
         goto out;
     }
     if (want == 0) {
-        fprintf(stderr, "  FAIL %s: corpus error: %s.err missing or its first line is not a line number\n",
+        fprintf(report, "  FAIL %s: corpus error: %s.err missing or its first line is not a line number\n",
                 file, base);
         goto out;
     }
     int rc = run_toml2json(toml, toml_len, &res);
     if (rc != 0) {
-        fprintf(stderr, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
+        fprintf(report, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
         goto out;
     }
     ran = true;
     if (res.status != 1) {
-        fprintf(stderr, "  FAIL %s: expected exit 1 (invalid at line %ld), got %d\n", file, want,
+        fprintf(report, "  FAIL %s: expected exit 1 (invalid at line %ld), got %d\n", file, want,
                 res.status);
         if (res.status == 0)
             show("stdout", res.out, res.out_len);
@@ -491,12 +483,12 @@ static bool check_invalid(const char *dir, const char *base)
     const char *why = NULL;
     long got = reported_line(res.err, res.err_len, &why);
     if (got == 0) {
-        fprintf(stderr, "  FAIL %s: %s\n", file, why);
+        fprintf(report, "  FAIL %s: %s\n", file, why);
         show("stderr", res.err, res.err_len);
         goto out;
     }
     if (got != want) {
-        fprintf(stderr, "  FAIL %s: expected the error on line %ld, reported on line %ld\n", file,
+        fprintf(report, "  FAIL %s: expected the error on line %ld, reported on line %ld\n", file,
                 want, got);
         show("stderr", res.err, res.err_len);
         goto out;
@@ -512,26 +504,122 @@ out:
     return ok;
 }
 
+/* ---- driver: all cases, in parallel, reported in order ------------------------------ */
+
+typedef bool (*check_fn)(const char *dir, const char *base);
+
+typedef struct record_s {
+    size_t index;
+    size_t ok;
+    size_t len; /* bytes of failure report that follow */
+} record_t;
+
+/* Worker w checks cases w, w + jobs, ... and appends one record per case to
+ * out. It never returns. */
+static void worker(int w, int jobs, const char *dir, const names_t *cases, check_fn check, FILE *out)
+{
+    for (size_t i = (size_t)w; i < cases->n; i += (size_t)jobs) {
+        char *text = NULL;
+        size_t len = 0;
+        report = check_alloc(open_memstream(&text, &len));
+        bool ok = check(dir, cases->v[i]);
+        fclose(report);
+        record_t rec = {i, ok, len};
+        if (fwrite(&rec, sizeof rec, 1, out) != 1 || fwrite(text, 1, len, out) != len)
+            _exit(2);
+        free(text);
+    }
+    _exit(fflush(out) == 0 ? 0 : 2);
+}
+
+/* Runs check on every case of kind ("valid"/"invalid"), prints the failures in
+ * case order and the counts, and fails the test on any failure or when the
+ * corpus is too small. */
+static void run_corpus(const char *kind, check_fn check)
+{
+    toml2json_bin = fp_th_env("TOML2JSON_BIN");
+    char dir[4096];
+    int n = snprintf(dir, sizeof dir, "%s/test/toml/%s", fp_th_env("FP_SOURCE_DIR"), kind);
+    assert_true(n > 0 && (size_t)n < sizeof dir);
+    names_t cases = list_cases(dir);
+
+    FILE *out[JOBS];
+    pid_t pid[JOBS];
+    int jobs = cases.n < JOBS ? (int)cases.n : JOBS;
+    fflush(stdout);
+    fflush(stderr);
+    for (int w = 0; w < jobs; w++) {
+        out[w] = tmpfile();
+        assert_non_null(out[w]);
+        pid[w] = fork();
+        assert_true(pid[w] >= 0);
+        if (pid[w] == 0)
+            worker(w, jobs, dir, &cases, check, out[w]);
+    }
+
+    char **text = calloc(cases.n + 1, sizeof *text);
+    bool *done = calloc(cases.n + 1, sizeof *done);
+    bool *ok = calloc(cases.n + 1, sizeof *ok);
+    assert_true(text != NULL && done != NULL && ok != NULL);
+    for (int w = 0; w < jobs; w++) {
+        int st = 0;
+        while (waitpid(pid[w], &st, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fprintf(stderr, "  worker %d died (status 0x%x); its unfinished cases count as failed\n",
+                    w, (unsigned)st);
+        rewind(out[w]);
+        record_t rec;
+        while (fread(&rec, sizeof rec, 1, out[w]) == 1 && rec.index < cases.n) {
+            char *t = malloc(rec.len + 1);
+            assert_non_null(t);
+            if (fread(t, 1, rec.len, out[w]) != rec.len) {
+                free(t);
+                break;
+            }
+            t[rec.len] = '\0';
+            done[rec.index] = true;
+            ok[rec.index] = rec.ok != 0;
+            text[rec.index] = t;
+        }
+        fclose(out[w]);
+    }
+
+    size_t failed = 0;
+    for (size_t i = 0; i < cases.n; i++) {
+        if (!done[i]) {
+            fprintf(stderr, "  FAIL %s/%s.toml: no result (its worker died)\n", kind, cases.v[i]);
+            failed++;
+        } else if (!ok[i]) {
+            fputs(text[i], stderr);
+            failed++;
+        }
+        free(text[i]);
+    }
+    free(text);
+    free(done);
+    free(ok);
+    size_t total = cases.n;
+    free_names(&cases);
+    fprintf(stderr, "%s TOML corpus: %zu documents, %zu passed, %zu failed\n", kind, total,
+            total - failed, failed);
+    if (total < MIN_CASES)
+        fail_msg("%s corpus has %zu documents, expected at least %d (%s)", kind, total, MIN_CASES,
+                 dir);
+    if (failed > 0)
+        fail_msg("%zu of %zu %s documents failed (listed above)", failed, total, kind);
+}
+
+static void test_valid_corpus(void **state)
+{
+    (void)state;
+    run_corpus("valid", check_valid);
+}
+
 static void test_invalid_corpus(void **state)
 {
     (void)state;
-    char dir[4096];
-    int n = snprintf(dir, sizeof dir, "%s/test/toml/invalid", fp_th_env("FP_SOURCE_DIR"));
-    assert_true(n > 0 && (size_t)n < sizeof dir);
-    names_t cases = list_cases(dir);
-    size_t failed = 0;
-    for (size_t i = 0; i < cases.n; i++)
-        if (!check_invalid(dir, cases.v[i]))
-            failed++;
-    size_t total = cases.n;
-    free_names(&cases);
-    fprintf(stderr, "invalid TOML corpus: %zu documents, %zu passed, %zu failed\n", total,
-            total - failed, failed);
-    if (total < MIN_CASES)
-        fail_msg("invalid corpus has %zu documents, expected at least %d (%s)", total, MIN_CASES,
-                 dir);
-    if (failed > 0)
-        fail_msg("%zu of %zu invalid documents failed (listed above)", failed, total);
+    run_corpus("invalid", check_invalid);
 }
 
 int main(void)

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench.sh: forkpool's throughput, CPU and memory on this machine. Starts a
+# private redis-server on a free loopback port in a temp dir, builds an
+# optimised binary, and runs each case 3 times with `forkpool run --burst`
+# (4 children) on a pre-filled queue. Prints a Markdown table of medians
+# (min-max in brackets) and writes it to $FP_BENCH_OUT (default
+# build-bench/bench.md). Timing claims live here, never in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
+out=${FP_BENCH_OUT:-$build_dir/bench.md}
+runs=${FP_BENCH_RUNS:-3}
+children=${FP_BENCH_CHILDREN:-4}
+
+scripts/bootstrap.sh >/dev/null
+echo "== bench: building $build_dir (release)"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target forkpool >/dev/null
+bin=$(pwd)/$build_dir/forkpool
+
+work=$(mktemp -d /tmp/forkpool-bench.XXXXXX)
+redis_pid=""
+cleanup() {
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$port" --dir "$work" --save "" --appendonly no \
+  --logfile "$work/redis.log" &
+redis_pid=$!
+for _ in $(seq 1 200); do
+  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+  sleep 0.05
+done
+
+cat > "$work/bench.toml" <<EOF
+[daemon]
+name = "bench"
+[redis]
+url = "redis://127.0.0.1:$port/0"
+[pool]
+children = $children
+prefetch = ${FP_BENCH_PREFETCH:-0}
+[health]
+listen = ""
+[handlers.record_event]
+database = "$work/events.db"
+EOF
+
+# Peak RSS (VmHWM, kB) of a pid and of its largest child, sampled while it runs.
+sample_rss() {
+  local pid=$1 sup=0 child=0 v c
+  while kill -0 "$pid" 2>/dev/null; do
+    v=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${v:-0}" -gt "$sup" ] && sup=$v
+    for c in $(cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
+      v=$(awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || echo 0)
+      [ "${v:-0}" -gt "$child" ] && child=$v
+    done
+    sleep 0.02
+  done
+  echo "$sup $child"
+}
+
+# One run: enqueue, run --burst under GNU time, report
+# "jobs busy_seconds cpu_seconds sup_rss_kb child_rss_kb".
+one_run() {
+  local count=$1 type=$2 args=$3
+  redis-cli -p "$port" flushall >/dev/null
+  rm -f "$work"/events.db*
+  "$bin" enqueue -c "$work/bench.toml" --count "$count" "$type" "$args" >/dev/null
+  /usr/bin/time -f "%U %S" -o "$work/time" "$bin" run -c "$work/bench.toml" --burst \
+    2>"$work/run.log" &
+  local tpid=$!
+  sleep 0.005
+  local fpid
+  fpid=$(pgrep -P "$tpid" -n forkpool || echo "$tpid")
+  local rss
+  rss=$(sample_rss "$fpid")
+  wait "$tpid"
+  local busy done cpu
+  done=$(sed -n 's/.*stopped: \([0-9]*\) jobs done.*/\1/p' "$work/run.log")
+  busy=$(sed -n 's/.*busy \([0-9.]*\) s.*/\1/p' "$work/run.log")
+  cpu=$(awk '{print $1 + $2}' "$work/time")
+  if [ "$done" != "$count" ]; then
+    echo "bench: expected $count jobs done, got '$done'" >&2
+    cat "$work/run.log" >&2
+    exit 1
+  fi
+  echo "$count $busy $cpu $rss"
+}
+
+# Median and range of a column over the runs.
+stats() {
+  sort -g | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%s [%s-%s]", m, a[1], a[NR]}'
+}
+
+results=()
+bench_case() {
+  local name=$1 count=$2 type=$3 args=$4
+  echo "== bench: $name ($runs runs)"
+  : > "$work/rows"
+  for _ in $(seq 1 "$runs"); do
+    one_run "$count" "$type" "$args" | tee -a "$work/rows" | sed 's/^/   jobs busy_s cpu_s sup_kb child_kb: /'
+  done
+  local rate wall cpu sup child
+  rate=$(awk '{printf "%.0f\n", $1 / ($2 > 0 ? $2 : 0.001)}' "$work/rows" | stats)
+  wall=$(awk '{print $2}' "$work/rows" | stats)
+  cpu=$(awk '{printf "%.3f\n", $3 * 1000 / $1}' "$work/rows" | stats)
+  sup=$(awk '{printf "%.1f\n", $4 / 1024}' "$work/rows" | stats)
+  child=$(awk '{printf "%.1f\n", $5 / 1024}' "$work/rows" | stats)
+  results+=("| $name | $rate | $wall | $cpu | $sup | $child |")
+}
+
+bench_case "noop x 100,000" 100000 noop '{}'
+bench_case "record_event x 10,000" 10000 record_event \
+  '{"action":"login","timestamp":"2026-11-22T10:00:00Z","org_id":"o1","user_id":"u1","object_id":"x","object_type":"session"}'
+bench_case "record_event x 1,000" 1000 record_event \
+  '{"action":"login","timestamp":"2026-11-22T10:00:00Z","org_id":"o1","user_id":"u1","object_id":"x","object_type":"session"}'
+bench_case "sleep 50 ms x 400" 400 sleep '{"ms":50}'
+
+{
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; $children children, prefetch ${FP_BENCH_PREFETCH:-0}; median of $runs runs [min-max]."
+  echo
+  echo "| case | jobs/s | busy wall s | CPU s per 1,000 jobs | supervisor peak RSS MB | child peak RSS MB |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${results[@]}"
+} > "$out"
+echo
+cat "$out"
+echo
+echo "bench: table written to $out"

@@ -1,0 +1,236 @@
+/* test_it_enqueue.c: `forkpool enqueue` as a user runs it, against a real
+ * redis-server: what it prints, what lands in Redis, and its exit codes
+ * (64 for bad input, 69 when Redis cannot be reached). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "redis_server.h"
+
+typedef struct fixture_s {
+    fp_th_redis_t redis;
+    char *dir;
+    char url_env[128];
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
+    f->dir = fp_th_tmpdir();
+    assert_non_null(f->dir);
+    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_redis_stop(&f->redis);
+    fp_th_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs forkpool enqueue ARGS... (NULL-terminated) with stdin `in`. */
+static fp_th_result_t enqueue_in(const fixture_t *f, const char *in, const char *first, ...)
+{
+    const char *argv[16] = {fp_th_env("FORKPOOL_BIN"), "enqueue"};
+    int argc = 2;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a != NULL && argc < 15; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    const char *env[] = {"FORKPOOL_CONFIG=", f->url_env, NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, env, in, in != NULL ? strlen(in) : 0, 120000, &r), 0);
+    return r;
+}
+
+#define enqueue(f, ...) enqueue_in(f, NULL, __VA_ARGS__, NULL)
+
+static long long unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The "job" field of entry i of a stream (owned). */
+static char *job_at(fixture_t *f, const char *key, size_t i)
+{
+    redisReply *r = fp_th_redis_cmd(&f->redis, "XRANGE %s - +", key);
+    assert_non_null(r);
+    assert_true(i < r->elements);
+    const redisReply *fields = r->element[i]->element[1];
+    assert_string_equal(fields->element[0]->str, "job");
+    char *job = strdup(fields->element[1]->str);
+    freeReplyObject(r);
+    return job;
+}
+
+static void test_single_prints_entry_id(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_result_t r = enqueue(f, "record_event", "{\"user_id\": 42}");
+    assert_int_equal(r.status, 0);
+    redisReply *ids = fp_th_redis_cmd(&f->redis, "XRANGE fp:{default}:jobs - +");
+    assert_int_equal(ids->elements, 1);
+    char line[64];
+    snprintf(line, sizeof line, "%s\n", ids->element[0]->element[0]->str);
+    assert_string_equal(r.out, line);
+    freeReplyObject(ids);
+    char *job = job_at(f, "fp:{default}:jobs", 0);
+    assert_string_equal(job, "{\"type\":\"record_event\",\"args\":{\"user_id\": 42}}");
+    free(job);
+    fp_th_result_free(&r);
+
+    r = enqueue(f, "--queue", "mail", "noop");
+    assert_int_equal(r.status, 0);
+    job = job_at(f, "fp:{mail}:jobs", 0);
+    assert_string_equal(job, "{\"type\":\"noop\"}"); /* args omitted when not given */
+    free(job);
+    fp_th_result_free(&r);
+}
+
+static void test_count_pipelines(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_result_t r = enqueue(f, "--count", "10000", "noop", "[1,2]");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "enqueued 10000 jobs to default\n");
+    assert_int_equal(fp_th_redis_int(&f->redis, "XLEN fp:{default}:jobs"), 10000);
+    char *job = job_at(f, "fp:{default}:jobs", 9999);
+    assert_string_equal(job, "{\"type\":\"noop\",\"args\":[1,2]}");
+    free(job);
+    fp_th_result_free(&r);
+}
+
+static void test_stdin_lines(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_result_t r = enqueue_in(f, "{\"n\":1}\n\n  [2]  \n\"three\"", "echo", "-", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "enqueued 3 jobs to default\n");
+    const char *want[] = {"{\"type\":\"echo\",\"args\":{\"n\":1}}",
+                          "{\"type\":\"echo\",\"args\":[2]}",
+                          "{\"type\":\"echo\",\"args\":\"three\"}"};
+    for (size_t i = 0; i < 3; i++) {
+        char *job = job_at(f, "fp:{default}:jobs", i);
+        assert_string_equal(job, want[i]);
+        free(job);
+    }
+    fp_th_result_free(&r);
+}
+
+static void test_stdin_bad_line_stops(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_result_t r = enqueue_in(f, "{\"n\":1}\nnot json\n{\"n\":3}\n", "echo", "-", NULL);
+    assert_int_equal(r.status, 64);
+    assert_non_null(strstr(r.err, "stdin line 2"));
+    assert_int_equal(fp_th_redis_int(&f->redis, "XLEN fp:{default}:jobs"), 1);
+    fp_th_result_free(&r);
+}
+
+static void test_delay_goes_to_delayed_set(void **state)
+{
+    fixture_t *f = *state;
+    long long before = unix_ms();
+    fp_th_result_t r = enqueue(f, "--delay", "30s", "--count", "3", "noop");
+    long long after = unix_ms();
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "enqueued 3 jobs to default, due in 30s\n");
+    assert_int_equal(fp_th_redis_int(&f->redis, "EXISTS fp:{default}:jobs"), 0);
+    /* Three members: identical jobs must not collapse in the sorted set. */
+    assert_int_equal(fp_th_redis_int(&f->redis, "ZCARD fp:{default}:delayed"), 3);
+    redisReply *z = fp_th_redis_cmd(&f->redis, "ZRANGE fp:{default}:delayed 0 -1 WITHSCORES");
+    assert_int_equal(z->elements, 6);
+    long long due = atoll(z->element[1]->str);
+    assert_true(due >= before + 30000 && due <= after + 30000);
+    assert_non_null(strstr(z->element[0]->str, "\"type\":\"noop\""));
+    freeReplyObject(z);
+    fp_th_result_free(&r);
+}
+
+static void test_bad_args_json_is_usage_error(void **state)
+{
+    fixture_t *f = *state;
+    fp_th_result_t r = enqueue(f, "noop", "{not json");
+    assert_int_equal(r.status, 64);
+    assert_non_null(strstr(r.err, "ARGS_JSON"));
+    assert_non_null(strstr(r.err, "{not json"));
+    assert_int_equal(fp_th_redis_int(&f->redis, "EXISTS fp:{default}:jobs"), 0);
+    fp_th_result_free(&r);
+
+    r = enqueue(f, "--count", "lots", "noop");
+    assert_int_equal(r.status, 64);
+    fp_th_result_free(&r);
+    r = enqueue(f, "--count", "2", "noop", "-");
+    assert_int_equal(r.status, 64);
+    fp_th_result_free(&r);
+}
+
+static void test_redis_down_exits_69(void **state)
+{
+    fixture_t *f = *state;
+    int port = f->redis.port;
+    fp_th_redis_stop(&f->redis);
+    fp_th_result_t r = enqueue(f, "noop");
+    assert_int_equal(r.status, 69);
+    char want[128];
+    snprintf(want, sizeof want, "cannot connect to Redis at 127.0.0.1:%d: Connection refused",
+             port);
+    assert_non_null(strstr(r.err, want));
+    fp_th_result_free(&r);
+}
+
+/* prefix, URL and the default queue come from the configuration file. */
+static void test_config_file(void **state)
+{
+    fixture_t *f = *state;
+    char path[4200], text[512];
+    snprintf(path, sizeof path, "%s/forkpool.toml", f->dir);
+    snprintf(text, sizeof text,
+             "[redis]\nurl = \"%s/2\"\nprefix = \"acme\"\n[queues]\nnames = [\"first\", "
+             "\"second\"]\n",
+             fp_th_redis_url(&f->redis));
+    assert_int_equal(fp_th_write_file(path, text, strlen(text)), 0);
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "enqueue", "-c", path, "noop", NULL};
+    const char *env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, env, NULL, 0, 60000, &r), 0);
+    assert_int_equal(r.status, 0);
+    freeReplyObject(fp_th_redis_cmd(&f->redis, "SELECT 2"));
+    assert_int_equal(fp_th_redis_int(&f->redis, "XLEN acme:{first}:jobs"), 1);
+    fp_th_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_single_prints_entry_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_pipelines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_bad_line_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delay_goes_to_delayed_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_args_json_is_usage_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_down_exits_69, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

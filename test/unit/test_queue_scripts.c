@@ -1,0 +1,177 @@
+/* test_queue_scripts.c: the exact bytes the queue sends to Redis (RESP
+ * arguments of outcome batches, EVALSHA and EVAL calls), SHA replies, key
+ * names, stream ids, which errors mean "try again later", and the shape of
+ * the Lua texts (each outcome kind consumes the arguments its encoder
+ * writes). Running the scripts is the integration test's job. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "queue_scripts.h"
+
+static void assert_bytes(const fp_resp_t *b, const char *want)
+{
+    size_t n = strlen(want);
+    if (b->len != n || memcmp(b->data, want, n) != 0)
+        fail_msg("got \"%.*s\", want \"%s\"", (int)b->len, b->data, want);
+}
+
+static void test_resp_args(void **state)
+{
+    (void)state;
+    fp_resp_t b;
+    fp_resp_init(&b);
+    assert_int_equal(fp_resp_arg_str(&b, "XACK"), 0);
+    assert_int_equal(fp_resp_arg(&b, "", 0), 0);
+    assert_int_equal(fp_resp_arg(&b, "a\0b", 3), 0); /* binary safe */
+    assert_int_equal(fp_resp_arg_int(&b, -42), 0);
+    assert_int_equal(b.argc, 4);
+    assert_int_equal(b.len, strlen("$4\r\nXACK\r\n$0\r\n\r\n$3\r\n") + 3 + 2 +
+                                strlen("$3\r\n-42\r\n"));
+    assert_memory_equal(b.data, "$4\r\nXACK\r\n$0\r\n\r\n$3\r\na\0b\r\n$3\r\n-42\r\n", b.len);
+    fp_resp_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.argc, 0);
+    fp_resp_free(&b);
+}
+
+static void test_outcome_encoding(void **state)
+{
+    (void)state;
+    fp_resp_t b;
+    fp_resp_init(&b);
+    assert_int_equal(fp_outcome_encode_ack(&b, "1-0"), 0);
+    assert_bytes(&b, "$1\r\na\r\n$3\r\n1-0\r\n");
+    assert_int_equal(b.argc, 2);
+
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_put_back(&b, "2-1", "{}", 2), 0);
+    assert_bytes(&b, "$1\r\np\r\n$3\r\n2-1\r\n$2\r\n{}\r\n");
+    assert_int_equal(b.argc, 3);
+
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_retry(&b, "3-0", "{\"a\":1}", 7, 1700000000123), 0);
+    assert_bytes(&b, "$1\r\nr\r\n$3\r\n3-0\r\n$7\r\n{\"a\":1}\r\n$13\r\n1700000000123\r\n");
+    assert_int_equal(b.argc, 4);
+
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_dead(&b, "4-0", "x", 1, "boom", 5, 1700000000000), 0);
+    assert_bytes(&b, "$1\r\nd\r\n$3\r\n4-0\r\n$1\r\nx\r\n$4\r\nboom\r\n$1\r\n5\r\n"
+                     "$13\r\n1700000000000\r\n");
+    assert_int_equal(b.argc, 6);
+
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_dead(&b, "4-0", "", 0, NULL, 1, 0), 0);
+    assert_bytes(&b, "$1\r\nd\r\n$3\r\n4-0\r\n$0\r\n\r\n$0\r\n\r\n$1\r\n1\r\n$1\r\n0\r\n");
+    fp_resp_free(&b);
+}
+
+static void test_script_command(void **state)
+{
+    (void)state;
+    fp_resp_t tail, out;
+    fp_resp_init(&tail);
+    fp_resp_init(&out);
+    assert_int_equal(fp_outcome_encode_ack(&tail, "1-0"), 0);
+    const char *keys[] = {"fp:{q}:jobs", "fp:{q}:dead", "fp:{q}:delayed"};
+    const char *args[] = {"forkpool", "host-1"};
+    const char *sha = "0123456789abcdef0123456789abcdef01234567";
+    assert_int_equal(fp_script_command(&out, sha, "return 1", keys, 3, args, 2, &tail), 0);
+    assert_bytes(&out, "*10\r\n$7\r\nEVALSHA\r\n$40\r\n0123456789abcdef0123456789abcdef01234567\r\n"
+                       "$1\r\n3\r\n$11\r\nfp:{q}:jobs\r\n$11\r\nfp:{q}:dead\r\n"
+                       "$14\r\nfp:{q}:delayed\r\n$8\r\nforkpool\r\n$6\r\nhost-1\r\n"
+                       "$1\r\na\r\n$3\r\n1-0\r\n");
+    /* Without a SHA (after NOSCRIPT) the script text goes instead. */
+    assert_int_equal(fp_script_command(&out, NULL, "return 1", keys, 1, args, 1, NULL), 0);
+    assert_bytes(&out, "*5\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n1\r\n"
+                       "$11\r\nfp:{q}:jobs\r\n$8\r\nforkpool\r\n");
+    fp_resp_free(&tail);
+    fp_resp_free(&out);
+}
+
+static void test_sha_valid(void **state)
+{
+    (void)state;
+    const char *ok = "e0e1f9fabfc9d4800c877a703b823ac0578ff831";
+    assert_true(fp_script_sha_valid(ok, 40));
+    assert_false(fp_script_sha_valid(ok, 39));
+    assert_false(fp_script_sha_valid("E0E1F9FABFC9D4800C877A703B823AC0578FF831", 40));
+    assert_false(fp_script_sha_valid("e0e1f9fabfc9d4800c877a703b823ac0578ff83g", 40));
+    assert_false(fp_script_sha_valid(NULL, 40));
+}
+
+static void test_keys_and_ids(void **state)
+{
+    (void)state;
+    char *k = fp_queue_key("fp", "default", "jobs");
+    assert_string_equal(k, "fp:{default}:jobs");
+    free(k);
+    k = fp_queue_key("acme:prod", "mail", "delayed");
+    assert_string_equal(k, "acme:prod:{mail}:delayed");
+    free(k);
+
+    uint64_t ms, seq;
+    assert_true(fp_stream_id_parse("1700000000000-12", 16, &ms, &seq));
+    assert_true(ms == 1700000000000ULL && seq == 12);
+    assert_true(fp_stream_id_parse("18446744073709551615-18446744073709551615", 41, &ms, &seq));
+    assert_true(ms == UINT64_MAX && seq == UINT64_MAX);
+    assert_false(fp_stream_id_parse("18446744073709551616-0", 22, &ms, &seq));
+    assert_false(fp_stream_id_parse("1700000000000", 13, &ms, &seq));
+    assert_false(fp_stream_id_parse("1-", 2, &ms, &seq));
+    assert_false(fp_stream_id_parse("-1", 2, &ms, &seq));
+    assert_false(fp_stream_id_parse("1-2x", 4, &ms, &seq));
+    assert_false(fp_stream_id_parse("*", 1, &ms, &seq));
+}
+
+static void test_transient_errors(void **state)
+{
+    (void)state;
+    const char *again[] = {"LOADING Redis is loading the dataset in memory",
+                           "BUSY Redis is busy running a script.", "TRYAGAIN", "MASTERDOWN x",
+                           "CLUSTERDOWN The cluster is down"};
+    const char *fatal[] = {"BUSYGROUP Consumer Group name already exists",
+                           "BUSYKEY Target key name already exists.",
+                           "NOSCRIPT No matching script", "WRONGTYPE Operation against a key",
+                           "ERR unknown command", "LOADINGX"};
+    for (size_t i = 0; i < sizeof again / sizeof again[0]; i++)
+        assert_true(fp_redis_error_transient(again[i], strlen(again[i])));
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        assert_false(fp_redis_error_transient(fatal[i], strlen(fatal[i])));
+}
+
+/* Each kind's arguments in the script match its encoder's count. */
+static void test_script_text_matches_encoders(void **state)
+{
+    (void)state;
+    const char *s = fp_script_outcomes;
+    assert_non_null(strstr(s, "kind == 'a' then\n    i = i + 2"));
+    assert_non_null(strstr(s, "kind == 'p' then"));
+    assert_non_null(strstr(s, "i = i + 3"));
+    assert_non_null(strstr(s, "ARGV[i + 3], ARGV[i + 2]) end\n    i = i + 4"));
+    assert_non_null(strstr(s, "'failed_at', ARGV[i + 5]"));
+    assert_non_null(strstr(s, "i = i + 6"));
+    /* Copies only while the entry is still pending: re-sends add nothing. */
+    assert_non_null(strstr(s, "redis.call('XACK', jobs, group, id) == 1"));
+    assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 3);
+    assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
+    assert_null(strstr(fp_script_drained, "XREADGROUP"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resp_args),
+        cmocka_unit_test(test_outcome_encoding),
+        cmocka_unit_test(test_script_command),
+        cmocka_unit_test(test_sha_valid),
+        cmocka_unit_test(test_keys_and_ids),
+        cmocka_unit_test(test_transient_errors),
+        cmocka_unit_test(test_script_text_matches_encoders),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
