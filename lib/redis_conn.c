@@ -59,6 +59,9 @@ struct fp_redis_conn_s {
     uv_timer_t connect_timer;
     uv_timer_t backoff_timer;
     uv_timer_t command_timer;
+    uv_prepare_t flush;    /* writes this turn's commands just before the loop blocks */
+    uv_idle_t flush_late;  /* keeps the loop from blocking when a command came after it */
+    bool flushing;         /* inside redisAsyncHandleWrite from the flush */
     uv_getaddrinfo_t resolver;
     bool resolving;
 
@@ -314,9 +317,14 @@ static void poll_update(redisLibuvEvents *p)
         uv_poll_stop(&p->handle);
 }
 
+/* hiredis re-adds the read event after every read; libuv's uv_poll_start
+ * costs an epoll_ctl DEL and ADD even when nothing changes, so only real
+ * changes reach it. */
 static void ev_add_read(void *privdata)
 {
     redisLibuvEvents *p = privdata;
+    if (p->events & UV_READABLE)
+        return;
     p->events |= UV_READABLE;
     poll_update(p);
 }
@@ -324,13 +332,53 @@ static void ev_add_read(void *privdata)
 static void ev_del_read(void *privdata)
 {
     redisLibuvEvents *p = privdata;
+    if (!(p->events & UV_READABLE))
+        return;
     p->events &= ~UV_READABLE;
     poll_update(p);
+}
+
+/* Commands of one loop turn leave in one write, made from a uv_prepare_t
+ * just before the loop blocks (Redis' beforeSleep does the same). Asking
+ * epoll for writability after every command and dropping it after every
+ * write cost two epoll_ctl calls per command per connection. The socket
+ * is polled for writability only while connecting, and when a flush could
+ * not write everything (hiredis asks again from inside the flush).
+ * A command issued by another prepare callback that runs after ours would
+ * wait for the next wake-up; the idle handle makes that poll return at once. */
+static void flush_now(fp_redis_conn_t *c)
+{
+    uv_prepare_stop(&c->flush);
+    uv_idle_stop(&c->flush_late);
+    if (c->ac == NULL)
+        return;
+    c->flushing = true;
+    redisAsyncHandleWrite(c->ac);
+    c->flushing = false;
+}
+
+static void on_flush(uv_prepare_t *handle)
+{
+    flush_now(handle->data);
+}
+
+static void on_flush_late(uv_idle_t *handle)
+{
+    flush_now(handle->data);
 }
 
 static void ev_add_write(void *privdata)
 {
     redisLibuvEvents *p = privdata;
+    fp_redis_conn_t *c = p->context != NULL ? p->context->data : NULL;
+    bool connected = p->context != NULL && (p->context->c.flags & REDIS_CONNECTED);
+    if (c != NULL && connected && !c->flushing && c->state != ST_CLOSING) {
+        uv_prepare_start(&c->flush, on_flush);
+        uv_idle_start(&c->flush_late, on_flush_late);
+        return;
+    }
+    if (p->events & UV_WRITABLE)
+        return;
     p->events |= UV_WRITABLE;
     poll_update(p);
 }
@@ -338,6 +386,8 @@ static void ev_add_write(void *privdata)
 static void ev_del_write(void *privdata)
 {
     redisLibuvEvents *p = privdata;
+    if (!(p->events & UV_WRITABLE))
+        return; /* a flush wrote everything; nothing was polled */
     p->events &= ~UV_WRITABLE;
     poll_update(p);
 }
@@ -483,6 +533,11 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
         timers[i]->data = c;
         c->open_handles++;
     }
+    uv_prepare_init(loop, &c->flush);
+    c->flush.data = c;
+    uv_idle_init(loop, &c->flush_late);
+    c->flush_late.data = c;
+    c->open_handles += 2;
     *out = c;
     return 0;
 }
@@ -580,4 +635,6 @@ void fp_redis_conn_close(fp_redis_conn_t *c, void (*cb)(void *ctx), void *ctx)
     uv_close((uv_handle_t *)&c->connect_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->backoff_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->command_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->flush, on_handle_closed);
+    uv_close((uv_handle_t *)&c->flush_late, on_handle_closed);
 }
