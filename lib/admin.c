@@ -1,5 +1,6 @@
 /* admin.c: the command line's blocking hiredis connection and the bulk
- * writes it needs (enqueue now, stats and dead tools later). It may block
+ * work it needs: pipelined enqueues, and the dead-letter tools' paged reads,
+ * guarded moves back to the jobs stream, and deletes. It may block
  * (including the name lookup inside redisConnect), which is why the daemon
  * never calls it. Errors carry Redis' own text up to the user. */
 #include "admin.h"
@@ -204,6 +205,241 @@ int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const
     char score[24];
     snprintf(score, sizeof score, "%" PRId64, due_unix_ms);
     int rc = pipeline(a, n, jobs, lens, "ZADD", key, score, NULL, done, err);
+    free(key);
+    return rc;
+}
+
+/* KEYS: dead stream, jobs stream (one hash tag, one slot). ARGV: pairs of
+ * dead entry id and payload. A job is added only while its dead entry still
+ * exists, so of two operators retrying the same entry at once exactly one
+ * adds it. XADD comes before XDEL because a failing command stops a script
+ * without undoing what it already did: an error loses no entry. Returns the
+ * number of jobs added. */
+static const char dead_requeue_script[] =
+    "local dead, jobs, moved = KEYS[1], KEYS[2], 0\n"
+    "for i = 1, #ARGV, 2 do\n"
+    "  local id = ARGV[i]\n"
+    "  if #redis.call('XRANGE', dead, id, id) == 1 then\n"
+    "    redis.call('XADD', jobs, '*', 'job', ARGV[i + 1])\n"
+    "    redis.call('XDEL', dead, id)\n"
+    "    moved = moved + 1\n"
+    "  end\n"
+    "end\n"
+    "return moved\n";
+
+static int unexpected(fp_admin_t *a, const char *command, fp_err_t *err)
+{
+    return fp_err_set(err, FP_EREDIS, "Redis at %s: unexpected reply to %s", a->where, command);
+}
+
+int fp_admin_dead_count(fp_admin_t *a, const char *queue, long long *out, fp_err_t *err)
+{
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    if (key == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    const char *argv[] = {"XLEN", key};
+    const size_t lens[] = {4, strlen(key)};
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(a, 2, argv, lens, &r, err);
+    free(key);
+    if (rc == 0 && r->type != REDIS_REPLY_INTEGER)
+        rc = unexpected(a, "XLEN", err);
+    if (rc == 0)
+        *out = r->integer;
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+static int copy_field(const redisReply *v, fp_admin_field_t *f)
+{
+    if (v->type != REDIS_REPLY_STRING)
+        return 0; /* left absent */
+    if ((f->s = malloc(v->len + 1)) == NULL)
+        return -ENOMEM;
+    memcpy(f->s, v->str, v->len);
+    f->s[v->len] = '\0';
+    f->len = v->len;
+    return 0;
+}
+
+/* The field of e that `name` names, or NULL for fields this tool ignores. */
+static fp_admin_field_t *field_named(fp_dead_entry_t *e, const char *name)
+{
+    static const char *const names[] = {"job", "error", "attempts", "failed_at", "consumer"};
+    fp_admin_field_t *fields[] = {&e->job, &e->error, &e->attempts, &e->failed_at, &e->consumer};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return fields[i]->s == NULL ? fields[i] : NULL; /* first one wins */
+    return NULL;
+}
+
+/* One XRANGE element: [id, [field, value, ...]]. 0, -ENOMEM, or 1 for a
+ * shape this code does not know. */
+static int parse_entry(const redisReply *r, fp_dead_entry_t *e)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return 1;
+    if ((e->id = strdup(r->element[0]->str)) == NULL)
+        return -ENOMEM;
+    const redisReply *fields = r->element[1];
+    if (fields->type != REDIS_REPLY_ARRAY)
+        return fields->type == REDIS_REPLY_NIL ? 0 : 1;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *name = fields->element[i];
+        fp_admin_field_t *f = name->type == REDIS_REPLY_STRING ? field_named(e, name->str) : NULL;
+        if (f != NULL && copy_field(fields->element[i + 1], f) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int parse_entries(fp_admin_t *a, const redisReply *r, fp_dead_entry_t **out, size_t *n,
+                         fp_err_t *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return unexpected(a, "XRANGE", err);
+    if (r->elements == 0)
+        return 0;
+    fp_dead_entry_t *entries = calloc(r->elements, sizeof *entries);
+    if (entries == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    int rc = 0;
+    size_t i = 0;
+    for (; i < r->elements && rc == 0; i++)
+        rc = parse_entry(r->element[i], &entries[i]);
+    if (rc != 0) {
+        fp_admin_dead_free(entries, i);
+        return rc < 0 ? fp_err_set(err, rc, "out of memory") : unexpected(a, "XRANGE", err);
+    }
+    *out = entries;
+    *n = r->elements;
+    return 0;
+}
+
+int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, size_t count,
+                       fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (count == 0)
+        return 0;
+    char start[128], limit[24];
+    if (snprintf(start, sizeof start, "%s%s", after != NULL ? "(" : "-",
+                 after != NULL ? after : "") >= (int)sizeof start)
+        return fp_err_set(err, -EINVAL, "stream id too long: %.64s", after);
+    snprintf(limit, sizeof limit, "%zu", count);
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    if (key == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", limit};
+    const size_t lens[] = {6, strlen(key), strlen(start), 1, 5, strlen(limit)};
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(a, 6, argv, lens, &r, err);
+    free(key);
+    if (rc == 0)
+        rc = parse_entries(a, r, out, n, err);
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n)
+{
+    if (entries == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fp_dead_entry_t *e = &entries[i];
+        free(e->id);
+        free(e->job.s);
+        free(e->error.s);
+        free(e->attempts.s);
+        free(e->failed_at.s);
+        free(e->consumer.s);
+    }
+    free(entries);
+}
+
+/* One EVAL for up to FP_ADMIN_DEAD_BATCH entries. */
+static int requeue_batch(fp_admin_t *a, const char *const keys[2], const char *const *ids,
+                         const char *const *jobs, const size_t *lens, size_t n, size_t *moved,
+                         fp_err_t *err)
+{
+    const char *argv[5 + 2 * FP_ADMIN_DEAD_BATCH] = {"EVAL", dead_requeue_script, "2", keys[0],
+                                                     keys[1]};
+    size_t argl[5 + 2 * FP_ADMIN_DEAD_BATCH] = {4, sizeof dead_requeue_script - 1, 1,
+                                                strlen(keys[0]), strlen(keys[1])};
+    for (size_t i = 0; i < n; i++) {
+        argv[5 + 2 * i] = ids[i];
+        argl[5 + 2 * i] = strlen(ids[i]);
+        argv[6 + 2 * i] = jobs[i];
+        argl[6 + 2 * i] = lens[i];
+    }
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(a, (int)(5 + 2 * n), argv, argl, &r, err);
+    if (rc == 0 && (r->type != REDIS_REPLY_INTEGER || r->integer < 0))
+        rc = unexpected(a, "the requeue script", err);
+    if (rc == 0)
+        *moved += (size_t)r->integer;
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+int fp_admin_dead_requeue(fp_admin_t *a, const char *queue, const char *const *ids,
+                          const char *const *jobs, const size_t *lens, size_t n, size_t *moved,
+                          fp_err_t *err)
+{
+    char *dead = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    char *ready = fp_queue_key(a->cfg->redis.prefix, queue, "jobs");
+    size_t total = 0;
+    int rc = dead != NULL && ready != NULL ? 0 : fp_err_set(err, -ENOMEM, "out of memory");
+    const char *const keys[2] = {dead, ready};
+    for (size_t start = 0; start < n && rc == 0; start += FP_ADMIN_DEAD_BATCH) {
+        size_t count = n - start < FP_ADMIN_DEAD_BATCH ? n - start : FP_ADMIN_DEAD_BATCH;
+        rc = requeue_batch(a, keys, ids + start, jobs + start, lens + start, count, &total, err);
+    }
+    free(dead);
+    free(ready);
+    if (moved != NULL)
+        *moved = total;
+    return rc;
+}
+
+int fp_admin_dead_delete(fp_admin_t *a, const char *queue, const char *const *ids, size_t n,
+                         size_t *deleted, fp_err_t *err)
+{
+    if (deleted != NULL)
+        *deleted = 0;
+    if (n == 0)
+        return 0;
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    const char **argv = malloc((n + 2) * sizeof *argv);
+    size_t *argl = malloc((n + 2) * sizeof *argl);
+    int rc = key != NULL && argv != NULL && argl != NULL
+                 ? 0
+                 : fp_err_set(err, -ENOMEM, "out of memory");
+    redisReply *r = NULL;
+    if (rc == 0) {
+        argv[0] = "XDEL";
+        argl[0] = 4;
+        argv[1] = key;
+        argl[1] = strlen(key);
+        for (size_t i = 0; i < n; i++) {
+            argv[2 + i] = ids[i];
+            argl[2 + i] = strlen(ids[i]);
+        }
+        rc = fp_admin_commandv(a, (int)(n + 2), argv, argl, &r, err);
+    }
+    if (rc == 0 && (r->type != REDIS_REPLY_INTEGER || r->integer < 0))
+        rc = unexpected(a, "XDEL", err);
+    if (rc == 0 && deleted != NULL)
+        *deleted = (size_t)r->integer;
+    if (r != NULL)
+        freeReplyObject(r);
+    free(argv);
+    free(argl);
     free(key);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* admin.h: blocking Redis access for the command line (enqueue, stats,
- * dead). Never used on the daemon's loop: every call here waits for Redis. */
+ * dead). Never used on the daemon's loop: every call here waits for Redis.
+ * The dead-letter calls read and change P:{Q}:dead a page at a time, so a
+ * huge dead stream never has to fit in the command's memory. */
 #ifndef FORKPOOL_ADMIN_H
 #define FORKPOOL_ADMIN_H
 
@@ -45,5 +47,48 @@ int fp_admin_enqueue(fp_admin_t *a, const char *queue, const char *const *jobs,
 int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const *jobs,
                              const size_t *lens, size_t n, int64_t due_unix_ms, size_t *done,
                              fp_err_t *err);
+
+/* One field of a dead entry: a NUL-terminated copy, len bytes (Redis values
+ * are binary-safe, so len may exceed strlen). s is NULL when the field is
+ * absent. */
+typedef struct fp_admin_field_s {
+    char *s;
+    size_t len;
+} fp_admin_field_t;
+
+/* An entry of P:{Q}:dead as the outcome script writes it. */
+typedef struct fp_dead_entry_s {
+    char *id; /* stream entry id */
+    fp_admin_field_t job, error, attempts, failed_at, consumer;
+} fp_dead_entry_t;
+
+/* Dead entries moved back per script call: small enough that one call never
+ * holds Redis for long. */
+#define FP_ADMIN_DEAD_BATCH 100
+
+/* XLEN P:{queue}:dead (0 when the key does not exist). */
+int fp_admin_dead_count(fp_admin_t *a, const char *queue, long long *out, fp_err_t *err);
+
+/* Up to count entries of P:{queue}:dead, oldest first, after the entry id
+ * `after` (exclusive; NULL: from the start). *out (owned; fp_admin_dead_free)
+ * holds *n entries; *out is NULL when *n is 0. */
+int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, size_t count,
+                       fp_dead_entry_t **out, size_t *n, fp_err_t *err);
+
+void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n);
+
+/* For each i: if dead entry ids[i] still exists, deletes it and XADDs jobs[i]
+ * to P:{queue}:jobs, atomically (one Lua script per FP_ADMIN_DEAD_BATCH
+ * entries). An entry someone else already moved or deleted is left alone, so
+ * two operators retrying at once never enqueue a job twice. *moved (may be
+ * NULL) counts the jobs added, also when an error stops a later batch. */
+int fp_admin_dead_requeue(fp_admin_t *a, const char *queue, const char *const *ids,
+                          const char *const *jobs, const size_t *lens, size_t n, size_t *moved,
+                          fp_err_t *err);
+
+/* XDEL P:{queue}:dead ids...; *deleted (may be NULL) counts the entries that
+ * still existed. */
+int fp_admin_dead_delete(fp_admin_t *a, const char *queue, const char *const *ids, size_t n,
+                         size_t *deleted, fp_err_t *err);
 
 #endif

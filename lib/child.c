@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -244,6 +245,8 @@ _Noreturn void fp_child_main(const fp_child_spec_t *spec)
     memset(&c, 0, sizeof c);
     c.spec = spec;
     c.statm_fd = -1;
+    /* Children are forked from one parent: give each its own rand() stream. */
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
     c.reg = spec->handlers != NULL ? spec->handlers : &empty;
     snprintf(c.component, sizeof c.component, "child %d", spec->child_id);
     int64_t max_job = spec->cfg->limits.max_job_bytes > 0 ? spec->cfg->limits.max_job_bytes

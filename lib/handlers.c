@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,7 +71,27 @@ static void run_fail(void *state, const cJSON *job, const cJSON *args, fp_handle
               cJSON_IsString(message) ? message->valuestring : "failed on purpose");
 }
 
+/* Kills its own child with args.signal (default SIGSEGV), so a deployment can
+ * watch crash handling, retries and dead letters work before real code
+ * crashes; "flaky": only when args.percent (0-100, default 100) of a roll says so. */
+static void run_crash(void *state, const cJSON *job, const cJSON *args, fp_handler_result_t *res)
+{
+    (void)state;
+    (void)job;
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(args, "signal");
+    const cJSON *percent = cJSON_GetObjectItemCaseSensitive(args, "percent");
+    int signum = cJSON_IsNumber(sig) && sig->valueint > 0 && sig->valueint < 32 ? sig->valueint
+                                                                                : SIGSEGV;
+    int chance = cJSON_IsNumber(percent) ? percent->valueint : 100;
+    if (rand() % 100 < chance) {
+        signal(signum, SIG_DFL);
+        raise(signum);
+    }
+    (void)res; /* survived the roll: success */
+}
+
 static const fp_handler_t handler_noop = {"noop", NULL, run_noop, NULL};
+static const fp_handler_t handler_crash = {"crash", NULL, run_crash, NULL};
 static const fp_handler_t handler_sleep = {"sleep", NULL, run_sleep, NULL};
 static const fp_handler_t handler_echo = {"echo", NULL, run_echo, NULL};
 static const fp_handler_t handler_fail = {"fail", NULL, run_fail, NULL};
@@ -78,7 +99,8 @@ static const fp_handler_t handler_fail = {"fail", NULL, run_fail, NULL};
 void fp_registry_init_builtin(fp_registry_t *reg)
 {
     static const fp_handler_t *const builtin[] = {&handler_noop, &handler_sleep, &handler_echo,
-                                                  &handler_fail, &fp_handler_record_event};
+                                                  &handler_fail, &handler_crash,
+                                                  &fp_handler_record_event};
     memset(reg, 0, sizeof *reg);
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
         reg->handlers[reg->count++] = builtin[i];

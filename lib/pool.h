@@ -34,6 +34,9 @@ typedef struct fp_slot_s {
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
     int64_t started_at_ms;
+    int64_t max_jobs;       /* this child's jittered recycling limit; 0 = none */
+    bool timed_out;         /* its job overran: TERM (then KILL) was sent */
+    bool retiring;          /* being replaced (max jobs, memory): its stop is planned */
     int exit_status;        /* wait status, once reaped */
     bool reaped;
     bool channel_closed;

@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cjson/cJSON.h>
+
 #include "child.h"
 #include "forkpool/job.h"
 #include "forkpool/log.h"
@@ -27,6 +29,7 @@
 #include "os.h"
 #include "pool.h"
 #include "queue.h"
+#include "retry.h"
 #include "spawn.h"
 
 #define LOG "supervisor"
@@ -54,6 +57,8 @@ typedef struct fp_supervisor_s fp_supervisor_t;
  * close callback, so it is heap-allocated apart from the (movable) slots. */
 typedef struct channel_s {
     uv_pipe_t pipe;
+    uv_timer_t job_timer; /* the running job's deadline, then kill_grace */
+    int open_handles;     /* freed when both handles are closed */
     fp_supervisor_t *sup;
     int slot;
     fp_framer_t framer;
@@ -75,15 +80,18 @@ struct fp_supervisor_s {
     fp_pool_t pool;
     fp_queue_t *queue;
     sup_state_t state;
+    bool quiet;       /* TSTP: no more pulls, keep running */
+    size_t retiring;  /* children being replaced right now (at most one) */
+    uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
     bool queue_ready;
     bool queue_closed;
     fp_held_t *wait_head, *wait_tail;
     fp_buf_t line; /* scratch for encoding, reused */
-    uv_signal_t sig_term, sig_int, sig_quit, sig_chld;
+    uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp;
     uv_timer_t burst_timer, drain_timer, shutdown_timer, respawn_timer;
     int64_t respawn_delay_ms;
     size_t max_held_seen;
-    uint64_t jobs_ok, jobs_failed;
+    uint64_t jobs_ok, jobs_failed, jobs_retried;
     int64_t start_ms;        /* when fp_supervisor_run began */
     bool pool_was_ready;     /* every initial child has said "ready" */
     int64_t first_pull_ms;   /* when the first job arrived; 0 before */
@@ -143,16 +151,61 @@ static const char *held_name(const fp_held_t *held)
     return held->job.id != NULL ? held->job.id : held->entry_id;
 }
 
+static uint64_t next_random(fp_supervisor_t *sup)
+{
+    uint64_t x = sup->random;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return sup->random = x;
+}
+
 /* A job that will not be run again: to the dead stream with the reason. */
 static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
 {
     const char *queue = sup->queue_names[held->queue];
-    const char *kv[] = {"queue", queue, "job", held_name(held), NULL};
+    char attempt[24];
+    snprintf(attempt, sizeof attempt, "%lld", (long long)(held->job.attempt + 1));
+    const char *kv[] = {"queue", queue, "job", held_name(held), "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed for good: %s",
               held->job.type != NULL ? held->job.type : "(invalid)", why);
     fp_queue_dead(sup->queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
                   held->job.attempt + 1);
     sup->jobs_failed++;
+    sup->last_outcome_ms = fp_os_now_ms();
+}
+
+/* A failed attempt: back to the delayed set after the back-off while
+ * attempts are left and the failure may be retried, else dead. */
+static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable)
+{
+    const fp_config_t *cfg = sup->cfg;
+    int64_t attempts = held->job.attempt + 1;
+    int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts : cfg->retry.max_attempts;
+    if (fp_retry_decide(attempts, max, retryable) == FP_RETRY_DEAD) {
+        job_dead(sup, held, why);
+        return;
+    }
+    size_t len = 0;
+    char *payload = fp_retry_payload(held->payload, held->payload_len, held->entry_id, attempts,
+                                     why, &len);
+    if (payload == NULL) {
+        job_dead(sup, held, why);
+        return;
+    }
+    int64_t delay = fp_retry_backoff_ms(attempts, cfg->retry.backoff_base_ms,
+                                        cfg->retry.backoff_max_ms, cfg->retry.jitter,
+                                        next_random(sup));
+    char attempt[24];
+    snprintf(attempt, sizeof attempt, "%lld", (long long)attempts);
+    const char *kv[] = {"queue", sup->queue_names[held->queue], "job", held_name(held),
+                        "attempt", attempt, NULL};
+    fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed, retrying in %lld ms: %s", held->job.type,
+              (long long)delay, why);
+    fp_queue_retry(sup->queue, held->queue, held->entry_id, payload, len,
+                   fp_os_unix_ms() + delay);
+    cJSON_free(payload);
+    sup->jobs_retried++;
     sup->last_outcome_ms = fp_os_now_ms();
 }
 
@@ -163,7 +216,7 @@ static void update_want(fp_supervisor_t *sup)
     if (sup->queue == NULL || sup->queue_closed)
         return;
     size_t room = 0;
-    if (sup->state == SUP_RUNNING && sup->queue_ready)
+    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet)
         room = fp_pool_room(&sup->pool);
     fp_queue_want(sup->queue, room);
 }
@@ -300,17 +353,44 @@ static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
     slot->state = FP_CHILD_STOPPING;
 }
 
+/* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
+ * when the child is reaped, as a failed attempt ("timeout"). */
+static void on_job_timer(uv_timer_t *timer)
+{
+    channel_t *ch = timer->data;
+    fp_supervisor_t *sup = ch->sup;
+    fp_slot_t *slot = channel_slot(ch);
+    if (slot->reaped || slot->pid <= 0)
+        return;
+    if (slot->timed_out) {
+        fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
+                    (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
+        kill(slot->pid, SIGKILL);
+        return;
+    }
+    fp_held_t *held = slot->job;
+    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out; sending SIGTERM",
+                held != NULL ? held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
+                (int)slot->pid);
+    slot->timed_out = true;
+    kill(slot->pid, SIGTERM);
+    uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
+}
+
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
 {
+    channel_t *ch = slot->channel;
     slot->seq = fp_pool_next_seq(&sup->pool);
     slot->job = held;
     slot->state = FP_CHILD_BUSY;
     held->started_at_ms = fp_os_now_ms();
+    int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
+    uv_timer_start(&ch->job_timer, on_job_timer, (uint64_t)timeout, 0);
     sup->line.len = 0;
     int rc = fp_proto_encode_job(&sup->line, slot->seq, held->job.attempt + 1, held->payload,
                                  held->payload_len);
     if (rc == 0)
-        rc = channel_send(slot->channel, sup->line.data, sup->line.len);
+        rc = channel_send(ch, sup->line.data, sup->line.len);
     if (rc < 0) {
         /* The child is going away (its exit will be reaped); the job stays
          * with the slot and is settled as a crash of that child. */
@@ -328,29 +408,72 @@ static void dispatch(fp_supervisor_t *sup)
     update_want(sup);
 }
 
+static bool over_limits(const fp_supervisor_t *sup, const fp_slot_t *slot, const char **why)
+{
+    int64_t max_kb = sup->cfg->pool.max_memory_per_child_bytes / 1024;
+    if (slot->max_jobs > 0 && slot->jobs_done >= slot->max_jobs) {
+        *why = "max_jobs_per_child";
+        return true;
+    }
+    if (max_kb > 0 && slot->rss_kb > max_kb) {
+        *why = "max_memory_per_child";
+        return true;
+    }
+    return false;
+}
+
+/* Replaces a child that reached its job or memory limit: the replacement is
+ * forked first, then the old one is told to stop, so capacity never dips;
+ * one replacement at a time, so a whole pool never recycles at once. */
+static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    const char *why;
+    if (sup->state != SUP_RUNNING || sup->retiring > 0 || !over_limits(sup, slot, &why))
+        return false;
+    fp_err_t err;
+    fp_err_clear(&err);
+    int id = slot->id;
+    pid_t pid = slot->pid;
+    int64_t jobs = slot->jobs_done, rss = slot->rss_kb;
+    if (spawn_child(sup, &err) < 0) {
+        fp_log_error(LOG, "cannot fork a replacement for child %d: %s", id, err.msg);
+        return false;
+    }
+    slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
+    fp_log_info(LOG, "child %d (pid %d) reached %s after %lld jobs (rss %lld kB); replacing it", id,
+                (int)pid, why, (long long)jobs, (long long)rss);
+    slot->retiring = true;
+    sup->retiring++;
+    send_stop(sup, slot);
+    return true;
+}
+
 static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
 {
     fp_held_t *held = slot->job;
-    if (held == NULL || msg->seq != slot->seq) {
+    if (held == NULL || msg->seq != slot->seq || slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
+    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
     if (msg->ok) {
         fp_queue_ack(sup->queue, held->queue, held->entry_id);
         sup->jobs_ok++;
         sup->last_outcome_ms = fp_os_now_ms();
     } else {
-        job_dead(sup, held, msg->error != NULL ? msg->error : "failed");
+        job_failed(sup, held, msg->error != NULL ? msg->error : "failed", msg->retry);
     }
     slot->job = NULL;
     slot->jobs_done++;
     slot->rss_kb = msg->rss_kb;
     held_release(sup, held);
-    if (sup->state == SUP_RUNNING)
-        slot->state = FP_CHILD_IDLE;
-    else
+    if (sup->state != SUP_RUNNING) {
         send_stop(sup, slot);
+        return;
+    }
+    slot->state = FP_CHILD_IDLE;
+    maybe_retire(sup, slot);
 }
 
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
@@ -400,6 +523,8 @@ static void on_channel_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *bu
 static void on_channel_closed(uv_handle_t *handle)
 {
     channel_t *ch = handle->data;
+    if (--ch->open_handles > 0)
+        return;
     fp_supervisor_t *sup = ch->sup;
     fp_slot_t *slot = channel_slot(ch);
     slot->channel = NULL;
@@ -412,8 +537,10 @@ static void on_channel_closed(uv_handle_t *handle)
 
 static void channel_close(channel_t *ch)
 {
-    if (!uv_is_closing((uv_handle_t *)&ch->pipe))
-        uv_close((uv_handle_t *)&ch->pipe, on_channel_closed);
+    if (uv_is_closing((uv_handle_t *)&ch->pipe))
+        return;
+    uv_close((uv_handle_t *)&ch->pipe, on_channel_closed);
+    uv_close((uv_handle_t *)&ch->job_timer, on_channel_closed);
 }
 
 static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -439,18 +566,20 @@ static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
     ch->slot = slot->id;
     fp_framer_init(&ch->framer, (size_t)sup->cfg->limits.max_job_bytes + 4096);
     int rc = uv_pipe_init(&sup->loop, &ch->pipe, 0);
-    if (rc == 0)
-        rc = uv_pipe_open(&ch->pipe, fd);
-    ch->pipe.data = ch;
-    if (rc == 0)
-        rc = uv_read_start((uv_stream_t *)&ch->pipe, on_channel_alloc, on_channel_read);
     if (rc < 0) {
-        fp_framer_free(&ch->framer);
         free(ch);
         return rc;
     }
+    uv_timer_init(&sup->loop, &ch->job_timer);
+    ch->pipe.data = ch->job_timer.data = ch;
+    ch->open_handles = 2;
     slot->channel = ch;
-    return 0;
+    rc = uv_pipe_open(&ch->pipe, fd);
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&ch->pipe, on_channel_alloc, on_channel_read);
+    if (rc < 0)
+        channel_close(ch); /* its close callback marks the slot's channel closed */
+    return rc;
 }
 
 /* ---- children ----------------------------------------------------------- */
@@ -472,12 +601,18 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     slot->pid = pid;
     rc = channel_open(sup, slot, fd);
     if (rc < 0) {
-        close(fd);
+        if (slot->channel == NULL) {
+            close(fd); /* else the pipe owns it and closes it */
+            slot->channel_closed = true;
+        }
         kill(pid, SIGKILL);
-        slot->channel_closed = true;
         slot->state = FP_CHILD_STOPPING;
         return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
     }
+    const fp_config_t *cfg = sup->cfg;
+    if (cfg->pool.max_jobs_per_child > 0)
+        slot->max_jobs = cfg->pool.max_jobs_per_child +
+                         (int64_t)(next_random(sup) % (uint64_t)(cfg->pool.max_jobs_jitter + 1));
     fp_log_debug(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
 }
@@ -501,9 +636,12 @@ static void on_respawn_timer(uv_timer_t *timer)
 
 /* Children that die right after start are restarted with growing delay, so
  * a broken deployment does not turn into a fork storm. */
-static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot)
+static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot, bool died_in_job)
 {
-    bool fast = fp_os_now_ms() - slot->started_at_ms < RESPAWN_FAST_EXIT_MS;
+    /* A child that dies in a job died of the job; one that dies before its
+     * first job, right after start, is broken itself (bad code, init). */
+    bool fast = !died_in_job && slot->jobs_done == 0 &&
+                fp_os_now_ms() - slot->started_at_ms < RESPAWN_FAST_EXIT_MS;
     if (!fast) {
         sup->respawn_delay_ms = 0;
         top_up(sup);
@@ -530,14 +668,24 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     char how[96];
     describe_exit(status, how, sizeof how);
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    bool died_in_job = slot->job != NULL;
     if (slot->job != NULL) {
+        /* A crash or a timeout is a failed attempt of the job it held, and
+         * follows the retry rules at once: no visibility timeout to wait for. */
         fp_held_t *held = slot->job;
         char why[160];
-        snprintf(why, sizeof why, "child crashed: %s", how);
-        job_dead(sup, held, why);
+        if (slot->timed_out)
+            snprintf(why, sizeof why, "timeout: still running after %lld ms",
+                     (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
+                                                          : sup->cfg->pool.job_timeout_ms));
+        else
+            snprintf(why, sizeof why, "child crashed: %s", how);
+        job_failed(sup, held, why, true);
         slot->job = NULL;
         held_release(sup, held);
     }
+    if (slot->retiring)
+        sup->retiring--;
     if (!expected)
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
     slot->state = FP_CHILD_EXITED;
@@ -546,7 +694,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     if (slot->channel != NULL)
         channel_close(slot->channel);
     if (!expected && sup->state == SUP_RUNNING)
-        schedule_respawn(sup, slot);
+        schedule_respawn(sup, slot, died_in_job);
     fp_pool_release_if_done(&sup->pool, slot);
 }
 
@@ -590,6 +738,7 @@ static void on_queue_closed(void *ctx)
     close_handle((uv_handle_t *)&sup->sig_int);
     close_handle((uv_handle_t *)&sup->sig_quit);
     close_handle((uv_handle_t *)&sup->sig_chld);
+    close_handle((uv_handle_t *)&sup->sig_tstp);
     close_handle((uv_handle_t *)&sup->burst_timer);
     close_handle((uv_handle_t *)&sup->drain_timer);
     close_handle((uv_handle_t *)&sup->shutdown_timer);
@@ -613,8 +762,9 @@ static void maybe_finish(fp_supervisor_t *sup)
     /* The busy span is what benchmarks divide by: start-up and the final
      * drain are reported apart from it. */
     int64_t busy_ms = sup->first_pull_ms ? sup->last_outcome_ms - sup->first_pull_ms : 0;
-    fp_log_info(LOG, "stopped: %llu jobs done, %llu failed, busy %lld.%03lld s (first pull to last outcome)",
+    fp_log_info(LOG, "stopped: %llu jobs done, %llu failed, %llu retried, busy %lld.%03lld s (first pull to last outcome)",
                 (unsigned long long)sup->jobs_ok, (unsigned long long)sup->jobs_failed,
+                (unsigned long long)sup->jobs_retried,
                 (long long)(busy_ms / 1000), (long long)(busy_ms % 1000));
     if (sup->queue != NULL)
         fp_queue_close(sup->queue, on_queue_closed, sup);
@@ -692,6 +842,19 @@ static void on_stop_signal(uv_signal_t *handle, int signum)
         begin_drain(sup, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* TSTP: quiet, as Sidekiq does before a deploy: no more pulls, running
+ * and held jobs finish, the daemon stays up until TERM. */
+static void on_quiet_signal(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    fp_supervisor_t *sup = handle->data;
+    if (sup->quiet || sup->state != SUP_RUNNING)
+        return;
+    sup->quiet = true;
+    fp_log_info(LOG, "quiet (SIGTSTP): no more pulls; %zu jobs held finish", sup->pool.held);
+    update_want(sup);
+}
+
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
@@ -719,6 +882,7 @@ static int init_handles(fp_supervisor_t *sup)
         {&sup->sig_int, SIGINT, on_stop_signal},
         {&sup->sig_quit, SIGQUIT, on_stop_signal},
         {&sup->sig_chld, SIGCHLD, on_sigchld},
+        {&sup->sig_tstp, SIGTSTP, on_quiet_signal},
     };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         int rc = uv_signal_init(&sup->loop, sigs[i].handle);
@@ -801,6 +965,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         sup->nqueues = opts->nqueues;
     }
     fp_registry_init_builtin(&sup->registry);
+    sup->random = ((uint64_t)getpid() << 32) ^ (uint64_t)fp_os_unix_ms() ^ 0x9E3779B97F4A7C15ULL;
     fp_pool_init(&sup->pool, (size_t)cfg->pool.children, (size_t)cfg->pool.prefetch);
     int rc = uv_loop_init(&sup->loop);
     if (rc < 0) {

@@ -282,6 +282,9 @@ int fp_th_spawn(const char *const argv[], const char *const env_extra[], const c
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* Its own process group, as a service manager would start it, so a
+         * test can signal the whole group without signalling itself. */
+        setpgid(0, 0);
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
         if (fd < 0 || null < 0)

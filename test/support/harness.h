@@ -39,7 +39,8 @@ void fp_th_result_free(fp_th_result_t *res);
 
 /* Starts argv[0] in the background with stdout and stderr appended to
  * log_path, env_extra added to the environment (may be NULL). Returns the pid
- * or -errno. The process gets PR_SET_PDEATHSIG so a crashed test leaks nothing. */
+ * or -errno. The process leads its own process group and gets PR_SET_PDEATHSIG,
+ * so a test can signal its group and a crashed test leaks nothing. */
 int fp_th_spawn(const char *const argv[], const char *const env_extra[], const char *log_path);
 
 /* Waits for pid up to timeout_ms. Returns its exit code (or 128 + signal), or

@@ -104,9 +104,9 @@ static void test_registry_builtins(void **state)
 {
     fp_registry_t reg;
     fp_registry_init_builtin(&reg);
-    assert_int_equal(reg.count, 5);
-    const char *names[] = {"noop", "sleep", "echo", "fail", "record_event"};
-    for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(reg.count, 6);
+    const char *names[] = {"noop", "sleep", "echo", "fail", "crash", "record_event"};
+    for (size_t i = 0; i < 6; i++) {
         const fp_handler_t *h = fp_registry_find(&reg, names[i]);
         assert_non_null(h);
         assert_string_equal(h->name, names[i]);
@@ -125,7 +125,7 @@ static void test_registry_add_rejects_duplicates_and_overflow(void **state)
     static const fp_handler_t dup = {"echo", NULL, run_nothing, NULL};
     assert_int_equal(fp_registry_add(&reg, &dup, &err), FP_ECONFIG);
     assert_non_null(strstr(err.msg, "\"echo\" is already registered"));
-    assert_int_equal(reg.count, 5);
+    assert_int_equal(reg.count, 6);
     assert_ptr_not_equal(fp_registry_find(&reg, "echo"), &dup);
 
     static const fp_handler_t nameless = {"", NULL, run_nothing, NULL};

@@ -1,0 +1,778 @@
+/* cmd_dead.c: `forkpool dead list|retry|purge`, the operator's tools for the
+ * dead stream P:{Q}:dead. All three walk it oldest first a page at a time
+ * (admin.c), so any size works in bounded memory. retry turns each payload
+ * back into a new job by cutting "attempt" and "last_error" out of the text
+ * (never re-printing it: cJSON would round big integers in args), skips
+ * payloads that would only die again (what fp_job_parse rejects) unless
+ * --force, and moves each page with one guarded script so that concurrent
+ * retries never duplicate a job. purge demands --limit or --all, so a typo
+ * cannot empty the stream. Usage errors come before the configuration, which
+ * comes before Redis: 64, 78, 69. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "admin.h"
+#include "cli.h"
+#include "forkpool/job.h"
+#include "json.h"
+#include "utf8.h"
+
+#define LIST_DEFAULT_LIMIT 100
+#define LIMIT_MAX 1000000000LL
+#define READ_PAGE 1000 /* entries per XRANGE for list and purge */
+#define NO_LIMIT (-1LL)
+
+typedef enum { ACTION_LIST, ACTION_RETRY, ACTION_PURGE } action_t;
+
+typedef struct dead_args_s {
+    const char *config_path;
+    const char *queue; /* NULL: the first of queues.names */
+    action_t action;
+    long long limit;   /* NO_LIMIT: every entry */
+    bool limit_given, all, json, force;
+} dead_args_t;
+
+typedef struct dead_ctx_s {
+    const dead_args_t *args;
+    const fp_config_t *cfg;
+    const char *queue;
+    fp_admin_t *admin;
+} dead_ctx_t;
+
+/* Called with each page of entries, oldest first. */
+typedef int (*page_fn)(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
+                       fp_err_t *err);
+
+/* ---- options -------------------------------------------------------------- */
+
+static int parse_action(const char *word, action_t *out, fp_err_t *err)
+{
+    static const char *const names[] = {"list", "retry", "purge"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(word, names[i]) == 0) {
+            *out = (action_t)i;
+            return 0;
+        }
+    }
+    return fp_err_set(err, FP_EUSAGE, "unknown action \"%s\" (list, retry or purge)", word);
+}
+
+static int parse_options(int argc, char **argv, dead_args_t *a, fp_err_t *err)
+{
+    enum { OPT_QUEUE = 256, OPT_LIMIT, OPT_ALL, OPT_JSON, OPT_FORCE };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"queue", required_argument, NULL, OPT_QUEUE},
+        {"limit", required_argument, NULL, OPT_LIMIT}, {"all", no_argument, NULL, OPT_ALL},
+        {"json", no_argument, NULL, OPT_JSON},     {"force", no_argument, NULL, OPT_FORCE},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case 'c': a->config_path = optarg; break;
+        case OPT_QUEUE:
+            if (optarg[0] == '\0')
+                return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
+            a->queue = optarg;
+            break;
+        case OPT_LIMIT:
+            if (fp_cli_parse_count("--limit", optarg, LIMIT_MAX, &a->limit, err) < 0)
+                return FP_EUSAGE;
+            a->limit_given = true;
+            break;
+        case OPT_ALL: a->all = true; break;
+        case OPT_JSON: a->json = true; break;
+        case OPT_FORCE: a->force = true; break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
+        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        }
+    }
+    return 0;
+}
+
+/* Which options go with which action, and each action's default limit. */
+static int check_combination(dead_args_t *a, fp_err_t *err)
+{
+    if (a->json && a->action != ACTION_LIST)
+        return fp_err_set(err, FP_EUSAGE, "--json goes with 'list' only");
+    if (a->force && a->action != ACTION_RETRY)
+        return fp_err_set(err, FP_EUSAGE, "--force goes with 'retry' only");
+    if (a->all && a->limit_given)
+        return fp_err_set(err, FP_EUSAGE, "--limit and --all cannot be combined");
+    if (a->action == ACTION_PURGE && !a->all && !a->limit_given)
+        return fp_err_set(err, FP_EUSAGE,
+                          "purge needs --limit N or --all (so that a typo cannot empty the "
+                          "dead stream)");
+    if (a->all)
+        a->limit = NO_LIMIT;
+    else if (!a->limit_given)
+        a->limit = a->action == ACTION_LIST ? LIST_DEFAULT_LIMIT : NO_LIMIT;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, dead_args_t *a, fp_err_t *err)
+{
+    *a = (dead_args_t){0};
+    int rc = parse_options(argc, argv, a, err);
+    if (rc < 0)
+        return rc;
+    if (argc - optind != 1)
+        return fp_err_set(err, FP_EUSAGE, argc - optind == 0 ? "which action: list, retry or purge?"
+                                                             : "wrong number of arguments");
+    if ((rc = parse_action(argv[optind], &a->action, err)) < 0)
+        return rc;
+    return check_combination(a, err);
+}
+
+/* ---- walking the dead stream ------------------------------------------------ */
+
+/* Hands fn the dead entries oldest first, page entries at a time, up to the
+ * limit. Pages follow the last id seen (exclusive), so entries that fn (or
+ * another operator) deletes meanwhile neither stop nor repeat the walk. */
+static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *err)
+{
+    char cursor[128] = "";
+    long long left = c->args->limit;
+    for (;;) {
+        size_t want = page;
+        if (left != NO_LIMIT && (long long)want > left)
+            want = (size_t)left;
+        if (want == 0)
+            return 0;
+        fp_dead_entry_t *e = NULL;
+        size_t n = 0;
+        int rc = fp_admin_dead_read(c->admin, c->queue, cursor[0] != '\0' ? cursor : NULL, want,
+                                    &e, &n, err);
+        if (rc == 0 && n > 0) {
+            snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
+            rc = fn(c, e, n, state, err);
+        }
+        fp_admin_dead_free(e, n);
+        if (rc < 0 || n < want)
+            return rc;
+        if (left != NO_LIMIT)
+            left -= (long long)n;
+    }
+}
+
+/* ---- payloads ---------------------------------------------------------------- */
+
+/* Scanners over text fp_json_parse accepted; each stays within end anyway. */
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at an opening quote; returns just past the closing one. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
+}
+
+static const char *skip_value(const char *p, const char *end)
+{
+    if (p < end && *p == '"')
+        return skip_string(p, end);
+    if (p < end && (*p == '{' || *p == '[')) {
+        size_t depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_string(p, end);
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return end;
+    }
+    while (p < end && strchr(",}] \t\r\n", *p) == NULL)
+        p++;
+    return p;
+}
+
+/* True when the quoted key at [key, key_end) decodes to a member a fresh job
+ * must not carry. Decoding matters: "\u0061ttempt" is "attempt". */
+static bool is_retry_member(const char *key, const char *key_end)
+{
+    cJSON *k = fp_json_parse(key, (size_t)(key_end - key));
+    bool drop = cJSON_IsString(k) && (strcmp(k->valuestring, "attempt") == 0 ||
+                                      strcmp(k->valuestring, "last_error") == 0);
+    cJSON_Delete(k);
+    return drop;
+}
+
+/* Copies the JSON object s (valid) into out (len + 1 bytes) without its
+ * "attempt" and "last_error" members; every other byte of every kept member
+ * is kept. Returns how many members were dropped. */
+static size_t strip_retry_members(const char *s, size_t len, char *out, size_t *out_len)
+{
+    const char *p = skip_ws(s, s + len) + 1, *end = s + len;
+    size_t dropped = 0, n = 0;
+    out[n++] = '{';
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != '"')
+            break;
+        const char *key = p, *key_end = skip_string(p, end);
+        const char *member_end = skip_value(skip_ws(skip_ws(key_end, end) + 1, end), end);
+        if (is_retry_member(key, key_end)) {
+            dropped++;
+        } else {
+            if (n > 1)
+                out[n++] = ',';
+            memcpy(out + n, key, (size_t)(member_end - key));
+            n += (size_t)(member_end - key);
+        }
+        p = skip_ws(member_end, end);
+        if (p < end && *p == ',')
+            p++;
+    }
+    out[n++] = '}';
+    out[n] = '\0';
+    *out_len = n;
+    return dropped;
+}
+
+/* The payload as a fresh job in *text (owned, *len bytes): a JSON object
+ * loses "attempt" and "last_error", anything else is copied as it is. Then
+ * checks it as the daemon would: 0 when valid (*job filled; fp_job_clear),
+ * FP_EJOB/FP_ELIMIT with the reason in why when it would only die again,
+ * -ENOMEM. */
+static int fresh_job(const fp_config_t *cfg, const fp_admin_field_t *payload, char **text,
+                     size_t *len, fp_job_t *job, fp_err_t *why)
+{
+    const char *s = payload->s != NULL ? payload->s : "";
+    size_t n = payload->s != NULL ? payload->len : 0;
+    memset(job, 0, sizeof *job);
+    if ((*text = malloc(n + 3)) == NULL)
+        return fp_err_set(why, -ENOMEM, "out of memory");
+    cJSON *v = fp_json_parse(s, n);
+    bool dropped = cJSON_IsObject(v) && strip_retry_members(s, n, *text, len) > 0;
+    cJSON_Delete(v);
+    if (!dropped) {
+        memcpy(*text, s, n);
+        (*text)[n] = '\0';
+        *len = n;
+    }
+    if (payload->s == NULL)
+        return fp_err_set(why, FP_EJOB, "the entry has no job field");
+    return fp_job_parse(*text, *len, (size_t)cfg->limits.max_job_bytes, job, why);
+}
+
+/* ---- list ---------------------------------------------------------------------- */
+
+/* A whole number field, or false. */
+static bool field_int(const fp_admin_field_t *f, int64_t *out)
+{
+    if (f->s == NULL || f->len == 0 || f->len != strlen(f->s))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(f->s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Unix ms as 2024-05-01T12:34:56.789Z. */
+static bool format_iso(const fp_admin_field_t *f, char *out, size_t cap)
+{
+    int64_t ms;
+    struct tm tm;
+    if (!field_int(f, &ms) || ms < 0)
+        return false;
+    time_t sec = (time_t)(ms / 1000);
+    if (gmtime_r(&sec, &tm) == NULL)
+        return false;
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return true;
+}
+
+/* Copies s into out (cap bytes) for a terminal: control bytes become spaces
+ * and invalid UTF-8 '?', so no payload can drive the terminal; at most cols
+ * characters, "..." marking a cut. Returns the characters written. */
+static size_t cell(const char *s, size_t len, size_t cols, char *out, size_t cap)
+{
+    size_t i = 0, n = 0, used = 0;
+    while (i < len && used < cols && n + 8 < cap) {
+        size_t ch = (unsigned char)s[i] < 0x80 ? 1 : fp_utf8_valid_prefix(s + i, len - i);
+        if ((unsigned char)s[i] >= 0x80) { /* one whole multibyte character, or '?' */
+            size_t want = (unsigned char)s[i] >= 0xf0 ? 4 : (unsigned char)s[i] >= 0xe0 ? 3 : 2;
+            ch = ch >= want ? want : 0;
+        }
+        if (ch == 0) {
+            out[n++] = '?';
+            i++;
+        } else if (ch == 1) {
+            unsigned char b = (unsigned char)s[i++];
+            out[n++] = b < 0x20 || b == 0x7f ? ' ' : (char)b;
+        } else {
+            memcpy(out + n, s + i, ch);
+            n += ch;
+            i += ch;
+        }
+        used++;
+    }
+    if (i < len && cols >= 3 && used >= 3) { /* cut: replace the last three with "..." */
+        while (used > cols - 3) {
+            do
+                n--;
+            while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80);
+            used--;
+        }
+        memcpy(out + n, "...", 3);
+        n += 3;
+        used += 3;
+    }
+    out[n] = '\0';
+    return used;
+}
+
+typedef struct table_s {
+    bool started;
+    size_t w_id, w_consumer, w_job, w_error;
+    size_t shown;
+} table_t;
+
+static size_t terminal_width(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *env = getenv("COLUMNS");
+    long v = env != NULL ? strtol(env, NULL, 10) : 0;
+    return v > 0 && v < 10000 ? (size_t)v : 120;
+}
+
+/* "type id=ID" of a valid job, else "(invalid payload)"; owned. */
+static char *job_label(const dead_ctx_t *c, const fp_dead_entry_t *e)
+{
+    char *text = NULL, *label = NULL;
+    size_t len;
+    fp_job_t job;
+    fp_err_t why;
+    int rc = fresh_job(c->cfg, &e->job, &text, &len, &job, &why);
+    if (rc == 0 && asprintf(&label, "%s%s%s", job.type, job.id != NULL ? " id=" : "",
+                            job.id != NULL ? job.id : "") < 0)
+        label = NULL;
+    else if (rc != 0 && rc != -ENOMEM)
+        label = strdup("(invalid payload)");
+    fp_job_clear(&job);
+    free(text);
+    return label;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Column widths from the first page: ids are never cut, consumer and job
+ * at most 24 and 40 characters, the error gets what the terminal has left. */
+static void size_columns(table_t *t, const fp_dead_entry_t *e, size_t n, char **labels)
+{
+    t->w_id = strlen("ENTRY ID");
+    t->w_consumer = strlen("CONSUMER");
+    t->w_job = strlen("JOB");
+    for (size_t i = 0; i < n; i++) {
+        t->w_id = strlen(e[i].id) > t->w_id ? strlen(e[i].id) : t->w_id;
+        t->w_consumer = e[i].consumer.s != NULL && e[i].consumer.len > t->w_consumer
+                            ? min_size(e[i].consumer.len, 24)
+                            : t->w_consumer;
+        size_t lj = labels[i] != NULL ? strlen(labels[i]) : 0;
+        t->w_job = lj > t->w_job ? min_size(lj, 40) : t->w_job;
+    }
+    size_t used = t->w_id + 2 + 24 + 2 + 8 + 2 + t->w_consumer + 2 + t->w_job + 2;
+    size_t width = terminal_width();
+    t->w_error = width > used + 30 ? width - used : 30;
+}
+
+static void put_padded(const char *text, size_t cols, size_t width)
+{
+    fputs(text, stdout);
+    for (; cols < width; cols++)
+        putchar(' ');
+    fputs("  ", stdout);
+}
+
+static void print_row(const table_t *t, const fp_dead_entry_t *e, const char *label)
+{
+    char buf[1024], when[40];
+    int64_t attempts;
+    put_padded(e->id, strlen(e->id), t->w_id);
+    if (!format_iso(&e->failed_at, when, sizeof when))
+        cell(e->failed_at.s != NULL ? e->failed_at.s : "-",
+             e->failed_at.s != NULL ? e->failed_at.len : 1, 24, when, sizeof when);
+    put_padded(when, strlen(when), 24);
+    if (field_int(&e->attempts, &attempts))
+        snprintf(buf, sizeof buf, "%8" PRId64, attempts);
+    else
+        snprintf(buf, sizeof buf, "%8s", "-");
+    put_padded(buf, 8, 8);
+    const fp_admin_field_t *who = &e->consumer;
+    size_t cols = cell(who->s != NULL ? who->s : "-", who->s != NULL ? who->len : 1, t->w_consumer,
+                       buf, sizeof buf);
+    put_padded(buf, cols, t->w_consumer);
+    cols = cell(label, strlen(label), t->w_job, buf, sizeof buf);
+    put_padded(buf, cols, t->w_job);
+    const fp_admin_field_t *why = &e->error;
+    cell(why->s != NULL ? why->s : "-", why->s != NULL ? why->len : 1, t->w_error, buf, sizeof buf);
+    printf("%s\n", buf);
+}
+
+static int list_table_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
+                           fp_err_t *err)
+{
+    table_t *t = state;
+    char **labels = calloc(n, sizeof *labels);
+    int rc = labels != NULL ? 0 : fp_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if ((labels[i] = job_label(c, &e[i])) == NULL)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && !t->started) {
+        size_columns(t, e, n, labels);
+        printf("%-*s  %-24s  %8s  %-*s  %-*s  %s\n", (int)t->w_id, "ENTRY ID", "FAILED AT (UTC)",
+               "ATTEMPTS", (int)t->w_consumer, "CONSUMER", (int)t->w_job, "JOB", "ERROR");
+        t->started = true;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        print_row(t, &e[i], labels[i]);
+    if (rc == 0)
+        t->shown += n;
+    for (size_t i = 0; labels != NULL && i < n; i++)
+        free(labels[i]);
+    free(labels);
+    return rc;
+}
+
+/* s as a C string for JSON: invalid UTF-8 and NUL bytes become U+FFFD, so
+ * every line printed is valid JSON whatever Redis holds. Owned. */
+static char *lossy_utf8(const char *s, size_t len)
+{
+    static const char replacement[] = "\xef\xbf\xbd";
+    char *out = malloc(len * 3 + 1);
+    size_t n = 0;
+    for (size_t i = 0; out != NULL && i < len;) {
+        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
+        for (size_t k = 0; k < ok; k++) {
+            if (s[i + k] == '\0') {
+                memcpy(out + n, replacement, 3);
+                n += 3;
+            } else {
+                out[n++] = s[i + k];
+            }
+        }
+        i += ok;
+        if (i < len) {
+            memcpy(out + n, replacement, 3);
+            n += 3;
+            i++;
+        }
+    }
+    if (out != NULL)
+        out[n] = '\0';
+    return out;
+}
+
+/* One JSON number token at p in strict JSON grammar; returns its end, or
+ * NULL (cJSON also takes "01" and "1.", which other parsers refuse). */
+static const char *strict_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    if (p < end && *p == '.') {
+        const char *digits = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == digits)
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *digits = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == digits)
+            return NULL;
+    }
+    return p;
+}
+
+/* JSON text s (accepted by fp_json_parse, valid UTF-8) without whitespace
+ * between tokens, byte for byte otherwise (numbers keep every digit). NULL
+ * when it is not strict JSON (raw control bytes in strings, loose numbers)
+ * or on ENOMEM: the caller then prints cJSON's re-encoding instead. */
+static char *minify(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    const char *p = s, *end = s + len;
+    size_t n = 0;
+    while (out != NULL && p < end) {
+        const char *q = p + 1;
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+            continue;
+        }
+        if (*p == '"') {
+            q = skip_string(p, end);
+            for (const char *k = p; k < q; k++)
+                if ((unsigned char)*k < 0x20)
+                    q = NULL;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            q = strict_number(p, end);
+        }
+        if (q == NULL) {
+            free(out);
+            return NULL;
+        }
+        memcpy(out + n, p, (size_t)(q - p));
+        n += (size_t)(q - p);
+        p = q;
+    }
+    if (out != NULL)
+        out[n] = '\0';
+    return out;
+}
+
+/* The job member for --json: the payload itself when it is JSON, else the
+ * text as a string. */
+static cJSON *json_job(const fp_admin_field_t *f)
+{
+    if (f->s == NULL)
+        return cJSON_CreateNull();
+    cJSON *parsed = fp_utf8_valid(f->s, f->len) ? fp_json_parse(f->s, f->len) : NULL;
+    if (parsed == NULL) {
+        char *text = lossy_utf8(f->s, f->len);
+        cJSON *str = text != NULL ? cJSON_CreateString(text) : NULL;
+        free(text);
+        return str;
+    }
+    char *raw = minify(f->s, f->len);
+    if (raw == NULL)
+        return parsed;
+    cJSON_Delete(parsed);
+    cJSON *item = cJSON_CreateRaw(raw);
+    free(raw);
+    return item;
+}
+
+/* A field as a string, null when absent. */
+static cJSON *json_text(const fp_admin_field_t *f)
+{
+    if (f->s == NULL)
+        return cJSON_CreateNull();
+    char *text = lossy_utf8(f->s, f->len);
+    cJSON *item = text != NULL ? cJSON_CreateString(text) : NULL;
+    free(text);
+    return item;
+}
+
+/* A field as a whole number when it is one, else as json_text. */
+static cJSON *json_int(const fp_admin_field_t *f)
+{
+    int64_t v;
+    if (!field_int(f, &v))
+        return json_text(f);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRId64, v);
+    return cJSON_CreateRaw(digits);
+}
+
+static bool json_add(cJSON *o, const char *name, cJSON *item)
+{
+    if (item != NULL && cJSON_AddItemToObject(o, name, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static int print_json_line(const dead_ctx_t *c, const fp_dead_entry_t *e, fp_err_t *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL && json_add(o, "id", cJSON_CreateString(e->id)) &&
+              json_add(o, "queue", cJSON_CreateString(c->queue)) &&
+              json_add(o, "job", json_job(&e->job)) && json_add(o, "error", json_text(&e->error)) &&
+              json_add(o, "attempts", json_int(&e->attempts)) &&
+              json_add(o, "failed_at", json_int(&e->failed_at)) &&
+              json_add(o, "consumer", json_text(&e->consumer));
+    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (line == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    puts(line);
+    cJSON_free(line);
+    return 0;
+}
+
+static int list_json_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
+                          fp_err_t *err)
+{
+    table_t *t = state;
+    for (size_t i = 0; i < n; i++) {
+        int rc = print_json_line(c, &e[i], err);
+        if (rc < 0)
+            return rc;
+        t->shown++;
+    }
+    return 0;
+}
+
+static int run_list(dead_ctx_t *c, fp_err_t *err)
+{
+    long long total = 0;
+    table_t t = {0};
+    int rc = fp_admin_dead_count(c->admin, c->queue, &total, err);
+    if (rc == 0)
+        rc = walk(c, READ_PAGE, c->args->json ? list_json_page : list_table_page, &t, err);
+    if (rc == 0 && !c->args->json)
+        printf("%lld dead jobs in %s (showing %zu)\n", total, c->queue, t.shown);
+    return rc;
+}
+
+/* ---- retry ----------------------------------------------------------------------- */
+
+typedef struct retry_state_s {
+    size_t moved, skipped;
+} retry_state_t;
+
+/* The payload to re-add for e, or NULL when it is skipped (reported on
+ * stderr). *len its length; *failed set on ENOMEM. */
+static char *retry_payload(const dead_ctx_t *c, const fp_dead_entry_t *e, size_t *len,
+                           retry_state_t *s, bool *failed)
+{
+    char *text = NULL;
+    fp_job_t job;
+    fp_err_t why;
+    fp_err_clear(&why);
+    int rc = fresh_job(c->cfg, &e->job, &text, len, &job, &why);
+    fp_job_clear(&job);
+    if (rc == -ENOMEM) {
+        *failed = true;
+        free(text);
+        return NULL;
+    }
+    if (rc < 0 && !c->args->force) {
+        char reason[128];
+        cell(why.msg, strlen(why.msg), 100, reason, sizeof reason);
+        fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
+        s->skipped++;
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int retry_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
+                      fp_err_t *err)
+{
+    retry_state_t *s = state;
+    const char **ids = calloc(n, sizeof *ids);
+    char **jobs = calloc(n, sizeof *jobs);
+    size_t *lens = calloc(n, sizeof *lens), count = 0, moved = 0;
+    bool failed = ids == NULL || jobs == NULL || lens == NULL;
+    for (size_t i = 0; i < n && !failed; i++) {
+        if ((jobs[count] = retry_payload(c, &e[i], &lens[count], s, &failed)) != NULL)
+            ids[count++] = e[i].id;
+    }
+    int rc = failed ? fp_err_set(err, -ENOMEM, "out of memory")
+                    : fp_admin_dead_requeue(c->admin, c->queue, ids, (const char *const *)jobs,
+                                            lens, count, &moved, err);
+    s->moved += moved;
+    for (size_t i = 0; jobs != NULL && i < count; i++)
+        free(jobs[i]);
+    free(ids);
+    free(jobs);
+    free(lens);
+    return rc;
+}
+
+static int run_retry(dead_ctx_t *c, fp_err_t *err)
+{
+    retry_state_t s = {0, 0};
+    int rc = walk(c, FP_ADMIN_DEAD_BATCH, retry_page, &s, err);
+    /* Also after an error: the jobs moved so far are on the queue. */
+    printf("retried %zu jobs to %s\n", s.moved, c->queue);
+    if (s.skipped > 0)
+        printf("skipped %zu invalid payloads (left in the dead stream; --force retries them as "
+               "they are)\n",
+               s.skipped);
+    return rc;
+}
+
+/* ---- purge ------------------------------------------------------------------------- */
+
+static int purge_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
+                      fp_err_t *err)
+{
+    size_t *purged = state, deleted = 0;
+    const char **ids = calloc(n, sizeof *ids);
+    if (ids == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ids[i] = e[i].id;
+    int rc = fp_admin_dead_delete(c->admin, c->queue, ids, n, &deleted, err);
+    *purged += deleted;
+    free(ids);
+    return rc;
+}
+
+static int run_purge(dead_ctx_t *c, fp_err_t *err)
+{
+    size_t purged = 0;
+    int rc = walk(c, READ_PAGE, purge_page, &purged, err);
+    printf("purged %zu dead jobs from %s\n", purged, c->queue);
+    return rc;
+}
+
+int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
+{
+    dead_args_t a;
+    int rc = parse_args(argc, argv, &a, err);
+    if (rc < 0)
+        return rc;
+    fp_config_t *cfg = NULL;
+    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+        return rc;
+    dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], NULL};
+    if ((rc = fp_admin_connect(cfg, &c.admin, err)) == 0) {
+        switch (a.action) {
+        case ACTION_LIST: rc = run_list(&c, err); break;
+        case ACTION_RETRY: rc = run_retry(&c, err); break;
+        case ACTION_PURGE: rc = run_purge(&c, err); break;
+        }
+    }
+    fp_admin_free(c.admin);
+    fp_config_free(cfg);
+    return rc;
+}

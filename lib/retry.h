@@ -1,0 +1,34 @@
+/* retry.h: what happens after a failed attempt — pure decisions and the
+ * rewritten payload, with no clock and no randomness of its own (both are
+ * passed in), so every rule is unit-tested exactly. */
+#ifndef FORKPOOL_RETRY_H
+#define FORKPOOL_RETRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum fp_retry_decision_e {
+    FP_RETRY_AGAIN, /* back to the delayed set, due after the back-off */
+    FP_RETRY_DEAD,  /* to the dead stream */
+} fp_retry_decision_t;
+
+/* attempts: executions so far, this one included (>= 1). A permanent
+ * failure (retryable = false) or no attempts left is dead. */
+fp_retry_decision_t fp_retry_decide(int64_t attempts, int64_t max_attempts, bool retryable);
+
+/* Delay before the next attempt after `attempts` executions: base * 2^(attempts-1)
+ * capped at max_ms; with jitter, "full jitter" (uniformly in [0, that]) from
+ * random, so that jobs that failed together do not come back together. */
+int64_t fp_retry_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms, bool jitter,
+                            uint64_t random);
+
+/* The payload to re-enqueue: the job object with "attempt" = attempts and
+ * "last_error" = error, and "id" = entry_id when the producer gave none, so
+ * the job keeps one identity across attempts (and two identical payloads
+ * never collapse into one member of the delayed set). Returns malloc'd
+ * text and its length, or NULL when payload is not a JSON object or on ENOMEM. */
+char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, int64_t attempts,
+                       const char *error, size_t *out_len);
+
+#endif

@@ -1,0 +1,117 @@
+/* test_retry.c: lib/retry.c — decisions, back-off growth, cap and jitter,
+ * and the payload that goes back to the delayed set. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retry.h"
+
+static void test_decide(void **state)
+{
+    (void)state;
+    assert_int_equal(fp_retry_decide(1, 5, true), FP_RETRY_AGAIN);
+    assert_int_equal(fp_retry_decide(4, 5, true), FP_RETRY_AGAIN);
+    assert_int_equal(fp_retry_decide(5, 5, true), FP_RETRY_DEAD);
+    assert_int_equal(fp_retry_decide(9, 5, true), FP_RETRY_DEAD);
+    assert_int_equal(fp_retry_decide(1, 5, false), FP_RETRY_DEAD);
+    assert_int_equal(fp_retry_decide(1, 1, true), FP_RETRY_DEAD);
+}
+
+static void test_backoff_doubles_then_caps(void **state)
+{
+    (void)state;
+    assert_int_equal(fp_retry_backoff_ms(1, 1000, 600000, false, 0), 1000);
+    assert_int_equal(fp_retry_backoff_ms(2, 1000, 600000, false, 0), 2000);
+    assert_int_equal(fp_retry_backoff_ms(5, 1000, 600000, false, 0), 16000);
+    assert_int_equal(fp_retry_backoff_ms(20, 1000, 600000, false, 0), 600000);
+    /* Huge attempt counts must not overflow. */
+    assert_int_equal(fp_retry_backoff_ms(1000000, 1000, INT64_MAX / 2, false, 0), INT64_MAX / 2);
+    assert_int_equal(fp_retry_backoff_ms(0, 1000, 600000, false, 0), 1000);
+}
+
+static void test_full_jitter_stays_in_range(void **state)
+{
+    (void)state;
+    int64_t lowest = INT64_MAX, highest = -1;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t d = fp_retry_backoff_ms(3, 1000, 600000, true, x);
+        assert_true(d >= 0 && d <= 4000);
+        if (d < lowest)
+            lowest = d;
+        if (d > highest)
+            highest = d;
+    }
+    /* Spread over the range, not a constant. */
+    assert_true(lowest < 400 && highest > 3600);
+}
+
+static void test_payload_gets_attempt_error_and_id(void **state)
+{
+    (void)state;
+    const char *in = "{\"type\":\"fail\",\"args\":{\"x\":1},\"attempt\":1}";
+    size_t len = 0;
+    char *out = fp_retry_payload(in, strlen(in), "1700-0", 2, "boom \"quoted\"", &len);
+    assert_non_null(out);
+    assert_int_equal(len, strlen(out));
+    cJSON *obj = cJSON_Parse(out);
+    assert_int_equal(cJSON_GetObjectItem(obj, "attempt")->valueint, 2);
+    assert_string_equal(cJSON_GetObjectItem(obj, "last_error")->valuestring, "boom \"quoted\"");
+    assert_string_equal(cJSON_GetObjectItem(obj, "id")->valuestring, "1700-0");
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "args"), "x")->valueint, 1);
+    cJSON_Delete(obj);
+    cJSON_free(out);
+}
+
+static void test_payload_keeps_producer_id(void **state)
+{
+    (void)state;
+    const char *in = "{\"type\":\"t\",\"id\":\"order-9\",\"last_error\":\"old\"}";
+    char *out = fp_retry_payload(in, strlen(in), "1700-0", 3, "new", NULL);
+    cJSON *obj = cJSON_Parse(out);
+    assert_string_equal(cJSON_GetObjectItem(obj, "id")->valuestring, "order-9");
+    assert_string_equal(cJSON_GetObjectItem(obj, "last_error")->valuestring, "new");
+    cJSON_Delete(obj);
+    cJSON_free(out);
+}
+
+static void test_identical_jobs_stay_distinct(void **state)
+{
+    (void)state;
+    const char *in = "{\"type\":\"fail\"}";
+    char *a = fp_retry_payload(in, strlen(in), "1-0", 1, "e", NULL);
+    char *b = fp_retry_payload(in, strlen(in), "1-1", 1, "e", NULL);
+    assert_string_not_equal(a, b);
+    cJSON_free(a);
+    cJSON_free(b);
+}
+
+static void test_payload_must_be_an_object(void **state)
+{
+    (void)state;
+    assert_null(fp_retry_payload("[1]", 3, "1-0", 1, "e", NULL));
+    assert_null(fp_retry_payload("nope", 4, "1-0", 1, "e", NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_backoff_doubles_then_caps),
+        cmocka_unit_test(test_full_jitter_stays_in_range),
+        cmocka_unit_test(test_payload_gets_attempt_error_and_id),
+        cmocka_unit_test(test_payload_keeps_producer_id),
+        cmocka_unit_test(test_identical_jobs_stay_distinct),
+        cmocka_unit_test(test_payload_must_be_an_object),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
