@@ -318,8 +318,35 @@ static int parse_entries(fp_admin_t *a, const redisReply *r, fp_dead_entry_t **o
     return 0;
 }
 
-int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, size_t count,
-                       fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t cap,
+                          fp_err_t *err)
+{
+    out[0] = '\0';
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    if (key == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+    const size_t lens[] = {9, strlen(key), 1, 1, 5, 1};
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(a, 6, argv, lens, &r, err);
+    free(key);
+    if (rc == 0 && r->type != REDIS_REPLY_ARRAY)
+        rc = unexpected(a, "XREVRANGE", err);
+    if (rc == 0 && r->elements > 0) {
+        const redisReply *e = r->element[0];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= cap)
+            rc = unexpected(a, "XREVRANGE", err);
+        else
+            memcpy(out, e->element[0]->str, e->element[0]->len + 1);
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
+                       size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -333,8 +360,9 @@ int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, size
     char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", limit};
-    const size_t lens[] = {6, strlen(key), strlen(start), 1, 5, strlen(limit)};
+    const char *end = until != NULL ? until : "+";
+    const char *argv[] = {"XRANGE", key, start, end, "COUNT", limit};
+    const size_t lens[] = {6, strlen(key), strlen(start), strlen(end), 5, strlen(limit)};
     redisReply *r = NULL;
     int rc = fp_admin_commandv(a, 6, argv, lens, &r, err);
     free(key);

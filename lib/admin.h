@@ -69,11 +69,17 @@ typedef struct fp_dead_entry_s {
 /* XLEN P:{queue}:dead (0 when the key does not exist). */
 int fp_admin_dead_count(fp_admin_t *a, const char *queue, long long *out, fp_err_t *err);
 
+/* The id of the newest entry of P:{queue}:dead into out (cap bytes), "" when
+ * the stream is empty or absent. */
+int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t cap,
+                          fp_err_t *err);
+
 /* Up to count entries of P:{queue}:dead, oldest first, after the entry id
- * `after` (exclusive; NULL: from the start). *out (owned; fp_admin_dead_free)
- * holds *n entries; *out is NULL when *n is 0. */
-int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, size_t count,
-                       fp_dead_entry_t **out, size_t *n, fp_err_t *err);
+ * `after` (exclusive; NULL: from the start) up to `until` (inclusive; NULL:
+ * the end). *out (owned; fp_admin_dead_free) holds *n entries; *out is NULL
+ * when *n is 0. */
+int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
+                       size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err);
 
 void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n);
 

@@ -3,7 +3,18 @@
  * supervisor's libuv loop. The supervisor says how many jobs it can take
  * (fp_queue_want); the queue pulls at most that many and hands them over;
  * outcomes are buffered and leave once per loop turn, one script call per
- * queue. Nothing here blocks the loop. */
+ * queue. Nothing here blocks the loop.
+ *
+ * The recovery half of the delivery contract lives here too, out of the
+ * supervisor's way: the queue renews its claim on every entry it handed over
+ * and has not seen settled (every recovery.visibility_timeout / 3), takes over
+ * entries other consumers left pending longer than the visibility timeout
+ * (handed over through on_jobs like pulled ones, within the same room, with
+ * their delivery count), drops pending entries whose stream entry was
+ * deleted, removes idle consumers with nothing pending, and moves due jobs
+ * from the delayed set back to their stream. A visibility timeout of 0
+ * (tests only; the config requires at least 3 s) turns renewal and take-over
+ * off; a claim interval of 0 turns the periodic sweep off. */
 #ifndef FORKPOOL_QUEUE_H
 #define FORKPOOL_QUEUE_H
 
@@ -25,6 +36,13 @@ typedef struct fp_pulled_s {
     char *entry_id;     /* stream entry id, e.g. "1700000000000-0" */
     char *payload;      /* the "job" field, NUL-terminated; NULL if the entry has none */
     size_t payload_len;
+    /* Addition (queue engineer): times Redis delivered this entry, this
+     * delivery included: 1 for a fresh pull; for this consumer's own pending
+     * entries re-read after a (re)start and for entries taken over from other
+     * consumers, the group's delivery counter (XPENDING). At least 1; 1 when
+     * Redis could not tell. The supervisor sends an entry delivered more than
+     * max_attempts times to dead ("delivered N times without an outcome"). */
+    uint64_t deliveries;
 } fp_pulled_t;
 
 typedef struct fp_queue_events_s {
@@ -65,7 +83,7 @@ void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const c
                     size_t payload_len, int64_t due_unix_ms);
 
 /* Addition (queue engineer): the supervisor holds an entry it got from
- * elsewhere (recovery's XAUTOCLAIM). After a reconnect the queue re-reads its
+ * elsewhere (not through on_jobs). After a reconnect the queue re-reads its
  * consumer's pending entries and skips the ones it knows are held, so a job
  * still running is not handed over twice; its outcome releases it. */
 void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id);
@@ -78,6 +96,21 @@ size_t fp_queue_unconfirmed(const fp_queue_t *q);
 void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx);
 
 bool fp_queue_is_ready(const fp_queue_t *q);
+
+/* Addition (queue engineer): what recovery did since fp_queue_new, for
+ * metrics. Plain counters, only ever growing. */
+typedef struct fp_queue_stats_s {
+    uint64_t claimed;           /* entries taken over from other consumers */
+    uint64_t renewed;           /* claim renewals Redis applied (per entry, per round) */
+    uint64_t moved;             /* delayed jobs this daemon moved back to a stream */
+    uint64_t dropped_deleted;   /* pending entries without a stream entry: acked, dropped */
+    uint64_t consumers_removed; /* idle consumers with nothing pending removed */
+    uint64_t sweeps;            /* take-over sweeps completed (every queue looked at) */
+    uint64_t renew_rounds;      /* renewal rounds sent (one per vt/3 while holding) */
+    uint64_t mover_rounds;      /* delayed-mover rounds completed (every queue) */
+} fp_queue_stats_t;
+
+void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out);
 
 /* Stops pulling, disconnects, closes handles; cb runs once everything is
  * closed, after which the queue is freed. Outcomes still buffered are lost

@@ -1,11 +1,32 @@
 /* queue_redis.c: queue.h on Redis Streams consumer groups, over two
  * connections on the supervisor's loop: the reader only runs XREADGROUP ">"
  * (which may block), the writer runs everything else (group creation,
- * scripts, history re-reads, CLIENT UNBLOCK, drained checks), so a blocking
- * read never delays an acknowledgement. Outcomes are only buffered by the
- * fp_queue_* calls and leave from a uv_prepare_t once per loop turn, one
- * script call per queue, kept until Redis confirms them. It never hands over
- * more than the room it was given, and never blocks the loop. */
+ * scripts, history re-reads, take-over sweeps, claim renewals, the delayed
+ * mover, CLIENT UNBLOCK, drained checks), so a blocking read never delays an
+ * acknowledgement. Outcomes are only buffered by the fp_queue_* calls and
+ * leave from a uv_prepare_t once per loop turn, one script call per queue,
+ * kept until Redis confirms them. It never hands over more than the room it
+ * was given, and never blocks the loop.
+ *
+ * Recovery, on three timers:
+ * - renewal (every visibility_timeout / 3): one XCLAIM ... JUSTID per queue
+ *   and 500 ids over every held entry (handed over, stashed, or with an
+ *   outcome not yet confirmed), which resets idle time without counting a
+ *   delivery. Ids Redis no longer has pending come back absent; nothing is
+ *   forgotten on that basis (the outcome releases them).
+ * - take-over sweep (every claim_interval and once after (re)connecting): a
+ *   "read" like the others, in the single read slot, after this consumer's
+ *   own history and before new entries, sized to the room; what it claims is
+ *   handed over through on_jobs, and what exceeds a room that shrank
+ *   meanwhile waits in the stash (it is ours now, renewed, and keeps its
+ *   delivery count; a put back would reset it). With room 0 it still runs,
+ *   claiming nothing, to drop pending entries whose stream entry is gone.
+ *   The same tick removes idle consumers with nothing pending.
+ * - delayed mover (every 250 ms, sooner when the next due job is nearer,
+ *   at once after a full batch): one script per queue.
+ * Delivery counts: 1 for XREADGROUP ">", XPENDING's counter (sent just before
+ * the page, + 1 for the page's own delivery) for history pages, XPENDING's
+ * counter + 1 inside the take-over script for claims. */
 #include "queue.h"
 
 #include <errno.h>
@@ -28,6 +49,12 @@
 #define RETRY_MAX_MS 5000
 #define HISTORY_PAGE_MAX 1000
 #define SPARE_BATCHES 8
+#define CLAIM_PAGE_MAX 500      /* most entries one take-over call claims */
+#define CLAIM_SCAN_MAX 1000     /* most idle pending entries one take-over call looks at */
+#define RENEW_CHUNK 500         /* ids per XCLAIM ... JUSTID */
+#define CONSUMER_IDLE_FACTOR 10 /* consumers idle this many visibility timeouts go */
+#define MOVER_MS 250            /* delayed mover period */
+#define MOVER_BATCH 256         /* members moved per script call */
 
 /* ---- entries held: handed over (or being acked) and not yet confirmed ---- */
 
@@ -144,7 +171,22 @@ typedef struct qstate_s {
     char cursor[48];      /* last id seen by the history read */
 } qstate_t;
 
-typedef enum read_kind_e { READ_HISTORY, READ_SWEEP, READ_BLOCK } read_kind_t;
+/* READ_CLAIM is the take-over script, which shares the read slot. */
+typedef enum read_kind_e { READ_HISTORY, READ_SWEEP, READ_BLOCK, READ_CLAIM } read_kind_t;
+
+/* A delivery counter from XPENDING, for the history page that follows it. */
+typedef struct hist_count_s {
+    uint64_t ms, seq, count;
+} hist_count_t;
+
+/* A script besides the outcome and drained ones: its SHA and whether the next
+ * call goes as EVAL (Redis answered NOSCRIPT). */
+typedef struct script_s {
+    const char *text;
+    const char *what; /* for messages */
+    char sha[41];
+    bool eval;
+} script_t;
 
 typedef struct drained_req_s {
     struct fp_queue_s *q;
@@ -180,6 +222,7 @@ struct fp_queue_s {
     char down_reason[256];
     long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
     char outcome_sha[41], drained_sha[41];
+    script_t claim_script, consumers_script, mover_script;
 
     size_t room;
     bool read_in_flight;
@@ -193,6 +236,24 @@ struct fp_queue_s {
     bool unblock_sent;
     size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
     bool sweep_got_any;
+    size_t read_want;      /* want of the take-over call in flight */
+
+    hist_count_t *hist;    /* counters for the history page in flight */
+    size_t hist_n, hist_cap, hist_pos;
+
+    /* recovery */
+    int64_t vt_ms;         /* visibility timeout; 0: no renewal, no take-over */
+    bool claim_due;        /* a take-over sweep is to run */
+    size_t claim_queue;    /* next queue of that sweep */
+    size_t renew_in_flight;
+    held_slot_t *renew_ids;
+    size_t renew_cap;
+    fp_resp_t renew_args;
+    size_t consumers_in_flight;
+    size_t mover_left;     /* mover calls of the round still unanswered (+1 while sending) */
+    bool mover_again;      /* a full batch moved (or NOSCRIPT): next round at once */
+    int64_t mover_wait;    /* ms until the next round */
+    fp_queue_stats_t stats;
 
     fp_pulled_t *out;      /* entries of one reply, before they are handed over */
     size_t out_n, out_cap;
@@ -208,6 +269,7 @@ struct fp_queue_s {
 
     uv_prepare_t prepare;
     uv_timer_t retry_timer;
+    uv_timer_t renew_timer, claim_timer, mover_timer;
     int64_t retry_ms;
     bool retry_armed;
 
@@ -218,6 +280,7 @@ struct fp_queue_s {
 
 static void pump(fp_queue_t *q);
 static void setup_start(fp_queue_t *q);
+static void mover_kick(fp_queue_t *q);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -304,6 +367,11 @@ static void update_ready(fp_queue_t *q)
         all_history(q);
         q->sweep_index = 0;
         q->sweep_got_any = false;
+        /* Whoever held entries may have died while we were away: look once
+         * now (after our own history), not only at the next interval. */
+        q->claim_due = q->vt_ms > 0;
+        q->claim_queue = 0;
+        mover_kick(q);
     } else if (!q->closing) {
         if (q->reader_up && q->writer_up)
             fp_log_warn(LOG, "Redis at %s not ready: %s", where, q->down_reason);
@@ -376,6 +444,15 @@ static void on_drained_sha(fp_redis_conn_t *c, redisReply *r, void *privdata)
     setup_step_done(q);
 }
 
+static void on_script_sha(fp_redis_conn_t *c, redisReply *r, void *privdata);
+
+/* The SCRIPT LOAD replies of the recovery scripts find their script_t
+ * through this. */
+typedef struct script_load_s {
+    fp_queue_t *q;
+    script_t *script;
+} script_load_t;
+
 static void setup_send(fp_queue_t *q, int argc, const char **argv, fp_redis_reply_cb cb)
 {
     size_t lens[8];
@@ -404,6 +481,34 @@ static void setup_start(fp_queue_t *q)
     }
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
+    script_t *scripts[] = {&q->claim_script, &q->consumers_script, &q->mover_script};
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+        script_load_t *load = malloc(sizeof *load);
+        const char *argv[] = {"SCRIPT", "LOAD", scripts[i]->text};
+        size_t lens[] = {6, 4, strlen(scripts[i]->text)};
+        if (load == NULL) {
+            q->setup_failed = true;
+            continue;
+        }
+        *load = (script_load_t){q, scripts[i]};
+        q->setup_left++;
+        if (fp_redis_conn_sendv(q->writer, 3, argv, lens, 0, on_script_sha, load) < 0) {
+            free(load);
+            q->setup_failed = true;
+            q->setup_left--;
+        }
+    }
+    setup_step_done(q);
+}
+
+static void on_script_sha(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    script_load_t *load = privdata;
+    fp_queue_t *q = load->q;
+    (void)c;
+    store_sha(q, r, load->script->sha, load->script->what);
+    load->script->eval = false;
+    free(load);
     setup_step_done(q);
 }
 
@@ -472,9 +577,10 @@ static int grow_pulled(fp_pulled_t **arr, size_t *cap, size_t need)
 }
 
 /* Entries beyond the room: it shrank while the read was in flight (a drain,
- * jobs from recovery). New ones go back to the stream tail at once, so the
- * daemon never sits on jobs nobody here can take; this consumer's own pending
- * entries (history) wait in the stash instead, keeping their delivery count. */
+ * a fp_queue_want from elsewhere). New ones go back to the stream tail at
+ * once, so the daemon never sits on jobs nobody here can take; this
+ * consumer's own pending entries (history, and entries it just took over)
+ * wait in the stash instead, keeping their delivery count. */
 static void overflow(fp_queue_t *q, size_t from, bool history)
 {
     size_t extra = q->out_n - from;
@@ -491,7 +597,8 @@ static void overflow(fp_queue_t *q, size_t from, bool history)
             continue;
         }
         /* No memory for the stash: forget it here so that a history read
-         * finds it again (it stays pending to us in Redis). */
+         * finds it again (it stays pending to us in Redis; a claimed entry
+         * is ours too). */
         uint64_t ms, seq;
         if (fp_stream_id_parse(p->entry_id, strlen(p->entry_id), &ms, &seq))
             held_remove(&q->held, p->queue, ms, seq);
@@ -564,9 +671,26 @@ static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t 
     if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_ack(&b->args, id) == 0) {
         add_outcome_id(b, ms, seq);
+        q->stats.dropped_deleted++;
         fp_log_info(LOG, "pending entry %s of queue %s was deleted from the stream: dropped", id,
                     q->qs[queue].name);
     }
+}
+
+/* The delivery counter of a history entry: XPENDING's answer, sent just
+ * before the page over the same range of this consumer's pending list, is in
+ * the same id order, so one forward walk matches them. XPENDING counted the
+ * deliveries before this page; the page is one more. */
+static uint64_t history_deliveries(fp_queue_t *q, uint64_t ms, uint64_t seq)
+{
+    while (q->hist_pos < q->hist_n &&
+           (q->hist[q->hist_pos].ms < ms ||
+            (q->hist[q->hist_pos].ms == ms && q->hist[q->hist_pos].seq < seq)))
+        q->hist_pos++;
+    if (q->hist_pos < q->hist_n && q->hist[q->hist_pos].ms == ms &&
+        q->hist[q->hist_pos].seq == seq)
+        return q->hist[q->hist_pos].count + 1;
+    return 1; /* not known: never more than Redis could have counted */
 }
 
 static char *memdup0(const char *s, size_t n)
@@ -579,17 +703,15 @@ static char *memdup0(const char *s, size_t n)
     return d;
 }
 
-/* One [id, fields] element of a read reply, copied into q->out. */
-static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, bool history)
+/* One entry of a reply, copied into q->out. claimed: the delivery count the
+ * take-over script reported (READ_CLAIM only). */
+static void take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr,
+                     const redisReply *fields, read_kind_t kind, uint64_t claimed)
 {
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    const redisReply *idr = e->element[0], *fields = e->element[1];
     uint64_t ms, seq;
-    if (!fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
+    if (idr->type != REDIS_REPLY_STRING || !fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
         return;
-    if (history && held_has(&q->held, queue, ms, seq))
+    if ((kind == READ_HISTORY || kind == READ_CLAIM) && held_has(&q->held, queue, ms, seq))
         return; /* still running here, or its outcome is on its way */
     if (fields->type != REDIS_REPLY_ARRAY) {
         ack_deleted(q, queue, idr->str, ms, seq);
@@ -612,6 +734,9 @@ static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, bool 
     p->entry_id = memdup0(idr->str, idr->len);
     p->payload = memdup0(job->str, job->len);
     p->payload_len = job->len;
+    p->deliveries = kind == READ_HISTORY ? history_deliveries(q, ms, seq)
+                    : kind == READ_CLAIM ? (claimed > 0 ? claimed : 1)
+                                         : 1;
     if (p->entry_id == NULL || p->payload == NULL || held_add(&q->held, queue, ms, seq) < 0) {
         pulled_free(p);
         goto oom;
@@ -621,6 +746,14 @@ static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, bool 
 oom:
     /* Left pending to us: the next history read or recovery hands it out. */
     fp_log_error(LOG, "out of memory taking entry %.*s", (int)idr->len, idr->str);
+}
+
+/* One [id, fields] element of a read reply. */
+static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, read_kind_t kind)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+        return;
+    take_one(q, queue, e->element[0], e->element[1], kind, 0);
 }
 
 static int queue_of_key(const fp_queue_t *q, const redisReply *key)
@@ -638,7 +771,7 @@ static int queue_of_key(const fp_queue_t *q, const redisReply *key)
 /* Walks [[key, [[id, fields]...]]...] into q->out; returns the number of
  * entries Redis returned (held ones and deleted ones included), or -1 when
  * the reply has a shape we do not know. */
-static long take_reply(fp_queue_t *q, const redisReply *r, bool history)
+static long take_reply(fp_queue_t *q, const redisReply *r, read_kind_t kind)
 {
     if (r->type == REDIS_REPLY_NIL)
         return 0;
@@ -655,7 +788,7 @@ static long take_reply(fp_queue_t *q, const redisReply *r, bool history)
             return -1;
         const redisReply *entries = st->element[1];
         for (size_t i = 0; i < entries->elements; i++)
-            take_entry(q, (uint32_t)queue, entries->element[i], history);
+            take_entry(q, (uint32_t)queue, entries->element[i], kind);
         total += (long)entries->elements;
         if (entries->elements > 0) {
             const redisReply *last = entries->element[entries->elements - 1];
@@ -673,7 +806,7 @@ static long take_reply(fp_queue_t *q, const redisReply *r, bool history)
 /* A read answered with an error: NOGROUP means the group (or the stream) is
  * gone, e.g. Redis restarted empty: set up again. Anything else (LOADING,
  * BUSY...) is retried later; it is never a job failure. */
-static void read_failed(fp_queue_t *q, const redisReply *r)
+static void read_failed(fp_queue_t *q, const redisReply *r, const char *what)
 {
     if (reply_is_error(r, "NOGROUP")) {
         snprintf(q->down_reason, sizeof q->down_reason, "consumer group missing (%.*s)",
@@ -683,7 +816,7 @@ static void read_failed(fp_queue_t *q, const redisReply *r)
         setup_start(q);
         return;
     }
-    log_error_once(q, "XREADGROUP failed", r);
+    log_error_once(q, what, r);
     arm_retry(q);
 }
 
@@ -699,12 +832,13 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        read_failed(q, r);
+        read_failed(q, r, "XREADGROUP failed");
         return;
     }
     read_kind_t kind = q->read_kind;
     q->last_id[0] = '\0';
-    long got = take_reply(q, r, kind == READ_HISTORY);
+    long got = take_reply(q, r, kind);
+    q->hist_n = 0; /* used by this page only */
     if (got < 0) {
         /* Whatever was taken is handed over; the rest is found again by the
          * history read. */
@@ -777,10 +911,40 @@ static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, siz
     return rc;
 }
 
+/* XPENDING's answer for the history page sent right after it. */
+static void on_history_counts(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->hist_n = q->hist_pos = 0;
+    if (q->closing || r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return; /* the page's entries then count 1 */
+    if (r->elements > q->hist_cap) {
+        hist_count_t *grown = realloc(q->hist, r->elements * sizeof *grown);
+        if (grown == NULL)
+            return;
+        q->hist = grown;
+        q->hist_cap = r->elements;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        uint64_t ms, seq;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[3]->type != REDIS_REPLY_INTEGER || e->element[3]->integer < 0 ||
+            !fp_stream_id_parse(e->element[0]->str, e->element[0]->len, &ms, &seq))
+            continue;
+        q->hist[q->hist_n++] = (hist_count_t){ms, seq, (uint64_t)e->element[3]->integer};
+    }
+}
+
 /* History pages go on the writer: they never block, and there they are
  * ordered after every outcome sent before them, so an entry whose outcome
  * Redis already applied cannot come back. Held entries are skipped, so the
- * page is widened by their number. */
+ * page is widened by their number. The same range of this consumer's pending
+ * list goes first through XPENDING, for the delivery counters (XREADGROUP
+ * does not report them); on the same connection, nothing of ours comes in
+ * between. */
 static void read_history(fp_queue_t *q, size_t i)
 {
     size_t count = q->room + q->held.count;
@@ -788,6 +952,19 @@ static void read_history(fp_queue_t *q, size_t i)
         count = HISTORY_PAGE_MAX;
     if (count < q->room)
         count = q->room;
+    char start[sizeof q->qs[i].cursor + 1], count_text[24];
+    if (strcmp(q->qs[i].cursor, "0") == 0)
+        snprintf(start, sizeof start, "-");
+    else
+        snprintf(start, sizeof start, "(%s", q->qs[i].cursor);
+    snprintf(count_text, sizeof count_text, "%zu", count);
+    const char *argv[] = {"XPENDING", q->qs[i].jobs_key, q->cfg->redis.group, start, "+",
+                          count_text, q->cfg->daemon.name};
+    size_t lens[7];
+    for (int k = 0; k < 7; k++)
+        lens[k] = strlen(argv[k]);
+    if (fp_redis_conn_sendv(q->writer, 7, argv, lens, 0, on_history_counts, q) < 0)
+        return;
     q->read_gen = q->history_gen;
     send_read(q, q->writer, READ_HISTORY, count, i, 1, q->qs[i].cursor, 0);
 }
@@ -807,22 +984,34 @@ static void read_block(fp_queue_t *q)
         q->block_total = count * nstreams;
 }
 
+static void send_claim(fp_queue_t *q);
+
 /* Starts the next read if one may start. Strict order: this consumer's own
- * pending entries first, then a non-blocking sweep queue by queue (the first
- * with COUNT room, the next with what is left), and a blocking read only
- * after a whole sweep found every queue empty. */
+ * pending entries first, then a due take-over sweep queue by queue, then a
+ * non-blocking sweep queue by queue (the first with COUNT room, the next with
+ * what is left), and a blocking read only after a whole sweep found every
+ * queue empty. With room 0 only a due take-over runs, claiming nothing. */
 static void pump(fp_queue_t *q)
 {
     if (q->closing)
         return;
     deliver_stash(q);
-    if (q->read_in_flight || q->room == 0 || !q->ready || q->retry_armed)
+    if (q->read_in_flight || !q->ready || q->retry_armed)
         return;
+    if (q->room == 0) {
+        if (q->claim_due)
+            send_claim(q);
+        return;
+    }
     for (size_t i = 0; i < q->n; i++)
         if (q->qs[i].history) {
             read_history(q, i);
             return;
         }
+    if (q->claim_due) {
+        send_claim(q);
+        return;
+    }
     if (q->sweep_index >= q->n && q->sweep_got_any) {
         q->sweep_index = 0;
         q->sweep_got_any = false;
@@ -842,12 +1031,13 @@ static void on_unblocked(fp_redis_conn_t *c, redisReply *r, void *privdata)
 }
 
 /* The room shrank below what the blocking read in flight may bring (a drain,
- * jobs from recovery): end that read early rather than pull jobs that would
- * have to wait in the stash. */
+ * a smaller fp_queue_want), or a take-over sweep is due: end that read early
+ * rather than pull jobs that would have to wait in the stash, or keep
+ * abandoned jobs waiting for up to BLOCK_MS. */
 static void maybe_unblock(fp_queue_t *q)
 {
     if (!q->read_in_flight || q->read_kind != READ_BLOCK || q->unblock_sent ||
-        q->room >= q->block_total || q->reader_id < 0 || !q->writer_up)
+        (q->room >= q->block_total && !q->claim_due) || q->reader_id < 0 || !q->writer_up)
         return;
     char id[24];
     int n = snprintf(id, sizeof id, "%lld", q->reader_id);
@@ -855,6 +1045,346 @@ static void maybe_unblock(fp_queue_t *q)
     size_t lens[] = {6, 7, (size_t)n, 7};
     if (fp_redis_conn_sendv(q->writer, 4, argv, lens, 0, on_unblocked, q) == 0)
         q->unblock_sent = true;
+}
+
+/* ---- recovery: scripts ----------------------------------------------------- */
+
+/* EVALSHA, or EVAL after NOSCRIPT (which also puts the script back into
+ * Redis' cache, so the call after goes as EVALSHA again). */
+static int send_script(fp_queue_t *q, script_t *script, const char *const *keys, size_t nkeys,
+                       const char *const *args, size_t nargs, fp_redis_reply_cb cb,
+                       void *privdata)
+{
+    const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
+    int rc = fp_script_command(&q->scratch, sha, script->text, keys, nkeys, args, nargs, NULL);
+    if (rc == 0)
+        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, cb, privdata);
+    if (rc == 0 && sha == NULL)
+        script->eval = false;
+    return rc;
+}
+
+/* ---- recovery: take-over ----------------------------------------------------- */
+
+/* The sweep moves to the next queue; after the last one it is over until the
+ * next claim tick. */
+static void claim_next_queue(fp_queue_t *q)
+{
+    if (++q->claim_queue < q->n)
+        return;
+    q->claim_queue = 0;
+    q->claim_due = false;
+    q->stats.sweeps++;
+}
+
+static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->read_in_flight = false;
+    if (q->closing)
+        return;
+    if (r == NULL) {
+        all_history(q); /* the claim may have happened: then they are ours, found there */
+        return;
+    }
+    if (reply_is_error(r, "NOSCRIPT")) {
+        q->claim_script.eval = true; /* the next pump sends it as EVAL */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        read_failed(q, r, "taking over abandoned entries failed");
+        return;
+    }
+    uint32_t queue = (uint32_t)q->read_queue;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        /* Whatever it claimed is ours now: the history read finds it. */
+        fp_log_error(LOG, "unexpected reply to the take-over script (type %d)", r->type);
+        all_history(q);
+        claim_next_queue(q);
+        arm_retry(q);
+        return;
+    }
+    retry_reset(q);
+    long long dropped = r->element[0]->integer;
+    const redisReply *list = r->element[1];
+    if (dropped > 0) {
+        q->stats.dropped_deleted += (uint64_t)dropped;
+        fp_log_info(LOG,
+                    "dropped %lld pending entries of queue %s whose stream entries were deleted",
+                    dropped, q->qs[queue].name);
+    }
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+            e->element[2]->type != REDIS_REPLY_INTEGER)
+            continue; /* pending to us all the same: the history read finds it */
+        long long n = e->element[2]->integer;
+        take_one(q, queue, e->element[0], e->element[1], READ_CLAIM, n > 0 ? (uint64_t)n : 1);
+    }
+    q->stats.claimed += list->elements;
+    if (list->elements > 0)
+        fp_log_info(LOG, "took over %zu entries of queue %s pending for %lld ms or more",
+                    list->elements, q->qs[queue].name, (long long)q->vt_ms);
+    /* A full page may leave more behind: the same queue again while there is
+     * room. */
+    if (q->read_want == 0 || list->elements < q->read_want)
+        claim_next_queue(q);
+    hand_over(q, true);
+    pump(q);
+}
+
+/* One take-over call for the sweep's current queue, sized to the room (0:
+ * only drop deleted entries). It takes the read slot, so it never runs next
+ * to another read that the same room was promised to. */
+static void send_claim(fp_queue_t *q)
+{
+    uint32_t i = (uint32_t)q->claim_queue;
+    size_t want = q->room < CLAIM_PAGE_MAX ? q->room : CLAIM_PAGE_MAX;
+    char idle[24], want_text[24], scan[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)q->vt_ms);
+    snprintf(want_text, sizeof want_text, "%zu", want);
+    snprintf(scan, sizeof scan, "%d", CLAIM_SCAN_MAX);
+    const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key};
+    const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle, want_text, scan};
+    if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, on_claim_reply,
+                    q) < 0)
+        return;
+    q->read_in_flight = true;
+    q->read_kind = READ_CLAIM;
+    q->read_queue = i;
+    q->read_want = want;
+    q->unblock_sent = false;
+}
+
+/* ---- recovery: consumer clean-up ----------------------------------------- */
+
+static void on_consumers_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->consumers_in_flight--;
+    if (q->closing || r == NULL)
+        return;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        if (r->integer > 0) {
+            q->stats.consumers_removed += (uint64_t)r->integer;
+            fp_log_info(LOG, "removed %lld idle consumers with nothing pending", r->integer);
+        }
+        return;
+    }
+    if (reply_is_error(r, "NOSCRIPT"))
+        q->consumers_script.eval = true; /* next tick */
+    else
+        log_error_once(q, "removing idle consumers failed", r);
+}
+
+static void remove_idle_consumers(fp_queue_t *q)
+{
+    if (q->consumers_in_flight > 0)
+        return;
+    char idle[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)(q->vt_ms * CONSUMER_IDLE_FACTOR));
+    for (size_t i = 0; i < q->n; i++) {
+        const char *keys[FP_SCRIPT_CONSUMERS_KEYS] = {q->qs[i].jobs_key};
+        const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle};
+        if (send_script(q, &q->consumers_script, keys, FP_SCRIPT_CONSUMERS_KEYS, args, 3,
+                        on_consumers_reply, q) < 0)
+            return;
+        q->consumers_in_flight++;
+    }
+}
+
+/* Every claim_interval: a take-over sweep (run by pump, after anything
+ * already in the read slot) and the consumer clean-up. */
+static void on_claim_timer(uv_timer_t *t)
+{
+    fp_queue_t *q = t->data;
+    if (!q->ready)
+        return; /* becoming ready starts a sweep anyway */
+    if (!q->claim_due) {
+        q->claim_due = true;
+        q->claim_queue = 0;
+    }
+    remove_idle_consumers(q);
+    maybe_unblock(q);
+    pump(q);
+}
+
+/* ---- recovery: renewal ------------------------------------------------------ */
+
+static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->renew_in_flight--;
+    if (q->closing || r == NULL)
+        return; /* after a reconnect the next round renews them */
+    if (r->type == REDIS_REPLY_ARRAY) {
+        /* Absent ids are no longer pending (settled, or deleted and dropped
+         * by Redis): their outcomes release them, nothing to do here. */
+        q->stats.renewed += r->elements;
+        return;
+    }
+    log_error_once(q, "renewing claims failed", r);
+}
+
+static int slot_order(const void *a, const void *b)
+{
+    const held_slot_t *x = a, *y = b;
+    if (x->queue != y->queue)
+        return x->queue < y->queue ? -1 : 1;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int send_renewal(fp_queue_t *q, const held_slot_t *ids, size_t n)
+{
+    fp_resp_t *a = &q->renew_args;
+    const qstate_t *qs = &q->qs[ids[0].queue];
+    fp_resp_reset(a);
+    int rc = fp_resp_arg_str(a, "XCLAIM");
+    if (rc == 0)
+        rc = fp_resp_arg_str(a, qs->jobs_key);
+    if (rc == 0)
+        rc = fp_resp_arg_str(a, q->cfg->redis.group);
+    if (rc == 0)
+        rc = fp_resp_arg_str(a, q->cfg->daemon.name);
+    if (rc == 0)
+        rc = fp_resp_arg_str(a, "0");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char id[48];
+        int len = snprintf(id, sizeof id, "%llu-%llu", (unsigned long long)ids[i].ms,
+                           (unsigned long long)ids[i].seq);
+        rc = fp_resp_arg(a, id, (size_t)len);
+    }
+    if (rc == 0)
+        rc = fp_resp_arg_str(a, "JUSTID");
+    if (rc == 0)
+        rc = fp_resp_command(&q->scratch, a);
+    if (rc == 0)
+        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_renew_reply, q);
+    if (rc == 0)
+        q->renew_in_flight++;
+    return rc;
+}
+
+/* Every visibility_timeout / 3: XCLAIM ... 0 <ids> JUSTID over everything
+ * held, which resets each entry's idle time without counting a delivery, so
+ * no other daemon takes over a job that runs longer than the visibility
+ * timeout. With min-idle 0 it also takes back an entry another daemon
+ * claimed while this one was unreachable: both run it then (at least once
+ * allows that), and renewing keeps it from being claimed a third time. */
+static void on_renew_timer(uv_timer_t *t)
+{
+    fp_queue_t *q = t->data;
+    if (!q->ready || q->renew_in_flight > 0 || q->held.count == 0)
+        return;
+    if (q->renew_cap < q->held.count) {
+        held_slot_t *grown = realloc(q->renew_ids, q->held.count * sizeof *grown);
+        if (grown == NULL) {
+            fp_log_error(LOG, "out of memory renewing claims");
+            return;
+        }
+        q->renew_ids = grown;
+        q->renew_cap = q->held.count;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i <= q->held.mask; i++)
+        if (q->held.slots[i].used)
+            q->renew_ids[n++] = q->held.slots[i];
+    qsort(q->renew_ids, n, sizeof *q->renew_ids, slot_order);
+    q->stats.renew_rounds++;
+    for (size_t from = 0; from < n;) {
+        size_t to = from + 1;
+        while (to < n && to - from < RENEW_CHUNK &&
+               q->renew_ids[to].queue == q->renew_ids[from].queue)
+            to++;
+        if (send_renewal(q, q->renew_ids + from, to - from) < 0)
+            return;
+        from = to;
+    }
+}
+
+/* ---- delayed mover ------------------------------------------------------------ */
+
+static void on_mover_timer(uv_timer_t *t);
+
+static void mover_step_done(fp_queue_t *q)
+{
+    if (--q->mover_left > 0 || q->closing)
+        return;
+    q->stats.mover_rounds++;
+    int64_t wait = q->mover_again ? 0 : q->mover_wait;
+    uv_timer_start(&q->mover_timer, on_mover_timer, (uint64_t)wait, 0);
+}
+
+static void on_mover_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    if (q->closing) {
+        q->mover_left--;
+        return;
+    }
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        long long moved = r->element[0]->integer, wait = r->element[1]->integer;
+        if (moved > 0)
+            q->stats.moved += (uint64_t)moved;
+        if (moved >= MOVER_BATCH)
+            q->mover_again = true;
+        /* At least 1 ms: a member due "now" by Redis' clock has just been
+         * moved, so 0 would only spin. */
+        if (wait >= 0 && wait < q->mover_wait)
+            q->mover_wait = wait < 1 ? 1 : wait;
+    } else if (reply_is_error(r, "NOSCRIPT")) {
+        q->mover_script.eval = true;
+        q->mover_again = true;
+    } else if (r != NULL) {
+        log_error_once(q, "moving delayed jobs failed", r);
+    }
+    mover_step_done(q);
+}
+
+/* One round: one script call per queue, the next round when all answered. */
+static void on_mover_timer(uv_timer_t *t)
+{
+    fp_queue_t *q = t->data;
+    if (q->closing || q->mover_left > 0)
+        return;
+    if (!q->ready) {
+        uv_timer_start(&q->mover_timer, on_mover_timer, MOVER_MS, 0);
+        return;
+    }
+    q->mover_left = 1; /* held while sending */
+    q->mover_again = false;
+    q->mover_wait = MOVER_MS;
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", MOVER_BATCH);
+    for (size_t i = 0; i < q->n; i++) {
+        const char *keys[FP_SCRIPT_MOVER_KEYS] = {q->qs[i].jobs_key, q->qs[i].delayed_key};
+        const char *args[] = {limit};
+        if (send_script(q, &q->mover_script, keys, FP_SCRIPT_MOVER_KEYS, args, 1, on_mover_reply,
+                        q) < 0)
+            break;
+        q->mover_left++;
+    }
+    mover_step_done(q);
+}
+
+/* Runs a round now unless one is in flight (whose end arms the next). */
+static void mover_kick(fp_queue_t *q)
+{
+    if (q->started && !q->closing && q->mover_left == 0)
+        uv_timer_start(&q->mover_timer, on_mover_timer, 0, 0);
+}
+
+void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out)
+{
+    *out = q->stats;
 }
 
 /* ---- outcomes ------------------------------------------------------------ */
@@ -1215,6 +1745,9 @@ static void queue_free(fp_queue_t *q)
     free(q->out);
     free(q->qs);
     free(q->held.slots);
+    free(q->hist);
+    free(q->renew_ids);
+    fp_resp_free(&q->renew_args);
     fp_resp_free(&q->scratch);
     fp_redis_url_free(&q->url);
     free(q);
@@ -1241,6 +1774,11 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->reader_id = -1;
     q->retry_ms = RETRY_MIN_MS;
     q->sweep_index = 0;
+    q->vt_ms = cfg->recovery.visibility_timeout_ms > 0 ? cfg->recovery.visibility_timeout_ms : 0;
+    q->claim_script = (script_t){fp_script_claim, "loading the take-over script", "", false};
+    q->consumers_script =
+        (script_t){fp_script_consumers, "loading the consumer clean-up script", "", false};
+    q->mover_script = (script_t){fp_script_mover, "loading the delayed-mover script", "", false};
     q->qs = calloc(n, sizeof *q->qs);
     if (q->qs == NULL)
         goto oom;
@@ -1265,6 +1803,11 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->prepare.data = q;
     uv_timer_init(loop, &q->retry_timer);
     q->retry_timer.data = q;
+    uv_timer_t *timers[] = {&q->renew_timer, &q->claim_timer, &q->mover_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+        uv_timer_init(loop, timers[i]);
+        timers[i]->data = q;
+    }
     *out = q;
     return 0;
 oom:
@@ -1285,6 +1828,15 @@ int fp_queue_start(fp_queue_t *q)
         return 0;
     q->started = true;
     uv_prepare_start(&q->prepare, on_prepare);
+    if (q->vt_ms > 0) {
+        uint64_t every = (uint64_t)(q->vt_ms / 3 > 0 ? q->vt_ms / 3 : 1);
+        uv_timer_start(&q->renew_timer, on_renew_timer, every, every);
+        if (q->cfg->recovery.claim_interval_ms > 0) {
+            uint64_t claim = (uint64_t)q->cfg->recovery.claim_interval_ms;
+            uv_timer_start(&q->claim_timer, on_claim_timer, claim, claim);
+        }
+    }
+    /* The mover's first round runs once Redis is ready (update_ready). */
     fp_redis_conn_start(q->writer);
     fp_redis_conn_start(q->reader);
     return 0;
@@ -1326,9 +1878,12 @@ void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx)
     q->ready = false;
     q->close_cb = cb;
     q->close_ctx = ctx;
-    q->open_parts = 4;
+    q->open_parts = 7;
     uv_close((uv_handle_t *)&q->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&q->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&q->renew_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&q->claim_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&q->mover_timer, on_handle_closed);
     /* Pending replies come back as NULL from inside these calls (or right
      * after the hiredis callback we may be in returns); q is freed only in the
      * last close callback, on a later loop phase. */

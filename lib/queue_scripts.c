@@ -1,5 +1,6 @@
-/* queue_scripts.c: the Lua text of the outcome and drained scripts, and the
- * RESP encoding used to call them. Everything here is pure so that the exact
+/* queue_scripts.c: the Lua text of the outcome, drained, take-over,
+ * consumer clean-up and delayed-mover scripts, and the RESP encoding used to
+ * call them. Everything here is pure so that the exact
  * bytes sent to Redis are unit-tested; the outcomes of a loop turn are encoded
  * into one buffer as they arrive, with no per-job allocation. */
 #include "queue_scripts.h"
@@ -62,6 +63,90 @@ const char fp_script_drained[] =
     "end\n"
     "if redis.call('XLEN', jobs) > 0 then return {0, 1} end\n"
     "return {0, 0}\n";
+
+/* Take-over in one script rather than XAUTOCLAIM: XAUTOCLAIM does not say
+ * how often an entry was delivered, and looking that up afterwards with
+ * XPENDING would be a second round trip racing other daemons. Here XPENDING's
+ * counter and the claim are one atomic step, so counter + 1 is exact. It also
+ * leaves this consumer's own idle entries alone (XAUTOCLAIM would claim them
+ * again, bump their counter and hand a running job over twice): those come
+ * back through the history read or are renewed. Existence is checked with
+ * XRANGE rather than relying on 7.0's XCLAIM dropping deleted entries
+ * silently, so a dropped entry is counted and the script does the same on
+ * 6.2. XCLAIM repeats min_idle: inside a script nothing can renew the entry
+ * between XPENDING and XCLAIM, but it keeps the claim safe on its own. */
+const char fp_script_claim[] =
+    "local jobs = KEYS[1]\n"
+    "local group, me, idle = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local claimed, dropped, start = {}, 0, '-'\n"
+    "while budget > 0 do\n"
+    "  local size = math.min(budget, 100)\n"
+    "  local page = redis.call('XPENDING', jobs, group, 'IDLE', idle, start, '+', size)\n"
+    "  for _, p in ipairs(page) do\n"
+    "    local id = p[1]\n"
+    "    if p[2] ~= me then\n"
+    "      if #redis.call('XRANGE', jobs, id, id) == 0 then\n"
+    "        redis.call('XACK', jobs, group, id)\n"
+    "        dropped = dropped + 1\n"
+    "      elseif #claimed < want then\n"
+    "        local got = redis.call('XCLAIM', jobs, group, me, idle, id)\n"
+    "        if got[1] then claimed[#claimed + 1] = {got[1][1], got[1][2], p[4] + 1} end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  budget = budget - #page\n"
+    "  if #page < size or (want > 0 and #claimed >= want) then break end\n"
+    "  start = '(' .. page[#page][1]\n"
+    "end\n"
+    "return {dropped, claimed}\n";
+
+/* XGROUP DELCONSUMER throws away the consumer's pending entries, so the check
+ * (nothing pending) and the delete are one atomic step. "idle" is the time
+ * since the consumer's last attempt to read or claim; a live daemon that reads
+ * is never that idle, and one that is gets recreated by its next read anyway:
+ * with nothing pending, removal loses nothing. */
+const char fp_script_consumers[] =
+    "local jobs, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local min_idle = tonumber(ARGV[3])\n"
+    "local list = redis.pcall('XINFO', 'CONSUMERS', jobs, group)\n"
+    "if list['err'] then return 0 end\n"
+    "local removed = 0\n"
+    "for _, c in ipairs(list) do\n"
+    "  local f = {}\n"
+    "  for k = 1, #c, 2 do f[c[k]] = c[k + 1] end\n"
+    "  if f['name'] ~= me and f['pending'] == 0 and f['idle'] >= min_idle then\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', jobs, group, f['name'])\n"
+    "    removed = removed + 1\n"
+    "  end\n"
+    "end\n"
+    "return removed\n";
+
+/* Due means due by Redis' clock (TIME), not the calling daemon's: daemons on
+ * several hosts run this concurrently, and with skewed clocks one whose clock
+ * runs ahead would move jobs early (and one behind, late); one clock for all
+ * keeps "due" consistent, and the ZRANGEBYSCORE + XADD + ZREM being one
+ * atomic script means two movers never move the same member twice.
+ * Writing after TIME: before Redis 5 that needed redis.replicate_commands()
+ * (scripts were replicated verbatim, so non-deterministic commands before a
+ * write were refused). Since 5.0 effects replication is the default, and 7.0
+ * removed verbatim replication altogether (replicate_commands is a no-op
+ * there); this project needs 6.2+ for XPENDING IDLE anyway, so it is not
+ * called. The "now" bound is built as a string so no float formatting can
+ * round it. */
+const char fp_script_mover[] =
+    "local jobs, delayed = KEYS[1], KEYS[2]\n"
+    "local t = redis.call('TIME')\n"
+    "local ms = math.floor(tonumber(t[2]) / 1000)\n"
+    "local now = tonumber(t[1]) * 1000 + ms\n"
+    "local bound = t[1] .. string.format('%03d', ms)\n"
+    "local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', bound, 'LIMIT', 0, ARGV[1])\n"
+    "for i = 1, #due do redis.call('XADD', jobs, '*', 'job', due[i]) end\n"
+    "if #due > 0 then redis.call('ZREM', delayed, unpack(due)) end\n"
+    "local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')\n"
+    "local wait = -1\n"
+    "if #nxt == 2 then wait = math.max(0, math.floor(tonumber(nxt[2]) - now)) end\n"
+    "return {#due, wait}\n";
 
 void fp_resp_init(fp_resp_t *b)
 {
@@ -202,6 +287,20 @@ int fp_script_command(fp_resp_t *out, const char *sha, const char *script,
             put(out, tail->data, tail_len);
     }
     return rc;
+}
+
+int fp_resp_command(fp_resp_t *out, const fp_resp_t *args)
+{
+    char head[32];
+    int h = snprintf(head, sizeof head, "*%zu\r\n", args->argc);
+    fp_resp_reset(out);
+    if (reserve(out, (size_t)h + args->len) < 0)
+        return -ENOMEM;
+    put(out, head, (size_t)h);
+    if (args->len > 0)
+        put(out, args->data, args->len);
+    out->argc = args->argc;
+    return 0;
 }
 
 bool fp_script_sha_valid(const char *s, size_t n)

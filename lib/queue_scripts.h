@@ -1,7 +1,10 @@
-/* queue_scripts.h: the Lua scripts that record outcomes and answer "drained?",
- * and the pure pieces around them: Redis key names, stream ids, and the
+/* queue_scripts.h: the Lua scripts that record outcomes, answer "drained?",
+ * take over abandoned entries, remove idle consumers and move due delayed
+ * jobs, and the pure pieces around them: Redis key names, stream ids, and the
  * RESP encoding of a batch of outcomes (built once, sent as-is, re-sent as-is
- * after a reconnect). No I/O here; queue_redis.c sends what this builds. */
+ * after a reconnect) or of a plain command. No I/O here; queue_redis.c sends
+ * what this builds. The scripts need Redis 6.2+ (XPENDING IDLE, exclusive
+ * ranges); forkpool targets 7.0. */
 #ifndef FORKPOOL_QUEUE_SCRIPTS_H
 #define FORKPOOL_QUEUE_SCRIPTS_H
 
@@ -26,6 +29,29 @@ extern const char fp_script_outcomes[];
  * last-delivered id (0 otherwise). Reads only; claims nothing. */
 extern const char fp_script_drained[];
 #define FP_SCRIPT_DRAINED_KEYS 1
+
+/* Take-over sweep of one queue. KEYS: jobs stream. ARGV: group, consumer,
+ * min_idle_ms, want, scan_max. Walks the group's entries pending longer than
+ * min_idle_ms (XPENDING IDLE) that belong to other consumers, at most scan_max
+ * of them: one whose stream entry is gone is acknowledged (dropped); others
+ * are claimed (XCLAIM min_idle_ms, so an entry renewed or claimed meanwhile is
+ * left alone) until want were claimed. want 0 only drops. Returns
+ * {dropped, {{id, fields, deliveries}...}}, deliveries counting this claim. */
+extern const char fp_script_claim[];
+#define FP_SCRIPT_CLAIM_KEYS 1
+
+/* KEYS: jobs stream. ARGV: group, consumer, min_idle_ms. Removes the group's
+ * consumers other than `consumer` that have nothing pending and have been idle
+ * at least min_idle_ms, atomically with the check. Returns how many. */
+extern const char fp_script_consumers[];
+#define FP_SCRIPT_CONSUMERS_KEYS 1
+
+/* KEYS: jobs stream, delayed zset. ARGV: limit. Moves up to `limit` members
+ * due by Redis' clock back to the stream (XADD * job member, then ZREM).
+ * Returns {moved, wait_ms}: wait_ms until the next member is due by the same
+ * clock, -1 when none is left. */
+extern const char fp_script_mover[];
+#define FP_SCRIPT_MOVER_KEYS 2
 
 /* Outcomes per script call: bigger batches are split so that one call never
  * holds Redis for long. */
@@ -63,6 +89,10 @@ int fp_outcome_encode_dead(fp_resp_t *b, const char *id, const char *payload, si
 int fp_script_command(fp_resp_t *out, const char *sha, const char *script,
                       const char *const *keys, size_t nkeys, const char *const *args,
                       size_t nargs, const fp_resp_t *tail);
+
+/* Writes args as one command ("*argc" header, then the arguments) into out
+ * (reset first). 0 or -ENOMEM. */
+int fp_resp_command(fp_resp_t *out, const fp_resp_t *args);
 
 /* True when s[0..n) is what SCRIPT LOAD returns: 40 lowercase hex digits. */
 bool fp_script_sha_valid(const char *s, size_t n);

@@ -761,7 +761,9 @@ static void maybe_finish(fp_supervisor_t *sup)
     sup->queue_closed = true;
     /* The busy span is what benchmarks divide by: start-up and the final
      * drain are reported apart from it. */
-    int64_t busy_ms = sup->first_pull_ms ? sup->last_outcome_ms - sup->first_pull_ms : 0;
+    int64_t busy_ms = sup->first_pull_ms && sup->last_outcome_ms > sup->first_pull_ms
+                          ? sup->last_outcome_ms - sup->first_pull_ms
+                          : 0;
     fp_log_info(LOG, "stopped: %llu jobs done, %llu failed, %llu retried, busy %lld.%03lld s (first pull to last outcome)",
                 (unsigned long long)sup->jobs_ok, (unsigned long long)sup->jobs_failed,
                 (unsigned long long)sup->jobs_retried,

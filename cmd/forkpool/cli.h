@@ -30,6 +30,7 @@ int fp_cli_parse_count(const char *option, const char *text, long long max, long
                        fp_err_t *err);
 
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
+int fp_cmd_dead(int argc, char **argv, fp_err_t *err);
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err);
 int fp_cmd_version(int argc, char **argv, fp_err_t *err);
 int fp_cmd_run(int argc, char **argv, fp_err_t *err);

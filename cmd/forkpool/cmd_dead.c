@@ -141,11 +141,17 @@ static int parse_args(int argc, char **argv, dead_args_t *a, fp_err_t *err)
 
 /* Hands fn the dead entries oldest first, page entries at a time, up to the
  * limit. Pages follow the last id seen (exclusive), so entries that fn (or
- * another operator) deletes meanwhile neither stop nor repeat the walk. */
+ * another operator) deletes meanwhile neither stop nor repeat the walk. It
+ * ends at the newest entry there was when it began: a retried job that a
+ * running daemon kills again lands after that, and must not be retried over
+ * and over by the same command. */
 static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *err)
 {
-    char cursor[128] = "";
+    char cursor[128] = "", until[128];
     long long left = c->args->limit;
+    int rc = fp_admin_dead_last_id(c->admin, c->queue, until, sizeof until, err);
+    if (rc < 0 || until[0] == '\0')
+        return rc;
     for (;;) {
         size_t want = page;
         if (left != NO_LIMIT && (long long)want > left)
@@ -154,8 +160,8 @@ static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *e
             return 0;
         fp_dead_entry_t *e = NULL;
         size_t n = 0;
-        int rc = fp_admin_dead_read(c->admin, c->queue, cursor[0] != '\0' ? cursor : NULL, want,
-                                    &e, &n, err);
+        rc = fp_admin_dead_read(c->admin, c->queue, cursor[0] != '\0' ? cursor : NULL, until,
+                                want, &e, &n, err);
         if (rc == 0 && n > 0) {
             snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
             rc = fn(c, e, n, state, err);
@@ -311,6 +317,14 @@ static bool format_iso(const fp_admin_field_t *f, char *out, size_t cap)
     return true;
 }
 
+/* Bytes of the UTF-8 character at s (left bytes remain), 0 when invalid. */
+static size_t utf8_char_len(const char *s, size_t left)
+{
+    unsigned char b = (unsigned char)s[0];
+    size_t want = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    return want <= left && fp_utf8_valid_prefix(s, want) == want ? want : 0;
+}
+
 /* Copies s into out (cap bytes) for a terminal: control bytes become spaces
  * and invalid UTF-8 '?', so no payload can drive the terminal; at most cols
  * characters, "..." marking a cut. Returns the characters written. */
@@ -318,11 +332,7 @@ static size_t cell(const char *s, size_t len, size_t cols, char *out, size_t cap
 {
     size_t i = 0, n = 0, used = 0;
     while (i < len && used < cols && n + 8 < cap) {
-        size_t ch = (unsigned char)s[i] < 0x80 ? 1 : fp_utf8_valid_prefix(s + i, len - i);
-        if ((unsigned char)s[i] >= 0x80) { /* one whole multibyte character, or '?' */
-            size_t want = (unsigned char)s[i] >= 0xf0 ? 4 : (unsigned char)s[i] >= 0xe0 ? 3 : 2;
-            ch = ch >= want ? want : 0;
-        }
+        size_t ch = utf8_char_len(s + i, len - i);
         if (ch == 0) {
             out[n++] = '?';
             i++;
@@ -336,7 +346,7 @@ static size_t cell(const char *s, size_t len, size_t cols, char *out, size_t cap
         }
         used++;
     }
-    if (i < len && cols >= 3 && used >= 3) { /* cut: replace the last three with "..." */
+    if (i < len && cols >= 3) { /* cut: make room for "..." */
         while (used > cols - 3) {
             do
                 n--;
@@ -362,9 +372,10 @@ static size_t terminal_width(void)
     struct winsize ws;
     if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
+    /* Not a terminal: $COLUMNS when set, else room for a long error line. */
     const char *env = getenv("COLUMNS");
     long v = env != NULL ? strtol(env, NULL, 10) : 0;
-    return v > 0 && v < 10000 ? (size_t)v : 120;
+    return v > 0 && v < 10000 ? (size_t)v : 240;
 }
 
 /* "type id=ID" of a valid job, else "(invalid payload)"; owned. */
@@ -546,9 +557,11 @@ static char *minify(const char *s, size_t len)
         }
         if (*p == '"') {
             q = skip_string(p, end);
+            bool raw_control = false;
             for (const char *k = p; k < q; k++)
-                if ((unsigned char)*k < 0x20)
-                    q = NULL;
+                raw_control |= (unsigned char)*k < 0x20;
+            if (raw_control)
+                q = NULL;
         } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
             q = strict_number(p, end);
         }

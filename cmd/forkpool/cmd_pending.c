@@ -1,5 +1,5 @@
 /* cmd_pending.c: complete option checking for the commands whose engines are
- * not in this build yet (stats, dead, jobs). Usage errors exit
+ * not in this build yet (stats, jobs). Usage errors exit
  * 64 exactly as they will later; a valid invocation says the command is not
  * built yet and exits 1. Each command moves to its own file when it lands. */
 #include <errno.h>
@@ -22,9 +22,6 @@ typedef struct spec_s {
 
 static const struct option stats_options[] = {CONFIG_OPTION, {"json", no_argument, NULL, OPT_JSON},
                                               END_OPTION};
-static const struct option dead_options[] = {
-    CONFIG_OPTION, {"queue", required_argument, NULL, OPT_QUEUE},
-    {"limit", required_argument, NULL, OPT_LIMIT}, END_OPTION};
 static const struct option jobs_options[] = {
     CONFIG_OPTION, {"outcome", required_argument, NULL, OPT_OUTCOME},
     {"type", required_argument, NULL, OPT_TYPE}, {"since", required_argument, NULL, OPT_SINCE},
@@ -33,7 +30,6 @@ static const struct option jobs_options[] = {
 
 static const spec_t specs[] = {
     {"stats", stats_options, 0, 0},
-    {"dead", dead_options, 1, 1},
     {"jobs", jobs_options, 0, 0},
 };
 
@@ -78,7 +74,6 @@ static int check_value(int opt, const char *name, const char *value, fp_err_t *e
 
 int fp_cmd_parse_only(int argc, char **argv, fp_err_t *err)
 {
-    static const char *const dead_actions[] = {"list", "retry", "purge", NULL};
     const spec_t *spec = find_spec(argv[0]);
     if (spec == NULL)
         return fp_err_set(err, FP_EUSAGE, "unknown command");
@@ -97,9 +92,6 @@ int fp_cmd_parse_only(int argc, char **argv, fp_err_t *err)
     int positional = argc - optind;
     if (positional < spec->min_args || positional > spec->max_args)
         return fp_err_set(err, FP_EUSAGE, "wrong number of arguments");
-    if (strcmp(spec->command, "dead") == 0 &&
-        check_one_of("action", argv[optind], dead_actions, err) < 0)
-        return FP_EUSAGE;
     return fp_err_set(err, -ENOSYS, "'%s' is not built in forkpool %s yet", spec->command,
                       FP_VERSION);
 }

@@ -42,15 +42,22 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             machine-readable output\n",
      fp_cmd_parse_only},
     {"dead", "list, retry or purge dead jobs",
-     "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N]\n"
+     "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N | --all]\n"
+     "                     [--json] [--force]\n"
      "\n"
-     "  list               print dead jobs with their error and attempts\n"
-     "  retry              put dead jobs back on the queue with attempts reset\n"
-     "  purge              delete dead jobs\n"
+     "Works on the queue's dead stream, oldest entries first.\n"
+     "  list               print dead jobs: entry id, failed at (UTC), attempts, consumer,\n"
+     "                     job type and id, error; then \"N dead jobs in Q (showing M)\"\n"
+     "  retry              put dead jobs back on the queue as fresh jobs (\"attempt\" and\n"
+     "                     \"last_error\" removed); skips payloads that would only die again\n"
+     "  purge              delete dead jobs; needs --limit N or --all\n"
      "  -c, --config FILE  configuration file\n"
      "  --queue Q          queue name (default: the first of queues.names)\n"
-     "  --limit N          at most N jobs\n",
-     fp_cmd_parse_only},
+     "  --limit N          only the N oldest entries (default: 100 for list, all for retry)\n"
+     "  --all              every entry\n"
+     "  --json             list: one JSON object per line, every field\n"
+     "  --force            retry: re-enqueue invalid payloads too, as they are\n",
+     fp_cmd_dead},
     {"jobs", "query the job ledger",
      "usage: forkpool jobs [-c FILE] [--outcome O] [--type T] [--since DUR] [--limit N] [--json]\n"
      "\n"

@@ -1,8 +1,10 @@
 /* test_queue_scripts.c: the exact bytes the queue sends to Redis (RESP
- * arguments of outcome batches, EVALSHA and EVAL calls), SHA replies, key
- * names, stream ids, which errors mean "try again later", and the shape of
- * the Lua texts (each outcome kind consumes the arguments its encoder
- * writes). Running the scripts is the integration test's job. */
+ * arguments of outcome batches, EVALSHA and EVAL calls, plain commands such
+ * as the claim renewal), SHA replies, key names, stream ids, which errors
+ * mean "try again later", and the shape of the Lua texts (each outcome kind
+ * consumes the arguments its encoder writes; the recovery scripts use the
+ * server's clock and never touch this consumer). Running the scripts is the
+ * integration tests' job (test_it_queue, test_it_recovery). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +164,44 @@ static void test_script_text_matches_encoders(void **state)
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
 }
 
+static void test_resp_command(void **state)
+{
+    (void)state;
+    fp_resp_t args, out;
+    fp_resp_init(&args);
+    fp_resp_init(&out);
+    assert_int_equal(fp_resp_command(&out, &args), 0);
+    assert_bytes(&out, "*0\r\n");
+    assert_int_equal(fp_resp_arg_str(&args, "XCLAIM"), 0);
+    assert_int_equal(fp_resp_arg_str(&args, "1-0"), 0);
+    assert_int_equal(fp_resp_arg_str(&args, "JUSTID"), 0);
+    assert_int_equal(fp_resp_command(&out, &args), 0);
+    assert_bytes(&out, "*3\r\n$6\r\nXCLAIM\r\n$3\r\n1-0\r\n$6\r\nJUSTID\r\n");
+    assert_int_equal(out.argc, 3);
+    fp_resp_free(&args);
+    fp_resp_free(&out);
+}
+
+static void test_recovery_scripts(void **state)
+{
+    (void)state;
+    assert_int_equal(FP_SCRIPT_CLAIM_KEYS, 1);
+    assert_int_equal(FP_SCRIPT_CONSUMERS_KEYS, 1);
+    assert_int_equal(FP_SCRIPT_MOVER_KEYS, 2);
+    /* Take-over: idle entries of others only, counter + 1, min-idle kept. */
+    assert_non_null(strstr(fp_script_claim, "'XPENDING', jobs, group, 'IDLE', idle"));
+    assert_non_null(strstr(fp_script_claim, "p[2] ~= me"));
+    assert_non_null(strstr(fp_script_claim, "'XCLAIM', jobs, group, me, idle, id)"));
+    assert_non_null(strstr(fp_script_claim, "p[4] + 1"));
+    assert_null(strstr(fp_script_claim, "JUSTID"));
+    /* Clean-up: never this consumer, never one with pending entries. */
+    assert_non_null(strstr(fp_script_consumers, "f['name'] ~= me and f['pending'] == 0"));
+    /* Mover: Redis' clock, one atomic move. */
+    assert_non_null(strstr(fp_script_mover, "redis.call('TIME')"));
+    assert_non_null(strstr(fp_script_mover, "'ZRANGEBYSCORE', delayed, '-inf', bound"));
+    assert_non_null(strstr(fp_script_mover, "'ZREM', delayed, unpack(due)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +212,8 @@ int main(void)
         cmocka_unit_test(test_keys_and_ids),
         cmocka_unit_test(test_transient_errors),
         cmocka_unit_test(test_script_text_matches_encoders),
+        cmocka_unit_test(test_resp_command),
+        cmocka_unit_test(test_recovery_scripts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,612 @@
+/* test_it_recovery.c: the recovery half of the delivery contract, in the
+ * queue layer (lib/queue_redis.c), against a real redis-server: claim
+ * renewal, take-over of abandoned entries with their delivery counts and
+ * within the room, dropping of pending entries whose stream entry is gone,
+ * removal of idle consumers, and the delayed mover. Several queue objects
+ * (daemons with their own consumer names) share one libuv loop; a "dead"
+ * daemon is a queue closed without outcomes. Progress is counted through
+ * fp_queue_stats (sweeps, renewal rounds, mover rounds), never by elapsed
+ * time; deadlines only stop hangs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/queue.h"
+#include "harness.h"
+#include "redis_server.h"
+
+#define DEADLINE_MS 20000
+#define MAX_GOT 1024
+#define NODES 3
+
+typedef struct got_s {
+    uint32_t queue;
+    char *id;
+    char *payload;
+    uint64_t deliveries;
+} got_t;
+
+typedef struct node_s {
+    fp_config_t cfg;
+    char name[32];
+    const char *names[1];
+    fp_queue_t *q;
+    bool ready, closed;
+    size_t room;
+    bool over_room; /* a delivery larger than the room */
+    got_t got[MAX_GOT];
+    size_t ngot;
+} node_t;
+
+typedef struct tr_s {
+    fp_th_redis_t redis;
+    uv_loop_t loop;
+    node_t node[NODES];
+} tr_t;
+
+/* ---- the supervisor's side ------------------------------------------------ */
+
+static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    node_t *d = ctx;
+    if (n > d->room)
+        d->over_room = true;
+    d->room = d->room >= n ? d->room - n : 0;
+    for (size_t i = 0; i < n && d->ngot < MAX_GOT; i++) {
+        got_t *g = &d->got[d->ngot++];
+        g->queue = jobs[i].queue;
+        g->id = jobs[i].entry_id; /* stolen */
+        g->payload = jobs[i].payload;
+        g->deliveries = jobs[i].deliveries;
+        jobs[i].entry_id = jobs[i].payload = NULL;
+    }
+}
+
+static void on_ready(void *ctx, bool ready)
+{
+    ((node_t *)ctx)->ready = ready;
+}
+
+static void want(node_t *d, size_t room)
+{
+    d->room = room;
+    fp_queue_want(d->q, room);
+}
+
+static fp_queue_stats_t stats(const node_t *d)
+{
+    fp_queue_stats_t s;
+    fp_queue_stats(d->q, &s);
+    return s;
+}
+
+/* ---- loop helpers ------------------------------------------------------------ */
+
+typedef bool (*cond_fn)(tr_t *t, size_t arg);
+
+static void on_deadline(uv_timer_t *timer)
+{
+    *(bool *)timer->data = true;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    (void)timer; /* only wakes the loop so conditions on Redis get checked */
+}
+
+/* Runs the loop until cond holds or the deadline passes; returns cond. */
+static bool run_until(tr_t *t, cond_fn cond, size_t arg, int deadline_ms)
+{
+    uv_timer_t deadline, tick;
+    bool expired = false;
+    uv_timer_init(&t->loop, &deadline);
+    uv_timer_init(&t->loop, &tick);
+    deadline.data = &expired;
+    uv_timer_start(&deadline, on_deadline, (uint64_t)deadline_ms, 0);
+    uv_timer_start(&tick, on_tick, 10, 10);
+    while (!cond(t, arg) && !expired)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&deadline, NULL);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    return cond(t, arg);
+}
+
+static bool node_ready(tr_t *t, size_t i)
+{
+    return t->node[i].ready;
+}
+
+static bool node_closed(tr_t *t, size_t i)
+{
+    return t->node[i].closed;
+}
+
+/* ---- Redis helpers ----------------------------------------------------------- */
+
+static char *key(const char *queue, const char *kind)
+{
+    static char buf[4][256];
+    static int next;
+    char *k = buf[next++ % 4];
+    snprintf(k, 256, "fp:{%s}:%s", queue, kind);
+    return k;
+}
+
+static char *xadd(tr_t *t, const char *queue, const char *payload)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XADD %s * job %s", key(queue, "jobs"), payload);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    char *id = strdup(r->str);
+    freeReplyObject(r);
+    return id;
+}
+
+static void xadd_n(tr_t *t, const char *queue, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char payload[64];
+        snprintf(payload, sizeof payload, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i);
+        free(xadd(t, queue, payload));
+    }
+}
+
+static long long xlen(tr_t *t, const char *queue)
+{
+    return fp_th_redis_int(&t->redis, "XLEN %s", key(queue, "jobs"));
+}
+
+static long long pending(tr_t *t, const char *queue)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool", key(queue, "jobs"));
+    assert_non_null(r);
+    long long n = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                          r->element[0]->type == REDIS_REPLY_INTEGER
+                      ? r->element[0]->integer
+                      : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* Owner and delivery counter of one pending entry (XPENDING extended form);
+ * false when it is not pending. */
+static bool pending_entry(tr_t *t, const char *queue, const char *id, char *owner, size_t cap,
+                          long long *deliveries)
+{
+    redisReply *r =
+        fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool %s %s 1", key(queue, "jobs"), id, id);
+    assert_non_null(r);
+    bool found = r->type == REDIS_REPLY_ARRAY && r->elements == 1;
+    if (found) {
+        snprintf(owner, cap, "%s", r->element[0]->element[1]->str);
+        *deliveries = r->element[0]->element[3]->integer;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+/* Redis' own clock in unix ms (the mover's clock). */
+static long long redis_now_ms(tr_t *t)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "TIME");
+    assert_non_null(r);
+    assert_int_equal(r->elements, 2);
+    long long ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
+    freeReplyObject(r);
+    return ms;
+}
+
+/* Whether the group on queue has a consumer of that name. */
+static bool has_consumer(tr_t *t, const char *queue, const char *name)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO CONSUMERS %s forkpool", key(queue, "jobs"));
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    bool found = false;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *c = r->element[i];
+        for (size_t k = 0; k + 1 < c->elements; k += 2)
+            if (strcmp(c->element[k]->str, "name") == 0 &&
+                strcmp(c->element[k + 1]->str, name) == 0)
+                found = true;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+/* One daemon: consumer `name` on `queue`, with the given visibility timeout
+ * and claim interval (0: off). */
+static node_t *node_open(tr_t *t, size_t i, const char *name, const char *queue, int64_t vt_ms,
+                         int64_t claim_ms)
+{
+    static const fp_queue_events_t events = {on_jobs, on_ready};
+    node_t *d = &t->node[i];
+    assert_null(d->q);
+    for (size_t k = 0; k < d->ngot; k++) {
+        free(d->got[k].id);
+        free(d->got[k].payload);
+    }
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->names[0] = queue;
+    d->cfg.source = (char *)"(test)";
+    d->cfg.daemon.name = d->name;
+    d->cfg.redis.url = (char *)fp_th_redis_url(&t->redis);
+    d->cfg.redis.prefix = (char *)"fp";
+    d->cfg.redis.group = (char *)"forkpool";
+    d->cfg.redis.connect_timeout_ms = 2000;
+    d->cfg.limits.max_job_bytes = 1 << 20;
+    d->cfg.retry.max_attempts = 5;
+    d->cfg.recovery.visibility_timeout_ms = vt_ms;
+    d->cfg.recovery.claim_interval_ms = claim_ms;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_queue_new(&t->loop, &d->cfg, d->names, 1, &events, d, &d->q, &err), 0);
+    assert_int_equal(fp_queue_start(d->q), 0);
+    assert_true(run_until(t, node_ready, i, DEADLINE_MS));
+    return d;
+}
+
+static void on_closed(void *ctx)
+{
+    ((node_t *)ctx)->closed = true;
+}
+
+/* Closes without outcomes: what it held stays pending to its consumer, as
+ * after a crash. */
+static void node_close(tr_t *t, size_t i)
+{
+    node_t *d = &t->node[i];
+    if (d->q == NULL)
+        return;
+    fp_queue_close(d->q, on_closed, d);
+    assert_true(run_until(t, node_closed, i, DEADLINE_MS));
+    d->q = NULL;
+}
+
+static int setup(void **state)
+{
+    tr_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    assert_int_equal(fp_th_redis_start(&t->redis, NULL), 0);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tr_t *t = *state;
+    for (size_t i = 0; i < NODES; i++) {
+        node_close(t, i);
+        for (size_t k = 0; k < t->node[i].ngot; k++) {
+            free(t->node[i].got[k].id);
+            free(t->node[i].got[k].payload);
+        }
+    }
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    fp_th_redis_stop(&t->redis);
+    free(t);
+    return 0;
+}
+
+static bool got_at_least(tr_t *t, size_t packed)
+{
+    /* packed: node index * 10000 + count */
+    return t->node[packed / 10000].ngot >= packed % 10000;
+}
+
+static size_t got_arg(size_t node, size_t n)
+{
+    return node * 10000 + n;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static uint64_t renew_target, sweep_target;
+
+static bool renewed_and_swept(tr_t *t, size_t arg)
+{
+    (void)arg;
+    return stats(&t->node[0]).renew_rounds >= renew_target &&
+           stats(&t->node[1]).sweeps >= sweep_target;
+}
+
+/* A holds an entry past several visibility timeouts; B sweeps every 200 ms
+ * and never takes it, because A renews. Once A is gone, B does take it. */
+static void test_renewal_keeps_claim(void **state)
+{
+    tr_t *t = *state;
+    char *id = xadd(t, "renew", "{\"type\":\"long\"}");
+    node_t *a = node_open(t, 0, "alpha", "renew", 1000, 200);
+    want(a, 1);
+    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    assert_string_equal(a->got[0].id, id);
+    assert_int_equal(a->got[0].deliveries, 1);
+
+    node_t *b = node_open(t, 1, "beta", "renew", 1000, 200);
+    want(b, 10);
+    /* At least 3 visibility periods: 10 renewals of A (every 333 ms) and 16
+     * sweeps of B (every 200 ms), counted, not timed. */
+    renew_target = stats(a).renew_rounds + 10;
+    sweep_target = stats(b).sweeps + 16;
+    assert_true(run_until(t, renewed_and_swept, 0, DEADLINE_MS));
+    assert_int_equal(b->ngot, 0);
+    assert_int_equal(stats(b).claimed, 0);
+    assert_true(stats(a).renewed >= 9);
+    char owner[32];
+    long long deliveries = 0;
+    assert_true(pending_entry(t, "renew", id, owner, sizeof owner, &deliveries));
+    assert_string_equal(owner, "alpha");
+    assert_int_equal(deliveries, 1); /* JUSTID renewals count no delivery */
+
+    /* A dies: B takes the entry over, delivered a second time. */
+    node_close(t, 0);
+    assert_true(run_until(t, got_at_least, got_arg(1, 1), DEADLINE_MS));
+    assert_string_equal(b->got[0].id, id);
+    assert_int_equal(b->got[0].deliveries, 2);
+    assert_string_equal(b->got[0].payload, "{\"type\":\"long\"}");
+    assert_true(pending_entry(t, "renew", id, owner, sizeof owner, &deliveries));
+    assert_string_equal(owner, "beta");
+    free(id);
+}
+
+static bool sweeps_at_least(tr_t *t, size_t packed)
+{
+    return stats(&t->node[packed / 10000]).sweeps >= packed % 10000;
+}
+
+/* A dies holding three entries; B takes them over after the visibility
+ * timeout, through on_jobs, never more than its room, deliveries == 2. */
+static void test_takeover_within_room(void **state)
+{
+    tr_t *t = *state;
+    xadd_n(t, "takeover", 3);
+    node_t *a = node_open(t, 0, "alpha", "takeover", 1000, 200);
+    want(a, 3);
+    assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
+    char *ids[3];
+    for (int i = 0; i < 3; i++) {
+        ids[i] = strdup(a->got[i].id);
+        assert_int_equal(a->got[i].deliveries, 1);
+    }
+    node_close(t, 0);
+
+    node_t *b = node_open(t, 1, "beta", "takeover", 1000, 200);
+    want(b, 2);
+    assert_true(run_until(t, got_at_least, got_arg(1, 2), DEADLINE_MS));
+    /* More sweeps with room 0 take nothing more. */
+    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 3),
+                          DEADLINE_MS));
+    assert_int_equal(b->ngot, 2);
+    assert_false(b->over_room);
+    want(b, 5);
+    assert_true(run_until(t, got_at_least, got_arg(1, 3), DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 2),
+                          DEADLINE_MS));
+    assert_int_equal(b->ngot, 3);
+    assert_false(b->over_room);
+    assert_int_equal(stats(b).claimed, 3);
+    for (int i = 0; i < 3; i++) {
+        /* In id order: the sweep walks the pending list from its start. */
+        assert_string_equal(b->got[i].id, ids[i]);
+        assert_int_equal(b->got[i].deliveries, 2);
+        char owner[32];
+        long long deliveries = 0;
+        assert_true(pending_entry(t, "takeover", ids[i], owner, sizeof owner, &deliveries));
+        assert_string_equal(owner, "beta");
+        assert_int_equal(deliveries, 2);
+        free(ids[i]);
+    }
+    assert_int_equal(pending(t, "takeover"), 3);
+}
+
+/* Each take-over counts one more delivery, and so does a restarted daemon's
+ * re-read of its own pending entries. */
+static void test_deliveries_count_up(void **state)
+{
+    tr_t *t = *state;
+    char *id = xadd(t, "counted", "{\"type\":\"poison\"}");
+    const char *names[] = {"one", "two"};
+    for (uint64_t round = 1; round <= 4; round++) {
+        node_t *d = node_open(t, 0, names[round % 2], "counted", 300, 100);
+        want(d, 1);
+        assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+        assert_string_equal(d->got[0].id, id);
+        assert_int_equal(d->got[0].deliveries, round);
+        node_close(t, 0);
+    }
+    /* The same name again: its own pending entry comes back through the
+     * history read, one more delivery. */
+    node_t *d = node_open(t, 0, names[4 % 2], "counted", 300, 100);
+    want(d, 1);
+    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    assert_int_equal(d->got[0].deliveries, 5);
+    assert_int_equal(stats(d).claimed, 0);
+    free(id);
+}
+
+static bool dropped_at_least(tr_t *t, size_t packed)
+{
+    return stats(&t->node[packed / 10000]).dropped_deleted >= packed % 10000;
+}
+
+/* Entries deleted from the stream while pending to a dead consumer are
+ * acknowledged and dropped by the sweep, even with no room to take anything;
+ * the one still there is taken over once there is room. */
+static void test_deleted_entries_dropped(void **state)
+{
+    tr_t *t = *state;
+    xadd_n(t, "deleted", 3);
+    node_t *a = node_open(t, 0, "alpha", "deleted", 300, 100);
+    want(a, 3);
+    assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
+    char *keep = strdup(a->got[1].id);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s %s", key("deleted", "jobs"),
+                                     a->got[0].id, a->got[2].id),
+                     2);
+    node_close(t, 0);
+    assert_int_equal(pending(t, "deleted"), 3);
+
+    node_t *b = node_open(t, 1, "beta", "deleted", 300, 100);
+    want(b, 0);
+    assert_true(run_until(t, dropped_at_least, got_arg(1, 2), DEADLINE_MS));
+    assert_int_equal(b->ngot, 0);
+    assert_int_equal(pending(t, "deleted"), 1);
+    char owner[32];
+    long long deliveries = 0;
+    assert_true(pending_entry(t, "deleted", keep, owner, sizeof owner, &deliveries));
+    assert_string_equal(owner, "alpha"); /* no room: not taken */
+
+    want(b, 10);
+    assert_true(run_until(t, got_at_least, got_arg(1, 1), DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 2),
+                          DEADLINE_MS));
+    assert_int_equal(b->ngot, 1);
+    assert_string_equal(b->got[0].id, keep);
+    assert_int_equal(b->got[0].deliveries, 2);
+    assert_int_equal(stats(b).dropped_deleted, 2);
+    assert_int_equal(stats(b).claimed, 1);
+    assert_int_equal(pending(t, "deleted"), 1);
+    assert_int_equal(xlen(t, "deleted"), 1);
+    free(keep);
+}
+
+#define MOVE_DUE 600
+#define MOVE_LATER 3
+
+static bool stream_len_is(tr_t *t, size_t n)
+{
+    return xlen(t, "moved") == (long long)n;
+}
+
+static uint64_t mover_target[2];
+
+static bool movers_ran(tr_t *t, size_t arg)
+{
+    (void)arg;
+    return stats(&t->node[0]).mover_rounds >= mover_target[0] &&
+           stats(&t->node[1]).mover_rounds >= mover_target[1];
+}
+
+static void zadd(tr_t *t, long long score, const char *member)
+{
+    const char *argv[] = {"ZADD", key("moved", "delayed"), NULL, member};
+    char num[24];
+    snprintf(num, sizeof num, "%lld", score);
+    argv[2] = num;
+    size_t lens[] = {4, strlen(argv[1]), strlen(num), strlen(member)};
+    redisReply *r = fp_th_redis_cmdv(&t->redis, 4, argv, lens);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+}
+
+/* Two daemons move due members of the delayed set back to the stream at
+ * once: each due one arrives exactly once, none that is not due. */
+static void test_delayed_mover(void **state)
+{
+    tr_t *t = *state;
+    long long now = redis_now_ms(t);
+    char member[64];
+    for (int i = 0; i < MOVE_DUE; i++) {
+        snprintf(member, sizeof member, "{\"type\":\"due\",\"i\":%d}", i);
+        zadd(t, now - 1000 - i, member);
+    }
+    for (int i = 0; i < MOVE_LATER; i++) {
+        snprintf(member, sizeof member, "{\"type\":\"later\",\"i\":%d}", i);
+        zadd(t, now + 3600 * 1000, member);
+    }
+    /* Room 0 and no recovery: the jobs stay in the stream for counting. */
+    node_open(t, 0, "mover-1", "moved", 0, 0);
+    node_open(t, 1, "mover-2", "moved", 0, 0);
+    assert_true(run_until(t, stream_len_is, MOVE_DUE, DEADLINE_MS));
+    mover_target[0] = stats(&t->node[0]).mover_rounds + 3;
+    mover_target[1] = stats(&t->node[1]).mover_rounds + 3;
+    assert_true(run_until(t, movers_ran, 0, DEADLINE_MS));
+    assert_int_equal(xlen(t, "moved"), MOVE_DUE);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", key("moved", "delayed")), MOVE_LATER);
+    assert_int_equal(stats(&t->node[0]).moved + stats(&t->node[1]).moved, MOVE_DUE);
+
+    /* Every due member exactly once, as the "job" field. */
+    static bool seen[MOVE_DUE];
+    memset(seen, 0, sizeof seen);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("moved", "jobs"));
+    assert_non_null(r);
+    assert_int_equal(r->elements, MOVE_DUE);
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *fields = r->element[i]->element[1];
+        assert_int_equal(fields->elements, 2);
+        assert_string_equal(fields->element[0]->str, "job");
+        int n = -1;
+        assert_int_equal(sscanf(fields->element[1]->str, "{\"type\":\"due\",\"i\":%d}", &n), 1);
+        assert_true(n >= 0 && n < MOVE_DUE);
+        assert_false(seen[n]);
+        seen[n] = true;
+    }
+    freeReplyObject(r);
+
+    /* One due a little later is moved when it is due, not before. */
+    zadd(t, redis_now_ms(t) + 400, "{\"type\":\"soon\"}");
+    assert_true(run_until(t, stream_len_is, MOVE_DUE + 1, DEADLINE_MS));
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", key("moved", "delayed")), MOVE_LATER);
+}
+
+static bool removed_at_least(tr_t *t, size_t packed)
+{
+    return stats(&t->node[packed / 10000]).consumers_removed >= packed % 10000;
+}
+
+/* Idle consumers with nothing pending are removed; one with a pending entry
+ * stays, and so does this daemon's own, however idle. */
+static void test_consumer_cleanup(void **state)
+{
+    tr_t *t = *state;
+    const char *k = key("tidy", "jobs");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
+    assert_int_equal(fp_th_redis_int(&t->redis, "XGROUP CREATECONSUMER %s forkpool ghost", k), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XGROUP CREATECONSUMER %s forkpool keeper", k),
+                     1);
+    free(xadd(t, "tidy", "{\"type\":\"noop\"}"));
+    freeReplyObject(
+        fp_th_redis_cmd(&t->redis, "XREADGROUP GROUP forkpool busy COUNT 1 STREAMS %s >", k));
+    assert_int_equal(pending(t, "tidy"), 1);
+
+    /* vt 100 ms: consumers idle for 1 s go. Room 0: the daemon never reads
+     * (its own consumer stays idle) and takes nothing over. */
+    node_t *d = node_open(t, 0, "keeper", "tidy", 100, 50);
+    want(d, 0);
+    assert_true(run_until(t, removed_at_least, got_arg(0, 1), DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, got_arg(0, (size_t)stats(d).sweeps + 5),
+                          DEADLINE_MS));
+    assert_int_equal(stats(d).consumers_removed, 1);
+    assert_false(has_consumer(t, "tidy", "ghost"));
+    assert_true(has_consumer(t, "tidy", "busy"));
+    assert_true(has_consumer(t, "tidy", "keeper"));
+    assert_int_equal(pending(t, "tidy"), 1);
+    assert_int_equal(d->ngot, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_renewal_keeps_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_within_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliveries_count_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_entries_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delayed_mover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_cleanup, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,230 @@
+/* daemon.c: the fixture behind integration tests that run the real daemon.
+ * Tests read like a user's story; the plumbing lives here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+fp_td_t *fp_td_new(bool appendonly)
+{
+    fp_td_t *td = calloc(1, sizeof *td);
+    assert_non_null(td);
+    int rc = appendonly ? fp_th_redis_start(&td->redis, "--appendonly", "yes", NULL)
+                        : fp_th_redis_start(&td->redis, NULL);
+    assert_int_equal(rc, 0);
+    redisReply *pong = fp_th_redis_cmd(&td->redis, "PING"); /* opens the test's connection */
+    assert_non_null(pong);
+    freeReplyObject(pong);
+    td->dir = fp_th_tmpdir();
+    assert_non_null(td->dir);
+    snprintf(td->config, sizeof td->config, "%s/forkpool.toml", td->dir);
+    snprintf(td->log, sizeof td->log, "%s/forkpool.log", td->dir);
+    snprintf(td->events_db, sizeof td->events_db, "%s/events.db", td->dir);
+    return td;
+}
+
+void fp_td_free(fp_td_t *td)
+{
+    if (td == NULL)
+        return;
+    if (td->pid > 0) {
+        kill(-td->pid, SIGKILL);
+        fp_th_kill(td->pid);
+    }
+    fp_th_assert_no_sanitizer_report(td->log);
+    fp_th_redis_stop(&td->redis);
+    fp_th_rmrf(td->dir);
+    free(td->dir);
+    free(td);
+}
+
+void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
+{
+    char text[16384];
+    snprintf(text, sizeof text,
+             "[daemon]\nname = \"test-consumer\"\nshutdown_timeout = \"20s\"\n%s"
+             "[redis]\nurl = \"%s\"\n"
+             "[health]\nlisten = \"\"\n"
+             "[handlers.record_event]\ndatabase = \"%s\"\n"
+             "%s",
+             daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), td->events_db,
+             extra != NULL ? extra : "");
+    assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+void fp_td_enqueue(fp_td_t *td, int count, const char *fmt)
+{
+    char job[1024];
+    const int batch = 1000;
+    for (int done = 0; done < count;) {
+        int n = count - done < batch ? count - done : batch;
+        for (int i = 0; i < n; i++) {
+            snprintf(job, sizeof job, fmt, done + i, done + i);
+            redisAppendCommand(td->redis.ctx, "XADD %s * job %s", FP_TD_JOBS, job);
+        }
+        for (int i = 0; i < n; i++) {
+            redisReply *reply = NULL;
+            assert_int_equal(redisGetReply(td->redis.ctx, (void **)&reply), REDIS_OK);
+            assert_int_equal(reply->type, REDIS_REPLY_STRING);
+            freeReplyObject(reply);
+        }
+        done += n;
+    }
+}
+#pragma GCC diagnostic pop
+
+void fp_td_enqueue_raw(fp_td_t *td, const char *payload, size_t len)
+{
+    const char *argv[] = {"XADD", FP_TD_JOBS, "*", "job", payload};
+    size_t lens[] = {4, strlen(FP_TD_JOBS), 1, 3, len};
+    redisReply *reply = fp_th_redis_cmdv(&td->redis, 5, argv, lens);
+    assert_non_null(reply);
+    assert_int_equal(reply->type, REDIS_REPLY_STRING);
+    freeReplyObject(reply);
+}
+
+void fp_td_start(fp_td_t *td, bool burst)
+{
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "run", "-c", td->config,
+                          burst ? "--burst" : NULL, NULL};
+    /* No ASan quarantine: its fill-up would look like growth in RSS checks. */
+    static const char *const env[] = {
+        "ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:quarantine_size_mb=0", NULL};
+    td->pid = fp_th_spawn(argv, env, td->log);
+    assert_true(td->pid > 0);
+}
+
+int fp_td_wait(fp_td_t *td, int timeout_ms)
+{
+    int status = fp_th_wait(td->pid, timeout_ms);
+    if (status == -ETIMEDOUT) {
+        char *log = fp_th_read_file(td->log, NULL);
+        print_error("daemon did not exit within %d ms; log:\n%s\n", timeout_ms, log ? log : "");
+        free(log);
+        fail();
+    }
+    td->pid = 0;
+    return status;
+}
+
+void fp_td_signal(fp_td_t *td, int signum)
+{
+    assert_true(td->pid > 0);
+    assert_int_equal(kill(td->pid, signum), 0);
+}
+
+long long fp_td_log_count(const fp_td_t *td, const char *needle)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    long long n = 0;
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+long long fp_td_jobs_done(const fp_td_t *td)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    long long n = -1;
+    for (const char *p = text; p != NULL && (p = strstr(p, "stopped: ")) != NULL; p++)
+        n = atoll(p + strlen("stopped: "));
+    free(text);
+    return n;
+}
+
+long long fp_td_max_held(const fp_td_t *td)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    long long most = -1;
+    for (const char *p = text; p != NULL && (p = strstr(p, "held=")) != NULL; p++) {
+        long long n = atoll(p + 5);
+        if (n > most)
+            most = n;
+    }
+    free(text);
+    return most;
+}
+
+long long fp_td_xlen(fp_td_t *td, const char *key)
+{
+    return fp_th_redis_int(&td->redis, "XLEN %s", key);
+}
+
+long long fp_td_zcard(fp_td_t *td, const char *key)
+{
+    return fp_th_redis_int(&td->redis, "ZCARD %s", key);
+}
+
+long long fp_td_pending(fp_td_t *td)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool", FP_TD_JOBS);
+    assert_non_null(r);
+    long long n = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+long long fp_td_sql(const fp_td_t *td, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(td->events_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XRANGE %s - +", FP_TD_DEAD);
+    bool found = false;
+    for (size_t i = 0; r != NULL && i < r->elements && !found; i++) {
+        redisReply *fields = r->element[i]->element[1];
+        for (size_t k = 0; k + 1 < fields->elements; k += 2)
+            if (strcmp(fields->element[k]->str, field) == 0 &&
+                strstr(fields->element[k + 1]->str, needle) != NULL)
+                found = true;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
+                      int timeout_ms, const char *what)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (cond(td, arg))
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (ms > timeout_ms) {
+            char *log = fp_th_read_file(td->log, NULL);
+            print_error("timed out waiting for %s; log:\n%s\n", what, log ? log : "");
+            free(log);
+            fail();
+        }
+        usleep(5000);
+    }
+}

@@ -1,0 +1,70 @@
+/* daemon.h: a real forkpool daemon against a real redis-server, for
+ * integration tests (fp_td_*): a temp dir with a config, the log, an events
+ * database, helpers to enqueue in bulk and to read what happened. */
+#ifndef FP_TEST_DAEMON_H
+#define FP_TEST_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "redis_server.h"
+
+#define FP_TD_JOBS "fp:{default}:jobs"
+#define FP_TD_DEAD "fp:{default}:dead"
+#define FP_TD_DELAYED "fp:{default}:delayed"
+
+typedef struct fp_td_s {
+    fp_th_redis_t redis;
+    char *dir;
+    char config[4096];
+    char log[4096];
+    char events_db[4096];
+    int pid; /* the running daemon, 0 when none */
+} fp_td_t;
+
+/* Starts Redis (with --appendonly yes when asked, for tests that restart
+ * it) and makes the temp dir. Fails the test on error. */
+fp_td_t *fp_td_new(bool appendonly);
+/* Kills a daemon still running, checks its log for sanitizer reports, stops
+ * Redis and removes the temp dir. */
+void fp_td_free(fp_td_t *td);
+
+/* Writes the config: a base (name "test-consumer", Redis URL, no health
+ * port, record_event into events_db, shutdown_timeout 20s); daemon_lines go
+ * inside its [daemon] table ("log_level = \"debug\"\n"), extra is appended
+ * as whole sections ("[pool]\nchildren = 4\n"). Either may be NULL. */
+void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra);
+
+/* Enqueues count jobs made by fmt with the job's number given twice
+ * (printf's %d %d), pipelined. */
+void fp_td_enqueue(fp_td_t *td, int count, const char *fmt)
+    __attribute__((format(printf, 3, 0)));
+void fp_td_enqueue_raw(fp_td_t *td, const char *payload, size_t len);
+
+/* Starts `forkpool run -c CONFIG [--burst]`; its output goes to td->log. */
+void fp_td_start(fp_td_t *td, bool burst);
+/* Waits for the daemon's exit (failing the test after timeout_ms, with its
+ * log) and returns its exit status. */
+int fp_td_wait(fp_td_t *td, int timeout_ms);
+void fp_td_signal(fp_td_t *td, int signum);
+
+/* Occurrences of needle in the log. */
+long long fp_td_log_count(const fp_td_t *td, const char *needle);
+/* N from the daemon's last "stopped: N jobs done" line, -1 if none. */
+long long fp_td_jobs_done(const fp_td_t *td);
+/* The largest number following "held=" in the log, -1 if none. */
+long long fp_td_max_held(const fp_td_t *td);
+
+long long fp_td_xlen(fp_td_t *td, const char *key);
+long long fp_td_zcard(fp_td_t *td, const char *key);
+long long fp_td_pending(fp_td_t *td);
+/* count(*)-style query on the events database. */
+long long fp_td_sql(const fp_td_t *td, const char *sql);
+/* Whether some dead entry's field `field` contains needle. */
+bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
+
+/* Polls cond until true or timeout_ms; fails the test (with the log) if not. */
+void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
+                      int timeout_ms, const char *what);
+
+#endif
