@@ -260,7 +260,7 @@ const fp__ckey_t fp__config_schema[] = {
     DUR("retry", "backoff_max", retry.backoff_max_ms, "10m", 0, "longest retry delay"),
     BOOL("retry", "jitter", retry.jitter, 1, "randomise retry delays"),
 
-    DUR("recovery", "visibility_timeout", recovery.visibility_timeout_ms, "60s", 3 * MS_S,
+    DUR("recovery", "visibility_timeout", recovery.visibility_timeout_ms, "60s", MS_S,
         "pending this long with no renewal = holder died"),
     DUR("recovery", "claim_interval", recovery.claim_interval_ms, "15s", 100,
         "how often to look for abandoned jobs"),

@@ -63,10 +63,15 @@ static void run_echo(void *state, const cJSON *job, const cJSON *args, fp_handle
         fail_with(res, true, "echo: out of memory");
 }
 
+/* Fails with args.message; args.percent (0-100, default 100) makes it flaky,
+ * failing only that share of the time, to watch retries converge. */
 static void run_fail(void *state, const cJSON *job, const cJSON *args, fp_handler_result_t *res)
 {
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(args, "message");
     const cJSON *retry = cJSON_GetObjectItemCaseSensitive(args, "retry");
+    const cJSON *percent = cJSON_GetObjectItemCaseSensitive(args, "percent");
+    if (cJSON_IsNumber(percent) && rand() % 100 >= percent->valueint)
+        return;
     fail_with(res, cJSON_IsBool(retry) ? cJSON_IsTrue(retry) : true,
               cJSON_IsString(message) ? message->valuestring : "failed on purpose");
 }

@@ -73,7 +73,7 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
     /* Lowest slot first keeps the working set of children small and warm
      * when load is light; under load every child is busy anyway. */
     for (size_t i = 0; i < pool->capacity; i++)
-        if (pool->slots[i].state == FP_CHILD_IDLE)
+        if (pool->slots[i].state == FP_CHILD_IDLE && !pool->slots[i].channel_eof)
             return &pool->slots[i];
     return NULL;
 }

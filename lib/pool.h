@@ -39,6 +39,7 @@ typedef struct fp_slot_s {
     bool retiring;          /* being replaced (max jobs, memory): its stop is planned */
     int exit_status;        /* wait status, once reaped */
     bool reaped;
+    bool channel_eof;       /* the child's end closed: it takes no more jobs */
     bool channel_closed;
     void *channel;          /* the supervisor's channel object; borrowed */
 } fp_slot_t;

@@ -252,6 +252,18 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
         held_release(sup, held);
         return;
     }
+    int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts
+                                              : sup->cfg->retry.max_attempts;
+    if (pulled->deliveries > (uint64_t)max) {
+        /* A job that keeps killing its holder (the supervisor, not just a
+         * child) is caught by deliveries, not by failures. */
+        char msg[96];
+        snprintf(msg, sizeof msg, "delivered %llu times without an outcome",
+                 (unsigned long long)pulled->deliveries);
+        job_dead(sup, held, msg);
+        held_release(sup, held);
+        return;
+    }
     if (!known_type(sup, held->job.type)) {
         char msg[FP_JOB_TYPE_MAX + 64];
         snprintf(msg, sizeof msg, "unknown job type \"%s\"", held->job.type);
@@ -498,7 +510,7 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
         slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
         fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
-        if (!sup->pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_IDLE) == sup->pool.target) {
+        if (!sup->pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
             sup->pool_was_ready = true;
             fp_log_info(LOG, "pool ready: %zu children in %lld ms", sup->pool.target,
                         (long long)(fp_os_now_ms() - sup->start_ms));
@@ -552,7 +564,9 @@ static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
         return;
     }
     if (nread < 0) {
-        /* EOF or error: the child is gone or going; its exit is reaped apart. */
+        /* EOF or error: the child is gone or going; its exit is reaped apart,
+         * and until then it must not be picked for a job. */
+        channel_slot(ch)->channel_eof = true;
         channel_close(ch);
     }
 }

@@ -281,6 +281,113 @@ static void test_quit_stops_at_once(void **state)
     stop_at_once(*state, SIGQUIT, 0);
 }
 
+static redisReply *cmd_ok(fp_td_t *td, redisReply *r)
+{
+    (void)td;
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    return r;
+}
+
+static bool dead_is(fp_td_t *td, void *arg)
+{
+    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
+}
+
+/* A job whose holders keep dying (here: a ghost consumer that took it six
+ * times) is caught by its delivery count when a live daemon claims it. */
+static void test_poison_by_deliveries_goes_dead(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 1\n[retry]\nmax_attempts = 5\n"
+                 "[recovery]\nvisibility_timeout = \"1s\"\nclaim_interval = \"100ms\"\n");
+    freeReplyObject(cmd_ok(td, fp_th_redis_cmd(&td->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                               FP_TD_JOBS)));
+    fp_td_enqueue(td, 1, "{\"type\":\"noop\",\"id\":\"ghost-%d%d\"}");
+    redisReply *r = cmd_ok(td, fp_th_redis_cmd(&td->redis,
+                                               "XREADGROUP GROUP forkpool ghost COUNT 1 STREAMS %s >",
+                                               FP_TD_JOBS));
+    char id[64];
+    snprintf(id, sizeof id, "%s", r->element[0]->element[1]->element[0]->element[0]->str);
+    freeReplyObject(r);
+    for (int i = 0; i < 5; i++)
+        freeReplyObject(cmd_ok(td, fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool ghost 0 %s",
+                                                   FP_TD_JOBS, id)));
+    start_ready(td);
+    long long one = 1;
+    fp_td_wait_until(td, dead_is, &one, 30000, "the dead entry");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_true(fp_td_dead_has(td, "error", "delivered 7 times without an outcome"));
+    assert_int_equal(fp_td_jobs_done(td), 0);
+    assert_int_equal(fp_th_redis_int(&td->redis, "XLEN %s", FP_TD_JOBS), 0);
+}
+
+/* Claim renewal: a 3 s job with a 1 s visibility timeout and a second daemon
+ * sweeping every 100 ms runs exactly once. */
+static void test_long_job_is_not_taken_over(void **state)
+{
+    fp_td_t *td = *state;
+    const char *recovery = "[recovery]\nvisibility_timeout = \"1s\"\nclaim_interval = \"100ms\"\n";
+    char extra[512];
+    snprintf(extra, sizeof extra, "[pool]\nchildren = 1\n%s", recovery);
+    fp_td_config(td, NULL, extra);
+    start_ready(td);
+    fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":3000},\"id\":\"long-%d%d\"}");
+    long long one = 1;
+    fp_td_wait_until(td, pending_is, &one, 30000, "the job to start");
+
+    /* The second daemon: same Redis and queue, another consumer name. */
+    char config_b[4200], log_b[4200];
+    snprintf(config_b, sizeof config_b, "%s/b.toml", td->dir);
+    snprintf(log_b, sizeof log_b, "%s/b.log", td->dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[daemon]\nname = \"second\"\n[redis]\nurl = \"%s\"\n[health]\nlisten = \"\"\n"
+             "[pool]\nchildren = 1\n%s",
+             fp_th_redis_url(&td->redis), recovery);
+    assert_int_equal(fp_th_write_file(config_b, text, strlen(text)), 0);
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "run", "-c", config_b, NULL};
+    int b = fp_th_spawn(argv, NULL, log_b);
+    assert_true(b > 0);
+
+    long long zero = 0;
+    fp_td_wait_until(td, pending_is, &zero, 30000, "the job to finish");
+    kill(b, SIGTERM);
+    assert_int_equal(fp_th_wait(b, 30000), 0);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    fp_th_assert_no_sanitizer_report(log_b);
+    char *blog = fp_th_read_file(log_b, NULL);
+    assert_non_null(strstr(blog, "stopped: 0 jobs done"));
+    free(blog);
+    assert_int_equal(fp_td_jobs_done(td), 1);
+}
+
+/* A child that cannot start (its handler's database cannot be opened) is
+ * restarted with growing delay, not in a tight loop, and the daemon stays up. */
+static void test_crash_loop_backs_off(void **state)
+{
+    fp_td_t *td = *state;
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "[pool]\nchildren = 1\n[handlers.record_event]\ndatabase = \"%s/no/such/dir/x.db\"\n",
+             td->dir);
+    /* The base config names its own record_event database: write this one whole. */
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[daemon]\nname = \"loop\"\n[redis]\nurl = \"%s\"\n[health]\nlisten = \"\"\n%s",
+             fp_th_redis_url(&td->redis), extra);
+    assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
+    fp_td_start(td, false);
+    fp_td_wait_until(td, log_has, "next start in 400 ms", 30000, "three restarts");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_log_count(td, "next start in 100 ms"), 1);
+    assert_int_equal(fp_td_log_count(td, "next start in 200 ms"), 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -297,6 +404,9 @@ int main(void)
         T(test_term_to_the_process_group_spares_running_jobs),
         T(test_second_term_stops_at_once),
         T(test_quit_stops_at_once),
+        T(test_poison_by_deliveries_goes_dead),
+        T(test_long_job_is_not_taken_over),
+        T(test_crash_loop_backs_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,7 @@ void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
 {
     char text[16384];
     snprintf(text, sizeof text,
-             "[daemon]\nname = \"test-consumer\"\nshutdown_timeout = \"20s\"\n%s"
+             "[daemon]\nname = \"test-consumer\"\n%s"
              "[redis]\nurl = \"%s\"\n"
              "[health]\nlisten = \"\"\n"
              "[handlers.record_event]\ndatabase = \"%s\"\n"

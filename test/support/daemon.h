@@ -30,7 +30,7 @@ fp_td_t *fp_td_new(bool appendonly);
 void fp_td_free(fp_td_t *td);
 
 /* Writes the config: a base (name "test-consumer", Redis URL, no health
- * port, record_event into events_db, shutdown_timeout 20s); daemon_lines go
+ * port, record_event into events_db); daemon_lines go
  * inside its [daemon] table ("log_level = \"debug\"\n"), extra is appended
  * as whole sections ("[pool]\nchildren = 4\n"). Either may be NULL. */
 void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra);

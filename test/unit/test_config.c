@@ -503,9 +503,9 @@ static void out_of_range(void **state)
                         "t.toml:2:1: [pool] max_jobs_per_child must be at least 0, got -5");
     expect_config_error("[pool]\njob_timeout = \"0\"\n",
                         "t.toml:2:1: [pool] job_timeout must be greater than 0, got \"0\"");
-    expect_config_error("[recovery]\nvisibility_timeout = \"2s999ms\"\n",
-                        "t.toml:2:1: [recovery] visibility_timeout must be at least 3s, got "
-                        "\"2s999ms\"");
+    expect_config_error("[recovery]\nvisibility_timeout = \"999ms\"\n",
+                        "t.toml:2:1: [recovery] visibility_timeout must be at least 1s, got "
+                        "\"999ms\"");
     expect_config_error("[recovery]\nclaim_interval = \"99ms\"\n",
                         "t.toml:2:1: [recovery] claim_interval must be at least 100ms, got "
                         "\"99ms\"");

@@ -54,6 +54,9 @@ static void test_pick_idle_prefers_low_slots(void **state)
     assert_ptr_equal(fp_pool_pick_idle(&pool), a);
     a->state = FP_CHILD_BUSY;
     assert_ptr_equal(fp_pool_pick_idle(&pool), b);
+    /* A child whose channel hit EOF is dying, even if not reaped yet. */
+    b->channel_eof = true;
+    assert_null(fp_pool_pick_idle(&pool));
     fp_pool_free(&pool);
 }
 
