@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "text.h"
 #include "forkpool/units.h"
 
 /* A configuration has no business being larger; the cap also keeps a
@@ -398,22 +399,7 @@ static const char *home_section(const char *key)
  * allow control characters): show a bounded, printable form. */
 static const char *quote(char *buf, size_t size, const char *s)
 {
-    size_t n = 0;
-    buf[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p && n + 8 < size; p++) {
-        if ((size_t)(p - (const unsigned char *)s) >= 64) {
-            memcpy(buf + n, "...", 3);
-            n += 3;
-            break;
-        }
-        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
-        else
-            buf[n++] = (char)*p;
-    }
-    buf[n++] = '"';
-    buf[n] = '\0';
-    return buf;
+    return fp_text_quote(buf, size, s, 64);
 }
 
 typedef struct loader_s {

@@ -2,6 +2,7 @@
  * reads text: no name resolution, no sockets. Messages describe the faulty
  * part and never echo the URL, which may carry a password. */
 #include "redis_url.h"
+#include "text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,16 +14,6 @@
 
 #define URL_ERR(err, ...) fp_err_set(err, FP_ECONFIG, "invalid Redis URL: " __VA_ARGS__)
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Copies s[0..n) with %XX decoded into a new string. NULL with *bad set when
  * an escape is malformed or decodes to NUL; NULL alone on ENOMEM. */
@@ -37,8 +28,8 @@ static char *decode(const char *s, size_t n, bool *bad)
             out[k++] = s[i];
             continue;
         }
-        int hi = i + 1 < n ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        int hi = i + 1 < n ? fp_text_hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? fp_text_hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(out);
             *bad = true;

@@ -5,6 +5,7 @@
  * date-time). It never builds structure: toml_parse.c decides where a value
  * goes. Every loop moves forward through the input, so scanning is linear. */
 #include "toml_internal.h"
+#include "text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -237,16 +238,6 @@ static int put_utf8(fp__toml_parser_t *p, uint32_t cp)
     return buf_put(p, b, n);
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes the escape at *ip (a backslash) and moves *ip past it. */
 static int scan_escape(fp__toml_parser_t *p, size_t *ip)
@@ -270,7 +261,7 @@ static int scan_escape(fp__toml_parser_t *p, size_t *ip)
     uint32_t cp = 0;
     for (size_t k = 0; k < n; k++) {
         size_t at = i + 2 + k;
-        int v = at < p->len ? hex_value((unsigned char)p->src[at]) : -1;
+        int v = at < p->len ? fp_text_hex_value((unsigned char)p->src[at]) : -1;
         if (v < 0)
             return fp__toml_fail(p, at, FP_ETOML, "\\%c escape needs %zu hex digits, found %s", e,
                                  n, fp__toml_describe(p, at, d, sizeof d));
@@ -486,7 +477,7 @@ static int token_fail(fp__toml_parser_t *p, const token_t *tk, size_t i, const c
 static bool radix_digit(int c, int radix)
 {
     if (radix == 16)
-        return hex_value(c) >= 0;
+        return fp_text_hex_value(c) >= 0;
     return c >= '0' && c < '0' + radix;
 }
 
@@ -518,7 +509,7 @@ static int accumulate(fp__toml_parser_t *p, const token_t *tk, size_t from, size
     for (size_t k = from; k < to; k++) {
         if (tk->t[k] == '_')
             continue;
-        uint64_t d = (uint64_t)hex_value((unsigned char)tk->t[k]);
+        uint64_t d = (uint64_t)fp_text_hex_value((unsigned char)tk->t[k]);
         if (v > (limit - d) / (uint64_t)radix)
             return fp__toml_fail(p, tk->off, FP_ETOML, "integer out of 64-bit range");
         v = v * (uint64_t)radix + d;

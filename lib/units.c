@@ -7,6 +7,8 @@
  * that no input can wrap into a small or negative value. */
 #include "forkpool/units.h"
 
+#include "text.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,21 +43,7 @@ static const unit_t size_units[] = {
  * characters: show a bounded, printable prefix. */
 static void quote(char *buf, size_t size, const char *text)
 {
-    size_t n = 0, limit = 48;
-    buf[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)text; *p && n + 8 < size; p++) {
-        if ((size_t)(p - (const unsigned char *)text) >= limit) {
-            memcpy(buf + n, "...", 3);
-            n += 3;
-            break;
-        }
-        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
-        else
-            buf[n++] = (char)*p;
-    }
-    buf[n++] = '"';
-    buf[n] = '\0';
+    fp_text_quote(buf, size, text, 48);
 }
 
 static int fail(fp_err_t *err, const char *what, const char *text, const char *reason)

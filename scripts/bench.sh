@@ -27,14 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --bind 127.0.0.1 --port "$port" --dir "$work" --save "" --appendonly no \
-  --logfile "$work/redis.log" &
-redis_pid=$!
-for _ in $(seq 1 200); do
-  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
-  sleep 0.05
-done
+# shellcheck source=scripts/private-redis.sh
+. scripts/private-redis.sh
+start_private_redis "$work"
 
 cat > "$work/bench.toml" <<EOF
 [daemon]
