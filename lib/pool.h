@@ -35,6 +35,7 @@ typedef struct fp_slot_s {
     int64_t rss_kb;         /* as last reported */
     int64_t started_at_ms;
     int64_t max_jobs;       /* this child's jittered recycling limit; 0 = none */
+    uint32_t generation;    /* the configuration it was forked with (HUP bumps it) */
     bool timed_out;         /* its job overran: TERM (then KILL) was sent */
     bool retiring;          /* being replaced (max jobs, memory): its stop is planned */
     int exit_status;        /* wait status, once reaped */

@@ -82,12 +82,16 @@ struct fp_supervisor_s {
     sup_state_t state;
     bool quiet;       /* TSTP: no more pulls, keep running */
     size_t retiring;  /* children being replaced right now (at most one) */
+    uint32_t generation;        /* bumped by each successful reload */
+    fp_config_t **reloaded;     /* configurations loaded by HUP, freed at exit */
+    size_t nreloaded;
     uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
     bool queue_ready;
     bool queue_closed;
     fp_held_t *wait_head, *wait_tail;
     fp_buf_t line; /* scratch for encoding, reused */
-    uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp;
+    uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp, sig_hup, sig_ttin, sig_ttou,
+        sig_usr1;
     uv_timer_t burst_timer, drain_timer, shutdown_timer, respawn_timer;
     int64_t respawn_delay_ms;
     size_t max_held_seen;
@@ -101,6 +105,7 @@ struct fp_supervisor_s {
 };
 
 static void dispatch(fp_supervisor_t *sup);
+static void rebalance(fp_supervisor_t *sup);
 static void begin_drain(fp_supervisor_t *sup, const char *why);
 static void terminate(fp_supervisor_t *sup, const char *why);
 static void maybe_finish(fp_supervisor_t *sup);
@@ -423,6 +428,10 @@ static void dispatch(fp_supervisor_t *sup)
 static bool over_limits(const fp_supervisor_t *sup, const fp_slot_t *slot, const char **why)
 {
     int64_t max_kb = sup->cfg->pool.max_memory_per_child_bytes / 1024;
+    if (slot->generation != sup->generation) {
+        *why = "a reload";
+        return true;
+    }
     if (slot->max_jobs > 0 && slot->jobs_done >= slot->max_jobs) {
         *why = "max_jobs_per_child";
         return true;
@@ -452,7 +461,7 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
         return false;
     }
     slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
-    fp_log_info(LOG, "child %d (pid %d) reached %s after %lld jobs (rss %lld kB); replacing it", id,
+    fp_log_info(LOG, "child %d (pid %d) is replaced after %s (%lld jobs, rss %lld kB)", id,
                 (int)pid, why, (long long)jobs, (long long)rss);
     slot->retiring = true;
     sup->retiring++;
@@ -485,7 +494,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         return;
     }
     slot->state = FP_CHILD_IDLE;
-    maybe_retire(sup, slot);
+    rebalance(sup);
 }
 
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
@@ -627,12 +636,16 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     if (cfg->pool.max_jobs_per_child > 0)
         slot->max_jobs = cfg->pool.max_jobs_per_child +
                          (int64_t)(next_random(sup) % (uint64_t)(cfg->pool.max_jobs_jitter + 1));
-    fp_log_debug(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
+    slot->generation = sup->generation;
+    fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
 }
 
 static void top_up(fp_supervisor_t *sup)
 {
+    /* While a crash-loop delay runs, only its timer may fork. */
+    if (uv_is_active((uv_handle_t *)&sup->respawn_timer))
+        return;
     while (sup->state == SUP_RUNNING && fp_pool_live(&sup->pool) < sup->pool.target) {
         fp_err_t err;
         fp_err_clear(&err);
@@ -640,6 +653,28 @@ static void top_up(fp_supervisor_t *sup)
             fp_log_error(LOG, "cannot start a child: %s", err.msg);
             return;
         }
+    }
+}
+
+/* Brings the pool to its target: forks what is missing, stops idle
+ * children beyond the target (TTOU, a smaller reload), and replaces one
+ * child at a time that is outdated (HUP) or over a limit. */
+static void rebalance(fp_supervisor_t *sup)
+{
+    if (sup->state != SUP_RUNNING)
+        return;
+    top_up(sup);
+    fp_slot_t *slot;
+    while (fp_pool_live(&sup->pool) > sup->pool.target &&
+           (slot = fp_pool_pick_idle(&sup->pool)) != NULL) {
+        fp_log_info(LOG, "child %d (pid %d) stops: the pool shrinks to %zu", slot->id,
+                    (int)slot->pid, sup->pool.target);
+        send_stop(sup, slot);
+    }
+    for (size_t i = 0; i < sup->pool.capacity && sup->retiring == 0; i++) {
+        slot = &sup->pool.slots[i];
+        if (slot->state == FP_CHILD_IDLE && !slot->channel_eof)
+            maybe_retire(sup, slot);
     }
 }
 
@@ -731,7 +766,7 @@ static void on_sigchld(uv_signal_t *handle, int signum)
         }
         on_child_exit(sup, slot, status);
     }
-    top_up(sup);
+    rebalance(sup);
     dispatch(sup);
     maybe_finish(sup);
 }
@@ -753,6 +788,10 @@ static void on_queue_closed(void *ctx)
     close_handle((uv_handle_t *)&sup->sig_quit);
     close_handle((uv_handle_t *)&sup->sig_chld);
     close_handle((uv_handle_t *)&sup->sig_tstp);
+    close_handle((uv_handle_t *)&sup->sig_hup);
+    close_handle((uv_handle_t *)&sup->sig_ttin);
+    close_handle((uv_handle_t *)&sup->sig_ttou);
+    close_handle((uv_handle_t *)&sup->sig_usr1);
     close_handle((uv_handle_t *)&sup->burst_timer);
     close_handle((uv_handle_t *)&sup->drain_timer);
     close_handle((uv_handle_t *)&sup->shutdown_timer);
@@ -871,6 +910,98 @@ static void on_quiet_signal(uv_signal_t *handle, int signum)
     update_want(sup);
 }
 
+static size_t target_children(const fp_supervisor_t *sup, const fp_config_t *cfg)
+{
+    return (size_t)(sup->opts.children > 0 ? sup->opts.children : cfg->pool.children);
+}
+
+static bool same_string(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* What a reload cannot change without a restart: the queue and its Redis
+ * connection were built from the first configuration. */
+static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
+{
+    bool same_queues = old->queues.names.count == cfg->queues.names.count;
+    for (size_t i = 0; same_queues && i < cfg->queues.names.count; i++)
+        same_queues = same_string(old->queues.names.items[i], cfg->queues.names.items[i]);
+    if (!same_string(old->redis.url, cfg->redis.url) ||
+        !same_string(old->redis.prefix, cfg->redis.prefix) ||
+        !same_string(old->redis.group, cfg->redis.group) ||
+        !same_string(old->daemon.name, cfg->daemon.name) || !same_queues ||
+        !same_string(old->health.listen, cfg->health.listen))
+        fp_log_warn(LOG, "reload: [redis], [queues], daemon.name and health.listen take effect "
+                         "only after a restart");
+}
+
+/* HUP: a new configuration, or the old one kept when the file is broken;
+ * children are then replaced one at a time, new first, so capacity never
+ * drops and no running job is interrupted. */
+static void on_reload_signal(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    fp_supervisor_t *sup = handle->data;
+    if (sup->state != SUP_RUNNING)
+        return;
+    const char *path = strcmp(sup->cfg->source, "(defaults)") == 0 ? NULL : sup->cfg->source;
+    fp_config_t *cfg = NULL;
+    fp_err_t err;
+    fp_err_clear(&err);
+    fp_config_t **grown = realloc(sup->reloaded, (sup->nreloaded + 1) * sizeof *grown);
+    if (grown == NULL) {
+        fp_log_error(LOG, "reload failed: out of memory; keeping the current configuration");
+        return;
+    }
+    sup->reloaded = grown;
+    if (fp_config_load(path, &cfg, &err) < 0) {
+        fp_log_error(LOG, "reload failed, keeping the current configuration: %s", err.msg);
+        return;
+    }
+    sup->reloaded[sup->nreloaded++] = cfg;
+    warn_restart_only(sup->cfg, cfg);
+    int rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
+    if (rc < 0)
+        fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
+    sup->cfg = cfg;
+    sup->generation++;
+    sup->pool.target = target_children(sup, cfg);
+    sup->pool.prefetch = (size_t)cfg->pool.prefetch;
+    fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu; replacing children one at a time",
+                cfg->source, sup->pool.target, sup->pool.prefetch);
+    rebalance(sup);
+    dispatch(sup);
+}
+
+/* TTIN/TTOU: one child more or less, as gunicorn does. */
+static void on_resize_signal(uv_signal_t *handle, int signum)
+{
+    fp_supervisor_t *sup = handle->data;
+    if (sup->state != SUP_RUNNING)
+        return;
+    if (signum == SIGTTIN && sup->pool.target < 1024)
+        sup->pool.target++;
+    else if (signum == SIGTTOU && sup->pool.target > 1)
+        sup->pool.target--;
+    fp_log_info(LOG, "%s: the pool now wants %zu children", signum == SIGTTIN ? "SIGTTIN" : "SIGTTOU",
+                sup->pool.target);
+    rebalance(sup);
+    dispatch(sup);
+}
+
+/* USR1: logrotate moved the file; write to a new one at the same path. */
+static void on_reopen_signal(uv_signal_t *handle, int signum)
+{
+    (void)handle;
+    (void)signum;
+    int rc = fp_log_reopen();
+    if (rc < 0)
+        fp_log_error(LOG, "cannot reopen the log file: %s", strerror(-rc));
+    else
+        fp_log_info(LOG, "log file reopened (SIGUSR1)");
+}
+
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
@@ -899,6 +1030,10 @@ static int init_handles(fp_supervisor_t *sup)
         {&sup->sig_quit, SIGQUIT, on_stop_signal},
         {&sup->sig_chld, SIGCHLD, on_sigchld},
         {&sup->sig_tstp, SIGTSTP, on_quiet_signal},
+        {&sup->sig_hup, SIGHUP, on_reload_signal},
+        {&sup->sig_ttin, SIGTTIN, on_resize_signal},
+        {&sup->sig_ttou, SIGTTOU, on_resize_signal},
+        {&sup->sig_usr1, SIGUSR1, on_reopen_signal},
     };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         int rc = uv_signal_init(&sup->loop, sigs[i].handle);
@@ -982,7 +1117,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     }
     fp_registry_init_builtin(&sup->registry);
     sup->random = ((uint64_t)getpid() << 32) ^ (uint64_t)fp_os_unix_ms() ^ 0x9E3779B97F4A7C15ULL;
-    fp_pool_init(&sup->pool, (size_t)cfg->pool.children, (size_t)cfg->pool.prefetch);
+    fp_pool_init(&sup->pool, target_children(sup, cfg), (size_t)cfg->pool.prefetch);
     int rc = uv_loop_init(&sup->loop);
     if (rc < 0) {
         fp_pool_free(&sup->pool);
@@ -1007,6 +1142,9 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         held_free(held);
     fp_buf_free(&sup->line);
     fp_pool_free(&sup->pool);
+    for (size_t i = 0; i < sup->nreloaded; i++)
+        fp_config_free(sup->reloaded[i]);
+    free(sup->reloaded);
     free(sup);
     return rc;
 }

@@ -14,6 +14,7 @@ typedef struct fp_run_opts_s {
     bool burst;                /* exit 0 once the queues have no ready or pending jobs */
     const char *const *queues; /* override of queues.names, or NULL */
     size_t nqueues;
+    int64_t children;          /* override of pool.children (kept across reloads), 0 = none */
 } fp_run_opts_t;
 
 /* Runs until shutdown. Returns 0 after a clean stop, or a negative code with

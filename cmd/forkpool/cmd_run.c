@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "forkpool/log.h"
@@ -60,6 +61,27 @@ static int parse_args(int argc, char **argv, run_args_t *args, fp_err_t *err)
     return 0;
 }
 
+/* The pidfile appears whole or not at all: written beside its final name,
+ * then renamed over it. */
+static int write_pidfile(const char *path, fp_err_t *err)
+{
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    int ok = f != NULL && fprintf(f, "%d\n", (int)getpid()) > 0;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return fp_err_set(err, FP_ECONFIG, "cannot write daemon.pidfile %s: %s", path,
+                          strerror(saved));
+    }
+    return 0;
+}
+
 int fp_cmd_run(int argc, char **argv, fp_err_t *err)
 {
     run_args_t args;
@@ -69,8 +91,6 @@ int fp_cmd_run(int argc, char **argv, fp_err_t *err)
     fp_config_t *cfg = NULL;
     if ((rc = fp_cli_load_config(args.config_path, &cfg, err)) < 0)
         return rc;
-    if (args.children > 0)
-        cfg->pool.children = args.children;
     rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
     if (rc < 0) {
         fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s", cfg->source,
@@ -78,8 +98,18 @@ int fp_cmd_run(int argc, char **argv, fp_err_t *err)
         fp_config_free(cfg);
         return FP_ECONFIG;
     }
-    fp_run_opts_t opts = {.burst = args.burst, .queues = args.queues, .nqueues = args.nqueues};
+    fp_run_opts_t opts = {.burst = args.burst,
+                          .queues = args.queues,
+                          .nqueues = args.nqueues,
+                          .children = args.children > 0 ? args.children : 0};
+    if ((rc = write_pidfile(cfg->daemon.pidfile, err)) < 0) {
+        fp_log_close();
+        fp_config_free(cfg);
+        return rc;
+    }
     rc = fp_supervisor_run(cfg, &opts, err);
+    if (cfg->daemon.pidfile[0] != '\0')
+        unlink(cfg->daemon.pidfile);
     fp_log_close();
     fp_config_free(cfg);
     return rc;

@@ -196,7 +196,7 @@ static void test_recycling_by_job_count(void **state)
     fp_td_enqueue(td, 200, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 200);
-    long long retired = fp_td_log_count(td, "reached max_jobs_per_child");
+    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
     assert_true(retired >= 5);
     /* Every retirement forked exactly one replacement, and nothing crashed. */
     assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
@@ -211,7 +211,7 @@ static void test_recycling_by_memory(void **state)
     fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"m%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 30);
-    long long retired = fp_td_log_count(td, "reached max_memory_per_child");
+    long long retired = fp_td_log_count(td, "is replaced after max_memory_per_child");
     assert_true(retired >= 3);
     assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
 }

@@ -1,0 +1,204 @@
+/* test_it_ops.c: what an operator does to a running daemon — HUP with a
+ * changed pool, HUP with a broken file, TTIN/TTOU, USR1 after logrotate, the
+ * pidfile — against a real redis-server and the real binary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "harness.h"
+
+static int setup(void **state)
+{
+    *state = fp_td_new(false);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fp_td_free(*state);
+    return 0;
+}
+
+static bool log_has(fp_td_t *td, void *arg)
+{
+    return fp_td_log_count(td, arg) > 0;
+}
+
+static int count_children(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    char *text = fp_th_read_file(path, NULL);
+    int n = 0;
+    for (char *p = text, *end; p != NULL; p = end) {
+        strtol(p, &end, 10);
+        if (end == p)
+            break;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+static bool children_are(fp_td_t *td, void *arg)
+{
+    return count_children(td->pid) == *(int *)arg;
+}
+
+static void start_ready(fp_td_t *td)
+{
+    fp_td_start(td, false);
+    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
+    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "the Redis connection");
+}
+
+static bool pending_is(fp_td_t *td, void *arg)
+{
+    return fp_td_pending(td) == *(long long *)arg;
+}
+
+/* HUP with pool.children 2 → 3: the pool grows and every old child is
+ * replaced, one at a time; a job running meanwhile finishes normally. */
+static void test_hup_changes_the_pool_without_failing_jobs(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    start_ready(td);
+    fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":1000},\"id\":\"running%d%d\"}");
+    long long one = 1;
+    fp_td_wait_until(td, pending_is, &one, 30000, "the job to start");
+    fp_td_config(td, NULL, "[pool]\nchildren = 3\n");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, log_has, "reloaded", 30000, "the reload");
+    long long zero = 0;
+    fp_td_wait_until(td, pending_is, &zero, 30000, "the running job to finish");
+    int three = 3;
+    fp_td_wait_until(td, children_are, &three, 30000, "three children");
+    /* Both children of the first configuration were replaced. */
+    fp_td_wait_until(td, log_has, "is replaced after a reload", 30000, "a replacement");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_log_count(td, "is replaced after a reload"), 2);
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DELAYED), 0);
+}
+
+/* A broken file on HUP is reported and the daemon keeps its configuration. */
+static void test_hup_with_a_broken_file_keeps_running(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    start_ready(td);
+    fp_td_config(td, NULL, "[pool]\nchildren = \"many\"\n");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, log_has, "reload failed, keeping the current configuration", 30000,
+                     "the reload error");
+    assert_int_equal(fp_td_log_count(td, "children must be an integer"), 1);
+    fp_td_enqueue(td, 20, "{\"type\":\"noop\",\"id\":\"after%d-%d\"}");
+    long long zero = 0;
+    fp_td_wait_until(td, pending_is, &zero, 30000, "the jobs");
+    int two = 2;
+    assert_true(children_are(td, &two));
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 20);
+}
+
+static void test_ttin_and_ttou_resize_the_pool(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    start_ready(td);
+    fp_td_signal(td, SIGTTIN);
+    int three = 3, one = 1;
+    fp_td_wait_until(td, children_are, &three, 30000, "three children");
+    /* Signals of one kind coalesce: one at a time, each seen before the next. */
+    int two = 2;
+    fp_td_signal(td, SIGTTOU);
+    fp_td_wait_until(td, children_are, &two, 30000, "two children");
+    fp_td_signal(td, SIGTTOU);
+    fp_td_wait_until(td, children_are, &one, 30000, "one child");
+    /* Never below one. */
+    fp_td_signal(td, SIGTTOU);
+    fp_td_wait_until(td, log_has, "now wants 1 children", 30000, "the log line");
+    fp_td_enqueue(td, 10, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
+    long long zero = 0;
+    fp_td_wait_until(td, pending_is, &zero, 30000, "the jobs");
+    assert_true(children_are(td, &one));
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 10);
+}
+
+/* USR1 after logrotate moved the file: new lines go to a new file. */
+static void test_usr1_reopens_the_log_file(void **state)
+{
+    fp_td_t *td = *state;
+    char log_file[4200], rotated[4300], daemon_lines[4400];
+    snprintf(log_file, sizeof log_file, "%s/daemon.log", td->dir);
+    snprintf(rotated, sizeof rotated, "%s.1", log_file);
+    snprintf(daemon_lines, sizeof daemon_lines, "log_file = \"%s\"\n", log_file);
+    fp_td_config(td, daemon_lines, "[pool]\nchildren = 1\n");
+    fp_td_start(td, false);
+    for (int i = 0; i < 2000; i++) {
+        char *text = fp_th_read_file(log_file, NULL);
+        bool ready = text != NULL && strstr(text, "connected to Redis") != NULL;
+        free(text);
+        if (ready)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(rename(log_file, rotated), 0);
+    fp_td_signal(td, SIGUSR1);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    char *old = fp_th_read_file(rotated, NULL);
+    char *cur = fp_th_read_file(log_file, NULL);
+    assert_non_null(old);
+    assert_non_null(cur);
+    assert_non_null(strstr(old, "started:"));
+    assert_null(strstr(old, "stopped:"));
+    assert_non_null(strstr(cur, "log file reopened"));
+    assert_non_null(strstr(cur, "stopped:"));
+    free(old);
+    free(cur);
+}
+
+static void test_pidfile_written_and_removed(void **state)
+{
+    fp_td_t *td = *state;
+    char pidfile[4200], daemon_lines[4300];
+    snprintf(pidfile, sizeof pidfile, "%s/forkpool.pid", td->dir);
+    snprintf(daemon_lines, sizeof daemon_lines, "pidfile = \"%s\"\n", pidfile);
+    fp_td_config(td, daemon_lines, "[pool]\nchildren = 1\n");
+    start_ready(td);
+    char *text = fp_th_read_file(pidfile, NULL);
+    assert_non_null(text);
+    assert_int_equal(atoi(text), td->pid);
+    free(text);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_not_equal(access(pidfile, F_OK), 0);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_hup_changes_the_pool_without_failing_jobs),
+        T(test_hup_with_a_broken_file_keeps_running),
+        T(test_ttin_and_ttou_resize_the_pool),
+        T(test_usr1_reopens_the_log_file),
+        T(test_pidfile_written_and_removed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
