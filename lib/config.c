@@ -95,12 +95,14 @@ static int check_nonempty(const void *field, size_t *elem, char *buf, size_t siz
     return *str_of(field) == '\0' ? why(buf, size, "must not be empty") : 0;
 }
 
+/* Port 0 asks the kernel for a free port (logged at start): for tests and
+ * for several daemons on one host that are scraped through /stats files. */
 static int check_port(const char *p, char *buf, size_t size)
 {
     size_t n = strspn(p, "0123456789");
-    long port = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : 0;
-    if (port < 1 || port > 65535)
-        return why(buf, size, "must end in a port from 1 to 65535 (\"127.0.0.1:9187\")");
+    long port = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : -1;
+    if (port < 0 || port > 65535)
+        return why(buf, size, "must end in a port from 0 to 65535 (\"127.0.0.1:9187\")");
     return 0;
 }
 

@@ -5,8 +5,12 @@
  * mover, CLIENT UNBLOCK, drained checks), so a blocking read never delays an
  * acknowledgement. Outcomes are only buffered by the fp_queue_* calls and
  * leave from a uv_prepare_t once per loop turn, one script call per queue,
- * kept until Redis confirms them. It never hands over more than the room it
- * was given, and never blocks the loop.
+ * kept until Redis confirms them. While jobs flow, a turn's outcomes and the
+ * next non-blocking pull of their queue are one script call on the writer
+ * (fp_script_outcomes_pull): one round trip, one Redis and one supervisor
+ * wake-up instead of two; outcomes arriving while it is in flight wait for
+ * its reply and ride with the next pull. It never hands over more than the
+ * room it was given, and never blocks the loop.
  *
  * Recovery, on three timers:
  * - renewal (every visibility_timeout / 3): one XCLAIM ... JUSTID per queue
@@ -223,12 +227,14 @@ struct fp_queue_s {
     long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
     char outcome_sha[41], drained_sha[41];
     script_t claim_script, consumers_script, mover_script;
+    script_t pull_script;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
 
     size_t room;
     bool read_in_flight;
     read_kind_t read_kind;
     size_t read_queue;     /* the queue of a history or sweep read in flight */
     size_t read_count;     /* COUNT of the read in flight */
+    bool read_combined;    /* the read in flight rides on an outcome batch (writer) */
     unsigned history_gen;  /* bumped when history restarts from 0 */
     unsigned read_gen;     /* history_gen when the history read in flight was sent */
     char last_id[48];      /* last entry id of the reply being taken */
@@ -481,7 +487,8 @@ static void setup_start(fp_queue_t *q)
     }
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
-    script_t *scripts[] = {&q->claim_script, &q->consumers_script, &q->mover_script};
+    script_t *scripts[] = {&q->claim_script, &q->consumers_script, &q->mover_script,
+                           &q->pull_script};
     for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
         script_load_t *load = malloc(sizeof *load);
         const char *argv[] = {"SCRIPT", "LOAD", scripts[i]->text};
@@ -820,21 +827,12 @@ static void read_failed(fp_queue_t *q, const redisReply *r, const char *what)
     arm_retry(q);
 }
 
-static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+/* A read's entries (XREADGROUP's answer, on its own or from the combined
+ * script): moves the history cursor or the sweep, then hands them over. The
+ * next read starts from the prepare callback, once this loop turn's outcomes
+ * are in, so that it can carry them. */
+static void read_done(fp_queue_t *q, const redisReply *r)
 {
-    fp_queue_t *q = privdata;
-    (void)c;
-    q->read_in_flight = false;
-    if (q->closing)
-        return;
-    if (r == NULL) {
-        all_history(q); /* entries may have been claimed for us: find them again */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        read_failed(q, r, "XREADGROUP failed");
-        return;
-    }
     read_kind_t kind = q->read_kind;
     q->last_id[0] = '\0';
     long got = take_reply(q, r, kind);
@@ -871,7 +869,24 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         q->sweep_got_any = false;
     }
     hand_over(q, kind == READ_HISTORY);
-    pump(q);
+}
+
+static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    fp_queue_t *q = privdata;
+    (void)c;
+    q->read_in_flight = false;
+    if (q->closing)
+        return;
+    if (r == NULL) {
+        all_history(q); /* entries may have been claimed for us: find them again */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        read_failed(q, r, "XREADGROUP failed");
+        return;
+    }
+    read_done(q, r);
 }
 
 static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, size_t count,
@@ -906,6 +921,7 @@ static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, siz
         q->read_kind = kind;
         q->read_queue = first;
         q->read_count = count;
+        q->read_combined = false;
         q->unblock_sent = false;
     }
     return rc;
@@ -940,11 +956,12 @@ static void on_history_counts(fp_redis_conn_t *c, redisReply *r, void *privdata)
 
 /* History pages go on the writer: they never block, and there they are
  * ordered after every outcome sent before them, so an entry whose outcome
- * Redis already applied cannot come back. Held entries are skipped, so the
- * page is widened by their number. The same range of this consumer's pending
- * list goes first through XPENDING, for the delivery counters (XREADGROUP
- * does not report them); on the same connection, nothing of ours comes in
- * between. */
+ * Redis already applied cannot come back (an outcome not sent yet, or sent
+ * after the page, keeps its entry held until confirmed). Held entries are
+ * skipped, so the page is widened by their number. The same range of this
+ * consumer's pending list goes first through XPENDING, for the delivery
+ * counters (XREADGROUP does not report them); on the same connection, nothing
+ * of ours comes in between. */
 static void read_history(fp_queue_t *q, size_t i)
 {
     size_t count = q->room + q->held.count;
@@ -985,6 +1002,7 @@ static void read_block(fp_queue_t *q)
 }
 
 static void send_claim(fp_queue_t *q);
+static void send_sweep(fp_queue_t *q, size_t i);
 
 /* Starts the next read if one may start. Strict order: this consumer's own
  * pending entries first, then a due take-over sweep queue by queue, then a
@@ -1017,7 +1035,7 @@ static void pump(fp_queue_t *q)
         q->sweep_got_any = false;
     }
     if (q->sweep_index < q->n) {
-        send_read(q, q->reader, READ_SWEEP, q->room, q->sweep_index, 1, ">", 0);
+        send_sweep(q, q->sweep_index);
         return;
     }
     read_block(q);
@@ -1155,6 +1173,7 @@ static void send_claim(fp_queue_t *q)
     q->read_kind = READ_CLAIM;
     q->read_queue = i;
     q->read_want = want;
+    q->read_combined = false;
     q->unblock_sent = false;
 }
 
@@ -1529,24 +1548,130 @@ static int send_batch(fp_queue_t *q, batch_t *b)
     return rc;
 }
 
+/* ---- outcomes and the next pull in one call --------------------------------- */
+
+static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    batch_t *b = privdata;
+    fp_queue_t *q = b->q;
+    (void)c;
+    b->sent = false;
+    q->read_in_flight = false;
+    q->read_combined = false;
+    if (q->closing)
+        return;
+    if (r == NULL) {
+        /* The batch is re-sent (it is idempotent); the read may have
+         * happened: the history read finds its entries. */
+        all_history(q);
+        return;
+    }
+    if (reply_is_error(r, "NOSCRIPT")) {
+        q->pull_script.eval = true; /* nothing ran; the next turn sends EVAL */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* The whole call failed before the read (NOGROUP, BUSY, LOADING...):
+         * handled as a failed read; the batch waits for the retry. */
+        read_failed(q, r, "recording outcomes and pulling failed");
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        fp_log_error(LOG, "unexpected reply to the outcome-and-pull script (type %d)", r->type);
+        all_history(q); /* the batch is re-sent; entries pulled, if any, are found there */
+        arm_retry(q);
+        return;
+    }
+    batch_confirmed(q, b);
+    const redisReply *got = r->element[1];
+    if (got->type == REDIS_REPLY_ERROR) {
+        read_failed(q, got, "XREADGROUP failed");
+        return;
+    }
+    read_done(q, got);
+}
+
+/* The first unsent batch of queue i, to ride with a pull of that queue. */
+static batch_t *batch_to_carry(fp_queue_t *q, size_t i)
+{
+    if (!q->writer_up || !q->setup_done || q->retry_armed)
+        return NULL;
+    for (batch_t *b = q->qs[i].head; b != NULL; b = b->next)
+        if (!b->sent && b->count > 0)
+            return b;
+    return NULL;
+}
+
+/* One non-blocking read of queue i (COUNT room). When outcomes of that queue
+ * wait, they travel with it in one script call on the writer, applied before
+ * the read; otherwise it is a plain XREADGROUP on the reader. */
+static void send_sweep(fp_queue_t *q, size_t i)
+{
+    batch_t *b = batch_to_carry(q, i);
+    if (b == NULL) {
+        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        return;
+    }
+    const qstate_t *qs = &q->qs[i];
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
+    char count_text[24];
+    snprintf(count_text, sizeof count_text, "%zu", q->room);
+    const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};
+    script_t *script = &q->pull_script;
+    const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
+    int rc = fp_script_command(&q->scratch, sha, script->text, keys, FP_SCRIPT_OUTCOMES_KEYS,
+                               args, 3, &b->args);
+    if (rc == 0)
+        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_combined_reply,
+                                b);
+    if (rc < 0) {
+        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        return;
+    }
+    if (sha == NULL)
+        script->eval = false;
+    b->sent = true;
+    q->read_in_flight = true;
+    q->read_kind = READ_SWEEP;
+    q->read_queue = i;
+    q->read_count = q->room;
+    q->read_combined = true;
+    q->unblock_sent = false;
+}
+
+/* While a combined call of the same queue is in flight, a batch that is not
+ * full waits for its reply (one round trip, never a blocking read): the next
+ * pull carries it, saving a call and a wake-up on both sides. If that reply
+ * leaves no pull to make, the same turn sends the batch on its own. */
+static bool batch_waits(const fp_queue_t *q, const batch_t *b)
+{
+    return q->read_in_flight && q->read_combined && q->read_queue == b->queue &&
+           b->count < FP_OUTCOMES_PER_CALL;
+}
+
 static void flush(fp_queue_t *q)
 {
     if (q->unconfirmed == 0 || !q->writer_up || !q->setup_done || q->retry_armed)
         return;
     for (size_t i = 0; i < q->n; i++)
         for (batch_t *b = q->qs[i].head; b != NULL; b = b->next)
-            if (!b->sent && b->count > 0 && send_batch(q, b) < 0)
+            if (!b->sent && b->count > 0 && !batch_waits(q, b) && send_batch(q, b) < 0)
                 return;
 }
 
-/* Once per loop turn, before libuv waits: outcomes leave, stashed entries
- * are handed over, the next read starts. */
+/* Once per loop turn, before libuv waits: stashed entries are handed over,
+ * the next read starts (carrying its queue's outcomes when it can), the
+ * other outcomes leave, and both connections write what this turn queued,
+ * now rather than from a later handle (no extra zero-timeout poll). */
 static void on_prepare(uv_prepare_t *h)
 {
     fp_queue_t *q = h->data;
-    flush(q);
     maybe_unblock(q);
     pump(q);
+    flush(q);
+    fp_redis_conn_flush(q->writer);
+    fp_redis_conn_flush(q->reader);
 }
 
 /* Validates the id and opens room for one outcome; NULL when it cannot be
@@ -1779,6 +1904,8 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->consumers_script =
         (script_t){fp_script_consumers, "loading the consumer clean-up script", "", false};
     q->mover_script = (script_t){fp_script_mover, "loading the delayed-mover script", "", false};
+    q->pull_script =
+        (script_t){fp_script_outcomes_pull, "loading the outcome-and-pull script", "", false};
     q->qs = calloc(n, sizeof *q->qs);
     if (q->qs == NULL)
         goto oom;

@@ -24,6 +24,15 @@
 extern const char fp_script_outcomes[];
 #define FP_SCRIPT_OUTCOMES_KEYS 3
 
+/* The outcome script followed by a non-blocking pull of the same queue, one
+ * atomic call. KEYS as above. ARGV: group, consumer, count, then outcomes as
+ * above. After applying them: XREADGROUP GROUP group consumer COUNT count
+ * STREAMS jobs >. Returns {applied, read}: read is XREADGROUP's own answer
+ * ([[jobs, [[id, fields]...]]], or nil when nothing is new), or its error
+ * reply (the outcomes stand all the same). An unknown kind fails the whole
+ * call before the read, as in the outcome script. */
+extern const char fp_script_outcomes_pull[];
+
 /* KEYS: jobs stream. ARGV: group. Returns {pending, ready}: the group's
  * pending count (every consumer) and 1 when an entry lies beyond the group's
  * last-delivered id (0 otherwise). Reads only; claims nothing. */

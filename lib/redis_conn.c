@@ -357,6 +357,14 @@ static void flush_now(fp_redis_conn_t *c)
     c->flushing = false;
 }
 
+void fp_redis_conn_flush(fp_redis_conn_t *c)
+{
+    /* Only when a flush is due: the prepare handle is active exactly then. */
+    if (c->state == ST_CLOSING || !uv_is_active((uv_handle_t *)&c->flush))
+        return;
+    flush_now(c);
+}
+
 static void on_flush(uv_prepare_t *handle)
 {
     flush_now(handle->data);

@@ -58,6 +58,13 @@ int fp_redis_conn_send(fp_redis_conn_t *c, const char *cmd, size_t len, int64_t 
 int fp_redis_conn_sendv(fp_redis_conn_t *c, int argc, const char **argv, const size_t *lens,
                         int64_t allowance_ms, fp_redis_reply_cb cb, void *privdata);
 
+/* Writes the commands queued so far now, instead of from the connection's
+ * own prepare handle. For an owner that queues commands from its own
+ * prepare callback: without this, they would cost one more (zero-timeout)
+ * poll before leaving. A no-op when nothing waits or the connection is not
+ * connected. */
+void fp_redis_conn_flush(fp_redis_conn_t *c);
+
 /* Gives up the current connection (pending callbacks get NULL) and
  * reconnects after the back-off, as if Redis had closed it. */
 void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason);

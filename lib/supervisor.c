@@ -11,6 +11,8 @@
 #include "supervisor.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,9 @@
 #include "forkpool/log.h"
 #include "forkpool/proto.h"
 #include "handlers.h"
+#include "health.h"
+#include "ledger.h"
+#include "metrics.h"
 #include "os.h"
 #include "pool.h"
 #include "queue.h"
@@ -38,6 +43,8 @@
 #define DRAIN_POLL_MS 10
 #define RESPAWN_FAST_EXIT_MS 1000
 #define RESPAWN_DELAY_MAX_MS 10000
+#define LEDGER_CAPACITY 10000 /* rows waiting for the writer before pulls pause */
+#define LEDGER_POLL_MS 50
 
 typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
 
@@ -48,7 +55,9 @@ typedef struct fp_held_s {
     char *payload;
     size_t payload_len;
     fp_job_t job;
-    int64_t started_at_ms;
+    int64_t started_at_ms;   /* monotonic, for durations */
+    int64_t started_unix_ms; /* wall clock, for the ledger */
+    pid_t pid;               /* the child running it */
 } fp_held_t;
 
 typedef struct fp_supervisor_s fp_supervisor_t;
@@ -100,8 +109,13 @@ struct fp_supervisor_s {
     bool pool_was_ready;     /* every initial child has said "ready" */
     int64_t first_pull_ms;   /* when the first job arrived; 0 before */
     int64_t last_outcome_ms; /* when the last job was settled */
-    fp_err_t start_err;
-    int start_rc;
+    fp_health_t *health;    /* NULL when health.listen is empty */
+    fp_ledger_t *ledger;    /* NULL when ledger.path is empty */
+    bool ledger_full;       /* pulls pause until its writer catches up */
+    uv_timer_t ledger_timer;
+    fp_metrics_t *metrics;
+    uint64_t pulls;         /* batches received from the queue */
+    int64_t last_pull_ms;
 };
 
 static void dispatch(fp_supervisor_t *sup);
@@ -165,8 +179,51 @@ static uint64_t next_random(fp_supervisor_t *sup)
     return sup->random = x;
 }
 
-/* A job that will not be run again: to the dead stream with the reason. */
-static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
+/* The millisecond part of a stream entry id: when the job was enqueued. */
+static int64_t entry_ms(const char *entry_id)
+{
+    return entry_id != NULL ? strtoll(entry_id, NULL, 10) : 0;
+}
+
+static void update_want(fp_supervisor_t *sup);
+
+/* Every outcome is counted in the metrics and written to the ledger. When
+ * the ledger's writer falls behind, pulls pause rather than rows dropping. */
+static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metrics_outcome_t o,
+                          const char *error)
+{
+    int64_t elapsed_ms = held->started_at_ms > 0 ? fp_os_now_ms() - held->started_at_ms : -1;
+    const char *type = held->job.type != NULL ? held->job.type : "(invalid)";
+    fp_metrics_job_done(sup->metrics, sup->queue_names[held->queue], type, o,
+                        elapsed_ms >= 0 ? (double)elapsed_ms / 1000.0 : -1.0);
+    if (sup->ledger == NULL)
+        return;
+    fp_ledger_row_t row = {
+        .queue = sup->queue_names[held->queue],
+        .entry_id = held->entry_id,
+        .job_id = held->job.id,
+        .type = type,
+        .outcome = fp_metrics_outcome_name(o),
+        .error = error,
+        .attempt = held->job.attempt + 1,
+        .enqueued_at_ms = entry_ms(held->entry_id),
+        .started_at_ms = held->started_unix_ms,
+        .finished_at_ms = fp_os_unix_ms(),
+        .duration_us = elapsed_ms >= 0 ? elapsed_ms * 1000 : 0,
+        .pid = held->pid,
+    };
+    if (!fp_ledger_push(sup->ledger, &row) && !sup->ledger_full) {
+        sup->ledger_full = true;
+        fp_log_warn(LOG, "the ledger writer is behind (%zu rows); pulls pause until it catches up",
+                    fp_ledger_backlog(sup->ledger));
+        update_want(sup);
+    }
+}
+
+/* A job that will not be run again: to the dead stream with the reason.
+ * Its last attempt counts as `outcome` (dead, or failed when permanent). */
+static void job_dead_as(fp_supervisor_t *sup, fp_held_t *held, const char *why,
+                        fp_metrics_outcome_t outcome)
 {
     const char *queue = sup->queue_names[held->queue];
     char attempt[24];
@@ -176,19 +233,27 @@ static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
               held->job.type != NULL ? held->job.type : "(invalid)", why);
     fp_queue_dead(sup->queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
                   held->job.attempt + 1);
+    count_outcome(sup, held, outcome, why);
     sup->jobs_failed++;
     sup->last_outcome_ms = fp_os_now_ms();
 }
 
+static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
+{
+    job_dead_as(sup, held, why, FP_OUTCOME_DEAD);
+}
+
 /* A failed attempt: back to the delayed set after the back-off while
  * attempts are left and the failure may be retried, else dead. */
-static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable)
+static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable,
+                       fp_metrics_outcome_t kind)
 {
     const fp_config_t *cfg = sup->cfg;
     int64_t attempts = held->job.attempt + 1;
     int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts : cfg->retry.max_attempts;
     if (fp_retry_decide(attempts, max, retryable) == FP_RETRY_DEAD) {
-        job_dead(sup, held, why);
+        job_dead_as(sup, held, why,
+                    !retryable && kind == FP_OUTCOME_FAILED ? FP_OUTCOME_FAILED : FP_OUTCOME_DEAD);
         return;
     }
     size_t len = 0;
@@ -210,6 +275,7 @@ static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, b
     fp_queue_retry(sup->queue, held->queue, held->entry_id, payload, len,
                    fp_os_unix_ms() + delay);
     cJSON_free(payload);
+    count_outcome(sup, held, kind == FP_OUTCOME_FAILED ? FP_OUTCOME_RETRIED : kind, why);
     sup->jobs_retried++;
     sup->last_outcome_ms = fp_os_now_ms();
 }
@@ -221,7 +287,7 @@ static void update_want(fp_supervisor_t *sup)
     if (sup->queue == NULL || sup->queue_closed)
         return;
     size_t room = 0;
-    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet)
+    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet && !sup->ledger_full)
         room = fp_pool_room(&sup->pool);
     fp_queue_want(sup->queue, room);
 }
@@ -284,6 +350,8 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     fp_supervisor_t *sup = ctx;
     if (sup->first_pull_ms == 0 && n > 0)
         sup->first_pull_ms = fp_os_now_ms();
+    sup->pulls++;
+    sup->last_pull_ms = fp_os_now_ms();
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
             continue;
@@ -401,6 +469,8 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     slot->job = held;
     slot->state = FP_CHILD_BUSY;
     held->started_at_ms = fp_os_now_ms();
+    held->started_unix_ms = fp_os_unix_ms();
+    held->pid = slot->pid;
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
     uv_timer_start(&ch->job_timer, on_job_timer, (uint64_t)timeout, 0);
     sup->line.len = 0;
@@ -465,6 +535,9 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
                 (int)pid, why, (long long)jobs, (long long)rss);
     slot->retiring = true;
     sup->retiring++;
+    fp_metrics_child_restart(sup->metrics, why[0] == 'a'             ? FP_RESTART_RELOAD
+                                           : strstr(why, "memory") ? FP_RESTART_MAX_MEMORY
+                                                                   : FP_RESTART_MAX_JOBS);
     send_stop(sup, slot);
     return true;
 }
@@ -480,10 +553,12 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
     if (msg->ok) {
         fp_queue_ack(sup->queue, held->queue, held->entry_id);
+        count_outcome(sup, held, FP_OUTCOME_OK, NULL);
         sup->jobs_ok++;
         sup->last_outcome_ms = fp_os_now_ms();
     } else {
-        job_failed(sup, held, msg->error != NULL ? msg->error : "failed", msg->retry);
+        job_failed(sup, held, msg->error != NULL ? msg->error : "failed", msg->retry,
+                   FP_OUTCOME_FAILED);
     }
     slot->job = NULL;
     slot->jobs_done++;
@@ -729,14 +804,19 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
                                                           : sup->cfg->pool.job_timeout_ms));
         else
             snprintf(why, sizeof why, "child crashed: %s", how);
-        job_failed(sup, held, why, true);
+        job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
         slot->job = NULL;
         held_release(sup, held);
     }
     if (slot->retiring)
         sup->retiring--;
-    if (!expected)
+    if (!expected) {
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
+        bool init_failed = WIFEXITED(status) && WEXITSTATUS(status) == FP_CHILD_EXIT_INIT_FAILED;
+        fp_metrics_child_restart(sup->metrics, slot->timed_out ? FP_RESTART_TIMEOUT
+                                               : init_failed   ? FP_RESTART_INIT_FAILED
+                                                               : FP_RESTART_CRASH);
+    }
     slot->state = FP_CHILD_EXITED;
     slot->reaped = true;
     slot->exit_status = status;
@@ -783,6 +863,10 @@ static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
     sup->queue = NULL;
+    if (sup->health != NULL) {
+        fp_health_close(sup->health, NULL, NULL);
+        sup->health = NULL;
+    }
     close_handle((uv_handle_t *)&sup->sig_term);
     close_handle((uv_handle_t *)&sup->sig_int);
     close_handle((uv_handle_t *)&sup->sig_quit);
@@ -796,6 +880,7 @@ static void on_queue_closed(void *ctx)
     close_handle((uv_handle_t *)&sup->drain_timer);
     close_handle((uv_handle_t *)&sup->shutdown_timer);
     close_handle((uv_handle_t *)&sup->respawn_timer);
+    close_handle((uv_handle_t *)&sup->ledger_timer);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -1016,6 +1101,185 @@ static void on_burst_timer(uv_timer_t *timer)
         fp_queue_check_drained(sup->queue, on_drained_checked, sup);
 }
 
+/* ---- health endpoint ---------------------------------------------------- */
+
+/* Resumes pulls once the ledger's writer has caught up to half its queue. */
+static void on_ledger_timer(uv_timer_t *timer)
+{
+    fp_supervisor_t *sup = timer->data;
+    if (sup->ledger_full && fp_ledger_backlog(sup->ledger) < LEDGER_CAPACITY / 2) {
+        sup->ledger_full = false;
+        fp_log_info(LOG, "the ledger writer caught up; pulls resume");
+        update_want(sup);
+    }
+}
+
+static int start_ledger(fp_supervisor_t *sup, fp_err_t *err)
+{
+    const fp_config_t *cfg = sup->cfg;
+    if (cfg->ledger.path[0] == '\0')
+        return 0;
+    int rc = fp_ledger_open(cfg->ledger.path, cfg->ledger.retain_ms, LEDGER_CAPACITY, &sup->ledger, err);
+    if (rc == 0)
+        uv_timer_start(&sup->ledger_timer, on_ledger_timer, LEDGER_POLL_MS, LEDGER_POLL_MS);
+    return rc;
+}
+
+static int route_healthz(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    (void)ctx;
+    *content_type = "text/plain; charset=utf-8";
+    fp_buf_append(body, "ok\n", 3);
+    return 200;
+}
+
+static int respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
+{
+    *content_type = "application/json";
+    char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (text == NULL)
+        return 500;
+    int rc = fp_buf_append(body, text, strlen(text));
+    cJSON_free(text);
+    return rc < 0 ? 500 : 0;
+}
+
+/* Ready: Redis connected with the group in place, a live child, not
+ * draining or quiet, not in a crash loop. 503 lists every reason. */
+static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    fp_supervisor_t *sup = ctx;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *reasons = cJSON_AddArrayToObject(doc, "reasons");
+    size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
+    if (!sup->queue_ready)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("redis disconnected"));
+    if (alive == 0)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("no live child"));
+    if (sup->state != SUP_RUNNING)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("draining"));
+    if (sup->quiet)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("quiet (SIGTSTP)"));
+    if (uv_is_active((uv_handle_t *)&sup->respawn_timer))
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("children crash-looping"));
+    bool ready = cJSON_GetArraySize(reasons) == 0;
+    cJSON_AddBoolToObject(doc, "ready", ready);
+    int rc = respond_json(doc, body, content_type);
+    return rc != 0 ? rc : ready ? 200 : 503;
+}
+
+static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    fp_supervisor_t *sup = ctx;
+    fp_metrics_gauges_t g = {0};
+    g.children[FP_MCHILD_STARTING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STARTING);
+    g.children[FP_MCHILD_IDLE] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_IDLE);
+    g.children[FP_MCHILD_BUSY] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_BUSY);
+    g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
+    g.redis_connected = sup->queue_ready;
+    g.jobs_held = (int64_t)sup->pool.held;
+    g.jobs_held_limit = (int64_t)(sup->pool.target + sup->pool.prefetch);
+    g.pulls_total = sup->pulls;
+    g.last_pull_age_seconds = sup->last_pull_ms > 0
+                                  ? (double)(fp_os_now_ms() - sup->last_pull_ms) / 1000.0
+                                  : -1.0;
+    g.ledger_backlog = sup->ledger != NULL ? (int64_t)fp_ledger_backlog(sup->ledger) : -1;
+    fp_metrics_set_gauges(sup->metrics, &g);
+    *content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return fp_metrics_render(sup->metrics, body) < 0 ? 500 : 200;
+}
+
+static cJSON *child_json(const fp_slot_t *slot)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "id", slot->id);
+    cJSON_AddNumberToObject(c, "pid", slot->pid);
+    cJSON_AddStringToObject(c, "state", fp_pool_state_name(slot->state));
+    cJSON_AddNumberToObject(c, "jobs_done", (double)slot->jobs_done);
+    cJSON_AddNumberToObject(c, "rss_kb", (double)slot->rss_kb);
+    const fp_held_t *held = slot->job;
+    if (held != NULL) {
+        cJSON *job = cJSON_AddObjectToObject(c, "job");
+        cJSON_AddStringToObject(job, "entry_id", held->entry_id);
+        cJSON_AddStringToObject(job, "type", held->job.type);
+        if (held->job.id != NULL)
+            cJSON_AddStringToObject(job, "id", held->job.id);
+        cJSON_AddNumberToObject(job, "running_ms", (double)(fp_os_now_ms() - held->started_at_ms));
+    }
+    return c;
+}
+
+static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    fp_supervisor_t *sup = ctx;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "consumer", sup->cfg->daemon.name);
+    cJSON_AddStringToObject(doc, "state", sup->state == SUP_RUNNING ? (sup->quiet ? "quiet" : "running")
+                                                                    : "draining");
+    cJSON *queues = cJSON_AddArrayToObject(doc, "queues");
+    for (size_t i = 0; i < sup->nqueues; i++)
+        cJSON_AddItemToArray(queues, cJSON_CreateString(sup->queue_names[i]));
+    cJSON *children = cJSON_AddArrayToObject(doc, "children");
+    for (size_t i = 0; i < sup->pool.capacity; i++)
+        if (sup->pool.slots[i].state != FP_CHILD_FREE)
+            cJSON_AddItemToArray(children, child_json(&sup->pool.slots[i]));
+    cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
+    cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->jobs_ok);
+    cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->jobs_failed);
+    cJSON_AddNumberToObject(counters, "jobs_retried", (double)sup->jobs_retried);
+    cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->pool.held);
+    cJSON_AddNumberToObject(counters, "jobs_held_limit", (double)(sup->pool.target + sup->pool.prefetch));
+    cJSON_AddBoolToObject(counters, "redis_connected", sup->queue_ready);
+    int rc = respond_json(doc, body, content_type);
+    return rc != 0 ? rc : 200;
+}
+
+static int start_health(fp_supervisor_t *sup, fp_err_t *err)
+{
+    static const fp_health_route_t routes[] = {
+        {"/healthz", route_healthz},
+        {"/readyz", route_readyz},
+        {"/metrics", route_metrics},
+        {"/stats", route_stats},
+    };
+    if (sup->cfg->health.listen[0] == '\0')
+        return 0;
+    int rc = fp_health_start(&sup->loop, sup->cfg->health.listen, routes,
+                             sizeof routes / sizeof routes[0], sup, &sup->health, err);
+    if (rc == 0)
+        fp_log_info(LOG, "health endpoint on %s (port %d)", sup->cfg->health.listen,
+                    fp_health_port(sup->health));
+    return rc;
+}
+
+/* daemon.user/group: privileges go after the health port is bound (it may
+ * be a low port) and before the first fork, so no child ever runs as root. */
+static int drop_privileges(const fp_config_t *cfg, fp_err_t *err)
+{
+    const char *user = cfg->daemon.user, *group = cfg->daemon.group;
+    if (user[0] == '\0' && group[0] == '\0')
+        return 0;
+    struct passwd *pw = user[0] != '\0' ? getpwnam(user) : NULL;
+    if (user[0] != '\0' && pw == NULL)
+        return fp_err_set(err, FP_ECONFIG, "daemon.user \"%s\" does not exist", user);
+    gid_t gid = pw != NULL ? pw->pw_gid : getgid();
+    if (group[0] != '\0') {
+        struct group *gr = getgrnam(group);
+        if (gr == NULL)
+            return fp_err_set(err, FP_ECONFIG, "daemon.group \"%s\" does not exist", group);
+        gid = gr->gr_gid;
+    }
+    if (setgroups(0, NULL) != 0 && errno != EPERM)
+        return fp_err_set(err, -errno, "setgroups() failed: %s", strerror(errno));
+    if (setgid(gid) != 0)
+        return fp_err_set(err, FP_ECONFIG, "cannot switch to group %d: %s", (int)gid, strerror(errno));
+    if (pw != NULL && setuid(pw->pw_uid) != 0)
+        return fp_err_set(err, FP_ECONFIG, "cannot switch to user %s: %s", user, strerror(errno));
+    fp_log_info(LOG, "running as uid %d gid %d", (int)getuid(), (int)getgid());
+    return 0;
+}
+
 /* ---- start-up ----------------------------------------------------------- */
 
 static int init_handles(fp_supervisor_t *sup)
@@ -1044,7 +1308,7 @@ static int init_handles(fp_supervisor_t *sup)
         sigs[i].handle->data = sup;
     }
     uv_timer_t *timers[] = {&sup->burst_timer, &sup->drain_timer, &sup->shutdown_timer,
-                            &sup->respawn_timer};
+                            &sup->respawn_timer, &sup->ledger_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
@@ -1060,9 +1324,19 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     int rc = init_handles(sup);
     if (rc < 0)
         return fp_err_set(err, rc, "cannot watch signals: %s", uv_strerror(rc));
+    if ((rc = fp_metrics_new(0, &sup->metrics)) < 0)
+        return fp_err_set(err, rc, "out of memory for metrics");
+    /* The listener is bound before the first fork; children close it with
+     * every other fd above 3 as they start. */
+    if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup->cfg, err)) < 0)
+        return rc;
     for (size_t i = 0; i < sup->pool.target; i++)
         if ((rc = spawn_child(sup, err)) < 0)
             return rc;
+    /* The ledger's thread starts after the first forks; later forks take
+     * the fork lock so no child copies SQLite mid-call. */
+    if ((rc = start_ledger(sup, err)) < 0)
+        return rc;
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready};
     rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
                       &sup->queue, err);
@@ -1130,6 +1404,8 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         kill_all_and_reap(sup);
         if (sup->queue != NULL)
             fp_queue_close(sup->queue, NULL, NULL);
+        if (sup->health != NULL)
+            fp_health_close(sup->health, NULL, NULL);
         uv_walk(&sup->loop, on_walk_close, NULL);
     }
     uv_run(&sup->loop, UV_RUN_DEFAULT);
@@ -1141,6 +1417,8 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     while ((held = wait_pop(sup)) != NULL)
         held_free(held);
     fp_buf_free(&sup->line);
+    fp_ledger_close(sup->ledger); /* writes every row still queued */
+    fp_metrics_free(sup->metrics);
     fp_pool_free(&sup->pool);
     for (size_t i = 0; i < sup->nreloaded; i++)
         fp_config_free(sup->reloaded[i]);

@@ -32,11 +32,9 @@ int fp_cli_parse_count(const char *option, const char *text, long long max, long
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err);
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err);
+int fp_cmd_jobs(int argc, char **argv, fp_err_t *err);
 int fp_cmd_version(int argc, char **argv, fp_err_t *err);
 int fp_cmd_run(int argc, char **argv, fp_err_t *err);
-
-/* Option parsing for the commands whose engines come with later work: it
- * checks usage completely, so scripts written today keep working. */
-int fp_cmd_parse_only(int argc, char **argv, fp_err_t *err);
+int fp_cmd_stats(int argc, char **argv, fp_err_t *err);
 
 #endif

@@ -40,7 +40,7 @@ const fp_cmd_t fp_cmd_table[] = {
      "Reads the queues' state from Redis; works while daemons run elsewhere.\n"
      "  -c, --config FILE  configuration file\n"
      "  --json             machine-readable output\n",
-     fp_cmd_parse_only},
+     fp_cmd_stats},
     {"dead", "list, retry or purge dead jobs",
      "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N | --all]\n"
      "                     [--json] [--force]\n"
@@ -68,7 +68,7 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --since DUR        only jobs finished within DUR (\"1h\")\n"
      "  --limit N          at most N rows (default 50)\n"
      "  --json             one JSON object per line\n",
-     fp_cmd_parse_only},
+     fp_cmd_jobs},
     {"check-config", "validate the configuration and show the effective values",
      "usage: forkpool check-config [-c FILE] [--print-json]\n"
      "\n"

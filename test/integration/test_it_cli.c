@@ -129,15 +129,6 @@ static void test_usage_errors_exit_64(void **state)
     }
 }
 
-static void test_commands_not_built_say_so(void **state)
-{
-    (void)state;
-    fp_th_result_t r = run("stats", "--json", NULL, NULL);
-    assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.err, "not built"));
-    fp_th_result_free(&r);
-}
-
 static void test_example_config_is_valid(void **state)
 {
     (void)state;
@@ -221,7 +212,6 @@ int main(void)
         cmocka_unit_test(test_every_command_has_help),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_usage_errors_exit_64),
-        cmocka_unit_test(test_commands_not_built_say_so),
         cmocka_unit_test(test_example_config_is_valid),
         cmocka_unit_test_setup_teardown(test_bad_configs_name_file_line_col, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_is_config_error, setup, teardown),

@@ -15,59 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_fixture.h"
 #include "harness.h"
 #include "redis_server.h"
 
 #define DEAD "fp:{default}:dead"
 #define JOBS "fp:{default}:jobs"
 
-typedef struct fixture_s {
-    fp_th_redis_t redis;
-    char *dir;
-    char url_env[128];
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_th_redis_stop(&f->redis);
-    fp_th_rmrf(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
+typedef fp_tcli_t fixture_t;
 
 /* Runs forkpool dead ARGS... (NULL-terminated), with one extra environment
  * entry (may be NULL). */
-static fp_th_result_t dead_env(const fixture_t *f, const char *extra, const char *first, ...)
-{
-    const char *argv[16] = {fp_th_env("FORKPOOL_BIN"), "dead"};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a != NULL && argc < 15; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    const char *env[] = {"FORKPOOL_CONFIG=", f->url_env, extra, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 120000, &r), 0);
-    return r;
-}
-
-#define dead(f, ...) dead_env(f, NULL, __VA_ARGS__, NULL)
+#define dead_env(f, extra, ...) fp_tcli_run(f, "dead", NULL, extra, __VA_ARGS__)
+#define dead(f, ...) fp_tcli_run(f, "dead", NULL, NULL, __VA_ARGS__, NULL)
 
 /* XADD DEAD with the daemon's fields; returns the entry id (owned). */
 static char *add_dead(fixture_t *f, const char *key, const char *job, const char *error,
@@ -100,19 +60,6 @@ static void add_many(fixture_t *f, int n)
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     freeReplyObject(r);
-}
-
-/* The "job" field of entry i of a stream (owned). */
-static char *job_at(fixture_t *f, const char *key, size_t i)
-{
-    redisReply *r = fp_th_redis_cmd(&f->redis, "XRANGE %s - +", key);
-    assert_non_null(r);
-    assert_true(i < r->elements);
-    const redisReply *fields = r->element[i]->element[1];
-    assert_string_equal(fields->element[0]->str, "job");
-    char *job = strdup(fields->element[1]->str);
-    freeReplyObject(r);
-    return job;
 }
 
 static int count_lines(const char *s)
@@ -269,12 +216,12 @@ static void test_retry_puts_jobs_back_fresh(void **state)
     assert_string_equal(r.out, "retried 2 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 0);
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", JOBS), 2);
-    char *job = job_at(f, JOBS, 0);
+    char *job = fp_tcli_job_at(f, JOBS, 0);
     assert_string_equal(job,
                         "{\"type\":\"send_email\",\"args\":{\"big\":12345678901234567890},"
                         "\"id\":\"42\"}");
     free(job);
-    job = job_at(f, JOBS, 1);
+    job = fp_tcli_job_at(f, JOBS, 1);
     assert_string_equal(job, "{\"type\":\"noop\"}"); /* nothing to remove: untouched */
     free(job);
     fp_th_result_free(&r);
@@ -289,7 +236,7 @@ static void test_retry_limit_oldest_first(void **state)
     assert_string_equal(r.out, "retried 3 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 7);
     for (size_t i = 0; i < 3; i++) {
-        char *job = job_at(f, JOBS, i), want[64];
+        char *job = fp_tcli_job_at(f, JOBS, i), want[64];
         snprintf(want, sizeof want, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i + 1);
         assert_string_equal(job, want);
         free(job);
@@ -318,7 +265,7 @@ static void test_retry_skips_invalid_unless_forced(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "retried 2 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 0);
-    char *job = job_at(f, JOBS, 1);
+    char *job = fp_tcli_job_at(f, JOBS, 1);
     assert_string_equal(job, "not json"); /* as it was */
     free(job);
     fp_th_result_free(&r);
@@ -388,7 +335,7 @@ static void test_purge_needs_limit_or_all(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "purged 3 dead jobs from default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 7);
-    char *job = job_at(f, DEAD, 0);
+    char *job = fp_tcli_job_at(f, DEAD, 0);
     assert_non_null(strstr(job, "\"i\":4}")); /* the three oldest went */
     free(job);
     fp_th_result_free(&r);
@@ -428,11 +375,7 @@ static void test_redis_down_exits_69(void **state)
     const char *actions[][2] = {{"list", NULL}, {"retry", NULL}, {"purge", "--all"}};
     for (size_t i = 0; i < 3; i++) {
         fp_th_result_t r = dead(f, actions[i][0], actions[i][1]);
-        assert_int_equal(r.status, 69);
-        char want[128];
-        snprintf(want, sizeof want, "cannot connect to Redis at 127.0.0.1:%d: Connection refused",
-                 port);
-        assert_non_null(strstr(r.err, want));
+        fp_tcli_assert_refused(&r, port);
         fp_th_result_free(&r);
     }
 }
@@ -467,18 +410,9 @@ static void test_bad_usage_exits_64(void **state)
 static void test_config_file(void **state)
 {
     fixture_t *f = *state;
-    char path[4200], text[512];
-    snprintf(path, sizeof path, "%s/forkpool.toml", f->dir);
-    snprintf(text, sizeof text,
-             "[redis]\nurl = \"%s\"\nprefix = \"acme\"\n[queues]\nnames = [\"first\", "
-             "\"second\"]\n",
-             fp_th_redis_url(&f->redis));
-    assert_int_equal(fp_th_write_file(path, text, strlen(text)), 0);
+    const char *path = fp_tcli_write_config(f, "");
     free(add_dead(f, "acme:{first}:dead", "{\"type\":\"noop\"}", "boom", "1", "1700000000000"));
-    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "dead", "retry", "-c", path, NULL};
-    const char *env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 60000, &r), 0);
+    fp_th_result_t r = fp_tcli_run_bare("dead", "retry", "-c", path, NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "retried 1 jobs to first\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN acme:{first}:jobs"), 1);
@@ -488,21 +422,22 @@ static void test_config_file(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_tcli_setup, fp_tcli_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_truncates_error_to_width, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_puts_jobs_back_fresh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_limit_oldest_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_skips_invalid_unless_forced, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_retries_never_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_purge_needs_limit_or_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_queue_is_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_down_exits_69, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_usage_exits_64, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+        T(test_list_empty),
+        T(test_list_table),
+        T(test_list_truncates_error_to_width),
+        T(test_list_limit),
+        T(test_list_json),
+        T(test_retry_puts_jobs_back_fresh),
+        T(test_retry_limit_oldest_first),
+        T(test_retry_skips_invalid_unless_forced),
+        T(test_concurrent_retries_never_duplicate),
+        T(test_purge_needs_limit_or_all),
+        T(test_unknown_queue_is_empty),
+        T(test_redis_down_exits_69),
+        T(test_bad_usage_exits_64),
+        T(test_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

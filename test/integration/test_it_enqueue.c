@@ -13,74 +13,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_fixture.h"
 #include "harness.h"
 #include "redis_server.h"
 
-typedef struct fixture_s {
-    fp_th_redis_t redis;
-    char *dir;
-    char url_env[128];
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_th_redis_stop(&f->redis);
-    fp_th_rmrf(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
+typedef fp_tcli_t fixture_t;
 
 /* Runs forkpool enqueue ARGS... (NULL-terminated) with stdin `in`. */
-static fp_th_result_t enqueue_in(const fixture_t *f, const char *in, const char *first, ...)
-{
-    const char *argv[16] = {fp_th_env("FORKPOOL_BIN"), "enqueue"};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a != NULL && argc < 15; a = va_arg(ap, const char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    const char *env[] = {"FORKPOOL_CONFIG=", f->url_env, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, in, in != NULL ? strlen(in) : 0, 120000, &r), 0);
-    return r;
-}
-
-#define enqueue(f, ...) enqueue_in(f, NULL, __VA_ARGS__, NULL)
+#define enqueue_in(f, in, ...) fp_tcli_run(f, "enqueue", in, NULL, __VA_ARGS__)
+#define enqueue(f, ...) fp_tcli_run(f, "enqueue", NULL, NULL, __VA_ARGS__, NULL)
 
 static long long unix_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The "job" field of entry i of a stream (owned). */
-static char *job_at(fixture_t *f, const char *key, size_t i)
-{
-    redisReply *r = fp_th_redis_cmd(&f->redis, "XRANGE %s - +", key);
-    assert_non_null(r);
-    assert_true(i < r->elements);
-    const redisReply *fields = r->element[i]->element[1];
-    assert_string_equal(fields->element[0]->str, "job");
-    char *job = strdup(fields->element[1]->str);
-    freeReplyObject(r);
-    return job;
 }
 
 static void test_single_prints_entry_id(void **state)
@@ -94,14 +41,14 @@ static void test_single_prints_entry_id(void **state)
     snprintf(line, sizeof line, "%s\n", ids->element[0]->element[0]->str);
     assert_string_equal(r.out, line);
     freeReplyObject(ids);
-    char *job = job_at(f, "fp:{default}:jobs", 0);
+    char *job = fp_tcli_job_at(f, "fp:{default}:jobs", 0);
     assert_string_equal(job, "{\"type\":\"record_event\",\"args\":{\"user_id\": 42}}");
     free(job);
     fp_th_result_free(&r);
 
     r = enqueue(f, "--queue", "mail", "noop");
     assert_int_equal(r.status, 0);
-    job = job_at(f, "fp:{mail}:jobs", 0);
+    job = fp_tcli_job_at(f, "fp:{mail}:jobs", 0);
     assert_string_equal(job, "{\"type\":\"noop\"}"); /* args omitted when not given */
     free(job);
     fp_th_result_free(&r);
@@ -114,7 +61,7 @@ static void test_count_pipelines(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "enqueued 10000 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN fp:{default}:jobs"), 10000);
-    char *job = job_at(f, "fp:{default}:jobs", 9999);
+    char *job = fp_tcli_job_at(f, "fp:{default}:jobs", 9999);
     assert_string_equal(job, "{\"type\":\"noop\",\"args\":[1,2]}");
     free(job);
     fp_th_result_free(&r);
@@ -130,7 +77,7 @@ static void test_stdin_lines(void **state)
                           "{\"type\":\"echo\",\"args\":[2]}",
                           "{\"type\":\"echo\",\"args\":\"three\"}"};
     for (size_t i = 0; i < 3; i++) {
-        char *job = job_at(f, "fp:{default}:jobs", i);
+        char *job = fp_tcli_job_at(f, "fp:{default}:jobs", i);
         assert_string_equal(job, want[i]);
         free(job);
     }
@@ -191,11 +138,7 @@ static void test_redis_down_exits_69(void **state)
     int port = f->redis.port;
     fp_th_redis_stop(&f->redis);
     fp_th_result_t r = enqueue(f, "noop");
-    assert_int_equal(r.status, 69);
-    char want[128];
-    snprintf(want, sizeof want, "cannot connect to Redis at 127.0.0.1:%d: Connection refused",
-             port);
-    assert_non_null(strstr(r.err, want));
+    fp_tcli_assert_refused(&r, port);
     fp_th_result_free(&r);
 }
 
@@ -203,17 +146,8 @@ static void test_redis_down_exits_69(void **state)
 static void test_config_file(void **state)
 {
     fixture_t *f = *state;
-    char path[4200], text[512];
-    snprintf(path, sizeof path, "%s/forkpool.toml", f->dir);
-    snprintf(text, sizeof text,
-             "[redis]\nurl = \"%s/2\"\nprefix = \"acme\"\n[queues]\nnames = [\"first\", "
-             "\"second\"]\n",
-             fp_th_redis_url(&f->redis));
-    assert_int_equal(fp_th_write_file(path, text, strlen(text)), 0);
-    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "enqueue", "-c", path, "noop", NULL};
-    const char *env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 60000, &r), 0);
+    const char *path = fp_tcli_write_config(f, "/2");
+    fp_th_result_t r = fp_tcli_run_bare("enqueue", "-c", path, "noop", NULL);
     assert_int_equal(r.status, 0);
     freeReplyObject(fp_th_redis_cmd(&f->redis, "SELECT 2"));
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN acme:{first}:jobs"), 1);
@@ -222,15 +156,16 @@ static void test_config_file(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_tcli_setup, fp_tcli_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_single_prints_entry_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_count_pipelines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stdin_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stdin_bad_line_stops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delay_goes_to_delayed_set, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_args_json_is_usage_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_down_exits_69, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+        T(test_single_prints_entry_id),
+        T(test_count_pipelines),
+        T(test_stdin_lines),
+        T(test_stdin_bad_line_stops),
+        T(test_delay_goes_to_delayed_set),
+        T(test_bad_args_json_is_usage_error),
+        T(test_redis_down_exits_69),
+        T(test_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,29 +25,6 @@
     "{\"type\":\"record_event\",\"args\":{\"action\":\"fault\",\"object_id\":\"id-%d\","   \
     "\"user_id\":\"u%d\"}}"
 
-static int setup(void **state)
-{
-    *state = fp_td_new(false);
-    return 0;
-}
-
-static int setup_aof(void **state)
-{
-    *state = fp_td_new(true);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fp_td_free(*state);
-    return 0;
-}
-
-static bool log_has(fp_td_t *td, void *arg)
-{
-    return fp_td_log_count(td, arg) > 0;
-}
-
 static long long distinct_ids(const fp_td_t *td)
 {
     return fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events");
@@ -73,12 +50,6 @@ static bool all_done(fp_td_t *td, void *arg)
 static bool events_at_least(fp_td_t *td, void *arg)
 {
     return rows(td) >= *(long long *)arg;
-}
-
-static void start_ready(fp_td_t *td)
-{
-    fp_td_start(td, false);
-    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
 }
 
 /* The daemon's children, from /proc (the supervisor is their parent). */
@@ -113,7 +84,7 @@ static void test_sigkill_random_children_repeatedly(void **state)
     const long long total = 3000;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
     fp_td_enqueue(td, (int)total, EVENT_JOB);
-    start_ready(td);
+    fp_td_start_ready(td, false);
     long long started = 50;
     fp_td_wait_until(td, events_at_least, &started, 60000, "the first jobs");
     int kills = 0;
@@ -142,7 +113,7 @@ static void test_sigkill_supervisor_then_restart(void **state)
     const long long total = 3000;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\nprefetch = 4\n" FAST_RETRY);
     fp_td_enqueue(td, (int)total, EVENT_JOB);
-    start_ready(td);
+    fp_td_start_ready(td, false);
     long long started = 500;
     fp_td_wait_until(td, events_at_least, &started, 60000, "500 jobs");
     assert_int_equal(kill(td->pid, SIGKILL), 0);
@@ -169,11 +140,11 @@ static void test_redis_restart_mid_run(void **state)
     const long long total = 3000;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
     fp_td_enqueue(td, (int)total, EVENT_JOB);
-    start_ready(td);
+    fp_td_start_ready(td, false);
     long long started = 500;
     fp_td_wait_until(td, events_at_least, &started, 60000, "500 jobs");
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-    fp_td_wait_until(td, log_has, "lost", 30000, "the daemon to notice");
+    fp_td_wait_until(td, fp_td_log_has, "lost", 30000, "the daemon to notice");
     sleep_ms(300);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
     want_t want = {total};
@@ -194,7 +165,7 @@ static void test_poison_job_ends_dead(void **state)
     fp_td_enqueue(td, 250, EVENT_JOB);
     fp_td_enqueue(td, 1, "{\"type\":\"crash\",\"id\":\"poison-%d%d\"}");
     fp_td_enqueue(td, 250, "{\"type\":\"record_event\",\"args\":{\"object_id\":\"late-%d\",\"user_id\":\"u%d\"}}");
-    start_ready(td);
+    fp_td_start_ready(td, false);
     want_t want = {500};
     fp_td_wait_until(td, all_done, &want, 120000, "every good id");
     fp_td_signal(td, SIGTERM);
@@ -218,7 +189,7 @@ static void test_flaky_handler_converges(void **state)
     const int total = 500;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
     fp_td_enqueue(td, total, "{\"type\":\"fail\",\"args\":{\"percent\":50,\"message\":\"flaky %d %d\"}}");
-    start_ready(td);
+    fp_td_start_ready(td, false);
     long long some = 100;
     fp_td_wait_until(td, finished_jobs_at_least, &some, 120000, "the retries to converge");
     fp_td_signal(td, SIGTERM);
@@ -254,8 +225,8 @@ static void test_redis_down_at_start(void **state)
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
     fp_td_enqueue(td, 100, EVENT_JOB);
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-    start_ready(td);
-    fp_td_wait_until(td, log_has, "Redis", 30000, "a word about Redis");
+    fp_td_start_ready(td, false);
+    fp_td_wait_until(td, fp_td_log_has, "Redis", 30000, "a word about Redis");
     sleep_ms(500);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
     want_t want = {100};
@@ -269,8 +240,7 @@ static void test_shutdown_is_bounded_when_redis_is_down(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, "shutdown_timeout = \"2s\"\n", "[pool]\nchildren = 2\n");
-    start_ready(td);
-    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "the Redis connection");
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":500},\"id\":\"d%d-%d\"}");
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
     fp_td_signal(td, SIGTERM);
@@ -280,16 +250,17 @@ static void test_shutdown_is_bounded_when_redis_is_down(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
+#define T_AOF(name) cmocka_unit_test_setup_teardown(name, fp_td_setup_aof, fp_td_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sigkill_random_children_repeatedly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigkill_supervisor_then_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, setup_aof, teardown),
-        cmocka_unit_test_setup_teardown(test_poison_job_ends_dead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flaky_handler_converges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_payloads_mixed_in, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_down_at_start, setup_aof, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_is_bounded_when_redis_is_down, setup_aof,
-                                        teardown),
+        T(test_sigkill_random_children_repeatedly),
+        T(test_sigkill_supervisor_then_restart),
+        T_AOF(test_redis_restart_mid_run),
+        T(test_poison_job_ends_dead),
+        T(test_flaky_handler_converges),
+        T(test_malformed_payloads_mixed_in),
+        T_AOF(test_redis_down_at_start),
+        T_AOF(test_shutdown_is_bounded_when_redis_is_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

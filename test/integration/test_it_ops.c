@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,50 @@ static void test_pidfile_written_and_removed(void **state)
     assert_int_not_equal(access(pidfile, F_OK), 0);
 }
 
+static long long ledger_count(const char *path, const char *where)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE %s", where);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* After a mixed run the ledger holds one row per outcome, with its fields. */
+static void test_ledger_has_one_row_per_outcome(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[4200], extra[4600];
+    snprintf(ledger, sizeof ledger, "%s/ledger.db", td->dir);
+    snprintf(extra, sizeof extra,
+             "[pool]\nchildren = 2\n[ledger]\npath = \"%s\"\n"
+             "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n",
+             ledger);
+    fp_td_config(td, NULL, extra);
+    fp_td_enqueue(td, 40, "{\"type\":\"noop\",\"id\":\"ok-%d-%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"message\":\"again %d%d\"}}");
+    fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"perm%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"crash\",\"id\":\"boom%d%d\"}");
+    fp_td_enqueue(td, 1, "not json %d %d");
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(ledger_count(ledger, "1"), 44);
+    assert_int_equal(ledger_count(ledger, "outcome = 'ok' AND type = 'noop' AND job_id LIKE 'ok-%'"), 40);
+    assert_int_equal(ledger_count(ledger, "outcome = 'retried' AND error = 'again 00'"), 1);
+    assert_int_equal(ledger_count(ledger, "outcome = 'failed' AND job_id = 'perm00'"), 1);
+    assert_int_equal(ledger_count(ledger, "outcome = 'crashed' AND error LIKE 'child crashed%'"), 1);
+    assert_int_equal(ledger_count(ledger, "outcome = 'dead' AND error = 'payload is not JSON'"), 1);
+    assert_int_equal(ledger_count(ledger, "outcome = 'ok' AND pid > 0 AND attempt = 1 AND "
+                                          "started_at >= enqueued_at AND finished_at >= started_at"),
+                     40);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -199,6 +244,7 @@ int main(void)
         T(test_ttin_and_ttou_resize_the_pool),
         T(test_usr1_reopens_the_log_file),
         T(test_pidfile_written_and_removed),
+        T(test_ledger_has_one_row_per_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 
 #include "../../lib/queue.h"
 #include "harness.h"
+#include "queue_fixture.h"
 #include "redis_server.h"
 
 #define DEADLINE_MS 20000
@@ -95,125 +96,58 @@ static void want(tq_t *t, size_t room)
 
 /* ---- loop helpers --------------------------------------------------------- */
 
-typedef bool (*cond_fn)(tq_t *t, size_t arg);
-
-static void on_deadline(uv_timer_t *timer)
+static bool run_until(tq_t *t, fp_tq_cond_fn cond, size_t arg, int deadline_ms)
 {
-    *(bool *)timer->data = true;
+    return fp_tq_run_until(&t->loop, cond, t, arg, deadline_ms);
 }
 
-static void on_tick(uv_timer_t *timer)
+static bool never(void *ctx, size_t arg)
 {
-    (void)timer; /* only wakes the loop so conditions on Redis get checked */
-}
-
-/* Runs the loop until cond holds or the deadline passes; returns cond. */
-static bool run_until(tq_t *t, cond_fn cond, size_t arg, int deadline_ms)
-{
-    uv_timer_t deadline, tick;
-    bool expired = false;
-    uv_timer_init(&t->loop, &deadline);
-    uv_timer_init(&t->loop, &tick);
-    deadline.data = &expired;
-    uv_timer_start(&deadline, on_deadline, (uint64_t)deadline_ms, 0);
-    uv_timer_start(&tick, on_tick, 10, 10);
-    while (!cond(t, arg) && !expired)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&deadline, NULL);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&t->loop, UV_RUN_NOWAIT); /* the closes complete before the stack goes */
-    return cond(t, arg);
-}
-
-static bool never(tq_t *t, size_t arg)
-{
+    tq_t *t = ctx;
     (void)t;
     (void)arg;
     return false;
 }
 
-static bool got_at_least(tq_t *t, size_t n)
+static bool got_at_least(void *ctx, size_t n)
 {
+    tq_t *t = ctx;
     return t->ngot >= n;
 }
 
-static bool is_ready(tq_t *t, size_t arg)
+static bool is_ready(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     return t->ready;
 }
 
-static bool not_ready(tq_t *t, size_t arg)
+static bool not_ready(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     return !t->ready;
 }
 
-static bool confirmed(tq_t *t, size_t arg)
+static bool confirmed(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     return fp_queue_unconfirmed(t->q) == 0;
 }
 
-static bool drained_known(tq_t *t, size_t arg)
+static bool drained_known(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     return t->drained >= 0;
 }
 
-static bool is_closed(tq_t *t, size_t arg)
+static bool is_closed(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     return t->closed;
-}
-
-/* ---- Redis helpers ------------------------------------------------------- */
-
-static char *key(const char *queue, const char *kind)
-{
-    static char buf[4][256];
-    static int next;
-    char *k = buf[next++ % 4];
-    snprintf(k, 256, "fp:{%s}:%s", queue, kind);
-    return k;
-}
-
-/* XADDs a job; returns its id (owned). */
-static char *xadd(tq_t *t, const char *queue, const char *payload)
-{
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XADD %s * job %s", key(queue, "jobs"), payload);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    char *id = strdup(r->str);
-    freeReplyObject(r);
-    return id;
-}
-
-static void xadd_n(tq_t *t, const char *queue, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char payload[64];
-        snprintf(payload, sizeof payload, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i);
-        free(xadd(t, queue, payload));
-    }
-}
-
-static long long xlen(tq_t *t, const char *queue)
-{
-    return fp_th_redis_int(&t->redis, "XLEN %s", key(queue, "jobs"));
-}
-
-/* The group's pending count (every consumer), from XPENDING's summary. */
-static long long pending(tq_t *t, const char *queue)
-{
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool", key(queue, "jobs"));
-    assert_non_null(r);
-    long long n = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                          r->element[0]->type == REDIS_REPLY_INTEGER
-                      ? r->element[0]->integer
-                      : -1;
-    freeReplyObject(r);
-    return n;
 }
 
 /* ---- fixture --------------------------------------------------------------- */
@@ -221,14 +155,7 @@ static long long pending(tq_t *t, const char *queue)
 static void config_init(tq_t *t, const char *url)
 {
     snprintf(t->url, sizeof t->url, "%s", url);
-    memset(&t->cfg, 0, sizeof t->cfg);
-    t->cfg.source = (char *)"(test)";
-    t->cfg.daemon.name = (char *)"test-consumer";
-    t->cfg.redis.url = t->url;
-    t->cfg.redis.prefix = (char *)"fp";
-    t->cfg.redis.group = (char *)"forkpool";
-    t->cfg.redis.connect_timeout_ms = 2000;
-    t->cfg.limits.max_job_bytes = 1 << 20;
+    fp_tq_config_init(&t->cfg, "test-consumer", t->url);
 }
 
 static void queue_open(tq_t *t, const char *const *names, size_t n)
@@ -316,12 +243,12 @@ static void open_one(tq_t *t, const char *name)
 static void test_group_created_from_zero(void **state)
 {
     tq_t *t = *state;
-    char *early = xadd(t, "beta", "{\"type\":\"noop\"}");
+    char *early = fp_tq_xadd(&t->redis, "beta", "{\"type\":\"noop\"}");
     const char *names[] = {"alpha", "beta"};
     queue_open(t, names, 2);
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", key("alpha", "jobs")), 1);
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO GROUPS %s", key("alpha", "jobs"));
+    assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", fp_tq_key("alpha", "jobs")), 1);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO GROUPS %s", fp_tq_key("alpha", "jobs"));
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_int_equal(r->elements, 1);
@@ -334,16 +261,17 @@ static void test_group_created_from_zero(void **state)
     free(early);
 }
 
-static bool pending_is(tq_t *t, size_t n)
+static bool pending_is(void *ctx, size_t n)
 {
-    return pending(t, "bound") == (long long)n;
+    tq_t *t = ctx;
+    return fp_tq_pending(&t->redis, "bound") == (long long)n;
 }
 
 /* want(3) with 100 ready: exactly 3 arrive, and Redis delivered no more. */
 static void test_pull_bound(void **state)
 {
     tq_t *t = *state;
-    xadd_n(t, "bound", 100);
+    fp_tq_xadd_n(&t->redis, "bound", 100);
     open_one(t, "bound");
     want(t, 3);
     assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
@@ -353,8 +281,9 @@ static void test_pull_bound(void **state)
     assert_false(t->over_room);
 }
 
-static bool all_acked(tq_t *t, size_t n)
+static bool all_acked(void *ctx, size_t n)
 {
+    tq_t *t = ctx;
     /* The supervisor's turn: finish up to two held jobs, then say the room. */
     for (int k = 0; k < 2 && t->acked < t->ngot; k++) {
         fp_queue_ack(t->q, t->got[t->acked].queue, t->got[t->acked].id);
@@ -370,7 +299,7 @@ static bool all_acked(tq_t *t, size_t n)
 static void test_pull_bound_many_turns(void **state)
 {
     tq_t *t = *state;
-    xadd_n(t, "bound", 300);
+    fp_tq_xadd_n(&t->redis, "bound", 300);
     open_one(t, "bound");
     t->bound = 7;
     want(t, 7);
@@ -378,8 +307,8 @@ static void test_pull_bound_many_turns(void **state)
     assert_int_equal(t->ngot, 300);
     assert_false(t->over_room);
     assert_true(t->max_held <= 7);
-    assert_int_equal(xlen(t, "bound"), 0);
-    assert_int_equal(pending(t, "bound"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "bound"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "bound"), 0);
 }
 
 static void ack_all(tq_t *t)
@@ -393,8 +322,8 @@ static void ack_all(tq_t *t)
 static void test_strict_order(void **state)
 {
     tq_t *t = *state;
-    xadd_n(t, "lo", 5);
-    xadd_n(t, "hi", 5);
+    fp_tq_xadd_n(&t->redis, "lo", 5);
+    fp_tq_xadd_n(&t->redis, "hi", 5);
     const char *names[] = {"hi", "lo"};
     queue_open(t, names, 2);
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
@@ -412,8 +341,9 @@ static void test_strict_order(void **state)
         assert_int_equal(t->got[i].queue, i < 5 ? 0 : 1);
 }
 
-static bool reader_blocked(tq_t *t, size_t arg)
+static bool reader_blocked(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     redisReply *r = fp_th_redis_cmd(&t->redis, "CLIENT LIST");
     bool blocked = r != NULL && r->type == REDIS_REPLY_STRING &&
@@ -433,7 +363,7 @@ static void test_blocking_read_wakes(void **state)
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
     want(t, 4);
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
-    char *id = xadd(t, "two", "{\"type\":\"late\"}");
+    char *id = fp_tq_xadd(&t->redis, "two", "{\"type\":\"late\"}");
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_string_equal(t->got[0].id, id);
     assert_int_equal(t->got[0].queue, 1);
@@ -452,19 +382,19 @@ static void test_blocking_read_keeps_room(void **state)
     /* Both in one round trip, so a read woken by the first sees the second. */
     redisReply *r = fp_th_redis_cmd(&t->redis, "MULTI");
     freeReplyObject(r);
-    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job a", key("one", "jobs")));
-    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job b", key("two", "jobs")));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job a", fp_tq_key("one", "jobs")));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job b", fp_tq_key("two", "jobs")));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "EXEC"));
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     run_until(t, never, 0, 50);
     assert_int_equal(t->ngot, 1);
     assert_false(t->over_room);
-    assert_int_equal(pending(t, "one") + pending(t, "two"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "one") + fp_tq_pending(&t->redis, "two"), 1);
 }
 
 static void take_one(tq_t *t, const char *queue, const char *payload, char **id)
 {
-    *id = xadd(t, queue, payload);
+    *id = fp_tq_xadd(&t->redis, queue, payload);
     open_one(t, queue);
     want(t, 1);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
@@ -476,12 +406,12 @@ static void test_ack_removes_entry(void **state)
     tq_t *t = *state;
     char *id;
     take_one(t, "acks", "{\"type\":\"noop\"}", &id);
-    assert_int_equal(pending(t, "acks"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "acks"), 1);
     fp_queue_ack(t->q, 0, id);
     assert_int_equal(fp_queue_unconfirmed(t->q), 1);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "acks"), 0);
-    assert_int_equal(pending(t, "acks"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "acks"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "acks"), 0);
     free(id);
 }
 
@@ -501,9 +431,9 @@ static void test_dead_moves_with_fields(void **state)
     take_one(t, "deadq", payload, &id);
     fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom: it broke", 3);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "deadq"), 0);
-    assert_int_equal(pending(t, "deadq"), 0);
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("deadq", "dead"));
+    assert_int_equal(fp_tq_xlen(&t->redis, "deadq"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "deadq"), 0);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("deadq", "dead"));
     assert_non_null(r);
     assert_int_equal(r->elements, 1);
     const redisReply *fields = r->element[0]->element[1];
@@ -516,7 +446,7 @@ static void test_dead_moves_with_fields(void **state)
     /* Recording it again (a re-send) adds nothing: the entry is no longer pending. */
     fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom", 3);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", key("deadq", "dead")), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("deadq", "dead")), 1);
     free(id);
 }
 
@@ -526,12 +456,12 @@ static void test_put_back_readds_at_tail(void **state)
     char *id;
     const char *payload = "{\"type\":\"noop\",\"args\":[1]}";
     take_one(t, "back", payload, &id);
-    char *later = xadd(t, "back", "{\"type\":\"later\"}");
+    char *later = fp_tq_xadd(&t->redis, "back", "{\"type\":\"later\"}");
     fp_queue_put_back(t->q, 0, id, payload, strlen(payload));
     fp_queue_put_back(t->q, 0, id, payload, strlen(payload)); /* a duplicate is harmless */
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(pending(t, "back"), 0);
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("back", "jobs"));
+    assert_int_equal(fp_tq_pending(&t->redis, "back"), 0);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("back", "jobs"));
     assert_non_null(r);
     assert_int_equal(r->elements, 2);
     assert_string_equal(r->element[0]->element[0]->str, later);
@@ -551,10 +481,10 @@ static void test_put_back_readds_at_tail(void **state)
 static void test_deleted_pending_entry_dropped(void **state)
 {
     tq_t *t = *state;
-    const char *k = key("gone", "jobs");
+    const char *k = fp_tq_key("gone", "jobs");
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
-    char *a = xadd(t, "gone", "{\"type\":\"a\"}");
-    char *b = xadd(t, "gone", "{\"type\":\"b\"}");
+    char *a = fp_tq_xadd(&t->redis, "gone", "{\"type\":\"a\"}");
+    char *b = fp_tq_xadd(&t->redis, "gone", "{\"type\":\"b\"}");
     freeReplyObject(fp_th_redis_cmd(&t->redis,
                                     "XREADGROUP GROUP forkpool test-consumer COUNT 2 STREAMS %s >",
                                     k));
@@ -566,7 +496,7 @@ static void test_deleted_pending_entry_dropped(void **state)
     run_until(t, never, 0, 50);
     assert_int_equal(t->ngot, 1);
     assert_string_equal(t->got[0].id, b);
-    assert_int_equal(pending(t, "gone"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "gone"), 1);
     free(a);
     free(b);
 }
@@ -575,7 +505,7 @@ static void test_deleted_pending_entry_dropped(void **state)
 static void test_restart_rereads_own_pending(void **state)
 {
     tq_t *t = *state;
-    xadd_n(t, "resume", 3);
+    fp_tq_xadd_n(&t->redis, "resume", 3);
     open_one(t, "resume");
     want(t, 3);
     assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
@@ -584,7 +514,7 @@ static void test_restart_rereads_own_pending(void **state)
         held[i] = strdup(t->got[i].id);
     queue_close(t); /* no outcomes: the three stay pending to test-consumer */
     got_clear(t);
-    xadd_n(t, "resume", 2);
+    fp_tq_xadd_n(&t->redis, "resume", 2);
     open_one(t, "resume");
     want(t, 10);
     assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
@@ -615,7 +545,7 @@ static void test_check_drained(void **state)
     queue_open(t, names, 2);
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
     assert_true(check_drained(t));
-    free(xadd(t, "d2", "{\"type\":\"noop\"}"));
+    free(fp_tq_xadd(&t->redis, "d2", "{\"type\":\"noop\"}"));
     assert_false(check_drained(t)); /* ready */
     want(t, 1);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
@@ -634,7 +564,7 @@ static void test_redis_restart_mid_run(void **state)
                      0);
     t->redis_running = true;
     config_init(t, fp_th_redis_url(&t->redis));
-    xadd_n(t, "crash", 5);
+    fp_tq_xadd_n(&t->redis, "crash", 5);
     open_one(t, "crash");
     want(t, 5);
     assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
@@ -652,11 +582,11 @@ static void test_redis_restart_mid_run(void **state)
     assert_int_equal(fp_th_redis_resume(&t->redis), 0);
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "crash"), 0);
-    assert_int_equal(pending(t, "crash"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "crash"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "crash"), 0);
     assert_int_equal(t->ngot, 5); /* nothing handed over twice */
     want(t, 1);
-    char *id = xadd(t, "crash", "{\"type\":\"after\"}");
+    char *id = fp_tq_xadd(&t->redis, "crash", "{\"type\":\"after\"}");
     assert_true(run_until(t, got_at_least, 6, DEADLINE_MS));
     assert_string_equal(t->got[5].id, id);
     free(id);
@@ -679,7 +609,7 @@ static void test_redis_down_at_start(void **state)
     assert_int_equal(fp_th_redis_start_port(&t->redis, port, NULL), 0);
     t->redis_running = true;
     assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    char *id = xadd(t, "late", "{\"type\":\"noop\"}");
+    char *id = fp_tq_xadd(&t->redis, "late", "{\"type\":\"noop\"}");
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_string_equal(t->got[0].id, id);
     free(id);
@@ -699,7 +629,7 @@ static void test_auth_user_and_db(void **state)
     open_one(t, "authq");
     freeReplyObject(fp_th_redis_cmd(&t->redis, "AUTH alice s3cr:t@"));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SELECT 3"));
-    char *id = xadd(t, "authq", "{\"type\":\"noop\"}");
+    char *id = fp_tq_xadd(&t->redis, "authq", "{\"type\":\"noop\"}");
     want(t, 1);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_string_equal(t->got[0].id, id);
@@ -726,20 +656,21 @@ static void test_wrong_password_keeps_trying(void **state)
 static void test_entry_without_job_field(void **state)
 {
     tq_t *t = *state;
-    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * other 1", key("odd", "jobs")));
-    char *good = xadd(t, "odd", "{\"type\":\"noop\"}");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * other 1", fp_tq_key("odd", "jobs")));
+    char *good = fp_tq_xadd(&t->redis, "odd", "{\"type\":\"noop\"}");
     open_one(t, "odd");
     want(t, 5);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
     assert_int_equal(t->ngot, 1);
     assert_string_equal(t->got[0].id, good);
-    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", key("odd", "dead")), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("odd", "dead")), 1);
     free(good);
 }
 
-static bool reader_not_blocked(tq_t *t, size_t arg)
+static bool reader_not_blocked(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     return !reader_blocked(t, arg);
 }
 
@@ -753,10 +684,10 @@ static void test_want_zero_ends_blocking_read(void **state)
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
     want(t, 0);
     assert_true(run_until(t, reader_not_blocked, 0, DEADLINE_MS));
-    char *id = xadd(t, "quiet", "{\"type\":\"noop\"}");
+    char *id = fp_tq_xadd(&t->redis, "quiet", "{\"type\":\"noop\"}");
     run_until(t, never, 0, 100);
     assert_int_equal(t->ngot, 0);
-    assert_int_equal(pending(t, "quiet"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "quiet"), 0);
     want(t, 1);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_string_equal(t->got[0].id, id);
@@ -777,15 +708,16 @@ static void test_room_shrinks_mid_read(void **state)
      * can tell it that the room is smaller now. */
     freeReplyObject(fp_th_redis_cmd(&t->redis, "MULTI"));
     for (int i = 0; i < 3; i++)
-        freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job {}", key("shrink", "jobs")));
+        freeReplyObject(
+            fp_th_redis_cmd(&t->redis, "XADD %s * job {}", fp_tq_key("shrink", "jobs")));
     redisReply *ids = fp_th_redis_cmd(&t->redis, "EXEC");
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
     assert_int_equal(t->ngot, 1);
     assert_false(t->over_room);
-    assert_int_equal(pending(t, "shrink"), 1);
-    assert_int_equal(xlen(t, "shrink"), 3);
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("shrink", "jobs"));
+    assert_int_equal(fp_tq_pending(&t->redis, "shrink"), 1);
+    assert_int_equal(fp_tq_xlen(&t->redis, "shrink"), 3);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("shrink", "jobs"));
     assert_int_equal(r->elements, 3);
     /* The first stayed (handed over); the other two are new copies at the tail. */
     assert_string_equal(r->element[0]->element[0]->str, ids->element[0]->str);
@@ -805,10 +737,10 @@ static void test_retry_goes_to_delayed(void **state)
     const char *retried = "{\"type\":\"flaky\",\"attempt\":1,\"last_error\":\"x\"}";
     fp_queue_retry(t->q, 0, id, retried, strlen(retried), 1900000000000LL);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "again"), 0);
-    assert_int_equal(pending(t, "again"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "again"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "again"), 0);
     redisReply *z =
-        fp_th_redis_cmd(&t->redis, "ZRANGE %s 0 -1 WITHSCORES", key("again", "delayed"));
+        fp_th_redis_cmd(&t->redis, "ZRANGE %s 0 -1 WITHSCORES", fp_tq_key("again", "delayed"));
     assert_int_equal(z->elements, 2);
     assert_string_equal(z->element[0]->str, retried);
     assert_string_equal(z->element[1]->str, "1900000000000");
@@ -826,7 +758,7 @@ static void test_noscript_falls_back_to_eval(void **state)
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
     fp_queue_ack(t->q, 0, id);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "flushed"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "flushed"), 0);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
     assert_true(check_drained(t));
     free(id);
@@ -837,13 +769,13 @@ static void test_noscript_falls_back_to_eval(void **state)
 static void test_hold_skips_history(void **state)
 {
     tq_t *t = *state;
-    const char *k = key("held", "jobs");
+    const char *k = fp_tq_key("held", "jobs");
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
-    char *claimed = xadd(t, "held", "{\"type\":\"running\"}");
+    char *claimed = fp_tq_xadd(&t->redis, "held", "{\"type\":\"running\"}");
     freeReplyObject(fp_th_redis_cmd(&t->redis,
                                     "XREADGROUP GROUP forkpool test-consumer COUNT 1 STREAMS %s >",
                                     k));
-    char *fresh = xadd(t, "held", "{\"type\":\"fresh\"}");
+    char *fresh = fp_tq_xadd(&t->redis, "held", "{\"type\":\"fresh\"}");
     const char *names[] = {"held"};
     queue_open(t, names, 1);
     fp_queue_hold(t->q, 0, claimed);
@@ -854,13 +786,14 @@ static void test_hold_skips_history(void **state)
     assert_string_equal(t->got[0].id, fresh);
     fp_queue_ack(t->q, 0, claimed);
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(pending(t, "held"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "held"), 1);
     free(claimed);
     free(fresh);
 }
 
-static bool redis_busy(tq_t *t, size_t arg)
+static bool redis_busy(void *ctx, size_t arg)
 {
+    tq_t *t = ctx;
     (void)arg;
     redisReply *r = fp_th_redis_cmd(&t->redis, "PING");
     bool busy = r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSY", 4) == 0;
@@ -889,8 +822,8 @@ static void test_busy_is_try_again(void **state)
     assert_int_equal(fp_queue_unconfirmed(t->q), 1);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT KILL"));
     assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "busy"), 0);
-    assert_int_equal(pending(t, "busy"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "busy"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "busy"), 0);
     redisReply *r = NULL;
     assert_int_equal(redisGetReply(other, (void **)&r), REDIS_OK);
     freeReplyObject(r);
@@ -907,7 +840,7 @@ static void test_host_name_and_cloexec(void **state)
     snprintf(url, sizeof url, "redis://localhost:%d", t->redis.port);
     config_init(t, url);
     open_one(t, "named");
-    char *id = xadd(t, "named", "{\"type\":\"noop\"}");
+    char *id = fp_tq_xadd(&t->redis, "named", "{\"type\":\"noop\"}");
     want(t, 1);
     assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
     assert_string_equal(t->got[0].id, id);
@@ -933,13 +866,13 @@ static void test_host_name_and_cloexec(void **state)
 static void test_large_batch(void **state)
 {
     tq_t *t = *state;
-    xadd_n(t, "big", 1200);
+    fp_tq_xadd_n(&t->redis, "big", 1200);
     open_one(t, "big");
     want(t, 1200);
     assert_true(run_until(t, got_at_least, 1200, DEADLINE_MS));
     ack_all(t);
-    assert_int_equal(xlen(t, "big"), 0);
-    assert_int_equal(pending(t, "big"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "big"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "big"), 0);
 }
 
 int main(void)

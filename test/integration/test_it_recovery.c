@@ -20,6 +20,7 @@
 
 #include "../../lib/queue.h"
 #include "harness.h"
+#include "queue_fixture.h"
 #include "redis_server.h"
 
 #define DEADLINE_MS 20000
@@ -89,100 +90,32 @@ static fp_queue_stats_t stats(const node_t *d)
 
 /* ---- loop helpers ------------------------------------------------------------ */
 
-typedef bool (*cond_fn)(tr_t *t, size_t arg);
-
-static void on_deadline(uv_timer_t *timer)
+static bool run_until(tr_t *t, fp_tq_cond_fn cond, size_t arg, int deadline_ms)
 {
-    *(bool *)timer->data = true;
+    return fp_tq_run_until(&t->loop, cond, t, arg, deadline_ms);
 }
 
-static void on_tick(uv_timer_t *timer)
+static bool node_ready(void *ctx, size_t i)
 {
-    (void)timer; /* only wakes the loop so conditions on Redis get checked */
-}
-
-/* Runs the loop until cond holds or the deadline passes; returns cond. */
-static bool run_until(tr_t *t, cond_fn cond, size_t arg, int deadline_ms)
-{
-    uv_timer_t deadline, tick;
-    bool expired = false;
-    uv_timer_init(&t->loop, &deadline);
-    uv_timer_init(&t->loop, &tick);
-    deadline.data = &expired;
-    uv_timer_start(&deadline, on_deadline, (uint64_t)deadline_ms, 0);
-    uv_timer_start(&tick, on_tick, 10, 10);
-    while (!cond(t, arg) && !expired)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&deadline, NULL);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    return cond(t, arg);
-}
-
-static bool node_ready(tr_t *t, size_t i)
-{
+    tr_t *t = ctx;
     return t->node[i].ready;
 }
 
-static bool node_closed(tr_t *t, size_t i)
+static bool node_closed(void *ctx, size_t i)
 {
+    tr_t *t = ctx;
     return t->node[i].closed;
 }
 
 /* ---- Redis helpers ----------------------------------------------------------- */
-
-static char *key(const char *queue, const char *kind)
-{
-    static char buf[4][256];
-    static int next;
-    char *k = buf[next++ % 4];
-    snprintf(k, 256, "fp:{%s}:%s", queue, kind);
-    return k;
-}
-
-static char *xadd(tr_t *t, const char *queue, const char *payload)
-{
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XADD %s * job %s", key(queue, "jobs"), payload);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    char *id = strdup(r->str);
-    freeReplyObject(r);
-    return id;
-}
-
-static void xadd_n(tr_t *t, const char *queue, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char payload[64];
-        snprintf(payload, sizeof payload, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i);
-        free(xadd(t, queue, payload));
-    }
-}
-
-static long long xlen(tr_t *t, const char *queue)
-{
-    return fp_th_redis_int(&t->redis, "XLEN %s", key(queue, "jobs"));
-}
-
-static long long pending(tr_t *t, const char *queue)
-{
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool", key(queue, "jobs"));
-    assert_non_null(r);
-    long long n = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                          r->element[0]->type == REDIS_REPLY_INTEGER
-                      ? r->element[0]->integer
-                      : -1;
-    freeReplyObject(r);
-    return n;
-}
 
 /* Owner and delivery counter of one pending entry (XPENDING extended form);
  * false when it is not pending. */
 static bool pending_entry(tr_t *t, const char *queue, const char *id, char *owner, size_t cap,
                           long long *deliveries)
 {
-    redisReply *r =
-        fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool %s %s 1", key(queue, "jobs"), id, id);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool %s %s 1",
+                                    fp_tq_key(queue, "jobs"), id, id);
     assert_non_null(r);
     bool found = r->type == REDIS_REPLY_ARRAY && r->elements == 1;
     if (found) {
@@ -207,7 +140,8 @@ static long long redis_now_ms(tr_t *t)
 /* Whether the group on queue has a consumer of that name. */
 static bool has_consumer(tr_t *t, const char *queue, const char *name)
 {
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO CONSUMERS %s forkpool", key(queue, "jobs"));
+    redisReply *r =
+        fp_th_redis_cmd(&t->redis, "XINFO CONSUMERS %s forkpool", fp_tq_key(queue, "jobs"));
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     bool found = false;
@@ -239,13 +173,7 @@ static node_t *node_open(tr_t *t, size_t i, const char *name, const char *queue,
     memset(d, 0, sizeof *d);
     snprintf(d->name, sizeof d->name, "%s", name);
     d->names[0] = queue;
-    d->cfg.source = (char *)"(test)";
-    d->cfg.daemon.name = d->name;
-    d->cfg.redis.url = (char *)fp_th_redis_url(&t->redis);
-    d->cfg.redis.prefix = (char *)"fp";
-    d->cfg.redis.group = (char *)"forkpool";
-    d->cfg.redis.connect_timeout_ms = 2000;
-    d->cfg.limits.max_job_bytes = 1 << 20;
+    fp_tq_config_init(&d->cfg, d->name, fp_th_redis_url(&t->redis));
     d->cfg.retry.max_attempts = 5;
     d->cfg.recovery.visibility_timeout_ms = vt_ms;
     d->cfg.recovery.claim_interval_ms = claim_ms;
@@ -301,8 +229,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static bool got_at_least(tr_t *t, size_t packed)
+static bool got_at_least(void *ctx, size_t packed)
 {
+    tr_t *t = ctx;
     /* packed: node index * 10000 + count */
     return t->node[packed / 10000].ngot >= packed % 10000;
 }
@@ -316,8 +245,9 @@ static size_t got_arg(size_t node, size_t n)
 
 static uint64_t renew_target, sweep_target;
 
-static bool renewed_and_swept(tr_t *t, size_t arg)
+static bool renewed_and_swept(void *ctx, size_t arg)
 {
+    tr_t *t = ctx;
     (void)arg;
     return stats(&t->node[0]).renew_rounds >= renew_target &&
            stats(&t->node[1]).sweeps >= sweep_target;
@@ -328,7 +258,7 @@ static bool renewed_and_swept(tr_t *t, size_t arg)
 static void test_renewal_keeps_claim(void **state)
 {
     tr_t *t = *state;
-    char *id = xadd(t, "renew", "{\"type\":\"long\"}");
+    char *id = fp_tq_xadd(&t->redis, "renew", "{\"type\":\"long\"}");
     node_t *a = node_open(t, 0, "alpha", "renew", 1000, 200);
     want(a, 1);
     assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
@@ -362,8 +292,9 @@ static void test_renewal_keeps_claim(void **state)
     free(id);
 }
 
-static bool sweeps_at_least(tr_t *t, size_t packed)
+static bool sweeps_at_least(void *ctx, size_t packed)
 {
+    tr_t *t = ctx;
     return stats(&t->node[packed / 10000]).sweeps >= packed % 10000;
 }
 
@@ -372,7 +303,7 @@ static bool sweeps_at_least(tr_t *t, size_t packed)
 static void test_takeover_within_room(void **state)
 {
     tr_t *t = *state;
-    xadd_n(t, "takeover", 3);
+    fp_tq_xadd_n(&t->redis, "takeover", 3);
     node_t *a = node_open(t, 0, "alpha", "takeover", 1000, 200);
     want(a, 3);
     assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
@@ -409,7 +340,7 @@ static void test_takeover_within_room(void **state)
         assert_int_equal(deliveries, 2);
         free(ids[i]);
     }
-    assert_int_equal(pending(t, "takeover"), 3);
+    assert_int_equal(fp_tq_pending(&t->redis, "takeover"), 3);
 }
 
 /* Each take-over counts one more delivery, and so does a restarted daemon's
@@ -417,7 +348,7 @@ static void test_takeover_within_room(void **state)
 static void test_deliveries_count_up(void **state)
 {
     tr_t *t = *state;
-    char *id = xadd(t, "counted", "{\"type\":\"poison\"}");
+    char *id = fp_tq_xadd(&t->redis, "counted", "{\"type\":\"poison\"}");
     const char *names[] = {"one", "two"};
     for (uint64_t round = 1; round <= 4; round++) {
         node_t *d = node_open(t, 0, names[round % 2], "counted", 300, 100);
@@ -437,8 +368,9 @@ static void test_deliveries_count_up(void **state)
     free(id);
 }
 
-static bool dropped_at_least(tr_t *t, size_t packed)
+static bool dropped_at_least(void *ctx, size_t packed)
 {
+    tr_t *t = ctx;
     return stats(&t->node[packed / 10000]).dropped_deleted >= packed % 10000;
 }
 
@@ -448,22 +380,22 @@ static bool dropped_at_least(tr_t *t, size_t packed)
 static void test_deleted_entries_dropped(void **state)
 {
     tr_t *t = *state;
-    xadd_n(t, "deleted", 3);
+    fp_tq_xadd_n(&t->redis, "deleted", 3);
     node_t *a = node_open(t, 0, "alpha", "deleted", 300, 100);
     want(a, 3);
     assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
     char *keep = strdup(a->got[1].id);
-    assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s %s", key("deleted", "jobs"),
+    assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s %s", fp_tq_key("deleted", "jobs"),
                                      a->got[0].id, a->got[2].id),
                      2);
     node_close(t, 0);
-    assert_int_equal(pending(t, "deleted"), 3);
+    assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 3);
 
     node_t *b = node_open(t, 1, "beta", "deleted", 300, 100);
     want(b, 0);
     assert_true(run_until(t, dropped_at_least, got_arg(1, 2), DEADLINE_MS));
     assert_int_equal(b->ngot, 0);
-    assert_int_equal(pending(t, "deleted"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 1);
     char owner[32];
     long long deliveries = 0;
     assert_true(pending_entry(t, "deleted", keep, owner, sizeof owner, &deliveries));
@@ -478,23 +410,25 @@ static void test_deleted_entries_dropped(void **state)
     assert_int_equal(b->got[0].deliveries, 2);
     assert_int_equal(stats(b).dropped_deleted, 2);
     assert_int_equal(stats(b).claimed, 1);
-    assert_int_equal(pending(t, "deleted"), 1);
-    assert_int_equal(xlen(t, "deleted"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 1);
+    assert_int_equal(fp_tq_xlen(&t->redis, "deleted"), 1);
     free(keep);
 }
 
 #define MOVE_DUE 600
 #define MOVE_LATER 3
 
-static bool stream_len_is(tr_t *t, size_t n)
+static bool stream_len_is(void *ctx, size_t n)
 {
-    return xlen(t, "moved") == (long long)n;
+    tr_t *t = ctx;
+    return fp_tq_xlen(&t->redis, "moved") == (long long)n;
 }
 
 static uint64_t mover_target[2];
 
-static bool movers_ran(tr_t *t, size_t arg)
+static bool movers_ran(void *ctx, size_t arg)
 {
+    tr_t *t = ctx;
     (void)arg;
     return stats(&t->node[0]).mover_rounds >= mover_target[0] &&
            stats(&t->node[1]).mover_rounds >= mover_target[1];
@@ -502,7 +436,7 @@ static bool movers_ran(tr_t *t, size_t arg)
 
 static void zadd(tr_t *t, long long score, const char *member)
 {
-    const char *argv[] = {"ZADD", key("moved", "delayed"), NULL, member};
+    const char *argv[] = {"ZADD", fp_tq_key("moved", "delayed"), NULL, member};
     char num[24];
     snprintf(num, sizeof num, "%lld", score);
     argv[2] = num;
@@ -535,14 +469,15 @@ static void test_delayed_mover(void **state)
     mover_target[0] = stats(&t->node[0]).mover_rounds + 3;
     mover_target[1] = stats(&t->node[1]).mover_rounds + 3;
     assert_true(run_until(t, movers_ran, 0, DEADLINE_MS));
-    assert_int_equal(xlen(t, "moved"), MOVE_DUE);
-    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", key("moved", "delayed")), MOVE_LATER);
+    assert_int_equal(fp_tq_xlen(&t->redis, "moved"), MOVE_DUE);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("moved", "delayed")),
+                     MOVE_LATER);
     assert_int_equal(stats(&t->node[0]).moved + stats(&t->node[1]).moved, MOVE_DUE);
 
     /* Every due member exactly once, as the "job" field. */
     static bool seen[MOVE_DUE];
     memset(seen, 0, sizeof seen);
-    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", key("moved", "jobs"));
+    redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("moved", "jobs"));
     assert_non_null(r);
     assert_int_equal(r->elements, MOVE_DUE);
     for (size_t i = 0; i < r->elements; i++) {
@@ -560,11 +495,13 @@ static void test_delayed_mover(void **state)
     /* One due a little later is moved when it is due, not before. */
     zadd(t, redis_now_ms(t) + 400, "{\"type\":\"soon\"}");
     assert_true(run_until(t, stream_len_is, MOVE_DUE + 1, DEADLINE_MS));
-    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", key("moved", "delayed")), MOVE_LATER);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("moved", "delayed")),
+                     MOVE_LATER);
 }
 
-static bool removed_at_least(tr_t *t, size_t packed)
+static bool removed_at_least(void *ctx, size_t packed)
 {
+    tr_t *t = ctx;
     return stats(&t->node[packed / 10000]).consumers_removed >= packed % 10000;
 }
 
@@ -573,15 +510,15 @@ static bool removed_at_least(tr_t *t, size_t packed)
 static void test_consumer_cleanup(void **state)
 {
     tr_t *t = *state;
-    const char *k = key("tidy", "jobs");
+    const char *k = fp_tq_key("tidy", "jobs");
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", k));
     assert_int_equal(fp_th_redis_int(&t->redis, "XGROUP CREATECONSUMER %s forkpool ghost", k), 1);
     assert_int_equal(fp_th_redis_int(&t->redis, "XGROUP CREATECONSUMER %s forkpool keeper", k),
                      1);
-    free(xadd(t, "tidy", "{\"type\":\"noop\"}"));
+    free(fp_tq_xadd(&t->redis, "tidy", "{\"type\":\"noop\"}"));
     freeReplyObject(
         fp_th_redis_cmd(&t->redis, "XREADGROUP GROUP forkpool busy COUNT 1 STREAMS %s >", k));
-    assert_int_equal(pending(t, "tidy"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "tidy"), 1);
 
     /* vt 100 ms: consumers idle for 1 s go. Room 0: the daemon never reads
      * (its own consumer stays idle) and takes nothing over. */
@@ -594,7 +531,7 @@ static void test_consumer_cleanup(void **state)
     assert_false(has_consumer(t, "tidy", "ghost"));
     assert_true(has_consumer(t, "tidy", "busy"));
     assert_true(has_consumer(t, "tidy", "keeper"));
-    assert_int_equal(pending(t, "tidy"), 1);
+    assert_int_equal(fp_tq_pending(&t->redis, "tidy"), 1);
     assert_int_equal(d->ngot, 0);
 }
 

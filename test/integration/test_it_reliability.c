@@ -17,18 +17,6 @@
 #include "daemon.h"
 #include "harness.h"
 
-static int setup(void **state)
-{
-    *state = fp_td_new(false);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fp_td_free(*state);
-    return 0;
-}
-
 /* The only member of the delayed set, as text (free()). */
 static char *delayed_member(fp_td_t *td)
 {
@@ -139,25 +127,6 @@ static int first_child_pid(const fp_td_t *td)
     return pid;
 }
 
-static bool pending_is(fp_td_t *td, void *arg)
-{
-    return fp_td_pending(td) == *(long long *)arg;
-}
-
-static bool log_has(fp_td_t *td, void *arg)
-{
-    return fp_td_log_count(td, arg) > 0;
-}
-
-/* Starts the daemon and waits until every child is ready and Redis is
- * connected, so jobs enqueued next start at once on idle children. */
-static void start_ready(fp_td_t *td)
-{
-    fp_td_start(td, false);
-    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
-    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "the Redis connection");
-}
-
 static bool delayed_has_one(fp_td_t *td, void *arg)
 {
     (void)arg;
@@ -171,14 +140,14 @@ static void test_stopped_child_is_killed_after_grace(void **state)
     fp_td_config(td, "log_level = \"debug\"\n",
                  "[pool]\nchildren = 1\nkill_grace = \"300ms\"\n"
                  "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":2000},\"timeout\":\"1s\",\"id\":\"s%d%d\"}");
     long long one = 1;
-    fp_td_wait_until(td, pending_is, &one, 30000, "the job to start");
+    fp_td_wait_until(td, fp_td_pending_is, &one, 30000, "the job to start");
     int child = first_child_pid(td);
     assert_true(child > 0);
     assert_int_equal(kill(child, SIGSTOP), 0);
-    fp_td_wait_until(td, log_has, "ignored SIGTERM", 30000, "the SIGKILL");
+    fp_td_wait_until(td, fp_td_log_has, "ignored SIGTERM", 30000, "the SIGKILL");
     fp_td_wait_until(td, delayed_has_one, NULL, 30000, "the retry");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
@@ -221,9 +190,9 @@ static void test_tstp_goes_quiet(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_signal(td, SIGTSTP);
-    fp_td_wait_until(td, log_has, "quiet (SIGTSTP)", 30000, "quiet");
+    fp_td_wait_until(td, fp_td_log_has, "quiet (SIGTSTP)", 30000, "quiet");
     fp_td_enqueue(td, 10, "{\"type\":\"noop\",\"id\":\"q%d-%d\"}");
     /* A daemon that still pulled would take these within milliseconds. */
     usleep(500 * 1000);
@@ -240,10 +209,10 @@ static void test_term_to_the_process_group_spares_running_jobs(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":1500},\"id\":\"g%d-%d\"}");
     long long two = 2;
-    fp_td_wait_until(td, pending_is, &two, 30000, "both jobs to start");
+    fp_td_wait_until(td, fp_td_pending_is, &two, 30000, "both jobs to start");
     assert_int_equal(kill(-td->pid, SIGTERM), 0);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 2);
@@ -257,13 +226,13 @@ static void test_term_to_the_process_group_spares_running_jobs(void **state)
 static void stop_at_once(fp_td_t *td, int first, int second)
 {
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"h%d-%d\"}");
     long long two = 2;
-    fp_td_wait_until(td, pending_is, &two, 30000, "both jobs to start");
+    fp_td_wait_until(td, fp_td_pending_is, &two, 30000, "both jobs to start");
     fp_td_signal(td, first);
     if (second != 0) {
-        fp_td_wait_until(td, log_has, "draining", 30000, "the drain");
+        fp_td_wait_until(td, fp_td_log_has, "draining", 30000, "the drain");
         fp_td_signal(td, second);
     }
     assert_int_equal(fp_td_wait(td, 15000), 0);
@@ -314,7 +283,7 @@ static void test_poison_by_deliveries_goes_dead(void **state)
     for (int i = 0; i < 5; i++)
         freeReplyObject(cmd_ok(td, fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool ghost 0 %s",
                                                    FP_TD_JOBS, id)));
-    start_ready(td);
+    fp_td_start_ready(td, true);
     long long one = 1;
     fp_td_wait_until(td, dead_is, &one, 30000, "the dead entry");
     fp_td_signal(td, SIGTERM);
@@ -333,10 +302,10 @@ static void test_long_job_is_not_taken_over(void **state)
     char extra[512];
     snprintf(extra, sizeof extra, "[pool]\nchildren = 1\n%s", recovery);
     fp_td_config(td, NULL, extra);
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":3000},\"id\":\"long-%d%d\"}");
     long long one = 1;
-    fp_td_wait_until(td, pending_is, &one, 30000, "the job to start");
+    fp_td_wait_until(td, fp_td_pending_is, &one, 30000, "the job to start");
 
     /* The second daemon: same Redis and queue, another consumer name. */
     char config_b[4200], log_b[4200];
@@ -353,7 +322,7 @@ static void test_long_job_is_not_taken_over(void **state)
     assert_true(b > 0);
 
     long long zero = 0;
-    fp_td_wait_until(td, pending_is, &zero, 30000, "the job to finish");
+    fp_td_wait_until(td, fp_td_pending_is, &zero, 30000, "the job to finish");
     kill(b, SIGTERM);
     assert_int_equal(fp_th_wait(b, 30000), 0);
     fp_td_signal(td, SIGTERM);
@@ -381,7 +350,7 @@ static void test_crash_loop_backs_off(void **state)
              fp_th_redis_url(&td->redis), extra);
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
     fp_td_start(td, false);
-    fp_td_wait_until(td, log_has, "next start in 400 ms", 30000, "three restarts");
+    fp_td_wait_until(td, fp_td_log_has, "next start in 400 ms", 30000, "three restarts");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_log_count(td, "next start in 100 ms"), 1);
@@ -390,7 +359,7 @@ static void test_crash_loop_backs_off(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
     const struct CMUnitTest tests[] = {
         T(test_permanent_failure_goes_dead_at_once),
         T(test_retryable_failure_waits_in_delayed),

@@ -16,18 +16,6 @@
 #include "daemon.h"
 #include "harness.h"
 
-static int setup(void **state)
-{
-    *state = fp_td_new(false);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fp_td_free(*state);
-    return 0;
-}
-
 /* 10,000 jobs through 4 children: the 4 children forked at start run all of
  * them — no fork per job, no replacement. */
 static void test_children_are_reused_for_every_job(void **state)
@@ -182,12 +170,13 @@ static void test_term_mid_run_loses_nothing(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_children_are_reused_for_every_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_event_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_payloads_go_to_dead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backpressure_with_large_backlog, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_term_mid_run_loses_nothing, setup, teardown),
+        T(test_children_are_reused_for_every_job),
+        T(test_record_event_rows),
+        T(test_bad_payloads_go_to_dead),
+        T(test_backpressure_with_large_backlog),
+        T(test_term_mid_run_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

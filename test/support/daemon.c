@@ -51,6 +51,24 @@ void fp_td_free(fp_td_t *td)
     free(td);
 }
 
+int fp_td_setup(void **state)
+{
+    *state = fp_td_new(false);
+    return 0;
+}
+
+int fp_td_setup_aof(void **state)
+{
+    *state = fp_td_new(true);
+    return 0;
+}
+
+int fp_td_teardown(void **state)
+{
+    fp_td_free(*state);
+    return 0;
+}
+
 void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
 {
     char text[16384];
@@ -107,6 +125,14 @@ void fp_td_start(fp_td_t *td, bool burst)
         "ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:quarantine_size_mb=0", NULL};
     td->pid = fp_th_spawn(argv, env, td->log);
     assert_true(td->pid > 0);
+}
+
+void fp_td_start_ready(fp_td_t *td, bool connected)
+{
+    fp_td_start(td, false);
+    fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
+    if (connected)
+        fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "the Redis connection");
 }
 
 int fp_td_wait(fp_td_t *td, int timeout_ms)
@@ -227,4 +253,14 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
         }
         usleep(5000);
     }
+}
+
+bool fp_td_log_has(fp_td_t *td, void *arg)
+{
+    return fp_td_log_count(td, arg) > 0;
+}
+
+bool fp_td_pending_is(fp_td_t *td, void *arg)
+{
+    return fp_td_pending(td) == *(long long *)arg;
 }

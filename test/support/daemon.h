@@ -1,6 +1,8 @@
 /* daemon.h: a real forkpool daemon against a real redis-server, for
  * integration tests (fp_td_*): a temp dir with a config, the log, an events
- * database, helpers to enqueue in bulk and to read what happened. */
+ * database, cmocka setup/teardown, starting it and waiting until it is
+ * ready, helpers to enqueue in bulk and to read what happened, and the
+ * common conditions to wait for. */
 #ifndef FP_TEST_DAEMON_H
 #define FP_TEST_DAEMON_H
 
@@ -29,6 +31,12 @@ fp_td_t *fp_td_new(bool appendonly);
  * Redis and removes the temp dir. */
 void fp_td_free(fp_td_t *td);
 
+/* cmocka setup (Redis without and with appendonly) and teardown: *state is
+ * the fp_td_t. */
+int fp_td_setup(void **state);
+int fp_td_setup_aof(void **state);
+int fp_td_teardown(void **state);
+
 /* Writes the config: a base (name "test-consumer", Redis URL, no health
  * port, record_event into events_db); daemon_lines go
  * inside its [daemon] table ("log_level = \"debug\"\n"), extra is appended
@@ -43,6 +51,10 @@ void fp_td_enqueue_raw(fp_td_t *td, const char *payload, size_t len);
 
 /* Starts `forkpool run -c CONFIG [--burst]`; its output goes to td->log. */
 void fp_td_start(fp_td_t *td, bool burst);
+/* Starts it (not in burst mode) and waits until every child is ready ("pool
+ * ready"), and, when connected is true, until Redis is connected too, so jobs
+ * enqueued next start at once on idle children. */
+void fp_td_start_ready(fp_td_t *td, bool connected);
 /* Waits for the daemon's exit (failing the test after timeout_ms, with its
  * log) and returns its exit status. */
 int fp_td_wait(fp_td_t *td, int timeout_ms);
@@ -66,5 +78,10 @@ bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
 /* Polls cond until true or timeout_ms; fails the test (with the log) if not. */
 void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
                       int timeout_ms, const char *what);
+
+/* Conditions for fp_td_wait_until: the log mentions arg (a string); the
+ * group's pending count equals *arg (a long long). */
+bool fp_td_log_has(fp_td_t *td, void *arg);
+bool fp_td_pending_is(fp_td_t *td, void *arg);
 
 #endif

@@ -14,133 +14,20 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "child.h"
 #include "forkpool/log.h"
 #include "handlers.h"
 #include "harness.h"
 #include "spawn.h"
-
-#define DEADLINE_MS 10000
-
-/* ---- channel and reaping helpers ----------------------------------------- */
-
-typedef struct chan_s {
-    int fd;
-    char *buf;
-    size_t len, cap;
-} chan_t;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The next line (owned, without "\n"), or NULL on EOF or at the deadline. */
-static char *chan_read_line(chan_t *ch)
-{
-    long long deadline = now_ms() + DEADLINE_MS;
-    for (;;) {
-        char *nl = ch->buf != NULL ? memchr(ch->buf, '\n', ch->len) : NULL;
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - ch->buf);
-            char *line = strndup(ch->buf, n);
-            memmove(ch->buf, nl + 1, ch->len - n - 1);
-            ch->len -= n + 1;
-            return line;
-        }
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return NULL;
-        struct pollfd p = {ch->fd, POLLIN, 0};
-        if (poll(&p, 1, (int)left) <= 0)
-            continue;
-        if (ch->len + 65536 > ch->cap) {
-            ch->cap = ch->cap ? ch->cap * 2 : 131072;
-            ch->buf = realloc(ch->buf, ch->cap);
-            assert_non_null(ch->buf);
-        }
-        ssize_t r = read(ch->fd, ch->buf + ch->len, ch->cap - ch->len);
-        if (r == 0)
-            return NULL;
-        if (r > 0)
-            ch->len += (size_t)r;
-        else if (errno != EAGAIN && errno != EINTR)
-            return NULL;
-    }
-}
-
-static void chan_write_n(chan_t *ch, const char *data, size_t len)
-{
-    long long deadline = now_ms() + DEADLINE_MS;
-    while (len > 0) {
-        ssize_t w = send(ch->fd, data, len, MSG_NOSIGNAL);
-        if (w > 0) {
-            data += w;
-            len -= (size_t)w;
-            continue;
-        }
-        assert_true(w < 0 && (errno == EAGAIN || errno == EINTR));
-        assert_true(now_ms() < deadline);
-        struct pollfd p = {ch->fd, POLLOUT, 0};
-        poll(&p, 1, 100);
-    }
-}
-
-static void chan_write(chan_t *ch, const char *text)
-{
-    chan_write_n(ch, text, strlen(text));
-}
-
-static void chan_close(chan_t *ch)
-{
-    if (ch->fd >= 0)
-        close(ch->fd);
-    ch->fd = -1;
-    free(ch->buf);
-    ch->buf = NULL;
-    ch->len = ch->cap = 0;
-}
-
-static int reap_quiet(pid_t pid)
-{
-    long long deadline = now_ms() + DEADLINE_MS;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
-        if ((r < 0 && errno != EINTR) || now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            return -1;
-        }
-        poll(NULL, 0, 5);
-    }
-}
-
-static void expect_exit(pid_t pid, int code)
-{
-    int st = reap_quiet(pid);
-    if (st == -1)
-        fail_msg("child %d did not exit before the deadline", (int)pid);
-    if (!WIFEXITED(st))
-        fail_msg("child %d died of signal %d", (int)pid, WTERMSIG(st));
-    assert_int_equal(WEXITSTATUS(st), code);
-}
 
 /* ---- test-only handlers -------------------------------------------------- */
 
@@ -207,7 +94,7 @@ typedef struct fixture_s {
     char *dir;
     char log_path[4096];
     pid_t pid;
-    chan_t ch;
+    fp_tc_chan_t ch;
 } fixture_t;
 
 static int setup(void **state)
@@ -252,13 +139,12 @@ static int teardown(void **state)
         waitpid(f->pid, NULL, 0);
         rc = -1;
     }
-    chan_close(&f->ch);
+    fp_tc_close(&f->ch);
     fp_log_close();
     fp_th_rmrf(f->dir);
     free(f->dir);
     free(f);
-    errno = 0;
-    if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+    if (!fp_tc_no_children_left())
         rc = -1;
     return rc;
 }
@@ -273,39 +159,19 @@ static void start_child(fixture_t *f)
     f->ch.fd = fd;
 }
 
-static cJSON *read_msg(fixture_t *f)
-{
-    char *line = chan_read_line(&f->ch);
-    if (line == NULL)
-        fail_msg("no line from the child");
-    cJSON *o = cJSON_Parse(line);
-    if (o == NULL)
-        fail_msg("not JSON: %s", line);
-    free(line);
-    return o;
-}
-
-static void expect_ready(fixture_t *f)
-{
-    cJSON *o = read_msg(f);
-    assert_string_equal(cJSON_GetObjectItem(o, "op")->valuestring, "ready");
-    assert_int_equal((pid_t)cJSON_GetObjectItem(o, "pid")->valuedouble, f->pid);
-    cJSON_Delete(o);
-}
-
 static void send_job(fixture_t *f, unsigned seq, const char *job_json)
 {
     char head[128];
     snprintf(head, sizeof head, "{\"op\":\"job\",\"seq\":%u,\"attempt\":1,\"job\":", seq);
-    chan_write(&f->ch, head);
-    chan_write(&f->ch, job_json);
-    chan_write(&f->ch, "}\n");
+    fp_tc_write(&f->ch, head);
+    fp_tc_write(&f->ch, job_json);
+    fp_tc_write(&f->ch, "}\n");
 }
 
 /* Reads one done line for seq; the caller deletes it. */
 static cJSON *expect_done(fixture_t *f, unsigned seq)
 {
-    cJSON *o = read_msg(f);
+    cJSON *o = fp_tc_read_json(&f->ch);
     assert_string_equal(cJSON_GetObjectItem(o, "op")->valuestring, "done");
     assert_int_equal((unsigned)cJSON_GetObjectItem(o, "seq")->valuedouble, seq);
     const cJSON *rss = cJSON_GetObjectItem(o, "rss_kb");
@@ -321,8 +187,8 @@ static char *result_text(const cJSON *done)
 
 static void stop_child(fixture_t *f)
 {
-    chan_write(&f->ch, "{\"op\":\"stop\"}\n");
-    expect_exit(f->pid, 0);
+    fp_tc_write(&f->ch, "{\"op\":\"stop\"}\n");
+    fp_tc_expect_exit(f->pid, 0);
 }
 
 static bool file_contains(const char *path, const char *needle)
@@ -339,7 +205,7 @@ static void test_thousand_jobs_through_one_child(void **state)
 {
     fixture_t *f = *state;
     start_child(f);
-    expect_ready(f);
+    fp_tc_expect_ready(&f->ch, f->pid);
     for (unsigned seq = 1; seq <= 1000; seq++) {
         char job[128];
         if (seq % 2 == 0)
@@ -403,7 +269,7 @@ static void test_builtin_and_error_outcomes(void **state)
 {
     fixture_t *f = *state;
     start_child(f);
-    expect_ready(f);
+    fp_tc_expect_ready(&f->ch, f->pid);
     for (unsigned i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) {
         const outcome_t *o = &outcomes[i];
         send_job(f, 100 + i, o->job);
@@ -437,13 +303,13 @@ static void test_bad_lines_are_skipped(void **state)
     fixture_t *f = *state;
     f->cfg.limits.max_job_bytes = 1024; /* lines up to 1024 + 4096 bytes */
     start_child(f);
-    expect_ready(f);
-    chan_write(&f->ch, "not json\n");
-    chan_write(&f->ch, "\n");
-    chan_write(&f->ch, "[1,2]\n");
-    chan_write(&f->ch, "{\"op\":\"dance\"}\n");
-    chan_write(&f->ch, "{\"op\":\"job\",\"seq\":1}\n");
-    chan_write(&f->ch, "{\"op\":\"ready\",\"pid\":1}\n");
+    fp_tc_expect_ready(&f->ch, f->pid);
+    fp_tc_write(&f->ch, "not json\n");
+    fp_tc_write(&f->ch, "\n");
+    fp_tc_write(&f->ch, "[1,2]\n");
+    fp_tc_write(&f->ch, "{\"op\":\"dance\"}\n");
+    fp_tc_write(&f->ch, "{\"op\":\"job\",\"seq\":1}\n");
+    fp_tc_write(&f->ch, "{\"op\":\"ready\",\"pid\":1}\n");
     send_job(f, 1, "{\"type\":\"noop\"}");
     cJSON *done = expect_done(f, 1);
     cJSON_Delete(done);
@@ -451,10 +317,10 @@ static void test_bad_lines_are_skipped(void **state)
     size_t big = 64 * 1024;
     char *line = malloc(big + 64);
     memset(line, 'x', big);
-    chan_write_n(&f->ch, line, big / 2);
-    chan_write_n(&f->ch, line, big / 2);
+    fp_tc_write_n(&f->ch, line, big / 2);
+    fp_tc_write_n(&f->ch, line, big / 2);
     int n = snprintf(line, 64, "\n{\"op\":\"job\",\"seq\":2,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n");
-    chan_write_n(&f->ch, line, (size_t)n);
+    fp_tc_write_n(&f->ch, line, (size_t)n);
     done = expect_done(f, 2);
     cJSON_Delete(done);
 
@@ -462,8 +328,8 @@ static void test_bad_lines_are_skipped(void **state)
     const char *head = "{\"op\":\"job\",\"seq\":3,\"attempt\":1,\"job\":{\"type\":\"echo\",\"args\":\"";
     memcpy(line, head, strlen(head));
     memset(line + strlen(head), 'y', big - strlen(head));
-    chan_write_n(&f->ch, line, big);
-    chan_write(&f->ch, "\"}}\n");
+    fp_tc_write_n(&f->ch, line, big);
+    fp_tc_write(&f->ch, "\"}}\n");
     send_job(f, 4, "{\"type\":\"echo\",\"args\":\"small\"}");
     done = expect_done(f, 4);
     char *result = result_text(done);
@@ -474,7 +340,7 @@ static void test_bad_lines_are_skipped(void **state)
 
     stop_child(f);
     /* No answer to any bad line: the next thing after seq 4 was EOF. */
-    assert_null(chan_read_line(&f->ch));
+    assert_null(fp_tc_read_line(&f->ch));
     assert_true(file_contains(f->log_path, "child 7: discarded a malformed channel line"));
     assert_true(file_contains(f->log_path, "child 7: discarded a channel line longer than 5120"));
 }
@@ -483,16 +349,16 @@ static void test_stop_runs_fini_and_exits_zero(void **state)
 {
     fixture_t *f = *state;
     start_child(f);
-    expect_ready(f);
+    fp_tc_expect_ready(&f->ch, f->pid);
     /* A job, stop, and a job after it, in one write: the last is not run. */
-    chan_write(&f->ch,
+    fp_tc_write(&f->ch,
                "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n"
                "{\"op\":\"stop\"}\n"
                "{\"op\":\"job\",\"seq\":2,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n");
     cJSON *done = expect_done(f, 1);
     cJSON_Delete(done);
-    expect_exit(f->pid, 0);
-    assert_null(chan_read_line(&f->ch));
+    fp_tc_expect_exit(f->pid, 0);
+    assert_null(fp_tc_read_line(&f->ch));
     assert_true(file_contains(g_marker_path, "fini"));
 }
 
@@ -500,12 +366,12 @@ static void test_eof_runs_fini_and_exits_zero(void **state)
 {
     fixture_t *f = *state;
     start_child(f);
-    expect_ready(f);
+    fp_tc_expect_ready(&f->ch, f->pid);
     send_job(f, 1, "{\"type\":\"noop\"}");
     cJSON *done = expect_done(f, 1);
     cJSON_Delete(done);
-    chan_close(&f->ch); /* the supervisor is gone */
-    expect_exit(f->pid, 0);
+    fp_tc_close(&f->ch); /* the supervisor is gone */
+    fp_tc_expect_exit(f->pid, 0);
     assert_true(file_contains(g_marker_path, "fini"));
 }
 
@@ -519,8 +385,8 @@ static void test_child_init_failure_exits_78(void **state)
     f->spec.handlers = &reg;
     start_child(f);
     /* No ready: the channel just closes. */
-    assert_null(chan_read_line(&f->ch));
-    expect_exit(f->pid, FP_CHILD_EXIT_INIT_FAILED);
+    assert_null(fp_tc_read_line(&f->ch));
+    fp_tc_expect_exit(f->pid, FP_CHILD_EXIT_INIT_FAILED);
     assert_true(file_contains(
         f->log_path,
         "child 7: child_init of handler \"broken\" failed: cannot reach the test database"));

@@ -162,6 +162,18 @@ static void test_script_text_matches_encoders(void **state)
     assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 3);
     assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
+    /* Outcomes + pull: the same outcome loop, after group, consumer, count;
+     * the read never blocks (refused in scripts) and its error is returned. */
+    const char *p = fp_script_outcomes_pull;
+    assert_non_null(strstr(p, "local i, n, done = 4, #ARGV, 0"));
+    assert_non_null(strstr(p, "redis.call('XACK', jobs, group, id) == 1"));
+    assert_non_null(strstr(p, "ARGV[i + 3], ARGV[i + 2]) end\n    i = i + 4"));
+    assert_non_null(
+        strstr(p, "redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count"));
+    assert_non_null(strstr(p, "'STREAMS', jobs, '>')"));
+    assert_null(strstr(p, "BLOCK"));
+    assert_non_null(strstr(p, "return {done, got}"));
+    assert_non_null(strstr(fp_script_outcomes, "local i, n, done = 3, #ARGV, 0"));
 }
 
 static void test_resp_command(void **state)

@@ -31,138 +31,14 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "channel.h"
 #include "child.h"
 #include "forkpool/log.h"
 #include "handlers.h"
 #include "harness.h"
 #include "spawn.h"
 
-#define DEADLINE_MS 10000
-
-/* ---- helpers: a channel to one child, reaping with a deadline ------------ */
-
-typedef struct chan_s {
-    int fd;
-    char *buf;
-    size_t len, cap;
-} chan_t;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The next line from the child (owned, without "\n"), or NULL on EOF or when
- * nothing arrives before the deadline. */
-static char *chan_read_line(chan_t *ch)
-{
-    long long deadline = now_ms() + DEADLINE_MS;
-    for (;;) {
-        char *nl = ch->buf != NULL ? memchr(ch->buf, '\n', ch->len) : NULL;
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - ch->buf);
-            char *line = strndup(ch->buf, n);
-            memmove(ch->buf, nl + 1, ch->len - n - 1);
-            ch->len -= n + 1;
-            return line;
-        }
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return NULL;
-        struct pollfd p = {ch->fd, POLLIN, 0};
-        if (poll(&p, 1, (int)left) <= 0)
-            continue;
-        if (ch->len + 4096 > ch->cap) {
-            ch->cap = ch->cap ? ch->cap * 2 : 8192;
-            ch->buf = realloc(ch->buf, ch->cap);
-            assert_non_null(ch->buf);
-        }
-        ssize_t r = read(ch->fd, ch->buf + ch->len, ch->cap - ch->len);
-        if (r == 0)
-            return NULL;
-        if (r > 0)
-            ch->len += (size_t)r;
-        else if (errno != EAGAIN && errno != EINTR)
-            return NULL;
-    }
-}
-
-/* Writes all of data before the deadline; 0 or -1. No cmocka asserts, so
- * helper processes can use it. */
-static int chan_send(chan_t *ch, const char *data)
-{
-    size_t len = strlen(data);
-    long long deadline = now_ms() + DEADLINE_MS;
-    while (len > 0) {
-        ssize_t w = send(ch->fd, data, len, MSG_NOSIGNAL);
-        if (w > 0) {
-            data += w;
-            len -= (size_t)w;
-            continue;
-        }
-        if ((w < 0 && errno != EAGAIN && errno != EINTR) || now_ms() > deadline)
-            return -1;
-        struct pollfd p = {ch->fd, POLLOUT, 0};
-        poll(&p, 1, 100);
-    }
-    return 0;
-}
-
-static void chan_write(chan_t *ch, const char *data)
-{
-    assert_int_equal(chan_send(ch, data), 0);
-}
-
-static void chan_close(chan_t *ch)
-{
-    if (ch->fd >= 0)
-        close(ch->fd);
-    ch->fd = -1;
-    free(ch->buf);
-    ch->buf = NULL;
-    ch->len = ch->cap = 0;
-}
-
-/* Waits for pid with a deadline; a child still running then is killed.
- * Returns the wait status, or -1 when it had to be killed. */
-static int reap_quiet(pid_t pid)
-{
-    long long deadline = now_ms() + DEADLINE_MS;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
-        if ((r < 0 && errno != EINTR) || now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            return -1;
-        }
-        poll(NULL, 0, 5);
-    }
-}
-
-static int reap(pid_t pid)
-{
-    int st = reap_quiet(pid);
-    if (st == -1)
-        fail_msg("child %d did not exit before the deadline", (int)pid);
-    return st;
-}
-
-static bool no_children_left(void)
-{
-    errno = 0;
-    return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
-}
-
-static void assert_no_children_left(void)
-{
-    assert_true(no_children_left());
-}
+/* ---- helpers ------------------------------------------------------------ */
 
 static int count_open_fds(void)
 {
@@ -330,7 +206,7 @@ static int teardown(void **state)
     fp_th_rmrf(f->dir);
     free(f->dir);
     free(f);
-    return no_children_left() && leftover == 0 ? 0 : -1;
+    return fp_tc_no_children_left() && leftover == 0 ? 0 : -1;
 }
 
 static void use_exec(fixture_t *f, const char *a0, const char *a1, const char *a2)
@@ -342,24 +218,6 @@ static void use_exec(fixture_t *f, const char *a0, const char *a1, const char *a
     f->cfg.pool.runtime = FP_RUNTIME_EXEC;
     f->cfg.pool.command.items = f->command;
     f->cfg.pool.command.count = a2 != NULL ? 3 : a1 != NULL ? 2 : 1;
-}
-
-static cJSON *parse_line(char *line)
-{
-    assert_non_null(line);
-    cJSON *o = cJSON_Parse(line);
-    if (o == NULL)
-        fail_msg("not JSON: %s", line);
-    free(line);
-    return o;
-}
-
-static void expect_ready(chan_t *ch, pid_t pid)
-{
-    cJSON *o = parse_line(chan_read_line(ch));
-    assert_string_equal(cJSON_GetObjectItem(o, "op")->valuestring, "ready");
-    assert_int_equal((pid_t)cJSON_GetObjectItem(o, "pid")->valuedouble, pid);
-    cJSON_Delete(o);
 }
 
 static bool array_has(const cJSON *arr, int v)
@@ -420,6 +278,17 @@ static void restore_signal_state(const sigset_t *saved_mask, const struct sigact
     sigprocmask(SIG_SETMASK, saved_mask, NULL);
 }
 
+/* spawn() from that dirtied signal state, restored afterwards. */
+static int spawn_dirty(fixture_t *f, pid_t *pid, int *fd, fp_err_t *err)
+{
+    sigset_t saved_mask;
+    struct sigaction saved[sizeof watched_signals / sizeof watched_signals[0]];
+    dirty_signal_state(&saved_mask, saved);
+    int rc = spawn(f, pid, fd, err);
+    restore_signal_state(&saved_mask, saved);
+    return rc;
+}
+
 /* ---- native children ----------------------------------------------------- */
 
 static void test_native_child_is_clean(void **state)
@@ -431,24 +300,20 @@ static void test_native_child_is_clean(void **state)
     assert_int_equal(pipe(extra_pipe), 0); /* no CLOEXEC: must still not reach the child */
     int extra_fd = open("/dev/null", O_RDONLY);
     assert_true(extra_fd >= 0);
-    sigset_t saved_mask;
-    struct sigaction saved[sizeof watched_signals / sizeof watched_signals[0]];
-    dirty_signal_state(&saved_mask, saved);
 
     pid_t pid;
     int fd;
     fp_err_t err;
-    int rc = spawn(f, &pid, &fd, &err);
-    restore_signal_state(&saved_mask, saved);
+    int rc = spawn_dirty(f, &pid, &fd, &err);
     assert_int_equal(rc, 0);
     assert_true(fd > 2);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
-    chan_t ch = {fd, NULL, 0, 0};
-    expect_ready(&ch, pid);
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
 
-    chan_write(&ch, "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":{\"type\":\"inspect\"}}\n");
-    cJSON *done = parse_line(chan_read_line(&ch));
+    fp_tc_write(&ch, "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":{\"type\":\"inspect\"}}\n");
+    cJSON *done = fp_tc_read_json(&ch);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(done, "ok")));
     const cJSON *r = cJSON_GetObjectItem(done, "result");
     assert_clean_child(r, pid);
@@ -457,9 +322,9 @@ static void test_native_child_is_clean(void **state)
     cJSON_Delete(done);
 
     /* A malformed line is logged by the child, into the log file. */
-    chan_write(&ch, "not json at all\n");
-    chan_write(&ch, "{\"op\":\"job\",\"seq\":2,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n");
-    done = parse_line(chan_read_line(&ch));
+    fp_tc_write(&ch, "not json at all\n");
+    fp_tc_write(&ch, "{\"op\":\"job\",\"seq\":2,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n");
+    done = fp_tc_read_json(&ch);
     assert_int_equal((int)cJSON_GetObjectItem(done, "seq")->valuedouble, 2);
     cJSON_Delete(done);
     char *log = fp_th_read_file(f->log_path, NULL);
@@ -467,11 +332,11 @@ static void test_native_child_is_clean(void **state)
     assert_non_null(strstr(log, "child 3: discarded a malformed channel line"));
     free(log);
 
-    chan_write(&ch, "{\"op\":\"stop\"}\n");
-    int st = reap(pid);
+    fp_tc_write(&ch, "{\"op\":\"stop\"}\n");
+    int st = fp_tc_reap(pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    chan_close(&ch);
+    fp_tc_close(&ch);
     close(extra_pipe[0]);
     close(extra_pipe[1]);
     close(extra_fd);
@@ -495,9 +360,9 @@ static int group_signal_helper(fixture_t *f)
     fp_err_t err;
     if (spawn(f, &pid, &fd, &err) != 0)
         return 11;
-    chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
     int code = 0;
-    char *line = chan_read_line(&ch);
+    char *line = fp_tc_read_line(&ch);
     if (line == NULL || strstr(line, "\"ready\"") == NULL)
         code = 12;
     free(line);
@@ -506,17 +371,17 @@ static int group_signal_helper(fixture_t *f)
     if (code == 0 && killpg(getpgrp(), SIGTERM) != 0)
         code = 14;
     if (code == 0 &&
-        chan_send(&ch, "{\"op\":\"job\",\"seq\":9,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n") != 0)
+        fp_tc_send(&ch, "{\"op\":\"job\",\"seq\":9,\"attempt\":1,\"job\":{\"type\":\"noop\"}}\n") != 0)
         code = 15;
-    line = code == 0 ? chan_read_line(&ch) : NULL;
+    line = code == 0 ? fp_tc_read_line(&ch) : NULL;
     if (code == 0 && (line == NULL || strstr(line, "\"seq\":9") == NULL))
         code = 16;
     free(line);
-    chan_send(&ch, "{\"op\":\"stop\"}\n");
-    int st = reap_quiet(pid);
+    fp_tc_send(&ch, "{\"op\":\"stop\"}\n");
+    int st = fp_tc_reap_quiet(pid);
     if (code == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
         code = 17;
-    chan_close(&ch);
+    fp_tc_close(&ch);
     return code;
 }
 
@@ -528,7 +393,7 @@ static void test_child_survives_signal_to_supervisor_group(void **state)
     assert_true(helper >= 0);
     if (helper == 0)
         _exit(group_signal_helper(f));
-    int st = reap(helper);
+    int st = fp_tc_reap(helper);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -590,18 +455,18 @@ static void test_bug76601_child_sigterm_does_not_reach_supervisor(void **state)
     pid_t late;
     int late_fd;
     assert_int_equal(spawn(f, &late, &late_fd, &err), 0);
-    chan_t ch = {late_fd, NULL, 0, 0};
-    expect_ready(&ch, late);
+    fp_tc_chan_t ch = {late_fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, late);
     assert_int_equal(kill(late, SIGTERM), 0);
 
     /* With the bug, the children's inherited libuv handler writes into the
      * shared signal pipe and this loop runs on_sigterm. */
     run_loop_briefly(&loop, &timer);
     assert_int_equal(probe.fired, 0);
-    int st = reap(early);
+    int st = fp_tc_reap(early);
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGTERM);
-    st = reap(late);
+    st = fp_tc_reap(late);
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGTERM);
     /* Both are dead now, so anything they could have written is in the pipe. */
@@ -617,7 +482,7 @@ static void test_bug76601_child_sigterm_does_not_reach_supervisor(void **state)
     uv_close((uv_handle_t *)&timer, close_cb_noop);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
-    chan_close(&ch);
+    fp_tc_close(&ch);
     close(early_fd);
     close(extra_pipe[0]);
     close(extra_pipe[1]);
@@ -646,19 +511,19 @@ static void test_exec_sh_child_speaks_on_fd3(void **state)
     int rc = spawn(f, &pid, &fd, &err);
     unsetenv("FORKPOOL_CHILD_ID");
     assert_int_equal(rc, 0);
-    chan_t ch = {fd, NULL, 0, 0};
-    expect_ready(&ch, pid);
-    cJSON *o = parse_line(chan_read_line(&ch));
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
+    cJSON *o = fp_tc_read_json(&ch);
     assert_string_equal(cJSON_GetObjectItem(o, "fd")->valuestring, "3");
     assert_string_equal(cJSON_GetObjectItem(o, "id")->valuestring, "3");
     assert_string_equal(cJSON_GetObjectItem(o, "stdin")->valuestring, "/dev/null");
     cJSON_Delete(o);
     assert_int_equal(getpgid(pid), pid);
-    chan_write(&ch, "{\"op\":\"stop\"}\n");
-    int st = reap(pid);
+    fp_tc_write(&ch, "{\"op\":\"stop\"}\n");
+    int st = fp_tc_reap(pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    chan_close(&ch);
+    fp_tc_close(&ch);
 }
 
 /* Dispositions and the mask survive exec; B7 resets them first. */
@@ -671,27 +536,23 @@ static void test_exec_child_is_clean(void **state)
     self[n] = '\0';
     use_exec(f, self, "--exec-child", NULL);
     int extra_fd = open("/dev/null", O_RDONLY);
-    sigset_t saved_mask;
-    struct sigaction saved[sizeof watched_signals / sizeof watched_signals[0]];
-    dirty_signal_state(&saved_mask, saved);
     pid_t pid;
     int fd;
     fp_err_t err;
-    int rc = spawn(f, &pid, &fd, &err);
-    restore_signal_state(&saved_mask, saved);
+    int rc = spawn_dirty(f, &pid, &fd, &err);
     assert_int_equal(rc, 0);
-    chan_t ch = {fd, NULL, 0, 0};
-    expect_ready(&ch, pid);
-    cJSON *r = parse_line(chan_read_line(&ch));
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
+    cJSON *r = fp_tc_read_json(&ch);
     assert_clean_child(r, pid);
     assert_string_equal(cJSON_GetObjectItem(r, "fd0")->valuestring, "/dev/null");
     assert_string_equal(cJSON_GetObjectItem(r, "env_fd")->valuestring, "3");
     cJSON_Delete(r);
-    chan_write(&ch, "{\"op\":\"stop\"}\n");
-    int st = reap(pid);
+    fp_tc_write(&ch, "{\"op\":\"stop\"}\n");
+    int st = fp_tc_reap(pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    chan_close(&ch);
+    fp_tc_close(&ch);
     close(extra_fd);
 }
 
@@ -710,7 +571,7 @@ static void expect_missing_command(fixture_t *f, const char *cmd)
         fail_msg("unexpected message: %s", err.msg);
     assert_int_equal(fd, -1);
     /* Reaped inside fp_spawn: no zombie, and no fd leaked. */
-    assert_no_children_left();
+    assert_true(fp_tc_no_children_left());
     assert_int_equal(count_open_fds(), fds_before);
 }
 
@@ -745,10 +606,10 @@ static void test_fork_lock_read_side_is_shared(void **state)
     int fd;
     fp_err_t err;
     assert_int_equal(spawn(f, &pid, &fd, &err), 0);
-    chan_t ch = {fd, NULL, 0, 0};
-    expect_ready(&ch, pid);
-    chan_close(&ch); /* EOF: the child leaves on its own */
-    int st = reap(pid);
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
+    fp_tc_close(&ch); /* EOF: the child leaves on its own */
+    int st = fp_tc_reap(pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }

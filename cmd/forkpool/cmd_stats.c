@@ -1,0 +1,310 @@
+/* cmd_stats.c: `forkpool stats`, a read-only snapshot of every configured
+ * queue (queues.names): ready, pending, delayed and dead counts, the age of
+ * the oldest ready job, and the group's consumers with what each holds and
+ * how long it has been idle. Each queue is read in one script call
+ * (fp_admin_queue_stats, which documents how "ready" is counted), so the
+ * numbers of a queue are consistent with each other; it takes no lock and
+ * changes nothing, so it is safe while daemons run elsewhere. Everything is
+ * read before anything is printed, so a Redis failure half-way leaves no
+ * half table. Missing keys and a group not created yet read as zeros. Usage
+ * errors come before the configuration, which comes before Redis: 64, 78, 69. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "admin.h"
+#include "cli.h"
+#include "utf8.h"
+
+typedef struct stats_args_s {
+    const char *config_path;
+    bool json;
+} stats_args_t;
+
+static int parse_args(int argc, char **argv, stats_args_t *a, fp_err_t *err)
+{
+    enum { OPT_JSON = 256 };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    *a = (stats_args_t){0};
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case 'c': a->config_path = optarg; break;
+        case OPT_JSON: a->json = true; break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
+        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        }
+    }
+    if (optind != argc)
+        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+/* ---- table ----------------------------------------------------------------- */
+
+/* A name for a terminal: control bytes and invalid UTF-8 become '?', so
+ * whatever a consumer calls itself cannot drive the terminal. Fits cap. */
+static void printable(const char *s, char *out, size_t cap)
+{
+    size_t n = 0, len = strlen(s);
+    for (size_t i = 0; i < len && n + 1 < cap;) {
+        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
+        for (size_t k = 0; k < ok && n + 1 < cap; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            out[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        i += ok;
+        if (i < len && n + 1 < cap) {
+            out[n++] = '?';
+            i++;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Display columns of UTF-8 text (one per code point: good enough for names). */
+static size_t columns(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void put_left(const char *s, size_t width)
+{
+    fputs(s, stdout);
+    for (size_t c = columns(s); c < width; c++)
+        putchar(' ');
+}
+
+/* "850ms", "12.3s", "4m05s", "3h07m", "2d04h"; "-" for none. */
+static void format_duration(long long ms, char *out, size_t cap)
+{
+    if (ms < 0)
+        snprintf(out, cap, "-");
+    else if (ms < 1000)
+        snprintf(out, cap, "%lldms", ms);
+    else if (ms < 60000)
+        snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(out, cap, "%lldm%02llds", ms / 60000, ms / 1000 % 60);
+    else if (ms < 86400000)
+        snprintf(out, cap, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
+    else
+        snprintf(out, cap, "%lldd%02lldh", ms / 86400000, ms / 3600000 % 24);
+}
+
+static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st)
+{
+    size_t nq = cfg->queues.names.count, wq = strlen("QUEUE"), wc = strlen("CONSUMER");
+    size_t consumers = 0;
+    char name[256];
+    for (size_t i = 0; i < nq; i++) {
+        printable(cfg->queues.names.items[i], name, sizeof name);
+        wq = columns(name) > wq ? columns(name) : wq;
+        for (size_t k = 0; k < st[i].nconsumers; k++, consumers++) {
+            printable(st[i].consumers[k].name, name, sizeof name);
+            wc = columns(name) > wc ? columns(name) : wc;
+        }
+    }
+    put_left("QUEUE", wq);
+    printf("  %10s  %10s  %10s  %10s  %s\n", "READY", "PENDING", "DELAYED", "DEAD", "OLDEST READY");
+    for (size_t i = 0; i < nq; i++) {
+        char ready[32], age[32];
+        snprintf(ready, sizeof ready, "%s%lld", st[i].ready_exact ? "" : "~", st[i].ready);
+        format_duration(st[i].oldest_age_ms, age, sizeof age);
+        printable(cfg->queues.names.items[i], name, sizeof name);
+        put_left(name, wq);
+        printf("  %10s  %10lld  %10lld  %10lld  %s\n", ready, st[i].pending, st[i].delayed,
+               st[i].dead, age);
+    }
+    putchar('\n');
+    if (consumers == 0) {
+        printf("no consumers in group %s\n", cfg->redis.group);
+    } else {
+        put_left("QUEUE", wq);
+        fputs("  ", stdout);
+        put_left("CONSUMER", wc);
+        printf("  %10s  %s\n", "PENDING", "IDLE");
+        for (size_t i = 0; i < nq; i++) {
+            for (size_t k = 0; k < st[i].nconsumers; k++) {
+                char idle[32];
+                printable(cfg->queues.names.items[i], name, sizeof name);
+                put_left(name, wq);
+                fputs("  ", stdout);
+                printable(st[i].consumers[k].name, name, sizeof name);
+                put_left(name, wc);
+                format_duration(st[i].consumers[k].idle_ms, idle, sizeof idle);
+                printf("  %10lld  %s\n", st[i].consumers[k].pending, idle);
+            }
+        }
+    }
+    for (size_t i = 0; i < nq; i++) {
+        printable(cfg->queues.names.items[i], name, sizeof name);
+        if (!st[i].group_exists)
+            printf("%s: group %s not created yet (no daemon has consumed it)\n", name,
+                   cfg->redis.group);
+        else if (!st[i].ready_exact)
+            printf("%s: ready is an estimate (more than %d entries after the group's position)\n",
+                   name, FP_ADMIN_READY_COUNT_MAX);
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* s with invalid UTF-8 replaced by U+FFFD, so the document is valid JSON
+ * whatever Redis holds. Owned; NULL on ENOMEM. */
+static char *lossy_utf8(const char *s)
+{
+    size_t len = strlen(s), n = 0;
+    char *out = malloc(len * 3 + 1);
+    for (size_t i = 0; out != NULL && i < len;) {
+        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
+        memcpy(out + n, s + i, ok);
+        n += ok;
+        i += ok;
+        if (i < len) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        }
+    }
+    if (out != NULL)
+        out[n] = '\0';
+    return out;
+}
+
+static cJSON *json_string(const char *s)
+{
+    char *text = lossy_utf8(s);
+    cJSON *item = text != NULL ? cJSON_CreateString(text) : NULL;
+    free(text);
+    return item;
+}
+
+/* Whole numbers as digits (cJSON would go through a double). */
+static cJSON *json_int(long long v)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", v);
+    return cJSON_CreateRaw(digits);
+}
+
+static bool add(cJSON *o, const char *name, cJSON *item)
+{
+    if (item != NULL && cJSON_AddItemToObject(o, name, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static bool append(cJSON *array, cJSON *item)
+{
+    if (item != NULL && cJSON_AddItemToArray(array, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static cJSON *json_consumers(const fp_admin_queue_stats_t *s)
+{
+    cJSON *array = cJSON_CreateArray();
+    bool ok = array != NULL;
+    for (size_t k = 0; ok && k < s->nconsumers; k++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = c != NULL && add(c, "name", json_string(s->consumers[k].name)) &&
+             add(c, "pending", json_int(s->consumers[k].pending)) &&
+             add(c, "idle_ms", json_int(s->consumers[k].idle_ms));
+        ok = ok ? append(array, c) : (cJSON_Delete(c), false);
+    }
+    if (!ok) {
+        cJSON_Delete(array);
+        return NULL;
+    }
+    return array;
+}
+
+static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ready = s->oldest_id[0] != '\0';
+    bool ok = o != NULL && add(o, "name", json_string(queue)) &&
+              add(o, "ready", json_int(s->ready)) &&
+              add(o, "ready_exact", cJSON_CreateBool(s->ready_exact)) &&
+              add(o, "pending", json_int(s->pending)) && add(o, "delayed", json_int(s->delayed)) &&
+              add(o, "dead", json_int(s->dead)) && add(o, "length", json_int(s->length)) &&
+              add(o, "group_exists", cJSON_CreateBool(s->group_exists)) &&
+              add(o, "oldest_ready_id",
+                  ready ? cJSON_CreateString(s->oldest_id) : cJSON_CreateNull()) &&
+              add(o, "oldest_ready_age_ms",
+                  ready ? json_int(s->oldest_age_ms) : cJSON_CreateNull()) &&
+              add(o, "consumers", json_consumers(s));
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, fp_err_t *err)
+{
+    cJSON *doc = cJSON_CreateObject(), *queues = NULL;
+    /* add() frees what it could not attach, so doc owns everything after. */
+    bool ok = doc != NULL && add(doc, "group", json_string(cfg->redis.group)) &&
+              add(doc, "prefix", json_string(cfg->redis.prefix)) &&
+              add(doc, "now_ms", json_int(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
+              add(doc, "queues", queues = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < cfg->queues.names.count; i++)
+        ok = append(queues, json_queue(cfg->queues.names.items[i], &st[i]));
+    char *text = ok ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (text == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    puts(text);
+    cJSON_free(text);
+    return 0;
+}
+
+int fp_cmd_stats(int argc, char **argv, fp_err_t *err)
+{
+    stats_args_t a;
+    int rc = parse_args(argc, argv, &a, err);
+    if (rc < 0)
+        return rc;
+    fp_config_t *cfg = NULL;
+    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+        return rc;
+    size_t nq = cfg->queues.names.count;
+    fp_admin_queue_stats_t *st = calloc(nq > 0 ? nq : 1, sizeof *st);
+    fp_admin_t *admin = NULL;
+    if (st == NULL)
+        rc = fp_err_set(err, -ENOMEM, "out of memory");
+    else
+        rc = fp_admin_connect(cfg, &admin, err);
+    for (size_t i = 0; rc == 0 && i < nq; i++)
+        rc = fp_admin_queue_stats(admin, cfg->queues.names.items[i], &st[i], err);
+    if (rc == 0 && a.json)
+        rc = print_json(cfg, st, err);
+    else if (rc == 0)
+        print_table(cfg, st);
+    for (size_t i = 0; st != NULL && i < nq; i++)
+        fp_admin_queue_stats_clear(&st[i]);
+    free(st);
+    fp_admin_free(admin);
+    fp_config_free(cfg);
+    return rc;
+}

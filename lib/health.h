@@ -1,0 +1,88 @@
+/* health.h: the health endpoint's HTTP server on the supervisor's libuv loop.
+ * It knows nothing about forkpool's state: the supervisor hands it a table of
+ * routes (/healthz, /readyz, /metrics, /stats) whose functions render a body,
+ * and the server does the rest — parsing with http-parser, GET and HEAD,
+ * 404/405/400/413/431, keep-alive and pipelining, and the limits that keep a
+ * slow, greedy or hostile client from stalling the loop or growing memory:
+ * header bytes, body bytes, connection count, idle time, and bytes queued for
+ * writing per connection. Everything here runs on the loop's thread; the
+ * process must ignore SIGPIPE (signals.c does), as libuv writes with write(2). */
+#ifndef FORKPOOL_HEALTH_H
+#define FORKPOOL_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "forkpool/err.h"
+#include "forkpool/proto.h"
+
+/* Limits. The header limit covers the request line and every header line;
+ * bodies are not expected (GET and HEAD only), so a small one is tolerated
+ * and discarded, a larger one is refused before it is read. */
+#define FP_HEALTH_MAX_HEADER_BYTES (8 * 1024)   /* larger → 431 and close */
+#define FP_HEALTH_MAX_BODY_BYTES 1024           /* larger → 413 and close */
+#define FP_HEALTH_MAX_CONNS 64                  /* the 65th is accepted and closed at once */
+#define FP_HEALTH_IDLE_MS 5000                  /* nothing read and no response finished
+                                                 * for this long → close */
+#define FP_HEALTH_REQUEST_MS (2 * FP_HEALTH_IDLE_MS) /* first byte to last of one request */
+#define FP_HEALTH_MAX_QUEUED_BYTES (256 * 1024) /* unsent bytes past which the next
+                                                 * response closes the connection */
+#define FP_HEALTH_LINGER_MS 1000                /* draining input after a closing response */
+#define FP_HEALTH_PIPELINE_BATCH 16             /* requests per connection per loop turn */
+
+/* Renders one route. Called for GET and HEAD on the loop thread with ctx as
+ * given to fp_health_start; body is empty and owned by the server (append to
+ * it, never free it); *content_type starts NULL (then "text/plain;
+ * charset=utf-8") and must point to a string that outlives the call — a
+ * literal. Returns the HTTP status (200, 503, ...); anything outside
+ * 100..599, a negative code included, is answered 500. It must not block. */
+typedef int (*fp_health_route_fn)(void *ctx, fp_buf_t *body, const char **content_type);
+
+typedef struct fp_health_route_s {
+    const char *path; /* exact match on the path, the query string ignored: "/healthz" */
+    fp_health_route_fn fn;
+} fp_health_route_t;
+
+typedef struct fp_health_s fp_health_t;
+
+/* Counters for tests, logs and metrics. open/open_max count connections
+ * being served or closing, refused ones excluded. */
+typedef struct fp_health_stats_s {
+    uint64_t accepted;        /* connections taken into service */
+    uint64_t refused;         /* accepted past FP_HEALTH_MAX_CONNS and closed at once */
+    uint64_t requests;        /* responses queued, errors included */
+    uint64_t closed_idle;     /* closed by the idle or request timer */
+    uint64_t closed_overflow; /* closed because the client did not read */
+    uint32_t open;
+    uint32_t open_max;
+    size_t queued_max_bytes; /* the most bytes ever waiting in one connection's write queue */
+} fp_health_stats_t;
+
+/* Binds and listens on listen ("127.0.0.1:9187", "localhost:9187" — always
+ * 127.0.0.1, never a name lookup —, "[::1]:9187"; port 0 picks a free port)
+ * before it returns, so a busy port is an error here: FP_ECONFIG "cannot listen
+ * on 127.0.0.1:9187: Address already in use". A malformed listen is FP_ECONFIG
+ * too; -ENOMEM when out of memory. routes is copied, its paths are borrowed
+ * until fp_health_close's callback; ctx is passed to every route. On success
+ * *out is owned by the caller until fp_health_close. */
+int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t *routes, size_t n,
+                    void *ctx, fp_health_t **out, fp_err_t *err);
+
+/* The port actually bound (useful after port 0). */
+int fp_health_port(const fp_health_t *h);
+
+/* Replaces the idle timeout (and the request timeout, twice it) for timers
+ * armed from now on; for tests, which cannot wait FP_HEALTH_IDLE_MS. */
+void fp_health_set_idle_ms(fp_health_t *h, uint64_t idle_ms);
+
+void fp_health_get_stats(const fp_health_t *h, fp_health_stats_t *out);
+
+/* Stops listening and closes every connection, abandoning unsent responses.
+ * cb (may be NULL) runs once on the loop after the last handle is closed, and
+ * h is freed just before it; never from within this call. h must not be used
+ * after this call. */
+void fp_health_close(fp_health_t *h, void (*cb)(void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,191 @@
+/* test_it_health.c: the health endpoint of a real daemon — status codes,
+ * readiness following Redis and TSTP, metrics that match the jobs run, the
+ * /stats document. (The HTTP server's limits and abuse cases are pinned in
+ * test/unit/test_health.c.) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "harness.h"
+
+static int setup(void **state)
+{
+    *state = fp_td_new(true);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fp_td_free(*state);
+    return 0;
+}
+
+static bool log_has(fp_td_t *td, void *arg)
+{
+    return fp_td_log_count(td, arg) > 0;
+}
+
+/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
+static int health_port(const fp_td_t *td)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    const char *hit = text ? strstr(text, "(port ") : NULL;
+    int port = hit ? atoi(hit + 6) : 0;
+    free(text);
+    return port;
+}
+
+/* One GET on a fresh connection: the status, and the body (free()). */
+static int http_get(int port, const char *path, char **body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)r;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    int status = 0;
+    sscanf(buf, "HTTP/1.1 %d", &status);
+    const char *start = strstr(buf, "\r\n\r\n");
+    if (body != NULL)
+        *body = strdup(start != NULL ? start + 4 : "");
+    free(buf);
+    return status;
+}
+
+static void start_with_health(fp_td_t *td)
+{
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 2\n[health]\nlisten = \"127.0.0.1:0\"\n");
+    /* The base config disables health; the appended table would redefine it. */
+    char *text = fp_th_read_file(td->config, NULL);
+    char *at = strstr(text, "[health]\nlisten = \"\"\n");
+    assert_non_null(at);
+    memmove(at, at + strlen("[health]\nlisten = \"\"\n"), strlen(at + strlen("[health]\nlisten = \"\"\n")) + 1);
+    assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
+    free(text);
+    fp_td_start(td, false);
+    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
+    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "Redis");
+}
+
+typedef struct ready_s {
+    int port;
+    int status;
+} ready_t;
+
+static bool readyz_is(fp_td_t *td, void *arg)
+{
+    (void)td;
+    ready_t *r = arg;
+    return http_get(r->port, "/readyz", NULL) == r->status;
+}
+
+static void test_endpoints_and_readiness(void **state)
+{
+    fp_td_t *td = *state;
+    start_with_health(td);
+    int port = health_port(td);
+    assert_true(port > 0);
+    char *body = NULL;
+    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    assert_int_equal(http_get(port, "/readyz", &body), 200);
+    free(body);
+    assert_int_equal(http_get(port, "/nope", NULL), 404);
+
+    /* Redis goes away: not ready, with the reason; back when it returns. */
+    assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
+    ready_t r = {port, 503};
+    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503");
+    assert_int_equal(http_get(port, "/readyz", &body), 503);
+    assert_non_null(strstr(body, "redis disconnected"));
+    free(body);
+    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_th_redis_resume(&td->redis), 0);
+    r.status = 200;
+    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 200 again");
+
+    /* Quiet: 503 with the reason, while still alive. */
+    fp_td_signal(td, SIGTSTP);
+    r.status = 503;
+    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503 when quiet");
+    assert_int_equal(http_get(port, "/readyz", &body), 503);
+    assert_non_null(strstr(body, "quiet"));
+    free(body);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+static bool pending_zero_and_stream_empty(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return fp_td_pending(td) == 0 && fp_td_xlen(td, FP_TD_JOBS) == 0;
+}
+
+static void test_metrics_and_stats_match_the_jobs_run(void **state)
+{
+    fp_td_t *td = *state;
+    start_with_health(td);
+    int port = health_port(td);
+    fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"m%d-%d\"}");
+    fp_td_enqueue(td, 2, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"f%d-%d\"}");
+    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
+    char *body = NULL;
+    assert_int_equal(http_get(port, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "# TYPE forkpool_jobs_total counter"));
+    assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"ok\"} 30"));
+    assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"fail\",outcome=\"failed\"} 2"));
+    assert_non_null(strstr(body, "forkpool_job_duration_seconds_count{queue=\"default\",type=\"noop\"} 30"));
+    assert_non_null(strstr(body, "forkpool_children{state=\"idle\"} 2"));
+    assert_non_null(strstr(body, "forkpool_redis_connected 1"));
+    free(body);
+    assert_int_equal(http_get(port, "/stats", &body), 200);
+    cJSON *doc = cJSON_Parse(body);
+    assert_non_null(doc);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "children")), 2);
+    cJSON *counters = cJSON_GetObjectItem(doc, "counters");
+    assert_int_equal(cJSON_GetObjectItem(counters, "jobs_ok")->valueint, 30);
+    assert_int_equal(cJSON_GetObjectItem(counters, "jobs_failed")->valueint, 2);
+    cJSON_Delete(doc);
+    free(body);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

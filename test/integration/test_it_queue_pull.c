@@ -1,0 +1,417 @@
+/* test_it_queue_pull.c: outcomes and the next pull in one call
+ * (fp_script_outcomes_pull, and the queue path that sends it) against a real
+ * redis-server. The script on its own: outcomes applied, then at most COUNT
+ * new entries, nothing delivered twice, a re-sent batch adds nothing, a
+ * failing read leaves the outcomes standing. The queue: while jobs flow, a
+ * turn's outcomes travel with the pull (checked in SLOWLOG, which lists
+ * top-level commands only), the room is never exceeded, and a flushed script
+ * cache falls back to EVAL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../../lib/queue.h"
+#include "../../lib/queue_scripts.h"
+#include "harness.h"
+#include "queue_fixture.h"
+#include "redis_server.h"
+
+#define DEADLINE_MS 20000
+#define MAX_GOT 1024
+
+typedef struct tp_s {
+    fp_th_redis_t redis;
+    uv_loop_t loop;
+    fp_config_t cfg;
+    char url[128];
+    const char *names[1];
+    fp_queue_t *q;
+    bool closed, ready;
+
+    char *ids[MAX_GOT];
+    size_t ngot;
+    size_t room;
+    bool over_room;
+    size_t bound, held, acked, max_held;
+} tp_t;
+
+static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    tp_t *t = ctx;
+    if (n > t->room)
+        t->over_room = true;
+    t->room = t->room >= n ? t->room - n : 0;
+    for (size_t i = 0; i < n && t->ngot < MAX_GOT; i++) {
+        assert_int_equal(jobs[i].deliveries, 1);
+        t->ids[t->ngot++] = jobs[i].entry_id; /* stolen */
+        jobs[i].entry_id = NULL;
+    }
+    t->held += n;
+    if (t->held > t->max_held)
+        t->max_held = t->held;
+}
+
+static void on_ready(void *ctx, bool ready)
+{
+    ((tp_t *)ctx)->ready = ready;
+}
+
+static bool is_ready(void *ctx, size_t arg)
+{
+    (void)arg;
+    return ((tp_t *)ctx)->ready;
+}
+
+static bool is_closed(void *ctx, size_t arg)
+{
+    (void)arg;
+    return ((tp_t *)ctx)->closed;
+}
+
+static bool got_at_least(void *ctx, size_t n)
+{
+    return ((tp_t *)ctx)->ngot >= n;
+}
+
+static bool never(void *ctx, size_t arg)
+{
+    (void)ctx;
+    (void)arg;
+    return false;
+}
+
+static void on_closed(void *ctx)
+{
+    ((tp_t *)ctx)->closed = true;
+}
+
+static int setup(void **state)
+{
+    tp_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    assert_int_equal(fp_th_redis_start(&t->redis, NULL), 0);
+    snprintf(t->url, sizeof t->url, "%s", fp_th_redis_url(&t->redis));
+    fp_tq_config_init(&t->cfg, "test-consumer", t->url);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tp_t *t = *state;
+    if (t->q != NULL) {
+        fp_queue_close(t->q, on_closed, t);
+        assert_true(fp_tq_run_until(&t->loop, is_closed, t, 0, DEADLINE_MS));
+    }
+    for (size_t i = 0; i < t->ngot; i++)
+        free(t->ids[i]);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    fp_th_redis_stop(&t->redis);
+    free(t);
+    return 0;
+}
+
+static void open_queue(tp_t *t, const char *name)
+{
+    static const fp_queue_events_t events = {on_jobs, on_ready};
+    fp_err_t err;
+    fp_err_clear(&err);
+    t->names[0] = name;
+    assert_int_equal(fp_queue_new(&t->loop, &t->cfg, t->names, 1, &events, t, &t->q, &err), 0);
+    assert_int_equal(fp_queue_start(t->q), 0);
+    assert_true(fp_tq_run_until(&t->loop, is_ready, t, 0, DEADLINE_MS));
+}
+
+/* ---- the script on its own -------------------------------------------------- */
+
+/* EVAL fp_script_outcomes_pull on queue "s" with count and the encoded
+ * outcomes; the reply is the caller's. */
+static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
+{
+    const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
+                          fp_tq_key("s", "delayed")};
+    const char *args[] = {"forkpool", "test-consumer", count};
+    fp_resp_t cmd;
+    fp_resp_init(&cmd);
+    assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes_pull, keys, 3, args, 3,
+                                       outcomes),
+                     0);
+    /* Back from RESP to an argument vector for the test's blocking client. */
+    const char *argv[64];
+    size_t lens[64];
+    int argc = 0;
+    const char *p = (const char *)memchr(cmd.data, '\n', cmd.len) + 1;
+    while (p < cmd.data + cmd.len) {
+        assert_true(argc < 64);
+        size_t n = strtoul(p + 1, NULL, 10);
+        p = (const char *)memchr(p, '\n', (size_t)(cmd.data + cmd.len - p)) + 1;
+        argv[argc] = p;
+        lens[argc++] = n;
+        p += n + 2;
+    }
+    redisReply *r = fp_th_redis_cmdv(&t->redis, argc, argv, lens);
+    fp_resp_free(&cmd);
+    assert_non_null(r);
+    return r;
+}
+
+/* The entries of a read reply ([[key, [[id, fields]...]]] or nil). */
+static size_t read_count(const redisReply *got)
+{
+    if (got->type == REDIS_REPLY_NIL)
+        return 0;
+    assert_int_equal(got->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(got->elements, 1);
+    return got->element[0]->element[1]->elements;
+}
+
+static const char *read_id(const redisReply *got, size_t i)
+{
+    return got->element[0]->element[1]->element[i]->element[0]->str;
+}
+
+static void test_script_applies_then_pulls(void **state)
+{
+    tp_t *t = *state;
+    const char *jobs = fp_tq_key("s", "jobs");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
+    char *id[6];
+    for (int i = 0; i < 6; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+
+    /* No outcomes: a plain pull, COUNT respected. */
+    redisReply *r = eval_pull(t, "2", NULL);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 2);
+    assert_int_equal(r->element[0]->integer, 0);
+    assert_int_equal(read_count(r->element[1]), 2);
+    assert_string_equal(read_id(r->element[1], 0), id[0]);
+    assert_string_equal(read_id(r->element[1], 1), id[1]);
+    freeReplyObject(r);
+
+    /* id0 succeeded, id1 is dead; then the next two, never the same again. */
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, id[0]), 0);
+    assert_int_equal(fp_outcome_encode_dead(&batch, id[1], "{}", 2, "boom", 3, 1700000000000), 0);
+    r = eval_pull(t, "2", &batch);
+    assert_int_equal(r->element[0]->integer, 2);
+    assert_int_equal(read_count(r->element[1]), 2);
+    assert_string_equal(read_id(r->element[1], 0), id[2]);
+    assert_string_equal(read_id(r->element[1], 1), id[3]);
+    freeReplyObject(r);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 4);
+    assert_int_equal(fp_tq_pending(&t->redis, "s"), 2);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
+
+    /* The same batch again (a lost reply): XACK-guarded, nothing copied twice. */
+    r = eval_pull(t, "1", &batch);
+    assert_int_equal(read_count(r->element[1]), 1);
+    assert_string_equal(read_id(r->element[1], 0), id[4]);
+    freeReplyObject(r);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 4);
+
+    /* A failing read (here a bad COUNT) comes back as the second element;
+     * the outcomes before it stand. */
+    fp_resp_reset(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, id[2]), 0);
+    r = eval_pull(t, "x", &batch);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->element[0]->integer, 1);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 3);
+    assert_int_equal(fp_tq_pending(&t->redis, "s"), 2); /* id3, id4 */
+
+    /* Last entry, then nothing new: nil. */
+    fp_resp_reset(&batch);
+    assert_int_equal(fp_outcome_encode_put_back(&batch, id[3], "{\"type\":\"back\"}", 15), 0);
+    r = eval_pull(t, "5", &batch);
+    assert_int_equal(r->element[0]->integer, 1);
+    assert_int_equal(read_count(r->element[1]), 2); /* id5 and the put-back copy */
+    assert_string_equal(read_id(r->element[1], 0), id[5]);
+    freeReplyObject(r);
+    r = eval_pull(t, "5", NULL);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+
+    /* An unknown kind fails the call before the read: the new entry is
+     * still there for the next pull. */
+    char *late = fp_tq_xadd(&t->redis, "s", "{\"type\":\"late\"}");
+    fp_resp_reset(&batch);
+    assert_int_equal(fp_resp_arg_str(&batch, "z"), 0);
+    assert_int_equal(fp_resp_arg_str(&batch, id[4]), 0);
+    r = eval_pull(t, "5", &batch);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = eval_pull(t, "5", NULL);
+    assert_int_equal(read_count(r->element[1]), 1);
+    assert_string_equal(read_id(r->element[1], 0), late);
+    freeReplyObject(r);
+    free(late);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 6; i++)
+        free(id[i]);
+}
+
+/* ---- the queue path ----------------------------------------------------------- */
+
+/* Commands Redis ran since the last SLOWLOG RESET whose first argument is
+ * cmd (and, when given, whose second starts with arg1): top-level ones, or
+ * with nested, the ones scripts ran (7.0 logs those too, with client "?:0"). */
+static size_t slowlog_count(tp_t *t, const char *cmd, const char *arg1, bool nested)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "SLOWLOG GET -1");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *argv = r->element[i]->element[3];
+        if ((strcmp(r->element[i]->element[4]->str, "?:0") == 0) != nested)
+            continue;
+        if (argv->elements >= 1 && strcasecmp(argv->element[0]->str, cmd) == 0 &&
+            (arg1 == NULL ||
+             (argv->elements >= 2 && strncmp(argv->element[1]->str, arg1, strlen(arg1)) == 0)))
+            n++;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+static char *script_sha(tp_t *t, const char *script)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "SCRIPT LOAD %s", script);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    char *sha = strdup(r->str);
+    freeReplyObject(r);
+    return sha;
+}
+
+/* The supervisor's turn: the jobs held finish, the room is said again. */
+static void finish_held(tp_t *t)
+{
+    for (; t->acked < t->ngot; t->acked++)
+        fp_queue_ack(t->q, 0, t->ids[t->acked]);
+    t->held = 0;
+    t->room = t->bound;
+    fp_queue_want(t->q, t->room);
+}
+
+static void test_outcomes_ride_with_pull(void **state)
+{
+    tp_t *t = *state;
+    fp_tq_xadd_n(&t->redis, "ride", 12);
+    open_queue(t, "ride");
+    char *pull_sha = script_sha(t, fp_script_outcomes_pull);
+    char *outcome_sha = script_sha(t, fp_script_outcomes);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-max-len 10000"));
+
+    t->bound = 3;
+    t->room = 3;
+    fp_queue_want(t->q, 3);
+    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 3, DEADLINE_MS));
+
+    /* Outcomes and room in the same turn: one call carries both. */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
+    finish_held(t);
+    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 6, DEADLINE_MS));
+    fp_tq_run_until(&t->loop, never, t, 0, 50);
+    assert_int_equal(t->ngot, 6);
+    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 9);
+    assert_int_equal(fp_tq_pending(&t->redis, "ride"), 3);
+    assert_int_equal(slowlog_count(t, "EVALSHA", pull_sha, false), 1);
+    assert_int_equal(slowlog_count(t, "EVALSHA", outcome_sha, false), 0);
+    assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, false), 0);
+    assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, true), 1);
+    assert_int_equal(slowlog_count(t, "XACK", NULL, true), 3);
+
+    /* Redis lost its scripts: NOSCRIPT, then the same as EVAL. */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
+    finish_held(t);
+    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 9, DEADLINE_MS));
+    fp_tq_run_until(&t->loop, never, t, 0, 50);
+    assert_int_equal(t->ngot, 9);
+    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 6);
+    assert_int_equal(fp_tq_pending(&t->redis, "ride"), 3);
+    assert_true(slowlog_count(t, "EVAL", "local jobs, dead, delayed", false) >= 1);
+    assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, false), 0);
+
+    /* The rest, then the queue runs dry: every job exactly once, room kept. */
+    finish_held(t);
+    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 12, DEADLINE_MS));
+    finish_held(t);
+    t->room = 0;
+    fp_queue_want(t->q, 0);
+    fp_tq_run_until(&t->loop, never, t, 0, 100);
+    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
+    assert_int_equal(t->ngot, 12);
+    for (size_t i = 0; i < t->ngot; i++)
+        for (size_t j = i + 1; j < t->ngot; j++)
+            assert_string_not_equal(t->ids[i], t->ids[j]);
+    assert_false(t->over_room);
+    assert_true(t->max_held <= 3);
+    assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
+    free(pull_sha);
+    free(outcome_sha);
+}
+
+/* Many turns with a small room and acks trickling in one at a time: the
+ * combined path and the lone batches interleave; nothing is handed over
+ * twice, the room holds, and everything ends acknowledged. */
+static bool trickle(void *ctx, size_t n)
+{
+    tp_t *t = ctx;
+    if (t->acked < t->ngot) {
+        fp_queue_ack(t->q, 0, t->ids[t->acked++]);
+        t->held--;
+        t->room = t->bound - t->held;
+        fp_queue_want(t->q, t->room);
+    }
+    return t->acked >= n && fp_queue_unconfirmed(t->q) == 0;
+}
+
+static void test_trickle_many_turns(void **state)
+{
+    tp_t *t = *state;
+    fp_tq_xadd_n(&t->redis, "trickle", 400);
+    open_queue(t, "trickle");
+    t->bound = 4;
+    t->room = 4;
+    fp_queue_want(t->q, 4);
+    assert_true(fp_tq_run_until(&t->loop, trickle, t, 400, DEADLINE_MS * 3));
+    assert_int_equal(t->ngot, 400);
+    assert_false(t->over_room);
+    assert_true(t->max_held <= 4);
+    for (size_t i = 0; i < t->ngot; i++)
+        for (size_t j = i + 1; j < t->ngot; j++)
+            assert_string_not_equal(t->ids[i], t->ids[j]);
+    assert_int_equal(fp_tq_xlen(&t->redis, "trickle"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "trickle"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcomes_ride_with_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trickle_many_turns, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

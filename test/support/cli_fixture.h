@@ -1,0 +1,50 @@
+/* cli_fixture.h: for integration tests that run a forkpool subcommand the way
+ * an operator does (fp_tcli_*): a real redis-server, a temp dir, and the
+ * binary run with FORKPOOL_REDIS_URL pointing at that server and no config
+ * file. */
+#ifndef FP_TEST_CLI_FIXTURE_H
+#define FP_TEST_CLI_FIXTURE_H
+
+#include <stddef.h>
+
+#include "harness.h"
+#include "redis_server.h"
+
+typedef struct fp_tcli_s {
+    fp_th_redis_t redis;
+    char *dir;
+    char url_env[128]; /* "FORKPOOL_REDIS_URL=..." */
+    char config[4200]; /* set by fp_tcli_write_config */
+} fp_tcli_t;
+
+/* cmocka setup and teardown: *state is an fp_tcli_t with Redis running and
+ * a fresh dir; teardown stops Redis and removes the dir. */
+int fp_tcli_setup(void **state);
+int fp_tcli_teardown(void **state);
+
+/* Runs `forkpool SUBCOMMAND ARGS...` (ARGS NULL-terminated, at most 13)
+ * with stdin `in` (may be NULL), FORKPOOL_CONFIG cleared, the fixture's
+ * FORKPOOL_REDIS_URL and one extra environment entry (may be NULL). Fails
+ * the test if the binary cannot be run or times out (120 s). */
+fp_th_result_t fp_tcli_run(const fp_tcli_t *f, const char *subcommand, const char *in,
+                           const char *extra_env, const char *first, ...)
+    __attribute__((sentinel));
+
+/* The "job" field of entry i of a stream (owned). */
+char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i);
+
+/* Writes DIR/forkpool.toml naming the fixture's Redis (its URL followed by
+ * url_suffix, "" or "/2" for a database), prefix "acme" and the queues
+ * "first" and "second"; returns its path (in the fixture). */
+const char *fp_tcli_write_config(fp_tcli_t *f, const char *url_suffix);
+
+/* Runs `forkpool ARGS...` (NULL-terminated, at most 14) with FORKPOOL_CONFIG
+ * and FORKPOOL_REDIS_URL cleared, so only what ARGS name is used. Fails the
+ * test if the binary cannot be run or times out (60 s). */
+fp_th_result_t fp_tcli_run_bare(const char *first, ...) __attribute__((sentinel));
+
+/* Checks the exit code (69) and message of a command run with Redis down on
+ * port. */
+void fp_tcli_assert_refused(const fp_th_result_t *r, int port);
+
+#endif
