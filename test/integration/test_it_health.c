@@ -21,22 +21,6 @@
 #include "daemon.h"
 #include "harness.h"
 
-static int setup(void **state)
-{
-    *state = fp_td_new(true);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fp_td_free(*state);
-    return 0;
-}
-
-static bool log_has(fp_td_t *td, void *arg)
-{
-    return fp_td_log_count(td, arg) > 0;
-}
 
 /* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
 static int health_port(const fp_td_t *td)
@@ -94,8 +78,8 @@ static void start_with_health(fp_td_t *td)
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
     free(text);
     fp_td_start(td, false);
-    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
-    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "Redis");
+    fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
+    fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "Redis");
 }
 
 typedef struct ready_s {
@@ -181,11 +165,69 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Abuse while jobs run: 200 idle connections, 100 KB of headers, garbage, a
+ * byte-at-a-time client and one that never reads. The daemon keeps running
+ * jobs and keeps answering. */
+static void test_abuse_does_not_stop_the_daemon(void **state)
+{
+    fp_td_t *td = *state;
+    start_with_health(td);
+    int port = health_port(td);
+    fp_td_enqueue(td, 300, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"a%d-%d\"}");
+    int fds[200];
+    for (int i = 0; i < 200; i++)
+        fds[i] = connect_to(port);
+    int big = connect_to(port);
+    assert_true(big >= 0);
+    char *headers = malloc(100 * 1024 + 64);
+    int n = snprintf(headers, 64, "GET /metrics HTTP/1.1\r\nX: ");
+    memset(headers + n, 'a', 100 * 1024);
+    (void)!write(big, headers, (size_t)n + 100 * 1024);
+    free(headers);
+    int junk = connect_to(port);
+    (void)!write(junk, "\x01\x02garbage\r\n\r\n", 13);
+    int slow = connect_to(port);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (const char *p = req; *p && slow >= 0; p++)
+        (void)!write(slow, p, 1);
+    int deaf = connect_to(port);
+    static const char metrics_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; deaf >= 0 && i < 50; i++)
+        (void)!write(deaf, metrics_req, sizeof metrics_req - 1);
+    for (int i = 0; i < 200; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    int fds_left[] = {big, junk, slow, deaf};
+    for (size_t i = 0; i < 4; i++)
+        if (fds_left[i] >= 0)
+            close(fds_left[i]);
+    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
+    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 300);
+}
+
 int main(void)
 {
+    /* The server may close an abusive connection while the test still writes. */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, fp_td_setup_aof, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, fp_td_setup_aof, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_abuse_does_not_stop_the_daemon, fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

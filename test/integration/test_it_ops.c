@@ -11,26 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "harness.h"
 
-static int setup(void **state)
+static bool all_taken(fp_td_t *td, void *arg)
 {
-    *state = fp_td_new(false);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fp_td_free(*state);
-    return 0;
-}
-
-static bool log_has(fp_td_t *td, void *arg)
-{
-    return fp_td_log_count(td, arg) > 0;
+    (void)arg;
+    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
 }
 
 static int count_children(int pid)
@@ -54,37 +44,25 @@ static bool children_are(fp_td_t *td, void *arg)
     return count_children(td->pid) == *(int *)arg;
 }
 
-static void start_ready(fp_td_t *td)
-{
-    fp_td_start(td, false);
-    fp_td_wait_until(td, log_has, "pool ready", 30000, "the pool");
-    fp_td_wait_until(td, log_has, "connected to Redis", 30000, "the Redis connection");
-}
-
-static bool pending_is(fp_td_t *td, void *arg)
-{
-    return fp_td_pending(td) == *(long long *)arg;
-}
-
 /* HUP with pool.children 2 → 3: the pool grows and every old child is
  * replaced, one at a time; a job running meanwhile finishes normally. */
 static void test_hup_changes_the_pool_without_failing_jobs(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":1000},\"id\":\"running%d%d\"}");
     long long one = 1;
-    fp_td_wait_until(td, pending_is, &one, 30000, "the job to start");
+    fp_td_wait_until(td, fp_td_pending_is, &one, 30000, "the job to start");
     fp_td_config(td, NULL, "[pool]\nchildren = 3\n");
     fp_td_signal(td, SIGHUP);
-    fp_td_wait_until(td, log_has, "reloaded", 30000, "the reload");
+    fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
     long long zero = 0;
-    fp_td_wait_until(td, pending_is, &zero, 30000, "the running job to finish");
+    fp_td_wait_until(td, fp_td_pending_is, &zero, 30000, "the running job to finish");
     int three = 3;
     fp_td_wait_until(td, children_are, &three, 30000, "three children");
     /* Both children of the first configuration were replaced. */
-    fp_td_wait_until(td, log_has, "is replaced after a reload", 30000, "a replacement");
+    fp_td_wait_until(td, fp_td_log_has, "is replaced after a reload", 30000, "a replacement");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_log_count(td, "is replaced after a reload"), 2);
@@ -98,15 +76,14 @@ static void test_hup_with_a_broken_file_keeps_running(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_config(td, NULL, "[pool]\nchildren = \"many\"\n");
     fp_td_signal(td, SIGHUP);
-    fp_td_wait_until(td, log_has, "reload failed, keeping the current configuration", 30000,
+    fp_td_wait_until(td, fp_td_log_has, "reload failed, keeping the current configuration", 30000,
                      "the reload error");
     assert_int_equal(fp_td_log_count(td, "children must be an integer"), 1);
     fp_td_enqueue(td, 20, "{\"type\":\"noop\",\"id\":\"after%d-%d\"}");
-    long long zero = 0;
-    fp_td_wait_until(td, pending_is, &zero, 30000, "the jobs");
+    fp_td_wait_until(td, all_taken, NULL, 30000, "the jobs");
     int two = 2;
     assert_true(children_are(td, &two));
     fp_td_signal(td, SIGTERM);
@@ -118,7 +95,7 @@ static void test_ttin_and_ttou_resize_the_pool(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     fp_td_signal(td, SIGTTIN);
     int three = 3, one = 1;
     fp_td_wait_until(td, children_are, &three, 30000, "three children");
@@ -130,10 +107,9 @@ static void test_ttin_and_ttou_resize_the_pool(void **state)
     fp_td_wait_until(td, children_are, &one, 30000, "one child");
     /* Never below one. */
     fp_td_signal(td, SIGTTOU);
-    fp_td_wait_until(td, log_has, "now wants 1 children", 30000, "the log line");
+    fp_td_wait_until(td, fp_td_log_has, "now wants 1 children", 30000, "the log line");
     fp_td_enqueue(td, 10, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
-    long long zero = 0;
-    fp_td_wait_until(td, pending_is, &zero, 30000, "the jobs");
+    fp_td_wait_until(td, all_taken, NULL, 30000, "the jobs");
     assert_true(children_are(td, &one));
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
@@ -181,7 +157,7 @@ static void test_pidfile_written_and_removed(void **state)
     snprintf(pidfile, sizeof pidfile, "%s/forkpool.pid", td->dir);
     snprintf(daemon_lines, sizeof daemon_lines, "pidfile = \"%s\"\n", pidfile);
     fp_td_config(td, daemon_lines, "[pool]\nchildren = 1\n");
-    start_ready(td);
+    fp_td_start_ready(td, true);
     char *text = fp_th_read_file(pidfile, NULL);
     assert_non_null(text);
     assert_int_equal(atoi(text), td->pid);
@@ -235,9 +211,52 @@ static void test_ledger_has_one_row_per_outcome(void **state)
                      40);
 }
 
+static int uid_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    char *text = fp_th_read_file(path, NULL);
+    const char *hit = text ? strstr(text, "\nUid:") : NULL;
+    int uid = hit ? atoi(hit + 5) : -1;
+    free(text);
+    return uid;
+}
+
+
+/* daemon.user: the supervisor and every child run as that user. */
+static void test_user_drops_privileges(void **state)
+{
+    fp_td_t *td = *state;
+    if (getuid() != 0)
+        skip();
+    assert_int_equal(chmod(td->dir, 0777), 0);
+    fp_td_config(td, "user = \"nobody\"\n", "[pool]\nchildren = 2\n");
+    fp_td_start_ready(td, true);
+    assert_int_equal(uid_of(td->pid), 65534);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", td->pid, td->pid);
+    char *kids = fp_th_read_file(path, NULL);
+    assert_non_null(kids);
+    int n = 0;
+    for (char *p = kids, *end; ; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        assert_int_equal(uid_of((int)pid), 65534);
+        n++;
+    }
+    free(kids);
+    assert_int_equal(n, 2);
+    fp_td_enqueue(td, 10, "{\"type\":\"record_event\",\"args\":{\"object_id\":\"u%d\",\"user_id\":\"%d\"}}");
+    fp_td_wait_until(td, all_taken, NULL, 30000, "the jobs");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 10);
+}
+
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
     const struct CMUnitTest tests[] = {
         T(test_hup_changes_the_pool_without_failing_jobs),
         T(test_hup_with_a_broken_file_keeps_running),
@@ -245,6 +264,7 @@ int main(void)
         T(test_usr1_reopens_the_log_file),
         T(test_pidfile_written_and_removed),
         T(test_ledger_has_one_row_per_outcome),
+        T(test_user_drops_privileges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
