@@ -13,6 +13,7 @@
 
 #include "forkpool/config.h"
 #include "forkpool/err.h"
+#include "queue_stats.h"
 
 typedef struct fp_admin_s fp_admin_t;
 
@@ -100,51 +101,10 @@ int fp_admin_dead_delete(fp_admin_t *a, const char *queue, const char *const *id
 
 /* ---- stats ------------------------------------------------------------------ */
 
-/* A consumer of the queue's group, as XINFO CONSUMERS reports it. */
-typedef struct fp_admin_consumer_s {
-    char *name;        /* owned */
-    long long pending; /* entries delivered to it and not yet acknowledged */
-    long long idle_ms; /* since its last read or claim */
-} fp_admin_consumer_t;
-
-/* Entries counted one by one after the group's last-delivered id before the
- * count gives up and estimates (see fp_admin_queue_stats). */
-#define FP_ADMIN_READY_COUNT_MAX 10000
-
-/* One queue's state, read in one atomic script call (its keys share a slot).
- *
- * ready: entries not yet delivered to the group, i.e. after its
- * last-delivered id. Redis 7's own count (XINFO GROUPS "lag") when it has
- * one; when it does not (it gives up after deletions near the group's
- * position, which forkpool's XDEL on success causes), the script counts the
- * entries after that id with XRANGE pages, up to FP_ADMIN_READY_COUNT_MAX;
- * past that it reports max(that bound, XLEN - pending) with ready_exact false.
- * XLEN - pending alone is not used when exact counting is affordable: pending
- * entries whose stream entry was deleted (a holder died after XDEL) would skew
- * it. Without a group yet (no daemon has started), every entry is ready: the
- * daemon creates the group at id 0.
- * The oldest ready entry's age is Redis' clock (TIME) minus the ms part of its
- * id, so client clock skew does not matter. A missing key reads as empty. */
-typedef struct fp_admin_queue_stats_s {
-    long long ready;
-    bool ready_exact;
-    long long pending;        /* the group's pending entries (XINFO GROUPS "pending") */
-    long long delayed;        /* ZCARD P:{Q}:delayed */
-    long long dead;           /* XLEN P:{Q}:dead */
-    long long length;         /* XLEN P:{Q}:jobs */
-    bool group_exists;
-    char oldest_id[48];       /* first ready entry's id, "" when none is ready */
-    long long oldest_age_ms;  /* its age, -1 when none is ready */
-    long long now_ms;         /* Redis' clock when read */
-    fp_admin_consumer_t *consumers; /* owned; in Redis' order */
-    size_t nconsumers;
-} fp_admin_queue_stats_t;
-
 /* Reads queue's stats into *out (cleared first; fp_admin_queue_stats_clear
  * frees it, also after an error). FP_EREDIS with Redis' words when Redis
  * fails or a key has the wrong type. */
 int fp_admin_queue_stats(fp_admin_t *a, const char *queue, fp_admin_queue_stats_t *out,
                          fp_err_t *err);
-void fp_admin_queue_stats_clear(fp_admin_queue_stats_t *s);
 
 #endif

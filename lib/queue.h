@@ -97,6 +97,16 @@ void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), 
 
 bool fp_queue_is_ready(const fp_queue_t *q);
 
+/* Reads every queue's depth (ready, pending, delayed, dead, oldest ready age)
+ * with one read-only script call per queue on the writer connection, for the
+ * metrics timer. cb runs once per queue, with stats NULL when Redis could not
+ * answer (stats are borrowed for the call). Nothing is sent while the queue
+ * is not ready or is closing: cb is then not called. */
+struct fp_admin_queue_stats_s;
+typedef void (*fp_queue_sample_cb)(void *ctx, uint32_t queue,
+                                   const struct fp_admin_queue_stats_s *stats);
+void fp_queue_sample(fp_queue_t *q, fp_queue_sample_cb cb, void *ctx);
+
 /* Addition (queue engineer): what recovery did since fp_queue_new, for
  * metrics. Plain counters, only ever growing. */
 typedef struct fp_queue_stats_s {

@@ -34,6 +34,7 @@
 #include "os.h"
 #include "pool.h"
 #include "queue.h"
+#include "queue_stats.h"
 #include "retry.h"
 #include "spawn.h"
 
@@ -45,6 +46,7 @@
 #define RESPAWN_DELAY_MAX_MS 10000
 #define LEDGER_CAPACITY 10000 /* rows waiting for the writer before pulls pause */
 #define LEDGER_POLL_MS 50
+#define SAMPLE_INTERVAL_MS 5000
 
 typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
 
@@ -113,6 +115,7 @@ struct fp_supervisor_s {
     fp_ledger_t *ledger;    /* NULL when ledger.path is empty */
     bool ledger_full;       /* pulls pause until its writer catches up */
     uv_timer_t ledger_timer;
+    uv_timer_t sample_timer; /* queue depths for /metrics, off the scrape path */
     fp_metrics_t *metrics;
     uint64_t pulls;         /* batches received from the queue */
     int64_t last_pull_ms;
@@ -120,6 +123,7 @@ struct fp_supervisor_s {
 
 static void dispatch(fp_supervisor_t *sup);
 static void rebalance(fp_supervisor_t *sup);
+static void on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
 static void begin_drain(fp_supervisor_t *sup, const char *why);
 static void terminate(fp_supervisor_t *sup, const char *why);
 static void maybe_finish(fp_supervisor_t *sup);
@@ -381,6 +385,8 @@ static void on_queue_ready(void *ctx, bool ready)
     fp_supervisor_t *sup = ctx;
     sup->queue_ready = ready;
     update_want(sup);
+    if (ready && sup->health != NULL)
+        fp_queue_sample(sup->queue, on_queue_sample, sup);
 }
 
 /* ---- channels ----------------------------------------------------------- */
@@ -881,6 +887,7 @@ static void on_queue_closed(void *ctx)
     close_handle((uv_handle_t *)&sup->shutdown_timer);
     close_handle((uv_handle_t *)&sup->respawn_timer);
     close_handle((uv_handle_t *)&sup->ledger_timer);
+    close_handle((uv_handle_t *)&sup->sample_timer);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -1114,6 +1121,26 @@ static void on_ledger_timer(uv_timer_t *timer)
     }
 }
 
+static void on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st)
+{
+    fp_supervisor_t *sup = ctx;
+    fp_metrics_queue_t q = {-1, -1, -1, -1, -1.0};
+    if (st != NULL) {
+        q = (fp_metrics_queue_t){st->ready, st->pending, st->delayed, st->dead,
+                                 st->oldest_age_ms >= 0 ? (double)st->oldest_age_ms / 1000.0 : 0.0};
+    }
+    fp_metrics_set_queue(sup->metrics, sup->queue_names[queue], &q);
+}
+
+/* Queue depths are read on a timer, never per scrape: a scrape storm cannot
+ * turn into a Redis storm. */
+static void on_sample_timer(uv_timer_t *timer)
+{
+    fp_supervisor_t *sup = timer->data;
+    if (sup->queue != NULL && !sup->queue_closed)
+        fp_queue_sample(sup->queue, on_queue_sample, sup);
+}
+
 static int start_ledger(fp_supervisor_t *sup, fp_err_t *err)
 {
     const fp_config_t *cfg = sup->cfg;
@@ -1307,8 +1334,8 @@ static int init_handles(fp_supervisor_t *sup)
             return rc;
         sigs[i].handle->data = sup;
     }
-    uv_timer_t *timers[] = {&sup->burst_timer, &sup->drain_timer, &sup->shutdown_timer,
-                            &sup->respawn_timer, &sup->ledger_timer};
+    uv_timer_t *timers[] = {&sup->burst_timer,   &sup->drain_timer,  &sup->shutdown_timer,
+                            &sup->respawn_timer, &sup->ledger_timer, &sup->sample_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
@@ -1346,6 +1373,8 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     if (sup->opts.burst)
         uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
+    if (sup->health != NULL)
+        uv_timer_start(&sup->sample_timer, on_sample_timer, 200, SAMPLE_INTERVAL_MS);
     char names[256] = "";
     for (size_t i = 0, used = 0; i < sup->nqueues && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",

@@ -135,6 +135,22 @@ static bool pending_zero_and_stream_empty(fp_td_t *td, void *arg)
     return fp_td_pending(td) == 0 && fp_td_xlen(td, FP_TD_JOBS) == 0;
 }
 
+typedef struct metrics_wait_s {
+    int port;
+    const char *needle;
+} metrics_wait_t;
+
+static bool metrics_contain(fp_td_t *td, void *arg)
+{
+    (void)td;
+    metrics_wait_t *w = arg;
+    char *body = NULL;
+    http_get(w->port, "/metrics", &body);
+    bool found = body != NULL && strstr(body, w->needle) != NULL;
+    free(body);
+    return found;
+}
+
 static void test_metrics_and_stats_match_the_jobs_run(void **state)
 {
     fp_td_t *td = *state;
@@ -151,6 +167,14 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     assert_non_null(strstr(body, "forkpool_job_duration_seconds_count{queue=\"default\",type=\"noop\"} 30"));
     assert_non_null(strstr(body, "forkpool_children{state=\"idle\"} 2"));
     assert_non_null(strstr(body, "forkpool_redis_connected 1"));
+    free(body);
+    /* Queue depths come from a timer (every 5 s), not from the scrape. */
+    metrics_wait_t w = {port, "forkpool_queue_dead{queue=\"default\"} 2"};
+    fp_td_wait_until(td, metrics_contain, &w, 30000, "the sampled queue depth");
+    assert_int_equal(http_get(port, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "forkpool_queue_ready{queue=\"default\"} 0"));
+    assert_non_null(strstr(body, "forkpool_queue_pending{queue=\"default\"} 0"));
+    assert_non_null(strstr(body, "forkpool_queue_delayed{queue=\"default\"} 0"));
     free(body);
     assert_int_equal(http_get(port, "/stats", &body), 200);
     cJSON *doc = cJSON_Parse(body);
