@@ -23,6 +23,7 @@
 
 #include "admin.h"
 #include "cli.h"
+#include "term.h"
 #include "forkpool/job.h"
 #include "json.h"
 #include "utf8.h"
@@ -317,49 +318,7 @@ static bool format_iso(const fp_admin_field_t *f, char *out, size_t cap)
     return true;
 }
 
-/* Bytes of the UTF-8 character at s (left bytes remain), 0 when invalid. */
-static size_t utf8_char_len(const char *s, size_t left)
-{
-    unsigned char b = (unsigned char)s[0];
-    size_t want = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-    return want <= left && fp_utf8_valid_prefix(s, want) == want ? want : 0;
-}
 
-/* Copies s into out (cap bytes) for a terminal: control bytes become spaces
- * and invalid UTF-8 '?', so no payload can drive the terminal; at most cols
- * characters, "..." marking a cut. Returns the characters written. */
-static size_t cell(const char *s, size_t len, size_t cols, char *out, size_t cap)
-{
-    size_t i = 0, n = 0, used = 0;
-    while (i < len && used < cols && n + 8 < cap) {
-        size_t ch = utf8_char_len(s + i, len - i);
-        if (ch == 0) {
-            out[n++] = '?';
-            i++;
-        } else if (ch == 1) {
-            unsigned char b = (unsigned char)s[i++];
-            out[n++] = b < 0x20 || b == 0x7f ? ' ' : (char)b;
-        } else {
-            memcpy(out + n, s + i, ch);
-            n += ch;
-            i += ch;
-        }
-        used++;
-    }
-    if (i < len && cols >= 3) { /* cut: make room for "..." */
-        while (used > cols - 3) {
-            do
-                n--;
-            while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80);
-            used--;
-        }
-        memcpy(out + n, "...", 3);
-        n += 3;
-        used += 3;
-    }
-    out[n] = '\0';
-    return used;
-}
 
 typedef struct table_s {
     bool started;
@@ -367,16 +326,6 @@ typedef struct table_s {
     size_t shown;
 } table_t;
 
-static size_t terminal_width(void)
-{
-    struct winsize ws;
-    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    /* Not a terminal: $COLUMNS when set, else room for a long error line. */
-    const char *env = getenv("COLUMNS");
-    long v = env != NULL ? strtol(env, NULL, 10) : 0;
-    return v > 0 && v < 10000 ? (size_t)v : 240;
-}
 
 /* "type id=ID" of a valid job, else "(invalid payload)"; owned. */
 static char *job_label(const dead_ctx_t *c, const fp_dead_entry_t *e)
@@ -417,7 +366,7 @@ static void size_columns(table_t *t, const fp_dead_entry_t *e, size_t n, char **
         t->w_job = lj > t->w_job ? min_size(lj, 40) : t->w_job;
     }
     size_t used = t->w_id + 2 + 24 + 2 + 8 + 2 + t->w_consumer + 2 + t->w_job + 2;
-    size_t width = terminal_width();
+    size_t width = fp_term_width();
     t->w_error = width > used + 30 ? width - used : 30;
 }
 
@@ -435,7 +384,7 @@ static void print_row(const table_t *t, const fp_dead_entry_t *e, const char *la
     int64_t attempts;
     put_padded(e->id, strlen(e->id), t->w_id);
     if (!format_iso(&e->failed_at, when, sizeof when))
-        cell(e->failed_at.s != NULL ? e->failed_at.s : "-",
+        fp_term_cell(e->failed_at.s != NULL ? e->failed_at.s : "-",
              e->failed_at.s != NULL ? e->failed_at.len : 1, 24, when, sizeof when);
     put_padded(when, strlen(when), 24);
     if (field_int(&e->attempts, &attempts))
@@ -444,13 +393,13 @@ static void print_row(const table_t *t, const fp_dead_entry_t *e, const char *la
         snprintf(buf, sizeof buf, "%8s", "-");
     put_padded(buf, 8, 8);
     const fp_admin_field_t *who = &e->consumer;
-    size_t cols = cell(who->s != NULL ? who->s : "-", who->s != NULL ? who->len : 1, t->w_consumer,
+    size_t cols = fp_term_cell(who->s != NULL ? who->s : "-", who->s != NULL ? who->len : 1, t->w_consumer,
                        buf, sizeof buf);
     put_padded(buf, cols, t->w_consumer);
-    cols = cell(label, strlen(label), t->w_job, buf, sizeof buf);
+    cols = fp_term_cell(label, strlen(label), t->w_job, buf, sizeof buf);
     put_padded(buf, cols, t->w_job);
     const fp_admin_field_t *why = &e->error;
-    cell(why->s != NULL ? why->s : "-", why->s != NULL ? why->len : 1, t->w_error, buf, sizeof buf);
+    fp_term_cell(why->s != NULL ? why->s : "-", why->s != NULL ? why->len : 1, t->w_error, buf, sizeof buf);
     printf("%s\n", buf);
 }
 
@@ -697,7 +646,7 @@ static char *retry_payload(const dead_ctx_t *c, const fp_dead_entry_t *e, size_t
     }
     if (rc < 0 && !c->args->force) {
         char reason[128];
-        cell(why.msg, strlen(why.msg), 100, reason, sizeof reason);
+        fp_term_cell(why.msg, strlen(why.msg), 100, reason, sizeof reason);
         fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
         s->skipped++;
         free(text);

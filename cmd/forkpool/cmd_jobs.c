@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "term.h"
 #include "forkpool/units.h"
 #include "ledger_query.h"
 #include "os.h"
@@ -94,51 +95,13 @@ static int parse_args(int argc, char **argv, jobs_args_t *a, fp_err_t *err)
 
 /* ---- table --------------------------------------------------------------- */
 
-/* Bytes of the UTF-8 character at s (left bytes remain), 0 when invalid. */
-static size_t utf8_char_len(const char *s, size_t left)
-{
-    unsigned char b = (unsigned char)s[0];
-    size_t want = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-    return want <= left && fp_utf8_valid_prefix(s, want) == want ? want : 0;
-}
 
-/* Copies s (NULL shows "-") into out (cap bytes) for a terminal: control
- * bytes become spaces and invalid UTF-8 '?', so nothing in the ledger can
- * drive the terminal; at most cols characters, "..." marking a cut. Returns
- * the characters written. */
+/* A table cell; NULL shows "-". */
 static size_t cell(const char *s, size_t cols, char *out, size_t cap)
 {
     if (s == NULL)
         s = "-";
-    size_t len = strlen(s), i = 0, n = 0, used = 0;
-    while (i < len && used < cols && n + 8 < cap) {
-        size_t ch = utf8_char_len(s + i, len - i);
-        if (ch == 0) {
-            out[n++] = '?';
-            i++;
-        } else if (ch == 1) {
-            unsigned char b = (unsigned char)s[i++];
-            out[n++] = b < 0x20 || b == 0x7f ? ' ' : (char)b;
-        } else {
-            memcpy(out + n, s + i, ch);
-            n += ch;
-            i += ch;
-        }
-        used++;
-    }
-    if (i < len && cols >= 3) { /* cut: make room for "..." */
-        while (used > cols - 3) {
-            do
-                n--;
-            while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80);
-            used--;
-        }
-        memcpy(out + n, "...", 3);
-        n += 3;
-        used += 3;
-    }
-    out[n] = '\0';
-    return used;
+    return fp_term_cell(s, strlen(s), cols, out, cap);
 }
 
 static size_t text_cols(const char *s, size_t max)
@@ -147,16 +110,6 @@ static size_t text_cols(const char *s, size_t max)
     return cell(s, max, buf, sizeof buf);
 }
 
-static size_t terminal_width(void)
-{
-    struct winsize ws;
-    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    /* Not a terminal: $COLUMNS when set, else room for a long error. */
-    const char *env = getenv("COLUMNS");
-    long v = env != NULL ? strtol(env, NULL, 10) : 0;
-    return v > 0 && v < 10000 ? (size_t)v : 240;
-}
 
 /* Unix ms as 2024-05-01T12:34:56.789Z, or "-". */
 static void format_iso(int64_t ms, char *out, size_t cap)
@@ -239,7 +192,7 @@ static void size_columns(table_t *t)
     }
     size_t used = 24 + 2 + t->w_queue + 2 + t->w_type + 2 + t->w_job + 2 + 7 + 2 + 7 + 2 + 12 +
                   2 + 8 + 2;
-    size_t width = terminal_width();
+    size_t width = fp_term_width();
     t->w_error = width > used + 20 ? width - used : 20;
 }
 
