@@ -45,17 +45,29 @@ listen = ""
 database = "$work/events.db"
 EOF
 
-# Peak RSS (VmHWM, kB) of a pid and of its largest child, sampled while it runs.
+# VmHWM (peak RSS, kB) of one process, with bash builtins only: the sampler
+# must not steal CPU from what it measures on a 2-core machine.
+hwm() {
+  local key value rest
+  while read -r key value rest; do
+    [ "$key" = "VmHWM:" ] && { echo "$value"; return; }
+  done < "/proc/$1/status" 2>/dev/null
+  echo 0
+}
+
+# Peak RSS of a pid and of its largest child, sampled every 250 ms while it
+# runs (VmHWM is a high-water mark, so sparse samples still see the peak).
 sample_rss() {
-  local pid=$1 sup=0 child=0 v c
+  local pid=$1 sup=0 child=0 v c kids
   while kill -0 "$pid" 2>/dev/null; do
-    v=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    [ "${v:-0}" -gt "$sup" ] && sup=$v
-    for c in $(cat "/proc/$pid/task/$pid/children" 2>/dev/null); do
-      v=$(awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || echo 0)
-      [ "${v:-0}" -gt "$child" ] && child=$v
+    v=$(hwm "$pid"); [ "${v:-0}" -gt "$sup" ] && sup=$v
+    kids=()
+    # The file has no final newline: read fills kids and still returns 1.
+    read -r -a kids < "/proc/$pid/task/$pid/children" 2>/dev/null || true
+    for c in "${kids[@]}"; do
+      v=$(hwm "$c"); [ "${v:-0}" -gt "$child" ] && child=$v
     done
-    sleep 0.02
+    sleep 0.25
   done
   echo "$sup $child"
 }
