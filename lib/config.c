@@ -553,7 +553,7 @@ static int run_check(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
 static int set_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128];
-    const char *s;
+    const char *s = NULL;
     snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
     int rc = get_string(ld, label, node, &s);
     if (rc < 0)
@@ -592,7 +592,7 @@ static int set_int(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node
 static int set_amount(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], q[96];
-    const char *s;
+    const char *s = NULL;
     int64_t v;
     fp_err_t uerr = {0};
     snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
@@ -612,7 +612,7 @@ static int set_amount(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
 static int set_enum(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], list[128], q[96];
-    const char *s;
+    const char *s = NULL;
     snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
     int rc = get_string(ld, label, node, &s);
     if (rc < 0)
@@ -643,7 +643,7 @@ static int set_strv(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *nod
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
     for (; v.count < n; v.count++) {
         const fp_toml_node_t *e = fp_toml_at(node, v.count);
-        const char *s;
+        const char *s = NULL;
         snprintf(label, sizeof label, "[%s] %s[%zu]", k->section, k->key, v.count);
         if (fp_toml_type(e) != FP_TOML_STRING) {
             rc = fail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
@@ -903,7 +903,7 @@ static int resolve_weights(loader_t *ld)
                        "[queues] weights only apply with order = \"weighted\"");
     for (size_t i = 0; i < fp_toml_count(table); i++) {
         const char *queue = fp_toml_key_at(table, i);
-        int64_t w;
+        int64_t w = 1;
         int rc = weight_of(ld, queue, fp_toml_at(table, i), &w);
         if (rc < 0)
             return rc;

@@ -313,9 +313,10 @@ static bool format_iso(const fp_admin_field_t *f, char *out, size_t cap)
     time_t sec = (time_t)(ms / 1000);
     if (gmtime_r(&sec, &tm) == NULL)
         return false;
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return true;
+    /* Years past 9999 would not fit: say so rather than cut the text. */
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return n > 0 && (size_t)n < cap;
 }
 
 
