@@ -572,30 +572,20 @@ static cJSON *json_int(const fp_admin_field_t *f)
     return cJSON_CreateRaw(digits);
 }
 
-static bool json_add(cJSON *o, const char *name, cJSON *item)
-{
-    if (item != NULL && cJSON_AddItemToObject(o, name, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
-}
-
 static int print_json_line(const dead_ctx_t *c, const fp_dead_entry_t *e, fp_err_t *err)
 {
     cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && json_add(o, "id", cJSON_CreateString(e->id)) &&
-              json_add(o, "queue", cJSON_CreateString(c->queue)) &&
-              json_add(o, "job", json_job(&e->job)) && json_add(o, "error", json_text(&e->error)) &&
-              json_add(o, "attempts", json_int(&e->attempts)) &&
-              json_add(o, "failed_at", json_int(&e->failed_at)) &&
-              json_add(o, "consumer", json_text(&e->consumer));
-    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (line == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
-    puts(line);
-    cJSON_free(line);
-    return 0;
+    bool ok = o != NULL && fp_cli_json_add(o, "id", cJSON_CreateString(e->id)) &&
+              fp_cli_json_add(o, "queue", cJSON_CreateString(c->queue)) &&
+              fp_cli_json_add(o, "job", json_job(&e->job)) && fp_cli_json_add(o, "error", json_text(&e->error)) &&
+              fp_cli_json_add(o, "attempts", json_int(&e->attempts)) &&
+              fp_cli_json_add(o, "failed_at", json_int(&e->failed_at)) &&
+              fp_cli_json_add(o, "consumer", json_text(&e->consumer));
+    if (!ok) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return fp_cli_print_json_line(o, err);
 }
 
 static int list_json_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,

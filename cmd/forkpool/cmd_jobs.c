@@ -295,38 +295,28 @@ static cJSON *json_int(int64_t v, bool zero_is_null)
     return cJSON_CreateRaw(digits);
 }
 
-static bool json_add(cJSON *o, const char *name, cJSON *item)
-{
-    if (item != NULL && cJSON_AddItemToObject(o, name, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
-}
-
 static int on_json_row(void *arg, int64_t id, const fp_ledger_row_t *r, fp_err_t *err)
 {
     (void)arg;
     cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && json_add(o, "id", json_int(id, false)) &&
-              json_add(o, "queue", json_text(r->queue)) &&
-              json_add(o, "entry_id", json_text(r->entry_id)) &&
-              json_add(o, "job_id", json_text(r->job_id)) &&
-              json_add(o, "type", json_text(r->type)) &&
-              json_add(o, "outcome", json_text(r->outcome)) &&
-              json_add(o, "attempt", json_int(r->attempt, false)) &&
-              json_add(o, "enqueued_at", json_int(r->enqueued_at_ms, true)) &&
-              json_add(o, "started_at", json_int(r->started_at_ms, true)) &&
-              json_add(o, "finished_at", json_int(r->finished_at_ms, true)) &&
-              json_add(o, "duration_us", json_int(r->duration_us, false)) &&
-              json_add(o, "pid", json_int(r->pid, true)) &&
-              json_add(o, "error", json_text(r->error));
-    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (line == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
-    puts(line);
-    cJSON_free(line);
-    return 0;
+    bool ok = o != NULL && fp_cli_json_add(o, "id", json_int(id, false)) &&
+              fp_cli_json_add(o, "queue", json_text(r->queue)) &&
+              fp_cli_json_add(o, "entry_id", json_text(r->entry_id)) &&
+              fp_cli_json_add(o, "job_id", json_text(r->job_id)) &&
+              fp_cli_json_add(o, "type", json_text(r->type)) &&
+              fp_cli_json_add(o, "outcome", json_text(r->outcome)) &&
+              fp_cli_json_add(o, "attempt", json_int(r->attempt, false)) &&
+              fp_cli_json_add(o, "enqueued_at", json_int(r->enqueued_at_ms, true)) &&
+              fp_cli_json_add(o, "started_at", json_int(r->started_at_ms, true)) &&
+              fp_cli_json_add(o, "finished_at", json_int(r->finished_at_ms, true)) &&
+              fp_cli_json_add(o, "duration_us", json_int(r->duration_us, false)) &&
+              fp_cli_json_add(o, "pid", json_int(r->pid, true)) &&
+              fp_cli_json_add(o, "error", json_text(r->error));
+    if (!ok) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return fp_cli_print_json_line(o, err);
 }
 
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err)

@@ -204,14 +204,6 @@ static cJSON *json_int(long long v)
     return cJSON_CreateRaw(digits);
 }
 
-static bool add(cJSON *o, const char *name, cJSON *item)
-{
-    if (item != NULL && cJSON_AddItemToObject(o, name, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
-}
-
 static bool append(cJSON *array, cJSON *item)
 {
     if (item != NULL && cJSON_AddItemToArray(array, item))
@@ -226,9 +218,9 @@ static cJSON *json_consumers(const fp_admin_queue_stats_t *s)
     bool ok = array != NULL;
     for (size_t k = 0; ok && k < s->nconsumers; k++) {
         cJSON *c = cJSON_CreateObject();
-        ok = c != NULL && add(c, "name", json_string(s->consumers[k].name)) &&
-             add(c, "pending", json_int(s->consumers[k].pending)) &&
-             add(c, "idle_ms", json_int(s->consumers[k].idle_ms));
+        ok = c != NULL && fp_cli_json_add(c, "name", json_string(s->consumers[k].name)) &&
+             fp_cli_json_add(c, "pending", json_int(s->consumers[k].pending)) &&
+             fp_cli_json_add(c, "idle_ms", json_int(s->consumers[k].idle_ms));
         ok = ok ? append(array, c) : (cJSON_Delete(c), false);
     }
     if (!ok) {
@@ -242,17 +234,17 @@ static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
 {
     cJSON *o = cJSON_CreateObject();
     bool ready = s->oldest_id[0] != '\0';
-    bool ok = o != NULL && add(o, "name", json_string(queue)) &&
-              add(o, "ready", json_int(s->ready)) &&
-              add(o, "ready_exact", cJSON_CreateBool(s->ready_exact)) &&
-              add(o, "pending", json_int(s->pending)) && add(o, "delayed", json_int(s->delayed)) &&
-              add(o, "dead", json_int(s->dead)) && add(o, "length", json_int(s->length)) &&
-              add(o, "group_exists", cJSON_CreateBool(s->group_exists)) &&
-              add(o, "oldest_ready_id",
+    bool ok = o != NULL && fp_cli_json_add(o, "name", json_string(queue)) &&
+              fp_cli_json_add(o, "ready", json_int(s->ready)) &&
+              fp_cli_json_add(o, "ready_exact", cJSON_CreateBool(s->ready_exact)) &&
+              fp_cli_json_add(o, "pending", json_int(s->pending)) && fp_cli_json_add(o, "delayed", json_int(s->delayed)) &&
+              fp_cli_json_add(o, "dead", json_int(s->dead)) && fp_cli_json_add(o, "length", json_int(s->length)) &&
+              fp_cli_json_add(o, "group_exists", cJSON_CreateBool(s->group_exists)) &&
+              fp_cli_json_add(o, "oldest_ready_id",
                   ready ? cJSON_CreateString(s->oldest_id) : cJSON_CreateNull()) &&
-              add(o, "oldest_ready_age_ms",
+              fp_cli_json_add(o, "oldest_ready_age_ms",
                   ready ? json_int(s->oldest_age_ms) : cJSON_CreateNull()) &&
-              add(o, "consumers", json_consumers(s));
+              fp_cli_json_add(o, "consumers", json_consumers(s));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -263,20 +255,18 @@ static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
 static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, fp_err_t *err)
 {
     cJSON *doc = cJSON_CreateObject(), *queues = NULL;
-    /* add() frees what it could not attach, so doc owns everything after. */
-    bool ok = doc != NULL && add(doc, "group", json_string(cfg->redis.group)) &&
-              add(doc, "prefix", json_string(cfg->redis.prefix)) &&
-              add(doc, "now_ms", json_int(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
-              add(doc, "queues", queues = cJSON_CreateArray());
+    /* fp_cli_json_add() frees what it could not attach, so doc owns everything after. */
+    bool ok = doc != NULL && fp_cli_json_add(doc, "group", json_string(cfg->redis.group)) &&
+              fp_cli_json_add(doc, "prefix", json_string(cfg->redis.prefix)) &&
+              fp_cli_json_add(doc, "now_ms", json_int(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
+              fp_cli_json_add(doc, "queues", queues = cJSON_CreateArray());
     for (size_t i = 0; ok && i < cfg->queues.names.count; i++)
         ok = append(queues, json_queue(cfg->queues.names.items[i], &st[i]));
-    char *text = ok ? cJSON_PrintUnformatted(doc) : NULL;
-    cJSON_Delete(doc);
-    if (text == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
-    puts(text);
-    cJSON_free(text);
-    return 0;
+    if (!ok) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    return fp_cli_print_json_line(doc, err);
 }
 
 int fp_cmd_stats(int argc, char **argv, fp_err_t *err)

@@ -1,6 +1,9 @@
 /* common.c: option helpers every command shares. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli.h"
 
@@ -26,5 +29,24 @@ int fp_cli_parse_count(const char *option, const char *text, long long max, long
         return fp_err_set(err, FP_EUSAGE, "%s takes a whole number from 0 to %lld, got \"%s\"",
                           option, max, text);
     *out = v;
+    return 0;
+}
+
+bool fp_cli_json_add(void *o, const char *name, void *item)
+{
+    if (o != NULL && item != NULL && cJSON_AddItemToObject(o, name, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+int fp_cli_print_json_line(void *doc, fp_err_t *err)
+{
+    char *line = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (line == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    puts(line);
+    cJSON_free(line);
     return 0;
 }
