@@ -63,6 +63,7 @@ typedef struct exec_plan_s {
     char fd_var[32];
     char id_var[48];
     int errpipe[2];  /* CLOEXEC: EOF in the parent means exec succeeded */
+    int outpipe[2];  /* CLOEXEC: the child's stdout and stderr, or -1 to inherit */
 } exec_plan_t;
 
 /* What an exec child writes into errpipe when it cannot run the command. */
@@ -71,9 +72,10 @@ typedef struct exec_report_s {
     int32_t err;   /* errno */
 } exec_report_t;
 
-enum { EXEC_STAGE_EXEC, EXEC_STAGE_FDS, EXEC_STAGE_STDIN };
+enum { EXEC_STAGE_EXEC, EXEC_STAGE_FDS, EXEC_STAGE_STDIN, EXEC_STAGE_OUTPUT };
 
-static const char *const exec_stage_names[] = {"exec", "setting up fds 3 and 4", "opening /dev/null"};
+static const char *const exec_stage_names[] = {"exec", "setting up fds 3 and 4", "opening /dev/null",
+                                               "setting up stdout and stderr"};
 
 /* Where the exec child keeps the error pipe between close_from and exec. */
 #define EXEC_REPORT_FD 4
@@ -92,10 +94,13 @@ static void plan_free(exec_plan_t *plan)
         if (plan->errpipe[i] >= 0)
             close(plan->errpipe[i]);
         plan->errpipe[i] = -1;
+        if (plan->outpipe[i] >= 0)
+            close(plan->outpipe[i]);
+        plan->outpipe[i] = -1;
     }
 }
 
-static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, fp_err_t *err)
+static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, bool capture, fp_err_t *err)
 {
     const fp_strv_t *cmd = &spec->cfg->pool.command;
     if (cmd->count == 0 || cmd->items == NULL || cmd->items[0] == NULL || cmd->items[0][0] == '\0')
@@ -119,6 +124,11 @@ static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, fp_err_t *e
     plan->envp[k++] = plan->fd_var;
     plan->envp[k++] = plan->id_var;
     if (pipe2(plan->errpipe, O_CLOEXEC) < 0) {
+        int rc = -errno;
+        return fp_err_set(err, rc, "pipe2() failed while spawning child %d: %s", spec->child_id,
+                          fp_strerror(rc));
+    }
+    if (capture && pipe2(plan->outpipe, O_CLOEXEC) < 0) {
         int rc = -errno;
         return fp_err_set(err, rc, "pipe2() failed while spawning child %d: %s", spec->child_id,
                           fp_strerror(rc));
@@ -247,6 +257,17 @@ static _Noreturn void child_start(const fp_child_spec_t *spec, int sock, pid_t p
     /* 4. Logs keep reaching the log file after close_from. */
     child_keep_log(spec->cfg);
 
+    /* 4b. Exec: stdout and stderr into the supervisor's output pipe, which
+     * logs each line with the child id. dup2 onto the same fd would keep
+     * CLOEXEC, so that case clears it instead. */
+    if (plan != NULL && plan->outpipe[1] >= 0) {
+        for (int fd = 1; fd <= 2; fd++) {
+            int r = plan->outpipe[1] == fd ? fcntl(fd, F_SETFD, 0) : dup2(plan->outpipe[1], fd);
+            if (r < 0)
+                exec_fail(plan->errpipe[1], EXEC_STAGE_OUTPUT, errno);
+        }
+    }
+
     /* 5. fds 0-3 only (and the exec error pipe on 4 until exec). */
     int rc = child_setup_fds(sock, plan != NULL ? plan->errpipe[1] : -1);
     if (plan != NULL) {
@@ -285,7 +306,7 @@ static int exec_wait(exec_plan_t *plan, const fp_child_spec_t *spec, pid_t pid, 
     if (n == (ssize_t)sizeof rep && rep.stage == EXEC_STAGE_EXEC)
         rc = fp_err_set(err, FP_ECONFIG, "cannot run \"%s\": %s (pool.command, child %d)", cmd,
                         strerror(rep.err), spec->child_id);
-    else if (n == (ssize_t)sizeof rep && rep.stage > 0 && rep.stage <= EXEC_STAGE_STDIN)
+    else if (n == (ssize_t)sizeof rep && rep.stage > 0 && rep.stage <= EXEC_STAGE_OUTPUT)
         rc = fp_err_set(err, -rep.err, "%s failed in child %d before running \"%s\": %s",
                         exec_stage_names[rep.stage], spec->child_id, cmd, strerror(rep.err));
     else
@@ -300,12 +321,20 @@ static int exec_wait(exec_plan_t *plan, const fp_child_spec_t *spec, pid_t pid, 
 
 int fp_spawn(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, fp_err_t *err)
 {
+    return fp_spawn_output(spec, pid_out, fd_out, NULL, err);
+}
+
+int fp_spawn_output(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, int *out_fd,
+                    fp_err_t *err)
+{
     int sv[2] = {-1, -1};
-    exec_plan_t plan = {.errpipe = {-1, -1}};
+    exec_plan_t plan = {.errpipe = {-1, -1}, .outpipe = {-1, -1}};
     bool exec_runtime = spec->cfg->pool.runtime == FP_RUNTIME_EXEC;
     int rc;
 
-    if (exec_runtime && (rc = plan_init(&plan, spec, err)) < 0)
+    if (out_fd != NULL)
+        *out_fd = -1;
+    if (exec_runtime && (rc = plan_init(&plan, spec, out_fd != NULL, err)) < 0)
         goto fail;
 
     /* CLOEXEC on both ends: only fd 3, made by dup2 in the child, crosses exec,
@@ -356,6 +385,9 @@ int fp_spawn(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, fp_err_t 
     if (exec_runtime) {
         close(plan.errpipe[1]);
         plan.errpipe[1] = -1;
+        if (plan.outpipe[1] >= 0)
+            close(plan.outpipe[1]);
+        plan.outpipe[1] = -1;
         if ((rc = exec_wait(&plan, spec, pid, err)) < 0)
             goto fail;
     }
@@ -367,6 +399,10 @@ int fp_spawn(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, fp_err_t 
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         goto fail;
+    }
+    if (out_fd != NULL && plan.outpipe[0] >= 0) {
+        *out_fd = plan.outpipe[0];
+        plan.outpipe[0] = -1;
     }
     plan_free(&plan);
     *pid_out = pid;

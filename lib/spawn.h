@@ -23,6 +23,11 @@ typedef struct fp_child_spec_s {
  * cfg->pool.command with the socket on fd 3. An exec that fails (command not
  * found) is reported here as FP_ECONFIG with the reason, not as a crash. */
 int fp_spawn(const fp_child_spec_t *spec, pid_t *pid, int *fd, fp_err_t *err);
+/* fp_spawn, and for an exec child its stdout and stderr captured: *out_fd is
+ * the read end of a pipe (CLOEXEC, owned by the caller) that carries both,
+ * or -1 for a native child, whose output stays the supervisor's. */
+int fp_spawn_output(const fp_child_spec_t *spec, pid_t *pid, int *fd, int *out_fd,
+                    fp_err_t *err);
 
 /* The fork lock: threads that hold library locks (SQLite, the ledger) take
  * the read side around those calls so that fork never copies a held lock. */

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "os.h"
 #include "pool.h"
+#include "plugin.h"
 #include "queue.h"
 #include "queue_stats.h"
 #include "retry.h"
@@ -76,6 +77,21 @@ typedef struct channel_s {
     char buf[CHANNEL_READ_BYTES];
 } channel_t;
 
+/* An exec child's stdout and stderr, read on the loop: each line goes to the
+ * log as "child N: ...". It lives apart from the slot (a grandchild may hold
+ * the pipe after the child is reaped) and closes at EOF or at shutdown. */
+typedef struct output_s {
+    uv_pipe_t pipe;
+    struct output_s *prev, *next; /* fp_supervisor_t.outputs */
+    fp_supervisor_t *sup;
+    int child_id;
+    fp_framer_t framer;
+    char buf[4096];
+} output_t;
+
+#define OUTPUT_LINE_MAX 8192
+#define OUTPUT_FINAL_READS 64 /* at shutdown, what is still buffered, bounded */
+
 typedef struct write_req_s {
     uv_write_t req;
     char *data;
@@ -100,6 +116,7 @@ struct fp_supervisor_s {
     bool queue_ready;
     bool queue_closed;
     fp_held_t *wait_head, *wait_tail;
+    output_t *outputs; /* exec children's output readers */
     fp_buf_t line; /* scratch for encoding, reused */
     uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp, sig_hup, sig_ttin, sig_ttou,
         sig_usr1;
@@ -686,6 +703,104 @@ static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
     return rc;
 }
 
+/* ---- exec children's output --------------------------------------------- */
+
+static void on_output_line(void *ctx, const char *line, size_t len, int status)
+{
+    output_t *out = ctx;
+    if (status < 0) {
+        fp_log_warn(LOG, "child %d: (a line of output longer than %d bytes, not logged)",
+                    out->child_id, OUTPUT_LINE_MAX);
+        return;
+    }
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    fp_log_info(LOG, "child %d: %.*s", out->child_id, (int)len, line);
+}
+
+static void on_output_closed(uv_handle_t *handle)
+{
+    output_t *out = handle->data;
+    if (out->prev != NULL)
+        out->prev->next = out->next;
+    else
+        out->sup->outputs = out->next;
+    if (out->next != NULL)
+        out->next->prev = out->prev;
+    fp_framer_free(&out->framer);
+    free(out);
+}
+
+/* Logs a last line that had no newline, then closes. */
+static void output_close(output_t *out)
+{
+    if (uv_is_closing((uv_handle_t *)&out->pipe))
+        return;
+    if (out->framer.partial.len > 0 && !out->framer.discarding)
+        on_output_line(out, out->framer.partial.data, out->framer.partial.len, 0);
+    uv_close((uv_handle_t *)&out->pipe, on_output_closed);
+}
+
+static void on_output_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    output_t *out = handle->data;
+    *buf = uv_buf_init(out->buf, sizeof out->buf);
+}
+
+static void on_output_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    output_t *out = stream->data;
+    if (nread > 0)
+        fp_framer_feed(&out->framer, buf->base, (size_t)nread, on_output_line, out);
+    else if (nread < 0)
+        output_close(out);
+}
+
+/* Takes fd (the read end of the child's output pipe) in every case. */
+static void output_open(fp_supervisor_t *sup, int child_id, int fd)
+{
+    output_t *out = calloc(1, sizeof *out);
+    if (out == NULL || uv_pipe_init(&sup->loop, &out->pipe, 0) < 0) {
+        fp_log_warn(LOG, "cannot read the output of child %d; it is discarded", child_id);
+        free(out);
+        close(fd);
+        return;
+    }
+    out->sup = sup;
+    out->child_id = child_id;
+    out->pipe.data = out;
+    fp_framer_init(&out->framer, OUTPUT_LINE_MAX);
+    out->next = sup->outputs;
+    if (sup->outputs != NULL)
+        sup->outputs->prev = out;
+    sup->outputs = out;
+    int rc = uv_pipe_open(&out->pipe, fd);
+    if (rc < 0)
+        close(fd);
+    else
+        rc = uv_read_start((uv_stream_t *)&out->pipe, on_output_alloc, on_output_read);
+    if (rc < 0) {
+        fp_log_warn(LOG, "cannot read the output of child %d: %s", child_id, uv_strerror(rc));
+        output_close(out);
+    }
+}
+
+/* Shutdown: every child is reaped, so what they wrote is in the pipes; read
+ * it (bounded: a grandchild may keep writing) and close. */
+static void outputs_close_all(fp_supervisor_t *sup)
+{
+    for (output_t *out = sup->outputs; out != NULL; out = out->next) {
+        uv_os_fd_t fd;
+        if (uv_is_closing((uv_handle_t *)&out->pipe) || uv_fileno((uv_handle_t *)&out->pipe, &fd) < 0)
+            continue;
+        ssize_t n;
+        for (int i = 0; i < OUTPUT_FINAL_READS && (n = read(fd, out->buf, sizeof out->buf)) > 0; i++)
+            fp_framer_feed(&out->framer, out->buf, (size_t)n, on_output_line, out);
+        output_close(out);
+    }
+}
+
 /* ---- children ----------------------------------------------------------- */
 
 static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
@@ -695,8 +810,11 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
         return fp_err_set(err, -ENOMEM, "out of memory adding a child");
     fp_child_spec_t spec = {.child_id = slot->id, .cfg = sup->cfg, .handlers = &sup->registry};
     pid_t pid;
-    int fd;
-    int rc = fp_spawn(&spec, &pid, &fd, err);
+    int fd, out_fd = -1;
+    bool exec_runtime = sup->cfg->pool.runtime == FP_RUNTIME_EXEC;
+    int rc = fp_spawn_output(&spec, &pid, &fd, exec_runtime ? &out_fd : NULL, err);
+    if (rc == 0 && out_fd >= 0)
+        output_open(sup, slot->id, out_fd);
     if (rc < 0) {
         slot->reaped = slot->channel_closed = true;
         fp_pool_release_if_done(&sup->pool, slot);
@@ -869,6 +987,7 @@ static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
     sup->queue = NULL;
+    outputs_close_all(sup);
     if (sup->health != NULL) {
         fp_health_close(sup->health, NULL, NULL);
         sup->health = NULL;
@@ -1427,10 +1546,14 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         free(sup);
         return fp_err_set(err, rc, "cannot create the event loop: %s", uv_strerror(rc));
     }
-    rc = start(sup, err);
+    fp_plugins_t *plugins = NULL; /* before the first fork: children inherit them */
+    rc = fp_plugins_load(cfg, &sup->registry, &plugins, err);
+    if (rc == 0)
+        rc = start(sup, err);
     if (rc < 0) {
         /* Nothing was pulled yet: stop what started and report. */
         kill_all_and_reap(sup);
+        outputs_close_all(sup);
         if (sup->queue != NULL)
             fp_queue_close(sup->queue, NULL, NULL);
         if (sup->health != NULL)
@@ -1449,6 +1572,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_ledger_close(sup->ledger); /* writes every row still queued */
     fp_metrics_free(sup->metrics);
     fp_pool_free(&sup->pool);
+    fp_plugins_free(plugins);
     for (size_t i = 0; i < sup->nreloaded; i++)
         fp_config_free(sup->reloaded[i]);
     free(sup->reloaded);

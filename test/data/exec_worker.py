@@ -1,0 +1,76 @@
+"""exec_worker.py: the exec-runtime worker of test_it_exec.c, on
+scripts/forkpool_worker.py. `exec_worker.py exit` leaves at once (a broken
+deployment); otherwise it serves the handlers below."""
+import sys
+
+if sys.argv[1:] == ["exit"]:  # before any import: as quick as Python gets
+    sys.exit(3)
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from forkpool_worker import Permanent, handler, run  # noqa: E402
+
+FD = int(os.environ["FORKPOOL_FD"])
+
+
+@handler("echo")
+def echo(args):
+    return args
+
+
+@handler("noop")
+def noop(args):
+    return None
+
+
+@handler("sleep")
+def sleep(args):
+    time.sleep(args.get("ms", 0) / 1000.0)
+    return {"slept_ms": args.get("ms", 0)}
+
+
+@handler("fail")
+def fail(args):
+    if args.get("retry", True):
+        raise RuntimeError(args.get("message", "failed"))
+    raise Permanent(args.get("message", "failed"))
+
+
+@handler("crash")
+def crash(args):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def hang():
+    while True:
+        time.sleep(3600)
+
+
+@handler("garbage")
+def garbage(args):
+    os.write(FD, b"this is not json\n{\"op\":\"bogus\"}\n")
+    hang()
+
+
+@handler("wrongseq")
+def wrongseq(args):
+    os.write(FD, b'{"op":"done","seq":987654321,"ok":true,"rss_kb":1}\n')
+    hang()
+
+
+@handler("longline")
+def longline(args):
+    return "x" * args.get("bytes", 2 << 20)  # the done line exceeds the limit
+
+
+@handler("say")
+def say(args):
+    print(args.get("text", ""))
+    print("on stderr: " + args.get("text", ""), file=sys.stderr)
+    return None
+
+
+run()

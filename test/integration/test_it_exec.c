@@ -1,0 +1,221 @@
+/* test_it_exec.c: the exec runtime (pool.runtime = "exec") with a Python
+ * worker on scripts/forkpool_worker.py (test/data/exec_worker.py): the same
+ * behaviours as native children — reuse, timeouts, crash recovery,
+ * recycling — and the bad inputs of an exec command: not found, exiting at
+ * once, garbage, a wrong seq or an overlong line on fd 3, no answer. Real
+ * redis-server, real forkpool binary, Debian's python3. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "harness.h"
+
+/* Writes the config: the exec runtime running exec_worker.py (with
+ * worker_arg after it when not NULL), then pool_lines and extra. */
+static void exec_config(fp_td_t *td, const char *worker_arg, const char *pool_lines,
+                        const char *extra)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[pool]\nruntime = \"exec\"\n"
+             "command = [\"python3\", \"%s/test/data/exec_worker.py\"%s%s%s]\n"
+             "kill_grace = \"200ms\"\n%s"
+             "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n%s",
+             fp_th_env("FP_SOURCE_DIR"), worker_arg ? ", \"" : "", worker_arg ? worker_arg : "",
+             worker_arg ? "\"" : "", pool_lines ? pool_lines : "", extra ? extra : "");
+    fp_td_config(td, "log_level = \"debug\"\n", text);
+}
+
+static void run_burst(fp_td_t *td)
+{
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
+/* Whether every member of the delayed set contains needle, and there are n. */
+static bool delayed_all_have(fp_td_t *td, long long n, const char *needle)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 -1", FP_TD_DELAYED);
+    assert_non_null(r);
+    bool ok = (long long)r->elements == n;
+    for (size_t i = 0; ok && i < r->elements; i++)
+        ok = strstr(r->element[i]->str, needle) != NULL;
+    if (!ok)
+        for (size_t i = 0; i < r->elements; i++)
+            fprintf(stderr, "delayed: %s\n", r->element[i]->str);
+    freeReplyObject(r);
+    return ok;
+}
+
+/* 500 jobs through 2 workers: each started once and reused. */
+static void test_exec_reuses_two_workers(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 2\n", NULL);
+    fp_td_enqueue(td, 500, "{\"type\":\"echo\",\"id\":\"e%d\",\"args\":{\"n\":%d}}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 500);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
+    assert_int_equal(fp_td_log_count(td, "started: 2 exec children"), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* A handler's exception is a retryable failure, Permanent and an unknown
+ * type fail for good. */
+static void test_exec_failures_follow_the_retry_rules(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"message\":\"flaky %d%d\"}}");
+    fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"message\":\"bad %d%d\",\"retry\":false}}");
+    fp_td_enqueue(td, 1, "{\"type\":\"nosuch\",\"id\":\"n%d%d\"}");
+    run_burst(td);
+    assert_true(delayed_all_have(td, 1, "RuntimeError: flaky 00"));
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 2);
+    assert_true(fp_td_dead_has(td, "error", "bad 00"));
+    assert_true(fp_td_dead_has(td, "error", "no handler for job type 'nosuch'"));
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 1);
+}
+
+static void test_exec_timeout_terms_the_worker(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"timeout\":\"500ms\",\"id\":\"t%d%d\"}");
+    fp_td_enqueue(td, 5, "{\"type\":\"echo\",\"id\":\"after%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 5);
+    assert_true(delayed_all_have(td, 1, "timeout: still running after 500 ms"));
+    assert_int_equal(fp_td_log_count(td, "timed out; sending SIGTERM"), 1);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
+}
+
+static void test_exec_crash_is_a_failed_attempt(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 2\n", NULL);
+    fp_td_enqueue(td, 10, "{\"type\":\"echo\",\"id\":\"a%d-%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"crash\",\"id\":\"poison%d%d\"}");
+    fp_td_enqueue(td, 10, "{\"type\":\"echo\",\"id\":\"b%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 20);
+    assert_true(delayed_all_have(td, 1, "child crashed: killed by signal 11"));
+    assert_true(delayed_all_have(td, 1, "poison00"));
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 3);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+static void test_exec_recycling_by_job_count(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 2\nmax_jobs_per_child = 10\nmax_jobs_jitter = 0\n", NULL);
+    fp_td_enqueue(td, 100, "{\"type\":\"echo\",\"id\":\"r%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 100);
+    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
+    assert_true(retired >= 3);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
+    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+/* rss_kb from the worker's done message drives max_memory_per_child. */
+static void test_exec_recycling_by_memory(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\nmax_memory_per_child = \"1KB\"\n", NULL);
+    fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"m%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 3);
+    assert_true(fp_td_log_count(td, "is replaced after max_memory_per_child") >= 1);
+}
+
+static void test_exec_command_not_found_is_a_config_error(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nruntime = \"exec\"\ncommand = [\"/nonexistent/forkpool-worker\", \"x\"]\n");
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 30000), 78);
+    assert_true(fp_td_log_count(td, "cannot run \"/nonexistent/forkpool-worker\"") >= 1);
+    assert_true(fp_td_log_count(td, "No such file or directory") >= 1);
+}
+
+/* A worker that exits at once is restarted with growing delay, and the
+ * daemon still stops cleanly. */
+static void test_exec_worker_exiting_at_once_backs_off(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, "exit", "children = 1\n", NULL);
+    fp_td_start(td, false);
+    fp_td_wait_until(td, fp_td_log_has, "next start in 400 ms", 30000, "three restarts");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    /* Reaching 400 ms took three quick exits in a row; a slow Python start
+     * under load may reset the delay once, so at least one of each. */
+    assert_true(fp_td_log_count(td, "next start in 100 ms") >= 1);
+    assert_true(fp_td_log_count(td, "next start in 200 ms") >= 1);
+    assert_true(fp_td_log_count(td, "exited with status 3") >= 3);
+}
+
+/* Garbage, an answer for another seq and an overlong line on fd 3 are each
+ * logged and ignored; the job, never answered, ends by its timeout, and the
+ * daemon goes on with the next job. */
+static void test_exec_bad_answers_end_by_timeout(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"garbage\",\"timeout\":\"500ms\",\"id\":\"g%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"wrongseq\",\"timeout\":\"500ms\",\"id\":\"w%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"longline\",\"timeout\":\"500ms\",\"id\":\"l%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"timeout\":\"500ms\",\"id\":\"s%d%d\"}");
+    fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"ok%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 3);
+    assert_true(fp_td_log_count(td, "sent a bad line") >= 1);
+    assert_int_equal(fp_td_log_count(td, "answered for job seq 987654321 it does not hold"), 1);
+    assert_int_equal(fp_td_log_count(td, "sent a line longer than the limit"), 1);
+    assert_int_equal(fp_td_log_count(td, "timed out; sending SIGTERM"), 4);
+    assert_true(delayed_all_have(td, 4, "timeout: still running after 500 ms"));
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 5);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* The worker's stdout and stderr reach the daemon's log with its child id. */
+static void test_exec_output_is_logged_with_the_child_id(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"say\",\"args\":{\"text\":\"hello %d%d\"}}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: hello 00"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: on stderr: hello 00"), 1);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_exec_reuses_two_workers),
+        T(test_exec_failures_follow_the_retry_rules),
+        T(test_exec_timeout_terms_the_worker),
+        T(test_exec_crash_is_a_failed_attempt),
+        T(test_exec_recycling_by_job_count),
+        T(test_exec_recycling_by_memory),
+        T(test_exec_command_not_found_is_a_config_error),
+        T(test_exec_worker_exiting_at_once_backs_off),
+        T(test_exec_bad_answers_end_by_timeout),
+        T(test_exec_output_is_logged_with_the_child_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
