@@ -8,6 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --setup: instead of the throughput table, where a 50 ms set-up is paid
+# (before fork, per child, per job), for a C plugin and a Python exec worker.
+mode=throughput
+[ "${1:-}" = "--setup" ] && mode=setup
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}
@@ -16,7 +21,7 @@ children=${FP_BENCH_CHILDREN:-4}
 scripts/bootstrap.sh >/dev/null
 echo "== bench: building $build_dir (release)"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target forkpool >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target forkpool fp_example_setup_cost >/dev/null
 bin=$(pwd)/$build_dir/forkpool
 
 work=$(mktemp -d /tmp/forkpool-bench.XXXXXX)
@@ -121,6 +126,58 @@ bench_case() {
   child=$(awk '{printf "%.1f\n", $5 / 1024}' "$work/rows" | stats)
   results+=("| $name | $rate | $wall | $cpu | $sup | $child |")
 }
+
+if [ "$mode" = setup ]; then
+  jobs=200
+  # One run: config body in $1, extra environment in $2; prints the whole
+  # wall time of `run --burst`, start-up included (where init costs show).
+  setup_run() {
+    printf '[daemon]\nname = "bench"\n[redis]\nurl = "redis://127.0.0.1:%s/0"\n[health]\nlisten = ""\n%s' \
+      "$port" "$1" > "$work/setup.toml"
+    redis-cli -p "$port" flushall >/dev/null
+    "$bin" enqueue -c "$work/setup.toml" --count "$jobs" setup_cost >/dev/null
+    local t0 t1
+    t0=$(date +%s.%N)
+    env $2 "$bin" run -c "$work/setup.toml" --burst 2>"$work/run.log"
+    t1=$(date +%s.%N)
+    grep -q "stopped: $jobs jobs done" "$work/run.log" || { cat "$work/run.log" >&2; exit 1; }
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}'
+  }
+  plugin="$(pwd)/$build_dir/setup_cost.so"
+  rows=()
+  for where in init child_init job; do
+    cfg="[pool]
+children = $children
+plugins = [\"$plugin\"]
+[handlers.setup_cost]
+where = \"$where\"
+ms = 50
+"
+    t=$(for _ in $(seq 1 "$runs"); do setup_run "$cfg" ""; done | stats)
+    rows+=("| C plugin, set-up in \`$where\` | $t |")
+    echo "   plugin $where: $t s"
+  done
+  for where in import job; do
+    cfg="[pool]
+children = $children
+runtime = \"exec\"
+command = [\"python3\", \"$(pwd)/scripts/bench_setup_worker.py\"]
+"
+    t=$(for _ in $(seq 1 "$runs"); do setup_run "$cfg" "SETUP_WHERE=$where"; done | stats)
+    rows+=("| Python exec worker, set-up at \`$where\` | $t |")
+    echo "   python $where: $t s"
+  done
+  {
+    echo "$jobs jobs with a 50 ms set-up, $children children; whole \`run --burst\` wall time in s, start-up included, median of $runs [min-max]."
+    echo
+    echo "| where the set-up is paid | seconds |"
+    echo "|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } > "$out"
+  echo
+  cat "$out"
+  exit 0
+fi
 
 bench_case "noop x 100,000" 100000 noop '{}'
 bench_case "record_event x 10,000" 10000 record_event \
