@@ -120,8 +120,10 @@ static void format_iso(int64_t ms, char *out, size_t cap)
         snprintf(out, cap, "-");
         return;
     }
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    if (n < 0 || (size_t)n >= cap)
+        snprintf(out, cap, "-"); /* a year past 9999: no cut-off date */
 }
 
 /* A row kept for the page: one allocation for its strings, like the writer's. */
