@@ -144,6 +144,10 @@ if [ "$mode" = setup ]; then
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}'
   }
   plugin="$(pwd)/$build_dir/setup_cost.so"
+  # Debian's interpreter directly: a version manager's shim (pyenv) is a shell
+  # script that would add its own start-up to every child.
+  python=/usr/bin/python3
+  [ -x "$python" ] || python=$(command -v python3)
   rows=()
   for where in init child_init job; do
     cfg="[pool]
@@ -161,7 +165,7 @@ ms = 50
     cfg="[pool]
 children = $children
 runtime = \"exec\"
-command = [\"python3\", \"$(pwd)/scripts/bench_setup_worker.py\"]
+command = [\"$python\", \"$(pwd)/scripts/bench_setup_worker.py\"]
 "
     t=$(for _ in $(seq 1 "$runs"); do setup_run "$cfg" "SETUP_WHERE=$where"; done | stats)
     rows+=("| Python exec worker, set-up at \`$where\` | $t |")
