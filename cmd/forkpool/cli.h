@@ -33,9 +33,10 @@ int fp_cli_parse_count(const char *option, const char *text, long long max, long
  * (out of memory), so a chain of adds stops at the first failure. */
 bool fp_cli_json_add(void *o, const char *name, void *item);
 
-/* Prints doc as one JSON line on stdout and frees it (takes doc, a cJSON *;
- * NULL means an earlier allocation failed). 0 or -ENOMEM with err set. */
-int fp_cli_print_json_line(void *doc, fp_err_t *err);
+/* Prints doc as one JSON line on stdout and frees it (takes doc, a cJSON *).
+ * complete false (an add failed) or doc NULL: nothing printed, -ENOMEM with
+ * err set. */
+int fp_cli_print_json_line(void *doc, bool complete, fp_err_t *err);
 
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err);

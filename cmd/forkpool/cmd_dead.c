@@ -581,11 +581,7 @@ static int print_json_line(const dead_ctx_t *c, const fp_dead_entry_t *e, fp_err
               fp_cli_json_add(o, "attempts", json_int(&e->attempts)) &&
               fp_cli_json_add(o, "failed_at", json_int(&e->failed_at)) &&
               fp_cli_json_add(o, "consumer", json_text(&e->consumer));
-    if (!ok) {
-        cJSON_Delete(o);
-        o = NULL;
-    }
-    return fp_cli_print_json_line(o, err);
+    return fp_cli_print_json_line(o, ok, err);
 }
 
 static int list_json_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,

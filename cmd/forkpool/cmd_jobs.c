@@ -314,11 +314,7 @@ static int on_json_row(void *arg, int64_t id, const fp_ledger_row_t *r, fp_err_t
               fp_cli_json_add(o, "duration_us", json_int(r->duration_us, false)) &&
               fp_cli_json_add(o, "pid", json_int(r->pid, true)) &&
               fp_cli_json_add(o, "error", json_text(r->error));
-    if (!ok) {
-        cJSON_Delete(o);
-        o = NULL;
-    }
-    return fp_cli_print_json_line(o, err);
+    return fp_cli_print_json_line(o, ok, err);
 }
 
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err)

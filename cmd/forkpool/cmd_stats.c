@@ -262,11 +262,7 @@ static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, 
               fp_cli_json_add(doc, "queues", queues = cJSON_CreateArray());
     for (size_t i = 0; ok && i < cfg->queues.names.count; i++)
         ok = append(queues, json_queue(cfg->queues.names.items[i], &st[i]));
-    if (!ok) {
-        cJSON_Delete(doc);
-        doc = NULL;
-    }
-    return fp_cli_print_json_line(doc, err);
+    return fp_cli_print_json_line(doc, ok, err);
 }
 
 int fp_cmd_stats(int argc, char **argv, fp_err_t *err)

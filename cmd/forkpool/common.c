@@ -40,9 +40,9 @@ bool fp_cli_json_add(void *o, const char *name, void *item)
     return false;
 }
 
-int fp_cli_print_json_line(void *doc, fp_err_t *err)
+int fp_cli_print_json_line(void *doc, bool complete, fp_err_t *err)
 {
-    char *line = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+    char *line = complete && doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
     if (line == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
