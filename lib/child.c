@@ -242,6 +242,13 @@ static void send_ready(child_t *c)
     }
 }
 
+static int g_child_id = -1; /* until fp_child_main: the supervisor */
+
+int fp_child_id(void)
+{
+    return g_child_id;
+}
+
 _Noreturn void fp_child_main(const fp_child_spec_t *spec)
 {
     static const fp_registry_t empty;
@@ -251,6 +258,7 @@ _Noreturn void fp_child_main(const fp_child_spec_t *spec)
     memset(&c, 0, sizeof c);
     c.spec = spec;
     c.statm_fd = -1;
+    g_child_id = spec->child_id;
     /* Children are forked from one parent: give each its own rand() stream. */
     srand((unsigned)getpid() ^ (unsigned)time(NULL));
     c.reg = spec->handlers != NULL ? spec->handlers : &empty;

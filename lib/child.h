@@ -13,4 +13,8 @@
 
 _Noreturn void fp_child_main(const fp_child_spec_t *spec);
 
+/* This process's child id (its slot, FORKPOOL_CHILD_ID) once fp_child_main
+ * runs; -1 in the supervisor. */
+int fp_child_id(void);
+
 #endif

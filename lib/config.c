@@ -247,6 +247,8 @@ const fp__ckey_t fp__config_schema[] = {
     ENUM("pool", "runtime", pool.runtime, "native", runtimes, "built-in handlers or a program"),
     INT("pool", "children", pool.children, 0, 0, CHILDREN_MAX, "children; 0 = online CPUs"),
     INT("pool", "prefetch", pool.prefetch, 0, 0, 10000, "jobs held beyond one per child"),
+    INT("pool", "pipeline", pool.pipeline, 0, 0, 1000,
+        "prefetched jobs that may wait in a busy child instead of the supervisor"),
     DUR("pool", "job_timeout", pool.job_timeout_ms, "10m", 1, "default per-job timeout"),
     DUR("pool", "kill_grace", pool.kill_grace_ms, "5s", 0, "SIGTERM to SIGKILL delay"),
     INT("pool", "max_jobs_per_child", pool.max_jobs_per_child, 0, 0, INT64_MAX,

@@ -3,11 +3,17 @@
  * builds is shared by every child copy-on-write) and registers one adapter
  * handler per plugin handler; children inherit all of it through fork.
  *
+ * Each plugin has one fp_plugin_ctx_t, kept here: init fills it in the
+ * supervisor, each child gets a copy-on-write copy through fork and sets its
+ * child_id, so state never mixes between plugins nor leaks back from a child.
+ *
  * fp_handler_t carries no context pointer, so the adapters find their plugin
  * through the one loaded set (g_active): run looks the job's type up (the
  * child only calls a handler for jobs of its own type), and the first plugin
  * handler alone has child_init/child_fini, which run every plugin's
- * child_init in load order and child_fini in reverse. */
+ * child_init in load order and child_fini in reverse. fini runs only in the
+ * process that loaded the set (owner): a child that somehow reached
+ * fp_plugins_free must not tear down what the supervisor still uses. */
 #include "plugin.h"
 
 #include <dlfcn.h>
@@ -16,9 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "child.h"
 #include "forkpool/job.h"
 #include "forkpool/log.h"
 #include "forkpool/plugin.h"
@@ -31,6 +39,8 @@ typedef struct plugin_s {
     void *dl;
     const fp_plugin_t *api;
     cJSON *config; /* its [handlers.NAME] table as JSON, {} when absent */
+    fp_plugin_ctx_t ctx;
+    bool inited; /* init succeeded (or there is none): fini is owed */
 } plugin_t;
 
 typedef struct adapter_s {
@@ -45,6 +55,7 @@ struct fp_plugins_s {
     adapter_t adapters[FP_REGISTRY_MAX]; /* stable addresses for the registry */
     size_t nadapters;
     size_t child_inited; /* in a child: plugins [0, child_inited) ran child_init */
+    pid_t owner;         /* the process that loaded them: the only one to call fini */
 };
 
 static fp_plugins_t *g_active;
@@ -52,9 +63,9 @@ static fp_plugins_t *g_active;
 static void child_fini_all(fp_plugins_t *p)
 {
     while (p->child_inited > 0) {
-        const fp_plugin_t *api = p->items[--p->child_inited].api;
-        if (api->child_fini != NULL)
-            api->child_fini();
+        plugin_t *pl = &p->items[--p->child_inited];
+        if (pl->api->child_fini != NULL)
+            pl->api->child_fini(&pl->ctx);
     }
 }
 
@@ -63,10 +74,12 @@ static int adapter_child_init(const fp_toml_node_t *table, void **state, fp_err_
     (void)table;
     fp_plugins_t *p = g_active;
     *state = p;
+    for (size_t i = 0; i < p->count; i++)
+        p->items[i].ctx.child_id = fp_child_id();
     for (size_t i = 0; i < p->count; i++) {
-        const plugin_t *pl = &p->items[i];
+        plugin_t *pl = &p->items[i];
         char msg[FP_ERR_MSG_MAX] = "";
-        if (pl->api->child_init != NULL && pl->api->child_init(pl->config, msg, sizeof msg) != 0) {
+        if (pl->api->child_init != NULL && pl->api->child_init(&pl->ctx, msg, sizeof msg) != 0) {
             child_fini_all(p);
             msg[sizeof msg - 1] = '\0';
             return fp_err_set(err, FP_ECONFIG, "plugin %s: %s", pl->api->name,
@@ -94,7 +107,8 @@ static void adapter_run(void *state, const cJSON *job, const cJSON *args, fp_han
 {
     (void)state;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(job, "type");
-    const adapter_t *a = find_adapter(g_active, cJSON_GetStringValue(type));
+    fp_plugins_t *p = g_active;
+    const adapter_t *a = find_adapter(p, cJSON_GetStringValue(type));
     if (a == NULL) {
         res->ok = false;
         res->retry = false;
@@ -116,7 +130,7 @@ static void adapter_run(void *state, const cJSON *job, const cJSON *args, fp_han
         .args = args,
     };
     fp_plugin_result_t pr = {1, 1, res->error, sizeof res->error, NULL};
-    a->ph->run(&pj, &pr);
+    a->ph->run(&p->items[a->plugin].ctx, &pj, &pr);
     res->ok = pr.ok != 0;
     res->retry = pr.retry != 0;
     res->error[sizeof res->error - 1] = '\0';
@@ -238,12 +252,14 @@ static int load_one(fp_plugins_t *p, const fp_config_t *cfg, const char *path,
     pl->config = table != NULL ? fp_toml_to_json(table, false) : cJSON_CreateObject();
     if (pl->config == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
+    pl->ctx = (fp_plugin_ctx_t){.name = pl->api->name, .config = pl->config};
     char msg[FP_ERR_MSG_MAX] = "";
-    if (pl->api->init != NULL && pl->api->init(pl->config, msg, sizeof msg) != 0) {
+    if (pl->api->init != NULL && pl->api->init(&pl->ctx, msg, sizeof msg) != 0) {
         msg[sizeof msg - 1] = '\0';
         return fp_err_set(err, FP_ECONFIG, "plugin %s (%s): init failed: %s", pl->api->name,
                           path, msg[0] != '\0' ? msg : "no reason given");
     }
+    pl->inited = true;
 
     size_t first_adapter = p->nadapters;
     for (const fp_plugin_handler_t *h = pl->api->handlers; h->type != NULL; h++) {
@@ -279,6 +295,7 @@ int fp_plugins_load(const fp_config_t *cfg, fp_registry_t *reg, fp_plugins_t **o
         return fp_err_set(err, -ENOMEM, "out of memory");
     }
     g_active = p;
+    p->owner = getpid();
     size_t reg_count = reg->count;
     for (size_t i = 0; i < n; i++) {
         int rc = load_one(p, cfg, cfg->pool.plugins.items[i], reg, err);
@@ -298,7 +315,11 @@ void fp_plugins_free(fp_plugins_t *p)
         return;
     if (g_active == p)
         g_active = NULL;
+    bool owner = getpid() == p->owner;
     for (size_t i = p->count; i-- > 0;) {
+        plugin_t *pl = &p->items[i];
+        if (owner && pl->inited && pl->api->fini != NULL)
+            pl->api->fini(&pl->ctx);
         cJSON_Delete(p->items[i].config);
         if (p->items[i].dl != NULL)
             dlclose(p->items[i].dl);

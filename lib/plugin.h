@@ -19,8 +19,10 @@ typedef struct fp_plugins_s fp_plugins_t;
 int fp_plugins_load(const fp_config_t *cfg, fp_registry_t *reg, fp_plugins_t **out,
                     fp_err_t *err);
 
-/* dlclose()s everything; NULL is fine. Call after the last child is gone
- * and before reg goes out of use. */
+/* Runs every plugin's fini, newest first (only in the process that loaded
+ * them: a forked child that gets here skips it, the supervisor's state is not
+ * its to free), then dlclose()s everything; NULL is fine. Call after the last
+ * child is gone and before reg goes out of use. */
 void fp_plugins_free(fp_plugins_t *plugins);
 
 #endif

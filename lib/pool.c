@@ -78,6 +78,36 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
     return NULL;
 }
 
+size_t fp_pool_child_depth(const fp_pool_t *pool)
+{
+    size_t children = pool->target > 0 ? pool->target : 1;
+    size_t share = (pool->prefetch + children - 1) / children;
+    return 1 + (pool->pipeline < share ? pool->pipeline : share);
+}
+
+static bool can_queue(const fp_slot_t *slot, size_t depth_max)
+{
+    if (slot->state != FP_CHILD_BUSY || slot->channel_eof || slot->depth >= depth_max)
+        return false;
+    /* A child due to recycle gets no more than its limit: the replacement
+     * takes over instead of the jobs waiting behind the stop. */
+    return slot->max_jobs == 0 || slot->jobs_done + (int64_t)slot->depth < slot->max_jobs;
+}
+
+fp_slot_t *fp_pool_pick(fp_pool_t *pool)
+{
+    fp_slot_t *best = fp_pool_pick_idle(pool);
+    if (best != NULL || pool->pipeline == 0 || pool->prefetch == 0)
+        return best;
+    size_t depth_max = fp_pool_child_depth(pool);
+    for (size_t i = 0; i < pool->capacity; i++) {
+        fp_slot_t *slot = &pool->slots[i];
+        if (can_queue(slot, depth_max) && (best == NULL || slot->depth < best->depth))
+            best = slot;
+    }
+    return best;
+}
+
 size_t fp_pool_room(const fp_pool_t *pool)
 {
     size_t bound = pool->target + pool->prefetch;

@@ -29,8 +29,9 @@ typedef struct fp_slot_s {
     int id;                 /* index in the pool; FORKPOOL_CHILD_ID */
     pid_t pid;
     fp_child_state_t state;
-    uint64_t seq;           /* the job in flight when BUSY */
-    void *job;              /* the supervisor's record of that job; borrowed */
+    void *job;              /* the running job: the head of those sent to it; borrowed */
+    void *job_tail;         /* the last job sent to it (== job when it holds one) */
+    size_t depth;           /* jobs sent and not answered: running + queued in its socket */
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
     int64_t started_at_ms;
@@ -50,6 +51,7 @@ typedef struct fp_pool_s {
     size_t capacity;   /* allocated slots */
     size_t target;     /* children wanted */
     size_t prefetch;   /* jobs held beyond one per child */
+    size_t pipeline;   /* held jobs that may wait in one busy child's socket */
     size_t held;       /* jobs held by the supervisor: running or waiting */
     uint64_t next_seq;
 } fp_pool_t;
@@ -62,8 +64,21 @@ fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms);
 
 fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid);
 
-/* The idle child that has been idle the longest (round-robin over slots). */
+/* The lowest idle slot that can take a job. */
 fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool);
+
+/* How many jobs one child may hold at once: the one it runs, plus up to
+ * `pipeline` sent ahead, queued in its socket so that it never waits for the
+ * supervisor between jobs, but no more than its share of the prefetch,
+ * ceil(prefetch / children): the bound on jobs held stays children +
+ * prefetch. 1 by default, so a job waits in the supervisor for whichever
+ * child frees first and never behind one long job. */
+size_t fp_pool_child_depth(const fp_pool_t *pool);
+
+/* The child that should take the next job: an idle one if any, else the
+ * busy child with the fewest jobs queued that is below its depth and whose
+ * queued jobs would not carry it past its recycling limit. NULL if none. */
+fp_slot_t *fp_pool_pick(fp_pool_t *pool);
 
 /* How many more jobs the supervisor may pull: target + prefetch − held. */
 size_t fp_pool_room(const fp_pool_t *pool);

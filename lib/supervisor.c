@@ -52,7 +52,8 @@
 typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
 
 typedef struct fp_held_s {
-    struct fp_held_s *next; /* waiting list, while no child has it */
+    struct fp_held_s *next; /* the waiting list, or the jobs sent to one child */
+    uint64_t seq;            /* its number on the dispatch channel, once sent */
     uint32_t queue;
     char *entry_id;
     char *payload;
@@ -74,6 +75,7 @@ typedef struct channel_s {
     fp_supervisor_t *sup;
     int slot;
     fp_framer_t framer;
+    fp_buf_t out; /* job lines of this dispatch round, sent in one write at its end */
     char buf[CHANNEL_READ_BYTES];
 } channel_t;
 
@@ -172,6 +174,16 @@ static void wait_push(fp_supervisor_t *sup, fp_held_t *held)
     else
         sup->wait_head = held;
     sup->wait_tail = held;
+}
+
+/* A job a dead child never started goes back first: it was pulled before
+ * anything now waiting. */
+static void wait_push_front(fp_supervisor_t *sup, fp_held_t *held)
+{
+    held->next = sup->wait_head;
+    sup->wait_head = held;
+    if (sup->wait_tail == NULL)
+        sup->wait_tail = held;
 }
 
 static fp_held_t *wait_pop(fp_supervisor_t *sup)
@@ -451,13 +463,28 @@ static int channel_send(channel_t *ch, const char *data, size_t len)
     return rc;
 }
 
+/* Sends the job lines queued for a child in one write: with prefetch a
+ * child takes several per round, and one write means one wake-up for it. */
+static int channel_flush(channel_t *ch)
+{
+    if (ch->out.len == 0)
+        return 0;
+    int rc = channel_send(ch, ch->out.data, ch->out.len);
+    ch->out.len = 0;
+    return rc;
+}
+
 static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     channel_t *ch = slot->channel;
+    if (ch != NULL)
+        channel_flush(ch); /* jobs queued for it go first */
     sup->line.len = 0;
-    if (ch == NULL || fp_proto_encode_stop(&sup->line) < 0 ||
-        channel_send(ch, sup->line.data, sup->line.len) < 0)
-        kill(slot->pid, SIGTERM);
+    if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&sup->line) < 0 ||
+        channel_send(ch, sup->line.data, sup->line.len) < 0) {
+        if (!slot->reaped)
+            kill(slot->pid, SIGTERM);
+    }
     slot->state = FP_CHILD_STOPPING;
 }
 
@@ -485,36 +512,86 @@ static void on_job_timer(uv_timer_t *timer)
     uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
 }
 
+/* The child is going away (its exit will be reaped); the jobs stay with
+ * the slot and are settled with that child's exit. */
+static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
+{
+    fp_log_warn(LOG, "could not hand %s to child %d: %s", what, slot->id, uv_strerror(rc));
+    if (!slot->reaped)
+        kill(slot->pid, SIGKILL);
+}
+
+/* The jobs sent to one child, oldest (running) first. */
+static void slot_push(fp_slot_t *slot, fp_held_t *held)
+{
+    held->next = NULL;
+    if (slot->job_tail != NULL)
+        ((fp_held_t *)slot->job_tail)->next = held;
+    else
+        slot->job = held;
+    slot->job_tail = held;
+    slot->depth++;
+}
+
+static fp_held_t *slot_pop(fp_slot_t *slot)
+{
+    fp_held_t *held = slot->job;
+    if (held != NULL) {
+        slot->job = held->next;
+        if (slot->job == NULL)
+            slot->job_tail = NULL;
+        held->next = NULL;
+        slot->depth--;
+    }
+    return held;
+}
+
+/* The job at the head of a child's queue is running from now on: the child
+ * took it up as soon as it answered the one before. Its deadline starts
+ * here, so a queued job's wait never counts against its timeout. */
+static void start_head(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_held_t *held = slot->job;
+    channel_t *ch = slot->channel;
+    held->started_at_ms = fp_os_now_ms();
+    held->started_unix_ms = fp_os_unix_ms();
+    int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
+    if (ch != NULL)
+        uv_timer_start(&ch->job_timer, on_job_timer, (uint64_t)timeout, 0);
+}
+
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
 {
     channel_t *ch = slot->channel;
-    slot->seq = fp_pool_next_seq(&sup->pool);
-    slot->job = held;
-    slot->state = FP_CHILD_BUSY;
-    held->started_at_ms = fp_os_now_ms();
-    held->started_unix_ms = fp_os_unix_ms();
+    held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
-    int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
-    uv_timer_start(&ch->job_timer, on_job_timer, (uint64_t)timeout, 0);
-    sup->line.len = 0;
-    int rc = fp_proto_encode_job(&sup->line, slot->seq, held->job.attempt + 1, held->payload,
-                                 held->payload_len);
-    if (rc == 0)
-        rc = channel_send(ch, sup->line.data, sup->line.len);
-    if (rc < 0) {
-        /* The child is going away (its exit will be reaped); the job stays
-         * with the slot and is settled as a crash of that child. */
-        fp_log_warn(LOG, "could not hand job %s to child %d: %s", held_name(held), slot->id,
-                    uv_strerror(rc));
-        kill(slot->pid, SIGKILL);
+    slot_push(slot, held);
+    slot->state = FP_CHILD_BUSY;
+    if (slot->job == held)
+        start_head(sup, slot);
+    size_t mark = ch->out.len;
+    if (fp_proto_encode_job(&ch->out, held->seq, held->job.attempt + 1, held->payload,
+                            held->payload_len) < 0) {
+        ch->out.len = mark;
+        handoff_failed(slot, "a job", UV_ENOMEM);
     }
 }
 
 static void dispatch(fp_supervisor_t *sup)
 {
     fp_slot_t *slot;
-    while (sup->wait_head != NULL && (slot = fp_pool_pick_idle(&sup->pool)) != NULL)
+    bool sent = false;
+    while (sup->wait_head != NULL && (slot = fp_pool_pick(&sup->pool)) != NULL) {
         assign(sup, slot, wait_pop(sup));
+        sent = true;
+    }
+    for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
+        slot = &sup->pool.slots[i];
+        channel_t *ch = slot->channel;
+        int rc = ch != NULL ? channel_flush(ch) : 0;
+        if (rc < 0)
+            handoff_failed(slot, "its jobs", rc);
+    }
     update_want(sup);
 }
 
@@ -568,12 +645,13 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
 static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
 {
     fp_held_t *held = slot->job;
-    if (held == NULL || msg->seq != slot->seq || slot->timed_out) {
+    if (held == NULL || msg->seq != held->seq || slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    slot_pop(slot);
     if (msg->ok) {
         fp_queue_ack(sup->queue, held->queue, held->entry_id);
         count_outcome(sup, held, FP_OUTCOME_OK, NULL);
@@ -583,15 +661,19 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         job_failed(sup, held, msg->error != NULL ? msg->error : "failed", msg->retry,
                    FP_OUTCOME_FAILED);
     }
-    slot->job = NULL;
     slot->jobs_done++;
     slot->rss_kb = msg->rss_kb;
     held_release(sup, held);
+    if (slot->job != NULL)
+        start_head(sup, slot);
+    else if (slot->state == FP_CHILD_BUSY)
+        slot->state = FP_CHILD_IDLE;
     if (sup->state != SUP_RUNNING) {
-        send_stop(sup, slot);
+        /* Queued behind what it still holds: those finish first. */
+        if (slot->state != FP_CHILD_STOPPING)
+            send_stop(sup, slot);
         return;
     }
-    slot->state = FP_CHILD_IDLE;
     rebalance(sup);
 }
 
@@ -649,6 +731,7 @@ static void on_channel_closed(uv_handle_t *handle)
     slot->channel = NULL;
     slot->channel_closed = true;
     fp_framer_free(&ch->framer);
+    fp_buf_free(&ch->out);
     free(ch);
     fp_pool_release_if_done(&sup->pool, slot);
     maybe_finish(sup);
@@ -675,6 +758,26 @@ static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
          * and until then it must not be picked for a job. */
         channel_slot(ch)->channel_eof = true;
         channel_close(ch);
+    }
+}
+
+/* Reads what a dead child wrote before it died, so that every job it
+ * answered is settled as answered and only the job it was running when it
+ * died is blamed. Without this, a "done" still in the socket when SIGCHLD
+ * is handled would make its job a crash and a job queued behind it could
+ * dodge the blame for ever. The fd is non-blocking (libuv's). */
+static void channel_drain(channel_t *ch)
+{
+    int fd;
+    if (uv_fileno((uv_handle_t *)&ch->pipe, &fd) < 0 || uv_is_closing((uv_handle_t *)&ch->pipe))
+        return;
+    for (;;) {
+        ssize_t n = read(fd, ch->buf, sizeof ch->buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        fp_framer_feed(&ch->framer, ch->buf, (size_t)n, on_channel_line, ch);
     }
 }
 
@@ -840,6 +943,22 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     return 0;
 }
 
+static void on_respawn_timer(uv_timer_t *timer);
+
+/* A fork or exec that fails after start-up (pool.command deleted or made
+ * non-executable, fork's EAGAIN) would fail again at once: retry on the
+ * crash-loop delay, which readiness reports, and the pool recovers by
+ * itself once the cause is gone. */
+static void retry_spawn_later(fp_supervisor_t *sup, const fp_err_t *err)
+{
+    sup->respawn_delay_ms = sup->respawn_delay_ms == 0 ? 100 : sup->respawn_delay_ms * 2;
+    if (sup->respawn_delay_ms > RESPAWN_DELAY_MAX_MS)
+        sup->respawn_delay_ms = RESPAWN_DELAY_MAX_MS;
+    fp_log_error(LOG, "cannot start a child: %s; next start in %lld ms", err->msg,
+                 (long long)sup->respawn_delay_ms);
+    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)sup->respawn_delay_ms, 0);
+}
+
 static void top_up(fp_supervisor_t *sup)
 {
     /* While a crash-loop delay runs, only its timer may fork. */
@@ -849,7 +968,7 @@ static void top_up(fp_supervisor_t *sup)
         fp_err_t err;
         fp_err_clear(&err);
         if (spawn_child(sup, &err) < 0) {
-            fp_log_error(LOG, "cannot start a child: %s", err.msg);
+            retry_spawn_later(sup, &err);
             return;
         }
     }
@@ -872,7 +991,7 @@ static void rebalance(fp_supervisor_t *sup)
     }
     for (size_t i = 0; i < sup->pool.capacity && sup->retiring == 0; i++) {
         slot = &sup->pool.slots[i];
-        if (slot->state == FP_CHILD_IDLE && !slot->channel_eof)
+        if ((slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_BUSY) && !slot->channel_eof)
             maybe_retire(sup, slot);
     }
 }
@@ -911,27 +1030,56 @@ static void describe_exit(int status, char *buf, size_t size)
         snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* A crash or a timeout is a failed attempt of the job the child was
+ * running, and follows the retry rules at once: no visibility timeout to
+ * wait for. Jobs queued behind it never started: they go to another child
+ * (or back to Redis when draining) without an attempt counted. */
+static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const char *how)
+{
+    fp_held_t *held = slot_pop(slot);
+    if (held == NULL)
+        return;
+    char why[160];
+    if (slot->timed_out)
+        snprintf(why, sizeof why, "timeout: still running after %lld ms",
+                 (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
+                                                      : sup->cfg->pool.job_timeout_ms));
+    else
+        snprintf(why, sizeof why, "child crashed: %s", how);
+    job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
+    held_release(sup, held);
+    fp_held_t *rest = NULL;
+    while ((held = slot_pop(slot)) != NULL) {
+        held->next = rest; /* reversed, so pushing each to the front keeps the order */
+        rest = held;
+    }
+    while ((held = rest) != NULL) {
+        rest = held->next;
+        held->started_at_ms = 0;
+        if (sup->state == SUP_RUNNING) {
+            wait_push_front(sup, held);
+        } else {
+            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+                              held->payload_len);
+            held_release(sup, held);
+        }
+    }
+}
+
 static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
 {
     char how[96];
     describe_exit(status, how, sizeof how);
+    int id = slot->id;
+    slot->reaped = true; /* its pid may be reused from now on: never signal it */
+    if (slot->channel != NULL) {
+        slot->channel_eof = true; /* dead: it takes no more jobs */
+        channel_drain(slot->channel);
+        slot = &sup->pool.slots[id]; /* settling may have forked and grown the slots */
+    }
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
-    if (slot->job != NULL) {
-        /* A crash or a timeout is a failed attempt of the job it held, and
-         * follows the retry rules at once: no visibility timeout to wait for. */
-        fp_held_t *held = slot->job;
-        char why[160];
-        if (slot->timed_out)
-            snprintf(why, sizeof why, "timeout: still running after %lld ms",
-                     (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
-                                                          : sup->cfg->pool.job_timeout_ms));
-        else
-            snprintf(why, sizeof why, "child crashed: %s", how);
-        job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
-        slot->job = NULL;
-        held_release(sup, held);
-    }
+    settle_dead_child_jobs(sup, slot, how);
     if (slot->retiring)
         sup->retiring--;
     if (!expected) {
@@ -942,7 +1090,6 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
                                                                : FP_RESTART_CRASH);
     }
     slot->state = FP_CHILD_EXITED;
-    slot->reaped = true;
     slot->exit_status = status;
     if (slot->channel != NULL)
         channel_close(slot->channel);
@@ -1086,11 +1233,10 @@ static void terminate(fp_supervisor_t *sup, const char *why)
     for (size_t i = 0; i < sup->pool.capacity; i++) {
         fp_slot_t *slot = &sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped) {
-            /* Forget the job: it was not acknowledged, so Redis keeps it pending. */
-            if (slot->job != NULL) {
-                held_release(sup, slot->job);
-                slot->job = NULL;
-            }
+            /* Forget its jobs: not acknowledged, so Redis keeps them pending. */
+            fp_held_t *held;
+            while ((held = slot_pop(slot)) != NULL)
+                held_release(sup, held);
             kill(slot->pid, SIGKILL);
             slot->state = FP_CHILD_STOPPING;
         }
@@ -1179,8 +1325,9 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
     sup->generation++;
     sup->pool.target = target_children(sup, cfg);
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
-    fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu; replacing children one at a time",
-                cfg->source, sup->pool.target, sup->pool.prefetch);
+    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+    fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu, pipeline %zu; replacing children one at a time",
+                cfg->source, sup->pool.target, sup->pool.prefetch, sup->pool.pipeline);
     rebalance(sup);
     dispatch(sup);
 }
@@ -1353,6 +1500,7 @@ static cJSON *child_json(const fp_slot_t *slot)
             cJSON_AddStringToObject(job, "id", held->job.id);
         cJSON_AddNumberToObject(job, "running_ms", (double)(fp_os_now_ms() - held->started_at_ms));
     }
+    cJSON_AddNumberToObject(c, "queued", slot->depth > 0 ? (double)(slot->depth - 1) : 0);
     return c;
 }
 
@@ -1498,9 +1646,9 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     for (size_t i = 0, used = 0; i < sup->nqueues && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
                                  sup->queue_names[i]);
-    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, queues %s, consumer %s",
+    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, pipeline %zu, queues %s, consumer %s",
                 sup->pool.target, sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
-                sup->pool.prefetch, names, sup->cfg->daemon.name);
+                sup->pool.prefetch, sup->pool.pipeline, names, sup->cfg->daemon.name);
     return 0;
 }
 
@@ -1540,6 +1688,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_registry_init_builtin(&sup->registry);
     sup->random = ((uint64_t)getpid() << 32) ^ (uint64_t)fp_os_unix_ms() ^ 0x9E3779B97F4A7C15ULL;
     fp_pool_init(&sup->pool, target_children(sup, cfg), (size_t)cfg->pool.prefetch);
+    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
     int rc = uv_loop_init(&sup->loop);
     if (rc < 0) {
         fp_pool_free(&sup->pool);

@@ -51,6 +51,7 @@ typedef struct fp_config_s {
         fp_runtime_t runtime;
         int64_t children;
         int64_t prefetch;
+        int64_t pipeline;
         int64_t job_timeout_ms;
         int64_t kill_grace_ms;
         int64_t max_jobs_per_child;       /* 0 = unlimited */

@@ -210,11 +210,10 @@ static void test_tstp_goes_quiet(void **state)
 static void test_term_to_the_process_group_spares_running_jobs(void **state)
 {
     fp_td_t *td = *state;
-    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 2\n");
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":1500},\"id\":\"g%d-%d\"}");
-    long long two = 2;
-    fp_td_wait_until(td, fp_td_pending_is, &two, 30000, "both jobs to start");
+    fp_td_wait_held(td, 2);
     assert_int_equal(kill(-td->pid, SIGTERM), 0);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 2);
@@ -227,11 +226,10 @@ static void test_term_to_the_process_group_spares_running_jobs(void **state)
  * recovery instead of being lost or finished. */
 static void stop_at_once(fp_td_t *td, int first, int second)
 {
-    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 2\n");
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"h%d-%d\"}");
-    long long two = 2;
-    fp_td_wait_until(td, fp_td_pending_is, &two, 30000, "both jobs to start");
+    fp_td_wait_held(td, 2);
     fp_td_signal(td, first);
     if (second != 0) {
         fp_td_wait_until(td, fp_td_log_has, "draining", 30000, "the drain");

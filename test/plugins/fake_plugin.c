@@ -1,7 +1,8 @@
 /* fake_plugin.c: broken plugins for test_plugin.c, one per build flag:
  * FAKE_NO_ENTRY (a shared object without fp_plugin_entry), FAKE_ABI=N (built
- * for another ABI version), FAKE_CLASH (a handler named like the built-in
- * "echo"). */
+ * for another ABI version: 1 stands for a plugin built before the context
+ * argument, which only differs in what comes after abi_version), FAKE_CLASH
+ * (a handler named like the built-in "echo"). */
 #include <stddef.h>
 
 #include "forkpool/plugin.h"
@@ -10,8 +11,9 @@
 #define FAKE_ABI FP_PLUGIN_ABI_VERSION
 #endif
 
-static void run(const fp_plugin_job_t *job, fp_plugin_result_t *res)
+static void run(fp_plugin_ctx_t *ctx, const fp_plugin_job_t *job, fp_plugin_result_t *res)
 {
+    (void)ctx;
     (void)job;
     (void)res;
 }

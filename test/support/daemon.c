@@ -246,13 +246,24 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
         clock_gettime(CLOCK_MONOTONIC, &now);
         long long ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (ms > timeout_ms) {
-            char *log = fp_th_read_file(td->log, NULL);
-            print_error("timed out waiting for %s; log:\n%s\n", what, log ? log : "");
+            /* The end of the log: cmocka truncates long messages, and what
+             * the daemon did last is what explains a wait that never ended. */
+            size_t len = 0;
+            char *log = fp_th_read_file(td->log, &len);
+            const char *tail = log != NULL ? log + (len > 3000 ? len - 3000 : 0) : "";
+            print_error("timed out waiting for %s; log (last 3000 bytes):\n%s\n", what, tail);
             free(log);
             fail();
         }
         usleep(5000);
     }
+}
+
+void fp_td_wait_held(fp_td_t *td, int n)
+{
+    char needle[48];
+    snprintf(needle, sizeof needle, "held=%d ", n);
+    fp_td_wait_until(td, fp_td_log_has, needle, 30000, needle);
 }
 
 bool fp_td_log_has(fp_td_t *td, void *arg)

@@ -84,4 +84,11 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
 bool fp_td_log_has(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
 
+/* Waits until the supervisor holds n jobs, as its debug line "held=N" says
+ * (the config needs log_level = "debug"). That line is written in the
+ * callback that hands pulled jobs to idle children, so with prefetch 0 they
+ * are running once it is there. Pending in Redis comes earlier, while the
+ * reply is still on its way: a TERM then would put the jobs back. */
+void fp_td_wait_held(fp_td_t *td, int n);
+
 #endif

@@ -99,6 +99,7 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.runtime, b->pool.runtime);
     assert_int_equal(a->pool.children, b->pool.children);
     assert_int_equal(a->pool.prefetch, b->pool.prefetch);
+    assert_int_equal(a->pool.pipeline, b->pool.pipeline);
     assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
     assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
     assert_int_equal(a->pool.max_jobs_per_child, b->pool.max_jobs_per_child);
@@ -280,6 +281,7 @@ static const char full_text[] =
     "runtime = \"exec\"\n"
     "children = 8\n"
     "prefetch = 4\n"
+    "pipeline = 2\n"
     "job_timeout = \"30s\"\n"
     "kill_grace = \"0\"\n"
     "max_jobs_per_child = 1000\n"
@@ -333,6 +335,7 @@ static void every_key_can_be_set(void **state)
     assert_int_equal(cfg->pool.runtime, FP_RUNTIME_EXEC);
     assert_int_equal(cfg->pool.children, 8);
     assert_int_equal(cfg->pool.prefetch, 4);
+    assert_int_equal(cfg->pool.pipeline, 2);
     assert_int_equal(cfg->pool.job_timeout_ms, 30000);
     assert_int_equal(cfg->pool.kill_grace_ms, 0);
     assert_int_equal(cfg->pool.max_jobs_per_child, 1000);
@@ -497,6 +500,8 @@ static void out_of_range(void **state)
                         "t.toml:2:1: [pool] children must be between 0 and 1024, got -1");
     expect_config_error("[pool]\nprefetch = 10001\n",
                         "t.toml:2:1: [pool] prefetch must be between 0 and 10000, got 10001");
+    expect_config_error("[pool]\npipeline = -1\n",
+                        "t.toml:2:1: [pool] pipeline must be between 0 and 1000, got -1");
     expect_config_error("[retry]\nmax_attempts = 0\n",
                         "t.toml:2:1: [retry] max_attempts must be between 1 and 1000, got 0");
     expect_config_error("[pool]\nmax_jobs_per_child = -5\n",

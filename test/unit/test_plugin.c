@@ -1,10 +1,13 @@
 /* test_plugin.c: lib/plugin.c — loading the example plugin
  * (examples/plugin/word_stats.c) and running its handler in-process the way
- * a child does (child_init, run, child_fini), and each bad plugin: a path
- * that does not exist, a file that is not a shared object, one without
- * fp_plugin_entry, one built for ABI 2, an init that fails, a handler named
- * like a built-in, the same plugin twice; after every failure the registry
- * is as it was. */
+ * a child does (child_init, run, child_fini); the plugin context: two
+ * plugins (test/plugins/state_plugin.c) keep separate ctx->state, a real
+ * forked child gets its child_id and a copy of init's state, fini runs in
+ * the supervisor only and only for plugins whose init succeeded; and each
+ * bad plugin: a path that does not exist, a file that is not a shared
+ * object, one without fp_plugin_entry, one built for ABI 1, an init that
+ * fails, a handler named like a built-in, the same plugin twice; after every
+ * failure the registry is as it was. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "channel.h"
 #include "handlers.h"
 #include "harness.h"
 #include "plugin.h"
+#include "spawn.h"
 
 typedef struct fixture_s {
     char *dir;
@@ -213,8 +220,10 @@ static void test_no_entry_symbol(void **state)
 static void test_wrong_abi_version(void **state)
 {
     fixture_t *f = *state;
-    const char *paths[] = {env("FP_TEST_PLUGIN_ABI2"), NULL};
-    expect_failure(f, paths, NULL, "built for ABI 2, this forkpool speaks 1");
+    const char *paths[] = {env("FP_TEST_PLUGIN_ABI1"), NULL};
+    expect_failure(f, paths, NULL,
+                   "built for ABI 1, this forkpool speaks 2; rebuild it against this "
+                   "forkpool's forkpool/plugin.h");
 }
 
 static void test_init_failure_carries_the_plugin_message(void **state)
@@ -259,6 +268,213 @@ static void test_no_plugins_loads_nothing(void **state)
     assert_int_equal(f->reg.count, builtins);
 }
 
+/* ---- the plugin context (test/plugins/state_plugin.c) -------------------- */
+
+/* Config for state_a and state_b: each its own tag, fini into fini.txt. */
+static const char *state_config(fixture_t *f, char *buf, size_t size, const char *extra_a)
+{
+    snprintf(buf, size,
+             "[handlers.state_a]\ntag = \"A\"\nfini_file = \"%s/fini.txt\"\n%s"
+             "[handlers.state_b]\ntag = \"B\"\nfini_file = \"%s/fini.txt\"\n",
+             f->dir, extra_a != NULL ? extra_a : "", f->dir);
+    return buf;
+}
+
+static char *read_fini(fixture_t *f)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/fini.txt", f->dir);
+    return fp_th_read_file(path, NULL);
+}
+
+/* The result's object, parsed; fails the test unless the run succeeded. */
+static cJSON *run_json(const fp_handler_t *h, void *hstate, const char *type)
+{
+    char job[128];
+    snprintf(job, sizeof job, "{\"type\":\"%s\"}", type);
+    fp_handler_result_t res = run(h, hstate, job);
+    if (!res.ok)
+        fail_msg("%s failed: %s", type, res.error);
+    cJSON *out = cJSON_Parse(res.result_json);
+    free(res.result_json);
+    assert_non_null(out);
+    return out;
+}
+
+static double num(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+    assert_non_null(v);
+    return v;
+}
+
+static void test_two_plugins_keep_separate_state(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    const char *paths[] = {env("FP_TEST_PLUGIN_STATE_A"), env("FP_TEST_PLUGIN_STATE_B"), NULL};
+    assert_int_equal(load(f, paths, state_config(f, extra, sizeof extra, NULL)), 0);
+    const fp_handler_t *ha = fp_registry_find(&f->reg, "state_a_run");
+    const fp_handler_t *hb = fp_registry_find(&f->reg, "state_b_run");
+    assert_non_null(ha);
+    assert_non_null(hb);
+    void *hstate = NULL;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(ha->child_init(NULL, &hstate, &err), 0); /* every plugin's child_init */
+
+    cJSON *r = NULL;
+    for (int i = 0; i < 3; i++) {
+        cJSON_Delete(r);
+        r = run_json(ha, hstate, "state_a_run");
+    }
+    cJSON *rb = run_json(hb, hstate, "state_b_run");
+    assert_string_equal(str(r, "plugin"), "state_a");
+    assert_string_equal(str(r, "tag"), "A");
+    assert_int_equal((int)num(r, "runs"), 3);
+    assert_int_equal((int)num(r, "child_inits"), 1);
+    assert_string_equal(str(rb, "plugin"), "state_b");
+    assert_string_equal(str(rb, "tag"), "B");
+    assert_int_equal((int)num(rb, "runs"), 1);
+    assert_int_equal((int)num(rb, "child_inits"), 1);
+    assert_int_equal((int)num(rb, "child_id"), -1); /* not in a child */
+    cJSON_Delete(r);
+    cJSON_Delete(rb);
+    ha->child_fini(hstate);
+
+    /* fini, newest first, each with its own state. */
+    fp_plugins_free(f->plugins);
+    f->plugins = NULL;
+    char want[256];
+    snprintf(want, sizeof want, "fini state_b pid=%ld runs=1\nfini state_a pid=%ld runs=3\n",
+             (long)getpid(), (long)getpid());
+    char *got = read_fini(f);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* A forked process that frees the set (a child never should, but if it
+ * did) must not run the supervisor's fini; the supervisor then does. */
+static void test_fini_runs_in_the_supervisor_only(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    const char *paths[] = {env("FP_TEST_PLUGIN_STATE_A"), env("FP_TEST_PLUGIN_STATE_B"), NULL};
+    assert_int_equal(load(f, paths, state_config(f, extra, sizeof extra, NULL)), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fp_plugins_free(f->plugins);
+        _exit(0);
+    }
+    fp_tc_expect_exit(pid, 0);
+    char *got = read_fini(f);
+    assert_null(got);
+
+    fp_plugins_free(f->plugins);
+    f->plugins = NULL;
+    got = read_fini(f);
+    assert_non_null(got);
+    assert_non_null(strstr(got, "fini state_b pid="));
+    assert_non_null(strstr(got, "fini state_a pid="));
+    free(got);
+}
+
+/* A load that fails after a good plugin finis the good one (its init ran)
+ * and not the one whose init failed. */
+static void test_failed_load_finis_only_what_inited(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    const char *paths[] = {env("FP_TEST_PLUGIN_STATE_A"), env("FP_EXAMPLE_PLUGIN"), NULL};
+    snprintf(extra, sizeof extra,
+             "[handlers.state_a]\nfini_file = \"%s/fini.txt\"\n"
+             "[handlers.word_stats]\nstop_words = 5\n",
+             f->dir);
+    expect_failure(f, paths, extra, "init failed: handlers.word_stats.stop_words");
+    char want[128];
+    snprintf(want, sizeof want, "fini state_a pid=%ld runs=0\n", (long)getpid());
+    char *got = read_fini(f);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* Through a real native child (fp_spawn, child.c): child_init and run see
+ * the child's id (slot 4 -> 5) and a copy of init's state; what the child
+ * changes stays in the child (the supervisor's fini still sees runs=0). */
+static void test_a_real_child_gets_its_id_and_a_copy_of_the_state(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    const char *paths[] = {env("FP_TEST_PLUGIN_STATE_A"), env("FP_TEST_PLUGIN_STATE_B"), NULL};
+    memset(&f->reg, 0, sizeof f->reg); /* the plugins only: no record_event in the child */
+    assert_int_equal(load(f, paths, state_config(f, extra, sizeof extra, NULL)), 0);
+    fp_child_spec_t spec = {.child_id = 4, .cfg = f->cfg, .handlers = &f->reg};
+    pid_t pid;
+    int fd;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_spawn(&spec, &pid, &fd, &err), 0);
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
+    for (int i = 1; i <= 2; i++) {
+        char line[160];
+        snprintf(line, sizeof line,
+                 "{\"op\":\"job\",\"seq\":%d,\"attempt\":0,\"job\":{\"type\":\"state_b_run\"}}\n",
+                 i);
+        fp_tc_write(&ch, line);
+        cJSON *done = fp_tc_read_json(&ch);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(done, "ok")));
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(done, "result");
+        assert_int_equal((int)num(r, "child_id"), 4);
+        assert_int_equal((int)num(r, "runs"), i);
+        assert_int_equal((int)num(r, "child_inits"), 1);
+        assert_string_equal(str(r, "tag"), "B");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "forked")));
+        cJSON_Delete(done);
+    }
+    fp_tc_write(&ch, "{\"op\":\"stop\"}\n");
+    fp_tc_expect_exit(pid, 0);
+    fp_tc_close(&ch);
+    assert_null(read_fini(f)); /* a child never runs fini */
+
+    fp_plugins_free(f->plugins);
+    f->plugins = NULL;
+    char *got = read_fini(f);
+    assert_non_null(got);
+    assert_non_null(strstr(got, "fini state_b pid="));
+    assert_non_null(strstr(got, " runs=0\nfini state_a"));
+    free(got);
+}
+
+/* child_init failing: its message, and the plugins before it are
+ * child_fini'd (the child then exits 78 in child.c). */
+static void test_child_init_failure_carries_the_message(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    const char *paths[] = {env("FP_TEST_PLUGIN_STATE_B"), env("FP_TEST_PLUGIN_STATE_A"), NULL};
+    assert_int_equal(load(f, paths, state_config(f, extra, sizeof extra,
+                                                 "fail_child_init = \"no database today\"\n")),
+                     0);
+    const fp_handler_t *h = fp_registry_find(&f->reg, "state_b_run");
+    void *hstate = NULL;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(h->child_init(NULL, &hstate, &err), FP_ECONFIG);
+    assert_string_equal(err.msg, "plugin state_a: no database today");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -276,6 +492,11 @@ int main(void)
         T(test_the_same_plugin_twice),
         T(test_failure_after_a_good_plugin_rolls_back),
         T(test_no_plugins_loads_nothing),
+        T(test_two_plugins_keep_separate_state),
+        T(test_fini_runs_in_the_supervisor_only),
+        T(test_failed_load_finis_only_what_inited),
+        T(test_a_real_child_gets_its_id_and_a_copy_of_the_state),
+        T(test_child_init_failure_carries_the_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

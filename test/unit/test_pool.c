@@ -60,6 +60,71 @@ static void test_pick_idle_prefers_low_slots(void **state)
     fp_pool_free(&pool);
 }
 
+static void test_child_depth_is_one_plus_its_share_of_prefetch(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 4, 0);
+    pool.pipeline = 8;
+    assert_int_equal(fp_pool_child_depth(&pool), 1); /* nothing prefetched */
+    pool.prefetch = 4;
+    assert_int_equal(fp_pool_child_depth(&pool), 2);
+    pool.prefetch = 5; /* rounded up: every held job fits in some child */
+    assert_int_equal(fp_pool_child_depth(&pool), 3);
+    pool.target = 0; /* TTOU to nothing must not divide by zero */
+    assert_int_equal(fp_pool_child_depth(&pool), 6);
+    pool.pipeline = 0; /* the default: held jobs wait in the supervisor */
+    assert_int_equal(fp_pool_child_depth(&pool), 1);
+    fp_pool_free(&pool);
+}
+
+static void test_pick_queues_only_with_prefetch(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 0);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    a->state = b->state = FP_CHILD_BUSY;
+    a->depth = b->depth = 1;
+    assert_null(fp_pool_pick(&pool)); /* prefetch 0: one job per child */
+    pool.prefetch = 2;
+    assert_null(fp_pool_pick(&pool)); /* pipeline 0: still one per child */
+    pool.pipeline = 1;                /* depth 2 */
+    a->depth = 2;
+    assert_ptr_equal(fp_pool_pick(&pool), b); /* the shorter queue */
+    b->depth = 2;
+    assert_null(fp_pool_pick(&pool)); /* both full */
+    b->depth = 1;
+    b->state = FP_CHILD_STOPPING; /* being replaced or shrunk */
+    assert_null(fp_pool_pick(&pool));
+    b->state = FP_CHILD_IDLE;
+    b->depth = 0;
+    assert_ptr_equal(fp_pool_pick(&pool), b); /* idle first */
+    fp_pool_free(&pool);
+}
+
+static void test_pick_does_not_queue_past_recycling_limit(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 1, 4);
+    pool.pipeline = 4;
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    a->state = FP_CHILD_BUSY;
+    a->depth = 1;
+    a->max_jobs = 10;
+    a->jobs_done = 8;
+    assert_ptr_equal(fp_pool_pick(&pool), a); /* 8 done + 1 running + this = 10 */
+    a->depth = 2;
+    assert_null(fp_pool_pick(&pool));
+    a->channel_eof = true;
+    a->depth = 1;
+    a->jobs_done = 0;
+    assert_null(fp_pool_pick(&pool)); /* dying */
+    fp_pool_free(&pool);
+}
+
 static void test_slot_reused_only_after_reap_and_eof(void **state)
 {
     (void)state;
@@ -99,6 +164,9 @@ int main(void)
         cmocka_unit_test(test_room_is_children_plus_prefetch_minus_held),
         cmocka_unit_test(test_slots_grow_and_keep_ids),
         cmocka_unit_test(test_pick_idle_prefers_low_slots),
+        cmocka_unit_test(test_child_depth_is_one_plus_its_share_of_prefetch),
+        cmocka_unit_test(test_pick_queues_only_with_prefetch),
+        cmocka_unit_test(test_pick_does_not_queue_past_recycling_limit),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
         cmocka_unit_test(test_sequence_numbers_increase),
     };
