@@ -13,6 +13,25 @@ cd "$(dirname "$0")/.."
 mode=throughput
 [ "${1:-}" = "--setup" ] && mode=setup
 
+# --compare: forkpool side by side with Celery, RQ and BullMQ
+# (scripts/bench_compare.sh, which installs them), then the Redis and SQLite
+# ceilings, latency and the 1,000,000-job backlog (scripts/bench_limits.sh),
+# in one Markdown file. Takes about half an hour; run it on a quiet machine.
+if [ "${1:-}" = "--compare" ]; then
+  build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
+  tsv=$build_dir/compare.tsv
+  FP_COMPARE_TSV=$tsv FP_COMPARE_OUT=$build_dir/compare.md scripts/bench_compare.sh
+  FP_RESULTS_TSV=$tsv FP_BENCH_OUT_LIMITS=$build_dir/limits.md scripts/bench_limits.sh
+  # Again, with the ceiling runs now in the same file.
+  python3 scripts/bench_report.py "$tsv" --title "$(head -1 "$build_dir/compare.md")" \
+    > "$build_dir/compare.md"
+  out=${FP_BENCH_OUT:-$build_dir/bench-compare.md}
+  cat "$build_dir/compare.md" - "$build_dir/limits.md" > "$out" <<< ""
+  echo
+  echo "bench: comparison, ceilings, latency and backlog written to $out"
+  exit 0
+fi
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

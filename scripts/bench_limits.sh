@@ -64,12 +64,23 @@ start_private_redis "$work" >/dev/null
 rcli() { redis-cli -p "$port" "$@"; }
 jobs_key='fp:{default}:jobs'
 
+# With prefetch > 0, children take one job ahead (pool.pipeline = 1), so that
+# "prefetch = children" is the throughput setting; FP_LIMITS_PIPELINE=0
+# measures prefetch alone (held jobs wait in the supervisor).
+pipeline_for() { if [ "$1" = 0 ]; then echo 0; else echo "${FP_LIMITS_PIPELINE:-1}"; fi; }
+# "prefetch P" or "prefetch P, pipeline Q", for labels.
+setting() {
+  local q
+  q=$(pipeline_for "$1")
+  if [ "$q" = 0 ]; then echo "prefetch $1"; else echo "prefetch $1, pipeline $q"; fi
+}
+
 # config PREFETCH [PLUGIN SAMPLES]: a config file for one kind of run.
 config() {
   local f="$work/fp-$1${2:+-probe}.toml"
   {
     printf '[daemon]\nname = "bench"\n[redis]\nurl = "redis://127.0.0.1:%s/0"\n' "$port"
-    printf '[pool]\nchildren = %s\nprefetch = %s\n' "$children" "$1"
+    printf '[pool]\nchildren = %s\nprefetch = %s\npipeline = %s\n' "$children" "$1" "$(pipeline_for "$1")"
     [ -n "${2:-}" ] && printf 'plugins = ["%s"]\n' "$2"
     printf '[health]\nlisten = ""\n[handlers.record_event]\ndatabase = "%s"\n' "$work/events.db"
     [ -n "${2:-}" ] && printf '[handlers.latency_probe]\nfile = "%s"\n' "$3"
@@ -169,7 +180,7 @@ for prefetch in 0 "$children"; do
       if [ "$mode" = script ]; then
         name=ceiling-redis
         [ "$prefetch" != 0 ] && name=ceiling-redis-b$b
-        tsv_line "$name" "noop x$n_ceiling" "$(echo "$line" | field jobs)" \
+        tsv_line "$name" noop "$(echo "$line" | field jobs)" \
           "$(echo "$line" | field seconds)" "$(echo "$line" | field cpu_s)"
       fi
     done
@@ -181,19 +192,19 @@ for prefetch in 0 "$children"; do
     fi
   done
   # forkpool itself on the same queue, for the fraction.
-  echo "== limits: forkpool on the same $n_ceiling noop, prefetch $prefetch" >&2
+  echo "== limits: forkpool on the same $n_ceiling noop, $(setting "$prefetch")" >&2
   : > "$work/fp"
   for _ in $(seq 1 "$runs"); do
     rcli flushall >/dev/null
     cfg=$(config "$prefetch")
     "$bin" enqueue -c "$cfg" --count "$n_ceiling" noop '{}' >/dev/null
     line=$(measured fp_burst "$cfg")
-    echo "   forkpool prefetch $prefetch: $line" >&2
+    echo "   forkpool $(setting "$prefetch"): $line" >&2
     echo "$line" >> "$work/fp"
   done
   fp=$(col "$work/fp" 'v["jobs"] / v["seconds"]' | cut -d' ' -f1)
   frac=$(awk -v a="$fp" -v b="$ceil" 'BEGIN {printf "%.0f %%", 100 * a / b}')
-  row "**forkpool**, $children children, prefetch $prefetch (B = $b): **$frac** of the ceiling above" "$work/fp"
+  row "**forkpool**, $children children, $(setting "$prefetch") (B = $b): **$frac** of the ceiling above" "$work/fp"
 done
 
 echo "== limits: SQLite ceiling, $n_sqlite rows ($runs runs)" >&2
@@ -202,7 +213,7 @@ for _ in $(seq 1 "$runs"); do
   line=$("$bdir/ceiling_sqlite" "$work/ceiling.db" "$n_sqlite")
   echo "   $line" >&2
   echo "$line" >> "$work/sql"
-  tsv_line ceiling-sqlite "record_event x$n_sqlite" "$(echo "$line" | field rows)" \
+  tsv_line ceiling-sqlite record_event "$(echo "$line" | field rows)" \
     "$(echo "$line" | field seconds)" "$(echo "$line" | field cpu_s)"
 done
 sqlrate=$(col "$work/sql" 'v["rows"] / v["seconds"]')
@@ -247,7 +258,7 @@ wait_samples() {
 probe=$bdir/latency_probe.so
 rows=()
 for prefetch in 0 "$children"; do
-  echo "== limits: latency, prefetch $prefetch" >&2
+  echo "== limits: latency, $(setting "$prefetch")" >&2
   cfg=$(config "$prefetch" "$probe" "$work/samples.bin")
   # Capacity for this job type: a burst of probe jobs (their samples are
   # meaningless, stamped 0, and thrown away).
@@ -269,14 +280,14 @@ for prefetch in 0 "$children"; do
     echo "   $load: $sent; $rep" >&2
     label="idle, $rate jobs/s"
     [ "$load" != idle ] && label="$load % of capacity ($cap jobs/s): $rate jobs/s"
-    rows+=("| $prefetch | $label | $(echo "$sent" | field rate) | $(echo "$rep" | field samples) | $(echo "$rep" | field p50_us) | $(echo "$rep" | field p99_us) | $(echo "$rep" | field max_us) |")
+    rows+=("| $(setting "$prefetch") | $label | $(echo "$sent" | field rate) | $(echo "$rep" | field samples) | $(echo "$rep" | field p50_us) | $(echo "$rep" | field p99_us) | $(echo "$rep" | field max_us) |")
   done
 done
 say "## Latency"
 say ""
 say "Time from the producer's XADD to the handler starting (CLOCK_MONOTONIC stamped just before each XADD, read first thing in the handler), $n_latency jobs sent one at a time on a fixed schedule, in µs. Capacity is a \`run --burst\` of $n_capacity probe jobs with the same config, measured just before; the 50 % row is extra context for the 90 % one. The sender shares the $(nproc) cores with redis-server and the pool, so under load it takes CPU that the capacity run had."
 say ""
-say "| prefetch | load, target rate | achieved rate | samples | p50 µs | p99 µs | max µs |"
+say "| setting | load, target rate | achieved rate | samples | p50 µs | p99 µs | max µs |"
 say "|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do say "$r"; done
 say ""
