@@ -32,6 +32,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bench_clock.h"
 #include "queue_scripts.h"
 
 typedef struct opts_s {
@@ -42,21 +43,6 @@ typedef struct opts_s {
     long batch;
     bool plain;
 } opts_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_self_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 /* Redis' own CPU (user + sys) from INFO cpu: the server side of the ceiling,
  * which on a 2-core machine is the part that competes with the pool. */

@@ -18,29 +18,10 @@
 
 #include <sqlite3.h>
 
-static const char create_sql[] =
-    "CREATE TABLE IF NOT EXISTS events ("
-    "id INTEGER PRIMARY KEY, action TEXT, timestamp TEXT, org_id TEXT, user_id TEXT,"
-    " object_id TEXT, object_type TEXT)";
-static const char insert_sql[] =
-    "INSERT INTO events (action, timestamp, org_id, user_id, object_id, object_type)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+#include "bench_clock.h"
+#include "handlers.h"
+
 static const char *const values[] = {"login", "2026-11-22T10:00:00Z", "o1", "u1", "x", "session"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_self_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static void remove_db(const char *path)
 {
@@ -67,8 +48,8 @@ int main(int argc, char **argv)
     if (sqlite3_open_v2(argv[1], &db, flags, NULL) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db, create_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &insert, NULL) !=
+        sqlite3_exec(db, fp_record_event_create_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(db, fp_record_event_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &insert, NULL) !=
             SQLITE_OK) {
         fprintf(stderr, "ceiling_sqlite: %s: %s\n", argv[1],
                 db != NULL ? sqlite3_errmsg(db) : "out of memory");

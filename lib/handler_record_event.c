@@ -26,11 +26,11 @@ static const char *const fields[] = {"action",    "timestamp", "org_id",
                                      "user_id",   "object_id", "object_type"};
 #define FIELD_COUNT (sizeof fields / sizeof fields[0])
 
-static const char create_sql[] =
+const char fp_record_event_create_sql[] =
     "CREATE TABLE IF NOT EXISTS events ("
     "id INTEGER PRIMARY KEY, action TEXT, timestamp TEXT, org_id TEXT, user_id TEXT,"
     " object_id TEXT, object_type TEXT)";
-static const char insert_sql[] =
+const char fp_record_event_insert_sql[] =
     "INSERT INTO events (action, timestamp, org_id, user_id, object_id, object_type)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
@@ -133,8 +133,8 @@ static int record_event_init(const fp_toml_node_t *table, void **state, fp_err_t
     if ((rc = set_wal(re->db, path, err)) < 0)
         goto fail;
     if (sqlite3_exec(re->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(re->db, create_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(re->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &re->insert, NULL) !=
+        sqlite3_exec(re->db, fp_record_event_create_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(re->db, fp_record_event_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &re->insert, NULL) !=
             SQLITE_OK) {
         rc = fp_err_set(err, FP_ECONFIG, "record_event: preparing %s failed: %s", path,
                         sqlite3_errmsg(re->db));

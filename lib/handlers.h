@@ -47,7 +47,10 @@ int fp_registry_add(fp_registry_t *reg, const fp_handler_t *handler, fp_err_t *e
 
 const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name);
 
-/* The record_event handler, exposed for its unit test. */
+/* The record_event handler, exposed for its unit test; its table and its
+ * INSERT, also run by the SQLite ceiling in bench/. */
 extern const fp_handler_t fp_handler_record_event;
+extern const char fp_record_event_create_sql[];
+extern const char fp_record_event_insert_sql[];
 
 #endif

@@ -10,8 +10,9 @@
 #
 # Environment:
 #   FP_BENCH_RUNS=3            runs per system and case (the median is shown)
-#   FP_COMPARE_ONLY="forkpool celery"  only these systems: forkpool (all three
+#   FP_COMPARE_ONLY="forkpool celery"  only these systems: forkpool (all four
 #                              settings), forkpool-p0, forkpool-p4, forkpool-p4q1,
+#                              forkpool-p64q16,
 #                              celery, rq, bullmq (both modes), bullmq-inproc,
 #                              bullmq-sandboxed
 #   FP_COMPARE_SCALE=1         multiplies every job count (0.1 while developing)
@@ -36,9 +37,9 @@ only=${FP_COMPARE_ONLY:-}
 out=${FP_COMPARE_OUT:-$build_dir/compare.md}
 tsv_copy=${FP_COMPARE_TSV:-$build_dir/compare.tsv}
 # forkpool: its defaults (prefetch 0), prefetch = children (held jobs wait in
-# the supervisor), and the same with pipeline 1 (one job sent ahead to each
-# busy child).
-all_systems=(forkpool-p0 forkpool-p4 forkpool-p4q1 celery rq bullmq-inproc bullmq-sandboxed)
+# the supervisor), the same with pipeline 1 (one job sent ahead to each busy
+# child), and the setting for tiny jobs (prefetch 64, pipeline 16).
+all_systems=(forkpool-p0 forkpool-p4 forkpool-p4q1 forkpool-p64q16 celery rq bullmq-inproc bullmq-sandboxed)
 
 # FP_COMPARE_ONLY tokens: a system's own name, or the part before its "-".
 selected=()

@@ -64,10 +64,10 @@ start_private_redis "$work" >/dev/null
 rcli() { redis-cli -p "$port" "$@"; }
 jobs_key='fp:{default}:jobs'
 
-# With prefetch > 0, children take one job ahead (pool.pipeline = 1), so that
-# "prefetch = children" is the throughput setting; FP_LIMITS_PIPELINE=0
-# measures prefetch alone (held jobs wait in the supervisor).
-pipeline_for() { if [ "$1" = 0 ]; then echo 0; else echo "${FP_LIMITS_PIPELINE:-1}"; fi; }
+# With prefetch > 0 every prefetched job may wait in a child (pool.pipeline
+# = prefetch / children): the throughput settings. Prefetch = children is the
+# issue's; 16 x children is the tuned one for tiny jobs.
+pipeline_for() { local q=$(($1 / children)); [ "$1" != 0 ] && [ "$q" = 0 ] && q=1; echo "$q"; }
 # "prefetch P" or "prefetch P, pipeline Q", for labels.
 setting() {
   local q
@@ -163,7 +163,7 @@ row() { # row LABEL FILE: one table row from the runs in FILE
 
 echo "== limits: Redis-path ceiling, $n_ceiling noop ($runs runs per batch size)" >&2
 rows=()
-for prefetch in 0 "$children"; do
+for prefetch in 0 "$children" $((16 * children)); do
   b=$((children + prefetch))
   for mode in script plain; do
     # The plain-command yardstick is not forkpool's design: one run is enough.

@@ -21,10 +21,29 @@ Printed to stdout:
      the same job count if there is one, else all of that ceiling's runs).
 """
 import argparse
+import re
 import statistics
 import sys
 
-CEILINGS = {"ceiling-redis": "noop", "ceiling-redis-b8": "noop", "ceiling-sqlite": "record_event"}
+CEILINGS = {"ceiling-redis": "noop", "ceiling-sqlite": "record_event"}
+CHILDREN = 4  # bench_compare.sh's workers per system
+
+
+def is_ceiling(system):
+    return system in CEILINGS or system.startswith("ceiling-redis-b")
+
+
+def ceiling_for(variant, case):
+    """The ceiling a forkpool setting is measured against: SQLite alone for
+    record_event; for noop the Redis path with the same jobs per round trip
+    (children + prefetch): ceiling-redis is B = 4, ceiling-redis-bN is B = N."""
+    if case == "record_event":
+        return "ceiling-sqlite"
+    m = re.match(r"forkpool \(prefetch (\d+)", variant)
+    if case != "noop" or m is None:
+        return None
+    prefetch = int(m.group(1))
+    return "ceiling-redis" if prefetch == 0 else "ceiling-redis-b%d" % (CHILDREN + prefetch)
 CASE_ORDER = {"record_event": 0, "noop": 1, "sleep_50ms": 2}
 
 
@@ -178,7 +197,7 @@ def main():
             if not mine:
                 continue
             for system in systems:
-                if system in variants or system in CEILINGS:
+                if system in variants or is_ceiling(system):
                     continue
                 other, label = pair(groups, order, base, system, case, jobs)
                 if other is None:
@@ -205,30 +224,25 @@ def main():
             print("|---|---|%s---|---|---|" % ("---|" * len(variants)))
             print("\n".join(rows))
 
-    # 3. Ceilings.
+    # 3. Each forkpool setting against its ceiling (all runs of that
+    # ceiling: it does not depend on how many jobs were queued).
     rows = []
-    for ceiling, kind in CEILINGS.items():
-        ceiling_keys = [k for k in order if k[0] == ceiling]
-        if not ceiling_keys:
-            continue
-        for case, jobs in cases:
-            if case != kind:
+    for case, jobs in cases:
+        for v in variants:
+            ceiling = ceiling_for(v, case)
+            runs = groups.get((v, case, jobs))
+            pool = [r for k in order if k[0] == ceiling for r in groups[k]]
+            if not runs or not pool:
                 continue
-            same = groups.get((ceiling, case, jobs))
-            pool = same or [r for k in ceiling_keys for r in groups[k]]
-            top = med(pool, "jobs/s")[0]
-            for system in systems:
-                if not system.startswith("forkpool") or (system, case, jobs) not in groups:
-                    continue
-                mine = med(groups[(system, case, jobs)], "jobs/s")[0]
-                frac = "n/a" if not top or mine is None else "%.0f %%" % (100.0 * mine / top)
-                rows.append("| %s | %s | %s | %s (%s) | %s |" % (
-                    case_label(case, jobs), system, fmt_num(mine, 0), fmt_num(top, 0),
-                    ceiling if same else ceiling + ", all its runs", frac))
+            mine, top = med(runs, "jobs/s")[0], med(pool, "jobs/s")[0]
+            frac = "n/a" if not top or mine is None else "%.0f %%" % (100.0 * mine / top)
+            rows.append("| %s | %s | %s | %s (%s) | %s |" % (
+                case_label(case, jobs), v, fmt_num(mine, 0), fmt_num(top, 0), ceiling, frac))
     if rows:
         print()
-        print("forkpool against the ceilings: the Redis path alone (ceiling-redis, for noop) and "
-              "SQLite alone (ceiling-sqlite, for record_event); median jobs/s.")
+        print("forkpool against the ceilings, median jobs/s: SQLite alone for record_event; for noop "
+              "the Redis path alone with forkpool's own script and the same jobs per round trip "
+              "(children + prefetch).")
         print()
         print("| case | system | jobs/s | ceiling jobs/s | fraction of ceiling |")
         print("|---|---|---|---|---|")
