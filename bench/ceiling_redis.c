@@ -6,8 +6,10 @@
  * built by the same encoder from lib/queue_scripts.c): the outcomes of one
  * batch and the pull of the next travel as one EVALSHA, one round trip per
  * batch of B. The first pull is a plain XREADGROUP, as in the daemon when no
- * outcome waits. Synchronous on purpose: one client, one request in flight,
- * as the daemon's writer has one combined call in flight per queue.
+ * outcome waits. -d N keeps N such calls in flight (N lanes of pull, then
+ * outcomes-and-next-pull): the daemon has one combined call in flight per
+ * queue but sends outcome-only calls meanwhile, so with one call at a time
+ * the ceiling is a round-trip bound that forkpool beats at large batches.
  *
  * Always full batches of B, so this is an upper bound: the daemon's batches
  * are whatever finished in one loop turn, often fewer than B.
@@ -18,7 +20,7 @@
  * script; what changing the outcome path could gain.
  *
  * Usage: ceiling_redis [-h host] [-p port] [-k jobs_key] [-g group]
- *                      [-c consumer] [-b batch] [-m script|plain]
+ *                      [-c consumer] [-b batch] [-m script|plain] [-d N]
  * Prints one line: jobs=N seconds=S cpu_s=C redis_cpu_s=R batch=B calls=K */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +44,7 @@ typedef struct opts_s {
     const char *group, *consumer;
     long batch;
     bool plain;
+    long depth; /* script calls in flight (-d) */
 } opts_t;
 
 /* Redis' own CPU (user + sys) from INFO cpu: the server side of the ceiling,
@@ -99,22 +102,35 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
 
 /* forkpool's way: the batch's outcomes and the next pull as one EVALSHA of
  * fp_script_outcomes_pull. Returns its reply ({applied, read}) or NULL. */
-static redisReply *script_round(redisContext *c, fp_resp_t *cmd, const char *sha,
-                                const char *const *keys, const char *const *script_args,
-                                const fp_resp_t *acks, long n)
+static int script_send(redisContext *c, fp_resp_t *cmd, const char *sha,
+                       const char *const *keys, const char *const *script_args,
+                       const fp_resp_t *acks)
 {
     if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 3, acks) <
         0) {
         fprintf(stderr, "ceiling_redis: out of memory\n");
-        return NULL;
+        return -1;
     }
+    return redisAppendFormattedCommand(c, cmd->data, cmd->len) == REDIS_OK ? 0 : -1;
+}
+
+/* The next reply: a first pull's (raw XREADGROUP) while `raw`, else the
+ * script's {applied, read}, with applied checked against what it carried. */
+static redisReply *next_reply(redisContext *c, bool raw, long n)
+{
     void *reply = NULL;
-    if (redisAppendFormattedCommand(c, cmd->data, cmd->len) != REDIS_OK ||
-        redisGetReply(c, &reply) != REDIS_OK) {
+    if (redisGetReply(c, &reply) != REDIS_OK) {
         fprintf(stderr, "ceiling_redis: %s\n", c->errstr);
         return NULL;
     }
     redisReply *r = reply;
+    if (raw) {
+        if (r->type != REDIS_REPLY_ERROR)
+            return r;
+        fprintf(stderr, "ceiling_redis: XREADGROUP failed: %s\n", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer != n) {
         fprintf(stderr, "ceiling_redis: unexpected reply to the outcome-and-pull script%s%s\n",
@@ -171,12 +187,81 @@ static redisReply *plain_round(redisContext *c, const opts_t *o, const redisRepl
     return replies[2];
 }
 
+/* -m plain, one round trip at a time: pull, then XACK + XDEL + the next
+ * pull in one write per batch, until a pull comes back empty. */
+static int run_plain(redisContext *c, const opts_t *o, const char *count_text, fp_resp_t *args,
+                     uint64_t *jobs, uint64_t *calls)
+{
+    redisReply *r = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
+                                 o->consumer, count_text, o->jobs_key);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "ceiling_redis: XREADGROUP failed: %s\n", r != NULL ? r->str : c->errstr);
+        freeReplyObject(r);
+        return -1;
+    }
+    long got;
+    while ((got = encode_acks(r, args)) > 0) {
+        *jobs += (uint64_t)got;
+        (*calls)++;
+        redisReply *next = plain_round(c, o, r, got, count_text);
+        freeReplyObject(r);
+        if ((r = next) == NULL)
+            return -1;
+    }
+    freeReplyObject(r);
+    if (got < 0)
+        fprintf(stderr, "ceiling_redis: unexpected XREADGROUP answer\n");
+    return got < 0 ? -1 : 0;
+}
+
+/* forkpool's way, with -d calls in flight (the daemon overlaps an
+ * outcome-only call with its pull): -d first pulls, then per reply one
+ * EVALSHA carrying its acknowledgements and the next pull, until every
+ * lane's pull comes back empty. */
+static int run_script(redisContext *c, const opts_t *o, const char *sha, const char *const *keys,
+                      const char *const *script_args, fp_resp_t *args, fp_resp_t *cmd,
+                      uint64_t *jobs, uint64_t *calls)
+{
+    for (long i = 0; i < o->depth; i++)
+        if (redisAppendCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
+                               o->consumer, script_args[2], o->jobs_key) != REDIS_OK)
+            return -1;
+    long in_flight = o->depth, raw = o->depth, sent[16] = {0};
+    size_t head = 0;
+    while (in_flight > 0) {
+        redisReply *r = next_reply(c, raw > 0, sent[head % 16]);
+        if (r == NULL)
+            return -1;
+        const redisReply *read = raw > 0 ? r : r->element[1];
+        raw -= raw > 0;
+        in_flight--;
+        head++;
+        long got = encode_acks(read, args);
+        if (got > 0) {
+            *jobs += (uint64_t)got;
+            sent[(head + (size_t)in_flight) % 16] = got;
+            in_flight++;
+            (*calls)++;
+            if (script_send(c, cmd, sha, keys, script_args, args) < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+        }
+        freeReplyObject(r);
+        if (got < 0) {
+            fprintf(stderr, "ceiling_redis: unexpected XREADGROUP answer\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){"127.0.0.1", 6379, "fp:{default}:jobs", NULL, NULL, "forkpool", "bench", 4,
-                  false};
+                  false, 1};
     int ch;
-    while ((ch = getopt(argc, argv, "h:p:k:g:c:b:m:")) != -1) {
+    while ((ch = getopt(argc, argv, "h:p:k:g:c:b:m:d:")) != -1) {
         switch (ch) {
         case 'h': o->host = optarg; break;
         case 'p': o->port = atoi(optarg); break;
@@ -184,6 +269,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'g': o->group = optarg; break;
         case 'c': o->consumer = optarg; break;
         case 'b': o->batch = strtol(optarg, NULL, 10); break;
+        case 'd': o->depth = strtol(optarg, NULL, 10); break;
         case 'm':
             if (strcmp(optarg, "plain") != 0 && strcmp(optarg, "script") != 0)
                 return -1;
@@ -192,7 +278,10 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         default: return -1;
         }
     }
-    return o->batch >= 1 && o->batch <= FP_OUTCOMES_PER_CALL && o->port > 0 ? 0 : -1;
+    return o->batch >= 1 && o->batch <= FP_OUTCOMES_PER_CALL && o->port > 0 && o->depth >= 1 &&
+                   o->depth <= 16 && (o->depth == 1 || !o->plain)
+               ? 0
+               : -1;
 }
 
 int main(int argc, char **argv)
@@ -200,7 +289,8 @@ int main(int argc, char **argv)
     opts_t o;
     if (parse_opts(argc, argv, &o) < 0) {
         fprintf(stderr, "usage: ceiling_redis [-h host] [-p port] [-k jobs_key] [-g group] "
-                        "[-c consumer] [-b batch 1..%d] [-m script|plain]\n", FP_OUTCOMES_PER_CALL);
+                        "[-c consumer] [-b batch 1..%d] [-m script|plain] [-d calls in flight, "
+                        "script only]\n", FP_OUTCOMES_PER_CALL);
         return 2;
     }
     int rc = 1;
@@ -239,34 +329,10 @@ int main(int argc, char **argv)
     const char *script_args[3] = {o.group, o.consumer, count_text};
 
     double redis0 = redis_cpu_s(c), cpu0 = cpu_self_s(), t0 = now_s();
-    uint64_t jobs = 0, calls = 1;
-    r = redisCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o.group, o.consumer,
-                     count_text, o.jobs_key);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "ceiling_redis: XREADGROUP failed: %s\n", r != NULL ? r->str : c->errstr);
+    uint64_t jobs = 0, calls = 0;
+    if (o.plain ? run_plain(c, &o, count_text, &args, &jobs, &calls) < 0
+                : run_script(c, &o, sha, keys, script_args, &args, &cmd, &jobs, &calls) < 0)
         goto out;
-    }
-    const redisReply *read = r;
-    long got = encode_acks(read, &args);
-    while (got > 0) {
-        jobs += (uint64_t)got;
-        redisReply *next;
-        if (o.plain)
-            next = plain_round(c, &o, read, got, count_text);
-        else
-            next = script_round(c, &cmd, sha, keys, script_args, &args, got);
-        freeReplyObject(r);
-        r = next;
-        if (r == NULL)
-            goto out;
-        calls++;
-        read = o.plain ? r : r->element[1];
-        got = encode_acks(read, &args);
-    }
-    if (got < 0) {
-        fprintf(stderr, "ceiling_redis: unexpected XREADGROUP answer\n");
-        goto out;
-    }
     double t1 = now_s(), cpu1 = cpu_self_s(), redis1 = redis_cpu_s(c);
     printf("jobs=%" PRIu64 " seconds=%.4f cpu_s=%.3f redis_cpu_s=%.3f batch=%ld calls=%" PRIu64
            "\n", jobs, t1 - t0, cpu1 - cpu0, redis1 - redis0, o.batch, calls);

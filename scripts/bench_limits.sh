@@ -173,8 +173,13 @@ for prefetch in 0 "$children" $((16 * children)); do
     for _ in $(seq 1 "$n_runs"); do
       rcli flushall >/dev/null
       "$bin" enqueue -c "$(config 0)" --count "$n_ceiling" noop '{}' >/dev/null
+      # Two script calls in flight, as the daemon has while an outcome-only
+      # call overlaps its pull: one at a time would be a round-trip bound,
+      # which forkpool itself beats at large batches.
+      depth=2
+      [ "$mode" = plain ] && depth=1
       line=$(measured "$bdir/ceiling_redis" -p "$port" -k "$jobs_key" -g forkpool -c bench \
-        -b "$b" -m "$mode")
+        -b "$b" -m "$mode" -d "$depth")
       echo "   B=$b $mode: $line" >&2
       echo "$line" >> "$work/ceil"
       if [ "$mode" = script ]; then
@@ -185,7 +190,7 @@ for prefetch in 0 "$children" $((16 * children)); do
       fi
     done
     if [ "$mode" = script ]; then
-      row "Redis path alone, B = $b: forkpool's outcome-and-pull script, full batches" "$work/ceil"
+      row "Redis path alone, B = $b: forkpool's outcome-and-pull script, full batches, 2 calls in flight" "$work/ceil"
       ceil=$(col "$work/ceil" 'v["jobs"] / v["seconds"]' | cut -d' ' -f1)
     else
       row "yardstick, not forkpool's design: B = $b as plain XACK + XDEL + XREADGROUP pipelined (1 run)" "$work/ceil"
