@@ -108,6 +108,23 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool)
     return best;
 }
 
+fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
+{
+    fp_slot_t *best = fp_pool_pick_idle(pool);
+    if (best != NULL)
+        return best;
+    /* With a pipeline a busy child is refilled before it runs dry, so under
+     * a backlog none ever turns idle: stop the busy child with the fewest
+     * jobs queued instead; its stop waits behind them in its socket. */
+    for (size_t i = 0; i < pool->capacity; i++) {
+        fp_slot_t *slot = &pool->slots[i];
+        if (slot->state == FP_CHILD_BUSY && !slot->channel_eof && !slot->timed_out &&
+            (best == NULL || slot->depth < best->depth))
+            best = slot;
+    }
+    return best;
+}
+
 size_t fp_pool_room(const fp_pool_t *pool)
 {
     size_t bound = pool->target + pool->prefetch;

@@ -80,6 +80,11 @@ size_t fp_pool_child_depth(const fp_pool_t *pool);
  * queued jobs would not carry it past its recycling limit. NULL if none. */
 fp_slot_t *fp_pool_pick(fp_pool_t *pool);
 
+/* The child to stop when the pool is above its target: the lowest idle
+ * one, else the busy one with the fewest jobs queued (its "stop" queues
+ * behind them). NULL if none can take a stop. */
+fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool);
+
 /* How many more jobs the supervisor may pull: target + prefetch − held. */
 size_t fp_pool_room(const fp_pool_t *pool);
 

@@ -974,8 +974,8 @@ static void top_up(fp_supervisor_t *sup)
     }
 }
 
-/* Brings the pool to its target: forks what is missing, stops idle
- * children beyond the target (TTOU, a smaller reload), and replaces one
+/* Brings the pool to its target: forks what is missing, stops children
+ * beyond the target (TTOU, a smaller reload), and replaces one
  * child at a time that is outdated (HUP) or over a limit. */
 static void rebalance(fp_supervisor_t *sup)
 {
@@ -984,7 +984,7 @@ static void rebalance(fp_supervisor_t *sup)
     top_up(sup);
     fp_slot_t *slot;
     while (fp_pool_live(&sup->pool) > sup->pool.target &&
-           (slot = fp_pool_pick_idle(&sup->pool)) != NULL) {
+           (slot = fp_pool_pick_to_stop(&sup->pool)) != NULL) {
         fp_log_info(LOG, "child %d (pid %d) stops: the pool shrinks to %zu", slot->id,
                     (int)slot->pid, sup->pool.target);
         send_stop(sup, slot);
@@ -1093,8 +1093,10 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     slot->exit_status = status;
     if (slot->channel != NULL)
         channel_close(slot->channel);
-    if (!expected && sup->state == SUP_RUNNING)
+    if (!expected && sup->state == SUP_RUNNING) {
         schedule_respawn(sup, slot, died_in_job);
+        slot = &sup->pool.slots[id]; /* its fork may have grown the slots */
+    }
     fp_pool_release_if_done(&sup->pool, slot);
 }
 

@@ -32,6 +32,14 @@ def sleep(args):
     return {"slept_ms": args.get("ms", 0)}
 
 
+@handler("gate")
+def gate(args):
+    """Keeps its child busy until the file args["path"] exists."""
+    while not os.path.exists(args["path"]):
+        time.sleep(0.01)
+    return None
+
+
 @handler("fail")
 def fail(args):
     if args.get("retry", True):

@@ -9,6 +9,10 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
 
 #include "daemon.h"
 #include "harness.h"
@@ -97,6 +101,208 @@ static void test_drain_finishes_queued_jobs(void **state)
     assert_int_equal(first + fp_td_jobs_done(td), total);
 }
 
+/* ---- the exec runtime, reloads, recycling and shrinking with a pipeline -- */
+
+/* The config: [pool] with pool_lines (after the exec runtime running
+ * exec_worker.py when exec), and the job ledger in the temp dir, so that
+ * each job's outcomes can be counted. Not in events_db: record_event's
+ * children open that file too. */
+static void ledger_config(fp_td_t *td, bool exec, const char *pool_lines)
+{
+    char runtime[4300] = "";
+    if (exec)
+        snprintf(runtime, sizeof runtime,
+                 "runtime = \"exec\"\ncommand = [\"python3\", \"%s/test/data/exec_worker.py\"]\n",
+                 fp_th_env("FP_SOURCE_DIR"));
+    char text[12288];
+    snprintf(text, sizeof text, "[pool]\n%s%s[ledger]\npath = \"%s/ledger.db\"\n", runtime,
+             pool_lines, td->dir);
+    fp_td_config(td, "log_level = \"debug\"\n", text);
+}
+
+static void exec_config(fp_td_t *td, const char *pool_lines)
+{
+    ledger_config(td, true, pool_lines);
+}
+
+/* count(*)-style query on the ledger (after the daemon exited). */
+static long long ledger_sql(const fp_td_t *td, const char *sql)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ledger.db", td->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Enqueues count "gate" jobs: each keeps its child busy until open_gate. */
+static void enqueue_gates(fp_td_t *td, int count)
+{
+    char fmt[4300];
+    snprintf(fmt, sizeof fmt, "{\"type\":\"gate\",\"id\":\"g-%%d-%%d\",\"args\":{\"path\":\"%s/gate\"}}",
+             td->dir);
+    fp_td_enqueue(td, count, fmt);
+}
+
+static void open_gate(fp_td_t *td)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/gate", td->dir);
+    assert_int_equal(fp_th_write_file(path, "", 0), 0);
+}
+
+/* Every job was taken and settled: nothing in the stream, nothing pending. */
+static bool all_done(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
+}
+
+static bool log_count_is(fp_td_t *td, const char *needle, long long n)
+{
+    return fp_td_log_count(td, needle) == n;
+}
+
+static bool two_replaced(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return log_count_is(td, "is replaced after a reload", 2);
+}
+
+static int count_children(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    char *text = fp_th_read_file(path, NULL);
+    int n = 0;
+    for (char *p = text, *end; p != NULL; p = end) {
+        strtol(p, &end, 10);
+        if (end == p)
+            break;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+static bool children_are(fp_td_t *td, void *arg)
+{
+    return count_children(td->pid) == *(int *)arg;
+}
+
+/* Each of total jobs ran once and succeeded: one ledger row each, all ok,
+ * and no child answered for a job it did not hold. */
+static void assert_each_done_once(fp_td_t *td, long long total)
+{
+    assert_int_equal(fp_td_jobs_done(td), total);
+    assert_int_equal(ledger_sql(td, "SELECT count(*) FROM jobs"), total);
+    assert_int_equal(ledger_sql(td, "SELECT count(*) FROM jobs WHERE outcome = 'ok'"), total);
+    assert_int_equal(ledger_sql(td, "SELECT count(DISTINCT job_id) FROM jobs"), total);
+    assert_int_equal(fp_td_log_count(td, "does not hold"), 0);
+    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* One Python child, depth 9: a gate job and the 8 jobs queued behind it sit
+ * in its socket together, so forkpool_worker.py gets them in one read once
+ * the gate opens; then 300 more flow through. Each runs once. */
+static void test_exec_worker_takes_several_jobs_per_read(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, "children = 1\nprefetch = 8\npipeline = 8\n");
+    fp_td_start_ready(td, true);
+    enqueue_gates(td, 1);
+    fp_td_enqueue(td, 308, "{\"type\":\"echo\",\"id\":\"e-%d\",\"args\":{\"n\":%d}}");
+    fp_td_wait_held(td, 9);
+    open_gate(td);
+    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_each_done_once(td, 309);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 1);
+}
+
+/* HUP while both children hold a running job and two queued: the old
+ * children are replaced (the first at once, busy; its stop waits behind
+ * its jobs), every job is done exactly once and nothing stays pending. */
+static void test_hup_with_queued_jobs_runs_each_once(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, "children = 2\nprefetch = 4\npipeline = 2\n");
+    fp_td_start_ready(td, true);
+    enqueue_gates(td, 6);
+    fp_td_enqueue(td, 200, "{\"type\":\"echo\",\"id\":\"e-%d\",\"args\":{\"n\":%d}}");
+    fp_td_wait_held(td, 6);
+    fp_td_signal(td, SIGHUP);
+    /* Both children are busy behind the gate: a replacement that waited for
+     * an idle child would never come. */
+    fp_td_wait_until(td, fp_td_log_has, "is replaced after a reload", 30000,
+                     "a busy child replaced");
+    open_gate(td);
+    fp_td_wait_until(td, two_replaced, NULL, 60000, "both old children replaced");
+    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    int two = 2;
+    fp_td_wait_until(td, children_are, &two, 30000, "two children");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_each_done_once(td, 206);
+    assert_int_equal(fp_td_log_count(td, "is replaced after a reload"), 2);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 4);
+}
+
+/* TTOU while both children are busy with jobs queued: one of them is told
+ * to stop behind its queue at once, not when it next turns idle (with a
+ * pipeline, never while there is a backlog). */
+static void test_ttou_stops_a_busy_child(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, "children = 2\nprefetch = 4\npipeline = 2\n");
+    fp_td_start_ready(td, true);
+    enqueue_gates(td, 6);
+    fp_td_enqueue(td, 100, "{\"type\":\"echo\",\"id\":\"e-%d\",\"args\":{\"n\":%d}}");
+    fp_td_wait_held(td, 6);
+    fp_td_signal(td, SIGTTOU);
+    fp_td_wait_until(td, fp_td_log_has, "stops: the pool shrinks to 1", 30000,
+                     "a busy child stopped");
+    open_gate(td);
+    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    int one = 1;
+    fp_td_wait_until(td, children_are, &one, 30000, "one child");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_each_done_once(td, 106);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
+}
+
+/* max_jobs_per_child 7 with children holding up to 5 jobs: children are
+ * recycled (none is sent a job past its limit to be stranded behind its
+ * stop), and every job is done exactly once. */
+static void test_recycling_with_a_pipeline_loses_nothing(void **state)
+{
+    fp_td_t *td = *state;
+    ledger_config(td, false,
+                  "children = 2\nprefetch = 8\npipeline = 4\n"
+                  "max_jobs_per_child = 7\nmax_jobs_jitter = 0\n");
+    fp_td_enqueue(td, 300, "{\"type\":\"sleep\",\"args\":{\"ms\":1},\"id\":\"r-%d-%d\"}");
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 120000), 0);
+    assert_each_done_once(td, 300);
+    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
+    assert_true(retired >= 10);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
+    assert_true(ledger_sql(td, "SELECT count(DISTINCT pid) FROM jobs") > 2); /* recycled children ran jobs */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -104,6 +310,10 @@ int main(void)
         T(test_crash_blames_only_the_running_job),
         T(test_timeout_requeues_the_jobs_queued_behind),
         T(test_drain_finishes_queued_jobs),
+        T(test_exec_worker_takes_several_jobs_per_read),
+        T(test_hup_with_queued_jobs_runs_each_once),
+        T(test_ttou_stops_a_busy_child),
+        T(test_recycling_with_a_pipeline_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

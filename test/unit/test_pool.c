@@ -125,6 +125,32 @@ static void test_pick_does_not_queue_past_recycling_limit(void **state)
     fp_pool_free(&pool);
 }
 
+/* A shrink stops an idle child first, else the busy one with the shortest
+ * queue: with a pipeline, busy children may never turn idle under load. */
+static void test_pick_to_stop_prefers_idle_then_shortest_queue(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 1, 4);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    fp_slot_t *c = fp_pool_claim_slot(&pool, 3, 0);
+    assert_null(fp_pool_pick_to_stop(&pool)); /* all starting */
+    a->state = b->state = c->state = FP_CHILD_BUSY;
+    a->depth = 3;
+    b->depth = 2;
+    c->depth = 1;
+    c->timed_out = true; /* being killed: no stop for it */
+    assert_ptr_equal(fp_pool_pick_to_stop(&pool), b);
+    b->channel_eof = true; /* dying */
+    assert_ptr_equal(fp_pool_pick_to_stop(&pool), a);
+    c->state = FP_CHILD_IDLE;
+    c->timed_out = false;
+    c->depth = 0;
+    assert_ptr_equal(fp_pool_pick_to_stop(&pool), c);
+    fp_pool_free(&pool);
+}
+
 static void test_slot_reused_only_after_reap_and_eof(void **state)
 {
     (void)state;
@@ -167,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_child_depth_is_one_plus_its_share_of_prefetch),
         cmocka_unit_test(test_pick_queues_only_with_prefetch),
         cmocka_unit_test(test_pick_does_not_queue_past_recycling_limit),
+        cmocka_unit_test(test_pick_to_stop_prefers_idle_then_shortest_queue),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
         cmocka_unit_test(test_sequence_numbers_increase),
     };
