@@ -630,7 +630,7 @@ static int parse_port(const char *s, const char *listen, int *port, fp_err_t *er
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, fp_err_t *err)
 {
     char host[64];
-    int port;
+    int port = 0;
     const char *colon;
     memset(ss, 0, sizeof *ss);
     if (listen == NULL)

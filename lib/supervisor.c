@@ -490,6 +490,24 @@ static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 
 /* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
  * when the child is reaped, as a failed attempt ("timeout"). */
+static void channel_drain(channel_t *ch);
+
+/* Whether the running job's answer was already in the socket when its
+ * deadline fired (the loop had not read it yet): then it finished in time
+ * and must not be retried as a timeout. Reading settles it, and the next
+ * job queued behind it, if any, is the head with a deadline of its own. */
+static bool answered_meanwhile(channel_t *ch)
+{
+    const fp_held_t *head = channel_slot(ch)->job;
+    uint64_t seq = head != NULL ? head->seq : 0;
+    channel_drain(ch);
+    head = channel_slot(ch)->job; /* settling may have grown the slots */
+    if (head != NULL && head->seq == seq)
+        return false;
+    dispatch(ch->sup);
+    return true;
+}
+
 static void on_job_timer(uv_timer_t *timer)
 {
     channel_t *ch = timer->data;
@@ -497,6 +515,9 @@ static void on_job_timer(uv_timer_t *timer)
     fp_slot_t *slot = channel_slot(ch);
     if (slot->reaped || slot->pid <= 0)
         return;
+    if (!slot->timed_out && answered_meanwhile(ch))
+        return;
+    slot = channel_slot(ch);
     if (slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
                     (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
