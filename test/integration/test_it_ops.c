@@ -23,27 +23,6 @@ static bool all_taken(fp_td_t *td, void *arg)
     return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
 }
 
-static int count_children(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
-    char *text = fp_th_read_file(path, NULL);
-    int n = 0;
-    for (char *p = text, *end; p != NULL; p = end) {
-        strtol(p, &end, 10);
-        if (end == p)
-            break;
-        n++;
-    }
-    free(text);
-    return n;
-}
-
-static bool children_are(fp_td_t *td, void *arg)
-{
-    return count_children(td->pid) == *(int *)arg;
-}
-
 /* HUP with pool.children 2 → 3: the pool grows and every old child is
  * replaced, one at a time; a job running meanwhile finishes normally. */
 static void test_hup_changes_the_pool_without_failing_jobs(void **state)
@@ -60,7 +39,7 @@ static void test_hup_changes_the_pool_without_failing_jobs(void **state)
     long long zero = 0;
     fp_td_wait_until(td, fp_td_pending_is, &zero, 30000, "the running job to finish");
     int three = 3;
-    fp_td_wait_until(td, children_are, &three, 30000, "three children");
+    fp_td_wait_until(td, fp_td_children_are, &three, 30000, "three children");
     /* Both children of the first configuration were replaced. */
     fp_td_wait_until(td, fp_td_log_has, "is replaced after a reload", 30000, "a replacement");
     fp_td_signal(td, SIGTERM);
@@ -88,7 +67,7 @@ static void test_hup_with_a_broken_file_keeps_running(void **state)
      * the kernel documents as unreliable while the tree changes; the log
      * then proves no child died or was replaced meanwhile. */
     int two = 2;
-    fp_td_wait_until(td, children_are, &two, 30000, "two children");
+    fp_td_wait_until(td, fp_td_children_are, &two, 30000, "two children");
     assert_int_equal(fp_td_log_count(td, "spawned"), 2);
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
@@ -102,19 +81,19 @@ static void test_ttin_and_ttou_resize_the_pool(void **state)
     fp_td_start_ready(td, true);
     fp_td_signal(td, SIGTTIN);
     int three = 3, one = 1;
-    fp_td_wait_until(td, children_are, &three, 30000, "three children");
+    fp_td_wait_until(td, fp_td_children_are, &three, 30000, "three children");
     /* Signals of one kind coalesce: one at a time, each seen before the next. */
     int two = 2;
     fp_td_signal(td, SIGTTOU);
-    fp_td_wait_until(td, children_are, &two, 30000, "two children");
+    fp_td_wait_until(td, fp_td_children_are, &two, 30000, "two children");
     fp_td_signal(td, SIGTTOU);
-    fp_td_wait_until(td, children_are, &one, 30000, "one child");
+    fp_td_wait_until(td, fp_td_children_are, &one, 30000, "one child");
     /* Never below one. */
     fp_td_signal(td, SIGTTOU);
     fp_td_wait_until(td, fp_td_log_has, "now wants 1 children", 30000, "the log line");
     fp_td_enqueue(td, 10, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
     fp_td_wait_until(td, all_taken, NULL, 30000, "the jobs");
-    assert_true(children_are(td, &one));
+    assert_true(fp_td_children_are(td, &one));
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 10);

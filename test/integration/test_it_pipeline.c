@@ -176,27 +176,6 @@ static bool two_replaced(fp_td_t *td, void *arg)
     return log_count_is(td, "is replaced after a reload", 2);
 }
 
-static int count_children(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
-    char *text = fp_th_read_file(path, NULL);
-    int n = 0;
-    for (char *p = text, *end; p != NULL; p = end) {
-        strtol(p, &end, 10);
-        if (end == p)
-            break;
-        n++;
-    }
-    free(text);
-    return n;
-}
-
-static bool children_are(fp_td_t *td, void *arg)
-{
-    return count_children(td->pid) == *(int *)arg;
-}
-
 /* Each of total jobs ran once and succeeded: one ledger row each, all ok,
  * and no child answered for a job it did not hold. */
 static void assert_each_done_once(fp_td_t *td, long long total)
@@ -252,7 +231,7 @@ static void test_hup_with_queued_jobs_runs_each_once(void **state)
     fp_td_wait_until(td, two_replaced, NULL, 60000, "both old children replaced");
     fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
     int two = 2;
-    fp_td_wait_until(td, children_are, &two, 30000, "two children");
+    fp_td_wait_until(td, fp_td_children_are, &two, 30000, "two children");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_each_done_once(td, 206);
@@ -277,7 +256,7 @@ static void test_ttou_stops_a_busy_child(void **state)
     open_gate(td);
     fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
     int one = 1;
-    fp_td_wait_until(td, children_are, &one, 30000, "one child");
+    fp_td_wait_until(td, fp_td_children_are, &one, 30000, "one child");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_each_done_once(td, 106);

@@ -266,6 +266,27 @@ void fp_td_wait_held(fp_td_t *td, int n)
     fp_td_wait_until(td, fp_td_log_has, needle, 30000, needle);
 }
 
+static int count_children(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    char *text = fp_th_read_file(path, NULL);
+    int n = 0;
+    for (char *p = text, *end; p != NULL; p = end) {
+        strtol(p, &end, 10);
+        if (end == p)
+            break;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+bool fp_td_children_are(fp_td_t *td, void *arg)
+{
+    return count_children(td->pid) == *(int *)arg;
+}
+
 bool fp_td_log_has(fp_td_t *td, void *arg)
 {
     return fp_td_log_count(td, arg) > 0;

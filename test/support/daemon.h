@@ -83,6 +83,8 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
  * group's pending count equals *arg (a long long). */
 bool fp_td_log_has(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
+/* The daemon has *arg (an int) children right now, per /proc. */
+bool fp_td_children_are(fp_td_t *td, void *arg);
 
 /* Waits until the supervisor holds n jobs, as its debug line "held=N" says
  * (the config needs log_level = "debug"). That line is written in the
