@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,17 +151,9 @@ static void test_pidfile_written_and_removed(void **state)
 
 static long long ledger_count(const char *path, const char *where)
 {
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE %s", where);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return fp_td_sql_at(path, sql);
 }
 
 /* After a mixed run the ledger holds one row per outcome, with its fields. */

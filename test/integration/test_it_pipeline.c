@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "daemon.h"
 #include "harness.h"
@@ -130,16 +129,7 @@ static long long ledger_sql(const fp_td_t *td, const char *sql)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/ledger.db", td->dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return fp_td_sql_at(path, sql);
 }
 
 /* Enqueues count "gate" jobs: each keeps its child busy until open_gate. */

@@ -208,8 +208,13 @@ long long fp_td_pending(fp_td_t *td)
 
 long long fp_td_sql(const fp_td_t *td, const char *sql)
 {
+    return fp_td_sql_at(td->events_db, sql);
+}
+
+long long fp_td_sql_at(const char *path, const char *sql)
+{
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(td->events_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);

@@ -72,6 +72,8 @@ long long fp_td_zcard(fp_td_t *td, const char *key);
 long long fp_td_pending(fp_td_t *td);
 /* count(*)-style query on the events database. */
 long long fp_td_sql(const fp_td_t *td, const char *sql);
+/* The same on another database file (a ledger). */
+long long fp_td_sql_at(const char *path, const char *sql);
 /* Whether some dead entry's field `field` contains needle. */
 bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
 
