@@ -123,11 +123,7 @@ static void test_exec_recycling_by_job_count(void **state)
     fp_td_enqueue(td, 100, "{\"type\":\"echo\",\"id\":\"r%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 100);
-    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
-    assert_true(retired >= 3);
-    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
-    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    fp_td_assert_recycled(td, 2, 3);
 }
 
 /* rss_kb from the worker's done message drives max_memory_per_child. */

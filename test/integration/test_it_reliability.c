@@ -165,12 +165,7 @@ static void test_recycling_by_job_count(void **state)
     fp_td_enqueue(td, 200, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 200);
-    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
-    assert_true(retired >= 3);
-    /* Every retirement forked exactly one replacement, and nothing crashed. */
-    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2 + retired);
-    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    fp_td_assert_recycled(td, 2, 3);
 }
 
 static void test_recycling_by_memory(void **state)

@@ -271,6 +271,16 @@ void fp_td_wait_held(fp_td_t *td, int n)
     fp_td_wait_until(td, fp_td_log_has, needle, 30000, needle);
 }
 
+long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired)
+{
+    long long retired = fp_td_log_count(td, "is replaced after max_jobs_per_child");
+    assert_true(retired >= min_retired);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), children + retired);
+    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    return retired;
+}
+
 static int count_children(int pid)
 {
     char path[64];

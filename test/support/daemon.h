@@ -85,6 +85,11 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
  * group's pending count equals *arg (a long long). */
 bool fp_td_log_has(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
+/* After a run of `children` children with max_jobs_per_child: at least
+ * min_retired replacements, each forked exactly one new child, nothing was
+ * killed and nothing went dead. Returns the number of replacements. */
+long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired);
+
 /* The daemon has *arg (an int) children right now, per /proc. */
 bool fp_td_children_are(fp_td_t *td, void *arg);
 
