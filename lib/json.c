@@ -1,6 +1,7 @@
 /* json.c: cJSON with the strictness outside input needs. */
 #include "json.h"
 
+#include <stdio.h>
 #include <string.h>
 
 cJSON *fp_json_parse(const char *text, size_t len)
@@ -18,4 +19,32 @@ cJSON *fp_json_parse(const char *text, size_t len)
         }
     }
     return value;
+}
+
+int fp_json_append_string(fp_buf_t *out, const char *s, size_t len)
+{
+    int rc = fp_buf_append(out, "\"", 1);
+    size_t plain = 0; /* start of the run of bytes copied as they are */
+    for (size_t i = 0; rc == 0 && i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        char esc[8];
+        int n;
+        if (c >= 0x20)
+            n = snprintf(esc, sizeof esc, "\\%c", c);
+        else if (c >= '\b' && c <= '\r' && c != '\v')
+            n = snprintf(esc, sizeof esc, "\\%c", "btnvfr"[c - '\b']);
+        else
+            n = snprintf(esc, sizeof esc, "\\u%04x", c);
+        rc = fp_buf_append(out, s + plain, i - plain);
+        if (rc == 0)
+            rc = fp_buf_append(out, esc, (size_t)n);
+        plain = i + 1;
+    }
+    if (rc == 0)
+        rc = fp_buf_append(out, s + plain, len - plain);
+    if (rc == 0)
+        rc = fp_buf_append(out, "\"", 1);
+    return rc;
 }

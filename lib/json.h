@@ -9,7 +9,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "forkpool/proto.h"
+
 /* Returns the parsed value (owned; cJSON_Delete) or NULL. */
 cJSON *fp_json_parse(const char *text, size_t len);
+
+/* Appends s[0..len) as a JSON string literal, quotes included: binary-safe
+ * (a NUL byte becomes \u0000, other control characters \n, \t... or
+ * \u00XX, quotes and backslashes are escaped, every other byte is copied as
+ * it is). 0 or -ENOMEM. */
+int fp_json_append_string(fp_buf_t *out, const char *s, size_t len);
 
 #endif

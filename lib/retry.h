@@ -24,10 +24,13 @@ int64_t fp_retry_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms, b
                             uint64_t random);
 
 /* The payload to re-enqueue: the job object with "attempt" = attempts and
- * "last_error" = error, and "id" = entry_id when the producer gave none, so
- * the job keeps one identity across attempts (and two identical payloads
- * never collapse into one member of the delayed set). Returns malloc'd
- * text and its length, or NULL when payload is not a JSON object or on ENOMEM. */
+ * "last_error" = error, and "id" = entry_id when the producer gave none (or
+ * null), so the job keeps one identity across attempts (and two identical
+ * payloads never collapse into one member of the delayed set). Only those
+ * top-level members change (every copy of a repeated one; missing ones are
+ * appended after the last member): every other byte of payload is kept as
+ * it was. Returns malloc'd text (free()) and its length, or NULL when
+ * payload is not a JSON object or on ENOMEM. */
 char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, int64_t attempts,
                        const char *error, size_t *out_len);
 

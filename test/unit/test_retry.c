@@ -69,7 +69,7 @@ static void test_payload_gets_attempt_error_and_id(void **state)
     assert_string_equal(cJSON_GetObjectItem(obj, "id")->valuestring, "1700-0");
     assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "args"), "x")->valueint, 1);
     cJSON_Delete(obj);
-    cJSON_free(out);
+    free(out);
 }
 
 static void test_payload_keeps_producer_id(void **state)
@@ -81,7 +81,7 @@ static void test_payload_keeps_producer_id(void **state)
     assert_string_equal(cJSON_GetObjectItem(obj, "id")->valuestring, "order-9");
     assert_string_equal(cJSON_GetObjectItem(obj, "last_error")->valuestring, "new");
     cJSON_Delete(obj);
-    cJSON_free(out);
+    free(out);
 }
 
 static void test_identical_jobs_stay_distinct(void **state)
@@ -91,8 +91,52 @@ static void test_identical_jobs_stay_distinct(void **state)
     char *a = fp_retry_payload(in, strlen(in), "1-0", 1, "e", NULL);
     char *b = fp_retry_payload(in, strlen(in), "1-1", 1, "e", NULL);
     assert_string_not_equal(a, b);
-    cJSON_free(a);
-    cJSON_free(b);
+    free(a);
+    free(b);
+}
+
+/* The bytes forkpool does not own come back as they were: a number past
+ * int64, one past double, an escaped NUL, whitespace, key order and a nested
+ * "attempt"; only the top-level attempt is replaced and the rest appended. */
+static void test_payload_bytes_survive(void **state)
+{
+    (void)state;
+    const char *in = " { \"z\" : 1, \"big\":9223372036854775813,\"f\":1e400,"
+                     "\"s\":\"a\\u0000b\",\"attempt\":1,"
+                     "\"a\":{\"attempt\":7,\"k\":[1,{\"x\":\"}\\\"\"}]} }\n";
+    const char *want = " { \"z\" : 1, \"big\":9223372036854775813,\"f\":1e400,"
+                       "\"s\":\"a\\u0000b\",\"attempt\":2,"
+                       "\"a\":{\"attempt\":7,\"k\":[1,{\"x\":\"}\\\"\"}]},"
+                       "\"last_error\":\"boom \\\"q\\\"\\n\",\"id\":\"1700-0\" }\n";
+    size_t len = 0;
+    char *out = fp_retry_payload(in, strlen(in), "1700-0", 2, "boom \"q\"\n", &len);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+    free(out);
+}
+
+static void check_payload(const char *in, const char *want)
+{
+    size_t len = 0;
+    char *out = fp_retry_payload(in, strlen(in), "1-0", 3, "e", &len);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+    free(out);
+}
+
+static void test_payload_splice_cases(void **state)
+{
+    (void)state;
+    check_payload("{}", "{\"attempt\":3,\"last_error\":\"e\",\"id\":\"1-0\"}");
+    check_payload("{\"id\":null,\"t\":[]}",
+                  "{\"id\":\"1-0\",\"t\":[],\"attempt\":3,\"last_error\":\"e\"}");
+    /* Every copy of a repeated member: readers disagree on which one wins. */
+    check_payload("{\"attempt\":1,\"last_error\":{\"x\":1},\"attempt\":2,\"id\":7}",
+                  "{\"attempt\":3,\"last_error\":\"e\",\"attempt\":3,\"id\":7}");
+    check_payload("{\"last_error\":\"old\\\"\",\"n\":-1.5e-3}",
+                  "{\"last_error\":\"e\",\"n\":-1.5e-3,\"attempt\":3,\"id\":\"1-0\"}");
 }
 
 static void test_payload_must_be_an_object(void **state)
@@ -100,6 +144,8 @@ static void test_payload_must_be_an_object(void **state)
     (void)state;
     assert_null(fp_retry_payload("[1]", 3, "1-0", 1, "e", NULL));
     assert_null(fp_retry_payload("nope", 4, "1-0", 1, "e", NULL));
+    assert_null(fp_retry_payload("{\"a\":1", 6, "1-0", 1, "e", NULL));
+    assert_null(fp_retry_payload("{\"a\":1} x", 10, "1-0", 1, "e", NULL));
 }
 
 int main(void)
@@ -111,6 +157,8 @@ int main(void)
         cmocka_unit_test(test_payload_gets_attempt_error_and_id),
         cmocka_unit_test(test_payload_keeps_producer_id),
         cmocka_unit_test(test_identical_jobs_stay_distinct),
+        cmocka_unit_test(test_payload_bytes_survive),
+        cmocka_unit_test(test_payload_splice_cases),
         cmocka_unit_test(test_payload_must_be_an_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
