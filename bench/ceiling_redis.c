@@ -94,7 +94,7 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
             e->element[0]->type != REDIS_REPLY_STRING)
             return -1;
-        if (fp_outcome_encode_ack(args, e->element[0]->str) < 0)
+        if (fp_outcome_encode_ack(args, false, e->element[0]->str) < 0)
             return -1;
     }
     return (long)entries->elements;

@@ -75,12 +75,13 @@ void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, cons
                        size_t payload_len);
 
 /* Addition (queue engineer): failed with attempts left. The payload (as the
- * caller rewrote it, with attempt and last_error) goes to the delayed set with
- * score due_unix_ms, in the same atomic step as XACK + XDEL. A delayed member
- * is its payload, so the caller keeps payloads unique (identical members
- * collapse into one in a sorted set). */
+ * caller rewrote it, with attempt and last_error) goes to the delayed set,
+ * due delay_ms after Redis' clock (TIME, the clock the delayed mover reads)
+ * at the moment it is recorded, in the same atomic step as XACK + XDEL. A
+ * delayed member is its payload, so the caller keeps payloads unique
+ * (identical members collapse into one in a sorted set). */
 void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
-                    size_t payload_len, int64_t due_unix_ms);
+                    size_t payload_len, int64_t delay_ms);
 
 /* Addition (queue engineer): the supervisor holds an entry it got from
  * elsewhere (not through on_jobs). After a reconnect the queue re-reads its
@@ -118,6 +119,8 @@ typedef struct fp_queue_stats_s {
     uint64_t sweeps;            /* take-over sweeps completed (every queue looked at) */
     uint64_t renew_rounds;      /* renewal rounds sent (one per vt/3 while holding) */
     uint64_t mover_rounds;      /* delayed-mover rounds completed (every queue) */
+    uint64_t outcomes_stale;    /* outcomes not applied: the entry was no longer pending here */
+    uint64_t renewals_lost;     /* held entries renewal found deleted or held elsewhere */
 } fp_queue_stats_t;
 
 void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out);

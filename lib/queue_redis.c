@@ -38,8 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "forkpool/log.h"
 #include "os.h"
 #include "queue_scripts.h"
@@ -66,8 +64,13 @@
 typedef struct held_slot_s {
     uint64_t ms, seq;
     uint32_t queue;
-    uint32_t used;
+    uint32_t used; /* HELD_* bits; 0: free slot */
 } held_slot_t;
+
+#define HELD_USED 1u
+#define HELD_VANISHED 2u /* its stream entry was deleted while held: the outcome must land */
+#define HELD_LOST 4u     /* renewal found it pending to another consumer, or to none */
+#define HELD_SETTLING 8u /* its outcome is recorded, not yet confirmed */
 
 /* Open addressing with linear probing and backward-shift deletion: no
  * allocation per job, no tombstones. */
@@ -100,6 +103,15 @@ static bool held_has(const held_set_t *s, uint32_t queue, uint64_t ms, uint64_t 
     return s->slots != NULL && s->slots[held_find(s, queue, ms, seq)].used;
 }
 
+/* The slot of a held entry, NULL when not held. */
+static held_slot_t *held_get(held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    if (s->slots == NULL)
+        return NULL;
+    held_slot_t *slot = &s->slots[held_find(s, queue, ms, seq)];
+    return slot->used ? slot : NULL;
+}
+
 static int held_grow(held_set_t *s)
 {
     size_t cap = s->slots != NULL ? (s->mask + 1) * 2 : 64;
@@ -122,7 +134,7 @@ static int held_add(held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
         return -ENOMEM;
     size_t i = held_find(s, queue, ms, seq);
     if (!s->slots[i].used) {
-        s->slots[i] = (held_slot_t){ms, seq, queue, 1};
+        s->slots[i] = (held_slot_t){ms, seq, queue, HELD_USED};
         s->count++;
     }
     return 0;
@@ -162,6 +174,7 @@ typedef struct batch_s {
     uint32_t queue;
     bool sent;     /* waiting for Redis' answer */
     bool use_eval; /* Redis answered NOSCRIPT: send the script text next time */
+    bool resent;   /* a send's reply was lost: it may have been applied already */
     size_t count;
     fp_resp_t args;
     sid_t *ids;
@@ -229,6 +242,7 @@ struct fp_queue_s {
     char outcome_sha[41], drained_sha[41];
     script_t claim_script, consumers_script, mover_script;
     script_t pull_script;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
+    script_t renew_script; /* claim renewal (fp_script_renew) */
 
     size_t room;
     bool read_in_flight;
@@ -489,7 +503,7 @@ static void setup_start(fp_queue_t *q)
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
     script_t *scripts[] = {&q->claim_script, &q->consumers_script, &q->mover_script,
-                           &q->pull_script};
+                           &q->pull_script, &q->renew_script};
     for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
         script_load_t *load = malloc(sizeof *load);
         const char *argv[] = {"SCRIPT", "LOAD", scripts[i]->text};
@@ -647,28 +661,41 @@ static batch_t *open_batch(fp_queue_t *q, uint32_t queue);
 static void add_outcome_id(batch_t *b, uint64_t ms, uint64_t seq);
 
 /* An entry without a "job" field cannot run: it goes to dead with its
- * fields as a JSON object, so nothing is lost and nothing is handed over. */
+ * fields as a JSON object, so nothing is lost and nothing is handed over.
+ * Field names and values are binary: each is taken with its length. */
 static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms,
                              uint64_t seq, const redisReply *fields)
 {
-    cJSON *obj = cJSON_CreateObject();
-    for (size_t i = 0; obj != NULL && i + 1 < fields->elements; i += 2) {
+    size_t n = fields->elements & ~(size_t)1;
+    const char **strs = malloc((n + 1) * sizeof *strs);
+    size_t *lens = malloc((n + 1) * sizeof *lens);
+    size_t used = 0;
+    for (size_t i = 0; strs != NULL && lens != NULL && i < n; i += 2) {
         const redisReply *k = fields->element[i], *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
-            cJSON_AddItemToObject(obj, k->str, cJSON_CreateString(v->str));
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        strs[used] = k->str;
+        lens[used++] = k->len;
+        strs[used] = v->str;
+        lens[used++] = v->len;
     }
-    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    batch_t *b = open_batch(q, queue);
+    fp_buf_t text = {0};
+    int rc = strs != NULL && lens != NULL ? fp_entry_fields_json(&text, strs, lens, used)
+                                          : -ENOMEM;
+    free(strs);
+    free(lens);
+    batch_t *b = rc == 0 ? open_batch(q, queue) : NULL;
     if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
-        fp_outcome_encode_dead(&b->args, id, text != NULL ? text : "", text ? strlen(text) : 0,
+        fp_outcome_encode_dead(&b->args, false, id, text.data, text.len,
                                "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
         add_outcome_id(b, ms, seq);
         fp_log_warn(LOG, "entry %s of queue %s has no \"job\" field: moved to dead", id,
                     q->qs[queue].name);
+    } else {
+        /* Left pending: the next history read tries again. */
+        fp_log_error(LOG, "out of memory moving entry %s to dead", id);
     }
-    if (text != NULL)
-        cJSON_free(text);
+    fp_buf_free(&text);
 }
 
 /* A pending entry whose stream entry was deleted (nil fields): acknowledge
@@ -677,7 +704,7 @@ static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t 
 {
     batch_t *b = open_batch(q, queue);
     if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
-        fp_outcome_encode_ack(&b->args, id) == 0) {
+        fp_outcome_encode_ack(&b->args, false, id) == 0) {
         add_outcome_id(b, ms, seq);
         q->stats.dropped_deleted++;
         fp_log_info(LOG, "pending entry %s of queue %s was deleted from the stream: dropped", id,
@@ -1071,11 +1098,11 @@ static void maybe_unblock(fp_queue_t *q)
 /* EVALSHA, or EVAL after NOSCRIPT (which also puts the script back into
  * Redis' cache, so the call after goes as EVALSHA again). */
 static int send_script(fp_queue_t *q, script_t *script, const char *const *keys, size_t nkeys,
-                       const char *const *args, size_t nargs, fp_redis_reply_cb cb,
-                       void *privdata)
+                       const char *const *args, size_t nargs, const fp_resp_t *tail,
+                       fp_redis_reply_cb cb, void *privdata)
 {
     const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
-    int rc = fp_script_command(&q->scratch, sha, script->text, keys, nkeys, args, nargs, NULL);
+    int rc = fp_script_command(&q->scratch, sha, script->text, keys, nkeys, args, nargs, tail);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, cb, privdata);
     if (rc == 0 && sha == NULL)
@@ -1167,7 +1194,7 @@ static void send_claim(fp_queue_t *q)
     snprintf(scan, sizeof scan, "%d", CLAIM_SCAN_MAX);
     const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle, want_text, scan};
-    if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, on_claim_reply,
+    if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, NULL, on_claim_reply,
                     q) < 0)
         return;
     q->read_in_flight = true;
@@ -1209,7 +1236,7 @@ static void remove_idle_consumers(fp_queue_t *q)
     for (size_t i = 0; i < q->n; i++) {
         const char *keys[FP_SCRIPT_CONSUMERS_KEYS] = {q->qs[i].jobs_key};
         const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle};
-        if (send_script(q, &q->consumers_script, keys, FP_SCRIPT_CONSUMERS_KEYS, args, 3,
+        if (send_script(q, &q->consumers_script, keys, FP_SCRIPT_CONSUMERS_KEYS, args, 3, NULL,
                         on_consumers_reply, q) < 0)
             return;
         q->consumers_in_flight++;
@@ -1234,20 +1261,76 @@ static void on_claim_timer(uv_timer_t *t)
 
 /* ---- recovery: renewal ------------------------------------------------------ */
 
+/* One renewal call: its queue, for the ids it reports. */
+typedef struct renewal_s {
+    fp_queue_t *q;
+    uint32_t queue;
+} renewal_t;
+
+/* An entry renewal could not renew, reported once. holder NULL: its stream
+ * entry was deleted while its job runs; the job's outcome (upper-case kind)
+ * still lands, from the payload the supervisor holds. Otherwise another
+ * consumer holds it (holder "" : none does, it was settled elsewhere): the
+ * job runs on here, but its outcome will leave the entry alone. An entry
+ * whose outcome is already recorded was settled by it: nothing is lost. */
+static void renewal_lost(fp_queue_t *q, uint32_t queue, const redisReply *id,
+                         const redisReply *holder)
+{
+    uint64_t ms, seq;
+    if (id->type != REDIS_REPLY_STRING || !fp_stream_id_parse(id->str, id->len, &ms, &seq))
+        return;
+    held_slot_t *slot = held_get(&q->held, queue, ms, seq);
+    if (slot == NULL || (slot->used & (HELD_SETTLING | HELD_VANISHED | HELD_LOST)) != 0)
+        return;
+    q->stats.renewals_lost++;
+    const char *name = q->qs[queue].name;
+    if (holder == NULL) {
+        slot->used |= HELD_VANISHED;
+        fp_log_warn(LOG, "stream entry %.*s of queue %s was deleted while its job runs: no longer "
+                    "renewed; the job's retry or dead letter will still be recorded",
+                    (int)id->len, id->str, name);
+        return;
+    }
+    slot->used |= HELD_LOST;
+    if (holder->type == REDIS_REPLY_STRING && holder->len > 0)
+        fp_log_warn(LOG, "entry %.*s of queue %s was taken over by consumer %.*s: its job runs on "
+                    "here, but its outcome will leave the entry to that consumer",
+                    (int)id->len, id->str, name, (int)holder->len, holder->str);
+    else
+        fp_log_warn(LOG, "entry %.*s of queue %s is no longer pending (settled elsewhere): its "
+                    "job runs on here, but its outcome will not be applied",
+                    (int)id->len, id->str, name);
+}
+
 static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
-    fp_queue_t *q = privdata;
+    renewal_t *rn = privdata;
+    fp_queue_t *q = rn->q;
+    uint32_t queue = rn->queue;
     (void)c;
+    free(rn);
     q->renew_in_flight--;
     if (q->closing || r == NULL)
         return; /* after a reconnect the next round renews them */
-    if (r->type == REDIS_REPLY_ARRAY) {
-        /* Absent ids are no longer pending (settled, or deleted and dropped
-         * by Redis): their outcomes release them, nothing to do here. */
-        q->stats.renewed += r->elements;
+    if (reply_is_error(r, "NOSCRIPT")) {
+        q->renew_script.eval = true; /* the next round sends it as EVAL */
         return;
     }
-    log_error_once(q, "renewing claims failed", r);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[2]->type != REDIS_REPLY_ARRAY) {
+        log_error_once(q, "renewing claims failed", r);
+        return;
+    }
+    q->stats.renewed += (uint64_t)r->element[0]->integer;
+    const redisReply *deleted = r->element[1], *taken = r->element[2];
+    for (size_t i = 0; i < deleted->elements; i++)
+        renewal_lost(q, queue, deleted->element[i], NULL);
+    for (size_t i = 0; i < taken->elements; i++) {
+        const redisReply *e = taken->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
+            renewal_lost(q, queue, e->element[0], e->element[1]);
+    }
 }
 
 static int slot_order(const void *a, const void *b)
@@ -1265,38 +1348,36 @@ static int send_renewal(fp_queue_t *q, const held_slot_t *ids, size_t n)
     fp_resp_t *a = &q->renew_args;
     const qstate_t *qs = &q->qs[ids[0].queue];
     fp_resp_reset(a);
-    int rc = fp_resp_arg_str(a, "XCLAIM");
-    if (rc == 0)
-        rc = fp_resp_arg_str(a, qs->jobs_key);
-    if (rc == 0)
-        rc = fp_resp_arg_str(a, q->cfg->redis.group);
-    if (rc == 0)
-        rc = fp_resp_arg_str(a, q->cfg->daemon.name);
-    if (rc == 0)
-        rc = fp_resp_arg_str(a, "0");
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char id[48];
         int len = snprintf(id, sizeof id, "%llu-%llu", (unsigned long long)ids[i].ms,
                            (unsigned long long)ids[i].seq);
         rc = fp_resp_arg(a, id, (size_t)len);
     }
-    if (rc == 0)
-        rc = fp_resp_arg_str(a, "JUSTID");
-    if (rc == 0)
-        rc = fp_resp_command(&q->scratch, a);
-    if (rc == 0)
-        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_renew_reply, q);
-    if (rc == 0)
-        q->renew_in_flight++;
-    return rc;
+    renewal_t *rn = rc == 0 ? malloc(sizeof *rn) : NULL;
+    if (rn == NULL)
+        return -ENOMEM;
+    *rn = (renewal_t){q, ids[0].queue};
+    const char *keys[FP_SCRIPT_RENEW_KEYS] = {qs->jobs_key};
+    const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name};
+    rc = send_script(q, &q->renew_script, keys, FP_SCRIPT_RENEW_KEYS, args, 2, a, on_renew_reply,
+                     rn);
+    if (rc < 0) {
+        free(rn);
+        return rc;
+    }
+    q->renew_in_flight++;
+    return 0;
 }
 
-/* Every visibility_timeout / 3: XCLAIM ... 0 <ids> JUSTID over everything
- * held, which resets each entry's idle time without counting a delivery, so
- * no other daemon takes over a job that runs longer than the visibility
- * timeout. With min-idle 0 it also takes back an entry another daemon
- * claimed while this one was unreachable: both run it then (at least once
- * allows that), and renewing keeps it from being claimed a third time. */
+/* Every visibility_timeout / 3: XCLAIM ... 0 <ids> JUSTID (in the renewal
+ * script) over everything held, which resets each entry's idle time without
+ * counting a delivery, so no other daemon takes over a job that runs longer
+ * than the visibility timeout. An entry another daemon claimed while this
+ * one was unreachable is not taken back: it is that daemon's now, and this
+ * one's outcome will leave it alone. Entries already found deleted or lost
+ * are not asked about again. */
 static void on_renew_timer(uv_timer_t *t)
 {
     fp_queue_t *q = t->data;
@@ -1313,7 +1394,7 @@ static void on_renew_timer(uv_timer_t *t)
     }
     size_t n = 0;
     for (size_t i = 0; i <= q->held.mask; i++)
-        if (q->held.slots[i].used)
+        if (q->held.slots[i].used && !(q->held.slots[i].used & (HELD_VANISHED | HELD_LOST)))
             q->renew_ids[n++] = q->held.slots[i];
     qsort(q->renew_ids, n, sizeof *q->renew_ids, slot_order);
     q->stats.renew_rounds++;
@@ -1387,7 +1468,7 @@ static void on_mover_timer(uv_timer_t *t)
     for (size_t i = 0; i < q->n; i++) {
         const char *keys[FP_SCRIPT_MOVER_KEYS] = {q->qs[i].jobs_key, q->qs[i].delayed_key};
         const char *args[] = {limit};
-        if (send_script(q, &q->mover_script, keys, FP_SCRIPT_MOVER_KEYS, args, 1, on_mover_reply,
+        if (send_script(q, &q->mover_script, keys, FP_SCRIPT_MOVER_KEYS, args, 1, NULL, on_mover_reply,
                         q) < 0)
             break;
         q->mover_left++;
@@ -1421,7 +1502,7 @@ static batch_t *batch_new(fp_queue_t *q, uint32_t queue)
     b->next = NULL;
     b->q = q;
     b->queue = queue;
-    b->sent = b->use_eval = false;
+    b->sent = b->use_eval = b->resent = false;
     b->count = 0;
     fp_resp_reset(&b->args);
     return b;
@@ -1506,6 +1587,32 @@ static void batch_confirmed(fp_queue_t *q, batch_t *b)
     retry_reset(q);
 }
 
+/* Outcomes the script did not apply, as {id, holder}. One pending to
+ * another consumer was taken over: its new holder's copy is left alone. One
+ * pending to nobody was settled elsewhere, or, in a batch re-sent after a
+ * lost reply, most likely by that batch's first send: not counted then. */
+static void note_not_applied(fp_queue_t *q, const batch_t *b, const redisReply *list)
+{
+    for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_STRING)
+            continue;
+        const redisReply *id = e->element[0], *holder = e->element[1];
+        if (holder->len == 0 && b->resent)
+            continue;
+        q->stats.outcomes_stale++;
+        if (holder->len > 0)
+            fp_log_warn(LOG, "outcome of entry %.*s of queue %s not applied: consumer %.*s holds it "
+                        "now", (int)id->len, id->str, q->qs[b->queue].name, (int)holder->len,
+                        holder->str);
+        else
+            fp_log_warn(LOG, "outcome of entry %.*s of queue %s not applied: it is no longer "
+                        "pending", (int)id->len, id->str, q->qs[b->queue].name);
+    }
+}
+
 static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     batch_t *b = privdata;
@@ -1514,9 +1621,13 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     b->sent = false;
     if (q->closing)
         return;
-    if (r == NULL)
-        return; /* re-sent once the writer is back */
-    if (r->type == REDIS_REPLY_INTEGER) {
+    if (r == NULL) {
+        b->resent = true; /* re-sent once the writer is back */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER) {
+        note_not_applied(q, b, r->element[1]);
         batch_confirmed(q, b);
         return;
     }
@@ -1564,6 +1675,7 @@ static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     if (r == NULL) {
         /* The batch is re-sent (it is idempotent); the read may have
          * happened: the history read finds its entries. */
+        b->resent = true;
         all_history(q);
         return;
     }
@@ -1577,13 +1689,14 @@ static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         read_failed(q, r, "recording outcomes and pulling failed");
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER) {
         fp_log_error(LOG, "unexpected reply to the outcome-and-pull script (type %d)", r->type);
         all_history(q); /* the batch is re-sent; entries pulled, if any, are found there */
         arm_retry(q);
         return;
     }
+    note_not_applied(q, b, r->element[2]);
     batch_confirmed(q, b);
     const redisReply *got = r->element[1];
     if (got->type == REDIS_REPLY_ERROR) {
@@ -1676,9 +1789,10 @@ static void on_prepare(uv_prepare_t *h)
 }
 
 /* Validates the id and opens room for one outcome; NULL when it cannot be
- * recorded (logged), in which case the entry stays pending for recovery. */
+ * recorded (logged), in which case the entry stays pending for recovery.
+ * *vanished: renewal found its stream entry deleted while it was held. */
 static batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entry_id, uint64_t *ms,
-                              uint64_t *seq)
+                              uint64_t *seq, bool *vanished)
 {
     if (q->closing || queue >= q->n || entry_id == NULL)
         return NULL;
@@ -1686,6 +1800,8 @@ static batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entry_i
         fp_log_error(LOG, "cannot record an outcome for \"%s\": not a stream entry id", entry_id);
         return NULL;
     }
+    const held_slot_t *slot = held_get(&q->held, queue, *ms, *seq);
+    *vanished = slot != NULL && (slot->used & HELD_VANISHED) != 0;
     batch_t *b = open_batch(q, queue);
     if (b == NULL)
         fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
@@ -1702,25 +1818,30 @@ static void outcome_end(fp_queue_t *q, batch_t *b, int rc, const char *entry_id,
     /* Held until confirmed even if it came from elsewhere: a history read
      * before the confirmation must not hand it over again. */
     held_add(&q->held, b->queue, ms, seq);
+    held_slot_t *slot = held_get(&q->held, b->queue, ms, seq);
+    if (slot != NULL)
+        slot->used |= HELD_SETTLING;
     add_outcome_id(b, ms, seq);
 }
 
 void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id)
 {
     uint64_t ms, seq;
-    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    bool vanished;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
     if (b != NULL)
-        outcome_end(q, b, fp_outcome_encode_ack(&b->args, entry_id), entry_id, ms, seq);
+        outcome_end(q, b, fp_outcome_encode_ack(&b->args, vanished, entry_id), entry_id, ms, seq);
 }
 
 void fp_queue_dead(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                    size_t payload_len, const char *error, int64_t attempts)
 {
     uint64_t ms, seq;
-    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    bool vanished;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_dead(&b->args, entry_id, payload != NULL ? payload : "",
+    int rc = fp_outcome_encode_dead(&b->args, vanished, entry_id, payload != NULL ? payload : "",
                                     payload != NULL ? payload_len : 0, error, attempts,
                                     fp_os_unix_ms());
     outcome_end(q, b, rc, entry_id, ms, seq);
@@ -1730,23 +1851,26 @@ void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, cons
                        size_t payload_len)
 {
     uint64_t ms, seq;
-    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    bool vanished;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_put_back(&b->args, entry_id, payload != NULL ? payload : "",
+    int rc = fp_outcome_encode_put_back(&b->args, vanished, entry_id,
+                                        payload != NULL ? payload : "",
                                         payload != NULL ? payload_len : 0);
     outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
 void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
-                    size_t payload_len, int64_t due_unix_ms)
+                    size_t payload_len, int64_t delay_ms)
 {
     uint64_t ms, seq;
-    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
+    bool vanished;
+    batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_retry(&b->args, entry_id, payload != NULL ? payload : "",
-                                     payload != NULL ? payload_len : 0, due_unix_ms);
+    int rc = fp_outcome_encode_retry(&b->args, vanished, entry_id, payload != NULL ? payload : "",
+                                     payload != NULL ? payload_len : 0, delay_ms);
     outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
@@ -1951,6 +2075,7 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->consumers_script =
         (script_t){fp_script_consumers, "loading the consumer clean-up script", "", false};
     q->mover_script = (script_t){fp_script_mover, "loading the delayed-mover script", "", false};
+    q->renew_script = (script_t){fp_script_renew, "loading the renewal script", "", false};
     q->pull_script =
         (script_t){fp_script_outcomes_pull, "loading the outcome-and-pull script", "", false};
     q->qs = calloc(n, sizeof *q->qs);

@@ -11,23 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Outcomes of one loop turn for one queue, applied atomically. XACK's answer
- * guards every copy: 1 means the entry was still pending in the group, so a
- * batch re-sent after a lost reply (or an entry already handled) adds nothing. */
+#include "json.h"
+
+/* Outcomes of one loop turn for one queue, applied atomically. Each acts
+ * only on an entry still pending to this consumer, looked up with XPENDING
+ * before XACK: XACK alone would also settle an entry another consumer took
+ * over meanwhile, and its 0 does not tell whether the entry was taken over or
+ * already settled. An upper-case kind marks an entry the daemon saw deleted
+ * from the stream while it held it: its pending record may be gone (XCLAIM
+ * drops it), and the copy it carries is the job's only one, so it lands
+ * unless another consumer holds the entry. Anything not applied is reported
+ * as {id, holder} (holder '' when nothing holds it) and left untouched, so a
+ * batch re-sent after a lost reply adds nothing twice. A retry's due time is
+ * Redis' TIME plus the delay it carries, the clock the mover uses. */
 #define OUTCOMES_LOOP \
+    "local t = redis.call('TIME')\n" \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
-    "  local pending = redis.call('XACK', jobs, group, id) == 1\n" \
-    "  if kind == 'a' then\n" \
+    "  local k = string.lower(kind)\n" \
+    "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
+    "  local holder = p[1] and p[1][2]\n" \
+    "  local act = holder == consumer or (holder == nil and k ~= kind)\n" \
+    "  if act then\n" \
+    "    if holder then redis.call('XACK', jobs, group, id) end\n" \
+    "    done = done + 1\n" \
+    "  else\n" \
+    "    stale[#stale + 1] = {id, holder or ''}\n" \
+    "  end\n" \
+    "  if k == 'a' then\n" \
     "    i = i + 2\n" \
-    "  elseif kind == 'p' then\n" \
-    "    if pending then redis.call('XADD', jobs, '*', 'job', ARGV[i + 2]) end\n" \
+    "  elseif k == 'p' then\n" \
+    "    if act then redis.call('XADD', jobs, '*', 'job', ARGV[i + 2]) end\n" \
     "    i = i + 3\n" \
-    "  elseif kind == 'r' then\n" \
-    "    if pending then redis.call('ZADD', delayed, ARGV[i + 3], ARGV[i + 2]) end\n" \
+    "  elseif k == 'r' then\n" \
+    "    if act then redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]) end\n" \
     "    i = i + 4\n" \
-    "  elseif kind == 'd' then\n" \
-    "    if pending then\n" \
+    "  elseif k == 'd' then\n" \
+    "    if act then\n" \
     "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
     "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
     "    end\n" \
@@ -35,16 +56,15 @@
     "  else\n" \
     "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(kind))\n" \
     "  end\n" \
-    "  redis.call('XDEL', jobs, id)\n" \
-    "  done = done + 1\n" \
+    "  if act then redis.call('XDEL', jobs, id) end\n" \
     "end\n"
 
 const char fp_script_outcomes[] =
     "local jobs, dead, delayed = KEYS[1], KEYS[2], KEYS[3]\n"
     "local group, consumer = ARGV[1], ARGV[2]\n"
-    "local i, n, done = 3, #ARGV, 0\n"
+    "local i, n, done, stale = 3, #ARGV, 0, {}\n"
     OUTCOMES_LOOP
-    "return done\n";
+    "return {done, stale}\n";
 
 /* The same outcomes, then the next pull of the same queue, in one call: one
  * round trip (one Redis wake-up, one supervisor wake-up) instead of two while
@@ -56,11 +76,39 @@ const char fp_script_outcomes[] =
 const char fp_script_outcomes_pull[] =
     "local jobs, dead, delayed = KEYS[1], KEYS[2], KEYS[3]\n"
     "local group, consumer, count = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local i, n, done = 4, #ARGV, 0\n"
+    "local i, n, done, stale = 4, #ARGV, 0, {}\n"
     OUTCOMES_LOOP
     "local got = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,\n"
     "                        'STREAMS', jobs, '>')\n"
-    "return {done, got}\n";
+    "return {done, got, stale}\n";
+
+/* Renewal that never takes an entry back: XCLAIM with min-idle 0 would
+ * also take back an entry another consumer took over (two holders, and this
+ * one's outcome would then destroy the other's copy), and on an entry
+ * deleted from the stream it drops the pending record, after which nothing
+ * tells the daemon the job's outcome must still land. Each id is looked up
+ * first; only those pending to this consumer and still in the stream are
+ * renewed (one XCLAIM ... JUSTID). */
+const char fp_script_renew[] =
+    "local jobs, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local keep, deleted, taken = {}, {}, {}\n"
+    "for i = 3, #ARGV do\n"
+    "  local id = ARGV[i]\n"
+    "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n"
+    "  if p[1] == nil or p[1][2] ~= me then\n"
+    "    taken[#taken + 1] = {id, p[1] and p[1][2] or ''}\n"
+    "  elseif #redis.call('XRANGE', jobs, id, id) == 0 then\n"
+    "    deleted[#deleted + 1] = id\n"
+    "  else\n"
+    "    keep[#keep + 1] = id\n"
+    "  end\n"
+    "end\n"
+    "local n = #keep\n"
+    "if n > 0 then\n"
+    "  keep[n + 1] = 'JUSTID'\n"
+    "  redis.call('XCLAIM', jobs, group, me, 0, unpack(keep))\n"
+    "end\n"
+    "return {n, deleted, taken}\n";
 
 /* XINFO GROUPS comes back as a flat name/value list per group (RESP2). An
  * exclusive XRANGE from last-delivered-id tells whether anything is still to
@@ -242,42 +290,69 @@ static int rollback(fp_resp_t *b, size_t len, size_t argc)
     return -ENOMEM;
 }
 
-int fp_outcome_encode_ack(fp_resp_t *b, const char *id)
+/* The kind letter, upper-case for an entry whose stream entry vanished. */
+static int kind_arg(fp_resp_t *b, char kind, bool vanished)
+{
+    char k = vanished ? (char)(kind - 'a' + 'A') : kind;
+    return fp_resp_arg(b, &k, 1);
+}
+
+int fp_outcome_encode_ack(fp_resp_t *b, bool vanished, const char *id)
 {
     size_t len = b->len, argc = b->argc;
-    if (fp_resp_arg(b, "a", 1) < 0 || fp_resp_arg_str(b, id) < 0)
+    if (kind_arg(b, 'a', vanished) < 0 || fp_resp_arg_str(b, id) < 0)
         return rollback(b, len, argc);
     return 0;
 }
 
-int fp_outcome_encode_put_back(fp_resp_t *b, const char *id, const char *payload, size_t n)
+int fp_outcome_encode_put_back(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                               size_t n)
 {
     size_t len = b->len, argc = b->argc;
-    if (fp_resp_arg(b, "p", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
+    if (kind_arg(b, 'p', vanished) < 0 || fp_resp_arg_str(b, id) < 0 ||
         fp_resp_arg(b, payload, n) < 0)
         return rollback(b, len, argc);
     return 0;
 }
 
-int fp_outcome_encode_retry(fp_resp_t *b, const char *id, const char *payload, size_t n,
-                            int64_t due_unix_ms)
+int fp_outcome_encode_retry(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                            size_t n, int64_t delay_ms)
 {
     size_t len = b->len, argc = b->argc;
-    if (fp_resp_arg(b, "r", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
-        fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_int(b, due_unix_ms) < 0)
+    if (kind_arg(b, 'r', vanished) < 0 || fp_resp_arg_str(b, id) < 0 ||
+        fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_int(b, delay_ms > 0 ? delay_ms : 0) < 0)
         return rollback(b, len, argc);
     return 0;
 }
 
-int fp_outcome_encode_dead(fp_resp_t *b, const char *id, const char *payload, size_t n,
-                           const char *error, int64_t attempts, int64_t failed_at_unix_ms)
+int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                           size_t n, const char *error, int64_t attempts,
+                           int64_t failed_at_unix_ms)
 {
     size_t len = b->len, argc = b->argc;
-    if (fp_resp_arg(b, "d", 1) < 0 || fp_resp_arg_str(b, id) < 0 ||
+    if (kind_arg(b, 'd', vanished) < 0 || fp_resp_arg_str(b, id) < 0 ||
         fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_str(b, error != NULL ? error : "") < 0 ||
         fp_resp_arg_int(b, attempts) < 0 || fp_resp_arg_int(b, failed_at_unix_ms) < 0)
         return rollback(b, len, argc);
     return 0;
+}
+
+int fp_entry_fields_json(fp_buf_t *out, const char *const *strs, const size_t *lens, size_t n)
+{
+    int rc = fp_buf_append(out, "{", 1);
+    for (size_t i = 0; rc == 0 && i + 1 < n; i += 2) {
+        if (i > 0)
+            rc = fp_buf_append(out, ",", 1);
+        if (rc == 0)
+            rc = fp_json_append_string(out, strs[i], lens[i]);
+        if (rc == 0)
+            rc = fp_buf_append(out, ":", 1);
+        if (rc == 0)
+            rc = fp_json_append_string(out, strs[i + 1], lens[i + 1]);
+    }
+    if (rc == 0)
+        rc = fp_buf_append(out, "}", 1);
+    return rc;
 }
 
 int fp_script_command(fp_resp_t *out, const char *sha, const char *script,

@@ -12,15 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "forkpool/proto.h"
+
 /* KEYS: jobs stream, dead stream, delayed zset (one hash tag, one slot).
  * ARGV: group, consumer, then outcomes, each a kind letter and the entry id:
  *   a id                                   success: XACK + XDEL
  *   p id payload                           put back: XADD at the tail + XACK + XDEL
- *   r id payload due_ms                    retry: ZADD delayed + XACK + XDEL
+ *   r id payload delay_ms                  retry: ZADD delayed at TIME + delay_ms + XACK + XDEL
  *   d id payload error attempts failed_at  dead: XADD dead + XACK + XDEL
- * The copy (p, r, d) is made only when XACK returned 1, i.e. the entry was
- * still pending, so re-sending a batch after a lost reply adds nothing twice.
- * Returns the number of outcomes applied. */
+ * An outcome acts only when the entry is pending to `consumer` (XPENDING),
+ * so re-sending a batch after a lost reply adds nothing twice and an entry
+ * another consumer took over is left to it. The upper-case kinds (A, P, R,
+ * D) are for entries the daemon saw deleted from the stream while it held
+ * them: they act also when the entry is pending to nobody (its pending
+ * record was dropped with it), so the job's retry or dead letter still lands.
+ * Returns {applied, {{id, holder}...}}: how many acted, and the others, with
+ * the consumer holding each ('' when none). */
 extern const char fp_script_outcomes[];
 #define FP_SCRIPT_OUTCOMES_KEYS 3
 
@@ -32,6 +39,15 @@ extern const char fp_script_outcomes[];
  * reply (the outcomes stand all the same). An unknown kind fails the whole
  * call before the read, as in the outcome script. */
 extern const char fp_script_outcomes_pull[];
+
+/* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
+ * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
+ * still exists, and only those. Returns {renewed, {deleted ids...},
+ * {{id, holder}...}}: deleted ids are still pending to `consumer` but gone
+ * from the stream (left pending, not renewed); the last list holds the ids
+ * pending to another consumer, or to none (holder ''). */
+extern const char fp_script_renew[];
+#define FP_SCRIPT_RENEW_KEYS 1
 
 /* KEYS: jobs stream. ARGV: group. Returns {pending, ready}: the group's
  * pending count (every consumer) and 1 when an entry lies beyond the group's
@@ -83,13 +99,23 @@ int fp_resp_arg(fp_resp_t *b, const char *s, size_t n);
 int fp_resp_arg_str(fp_resp_t *b, const char *s);
 int fp_resp_arg_int(fp_resp_t *b, int64_t v);
 
-/* Each appends one outcome's arguments; 0 or -ENOMEM (then b is unchanged). */
-int fp_outcome_encode_ack(fp_resp_t *b, const char *id);
-int fp_outcome_encode_put_back(fp_resp_t *b, const char *id, const char *payload, size_t len);
-int fp_outcome_encode_retry(fp_resp_t *b, const char *id, const char *payload, size_t len,
-                            int64_t due_unix_ms);
-int fp_outcome_encode_dead(fp_resp_t *b, const char *id, const char *payload, size_t len,
-                           const char *error, int64_t attempts, int64_t failed_at_unix_ms);
+/* Each appends one outcome's arguments; 0 or -ENOMEM (then b is unchanged).
+ * vanished: the entry was seen deleted from the stream while held (the
+ * upper-case kind). A retry carries its delay, not a due time: the script
+ * adds it to Redis' clock. */
+int fp_outcome_encode_ack(fp_resp_t *b, bool vanished, const char *id);
+int fp_outcome_encode_put_back(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                               size_t len);
+int fp_outcome_encode_retry(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                            size_t len, int64_t delay_ms);
+int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                           size_t len, const char *error, int64_t attempts,
+                           int64_t failed_at_unix_ms);
+
+/* The fields of a stream entry (n strings: name, value, name, value...; an
+ * odd last one is ignored) as one JSON object appended to out, binary-safe:
+ * NUL bytes and all are kept (escaped). 0 or -ENOMEM. */
+int fp_entry_fields_json(fp_buf_t *out, const char *const *strs, const size_t *lens, size_t n);
 
 /* Writes a whole script call into out (reset first):
  *   EVALSHA sha nkeys keys... args... <tail's arguments>      when sha != NULL

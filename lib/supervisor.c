@@ -305,9 +305,8 @@ static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, b
                         "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed, retrying in %lld ms: %s", held->job.type,
               (long long)delay, why);
-    fp_queue_retry(sup->queue, held->queue, held->entry_id, payload, len,
-                   fp_os_unix_ms() + delay);
-    cJSON_free(payload);
+    fp_queue_retry(sup->queue, held->queue, held->entry_id, payload, len, delay);
+    free(payload);
     count_outcome(sup, held, kind == FP_OUTCOME_FAILED ? FP_OUTCOME_RETRIED : kind, why);
     sup->jobs_retried++;
     sup->last_outcome_ms = fp_os_now_ms();

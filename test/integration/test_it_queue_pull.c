@@ -192,7 +192,7 @@ static void test_script_applies_then_pulls(void **state)
     /* No outcomes: a plain pull, COUNT respected. */
     redisReply *r = eval_pull(t, "2", NULL);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->elements, 2);
+    assert_int_equal(r->elements, 3);
     assert_int_equal(r->element[0]->integer, 0);
     assert_int_equal(read_count(r->element[1]), 2);
     assert_string_equal(read_id(r->element[1], 0), id[0]);
@@ -202,8 +202,8 @@ static void test_script_applies_then_pulls(void **state)
     /* id0 succeeded, id1 is dead; then the next two, never the same again. */
     fp_resp_t batch;
     fp_resp_init(&batch);
-    assert_int_equal(fp_outcome_encode_ack(&batch, id[0]), 0);
-    assert_int_equal(fp_outcome_encode_dead(&batch, id[1], "{}", 2, "boom", 3, 1700000000000), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    assert_int_equal(fp_outcome_encode_dead(&batch, false, id[1], "{}", 2, "boom", 3, 1700000000000), 0);
     r = eval_pull(t, "2", &batch);
     assert_int_equal(r->element[0]->integer, 2);
     assert_int_equal(read_count(r->element[1]), 2);
@@ -217,6 +217,9 @@ static void test_script_applies_then_pulls(void **state)
     /* The same batch again (a lost reply): XACK-guarded, nothing copied twice. */
     r = eval_pull(t, "1", &batch);
     assert_int_equal(read_count(r->element[1]), 1);
+    assert_int_equal(r->element[0]->integer, 0);
+    assert_int_equal(r->element[2]->elements, 2); /* both reported, pending to nobody */
+    assert_string_equal(r->element[2]->element[0]->element[1]->str, "");
     assert_string_equal(read_id(r->element[1], 0), id[4]);
     freeReplyObject(r);
     assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
@@ -225,7 +228,7 @@ static void test_script_applies_then_pulls(void **state)
     /* A failing read (here a bad COUNT) comes back as the second element;
      * the outcomes before it stand. */
     fp_resp_reset(&batch);
-    assert_int_equal(fp_outcome_encode_ack(&batch, id[2]), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[2]), 0);
     r = eval_pull(t, "x", &batch);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_int_equal(r->element[0]->integer, 1);
@@ -236,7 +239,7 @@ static void test_script_applies_then_pulls(void **state)
 
     /* Last entry, then nothing new: nil. */
     fp_resp_reset(&batch);
-    assert_int_equal(fp_outcome_encode_put_back(&batch, id[3], "{\"type\":\"back\"}", 15), 0);
+    assert_int_equal(fp_outcome_encode_put_back(&batch, false, id[3], "{\"type\":\"back\"}", 15), 0);
     r = eval_pull(t, "5", &batch);
     assert_int_equal(r->element[0]->integer, 1);
     assert_int_equal(read_count(r->element[1]), 2); /* id5 and the put-back copy */

@@ -47,29 +47,39 @@ static void test_outcome_encoding(void **state)
     (void)state;
     fp_resp_t b;
     fp_resp_init(&b);
-    assert_int_equal(fp_outcome_encode_ack(&b, "1-0"), 0);
+    assert_int_equal(fp_outcome_encode_ack(&b, false, "1-0"), 0);
     assert_bytes(&b, "$1\r\na\r\n$3\r\n1-0\r\n");
     assert_int_equal(b.argc, 2);
 
     fp_resp_reset(&b);
-    assert_int_equal(fp_outcome_encode_put_back(&b, "2-1", "{}", 2), 0);
+    assert_int_equal(fp_outcome_encode_put_back(&b, false, "2-1", "{}", 2), 0);
     assert_bytes(&b, "$1\r\np\r\n$3\r\n2-1\r\n$2\r\n{}\r\n");
     assert_int_equal(b.argc, 3);
 
     fp_resp_reset(&b);
-    assert_int_equal(fp_outcome_encode_retry(&b, "3-0", "{\"a\":1}", 7, 1700000000123), 0);
-    assert_bytes(&b, "$1\r\nr\r\n$3\r\n3-0\r\n$7\r\n{\"a\":1}\r\n$13\r\n1700000000123\r\n");
+    /* A retry carries its delay; Redis adds it to its own clock. */
+    assert_int_equal(fp_outcome_encode_retry(&b, false, "3-0", "{\"a\":1}", 7, 1500), 0);
+    assert_bytes(&b, "$1\r\nr\r\n$3\r\n3-0\r\n$7\r\n{\"a\":1}\r\n$4\r\n1500\r\n");
     assert_int_equal(b.argc, 4);
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_retry(&b, true, "3-0", "{}", 2, -5), 0);
+    assert_bytes(&b, "$1\r\nR\r\n$3\r\n3-0\r\n$2\r\n{}\r\n$1\r\n0\r\n");
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_ack(&b, true, "1-0"), 0);
+    assert_bytes(&b, "$1\r\nA\r\n$3\r\n1-0\r\n");
+    fp_resp_reset(&b);
+    assert_int_equal(fp_outcome_encode_put_back(&b, true, "2-1", "{}", 2), 0);
+    assert_bytes(&b, "$1\r\nP\r\n$3\r\n2-1\r\n$2\r\n{}\r\n");
 
     fp_resp_reset(&b);
-    assert_int_equal(fp_outcome_encode_dead(&b, "4-0", "x", 1, "boom", 5, 1700000000000), 0);
+    assert_int_equal(fp_outcome_encode_dead(&b, false, "4-0", "x", 1, "boom", 5, 1700000000000), 0);
     assert_bytes(&b, "$1\r\nd\r\n$3\r\n4-0\r\n$1\r\nx\r\n$4\r\nboom\r\n$1\r\n5\r\n"
                      "$13\r\n1700000000000\r\n");
     assert_int_equal(b.argc, 6);
 
     fp_resp_reset(&b);
-    assert_int_equal(fp_outcome_encode_dead(&b, "4-0", "", 0, NULL, 1, 0), 0);
-    assert_bytes(&b, "$1\r\nd\r\n$3\r\n4-0\r\n$0\r\n\r\n$0\r\n\r\n$1\r\n1\r\n$1\r\n0\r\n");
+    assert_int_equal(fp_outcome_encode_dead(&b, true, "4-0", "", 0, NULL, 1, 0), 0);
+    assert_bytes(&b, "$1\r\nD\r\n$3\r\n4-0\r\n$0\r\n\r\n$0\r\n\r\n$1\r\n1\r\n$1\r\n0\r\n");
     fp_resp_free(&b);
 }
 
@@ -79,7 +89,7 @@ static void test_script_command(void **state)
     fp_resp_t tail, out;
     fp_resp_init(&tail);
     fp_resp_init(&out);
-    assert_int_equal(fp_outcome_encode_ack(&tail, "1-0"), 0);
+    assert_int_equal(fp_outcome_encode_ack(&tail, false, "1-0"), 0);
     const char *keys[] = {"fp:{q}:jobs", "fp:{q}:dead", "fp:{q}:delayed"};
     const char *args[] = {"forkpool", "host-1"};
     const char *sha = "0123456789abcdef0123456789abcdef01234567";
@@ -151,29 +161,73 @@ static void test_script_text_matches_encoders(void **state)
 {
     (void)state;
     const char *s = fp_script_outcomes;
-    assert_non_null(strstr(s, "kind == 'a' then\n    i = i + 2"));
-    assert_non_null(strstr(s, "kind == 'p' then"));
+    assert_non_null(strstr(s, "k == 'a' then\n    i = i + 2"));
+    assert_non_null(strstr(s, "k == 'p' then"));
     assert_non_null(strstr(s, "i = i + 3"));
-    assert_non_null(strstr(s, "ARGV[i + 3], ARGV[i + 2]) end\n    i = i + 4"));
+    assert_non_null(strstr(s, "ARGV[i + 2]) end\n    i = i + 4"));
     assert_non_null(strstr(s, "'failed_at', ARGV[i + 5]"));
     assert_non_null(strstr(s, "i = i + 6"));
-    /* Copies only while the entry is still pending: re-sends add nothing. */
-    assert_non_null(strstr(s, "redis.call('XACK', jobs, group, id) == 1"));
+    /* Acts only on an entry pending to this consumer (or, upper-case, one
+     * pending to nobody), looked up before XACK; nothing else is touched. */
+    assert_non_null(strstr(s, "redis.call('XPENDING', jobs, group, id, id, 1)"));
+    assert_non_null(strstr(s, "holder == consumer or (holder == nil and k ~= kind)"));
+    assert_true(strstr(s, "XPENDING") < strstr(s, "XACK"));
+    assert_non_null(strstr(s, "if act then redis.call('XDEL', jobs, id) end"));
+    assert_null(strstr(s, "== 1"));
+    /* Due by Redis' clock: TIME + the delay the outcome carries. */
+    assert_non_null(strstr(s, "redis.call('TIME')"));
+    assert_non_null(strstr(s, "'ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]"));
     assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 3);
     assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
     /* Outcomes + pull: the same outcome loop, after group, consumer, count;
      * the read never blocks (refused in scripts) and its error is returned. */
     const char *p = fp_script_outcomes_pull;
-    assert_non_null(strstr(p, "local i, n, done = 4, #ARGV, 0"));
-    assert_non_null(strstr(p, "redis.call('XACK', jobs, group, id) == 1"));
-    assert_non_null(strstr(p, "ARGV[i + 3], ARGV[i + 2]) end\n    i = i + 4"));
+    assert_non_null(strstr(p, "local i, n, done, stale = 4, #ARGV, 0, {}"));
+    assert_non_null(strstr(p, "redis.call('XPENDING', jobs, group, id, id, 1)"));
+    assert_non_null(strstr(p, "ARGV[i + 2]) end\n    i = i + 4"));
     assert_non_null(
         strstr(p, "redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count"));
     assert_non_null(strstr(p, "'STREAMS', jobs, '>')"));
     assert_null(strstr(p, "BLOCK"));
-    assert_non_null(strstr(p, "return {done, got}"));
-    assert_non_null(strstr(fp_script_outcomes, "local i, n, done = 3, #ARGV, 0"));
+    assert_non_null(strstr(p, "return {done, got, stale}"));
+    assert_non_null(strstr(fp_script_outcomes, "local i, n, done, stale = 3, #ARGV, 0, {}"));
+    assert_non_null(strstr(fp_script_outcomes, "return {done, stale}"));
+}
+
+/* Renewal: only entries pending to this consumer and still in the stream;
+ * never one another consumer holds, never one deleted (XCLAIM would drop its
+ * pending record). */
+static void test_renew_script(void **state)
+{
+    (void)state;
+    const char *s = fp_script_renew;
+    assert_int_equal(FP_SCRIPT_RENEW_KEYS, 1);
+    assert_non_null(strstr(s, "'XPENDING', jobs, group, id, id, 1"));
+    assert_non_null(strstr(s, "p[1][2] ~= me"));
+    assert_non_null(strstr(s, "#redis.call('XRANGE', jobs, id, id) == 0"));
+    assert_true(strstr(s, "XRANGE") < strstr(s, "XCLAIM"));
+    assert_non_null(strstr(s, "keep[n + 1] = 'JUSTID'"));
+    assert_non_null(strstr(s, "'XCLAIM', jobs, group, me, 0, unpack(keep)"));
+    assert_non_null(strstr(s, "return {n, deleted, taken}"));
+}
+
+/* A malformed entry's fields on their way to dead: every byte kept. */
+static void test_entry_fields_json(void **state)
+{
+    (void)state;
+    const char *strs[] = {"name", "a\0b\"", "x\0y", "1\n", "odd"};
+    const size_t lens[] = {4, 4, 3, 2, 3};
+    fp_buf_t out = {0};
+    assert_int_equal(fp_entry_fields_json(&out, strs, lens, 5), 0);
+    const char *want = "{\"name\":\"a\\u0000b\\\"\",\"x\\u0000y\":\"1\\n\"}";
+    assert_int_equal(out.len, strlen(want));
+    assert_memory_equal(out.data, want, out.len);
+    fp_buf_free(&out);
+    fp_buf_t empty = {0};
+    assert_int_equal(fp_entry_fields_json(&empty, NULL, NULL, 0), 0);
+    assert_string_equal(empty.data, "{}");
+    fp_buf_free(&empty);
 }
 
 static void test_resp_command(void **state)
@@ -224,6 +278,8 @@ int main(void)
         cmocka_unit_test(test_keys_and_ids),
         cmocka_unit_test(test_transient_errors),
         cmocka_unit_test(test_script_text_matches_encoders),
+        cmocka_unit_test(test_renew_script),
+        cmocka_unit_test(test_entry_fields_json),
         cmocka_unit_test(test_resp_command),
         cmocka_unit_test(test_recovery_scripts),
     };
