@@ -1496,6 +1496,12 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.jobs_held = (int64_t)sup->pool.held;
     g.jobs_held_limit = (int64_t)(sup->pool.target + sup->pool.prefetch);
     g.pulls_total = sup->pulls;
+    if (sup->queue != NULL) {
+        fp_queue_stats_t qs;
+        fp_queue_stats(sup->queue, &qs);
+        g.outcomes_stale = qs.outcomes_stale;
+        g.renewals_lost = qs.renewals_lost;
+    }
     g.last_pull_age_seconds = sup->last_pull_ms > 0
                                   ? (double)(fp_os_now_ms() - sup->last_pull_ms) / 1000.0
                                   : -1.0;

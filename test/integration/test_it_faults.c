@@ -248,6 +248,128 @@ static void test_shutdown_is_bounded_when_redis_is_down(void **state)
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
 }
 
+/* ---- entries taken from under a running job (deleted, trimmed, claimed) ---- */
+
+#define HELD_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":800},\"id\":\"held-%d-%d\"}"
+#define HELD_TOTAL 60
+
+typedef struct held_run_s {
+    char ledger[4200];
+} held_run_t;
+
+/* Short visibility timeout and sweep, so renewal notices quickly and
+ * entries left with a foreign consumer come back; a ledger to find each id. */
+static void held_run_start(fp_td_t *td, held_run_t *run)
+{
+    char extra[4800];
+    snprintf(run->ledger, sizeof run->ledger, "%s/ledger.db", td->dir);
+    snprintf(extra, sizeof extra,
+             "[pool]\nchildren = 6\n" FAST_RETRY
+             "[recovery]\nvisibility_timeout = \"1s\"\nclaim_interval = \"200ms\"\n"
+             "[ledger]\npath = \"%s\"\n",
+             run->ledger);
+    fp_td_config(td, NULL, extra);
+    fp_td_enqueue(td, HELD_TOTAL, HELD_JOB);
+    fp_td_start_ready(td, false);
+}
+
+/* Up to max entry ids pending to this daemon; returns how many. */
+static int own_pending(fp_td_t *td, char ids[][64], int max)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool - + %d test-consumer",
+                                    FP_TD_JOBS, max);
+    int n = 0;
+    for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        snprintf(ids[n++], 64, "%s", r->element[i]->element[0]->str);
+    freeReplyObject(r);
+    return n;
+}
+
+static void kill_random_child(fp_td_t *td)
+{
+    int kids[64];
+    int n = children_of(td->pid, kids, 64);
+    if (n > 0)
+        kill(kids[rand() % n], SIGKILL);
+}
+
+/* Every id ran to success (ledger), nothing left in Redis. */
+static bool every_held_job_ok(fp_td_t *td, void *arg)
+{
+    held_run_t *run = arg;
+    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
+           fp_td_pending(td) == 0 &&
+           fp_td_sql_at(run->ledger, "SELECT count(DISTINCT job_id) FROM jobs WHERE outcome = "
+                                     "'ok' AND job_id LIKE 'held-%'") == HELD_TOTAL;
+}
+
+static void held_run_finish(fp_td_t *td, held_run_t *run)
+{
+    fp_td_wait_until(td, every_held_job_ok, run, 180000, "every id done");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+/* Running jobs' entries deleted (XDEL) or trimmed away (XTRIM MINID) by
+ * someone else while children are killed: a killed job whose entry is gone
+ * is still retried from the payload the supervisor holds; nothing is lost. */
+static void test_entries_deleted_and_trimmed_while_running(void **state)
+{
+    fp_td_t *td = *state;
+    held_run_t run;
+    held_run_start(td, &run);
+    srand(7);
+    int deleted = 0;
+    for (int round = 0; round < 40; round++) {
+        char ids[16][64];
+        int n = own_pending(td, ids, 16);
+        if (n > 0 && round % 4 == 3)
+            /* Everything delivered before a pending entry goes at once. */
+            deleted += (int)fp_th_redis_int(&td->redis, "XTRIM %s MINID %s", FP_TD_JOBS,
+                                            ids[rand() % n]);
+        else if (n > 0)
+            deleted += (int)fp_th_redis_int(&td->redis, "XDEL %s %s", FP_TD_JOBS,
+                                            ids[rand() % n]);
+        if (round % 3 == 0)
+            kill_random_child(td);
+        sleep_ms(150);
+    }
+    assert_true(deleted > 5);
+    held_run_finish(td, &run);
+    assert_true(fp_td_log_has(td, "was deleted while its job runs"));
+}
+
+/* A foreign consumer keeps claiming entries this daemon is running (XCLAIM
+ * with min-idle 0, as a daemon that thinks they were abandoned does), while
+ * children are killed: this daemon's outcomes for them are not applied, the
+ * entries come back through take-over once the foreign one leaves them
+ * idle, and every job still ends done. */
+static void test_foreign_claims_of_running_entries(void **state)
+{
+    fp_td_t *td = *state;
+    held_run_t run;
+    held_run_start(td, &run);
+    srand(11);
+    int claimed = 0;
+    for (int round = 0; round < 40; round++) {
+        char ids[16][64];
+        int n = own_pending(td, ids, 16);
+        if (n > 0) {
+            redisReply *r = fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s JUSTID",
+                                            FP_TD_JOBS, ids[rand() % n]);
+            claimed += r != NULL && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
+            freeReplyObject(r);
+        }
+        if (round % 3 == 0)
+            kill_random_child(td);
+        sleep_ms(150);
+    }
+    assert_true(claimed > 5);
+    held_run_finish(td, &run);
+    assert_true(fp_td_log_has(td, "was taken over by consumer thief"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -261,6 +383,8 @@ int main(void)
         T(test_malformed_payloads_mixed_in),
         T_AOF(test_redis_down_at_start),
         T_AOF(test_shutdown_is_bounded_when_redis_is_down),
+        T(test_entries_deleted_and_trimmed_while_running),
+        T(test_foreign_claims_of_running_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

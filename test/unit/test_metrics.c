@@ -345,6 +345,14 @@ static const char golden[] =
     "# HELP forkpool_pulls_total Pulls (XREADGROUP) from Redis.\n"
     "# TYPE forkpool_pulls_total counter\n"
     "forkpool_pulls_total 17\n"
+    "# HELP forkpool_outcomes_stale_total Job outcomes not applied: the entry was no longer "
+    "pending to this daemon.\n"
+    "# TYPE forkpool_outcomes_stale_total counter\n"
+    "forkpool_outcomes_stale_total 2\n"
+    "# HELP forkpool_renewals_lost_total Held entries that claim renewal found deleted from the "
+    "stream or held by another consumer.\n"
+    "# TYPE forkpool_renewals_lost_total counter\n"
+    "forkpool_renewals_lost_total 3\n"
     "# HELP forkpool_last_pull_age_seconds Seconds since the last pull.\n"
     "# TYPE forkpool_last_pull_age_seconds gauge\n"
     "forkpool_last_pull_age_seconds 0.5\n"
@@ -371,6 +379,8 @@ static void test_golden(void **state)
                              .jobs_held = 3,
                              .jobs_held_limit = 4,
                              .pulls_total = 17,
+                             .outcomes_stale = 2,
+                             .renewals_lost = 3,
                              .last_pull_age_seconds = 0.5,
                              .ledger_backlog = 0};
     fp_metrics_set_gauges(m, &g);
