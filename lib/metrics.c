@@ -552,12 +552,18 @@ static void render_queue_family(writer_t *w, const fp_metrics_t *m, const char *
     }
 }
 
-static void scalar_i64(writer_t *w, const char *name, const char *type, const char *help,
-                       int64_t v)
+/* A family of one sample without labels, up to its value. */
+static void scalar_head(writer_t *w, const char *name, const char *type, const char *help)
 {
     family(w, name, type, help);
     puts_w(w, name);
     puts_w(w, " ");
+}
+
+static void scalar_i64(writer_t *w, const char *name, const char *type, const char *help,
+                       int64_t v)
+{
+    scalar_head(w, name, type, help);
     put_i64(w, v);
     puts_w(w, "\n");
 }
@@ -565,9 +571,7 @@ static void scalar_i64(writer_t *w, const char *name, const char *type, const ch
 static void scalar_u64(writer_t *w, const char *name, const char *type, const char *help,
                        uint64_t v)
 {
-    family(w, name, type, help);
-    puts_w(w, name);
-    puts_w(w, " ");
+    scalar_head(w, name, type, help);
     put_u64(w, v);
     puts_w(w, "\n");
 }

@@ -27,36 +27,31 @@
 #define OUTCOMES_LOOP \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "local widths = {a = 2, p = 3, r = 4, d = 6}\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
     "  local k = string.lower(kind)\n" \
+    "  if not widths[k] then\n" \
+    "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(kind))\n" \
+    "  end\n" \
     "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
     "  local holder = p[1] and p[1][2]\n" \
-    "  local act = holder == consumer or (holder == nil and k ~= kind)\n" \
-    "  if act then\n" \
+    "  if holder == consumer or (holder == nil and k ~= kind) then\n" \
     "    if holder then redis.call('XACK', jobs, group, id) end\n" \
+    "    if k == 'p' then\n" \
+    "      redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
+    "    elseif k == 'r' then\n" \
+    "      redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2])\n" \
+    "    elseif k == 'd' then\n" \
+    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
+    "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
+    "    end\n" \
+    "    redis.call('XDEL', jobs, id)\n" \
     "    done = done + 1\n" \
     "  else\n" \
     "    stale[#stale + 1] = {id, holder or ''}\n" \
     "  end\n" \
-    "  if k == 'a' then\n" \
-    "    i = i + 2\n" \
-    "  elseif k == 'p' then\n" \
-    "    if act then redis.call('XADD', jobs, '*', 'job', ARGV[i + 2]) end\n" \
-    "    i = i + 3\n" \
-    "  elseif k == 'r' then\n" \
-    "    if act then redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]) end\n" \
-    "    i = i + 4\n" \
-    "  elseif k == 'd' then\n" \
-    "    if act then\n" \
-    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
-    "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
-    "    end\n" \
-    "    i = i + 6\n" \
-    "  else\n" \
-    "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(kind))\n" \
-    "  end\n" \
-    "  if act then redis.call('XDEL', jobs, id) end\n" \
+    "  i = i + widths[k]\n" \
     "end\n"
 
 const char fp_script_outcomes[] =

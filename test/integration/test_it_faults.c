@@ -303,12 +303,48 @@ static bool every_held_job_ok(fp_td_t *td, void *arg)
                                      "'ok' AND job_id LIKE 'held-%'") == HELD_TOTAL;
 }
 
-static void held_run_finish(fp_td_t *td, held_run_t *run)
+
+/* One fault against this daemon's pending entries; returns how many it hit. */
+typedef int (*held_fault_fn)(fp_td_t *td, char ids[][64], int n, int round);
+
+/* 40 rounds, 150 ms apart: the fault on a random pending entry, and every
+ * third round a child killed, so some hit jobs fail and must be retried. */
+static int held_run_faults(fp_td_t *td, held_fault_fn fault)
 {
-    fp_td_wait_until(td, every_held_job_ok, run, 180000, "every id done");
+    int hits = 0;
+    srand(7);
+    for (int round = 0; round < 40; round++) {
+        char ids[16][64];
+        int n = own_pending(td, ids, 16);
+        if (n > 0)
+            hits += fault(td, ids, n, round);
+        if (round % 3 == 0)
+            kill_random_child(td);
+        sleep_ms(150);
+    }
+    return hits;
+}
+
+/* The whole run: start, faults (more than a few must hit), every job done,
+ * nothing dead, and the daemon's log names what it noticed. */
+static void held_run(fp_td_t *td, held_fault_fn fault, const char *noticed)
+{
+    held_run_t run;
+    held_run_start(td, &run);
+    assert_true(held_run_faults(td, fault) > 5);
+    fp_td_wait_until(td, every_held_job_ok, &run, 180000, "every id done");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_true(fp_td_log_has(td, (void *)noticed));
+}
+
+/* XDEL, or every fourth round XTRIM MINID: everything delivered before a
+ * pending entry goes at once. */
+static int delete_or_trim(fp_td_t *td, char ids[][64], int n, int round)
+{
+    const char *how = round % 4 == 3 ? "XTRIM %s MINID %s" : "XDEL %s %s";
+    return (int)fp_th_redis_int(&td->redis, how, FP_TD_JOBS, ids[rand() % n]);
 }
 
 /* Running jobs' entries deleted (XDEL) or trimmed away (XTRIM MINID) by
@@ -316,58 +352,27 @@ static void held_run_finish(fp_td_t *td, held_run_t *run)
  * is still retried from the payload the supervisor holds; nothing is lost. */
 static void test_entries_deleted_and_trimmed_while_running(void **state)
 {
-    fp_td_t *td = *state;
-    held_run_t run;
-    held_run_start(td, &run);
-    srand(7);
-    int deleted = 0;
-    for (int round = 0; round < 40; round++) {
-        char ids[16][64];
-        int n = own_pending(td, ids, 16);
-        if (n > 0 && round % 4 == 3)
-            /* Everything delivered before a pending entry goes at once. */
-            deleted += (int)fp_th_redis_int(&td->redis, "XTRIM %s MINID %s", FP_TD_JOBS,
-                                            ids[rand() % n]);
-        else if (n > 0)
-            deleted += (int)fp_th_redis_int(&td->redis, "XDEL %s %s", FP_TD_JOBS,
-                                            ids[rand() % n]);
-        if (round % 3 == 0)
-            kill_random_child(td);
-        sleep_ms(150);
-    }
-    assert_true(deleted > 5);
-    held_run_finish(td, &run);
-    assert_true(fp_td_log_has(td, "was deleted while its job runs"));
+    held_run(*state, delete_or_trim, "was deleted while its job runs");
 }
 
-/* A foreign consumer keeps claiming entries this daemon is running (XCLAIM
- * with min-idle 0, as a daemon that thinks they were abandoned does), while
+/* XCLAIM with min-idle 0, as a daemon that thinks the entry was abandoned. */
+static int foreign_claim(fp_td_t *td, char ids[][64], int n, int round)
+{
+    (void)round;
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s JUSTID",
+                                    FP_TD_JOBS, ids[rand() % n]);
+    int hit = r != NULL && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
+    freeReplyObject(r);
+    return hit;
+}
+
+/* A foreign consumer keeps claiming entries this daemon is running while
  * children are killed: this daemon's outcomes for them are not applied, the
  * entries come back through take-over once the foreign one leaves them
  * idle, and every job still ends done. */
 static void test_foreign_claims_of_running_entries(void **state)
 {
-    fp_td_t *td = *state;
-    held_run_t run;
-    held_run_start(td, &run);
-    srand(11);
-    int claimed = 0;
-    for (int round = 0; round < 40; round++) {
-        char ids[16][64];
-        int n = own_pending(td, ids, 16);
-        if (n > 0) {
-            redisReply *r = fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s JUSTID",
-                                            FP_TD_JOBS, ids[rand() % n]);
-            claimed += r != NULL && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
-            freeReplyObject(r);
-        }
-        if (round % 3 == 0)
-            kill_random_child(td);
-        sleep_ms(150);
-    }
-    assert_true(claimed > 5);
-    held_run_finish(td, &run);
-    assert_true(fp_td_log_has(td, "was taken over by consumer thief"));
+    held_run(*state, foreign_claim, "was taken over by consumer thief");
 }
 
 int main(void)

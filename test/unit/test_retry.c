@@ -95,6 +95,17 @@ static void test_identical_jobs_stay_distinct(void **state)
     free(b);
 }
 
+static void check_spliced(const char *in, const char *id, int64_t attempts, const char *error,
+                          const char *want)
+{
+    size_t len = 0;
+    char *out = fp_retry_payload(in, strlen(in), id, attempts, error, &len);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+    free(out);
+}
+
 /* The bytes forkpool does not own come back as they were: a number past
  * int64, one past double, an escaped NUL, whitespace, key order and a nested
  * "attempt"; only the top-level attempt is replaced and the rest appended. */
@@ -108,22 +119,12 @@ static void test_payload_bytes_survive(void **state)
                        "\"s\":\"a\\u0000b\",\"attempt\":2,"
                        "\"a\":{\"attempt\":7,\"k\":[1,{\"x\":\"}\\\"\"}]},"
                        "\"last_error\":\"boom \\\"q\\\"\\n\",\"id\":\"1700-0\" }\n";
-    size_t len = 0;
-    char *out = fp_retry_payload(in, strlen(in), "1700-0", 2, "boom \"q\"\n", &len);
-    assert_non_null(out);
-    assert_string_equal(out, want);
-    assert_int_equal(len, strlen(want));
-    free(out);
+    check_spliced(in, "1700-0", 2, "boom \"q\"\n", want);
 }
 
 static void check_payload(const char *in, const char *want)
 {
-    size_t len = 0;
-    char *out = fp_retry_payload(in, strlen(in), "1-0", 3, "e", &len);
-    assert_non_null(out);
-    assert_string_equal(out, want);
-    assert_int_equal(len, strlen(want));
-    free(out);
+    check_spliced(in, "1-0", 3, "e", want);
 }
 
 static void test_payload_splice_cases(void **state)
