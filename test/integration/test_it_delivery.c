@@ -187,6 +187,21 @@ static void test_malformed_entry_fields_keep_nul_bytes(void **state)
     free(got);
 }
 
+/* A "job" field that is not JSON because of a raw NUL byte: dead, whole. */
+static void test_job_field_with_nul_goes_dead_whole(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
+    fp_td_enqueue_raw(td, "{\"type\":\"noop\"}\0tail", 20);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    size_t len = 0;
+    char *got = dead_field(td, "job", &len);
+    assert_int_equal(len, 20);
+    assert_memory_equal(got, "{\"type\":\"noop\"}\0tail", 20);
+    free(got);
+}
+
 /* The delay argument of the first retry outcome in SLOWLOG (every command
  * logged): the argument after kind, id and payload. -1 when none. */
 static long long logged_retry_argument(fp_td_t *td)
@@ -243,6 +258,7 @@ int main(void)
         T(test_deleted_entry_outcomes_still_land),
         T(test_payload_bytes_survive_retry_and_dead),
         T(test_malformed_entry_fields_keep_nul_bytes),
+        T(test_job_field_with_nul_goes_dead_whole),
         T(test_retry_due_time_follows_redis_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
