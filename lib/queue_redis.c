@@ -660,17 +660,15 @@ static void deliver_stash(fp_queue_t *q)
 static batch_t *open_batch(fp_queue_t *q, uint32_t queue);
 static void add_outcome_id(batch_t *b, uint64_t ms, uint64_t seq);
 
-/* An entry without a "job" field cannot run: it goes to dead with its
- * fields as a JSON object, so nothing is lost and nothing is handed over.
- * Field names and values are binary: each is taken with its length. */
-static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms,
-                             uint64_t seq, const redisReply *fields)
+/* The string fields of an entry as one JSON object, each name and value
+ * taken with its length (they are binary). 0 or -ENOMEM. */
+static int fields_json(const redisReply *fields, fp_buf_t *out)
 {
-    size_t n = fields->elements & ~(size_t)1;
+    size_t n = fields->elements & ~(size_t)1, used = 0;
     const char **strs = malloc((n + 1) * sizeof *strs);
     size_t *lens = malloc((n + 1) * sizeof *lens);
-    size_t used = 0;
-    for (size_t i = 0; strs != NULL && lens != NULL && i < n; i += 2) {
+    int rc = strs != NULL && lens != NULL ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i += 2) {
         const redisReply *k = fields->element[i], *v = fields->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
@@ -679,12 +677,20 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
         strs[used] = v->str;
         lens[used++] = v->len;
     }
-    fp_buf_t text = {0};
-    int rc = strs != NULL && lens != NULL ? fp_entry_fields_json(&text, strs, lens, used)
-                                          : -ENOMEM;
+    if (rc == 0)
+        rc = fp_entry_fields_json(out, strs, lens, used);
     free(strs);
     free(lens);
-    batch_t *b = rc == 0 ? open_batch(q, queue) : NULL;
+    return rc;
+}
+
+/* An entry without a "job" field cannot run: it goes to dead with its
+ * fields as a JSON object, so nothing is lost and nothing is handed over. */
+static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms,
+                             uint64_t seq, const redisReply *fields)
+{
+    fp_buf_t text = {0};
+    batch_t *b = fields_json(fields, &text) == 0 ? open_batch(q, queue) : NULL;
     if (b != NULL && held_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_dead(&b->args, false, id, text.data, text.len,
                                "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
@@ -1194,8 +1200,8 @@ static void send_claim(fp_queue_t *q)
     snprintf(scan, sizeof scan, "%d", CLAIM_SCAN_MAX);
     const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle, want_text, scan};
-    if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, NULL, on_claim_reply,
-                    q) < 0)
+    if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, NULL,
+                    on_claim_reply, q) < 0)
         return;
     q->read_in_flight = true;
     q->read_kind = READ_CLAIM;
@@ -1468,8 +1474,8 @@ static void on_mover_timer(uv_timer_t *t)
     for (size_t i = 0; i < q->n; i++) {
         const char *keys[FP_SCRIPT_MOVER_KEYS] = {q->qs[i].jobs_key, q->qs[i].delayed_key};
         const char *args[] = {limit};
-        if (send_script(q, &q->mover_script, keys, FP_SCRIPT_MOVER_KEYS, args, 1, NULL, on_mover_reply,
-                        q) < 0)
+        if (send_script(q, &q->mover_script, keys, FP_SCRIPT_MOVER_KEYS, args, 1, NULL,
+                        on_mover_reply, q) < 0)
             break;
         q->mover_left++;
     }
@@ -1604,9 +1610,9 @@ static void note_not_applied(fp_queue_t *q, const batch_t *b, const redisReply *
             continue;
         q->stats.outcomes_stale++;
         if (holder->len > 0)
-            fp_log_warn(LOG, "outcome of entry %.*s of queue %s not applied: consumer %.*s holds it "
-                        "now", (int)id->len, id->str, q->qs[b->queue].name, (int)holder->len,
-                        holder->str);
+            fp_log_warn(LOG, "outcome of entry %.*s of queue %s not applied: consumer %.*s "
+                        "holds it now", (int)id->len, id->str, q->qs[b->queue].name,
+                        (int)holder->len, holder->str);
         else
             fp_log_warn(LOG, "outcome of entry %.*s of queue %s not applied: it is no longer "
                         "pending", (int)id->len, id->str, q->qs[b->queue].name);

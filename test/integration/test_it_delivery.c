@@ -36,7 +36,8 @@ static long long redis_now_ms(fp_td_t *td)
 /* The ids pending in the group and their holders, oldest first. */
 static size_t pending_entries(fp_td_t *td, char ids[][64], char holders[][64], size_t max)
 {
-    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool - + %d", FP_TD_JOBS, (int)max);
+    redisReply *r =
+        fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool - + %d", FP_TD_JOBS, (int)max);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     size_t n = r->elements;
