@@ -13,11 +13,14 @@
  * room it was given, and never blocks the loop.
  *
  * Recovery, on three timers:
- * - renewal (every visibility_timeout / 3): one XCLAIM ... JUSTID per queue
+ * - renewal (every visibility_timeout / 3): one renewal script per queue
  *   and 500 ids over every held entry (handed over, stashed, or with an
- *   outcome not yet confirmed), which resets idle time without counting a
- *   delivery. Ids Redis no longer has pending come back absent; nothing is
- *   forgotten on that basis (the outcome releases them).
+ *   outcome not yet confirmed), which XCLAIMs ... JUSTID (resetting idle
+ *   time without counting a delivery) the ids still pending to this consumer
+ *   and still in the stream. Ids deleted from the stream are marked so their
+ *   outcome lands anyway; ids another consumer holds (or none) are marked
+ *   lost, never taken back. Either is logged and counted once and not asked
+ *   about again; the outcome releases them.
  * - take-over sweep (every claim_interval and once after (re)connecting): a
  *   "read" like the others, in the single read slot, after this consumer's
  *   own history and before new entries, sized to the room; what it claims is
