@@ -43,8 +43,7 @@ typedef struct want_s {
 static bool all_done(fp_td_t *td, void *arg)
 {
     want_t *w = arg;
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
-           fp_td_pending(td) == 0 && distinct_ids(td) == w->ids;
+    return fp_td_unsettled(td) == 0 && distinct_ids(td) == w->ids;
 }
 
 static bool events_at_least(fp_td_t *td, void *arg)
@@ -178,8 +177,7 @@ static void test_poison_job_ends_dead(void **state)
 
 static bool finished_jobs_at_least(fp_td_t *td, void *arg)
 {
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
-           fp_td_pending(td) == 0 && fp_td_log_count(td, "retrying") >= *(long long *)arg;
+    return fp_td_unsettled(td) == 0 && fp_td_log_count(td, "retrying") >= *(long long *)arg;
 }
 
 /* A handler that fails half the time: every job succeeds eventually. */

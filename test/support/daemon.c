@@ -206,6 +206,17 @@ long long fp_td_pending(fp_td_t *td)
     return n;
 }
 
+long long fp_td_unsettled(fp_td_t *td)
+{
+    return fp_th_redis_int(&td->redis,
+                           "EVAL %s 2 %s %s",
+                           "local n = redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) "
+                           "local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], 'forkpool') "
+                           "if ok then n = n + p[1] end "
+                           "return n",
+                           FP_TD_JOBS, FP_TD_DELAYED);
+}
+
 long long fp_td_sql(const fp_td_t *td, const char *sql)
 {
     return fp_td_sql_at(td->events_db, sql);

@@ -70,6 +70,9 @@ long long fp_td_max_held(const fp_td_t *td);
 long long fp_td_xlen(fp_td_t *td, const char *key);
 long long fp_td_zcard(fp_td_t *td, const char *key);
 long long fp_td_pending(fp_td_t *td);
+/* Ready + pending entries, delayed jobs: read in one script, so a job the
+ * mover takes from delayed to the stream between two reads is not missed. */
+long long fp_td_unsettled(fp_td_t *td);
 /* count(*)-style query on the events database. */
 long long fp_td_sql(const fp_td_t *td, const char *sql);
 /* The same on another database file (a ledger). */
