@@ -1884,6 +1884,11 @@ typedef struct sample_s {
     void *ctx;
 } sample_t;
 
+const char *fp_queue_down_reason(const fp_queue_t *q)
+{
+    return q->ready ? "" : q->down_reason;
+}
+
 static void on_sample_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     (void)c;
