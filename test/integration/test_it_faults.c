@@ -329,6 +329,8 @@ static void test_same_name_second_daemon_refused(void **state)
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
     fp_td_start_ready(td, true);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+                     1);
     fp_td_t twin;
     twin_of(td, &twin, NULL);
     fp_td_start(&twin, false);
@@ -343,6 +345,9 @@ static void test_same_name_second_daemon_refused(void **state)
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(rows(td), 50);
+    /* A clean exit gives the name back. */
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+                     0);
 }
 
 /* A daemon SIGKILLed and started again under the same name takes its own
