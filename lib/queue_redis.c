@@ -856,6 +856,17 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     read_done(q, r);
 }
 
+/* A read of `kind` on queue `first` (COUNT count) now holds the read slot. */
+static void take_read_slot(fp_queue_t *q, read_kind_t kind, size_t first, size_t count)
+{
+    q->read_in_flight = true;
+    q->read_kind = kind;
+    q->read_queue = first;
+    q->read_count = count;
+    q->read_combined = false;
+    q->unblock_sent = false;
+}
+
 static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, size_t count,
                      size_t first, size_t nstreams, const char *id, int64_t block_ms)
 {
@@ -883,20 +894,39 @@ static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, siz
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     int rc = fp_redis_conn_sendv(conn, argc, argv, lens, block_ms, on_read_reply, q);
-    if (rc == 0) {
-        q->read_in_flight = true;
-        q->read_kind = kind;
-        q->read_queue = first;
-        q->read_count = count;
-        q->read_combined = false;
-        q->unblock_sent = false;
-    }
+    if (rc == 0)
+        take_read_slot(q, kind, first, count);
     return rc;
 }
 
 static int send_script(fp_queue_t *q, script_t *script, const char *const *keys, size_t nkeys,
                        const char *const *args, size_t nargs, fp_redis_reply_cb cb,
                        void *privdata);
+
+/* The common start of a read script's reply (history, take-over): frees
+ * the read slot and deals with a lost connection (what the script did is
+ * ours now: the history read finds it), NOSCRIPT (the next pump sends the
+ * text) and error replies. True when r is an answer to take. */
+static bool script_read_reply(fp_queue_t *q, script_t *script, const redisReply *r,
+                              const char *what)
+{
+    q->read_in_flight = false;
+    if (q->closing)
+        return false;
+    if (r == NULL) {
+        all_history(q);
+        return false;
+    }
+    if (reply_is_error(r, "NOSCRIPT")) {
+        script->eval = true;
+        return false;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        read_failed(q, r, what);
+        return false;
+    }
+    return true;
+}
 
 /* Whether stream id a comes after b; ids that do not parse come first. */
 static bool id_after(const char *a, const char *b)
@@ -954,21 +984,8 @@ static void on_history_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_queue_t *q = privdata;
     (void)c;
-    q->read_in_flight = false;
-    if (q->closing)
+    if (!script_read_reply(q, &q->history_script, r, "re-reading pending entries failed"))
         return;
-    if (r == NULL) {
-        all_history(q);
-        return;
-    }
-    if (reply_is_error(r, "NOSCRIPT")) {
-        q->history_script.eval = true; /* the next pump sends it as EVAL */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        read_failed(q, r, "re-reading pending entries failed");
-        return;
-    }
     if (!take_history(q, r)) {
         /* Whatever was taken is handed over; the rest is found again. */
         fp_log_error(LOG, "unexpected reply to the history script (type %d)", r->type);
@@ -1006,13 +1023,8 @@ static void read_history(fp_queue_t *q, size_t i)
     if (send_script(q, &q->history_script, keys, FP_SCRIPT_HISTORY_KEYS, args, 5,
                     on_history_reply, q) < 0)
         return;
-    q->read_in_flight = true;
-    q->read_kind = READ_HISTORY;
-    q->read_queue = i;
-    q->read_count = count;
+    take_read_slot(q, READ_HISTORY, i, count);
     q->read_gen = q->history_gen;
-    q->read_combined = false;
-    q->unblock_sent = false;
 }
 
 /* The blocking read across queues keeps its total within the room: COUNT
@@ -1128,21 +1140,8 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_queue_t *q = privdata;
     (void)c;
-    q->read_in_flight = false;
-    if (q->closing)
+    if (!script_read_reply(q, &q->claim_script, r, "taking over abandoned entries failed"))
         return;
-    if (r == NULL) {
-        all_history(q); /* the claim may have happened: then they are ours, found there */
-        return;
-    }
-    if (reply_is_error(r, "NOSCRIPT")) {
-        q->claim_script.eval = true; /* the next pump sends it as EVAL */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        read_failed(q, r, "taking over abandoned entries failed");
-        return;
-    }
     uint32_t queue = (uint32_t)q->read_queue;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -1198,12 +1197,8 @@ static void send_claim(fp_queue_t *q)
     if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, on_claim_reply,
                     q) < 0)
         return;
-    q->read_in_flight = true;
-    q->read_kind = READ_CLAIM;
-    q->read_queue = i;
+    take_read_slot(q, READ_CLAIM, i, want);
     q->read_want = want;
-    q->read_combined = false;
-    q->unblock_sent = false;
 }
 
 /* ---- recovery: consumer clean-up ----------------------------------------- */
