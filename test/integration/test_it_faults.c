@@ -270,17 +270,6 @@ static void twin_of(const fp_td_t *td, fp_td_t *twin, const char *name)
     free(text);
 }
 
-typedef struct log_n_s {
-    const char *needle;
-    long long n;
-} log_n_t;
-
-static bool log_count_at_least(fp_td_t *td, void *arg)
-{
-    const log_n_t *w = arg;
-    return fp_td_log_count(td, w->needle) >= w->n;
-}
-
 /* A client of this Redis sits in a blocking XREADGROUP: the daemon went
  * through its history re-read and its sweeps and waits for new entries. */
 static bool reader_blocked(fp_td_t *td, void *arg)
@@ -389,11 +378,11 @@ static void test_redis_flaps_do_not_inflate_deliveries(void **state)
     fp_td_wait_until(td, reader_blocked, NULL, 30000, "the first blocking read");
     for (int i = 1; i <= 6; i++) {
         assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-        log_n_t lost = {"lost connection to Redis", i};
-        fp_td_wait_until(td, log_count_at_least, &lost, 30000, "the daemon to notice");
+        fp_td_log_n_t lost = {"lost connection to Redis", i};
+        fp_td_wait_until(td, fp_td_log_at_least, &lost, 30000, "the daemon to notice");
         assert_int_equal(fp_th_redis_resume(&td->redis), 0);
-        log_n_t back = {"reconnected to Redis", i};
-        fp_td_wait_until(td, log_count_at_least, &back, 30000, "the reconnect");
+        fp_td_log_n_t back = {"reconnected to Redis", i};
+        fp_td_wait_until(td, fp_td_log_at_least, &back, 30000, "the reconnect");
         fp_td_wait_until(td, reader_blocked, NULL, 30000, "the re-read and a blocking read");
         /* A claim renewal (XCLAIM) writes the entry's counter to the AOF:
          * what the re-read did to it survives the next restart. */

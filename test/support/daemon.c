@@ -311,6 +311,12 @@ bool fp_td_log_has(fp_td_t *td, void *arg)
     return fp_td_log_count(td, arg) > 0;
 }
 
+bool fp_td_log_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_log_n_t *w = arg;
+    return fp_td_log_count(td, w->needle) >= w->n;
+}
+
 bool fp_td_pending_is(fp_td_t *td, void *arg)
 {
     return fp_td_pending(td) == *(long long *)arg;

@@ -84,6 +84,12 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
 /* Conditions for fp_td_wait_until: the log mentions arg (a string); the
  * group's pending count equals *arg (a long long). */
 bool fp_td_log_has(fp_td_t *td, void *arg);
+/* The log mentions needle at least n times. */
+typedef struct fp_td_log_n_s {
+    const char *needle;
+    long long n;
+} fp_td_log_n_t;
+bool fp_td_log_at_least(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
 /* After a run of `children` children with max_jobs_per_child: at least
  * min_retired replacements, each forked exactly one new child, nothing was
