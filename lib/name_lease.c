@@ -128,6 +128,7 @@ struct fp_lease_s {
     lease_state_t state;
     bool in_flight;
     bool down_logged;
+    bool error_logged; /* an error reply said once until the next success */
     int take_overs;
     int parts; /* connection and timer still closing */
     void (*close_cb)(void *ctx);
@@ -199,6 +200,7 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         bool first = l->state == LEASE_CLAIMING;
         l->state = LEASE_HELD;
+        l->error_logged = false;
         l->take_overs = 0;
         l->replace[0] = '\0';
         arm(l, FP_LEASE_TTL_MS / 3);
@@ -211,8 +213,10 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         held_elsewhere(l, r->element[1], r->element[2]->integer);
         return;
     }
-    fp_log_warn(LOG, "claiming the daemon name failed: %.*s (will retry)",
-                r->str != NULL ? (int)r->len : 0, r->str != NULL ? r->str : "unexpected reply");
+    fp_log(l->error_logged ? FP_LOG_DEBUG : FP_LOG_WARN, LOG,
+           "claiming the daemon name failed: %.*s (will retry)", r->str != NULL ? (int)r->len : 0,
+           r->str != NULL ? r->str : "unexpected reply");
+    l->error_logged = true;
     arm(l, RETRY_MS);
 }
 
