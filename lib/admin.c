@@ -195,16 +195,46 @@ int fp_admin_enqueue(fp_admin_t *a, const char *queue, const char *const *jobs,
     return rc;
 }
 
+static int unexpected(fp_admin_t *a, const char *command, fp_err_t *err)
+{
+    return fp_err_set(err, FP_EREDIS, "Redis at %s: unexpected reply to %s", a->where, command);
+}
+
+/* Redis' clock in unix ms: due times are read against it by every daemon's
+ * mover, so a producer whose host clock is skewed must not set them. */
+static int redis_now_ms(fp_admin_t *a, int64_t *out, fp_err_t *err)
+{
+    const char *argv[] = {"TIME"};
+    redisReply *r;
+    int rc = fp_admin_commandv(a, 1, argv, NULL, &r, err);
+    if (rc != 0)
+        return rc;
+    long long sec = 0, usec = 0;
+    bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+              sscanf(r->element[0]->str, "%lld", &sec) == 1 &&
+              sscanf(r->element[1]->str, "%lld", &usec) == 1 && sec >= 0 && usec >= 0;
+    freeReplyObject(r);
+    if (!ok)
+        return unexpected(a, "TIME", err);
+    *out = (int64_t)sec * 1000 + (int64_t)usec / 1000;
+    return 0;
+}
+
 int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const *jobs,
-                             const size_t *lens, size_t n, int64_t due_unix_ms, size_t *done,
+                             const size_t *lens, size_t n, int64_t delay_ms, size_t *done,
                              fp_err_t *err)
 {
+    int64_t now_ms;
+    int rc = redis_now_ms(a, &now_ms, err);
+    if (rc != 0)
+        return rc;
     char *key = fp_queue_key(a->cfg->redis.prefix, queue, "delayed");
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
     char score[24];
-    snprintf(score, sizeof score, "%" PRId64, due_unix_ms);
-    int rc = pipeline(a, n, jobs, lens, "ZADD", key, score, NULL, done, err);
+    snprintf(score, sizeof score, "%" PRId64, now_ms + delay_ms);
+    rc = pipeline(a, n, jobs, lens, "ZADD", key, score, NULL, done, err);
     free(key);
     return rc;
 }
@@ -226,11 +256,6 @@ static const char dead_requeue_script[] =
     "  end\n"
     "end\n"
     "return moved\n";
-
-static int unexpected(fp_admin_t *a, const char *command, fp_err_t *err)
-{
-    return fp_err_set(err, FP_EREDIS, "Redis at %s: unexpected reply to %s", a->where, command);
-}
 
 int fp_admin_dead_count(fp_admin_t *a, const char *queue, long long *out, fp_err_t *err)
 {

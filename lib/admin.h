@@ -45,9 +45,10 @@ int fp_admin_commandv(fp_admin_t *a, int argc, const char **argv, const size_t *
 int fp_admin_enqueue(fp_admin_t *a, const char *queue, const char *const *jobs,
                      const size_t *lens, size_t n, char **ids, size_t *done, fp_err_t *err);
 
-/* ZADD P:{queue}:delayed due_unix_ms JOB for each of n jobs, pipelined. */
+/* ZADD P:{queue}:delayed (Redis TIME + delay_ms) JOB for each of n jobs,
+ * pipelined: due times follow Redis' clock, never this host's. */
 int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const *jobs,
-                             const size_t *lens, size_t n, int64_t due_unix_ms, size_t *done,
+                             const size_t *lens, size_t n, int64_t delay_ms, size_t *done,
                              fp_err_t *err);
 
 /* One field of a dead entry: a NUL-terminated copy, len bytes (Redis values

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
-  libcmocka-dev redis-server sqlite3 python3 time
+  libcmocka-dev redis-server sqlite3 python3 time libfaketime
 )
 
 missing=()

@@ -39,7 +39,6 @@ typedef struct producer_s {
     const char *queue;
     fp_admin_t *admin;
     char *type_json;     /* TYPE as a JSON string, quotes included */
-    int64_t due_ms;      /* unix ms for --delay */
     char id_prefix[17];  /* random, for the ids of delayed jobs */
     unsigned long long next_id;
     size_t enqueued;
@@ -151,7 +150,7 @@ static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, b
     int rc;
     if (p->args->delay_ms >= 0)
         rc = fp_admin_enqueue_delayed(p->admin, p->queue, (const char *const *)jobs, lens, n,
-                                      p->due_ms, &done, err);
+                                      p->args->delay_ms, &done, err);
     else
         rc = fp_admin_enqueue(p->admin, p->queue, (const char *const *)jobs, lens, n,
                               print_id ? &id : NULL, &done, err);
@@ -294,7 +293,7 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
     fp_config_t *cfg = NULL;
     if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
         return rc;
-    producer_t p = {&a, cfg, a.queue, NULL, NULL, 0, "", 0, 0};
+    producer_t p = {&a, cfg, a.queue, NULL, NULL, "", 0, 0};
     if (p.queue == NULL)
         p.queue = cfg->queues.names.items[0];
     cJSON *type = cJSON_CreateString(a.type);
@@ -304,10 +303,8 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
         goto done;
     }
-    if (a.delay_ms >= 0) {
-        p.due_ms = fp_os_unix_ms() + a.delay_ms;
+    if (a.delay_ms >= 0)
         random_prefix(p.id_prefix);
-    }
     if ((rc = fp_admin_connect(cfg, &p.admin, err)) < 0)
         goto done;
     rc = produce(&p, err);

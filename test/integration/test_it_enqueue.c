@@ -114,6 +114,25 @@ static void test_delay_goes_to_delayed_set(void **state)
     fp_th_result_free(&r);
 }
 
+/* A producer whose clock is a day behind still delays by 30 s of Redis'
+ * clock: the daemons' movers read due times against Redis' TIME. */
+static void test_delay_follows_redis_clock(void **state)
+{
+    fixture_t *f = *state;
+    long long before = unix_ms();
+    fp_th_result_t r = fp_tcli_run_skewed(f, "-1d", "enqueue", "--delay", "30s", "noop", NULL);
+    long long after = unix_ms();
+    assert_int_equal(r.status, 0);
+    redisReply *z = fp_th_redis_cmd(&f->redis, "ZRANGE fp:{default}:delayed 0 -1 WITHSCORES");
+    assert_int_equal(z->elements, 2);
+    long long due = atoll(z->element[1]->str);
+    if (due < before + 30000 || due > after + 30000)
+        fail_msg("due %lld, want within [%lld, %lld] (Redis' clock + 30 s)", due, before + 30000,
+                 after + 30000);
+    freeReplyObject(z);
+    fp_th_result_free(&r);
+}
+
 static void test_bad_args_json_is_usage_error(void **state)
 {
     fixture_t *f = *state;
@@ -163,6 +182,7 @@ int main(void)
         T(test_stdin_lines),
         T(test_stdin_bad_line_stops),
         T(test_delay_goes_to_delayed_set),
+        T(test_delay_follows_redis_clock),
         T(test_bad_args_json_is_usage_error),
         T(test_redis_down_exits_69),
         T(test_config_file),

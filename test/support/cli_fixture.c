@@ -60,6 +60,24 @@ fp_th_result_t fp_tcli_run(const fp_tcli_t *f, const char *subcommand, const cha
     return r;
 }
 
+fp_th_result_t fp_tcli_run_skewed(const fp_tcli_t *f, const char *offset, const char *subcommand,
+                                  const char *first, ...)
+{
+    char faketime[64], asan[256];
+    snprintf(faketime, sizeof faketime, "FAKETIME=%s", offset);
+    /* libfaketime is preloaded ahead of the sanitizer runtime: tell ASan so. */
+    const char *asan_now = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+             asan_now != NULL ? asan_now : "", asan_now != NULL ? ":" : "");
+    const char *env[] = {"FORKPOOL_CONFIG=", f->url_env, "LD_PRELOAD=" FP_TH_FAKETIME_LIB,
+                         faketime, asan, "DONT_FAKE_MONOTONIC=1", NULL};
+    va_list ap;
+    va_start(ap, first);
+    fp_th_result_t r = run_va(env, NULL, 120000, subcommand, first, ap);
+    va_end(ap);
+    return r;
+}
+
 char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i)
 {
     redisReply *r = fp_th_redis_cmd(&f->redis, "XRANGE %s - +", key);

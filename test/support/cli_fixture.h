@@ -30,6 +30,14 @@ fp_th_result_t fp_tcli_run(const fp_tcli_t *f, const char *subcommand, const cha
                            const char *extra_env, const char *first, ...)
     __attribute__((sentinel));
 
+/* libfaketime, from Debian's libfaketime package (scripts/bootstrap.sh). */
+#define FP_TH_FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+/* The same with this process's clock shifted by offset (libfaketime's
+ * FAKETIME, e.g. "-1d") and no stdin: a host whose clock is wrong. */
+fp_th_result_t fp_tcli_run_skewed(const fp_tcli_t *f, const char *offset, const char *subcommand,
+                                  const char *first, ...) __attribute__((sentinel));
+
 /* The "job" field of entry i of a stream (owned). */
 char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i);
 
