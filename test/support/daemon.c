@@ -7,15 +7,20 @@
 
 #include "daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "forkpool/proto.h"
 #include "harness.h"
 
 fp_td_t *fp_td_new(bool appendonly)
@@ -81,6 +86,64 @@ void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
              daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), td->events_db,
              extra != NULL ? extra : "");
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
+}
+
+void fp_td_enable_health(fp_td_t *td)
+{
+    static const char off[] = "[health]\nlisten = \"\"\n";
+    static const char on[] = "[health]\nlisten = \"127.0.0.1:0\"\n";
+    char *text = fp_th_read_file(td->config, NULL);
+    char *at = text != NULL ? strstr(text, off) : NULL;
+    assert_non_null(at);
+    size_t head = (size_t)(at - text), tail = strlen(at + strlen(off));
+    char *out = malloc(head + strlen(on) + tail + 1);
+    assert_non_null(out);
+    memcpy(out, text, head);
+    memcpy(out + head, on, strlen(on));
+    memcpy(out + head + strlen(on), at + strlen(off), tail + 1);
+    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
+    free(out);
+    free(text);
+}
+
+/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
+static int health_port(const fp_td_t *td)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    const char *hit = text ? strstr(text, "(port ") : NULL;
+    int port = hit ? atoi(hit + 6) : 0;
+    free(text);
+    return port;
+}
+
+int fp_td_http_get(const fp_td_t *td, const char *path, char **body)
+{
+    int port = health_port(td);
+    assert_true(port > 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    fp_buf_t buf = {0};
+    char chunk[4096];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof chunk)) > 0)
+        assert_int_equal(fp_buf_append(&buf, chunk, (size_t)r), 0);
+    close(fd);
+    assert_int_equal(fp_buf_append(&buf, "", 1), 0);
+    int status = 0;
+    sscanf(buf.data, "HTTP/1.1 %d", &status);
+    const char *start = strstr(buf.data, "\r\n\r\n");
+    if (body != NULL)
+        *body = strdup(start != NULL ? start + 4 : "");
+    fp_buf_free(&buf);
+    return status;
 }
 
 #pragma GCC diagnostic push
