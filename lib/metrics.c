@@ -562,6 +562,15 @@ static void scalar_i64(writer_t *w, const char *name, const char *type, const ch
     puts_w(w, "\n");
 }
 
+static void scalar_u64(writer_t *w, const char *name, const char *help, uint64_t v)
+{
+    family(w, name, "counter", help);
+    puts_w(w, name);
+    puts_w(w, " ");
+    put_u64(w, v);
+    puts_w(w, "\n");
+}
+
 static void render_daemon(writer_t *w, const fp_metrics_t *m)
 {
     const fp_metrics_gauges_t *g = &m->gauges;
@@ -571,10 +580,10 @@ static void render_daemon(writer_t *w, const fp_metrics_t *m)
                "Jobs the supervisor holds (running or waiting for a child).", g->jobs_held);
     scalar_i64(w, "forkpool_jobs_held_limit", "gauge",
                "Most jobs the supervisor may hold (children + prefetch).", g->jobs_held_limit);
-    family(w, "forkpool_pulls_total", "counter", "Pulls (XREADGROUP) from Redis.");
-    puts_w(w, "forkpool_pulls_total ");
-    put_u64(w, g->pulls_total);
-    puts_w(w, "\n");
+    scalar_u64(w, "forkpool_pulls_total", "Pulls (XREADGROUP) from Redis.", g->pulls_total);
+    scalar_u64(w, "forkpool_reload_failures_total",
+               "Reloads undone because their children could not start.",
+               g->reload_failures_total);
     if (g->last_pull_age_seconds >= 0) {
         family(w, "forkpool_last_pull_age_seconds", "gauge", "Seconds since the last pull.");
         puts_w(w, "forkpool_last_pull_age_seconds ");
