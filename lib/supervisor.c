@@ -816,6 +816,15 @@ static void on_channel_grace(uv_timer_t *timer)
     signal_child(slot, SIGKILL);
 }
 
+/* Whether pid has exited and waits to be reaped (a crash closes the
+ * channel too); it is left for SIGCHLD's reap. */
+static bool child_exited(pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
 /* The child's end of the channel closed or failed while the child lives:
  * it can take no job and answer none, and its job's deadline would go with
  * the channel, so it is finished off now (TERM, then KILL after
@@ -826,8 +835,8 @@ static void channel_lost(channel_t *ch, ssize_t why)
 {
     fp_slot_t *slot = channel_slot(ch);
     uv_read_stop((uv_stream_t *)&ch->pipe);
-    if (slot->channel_lost || slot->timed_out || slot->start_timed_out)
-        return; /* already being stopped */
+    if (slot->channel_lost || slot->timed_out || slot->start_timed_out || child_exited(slot->pid))
+        return; /* already being stopped, or dead: the reap settles it */
     slot->channel_lost = true;
     if (slot->state != FP_CHILD_STOPPING || slot->job != NULL) {
         fp_log_warn(LOG, "child %d (pid %d) closed its channel (%s)%s; stopping it", slot->id,
@@ -1191,6 +1200,13 @@ static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot, bool d
     start_failed(sup, slot->generation, why);
 }
 
+/* A child finished off after its channel ended dies of our TERM or KILL;
+ * any other death (a segfault racing the EOF) is its own. */
+static bool stopped_by_us(int status)
+{
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL);
+}
+
 /* A crash or a timeout is a failed attempt of the job the child was
  * running, and follows the retry rules at once: no visibility timeout to
  * wait for. Jobs queued behind it never started: they go to another child
@@ -1205,7 +1221,7 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
         snprintf(why, sizeof why, "timeout: still running after %lld ms",
                  (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
                                                       : sup->cfg->pool.job_timeout_ms));
-    else if (slot->channel_lost)
+    else if (slot->channel_lost && stopped_by_us(slot->exit_status))
         snprintf(why, sizeof why, "child crashed: it closed its channel while running the job, "
                                   "then %s", how);
     else
@@ -1236,6 +1252,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     describe_exit(status, how, sizeof how);
     int id = slot->id;
     slot->reaped = true; /* its pid may be reused from now on: never signal it */
+    slot->exit_status = status;
     if (slot->channel != NULL) {
         slot->channel_eof = true; /* dead: it takes no more jobs */
         channel_drain(slot->channel);
@@ -1255,7 +1272,6 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
                                                                         : FP_RESTART_CRASH);
     }
     slot->state = FP_CHILD_EXITED;
-    slot->exit_status = status;
     if (slot->channel != NULL)
         channel_close(slot->channel);
     if (!expected && sup->state == SUP_RUNNING) {

@@ -510,6 +510,8 @@ static void out_of_range(void **state)
                         "t.toml:2:1: [pool] max_jobs_per_child must be at least 0, got -5");
     expect_config_error("[pool]\njob_timeout = \"0\"\n",
                         "t.toml:2:1: [pool] job_timeout must be greater than 0, got \"0\"");
+    expect_config_error("[pool]\nstart_timeout = \"0\"\n",
+                        "t.toml:2:1: [pool] start_timeout must be greater than 0, got \"0\"");
     expect_config_error("[recovery]\nvisibility_timeout = \"999ms\"\n",
                         "t.toml:2:1: [recovery] visibility_timeout must be at least 1s, got "
                         "\"999ms\"");
