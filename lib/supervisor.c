@@ -1216,7 +1216,7 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
     fp_held_t *held = slot_pop(slot);
     if (held == NULL)
         return;
-    char why[160];
+    char why[224];
     if (slot->timed_out)
         snprintf(why, sizeof why, "timeout: still running after %lld ms",
                  (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms

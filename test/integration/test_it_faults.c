@@ -512,6 +512,7 @@ static void test_start_timeout_kills_silent_child(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 20);
     assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 

@@ -22,61 +22,10 @@
 #include "harness.h"
 
 
-/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
-static int health_port(const fp_td_t *td)
-{
-    char *text = fp_th_read_file(td->log, NULL);
-    const char *hit = text ? strstr(text, "(port ") : NULL;
-    int port = hit ? atoi(hit + 6) : 0;
-    free(text);
-    return port;
-}
-
-/* One GET on a fresh connection: the status, and the body (free()). */
-static int http_get(int port, const char *path, char **body)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    ssize_t r;
-    while ((r = read(fd, buf + len, cap - len)) > 0) {
-        len += (size_t)r;
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-    }
-    close(fd);
-    buf[len] = '\0';
-    int status = 0;
-    sscanf(buf, "HTTP/1.1 %d", &status);
-    const char *start = strstr(buf, "\r\n\r\n");
-    if (body != NULL)
-        *body = strdup(start != NULL ? start + 4 : "");
-    free(buf);
-    return status;
-}
-
 static void start_with_health(fp_td_t *td)
 {
-    fp_td_config(td, NULL,
-                 "[pool]\nchildren = 2\n[health]\nlisten = \"127.0.0.1:0\"\n");
-    /* The base config disables health; the appended table would redefine it. */
-    char *text = fp_th_read_file(td->config, NULL);
-    char *at = strstr(text, "[health]\nlisten = \"\"\n");
-    assert_non_null(at);
-    memmove(at, at + strlen("[health]\nlisten = \"\"\n"), strlen(at + strlen("[health]\nlisten = \"\"\n")) + 1);
-    assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
-    free(text);
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_enable_health(td);
     fp_td_start(td, false);
     fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
     fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "Redis");
@@ -91,29 +40,29 @@ static bool readyz_is(fp_td_t *td, void *arg)
 {
     (void)td;
     ready_t *r = arg;
-    return http_get(r->port, "/readyz", NULL) == r->status;
+    return fp_td_http_get_port(r->port, "/readyz", NULL) == r->status;
 }
 
 static void test_endpoints_and_readiness(void **state)
 {
     fp_td_t *td = *state;
     start_with_health(td);
-    int port = health_port(td);
+    int port = fp_td_health_port(td);
     assert_true(port > 0);
     char *body = NULL;
-    assert_int_equal(http_get(port, "/healthz", NULL), 200);
-    assert_int_equal(http_get(port, "/readyz", &body), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 200);
     free(body);
-    assert_int_equal(http_get(port, "/nope", NULL), 404);
+    assert_int_equal(fp_td_http_get_port(port, "/nope", NULL), 404);
 
     /* Redis goes away: not ready, with the reason; back when it returns. */
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
     ready_t r = {port, 503};
     fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503");
-    assert_int_equal(http_get(port, "/readyz", &body), 503);
+    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 503);
     assert_non_null(strstr(body, "redis disconnected"));
     free(body);
-    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
     r.status = 200;
     fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 200 again");
@@ -122,7 +71,7 @@ static void test_endpoints_and_readiness(void **state)
     fp_td_signal(td, SIGTSTP);
     r.status = 503;
     fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503 when quiet");
-    assert_int_equal(http_get(port, "/readyz", &body), 503);
+    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 503);
     assert_non_null(strstr(body, "quiet"));
     free(body);
     fp_td_signal(td, SIGTERM);
@@ -145,7 +94,7 @@ static bool metrics_contain(fp_td_t *td, void *arg)
     (void)td;
     metrics_wait_t *w = arg;
     char *body = NULL;
-    http_get(w->port, "/metrics", &body);
+    fp_td_http_get_port(w->port, "/metrics", &body);
     bool found = body != NULL && strstr(body, w->needle) != NULL;
     free(body);
     return found;
@@ -155,12 +104,12 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
 {
     fp_td_t *td = *state;
     start_with_health(td);
-    int port = health_port(td);
+    int port = fp_td_health_port(td);
     fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"m%d-%d\"}");
     fp_td_enqueue(td, 2, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"f%d-%d\"}");
     fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
     char *body = NULL;
-    assert_int_equal(http_get(port, "/metrics", &body), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "# TYPE forkpool_jobs_total counter"));
     assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"ok\"} 30"));
     assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"fail\",outcome=\"failed\"} 2"));
@@ -171,12 +120,12 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     /* Queue depths come from a timer (every 5 s), not from the scrape. */
     metrics_wait_t w = {port, "forkpool_queue_dead{queue=\"default\"} 2"};
     fp_td_wait_until(td, metrics_contain, &w, 30000, "the sampled queue depth");
-    assert_int_equal(http_get(port, "/metrics", &body), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "forkpool_queue_ready{queue=\"default\"} 0"));
     assert_non_null(strstr(body, "forkpool_queue_pending{queue=\"default\"} 0"));
     assert_non_null(strstr(body, "forkpool_queue_delayed{queue=\"default\"} 0"));
     free(body);
-    assert_int_equal(http_get(port, "/stats", &body), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/stats", &body), 200);
     cJSON *doc = cJSON_Parse(body);
     assert_non_null(doc);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "children")), 2);
@@ -208,7 +157,7 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
 {
     fp_td_t *td = *state;
     start_with_health(td);
-    int port = health_port(td);
+    int port = fp_td_health_port(td);
     fp_td_enqueue(td, 300, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"a%d-%d\"}");
     int fds[200];
     for (int i = 0; i < 200; i++)
@@ -238,7 +187,7 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
         if (fds_left[i] >= 0)
             close(fds_left[i]);
     fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
-    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 300);

@@ -106,8 +106,7 @@ void fp_td_enable_health(fp_td_t *td)
     free(text);
 }
 
-/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
-static int health_port(const fp_td_t *td)
+int fp_td_health_port(const fp_td_t *td)
 {
     char *text = fp_th_read_file(td->log, NULL);
     const char *hit = text ? strstr(text, "(port ") : NULL;
@@ -118,8 +117,13 @@ static int health_port(const fp_td_t *td)
 
 int fp_td_http_get(const fp_td_t *td, const char *path, char **body)
 {
-    int port = health_port(td);
+    int port = fp_td_health_port(td);
     assert_true(port > 0);
+    return fp_td_http_get_port(port, path, body);
+}
+
+int fp_td_http_get_port(int port, const char *path, char **body)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct timeval tv = {10, 0};

@@ -46,9 +46,12 @@ void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra);
 /* Turns on the health endpoint of the config just written, on a free
  * loopback port (the daemon logs which). */
 void fp_td_enable_health(fp_td_t *td);
+/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
+int fp_td_health_port(const fp_td_t *td);
 /* One GET to the running daemon's health endpoint: the status, and the body
  * (free()) when body is not NULL. */
 int fp_td_http_get(const fp_td_t *td, const char *path, char **body);
+int fp_td_http_get_port(int port, const char *path, char **body);
 
 /* Enqueues count jobs made by fmt with the job's number given twice
  * (printf's %d %d), pipelined. */
