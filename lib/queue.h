@@ -97,6 +97,10 @@ void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), 
 
 bool fp_queue_is_ready(const fp_queue_t *q);
 
+/* Why the queue is not ready (the last connection fault, "Redis is a replica",
+ * a missing consumer group...); "" when it is, or when nothing was said. */
+const char *fp_queue_down_reason(const fp_queue_t *q);
+
 /* Reads every queue's depth (ready, pending, delayed, dead, oldest ready age)
  * with one read-only script call per queue on the writer connection, for the
  * metrics timer. cb runs once per queue, with stats NULL when Redis could not

@@ -28,9 +28,9 @@
  *   The same tick removes idle consumers with nothing pending.
  * - delayed mover (every 250 ms, sooner when the next due job is nearer,
  *   at once after a full batch): one script per queue.
- * Delivery counts: 1 for XREADGROUP ">", XPENDING's counter (sent just before
- * the page, + 1 for the page's own delivery) for history pages, XPENDING's
- * counter + 1 inside the take-over script for claims. */
+ * Delivery counts: 1 for XREADGROUP ">", the history script's count for
+ * history pages (XPENDING's counter, + 1 for entries this process had not
+ * seen yet), XPENDING's counter + 1 inside the take-over script for claims. */
 #include "queue.h"
 
 #include <errno.h>
@@ -174,15 +174,12 @@ typedef struct qstate_s {
     batch_t *head, *tail; /* outcomes in order; only the tail takes more */
     bool history;         /* this consumer's pending entries still to re-read */
     char cursor[48];      /* last id seen by the history read */
+    char counted[48];     /* own pending entries up to this id were counted as
+                           * delivered to this process; "+": all of them */
 } qstate_t;
 
 /* READ_CLAIM is the take-over script, which shares the read slot. */
 typedef enum read_kind_e { READ_HISTORY, READ_SWEEP, READ_BLOCK, READ_CLAIM } read_kind_t;
-
-/* A delivery counter from XPENDING, for the history page that follows it. */
-typedef struct hist_count_s {
-    uint64_t ms, seq, count;
-} hist_count_t;
 
 /* A script besides the outcome and drained ones: its SHA and whether the next
  * call goes as EVAL (Redis answered NOSCRIPT). */
@@ -227,7 +224,7 @@ struct fp_queue_s {
     char down_reason[256];
     long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
     char outcome_sha[41], drained_sha[41];
-    script_t claim_script, consumers_script, mover_script;
+    script_t claim_script, consumers_script, mover_script, history_script;
     script_t pull_script;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
 
     size_t room;
@@ -244,9 +241,6 @@ struct fp_queue_s {
     size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
     bool sweep_got_any;
     size_t read_want;      /* want of the take-over call in flight */
-
-    hist_count_t *hist;    /* counters for the history page in flight */
-    size_t hist_n, hist_cap, hist_pos;
 
     /* recovery */
     int64_t vt_ms;         /* visibility timeout; 0: no renewal, no take-over */
@@ -489,7 +483,7 @@ static void setup_start(fp_queue_t *q)
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
     script_t *scripts[] = {&q->claim_script, &q->consumers_script, &q->mover_script,
-                           &q->pull_script};
+                           &q->pull_script, &q->history_script};
     for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
         script_load_t *load = malloc(sizeof *load);
         const char *argv[] = {"SCRIPT", "LOAD", scripts[i]->text};
@@ -685,22 +679,6 @@ static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t 
     }
 }
 
-/* The delivery counter of a history entry: XPENDING's answer, sent just
- * before the page over the same range of this consumer's pending list, is in
- * the same id order, so one forward walk matches them. XPENDING counted the
- * deliveries before this page; the page is one more. */
-static uint64_t history_deliveries(fp_queue_t *q, uint64_t ms, uint64_t seq)
-{
-    while (q->hist_pos < q->hist_n &&
-           (q->hist[q->hist_pos].ms < ms ||
-            (q->hist[q->hist_pos].ms == ms && q->hist[q->hist_pos].seq < seq)))
-        q->hist_pos++;
-    if (q->hist_pos < q->hist_n && q->hist[q->hist_pos].ms == ms &&
-        q->hist[q->hist_pos].seq == seq)
-        return q->hist[q->hist_pos].count + 1;
-    return 1; /* not known: never more than Redis could have counted */
-}
-
 static char *memdup0(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
@@ -711,10 +689,10 @@ static char *memdup0(const char *s, size_t n)
     return d;
 }
 
-/* One entry of a reply, copied into q->out. claimed: the delivery count the
- * take-over script reported (READ_CLAIM only). */
+/* One entry of a reply, copied into q->out. count: the delivery count the
+ * history or take-over script reported (READ_HISTORY, READ_CLAIM). */
 static void take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr,
-                     const redisReply *fields, read_kind_t kind, uint64_t claimed)
+                     const redisReply *fields, read_kind_t kind, uint64_t count)
 {
     uint64_t ms, seq;
     if (idr->type != REDIS_REPLY_STRING || !fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
@@ -742,9 +720,7 @@ static void take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr,
     p->entry_id = memdup0(idr->str, idr->len);
     p->payload = memdup0(job->str, job->len);
     p->payload_len = job->len;
-    p->deliveries = kind == READ_HISTORY ? history_deliveries(q, ms, seq)
-                    : kind == READ_CLAIM ? (claimed > 0 ? claimed : 1)
-                                         : 1;
+    p->deliveries = kind == READ_HISTORY || kind == READ_CLAIM ? (count > 0 ? count : 1) : 1;
     if (p->entry_id == NULL || p->payload == NULL || held_add(&q->held, queue, ms, seq) < 0) {
         pulled_free(p);
         goto oom;
@@ -837,7 +813,6 @@ static void read_done(fp_queue_t *q, const redisReply *r)
     read_kind_t kind = q->read_kind;
     q->last_id[0] = '\0';
     long got = take_reply(q, r, kind);
-    q->hist_n = 0; /* used by this page only */
     if (got < 0) {
         /* Whatever was taken is handed over; the rest is found again by the
          * history read. */
@@ -848,16 +823,7 @@ static void read_done(fp_queue_t *q, const redisReply *r)
         return;
     }
     retry_reset(q);
-    if (kind == READ_HISTORY) {
-        /* A short page means the end of this consumer's pending list. A page
-         * sent before history restarted (a reconnect) moves no cursor. */
-        qstate_t *qs = &q->qs[q->read_queue];
-        bool current = q->read_gen == q->history_gen;
-        if (current && (size_t)got < q->read_count)
-            qs->history = false;
-        else if (current && q->last_id[0] != '\0')
-            memcpy(qs->cursor, q->last_id, sizeof qs->cursor);
-    } else if (kind == READ_SWEEP) {
+    if (kind == READ_SWEEP) {
         if ((size_t)got >= q->read_count) {
             q->sweep_index = 0; /* room filled: next time start again from the first queue */
             q->sweep_got_any = false;
@@ -890,6 +856,17 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     read_done(q, r);
 }
 
+/* A read of `kind` on queue `first` (COUNT count) now holds the read slot. */
+static void take_read_slot(fp_queue_t *q, read_kind_t kind, size_t first, size_t count)
+{
+    q->read_in_flight = true;
+    q->read_kind = kind;
+    q->read_queue = first;
+    q->read_count = count;
+    q->read_combined = false;
+    q->unblock_sent = false;
+}
+
 static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, size_t count,
                      size_t first, size_t nstreams, const char *id, int64_t block_ms)
 {
@@ -917,52 +894,116 @@ static int send_read(fp_queue_t *q, fp_redis_conn_t *conn, read_kind_t kind, siz
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     int rc = fp_redis_conn_sendv(conn, argc, argv, lens, block_ms, on_read_reply, q);
-    if (rc == 0) {
-        q->read_in_flight = true;
-        q->read_kind = kind;
-        q->read_queue = first;
-        q->read_count = count;
-        q->read_combined = false;
-        q->unblock_sent = false;
-    }
+    if (rc == 0)
+        take_read_slot(q, kind, first, count);
     return rc;
 }
 
-/* XPENDING's answer for the history page sent right after it. */
-static void on_history_counts(fp_redis_conn_t *c, redisReply *r, void *privdata)
+static int send_script(fp_queue_t *q, script_t *script, const char *const *keys, size_t nkeys,
+                       const char *const *args, size_t nargs, fp_redis_reply_cb cb,
+                       void *privdata);
+
+/* The common start of a read script's reply (history, take-over): frees
+ * the read slot and deals with a lost connection (what the script did is
+ * ours now: the history read finds it), NOSCRIPT (the next pump sends the
+ * text) and error replies. True when r is an answer to take. */
+static bool script_read_reply(fp_queue_t *q, script_t *script, const redisReply *r,
+                              const char *what)
+{
+    q->read_in_flight = false;
+    if (q->closing)
+        return false;
+    if (r == NULL) {
+        all_history(q);
+        return false;
+    }
+    if (reply_is_error(r, "NOSCRIPT")) {
+        script->eval = true;
+        return false;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        read_failed(q, r, what);
+        return false;
+    }
+    return true;
+}
+
+/* Whether stream id a comes after b; ids that do not parse come first. */
+static bool id_after(const char *a, const char *b)
+{
+    uint64_t ams, aseq, bms, bseq;
+    if (!fp_stream_id_parse(a, strlen(a), &ams, &aseq))
+        return false;
+    if (!fp_stream_id_parse(b, strlen(b), &bms, &bseq))
+        return true;
+    return ams > bms || (ams == bms && aseq > bseq);
+}
+
+/* A history page taken: a short page means the end of this consumer's
+ * pending list, and then every entry of it has been counted as delivered to
+ * this process; otherwise the cursor (and what was counted) moves on. A page
+ * sent before history restarted (a reconnect) moves nothing. */
+static void history_page_done(fp_queue_t *q, size_t got)
+{
+    qstate_t *qs = &q->qs[q->read_queue];
+    if (q->read_gen != q->history_gen)
+        return;
+    if (got < q->read_count) {
+        qs->history = false;
+        snprintf(qs->counted, sizeof qs->counted, "+");
+    } else if (q->last_id[0] != '\0') {
+        memcpy(qs->cursor, q->last_id, sizeof qs->cursor);
+        if (strcmp(qs->counted, "+") != 0 && id_after(q->last_id, qs->counted))
+            memcpy(qs->counted, q->last_id, sizeof qs->counted);
+    }
+}
+
+/* Takes the history script's {{id, fields, deliveries}...}; false when the
+ * reply has another shape. */
+static bool take_history(fp_queue_t *q, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return false;
+    uint32_t queue = (uint32_t)q->read_queue;
+    q->last_id[0] = '\0';
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[2]->type != REDIS_REPLY_INTEGER)
+            return false;
+        long long n = e->element[2]->integer;
+        take_one(q, queue, e->element[0], e->element[1], READ_HISTORY, n > 0 ? (uint64_t)n : 1);
+        if (e->element[0]->len < sizeof q->last_id)
+            memcpy(q->last_id, e->element[0]->str, e->element[0]->len + 1);
+    }
+    return true;
+}
+
+static void on_history_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_queue_t *q = privdata;
     (void)c;
-    q->hist_n = q->hist_pos = 0;
-    if (q->closing || r == NULL || r->type != REDIS_REPLY_ARRAY)
-        return; /* the page's entries then count 1 */
-    if (r->elements > q->hist_cap) {
-        hist_count_t *grown = realloc(q->hist, r->elements * sizeof *grown);
-        if (grown == NULL)
-            return;
-        q->hist = grown;
-        q->hist_cap = r->elements;
+    if (!script_read_reply(q, &q->history_script, r, "re-reading pending entries failed"))
+        return;
+    if (!take_history(q, r)) {
+        /* Whatever was taken is handed over; the rest is found again. */
+        fp_log_error(LOG, "unexpected reply to the history script (type %d)", r->type);
+        all_history(q);
+        hand_over(q, true);
+        arm_retry(q);
+        return;
     }
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        uint64_t ms, seq;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 ||
-            e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[3]->type != REDIS_REPLY_INTEGER || e->element[3]->integer < 0 ||
-            !fp_stream_id_parse(e->element[0]->str, e->element[0]->len, &ms, &seq))
-            continue;
-        q->hist[q->hist_n++] = (hist_count_t){ms, seq, (uint64_t)e->element[3]->integer};
-    }
+    retry_reset(q);
+    history_page_done(q, r->elements);
+    hand_over(q, true);
 }
 
 /* History pages go on the writer: they never block, and there they are
  * ordered after every outcome sent before them, so an entry whose outcome
  * Redis already applied cannot come back (an outcome not sent yet, or sent
  * after the page, keeps its entry held until confirmed). Held entries are
- * skipped, so the page is widened by their number. The same range of this
- * consumer's pending list goes first through XPENDING, for the delivery
- * counters (XREADGROUP does not report them); on the same connection, nothing
- * of ours comes in between. */
+ * skipped, so the page is widened by their number. */
 static void read_history(fp_queue_t *q, size_t i)
 {
     size_t count = q->room + q->held.count;
@@ -976,15 +1017,14 @@ static void read_history(fp_queue_t *q, size_t i)
     else
         snprintf(start, sizeof start, "(%s", q->qs[i].cursor);
     snprintf(count_text, sizeof count_text, "%zu", count);
-    const char *argv[] = {"XPENDING", q->qs[i].jobs_key, q->cfg->redis.group, start, "+",
-                          count_text, q->cfg->daemon.name};
-    size_t lens[7];
-    for (int k = 0; k < 7; k++)
-        lens[k] = strlen(argv[k]);
-    if (fp_redis_conn_sendv(q->writer, 7, argv, lens, 0, on_history_counts, q) < 0)
+    const char *keys[FP_SCRIPT_HISTORY_KEYS] = {q->qs[i].jobs_key};
+    const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, start, count_text,
+                          q->qs[i].counted};
+    if (send_script(q, &q->history_script, keys, FP_SCRIPT_HISTORY_KEYS, args, 5,
+                    on_history_reply, q) < 0)
         return;
+    take_read_slot(q, READ_HISTORY, i, count);
     q->read_gen = q->history_gen;
-    send_read(q, q->writer, READ_HISTORY, count, i, 1, q->qs[i].cursor, 0);
 }
 
 /* The blocking read across queues keeps its total within the room: COUNT
@@ -1100,21 +1140,8 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_queue_t *q = privdata;
     (void)c;
-    q->read_in_flight = false;
-    if (q->closing)
+    if (!script_read_reply(q, &q->claim_script, r, "taking over abandoned entries failed"))
         return;
-    if (r == NULL) {
-        all_history(q); /* the claim may have happened: then they are ours, found there */
-        return;
-    }
-    if (reply_is_error(r, "NOSCRIPT")) {
-        q->claim_script.eval = true; /* the next pump sends it as EVAL */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        read_failed(q, r, "taking over abandoned entries failed");
-        return;
-    }
     uint32_t queue = (uint32_t)q->read_queue;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -1170,12 +1197,8 @@ static void send_claim(fp_queue_t *q)
     if (send_script(q, &q->claim_script, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, on_claim_reply,
                     q) < 0)
         return;
-    q->read_in_flight = true;
-    q->read_kind = READ_CLAIM;
-    q->read_queue = i;
+    take_read_slot(q, READ_CLAIM, i, want);
     q->read_want = want;
-    q->read_combined = false;
-    q->unblock_sent = false;
 }
 
 /* ---- recovery: consumer clean-up ----------------------------------------- */
@@ -1856,6 +1879,11 @@ typedef struct sample_s {
     void *ctx;
 } sample_t;
 
+const char *fp_queue_down_reason(const fp_queue_t *q)
+{
+    return q->ready ? "" : q->down_reason;
+}
+
 static void on_sample_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     (void)c;
@@ -1917,7 +1945,6 @@ static void queue_free(fp_queue_t *q)
     free(q->out);
     free(q->qs);
     free(q->held.slots);
-    free(q->hist);
     free(q->renew_ids);
     fp_resp_free(&q->renew_args);
     fp_resp_free(&q->scratch);
@@ -1948,6 +1975,7 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->sweep_index = 0;
     q->vt_ms = cfg->recovery.visibility_timeout_ms > 0 ? cfg->recovery.visibility_timeout_ms : 0;
     q->claim_script = (script_t){fp_script_claim, "loading the take-over script", "", false};
+    q->history_script = (script_t){fp_script_history, "loading the history script", "", false};
     q->consumers_script =
         (script_t){fp_script_consumers, "loading the consumer clean-up script", "", false};
     q->mover_script = (script_t){fp_script_mover, "loading the delayed-mover script", "", false};
@@ -1964,6 +1992,9 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
         qs->delayed_key = fp_queue_key(cfg->redis.prefix, names[i], "delayed");
         if (qs->jobs_key == NULL || qs->dead_key == NULL || qs->delayed_key == NULL)
             goto oom;
+        /* Whatever a predecessor under this name left pending is one more
+         * delivery: to this process. */
+        snprintf(qs->counted, sizeof qs->counted, "0-0");
     }
     all_history(q);
     fp_redis_conn_opts_t opts = {"reader", cfg->redis.connect_timeout_ms,

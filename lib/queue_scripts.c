@@ -120,6 +120,36 @@ const char fp_script_claim[] =
     "end\n"
     "return {dropped, claimed}\n";
 
+/* Ids compare as two decimal numbers, written without leading zeros: by
+ * length first, then as text (Lua's numbers cannot hold every 64-bit
+ * sequence number). */
+const char fp_script_history[] =
+    "local jobs, group, me, counted = KEYS[1], ARGV[1], ARGV[2], ARGV[5]\n"
+    "local function num_gt(a, b)\n"
+    "  if #a ~= #b then return #a > #b end\n"
+    "  return a > b\n"
+    "end\n"
+    "local function uncounted(id)\n"
+    "  if counted == '+' then return false end\n"
+    "  local a, b = string.match(id, '^(%d+)-(%d+)$')\n"
+    "  local c, d = string.match(counted, '^(%d+)-(%d+)$')\n"
+    "  if not c then return true end\n"
+    "  if a ~= c then return num_gt(a, c) end\n"
+    "  return num_gt(b, d)\n"
+    "end\n"
+    "local out = {}\n"
+    "local page = redis.call('XPENDING', jobs, group, ARGV[3], '+', tonumber(ARGV[4]), me)\n"
+    "for _, p in ipairs(page) do\n"
+    "  local id, n = p[1], p[4]\n"
+    "  local e = redis.call('XRANGE', jobs, id, id)[1]\n"
+    "  if e and uncounted(id) then\n"
+    "    n = n + 1\n"
+    "    redis.call('XCLAIM', jobs, group, me, 0, id, 'RETRYCOUNT', n, 'JUSTID')\n"
+    "  end\n"
+    "  out[#out + 1] = {id, e and e[2] or false, n}\n"
+    "end\n"
+    "return out\n";
+
 /* XGROUP DELCONSUMER throws away the consumer's pending entries, so the check
  * (nothing pending) and the delete are one atomic step. "idle" is the time
  * since the consumer's last attempt to read or claim; a live daemon that reads

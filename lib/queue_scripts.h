@@ -49,6 +49,20 @@ extern const char fp_script_drained[];
 extern const char fp_script_claim[];
 #define FP_SCRIPT_CLAIM_KEYS 1
 
+/* One page of this consumer's own pending entries, re-read after a (re)start
+ * or a reconnect. KEYS: jobs stream. ARGV: group, consumer, start ("-" or
+ * "(id"), count, counted. XREADGROUP with an id would count every re-read as
+ * a delivery, also of entries still running here, and a daemon taking them
+ * over later would find them "delivered N times". So the page is XPENDING
+ * (this consumer only) with each entry's fields read by XRANGE, which counts
+ * nothing. Entries with an id above `counted` (an id, or "+" for none) are
+ * a delivery to this process all the same (a predecessor under the same name
+ * left them): their counter goes up by one (XCLAIM RETRYCOUNT ... JUSTID; the
+ * entry is ours already). Returns {{id, fields or nil when the stream entry
+ * is gone, deliveries}...}, one per pending entry of the page. */
+extern const char fp_script_history[];
+#define FP_SCRIPT_HISTORY_KEYS 1
+
 /* KEYS: jobs stream. ARGV: group, consumer, min_idle_ms. Removes the group's
  * consumers other than `consumer` that have nothing pending and have been idle
  * at least min_idle_ms, atomically with the check. Returns how many. */

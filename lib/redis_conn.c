@@ -53,6 +53,7 @@ struct fp_redis_conn_s {
     conn_state_t state;
     redisAsyncContext *ac; /* NULL whenever hiredis may free it on its own */
     bool going_down;       /* a NULL reply arrived: no new commands on this context */
+    bool faulted;          /* lost to a fault reply: the back-off resets on a success */
     int handshake_left;
     int64_t backoff_ms;
 
@@ -180,7 +181,10 @@ static void handshake_done(fp_redis_conn_t *c)
 {
     uv_timer_stop(&c->connect_timer);
     c->state = ST_UP;
-    c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
+    /* A server that just refused writes may accept PING and ROLE and refuse
+     * writes again: only a command that works ends that back-off. */
+    if (!c->faulted)
+        c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
     if (c->state_cb != NULL)
         c->state_cb(c, true, NULL, c->ctx);
 }
@@ -190,10 +194,16 @@ static void on_handshake_reply(fp_redis_conn_t *c, redisReply *reply, void *priv
     const char *step = privdata;
     if (reply == NULL || c->state != ST_HANDSHAKE)
         return; /* the loss is reported by whoever released the context */
-    if (reply->type == REDIS_REPLY_ERROR) {
+    bool is_role = strcmp(step, "ROLE") == 0;
+    if (reply->type == REDIS_REPLY_ERROR && !is_role) {
         char why[300];
         snprintf(why, sizeof why, "%s failed: %.*s", step, (int)reply->len, reply->str);
         fp_redis_conn_drop(c, why);
+        return;
+    }
+    if (is_role && !fp_redis_role_writable(reply)) {
+        c->faulted = true;
+        fp_redis_conn_drop(c, "Redis is a replica: it refuses writes (ROLE)");
         return;
     }
     if (--c->handshake_left == 0)
@@ -221,6 +231,12 @@ static void start_handshake(fp_redis_conn_t *c)
         int n = snprintf(db, sizeof db, "%d", u->db);
         rc = send_internal(c, 2, (const char *[]){"SELECT", db}, (size_t[]){6, (size_t)n},
                            on_handshake_reply);
+        c->handshake_left += rc == 0;
+    }
+    /* After a failover a reconnect may reach a replica: writes would fail
+     * one by one, so the handshake asks first. */
+    if (rc == 0) {
+        rc = send_internal(c, 1, (const char *[]){"ROLE"}, (size_t[]){4}, on_handshake_reply);
         c->handshake_left += rc == 0;
     }
     /* PING last: the handshake ends only once the server really answers. */
@@ -251,12 +267,64 @@ static void on_connect(const redisAsyncContext *ac, int status)
     start_handshake(c);
 }
 
+const char *fp_redis_fault_reply(const char *msg, size_t n)
+{
+    static const struct {
+        const char *code;
+        const char *says;
+    } faults[] = {
+        {"READONLY", "Redis refuses writes: it is a read-only replica"},
+        {"LOADING", "Redis is loading its dataset"},
+        {"MASTERDOWN", "Redis is a replica that lost its primary"},
+    };
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        size_t len = strlen(faults[i].code);
+        if (n >= len && memcmp(msg, faults[i].code, len) == 0 && (n == len || msg[len] == ' '))
+            return faults[i].says;
+    }
+    return NULL;
+}
+
+bool fp_redis_role_writable(const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return true;
+    const redisReply *role = r->element[0];
+    return role->type != REDIS_REPLY_STRING ||
+           (strcmp(role->str, "slave") != 0 && strcmp(role->str, "replica") != 0 &&
+            strcmp(role->str, "sentinel") != 0);
+}
+
+/* A fault reply on an established connection: the command sees a lost
+ * connection (NULL), then the context goes as if Redis had closed it. */
+static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
+{
+    char why[300];
+    snprintf(why, sizeof why, "%s (%.*s)", fp_redis_fault_reply(r->str, r->len),
+             (int)(r->len > 200 ? 200 : r->len), r->str);
+    c->going_down = true; /* the callback must not send on this context */
+    c->faulted = true;
+    cmd->cb(c, NULL, cmd->privdata);
+    free(cmd);
+    if (c->ac == NULL || c->state == ST_CLOSING)
+        return; /* the callback closed it */
+    release_context(c);
+    conn_lost(c, why);
+}
+
+static bool is_fault(const fp_redis_conn_t *c, const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR && c->state == ST_UP && !c->going_down &&
+           fp_redis_fault_reply(r->str, r->len) != NULL;
+}
+
 /* Every reply passes here first: it keeps the FIFO and the timeout in step
  * and stops new commands on a context that is going away. */
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     cmd_t *cmd = privdata;
     fp_redis_conn_t *c = cmd->conn;
+    const redisReply *reply = r;
     (void)ac;
     if (c->head == cmd) {
         c->head = cmd->next;
@@ -276,6 +344,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         c->going_down = true;
     else if (c->state != ST_CLOSING)
         arm_command_timer(c);
+    if (is_fault(c, reply)) {
+        fault_reply(c, cmd, reply);
+        return;
+    }
+    if (c->faulted && reply != NULL && reply->type != REDIS_REPLY_ERROR && c->state == ST_UP) {
+        c->faulted = false;
+        c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
+    }
     cmd->cb(c, r, cmd->privdata);
     free(cmd);
 }

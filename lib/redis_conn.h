@@ -22,7 +22,8 @@ typedef struct fp_redis_conn_s fp_redis_conn_t;
  * connection went away (or is closing) before the answer came. */
 typedef void (*fp_redis_reply_cb)(fp_redis_conn_t *conn, redisReply *reply, void *privdata);
 
-/* up: connected, authenticated, database selected. !up: an attempt failed or
+/* up: connected, authenticated, database selected, and not talking to a
+ * replica (ROLE). !up: an attempt failed or
  * an established connection was lost (reason says why); the next attempt is
  * already scheduled. Never called from fp_redis_conn_close. */
 typedef void (*fp_redis_state_cb)(fp_redis_conn_t *conn, bool up, const char *reason, void *ctx);
@@ -34,9 +35,25 @@ typedef struct fp_redis_conn_opts_s {
                                  * allowance) drops the connection; 0: never */
 } fp_redis_conn_opts_t;
 
-/* Reconnect back-off: 100 ms doubling up to 5 s, back to 100 ms once up. */
+/* Reconnect back-off: 100 ms doubling up to 5 s, back to 100 ms once up; after
+ * a fault reply (fp_redis_fault_reply), only once a command succeeds. */
 #define FP_REDIS_BACKOFF_MIN_MS 100
 #define FP_REDIS_BACKOFF_MAX_MS 5000
+
+/* Error replies that mean "this server cannot take writes now", whichever
+ * command they answer: READONLY (a replica), LOADING (loading its dataset),
+ * MASTERDOWN (a replica that lost its primary). They are a failover in
+ * progress, not a failed command, so the connection treats them as a lost
+ * connection: the command's callback gets NULL, the connection is dropped and
+ * re-established with the back-off, and reason tells why. Returns what to say
+ * about msg[0..n), or NULL for any other error. */
+const char *fp_redis_fault_reply(const char *msg, size_t n);
+
+/* Whether a ROLE reply (sent while connecting) shows a server that takes
+ * writes. A replica or a sentinel does not; an error reply (ROLE renamed or
+ * not allowed) says nothing, and the server is taken as writable: a
+ * READONLY reply later still counts as a fault. */
+bool fp_redis_role_writable(const redisReply *r);
 
 /* url is borrowed until the connection is closed. */
 int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis_conn_opts_t *opts,

@@ -31,6 +31,7 @@
 #include "health.h"
 #include "ledger.h"
 #include "metrics.h"
+#include "name_lease.h"
 #include "os.h"
 #include "pool.h"
 #include "plugin.h"
@@ -107,6 +108,10 @@ struct fp_supervisor_s {
     fp_registry_t registry;
     fp_pool_t pool;
     fp_queue_t *queue;
+    fp_lease_t *lease;  /* the claim on daemon.name; the queue starts once held */
+    bool lease_held;
+    int fatal_rc;       /* a stop that must end in an error exit (0: none) */
+    fp_err_t fatal_err;
     sup_state_t state;
     bool quiet;       /* TSTP: no more pulls, keep running */
     size_t retiring;  /* children being replaced right now (at most one) */
@@ -1336,6 +1341,9 @@ static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
     sup->queue = NULL;
+    /* Released only now: every outcome of this daemon is in Redis. */
+    fp_lease_close(sup->lease, NULL, NULL);
+    sup->lease = NULL;
     outputs_close_all(sup);
     if (sup->health != NULL) {
         fp_health_close(sup->health, NULL, NULL);
@@ -1641,6 +1649,14 @@ static int respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
     return rc < 0 ? 500 : 0;
 }
 
+/* "what: detail", or what alone when there is no detail. */
+static void add_reason(cJSON *reasons, const char *what, const char *detail)
+{
+    char text[320];
+    snprintf(text, sizeof text, "%s%s%s", what, detail[0] != '\0' ? ": " : "", detail);
+    cJSON_AddItemToArray(reasons, cJSON_CreateString(text));
+}
+
 /* Ready: Redis connected with the group in place, a live child, not
  * draining or quiet, not in a crash loop. 503 lists every reason. */
 static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
@@ -1650,7 +1666,10 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *reasons = cJSON_AddArrayToObject(doc, "reasons");
     size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     if (!sup->queue_ready)
-        cJSON_AddItemToArray(reasons, cJSON_CreateString("redis disconnected"));
+        add_reason(reasons, "redis disconnected",
+                   !sup->lease_held  ? "daemon.name lease not held yet"
+                   : sup->queue != NULL ? fp_queue_down_reason(sup->queue)
+                                        : "");
     if (alive == 0)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("no live child"));
     if (sup->state != SUP_RUNNING)
@@ -1846,6 +1865,26 @@ static int init_handles(fp_supervisor_t *sup)
     return 0;
 }
 
+/* Consuming starts once the name is ours. */
+static void on_lease_held(void *ctx)
+{
+    fp_supervisor_t *sup = ctx;
+    sup->lease_held = true;
+    if (sup->state == SUP_RUNNING)
+        (void)fp_queue_start(sup->queue);
+}
+
+/* Another daemon runs under this name: stop (running jobs, if the lease was
+ * lost mid-run, finish first) and exit as a configuration error. */
+static void on_lease_refused(void *ctx, const char *why)
+{
+    fp_supervisor_t *sup = ctx;
+    fp_log_error(LOG, "%s", why);
+    if (sup->fatal_rc == 0)
+        sup->fatal_rc = fp_err_set(&sup->fatal_err, FP_ECONFIG, "%s", why);
+    begin_drain(sup, "daemon.name in use");
+}
+
 /* Start-up order (ARCHITECTURE.md): handlers, then the children, and only
  * then Redis, so the first forks copy no connection at all. */
 static int start(fp_supervisor_t *sup, fp_err_t *err)
@@ -1868,12 +1907,14 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     if ((rc = start_ledger(sup, err)) < 0)
         return rc;
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready};
+    static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
     rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
                       &sup->queue, err);
     if (rc == 0)
-        rc = fp_queue_start(sup->queue);
+        rc = fp_lease_new(&sup->loop, sup->cfg, &lease_events, sup, &sup->lease, err);
     if (rc < 0)
         return rc;
+    fp_lease_start(sup->lease);
     if (sup->opts.burst)
         uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
     if (sup->health != NULL)
@@ -1941,6 +1982,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         outputs_close_all(sup);
         if (sup->queue != NULL)
             fp_queue_close(sup->queue, NULL, NULL);
+        fp_lease_close(sup->lease, NULL, NULL);
         if (sup->health != NULL)
             fp_health_close(sup->health, NULL, NULL);
         uv_walk(&sup->loop, on_walk_close, NULL);
@@ -1961,6 +2003,11 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     for (size_t i = 0; i < sup->nreloaded; i++)
         fp_config_free(sup->reloaded[i]);
     free(sup->reloaded);
+    if (rc == 0 && sup->fatal_rc < 0) {
+        rc = sup->fatal_rc;
+        if (err != NULL)
+            *err = sup->fatal_err;
+    }
     free(sup);
     return rc;
 }

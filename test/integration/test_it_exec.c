@@ -235,17 +235,6 @@ static char *standalone_worker(void)
     return text;
 }
 
-typedef struct log_at_least_s {
-    const char *needle;
-    long long n;
-} log_at_least_t;
-
-static bool log_at_least(fp_td_t *td, void *arg)
-{
-    const log_at_least_t *w = arg;
-    return fp_td_log_count(td, w->needle) >= w->n;
-}
-
 static bool all_jobs_taken(fp_td_t *td, void *arg)
 {
     (void)arg;
@@ -296,8 +285,8 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     char gone[4400];
     snprintf(gone, sizeof gone,
              "cannot start a child: cannot run \"%s\": No such file or directory", worker);
-    log_at_least_t w = {gone, 2};
-    fp_td_wait_until(td, log_at_least, &w, 30000, "two failed respawns");
+    fp_td_log_n_t w = {gone, 2};
+    fp_td_wait_until(td, fp_td_log_at_least, &w, 30000, "two failed respawns");
     assert_int_equal(kill(td->pid, 0), 0);
     /* Growing delays, the crash-loop back-off's. */
     fp_td_wait_until(td, fp_td_log_has, "No such file or directory (pool.command, child 0); "
@@ -314,8 +303,8 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     assert_int_equal(kill(td->pid, 0), 0);
 
     assert_int_equal(chmod(worker, 0755), 0);
-    log_at_least_t back = {"child 0 ready (pid", 2};
-    fp_td_wait_until(td, log_at_least, &back, 60000, "child 0 to come back");
+    fp_td_log_n_t back = {"child 0 ready (pid", 2};
+    fp_td_wait_until(td, fp_td_log_at_least, &back, 60000, "child 0 to come back");
     fp_td_enqueue(td, 20, "{\"type\":\"echo\",\"id\":\"after%d-%d\"}");
     fp_td_wait_until(td, all_jobs_taken, NULL, 60000, "the jobs after recovery");
     fp_td_signal(td, SIGTERM);

@@ -45,8 +45,7 @@ typedef struct want_s {
 static bool all_done(fp_td_t *td, void *arg)
 {
     want_t *w = arg;
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
-           fp_td_pending(td) == 0 && distinct_ids(td) == w->ids;
+    return fp_td_unsettled(td) == 0 && distinct_ids(td) == w->ids;
 }
 
 static bool events_at_least(fp_td_t *td, void *arg)
@@ -180,8 +179,7 @@ static void test_poison_job_ends_dead(void **state)
 
 static bool finished_jobs_at_least(fp_td_t *td, void *arg)
 {
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
-           fp_td_pending(td) == 0 && fp_td_log_count(td, "retrying") >= *(long long *)arg;
+    return fp_td_unsettled(td) == 0 && fp_td_log_count(td, "retrying") >= *(long long *)arg;
 }
 
 /* A handler that fails half the time: every job succeeds eventually. */
@@ -250,6 +248,276 @@ static void test_shutdown_is_bounded_when_redis_is_down(void **state)
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
 }
 
+/* ---- daemon name lease, delivery counts across Redis flaps, failover ---- */
+
+/* A second daemon on the same Redis, in the same temp dir: its own config
+ * (the same, under consumer name `name` when not NULL) and log. Not freed by
+ * the fixture: the test waits for it or kills it. */
+static void twin_of(const fp_td_t *td, fp_td_t *twin, const char *name)
+{
+    *twin = *td;
+    twin->pid = 0;
+    snprintf(twin->config, sizeof twin->config, "%s/twin.toml", td->dir);
+    snprintf(twin->log, sizeof twin->log, "%s/twin.log", td->dir);
+    char *text = fp_th_read_file(td->config, NULL);
+    assert_non_null(text);
+    char *at = strstr(text, "name = \"test-consumer\"\n");
+    assert_non_null(at);
+    char out[16384];
+    snprintf(out, sizeof out, "%.*sname = \"%s\"\n%s", (int)(at - text), text,
+             name != NULL ? name : "test-consumer", at + strlen("name = \"test-consumer\"\n"));
+    assert_int_equal(fp_th_write_file(twin->config, out, strlen(out)), 0);
+    free(text);
+}
+
+/* A client of this Redis sits in a blocking XREADGROUP: the daemon went
+ * through its history re-read and its sweeps and waits for new entries. */
+static bool reader_blocked(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    redisReply *r = fp_th_redis_cmd(&td->redis, "CLIENT LIST");
+    bool blocked = r != NULL && r->type == REDIS_REPLY_STRING &&
+                   strstr(r->str, "flags=b ") != NULL && strstr(r->str, "cmd=xreadgroup") != NULL;
+    freeReplyObject(r);
+    return blocked;
+}
+
+/* How many times this Redis ran `command` since it started (INFO
+ * commandstats); 0 when never. */
+static long long command_calls(fp_td_t *td, const char *command)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "INFO commandstats");
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
+    const char *at = r != NULL && r->type == REDIS_REPLY_STRING ? strstr(r->str, needle) : NULL;
+    long long n = at != NULL ? atoll(at + strlen(needle)) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static bool calls_above(fp_td_t *td, void *arg)
+{
+    return command_calls(td, "xclaim") > *(long long *)arg;
+}
+
+/* Redis' delivery counter of the oldest pending entry; -1 when none. */
+static long long first_pending_deliveries(fp_td_t *td)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool - + 1", FP_TD_JOBS);
+    long long n = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1
+                      ? r->element[0]->element[3]->integer
+                      : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* A second daemon with the same daemon.name refuses to start (exit 78),
+ * naming the holder; the first one keeps working. */
+static void test_same_name_second_daemon_refused(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_start_ready(td, true);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+                     1);
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    fp_td_start(&twin, false);
+    assert_int_equal(fp_td_wait(&twin, 20000), 78);
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "pid %d", td->pid);
+    assert_true(fp_td_log_has(&twin, "\"test-consumer\""));
+    assert_true(fp_td_log_has(&twin, pid_text));
+    fp_td_enqueue(td, 50, EVENT_JOB);
+    want_t want = {50};
+    fp_td_wait_until(td, all_done, &want, 60000, "every id, on the first daemon");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(rows(td), 50);
+    /* A clean exit gives the name back. */
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+                     0);
+}
+
+/* A daemon SIGKILLed and started again under the same name takes its own
+ * lease back at once (the recorded pid on this host is dead), without
+ * waiting for it to expire, and runs the jobs its predecessor left. */
+static void test_same_name_restart_after_sigkill(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_start_ready(td, true);
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "pid %d", td->pid);
+    assert_int_equal(kill(td->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
+    fp_td_enqueue(td, 50, EVENT_JOB);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    want_t want = {50};
+    assert_true(all_done(td, &want));
+    assert_true(fp_td_log_has(td, "took over the name lease"));
+    assert_true(fp_td_log_has(td, pid_text));
+}
+
+/* Six Redis restarts while one long job runs (max_attempts = 3), then the
+ * daemon is SIGKILLed: a second daemon takes the job over and runs it. The
+ * reconnects re-read the first daemon's pending entries; those re-reads must
+ * not count as deliveries, or the take-over would find the job delivered 8
+ * times and dead-letter it. */
+static void test_redis_flaps_do_not_inflate_deliveries(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, "log_level = \"debug\"\n",
+                 "[pool]\nchildren = 2\n"
+                 "[retry]\nmax_attempts = 3\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\n"
+                 "[recovery]\nvisibility_timeout = \"3s\"\nclaim_interval = \"500ms\"\n");
+    fp_td_start_ready(td, true);
+    fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":30000},\"id\":\"long-%d-%d\"}");
+    fp_td_wait_held(td, 1);
+    fp_td_wait_until(td, reader_blocked, NULL, 30000, "the first blocking read");
+    for (int i = 1; i <= 6; i++) {
+        assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
+        fp_td_log_n_t lost = {"lost connection to Redis", i};
+        fp_td_wait_until(td, fp_td_log_at_least, &lost, 30000, "the daemon to notice");
+        assert_int_equal(fp_th_redis_resume(&td->redis), 0);
+        fp_td_log_n_t back = {"reconnected to Redis", i};
+        fp_td_wait_until(td, fp_td_log_at_least, &back, 30000, "the reconnect");
+        fp_td_wait_until(td, reader_blocked, NULL, 30000, "the re-read and a blocking read");
+        /* A claim renewal (XCLAIM) writes the entry's counter to the AOF:
+         * what the re-read did to it survives the next restart. */
+        long long claims = command_calls(td, "xclaim");
+        fp_td_wait_until(td, calls_above, &claims, 30000, "a claim renewal");
+    }
+    /* Still running on the first daemon, delivered once. */
+    assert_int_equal(fp_td_pending(td), 1);
+    assert_int_equal(first_pending_deliveries(td), 1);
+    assert_int_equal(fp_td_log_count(td, "stopped:"), 0);
+    assert_int_equal(kill(td->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
+
+    fp_td_t twin;
+    twin_of(td, &twin, "second-consumer");
+    fp_td_start(&twin, true);
+    assert_int_equal(fp_td_wait(&twin, 120000), 0);
+    if (fp_td_xlen(td, FP_TD_DEAD) != 0) {
+        char *log = fp_th_read_file(twin.log, NULL);
+        fail_msg("the job was dead-lettered; second daemon's log:\n%s", log ? log : "");
+    }
+    assert_int_equal(fp_td_jobs_done(&twin), 1);
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+}
+
+/* A field of INFO replication, as text (free()); NULL when absent. */
+static char *replication_field(fp_th_redis_t *r, const char *field)
+{
+    redisReply *reply = fp_th_redis_cmd(r, "INFO replication");
+    char *value = NULL;
+    char needle[64];
+    snprintf(needle, sizeof needle, "%s:", field);
+    const char *at = reply != NULL && reply->type == REDIS_REPLY_STRING
+                         ? strstr(reply->str, needle)
+                         : NULL;
+    if (at != NULL) {
+        at += strlen(needle);
+        value = strndup(at, strcspn(at, "\r\n"));
+    }
+    freeReplyObject(reply);
+    return value;
+}
+
+static bool field_is(fp_th_redis_t *r, const char *field, const char *want)
+{
+    char *v = replication_field(r, field);
+    bool same = v != NULL && strcmp(v, want) == 0;
+    free(v);
+    return same;
+}
+
+typedef struct pair_s {
+    fp_th_redis_t *primary, *replica;
+} pair_t;
+
+static bool replica_linked(fp_td_t *td, void *arg)
+{
+    (void)td;
+    return field_is(((pair_t *)arg)->replica, "master_link_status", "up");
+}
+
+/* The replica has every write of the (paused) primary. */
+static bool replica_caught_up(fp_td_t *td, void *arg)
+{
+    (void)td;
+    pair_t *p = arg;
+    char *want = replication_field(p->primary, "master_repl_offset");
+    bool same = want != NULL && field_is(p->replica, "slave_repl_offset", want);
+    free(want);
+    return same;
+}
+
+/* The daemon's Redis (td->redis) becomes a replica of `other` without losing
+ * a write: other first copies it, writes pause while other catches up, other
+ * is promoted, then td->redis is pointed at it (REPLICAOF) and writes resume,
+ * which now get READONLY. */
+static void demote_to_replica_of(fp_td_t *td, fp_th_redis_t *other)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", td->redis.port);
+    freeReplyObject(fp_th_redis_cmd(other, "REPLICAOF 127.0.0.1 %s", port));
+    pair_t pair = {&td->redis, other};
+    fp_td_wait_until(td, replica_linked, &pair, 30000, "the second Redis to copy the first");
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "CLIENT PAUSE 30000 WRITE"));
+    fp_td_wait_until(td, replica_caught_up, &pair, 30000, "the copy to catch up");
+    freeReplyObject(fp_th_redis_cmd(other, "REPLICAOF NO ONE"));
+    snprintf(port, sizeof port, "%d", other->port);
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "REPLICAOF 127.0.0.1 %s", port));
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "CLIENT UNPAUSE"));
+}
+
+static bool readyz_says_replica(fp_td_t *td, void *arg)
+{
+    (void)td;
+    char *body = NULL;
+    int status = fp_td_http_get(*(int *)arg, "/readyz", &body);
+    bool says = status == 503 && strstr(body, "replica") != NULL;
+    free(body);
+    return says;
+}
+
+/* The daemon's Redis turns into a read-only replica mid-run, then back into a
+ * primary: READONLY replies are a connection fault (not ready, with the
+ * reason, reconnecting with back-off), outcomes are kept and re-sent, and
+ * every job is done, none lost, duplicates at most one per child. */
+static void test_failover_readonly_replica(void **state)
+{
+    fp_td_t *td = *state;
+    const long long total = 2000;
+    fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
+    fp_td_enable_health(td);
+    fp_td_enqueue(td, (int)total, EVENT_JOB);
+    fp_td_start_ready(td, true);
+    int port = fp_td_health_port(td);
+    assert_true(port > 0);
+    long long started = 300;
+    fp_td_wait_until(td, events_at_least, &started, 60000, "300 jobs");
+
+    fp_th_redis_t other = {0};
+    assert_int_equal(fp_th_redis_start(&other, NULL), 0);
+    demote_to_replica_of(td, &other);
+    fp_td_wait_until(td, readyz_says_replica, &port, 30000, "readyz 503 naming the replica");
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "REPLICAOF NO ONE"));
+    fp_td_ready_t r = {port, 200};
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200 on a primary again");
+    want_t want = {total};
+    fp_td_wait_until(td, all_done, &want, 180000, "every id");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    fp_th_redis_stop(&other);
+    assert_true(rows(td) - total <= 4);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
 /* ---- process control: bad reloads, channels, process groups, starts ---- */
 
 /* The exec runtime on test/data/exec_worker.py (worker_arg after it when
@@ -303,13 +571,13 @@ static void config_replace(fp_td_t *td, const char *from, const char *to)
 static void assert_reload_failed_shown(fp_td_t *td, const char *cause)
 {
     char *body = NULL;
-    assert_int_equal(fp_td_http_get(td, "/readyz", &body), 200);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
     free(body);
-    assert_int_equal(fp_td_http_get(td, "/stats", &body), 200);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/stats", &body), 200);
     if (strstr(body, "\"reload\":{\"state\":\"failed\"") == NULL || strstr(body, cause) == NULL)
         fail_msg("/stats does not show the failed reload (%s): %s", cause, body);
     free(body);
-    assert_int_equal(fp_td_http_get(td, "/metrics", &body), 200);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/metrics", &body), 200);
     if (strstr(body, "forkpool_reload_failures_total 1\n") == NULL)
         fail_msg("/metrics does not count the failed reload");
     free(body);
@@ -503,7 +771,7 @@ static void test_start_timeout_kills_silent_child(void **state)
                      "did not say ready within 500 ms (pool.start_timeout); next start in 200 ms",
                      60000, "the second start timeout");
     char *body = NULL;
-    assert_int_equal(fp_td_http_get(td, "/readyz", &body), 503);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 503);
     if (strstr(body, "did not say ready") == NULL)
         fail_msg("/readyz gives no reason for the failed starts: %s", body);
     free(body);
@@ -531,6 +799,10 @@ int main(int argc, char **argv)
         T(test_malformed_payloads_mixed_in),
         T_AOF(test_redis_down_at_start),
         T_AOF(test_shutdown_is_bounded_when_redis_is_down),
+        T(test_same_name_second_daemon_refused),
+        T(test_same_name_restart_after_sigkill),
+        T_AOF(test_redis_flaps_do_not_inflate_deliveries),
+        T(test_failover_readonly_replica),
         T(test_bad_reload_exec_keeps_old_children),
         T(test_bad_reload_native_init_keeps_old_children),
         T(test_child_closing_channel_mid_job),

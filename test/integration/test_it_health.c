@@ -31,18 +31,6 @@ static void start_with_health(fp_td_t *td)
     fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "Redis");
 }
 
-typedef struct ready_s {
-    int port;
-    int status;
-} ready_t;
-
-static bool readyz_is(fp_td_t *td, void *arg)
-{
-    (void)td;
-    ready_t *r = arg;
-    return fp_td_http_get_port(r->port, "/readyz", NULL) == r->status;
-}
-
 static void test_endpoints_and_readiness(void **state)
 {
     fp_td_t *td = *state;
@@ -50,28 +38,28 @@ static void test_endpoints_and_readiness(void **state)
     int port = fp_td_health_port(td);
     assert_true(port > 0);
     char *body = NULL;
-    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
-    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 200);
+    assert_int_equal(fp_td_http_get(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get(port, "/readyz", &body), 200);
     free(body);
-    assert_int_equal(fp_td_http_get_port(port, "/nope", NULL), 404);
+    assert_int_equal(fp_td_http_get(port, "/nope", NULL), 404);
 
     /* Redis goes away: not ready, with the reason; back when it returns. */
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-    ready_t r = {port, 503};
-    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503");
-    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 503);
+    fp_td_ready_t r = {port, 503};
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 503");
+    assert_int_equal(fp_td_http_get(port, "/readyz", &body), 503);
     assert_non_null(strstr(body, "redis disconnected"));
     free(body);
-    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get(port, "/healthz", NULL), 200);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
     r.status = 200;
-    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 200 again");
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200 again");
 
     /* Quiet: 503 with the reason, while still alive. */
     fp_td_signal(td, SIGTSTP);
     r.status = 503;
-    fp_td_wait_until(td, readyz_is, &r, 30000, "readyz 503 when quiet");
-    assert_int_equal(fp_td_http_get_port(port, "/readyz", &body), 503);
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 503 when quiet");
+    assert_int_equal(fp_td_http_get(port, "/readyz", &body), 503);
     assert_non_null(strstr(body, "quiet"));
     free(body);
     fp_td_signal(td, SIGTERM);
@@ -94,7 +82,7 @@ static bool metrics_contain(fp_td_t *td, void *arg)
     (void)td;
     metrics_wait_t *w = arg;
     char *body = NULL;
-    fp_td_http_get_port(w->port, "/metrics", &body);
+    fp_td_http_get(w->port, "/metrics", &body);
     bool found = body != NULL && strstr(body, w->needle) != NULL;
     free(body);
     return found;
@@ -109,7 +97,7 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     fp_td_enqueue(td, 2, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"f%d-%d\"}");
     fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
     char *body = NULL;
-    assert_int_equal(fp_td_http_get_port(port, "/metrics", &body), 200);
+    assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "# TYPE forkpool_jobs_total counter"));
     assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"ok\"} 30"));
     assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"fail\",outcome=\"failed\"} 2"));
@@ -120,12 +108,12 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     /* Queue depths come from a timer (every 5 s), not from the scrape. */
     metrics_wait_t w = {port, "forkpool_queue_dead{queue=\"default\"} 2"};
     fp_td_wait_until(td, metrics_contain, &w, 30000, "the sampled queue depth");
-    assert_int_equal(fp_td_http_get_port(port, "/metrics", &body), 200);
+    assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "forkpool_queue_ready{queue=\"default\"} 0"));
     assert_non_null(strstr(body, "forkpool_queue_pending{queue=\"default\"} 0"));
     assert_non_null(strstr(body, "forkpool_queue_delayed{queue=\"default\"} 0"));
     free(body);
-    assert_int_equal(fp_td_http_get_port(port, "/stats", &body), 200);
+    assert_int_equal(fp_td_http_get(port, "/stats", &body), 200);
     cJSON *doc = cJSON_Parse(body);
     assert_non_null(doc);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "children")), 2);
@@ -187,7 +175,7 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
         if (fds_left[i] >= 0)
             close(fds_left[i]);
     fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
-    assert_int_equal(fp_td_http_get_port(port, "/healthz", NULL), 200);
+    assert_int_equal(fp_td_http_get(port, "/healthz", NULL), 200);
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 300);

@@ -368,6 +368,46 @@ static void test_deliveries_count_up(void **state)
     free(id);
 }
 
+static bool node_down(void *ctx, size_t i)
+{
+    tr_t *t = ctx;
+    return !t->node[i].ready;
+}
+
+/* Connections lost three times while an entry is held: each reconnect
+ * re-reads this consumer's pending entries (a later entry arrives only after
+ * that read), and none of these re-reads counts as a delivery in Redis, or a
+ * daemon taking the entry over later would find it delivered 4 times. */
+static void test_reconnect_reread_counts_nothing(void **state)
+{
+    tr_t *t = *state;
+    char *ids[4];
+    ids[0] = fp_tq_xadd(&t->redis, "flaps", "{\"type\":\"long\",\"n\":0}");
+    node_t *d = node_open(t, 0, "one", "flaps", 0, 0);
+    want(d, 1);
+    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    for (size_t i = 1; i < 4; i++) {
+        freeReplyObject(fp_th_redis_cmd(&t->redis, "CLIENT KILL TYPE normal SKIPME yes"));
+        assert_true(run_until(t, node_down, 0, DEADLINE_MS));
+        assert_true(run_until(t, node_ready, 0, DEADLINE_MS));
+        char payload[64];
+        snprintf(payload, sizeof payload, "{\"type\":\"long\",\"n\":%zu}", i);
+        ids[i] = fp_tq_xadd(&t->redis, "flaps", payload);
+        want(d, 1);
+        assert_true(run_until(t, got_at_least, got_arg(0, i + 1), DEADLINE_MS));
+        assert_string_equal(d->got[i].id, ids[i]);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        char owner[32];
+        long long deliveries = 0;
+        assert_true(pending_entry(t, "flaps", ids[i], owner, sizeof owner, &deliveries));
+        assert_string_equal(owner, "one");
+        assert_int_equal(deliveries, 1);
+        assert_int_equal(d->got[i].deliveries, 1);
+        free(ids[i]);
+    }
+}
+
 static bool dropped_at_least(void *ctx, size_t packed)
 {
     tr_t *t = ctx;
@@ -541,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_renewal_keeps_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_takeover_within_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliveries_count_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_reread_counts_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_entries_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delayed_mover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_cleanup, setup, teardown),

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "forkpool/proto.h"
 #include "harness.h"
 
 fp_td_t *fp_td_new(bool appendonly)
@@ -86,68 +85,6 @@ void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
              daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), td->events_db,
              extra != NULL ? extra : "");
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
-}
-
-void fp_td_enable_health(fp_td_t *td)
-{
-    static const char off[] = "[health]\nlisten = \"\"\n";
-    static const char on[] = "[health]\nlisten = \"127.0.0.1:0\"\n";
-    char *text = fp_th_read_file(td->config, NULL);
-    char *at = text != NULL ? strstr(text, off) : NULL;
-    assert_non_null(at);
-    size_t head = (size_t)(at - text), tail = strlen(at + strlen(off));
-    char *out = malloc(head + strlen(on) + tail + 1);
-    assert_non_null(out);
-    memcpy(out, text, head);
-    memcpy(out + head, on, strlen(on));
-    memcpy(out + head + strlen(on), at + strlen(off), tail + 1);
-    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
-    free(out);
-    free(text);
-}
-
-int fp_td_health_port(const fp_td_t *td)
-{
-    char *text = fp_th_read_file(td->log, NULL);
-    const char *hit = text ? strstr(text, "(port ") : NULL;
-    int port = hit ? atoi(hit + 6) : 0;
-    free(text);
-    return port;
-}
-
-int fp_td_http_get(const fp_td_t *td, const char *path, char **body)
-{
-    int port = fp_td_health_port(td);
-    assert_true(port > 0);
-    return fp_td_http_get_port(port, path, body);
-}
-
-int fp_td_http_get_port(int port, const char *path, char **body)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    fp_buf_t buf = {0};
-    char chunk[4096];
-    ssize_t r;
-    while ((r = read(fd, chunk, sizeof chunk)) > 0)
-        assert_int_equal(fp_buf_append(&buf, chunk, (size_t)r), 0);
-    close(fd);
-    assert_int_equal(fp_buf_append(&buf, "", 1), 0);
-    int status = 0;
-    sscanf(buf.data, "HTTP/1.1 %d", &status);
-    const char *start = strstr(buf.data, "\r\n\r\n");
-    if (body != NULL)
-        *body = strdup(start != NULL ? start + 4 : "");
-    fp_buf_free(&buf);
-    return status;
 }
 
 #pragma GCC diagnostic push
@@ -273,6 +210,17 @@ long long fp_td_pending(fp_td_t *td)
     return n;
 }
 
+long long fp_td_unsettled(fp_td_t *td)
+{
+    return fp_th_redis_int(&td->redis,
+                           "EVAL %s 2 %s %s",
+                           "local n = redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) "
+                           "local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], 'forkpool') "
+                           "if ok then n = n + p[1] end "
+                           "return n",
+                           FP_TD_JOBS, FP_TD_DELAYED);
+}
+
 long long fp_td_sql(const fp_td_t *td, const char *sql)
 {
     return fp_td_sql_at(td->events_db, sql);
@@ -374,7 +322,83 @@ bool fp_td_log_has(fp_td_t *td, void *arg)
     return fp_td_log_count(td, arg) > 0;
 }
 
+bool fp_td_log_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_log_n_t *w = arg;
+    return fp_td_log_count(td, w->needle) >= w->n;
+}
+
 bool fp_td_pending_is(fp_td_t *td, void *arg)
 {
     return fp_td_pending(td) == *(long long *)arg;
+}
+
+void fp_td_enable_health(fp_td_t *td)
+{
+    static const char off[] = "[health]\nlisten = \"\"\n";
+    static const char on[] = "[health]\nlisten = \"127.0.0.1:0\"\n";
+    char *text = fp_th_read_file(td->config, NULL);
+    assert_non_null(text);
+    char *at = strstr(text, off);
+    assert_non_null(at);
+    size_t head = (size_t)(at - text), len = strlen(text);
+    char *out = malloc(len + sizeof on);
+    assert_non_null(out);
+    memcpy(out, text, head);
+    memcpy(out + head, on, sizeof on - 1);
+    memcpy(out + head + sizeof on - 1, at + sizeof off - 1, len - head - (sizeof off - 1) + 1);
+    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
+    free(out);
+    free(text);
+}
+
+int fp_td_health_port(const fp_td_t *td)
+{
+    char *text = fp_th_read_file(td->log, NULL);
+    const char *hit = text ? strstr(text, "(port ") : NULL;
+    int port = hit ? atoi(hit + 6) : 0;
+    free(text);
+    return port;
+}
+
+int fp_td_http_get(int port, const char *path, char **body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)r;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            assert_non_null(buf);
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    int status = 0;
+    sscanf(buf, "HTTP/1.1 %d", &status);
+    const char *start = strstr(buf, "\r\n\r\n");
+    if (body != NULL)
+        *body = strdup(start != NULL ? start + 4 : "");
+    free(buf);
+    return status;
+}
+
+bool fp_td_readyz_is(fp_td_t *td, void *arg)
+{
+    (void)td;
+    fp_td_ready_t *r = arg;
+    return fp_td_http_get(r->port, "/readyz", NULL) == r->status;
 }

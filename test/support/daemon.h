@@ -43,16 +43,6 @@ int fp_td_teardown(void **state);
  * as whole sections ("[pool]\nchildren = 4\n"). Either may be NULL. */
 void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra);
 
-/* Turns on the health endpoint of the config just written, on a free
- * loopback port (the daemon logs which). */
-void fp_td_enable_health(fp_td_t *td);
-/* The port the daemon logged ("health endpoint on 127.0.0.1:0 (port N)"). */
-int fp_td_health_port(const fp_td_t *td);
-/* One GET to the running daemon's health endpoint: the status, and the body
- * (free()) when body is not NULL. */
-int fp_td_http_get(const fp_td_t *td, const char *path, char **body);
-int fp_td_http_get_port(int port, const char *path, char **body);
-
 /* Enqueues count jobs made by fmt with the job's number given twice
  * (printf's %d %d), pipelined. */
 void fp_td_enqueue(fp_td_t *td, int count, const char *fmt)
@@ -80,6 +70,9 @@ long long fp_td_max_held(const fp_td_t *td);
 long long fp_td_xlen(fp_td_t *td, const char *key);
 long long fp_td_zcard(fp_td_t *td, const char *key);
 long long fp_td_pending(fp_td_t *td);
+/* Ready + pending entries, delayed jobs: read in one script, so a job the
+ * mover takes from delayed to the stream between two reads is not missed. */
+long long fp_td_unsettled(fp_td_t *td);
 /* count(*)-style query on the events database. */
 long long fp_td_sql(const fp_td_t *td, const char *sql);
 /* The same on another database file (a ledger). */
@@ -94,6 +87,12 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
 /* Conditions for fp_td_wait_until: the log mentions arg (a string); the
  * group's pending count equals *arg (a long long). */
 bool fp_td_log_has(fp_td_t *td, void *arg);
+/* The log mentions needle at least n times. */
+typedef struct fp_td_log_n_s {
+    const char *needle;
+    long long n;
+} fp_td_log_n_t;
+bool fp_td_log_at_least(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
 /* After a run of `children` children with max_jobs_per_child: at least
  * min_retired replacements, each forked exactly one new child, nothing was
@@ -109,5 +108,21 @@ bool fp_td_children_are(fp_td_t *td, void *arg);
  * are running once it is there. Pending in Redis comes earlier, while the
  * reply is still on its way: a TERM then would put the jobs back. */
 void fp_td_wait_held(fp_td_t *td, int n);
+
+/* The health endpoint. fp_td_enable_health rewrites the config that
+ * fp_td_config wrote so that the daemon listens on 127.0.0.1, on a port of
+ * its choosing; fp_td_health_port reads that port from the log (0 before the
+ * daemon said it). */
+void fp_td_enable_health(fp_td_t *td);
+int fp_td_health_port(const fp_td_t *td);
+/* One GET on a fresh connection: the status, and the body (free()) when body
+ * is not NULL. */
+int fp_td_http_get(int port, const char *path, char **body);
+/* Condition for fp_td_wait_until: GET /readyz answers status. */
+typedef struct fp_td_ready_s {
+    int port;
+    int status;
+} fp_td_ready_t;
+bool fp_td_readyz_is(fp_td_t *td, void *arg);
 
 #endif

@@ -1,0 +1,84 @@
+/* name_lease.h: the daemon's claim on its consumer name. Two daemons under
+ * one daemon.name (two on one host, or two pods with a copied config) would
+ * be one consumer to Redis: both would run the same jobs and re-read each
+ * other's pending entries. So a daemon holds a lease on its name in Redis
+ * (key PREFIX:consumer:GROUP:NAME:lease, value "token host pid since_ms",
+ * expiring after FP_LEASE_TTL_MS, renewed every third of that), starts
+ * consuming only once it holds it, and deletes it on a clean exit.
+ *
+ * A live lease of another daemon means "refuse": the daemon exits 78 with a
+ * message naming the holder. One exception, for a restart after a crash
+ * (SIGKILL, OOM kill): when the holder recorded this host and its pid is no
+ * longer running (or is this very process: a container restarted with the
+ * same pid), the lease is taken over at once instead of waiting for it to
+ * expire. A lease that expired is simply taken.
+ *
+ * The decision is pure (fp_lease_decide); the rest is thin I/O on its own
+ * Redis connection, which keeps trying while Redis is down. */
+#ifndef FORKPOOL_NAME_LEASE_H
+#define FORKPOOL_NAME_LEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "forkpool/config.h"
+#include "forkpool/err.h"
+
+#define FP_LEASE_TTL_MS 15000
+
+typedef struct fp_lease_holder_s {
+    char token[40];
+    char host[256];
+    long long pid;
+    int64_t since_ms; /* Unix ms */
+} fp_lease_holder_t;
+
+/* "token host pid since_ms" into buf; the length, or -1 when it does not fit
+ * (or a part contains a space). */
+int fp_lease_format(const fp_lease_holder_t *h, char *buf, size_t size);
+
+/* The reverse; false when s[0..n) is not such a value. */
+bool fp_lease_parse(const char *s, size_t n, fp_lease_holder_t *out);
+
+typedef enum fp_lease_verdict_e {
+    FP_LEASE_REFUSE,    /* another daemon holds the name */
+    FP_LEASE_TAKE_OVER, /* a dead predecessor on this host holds it */
+} fp_lease_verdict_t;
+
+/* What to do about a lease held under another token. holder_alive: whether
+ * holder->pid runs on this host (only asked when the hosts match). */
+fp_lease_verdict_t fp_lease_decide(const fp_lease_holder_t *me, const fp_lease_holder_t *holder,
+                                   bool holder_alive);
+
+/* The refusal message: daemon.name, the holder (host, pid, since when, as
+ * UTC) and the time left on its lease. */
+void fp_lease_describe(const char *name, const fp_lease_holder_t *holder, int64_t pttl_ms,
+                       char *buf, size_t size);
+
+typedef struct fp_lease_s fp_lease_t;
+
+typedef struct fp_lease_events_s {
+    /* The lease is ours (once; renewals and re-claims after a reconnect do
+     * not call it again). */
+    void (*on_held)(void *ctx);
+    /* Another daemon holds the name, at start or after this one lost it;
+     * why names the holder. Renewal stops. */
+    void (*on_refused)(void *ctx, const char *why);
+} fp_lease_events_t;
+
+/* Connection and key from cfg (borrowed until closed). */
+int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const fp_lease_events_t *events,
+                 void *ctx, fp_lease_t **out, fp_err_t *err);
+
+/* Connects (retrying while Redis is down) and claims the name. */
+void fp_lease_start(fp_lease_t *l);
+
+/* Deletes the lease if this daemon holds it and Redis is reachable (compare
+ * and delete: never someone else's), closes the connection, frees, then
+ * calls cb (may be NULL). */
+void fp_lease_close(fp_lease_t *l, void (*cb)(void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,106 @@
+/* test_name_lease.c: the daemon name lease's pure parts: the value stored in
+ * Redis, and who may take a lease held under another token (only a dead
+ * predecessor on this host, or one that had this very pid). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "name_lease.h"
+
+static fp_lease_holder_t holder(const char *token, const char *host, long long pid)
+{
+    fp_lease_holder_t h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.token, token);
+    strcpy(h.host, host);
+    h.pid = pid;
+    h.since_ms = 1796590000123;
+    return h;
+}
+
+static void test_format_parse_round_trip(void **state)
+{
+    (void)state;
+    fp_lease_holder_t h = holder("0123456789abcdef0123456789abcdef", "web-1.example", 4242);
+    char buf[400];
+    int n = fp_lease_format(&h, buf, sizeof buf);
+    assert_string_equal(buf, "0123456789abcdef0123456789abcdef web-1.example 4242 1796590000123");
+    assert_int_equal(n, (int)strlen(buf));
+    fp_lease_holder_t back;
+    assert_true(fp_lease_parse(buf, (size_t)n, &back));
+    assert_string_equal(back.token, h.token);
+    assert_string_equal(back.host, h.host);
+    assert_int_equal(back.pid, 4242);
+    assert_int_equal(back.since_ms, 1796590000123);
+}
+
+static void test_format_refuses_what_cannot_parse_back(void **state)
+{
+    (void)state;
+    fp_lease_holder_t h = holder("t", "two words", 1);
+    char buf[400];
+    assert_int_equal(fp_lease_format(&h, buf, sizeof buf), -1);
+    h = holder("t", "h", 1);
+    assert_int_equal(fp_lease_format(&h, buf, 8), -1);
+}
+
+static void test_parse_rejects_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "", "t h 1", "t h 1 2 3", "t h x 2", "t h 1 y", "t h 0 5", "t h -3 5", "t h 1 -5",
+        " h 1 2", "t  1 2", "t h 1 ", "t h 99999999999999999999 2",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fp_lease_holder_t out;
+        if (fp_lease_parse(bad[i], strlen(bad[i]), &out))
+            fail_msg("parsed \"%s\"", bad[i]);
+    }
+}
+
+static void test_decide(void **state)
+{
+    (void)state;
+    fp_lease_holder_t me = holder("mine", "host-a", 100);
+    fp_lease_holder_t other_host = holder("theirs", "host-b", 200);
+    fp_lease_holder_t same_host = holder("theirs", "host-a", 200);
+    fp_lease_holder_t same_pid = holder("theirs", "host-a", 100);
+    /* Another host: its pid says nothing here, alive or not. */
+    assert_int_equal(fp_lease_decide(&me, &other_host, false), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &other_host, true), FP_LEASE_REFUSE);
+    /* This host: a running daemon keeps it, a dead one's is taken over. */
+    assert_int_equal(fp_lease_decide(&me, &same_host, true), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &same_host, false), FP_LEASE_TAKE_OVER);
+    /* Our own pid under another token: a predecessor (a container restarted
+     * as pid 1 again), whatever kill(pid, 0) says. */
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true), FP_LEASE_TAKE_OVER);
+}
+
+static void test_describe_names_everything(void **state)
+{
+    (void)state;
+    fp_lease_holder_t h = holder("theirs", "web-1", 4242);
+    char buf[512];
+    fp_lease_describe("billing", &h, 12345, buf, sizeof buf);
+    assert_non_null(strstr(buf, "daemon.name \"billing\""));
+    assert_non_null(strstr(buf, "host web-1"));
+    assert_non_null(strstr(buf, "pid 4242"));
+    assert_non_null(strstr(buf, "since 2026-12-06T"));
+    assert_non_null(strstr(buf, "12345 ms"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_parse_round_trip),
+        cmocka_unit_test(test_format_refuses_what_cannot_parse_back),
+        cmocka_unit_test(test_parse_rejects_malformed),
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_describe_names_everything),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
