@@ -251,6 +251,8 @@ const fp__ckey_t fp__config_schema[] = {
         "prefetched jobs that may wait in a busy child instead of the supervisor"),
     DUR("pool", "job_timeout", pool.job_timeout_ms, "10m", 1, "default per-job timeout"),
     DUR("pool", "kill_grace", pool.kill_grace_ms, "5s", 0, "SIGTERM to SIGKILL delay"),
+    DUR("pool", "start_timeout", pool.start_timeout_ms, "60s", 1,
+        "how long a new child may take to say ready"),
     INT("pool", "max_jobs_per_child", pool.max_jobs_per_child, 0, 0, INT64_MAX,
         "recycle a child after this many jobs; 0 = never"),
     INT("pool", "max_jobs_jitter", pool.max_jobs_jitter, 0, 0, INT64_MAX,

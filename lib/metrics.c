@@ -594,6 +594,9 @@ static void render_daemon(writer_t *w, const fp_metrics_t *m)
                "Held entries that claim renewal found deleted from the stream or held by "
                "another consumer.",
                g->renewals_lost);
+    scalar_u64(w, "forkpool_reload_failures_total", "counter",
+               "Reloads undone because their children could not start.",
+               g->reload_failures_total);
     if (g->last_pull_age_seconds >= 0) {
         family(w, "forkpool_last_pull_age_seconds", "gauge", "Seconds since the last pull.");
         puts_w(w, "forkpool_last_pull_age_seconds ");

@@ -83,6 +83,7 @@ typedef struct fp_metrics_gauges_s {
     uint64_t pulls_total;         /* XREADGROUP calls so far (a counter the caller keeps) */
     uint64_t outcomes_stale;      /* outcomes not applied: entry no longer pending here */
     uint64_t renewals_lost;       /* held entries renewal found deleted or held elsewhere */
+    uint64_t reload_failures_total; /* reloads undone: their children could not start */
     double last_pull_age_seconds; /* < 0: no pull yet (family left out) */
     int64_t ledger_backlog;       /* < 0: no ledger (family left out) */
 } fp_metrics_gauges_t;

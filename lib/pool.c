@@ -160,3 +160,53 @@ uint64_t fp_pool_next_seq(fp_pool_t *pool)
 {
     return pool->next_seq++;
 }
+
+int64_t fp_pool_start_delay_ms(unsigned failures)
+{
+    if (failures == 0)
+        return 0;
+    int64_t delay = FP_POOL_START_DELAY_FIRST_MS;
+    for (unsigned i = 1; i < failures && delay < FP_POOL_START_DELAY_MAX_MS; i++)
+        delay *= 2;
+    return delay < FP_POOL_START_DELAY_MAX_MS ? delay : FP_POOL_START_DELAY_MAX_MS;
+}
+
+bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_ms)
+{
+    if (!slot->said_ready)
+        return true;
+    return !died_in_job && slot->jobs_done == 0 &&
+           now_ms - slot->started_at_ms < FP_POOL_FAST_EXIT_MS;
+}
+
+fp_start_verdict_t fp_pool_start_failed(fp_pool_t *pool, uint32_t child_gen, uint32_t generation,
+                                        bool unproven, int64_t *delay_ms)
+{
+    if (unproven && child_gen == generation) {
+        pool->start_failures = 0;
+        *delay_ms = 0;
+        return FP_START_REVERT;
+    }
+    if (pool->start_failures < UINT32_MAX)
+        pool->start_failures++;
+    *delay_ms = fp_pool_start_delay_ms(pool->start_failures);
+    return FP_START_RETRY;
+}
+
+void fp_pool_start_ok(fp_pool_t *pool)
+{
+    pool->start_failures = 0;
+}
+
+bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
+                      bool backing_off)
+{
+    if (backing_off)
+        return false;
+    for (size_t i = 0; unproven && i < pool->capacity; i++) {
+        const fp_slot_t *slot = &pool->slots[i];
+        if (slot->state == FP_CHILD_STARTING && slot->generation == generation)
+            return false;
+    }
+    return true;
+}

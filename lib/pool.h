@@ -38,6 +38,9 @@ typedef struct fp_slot_s {
     int64_t max_jobs;       /* this child's jittered recycling limit; 0 = none */
     uint32_t generation;    /* the configuration it was forked with (HUP bumps it) */
     bool timed_out;         /* its job overran: TERM (then KILL) was sent */
+    bool said_ready;        /* it sent "ready" once */
+    bool start_timed_out;   /* no "ready" within pool.start_timeout: killed */
+    bool channel_lost;      /* its channel ended while it was alive: being finished off */
     bool retiring;          /* being replaced (max jobs, memory): its stop is planned */
     int exit_status;        /* wait status, once reaped */
     bool reaped;
@@ -54,6 +57,7 @@ typedef struct fp_pool_s {
     size_t pipeline;   /* held jobs that may wait in one busy child's socket */
     size_t held;       /* jobs held by the supervisor: running or waiting */
     uint64_t next_seq;
+    unsigned start_failures; /* failed starts in a row: the crash-loop back-off step */
 } fp_pool_t;
 
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch);
@@ -98,6 +102,45 @@ size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state);
 bool fp_pool_release_if_done(fp_pool_t *pool, fp_slot_t *slot);
 
 uint64_t fp_pool_next_seq(fp_pool_t *pool);
+
+/* The crash-loop back-off, shared by every path that starts a child. */
+#define FP_POOL_START_DELAY_FIRST_MS 100
+#define FP_POOL_START_DELAY_MAX_MS 10000
+#define FP_POOL_FAST_EXIT_MS 1000
+
+/* The wait before the next start after `failures` failed starts in a row:
+ * 0 for none, then 100 ms doubling up to 10 s. */
+int64_t fp_pool_start_delay_ms(unsigned failures);
+
+/* Whether a child that died (not asked to) failed to start rather than
+ * failed at work: it never said ready, or it died within a second of
+ * starting without a job done nor one in hand (broken code, a failing
+ * init). A child that dies in a job died of the job. */
+bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_ms);
+
+typedef enum fp_start_verdict_e {
+    FP_START_RETRY,  /* start again after *delay_ms */
+    FP_START_REVERT, /* the reload being rolled out cannot start children: undo it */
+} fp_start_verdict_t;
+
+/* A child of configuration generation `child_gen` failed to start; the
+ * pool runs `generation`, a reload whose children have not yet proven they
+ * start when `unproven`. A failure of that unproven reload's own child
+ * undoes the reload (the old children never stopped serving, so there is
+ * nothing to wait for: the back-off starts afresh); any other failure is
+ * one more back-off step. */
+fp_start_verdict_t fp_pool_start_failed(fp_pool_t *pool, uint32_t child_gen, uint32_t generation,
+                                        bool unproven, int64_t *delay_ms);
+
+/* A child said ready: the crash loop, if any, is over. */
+void fp_pool_start_ok(fp_pool_t *pool);
+
+/* Whether one more child of an older generation may be replaced now. Not
+ * while a back-off runs, and while the reload is unproven, not before its
+ * replacement in flight has said ready: a reload whose children cannot
+ * start then costs one child's start, not the pool. */
+bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
+                      bool backing_off);
 
 const char *fp_pool_state_name(fp_child_state_t state);
 

@@ -44,8 +44,7 @@
 #define CHANNEL_READ_BYTES 65536
 #define BURST_CHECK_MS 50
 #define DRAIN_POLL_MS 10
-#define RESPAWN_FAST_EXIT_MS 1000
-#define RESPAWN_DELAY_MAX_MS 10000
+#define START_ERROR_MAX 256
 #define LEDGER_CAPACITY 10000 /* rows waiting for the writer before pulls pause */
 #define LEDGER_POLL_MS 50
 #define SAMPLE_INTERVAL_MS 5000
@@ -116,7 +115,16 @@ struct fp_supervisor_s {
     sup_state_t state;
     bool quiet;       /* TSTP: no more pulls, keep running */
     size_t retiring;  /* children being replaced right now (at most one) */
-    uint32_t generation;        /* bumped by each successful reload */
+    uint32_t generation;        /* the configuration children are forked with */
+    uint32_t generations;       /* the last generation number handed out */
+    /* A reload is rolled out only once one of its children said ready;
+     * until then a failed start of one of them undoes it. */
+    bool reload_unproven;
+    const fp_config_t *proven_cfg; /* what an undone reload goes back to */
+    uint32_t proven_generation;
+    uint64_t reload_failures;
+    char reload_error[START_ERROR_MAX]; /* "" unless the last reload failed */
+    char start_error[START_ERROR_MAX];  /* the last failed start until a child says ready */
     fp_config_t **reloaded;     /* configurations loaded by HUP, freed at exit */
     size_t nreloaded;
     uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
@@ -128,7 +136,6 @@ struct fp_supervisor_s {
     uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp, sig_hup, sig_ttin, sig_ttou,
         sig_usr1;
     uv_timer_t burst_timer, drain_timer, shutdown_timer, respawn_timer;
-    int64_t respawn_delay_ms;
     size_t max_held_seen;
     uint64_t jobs_ok, jobs_failed, jobs_retried;
     int64_t start_ms;        /* when fp_supervisor_run began */
@@ -152,6 +159,8 @@ static void begin_drain(fp_supervisor_t *sup, const char *why);
 static void terminate(fp_supervisor_t *sup, const char *why);
 static void maybe_finish(fp_supervisor_t *sup);
 static int spawn_child(fp_supervisor_t *sup, fp_err_t *err);
+static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why);
+static size_t target_children(const fp_supervisor_t *sup, const fp_config_t *cfg);
 
 /* ---- held jobs ---------------------------------------------------------- */
 
@@ -215,6 +224,18 @@ static uint64_t next_random(fp_supervisor_t *sup)
     x ^= x >> 7;
     x ^= x << 17;
     return sup->random = x;
+}
+
+/* A child and whatever it started (a handler's shell and its sleep) share
+ * the child's process group: timeouts and kills reach them all. Only while
+ * the child is not reaped: until then its pid, and so its group id, cannot
+ * be reused. */
+static void signal_child(const fp_slot_t *slot, int signum)
+{
+    if (slot->reaped || slot->pid <= 0)
+        return;
+    if (kill(-slot->pid, signum) < 0)
+        kill(slot->pid, signum);
 }
 
 /* The millisecond part of a stream entry id: when the job was enqueued. */
@@ -486,8 +507,7 @@ static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
     sup->line.len = 0;
     if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&sup->line) < 0 ||
         channel_send(ch, sup->line.data, sup->line.len) < 0) {
-        if (!slot->reaped)
-            kill(slot->pid, SIGTERM);
+        signal_child(slot, SIGTERM);
     }
     slot->state = FP_CHILD_STOPPING;
 }
@@ -525,7 +545,7 @@ static void on_job_timer(uv_timer_t *timer)
     if (slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
                     (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
-        kill(slot->pid, SIGKILL);
+        signal_child(slot, SIGKILL);
         return;
     }
     fp_held_t *held = slot->job;
@@ -533,7 +553,7 @@ static void on_job_timer(uv_timer_t *timer)
                 held != NULL ? held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
                 (int)slot->pid);
     slot->timed_out = true;
-    kill(slot->pid, SIGTERM);
+    signal_child(slot, SIGTERM);
     uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
 }
 
@@ -542,8 +562,7 @@ static void on_job_timer(uv_timer_t *timer)
 static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
 {
     fp_log_warn(LOG, "could not hand %s to child %d: %s", what, slot->id, uv_strerror(rc));
-    if (!slot->reaped)
-        kill(slot->pid, SIGKILL);
+    signal_child(slot, SIGKILL);
 }
 
 /* The jobs sent to one child, oldest (running) first. */
@@ -646,13 +665,16 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     const char *why;
     if (sup->state != SUP_RUNNING || sup->retiring > 0 || !over_limits(sup, slot, &why))
         return false;
+    if (!fp_pool_may_roll(&sup->pool, sup->generation, sup->reload_unproven,
+                          uv_is_active((uv_handle_t *)&sup->respawn_timer)))
+        return false;
     fp_err_t err;
     fp_err_clear(&err);
     int id = slot->id;
     pid_t pid = slot->pid;
     int64_t jobs = slot->jobs_done, rss = slot->rss_kb;
     if (spawn_child(sup, &err) < 0) {
-        fp_log_error(LOG, "cannot fork a replacement for child %d: %s", id, err.msg);
+        start_failed(sup, sup->generation, err.msg);
         return false;
     }
     slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
@@ -688,6 +710,8 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     }
     slot->jobs_done++;
     slot->rss_kb = msg->rss_kb;
+    if (slot->jobs_done == 1)
+        fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
     held_release(sup, held);
     if (slot->job != NULL)
         start_head(sup, slot);
@@ -700,6 +724,17 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         return;
     }
     rebalance(sup);
+}
+
+/* Its start is over: the start deadline goes, and a child of the reload
+ * being rolled out proves that reload. */
+static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    slot->said_ready = true;
+    sup->start_error[0] = '\0';
+    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    if (slot->generation == sup->generation)
+        sup->reload_unproven = false;
 }
 
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
@@ -719,6 +754,8 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
                     err.msg);
         return;
     }
+    if (msg.op == FP_MSG_READY && !slot->said_ready)
+        said_ready(sup, slot);
     if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
         /* Told to stop before it was ready (a quick drain): nothing to do. */
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
@@ -731,6 +768,8 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
         }
         if (sup->state != SUP_RUNNING)
             send_stop(sup, slot);
+        else if (!slot->reaped)
+            rebalance(sup); /* a reload waiting for this child's proof rolls on */
     } else if (msg.op == FP_MSG_DONE && slot->state >= FP_CHILD_BUSY) {
         settle_done(sup, slot, &msg);
     } else {
@@ -770,6 +809,48 @@ static void channel_close(channel_t *ch)
     uv_close((uv_handle_t *)&ch->job_timer, on_channel_closed);
 }
 
+static void on_channel_grace(uv_timer_t *timer)
+{
+    channel_t *ch = timer->data;
+    fp_slot_t *slot = channel_slot(ch);
+    if (slot->reaped)
+        return;
+    fp_log_warn(LOG, "child %d (pid %d) outlived its channel by %lld ms; sending SIGKILL", slot->id,
+                (int)slot->pid, (long long)ch->sup->cfg->pool.kill_grace_ms);
+    signal_child(slot, SIGKILL);
+}
+
+/* Whether pid has exited and waits to be reaped (a crash closes the
+ * channel too); it is left for SIGCHLD's reap. */
+static bool child_exited(pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* The child's end of the channel closed or failed while the child lives:
+ * it can take no job and answer none, and its job's deadline would go with
+ * the channel, so it is finished off now (TERM, then KILL after
+ * kill_grace); a job it held fails as a crash once it is reaped. A stopping
+ * child is on its way out and only gets the KILL if it lingers. The channel
+ * stays open until the reap, for the timer. */
+static void channel_lost(channel_t *ch, ssize_t why)
+{
+    fp_slot_t *slot = channel_slot(ch);
+    uv_read_stop((uv_stream_t *)&ch->pipe);
+    if (slot->channel_lost || slot->timed_out || slot->start_timed_out || child_exited(slot->pid))
+        return; /* already being stopped, or dead: the reap settles it */
+    slot->channel_lost = true;
+    if (slot->state != FP_CHILD_STOPPING || slot->job != NULL) {
+        fp_log_warn(LOG, "child %d (pid %d) closed its channel (%s)%s; stopping it", slot->id,
+                    (int)slot->pid, why == UV_EOF ? "EOF" : uv_strerror((int)why),
+                    slot->job != NULL ? " while running a job" : "");
+        signal_child(slot, SIGTERM);
+    }
+    uv_timer_start(&ch->job_timer, on_channel_grace, (uint64_t)ch->sup->cfg->pool.kill_grace_ms, 0);
+}
+
 static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     channel_t *ch = stream->data;
@@ -781,8 +862,12 @@ static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     if (nread < 0) {
         /* EOF or error: the child is gone or going; its exit is reaped apart,
          * and until then it must not be picked for a job. */
-        channel_slot(ch)->channel_eof = true;
-        channel_close(ch);
+        fp_slot_t *slot = channel_slot(ch);
+        slot->channel_eof = true;
+        if (slot->reaped)
+            channel_close(ch);
+        else
+            channel_lost(ch, nread);
     }
 }
 
@@ -931,6 +1016,26 @@ static void outputs_close_all(fp_supervisor_t *sup)
 
 /* ---- children ----------------------------------------------------------- */
 
+/* pool.start_timeout: a child that never says ready (an exec program stuck
+ * in its imports, a child_init waiting on a dead host) would hold its slot
+ * for ever. Its process group is killed; the reap counts a failed start. */
+static void on_start_timer(uv_timer_t *timer)
+{
+    channel_t *ch = timer->data;
+    fp_slot_t *slot = channel_slot(ch);
+    if (slot->reaped || slot->said_ready)
+        return;
+    channel_drain(ch); /* a "ready" may be in the socket, not read yet */
+    slot = channel_slot(ch);
+    if (slot->reaped || slot->said_ready)
+        return;
+    fp_log_warn(LOG, "child %d (pid %d) did not say ready within %lld ms (pool.start_timeout); "
+                     "killing it", slot->id, (int)slot->pid,
+                (long long)ch->sup->cfg->pool.start_timeout_ms);
+    slot->start_timed_out = true;
+    signal_child(slot, SIGKILL);
+}
+
 static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
 {
     fp_slot_t *slot = fp_pool_claim_slot(&sup->pool, 0, fp_os_now_ms());
@@ -964,25 +1069,13 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
         slot->max_jobs = cfg->pool.max_jobs_per_child +
                          (int64_t)(next_random(sup) % (uint64_t)(cfg->pool.max_jobs_jitter + 1));
     slot->generation = sup->generation;
+    uv_timer_start(&((channel_t *)slot->channel)->job_timer, on_start_timer,
+                   (uint64_t)cfg->pool.start_timeout_ms, 0);
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
 }
 
 static void on_respawn_timer(uv_timer_t *timer);
-
-/* A fork or exec that fails after start-up (pool.command deleted or made
- * non-executable, fork's EAGAIN) would fail again at once: retry on the
- * crash-loop delay, which readiness reports, and the pool recovers by
- * itself once the cause is gone. */
-static void retry_spawn_later(fp_supervisor_t *sup, const fp_err_t *err)
-{
-    sup->respawn_delay_ms = sup->respawn_delay_ms == 0 ? 100 : sup->respawn_delay_ms * 2;
-    if (sup->respawn_delay_ms > RESPAWN_DELAY_MAX_MS)
-        sup->respawn_delay_ms = RESPAWN_DELAY_MAX_MS;
-    fp_log_error(LOG, "cannot start a child: %s; next start in %lld ms", err->msg,
-                 (long long)sup->respawn_delay_ms);
-    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)sup->respawn_delay_ms, 0);
-}
 
 static void top_up(fp_supervisor_t *sup)
 {
@@ -993,10 +1086,59 @@ static void top_up(fp_supervisor_t *sup)
         fp_err_t err;
         fp_err_clear(&err);
         if (spawn_child(sup, &err) < 0) {
-            retry_spawn_later(sup, &err);
+            start_failed(sup, sup->generation, err.msg);
             return;
         }
     }
+}
+
+/* What a configuration sets in the running supervisor (HUP, or its undo). */
+static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
+{
+    int rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
+    if (rc < 0)
+        fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
+    sup->cfg = cfg;
+    sup->pool.target = target_children(sup, cfg);
+    sup->pool.prefetch = (size_t)cfg->pool.prefetch;
+    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+}
+
+/* A reload whose first new child cannot start is undone, as a broken file
+ * is: the children of the previous configuration never stopped serving (a
+ * replacement stops its old child only once it is forked, and the next
+ * waits for proof), the previous configuration is current again, and what
+ * the failed child left missing is made from it at once. One error names
+ * the cause; /stats and /metrics keep it. */
+static void undo_reload(fp_supervisor_t *sup, const char *why)
+{
+    snprintf(sup->reload_error, sizeof sup->reload_error, "%s", why);
+    sup->reload_failures++;
+    sup->reload_unproven = false;
+    apply_config(sup, sup->proven_cfg);
+    sup->generation = sup->proven_generation;
+    fp_log_error(LOG, "reload failed: its children cannot start (%s); keeping %s and its "
+                      "children, send HUP again once fixed",
+                 why, sup->cfg->source);
+    top_up(sup);
+}
+
+/* The one crash-loop back-off of every path that starts a child (start-up
+ * aside, where a failure stops the daemon): a fork or exec that fails, a
+ * child that dies before it is ready or soon after, or one that never says
+ * ready. The next start waits out a growing delay, which readiness reports,
+ * and the pool recovers by itself once the cause is gone. */
+static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why)
+{
+    int64_t delay = 0;
+    if (fp_pool_start_failed(&sup->pool, child_gen, sup->generation, sup->reload_unproven,
+                             &delay) == FP_START_REVERT) {
+        undo_reload(sup, why);
+        return;
+    }
+    snprintf(sup->start_error, sizeof sup->start_error, "%s", why);
+    fp_log_error(LOG, "cannot start a child: %s; next start in %lld ms", why, (long long)delay);
+    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)delay, 0);
 }
 
 /* Brings the pool to its target: forks what is missing, stops children
@@ -1026,33 +1168,47 @@ static void on_respawn_timer(uv_timer_t *timer)
     top_up(timer->data);
 }
 
-/* Children that die right after start are restarted with growing delay, so
- * a broken deployment does not turn into a fork storm. */
-static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot, bool died_in_job)
-{
-    /* A child that dies in a job died of the job; one that dies before its
-     * first job, right after start, is broken itself (bad code, init). */
-    bool fast = !died_in_job && slot->jobs_done == 0 &&
-                fp_os_now_ms() - slot->started_at_ms < RESPAWN_FAST_EXIT_MS;
-    if (!fast) {
-        sup->respawn_delay_ms = 0;
-        top_up(sup);
-        return;
-    }
-    sup->respawn_delay_ms = sup->respawn_delay_ms == 0 ? 100 : sup->respawn_delay_ms * 2;
-    if (sup->respawn_delay_ms > RESPAWN_DELAY_MAX_MS)
-        sup->respawn_delay_ms = RESPAWN_DELAY_MAX_MS;
-    fp_log_warn(LOG, "child %d exited within a second of starting; next start in %lld ms",
-                slot->id, (long long)sup->respawn_delay_ms);
-    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)sup->respawn_delay_ms, 0);
-}
-
 static void describe_exit(int status, char *buf, size_t size)
 {
     if (WIFSIGNALED(status))
         snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* A child that died unasked is replaced at once, unless it failed to
+ * start: then through the crash-loop back-off, so a broken deployment does
+ * not turn into a fork storm. */
+static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot, bool died_in_job)
+{
+    if (!fp_pool_failed_start(slot, died_in_job, fp_os_now_ms())) {
+        fp_pool_start_ok(&sup->pool);
+        top_up(sup);
+        return;
+    }
+    char why[START_ERROR_MAX], how[128];
+    int status = slot->exit_status;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FP_CHILD_EXIT_INIT_FAILED)
+        snprintf(how, sizeof how, "failed in a handler's child_init (exit status %d, its log "
+                                  "line says why)", FP_CHILD_EXIT_INIT_FAILED);
+    else
+        describe_exit(status, how, sizeof how);
+    if (slot->start_timed_out)
+        snprintf(why, sizeof why, "child %d did not say ready within %lld ms (pool.start_timeout)",
+                 slot->id, (long long)sup->cfg->pool.start_timeout_ms);
+    else
+        snprintf(why, sizeof why, "child %d %s %s", slot->id, how,
+                 fp_os_now_ms() - slot->started_at_ms < FP_POOL_FAST_EXIT_MS
+                     ? "within a second of starting"
+                     : "before it was ready");
+    start_failed(sup, slot->generation, why);
+}
+
+/* A child finished off after its channel ended dies of our TERM or KILL;
+ * any other death (a segfault racing the EOF) is its own. */
+static bool stopped_by_us(int status)
+{
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL);
 }
 
 /* A crash or a timeout is a failed attempt of the job the child was
@@ -1064,11 +1220,14 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
     fp_held_t *held = slot_pop(slot);
     if (held == NULL)
         return;
-    char why[160];
+    char why[224];
     if (slot->timed_out)
         snprintf(why, sizeof why, "timeout: still running after %lld ms",
                  (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
                                                       : sup->cfg->pool.job_timeout_ms));
+    else if (slot->channel_lost && stopped_by_us(slot->exit_status))
+        snprintf(why, sizeof why, "child crashed: it closed its channel while running the job, "
+                                  "then %s", how);
     else
         snprintf(why, sizeof why, "child crashed: %s", how);
     job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
@@ -1097,6 +1256,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     describe_exit(status, how, sizeof how);
     int id = slot->id;
     slot->reaped = true; /* its pid may be reused from now on: never signal it */
+    slot->exit_status = status;
     if (slot->channel != NULL) {
         slot->channel_eof = true; /* dead: it takes no more jobs */
         channel_drain(slot->channel);
@@ -1110,12 +1270,12 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     if (!expected) {
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
         bool init_failed = WIFEXITED(status) && WEXITSTATUS(status) == FP_CHILD_EXIT_INIT_FAILED;
-        fp_metrics_child_restart(sup->metrics, slot->timed_out ? FP_RESTART_TIMEOUT
-                                               : init_failed   ? FP_RESTART_INIT_FAILED
-                                                               : FP_RESTART_CRASH);
+        fp_metrics_child_restart(sup->metrics,
+                                 slot->timed_out                        ? FP_RESTART_TIMEOUT
+                                 : init_failed || slot->start_timed_out ? FP_RESTART_INIT_FAILED
+                                                                        : FP_RESTART_CRASH);
     }
     slot->state = FP_CHILD_EXITED;
-    slot->exit_status = status;
     if (slot->channel != NULL)
         channel_close(slot->channel);
     if (!expected && sup->state == SUP_RUNNING) {
@@ -1125,16 +1285,35 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     fp_pool_release_if_done(&sup->pool, slot);
 }
 
+/* The next child that exited, reaped, or 0. What it left in its process
+ * group (a handler's shell, its sleep) is killed first, while the child is
+ * still a zombie: until the reap its pid, and so the group id, cannot have
+ * been reused, so the signal reaches only what that child started. */
+static pid_t reap_next(fp_supervisor_t *sup, int *status)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int rc;
+    while ((rc = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0 || info.si_pid <= 0)
+        return 0;
+    pid_t pid = info.si_pid;
+    if (fp_pool_by_pid(&sup->pool, pid) != NULL)
+        kill(-pid, SIGKILL);
+    while ((rc = (int)waitpid(pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    return rc < 0 ? 0 : pid;
+}
+
 /* SIGCHLD coalesces: reap everything there is. */
 static void on_sigchld(uv_signal_t *handle, int signum)
 {
     (void)signum;
     fp_supervisor_t *sup = handle->data;
     for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid < 0 && errno == EINTR)
-            continue;
+        int status = 0;
+        pid_t pid = reap_next(sup, &status);
         if (pid <= 0)
             break;
         fp_slot_t *slot = fp_pool_by_pid(&sup->pool, pid);
@@ -1267,7 +1446,7 @@ static void terminate(fp_supervisor_t *sup, const char *why)
             fp_held_t *held;
             while ((held = slot_pop(slot)) != NULL)
                 held_release(sup, held);
-            kill(slot->pid, SIGKILL);
+            signal_child(slot, SIGKILL);
             slot->state = FP_CHILD_STOPPING;
         }
     }
@@ -1348,14 +1527,15 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
     }
     sup->reloaded[sup->nreloaded++] = cfg;
     warn_restart_only(sup->cfg, cfg);
-    int rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
-    if (rc < 0)
-        fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
-    sup->cfg = cfg;
-    sup->generation++;
-    sup->pool.target = target_children(sup, cfg);
-    sup->pool.prefetch = (size_t)cfg->pool.prefetch;
-    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+    if (!sup->reload_unproven) {
+        /* A reload over one still unproven would go back to that one. */
+        sup->proven_cfg = sup->cfg;
+        sup->proven_generation = sup->generation;
+    }
+    apply_config(sup, cfg);
+    sup->generation = ++sup->generations;
+    sup->reload_unproven = true;
+    sup->reload_error[0] = '\0';
     fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu, pipeline %zu; replacing children one at a time",
                 cfg->source, sup->pool.target, sup->pool.prefetch, sup->pool.pipeline);
     rebalance(sup);
@@ -1495,8 +1675,11 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("draining"));
     if (sup->quiet)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("quiet (SIGTSTP)"));
-    if (uv_is_active((uv_handle_t *)&sup->respawn_timer))
-        cJSON_AddItemToArray(reasons, cJSON_CreateString("children crash-looping"));
+    if (sup->start_error[0] != '\0') {
+        char why[START_ERROR_MAX + 32];
+        snprintf(why, sizeof why, "children crash-looping: %s", sup->start_error);
+        cJSON_AddItemToArray(reasons, cJSON_CreateString(why));
+    }
     bool ready = cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
     int rc = respond_json(doc, body, content_type);
@@ -1521,6 +1704,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
         g.outcomes_stale = qs.outcomes_stale;
         g.renewals_lost = qs.renewals_lost;
     }
+    g.reload_failures_total = sup->reload_failures;
     g.last_pull_age_seconds = sup->last_pull_ms > 0
                                   ? (double)(fp_os_now_ms() - sup->last_pull_ms) / 1000.0
                                   : -1.0;
@@ -1551,6 +1735,34 @@ static cJSON *child_json(const fp_slot_t *slot)
     return c;
 }
 
+/* "none" before any HUP; "starting" until a child of the new
+ * configuration said ready; "rolling" while older children remain; "done";
+ * "failed" (with the error) when its children could not start and it was
+ * undone. */
+static cJSON *reload_json(const fp_supervisor_t *sup)
+{
+    const char *state = "done";
+    if (sup->reload_error[0] != '\0')
+        state = "failed";
+    else if (sup->generations == 0)
+        state = "none";
+    else if (sup->reload_unproven)
+        state = "starting";
+    for (size_t i = 0; strcmp(state, "done") == 0 && i < sup->pool.capacity; i++) {
+        const fp_slot_t *slot = &sup->pool.slots[i];
+        if (slot->state != FP_CHILD_FREE && slot->state < FP_CHILD_STOPPING &&
+            slot->generation != sup->generation)
+            state = "rolling";
+    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "state", state);
+    cJSON_AddNumberToObject(r, "generation", sup->generation);
+    cJSON_AddNumberToObject(r, "failures", (double)sup->reload_failures);
+    if (sup->reload_error[0] != '\0')
+        cJSON_AddStringToObject(r, "error", sup->reload_error);
+    return r;
+}
+
 static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
 {
     fp_supervisor_t *sup = ctx;
@@ -1565,6 +1777,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i].state != FP_CHILD_FREE)
             cJSON_AddItemToArray(children, child_json(&sup->pool.slots[i]));
+    cJSON_AddItemToObject(doc, "reload", reload_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->jobs_ok);
     cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->jobs_failed);
@@ -1726,7 +1939,7 @@ static void kill_all_and_reap(fp_supervisor_t *sup)
     for (size_t i = 0; i < sup->pool.capacity; i++) {
         fp_slot_t *slot = &sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped && slot->pid > 0) {
-            kill(slot->pid, SIGKILL);
+            signal_child(slot, SIGKILL);
             waitpid(slot->pid, NULL, 0);
             slot->reaped = true;
         }

@@ -54,6 +54,7 @@ typedef struct fp_config_s {
         int64_t pipeline;
         int64_t job_timeout_ms;
         int64_t kill_grace_ms;
+        int64_t start_timeout_ms;         /* a child not ready by then is killed */
         int64_t max_jobs_per_child;       /* 0 = unlimited */
         int64_t max_jobs_jitter;
         int64_t max_memory_per_child_bytes; /* 0 = unlimited */

@@ -5,6 +5,10 @@ import sys
 
 if sys.argv[1:] == ["exit"]:  # before any import: as quick as Python gets
     sys.exit(3)
+if sys.argv[1:] == ["noready"]:  # starts, but never says "ready"
+    import time
+    while True:
+        time.sleep(3600)
 
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -79,6 +83,34 @@ def say(args):
     print(args.get("text", ""))
     print("on stderr: " + args.get("text", ""), file=sys.stderr)
     return None
+
+
+@handler("record")
+def record(args):
+    """Records args["id"] in the SQLite file args["db"] (table events)."""
+    import sqlite3
+    db = sqlite3.connect(args["db"], timeout=60)
+    with db:
+        db.execute("CREATE TABLE IF NOT EXISTS events (object_id TEXT)")
+        db.execute("INSERT INTO events (object_id) VALUES (?)", (args["id"],))
+    db.close()
+    return None
+
+
+@handler("closefd")
+def closefd(args):
+    """Closes the channel while holding the job, then lingers."""
+    os.close(FD)
+    hang()
+
+
+@handler("grandchild")
+def grandchild(args):
+    """Leaves a shell and its sleep behind (marked by args["marker"]), then
+    hangs until the supervisor gives up on the job."""
+    import subprocess
+    subprocess.Popen(["sh", "-c", "sleep 1000; :", args["marker"]])
+    hang()
 
 
 run()

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -643,8 +645,276 @@ static void test_foreign_claims_of_running_entries(void **state)
     held_run(*state, foreign_claim, "was taken over by consumer thief");
 }
 
-int main(void)
+/* ---- process control: bad reloads, channels, process groups, starts ---- */
+
+/* The exec runtime on test/data/exec_worker.py (worker_arg after it when
+ * not NULL), health on, then pool_lines. The events table is made here:
+ * Python's "record" handler writes into it. */
+static void exec_setup(fp_td_t *td, const char *worker_arg, const char *pool_lines)
 {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[pool]\nruntime = \"exec\"\n"
+             "command = [\"python3\", \"%s/test/data/exec_worker.py\"%s%s%s]\n"
+             "kill_grace = \"200ms\"\n%s" FAST_RETRY,
+             fp_th_env("FP_SOURCE_DIR"), worker_arg ? ", \"" : "", worker_arg ? worker_arg : "",
+             worker_arg ? "\"" : "", pool_lines ? pool_lines : "");
+    fp_td_config(td, NULL, text);
+    fp_td_enable_health(td);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(td->events_db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS events (object_id TEXT)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* count jobs of the exec worker's "record" handler, ids "batch-N". */
+static void enqueue_records(fp_td_t *td, const char *batch, int count)
+{
+    char fmt[4400];
+    snprintf(fmt, sizeof fmt,
+             "{\"type\":\"record\",\"args\":{\"db\":\"%s\",\"id\":\"%s-%%d\"},\"id\":\"r%%d\"}",
+             td->events_db, batch);
+    fp_td_enqueue(td, count, fmt);
+}
+
+/* Rewrites the config file: every `from` becomes `to` (the test's own
+ * edit of a reload). */
+static void config_replace(fp_td_t *td, const char *from, const char *to)
+{
+    char *text = fp_th_read_file(td->config, NULL);
+    assert_non_null(text);
+    char *at = strstr(text, from);
+    assert_non_null(at);
+    char out[16384];
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
+    free(text);
+}
+
+/* What a failed reload must leave: /readyz 200, the failure in /stats and
+ * /metrics. */
+static void assert_reload_failed_shown(fp_td_t *td, const char *cause)
+{
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
+    free(body);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/stats", &body), 200);
+    if (strstr(body, "\"reload\":{\"state\":\"failed\"") == NULL || strstr(body, cause) == NULL)
+        fail_msg("/stats does not show the failed reload (%s): %s", cause, body);
+    free(body);
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/metrics", &body), 200);
+    if (strstr(body, "forkpool_reload_failures_total 1\n") == NULL)
+        fail_msg("/metrics does not count the failed reload");
+    free(body);
+}
+
+/* HUP to an exec command that does not exist: one attempt, the reload is
+ * reported failed, and the old children keep serving; no fork storm. */
+static void test_bad_reload_exec_keeps_old_children(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, NULL, "children = 2\n");
+    fp_td_start_ready(td, true);
+    enqueue_records(td, "a", 50);
+    want_t want = {50};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
+             fp_th_env("FP_SOURCE_DIR"));
+    config_replace(td, cmd, "[\"/nonexistent\"]");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
+    enqueue_records(td, "b", 300);
+    want.ids = 350;
+    fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
+    long long attempts = fp_td_log_count(td, "cannot run \"/nonexistent\"");
+    if (attempts < 1 || attempts > 3)
+        fail_msg("%lld attempts to start \"/nonexistent\"", attempts);
+    assert_int_equal(fp_td_log_count(td, "reload failed"), 1);
+    assert_reload_failed_shown(td, "/nonexistent");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+/* HUP to a handler that cannot start in a child (record_event on a
+ * database it cannot open, as a plugin that fails to load): the children
+ * exit at start, the reload is rolled back, the old children keep going. */
+static void test_bad_reload_native_init_keeps_old_children(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n" FAST_RETRY);
+    fp_td_enable_health(td);
+    fp_td_start_ready(td, true);
+    fp_td_enqueue(td, 100, EVENT_JOB);
+    want_t want = {100};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    char db[4200];
+    snprintf(db, sizeof db, "database = \"%s\"", td->events_db);
+    config_replace(td, db, "database = \"/nonexistent/dir/events.db\"");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_has, "reload failed", 30000, "the failed reload");
+    fp_td_enqueue(td, 2000, "{\"type\":\"record_event\",\"args\":{\"object_id\":\"late-%d\",\"user_id\":\"u%d\"}}");
+    want.ids = 2100;
+    fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
+    long long failed = fp_td_log_count(td, "exited with status 78");
+    if (failed < 1 || failed > 2)
+        fail_msg("%lld children failed at start", failed);
+    assert_reload_failed_shown(td, "child_init");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+static bool dead_is(fp_td_t *td, void *arg)
+{
+    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
+}
+
+/* A child that closes fd 3 while holding a job is finished off and its job
+ * fails as a crash (retried, then dead); the other jobs all complete. */
+static void test_child_closing_channel_mid_job(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, NULL, "children = 2\n");
+    fp_td_start_ready(td, true);
+    fp_td_enqueue(td, 1, "{\"type\":\"closefd\",\"max_attempts\":2,\"id\":\"close-%d%d\"}");
+    enqueue_records(td, "a", 200);
+    long long one = 1;
+    fp_td_wait_until(td, dead_is, &one, 60000, "the job of the closing child to settle");
+    want_t want = {200};
+    fp_td_wait_until(td, all_done, &want, 60000, "every id");
+    assert_true(fp_td_dead_has(td, "error", "closed its channel"));
+    assert_true(fp_td_dead_has(td, "job", "close-00"));
+    assert_true(fp_td_dead_has(td, "attempts", "2"));
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+/* Processes whose command line contains marker, or whose process group is
+ * pgid (when > 0); the first one's group goes to *found_pgid. */
+static int procs_marked(const char *marker, int pgid, int *found_pgid)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        size_t len = 0;
+        char *cmd = fp_th_read_file(path, &len);
+        bool marked = false;
+        for (size_t off = 0; cmd != NULL && off < len; off += strlen(cmd + off) + 1)
+            marked = marked || strstr(cmd + off, marker) != NULL;
+        free(cmd);
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        char *stat = fp_th_read_file(path, NULL);
+        const char *paren = stat != NULL ? strrchr(stat, ')') : NULL;
+        int group = 0;
+        char st = '?';
+        if (paren != NULL)
+            sscanf(paren + 1, " %c %*d %d", &st, &group);
+        free(stat);
+        if (st == 'Z' || (!marked && (pgid <= 0 || group != pgid)))
+            continue;
+        if (marked && found_pgid != NULL)
+            *found_pgid = group;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+typedef struct leftovers_s {
+    const char *marker;
+    int pgid;
+} leftovers_t;
+
+static bool marker_running(fp_td_t *td, void *arg)
+{
+    (void)td;
+    leftovers_t *l = arg;
+    return procs_marked(l->marker, 0, &l->pgid) >= 1;
+}
+
+static bool nothing_left(fp_td_t *td, void *arg)
+{
+    (void)td;
+    leftovers_t *l = arg;
+    return procs_marked(l->marker, l->pgid, NULL) == 0;
+}
+
+/* A job that leaves a shell and its sleep behind, ended by its timeout
+ * (first) and by a SIGKILL of its child (second): nothing of either child's
+ * process group survives. */
+static void test_timeout_and_kill_stop_grandchildren(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, NULL, "children = 1\n");
+    fp_td_start_ready(td, true);
+    char marker[2][64], job[256];
+    for (int round = 0; round < 2; round++) {
+        snprintf(marker[round], sizeof marker[round], "fp-grandchild-%d-%d", (int)getpid(), round);
+        snprintf(job, sizeof job,
+                 "{\"type\":\"grandchild\",\"args\":{\"marker\":\"%s\"},\"timeout\":\"%s\","
+                 "\"max_attempts\":1,\"id\":\"gc-%%d%%d\"}",
+                 marker[round], round == 0 ? "1s" : "1h");
+        fp_td_enqueue(td, 1, job);
+        leftovers_t left = {marker[round], 0};
+        fp_td_wait_until(td, marker_running, &left, 60000, "the grandchild to start");
+        assert_true(left.pgid > 1);
+        if (round == 1) {
+            int kids[8];
+            assert_int_equal(children_of(td->pid, kids, 8), 1);
+            assert_int_equal(kill(kids[0], SIGKILL), 0);
+        }
+        long long dead = round + 1;
+        fp_td_wait_until(td, dead_is, &dead, 60000, "the job to end");
+        fp_td_wait_until(td, nothing_left, &left, 30000, "nothing of the child's group left");
+    }
+    enqueue_records(td, "a", 50);
+    want_t want = {50};
+    fp_td_wait_until(td, all_done, &want, 60000, "every id");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+/* An exec child that never says ready is killed after pool.start_timeout
+ * and counted as a failed start: back-off, readiness says why; the jobs
+ * wait in the stream, none is lost. */
+static void test_start_timeout_kills_silent_child(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, "noready", "children = 1\nstart_timeout = \"500ms\"\n");
+    enqueue_records(td, "a", 20);
+    fp_td_start(td, false);
+    fp_td_wait_until(td, fp_td_log_has, "(port ", 30000, "the health endpoint");
+    fp_td_wait_until(td, fp_td_log_has,
+                     "did not say ready within 500 ms (pool.start_timeout); next start in 200 ms",
+                     60000, "the second start timeout");
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 503);
+    if (strstr(body, "did not say ready") == NULL)
+        fail_msg("/readyz gives no reason for the failed starts: %s", body);
+    free(body);
+    assert_int_equal(fp_td_log_count(td, "; next start in 100 ms"), 1);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 20);
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]); /* one test: test_it_faults test_name */
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
 #define T_AOF(name) cmocka_unit_test_setup_teardown(name, fp_td_setup_aof, fp_td_teardown)
     const struct CMUnitTest tests[] = {
@@ -662,6 +932,11 @@ int main(void)
         T(test_failover_readonly_replica),
         T(test_entries_deleted_and_trimmed_while_running),
         T(test_foreign_claims_of_running_entries),
+        T(test_bad_reload_exec_keeps_old_children),
+        T(test_bad_reload_native_init_keeps_old_children),
+        T(test_child_closing_channel_mid_job),
+        T(test_timeout_and_kill_stop_grandchildren),
+        T(test_start_timeout_kills_silent_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,7 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.pipeline, b->pool.pipeline);
     assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
     assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
+    assert_int_equal(a->pool.start_timeout_ms, b->pool.start_timeout_ms);
     assert_int_equal(a->pool.max_jobs_per_child, b->pool.max_jobs_per_child);
     assert_int_equal(a->pool.max_jobs_jitter, b->pool.max_jobs_jitter);
     assert_int_equal(a->pool.max_memory_per_child_bytes, b->pool.max_memory_per_child_bytes);
@@ -152,6 +153,7 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(cfg->pool.prefetch, 0);
     assert_int_equal(cfg->pool.job_timeout_ms, 600000);
     assert_int_equal(cfg->pool.kill_grace_ms, 5000);
+    assert_int_equal(cfg->pool.start_timeout_ms, 60000);
     assert_int_equal(cfg->pool.max_jobs_per_child, 0);
     assert_int_equal(cfg->pool.max_jobs_jitter, 0);
     assert_int_equal(cfg->pool.max_memory_per_child_bytes, 0);
@@ -508,6 +510,8 @@ static void out_of_range(void **state)
                         "t.toml:2:1: [pool] max_jobs_per_child must be at least 0, got -5");
     expect_config_error("[pool]\njob_timeout = \"0\"\n",
                         "t.toml:2:1: [pool] job_timeout must be greater than 0, got \"0\"");
+    expect_config_error("[pool]\nstart_timeout = \"0\"\n",
+                        "t.toml:2:1: [pool] start_timeout must be greater than 0, got \"0\"");
     expect_config_error("[recovery]\nvisibility_timeout = \"999ms\"\n",
                         "t.toml:2:1: [recovery] visibility_timeout must be at least 1s, got "
                         "\"999ms\"");

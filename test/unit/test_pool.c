@@ -184,6 +184,85 @@ static void test_sequence_numbers_increase(void **state)
     fp_pool_free(&pool);
 }
 
+static void test_start_delay_grows_and_caps(void **state)
+{
+    (void)state;
+    assert_int_equal(fp_pool_start_delay_ms(0), 0);
+    assert_int_equal(fp_pool_start_delay_ms(1), 100);
+    assert_int_equal(fp_pool_start_delay_ms(2), 200);
+    assert_int_equal(fp_pool_start_delay_ms(5), 1600);
+    assert_int_equal(fp_pool_start_delay_ms(8), 10000);
+    assert_int_equal(fp_pool_start_delay_ms(4000000000u), 10000);
+}
+
+static void test_failed_start_is_before_ready_or_an_early_idle_death(void **state)
+{
+    (void)state;
+    fp_slot_t slot = {.started_at_ms = 1000};
+    assert_true(fp_pool_failed_start(&slot, false, 100000)); /* never ready, however late */
+    slot.said_ready = true;
+    assert_true(fp_pool_failed_start(&slot, false, 1500));
+    assert_false(fp_pool_failed_start(&slot, true, 1500)); /* died of its job */
+    assert_false(fp_pool_failed_start(&slot, false, 2000));
+    slot.jobs_done = 1;
+    assert_false(fp_pool_failed_start(&slot, false, 1500));
+}
+
+/* Each failure outside an unproven reload is one more step; a ready child
+ * ends the loop. */
+static void test_start_failures_back_off_until_ready(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 0);
+    int64_t delay = -1;
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
+    assert_int_equal(delay, 100);
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
+    assert_int_equal(delay, 200);
+    /* A child of an older generation failing while a reload is unproven. */
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 1, true, &delay), FP_START_RETRY);
+    assert_int_equal(delay, 400);
+    fp_pool_start_ok(&pool);
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
+    assert_int_equal(delay, 100);
+    fp_pool_free(&pool);
+}
+
+/* The unproven reload's own child failing undoes the reload, at once. */
+static void test_unproven_reload_failure_reverts(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 0);
+    int64_t delay = -1;
+    assert_int_equal(fp_pool_start_failed(&pool, 3, 3, false, &delay), FP_START_RETRY);
+    assert_int_equal(fp_pool_start_failed(&pool, 4, 4, true, &delay), FP_START_REVERT);
+    assert_int_equal(delay, 0);
+    assert_int_equal(pool.start_failures, 0);
+    fp_pool_free(&pool);
+}
+
+/* Rolling waits for the back-off, and while the reload is unproven, for
+ * its replacement in flight to say ready. */
+static void test_roll_waits_for_proof_and_back_off(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 0);
+    fp_slot_t *old = fp_pool_claim_slot(&pool, 10, 0);
+    old->state = FP_CHILD_IDLE;
+    assert_true(fp_pool_may_roll(&pool, 1, true, false));
+    assert_false(fp_pool_may_roll(&pool, 1, false, true));
+    fp_slot_t *fresh = fp_pool_claim_slot(&pool, 11, 0);
+    fresh->generation = 1;
+    assert_false(fp_pool_may_roll(&pool, 1, true, false));
+    assert_true(fp_pool_may_roll(&pool, 1, false, false)); /* proven: one at a time is enough */
+    fresh->state = FP_CHILD_IDLE;
+    assert_true(fp_pool_may_roll(&pool, 1, true, false));
+    fp_pool_free(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +275,11 @@ int main(void)
         cmocka_unit_test(test_pick_to_stop_prefers_idle_then_shortest_queue),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
         cmocka_unit_test(test_sequence_numbers_increase),
+        cmocka_unit_test(test_start_delay_grows_and_caps),
+        cmocka_unit_test(test_failed_start_is_before_ready_or_an_early_idle_death),
+        cmocka_unit_test(test_start_failures_back_off_until_ready),
+        cmocka_unit_test(test_unproven_reload_failure_reverts),
+        cmocka_unit_test(test_roll_waits_for_proof_and_back_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
