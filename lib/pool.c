@@ -160,3 +160,13 @@ uint64_t fp_pool_next_seq(fp_pool_t *pool)
 {
     return pool->next_seq++;
 }
+
+int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random)
+{
+    if (per_child <= 0)
+        return 0;
+    if (jitter <= 0)
+        return per_child;
+    uint64_t extra = random % ((uint64_t)jitter + 1); /* jitter + 1 <= 2^63: no wrap */
+    return extra > (uint64_t)(INT64_MAX - per_child) ? INT64_MAX : per_child + (int64_t)extra;
+}

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +164,12 @@ static int get_int(const cJSON *obj, const char *key, bool required, int64_t min
             return fp_err_set(err, FP_EPROTO, "message has no \"%s\"", key);
         return 0;
     }
+    /* Range first: casting a double outside int64_t (1e300) is undefined,
+     * and NaN fails every comparison. min and max are exact as doubles. */
     double v = item->valuedouble;
-    if (!cJSON_IsNumber(item) || v != (double)(int64_t)v || v < (double)min || v > (double)max)
-        return fp_err_set(err, FP_EPROTO, "\"%s\" must be a whole number", key);
+    if (!cJSON_IsNumber(item) || !(v >= (double)min && v <= (double)max) || v != floor(v))
+        return fp_err_set(err, FP_EPROTO, "\"%s\" must be a whole number from %" PRId64
+                          " to %" PRId64, key, min, max);
     *out = (int64_t)v;
     return 0;
 }

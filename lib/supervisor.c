@@ -956,9 +956,8 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
         return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
     }
     const fp_config_t *cfg = sup->cfg;
-    if (cfg->pool.max_jobs_per_child > 0)
-        slot->max_jobs = cfg->pool.max_jobs_per_child +
-                         (int64_t)(next_random(sup) % (uint64_t)(cfg->pool.max_jobs_jitter + 1));
+    slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
+                                      next_random(sup));
     slot->generation = sup->generation;
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;

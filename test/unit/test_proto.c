@@ -154,6 +154,33 @@ static void test_malformed_lines_are_errors(void **state)
     assert_int_equal(fp_proto_decode(nul, sizeof nul - 1, &msg, NULL), FP_EPROTO);
 }
 
+/* Numbers far outside int64_t are refused before any conversion (under
+ * UBSan a cast of 1e300 to an integer aborts the test). */
+static void test_huge_numbers_are_errors(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "{\"op\":\"ready\",\"pid\":1e300}",
+        "{\"op\":\"ready\",\"pid\":-1e300}",
+        "{\"op\":\"done\",\"seq\":1e300,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":-1e300,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":9223372036854775808,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":1,\"ok\":true,\"rss_kb\":1e300}",
+        "{\"op\":\"done\",\"seq\":1,\"ok\":true,\"rss_kb\":-1e300}",
+        "{\"op\":\"job\",\"seq\":1,\"attempt\":1e300,\"job\":{}}",
+        "{\"op\":\"job\",\"seq\":1,\"attempt\":-1e300,\"job\":{}}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        fp_msg_t msg;
+        fp_err_t err;
+        fp_err_clear(&err);
+        int rc = fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err);
+        if (rc != FP_EPROTO)
+            fail_msg("line %zu (%s) decoded with %d", i, lines[i], rc);
+        assert_non_null(strstr(err.msg, "whole number"));
+    }
+}
+
 typedef struct collected_s {
     char lines[16][128];
     int status[16];
@@ -239,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_done_failure_defaults),
         cmocka_unit_test(test_stop_and_unknown_members),
         cmocka_unit_test(test_malformed_lines_are_errors),
+        cmocka_unit_test(test_huge_numbers_are_errors),
         cmocka_unit_test(test_framer_joins_split_reads),
         cmocka_unit_test(test_framer_discards_overlong_line_then_recovers),
         cmocka_unit_test(test_buf_consume),
