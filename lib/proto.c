@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 int fp_buf_append(fp_buf_t *buf, const char *data, size_t len)
 {
@@ -242,9 +243,12 @@ static int decode_object(cJSON *obj, fp_msg_t *out, fp_err_t *err)
 int fp_proto_decode(const char *line, size_t len, fp_msg_t *out, fp_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    cJSON *obj = fp_json_parse(line, len);
+    size_t bad_at = 0;
+    char near[160];
+    cJSON *obj = fp_json_parse_at(line, len, &bad_at);
     if (obj == NULL)
-        return fp_err_set(err, FP_EPROTO, "message is not JSON");
+        return fp_err_set(err, FP_EPROTO, "message is not JSON (at byte %zu: %s)", bad_at,
+                          fp_text_quote_n(near, sizeof near, line + bad_at, len - bad_at, 16));
     int rc = cJSON_IsObject(obj) ? decode_object(obj, out, err)
                                  : fp_err_set(err, FP_EPROTO, "message is not a JSON object");
     cJSON_Delete(obj);

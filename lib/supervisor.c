@@ -698,21 +698,41 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     rebalance(sup);
 }
 
+/* A child holding a job that sends a line the protocol does not allow
+ * cannot be trusted with it: the attempt fails at once (instead of running
+ * into its timeout) and the child is killed; its exit is reaped as for any
+ * crash and its slot refilled. Without a job, the line is only logged. */
+static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *why)
+{
+    fp_held_t *held = slot->job;
+    if (held == NULL || slot->timed_out || slot->reaped) {
+        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid, why);
+        return;
+    }
+    fp_log_error(LOG, "child %d (pid %d) broke the protocol while running job %s: %s; killing it",
+                 slot->id, (int)slot->pid, held_name(held), why);
+    char reason[FP_ERR_MSG_MAX + 16];
+    snprintf(reason, sizeof reason, "protocol: %s", why);
+    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    slot_pop(slot);
+    job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
+    held_release(sup, held);
+    slot->channel_eof = true; /* it takes no more jobs */
+    kill(slot->pid, SIGKILL);
+}
+
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
 {
     channel_t *ch = ctx;
     fp_supervisor_t *sup = ch->sup;
     fp_slot_t *slot = channel_slot(ch);
-    if (status < 0) {
-        fp_log_warn(LOG, "child %d (pid %d) sent a line longer than the limit; ignored", slot->id,
-                    (int)slot->pid);
-        return;
-    }
     fp_msg_t msg;
     fp_err_t err;
-    if (fp_proto_decode(line, len, &msg, &err) < 0) {
-        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid,
-                    err.msg);
+    fp_err_clear(&err);
+    if (status < 0)
+        fp_err_set(&err, FP_ELIMIT, "a line longer than %zu bytes", ch->framer.max_line);
+    if (status < 0 || fp_proto_decode(line, len, &msg, &err) < 0) {
+        protocol_error(sup, slot, err.msg);
         return;
     }
     if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {

@@ -154,6 +154,27 @@ static void test_malformed_lines_are_errors(void **state)
     assert_int_equal(fp_proto_decode(nul, sizeof nul - 1, &msg, NULL), FP_EPROTO);
 }
 
+/* NaN and Infinity are not JSON: the reason says where the line went wrong,
+ * so a child's author can see which value broke it. */
+static void test_non_json_numbers_name_the_spot(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":NaN}",
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":Infinity}",
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":[-Infinity]}",
+    };
+    const char *where[] = {"at byte 40", "at byte 40", "at byte 41"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        fp_msg_t msg;
+        fp_err_t err;
+        fp_err_clear(&err);
+        assert_int_equal(fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err), FP_EPROTO);
+        if (strstr(err.msg, "not JSON") == NULL || strstr(err.msg, where[i]) == NULL)
+            fail_msg("line %zu: reason \"%s\", not %s", i, err.msg, where[i]);
+    }
+}
+
 /* Numbers far outside int64_t are refused before any conversion (under
  * UBSan a cast of 1e300 to an integer aborts the test). */
 static void test_huge_numbers_are_errors(void **state)
@@ -266,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_done_failure_defaults),
         cmocka_unit_test(test_stop_and_unknown_members),
         cmocka_unit_test(test_malformed_lines_are_errors),
+        cmocka_unit_test(test_non_json_numbers_name_the_spot),
         cmocka_unit_test(test_huge_numbers_are_errors),
         cmocka_unit_test(test_framer_joins_split_reads),
         cmocka_unit_test(test_framer_discards_overlong_line_then_recovers),
