@@ -371,6 +371,42 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     free(program);
 }
 
+/* The exec command that config.example.toml shows, used exactly as written
+ * (from the repository's root, as the example's relative path says), runs
+ * a job to completion. */
+static void test_exec_example_config_command_runs(void **state)
+{
+    fp_td_t *td = *state;
+    const char *src = fp_th_env("FP_SOURCE_DIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.example.toml", src);
+    size_t len = 0;
+    char *example = fp_th_read_file(path, &len);
+    assert_non_null(example);
+    const char *at = strstr(example, "# Example: command = ");
+    assert_non_null(at);
+    at += strlen("# Example: ");
+    char command[512];
+    size_t n = strcspn(at, "\n");
+    assert_true(n < sizeof command);
+    memcpy(command, at, n);
+    command[n] = '\0';
+    free(example);
+    char text[1024];
+    snprintf(text, sizeof text, "[pool]\nruntime = \"exec\"\n%s\nchildren = 1\n", command);
+    fp_td_config(td, NULL, text);
+    fp_td_enqueue(td, 1, "{\"type\":\"square\",\"args\":{\"n\":12},\"id\":\"sq%d%d\"}");
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(src), 0); /* the daemon inherits it */
+    fp_td_start(td, true);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -386,6 +422,7 @@ int main(void)
         T(test_exec_bad_answers_end_by_timeout),
         T(test_exec_protocol_errors_fail_the_attempt),
         T(test_exec_helper_refuses_nan),
+        T(test_exec_example_config_command_runs),
         T(test_exec_output_is_logged_with_the_child_id),
         T(test_exec_program_gone_after_start_is_retried),
     };
