@@ -1666,6 +1666,9 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
      * every other fd above 3 as they start. */
     if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup->cfg, err)) < 0)
         return rc;
+    /* As the user the children run as, so the files it creates are theirs. */
+    if ((rc = fp_registry_prepare(&sup->registry, sup->cfg, err)) < 0)
+        return rc;
     for (size_t i = 0; i < sup->pool.target; i++)
         if ((rc = spawn_child(sup, err)) < 0)
             return rc;
