@@ -49,7 +49,8 @@ const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name)
 
 /* In the supervisor before the first fork (native runtime): the one-time
  * set-up of registered handlers that children starting together would race
- * for. Non-zero stops start-up. */
+ * for. Returns 0 or negative with err; children still run their own
+ * child_init, which meets (and reports) the same failure. */
 int fp_registry_prepare(const fp_registry_t *reg, const fp_config_t *cfg, fp_err_t *err);
 
 /* The record_event handler, exposed for its unit test; its table and its

@@ -1652,6 +1652,18 @@ static int init_handles(fp_supervisor_t *sup)
     return 0;
 }
 
+/* Runs after dropping privileges, so the files it creates belong to the
+ * user the children run as. A failure (a database directory that does not
+ * exist yet) does not stop start-up: each child meets it again in its own
+ * set-up and reports it there, under the crash-loop back-off as before. */
+static void prepare_handlers(fp_supervisor_t *sup)
+{
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (fp_registry_prepare(&sup->registry, sup->cfg, &err) < 0)
+        fp_log_warn(LOG, "preparing handlers before forking: %s", err.msg);
+}
+
 /* Start-up order (ARCHITECTURE.md): handlers, then the children, and only
  * then Redis, so the first forks copy no connection at all. */
 static int start(fp_supervisor_t *sup, fp_err_t *err)
@@ -1666,9 +1678,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
      * every other fd above 3 as they start. */
     if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup->cfg, err)) < 0)
         return rc;
-    /* As the user the children run as, so the files it creates are theirs. */
-    if ((rc = fp_registry_prepare(&sup->registry, sup->cfg, err)) < 0)
-        return rc;
+    prepare_handlers(sup);
     for (size_t i = 0; i < sup->pool.target; i++)
         if ((rc = spawn_child(sup, err)) < 0)
             return rc;
