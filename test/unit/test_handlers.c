@@ -439,9 +439,9 @@ static void test_record_event_busy_is_retried(void **state)
 
 #define ROWS_PER_WRITER 300
 
-/* One writer process, as a child would be: its own connection, N inserts.
- * Starts when the barrier pipe says so; reports through its exit status. */
-static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, const char *action)
+/* In a forked process: waits until the barrier pipe says go, then starts
+ * as a child would; a failure is reported through the exit status. */
+static void *child_start(const fp_toml_node_t *table, int barrier, const char *who)
 {
     char go;
     if (read(barrier, &go, 1) != 1)
@@ -449,9 +449,16 @@ static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, cons
     void *st = NULL;
     fp_err_t err;
     if (fp_handler_record_event.child_init(table, &st, &err) != 0) {
-        fprintf(stderr, "writer %s: %s\n", action, err.msg);
+        fprintf(stderr, "%s (pid %d): %s\n", who, (int)getpid(), err.msg);
         _exit(4);
     }
+    return st;
+}
+
+/* One writer process, as a child would be: its own connection, N inserts. */
+static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, const char *action)
+{
+    void *st = child_start(table, barrier, action);
     char args[64];
     snprintf(args, sizeof args, "{\"action\":\"%s\"}", action);
     cJSON *job = cJSON_Parse("{\"type\":\"record_event\"}");
@@ -513,16 +520,7 @@ static void test_record_event_two_processes_insert_concurrently(void **state)
 /* One child's start-up only: child_init, then fini. */
 static _Noreturn void starter_main(const fp_toml_node_t *table, int barrier)
 {
-    char go;
-    if (read(barrier, &go, 1) != 1)
-        _exit(3);
-    void *st = NULL;
-    fp_err_t err;
-    if (fp_handler_record_event.child_init(table, &st, &err) != 0) {
-        fprintf(stderr, "starter %d: %s\n", (int)getpid(), err.msg);
-        _exit(4);
-    }
-    fp_handler_record_event.child_fini(st);
+    fp_handler_record_event.child_fini(child_start(table, barrier, "starter"));
     _exit(0);
 }
 

@@ -113,6 +113,22 @@ static void test_stop_and_unknown_members(void **state)
     fp_buf_free(&buf);
 }
 
+/* line must be refused (FP_EPROTO) with a reason containing want, and
+ * leave nothing owned in the message. */
+static void expect_refused(const char *line, const char *want)
+{
+    fp_msg_t msg;
+    fp_err_t err;
+    fp_err_clear(&err);
+    int rc = fp_proto_decode(line, strlen(line), &msg, &err);
+    if (rc != FP_EPROTO)
+        fail_msg("%s: decoded with %d", line, rc);
+    if (err.msg[0] == '\0' || strstr(err.msg, want) == NULL)
+        fail_msg("%s: reason \"%s\", not \"%s\"", line, err.msg, want);
+    assert_null(msg.job);
+    assert_null(msg.error);
+}
+
 static void test_malformed_lines_are_errors(void **state)
 {
     (void)state;
@@ -137,17 +153,8 @@ static void test_malformed_lines_are_errors(void **state)
         "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":\"text\"}",
         "{\"op\":\"job\",\"attempt\":1,\"job\":{}}",
     };
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        fp_msg_t msg;
-        fp_err_t err;
-        fp_err_clear(&err);
-        int rc = fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err);
-        if (rc != FP_EPROTO)
-            fail_msg("line %zu (%s) decoded with %d", i, lines[i], rc);
-        assert_true(err.msg[0] != '\0');
-        assert_null(msg.job);
-        assert_null(msg.error);
-    }
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], "");
     /* A NUL byte inside the line must not let the rest be ignored. */
     const char nul[] = "{\"op\":\"stop\"}\0garbage";
     fp_msg_t msg;
@@ -164,15 +171,9 @@ static void test_non_json_numbers_name_the_spot(void **state)
         "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":Infinity}",
         "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":[-Infinity]}",
     };
-    const char *where[] = {"at byte 40", "at byte 40", "at byte 41"};
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        fp_msg_t msg;
-        fp_err_t err;
-        fp_err_clear(&err);
-        assert_int_equal(fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err), FP_EPROTO);
-        if (strstr(err.msg, "not JSON") == NULL || strstr(err.msg, where[i]) == NULL)
-            fail_msg("line %zu: reason \"%s\", not %s", i, err.msg, where[i]);
-    }
+    const char *where[] = {"not JSON (at byte 40", "not JSON (at byte 40", "not JSON (at byte 41"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], where[i]);
 }
 
 /* Numbers far outside int64_t are refused before any conversion (under
@@ -191,15 +192,8 @@ static void test_huge_numbers_are_errors(void **state)
         "{\"op\":\"job\",\"seq\":1,\"attempt\":1e300,\"job\":{}}",
         "{\"op\":\"job\",\"seq\":1,\"attempt\":-1e300,\"job\":{}}",
     };
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        fp_msg_t msg;
-        fp_err_t err;
-        fp_err_clear(&err);
-        int rc = fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err);
-        if (rc != FP_EPROTO)
-            fail_msg("line %zu (%s) decoded with %d", i, lines[i], rc);
-        assert_non_null(strstr(err.msg, "whole number"));
-    }
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], "whole number");
 }
 
 typedef struct collected_s {
