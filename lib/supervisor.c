@@ -1616,6 +1616,18 @@ static int drop_privileges(const fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
+/* Runs after dropping privileges, so the files it creates belong to the
+ * user the children run as. A failure (a database directory that does not
+ * exist yet) does not stop start-up: each child meets it again in its own
+ * set-up and reports it there, under the crash-loop back-off as before. */
+static void prepare_handlers(fp_supervisor_t *sup)
+{
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (fp_registry_prepare(&sup->registry, sup->cfg, &err) < 0)
+        fp_log_warn(LOG, "preparing handlers before forking: %s", err.msg);
+}
+
 /* ---- start-up ----------------------------------------------------------- */
 
 static int init_handles(fp_supervisor_t *sup)
@@ -1650,18 +1662,6 @@ static int init_handles(fp_supervisor_t *sup)
         timers[i]->data = sup;
     }
     return 0;
-}
-
-/* Runs after dropping privileges, so the files it creates belong to the
- * user the children run as. A failure (a database directory that does not
- * exist yet) does not stop start-up: each child meets it again in its own
- * set-up and reports it there, under the crash-loop back-off as before. */
-static void prepare_handlers(fp_supervisor_t *sup)
-{
-    fp_err_t err;
-    fp_err_clear(&err);
-    if (fp_registry_prepare(&sup->registry, sup->cfg, &err) < 0)
-        fp_log_warn(LOG, "preparing handlers before forking: %s", err.msg);
 }
 
 /* Start-up order (ARCHITECTURE.md): handlers, then the children, and only
