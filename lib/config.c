@@ -768,13 +768,43 @@ static int load_handlers(loader_t *ld, const fp_toml_node_t *table)
     return 0;
 }
 
+/* TOML lets a quoted key hold U+0000 ("a\u0000b"); every name the
+ * configuration knows (sections, settings, handlers, queues) is plain text,
+ * and a key read up to its NUL would pass for another ("children\u0000x" for
+ * children). Such a key is refused wherever it is, handler tables included,
+ * whose contents reach handlers as C strings. Recursion is bounded by the
+ * tree's depth limit. */
+static int reject_nul_keys(loader_t *ld, const fp_toml_node_t *node)
+{
+    bool table = fp_toml_type(node) == FP_TOML_TABLE;
+    if (!table && fp_toml_type(node) != FP_TOML_ARRAY)
+        return 0;
+    for (size_t i = 0; i < fp_toml_count(node); i++) {
+        const fp_toml_node_t *child = fp_toml_at(node, i);
+        size_t len = 0;
+        const char *key = table ? fp_toml_key_at_n(node, i, &len) : NULL;
+        if (key != NULL && memchr(key, '\0', len) != NULL) {
+            char q[160];
+            return fail_at(ld, child, FP_ECONFIG,
+                           "key %s holds U+0000 (NUL), which no setting can use",
+                           fp_text_quote_n(q, sizeof q, key, len, 64));
+        }
+        int rc = reject_nul_keys(ld, child);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int load_tree(loader_t *ld, const fp_toml_node_t *root)
 {
+    int rc = reject_nul_keys(ld, root);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < fp_toml_count(root); i++) {
         const char *name = fp_toml_key_at(root, i);
         const fp_toml_node_t *node = fp_toml_at(root, i);
-        int rc = strcmp(name, HANDLERS) == 0 ? load_handlers(ld, node)
-                                             : load_section(ld, name, node);
+        rc = strcmp(name, HANDLERS) == 0 ? load_handlers(ld, node) : load_section(ld, name, node);
         if (rc < 0)
             return rc;
     }

@@ -1,9 +1,11 @@
-/* handler_record_event.c: the record_event handler. Each child opens its own
- * SQLite connection in child_init (never one inherited across fork), in WAL
- * mode so that several children insert side by side, prepares one INSERT and
- * reuses it for every job; child_fini finalizes and closes. Every job is one
- * row of the table events. It must not be called in the supervisor, and it
- * never holds a statement or transaction open between jobs. */
+/* handler_record_event.c: the record_event handler. The supervisor creates
+ * the database in WAL mode with its table before forking
+ * (fp_record_event_prepare); each child then opens its own SQLite connection
+ * in child_init (never one inherited across fork), so that several children
+ * insert side by side, prepares one INSERT and reuses it for every job;
+ * child_fini finalizes and closes. Every job is one row of the table events.
+ * Apart from prepare it must not be called in the supervisor, and it never
+ * holds a statement or transaction open between jobs. */
 #include "handlers.h"
 
 #include <errno.h>
@@ -90,13 +92,25 @@ static int database_path(const fp_toml_node_t *table, const char **path, fp_err_
 
 /* journal_mode answers with the mode now in force. Anything but "wal" (a
  * file system without shared memory, ":memory:") still works, only with
- * children waiting on each other more: warn rather than stop every child. */
+ * children waiting on each other more: warn rather than stop every child.
+ * Switching a new file to WAL needs its write lock while this statement
+ * holds a read lock; two siblings doing it at once deadlock, and SQLite
+ * answers one of them SQLITE_BUSY without calling the busy handler. The
+ * supervisor switches the file before forking (fp_record_event_prepare), so
+ * this only matters for a file replaced behind its back: the statement is
+ * retried, as the busy handler would, for as long. */
 static int set_wal(sqlite3 *db, const char *path, fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+    int64_t start = fp_os_now_us();
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_BUSY &&
+           fp_os_now_us() - start < (int64_t)RECORD_EVENT_BUSY_MS * 1000) {
+        sqlite3_reset(st);
+        rc = SQLITE_OK;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
     if (rc != SQLITE_ROW) {
         rc = fp_err_set(err, FP_ECONFIG, "record_event: setting WAL mode on %s failed: %s", path,
                         sqlite3_errmsg(db));
@@ -111,6 +125,42 @@ static int set_wal(sqlite3 *db, const char *path, fp_err_t *err)
     return 0;
 }
 
+/* Opens path in WAL mode with its table. With re, waits on locks through
+ * on_busy (a child); without, through SQLite's own timeout (the
+ * supervisor). The caller closes *db, also on failure. */
+static int open_ready(const char *path, sqlite3 **db, record_event_t *re, fp_err_t *err)
+{
+    /* NOMUTEX: a child runs one job at a time on one thread. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK)
+        return fp_err_set(err, FP_ECONFIG, "record_event: sqlite3_open_v2(%s) failed: %s", path,
+                          *db != NULL ? sqlite3_errmsg(*db) : "out of memory");
+    /* The busy handling comes first: switching to WAL and creating the table
+     * take locks that a sibling child starting at the same moment may hold. */
+    if (re != NULL)
+        sqlite3_busy_handler(*db, on_busy, re);
+    else
+        sqlite3_busy_timeout(*db, RECORD_EVENT_BUSY_MS);
+    int rc = set_wal(*db, path, err);
+    if (rc == 0 && (sqlite3_exec(*db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+                    sqlite3_exec(*db, fp_record_event_create_sql, NULL, NULL, NULL) != SQLITE_OK))
+        rc = fp_err_set(err, FP_ECONFIG, "record_event: preparing %s failed: %s", path,
+                        sqlite3_errmsg(*db));
+    return rc;
+}
+
+int fp_record_event_prepare(const fp_toml_node_t *table, fp_err_t *err)
+{
+    const char *path;
+    int rc = database_path(table, &path, err);
+    if (rc < 0)
+        return rc;
+    sqlite3 *db = NULL;
+    rc = open_ready(path, &db, NULL, err);
+    sqlite3_close_v2(db); /* before any fork: no child inherits it */
+    return rc;
+}
+
 static int record_event_init(const fp_toml_node_t *table, void **state, fp_err_t *err)
 {
     const char *path;
@@ -120,22 +170,10 @@ static int record_event_init(const fp_toml_node_t *table, void **state, fp_err_t
     record_event_t *re = calloc(1, sizeof *re);
     if (re == NULL)
         return fp_err_set(err, -ENOMEM, "record_event: out of memory");
-    /* NOMUTEX: a child runs one job at a time on one thread. */
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &re->db, flags, NULL) != SQLITE_OK) {
-        rc = fp_err_set(err, FP_ECONFIG, "record_event: sqlite3_open_v2(%s) failed: %s", path,
-                        re->db != NULL ? sqlite3_errmsg(re->db) : "out of memory");
+    if ((rc = open_ready(path, &re->db, re, err)) < 0)
         goto fail;
-    }
-    /* The busy handler comes first: switching to WAL and creating the table
-     * take locks that a sibling child starting at the same moment may hold. */
-    sqlite3_busy_handler(re->db, on_busy, re);
-    if ((rc = set_wal(re->db, path, err)) < 0)
-        goto fail;
-    if (sqlite3_exec(re->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(re->db, fp_record_event_create_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(re->db, fp_record_event_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &re->insert, NULL) !=
-            SQLITE_OK) {
+    if (sqlite3_prepare_v3(re->db, fp_record_event_insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &re->insert, NULL) != SQLITE_OK) {
         rc = fp_err_set(err, FP_ECONFIG, "record_event: preparing %s failed: %s", path,
                         sqlite3_errmsg(re->db));
         goto fail;

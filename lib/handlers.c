@@ -134,3 +134,12 @@ const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name)
             return reg->handlers[i];
     return NULL;
 }
+
+int fp_registry_prepare(const fp_registry_t *reg, const fp_config_t *cfg, fp_err_t *err)
+{
+    /* exec children run a program of their own, not these handlers. */
+    if (cfg->pool.runtime == FP_RUNTIME_EXEC ||
+        fp_registry_find(reg, fp_handler_record_event.name) != &fp_handler_record_event)
+        return 0;
+    return fp_record_event_prepare(fp_config_handler_table(cfg, fp_handler_record_event.name), err);
+}

@@ -47,9 +47,18 @@ int fp_registry_add(fp_registry_t *reg, const fp_handler_t *handler, fp_err_t *e
 
 const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name);
 
+/* In the supervisor before the first fork (native runtime): the one-time
+ * set-up of registered handlers that children starting together would race
+ * for. Returns 0 or negative with err; children still run their own
+ * child_init, which meets (and reports) the same failure. */
+int fp_registry_prepare(const fp_registry_t *reg, const fp_config_t *cfg, fp_err_t *err);
+
 /* The record_event handler, exposed for its unit test; its table and its
- * INSERT, also run by the SQLite ceiling in bench/. */
+ * INSERT, also run by the SQLite ceiling in bench/. fp_record_event_prepare
+ * creates the database of [handlers.record_event] (table may be NULL) in
+ * WAL mode with its table, so that children only open it. */
 extern const fp_handler_t fp_handler_record_event;
+int fp_record_event_prepare(const fp_toml_node_t *table, fp_err_t *err);
 extern const char fp_record_event_create_sql[];
 extern const char fp_record_event_insert_sql[];
 

@@ -6,14 +6,31 @@
 
 cJSON *fp_json_parse(const char *text, size_t len)
 {
-    if (len == 0 || memchr(text, '\0', len) != NULL)
+    return fp_json_parse_at(text, len, NULL);
+}
+
+cJSON *fp_json_parse_at(const char *text, size_t len, size_t *bad_at)
+{
+    size_t at_dummy;
+    size_t *at = bad_at != NULL ? bad_at : &at_dummy;
+    *at = 0;
+    if (len == 0)
         return NULL;
+    const char *nul = memchr(text, '\0', len);
+    if (nul != NULL) {
+        *at = (size_t)(nul - text);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *value = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (value == NULL)
+    if (value == NULL) {
+        /* cJSON reports where it stopped; keep it inside the input. */
+        *at = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         return NULL;
+    }
     for (const char *p = end; p < text + len; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            *at = (size_t)(p - text);
             cJSON_Delete(value);
             return NULL;
         }

@@ -13,6 +13,9 @@
 
 /* Returns the parsed value (owned; cJSON_Delete) or NULL. */
 cJSON *fp_json_parse(const char *text, size_t len);
+/* The same, and on failure sets *bad_at (may be NULL) to the offset where
+ * the input stopped being JSON (a NaN, a NUL byte, trailing garbage). */
+cJSON *fp_json_parse_at(const char *text, size_t len, size_t *bad_at);
 
 /* Appends s[0..len) as a JSON string literal, quotes included: binary-safe
  * (a NUL byte becomes \u0000, other control characters \n, \t... or

@@ -103,6 +103,14 @@ static const adapter_t *find_adapter(const fp_plugins_t *p, const char *type)
     return NULL;
 }
 
+/* The job's "attempt", read defensively: a double out of int64_t's range
+ * must never reach a cast (undefined behaviour). */
+static int64_t attempt_of(const cJSON *attempt)
+{
+    double v = cJSON_IsNumber(attempt) ? attempt->valuedouble : 0;
+    return v >= 0 && v <= 1e9 ? (int64_t)v : 0;
+}
+
 static void adapter_run(void *state, const cJSON *job, const cJSON *args, fp_handler_result_t *res)
 {
     (void)state;
@@ -126,7 +134,7 @@ static void adapter_run(void *state, const cJSON *job, const cJSON *args, fp_han
     fp_plugin_job_t pj = {
         .type = a->ph->type,
         .id = id_str,
-        .attempt = 1 + (cJSON_IsNumber(attempt) ? (int64_t)attempt->valuedouble : 0),
+        .attempt = 1 + attempt_of(attempt),
         .args = args,
     };
     fp_plugin_result_t pr = {1, 1, res->error, sizeof res->error, NULL};

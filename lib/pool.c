@@ -210,3 +210,13 @@ bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
     }
     return true;
 }
+
+int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random)
+{
+    if (per_child <= 0)
+        return 0;
+    if (jitter <= 0)
+        return per_child;
+    uint64_t extra = random % ((uint64_t)jitter + 1); /* jitter + 1 <= 2^63: no wrap */
+    return extra > (uint64_t)(INT64_MAX - per_child) ? INT64_MAX : per_child + (int64_t)extra;
+}

@@ -142,6 +142,11 @@ void fp_pool_start_ok(fp_pool_t *pool);
 bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
                       bool backing_off);
 
+/* A new child's recycling limit: per_child plus a share of jitter picked by
+ * random (uniform in [0, jitter]), so children started together do not all
+ * retire together; 0 (no limit) stays 0, and the sum saturates at INT64_MAX. */
+int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random);
+
 const char *fp_pool_state_name(fp_child_state_t state);
 
 #endif

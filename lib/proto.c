@@ -7,11 +7,13 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 int fp_buf_append(fp_buf_t *buf, const char *data, size_t len)
 {
@@ -163,9 +165,12 @@ static int get_int(const cJSON *obj, const char *key, bool required, int64_t min
             return fp_err_set(err, FP_EPROTO, "message has no \"%s\"", key);
         return 0;
     }
+    /* Range first: casting a double outside int64_t (1e300) is undefined,
+     * and NaN fails every comparison. min and max are exact as doubles. */
     double v = item->valuedouble;
-    if (!cJSON_IsNumber(item) || v != (double)(int64_t)v || v < (double)min || v > (double)max)
-        return fp_err_set(err, FP_EPROTO, "\"%s\" must be a whole number", key);
+    if (!cJSON_IsNumber(item) || !(v >= (double)min && v <= (double)max) || v != floor(v))
+        return fp_err_set(err, FP_EPROTO, "\"%s\" must be a whole number from %" PRId64
+                          " to %" PRId64, key, min, max);
     *out = (int64_t)v;
     return 0;
 }
@@ -238,9 +243,12 @@ static int decode_object(cJSON *obj, fp_msg_t *out, fp_err_t *err)
 int fp_proto_decode(const char *line, size_t len, fp_msg_t *out, fp_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    cJSON *obj = fp_json_parse(line, len);
+    size_t bad_at = 0;
+    char near[160];
+    cJSON *obj = fp_json_parse_at(line, len, &bad_at);
     if (obj == NULL)
-        return fp_err_set(err, FP_EPROTO, "message is not JSON");
+        return fp_err_set(err, FP_EPROTO, "message is not JSON (at byte %zu: %s)", bad_at,
+                          fp_text_quote_n(near, sizeof near, line + bad_at, len - bad_at, 16));
     int rc = cJSON_IsObject(obj) ? decode_object(obj, out, err)
                                  : fp_err_set(err, FP_EPROTO, "message is not a JSON object");
     cJSON_Delete(obj);

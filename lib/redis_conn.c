@@ -122,7 +122,8 @@ void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason)
     if (c->ac == NULL || c->going_down)
         return;
     char why[256];
-    snprintf(why, sizeof why, "%s", reason); /* reason may live in a reply freed below */
+    /* reason may live in a reply freed below; a longer one is cut, on purpose */
+    snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, reason);
     release_context(c);
     conn_lost(c, why);
 }

@@ -17,6 +17,11 @@ typedef enum fp_retry_decision_e {
  * failure (retryable = false) or no attempts left is dead. */
 fp_retry_decision_t fp_retry_decide(int64_t attempts, int64_t max_attempts, bool retryable);
 
+/* The longest delay fp_retry_backoff_ms returns (ten years, the longest
+ * duration the configuration takes): adding it to any clock reading stays
+ * far from overflow. */
+#define FP_RETRY_DELAY_MAX_MS (INT64_C(3650) * 24 * 3600 * 1000)
+
 /* Delay before the next attempt after `attempts` executions: base * 2^(attempts-1)
  * capped at max_ms; with jitter, "full jitter" (uniformly in [0, that]) from
  * random, so that jobs that failed together do not come back together. */

@@ -737,21 +737,41 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
         sup->reload_unproven = false;
 }
 
+/* A child holding a job that sends a line the protocol does not allow
+ * cannot be trusted with it: the attempt fails at once (instead of running
+ * into its timeout) and the child is killed; its exit is reaped as for any
+ * crash and its slot refilled. Without a job, the line is only logged. */
+static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *why)
+{
+    fp_held_t *held = slot->job;
+    if (held == NULL || slot->timed_out || slot->reaped) {
+        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid, why);
+        return;
+    }
+    fp_log_error(LOG, "child %d (pid %d) broke the protocol while running job %s: %s; killing it",
+                 slot->id, (int)slot->pid, held_name(held), why);
+    char reason[FP_ERR_MSG_MAX + 16];
+    snprintf(reason, sizeof reason, "protocol: %s", why);
+    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    slot_pop(slot);
+    job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
+    held_release(sup, held);
+    slot->channel_eof = true; /* it takes no more jobs */
+    signal_child(slot, SIGKILL);
+}
+
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
 {
     channel_t *ch = ctx;
     fp_supervisor_t *sup = ch->sup;
     fp_slot_t *slot = channel_slot(ch);
-    if (status < 0) {
-        fp_log_warn(LOG, "child %d (pid %d) sent a line longer than the limit; ignored", slot->id,
-                    (int)slot->pid);
-        return;
-    }
     fp_msg_t msg;
     fp_err_t err;
-    if (fp_proto_decode(line, len, &msg, &err) < 0) {
-        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid,
-                    err.msg);
+    fp_err_clear(&err);
+    if (status < 0)
+        fp_err_set(&err, FP_ELIMIT, "a line longer than %zu bytes", ch->framer.max_line);
+    if (status < 0 || fp_proto_decode(line, len, &msg, &err) < 0) {
+        protocol_error(sup, slot, err.msg);
         return;
     }
     if (msg.op == FP_MSG_READY && !slot->said_ready)
@@ -1065,9 +1085,8 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
         return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
     }
     const fp_config_t *cfg = sup->cfg;
-    if (cfg->pool.max_jobs_per_child > 0)
-        slot->max_jobs = cfg->pool.max_jobs_per_child +
-                         (int64_t)(next_random(sup) % (uint64_t)(cfg->pool.max_jobs_jitter + 1));
+    slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
+                                      next_random(sup));
     slot->generation = sup->generation;
     uv_timer_start(&((channel_t *)slot->channel)->job_timer, on_start_timer,
                    (uint64_t)cfg->pool.start_timeout_ms, 0);
@@ -1834,6 +1853,18 @@ static int drop_privileges(const fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
+/* Runs after dropping privileges, so the files it creates belong to the
+ * user the children run as. A failure (a database directory that does not
+ * exist yet) does not stop start-up: each child meets it again in its own
+ * set-up and reports it there, under the crash-loop back-off as before. */
+static void prepare_handlers(fp_supervisor_t *sup)
+{
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (fp_registry_prepare(&sup->registry, sup->cfg, &err) < 0)
+        fp_log_warn(LOG, "preparing handlers before forking: %s", err.msg);
+}
+
 /* ---- start-up ----------------------------------------------------------- */
 
 static int init_handles(fp_supervisor_t *sup)
@@ -1904,6 +1935,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
      * every other fd above 3 as they start. */
     if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup->cfg, err)) < 0)
         return rc;
+    prepare_handlers(sup);
     for (size_t i = 0; i < sup->pool.target; i++)
         if ((rc = spawn_child(sup, err)) < 0)
             return rc;

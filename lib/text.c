@@ -6,18 +6,25 @@
 
 const char *fp_text_quote(char *buf, size_t size, const char *s, size_t max_chars)
 {
+    /* Only what can be shown is measured: s may be a 10 MB line. */
+    return fp_text_quote_n(buf, size, s, strnlen(s, max_chars + 1), max_chars);
+}
+
+const char *fp_text_quote_n(char *buf, size_t size, const char *s, size_t len, size_t max_chars)
+{
     size_t n = 0;
     buf[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p && n + 8 < size; p++) {
-        if ((size_t)(p - (const unsigned char *)s) >= max_chars) {
+    for (size_t i = 0; i < len && n + 8 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= max_chars) {
             memcpy(buf + n, "...", 3);
             n += 3;
             break;
         }
-        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
         else
-            buf[n++] = (char)*p;
+            buf[n++] = (char)c;
     }
     buf[n++] = '"';
     buf[n] = '\0';

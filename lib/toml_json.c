@@ -1,7 +1,8 @@
 /* toml_json.c: converting a TOML tree to cJSON, in plain form (for dumping
  * configuration) or in toml-test's tagged form (for the test tool). It only
  * reads the tree. cJSON strings end at the first NUL, so a TOML string that
- * holds U+0000 is emitted as a raw, already escaped JSON literal instead. */
+ * holds U+0000 is emitted as a raw, already escaped JSON literal instead, and
+ * so is a table whose keys hold one. */
 #include "toml_internal.h"
 
 #include <inttypes.h>
@@ -33,8 +34,8 @@ static void float_text(double v, char *buf, size_t size)
     }
 }
 
-/* A JSON string literal for text holding NULs, as a cJSON raw item. */
-static cJSON *raw_string(const char *s, size_t len)
+/* A JSON string literal for text that may hold NULs (malloc'd). */
+static char *literal(const char *s, size_t len)
 {
     if (len > (SIZE_MAX - 3) / 6)
         return NULL;
@@ -56,7 +57,14 @@ static cJSON *raw_string(const char *s, size_t len)
     }
     out[o++] = '"';
     out[o] = '\0';
-    cJSON *item = cJSON_CreateRaw(out);
+    return out;
+}
+
+/* The same as a cJSON raw item. */
+static cJSON *raw_string(const char *s, size_t len)
+{
+    char *out = literal(s, len);
+    cJSON *item = out != NULL ? cJSON_CreateRaw(out) : NULL;
     free(out);
     return item;
 }
@@ -134,9 +142,62 @@ static cJSON *plain_leaf(const fp_toml_node_t *n)
 
 static cJSON *node_json(const fp_toml_node_t *n, bool tagged);
 
+static bool has_nul_key(const fp_toml_node_t *n)
+{
+    for (size_t i = 0; i < n->u.table.count; i++)
+        if (memchr(n->u.table.entries[i].key, '\0', n->u.table.entries[i].len) != NULL)
+            return true;
+    return false;
+}
+
+/* Appends text to *out (malloc'd, *len bytes so far); false on ENOMEM. */
+static bool append(char **out, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+    char *grown = realloc(*out, *len + n + 1);
+    if (grown == NULL)
+        return false;
+    memcpy(grown + *len, text, n + 1);
+    *out = grown;
+    *len += n;
+    return true;
+}
+
+/* A member's key and value as JSON text ("key":value) onto *out. */
+static bool append_member(char **out, size_t *len, const fp__toml_entry_t *e, bool tagged)
+{
+    char *key = literal(e->key, e->len);
+    cJSON *child = node_json(e->value, tagged);
+    char *value = child != NULL ? cJSON_PrintUnformatted(child) : NULL;
+    bool ok = key != NULL && value != NULL && append(out, len, key) && append(out, len, ":") &&
+              append(out, len, value);
+    free(key);
+    cJSON_free(value);
+    cJSON_Delete(child);
+    return ok;
+}
+
+/* cJSON's object keys end at the first NUL, so a table with a key holding
+ * U+0000 is written as raw JSON text instead, its keys escaped whole. */
+static cJSON *raw_table(const fp_toml_node_t *n, bool tagged)
+{
+    char *out = NULL;
+    size_t len = 0;
+    bool ok = append(&out, &len, "{");
+    for (size_t i = 0; ok && i < n->u.table.count; i++)
+        ok = (i == 0 || append(&out, &len, ",")) &&
+             append_member(&out, &len, &n->u.table.entries[i], tagged);
+    ok = ok && append(&out, &len, "}");
+    cJSON *item = ok ? cJSON_CreateRaw(out) : NULL;
+    free(out);
+    return item;
+}
+
 /* Recursion is bounded by the tree's depth limit. */
 static cJSON *container_json(const fp_toml_node_t *n, bool tagged)
 {
+    if (n->type == FP_TOML_TABLE && has_nul_key(n))
+        return raw_table(n, tagged);
     bool table = n->type == FP_TOML_TABLE;
     cJSON *out = table ? cJSON_CreateObject() : cJSON_CreateArray();
     size_t count = fp_toml_count(n);

@@ -530,7 +530,7 @@ static int scan_radix(fp__toml_parser_t *p, const token_t *tk, fp_toml_node_t *n
         return rc;
     if (i < tk->n)
         return token_fail(p, tk, i, what);
-    uint64_t v;
+    uint64_t v = 0; /* set by accumulate; the optimiser of a Release build cannot tell */
     if ((rc = accumulate(p, tk, 2, i, radix, INT64_MAX, &v)) < 0)
         return rc;
     node->type = FP_TOML_INTEGER;
@@ -542,7 +542,7 @@ static int finish_integer(fp__toml_parser_t *p, const token_t *tk, size_t from, 
                           fp_toml_node_t *node)
 {
     uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    uint64_t v;
+    uint64_t v = 0;
     int rc = accumulate(p, tk, from, to, 10, limit, &v);
     if (rc < 0)
         return rc;

@@ -237,6 +237,14 @@ const char *fp_toml_key_at(const fp_toml_node_t *table, size_t i)
     return table->u.table.entries[i].key;
 }
 
+const char *fp_toml_key_at_n(const fp_toml_node_t *table, size_t i, size_t *len)
+{
+    const char *key = fp_toml_key_at(table, i);
+    if (len != NULL)
+        *len = key != NULL ? table->u.table.entries[i].len : 0;
+    return key;
+}
+
 const fp_toml_node_t *fp_toml_at(const fp_toml_node_t *node, size_t i)
 {
     if (node == NULL)
@@ -250,9 +258,14 @@ const fp_toml_node_t *fp_toml_at(const fp_toml_node_t *node, size_t i)
 
 const fp_toml_node_t *fp_toml_get(const fp_toml_node_t *table, const char *key)
 {
+    return key != NULL ? fp_toml_get_n(table, key, strlen(key)) : NULL;
+}
+
+const fp_toml_node_t *fp_toml_get_n(const fp_toml_node_t *table, const char *key, size_t len)
+{
     if (key == NULL)
         return NULL;
-    return fp__toml_table_find(table, key, strlen(key));
+    return fp__toml_table_find(table, key, len);
 }
 
 const char *fp_toml_string(const fp_toml_node_t *node, size_t *len)

@@ -129,9 +129,15 @@ for s in "${selected[@]}"; do
   [ "$s" = bullmq-inproc ] && s=bullmq
   s_scale=$scale
   [ "$s" = rq ] && s_scale=$(awk -v a="$scale" -v b="${FP_COMPARE_RQ_SCALE:-1}" 'BEGIN {print a * b}')
-  python3 bench/peers/driver.py "$s" --port "$port" --work "$work" --out "$results" \
+  # A system that fails is reported in the tables, not the end of the run:
+  # the driver records a failed case itself; this line covers a driver that
+  # could not run at all.
+  if ! python3 bench/peers/driver.py "$s" --port "$port" --work "$work" --out "$results" \
     --runs "$runs" --scale "$s_scale" --startups "${FP_COMPARE_STARTUPS:-3}" --forkpool "$repo/$build_dir/forkpool" \
-    --peers "$repo/bench/peers" --node-modules "$node_dir/node_modules"
+    --peers "$repo/bench/peers" --node-modules "$node_dir/node_modules"; then
+    echo "== compare: $s: the driver failed (above); going on with the next system" >&2
+    printf '%s\t(every case)\t0\tfailed: the driver exited with an error, see its output\n' "$s" >>"$results"
+  fi
 done
 
 mkdir -p "$(dirname "$out")" "$(dirname "$tsv_copy")"

@@ -6,7 +6,9 @@ run: system, case, jobs, processing_s, startup_s, cpu_s, pss_kb (tab-separated;
 blank lines and lines starting with # are skipped). Runs of the same system,
 case and job count are one row: the median with [min-max] of jobs/s
 (jobs / processing_s), processing seconds, CPU seconds per 1,000 jobs, peak
-total PSS in MB and start-up seconds.
+total PSS in MB and start-up seconds. A line "system, case, jobs, failed:
+REASON" (4 columns) is a case that failed: table 1 shows it with its reason,
+and the other tables leave it out.
 
 Printed to stdout:
   1. every system and case;
@@ -48,14 +50,20 @@ CASE_ORDER = {"record_event": 0, "noop": 1, "sleep_50ms": 2}
 
 
 def load(path):
+    """(groups, order, failures): runs by (system, case, jobs) in the order
+    first seen, and the reason of every failed (system, case, jobs)."""
     groups = {}
     order = []
+    failures = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip() or line.startswith("#"):
                 continue
             cols = line.split("\t")
+            if len(cols) == 4 and cols[3].startswith("failed"):
+                failures[(cols[0], cols[1], int(cols[2]))] = cols[3]
+                continue
             if len(cols) != 7:
                 sys.exit("bench_report: %s:%d: expected 7 tab-separated columns, got %d"
                          % (path, lineno, len(cols)))
@@ -73,7 +81,7 @@ def load(path):
                 "pss_mb": pss / 1024.0,
                 "startup": startup,
             })
-    return groups, order
+    return groups, order, failures
 
 
 def med(runs, field):
@@ -148,8 +156,8 @@ def main():
                     help="the forkpool setting whose CPU, PSS and start-up ratios are shown")
     opt = ap.parse_args()
 
-    groups, order = load(opt.tsv)
-    if not groups:
+    groups, order, failures = load(opt.tsv)
+    if not groups and not failures:
         sys.exit("bench_report: no runs in " + opt.tsv)
     systems = []
     for system, _, _ in order:
@@ -186,6 +194,9 @@ def main():
                 cell(runs, "cpu/1000", digits_for(med(runs, "cpu/1000")[0])),
                 cell(runs, "pss_mb", 1),
                 cell(runs, "startup", 3)))
+    for (system, case, jobs), reason in failures.items():
+        label = case_label(case, jobs) if jobs else case
+        print("| %s | %s | %s | – | – | – | – |" % (label, system, reason.replace("|", "/")))
 
     # 2. Each forkpool setting against each peer, same case and job count:
     # jobs/s for every setting, and CPU, PSS and start-up for the base.

@@ -12,8 +12,10 @@
 
 forkpool starts the program once per child with the dispatch socket on the
 fd named by FORKPOOL_FD and reuses it for many jobs. A handler that raises
-fails the attempt and the job is retried under [retry]; raising Permanent
-fails it for good; a job type with no handler fails for good. Standard
+fails the attempt and the job is retried under [retry], and so does one whose
+result JSON cannot carry (NaN, Infinity, a set: "ValueError: ..." or
+"TypeError: ..."); raising Permanent fails it for good; a job type with no
+handler fails for good. Standard
 library only; see SPEC.md "Dispatch channel" for the protocol.
 """
 import json
@@ -38,8 +40,14 @@ def handler(name):
     return register
 
 
+def _dumps(value):
+    """JSON text; NaN and Infinity, which JSON has no words for and the daemon
+    would refuse as a protocol error, raise ValueError instead."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
 def _send(fd, msg):
-    data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+    data = (_dumps(msg) + "\n").encode()
     while data:
         data = data[os.write(fd, data):]
 
@@ -51,7 +59,7 @@ def _answer(seq, job):
         if fn is None:
             raise Permanent("no handler for job type %r" % job.get("type"))
         result = fn(job.get("args", {}))
-        json.dumps(result)  # a result that is not JSON-able fails here, in the handler's name
+        _dumps(result)  # a result that is not JSON (a set, NaN) fails here, in the handler's name
         done = {"op": "done", "seq": seq, "ok": True, "result": result}
     except Permanent as e:
         done = {"op": "done", "seq": seq, "ok": False, "error": str(e) or "failed", "retry": False}

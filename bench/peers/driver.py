@@ -22,6 +22,10 @@ For one system, every case, RUNS runs each:
      every 250 ms, when the run's own ready signal shows and when all jobs are
      done (so that a run shorter than 250 ms is sampled too).
 Each run appends: system, case, jobs, processing_s, startup_s, cpu_s, pss_kb.
+A case that fails (no ready signal, jobs failed, workers exited early...)
+appends one line instead: system, case, jobs, "failed: <reason>"; its workers
+are killed and the driver goes on with the next case, so that one peer's
+failure shows in the tables rather than ending the comparison.
 """
 import argparse
 import json
@@ -294,6 +298,22 @@ class BullMQ(System):
 
 # ---------------------------------------------------------------- one run
 
+# Every worker launched and not yet known to be gone, so that a failed case
+# can kill what it left running before the next case starts.
+LAUNCHED = []
+
+
+def kill_leftovers():
+    while LAUNCHED:
+        p = LAUNCHED.pop()
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
 def launch(specs, timed, work):
     procs = []
     for i, (argv, env, log) in enumerate(specs):
@@ -302,6 +322,7 @@ def launch(specs, timed, work):
         procs.append(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                       stdout=open(log, "w"), stderr=subprocess.STDOUT,
                                       start_new_session=True))
+    LAUNCHED.extend(procs)
     return procs
 
 
@@ -341,6 +362,22 @@ def reset(r, system):
             os.unlink(system.db + suffix)
         except FileNotFoundError:
             pass
+    prepare_db(system.db)
+
+
+def prepare_db(path):
+    """The events database in WAL mode with its table before any worker
+    starts, as forkpool's supervisor does before forking: workers switching a
+    new file to WAL together deadlock, and SQLite answers one of them
+    "database is locked" at once, busy timeout or not (RQ's work horses did)."""
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, action TEXT,"
+                     " timestamp TEXT, org_id TEXT, user_id TEXT, object_id TEXT,"
+                     " object_type TEXT)")
+    finally:
+        conn.close()
 
 
 def measure_startup(system, r):
@@ -501,8 +538,17 @@ def main():
         for kind, args, jobs in cases:
             case = "sleep_50ms" if kind == "sleep" else kind
             for run in range(opt.runs):
-                processing, startup, cpu, peak = one_run(system, r, kind, args, jobs, trace,
-                                                         opt.startups)
+                try:
+                    processing, startup, cpu, peak = one_run(system, r, kind, args, jobs, trace,
+                                                             opt.startups)
+                except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                    kill_leftovers()
+                    reason = re.sub(r";? log:$", "", str(exc).split("\n")[0])
+                    out.write("%s\t%s\t%d\tfailed: %s\n" % (system.name, case, jobs, reason))
+                    out.flush()
+                    print("   %-22s %-13s %7d jobs  run %d FAILED: %s; going on with the next case"
+                          % (system.name, case, jobs, run + 1, exc), flush=True)
+                    break
                 out.write("%s\t%s\t%d\t%.4f\t%.4f\t%.2f\t%d\n"
                           % (system.name, case, jobs, processing, startup, cpu, peak))
                 out.flush()

@@ -66,14 +66,19 @@ int fp_toml_col(const fp_toml_node_t *node);
 size_t fp_toml_count(const fp_toml_node_t *node);
 
 /* Table entries in the order they were defined. The key is borrowed from the
- * tree. Returns NULL past the end or on a non-table. */
+ * tree. Returns NULL past the end or on a non-table. A quoted key may hold
+ * U+0000 (written \u0000): fp_toml_key_at's text then ends early, while
+ * fp_toml_key_at_n sets *len (may be NULL) to the whole key's length. */
 const char *fp_toml_key_at(const fp_toml_node_t *table, size_t i);
+const char *fp_toml_key_at_n(const fp_toml_node_t *table, size_t i, size_t *len);
 
 /* i-th value of a table (in definition order) or element of an array. */
 const fp_toml_node_t *fp_toml_at(const fp_toml_node_t *node, size_t i);
 
-/* The value under key in a table, or NULL. */
+/* The value under key in a table, or NULL. fp_toml_get_n takes a key of
+ * len bytes, which may hold NULs. */
 const fp_toml_node_t *fp_toml_get(const fp_toml_node_t *table, const char *key);
+const fp_toml_node_t *fp_toml_get_n(const fp_toml_node_t *table, const char *key, size_t len);
 
 /* Scalar accessors. Calling one on a node of another type is a programming
  * error and returns 0 / NULL. fp_toml_string sets *len (may be NULL): strings

@@ -73,6 +73,18 @@ def wrongseq(args):
     hang()
 
 
+@handler("nan")
+def nan(args):
+    """A done line as json.dumps writes it by default: NaN is not JSON."""
+    os.write(FD, b'{"op":"done","seq":1,"ok":true,"result":NaN,"rss_kb":1}\n')
+    hang()
+
+
+@handler("nanresult")
+def nanresult(args):
+    return {"ratio": float("nan")}
+
+
 @handler("longline")
 def longline(args):
     return "x" * args.get("bytes", 2 << 20)  # the done line exceeds the limit

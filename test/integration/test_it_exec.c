@@ -57,6 +57,18 @@ static bool delayed_all_have(fp_td_t *td, long long n, const char *needle)
     return ok;
 }
 
+/* How many members of the delayed set contain needle. */
+static long long delayed_count(fp_td_t *td, const char *needle)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 -1", FP_TD_DELAYED);
+    assert_non_null(r);
+    long long n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        n += strstr(r->element[i]->str, needle) != NULL;
+    freeReplyObject(r);
+    return n;
+}
+
 /* 500 jobs through 2 workers: each started once and reused. */
 static void test_exec_reuses_two_workers(void **state)
 {
@@ -169,27 +181,60 @@ static void test_exec_worker_exiting_at_once_backs_off(void **state)
     assert_true(fp_td_log_count(td, "exited with status 3") >= 3);
 }
 
-/* Garbage, an answer for another seq and an overlong line on fd 3 are each
- * logged and ignored; the job, never answered, ends by its timeout, and the
- * daemon goes on with the next job. */
+/* An answer for another seq is logged and ignored; the job, never answered,
+ * ends by its timeout, and the daemon goes on with the next job. */
 static void test_exec_bad_answers_end_by_timeout(void **state)
 {
     fp_td_t *td = *state;
     exec_config(td, NULL, "children = 1\n", NULL);
-    fp_td_enqueue(td, 1, "{\"type\":\"garbage\",\"timeout\":\"500ms\",\"id\":\"g%d%d\"}");
     fp_td_enqueue(td, 1, "{\"type\":\"wrongseq\",\"timeout\":\"500ms\",\"id\":\"w%d%d\"}");
-    fp_td_enqueue(td, 1, "{\"type\":\"longline\",\"timeout\":\"500ms\",\"id\":\"l%d%d\"}");
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"timeout\":\"500ms\",\"id\":\"s%d%d\"}");
     fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"ok%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 3);
-    assert_true(fp_td_log_count(td, "sent a bad line") >= 1);
     assert_int_equal(fp_td_log_count(td, "answered for job seq 987654321 it does not hold"), 1);
-    assert_int_equal(fp_td_log_count(td, "sent a line longer than the limit"), 1);
-    assert_int_equal(fp_td_log_count(td, "timed out; sending SIGTERM"), 4);
-    assert_true(delayed_all_have(td, 4, "timeout: still running after 500 ms"));
-    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 5);
+    assert_int_equal(fp_td_log_count(td, "timed out; sending SIGTERM"), 2);
+    assert_true(delayed_all_have(td, 2, "timeout: still running after 500 ms"));
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 3);
     assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* Garbage, a done line with NaN and an overlong line from a child holding
+ * a job each fail that attempt at once with a "protocol:" reason, and the
+ * child is replaced. The timeouts are an hour: only the protocol error can
+ * end these jobs within the test. */
+static void test_exec_protocol_errors_fail_the_attempt(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"garbage\",\"timeout\":\"1h\",\"id\":\"g%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"nan\",\"timeout\":\"1h\",\"id\":\"n%d%d\"}");
+    fp_td_enqueue(td, 1, "{\"type\":\"longline\",\"timeout\":\"1h\",\"id\":\"l%d%d\"}");
+    fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"ok%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 3);
+    assert_true(delayed_all_have(td, 3, "\"last_error\":\"protocol: "));
+    assert_int_equal(delayed_count(td, "protocol: message is not JSON"), 2);
+    assert_int_equal(delayed_count(td, "protocol: a line longer than"), 1);
+    assert_int_equal(fp_td_log_count(td, "timed out"), 0);
+    assert_int_equal(fp_td_log_count(td, "broke the protocol"), 3);
+    assert_true(fp_td_log_count(td, "spawned (pid") >= 4);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* The Python helper refuses a result JSON cannot carry (NaN) and fails the
+ * job with that reason instead of sending a line the daemon cannot read. */
+static void test_exec_helper_refuses_nan(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"nanresult\",\"timeout\":\"1h\",\"id\":\"r%d%d\"}");
+    fp_td_enqueue(td, 2, "{\"type\":\"echo\",\"id\":\"ok%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 2);
+    assert_true(delayed_all_have(td, 1, "ValueError: Out of range float values are not JSON"));
+    assert_int_equal(fp_td_log_count(td, "broke the protocol"), 0);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 1);
 }
 
 /* The worker's stdout and stderr reach the daemon's log with its child id. */
@@ -315,6 +360,42 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     free(program);
 }
 
+/* The exec command that config.example.toml shows, used exactly as written
+ * (from the repository's root, as the example's relative path says), runs
+ * a job to completion. */
+static void test_exec_example_config_command_runs(void **state)
+{
+    fp_td_t *td = *state;
+    const char *src = fp_th_env("FP_SOURCE_DIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.example.toml", src);
+    size_t len = 0;
+    char *example = fp_th_read_file(path, &len);
+    assert_non_null(example);
+    const char *at = strstr(example, "# Example: command = ");
+    assert_non_null(at);
+    at += strlen("# Example: ");
+    char command[512];
+    size_t n = strcspn(at, "\n");
+    assert_true(n < sizeof command);
+    memcpy(command, at, n);
+    command[n] = '\0';
+    free(example);
+    char text[1024];
+    snprintf(text, sizeof text, "[pool]\nruntime = \"exec\"\n%s\nchildren = 1\n", command);
+    fp_td_config(td, NULL, text);
+    fp_td_enqueue(td, 1, "{\"type\":\"square\",\"args\":{\"n\":12},\"id\":\"sq%d%d\"}");
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(src), 0); /* the daemon inherits it */
+    fp_td_start(td, true);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -328,6 +409,9 @@ int main(void)
         T(test_exec_command_not_found_is_a_config_error),
         T(test_exec_worker_exiting_at_once_backs_off),
         T(test_exec_bad_answers_end_by_timeout),
+        T(test_exec_protocol_errors_fail_the_attempt),
+        T(test_exec_helper_refuses_nan),
+        T(test_exec_example_config_command_runs),
         T(test_exec_output_is_logged_with_the_child_id),
         T(test_exec_program_gone_after_start_is_retried),
     };

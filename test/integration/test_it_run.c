@@ -168,6 +168,22 @@ static void test_term_mid_run_loses_nothing(void **state)
     assert_int_equal(fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events"), 2 * total);
 }
 
+/* The largest recycling limits the configuration accepts: the jittered
+ * per-child limit saturates instead of overflowing (UBSan aborts on a
+ * signed overflow in the daemon). */
+static void test_largest_recycling_limits(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 2\nmax_jobs_per_child = 9223372036854775807\n"
+                 "max_jobs_jitter = 9223372036854775807\n");
+    fp_td_enqueue(td, 20, "{\"type\":\"echo\",\"id\":\"big%d-%d\"}");
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 20);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -177,6 +193,7 @@ int main(void)
         T(test_bad_payloads_go_to_dead),
         T(test_backpressure_with_large_backlog),
         T(test_term_mid_run_loses_nothing),
+        T(test_largest_recycling_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

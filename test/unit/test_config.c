@@ -449,6 +449,27 @@ static void unknown_keys_and_sections(void **state)
                         "t.toml:2:1: unknown key \"a\\x0ab\" in [pool]");
 }
 
+/* A quoted key may hold U+0000; no setting, section, handler or queue name
+ * can, so the loader names the key instead of reading it up to the NUL
+ * (which made "children\u0000x" set children). */
+static void nul_in_keys_rejected(void **state)
+{
+    (void)state;
+    expect_config_error("[pool]\n\"children\\u0000x\" = 4\n",
+                        "t.toml:2:1: key \"children\\x00x\" holds U+0000 (NUL), which no "
+                        "setting can use");
+    expect_config_error("[\"pool\\u0000\"]\nchildren = 4\n",
+                        "t.toml:1:1: key \"pool\\x00\" holds U+0000 (NUL), which no "
+                        "setting can use");
+    expect_config_error("[handlers.record_event]\n\"database\\u0000\" = \"x.db\"\n",
+                        "t.toml:2:1: key \"database\\x00\" holds U+0000 (NUL), which no "
+                        "setting can use");
+    expect_config_error("[queues]\nnames = [\"a\", \"b\"]\norder = \"weighted\"\n"
+                        "[queues.weights]\n\"a\\u0000\" = 2\n",
+                        "t.toml:5:1: key \"a\\x00\" holds U+0000 (NUL), which no "
+                        "setting can use");
+}
+
 static void wrong_types(void **state)
 {
     (void)state;
@@ -1062,6 +1083,7 @@ int main(void)
         cmocka_unit_test(listen_forms_accepted),
         cmocka_unit_test(automatic_values_resolved),
         cmocka_unit_test(unknown_keys_and_sections),
+        cmocka_unit_test(nul_in_keys_rejected),
         cmocka_unit_test(wrong_types),
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_durations_and_sizes),

@@ -439,9 +439,9 @@ static void test_record_event_busy_is_retried(void **state)
 
 #define ROWS_PER_WRITER 300
 
-/* One writer process, as a child would be: its own connection, N inserts.
- * Starts when the barrier pipe says so; reports through its exit status. */
-static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, const char *action)
+/* In a forked process: waits until the barrier pipe says go, then starts
+ * as a child would; a failure is reported through the exit status. */
+static void *child_start(const fp_toml_node_t *table, int barrier, const char *who)
 {
     char go;
     if (read(barrier, &go, 1) != 1)
@@ -449,9 +449,16 @@ static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, cons
     void *st = NULL;
     fp_err_t err;
     if (fp_handler_record_event.child_init(table, &st, &err) != 0) {
-        fprintf(stderr, "writer %s: %s\n", action, err.msg);
+        fprintf(stderr, "%s (pid %d): %s\n", who, (int)getpid(), err.msg);
         _exit(4);
     }
+    return st;
+}
+
+/* One writer process, as a child would be: its own connection, N inserts. */
+static _Noreturn void writer_main(const fp_toml_node_t *table, int barrier, const char *action)
+{
+    void *st = child_start(table, barrier, action);
     char args[64];
     snprintf(args, sizeof args, "{\"action\":\"%s\"}", action);
     cJSON *job = cJSON_Parse("{\"type\":\"record_event\"}");
@@ -507,6 +514,84 @@ static void test_record_event_two_processes_insert_concurrently(void **state)
     sqlite3_close(db);
 }
 
+#define STARTERS 8
+#define START_ROUNDS 100
+
+/* One child's start-up only: child_init, then fini. */
+static _Noreturn void starter_main(const fp_toml_node_t *table, int barrier)
+{
+    fp_handler_record_event.child_fini(child_start(table, barrier, "starter"));
+    _exit(0);
+}
+
+/* One round: STARTERS children open a database nobody created yet, all at
+ * once; returns how many failed to start. */
+static int start_together(const fp_toml_node_t *table)
+{
+    int barrier[2];
+    assert_int_equal(pipe(barrier), 0);
+    pid_t pids[STARTERS];
+    fflush(NULL);
+    for (int i = 0; i < STARTERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(barrier[1]);
+            starter_main(table, barrier[0]);
+        }
+    }
+    close(barrier[0]);
+    char go[STARTERS];
+    memset(go, 'g', sizeof go);
+    assert_int_equal(write(barrier[1], go, sizeof go), (ssize_t)sizeof go);
+    close(barrier[1]);
+    int failed = 0;
+    for (int i = 0; i < STARTERS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    return failed;
+}
+
+/* Siblings starting together on a fresh database used to race to switch it
+ * to WAL ("database is locked", exit 78): none may fail, round after round. */
+static void test_record_event_children_start_together(void **state)
+{
+    db_fixture_t *f = *state;
+    int failed = 0;
+    for (int round = 0; round < START_ROUNDS; round++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/race-%d.db", f->dir, round);
+        char text[4300];
+        snprintf(text, sizeof text, "database = \"%s\"\n", path);
+        fp_toml_node_t *table = parse_table(text);
+        failed += start_together(table);
+        fp_toml_free(table);
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* What the supervisor does before the first fork: the file exists, in WAL
+ * mode, with its table, so children only open it. */
+static void test_record_event_prepared_before_fork(void **state)
+{
+    db_fixture_t *f = *state;
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (fp_record_event_prepare(f->doc, &err) != 0)
+        fail_msg("prepare: %s", err.msg);
+    sqlite3 *db = open_db(f->db_path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(count_rows(db, ""), 0);
+    sqlite3_close(db);
+    assert_int_equal(start_together(f->doc), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +609,10 @@ int main(void)
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_record_event_bad_table, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_record_event_busy_is_retried, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_record_event_children_start_together, db_setup,
+                                        db_teardown),
+        cmocka_unit_test_setup_teardown(test_record_event_prepared_before_fork, db_setup,
+                                        db_teardown),
         cmocka_unit_test_setup_teardown(test_record_event_two_processes_insert_concurrently,
                                         db_setup, db_teardown),
     };

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,38 @@ static void test_example_runs_like_in_a_child(void **state)
     assert_int_equal(count_rows(f->db, "SELECT count(*) FROM word_stats WHERE words = 7 AND "
                                        "top = 'cat' AND length(text_hash) = 16"),
                      1);
+}
+
+/* The job's "attempt" handed to a plugin is read without casting a double
+ * that int64_t cannot hold (UBSan aborts on 1e300, -1e300 or NaN); such a
+ * value counts as no attempt. */
+static void test_attempt_out_of_range_is_read_safely(void **state)
+{
+    fixture_t *f = *state;
+    char extra[8192];
+    snprintf(extra, sizeof extra, "[handlers.word_stats]\ndatabase = \"%s\"\n", f->db);
+    const char *paths[] = {env("FP_EXAMPLE_PLUGIN"), NULL};
+    assert_int_equal(load(f, paths, extra), 0);
+    const fp_handler_t *h = fp_registry_find(&f->reg, "word_stats");
+    assert_non_null(h);
+    void *hstate = NULL;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(h->child_init(NULL, &hstate, &err), 0);
+    const double attempts[] = {1e300, -1e300, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
+        cJSON *job = cJSON_Parse("{\"type\":\"word_stats\",\"args\":{\"text\":\"cat\"}}");
+        assert_non_null(job);
+        cJSON_AddNumberToObject(job, "attempt", attempts[i]);
+        fp_handler_result_t res;
+        memset(&res, 0, sizeof res);
+        res.ok = res.retry = true;
+        h->run(hstate, job, cJSON_GetObjectItemCaseSensitive(job, "args"), &res);
+        assert_true(res.ok);
+        free(res.result_json);
+        cJSON_Delete(job);
+    }
+    h->child_fini(hstate);
 }
 
 /* child_init's failure reaches child.c's log line with the plugin's name. */
@@ -481,6 +514,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_example_runs_like_in_a_child),
+        T(test_attempt_out_of_range_is_read_safely),
         T(test_child_init_failure_names_the_plugin),
         T(test_missing_path),
         T(test_not_a_shared_object),

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdint.h>
+
 #include "pool.h"
 
 static void test_room_is_children_plus_prefetch_minus_held(void **state)
@@ -263,6 +265,25 @@ static void test_roll_waits_for_proof_and_back_off(void **state)
     fp_pool_free(&pool);
 }
 
+/* A child's jittered recycling limit: per_child + random % (jitter + 1),
+ * saturating at INT64_MAX for the largest settings. */
+static void test_max_jobs_jitter_saturates(void **state)
+{
+    (void)state;
+    assert_int_equal(fp_pool_max_jobs(0, 10, 7), 0);
+    assert_int_equal(fp_pool_max_jobs(100, 0, 12345), 100);
+    assert_int_equal(fp_pool_max_jobs(100, 10, 7), 107);
+    assert_int_equal(fp_pool_max_jobs(100, 10, 11), 100);
+    for (uint64_t r = 0; r < 1000; r++) {
+        int64_t m = fp_pool_max_jobs(100, 10, r * 2654435761u);
+        assert_true(m >= 100 && m <= 110);
+    }
+    assert_int_equal(fp_pool_max_jobs(INT64_MAX, INT64_MAX, UINT64_MAX), INT64_MAX);
+    assert_int_equal(fp_pool_max_jobs(1, INT64_MAX, UINT64_MAX), INT64_MAX);
+    assert_int_equal(fp_pool_max_jobs(INT64_MAX - 1, 5, 4), INT64_MAX);
+    assert_int_equal(fp_pool_max_jobs(5, -3, 4), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_start_failures_back_off_until_ready),
         cmocka_unit_test(test_unproven_reload_failure_reverts),
         cmocka_unit_test(test_roll_waits_for_proof_and_back_off),
+        cmocka_unit_test(test_max_jobs_jitter_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

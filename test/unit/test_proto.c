@@ -113,6 +113,22 @@ static void test_stop_and_unknown_members(void **state)
     fp_buf_free(&buf);
 }
 
+/* line must be refused (FP_EPROTO) with a reason containing want, and
+ * leave nothing owned in the message. */
+static void expect_refused(const char *line, const char *want)
+{
+    fp_msg_t msg;
+    fp_err_t err;
+    fp_err_clear(&err);
+    int rc = fp_proto_decode(line, strlen(line), &msg, &err);
+    if (rc != FP_EPROTO)
+        fail_msg("%s: decoded with %d", line, rc);
+    if (err.msg[0] == '\0' || strstr(err.msg, want) == NULL)
+        fail_msg("%s: reason \"%s\", not \"%s\"", line, err.msg, want);
+    assert_null(msg.job);
+    assert_null(msg.error);
+}
+
 static void test_malformed_lines_are_errors(void **state)
 {
     (void)state;
@@ -137,21 +153,47 @@ static void test_malformed_lines_are_errors(void **state)
         "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":\"text\"}",
         "{\"op\":\"job\",\"attempt\":1,\"job\":{}}",
     };
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        fp_msg_t msg;
-        fp_err_t err;
-        fp_err_clear(&err);
-        int rc = fp_proto_decode(lines[i], strlen(lines[i]), &msg, &err);
-        if (rc != FP_EPROTO)
-            fail_msg("line %zu (%s) decoded with %d", i, lines[i], rc);
-        assert_true(err.msg[0] != '\0');
-        assert_null(msg.job);
-        assert_null(msg.error);
-    }
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], "");
     /* A NUL byte inside the line must not let the rest be ignored. */
     const char nul[] = "{\"op\":\"stop\"}\0garbage";
     fp_msg_t msg;
     assert_int_equal(fp_proto_decode(nul, sizeof nul - 1, &msg, NULL), FP_EPROTO);
+}
+
+/* NaN and Infinity are not JSON: the reason says where the line went wrong,
+ * so a child's author can see which value broke it. */
+static void test_non_json_numbers_name_the_spot(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":NaN}",
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":Infinity}",
+        "{\"op\":\"done\",\"seq\":3,\"ok\":true,\"result\":[-Infinity]}",
+    };
+    const char *where[] = {"not JSON (at byte 40", "not JSON (at byte 40", "not JSON (at byte 41"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], where[i]);
+}
+
+/* Numbers far outside int64_t are refused before any conversion (under
+ * UBSan a cast of 1e300 to an integer aborts the test). */
+static void test_huge_numbers_are_errors(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "{\"op\":\"ready\",\"pid\":1e300}",
+        "{\"op\":\"ready\",\"pid\":-1e300}",
+        "{\"op\":\"done\",\"seq\":1e300,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":-1e300,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":9223372036854775808,\"ok\":true}",
+        "{\"op\":\"done\",\"seq\":1,\"ok\":true,\"rss_kb\":1e300}",
+        "{\"op\":\"done\",\"seq\":1,\"ok\":true,\"rss_kb\":-1e300}",
+        "{\"op\":\"job\",\"seq\":1,\"attempt\":1e300,\"job\":{}}",
+        "{\"op\":\"job\",\"seq\":1,\"attempt\":-1e300,\"job\":{}}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_refused(lines[i], "whole number");
 }
 
 typedef struct collected_s {
@@ -239,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_done_failure_defaults),
         cmocka_unit_test(test_stop_and_unknown_members),
         cmocka_unit_test(test_malformed_lines_are_errors),
+        cmocka_unit_test(test_non_json_numbers_name_the_spot),
+        cmocka_unit_test(test_huge_numbers_are_errors),
         cmocka_unit_test(test_framer_joins_split_reads),
         cmocka_unit_test(test_framer_discards_overlong_line_then_recovers),
         cmocka_unit_test(test_buf_consume),

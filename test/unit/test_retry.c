@@ -30,8 +30,10 @@ static void test_backoff_doubles_then_caps(void **state)
     assert_int_equal(fp_retry_backoff_ms(2, 1000, 600000, false, 0), 2000);
     assert_int_equal(fp_retry_backoff_ms(5, 1000, 600000, false, 0), 16000);
     assert_int_equal(fp_retry_backoff_ms(20, 1000, 600000, false, 0), 600000);
-    /* Huge attempt counts must not overflow. */
-    assert_int_equal(fp_retry_backoff_ms(1000000, 1000, INT64_MAX / 2, false, 0), INT64_MAX / 2);
+    /* Huge attempt counts must not overflow; a cap beyond the longest delay
+     * is clamped to it. */
+    assert_int_equal(fp_retry_backoff_ms(1000000, 1000, INT64_MAX / 2, false, 0),
+                     FP_RETRY_DELAY_MAX_MS);
     assert_int_equal(fp_retry_backoff_ms(0, 1000, 600000, false, 0), 1000);
 }
 
@@ -149,6 +151,29 @@ static void test_payload_must_be_an_object(void **state)
     assert_null(fp_retry_payload("{\"a\":1} x", 10, "1-0", 1, "e", NULL));
 }
 
+/* Untrusted or extreme settings never give a delay that overflows when it is
+ * added to a clock, nor a negative one (UBSan checks the arithmetic). */
+static void test_backoff_is_clamped(void **state)
+{
+    (void)state;
+    const int64_t extremes[] = {INT64_MIN, -1, 0, 1, INT64_MAX / 2, INT64_MAX};
+    const size_t n = sizeof extremes / sizeof extremes[0];
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++)
+            for (size_t m = 0; m < n; m++)
+                for (int j = 0; j < 2; j++) {
+                    int64_t d = fp_retry_backoff_ms(extremes[a], extremes[b], extremes[m], j == 1,
+                                                    j == 1 ? UINT64_MAX : 0);
+                    if (d < 0 || d > FP_RETRY_DELAY_MAX_MS)
+                        fail_msg("attempts %lld base %lld max %lld jitter %d: %lld",
+                                 (long long)extremes[a], (long long)extremes[b],
+                                 (long long)extremes[m], j, (long long)d);
+                }
+    /* The cap is still exact below the clamp. */
+    assert_int_equal(fp_retry_backoff_ms(INT64_MAX, INT64_MAX, FP_RETRY_DELAY_MAX_MS, false, 0),
+                     FP_RETRY_DELAY_MAX_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_payload_bytes_survive),
         cmocka_unit_test(test_payload_splice_cases),
         cmocka_unit_test(test_payload_must_be_an_object),
+        cmocka_unit_test(test_backoff_is_clamped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

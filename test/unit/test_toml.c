@@ -223,6 +223,37 @@ static void test_string_with_nul(void **state)
     fp_toml_free(root);
 }
 
+/* Quoted keys may hold U+0000 through escapes: each stays whole, distinct
+ * from its prefix, and reaches JSON whole. */
+static void test_key_with_nul(void **state)
+{
+    (void)state;
+    fp_toml_node_t *root = parse_ok("\"a\\u0000b\" = 1\n\"a\\u0000c\" = 2\na = 3\n"
+                                    "[\"t\\u0000\"]\nx = 4\n");
+    assert_int_equal(fp_toml_count(root), 4);
+    size_t len = 0;
+    assert_memory_equal(fp_toml_key_at_n(root, 0, &len), "a\0b", 4);
+    assert_int_equal(len, 3);
+    assert_memory_equal(fp_toml_key_at_n(root, 1, &len), "a\0c", 4);
+    assert_int_equal(len, 3);
+    assert_string_equal(fp_toml_key_at_n(root, 2, &len), "a");
+    assert_int_equal(len, 1);
+    assert_int_equal(fp_toml_integer(fp_toml_get_n(root, "a\0c", 3)), 2);
+    assert_int_equal(fp_toml_integer(fp_toml_get(root, "a")), 3);
+    assert_null(fp_toml_get(root, "t"));
+    assert_int_equal(fp_toml_integer(fp_toml_get(fp_toml_get_n(root, "t\0", 2), "x")), 4);
+    char *j = json_text(root, false);
+    assert_string_equal(j, "{\"a\\u0000b\":1,\"a\\u0000c\":2,\"a\":3,\"t\\u0000\":{\"x\":4}}");
+    cJSON_free(j);
+    j = json_text(root, true);
+    assert_string_equal(j, "{\"a\\u0000b\":{\"type\":\"integer\",\"value\":\"1\"},"
+                           "\"a\\u0000c\":{\"type\":\"integer\",\"value\":\"2\"},"
+                           "\"a\":{\"type\":\"integer\",\"value\":\"3\"},"
+                           "\"t\\u0000\":{\"x\":{\"type\":\"integer\",\"value\":\"4\"}}}");
+    cJSON_free(j);
+    fp_toml_free(root);
+}
+
 static void test_int64_limits(void **state)
 {
     (void)state;
@@ -1100,6 +1131,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_string_with_nul),
+        cmocka_unit_test(test_key_with_nul),
         cmocka_unit_test(test_int64_limits),
         cmocka_unit_test(test_datetimes),
         cmocka_unit_test(test_key_order_and_tables),
