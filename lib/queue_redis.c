@@ -168,6 +168,13 @@ typedef struct batch_s {
     size_t ids_cap;
 } batch_t;
 
+/* A retry this daemon scheduled, as its delayed-set member (what
+ * fp_queue_retry got), kept for --burst until it has left the delayed set. */
+typedef struct retry_mark_s {
+    char *member;
+    size_t len;
+} retry_mark_t;
+
 typedef struct qstate_s {
     const char *name;
     char *jobs_key, *dead_key, *delayed_key;
@@ -176,6 +183,9 @@ typedef struct qstate_s {
     char cursor[48];      /* last id seen by the history read */
     char counted[48];     /* own pending entries up to this id were counted as
                            * delivered to this process; "+": all of them */
+    retry_mark_t *marks;  /* only with fp_queue_track_retries */
+    size_t marks_n, marks_cap;
+    unsigned marks_gen;   /* bumped when marks are pruned (positions change) */
 } qstate_t;
 
 /* READ_CLAIM is the take-over script, which shares the read slot. */
@@ -202,6 +212,8 @@ typedef struct drained_item_s {
     drained_req_t *req;
     uint32_t queue;
     bool tried_eval;
+    size_t marks_sent;    /* the first marks_sent marks went with the call */
+    unsigned marks_gen;   /* their positions then */
 } drained_item_t;
 
 struct fp_queue_s {
@@ -224,6 +236,9 @@ struct fp_queue_s {
     char down_reason[256];
     long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
     char outcome_sha[41], drained_sha[41];
+    bool track_retries;    /* --burst: remember the retries scheduled (qstate_t.marks) */
+    bool marks_lost;       /* one could not be remembered: never report drained */
+    fp_resp_t marks_args;  /* the marks of one drained call */
     script_t claim_script, consumers_script, mover_script, history_script;
     script_t pull_script;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
 
@@ -1761,6 +1776,29 @@ void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, cons
     outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
+/* Remembers a retry's delayed member for --burst. */
+static void mark_retry(fp_queue_t *q, uint32_t queue, const char *payload, size_t len)
+{
+    qstate_t *qs = &q->qs[queue];
+    if (qs->marks_n == qs->marks_cap) {
+        size_t cap = qs->marks_cap > 0 ? qs->marks_cap * 2 : 16;
+        retry_mark_t *grown = realloc(qs->marks, cap * sizeof *grown);
+        if (grown == NULL)
+            goto oom;
+        qs->marks = grown;
+        qs->marks_cap = cap;
+    }
+    char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        goto oom;
+    memcpy(copy, payload, len);
+    qs->marks[qs->marks_n++] = (retry_mark_t){copy, len};
+    return;
+oom:
+    fp_log_error(LOG, "out of memory remembering a retry; --burst will not exit on its own");
+    q->marks_lost = true;
+}
+
 void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                     size_t payload_len, int64_t due_unix_ms)
 {
@@ -1768,9 +1806,19 @@ void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const c
     batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_retry(&b->args, entry_id, payload != NULL ? payload : "",
-                                     payload != NULL ? payload_len : 0, due_unix_ms);
+    if (payload == NULL) {
+        payload = "";
+        payload_len = 0;
+    }
+    int rc = fp_outcome_encode_retry(&b->args, entry_id, payload, payload_len, due_unix_ms);
     outcome_end(q, b, rc, entry_id, ms, seq);
+    if (rc == 0 && q->track_retries)
+        mark_retry(q, queue, payload, payload_len);
+}
+
+void fp_queue_track_retries(fp_queue_t *q)
+{
+    q->track_retries = true;
 }
 
 void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id)
@@ -1803,6 +1851,46 @@ static void drained_item_done(drained_item_t *item, bool drained)
 
 static int send_drained(fp_queue_t *q, drained_item_t *item);
 
+/* With nothing pending in the queue, a retry no longer in the delayed set
+ * has been moved back to the stream (where ready and pending now cover it)
+ * or is gone: only the marks still waiting are kept. While entries are
+ * pending, an absent mark may be an outcome not applied yet: all stay. */
+static void prune_marks(fp_queue_t *q, const drained_item_t *item, const redisReply *waiting)
+{
+    qstate_t *qs = &q->qs[item->queue];
+    if (item->marks_gen != qs->marks_gen || item->marks_sent > qs->marks_n)
+        return;
+    size_t kept = 0, w = 0;
+    for (size_t i = 0; i < qs->marks_n; i++) {
+        bool still = i >= item->marks_sent;
+        while (!still && w < waiting->elements &&
+               waiting->element[w]->type == REDIS_REPLY_INTEGER &&
+               waiting->element[w]->integer <= (long long)i + 1) {
+            still = waiting->element[w]->integer == (long long)i + 1;
+            w++;
+        }
+        if (still)
+            qs->marks[kept++] = qs->marks[i];
+        else
+            free(qs->marks[i].member);
+    }
+    qs->marks_n = kept;
+    qs->marks_gen++;
+}
+
+/* {pending, ready, waiting}: drained when all three are nothing. */
+static bool drained_reply(fp_queue_t *q, const drained_item_t *item, const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_ARRAY)
+        return false;
+    if (r->element[0]->integer == 0)
+        prune_marks(q, item, r->element[2]);
+    return r->element[0]->integer == 0 && r->element[1]->integer == 0 &&
+           r->element[2]->elements == 0 && !q->marks_lost;
+}
+
 static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     drained_item_t *item = privdata;
@@ -1813,10 +1901,7 @@ static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         if (send_drained(q, item) == 0)
             return;
     }
-    bool drained = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                   r->element[0]->type == REDIS_REPLY_INTEGER &&
-                   r->element[1]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 0 &&
-                   r->element[1]->integer == 0;
+    bool drained = !q->closing && drained_reply(q, item, r);
     if (r != NULL && r->type == REDIS_REPLY_ERROR && !q->closing)
         log_error_once(q, "drained check failed", r);
     drained_item_done(item, drained);
@@ -1824,10 +1909,19 @@ static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 
 static int send_drained(fp_queue_t *q, drained_item_t *item)
 {
-    const char *keys[1] = {q->qs[item->queue].jobs_key};
+    const qstate_t *qs = &q->qs[item->queue];
+    const char *keys[FP_SCRIPT_DRAINED_KEYS] = {qs->jobs_key, qs->delayed_key};
     const char *args[1] = {q->cfg->redis.group};
-    int rc = fp_script_command(&q->scratch, item->tried_eval ? NULL : q->drained_sha,
-                               fp_script_drained, keys, 1, args, 1, NULL);
+    fp_resp_reset(&q->marks_args);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qs->marks_n; i++)
+        rc = fp_resp_arg(&q->marks_args, qs->marks[i].member, qs->marks[i].len);
+    item->marks_sent = qs->marks_n;
+    item->marks_gen = qs->marks_gen;
+    if (rc == 0)
+        rc = fp_script_command(&q->scratch, item->tried_eval ? NULL : q->drained_sha,
+                               fp_script_drained, keys, FP_SCRIPT_DRAINED_KEYS, args, 1,
+                               &q->marks_args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_drained_reply,
                                 item);
@@ -1849,7 +1943,7 @@ void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), 
             req->drained = false;
             break;
         }
-        *item = (drained_item_t){req, (uint32_t)i, false};
+        *item = (drained_item_t){req, (uint32_t)i, false, 0, 0};
         req->left++;
         if (send_drained(q, item) < 0) {
             req->drained = false;
@@ -1934,6 +2028,9 @@ static void queue_free(fp_queue_t *q)
         free(qs->jobs_key);
         free(qs->dead_key);
         free(qs->delayed_key);
+        for (size_t k = 0; k < qs->marks_n; k++)
+            free(qs->marks[k].member);
+        free(qs->marks);
     }
     for (batch_t *b = q->spare, *next; b != NULL; b = next) {
         next = b->next;
@@ -1948,6 +2045,7 @@ static void queue_free(fp_queue_t *q)
     free(q->renew_ids);
     fp_resp_free(&q->renew_args);
     fp_resp_free(&q->scratch);
+    fp_resp_free(&q->marks_args);
     fp_redis_url_free(&q->url);
     free(q);
 }

@@ -1394,6 +1394,8 @@ static void on_reopen_signal(uv_signal_t *handle, int signum)
         fp_log_info(LOG, "log file reopened (SIGUSR1)");
 }
 
+/* --burst: done once nothing is ready or pending and the retries this run
+ * scheduled have left the delayed set (run, or gone dead); the queue tells. */
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
@@ -1732,8 +1734,10 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     if (rc < 0)
         return rc;
     fp_lease_start(sup->lease);
-    if (sup->opts.burst)
+    if (sup->opts.burst) {
+        fp_queue_track_retries(sup->queue);
         uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
+    }
     if (sup->health != NULL)
         uv_timer_start(&sup->sample_timer, on_sample_timer, 200, SAMPLE_INTERVAL_MS);
     char names[256] = "";

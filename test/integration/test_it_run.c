@@ -168,6 +168,39 @@ static void test_term_mid_run_loses_nothing(void **state)
     assert_int_equal(fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events"), 2 * total);
 }
 
+/* --burst waits for the retries it scheduled: jobs that fail with a 1 s
+ * back-off run their second attempt (and, failing again, reach dead) before
+ * the daemon exits. A job someone else delayed by an hour does not hold it. */
+static void test_burst_waits_for_its_own_retries(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 2\n"
+                 "[retry]\nbackoff_base = \"1s\"\nbackoff_max = \"1s\"\njitter = false\n");
+    fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"id\":\"ok-%d-%d\"}");
+    fp_td_enqueue(td, 3,
+                  "{\"type\":\"fail\",\"max_attempts\":2,\"args\":{\"message\":\"flaky\"},"
+                  "\"id\":\"f-%d-%d\"}");
+    redisReply *t = fp_th_redis_cmd(&td->redis, "TIME");
+    assert_non_null(t);
+    long long due = atoll(t->element[0]->str) * 1000 + 3600 * 1000;
+    freeReplyObject(t);
+    redisReply *z = fp_th_redis_cmd(&td->redis, "ZADD %s %lld %s", FP_TD_DELAYED, due,
+                                    "{\"type\":\"noop\",\"id\":\"someone-elses\"}");
+    assert_non_null(z);
+    freeReplyObject(z);
+
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 3);
+    assert_true(fp_td_dead_has(td, "attempts", "2"));
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "ZCOUNT %s %lld %lld", FP_TD_DELAYED, due, due),
+                     1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -177,6 +210,7 @@ int main(void)
         T(test_bad_payloads_go_to_dead),
         T(test_backpressure_with_large_backlog),
         T(test_term_mid_run_loses_nothing),
+        T(test_burst_waits_for_its_own_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
