@@ -44,6 +44,7 @@
 #include "os.h"
 #include "queue_scripts.h"
 #include "queue_stats.h"
+#include "read_plan.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 
@@ -60,6 +61,7 @@
 #define CONSUMER_IDLE_FACTOR 10 /* consumers idle this many visibility timeouts go */
 #define MOVER_MS 250            /* delayed mover period */
 #define MOVER_BATCH 256         /* members moved per script call */
+#define QUEUES_MAX 64           /* queues one daemon consumes at most */
 
 /* ---- entries held: handed over (or being acked) and not yet confirmed ---- */
 
@@ -255,6 +257,14 @@ struct fp_queue_s {
     bool unblock_sent;
     size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
     bool sweep_got_any;
+
+    /* queues.order = "weighted" (read_plan.h): each queue's weight and
+     * round-robin state, the reads of the current plan still to send, and
+     * which queues may be planned (false once a read came back short). */
+    bool weighted;
+    int64_t weights[QUEUES_MAX], wrr_current[QUEUES_MAX];
+    size_t plan[QUEUES_MAX];
+    bool wrr_eligible[QUEUES_MAX];
     size_t read_want;      /* want of the take-over call in flight */
 
     /* recovery */
@@ -819,6 +829,19 @@ static void read_failed(fp_queue_t *q, const redisReply *r, const char *what)
     arm_retry(q);
 }
 
+/* Weighted order: a queue whose read came back short is empty for now and
+ * left out of plans; a full read means a backlog, so the queues left out
+ * are planned again, each in its own turn (no queue starves). */
+static void weighted_read_done(fp_queue_t *q, size_t got)
+{
+    if (got < q->read_count) {
+        q->wrr_eligible[q->read_queue] = false;
+        return;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        q->wrr_eligible[i] = true;
+}
+
 /* A read's entries (XREADGROUP's answer, on its own or from the combined
  * script): moves the history cursor or the sweep, then hands them over. The
  * next read starts from the prepare callback, once this loop turn's outcomes
@@ -838,7 +861,9 @@ static void read_done(fp_queue_t *q, const redisReply *r)
         return;
     }
     retry_reset(q);
-    if (kind == READ_SWEEP) {
+    if (kind == READ_SWEEP && q->weighted) {
+        weighted_read_done(q, (size_t)got);
+    } else if (kind == READ_SWEEP) {
         if ((size_t)got >= q->read_count) {
             q->sweep_index = 0; /* room filled: next time start again from the first queue */
             q->sweep_got_any = false;
@@ -1058,13 +1083,37 @@ static void read_block(fp_queue_t *q)
 }
 
 static void send_claim(fp_queue_t *q);
-static void send_sweep(fp_queue_t *q, size_t i);
+static void send_sweep(fp_queue_t *q, size_t i, size_t count);
+
+/* Weighted order: the next read of the current plan; when it is spent, a new
+ * plan of the room over the queues not found empty; when every queue came
+ * back empty, a blocking read across all of them, after which all are
+ * planned again. */
+static void pump_weighted(fp_queue_t *q)
+{
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < q->n; i++) {
+            if (q->plan[i] == 0)
+                continue;
+            size_t count = q->plan[i] < q->room ? q->plan[i] : q->room;
+            q->plan[i] = 0;
+            send_sweep(q, i, count);
+            return;
+        }
+        if (fp_wrr_plan(q->weights, q->wrr_current, q->wrr_eligible, q->n, q->room, q->plan) == 0)
+            break;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        q->wrr_eligible[i] = true;
+    read_block(q);
+}
 
 /* Starts the next read if one may start. Strict order: this consumer's own
  * pending entries first, then a due take-over sweep queue by queue, then a
  * non-blocking sweep queue by queue (the first with COUNT room, the next with
  * what is left), and a blocking read only after a whole sweep found every
- * queue empty. With room 0 only a due take-over runs, claiming nothing. */
+ * queue empty. Weighted order replaces the sweep with pump_weighted. With
+ * room 0 only a due take-over runs, claiming nothing. */
 static void pump(fp_queue_t *q)
 {
     if (q->closing)
@@ -1086,12 +1135,16 @@ static void pump(fp_queue_t *q)
         send_claim(q);
         return;
     }
+    if (q->weighted) {
+        pump_weighted(q);
+        return;
+    }
     if (q->sweep_index >= q->n && q->sweep_got_any) {
         q->sweep_index = 0;
         q->sweep_got_any = false;
     }
     if (q->sweep_index < q->n) {
-        send_sweep(q, q->sweep_index);
+        send_sweep(q, q->sweep_index, q->room);
         return;
     }
     read_block(q);
@@ -1642,20 +1695,21 @@ static batch_t *batch_to_carry(fp_queue_t *q, size_t i)
     return NULL;
 }
 
-/* One non-blocking read of queue i (COUNT room). When outcomes of that queue
- * wait, they travel with it in one script call on the writer, applied before
- * the read; otherwise it is a plain XREADGROUP on the reader. */
-static void send_sweep(fp_queue_t *q, size_t i)
+/* One non-blocking read of queue i (COUNT count, at most the room). When
+ * outcomes of that queue wait, they travel with it in one script call on the
+ * writer, applied before the read; otherwise it is a plain XREADGROUP on the
+ * reader. */
+static void send_sweep(fp_queue_t *q, size_t i, size_t count)
 {
     batch_t *b = batch_to_carry(q, i);
     if (b == NULL) {
-        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        send_read(q, q->reader, READ_SWEEP, count, i, 1, ">", 0);
         return;
     }
     const qstate_t *qs = &q->qs[i];
     const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
     char count_text[24];
-    snprintf(count_text, sizeof count_text, "%zu", q->room);
+    snprintf(count_text, sizeof count_text, "%zu", count);
     const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};
     script_t *script = &q->pull_script;
     const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
@@ -1665,7 +1719,7 @@ static void send_sweep(fp_queue_t *q, size_t i)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_combined_reply,
                                 b);
     if (rc < 0) {
-        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        send_read(q, q->reader, READ_SWEEP, count, i, 1, ">", 0);
         return;
     }
     if (sha == NULL)
@@ -1674,7 +1728,7 @@ static void send_sweep(fp_queue_t *q, size_t i)
     q->read_in_flight = true;
     q->read_kind = READ_SWEEP;
     q->read_queue = i;
-    q->read_count = q->room;
+    q->read_count = count;
     q->read_combined = true;
     q->unblock_sent = false;
 }
@@ -2050,10 +2104,24 @@ static void queue_free(fp_queue_t *q)
     free(q);
 }
 
+/* A queue's weight is the one configured for its name (names may come from
+ * --queue rather than queues.names); 1 when none is. */
+static void init_weights(fp_queue_t *q, const fp_config_t *cfg, const char *const *names)
+{
+    q->weighted = cfg->queues.order == FP_ORDER_WEIGHTED;
+    for (size_t i = 0; i < q->n; i++) {
+        q->weights[i] = 1;
+        q->wrr_eligible[i] = true;
+        for (size_t j = 0; cfg->queues.weights != NULL && j < cfg->queues.names.count; j++)
+            if (strcmp(cfg->queues.names.items[j], names[i]) == 0)
+                q->weights[i] = cfg->queues.weights[j];
+    }
+}
+
 int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                  const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err)
 {
-    if (n == 0 || n > 64)
+    if (n == 0 || n > QUEUES_MAX)
         return fp_err_set(err, FP_ECONFIG, "between 1 and 64 queues can be consumed, not %zu", n);
     fp_queue_t *q = calloc(1, sizeof *q);
     if (q == NULL)
@@ -2094,6 +2162,7 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
          * delivery: to this process. */
         snprintf(qs->counted, sizeof qs->counted, "0-0");
     }
+    init_weights(q, cfg, names);
     all_history(q);
     fp_redis_conn_opts_t opts = {"reader", cfg->redis.connect_timeout_ms,
                                  cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
