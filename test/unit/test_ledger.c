@@ -268,12 +268,32 @@ static void wait_write_error(fp_ledger_t *l)
     }
 }
 
-static void sub_paths(const fixture_t *f, char *dir, char *aside, char *path)
+/* A ledger in a directory of its own (dir), which the test may set aside. */
+static fp_ledger_t *open_in_subdir(const fixture_t *f, size_t capacity, char *dir, char *aside,
+                                   char *path)
 {
     snprintf(dir, PATH_MAX, "%s/sub", f->dir);
     snprintf(aside, PATH_MAX, "%s/sub.aside", f->dir);
     snprintf(path, PATH_MAX, "%s/sub/ledger.db", f->dir);
     assert_int_equal(mkdir(dir, 0700), 0);
+    fp_ledger_t *l = NULL;
+    assert_int_equal(fp_ledger_open(path, 0, capacity, &l, NULL), 0);
+    return l;
+}
+
+/* Once the directory is back: want rows committed, the writer healthy again,
+ * dropped rows counted as such and none lost; the file then holds in_file. */
+static void check_recovered(fp_ledger_t *l, const char *path, uint64_t want, uint64_t dropped,
+                            int64_t in_file)
+{
+    wait_written(l, want);
+    assert_false(fp_ledger_failing(l));
+    fp_ledger_stats_t s;
+    fp_ledger_stats(l, &s);
+    assert_int_equal(s.dropped, dropped);
+    assert_int_equal(s.lost, 0);
+    fp_ledger_close(l);
+    assert_int_equal(query_int(path, "SELECT count(*) FROM jobs"), in_file);
 }
 
 /* pause: rows pushed while the file cannot be written wait, none is lost,
@@ -282,9 +302,7 @@ static void test_unwritable_directory_fails_then_recovers(void **state)
 {
     fixture_t *f = *state;
     char dir[PATH_MAX], aside[PATH_MAX], path[PATH_MAX];
-    sub_paths(f, dir, aside, path);
-    fp_ledger_t *l = NULL;
-    assert_int_equal(fp_ledger_open(path, 0, 1000, &l, NULL), 0);
+    fp_ledger_t *l = open_in_subdir(f, 1000, dir, aside, path);
     push_rows(l, 0, 10);
     wait_written(l, 10);
     assert_false(fp_ledger_failing(l));
@@ -299,13 +317,7 @@ static void test_unwritable_directory_fails_then_recovers(void **state)
     assert_int_equal(fp_ledger_backlog(l), 10);
 
     mend_dir(dir, aside);
-    wait_written(l, 20);
-    assert_false(fp_ledger_failing(l));
-    fp_ledger_stats(l, &s);
-    assert_int_equal(s.dropped, 0);
-    assert_int_equal(s.lost, 0);
-    fp_ledger_close(l);
-    assert_int_equal(query_int(path, "SELECT count(*) FROM jobs"), 20);
+    check_recovered(l, path, 20, 0, 20);
 }
 
 /* A ledger file deleted under a running writer (rm, or a clean-up job): the
@@ -337,9 +349,7 @@ static void test_skip_drops_rows_while_failing(void **state)
 {
     fixture_t *f = *state;
     char dir[PATH_MAX], aside[PATH_MAX], path[PATH_MAX];
-    sub_paths(f, dir, aside, path);
-    fp_ledger_t *l = NULL;
-    assert_int_equal(fp_ledger_open(path, 0, 5, &l, NULL), 0);
+    fp_ledger_t *l = open_in_subdir(f, 5, dir, aside, path);
     fp_ledger_set_skip(l, true);
     break_dir(dir, aside);
     push_rows(l, 0, 20); /* past the capacity of 5: dropped, never "pause" */
@@ -355,13 +365,7 @@ static void test_skip_drops_rows_while_failing(void **state)
 
     mend_dir(dir, aside);
     push_rows(l, 20, 3);
-    wait_written(l, 3);
-    assert_false(fp_ledger_failing(l));
-    fp_ledger_stats(l, &s);
-    assert_int_equal(s.dropped, 20);
-    assert_int_equal(s.lost, 0);
-    fp_ledger_close(l);
-    assert_int_equal(query_int(path, "SELECT count(*) FROM jobs"), 3);
+    check_recovered(l, path, 3, 20, 3);
 }
 
 static void test_pruning_deletes_old_rows_only(void **state)
