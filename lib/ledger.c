@@ -286,7 +286,7 @@ static int ensure_open(fp_ledger_t *l, char *why, size_t why_size)
  * afresh), logs and returns -1. */
 static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
 {
-    char why[256] = "";
+    char why[FP_ERR_MSG_MAX] = "";
     fp_spawn_fork_lock_read();
     if (ensure_open(l, why, sizeof why) < 0) {
         fp_spawn_fork_unlock_read();
