@@ -484,8 +484,9 @@ static void writer_loop(fp_ledger_t *l)
         }
         if (stop && idle)
             return;
-        if (!stop && l->db != NULL && l->retain_ms > 0 && fp_os_now_ms() >= w.prune_at_ms) {
-            bool more = prune_pass(l);
+        if (!stop && l->retain_ms > 0 && fp_os_now_ms() >= w.prune_at_ms) {
+            /* Closed after a failure: the next batch opens it; prune later. */
+            bool more = l->db != NULL && prune_pass(l);
             w.prune_at_ms = fp_os_now_ms() + (more ? 0 : FP_LEDGER_PRUNE_INTERVAL_MS);
         }
     }
