@@ -242,16 +242,6 @@ static bool ledger_rows_are(fp_td_t *td, void *arg)
     return fp_td_sql_at(r->path, "SELECT count(*) FROM jobs") == r->want;
 }
 
-/* Starts a daemon whose ledger lives in its own directory, with on_error;
- * returns the health port. */
-static int start_with_ledger(fp_td_t *td, ledger_fx_t *l, const char *on_error)
-{
-    char section[8192];
-    ledger_paths(td, l, section, sizeof section, on_error);
-    start_with_health_and(td, section);
-    return health_port(td);
-}
-
 /* pause (the default): readiness turns 503 with "ledger" and pulls hold;
  * once the directory is back, 200 again, every row is written and the
  * jobs left waiting run. */
