@@ -194,6 +194,8 @@ static const fp__cenum_t log_levels[] = {
 static const fp__cenum_t log_formats[] = {{"text", FP_LOG_TEXT}, {"json", FP_LOG_JSON}, {NULL, 0}};
 static const fp__cenum_t orders[] = {
     {"strict", FP_ORDER_STRICT}, {"weighted", FP_ORDER_WEIGHTED}, {NULL, 0}};
+static const fp__cenum_t ledger_errors[] = {
+    {"pause", FP_LEDGER_PAUSE}, {"skip", FP_LEDGER_SKIP}, {NULL, 0}};
 static const fp__cenum_t runtimes[] = {
     {"native", FP_RUNTIME_NATIVE}, {"exec", FP_RUNTIME_EXEC}, {NULL, 0}};
 
@@ -202,6 +204,7 @@ _Static_assert(sizeof(fp_log_level_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_log_format_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_queue_order_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_runtime_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(fp_ledger_on_error_t) == sizeof(int), "enum size");
 
 /* One constructor per type, as Redis' createIntConfig() and friends, so each
  * row below reads: section, key, field, default, [range | validator], doc. */
@@ -277,6 +280,8 @@ const fp__ckey_t fp__config_schema[] = {
 
     STR("ledger", "path", ledger.path, "", NULL, "SQLite job ledger; \"\" = off"),
     DUR("ledger", "retain", ledger.retain_ms, "7d", 1, "ledger rows kept this long"),
+    ENUM("ledger", "on_error", ledger.on_error, "pause", ledger_errors,
+         "while rows cannot be written: hold pulls, or drop the rows"),
 
     SIZE("limits", "max_job_bytes", limits.max_job_bytes, "1MB", INT64_C(1) << 10,
          INT64_C(512) << 20, "largest job payload accepted"),

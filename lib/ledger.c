@@ -7,11 +7,17 @@
  * sqlite3_* calls, and the frees that follow a commit, run inside the fork
  * lock's read side: a child forked meanwhile would otherwise inherit an
  * SQLite or allocator mutex held by a thread it does not have, and hang the
- * first time it opened its own database (STYLE.md B7 step 4). A batch that
- * fails stays queued and is retried with back-off, so the backlog grows and
- * the supervisor's backpressure stops pulling: rows are not dropped while
- * the daemon runs; at close a batch gets a few more tries, then is logged as
- * lost. */
+ * first time it opened its own database (STYLE.md B7 step 4).
+ *
+ * Failures: the connection is closed after a failed batch and opened again
+ * for the next try (back-off), and before each batch the path is checked to
+ * still name the file that is open: a deleted or replaced file would
+ * otherwise swallow rows into an unlinked inode. While writes fail the
+ * ledger says so (fp_ledger_failing). By default a failed batch stays queued
+ * and is retried, so the backlog grows and the supervisor holds pulls: rows
+ * are not dropped while the daemon runs; at close a batch gets a few more
+ * tries, then is logged as lost. In skip mode a failed batch, and any row
+ * pushed past the capacity, is dropped and counted instead. */
 #include "ledger.h"
 
 #include <errno.h>
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -89,10 +96,14 @@ struct fp_ledger_s {
 
     /* Read by any thread without mu. */
     _Atomic size_t backlog;
-    _Atomic uint64_t pushed, written, transactions, pruned, write_errors, lost;
+    _Atomic uint64_t pushed, written, transactions, pruned, write_errors, lost, dropped;
+    _Atomic bool skip;    /* drop rows rather than hold them (ledger.on_error = "skip") */
+    _Atomic bool failing; /* the last write (or reopen) failed */
 
     /* The writer thread's alone. */
     sqlite3 *db;
+    dev_t dev; /* the file open in db, to notice it removed or replaced */
+    ino_t ino;
     sqlite3_stmt *insert, *prune, *begin, *commit, *rollback;
 };
 
@@ -175,6 +186,14 @@ static int db_open(fp_ledger_t *l, fp_err_t *err)
         (rc = prepare(l, "COMMIT", &l->commit, err)) < 0 ||
         (rc = prepare(l, "ROLLBACK", &l->rollback, err)) < 0)
         goto done;
+    struct stat st;
+    if (stat(l->path, &st) != 0) {
+        rc = fp_err_set(err, FP_ECONFIG, "ledger %s: the file vanished while opening it: %s",
+                        l->path, strerror(errno));
+        goto done;
+    }
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
 done:
     if (rc < 0)
         db_close(l);
@@ -235,13 +254,46 @@ static void free_nodes(node_t *n)
     }
 }
 
+/* With the fork lock held: true when the path still names the open file. */
+static bool same_file(const fp_ledger_t *l)
+{
+    struct stat st;
+    return stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino;
+}
+
+/* With the fork lock held: opens the database again when a failure closed
+ * it, or when its file was removed or replaced under us. 0, or -1 with the
+ * reason in why. */
+static int ensure_open(fp_ledger_t *l, char *why, size_t why_size)
+{
+    if (l->db != NULL && same_file(l))
+        return 0;
+    if (l->db != NULL) {
+        fp_log_warn(LEDGER_COMPONENT, "%s was removed or replaced; opening it again", l->path);
+        db_close(l);
+    }
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (db_open(l, &err) == 0)
+        return 0;
+    snprintf(why, why_size, "%s", err.msg);
+    return -1;
+}
+
 /* Writes n rows from batch in one transaction. On success frees the nodes
  * (inside the fork lock: see the top of the file) and returns 0; on failure
- * rolls back, keeps them, logs and returns -1. */
+ * rolls back, keeps them, closes the connection (the next try opens it
+ * afresh), logs and returns -1. */
 static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
 {
-    char why[256] = "";
+    char why[FP_ERR_MSG_MAX] = "";
     fp_spawn_fork_lock_read();
+    if (ensure_open(l, why, sizeof why) < 0) {
+        fp_spawn_fork_unlock_read();
+        atomic_fetch_add(&l->write_errors, 1);
+        fp_log_error(LEDGER_COMPONENT, "cannot write %zu rows: %s", n, why);
+        return -1;
+    }
     int rc = run_once(l->begin);
     for (node_t *p = batch; rc == SQLITE_OK && p != NULL; p = p->next)
         rc = insert_row(l, &p->row);
@@ -251,14 +303,14 @@ static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
         snprintf(why, sizeof why, "%s", sqlite3_errmsg(l->db));
         if (!sqlite3_get_autocommit(l->db))
             run_once(l->rollback);
+        db_close(l);
     } else {
         free_nodes(batch);
     }
     fp_spawn_fork_unlock_read();
     if (rc != SQLITE_OK) {
         atomic_fetch_add(&l->write_errors, 1);
-        fp_log_error(LEDGER_COMPONENT, "writing %zu rows to %s failed (will retry): %s", n,
-                     l->path, why);
+        fp_log_error(LEDGER_COMPONENT, "writing %zu rows to %s failed: %s", n, l->path, why);
         return -1;
     }
     atomic_fetch_add(&l->written, n);
@@ -318,7 +370,9 @@ static bool has_work(const fp_ledger_t *l, const writer_t *w, int64_t now, int64
     *until = INT64_MAX;
     if (l->stop)
         return true;
-    if (w->pending != NULL) {
+    if (w->pending != NULL || (l->head != NULL && !l->hold)) {
+        /* After a failure, the next try (of this batch or, in skip mode,
+         * of the next one) waits for the back-off. */
         if (now >= w->retry_at_ms)
             return true;
         *until = w->retry_at_ms;
@@ -326,8 +380,6 @@ static bool has_work(const fp_ledger_t *l, const writer_t *w, int64_t now, int64
     }
     if (l->hold)
         return false;
-    if (l->head != NULL)
-        return true;
     if (l->retain_ms > 0) {
         if (now >= w->prune_at_ms)
             return true;
@@ -353,20 +405,52 @@ static void take_batch(fp_ledger_t *l, writer_t *w)
     last->next = NULL;
     w->pending = first;
     w->pending_n = n;
-    w->failures = 0;
 }
 
-static void give_up(fp_ledger_t *l, writer_t *w)
+/* Frees the pending batch, its rows counted in *counter. */
+static void discard_pending(fp_ledger_t *l, writer_t *w, _Atomic uint64_t *counter)
 {
-    fp_log_error(LEDGER_COMPONENT, "giving up on %zu rows for %s after %d failed attempts",
-                 w->pending_n, l->path, w->failures);
-    atomic_fetch_add(&l->lost, w->pending_n);
+    atomic_fetch_add(counter, w->pending_n);
     atomic_fetch_sub(&l->backlog, w->pending_n);
     fp_spawn_fork_lock_read();
     free_nodes(w->pending);
     fp_spawn_fork_unlock_read();
     w->pending = NULL;
     w->pending_n = 0;
+}
+
+static void give_up(fp_ledger_t *l, writer_t *w)
+{
+    fp_log_error(LEDGER_COMPONENT, "giving up on %zu rows for %s after %d failed attempts",
+                 w->pending_n, l->path, w->failures);
+    discard_pending(l, w, &l->lost);
+}
+
+static void batch_written(fp_ledger_t *l, writer_t *w)
+{
+    w->pending = NULL;
+    w->pending_n = 0;
+    w->retry_at_ms = 0;
+    w->failures = 0;
+    if (atomic_exchange(&l->failing, false))
+        fp_log_info(LEDGER_COMPONENT, "writing to %s again", l->path);
+}
+
+/* A failed try: back-off before the next one; in skip mode the batch goes. */
+static void batch_failed(fp_ledger_t *l, writer_t *w, bool stop)
+{
+    atomic_store(&l->failing, true);
+    w->failures++;
+    if (atomic_load(&l->skip)) {
+        fp_log_warn(LEDGER_COMPONENT, "%zu rows dropped (ledger.on_error = \"skip\")",
+                    w->pending_n);
+        discard_pending(l, w, &l->dropped);
+    } else if (w->failures >= LEDGER_CLOSE_TRIES && stop) {
+        give_up(l, w);
+    }
+    int shift = w->failures < 6 ? w->failures : 6;
+    int64_t delay = (int64_t)LEDGER_RETRY_MIN_MS << shift;
+    w->retry_at_ms = fp_os_now_ms() + (delay < LEDGER_RETRY_MAX_MS ? delay : LEDGER_RETRY_MAX_MS);
 }
 
 static void writer_loop(fp_ledger_t *l)
@@ -386,29 +470,23 @@ static void writer_loop(fp_ledger_t *l)
             now = fp_os_now_ms();
         }
         bool stop = l->stop;
-        if (w.pending == NULL)
+        if (w.pending == NULL && !l->hold)
             take_batch(l, &w);
         bool idle = w.pending == NULL && l->head == NULL;
         pthread_mutex_unlock(&l->mu);
 
         if (w.pending != NULL) {
-            if (write_batch(l, w.pending, w.pending_n) == 0) {
-                w.pending = NULL;
-                w.pending_n = 0;
-            } else if (++w.failures >= LEDGER_CLOSE_TRIES && stop) {
-                give_up(l, &w);
-            } else {
-                int shift = w.failures < 6 ? w.failures : 6;
-                int64_t delay = (int64_t)LEDGER_RETRY_MIN_MS << shift;
-                w.retry_at_ms = fp_os_now_ms() +
-                                (delay < LEDGER_RETRY_MAX_MS ? delay : LEDGER_RETRY_MAX_MS);
-            }
+            if (write_batch(l, w.pending, w.pending_n) == 0)
+                batch_written(l, &w);
+            else
+                batch_failed(l, &w, stop);
             continue; /* queued rows go before pruning */
         }
         if (stop && idle)
             return;
         if (!stop && l->retain_ms > 0 && fp_os_now_ms() >= w.prune_at_ms) {
-            bool more = prune_pass(l);
+            /* Closed after a failure: the next batch opens it; prune later. */
+            bool more = l->db != NULL && prune_pass(l);
             w.prune_at_ms = fp_os_now_ms() + (more ? 0 : FP_LEDGER_PRUNE_INTERVAL_MS);
         }
     }
@@ -537,6 +615,10 @@ static const char *copy_text(const char *s, char **cursor)
 
 bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row)
 {
+    if (atomic_load(&l->skip) && atomic_load(&l->backlog) >= l->capacity) {
+        atomic_fetch_add(&l->dropped, 1);
+        return true;
+    }
     size_t size = text_size(row->queue) + text_size(row->entry_id) + text_size(row->job_id) +
                   text_size(row->type) + text_size(row->outcome) + text_size(row->error);
     node_t *n = malloc(sizeof *n + size);
@@ -585,6 +667,17 @@ void fp_ledger_stats(const fp_ledger_t *l, fp_ledger_stats_t *out)
     out->pruned = atomic_load(&l->pruned);
     out->write_errors = atomic_load(&l->write_errors);
     out->lost = atomic_load(&l->lost);
+    out->dropped = atomic_load(&l->dropped);
+}
+
+bool fp_ledger_failing(const fp_ledger_t *l)
+{
+    return atomic_load(&l->failing);
+}
+
+void fp_ledger_set_skip(fp_ledger_t *l, bool skip)
+{
+    atomic_store(&l->skip, skip);
 }
 
 void fp__ledger_hold(fp_ledger_t *l, bool hold)

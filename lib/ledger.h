@@ -47,6 +47,7 @@ typedef struct fp_ledger_stats_s {
     uint64_t pruned;       /* rows deleted for age */
     uint64_t write_errors; /* failed batch attempts (each retried) */
     uint64_t lost;         /* rows given up on: no memory, or still failing at close */
+    uint64_t dropped;      /* rows dropped in skip mode (fp_ledger_set_skip) */
 } fp_ledger_stats_t;
 
 /* Starts the writer thread, which opens or creates the database at path
@@ -68,6 +69,17 @@ int fp_ledger_open(const char *path, int64_t retain_ms, size_t capacity, fp_ledg
  * (the overshoot is bounded by the jobs already running). Also false, with
  * the row lost and counted in stats.lost and logged, when memory runs out. */
 bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row);
+
+/* What to do with rows while writes fail. false (the default): keep them
+ * queued and retry, so the backlog grows until push asks for a pause. true:
+ * drop a batch that failed, and any row pushed past the capacity (push then
+ * never answers false for a full backlog), counting them in stats.dropped. */
+void fp_ledger_set_skip(fp_ledger_t *l, bool skip);
+
+/* True while the writer cannot write: its last try failed (the file could
+ * not be opened, a write or commit failed); false again after a batch
+ * commits. The writer keeps retrying with back-off, reopening the file. */
+bool fp_ledger_failing(const fp_ledger_t *l);
 
 /* Rows pushed and not yet committed (queued plus the batch being written). */
 size_t fp_ledger_backlog(const fp_ledger_t *l);

@@ -603,9 +603,17 @@ static void render_daemon(writer_t *w, const fp_metrics_t *m)
         put_double(w, g->last_pull_age_seconds);
         puts_w(w, "\n");
     }
-    if (g->ledger_backlog >= 0)
-        scalar_i64(w, "forkpool_ledger_backlog", "gauge",
-                   "Job outcomes waiting to be written to the ledger.", g->ledger_backlog);
+    if (g->ledger_backlog < 0)
+        return;
+    scalar_i64(w, "forkpool_ledger_backlog", "gauge",
+               "Job outcomes waiting to be written to the ledger.", g->ledger_backlog);
+    scalar_i64(w, "forkpool_ledger_failing", "gauge",
+               "1 while the ledger's writes fail (it retries).", g->ledger_failing ? 1 : 0);
+    family(w, "forkpool_ledger_rows_dropped_total", "counter",
+           "Ledger rows dropped because they could not be written (on_error = skip).");
+    puts_w(w, "forkpool_ledger_rows_dropped_total ");
+    put_u64(w, g->ledger_rows_dropped);
+    puts_w(w, "\n");
 }
 
 int fp_metrics_render(const fp_metrics_t *m, fp_buf_t *out)

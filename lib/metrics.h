@@ -86,6 +86,8 @@ typedef struct fp_metrics_gauges_s {
     uint64_t reload_failures_total; /* reloads undone: their children could not start */
     double last_pull_age_seconds; /* < 0: no pull yet (family left out) */
     int64_t ledger_backlog;       /* < 0: no ledger (family left out) */
+    bool ledger_failing;          /* with a ledger: its writes fail right now */
+    uint64_t ledger_rows_dropped; /* with a ledger: rows dropped (ledger.on_error = "skip") */
 } fp_metrics_gauges_t;
 
 /* One queue's depth, copied in by fp_metrics_set_queue. A negative value

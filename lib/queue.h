@@ -92,8 +92,14 @@ void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id);
 /* Outcomes buffered or sent but not yet confirmed by Redis. */
 size_t fp_queue_unconfirmed(const fp_queue_t *q);
 
+/* For --burst: from now on, remember the retries fp_queue_retry schedules
+ * (their delayed-set members), so that fp_queue_check_drained waits for them. */
+void fp_queue_track_retries(fp_queue_t *q);
+
 /* For --burst: calls cb(ctx, true) when no configured queue has ready or
- * pending entries (any consumer), else cb(ctx, false). */
+ * pending entries (any consumer) and no retry remembered since
+ * fp_queue_track_retries is still in the delayed set, else cb(ctx, false).
+ * Members others put in the delayed set do not count. */
 void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx);
 
 bool fp_queue_is_ready(const fp_queue_t *q);

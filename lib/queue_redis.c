@@ -45,6 +45,7 @@
 #include "os.h"
 #include "queue_scripts.h"
 #include "queue_stats.h"
+#include "read_plan.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 
@@ -61,6 +62,7 @@
 #define CONSUMER_IDLE_FACTOR 10 /* consumers idle this many visibility timeouts go */
 #define MOVER_MS 250            /* delayed mover period */
 #define MOVER_BATCH 256         /* members moved per script call */
+#define QUEUES_MAX 64           /* queues one daemon consumes at most */
 
 /* ---- entries held: handed over (or being acked) and not yet confirmed ---- */
 
@@ -184,6 +186,13 @@ typedef struct batch_s {
     size_t ids_cap;
 } batch_t;
 
+/* A retry this daemon scheduled, as its delayed-set member (what
+ * fp_queue_retry got), kept for --burst until it has left the delayed set. */
+typedef struct retry_mark_s {
+    char *member;
+    size_t len;
+} retry_mark_t;
+
 typedef struct qstate_s {
     const char *name;
     char *jobs_key, *dead_key, *delayed_key;
@@ -192,6 +201,9 @@ typedef struct qstate_s {
     char cursor[48];      /* last id seen by the history read */
     char counted[48];     /* own pending entries up to this id were counted as
                            * delivered to this process; "+": all of them */
+    retry_mark_t *marks;  /* only with fp_queue_track_retries */
+    size_t marks_n, marks_cap;
+    unsigned marks_gen;   /* bumped when marks are pruned (positions change) */
 } qstate_t;
 
 /* READ_CLAIM is the take-over script, which shares the read slot. */
@@ -218,6 +230,8 @@ typedef struct drained_item_s {
     drained_req_t *req;
     uint32_t queue;
     bool tried_eval;
+    size_t marks_sent;    /* the first marks_sent marks went with the call */
+    unsigned marks_gen;   /* their positions then */
 } drained_item_t;
 
 struct fp_queue_s {
@@ -240,6 +254,9 @@ struct fp_queue_s {
     char down_reason[256];
     long long reader_id;   /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
     char outcome_sha[41], drained_sha[41];
+    bool track_retries;    /* --burst: remember the retries scheduled (qstate_t.marks) */
+    bool marks_lost;       /* one could not be remembered: never report drained */
+    fp_resp_t marks_args;  /* the marks of one drained call */
     script_t claim_script, consumers_script, mover_script, history_script;
     script_t pull_script;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
     script_t renew_script; /* claim renewal (fp_script_renew) */
@@ -257,6 +274,14 @@ struct fp_queue_s {
     bool unblock_sent;
     size_t sweep_index;    /* next queue of the non-blocking sweep; n: sweep over */
     bool sweep_got_any;
+
+    /* queues.order = "weighted" (read_plan.h): each queue's weight and
+     * round-robin state, the reads of the current plan still to send, and
+     * which queues may be planned (false once a read came back short). */
+    bool weighted;
+    int64_t weights[QUEUES_MAX], wrr_current[QUEUES_MAX];
+    size_t plan[QUEUES_MAX];
+    bool wrr_eligible[QUEUES_MAX];
     size_t read_want;      /* want of the take-over call in flight */
 
     /* recovery */
@@ -840,6 +865,19 @@ static void read_failed(fp_queue_t *q, const redisReply *r, const char *what)
     arm_retry(q);
 }
 
+/* Weighted order: a queue whose read came back short is empty for now and
+ * left out of plans; a full read means a backlog, so the queues left out
+ * are planned again, each in its own turn (no queue starves). */
+static void weighted_read_done(fp_queue_t *q, size_t got)
+{
+    if (got < q->read_count) {
+        q->wrr_eligible[q->read_queue] = false;
+        return;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        q->wrr_eligible[i] = true;
+}
+
 /* A read's entries (XREADGROUP's answer, on its own or from the combined
  * script): moves the history cursor or the sweep, then hands them over. The
  * next read starts from the prepare callback, once this loop turn's outcomes
@@ -859,7 +897,9 @@ static void read_done(fp_queue_t *q, const redisReply *r)
         return;
     }
     retry_reset(q);
-    if (kind == READ_SWEEP) {
+    if (kind == READ_SWEEP && q->weighted) {
+        weighted_read_done(q, (size_t)got);
+    } else if (kind == READ_SWEEP) {
         if ((size_t)got >= q->read_count) {
             q->sweep_index = 0; /* room filled: next time start again from the first queue */
             q->sweep_got_any = false;
@@ -1079,13 +1119,37 @@ static void read_block(fp_queue_t *q)
 }
 
 static void send_claim(fp_queue_t *q);
-static void send_sweep(fp_queue_t *q, size_t i);
+static void send_sweep(fp_queue_t *q, size_t i, size_t count);
+
+/* Weighted order: the next read of the current plan; when it is spent, a new
+ * plan of the room over the queues not found empty; when every queue came
+ * back empty, a blocking read across all of them, after which all are
+ * planned again. */
+static void pump_weighted(fp_queue_t *q)
+{
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < q->n; i++) {
+            if (q->plan[i] == 0)
+                continue;
+            size_t count = q->plan[i] < q->room ? q->plan[i] : q->room;
+            q->plan[i] = 0;
+            send_sweep(q, i, count);
+            return;
+        }
+        if (fp_wrr_plan(q->weights, q->wrr_current, q->wrr_eligible, q->n, q->room, q->plan) == 0)
+            break;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        q->wrr_eligible[i] = true;
+    read_block(q);
+}
 
 /* Starts the next read if one may start. Strict order: this consumer's own
  * pending entries first, then a due take-over sweep queue by queue, then a
  * non-blocking sweep queue by queue (the first with COUNT room, the next with
  * what is left), and a blocking read only after a whole sweep found every
- * queue empty. With room 0 only a due take-over runs, claiming nothing. */
+ * queue empty. Weighted order replaces the sweep with pump_weighted. With
+ * room 0 only a due take-over runs, claiming nothing. */
 static void pump(fp_queue_t *q)
 {
     if (q->closing)
@@ -1107,12 +1171,16 @@ static void pump(fp_queue_t *q)
         send_claim(q);
         return;
     }
+    if (q->weighted) {
+        pump_weighted(q);
+        return;
+    }
     if (q->sweep_index >= q->n && q->sweep_got_any) {
         q->sweep_index = 0;
         q->sweep_got_any = false;
     }
     if (q->sweep_index < q->n) {
-        send_sweep(q, q->sweep_index);
+        send_sweep(q, q->sweep_index, q->room);
         return;
     }
     read_block(q);
@@ -1749,20 +1817,21 @@ static batch_t *batch_to_carry(fp_queue_t *q, size_t i)
     return NULL;
 }
 
-/* One non-blocking read of queue i (COUNT room). When outcomes of that queue
- * wait, they travel with it in one script call on the writer, applied before
- * the read; otherwise it is a plain XREADGROUP on the reader. */
-static void send_sweep(fp_queue_t *q, size_t i)
+/* One non-blocking read of queue i (COUNT count, at most the room). When
+ * outcomes of that queue wait, they travel with it in one script call on the
+ * writer, applied before the read; otherwise it is a plain XREADGROUP on the
+ * reader. */
+static void send_sweep(fp_queue_t *q, size_t i, size_t count)
 {
     batch_t *b = batch_to_carry(q, i);
     if (b == NULL) {
-        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        send_read(q, q->reader, READ_SWEEP, count, i, 1, ">", 0);
         return;
     }
     const qstate_t *qs = &q->qs[i];
     const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
     char count_text[24];
-    snprintf(count_text, sizeof count_text, "%zu", q->room);
+    snprintf(count_text, sizeof count_text, "%zu", count);
     const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};
     script_t *script = &q->pull_script;
     const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
@@ -1772,7 +1841,7 @@ static void send_sweep(fp_queue_t *q, size_t i)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_combined_reply,
                                 b);
     if (rc < 0) {
-        send_read(q, q->reader, READ_SWEEP, q->room, i, 1, ">", 0);
+        send_read(q, q->reader, READ_SWEEP, count, i, 1, ">", 0);
         return;
     }
     if (sha == NULL)
@@ -1781,7 +1850,7 @@ static void send_sweep(fp_queue_t *q, size_t i)
     q->read_in_flight = true;
     q->read_kind = READ_SWEEP;
     q->read_queue = i;
-    q->read_count = q->room;
+    q->read_count = count;
     q->read_combined = true;
     q->unblock_sent = false;
 }
@@ -1893,6 +1962,29 @@ void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, cons
     outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
+/* Remembers a retry's delayed member for --burst. */
+static void mark_retry(fp_queue_t *q, uint32_t queue, const char *payload, size_t len)
+{
+    qstate_t *qs = &q->qs[queue];
+    if (qs->marks_n == qs->marks_cap) {
+        size_t cap = qs->marks_cap > 0 ? qs->marks_cap * 2 : 16;
+        retry_mark_t *grown = realloc(qs->marks, cap * sizeof *grown);
+        if (grown == NULL)
+            goto oom;
+        qs->marks = grown;
+        qs->marks_cap = cap;
+    }
+    char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        goto oom;
+    memcpy(copy, payload, len);
+    qs->marks[qs->marks_n++] = (retry_mark_t){copy, len};
+    return;
+oom:
+    fp_log_error(LOG, "out of memory remembering a retry; --burst will not exit on its own");
+    q->marks_lost = true;
+}
+
 void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                     size_t payload_len, int64_t delay_ms)
 {
@@ -1901,9 +1993,19 @@ void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const c
     batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_retry(&b->args, vanished, entry_id, payload != NULL ? payload : "",
-                                     payload != NULL ? payload_len : 0, delay_ms);
+    if (payload == NULL) {
+        payload = "";
+        payload_len = 0;
+    }
+    int rc = fp_outcome_encode_retry(&b->args, vanished, entry_id, payload, payload_len, delay_ms);
     outcome_end(q, b, rc, entry_id, ms, seq);
+    if (rc == 0 && q->track_retries)
+        mark_retry(q, queue, payload, payload_len);
+}
+
+void fp_queue_track_retries(fp_queue_t *q)
+{
+    q->track_retries = true;
 }
 
 void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id)
@@ -1936,6 +2038,46 @@ static void drained_item_done(drained_item_t *item, bool drained)
 
 static int send_drained(fp_queue_t *q, drained_item_t *item);
 
+/* With nothing pending in the queue, a retry no longer in the delayed set
+ * has been moved back to the stream (where ready and pending now cover it)
+ * or is gone: only the marks still waiting are kept. While entries are
+ * pending, an absent mark may be an outcome not applied yet: all stay. */
+static void prune_marks(fp_queue_t *q, const drained_item_t *item, const redisReply *waiting)
+{
+    qstate_t *qs = &q->qs[item->queue];
+    if (item->marks_gen != qs->marks_gen || item->marks_sent > qs->marks_n)
+        return;
+    size_t kept = 0, w = 0;
+    for (size_t i = 0; i < qs->marks_n; i++) {
+        bool still = i >= item->marks_sent;
+        while (!still && w < waiting->elements &&
+               waiting->element[w]->type == REDIS_REPLY_INTEGER &&
+               waiting->element[w]->integer <= (long long)i + 1) {
+            still = waiting->element[w]->integer == (long long)i + 1;
+            w++;
+        }
+        if (still)
+            qs->marks[kept++] = qs->marks[i];
+        else
+            free(qs->marks[i].member);
+    }
+    qs->marks_n = kept;
+    qs->marks_gen++;
+}
+
+/* {pending, ready, waiting}: drained when all three are nothing. */
+static bool drained_reply(fp_queue_t *q, const drained_item_t *item, const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_ARRAY)
+        return false;
+    if (r->element[0]->integer == 0)
+        prune_marks(q, item, r->element[2]);
+    return r->element[0]->integer == 0 && r->element[1]->integer == 0 &&
+           r->element[2]->elements == 0 && !q->marks_lost;
+}
+
 static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     drained_item_t *item = privdata;
@@ -1946,10 +2088,7 @@ static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         if (send_drained(q, item) == 0)
             return;
     }
-    bool drained = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                   r->element[0]->type == REDIS_REPLY_INTEGER &&
-                   r->element[1]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 0 &&
-                   r->element[1]->integer == 0;
+    bool drained = !q->closing && drained_reply(q, item, r);
     if (r != NULL && r->type == REDIS_REPLY_ERROR && !q->closing)
         log_error_once(q, "drained check failed", r);
     drained_item_done(item, drained);
@@ -1957,10 +2096,19 @@ static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 
 static int send_drained(fp_queue_t *q, drained_item_t *item)
 {
-    const char *keys[1] = {q->qs[item->queue].jobs_key};
+    const qstate_t *qs = &q->qs[item->queue];
+    const char *keys[FP_SCRIPT_DRAINED_KEYS] = {qs->jobs_key, qs->delayed_key};
     const char *args[1] = {q->cfg->redis.group};
-    int rc = fp_script_command(&q->scratch, item->tried_eval ? NULL : q->drained_sha,
-                               fp_script_drained, keys, 1, args, 1, NULL);
+    fp_resp_reset(&q->marks_args);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qs->marks_n; i++)
+        rc = fp_resp_arg(&q->marks_args, qs->marks[i].member, qs->marks[i].len);
+    item->marks_sent = qs->marks_n;
+    item->marks_gen = qs->marks_gen;
+    if (rc == 0)
+        rc = fp_script_command(&q->scratch, item->tried_eval ? NULL : q->drained_sha,
+                               fp_script_drained, keys, FP_SCRIPT_DRAINED_KEYS, args, 1,
+                               &q->marks_args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_drained_reply,
                                 item);
@@ -1982,7 +2130,7 @@ void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), 
             req->drained = false;
             break;
         }
-        *item = (drained_item_t){req, (uint32_t)i, false};
+        *item = (drained_item_t){req, (uint32_t)i, false, 0, 0};
         req->left++;
         if (send_drained(q, item) < 0) {
             req->drained = false;
@@ -2067,6 +2215,9 @@ static void queue_free(fp_queue_t *q)
         free(qs->jobs_key);
         free(qs->dead_key);
         free(qs->delayed_key);
+        for (size_t k = 0; k < qs->marks_n; k++)
+            free(qs->marks[k].member);
+        free(qs->marks);
     }
     for (batch_t *b = q->spare, *next; b != NULL; b = next) {
         next = b->next;
@@ -2081,14 +2232,29 @@ static void queue_free(fp_queue_t *q)
     free(q->renew_ids);
     fp_resp_free(&q->renew_args);
     fp_resp_free(&q->scratch);
+    fp_resp_free(&q->marks_args);
     fp_redis_url_free(&q->url);
     free(q);
+}
+
+/* A queue's weight is the one configured for its name (names may come from
+ * --queue rather than queues.names); 1 when none is. */
+static void init_weights(fp_queue_t *q, const fp_config_t *cfg, const char *const *names)
+{
+    q->weighted = cfg->queues.order == FP_ORDER_WEIGHTED;
+    for (size_t i = 0; i < q->n; i++) {
+        q->weights[i] = 1;
+        q->wrr_eligible[i] = true;
+        for (size_t j = 0; cfg->queues.weights != NULL && j < cfg->queues.names.count; j++)
+            if (strcmp(cfg->queues.names.items[j], names[i]) == 0)
+                q->weights[i] = cfg->queues.weights[j];
+    }
 }
 
 int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                  const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err)
 {
-    if (n == 0 || n > 64)
+    if (n == 0 || n > QUEUES_MAX)
         return fp_err_set(err, FP_ECONFIG, "between 1 and 64 queues can be consumed, not %zu", n);
     fp_queue_t *q = calloc(1, sizeof *q);
     if (q == NULL)
@@ -2130,6 +2296,7 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
          * delivery: to this process. */
         snprintf(qs->counted, sizeof qs->counted, "0-0");
     }
+    init_weights(q, cfg, names);
     all_history(q);
     fp_redis_conn_opts_t opts = {"reader", cfg->redis.connect_timeout_ms,
                                  cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};

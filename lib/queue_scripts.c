@@ -112,19 +112,25 @@ const char fp_script_renew[] =
  * group's last-delivered id was deleted (checked on 7.0.15), and "unknown" is
  * no answer for --burst. */
 const char fp_script_drained[] =
-    "local jobs, group = KEYS[1], ARGV[1]\n"
-    "if redis.call('EXISTS', jobs) == 0 then return {0, 0} end\n"
-    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
-    "  local f = {}\n"
-    "  for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
-    "  if f['name'] == group then\n"
-    "    local after = redis.call('XRANGE', jobs, '(' .. f['last-delivered-id'], '+', "
+    "local jobs, delayed, group = KEYS[1], KEYS[2], ARGV[1]\n"
+    "local pending, ready = 0, 0\n"
+    "if redis.call('EXISTS', jobs) == 1 then\n"
+    "  ready = redis.call('XLEN', jobs) > 0 and 1 or 0\n"
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
+    "    local f = {}\n"
+    "    for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
+    "    if f['name'] == group then\n"
+    "      local after = redis.call('XRANGE', jobs, '(' .. f['last-delivered-id'], '+', "
     "'COUNT', 1)\n"
-    "    return {f['pending'], #after}\n"
+    "      pending, ready = f['pending'], #after\n"
+    "    end\n"
     "  end\n"
     "end\n"
-    "if redis.call('XLEN', jobs) > 0 then return {0, 1} end\n"
-    "return {0, 0}\n";
+    "local waiting = {}\n"
+    "for i = 2, #ARGV do\n"
+    "  if redis.call('ZSCORE', delayed, ARGV[i]) then waiting[#waiting + 1] = i - 1 end\n"
+    "end\n"
+    "return {pending, ready, waiting}\n";
 
 /* Take-over in one script rather than XAUTOCLAIM: XAUTOCLAIM does not say
  * how often an entry was delivered, and looking that up afterwards with

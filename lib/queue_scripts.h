@@ -49,11 +49,14 @@ extern const char fp_script_outcomes_pull[];
 extern const char fp_script_renew[];
 #define FP_SCRIPT_RENEW_KEYS 1
 
-/* KEYS: jobs stream. ARGV: group. Returns {pending, ready}: the group's
- * pending count (every consumer) and 1 when an entry lies beyond the group's
- * last-delivered id (0 otherwise). Reads only; claims nothing. */
+/* KEYS: jobs stream, delayed set. ARGV: group, then delayed members to look
+ * for (the retries a --burst run scheduled). Returns {pending, ready,
+ * waiting}: the group's pending count (every consumer), 1 when an entry lies
+ * beyond the group's last-delivered id (0 otherwise), and the 1-based
+ * positions, among the members given, of those still in the delayed set.
+ * Reads only; claims nothing. */
 extern const char fp_script_drained[];
-#define FP_SCRIPT_DRAINED_KEYS 1
+#define FP_SCRIPT_DRAINED_KEYS 2
 
 /* Take-over sweep of one queue. KEYS: jobs stream. ARGV: group, consumer,
  * min_idle_ms, want, scan_max. Walks the group's entries pending longer than

@@ -145,6 +145,7 @@ struct fp_supervisor_s {
     fp_health_t *health;    /* NULL when health.listen is empty */
     fp_ledger_t *ledger;    /* NULL when ledger.path is empty */
     bool ledger_full;       /* pulls pause until its writer catches up */
+    bool ledger_failing;    /* its writes fail: readiness says so; pulls hold unless "skip" */
     uv_timer_t ledger_timer;
     uv_timer_t sample_timer; /* queue depths for /metrics, off the scrape path */
     fp_metrics_t *metrics;
@@ -345,7 +346,9 @@ static void update_want(fp_supervisor_t *sup)
     if (sup->queue == NULL || sup->queue_closed)
         return;
     size_t room = 0;
-    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet && !sup->ledger_full)
+    bool ledger_holds = sup->ledger_full || (sup->ledger_failing &&
+                                             sup->cfg->ledger.on_error == FP_LEDGER_PAUSE);
+    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet && !ledger_holds)
         room = fp_pool_room(&sup->pool);
     fp_queue_want(sup->queue, room);
 }
@@ -1589,6 +1592,8 @@ static void on_reopen_signal(uv_signal_t *handle, int signum)
         fp_log_info(LOG, "log file reopened (SIGUSR1)");
 }
 
+/* --burst: done once nothing is ready or pending and the retries this run
+ * scheduled have left the delayed set (run, or gone dead); the queue tells. */
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
@@ -1605,10 +1610,26 @@ static void on_burst_timer(uv_timer_t *timer)
 
 /* ---- health endpoint ---------------------------------------------------- */
 
-/* Resumes pulls once the ledger's writer has caught up to half its queue. */
+/* Follows the writer's health: while it cannot write, readiness says so and
+ * pulls hold (on_error = "pause"; "skip" keeps pulling and the writer drops
+ * rows). Also resumes pulls once the writer has caught up to half its queue.
+ * The mode is set here, from the current configuration, so a reload changes
+ * it too. */
 static void on_ledger_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
+    fp_ledger_set_skip(sup->ledger, sup->cfg->ledger.on_error == FP_LEDGER_SKIP);
+    bool failing = fp_ledger_failing(sup->ledger);
+    if (failing != sup->ledger_failing) {
+        sup->ledger_failing = failing;
+        if (failing)
+            fp_log_error(LOG, "the ledger cannot write; %s until it can",
+                         sup->cfg->ledger.on_error == FP_LEDGER_SKIP ? "its rows are dropped"
+                                                                      : "pulls pause");
+        else
+            fp_log_info(LOG, "the ledger writes again");
+        update_want(sup);
+    }
     if (sup->ledger_full && fp_ledger_backlog(sup->ledger) < LEDGER_CAPACITY / 2) {
         sup->ledger_full = false;
         fp_log_info(LOG, "the ledger writer caught up; pulls resume");
@@ -1642,8 +1663,10 @@ static int start_ledger(fp_supervisor_t *sup, fp_err_t *err)
     if (cfg->ledger.path[0] == '\0')
         return 0;
     int rc = fp_ledger_open(cfg->ledger.path, cfg->ledger.retain_ms, LEDGER_CAPACITY, &sup->ledger, err);
-    if (rc == 0)
+    if (rc == 0) {
+        fp_ledger_set_skip(sup->ledger, cfg->ledger.on_error == FP_LEDGER_SKIP);
         uv_timer_start(&sup->ledger_timer, on_ledger_timer, LEDGER_POLL_MS, LEDGER_POLL_MS);
+    }
     return rc;
 }
 
@@ -1676,7 +1699,8 @@ static void add_reason(cJSON *reasons, const char *what, const char *detail)
 }
 
 /* Ready: Redis connected with the group in place, a live child, not
- * draining or quiet, not in a crash loop. 503 lists every reason. */
+ * draining or quiet, not in a crash loop, a ledger (if any) that writes.
+ * 503 lists every reason. */
 static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
 {
     fp_supervisor_t *sup = ctx;
@@ -1699,6 +1723,8 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
         snprintf(why, sizeof why, "children crash-looping: %s", sup->start_error);
         cJSON_AddItemToArray(reasons, cJSON_CreateString(why));
     }
+    if (sup->ledger_failing)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("ledger"));
     bool ready = cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
     int rc = respond_json(doc, body, content_type);
@@ -1728,6 +1754,12 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
                                   ? (double)(fp_os_now_ms() - sup->last_pull_ms) / 1000.0
                                   : -1.0;
     g.ledger_backlog = sup->ledger != NULL ? (int64_t)fp_ledger_backlog(sup->ledger) : -1;
+    if (sup->ledger != NULL) {
+        fp_ledger_stats_t ls;
+        fp_ledger_stats(sup->ledger, &ls);
+        g.ledger_failing = sup->ledger_failing;
+        g.ledger_rows_dropped = ls.dropped;
+    }
     fp_metrics_set_gauges(sup->metrics, &g);
     *content_type = "text/plain; version=0.0.4; charset=utf-8";
     return fp_metrics_render(sup->metrics, body) < 0 ? 500 : 200;
@@ -1952,8 +1984,10 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     if (rc < 0)
         return rc;
     fp_lease_start(sup->lease);
-    if (sup->opts.burst)
+    if (sup->opts.burst) {
+        fp_queue_track_retries(sup->queue);
         uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
+    }
     if (sup->health != NULL)
         uv_timer_start(&sup->sample_timer, on_sample_timer, 200, SAMPLE_INTERVAL_MS);
     char names[256] = "";

@@ -12,6 +12,8 @@
 #include "forkpool/toml.h"
 
 typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
+/* What a ledger that cannot write does: hold pulls, or drop history rows. */
+typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
 typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
 
 /* A list of strings owned by the config. */
@@ -81,6 +83,7 @@ typedef struct fp_config_s {
     struct {
         char *path; /* "" = disabled */
         int64_t retain_ms;
+        fp_ledger_on_error_t on_error;
     } ledger;
 
     struct {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,13 +23,21 @@
 #include "harness.h"
 
 
-static void start_with_health(fp_td_t *td)
+/* extra: more whole sections for the config, or "". */
+static void start_with_health_and(fp_td_t *td, const char *extra)
 {
-    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    char sections[8192];
+    snprintf(sections, sizeof sections, "[pool]\nchildren = 2\n%s", extra);
+    fp_td_config(td, NULL, sections);
     fp_td_enable_health(td);
     fp_td_start(td, false);
     fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
     fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "Redis");
+}
+
+static void start_with_health(fp_td_t *td)
+{
+    start_with_health_and(td, "");
 }
 
 static void test_endpoints_and_readiness(void **state)
@@ -181,6 +190,120 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
     assert_int_equal(fp_td_jobs_done(td), 300);
 }
 
+/* ---- a ledger that cannot write ----------------------------------------- */
+
+typedef struct ledger_fx_s {
+    char dir[4096], aside[4096], path[4096 + 16];
+} ledger_fx_t;
+
+/* The ledger lives in its own directory, which the test swaps for a plain
+ * file: opening anything under it then fails with ENOTDIR even for root. */
+static void ledger_paths(const fp_td_t *td, ledger_fx_t *l, char *section, size_t size,
+                         const char *on_error)
+{
+    snprintf(l->dir, sizeof l->dir, "%s/ledger", td->dir);
+    snprintf(l->aside, sizeof l->aside, "%s/ledger.aside", td->dir);
+    snprintf(l->path, sizeof l->path, "%s/jobs.db", l->dir);
+    assert_int_equal(mkdir(l->dir, 0700), 0);
+    snprintf(section, size, "[ledger]\npath = \"%s\"\non_error = \"%s\"\n", l->path, on_error);
+}
+
+/* Starts a daemon whose ledger lives in its own directory, with on_error;
+ * returns the health port. */
+static int start_with_ledger(fp_td_t *td, ledger_fx_t *l, const char *on_error)
+{
+    char section[4096 + 64];
+    ledger_paths(td, l, section, sizeof section, on_error);
+    start_with_health_and(td, section);
+    return fp_td_health_port(td);
+}
+
+static void ledger_break(const ledger_fx_t *l)
+{
+    assert_int_equal(rename(l->dir, l->aside), 0);
+    assert_int_equal(fp_th_write_file(l->dir, "x", 1), 0);
+}
+
+static void ledger_mend(const ledger_fx_t *l)
+{
+    assert_int_equal(unlink(l->dir), 0);
+    assert_int_equal(rename(l->aside, l->dir), 0);
+}
+
+typedef struct ledger_rows_s {
+    const char *path;
+    long long want;
+} ledger_rows_t;
+
+static bool ledger_rows_are(fp_td_t *td, void *arg)
+{
+    (void)td;
+    ledger_rows_t *r = arg;
+    return fp_td_sql_at(r->path, "SELECT count(*) FROM jobs") == r->want;
+}
+
+/* pause (the default): readiness turns 503 with "ledger" and pulls hold;
+ * once the directory is back, 200 again, every row is written and the
+ * jobs left waiting run. */
+static void test_ledger_failure_pauses_and_recovers(void **state)
+{
+    fp_td_t *td = *state;
+    ledger_fx_t l;
+    int port = start_with_ledger(td, &l, "pause");
+    fp_td_enqueue(td, 20, "{\"type\":\"noop\",\"id\":\"a%d-%d\"}");
+    ledger_rows_t rows = {l.path, 20};
+    fp_td_wait_until(td, ledger_rows_are, &rows, 30000, "20 ledger rows");
+
+    ledger_break(&l);
+    fp_td_enqueue(td, 200, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"b%d-%d\"}");
+    fp_td_ready_t r = {port, 503};
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 503 while the ledger cannot write");
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(port, "/readyz", &body), 503);
+    assert_non_null(strstr(body, "\"ledger\""));
+    free(body);
+    assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "forkpool_ledger_failing 1"));
+    free(body);
+    /* Pulls hold: jobs are left in the stream (200 jobs of 5 ms cannot all
+     * have run in the writer's first failing try). */
+    assert_true(fp_td_xlen(td, FP_TD_JOBS) > 0);
+
+    ledger_mend(&l);
+    r.status = 200;
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200 once the ledger writes again");
+    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
+    rows.want = 220;
+    fp_td_wait_until(td, ledger_rows_are, &rows, 30000, "220 ledger rows");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 220);
+}
+
+/* skip: jobs keep completing while the ledger cannot write, their rows are
+ * dropped and counted; rows are written again once it can. */
+static void test_ledger_failure_skip_keeps_jobs_running(void **state)
+{
+    fp_td_t *td = *state;
+    ledger_fx_t l;
+    int port = start_with_ledger(td, &l, "skip");
+    ledger_break(&l);
+    fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"a%d-%d\"}");
+    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
+    metrics_wait_t w = {port, "forkpool_ledger_rows_dropped_total 30\n"};
+    fp_td_wait_until(td, metrics_contain, &w, 30000, "30 rows counted as dropped");
+
+    ledger_mend(&l);
+    fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"id\":\"b%d-%d\"}");
+    ledger_rows_t rows = {l.path, 5};
+    fp_td_wait_until(td, ledger_rows_are, &rows, 30000, "5 ledger rows once it can write");
+    fp_td_ready_t r = {port, 200};
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 35);
+}
+
 int main(void)
 {
     /* The server may close an abusive connection while the test still writes. */
@@ -189,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, fp_td_setup_aof, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, fp_td_setup_aof, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_abuse_does_not_stop_the_daemon, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_failure_pauses_and_recovers, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_failure_skip_keeps_jobs_running, fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

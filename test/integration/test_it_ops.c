@@ -172,8 +172,7 @@ static void test_ledger_has_one_row_per_outcome(void **state)
     fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"perm%d%d\"}");
     fp_td_enqueue(td, 1, "{\"type\":\"crash\",\"id\":\"boom%d%d\"}");
     fp_td_enqueue(td, 1, "not json %d %d");
-    fp_td_start(td, true);
-    assert_int_equal(fp_td_wait(td, 60000), 0);
+    fp_td_run_until_settled(td);
     assert_int_equal(ledger_count(ledger, "1"), 44);
     assert_int_equal(ledger_count(ledger, "outcome = 'ok' AND type = 'noop' AND job_id LIKE 'ok-%'"), 40);
     assert_int_equal(ledger_count(ledger, "outcome = 'retried' AND error = 'again 00'"), 1);

@@ -753,6 +753,29 @@ static void test_retry_goes_to_delayed(void **state)
     free(id);
 }
 
+/* --burst's view: a retry this queue scheduled keeps it from being drained
+ * while it waits in the delayed set; once it has left (moved back and run,
+ * or dead), drained again. A member someone else added never counts. */
+static void test_drained_waits_for_own_retries(void **state)
+{
+    tq_t *t = *state;
+    char *id;
+    take_one(t, "own", "{\"type\":\"flaky\"}", &id);
+    fp_queue_track_retries(t->q);
+    const char *retried = "{\"type\":\"flaky\",\"attempt\":1,\"last_error\":\"x\"}";
+    fp_queue_retry(t->q, 0, id, retried, strlen(retried), 1900000000000LL);
+    assert_false(check_drained(t)); /* pending, or delayed once applied */
+    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_false(check_drained(t)); /* delayed, by this run */
+    assert_false(check_drained(t)); /* still: nothing forgotten by the first check */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "ZREM %s %s", fp_tq_key("own", "delayed"),
+                                    retried));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "ZADD %s 1900000000000 %s",
+                                    fp_tq_key("own", "delayed"), "{\"type\":\"theirs\"}"));
+    assert_true(check_drained(t));
+    free(id);
+}
+
 /* Scripts flushed from Redis (SCRIPT FLUSH, a failover): NOSCRIPT, then the
  * same batch again as EVAL; nothing is lost. */
 static void test_noscript_falls_back_to_eval(void **state)
@@ -895,6 +918,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deleted_pending_entry_dropped, setup_redis, teardown),
         cmocka_unit_test_setup_teardown(test_restart_rereads_own_pending, setup_redis, teardown),
         cmocka_unit_test_setup_teardown(test_check_drained, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(test_drained_waits_for_own_retries, setup_redis, teardown),
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_user_and_db, setup, teardown),

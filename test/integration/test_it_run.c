@@ -184,6 +184,85 @@ static void test_largest_recycling_limits(void **state)
     assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
 }
 
+/* --burst waits for the retries it scheduled: jobs that fail with a 1 s
+ * back-off run their second attempt (and, failing again, reach dead) before
+ * the daemon exits. A job someone else delayed by an hour does not hold it. */
+static void test_burst_waits_for_its_own_retries(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 2\n"
+                 "[retry]\nbackoff_base = \"1s\"\nbackoff_max = \"1s\"\njitter = false\n");
+    fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"id\":\"ok-%d-%d\"}");
+    fp_td_enqueue(td, 3,
+                  "{\"type\":\"fail\",\"max_attempts\":2,\"args\":{\"message\":\"flaky\"},"
+                  "\"id\":\"f-%d-%d\"}");
+    redisReply *t = fp_th_redis_cmd(&td->redis, "TIME");
+    assert_non_null(t);
+    long long due = atoll(t->element[0]->str) * 1000 + 3600 * 1000;
+    freeReplyObject(t);
+    redisReply *z = fp_th_redis_cmd(&td->redis, "ZADD %s %lld %s", FP_TD_DELAYED, due,
+                                    "{\"type\":\"noop\",\"id\":\"someone-elses\"}");
+    assert_non_null(z);
+    freeReplyObject(z);
+
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 3);
+    assert_true(fp_td_dead_has(td, "attempts", "2"));
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "ZCOUNT %s %lld %lld", FP_TD_DELAYED, due, due),
+                     1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
+/* In the first 45 of jobs served (one child, no prefetch: one job per pull),
+ * how many came from queue? */
+static long long served_from(const char *ledger, const char *queue)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT 45)"
+             " WHERE queue = '%s'",
+             queue);
+    return fp_td_sql_at(ledger, sql);
+}
+
+/* queues.order = "weighted", 5:3:1, a backlog in all three: pulls are shared
+ * in that ratio (smooth weighted round-robin makes it exact per 9 pulls; a
+ * pick of tolerance allowed) and the weight-1 queue is served. */
+static void test_weighted_order_shares_pulls(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[4200], extra[4800];
+    snprintf(ledger, sizeof ledger, "%s/ledger.db", td->dir);
+    snprintf(extra, sizeof extra,
+             "[queues]\nnames = [\"hi\", \"mid\", \"lo\"]\norder = \"weighted\"\n"
+             "weights = { hi = 5, mid = 3, lo = 1 }\n"
+             "[pool]\nchildren = 1\nprefetch = 0\n[ledger]\npath = \"%s\"\n",
+             ledger);
+    fp_td_config(td, NULL, extra);
+    const char *queues[] = {"hi", "mid", "lo"};
+    for (size_t q = 0; q < 3; q++) {
+        char key[64];
+        snprintf(key, sizeof key, "fp:{%s}:jobs", queues[q]);
+        for (int i = 0; i < 50; i++) {
+            char job[96];
+            snprintf(job, sizeof job, "{\"type\":\"noop\",\"id\":\"%s-%d\"}", queues[q], i);
+            freeReplyObject(fp_th_redis_cmd(&td->redis, "XADD %s * job %s", key, job));
+        }
+    }
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 150);
+    long long hi = served_from(ledger, "hi"), mid = served_from(ledger, "mid"),
+              lo = served_from(ledger, "lo");
+    if (hi < 24 || hi > 26 || mid < 14 || mid > 16 || lo < 4 || lo > 6)
+        fail_msg("first 45 jobs served: hi %lld, mid %lld, lo %lld (want about 25, 15, 5)", hi,
+                 mid, lo);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -194,6 +273,8 @@ int main(void)
         T(test_backpressure_with_large_backlog),
         T(test_term_mid_run_loses_nothing),
         T(test_largest_recycling_limits),
+        T(test_burst_waits_for_its_own_retries),
+        T(test_weighted_order_shares_pulls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

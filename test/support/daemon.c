@@ -158,6 +158,20 @@ void fp_td_signal(fp_td_t *td, int signum)
     assert_int_equal(kill(td->pid, signum), 0);
 }
 
+static bool settled(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
+}
+
+void fp_td_run_until_settled(fp_td_t *td)
+{
+    fp_td_start(td, false);
+    fp_td_wait_until(td, settled, NULL, 60000, "every job settled");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
 long long fp_td_log_count(const fp_td_t *td, const char *needle)
 {
     char *text = fp_th_read_file(td->log, NULL);

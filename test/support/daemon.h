@@ -59,6 +59,11 @@ void fp_td_start_ready(fp_td_t *td, bool connected);
  * log) and returns its exit status. */
 int fp_td_wait(fp_td_t *td, int timeout_ms);
 void fp_td_signal(fp_td_t *td, int signum);
+/* Runs the daemon (not in burst mode) until the default queue's stream is
+ * empty and nothing is pending, then stops it with TERM and asserts exit 0.
+ * For tests whose retries wait far ahead in the delayed set, which a --burst
+ * run would wait out. */
+void fp_td_run_until_settled(fp_td_t *td);
 
 /* Occurrences of needle in the log. */
 long long fp_td_log_count(const fp_td_t *td, const char *needle);

@@ -117,6 +117,7 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_string_equal(a->health.listen, b->health.listen);
     assert_string_equal(a->ledger.path, b->ledger.path);
     assert_int_equal(a->ledger.retain_ms, b->ledger.retain_ms);
+    assert_int_equal(a->ledger.on_error, b->ledger.on_error);
     assert_int_equal(a->limits.max_job_bytes, b->limits.max_job_bytes);
 }
 
@@ -168,6 +169,7 @@ static void defaults_are_documented_values(void **state)
     assert_string_equal(cfg->health.listen, "127.0.0.1:9187");
     assert_string_equal(cfg->ledger.path, "");
     assert_int_equal(cfg->ledger.retain_ms, INT64_C(7) * 86400000);
+    assert_int_equal(cfg->ledger.on_error, FP_LEDGER_PAUSE);
     assert_int_equal(cfg->limits.max_job_bytes, MB);
     assert_null(fp_config_handler_table(cfg, "record_event"));
     fp_config_free(cfg);
@@ -303,6 +305,7 @@ static const char full_text[] =
     "[ledger]\n"
     "path = \"ledger.db\"\n"
     "retain = \"3650d\"\n"
+    "on_error = \"skip\"\n"
     "[limits]\n"
     "max_job_bytes = \"512MB\"\n"
     "[handlers.record_event]\n"
@@ -355,6 +358,7 @@ static void every_key_can_be_set(void **state)
     assert_string_equal(cfg->health.listen, "[::1]:8080");
     assert_string_equal(cfg->ledger.path, "ledger.db");
     assert_int_equal(cfg->ledger.retain_ms, INT64_C(3650) * 86400000);
+    assert_int_equal(cfg->ledger.on_error, FP_LEDGER_SKIP);
     assert_int_equal(cfg->limits.max_job_bytes, 512 * MB);
 
     const fp_toml_node_t *h = fp_config_handler_table(cfg, "record_event");
@@ -592,6 +596,9 @@ static void bad_enums(void **state)
     expect_config_error("[daemon]\nlog_level = \"INFO\"\n",
                         "t.toml:2:1: [daemon] log_level must be one of \"debug\", \"info\", "
                         "\"warn\", \"error\", got \"INFO\"");
+    expect_config_error("[ledger]\non_error = \"drop\"\n",
+                        "t.toml:2:1: [ledger] on_error must be one of \"pause\", \"skip\", got "
+                        "\"drop\"");
     expect_config_error("[queues]\norder = \"wieghted\"\n",
                         "t.toml:2:1: [queues] order must be one of \"strict\", \"weighted\", got "
                         "\"wieghted\" (did you mean \"weighted\"?)");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -229,6 +230,142 @@ static void test_capacity_pauses_but_drops_nothing(void **state)
     assert_int_equal(s.lost, 0);
     fp_ledger_close(l);
     assert_int_equal(query_int(f->path, "SELECT count(*) FROM jobs"), capacity + 4);
+}
+
+/* The ledger's directory swapped for a plain file: opening anything under it
+ * fails with ENOTDIR, which root cannot bypass (chmod would not stop it). */
+static void break_dir(const char *dir, const char *aside)
+{
+    assert_int_equal(rename(dir, aside), 0);
+    assert_int_equal(fp_th_write_file(dir, "x", 1), 0);
+}
+
+static void mend_dir(const char *dir, const char *aside)
+{
+    assert_int_equal(unlink(dir), 0);
+    assert_int_equal(rename(aside, dir), 0);
+}
+
+static void push_rows(fp_ledger_t *l, int from, int n)
+{
+    int64_t base = fp_os_unix_ms();
+    for (int i = from; i < from + n; i++) {
+        fp_ledger_row_t r = sample_row(i, base);
+        assert_true(fp_ledger_push(l, &r));
+    }
+}
+
+/* Polls until the writer has seen a failing write; fails at the deadline. */
+static void wait_write_error(fp_ledger_t *l)
+{
+    long long deadline = now_ms() + DEADLINE_MS;
+    fp_ledger_stats_t s;
+    for (fp_ledger_stats(l, &s); s.write_errors == 0; fp_ledger_stats(l, &s)) {
+        if (now_ms() > deadline)
+            fail_msg("no write error while the ledger's directory is a file (%llu rows written)",
+                     (unsigned long long)s.written);
+        sleep_ms(2);
+    }
+}
+
+/* A ledger in a directory of its own (dir), which the test may set aside. */
+static fp_ledger_t *open_in_subdir(const fixture_t *f, size_t capacity, char *dir, char *aside,
+                                   char *path)
+{
+    snprintf(dir, PATH_MAX, "%s/sub", f->dir);
+    snprintf(aside, PATH_MAX, "%s/sub.aside", f->dir);
+    snprintf(path, PATH_MAX, "%s/sub/ledger.db", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    fp_ledger_t *l = NULL;
+    assert_int_equal(fp_ledger_open(path, 0, capacity, &l, NULL), 0);
+    return l;
+}
+
+/* Once the directory is back: want rows committed, the writer healthy again,
+ * dropped rows counted as such and none lost; the file then holds in_file. */
+static void check_recovered(fp_ledger_t *l, const char *path, uint64_t want, uint64_t dropped,
+                            int64_t in_file)
+{
+    wait_written(l, want);
+    assert_false(fp_ledger_failing(l));
+    fp_ledger_stats_t s;
+    fp_ledger_stats(l, &s);
+    assert_int_equal(s.dropped, dropped);
+    assert_int_equal(s.lost, 0);
+    fp_ledger_close(l);
+    assert_int_equal(query_int(path, "SELECT count(*) FROM jobs"), in_file);
+}
+
+/* pause: rows pushed while the file cannot be written wait, none is lost,
+ * and the writer reopens the file once it can. */
+static void test_unwritable_directory_fails_then_recovers(void **state)
+{
+    fixture_t *f = *state;
+    char dir[PATH_MAX], aside[PATH_MAX], path[PATH_MAX];
+    fp_ledger_t *l = open_in_subdir(f, 1000, dir, aside, path);
+    push_rows(l, 0, 10);
+    wait_written(l, 10);
+    assert_false(fp_ledger_failing(l));
+
+    break_dir(dir, aside);
+    push_rows(l, 10, 10);
+    wait_write_error(l);
+    assert_true(fp_ledger_failing(l));
+    fp_ledger_stats_t s;
+    fp_ledger_stats(l, &s);
+    assert_int_equal(s.written, 10);
+    assert_int_equal(fp_ledger_backlog(l), 10);
+
+    mend_dir(dir, aside);
+    check_recovered(l, path, 20, 0, 20);
+}
+
+/* A ledger file deleted under a running writer (rm, or a clean-up job): the
+ * writer starts a new file at the path rather than writing into the
+ * unlinked inode, where rows would vanish. */
+static void test_removed_file_is_recreated(void **state)
+{
+    fixture_t *f = *state;
+    fp_ledger_t *l = NULL;
+    assert_int_equal(fp_ledger_open(f->path, 0, 1000, &l, NULL), 0);
+    push_rows(l, 0, 10);
+    wait_written(l, 10);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[PATH_MAX + 8];
+        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    push_rows(l, 10, 10);
+    wait_written(l, 20);
+    fp_ledger_close(l);
+    assert_int_equal(access(f->path, F_OK), 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM jobs"), 10);
+}
+
+/* skip: a failing batch is dropped and counted, push never asks for a
+ * pause, and rows flow into the file again once it can be written. */
+static void test_skip_drops_rows_while_failing(void **state)
+{
+    fixture_t *f = *state;
+    char dir[PATH_MAX], aside[PATH_MAX], path[PATH_MAX];
+    fp_ledger_t *l = open_in_subdir(f, 5, dir, aside, path);
+    fp_ledger_set_skip(l, true);
+    break_dir(dir, aside);
+    push_rows(l, 0, 20); /* past the capacity of 5: dropped, never "pause" */
+    long long deadline = now_ms() + DEADLINE_MS;
+    fp_ledger_stats_t s;
+    for (fp_ledger_stats(l, &s); s.dropped < 20; fp_ledger_stats(l, &s)) {
+        if (now_ms() > deadline)
+            fail_msg("only %llu of 20 rows dropped", (unsigned long long)s.dropped);
+        sleep_ms(2);
+    }
+    assert_true(fp_ledger_failing(l));
+    assert_int_equal(fp_ledger_backlog(l), 0);
+
+    mend_dir(dir, aside);
+    push_rows(l, 20, 3);
+    check_recovered(l, path, 3, 20, 3);
 }
 
 static void test_pruning_deletes_old_rows_only(void **state)
@@ -462,6 +599,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backlog_is_written_in_few_transactions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_capacity_pauses_but_drops_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_directory_fails_then_recovers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_removed_file_is_recreated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skip_drops_rows_while_failing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pruning_deletes_old_rows_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors_are_synchronous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_database_fds_are_cloexec, setup, teardown),

@@ -361,7 +361,14 @@ static const char golden[] =
     "forkpool_last_pull_age_seconds 0.5\n"
     "# HELP forkpool_ledger_backlog Job outcomes waiting to be written to the ledger.\n"
     "# TYPE forkpool_ledger_backlog gauge\n"
-    "forkpool_ledger_backlog 0\n";
+    "forkpool_ledger_backlog 0\n"
+    "# HELP forkpool_ledger_failing 1 while the ledger's writes fail (it retries).\n"
+    "# TYPE forkpool_ledger_failing gauge\n"
+    "forkpool_ledger_failing 1\n"
+    "# HELP forkpool_ledger_rows_dropped_total Ledger rows dropped because they could not be "
+    "written (on_error = skip).\n"
+    "# TYPE forkpool_ledger_rows_dropped_total counter\n"
+    "forkpool_ledger_rows_dropped_total 7\n";
 
 static void test_golden(void **state)
 {
@@ -385,7 +392,9 @@ static void test_golden(void **state)
                              .outcomes_stale = 2,
                              .renewals_lost = 3,
                              .last_pull_age_seconds = 0.5,
-                             .ledger_backlog = 0};
+                             .ledger_backlog = 0,
+                             .ledger_failing = true,
+                             .ledger_rows_dropped = 7};
     fp_metrics_set_gauges(m, &g);
     fp_metrics_queue_t q = {5, 2, 1, 0, 1.5};
     assert_int_equal(fp_metrics_set_queue(m, "default", &q), 0);
@@ -407,6 +416,7 @@ static void test_empty_registry_and_unknown_gauges(void **state)
     assert_null(strstr(text, "forkpool_queue_"));
     assert_null(strstr(text, "forkpool_last_pull_age_seconds")); /* no pull yet */
     assert_null(strstr(text, "forkpool_ledger_backlog"));        /* no ledger */
+    assert_null(strstr(text, "forkpool_ledger_rows_dropped_total"));
     assert_non_null(strstr(text, "\nforkpool_redis_connected 0\n"));
     assert_non_null(strstr(text, "forkpool_child_restarts_total{reason=\"max_memory\"} 0\n"));
     free(text);
