@@ -447,6 +447,25 @@ static void test_same_name_overlapping_queues_refused(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* Losing the lease of any one queue mid-run (another daemon on another host
+ * took it: here written over it) stops the daemon: it drains and exits 78
+ * naming that queue, and leaves the other daemon's lease alone. */
+static void test_lease_of_one_queue_lost_mid_run(void **state)
+{
+    fp_td_t *td = *state;
+    serve_queues(td, "\"a\", \"b\"");
+    fp_td_start_ready(td, true);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "SET %s %s PX 60000",
+                                    "fp:{b}:lease:test-consumer",
+                                    "0123456789abcdef other-host 4242 1796590000123"));
+    assert_int_equal(fp_td_wait(td, 30000), 78);
+    assert_true(fp_td_log_has(td, "queue \"b\""));
+    assert_true(fp_td_log_has(td, "host other-host"));
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{a}:lease:test-consumer"), 0);
+}
+
 /* A daemon SIGKILLed and started again under the same name takes its own
  * lease back at once (the recorded pid on this host is dead), without
  * waiting for it to expire, and runs the jobs its predecessor left. */
@@ -642,6 +661,7 @@ int main(void)
         T(test_same_name_second_daemon_refused),
         T(test_same_name_different_queues_both_run),
         T(test_same_name_overlapping_queues_refused),
+        T(test_lease_of_one_queue_lost_mid_run),
         T(test_same_name_restart_after_sigkill),
         T_AOF(test_redis_flaps_do_not_inflate_deliveries),
         T(test_failover_readonly_replica),
