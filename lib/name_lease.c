@@ -1,7 +1,8 @@
 /* name_lease.c: the daemon name lease (name_lease.h). One Lua script claims
- * and renews: it sets the key when it is free, ours, or held by the value we
- * decided to take over, and otherwise answers the holder and its time left;
- * another deletes the key only while it is still ours. */
+ * and renews one queue's key: it sets the key when it is free, ours, or held
+ * by the value we decided to take over, and otherwise answers the holder and
+ * its time left; another deletes a key only while it is still ours. Each
+ * queue's key is its own call: the keys live in different Cluster slots. */
 #include "name_lease.h"
 
 #include <errno.h>
@@ -16,11 +17,11 @@
 
 #include "forkpool/log.h"
 #include "os.h"
+#include "queue_scripts.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 
 #define LOG "lease"
-#define RETRY_MS 1000       /* after an error reply */
 #define TAKE_OVER_MAX 3     /* take-over attempts in a row (the holder keeps changing) */
 #define COMMAND_GRACE_MS 10000
 
@@ -89,8 +90,8 @@ fp_lease_verdict_t fp_lease_decide(const fp_lease_holder_t *me, const fp_lease_h
     return FP_LEASE_REFUSE;
 }
 
-void fp_lease_describe(const char *name, const fp_lease_holder_t *holder, int64_t pttl_ms,
-                       char *buf, size_t size)
+void fp_lease_describe(const char *name, const char *queue, const fp_lease_holder_t *holder,
+                       int64_t pttl_ms, char *buf, size_t size)
 {
     time_t secs = (time_t)(holder->since_ms / 1000);
     struct tm tm;
@@ -98,20 +99,60 @@ void fp_lease_describe(const char *name, const fp_lease_holder_t *holder, int64_
     if (gmtime_r(&secs, &tm) != NULL)
         strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(buf, size,
-             "daemon.name \"%s\" is in use by another daemon: host %s, pid %lld, since %s "
-             "(its lease expires in %lld ms unless renewed); give each daemon its own "
-             "daemon.name",
-             name, holder->host, holder->pid, since, (long long)pttl_ms);
+             "daemon.name \"%s\" is in use by another daemon on queue \"%s\": host %s, pid "
+             "%lld, since %s (its lease expires in %lld ms unless renewed); give each daemon "
+             "serving this queue its own daemon.name",
+             name, queue, holder->host, holder->pid, since, (long long)pttl_ms);
+}
+
+char *fp_lease_key(const char *prefix, const char *queue, const char *name)
+{
+    size_t n = strlen(name) + sizeof "lease:";
+    char *kind = malloc(n);
+    if (kind == NULL)
+        return NULL;
+    snprintf(kind, n, "lease:%s", name);
+    char *key = fp_queue_key(prefix, queue, kind);
+    free(kind);
+    return key;
+}
+
+bool fp_lease_all_ours(const fp_lease_key_status_t *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i].ours)
+            return false;
+    return n > 0;
+}
+
+int fp_lease_next_ms(const fp_lease_key_status_t *keys, size_t n)
+{
+    bool again = false;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].in_flight)
+            return -1;
+        again = again || keys[i].retry || !keys[i].ours;
+    }
+    return again ? FP_LEASE_RETRY_MS : FP_LEASE_TTL_MS / 3;
 }
 
 /* ---- I/O ----------------------------------------------------------------- */
 
 typedef enum lease_state_e {
-    LEASE_CLAIMING, /* not held yet */
+    LEASE_CLAIMING, /* not every key held yet */
     LEASE_HELD,
-    LEASE_REFUSED,  /* someone else's: nothing more is sent */
+    LEASE_REFUSED,  /* someone else's: nothing more is claimed */
     LEASE_CLOSING,
 } lease_state_t;
+
+/* One queue's key. */
+typedef struct lease_key_s {
+    fp_lease_t *l;
+    const char *queue;
+    char *key;
+    char replace[400]; /* the holder we decided to take over from */
+    int take_overs;
+} lease_key_t;
 
 struct fp_lease_s {
     uv_loop_t *loop;
@@ -120,32 +161,42 @@ struct fp_lease_s {
     void *ctx;
     fp_redis_url_t url;
     fp_redis_conn_t *conn;
-    uv_timer_t timer; /* renewal, or the retry after an error */
-    char *key;
+    uv_timer_t timer; /* the next round of claims: renewal, or a retry */
+    lease_key_t *keys;
+    fp_lease_key_status_t *status; /* status[i] is keys[i]'s */
+    size_t nkeys;
     fp_lease_holder_t me;
     char value[400];
-    char replace[400]; /* the holder we decided to take over from */
     lease_state_t state;
-    bool in_flight;
     bool down_logged;
-    bool error_logged; /* an error reply said once until the next success */
-    int take_overs;
-    int parts; /* connection and timer still closing */
+    bool error_logged; /* an error reply said once until a clean round */
+    size_t releasing;  /* release replies still to come */
+    int parts;         /* connection and timer still closing */
     void (*close_cb)(void *ctx);
     void *close_ctx;
 };
 
-static void send_claim(fp_lease_t *l);
+static void send_claims(fp_lease_t *l);
 
 static void on_timer(uv_timer_t *t)
 {
-    send_claim(t->data);
+    send_claims(t->data);
 }
 
 static void arm(fp_lease_t *l, uint64_t ms)
 {
     if (l->state != LEASE_CLOSING && l->state != LEASE_REFUSED)
         uv_timer_start(&l->timer, on_timer, ms, 0);
+}
+
+/* A reply came: the next round, once the last reply of this one is in. */
+static void after_reply(fp_lease_t *l)
+{
+    int ms = fp_lease_next_ms(l->status, l->nkeys);
+    if (ms == FP_LEASE_TTL_MS / 3)
+        l->error_logged = false;
+    if (ms >= 0)
+        arm(l, (uint64_t)ms);
 }
 
 static void refuse(fp_lease_t *l, const char *why)
@@ -161,80 +212,105 @@ static bool pid_alive(long long pid)
     return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Someone else's lease: take it over from a dead predecessor, or refuse. */
-static void held_elsewhere(fp_lease_t *l, const redisReply *value, long long pttl)
+static void send_claim(lease_key_t *k);
+
+/* Someone else's lease on k's queue: take it over from a dead predecessor,
+ * or refuse. */
+static void held_elsewhere(lease_key_t *k, const redisReply *value, long long pttl)
 {
+    fp_lease_t *l = k->l;
     fp_lease_holder_t holder;
     char why[1024];
     if (!fp_lease_parse(value->str, value->len, &holder)) {
         snprintf(why, sizeof why,
-                 "daemon.name \"%s\" is in use: its lease %s holds \"%.*s\"; give each daemon "
-                 "its own daemon.name",
-                 l->cfg->daemon.name, l->key, (int)(value->len > 200 ? 200 : value->len),
-                 value->str);
+                 "daemon.name \"%s\" is in use on queue \"%s\": its lease %s holds \"%.*s\"; "
+                 "give each daemon serving this queue its own daemon.name",
+                 l->cfg->daemon.name, k->queue, k->key,
+                 (int)(value->len > 200 ? 200 : value->len), value->str);
         refuse(l, why);
         return;
     }
     bool alive = strcmp(holder.host, l->me.host) == 0 && pid_alive(holder.pid);
     if (fp_lease_decide(&l->me, &holder, alive) == FP_LEASE_TAKE_OVER &&
-        l->take_overs++ < TAKE_OVER_MAX && value->len < sizeof l->replace) {
-        memcpy(l->replace, value->str, value->len);
-        l->replace[value->len] = '\0';
-        fp_log_info(LOG, "took over the name lease of \"%s\" from pid %lld on this host, "
-                    "which is no longer running",
-                    l->cfg->daemon.name, holder.pid);
-        send_claim(l);
+        k->take_overs++ < TAKE_OVER_MAX && value->len < sizeof k->replace) {
+        memcpy(k->replace, value->str, value->len);
+        k->replace[value->len] = '\0';
+        fp_log_info(LOG, "took over the name lease of \"%s\" on queue \"%s\" from pid %lld on "
+                    "this host, which is no longer running",
+                    l->cfg->daemon.name, k->queue, holder.pid);
+        send_claim(k);
         return;
     }
-    fp_lease_describe(l->cfg->daemon.name, &holder, pttl, why, sizeof why);
+    fp_lease_describe(l->cfg->daemon.name, k->queue, &holder, pttl, why, sizeof why);
     refuse(l, why);
+}
+
+static void claimed(lease_key_t *k)
+{
+    fp_lease_t *l = k->l;
+    fp_lease_key_status_t *st = &l->status[k - l->keys];
+    st->ours = true;
+    st->retry = false;
+    k->take_overs = 0;
+    k->replace[0] = '\0';
+    if (l->state == LEASE_CLAIMING && fp_lease_all_ours(l->status, l->nkeys)) {
+        l->state = LEASE_HELD;
+        if (l->events.on_held != NULL)
+            l->events.on_held(l->ctx);
+    }
+    after_reply(l);
 }
 
 static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
-    fp_lease_t *l = privdata;
+    lease_key_t *k = privdata;
+    fp_lease_t *l = k->l;
     (void)c;
-    l->in_flight = false;
-    if (l->state == LEASE_CLOSING || r == NULL)
+    l->status[k - l->keys].in_flight = false;
+    if (l->state == LEASE_CLOSING || l->state == LEASE_REFUSED || r == NULL)
         return; /* a reconnect claims again */
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-        bool first = l->state == LEASE_CLAIMING;
-        l->state = LEASE_HELD;
-        l->error_logged = false;
-        l->take_overs = 0;
-        l->replace[0] = '\0';
-        arm(l, FP_LEASE_TTL_MS / 3);
-        if (first && l->events.on_held != NULL)
-            l->events.on_held(l->ctx);
+        claimed(k);
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER) {
-        held_elsewhere(l, r->element[1], r->element[2]->integer);
+        held_elsewhere(k, r->element[1], r->element[2]->integer);
         return;
     }
     fp_log(l->error_logged ? FP_LOG_DEBUG : FP_LOG_WARN, LOG,
-           "claiming the daemon name failed: %.*s (will retry)", r->str != NULL ? (int)r->len : 0,
-           r->str != NULL ? r->str : "unexpected reply");
+           "claiming the daemon name on queue \"%s\" failed: %.*s (will retry)", k->queue,
+           r->str != NULL ? (int)r->len : 0, r->str != NULL ? r->str : "unexpected reply");
     l->error_logged = true;
-    arm(l, RETRY_MS);
+    l->status[k - l->keys].retry = true;
+    after_reply(l);
 }
 
-static void send_claim(fp_lease_t *l)
+static void send_claim(lease_key_t *k)
 {
-    if (l->in_flight || l->state == LEASE_CLOSING || l->state == LEASE_REFUSED ||
+    fp_lease_t *l = k->l;
+    fp_lease_key_status_t *st = &l->status[k - l->keys];
+    if (st->in_flight || l->state == LEASE_CLOSING || l->state == LEASE_REFUSED ||
         !fp_redis_conn_is_up(l->conn))
         return;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%d", FP_LEASE_TTL_MS);
-    const char *argv[] = {"EVAL", claim_script, "1", l->key, l->value, ttl, l->replace};
+    const char *argv[] = {"EVAL", claim_script, "1", k->key, l->value, ttl, k->replace};
     size_t lens[7];
     for (int i = 0; i < 7; i++)
         lens[i] = strlen(argv[i]);
-    if (fp_redis_conn_sendv(l->conn, 7, argv, lens, 0, on_claim_reply, l) == 0)
-        l->in_flight = true;
-    else
-        arm(l, RETRY_MS);
+    if (fp_redis_conn_sendv(l->conn, 7, argv, lens, 0, on_claim_reply, k) == 0) {
+        st->in_flight = true;
+        return;
+    }
+    st->retry = true;
+    arm(l, FP_LEASE_RETRY_MS);
+}
+
+static void send_claims(fp_lease_t *l)
+{
+    for (size_t i = 0; i < l->nkeys; i++)
+        send_claim(&l->keys[i]);
 }
 
 static void on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *ctx)
@@ -242,7 +318,7 @@ static void on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void 
     fp_lease_t *l = ctx;
     if (up) {
         l->down_logged = false;
-        send_claim(l);
+        send_claims(l);
         return;
     }
     if (l->state == LEASE_CLAIMING && !l->down_logged) {
@@ -277,25 +353,39 @@ static int init_identity(fp_lease_t *l, fp_err_t *err)
     l->me.since_ms = fp_os_unix_ms();
     if (fp_lease_format(&l->me, l->value, sizeof l->value) < 0)
         return fp_err_set(err, FP_ECONFIG, "cannot encode the daemon name lease");
-    size_t n = strlen(l->cfg->redis.prefix) + strlen(l->cfg->redis.group) +
-               strlen(l->cfg->daemon.name) + 32;
-    l->key = malloc(n);
-    if (l->key == NULL)
+    return 0;
+}
+
+static int init_keys(fp_lease_t *l, const char *const *queues, size_t nqueues, fp_err_t *err)
+{
+    l->keys = calloc(nqueues, sizeof *l->keys);
+    l->status = calloc(nqueues, sizeof *l->status);
+    if (l->keys == NULL || l->status == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
-    snprintf(l->key, n, "%s:consumer:%s:%s:lease", l->cfg->redis.prefix, l->cfg->redis.group,
-             l->cfg->daemon.name);
+    for (; l->nkeys < nqueues; l->nkeys++) {
+        lease_key_t *k = &l->keys[l->nkeys];
+        k->l = l;
+        k->queue = queues[l->nkeys];
+        k->key = fp_lease_key(l->cfg->redis.prefix, k->queue, l->cfg->daemon.name);
+        if (k->key == NULL)
+            return fp_err_set(err, -ENOMEM, "out of memory");
+    }
     return 0;
 }
 
 static void lease_free(fp_lease_t *l)
 {
     fp_redis_url_free(&l->url);
-    free(l->key);
+    for (size_t i = 0; i < l->nkeys; i++)
+        free(l->keys[i].key);
+    free(l->keys);
+    free(l->status);
     free(l);
 }
 
-int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const fp_lease_events_t *events,
-                 void *ctx, fp_lease_t **out, fp_err_t *err)
+int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *queues,
+                 size_t nqueues, const fp_lease_events_t *events, void *ctx, fp_lease_t **out,
+                 fp_err_t *err)
 {
     fp_lease_t *l = calloc(1, sizeof *l);
     if (l == NULL)
@@ -307,6 +397,8 @@ int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const fp_lease_events_
     int rc = fp_redis_url_parse(cfg->redis.url, &l->url, err);
     if (rc == 0)
         rc = init_identity(l, err);
+    if (rc == 0)
+        rc = init_keys(l, queues, nqueues, err);
     fp_redis_conn_opts_t opts = {"lease", cfg->redis.connect_timeout_ms,
                                  cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
     if (rc == 0)
@@ -352,26 +444,35 @@ static void close_now(fp_lease_t *l)
 
 static void on_released(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
-    fp_lease_t *l = privdata;
+    lease_key_t *k = privdata;
+    fp_lease_t *l = k->l;
     (void)c;
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
-        fp_log_debug(LOG, "released the name lease of \"%s\"", l->cfg->daemon.name);
-    close_now(l);
+        fp_log_debug(LOG, "released the name lease of \"%s\" on queue \"%s\"",
+                     l->cfg->daemon.name, k->queue);
+    if (--l->releasing == 0)
+        close_now(l);
 }
 
+/* Every key, not only those known to be ours: a claim may still be on its
+ * way (it goes first on this connection), and after a refusal on one queue
+ * the others may be ours. The compare spares everyone else's. */
 void fp_lease_close(fp_lease_t *l, void (*cb)(void *ctx), void *ctx)
 {
     if (l == NULL || l->state == LEASE_CLOSING)
         return;
-    bool held = l->state == LEASE_HELD;
     l->state = LEASE_CLOSING;
     l->close_cb = cb;
     l->close_ctx = ctx;
     uv_timer_stop(&l->timer);
-    const char *argv[] = {"EVAL", release_script, "1", l->key, l->value};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    if (!held || fp_redis_conn_sendv(l->conn, 5, argv, lens, 0, on_released, l) < 0)
+    for (size_t i = 0; i < l->nkeys && fp_redis_conn_is_up(l->conn); i++) {
+        const char *argv[] = {"EVAL", release_script, "1", l->keys[i].key, l->value};
+        size_t lens[5];
+        for (int j = 0; j < 5; j++)
+            lens[j] = strlen(argv[j]);
+        if (fp_redis_conn_sendv(l->conn, 5, argv, lens, 0, on_released, &l->keys[i]) == 0)
+            l->releasing++;
+    }
+    if (l->releasing == 0)
         close_now(l);
 }

@@ -1,13 +1,17 @@
 /* name_lease.h: the daemon's claim on its consumer name. Two daemons under
- * one daemon.name (two on one host, or two pods with a copied config) would
- * be one consumer to Redis: both would run the same jobs and re-read each
- * other's pending entries. So a daemon holds a lease on its name in Redis
- * (key PREFIX:consumer:GROUP:NAME:lease, value "token host pid since_ms",
- * expiring after FP_LEASE_TTL_MS, renewed every third of that), starts
- * consuming only once it holds it, and deletes it on a clean exit.
+ * one daemon.name reading one stream (two on one host, or two pods with a
+ * copied config) would be one consumer of that stream's group: both would
+ * run the same jobs and re-read each other's pending entries. A consumer
+ * belongs to one stream's group, so the same name on different queues is no
+ * clash (one daemon per queue on a host, all named after the host). So a
+ * daemon holds one lease per queue it serves (key PREFIX:{QUEUE}:lease:NAME,
+ * in the queue's Cluster slot, value "token host pid since_ms", expiring
+ * after FP_LEASE_TTL_MS, renewed every third of that), starts consuming only
+ * once it holds all of them, and deletes them on a clean exit.
  *
- * A live lease of another daemon means "refuse": the daemon exits 78 with a
- * message naming the holder. One exception, for a restart after a crash
+ * A live lease of another daemon on any of its queues means "refuse": the
+ * daemon exits 78 with a message naming the queue and the holder. One
+ * exception, decided per key, for a restart after a crash
  * (SIGKILL, OOM kill): when the holder recorded this host and its pid is no
  * longer running (or is this very process: a container restarted with the
  * same pid), the lease is taken over at once instead of waiting for it to
@@ -28,6 +32,10 @@
 #include "forkpool/err.h"
 
 #define FP_LEASE_TTL_MS 15000
+#define FP_LEASE_RETRY_MS 1000 /* after an error reply or a lost connection */
+
+/* "P:{QUEUE}:lease:NAME", owned (free()); NULL on ENOMEM. */
+char *fp_lease_key(const char *prefix, const char *queue, const char *name);
 
 typedef struct fp_lease_holder_s {
     char token[40];
@@ -53,30 +61,47 @@ typedef enum fp_lease_verdict_e {
 fp_lease_verdict_t fp_lease_decide(const fp_lease_holder_t *me, const fp_lease_holder_t *holder,
                                    bool holder_alive);
 
-/* The refusal message: daemon.name, the holder (host, pid, since when, as
- * UTC) and the time left on its lease. */
-void fp_lease_describe(const char *name, const fp_lease_holder_t *holder, int64_t pttl_ms,
-                       char *buf, size_t size);
+/* The refusal message: daemon.name, the queue, the holder (host, pid, since
+ * when, as UTC) and the time left on its lease. */
+void fp_lease_describe(const char *name, const char *queue, const fp_lease_holder_t *holder,
+                       int64_t pttl_ms, char *buf, size_t size);
+
+/* Where the claim of one queue's key stands. */
+typedef struct fp_lease_key_status_s {
+    bool ours;      /* claimed at least once, not lost since */
+    bool in_flight; /* a claim is on its way */
+    bool retry;     /* the last claim got an error reply */
+} fp_lease_key_status_t;
+
+/* Consuming may start: every queue's key is ours. */
+bool fp_lease_all_ours(const fp_lease_key_status_t *keys, size_t n);
+
+/* When the next round of claims goes out, once a reply came: -1 while some
+ * claim is still on its way (its reply decides), a third of the TTL when
+ * every key is ours, else FP_LEASE_RETRY_MS. */
+int fp_lease_next_ms(const fp_lease_key_status_t *keys, size_t n);
 
 typedef struct fp_lease_s fp_lease_t;
 
 typedef struct fp_lease_events_s {
-    /* The lease is ours (once; renewals and re-claims after a reconnect do
-     * not call it again). */
+    /* The leases of all queues are ours (once; renewals and re-claims after
+     * a reconnect do not call it again). */
     void (*on_held)(void *ctx);
-    /* Another daemon holds the name, at start or after this one lost it;
-     * why names the holder. Renewal stops. */
+    /* Another daemon holds the name on one of the queues, at start or after
+     * this one lost it; why names the queue and the holder. Renewal stops. */
     void (*on_refused)(void *ctx, const char *why);
 } fp_lease_events_t;
 
-/* Connection and key from cfg (borrowed until closed). */
-int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const fp_lease_events_t *events,
-                 void *ctx, fp_lease_t **out, fp_err_t *err);
+/* Connection from cfg, one key per queue of queues[0..nqueues) (cfg and
+ * queues borrowed until closed). */
+int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *queues,
+                 size_t nqueues, const fp_lease_events_t *events, void *ctx, fp_lease_t **out,
+                 fp_err_t *err);
 
-/* Connects (retrying while Redis is down) and claims the name. */
+/* Connects (retrying while Redis is down) and claims the name on every queue. */
 void fp_lease_start(fp_lease_t *l);
 
-/* Deletes the lease if this daemon holds it and Redis is reachable (compare
+/* Deletes every key this daemon may hold while Redis is reachable (compare
  * and delete: never someone else's), closes the connection, frees, then
  * calls cb (may be NULL). */
 void fp_lease_close(fp_lease_t *l, void (*cb)(void *ctx), void *ctx);

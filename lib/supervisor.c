@@ -1980,7 +1980,8 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
                       &sup->queue, err);
     if (rc == 0)
-        rc = fp_lease_new(&sup->loop, sup->cfg, &lease_events, sup, &sup->lease, err);
+        rc = fp_lease_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &lease_events, sup,
+                          &sup->lease, err);
     if (rc < 0)
         return rc;
     fp_lease_start(sup->lease);

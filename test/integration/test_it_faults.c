@@ -318,7 +318,7 @@ static void test_same_name_second_daemon_refused(void **state)
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
     fp_td_start_ready(td, true);
-    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{default}:lease:test-consumer"),
                      1);
     fp_td_t twin;
     twin_of(td, &twin, NULL);
@@ -327,6 +327,7 @@ static void test_same_name_second_daemon_refused(void **state)
     char pid_text[32];
     snprintf(pid_text, sizeof pid_text, "pid %d", td->pid);
     assert_true(fp_td_log_has(&twin, "\"test-consumer\""));
+    assert_true(fp_td_log_has(&twin, "queue \"default\""));
     assert_true(fp_td_log_has(&twin, pid_text));
     fp_td_enqueue(td, 50, EVENT_JOB);
     want_t want = {50};
@@ -335,8 +336,136 @@ static void test_same_name_second_daemon_refused(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(rows(td), 50);
     /* A clean exit gives the name back. */
-    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:consumer:forkpool:test-consumer:lease"),
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{default}:lease:test-consumer"),
                      0);
+}
+
+/* The config of td with `queues` (a TOML array body: "\"a\", \"b\"") as
+ * queues.names, written over td->config. */
+static void serve_queues(fp_td_t *td, const char *queues)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra, "[pool]\nchildren = 2\n[queues]\nnames = [%s]\n", queues);
+    fp_td_config(td, NULL, extra);
+}
+
+/* count record_event jobs with object ids "Q-0".."Q-(count-1)" on queue q. */
+static void enqueue_on(fp_td_t *td, const char *q, int count)
+{
+    char stream[64];
+    snprintf(stream, sizeof stream, "fp:{%s}:jobs", q);
+    for (int i = 0; i < count; i++) {
+        char job[256];
+        snprintf(job, sizeof job,
+                 "{\"type\":\"record_event\",\"args\":{\"action\":\"fault\",\"object_id\":"
+                 "\"%s-%d\",\"user_id\":\"u%d\"}}",
+                 q, i, i);
+        const char *argv[] = {"XADD", stream, "*", "job", job};
+        size_t lens[] = {4, strlen(stream), 1, 3, strlen(job)};
+        redisReply *reply = fp_th_redis_cmdv(&td->redis, 5, argv, lens);
+        assert_non_null(reply);
+        assert_int_equal(reply->type, REDIS_REPLY_STRING);
+        freeReplyObject(reply);
+    }
+}
+
+static long long pending_on(fp_td_t *td, const char *q)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING fp:{%s}:jobs forkpool", q);
+    long long n = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                          r->element[0]->type == REDIS_REPLY_INTEGER
+                      ? r->element[0]->integer
+                      : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+typedef struct two_daemons_s {
+    fp_td_t *twin;
+    long long ids;
+} two_daemons_t;
+
+/* Every id recorded and nothing pending on queues a and b; a refusal of the
+ * second daemon fails at once rather than at the timeout. */
+static bool both_queues_done(fp_td_t *td, void *arg)
+{
+    two_daemons_t *p = arg;
+    if (fp_td_log_has(p->twin, "is in use")) {
+        char *log = fp_th_read_file(p->twin->log, NULL);
+        fail_msg("the second daemon was refused:\n%s", log != NULL ? log : "");
+    }
+    return distinct_ids(td) == p->ids && pending_on(td, "a") == 0 && pending_on(td, "b") == 0;
+}
+
+/* Two daemons on one host under one daemon.name (the host name, by default)
+ * serving different queues of one group, one daemon per queue: they are
+ * different consumers (a consumer belongs to a stream's group), so both run,
+ * each completes the jobs of its queue, and each gives its lease back. */
+static void test_same_name_different_queues_both_run(void **state)
+{
+    fp_td_t *td = *state;
+    serve_queues(td, "\"a\"");
+    fp_td_start_ready(td, true);
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    serve_queues(&twin, "\"b\"");
+    fp_td_start_ready(&twin, true);
+    enqueue_on(td, "a", 40);
+    enqueue_on(td, "b", 40);
+    two_daemons_t p = {&twin, 80};
+    fp_td_wait_until(td, both_queues_done, &p, 60000, "every id of queues a and b");
+    fp_td_signal(&twin, SIGTERM);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(&twin, 30000), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 40);
+    assert_int_equal(fp_td_jobs_done(&twin), 40);
+    assert_int_equal(fp_td_sql(td, "SELECT count(*) FROM events WHERE object_id LIKE 'a-%'"), 40);
+    assert_int_equal(fp_td_sql(td, "SELECT count(*) FROM events WHERE object_id LIKE 'b-%'"), 40);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{a}:lease:test-consumer"), 0);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 0);
+}
+
+/* One shared queue is enough to refuse: a daemon serving a and b holds both
+ * leases; a second one under its name serving b and c exits 78 naming queue
+ * b, and gives back the lease of c it may have taken meanwhile. */
+static void test_same_name_overlapping_queues_refused(void **state)
+{
+    fp_td_t *td = *state;
+    serve_queues(td, "\"a\", \"b\"");
+    fp_td_start_ready(td, true);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{a}:lease:test-consumer"), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    serve_queues(&twin, "\"c\", \"b\"");
+    fp_td_start(&twin, false);
+    assert_int_equal(fp_td_wait(&twin, 20000), 78);
+    assert_true(fp_td_log_has(&twin, "queue \"b\""));
+    assert_int_equal(fp_td_log_count(&twin, "queue \"c\""), 0);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{c}:lease:test-consumer"), 0);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+/* Losing the lease of any one queue mid-run (another daemon on another host
+ * took it: here written over it) stops the daemon: it drains and exits 78
+ * naming that queue, and leaves the other daemon's lease alone. */
+static void test_lease_of_one_queue_lost_mid_run(void **state)
+{
+    fp_td_t *td = *state;
+    serve_queues(td, "\"a\", \"b\"");
+    fp_td_start_ready(td, true);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "SET %s %s PX 60000",
+                                    "fp:{b}:lease:test-consumer",
+                                    "0123456789abcdef other-host 4242 1796590000123"));
+    assert_int_equal(fp_td_wait(td, 30000), 78);
+    assert_true(fp_td_log_has(td, "queue \"b\""));
+    assert_true(fp_td_log_has(td, "host other-host"));
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{a}:lease:test-consumer"), 0);
 }
 
 /* A daemon SIGKILLed and started again under the same name takes its own
@@ -927,6 +1056,9 @@ int main(int argc, char **argv)
         T_AOF(test_redis_down_at_start),
         T_AOF(test_shutdown_is_bounded_when_redis_is_down),
         T(test_same_name_second_daemon_refused),
+        T(test_same_name_different_queues_both_run),
+        T(test_same_name_overlapping_queues_refused),
+        T(test_lease_of_one_queue_lost_mid_run),
         T(test_same_name_restart_after_sigkill),
         T_AOF(test_redis_flaps_do_not_inflate_deliveries),
         T(test_failover_readonly_replica),

@@ -1,10 +1,13 @@
-/* test_name_lease.c: the daemon name lease's pure parts: the value stored in
- * Redis, and who may take a lease held under another token (only a dead
- * predecessor on this host, or one that had this very pid). */
+/* test_name_lease.c: the daemon name lease's pure parts: the key (one per
+ * queue, in the queue's hash tag), the value stored in Redis, who may take a
+ * lease held under another token (only a dead predecessor on this host, or
+ * one that had this very pid), and when the leases of all queues count as
+ * held and are claimed again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,6 +23,21 @@ static fp_lease_holder_t holder(const char *token, const char *host, long long p
     h.pid = pid;
     h.since_ms = 1796590000123;
     return h;
+}
+
+static void test_key_per_queue_in_its_slot(void **state)
+{
+    (void)state;
+    char *a = fp_lease_key("fp", "a", "web-1");
+    char *b = fp_lease_key("fp", "b", "web-1");
+    assert_non_null(a);
+    assert_non_null(b);
+    /* The queue's hash tag: the key lives in the queue's Cluster slot, and
+     * one daemon.name on two queues is two keys. */
+    assert_string_equal(a, "fp:{a}:lease:web-1");
+    assert_string_equal(b, "fp:{b}:lease:web-1");
+    free(a);
+    free(b);
 }
 
 static void test_format_parse_round_trip(void **state)
@@ -85,22 +103,58 @@ static void test_describe_names_everything(void **state)
     (void)state;
     fp_lease_holder_t h = holder("theirs", "web-1", 4242);
     char buf[512];
-    fp_lease_describe("billing", &h, 12345, buf, sizeof buf);
+    fp_lease_describe("billing", "emails", &h, 12345, buf, sizeof buf);
     assert_non_null(strstr(buf, "daemon.name \"billing\""));
+    assert_non_null(strstr(buf, "queue \"emails\""));
     assert_non_null(strstr(buf, "host web-1"));
     assert_non_null(strstr(buf, "pid 4242"));
     assert_non_null(strstr(buf, "since 2026-12-06T"));
     assert_non_null(strstr(buf, "12345 ms"));
 }
 
+static void test_all_ours(void **state)
+{
+    (void)state;
+    fp_lease_key_status_t k[3] = {{.ours = true}, {.ours = true}, {.ours = true}};
+    assert_true(fp_lease_all_ours(k, 3));
+    /* One queue still to claim (or a reply still on its way): no consuming. */
+    k[1].ours = false;
+    k[1].in_flight = true;
+    assert_false(fp_lease_all_ours(k, 3));
+    k[1].in_flight = false;
+    assert_false(fp_lease_all_ours(k, 3));
+    assert_true(fp_lease_all_ours(k, 1));
+}
+
+static void test_next_round(void **state)
+{
+    (void)state;
+    fp_lease_key_status_t k[2] = {{.ours = true}, {.ours = true}};
+    assert_int_equal(fp_lease_next_ms(k, 2), FP_LEASE_TTL_MS / 3);
+    /* A reply still on its way: the round is not over. */
+    k[1].in_flight = true;
+    assert_int_equal(fp_lease_next_ms(k, 2), -1);
+    /* An error reply on one key: every key is tried again soon. */
+    k[1].in_flight = false;
+    k[1].retry = true;
+    assert_int_equal(fp_lease_next_ms(k, 2), FP_LEASE_RETRY_MS);
+    /* Not ours and nothing on its way (the connection dropped the reply). */
+    k[1].retry = false;
+    k[1].ours = false;
+    assert_int_equal(fp_lease_next_ms(k, 2), FP_LEASE_RETRY_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_per_queue_in_its_slot),
         cmocka_unit_test(test_format_parse_round_trip),
         cmocka_unit_test(test_format_refuses_what_cannot_parse_back),
         cmocka_unit_test(test_parse_rejects_malformed),
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_describe_names_everything),
+        cmocka_unit_test(test_all_ours),
+        cmocka_unit_test(test_next_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
