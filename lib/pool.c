@@ -182,9 +182,11 @@ bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_m
 fp_start_verdict_t fp_pool_start_failed(fp_pool_t *pool, uint32_t child_gen, uint32_t generation,
                                         bool unproven, int64_t *delay_ms)
 {
-    if (unproven && child_gen == generation) {
+    *delay_ms = 0;
+    if (child_gen != generation)
+        return FP_START_STALE;
+    if (unproven) {
         pool->start_failures = 0;
-        *delay_ms = 0;
         return FP_START_REVERT;
     }
     if (pool->start_failures < UINT32_MAX)

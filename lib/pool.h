@@ -121,14 +121,18 @@ bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_m
 typedef enum fp_start_verdict_e {
     FP_START_RETRY,  /* start again after *delay_ms */
     FP_START_REVERT, /* the reload being rolled out cannot start children: undo it */
+    FP_START_STALE,  /* the child ran a configuration no longer in force: refill now */
 } fp_start_verdict_t;
 
 /* A child of configuration generation `child_gen` failed to start; the
  * pool runs `generation`, a reload whose children have not yet proven they
  * start when `unproven`. A failure of that unproven reload's own child
  * undoes the reload (the old children never stopped serving, so there is
- * nothing to wait for: the back-off starts afresh); any other failure is
- * one more back-off step. */
+ * nothing to wait for: the back-off starts afresh). A child of another
+ * generation (a reload already undone, or one that took over while it was
+ * starting) ran a configuration no longer in force: its failure says
+ * nothing of the current one, so its slot is refilled at once. Any other
+ * failure is one more back-off step. */
 fp_start_verdict_t fp_pool_start_failed(fp_pool_t *pool, uint32_t child_gen, uint32_t generation,
                                         bool unproven, int64_t *delay_ms);
 

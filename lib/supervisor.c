@@ -1153,10 +1153,19 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
 static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why)
 {
     int64_t delay = 0;
-    if (fp_pool_start_failed(&sup->pool, child_gen, sup->generation, sup->reload_unproven,
-                             &delay) == FP_START_REVERT) {
+    switch (fp_pool_start_failed(&sup->pool, child_gen, sup->generation, sup->reload_unproven,
+                                 &delay)) {
+    case FP_START_REVERT:
         undo_reload(sup, why);
         return;
+    case FP_START_STALE:
+        fp_log_warn(LOG, "a child of an earlier configuration failed to start (%s); refilling "
+                         "its slot with the current one",
+                    why);
+        top_up(sup);
+        return;
+    case FP_START_RETRY:
+        break;
     }
     snprintf(sup->start_error, sizeof sup->start_error, "%s", why);
     fp_log_error(LOG, "cannot start a child: %s; next start in %lld ms", why, (long long)delay);

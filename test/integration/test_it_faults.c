@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1040,10 +1041,211 @@ static void test_start_timeout_kills_silent_child(void **state)
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
+/* ---- the long run: every fault above against one run of 20,000 jobs ---- */
+
+/* FP_CHAOS_JOBS overrides the count (a multiple of CHAOS_CHUNK). */
+#define CHAOS_JOBS 20000
+#define CHAOS_CHUNK 400
+
+typedef struct chaos_s {
+    char ctl[4200];    /* the worker's control dir */
+    char marker[64];   /* in the command line of the grandchildren it leaves */
+    int port;          /* health endpoint */
+    long long total;
+} chaos_t;
+
+static long long chaos_jobs(void)
+{
+    const char *v = getenv("FP_CHAOS_JOBS");
+    long long n = v != NULL ? atoll(v) : CHAOS_JOBS;
+    return n >= CHAOS_CHUNK ? n / CHAOS_CHUNK * CHAOS_CHUNK : CHAOS_CHUNK;
+}
+
+/* Exec children on test/data/chaos_worker.py, 4 of them with prefetch, fast
+ * retries, a short visibility timeout (a foreign claim comes back quickly),
+ * a 10 s start timeout (Python under load is slow to start), health on; the events table made beforehand in WAL
+ * mode, as record_event's supervisor does. */
+static void chaos_setup(fp_td_t *td, chaos_t *c)
+{
+    snprintf(c->ctl, sizeof c->ctl, "%s/chaos", td->dir);
+    assert_int_equal(mkdir(c->ctl, 0700), 0);
+    snprintf(c->marker, sizeof c->marker, "fp-chaos-%d", (int)getpid());
+    char text[16384];
+    snprintf(text, sizeof text,
+             "[pool]\nruntime = \"exec\"\n"
+             "command = [\"python3\", \"%s/test/data/chaos_worker.py\", \"%s\", \"%s\"]\n"
+             "children = 4\nprefetch = 4\nkill_grace = \"200ms\"\nstart_timeout = \"10s\"\n"
+             FAST_RETRY "[recovery]\nvisibility_timeout = \"2s\"\nclaim_interval = \"300ms\"\n",
+             fp_th_env("FP_SOURCE_DIR"), td->events_db, c->ctl);
+    fp_td_config(td, NULL, text);
+    fp_td_enable_health(td);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(td->events_db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+                                      "CREATE TABLE IF NOT EXISTS events (object_id TEXT)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Chunks of 400 distinct ids: 397 plain jobs, then one that closes its
+ * channel, one that leaves grandchildren (ended by its 1 s timeout) and one
+ * that SIGKILLs its own child; each misbehaves on its first attempt only. */
+static void chaos_enqueue(fp_td_t *td, chaos_t *c)
+{
+    c->total = chaos_jobs();
+    for (long long chunk = 0; chunk < c->total / CHAOS_CHUNK; chunk++) {
+        char fmt[256], job[512];
+        snprintf(fmt, sizeof fmt,
+                 "{\"type\":\"event\",\"args\":{\"object_id\":\"c%lld-%%d\"},\"id\":\"c%lld-%%d\"}",
+                 chunk, chunk);
+        fp_td_enqueue(td, CHAOS_CHUNK - 3, fmt);
+        const char *how[] = {"close", "grandchild", "kill"};
+        for (int k = 0; k < 3; k++) {
+            int n = snprintf(job, sizeof job,
+                             "{\"type\":\"event\",\"args\":{\"object_id\":\"x%lld-%s\","
+                             "\"chaos\":\"%s\",\"marker\":\"%s\"}%s}",
+                             chunk, how[k], how[k], c->marker,
+                             k == 1 ? ",\"timeout\":\"1s\"" : "");
+            fp_td_enqueue_raw(td, job, (size_t)n);
+        }
+    }
+}
+
+static void chaos_progress(fp_td_t *td, const chaos_t *c, int percent, const char *what)
+{
+    long long want = c->total * percent / 100;
+    fp_td_wait_until(td, events_at_least, &want, 240000, what);
+}
+
+/* Item by item, the faults of the cases above, while the jobs flow. */
+static void chaos_kill_children(fp_td_t *td)
+{
+    for (int i = 0; i < 10; i++) {
+        kill_random_child(td);
+        sleep_ms(100);
+    }
+}
+
+static void chaos_bad_reload(fp_td_t *td, chaos_t *c)
+{
+    config_replace(td, "[\"python3\",", "[\"/nonexistent\",");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_has, "reload failed", 60000, "the failed reload");
+    char *body = NULL;
+    if (fp_td_http_get(c->port, "/readyz", &body) != 200)
+        fail_msg("not ready after a failed reload: %s", body);
+    free(body);
+    config_replace(td, "[\"/nonexistent\",", "[\"python3\",");
+}
+
+static void chaos_silent_start(fp_td_t *td, chaos_t *c)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/hang-start", c->ctl);
+    assert_int_equal(fp_th_write_file(path, "", 0), 0);
+    kill_random_child(td);
+    fp_td_wait_until(td, fp_td_log_has, "(pool.start_timeout)", 60000, "a start timeout");
+}
+
+static void chaos_take_entries(fp_td_t *td)
+{
+    for (int round = 0; round < 10; round++) {
+        char ids[16][64];
+        int n = own_pending(td, ids, 16);
+        if (n > 0 && round % 2 == 0)
+            delete_or_trim(td, ids, n, 0);
+        else if (n > 0)
+            foreign_claim(td, ids, n, round);
+        sleep_ms(100);
+    }
+}
+
+static void chaos_same_name(fp_td_t *td)
+{
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    fp_td_start(&twin, false);
+    assert_int_equal(fp_td_wait(&twin, 30000), 78);
+}
+
+static void chaos_redis_flaps(fp_td_t *td)
+{
+    long long before = fp_td_log_count(td, "reconnected to Redis");
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
+        sleep_ms(200);
+        assert_int_equal(fp_th_redis_resume(&td->redis), 0);
+        fp_td_log_n_t back = {"reconnected to Redis", before + i};
+        fp_td_wait_until(td, fp_td_log_at_least, &back, 60000, "the reconnect");
+    }
+}
+
+static void chaos_failover(fp_td_t *td, chaos_t *c)
+{
+    fp_th_redis_t other = {0};
+    assert_int_equal(fp_th_redis_start(&other, NULL), 0);
+    demote_to_replica_of(td, &other);
+    fp_td_wait_until(td, readyz_says_replica, &c->port, 60000, "readyz 503 naming the replica");
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "REPLICAOF NO ONE"));
+    fp_th_redis_stop(&other);
+    fp_td_ready_t r = {c->port, 200};
+    fp_td_wait_until(td, fp_td_readyz_is, &r, 60000, "readyz 200 on a primary again");
+}
+
+/* Every fault of this suite, one after another, against one run of 20,000
+ * jobs (child kills, a bad reload, a silent start, channels closed and
+ * grandchildren left by jobs, entries deleted, trimmed and claimed away, a
+ * second daemon under the same name, Redis restarts, a failover to a
+ * replica and back, the supervisor SIGKILLed and restarted): not one job
+ * lost, none dead, nothing of a job's process group left. */
+static void test_chaos_every_fault_one_run(void **state)
+{
+    fp_td_t *td = *state;
+    chaos_t c;
+    chaos_setup(td, &c);
+    fp_td_start_ready(td, true);
+    chaos_enqueue(td, &c);
+    c.port = fp_td_health_port(td);
+    srand(20000);
+    chaos_progress(td, &c, 5, "5% of the jobs");
+    chaos_kill_children(td);
+    chaos_progress(td, &c, 10, "10% of the jobs");
+    chaos_bad_reload(td, &c);
+    chaos_progress(td, &c, 20, "20% of the jobs");
+    chaos_silent_start(td, &c);
+    chaos_take_entries(td);
+    chaos_same_name(td);
+    chaos_progress(td, &c, 35, "35% of the jobs");
+    chaos_redis_flaps(td);
+    chaos_progress(td, &c, 50, "50% of the jobs");
+    chaos_failover(td, &c);
+    chaos_progress(td, &c, 65, "65% of the jobs");
+    assert_true(fp_td_log_has(td, "closed its channel"));
+    assert_int_equal(kill(td->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
+    fp_td_start(td, false);
+
+    want_t want = {c.total};
+    fp_td_wait_until(td, all_done, &want, 300000, "every id");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    long long lost = c.total - distinct_ids(td), twice = rows(td) - distinct_ids(td);
+    print_message("chaos: %lld jobs, lost %lld, run more than once %lld, dead %lld\n", c.total,
+                  lost, twice, fp_td_xlen(td, FP_TD_DEAD));
+    assert_int_equal(lost, 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    leftovers_t left = {c.marker, 0};
+    fp_td_wait_until(td, nothing_left, &left, 30000, "no grandchild left");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]); /* one test: test_it_faults test_name */
+    /* test_it_faults NAME runs one test; --skip PATTERN all but those. */
+    if (argc > 2 && strcmp(argv[1], "--skip") == 0)
+        cmocka_set_skip_filter(argv[2]);
+    else if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
 #define T_AOF(name) cmocka_unit_test_setup_teardown(name, fp_td_setup_aof, fp_td_teardown)
     const struct CMUnitTest tests[] = {
@@ -1069,6 +1271,7 @@ int main(int argc, char **argv)
         T(test_child_closing_channel_mid_job),
         T(test_timeout_and_kill_stop_grandchildren),
         T(test_start_timeout_kills_silent_child),
+        T_AOF(test_chaos_every_fault_one_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

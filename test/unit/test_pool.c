@@ -222,8 +222,12 @@ static void test_start_failures_back_off_until_ready(void **state)
     assert_int_equal(delay, 100);
     assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
     assert_int_equal(delay, 200);
-    /* A child of an older generation failing while a reload is unproven. */
-    assert_int_equal(fp_pool_start_failed(&pool, 0, 1, true, &delay), FP_START_RETRY);
+    /* A child of an older generation failing while a reload is unproven:
+     * refilled at once with the reload, no step of the back-off... */
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 1, true, &delay), FP_START_STALE);
+    assert_int_equal(delay, 0);
+    /* ...which goes on from where it was. */
+    assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
     assert_int_equal(delay, 400);
     fp_pool_start_ok(&pool);
     assert_int_equal(fp_pool_start_failed(&pool, 0, 0, false, &delay), FP_START_RETRY);
@@ -240,6 +244,21 @@ static void test_unproven_reload_failure_reverts(void **state)
     int64_t delay = -1;
     assert_int_equal(fp_pool_start_failed(&pool, 3, 3, false, &delay), FP_START_RETRY);
     assert_int_equal(fp_pool_start_failed(&pool, 4, 4, true, &delay), FP_START_REVERT);
+    assert_int_equal(delay, 0);
+    assert_int_equal(pool.start_failures, 0);
+    fp_pool_free(&pool);
+}
+
+/* A child of a reload already undone fails to start (it was forked before
+ * the undo, or refilled a killed slot): the configuration it ran is gone,
+ * so it is no crash loop of the one in force: no back-off step, no delay. */
+static void test_undone_reload_child_failure_is_stale(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 0);
+    int64_t delay = -1;
+    assert_int_equal(fp_pool_start_failed(&pool, 5, 4, false, &delay), FP_START_STALE);
     assert_int_equal(delay, 0);
     assert_int_equal(pool.start_failures, 0);
     fp_pool_free(&pool);
@@ -300,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_failed_start_is_before_ready_or_an_early_idle_death),
         cmocka_unit_test(test_start_failures_back_off_until_ready),
         cmocka_unit_test(test_unproven_reload_failure_reverts),
+        cmocka_unit_test(test_undone_reload_child_failure_is_stale),
         cmocka_unit_test(test_roll_waits_for_proof_and_back_off),
         cmocka_unit_test(test_max_jobs_jitter_saturates),
     };
