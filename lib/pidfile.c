@@ -68,7 +68,7 @@ int fp_pidfile_take(const char *path, fp_pidfile_t *pf, fp_err_t *err)
         return 0;
     if (strlen(path) >= sizeof pf->path)
         return fp_err_set(err, FP_ECONFIG, "daemon.pidfile: path too long");
-    int fd, rc = open_locked(path, &fd, err);
+    int fd = -1, rc = open_locked(path, &fd, err);
     if (rc < 0)
         return rc;
     /* Written over the old content, then cut to length: a reader never
