@@ -263,6 +263,14 @@ static void second_config(fp_td_t *td, const char *pidfile, char *out, size_t si
     assert_int_equal(fp_th_write_file(out, text, strlen(text)), 0);
 }
 
+static bool pidfile_is(fp_td_t *td, void *arg)
+{
+    char *text = fp_th_read_file(arg, NULL);
+    bool yes = text != NULL && atoi(text) == td->pid;
+    free(text);
+    return yes;
+}
+
 static void test_second_daemon_refused_by_pidfile_lock(void **state)
 {
     fp_td_t *td = *state;
@@ -285,20 +293,9 @@ static void test_second_daemon_refused_by_pidfile_lock(void **state)
     if (r.status != 78 || strstr(r.err, holder) == NULL)
         fail_msg("second daemon: exit %d, stderr %s", r.status, r.err);
     fp_th_result_free(&r);
-    char *text = fp_th_read_file(pidfile, NULL);
-    assert_non_null(text);
-    assert_int_equal(atoi(text), td->pid);
-    free(text);
+    assert_true(pidfile_is(td, pidfile));
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
-}
-
-static bool pidfile_is(fp_td_t *td, void *arg)
-{
-    char *text = fp_th_read_file(arg, NULL);
-    bool yes = text != NULL && atoi(text) == td->pid;
-    free(text);
-    return yes;
 }
 
 static void test_stale_pidfile_taken_over(void **state)
