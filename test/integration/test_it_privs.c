@@ -205,6 +205,28 @@ static void test_plugin_init_runs_as_user(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* Exec workers are forked after the drop too: the command never runs as
+ * root, nor does anything it starts. */
+static void test_exec_workers_run_as_user(void **state)
+{
+    fp_td_t *td = *state;
+    ids_t t = target();
+    char extra[4400];
+    snprintf(extra, sizeof extra,
+             "[pool]\nruntime = \"exec\"\nchildren = 2\n"
+             "command = [\"python3\", \"%s/test/data/exec_worker.py\"]\n",
+             fp_th_env("FP_SOURCE_DIR"));
+    fp_td_config(td, "user = \"nobody\"\n", extra);
+    fp_td_start_ready(td, false);
+    int kids[8];
+    size_t n = children_of(td->pid, kids, 8);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_runs_as(kids[i], (long)t.uid, (long)t.gid);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 static bool events_at_least(fp_td_t *td, void *arg)
 {
     return fp_td_sql(td, "SELECT count(*) FROM events") >= *(long long *)arg;
@@ -320,6 +342,7 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_group_only_drop_is_applied, setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_init_runs_as_user, setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_workers_run_as_user, setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_hup_unreadable_config_keeps_serving, setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_check_config_warns_unreadable_after_drop, setup,
