@@ -49,10 +49,24 @@ int fp_privs_resolve(const char *user, const char *group, fp_privs_plan_t *out, 
     return fp_privs_decide(user, group, &pw, &gr, geteuid(), out, err);
 }
 
-int fp_privs_chown_fd(const fp_privs_plan_t *plan, int fd, const char *what, fp_err_t *err)
+bool fp_privs_may_chown(const struct stat *fd_st, const struct stat *path_st)
+{
+    return S_ISREG(fd_st->st_mode) && fd_st->st_nlink == 1 && !S_ISLNK(path_st->st_mode) &&
+           fd_st->st_dev == path_st->st_dev && fd_st->st_ino == path_st->st_ino;
+}
+
+int fp_privs_chown_fd(const fp_privs_plan_t *plan, int fd, const char *path, const char *what,
+                      fp_err_t *err)
 {
     if (!plan->drop || fd < 0)
         return 0;
+    struct stat fd_st, path_st;
+    if (fstat(fd, &fd_st) != 0 || lstat(path, &path_st) != 0 ||
+        !fp_privs_may_chown(&fd_st, &path_st))
+        return fp_err_set(err, FP_ECONFIG,
+                          "refusing to hand %s %s to daemon.user: not a plain file with a "
+                          "single link",
+                          what, path);
     if (fchown(fd, plan->set_uid ? plan->uid : (uid_t)-1, plan->gid) != 0)
         return fp_err_set(err, FP_ECONFIG, "cannot hand %s to %s:%d: %s", what,
                           plan->set_uid ? plan->user : "root", (int)plan->gid, strerror(errno));

@@ -7,6 +7,7 @@
 #define FORKPOOL_PRIVS_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "forkpool/err.h"
@@ -36,8 +37,17 @@ int fp_privs_decide(const char *user, const char *group, const fp_privs_id_t *pw
 /* Looks the names up and decides. */
 int fp_privs_resolve(const char *user, const char *group, fp_privs_plan_t *out, fp_err_t *err);
 
-/* Hands a file the daemon opened as root to the target user and group. */
-int fp_privs_chown_fd(const fp_privs_plan_t *plan, int fd, const char *what, fp_err_t *err);
+/* Whether a file root opened at a path may be handed to the target user:
+ * fd_st from fstat of what was opened, path_st from lstat of the path. Only
+ * a plain file with one link, still at that path: a symlink or hard link
+ * planted in a directory the user can write would otherwise hand it some
+ * other file (/etc/shadow). */
+bool fp_privs_may_chown(const struct stat *fd_st, const struct stat *path_st);
+
+/* Hands a file the daemon opened as root at path to the target user and
+ * group, when fp_privs_may_chown agrees; FP_ECONFIG otherwise. */
+int fp_privs_chown_fd(const fp_privs_plan_t *plan, int fd, const char *path, const char *what,
+                      fp_err_t *err);
 
 /* Drops for good: supplementary groups (initgroups for a user, none for a
  * group alone), gid, uid; then checks that the ids took and that root cannot

@@ -73,11 +73,12 @@ static int open_files(const fp_config_t *cfg, const fp_privs_plan_t *privs, fp_p
         return fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s",
                           cfg->source, cfg->daemon.log_file, strerror(-rc));
     if (cfg->daemon.log_file[0] != '\0' &&
-        (rc = fp_privs_chown_fd(privs, fp_log_fd(), "daemon.log_file", err)) < 0)
+        (rc = fp_privs_chown_fd(privs, fp_log_fd(), cfg->daemon.log_file, "daemon.log_file",
+                                err)) < 0)
         return rc;
     if ((rc = fp_pidfile_take(cfg->daemon.pidfile, pf, err)) < 0)
         return rc;
-    return fp_privs_chown_fd(privs, pf->fd, "daemon.pidfile", err);
+    return fp_privs_chown_fd(privs, pf->fd, pf->path, "daemon.pidfile", err);
 }
 
 int fp_cmd_run(int argc, char **argv, fp_err_t *err)

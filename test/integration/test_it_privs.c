@@ -168,6 +168,28 @@ static void test_user_drop_owns_files_and_clears_groups(void **state)
     free(log);
 }
 
+/* The log directory may be writable by the user: a symlink planted there
+ * must not make root hand another file (here a root-only one) to it. */
+static void test_symlinked_log_file_is_not_handed_over(void **state)
+{
+    fp_td_t *td = *state;
+    char secret[4200], logfile[4200], lines[9000];
+    path_in(td, "secret", secret, sizeof secret);
+    path_in(td, "own.log", logfile, sizeof logfile);
+    assert_int_equal(fp_th_write_file(secret, "root only\n", 10), 0);
+    assert_int_equal(chmod(secret, 0600), 0);
+    assert_int_equal(symlink(secret, logfile), 0);
+    snprintf(lines, sizeof lines, "user = \"nobody\"\nlog_file = \"%s\"\n", logfile);
+    fp_td_config(td, lines, NULL);
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 30000), 78);
+    struct stat st;
+    assert_int_equal(stat(secret, &st), 0);
+    if (st.st_uid != 0 || st.st_gid != 0)
+        fail_msg("%s was handed to %d:%d", secret, (int)st.st_uid, (int)st.st_gid);
+    assert_true(fp_td_log_count(td, "refusing to hand daemon.log_file") == 1);
+}
+
 static void test_group_only_drop_is_applied(void **state)
 {
     fp_td_t *td = *state;
@@ -339,6 +361,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_user_drop_owns_files_and_clears_groups, setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_symlinked_log_file_is_not_handed_over, setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_group_only_drop_is_applied, setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_init_runs_as_user, setup, fp_td_teardown),

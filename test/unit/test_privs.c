@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "privs.h"
 
@@ -94,6 +95,22 @@ static void test_user_root_sets_no_uid(void **state)
     assert_int_equal(plan.gid, 65534);
 }
 
+static void test_only_a_plain_file_is_handed_over(void **state)
+{
+    (void)state;
+    struct stat file = {.st_mode = S_IFREG | 0640, .st_nlink = 1, .st_dev = 8, .st_ino = 42};
+    struct stat same = file, link = file, other = file, two = file, dir = file;
+    assert_true(fp_privs_may_chown(&file, &same));
+    link.st_mode = S_IFLNK | 0777;
+    assert_false(fp_privs_may_chown(&file, &link)); /* the path is a symlink */
+    other.st_ino = 43;
+    assert_false(fp_privs_may_chown(&file, &other)); /* replaced since the open */
+    two.st_nlink = 2;
+    assert_false(fp_privs_may_chown(&two, &two)); /* a hard link to another file */
+    dir.st_mode = S_IFDIR | 0755;
+    assert_false(fp_privs_may_chown(&dir, &dir));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_unknown_names_are_config_errors),
         cmocka_unit_test(test_not_root_keeps_ids_and_says_so),
         cmocka_unit_test(test_user_root_sets_no_uid),
+        cmocka_unit_test(test_only_a_plain_file_is_handed_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
