@@ -11,8 +11,6 @@
 #include "supervisor.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +33,7 @@
 #include "os.h"
 #include "pool.h"
 #include "plugin.h"
+#include "privs.h"
 #include "queue.h"
 #include "queue_stats.h"
 #include "retry.h"
@@ -126,6 +125,7 @@ struct fp_supervisor_s {
     char reload_error[START_ERROR_MAX]; /* "" unless the last reload failed */
     char start_error[START_ERROR_MAX];  /* the last failed start until a child says ready */
     fp_config_t **reloaded;     /* configurations loaded by HUP, freed at exit */
+    fp_plugins_t *plugins;      /* loaded after the drop; children inherit them */
     size_t nreloaded;
     uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
     bool queue_ready;
@@ -1531,6 +1531,30 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
         !same_string(old->health.listen, cfg->health.listen))
         fp_log_warn(LOG, "reload: [redis], [queues], daemon.name and health.listen take effect "
                          "only after a restart");
+    if (!same_string(old->daemon.user, cfg->daemon.user) ||
+        !same_string(old->daemon.group, cfg->daemon.group) ||
+        !same_string(old->daemon.pidfile, cfg->daemon.pidfile))
+        fp_log_warn(LOG, "reload: daemon.user, daemon.group and daemon.pidfile take effect only "
+                         "after a restart");
+}
+
+/* The file could not be read or is broken: the running generation stays,
+ * and /stats says why. After the drop the file is read as daemon.user, so a
+ * root-only file fails here though it started the daemon. */
+static void reload_load_failed(fp_supervisor_t *sup, const fp_err_t *err)
+{
+    const fp_privs_plan_t *privs = sup->opts.privs;
+    bool dropped = privs != NULL && privs->drop;
+    bool denied = err->code == -EACCES && dropped;
+    int n = snprintf(sup->reload_error, sizeof sup->reload_error, "%s%s%s%s", err->msg,
+                     denied ? " (re-read as daemon.user \"" : "",
+                     denied ? (privs->set_uid ? privs->user : "root") : "",
+                     denied ? "\", which must be able to read it)" : "");
+    if (n >= (int)sizeof sup->reload_error)
+        fp_log_debug(LOG, "reload error cut to %zu bytes", sizeof sup->reload_error - 1);
+    /* Not counted in reload_failures: that counts reloads undone after
+     * their children failed; this one never started. */
+    fp_log_error(LOG, "reload failed, keeping the current configuration: %s", sup->reload_error);
 }
 
 /* HUP: a new configuration, or the old one kept when the file is broken;
@@ -1553,7 +1577,7 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
     }
     sup->reloaded = grown;
     if (fp_config_load(path, &cfg, &err) < 0) {
-        fp_log_error(LOG, "reload failed, keeping the current configuration: %s", err.msg);
+        reload_load_failed(sup, &err);
         return;
     }
     sup->reloaded[sup->nreloaded++] = cfg;
@@ -1868,29 +1892,18 @@ static int start_health(fp_supervisor_t *sup, fp_err_t *err)
 }
 
 /* daemon.user/group: privileges go after the health port is bound (it may
- * be a low port) and before the first fork, so no child ever runs as root. */
-static int drop_privileges(const fp_config_t *cfg, fp_err_t *err)
+ * be a low port) and before any plugin is loaded or child forked, so no
+ * plugin init, handler or exec command ever runs as root. */
+static int drop_privileges(fp_supervisor_t *sup, fp_err_t *err)
 {
-    const char *user = cfg->daemon.user, *group = cfg->daemon.group;
-    if (user[0] == '\0' && group[0] == '\0')
+    const fp_privs_plan_t *privs = sup->opts.privs;
+    if (privs == NULL || !privs->drop)
         return 0;
-    struct passwd *pw = user[0] != '\0' ? getpwnam(user) : NULL;
-    if (user[0] != '\0' && pw == NULL)
-        return fp_err_set(err, FP_ECONFIG, "daemon.user \"%s\" does not exist", user);
-    gid_t gid = pw != NULL ? pw->pw_gid : getgid();
-    if (group[0] != '\0') {
-        struct group *gr = getgrnam(group);
-        if (gr == NULL)
-            return fp_err_set(err, FP_ECONFIG, "daemon.group \"%s\" does not exist", group);
-        gid = gr->gr_gid;
-    }
-    if (setgroups(0, NULL) != 0 && errno != EPERM)
-        return fp_err_set(err, -errno, "setgroups() failed: %s", strerror(errno));
-    if (setgid(gid) != 0)
-        return fp_err_set(err, FP_ECONFIG, "cannot switch to group %d: %s", (int)gid, strerror(errno));
-    if (pw != NULL && setuid(pw->pw_uid) != 0)
-        return fp_err_set(err, FP_ECONFIG, "cannot switch to user %s: %s", user, strerror(errno));
-    fp_log_info(LOG, "running as uid %d gid %d", (int)getuid(), (int)getgid());
+    int rc = fp_privs_apply(privs, err);
+    if (rc < 0)
+        return rc;
+    fp_log_info(LOG, "running as uid %d gid %d with %d supplementary groups", (int)getuid(),
+                (int)getgid(), getgroups(0, NULL));
     return 0;
 }
 
@@ -1974,7 +1987,9 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return fp_err_set(err, rc, "out of memory for metrics");
     /* The listener is bound before the first fork; children close it with
      * every other fd above 3 as they start. */
-    if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup->cfg, err)) < 0)
+    if ((rc = start_health(sup, err)) < 0 || (rc = drop_privileges(sup, err)) < 0)
+        return rc;
+    if ((rc = fp_plugins_load(sup->cfg, &sup->registry, &sup->plugins, err)) < 0)
         return rc;
     prepare_handlers(sup);
     for (size_t i = 0; i < sup->pool.target; i++)
@@ -2053,10 +2068,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         free(sup);
         return fp_err_set(err, rc, "cannot create the event loop: %s", uv_strerror(rc));
     }
-    fp_plugins_t *plugins = NULL; /* before the first fork: children inherit them */
-    rc = fp_plugins_load(cfg, &sup->registry, &plugins, err);
-    if (rc == 0)
-        rc = start(sup, err);
+    rc = start(sup, err);
     if (rc < 0) {
         /* Nothing was pulled yet: stop what started and report. */
         kill_all_and_reap(sup);
@@ -2080,7 +2092,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_ledger_close(sup->ledger); /* writes every row still queued */
     fp_metrics_free(sup->metrics);
     fp_pool_free(&sup->pool);
-    fp_plugins_free(plugins);
+    fp_plugins_free(sup->plugins);
     for (size_t i = 0; i < sup->nreloaded; i++)
         fp_config_free(sup->reloaded[i]);
     free(sup->reloaded);

@@ -15,6 +15,7 @@ typedef struct fp_run_opts_s {
     const char *const *queues; /* override of queues.names, or NULL */
     size_t nqueues;
     int64_t children;          /* override of pool.children (kept across reloads), 0 = none */
+    const struct fp_privs_plan_s *privs; /* daemon.user/group, resolved; NULL = stay */
 } fp_run_opts_t;
 
 /* Runs until shutdown. Returns 0 after a clean stop, or a negative code with

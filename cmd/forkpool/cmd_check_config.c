@@ -4,8 +4,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "privs.h"
 
 static void print_summary(const fp_config_t *cfg)
 {
@@ -24,6 +27,23 @@ static void print_summary(const fp_config_t *cfg)
     printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
     printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
     free(url);
+}
+
+/* Run as root with daemon.user set, the daemon re-reads this file on HUP
+ * as that user: say so now if it could not. A warning, not an error: the
+ * start itself (as root) would work. */
+static void warn_unreadable_after_drop(const fp_config_t *cfg)
+{
+    fp_privs_plan_t privs;
+    if (geteuid() != 0 || strcmp(cfg->source, "(defaults)") == 0 ||
+        fp_privs_resolve(cfg->daemon.user, cfg->daemon.group, &privs, NULL) < 0 || !privs.drop)
+        return;
+    int rc = fp_privs_can_read(&privs, cfg->source);
+    if (rc < 0)
+        fprintf(stderr,
+                "warning: %s: not readable as daemon.user \"%s\" / daemon.group %d (%s): "
+                "reloads (HUP) would fail\n",
+                cfg->source, privs.set_uid ? privs.user : "root", (int)privs.gid, strerror(-rc));
 }
 
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
@@ -52,6 +72,7 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_load_config(path, &cfg, err);
     if (rc < 0)
         return rc;
+    warn_unreadable_after_drop(cfg);
     if (print_json) {
         char *json = fp_config_dump_json(cfg);
         if (json == NULL) {

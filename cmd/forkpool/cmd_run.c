@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "forkpool/log.h"
+#include "pidfile.h"
+#include "privs.h"
 #include "supervisor.h"
 
 #define MAX_QUEUE_OPTIONS 64
@@ -61,25 +63,22 @@ static int parse_args(int argc, char **argv, run_args_t *args, fp_err_t *err)
     return 0;
 }
 
-/* The pidfile appears whole or not at all: written beside its final name,
- * then renamed over it. */
-static int write_pidfile(const char *path, fp_err_t *err)
+/* What only root may open is opened before the drop and handed to the
+ * target user, so USR1 can reopen the log as that user. */
+static int open_files(const fp_config_t *cfg, const fp_privs_plan_t *privs, fp_pidfile_t *pf,
+                      fp_err_t *err)
 {
-    if (path == NULL || path[0] == '\0')
-        return 0;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    FILE *f = fopen(tmp, "we");
-    int ok = f != NULL && fprintf(f, "%d\n", (int)getpid()) > 0;
-    if (f != NULL && fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        return fp_err_set(err, FP_ECONFIG, "cannot write daemon.pidfile %s: %s", path,
-                          strerror(saved));
-    }
-    return 0;
+    int rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
+    if (rc < 0)
+        return fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s",
+                          cfg->source, cfg->daemon.log_file, strerror(-rc));
+    if (cfg->daemon.log_file[0] != '\0' &&
+        (rc = fp_privs_chown_fd(privs, fp_log_fd(), cfg->daemon.log_file, "daemon.log_file",
+                                err)) < 0)
+        return rc;
+    if ((rc = fp_pidfile_take(cfg->daemon.pidfile, pf, err)) < 0)
+        return rc;
+    return fp_privs_chown_fd(privs, pf->fd, pf->path, "daemon.pidfile", err);
 }
 
 int fp_cmd_run(int argc, char **argv, fp_err_t *err)
@@ -91,25 +90,22 @@ int fp_cmd_run(int argc, char **argv, fp_err_t *err)
     fp_config_t *cfg = NULL;
     if ((rc = fp_cli_load_config(args.config_path, &cfg, err)) < 0)
         return rc;
-    rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
-    if (rc < 0) {
-        fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s", cfg->source,
-                   cfg->daemon.log_file, strerror(-rc));
-        fp_config_free(cfg);
-        return FP_ECONFIG;
+    fp_privs_plan_t privs;
+    fp_pidfile_t pidfile = {.fd = -1};
+    rc = fp_privs_resolve(cfg->daemon.user, cfg->daemon.group, &privs, err);
+    if (rc == 0)
+        rc = open_files(cfg, &privs, &pidfile, err);
+    if (rc == 0) {
+        if (privs.not_root)
+            fp_log_warn("run", "daemon.user/daemon.group ignored: not started as root");
+        fp_run_opts_t opts = {.burst = args.burst,
+                              .queues = args.queues,
+                              .nqueues = args.nqueues,
+                              .children = args.children > 0 ? args.children : 0,
+                              .privs = &privs};
+        rc = fp_supervisor_run(cfg, &opts, err);
     }
-    fp_run_opts_t opts = {.burst = args.burst,
-                          .queues = args.queues,
-                          .nqueues = args.nqueues,
-                          .children = args.children > 0 ? args.children : 0};
-    if ((rc = write_pidfile(cfg->daemon.pidfile, err)) < 0) {
-        fp_log_close();
-        fp_config_free(cfg);
-        return rc;
-    }
-    rc = fp_supervisor_run(cfg, &opts, err);
-    if (cfg->daemon.pidfile[0] != '\0')
-        unlink(cfg->daemon.pidfile);
+    fp_pidfile_release(&pidfile);
     fp_log_close();
     fp_config_free(cfg);
     return rc;

@@ -11,7 +11,8 @@
  * child_init fails with it), fini_file (fini appends "fini NAME pid=P
  * runs=N\n" there, so a test sees which process ran it), run_file (each run
  * appends "NAME runs=N child=ID tag=T forked=0|1\n", for tests that only
- * see the daemon from outside). */
+ * see the daemon from outside), init_file (init writes "euid=E\n" there, so a
+ * test sees which user init ran as). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,12 @@ static int init(fp_plugin_ctx_t *ctx, char *err, size_t err_size)
     }
     s->init_pid = (long)getpid();
     ctx->state = s;
+    const char *path = config_string(ctx, "init_file");
+    FILE *f = path != NULL ? fopen(path, "w") : NULL;
+    if (f != NULL) {
+        fprintf(f, "euid=%ld\n", (long)geteuid());
+        fclose(f);
+    }
     return 0;
 }
 
