@@ -20,7 +20,6 @@ library only; see SPEC.md "Dispatch channel" for the protocol.
 """
 import json
 import os
-import resource
 import sys
 
 __all__ = ["handler", "run", "Permanent"]
@@ -66,8 +65,20 @@ def _answer(seq, job):
     except Exception as e:  # noqa: BLE001 - any failure is the job's outcome
         done = {"op": "done", "seq": seq, "ok": False, "retry": True,
                 "error": "%s: %s" % (type(e).__name__, e)}
-    done["rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    done["rss_kb"] = _rss_kb()
     return done
+
+
+def _rss_kb():
+    """Current resident set size in kB, from /proc/self/statm (pages). The
+    peak (ru_maxrss) would keep a worker over max_memory_per_child for ever
+    after one large job, however much it gave back; 0 when unreadable."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def run():

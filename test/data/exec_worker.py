@@ -61,6 +61,14 @@ def hang():
         time.sleep(3600)
 
 
+@handler("balloon")
+def balloon(args):
+    """Touches args["mb"] MB and frees it: the peak RSS rises, the current falls back."""
+    buf = b"\x01" * (args.get("mb", 200) << 20)
+    del buf
+    return None
+
+
 @handler("garbage")
 def garbage(args):
     os.write(FD, b"this is not json\n{\"op\":\"bogus\"}\n")

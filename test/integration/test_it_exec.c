@@ -149,6 +149,20 @@ static void test_exec_recycling_by_memory(void **state)
     assert_true(fp_td_log_count(td, "is replaced after max_memory_per_child") >= 1);
 }
 
+/* rss_kb is the worker's current RSS, not its peak: a job that touched 200 MB
+ * and freed it does not get a child under a 100 MB limit recycled. */
+static void test_exec_rss_is_current_not_peak(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\nmax_memory_per_child = \"100MB\"\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"balloon\",\"args\":{\"mb\":200},\"id\":\"b%d-%d\"}");
+    fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"after%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 4);
+    assert_int_equal(fp_td_log_count(td, "is replaced after max_memory_per_child"), 0);
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 1);
+}
+
 static void test_exec_command_not_found_is_a_config_error(void **state)
 {
     fp_td_t *td = *state;
@@ -407,6 +421,7 @@ int main(void)
         T(test_exec_recycling_by_job_count),
         T(test_exec_recycling_by_memory),
         T(test_exec_command_not_found_is_a_config_error),
+        T(test_exec_rss_is_current_not_peak),
         T(test_exec_worker_exiting_at_once_backs_off),
         T(test_exec_bad_answers_end_by_timeout),
         T(test_exec_protocol_errors_fail_the_attempt),
