@@ -135,6 +135,18 @@ const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name)
     return NULL;
 }
 
+bool fp_handler_label_known(const fp_registry_t *reg, const fp_config_t *cfg, const char *type,
+                            bool ran_ok, bool labelled)
+{
+    if (type == NULL)
+        return false;
+    if (fp_config_handler_table(cfg, type) != NULL)
+        return true;
+    if (cfg->pool.runtime == FP_RUNTIME_NATIVE)
+        return fp_registry_find(reg, type) != NULL;
+    return ran_ok || labelled;
+}
+
 int fp_registry_prepare(const fp_registry_t *reg, const fp_config_t *cfg, fp_err_t *err)
 {
     /* exec children run a program of their own, not these handlers. */

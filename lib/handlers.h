@@ -47,6 +47,15 @@ int fp_registry_add(fp_registry_t *reg, const fp_handler_t *handler, fp_err_t *e
 
 const fp_handler_t *fp_registry_find(const fp_registry_t *reg, const char *name);
 
+/* Whether job type earns its own metrics label, rather than "other": types
+ * come from producers, so a label per type seen would let junk grow /metrics
+ * without bound. Known: a [handlers.TYPE] table in cfg; with the native
+ * runtime, a registered handler; with the exec runtime (whose handlers the
+ * supervisor cannot list), a type a worker has run successfully (ran_ok for
+ * this outcome, or labelled already: a set for it exists). NULL is unknown. */
+bool fp_handler_label_known(const fp_registry_t *reg, const fp_config_t *cfg, const char *type,
+                            bool ran_ok, bool labelled);
+
 /* In the supervisor before the first fork (native runtime): the one-time
  * set-up of registered handlers that children starting together would race
  * for. Returns 0 or negative with err; children still run their own

@@ -6,8 +6,8 @@
  * set exists. Everything that can grow is sized at creation (the set array
  * and both hash tables); only a new label set's strings are allocated, once
  * each, through an intern table so that a queue name shared by many types is
- * stored once. When the bound is reached new types fold into "_other", and a
- * catch-all ("_other", "_other") set is always available, so counting never
+ * stored once. When the bound is reached new types fold into "other", and a
+ * catch-all ("other", "other") set is always available, so counting never
  * fails even when memory does. Histogram buckets are stored per bucket and
  * made cumulative only while rendering. */
 #include "metrics.h"
@@ -21,7 +21,7 @@
 
 #include "utf8.h"
 
-/* Label sets "(queue, _other)" allowed past max_label_sets, so that a few
+/* Label sets "(queue, other)" allowed past max_label_sets, so that a few
  * queues each keep their own overflow bucket. */
 #define OVERFLOW_SETS 64
 /* Caps max_label_sets so the table sizes below cannot overflow. */
@@ -60,7 +60,7 @@ typedef struct queue_gauge_s {
 } queue_gauge_t;
 
 struct fp_metrics_s {
-    size_t max_sets;  /* the bound before folding into "_other" */
+    size_t max_sets;  /* the bound before folding into "other" */
     size_t cap_sets;  /* max_sets + OVERFLOW_SETS + 1 (the catch-all) */
     set_t *sets;      /* in the order first seen */
     size_t nsets;
@@ -197,7 +197,7 @@ void fp_metrics_free(fp_metrics_t *m)
 }
 
 /* A label value kept as given: non-empty, bounded, valid UTF-8 (Prometheus
- * requires it). Anything else is counted as "_other". */
+ * requires it). Anything else is counted as "other". */
 static bool label_ok(const char *s, size_t *len)
 {
     if (s == NULL)
@@ -225,7 +225,7 @@ static void key_make(label_key_t *k, const char *q, size_t ql, const char *t, si
 }
 
 /* The set for k, or NULL; *slot receives where it would go. */
-static set_t *find(fp_metrics_t *m, const label_key_t *k, size_t *slot)
+static set_t *find(const fp_metrics_t *m, const label_key_t *k, size_t *slot)
 {
     size_t i = (size_t)k->h & m->slot_mask;
     for (; m->slots[i] != 0; i = (i + 1) & m->slot_mask) {
@@ -255,7 +255,7 @@ static set_t *create(fp_metrics_t *m, const label_key_t *k, size_t slot)
     return s;
 }
 
-/* The set an event for (queue, type) counts in, folding into "_other" at
+/* The set an event for (queue, type) counts in, folding into "other" at
  * the bound. Never NULL: the catch-all always has room and needs no
  * allocation. *rc becomes -ENOMEM when memory forced a fold. */
 static set_t *lookup(fp_metrics_t *m, const char *queue, const char *type, int *rc)
@@ -291,9 +291,19 @@ static set_t *lookup(fp_metrics_t *m, const char *queue, const char *type, int *
              strlen(FP_METRICS_OTHER));
     if ((s = find(m, &k, &slot)) != NULL)
         return s;
-    /* Both strings are the pre-interned "_other" and the last set slot is
+    /* Both strings are the pre-interned "other" and the last set slot is
      * reserved for this one, so this cannot fail. */
     return create(m, &k, slot);
+}
+
+bool fp_metrics_has(const fp_metrics_t *m, const char *queue, const char *type)
+{
+    size_t ql, tl, slot;
+    if (!label_ok(queue, &ql) || !label_ok(type, &tl))
+        return false;
+    label_key_t k;
+    key_make(&k, queue, ql, type, tl);
+    return find(m, &k, &slot) != NULL;
 }
 
 int fp_metrics_job_done(fp_metrics_t *m, const char *queue, const char *type,

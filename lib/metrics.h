@@ -8,10 +8,13 @@
  * set by the caller just before rendering, from the state it already holds.
  *
  * A producer chooses job types, so the (queue, type) label sets are bounded:
- * after `max_label_sets` distinct ones, new types count under type="_other"
- * (and, past a small reserve, queue="_other" too), so random types cannot
+ * after `max_label_sets` distinct ones, new types count under type="other"
+ * (and, past a small reserve, queue="other" too), so random types cannot
  * grow memory or the scrape without limit. Types that are empty, longer than
- * FP_METRICS_LABEL_MAX bytes or not valid UTF-8 are "_other" from the start. */
+ * FP_METRICS_LABEL_MAX bytes or not valid UTF-8 are "other" from the start.
+ * That bound is the backstop: the supervisor passes FP_METRICS_OTHER itself
+ * for types no handler is known for (fp_handler_label_known), so junk types
+ * never take a label set at all. */
 #ifndef FORKPOOL_METRICS_H
 #define FORKPOOL_METRICS_H
 
@@ -30,7 +33,7 @@ typedef struct fp_metrics_s fp_metrics_t;
 /* Most queues with depth gauges (queues come from the configuration). */
 #define FP_METRICS_MAX_QUEUES 256
 /* The catch-all label value. */
-#define FP_METRICS_OTHER "_other"
+#define FP_METRICS_OTHER "other"
 
 typedef enum fp_metrics_outcome_e {
     FP_OUTCOME_OK,
@@ -106,11 +109,14 @@ void fp_metrics_free(fp_metrics_t *m); /* NULL is a no-op */
 /* One job outcome. seconds is how long it ran; it is observed in the
  * histogram when >= 0 (pass a negative value for jobs that never ran, such
  * as bad payloads sent straight to dead). queue and type NULL count as
- * "_other". Allocates only the first time a label set is seen (its interned
+ * "other". Allocates only the first time a label set is seen (its interned
  * strings), never afterwards. 0, -EINVAL (outcome out of range) or -ENOMEM
- * (then the event is counted under "_other"/"_other", which never fails). */
+ * (then the event is counted under "other"/"other", which never fails). */
 int fp_metrics_job_done(fp_metrics_t *m, const char *queue, const char *type,
                         fp_metrics_outcome_t outcome, double seconds);
+
+/* Whether (queue, type) has a label set of its own already. */
+bool fp_metrics_has(const fp_metrics_t *m, const char *queue, const char *type);
 
 /* One child replaced; 0 or -EINVAL. */
 int fp_metrics_child_restart(fp_metrics_t *m, fp_metrics_restart_t reason);
@@ -125,7 +131,7 @@ int fp_metrics_set_queue(fp_metrics_t *m, const char *queue, const fp_metrics_qu
  * disappear from the output once the caller sets the current ones again. */
 void fp_metrics_clear_queues(fp_metrics_t *m);
 
-/* Distinct (queue, type) label sets held, "_other" ones included. */
+/* Distinct (queue, type) label sets held, "other" ones included. */
 size_t fp_metrics_label_sets(const fp_metrics_t *m);
 
 /* Appends the whole exposition to out (text/plain; version=0.0.4): every

@@ -254,7 +254,11 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
 {
     int64_t elapsed_ms = held->started_at_ms > 0 ? fp_os_now_ms() - held->started_at_ms : -1;
     const char *type = held->job.type != NULL ? held->job.type : "(invalid)";
-    fp_metrics_job_done(sup->metrics, sup->queue_names[held->queue], type, o,
+    const char *queue = sup->queue_names[held->queue];
+    bool known = fp_handler_label_known(&sup->registry, sup->cfg, held->job.type,
+                                        o == FP_OUTCOME_OK,
+                                        fp_metrics_has(sup->metrics, queue, held->job.type));
+    fp_metrics_job_done(sup->metrics, queue, known ? held->job.type : FP_METRICS_OTHER, o,
                         elapsed_ms >= 0 ? (double)elapsed_ms / 1000.0 : -1.0);
     if (sup->ledger == NULL)
         return;

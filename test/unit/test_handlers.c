@@ -117,6 +117,46 @@ static void test_registry_builtins(void **state)
     assert_null(fp_registry_find(&reg, NULL));
 }
 
+static fp_config_t *config_of(const char *text)
+{
+    fp_config_t *cfg = NULL;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_config_load_text(text, strlen(text), "t.toml", &cfg, &err), 0);
+    return cfg;
+}
+
+/* Native: registered handlers and configured tables have labels of their
+ * own, anything else is "other" whatever happened to it. */
+static void test_label_known_native(void **state)
+{
+    fp_registry_t reg;
+    fp_registry_init_builtin(&reg);
+    fp_config_t *cfg = config_of("[handlers.resize]\nwidth = 1\n");
+    assert_true(fp_handler_label_known(&reg, cfg, "noop", false, false));
+    assert_true(fp_handler_label_known(&reg, cfg, "resize", false, false));
+    assert_false(fp_handler_label_known(&reg, cfg, "junk-1", false, false));
+    assert_false(fp_handler_label_known(&reg, cfg, "junk-1", true, true));
+    assert_false(fp_handler_label_known(&reg, cfg, NULL, true, true));
+    fp_config_free(cfg);
+}
+
+/* Exec: the supervisor cannot list a worker's handlers, so a type is known
+ * once a worker ran it successfully, or when configured. */
+static void test_label_known_exec(void **state)
+{
+    fp_registry_t reg;
+    fp_registry_init_builtin(&reg);
+    fp_config_t *cfg = config_of("[pool]\nruntime = \"exec\"\ncommand = [\"w\"]\n"
+                                 "[handlers.resize]\nwidth = 1\n");
+    assert_true(fp_handler_label_known(&reg, cfg, "resize", false, false));
+    assert_true(fp_handler_label_known(&reg, cfg, "square", true, false));
+    assert_true(fp_handler_label_known(&reg, cfg, "square", false, true));
+    assert_false(fp_handler_label_known(&reg, cfg, "junk-1", false, false));
+    assert_false(fp_handler_label_known(&reg, cfg, "noop", false, false));
+    fp_config_free(cfg);
+}
+
 static void test_registry_add_rejects_duplicates_and_overflow(void **state)
 {
     fp_registry_t reg;
@@ -597,6 +637,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_builtins),
         cmocka_unit_test(test_registry_add_rejects_duplicates_and_overflow),
+        cmocka_unit_test(test_label_known_native),
+        cmocka_unit_test(test_label_known_exec),
         cmocka_unit_test(test_noop),
         cmocka_unit_test(test_echo),
         cmocka_unit_test(test_fail),

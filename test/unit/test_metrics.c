@@ -1,6 +1,6 @@
 /* test_metrics.c: lib/metrics.c — the exact exposition of a small registry
  * (golden text), label-value escaping, the histogram's cumulative buckets,
- * _sum and _count, the bound on distinct label sets and the "_other" fold,
+ * _sum and _count, the bound on distinct label sets and the "other" fold,
  * that counting an existing label set allocates nothing, and that every
  * output parses as Prometheus text format 0.0.4 under a small strict
  * validator written here (sample syntax, HELP and TYPE before a family's
@@ -548,19 +548,19 @@ static void test_label_sets_bounded(void **state)
         snprintf(type, sizeof type, "random-%d", i);
         assert_int_equal(fp_metrics_job_done(m, "q", type, FP_OUTCOME_OK, 0.01), 0);
     }
-    /* Ten of their own, then one ("q", "_other") for the other forty. */
+    /* Ten of their own, then one ("q", "other") for the other forty. */
     assert_int_equal(fp_metrics_label_sets(m), 11);
     char *text = render(m);
     assert_true(sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"random-9\",outcome="
                                    "\"ok\"} ") == 1);
     assert_null(strstr(text, "random-10\""));
-    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"_other\",outcome="
+    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"other\",outcome="
                                    "\"ok\"} ") == 40);
     free(text);
     /* A set seen before the bound keeps counting as itself. */
     assert_int_equal(fp_metrics_job_done(m, "q", "random-3", FP_OUTCOME_OK, 0.01), 0);
     /* Random queues too: each gets its overflow set while the reserve lasts,
-     * then everything lands in ("_other", "_other"); the count never grows past
+     * then everything lands in ("other", "other"); the count never grows past
      * the bound plus the reserve plus one. */
     for (int i = 0; i < 5000; i++) {
         char queue[32];
@@ -572,12 +572,12 @@ static void test_label_sets_bounded(void **state)
     assert_true(sets > 11 && sets <= 10 + 64 + 1);
     text = render(m);
     assert_true(jobs_total(text) == 50 + 1 + 5000);
-    assert_non_null(strstr(text, "{queue=\"_other\",type=\"_other\",outcome=\"failed\"}"));
+    assert_non_null(strstr(text, "{queue=\"other\",type=\"other\",outcome=\"failed\"}"));
     free(text);
     fp_metrics_free(m);
 }
 
-static void test_bad_labels_fold_into_other(void **state)
+static void test_bad_labels_fold_intoother(void **state)
 {
     (void)state;
     fp_metrics_t *m = NULL;
@@ -594,9 +594,9 @@ static void test_bad_labels_fold_into_other(void **state)
     assert_int_equal(fp_metrics_job_done(m, "q", longtype, FP_OUTCOME_OK, 0), 0);
     assert_int_equal(fp_metrics_label_sets(m), 3);
     char *text = render(m);
-    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"_other\",outcome="
+    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"other\",outcome="
                                    "\"ok\"} ") == 4);
-    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"_other\",type=\"t\",outcome="
+    assert_true(sample_value(text, "forkpool_jobs_total{queue=\"other\",type=\"t\",outcome="
                                    "\"ok\"} ") == 1);
     free(text);
     fp_metrics_free(m);
@@ -672,7 +672,7 @@ int main(void)
         cmocka_unit_test(test_label_values_escaped),
         cmocka_unit_test(test_histogram_cumulative),
         cmocka_unit_test(test_label_sets_bounded),
-        cmocka_unit_test(test_bad_labels_fold_into_other),
+        cmocka_unit_test(test_bad_labels_fold_intoother),
         cmocka_unit_test(test_hot_path_does_not_allocate),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_special_values),
