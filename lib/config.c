@@ -277,6 +277,12 @@ const fp__ckey_t fp__config_schema[] = {
 
     STR("health", "listen", health.listen, "127.0.0.1:9187", check_listen,
         "health endpoint host:port; \"\" = off"),
+    DUR("health", "header_timeout", health.header_timeout_ms, "5s", 100,
+        "a request's headers must be complete this long after its first byte"),
+    DUR("health", "idle_timeout", health.idle_timeout_ms, "5s", 100,
+        "close a connection with nothing read or sent this long"),
+    INT("health", "max_connections", health.max_connections, 64, 1, 10000,
+        "open connections; at the cap the oldest idle one makes room"),
 
     STR("ledger", "path", ledger.path, "", NULL, "SQLite job ledger; \"\" = off"),
     DUR("ledger", "retain", ledger.retain_ms, "7d", 1, "ledger rows kept this long"),

@@ -2,12 +2,14 @@
  * on the supervisor's libuv loop. Requests are parsed by http-parser; each
  * complete request is answered at once, in order, by a synchronous route
  * function, so pipelined requests need no queue of their own. What a client
- * can cost is bounded, since the loop also runs the supervisor: header bytes
- * (http-parser's own limit, lowered to 8 KiB → 431), body bytes (413), the
- * number of connections (the 65th is accepted and closed at once: answering it
- * would mean reading its request, which costs the buffers the limit is there to
- * bound), idle and whole-request time (a timer per connection, which also
- * stops a byte-at-a-time client from holding a slot for ever), and the bytes
+ * can cost is bounded, since the loop also runs the supervisor: the
+ * request-target and the header bytes (counted in the parser's callbacks →
+ * 414, 431; http-parser's own limit stays as a backstop), body bytes (413),
+ * the number of connections (at the cap a new connection evicts the oldest
+ * idle one rather than being turned away, so clients that open slots and
+ * trickle bytes into them cannot lock the probes out), header and idle time
+ * (a timer per connection: a request's headers must be complete within the
+ * header timeout however slowly they trickle in), and the bytes
  * queued for writing (a client that stops reading is cut off instead of
  * buffered for). Pipelined requests are answered at most
  * FP_HEALTH_PIPELINE_BATCH per connection per loop turn, the rest of that read
@@ -55,7 +57,13 @@ typedef struct conn_s {
     fp_buf_t url;              /* the request-target, bounded by the header limit */
     uint64_t body_bytes;       /* of the current request, discarded */
     uint64_t request_start_ms; /* uv_now at the request's first byte */
+    uint64_t last_active_ms;   /* uv_now at the last read or finished write */
+    size_t url_bytes;          /* of the request-target, kept in url up to the limit */
+    size_t head_bytes;         /* request-target and header lines counted so far */
+    int reject;                /* 414 or 431 decided in a parser callback */
     bool in_request;           /* between a message's first byte and its end */
+    bool headers_done;         /* of the current request */
+    bool in_field;             /* the last header callback was for a field name */
     bool eof;                  /* the client has shut down its side */
     bool shut;                 /* our side is shut down: every response is sent */
     bool resume_pending;       /* reading stopped, pending parsed on the next turn */
@@ -82,7 +90,8 @@ struct fp_health_s {
     size_t n_routes;
     void *ctx;
     int port;
-    uint64_t idle_ms;
+    fp_health_limits_t lim;
+    uint32_t serving; /* connections not closing: what the cap counts */
     http_parser_settings settings;
     conn_t *conns;          /* every connection not yet freed, closing ones included */
     size_t live_handles;    /* listener, tick, conns, refused sockets not yet closed */
@@ -179,9 +188,80 @@ static void conn_close(conn_t *c)
         return;
     conn_stop_parser(c);
     c->state = CS_CLOSING;
+    c->h->serving--;
     c->pending_closes = 2;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_close);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_close);
+}
+
+/* ---- deciding ---------------------------------------------------------- */
+
+uint64_t fp_health_timeout_ms(const fp_health_limits_t *lim, const fp_health_conn_view_t *v,
+                              uint64_t now_ms)
+{
+    uint64_t budget;
+    if (v->phase == FP_HEALTH_HEADERS)
+        budget = lim->header_ms;
+    else if (v->phase == FP_HEALTH_BODY)
+        budget = lim->header_ms + lim->idle_ms;
+    else
+        return lim->idle_ms;
+    uint64_t end = v->since_ms + budget;
+    uint64_t left = end > now_ms ? end - now_ms : 0;
+    return left < lim->idle_ms ? left : lim->idle_ms;
+}
+
+/* Lower goes first; -1 never. */
+static int evict_rank(fp_health_phase_t phase)
+{
+    switch (phase) {
+    case FP_HEALTH_LINGER:
+        return 0;
+    case FP_HEALTH_IDLE:
+        return 1;
+    case FP_HEALTH_HEADERS:
+        return 2;
+    case FP_HEALTH_BODY:
+        return 3;
+    default:
+        return -1;
+    }
+}
+
+bool fp_health_evicts_before(const fp_health_conn_view_t *cand, const fp_health_conn_view_t *best)
+{
+    int rc = evict_rank(cand->phase);
+    if (rc < 0)
+        return false;
+    if (best == NULL)
+        return true;
+    int rb = evict_rank(best->phase);
+    if (rc != rb)
+        return rb < 0 || rc < rb;
+    return cand->since_ms < best->since_ms;
+}
+
+int fp_health_head_verdict(size_t url_bytes, size_t head_bytes)
+{
+    if (url_bytes > FP_HEALTH_MAX_URL_BYTES)
+        return 414;
+    if (head_bytes > FP_HEALTH_MAX_HEADER_BYTES)
+        return 431;
+    return 0;
+}
+
+static fp_health_conn_view_t conn_view(const conn_t *c)
+{
+    fp_health_conn_view_t v = {FP_HEALTH_IDLE, c->last_active_ms};
+    if (c->state != CS_OPEN) {
+        v.phase = FP_HEALTH_LINGER;
+    } else if (c->resume_pending) {
+        v.phase = FP_HEALTH_BUSY;
+    } else if (c->in_request) {
+        v.phase = c->headers_done ? FP_HEALTH_BODY : FP_HEALTH_HEADERS;
+        v.since_ms = c->request_start_ms;
+    }
+    return v;
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -213,25 +293,21 @@ static void on_conn_timer(uv_timer_t *timer)
     conn_close(c);
 }
 
-/* Open: the idle time, shortened so that one request cannot take longer than
- * twice the idle time (FP_HEALTH_REQUEST_MS by default) however slowly it
- * trickles in. Lingering: the idle time while responses are still being sent
- * (the client may be slow), then a short wait for the client's EOF. */
+/* Open: fp_health_timeout_ms. Lingering: the idle time while responses are
+ * still being sent (the client may be slow), then a short wait for the
+ * client's EOF. */
 static void conn_arm_timer(conn_t *c)
 {
     fp_health_t *h = c->h;
-    uint64_t ms = h->idle_ms;
+    uint64_t ms = h->lim.idle_ms;
     if (c->resume_pending) {
         ms = 0; /* the next turn: the client is not idle, it is waiting for us */
     } else if (c->state == CS_LINGER && c->shut) {
         if (ms > FP_HEALTH_LINGER_MS)
             ms = FP_HEALTH_LINGER_MS;
-    } else if (c->state == CS_OPEN && c->in_request) {
-        uint64_t now = uv_now(h->loop);
-        uint64_t end = c->request_start_ms + 2 * h->idle_ms;
-        uint64_t left = end > now ? end - now : 0;
-        if (left < ms)
-            ms = left;
+    } else if (c->state == CS_OPEN) {
+        fp_health_conn_view_t v = conn_view(c);
+        ms = fp_health_timeout_ms(&h->lim, &v, uv_now(h->loop));
     }
     uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
@@ -282,6 +358,7 @@ static void on_write(uv_write_t *req, int status)
     }
     /* A finished write is activity: a client reading a large response
      * slowly is not idle. */
+    c->last_active_ms = uv_now(c->h->loop);
     if (c->state == CS_OPEN)
         conn_arm_timer(c);
 }
@@ -441,6 +518,10 @@ static int on_message_begin(http_parser *p)
 {
     conn_t *c = conn_of(p);
     c->in_request = true;
+    c->headers_done = false;
+    c->in_field = false;
+    c->head_bytes = 0;
+    c->url_bytes = 0;
     c->request_start_ms = uv_now(c->h->loop);
     c->url.len = 0;
     c->body_bytes = 0;
@@ -448,15 +529,47 @@ static int on_message_begin(http_parser *p)
     return 0;
 }
 
+/* Counts head bytes; a failing callback stops the parser, and conn_feed
+ * answers c->reject. Called at the latest when a read is parsed, so what is
+ * held stays within one read of the limits. */
+static int head_count(conn_t *c, size_t len)
+{
+    c->head_bytes += len;
+    c->reject = fp_health_head_verdict(c->url_bytes, c->head_bytes);
+    return c->reject != 0 ? -1 : 0;
+}
+
 static int on_url(http_parser *p, const char *at, size_t len)
 {
-    /* http-parser's header limit bounds the URL too. */
-    return fp_buf_append(&conn_of(p)->url, at, len) == 0 ? 0 : -1;
+    conn_t *c = conn_of(p);
+    c->url_bytes += len;
+    if (c->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&c->url, at, len) != 0)
+        return -1;
+    return head_count(c, len);
+}
+
+/* A header line costs its name, value, ": " and CRLF; partial callbacks for
+ * one name are told apart by which callback came last. */
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    conn_t *c = conn_of(p);
+    if (!c->in_field)
+        len += 4;
+    c->in_field = true;
+    return head_count(c, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    conn_t *c = conn_of(p);
+    c->in_field = false;
+    return head_count(c, len);
 }
 
 static int on_headers_complete(http_parser *p)
 {
     conn_t *c = conn_of(p);
+    c->headers_done = true;
     /* Refuse a declared large body before reading any of it. */
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > FP_HEALTH_MAX_BODY_BYTES)
         conn_fail(c, 413, "request body too large\n");
@@ -513,6 +626,7 @@ static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
      * client that keeps sending cannot keep the connection. */
     if (c->state == CS_LINGER)
         return;
+    c->last_active_ms = uv_now(c->h->loop);
     conn_arm_timer(c);
     conn_feed(c, buf->base, (size_t)nread);
 }
@@ -546,7 +660,9 @@ static void conn_feed(conn_t *c, const char *data, size_t len)
     }
     if (e == HPE_OK && done == len)
         return;
-    if (e == HPE_HEADER_OVERFLOW)
+    if (c->reject == 414)
+        conn_fail(c, 414, "uri too long\n");
+    else if (c->reject == 431 || e == HPE_HEADER_OVERFLOW)
         conn_fail(c, 431, "request header fields too large\n");
     else if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete)
         conn_fail(c, 500, "internal error\n"); /* our callbacks fail only on ENOMEM */
@@ -556,7 +672,31 @@ static void conn_feed(conn_t *c, const char *data, size_t len)
 
 /* ---- accepting --------------------------------------------------------- */
 
-/* Over the connection limit: accept (libuv stops watching the listener until
+/* At the cap: closes the connection fp_health_evicts_before picks, if any.
+ * Its memory goes a turn later, with its close callbacks. */
+static bool evict_one(fp_health_t *h)
+{
+    conn_t *victim = NULL;
+    fp_health_conn_view_t best;
+    for (conn_t *c = h->conns; c != NULL; c = c->next) {
+        if (c->state == CS_CLOSING)
+            continue;
+        fp_health_conn_view_t v = conn_view(c);
+        /* Newest first in the list: on a tie the later, older one wins. */
+        if (fp_health_evicts_before(&v, NULL) &&
+            (victim == NULL || !fp_health_evicts_before(&best, &v))) {
+            victim = c;
+            best = v;
+        }
+    }
+    if (victim == NULL)
+        return false;
+    h->stats.evicted++;
+    conn_close(victim);
+    return true;
+}
+
+/* At the cap with nothing to evict: accept (libuv stops watching the listener until
  * the pending socket is accepted) and close without reading a byte. */
 static void refuse(fp_health_t *h, uv_stream_t *server)
 {
@@ -578,7 +718,7 @@ static void on_listener_connection(uv_stream_t *server, int status)
     fp_health_t *h = server->data;
     if (status < 0 || h->closing)
         return; /* libuv retries accept(2) failures such as EMFILE itself */
-    if (h->stats.open >= FP_HEALTH_MAX_CONNS) {
+    if (h->serving >= h->lim.max_conns && !evict_one(h)) {
         refuse(h, server);
         return;
     }
@@ -600,6 +740,7 @@ static void on_listener_connection(uv_stream_t *server, int status)
         h->conns->prev = c;
     h->conns = c;
     h->live_handles++;
+    h->serving++;
     h->stats.open++;
     if (h->stats.open > h->stats.open_max)
         h->stats.open_max = h->stats.open;
@@ -608,6 +749,7 @@ static void on_listener_connection(uv_stream_t *server, int status)
         return;
     }
     h->stats.accepted++;
+    c->last_active_ms = uv_now(h->loop);
     uv_tcp_nodelay(&c->tcp, 1);
     conn_arm_timer(c);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_conn_read) != 0)
@@ -738,15 +880,21 @@ int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t
     h->n_routes = n;
     h->ctx = ctx;
     h->port = port;
-    h->idle_ms = FP_HEALTH_IDLE_MS;
+    h->lim = (fp_health_limits_t){FP_HEALTH_HEADER_MS, FP_HEALTH_IDLE_MS, FP_HEALTH_MAX_CONNS};
     http_parser_settings_init(&h->settings);
     h->settings.on_message_begin = on_message_begin;
     h->settings.on_url = on_url;
+    h->settings.on_header_field = on_header_field;
+    h->settings.on_header_value = on_header_value;
     h->settings.on_headers_complete = on_headers_complete;
     h->settings.on_body = on_body;
     h->settings.on_message_complete = on_message_complete;
-    /* Process-wide in http-parser 2.9; this module is its only user. */
-    http_parser_set_max_header_size(FP_HEALTH_MAX_HEADER_BYTES);
+    /* Process-wide in http-parser 2.9; this module is its only user. The
+     * callbacks enforce the limits; this backstop counts what they do not
+     * (whitespace) and must leave them one read of room to see a request
+     * that crosses them within that read. */
+    http_parser_set_max_header_size(FP_HEALTH_MAX_URL_BYTES + FP_HEALTH_MAX_HEADER_BYTES +
+                                    READ_BUF_BYTES);
 
     uv_tcp_init(loop, &h->listener); /* no socket yet: cannot fail */
     h->listener.data = h;
@@ -774,9 +922,20 @@ int fp_health_port(const fp_health_t *h)
     return h->port;
 }
 
+void fp_health_set_limits(fp_health_t *h, const fp_health_limits_t *lim)
+{
+    if (lim->header_ms > 0)
+        h->lim.header_ms = lim->header_ms;
+    if (lim->idle_ms > 0)
+        h->lim.idle_ms = lim->idle_ms;
+    if (lim->max_conns > 0)
+        h->lim.max_conns = lim->max_conns;
+}
+
 void fp_health_set_idle_ms(fp_health_t *h, uint64_t idle_ms)
 {
-    h->idle_ms = idle_ms > 0 ? idle_ms : 1;
+    idle_ms = idle_ms > 0 ? idle_ms : 1;
+    fp_health_set_limits(h, &(fp_health_limits_t){idle_ms, idle_ms, 0});
 }
 
 void fp_health_get_stats(const fp_health_t *h, fp_health_stats_t *out)

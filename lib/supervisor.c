@@ -1118,6 +1118,17 @@ static void top_up(fp_supervisor_t *sup)
     }
 }
 
+static void set_health_limits(fp_supervisor_t *sup)
+{
+    if (sup->health == NULL)
+        return;
+    const fp_config_t *cfg = sup->cfg;
+    fp_health_limits_t lim = {(uint64_t)cfg->health.header_timeout_ms,
+                              (uint64_t)cfg->health.idle_timeout_ms,
+                              (uint32_t)cfg->health.max_connections};
+    fp_health_set_limits(sup->health, &lim);
+}
+
 /* What a configuration sets in the running supervisor (HUP, or its undo). */
 static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
 {
@@ -1125,6 +1136,7 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
     if (rc < 0)
         fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
     sup->cfg = cfg;
+    set_health_limits(sup);
     sup->pool.target = target_children(sup, cfg);
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
@@ -1889,6 +1901,7 @@ static int start_health(fp_supervisor_t *sup, fp_err_t *err)
         return 0;
     int rc = fp_health_start(&sup->loop, sup->cfg->health.listen, routes,
                              sizeof routes / sizeof routes[0], sup, &sup->health, err);
+    set_health_limits(sup);
     if (rc == 0)
         fp_log_info(LOG, "health endpoint on %s (port %d)", sup->cfg->health.listen,
                     fp_health_port(sup->health));

@@ -78,6 +78,9 @@ typedef struct fp_config_s {
 
     struct {
         char *listen; /* "host:port", "" = disabled */
+        int64_t header_timeout_ms; /* a request's first byte to the end of its headers */
+        int64_t idle_timeout_ms;   /* a connection with nothing happening */
+        int64_t max_connections;   /* at the cap the oldest idle one is evicted */
     } health;
 
     struct {

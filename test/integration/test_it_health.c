@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -135,18 +136,6 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Abuse while jobs run: 200 idle connections, 100 KB of headers, garbage, a
  * byte-at-a-time client and one that never reads. The daemon keeps running
  * jobs and keeps answering. */
@@ -158,21 +147,21 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
     fp_td_enqueue(td, 300, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"a%d-%d\"}");
     int fds[200];
     for (int i = 0; i < 200; i++)
-        fds[i] = connect_to(port);
-    int big = connect_to(port);
+        fds[i] = fp_td_connect(port);
+    int big = fp_td_connect(port);
     assert_true(big >= 0);
     char *headers = malloc(100 * 1024 + 64);
     int n = snprintf(headers, 64, "GET /metrics HTTP/1.1\r\nX: ");
     memset(headers + n, 'a', 100 * 1024);
     (void)!write(big, headers, (size_t)n + 100 * 1024);
     free(headers);
-    int junk = connect_to(port);
+    int junk = fp_td_connect(port);
     (void)!write(junk, "\x01\x02garbage\r\n\r\n", 13);
-    int slow = connect_to(port);
+    int slow = fp_td_connect(port);
     const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     for (const char *p = req; *p && slow >= 0; p++)
         (void)!write(slow, p, 1);
-    int deaf = connect_to(port);
+    int deaf = fp_td_connect(port);
     static const char metrics_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
     for (int i = 0; deaf >= 0 && i < 50; i++)
         (void)!write(deaf, metrics_req, sizeof metrics_req - 1);
@@ -188,6 +177,83 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 300);
+}
+
+/* Slowloris: 500 connections that each send part of a request (or bytes that
+ * are not HTTP) and then wait. /healthz still answers: the oldest of them
+ * make room for the probe. The latency is printed, not asserted. */
+static void test_slow_clients_do_not_starve_healthz(void **state)
+{
+    fp_td_t *td = *state;
+    start_with_health(td);
+    int port = fp_td_health_port(td);
+    enum { SLOW = 500 };
+    static int fds[SLOW];
+    static const char *const starts[] = {"GET /healthz HTTP/1.1\r\nX-Slow: ", "G", "GET /metr",
+                                         "\x16\x03\x01\x02"};
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = fp_td_connect(port);
+        assert_true(fds[i] >= 0);
+        const char *s = starts[i % 4];
+        (void)!write(fds[i], s, strlen(s));
+    }
+    /* One more byte each, as a slowloris client keeps its connections warm. */
+    for (int i = 0; i < SLOW; i++)
+        (void)!write(fds[i], "a", 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = fp_td_http_get(port, "/healthz", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    print_message("/healthz with %d slow connections open: status %d in %.1f ms\n", SLOW, status,
+                  ms);
+    assert_int_equal(status, 200);
+    for (int i = 0; i < SLOW; i++)
+        close(fds[i]);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+/* ---- label cardinality --------------------------------------------------- */
+
+static bool dead_is(fp_td_t *td, void *arg)
+{
+    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
+}
+
+static size_t metrics_size(int port)
+{
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
+    size_t n = strlen(body);
+    free(body);
+    return n;
+}
+
+/* Job types nobody handles (they go to dead) all count under type="other":
+ * 5,000 of them leave /metrics the size 10 left it. */
+static void test_unknown_types_do_not_grow_metrics(void **state)
+{
+    fp_td_t *td = *state;
+    start_with_health(td);
+    int port = fp_td_health_port(td);
+    fp_td_enqueue(td, 10, "{\"type\":\"junk-%d\",\"id\":\"j%d\"}");
+    long long dead = 10;
+    fp_td_wait_until(td, dead_is, &dead, 30000, "the first junk jobs in dead");
+    size_t before = metrics_size(port);
+    fp_td_enqueue(td, 5000, "{\"type\":\"junk-more-%d\",\"id\":\"k%d\"}");
+    dead = 5010;
+    fp_td_wait_until(td, dead_is, &dead, 120000, "the junk jobs in dead");
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
+    print_message("/metrics: %zu bytes after 10 junk types, %zu after 5010\n", before,
+                  strlen(body));
+    assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"other\",outcome=\"dead\"} 5010"));
+    assert_null(strstr(body, "junk-"));
+    assert_true(strlen(body) < before + 1024);
+    free(body);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
 /* ---- a ledger that cannot write ----------------------------------------- */
@@ -312,6 +378,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, fp_td_setup_aof, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, fp_td_setup_aof, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_abuse_does_not_stop_the_daemon, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_clients_do_not_starve_healthz, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_types_do_not_grow_metrics, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_failure_pauses_and_recovers, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_failure_skip_keeps_jobs_running, fp_td_setup, fp_td_teardown),
     };

@@ -375,6 +375,18 @@ int fp_td_health_port(const fp_td_t *td)
     return port;
 }
 
+int fp_td_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int fp_td_http_get(int port, const char *path, char **body)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

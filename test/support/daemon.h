@@ -120,6 +120,8 @@ void fp_td_wait_held(fp_td_t *td, int n);
  * daemon said it). */
 void fp_td_enable_health(fp_td_t *td);
 int fp_td_health_port(const fp_td_t *td);
+/* A blocking TCP connection to 127.0.0.1:port, or -1. */
+int fp_td_connect(int port);
 /* One GET on a fresh connection: the status, and the body (free()) when body
  * is not NULL. */
 int fp_td_http_get(int port, const char *path, char **body);

@@ -414,6 +414,25 @@ static void expect_fresh_get(const char *path, int status)
     client_close(&c);
 }
 
+/* Sends req in `pieces` writes on a fresh connection (the server may stop
+ * reading first) and expects status, then the server's close. */
+static void expect_refusal(const char *req, size_t len, size_t pieces, int status)
+{
+    client_t c;
+    resp_t r = {0};
+    client_open(&c);
+    size_t step = len / pieces + 1;
+    for (size_t off = 0; off < len; off += step)
+        if (!client_send_n(&c, req + off, off + step < len ? step : len - off))
+            break;
+    assert_true(client_read(&c, &r, false));
+    assert_int_equal(r.status, status);
+    assert_true(header_is(&r, "Connection", "close"));
+    assert_true(client_wait_closed(&c, NULL));
+    resp_free(&r);
+    client_close(&c);
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static void test_status_codes(void **state)
@@ -617,13 +636,7 @@ static void test_headers_over_limit_431(void **state)
     }
     memcpy(req + len, "\r\n", 3);
     len += 2;
-    client_open(&c);
-    (void)client_send_n(&c, req, len); /* the server may stop reading first */
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 431);
-    assert_true(header_is(&r, "Connection", "close"));
-    assert_true(client_wait_closed(&c, NULL));
-    client_close(&c);
+    expect_refusal(req, len, 1, 431);
     free(req);
     resp_free(&r);
 
@@ -718,38 +731,185 @@ static void test_request_bodies(void **state)
     resp_free(&r);
 }
 
-static void test_connection_limit(void **state)
+/* 200 clients that connect and say nothing: each past the cap evicts the
+ * oldest, so the newest 64 are served and nobody is turned away. */
+static void test_connection_cap_evicts_oldest_idle(void **state)
 {
     enum { N = 200 };
     static client_t cs[N];
     fp_health_stats_t s;
-    for (int i = 0; i < N; i++)
-        client_open(&cs[i]);
-    WAIT_FOR_STATS(s, s.accepted + s.refused == N);
-    assert_true(s.open_max <= FP_HEALTH_MAX_CONNS);
-    assert_true(s.refused >= N - FP_HEALTH_MAX_CONNS);
-
-    int served = 0, refused = 0;
-    resp_t r = {0};
     for (int i = 0; i < N; i++) {
-        static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
-        if (client_send_n(&cs[i], req, sizeof req - 1) &&
-            client_read(&cs[i], &r, false)) {
-            assert_int_equal(r.status, 200);
-            served++;
-        } else {
-            refused++;
-        }
+        client_open(&cs[i]);
+        WAIT_FOR_STATS(s, s.accepted == (uint64_t)i + 1);
     }
-    assert_true(served >= 1 && served <= FP_HEALTH_MAX_CONNS);
-    assert_int_equal(served + refused, N);
+    assert_int_equal(s.refused, 0);
+    assert_int_equal(s.evicted, N - FP_HEALTH_MAX_CONNS);
+    resp_t r = {0};
+    for (int i = 0; i < N - FP_HEALTH_MAX_CONNS; i++) {
+        size_t got = 1;
+        assert_true(client_wait_closed(&cs[i], &got));
+        assert_int_equal(got, 0);
+    }
+    for (int i = N - FP_HEALTH_MAX_CONNS; i < N; i++) {
+        client_send(&cs[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_true(client_read(&cs[i], &r, false));
+        assert_int_equal(r.status, 200);
+    }
     for (int i = 0; i < N; i++)
         client_close(&cs[i]);
     resp_free(&r);
-
     WAIT_FOR_STATS(s, s.open == 0);
-    assert_true(s.open_max <= FP_HEALTH_MAX_CONNS);
     expect_fresh_get("/healthz", 200);
+}
+
+static void do_set_limits(void *arg)
+{
+    fp_health_set_limits(g_h, arg);
+}
+
+/* At a cap of 3: an idle keep-alive connection goes before older ones still
+ * sending headers; then the oldest of those. The others are still served.
+ * Timeouts far beyond the test, so only eviction closes anything. */
+static void test_eviction_order(void **state)
+{
+    fp_health_limits_t lim = {60000, 60000, 3};
+    run_on_loop(do_set_limits, &lim);
+    fp_health_stats_t s;
+    client_t a, b, c, d, e;
+    resp_t r = {0};
+    client_open(&a);
+    client_send(&a, "GET /healthz HTTP/1.1\r\nX-Slow: ");
+    client_open(&b);
+    client_send(&b, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(client_read(&b, &r, false)); /* b is now idle, and newer than a */
+    client_open(&c);
+    client_send(&c, "GET /healthz HTTP/1.1\r\nX-Slow: ");
+    WAIT_FOR_STATS(s, s.accepted == 3);
+    client_open(&d);
+    assert_true(client_wait_closed(&b, NULL));
+    WAIT_FOR_STATS(s, s.evicted == 1);
+    client_send(&d, "GET /healthz HTTP/1.1\r\nX-Slow: ");
+    client_open(&e);
+    assert_true(client_wait_closed(&a, NULL));
+    WAIT_FOR_STATS(s, s.evicted == 2);
+    client_t *left[] = {&c, &d};
+    for (size_t i = 0; i < 2; i++) {
+        client_send(left[i], "1\r\n\r\n");
+        assert_true(client_read(left[i], &r, false));
+        assert_int_equal(r.status, 200);
+    }
+    assert_int_equal(stats().refused, 0);
+    resp_free(&r);
+    client_t *all[] = {&a, &b, &c, &d, &e};
+    for (size_t i = 0; i < 5; i++)
+        client_close(all[i]);
+}
+
+/* One header byte every 20 ms keeps the idle timer (20 s) from firing, but
+ * not the header timer (200 ms): the connection is closed long before the
+ * idle time could have passed. */
+static void test_header_timeout_stops_slowloris(void **state)
+{
+    fp_health_limits_t lim = {200, 20000, 0};
+    run_on_loop(do_set_limits, &lim);
+    fp_health_stats_t s;
+    client_t c;
+    client_open(&c);
+    client_send(&c, "GET /healthz HTTP/1.1\r\nX-Slow: ");
+    bool cut = false;
+    for (int i = 0; i < 400 && !cut; i++) {
+        cut = !client_send_n(&c, "a", 1);
+        if (!cut) {
+            s = stats();
+            cut = s.closed_idle == 1;
+        }
+        pause_ms(20);
+    }
+    WAIT_FOR_STATS(s, s.closed_idle == 1 && s.open == 0);
+    assert_true(client_wait_closed(&c, NULL));
+    client_close(&c);
+    expect_fresh_get("/healthz", 200);
+}
+
+static void test_long_request_target_414(void **state)
+{
+    enum { LONG = FP_HEALTH_MAX_URL_BYTES + 1000 };
+    char *req = malloc(LONG + 64);
+    assert_non_null(req);
+    /* Within the bound: served. */
+    strcpy(req, "GET /healthz?");
+    size_t n = strlen(req);
+    memset(req + n, 'q', FP_HEALTH_MAX_URL_BYTES - 200);
+    strcpy(req + n + FP_HEALTH_MAX_URL_BYTES - 200, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    client_t c;
+    resp_t r = {0};
+    client_open(&c);
+    client_send(&c, req);
+    assert_true(client_read(&c, &r, false));
+    assert_int_equal(r.status, 200);
+    client_close(&c);
+    /* Over it, in one write or trickled in pieces: 414 and close. */
+    memset(req + n, 'q', LONG);
+    strcpy(req + n + LONG, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_refusal(req, strlen(req), 1, 414);
+    expect_refusal(req, strlen(req), 4, 414);
+    free(req);
+    resp_free(&r);
+    expect_fresh_get("/healthz", 200);
+}
+
+/* ---- the deciding functions, pure ---------------------------------------- */
+
+static void test_timeout_ms(void **state)
+{
+    fp_health_limits_t lim = {5000, 3000, 64};
+    fp_health_conn_view_t idle = {FP_HEALTH_IDLE, 1000};
+    assert_int_equal(fp_health_timeout_ms(&lim, &idle, 1000), 3000);
+    assert_int_equal(fp_health_timeout_ms(&lim, &idle, 99999), 3000);
+    /* Headers: what is left of 5 s since the first byte, never more than idle. */
+    fp_health_conn_view_t head = {FP_HEALTH_HEADERS, 1000};
+    assert_int_equal(fp_health_timeout_ms(&lim, &head, 1000), 3000);
+    assert_int_equal(fp_health_timeout_ms(&lim, &head, 4000), 2000);
+    assert_int_equal(fp_health_timeout_ms(&lim, &head, 6000), 0);
+    assert_int_equal(fp_health_timeout_ms(&lim, &head, 60000), 0);
+    /* Body: the header budget plus the idle time. */
+    fp_health_conn_view_t body = {FP_HEALTH_BODY, 0};
+    assert_int_equal(fp_health_timeout_ms(&lim, &body, 7000), 1000);
+    assert_int_equal(fp_health_timeout_ms(&lim, &body, 9000), 0);
+}
+
+static void test_evicts_before(void **state)
+{
+    fp_health_conn_view_t linger_new = {FP_HEALTH_LINGER, 900};
+    fp_health_conn_view_t idle_old = {FP_HEALTH_IDLE, 100}, idle_new = {FP_HEALTH_IDLE, 800};
+    fp_health_conn_view_t head_old = {FP_HEALTH_HEADERS, 10};
+    fp_health_conn_view_t head_new = {FP_HEALTH_HEADERS, 500};
+    fp_health_conn_view_t body_old = {FP_HEALTH_BODY, 1};
+    fp_health_conn_view_t busy = {FP_HEALTH_BUSY, 0};
+    assert_true(fp_health_evicts_before(&idle_new, NULL));
+    assert_false(fp_health_evicts_before(&busy, NULL));
+    assert_false(fp_health_evicts_before(&busy, &idle_new));
+    assert_true(fp_health_evicts_before(&idle_new, &busy));
+    /* Finished ones first, then idle ones, oldest first. */
+    assert_true(fp_health_evicts_before(&linger_new, &idle_old));
+    assert_true(fp_health_evicts_before(&idle_old, &idle_new));
+    assert_false(fp_health_evicts_before(&idle_new, &idle_old));
+    assert_false(fp_health_evicts_before(&idle_old, &idle_old));
+    /* An idle one before requests in progress, however old those are. */
+    assert_true(fp_health_evicts_before(&idle_new, &head_old));
+    assert_false(fp_health_evicts_before(&head_old, &idle_new));
+    assert_true(fp_health_evicts_before(&head_old, &head_new));
+    assert_true(fp_health_evicts_before(&head_new, &body_old));
+}
+
+static void test_head_verdict(void **state)
+{
+    assert_int_equal(fp_health_head_verdict(0, 0), 0);
+    assert_int_equal(fp_health_head_verdict(FP_HEALTH_MAX_URL_BYTES, FP_HEALTH_MAX_HEADER_BYTES), 0);
+    assert_int_equal(fp_health_head_verdict(FP_HEALTH_MAX_URL_BYTES + 1, FP_HEALTH_MAX_URL_BYTES + 1),
+                     414);
+    assert_int_equal(fp_health_head_verdict(FP_HEALTH_MAX_URL_BYTES + 1, 100000), 414);
+    assert_int_equal(fp_health_head_verdict(10, FP_HEALTH_MAX_HEADER_BYTES + 1), 431);
 }
 
 static void test_client_that_never_reads(void **state)
@@ -921,7 +1081,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_byte_at_a_time_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_400, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_bodies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap_evicts_oldest_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_timeout_stops_slowloris, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_request_target_414, setup, teardown),
+        cmocka_unit_test(test_timeout_ms),
+        cmocka_unit_test(test_evicts_before),
+        cmocka_unit_test(test_head_verdict),
         cmocka_unit_test_setup_teardown(test_client_that_never_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_errors, setup, teardown),
