@@ -124,7 +124,7 @@ struct fp_supervisor_s {
     uint64_t reload_failures;
     char reload_error[START_ERROR_MAX]; /* "" unless the last reload failed */
     char start_error[START_ERROR_MAX];  /* the last failed start until a child says ready */
-    fp_config_t **reloaded;     /* configurations loaded by HUP, freed at exit */
+    fp_config_t **reloaded;     /* configurations loaded by HUP still in use */
     fp_plugins_t *plugins;      /* loaded after the drop; children inherit them */
     size_t nreloaded;
     uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
@@ -1142,6 +1142,23 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
 }
 
+/* A configuration loaded by HUP is needed while it is current or is what an
+ * undone reload goes back to; children took their copy at fork or spawn, and
+ * nothing else borrows from it. Kept until exit, every HUP grew the daemon by
+ * one configuration (its whole document, plugin tables included). */
+static void release_unused_configs(fp_supervisor_t *sup)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < sup->nreloaded; i++) {
+        fp_config_t *c = sup->reloaded[i];
+        if (c == sup->cfg || c == sup->proven_cfg)
+            sup->reloaded[kept++] = c;
+        else
+            fp_config_free(c);
+    }
+    sup->nreloaded = kept;
+}
+
 /* A reload whose first new child cannot start is undone, as a broken file
  * is: the children of the previous configuration never stopped serving (a
  * replacement stops its old child only once it is forked, and the next
@@ -1154,6 +1171,7 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
     sup->reload_failures++;
     sup->reload_unproven = false;
     apply_config(sup, sup->proven_cfg);
+    release_unused_configs(sup);
     sup->generation = sup->proven_generation;
     fp_log_error(LOG, "reload failed: its children cannot start (%s); keeping %s and its "
                       "children, send HUP again once fixed",
@@ -1604,6 +1622,7 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
         sup->proven_generation = sup->generation;
     }
     apply_config(sup, cfg);
+    release_unused_configs(sup);
     sup->generation = ++sup->generations;
     sup->reload_unproven = true;
     sup->reload_error[0] = '\0';
