@@ -115,6 +115,9 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->recovery.visibility_timeout_ms, b->recovery.visibility_timeout_ms);
     assert_int_equal(a->recovery.claim_interval_ms, b->recovery.claim_interval_ms);
     assert_string_equal(a->health.listen, b->health.listen);
+    assert_int_equal(a->health.header_timeout_ms, b->health.header_timeout_ms);
+    assert_int_equal(a->health.idle_timeout_ms, b->health.idle_timeout_ms);
+    assert_int_equal(a->health.max_connections, b->health.max_connections);
     assert_string_equal(a->ledger.path, b->ledger.path);
     assert_int_equal(a->ledger.retain_ms, b->ledger.retain_ms);
     assert_int_equal(a->ledger.on_error, b->ledger.on_error);
@@ -167,6 +170,9 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(cfg->recovery.visibility_timeout_ms, 60000);
     assert_int_equal(cfg->recovery.claim_interval_ms, 15000);
     assert_string_equal(cfg->health.listen, "127.0.0.1:9187");
+    assert_int_equal(cfg->health.header_timeout_ms, 5000);
+    assert_int_equal(cfg->health.idle_timeout_ms, 5000);
+    assert_int_equal(cfg->health.max_connections, 64);
     assert_string_equal(cfg->ledger.path, "");
     assert_int_equal(cfg->ledger.retain_ms, INT64_C(7) * 86400000);
     assert_int_equal(cfg->ledger.on_error, FP_LEDGER_PAUSE);
@@ -302,6 +308,9 @@ static const char full_text[] =
     "claim_interval = \"100ms\"\n"
     "[health]\n"
     "listen = \"[::1]:8080\"\n"
+    "header_timeout = \"2s\"\n"
+    "idle_timeout = \"30s\"\n"
+    "max_connections = 500\n"
     "[ledger]\n"
     "path = \"ledger.db\"\n"
     "retain = \"3650d\"\n"
@@ -356,6 +365,9 @@ static void every_key_can_be_set(void **state)
     assert_int_equal(cfg->recovery.visibility_timeout_ms, 3000);
     assert_int_equal(cfg->recovery.claim_interval_ms, 100);
     assert_string_equal(cfg->health.listen, "[::1]:8080");
+    assert_int_equal(cfg->health.header_timeout_ms, 2000);
+    assert_int_equal(cfg->health.idle_timeout_ms, 30000);
+    assert_int_equal(cfg->health.max_connections, 500);
     assert_string_equal(cfg->ledger.path, "ledger.db");
     assert_int_equal(cfg->ledger.retain_ms, INT64_C(3650) * 86400000);
     assert_int_equal(cfg->ledger.on_error, FP_LEDGER_SKIP);
@@ -543,6 +555,13 @@ static void out_of_range(void **state)
     expect_config_error("[recovery]\nclaim_interval = \"99ms\"\n",
                         "t.toml:2:1: [recovery] claim_interval must be at least 100ms, got "
                         "\"99ms\"");
+    expect_config_error("[health]\nmax_connections = 0\n",
+                        "t.toml:2:1: [health] max_connections must be between 1 and 10000, got 0");
+    expect_config_error("[health]\nheader_timeout = \"50ms\"\n",
+                        "t.toml:2:1: [health] header_timeout must be at least 100ms, got "
+                        "\"50ms\"");
+    expect_config_error("[health]\nidle_timeout = \"0\"\n",
+                        "t.toml:2:1: [health] idle_timeout must be at least 100ms, got \"0\"");
     expect_config_error("[ledger]\nretain = \"3651d\"\n",
                         "t.toml:2:1: [ledger] retain must be at most 3650d, got \"3651d\"");
     expect_config_error("[limits]\nmax_job_bytes = \"1GB\"\n",
