@@ -740,6 +740,29 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
         sup->reload_unproven = false;
 }
 
+/* Jobs queued in a child's socket behind the one it ran never started:
+ * they go to another child (or back to Redis when draining) without an
+ * attempt counted. */
+static void requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_held_t *held, *rest = NULL;
+    while ((held = slot_pop(slot)) != NULL) {
+        held->next = rest; /* reversed, so pushing each to the front keeps the order */
+        rest = held;
+    }
+    while ((held = rest) != NULL) {
+        rest = held->next;
+        held->started_at_ms = 0;
+        if (sup->state == SUP_RUNNING) {
+            wait_push_front(sup, held);
+        } else {
+            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+                              held->payload_len);
+            held_release(sup, held);
+        }
+    }
+}
+
 /* A child holding a job that sends a line the protocol does not allow
  * cannot be trusted with it: the attempt fails at once (instead of running
  * into its timeout) and the child is killed; its exit is reaped as for any
@@ -759,6 +782,9 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
     slot_pop(slot);
     job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
     held_release(sup, held);
+    /* Queued jobs leave now: its reap would blame the next one for the
+     * kill, and a further bad line in the same read would fail it too. */
+    requeue_queued(sup, slot);
     slot->channel_eof = true; /* it takes no more jobs */
     signal_child(slot, SIGKILL);
 }
@@ -1254,22 +1280,7 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
         snprintf(why, sizeof why, "child crashed: %s", how);
     job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
     held_release(sup, held);
-    fp_held_t *rest = NULL;
-    while ((held = slot_pop(slot)) != NULL) {
-        held->next = rest; /* reversed, so pushing each to the front keeps the order */
-        rest = held;
-    }
-    while ((held = rest) != NULL) {
-        rest = held->next;
-        held->started_at_ms = 0;
-        if (sup->state == SUP_RUNNING) {
-            wait_push_front(sup, held);
-        } else {
-            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
-                              held->payload_len);
-            held_release(sup, held);
-        }
-    }
+    requeue_queued(sup, slot);
 }
 
 static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
