@@ -115,6 +115,10 @@ struct fp_supervisor_s {
     sup_state_t state;
     bool quiet;       /* TSTP: no more pulls, keep running */
     size_t retiring;  /* children being replaced right now (at most one) */
+    /* The child a still unproven reload replaces (slot id, -1: none): it
+     * serves on until a child of that reload says ready, so a reload whose
+     * children cannot start never leaves the pool without it. */
+    int held_back;
     uint32_t generation;        /* the configuration children are forked with */
     uint32_t generations;       /* the last generation number handed out */
     /* A reload is rolled out only once one of its children said ready;
@@ -505,6 +509,8 @@ static int channel_flush(channel_t *ch)
 static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     channel_t *ch = slot->channel;
+    if (slot->id == sup->held_back)
+        sup->held_back = -1;
     if (ch != NULL)
         channel_flush(ch); /* jobs queued for it go first */
     sup->line.len = 0;
@@ -688,6 +694,10 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     fp_metrics_child_restart(sup->metrics, why[0] == 'a'             ? FP_RESTART_RELOAD
                                            : strstr(why, "memory") ? FP_RESTART_MAX_MEMORY
                                                                    : FP_RESTART_MAX_JOBS);
+    if (why[0] == 'a' && sup->reload_unproven) {
+        sup->held_back = id; /* stopped by said_ready, kept by undo_reload */
+        return true;
+    }
     send_stop(sup, slot);
     return true;
 }
@@ -736,8 +746,15 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
     slot->said_ready = true;
     sup->start_error[0] = '\0';
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
-    if (slot->generation == sup->generation)
-        sup->reload_unproven = false;
+    if (slot->generation != sup->generation)
+        return;
+    sup->reload_unproven = false;
+    if (sup->held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
+            send_stop(sup, old);
+        sup->held_back = -1;
+    }
 }
 
 /* Jobs queued in a child's socket behind the one it ran never started:
@@ -1162,6 +1179,14 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
 {
     snprintf(sup->reload_error, sizeof sup->reload_error, "%s", why);
     sup->reload_failures++;
+    if (sup->held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        sup->held_back = -1;
+        if (old->retiring) {
+            old->retiring = false;
+            sup->retiring--;
+        }
+    }
     sup->reload_unproven = false;
     apply_config(sup, sup->proven_cfg);
     sup->generation = sup->proven_generation;
@@ -1189,6 +1214,13 @@ static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *w
     uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)delay, 0);
 }
 
+/* The live children, the one a reload holds back aside. */
+static size_t live_beyond_held_back(const fp_supervisor_t *sup)
+{
+    size_t live = fp_pool_live(&sup->pool);
+    return sup->held_back >= 0 && live > 0 ? live - 1 : live;
+}
+
 /* Brings the pool to its target: forks what is missing, stops children
  * beyond the target (TTOU, a smaller reload), and replaces one
  * child at a time that is outdated (HUP) or over a limit. */
@@ -1198,7 +1230,7 @@ static void rebalance(fp_supervisor_t *sup)
         return;
     top_up(sup);
     fp_slot_t *slot;
-    while (fp_pool_live(&sup->pool) > sup->pool.target &&
+    while (live_beyond_held_back(sup) > sup->pool.target &&
            (slot = fp_pool_pick_to_stop(&sup->pool)) != NULL) {
         fp_log_info(LOG, "child %d (pid %d) stops: the pool shrinks to %zu", slot->id,
                     (int)slot->pid, sup->pool.target);
@@ -1298,6 +1330,8 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
     settle_dead_child_jobs(sup, slot, how);
+    if (id == sup->held_back)
+        sup->held_back = -1;
     if (slot->retiring)
         sup->retiring--;
     if (!expected) {
@@ -2038,6 +2072,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         return fp_err_set(err, -ENOMEM, "out of memory");
     sup->cfg = cfg;
     sup->opts = *opts;
+    sup->held_back = -1;
     sup->start_ms = fp_os_now_ms();
     sup->queue_names = (const char *const *)cfg->queues.names.items;
     sup->nqueues = cfg->queues.names.count;

@@ -897,6 +897,68 @@ static void test_bad_reload_native_init_keeps_old_children(void **state)
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
+/* HUP to a command whose child never says ready, with a single child: the
+ * old child keeps serving while its replacement has not proven the reload
+ * (stopping it as soon as the replacement is forked left no child to run
+ * anything until pool.start_timeout, an hour here). */
+static void test_bad_reload_single_child_keeps_serving(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, NULL, "children = 1\nstart_timeout = \"1h\"\n");
+    fp_td_start_ready(td, true);
+    enqueue_records(td, "a", 20);
+    want_t want = {20};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    config_replace(td, "exec_worker.py\"]", "exec_worker.py\", \"noready\"]");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
+    fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 2}, 30000,
+                     "the replacement");
+    enqueue_records(td, "b", 20);
+    want.ids = 40;
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
+    free(body);
+    fp_td_signal(td, SIGQUIT);
+    fp_td_wait(td, 30000);
+}
+
+/* The same with a replacement that exits at once: the reload is undone,
+ * the held-back child is no longer being replaced, and a fixed reload
+ * afterwards rolls it over once its replacement says ready. */
+static void test_bad_reload_single_child_undone_then_fixed(void **state)
+{
+    fp_td_t *td = *state;
+    exec_setup(td, NULL, "children = 1\n");
+    fp_td_start_ready(td, true);
+    enqueue_records(td, "a", 20);
+    want_t want = {20};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
+             fp_th_env("FP_SOURCE_DIR"));
+    config_replace(td, cmd, "[\"/bin/sh\", \"-c\", \"exit 3\"]");
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_has, "reload failed", 30000, "the failed reload");
+    enqueue_records(td, "b", 20);
+    want.ids = 40;
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    assert_reload_failed_shown(td, "exited with status 3");
+    config_replace(td, "[\"/bin/sh\", \"-c\", \"exit 3\"]", cmd);
+    fp_td_signal(td, SIGHUP);
+    fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 3}, 30000,
+                     "the fixed reload's child");
+    int one = 1;
+    fp_td_wait_until(td, fp_td_children_are, &one, 60000, "the old child to stop");
+    enqueue_records(td, "c", 20);
+    want.ids = 60;
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the new child");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
 static bool dead_is(fp_td_t *td, void *arg)
 {
     return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
@@ -1066,6 +1128,8 @@ int main(int argc, char **argv)
         T(test_foreign_claims_of_running_entries),
         T(test_bad_reload_exec_keeps_old_children),
         T(test_bad_reload_native_init_keeps_old_children),
+        T(test_bad_reload_single_child_keeps_serving),
+        T(test_bad_reload_single_child_undone_then_fixed),
         T(test_child_closing_channel_mid_job),
         T(test_timeout_and_kill_stop_grandchildren),
         T(test_start_timeout_kills_silent_child),
