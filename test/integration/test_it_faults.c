@@ -839,24 +839,42 @@ static void assert_reload_failed_shown(fp_td_t *td, const char *cause)
     free(body);
 }
 
+/* The exec pool (pool_lines) serving: n records of batch "a" done. */
+static void serve_first_records(fp_td_t *td, const char *pool_lines, int n)
+{
+    exec_setup(td, NULL, pool_lines);
+    fp_td_start_ready(td, true);
+    enqueue_records(td, "a", n);
+    want_t want = {n};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+}
+
+/* The exec command exec_setup writes, as it appears in the config file. */
+static void worker_command(char *buf, size_t size)
+{
+    snprintf(buf, size, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
+             fp_th_env("FP_SOURCE_DIR"));
+}
+
+/* Edits the config (from becomes to) and sends HUP. */
+static void reload_to(fp_td_t *td, const char *from, const char *to)
+{
+    config_replace(td, from, to);
+    fp_td_signal(td, SIGHUP);
+}
+
 /* HUP to an exec command that does not exist: one attempt, the reload is
  * reported failed, and the old children keep serving; no fork storm. */
 static void test_bad_reload_exec_keeps_old_children(void **state)
 {
     fp_td_t *td = *state;
-    exec_setup(td, NULL, "children = 2\n");
-    fp_td_start_ready(td, true);
-    enqueue_records(td, "a", 50);
-    want_t want = {50};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    serve_first_records(td, "children = 2\n", 50);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
-             fp_th_env("FP_SOURCE_DIR"));
-    config_replace(td, cmd, "[\"/nonexistent\"]");
-    fp_td_signal(td, SIGHUP);
+    worker_command(cmd, sizeof cmd);
+    reload_to(td, cmd, "[\"/nonexistent\"]");
     fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
     enqueue_records(td, "b", 300);
-    want.ids = 350;
+    want_t want = {350};
     fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
     long long attempts = fp_td_log_count(td, "cannot run \"/nonexistent\"");
     if (attempts < 1 || attempts > 3)
@@ -904,18 +922,13 @@ static void test_bad_reload_native_init_keeps_old_children(void **state)
 static void test_bad_reload_single_child_keeps_serving(void **state)
 {
     fp_td_t *td = *state;
-    exec_setup(td, NULL, "children = 1\nstart_timeout = \"1h\"\n");
-    fp_td_start_ready(td, true);
-    enqueue_records(td, "a", 20);
-    want_t want = {20};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
-    config_replace(td, "exec_worker.py\"]", "exec_worker.py\", \"noready\"]");
-    fp_td_signal(td, SIGHUP);
+    serve_first_records(td, "children = 1\nstart_timeout = \"1h\"\n", 20);
+    reload_to(td, "exec_worker.py\"]", "exec_worker.py\", \"noready\"]");
     fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
     fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 2}, 30000,
                      "the replacement");
     enqueue_records(td, "b", 20);
-    want.ids = 40;
+    want_t want = {40};
     fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
     char *body = NULL;
     assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
@@ -930,23 +943,16 @@ static void test_bad_reload_single_child_keeps_serving(void **state)
 static void test_bad_reload_single_child_undone_then_fixed(void **state)
 {
     fp_td_t *td = *state;
-    exec_setup(td, NULL, "children = 1\n");
-    fp_td_start_ready(td, true);
-    enqueue_records(td, "a", 20);
-    want_t want = {20};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    serve_first_records(td, "children = 1\n", 20);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
-             fp_th_env("FP_SOURCE_DIR"));
-    config_replace(td, cmd, "[\"/bin/sh\", \"-c\", \"exit 3\"]");
-    fp_td_signal(td, SIGHUP);
+    worker_command(cmd, sizeof cmd);
+    reload_to(td, cmd, "[\"/bin/sh\", \"-c\", \"exit 3\"]");
     fp_td_wait_until(td, fp_td_log_has, "reload failed", 30000, "the failed reload");
     enqueue_records(td, "b", 20);
-    want.ids = 40;
+    want_t want = {40};
     fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
     assert_reload_failed_shown(td, "exited with status 3");
-    config_replace(td, "[\"/bin/sh\", \"-c\", \"exit 3\"]", cmd);
-    fp_td_signal(td, SIGHUP);
+    reload_to(td, "[\"/bin/sh\", \"-c\", \"exit 3\"]", cmd);
     fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 3}, 30000,
                      "the fixed reload's child");
     int one = 1;
