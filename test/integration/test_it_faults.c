@@ -340,6 +340,46 @@ static void test_same_name_second_daemon_refused(void **state)
                      0);
 }
 
+/* td's daemon (config, log) started as pid 1 of a new pid namespace, as
+ * in a container; the pid of the unshare process, whose group it shares, or
+ * 0 when this machine cannot make one. */
+static int start_as_pid_1(const fp_td_t *td)
+{
+    if (system("/usr/bin/unshare -rpf --mount-proc true >/dev/null 2>&1") != 0)
+        return 0;
+    const char *argv[] = {"/usr/bin/unshare", "-rpf", "--mount-proc",
+                          fp_th_env("FORKPOOL_BIN"), "run", "-c", td->config, NULL};
+    int pid = fp_th_spawn(argv, NULL, td->log);
+    assert_true(pid > 0);
+    return pid;
+}
+
+/* Two containers on the host network share the host's name and both run as
+ * pid 1: the second's own pid in the lease proves nothing about the first,
+ * which keeps renewing; it must be refused, not take the lease over (the two
+ * then took it from each other at every renewal, both consuming). */
+static void test_same_name_twin_container_refused(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
+    if ((td->pid = start_as_pid_1(td)) == 0)
+        skip();
+    fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "the first daemon");
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    twin.pid = start_as_pid_1(&twin);
+    int rc = fp_th_wait(twin.pid, 30000);
+    if (rc != 78) {
+        kill(-twin.pid, SIGKILL); /* the daemon too, not only unshare */
+        fp_th_kill(twin.pid);
+    }
+    assert_int_equal(rc, 78);
+    assert_true(fp_td_log_has(&twin, "pid 1, since"));
+    assert_int_equal(fp_td_log_count(td, "took over the name lease"), 0);
+    assert_int_equal(kill(-td->pid, SIGTERM), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 /* The config of td with `queues` (a TOML array body: "\"a\", \"b\"") as
  * queues.names, written over td->config. */
 static void serve_queues(fp_td_t *td, const char *queues)
@@ -1124,6 +1164,7 @@ int main(int argc, char **argv)
         T_AOF(test_redis_down_at_start),
         T_AOF(test_shutdown_is_bounded_when_redis_is_down),
         T(test_same_name_second_daemon_refused),
+        T(test_same_name_twin_container_refused),
         T(test_same_name_different_queues_both_run),
         T(test_same_name_overlapping_queues_refused),
         T(test_lease_of_one_queue_lost_mid_run),
