@@ -225,7 +225,7 @@ int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const
                              const size_t *lens, size_t n, int64_t delay_ms, size_t *done,
                              fp_err_t *err)
 {
-    int64_t now_ms = 0;
+    int64_t now_ms = 0; /* set whenever rc is 0; GCC's Release build cannot tell */
     int rc = redis_now_ms(a, &now_ms, err);
     if (rc != 0)
         return rc;

@@ -81,13 +81,15 @@ bool fp_lease_parse(const char *s, size_t n, fp_lease_holder_t *out)
 }
 
 fp_lease_verdict_t fp_lease_decide(const fp_lease_holder_t *me, const fp_lease_holder_t *holder,
-                                   bool holder_alive)
+                                   bool holder_alive, int64_t pttl_ms, int64_t waited_ms)
 {
     if (strcmp(me->host, holder->host) != 0)
         return FP_LEASE_REFUSE; /* nothing here can tell whether it still runs */
-    if (holder->pid == me->pid || !holder_alive)
+    if (holder->pid != me->pid)
+        return holder_alive ? FP_LEASE_REFUSE : FP_LEASE_TAKE_OVER;
+    if (pttl_ms >= 0 && pttl_ms <= FP_LEASE_LAPSED_MS)
         return FP_LEASE_TAKE_OVER;
-    return FP_LEASE_REFUSE;
+    return waited_ms > FP_LEASE_TTL_MS / 3 + FP_LEASE_RETRY_MS ? FP_LEASE_REFUSE : FP_LEASE_WAIT;
 }
 
 void fp_lease_describe(const char *name, const char *queue, const fp_lease_holder_t *holder,
@@ -152,6 +154,7 @@ typedef struct lease_key_s {
     char *key;
     char replace[400]; /* the holder we decided to take over from */
     int take_overs;
+    int64_t waiting_since_ms; /* first seen held under our own pid; 0: not */
 } lease_key_t;
 
 struct fp_lease_s {
@@ -231,8 +234,18 @@ static void held_elsewhere(lease_key_t *k, const redisReply *value, long long pt
         return;
     }
     bool alive = strcmp(holder.host, l->me.host) == 0 && pid_alive(holder.pid);
-    if (fp_lease_decide(&l->me, &holder, alive) == FP_LEASE_TAKE_OVER &&
-        k->take_overs++ < TAKE_OVER_MAX && value->len < sizeof k->replace) {
+    int64_t now = fp_os_now_ms();
+    if (k->waiting_since_ms == 0)
+        k->waiting_since_ms = now;
+    fp_lease_verdict_t verdict =
+        fp_lease_decide(&l->me, &holder, alive, pttl, now - k->waiting_since_ms);
+    if (verdict == FP_LEASE_WAIT && l->state == LEASE_CLAIMING) {
+        l->status[k - l->keys].retry = true; /* asked again after FP_LEASE_RETRY_MS */
+        after_reply(l);
+        return;
+    }
+    if (verdict == FP_LEASE_TAKE_OVER && k->take_overs++ < TAKE_OVER_MAX &&
+        value->len < sizeof k->replace) {
         memcpy(k->replace, value->str, value->len);
         k->replace[value->len] = '\0';
         fp_log_info(LOG, "took over the name lease of \"%s\" on queue \"%s\" from pid %lld on "
@@ -252,6 +265,7 @@ static void claimed(lease_key_t *k)
     st->ours = true;
     st->retry = false;
     k->take_overs = 0;
+    k->waiting_since_ms = 0;
     k->replace[0] = '\0';
     if (l->state == LEASE_CLAIMING && fp_lease_all_ours(l->status, l->nkeys)) {
         l->state = LEASE_HELD;

@@ -13,9 +13,10 @@
  * daemon exits 78 with a message naming the queue and the holder. One
  * exception, decided per key, for a restart after a crash
  * (SIGKILL, OOM kill): when the holder recorded this host and its pid is no
- * longer running (or is this very process: a container restarted with the
- * same pid), the lease is taken over at once instead of waiting for it to
- * expire. A lease that expired is simply taken.
+ * longer running, the lease is taken over at once instead of waiting for it
+ * to expire; when it recorded this very pid (a container restarted as pid 1
+ * again, or a twin container on the host network), once its holder missed
+ * a renewal. A lease that expired is simply taken.
  *
  * The decision is pure (fp_lease_decide); the rest is thin I/O on its own
  * Redis connection, which keeps trying while Redis is down. */
@@ -54,12 +55,22 @@ bool fp_lease_parse(const char *s, size_t n, fp_lease_holder_t *out);
 typedef enum fp_lease_verdict_e {
     FP_LEASE_REFUSE,    /* another daemon holds the name */
     FP_LEASE_TAKE_OVER, /* a dead predecessor on this host holds it */
+    FP_LEASE_WAIT,      /* cannot tell yet: ask again in FP_LEASE_RETRY_MS */
 } fp_lease_verdict_t;
 
+/* A holder that renews every third of the TTL never shows less than this
+ * left; less means it missed a renewal. */
+#define FP_LEASE_LAPSED_MS (FP_LEASE_TTL_MS * 2 / 3 - FP_LEASE_RETRY_MS)
+
 /* What to do about a lease held under another token. holder_alive: whether
- * holder->pid runs on this host (only asked when the hosts match). */
+ * holder->pid runs on this host (only asked when the hosts match); pttl_ms:
+ * the holder's time left; waited_ms: how long this key has been seen held
+ * by a holder with our own pid so far. Our own pid on our host is no proof
+ * of a predecessor: two containers sharing the host's name (host network)
+ * both run as pid 1. Such a lease is taken over once its holder missed a
+ * renewal, and refused once a renewal period went by without that. */
 fp_lease_verdict_t fp_lease_decide(const fp_lease_holder_t *me, const fp_lease_holder_t *holder,
-                                   bool holder_alive);
+                                   bool holder_alive, int64_t pttl_ms, int64_t waited_ms);
 
 /* The refusal message: daemon.name, the queue, the holder (host, pid, since
  * when, as UTC) and the time left on its lease. */

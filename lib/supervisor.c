@@ -114,6 +114,10 @@ struct fp_supervisor_s {
     sup_state_t state;
     bool quiet;       /* TSTP: no more pulls, keep running */
     size_t retiring;  /* children being replaced right now (at most one) */
+    /* The child a still unproven reload replaces (slot id, -1: none): it
+     * serves on until a child of that reload says ready, so a reload whose
+     * children cannot start never leaves the pool without it. */
+    int held_back;
     uint32_t generation;        /* the configuration children are forked with */
     uint32_t generations;       /* the last generation number handed out */
     /* A reload is rolled out only once one of its children said ready;
@@ -509,6 +513,8 @@ static int channel_flush(channel_t *ch)
 static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     channel_t *ch = slot->channel;
+    if (slot->id == sup->held_back)
+        sup->held_back = -1;
     if (ch != NULL)
         channel_flush(ch); /* jobs queued for it go first */
     sup->line.len = 0;
@@ -692,6 +698,10 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     fp_metrics_child_restart(sup->metrics, why[0] == 'a'             ? FP_RESTART_RELOAD
                                            : strstr(why, "memory") ? FP_RESTART_MAX_MEMORY
                                                                    : FP_RESTART_MAX_JOBS);
+    if (why[0] == 'a' && sup->reload_unproven) {
+        sup->held_back = id; /* stopped by said_ready, kept by undo_reload */
+        return true;
+    }
     send_stop(sup, slot);
     return true;
 }
@@ -740,8 +750,38 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
     slot->said_ready = true;
     sup->start_error[0] = '\0';
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
-    if (slot->generation == sup->generation)
-        sup->reload_unproven = false;
+    if (slot->generation != sup->generation)
+        return;
+    sup->reload_unproven = false;
+    if (sup->held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
+            send_stop(sup, old);
+        sup->held_back = -1;
+    }
+}
+
+/* Jobs queued in a child's socket behind the one it ran never started:
+ * they go to another child (or back to Redis when draining) without an
+ * attempt counted. */
+static void requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_held_t *held, *rest = NULL;
+    while ((held = slot_pop(slot)) != NULL) {
+        held->next = rest; /* reversed, so pushing each to the front keeps the order */
+        rest = held;
+    }
+    while ((held = rest) != NULL) {
+        rest = held->next;
+        held->started_at_ms = 0;
+        if (sup->state == SUP_RUNNING) {
+            wait_push_front(sup, held);
+        } else {
+            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+                              held->payload_len);
+            held_release(sup, held);
+        }
+    }
 }
 
 /* A child holding a job that sends a line the protocol does not allow
@@ -763,6 +803,9 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
     slot_pop(slot);
     job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
     held_release(sup, held);
+    /* Queued jobs leave now: its reap would blame the next one for the
+     * kill, and a further bad line in the same read would fail it too. */
+    requeue_queued(sup, slot);
     slot->channel_eof = true; /* it takes no more jobs */
     signal_child(slot, SIGKILL);
 }
@@ -1169,6 +1212,14 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
 {
     snprintf(sup->reload_error, sizeof sup->reload_error, "%s", why);
     sup->reload_failures++;
+    if (sup->held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        sup->held_back = -1;
+        if (old->retiring) {
+            old->retiring = false;
+            sup->retiring--;
+        }
+    }
     sup->reload_unproven = false;
     apply_config(sup, sup->proven_cfg);
     release_unused_configs(sup);
@@ -1206,6 +1257,13 @@ static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *w
     uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)delay, 0);
 }
 
+/* The live children, the one a reload holds back aside. */
+static size_t live_beyond_held_back(const fp_supervisor_t *sup)
+{
+    size_t live = fp_pool_live(&sup->pool);
+    return sup->held_back >= 0 && live > 0 ? live - 1 : live;
+}
+
 /* Brings the pool to its target: forks what is missing, stops children
  * beyond the target (TTOU, a smaller reload), and replaces one
  * child at a time that is outdated (HUP) or over a limit. */
@@ -1215,7 +1273,7 @@ static void rebalance(fp_supervisor_t *sup)
         return;
     top_up(sup);
     fp_slot_t *slot;
-    while (fp_pool_live(&sup->pool) > sup->pool.target &&
+    while (live_beyond_held_back(sup) > sup->pool.target &&
            (slot = fp_pool_pick_to_stop(&sup->pool)) != NULL) {
         fp_log_info(LOG, "child %d (pid %d) stops: the pool shrinks to %zu", slot->id,
                     (int)slot->pid, sup->pool.target);
@@ -1297,22 +1355,7 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
         snprintf(why, sizeof why, "child crashed: %s", how);
     job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
     held_release(sup, held);
-    fp_held_t *rest = NULL;
-    while ((held = slot_pop(slot)) != NULL) {
-        held->next = rest; /* reversed, so pushing each to the front keeps the order */
-        rest = held;
-    }
-    while ((held = rest) != NULL) {
-        rest = held->next;
-        held->started_at_ms = 0;
-        if (sup->state == SUP_RUNNING) {
-            wait_push_front(sup, held);
-        } else {
-            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
-                              held->payload_len);
-            held_release(sup, held);
-        }
-    }
+    requeue_queued(sup, slot);
 }
 
 static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
@@ -1330,6 +1373,8 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
     settle_dead_child_jobs(sup, slot, how);
+    if (id == sup->held_back)
+        sup->held_back = -1;
     if (slot->retiring)
         sup->retiring--;
     if (!expected) {
@@ -2087,6 +2132,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         return fp_err_set(err, -ENOMEM, "out of memory");
     sup->cfg = cfg;
     sup->opts = *opts;
+    sup->held_back = -1;
     sup->start_ms = fp_os_now_ms();
     sup->queue_names = (const char *const *)cfg->queues.names.items;
     sup->nqueues = cfg->queues.names.count;

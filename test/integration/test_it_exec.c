@@ -236,6 +236,23 @@ static void test_exec_protocol_errors_fail_the_attempt(void **state)
     assert_int_equal(fp_td_pending(td), 0);
 }
 
+/* With a pipeline, jobs wait in the child's socket behind the one it runs.
+ * A protocol error fails the running job's attempt only: the jobs queued
+ * behind it never started, so they go to the replacement child without an
+ * attempt counted, and the garbage's second bad line blames nobody. */
+static void test_exec_protocol_error_requeues_the_jobs_queued_behind(void **state)
+{
+    fp_td_t *td = *state;
+    exec_config(td, NULL, "children = 1\nprefetch = 4\npipeline = 4\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"garbage\",\"timeout\":\"1h\",\"id\":\"g%d%d\"}");
+    fp_td_enqueue(td, 3, "{\"type\":\"echo\",\"id\":\"ok%d-%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_jobs_done(td), 3);
+    assert_true(delayed_all_have(td, 1, "g00"));
+    assert_int_equal(fp_td_log_count(td, "broke the protocol"), 1);
+    assert_int_equal(fp_td_pending(td), 0);
+}
+
 /* The Python helper refuses a result JSON cannot carry (NaN) and fails the
  * job with that reason instead of sending a line the daemon cannot read. */
 static void test_exec_helper_refuses_nan(void **state)
@@ -425,6 +442,7 @@ int main(void)
         T(test_exec_worker_exiting_at_once_backs_off),
         T(test_exec_bad_answers_end_by_timeout),
         T(test_exec_protocol_errors_fail_the_attempt),
+        T(test_exec_protocol_error_requeues_the_jobs_queued_behind),
         T(test_exec_helper_refuses_nan),
         T(test_exec_example_config_command_runs),
         T(test_exec_output_is_logged_with_the_child_id),

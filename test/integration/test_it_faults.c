@@ -341,6 +341,46 @@ static void test_same_name_second_daemon_refused(void **state)
                      0);
 }
 
+/* td's daemon (config, log) started as pid 1 of a new pid namespace, as
+ * in a container; the pid of the unshare process, whose group it shares, or
+ * 0 when this machine cannot make one. */
+static int start_as_pid_1(const fp_td_t *td)
+{
+    if (system("/usr/bin/unshare -rpf --mount-proc true >/dev/null 2>&1") != 0)
+        return 0;
+    const char *argv[] = {"/usr/bin/unshare", "-rpf", "--mount-proc",
+                          fp_th_env("FORKPOOL_BIN"), "run", "-c", td->config, NULL};
+    int pid = fp_th_spawn(argv, NULL, td->log);
+    assert_true(pid > 0);
+    return pid;
+}
+
+/* Two containers on the host network share the host's name and both run as
+ * pid 1: the second's own pid in the lease proves nothing about the first,
+ * which keeps renewing; it must be refused, not take the lease over (the two
+ * then took it from each other at every renewal, both consuming). */
+static void test_same_name_twin_container_refused(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
+    if ((td->pid = start_as_pid_1(td)) == 0)
+        skip();
+    fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "the first daemon");
+    fp_td_t twin;
+    twin_of(td, &twin, NULL);
+    twin.pid = start_as_pid_1(&twin);
+    int rc = fp_th_wait(twin.pid, 30000);
+    if (rc != 78) {
+        kill(-twin.pid, SIGKILL); /* the daemon too, not only unshare */
+        fp_th_kill(twin.pid);
+    }
+    assert_int_equal(rc, 78);
+    assert_true(fp_td_log_has(&twin, "pid 1, since"));
+    assert_int_equal(fp_td_log_count(td, "took over the name lease"), 0);
+    assert_int_equal(kill(-td->pid, SIGTERM), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 /* The config of td with `queues` (a TOML array body: "\"a\", \"b\"") as
  * queues.names, written over td->config. */
 static void serve_queues(fp_td_t *td, const char *queues)
@@ -840,24 +880,42 @@ static void assert_reload_failed_shown(fp_td_t *td, const char *cause)
     free(body);
 }
 
+/* The exec pool (pool_lines) serving: n records of batch "a" done. */
+static void serve_first_records(fp_td_t *td, const char *pool_lines, int n)
+{
+    exec_setup(td, NULL, pool_lines);
+    fp_td_start_ready(td, true);
+    enqueue_records(td, "a", n);
+    want_t want = {n};
+    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+}
+
+/* The exec command exec_setup writes, as it appears in the config file. */
+static void worker_command(char *buf, size_t size)
+{
+    snprintf(buf, size, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
+             fp_th_env("FP_SOURCE_DIR"));
+}
+
+/* Edits the config (from becomes to) and sends HUP. */
+static void reload_to(fp_td_t *td, const char *from, const char *to)
+{
+    config_replace(td, from, to);
+    fp_td_signal(td, SIGHUP);
+}
+
 /* HUP to an exec command that does not exist: one attempt, the reload is
  * reported failed, and the old children keep serving; no fork storm. */
 static void test_bad_reload_exec_keeps_old_children(void **state)
 {
     fp_td_t *td = *state;
-    exec_setup(td, NULL, "children = 2\n");
-    fp_td_start_ready(td, true);
-    enqueue_records(td, "a", 50);
-    want_t want = {50};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    serve_first_records(td, "children = 2\n", 50);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "[\"python3\", \"%s/test/data/exec_worker.py\"]",
-             fp_th_env("FP_SOURCE_DIR"));
-    config_replace(td, cmd, "[\"/nonexistent\"]");
-    fp_td_signal(td, SIGHUP);
+    worker_command(cmd, sizeof cmd);
+    reload_to(td, cmd, "[\"/nonexistent\"]");
     fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
     enqueue_records(td, "b", 300);
-    want.ids = 350;
+    want_t want = {350};
     fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
     long long attempts = fp_td_log_count(td, "cannot run \"/nonexistent\"");
     if (attempts < 1 || attempts > 3)
@@ -893,6 +951,56 @@ static void test_bad_reload_native_init_keeps_old_children(void **state)
     if (failed < 1 || failed > 2)
         fail_msg("%lld children failed at start", failed);
     assert_reload_failed_shown(td, "child_init");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+/* HUP to a command whose child never says ready, with a single child: the
+ * old child keeps serving while its replacement has not proven the reload
+ * (stopping it as soon as the replacement is forked left no child to run
+ * anything until pool.start_timeout, an hour here). */
+static void test_bad_reload_single_child_keeps_serving(void **state)
+{
+    fp_td_t *td = *state;
+    serve_first_records(td, "children = 1\nstart_timeout = \"1h\"\n", 20);
+    reload_to(td, "exec_worker.py\"]", "exec_worker.py\", \"noready\"]");
+    fp_td_wait_until(td, fp_td_log_has, "reloaded", 30000, "the reload");
+    fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 2}, 30000,
+                     "the replacement");
+    enqueue_records(td, "b", 20);
+    want_t want = {40};
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    char *body = NULL;
+    assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
+    free(body);
+    fp_td_signal(td, SIGQUIT);
+    fp_td_wait(td, 30000);
+}
+
+/* The same with a replacement that exits at once: the reload is undone,
+ * the held-back child is no longer being replaced, and a fixed reload
+ * afterwards rolls it over once its replacement says ready. */
+static void test_bad_reload_single_child_undone_then_fixed(void **state)
+{
+    fp_td_t *td = *state;
+    serve_first_records(td, "children = 1\n", 20);
+    char cmd[1024];
+    worker_command(cmd, sizeof cmd);
+    reload_to(td, cmd, "[\"/bin/sh\", \"-c\", \"exit 3\"]");
+    fp_td_wait_until(td, fp_td_log_has, "reload failed", 30000, "the failed reload");
+    enqueue_records(td, "b", 20);
+    want_t want = {40};
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    assert_reload_failed_shown(td, "exited with status 3");
+    reload_to(td, "[\"/bin/sh\", \"-c\", \"exit 3\"]", cmd);
+    fp_td_wait_until(td, fp_td_log_at_least, &(fp_td_log_n_t){"spawned (pid", 3}, 30000,
+                     "the fixed reload's child");
+    int one = 1;
+    fp_td_wait_until(td, fp_td_children_are, &one, 60000, "the old child to stop");
+    enqueue_records(td, "c", 20);
+    want.ids = 60;
+    fp_td_wait_until(td, all_done, &want, 60000, "every id on the new child");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
@@ -1258,6 +1366,7 @@ int main(int argc, char **argv)
         T_AOF(test_redis_down_at_start),
         T_AOF(test_shutdown_is_bounded_when_redis_is_down),
         T(test_same_name_second_daemon_refused),
+        T(test_same_name_twin_container_refused),
         T(test_same_name_different_queues_both_run),
         T(test_same_name_overlapping_queues_refused),
         T(test_lease_of_one_queue_lost_mid_run),
@@ -1268,6 +1377,8 @@ int main(int argc, char **argv)
         T(test_foreign_claims_of_running_entries),
         T(test_bad_reload_exec_keeps_old_children),
         T(test_bad_reload_native_init_keeps_old_children),
+        T(test_bad_reload_single_child_keeps_serving),
+        T(test_bad_reload_single_child_undone_then_fixed),
         T(test_child_closing_channel_mid_job),
         T(test_timeout_and_kill_stop_grandchildren),
         T(test_start_timeout_kills_silent_child),

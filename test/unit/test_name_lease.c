@@ -87,15 +87,24 @@ static void test_decide(void **state)
     fp_lease_holder_t other_host = holder("theirs", "host-b", 200);
     fp_lease_holder_t same_host = holder("theirs", "host-a", 200);
     fp_lease_holder_t same_pid = holder("theirs", "host-a", 100);
+    const int64_t fresh = FP_LEASE_TTL_MS, period = FP_LEASE_TTL_MS / 3 + FP_LEASE_RETRY_MS;
     /* Another host: its pid says nothing here, alive or not. */
-    assert_int_equal(fp_lease_decide(&me, &other_host, false), FP_LEASE_REFUSE);
-    assert_int_equal(fp_lease_decide(&me, &other_host, true), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &other_host, false, fresh, 0), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &other_host, true, fresh, 0), FP_LEASE_REFUSE);
     /* This host: a running daemon keeps it, a dead one's is taken over. */
-    assert_int_equal(fp_lease_decide(&me, &same_host, true), FP_LEASE_REFUSE);
-    assert_int_equal(fp_lease_decide(&me, &same_host, false), FP_LEASE_TAKE_OVER);
+    assert_int_equal(fp_lease_decide(&me, &same_host, true, fresh, 0), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &same_host, false, fresh, 0), FP_LEASE_TAKE_OVER);
     /* Our own pid under another token: a predecessor (a container restarted
-     * as pid 1 again), whatever kill(pid, 0) says. */
-    assert_int_equal(fp_lease_decide(&me, &same_pid, true), FP_LEASE_TAKE_OVER);
+     * as pid 1 again) stops renewing, and its lease is taken over once it
+     * missed a renewal; a twin container on the host network (pid 1 too)
+     * keeps renewing, and is refused after a renewal period. */
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true, fresh, 0), FP_LEASE_WAIT);
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true, FP_LEASE_LAPSED_MS + 1, period),
+                     FP_LEASE_WAIT);
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true, FP_LEASE_LAPSED_MS, 0),
+                     FP_LEASE_TAKE_OVER);
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true, fresh, period + 1), FP_LEASE_REFUSE);
+    assert_int_equal(fp_lease_decide(&me, &same_pid, true, -1, period + 1), FP_LEASE_REFUSE);
 }
 
 static void test_describe_names_everything(void **state)
