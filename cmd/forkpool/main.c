@@ -72,12 +72,15 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             one JSON object per line\n",
      fp_cmd_jobs},
     {"check-config", "validate the configuration and show the effective values",
-     "usage: forkpool check-config [-c FILE] [--print-json]\n"
+     "usage: forkpool check-config [-c FILE] [--print-json] [--show-secrets]\n"
      "\n"
      "Loads the configuration exactly as 'run' would and reports the first error as\n"
      "FILE:LINE:COL: reason (exit 78), or a summary (exit 0).\n"
      "  -c, --config FILE  configuration file\n"
-     "  --print-json       print every key's effective value as JSON (Redis password masked)\n",
+     "  --print-json       print every key's effective value as JSON; the Redis URL's\n"
+     "                     user info and plugin keys named like password, token, secret,\n"
+     "                     key or dsn (also api_key...) print as ***\n"
+     "  --show-secrets     print those values as written (for the owner, not for tickets)\n",
      fp_cmd_check_config},
     {"version", "print the version",
      "usage: forkpool version\n",
