@@ -49,6 +49,26 @@ static cJSON *weights_json(const fp_config_t *cfg)
     return obj;
 }
 
+/* pool.env as the table it was written as; values under secret-looking
+ * names (DB_PASSWORD) masked like plugin keys. */
+static cJSON *env_json(const fp_strv_t *v, bool show_secrets)
+{
+    cJSON *obj = cJSON_CreateObject();
+    for (size_t i = 0; obj != NULL && i < v->count; i++) {
+        const char *eq = strchr(v->items[i], '=');
+        char *name = strndup(v->items[i], (size_t)(eq - v->items[i]));
+        bool hide = !show_secrets && name != NULL && fp_config_secret_key(name);
+        bool ok = name != NULL &&
+                  cJSON_AddItemToObject(obj, name, cJSON_CreateString(hide ? "***" : eq + 1));
+        free(name);
+        if (!ok) {
+            cJSON_Delete(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
 static cJSON *string_json(const fp__ckey_t *k, const char *s, bool show_secrets)
 {
     if (!k->secret_url || show_secrets)
@@ -76,6 +96,7 @@ static cJSON *value_json(const fp_config_t *cfg, const fp__ckey_t *k, bool show_
     case FP__CT_ENUM: return cJSON_CreateString(fp__config_enum_name(k, *(const int *)f));
     case FP__CT_STRV: return strv_json(f);
     case FP__CT_WEIGHTS: return weights_json(cfg);
+    case FP__CT_ENV: return env_json(f, show_secrets);
     }
     return NULL;
 }

@@ -62,6 +62,8 @@ typedef struct fp_config_s {
         int64_t max_memory_per_child_bytes; /* 0 = unlimited */
         fp_strv_t plugins;
         fp_strv_t command;                /* exec runtime: argv */
+        fp_strv_t env_pass;               /* FORKPOOL_* names children keep */
+        fp_strv_t env;                    /* "NAME=value" set in every child */
     } pool;
 
     struct {

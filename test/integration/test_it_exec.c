@@ -249,6 +249,50 @@ static void test_exec_output_is_logged_with_the_child_id(void **state)
     assert_int_equal(fp_td_log_count(td, "child 0: on stderr: hello 00"), 1);
 }
 
+/* ---- what the worker inherits -------------------------------------------- */
+
+/* Runs one "env" job with FORKPOOL_REDIS_URL (the test server's, which in
+ * production carries the password), FORKPOOL_PROBE and FP_OVERRIDE_T in the
+ * daemon's environment. */
+static void run_env_job(fp_td_t *td, const char *pool_lines)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s", fp_th_redis_url(&td->redis));
+    exec_config(td, NULL, pool_lines, NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"env\",\"id\":\"env%d%d\"}");
+    setenv("FORKPOOL_REDIS_URL", url, 1);
+    setenv("FORKPOOL_PROBE", "probe-value", 1);
+    setenv("FP_OVERRIDE_T", "inherited", 1);
+    run_burst(td);
+    unsetenv("FORKPOOL_REDIS_URL");
+    unsetenv("FORKPOOL_PROBE");
+    unsetenv("FP_OVERRIDE_T");
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_FD=3"), 1);
+}
+
+static void test_exec_worker_env_is_scrubbed(void **state)
+{
+    fp_td_t *td = *state;
+    run_env_job(td, "children = 1\n");
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_REDIS_URL="), 0);
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_PROBE="), 0);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_CHILD_ID=0"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FP_OVERRIDE_T=inherited"), 1);
+}
+
+static void test_exec_worker_env_pass_and_set(void **state)
+{
+    fp_td_t *td = *state;
+    run_env_job(td, "children = 1\nenv_pass = [\"FORKPOOL_PROBE\"]\n"
+                    "env = { APP_MODE = \"from config\", FP_OVERRIDE_T = \"set\" }\n");
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_REDIS_URL="), 0);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_PROBE=probe-value"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: APP_MODE=from config"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FP_OVERRIDE_T=set"), 1);
+    assert_int_equal(fp_td_log_count(td, "env: FP_OVERRIDE_T=inherited"), 0);
+}
+
 /* ---- the program disappears after start-up ------------------------------- */
 
 /* Puts the worker at path with the given mode, atomically (write a temp
@@ -413,6 +457,8 @@ int main(void)
         T(test_exec_helper_refuses_nan),
         T(test_exec_example_config_command_runs),
         T(test_exec_output_is_logged_with_the_child_id),
+        T(test_exec_worker_env_is_scrubbed),
+        T(test_exec_worker_env_pass_and_set),
         T(test_exec_program_gone_after_start_is_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

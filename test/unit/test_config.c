@@ -975,6 +975,37 @@ static void mask_url_cases(void **state)
     assert_null(fp_config_mask_url(NULL));
 }
 
+static void child_env_keys(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[pool]\nenv_pass = [\"FORKPOOL_REDIS_URL\"]\n"
+                               "env = { APP_MODE = \"prod\", _X1 = \"a=b\", DB_PASSWORD = \"pw9\" }\n");
+    assert_int_equal(cfg->pool.env_pass.count, 1);
+    assert_string_equal(cfg->pool.env_pass.items[0], "FORKPOOL_REDIS_URL");
+    assert_int_equal(cfg->pool.env.count, 3);
+    assert_string_equal(cfg->pool.env.items[0], "APP_MODE=prod");
+    assert_string_equal(cfg->pool.env.items[1], "_X1=a=b");
+    char *text = fp_config_dump_json(cfg);
+    assert_non_null(strstr(text, "\"APP_MODE\":\t\"prod\""));
+    assert_null(strstr(text, "pw9"));
+    free(text);
+    fp_config_free(cfg);
+    expect_config_error("[pool]\nenv_pass = [\"FOO\", \"BAD NAME\"]\n",
+                        "t.toml:2:20: [pool] env_pass[1] must be an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { \"1X\" = \"v\" }\n",
+                        "t.toml:2:9: [pool] env: \"1X\" is not an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { \"A=B\" = \"v\" }\n",
+                        "t.toml:2:9: [pool] env: \"A=B\" is not an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { N = 3 }\n",
+                        "t.toml:2:9: [pool] env.N must be a string, got integer");
+    expect_config_error("[pool]\nenv = [\"A=1\"]\n",
+                        "t.toml:2:1: [pool] env must be a table of NAME = \"value\", got array");
+}
+
 static void secret_key_names(void **state)
 {
     (void)state;
@@ -1165,6 +1196,7 @@ int main(void)
         cmocka_unit_test(redis_url_from_environment),
         cmocka_unit_test(mask_url_cases),
         cmocka_unit_test(secret_key_names),
+        cmocka_unit_test(child_env_keys),
         cmocka_unit_test(dump_json_redacts_plugin_secrets),
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(dump_json_masks_and_round_trips),
