@@ -24,6 +24,14 @@ static atomic_int g_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* Secrets never written, whatever message carries them (a hiredis error, a
+ * server reply, a URL in a message someone adds later). Set once at start-up
+ * before any thread or child exists; children inherit them with the memory. */
+#define SECRETS_MAX 4
+#define SECRET_MIN 3 /* shorter ones would blank common text and hide nothing */
+static char g_secrets[SECRETS_MAX][256];
+static size_t g_nsecrets;
+
 const char *fp_log_level_name(fp_log_level_t level)
 {
     if ((unsigned)level < sizeof level_names / sizeof level_names[0])
@@ -91,6 +99,30 @@ void fp_log_close(void)
 int fp_log_fd(void)
 {
     return atomic_load(&g_fd);
+}
+
+void fp_log_add_secret(const char *secret)
+{
+    size_t n = secret != NULL ? strlen(secret) : 0;
+    if (n < SECRET_MIN || g_nsecrets == SECRETS_MAX)
+        return;
+    for (size_t i = 0; i < g_nsecrets; i++)
+        if (strcmp(g_secrets[i], secret) == 0)
+            return;
+    /* A longer one is cut: its start still matches, and is what identifies it. */
+    snprintf(g_secrets[g_nsecrets++], sizeof g_secrets[0], "%s", secret);
+}
+
+void fp_log_redact(char *s)
+{
+    for (size_t i = 0; s != NULL && i < g_nsecrets; i++) {
+        size_t n = strlen(g_secrets[i]);
+        char *p;
+        while ((p = strstr(s, g_secrets[i])) != NULL) {
+            memcpy(p, "***", 3);
+            memmove(p + 3, p + n, strlen(p + n) + 1);
+        }
+    }
 }
 
 bool fp_log_enabled(fp_log_level_t level)
@@ -235,6 +267,7 @@ static void vlog(fp_log_level_t level, const char *component, const char *const 
     int saved_errno = errno;
     char msg[LINE_MAX_BYTES / 2];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    fp_log_redact(msg);
     line_t l;
     l.len = 0;
     if (g_format == FP_LOG_JSON)

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "forkpool/err.h"
+#include "forkpool/log.h"
 
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
     fp_err_clear(&err);
     int rc = cmd->run(argc - 1, argv + 1, &err);
     if (rc < 0) {
+        fp_log_redact(err.msg);
         const char *msg = err.msg[0] != '\0' ? err.msg : fp_strerror(rc);
         /* Configuration errors are "FILE:LINE:COL: reason" alone, the form
          * editors and CI annotations jump to. */
