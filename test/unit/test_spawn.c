@@ -532,6 +532,16 @@ static void test_exec_sh_child_speaks_on_fd3(void **state)
     fp_tc_close(&ch);
 }
 
+/* The exec runtime running this test program again as the child. */
+static void use_self_exec(fixture_t *f)
+{
+    static char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    use_exec(f, self, "--exec-child", NULL);
+}
+
 /* ---- the children's environment ------------------------------------------ */
 
 static const char *env_of(const cJSON *r, const char *name)
@@ -624,11 +634,7 @@ static void test_native_child_env_is_scrubbed(void **state)
 static void test_exec_child_env_is_scrubbed(void **state)
 {
     fixture_t *f = *state;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    use_exec(f, self, "--exec-child", NULL);
+    use_self_exec(f);
     expect_scrubbed_env(f, true);
 }
 
@@ -636,11 +642,7 @@ static void test_exec_child_env_is_scrubbed(void **state)
 static void test_exec_child_is_clean(void **state)
 {
     fixture_t *f = *state;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    use_exec(f, self, "--exec-child", NULL);
+    use_self_exec(f);
     int extra_fd = open("/dev/null", O_RDONLY);
     pid_t pid;
     int fd;
