@@ -185,6 +185,30 @@ static int check_command(const void *field, size_t *elem, char *buf, size_t size
     return 0;
 }
 
+/* What execve and setenv accept portably, and what shells can name. */
+static bool env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+static int check_env_names(const void *field, size_t *elem, char *buf, size_t size)
+{
+    const fp_strv_t *v = field;
+    for (size_t i = 0; i < v->count; i++) {
+        if (!env_name_ok(v->items[i], strlen(v->items[i]))) {
+            *elem = i;
+            return why(buf, size, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+        }
+    }
+    return 0;
+}
+
 /* ---- the schema -------------------------------------------------------- */
 
 static const fp__cenum_t log_levels[] = {
@@ -264,6 +288,9 @@ const fp__ckey_t fp__config_schema[] = {
          "recycle a child whose RSS passes this; 0 = never"),
     STRV("pool", "plugins", pool.plugins, NULL, check_items_nonempty, "handler shared objects"),
     STRV("pool", "command", pool.command, NULL, check_command, "exec runtime: argv"),
+    STRV("pool", "env_pass", pool.env_pass, NULL, check_env_names,
+         "forkpool's own FORKPOOL_* variables children keep"),
+    {ROW("pool", "env", FP__CT_ENV, pool.env), .doc = "NAME = \"value\" set in every child"},
 
     INT("retry", "max_attempts", retry.max_attempts, 5, 1, 1000, "executions before dead"),
     DUR("retry", "backoff_base", retry.backoff_base_ms, "1s", 0, "first retry delay"),
@@ -502,6 +529,7 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
         [FP__CT_ENUM] = "a string",
         [FP__CT_STRV] = "an array of strings",
         [FP__CT_WEIGHTS] = "a table of queue name = weight",
+        [FP__CT_ENV] = "a table of NAME = \"value\"",
     };
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
@@ -681,11 +709,57 @@ fail:
     return rc;
 }
 
+/* One NAME = "value" of a table, as "NAME=value" in *out (owned). */
+static int env_entry(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *table, size_t i,
+                     char **out)
+{
+    char label[160], q[96];
+    size_t nlen = 0;
+    const char *name = fp_toml_key_at_n(table, i, &nlen);
+    const fp_toml_node_t *e = fp_toml_at(table, i);
+    if (!env_name_ok(name, nlen))
+        return fail_at(ld, e, FP_ECONFIG,
+                       "[%s] %s: %s is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                       k->section, k->key, quote(q, sizeof q, name));
+    snprintf(label, sizeof label, "[%s] %s.%s", k->section, k->key, name);
+    const char *value = NULL;
+    if (fp_toml_type(e) != FP_TOML_STRING)
+        return fail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
+                       fp_toml_type_name(fp_toml_type(e)));
+    int rc = get_string(ld, label, e, &value);
+    if (rc < 0)
+        return rc;
+    if ((*out = malloc(nlen + strlen(value) + 2)) == NULL)
+        return fp_err_set(ld->err, -ENOMEM, "out of memory");
+    sprintf(*out, "%s=%s", name, value);
+    return 0;
+}
+
+static int set_env(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+{
+    fp_strv_t v = {0};
+    size_t n = fp_toml_count(node);
+    int rc = 0;
+    if ((v.items = calloc(n ? n : 1, sizeof *v.items)) == NULL)
+        return fp_err_set(ld->err, -ENOMEM, "out of memory");
+    for (; v.count < n; v.count++) {
+        if ((rc = env_entry(ld, k, node, v.count, &v.items[v.count])) < 0) {
+            strv_free(&v);
+            return rc;
+        }
+    }
+    fp_strv_t *f = field_of(ld->cfg, k);
+    strv_free(f);
+    *f = v;
+    return 0;
+}
+
 static const fp_toml_type_t toml_type_of[] = {
     [FP__CT_STRING] = FP_TOML_STRING, [FP__CT_INT] = FP_TOML_INTEGER,
     [FP__CT_BOOL] = FP_TOML_BOOL,     [FP__CT_DURATION] = FP_TOML_STRING,
     [FP__CT_SIZE] = FP_TOML_STRING,   [FP__CT_ENUM] = FP_TOML_STRING,
     [FP__CT_STRV] = FP_TOML_ARRAY,    [FP__CT_WEIGHTS] = FP_TOML_TABLE,
+    [FP__CT_ENV] = FP_TOML_TABLE,
 };
 
 static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
@@ -702,6 +776,7 @@ static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
     case FP__CT_ENUM: return set_enum(ld, k, node);
     case FP__CT_STRV: return set_strv(ld, k, node);
     case FP__CT_WEIGHTS: return 0; /* needs the final queue names: see resolve_weights */
+    case FP__CT_ENV: return set_env(ld, k, node);
     }
     return 0;
 }
@@ -843,6 +918,7 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
             break;
         case FP__CT_STRV: rc = strv_from_list(f, k->def_strv); break;
         case FP__CT_WEIGHTS: break; /* resolve_weights */
+        case FP__CT_ENV: rc = strv_from_list(f, NULL); break;
         }
         if (rc == -ENOMEM)
             return fp_err_set(err, rc, "out of memory");
@@ -1146,7 +1222,7 @@ void fp_config_free(fp_config_t *cfg)
         const fp__ckey_t *k = &fp__config_schema[i];
         if (k->type == FP__CT_STRING)
             free(*(char **)field_of(cfg, k));
-        else if (k->type == FP__CT_STRV)
+        else if (k->type == FP__CT_STRV || k->type == FP__CT_ENV)
             strv_free(field_of(cfg, k));
     }
     free(cfg->queues.weights);

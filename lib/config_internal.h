@@ -20,6 +20,7 @@ typedef enum fp__ct_e {
     FP__CT_ENUM,     /* an int-sized C enum, written as one of choices[] */
     FP__CT_STRV,     /* fp_strv_t */
     FP__CT_WEIGHTS,  /* queues.weights: int64_t[], parallel to queues.names */
+    FP__CT_ENV,      /* fp_strv_t of "NAME=value", written as a table NAME = "value" */
 } fp__ct_t;
 
 typedef struct fp__cenum_s {

@@ -24,6 +24,14 @@ static atomic_int g_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* Secrets never written, whatever message carries them (a hiredis error, a
+ * server reply, a URL in a message someone adds later). Set once at start-up
+ * before any thread or child exists; children inherit them with the memory. */
+#define SECRETS_MAX 4
+#define SECRET_MIN 3 /* shorter ones would blank common text and hide nothing */
+static char g_secrets[SECRETS_MAX][256];
+static size_t g_nsecrets;
+
 const char *fp_log_level_name(fp_log_level_t level)
 {
     if ((unsigned)level < sizeof level_names / sizeof level_names[0])
@@ -93,6 +101,30 @@ int fp_log_fd(void)
     return atomic_load(&g_fd);
 }
 
+void fp_log_add_secret(const char *secret)
+{
+    size_t n = secret != NULL ? strlen(secret) : 0;
+    if (n < SECRET_MIN || g_nsecrets == SECRETS_MAX)
+        return;
+    for (size_t i = 0; i < g_nsecrets; i++)
+        if (strcmp(g_secrets[i], secret) == 0)
+            return;
+    /* A longer one is cut: its start still matches, and is what identifies it. */
+    snprintf(g_secrets[g_nsecrets++], sizeof g_secrets[0], "%s", secret);
+}
+
+void fp_log_redact(char *s)
+{
+    for (size_t i = 0; s != NULL && i < g_nsecrets; i++) {
+        size_t n = strlen(g_secrets[i]);
+        char *p;
+        while ((p = strstr(s, g_secrets[i])) != NULL) {
+            memcpy(p, "***", 3);
+            memmove(p + 3, p + n, strlen(p + n) + 1);
+        }
+    }
+}
+
 bool fp_log_enabled(fp_log_level_t level)
 {
     return level >= g_level;
@@ -118,35 +150,72 @@ static void puts_(line_t *l, const char *s)
     put(l, s, strlen(s));
 }
 
+/* Line separators beyond ASCII that editors, Python's splitlines and
+ * JavaScript also break lines at: NEL, U+2028, U+2029 (UTF-8). The length
+ * of the sequence at s, 0 when none. */
+static size_t unicode_break_len(const unsigned char *s)
+{
+    if (s[0] == 0xC2 && s[1] == 0x85)
+        return 2;
+    if (s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9))
+        return 3;
+    return 0;
+}
+
+/* Writes the escape for what starts at s when it could end or disguise a
+ * line (control characters, DEL, Unicode line breaks); returns the bytes it
+ * stands for, 0 when s[0] is ordinary. Text from jobs, errors and worker
+ * output reaches the log, and must not forge lines that look like ours. */
+static size_t put_control_escaped(line_t *l, const char *s, bool json)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char esc[16];
+    size_t n = unicode_break_len(u);
+    if (n > 0) {
+        snprintf(esc, sizeof esc, "\\u%04x", n == 2 ? 0x85u : 0x2028u + (u[2] - 0xA8u));
+        put(l, esc, 6);
+        return n;
+    }
+    if (u[0] >= 0x20 && u[0] != 0x7f)
+        return 0;
+    if (u[0] == '\n')
+        put(l, "\\n", 2);
+    else if (u[0] == '\r')
+        put(l, "\\r", 2);
+    else if (u[0] == '\t')
+        put(l, json ? "\\t" : "\t", json ? 2 : 1);
+    else
+        put(l, esc, (size_t)snprintf(esc, sizeof esc, json ? "\\u%04x" : "\\x%02x", u[0]));
+    return 1;
+}
+
 /* JSON string body: quotes, backslashes and control characters escaped; at
  * most max_raw input bytes are taken. */
 static void put_json_escaped(line_t *l, const char *s, size_t max_raw)
 {
-    for (size_t i = 0; s[i] != '\0' && i < max_raw; i++) {
-        const char *c_ptr = s + i;
-        unsigned char c = (unsigned char)*c_ptr;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put(l, esc, 2);
-        } else if (c == '\n') {
-            put(l, "\\n", 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(l, esc, 6);
-        } else {
-            put(l, (const char *)&c, 1);
+    for (size_t i = 0; s[i] != '\0' && i < max_raw;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = put_control_escaped(l, s + i, true);
+        if (n > 0) {
+            i += n;
+            continue;
         }
+        if (c == '"' || c == '\\')
+            put(l, "\\", 1);
+        put(l, s + i, 1);
+        i++;
     }
 }
 
-/* Text lines stay one line: newlines in messages become spaces. */
+/* Text lines stay one line: control characters and line breaks are written
+ * as escapes (\n, \x1b), so no caller's text can start a line. */
 static void put_text_flat(line_t *l, const char *s)
 {
-    for (; *s != '\0'; s++) {
-        char c = (*s == '\n' || *s == '\r') ? ' ' : *s;
-        put(l, &c, 1);
+    while (*s != '\0') {
+        size_t n = put_control_escaped(l, s, false);
+        if (n == 0)
+            put(l, s, n = 1);
+        s += n;
     }
 }
 
@@ -169,12 +238,12 @@ static void format_text(line_t *l, fp_log_level_t level, const char *component,
     put_timestamp(l);
     snprintf(head, sizeof head, " %-5s ", fp_log_level_name(level));
     puts_(l, head);
-    puts_(l, component);
+    put_text_flat(l, component);
     puts_(l, ": ");
     put_text_flat(l, msg);
     for (; kv != NULL && kv[0] != NULL && kv[1] != NULL; kv += 2) {
         puts_(l, " ");
-        puts_(l, kv[0]);
+        put_text_flat(l, kv[0]);
         puts_(l, "=");
         put_text_flat(l, kv[1]);
     }
@@ -235,6 +304,7 @@ static void vlog(fp_log_level_t level, const char *component, const char *const 
     int saved_errno = errno;
     char msg[LINE_MAX_BYTES / 2];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    fp_log_redact(msg);
     line_t l;
     l.len = 0;
     if (g_format == FP_LOG_JSON)

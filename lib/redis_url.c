@@ -150,8 +150,11 @@ static int parse_redis(const char *s, fp_redis_url_t *u, fp_err_t *err)
 static int parse_query_pair(const char *s, size_t n, fp_redis_url_t *u, fp_err_t *err)
 {
     const char *eq = memchr(s, '=', n);
+    /* A raw '&' inside a password splits it into further "options": their
+     * text is part of the password, so messages never quote it. */
     if (eq == NULL)
-        return URL_ERR(err, "query option \"%.*s\" needs a value", (int)(n > 32 ? 32 : n), s);
+        return URL_ERR(err, "a query option has no '=' (write db=N, user=U or password=P; "
+                            "%%-escape '&' in values as %%26)");
     size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
     const char *v = eq + 1;
     if (klen == 2 && memcmp(s, "db", 2) == 0) {
@@ -165,8 +168,8 @@ static int parse_query_pair(const char *s, size_t n, fp_redis_url_t *u, fp_err_t
     else if (klen == 8 && memcmp(s, "password", 8) == 0)
         dst = &u->password;
     if (dst == NULL)
-        return URL_ERR(err, "unknown query option \"%.*s\" (db, user, password)",
-                       (int)(klen > 32 ? 32 : klen), s);
+        return URL_ERR(err, "unknown query option (db, user, password; %%-escape '&' in "
+                            "values as %%26)");
     free(*dst);
     return decode_part(v, vlen, klen == 4 ? "user name" : "password", dst, err);
 }

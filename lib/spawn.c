@@ -80,9 +80,52 @@ static const char *const exec_stage_names[] = {"exec", "setting up fds 3 and 4",
 /* Where the exec child keeps the error pipe between close_from and exec. */
 #define EXEC_REPORT_FD 4
 
-static bool is_our_var(const char *entry)
+/* Whether environment entry "NAME=value" is named name. */
+static bool entry_named(const char *entry, const char *name, size_t len)
 {
-    return strncmp(entry, "FORKPOOL_FD=", 12) == 0 || strncmp(entry, "FORKPOOL_CHILD_ID=", 18) == 0;
+    return strncmp(entry, name, len) == 0 && entry[len] == '=';
+}
+
+/* Whether entry's name is one of list's entries' names ("NAME" or
+ * "NAME=value" alike). */
+static bool entry_in(const char *entry, const char *const *list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        if (entry_named(entry, list[i], strcspn(list[i], "=")))
+            return true;
+    return false;
+}
+
+static size_t count_entries(const char *const *v)
+{
+    size_t n = 0;
+    while (v != NULL && v[n] != NULL)
+        n++;
+    return n;
+}
+
+char **fp_spawn_env(const char *const *parent, const fp_strv_t *pass, const fp_strv_t *set,
+                    const char *const *extra)
+{
+    size_t n = count_entries(parent), n_extra = count_entries(extra);
+    size_t n_set = set != NULL ? set->count : 0, k = 0;
+    char **env = calloc(n + n_set + n_extra + 1, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = parent[i];
+        bool ours = strncmp(e, "FORKPOOL_", 9) == 0 &&
+                    !entry_in(e, (const char *const *)(pass ? pass->items : NULL),
+                              pass ? pass->count : 0);
+        if (!ours && !entry_in(e, (const char *const *)(set ? set->items : NULL), n_set) &&
+            !entry_in(e, extra, n_extra))
+            env[k++] = (char *)e;
+    }
+    for (size_t i = 0; i < n_set; i++)
+        env[k++] = set->items[i];
+    for (size_t i = 0; i < n_extra; i++)
+        env[k++] = (char *)extra[i];
+    return env;
 }
 
 static void plan_free(exec_plan_t *plan)
@@ -100,6 +143,21 @@ static void plan_free(exec_plan_t *plan)
     }
 }
 
+/* Both runtimes: a native handler may run programs too, so its child gets
+ * the same scrubbed environment an exec worker does. */
+static int plan_env(exec_plan_t *plan, const fp_child_spec_t *spec, bool exec_runtime,
+                    fp_err_t *err)
+{
+    snprintf(plan->fd_var, sizeof plan->fd_var, "FORKPOOL_FD=%d", FP_CHILD_FD);
+    snprintf(plan->id_var, sizeof plan->id_var, "FORKPOOL_CHILD_ID=%d", spec->child_id);
+    const char *const extra[] = {plan->fd_var, plan->id_var, NULL};
+    plan->envp = fp_spawn_env((const char *const *)environ, &spec->cfg->pool.env_pass,
+                              &spec->cfg->pool.env, exec_runtime ? extra : NULL);
+    if (plan->envp == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory while spawning child %d", spec->child_id);
+    return 0;
+}
+
 static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, bool capture, fp_err_t *err)
 {
     const fp_strv_t *cmd = &spec->cfg->pool.command;
@@ -108,21 +166,9 @@ static int plan_init(exec_plan_t *plan, const fp_child_spec_t *spec, bool captur
                           "pool.runtime is \"exec\" but pool.command is empty (child %d)",
                           spec->child_id);
     plan->argv = calloc(cmd->count + 1, sizeof *plan->argv);
-    size_t n = 0;
-    while (environ != NULL && environ[n] != NULL)
-        n++;
-    plan->envp = calloc(n + 3, sizeof *plan->envp);
-    if (plan->argv == NULL || plan->envp == NULL)
+    if (plan->argv == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory while spawning child %d", spec->child_id);
     memcpy(plan->argv, cmd->items, cmd->count * sizeof *plan->argv);
-    snprintf(plan->fd_var, sizeof plan->fd_var, "FORKPOOL_FD=%d", FP_CHILD_FD);
-    snprintf(plan->id_var, sizeof plan->id_var, "FORKPOOL_CHILD_ID=%d", spec->child_id);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!is_our_var(environ[i]))
-            plan->envp[k++] = environ[i];
-    plan->envp[k++] = plan->fd_var;
-    plan->envp[k++] = plan->id_var;
     if (pipe2(plan->errpipe, O_CLOEXEC) < 0) {
         int rc = -errno;
         return fp_err_set(err, rc, "pipe2() failed while spawning child %d: %s", spec->child_id,
@@ -232,7 +278,7 @@ static _Noreturn void child_exec(exec_plan_t *plan)
 /* The child, from the instant fork() returned 0. Steps in order; each one
  * says why. */
 static _Noreturn void child_start(const fp_child_spec_t *spec, int sock, pid_t parent,
-                                  exec_plan_t *plan)
+                                  exec_plan_t *plan, char **envp)
 {
     /* 1. Default dispositions, then an empty mask (see the function). */
     child_reset_signals();
@@ -284,7 +330,10 @@ static _Noreturn void child_start(const fp_child_spec_t *spec, int sock, pid_t p
         _exit(1);
     }
 
-    /* 6. Native: handler child_init, ready, the job loop; never returns. */
+    /* 6. Native: the scrubbed environment (built before fork; setenv in a
+     * handler copies it away from this array), then handler child_init,
+     * ready, the job loop; never returns. */
+    environ = envp;
     fp_child_main(spec);
 }
 
@@ -334,7 +383,8 @@ int fp_spawn_output(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, in
 
     if (out_fd != NULL)
         *out_fd = -1;
-    if (exec_runtime && (rc = plan_init(&plan, spec, out_fd != NULL, err)) < 0)
+    if ((rc = plan_env(&plan, spec, exec_runtime, err)) < 0 ||
+        (exec_runtime && (rc = plan_init(&plan, spec, out_fd != NULL, err)) < 0))
         goto fail;
 
     /* CLOEXEC on both ends: only fd 3, made by dup2 in the child, crosses exec,
@@ -365,7 +415,7 @@ int fp_spawn_output(const fp_child_spec_t *spec, pid_t *pid_out, int *fd_out, in
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_start(spec, sv[1], parent, exec_runtime ? &plan : NULL);
+        child_start(spec, sv[1], parent, exec_runtime ? &plan : NULL, plan.envp);
     int fork_errno = errno;
     pthread_rwlock_unlock(&g_fork_lock);
     pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);

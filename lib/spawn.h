@@ -29,6 +29,14 @@ int fp_spawn(const fp_child_spec_t *spec, pid_t *pid, int *fd, fp_err_t *err);
 int fp_spawn_output(const fp_child_spec_t *spec, pid_t *pid, int *fd, int *out_fd,
                     fp_err_t *err);
 
+/* A child's environment: parent's entries except forkpool's own FORKPOOL_*
+ * variables (which may hold the Redis password) unless pass names them, then
+ * set's "NAME=value" entries and extra's (NULL-terminated, may be NULL),
+ * each replacing an inherited entry of the same name. A NULL-terminated
+ * array of borrowed strings; free() only the array. NULL on ENOMEM. */
+char **fp_spawn_env(const char *const *parent, const fp_strv_t *pass, const fp_strv_t *set,
+                    const char *const *extra);
+
 /* The fork lock: threads that hold library locks (SQLite, the ledger) take
  * the read side around those calls so that fork never copies a held lock. */
 void fp_spawn_fork_lock_read(void);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,9 +11,9 @@
 #include "cli.h"
 #include "privs.h"
 
-static void print_summary(const fp_config_t *cfg)
+static void print_summary(const fp_config_t *cfg, bool show_secrets)
 {
-    char *url = fp_config_mask_url(cfg->redis.url);
+    char *url = show_secrets ? strdup(cfg->redis.url) : fp_config_mask_url(cfg->redis.url);
     printf("%s: ok\n", cfg->source);
     printf("  daemon   name=%s log_level=%s\n", cfg->daemon.name,
            fp_log_level_name(cfg->daemon.log_level));
@@ -51,16 +52,18 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"print-json", no_argument, NULL, 'j'},
+        {"show-secrets", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
-    int print_json = 0, opt;
+    int print_json = 0, show_secrets = 0, opt;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 'j': print_json = 1; break;
+        case 's': show_secrets = 1; break;
         case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", argv[optind - 1]);
         default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", argv[optind - 1]);
         }
@@ -74,7 +77,7 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
         return rc;
     warn_unreadable_after_drop(cfg);
     if (print_json) {
-        char *json = fp_config_dump_json(cfg);
+        char *json = fp_config_dump_json_opt(cfg, show_secrets);
         if (json == NULL) {
             fp_config_free(cfg);
             return fp_err_set(err, -ENOMEM, "out of memory");
@@ -82,7 +85,7 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
         printf("%s\n", json);
         free(json);
     } else {
-        print_summary(cfg);
+        print_summary(cfg, show_secrets);
     }
     fp_config_free(cfg);
     return 0;

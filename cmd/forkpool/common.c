@@ -2,10 +2,35 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "forkpool/log.h"
+#include "redis_url.h"
+
+/* The Redis password, decoded and as written in the URL (they differ when
+ * %-escaped), is kept out of every log line and error message from here on. */
+static void hide_redis_password(const char *url)
+{
+    fp_redis_url_t u;
+    if (fp_redis_url_parse(url, &u, NULL) == 0) {
+        fp_log_add_secret(u.password);
+        fp_redis_url_free(&u);
+    }
+    const char *sep = strstr(url, "://");
+    const char *auth = sep != NULL ? sep + 3 : url;
+    const char *at = *auth != '/' ? strrchr(auth, '@') : NULL; /* unix:///a@b.sock */
+    if (at == NULL)
+        return;
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    const char *from = colon != NULL ? colon + 1 : auth;
+    char raw[256];
+    snprintf(raw, sizeof raw, "%.*s", (int)(at - from), from);
+    fp_log_add_secret(raw);
+    memset(raw, 0, sizeof raw);
+}
 
 int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
 {
@@ -16,6 +41,7 @@ int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
             err->code = FP_ECONFIG;
         return FP_ECONFIG;
     }
+    hide_redis_password((*out)->redis.url);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "forkpool/err.h"
+#include "forkpool/log.h"
 
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69
@@ -72,12 +73,15 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             one JSON object per line\n",
      fp_cmd_jobs},
     {"check-config", "validate the configuration and show the effective values",
-     "usage: forkpool check-config [-c FILE] [--print-json]\n"
+     "usage: forkpool check-config [-c FILE] [--print-json] [--show-secrets]\n"
      "\n"
      "Loads the configuration exactly as 'run' would and reports the first error as\n"
      "FILE:LINE:COL: reason (exit 78), or a summary (exit 0).\n"
      "  -c, --config FILE  configuration file\n"
-     "  --print-json       print every key's effective value as JSON (Redis password masked)\n",
+     "  --print-json       print every key's effective value as JSON; the Redis URL's\n"
+     "                     user info and plugin keys named like password, token, secret,\n"
+     "                     key or dsn (also api_key...) print as ***\n"
+     "  --show-secrets     print those values as written (for the owner, not for tickets)\n",
      fp_cmd_check_config},
     {"version", "print the version",
      "usage: forkpool version\n",
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
     fp_err_clear(&err);
     int rc = cmd->run(argc - 1, argv + 1, &err);
     if (rc < 0) {
+        fp_log_redact(err.msg);
         const char *msg = err.msg[0] != '\0' ? err.msg : fp_strerror(rc);
         /* Configuration errors are "FILE:LINE:COL: reason" alone, the form
          * editors and CI annotations jump to. */

@@ -62,6 +62,8 @@ typedef struct fp_config_s {
         int64_t max_memory_per_child_bytes; /* 0 = unlimited */
         fp_strv_t plugins;
         fp_strv_t command;                /* exec runtime: argv */
+        fp_strv_t env_pass;               /* FORKPOOL_* names children keep */
+        fp_strv_t env;                    /* "NAME=value" set in every child */
     } pool;
 
     struct {
@@ -117,10 +119,19 @@ void fp_config_free(fp_config_t *cfg);
 const fp_toml_node_t *fp_config_handler_table(const fp_config_t *cfg, const char *name);
 
 /* The effective configuration as JSON text (owned; free()), Redis password
- * masked as "***". NULL on allocation failure. */
+ * and plugin secrets masked as "***". NULL on allocation failure. */
 char *fp_config_dump_json(const fp_config_t *cfg);
+
+/* The same; with show_secrets, passwords and plugin secrets as written,
+ * for the owner (`check-config --show-secrets`). */
+char *fp_config_dump_json_opt(const fp_config_t *cfg, bool show_secrets);
 
 /* The Redis URL with any password replaced by "***" (owned; free()). */
 char *fp_config_mask_url(const char *url);
+
+/* Whether a key of a [handlers.*] table holds a credential by its name
+ * (password, token, secret, key, dsn, also as a suffix: api_key), so that
+ * dumps print "***" for its value. */
+bool fp_config_secret_key(const char *name);
 
 #endif

@@ -32,6 +32,15 @@ int fp_log_fd(void);
 
 bool fp_log_enabled(fp_log_level_t level);
 
+/* Registers a secret (the Redis password) that no log message may contain:
+ * each occurrence is written as "***". Call before threads or children
+ * start; at most 4 are kept, and ones shorter than 3 bytes are ignored. */
+void fp_log_add_secret(const char *secret);
+
+/* Replaces every registered secret in s, in place, by "***" (never longer
+ * than the secret, so s never grows). */
+void fp_log_redact(char *s);
+
 /* Writes one line: time, level, component (e.g. "supervisor", "child 3",
  * "config") and the message. In JSON format extra key/value pairs may follow
  * as a NULL-terminated list of const char * pairs via fp_log_kv. */

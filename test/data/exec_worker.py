@@ -105,6 +105,14 @@ def say(args):
     return None
 
 
+@handler("env")
+def env(args):
+    """Prints the worker's environment, one "env: NAME=value" line each."""
+    for name in sorted(os.environ):
+        print("env: %s=%s" % (name, os.environ[name]))
+    return None
+
+
 @handler("record")
 def record(args):
     """Records args["id"] in the SQLite file args["db"] (table events)."""

@@ -205,6 +205,36 @@ static void test_print_json_masks_password_and_honours_env(void **state)
     free(path);
 }
 
+/* A password holding '?' and '#', and plugin credentials, stay out of both
+ * outputs unless --show-secrets. */
+static void test_check_config_redacts_secrets(void **state)
+{
+    fixture_t *f = *state;
+    char *path = write_config(f, "s.toml",
+                              "[redis]\nurl = \"redis://app:wh?at#ever@127.0.0.1:6380/2\"\n"
+                              "[handlers.record_event]\ndatabase = \"ev.db\"\n"
+                              "api_key = \"AK-77\"\nDB_PASSWORD = \"dbpw-88\"\n");
+    static const char *const modes[] = {NULL, "--print-json"};
+    for (size_t i = 0; i < 2; i++) {
+        fp_th_result_t r = run("check-config", "-c", path, modes[i]);
+        assert_int_equal(r.status, 0);
+        if (strstr(r.out, "wh?at") || strstr(r.out, "ever@") || strstr(r.out, "AK-77") ||
+            strstr(r.out, "dbpw-88"))
+            fail_msg("secret printed by check-config %s:\n%s", modes[i] ? modes[i] : "", r.out);
+        assert_non_null(strstr(r.out, "redis://app:***@127.0.0.1:6380/2"));
+        fp_th_result_free(&r);
+    }
+    char env_config[4200];
+    snprintf(env_config, sizeof env_config, "FORKPOOL_CONFIG=%s", path);
+    const char *const env[] = {env_config, "FORKPOOL_REDIS_URL=", NULL};
+    fp_th_result_t r = run_env(env, "check-config", "--print-json", "--show-secrets", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "redis://app:wh?at#ever@127.0.0.1:6380/2"));
+    assert_non_null(strstr(r.out, "AK-77"));
+    fp_th_result_free(&r);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +247,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file_is_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print_json_masks_password_and_honours_env, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_check_config_redacts_secrets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

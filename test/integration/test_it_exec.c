@@ -22,8 +22,18 @@
 
 /* Writes the config: the exec runtime running exec_worker.py (with
  * worker_arg after it when not NULL), then pool_lines and extra. */
+static void exec_config_daemon(fp_td_t *td, const char *daemon_lines, const char *worker_arg,
+                               const char *pool_lines, const char *extra);
+
 static void exec_config(fp_td_t *td, const char *worker_arg, const char *pool_lines,
                         const char *extra)
+{
+    exec_config_daemon(td, "log_level = \"debug\"\n", worker_arg, pool_lines, extra);
+}
+
+/* The same with daemon_lines in [daemon]. */
+static void exec_config_daemon(fp_td_t *td, const char *daemon_lines, const char *worker_arg,
+                               const char *pool_lines, const char *extra)
 {
     char text[4096];
     snprintf(text, sizeof text,
@@ -33,7 +43,7 @@ static void exec_config(fp_td_t *td, const char *worker_arg, const char *pool_li
              "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n%s",
              fp_th_env("FP_SOURCE_DIR"), worker_arg ? ", \"" : "", worker_arg ? worker_arg : "",
              worker_arg ? "\"" : "", pool_lines ? pool_lines : "", extra ? extra : "");
-    fp_td_config(td, "log_level = \"debug\"\n", text);
+    fp_td_config(td, daemon_lines, text);
 }
 
 /* Retries wait an hour in the delayed set, which --burst would wait out. */
@@ -280,6 +290,88 @@ static void test_exec_output_is_logged_with_the_child_id(void **state)
     assert_int_equal(fp_td_log_count(td, "child 0: on stderr: hello 00"), 1);
 }
 
+/* ---- what the worker inherits -------------------------------------------- */
+
+/* Runs one "env" job with FORKPOOL_REDIS_URL (the test server's, which in
+ * production carries the password), FORKPOOL_PROBE and FP_OVERRIDE_T in the
+ * daemon's environment. */
+static void run_env_job(fp_td_t *td, const char *pool_lines)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s", fp_th_redis_url(&td->redis));
+    exec_config(td, NULL, pool_lines, NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"env\",\"id\":\"env%d%d\"}");
+    setenv("FORKPOOL_REDIS_URL", url, 1);
+    setenv("FORKPOOL_PROBE", "probe-value", 1);
+    setenv("FP_OVERRIDE_T", "inherited", 1);
+    run_burst(td);
+    unsetenv("FORKPOOL_REDIS_URL");
+    unsetenv("FORKPOOL_PROBE");
+    unsetenv("FP_OVERRIDE_T");
+    assert_int_equal(fp_td_jobs_done(td), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_FD=3"), 1);
+}
+
+static void test_exec_worker_env_is_scrubbed(void **state)
+{
+    fp_td_t *td = *state;
+    run_env_job(td, "children = 1\n");
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_REDIS_URL="), 0);
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_PROBE="), 0);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_CHILD_ID=0"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FP_OVERRIDE_T=inherited"), 1);
+}
+
+static void test_exec_worker_env_pass_and_set(void **state)
+{
+    fp_td_t *td = *state;
+    run_env_job(td, "children = 1\nenv_pass = [\"FORKPOOL_PROBE\"]\n"
+                    "env = { APP_MODE = \"from config\", FP_OVERRIDE_T = \"set\" }\n");
+    assert_int_equal(fp_td_log_count(td, "env: FORKPOOL_REDIS_URL="), 0);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FORKPOOL_PROBE=probe-value"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: APP_MODE=from config"), 1);
+    assert_int_equal(fp_td_log_count(td, "child 0: env: FP_OVERRIDE_T=set"), 1);
+    assert_int_equal(fp_td_log_count(td, "env: FP_OVERRIDE_T=inherited"), 0);
+}
+
+/* ---- log lines cannot be forged ------------------------------------------ */
+
+#define FORGED "2026-01-01T00:00:00.000Z error supervisor: forged"
+/* \u000b (VT) is a line break to splitlines, \u2028 to editors and JS. */
+#define BREAKS(j) "x\\n" FORGED j "\\r" FORGED j "\\u000b" FORGED j "\\u2028" FORGED
+
+/* A failing job's type and error and a worker's output carry line breaks
+ * followed by a line that looks like the daemon's: none starts a line. */
+static void expect_no_forged_lines(fp_td_t *td, const char *format)
+{
+    char daemon_lines[128];
+    snprintf(daemon_lines, sizeof daemon_lines, "log_level = \"debug\"\nlog_format = \"%s\"\n",
+             format);
+    exec_config_daemon(td, daemon_lines, NULL, "children = 1\n", NULL);
+    fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"args\":{\"retry\":false,\"message\":\"" BREAKS("")
+                         "%d%d\"}}");
+    fp_td_enqueue(td, 1, "{\"type\":\"say\",\"args\":{\"text\":\"" BREAKS("") "%d%d\"}}");
+    fp_td_enqueue(td, 1, "{\"type\":\"" BREAKS("") "%d%d\"}");
+    run_burst(td);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 2);
+    assert_true(fp_td_log_count(td, "forged") >= 4);
+    char *log = fp_th_read_file(td->log, NULL);
+    assert_non_null(log);
+    if (fp_th_some_line_starts_with(log, FORGED))
+        fail_msg("a forged line in the %s log:\n%s", format, log);
+    free(log);
+}
+
+static void test_exec_text_log_cannot_be_forged(void **state)
+{
+    expect_no_forged_lines(*state, "text");
+}
+
+static void test_exec_json_log_cannot_be_forged(void **state)
+{
+    expect_no_forged_lines(*state, "json");
+}
+
 /* ---- the program disappears after start-up ------------------------------- */
 
 /* Puts the worker at path with the given mode, atomically (write a temp
@@ -446,6 +538,10 @@ int main(void)
         T(test_exec_helper_refuses_nan),
         T(test_exec_example_config_command_runs),
         T(test_exec_output_is_logged_with_the_child_id),
+        T(test_exec_worker_env_is_scrubbed),
+        T(test_exec_worker_env_pass_and_set),
+        T(test_exec_text_log_cannot_be_forged),
+        T(test_exec_json_log_cannot_be_forged),
         T(test_exec_program_gone_after_start_is_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1366,6 +1366,48 @@ static void test_chaos_every_fault_one_run(void **state)
     fp_td_wait_until(td, nothing_left, &left, 30000, "no grandchild left");
 }
 
+/* ---- the Redis password stays out of the log ---------------------------- */
+
+/* Runs the daemon with FORKPOOL_REDIS_URL = url until its log has needle,
+ * stops it, and checks no line has the password in either form. */
+static void expect_password_not_logged(fp_td_t *td, const char *url, const char *needle)
+{
+    fp_td_config(td, "log_level = \"debug\"\n", NULL);
+    setenv("FORKPOOL_REDIS_URL", url, 1);
+    fp_td_start(td, false);
+    unsetenv("FORKPOOL_REDIS_URL");
+    fp_td_wait_until(td, fp_td_log_has, (void *)needle, 30000, needle);
+    fp_td_signal(td, SIGTERM);
+    fp_td_wait(td, 30000);
+    char *log = fp_th_read_file(td->log, NULL);
+    assert_non_null(log);
+    if (strstr(log, "Wr0ng") != NULL || strstr(log, "pa#ss") != NULL)
+        fail_msg("the password reached the log:\n%s", log);
+    free(log);
+}
+
+static void test_password_not_logged_when_refused(void **state)
+{
+    fp_td_t *td = *state;
+    redisReply *r = fp_th_redis_cmd(&td->redis, "CONFIG SET requirepass right-one-42");
+    assert_non_null(r);
+    freeReplyObject(r);
+    char url[256];
+    snprintf(url, sizeof url, "redis://app:Wr0ng?pa#ss%%40word@127.0.0.1:%d/0", td->redis.port);
+    expect_password_not_logged(td, url, "AUTH failed");
+    r = fp_th_redis_cmd(&td->redis, "CONFIG SET requirepass \"\"");
+    if (r != NULL)
+        freeReplyObject(r);
+}
+
+static void test_password_not_logged_when_port_closed(void **state)
+{
+    fp_td_t *td = *state;
+    char url[256];
+    snprintf(url, sizeof url, "redis://:Wr0ng?pa#ss%%40word@127.0.0.1:%d/0", fp_th_free_port());
+    expect_password_not_logged(td, url, "127.0.0.1:");
+}
+
 int main(int argc, char **argv)
 {
     /* test_it_faults NAME runs one test; --skip PATTERN all but those. */
@@ -1401,6 +1443,8 @@ int main(int argc, char **argv)
         T(test_child_closing_channel_mid_job),
         T(test_timeout_and_kill_stop_grandchildren),
         T(test_start_timeout_kills_silent_child),
+        T(test_password_not_logged_when_refused),
+        T(test_password_not_logged_when_port_closed),
         T_AOF(test_chaos_every_fault_one_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

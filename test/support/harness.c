@@ -352,3 +352,28 @@ void fp_th_assert_no_sanitizer_report(const char *log_path)
     }
     free(text);
 }
+
+/* Whether some line of text, split where any common reader splits lines
+ * (\n \r \v \f \x1c-\x1e, NEL, U+2028/9: Python's splitlines), starts
+ * with prefix. */
+bool fp_th_some_line_starts_with(const char *text, const char *prefix)
+{
+    const char *line = text;
+    for (const unsigned char *p = (const unsigned char *)text;; p++) {
+        size_t brk = 0;
+        if (*p == '\0' || strchr("\n\r\v\f\x1c\x1d\x1e", *p) != NULL)
+            brk = 1;
+        else if (p[0] == 0xC2 && p[1] == 0x85)
+            brk = 2;
+        else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))
+            brk = 3;
+        if (brk == 0)
+            continue;
+        if (strncmp(line, prefix, strlen(prefix)) == 0)
+            return true;
+        if (*p == '\0')
+            return false;
+        p += brk - 1;
+        line = (const char *)p + 1;
+    }
+}

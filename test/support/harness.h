@@ -3,6 +3,7 @@
 #ifndef FP_TEST_HARNESS_H
 #define FP_TEST_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The value of a variable ctest sets (FP_SOURCE_DIR, FORKPOOL_BIN,
@@ -11,6 +12,11 @@ const char *fp_th_env(const char *name);
 
 /* Whole file into a NUL-terminated heap buffer (free()); NULL on error. */
 char *fp_th_read_file(const char *path, size_t *len);
+
+/* Whether some line of text, split where any common reader splits lines
+ * (\n \r \v \f \x1c-\x1e, NEL, U+2028/9: Python's splitlines), starts
+ * with prefix: a forged log line. */
+bool fp_th_some_line_starts_with(const char *text, const char *prefix);
 
 /* Writes len bytes to path; 0 or -errno. */
 int fp_th_write_file(const char *path, const void *data, size_t len);

@@ -976,6 +976,12 @@ static void mask_url_cases(void **state)
         {"unix:///s.sock?db=1&PASS=secret", "unix:///s.sock?db=1&PASS=***"},
         {"redis://host/0?password=", "redis://host/0?password="},
         {"redis://host#frag", "redis://host#frag"},
+        /* Any character in the password, '?' and '#' included. */
+        {"redis://u:pa?ss@host:1/0", "redis://u:***@host:1/0"},
+        {"redis://:a#b@host", "redis://:***@host"},
+        {"redis://:x?password=y#z@h:2", "redis://:***@h:2"},
+        {"redis://q?r#s@host", "redis://***@host"},
+        {"unix:///s.sock?password=a#b?c&db=2", "unix:///s.sock?password=***&db=2"},
         {"", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -986,6 +992,54 @@ static void mask_url_cases(void **state)
         free(m);
     }
     assert_null(fp_config_mask_url(NULL));
+}
+
+static void child_env_keys(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[pool]\nenv_pass = [\"FORKPOOL_REDIS_URL\"]\n"
+                               "env = { APP_MODE = \"prod\", _X1 = \"a=b\", DB_PASSWORD = \"pw9\" }\n");
+    assert_int_equal(cfg->pool.env_pass.count, 1);
+    assert_string_equal(cfg->pool.env_pass.items[0], "FORKPOOL_REDIS_URL");
+    assert_int_equal(cfg->pool.env.count, 3);
+    assert_string_equal(cfg->pool.env.items[0], "APP_MODE=prod");
+    assert_string_equal(cfg->pool.env.items[1], "_X1=a=b");
+    char *text = fp_config_dump_json(cfg);
+    assert_non_null(strstr(text, "\"APP_MODE\":\t\"prod\""));
+    assert_null(strstr(text, "pw9"));
+    free(text);
+    fp_config_free(cfg);
+    expect_config_error("[pool]\nenv_pass = [\"FOO\", \"BAD NAME\"]\n",
+                        "t.toml:2:20: [pool] env_pass[1] must be an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { \"1X\" = \"v\" }\n",
+                        "t.toml:2:9: [pool] env: \"1X\" is not an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { \"A=B\" = \"v\" }\n",
+                        "t.toml:2:9: [pool] env: \"A=B\" is not an environment variable name "
+                        "([A-Za-z_][A-Za-z0-9_]*)");
+    expect_config_error("[pool]\nenv = { N = 3 }\n",
+                        "t.toml:2:9: [pool] env.N must be a string, got integer");
+    expect_config_error("[pool]\nenv = [\"A=1\"]\n",
+                        "t.toml:2:1: [pool] env must be a table of NAME = \"value\", got array");
+}
+
+static void secret_key_names(void **state)
+{
+    (void)state;
+    static const char *const secret[] = {"password", "PASSWORD", "token", "secret", "key",
+                                         "dsn",      "api_key",  "db_password", "sentryDsn",
+                                         "authToken", "client_secret", "passwd"};
+    static const char *const plain[] = {"database", "url", "timeout", "keys", "tokens_max",
+                                        "secretary", "", "host"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        if (!fp_config_secret_key(secret[i]))
+            fail_msg("\"%s\" not taken for a secret", secret[i]);
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (fp_config_secret_key(plain[i]))
+            fail_msg("\"%s\" taken for a secret", plain[i]);
+    assert_false(fp_config_secret_key(NULL));
 }
 
 static cJSON *dump(const fp_config_t *cfg, char **text)
@@ -1096,6 +1150,41 @@ static void dump_json_masks_and_round_trips(void **state)
     clear_env();
 }
 
+static void dump_json_redacts_plugin_secrets(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[redis]\nurl = \"redis://:pa?ss#w@host:6379/0\"\n"
+                               "[handlers.mail]\nPassword = \"pw-1\"\napi_key = \"k-2\"\n"
+                               "host = \"smtp\"\nsentry_dsn = \"https://x@y/1\"\n"
+                               "upstream = \"postgres://app:pw-3@db/app\"\n"
+                               "[handlers.mail.nested]\ntoken = 42\nsecret = [\"pw-4\"]\n");
+    char *text;
+    cJSON *root = dump(cfg, &text);
+    static const char *const leaked[] = {"pa?ss", "pw-1", "k-2", "x@y", "pw-3", "pw-4", "42"};
+    for (size_t i = 0; i < sizeof leaked / sizeof leaked[0]; i++)
+        if (strstr(text, leaked[i]) != NULL)
+            fail_msg("\"%s\" in the dump:\n%s", leaked[i], text);
+    const cJSON *mail = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "handlers"), "mail");
+    assert_string_equal(str_at(cJSON_GetObjectItemCaseSensitive(root, "handlers"), "mail",
+                               "Password"), "***");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(mail, "host")->valuestring, "smtp");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(mail, "upstream")->valuestring,
+                        "postgres://app:***@db/app");
+    assert_string_equal(str_at(mail, "nested", "token"), "***");
+    assert_string_equal(str_at(root, "redis", "url"), "redis://:***@host:6379/0");
+    cJSON_Delete(root);
+    free(text);
+    /* The owner asks for them. */
+    text = fp_config_dump_json_opt(cfg, true);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "pw-1"));
+    assert_non_null(strstr(text, "redis://:pa?ss#w@host:6379/0"));
+    free(text);
+    fp_config_free(cfg);
+}
+
 int main(void)
 {
     clear_env();
@@ -1125,6 +1214,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(resolve_path_order, files_setup, files_teardown),
         cmocka_unit_test(redis_url_from_environment),
         cmocka_unit_test(mask_url_cases),
+        cmocka_unit_test(secret_key_names),
+        cmocka_unit_test(child_env_keys),
+        cmocka_unit_test(dump_json_redacts_plugin_secrets),
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,72 @@ static void test_text_line_has_level_component_and_fields(void **state)
     const char *kv[] = {"queue", "default", "attempt", "2", NULL};
     fp_log_kv(FP_LOG_WARN, "supervisor", kv, "job %s failed:\nboom", "42");
     char *text = read_log(f);
-    assert_non_null(strstr(text, " warn  supervisor: job 42 failed: boom queue=default attempt=2\n"));
-    /* One line: the newline inside the message was flattened. */
+    assert_non_null(strstr(text, " warn  supervisor: job 42 failed:\\nboom queue=default attempt=2\n"));
+    /* One line: the newline inside the message was escaped. */
     assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
     free(text);
+}
+
+#define FORGED "2026-01-01T00:00:00.000Z error supervisor: forged"
+
+static void expect_no_forged_line(fixture_t *f, fp_log_format_t format)
+{
+    assert_int_equal(fp_log_setup(FP_LOG_DEBUG, format, f->path), 0);
+    static const char *const breaks[] = {"\n", "\r", "\v", "\f", "\x1b[2K\r", "\x1c",
+                                         "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9"};
+    for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
+        char evil[256];
+        snprintf(evil, sizeof evil, "x%s" FORGED, breaks[i]);
+        const char *kv[] = {"job", evil, evil, "v", NULL};
+        fp_log_kv(FP_LOG_WARN, evil, kv, "job %s failed: %s", evil, evil);
+    }
+    char *text = read_log(f);
+    if (fp_th_some_line_starts_with(text, FORGED))
+        fail_msg("a forged line in the %s log:\n%s", format == FP_LOG_JSON ? "json" : "text",
+                 text);
+    /* Nothing but the line ends is a control character. */
+    for (const char *p = text; *p != '\0'; p++)
+        if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            fail_msg("raw control character 0x%02x in the log", (unsigned char)*p);
+    if (format == FP_LOG_JSON) {
+        for (char *line = text; *line != '\0';) {
+            char *end = strchr(line, '\n');
+            *end = '\0';
+            cJSON *obj = cJSON_Parse(line);
+            if (obj == NULL)
+                fail_msg("not JSON: %s", line);
+            assert_non_null(strstr(cJSON_GetObjectItem(obj, "msg")->valuestring, FORGED));
+            cJSON_Delete(obj);
+            line = end + 1;
+        }
+    }
+    free(text);
+}
+
+static void test_text_lines_cannot_be_forged(void **state)
+{
+    expect_no_forged_line(*state, FP_LOG_TEXT);
+}
+
+static void test_json_lines_cannot_be_forged(void **state)
+{
+    expect_no_forged_line(*state, FP_LOG_JSON);
+}
+
+static void test_registered_secret_never_logged(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(fp_log_setup(FP_LOG_DEBUG, FP_LOG_TEXT, f->path), 0);
+    fp_log_add_secret("s3cr?t#pw");
+    fp_log_add_secret("ab"); /* too short to mean anything: ignored */
+    fp_log_error("redis", "AUTH failed for redis://u:s3cr?t#pw@h:1 (s3cr?t#pws3cr?t#pw) ab");
+    char *text = read_log(f);
+    assert_null(strstr(text, "s3cr"));
+    assert_non_null(strstr(text, "redis://u:***@h:1 (******) ab\n"));
+    free(text);
+    char msg[64] = "x s3cr?t#pw y";
+    fp_log_redact(msg);
+    assert_string_equal(msg, "x *** y");
 }
 
 static void test_levels_below_threshold_are_dropped(void **state)
@@ -158,6 +221,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_follows_logrotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_path_is_an_error_and_keeps_stderr, setup, teardown),
         cmocka_unit_test(test_level_names_round_trip),
+        cmocka_unit_test_setup_teardown(test_text_lines_cannot_be_forged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_lines_cannot_be_forged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registered_secret_never_logged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,12 @@ static cJSON *inspect_self(void)
     cJSON_AddNumberToObject(o, "pdeathsig", pdeath);
     const char *env_fd = getenv("FORKPOOL_FD");
     cJSON_AddStringToObject(o, "env_fd", env_fd != NULL ? env_fd : "");
+    static const char *const probed[] = {"FORKPOOL_REDIS_URL", "FORKPOOL_PROBE", "APP_MODE",
+                                         "HOME_T"};
+    cJSON *env = cJSON_AddObjectToObject(o, "env");
+    for (size_t i = 0; i < sizeof probed / sizeof probed[0]; i++)
+        if (getenv(probed[i]) != NULL)
+            cJSON_AddStringToObject(env, probed[i], getenv(probed[i]));
     return o;
 }
 
@@ -526,15 +532,117 @@ static void test_exec_sh_child_speaks_on_fd3(void **state)
     fp_tc_close(&ch);
 }
 
-/* Dispositions and the mask survive exec; B7 resets them first. */
-static void test_exec_child_is_clean(void **state)
+/* The exec runtime running this test program again as the child. */
+static void use_self_exec(fixture_t *f)
 {
-    fixture_t *f = *state;
-    char self[PATH_MAX];
+    static char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     assert_true(n > 0);
     self[n] = '\0';
     use_exec(f, self, "--exec-child", NULL);
+}
+
+/* ---- the children's environment ------------------------------------------ */
+
+static const char *env_of(const cJSON *r, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "env"), name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void test_env_scrub_rules(void **state)
+{
+    (void)state;
+    const char *const parent[] = {"PATH=/bin", "FORKPOOL_REDIS_URL=redis://:pw@h", "FORKPOOL_PROBE=1",
+                                  "FORKPOOL_CONFIG=/etc/f.toml", "FORKPOOL_FD=9", "APP_MODE=old",
+                                  "FORKPOOLX=kept", NULL};
+    char *pass_items[] = {"FORKPOOL_PROBE"};
+    char *set_items[] = {"APP_MODE=new", "FORKPOOL_CONFIG=/explicit"};
+    fp_strv_t pass = {pass_items, 1}, set = {set_items, 2};
+    const char *const extra[] = {"FORKPOOL_FD=3", "FORKPOOL_CHILD_ID=2", NULL};
+    char **env = fp_spawn_env(parent, &pass, &set, extra);
+    assert_non_null(env);
+    static const char *const want[] = {"PATH=/bin",           "FORKPOOL_PROBE=1",
+                                       "FORKPOOLX=kept",      "APP_MODE=new",
+                                       "FORKPOOL_CONFIG=/explicit", "FORKPOOL_FD=3",
+                                       "FORKPOOL_CHILD_ID=2", NULL};
+    for (size_t i = 0; want[i] != NULL || env[i] != NULL; i++)
+        if (want[i] == NULL || env[i] == NULL || strcmp(want[i], env[i]) != 0)
+            fail_msg("entry %zu: \"%s\", want \"%s\"", i, env[i] ? env[i] : "(end)",
+                     want[i] ? want[i] : "(end)");
+    free(env);
+    /* Nothing configured: only forkpool's own variables go. */
+    fp_strv_t none = {0};
+    env = fp_spawn_env(parent, &none, &none, NULL);
+    assert_non_null(env);
+    for (size_t i = 0; env[i] != NULL; i++)
+        if (strncmp(env[i], "FORKPOOL_", 9) == 0)
+            fail_msg("kept \"%s\"", env[i]);
+    assert_string_equal(env[0], "PATH=/bin");
+    assert_string_equal(env[1], "APP_MODE=old");
+    free(env);
+}
+
+/* What each runtime's child sees, from the real fork (and exec). */
+static void expect_scrubbed_env(fixture_t *f, bool exec)
+{
+    char *pass_items[] = {"FORKPOOL_PROBE"};
+    char *set_items[] = {"APP_MODE=from-config"};
+    f->cfg.pool.env_pass = (fp_strv_t){pass_items, 1};
+    f->cfg.pool.env = (fp_strv_t){set_items, 1};
+    setenv("FORKPOOL_REDIS_URL", "redis://:hunter2@127.0.0.1:1/0", 1);
+    setenv("FORKPOOL_PROBE", "passed", 1);
+    setenv("HOME_T", "inherited", 1);
+    pid_t pid;
+    int fd;
+    fp_err_t err;
+    int rc = spawn(f, &pid, &fd, &err);
+    unsetenv("FORKPOOL_REDIS_URL");
+    unsetenv("FORKPOOL_PROBE");
+    unsetenv("HOME_T");
+    assert_int_equal(rc, 0);
+    fp_tc_chan_t ch = {fd, NULL, 0, 0};
+    fp_tc_expect_ready(&ch, pid);
+    cJSON *done = NULL, *r;
+    if (exec) {
+        r = fp_tc_read_json(&ch);
+    } else {
+        fp_tc_write(&ch, "{\"op\":\"job\",\"seq\":1,\"attempt\":1,\"job\":{\"type\":\"inspect\"}}\n");
+        done = fp_tc_read_json(&ch);
+        r = cJSON_GetObjectItem(done, "result");
+    }
+    if (env_of(r, "FORKPOOL_REDIS_URL") != NULL)
+        fail_msg("%s child inherited FORKPOOL_REDIS_URL=%s", exec ? "exec" : "native",
+                 env_of(r, "FORKPOOL_REDIS_URL"));
+    assert_non_null(env_of(r, "FORKPOOL_PROBE"));
+    assert_string_equal(env_of(r, "FORKPOOL_PROBE"), "passed");
+    assert_non_null(env_of(r, "APP_MODE"));
+    assert_string_equal(env_of(r, "APP_MODE"), "from-config");
+    assert_non_null(env_of(r, "HOME_T"));
+    cJSON_Delete(done != NULL ? done : r);
+    fp_tc_write(&ch, "{\"op\":\"stop\"}\n");
+    int st = fp_tc_reap(pid);
+    assert_true(WIFEXITED(st));
+    fp_tc_close(&ch);
+}
+
+static void test_native_child_env_is_scrubbed(void **state)
+{
+    expect_scrubbed_env(*state, false);
+}
+
+static void test_exec_child_env_is_scrubbed(void **state)
+{
+    fixture_t *f = *state;
+    use_self_exec(f);
+    expect_scrubbed_env(f, true);
+}
+
+/* Dispositions and the mask survive exec; B7 resets them first. */
+static void test_exec_child_is_clean(void **state)
+{
+    fixture_t *f = *state;
+    use_self_exec(f);
     int extra_fd = open("/dev/null", O_RDONLY);
     pid_t pid;
     int fd;
@@ -628,6 +736,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_exec_missing_command_is_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_empty_command_is_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_lock_read_side_is_shared, setup, teardown),
+        cmocka_unit_test(test_env_scrub_rules),
+        cmocka_unit_test_setup_teardown(test_native_child_env_is_scrubbed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_child_env_is_scrubbed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
