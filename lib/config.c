@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "redis_url.h"
 #include "text.h"
 #include "forkpool/units.h"
 
@@ -76,6 +77,14 @@ static int check_redis_url(const void *field, size_t *elem, char *buf, size_t si
     }
     if (sep[3] == '\0')
         return why(buf, size, "must name a host or a socket after %.*s://", (int)scheme, url);
+    /* The whole parse, as the daemon will do it: a URL it would refuse
+     * fails here, before any child is forked and in check-config. */
+    fp_redis_url_t parsed;
+    fp_err_t e;
+    fp_err_clear(&e);
+    if (fp_redis_url_parse(url, &parsed, &e) < 0)
+        return why(buf, size, "%s", e.msg);
+    fp_redis_url_free(&parsed);
     return 0;
 }
 

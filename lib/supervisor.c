@@ -2118,6 +2118,15 @@ static void kill_all_and_reap(fp_supervisor_t *sup)
     }
 }
 
+/* A start that failed after forking: the channels go through their own
+ * close, which frees them (a bare uv_close of the walk would not). */
+static void channels_close_all(fp_supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->pool.capacity; i++)
+        if (sup->pool.slots[i].channel != NULL)
+            channel_close((channel_t *)sup->pool.slots[i].channel);
+}
+
 static void on_walk_close(uv_handle_t *handle, void *arg)
 {
     (void)arg;
@@ -2154,6 +2163,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     if (rc < 0) {
         /* Nothing was pulled yet: stop what started and report. */
         kill_all_and_reap(sup);
+        channels_close_all(sup);
         outputs_close_all(sup);
         if (sup->queue != NULL)
             fp_queue_close(sup->queue, NULL, NULL);

@@ -171,6 +171,41 @@ static void test_term_mid_run_loses_nothing(void **state)
 /* The largest recycling limits the configuration accepts: the jittered
  * per-child limit saturates instead of overflowing (UBSan aborts on a
  * signed overflow in the daemon). */
+/* A start that fails once children are forked (here the ledger cannot be
+ * opened) stops them, exits 78 and frees everything: the fixture fails the
+ * test on LeakSanitizer's report in the log (each child's channel leaked). */
+static void test_failed_start_after_fork_frees_everything(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 2\n[ledger]\npath = \"/nonexistent/dir/ledger.db\"\n");
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 60000), 78);
+    assert_true(fp_td_log_has(td, "spawned (pid"));
+}
+
+/* A Redis URL the daemon would refuse is refused by the configuration,
+ * before any child is forked. */
+static void test_bad_redis_url_refused_before_forking(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, NULL);
+    char *text = fp_th_read_file(td->config, NULL);
+    assert_non_null(text);
+    char *url = strstr(text, "url = \"");
+    assert_non_null(url);
+    char *end = strchr(url + 7, '"');
+    char out[16384];
+    snprintf(out, sizeof out, "%.*surl = \"redis://127.0.0.1:1/?db\"%s", (int)(url - text), text,
+             end + 1);
+    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
+    free(text);
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 60000), 78);
+    assert_true(fp_td_log_has(td, "take no ?options"));
+    assert_int_equal(fp_td_log_count(td, "spawned (pid"), 0);
+}
+
 static void test_largest_recycling_limits(void **state)
 {
     fp_td_t *td = *state;
@@ -272,6 +307,8 @@ int main(void)
         T(test_bad_payloads_go_to_dead),
         T(test_backpressure_with_large_backlog),
         T(test_term_mid_run_loses_nothing),
+        T(test_failed_start_after_fork_frees_everything),
+        T(test_bad_redis_url_refused_before_forking),
         T(test_largest_recycling_limits),
         T(test_burst_waits_for_its_own_retries),
         T(test_weighted_order_shares_pulls),
