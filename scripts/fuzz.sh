@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh: builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan,
 # -Werror) and runs each for a bounded time, one after the other, starting
-# from its seed corpus in fuzz/corpus/NAME. The corpus grown by a run stays in
+# from its seed corpus in fuzz/corpus/NAME (and fuzz/NAME.dict, tokens for
+# code without coverage feedback, when there is one). The corpus grown by a run stays in
 # the build directory; only the seeds are in the repository. A crash, leak,
 # sanitizer report or hang is a finding: the input is kept in
 # fuzz/findings/NAME/ and the script exits 1 after the remaining targets ran.
@@ -98,10 +99,12 @@ for t in "${targets[@]}"; do
   cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   echo "== fuzz.sh: $t for ${seconds}s"
   # One process (the machine is shared); -timeout makes a hang a finding.
+  dict=()
+  [ ! -f "fuzz/$t.dict" ] || dict=(-dict="fuzz/$t.dict")
   rc=0
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     "$build_dir/fuzz_$t" "$corpus" -max_total_time="$seconds" -timeout=10 \
-    -max_len=16384 -print_final_stats=1 -artifact_prefix="$findings/" >"$log" 2>&1 || rc=$?
+    -max_len=16384 -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" >"$log" 2>&1 || rc=$?
   line=$(summary_of "$log" "$t")
   if [ $rc -ne 0 ]; then
     tail -40 "$log" >&2
