@@ -68,6 +68,19 @@ static void test_header_limit(void **state)
     free(req);
 }
 
+static void test_url_limit(void **state)
+{
+    size_t n = FP_HEALTH_MAX_URL_BYTES + 100;
+    char *req = malloc(n + 64);
+    assert_non_null(req);
+    strcpy(req, "GET /");
+    memset(req + 5, 'a', n);
+    strcpy(req + 5 + n, " HTTP/1.1\r\n\r\n");
+    int calls = 0;
+    assert_int_equal(status_of(req, &calls), 414);
+    free(req);
+}
+
 /* Bytes that are not a whole request yet: no answer. */
 static void test_incomplete(void **state)
 {
@@ -83,6 +96,7 @@ int main(void)
         cmocka_unit_test(test_routes_answer),
         cmocka_unit_test(test_server_answers),
         cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_url_limit),
         cmocka_unit_test(test_incomplete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
