@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static void vset(fp_err_t *err, int code, int line, int col, const char *fmt, va_list ap)
+/* The attribute lets clang check callers' formats (-Wformat-nonliteral). */
+static __attribute__((format(printf, 5, 0))) void vset(fp_err_t *err, int code, int line,
+                                                      int col, const char *fmt, va_list ap)
 {
     err->code = code;
     err->line = line;

@@ -454,43 +454,59 @@ static void conn_fail(conn_t *c, int status, const char *text)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static const fp_health_route_t *find_route(const fp_health_t *h, const char *path, size_t len)
+static const fp_health_route_t *find_route(const fp_health_route_t *routes, size_t n,
+                                           const char *path, size_t len)
 {
-    for (size_t i = 0; i < h->n_routes; i++) {
-        const char *p = h->routes[i].path;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = routes[i].path;
         if (p != NULL && strlen(p) == len && memcmp(p, path, len) == 0)
-            return &h->routes[i];
+            return &routes[i];
     }
     return NULL;
 }
 
-/* A complete request: answer it. Any method but GET and HEAD is 405 whatever
- * the path, as the Allow header names the only methods the server has. */
+/* What a complete request gets before any route runs: 405 for any method but
+ * GET and HEAD whatever the path (the Allow header names the only methods
+ * the server has), 400 for a target that is not a URL, 404 for an unknown
+ * path; 0 with *route set when a route answers. */
+static int request_verdict(const fp_health_route_t *routes, size_t n, unsigned method,
+                           const fp_buf_t *url, const fp_health_route_t **route)
+{
+    if (method != HTTP_GET && method != HTTP_HEAD)
+        return 405;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (url->len == 0 || http_parser_parse_url(url->data, url->len, 0, &u) != 0)
+        return 400;
+    const char *path = "/";
+    size_t path_len = 1;
+    if (u.field_set & (1 << UF_PATH)) {
+        path = url->data + u.field_data[UF_PATH].off;
+        path_len = u.field_data[UF_PATH].len;
+    }
+    *route = find_route(routes, n, path, path_len);
+    return *route != NULL ? 0 : 404;
+}
+
+/* A complete request: answer it. */
 static void conn_handle_request(conn_t *c)
 {
     fp_health_t *h = c->h;
     bool keep = http_should_keep_alive(&c->parser) != 0;
     unsigned method = c->parser.method;
-    if (method != HTTP_GET && method != HTTP_HEAD) {
+    const fp_health_route_t *route = NULL;
+    switch (request_verdict(h->routes, h->n_routes, method, &c->url, &route)) {
+    case 405:
         conn_respond_text(c, 405, "method not allowed\n", false, "Allow: GET, HEAD\r\n", !keep);
         goto done;
-    }
-    struct http_parser_url u;
-    http_parser_url_init(&u);
-    if (c->url.len == 0 || http_parser_parse_url(c->url.data, c->url.len, 0, &u) != 0) {
+    case 400:
         conn_fail(c, 400, "bad request\n");
         return;
-    }
-    const char *path = "/";
-    size_t path_len = 1;
-    if (u.field_set & (1 << UF_PATH)) {
-        path = c->url.data + u.field_data[UF_PATH].off;
-        path_len = u.field_data[UF_PATH].len;
-    }
-    const fp_health_route_t *route = find_route(h, path, path_len);
-    if (route == NULL) {
+    case 404:
         conn_respond_text(c, 404, "not found\n", method == HTTP_HEAD, NULL, !keep);
         goto done;
+    default:
+        break;
     }
     /* Before rendering, so a client that does not read costs no more bodies. */
     if (conn_queue_full(c))
@@ -507,6 +523,12 @@ static void conn_handle_request(conn_t *c)
 done:
     if (!keep)
         conn_end(c);
+}
+
+/* Refuse a declared large body before reading any of it. */
+static bool declared_body_too_large(const http_parser *p)
+{
+    return (p->flags & F_CONTENTLENGTH) && p->content_length > FP_HEALTH_MAX_BODY_BYTES;
 }
 
 static conn_t *conn_of(http_parser *p)
@@ -570,8 +592,7 @@ static int on_headers_complete(http_parser *p)
 {
     conn_t *c = conn_of(p);
     c->headers_done = true;
-    /* Refuse a declared large body before reading any of it. */
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > FP_HEALTH_MAX_BODY_BYTES)
+    if (declared_body_too_large(p))
         conn_fail(c, 413, "request body too large\n");
     return 0;
 }
@@ -631,6 +652,19 @@ static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     conn_feed(c, buf->base, (size_t)nread);
 }
 
+/* The answer to a stopped parse: reject is 414 or 431 from the head counting
+ * callbacks, or 0. */
+static int parse_error_status(int reject, enum http_errno e)
+{
+    if (reject != 0)
+        return reject;
+    if (e == HPE_HEADER_OVERFLOW)
+        return 431;
+    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete)
+        return 500; /* our callbacks fail only on ENOMEM */
+    return 400;
+}
+
 /* Parses input and answers what completes. Stopped by the budget, the rest
  * is copied (at most one read) and parsed on the next turn, reading paused
  * meanwhile so it cannot grow. */
@@ -660,14 +694,11 @@ static void conn_feed(conn_t *c, const char *data, size_t len)
     }
     if (e == HPE_OK && done == len)
         return;
-    if (c->reject == 414)
-        conn_fail(c, 414, "uri too long\n");
-    else if (c->reject == 431 || e == HPE_HEADER_OVERFLOW)
-        conn_fail(c, 431, "request header fields too large\n");
-    else if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete)
-        conn_fail(c, 500, "internal error\n"); /* our callbacks fail only on ENOMEM */
-    else
-        conn_fail(c, 400, "bad request\n");
+    int status = parse_error_status(c->reject, e);
+    conn_fail(c, status, status == 414   ? "uri too long\n"
+                         : status == 431 ? "request header fields too large\n"
+                         : status == 500 ? "internal error\n"
+                                         : "bad request\n");
 }
 
 /* ---- accepting --------------------------------------------------------- */
@@ -954,4 +985,116 @@ void fp_health_close(fp_health_t *h, void (*cb)(void *ctx), void *ctx)
     uv_close((uv_handle_t *)&h->turn_tick, on_server_handle_close);
     for (conn_t *c = h->conns; c != NULL; c = c->next)
         conn_close(c);
+}
+
+/* ---- one request without a connection ---------------------------------- */
+
+/* The parser's state for fp_health_request_status: what the server's
+ * callbacks keep, without the connection around it. */
+typedef struct probe_s {
+    fp_buf_t url;
+    size_t url_bytes;
+    size_t head_bytes;
+    bool in_field;
+    int reject; /* 414 or 431 */
+    uint64_t body_bytes;
+    int status; /* 413 */
+    bool complete;
+} probe_t;
+
+static int probe_head_count(probe_t *pr, size_t len)
+{
+    pr->head_bytes += len;
+    pr->reject = fp_health_head_verdict(pr->url_bytes, pr->head_bytes);
+    return pr->reject != 0 ? -1 : 0;
+}
+
+static int probe_on_url(http_parser *p, const char *at, size_t len)
+{
+    probe_t *pr = p->data;
+    pr->url_bytes += len;
+    if (pr->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&pr->url, at, len) != 0)
+        return -1;
+    return probe_head_count(pr, len);
+}
+
+static int probe_on_header_field(http_parser *p, const char *at, size_t len)
+{
+    probe_t *pr = p->data;
+    if (!pr->in_field)
+        len += 4; /* ": " and CRLF, as the server counts them */
+    pr->in_field = true;
+    return probe_head_count(pr, len);
+}
+
+static int probe_on_header_value(http_parser *p, const char *at, size_t len)
+{
+    probe_t *pr = p->data;
+    pr->in_field = false;
+    return probe_head_count(pr, len);
+}
+
+static int probe_on_headers_complete(http_parser *p)
+{
+    if (declared_body_too_large(p))
+        ((probe_t *)p->data)->status = 413;
+    return 0;
+}
+
+static int probe_on_body(http_parser *p, const char *at, size_t len)
+{
+    probe_t *pr = p->data;
+    pr->body_bytes += len;
+    if (pr->body_bytes > FP_HEALTH_MAX_BODY_BYTES)
+        pr->status = 413;
+    return 0;
+}
+
+static int probe_on_message_complete(http_parser *p)
+{
+    ((probe_t *)p->data)->complete = true;
+    http_parser_pause(p, 1); /* the first request only */
+    return 0;
+}
+
+static int probe_route(const fp_health_route_t *routes, size_t n, void *ctx, unsigned method,
+                       const fp_buf_t *url)
+{
+    const fp_health_route_t *route = NULL;
+    int status = request_verdict(routes, n, method, url, &route);
+    if (status != 0)
+        return status;
+    fp_buf_t body = {0};
+    const char *content_type = NULL;
+    status = route->fn(ctx, &body, &content_type);
+    fp_buf_free(&body);
+    return status >= 100 && status <= 599 ? status : 500;
+}
+
+int fp_health_request_status(const char *data, size_t len, const fp_health_route_t *routes,
+                             size_t n, void *ctx)
+{
+    probe_t pr = {0};
+    http_parser parser;
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = &pr;
+    http_parser_settings settings;
+    http_parser_settings_init(&settings);
+    settings.on_url = probe_on_url;
+    settings.on_header_field = probe_on_header_field;
+    settings.on_header_value = probe_on_header_value;
+    settings.on_headers_complete = probe_on_headers_complete;
+    settings.on_body = probe_on_body;
+    settings.on_message_complete = probe_on_message_complete;
+    http_parser_set_max_header_size(FP_HEALTH_MAX_URL_BYTES + FP_HEALTH_MAX_HEADER_BYTES +
+                                    READ_BUF_BYTES); /* as fp_health_start sets it */
+    http_parser_execute(&parser, &settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&parser);
+    int status = pr.status;
+    if (status == 0 && e != HPE_OK && e != HPE_PAUSED)
+        status = parse_error_status(pr.reject, e);
+    if (status == 0 && pr.complete)
+        status = probe_route(routes, n, ctx, parser.method, &pr.url);
+    fp_buf_free(&pr.url);
+    return status;
 }

@@ -131,6 +131,13 @@ void fp_health_set_idle_ms(fp_health_t *h, uint64_t idle_ms);
 
 void fp_health_get_stats(const fp_health_t *h, fp_health_stats_t *out);
 
+/* The status the server answers to the first request in data, parsed and
+ * routed as a connection would be but without one (for the fuzz target and
+ * tests): 400, 405, 413, 414, 431, a route's status, or 0 when data holds no
+ * complete request yet. Routes run with ctx. */
+int fp_health_request_status(const char *data, size_t len, const fp_health_route_t *routes,
+                             size_t n, void *ctx);
+
 /* Stops listening and closes every connection, abandoning unsent responses.
  * cb (may be NULL) runs once on the loop after the last handle is closed, and
  * h is freed just before it; never from within this call. h must not be used

@@ -296,8 +296,10 @@ static void build_json(line_t *l, fp_log_level_t level, const char *component,
     format_json(l, level, component, kv, msg, budget);
 }
 
-static void vlog(fp_log_level_t level, const char *component, const char *const *kv,
-                 const char *fmt, va_list ap)
+static __attribute__((format(printf, 4, 0))) void vlog(fp_log_level_t level,
+                                                      const char *component,
+                                                      const char *const *kv, const char *fmt,
+                                                      va_list ap)
 {
     if (!fp_log_enabled(level))
         return;

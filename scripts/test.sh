@@ -3,12 +3,15 @@
 # builds in a fresh directory with AddressSanitizer, UBSan and -Werror, and
 # runs every ctest test (unit and integration). A Release configuration is
 # built too (not run), with -Werror: its optimiser finds warnings the Debug
-# build does not. Safe to run again.
+# build does not. Then every fuzz target runs for 10 s (scripts/fuzz.sh,
+# clang, in a fresh build-test-fuzz/), so the targets and the clang build stay
+# green. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${FP_TEST_BUILD_DIR:-build-test}
 release_dir=${FP_TEST_RELEASE_DIR:-build-test-release}
+fuzz_dir=${FP_TEST_FUZZ_DIR:-build-test-fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== test.sh: checking packages"
@@ -28,5 +31,8 @@ cmake -S . -B "$release_dir" -DCMAKE_BUILD_TYPE=Release -DFP_WERROR=ON -DFP_TEST
 cmake --build "$release_dir" -j "$jobs"
 
 echo "== test.sh: running the suite"
-cd "$build_dir"
-ctest --output-on-failure -j "$jobs"
+(cd "$build_dir" && ctest --output-on-failure -j "$jobs")
+
+echo "== test.sh: fuzzing every target for 10 s in $fuzz_dir"
+rm -rf "$fuzz_dir"
+FP_FUZZ_BUILD_DIR=$fuzz_dir scripts/fuzz.sh --seconds 10
