@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
  * before any thread or child exists; children inherit them with the memory. */
 #define SECRETS_MAX 4
 #define SECRET_MIN 3 /* shorter ones would blank common text and hide nothing */
-static char g_secrets[SECRETS_MAX][256];
+static char *g_secrets[SECRETS_MAX]; /* whole: a cut copy would leave the tail in clear */
 static size_t g_nsecrets;
 
 const char *fp_log_level_name(fp_log_level_t level)
@@ -109,8 +110,9 @@ void fp_log_add_secret(const char *secret)
     for (size_t i = 0; i < g_nsecrets; i++)
         if (strcmp(g_secrets[i], secret) == 0)
             return;
-    /* A longer one is cut: its start still matches, and is what identifies it. */
-    snprintf(g_secrets[g_nsecrets++], sizeof g_secrets[0], "%s", secret);
+    char *copy = strdup(secret);
+    if (copy != NULL)
+        g_secrets[g_nsecrets++] = copy;
 }
 
 void fp_log_redact(char *s)
@@ -121,6 +123,20 @@ void fp_log_redact(char *s)
         while ((p = strstr(s, g_secrets[i])) != NULL) {
             memcpy(p, "***", 3);
             memmove(p + 3, p + n, strlen(p + n) + 1);
+        }
+    }
+}
+
+void fp_log_redact_cut(char *s)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    for (size_t i = 0; i < g_nsecrets; i++) {
+        size_t n = strlen(g_secrets[i]);
+        for (size_t k = n - 1 < len ? n - 1 : len; k > 0; k--) {
+            if (memcmp(s + len - k, g_secrets[i], k) == 0) {
+                memset(s + len - k, '*', k);
+                break;
+            }
         }
     }
 }
@@ -305,8 +321,10 @@ static __attribute__((format(printf, 4, 0))) void vlog(fp_log_level_t level,
         return;
     int saved_errno = errno;
     char msg[LINE_MAX_BYTES / 2];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    bool cut = vsnprintf(msg, sizeof msg, fmt, ap) >= (int)sizeof msg;
     fp_log_redact(msg);
+    if (cut)
+        fp_log_redact_cut(msg);
     line_t l;
     l.len = 0;
     if (g_format == FP_LOG_JSON)

@@ -26,10 +26,12 @@ static void hide_redis_password(const char *url)
         return;
     const char *colon = memchr(auth, ':', (size_t)(at - auth));
     const char *from = colon != NULL ? colon + 1 : auth;
-    char raw[256];
-    snprintf(raw, sizeof raw, "%.*s", (int)(at - from), from);
+    char *raw = strndup(from, (size_t)(at - from));
+    if (raw == NULL)
+        return;
     fp_log_add_secret(raw);
-    memset(raw, 0, sizeof raw);
+    memset(raw, 0, strlen(raw));
+    free(raw);
 }
 
 int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)

@@ -161,7 +161,10 @@ int main(int argc, char **argv)
     fp_err_clear(&err);
     int rc = cmd->run(argc - 1, argv + 1, &err);
     if (rc < 0) {
+        bool cut = strlen(err.msg) + 1 >= sizeof err.msg;
         fp_log_redact(err.msg);
+        if (cut)
+            fp_log_redact_cut(err.msg);
         const char *msg = err.msg[0] != '\0' ? err.msg : fp_strerror(rc);
         /* Configuration errors are "FILE:LINE:COL: reason" alone, the form
          * editors and CI annotations jump to. */

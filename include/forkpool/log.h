@@ -41,6 +41,10 @@ void fp_log_add_secret(const char *secret);
  * than the secret, so s never grows). */
 void fp_log_redact(char *s);
 
+/* For text cut at a buffer's end after fp_log_redact: a start of a secret
+ * that the cut left at the end of s is overwritten with '*'. */
+void fp_log_redact_cut(char *s);
+
 /* Writes one line: time, level, component (e.g. "supervisor", "child 3",
  * "config") and the message. In JSON format extra key/value pairs may follow
  * as a NULL-terminated list of const char * pairs via fp_log_kv. */

@@ -119,6 +119,39 @@ static void test_registered_secret_never_logged(void **state)
     assert_string_equal(msg, "x *** y");
 }
 
+/* A message cut at the line limit may end inside the secret: the part of
+ * it that made the cut must not be written either. */
+static void test_secret_cut_by_the_line_limit_is_not_logged(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(fp_log_setup(FP_LOG_DEBUG, FP_LOG_TEXT, f->path), 0);
+    fp_log_add_secret("Zq9CutPassw0rd");
+    for (int pad = 4080; pad < 4100; pad++) {
+        fp_log_error("redis", "%*s redis://:Zq9CutPassw0rd@h:1", pad, "x");
+    }
+    char *text = read_log(f);
+    assert_null(strstr(text, "Zq9C"));
+    free(text);
+}
+
+/* Passwords longer than the stored copy: none of it may be written. */
+static void test_long_secret_is_redacted_whole(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(fp_log_setup(FP_LOG_DEBUG, FP_LOG_TEXT, f->path), 0);
+    char secret[601];
+    for (size_t i = 0; i < sizeof secret - 1; i++)
+        secret[i] = (char)('a' + i % 26);
+    memcpy(secret + 500, "LONGTAIL", 8);
+    secret[sizeof secret - 1] = '\0';
+    fp_log_add_secret(secret);
+    fp_log_error("redis", "AUTH %s failed", secret);
+    char *text = read_log(f);
+    assert_null(strstr(text, "LONGTAIL"));
+    assert_non_null(strstr(text, "AUTH *** failed"));
+    free(text);
+}
+
 static void test_levels_below_threshold_are_dropped(void **state)
 {
     fixture_t *f = *state;
@@ -224,6 +257,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_text_lines_cannot_be_forged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_lines_cannot_be_forged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registered_secret_never_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_cut_by_the_line_limit_is_not_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_secret_is_redacted_whole, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
