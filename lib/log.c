@@ -48,19 +48,20 @@ int fp_log_level_parse(const char *name)
     return -1;
 }
 
-static int open_log(const char *path)
+static int open_log(const char *path, int extra_flags)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0640);
     return fd < 0 ? -errno : fd;
 }
 
-int fp_log_setup(fp_log_level_t level, fp_log_format_t format, const char *path)
+static int setup(fp_log_level_t level, fp_log_format_t format, const char *path,
+                 int extra_flags)
 {
     int fd = 2;
     if (path != NULL && *path != '\0') {
         if (strlen(path) >= sizeof g_path)
             return -ENAMETOOLONG;
-        fd = open_log(path);
+        fd = open_log(path, extra_flags);
         if (fd < 0)
             return fd;
     }
@@ -76,11 +77,21 @@ int fp_log_setup(fp_log_level_t level, fp_log_format_t format, const char *path)
     return 0;
 }
 
+int fp_log_setup(fp_log_level_t level, fp_log_format_t format, const char *path)
+{
+    return setup(level, format, path, 0);
+}
+
+int fp_log_setup_nofollow(fp_log_level_t level, fp_log_format_t format, const char *path)
+{
+    return setup(level, format, path, O_NOFOLLOW);
+}
+
 int fp_log_reopen(void)
 {
     if (g_path[0] == '\0')
         return 0;
-    int fd = open_log(g_path);
+    int fd = open_log(g_path, 0);
     if (fd < 0)
         return fd;
     int old = atomic_exchange(&g_fd, fd);

@@ -68,7 +68,17 @@ static int parse_args(int argc, char **argv, run_args_t *args, fp_err_t *err)
 static int open_files(const fp_config_t *cfg, const fp_privs_plan_t *privs, fp_pidfile_t *pf,
                       fp_err_t *err)
 {
-    int rc = fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format, cfg->daemon.log_file);
+    /* A symlink is refused before open: following it, root would create
+     * whatever file the user pointed it at, before the check below. */
+    int rc = privs->drop ? fp_log_setup_nofollow(cfg->daemon.log_level, cfg->daemon.log_format,
+                                                 cfg->daemon.log_file)
+                         : fp_log_setup(cfg->daemon.log_level, cfg->daemon.log_format,
+                                        cfg->daemon.log_file);
+    if (rc == -ELOOP && privs->drop)
+        return fp_err_set(err, FP_ECONFIG,
+                          "refusing to hand daemon.log_file %s to daemon.user: not a plain "
+                          "file with a single link",
+                          cfg->daemon.log_file);
     if (rc < 0)
         return fp_err_set(err, FP_ECONFIG, "%s: cannot open daemon.log_file \"%s\": %s",
                           cfg->source, cfg->daemon.log_file, strerror(-rc));

@@ -21,6 +21,10 @@ typedef enum fp_log_format_e { FP_LOG_TEXT, FP_LOG_JSON } fp_log_format_t;
  * previous destination). */
 int fp_log_setup(fp_log_level_t level, fp_log_format_t format, const char *path);
 
+/* fp_log_setup that refuses a symlink as the file (-ELOOP) instead of
+ * following it: root must not create or open a file a user pointed it at. */
+int fp_log_setup_nofollow(fp_log_level_t level, fp_log_format_t format, const char *path);
+
 /* Reopens the log file (SIGUSR1, after logrotate moved it). 0 or -errno. */
 int fp_log_reopen(void);
 

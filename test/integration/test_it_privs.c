@@ -190,6 +190,23 @@ static void test_symlinked_log_file_is_not_handed_over(void **state)
     assert_true(fp_td_log_count(td, "refusing to hand daemon.log_file") == 1);
 }
 
+/* The same symlink pointing nowhere: root must not create its target (an
+ * /etc/nologin would lock users out) before refusing it. */
+static void test_symlinked_log_file_target_is_not_created(void **state)
+{
+    fp_td_t *td = *state;
+    char target_path[4200], logfile[4200], lines[9000];
+    path_in(td, "created-by-root", target_path, sizeof target_path);
+    path_in(td, "own.log", logfile, sizeof logfile);
+    assert_int_equal(symlink(target_path, logfile), 0);
+    snprintf(lines, sizeof lines, "user = \"nobody\"\nlog_file = \"%s\"\n", logfile);
+    fp_td_config(td, lines, NULL);
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 30000), 78);
+    if (access(target_path, F_OK) == 0)
+        fail_msg("%s was created by root through the symlink", target_path);
+}
+
 static void test_group_only_drop_is_applied(void **state)
 {
     fp_td_t *td = *state;
@@ -363,6 +380,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_drop_owns_files_and_clears_groups, setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_log_file_is_not_handed_over, setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_symlinked_log_file_target_is_not_created, setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_group_only_drop_is_applied, setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_init_runs_as_user, setup, fp_td_teardown),
