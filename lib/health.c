@@ -223,6 +223,8 @@ static int evict_rank(fp_health_phase_t phase)
         return 2;
     case FP_HEALTH_BODY:
         return 3;
+    case FP_HEALTH_WRITING:
+        return 4;
     default:
         return -1;
     }
@@ -253,13 +255,18 @@ int fp_health_head_verdict(size_t url_bytes, size_t head_bytes)
 static fp_health_conn_view_t conn_view(const conn_t *c)
 {
     fp_health_conn_view_t v = {FP_HEALTH_IDLE, c->last_active_ms};
+    /* Evicting a connection whose answer is not all sent cuts that answer:
+     * the client asked and waits, it is not the idle one. */
+    bool writing = !c->shut && uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > 0;
     if (c->state != CS_OPEN) {
-        v.phase = FP_HEALTH_LINGER;
+        v.phase = c->shut ? FP_HEALTH_LINGER : FP_HEALTH_WRITING;
     } else if (c->resume_pending) {
         v.phase = FP_HEALTH_BUSY;
     } else if (c->in_request) {
         v.phase = c->headers_done ? FP_HEALTH_BODY : FP_HEALTH_HEADERS;
         v.since_ms = c->request_start_ms;
+    } else if (writing) {
+        v.phase = FP_HEALTH_WRITING;
     }
     return v;
 }

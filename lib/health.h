@@ -51,6 +51,7 @@ typedef enum fp_health_phase_e {
     FP_HEALTH_IDLE,    /* between requests (keep-alive) */
     FP_HEALTH_HEADERS, /* a request begun, its headers not complete */
     FP_HEALTH_BODY,    /* headers done, a (small, discarded) body still arriving */
+    FP_HEALTH_WRITING, /* an answer still being sent: evicted only when nothing else is */
     FP_HEALTH_BUSY,    /* requests parsed and being answered over loop turns */
 } fp_health_phase_t;
 

@@ -115,6 +115,19 @@ static int route_big(void *ctx, fp_buf_t *body, const char **content_type)
     return 200;
 }
 
+/* More than a loopback socket's send buffer takes: part stays queued. */
+#define HUGE_BODY_BYTES (16 * 1024 * 1024)
+
+static int route_huge(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    static char chunk[65536];
+    memset(chunk, 'y', sizeof chunk);
+    for (size_t n = 0; n < HUGE_BODY_BYTES; n += sizeof chunk)
+        if (fp_buf_append(body, chunk, sizeof chunk) != 0)
+            return -ENOMEM;
+    return 200;
+}
+
 static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
 {
     (void)fp_buf_append(body, "half", 4);
@@ -126,6 +139,7 @@ static const fp_health_route_t g_routes[] = {
     {"/readyz", route_readyz},
     {"/big", route_big},
     {"/broken", route_broken},
+    {"/huge", route_huge},
 };
 #define N_ROUTES (sizeof g_routes / sizeof g_routes[0])
 
@@ -811,6 +825,37 @@ static void test_eviction_order(void **state)
         client_close(all[i]);
 }
 
+/* A connection whose last response is still being sent is not idle: at
+ * the cap, an idle keep-alive connection goes first, and the answer in
+ * flight arrives whole. */
+static void test_eviction_spares_answer_in_flight(void **state)
+{
+    fp_health_limits_t lim = {60000, 60000, 3};
+    run_on_loop(do_set_limits, &lim);
+    fp_health_stats_t s;
+    client_t a, b, c, d;
+    resp_t r = {0};
+    client_open_opts(&a, 4096);
+    client_send(&a, "GET /huge HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    /* The body cannot all be in the kernel yet: a is mid-answer. */
+    WAIT_FOR_STATS(s, s.requests == 1 && s.queued_max_bytes > 0);
+    client_open(&b);
+    client_send(&b, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(client_read(&b, &r, false)); /* b is idle */
+    client_open(&c);
+    WAIT_FOR_STATS(s, s.accepted == 3);
+    client_open(&d);
+    WAIT_FOR_STATS(s, s.evicted == 1);
+    assert_true(client_wait_closed(&b, NULL));
+    assert_true(client_read(&a, &r, false));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, HUGE_BODY_BYTES);
+    resp_free(&r);
+    client_t *all[] = {&a, &b, &c, &d};
+    for (size_t i = 0; i < 4; i++)
+        client_close(all[i]);
+}
+
 /* One header byte every 20 ms keeps the idle timer (20 s) from firing, but
  * not the header timer (200 ms): the connection is closed long before the
  * idle time could have passed. */
@@ -899,6 +944,11 @@ static void test_evicts_before(void **state)
     assert_false(fp_health_evicts_before(&head_old, &idle_new));
     assert_true(fp_health_evicts_before(&head_old, &head_new));
     assert_true(fp_health_evicts_before(&head_new, &body_old));
+    /* An answer still being sent goes last, though it can go. */
+    fp_health_conn_view_t writing_old = {FP_HEALTH_WRITING, 0};
+    assert_true(fp_health_evicts_before(&writing_old, NULL));
+    assert_true(fp_health_evicts_before(&body_old, &writing_old));
+    assert_false(fp_health_evicts_before(&writing_old, &head_new));
 }
 
 static void test_head_verdict(void **state)
@@ -1082,6 +1132,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap_evicts_oldest_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_spares_answer_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_timeout_stops_slowloris, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_request_target_414, setup, teardown),
         cmocka_unit_test(test_timeout_ms),
