@@ -105,14 +105,20 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     return fp_buf_append(body, json, sizeof json - 1) == 0 ? 503 : -ENOMEM;
 }
 
-static int route_big(void *ctx, fp_buf_t *body, const char **content_type)
+/* A body of bytes (a multiple of 4096) of one repeated character. */
+static int fill_body(fp_buf_t *body, char c, size_t bytes)
 {
     static char chunk[4096];
-    memset(chunk, 'x', sizeof chunk);
-    for (size_t n = 0; n < BIG_BODY_BYTES; n += sizeof chunk)
+    memset(chunk, c, sizeof chunk);
+    for (size_t n = 0; n < bytes; n += sizeof chunk)
         if (fp_buf_append(body, chunk, sizeof chunk) != 0)
             return -ENOMEM;
     return 200;
+}
+
+static int route_big(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    return fill_body(body, 'x', BIG_BODY_BYTES);
 }
 
 /* More than a loopback socket's send buffer takes: part stays queued. */
@@ -120,12 +126,7 @@ static int route_big(void *ctx, fp_buf_t *body, const char **content_type)
 
 static int route_huge(void *ctx, fp_buf_t *body, const char **content_type)
 {
-    static char chunk[65536];
-    memset(chunk, 'y', sizeof chunk);
-    for (size_t n = 0; n < HUGE_BODY_BYTES; n += sizeof chunk)
-        if (fp_buf_append(body, chunk, sizeof chunk) != 0)
-            return -ENOMEM;
-    return 200;
+    return fill_body(body, 'y', HUGE_BODY_BYTES);
 }
 
 static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
