@@ -130,10 +130,13 @@ void fp_log_redact(char *s)
 {
     for (size_t i = 0; s != NULL && i < g_nsecrets; i++) {
         size_t n = strlen(g_secrets[i]);
-        char *p;
-        while ((p = strstr(s, g_secrets[i])) != NULL) {
+        char *p, *from = s;
+        /* On after the mask: a secret that the mask completes (or "***"
+         * itself) would otherwise be found again for ever. */
+        while ((p = strstr(from, g_secrets[i])) != NULL) {
             memcpy(p, "***", 3);
             memmove(p + 3, p + n, strlen(p + n) + 1);
+            from = p + 3;
         }
     }
 }
