@@ -71,6 +71,14 @@ int fp_pidfile_take(const char *path, fp_pidfile_t *pf, fp_err_t *err)
     int fd = -1, rc = open_locked(path, &fd, err);
     if (rc < 0)
         return rc;
+    /* Checked before writing: another name of a file (a hard link planted
+     * where the daemon's user can write) would be truncated to our pid. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        close(fd);
+        return fp_err_set(err, FP_ECONFIG,
+                          "daemon.pidfile %s is not a plain file with a single link", path);
+    }
     /* Written over the old content, then cut to length: a reader never
      * sees the file empty because of us. */
     char line[32];

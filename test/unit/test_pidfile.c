@@ -50,6 +50,30 @@ static void test_stale_file_is_taken_over(void **state)
     free(dir);
 }
 
+/* A pidfile path that is another name of some file (a hard link planted in
+ * a directory the daemon's user can write): refused before a byte of that
+ * file is changed. */
+static void test_hard_linked_file_is_not_written(void **state)
+{
+    (void)state;
+    char *dir = fp_th_tmpdir();
+    char path[4096], victim[4096];
+    snprintf(path, sizeof path, "%s/fp.pid", dir);
+    snprintf(victim, sizeof victim, "%s/precious", dir);
+    assert_int_equal(fp_th_write_file(victim, "precious\n", 9), 0);
+    assert_int_equal(link(victim, path), 0);
+    fp_pidfile_t pf;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_pidfile_take(path, &pf, &err), FP_ECONFIG);
+    assert_int_equal(pf.fd, -1);
+    char *text = fp_th_read_file(victim, NULL);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    fp_th_rmrf(dir);
+    free(dir);
+}
+
 static void test_no_path_takes_nothing(void **state)
 {
     (void)state;
@@ -64,6 +88,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_take_names_the_holder),
         cmocka_unit_test(test_stale_file_is_taken_over),
+        cmocka_unit_test(test_hard_linked_file_is_not_written),
         cmocka_unit_test(test_no_path_takes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
