@@ -14,30 +14,54 @@
 #include "json.h"
 
 /* Outcomes of one loop turn for one queue, applied atomically. Each acts
- * only on an entry still pending to this consumer, looked up with XPENDING
- * before XACK: XACK alone would also settle an entry another consumer took
- * over meanwhile, and its 0 does not tell whether the entry was taken over or
- * already settled. An upper-case kind marks an entry the daemon saw deleted
- * from the stream while it held it: its pending record may be gone (XCLAIM
- * drops it), and the copy it carries is the job's only one, so it lands
- * unless another consumer holds the entry. Anything not applied is reported
- * as {id, holder} (holder '' when nothing holds it) and left untouched, so a
- * batch re-sent after a lost reply adds nothing twice. A retry's due time is
- * Redis' TIME plus the delay it carries, the clock the mover uses. */
+ * only on an entry still pending to this consumer: XACK alone would also
+ * settle an entry another consumer took over meanwhile, and its 0 does not
+ * tell whether the entry was taken over or already settled. This consumer's
+ * pending entries are read once (XPENDING with the consumer filter: as many
+ * as the daemon holds, a few dozen), so the common case costs a table lookup
+ * instead of a call per entry; an id not among them is looked up alone. An
+ * upper-case kind marks an entry the daemon saw deleted from the stream while
+ * it held it: its pending record may be gone (XCLAIM drops it), and the copy
+ * it carries is the job's only one, so it lands unless another consumer holds
+ * the entry. Anything not applied is reported as {id, holder} (holder ''
+ * when nothing holds it) and left untouched, so a batch re-sent after a lost
+ * reply adds nothing twice; an id twice in one batch is applied once. Every
+ * kind is checked before anything is read or written, and the
+ * writes come first and XACK + XDEL (one call each) last: a script stopped
+ * half-way (scripts do not roll back) leaves a job twice, never none. A
+ * retry's due time is Redis' TIME plus the delay it carries, the clock the
+ * mover uses. */
 #define OUTCOMES_LOOP \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
     "local widths = {a = 2, p = 3, r = 4, d = 6}\n" \
+    "local mine, seen, acks, dels = {}, {}, {}, {}\n" \
+    "local j = i\n" \
+    "while j <= n do\n" \
+    "  local w = widths[string.lower(ARGV[j])]\n" \
+    "  if not w then\n" \
+    "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(ARGV[j]))\n" \
+    "  end\n" \
+    "  j = j + w\n" \
+    "end\n" \
+    "if i <= n then\n" \
+    "  for _, e in ipairs(redis.call('XPENDING', jobs, group, '-', '+', 10000, consumer)) do\n" \
+    "    mine[e[1]] = true\n" \
+    "  end\n" \
+    "end\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
     "  local k = string.lower(kind)\n" \
-    "  if not widths[k] then\n" \
-    "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(kind))\n" \
+    "  local holder = nil\n" \
+    "  if mine[id] then\n" \
+    "    holder = consumer\n" \
+    "  elseif not seen[id] then\n" \
+    "    local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
+    "    holder = p[1] and p[1][2]\n" \
     "  end\n" \
-    "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
-    "  local holder = p[1] and p[1][2]\n" \
-    "  if holder == consumer or (holder == nil and k ~= kind) then\n" \
-    "    if holder then redis.call('XACK', jobs, group, id) end\n" \
+    "  if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
+    "    seen[id], mine[id] = true, nil\n" \
+    "    if holder then acks[#acks + 1] = id end\n" \
     "    if k == 'p' then\n" \
     "      redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
     "    elseif k == 'r' then\n" \
@@ -46,12 +70,18 @@
     "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
     "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
     "    end\n" \
-    "    redis.call('XDEL', jobs, id)\n" \
+    "    dels[#dels + 1] = id\n" \
     "    done = done + 1\n" \
     "  else\n" \
     "    stale[#stale + 1] = {id, holder or ''}\n" \
     "  end\n" \
     "  i = i + widths[k]\n" \
+    "end\n" \
+    "for s = 1, #acks, 1000 do\n" \
+    "  redis.call('XACK', jobs, group, unpack(acks, s, math.min(s + 999, #acks)))\n" \
+    "end\n" \
+    "for s = 1, #dels, 1000 do\n" \
+    "  redis.call('XDEL', jobs, unpack(dels, s, math.min(s + 999, #dels)))\n" \
     "end\n"
 
 const char fp_script_outcomes[] =

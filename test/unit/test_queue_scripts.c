@@ -166,10 +166,17 @@ static void test_script_text_matches_encoders(void **state)
     /* Kinds are checked before anything is written for the outcome. */
     assert_true(strstr(s, "unknown outcome kind") < strstr(s, "XPENDING"));
     /* Acts only on an entry pending to this consumer (or, upper-case, one
-     * pending to nobody), looked up before XACK; nothing else is touched. */
+     * pending to nobody), looked up before XACK (its own pending entries in
+     * one call, any other id alone); nothing else is touched, and an id is
+     * applied once per batch. */
+    assert_non_null(strstr(s, "'XPENDING', jobs, group, '-', '+', 10000, consumer"));
     assert_non_null(strstr(s, "redis.call('XPENDING', jobs, group, id, id, 1)"));
-    assert_non_null(strstr(s, "holder == consumer or (holder == nil and k ~= kind)"));
+    assert_non_null(
+        strstr(s, "not seen[id] and (holder == consumer or (holder == nil and k ~= kind))"));
     assert_true(strstr(s, "XPENDING") < strstr(s, "XACK"));
+    /* Writes first, XACK and XDEL last, in chunks Lua's unpack can take. */
+    assert_true(strstr(s, "'ZADD', delayed") < strstr(s, "'XACK', jobs, group, unpack(acks"));
+    assert_non_null(strstr(s, "'XDEL', jobs, unpack(dels, s, math.min(s + 999, #dels))"));
     assert_null(strstr(s, "== 1"));
     /* Due by Redis' clock: TIME + the delay the outcome carries. */
     assert_non_null(strstr(s, "redis.call('TIME')"));
