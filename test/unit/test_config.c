@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,147 @@ static void example_lists_every_key(void **state)
             fail_msg("[%s] %s has no comment above it", k->section, k->key);
     }
     fp_toml_free(doc);
+    free(text);
+}
+
+/* ---- docs/config.md ----------------------------------------------------- */
+
+/* docs/config.md gives each section a part headed "## `[section]`" and each
+ * key a table row "| `key` | type | `default` | meaning |". The helpers below
+ * read that layout, so the page cannot drift from the schema table. */
+
+/* The part of the page under "## `[section]`", up to the next "## " heading;
+ * NULL when there is none. *len receives its length. */
+static const char *doc_part(const char *text, const char *section, size_t *len)
+{
+    char head[128];
+    snprintf(head, sizeof head, "\n## `[%s]`\n", section);
+    const char *start = strstr(text, head);
+    if (start == NULL)
+        return NULL;
+    start += strlen(head);
+    const char *end = strstr(start, "\n## ");
+    *len = end != NULL ? (size_t)(end - start) : strlen(start);
+    return start;
+}
+
+/* The row of key inside a part, as a string of its own (caller frees), or
+ * NULL. A row starts a line, so "`group`" in a meaning is not taken for one. */
+static char *doc_row(const char *part, size_t len, const char *key)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "\n| `%s` |", key);
+    /* part starts just after a newline: look from that newline on. */
+    const char *p = strstr(part - 1, needle);
+    if (p == NULL || p >= part + len)
+        return NULL;
+    const char *eol = strchr(p + 1, '\n');
+    size_t rlen = eol != NULL ? (size_t)(eol - p - 1) : strlen(p + 1);
+    char *row = malloc(rlen + 1);
+    assert_non_null(row);
+    memcpy(row, p + 1, rlen);
+    row[rlen] = '\0';
+    return row;
+}
+
+/* A row's default as docs/config.md writes it: the TOML text that sets it,
+ * in backquotes, the way config.example.toml spells it. */
+static void doc_default(const fp__ckey_t *k, char *buf, size_t size)
+{
+    switch (k->type) {
+    case FP__CT_STRING:
+    case FP__CT_DURATION:
+    case FP__CT_SIZE:
+    case FP__CT_ENUM: snprintf(buf, size, "`\"%s\"`", k->def_text); break;
+    case FP__CT_INT: snprintf(buf, size, "`%" PRId64 "`", k->def_int); break;
+    case FP__CT_BOOL: snprintf(buf, size, "`%s`", k->def_int ? "true" : "false"); break;
+    case FP__CT_STRV: {
+        size_t used = (size_t)snprintf(buf, size, "`[");
+        for (size_t i = 0; k->def_strv != NULL && k->def_strv[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", i ? ", " : "",
+                                     k->def_strv[i]);
+        if (used < size)
+            snprintf(buf + used, size - used, "]`");
+        break;
+    }
+    case FP__CT_WEIGHTS:
+    case FP__CT_ENV: snprintf(buf, size, "`{}`"); break;
+    }
+}
+
+static bool schema_has_section(const char *section)
+{
+    for (size_t i = 0; i < fp__config_schema_len; i++)
+        if (strcmp(fp__config_schema[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+static bool schema_has_key(const char *section, const char *key, size_t keylen)
+{
+    for (size_t i = 0; i < fp__config_schema_len; i++)
+        if (strcmp(fp__config_schema[i].section, section) == 0 &&
+            strlen(fp__config_schema[i].key) == keylen &&
+            strncmp(fp__config_schema[i].key, key, keylen) == 0)
+            return true;
+    return false;
+}
+
+/* docs/config.md and the schema agree both ways: every key of the table has
+ * its row, with its default, in its section's part; and every section part
+ * and key row of the page is in the table ([handlers.NAME] is free-form, so
+ * its part must list no keys). */
+static void docs_match_schema(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/docs/config.md", fp_th_env("FP_SOURCE_DIR"));
+    size_t len;
+    char *text = fp_th_read_file(path, &len);
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+
+    for (size_t i = 0; i < fp__config_schema_len; i++) {
+        const fp__ckey_t *k = &fp__config_schema[i];
+        size_t plen;
+        const char *part = doc_part(text, k->section, &plen);
+        if (part == NULL)
+            fail_msg("docs/config.md has no \"## `[%s]`\" part", k->section);
+        char *row = doc_row(part, plen, k->key);
+        if (row == NULL)
+            fail_msg("docs/config.md lacks a row \"| `%s` |\" under [%s]", k->key, k->section);
+        char def[256];
+        doc_default(k, def, sizeof def);
+        if (strstr(row, def) == NULL)
+            fail_msg("docs/config.md: [%s] %s should give the default %s\n  row: %s", k->section,
+                     k->key, def, row);
+        free(row);
+    }
+
+    /* The other way: what the page names must exist. */
+    for (const char *h = strstr(text, "\n## `["); h != NULL; h = strstr(h + 1, "\n## `[")) {
+        const char *name = h + strlen("\n## `[");
+        const char *close = strstr(name, "]`");
+        assert_non_null(close);
+        char section[128];
+        snprintf(section, sizeof section, "%.*s", (int)(close - name), name);
+        bool handlers = strcmp(section, "handlers.NAME") == 0;
+        if (!handlers && !schema_has_section(section))
+            fail_msg("docs/config.md has a part [%s], a section the schema does not have",
+                     section);
+        size_t plen;
+        const char *part = doc_part(text, section, &plen);
+        assert_non_null(part);
+        for (const char *r = strstr(part - 1, "\n| `"); r != NULL && r < part + plen;
+             r = strstr(r + 1, "\n| `")) {
+            const char *key = r + strlen("\n| `");
+            const char *kend = strchr(key, '`');
+            assert_non_null(kend);
+            if (handlers || !schema_has_key(section, key, (size_t)(kend - key)))
+                fail_msg("docs/config.md names [%s] %.*s, a key the schema does not have",
+                         section, (int)(kend - key), key);
+        }
+    }
     free(text);
 }
 
@@ -1194,6 +1336,7 @@ int main(void)
         cmocka_unit_test(example_file_equals_defaults),
         cmocka_unit_test(example_lists_every_key),
         cmocka_unit_test(example_handler_block_is_valid),
+        cmocka_unit_test(docs_match_schema),
         cmocka_unit_test(every_key_can_be_set),
         cmocka_unit_test(listen_forms_accepted),
         cmocka_unit_test(automatic_values_resolved),
