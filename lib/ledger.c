@@ -7,7 +7,8 @@
  * sqlite3_* calls, and the frees that follow a commit, run inside the fork
  * lock's read side: a child forked meanwhile would otherwise inherit an
  * SQLite or allocator mutex held by a thread it does not have, and hang the
- * first time it opened its own database (STYLE.md B7 step 4).
+ * first time it opened its own database (the fork lock: spawn.c,
+ * fp_spawn_fork_lock_read).
  *
  * Failures: the connection is closed after a failed batch and opened again
  * for the next try (back-off), and before each batch the path is checked to

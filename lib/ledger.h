@@ -57,7 +57,7 @@ typedef struct fp_ledger_stats_s {
  * a file that is not a ledger, -errno for thread or memory failures).
  * retain_ms <= 0 disables pruning. capacity (>= 1) is the backlog at which
  * push starts answering false. Call after the initial children are forked
- * (STYLE.md B7): the database fds are CLOEXEC, and spawn.c closes them in
+ * (spawn.c, fp_spawn): the database fds are CLOEXEC, and spawn.c closes them in
  * children anyway. */
 int fp_ledger_open(const char *path, int64_t retain_ms, size_t capacity, fp_ledger_t **out,
                    fp_err_t *err);

@@ -1,12 +1,13 @@
 /* spawn.c: the only place that forks. fp_spawn makes every child, native or
- * exec, at start-up or as a replacement, through the one procedure of
- * STYLE.md B7: CLOEXEC socketpair, empty stdio buffers, every signal blocked
- * and the fork lock held across fork(); in the child, default dispositions,
- * an empty mask, its own process group, death with the supervisor, fds 0-3
- * only. The child side must not touch anything it inherited from the
- * supervisor's loop, Redis or SQLite (not even to close or free it), must not
- * allocate before exec (another thread may have held the allocator's lock at
- * fork), and leaves only through _exit, never exit(). */
+ * exec, at start-up or as a replacement, through one procedure (fp_spawn and
+ * the numbered steps of child_start below): CLOEXEC socketpair, empty stdio
+ * buffers, every signal blocked and the fork lock held across fork(); in the
+ * child, default dispositions, an empty mask, its own process group, death
+ * with the supervisor, fds 0-3 only. The child side must not touch anything
+ * it inherited from the supervisor's loop, Redis or SQLite (not even to close
+ * or free it), must not allocate before exec (another thread may have held
+ * the allocator's lock at fork), and leaves only through _exit, never
+ * exit(). */
 #include "spawn.h"
 
 #include <errno.h>

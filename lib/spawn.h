@@ -1,6 +1,6 @@
 /* spawn.h: the only place that forks. Every child, at start-up or as a
  * replacement, native or exec, is made by fp_spawn through one procedure
- * (STYLE.md B7): CLOEXEC socketpair, signals blocked across fork, fork lock,
+ * (spawn.c, child_start's numbered steps): CLOEXEC socketpair, signals blocked across fork, fork lock,
  * and in the child: default signal dispositions, an empty mask, fds 0-3 only. */
 #ifndef FORKPOOL_SPAWN_H
 #define FORKPOOL_SPAWN_H

@@ -2056,7 +2056,7 @@ static void on_lease_refused(void *ctx, const char *why)
     begin_drain(sup, "daemon.name in use");
 }
 
-/* Start-up order (ARCHITECTURE.md): handlers, then the children, and only
+/* Start-up order: handlers, then the children, and only
  * then Redis, so the first forks copy no connection at all. */
 static int start(fp_supervisor_t *sup, fp_err_t *err)
 {

@@ -16,7 +16,7 @@ fails the attempt and the job is retried under [retry], and so does one whose
 result JSON cannot carry (NaN, Infinity, a set: "ValueError: ..." or
 "TypeError: ..."); raising Permanent fails it for good; a job type with no
 handler fails for good. Standard
-library only; see SPEC.md "Dispatch channel" for the protocol.
+library only; see docs/protocol.md for the protocol.
 """
 import json
 import os

@@ -1,4 +1,4 @@
-/* test_spawn.c: lib/spawn.c — pins the fork procedure of STYLE.md B7 with real
+/* test_spawn.c: lib/spawn.c — pins the fork procedure of fp_spawn with real
  * children. A native child runs a test-only "inspect" handler that reports
  * its own fds, signal mask, dispositions, process group and parent-death
  * signal; an exec child (this very program, re-executed with --exec-child)
