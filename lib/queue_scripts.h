@@ -34,9 +34,10 @@ extern const char fp_script_outcomes[];
 /* The outcome script followed by a non-blocking pull of the same queue, one
  * atomic call. KEYS as above. ARGV: group, consumer, count, then outcomes as
  * above. After applying them: XREADGROUP GROUP group consumer COUNT count
- * STREAMS jobs >. Returns {applied, read}: read is XREADGROUP's own answer
- * ([[jobs, [[id, fields]...]]], or nil when nothing is new), or its error
- * reply (the outcomes stand all the same). An unknown kind fails the whole
+ * STREAMS jobs >. Returns {applied, read, stale}: read is XREADGROUP's own
+ * answer ([[jobs, [[id, fields]...]]], or nil when nothing is new), or its
+ * error reply (the outcomes stand all the same); stale as in the outcome
+ * script. An unknown kind fails the whole
  * call before the read, as in the outcome script. */
 extern const char fp_script_outcomes_pull[];
 
