@@ -255,7 +255,8 @@ static void example_lists_every_key(void **state)
  * NULL when there is none. *len receives its length. */
 static const char *doc_part(const char *text, const char *section, size_t *len)
 {
-    char head[128];
+    *len = 0;
+    char head[160];
     snprintf(head, sizeof head, "\n## `[%s]`\n", section);
     const char *start = strstr(text, head);
     if (start == NULL)
@@ -344,7 +345,7 @@ static void docs_match_schema(void **state)
 
     for (size_t i = 0; i < fp__config_schema_len; i++) {
         const fp__ckey_t *k = &fp__config_schema[i];
-        size_t plen;
+        size_t plen = 0;
         const char *part = doc_part(text, k->section, &plen);
         if (part == NULL)
             fail_msg("docs/config.md has no \"## `[%s]`\" part", k->section);
@@ -370,7 +371,7 @@ static void docs_match_schema(void **state)
         if (!handlers && !schema_has_section(section))
             fail_msg("docs/config.md has a part [%s], a section the schema does not have",
                      section);
-        size_t plen;
+        size_t plen = 0;
         const char *part = doc_part(text, section, &plen);
         assert_non_null(part);
         for (const char *r = strstr(part - 1, "\n| `"); r != NULL && r < part + plen;
