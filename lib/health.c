@@ -47,6 +47,18 @@ typedef enum conn_state_e {
 /* One client. Memory lives until both handles' close callbacks have run
  * (pending_closes), whatever the state; write and shutdown requests that are
  * still in flight at close get their callbacks (UV_ECANCELED) before that. */
+/* A request's head as the parser hands it over: the request-target (kept up
+ * to the limit) and the bytes of request line and headers, judged against
+ * the limits as they grow. The server and fp_health_request_status count
+ * with the same functions, so the fuzzed path is the served one. */
+typedef struct head_s {
+    fp_buf_t url;      /* the request-target, bounded by the header limit */
+    size_t url_bytes;  /* of the request-target, kept in url up to the limit */
+    size_t head_bytes; /* request-target and header lines counted so far */
+    bool in_field;     /* the last header callback was for a field name */
+    int reject;        /* 414 or 431, once a limit is passed */
+} head_t;
+
 typedef struct conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -54,16 +66,12 @@ typedef struct conn_s {
     http_parser parser;
     fp_health_t *h;
     struct conn_s *prev, *next;
-    fp_buf_t url;              /* the request-target, bounded by the header limit */
+    head_t head;               /* the current request's target and head size */
     uint64_t body_bytes;       /* of the current request, discarded */
     uint64_t request_start_ms; /* uv_now at the request's first byte */
     uint64_t last_active_ms;   /* uv_now at the last read or finished write */
-    size_t url_bytes;          /* of the request-target, kept in url up to the limit */
-    size_t head_bytes;         /* request-target and header lines counted so far */
-    int reject;                /* 414 or 431 decided in a parser callback */
     bool in_request;           /* between a message's first byte and its end */
     bool headers_done;         /* of the current request */
-    bool in_field;             /* the last header callback was for a field name */
     bool eof;                  /* the client has shut down its side */
     bool shut;                 /* our side is shut down: every response is sent */
     bool resume_pending;       /* reading stopped, pending parsed on the next turn */
@@ -159,7 +167,7 @@ static void on_conn_handle_close(uv_handle_t *handle)
         h->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    fp_buf_free(&c->url);
+    fp_buf_free(&c->head.url);
     fp_buf_free(&c->pending);
     free(c);
     h->stats.open--;
@@ -502,7 +510,7 @@ static void conn_handle_request(conn_t *c)
     bool keep = http_should_keep_alive(&c->parser) != 0;
     unsigned method = c->parser.method;
     const fp_health_route_t *route = NULL;
-    switch (request_verdict(h->routes, h->n_routes, method, &c->url, &route)) {
+    switch (request_verdict(h->routes, h->n_routes, method, &c->head.url, &route)) {
     case 405:
         conn_respond_text(c, 405, "method not allowed\n", false, "Allow: GET, HEAD\r\n", !keep);
         goto done;
@@ -538,6 +546,48 @@ static bool declared_body_too_large(const http_parser *p)
     return (p->flags & F_CONTENTLENGTH) && p->content_length > FP_HEALTH_MAX_BODY_BYTES;
 }
 
+/* Counts head bytes; a failing callback stops the parser, and the caller
+ * answers head->reject. Called at the latest when a read is parsed, so what
+ * is held stays within one read of the limits. */
+static int head_count(head_t *hd, size_t len)
+{
+    hd->head_bytes += len;
+    hd->reject = fp_health_head_verdict(hd->url_bytes, hd->head_bytes);
+    return hd->reject != 0 ? -1 : 0;
+}
+
+static void head_reset(head_t *hd)
+{
+    hd->in_field = false;
+    hd->head_bytes = 0;
+    hd->url_bytes = 0;
+    hd->url.len = 0;
+}
+
+static int head_url(head_t *hd, const char *at, size_t len)
+{
+    hd->url_bytes += len;
+    if (hd->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&hd->url, at, len) != 0)
+        return -1;
+    return head_count(hd, len);
+}
+
+/* A header line costs its name, value, ": " and CRLF; partial callbacks for
+ * one name are told apart by which callback came last. */
+static int head_field(head_t *hd, size_t len)
+{
+    if (!hd->in_field)
+        len += 4;
+    hd->in_field = true;
+    return head_count(hd, len);
+}
+
+static int head_value(head_t *hd, size_t len)
+{
+    hd->in_field = false;
+    return head_count(hd, len);
+}
+
 static conn_t *conn_of(http_parser *p)
 {
     return p->data;
@@ -548,51 +598,26 @@ static int on_message_begin(http_parser *p)
     conn_t *c = conn_of(p);
     c->in_request = true;
     c->headers_done = false;
-    c->in_field = false;
-    c->head_bytes = 0;
-    c->url_bytes = 0;
+    head_reset(&c->head);
     c->request_start_ms = uv_now(c->h->loop);
-    c->url.len = 0;
     c->body_bytes = 0;
     conn_arm_timer(c);
     return 0;
 }
 
-/* Counts head bytes; a failing callback stops the parser, and conn_feed
- * answers c->reject. Called at the latest when a read is parsed, so what is
- * held stays within one read of the limits. */
-static int head_count(conn_t *c, size_t len)
-{
-    c->head_bytes += len;
-    c->reject = fp_health_head_verdict(c->url_bytes, c->head_bytes);
-    return c->reject != 0 ? -1 : 0;
-}
-
 static int on_url(http_parser *p, const char *at, size_t len)
 {
-    conn_t *c = conn_of(p);
-    c->url_bytes += len;
-    if (c->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&c->url, at, len) != 0)
-        return -1;
-    return head_count(c, len);
+    return head_url(&conn_of(p)->head, at, len);
 }
 
-/* A header line costs its name, value, ": " and CRLF; partial callbacks for
- * one name are told apart by which callback came last. */
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    conn_t *c = conn_of(p);
-    if (!c->in_field)
-        len += 4;
-    c->in_field = true;
-    return head_count(c, len);
+    return head_field(&conn_of(p)->head, len);
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
-    conn_t *c = conn_of(p);
-    c->in_field = false;
-    return head_count(c, len);
+    return head_value(&conn_of(p)->head, len);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -701,7 +726,7 @@ static void conn_feed(conn_t *c, const char *data, size_t len)
     }
     if (e == HPE_OK && done == len)
         return;
-    int status = parse_error_status(c->reject, e);
+    int status = parse_error_status(c->head.reject, e);
     conn_fail(c, status, status == 414   ? "uri too long\n"
                          : status == 431 ? "request header fields too large\n"
                          : status == 500 ? "internal error\n"
@@ -999,46 +1024,25 @@ void fp_health_close(fp_health_t *h, void (*cb)(void *ctx), void *ctx)
 /* The parser's state for fp_health_request_status: what the server's
  * callbacks keep, without the connection around it. */
 typedef struct probe_s {
-    fp_buf_t url;
-    size_t url_bytes;
-    size_t head_bytes;
-    bool in_field;
-    int reject; /* 414 or 431 */
+    head_t head;
     uint64_t body_bytes;
     int status; /* 413 */
     bool complete;
 } probe_t;
 
-static int probe_head_count(probe_t *pr, size_t len)
-{
-    pr->head_bytes += len;
-    pr->reject = fp_health_head_verdict(pr->url_bytes, pr->head_bytes);
-    return pr->reject != 0 ? -1 : 0;
-}
-
 static int probe_on_url(http_parser *p, const char *at, size_t len)
 {
-    probe_t *pr = p->data;
-    pr->url_bytes += len;
-    if (pr->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&pr->url, at, len) != 0)
-        return -1;
-    return probe_head_count(pr, len);
+    return head_url(&((probe_t *)p->data)->head, at, len);
 }
 
 static int probe_on_header_field(http_parser *p, const char *at, size_t len)
 {
-    probe_t *pr = p->data;
-    if (!pr->in_field)
-        len += 4; /* ": " and CRLF, as the server counts them */
-    pr->in_field = true;
-    return probe_head_count(pr, len);
+    return head_field(&((probe_t *)p->data)->head, len);
 }
 
 static int probe_on_header_value(http_parser *p, const char *at, size_t len)
 {
-    probe_t *pr = p->data;
-    pr->in_field = false;
-    return probe_head_count(pr, len);
+    return head_value(&((probe_t *)p->data)->head, len);
 }
 
 static int probe_on_headers_complete(http_parser *p)
@@ -1099,9 +1103,9 @@ int fp_health_request_status(const char *data, size_t len, const fp_health_route
     enum http_errno e = HTTP_PARSER_ERRNO(&parser);
     int status = pr.status;
     if (status == 0 && e != HPE_OK && e != HPE_PAUSED)
-        status = parse_error_status(pr.reject, e);
+        status = parse_error_status(pr.head.reject, e);
     if (status == 0 && pr.complete)
-        status = probe_route(routes, n, ctx, parser.method, &pr.url);
-    fp_buf_free(&pr.url);
+        status = probe_route(routes, n, ctx, parser.method, &pr.head.url);
+    fp_buf_free(&pr.head.url);
     return status;
 }
