@@ -49,6 +49,16 @@ static bool all_done(fp_td_t *td, void *arg)
     return fp_td_unsettled(td) == 0 && distinct_ids(td) == w->ids;
 }
 
+/* Waits until every one of ids is done and nothing is left in Redis, then
+ * stops the daemon with TERM; it must exit 0. */
+static void finish_after_all(fp_td_t *td, long long ids, int timeout_ms, const char *what)
+{
+    want_t want = {ids};
+    fp_td_wait_until(td, all_done, &want, timeout_ms, what);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 static bool events_at_least(fp_td_t *td, void *arg)
 {
     return rows(td) >= *(long long *)arg;
@@ -99,10 +109,7 @@ static void test_sigkill_random_children_repeatedly(void **state)
         sleep_ms(50);
     }
     assert_true(kills > 10);
-    want_t want = {total};
-    fp_td_wait_until(td, all_done, &want, 180000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, total, 180000, "every id");
     assert_true(rows(td) - total <= kills);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
@@ -149,10 +156,7 @@ static void test_redis_restart_mid_run(void **state)
     fp_td_wait_until(td, fp_td_log_has, "lost", 30000, "the daemon to notice");
     sleep_ms(300);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
-    want_t want = {total};
-    fp_td_wait_until(td, all_done, &want, 180000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, total, 180000, "every id");
     assert_true(rows(td) - total <= 8);
 }
 
@@ -168,10 +172,7 @@ static void test_poison_job_ends_dead(void **state)
     fp_td_enqueue(td, 1, "{\"type\":\"crash\",\"id\":\"poison-%d%d\"}");
     fp_td_enqueue(td, 250, "{\"type\":\"record_event\",\"args\":{\"object_id\":\"late-%d\",\"user_id\":\"u%d\"}}");
     fp_td_start_ready(td, false);
-    want_t want = {500};
-    fp_td_wait_until(td, all_done, &want, 120000, "every good id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, 500, 120000, "every good id");
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 1);
     assert_true(fp_td_dead_has(td, "error", "child crashed: killed by signal 11"));
     assert_true(fp_td_dead_has(td, "attempts", "3"));
@@ -230,10 +231,7 @@ static void test_redis_down_at_start(void **state)
     fp_td_wait_until(td, fp_td_log_has, "Redis", 30000, "a word about Redis");
     sleep_ms(500);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
-    want_t want = {100};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, 100, 60000, "every id");
 }
 
 /* TERM while Redis is down: shutdown stays bounded by shutdown_timeout. */
@@ -331,10 +329,7 @@ static void test_same_name_second_daemon_refused(void **state)
     assert_true(fp_td_log_has(&twin, "queue \"default\""));
     assert_true(fp_td_log_has(&twin, pid_text));
     fp_td_enqueue(td, 50, EVENT_JOB);
-    want_t want = {50};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id, on the first daemon");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, 50, 60000, "every id, on the first daemon");
     assert_int_equal(rows(td), 50);
     /* A clean exit gives the name back. */
     assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{default}:lease:test-consumer"),
@@ -679,10 +674,7 @@ static void test_failover_readonly_replica(void **state)
     freeReplyObject(fp_th_redis_cmd(&td->redis, "REPLICAOF NO ONE"));
     fp_td_ready_t r = {port, 200};
     fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200 on a primary again");
-    want_t want = {total};
-    fp_td_wait_until(td, all_done, &want, 180000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, total, 180000, "every id");
     fp_th_redis_stop(&other);
     assert_true(rows(td) - total <= 4);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
@@ -737,8 +729,7 @@ static void kill_random_child(fp_td_t *td)
 static bool every_held_job_ok(fp_td_t *td, void *arg)
 {
     held_run_t *run = arg;
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_zcard(td, FP_TD_DELAYED) == 0 &&
-           fp_td_pending(td) == 0 &&
+    return fp_td_unsettled(td) == 0 &&
            fp_td_sql_at(run->ledger, "SELECT count(DISTINCT job_id) FROM jobs WHERE outcome = "
                                      "'ok' AND job_id LIKE 'held-%'") == HELD_TOTAL;
 }
@@ -999,10 +990,7 @@ static void test_bad_reload_single_child_undone_then_fixed(void **state)
     int one = 1;
     fp_td_wait_until(td, fp_td_children_are, &one, 60000, "the old child to stop");
     enqueue_records(td, "c", 20);
-    want.ids = 60;
-    fp_td_wait_until(td, all_done, &want, 60000, "every id on the new child");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, 60, 60000, "every id on the new child");
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
@@ -1116,10 +1104,7 @@ static void test_timeout_and_kill_stop_grandchildren(void **state)
         fp_td_wait_until(td, nothing_left, &left, 30000, "nothing of the child's group left");
     }
     enqueue_records(td, "a", 50);
-    want_t want = {50};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, 50, 60000, "every id");
 }
 
 /* An exec child that never says ready is killed after pool.start_timeout
@@ -1353,10 +1338,7 @@ static void test_chaos_every_fault_one_run(void **state)
     chaos_reap_orphans(&c);
     fp_td_start(td, false);
 
-    want_t want = {c.total};
-    fp_td_wait_until(td, all_done, &want, 300000, "every id");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    finish_after_all(td, c.total, 300000, "every id");
     long long lost = c.total - distinct_ids(td), twice = rows(td) - distinct_ids(td);
     print_message("chaos: %lld jobs, lost %lld, run more than once %lld, dead %lld\n", c.total,
                   lost, twice, fp_td_xlen(td, FP_TD_DEAD));

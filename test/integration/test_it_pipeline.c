@@ -21,8 +21,7 @@
 /* Every poison job is dead and nothing is left to run or pending. */
 static bool all_settled(fp_td_t *td, void *arg)
 {
-    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg && fp_td_xlen(td, FP_TD_JOBS) == 0 &&
-           fp_td_zcard(td, FP_TD_DELAYED) == 0 && fp_td_pending(td) == 0;
+    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg && fp_td_unsettled(td) == 0;
 }
 
 /* A segfaulting job among noops, two children each holding up to five
