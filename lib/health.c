@@ -21,6 +21,7 @@
  * libuv 1.44 accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), and
  * test_health pins that; the listener is created the same way here. */
 #include "health.h"
+#include "health_request.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +36,6 @@
 #include <http_parser.h>
 
 #define LISTEN_BACKLOG 128
-#define READ_BUF_BYTES (16 * 1024)
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
 
 typedef enum conn_state_e {
@@ -47,18 +47,6 @@ typedef enum conn_state_e {
 /* One client. Memory lives until both handles' close callbacks have run
  * (pending_closes), whatever the state; write and shutdown requests that are
  * still in flight at close get their callbacks (UV_ECANCELED) before that. */
-/* A request's head as the parser hands it over: the request-target (kept up
- * to the limit) and the bytes of request line and headers, judged against
- * the limits as they grow. The server and fp_health_request_status count
- * with the same functions, so the fuzzed path is the served one. */
-typedef struct head_s {
-    fp_buf_t url;      /* the request-target, bounded by the header limit */
-    size_t url_bytes;  /* of the request-target, kept in url up to the limit */
-    size_t head_bytes; /* request-target and header lines counted so far */
-    bool in_field;     /* the last header callback was for a field name */
-    int reject;        /* 414 or 431, once a limit is passed */
-} head_t;
-
 typedef struct conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -66,7 +54,7 @@ typedef struct conn_s {
     http_parser parser;
     fp_health_t *h;
     struct conn_s *prev, *next;
-    head_t head;               /* the current request's target and head size */
+    fp_health_head_t head;               /* the current request's target and head size */
     uint64_t body_bytes;       /* of the current request, discarded */
     uint64_t request_start_ms; /* uv_now at the request's first byte */
     uint64_t last_active_ms;   /* uv_now at the last read or finished write */
@@ -110,7 +98,7 @@ struct fp_health_s {
     fp_health_stats_t stats;
     /* One read buffer for every connection: libuv calls alloc_cb and read_cb
      * back to back for one stream, and read_cb copies what it keeps. */
-    char readbuf[READ_BUF_BYTES];
+    char readbuf[FP_HEALTH_READ_BUF_BYTES];
 };
 
 static void on_listener_connection(uv_stream_t *server, int status);
@@ -249,15 +237,6 @@ bool fp_health_evicts_before(const fp_health_conn_view_t *cand, const fp_health_
     if (rc != rb)
         return rb < 0 || rc < rb;
     return cand->since_ms < best->since_ms;
-}
-
-int fp_health_head_verdict(size_t url_bytes, size_t head_bytes)
-{
-    if (url_bytes > FP_HEALTH_MAX_URL_BYTES)
-        return 414;
-    if (head_bytes > FP_HEALTH_MAX_HEADER_BYTES)
-        return 431;
-    return 0;
 }
 
 static fp_health_conn_view_t conn_view(const conn_t *c)
@@ -469,40 +448,6 @@ static void conn_fail(conn_t *c, int status, const char *text)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static const fp_health_route_t *find_route(const fp_health_route_t *routes, size_t n,
-                                           const char *path, size_t len)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *p = routes[i].path;
-        if (p != NULL && strlen(p) == len && memcmp(p, path, len) == 0)
-            return &routes[i];
-    }
-    return NULL;
-}
-
-/* What a complete request gets before any route runs: 405 for any method but
- * GET and HEAD whatever the path (the Allow header names the only methods
- * the server has), 400 for a target that is not a URL, 404 for an unknown
- * path; 0 with *route set when a route answers. */
-static int request_verdict(const fp_health_route_t *routes, size_t n, unsigned method,
-                           const fp_buf_t *url, const fp_health_route_t **route)
-{
-    if (method != HTTP_GET && method != HTTP_HEAD)
-        return 405;
-    struct http_parser_url u;
-    http_parser_url_init(&u);
-    if (url->len == 0 || http_parser_parse_url(url->data, url->len, 0, &u) != 0)
-        return 400;
-    const char *path = "/";
-    size_t path_len = 1;
-    if (u.field_set & (1 << UF_PATH)) {
-        path = url->data + u.field_data[UF_PATH].off;
-        path_len = u.field_data[UF_PATH].len;
-    }
-    *route = find_route(routes, n, path, path_len);
-    return *route != NULL ? 0 : 404;
-}
-
 /* A complete request: answer it. */
 static void conn_handle_request(conn_t *c)
 {
@@ -510,7 +455,7 @@ static void conn_handle_request(conn_t *c)
     bool keep = http_should_keep_alive(&c->parser) != 0;
     unsigned method = c->parser.method;
     const fp_health_route_t *route = NULL;
-    switch (request_verdict(h->routes, h->n_routes, method, &c->head.url, &route)) {
+    switch (fp_health_request_verdict(h->routes, h->n_routes, method, &c->head.url, &route)) {
     case 405:
         conn_respond_text(c, 405, "method not allowed\n", false, "Allow: GET, HEAD\r\n", !keep);
         goto done;
@@ -540,54 +485,6 @@ done:
         conn_end(c);
 }
 
-/* Refuse a declared large body before reading any of it. */
-static bool declared_body_too_large(const http_parser *p)
-{
-    return (p->flags & F_CONTENTLENGTH) && p->content_length > FP_HEALTH_MAX_BODY_BYTES;
-}
-
-/* Counts head bytes; a failing callback stops the parser, and the caller
- * answers head->reject. Called at the latest when a read is parsed, so what
- * is held stays within one read of the limits. */
-static int head_count(head_t *hd, size_t len)
-{
-    hd->head_bytes += len;
-    hd->reject = fp_health_head_verdict(hd->url_bytes, hd->head_bytes);
-    return hd->reject != 0 ? -1 : 0;
-}
-
-static void head_reset(head_t *hd)
-{
-    hd->in_field = false;
-    hd->head_bytes = 0;
-    hd->url_bytes = 0;
-    hd->url.len = 0;
-}
-
-static int head_url(head_t *hd, const char *at, size_t len)
-{
-    hd->url_bytes += len;
-    if (hd->url_bytes <= FP_HEALTH_MAX_URL_BYTES && fp_buf_append(&hd->url, at, len) != 0)
-        return -1;
-    return head_count(hd, len);
-}
-
-/* A header line costs its name, value, ": " and CRLF; partial callbacks for
- * one name are told apart by which callback came last. */
-static int head_field(head_t *hd, size_t len)
-{
-    if (!hd->in_field)
-        len += 4;
-    hd->in_field = true;
-    return head_count(hd, len);
-}
-
-static int head_value(head_t *hd, size_t len)
-{
-    hd->in_field = false;
-    return head_count(hd, len);
-}
-
 static conn_t *conn_of(http_parser *p)
 {
     return p->data;
@@ -598,7 +495,7 @@ static int on_message_begin(http_parser *p)
     conn_t *c = conn_of(p);
     c->in_request = true;
     c->headers_done = false;
-    head_reset(&c->head);
+    fp_health_head_reset(&c->head);
     c->request_start_ms = uv_now(c->h->loop);
     c->body_bytes = 0;
     conn_arm_timer(c);
@@ -607,24 +504,24 @@ static int on_message_begin(http_parser *p)
 
 static int on_url(http_parser *p, const char *at, size_t len)
 {
-    return head_url(&conn_of(p)->head, at, len);
+    return fp_health_head_url(&conn_of(p)->head, at, len);
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    return head_field(&conn_of(p)->head, len);
+    return fp_health_head_field(&conn_of(p)->head, len);
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
-    return head_value(&conn_of(p)->head, len);
+    return fp_health_head_value(&conn_of(p)->head, len);
 }
 
 static int on_headers_complete(http_parser *p)
 {
     conn_t *c = conn_of(p);
     c->headers_done = true;
-    if (declared_body_too_large(p))
+    if (fp_health_body_too_large(p))
         conn_fail(c, 413, "request body too large\n");
     return 0;
 }
@@ -684,19 +581,6 @@ static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     conn_feed(c, buf->base, (size_t)nread);
 }
 
-/* The answer to a stopped parse: reject is 414 or 431 from the head counting
- * callbacks, or 0. */
-static int parse_error_status(int reject, enum http_errno e)
-{
-    if (reject != 0)
-        return reject;
-    if (e == HPE_HEADER_OVERFLOW)
-        return 431;
-    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete)
-        return 500; /* our callbacks fail only on ENOMEM */
-    return 400;
-}
-
 /* Parses input and answers what completes. Stopped by the budget, the rest
  * is copied (at most one read) and parsed on the next turn, reading paused
  * meanwhile so it cannot grow. */
@@ -726,7 +610,7 @@ static void conn_feed(conn_t *c, const char *data, size_t len)
     }
     if (e == HPE_OK && done == len)
         return;
-    int status = parse_error_status(c->head.reject, e);
+    int status = fp_health_parse_error_status(c->head.reject, e);
     conn_fail(c, status, status == 414   ? "uri too long\n"
                          : status == 431 ? "request header fields too large\n"
                          : status == 500 ? "internal error\n"
@@ -957,7 +841,7 @@ int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t
      * (whitespace) and must leave them one read of room to see a request
      * that crosses them within that read. */
     http_parser_set_max_header_size(FP_HEALTH_MAX_URL_BYTES + FP_HEALTH_MAX_HEADER_BYTES +
-                                    READ_BUF_BYTES);
+                                    FP_HEALTH_READ_BUF_BYTES);
 
     uv_tcp_init(loop, &h->listener); /* no socket yet: cannot fail */
     h->listener.data = h;
@@ -995,12 +879,6 @@ void fp_health_set_limits(fp_health_t *h, const fp_health_limits_t *lim)
         h->lim.max_conns = lim->max_conns;
 }
 
-void fp_health_set_idle_ms(fp_health_t *h, uint64_t idle_ms)
-{
-    idle_ms = idle_ms > 0 ? idle_ms : 1;
-    fp_health_set_limits(h, &(fp_health_limits_t){idle_ms, idle_ms, 0});
-}
-
 void fp_health_get_stats(const fp_health_t *h, fp_health_stats_t *out)
 {
     *out = h->stats;
@@ -1017,95 +895,4 @@ void fp_health_close(fp_health_t *h, void (*cb)(void *ctx), void *ctx)
     uv_close((uv_handle_t *)&h->turn_tick, on_server_handle_close);
     for (conn_t *c = h->conns; c != NULL; c = c->next)
         conn_close(c);
-}
-
-/* ---- one request without a connection ---------------------------------- */
-
-/* The parser's state for fp_health_request_status: what the server's
- * callbacks keep, without the connection around it. */
-typedef struct probe_s {
-    head_t head;
-    uint64_t body_bytes;
-    int status; /* 413 */
-    bool complete;
-} probe_t;
-
-static int probe_on_url(http_parser *p, const char *at, size_t len)
-{
-    return head_url(&((probe_t *)p->data)->head, at, len);
-}
-
-static int probe_on_header_field(http_parser *p, const char *at, size_t len)
-{
-    return head_field(&((probe_t *)p->data)->head, len);
-}
-
-static int probe_on_header_value(http_parser *p, const char *at, size_t len)
-{
-    return head_value(&((probe_t *)p->data)->head, len);
-}
-
-static int probe_on_headers_complete(http_parser *p)
-{
-    if (declared_body_too_large(p))
-        ((probe_t *)p->data)->status = 413;
-    return 0;
-}
-
-static int probe_on_body(http_parser *p, const char *at, size_t len)
-{
-    probe_t *pr = p->data;
-    pr->body_bytes += len;
-    if (pr->body_bytes > FP_HEALTH_MAX_BODY_BYTES)
-        pr->status = 413;
-    return 0;
-}
-
-static int probe_on_message_complete(http_parser *p)
-{
-    ((probe_t *)p->data)->complete = true;
-    http_parser_pause(p, 1); /* the first request only */
-    return 0;
-}
-
-static int probe_route(const fp_health_route_t *routes, size_t n, void *ctx, unsigned method,
-                       const fp_buf_t *url)
-{
-    const fp_health_route_t *route = NULL;
-    int status = request_verdict(routes, n, method, url, &route);
-    if (status != 0)
-        return status;
-    fp_buf_t body = {0};
-    const char *content_type = NULL;
-    status = route->fn(ctx, &body, &content_type);
-    fp_buf_free(&body);
-    return status >= 100 && status <= 599 ? status : 500;
-}
-
-int fp_health_request_status(const char *data, size_t len, const fp_health_route_t *routes,
-                             size_t n, void *ctx)
-{
-    probe_t pr = {0};
-    http_parser parser;
-    http_parser_init(&parser, HTTP_REQUEST);
-    parser.data = &pr;
-    http_parser_settings settings;
-    http_parser_settings_init(&settings);
-    settings.on_url = probe_on_url;
-    settings.on_header_field = probe_on_header_field;
-    settings.on_header_value = probe_on_header_value;
-    settings.on_headers_complete = probe_on_headers_complete;
-    settings.on_body = probe_on_body;
-    settings.on_message_complete = probe_on_message_complete;
-    http_parser_set_max_header_size(FP_HEALTH_MAX_URL_BYTES + FP_HEALTH_MAX_HEADER_BYTES +
-                                    READ_BUF_BYTES); /* as fp_health_start sets it */
-    http_parser_execute(&parser, &settings, data, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&parser);
-    int status = pr.status;
-    if (status == 0 && e != HPE_OK && e != HPE_PAUSED)
-        status = parse_error_status(pr.head.reject, e);
-    if (status == 0 && pr.complete)
-        status = probe_route(routes, n, ctx, parser.method, &pr.head.url);
-    fp_buf_free(&pr.head.url);
-    return status;
 }

@@ -126,10 +126,6 @@ int fp_health_port(const fp_health_t *h);
  * on; zero fields keep their current value. */
 void fp_health_set_limits(fp_health_t *h, const fp_health_limits_t *lim);
 
-/* Sets both the idle and the header timeout; for tests, which cannot wait
- * FP_HEALTH_IDLE_MS. */
-void fp_health_set_idle_ms(fp_health_t *h, uint64_t idle_ms);
-
 void fp_health_get_stats(const fp_health_t *h, fp_health_stats_t *out);
 
 /* The status the server answers to the first request in data, parsed and
