@@ -61,4 +61,17 @@ static inline const void *fp__config_field(const fp_config_t *cfg, const fp__cke
     return (const char *)cfg + k->offset;
 }
 
+
+/* The value checks of the schema's rows (config_check.c). */
+int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_prefix(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_nonempty(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_listen(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_queue_names(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_items_nonempty(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_command(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_env_names(const void *field, size_t *elem, char *why, size_t size);
+/* A name environ can hold: [A-Za-z_][A-Za-z0-9_]*. */
+bool fp__env_name_ok(const char *s, size_t n);
+
 #endif
