@@ -57,6 +57,27 @@ static void path_in(const fp_td_t *td, const char *name, char *out, size_t size)
     snprintf(out, size, "%s/%s", td->dir, name);
 }
 
+/* A copy of src at td->dir/rel (its folder made), readable by the target
+ * user: the checkout may sit under a directory only root can enter (a
+ * mktemp -d clone is 0700), and what the dropped daemon loads must be
+ * reachable by it, as in a real install. */
+static void copy_in(const fp_td_t *td, const char *src, const char *rel, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", td->dir, rel);
+    for (char *slash = strchr(out + strlen(td->dir) + 1, '/'); slash != NULL;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        assert_true(mkdir(out, 0755) == 0 || errno == EEXIST);
+        *slash = '/';
+    }
+    size_t len = 0;
+    char *data = fp_th_read_file(src, &len);
+    assert_non_null(data);
+    assert_int_equal(fp_th_write_file(out, data, len), 0);
+    assert_int_equal(chmod(out, 0755), 0);
+    free(data);
+}
+
 /* "Uid:\t0\t0\t0\t0" → every number equals want. */
 static void assert_status_line(int pid, const char *field, long want, bool empty_ok)
 {
@@ -227,11 +248,12 @@ static void test_plugin_init_runs_as_user(void **state)
 {
     fp_td_t *td = *state;
     ids_t t = target();
-    char initfile[4200], extra[9000];
+    char initfile[4200], plugin[4200], extra[9000];
     path_in(td, "init.txt", initfile, sizeof initfile);
+    copy_in(td, fp_th_env("FP_TEST_PLUGIN_STATE_A"), "state_a.so", plugin, sizeof plugin);
     snprintf(extra, sizeof extra,
              "[pool]\nchildren = 1\nplugins = [\"%s\"]\n\n[handlers.state_a]\ninit_file = \"%s\"\n",
-             fp_th_env("FP_TEST_PLUGIN_STATE_A"), initfile);
+             plugin, initfile);
     fp_td_config(td, "user = \"nobody\"\n", extra);
     fp_td_start_ready(td, false);
     char want[64];
@@ -250,11 +272,14 @@ static void test_exec_workers_run_as_user(void **state)
 {
     fp_td_t *td = *state;
     ids_t t = target();
-    char extra[4400];
+    char src[4200], worker[4200], helper[4200], extra[4400];
+    snprintf(src, sizeof src, "%s/test/data/exec_worker.py", fp_th_env("FP_SOURCE_DIR"));
+    copy_in(td, src, "test/data/exec_worker.py", worker, sizeof worker);
+    snprintf(src, sizeof src, "%s/scripts/forkpool_worker.py", fp_th_env("FP_SOURCE_DIR"));
+    copy_in(td, src, "scripts/forkpool_worker.py", helper, sizeof helper);
     snprintf(extra, sizeof extra,
-             "[pool]\nruntime = \"exec\"\nchildren = 2\n"
-             "command = [\"python3\", \"%s/test/data/exec_worker.py\"]\n",
-             fp_th_env("FP_SOURCE_DIR"));
+             "[pool]\nruntime = \"exec\"\nchildren = 2\ncommand = [\"python3\", \"%s\"]\n",
+             worker);
     fp_td_config(td, "user = \"nobody\"\n", extra);
     fp_td_start_ready(td, false);
     int kids[8];
