@@ -3,7 +3,7 @@
  * On a queue pre-filled by `forkpool enqueue`, pulls with XREADGROUP (same
  * group and consumer as the daemon) and acknowledges + deletes every entry
  * with the very script forkpool uses while jobs flow (fp_script_outcomes_pull,
- * built by the same encoder from lib/queue_scripts.c): the outcomes of one
+ * built by the same encoder from lib/queue/queue_scripts.c): the outcomes of one
  * batch and the pull of the next travel as one EVALSHA, one round trip per
  * batch of B. The first pull is a plain XREADGROUP, as in the daemon when no
  * outcome waits. -d N keeps N such calls in flight (N lanes of pull, then
@@ -35,7 +35,7 @@
 #include <hiredis/hiredis.h>
 
 #include "bench_clock.h"
-#include "queue_scripts.h"
+#include "queue/queue_scripts.h"
 
 typedef struct opts_s {
     const char *host;

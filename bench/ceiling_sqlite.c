@@ -1,6 +1,6 @@
 /* ceiling_sqlite.c: what SQLite allows for the record_event handler, with no
  * queue and no pool: one process inserting N rows in a loop with the
- * handler's exact set-up (lib/handler_record_event.c): NOMUTEX connection,
+ * handler's exact set-up (lib/handlers/handler_record_event.c): NOMUTEX connection,
  * journal_mode=WAL, synchronous=NORMAL, the same table, one persistent
  * prepared INSERT that is reset and re-bound per row, and no explicit
  * transaction, so every row is its own autocommit transaction as every job
@@ -19,7 +19,7 @@
 #include <sqlite3.h>
 
 #include "bench_clock.h"
-#include "handlers.h"
+#include "handlers/handlers.h"
 
 static const char *const values[] = {"login", "2026-11-22T10:00:00Z", "o1", "u1", "x", "session"};
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "forkpool/config.h"
+#include "config/config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "health.h"
+#include "http/health.h"
 
 static int route_ok(void *ctx, fp_buf_t *body, const char **content_type)
 {

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "forkpool/job.h"
+#include "dispatch/job.h"
 
 #define MAX_JOB_BYTES (64 * 1024)
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "forkpool/proto.h"
+#include "dispatch/proto.h"
 
 #define MAX_LINE 512
 

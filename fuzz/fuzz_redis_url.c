@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forkpool/config.h"
-#include "redis_url.h"
+#include "config/config.h"
+#include "redis/redis_url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "forkpool/toml.h"
+#include "toml/toml.h"
 
 static void to_json(const fp_toml_node_t *root, bool tagged)
 {

@@ -1,6 +1,6 @@
 """record_event for the Python peers (Celery, RQ): the same table, pragmas and
 one-row-per-transaction insert as forkpool's built-in handler
-(lib/handler_record_event.c). The connection is opened once per process and
+(lib/handlers/handler_record_event.c). The connection is opened once per process and
 kept: under Celery that is once per pool child; under RQ, whose default worker
 forks a fresh work horse per job, the process is the job, so it is once per job
 (RQ's design, not a choice made here)."""

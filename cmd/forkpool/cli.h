@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-#include "forkpool/config.h"
-#include "forkpool/err.h"
+#include "config/config.h"
+#include "base/err.h"
 
 typedef int (*fp_cmd_fn)(int argc, char **argv, fp_err_t *err);
 

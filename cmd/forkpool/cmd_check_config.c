@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "privs.h"
+#include "supervisor/privs.h"
 
 static void print_summary(const fp_config_t *cfg, bool show_secrets)
 {

@@ -21,12 +21,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin.h"
+#include "queue/admin.h"
 #include "cli.h"
 #include "term.h"
-#include "forkpool/job.h"
-#include "json.h"
-#include "utf8.h"
+#include "dispatch/job.h"
+#include "base/json.h"
+#include "base/utf8.h"
 
 #define LIST_DEFAULT_LIMIT 100
 #define LIMIT_MAX 1000000000LL

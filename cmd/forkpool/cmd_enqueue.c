@@ -14,12 +14,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin.h"
+#include "queue/admin.h"
 #include "cli.h"
-#include "forkpool/job.h"
-#include "forkpool/units.h"
-#include "json.h"
-#include "os.h"
+#include "dispatch/job.h"
+#include "base/units.h"
+#include "base/json.h"
+#include "base/os.h"
 
 #define MAX_COUNT 100000000LL
 

@@ -21,10 +21,10 @@
 
 #include "cli.h"
 #include "term.h"
-#include "forkpool/units.h"
-#include "ledger_query.h"
-#include "os.h"
-#include "utf8.h"
+#include "base/units.h"
+#include "ledger/ledger_query.h"
+#include "base/os.h"
+#include "base/utf8.h"
 
 #define JOBS_DEFAULT_LIMIT 50
 #define JOBS_LIMIT_MAX 1000000000LL

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "forkpool/log.h"
-#include "pidfile.h"
-#include "privs.h"
-#include "supervisor.h"
+#include "base/log.h"
+#include "supervisor/pidfile.h"
+#include "supervisor/privs.h"
+#include "supervisor/supervisor.h"
 
 #define MAX_QUEUE_OPTIONS 64
 

@@ -18,9 +18,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin.h"
+#include "queue/admin.h"
 #include "cli.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 typedef struct stats_args_s {
     const char *config_path;

@@ -7,8 +7,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "forkpool/log.h"
-#include "redis_url.h"
+#include "base/log.h"
+#include "redis/redis_url.h"
 
 /* The Redis password, decoded and as written in the URL (they differ when
  * %-escaped), is kept out of every log line and error message from here on. */

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "forkpool/err.h"
-#include "forkpool/log.h"
+#include "base/err.h"
+#include "base/log.h"
 
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69

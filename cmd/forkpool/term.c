@@ -6,7 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* Bytes of the UTF-8 character at s (left bytes remain), 0 when invalid. */
 static size_t utf8_char_len(const char *s, size_t left)

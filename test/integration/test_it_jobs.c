@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "../../lib/ledger.h"
+#include "ledger/ledger.h"
 #include "harness.h"
 
 #define MINUTE_MS (60LL * 1000)

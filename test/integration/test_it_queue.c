@@ -1,4 +1,4 @@
-/* test_it_queue.c: the Redis queue (lib/queue_redis.c) against a real
+/* test_it_queue.c: the Redis queue (lib/queue/queue_redis.c) against a real
  * redis-server, driven by a real libuv loop in this process the way the
  * supervisor drives it: say the room, take jobs, report outcomes. Each test
  * starts its own server and checks Redis' own view (XLEN, XPENDING, the dead
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../lib/queue.h"
+#include "queue/queue.h"
 #include "harness.h"
 #include "queue_fixture.h"
 #include "redis_server.h"

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../lib/queue.h"
-#include "../../lib/queue_scripts.h"
+#include "queue/queue.h"
+#include "queue/queue_scripts.h"
 #include "harness.h"
 #include "queue_fixture.h"
 #include "redis_server.h"

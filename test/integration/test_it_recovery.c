@@ -1,5 +1,5 @@
 /* test_it_recovery.c: the recovery half of the delivery contract, in the
- * queue layer (lib/queue_redis.c), against a real redis-server: claim
+ * queue layer (lib/queue/queue_redis.c), against a real redis-server: claim
  * renewal, take-over of abandoned entries with their delivery counts and
  * within the room, dropping of pending entries whose stream entry is gone,
  * removal of idle consumers, and the delayed mover. Several queue objects
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/queue.h"
+#include "queue/queue.h"
 #include "harness.h"
 #include "queue_fixture.h"
 #include "redis_server.h"

@@ -1,4 +1,4 @@
-/* queue_fixture.h: plumbing for tests that drive lib/queue_redis.c from a
+/* queue_fixture.h: plumbing for tests that drive lib/queue/queue_redis.c from a
  * libuv loop in the test process against a real redis-server (fp_tq_*):
  * running the loop until a condition holds, the base config a queue needs,
  * and Redis' own view of a queue's stream (XADD, XLEN, XPENDING). */
@@ -10,7 +10,7 @@
 
 #include <uv.h>
 
-#include "forkpool/config.h"
+#include "config/config.h"
 #include "redis_server.h"
 
 /* A condition on the test's state (ctx), with one argument. */

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "forkpool/toml.h"
+#include "toml/toml.h"
 
 static char *read_all(FILE *in, size_t *len)
 {

@@ -1,4 +1,4 @@
-/* test_child.c: lib/child.c — a real native child driven over its dispatch
+/* test_child.c: lib/pool/child.c — a real native child driven over its dispatch
  * socket the way the supervisor drives it: ready, a thousand jobs through one
  * pid, every built-in's outcome, unknown types, malformed and overlong lines
  * (the child logs them and keeps answering), results that are not JSON,
@@ -23,11 +23,11 @@
 #include <unistd.h>
 
 #include "channel.h"
-#include "child.h"
-#include "forkpool/log.h"
-#include "handlers.h"
+#include "pool/child.h"
+#include "base/log.h"
+#include "handlers/handlers.h"
 #include "harness.h"
-#include "spawn.h"
+#include "pool/spawn.h"
 
 /* ---- test-only handlers -------------------------------------------------- */
 

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config_internal.h"
-#include "forkpool/config.h"
+#include "config/config_internal.h"
+#include "config/config.h"
 #include "harness.h"
 
 #define KB (INT64_C(1) << 10)

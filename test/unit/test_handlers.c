@@ -1,4 +1,4 @@
-/* test_handlers.c: lib/handlers.c and lib/handler_record_event.c — the
+/* test_handlers.c: lib/handlers/handlers.c and lib/handlers/handler_record_event.c — the
  * registry (built-ins, duplicates, a full table), each built-in run
  * in-process (no fork), and record_event against a temporary SQLite
  * database: the row's values, WAL mode, rejected args, a busy database, and
@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "forkpool/toml.h"
-#include "handlers.h"
+#include "toml/toml.h"
+#include "handlers/handlers.h"
 #include "harness.h"
 
 /* ---- running a handler in-process the way child.c does ------------------- */

@@ -1,4 +1,4 @@
-/* test_job.c: lib/job.c, lib/json.c and lib/utf8.c — what a payload must be to
+/* test_job.c: lib/dispatch/job.c, lib/base/json.c and lib/base/utf8.c — what a payload must be to
  * run, and the reason recorded when it is not. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forkpool/job.h"
-#include "json.h"
-#include "utf8.h"
+#include "dispatch/job.h"
+#include "base/json.h"
+#include "base/utf8.h"
 
 static int parse(const char *text, size_t max, fp_job_t *job, fp_err_t *err)
 {

@@ -1,4 +1,4 @@
-/* test_ledger.c: lib/ledger.c, the writer thread, against real SQLite files
+/* test_ledger.c: lib/ledger/ledger.c, the writer thread, against real SQLite files
  * in a temporary directory. It checks that every pushed row arrives with its
  * fields (NULLs too), that a backlog is written in few transactions, that
  * capacity only signals backpressure and never drops a row, that pruning
@@ -29,12 +29,12 @@
 
 #include <sqlite3.h>
 
-#include "forkpool/log.h"
-#include "handlers.h"
+#include "base/log.h"
+#include "handlers/handlers.h"
 #include "harness.h"
-#include "ledger.h"
-#include "os.h"
-#include "spawn.h"
+#include "ledger/ledger.h"
+#include "base/os.h"
+#include "pool/spawn.h"
 
 #define DEADLINE_MS 20000
 #define HOUR_MS (3600LL * 1000)

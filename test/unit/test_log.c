@@ -1,4 +1,4 @@
-/* test_log.c: lib/log.c — formats, levels, escaping, truncation, reopen. */
+/* test_log.c: lib/base/log.c — formats, levels, escaping, truncation, reopen. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "forkpool/log.h"
+#include "base/log.h"
 #include "harness.h"
 
 typedef struct fixture_s {

@@ -1,4 +1,4 @@
-/* test_metrics.c: lib/metrics.c — the exact exposition of a small registry
+/* test_metrics.c: lib/http/metrics.c — the exact exposition of a small registry
  * (golden text), label-value escaping, the histogram's cumulative buckets,
  * _sum and _count, the bound on distinct label sets and the "other" fold,
  * that counting an existing label set allocates nothing, and that every
@@ -23,7 +23,7 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
-#include "metrics.h"
+#include "http/metrics.h"
 
 /* ---- a small Prometheus text-format validator ----------------------------- */
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "name_lease.h"
+#include "queue/name_lease.h"
 
 static fp_lease_holder_t holder(const char *token, const char *host, long long pid)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "pidfile.h"
+#include "supervisor/pidfile.h"
 
 static void test_second_take_names_the_holder(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_plugin.c: lib/plugin.c — loading the example plugin
+/* test_plugin.c: lib/handlers/plugin_loader.c — loading the example plugin
  * (examples/plugin/word_stats.c) and running its handler in-process the way
  * a child does (child_init, run, child_fini); the plugin context: two
  * plugins (test/plugins/state_plugin.c) keep separate ctx->state, a real
@@ -25,10 +25,10 @@
 #include <unistd.h>
 
 #include "channel.h"
-#include "handlers.h"
+#include "handlers/handlers.h"
 #include "harness.h"
-#include "plugin.h"
-#include "spawn.h"
+#include "handlers/plugin_loader.h"
+#include "pool/spawn.h"
 
 typedef struct fixture_s {
     char *dir;

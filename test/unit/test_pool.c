@@ -1,4 +1,4 @@
-/* test_pool.c: lib/pool.c — slots, room (the backpressure bound), idle
+/* test_pool.c: lib/pool/pool.c — slots, room (the backpressure bound), idle
  * choice and slot reuse only after both reap and EOF. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "pool.h"
+#include "pool/pool.h"
 
 static void test_room_is_children_plus_prefetch_minus_held(void **state)
 {

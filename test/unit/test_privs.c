@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "privs.h"
+#include "supervisor/privs.h"
 
 static const fp_privs_id_t NOBODY = {true, 65534, 65534};
 static const fp_privs_id_t NOGROUP = {true, 0, 65534};

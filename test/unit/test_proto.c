@@ -1,4 +1,4 @@
-/* test_proto.c: lib/proto.c — every message both ways, malformed lines, and
+/* test_proto.c: lib/dispatch/proto.c — every message both ways, malformed lines, and
  * the bounded framer (split reads, overlong lines, recovery after them). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forkpool/proto.h"
+#include "dispatch/proto.h"
 
 static void decode_ok(const char *line, fp_msg_t *msg)
 {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "queue_scripts.h"
+#include "queue/queue_scripts.h"
 
 static void assert_bytes(const fp_resp_t *b, const char *want)
 {

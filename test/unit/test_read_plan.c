@@ -1,4 +1,4 @@
-/* test_read_plan.c: lib/read_plan.c — smooth weighted round-robin: nginx's
+/* test_read_plan.c: lib/queue/read_plan.c — smooth weighted round-robin: nginx's
  * sequence, exact shares over a cycle, spread within it, queues left out
  * when not eligible, and no starvation. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "read_plan.h"
+#include "queue/read_plan.h"
 
 /* nginx's documented order for weights 5, 1, 1: a a b a c a a. */
 static void test_nginx_sequence(void **state)

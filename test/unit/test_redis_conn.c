@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "redis_conn.h"
+#include "redis/redis_conn.h"
 
 static bool fault(const char *msg)
 {

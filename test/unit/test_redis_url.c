@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "redis_url.h"
+#include "redis/redis_url.h"
 
 typedef struct good_s {
     const char *text;

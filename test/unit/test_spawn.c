@@ -1,4 +1,4 @@
-/* test_spawn.c: lib/spawn.c — pins the fork procedure of fp_spawn with real
+/* test_spawn.c: lib/pool/spawn.c — pins the fork procedure of fp_spawn with real
  * children. A native child runs a test-only "inspect" handler that reports
  * its own fds, signal mask, dispositions, process group and parent-death
  * signal; an exec child (this very program, re-executed with --exec-child)
@@ -32,11 +32,11 @@
 #include <uv.h>
 
 #include "channel.h"
-#include "child.h"
-#include "forkpool/log.h"
-#include "handlers.h"
+#include "pool/child.h"
+#include "base/log.h"
+#include "handlers/handlers.h"
 #include "harness.h"
-#include "spawn.h"
+#include "pool/spawn.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

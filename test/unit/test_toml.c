@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
-#include "forkpool/toml.h"
+#include "toml/toml.h"
 #include "harness.h"
 
 /* ---- helpers ---- */

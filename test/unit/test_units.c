@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "forkpool/units.h"
+#include "base/units.h"
 
 typedef struct good_s {
     const char *text;

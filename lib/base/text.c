@@ -1,0 +1,43 @@
+/* text.c: quoting outside text for messages, and hex digits. */
+#include "base/text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *fp_text_quote(char *buf, size_t size, const char *s, size_t max_chars)
+{
+    /* Only what can be shown is measured: s may be a 10 MB line. */
+    return fp_text_quote_n(buf, size, s, strnlen(s, max_chars + 1), max_chars);
+}
+
+const char *fp_text_quote_n(char *buf, size_t size, const char *s, size_t len, size_t max_chars)
+{
+    size_t n = 0;
+    buf[n++] = '"';
+    for (size_t i = 0; i < len && n + 8 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= max_chars) {
+            memcpy(buf + n, "...", 3);
+            n += 3;
+            break;
+        }
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+        else
+            buf[n++] = (char)c;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+int fp_text_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

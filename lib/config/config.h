@@ -1,0 +1,137 @@
+/* config.h: forkpool's configuration, loaded from TOML through a schema table.
+ * A loaded fp_config_t is immutable; a reload builds a new one. */
+#ifndef FORKPOOL_CONFIG_H
+#define FORKPOOL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "toml/toml.h"
+
+typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
+/* What a ledger that cannot write does: hold pulls, or drop history rows. */
+typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
+typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
+
+/* A list of strings owned by the config. */
+typedef struct fp_strv_s {
+    char **items;
+    size_t count;
+} fp_strv_t;
+
+typedef struct fp_config_s {
+    char *source; /* the file it was read from, or "(defaults)" */
+
+    struct {
+        char *name; /* consumer name; the host name when not set */
+        fp_log_level_t log_level;
+        fp_log_format_t log_format;
+        char *log_file; /* "" = stderr */
+        char *pidfile;  /* "" = none */
+        char *user;     /* "" = do not change */
+        char *group;
+        int64_t shutdown_timeout_ms;
+    } daemon;
+
+    struct {
+        char *url; /* after FORKPOOL_REDIS_URL */
+        char *prefix;
+        char *group;
+        int64_t connect_timeout_ms;
+    } redis;
+
+    struct {
+        fp_strv_t names;       /* at least one, no duplicates */
+        fp_queue_order_t order;
+        int64_t *weights;      /* one per name, parallel to names.items; 1 unless set */
+    } queues;
+
+    struct {
+        fp_runtime_t runtime;
+        int64_t children;
+        int64_t prefetch;
+        int64_t pipeline;
+        int64_t job_timeout_ms;
+        int64_t kill_grace_ms;
+        int64_t start_timeout_ms;         /* a child not ready by then is killed */
+        int64_t max_jobs_per_child;       /* 0 = unlimited */
+        int64_t max_jobs_jitter;
+        int64_t max_memory_per_child_bytes; /* 0 = unlimited */
+        fp_strv_t plugins;
+        fp_strv_t command;                /* exec runtime: argv */
+        fp_strv_t env_pass;               /* FORKPOOL_* names children keep */
+        fp_strv_t env;                    /* "NAME=value" set in every child */
+    } pool;
+
+    struct {
+        int64_t max_attempts;
+        int64_t backoff_base_ms;
+        int64_t backoff_max_ms;
+        bool jitter;
+    } retry;
+
+    struct {
+        int64_t visibility_timeout_ms;
+        int64_t claim_interval_ms;
+    } recovery;
+
+    struct {
+        char *listen; /* "host:port", "" = disabled */
+        int64_t header_timeout_ms; /* a request's first byte to the end of its headers */
+        int64_t idle_timeout_ms;   /* a connection with nothing happening */
+        int64_t max_connections;   /* at the cap the oldest idle one is evicted */
+    } health;
+
+    struct {
+        char *path; /* "" = disabled */
+        int64_t retain_ms;
+        fp_ledger_on_error_t on_error;
+    } ledger;
+
+    struct {
+        int64_t max_job_bytes;
+    } limits;
+
+    /* The whole parsed document, kept so [handlers.NAME] tables can be handed
+     * to handlers and plugins; NULL when built from defaults. */
+    fp_toml_node_t *doc;
+} fp_config_t;
+
+/* Which file to read: cli_path if given, else $FORKPOOL_CONFIG, else
+ * ./forkpool.toml if it exists, else NULL (defaults). Borrowed or static. */
+const char *fp_config_resolve_path(const char *cli_path);
+
+/* Loads path (NULL = defaults only), applies FORKPOOL_REDIS_URL, validates.
+ * On error returns FP_ECONFIG/FP_ETOML/-errno with err->msg in the form
+ * "file:line:col: reason" and *out untouched. */
+int fp_config_load(const char *path, fp_config_t **out, fp_err_t *err);
+
+/* The same from text in memory; name is used in messages. */
+int fp_config_load_text(const char *text, size_t len, const char *name, fp_config_t **out,
+                        fp_err_t *err);
+
+void fp_config_free(fp_config_t *cfg);
+
+/* The [handlers.NAME] table, or NULL when the file has none. */
+const fp_toml_node_t *fp_config_handler_table(const fp_config_t *cfg, const char *name);
+
+/* The effective configuration as JSON text (owned; free()), Redis password
+ * and plugin secrets masked as "***". NULL on allocation failure. */
+char *fp_config_dump_json(const fp_config_t *cfg);
+
+/* The same; with show_secrets, passwords and plugin secrets as written,
+ * for the owner (`check-config --show-secrets`). */
+char *fp_config_dump_json_opt(const fp_config_t *cfg, bool show_secrets);
+
+/* The Redis URL with any password replaced by "***" (owned; free()). */
+char *fp_config_mask_url(const char *url);
+
+/* Whether a key of a [handlers.*] table holds a credential by its name
+ * (password, token, secret, key, dsn, also as a suffix: api_key), so that
+ * dumps print "***" for its value. */
+bool fp_config_secret_key(const char *name);
+
+#endif

@@ -1,0 +1,77 @@
+/* config_internal.h: the configuration schema, shared by config.c (which
+ * loads and validates through it) and config_dump.c (which prints through
+ * it), so that a key added to the table is loaded, defaulted, freed and
+ * dumped without touching any other code. Not installed; lib/ only. */
+#ifndef FORKPOOL_CONFIG_INTERNAL_H
+#define FORKPOOL_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+typedef enum fp__ct_e {
+    FP__CT_STRING,   /* char *, never NULL once loaded */
+    FP__CT_INT,      /* int64_t */
+    FP__CT_BOOL,     /* bool */
+    FP__CT_DURATION, /* int64_t milliseconds, written as "30s" */
+    FP__CT_SIZE,     /* int64_t bytes, written as "256MB" */
+    FP__CT_ENUM,     /* an int-sized C enum, written as one of choices[] */
+    FP__CT_STRV,     /* fp_strv_t */
+    FP__CT_WEIGHTS,  /* queues.weights: int64_t[], parallel to queues.names */
+    FP__CT_ENV,      /* fp_strv_t of "NAME=value", written as a table NAME = "value" */
+} fp__ct_t;
+
+typedef struct fp__cenum_s {
+    const char *name; /* NULL ends a list */
+    int value;
+} fp__cenum_t;
+
+/* A validator looks at a field after it was set from the file (or the
+ * environment). On failure it writes a phrase that follows the key's name,
+ * such as `must not be empty`, and for arrays sets *elem to the index of the
+ * offending element (left alone otherwise), and returns -1. */
+typedef int (*fp__ccheck_fn)(const void *field, size_t *elem, char *why, size_t size);
+
+typedef struct fp__ckey_s {
+    const char *section;
+    const char *key;
+    fp__ct_t type;
+    size_t offset;                /* into fp_config_t */
+    const char *def_text;         /* string, duration, size, enum: as written in TOML */
+    int64_t def_int;              /* int, bool */
+    const char *const *def_strv;  /* string array: NULL-terminated, NULL = empty */
+    int64_t min, max;             /* int, duration (ms), size (bytes) */
+    const fp__cenum_t *choices;   /* enum */
+    fp__ccheck_fn check;          /* optional */
+    bool secret_url;              /* a URL whose password is masked when shown */
+    const char *doc;              /* one line, for people reading the table */
+} fp__ckey_t;
+
+extern const fp__ckey_t fp__config_schema[];
+extern const size_t fp__config_schema_len;
+
+/* The name of an enum value of row k, or "?" when it has none. */
+const char *fp__config_enum_name(const fp__ckey_t *k, int value);
+
+/* The field a row describes, inside cfg. */
+static inline const void *fp__config_field(const fp_config_t *cfg, const fp__ckey_t *k)
+{
+    return (const char *)cfg + k->offset;
+}
+
+
+/* The value checks of the schema's rows (config_check.c). */
+int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_prefix(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_nonempty(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_listen(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_queue_names(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_items_nonempty(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_command(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_env_names(const void *field, size_t *elem, char *why, size_t size);
+/* A name environ can hold: [A-Za-z_][A-Za-z0-9_]*. */
+bool fp__env_name_ok(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,34 @@
+/* job.h: a job payload, validated. The supervisor checks every payload once,
+ * when it is pulled, so that bad input goes to the dead stream with a reason
+ * instead of reaching a child. */
+#ifndef FORKPOOL_JOB_H
+#define FORKPOOL_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct fp_job_s {
+    char *type;           /* non-empty; owned */
+    char *id;             /* the producer's "id", or NULL; owned */
+    int64_t timeout_ms;   /* from "timeout", 0 = use pool.job_timeout */
+    int64_t max_attempts; /* from "max_attempts", 0 = use retry.max_attempts */
+    int64_t attempt;      /* executions so far, from "attempt" (0 when new) */
+} fp_job_t;
+
+/* Longest accepted "type", so names fit in logs and metric labels. */
+#define FP_JOB_TYPE_MAX 128
+
+/* Validates payload (len bytes, need not be NUL-terminated): valid UTF-8
+ * JSON, an object, no larger than max_bytes, with a non-empty string "type";
+ * optional "id" (string or integer), "timeout" (duration string or whole
+ * seconds), "max_attempts" (1..1000), "attempt" (>= 0). On success fills
+ * *out (free with fp_job_clear). On failure returns FP_EJOB (or FP_ELIMIT for
+ * size) with err->msg set to the reason recorded in the dead stream, such as
+ * "payload is not JSON" or "payload has no \"type\"". */
+int fp_job_parse(const char *payload, size_t len, size_t max_bytes, fp_job_t *out, fp_err_t *err);
+
+void fp_job_clear(fp_job_t *job);
+
+#endif

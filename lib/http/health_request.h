@@ -1,0 +1,49 @@
+/* health_request.h: the request-judging half of the health endpoint
+ * (health_request.c), shared by its connections (health.c) and by
+ * fp_health_request_status. Internal to lib/. */
+#ifndef FORKPOOL_HEALTH_REQUEST_H
+#define FORKPOOL_HEALTH_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <http_parser.h>
+
+#include "http/health.h"
+
+/* One read of a connection; also the slack http-parser's own header limit
+ * gets past ours, so that ours decides. */
+#define FP_HEALTH_READ_BUF_BYTES (16 * 1024)
+
+/* A request's head as the parser hands it over: the request-target (kept up
+ * to the limit) and the bytes of request line and headers, judged against
+ * the limits as they grow. The server and fp_health_request_status count
+ * with the same functions, so the fuzzed path is the served one. */
+typedef struct fp_health_head_s {
+    fp_buf_t url;      /* the request-target, bounded by the header limit */
+    size_t url_bytes;  /* of the request-target, kept in url up to the limit */
+    size_t head_bytes; /* request-target and header lines counted so far */
+    bool in_field;     /* the last header callback was for a field name */
+    int reject;        /* 414 or 431, once a limit is passed */
+} fp_health_head_t;
+
+
+void fp_health_head_reset(fp_health_head_t *hd);
+/* The parser's callbacks, counted: -1 (stop the parser) once a limit is
+ * passed (hd->reject says which) or on ENOMEM. */
+int fp_health_head_url(fp_health_head_t *hd, const char *at, size_t len);
+int fp_health_head_field(fp_health_head_t *hd, size_t len);
+int fp_health_head_value(fp_health_head_t *hd, size_t len);
+
+/* A declared Content-Length over the body limit (refused before reading). */
+bool fp_health_body_too_large(const http_parser *p);
+
+/* Before any route runs: 405 for a method but GET and HEAD, 400 for a target
+ * that is not a URL, 404 for an unknown path; 0 with *route set otherwise. */
+int fp_health_request_verdict(const fp_health_route_t *routes, size_t n, unsigned method,
+                              const fp_buf_t *url, const fp_health_route_t **route);
+
+/* The answer to a stopped parse: reject (414, 431 or 0) first, then by errno. */
+int fp_health_parse_error_status(int reject, enum http_errno e);
+
+#endif

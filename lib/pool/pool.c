@@ -1,0 +1,224 @@
+/* pool.c: slot bookkeeping for the supervisor. Pure, so every transition can
+ * be unit-tested without a process in sight. */
+#include "pool/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[FP_CHILD_STATES] = {
+    "free", "starting", "idle", "busy", "stopping", "exited",
+};
+
+const char *fp_pool_state_name(fp_child_state_t state)
+{
+    return (unsigned)state < FP_CHILD_STATES ? state_names[state] : "unknown";
+}
+
+int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
+{
+    memset(pool, 0, sizeof *pool);
+    pool->target = target;
+    pool->prefetch = prefetch;
+    pool->next_seq = 1;
+    return 0;
+}
+
+void fp_pool_free(fp_pool_t *pool)
+{
+    free(pool->slots);
+    memset(pool, 0, sizeof *pool);
+}
+
+static int grow(fp_pool_t *pool)
+{
+    size_t cap = pool->capacity ? pool->capacity * 2 : 8;
+    fp_slot_t *slots = realloc(pool->slots, cap * sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    memset(slots + pool->capacity, 0, (cap - pool->capacity) * sizeof *slots);
+    for (size_t i = pool->capacity; i < cap; i++)
+        slots[i].id = (int)i;
+    pool->slots = slots;
+    pool->capacity = cap;
+    return 0;
+}
+
+fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
+{
+    size_t i = 0;
+    while (i < pool->capacity && pool->slots[i].state != FP_CHILD_FREE)
+        i++;
+    if (i == pool->capacity && grow(pool) < 0)
+        return NULL;
+    fp_slot_t *slot = &pool->slots[i];
+    int id = slot->id;
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    slot->pid = pid;
+    slot->state = FP_CHILD_STARTING;
+    slot->started_at_ms = now_ms;
+    return slot;
+}
+
+fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid)
+{
+    for (size_t i = 0; i < pool->capacity; i++)
+        if (pool->slots[i].state != FP_CHILD_FREE && pool->slots[i].pid == pid)
+            return &pool->slots[i];
+    return NULL;
+}
+
+fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
+{
+    /* Lowest slot first keeps the working set of children small and warm
+     * when load is light; under load every child is busy anyway. */
+    for (size_t i = 0; i < pool->capacity; i++)
+        if (pool->slots[i].state == FP_CHILD_IDLE && !pool->slots[i].channel_eof)
+            return &pool->slots[i];
+    return NULL;
+}
+
+size_t fp_pool_child_depth(const fp_pool_t *pool)
+{
+    size_t children = pool->target > 0 ? pool->target : 1;
+    size_t share = (pool->prefetch + children - 1) / children;
+    return 1 + (pool->pipeline < share ? pool->pipeline : share);
+}
+
+static bool can_queue(const fp_slot_t *slot, size_t depth_max)
+{
+    if (slot->state != FP_CHILD_BUSY || slot->channel_eof || slot->depth >= depth_max)
+        return false;
+    /* A child due to recycle gets no more than its limit: the replacement
+     * takes over instead of the jobs waiting behind the stop. */
+    return slot->max_jobs == 0 || slot->jobs_done + (int64_t)slot->depth < slot->max_jobs;
+}
+
+fp_slot_t *fp_pool_pick(fp_pool_t *pool)
+{
+    fp_slot_t *best = fp_pool_pick_idle(pool);
+    if (best != NULL || pool->pipeline == 0 || pool->prefetch == 0)
+        return best;
+    size_t depth_max = fp_pool_child_depth(pool);
+    for (size_t i = 0; i < pool->capacity; i++) {
+        fp_slot_t *slot = &pool->slots[i];
+        if (can_queue(slot, depth_max) && (best == NULL || slot->depth < best->depth))
+            best = slot;
+    }
+    return best;
+}
+
+fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
+{
+    fp_slot_t *best = fp_pool_pick_idle(pool);
+    if (best != NULL)
+        return best;
+    /* With a pipeline a busy child is refilled before it runs dry, so under
+     * a backlog none ever turns idle: stop the busy child with the fewest
+     * jobs queued instead; its stop waits behind them in its socket. */
+    for (size_t i = 0; i < pool->capacity; i++) {
+        fp_slot_t *slot = &pool->slots[i];
+        if (slot->state == FP_CHILD_BUSY && !slot->channel_eof && !slot->timed_out &&
+            (best == NULL || slot->depth < best->depth))
+            best = slot;
+    }
+    return best;
+}
+
+size_t fp_pool_room(const fp_pool_t *pool)
+{
+    size_t bound = pool->target + pool->prefetch;
+    return pool->held >= bound ? 0 : bound - pool->held;
+}
+
+size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pool->capacity; i++)
+        n += pool->slots[i].state == state;
+    return n;
+}
+
+size_t fp_pool_live(const fp_pool_t *pool)
+{
+    return fp_pool_count(pool, FP_CHILD_STARTING) + fp_pool_count(pool, FP_CHILD_IDLE) +
+           fp_pool_count(pool, FP_CHILD_BUSY);
+}
+
+bool fp_pool_release_if_done(fp_pool_t *pool, fp_slot_t *slot)
+{
+    (void)pool;
+    if (!slot->reaped || !slot->channel_closed)
+        return false;
+    int id = slot->id;
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    return true;
+}
+
+uint64_t fp_pool_next_seq(fp_pool_t *pool)
+{
+    return pool->next_seq++;
+}
+
+int64_t fp_pool_start_delay_ms(unsigned failures)
+{
+    if (failures == 0)
+        return 0;
+    int64_t delay = FP_POOL_START_DELAY_FIRST_MS;
+    for (unsigned i = 1; i < failures && delay < FP_POOL_START_DELAY_MAX_MS; i++)
+        delay *= 2;
+    return delay < FP_POOL_START_DELAY_MAX_MS ? delay : FP_POOL_START_DELAY_MAX_MS;
+}
+
+bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_ms)
+{
+    if (!slot->said_ready)
+        return true;
+    return !died_in_job && slot->jobs_done == 0 &&
+           now_ms - slot->started_at_ms < FP_POOL_FAST_EXIT_MS;
+}
+
+fp_start_verdict_t fp_pool_start_failed(fp_pool_t *pool, uint32_t child_gen, uint32_t generation,
+                                        bool unproven, int64_t *delay_ms)
+{
+    *delay_ms = 0;
+    if (child_gen != generation)
+        return FP_START_STALE;
+    if (unproven) {
+        pool->start_failures = 0;
+        return FP_START_REVERT;
+    }
+    if (pool->start_failures < UINT32_MAX)
+        pool->start_failures++;
+    *delay_ms = fp_pool_start_delay_ms(pool->start_failures);
+    return FP_START_RETRY;
+}
+
+void fp_pool_start_ok(fp_pool_t *pool)
+{
+    pool->start_failures = 0;
+}
+
+bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
+                      bool backing_off)
+{
+    if (backing_off)
+        return false;
+    for (size_t i = 0; unproven && i < pool->capacity; i++) {
+        const fp_slot_t *slot = &pool->slots[i];
+        if (slot->state == FP_CHILD_STARTING && slot->generation == generation)
+            return false;
+    }
+    return true;
+}
+
+int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random)
+{
+    if (per_child <= 0)
+        return 0;
+    if (jitter <= 0)
+        return per_child;
+    uint64_t extra = random % ((uint64_t)jitter + 1); /* jitter + 1 <= 2^63: no wrap */
+    return extra > (uint64_t)(INT64_MAX - per_child) ? INT64_MAX : per_child + (int64_t)extra;
+}

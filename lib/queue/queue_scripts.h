@@ -1,0 +1,165 @@
+/* queue_scripts.h: the Lua scripts that record outcomes, answer "drained?",
+ * take over abandoned entries, remove idle consumers and move due delayed
+ * jobs, and the pure pieces around them: Redis key names, stream ids, and the
+ * RESP encoding of a batch of outcomes (built once, sent as-is, re-sent as-is
+ * after a reconnect) or of a plain command. No I/O here; queue_redis.c sends
+ * what this builds. The scripts need Redis 6.2+ (XPENDING IDLE, exclusive
+ * ranges); forkpool targets 7.0. */
+#ifndef FORKPOOL_QUEUE_SCRIPTS_H
+#define FORKPOOL_QUEUE_SCRIPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dispatch/proto.h"
+
+/* KEYS: jobs stream, dead stream, delayed zset (one hash tag, one slot).
+ * ARGV: group, consumer, then outcomes, each a kind letter and the entry id:
+ *   a id                                   success: XACK + XDEL
+ *   p id payload                           put back: XADD at the tail + XACK + XDEL
+ *   r id payload delay_ms                  retry: ZADD delayed at TIME + delay_ms + XACK + XDEL
+ *   d id payload error attempts failed_at  dead: XADD dead + XACK + XDEL
+ * An outcome acts only when the entry is pending to `consumer` (XPENDING),
+ * so re-sending a batch after a lost reply adds nothing twice and an entry
+ * another consumer took over is left to it. The upper-case kinds (A, P, R,
+ * D) are for entries the daemon saw deleted from the stream while it held
+ * them: they act also when the entry is pending to nobody (its pending
+ * record was dropped with it), so the job's retry or dead letter still lands.
+ * Returns {applied, {{id, holder}...}}: how many acted, and the others, with
+ * the consumer holding each ('' when none). */
+extern const char fp_script_outcomes[];
+#define FP_SCRIPT_OUTCOMES_KEYS 3
+
+/* The outcome script followed by a non-blocking pull of the same queue, one
+ * atomic call. KEYS as above. ARGV: group, consumer, count, then outcomes as
+ * above. After applying them: XREADGROUP GROUP group consumer COUNT count
+ * STREAMS jobs >. Returns {applied, read, stale}: read is XREADGROUP's own
+ * answer ([[jobs, [[id, fields]...]]], or nil when nothing is new), or its
+ * error reply (the outcomes stand all the same); stale as in the outcome
+ * script. An unknown kind fails the whole
+ * call before the read, as in the outcome script. */
+extern const char fp_script_outcomes_pull[];
+
+/* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
+ * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
+ * still exists, and only those. Returns {renewed, {deleted ids...},
+ * {{id, holder}...}}: deleted ids are still pending to `consumer` but gone
+ * from the stream (left pending, not renewed); the last list holds the ids
+ * pending to another consumer, or to none (holder ''). */
+extern const char fp_script_renew[];
+#define FP_SCRIPT_RENEW_KEYS 1
+
+/* KEYS: jobs stream, delayed set. ARGV: group, then delayed members to look
+ * for (the retries a --burst run scheduled). Returns {pending, ready,
+ * waiting}: the group's pending count (every consumer), 1 when an entry lies
+ * beyond the group's last-delivered id (0 otherwise), and the 1-based
+ * positions, among the members given, of those still in the delayed set.
+ * Reads only; claims nothing. */
+extern const char fp_script_drained[];
+#define FP_SCRIPT_DRAINED_KEYS 2
+
+/* Take-over sweep of one queue. KEYS: jobs stream. ARGV: group, consumer,
+ * min_idle_ms, want, scan_max. Walks the group's entries pending longer than
+ * min_idle_ms (XPENDING IDLE) that belong to other consumers, at most scan_max
+ * of them: one whose stream entry is gone is acknowledged (dropped); others
+ * are claimed (XCLAIM min_idle_ms, so an entry renewed or claimed meanwhile is
+ * left alone) until want were claimed. want 0 only drops. Returns
+ * {dropped, {{id, fields, deliveries}...}}, deliveries counting this claim. */
+extern const char fp_script_claim[];
+#define FP_SCRIPT_CLAIM_KEYS 1
+
+/* One page of this consumer's own pending entries, re-read after a (re)start
+ * or a reconnect. KEYS: jobs stream. ARGV: group, consumer, start ("-" or
+ * "(id"), count, counted. XREADGROUP with an id would count every re-read as
+ * a delivery, also of entries still running here, and a daemon taking them
+ * over later would find them "delivered N times". So the page is XPENDING
+ * (this consumer only) with each entry's fields read by XRANGE, which counts
+ * nothing. Entries with an id above `counted` (an id, or "+" for none) are
+ * a delivery to this process all the same (a predecessor under the same name
+ * left them): their counter goes up by one (XCLAIM RETRYCOUNT ... JUSTID; the
+ * entry is ours already). Returns {{id, fields or nil when the stream entry
+ * is gone, deliveries}...}, one per pending entry of the page. */
+extern const char fp_script_history[];
+#define FP_SCRIPT_HISTORY_KEYS 1
+
+/* KEYS: jobs stream. ARGV: group, consumer, min_idle_ms. Removes the group's
+ * consumers other than `consumer` that have nothing pending and have been idle
+ * at least min_idle_ms, atomically with the check. Returns how many. */
+extern const char fp_script_consumers[];
+#define FP_SCRIPT_CONSUMERS_KEYS 1
+
+/* KEYS: jobs stream, delayed zset. ARGV: limit. Moves up to `limit` members
+ * due by Redis' clock back to the stream (XADD * job member, then ZREM).
+ * Returns {moved, wait_ms}: wait_ms until the next member is due by the same
+ * clock, -1 when none is left. */
+extern const char fp_script_mover[];
+#define FP_SCRIPT_MOVER_KEYS 2
+
+/* Outcomes per script call: bigger batches are split so that one call never
+ * holds Redis for long. */
+#define FP_OUTCOMES_PER_CALL 512
+
+/* A growing buffer of RESP bulk strings ("$3\r\nfoo\r\n") and their count. */
+typedef struct fp_resp_s {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t argc;
+} fp_resp_t;
+
+void fp_resp_init(fp_resp_t *b);
+void fp_resp_free(fp_resp_t *b);
+/* Empties the buffer, keeping its memory. */
+void fp_resp_reset(fp_resp_t *b);
+/* Appends one bulk string; 0 or -ENOMEM (then b is unchanged). */
+int fp_resp_arg(fp_resp_t *b, const char *s, size_t n);
+int fp_resp_arg_str(fp_resp_t *b, const char *s);
+int fp_resp_arg_int(fp_resp_t *b, int64_t v);
+
+/* Each appends one outcome's arguments; 0 or -ENOMEM (then b is unchanged).
+ * vanished: the entry was seen deleted from the stream while held (the
+ * upper-case kind). A retry carries its delay, not a due time: the script
+ * adds it to Redis' clock. */
+int fp_outcome_encode_ack(fp_resp_t *b, bool vanished, const char *id);
+int fp_outcome_encode_put_back(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                               size_t len);
+int fp_outcome_encode_retry(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                            size_t len, int64_t delay_ms);
+int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                           size_t len, const char *error, int64_t attempts,
+                           int64_t failed_at_unix_ms);
+
+/* The fields of a stream entry (n strings: name, value, name, value...; an
+ * odd last one is ignored) as one JSON object appended to out, binary-safe:
+ * NUL bytes and all are kept (escaped). 0 or -ENOMEM. */
+int fp_entry_fields_json(fp_buf_t *out, const char *const *strs, const size_t *lens, size_t n);
+
+/* Writes a whole script call into out (reset first):
+ *   EVALSHA sha nkeys keys... args... <tail's arguments>      when sha != NULL
+ *   EVAL script nkeys keys... args... <tail's arguments>      otherwise
+ * tail may be NULL. 0 or -ENOMEM. */
+int fp_script_command(fp_resp_t *out, const char *sha, const char *script,
+                      const char *const *keys, size_t nkeys, const char *const *args,
+                      size_t nargs, const fp_resp_t *tail);
+
+/* Writes args as one command ("*argc" header, then the arguments) into out
+ * (reset first). 0 or -ENOMEM. */
+int fp_resp_command(fp_resp_t *out, const fp_resp_t *args);
+
+/* True when s[0..n) is what SCRIPT LOAD returns: 40 lowercase hex digits. */
+bool fp_script_sha_valid(const char *s, size_t n);
+
+/* "P:{Q}:kind", owned (free()); NULL on ENOMEM. kind: "jobs", "dead", "delayed". */
+char *fp_queue_key(const char *prefix, const char *queue, const char *kind);
+
+/* A stream id "ms-seq" (both parts required) as two numbers; false when s is
+ * not one. */
+bool fp_stream_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq);
+
+/* True for error replies that mean "try again later", not "this failed":
+ * LOADING (dataset loading), BUSY (a script runs), TRYAGAIN, MASTERDOWN,
+ * CLUSTERDOWN. */
+bool fp_redis_error_transient(const char *msg, size_t n);
+
+#endif
