@@ -33,13 +33,14 @@
 
 #include <sqlite3.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/os.h"
 #include "pool/spawn.h"
 
 #define LEDGER_COMPONENT "ledger"
 #define LEDGER_BUSY_TIMEOUT_MS 5000
-#define LEDGER_RETRY_MIN_MS 100
+#define LEDGER_RETRY_FIRST_MS 200 /* after one failure; doubled per further one */
 #define LEDGER_RETRY_MAX_MS 5000
 #define LEDGER_CLOSE_TRIES 3      /* attempts per failing batch once closing */
 #define LEDGER_PRUNE_CHUNKS_PER_PASS 20 /* then queued rows go first again */
@@ -449,9 +450,8 @@ static void batch_failed(fp_ledger_t *l, writer_t *w, bool stop)
     } else if (w->failures >= LEDGER_CLOSE_TRIES && stop) {
         give_up(l, w);
     }
-    int shift = w->failures < 6 ? w->failures : 6;
-    int64_t delay = (int64_t)LEDGER_RETRY_MIN_MS << shift;
-    w->retry_at_ms = fp_os_now_ms() + (delay < LEDGER_RETRY_MAX_MS ? delay : LEDGER_RETRY_MAX_MS);
+    w->retry_at_ms = fp_os_now_ms() + fp_backoff_ms(w->failures, LEDGER_RETRY_FIRST_MS,
+                                                    LEDGER_RETRY_MAX_MS, false, 0);
 }
 
 static void writer_loop(fp_ledger_t *l)

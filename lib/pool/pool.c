@@ -2,6 +2,8 @@
  * be unit-tested without a process in sight. */
 #include "pool/pool.h"
 
+#include "base/backoff.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,12 +165,8 @@ uint64_t fp_pool_next_seq(fp_pool_t *pool)
 
 int64_t fp_pool_start_delay_ms(unsigned failures)
 {
-    if (failures == 0)
-        return 0;
-    int64_t delay = FP_POOL_START_DELAY_FIRST_MS;
-    for (unsigned i = 1; i < failures && delay < FP_POOL_START_DELAY_MAX_MS; i++)
-        delay *= 2;
-    return delay < FP_POOL_START_DELAY_MAX_MS ? delay : FP_POOL_START_DELAY_MAX_MS;
+    return fp_backoff_ms(failures, FP_POOL_START_DELAY_FIRST_MS, FP_POOL_START_DELAY_MAX_MS, false,
+                         0);
 }
 
 bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_ms)
