@@ -1,20 +1,12 @@
-/* pool.c: slot bookkeeping for the supervisor. Pure, so every transition can
- * be unit-tested without a process in sight. */
+/* pool.c: slot bookkeeping for the supervisor (the transitions themselves are
+ * slot_fsm.c's). Pure, so every decision can be unit-tested without a
+ * process in sight. */
 #include "pool/pool.h"
-
-#include "base/backoff.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[FP_CHILD_STATES] = {
-    "free", "starting", "idle", "busy", "stopping", "exited",
-};
-
-const char *fp_pool_state_name(fp_child_state_t state)
-{
-    return (unsigned)state < FP_CHILD_STATES ? state_names[state] : "unknown";
-}
+#include "base/backoff.h"
 
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
 {
@@ -57,7 +49,7 @@ fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
     memset(slot, 0, sizeof *slot);
     slot->id = id;
     slot->pid = pid;
-    slot->state = FP_CHILD_STARTING;
+    (void)fp_slot_apply(slot, FP_SLOT_SPAWNED); /* FREE → STARTING, as memset left it FREE */
     slot->started_at_ms = now_ms;
     return slot;
 }
@@ -150,7 +142,7 @@ size_t fp_pool_live(const fp_pool_t *pool)
 bool fp_pool_release_if_done(fp_pool_t *pool, fp_slot_t *slot)
 {
     (void)pool;
-    if (!slot->reaped || !slot->channel_closed)
+    if (!slot->reaped || !slot->channel_closed || fp_slot_apply(slot, FP_SLOT_RELEASED) < 0)
         return false;
     int id = slot->id;
     memset(slot, 0, sizeof *slot);

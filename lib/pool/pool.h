@@ -3,10 +3,9 @@
  * when a slot may be reused). Pure: no fork, no libuv, no clock reads; the
  * supervisor does the I/O and tells the pool what happened.
  *
- * A slot's life: STARTING (forked, no "ready" yet) → IDLE ⇄ BUSY →
- * STOPPING ("stop" sent or signalled) → EXITED (reaped). A slot is reused
- * only when its process was reaped AND its channel reached EOF, so a late
- * "done" can never be matched to the next child in that slot. */
+ * A slot's life is the state machine of slot_fsm.h. A slot is reused only
+ * when its process was reaped AND its channel reached EOF, so a late "done"
+ * can never be matched to the next child in that slot. */
 #ifndef FORKPOOL_POOL_H
 #define FORKPOOL_POOL_H
 
@@ -15,15 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-typedef enum fp_child_state_e {
-    FP_CHILD_FREE,     /* slot unused */
-    FP_CHILD_STARTING,
-    FP_CHILD_IDLE,
-    FP_CHILD_BUSY,
-    FP_CHILD_STOPPING,
-    FP_CHILD_EXITED,   /* reaped; waiting for the channel's EOF */
-    FP_CHILD_STATES
-} fp_child_state_t;
+#include "pool/slot_fsm.h"
 
 typedef struct fp_slot_s {
     int id;                 /* index in the pool; FORKPOOL_CHILD_ID */
@@ -150,7 +141,5 @@ bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
  * random (uniform in [0, jitter]), so children started together do not all
  * retire together; 0 (no limit) stays 0, and the sum saturates at INT64_MAX. */
 int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random);
-
-const char *fp_pool_state_name(fp_child_state_t state);
 
 #endif

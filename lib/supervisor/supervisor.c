@@ -522,7 +522,7 @@ static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
         channel_send(ch, sup->line.data, sup->line.len) < 0) {
         signal_child(slot, SIGTERM);
     }
-    slot->state = FP_CHILD_STOPPING;
+    (void)fp_slot_apply(slot, FP_SLOT_STOP_SENT);
 }
 
 /* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
@@ -623,7 +623,7 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
     slot_push(slot, held);
-    slot->state = FP_CHILD_BUSY;
+    (void)fp_slot_apply(slot, FP_SLOT_JOB_SENT);
     if (slot->job == held)
         start_head(sup, slot);
     size_t mark = ch->out.len;
@@ -732,8 +732,8 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     held_release(sup, held);
     if (slot->job != NULL)
         start_head(sup, slot);
-    else if (slot->state == FP_CHILD_BUSY)
-        slot->state = FP_CHILD_IDLE;
+    else
+        (void)fp_slot_apply(slot, FP_SLOT_LAST_ANSWERED);
     if (sup->state != SUP_RUNNING) {
         /* Queued behind what it still holds: those finish first. */
         if (slot->state != FP_CHILD_STOPPING)
@@ -829,7 +829,8 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
     if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
         /* Told to stop before it was ready (a quick drain): nothing to do. */
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
-        slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
+        if (sup->state == SUP_RUNNING) /* else it stays starting until its stop below */
+            (void)fp_slot_apply(slot, FP_SLOT_READY);
         fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
         if (!sup->pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
             sup->pool_was_ready = true;
@@ -1131,7 +1132,7 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
             slot->channel_closed = true;
         }
         kill(pid, SIGKILL);
-        slot->state = FP_CHILD_STOPPING;
+        (void)fp_slot_apply(slot, FP_SLOT_KILLED);
         return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
     }
     const fp_config_t *cfg = sup->cfg;
@@ -1385,7 +1386,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
                                  : init_failed || slot->start_timed_out ? FP_RESTART_INIT_FAILED
                                                                         : FP_RESTART_CRASH);
     }
-    slot->state = FP_CHILD_EXITED;
+    (void)fp_slot_apply(slot, FP_SLOT_REAPED);
     if (slot->channel != NULL)
         channel_close(slot->channel);
     if (!expected && sup->state == SUP_RUNNING) {
@@ -1557,7 +1558,7 @@ static void terminate(fp_supervisor_t *sup, const char *why)
             while ((held = slot_pop(slot)) != NULL)
                 held_release(sup, held);
             signal_child(slot, SIGKILL);
-            slot->state = FP_CHILD_STOPPING;
+            (void)fp_slot_apply(slot, FP_SLOT_KILLED);
         }
     }
     uv_timer_stop(&sup->shutdown_timer);
