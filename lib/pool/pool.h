@@ -16,12 +16,16 @@
 
 #include "pool/slot_fsm.h"
 
+/* What the supervisor hangs on a slot; only it looks inside. */
+struct fp_held_s;
+struct fp_channel_s;
+
 typedef struct fp_slot_s {
     int id;                 /* index in the pool; FORKPOOL_CHILD_ID */
     pid_t pid;
     fp_child_state_t state;
-    void *job;              /* the running job: the head of those sent to it; borrowed */
-    void *job_tail;         /* the last job sent to it (== job when it holds one) */
+    struct fp_held_s *job;      /* the running job: the head of those sent to it; borrowed */
+    struct fp_held_s *job_tail; /* the last job sent to it (== job when it holds one) */
     size_t depth;           /* jobs sent and not answered: running + queued in its socket */
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
@@ -37,7 +41,7 @@ typedef struct fp_slot_s {
     bool reaped;
     bool channel_eof;       /* the child's end closed: it takes no more jobs */
     bool channel_closed;
-    void *channel;          /* the supervisor's channel object; borrowed */
+    struct fp_channel_s *channel; /* the supervisor's end of its socket; borrowed */
 } fp_slot_t;
 
 typedef struct fp_pool_s {

@@ -67,7 +67,7 @@ typedef struct fp_supervisor_s fp_supervisor_t;
 
 /* One child's end of the dispatch socket. It outlives the child until its
  * close callback, so it is heap-allocated apart from the (movable) slots. */
-typedef struct channel_s {
+typedef struct fp_channel_s {
     uv_pipe_t pipe;
     uv_timer_t job_timer; /* the running job's deadline, then kill_grace */
     int open_handles;     /* freed when both handles are closed */
@@ -583,7 +583,7 @@ static void slot_push(fp_slot_t *slot, fp_held_t *held)
 {
     held->next = NULL;
     if (slot->job_tail != NULL)
-        ((fp_held_t *)slot->job_tail)->next = held;
+        slot->job_tail->next = held;
     else
         slot->job = held;
     slot->job_tail = held;
@@ -714,7 +714,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&slot->channel->job_timer);
     slot_pop(slot);
     if (msg->ok) {
         fp_queue_ack(sup->queue, held->queue, held->entry_id);
@@ -749,7 +749,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     slot->said_ready = true;
     sup->start_error[0] = '\0';
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&slot->channel->job_timer);
     if (slot->generation != sup->generation)
         return;
     sup->reload_unproven = false;
@@ -799,7 +799,7 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
                  slot->id, (int)slot->pid, held_name(held), why);
     char reason[FP_ERR_MSG_MAX + 16];
     snprintf(reason, sizeof reason, "protocol: %s", why);
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&slot->channel->job_timer);
     slot_pop(slot);
     job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
     held_release(sup, held);
@@ -1139,7 +1139,7 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
                                       next_random(sup));
     slot->generation = sup->generation;
-    uv_timer_start(&((channel_t *)slot->channel)->job_timer, on_start_timer,
+    uv_timer_start(&slot->channel->job_timer, on_start_timer,
                    (uint64_t)cfg->pool.start_timeout_ms, 0);
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
@@ -2125,7 +2125,7 @@ static void channels_close_all(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i].channel != NULL)
-            channel_close((channel_t *)sup->pool.slots[i].channel);
+            channel_close(sup->pool.slots[i].channel);
 }
 
 static void on_walk_close(uv_handle_t *handle, void *arg)
