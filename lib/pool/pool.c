@@ -19,32 +19,40 @@ int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
 
 void fp_pool_free(fp_pool_t *pool)
 {
+    for (size_t i = 0; i < pool->capacity; i++)
+        free(pool->slots[i]);
     free(pool->slots);
     memset(pool, 0, sizeof *pool);
 }
 
-static int grow(fp_pool_t *pool)
+/* Slots are allocated one by one, so growing moves none of them: the
+ * supervisor keeps pointers to slots across calls that may fork. On ENOMEM
+ * it may add fewer than asked (capacity counts those added). */
+static void grow(fp_pool_t *pool)
 {
     size_t cap = pool->capacity ? pool->capacity * 2 : 8;
-    fp_slot_t *slots = realloc(pool->slots, cap * sizeof *slots);
+    fp_slot_t **slots = realloc(pool->slots, cap * sizeof *slots);
     if (slots == NULL)
-        return -1;
-    memset(slots + pool->capacity, 0, (cap - pool->capacity) * sizeof *slots);
-    for (size_t i = pool->capacity; i < cap; i++)
-        slots[i].id = (int)i;
+        return;
     pool->slots = slots;
-    pool->capacity = cap;
-    return 0;
+    for (size_t i = pool->capacity; i < cap; i++) {
+        if ((slots[i] = calloc(1, sizeof *slots[i])) == NULL)
+            return;
+        slots[i]->id = (int)i;
+        pool->capacity = i + 1;
+    }
 }
 
 fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
 {
     size_t i = 0;
-    while (i < pool->capacity && pool->slots[i].state != FP_CHILD_FREE)
+    while (i < pool->capacity && pool->slots[i]->state != FP_CHILD_FREE)
         i++;
-    if (i == pool->capacity && grow(pool) < 0)
+    if (i == pool->capacity)
+        grow(pool);
+    if (i == pool->capacity)
         return NULL;
-    fp_slot_t *slot = &pool->slots[i];
+    fp_slot_t *slot = pool->slots[i];
     int id = slot->id;
     memset(slot, 0, sizeof *slot);
     slot->id = id;
@@ -57,8 +65,8 @@ fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
 fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid)
 {
     for (size_t i = 0; i < pool->capacity; i++)
-        if (pool->slots[i].state != FP_CHILD_FREE && pool->slots[i].pid == pid)
-            return &pool->slots[i];
+        if (pool->slots[i]->state != FP_CHILD_FREE && pool->slots[i]->pid == pid)
+            return pool->slots[i];
     return NULL;
 }
 
@@ -67,8 +75,8 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
     /* Lowest slot first keeps the working set of children small and warm
      * when load is light; under load every child is busy anyway. */
     for (size_t i = 0; i < pool->capacity; i++)
-        if (pool->slots[i].state == FP_CHILD_IDLE && !pool->slots[i].channel_eof)
-            return &pool->slots[i];
+        if (pool->slots[i]->state == FP_CHILD_IDLE && !pool->slots[i]->channel_eof)
+            return pool->slots[i];
     return NULL;
 }
 
@@ -95,7 +103,7 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool)
         return best;
     size_t depth_max = fp_pool_child_depth(pool);
     for (size_t i = 0; i < pool->capacity; i++) {
-        fp_slot_t *slot = &pool->slots[i];
+        fp_slot_t *slot = pool->slots[i];
         if (can_queue(slot, depth_max) && (best == NULL || slot->depth < best->depth))
             best = slot;
     }
@@ -111,7 +119,7 @@ fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
      * a backlog none ever turns idle: stop the busy child with the fewest
      * jobs queued instead; its stop waits behind them in its socket. */
     for (size_t i = 0; i < pool->capacity; i++) {
-        fp_slot_t *slot = &pool->slots[i];
+        fp_slot_t *slot = pool->slots[i];
         if (slot->state == FP_CHILD_BUSY && !slot->channel_eof && !slot->timed_out &&
             (best == NULL || slot->depth < best->depth))
             best = slot;
@@ -129,7 +137,7 @@ size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state)
 {
     size_t n = 0;
     for (size_t i = 0; i < pool->capacity; i++)
-        n += pool->slots[i].state == state;
+        n += pool->slots[i]->state == state;
     return n;
 }
 
@@ -196,7 +204,7 @@ bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
     if (backing_off)
         return false;
     for (size_t i = 0; unproven && i < pool->capacity; i++) {
-        const fp_slot_t *slot = &pool->slots[i];
+        const fp_slot_t *slot = pool->slots[i];
         if (slot->state == FP_CHILD_STARTING && slot->generation == generation)
             return false;
     }

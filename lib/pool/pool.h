@@ -5,7 +5,8 @@
  *
  * A slot's life is the state machine of slot_fsm.h. A slot is reused only
  * when its process was reaped AND its channel reached EOF, so a late "done"
- * can never be matched to the next child in that slot. */
+ * can never be matched to the next child in that slot. Slots never move: a
+ * pointer to one stays valid for the pool's life, however much it grows. */
 #ifndef FORKPOOL_POOL_H
 #define FORKPOOL_POOL_H
 
@@ -45,7 +46,7 @@ typedef struct fp_slot_s {
 } fp_slot_t;
 
 typedef struct fp_pool_s {
-    fp_slot_t *slots;
+    fp_slot_t **slots; /* each allocated apart, so none moves when the pool grows */
     size_t capacity;   /* allocated slots */
     size_t target;     /* children wanted */
     size_t prefetch;   /* jobs held beyond one per child */
@@ -58,7 +59,8 @@ typedef struct fp_pool_s {
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch);
 void fp_pool_free(fp_pool_t *pool);
 
-/* A free slot, grown on demand, put into STARTING; NULL on ENOMEM. */
+/* A free slot, grown on demand, put into STARTING; NULL on ENOMEM. The
+ * pointer stays valid until fp_pool_free. */
 fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms);
 
 fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid);

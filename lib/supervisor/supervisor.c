@@ -66,7 +66,7 @@ typedef struct fp_held_s {
 typedef struct fp_supervisor_s fp_supervisor_t;
 
 /* One child's end of the dispatch socket. It outlives the child until its
- * close callback, so it is heap-allocated apart from the (movable) slots. */
+ * close callback, so it is heap-allocated apart from the slot. */
 typedef struct fp_channel_s {
     uv_pipe_t pipe;
     uv_timer_t job_timer; /* the running job's deadline, then kill_grace */
@@ -458,7 +458,7 @@ static void on_queue_ready(void *ctx, bool ready)
 
 static fp_slot_t *channel_slot(channel_t *ch)
 {
-    return &ch->sup->pool.slots[ch->slot];
+    return ch->sup->pool.slots[ch->slot];
 }
 
 static void on_write_done(uv_write_t *req, int status)
@@ -538,7 +538,7 @@ static bool answered_meanwhile(channel_t *ch)
     const fp_held_t *head = channel_slot(ch)->job;
     uint64_t seq = head != NULL ? head->seq : 0;
     channel_drain(ch);
-    head = channel_slot(ch)->job; /* settling may have grown the slots */
+    head = channel_slot(ch)->job;
     if (head != NULL && head->seq == seq)
         return false;
     dispatch(ch->sup);
@@ -554,7 +554,6 @@ static void on_job_timer(uv_timer_t *timer)
         return;
     if (!slot->timed_out && answered_meanwhile(ch))
         return;
-    slot = channel_slot(ch);
     if (slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
                     (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
@@ -643,7 +642,7 @@ static void dispatch(fp_supervisor_t *sup)
         sent = true;
     }
     for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
-        slot = &sup->pool.slots[i];
+        slot = sup->pool.slots[i];
         channel_t *ch = slot->channel;
         int rc = ch != NULL ? channel_flush(ch) : 0;
         if (rc < 0)
@@ -690,7 +689,6 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
         start_failed(sup, sup->generation, err.msg);
         return false;
     }
-    slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
     fp_log_info(LOG, "child %d (pid %d) is replaced after %s (%lld jobs, rss %lld kB)", id,
                 (int)pid, why, (long long)jobs, (long long)rss);
     slot->retiring = true;
@@ -754,7 +752,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
         return;
     sup->reload_unproven = false;
     if (sup->held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        fp_slot_t *old = sup->pool.slots[sup->held_back];
         if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
             send_stop(sup, old);
         sup->held_back = -1;
@@ -1097,7 +1095,6 @@ static void on_start_timer(uv_timer_t *timer)
     if (slot->reaped || slot->said_ready)
         return;
     channel_drain(ch); /* a "ready" may be in the socket, not read yet */
-    slot = channel_slot(ch);
     if (slot->reaped || slot->said_ready)
         return;
     fp_log_warn(LOG, "child %d (pid %d) did not say ready within %lld ms (pool.start_timeout); "
@@ -1214,7 +1211,7 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
     snprintf(sup->reload_error, sizeof sup->reload_error, "%s", why);
     sup->reload_failures++;
     if (sup->held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+        fp_slot_t *old = sup->pool.slots[sup->held_back];
         sup->held_back = -1;
         if (old->retiring) {
             old->retiring = false;
@@ -1281,7 +1278,7 @@ static void rebalance(fp_supervisor_t *sup)
         send_stop(sup, slot);
     }
     for (size_t i = 0; i < sup->pool.capacity && sup->retiring == 0; i++) {
-        slot = &sup->pool.slots[i];
+        slot = sup->pool.slots[i];
         if ((slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_BUSY) && !slot->channel_eof)
             maybe_retire(sup, slot);
     }
@@ -1369,7 +1366,6 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     if (slot->channel != NULL) {
         slot->channel_eof = true; /* dead: it takes no more jobs */
         channel_drain(slot->channel);
-        slot = &sup->pool.slots[id]; /* settling may have forked and grown the slots */
     }
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
@@ -1389,10 +1385,8 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     (void)fp_slot_apply(slot, FP_SLOT_REAPED);
     if (slot->channel != NULL)
         channel_close(slot->channel);
-    if (!expected && sup->state == SUP_RUNNING) {
+    if (!expected && sup->state == SUP_RUNNING)
         schedule_respawn(sup, slot, died_in_job);
-        slot = &sup->pool.slots[id]; /* its fork may have grown the slots */
-    }
     fp_pool_release_if_done(&sup->pool, slot);
 }
 
@@ -1533,7 +1527,7 @@ static void begin_drain(fp_supervisor_t *sup, const char *why)
         held_release(sup, held);
     }
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_STARTING)
             send_stop(sup, slot);
     }
@@ -1551,7 +1545,7 @@ static void terminate(fp_supervisor_t *sup, const char *why)
     sup->state = SUP_TERMINATING;
     fp_log_warn(LOG, "stopping at once (%s); running jobs stay pending for recovery", why);
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped) {
             /* Forget its jobs: not acknowledged, so Redis keeps them pending. */
             fp_held_t *held;
@@ -1914,7 +1908,7 @@ static cJSON *reload_json(const fp_supervisor_t *sup)
     else if (sup->reload_unproven)
         state = "starting";
     for (size_t i = 0; strcmp(state, "done") == 0 && i < sup->pool.capacity; i++) {
-        const fp_slot_t *slot = &sup->pool.slots[i];
+        const fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && slot->state < FP_CHILD_STOPPING &&
             slot->generation != sup->generation)
             state = "rolling";
@@ -1940,8 +1934,8 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
         cJSON_AddItemToArray(queues, cJSON_CreateString(sup->queue_names[i]));
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
-        if (sup->pool.slots[i].state != FP_CHILD_FREE)
-            cJSON_AddItemToArray(children, child_json(&sup->pool.slots[i]));
+        if (sup->pool.slots[i]->state != FP_CHILD_FREE)
+            cJSON_AddItemToArray(children, child_json(sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", reload_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->jobs_ok);
@@ -2110,7 +2104,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
 static void kill_all_and_reap(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped && slot->pid > 0) {
             signal_child(slot, SIGKILL);
             waitpid(slot->pid, NULL, 0);
@@ -2124,8 +2118,8 @@ static void kill_all_and_reap(fp_supervisor_t *sup)
 static void channels_close_all(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++)
-        if (sup->pool.slots[i].channel != NULL)
-            channel_close(sup->pool.slots[i].channel);
+        if (sup->pool.slots[i]->channel != NULL)
+            channel_close(sup->pool.slots[i]->channel);
 }
 
 static void on_walk_close(uv_handle_t *handle, void *arg)
