@@ -134,6 +134,7 @@ struct fp_supervisor_s {
     uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
     bool queue_ready;
     bool queue_closed;
+    size_t held; /* jobs held: running or waiting (the bound fp_pool_room checks) */
     fp_held_t *wait_head, *wait_tail;
     output_t *outputs; /* exec children's output readers */
     fp_buf_t line; /* scratch for encoding, reused */
@@ -181,7 +182,7 @@ static void held_free(fp_held_t *held)
 
 static void held_release(fp_supervisor_t *sup, fp_held_t *held)
 {
-    sup->pool.held--;
+    sup->held--;
     held_free(held);
 }
 
@@ -357,7 +358,7 @@ static void update_want(fp_supervisor_t *sup)
     bool ledger_holds = sup->ledger_full || (sup->ledger_failing &&
                                              sup->cfg->ledger.on_error == FP_LEDGER_PAUSE);
     if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet && !ledger_holds)
-        room = fp_pool_room(&sup->pool);
+        room = fp_pool_room(&sup->pool, sup->held);
     fp_queue_want(sup->queue, room);
 }
 
@@ -382,7 +383,7 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
     held->payload = pulled->payload;
     held->payload_len = pulled->payload_len;
     pulled->entry_id = pulled->payload = NULL;
-    sup->pool.held++;
+    sup->held++;
 
     fp_err_t why;
     fp_err_clear(&why);
@@ -426,10 +427,10 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
             continue;
         accept_pulled(sup, &jobs[i]);
     }
-    if (sup->pool.held > sup->max_held_seen)
-        sup->max_held_seen = sup->pool.held;
+    if (sup->held > sup->max_held_seen)
+        sup->max_held_seen = sup->held;
     if (fp_log_enabled(FP_LOG_DEBUG))
-        fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->pool.held,
+        fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->held,
                      sup->pool.target + sup->pool.prefetch);
     if (sup->state != SUP_RUNNING) {
         /* A pull that was in flight when draining began: put it back. */
@@ -1577,7 +1578,7 @@ static void on_quiet_signal(uv_signal_t *handle, int signum)
     if (sup->quiet || sup->state != SUP_RUNNING)
         return;
     sup->quiet = true;
-    fp_log_info(LOG, "quiet (SIGTSTP): no more pulls; %zu jobs held finish", sup->pool.held);
+    fp_log_info(LOG, "quiet (SIGTSTP): no more pulls; %zu jobs held finish", sup->held);
     update_want(sup);
 }
 
@@ -1705,14 +1706,14 @@ static void on_reopen_signal(uv_signal_t *handle, int signum)
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
-    if (drained && sup->state == SUP_RUNNING && sup->pool.held == 0)
+    if (drained && sup->state == SUP_RUNNING && sup->held == 0)
         begin_drain(sup, "burst: queues empty");
 }
 
 static void on_burst_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
-    if (sup->state == SUP_RUNNING && sup->queue_ready && sup->pool.held == 0)
+    if (sup->state == SUP_RUNNING && sup->queue_ready && sup->held == 0)
         fp_queue_check_drained(sup->queue, on_drained_checked, sup);
 }
 
@@ -1848,7 +1849,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.children[FP_MCHILD_BUSY] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
     g.redis_connected = sup->queue_ready;
-    g.jobs_held = (int64_t)sup->pool.held;
+    g.jobs_held = (int64_t)sup->held;
     g.jobs_held_limit = (int64_t)(sup->pool.target + sup->pool.prefetch);
     g.pulls_total = sup->pulls;
     if (sup->queue != NULL) {
@@ -1941,7 +1942,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->jobs_ok);
     cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->jobs_failed);
     cJSON_AddNumberToObject(counters, "jobs_retried", (double)sup->jobs_retried);
-    cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->pool.held);
+    cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->held);
     cJSON_AddNumberToObject(counters, "jobs_held_limit", (double)(sup->pool.target + sup->pool.prefetch));
     cJSON_AddBoolToObject(counters, "redis_connected", sup->queue_ready);
     int rc = respond_json(doc, body, content_type);
