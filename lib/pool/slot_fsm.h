@@ -2,9 +2,8 @@
  * move it, and the one table that says, for each state and event, the next
  * state or that the event cannot happen there. Pure: the supervisor observes
  * (a fork, a line on the channel, a reap) and reports the event; the table
- * decides. Modelled on php-fpm's children bookkeeping and nginx's process
- * cycle, where a child's life is a handful of states and everything else
- * is a fact recorded about it.
+ * decides. A child's life is a handful of states; everything else is a
+ * fact recorded about it.
  *
  * The life:   FREE → STARTING → IDLE ⇄ BUSY → STOPPING → EXITED → FREE
  * (STARTING, IDLE and BUSY may also go straight to STOPPING or EXITED).
