@@ -282,6 +282,14 @@ static int ensure_open(fp_ledger_t *l, char *why, size_t why_size)
     return -1;
 }
 
+/* A failed write is "failing" before it is counted, so whoever sees the
+ * error counted (metrics, a test) also sees readiness say so. */
+static void count_write_error(fp_ledger_t *l)
+{
+    atomic_store(&l->failing, true);
+    atomic_fetch_add(&l->write_errors, 1);
+}
+
 /* Writes n rows from batch in one transaction. On success frees the nodes
  * (inside the fork lock: see the top of the file) and returns 0; on failure
  * rolls back, keeps them, closes the connection (the next try opens it
@@ -292,7 +300,7 @@ static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
     fp_spawn_fork_lock_read();
     if (ensure_open(l, why, sizeof why) < 0) {
         fp_spawn_fork_unlock_read();
-        atomic_fetch_add(&l->write_errors, 1);
+        count_write_error(l);
         fp_log_error(LEDGER_COMPONENT, "cannot write %zu rows: %s", n, why);
         return -1;
     }
@@ -311,7 +319,7 @@ static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
     }
     fp_spawn_fork_unlock_read();
     if (rc != SQLITE_OK) {
-        atomic_fetch_add(&l->write_errors, 1);
+        count_write_error(l);
         fp_log_error(LEDGER_COMPONENT, "writing %zu rows to %s failed: %s", n, l->path, why);
         return -1;
     }
