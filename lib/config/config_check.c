@@ -1,7 +1,6 @@
 /* config_check.c: the value checks the schema's rows name (lib/config/config.c):
  * each takes the parsed field and says in a few words why it is refused.
  * Pure, so every rule is unit-tested through fp_config_load_text. */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/listen_addr.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
 
@@ -78,52 +78,11 @@ int fp__check_nonempty(const void *field, size_t *elem, char *buf, size_t size)
     return *str_of(field) == '\0' ? why(buf, size, "must not be empty") : 0;
 }
 
-/* Port 0 asks the kernel for a free port (logged at start): for tests and
- * for several daemons on one host that are scraped through /stats files. */
-static int check_port(const char *p, char *buf, size_t size)
-{
-    size_t n = strspn(p, "0123456789");
-    long port = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : -1;
-    if (port < 0 || port > 65535)
-        return why(buf, size, "must end in a port from 0 to 65535 (\"127.0.0.1:9187\")");
-    return 0;
-}
-
-/* Only literals and "localhost": resolving names at load time would make a
- * configuration's validity depend on DNS. */
+/* The daemon binds what this accepts: one reader for both. */
 int fp__check_listen(const void *field, size_t *elem, char *buf, size_t size)
 {
-    const char *s = str_of(field);
-    char host[64];
-    const char *port;
-    if (*s == '\0')
-        return 0; /* disabled */
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        size_t n = close ? (size_t)(close - s - 1) : 0;
-        unsigned char addr[16];
-        if (close == NULL || close[1] != ':' || n == 0 || n >= sizeof host)
-            return why(buf, size, "must be \"[IPv6]:port\" when it starts with '['");
-        memcpy(host, s + 1, n);
-        host[n] = '\0';
-        if (inet_pton(AF_INET6, host, addr) != 1)
-            return why(buf, size, "has an invalid IPv6 address between '[' and ']'");
-        return check_port(close + 2, buf, size);
-    }
-    port = strrchr(s, ':');
-    if (port == NULL)
-        return why(buf, size, "must be \"host:port\", such as \"127.0.0.1:9187\" (\"\" disables)");
-    size_t n = (size_t)(port - s);
-    unsigned char addr4[4];
-    if (memchr(s, ':', n) != NULL)
-        return why(buf, size, "must put an IPv6 address in brackets (\"[::1]:9187\")");
-    if (n == 0 || n >= sizeof host)
-        return why(buf, size, "must name a host before the port (\"127.0.0.1:9187\")");
-    memcpy(host, s, n);
-    host[n] = '\0';
-    if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, addr4) != 1)
-        return why(buf, size, "must use an IPv4 address, \"localhost\" or [IPv6] as host");
-    return check_port(port + 1, buf, size);
+    fp_listen_addr_t addr;
+    return fp_listen_parse(str_of(field), &addr, buf, size);
 }
 
 /* Queue names go inside the {Q} hash tag of every key. */

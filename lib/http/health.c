@@ -22,6 +22,7 @@
  * test_health pins that; the listener is created the same way here. */
 #include "http/health.h"
 #include "http/health_request.h"
+#include "base/listen_addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -705,61 +706,18 @@ static void on_listener_connection(uv_stream_t *server, int status)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static int parse_port(const char *s, const char *listen, int *port, fp_err_t *err)
+/* The configuration check refuses the same texts with the same reasons;
+ * here they reach only a caller that skipped it. "" is refused: a caller
+ * that wants no endpoint does not start one. */
+static int parse_listen(const char *listen, fp_listen_addr_t *addr, fp_err_t *err)
 {
-    size_t n = strspn(s, "0123456789");
-    if (n == 0 || n > 5 || s[n] != '\0' || atoi(s) > 65535)
-        return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": port must be 0..65535", listen);
-    *port = atoi(s);
-    return 0;
-}
-
-/* "host:port" with an IPv4 literal or "localhost" (127.0.0.1, so no blocking
- * name lookup on the loop and no IPv4/IPv6 guess), or "[IPv6]:port". */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, fp_err_t *err)
-{
-    char host[64];
-    int port = 0;
-    const char *colon;
-    memset(ss, 0, sizeof *ss);
+    char why[160];
     if (listen == NULL)
         listen = "";
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        size_t n = close != NULL ? (size_t)(close - listen - 1) : 0;
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        if (close == NULL || close[1] != ':' || n == 0 || n >= sizeof host)
-            return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": expected \"[IPv6]:port\"",
-                              listen);
-        memcpy(host, listen + 1, n);
-        host[n] = '\0';
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": invalid IPv6 address",
-                              listen);
-        if (parse_port(close + 2, listen, &port, err) < 0)
-            return err != NULL ? err->code : FP_ECONFIG;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    colon = strrchr(listen, ':');
-    size_t n = colon != NULL ? (size_t)(colon - listen) : 0;
-    if (colon == NULL || n == 0 || n >= sizeof host)
-        return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": expected \"host:port\"", listen);
-    memcpy(host, listen, n);
-    host[n] = '\0';
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-        return fp_err_set(err, FP_ECONFIG,
-                          "health listen \"%s\": host must be an IPv4 address, \"localhost\" or "
-                          "[IPv6]",
-                          listen);
-    if (parse_port(colon + 1, listen, &port, err) < 0)
-        return err != NULL ? err->code : FP_ECONFIG;
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)port);
+    if (fp_listen_parse(listen, addr, why, sizeof why) < 0)
+        return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": %s", listen, why);
+    if (addr->off)
+        return fp_err_set(err, FP_ECONFIG, "health listen \"\": must be \"host:port\"");
     return 0;
 }
 
@@ -767,12 +725,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, fp_err_
  * failure is synchronous and leaves no libuv handle to close: libuv defers
  * EADDRINUSE from bind to listen, and a handle that failed still needs a
  * loop turn to be freed. */
-static int open_listener(const struct sockaddr_storage *ss, const char *spec, int *fd_out,
+static int open_listener(const fp_listen_addr_t *addr, const char *spec, int *fd_out,
                          int *port_out, fp_err_t *err)
 {
-    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         return fp_err_set(err, FP_ECONFIG, "cannot listen on %s: socket() failed: %s", spec,
@@ -781,7 +737,7 @@ static int open_listener(const struct sockaddr_storage *ss, const char *spec, in
     int on = 1;
     /* As libuv does: a restarted supervisor rebinds despite TIME_WAIT. */
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         int e = errno;
         close(fd);
         return fp_err_set(err, FP_ECONFIG, "cannot listen on %s: %s", spec, strerror(e));
@@ -803,10 +759,10 @@ static int open_listener(const struct sockaddr_storage *ss, const char *spec, in
 int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t *routes, size_t n,
                     void *ctx, fp_health_t **out, fp_err_t *err)
 {
-    struct sockaddr_storage ss;
+    fp_listen_addr_t addr;
     int rc, fd = -1, port = 0;
     *out = NULL;
-    if ((rc = parse_listen(listen, &ss, err)) < 0)
+    if ((rc = parse_listen(listen, &addr, err)) < 0)
         return rc;
     fp_health_t *h = calloc(1, sizeof *h);
     fp_health_route_t *copy = calloc(n > 0 ? n : 1, sizeof *copy);
@@ -817,7 +773,7 @@ int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t
     }
     if (n > 0)
         memcpy(copy, routes, n * sizeof *copy);
-    if ((rc = open_listener(&ss, listen, &fd, &port, err)) < 0) {
+    if ((rc = open_listener(&addr, listen, &fd, &port, err)) < 0) {
         free(copy);
         free(h);
         return rc;
