@@ -1,4 +1,4 @@
-/* config_check.c: the value checks the schema's rows name (lib/config/config.c):
+/* config_check.c: the value checks the schema's rows name (lib/config/config_schema.c):
  * each takes the parsed field and says in a few words why it is refused.
  * Pure, so every rule is unit-tested through fp_config_load_text. */
 #include <stdarg.h>
