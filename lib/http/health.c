@@ -19,19 +19,16 @@
  * reads the answer before the socket closes rather than a reset (nginx's
  * lingering close). Accepted sockets are non-blocking and close-on-exec:
  * libuv 1.44 accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), and
- * test_health pins that; the listener is created the same way here. */
+ * test_health pins that; the listener is created the same way (health_listen.c). */
 #include "http/health.h"
 #include "http/health_request.h"
-#include "base/listen_addr.h"
+#include "http/health_listen.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -192,53 +189,6 @@ static void conn_close(conn_t *c)
 }
 
 /* ---- deciding ---------------------------------------------------------- */
-
-uint64_t fp_health_timeout_ms(const fp_health_limits_t *lim, const fp_health_conn_view_t *v,
-                              uint64_t now_ms)
-{
-    uint64_t budget;
-    if (v->phase == FP_HEALTH_HEADERS)
-        budget = lim->header_ms;
-    else if (v->phase == FP_HEALTH_BODY)
-        budget = lim->header_ms + lim->idle_ms;
-    else
-        return lim->idle_ms;
-    uint64_t end = v->since_ms + budget;
-    uint64_t left = end > now_ms ? end - now_ms : 0;
-    return left < lim->idle_ms ? left : lim->idle_ms;
-}
-
-/* Lower goes first; -1 never. */
-static int evict_rank(fp_health_phase_t phase)
-{
-    switch (phase) {
-    case FP_HEALTH_LINGER:
-        return 0;
-    case FP_HEALTH_IDLE:
-        return 1;
-    case FP_HEALTH_HEADERS:
-        return 2;
-    case FP_HEALTH_BODY:
-        return 3;
-    case FP_HEALTH_WRITING:
-        return 4;
-    default:
-        return -1;
-    }
-}
-
-bool fp_health_evicts_before(const fp_health_conn_view_t *cand, const fp_health_conn_view_t *best)
-{
-    int rc = evict_rank(cand->phase);
-    if (rc < 0)
-        return false;
-    if (best == NULL)
-        return true;
-    int rb = evict_rank(best->phase);
-    if (rc != rb)
-        return rb < 0 || rc < rb;
-    return cand->since_ms < best->since_ms;
-}
 
 static fp_health_conn_view_t conn_view(const conn_t *c)
 {
@@ -706,78 +656,23 @@ static void on_listener_connection(uv_stream_t *server, int status)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-/* The configuration check refuses the same texts with the same reasons;
- * here they reach only a caller that skipped it. "" is refused: a caller
- * that wants no endpoint does not start one. */
-static int parse_listen(const char *listen, fp_listen_addr_t *addr, fp_err_t *err)
-{
-    char why[160];
-    if (listen == NULL)
-        listen = "";
-    if (fp_listen_parse(listen, addr, why, sizeof why) < 0)
-        return fp_err_set(err, FP_ECONFIG, "health listen \"%s\": %s", listen, why);
-    if (addr->off)
-        return fp_err_set(err, FP_ECONFIG, "health listen \"\": must be \"host:port\"");
-    return 0;
-}
-
-/* The listening socket, made here rather than by uv_tcp_bind so that every
- * failure is synchronous and leaves no libuv handle to close: libuv defers
- * EADDRINUSE from bind to listen, and a handle that failed still needs a
- * loop turn to be freed. */
-static int open_listener(const fp_listen_addr_t *addr, const char *spec, int *fd_out,
-                         int *port_out, fp_err_t *err)
-{
-    int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int e = errno;
-        return fp_err_set(err, FP_ECONFIG, "cannot listen on %s: socket() failed: %s", spec,
-                          strerror(e));
-    }
-    int on = 1;
-    /* As libuv does: a restarted supervisor rebinds despite TIME_WAIT. */
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-        int e = errno;
-        close(fd);
-        return fp_err_set(err, FP_ECONFIG, "cannot listen on %s: %s", spec, strerror(e));
-    }
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
-        int e = errno;
-        close(fd);
-        return fp_err_set(err, FP_ECONFIG, "cannot listen on %s: getsockname() failed: %s",
-                          spec, strerror(e));
-    }
-    *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                  : ((struct sockaddr_in *)&bound)->sin_port);
-    *fd_out = fd;
-    return 0;
-}
-
 int fp_health_start(uv_loop_t *loop, const char *listen, const fp_health_route_t *routes, size_t n,
                     void *ctx, fp_health_t **out, fp_err_t *err)
 {
-    fp_listen_addr_t addr;
     int rc, fd = -1, port = 0;
     *out = NULL;
-    if ((rc = parse_listen(listen, &addr, err)) < 0)
+    if ((rc = fp_health_listen_open(listen, LISTEN_BACKLOG, &fd, &port, err)) < 0)
         return rc;
     fp_health_t *h = calloc(1, sizeof *h);
     fp_health_route_t *copy = calloc(n > 0 ? n : 1, sizeof *copy);
     if (h == NULL || copy == NULL) {
+        close(fd);
         free(h);
         free(copy);
         return fp_err_set(err, -ENOMEM, "health endpoint: out of memory");
     }
     if (n > 0)
         memcpy(copy, routes, n * sizeof *copy);
-    if ((rc = open_listener(&addr, listen, &fd, &port, err)) < 0) {
-        free(copy);
-        free(h);
-        return rc;
-    }
     h->loop = loop;
     h->routes = copy;
     h->n_routes = n;
