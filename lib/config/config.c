@@ -326,8 +326,8 @@ static int unknown_key(loader_t *ld, const char *section, const char *key,
     if (home != NULL)
         return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s] (it belongs in [%s])",
                        fp__config_quote(q, sizeof q, key), section, home);
-    return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s]", fp__config_quote(q, sizeof q, key),
-                   section);
+    return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s]",
+                   fp__config_quote(q, sizeof q, key), section);
 }
 
 static int unknown_top(loader_t *ld, const char *name, const fp_toml_node_t *node)
@@ -346,7 +346,8 @@ static int unknown_top(loader_t *ld, const char *name, const fp_toml_node_t *nod
     if (near != NULL)
         return fail_at(ld, node, FP_ECONFIG, "unknown section [%s] (did you mean [%s]?)",
                        fp__config_name_text(q, sizeof q, name), near);
-    return fail_at(ld, node, FP_ECONFIG, "unknown section [%s]", fp__config_name_text(q, sizeof q, name));
+    return fail_at(ld, node, FP_ECONFIG, "unknown section [%s]",
+                   fp__config_name_text(q, sizeof q, name));
 }
 
 static int load_section(loader_t *ld, const char *section, const fp_toml_node_t *table)
@@ -421,7 +422,8 @@ static int load_tree(loader_t *ld, const fp_toml_node_t *root)
     for (size_t i = 0; i < fp_toml_count(root); i++) {
         const char *name = fp_toml_key_at(root, i);
         const fp_toml_node_t *node = fp_toml_at(root, i);
-        rc = strcmp(name, FP__CONFIG_HANDLERS) == 0 ? load_handlers(ld, node) : load_section(ld, name, node);
+        rc = strcmp(name, FP__CONFIG_HANDLERS) == 0 ? load_handlers(ld, node)
+                                                    : load_section(ld, name, node);
         if (rc < 0)
             return rc;
     }
@@ -640,7 +642,8 @@ void fp_config_free(fp_config_t *cfg)
 
 const fp_toml_node_t *fp_config_handler_table(const fp_config_t *cfg, const char *name)
 {
-    const fp_toml_node_t *handlers = cfg && cfg->doc ? fp_toml_get(cfg->doc, FP__CONFIG_HANDLERS) : NULL;
+    const fp_toml_node_t *handlers =
+        cfg && cfg->doc ? fp_toml_get(cfg->doc, FP__CONFIG_HANDLERS) : NULL;
     if (handlers == NULL || fp_toml_type(handlers) != FP_TOML_TABLE || name == NULL)
         return NULL;
     return fp_toml_get(handlers, name);
