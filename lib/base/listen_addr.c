@@ -3,25 +3,14 @@
  * would make a configuration's validity depend on DNS, and a lookup would
  * block the supervisor's loop. */
 #include "base/listen_addr.h"
+#include "base/text.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int why_not(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int why_not(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Port 0 asks the kernel for a free port (logged at start): for tests and
  * for several daemons on one host that are scraped through /stats files. */
@@ -30,7 +19,7 @@ static int parse_port(const char *p, int *port, char *buf, size_t size)
     size_t n = strspn(p, "0123456789");
     long v = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : -1;
     if (v < 0 || v > 65535)
-        return why_not(buf, size, "must end in a port from 0 to 65535 (\"127.0.0.1:9187\")");
+        return fp_text_why(buf, size, "must end in a port from 0 to 65535 (\"127.0.0.1:9187\")");
     *port = (int)v;
     return 0;
 }
@@ -42,11 +31,11 @@ static int parse_v6(const char *s, fp_listen_addr_t *out, char *buf, size_t size
     size_t n = close != NULL ? (size_t)(close - s - 1) : 0;
     char host[64];
     if (close == NULL || close[1] != ':' || n == 0 || n >= sizeof host)
-        return why_not(buf, size, "must be \"[IPv6]:port\" when it starts with '['");
+        return fp_text_why(buf, size, "must be \"[IPv6]:port\" when it starts with '['");
     memcpy(host, s + 1, n);
     host[n] = '\0';
     if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-        return why_not(buf, size, "has an invalid IPv6 address between '[' and ']'");
+        return fp_text_why(buf, size, "has an invalid IPv6 address between '[' and ']'");
     if (parse_port(close + 2, &out->port, buf, size) < 0)
         return -1;
     sin6->sin6_family = AF_INET6;
@@ -61,20 +50,20 @@ static int parse_v4(const char *s, fp_listen_addr_t *out, char *buf, size_t size
     const char *colon = strrchr(s, ':');
     char host[64];
     if (colon == NULL)
-        return why_not(buf, size,
-                       "must be \"host:port\", such as \"127.0.0.1:9187\" (\"\" disables)");
+        return fp_text_why(buf, size,
+                           "must be \"host:port\", such as \"127.0.0.1:9187\" (\"\" disables)");
     size_t n = (size_t)(colon - s);
     if (memchr(s, ':', n) != NULL)
-        return why_not(buf, size, "must put an IPv6 address in brackets (\"[::1]:9187\")");
+        return fp_text_why(buf, size, "must put an IPv6 address in brackets (\"[::1]:9187\")");
     if (n == 0 || n >= sizeof host)
-        return why_not(buf, size, "must name a host before the port (\"127.0.0.1:9187\")");
+        return fp_text_why(buf, size, "must name a host before the port (\"127.0.0.1:9187\")");
     memcpy(host, s, n);
     host[n] = '\0';
     /* 127.0.0.1 rather than a lookup: no IPv4/IPv6 guess either. */
     if (strcmp(host, "localhost") == 0)
         strcpy(host, "127.0.0.1");
     if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-        return why_not(buf, size, "must use an IPv4 address, \"localhost\" or [IPv6] as host");
+        return fp_text_why(buf, size, "must use an IPv4 address, \"localhost\" or [IPv6] as host");
     if (parse_port(colon + 1, &out->port, buf, size) < 0)
         return -1;
     sin->sin_family = AF_INET;

@@ -1,7 +1,6 @@
 /* config_check.c: the value checks the schema's rows name (lib/config/config_schema.c):
  * each takes the parsed field and says in a few words why it is refused.
  * Pure, so every rule is unit-tested through fp_config_load_text. */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <strings.h>
 
 #include "base/listen_addr.h"
+#include "base/text.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
 
@@ -16,16 +16,6 @@
 static const char *str_of(const void *field)
 {
     return *(char *const *)field;
-}
-
-static int why(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 #define SCHEME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
@@ -37,27 +27,28 @@ int fp__check_redis_url(const void *field, size_t *elem, char *buf, size_t size)
     const char *url = str_of(field);
     const char *sep = strstr(url, "://");
     if (sep == NULL)
-        return why(buf, size,
-                   "must be a URL such as redis://127.0.0.1:6379/0 or unix:///run/redis.sock");
+        return fp_text_why(
+            buf, size, "must be a URL such as redis://127.0.0.1:6379/0 or unix:///run/redis.sock");
     size_t scheme = (size_t)(sep - url);
     bool known = (scheme == 5 && strncasecmp(url, "redis", 5) == 0) ||
                  (scheme == 4 && strncasecmp(url, "unix", 4) == 0);
     if (!known) {
         /* RFC 3986 scheme characters only, so nothing else leaks through. */
         if (scheme == 0 || scheme > 16 || strspn(url, SCHEME_CHARS) < scheme)
-            return why(buf, size, "must start with redis:// or unix://");
-        return why(buf, size, "must start with redis:// or unix://, not %.*s://", (int)scheme,
-                   url);
+            return fp_text_why(buf, size, "must start with redis:// or unix://");
+        return fp_text_why(buf, size, "must start with redis:// or unix://, not %.*s://",
+                           (int)scheme, url);
     }
     if (sep[3] == '\0')
-        return why(buf, size, "must name a host or a socket after %.*s://", (int)scheme, url);
+        return fp_text_why(buf, size, "must name a host or a socket after %.*s://", (int)scheme,
+                           url);
     /* The whole parse, as the daemon will do it: a URL it would refuse
      * fails here, before any child is forked and in check-config. */
     fp_redis_url_t parsed;
     fp_err_t e;
     fp_err_clear(&e);
     if (fp_redis_url_parse(url, &parsed, &e) < 0)
-        return why(buf, size, "%s", e.msg);
+        return fp_text_why(buf, size, "%s", e.msg);
     fp_redis_url_free(&parsed);
     return 0;
 }
@@ -67,15 +58,15 @@ int fp__check_prefix(const void *field, size_t *elem, char *buf, size_t size)
 {
     const char *s = str_of(field);
     if (*s == '\0')
-        return why(buf, size, "must not be empty");
+        return fp_text_why(buf, size, "must not be empty");
     if (strpbrk(s, "{} \t\r\n\v\f") != NULL)
-        return why(buf, size, "must not contain '{', '}' or white space");
+        return fp_text_why(buf, size, "must not contain '{', '}' or white space");
     return 0;
 }
 
 int fp__check_nonempty(const void *field, size_t *elem, char *buf, size_t size)
 {
-    return *str_of(field) == '\0' ? why(buf, size, "must not be empty") : 0;
+    return *str_of(field) == '\0' ? fp_text_why(buf, size, "must not be empty") : 0;
 }
 
 /* The daemon binds what this accepts: one reader for both. */
@@ -90,16 +81,17 @@ int fp__check_queue_names(const void *field, size_t *elem, char *buf, size_t siz
 {
     const fp_strv_t *v = field;
     if (v->count == 0)
-        return why(buf, size, "must list at least one queue");
+        return fp_text_why(buf, size, "must list at least one queue");
     for (size_t i = 0; i < v->count; i++) {
         *elem = i;
         if (v->items[i][0] == '\0')
-            return why(buf, size, "must not be empty");
+            return fp_text_why(buf, size, "must not be empty");
         if (strpbrk(v->items[i], "{}") != NULL)
-            return why(buf, size, "must not contain '{' or '}' (they delimit the hash tag)");
+            return fp_text_why(buf, size,
+                               "must not contain '{' or '}' (they delimit the hash tag)");
         for (size_t j = 0; j < i; j++)
             if (strcmp(v->items[i], v->items[j]) == 0)
-                return why(buf, size, "repeats a queue already listed");
+                return fp_text_why(buf, size, "repeats a queue already listed");
     }
     return 0;
 }
@@ -110,7 +102,7 @@ int fp__check_items_nonempty(const void *field, size_t *elem, char *buf, size_t 
     for (size_t i = 0; i < v->count; i++) {
         if (v->items[i][0] == '\0') {
             *elem = i;
-            return why(buf, size, "must not be empty");
+            return fp_text_why(buf, size, "must not be empty");
         }
     }
     return 0;
@@ -122,7 +114,7 @@ int fp__check_command(const void *field, size_t *elem, char *buf, size_t size)
     const fp_strv_t *v = field;
     if (v->count > 0 && v->items[0][0] == '\0') {
         *elem = 0;
-        return why(buf, size, "must name a program");
+        return fp_text_why(buf, size, "must name a program");
     }
     return 0;
 }
@@ -145,7 +137,8 @@ int fp__check_env_names(const void *field, size_t *elem, char *buf, size_t size)
     for (size_t i = 0; i < v->count; i++) {
         if (!fp__env_name_ok(v->items[i], strlen(v->items[i]))) {
             *elem = i;
-            return why(buf, size, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+            return fp_text_why(buf, size,
+                               "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
         }
     }
     return 0;
