@@ -129,33 +129,13 @@ typedef struct table_s {
     size_t w_queue, w_type, w_job, w_error;
 } table_t;
 
-static char *keep_text(const char *s, char **cursor)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *dst = *cursor;
-    memcpy(dst, s, n);
-    *cursor += n;
-    return dst;
-}
-
 static int keep(kept_t *k, const fp_ledger_row_t *r)
 {
-    const char *s[] = {r->queue, r->entry_id, r->job_id, r->type, r->outcome, r->error};
-    size_t size = 1;
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        size += s[i] != NULL ? strlen(s[i]) + 1 : 0;
-    char *cursor = k->text = malloc(size);
-    if (cursor == NULL)
+    /* One byte more: never malloc(0) for a row without texts. */
+    k->text = malloc(fp_ledger_row_text_size(r) + 1);
+    if (k->text == NULL)
         return -ENOMEM;
-    k->row = *r;
-    k->row.queue = keep_text(r->queue, &cursor);
-    k->row.entry_id = keep_text(r->entry_id, &cursor);
-    k->row.job_id = keep_text(r->job_id, &cursor);
-    k->row.type = keep_text(r->type, &cursor);
-    k->row.outcome = keep_text(r->outcome, &cursor);
-    k->row.error = keep_text(r->error, &cursor);
+    fp_ledger_row_pack(&k->row, r, k->text);
     return 0;
 }
 
