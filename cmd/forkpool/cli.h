@@ -51,6 +51,9 @@ int fp_cli_begin(int argc, char **argv, const fp_cli_spec_t *spec, void *args, f
 int fp_cli_parse_count(const char *option, const char *text, long long max, long long *out,
                        fp_err_t *err);
 
+/* The value of --queue: a queue name, never empty; FP_EUSAGE otherwise. */
+int fp_cli_parse_queue(const char *text, const char **queue, fp_err_t *err);
+
 /* Parses a duration option value ("30s") into *ms; FP_EUSAGE naming the option. */
 int fp_cli_parse_duration(const char *option, const char *text, int64_t *ms, fp_err_t *err);
 

@@ -74,11 +74,7 @@ static int on_option(void *args, int id, const char *name, const char *value, fp
     dead_args_t *a = args;
     (void)name;
     switch (id) {
-    case OPT_QUEUE:
-        if (value[0] == '\0')
-            return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
-        a->queue = value;
-        break;
+    case OPT_QUEUE: return fp_cli_parse_queue(value, &a->queue, err);
     case OPT_LIMIT:
         if (fp_cli_parse_count("--limit", value, LIMIT_MAX, &a->limit, err) < 0)
             return FP_EUSAGE;

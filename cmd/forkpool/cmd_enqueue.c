@@ -50,11 +50,7 @@ static int on_option(void *args, int id, const char *name, const char *value, fp
     enqueue_args_t *a = args;
     (void)name;
     switch (id) {
-    case OPT_QUEUE:
-        if (value[0] == '\0')
-            return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
-        a->queue = value;
-        break;
+    case OPT_QUEUE: return fp_cli_parse_queue(value, &a->queue, err);
     case OPT_DELAY:
         if (fp_cli_parse_duration("--delay", value, &a->delay_ms, err) < 0)
             return FP_EUSAGE;

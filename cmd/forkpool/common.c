@@ -85,6 +85,14 @@ int fp_cli_begin(int argc, char **argv, const fp_cli_spec_t *spec, void *args, f
     return fp_cli_load_config(config_path, cfg, err);
 }
 
+int fp_cli_parse_queue(const char *text, const char **queue, fp_err_t *err)
+{
+    if (text[0] == '\0')
+        return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
+    *queue = text;
+    return 0;
+}
+
 int fp_cli_parse_duration(const char *option, const char *text, int64_t *ms, fp_err_t *err)
 {
     if (fp_units_parse_duration_ms(text, ms, err) < 0) {
