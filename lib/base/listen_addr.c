@@ -24,7 +24,9 @@ static int parse_port(const char *p, int *port, char *buf, size_t size)
     return 0;
 }
 
-static int parse_v6(const char *s, fp_listen_addr_t *out, char *buf, size_t size)
+/* The host part of "[IPv6]:port" into out; *port_text: where the port starts. */
+static int parse_v6(const char *s, fp_listen_addr_t *out, const char **port_text, char *buf,
+                    size_t size)
 {
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
     const char *close = strchr(s, ']');
@@ -36,15 +38,15 @@ static int parse_v6(const char *s, fp_listen_addr_t *out, char *buf, size_t size
     host[n] = '\0';
     if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
         return fp_text_why(buf, size, "has an invalid IPv6 address between '[' and ']'");
-    if (parse_port(close + 2, &out->port, buf, size) < 0)
-        return -1;
     sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons((uint16_t)out->port);
     out->len = sizeof *sin6;
+    *port_text = close + 2;
     return 0;
 }
 
-static int parse_v4(const char *s, fp_listen_addr_t *out, char *buf, size_t size)
+/* The host part of "host:port" into out; *port_text: where the port starts. */
+static int parse_v4(const char *s, fp_listen_addr_t *out, const char **port_text, char *buf,
+                    size_t size)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
     const char *colon = strrchr(s, ':');
@@ -64,20 +66,28 @@ static int parse_v4(const char *s, fp_listen_addr_t *out, char *buf, size_t size
         strcpy(host, "127.0.0.1");
     if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
         return fp_text_why(buf, size, "must use an IPv4 address, \"localhost\" or [IPv6] as host");
-    if (parse_port(colon + 1, &out->port, buf, size) < 0)
-        return -1;
     sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)out->port);
     out->len = sizeof *sin;
+    *port_text = colon + 1;
     return 0;
 }
 
 int fp_listen_parse(const char *text, fp_listen_addr_t *out, char *why, size_t size)
 {
+    const char *port_text = NULL;
     memset(out, 0, sizeof *out);
     if (text == NULL || text[0] == '\0') {
         out->off = true;
         return 0;
     }
-    return text[0] == '[' ? parse_v6(text, out, why, size) : parse_v4(text, out, why, size);
+    int rc = text[0] == '[' ? parse_v6(text, out, &port_text, why, size)
+                            : parse_v4(text, out, &port_text, why, size);
+    if (rc < 0 || parse_port(port_text, &out->port, why, size) < 0)
+        return -1;
+    uint16_t port = htons((uint16_t)out->port);
+    if (out->ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&out->ss)->sin6_port = port;
+    else
+        ((struct sockaddr_in *)&out->ss)->sin_port = port;
+    return 0;
 }
