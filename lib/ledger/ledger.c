@@ -622,15 +622,30 @@ static const char *copy_text(const char *s, char **cursor)
     return dst;
 }
 
+size_t fp_ledger_row_text_size(const fp_ledger_row_t *r)
+{
+    return text_size(r->queue) + text_size(r->entry_id) + text_size(r->job_id) +
+           text_size(r->type) + text_size(r->outcome) + text_size(r->error);
+}
+
+void fp_ledger_row_pack(fp_ledger_row_t *dst, const fp_ledger_row_t *src, char *block)
+{
+    *dst = *src;
+    dst->queue = copy_text(src->queue, &block);
+    dst->entry_id = copy_text(src->entry_id, &block);
+    dst->job_id = copy_text(src->job_id, &block);
+    dst->type = copy_text(src->type, &block);
+    dst->outcome = copy_text(src->outcome, &block);
+    dst->error = copy_text(src->error, &block);
+}
+
 bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row)
 {
     if (atomic_load(&l->skip) && atomic_load(&l->backlog) >= l->capacity) {
         atomic_fetch_add(&l->dropped, 1);
         return true;
     }
-    size_t size = text_size(row->queue) + text_size(row->entry_id) + text_size(row->job_id) +
-                  text_size(row->type) + text_size(row->outcome) + text_size(row->error);
-    node_t *n = malloc(sizeof *n + size);
+    node_t *n = malloc(sizeof *n + fp_ledger_row_text_size(row));
     if (n == NULL) {
         atomic_fetch_add(&l->lost, 1);
         fp_log_error(LEDGER_COMPONENT, "out of memory: one %s row for %s lost",
@@ -638,15 +653,8 @@ bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row)
                      row->entry_id != NULL ? row->entry_id : "?");
         return false;
     }
-    char *cursor = n->text;
     n->next = NULL;
-    n->row = *row;
-    n->row.queue = copy_text(row->queue, &cursor);
-    n->row.entry_id = copy_text(row->entry_id, &cursor);
-    n->row.job_id = copy_text(row->job_id, &cursor);
-    n->row.type = copy_text(row->type, &cursor);
-    n->row.outcome = copy_text(row->outcome, &cursor);
-    n->row.error = copy_text(row->error, &cursor);
+    fp_ledger_row_pack(&n->row, row, n->text);
     if (n->row.finished_at_ms == 0)
         n->row.finished_at_ms = fp_os_unix_ms();
 
