@@ -262,26 +262,14 @@ void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count)
     char count_text[24];
     snprintf(count_text, sizeof count_text, "%zu", count);
     const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};
-    fp_script_t *script = &q->scripts.pull;
-    const char *sha = script->eval || script->sha[0] == '\0' ? NULL : script->sha;
-    int rc = fp_script_command(&q->scratch, sha, script->text, keys, FP_SCRIPT_OUTCOMES_KEYS,
-                               args, 3, &b->args);
-    if (rc == 0)
-        rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_combined_reply,
-                                b);
-    if (rc < 0) {
+    if (fp_q_send_script(q, &q->scripts.pull, keys, FP_SCRIPT_OUTCOMES_KEYS, args, 3, &b->args,
+                         on_combined_reply, b) < 0) {
         fp_q_send_read(q, q->reader, FP_READ_SWEEP, count, i, 1, ">", 0);
         return;
     }
-    if (sha == NULL)
-        script->eval = false;
     b->sent = true;
-    q->rd.in_flight = true;
-    q->rd.kind = FP_READ_SWEEP;
-    q->rd.queue = i;
-    q->rd.count = count;
+    fp_q_take_read_slot(q, FP_READ_SWEEP, i, count);
     q->rd.combined = true;
-    q->rd.unblock_sent = false;
 }
 
 /* While a combined call of the same queue is in flight, a batch that is not
