@@ -115,13 +115,13 @@ static void on_drained_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     drained_item_t *item = privdata;
     fp_queue_t *q = item->req->q;
     (void)c;
-    if (!q->closing && fp_q_reply_is_error(r, "NOSCRIPT") && !item->tried_eval) {
+    if (!q->life.closing && fp_q_reply_is_error(r, "NOSCRIPT") && !item->tried_eval) {
         item->tried_eval = true;
         if (send_drained(q, item) == 0)
             return;
     }
-    bool drained = !q->closing && drained_reply(q, item, r);
-    if (r != NULL && r->type == REDIS_REPLY_ERROR && !q->closing)
+    bool drained = !q->life.closing && drained_reply(q, item, r);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && !q->life.closing)
         fp_q_log_error_once(q, "drained check failed", r);
     drained_item_done(item, drained);
 }
@@ -150,7 +150,7 @@ static int send_drained(fp_queue_t *q, drained_item_t *item)
 void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx)
 {
     drained_req_t *req = calloc(1, sizeof *req);
-    if (req == NULL || q->closing || !q->conn.writer_up || !q->conn.setup_done) {
+    if (req == NULL || q->life.closing || !q->conn.writer_up || !q->conn.setup_done) {
         free(req);
         cb(ctx, false); /* unknown is not drained */
         return;

@@ -79,7 +79,7 @@ void fp_q_hand_over(fp_queue_t *q, bool history)
 
 void fp_q_deliver_stash(fp_queue_t *q)
 {
-    if (q->rd.stash_n == 0 || q->rd.room == 0 || q->closing)
+    if (q->rd.stash_n == 0 || q->rd.room == 0 || q->life.closing)
         return;
     size_t give = q->rd.stash_n < q->rd.room ? q->rd.stash_n : q->rd.room;
     if (grow_pulled(&q->rd.out, &q->rd.out_cap, give) < 0)

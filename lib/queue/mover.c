@@ -20,7 +20,7 @@ static void on_mover_timer(uv_timer_t *t);
 
 static void mover_step_done(fp_queue_t *q)
 {
-    if (--q->mover.left > 0 || q->closing)
+    if (--q->mover.left > 0 || q->life.closing)
         return;
     q->stats.mover_rounds++;
     int64_t wait = q->mover.again ? 0 : q->mover.wait;
@@ -31,7 +31,7 @@ static void on_mover_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_queue_t *q = privdata;
     (void)c;
-    if (q->closing) {
+    if (q->life.closing) {
         q->mover.left--;
         return;
     }
@@ -59,7 +59,7 @@ static void on_mover_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 static void on_mover_timer(uv_timer_t *t)
 {
     fp_queue_t *q = t->data;
-    if (q->closing || q->mover.left > 0)
+    if (q->life.closing || q->mover.left > 0)
         return;
     if (!q->conn.ready) {
         uv_timer_start(&q->mover.timer, on_mover_timer, MOVER_MS, 0);
@@ -84,6 +84,6 @@ static void on_mover_timer(uv_timer_t *t)
 /* Runs a round now unless one is in flight (whose end arms the next). */
 void fp_q_mover_kick(fp_queue_t *q)
 {
-    if (q->life.started && !q->closing && q->mover.left == 0)
+    if (q->life.started && !q->life.closing && q->mover.left == 0)
         uv_timer_start(&q->mover.timer, on_mover_timer, 0, 0);
 }

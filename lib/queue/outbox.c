@@ -150,7 +150,7 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     fp_queue_t *q = b->q;
     (void)c;
     b->sent = false;
-    if (q->closing)
+    if (q->life.closing)
         return;
     if (r == NULL) {
         b->resent = true; /* re-sent once the writer is back */
@@ -199,7 +199,7 @@ static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     b->sent = false;
     q->rd.in_flight = false;
     q->rd.combined = false;
-    if (q->closing)
+    if (q->life.closing)
         return;
     if (r == NULL) {
         /* The batch is re-sent (it is idempotent); the read may have
@@ -299,7 +299,7 @@ void fp_q_flush(fp_queue_t *q)
 static fp_batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entry_id, uint64_t *ms,
                                  uint64_t *seq, bool *vanished)
 {
-    if (q->closing || queue >= q->n || entry_id == NULL)
+    if (q->life.closing || queue >= q->n || entry_id == NULL)
         return NULL;
     if (!fp_stream_id_parse(entry_id, strlen(entry_id), ms, seq)) {
         fp_log_error(LOG, "cannot record an outcome for \"%s\": not a stream entry id", entry_id);
@@ -388,7 +388,7 @@ void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const c
 void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id)
 {
     uint64_t ms, seq;
-    if (q->closing || queue >= q->n || entry_id == NULL ||
+    if (q->life.closing || queue >= q->n || entry_id == NULL ||
         !fp_stream_id_parse(entry_id, strlen(entry_id), &ms, &seq))
         return;
     if (fp_held_add(&q->held, queue, ms, seq) < 0)

@@ -64,7 +64,7 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     fp_queue_t *q = privdata;
     (void)c;
     q->rd.in_flight = false;
-    if (q->closing)
+    if (q->life.closing)
         return;
     if (r == NULL) {
         fp_q_all_history(q); /* entries may have been claimed for us: find them again */
@@ -129,7 +129,7 @@ bool fp_q_script_read_reply(fp_queue_t *q, fp_script_t *script, const redisReply
                             const char *what)
 {
     q->rd.in_flight = false;
-    if (q->closing)
+    if (q->life.closing)
         return false;
     if (r == NULL) {
         fp_q_all_history(q);
@@ -265,7 +265,7 @@ static long first_history(const fp_queue_t *q)
  * says which. */
 void fp_q_pump(fp_queue_t *q)
 {
-    if (q->closing)
+    if (q->life.closing)
         return;
     fp_q_deliver_stash(q);
     if (q->rd.in_flight || !q->conn.ready || q->retry.armed)

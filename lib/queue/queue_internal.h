@@ -181,7 +181,7 @@ typedef struct fp_q_drained_s {
 
 /* queue_redis.c */
 typedef struct fp_q_life_s {
-    bool started;
+    bool started, closing;
     uv_prepare_t prepare;
     int open_parts; /* handles and connections still closing */
     void (*close_cb)(void *ctx);
@@ -196,7 +196,6 @@ struct fp_queue_s {
     fp_qstate_t *qs;
     size_t n;
     fp_redis_conn_t *reader, *writer;
-    bool closing;
     int64_t vt_ms; /* visibility timeout; 0: no renewal, no take-over */
     fp_held_set_t held;
     fp_queue_stats_t stats;

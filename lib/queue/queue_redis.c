@@ -59,7 +59,7 @@ static void on_retry_timer(uv_timer_t *t)
  * Redis waits for this timer, with growing delay while errors repeat. */
 void fp_q_arm_retry(fp_queue_t *q)
 {
-    if (q->closing || q->retry.armed)
+    if (q->life.closing || q->retry.armed)
         return;
     q->retry.armed = true;
     uv_timer_start(&q->retry.timer, on_retry_timer, (uint64_t)q->retry.ms, 0);
@@ -259,7 +259,7 @@ fail:
 
 int fp_queue_start(fp_queue_t *q)
 {
-    if (q->life.started || q->closing)
+    if (q->life.started || q->life.closing)
         return 0;
     q->life.started = true;
     uv_prepare_start(&q->life.prepare, on_prepare);
@@ -304,9 +304,9 @@ static void on_handle_closed(uv_handle_t *h)
 
 void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx)
 {
-    if (q == NULL || q->closing)
+    if (q == NULL || q->life.closing)
         return;
-    q->closing = true;
+    q->life.closing = true;
     q->conn.ready = false;
     q->life.close_cb = cb;
     q->life.close_ctx = ctx;

@@ -68,7 +68,7 @@ static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     (void)c;
     free(rn);
     q->renew.in_flight--;
-    if (q->closing || r == NULL)
+    if (q->life.closing || r == NULL)
         return; /* after a reconnect the next round renews them */
     if (fp_q_reply_is_error(r, "NOSCRIPT")) {
         q->scripts.renew.eval = true; /* the next round sends it as EVAL */

@@ -27,7 +27,7 @@ static void on_sample_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     fp_admin_queue_stats_t stats;
     memset(&stats, 0, sizeof stats);
     bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && fp_queue_stats_parse(r, &stats) == 0;
-    if (!smp->q->closing)
+    if (!smp->q->life.closing)
         smp->cb(smp->ctx, smp->queue, ok ? &stats : NULL);
     fp_admin_queue_stats_clear(&stats);
     free(smp);
@@ -35,7 +35,7 @@ static void on_sample_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 
 void fp_queue_sample(fp_queue_t *q, fp_queue_sample_cb cb, void *ctx)
 {
-    if (q->closing || !q->conn.ready || !q->conn.writer_up)
+    if (q->life.closing || !q->conn.ready || !q->conn.writer_up)
         return;
     char cap[24], page[24];
     snprintf(cap, sizeof cap, "%d", FP_ADMIN_READY_COUNT_MAX);

@@ -15,7 +15,7 @@
 
 static void update_ready(fp_queue_t *q)
 {
-    bool ready = q->conn.reader_up && q->conn.writer_up && q->conn.setup_done && !q->closing;
+    bool ready = q->conn.reader_up && q->conn.writer_up && q->conn.setup_done && !q->life.closing;
     if (ready == q->conn.ready)
         return;
     q->conn.ready = ready;
@@ -34,7 +34,7 @@ static void update_ready(fp_queue_t *q)
         q->takeover.due = q->vt_ms > 0;
         q->takeover.queue = 0;
         fp_q_mover_kick(q);
-    } else if (!q->closing) {
+    } else if (!q->life.closing) {
         if (q->conn.reader_up && q->conn.writer_up)
             fp_log_warn(LOG, "Redis at %s not ready: %s", where, q->conn.down_reason);
         else
@@ -52,7 +52,7 @@ static void setup_step_done(fp_queue_t *q)
     if (--q->conn.setup_left > 0)
         return;
     q->conn.setup_running = false;
-    if (q->closing)
+    if (q->life.closing)
         return;
     if (q->conn.setup_failed || !q->conn.writer_up) {
         if (q->conn.writer_up)
@@ -71,7 +71,7 @@ static void on_group_created(fp_redis_conn_t *c, redisReply *r, void *privdata)
     (void)c;
     /* BUSYGROUP: the group exists, which is what we want. */
     if (r == NULL || (r->type == REDIS_REPLY_ERROR && !fp_q_reply_is_error(r, "BUSYGROUP"))) {
-        if (r != NULL && !q->closing)
+        if (r != NULL && !q->life.closing)
             fp_q_log_error_once(q, "cannot create the consumer group", r);
         q->conn.setup_failed = true;
     }
@@ -85,7 +85,7 @@ static void store_sha(fp_queue_t *q, redisReply *r, char *sha, const char *what)
         sha[40] = '\0';
         return;
     }
-    if (r != NULL && !q->closing)
+    if (r != NULL && !q->life.closing)
         fp_q_log_error_once(q, what, r);
     q->conn.setup_failed = true;
 }
@@ -131,7 +131,7 @@ static void setup_send(fp_queue_t *q, int argc, const char **argv, fp_redis_repl
  * delivered too; with MKSTREAM so a queue nobody has used yet works. */
 void fp_q_setup_start(fp_queue_t *q)
 {
-    if (q->closing || q->conn.setup_running || q->conn.setup_done || !q->conn.writer_up)
+    if (q->life.closing || q->conn.setup_running || q->conn.setup_done || !q->conn.writer_up)
         return;
     q->conn.setup_running = true;
     q->conn.setup_failed = false;
@@ -188,7 +188,7 @@ static void on_client_id(fp_redis_conn_t *c, redisReply *r, void *privdata)
 void fp_q_on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *ctx)
 {
     fp_queue_t *q = ctx;
-    if (q->closing)
+    if (q->life.closing)
         return;
     /* A read in flight on a lost connection ends in its own NULL reply,
      * which hiredis delivers before any new connection exists. */

@@ -106,7 +106,7 @@ static void on_consumers_reply(fp_redis_conn_t *c, redisReply *r, void *privdata
     fp_queue_t *q = privdata;
     (void)c;
     q->takeover.consumers_in_flight--;
-    if (q->closing || r == NULL)
+    if (q->life.closing || r == NULL)
         return;
     if (r->type == REDIS_REPLY_INTEGER) {
         if (r->integer > 0) {
