@@ -15,8 +15,6 @@
 #include "base/log.h"
 #include "base/os.h"
 
-/* ---- handing entries over ------------------------------------------------ */
-
 static int grow_pulled(fp_pulled_t **arr, size_t *cap, size_t need)
 {
     if (need <= *cap)
@@ -90,7 +88,6 @@ void fp_q_deliver_stash(fp_queue_t *q)
     q->rd.out_n = give;
     fp_q_hand_over(q, true);
 }
-
 
 /* The string fields of an entry as one JSON object, each name and value
  * taken with its length (they are binary). 0 or -ENOMEM. */
@@ -255,4 +252,3 @@ long fp_q_take_reply(fp_queue_t *q, const redisReply *r, fp_read_step_kind_t kin
     }
     return total;
 }
-

@@ -14,8 +14,6 @@
 #define MOVER_MS 250            /* delayed mover period */
 #define MOVER_BATCH 256         /* members moved per script call */
 
-/* ---- delayed mover ------------------------------------------------------------ */
-
 static void on_mover_timer(uv_timer_t *t);
 
 static void mover_step_done(fp_queue_t *q)

@@ -19,8 +19,6 @@
 #define BLOCK_MS 2000           /* one blocking read, re-issued while idle */
 #define HISTORY_PAGE_MAX 1000
 
-/* ---- reads --------------------------------------------------------------- */
-
 /* A read answered with an error: NOGROUP means the group (or the stream) is
  * gone, e.g. Redis restarted empty: set up again. Anything else (LOADING,
  * BUSY...) is retried later; it is never a job failure. */
@@ -119,7 +117,6 @@ int fp_q_send_read(fp_queue_t *q, fp_redis_conn_t *conn, fp_read_step_kind_t kin
         fp_q_take_read_slot(q, kind, first, count);
     return rc;
 }
-
 
 /* The common start of a read script's reply (history, take-over): frees
  * the read slot and deals with a lost connection (what the script did is

@@ -40,8 +40,8 @@ void fp_q_log_error_once(fp_queue_t *q, const char *what, const redisReply *r)
     /* LOADING, BUSY and the like are Redis saying "later", not a fault. */
     bool transient = r != NULL && r->str != NULL && fp_redis_error_transient(r->str, r->len);
     fp_log_level_t level = strcmp(msg, q->retry.last_error) == 0 ? FP_LOG_DEBUG
-                           : transient                     ? FP_LOG_INFO
-                                                           : FP_LOG_WARN;
+                           : transient                           ? FP_LOG_INFO
+                                                                 : FP_LOG_WARN;
     fp_log(level, LOG, "%s (will retry)", msg);
     memcpy(q->retry.last_error, msg, sizeof msg);
 }
@@ -88,7 +88,7 @@ void fp_q_pulled_free(fp_pulled_t *p)
     p->entry_id = p->payload = NULL;
 }
 
-/* ---- recovery: scripts ----------------------------------------------------- */
+/* ---- script calls ------------------------------------------------------------ */
 
 /* EVALSHA, or EVAL after NOSCRIPT (which also puts the script back into
  * Redis' cache, so the call after goes as EVALSHA again). */
@@ -128,6 +128,7 @@ bool fp_queue_is_ready(const fp_queue_t *q)
 {
     return q->conn.ready;
 }
+
 const char *fp_queue_down_reason(const fp_queue_t *q)
 {
     return q->conn.ready ? "" : q->conn.down_reason;

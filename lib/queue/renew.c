@@ -17,8 +17,6 @@
 
 #define RENEW_CHUNK 500         /* ids per XCLAIM ... JUSTID */
 
-/* ---- recovery: renewal ------------------------------------------------------ */
-
 /* One renewal call: its queue, for the ids it reports. */
 typedef struct renewal_s {
     fp_queue_t *q;
@@ -166,7 +164,6 @@ static void on_renew_timer(uv_timer_t *t)
         from = to;
     }
 }
-
 
 void fp_q_renew_start(fp_queue_t *q)
 {

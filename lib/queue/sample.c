@@ -11,8 +11,6 @@
 #include "queue/admin.h"
 #include "queue/queue_stats.h"
 
-/* ---- depth sampling ------------------------------------------------------ */
-
 typedef struct sample_s {
     fp_queue_t *q;
     uint32_t queue;
@@ -56,5 +54,3 @@ void fp_queue_sample(fp_queue_t *q, fp_queue_sample_cb cb, void *ctx)
             free(smp);
     }
 }
-
-/* ---- lifecycle ----------------------------------------------------------- */
