@@ -115,7 +115,7 @@ typedef struct fp_q_scripts_s {
 /* queue_redis.c: "try again later" (LOADING, BUSY, a failed setup). */
 typedef struct fp_q_retry_s {
     uv_timer_t timer;
-    int64_t ms;
+    int64_t failures; /* in a row: the back-off step */
     bool armed;
     char last_error[160]; /* to log a repeated error once */
 } fp_q_retry_t;

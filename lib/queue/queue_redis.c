@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/os.h"
 
@@ -62,13 +63,14 @@ void fp_q_arm_retry(fp_queue_t *q)
     if (q->life.closing || q->retry.armed)
         return;
     q->retry.armed = true;
-    uv_timer_start(&q->retry.timer, on_retry_timer, (uint64_t)q->retry.ms, 0);
-    q->retry.ms = q->retry.ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry.ms * 2;
+    q->retry.failures++;
+    int64_t delay = fp_backoff_ms(q->retry.failures, RETRY_MIN_MS, RETRY_MAX_MS, false, 0);
+    uv_timer_start(&q->retry.timer, on_retry_timer, (uint64_t)delay, 0);
 }
 
 void fp_q_retry_reset(fp_queue_t *q)
 {
-    q->retry.ms = RETRY_MIN_MS;
+    q->retry.failures = 0;
     q->retry.last_error[0] = '\0';
 }
 
@@ -198,7 +200,7 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->ctx = ctx;
     q->n = n;
     q->conn.reader_id = -1;
-    q->retry.ms = RETRY_MIN_MS;
+    q->retry.failures = 0;
     q->vt_ms = cfg->recovery.visibility_timeout_ms > 0 ? cfg->recovery.visibility_timeout_ms : 0;
     q->scripts.claim = (fp_script_t){fp_script_claim, "loading the take-over script", "", false};
     q->scripts.history = (fp_script_t){fp_script_history, "loading the history script", "", false};
