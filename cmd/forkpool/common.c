@@ -55,12 +55,22 @@ static int parse_options(int argc, char **argv, const fp_cli_spec_t *spec, void 
     int opt, rc;
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", spec->options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
+    int index = -1;
+    while ((opt = getopt_long(argc, argv, ":c:", spec->options, &index)) != -1) {
+        /* The word getopt consumed last is the value when one follows the
+         * option ("--children many"), so a parsed option is named from the
+         * table; an unknown or incomplete one only by what was typed. */
+        const char *typed = argv[optind - 1];
+        char name[64];
+        if (index >= 0)
+            snprintf(name, sizeof name, "--%s", spec->options[index].name);
+        else
+            snprintf(name, sizeof name, "%s", typed);
+        index = -1;
         switch (opt) {
         case 'c': *config_path = optarg; break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        case '?': return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", typed);
+        case '?': return fp_err_set(err, FP_EUSAGE, "unknown option %s", typed);
         default:
             if ((rc = spec->on_option(args, opt, name, optarg, err)) < 0)
                 return rc;

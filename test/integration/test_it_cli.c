@@ -129,6 +129,21 @@ static void test_usage_errors_exit_64(void **state)
     }
 }
 
+/* A bad option value is blamed on the option, not on the value: getopt
+ * has consumed both words by then, and the last word is the value. */
+static void test_bad_option_value_names_the_option(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"--children", "many"}, {"--children=many", NULL}};
+    for (size_t i = 0; i < 2; i++) {
+        fp_th_result_t r = run("run", cases[i][0], cases[i][1], NULL);
+        assert_int_equal(r.status, 64);
+        if (strstr(r.err, "--children takes a whole number") == NULL)
+            fail_msg("forkpool run %s: stderr %s", cases[i][0], r.err);
+        fp_th_result_free(&r);
+    }
+}
+
 static void test_example_config_is_valid(void **state)
 {
     (void)state;
@@ -242,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_every_command_has_help),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_usage_errors_exit_64),
+        cmocka_unit_test(test_bad_option_value_names_the_option),
         cmocka_unit_test(test_example_config_is_valid),
         cmocka_unit_test_setup_teardown(test_bad_configs_name_file_line_col, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_is_config_error, setup, teardown),
