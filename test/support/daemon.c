@@ -328,7 +328,7 @@ void fp_td_wait_held(fp_td_t *td, int n)
 {
     if (fp_td_health_port(td) <= 0)
         fail_msg("fp_td_wait_held reads /stats: call fp_td_enable_health before the start");
-    fp_td_stat_t held = {"counters.jobs_held", n};
+    fp_td_num_t held = {"counters.jobs_held", n};
     char what[48];
     snprintf(what, sizeof what, "%d jobs held", n);
     fp_td_wait_until(td, fp_td_stat_is, &held, 30000, what);
@@ -380,6 +380,11 @@ bool fp_td_dead_is(fp_td_t *td, void *arg)
 bool fp_td_delayed_is(fp_td_t *td, void *arg)
 {
     return fp_td_zcard(td, FP_TD_DELAYED) == *(long long *)arg;
+}
+
+bool fp_td_redis_has(fp_td_t *td, void *arg)
+{
+    return fp_th_redis_int(&td->redis, "EXISTS %s", (const char *)arg) == 1;
 }
 
 bool fp_td_events_at_least(fp_td_t *td, void *arg)
@@ -465,20 +470,47 @@ bool fp_td_readyz_is(fp_td_t *td, void *arg)
     return fp_td_http_get(r->port, "/readyz", NULL) == r->status;
 }
 
-bool fp_td_metrics_have(fp_td_t *td, void *arg)
+/* The body of GET path (owned), or NULL unless it answered 200. */
+static char *page(fp_td_t *td, const char *path)
 {
     char *body = NULL;
-    bool found = fp_td_http_get(fp_td_health_port(td), "/metrics", &body) == 200 &&
-                 strstr(body, arg) != NULL;
+    if (fp_td_http_get(fp_td_health_port(td), path, &body) != 200) {
+        free(body);
+        body = NULL;
+    }
+    return body;
+}
+
+bool fp_td_page_has(fp_td_t *td, void *arg)
+{
+    const fp_td_page_t *w = arg;
+    char *body = NULL;
+    fp_td_http_get(fp_td_health_port(td), w->path, &body);
+    bool found = body != NULL && strstr(body, w->needle) != NULL;
     free(body);
     return found;
 }
 
+double fp_td_metric(fp_td_t *td, const char *name)
+{
+    char *body = page(td, "/metrics");
+    double v = -1;
+    size_t len = strlen(name);
+    for (const char *line = body; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncmp(line, name, len) == 0 && line[len] == ' ') {
+            v = strtod(line + len + 1, NULL);
+            break;
+        }
+    }
+    free(body);
+    return v;
+}
+
 double fp_td_stat(fp_td_t *td, const char *path)
 {
-    char *body = NULL;
-    int status = fp_td_http_get(fp_td_health_port(td), "/stats", &body);
-    cJSON *doc = status == 200 ? cJSON_Parse(body) : NULL;
+    char *body = page(td, "/stats");
+    cJSON *doc = body != NULL ? cJSON_Parse(body) : NULL;
     free(body);
     const cJSON *at = doc;
     char name[64];
@@ -493,8 +525,26 @@ double fp_td_stat(fp_td_t *td, const char *path)
     return v;
 }
 
+bool fp_td_metric_is(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_metric(td, w->name) == w->value;
+}
+
+bool fp_td_metric_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_metric(td, w->name) >= w->value;
+}
+
 bool fp_td_stat_is(fp_td_t *td, void *arg)
 {
-    const fp_td_stat_t *w = arg;
-    return fp_td_stat(td, w->path) == w->value;
+    const fp_td_num_t *w = arg;
+    return fp_td_stat(td, w->name) == w->value;
+}
+
+bool fp_td_stat_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_stat(td, w->name) >= w->value;
 }

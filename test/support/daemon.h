@@ -124,6 +124,8 @@ bool fp_td_drained(fp_td_t *td, void *arg);
 /* The dead stream has, the delayed set holds, exactly *arg (a long long). */
 bool fp_td_dead_is(fp_td_t *td, void *arg);
 bool fp_td_delayed_is(fp_td_t *td, void *arg);
+/* The key arg (a string) exists in Redis. */
+bool fp_td_redis_has(fp_td_t *td, void *arg);
 /* The events table (record_event's) has at least *arg rows (a long long). */
 bool fp_td_events_at_least(fp_td_t *td, void *arg);
 /* A file (not the daemon's own log: daemon.log_file) mentions needle. */
@@ -165,17 +167,27 @@ typedef struct fp_td_ready_s {
     int status;
 } fp_td_ready_t;
 bool fp_td_readyz_is(fp_td_t *td, void *arg);
-/* Condition: GET /metrics contains arg (a string, e.g. a whole sample
- * "forkpool_redis_connected 0\n"). */
-bool fp_td_metrics_have(fp_td_t *td, void *arg);
+/* Condition: GET path answers a body that contains needle. */
+typedef struct fp_td_page_s {
+    const char *path;   /* "/stats", "/readyz", "/metrics" */
+    const char *needle; /* "\"state\":\"quiet\"" */
+} fp_td_page_t;
+bool fp_td_page_has(fp_td_t *td, void *arg);
+/* The value of the /metrics sample named name (with its labels, as
+ * "forkpool_children{state=\"idle\"}"), or -1 when there is none. */
+double fp_td_metric(fp_td_t *td, const char *name);
 /* The number at path in the /stats document ("counters.jobs_held",
  * "reload.generation"; a boolean is 0 or 1), or -1 when it is not there. */
 double fp_td_stat(fp_td_t *td, const char *path);
-/* Condition: fp_td_stat(path) == value. */
-typedef struct fp_td_stat_s {
-    const char *path;
+/* Conditions on them: a metric (fp_td_metric_*) or a /stats number
+ * (fp_td_stat_*) equals, or is at least, value. */
+typedef struct fp_td_num_s {
+    const char *name; /* the metric, or the /stats path */
     double value;
-} fp_td_stat_t;
+} fp_td_num_t;
+bool fp_td_metric_is(fp_td_t *td, void *arg);
+bool fp_td_metric_at_least(fp_td_t *td, void *arg);
 bool fp_td_stat_is(fp_td_t *td, void *arg);
+bool fp_td_stat_at_least(fp_td_t *td, void *arg);
 
 #endif
