@@ -156,47 +156,33 @@ static void test_table_newest_first(void **state)
 static void test_filters(void **state)
 {
     fixture_t *f = *state;
-    fp_th_result_t r = jobs(f, "--outcome", "failed", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "smtp: 550 mailbox unavailable"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "mail", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 1 + 3);
-    assert_null(strstr(r.out, "resize"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "resize", "--outcome", "ok", NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "j-old"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--since", "1h", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 1 + 5);
-    assert_null(strstr(r.out, "j-old"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--since", "2m", "--type", "mail", NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "j-slow"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--limit", "2", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(fp_th_count_lines(r.out), 3);
-    assert_non_null(strstr(r.out, "j-crash"));
-    assert_non_null(strstr(r.out, "j-slow"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "nosuchtype", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_non_null(strstr(r.out, "no jobs"));
-    fp_th_result_free(&r);
+    const struct {
+        const char *args[4];
+        int lines;        /* with the header */
+        const char *has;  /* in the output, or NULL */
+        const char *also; /* in it too, or NULL */
+        const char *not;  /* never in it, or NULL */
+    } cases[] = {
+        {{"--outcome", "failed"}, 2, "smtp: 550 mailbox unavailable", NULL, NULL},
+        {{"--type", "mail"}, 1 + 3, NULL, NULL, "resize"},
+        {{"--type", "resize", "--outcome", "ok"}, 2, "j-old", NULL, NULL},
+        {{"--since", "1h"}, 1 + 5, NULL, NULL, "j-old"},
+        {{"--since", "2m", "--type", "mail"}, 2, "j-slow", NULL, NULL},
+        {{"--limit", "2"}, 3, "j-crash", "j-slow", NULL},
+        {{"--type", "nosuchtype"}, -1, "no jobs", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const *a = cases[i].args;
+        fp_th_result_t r = jobs(f, a[0], a[1], a[2], a[3], NULL, NULL);
+        expect_ok(&r);
+        if ((cases[i].lines >= 0 && fp_th_count_lines(r.out) != cases[i].lines) ||
+            (cases[i].has != NULL && strstr(r.out, cases[i].has) == NULL) ||
+            (cases[i].also != NULL && strstr(r.out, cases[i].also) == NULL) ||
+            (cases[i].not != NULL && strstr(r.out, cases[i].not) != NULL))
+            fail_msg("jobs %s %s %s %s:\n%s", a[0], a[1], a[2] ? a[2] : "", a[3] ? a[3] : "",
+                     r.out);
+        fp_th_result_free(&r);
+    }
 }
 
 static void test_json_lines(void **state)

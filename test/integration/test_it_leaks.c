@@ -89,13 +89,8 @@ static void test_redis_restarts_leave_nothing(void **state)
     fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
     fp_td_enable_health(td);
     fp_td_start_ready(td, true);
-    fp_td_num_t down = {"forkpool_redis_connected", 0}, up = {"forkpool_redis_connected", 1};
-    for (int i = 1; i <= 20; i++) {
-        assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-        fp_td_wait_until(td, fp_td_metric_is, &down, 60000, "the loss noticed");
-        assert_int_equal(fp_th_redis_resume(&td->redis), 0);
-        fp_td_wait_until(td, fp_td_metric_is, &up, 60000, "the reconnect");
-    }
+    for (int i = 1; i <= 20; i++)
+        fp_td_redis_restart(td);
     assert_true(fp_td_log_count(td, "reconnected to Redis") >= 20);
     /* fp_td_enqueue writes on the test's own connection, dropped by the
      * restarts: a command through fp_th_redis_cmd opens it again. */

@@ -149,9 +149,7 @@ static void test_pidfile_written_and_removed(void **state)
 
 static long long ledger_count(const char *path, const char *where)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE %s", where);
-    return fp_td_sql_at(path, sql);
+    return fp_td_sql_at(path, "SELECT count(*) FROM jobs WHERE %s", where);
 }
 
 /* After a mixed run the ledger holds one row per outcome, with its fields. */

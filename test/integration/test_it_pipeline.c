@@ -128,7 +128,7 @@ static long long ledger_sql(const fp_td_t *td, const char *sql)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/ledger.db", td->dir);
-    return fp_td_sql_at(path, sql);
+    return fp_td_sql_at(path, "%s", sql);
 }
 
 /* Enqueues count "gate" jobs: each keeps its child busy until open_gate. */

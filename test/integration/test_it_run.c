@@ -238,12 +238,10 @@ static void test_burst_waits_for_its_own_retries(void **state)
  * how many came from queue? */
 static long long served_from(const char *ledger, const char *queue)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT 45)"
-             " WHERE queue = '%s'",
-             queue);
-    return fp_td_sql_at(ledger, sql);
+    return fp_td_sql_at(ledger,
+                        "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT 45)"
+                        " WHERE queue = '%s'",
+                        queue);
 }
 
 /* queues.order = "weighted", 5:3:1, a backlog in all three: pulls are shared

@@ -192,6 +192,15 @@ int fp_td_wait(fp_td_t *td, int timeout_ms)
     return status;
 }
 
+void fp_td_redis_restart(fp_td_t *td)
+{
+    fp_td_num_t down = {"forkpool_redis_connected", 0}, up = {"forkpool_redis_connected", 1};
+    assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
+    fp_td_wait_until(td, fp_td_metric_is, &down, 60000, "the daemon to notice Redis gone");
+    assert_int_equal(fp_th_redis_resume(&td->redis), 0);
+    fp_td_wait_until(td, fp_td_metric_is, &up, 60000, "the daemon to reconnect");
+}
+
 void fp_td_signal(fp_td_t *td, int signum)
 {
     assert_true(td->pid > 0);
@@ -271,11 +280,16 @@ long long fp_td_unsettled(fp_td_t *td)
 
 long long fp_td_sql(const fp_td_t *td, const char *sql)
 {
-    return fp_td_sql_at(td->events_db, sql);
+    return fp_td_sql_at(td->events_db, "%s", sql);
 }
 
-long long fp_td_sql_at(const char *path, const char *sql)
+long long fp_td_sql_at(const char *path, const char *fmt, ...)
 {
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vsnprintf(sql, sizeof sql, fmt, ap) < (int)sizeof sql);
+    va_end(ap);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);

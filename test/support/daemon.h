@@ -74,6 +74,10 @@ void fp_td_start(fp_td_t *td, bool burst);
  * ready"), and, when connected is true, until Redis is connected too, so jobs
  * enqueued next start at once on idle children. */
 void fp_td_start_ready(fp_td_t *td, bool connected);
+/* Stops Redis and waits until the daemon says it is disconnected, starts it
+ * again and waits until the daemon is connected again (both by
+ * forkpool_redis_connected: needs fp_td_enable_health). */
+void fp_td_redis_restart(fp_td_t *td);
 /* Waits for the daemon's exit (failing the test after timeout_ms, with its
  * log) and returns its exit status. */
 int fp_td_wait(fp_td_t *td, int timeout_ms);
@@ -99,8 +103,9 @@ long long fp_td_pending(fp_td_t *td);
 long long fp_td_unsettled(fp_td_t *td);
 /* count(*)-style query on the events database. */
 long long fp_td_sql(const fp_td_t *td, const char *sql);
-/* The same on another database file (a ledger). */
-long long fp_td_sql_at(const char *path, const char *sql);
+/* The same on another database file (a ledger), the query made by printf. */
+long long fp_td_sql_at(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Whether some dead entry's field `field` contains needle. */
 bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
 
