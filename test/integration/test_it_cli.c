@@ -10,45 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "cli_fixture.h"
 
-typedef struct fixture_s {
-    char *dir;
-} fixture_t;
+typedef fp_tcli_t fixture_t;
 
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_th_rmrf(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Runs forkpool with up to 6 arguments and an optional extra environment. */
-static fp_th_result_t run_env(const char *const *env, const char *a1, const char *a2,
-                              const char *a3, const char *a4)
-{
-    const char *argv[6] = {fp_th_env("FORKPOOL_BIN"), a1, a2, a3, a4, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 30000, &r), 0);
-    return r;
-}
-
+/* Runs forkpool with up to 4 arguments (the first NULL ends them), with
+ * FORKPOOL_CONFIG cleared so that the developer's own never leaks in. */
 static fp_th_result_t run(const char *a1, const char *a2, const char *a3, const char *a4)
 {
-    /* FORKPOOL_CONFIG is cleared so that the developer's own never leaks in. */
-    static const char *const env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", NULL};
-    return run_env(env, a1, a2, a3, a4);
+    return fp_tcli_run_bare(a1, a2, a3, a4, NULL);
 }
 
 static char *write_config(const fixture_t *f, const char *name, const char *text)
@@ -57,14 +27,6 @@ static char *write_config(const fixture_t *f, const char *name, const char *text
     snprintf(path, 4096, "%s/%s", f->dir, name);
     assert_int_equal(fp_th_write_file(path, text, strlen(text)), 0);
     return path;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
 }
 
 static void test_no_command_is_usage_error(void **state)
@@ -178,7 +140,7 @@ static void test_bad_configs_name_file_line_col(void **state)
         char want[4200];
         snprintf(want, sizeof want, "%s%s", path, cases[i].where);
         if (r.status != 78 || strncmp(r.err, want, strlen(want)) != 0 ||
-            strstr(r.err, cases[i].reason) == NULL || count_lines(r.err) != 1)
+            strstr(r.err, cases[i].reason) == NULL || fp_th_count_lines(r.err) != 1)
             fail_msg("case %zu: exit %d, stderr: %s (wanted prefix %s and \"%s\")", i, r.status,
                      r.err, want, cases[i].reason);
         assert_int_equal(r.out_len, 0);
@@ -206,7 +168,7 @@ static void test_print_json_masks_password_and_honours_env(void **state)
     snprintf(env_config, sizeof env_config, "FORKPOOL_CONFIG=%s", path);
     const char *const env[] = {env_config, "FORKPOOL_REDIS_URL=redis://app:s3cret@127.0.0.1:6380/2",
                                NULL};
-    fp_th_result_t r = run_env(env, "check-config", "--print-json", NULL, NULL);
+    fp_th_result_t r = fp_tcli_run_with(env, "check-config", "--print-json", NULL);
     assert_int_equal(r.status, 0);
     assert_null(strstr(r.out, "s3cret"));
     cJSON *doc = cJSON_Parse(r.out);
@@ -242,7 +204,7 @@ static void test_check_config_redacts_secrets(void **state)
     char env_config[4200];
     snprintf(env_config, sizeof env_config, "FORKPOOL_CONFIG=%s", path);
     const char *const env[] = {env_config, "FORKPOOL_REDIS_URL=", NULL};
-    fp_th_result_t r = run_env(env, "check-config", "--print-json", "--show-secrets", NULL);
+    fp_th_result_t r = fp_tcli_run_with(env, "check-config", "--print-json", "--show-secrets", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "redis://app:wh?at#ever@127.0.0.1:6380/2"));
     assert_non_null(strstr(r.out, "AK-77"));
@@ -252,6 +214,7 @@ static void test_check_config_redacts_secrets(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_tcli_setup_dir, fp_tcli_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_command_is_usage_error),
         cmocka_unit_test(test_every_command_has_help),
@@ -259,11 +222,10 @@ int main(void)
         cmocka_unit_test(test_usage_errors_exit_64),
         cmocka_unit_test(test_bad_option_value_names_the_option),
         cmocka_unit_test(test_example_config_is_valid),
-        cmocka_unit_test_setup_teardown(test_bad_configs_name_file_line_col, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_file_is_config_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_print_json_masks_password_and_honours_env, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_config_redacts_secrets, setup, teardown),
+        T(test_bad_configs_name_file_line_col),
+        T(test_missing_file_is_config_error),
+        T(test_print_json_masks_password_and_honours_env),
+        T(test_check_config_redacts_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

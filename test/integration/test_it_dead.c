@@ -16,8 +16,6 @@
 #include <string.h>
 
 #include "cli_fixture.h"
-#include "harness.h"
-#include "redis_server.h"
 
 #define DEAD "fp:{default}:dead"
 #define JOBS "fp:{default}:jobs"
@@ -62,27 +60,6 @@ static void add_many(fixture_t *f, int n)
     freeReplyObject(r);
 }
 
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* The line of s that contains needle (owned), or fail. */
-static char *line_with(const char *s, const char *needle)
-{
-    const char *hit = strstr(s, needle);
-    if (hit == NULL)
-        fail_msg("no line with \"%s\" in:\n%s", needle, s);
-    const char *start = hit;
-    while (start > s && start[-1] != '\n')
-        start--;
-    const char *end = strchr(hit, '\n');
-    return strndup(start, end != NULL ? (size_t)(end - start) : strlen(start));
-}
-
 static void test_list_empty(void **state)
 {
     fixture_t *f = *state;
@@ -105,18 +82,18 @@ static void test_list_table(void **state)
     char *c = add_dead(f, DEAD, "{\"type\":\"x\"}", "line one\nline two\x1b[31m", "1", "bogus");
     fp_th_result_t r = dead(f, "list");
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_lines(r.out), 5); /* header, three rows, summary */
+    assert_int_equal(fp_th_count_lines(r.out), 5); /* header, three rows, summary */
     assert_non_null(strstr(r.out, "ENTRY ID"));
-    char *row = line_with(r.out, a);
+    char *row = fp_th_line_with(r.out, a);
     assert_non_null(strstr(row, "2023-11-14T22:13:20.123Z"));
     assert_non_null(strstr(row, "send_email id=42"));
     assert_non_null(strstr(row, "host-a"));
     assert_non_null(strstr(row, "SMTP timeout"));
     free(row);
-    row = line_with(r.out, b);
+    row = fp_th_line_with(r.out, b);
     assert_non_null(strstr(row, "(invalid payload)"));
     free(row);
-    row = line_with(r.out, c);
+    row = fp_th_line_with(r.out, c);
     assert_non_null(strstr(row, "line one line two")); /* control bytes never reach the tty */
     assert_null(strchr(row, '\x1b'));
     free(row);
@@ -138,7 +115,7 @@ static void test_list_truncates_error_to_width(void **state)
     char *id = add_dead(f, DEAD, "{\"type\":\"noop\"}", error, "1", "1700000000000");
     fp_th_result_t r = dead_env(f, "COLUMNS=100", "list", NULL);
     assert_int_equal(r.status, 0);
-    char *row = line_with(r.out, id);
+    char *row = fp_th_line_with(r.out, id);
     assert_true(strlen(row) <= 100);
     assert_non_null(strstr(row, "eee..."));
     free(row);
@@ -152,7 +129,7 @@ static void test_list_limit(void **state)
     add_many(f, 5);
     fp_th_result_t r = dead(f, "list", "--limit", "2");
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_lines(r.out), 4);
+    assert_int_equal(fp_th_count_lines(r.out), 4);
     assert_non_null(strstr(r.out, "5 dead jobs in default (showing 2)\n"));
     fp_th_result_free(&r);
     /* The default shows 100 of many; --all shows everything. */
@@ -162,7 +139,7 @@ static void test_list_limit(void **state)
     fp_th_result_free(&r);
     r = dead(f, "list", "--all", "--json");
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_lines(r.out), 205);
+    assert_int_equal(fp_th_count_lines(r.out), 205);
     fp_th_result_free(&r);
 }
 
@@ -175,8 +152,8 @@ static void test_list_json(void **state)
     char *b = add_dead(f, DEAD, "not json", "payload is not JSON", "0", "1700000001000");
     fp_th_result_t r = dead(f, "list", "--json");
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_lines(r.out), 2);
-    char *line = line_with(r.out, a);
+    assert_int_equal(fp_th_count_lines(r.out), 2);
+    char *line = fp_th_line_with(r.out, a);
     /* Numbers keep every digit: the payload is copied, not re-printed. */
     assert_non_null(strstr(line, "\"args\":{\"big\":12345678901234567890}"));
     cJSON *o = cJSON_Parse(line);
@@ -192,7 +169,7 @@ static void test_list_json(void **state)
     assert_string_equal(cJSON_GetObjectItem(o, "consumer")->valuestring, "host-a");
     cJSON_Delete(o);
     free(line);
-    line = line_with(r.out, b);
+    line = fp_th_line_with(r.out, b);
     o = cJSON_Parse(line);
     assert_non_null(o);
     assert_string_equal(cJSON_GetObjectItem(o, "job")->valuestring, "not json");

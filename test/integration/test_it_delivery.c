@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "harness.h"
 
 /* Renewal every second, no take-over sweep of its own after the start, and
  * retries that wait an hour: what lands in delayed stays there. */
@@ -23,15 +22,6 @@
 /* Runs until its 3 s timeout fails it. */
 #define LONG_JOB                                                                             \
     "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"timeout\":\"3s\",\"id\":\"%s-%%d%%d\"%s}"
-
-static long long redis_now_ms(fp_td_t *td)
-{
-    redisReply *t = fp_th_redis_cmd(&td->redis, "TIME");
-    assert_non_null(t);
-    long long ms = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
-    freeReplyObject(t);
-    return ms;
-}
 
 /* The ids pending in the group and their holders, oldest first. */
 static size_t pending_entries(fp_td_t *td, char ids[][64], char holders[][64], size_t max)
@@ -56,10 +46,13 @@ static void enqueue_long(fp_td_t *td, const char *name, const char *more)
     fp_td_enqueue(td, 1, fmt);
 }
 
+/* The retry landed in delayed, or its outcome was refused as stale (the
+ * entry is not this consumer's any more). Needs the health endpoint. */
 static bool retry_recorded_or_refused(fp_td_t *td, void *arg)
 {
     (void)arg;
-    return fp_td_zcard(td, FP_TD_DELAYED) > 0 || fp_td_log_has(td, "not applied");
+    return fp_td_zcard(td, FP_TD_DELAYED) > 0 ||
+           fp_td_metric(td, "forkpool_outcomes_stale_total") > 0;
 }
 
 /* Another consumer took the entry over while this daemon's job ran (as a
@@ -68,7 +61,8 @@ static bool retry_recorded_or_refused(fp_td_t *td, void *arg)
 static void test_outcome_of_taken_over_entry_leaves_it_alone(void **state)
 {
     fp_td_t *td = *state;
-    fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 1\n" HOLDING);
+    fp_td_config(td, NULL, "[pool]\nchildren = 1\n" HOLDING);
+    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     enqueue_long(td, "taken", "");
     fp_td_wait_held(td, 1);
@@ -76,8 +70,10 @@ static void test_outcome_of_taken_over_entry_leaves_it_alone(void **state)
     assert_int_equal(pending_entries(td, ids, holders, 4), 1);
     freeReplyObject(fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s", FP_TD_JOBS,
                                     ids[0]));
-    fp_td_wait_until(td, fp_td_log_has, "retrying in", 30000, "the job's timeout");
+    fp_td_num_t retried = {"counters.jobs_retried", 1};
+    fp_td_wait_until(td, fp_td_stat_is, &retried, 30000, "the job's timeout");
     fp_td_wait_until(td, retry_recorded_or_refused, NULL, 30000, "the retry's fate");
+    assert_int_equal(fp_td_metric(td, "forkpool_outcomes_stale_total"), 1);
     assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
     assert_int_equal(pending_entries(td, ids, holders, 4), 1);
@@ -100,7 +96,8 @@ static bool retry_and_dead_landed(fp_td_t *td, void *arg)
 static void test_deleted_entry_outcomes_still_land(void **state)
 {
     fp_td_t *td = *state;
-    fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 2\n" HOLDING);
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n" HOLDING);
+    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     enqueue_long(td, "again", "");
     enqueue_long(td, "last", ",\"max_attempts\":1");
@@ -157,8 +154,8 @@ static void test_payload_bytes_survive_retry_and_dead(void **state)
                        "\"attempt\":1,\"last_error\":\"no\" }";
     fp_td_enqueue_raw(td, job, strlen(job));
     fp_td_start_ready(td, true);
-    long long zero = 0;
-    fp_td_wait_until(td, fp_td_log_has, "failed for good", 30000, "the dead letter");
+    long long zero = 0, one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 30000, "the dead letter");
     fp_td_wait_until(td, fp_td_pending_is, &zero, 30000, "the outcome");
     size_t len = 0;
     char *got = dead_field(td, "job", &len);
@@ -237,10 +234,10 @@ static void test_retry_due_time_follows_redis_clock(void **state)
                  "[retry]\nbackoff_base = \"5s\"\nbackoff_max = \"5s\"\njitter = false\n"
                  "max_attempts = 2\n");
     fp_td_start_ready(td, true);
-    long long before = redis_now_ms(td);
+    long long before = fp_th_redis_now_ms(&td->redis), one = 1;
     fp_td_enqueue(td, 1, "{\"type\":\"fail\",\"id\":\"clock-%d%d\"}");
-    fp_td_wait_until(td, retry_recorded_or_refused, NULL, 30000, "the retry");
-    long long after = redis_now_ms(td);
+    fp_td_wait_until(td, fp_td_delayed_is, &one, 30000, "the retry");
+    long long after = fp_th_redis_now_ms(&td->redis);
     redisReply *z = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 0 WITHSCORES", FP_TD_DELAYED);
     assert_int_equal(z->elements, 2);
     long long due = atoll(z->element[1]->str);

@@ -11,24 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_fixture.h"
-#include "harness.h"
-#include "redis_server.h"
 
 typedef fp_tcli_t fixture_t;
 
 /* Runs forkpool enqueue ARGS... (NULL-terminated) with stdin `in`. */
 #define enqueue_in(f, in, ...) fp_tcli_run(f, "enqueue", in, NULL, __VA_ARGS__)
 #define enqueue(f, ...) fp_tcli_run(f, "enqueue", NULL, NULL, __VA_ARGS__, NULL)
-
-static long long unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void test_single_prints_entry_id(void **state)
 {
@@ -97,9 +87,9 @@ static void test_stdin_bad_line_stops(void **state)
 static void test_delay_goes_to_delayed_set(void **state)
 {
     fixture_t *f = *state;
-    long long before = unix_ms();
+    long long before = fp_th_unix_ms();
     fp_th_result_t r = enqueue(f, "--delay", "30s", "--count", "3", "noop");
-    long long after = unix_ms();
+    long long after = fp_th_unix_ms();
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "enqueued 3 jobs to default, due in 30s\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "EXISTS fp:{default}:jobs"), 0);
@@ -119,9 +109,9 @@ static void test_delay_goes_to_delayed_set(void **state)
 static void test_delay_follows_redis_clock(void **state)
 {
     fixture_t *f = *state;
-    long long before = unix_ms();
+    long long before = fp_th_unix_ms();
     fp_th_result_t r = fp_tcli_run_skewed(f, "-1d", "enqueue", "--delay", "30s", "noop", NULL);
-    long long after = unix_ms();
+    long long after = fp_th_unix_ms();
     assert_int_equal(r.status, 0);
     redisReply *z = fp_th_redis_cmd(&f->redis, "ZRANGE fp:{default}:delayed 0 -1 WITHSCORES");
     assert_int_equal(z->elements, 2);

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "harness.h"
 
 /* Writes the config: the exec runtime running exec_worker.py (with
  * worker_arg after it when not NULL), then pool_lines and extra. */
@@ -35,14 +34,12 @@ static void exec_config(fp_td_t *td, const char *worker_arg, const char *pool_li
 static void exec_config_daemon(fp_td_t *td, const char *daemon_lines, const char *worker_arg,
                                const char *pool_lines, const char *extra)
 {
-    char text[4096];
+    char command[4300], text[8192];
+    fp_td_exec_worker_command(command, sizeof command, worker_arg);
     snprintf(text, sizeof text,
-             "[pool]\nruntime = \"exec\"\n"
-             "command = [\"python3\", \"%s/test/data/exec_worker.py\"%s%s%s]\n"
-             "kill_grace = \"200ms\"\n%s"
+             "[pool]\nruntime = \"exec\"\ncommand = %s\nkill_grace = \"200ms\"\n%s"
              "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n%s",
-             fp_th_env("FP_SOURCE_DIR"), worker_arg ? ", \"" : "", worker_arg ? worker_arg : "",
-             worker_arg ? "\"" : "", pool_lines ? pool_lines : "", extra ? extra : "");
+             command, pool_lines ? pool_lines : "", extra ? extra : "");
     fp_td_config(td, daemon_lines, text);
 }
 
@@ -196,6 +193,7 @@ static void test_exec_worker_exiting_at_once_backs_off(void **state)
                  "[pool]\nruntime = \"exec\"\nchildren = 1\n"
                  "command = [\"/bin/sh\", \"-c\", \"exit 3\"]\n");
     fp_td_start(td, false);
+    /* The delays are the behaviour, and only the log tells them. */
     fp_td_wait_until(td, fp_td_log_has, "next start in 400 ms", 30000, "three restarts");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
@@ -403,12 +401,6 @@ static char *standalone_worker(void)
     return text;
 }
 
-static bool all_jobs_taken(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return fp_td_pending(td) == 0 && fp_td_xlen(td, FP_TD_JOBS) == 0;
-}
-
 /* The pid the log gives for "child ID spawned (pid N)", its first time. */
 static int spawned_pid(const fp_td_t *td, int id)
 {
@@ -445,6 +437,7 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
              "kill_grace = \"200ms\"\n",
              worker);
     fp_td_config(td, "log_level = \"debug\"\n", text);
+    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     unsetenv("PYTHONPATH");
 
@@ -453,6 +446,7 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     char gone[4400];
     snprintf(gone, sizeof gone,
              "cannot start a child: cannot run \"%s\": No such file or directory", worker);
+    /* Each failed respawn is told with exec's errno message: the behaviour. */
     fp_td_log_n_t w = {gone, 2};
     fp_td_wait_until(td, fp_td_log_at_least, &w, 30000, "two failed respawns");
     assert_int_equal(kill(td->pid, 0), 0);
@@ -463,7 +457,7 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
 
     /* The other child keeps serving meanwhile. */
     fp_td_enqueue(td, 5, "{\"type\":\"echo\",\"id\":\"during%d-%d\"}");
-    fp_td_wait_until(td, all_jobs_taken, NULL, 30000, "the jobs run by child 1");
+    fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs run by child 1");
 
     install_worker(worker, program, 0644);
     fp_td_wait_until(td, fp_td_log_has, "Permission denied (pool.command, child 0); next start in",
@@ -471,10 +465,11 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
     assert_int_equal(kill(td->pid, 0), 0);
 
     assert_int_equal(chmod(worker, 0755), 0);
-    fp_td_log_n_t back = {"child 0 ready (pid", 2};
-    fp_td_wait_until(td, fp_td_log_at_least, &back, 60000, "child 0 to come back");
+    /* Child 1 never left: two idle children means child 0 is back. */
+    fp_td_num_t back = {"forkpool_children{state=\"idle\"}", 2};
+    fp_td_wait_until(td, fp_td_metric_is, &back, 60000, "child 0 to come back");
     fp_td_enqueue(td, 20, "{\"type\":\"echo\",\"id\":\"after%d-%d\"}");
-    fp_td_wait_until(td, all_jobs_taken, NULL, 60000, "the jobs after recovery");
+    fp_td_wait_until(td, fp_td_drained, NULL, 60000, "the jobs after recovery");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_int_equal(fp_td_jobs_done(td), 25);

@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "harness.h"
-
 
 /* extra: more whole sections for the config, or "". */
 static void start_with_health_and(fp_td_t *td, const char *extra)
@@ -31,9 +29,7 @@ static void start_with_health_and(fp_td_t *td, const char *extra)
     snprintf(sections, sizeof sections, "[pool]\nchildren = 2\n%s", extra);
     fp_td_config(td, NULL, sections);
     fp_td_enable_health(td);
-    fp_td_start(td, false);
-    fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
-    fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "Redis");
+    fp_td_start_ready(td, true);
 }
 
 static void start_with_health(fp_td_t *td)
@@ -76,28 +72,6 @@ static void test_endpoints_and_readiness(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
-static bool pending_zero_and_stream_empty(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return fp_td_pending(td) == 0 && fp_td_xlen(td, FP_TD_JOBS) == 0;
-}
-
-typedef struct metrics_wait_s {
-    int port;
-    const char *needle;
-} metrics_wait_t;
-
-static bool metrics_contain(fp_td_t *td, void *arg)
-{
-    (void)td;
-    metrics_wait_t *w = arg;
-    char *body = NULL;
-    fp_td_http_get(w->port, "/metrics", &body);
-    bool found = body != NULL && strstr(body, w->needle) != NULL;
-    free(body);
-    return found;
-}
-
 static void test_metrics_and_stats_match_the_jobs_run(void **state)
 {
     fp_td_t *td = *state;
@@ -105,7 +79,7 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     int port = fp_td_health_port(td);
     fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"m%d-%d\"}");
     fp_td_enqueue(td, 2, "{\"type\":\"fail\",\"args\":{\"retry\":false},\"id\":\"f%d-%d\"}");
-    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
+    fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs");
     char *body = NULL;
     assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "# TYPE forkpool_jobs_total counter"));
@@ -116,8 +90,8 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     assert_non_null(strstr(body, "forkpool_redis_connected 1"));
     free(body);
     /* Queue depths come from a timer (every 5 s), not from the scrape. */
-    metrics_wait_t w = {port, "forkpool_queue_dead{queue=\"default\"} 2"};
-    fp_td_wait_until(td, metrics_contain, &w, 30000, "the sampled queue depth");
+    fp_td_num_t depth = {"forkpool_queue_dead{queue=\"default\"}", 2};
+    fp_td_wait_until(td, fp_td_metric_is, &depth, 30000, "the sampled queue depth");
     assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
     assert_non_null(strstr(body, "forkpool_queue_ready{queue=\"default\"} 0"));
     assert_non_null(strstr(body, "forkpool_queue_pending{queue=\"default\"} 0"));
@@ -172,7 +146,7 @@ static void test_abuse_does_not_stop_the_daemon(void **state)
     for (size_t i = 0; i < 4; i++)
         if (fds_left[i] >= 0)
             close(fds_left[i]);
-    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
+    fp_td_wait_until(td, fp_td_drained, NULL, 60000, "the jobs");
     assert_int_equal(fp_td_http_get(port, "/healthz", NULL), 200);
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
@@ -216,11 +190,6 @@ static void test_slow_clients_do_not_starve_healthz(void **state)
 
 /* ---- label cardinality --------------------------------------------------- */
 
-static bool dead_is(fp_td_t *td, void *arg)
-{
-    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
-}
-
 static size_t metrics_size(int port)
 {
     char *body = NULL;
@@ -239,11 +208,11 @@ static void test_unknown_types_do_not_grow_metrics(void **state)
     int port = fp_td_health_port(td);
     fp_td_enqueue(td, 10, "{\"type\":\"junk-%d\",\"id\":\"j%d\"}");
     long long dead = 10;
-    fp_td_wait_until(td, dead_is, &dead, 30000, "the first junk jobs in dead");
+    fp_td_wait_until(td, fp_td_dead_is, &dead, 30000, "the first junk jobs in dead");
     size_t before = metrics_size(port);
     fp_td_enqueue(td, 5000, "{\"type\":\"junk-more-%d\",\"id\":\"k%d\"}");
     dead = 5010;
-    fp_td_wait_until(td, dead_is, &dead, 120000, "the junk jobs in dead");
+    fp_td_wait_until(td, fp_td_dead_is, &dead, 120000, "the junk jobs in dead");
     char *body = NULL;
     assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
     print_message("/metrics: %zu bytes after 10 junk types, %zu after 5010\n", before,
@@ -338,7 +307,7 @@ static void test_ledger_failure_pauses_and_recovers(void **state)
     ledger_mend(&l);
     r.status = 200;
     fp_td_wait_until(td, fp_td_readyz_is, &r, 30000, "readyz 200 once the ledger writes again");
-    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 60000, "the jobs");
+    fp_td_wait_until(td, fp_td_drained, NULL, 60000, "the jobs");
     rows.want = 220;
     fp_td_wait_until(td, ledger_rows_are, &rows, 30000, "220 ledger rows");
     fp_td_signal(td, SIGTERM);
@@ -355,9 +324,9 @@ static void test_ledger_failure_skip_keeps_jobs_running(void **state)
     int port = start_with_ledger(td, &l, "skip");
     ledger_break(&l);
     fp_td_enqueue(td, 30, "{\"type\":\"noop\",\"id\":\"a%d-%d\"}");
-    fp_td_wait_until(td, pending_zero_and_stream_empty, NULL, 30000, "the jobs");
-    metrics_wait_t w = {port, "forkpool_ledger_rows_dropped_total 30\n"};
-    fp_td_wait_until(td, metrics_contain, &w, 30000, "30 rows counted as dropped");
+    fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs");
+    fp_td_num_t dropped = {"forkpool_ledger_rows_dropped_total", 30};
+    fp_td_wait_until(td, fp_td_metric_is, &dropped, 30000, "30 rows counted as dropped");
 
     ledger_mend(&l);
     fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"id\":\"b%d-%d\"}");

@@ -13,10 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "cli_fixture.h"
 #include "ledger/ledger.h"
-#include "harness.h"
 
 #define MINUTE_MS (60LL * 1000)
 
@@ -27,13 +26,6 @@ typedef struct fixture_s {
     int64_t now_ms;
     char long_error[600];
 } fixture_t;
-
-static int64_t unix_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void write_config(fixture_t *f, const char *name, const char *ledger_path)
 {
@@ -79,7 +71,7 @@ static int setup(void **state)
     f->dir = fp_th_tmpdir();
     assert_non_null(f->dir);
     snprintf(f->ledger, sizeof f->ledger, "%s/ledger.db", f->dir);
-    f->now_ms = unix_ms();
+    f->now_ms = fp_th_unix_ms();
     write_config(f, "forkpool.toml", f->ledger);
     fill_ledger(f);
     *state = f;
@@ -89,8 +81,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    fp_th_rmrf(f->dir);
-    free(f->dir);
+    fp_th_tmpdir_free(f->dir);
     free(f);
     return 0;
 }
@@ -101,21 +92,10 @@ static fp_th_result_t jobs(const fixture_t *f, const char *a1, const char *a2, c
 {
     static const char *const env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", "COLUMNS=160",
                                       NULL};
-    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "jobs", "-c", f->config, a1, a2, a3, a4,
-                          a5, a6, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 30000, &r), 0);
+    fp_th_result_t r = fp_tcli_run_with(env, "jobs", "-c", f->config, a1, a2, a3, a4, a5, a6, NULL);
     if (strstr(r.err, "AddressSanitizer") != NULL || strstr(r.err, "runtime error:") != NULL)
         fail_msg("sanitizer report: %s", r.err);
     return r;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
 }
 
 /* The n-th line (0-based) of s, copied into buf. */
@@ -145,7 +125,7 @@ static void test_table_newest_first(void **state)
     fixture_t *f = *state;
     fp_th_result_t r = jobs(f, NULL, NULL, NULL, NULL, NULL, NULL);
     expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 1 + 6);
+    assert_int_equal(fp_th_count_lines(r.out), 1 + 6);
     char line[4096];
     const char *head = line_at(r.out, 0, line, sizeof line);
     assert_non_null(strstr(head, "FINISHED (UTC)"));
@@ -176,47 +156,33 @@ static void test_table_newest_first(void **state)
 static void test_filters(void **state)
 {
     fixture_t *f = *state;
-    fp_th_result_t r = jobs(f, "--outcome", "failed", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "smtp: 550 mailbox unavailable"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "mail", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 1 + 3);
-    assert_null(strstr(r.out, "resize"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "resize", "--outcome", "ok", NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "j-old"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--since", "1h", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 1 + 5);
-    assert_null(strstr(r.out, "j-old"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--since", "2m", "--type", "mail", NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 2);
-    assert_non_null(strstr(r.out, "j-slow"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--limit", "2", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 3);
-    assert_non_null(strstr(r.out, "j-crash"));
-    assert_non_null(strstr(r.out, "j-slow"));
-    fp_th_result_free(&r);
-
-    r = jobs(f, "--type", "nosuchtype", NULL, NULL, NULL, NULL);
-    expect_ok(&r);
-    assert_non_null(strstr(r.out, "no jobs"));
-    fp_th_result_free(&r);
+    const struct {
+        const char *args[4];
+        int lines;        /* with the header */
+        const char *has;  /* in the output, or NULL */
+        const char *also; /* in it too, or NULL */
+        const char *not;  /* never in it, or NULL */
+    } cases[] = {
+        {{"--outcome", "failed"}, 2, "smtp: 550 mailbox unavailable", NULL, NULL},
+        {{"--type", "mail"}, 1 + 3, NULL, NULL, "resize"},
+        {{"--type", "resize", "--outcome", "ok"}, 2, "j-old", NULL, NULL},
+        {{"--since", "1h"}, 1 + 5, NULL, NULL, "j-old"},
+        {{"--since", "2m", "--type", "mail"}, 2, "j-slow", NULL, NULL},
+        {{"--limit", "2"}, 3, "j-crash", "j-slow", NULL},
+        {{"--type", "nosuchtype"}, -1, "no jobs", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const *a = cases[i].args;
+        fp_th_result_t r = jobs(f, a[0], a[1], a[2], a[3], NULL, NULL);
+        expect_ok(&r);
+        if ((cases[i].lines >= 0 && fp_th_count_lines(r.out) != cases[i].lines) ||
+            (cases[i].has != NULL && strstr(r.out, cases[i].has) == NULL) ||
+            (cases[i].also != NULL && strstr(r.out, cases[i].also) == NULL) ||
+            (cases[i].not != NULL && strstr(r.out, cases[i].not) != NULL))
+            fail_msg("jobs %s %s %s %s:\n%s", a[0], a[1], a[2] ? a[2] : "", a[3] ? a[3] : "",
+                     r.out);
+        fp_th_result_free(&r);
+    }
 }
 
 static void test_json_lines(void **state)
@@ -224,7 +190,7 @@ static void test_json_lines(void **state)
     fixture_t *f = *state;
     fp_th_result_t r = jobs(f, "--json", NULL, NULL, NULL, NULL, NULL);
     expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 6);
+    assert_int_equal(fp_th_count_lines(r.out), 6);
     const char *order[] = {"crashed", "timeout", "dead", "failed", "ok", "ok"};
     char line[4096];
     int64_t previous = INT64_MAX;
@@ -263,7 +229,7 @@ static void test_json_lines(void **state)
     /* --json keeps the whole error. */
     r = jobs(f, "--json", "--outcome", "dead", "--limit", "1", NULL);
     expect_ok(&r);
-    assert_int_equal(count_lines(r.out), 1);
+    assert_int_equal(fp_th_count_lines(r.out), 1);
     cJSON *o = cJSON_Parse(r.out);
     assert_non_null(o);
     assert_string_equal(cJSON_GetObjectItem(o, "error")->valuestring, f->long_error);

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "harness.h"
 
 /* Bytes of ballast in the config's one plugin table: a reload that keeps its
  * old configuration keeps this much (and its parse tree) each time. */
@@ -28,13 +27,7 @@
 
 static long vm_rss_kb(int pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    char *text = fp_th_read_file(path, NULL);
-    assert_non_null(text);
-    const char *at = strstr(text, "VmRSS:");
-    long kb = at != NULL ? atol(at + 6) : -1;
-    free(text);
+    long kb = fp_th_proc_status(pid, "VmRSS:");
     assert_true(kb > 0);
     return kb;
 }
@@ -59,11 +52,12 @@ static void config_with_ballast(fp_td_t *td)
     free(text);
 }
 
+/* The n-th HUP, and its configuration applied (/stats' generation). */
 static void reload_and_wait(fp_td_t *td, long long n)
 {
     fp_td_signal(td, SIGHUP);
-    fp_td_log_n_t w = {"reloaded ", n};
-    fp_td_wait_until(td, fp_td_log_at_least, &w, 30000, "the reload");
+    fp_td_num_t applied = {"reload.generation", (double)n};
+    fp_td_wait_until(td, fp_td_stat_is, &applied, 30000, "the reload");
 }
 
 /* 200 reloads of a config with 512 KiB in it: the daemon's RSS after them is
@@ -72,6 +66,7 @@ static void test_hup_reloads_do_not_grow(void **state)
 {
     fp_td_t *td = *state;
     config_with_ballast(td);
+    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     for (long long i = 1; i <= 10; i++)
         reload_and_wait(td, i);
@@ -87,31 +82,23 @@ static void test_hup_reloads_do_not_grow(void **state)
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
 
-static bool jobs_settled(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return fp_td_pending(td) == 0 && fp_td_xlen(td, FP_TD_JOBS) == 0;
-}
-
 /* Redis goes away and comes back 20 times; each reconnect is logged. */
 static void test_redis_restarts_leave_nothing(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
+    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
-    for (long long i = 1; i <= 20; i++) {
-        assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
-        assert_int_equal(fp_th_redis_resume(&td->redis), 0);
-        fp_td_log_n_t w = {"reconnected to Redis", i};
-        fp_td_wait_until(td, fp_td_log_at_least, &w, 60000, "the reconnect");
-    }
+    for (int i = 1; i <= 20; i++)
+        fp_td_redis_restart(td);
+    assert_true(fp_td_log_count(td, "reconnected to Redis") >= 20);
     /* fp_td_enqueue writes on the test's own connection, dropped by the
      * restarts: a command through fp_th_redis_cmd opens it again. */
     redisReply *pong = fp_th_redis_cmd(&td->redis, "PING");
     assert_non_null(pong);
     freeReplyObject(pong);
     fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
-    fp_td_wait_until(td, jobs_settled, NULL, 30000, "the jobs after the restarts");
+    fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs after the restarts");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }

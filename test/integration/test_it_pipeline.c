@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "daemon.h"
-#include "harness.h"
 
 #define NOOP_JOB "{\"type\":\"noop\",\"id\":\"n-%d-%d\"}"
 
@@ -83,10 +81,12 @@ static void test_drain_finishes_queued_jobs(void **state)
 {
     fp_td_t *td = *state;
     const int total = 400;
-    fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 2\nprefetch = 6\npipeline = 3\n");
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\nprefetch = 6\npipeline = 3\n");
+    fp_td_enable_health(td);
     fp_td_enqueue(td, total, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"s-%d-%d\"}");
     fp_td_start_ready(td, false);
-    fp_td_wait_until(td, fp_td_log_has, (void *)"pulled", 30000, "a first pull");
+    fp_td_num_t held = {"counters.jobs_held", 1};
+    fp_td_wait_until(td, fp_td_stat_at_least, &held, 30000, "a first pull");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
     assert_int_equal(fp_td_pending(td), 0);
@@ -107,15 +107,15 @@ static void test_drain_finishes_queued_jobs(void **state)
  * children open that file too. */
 static void ledger_config(fp_td_t *td, bool exec, const char *pool_lines)
 {
-    char runtime[4300] = "";
+    char command[4300], runtime[4400] = "";
+    fp_td_exec_worker_command(command, sizeof command, NULL);
     if (exec)
-        snprintf(runtime, sizeof runtime,
-                 "runtime = \"exec\"\ncommand = [\"python3\", \"%s/test/data/exec_worker.py\"]\n",
-                 fp_th_env("FP_SOURCE_DIR"));
+        snprintf(runtime, sizeof runtime, "runtime = \"exec\"\ncommand = %s\n", command);
     char text[12288];
     snprintf(text, sizeof text, "[pool]\n%s%s[ledger]\npath = \"%s/ledger.db\"\n", runtime,
              pool_lines, td->dir);
     fp_td_config(td, "log_level = \"debug\"\n", text);
+    fp_td_enable_health(td);
 }
 
 static void exec_config(fp_td_t *td, const char *pool_lines)
@@ -128,7 +128,7 @@ static long long ledger_sql(const fp_td_t *td, const char *sql)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/ledger.db", td->dir);
-    return fp_td_sql_at(path, sql);
+    return fp_td_sql_at(path, "%s", sql);
 }
 
 /* Enqueues count "gate" jobs: each keeps its child busy until open_gate. */
@@ -147,23 +147,7 @@ static void open_gate(fp_td_t *td)
     assert_int_equal(fp_th_write_file(path, "", 0), 0);
 }
 
-/* Every job was taken and settled: nothing in the stream, nothing pending. */
-static bool all_done(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
-}
-
-static bool log_count_is(fp_td_t *td, const char *needle, long long n)
-{
-    return fp_td_log_count(td, needle) == n;
-}
-
-static bool two_replaced(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return log_count_is(td, "is replaced after a reload", 2);
-}
+#define RELOAD_RESTARTS "forkpool_child_restarts_total{reason=\"reload\"}"
 
 /* Each of total jobs ran once and succeeded: one ledger row each, all ok,
  * and no child answered for a job it did not hold. */
@@ -193,7 +177,7 @@ static void test_exec_worker_takes_several_jobs_per_read(void **state)
     fp_td_enqueue(td, 308, "{\"type\":\"echo\",\"id\":\"e-%d\",\"args\":{\"n\":%d}}");
     fp_td_wait_held(td, 9);
     open_gate(td);
-    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    fp_td_wait_until(td, fp_td_drained, NULL, 120000, "every job done");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
     assert_each_done_once(td, 309);
@@ -222,11 +206,12 @@ static void test_hup_with_queued_jobs_runs_each_once(void **state)
     fp_td_signal(td, SIGHUP);
     /* Both children are busy behind the gate: a replacement that waited for
      * an idle child would never come. */
-    fp_td_wait_until(td, fp_td_log_has, "is replaced after a reload", 30000,
-                     "a busy child replaced");
+    fp_td_num_t replaced = {RELOAD_RESTARTS, 1};
+    fp_td_wait_until(td, fp_td_metric_at_least, &replaced, 30000, "a busy child replaced");
     open_gate(td);
-    fp_td_wait_until(td, two_replaced, NULL, 60000, "both old children replaced");
-    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    replaced.value = 2;
+    fp_td_wait_until(td, fp_td_metric_is, &replaced, 60000, "both old children replaced");
+    fp_td_wait_until(td, fp_td_drained, NULL, 120000, "every job done");
     int two = 2;
     fp_td_wait_until(td, fp_td_children_are, &two, 30000, "two children");
     fp_td_signal(td, SIGTERM);
@@ -244,10 +229,11 @@ static void test_ttou_stops_a_busy_child(void **state)
     fp_td_t *td = *state;
     hold_two_busy_children(td, 100);
     fp_td_signal(td, SIGTTOU);
-    fp_td_wait_until(td, fp_td_log_has, "stops: the pool shrinks to 1", 30000,
-                     "a busy child stopped");
+    /* It stays stopping behind the gate: the gauge cannot be missed. */
+    fp_td_num_t stopping = {"forkpool_children{state=\"stopping\"}", 1};
+    fp_td_wait_until(td, fp_td_metric_is, &stopping, 30000, "a busy child stopped");
     open_gate(td);
-    fp_td_wait_until(td, all_done, NULL, 120000, "every job done");
+    fp_td_wait_until(td, fp_td_drained, NULL, 120000, "every job done");
     int one = 1;
     fp_td_wait_until(td, fp_td_children_are, &one, 30000, "one child");
     fp_td_signal(td, SIGTERM);

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "harness.h"
 
 static void plugin_config(fp_td_t *td, const char *plugin, const char *handler_lines)
 {
@@ -97,6 +96,7 @@ static void test_child_init_failure_backs_off_and_loses_nothing(void **state)
     fp_td_config(td, "log_level = \"debug\"\n", extra);
     fp_td_enqueue(td, 5, "{\"type\":\"state_a_run\",\"id\":\"j%d-%d\"}");
     fp_td_start(td, false);
+    /* The delays are the behaviour, and only the log tells them. */
     fp_td_wait_until(td, fp_td_log_has, "next start in 800 ms", 30000, "four quick exits");
     assert_int_equal(kill(td->pid, 0), 0);
     assert_true(fp_td_log_count(td, "child_init of handler \"state_a_run\" failed: plugin "

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "harness.h"
 
 /* 10,000 jobs through 4 children: the 4 children forked at start run all of
  * them — no fork per job, no replacement. */
@@ -96,14 +95,9 @@ static bool queue_below(fp_td_t *td, void *arg)
 
 static long long rss_kb(int pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", pid);
-    char *text = fp_th_read_file(path, NULL);
-    assert_non_null(text);
-    long long pages = 0, resident = 0;
-    sscanf(text, "%lld %lld", &pages, &resident);
-    free(text);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    long kb = fp_th_proc_status(pid, "VmRSS:");
+    assert_true(kb > 0);
+    return kb;
 }
 
 /* With 100,000 jobs waiting, the supervisor holds at most children +
@@ -190,16 +184,7 @@ static void test_bad_redis_url_refused_before_forking(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, NULL);
-    char *text = fp_th_read_file(td->config, NULL);
-    assert_non_null(text);
-    char *url = strstr(text, "url = \"");
-    assert_non_null(url);
-    char *end = strchr(url + 7, '"');
-    char out[16384];
-    snprintf(out, sizeof out, "%.*surl = \"redis://127.0.0.1:1/?db\"%s", (int)(url - text), text,
-             end + 1);
-    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
-    free(text);
+    fp_td_config_replace(td, fp_th_redis_url(&td->redis), "redis://127.0.0.1:1/?db");
     fp_td_start(td, false);
     assert_int_equal(fp_td_wait(td, 60000), 78);
     assert_true(fp_td_log_has(td, "take no ?options"));
@@ -232,10 +217,7 @@ static void test_burst_waits_for_its_own_retries(void **state)
     fp_td_enqueue(td, 3,
                   "{\"type\":\"fail\",\"max_attempts\":2,\"args\":{\"message\":\"flaky\"},"
                   "\"id\":\"f-%d-%d\"}");
-    redisReply *t = fp_th_redis_cmd(&td->redis, "TIME");
-    assert_non_null(t);
-    long long due = atoll(t->element[0]->str) * 1000 + 3600 * 1000;
-    freeReplyObject(t);
+    long long due = fp_th_redis_now_ms(&td->redis) / 1000 * 1000 + 3600 * 1000;
     redisReply *z = fp_th_redis_cmd(&td->redis, "ZADD %s %lld %s", FP_TD_DELAYED, due,
                                     "{\"type\":\"noop\",\"id\":\"someone-elses\"}");
     assert_non_null(z);
@@ -256,12 +238,10 @@ static void test_burst_waits_for_its_own_retries(void **state)
  * how many came from queue? */
 static long long served_from(const char *ledger, const char *queue)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT 45)"
-             " WHERE queue = '%s'",
-             queue);
-    return fp_td_sql_at(ledger, sql);
+    return fp_td_sql_at(ledger,
+                        "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT 45)"
+                        " WHERE queue = '%s'",
+                        queue);
 }
 
 /* queues.order = "weighted", 5:3:1, a backlog in all three: pulls are shared

@@ -17,52 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
-#include "redis_server.h"
+#include "cli_fixture.h"
 
 #define JOBS "fp:{default}:jobs"
 
-typedef struct fixture_s {
-    fp_th_redis_t redis;
-    char *dir;
-    char config[4200];
-    char url_env[128];
-} fixture_t;
+typedef fp_tcli_t fixture_t;
 
+/* The fixture's Redis and a config naming three queues. */
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
-    snprintf(f->config, sizeof f->config, "%s/forkpool.toml", f->dir);
-    const char *toml = "[queues]\nnames = [\"default\", \"empty\", \"fresh\"]\n";
-    assert_int_equal(fp_th_write_file(f->config, toml, strlen(toml)), 0);
-    *state = f;
+    fp_tcli_setup(state);
+    fp_tcli_write_config_text(*state, "[queues]\nnames = [\"default\", \"empty\", \"fresh\"]\n");
     return 0;
 }
 
-static int teardown(void **state)
+/* forkpool stats -c CONFIG [a1 [a2]] against the fixture's Redis. */
+static fp_th_result_t stats(fixture_t *f, const char *a1, const char *a2)
 {
-    fixture_t *f = *state;
-    fp_th_redis_stop(&f->redis);
-    fp_th_rmrf(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-/* forkpool stats -c CONFIG [extra] with FORKPOOL_REDIS_URL=url. */
-static fp_th_result_t stats_at(const fixture_t *f, const char *url_env, const char *a1,
-                               const char *a2)
-{
-    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "stats", "-c", f->config, a1, a2, NULL};
-    const char *env[] = {"FORKPOOL_CONFIG=", url_env, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 60000, &r), 0);
-    return r;
+    return fp_tcli_run(f, "stats", NULL, NULL, "-c", f->config, a1, a2, NULL);
 }
 
 static void ok_reply(fixture_t *f, redisReply *r)
@@ -74,17 +46,6 @@ static void ok_reply(fixture_t *f, redisReply *r)
     freeReplyObject(r);
 }
 
-/* Redis' clock in ms. */
-static long long redis_now_ms(fixture_t *f)
-{
-    redisReply *r = fp_th_redis_cmd(&f->redis, "TIME");
-    assert_non_null(r);
-    assert_int_equal(r->elements, 2);
-    long long ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
-    freeReplyObject(r);
-    return ms;
-}
-
 /* The default queue's state:
  *   five jobs with ids T-1..T-5 (T = 90 s ago), group at id 0;
  *   T-1, T-2 delivered to host-a, T-3 to host-b: pending 3, ready 2;
@@ -93,7 +54,7 @@ static long long redis_now_ms(fixture_t *f)
  * Returns T. */
 static long long build_state(fixture_t *f)
 {
-    long long t = redis_now_ms(f) - 90000;
+    long long t = fp_th_redis_now_ms(&f->redis) - 90000;
     for (int i = 1; i <= 5; i++)
         ok_reply(f, fp_th_redis_cmd(&f->redis, "XADD %s %lld-%d job {\"type\":\"noop\"}", JOBS, t,
                                     i));
@@ -192,7 +153,7 @@ static void test_json_numbers(void **state)
 {
     fixture_t *f = *state;
     long long t = build_state(f);
-    fp_th_result_t r = stats_at(f, f->url_env, "--json", NULL);
+    fp_th_result_t r = stats(f, "--json", NULL);
     cJSON *doc = parse_json(&r);
     assert_string_equal(cJSON_GetObjectItem(doc, "group")->valuestring, "forkpool");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "queues")), 3);
@@ -222,7 +183,7 @@ static void test_json_numbers(void **state)
     snprintf(id, sizeof id, "%lld-3", t);
     ok_reply(f, fp_th_redis_cmd(&f->redis, "XACK %s forkpool %s", JOBS, id));
     ok_reply(f, fp_th_redis_cmd(&f->redis, "XDEL %s %s", JOBS, id));
-    r = stats_at(f, f->url_env, "--json", NULL);
+    r = stats(f, "--json", NULL);
     doc = parse_json(&r);
     const cJSON *q = queue_named(doc, "default");
     assert_true(num(q, "ready") == 2);
@@ -259,7 +220,7 @@ static void test_json_counts_many_ready(void **state)
     ok_reply(f, fp_th_redis_cmd(&f->redis, "XACK %s forkpool %s", JOBS, first));
     ok_reply(f, fp_th_redis_cmd(&f->redis, "XDEL %s %s", JOBS, first));
     free(first);
-    fp_th_result_t r = stats_at(f, f->url_env, "--json", NULL);
+    fp_th_result_t r = stats(f, "--json", NULL);
     cJSON *doc = parse_json(&r);
     const cJSON *q = queue_named(doc, "default");
     /* Exact via lag, or estimated as XLEN - pending: both 12345 here. */
@@ -273,7 +234,7 @@ static void test_table_prints(void **state)
 {
     fixture_t *f = *state;
     build_state(f);
-    fp_th_result_t r = stats_at(f, f->url_env, NULL, NULL);
+    fp_th_result_t r = stats(f, NULL, NULL);
     if (r.status != 0)
         fail_msg("stats: exit %d, stderr: %s", r.status, r.err);
     assert_non_null(strstr(r.out, "QUEUE"));
@@ -304,11 +265,11 @@ static void test_table_prints(void **state)
 static void test_redis_down_is_69(void **state)
 {
     fixture_t *f = *state;
-    char env[128];
-    snprintf(env, sizeof env, "FORKPOOL_REDIS_URL=redis://127.0.0.1:%d", fp_th_free_port());
+    int port = f->redis.port;
+    fp_th_redis_stop(&f->redis);
     for (int json = 0; json < 2; json++) {
-        fp_th_result_t r = stats_at(f, env, json ? "--json" : NULL, NULL);
-        assert_int_equal(r.status, 69);
+        fp_th_result_t r = stats(f, json ? "--json" : NULL, NULL);
+        fp_tcli_assert_refused(&r, port);
         assert_non_null(strstr(r.err, "forkpool stats: "));
         assert_string_equal(r.out, "");
         fp_th_result_free(&r);
@@ -320,15 +281,13 @@ static void test_usage_errors_are_64(void **state)
     fixture_t *f = *state;
     const char *cases[][2] = {{"extra", NULL}, {"--bogus", NULL}, {"--json", "more"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fp_th_result_t r = stats_at(f, f->url_env, cases[i][0], cases[i][1]);
+        fp_th_result_t r = stats(f, cases[i][0], cases[i][1]);
         if (r.status != 64)
             fail_msg("stats %s: exit %d, stderr %s", cases[i][0], r.status, r.err);
         assert_non_null(strstr(r.err, "usage: forkpool stats"));
         fp_th_result_free(&r);
     }
-    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "stats", "-c", NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
+    fp_th_result_t r = fp_tcli_run_bare("stats", "-c", NULL);
     assert_int_equal(r.status, 64);
     fp_th_result_free(&r);
 }
@@ -336,9 +295,8 @@ static void test_usage_errors_are_64(void **state)
 static void test_bad_config_is_78(void **state)
 {
     fixture_t *f = *state;
-    const char *toml = "[queues]\nnames = []\n";
-    assert_int_equal(fp_th_write_file(f->config, toml, strlen(toml)), 0);
-    fp_th_result_t r = stats_at(f, f->url_env, NULL, NULL);
+    fp_tcli_write_config_text(f, "[queues]\nnames = []\n");
+    fp_th_result_t r = stats(f, NULL, NULL);
     assert_int_equal(r.status, 78);
     fp_th_result_free(&r);
 }
@@ -346,12 +304,12 @@ static void test_bad_config_is_78(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_json_numbers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json_counts_many_ready, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_table_prints, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_down_is_69, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_usage_errors_are_64, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_config_is_78, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_numbers, setup, fp_tcli_teardown),
+        cmocka_unit_test_setup_teardown(test_json_counts_many_ready, setup, fp_tcli_teardown),
+        cmocka_unit_test_setup_teardown(test_table_prints, setup, fp_tcli_teardown),
+        cmocka_unit_test_setup_teardown(test_redis_down_is_69, setup, fp_tcli_teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors_are_64, setup, fp_tcli_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_config_is_78, setup, fp_tcli_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "channel.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,19 +15,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-long long fp_tc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *fp_tc_read_line(fp_tc_chan_t *ch)
 {
-    long long deadline = fp_tc_now_ms() + FP_TC_DEADLINE_MS;
+    long long deadline = fp_th_now_ms() + FP_TC_DEADLINE_MS;
     for (;;) {
         char *nl = ch->buf != NULL ? memchr(ch->buf, '\n', ch->len) : NULL;
         if (nl != NULL) {
@@ -36,7 +29,7 @@ char *fp_tc_read_line(fp_tc_chan_t *ch)
             ch->len -= n + 1;
             return line;
         }
-        long long left = deadline - fp_tc_now_ms();
+        long long left = deadline - fp_th_now_ms();
         if (left <= 0)
             return NULL;
         struct pollfd p = {ch->fd, POLLIN, 0};
@@ -80,7 +73,7 @@ void fp_tc_expect_ready(fp_tc_chan_t *ch, pid_t pid)
 
 int fp_tc_send_n(fp_tc_chan_t *ch, const char *data, size_t len)
 {
-    long long deadline = fp_tc_now_ms() + FP_TC_DEADLINE_MS;
+    long long deadline = fp_th_now_ms() + FP_TC_DEADLINE_MS;
     while (len > 0) {
         ssize_t w = send(ch->fd, data, len, MSG_NOSIGNAL);
         if (w > 0) {
@@ -88,7 +81,7 @@ int fp_tc_send_n(fp_tc_chan_t *ch, const char *data, size_t len)
             len -= (size_t)w;
             continue;
         }
-        if ((w < 0 && errno != EAGAIN && errno != EINTR) || fp_tc_now_ms() > deadline)
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || fp_th_now_ms() > deadline)
             return -1;
         struct pollfd p = {ch->fd, POLLOUT, 0};
         poll(&p, 1, 100);
@@ -123,19 +116,19 @@ void fp_tc_close(fp_tc_chan_t *ch)
 
 int fp_tc_reap_quiet(pid_t pid)
 {
-    long long deadline = fp_tc_now_ms() + FP_TC_DEADLINE_MS;
+    long long deadline = fp_th_now_ms() + FP_TC_DEADLINE_MS;
     int st = 0;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             return st;
-        if ((r < 0 && errno != EINTR) || fp_tc_now_ms() > deadline) {
+        if ((r < 0 && errno != EINTR) || fp_th_now_ms() > deadline) {
             kill(pid, SIGKILL);
             while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
             return -1;
         }
-        poll(NULL, 0, 5);
+        fp_th_nap();
     }
 }
 

@@ -19,9 +19,6 @@ typedef struct fp_tc_chan_s {
     size_t len, cap;
 } fp_tc_chan_t;
 
-/* CLOCK_MONOTONIC in milliseconds. */
-long long fp_tc_now_ms(void);
-
 /* The next line from the child (owned, without "\n"), or NULL on EOF or when
  * nothing arrives before the deadline. */
 char *fp_tc_read_line(fp_tc_chan_t *ch);

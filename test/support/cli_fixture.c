@@ -11,15 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fp_tcli_setup(void **state)
+int fp_tcli_setup_dir(void **state)
 {
     fp_tcli_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
     f->dir = fp_th_tmpdir();
     assert_non_null(f->dir);
-    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
     *state = f;
+    return 0;
+}
+
+int fp_tcli_setup(void **state)
+{
+    fp_tcli_setup_dir(state);
+    fp_tcli_t *f = *state;
+    assert_int_equal(fp_th_redis_start(&f->redis, NULL), 0);
+    snprintf(f->url_env, sizeof f->url_env, "FORKPOOL_REDIS_URL=%s", fp_th_redis_url(&f->redis));
     return 0;
 }
 
@@ -27,8 +34,7 @@ int fp_tcli_teardown(void **state)
 {
     fp_tcli_t *f = *state;
     fp_th_redis_stop(&f->redis);
-    fp_th_rmrf(f->dir);
-    free(f->dir);
+    fp_th_tmpdir_free(f->dir);
     free(f);
     return 0;
 }
@@ -90,16 +96,30 @@ char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i)
     return job;
 }
 
+const char *fp_tcli_write_config_text(fp_tcli_t *f, const char *text)
+{
+    snprintf(f->config, sizeof f->config, "%s/forkpool.toml", f->dir);
+    assert_int_equal(fp_th_write_file(f->config, text, strlen(text)), 0);
+    return f->config;
+}
+
 const char *fp_tcli_write_config(fp_tcli_t *f, const char *url_suffix)
 {
     char text[512];
-    snprintf(f->config, sizeof f->config, "%s/forkpool.toml", f->dir);
     snprintf(text, sizeof text,
              "[redis]\nurl = \"%s%s\"\nprefix = \"acme\"\n[queues]\nnames = [\"first\", "
              "\"second\"]\n",
              fp_th_redis_url(&f->redis), url_suffix);
-    assert_int_equal(fp_th_write_file(f->config, text, strlen(text)), 0);
-    return f->config;
+    return fp_tcli_write_config_text(f, text);
+}
+
+fp_th_result_t fp_tcli_run_with(const char *const env[], const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    fp_th_result_t r = run_va(env, NULL, 60000, NULL, first, ap);
+    va_end(ap);
+    return r;
 }
 
 fp_th_result_t fp_tcli_run_bare(const char *first, ...)

@@ -1,7 +1,8 @@
-/* cli_fixture.h: for integration tests that run a forkpool subcommand the way
- * an operator does (fp_tcli_*): a real redis-server, a temp dir, and the
- * binary run with FORKPOOL_REDIS_URL pointing at that server and no config
- * file. */
+/* cli_fixture.h: the fixture for integration tests that run a forkpool
+ * subcommand the way an operator does (fp_tcli_*), the one header such a
+ * test includes: a temp dir, a real redis-server when the command needs one,
+ * and the binary run with FORKPOOL_REDIS_URL pointing at that server and no
+ * config file, or with only what the test's arguments and environment name. */
 #ifndef FP_TEST_CLI_FIXTURE_H
 #define FP_TEST_CLI_FIXTURE_H
 
@@ -18,8 +19,10 @@ typedef struct fp_tcli_s {
 } fp_tcli_t;
 
 /* cmocka setup and teardown: *state is an fp_tcli_t with Redis running and
- * a fresh dir; teardown stops Redis and removes the dir. */
+ * a fresh dir (fp_tcli_setup_dir: the dir only, for commands that never
+ * reach Redis); teardown stops Redis if it runs and removes the dir. */
 int fp_tcli_setup(void **state);
+int fp_tcli_setup_dir(void **state);
 int fp_tcli_teardown(void **state);
 
 /* Runs `forkpool SUBCOMMAND ARGS...` (ARGS NULL-terminated, at most 13)
@@ -46,10 +49,17 @@ char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i);
  * "first" and "second"; returns its path (in the fixture). */
 const char *fp_tcli_write_config(fp_tcli_t *f, const char *url_suffix);
 
+/* Writes text as DIR/forkpool.toml; returns its path (in the fixture). */
+const char *fp_tcli_write_config_text(fp_tcli_t *f, const char *text);
+
 /* Runs `forkpool ARGS...` (NULL-terminated, at most 14) with FORKPOOL_CONFIG
  * and FORKPOOL_REDIS_URL cleared, so only what ARGS name is used. Fails the
  * test if the binary cannot be run or times out (60 s). */
 fp_th_result_t fp_tcli_run_bare(const char *first, ...) __attribute__((sentinel));
+/* The same with env (NULL-terminated "NAME=value" entries) added to this
+ * process's environment instead. */
+fp_th_result_t fp_tcli_run_with(const char *const env[], const char *first, ...)
+    __attribute__((sentinel));
 
 /* Checks the exit code (69) and message of a command run with Redis down on
  * port. */

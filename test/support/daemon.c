@@ -17,10 +17,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include <cjson/cJSON.h>
 
 fp_td_t *fp_td_new(bool appendonly)
 {
@@ -85,6 +84,47 @@ void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
              daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), td->events_db,
              extra != NULL ? extra : "");
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
+}
+
+/* Writes `in` with its first `from` made `to` to `out` (may be `in`). */
+static void replace_into(const char *in, const char *out, const char *from, const char *to)
+{
+    char *text = fp_th_read_file(in, NULL);
+    assert_non_null(text);
+    char *at = strstr(text, from);
+    if (at == NULL)
+        fail_msg("no \"%s\" in %s:\n%s", from, in, text);
+    size_t head = (size_t)(at - text), len = strlen(text), tail = len - head - strlen(from);
+    char *edited = malloc(head + strlen(to) + tail + 1);
+    assert_non_null(edited);
+    memcpy(edited, text, head);
+    memcpy(edited + head, to, strlen(to));
+    memcpy(edited + head + strlen(to), at + strlen(from), tail + 1);
+    assert_int_equal(fp_th_write_file(out, edited, strlen(edited)), 0);
+    free(edited);
+    free(text);
+}
+
+void fp_td_config_replace(fp_td_t *td, const char *from, const char *to)
+{
+    replace_into(td->config, td->config, from, to);
+}
+
+void fp_td_exec_worker_command(char *buf, size_t size, const char *arg)
+{
+    snprintf(buf, size, "[\"python3\", \"%s/test/data/exec_worker.py\"%s%s%s]",
+             fp_th_env("FP_SOURCE_DIR"), arg ? ", \"" : "", arg ? arg : "", arg ? "\"" : "");
+}
+
+void fp_td_twin(const fp_td_t *td, fp_td_t *twin, const char *name)
+{
+    *twin = *td;
+    twin->pid = 0;
+    snprintf(twin->config, sizeof twin->config, "%s/twin.toml", td->dir);
+    snprintf(twin->log, sizeof twin->log, "%s/twin.log", td->dir);
+    char line[256];
+    snprintf(line, sizeof line, "name = \"%s\"\n", name != NULL ? name : "test-consumer");
+    replace_into(td->config, twin->config, "name = \"test-consumer\"\n", line);
 }
 
 #pragma GCC diagnostic push
@@ -152,22 +192,25 @@ int fp_td_wait(fp_td_t *td, int timeout_ms)
     return status;
 }
 
+void fp_td_redis_restart(fp_td_t *td)
+{
+    fp_td_num_t down = {"forkpool_redis_connected", 0}, up = {"forkpool_redis_connected", 1};
+    assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
+    fp_td_wait_until(td, fp_td_metric_is, &down, 60000, "the daemon to notice Redis gone");
+    assert_int_equal(fp_th_redis_resume(&td->redis), 0);
+    fp_td_wait_until(td, fp_td_metric_is, &up, 60000, "the daemon to reconnect");
+}
+
 void fp_td_signal(fp_td_t *td, int signum)
 {
     assert_true(td->pid > 0);
     assert_int_equal(kill(td->pid, signum), 0);
 }
 
-static bool settled(fp_td_t *td, void *arg)
-{
-    (void)arg;
-    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
-}
-
 void fp_td_run_until_settled(fp_td_t *td)
 {
     fp_td_start(td, false);
-    fp_td_wait_until(td, settled, NULL, 60000, "every job settled");
+    fp_td_wait_until(td, fp_td_drained, NULL, 60000, "every job settled");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
@@ -237,11 +280,16 @@ long long fp_td_unsettled(fp_td_t *td)
 
 long long fp_td_sql(const fp_td_t *td, const char *sql)
 {
-    return fp_td_sql_at(td->events_db, sql);
+    return fp_td_sql_at(td->events_db, "%s", sql);
 }
 
-long long fp_td_sql_at(const char *path, const char *sql)
+long long fp_td_sql_at(const char *path, const char *fmt, ...)
 {
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vsnprintf(sql, sizeof sql, fmt, ap) < (int)sizeof sql);
+    va_end(ap);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
@@ -272,14 +320,11 @@ bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle)
 void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
                       int timeout_ms, const char *what)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    long long deadline = fp_th_now_ms() + timeout_ms;
     for (;;) {
         if (cond(td, arg))
             return;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (ms > timeout_ms) {
+        if (fp_th_now_ms() > deadline) {
             /* The end of the log: cmocka truncates long messages, and what
              * the daemon did last is what explains a wait that never ended. */
             size_t len = 0;
@@ -289,15 +334,18 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
             free(log);
             fail();
         }
-        usleep(5000);
+        fp_th_nap();
     }
 }
 
 void fp_td_wait_held(fp_td_t *td, int n)
 {
-    char needle[48];
-    snprintf(needle, sizeof needle, "held=%d ", n);
-    fp_td_wait_until(td, fp_td_log_has, needle, 30000, needle);
+    if (fp_td_health_port(td) <= 0)
+        fail_msg("fp_td_wait_held reads /stats: call fp_td_enable_health before the start");
+    fp_td_num_t held = {"counters.jobs_held", n};
+    char what[48];
+    snprintf(what, sizeof what, "%d jobs held", n);
+    fp_td_wait_until(td, fp_td_stat_is, &held, 30000, what);
 }
 
 long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired)
@@ -310,25 +358,10 @@ long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired
     return retired;
 }
 
-static int count_children(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
-    char *text = fp_th_read_file(path, NULL);
-    int n = 0;
-    for (char *p = text, *end; p != NULL; p = end) {
-        strtol(p, &end, 10);
-        if (end == p)
-            break;
-        n++;
-    }
-    free(text);
-    return n;
-}
-
 bool fp_td_children_are(fp_td_t *td, void *arg)
 {
-    return count_children(td->pid) == *(int *)arg;
+    int kids[256];
+    return fp_th_proc_children(td->pid, kids, 256) == *(int *)arg;
 }
 
 bool fp_td_log_has(fp_td_t *td, void *arg)
@@ -347,23 +380,45 @@ bool fp_td_pending_is(fp_td_t *td, void *arg)
     return fp_td_pending(td) == *(long long *)arg;
 }
 
+bool fp_td_drained(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return fp_td_xlen(td, FP_TD_JOBS) == 0 && fp_td_pending(td) == 0;
+}
+
+bool fp_td_dead_is(fp_td_t *td, void *arg)
+{
+    return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
+}
+
+bool fp_td_delayed_is(fp_td_t *td, void *arg)
+{
+    return fp_td_zcard(td, FP_TD_DELAYED) == *(long long *)arg;
+}
+
+bool fp_td_redis_has(fp_td_t *td, void *arg)
+{
+    return fp_th_redis_int(&td->redis, "EXISTS %s", (const char *)arg) == 1;
+}
+
+bool fp_td_events_at_least(fp_td_t *td, void *arg)
+{
+    return fp_td_sql(td, "SELECT count(*) FROM events") >= *(long long *)arg;
+}
+
+bool fp_td_file_has(fp_td_t *td, void *arg)
+{
+    (void)td;
+    const fp_td_file_has_t *w = arg;
+    char *text = fp_th_read_file(w->path, NULL);
+    bool yes = text != NULL && strstr(text, w->needle) != NULL;
+    free(text);
+    return yes;
+}
+
 void fp_td_enable_health(fp_td_t *td)
 {
-    static const char off[] = "[health]\nlisten = \"\"\n";
-    static const char on[] = "[health]\nlisten = \"127.0.0.1:0\"\n";
-    char *text = fp_th_read_file(td->config, NULL);
-    assert_non_null(text);
-    char *at = strstr(text, off);
-    assert_non_null(at);
-    size_t head = (size_t)(at - text), len = strlen(text);
-    char *out = malloc(len + sizeof on);
-    assert_non_null(out);
-    memcpy(out, text, head);
-    memcpy(out + head, on, sizeof on - 1);
-    memcpy(out + head + sizeof on - 1, at + sizeof off - 1, len - head - (sizeof off - 1) + 1);
-    assert_int_equal(fp_th_write_file(td->config, out, strlen(out)), 0);
-    free(out);
-    free(text);
+    fp_td_config_replace(td, "[health]\nlisten = \"\"\n", "[health]\nlisten = \"127.0.0.1:0\"\n");
 }
 
 int fp_td_health_port(const fp_td_t *td)
@@ -427,4 +482,83 @@ bool fp_td_readyz_is(fp_td_t *td, void *arg)
     (void)td;
     fp_td_ready_t *r = arg;
     return fp_td_http_get(r->port, "/readyz", NULL) == r->status;
+}
+
+/* The body of GET path (owned), or NULL unless it answered 200. */
+static char *page(fp_td_t *td, const char *path)
+{
+    char *body = NULL;
+    if (fp_td_http_get(fp_td_health_port(td), path, &body) != 200) {
+        free(body);
+        body = NULL;
+    }
+    return body;
+}
+
+bool fp_td_page_has(fp_td_t *td, void *arg)
+{
+    const fp_td_page_t *w = arg;
+    char *body = NULL;
+    fp_td_http_get(fp_td_health_port(td), w->path, &body);
+    bool found = body != NULL && strstr(body, w->needle) != NULL;
+    free(body);
+    return found;
+}
+
+double fp_td_metric(fp_td_t *td, const char *name)
+{
+    char *body = page(td, "/metrics");
+    double v = -1;
+    size_t len = strlen(name);
+    for (const char *line = body; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncmp(line, name, len) == 0 && line[len] == ' ') {
+            v = strtod(line + len + 1, NULL);
+            break;
+        }
+    }
+    free(body);
+    return v;
+}
+
+double fp_td_stat(fp_td_t *td, const char *path)
+{
+    char *body = page(td, "/stats");
+    cJSON *doc = body != NULL ? cJSON_Parse(body) : NULL;
+    free(body);
+    const cJSON *at = doc;
+    char name[64];
+    for (const char *p = path; at != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        at = cJSON_GetObjectItem(at, name);
+        p += n + (p[n] == '.');
+    }
+    double v = cJSON_IsNumber(at) ? at->valuedouble : cJSON_IsBool(at) ? cJSON_IsTrue(at) : -1;
+    cJSON_Delete(doc);
+    return v;
+}
+
+bool fp_td_metric_is(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_metric(td, w->name) == w->value;
+}
+
+bool fp_td_metric_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_metric(td, w->name) >= w->value;
+}
+
+bool fp_td_stat_is(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_stat(td, w->name) == w->value;
+}
+
+bool fp_td_stat_at_least(fp_td_t *td, void *arg)
+{
+    const fp_td_num_t *w = arg;
+    return fp_td_stat(td, w->name) >= w->value;
 }

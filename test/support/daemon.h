@@ -1,14 +1,18 @@
-/* daemon.h: a real forkpool daemon against a real redis-server, for
- * integration tests (fp_td_*): a temp dir with a config, the log, an events
- * database, cmocka setup/teardown, starting it and waiting until it is
- * ready, helpers to enqueue in bulk and to read what happened, and the
- * common conditions to wait for. */
+/* daemon.h: the fixture for integration tests that run "a real Redis + the
+ * real binary + a config" (fp_td_*), the one header such a test includes: a
+ * temp dir with a config, the log, an events database, cmocka
+ * setup/teardown, starting the daemon (and a twin of it) and waiting until
+ * it is ready, enqueueing in bulk, reading what happened (Redis, the log,
+ * SQLite, /proc, the health endpoint's /metrics and /stats), and the common
+ * conditions to wait for. Every wait ends in an assertion: fp_td_wait_until
+ * fails the test, with the log's tail, when its condition never held. */
 #ifndef FP_TEST_DAEMON_H
 #define FP_TEST_DAEMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "harness.h"
 #include "redis_server.h"
 
 #define FP_TD_JOBS "fp:{default}:jobs"
@@ -49,12 +53,31 @@ void fp_td_enqueue(fp_td_t *td, int count, const char *fmt)
     __attribute__((format(printf, 3, 0)));
 void fp_td_enqueue_raw(fp_td_t *td, const char *payload, size_t len);
 
+/* Rewrites the config file: the first `from` becomes `to` (a test's own
+ * edit before a reload or a start); fails the test when from is not there. */
+void fp_td_config_replace(fp_td_t *td, const char *from, const char *to);
+
+/* The TOML value of pool.command running test/data/exec_worker.py with
+ * python3, with arg after it when not NULL:
+ * ["python3", "SRC/test/data/exec_worker.py", "arg"]. */
+void fp_td_exec_worker_command(char *buf, size_t size, const char *arg);
+
+/* A second daemon on the same Redis, in the same temp dir: td's config
+ * under consumer name `name` (td's own when NULL) in twin.toml, its log in
+ * twin.log. It shares td's Redis and dir: never fp_td_free it; the test
+ * waits for it or kills it. */
+void fp_td_twin(const fp_td_t *td, fp_td_t *twin, const char *name);
+
 /* Starts `forkpool run -c CONFIG [--burst]`; its output goes to td->log. */
 void fp_td_start(fp_td_t *td, bool burst);
 /* Starts it (not in burst mode) and waits until every child is ready ("pool
  * ready"), and, when connected is true, until Redis is connected too, so jobs
  * enqueued next start at once on idle children. */
 void fp_td_start_ready(fp_td_t *td, bool connected);
+/* Stops Redis and waits until the daemon says it is disconnected, starts it
+ * again and waits until the daemon is connected again (both by
+ * forkpool_redis_connected: needs fp_td_enable_health). */
+void fp_td_redis_restart(fp_td_t *td);
 /* Waits for the daemon's exit (failing the test after timeout_ms, with its
  * log) and returns its exit status. */
 int fp_td_wait(fp_td_t *td, int timeout_ms);
@@ -80,8 +103,9 @@ long long fp_td_pending(fp_td_t *td);
 long long fp_td_unsettled(fp_td_t *td);
 /* count(*)-style query on the events database. */
 long long fp_td_sql(const fp_td_t *td, const char *sql);
-/* The same on another database file (a ledger). */
-long long fp_td_sql_at(const char *path, const char *sql);
+/* The same on another database file (a ledger), the query made by printf. */
+long long fp_td_sql_at(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Whether some dead entry's field `field` contains needle. */
 bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
 
@@ -99,6 +123,22 @@ typedef struct fp_td_log_n_s {
 } fp_td_log_n_t;
 bool fp_td_log_at_least(fp_td_t *td, void *arg);
 bool fp_td_pending_is(fp_td_t *td, void *arg);
+/* Every job was taken and settled: the default stream is empty and nothing
+ * is pending (arg unused). */
+bool fp_td_drained(fp_td_t *td, void *arg);
+/* The dead stream has, the delayed set holds, exactly *arg (a long long). */
+bool fp_td_dead_is(fp_td_t *td, void *arg);
+bool fp_td_delayed_is(fp_td_t *td, void *arg);
+/* The key arg (a string) exists in Redis. */
+bool fp_td_redis_has(fp_td_t *td, void *arg);
+/* The events table (record_event's) has at least *arg rows (a long long). */
+bool fp_td_events_at_least(fp_td_t *td, void *arg);
+/* A file (not the daemon's own log: daemon.log_file) mentions needle. */
+typedef struct fp_td_file_has_s {
+    const char *path;
+    const char *needle;
+} fp_td_file_has_t;
+bool fp_td_file_has(fp_td_t *td, void *arg);
 /* After a run of `children` children with max_jobs_per_child: at least
  * min_retired replacements, each forked exactly one new child, nothing was
  * killed and nothing went dead. Returns the number of replacements. */
@@ -107,11 +147,12 @@ long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired
 /* The daemon has *arg (an int) children right now, per /proc. */
 bool fp_td_children_are(fp_td_t *td, void *arg);
 
-/* Waits until the supervisor holds n jobs, as its debug line "held=N" says
- * (the config needs log_level = "debug"). That line is written in the
- * callback that hands pulled jobs to idle children, so with prefetch 0 they
- * are running once it is there. Pending in Redis comes earlier, while the
- * reply is still on its way: a TERM then would put the jobs back. */
+/* Waits until the supervisor holds n jobs, as /stats' counters.jobs_held
+ * says (the config needs fp_td_enable_health). The supervisor counts them in
+ * the callback that hands pulled jobs to idle children, and answers /stats
+ * on the same loop, so with prefetch 0 they are running once it says n.
+ * Pending in Redis comes earlier, while the reply is still on its way: a
+ * TERM then would put the jobs back. */
 void fp_td_wait_held(fp_td_t *td, int n);
 
 /* The health endpoint. fp_td_enable_health rewrites the config that
@@ -131,5 +172,27 @@ typedef struct fp_td_ready_s {
     int status;
 } fp_td_ready_t;
 bool fp_td_readyz_is(fp_td_t *td, void *arg);
+/* Condition: GET path answers a body that contains needle. */
+typedef struct fp_td_page_s {
+    const char *path;   /* "/stats", "/readyz", "/metrics" */
+    const char *needle; /* "\"state\":\"quiet\"" */
+} fp_td_page_t;
+bool fp_td_page_has(fp_td_t *td, void *arg);
+/* The value of the /metrics sample named name (with its labels, as
+ * "forkpool_children{state=\"idle\"}"), or -1 when there is none. */
+double fp_td_metric(fp_td_t *td, const char *name);
+/* The number at path in the /stats document ("counters.jobs_held",
+ * "reload.generation"; a boolean is 0 or 1), or -1 when it is not there. */
+double fp_td_stat(fp_td_t *td, const char *path);
+/* Conditions on them: a metric (fp_td_metric_*) or a /stats number
+ * (fp_td_stat_*) equals, or is at least, value. */
+typedef struct fp_td_num_s {
+    const char *name; /* the metric, or the /stats path */
+    double value;
+} fp_td_num_t;
+bool fp_td_metric_is(fp_td_t *td, void *arg);
+bool fp_td_metric_at_least(fp_td_t *td, void *arg);
+bool fp_td_stat_is(fp_td_t *td, void *arg);
+bool fp_td_stat_at_least(fp_td_t *td, void *arg);
 
 #endif

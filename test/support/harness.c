@@ -1,5 +1,10 @@
 /* harness.c: test helpers that touch the system (files, processes). Tests stay
  * about behaviour; this file owns pipes, deadlines and clean-up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "harness.h"
 
 #include <dirent.h>
@@ -112,11 +117,54 @@ void fp_th_rmrf(const char *path)
     }
 }
 
-static long long now_ms(void)
+void fp_th_tmpdir_free(char *dir)
+{
+    if (dir != NULL)
+        fp_th_rmrf(dir);
+    free(dir);
+}
+
+static long long clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long fp_th_now_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+long long fp_th_unix_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+void fp_th_nap(void)
+{
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+int fp_th_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+char *fp_th_line_with(const char *s, const char *needle)
+{
+    const char *hit = strstr(s, needle);
+    if (hit == NULL)
+        fail_msg("no line with \"%s\" in:\n%s", needle, s);
+    const char *start = hit;
+    while (start > s && start[-1] != '\n')
+        start--;
+    const char *end = strchr(hit, '\n');
+    return strndup(start, end != NULL ? (size_t)(end - start) : strlen(start));
 }
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
@@ -202,7 +250,7 @@ int fp_th_run(const char *const argv[], const char *const env_extra[], const cha
         in_fd = -1;
     }
     int out_open = 1, err_open = 1, timed_out = 0;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = fp_th_now_ms() + timeout_ms;
     append(&res->out, &res->out_len, &out_cap, "", 0);
     append(&res->err, &res->err_len, &err_cap, "", 0);
     while (out_open || err_open) {
@@ -211,7 +259,7 @@ int fp_th_run(const char *const argv[], const char *const env_extra[], const cha
             fds[0].fd = -1;
         if (!err_open)
             fds[1].fd = -1;
-        long long left = deadline - now_ms();
+        long long left = deadline - fp_th_now_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -301,7 +349,7 @@ int fp_th_spawn(const char *const argv[], const char *const env_extra[], const c
 
 int fp_th_wait(int pid, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = fp_th_now_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -309,9 +357,9 @@ int fp_th_wait(int pid, int timeout_ms)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (r < 0 && errno != EINTR)
             return -errno;
-        if (now_ms() >= deadline)
+        if (fp_th_now_ms() >= deadline)
             return -ETIMEDOUT;
-        usleep(5000);
+        fp_th_nap();
     }
 }
 
@@ -325,15 +373,34 @@ void fp_th_kill(int pid)
     }
 }
 
-int fp_th_wait_for(int (*cond)(void *ctx), void *ctx, int timeout_ms)
+int fp_th_proc_children(int pid, int *out, int max)
 {
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        int ok = cond(ctx);
-        if (ok || now_ms() >= deadline)
-            return ok;
-        usleep(5000);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    char *text = fp_th_read_file(path, NULL);
+    int n = 0;
+    for (char *p = text, *end; p != NULL && n < max; p = end) {
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        out[n++] = (int)v;
     }
+    free(text);
+    return n;
+}
+
+long fp_th_proc_status(int pid, const char *field)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    char *text = fp_th_read_file(path, NULL);
+    const char *at = text;
+    /* At a line's start: "Pid:" is not the end of "PPid:". */
+    while (at != NULL && (at = strstr(at, field)) != NULL && at != text && at[-1] != '\n')
+        at++;
+    long v = at != NULL ? strtol(at + strlen(field), NULL, 10) : -1;
+    free(text);
+    return v;
 }
 
 void fp_th_assert_no_sanitizer_report(const char *log_path)

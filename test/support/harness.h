@@ -1,5 +1,6 @@
-/* harness.h: helpers shared by tests (fp_th_*): files, temp dirs, running the
- * real binaries with a deadline and capturing what they print. */
+/* harness.h: helpers shared by tests (fp_th_*): files, temp dirs, clocks,
+ * running the real binaries with a deadline and capturing what they print,
+ * reading what /proc says about a process, and splitting captured output. */
 #ifndef FP_TEST_HARNESS_H
 #define FP_TEST_HARNESS_H
 
@@ -18,12 +19,27 @@ char *fp_th_read_file(const char *path, size_t *len);
  * with prefix: a forged log line. */
 bool fp_th_some_line_starts_with(const char *text, const char *prefix);
 
+/* Lines in s (its '\n' bytes). */
+int fp_th_count_lines(const char *s);
+/* The whole line of s that contains needle (owned, without '\n'); fails the
+ * test when there is none. */
+char *fp_th_line_with(const char *s, const char *needle);
+
 /* Writes len bytes to path; 0 or -errno. */
 int fp_th_write_file(const char *path, const void *data, size_t len);
 
 /* A fresh directory under $TMPDIR (free()); removed with fp_th_rmrf. */
 char *fp_th_tmpdir(void);
 void fp_th_rmrf(const char *path);
+/* fp_th_rmrf then free(): the end of a dir from fp_th_tmpdir (NULL is fine). */
+void fp_th_tmpdir_free(char *dir);
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds. */
+long long fp_th_now_ms(void);
+long long fp_th_unix_ms(void);
+/* The pause between two looks of a polling loop (a few ms): how often a
+ * condition is checked, never a guess at how long anything takes. */
+void fp_th_nap(void);
 
 typedef struct fp_th_result_s {
     int status;   /* exit code, or 128 + signal number */
@@ -56,9 +72,13 @@ int fp_th_wait(int pid, int timeout_ms);
 /* SIGKILL to pid and its process group if it is still running, then reap. */
 void fp_th_kill(int pid);
 
-/* Polls cond(ctx) every few milliseconds until it is true or timeout_ms
- * passes; returns cond's last answer. */
-int fp_th_wait_for(int (*cond)(void *ctx), void *ctx, int timeout_ms);
+/* The children of pid (from /proc/PID/task/PID/children): up to max pids
+ * into out; returns how many. */
+int fp_th_proc_children(int pid, int *out, int max);
+/* The first number after field ("VmRSS:", "Uid:") at the start of a line of
+ * /proc/PID/status, or
+ * -1 when the process or the field is not there. */
+long fp_th_proc_status(int pid, const char *field);
 
 /* Fails the test if the file mentions a sanitizer report. */
 void fp_th_assert_no_sanitizer_report(const char *log_path);

@@ -25,21 +25,6 @@
 #define STOP_DEADLINE_MS 10000
 #define START_TRIES 5
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Polling interval while waiting on a process or a port; not a guess at how
- * long anything takes. */
-static void nap(void)
-{
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-}
-
 int fp_th_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -161,7 +146,7 @@ static bool pings(int port)
 
 static void reap(fp_th_redis_t *r, int deadline_ms)
 {
-    long long end = mono_ms() + deadline_ms;
+    long long end = fp_th_now_ms() + deadline_ms;
     int st;
     while (r->pid > 0) {
         pid_t w = waitpid(r->pid, &st, WNOHANG);
@@ -169,22 +154,22 @@ static void reap(fp_th_redis_t *r, int deadline_ms)
             r->pid = 0;
             break;
         }
-        if (mono_ms() >= end) {
+        if (fp_th_now_ms() >= end) {
             kill(-r->pid, SIGKILL);
             while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
                 ;
             r->pid = 0;
             break;
         }
-        nap();
+        fp_th_nap();
     }
 }
 
 /* 1: answers PING; 0: exited because the port was taken; -errno otherwise. */
 static int wait_ready(fp_th_redis_t *r)
 {
-    long long end = mono_ms() + START_DEADLINE_MS;
-    while (mono_ms() < end) {
+    long long end = fp_th_now_ms() + START_DEADLINE_MS;
+    while (fp_th_now_ms() < end) {
         int st;
         pid_t w = waitpid(r->pid, &st, WNOHANG);
         if (w == r->pid) {
@@ -198,7 +183,7 @@ static int wait_ready(fp_th_redis_t *r)
             snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
             return 1;
         }
-        nap();
+        fp_th_nap();
     }
     fprintf(stderr, "redis-server did not answer PING within %d ms\n", START_DEADLINE_MS);
     kill(-r->pid, SIGKILL);
@@ -358,4 +343,15 @@ long long fp_th_redis_int(fp_th_redis_t *r, const char *fmt, ...)
     if (rep != NULL)
         freeReplyObject(rep);
     return v;
+}
+
+long long fp_th_redis_now_ms(fp_th_redis_t *r)
+{
+    redisReply *t = fp_th_redis_cmd(r, "TIME");
+    long long ms = -1;
+    if (t != NULL && t->type == REDIS_REPLY_ARRAY && t->elements == 2)
+        ms = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
+    if (t != NULL)
+        freeReplyObject(t);
+    return ms;
 }
