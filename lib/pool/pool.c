@@ -125,10 +125,10 @@ fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
     return best;
 }
 
-size_t fp_pool_room(const fp_pool_t *pool)
+size_t fp_pool_room(const fp_pool_t *pool, size_t held)
 {
     size_t bound = pool->target + pool->prefetch;
-    return pool->held >= bound ? 0 : bound - pool->held;
+    return held >= bound ? 0 : bound - held;
 }
 
 size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state)

@@ -55,7 +55,6 @@ typedef struct fp_pool_s {
     size_t target;     /* children wanted */
     size_t prefetch;   /* jobs held beyond one per child */
     size_t pipeline;   /* held jobs that may wait in one busy child's socket */
-    size_t held;       /* jobs held by the supervisor: running or waiting */
     uint64_t next_seq;
     unsigned start_failures; /* failed starts in a row: the crash-loop back-off step */
 } fp_pool_t;
@@ -89,8 +88,9 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool);
  * behind them). NULL if none can take a stop. */
 fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool);
 
-/* How many more jobs the supervisor may pull: target + prefetch − held. */
-size_t fp_pool_room(const fp_pool_t *pool);
+/* How many more jobs the supervisor may pull: target + prefetch − held,
+ * held being the count of the supervisor's held-job table. */
+size_t fp_pool_room(const fp_pool_t *pool, size_t held);
 
 /* Children that count toward capacity: not stopping, not exited, not free. */
 size_t fp_pool_live(const fp_pool_t *pool);

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "pool/child.h"
+#include "dispatch/held.h"
 #include "dispatch/job.h"
 #include "base/log.h"
 #include "dispatch/proto.h"
@@ -49,19 +50,6 @@
 #define SAMPLE_INTERVAL_MS 5000
 
 typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
-
-typedef struct fp_held_s {
-    struct fp_held_s *next; /* the waiting list, or the jobs sent to one child */
-    uint64_t seq;            /* its number on the dispatch channel, once sent */
-    uint32_t queue;
-    char *entry_id;
-    char *payload;
-    size_t payload_len;
-    fp_job_t job;
-    int64_t started_at_ms;   /* monotonic, for durations */
-    int64_t started_unix_ms; /* wall clock, for the ledger */
-    pid_t pid;               /* the child running it */
-} fp_held_t;
 
 typedef struct fp_supervisor_s fp_supervisor_t;
 
@@ -98,6 +86,87 @@ typedef struct write_req_s {
     char *data;
 } write_req_t;
 
+/* The queue and the claim on daemon.name, and what they said last. */
+typedef struct sup_redis_s {
+    fp_queue_t *queue;
+    fp_lease_t *lease; /* the claim on daemon.name; the queue starts once held */
+    bool lease_held;
+    bool ready;        /* connected, the group in place */
+    bool closed;       /* closing or closed: no more wants, no more samples */
+} sup_redis_t;
+
+/* A stop that must end in an error exit. */
+typedef struct sup_fatal_s {
+    int rc; /* 0: none */
+    fp_err_t err;
+} sup_fatal_t;
+
+/* The configuration children are forked with, and a reload being rolled
+ * out. A reload is rolled out only once one of its children said ready;
+ * until then a failed start of one of them undoes it. */
+typedef struct fp_reload_s {
+    /* The child a still unproven reload replaces (slot id, -1: none): it
+     * serves on until a child of that reload says ready, so a reload whose
+     * children cannot start never leaves the pool without it. */
+    int held_back;
+    uint32_t generation;           /* the configuration children are forked with */
+    uint32_t generations;          /* the last generation number handed out */
+    bool unproven;
+    const fp_config_t *proven_cfg; /* what an undone reload goes back to */
+    uint32_t proven_generation;
+    uint64_t failures;
+    char error[START_ERROR_MAX];   /* "" unless the last reload failed */
+    fp_config_t **configs;         /* configurations loaded by HUP still in use */
+    size_t nconfigs;
+} fp_reload_t;
+
+/* Starting and replacing children. */
+typedef struct sup_children_s {
+    size_t retiring;                  /* children being replaced right now (at most one) */
+    char start_error[START_ERROR_MAX]; /* the last failed start until a child says ready */
+    bool pool_was_ready;              /* every initial child has said "ready" */
+} sup_children_t;
+
+typedef struct sup_signals_s {
+    uv_signal_t term;
+    uv_signal_t intr;
+    uv_signal_t quit;
+    uv_signal_t chld;
+    uv_signal_t tstp;
+    uv_signal_t hup;
+    uv_signal_t ttin;
+    uv_signal_t ttou;
+    uv_signal_t usr1;
+} sup_signals_t;
+
+typedef struct sup_timers_s {
+    uv_timer_t burst;
+    uv_timer_t drain;
+    uv_timer_t shutdown;
+    uv_timer_t respawn;
+    uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
+} sup_timers_t;
+
+/* What the final log line, /stats and /metrics count. */
+typedef struct sup_counters_s {
+    uint64_t jobs_ok;
+    uint64_t jobs_failed;
+    uint64_t jobs_retried;
+    uint64_t pulls;          /* batches received from the queue */
+    int64_t start_ms;        /* when fp_supervisor_run began */
+    int64_t first_pull_ms;   /* when the first job arrived; 0 before */
+    int64_t last_pull_ms;
+    int64_t last_outcome_ms; /* when the last job was settled */
+} sup_counters_t;
+
+/* The ledger and its writer's health. */
+typedef struct sup_ledger_s {
+    fp_ledger_t *writer; /* NULL when ledger.path is empty */
+    bool full;           /* pulls pause until its writer catches up */
+    bool failing;        /* its writes fail: readiness says so; pulls hold unless "skip" */
+    uv_timer_t timer;
+} sup_ledger_t;
+
 struct fp_supervisor_s {
     uv_loop_t loop;
     const fp_config_t *cfg;
@@ -105,56 +174,23 @@ struct fp_supervisor_s {
     const char *const *queue_names;
     size_t nqueues;
     fp_registry_t registry;
+    fp_plugins_t *plugins; /* loaded after the drop; children inherit them */
     fp_pool_t pool;
-    fp_queue_t *queue;
-    fp_lease_t *lease;  /* the claim on daemon.name; the queue starts once held */
-    bool lease_held;
-    int fatal_rc;       /* a stop that must end in an error exit (0: none) */
-    fp_err_t fatal_err;
+    fp_held_table_t held;
+    sup_redis_t redis;
     sup_state_t state;
-    bool quiet;       /* TSTP: no more pulls, keep running */
-    size_t retiring;  /* children being replaced right now (at most one) */
-    /* The child a still unproven reload replaces (slot id, -1: none): it
-     * serves on until a child of that reload says ready, so a reload whose
-     * children cannot start never leaves the pool without it. */
-    int held_back;
-    uint32_t generation;        /* the configuration children are forked with */
-    uint32_t generations;       /* the last generation number handed out */
-    /* A reload is rolled out only once one of its children said ready;
-     * until then a failed start of one of them undoes it. */
-    bool reload_unproven;
-    const fp_config_t *proven_cfg; /* what an undone reload goes back to */
-    uint32_t proven_generation;
-    uint64_t reload_failures;
-    char reload_error[START_ERROR_MAX]; /* "" unless the last reload failed */
-    char start_error[START_ERROR_MAX];  /* the last failed start until a child says ready */
-    fp_config_t **reloaded;     /* configurations loaded by HUP still in use */
-    fp_plugins_t *plugins;      /* loaded after the drop; children inherit them */
-    size_t nreloaded;
-    uint64_t random;  /* xorshift state for back-off jitter and recycling jitter */
-    bool queue_ready;
-    bool queue_closed;
-    fp_held_t *wait_head, *wait_tail;
+    bool quiet; /* TSTP: no more pulls, keep running */
+    sup_fatal_t fatal;
+    fp_reload_t reload;
+    sup_children_t children;
+    uint64_t random; /* xorshift state for back-off jitter and recycling jitter */
     output_t *outputs; /* exec children's output readers */
-    fp_buf_t line; /* scratch for encoding, reused */
-    uv_signal_t sig_term, sig_int, sig_quit, sig_chld, sig_tstp, sig_hup, sig_ttin, sig_ttou,
-        sig_usr1;
-    uv_timer_t burst_timer, drain_timer, shutdown_timer, respawn_timer;
-    size_t max_held_seen;
-    uint64_t jobs_ok, jobs_failed, jobs_retried;
-    int64_t start_ms;        /* when fp_supervisor_run began */
-    bool pool_was_ready;     /* every initial child has said "ready" */
-    int64_t first_pull_ms;   /* when the first job arrived; 0 before */
-    int64_t last_outcome_ms; /* when the last job was settled */
-    fp_health_t *health;    /* NULL when health.listen is empty */
-    fp_ledger_t *ledger;    /* NULL when ledger.path is empty */
-    bool ledger_full;       /* pulls pause until its writer catches up */
-    bool ledger_failing;    /* its writes fail: readiness says so; pulls hold unless "skip" */
-    uv_timer_t ledger_timer;
-    uv_timer_t sample_timer; /* queue depths for /metrics, off the scrape path */
+    sup_signals_t signals;
+    sup_timers_t timers;
+    sup_counters_t counters;
+    fp_health_t *health; /* NULL when health.listen is empty */
+    sup_ledger_t ledger;
     fp_metrics_t *metrics;
-    uint64_t pulls;         /* batches received from the queue */
-    int64_t last_pull_ms;
 };
 
 static void dispatch(fp_supervisor_t *sup);
@@ -166,61 +202,6 @@ static void maybe_finish(fp_supervisor_t *sup);
 static int spawn_child(fp_supervisor_t *sup, fp_err_t *err);
 static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why);
 static size_t target_children(const fp_supervisor_t *sup, const fp_config_t *cfg);
-
-/* ---- held jobs ---------------------------------------------------------- */
-
-static void held_free(fp_held_t *held)
-{
-    if (held == NULL)
-        return;
-    fp_job_clear(&held->job);
-    free(held->entry_id);
-    free(held->payload);
-    free(held);
-}
-
-static void held_release(fp_supervisor_t *sup, fp_held_t *held)
-{
-    sup->pool.held--;
-    held_free(held);
-}
-
-static void wait_push(fp_supervisor_t *sup, fp_held_t *held)
-{
-    held->next = NULL;
-    if (sup->wait_tail != NULL)
-        sup->wait_tail->next = held;
-    else
-        sup->wait_head = held;
-    sup->wait_tail = held;
-}
-
-/* A job a dead child never started goes back first: it was pulled before
- * anything now waiting. */
-static void wait_push_front(fp_supervisor_t *sup, fp_held_t *held)
-{
-    held->next = sup->wait_head;
-    sup->wait_head = held;
-    if (sup->wait_tail == NULL)
-        sup->wait_tail = held;
-}
-
-static fp_held_t *wait_pop(fp_supervisor_t *sup)
-{
-    fp_held_t *held = sup->wait_head;
-    if (held != NULL) {
-        sup->wait_head = held->next;
-        if (sup->wait_head == NULL)
-            sup->wait_tail = NULL;
-        held->next = NULL;
-    }
-    return held;
-}
-
-static const char *held_name(const fp_held_t *held)
-{
-    return held->job.id != NULL ? held->job.id : held->entry_id;
-}
 
 static uint64_t next_random(fp_supervisor_t *sup)
 {
@@ -264,7 +245,7 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
                                         fp_metrics_has(sup->metrics, queue, held->job.type));
     fp_metrics_job_done(sup->metrics, queue, known ? held->job.type : FP_METRICS_OTHER, o,
                         elapsed_ms >= 0 ? (double)elapsed_ms / 1000.0 : -1.0);
-    if (sup->ledger == NULL)
+    if (sup->ledger.writer == NULL)
         return;
     fp_ledger_row_t row = {
         .queue = sup->queue_names[held->queue],
@@ -280,10 +261,10 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
         .duration_us = elapsed_ms >= 0 ? elapsed_ms * 1000 : 0,
         .pid = held->pid,
     };
-    if (!fp_ledger_push(sup->ledger, &row) && !sup->ledger_full) {
-        sup->ledger_full = true;
+    if (!fp_ledger_push(sup->ledger.writer, &row) && !sup->ledger.full) {
+        sup->ledger.full = true;
         fp_log_warn(LOG, "the ledger writer is behind (%zu rows); pulls pause until it catches up",
-                    fp_ledger_backlog(sup->ledger));
+                    fp_ledger_backlog(sup->ledger.writer));
         update_want(sup);
     }
 }
@@ -296,14 +277,14 @@ static void job_dead_as(fp_supervisor_t *sup, fp_held_t *held, const char *why,
     const char *queue = sup->queue_names[held->queue];
     char attempt[24];
     snprintf(attempt, sizeof attempt, "%lld", (long long)(held->job.attempt + 1));
-    const char *kv[] = {"queue", queue, "job", held_name(held), "attempt", attempt, NULL};
+    const char *kv[] = {"queue", queue, "job", fp_held_name(held), "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed for good: %s",
               held->job.type != NULL ? held->job.type : "(invalid)", why);
-    fp_queue_dead(sup->queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
+    fp_queue_dead(sup->redis.queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
                   held->job.attempt + 1);
     count_outcome(sup, held, outcome, why);
-    sup->jobs_failed++;
-    sup->last_outcome_ms = fp_os_now_ms();
+    sup->counters.jobs_failed++;
+    sup->counters.last_outcome_ms = fp_os_now_ms();
 }
 
 static void job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
@@ -336,29 +317,29 @@ static void job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, b
                                         next_random(sup));
     char attempt[24];
     snprintf(attempt, sizeof attempt, "%lld", (long long)attempts);
-    const char *kv[] = {"queue", sup->queue_names[held->queue], "job", held_name(held),
+    const char *kv[] = {"queue", sup->queue_names[held->queue], "job", fp_held_name(held),
                         "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed, retrying in %lld ms: %s", held->job.type,
               (long long)delay, why);
-    fp_queue_retry(sup->queue, held->queue, held->entry_id, payload, len, delay);
+    fp_queue_retry(sup->redis.queue, held->queue, held->entry_id, payload, len, delay);
     free(payload);
     count_outcome(sup, held, kind == FP_OUTCOME_FAILED ? FP_OUTCOME_RETRIED : kind, why);
-    sup->jobs_retried++;
-    sup->last_outcome_ms = fp_os_now_ms();
+    sup->counters.jobs_retried++;
+    sup->counters.last_outcome_ms = fp_os_now_ms();
 }
 
 /* ---- pulling ------------------------------------------------------------ */
 
 static void update_want(fp_supervisor_t *sup)
 {
-    if (sup->queue == NULL || sup->queue_closed)
+    if (sup->redis.queue == NULL || sup->redis.closed)
         return;
     size_t room = 0;
-    bool ledger_holds = sup->ledger_full || (sup->ledger_failing &&
+    bool ledger_holds = sup->ledger.full || (sup->ledger.failing &&
                                              sup->cfg->ledger.on_error == FP_LEDGER_PAUSE);
-    if (sup->state == SUP_RUNNING && sup->queue_ready && !sup->quiet && !ledger_holds)
-        room = fp_pool_room(&sup->pool);
-    fp_queue_want(sup->queue, room);
+    if (sup->state == SUP_RUNNING && sup->redis.ready && !sup->quiet && !ledger_holds)
+        room = fp_pool_room(&sup->pool, sup->held.count);
+    fp_queue_want(sup->redis.queue, room);
 }
 
 static bool known_type(const fp_supervisor_t *sup, const char *type)
@@ -382,14 +363,14 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
     held->payload = pulled->payload;
     held->payload_len = pulled->payload_len;
     pulled->entry_id = pulled->payload = NULL;
-    sup->pool.held++;
+    sup->held.count++;
 
     fp_err_t why;
     fp_err_clear(&why);
     if (fp_job_parse(held->payload, held->payload_len, (size_t)sup->cfg->limits.max_job_bytes,
                      &held->job, &why) < 0) {
         job_dead(sup, held, why.msg);
-        held_release(sup, held);
+        fp_held_release(&sup->held, held);
         return;
     }
     int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts
@@ -401,43 +382,41 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
         snprintf(msg, sizeof msg, "delivered %llu times without an outcome",
                  (unsigned long long)pulled->deliveries);
         job_dead(sup, held, msg);
-        held_release(sup, held);
+        fp_held_release(&sup->held, held);
         return;
     }
     if (!known_type(sup, held->job.type)) {
         char msg[FP_JOB_TYPE_MAX + 64];
         snprintf(msg, sizeof msg, "unknown job type \"%s\"", held->job.type);
         job_dead(sup, held, msg);
-        held_release(sup, held);
+        fp_held_release(&sup->held, held);
         return;
     }
-    wait_push(sup, held);
+    fp_held_wait_push(&sup->held, held);
 }
 
 static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
 {
     fp_supervisor_t *sup = ctx;
-    if (sup->first_pull_ms == 0 && n > 0)
-        sup->first_pull_ms = fp_os_now_ms();
-    sup->pulls++;
-    sup->last_pull_ms = fp_os_now_ms();
+    if (sup->counters.first_pull_ms == 0 && n > 0)
+        sup->counters.first_pull_ms = fp_os_now_ms();
+    sup->counters.pulls++;
+    sup->counters.last_pull_ms = fp_os_now_ms();
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
             continue;
         accept_pulled(sup, &jobs[i]);
     }
-    if (sup->pool.held > sup->max_held_seen)
-        sup->max_held_seen = sup->pool.held;
     if (fp_log_enabled(FP_LOG_DEBUG))
-        fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->pool.held,
+        fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->held.count,
                      sup->pool.target + sup->pool.prefetch);
     if (sup->state != SUP_RUNNING) {
         /* A pull that was in flight when draining began: put it back. */
         fp_held_t *held;
-        while ((held = wait_pop(sup)) != NULL) {
-            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+        while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
+            fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                               held->payload_len);
-            held_release(sup, held);
+            fp_held_release(&sup->held, held);
         }
         maybe_finish(sup);
         return;
@@ -448,10 +427,10 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
 static void on_queue_ready(void *ctx, bool ready)
 {
     fp_supervisor_t *sup = ctx;
-    sup->queue_ready = ready;
+    sup->redis.ready = ready;
     update_want(sup);
     if (ready && sup->health != NULL)
-        fp_queue_sample(sup->queue, on_queue_sample, sup);
+        fp_queue_sample(sup->redis.queue, on_queue_sample, sup);
 }
 
 /* ---- channels ----------------------------------------------------------- */
@@ -513,15 +492,16 @@ static int channel_flush(channel_t *ch)
 static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     channel_t *ch = slot->channel;
-    if (slot->id == sup->held_back)
-        sup->held_back = -1;
+    if (slot->id == sup->reload.held_back)
+        sup->reload.held_back = -1;
     if (ch != NULL)
         channel_flush(ch); /* jobs queued for it go first */
-    sup->line.len = 0;
-    if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&sup->line) < 0 ||
-        channel_send(ch, sup->line.data, sup->line.len) < 0) {
+    fp_buf_t line = {0};
+    if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&line) < 0 ||
+        channel_send(ch, line.data, line.len) < 0) {
         signal_child(slot, SIGTERM);
     }
+    fp_buf_free(&line);
     slot->state = FP_CHILD_STOPPING;
 }
 
@@ -563,7 +543,7 @@ static void on_job_timer(uv_timer_t *timer)
     }
     fp_held_t *held = slot->job;
     fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out; sending SIGTERM",
-                held != NULL ? held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
+                held != NULL ? fp_held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
                 (int)slot->pid);
     slot->timed_out = true;
     signal_child(slot, SIGTERM);
@@ -576,31 +556,6 @@ static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
 {
     fp_log_warn(LOG, "could not hand %s to child %d: %s", what, slot->id, uv_strerror(rc));
     signal_child(slot, SIGKILL);
-}
-
-/* The jobs sent to one child, oldest (running) first. */
-static void slot_push(fp_slot_t *slot, fp_held_t *held)
-{
-    held->next = NULL;
-    if (slot->job_tail != NULL)
-        ((fp_held_t *)slot->job_tail)->next = held;
-    else
-        slot->job = held;
-    slot->job_tail = held;
-    slot->depth++;
-}
-
-static fp_held_t *slot_pop(fp_slot_t *slot)
-{
-    fp_held_t *held = slot->job;
-    if (held != NULL) {
-        slot->job = held->next;
-        if (slot->job == NULL)
-            slot->job_tail = NULL;
-        held->next = NULL;
-        slot->depth--;
-    }
-    return held;
 }
 
 /* The job at the head of a child's queue is running from now on: the child
@@ -622,7 +577,7 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     channel_t *ch = slot->channel;
     held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
-    slot_push(slot, held);
+    fp_held_slot_push(slot, held);
     slot->state = FP_CHILD_BUSY;
     if (slot->job == held)
         start_head(sup, slot);
@@ -638,8 +593,8 @@ static void dispatch(fp_supervisor_t *sup)
 {
     fp_slot_t *slot;
     bool sent = false;
-    while (sup->wait_head != NULL && (slot = fp_pool_pick(&sup->pool)) != NULL) {
-        assign(sup, slot, wait_pop(sup));
+    while (sup->held.wait_head != NULL && (slot = fp_pool_pick(&sup->pool)) != NULL) {
+        assign(sup, slot, fp_held_wait_pop(&sup->held));
         sent = true;
     }
     for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
@@ -655,7 +610,7 @@ static void dispatch(fp_supervisor_t *sup)
 static bool over_limits(const fp_supervisor_t *sup, const fp_slot_t *slot, const char **why)
 {
     int64_t max_kb = sup->cfg->pool.max_memory_per_child_bytes / 1024;
-    if (slot->generation != sup->generation) {
+    if (slot->generation != sup->reload.generation) {
         *why = "a reload";
         return true;
     }
@@ -676,10 +631,10 @@ static bool over_limits(const fp_supervisor_t *sup, const fp_slot_t *slot, const
 static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     const char *why;
-    if (sup->state != SUP_RUNNING || sup->retiring > 0 || !over_limits(sup, slot, &why))
+    if (sup->state != SUP_RUNNING || sup->children.retiring > 0 || !over_limits(sup, slot, &why))
         return false;
-    if (!fp_pool_may_roll(&sup->pool, sup->generation, sup->reload_unproven,
-                          uv_is_active((uv_handle_t *)&sup->respawn_timer)))
+    if (!fp_pool_may_roll(&sup->pool, sup->reload.generation, sup->reload.unproven,
+                          uv_is_active((uv_handle_t *)&sup->timers.respawn)))
         return false;
     fp_err_t err;
     fp_err_clear(&err);
@@ -687,19 +642,19 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     pid_t pid = slot->pid;
     int64_t jobs = slot->jobs_done, rss = slot->rss_kb;
     if (spawn_child(sup, &err) < 0) {
-        start_failed(sup, sup->generation, err.msg);
+        start_failed(sup, sup->reload.generation, err.msg);
         return false;
     }
     slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
     fp_log_info(LOG, "child %d (pid %d) is replaced after %s (%lld jobs, rss %lld kB)", id,
                 (int)pid, why, (long long)jobs, (long long)rss);
     slot->retiring = true;
-    sup->retiring++;
+    sup->children.retiring++;
     fp_metrics_child_restart(sup->metrics, why[0] == 'a'             ? FP_RESTART_RELOAD
                                            : strstr(why, "memory") ? FP_RESTART_MAX_MEMORY
                                                                    : FP_RESTART_MAX_JOBS);
-    if (why[0] == 'a' && sup->reload_unproven) {
-        sup->held_back = id; /* stopped by said_ready, kept by undo_reload */
+    if (why[0] == 'a' && sup->reload.unproven) {
+        sup->reload.held_back = id; /* stopped by said_ready, kept by undo_reload */
         return true;
     }
     send_stop(sup, slot);
@@ -715,12 +670,12 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         return;
     }
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
-    slot_pop(slot);
+    fp_held_slot_pop(slot);
     if (msg->ok) {
-        fp_queue_ack(sup->queue, held->queue, held->entry_id);
+        fp_queue_ack(sup->redis.queue, held->queue, held->entry_id);
         count_outcome(sup, held, FP_OUTCOME_OK, NULL);
-        sup->jobs_ok++;
-        sup->last_outcome_ms = fp_os_now_ms();
+        sup->counters.jobs_ok++;
+        sup->counters.last_outcome_ms = fp_os_now_ms();
     } else {
         job_failed(sup, held, msg->error != NULL ? msg->error : "failed", msg->retry,
                    FP_OUTCOME_FAILED);
@@ -729,7 +684,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     slot->rss_kb = msg->rss_kb;
     if (slot->jobs_done == 1)
         fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
-    held_release(sup, held);
+    fp_held_release(&sup->held, held);
     if (slot->job != NULL)
         start_head(sup, slot);
     else if (slot->state == FP_CHILD_BUSY)
@@ -748,16 +703,16 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
 static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     slot->said_ready = true;
-    sup->start_error[0] = '\0';
+    sup->children.start_error[0] = '\0';
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
-    if (slot->generation != sup->generation)
+    if (slot->generation != sup->reload.generation)
         return;
-    sup->reload_unproven = false;
-    if (sup->held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->held_back];
+    sup->reload.unproven = false;
+    if (sup->reload.held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->reload.held_back];
         if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
             send_stop(sup, old);
-        sup->held_back = -1;
+        sup->reload.held_back = -1;
     }
 }
 
@@ -767,7 +722,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
 static void requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     fp_held_t *held, *rest = NULL;
-    while ((held = slot_pop(slot)) != NULL) {
+    while ((held = fp_held_slot_pop(slot)) != NULL) {
         held->next = rest; /* reversed, so pushing each to the front keeps the order */
         rest = held;
     }
@@ -775,11 +730,11 @@ static void requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
         rest = held->next;
         held->started_at_ms = 0;
         if (sup->state == SUP_RUNNING) {
-            wait_push_front(sup, held);
+            fp_held_wait_push_front(&sup->held, held);
         } else {
-            fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+            fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                               held->payload_len);
-            held_release(sup, held);
+            fp_held_release(&sup->held, held);
         }
     }
 }
@@ -796,13 +751,13 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
         return;
     }
     fp_log_error(LOG, "child %d (pid %d) broke the protocol while running job %s: %s; killing it",
-                 slot->id, (int)slot->pid, held_name(held), why);
+                 slot->id, (int)slot->pid, fp_held_name(held), why);
     char reason[FP_ERR_MSG_MAX + 16];
     snprintf(reason, sizeof reason, "protocol: %s", why);
     uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
-    slot_pop(slot);
+    fp_held_slot_pop(slot);
     job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
-    held_release(sup, held);
+    fp_held_release(&sup->held, held);
     /* Queued jobs leave now: its reap would blame the next one for the
      * kill, and a further bad line in the same read would fail it too. */
     requeue_queued(sup, slot);
@@ -831,10 +786,10 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
         slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
         fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
-        if (!sup->pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
-            sup->pool_was_ready = true;
+        if (!sup->children.pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
+            sup->children.pool_was_ready = true;
             fp_log_info(LOG, "pool ready: %zu children in %lld ms", sup->pool.target,
-                        (long long)(fp_os_now_ms() - sup->start_ms));
+                        (long long)(fp_os_now_ms() - sup->counters.start_ms));
         }
         if (sup->state != SUP_RUNNING)
             send_stop(sup, slot);
@@ -1137,7 +1092,7 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     const fp_config_t *cfg = sup->cfg;
     slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
                                       next_random(sup));
-    slot->generation = sup->generation;
+    slot->generation = sup->reload.generation;
     uv_timer_start(&((channel_t *)slot->channel)->job_timer, on_start_timer,
                    (uint64_t)cfg->pool.start_timeout_ms, 0);
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
@@ -1149,13 +1104,13 @@ static void on_respawn_timer(uv_timer_t *timer);
 static void top_up(fp_supervisor_t *sup)
 {
     /* While a crash-loop delay runs, only its timer may fork. */
-    if (uv_is_active((uv_handle_t *)&sup->respawn_timer))
+    if (uv_is_active((uv_handle_t *)&sup->timers.respawn))
         return;
     while (sup->state == SUP_RUNNING && fp_pool_live(&sup->pool) < sup->pool.target) {
         fp_err_t err;
         fp_err_clear(&err);
         if (spawn_child(sup, &err) < 0) {
-            start_failed(sup, sup->generation, err.msg);
+            start_failed(sup, sup->reload.generation, err.msg);
             return;
         }
     }
@@ -1192,14 +1147,14 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
 static void release_unused_configs(fp_supervisor_t *sup)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < sup->nreloaded; i++) {
-        fp_config_t *c = sup->reloaded[i];
-        if (c == sup->cfg || c == sup->proven_cfg)
-            sup->reloaded[kept++] = c;
+    for (size_t i = 0; i < sup->reload.nconfigs; i++) {
+        fp_config_t *c = sup->reload.configs[i];
+        if (c == sup->cfg || c == sup->reload.proven_cfg)
+            sup->reload.configs[kept++] = c;
         else
             fp_config_free(c);
     }
-    sup->nreloaded = kept;
+    sup->reload.nconfigs = kept;
 }
 
 /* A reload whose first new child cannot start is undone, as a broken file
@@ -1210,20 +1165,20 @@ static void release_unused_configs(fp_supervisor_t *sup)
  * the cause; /stats and /metrics keep it. */
 static void undo_reload(fp_supervisor_t *sup, const char *why)
 {
-    snprintf(sup->reload_error, sizeof sup->reload_error, "%s", why);
-    sup->reload_failures++;
-    if (sup->held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->held_back];
-        sup->held_back = -1;
+    snprintf(sup->reload.error, sizeof sup->reload.error, "%s", why);
+    sup->reload.failures++;
+    if (sup->reload.held_back >= 0) {
+        fp_slot_t *old = &sup->pool.slots[sup->reload.held_back];
+        sup->reload.held_back = -1;
         if (old->retiring) {
             old->retiring = false;
-            sup->retiring--;
+            sup->children.retiring--;
         }
     }
-    sup->reload_unproven = false;
-    apply_config(sup, sup->proven_cfg);
+    sup->reload.unproven = false;
+    apply_config(sup, sup->reload.proven_cfg);
     release_unused_configs(sup);
-    sup->generation = sup->proven_generation;
+    sup->reload.generation = sup->reload.proven_generation;
     fp_log_error(LOG, "reload failed: its children cannot start (%s); keeping %s and its "
                       "children, send HUP again once fixed",
                  why, sup->cfg->source);
@@ -1238,7 +1193,7 @@ static void undo_reload(fp_supervisor_t *sup, const char *why)
 static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why)
 {
     int64_t delay = 0;
-    switch (fp_pool_start_failed(&sup->pool, child_gen, sup->generation, sup->reload_unproven,
+    switch (fp_pool_start_failed(&sup->pool, child_gen, sup->reload.generation, sup->reload.unproven,
                                  &delay)) {
     case FP_START_REVERT:
         undo_reload(sup, why);
@@ -1252,16 +1207,16 @@ static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *w
     case FP_START_RETRY:
         break;
     }
-    snprintf(sup->start_error, sizeof sup->start_error, "%s", why);
+    snprintf(sup->children.start_error, sizeof sup->children.start_error, "%s", why);
     fp_log_error(LOG, "cannot start a child: %s; next start in %lld ms", why, (long long)delay);
-    uv_timer_start(&sup->respawn_timer, on_respawn_timer, (uint64_t)delay, 0);
+    uv_timer_start(&sup->timers.respawn, on_respawn_timer, (uint64_t)delay, 0);
 }
 
 /* The live children, the one a reload holds back aside. */
 static size_t live_beyond_held_back(const fp_supervisor_t *sup)
 {
     size_t live = fp_pool_live(&sup->pool);
-    return sup->held_back >= 0 && live > 0 ? live - 1 : live;
+    return sup->reload.held_back >= 0 && live > 0 ? live - 1 : live;
 }
 
 /* Brings the pool to its target: forks what is missing, stops children
@@ -1279,7 +1234,7 @@ static void rebalance(fp_supervisor_t *sup)
                     (int)slot->pid, sup->pool.target);
         send_stop(sup, slot);
     }
-    for (size_t i = 0; i < sup->pool.capacity && sup->retiring == 0; i++) {
+    for (size_t i = 0; i < sup->pool.capacity && sup->children.retiring == 0; i++) {
         slot = &sup->pool.slots[i];
         if ((slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_BUSY) && !slot->channel_eof)
             maybe_retire(sup, slot);
@@ -1340,7 +1295,7 @@ static bool stopped_by_us(int status)
  * (or back to Redis when draining) without an attempt counted. */
 static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const char *how)
 {
-    fp_held_t *held = slot_pop(slot);
+    fp_held_t *held = fp_held_slot_pop(slot);
     if (held == NULL)
         return;
     char why[224];
@@ -1354,7 +1309,7 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
     else
         snprintf(why, sizeof why, "child crashed: %s", how);
     job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
-    held_release(sup, held);
+    fp_held_release(&sup->held, held);
     requeue_queued(sup, slot);
 }
 
@@ -1373,10 +1328,10 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
     settle_dead_child_jobs(sup, slot, how);
-    if (id == sup->held_back)
-        sup->held_back = -1;
+    if (id == sup->reload.held_back)
+        sup->reload.held_back = -1;
     if (slot->retiring)
-        sup->retiring--;
+        sup->children.retiring--;
     if (!expected) {
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
         bool init_failed = WIFEXITED(status) && WEXITSTATUS(status) == FP_CHILD_EXIT_INIT_FAILED;
@@ -1449,30 +1404,30 @@ static void close_handle(uv_handle_t *handle)
 static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
-    sup->queue = NULL;
+    sup->redis.queue = NULL;
     /* Released only now: every outcome of this daemon is in Redis. */
-    fp_lease_close(sup->lease, NULL, NULL);
-    sup->lease = NULL;
+    fp_lease_close(sup->redis.lease, NULL, NULL);
+    sup->redis.lease = NULL;
     outputs_close_all(sup);
     if (sup->health != NULL) {
         fp_health_close(sup->health, NULL, NULL);
         sup->health = NULL;
     }
-    close_handle((uv_handle_t *)&sup->sig_term);
-    close_handle((uv_handle_t *)&sup->sig_int);
-    close_handle((uv_handle_t *)&sup->sig_quit);
-    close_handle((uv_handle_t *)&sup->sig_chld);
-    close_handle((uv_handle_t *)&sup->sig_tstp);
-    close_handle((uv_handle_t *)&sup->sig_hup);
-    close_handle((uv_handle_t *)&sup->sig_ttin);
-    close_handle((uv_handle_t *)&sup->sig_ttou);
-    close_handle((uv_handle_t *)&sup->sig_usr1);
-    close_handle((uv_handle_t *)&sup->burst_timer);
-    close_handle((uv_handle_t *)&sup->drain_timer);
-    close_handle((uv_handle_t *)&sup->shutdown_timer);
-    close_handle((uv_handle_t *)&sup->respawn_timer);
-    close_handle((uv_handle_t *)&sup->ledger_timer);
-    close_handle((uv_handle_t *)&sup->sample_timer);
+    close_handle((uv_handle_t *)&sup->signals.term);
+    close_handle((uv_handle_t *)&sup->signals.intr);
+    close_handle((uv_handle_t *)&sup->signals.quit);
+    close_handle((uv_handle_t *)&sup->signals.chld);
+    close_handle((uv_handle_t *)&sup->signals.tstp);
+    close_handle((uv_handle_t *)&sup->signals.hup);
+    close_handle((uv_handle_t *)&sup->signals.ttin);
+    close_handle((uv_handle_t *)&sup->signals.ttou);
+    close_handle((uv_handle_t *)&sup->signals.usr1);
+    close_handle((uv_handle_t *)&sup->timers.burst);
+    close_handle((uv_handle_t *)&sup->timers.drain);
+    close_handle((uv_handle_t *)&sup->timers.shutdown);
+    close_handle((uv_handle_t *)&sup->timers.respawn);
+    close_handle((uv_handle_t *)&sup->ledger.timer);
+    close_handle((uv_handle_t *)&sup->timers.sample);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -1484,22 +1439,22 @@ static bool slots_empty(const fp_supervisor_t *sup)
  * the loop then runs out of handles and fp_supervisor_run returns. */
 static void maybe_finish(fp_supervisor_t *sup)
 {
-    if (sup->state == SUP_RUNNING || sup->queue_closed || !slots_empty(sup))
+    if (sup->state == SUP_RUNNING || sup->redis.closed || !slots_empty(sup))
         return;
-    if (sup->state == SUP_DRAINING && sup->queue != NULL && fp_queue_unconfirmed(sup->queue) > 0)
+    if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_queue_unconfirmed(sup->redis.queue) > 0)
         return; /* the drain timer polls again */
-    sup->queue_closed = true;
+    sup->redis.closed = true;
     /* The busy span is what benchmarks divide by: start-up and the final
      * drain are reported apart from it. */
-    int64_t busy_ms = sup->first_pull_ms && sup->last_outcome_ms > sup->first_pull_ms
-                          ? sup->last_outcome_ms - sup->first_pull_ms
+    int64_t busy_ms = sup->counters.first_pull_ms && sup->counters.last_outcome_ms > sup->counters.first_pull_ms
+                          ? sup->counters.last_outcome_ms - sup->counters.first_pull_ms
                           : 0;
     fp_log_info(LOG, "stopped: %llu jobs done, %llu failed, %llu retried, busy %lld.%03lld s (first pull to last outcome)",
-                (unsigned long long)sup->jobs_ok, (unsigned long long)sup->jobs_failed,
-                (unsigned long long)sup->jobs_retried,
+                (unsigned long long)sup->counters.jobs_ok, (unsigned long long)sup->counters.jobs_failed,
+                (unsigned long long)sup->counters.jobs_retried,
                 (long long)(busy_ms / 1000), (long long)(busy_ms % 1000));
-    if (sup->queue != NULL)
-        fp_queue_close(sup->queue, on_queue_closed, sup);
+    if (sup->redis.queue != NULL)
+        fp_queue_close(sup->redis.queue, on_queue_closed, sup);
     else
         on_queue_closed(sup);
 }
@@ -1523,22 +1478,22 @@ static void begin_drain(fp_supervisor_t *sup, const char *why)
                 fp_pool_count(&sup->pool, FP_CHILD_BUSY),
                 (long long)sup->cfg->daemon.shutdown_timeout_ms);
     update_want(sup);
-    uv_timer_stop(&sup->burst_timer);
-    uv_timer_stop(&sup->respawn_timer);
+    uv_timer_stop(&sup->timers.burst);
+    uv_timer_stop(&sup->timers.respawn);
     fp_held_t *held;
-    while ((held = wait_pop(sup)) != NULL) {
-        fp_queue_put_back(sup->queue, held->queue, held->entry_id, held->payload,
+    while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
+        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
-        held_release(sup, held);
+        fp_held_release(&sup->held, held);
     }
     for (size_t i = 0; i < sup->pool.capacity; i++) {
         fp_slot_t *slot = &sup->pool.slots[i];
         if (slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_STARTING)
             send_stop(sup, slot);
     }
-    uv_timer_start(&sup->shutdown_timer, on_shutdown_timeout,
+    uv_timer_start(&sup->timers.shutdown, on_shutdown_timeout,
                    (uint64_t)sup->cfg->daemon.shutdown_timeout_ms, 0);
-    uv_timer_start(&sup->drain_timer, on_drain_timer, DRAIN_POLL_MS, DRAIN_POLL_MS);
+    uv_timer_start(&sup->timers.drain, on_drain_timer, DRAIN_POLL_MS, DRAIN_POLL_MS);
     maybe_finish(sup);
 }
 
@@ -1554,13 +1509,13 @@ static void terminate(fp_supervisor_t *sup, const char *why)
         if (slot->state != FP_CHILD_FREE && !slot->reaped) {
             /* Forget its jobs: not acknowledged, so Redis keeps them pending. */
             fp_held_t *held;
-            while ((held = slot_pop(slot)) != NULL)
-                held_release(sup, held);
+            while ((held = fp_held_slot_pop(slot)) != NULL)
+                fp_held_release(&sup->held, held);
             signal_child(slot, SIGKILL);
             slot->state = FP_CHILD_STOPPING;
         }
     }
-    uv_timer_stop(&sup->shutdown_timer);
+    uv_timer_stop(&sup->timers.shutdown);
     maybe_finish(sup);
 }
 
@@ -1582,7 +1537,7 @@ static void on_quiet_signal(uv_signal_t *handle, int signum)
     if (sup->quiet || sup->state != SUP_RUNNING)
         return;
     sup->quiet = true;
-    fp_log_info(LOG, "quiet (SIGTSTP): no more pulls; %zu jobs held finish", sup->pool.held);
+    fp_log_info(LOG, "quiet (SIGTSTP): no more pulls; %zu jobs held finish", sup->held.count);
     update_want(sup);
 }
 
@@ -1625,15 +1580,15 @@ static void reload_load_failed(fp_supervisor_t *sup, const fp_err_t *err)
     const fp_privs_plan_t *privs = sup->opts.privs;
     bool dropped = privs != NULL && privs->drop;
     bool denied = err->code == -EACCES && dropped;
-    int n = snprintf(sup->reload_error, sizeof sup->reload_error, "%s%s%s%s", err->msg,
+    int n = snprintf(sup->reload.error, sizeof sup->reload.error, "%s%s%s%s", err->msg,
                      denied ? " (re-read as daemon.user \"" : "",
                      denied ? (privs->set_uid ? privs->user : "root") : "",
                      denied ? "\", which must be able to read it)" : "");
-    if (n >= (int)sizeof sup->reload_error)
-        fp_log_debug(LOG, "reload error cut to %zu bytes", sizeof sup->reload_error - 1);
+    if (n >= (int)sizeof sup->reload.error)
+        fp_log_debug(LOG, "reload error cut to %zu bytes", sizeof sup->reload.error - 1);
     /* Not counted in reload_failures: that counts reloads undone after
      * their children failed; this one never started. */
-    fp_log_error(LOG, "reload failed, keeping the current configuration: %s", sup->reload_error);
+    fp_log_error(LOG, "reload failed, keeping the current configuration: %s", sup->reload.error);
 }
 
 /* HUP: a new configuration, or the old one kept when the file is broken;
@@ -1649,28 +1604,28 @@ static void on_reload_signal(uv_signal_t *handle, int signum)
     fp_config_t *cfg = NULL;
     fp_err_t err;
     fp_err_clear(&err);
-    fp_config_t **grown = realloc(sup->reloaded, (sup->nreloaded + 1) * sizeof *grown);
+    fp_config_t **grown = realloc(sup->reload.configs, (sup->reload.nconfigs + 1) * sizeof *grown);
     if (grown == NULL) {
         fp_log_error(LOG, "reload failed: out of memory; keeping the current configuration");
         return;
     }
-    sup->reloaded = grown;
+    sup->reload.configs = grown;
     if (fp_config_load(path, &cfg, &err) < 0) {
         reload_load_failed(sup, &err);
         return;
     }
-    sup->reloaded[sup->nreloaded++] = cfg;
+    sup->reload.configs[sup->reload.nconfigs++] = cfg;
     warn_restart_only(sup->cfg, cfg);
-    if (!sup->reload_unproven) {
+    if (!sup->reload.unproven) {
         /* A reload over one still unproven would go back to that one. */
-        sup->proven_cfg = sup->cfg;
-        sup->proven_generation = sup->generation;
+        sup->reload.proven_cfg = sup->cfg;
+        sup->reload.proven_generation = sup->reload.generation;
     }
     apply_config(sup, cfg);
     release_unused_configs(sup);
-    sup->generation = ++sup->generations;
-    sup->reload_unproven = true;
-    sup->reload_error[0] = '\0';
+    sup->reload.generation = ++sup->reload.generations;
+    sup->reload.unproven = true;
+    sup->reload.error[0] = '\0';
     fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu, pipeline %zu; replacing children one at a time",
                 cfg->source, sup->pool.target, sup->pool.prefetch, sup->pool.pipeline);
     rebalance(sup);
@@ -1710,15 +1665,15 @@ static void on_reopen_signal(uv_signal_t *handle, int signum)
 static void on_drained_checked(void *ctx, bool drained)
 {
     fp_supervisor_t *sup = ctx;
-    if (drained && sup->state == SUP_RUNNING && sup->pool.held == 0)
+    if (drained && sup->state == SUP_RUNNING && sup->held.count == 0)
         begin_drain(sup, "burst: queues empty");
 }
 
 static void on_burst_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
-    if (sup->state == SUP_RUNNING && sup->queue_ready && sup->pool.held == 0)
-        fp_queue_check_drained(sup->queue, on_drained_checked, sup);
+    if (sup->state == SUP_RUNNING && sup->redis.ready && sup->held.count == 0)
+        fp_queue_check_drained(sup->redis.queue, on_drained_checked, sup);
 }
 
 /* ---- health endpoint ---------------------------------------------------- */
@@ -1731,10 +1686,10 @@ static void on_burst_timer(uv_timer_t *timer)
 static void on_ledger_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
-    fp_ledger_set_skip(sup->ledger, sup->cfg->ledger.on_error == FP_LEDGER_SKIP);
-    bool failing = fp_ledger_failing(sup->ledger);
-    if (failing != sup->ledger_failing) {
-        sup->ledger_failing = failing;
+    fp_ledger_set_skip(sup->ledger.writer, sup->cfg->ledger.on_error == FP_LEDGER_SKIP);
+    bool failing = fp_ledger_failing(sup->ledger.writer);
+    if (failing != sup->ledger.failing) {
+        sup->ledger.failing = failing;
         if (failing)
             fp_log_error(LOG, "the ledger cannot write; %s until it can",
                          sup->cfg->ledger.on_error == FP_LEDGER_SKIP ? "its rows are dropped"
@@ -1743,8 +1698,8 @@ static void on_ledger_timer(uv_timer_t *timer)
             fp_log_info(LOG, "the ledger writes again");
         update_want(sup);
     }
-    if (sup->ledger_full && fp_ledger_backlog(sup->ledger) < LEDGER_CAPACITY / 2) {
-        sup->ledger_full = false;
+    if (sup->ledger.full && fp_ledger_backlog(sup->ledger.writer) < LEDGER_CAPACITY / 2) {
+        sup->ledger.full = false;
         fp_log_info(LOG, "the ledger writer caught up; pulls resume");
         update_want(sup);
     }
@@ -1766,8 +1721,8 @@ static void on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
 static void on_sample_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
-    if (sup->queue != NULL && !sup->queue_closed)
-        fp_queue_sample(sup->queue, on_queue_sample, sup);
+    if (sup->redis.queue != NULL && !sup->redis.closed)
+        fp_queue_sample(sup->redis.queue, on_queue_sample, sup);
 }
 
 static int start_ledger(fp_supervisor_t *sup, fp_err_t *err)
@@ -1775,10 +1730,10 @@ static int start_ledger(fp_supervisor_t *sup, fp_err_t *err)
     const fp_config_t *cfg = sup->cfg;
     if (cfg->ledger.path[0] == '\0')
         return 0;
-    int rc = fp_ledger_open(cfg->ledger.path, cfg->ledger.retain_ms, LEDGER_CAPACITY, &sup->ledger, err);
+    int rc = fp_ledger_open(cfg->ledger.path, cfg->ledger.retain_ms, LEDGER_CAPACITY, &sup->ledger.writer, err);
     if (rc == 0) {
-        fp_ledger_set_skip(sup->ledger, cfg->ledger.on_error == FP_LEDGER_SKIP);
-        uv_timer_start(&sup->ledger_timer, on_ledger_timer, LEDGER_POLL_MS, LEDGER_POLL_MS);
+        fp_ledger_set_skip(sup->ledger.writer, cfg->ledger.on_error == FP_LEDGER_SKIP);
+        uv_timer_start(&sup->ledger.timer, on_ledger_timer, LEDGER_POLL_MS, LEDGER_POLL_MS);
     }
     return rc;
 }
@@ -1820,10 +1775,10 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *doc = cJSON_CreateObject();
     cJSON *reasons = cJSON_AddArrayToObject(doc, "reasons");
     size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
-    if (!sup->queue_ready)
+    if (!sup->redis.ready)
         add_reason(reasons, "redis disconnected",
-                   !sup->lease_held  ? "daemon.name lease not held yet"
-                   : sup->queue != NULL ? fp_queue_down_reason(sup->queue)
+                   !sup->redis.lease_held  ? "daemon.name lease not held yet"
+                   : sup->redis.queue != NULL ? fp_queue_down_reason(sup->redis.queue)
                                         : "");
     if (alive == 0)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("no live child"));
@@ -1831,12 +1786,12 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("draining"));
     if (sup->quiet)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("quiet (SIGTSTP)"));
-    if (sup->start_error[0] != '\0') {
+    if (sup->children.start_error[0] != '\0') {
         char why[START_ERROR_MAX + 32];
-        snprintf(why, sizeof why, "children crash-looping: %s", sup->start_error);
+        snprintf(why, sizeof why, "children crash-looping: %s", sup->children.start_error);
         cJSON_AddItemToArray(reasons, cJSON_CreateString(why));
     }
-    if (sup->ledger_failing)
+    if (sup->ledger.failing)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("ledger"));
     bool ready = cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
@@ -1852,25 +1807,25 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.children[FP_MCHILD_IDLE] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_IDLE);
     g.children[FP_MCHILD_BUSY] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
-    g.redis_connected = sup->queue_ready;
-    g.jobs_held = (int64_t)sup->pool.held;
+    g.redis_connected = sup->redis.ready;
+    g.jobs_held = (int64_t)sup->held.count;
     g.jobs_held_limit = (int64_t)(sup->pool.target + sup->pool.prefetch);
-    g.pulls_total = sup->pulls;
-    if (sup->queue != NULL) {
+    g.pulls_total = sup->counters.pulls;
+    if (sup->redis.queue != NULL) {
         fp_queue_stats_t qs;
-        fp_queue_stats(sup->queue, &qs);
+        fp_queue_stats(sup->redis.queue, &qs);
         g.outcomes_stale = qs.outcomes_stale;
         g.renewals_lost = qs.renewals_lost;
     }
-    g.reload_failures_total = sup->reload_failures;
-    g.last_pull_age_seconds = sup->last_pull_ms > 0
-                                  ? (double)(fp_os_now_ms() - sup->last_pull_ms) / 1000.0
+    g.reload_failures_total = sup->reload.failures;
+    g.last_pull_age_seconds = sup->counters.last_pull_ms > 0
+                                  ? (double)(fp_os_now_ms() - sup->counters.last_pull_ms) / 1000.0
                                   : -1.0;
-    g.ledger_backlog = sup->ledger != NULL ? (int64_t)fp_ledger_backlog(sup->ledger) : -1;
-    if (sup->ledger != NULL) {
+    g.ledger_backlog = sup->ledger.writer != NULL ? (int64_t)fp_ledger_backlog(sup->ledger.writer) : -1;
+    if (sup->ledger.writer != NULL) {
         fp_ledger_stats_t ls;
-        fp_ledger_stats(sup->ledger, &ls);
-        g.ledger_failing = sup->ledger_failing;
+        fp_ledger_stats(sup->ledger.writer, &ls);
+        g.ledger_failing = sup->ledger.failing;
         g.ledger_rows_dropped = ls.dropped;
     }
     fp_metrics_set_gauges(sup->metrics, &g);
@@ -1906,24 +1861,24 @@ static cJSON *child_json(const fp_slot_t *slot)
 static cJSON *reload_json(const fp_supervisor_t *sup)
 {
     const char *state = "done";
-    if (sup->reload_error[0] != '\0')
+    if (sup->reload.error[0] != '\0')
         state = "failed";
-    else if (sup->generations == 0)
+    else if (sup->reload.generations == 0)
         state = "none";
-    else if (sup->reload_unproven)
+    else if (sup->reload.unproven)
         state = "starting";
     for (size_t i = 0; strcmp(state, "done") == 0 && i < sup->pool.capacity; i++) {
         const fp_slot_t *slot = &sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && slot->state < FP_CHILD_STOPPING &&
-            slot->generation != sup->generation)
+            slot->generation != sup->reload.generation)
             state = "rolling";
     }
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "state", state);
-    cJSON_AddNumberToObject(r, "generation", sup->generation);
-    cJSON_AddNumberToObject(r, "failures", (double)sup->reload_failures);
-    if (sup->reload_error[0] != '\0')
-        cJSON_AddStringToObject(r, "error", sup->reload_error);
+    cJSON_AddNumberToObject(r, "generation", sup->reload.generation);
+    cJSON_AddNumberToObject(r, "failures", (double)sup->reload.failures);
+    if (sup->reload.error[0] != '\0')
+        cJSON_AddStringToObject(r, "error", sup->reload.error);
     return r;
 }
 
@@ -1943,12 +1898,12 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
             cJSON_AddItemToArray(children, child_json(&sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", reload_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
-    cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->jobs_ok);
-    cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->jobs_failed);
-    cJSON_AddNumberToObject(counters, "jobs_retried", (double)sup->jobs_retried);
-    cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->pool.held);
+    cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->counters.jobs_ok);
+    cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->counters.jobs_failed);
+    cJSON_AddNumberToObject(counters, "jobs_retried", (double)sup->counters.jobs_retried);
+    cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->held.count);
     cJSON_AddNumberToObject(counters, "jobs_held_limit", (double)(sup->pool.target + sup->pool.prefetch));
-    cJSON_AddBoolToObject(counters, "redis_connected", sup->queue_ready);
+    cJSON_AddBoolToObject(counters, "redis_connected", sup->redis.ready);
     int rc = respond_json(doc, body, content_type);
     return rc != 0 ? rc : 200;
 }
@@ -2009,15 +1964,15 @@ static int init_handles(fp_supervisor_t *sup)
         int signum;
         uv_signal_cb cb;
     } sigs[] = {
-        {&sup->sig_term, SIGTERM, on_stop_signal},
-        {&sup->sig_int, SIGINT, on_stop_signal},
-        {&sup->sig_quit, SIGQUIT, on_stop_signal},
-        {&sup->sig_chld, SIGCHLD, on_sigchld},
-        {&sup->sig_tstp, SIGTSTP, on_quiet_signal},
-        {&sup->sig_hup, SIGHUP, on_reload_signal},
-        {&sup->sig_ttin, SIGTTIN, on_resize_signal},
-        {&sup->sig_ttou, SIGTTOU, on_resize_signal},
-        {&sup->sig_usr1, SIGUSR1, on_reopen_signal},
+        {&sup->signals.term, SIGTERM, on_stop_signal},
+        {&sup->signals.intr, SIGINT, on_stop_signal},
+        {&sup->signals.quit, SIGQUIT, on_stop_signal},
+        {&sup->signals.chld, SIGCHLD, on_sigchld},
+        {&sup->signals.tstp, SIGTSTP, on_quiet_signal},
+        {&sup->signals.hup, SIGHUP, on_reload_signal},
+        {&sup->signals.ttin, SIGTTIN, on_resize_signal},
+        {&sup->signals.ttou, SIGTTOU, on_resize_signal},
+        {&sup->signals.usr1, SIGUSR1, on_reopen_signal},
     };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         int rc = uv_signal_init(&sup->loop, sigs[i].handle);
@@ -2027,8 +1982,8 @@ static int init_handles(fp_supervisor_t *sup)
             return rc;
         sigs[i].handle->data = sup;
     }
-    uv_timer_t *timers[] = {&sup->burst_timer,   &sup->drain_timer,  &sup->shutdown_timer,
-                            &sup->respawn_timer, &sup->ledger_timer, &sup->sample_timer};
+    uv_timer_t *timers[] = {&sup->timers.burst,   &sup->timers.drain,  &sup->timers.shutdown,
+                            &sup->timers.respawn, &sup->ledger.timer, &sup->timers.sample};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
@@ -2040,9 +1995,9 @@ static int init_handles(fp_supervisor_t *sup)
 static void on_lease_held(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
-    sup->lease_held = true;
+    sup->redis.lease_held = true;
     if (sup->state == SUP_RUNNING)
-        (void)fp_queue_start(sup->queue);
+        (void)fp_queue_start(sup->redis.queue);
 }
 
 /* Another daemon runs under this name: stop (running jobs, if the lease was
@@ -2051,8 +2006,8 @@ static void on_lease_refused(void *ctx, const char *why)
 {
     fp_supervisor_t *sup = ctx;
     fp_log_error(LOG, "%s", why);
-    if (sup->fatal_rc == 0)
-        sup->fatal_rc = fp_err_set(&sup->fatal_err, FP_ECONFIG, "%s", why);
+    if (sup->fatal.rc == 0)
+        sup->fatal.rc = fp_err_set(&sup->fatal.err, FP_ECONFIG, "%s", why);
     begin_drain(sup, "daemon.name in use");
 }
 
@@ -2083,19 +2038,19 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready};
     static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
     rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
-                      &sup->queue, err);
+                      &sup->redis.queue, err);
     if (rc == 0)
         rc = fp_lease_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &lease_events, sup,
-                          &sup->lease, err);
+                          &sup->redis.lease, err);
     if (rc < 0)
         return rc;
-    fp_lease_start(sup->lease);
+    fp_lease_start(sup->redis.lease);
     if (sup->opts.burst) {
-        fp_queue_track_retries(sup->queue);
-        uv_timer_start(&sup->burst_timer, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
+        fp_queue_track_retries(sup->redis.queue);
+        uv_timer_start(&sup->timers.burst, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
     }
     if (sup->health != NULL)
-        uv_timer_start(&sup->sample_timer, on_sample_timer, 200, SAMPLE_INTERVAL_MS);
+        uv_timer_start(&sup->timers.sample, on_sample_timer, 200, SAMPLE_INTERVAL_MS);
     char names[256] = "";
     for (size_t i = 0, used = 0; i < sup->nqueues && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
@@ -2141,8 +2096,8 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         return fp_err_set(err, -ENOMEM, "out of memory");
     sup->cfg = cfg;
     sup->opts = *opts;
-    sup->held_back = -1;
-    sup->start_ms = fp_os_now_ms();
+    sup->reload.held_back = -1;
+    sup->counters.start_ms = fp_os_now_ms();
     sup->queue_names = (const char *const *)cfg->queues.names.items;
     sup->nqueues = cfg->queues.names.count;
     if (opts->queues != NULL && opts->nqueues > 0) {
@@ -2165,9 +2120,9 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         kill_all_and_reap(sup);
         channels_close_all(sup);
         outputs_close_all(sup);
-        if (sup->queue != NULL)
-            fp_queue_close(sup->queue, NULL, NULL);
-        fp_lease_close(sup->lease, NULL, NULL);
+        if (sup->redis.queue != NULL)
+            fp_queue_close(sup->redis.queue, NULL, NULL);
+        fp_lease_close(sup->redis.lease, NULL, NULL);
         if (sup->health != NULL)
             fp_health_close(sup->health, NULL, NULL);
         uv_walk(&sup->loop, on_walk_close, NULL);
@@ -2178,20 +2133,19 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     if (uv_loop_close(&sup->loop) != 0)
         fp_log_warn(LOG, "event loop closed with handles still open");
     fp_held_t *held;
-    while ((held = wait_pop(sup)) != NULL)
-        held_free(held);
-    fp_buf_free(&sup->line);
-    fp_ledger_close(sup->ledger); /* writes every row still queued */
+    while ((held = fp_held_wait_pop(&sup->held)) != NULL)
+        fp_held_free(held);
+    fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
     fp_metrics_free(sup->metrics);
     fp_pool_free(&sup->pool);
     fp_plugins_free(sup->plugins);
-    for (size_t i = 0; i < sup->nreloaded; i++)
-        fp_config_free(sup->reloaded[i]);
-    free(sup->reloaded);
-    if (rc == 0 && sup->fatal_rc < 0) {
-        rc = sup->fatal_rc;
+    for (size_t i = 0; i < sup->reload.nconfigs; i++)
+        fp_config_free(sup->reload.configs[i]);
+    free(sup->reload.configs);
+    if (rc == 0 && sup->fatal.rc < 0) {
+        rc = sup->fatal.rc;
         if (err != NULL)
-            *err = sup->fatal_err;
+            *err = sup->fatal.err;
     }
     free(sup);
     return rc;
