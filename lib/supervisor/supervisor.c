@@ -32,6 +32,7 @@
 #include "http/metrics.h"
 #include "queue/name_lease.h"
 #include "base/os.h"
+#include "pool/output.h"
 #include "pool/pool.h"
 #include "handlers/plugin_loader.h"
 #include "supervisor/privs.h"
@@ -65,21 +66,6 @@ typedef struct channel_s {
     fp_buf_t out; /* job lines of this dispatch round, sent in one write at its end */
     char buf[CHANNEL_READ_BYTES];
 } channel_t;
-
-/* An exec child's stdout and stderr, read on the loop: each line goes to the
- * log as "child N: ...". It lives apart from the slot (a grandchild may hold
- * the pipe after the child is reaped) and closes at EOF or at shutdown. */
-typedef struct output_s {
-    uv_pipe_t pipe;
-    struct output_s *prev, *next; /* fp_supervisor_t.outputs */
-    fp_supervisor_t *sup;
-    int child_id;
-    fp_framer_t framer;
-    char buf[4096];
-} output_t;
-
-#define OUTPUT_LINE_MAX 8192
-#define OUTPUT_FINAL_READS 64 /* at shutdown, what is still buffered, bounded */
 
 typedef struct write_req_s {
     uv_write_t req;
@@ -184,7 +170,7 @@ struct fp_supervisor_s {
     fp_reload_t reload;
     sup_children_t children;
     uint64_t random; /* xorshift state for back-off jitter and recycling jitter */
-    output_t *outputs; /* exec children's output readers */
+    fp_outputs_t outputs; /* exec children's output readers */
     sup_signals_t signals;
     sup_timers_t timers;
     sup_counters_t counters;
@@ -955,104 +941,6 @@ static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
     return rc;
 }
 
-/* ---- exec children's output --------------------------------------------- */
-
-static void on_output_line(void *ctx, const char *line, size_t len, int status)
-{
-    output_t *out = ctx;
-    if (status < 0) {
-        fp_log_warn(LOG, "child %d: (a line of output longer than %d bytes, not logged)",
-                    out->child_id, OUTPUT_LINE_MAX);
-        return;
-    }
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    fp_log_info(LOG, "child %d: %.*s", out->child_id, (int)len, line);
-}
-
-static void on_output_closed(uv_handle_t *handle)
-{
-    output_t *out = handle->data;
-    if (out->prev != NULL)
-        out->prev->next = out->next;
-    else
-        out->sup->outputs = out->next;
-    if (out->next != NULL)
-        out->next->prev = out->prev;
-    fp_framer_free(&out->framer);
-    free(out);
-}
-
-/* Logs a last line that had no newline, then closes. */
-static void output_close(output_t *out)
-{
-    if (uv_is_closing((uv_handle_t *)&out->pipe))
-        return;
-    if (out->framer.partial.len > 0 && !out->framer.discarding)
-        on_output_line(out, out->framer.partial.data, out->framer.partial.len, 0);
-    uv_close((uv_handle_t *)&out->pipe, on_output_closed);
-}
-
-static void on_output_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    output_t *out = handle->data;
-    *buf = uv_buf_init(out->buf, sizeof out->buf);
-}
-
-static void on_output_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    output_t *out = stream->data;
-    if (nread > 0)
-        fp_framer_feed(&out->framer, buf->base, (size_t)nread, on_output_line, out);
-    else if (nread < 0)
-        output_close(out);
-}
-
-/* Takes fd (the read end of the child's output pipe) in every case. */
-static void output_open(fp_supervisor_t *sup, int child_id, int fd)
-{
-    output_t *out = calloc(1, sizeof *out);
-    if (out == NULL || uv_pipe_init(&sup->loop, &out->pipe, 0) < 0) {
-        fp_log_warn(LOG, "cannot read the output of child %d; it is discarded", child_id);
-        free(out);
-        close(fd);
-        return;
-    }
-    out->sup = sup;
-    out->child_id = child_id;
-    out->pipe.data = out;
-    fp_framer_init(&out->framer, OUTPUT_LINE_MAX);
-    out->next = sup->outputs;
-    if (sup->outputs != NULL)
-        sup->outputs->prev = out;
-    sup->outputs = out;
-    int rc = uv_pipe_open(&out->pipe, fd);
-    if (rc < 0)
-        close(fd);
-    else
-        rc = uv_read_start((uv_stream_t *)&out->pipe, on_output_alloc, on_output_read);
-    if (rc < 0) {
-        fp_log_warn(LOG, "cannot read the output of child %d: %s", child_id, uv_strerror(rc));
-        output_close(out);
-    }
-}
-
-/* Shutdown: every child is reaped, so what they wrote is in the pipes; read
- * it (bounded: a grandchild may keep writing) and close. */
-static void outputs_close_all(fp_supervisor_t *sup)
-{
-    for (output_t *out = sup->outputs; out != NULL; out = out->next) {
-        uv_os_fd_t fd;
-        if (uv_is_closing((uv_handle_t *)&out->pipe) || uv_fileno((uv_handle_t *)&out->pipe, &fd) < 0)
-            continue;
-        ssize_t n;
-        for (int i = 0; i < OUTPUT_FINAL_READS && (n = read(fd, out->buf, sizeof out->buf)) > 0; i++)
-            fp_framer_feed(&out->framer, out->buf, (size_t)n, on_output_line, out);
-        output_close(out);
-    }
-}
-
 /* ---- children ----------------------------------------------------------- */
 
 /* pool.start_timeout: a child that never says ready (an exec program stuck
@@ -1086,7 +974,7 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     bool exec_runtime = sup->cfg->pool.runtime == FP_RUNTIME_EXEC;
     int rc = fp_spawn_output(&spec, &pid, &fd, exec_runtime ? &out_fd : NULL, err);
     if (rc == 0 && out_fd >= 0)
-        output_open(sup, slot->id, out_fd);
+        fp_output_open(&sup->outputs, &sup->loop, slot->id, out_fd);
     if (rc < 0) {
         slot->reaped = slot->channel_closed = true;
         fp_pool_release_if_done(&sup->pool, slot);
@@ -1427,7 +1315,7 @@ static void on_queue_closed(void *ctx)
     /* Released only now: every outcome of this daemon is in Redis. */
     fp_lease_close(sup->redis.lease, NULL, NULL);
     sup->redis.lease = NULL;
-    outputs_close_all(sup);
+    fp_outputs_close_all(&sup->outputs);
     if (sup->health != NULL) {
         fp_health_close(sup->health, NULL, NULL);
         sup->health = NULL;
@@ -2138,7 +2026,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         /* Nothing was pulled yet: stop what started and report. */
         kill_all_and_reap(sup);
         channels_close_all(sup);
-        outputs_close_all(sup);
+        fp_outputs_close_all(&sup->outputs);
         if (sup->redis.queue != NULL)
             fp_queue_close(sup->redis.queue, NULL, NULL);
         fp_lease_close(sup->redis.lease, NULL, NULL);
