@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "pool/child.h"
+#include "dispatch/channel.h"
 #include "dispatch/held.h"
 #include "dispatch/job.h"
 #include "base/log.h"
@@ -42,7 +43,6 @@
 #include "pool/spawn.h"
 
 #define LOG "supervisor"
-#define CHANNEL_READ_BYTES 65536
 #define BURST_CHECK_MS 50
 #define DRAIN_POLL_MS 10
 #define START_ERROR_MAX 256
@@ -54,23 +54,7 @@ typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
 
 typedef struct fp_supervisor_s fp_supervisor_t;
 
-/* One child's end of the dispatch socket. It outlives the child until its
- * close callback, so it is heap-allocated apart from the (movable) slots. */
-typedef struct channel_s {
-    uv_pipe_t pipe;
-    uv_timer_t job_timer; /* the running job's deadline, then kill_grace */
-    int open_handles;     /* freed when both handles are closed */
-    fp_supervisor_t *sup;
-    int slot;
-    fp_framer_t framer;
-    fp_buf_t out; /* job lines of this dispatch round, sent in one write at its end */
-    char buf[CHANNEL_READ_BYTES];
-} channel_t;
 
-typedef struct write_req_s {
-    uv_write_t req;
-    char *data;
-} write_req_t;
 
 /* The queue and the claim on daemon.name, and what they said last. */
 typedef struct sup_redis_s {
@@ -421,70 +405,26 @@ static void on_queue_ready(void *ctx, bool ready)
 
 /* ---- channels ----------------------------------------------------------- */
 
-static fp_slot_t *channel_slot(channel_t *ch)
+static fp_supervisor_t *channel_sup(const fp_channel_t *ch)
 {
-    return &ch->sup->pool.slots[ch->slot];
+    return ch->ctx;
 }
 
-static void on_write_done(uv_write_t *req, int status)
+static fp_slot_t *channel_slot(fp_channel_t *ch)
 {
-    write_req_t *w = (write_req_t *)req;
-    if (status < 0 && status != UV_ECANCELED)
-        fp_log_warn(LOG, "write to a child failed: %s", uv_strerror(status));
-    free(w->data);
-    free(w);
-}
-
-/* Sends one line. The socket is almost always empty (a child holds one job),
- * so the direct try succeeds and nothing is copied. */
-static int channel_send(channel_t *ch, const char *data, size_t len)
-{
-    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&ch->pipe, &buf, 1);
-    if (n == (int)len)
-        return 0;
-    if (n < 0 && n != UV_EAGAIN)
-        return n;
-    size_t done = n > 0 ? (size_t)n : 0;
-    write_req_t *w = malloc(sizeof *w);
-    char *copy = malloc(len - done);
-    if (w == NULL || copy == NULL) {
-        free(w);
-        free(copy);
-        return UV_ENOMEM;
-    }
-    memcpy(copy, data + done, len - done);
-    w->data = copy;
-    buf = uv_buf_init(copy, (unsigned)(len - done));
-    int rc = uv_write(&w->req, (uv_stream_t *)&ch->pipe, &buf, 1, on_write_done);
-    if (rc < 0) {
-        free(copy);
-        free(w);
-    }
-    return rc;
-}
-
-/* Sends the job lines queued for a child in one write: with prefetch a
- * child takes several per round, and one write means one wake-up for it. */
-static int channel_flush(channel_t *ch)
-{
-    if (ch->out.len == 0)
-        return 0;
-    int rc = channel_send(ch, ch->out.data, ch->out.len);
-    ch->out.len = 0;
-    return rc;
+    return &channel_sup(ch)->pool.slots[ch->slot];
 }
 
 static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 {
-    channel_t *ch = slot->channel;
+    fp_channel_t *ch = slot->channel;
     if (slot->id == sup->reload.held_back)
         sup->reload.held_back = -1;
     if (ch != NULL)
-        channel_flush(ch); /* jobs queued for it go first */
+        fp_channel_flush(ch); /* jobs queued for it go first */
     fp_buf_t line = {0};
     if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&line) < 0 ||
-        channel_send(ch, line.data, line.len) < 0) {
+        fp_channel_send(ch, line.data, line.len) < 0) {
         signal_child(slot, SIGTERM);
     }
     fp_buf_free(&line);
@@ -493,28 +433,27 @@ static void send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
 
 /* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
  * when the child is reaped, as a failed attempt ("timeout"). */
-static void channel_drain(channel_t *ch);
 
 /* Whether the running job's answer was already in the socket when its
  * deadline fired (the loop had not read it yet): then it finished in time
  * and must not be retried as a timeout. Reading settles it, and the next
  * job queued behind it, if any, is the head with a deadline of its own. */
-static bool answered_meanwhile(channel_t *ch)
+static bool answered_meanwhile(fp_channel_t *ch)
 {
     const fp_held_t *head = channel_slot(ch)->job;
     uint64_t seq = head != NULL ? head->seq : 0;
-    channel_drain(ch);
+    fp_channel_drain(ch);
     head = channel_slot(ch)->job; /* settling may have grown the slots */
     if (head != NULL && head->seq == seq)
         return false;
-    dispatch(ch->sup);
+    dispatch(channel_sup(ch));
     return true;
 }
 
 static void on_job_timer(uv_timer_t *timer)
 {
-    channel_t *ch = timer->data;
-    fp_supervisor_t *sup = ch->sup;
+    fp_channel_t *ch = timer->data;
+    fp_supervisor_t *sup = ch->ctx;
     fp_slot_t *slot = channel_slot(ch);
     if (slot->reaped || slot->pid <= 0)
         return;
@@ -550,17 +489,17 @@ static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
 static void start_head(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     fp_held_t *held = slot->job;
-    channel_t *ch = slot->channel;
+    fp_channel_t *ch = slot->channel;
     held->started_at_ms = fp_os_now_ms();
     held->started_unix_ms = fp_os_unix_ms();
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
     if (ch != NULL)
-        uv_timer_start(&ch->job_timer, on_job_timer, (uint64_t)timeout, 0);
+        uv_timer_start(&ch->timer, on_job_timer, (uint64_t)timeout, 0);
 }
 
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
 {
-    channel_t *ch = slot->channel;
+    fp_channel_t *ch = slot->channel;
     held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
     fp_held_slot_push(slot, held);
@@ -585,8 +524,8 @@ static void dispatch(fp_supervisor_t *sup)
     }
     for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
         slot = &sup->pool.slots[i];
-        channel_t *ch = slot->channel;
-        int rc = ch != NULL ? channel_flush(ch) : 0;
+        fp_channel_t *ch = slot->channel;
+        int rc = ch != NULL ? fp_channel_flush(ch) : 0;
         if (rc < 0)
             handoff_failed(slot, "its jobs", rc);
     }
@@ -669,7 +608,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
     fp_held_slot_pop(slot);
     if (msg->ok) {
         fp_queue_ack(sup->redis.queue, held->queue, held->entry_id);
@@ -704,7 +643,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     slot->said_ready = true;
     sup->children.start_error[0] = '\0';
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
     if (slot->generation != sup->reload.generation)
         return;
     sup->reload.unproven = false;
@@ -754,7 +693,7 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
                  slot->id, (int)slot->pid, fp_held_name(held), why);
     char reason[FP_ERR_MSG_MAX + 16];
     snprintf(reason, sizeof reason, "protocol: %s", why);
-    uv_timer_stop(&((channel_t *)slot->channel)->job_timer);
+    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
     fp_held_slot_pop(slot);
     job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
     fp_held_release(&sup->held, held);
@@ -767,8 +706,8 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
 
 static void on_channel_line(void *ctx, const char *line, size_t len, int status)
 {
-    channel_t *ch = ctx;
-    fp_supervisor_t *sup = ch->sup;
+    fp_channel_t *ch = ctx;
+    fp_supervisor_t *sup = ch->ctx;
     fp_slot_t *slot = channel_slot(ch);
     fp_msg_t msg;
     fp_err_t err;
@@ -803,45 +742,24 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
     fp_msg_clear(&msg);
 }
 
-static void on_channel_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+static void on_channel_closed(void *ctx, int id)
 {
-    (void)suggested;
-    channel_t *ch = handle->data;
-    *buf = uv_buf_init(ch->buf, sizeof ch->buf);
-}
-
-static void on_channel_closed(uv_handle_t *handle)
-{
-    channel_t *ch = handle->data;
-    if (--ch->open_handles > 0)
-        return;
-    fp_supervisor_t *sup = ch->sup;
-    fp_slot_t *slot = channel_slot(ch);
+    fp_supervisor_t *sup = ctx;
+    fp_slot_t *slot = &sup->pool.slots[id];
     slot->channel = NULL;
     slot->channel_closed = true;
-    fp_framer_free(&ch->framer);
-    fp_buf_free(&ch->out);
-    free(ch);
     fp_pool_release_if_done(&sup->pool, slot);
     maybe_finish(sup);
 }
 
-static void channel_close(channel_t *ch)
-{
-    if (uv_is_closing((uv_handle_t *)&ch->pipe))
-        return;
-    uv_close((uv_handle_t *)&ch->pipe, on_channel_closed);
-    uv_close((uv_handle_t *)&ch->job_timer, on_channel_closed);
-}
-
 static void on_channel_grace(uv_timer_t *timer)
 {
-    channel_t *ch = timer->data;
+    fp_channel_t *ch = timer->data;
     fp_slot_t *slot = channel_slot(ch);
     if (slot->reaped)
         return;
     fp_log_warn(LOG, "child %d (pid %d) outlived its channel by %lld ms; sending SIGKILL", slot->id,
-                (int)slot->pid, (long long)ch->sup->cfg->pool.kill_grace_ms);
+                (int)slot->pid, (long long)channel_sup(ch)->cfg->pool.kill_grace_ms);
     signal_child(slot, SIGKILL);
 }
 
@@ -860,10 +778,10 @@ static bool child_exited(pid_t pid)
  * kill_grace); a job it held fails as a crash once it is reaped. A stopping
  * child is on its way out and only gets the KILL if it lingers. The channel
  * stays open until the reap, for the timer. */
-static void channel_lost(channel_t *ch, ssize_t why)
+static void channel_lost(fp_channel_t *ch, ssize_t why)
 {
     fp_slot_t *slot = channel_slot(ch);
-    uv_read_stop((uv_stream_t *)&ch->pipe);
+    fp_channel_stop_reading(ch);
     if (slot->channel_lost || slot->timed_out || slot->start_timed_out || child_exited(slot->pid))
         return; /* already being stopped, or dead: the reap settles it */
     slot->channel_lost = true;
@@ -873,71 +791,35 @@ static void channel_lost(channel_t *ch, ssize_t why)
                     slot->job != NULL ? " while running a job" : "");
         signal_child(slot, SIGTERM);
     }
-    uv_timer_start(&ch->job_timer, on_channel_grace, (uint64_t)ch->sup->cfg->pool.kill_grace_ms, 0);
+    uv_timer_start(&ch->timer, on_channel_grace, (uint64_t)channel_sup(ch)->cfg->pool.kill_grace_ms, 0);
 }
 
-static void on_channel_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_channel_read(fp_channel_t *ch)
 {
-    channel_t *ch = stream->data;
-    if (nread > 0) {
-        fp_framer_feed(&ch->framer, buf->base, (size_t)nread, on_channel_line, ch);
-        dispatch(ch->sup);
-        return;
-    }
-    if (nread < 0) {
-        /* EOF or error: the child is gone or going; its exit is reaped apart,
-         * and until then it must not be picked for a job. */
-        fp_slot_t *slot = channel_slot(ch);
-        slot->channel_eof = true;
-        if (slot->reaped)
-            channel_close(ch);
-        else
-            channel_lost(ch, nread);
-    }
+    dispatch(channel_sup(ch));
 }
 
-/* Reads what a dead child wrote before it died, so that every job it
- * answered is settled as answered and only the job it was running when it
- * died is blamed. Without this, a "done" still in the socket when SIGCHLD
- * is handled would make its job a crash and a job queued behind it could
- * dodge the blame for ever. The fd is non-blocking (libuv's). */
-static void channel_drain(channel_t *ch)
+/* EOF or error: the child is gone or going; its exit is reaped apart, and
+ * until then it must not be picked for a job. */
+static void on_channel_end(fp_channel_t *ch, ssize_t why)
 {
-    int fd;
-    if (uv_fileno((uv_handle_t *)&ch->pipe, &fd) < 0 || uv_is_closing((uv_handle_t *)&ch->pipe))
-        return;
-    for (;;) {
-        ssize_t n = read(fd, ch->buf, sizeof ch->buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        fp_framer_feed(&ch->framer, ch->buf, (size_t)n, on_channel_line, ch);
-    }
+    fp_slot_t *slot = channel_slot(ch);
+    slot->channel_eof = true;
+    if (slot->reaped)
+        fp_channel_close(ch);
+    else
+        channel_lost(ch, why);
 }
+
+static const fp_channel_events_t channel_events = {on_channel_line, on_channel_read,
+                                                   on_channel_end, on_channel_closed};
 
 static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
 {
-    channel_t *ch = calloc(1, sizeof *ch);
-    if (ch == NULL)
-        return -ENOMEM;
-    ch->sup = sup;
-    ch->slot = slot->id;
-    fp_framer_init(&ch->framer, (size_t)sup->cfg->limits.max_job_bytes + 4096);
-    int rc = uv_pipe_init(&sup->loop, &ch->pipe, 0);
-    if (rc < 0) {
-        free(ch);
-        return rc;
-    }
-    uv_timer_init(&sup->loop, &ch->job_timer);
-    ch->pipe.data = ch->job_timer.data = ch;
-    ch->open_handles = 2;
+    fp_channel_t *ch;
+    int rc = fp_channel_open(&sup->loop, fd, (size_t)sup->cfg->limits.max_job_bytes + 4096,
+                             &channel_events, sup, slot->id, &ch);
     slot->channel = ch;
-    rc = uv_pipe_open(&ch->pipe, fd);
-    if (rc == 0)
-        rc = uv_read_start((uv_stream_t *)&ch->pipe, on_channel_alloc, on_channel_read);
-    if (rc < 0)
-        channel_close(ch); /* its close callback marks the slot's channel closed */
     return rc;
 }
 
@@ -948,17 +830,17 @@ static int channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
  * for ever. Its process group is killed; the reap counts a failed start. */
 static void on_start_timer(uv_timer_t *timer)
 {
-    channel_t *ch = timer->data;
+    fp_channel_t *ch = timer->data;
     fp_slot_t *slot = channel_slot(ch);
     if (slot->reaped || slot->said_ready)
         return;
-    channel_drain(ch); /* a "ready" may be in the socket, not read yet */
+    fp_channel_drain(ch); /* a "ready" may be in the socket, not read yet */
     slot = channel_slot(ch);
     if (slot->reaped || slot->said_ready)
         return;
     fp_log_warn(LOG, "child %d (pid %d) did not say ready within %lld ms (pool.start_timeout); "
                      "killing it", slot->id, (int)slot->pid,
-                (long long)ch->sup->cfg->pool.start_timeout_ms);
+                (long long)channel_sup(ch)->cfg->pool.start_timeout_ms);
     slot->start_timed_out = true;
     signal_child(slot, SIGKILL);
 }
@@ -995,7 +877,7 @@ static int spawn_child(fp_supervisor_t *sup, fp_err_t *err)
     slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
                                       next_random(sup));
     slot->generation = sup->reload.generation;
-    uv_timer_start(&((channel_t *)slot->channel)->job_timer, on_start_timer,
+    uv_timer_start(&((fp_channel_t *)slot->channel)->timer, on_start_timer,
                    (uint64_t)cfg->pool.start_timeout_ms, 0);
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
@@ -1233,7 +1115,12 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     slot->exit_status = status;
     if (slot->channel != NULL) {
         slot->channel_eof = true; /* dead: it takes no more jobs */
-        channel_drain(slot->channel);
+        /* What it wrote before it died is read first, so that every job it
+         * answered is settled as answered and only the job it was running
+         * is blamed: a "done" still in the socket would otherwise make its
+         * job a crash, and a job queued behind it could dodge the blame for
+         * ever. */
+        fp_channel_drain(slot->channel);
         slot = &sup->pool.slots[id]; /* settling may have forked and grown the slots */
     }
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -1249,7 +1136,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     }
     slot->state = FP_CHILD_EXITED;
     if (slot->channel != NULL)
-        channel_close(slot->channel);
+        fp_channel_close(slot->channel);
     if (!expected && sup->state == SUP_RUNNING) {
         schedule_respawn(sup, slot, died_in_job);
         slot = &sup->pool.slots[id]; /* its fork may have grown the slots */
@@ -1986,7 +1873,7 @@ static void channels_close_all(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i].channel != NULL)
-            channel_close((channel_t *)sup->pool.slots[i].channel);
+            fp_channel_close((fp_channel_t *)sup->pool.slots[i].channel);
 }
 
 static void on_walk_close(uv_handle_t *handle, void *arg)
