@@ -64,9 +64,36 @@ static bool known_type(const fp_supervisor_t *sup, const char *type)
     return fp_registry_find(&sup->registry, type) != NULL;
 }
 
+/* Whether a pulled job can never run (it goes dead at once), and why. */
+static bool refused(const fp_supervisor_t *sup, fp_held_t *held, uint64_t deliveries, char *why,
+                    size_t size)
+{
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (fp_job_parse(held->payload, held->payload_len, (size_t)sup->cfg->limits.max_job_bytes,
+                     &held->job, &err) < 0) {
+        snprintf(why, size, "%s", err.msg);
+        return true;
+    }
+    int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts
+                                              : sup->cfg->retry.max_attempts;
+    if (deliveries > (uint64_t)max) {
+        /* A job that keeps killing its holder (the supervisor, not just a
+         * child) is caught by deliveries, not by failures. */
+        snprintf(why, size, "delivered %llu times without an outcome",
+                 (unsigned long long)deliveries);
+        return true;
+    }
+    if (!known_type(sup, held->job.type)) {
+        snprintf(why, size, "unknown job type \"%s\"", held->job.type);
+        return true;
+    }
+    return false;
+}
+
 static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
 {
-    fp_held_t *held = calloc(1, sizeof *held);
+    fp_held_t *held = fp_held_new(&sup->held);
     if (held == NULL) {
         /* Left pending in Redis: recovery hands it out again. */
         fp_log_error(LOG, "out of memory holding job %s", pulled->entry_id);
@@ -77,36 +104,24 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
     held->payload = pulled->payload;
     held->payload_len = pulled->payload_len;
     pulled->entry_id = pulled->payload = NULL;
-    sup->held.count++;
-
-    fp_err_t why;
-    fp_err_clear(&why);
-    if (fp_job_parse(held->payload, held->payload_len, (size_t)sup->cfg->limits.max_job_bytes,
-                     &held->job, &why) < 0) {
-        fp_sup_job_dead(sup, held, why.msg);
-        fp_held_release(&sup->held, held);
-        return;
-    }
-    int64_t max = held->job.max_attempts > 0 ? held->job.max_attempts
-                                              : sup->cfg->retry.max_attempts;
-    if (pulled->deliveries > (uint64_t)max) {
-        /* A job that keeps killing its holder (the supervisor, not just a
-         * child) is caught by deliveries, not by failures. */
-        char msg[96];
-        snprintf(msg, sizeof msg, "delivered %llu times without an outcome",
-                 (unsigned long long)pulled->deliveries);
-        fp_sup_job_dead(sup, held, msg);
-        fp_held_release(&sup->held, held);
-        return;
-    }
-    if (!known_type(sup, held->job.type)) {
-        char msg[FP_JOB_TYPE_MAX + 64];
-        snprintf(msg, sizeof msg, "unknown job type \"%s\"", held->job.type);
-        fp_sup_job_dead(sup, held, msg);
+    char why[FP_ERR_MSG_MAX + FP_JOB_TYPE_MAX + 64];
+    if (refused(sup, held, pulled->deliveries, why, sizeof why)) {
+        fp_sup_job_dead(sup, held, why);
         fp_held_release(&sup->held, held);
         return;
     }
     fp_held_wait_push(&sup->held, held);
+}
+
+/* Jobs no child started go back to Redis, not counted as an attempt. */
+static void put_back_waiting(fp_supervisor_t *sup)
+{
+    fp_held_t *held;
+    while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
+        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+                          held->payload_len);
+        fp_held_release(&sup->held, held);
+    }
 }
 
 static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
@@ -125,13 +140,7 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
         fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->held.count,
                      sup->pool.target + sup->pool.prefetch);
     if (sup->state != SUP_RUNNING) {
-        /* A pull that was in flight when draining began: put it back. */
-        fp_held_t *held;
-        while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
-            fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
-                              held->payload_len);
-            fp_held_release(&sup->held, held);
-        }
+        put_back_waiting(sup); /* a pull in flight when draining began */
         fp_sup_maybe_finish(sup);
         return;
     }
@@ -224,12 +233,7 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
     fp_sup_update_want(sup);
     uv_timer_stop(&sup->timers.burst);
     uv_timer_stop(&sup->timers.respawn);
-    fp_held_t *held;
-    while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
-        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
-                          held->payload_len);
-        fp_held_release(&sup->held, held);
-    }
+    put_back_waiting(sup);
     for (size_t i = 0; i < sup->pool.capacity; i++) {
         fp_slot_t *slot = &sup->pool.slots[i];
         if (slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_STARTING)
