@@ -16,6 +16,7 @@
 #include "base/os.h"
 #include "pool/child.h"
 #include "pool/spawn.h"
+#include "supervisor/restart.h"
 
 #define LOG "supervisor"
 
@@ -145,47 +146,15 @@ static size_t live_beyond_held_back(const fp_supervisor_t *sup)
     return sup->reload.held_back >= 0 && live > 0 ? live - 1 : live;
 }
 
-/* Why a live child is replaced, if it is: its configuration is outdated,
- * or it reached its job or memory limit. */
-static bool over_limits(const fp_supervisor_t *sup, const fp_slot_t *slot,
-                        fp_metrics_restart_t *reason)
-{
-    int64_t max_kb = sup->cfg->pool.max_memory_per_child_bytes / 1024;
-    if (slot->generation != sup->reload.generation) {
-        *reason = FP_RESTART_RELOAD;
-        return true;
-    }
-    if (slot->max_jobs > 0 && slot->jobs_done >= slot->max_jobs) {
-        *reason = FP_RESTART_MAX_JOBS;
-        return true;
-    }
-    if (max_kb > 0 && slot->rss_kb > max_kb) {
-        *reason = FP_RESTART_MAX_MEMORY;
-        return true;
-    }
-    return false;
-}
-
-/* The cause of a replacement as its log line says it. */
-static const char *retire_why(fp_metrics_restart_t reason)
-{
-    switch (reason) {
-    case FP_RESTART_RELOAD:
-        return "a reload";
-    case FP_RESTART_MAX_MEMORY:
-        return "max_memory_per_child";
-    default:
-        return "max_jobs_per_child";
-    }
-}
-
 /* Replaces a child that reached its job or memory limit: the replacement is
  * forked first, then the old one is told to stop, so capacity never dips;
  * one replacement at a time, so a whole pool never recycles at once. */
 static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     fp_metrics_restart_t reason;
-    if (sup->state != SUP_RUNNING || sup->children.retiring > 0 || !over_limits(sup, slot, &reason))
+    if (sup->state != SUP_RUNNING || sup->children.retiring > 0 ||
+        !fp_restart_retire_reason(slot, sup->reload.generation,
+                                  sup->cfg->pool.max_memory_per_child_bytes, &reason))
         return false;
     if (!fp_pool_may_roll(&sup->pool, sup->reload.generation, sup->reload.unproven,
                           uv_is_active((uv_handle_t *)&sup->timers.respawn)))
@@ -201,7 +170,7 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     }
     slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
     fp_log_info(LOG, "child %d (pid %d) is replaced after %s (%lld jobs, rss %lld kB)", id,
-                (int)pid, retire_why(reason), (long long)jobs, (long long)rss);
+                (int)pid, fp_restart_retire_text(reason), (long long)jobs, (long long)rss);
     slot->retiring = true;
     sup->children.retiring++;
     fp_metrics_child_restart(sup->metrics, reason);
@@ -307,15 +276,6 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
     fp_sup_requeue_queued(sup, slot);
 }
 
-/* Why a child died that was not asked to. */
-static fp_metrics_restart_t exit_reason(const fp_slot_t *slot, int status)
-{
-    bool init_failed = WIFEXITED(status) && WEXITSTATUS(status) == FP_CHILD_EXIT_INIT_FAILED;
-    if (slot->timed_out)
-        return FP_RESTART_TIMEOUT;
-    return init_failed || slot->start_timed_out ? FP_RESTART_INIT_FAILED : FP_RESTART_CRASH;
-}
-
 static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
 {
     char how[96];
@@ -342,7 +302,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
         sup->children.retiring--;
     if (!expected) {
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
-        fp_metrics_child_restart(sup->metrics, exit_reason(slot, status));
+        fp_metrics_child_restart(sup->metrics, fp_restart_exit_reason(slot, status));
     }
     slot->state = FP_CHILD_EXITED;
     if (slot->channel != NULL)
