@@ -21,6 +21,7 @@
 #define LOG "supervisor"
 
 static void on_respawn_timer(uv_timer_t *timer);
+static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why);
 
 /* A child and whatever it started (a handler's shell and its sleep) share
  * the child's process group: timeouts and kills reach them all. Only while
@@ -106,7 +107,7 @@ void fp_sup_top_up(fp_supervisor_t *sup)
         fp_err_t err;
         fp_err_clear(&err);
         if (fp_sup_spawn_child(sup, &err) < 0) {
-            fp_sup_start_failed(sup, sup->reload.generation, err.msg);
+            start_failed(sup, sup->reload.generation, err.msg);
             return;
         }
     }
@@ -117,7 +118,7 @@ void fp_sup_top_up(fp_supervisor_t *sup)
  * child that dies before it is ready or soon after, or one that never says
  * ready. The next start waits out a growing delay, which readiness reports,
  * and the pool recovers by itself once the cause is gone. */
-void fp_sup_start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why)
+static void start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why)
 {
     int64_t delay = 0;
     switch (fp_pool_start_failed(&sup->pool, child_gen, sup->reload.generation, sup->reload.unproven,
@@ -165,7 +166,7 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     pid_t pid = slot->pid;
     int64_t jobs = slot->jobs_done, rss = slot->rss_kb;
     if (fp_sup_spawn_child(sup, &err) < 0) {
-        fp_sup_start_failed(sup, sup->reload.generation, err.msg);
+        start_failed(sup, sup->reload.generation, err.msg);
         return false;
     }
     slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
@@ -242,7 +243,7 @@ static void schedule_respawn(fp_supervisor_t *sup, const fp_slot_t *slot, bool d
                  fp_os_now_ms() - slot->started_at_ms < FP_POOL_FAST_EXIT_MS
                      ? "within a second of starting"
                      : "before it was ready");
-    fp_sup_start_failed(sup, slot->generation, why);
+    start_failed(sup, slot->generation, why);
 }
 
 /* A child finished off after its channel ended dies of our TERM or KILL;

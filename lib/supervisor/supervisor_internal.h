@@ -185,7 +185,6 @@ size_t fp_sup_target_children(const fp_supervisor_t *sup, const fp_config_t *cfg
 int fp_sup_spawn_child(fp_supervisor_t *sup, fp_err_t *err);
 /* Forks what the pool is missing, unless a crash-loop delay runs. */
 void fp_sup_top_up(fp_supervisor_t *sup);
-void fp_sup_start_failed(fp_supervisor_t *sup, uint32_t child_gen, const char *why);
 void fp_sup_rebalance(fp_supervisor_t *sup);
 void fp_sup_on_sigchld(uv_signal_t *handle, int signum);
 
