@@ -1,4 +1,4 @@
-# private-redis.sh: sourced by quickstart.sh and bench.sh. start_private_redis DIR
+# private-redis.sh: sourced by quickstart.sh and bench/*.sh. start_private_redis DIR
 # starts a redis-server on a free 127.0.0.1 port with its data in DIR and waits
 # until it answers; it sets $port and $redis_pid (the caller stops it).
 start_private_redis() {

@@ -4,7 +4,7 @@ leaves the broker only once it has run (forkpool's contract, and what lets the
 driver see completion in Redis without any per-job work of its own); it is the
 same one ack per job as Celery's default early ack, only later.
 
-Run: python3 -m celery -A celery_app worker -P prefork -c 4 (see scripts/bench_compare.sh)."""
+Run: python3 -m celery -A celery_app worker -P prefork -c 4 (see bench/compare.sh)."""
 import os
 import sys
 import time

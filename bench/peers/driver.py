@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """driver.py: the side-by-side benchmark's measuring loop, called by
-scripts/bench_compare.sh (which installs the peers, starts the private
+bench/compare.sh (which installs the peers, starts the private
 redis-server and builds forkpool). Standard library only: it speaks RESP
 itself, so it needs none of the peers' packages and adds nothing to them.
 

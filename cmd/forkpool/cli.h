@@ -5,6 +5,9 @@
 #define FORKPOOL_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <getopt.h>
 
 #include "config/config.h"
 #include "base/err.h"
@@ -25,9 +28,34 @@ extern const fp_cmd_t fp_cmd_table[];
  * reported as FP_ECONFIG so the exit status is 78. */
 int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err);
 
+/* How a command reads its command line. options is its getopt_long table,
+ * {"config", required_argument, NULL, 'c'} included; on_option gets every
+ * other option with its val, the word that ended it as written (argv[optind
+ * - 1]) and its value; on_operands gets the words after the options, and is
+ * NULL for a command that takes none. Either returns 0 or FP_EUSAGE. */
+typedef struct fp_cli_spec_s {
+    const struct option *options;
+    int (*on_option)(void *args, int id, const char *name, const char *value, fp_err_t *err);
+    int (*on_operands)(void *args, int n, char **words, fp_err_t *err);
+    const char *extra_words; /* the message for operands when on_operands is NULL */
+} fp_cli_spec_t;
+
+/* Parses argv by spec into args, then loads the configuration -c names
+ * (fp_cli_load_config): the start of every command. An unknown option or
+ * one without its value is FP_EUSAGE, as is an operand a command does not
+ * take. *cfg is the caller's to free on success. */
+int fp_cli_begin(int argc, char **argv, const fp_cli_spec_t *spec, void *args, fp_config_t **cfg,
+                 fp_err_t *err);
+
 /* Parses a non-negative integer option value; FP_EUSAGE naming the option. */
 int fp_cli_parse_count(const char *option, const char *text, long long max, long long *out,
                        fp_err_t *err);
+
+/* The value of --queue: a queue name, never empty; FP_EUSAGE otherwise. */
+int fp_cli_parse_queue(const char *text, const char **queue, fp_err_t *err);
+
+/* Parses a duration option value ("30s") into *ms; FP_EUSAGE naming the option. */
+int fp_cli_parse_duration(const char *option, const char *text, int64_t *ms, fp_err_t *err);
 
 /* Adds item to object o under name, or frees item: false when either failed
  * (out of memory), so a chain of adds stops at the first failure. */

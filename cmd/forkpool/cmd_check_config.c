@@ -47,37 +47,39 @@ static void warn_unreadable_after_drop(const fp_config_t *cfg)
                 cfg->source, privs.set_uid ? privs.user : "root", (int)privs.gid, strerror(-rc));
 }
 
+typedef struct check_args_s {
+    bool print_json, show_secrets;
+} check_args_t;
+
+static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
+{
+    check_args_t *a = args;
+    (void)name, (void)value, (void)err;
+    if (id == 'j')
+        a->print_json = true;
+    else if (id == 's')
+        a->show_secrets = true;
+    return 0;
+}
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"print-json", no_argument, NULL, 'j'},
+    {"show-secrets", no_argument, NULL, 's'},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, NULL, NULL};
+
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"print-json", no_argument, NULL, 'j'},
-        {"show-secrets", no_argument, NULL, 's'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *path = NULL;
-    int print_json = 0, show_secrets = 0, opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c': path = optarg; break;
-        case 'j': print_json = 1; break;
-        case 's': show_secrets = 1; break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", argv[optind - 1]);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
-
+    check_args_t a = {0};
     fp_config_t *cfg = NULL;
-    int rc = fp_cli_load_config(path, &cfg, err);
+    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
     warn_unreadable_after_drop(cfg);
-    if (print_json) {
-        char *json = fp_config_dump_json_opt(cfg, show_secrets);
+    if (a.print_json) {
+        char *json = fp_config_dump_json_opt(cfg, a.show_secrets);
         if (json == NULL) {
             fp_config_free(cfg);
             return fp_err_set(err, -ENOMEM, "out of memory");
@@ -85,7 +87,7 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err)
         printf("%s\n", json);
         free(json);
     } else {
-        print_summary(cfg, show_secrets);
+        print_summary(cfg, a.show_secrets);
     }
     fp_config_free(cfg);
     return 0;

@@ -36,7 +36,6 @@
 typedef enum { ACTION_LIST, ACTION_RETRY, ACTION_PURGE } action_t;
 
 typedef struct dead_args_s {
-    const char *config_path;
     const char *queue; /* NULL: the first of queues.names */
     action_t action;
     long long limit;   /* NO_LIMIT: every entry */
@@ -68,38 +67,22 @@ static int parse_action(const char *word, action_t *out, fp_err_t *err)
     return fp_err_set(err, FP_EUSAGE, "unknown action \"%s\" (list, retry or purge)", word);
 }
 
-static int parse_options(int argc, char **argv, dead_args_t *a, fp_err_t *err)
+enum { OPT_QUEUE = 256, OPT_LIMIT, OPT_ALL, OPT_JSON, OPT_FORCE };
+
+static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
 {
-    enum { OPT_QUEUE = 256, OPT_LIMIT, OPT_ALL, OPT_JSON, OPT_FORCE };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"queue", required_argument, NULL, OPT_QUEUE},
-        {"limit", required_argument, NULL, OPT_LIMIT}, {"all", no_argument, NULL, OPT_ALL},
-        {"json", no_argument, NULL, OPT_JSON},     {"force", no_argument, NULL, OPT_FORCE},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case 'c': a->config_path = optarg; break;
-        case OPT_QUEUE:
-            if (optarg[0] == '\0')
-                return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
-            a->queue = optarg;
-            break;
-        case OPT_LIMIT:
-            if (fp_cli_parse_count("--limit", optarg, LIMIT_MAX, &a->limit, err) < 0)
-                return FP_EUSAGE;
-            a->limit_given = true;
-            break;
-        case OPT_ALL: a->all = true; break;
-        case OPT_JSON: a->json = true; break;
-        case OPT_FORCE: a->force = true; break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
-        }
+    dead_args_t *a = args;
+    (void)name;
+    switch (id) {
+    case OPT_QUEUE: return fp_cli_parse_queue(value, &a->queue, err);
+    case OPT_LIMIT:
+        if (fp_cli_parse_count("--limit", value, LIMIT_MAX, &a->limit, err) < 0)
+            return FP_EUSAGE;
+        a->limit_given = true;
+        break;
+    case OPT_ALL: a->all = true; break;
+    case OPT_JSON: a->json = true; break;
+    case OPT_FORCE: a->force = true; break;
     }
     return 0;
 }
@@ -124,19 +107,26 @@ static int check_combination(dead_args_t *a, fp_err_t *err)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, dead_args_t *a, fp_err_t *err)
+/* ACTION: list, retry or purge. */
+static int on_operands(void *args, int n, char **words, fp_err_t *err)
 {
-    *a = (dead_args_t){0};
-    int rc = parse_options(argc, argv, a, err);
+    dead_args_t *a = args;
+    if (n != 1)
+        return fp_err_set(err, FP_EUSAGE, n == 0 ? "which action: list, retry or purge?"
+                                                 : "wrong number of arguments");
+    int rc = parse_action(words[0], &a->action, err);
     if (rc < 0)
-        return rc;
-    if (argc - optind != 1)
-        return fp_err_set(err, FP_EUSAGE, argc - optind == 0 ? "which action: list, retry or purge?"
-                                                             : "wrong number of arguments");
-    if ((rc = parse_action(argv[optind], &a->action, err)) < 0)
         return rc;
     return check_combination(a, err);
 }
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'}, {"queue", required_argument, NULL, OPT_QUEUE},
+    {"limit", required_argument, NULL, OPT_LIMIT}, {"all", no_argument, NULL, OPT_ALL},
+    {"json", no_argument, NULL, OPT_JSON},     {"force", no_argument, NULL, OPT_FORCE},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
 /* ---- walking the dead stream ------------------------------------------------ */
 
@@ -706,12 +696,10 @@ static int run_purge(dead_ctx_t *c, fp_err_t *err)
 
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
 {
-    dead_args_t a;
-    int rc = parse_args(argc, argv, &a, err);
-    if (rc < 0)
-        return rc;
+    dead_args_t a = {0};
     fp_config_t *cfg = NULL;
-    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    if (rc < 0)
         return rc;
     dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], NULL};
     if ((rc = fp_admin_connect(cfg, &c.admin, err)) == 0) {

@@ -24,7 +24,6 @@
 #define MAX_COUNT 100000000LL
 
 typedef struct enqueue_args_s {
-    const char *config_path;
     const char *queue;   /* NULL: the first of queues.names */
     int64_t delay_ms;    /* -1: no --delay */
     long long count;     /* -1: no --count */
@@ -44,54 +43,53 @@ typedef struct producer_s {
     size_t enqueued;
 } producer_t;
 
-static int parse_args(int argc, char **argv, enqueue_args_t *a, fp_err_t *err)
+enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT };
+
+static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
 {
-    enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"queue", required_argument, NULL, OPT_QUEUE},
-        {"delay", required_argument, NULL, OPT_DELAY},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {NULL, 0, NULL, 0},
-    };
-    *a = (enqueue_args_t){NULL, NULL, -1, -1, NULL, NULL};
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case 'c': a->config_path = optarg; break;
-        case OPT_QUEUE:
-            if (optarg[0] == '\0')
-                return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
-            a->queue = optarg;
-            break;
-        case OPT_DELAY:
-            if (fp_units_parse_duration_ms(optarg, &a->delay_ms, err) < 0) {
-                fp_err_prefix(err, "--delay");
-                return err != NULL ? (err->code = FP_EUSAGE) : FP_EUSAGE;
-            }
-            break;
-        case OPT_COUNT:
-            if (fp_cli_parse_count("--count", optarg, MAX_COUNT, &a->count, err) < 0)
-                return FP_EUSAGE;
-            break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
-        }
+    enqueue_args_t *a = args;
+    (void)name;
+    switch (id) {
+    case OPT_QUEUE: return fp_cli_parse_queue(value, &a->queue, err);
+    case OPT_DELAY:
+        if (fp_cli_parse_duration("--delay", value, &a->delay_ms, err) < 0)
+            return FP_EUSAGE;
+        break;
+    case OPT_COUNT:
+        if (fp_cli_parse_count("--count", value, MAX_COUNT, &a->count, err) < 0)
+            return FP_EUSAGE;
+        break;
     }
-    int positional = argc - optind;
-    if (positional < 1 || positional > 2)
+    return 0;
+}
+
+static bool is_json(const char *s, size_t n);
+
+/* TYPE [ARGS_JSON | -]. */
+static int on_operands(void *args, int n, char **words, fp_err_t *err)
+{
+    enqueue_args_t *a = args;
+    if (n < 1 || n > 2)
         return fp_err_set(err, FP_EUSAGE, "wrong number of arguments");
-    a->type = argv[optind];
-    a->args = positional == 2 ? argv[optind + 1] : NULL;
+    a->type = words[0];
+    a->args = n == 2 ? words[1] : NULL;
     if (a->type[0] == '\0' || strlen(a->type) > FP_JOB_TYPE_MAX)
         return fp_err_set(err, FP_EUSAGE, "TYPE must be 1 to %d bytes", FP_JOB_TYPE_MAX);
     if (a->args != NULL && strcmp(a->args, "-") == 0 && a->count >= 0)
         return fp_err_set(err, FP_EUSAGE, "--count and '-' cannot be combined");
+    if (a->args != NULL && strcmp(a->args, "-") != 0 && !is_json(a->args, strlen(a->args)))
+        return fp_err_set(err, FP_EUSAGE, "ARGS_JSON is not valid JSON: %.64s", a->args);
     return 0;
 }
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
 /* s[0..*n) without surrounding JSON whitespace. */
 static const char *trim(const char *s, size_t *n)
@@ -283,15 +281,10 @@ static void print_summary(const producer_t *p)
 
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
 {
-    enqueue_args_t a;
-    int rc = parse_args(argc, argv, &a, err);
-    if (rc < 0)
-        return rc;
-    if (a.args != NULL && strcmp(a.args, "-") != 0 && !is_json(a.args, strlen(a.args)))
-        return fp_err_set(err, FP_EUSAGE, "ARGS_JSON is not valid JSON: %.64s", a.args);
-
+    enqueue_args_t a = {NULL, -1, -1, NULL, NULL};
     fp_config_t *cfg = NULL;
-    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    if (rc < 0)
         return rc;
     producer_t p = {&a, cfg, a.queue, NULL, NULL, "", 0, 0};
     if (p.queue == NULL)

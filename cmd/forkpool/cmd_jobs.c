@@ -31,67 +31,57 @@
 #define JOBS_PAGE 1000 /* table rows buffered to size the columns */
 
 typedef struct jobs_args_s {
-    const char *config_path;
     fp_ledger_filter_t filter;
     bool json;
 } jobs_args_t;
 
-static int parse_args(int argc, char **argv, jobs_args_t *a, fp_err_t *err)
+enum { OPT_OUTCOME = 256, OPT_TYPE, OPT_SINCE, OPT_LIMIT, OPT_JSON };
+
+static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
 {
-    enum { OPT_OUTCOME = 256, OPT_TYPE, OPT_SINCE, OPT_LIMIT, OPT_JSON };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"outcome", required_argument, NULL, OPT_OUTCOME},
-        {"type", required_argument, NULL, OPT_TYPE}, {"since", required_argument, NULL, OPT_SINCE},
-        {"limit", required_argument, NULL, OPT_LIMIT}, {"json", no_argument, NULL, OPT_JSON},
-        {NULL, 0, NULL, 0},
-    };
-    *a = (jobs_args_t){.filter = {.limit = JOBS_DEFAULT_LIMIT}};
+    jobs_args_t *a = args;
     long long limit;
     int64_t since_ms;
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case 'c': a->config_path = optarg; break;
-        case OPT_OUTCOME:
-            if (!fp_ledger_outcome_valid(optarg))
-                return fp_err_set(err, FP_EUSAGE,
-                                  "unknown outcome \"%s\" (ok, failed, retried, dead, timeout or "
-                                  "crashed)",
-                                  optarg);
-            a->filter.outcome = optarg;
-            break;
-        case OPT_TYPE:
-            if (optarg[0] == '\0')
-                return fp_err_set(err, FP_EUSAGE, "--type must not be empty");
-            a->filter.type = optarg;
-            break;
-        case OPT_SINCE:
-            if (fp_units_parse_duration_ms(optarg, &since_ms, err) < 0) {
-                fp_err_prefix(err, "--since");
-                return err != NULL ? (err->code = FP_EUSAGE) : FP_EUSAGE;
-            }
-            /* "0" would mean "since now": nothing; a start before 1970 is "all". */
-            a->filter.since_unix_ms = fp_os_unix_ms() - since_ms;
-            if (a->filter.since_unix_ms <= 0)
-                a->filter.since_unix_ms = 0;
-            break;
-        case OPT_LIMIT:
-            if (fp_cli_parse_count("--limit", optarg, JOBS_LIMIT_MAX, &limit, err) < 0)
-                return FP_EUSAGE;
-            a->filter.limit = limit;
-            break;
-        case OPT_JSON: a->json = true; break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
-        }
+    (void)name;
+    switch (id) {
+    case OPT_OUTCOME:
+        if (!fp_ledger_outcome_valid(value))
+            return fp_err_set(err, FP_EUSAGE,
+                              "unknown outcome \"%s\" (ok, failed, retried, dead, timeout or "
+                              "crashed)",
+                              value);
+        a->filter.outcome = value;
+        break;
+    case OPT_TYPE:
+        if (value[0] == '\0')
+            return fp_err_set(err, FP_EUSAGE, "--type must not be empty");
+        a->filter.type = value;
+        break;
+    case OPT_SINCE:
+        if (fp_cli_parse_duration("--since", value, &since_ms, err) < 0)
+            return FP_EUSAGE;
+        /* "0" would mean "since now": nothing; a start before 1970 is "all". */
+        a->filter.since_unix_ms = fp_os_unix_ms() - since_ms;
+        if (a->filter.since_unix_ms <= 0)
+            a->filter.since_unix_ms = 0;
+        break;
+    case OPT_LIMIT:
+        if (fp_cli_parse_count("--limit", value, JOBS_LIMIT_MAX, &limit, err) < 0)
+            return FP_EUSAGE;
+        a->filter.limit = limit;
+        break;
+    case OPT_JSON: a->json = true; break;
     }
-    if (optind != argc)
-        return fp_err_set(err, FP_EUSAGE, "wrong number of arguments");
     return 0;
 }
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'}, {"outcome", required_argument, NULL, OPT_OUTCOME},
+    {"type", required_argument, NULL, OPT_TYPE}, {"since", required_argument, NULL, OPT_SINCE},
+    {"limit", required_argument, NULL, OPT_LIMIT}, {"json", no_argument, NULL, OPT_JSON},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, NULL, "wrong number of arguments"};
 
 /* ---- table --------------------------------------------------------------- */
 
@@ -139,33 +129,13 @@ typedef struct table_s {
     size_t w_queue, w_type, w_job, w_error;
 } table_t;
 
-static char *keep_text(const char *s, char **cursor)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *dst = *cursor;
-    memcpy(dst, s, n);
-    *cursor += n;
-    return dst;
-}
-
 static int keep(kept_t *k, const fp_ledger_row_t *r)
 {
-    const char *s[] = {r->queue, r->entry_id, r->job_id, r->type, r->outcome, r->error};
-    size_t size = 1;
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        size += s[i] != NULL ? strlen(s[i]) + 1 : 0;
-    char *cursor = k->text = malloc(size);
-    if (cursor == NULL)
+    /* One byte more: never malloc(0) for a row without texts. */
+    k->text = malloc(fp_ledger_row_text_size(r) + 1);
+    if (k->text == NULL)
         return -ENOMEM;
-    k->row = *r;
-    k->row.queue = keep_text(r->queue, &cursor);
-    k->row.entry_id = keep_text(r->entry_id, &cursor);
-    k->row.job_id = keep_text(r->job_id, &cursor);
-    k->row.type = keep_text(r->type, &cursor);
-    k->row.outcome = keep_text(r->outcome, &cursor);
-    k->row.error = keep_text(r->error, &cursor);
+    fp_ledger_row_pack(&k->row, r, k->text);
     return 0;
 }
 
@@ -319,12 +289,10 @@ static int on_json_row(void *arg, int64_t id, const fp_ledger_row_t *r, fp_err_t
 
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err)
 {
-    jobs_args_t a;
-    int rc = parse_args(argc, argv, &a, err);
-    if (rc < 0)
-        return rc;
+    jobs_args_t a = {.filter = {.limit = JOBS_DEFAULT_LIMIT}};
     fp_config_t *cfg = NULL;
-    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    if (rc < 0)
         return rc;
     if (cfg->ledger.path == NULL || cfg->ledger.path[0] == '\0') {
         fp_config_free(cfg);

@@ -15,53 +15,43 @@
 #define MAX_QUEUE_OPTIONS 64
 
 typedef struct run_args_s {
-    const char *config_path;
     bool burst;
     long long children; /* -1: from the config */
     const char *queues[MAX_QUEUE_OPTIONS];
     size_t nqueues;
 } run_args_t;
 
-static int parse_args(int argc, char **argv, run_args_t *args, fp_err_t *err)
+enum { OPT_BURST = 256, OPT_CHILDREN, OPT_QUEUE };
+
+static int on_option(void *arg, int id, const char *name, const char *value, fp_err_t *err)
 {
-    enum { OPT_BURST = 256, OPT_CHILDREN, OPT_QUEUE };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"burst", no_argument, NULL, OPT_BURST},
-        {"children", required_argument, NULL, OPT_CHILDREN},
-        {"queue", required_argument, NULL, OPT_QUEUE},
-        {NULL, 0, NULL, 0},
-    };
-    memset(args, 0, sizeof *args);
-    args->children = -1;
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case 'c': args->config_path = optarg; break;
-        case OPT_BURST: args->burst = true; break;
-        case OPT_CHILDREN:
-            if (fp_cli_parse_count(name, optarg, 1024, &args->children, err) < 0)
-                return FP_EUSAGE;
-            if (args->children == 0)
-                return fp_err_set(err, FP_EUSAGE, "--children must be at least 1");
-            break;
-        case OPT_QUEUE:
-            if (optarg[0] == '\0' || args->nqueues == MAX_QUEUE_OPTIONS)
-                return fp_err_set(err, FP_EUSAGE, "--queue needs a name (at most %d queues)",
-                                  MAX_QUEUE_OPTIONS);
-            args->queues[args->nqueues++] = optarg;
-            break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
-        }
+    run_args_t *args = arg;
+    switch (id) {
+    case OPT_BURST: args->burst = true; break;
+    case OPT_CHILDREN:
+        if (fp_cli_parse_count(name, value, 1024, &args->children, err) < 0)
+            return FP_EUSAGE;
+        if (args->children == 0)
+            return fp_err_set(err, FP_EUSAGE, "--children must be at least 1");
+        break;
+    case OPT_QUEUE:
+        if (value[0] == '\0' || args->nqueues == MAX_QUEUE_OPTIONS)
+            return fp_err_set(err, FP_EUSAGE, "--queue needs a name (at most %d queues)",
+                              MAX_QUEUE_OPTIONS);
+        args->queues[args->nqueues++] = value;
+        break;
     }
-    if (optind < argc)
-        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
     return 0;
 }
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"burst", no_argument, NULL, OPT_BURST},
+    {"children", required_argument, NULL, OPT_CHILDREN},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, NULL, NULL};
 
 /* What only root may open is opened before the drop and handed to the
  * target user, so USR1 can reopen the log as that user. */
@@ -93,12 +83,10 @@ static int open_files(const fp_config_t *cfg, const fp_privs_plan_t *privs, fp_p
 
 int fp_cmd_run(int argc, char **argv, fp_err_t *err)
 {
-    run_args_t args;
-    int rc = parse_args(argc, argv, &args, err);
-    if (rc < 0)
-        return rc;
+    run_args_t args = {.children = -1};
     fp_config_t *cfg = NULL;
-    if ((rc = fp_cli_load_config(args.config_path, &cfg, err)) < 0)
+    int rc = fp_cli_begin(argc, argv, &spec, &args, &cfg, err);
+    if (rc < 0)
         return rc;
     fp_privs_plan_t privs;
     fp_pidfile_t pidfile = {.fd = -1};

@@ -23,35 +23,26 @@
 #include "base/utf8.h"
 
 typedef struct stats_args_s {
-    const char *config_path;
     bool json;
 } stats_args_t;
 
-static int parse_args(int argc, char **argv, stats_args_t *a, fp_err_t *err)
+enum { OPT_JSON = 256 };
+
+static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
 {
-    enum { OPT_JSON = 256 };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {NULL, 0, NULL, 0},
-    };
-    *a = (stats_args_t){0};
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        switch (opt) {
-        case 'c': a->config_path = optarg; break;
-        case OPT_JSON: a->json = true; break;
-        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
-        default: return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
-        }
-    }
-    if (optind != argc)
-        return fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
+    stats_args_t *a = args;
+    (void)name, (void)value, (void)err;
+    if (id == OPT_JSON)
+        a->json = true;
     return 0;
 }
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {NULL, 0, NULL, 0},
+};
+static const fp_cli_spec_t spec = {options, on_option, NULL, NULL};
 
 /* ---- table ----------------------------------------------------------------- */
 
@@ -267,12 +258,10 @@ static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, 
 
 int fp_cmd_stats(int argc, char **argv, fp_err_t *err)
 {
-    stats_args_t a;
-    int rc = parse_args(argc, argv, &a, err);
-    if (rc < 0)
-        return rc;
+    stats_args_t a = {0};
     fp_config_t *cfg = NULL;
-    if ((rc = fp_cli_load_config(a.config_path, &cfg, err)) < 0)
+    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    if (rc < 0)
         return rc;
     size_t nq = cfg->queues.names.count;
     fp_admin_queue_stats_t *st = calloc(nq > 0 ? nq : 1, sizeof *st);

@@ -1,4 +1,5 @@
-/* common.c: option helpers every command shares. */
+/* common.c: what every command shares: reading its command line, loading
+ * the configuration, option values, printing JSON. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "redis/redis_url.h"
 
 /* The Redis password, decoded and as written in the URL (they differ when
@@ -44,6 +46,59 @@ int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
         return FP_ECONFIG;
     }
     hide_redis_password((*out)->redis.url);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, const fp_cli_spec_t *spec, void *args,
+                         const char **config_path, fp_err_t *err)
+{
+    int opt, rc;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:", spec->options, NULL)) != -1) {
+        const char *name = argv[optind - 1];
+        switch (opt) {
+        case 'c': *config_path = optarg; break;
+        case ':': return fp_err_set(err, FP_EUSAGE, "%s needs a value", name);
+        case '?': return fp_err_set(err, FP_EUSAGE, "unknown option %s", name);
+        default:
+            if ((rc = spec->on_option(args, opt, name, optarg, err)) < 0)
+                return rc;
+        }
+    }
+    if (spec->on_operands != NULL)
+        return spec->on_operands(args, argc - optind, argv + optind, err);
+    if (optind < argc)
+        return spec->extra_words != NULL
+                   ? fp_err_set(err, FP_EUSAGE, "%s", spec->extra_words)
+                   : fp_err_set(err, FP_EUSAGE, "unexpected argument \"%s\"", argv[optind]);
+    return 0;
+}
+
+int fp_cli_begin(int argc, char **argv, const fp_cli_spec_t *spec, void *args, fp_config_t **cfg,
+                 fp_err_t *err)
+{
+    const char *config_path = NULL;
+    int rc = parse_options(argc, argv, spec, args, &config_path, err);
+    if (rc < 0)
+        return rc;
+    return fp_cli_load_config(config_path, cfg, err);
+}
+
+int fp_cli_parse_queue(const char *text, const char **queue, fp_err_t *err)
+{
+    if (text[0] == '\0')
+        return fp_err_set(err, FP_EUSAGE, "--queue must not be empty");
+    *queue = text;
+    return 0;
+}
+
+int fp_cli_parse_duration(const char *option, const char *text, int64_t *ms, fp_err_t *err)
+{
+    if (fp_units_parse_duration_ms(text, ms, err) < 0) {
+        fp_err_prefix(err, "%s", option);
+        return err != NULL ? (err->code = FP_EUSAGE) : FP_EUSAGE;
+    }
     return 0;
 }
 

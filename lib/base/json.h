@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "dispatch/proto.h"
+#include "base/buf.h"
 
 /* Returns the parsed value (owned; cJSON_Delete) or NULL. */
 cJSON *fp_json_parse(const char *text, size_t len);

@@ -15,26 +15,27 @@
 #include <time.h>
 #include <unistd.h>
 
-int fp_os_cloexec(int fd, int on)
+/* Sets or clears one bit of the flags fcntl reads with get and writes with
+ * set, writing only when it changes. */
+static int set_fd_flag(int fd, int get, int set, int bit, int on)
 {
-    int flags = fcntl(fd, F_GETFD);
+    int flags = fcntl(fd, get);
     if (flags < 0)
         return -errno;
-    int want = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
-    if (want != flags && fcntl(fd, F_SETFD, want) < 0)
+    int want = on ? (flags | bit) : (flags & ~bit);
+    if (want != flags && fcntl(fd, set, want) < 0)
         return -errno;
     return 0;
 }
 
+int fp_os_cloexec(int fd, int on)
+{
+    return set_fd_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
+}
+
 int fp_os_nonblock(int fd, int on)
 {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
-        return -errno;
-    int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
-    if (want != flags && fcntl(fd, F_SETFL, want) < 0)
-        return -errno;
-    return 0;
+    return set_fd_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
 }
 
 /* The layout of one getdents64 record; glibc 2.36 declares no type for it. */

@@ -3,6 +3,7 @@
 #define FORKPOOL_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes s into buf as a quoted, printable, bounded form for messages:
  * control characters, quotes and backslashes as \xNN, at most max_chars
@@ -10,6 +11,14 @@
 const char *fp_text_quote(char *buf, size_t size, const char *s, size_t max_chars);
 /* The same for len bytes that may hold NULs (shown as \x00). */
 const char *fp_text_quote_n(char *buf, size_t size, const char *s, size_t len, size_t max_chars);
+
+/* Writes a reason into buf as vsnprintf does and returns -1, so that a
+ * check refusing a value reads `return fp_text_why(buf, size, "must ...");`. */
+int fp_text_why(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* FNV-1a of s[0..n): a simple fixed hash, enough for tables keyed by names
+ * from a trusted document or bounded by their own caps. */
+uint64_t fp_text_hash(const char *s, size_t n);
 
 /* The value of a hexadecimal digit, or -1. */
 int fp_text_hex_value(int c);

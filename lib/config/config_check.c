@@ -1,14 +1,14 @@
-/* config_check.c: the value checks the schema's rows name (lib/config/config.c):
+/* config_check.c: the value checks the schema's rows name (lib/config/config_schema.c):
  * each takes the parsed field and says in a few words why it is refused.
  * Pure, so every rule is unit-tested through fp_config_load_text. */
-#include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/listen_addr.h"
+#include "base/text.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
 
@@ -16,16 +16,6 @@
 static const char *str_of(const void *field)
 {
     return *(char *const *)field;
-}
-
-static int why(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 #define SCHEME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
@@ -37,27 +27,28 @@ int fp__check_redis_url(const void *field, size_t *elem, char *buf, size_t size)
     const char *url = str_of(field);
     const char *sep = strstr(url, "://");
     if (sep == NULL)
-        return why(buf, size,
-                   "must be a URL such as redis://127.0.0.1:6379/0 or unix:///run/redis.sock");
+        return fp_text_why(
+            buf, size, "must be a URL such as redis://127.0.0.1:6379/0 or unix:///run/redis.sock");
     size_t scheme = (size_t)(sep - url);
     bool known = (scheme == 5 && strncasecmp(url, "redis", 5) == 0) ||
                  (scheme == 4 && strncasecmp(url, "unix", 4) == 0);
     if (!known) {
         /* RFC 3986 scheme characters only, so nothing else leaks through. */
         if (scheme == 0 || scheme > 16 || strspn(url, SCHEME_CHARS) < scheme)
-            return why(buf, size, "must start with redis:// or unix://");
-        return why(buf, size, "must start with redis:// or unix://, not %.*s://", (int)scheme,
-                   url);
+            return fp_text_why(buf, size, "must start with redis:// or unix://");
+        return fp_text_why(buf, size, "must start with redis:// or unix://, not %.*s://",
+                           (int)scheme, url);
     }
     if (sep[3] == '\0')
-        return why(buf, size, "must name a host or a socket after %.*s://", (int)scheme, url);
+        return fp_text_why(buf, size, "must name a host or a socket after %.*s://", (int)scheme,
+                           url);
     /* The whole parse, as the daemon will do it: a URL it would refuse
      * fails here, before any child is forked and in check-config. */
     fp_redis_url_t parsed;
     fp_err_t e;
     fp_err_clear(&e);
     if (fp_redis_url_parse(url, &parsed, &e) < 0)
-        return why(buf, size, "%s", e.msg);
+        return fp_text_why(buf, size, "%s", e.msg);
     fp_redis_url_free(&parsed);
     return 0;
 }
@@ -67,63 +58,22 @@ int fp__check_prefix(const void *field, size_t *elem, char *buf, size_t size)
 {
     const char *s = str_of(field);
     if (*s == '\0')
-        return why(buf, size, "must not be empty");
+        return fp_text_why(buf, size, "must not be empty");
     if (strpbrk(s, "{} \t\r\n\v\f") != NULL)
-        return why(buf, size, "must not contain '{', '}' or white space");
+        return fp_text_why(buf, size, "must not contain '{', '}' or white space");
     return 0;
 }
 
 int fp__check_nonempty(const void *field, size_t *elem, char *buf, size_t size)
 {
-    return *str_of(field) == '\0' ? why(buf, size, "must not be empty") : 0;
+    return *str_of(field) == '\0' ? fp_text_why(buf, size, "must not be empty") : 0;
 }
 
-/* Port 0 asks the kernel for a free port (logged at start): for tests and
- * for several daemons on one host that are scraped through /stats files. */
-static int check_port(const char *p, char *buf, size_t size)
-{
-    size_t n = strspn(p, "0123456789");
-    long port = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : -1;
-    if (port < 0 || port > 65535)
-        return why(buf, size, "must end in a port from 0 to 65535 (\"127.0.0.1:9187\")");
-    return 0;
-}
-
-/* Only literals and "localhost": resolving names at load time would make a
- * configuration's validity depend on DNS. */
+/* The daemon binds what this accepts: one reader for both. */
 int fp__check_listen(const void *field, size_t *elem, char *buf, size_t size)
 {
-    const char *s = str_of(field);
-    char host[64];
-    const char *port;
-    if (*s == '\0')
-        return 0; /* disabled */
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        size_t n = close ? (size_t)(close - s - 1) : 0;
-        unsigned char addr[16];
-        if (close == NULL || close[1] != ':' || n == 0 || n >= sizeof host)
-            return why(buf, size, "must be \"[IPv6]:port\" when it starts with '['");
-        memcpy(host, s + 1, n);
-        host[n] = '\0';
-        if (inet_pton(AF_INET6, host, addr) != 1)
-            return why(buf, size, "has an invalid IPv6 address between '[' and ']'");
-        return check_port(close + 2, buf, size);
-    }
-    port = strrchr(s, ':');
-    if (port == NULL)
-        return why(buf, size, "must be \"host:port\", such as \"127.0.0.1:9187\" (\"\" disables)");
-    size_t n = (size_t)(port - s);
-    unsigned char addr4[4];
-    if (memchr(s, ':', n) != NULL)
-        return why(buf, size, "must put an IPv6 address in brackets (\"[::1]:9187\")");
-    if (n == 0 || n >= sizeof host)
-        return why(buf, size, "must name a host before the port (\"127.0.0.1:9187\")");
-    memcpy(host, s, n);
-    host[n] = '\0';
-    if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, addr4) != 1)
-        return why(buf, size, "must use an IPv4 address, \"localhost\" or [IPv6] as host");
-    return check_port(port + 1, buf, size);
+    fp_listen_addr_t addr;
+    return fp_listen_parse(str_of(field), &addr, buf, size);
 }
 
 /* Queue names go inside the {Q} hash tag of every key. */
@@ -131,16 +81,17 @@ int fp__check_queue_names(const void *field, size_t *elem, char *buf, size_t siz
 {
     const fp_strv_t *v = field;
     if (v->count == 0)
-        return why(buf, size, "must list at least one queue");
+        return fp_text_why(buf, size, "must list at least one queue");
     for (size_t i = 0; i < v->count; i++) {
         *elem = i;
         if (v->items[i][0] == '\0')
-            return why(buf, size, "must not be empty");
+            return fp_text_why(buf, size, "must not be empty");
         if (strpbrk(v->items[i], "{}") != NULL)
-            return why(buf, size, "must not contain '{' or '}' (they delimit the hash tag)");
+            return fp_text_why(buf, size,
+                               "must not contain '{' or '}' (they delimit the hash tag)");
         for (size_t j = 0; j < i; j++)
             if (strcmp(v->items[i], v->items[j]) == 0)
-                return why(buf, size, "repeats a queue already listed");
+                return fp_text_why(buf, size, "repeats a queue already listed");
     }
     return 0;
 }
@@ -151,7 +102,7 @@ int fp__check_items_nonempty(const void *field, size_t *elem, char *buf, size_t 
     for (size_t i = 0; i < v->count; i++) {
         if (v->items[i][0] == '\0') {
             *elem = i;
-            return why(buf, size, "must not be empty");
+            return fp_text_why(buf, size, "must not be empty");
         }
     }
     return 0;
@@ -163,7 +114,7 @@ int fp__check_command(const void *field, size_t *elem, char *buf, size_t size)
     const fp_strv_t *v = field;
     if (v->count > 0 && v->items[0][0] == '\0') {
         *elem = 0;
-        return why(buf, size, "must name a program");
+        return fp_text_why(buf, size, "must name a program");
     }
     return 0;
 }
@@ -186,7 +137,8 @@ int fp__check_env_names(const void *field, size_t *elem, char *buf, size_t size)
     for (size_t i = 0; i < v->count; i++) {
         if (!fp__env_name_ok(v->items[i], strlen(v->items[i]))) {
             *elem = i;
-            return why(buf, size, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+            return fp_text_why(buf, size,
+                               "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
         }
     }
     return 0;

@@ -1,6 +1,6 @@
-/* config_internal.h: the configuration schema, shared by config.c (which
- * loads and validates through it) and config_dump.c (which prints through
- * it), so that a key added to the table is loaded, defaulted, freed and
+/* config_internal.h: the configuration schema (config_schema.c), shared by
+ * config.c (which loads and validates through it), config_dump.c (which
+ * prints through it) and the helpers they share, so that a key added to the table is loaded, defaulted, freed and
  * dumped without touching any other code. Not installed; lib/ only. */
 #ifndef FORKPOOL_CONFIG_INTERNAL_H
 #define FORKPOOL_CONFIG_INTERNAL_H
@@ -51,6 +51,22 @@ typedef struct fp__ckey_s {
 
 extern const fp__ckey_t fp__config_schema[];
 extern const size_t fp__config_schema_len;
+/* A bound on the table's length, checked where it is defined. */
+#define FP__CONFIG_MAX_KEYS 128
+
+/* Timers add durations to the monotonic clock; ten years keeps every sum far
+ * from int64 overflow while refusing nothing anyone means. */
+#define FP__DUR_MAX (INT64_C(3650) * 86400 * 1000)
+#define FP__CHILDREN_MAX 1024
+#define FP__WEIGHT_MAX 1000000
+/* The one section whose keys are not in the table: handlers own theirs. */
+#define FP__CONFIG_HANDLERS "handlers"
+
+/* Lookups into the table (config_schema.c): NULL / false when absent. */
+const fp__ckey_t *fp__config_find_key(const char *section, const char *key);
+bool fp__config_is_section(const char *name);
+/* The section of a known key written in the wrong one. */
+const char *fp__config_home_section(const char *key);
 
 /* The name of an enum value of row k, or "?" when it has none. */
 const char *fp__config_enum_name(const fp__ckey_t *k, int value);
@@ -61,6 +77,28 @@ static inline const void *fp__config_field(const fp_config_t *cfg, const fp__cke
     return (const char *)cfg + k->offset;
 }
 
+/* Builds the configuration from a parsed document (owned from here on; NULL:
+ * the defaults only) named name in messages (config.c). */
+int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, fp_err_t *err);
+
+/* The nearest of the candidates offered to consider, if close enough to be a
+ * typo of word (config_errors.c). */
+typedef struct fp__suggest_s {
+    const char *word;
+    const char *best;
+    size_t best_d;
+} fp__suggest_t;
+void fp__suggest_consider(fp__suggest_t *s, const char *candidate);
+const char *fp__config_suggest_key(const char *section, const char *word);
+const char *fp__config_suggest_section(const char *word);
+
+/* Texts for messages (config_errors.c): a bounded, printable form of a name
+ * from the file; a section name as written when it is a bare key; the range
+ * of row k a value v fell outside; row k's choices, quoted. */
+const char *fp__config_quote(char *buf, size_t size, const char *s);
+const char *fp__config_name_text(char *buf, size_t size, const char *name);
+void fp__config_range_text(const fp__ckey_t *k, int64_t v, char *buf, size_t size);
+void fp__config_choices_text(const fp__ckey_t *k, char *buf, size_t size);
 
 /* The value checks of the schema's rows (config_check.c). */
 int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size);

@@ -24,7 +24,7 @@ typedef struct fp_channel_events_s {
 } fp_channel_events_t;
 
 /* It outlives its child until its close callback, so it is heap-allocated
- * apart from the (movable) pool slots. */
+ * apart from the slot. */
 struct fp_channel_s {
     uv_pipe_t pipe;
     uv_timer_t timer; /* the start deadline, the running job's deadline, then kill_grace */

@@ -67,7 +67,7 @@ void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held)
 {
     held->next = NULL;
     if (slot->job_tail != NULL)
-        ((fp_held_t *)slot->job_tail)->next = held;
+        slot->job_tail->next = held;
     else
         slot->job = held;
     slot->job_tail = held;

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 #define FP_OP_READY "ready"
@@ -49,16 +50,6 @@ void fp_msg_clear(fp_msg_t *msg);
  * They return 0 or -ENOMEM. fp_proto_encode_job embeds job_json as it is:
  * the caller has validated it; raw CR/LF in it (whitespace between tokens in
  * valid JSON) are written as spaces so the message stays one line. */
-typedef struct fp_buf_s {
-    char *data;
-    size_t len;
-    size_t cap;
-} fp_buf_t;
-
-int fp_buf_append(fp_buf_t *buf, const char *data, size_t len);
-void fp_buf_consume(fp_buf_t *buf, size_t n); /* drops the first n bytes */
-void fp_buf_free(fp_buf_t *buf);
-
 int fp_proto_encode_ready(fp_buf_t *out, int64_t pid);
 int fp_proto_encode_job(fp_buf_t *out, uint64_t seq, int64_t attempt, const char *job_json,
                         size_t job_len);

@@ -1,5 +1,5 @@
 /* health_request.h: the request-judging half of the health endpoint
- * (health_request.c), shared by its connections (health.c) and by
+ * (health_request.c), shared by its connections (health_conn.c) and by
  * fp_health_request_status. Internal to lib/. */
 #ifndef FORKPOOL_HEALTH_REQUEST_H
 #define FORKPOOL_HEALTH_REQUEST_H

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "base/utf8.h"
 
 /* Label sets "(queue, other)" allowed past max_label_sets, so that a few
@@ -99,17 +100,6 @@ int fp_metrics_outcome_parse(const char *name)
     return -1;
 }
 
-/* FNV-1a. */
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static uint64_t hash_pair(uint64_t hq, uint64_t ht)
 {
     return (hq * 0x9e3779b97f4a7c15ULL) ^ (ht + 0x7f4a7c159e3779b9ULL + (hq << 6) + (hq >> 2));
@@ -172,7 +162,7 @@ int fp_metrics_new(size_t max_label_sets, fp_metrics_t **out)
     m->strs = calloc(nstrs, sizeof *m->strs);
     if (m->sets == NULL || m->slots == NULL || m->strs == NULL ||
         (m->other = intern(m, FP_METRICS_OTHER, strlen(FP_METRICS_OTHER),
-                           hash_bytes(FP_METRICS_OTHER, strlen(FP_METRICS_OTHER)))) == NULL) {
+                           fp_text_hash(FP_METRICS_OTHER, strlen(FP_METRICS_OTHER)))) == NULL) {
         fp_metrics_free(m);
         return -ENOMEM;
     }
@@ -219,8 +209,8 @@ static void key_make(label_key_t *k, const char *q, size_t ql, const char *t, si
     k->ql = ql;
     k->t = t;
     k->tl = tl;
-    k->qh = hash_bytes(q, ql);
-    k->th = hash_bytes(t, tl);
+    k->qh = fp_text_hash(q, ql);
+    k->th = fp_text_hash(t, tl);
     k->h = hash_pair(k->qh, k->th);
 }
 

@@ -33,13 +33,14 @@
 
 #include <sqlite3.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/os.h"
 #include "pool/spawn.h"
 
 #define LEDGER_COMPONENT "ledger"
 #define LEDGER_BUSY_TIMEOUT_MS 5000
-#define LEDGER_RETRY_MIN_MS 100
+#define LEDGER_RETRY_FIRST_MS 200 /* after one failure; doubled per further one */
 #define LEDGER_RETRY_MAX_MS 5000
 #define LEDGER_CLOSE_TRIES 3      /* attempts per failing batch once closing */
 #define LEDGER_PRUNE_CHUNKS_PER_PASS 20 /* then queued rows go first again */
@@ -281,6 +282,14 @@ static int ensure_open(fp_ledger_t *l, char *why, size_t why_size)
     return -1;
 }
 
+/* A failed write is "failing" before it is counted, so whoever sees the
+ * error counted (metrics, a test) also sees readiness say so. */
+static void count_write_error(fp_ledger_t *l)
+{
+    atomic_store(&l->failing, true);
+    atomic_fetch_add(&l->write_errors, 1);
+}
+
 /* Writes n rows from batch in one transaction. On success frees the nodes
  * (inside the fork lock: see the top of the file) and returns 0; on failure
  * rolls back, keeps them, closes the connection (the next try opens it
@@ -291,7 +300,7 @@ static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
     fp_spawn_fork_lock_read();
     if (ensure_open(l, why, sizeof why) < 0) {
         fp_spawn_fork_unlock_read();
-        atomic_fetch_add(&l->write_errors, 1);
+        count_write_error(l);
         fp_log_error(LEDGER_COMPONENT, "cannot write %zu rows: %s", n, why);
         return -1;
     }
@@ -310,7 +319,7 @@ static int write_batch(fp_ledger_t *l, node_t *batch, size_t n)
     }
     fp_spawn_fork_unlock_read();
     if (rc != SQLITE_OK) {
-        atomic_fetch_add(&l->write_errors, 1);
+        count_write_error(l);
         fp_log_error(LEDGER_COMPONENT, "writing %zu rows to %s failed: %s", n, l->path, why);
         return -1;
     }
@@ -449,9 +458,8 @@ static void batch_failed(fp_ledger_t *l, writer_t *w, bool stop)
     } else if (w->failures >= LEDGER_CLOSE_TRIES && stop) {
         give_up(l, w);
     }
-    int shift = w->failures < 6 ? w->failures : 6;
-    int64_t delay = (int64_t)LEDGER_RETRY_MIN_MS << shift;
-    w->retry_at_ms = fp_os_now_ms() + (delay < LEDGER_RETRY_MAX_MS ? delay : LEDGER_RETRY_MAX_MS);
+    w->retry_at_ms = fp_os_now_ms() + fp_backoff_ms(w->failures, LEDGER_RETRY_FIRST_MS,
+                                                    LEDGER_RETRY_MAX_MS, false, 0);
 }
 
 static void writer_loop(fp_ledger_t *l)
@@ -614,15 +622,30 @@ static const char *copy_text(const char *s, char **cursor)
     return dst;
 }
 
+size_t fp_ledger_row_text_size(const fp_ledger_row_t *r)
+{
+    return text_size(r->queue) + text_size(r->entry_id) + text_size(r->job_id) +
+           text_size(r->type) + text_size(r->outcome) + text_size(r->error);
+}
+
+void fp_ledger_row_pack(fp_ledger_row_t *dst, const fp_ledger_row_t *src, char *block)
+{
+    *dst = *src;
+    dst->queue = copy_text(src->queue, &block);
+    dst->entry_id = copy_text(src->entry_id, &block);
+    dst->job_id = copy_text(src->job_id, &block);
+    dst->type = copy_text(src->type, &block);
+    dst->outcome = copy_text(src->outcome, &block);
+    dst->error = copy_text(src->error, &block);
+}
+
 bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row)
 {
     if (atomic_load(&l->skip) && atomic_load(&l->backlog) >= l->capacity) {
         atomic_fetch_add(&l->dropped, 1);
         return true;
     }
-    size_t size = text_size(row->queue) + text_size(row->entry_id) + text_size(row->job_id) +
-                  text_size(row->type) + text_size(row->outcome) + text_size(row->error);
-    node_t *n = malloc(sizeof *n + size);
+    node_t *n = malloc(sizeof *n + fp_ledger_row_text_size(row));
     if (n == NULL) {
         atomic_fetch_add(&l->lost, 1);
         fp_log_error(LEDGER_COMPONENT, "out of memory: one %s row for %s lost",
@@ -630,15 +653,8 @@ bool fp_ledger_push(fp_ledger_t *l, const fp_ledger_row_t *row)
                      row->entry_id != NULL ? row->entry_id : "?");
         return false;
     }
-    char *cursor = n->text;
     n->next = NULL;
-    n->row = *row;
-    n->row.queue = copy_text(row->queue, &cursor);
-    n->row.entry_id = copy_text(row->entry_id, &cursor);
-    n->row.job_id = copy_text(row->job_id, &cursor);
-    n->row.type = copy_text(row->type, &cursor);
-    n->row.outcome = copy_text(row->outcome, &cursor);
-    n->row.error = copy_text(row->error, &cursor);
+    fp_ledger_row_pack(&n->row, row, n->text);
     if (n->row.finished_at_ms == 0)
         n->row.finished_at_ms = fp_os_unix_ms();
 

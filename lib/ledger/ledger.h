@@ -37,6 +37,12 @@ typedef struct fp_ledger_row_s {
     int64_t pid;
 } fp_ledger_row_t;
 
+/* A row kept past the call that handed it over holds its texts in one
+ * block: the bytes the texts need (NULs included), and a copy of src into
+ * dst whose texts point into block, which must hold that many bytes. */
+size_t fp_ledger_row_text_size(const fp_ledger_row_t *r);
+void fp_ledger_row_pack(fp_ledger_row_t *dst, const fp_ledger_row_t *src, char *block);
+
 typedef struct fp_ledger_s fp_ledger_t;
 
 /* Counters for metrics and tests; a consistent snapshot of each field. */

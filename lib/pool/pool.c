@@ -1,18 +1,12 @@
-/* pool.c: slot bookkeeping for the supervisor. Pure, so every transition can
- * be unit-tested without a process in sight. */
+/* pool.c: slot bookkeeping for the supervisor (the transitions themselves are
+ * slot_fsm.c's). Pure, so every decision can be unit-tested without a
+ * process in sight. */
 #include "pool/pool.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[FP_CHILD_STATES] = {
-    "free", "starting", "idle", "busy", "stopping", "exited",
-};
-
-const char *fp_pool_state_name(fp_child_state_t state)
-{
-    return (unsigned)state < FP_CHILD_STATES ? state_names[state] : "unknown";
-}
+#include "base/backoff.h"
 
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
 {
@@ -25,37 +19,45 @@ int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
 
 void fp_pool_free(fp_pool_t *pool)
 {
+    for (size_t i = 0; i < pool->capacity; i++)
+        free(pool->slots[i]);
     free(pool->slots);
     memset(pool, 0, sizeof *pool);
 }
 
-static int grow(fp_pool_t *pool)
+/* Slots are allocated one by one, so growing moves none of them: the
+ * supervisor keeps pointers to slots across calls that may fork. On ENOMEM
+ * it may add fewer than asked (capacity counts those added). */
+static void grow(fp_pool_t *pool)
 {
     size_t cap = pool->capacity ? pool->capacity * 2 : 8;
-    fp_slot_t *slots = realloc(pool->slots, cap * sizeof *slots);
+    fp_slot_t **slots = realloc(pool->slots, cap * sizeof *slots);
     if (slots == NULL)
-        return -1;
-    memset(slots + pool->capacity, 0, (cap - pool->capacity) * sizeof *slots);
-    for (size_t i = pool->capacity; i < cap; i++)
-        slots[i].id = (int)i;
+        return;
     pool->slots = slots;
-    pool->capacity = cap;
-    return 0;
+    for (size_t i = pool->capacity; i < cap; i++) {
+        if ((slots[i] = calloc(1, sizeof *slots[i])) == NULL)
+            return;
+        slots[i]->id = (int)i;
+        pool->capacity = i + 1;
+    }
 }
 
 fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
 {
     size_t i = 0;
-    while (i < pool->capacity && pool->slots[i].state != FP_CHILD_FREE)
+    while (i < pool->capacity && pool->slots[i]->state != FP_CHILD_FREE)
         i++;
-    if (i == pool->capacity && grow(pool) < 0)
+    if (i == pool->capacity)
+        grow(pool);
+    if (i == pool->capacity)
         return NULL;
-    fp_slot_t *slot = &pool->slots[i];
+    fp_slot_t *slot = pool->slots[i];
     int id = slot->id;
     memset(slot, 0, sizeof *slot);
     slot->id = id;
     slot->pid = pid;
-    slot->state = FP_CHILD_STARTING;
+    (void)fp_slot_apply(slot, FP_SLOT_SPAWNED); /* FREE → STARTING, as memset left it FREE */
     slot->started_at_ms = now_ms;
     return slot;
 }
@@ -63,8 +65,8 @@ fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
 fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid)
 {
     for (size_t i = 0; i < pool->capacity; i++)
-        if (pool->slots[i].state != FP_CHILD_FREE && pool->slots[i].pid == pid)
-            return &pool->slots[i];
+        if (pool->slots[i]->state != FP_CHILD_FREE && pool->slots[i]->pid == pid)
+            return pool->slots[i];
     return NULL;
 }
 
@@ -73,8 +75,8 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool)
     /* Lowest slot first keeps the working set of children small and warm
      * when load is light; under load every child is busy anyway. */
     for (size_t i = 0; i < pool->capacity; i++)
-        if (pool->slots[i].state == FP_CHILD_IDLE && !pool->slots[i].channel_eof)
-            return &pool->slots[i];
+        if (pool->slots[i]->state == FP_CHILD_IDLE && !pool->slots[i]->channel_eof)
+            return pool->slots[i];
     return NULL;
 }
 
@@ -101,7 +103,7 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool)
         return best;
     size_t depth_max = fp_pool_child_depth(pool);
     for (size_t i = 0; i < pool->capacity; i++) {
-        fp_slot_t *slot = &pool->slots[i];
+        fp_slot_t *slot = pool->slots[i];
         if (can_queue(slot, depth_max) && (best == NULL || slot->depth < best->depth))
             best = slot;
     }
@@ -117,7 +119,7 @@ fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
      * a backlog none ever turns idle: stop the busy child with the fewest
      * jobs queued instead; its stop waits behind them in its socket. */
     for (size_t i = 0; i < pool->capacity; i++) {
-        fp_slot_t *slot = &pool->slots[i];
+        fp_slot_t *slot = pool->slots[i];
         if (slot->state == FP_CHILD_BUSY && !slot->channel_eof && !slot->timed_out &&
             (best == NULL || slot->depth < best->depth))
             best = slot;
@@ -135,7 +137,7 @@ size_t fp_pool_count(const fp_pool_t *pool, fp_child_state_t state)
 {
     size_t n = 0;
     for (size_t i = 0; i < pool->capacity; i++)
-        n += pool->slots[i].state == state;
+        n += pool->slots[i]->state == state;
     return n;
 }
 
@@ -148,7 +150,7 @@ size_t fp_pool_live(const fp_pool_t *pool)
 bool fp_pool_release_if_done(fp_pool_t *pool, fp_slot_t *slot)
 {
     (void)pool;
-    if (!slot->reaped || !slot->channel_closed)
+    if (!slot->reaped || !slot->channel_closed || fp_slot_apply(slot, FP_SLOT_RELEASED) < 0)
         return false;
     int id = slot->id;
     memset(slot, 0, sizeof *slot);
@@ -163,12 +165,8 @@ uint64_t fp_pool_next_seq(fp_pool_t *pool)
 
 int64_t fp_pool_start_delay_ms(unsigned failures)
 {
-    if (failures == 0)
-        return 0;
-    int64_t delay = FP_POOL_START_DELAY_FIRST_MS;
-    for (unsigned i = 1; i < failures && delay < FP_POOL_START_DELAY_MAX_MS; i++)
-        delay *= 2;
-    return delay < FP_POOL_START_DELAY_MAX_MS ? delay : FP_POOL_START_DELAY_MAX_MS;
+    return fp_backoff_ms(failures, FP_POOL_START_DELAY_FIRST_MS, FP_POOL_START_DELAY_MAX_MS, false,
+                         0);
 }
 
 bool fp_pool_failed_start(const fp_slot_t *slot, bool died_in_job, int64_t now_ms)
@@ -206,7 +204,7 @@ bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
     if (backing_off)
         return false;
     for (size_t i = 0; unproven && i < pool->capacity; i++) {
-        const fp_slot_t *slot = &pool->slots[i];
+        const fp_slot_t *slot = pool->slots[i];
         if (slot->state == FP_CHILD_STARTING && slot->generation == generation)
             return false;
     }

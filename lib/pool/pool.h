@@ -3,10 +3,10 @@
  * when a slot may be reused). Pure: no fork, no libuv, no clock reads; the
  * supervisor does the I/O and tells the pool what happened.
  *
- * A slot's life: STARTING (forked, no "ready" yet) → IDLE ⇄ BUSY →
- * STOPPING ("stop" sent or signalled) → EXITED (reaped). A slot is reused
- * only when its process was reaped AND its channel reached EOF, so a late
- * "done" can never be matched to the next child in that slot. */
+ * A slot's life is the state machine of slot_fsm.h. A slot is reused only
+ * when its process was reaped AND its channel reached EOF, so a late "done"
+ * can never be matched to the next child in that slot. Slots never move: a
+ * pointer to one stays valid for the pool's life, however much it grows. */
 #ifndef FORKPOOL_POOL_H
 #define FORKPOOL_POOL_H
 
@@ -15,22 +15,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-typedef enum fp_child_state_e {
-    FP_CHILD_FREE,     /* slot unused */
-    FP_CHILD_STARTING,
-    FP_CHILD_IDLE,
-    FP_CHILD_BUSY,
-    FP_CHILD_STOPPING,
-    FP_CHILD_EXITED,   /* reaped; waiting for the channel's EOF */
-    FP_CHILD_STATES
-} fp_child_state_t;
+#include "pool/slot_fsm.h"
+
+/* What the supervisor hangs on a slot; only it looks inside. */
+struct fp_held_s;
+struct fp_channel_s;
 
 typedef struct fp_slot_s {
     int id;                 /* index in the pool; FORKPOOL_CHILD_ID */
     pid_t pid;
     fp_child_state_t state;
-    void *job;              /* the running job: the head of those sent to it; borrowed */
-    void *job_tail;         /* the last job sent to it (== job when it holds one) */
+    struct fp_held_s *job;      /* the running job: the head of those sent to it; borrowed */
+    struct fp_held_s *job_tail; /* the last job sent to it (== job when it holds one) */
     size_t depth;           /* jobs sent and not answered: running + queued in its socket */
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
@@ -46,11 +42,11 @@ typedef struct fp_slot_s {
     bool reaped;
     bool channel_eof;       /* the child's end closed: it takes no more jobs */
     bool channel_closed;
-    void *channel;          /* the supervisor's channel object; borrowed */
+    struct fp_channel_s *channel; /* the supervisor's end of its socket; borrowed */
 } fp_slot_t;
 
 typedef struct fp_pool_s {
-    fp_slot_t *slots;
+    fp_slot_t **slots; /* each allocated apart, so none moves when the pool grows */
     size_t capacity;   /* allocated slots */
     size_t target;     /* children wanted */
     size_t prefetch;   /* jobs held beyond one per child */
@@ -62,7 +58,8 @@ typedef struct fp_pool_s {
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch);
 void fp_pool_free(fp_pool_t *pool);
 
-/* A free slot, grown on demand, put into STARTING; NULL on ENOMEM. */
+/* A free slot, grown on demand, put into STARTING; NULL on ENOMEM. The
+ * pointer stays valid until fp_pool_free. */
 fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms);
 
 fp_slot_t *fp_pool_by_pid(fp_pool_t *pool, pid_t pid);
@@ -88,8 +85,8 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool);
  * behind them). NULL if none can take a stop. */
 fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool);
 
-/* How many more jobs the supervisor may pull: target + prefetch − held,
- * held being the count of the supervisor's held-job table. */
+/* How many more jobs the supervisor may pull while it holds `held` (running
+ * or waiting): target + prefetch − held. */
 size_t fp_pool_room(const fp_pool_t *pool, size_t held);
 
 /* Children that count toward capacity: not stopping, not exited, not free. */
@@ -150,7 +147,5 @@ bool fp_pool_may_roll(const fp_pool_t *pool, uint32_t generation, bool unproven,
  * random (uniform in [0, jitter]), so children started together do not all
  * retire together; 0 (no limit) stays 0, and the sum saturates at INT64_MAX. */
 int64_t fp_pool_max_jobs(int64_t per_child, int64_t jitter, uint64_t random);
-
-const char *fp_pool_state_name(fp_child_state_t state);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/backoff.h"
 #include "base/json.h"
 
 fp_retry_decision_t fp_retry_decide(int64_t attempts, int64_t max_attempts, bool retryable)
@@ -21,20 +22,8 @@ int64_t fp_retry_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms, b
     /* Clamped so that the caller may add the delay to any clock reading. */
     if (max_ms > FP_RETRY_DELAY_MAX_MS)
         max_ms = FP_RETRY_DELAY_MAX_MS;
-    if (max_ms < 0)
-        max_ms = 0;
-    if (base_ms < 0)
-        base_ms = 0;
-    if (base_ms > max_ms)
-        base_ms = max_ms;
-    int64_t delay = base_ms;
-    /* Doubling stops at the cap (or at 0, which never grows), so it never
-     * overflows and never loops for a huge attempt count. */
-    for (int64_t i = 1; i < attempts && delay > 0 && delay < max_ms; i++)
-        delay = delay > max_ms / 2 ? max_ms : delay * 2;
-    if (jitter && delay > 0)
-        delay = (int64_t)(random % ((uint64_t)delay + 1));
-    return delay;
+    /* The first attempt failed, at least: a count below 1 waits base_ms. */
+    return fp_backoff_ms(attempts < 1 ? 1 : attempts, base_ms, max_ms, jitter, random);
 }
 
 /* ---- the re-enqueued payload: byte splicing -------------------------------

@@ -20,6 +20,8 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 
+#include "base/backoff.h"
+
 typedef enum conn_state_e {
     ST_IDLE,        /* not started */
     ST_RESOLVING,   /* uv_getaddrinfo in flight */
@@ -55,7 +57,7 @@ struct fp_redis_conn_s {
     bool going_down;       /* a NULL reply arrived: no new commands on this context */
     bool faulted;          /* lost to a fault reply: the back-off resets on a success */
     int handshake_left;
-    int64_t backoff_ms;
+    int64_t losses;        /* in a row: the back-off step */
 
     uv_timer_t connect_timer;
     uv_timer_t backoff_timer;
@@ -95,10 +97,11 @@ static void conn_lost(fp_redis_conn_t *c, const char *reason)
     c->going_down = false;
     uv_timer_stop(&c->connect_timer);
     uv_timer_stop(&c->command_timer);
-    uv_timer_start(&c->backoff_timer, on_backoff, (uint64_t)c->backoff_ms, 0);
-    c->backoff_ms *= 2;
-    if (c->backoff_ms > FP_REDIS_BACKOFF_MAX_MS)
-        c->backoff_ms = FP_REDIS_BACKOFF_MAX_MS;
+    if (c->losses < INT64_MAX)
+        c->losses++;
+    int64_t wait =
+        fp_backoff_ms(c->losses, FP_REDIS_BACKOFF_MIN_MS, FP_REDIS_BACKOFF_MAX_MS, false, 0);
+    uv_timer_start(&c->backoff_timer, on_backoff, (uint64_t)wait, 0);
     if (c->state_cb != NULL)
         c->state_cb(c, false, reason, c->ctx);
 }
@@ -185,7 +188,7 @@ static void handshake_done(fp_redis_conn_t *c)
     /* A server that just refused writes may accept PING and ROLE and refuse
      * writes again: only a command that works ends that back-off. */
     if (!c->faulted)
-        c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
+        c->losses = 0;
     if (c->state_cb != NULL)
         c->state_cb(c, true, NULL, c->ctx);
 }
@@ -351,7 +354,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
     if (c->faulted && reply != NULL && reply->type != REDIS_REPLY_ERROR && c->state == ST_UP) {
         c->faulted = false;
-        c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
+        c->losses = 0;
     }
     cmd->cb(c, r, cmd->privdata);
     free(cmd);
@@ -610,7 +613,7 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->command_timeout_ms = opts->command_timeout_ms;
     c->state_cb = cb;
     c->ctx = ctx;
-    c->backoff_ms = FP_REDIS_BACKOFF_MIN_MS;
+    c->losses = 0;
     c->resolver.data = c;
     uv_timer_t *timers[] = {&c->connect_timer, &c->backoff_timer, &c->command_timer};
     for (size_t i = 0; i < 3; i++) {

@@ -50,7 +50,6 @@ static void on_start_timer(uv_timer_t *timer)
     if (slot->reaped || slot->said_ready)
         return;
     fp_channel_drain(ch); /* a "ready" may be in the socket, not read yet */
-    slot = channel_slot(ch);
     if (slot->reaped || slot->said_ready)
         return;
     fp_log_warn(LOG, "child %d (pid %d) did not say ready within %lld ms (pool.start_timeout); "
@@ -85,14 +84,14 @@ int fp_sup_spawn_child(fp_supervisor_t *sup, fp_err_t *err)
             slot->channel_closed = true;
         }
         kill(pid, SIGKILL);
-        slot->state = FP_CHILD_STOPPING;
+        (void)fp_slot_apply(slot, FP_SLOT_KILLED);
         return fp_err_set(err, rc, "cannot watch child %d: %s", slot->id, uv_strerror(rc));
     }
     const fp_config_t *cfg = sup->cfg;
     slot->max_jobs = fp_pool_max_jobs(cfg->pool.max_jobs_per_child, cfg->pool.max_jobs_jitter,
                                       fp_sup_next_random(sup));
     slot->generation = sup->reload.generation;
-    uv_timer_start(&((fp_channel_t *)slot->channel)->timer, on_start_timer,
+    uv_timer_start(&slot->channel->timer, on_start_timer,
                    (uint64_t)cfg->pool.start_timeout_ms, 0);
     fp_log_info(LOG, "child %d spawned (pid %d)", slot->id, (int)pid);
     return 0;
@@ -169,7 +168,6 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
         start_failed(sup, sup->reload.generation, err.msg);
         return false;
     }
-    slot = &sup->pool.slots[id]; /* spawning may have grown the slot array */
     fp_log_info(LOG, "child %d (pid %d) is replaced after %s (%lld jobs, rss %lld kB)", id,
                 (int)pid, fp_restart_retire_text(reason), (long long)jobs, (long long)rss);
     slot->retiring = true;
@@ -199,7 +197,7 @@ void fp_sup_rebalance(fp_supervisor_t *sup)
         fp_sup_send_stop(sup, slot);
     }
     for (size_t i = 0; i < sup->pool.capacity && sup->children.retiring == 0; i++) {
-        slot = &sup->pool.slots[i];
+        slot = sup->pool.slots[i];
         if ((slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_BUSY) && !slot->channel_eof)
             maybe_retire(sup, slot);
     }
@@ -292,7 +290,6 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
          * job a crash, and a job queued behind it could dodge the blame for
          * ever. */
         fp_channel_drain(slot->channel);
-        slot = &sup->pool.slots[id]; /* settling may have forked and grown the slots */
     }
     bool expected = slot->state == FP_CHILD_STOPPING && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     bool died_in_job = slot->job != NULL;
@@ -305,13 +302,11 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
         fp_metrics_child_restart(sup->metrics, fp_restart_exit_reason(slot, status));
     }
-    slot->state = FP_CHILD_EXITED;
+    (void)fp_slot_apply(slot, FP_SLOT_REAPED);
     if (slot->channel != NULL)
         fp_channel_close(slot->channel);
-    if (!expected && sup->state == SUP_RUNNING) {
+    if (!expected && sup->state == SUP_RUNNING)
         schedule_respawn(sup, slot, died_in_job);
-        slot = &sup->pool.slots[id]; /* its fork may have grown the slots */
-    }
     fp_pool_release_if_done(&sup->pool, slot);
 }
 

@@ -28,7 +28,7 @@ void fp_sup_send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
         fp_sup_signal_child(slot, SIGTERM);
     }
     fp_buf_free(&line);
-    slot->state = FP_CHILD_STOPPING;
+    (void)fp_slot_apply(slot, FP_SLOT_STOP_SENT);
 }
 
 /* Whether the running job's answer was already in the socket when its
@@ -40,7 +40,7 @@ static bool answered_meanwhile(fp_channel_t *ch)
     const fp_held_t *head = channel_slot(ch)->job;
     uint64_t seq = head != NULL ? head->seq : 0;
     fp_channel_drain(ch);
-    head = channel_slot(ch)->job; /* settling may have grown the slots */
+    head = channel_slot(ch)->job;
     if (head != NULL && head->seq == seq)
         return false;
     fp_sup_dispatch(channel_sup(ch));
@@ -58,7 +58,6 @@ static void on_job_timer(uv_timer_t *timer)
         return;
     if (!slot->timed_out && answered_meanwhile(ch))
         return;
-    slot = channel_slot(ch);
     if (slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
                     (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
@@ -102,7 +101,7 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
     fp_held_slot_push(slot, held);
-    slot->state = FP_CHILD_BUSY;
+    (void)fp_slot_apply(slot, FP_SLOT_JOB_SENT);
     if (slot->job == held)
         start_head(sup, slot);
     size_t mark = ch->out.len;
@@ -122,7 +121,7 @@ void fp_sup_dispatch(fp_supervisor_t *sup)
         sent = true;
     }
     for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
-        slot = &sup->pool.slots[i];
+        slot = sup->pool.slots[i];
         fp_channel_t *ch = slot->channel;
         int rc = ch != NULL ? fp_channel_flush(ch) : 0;
         if (rc < 0)
@@ -139,7 +138,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
-    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
+    uv_timer_stop(&slot->channel->timer);
     fp_held_slot_pop(slot);
     fp_sup_job_answered(sup, held, msg);
     slot->jobs_done++;
@@ -149,8 +148,8 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     fp_held_release(&sup->held, held);
     if (slot->job != NULL)
         start_head(sup, slot);
-    else if (slot->state == FP_CHILD_BUSY)
-        slot->state = FP_CHILD_IDLE;
+    else
+        (void)fp_slot_apply(slot, FP_SLOT_LAST_ANSWERED);
     if (sup->state != SUP_RUNNING) {
         /* Queued behind what it still holds: those finish first. */
         if (slot->state != FP_CHILD_STOPPING)
@@ -166,12 +165,12 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     slot->said_ready = true;
     sup->children.start_error[0] = '\0';
-    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
+    uv_timer_stop(&slot->channel->timer);
     if (slot->generation != sup->reload.generation)
         return;
     sup->reload.unproven = false;
     if (sup->reload.held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->reload.held_back];
+        fp_slot_t *old = sup->pool.slots[sup->reload.held_back];
         if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
             fp_sup_send_stop(sup, old);
         sup->reload.held_back = -1;
@@ -216,7 +215,7 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
                  slot->id, (int)slot->pid, fp_held_name(held), why);
     char reason[FP_ERR_MSG_MAX + 16];
     snprintf(reason, sizeof reason, "protocol: %s", why);
-    uv_timer_stop(&((fp_channel_t *)slot->channel)->timer);
+    uv_timer_stop(&slot->channel->timer);
     fp_held_slot_pop(slot);
     fp_sup_job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
     fp_held_release(&sup->held, held);
@@ -246,7 +245,8 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
     if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
         /* Told to stop before it was ready (a quick drain): nothing to do. */
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
-        slot->state = sup->state == SUP_RUNNING ? FP_CHILD_IDLE : FP_CHILD_STARTING;
+        if (sup->state == SUP_RUNNING) /* else it stays starting until its stop below */
+            (void)fp_slot_apply(slot, FP_SLOT_READY);
         fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
         if (!sup->children.pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
             sup->children.pool_was_ready = true;
@@ -268,7 +268,7 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
 static void on_channel_closed(void *ctx, int id)
 {
     fp_supervisor_t *sup = ctx;
-    fp_slot_t *slot = &sup->pool.slots[id];
+    fp_slot_t *slot = sup->pool.slots[id];
     slot->channel = NULL;
     slot->channel_closed = true;
     fp_pool_release_if_done(&sup->pool, slot);

@@ -57,7 +57,7 @@ void fp_sup_undo_reload(fp_supervisor_t *sup, const char *why)
     snprintf(sup->reload.error, sizeof sup->reload.error, "%s", why);
     sup->reload.failures++;
     if (sup->reload.held_back >= 0) {
-        fp_slot_t *old = &sup->pool.slots[sup->reload.held_back];
+        fp_slot_t *old = sup->pool.slots[sup->reload.held_back];
         sup->reload.held_back = -1;
         if (old->retiring) {
             old->retiring = false;
@@ -174,7 +174,7 @@ cJSON *fp_sup_reload_json(const fp_supervisor_t *sup)
     else if (sup->reload.unproven)
         state = "starting";
     for (size_t i = 0; strcmp(state, "done") == 0 && i < sup->pool.capacity; i++) {
-        const fp_slot_t *slot = &sup->pool.slots[i];
+        const fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && slot->state < FP_CHILD_STOPPING &&
             slot->generation != sup->reload.generation)
             state = "rolling";

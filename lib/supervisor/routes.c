@@ -174,8 +174,8 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
         cJSON_AddItemToArray(queues, cJSON_CreateString(sup->queue_names[i]));
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
-        if (sup->pool.slots[i].state != FP_CHILD_FREE)
-            cJSON_AddItemToArray(children, child_json(&sup->pool.slots[i]));
+        if (sup->pool.slots[i]->state != FP_CHILD_FREE)
+            cJSON_AddItemToArray(children, child_json(sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", fp_sup_reload_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->counters.jobs_ok);

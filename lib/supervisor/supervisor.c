@@ -235,7 +235,7 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
     uv_timer_stop(&sup->timers.respawn);
     put_back_waiting(sup);
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_STARTING)
             fp_sup_send_stop(sup, slot);
     }
@@ -253,14 +253,14 @@ void fp_sup_terminate(fp_supervisor_t *sup, const char *why)
     sup->state = SUP_TERMINATING;
     fp_log_warn(LOG, "stopping at once (%s); running jobs stay pending for recovery", why);
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped) {
             /* Forget its jobs: not acknowledged, so Redis keeps them pending. */
             fp_held_t *held;
             while ((held = fp_held_slot_pop(slot)) != NULL)
                 fp_held_release(&sup->held, held);
             fp_sup_signal_child(slot, SIGKILL);
-            slot->state = FP_CHILD_STOPPING;
+            (void)fp_slot_apply(slot, FP_SLOT_KILLED);
         }
     }
     uv_timer_stop(&sup->timers.shutdown);
@@ -398,7 +398,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
 static void kill_all_and_reap(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++) {
-        fp_slot_t *slot = &sup->pool.slots[i];
+        fp_slot_t *slot = sup->pool.slots[i];
         if (slot->state != FP_CHILD_FREE && !slot->reaped && slot->pid > 0) {
             fp_sup_signal_child(slot, SIGKILL);
             waitpid(slot->pid, NULL, 0);
@@ -412,8 +412,8 @@ static void kill_all_and_reap(fp_supervisor_t *sup)
 static void channels_close_all(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->pool.capacity; i++)
-        if (sup->pool.slots[i].channel != NULL)
-            fp_channel_close((fp_channel_t *)sup->pool.slots[i].channel);
+        if (sup->pool.slots[i]->channel != NULL)
+            fp_channel_close(sup->pool.slots[i]->channel);
 }
 
 static void on_walk_close(uv_handle_t *handle, void *arg)

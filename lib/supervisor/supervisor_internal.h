@@ -153,7 +153,7 @@ static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
 
 static inline fp_slot_t *channel_slot(fp_channel_t *ch)
 {
-    return &channel_sup(ch)->pool.slots[ch->slot];
+    return channel_sup(ch)->pool.slots[ch->slot];
 }
 
 /* supervisor.c: the lifecycle and the queue's side. */

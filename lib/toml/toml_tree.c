@@ -4,6 +4,7 @@
  * and the public read-only accessors. It knows nothing of TOML syntax or of
  * the rules about which definitions may extend which tables. */
 #include "toml/toml_internal.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,18 +70,6 @@ void fp_toml_free(fp_toml_node_t *node)
     free(node);
 }
 
-/* FNV-1a: keys come from the document, which is trusted no more than to be
- * a configuration file, so a simple fixed hash is enough. */
-static uint64_t hash_key(const char *key, size_t len)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static bool entry_is(const fp__toml_entry_t *e, const char *key, size_t len, uint64_t h)
 {
     return e->hash == h && e->len == len && (len == 0 || memcmp(e->key, key, len) == 0);
@@ -90,7 +79,7 @@ fp_toml_node_t *fp__toml_table_find(const fp_toml_node_t *table, const char *key
 {
     if (table == NULL || table->type != FP_TOML_TABLE)
         return NULL;
-    uint64_t h = hash_key(key, len);
+    uint64_t h = fp_text_hash(key, len);
     const fp__toml_entry_t *entries = table->u.table.entries;
     if (table->u.table.slots == NULL) {
         for (size_t i = 0; i < table->u.table.count; i++)
@@ -156,7 +145,7 @@ int fp__toml_table_add(fp_toml_node_t *table, char *key, size_t len, fp_toml_nod
     fp__toml_entry_t *e = &table->u.table.entries[table->u.table.count++];
     e->key = key;
     e->len = len;
-    e->hash = hash_key(key, len);
+    e->hash = fp_text_hash(key, len);
     e->value = value;
     if (index_entry(table) == 0)
         return 0;

@@ -1,4 +1,4 @@
-/* test_health.c: lib/http/health.c, the real server on its own libuv loop in a
+/* test_health.c: lib/http/health*.c, the real server on its own libuv loop in a
  * second thread, driven by plain blocking sockets from the test thread. Every
  * touch of the server (start, stats, idle time, close) runs on the loop thread
  * through run_on_loop, so nothing is shared without a hand-off. Socket

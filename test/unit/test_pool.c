@@ -20,6 +20,7 @@ static void test_room_is_children_plus_prefetch_minus_held(void **state)
     /* Shrinking the pool (TTOU, reload) while holding more never underflows. */
     pool.target = 2;
     assert_int_equal(fp_pool_room(&pool, 6), 0);
+    assert_int_equal(fp_pool_room(&pool, SIZE_MAX), 0);
     fp_pool_free(&pool);
 }
 
@@ -163,13 +164,37 @@ static void test_slot_reused_only_after_reap_and_eof(void **state)
     /* Still occupied: a new child must not land in it. */
     fp_slot_t *other = fp_pool_claim_slot(&pool, 43, 0);
     assert_int_not_equal(other->id, 0);
-    slot = &pool.slots[0];
+    assert_ptr_equal(pool.slots[0], slot);
     slot->channel_closed = true;
     assert_true(fp_pool_release_if_done(&pool, slot));
-    assert_int_equal(pool.slots[0].state, FP_CHILD_FREE);
-    assert_int_equal(pool.slots[0].id, 0);
+    assert_int_equal(pool.slots[0]->state, FP_CHILD_FREE);
+    assert_int_equal(pool.slots[0]->id, 0);
     assert_int_equal(fp_pool_claim_slot(&pool, 44, 0)->id, 0);
     assert_int_equal(fp_pool_count(&pool, FP_CHILD_STARTING), 2);
+    fp_pool_free(&pool);
+}
+
+/* The supervisor keeps a slot pointer across calls that fork: growing the
+ * pool must not move any slot. */
+static void test_slots_stay_put_when_the_pool_grows(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 1, 0);
+    fp_slot_t *first = fp_pool_claim_slot(&pool, 1000, 0);
+    first->jobs_done = 7;
+    fp_slot_t *kept[40];
+    for (int i = 0; i < 40; i++)
+        kept[i] = fp_pool_claim_slot(&pool, 1001 + i, 0);
+    assert_true(pool.capacity >= 41);
+    assert_ptr_equal(pool.slots[0], first);
+    assert_int_equal(first->pid, 1000);
+    assert_int_equal(first->jobs_done, 7);
+    for (int i = 0; i < 40; i++) {
+        assert_ptr_equal(pool.slots[i + 1], kept[i]);
+        assert_int_equal(kept[i]->id, i + 1);
+        assert_ptr_equal(fp_pool_by_pid(&pool, 1001 + i), kept[i]);
+    }
     fp_pool_free(&pool);
 }
 
@@ -312,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_pick_does_not_queue_past_recycling_limit),
         cmocka_unit_test(test_pick_to_stop_prefers_idle_then_shortest_queue),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
+        cmocka_unit_test(test_slots_stay_put_when_the_pool_grows),
         cmocka_unit_test(test_sequence_numbers_increase),
         cmocka_unit_test(test_start_delay_grows_and_caps),
         cmocka_unit_test(test_failed_start_is_before_ready_or_an_early_idle_death),

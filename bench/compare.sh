@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# bench_compare.sh: forkpool side by side with Celery, RQ and BullMQ on this
+# compare.sh: forkpool side by side with Celery, RQ and BullMQ on this
 # machine, in one run against one private redis-server: the same workloads
 # (noop, sleep 50 ms, record_event into SQLite), 4 workers each, queue
 # pre-filled, start-up timed separately and subtracted. Installs what is
 # missing (Debian: python3-celery, python3-rq, python3-redis; npm: bullmq and
 # better-sqlite3 into the build directory, never into the repo), builds an
 # optimised forkpool, then measures one system after another with
-# bench/peers/driver.py and prints scripts/bench_report.py's tables.
+# bench/peers/driver.py and prints bench/report.py's tables.
 #
 # Environment:
 #   FP_BENCH_RUNS=3            runs per system and case (the median is shown)
@@ -144,7 +144,7 @@ mkdir -p "$(dirname "$out")" "$(dirname "$tsv_copy")"
 cp "$results" "$tsv_copy"
 cp "$work/trace.log" "${tsv_copy%.tsv}-trace.log"
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-python3 scripts/bench_report.py "$results" \
+python3 bench/report.py "$results" \
   --title "Machine: $machine (load average $load at the start: the machine is shared); $versions; loopback Redis; 4 workers each; median of $runs runs [min-max]." \
   > "$out"
 echo

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench_report.py RESULTS.tsv [--title TEXT] [--base SYSTEM]
+"""report.py RESULTS.tsv [--title TEXT] [--base SYSTEM]
 
-Markdown tables from scripts/bench_compare.sh's runs. Each input line is one
+Markdown tables from bench/compare.sh's runs. Each input line is one
 run: system, case, jobs, processing_s, startup_s, cpu_s, pss_kb (tab-separated;
 blank lines and lines starting with # are skipped). Runs of the same system,
 case and job count are one row: the median with [min-max] of jobs/s
@@ -28,7 +28,7 @@ import statistics
 import sys
 
 CEILINGS = {"ceiling-redis": "noop", "ceiling-sqlite": "record_event"}
-CHILDREN = 4  # bench_compare.sh's workers per system
+CHILDREN = 4  # compare.sh's workers per system
 
 
 def is_ceiling(system):
@@ -149,7 +149,7 @@ def pair(groups, order, base, system, case, jobs):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Markdown tables from bench_compare.sh runs")
+    ap = argparse.ArgumentParser(description="Markdown tables from compare.sh runs")
     ap.add_argument("tsv")
     ap.add_argument("--title", default="")
     ap.add_argument("--base", default="forkpool (prefetch 0)",

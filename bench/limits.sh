@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_limits.sh: how close forkpool comes to the limits of its design on
+# limits.sh: how close forkpool comes to the limits of its design on
 # this machine. Builds the release binary and the tools in bench/, starts a
 # private redis-server, and measures:
 #   Ceilings  the Redis path alone (bench/ceiling_redis: forkpool's own

@@ -1,4 +1,4 @@
-"""bench_setup_worker.py: an exec worker whose set-up costs SETUP_MS (50)
+"""setup_worker.py: an exec worker whose set-up costs SETUP_MS (50)
 milliseconds, paid at import time (once per child: the default) or on every
 job (SETUP_WHERE=job), for scripts/bench.sh --setup."""
 import os
