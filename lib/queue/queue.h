@@ -1,6 +1,6 @@
 /* queue.h: the job source as the supervisor sees it. One implementation,
- * queue_redis.c, on Redis Streams through hiredis' async API on the
- * supervisor's libuv loop. The supervisor says how many jobs it can take
+ * queue_redis.c and its neighbours (queue_internal.h lists them), on Redis
+ * Streams through hiredis' async API on the supervisor's libuv loop. The supervisor says how many jobs it can take
  * (fp_queue_want); the queue pulls at most that many and hands them over;
  * outcomes are buffered and leave once per loop turn, one script call per
  * queue. Nothing here blocks the loop.

@@ -2,9 +2,9 @@
  * take over abandoned entries, remove idle consumers and move due delayed
  * jobs, and the pure pieces around them: Redis key names, stream ids, and the
  * RESP encoding of a batch of outcomes (built once, sent as-is, re-sent as-is
- * after a reconnect) or of a plain command. No I/O here; queue_redis.c sends
- * what this builds. The scripts need Redis 6.2+ (XPENDING IDLE, exclusive
- * ranges); forkpool targets 7.0. */
+ * after a reconnect) or of a plain command. No I/O here; the queue's files
+ * (queue_internal.h) send what this builds. The scripts need Redis 6.2+
+ * (XPENDING IDLE, exclusive ranges); forkpool targets 7.0. */
 #ifndef FORKPOOL_QUEUE_SCRIPTS_H
 #define FORKPOOL_QUEUE_SCRIPTS_H
 

@@ -1,7 +1,7 @@
 /* queue_stats.h: one queue's depth as a single read-only script reads it —
  * ready, pending, delayed, dead, the oldest ready job's age and the group's
  * consumers — shared by `forkpool stats` (blocking, admin.c) and the daemon's
- * metrics sampler (async, queue_redis.c). Pure: the script text and the
+ * metrics sampler (async, sample.c). Pure: the script text and the
  * parser of its reply. */
 #ifndef FORKPOOL_QUEUE_STATS_H
 #define FORKPOOL_QUEUE_STATS_H

@@ -1,4 +1,4 @@
-/* test_it_queue.c: the Redis queue (lib/queue/queue_redis.c) against a real
+/* test_it_queue.c: the Redis queue (lib/queue/, queue.h) against a real
  * redis-server, driven by a real libuv loop in this process the way the
  * supervisor drives it: say the room, take jobs, report outcomes. Each test
  * starts its own server and checks Redis' own view (XLEN, XPENDING, the dead
@@ -22,177 +22,26 @@
 #include "queue_fixture.h"
 #include "redis_server.h"
 
-#define DEADLINE_MS 20000
-#define MAX_GOT 2048
-
-typedef struct got_s {
-    uint32_t queue;
-    char *id;
-    char *payload;
-} got_t;
+#define DEADLINE_MS FP_TQ_DEADLINE_MS
 
 typedef struct tq_s {
     fp_th_redis_t redis;
     bool redis_running;
     uv_loop_t loop;
-    fp_config_t cfg;
-    char url[128];
-    const char *names[4];
-    size_t nnames;
-    fp_queue_t *q;
-    bool closed;
-
-    got_t got[MAX_GOT];
-    size_t ngot;
-    size_t room;        /* the room last given */
-    bool over_room;     /* a delivery larger than the room */
-    bool ready;
-    size_t ready_changes;
-
-    /* a small supervisor: holds at most `bound` jobs */
-    size_t bound, held;
-    size_t acked;       /* index into got of the next job to acknowledge */
-    size_t max_held;
-
-    int drained;        /* -1 unknown, 0, 1 */
+    fp_tq_node_t n; /* the queue and a small supervisor */
+    int drained;    /* -1 unknown, 0, 1 */
 } tq_t;
-
-/* ---- the supervisor's side ---------------------------------------------- */
-
-static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
-{
-    tq_t *t = ctx;
-    if (n > t->room)
-        t->over_room = true;
-    t->room = t->room >= n ? t->room - n : 0;
-    for (size_t i = 0; i < n && t->ngot < MAX_GOT; i++) {
-        got_t *g = &t->got[t->ngot++];
-        g->queue = jobs[i].queue;
-        g->id = jobs[i].entry_id; /* stolen */
-        g->payload = jobs[i].payload;
-        jobs[i].entry_id = jobs[i].payload = NULL;
-    }
-    if (t->bound > 0) {
-        t->held += n;
-        if (t->held > t->max_held)
-            t->max_held = t->held;
-        t->room = t->held <= t->bound ? t->bound - t->held : 0;
-        fp_queue_want(t->q, t->room);
-    }
-}
-
-static void on_ready(void *ctx, bool ready)
-{
-    tq_t *t = ctx;
-    t->ready = ready;
-    t->ready_changes++;
-}
-
-static void want(tq_t *t, size_t room)
-{
-    t->room = room;
-    fp_queue_want(t->q, room);
-}
-
-/* ---- loop helpers --------------------------------------------------------- */
 
 static bool run_until(tq_t *t, fp_tq_cond_fn cond, size_t arg, int deadline_ms)
 {
     return fp_tq_run_until(&t->loop, cond, t, arg, deadline_ms);
 }
 
-static bool never(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)t;
-    (void)arg;
-    return false;
-}
-
-static bool got_at_least(void *ctx, size_t n)
-{
-    tq_t *t = ctx;
-    return t->ngot >= n;
-}
-
-static bool is_ready(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)arg;
-    return t->ready;
-}
-
-static bool not_ready(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)arg;
-    return !t->ready;
-}
-
-static bool confirmed(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)arg;
-    return fp_queue_unconfirmed(t->q) == 0;
-}
-
-static bool drained_known(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)arg;
-    return t->drained >= 0;
-}
-
-static bool is_closed(void *ctx, size_t arg)
-{
-    tq_t *t = ctx;
-    (void)arg;
-    return t->closed;
-}
-
-/* ---- fixture --------------------------------------------------------------- */
-
+/* The queue's config (consumer "test-consumer"), before opening it. */
 static void config_init(tq_t *t, const char *url)
 {
-    snprintf(t->url, sizeof t->url, "%s", url);
-    fp_tq_config_init(&t->cfg, "test-consumer", t->url);
-}
-
-static void queue_open(tq_t *t, const char *const *names, size_t n)
-{
-    static const fp_queue_events_t events = {on_jobs, on_ready};
-    t->nnames = n;
-    for (size_t i = 0; i < n; i++)
-        t->names[i] = names[i];
-    t->closed = false;
-    t->ready = false;
-    fp_err_t err;
-    fp_err_clear(&err);
-    assert_int_equal(fp_queue_new(&t->loop, &t->cfg, t->names, n, &events, t, &t->q, &err), 0);
-    assert_int_equal(fp_queue_start(t->q), 0);
-}
-
-static void on_closed(void *ctx)
-{
-    ((tq_t *)ctx)->closed = true;
-}
-
-static void queue_close(tq_t *t)
-{
-    if (t->q == NULL)
-        return;
-    fp_queue_close(t->q, on_closed, t);
-    assert_true(run_until(t, is_closed, 0, DEADLINE_MS));
-    t->q = NULL;
-}
-
-static void got_clear(tq_t *t)
-{
-    for (size_t i = 0; i < t->ngot; i++) {
-        free(t->got[i].id);
-        free(t->got[i].payload);
-    }
-    t->ngot = 0;
+    fp_tq_node_got_clear(&t->n);
+    fp_tq_node_init(&t->n, &t->loop, "test-consumer", url);
 }
 
 static int setup(void **state)
@@ -218,8 +67,8 @@ static int setup_redis(void **state)
 static int teardown(void **state)
 {
     tq_t *t = *state;
-    queue_close(t);
-    got_clear(t);
+    fp_tq_node_close(&t->n);
+    fp_tq_node_got_clear(&t->n);
     uv_run(&t->loop, UV_RUN_NOWAIT);
     /* Every handle the queue opened must be closed by now. */
     assert_int_equal(uv_loop_close(&t->loop), 0);
@@ -227,13 +76,6 @@ static int teardown(void **state)
         fp_th_redis_stop(&t->redis);
     free(t);
     return 0;
-}
-
-static void open_one(tq_t *t, const char *name)
-{
-    const char *names[] = {name};
-    queue_open(t, names, 1);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -245,19 +87,19 @@ static void test_group_created_from_zero(void **state)
     tq_t *t = *state;
     char *early = fp_tq_xadd(&t->redis, "beta", "{\"type\":\"noop\"}");
     const char *names[] = {"alpha", "beta"};
-    queue_open(t, names, 2);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    fp_tq_node_open(&t->n, names, 2);
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
     assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", fp_tq_key("alpha", "jobs")), 1);
     redisReply *r = fp_th_redis_cmd(&t->redis, "XINFO GROUPS %s", fp_tq_key("alpha", "jobs"));
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_int_equal(r->elements, 1);
     freeReplyObject(r);
-    want(t, 10);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, early);
-    assert_int_equal(t->got[0].queue, 1);
-    assert_string_equal(t->got[0].payload, "{\"type\":\"noop\"}");
+    fp_tq_node_want(&t->n, 10);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, early);
+    assert_int_equal(t->n.got[0].queue, 1);
+    assert_string_equal(t->n.got[0].payload, "{\"type\":\"noop\"}");
     free(early);
 }
 
@@ -272,27 +114,27 @@ static void test_pull_bound(void **state)
 {
     tq_t *t = *state;
     fp_tq_xadd_n(&t->redis, "bound", 100);
-    open_one(t, "bound");
-    want(t, 3);
-    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
-    run_until(t, never, 0, 50); /* give a wrong extra read the chance to happen */
-    assert_int_equal(t->ngot, 3);
+    fp_tq_node_open_ready(&t->n, "bound");
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
+    fp_tq_run_for(&t->loop, 50); /* give a wrong extra read the chance to happen */
+    assert_int_equal(t->n.ngot, 3);
     assert_true(pending_is(t, 3));
-    assert_false(t->over_room);
+    assert_false(t->n.over_room);
 }
 
 static bool all_acked(void *ctx, size_t n)
 {
     tq_t *t = ctx;
     /* The supervisor's turn: finish up to two held jobs, then say the room. */
-    for (int k = 0; k < 2 && t->acked < t->ngot; k++) {
-        fp_queue_ack(t->q, t->got[t->acked].queue, t->got[t->acked].id);
-        t->acked++;
-        t->held--;
+    for (int k = 0; k < 2 && t->n.acked < t->n.ngot; k++) {
+        fp_queue_ack(t->n.q, t->n.got[t->n.acked].queue, t->n.got[t->n.acked].id);
+        t->n.acked++;
+        t->n.held--;
     }
-    t->room = t->bound - t->held;
-    fp_queue_want(t->q, t->room);
-    return t->acked >= n && fp_queue_unconfirmed(t->q) == 0;
+    t->n.room = t->n.bound - t->n.held;
+    fp_queue_want(t->n.q, t->n.room);
+    return t->n.acked >= n && fp_queue_unconfirmed(t->n.q) == 0;
 }
 
 /* Over many turns the holder never holds more than its bound. */
@@ -300,22 +142,22 @@ static void test_pull_bound_many_turns(void **state)
 {
     tq_t *t = *state;
     fp_tq_xadd_n(&t->redis, "bound", 300);
-    open_one(t, "bound");
-    t->bound = 7;
-    want(t, 7);
+    fp_tq_node_open_ready(&t->n, "bound");
+    t->n.bound = 7;
+    fp_tq_node_want(&t->n, 7);
     assert_true(run_until(t, all_acked, 300, DEADLINE_MS * 3));
-    assert_int_equal(t->ngot, 300);
-    assert_false(t->over_room);
-    assert_true(t->max_held <= 7);
+    assert_int_equal(t->n.ngot, 300);
+    assert_false(t->n.over_room);
+    assert_true(t->n.max_held <= 7);
     assert_int_equal(fp_tq_xlen(&t->redis, "bound"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "bound"), 0);
 }
 
 static void ack_all(tq_t *t)
 {
-    for (; t->acked < t->ngot; t->acked++)
-        fp_queue_ack(t->q, t->got[t->acked].queue, t->got[t->acked].id);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    for (; t->n.acked < t->n.ngot; t->n.acked++)
+        fp_queue_ack(t->n.q, t->n.got[t->n.acked].queue, t->n.got[t->n.acked].id);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
 }
 
 /* Strict order: the first queue is emptied before the second is read. */
@@ -325,20 +167,20 @@ static void test_strict_order(void **state)
     fp_tq_xadd_n(&t->redis, "lo", 5);
     fp_tq_xadd_n(&t->redis, "hi", 5);
     const char *names[] = {"hi", "lo"};
-    queue_open(t, names, 2);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    want(t, 3);
-    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    fp_tq_node_open(&t->n, names, 2);
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
     ack_all(t);
-    want(t, 3);
-    assert_true(run_until(t, got_at_least, 6, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 6, DEADLINE_MS));
     ack_all(t);
-    want(t, 10);
-    assert_true(run_until(t, got_at_least, 10, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 10);
+    assert_true(fp_tq_wait_got(&t->n, 10, DEADLINE_MS));
     ack_all(t);
-    assert_false(t->over_room);
+    assert_false(t->n.over_room);
     for (size_t i = 0; i < 10; i++)
-        assert_int_equal(t->got[i].queue, i < 5 ? 0 : 1);
+        assert_int_equal(t->n.got[i].queue, i < 5 ? 0 : 1);
 }
 
 static bool reader_blocked(void *ctx, size_t arg)
@@ -359,14 +201,14 @@ static void test_blocking_read_wakes(void **state)
 {
     tq_t *t = *state;
     const char *names[] = {"one", "two"};
-    queue_open(t, names, 2);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    want(t, 4);
+    fp_tq_node_open(&t->n, names, 2);
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 4);
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
     char *id = fp_tq_xadd(&t->redis, "two", "{\"type\":\"late\"}");
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, id);
-    assert_int_equal(t->got[0].queue, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
+    assert_int_equal(t->n.got[0].queue, 1);
     free(id);
 }
 
@@ -375,9 +217,9 @@ static void test_blocking_read_keeps_room(void **state)
 {
     tq_t *t = *state;
     const char *names[] = {"one", "two"};
-    queue_open(t, names, 2);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    want(t, 1);
+    fp_tq_node_open(&t->n, names, 2);
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 1);
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
     /* Both in one round trip, so a read woken by the first sees the second. */
     redisReply *r = fp_th_redis_cmd(&t->redis, "MULTI");
@@ -385,20 +227,20 @@ static void test_blocking_read_keeps_room(void **state)
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job a", fp_tq_key("one", "jobs")));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * job b", fp_tq_key("two", "jobs")));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "EXEC"));
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    run_until(t, never, 0, 50);
-    assert_int_equal(t->ngot, 1);
-    assert_false(t->over_room);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    fp_tq_run_for(&t->loop, 50);
+    assert_int_equal(t->n.ngot, 1);
+    assert_false(t->n.over_room);
     assert_int_equal(fp_tq_pending(&t->redis, "one") + fp_tq_pending(&t->redis, "two"), 1);
 }
 
 static void take_one(tq_t *t, const char *queue, const char *payload, char **id)
 {
     *id = fp_tq_xadd(&t->redis, queue, payload);
-    open_one(t, queue);
-    want(t, 1);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, *id);
+    fp_tq_node_open_ready(&t->n, queue);
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, *id);
 }
 
 static void test_ack_removes_entry(void **state)
@@ -407,9 +249,9 @@ static void test_ack_removes_entry(void **state)
     char *id;
     take_one(t, "acks", "{\"type\":\"noop\"}", &id);
     assert_int_equal(fp_tq_pending(&t->redis, "acks"), 1);
-    fp_queue_ack(t->q, 0, id);
-    assert_int_equal(fp_queue_unconfirmed(t->q), 1);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_ack(t->n.q, 0, id);
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 1);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "acks"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "acks"), 0);
     free(id);
@@ -429,8 +271,8 @@ static void test_dead_moves_with_fields(void **state)
     char *id;
     const char *payload = "{\"type\":\"fail\"}";
     take_one(t, "deadq", payload, &id);
-    fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom: it broke", 3);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_dead(t->n.q, 0, id, payload, strlen(payload), "boom: it broke", 3);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "deadq"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "deadq"), 0);
     redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("deadq", "dead"));
@@ -444,8 +286,8 @@ static void test_dead_moves_with_fields(void **state)
     assert_true(atoll(field(fields, "failed_at")) > 1600000000000LL);
     freeReplyObject(r);
     /* Recording it again (a re-send) adds nothing: the entry is no longer pending. */
-    fp_queue_dead(t->q, 0, id, payload, strlen(payload), "boom", 3);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_dead(t->n.q, 0, id, payload, strlen(payload), "boom", 3);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("deadq", "dead")), 1);
     free(id);
 }
@@ -457,9 +299,9 @@ static void test_put_back_readds_at_tail(void **state)
     const char *payload = "{\"type\":\"noop\",\"args\":[1]}";
     take_one(t, "back", payload, &id);
     char *later = fp_tq_xadd(&t->redis, "back", "{\"type\":\"later\"}");
-    fp_queue_put_back(t->q, 0, id, payload, strlen(payload));
-    fp_queue_put_back(t->q, 0, id, payload, strlen(payload)); /* a duplicate is harmless */
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_put_back(t->n.q, 0, id, payload, strlen(payload));
+    fp_queue_put_back(t->n.q, 0, id, payload, strlen(payload)); /* a duplicate is harmless */
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_pending(&t->redis, "back"), 0);
     redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("back", "jobs"));
     assert_non_null(r);
@@ -468,10 +310,10 @@ static void test_put_back_readds_at_tail(void **state)
     assert_string_not_equal(r->element[1]->element[0]->str, id);
     assert_string_equal(field(r->element[1]->element[1], "job"), payload);
     freeReplyObject(r);
-    want(t, 2);
-    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
-    assert_string_equal(t->got[1].id, later);
-    assert_string_equal(t->got[2].payload, payload);
+    fp_tq_node_want(&t->n, 2);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
+    assert_string_equal(t->n.got[1].id, later);
+    assert_string_equal(t->n.got[2].payload, payload);
     free(id);
     free(later);
 }
@@ -489,13 +331,13 @@ static void test_deleted_pending_entry_dropped(void **state)
                                     "XREADGROUP GROUP forkpool test-consumer COUNT 2 STREAMS %s >",
                                     k));
     assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s", k, a), 1);
-    open_one(t, "gone");
-    want(t, 10);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    run_until(t, never, 0, 50);
-    assert_int_equal(t->ngot, 1);
-    assert_string_equal(t->got[0].id, b);
+    fp_tq_node_open_ready(&t->n, "gone");
+    fp_tq_node_want(&t->n, 10);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    fp_tq_run_for(&t->loop, 50);
+    assert_int_equal(t->n.ngot, 1);
+    assert_string_equal(t->n.got[0].id, b);
     assert_int_equal(fp_tq_pending(&t->redis, "gone"), 1);
     free(a);
     free(b);
@@ -506,23 +348,30 @@ static void test_restart_rereads_own_pending(void **state)
 {
     tq_t *t = *state;
     fp_tq_xadd_n(&t->redis, "resume", 3);
-    open_one(t, "resume");
-    want(t, 3);
-    assert_true(run_until(t, got_at_least, 3, DEADLINE_MS));
+    fp_tq_node_open_ready(&t->n, "resume");
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
     char *held[3];
     for (int i = 0; i < 3; i++)
-        held[i] = strdup(t->got[i].id);
-    queue_close(t); /* no outcomes: the three stay pending to test-consumer */
-    got_clear(t);
+        held[i] = strdup(t->n.got[i].id);
+    fp_tq_node_close(&t->n); /* no outcomes: the three stay pending to test-consumer */
+    fp_tq_node_got_clear(&t->n);
     fp_tq_xadd_n(&t->redis, "resume", 2);
-    open_one(t, "resume");
-    want(t, 10);
-    assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
+    fp_tq_node_open_ready(&t->n, "resume");
+    fp_tq_node_want(&t->n, 10);
+    assert_true(fp_tq_wait_got(&t->n, 5, DEADLINE_MS));
     for (int i = 0; i < 3; i++) {
-        assert_string_equal(t->got[i].id, held[i]);
+        assert_string_equal(t->n.got[i].id, held[i]);
         free(held[i]);
     }
-    assert_false(t->over_room);
+    assert_false(t->n.over_room);
+}
+
+static bool drained_known(void *ctx, size_t arg)
+{
+    tq_t *t = ctx;
+    (void)arg;
+    return t->drained >= 0;
 }
 
 static void on_drained(void *ctx, bool drained)
@@ -533,7 +382,7 @@ static void on_drained(void *ctx, bool drained)
 static bool check_drained(tq_t *t)
 {
     t->drained = -1;
-    fp_queue_check_drained(t->q, on_drained, t);
+    fp_queue_check_drained(t->n.q, on_drained, t);
     assert_true(run_until(t, drained_known, 0, DEADLINE_MS));
     return t->drained == 1;
 }
@@ -542,13 +391,13 @@ static void test_check_drained(void **state)
 {
     tq_t *t = *state;
     const char *names[] = {"d1", "d2"};
-    queue_open(t, names, 2);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    fp_tq_node_open(&t->n, names, 2);
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
     assert_true(check_drained(t));
     free(fp_tq_xadd(&t->redis, "d2", "{\"type\":\"noop\"}"));
     assert_false(check_drained(t)); /* ready */
-    want(t, 1);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
     assert_false(check_drained(t)); /* pending */
     ack_all(t);
     assert_true(check_drained(t));
@@ -565,30 +414,30 @@ static void test_redis_restart_mid_run(void **state)
     t->redis_running = true;
     config_init(t, fp_th_redis_url(&t->redis));
     fp_tq_xadd_n(&t->redis, "crash", 5);
-    open_one(t, "crash");
-    want(t, 5);
-    assert_true(run_until(t, got_at_least, 5, DEADLINE_MS));
-    fp_queue_ack(t->q, 0, t->got[0].id);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_tq_node_open_ready(&t->n, "crash");
+    fp_tq_node_want(&t->n, 5);
+    assert_true(fp_tq_wait_got(&t->n, 5, DEADLINE_MS));
+    fp_queue_ack(t->n.q, 0, t->n.got[0].id);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
 
     assert_int_equal(fp_th_redis_shutdown(&t->redis), 0);
-    assert_true(run_until(t, not_ready, 0, DEADLINE_MS));
+    assert_true(fp_tq_wait_ready(&t->n, false, DEADLINE_MS));
     for (size_t i = 1; i < 5; i++)
-        fp_queue_ack(t->q, 0, t->got[i].id);
-    run_until(t, never, 0, 300); /* a few failed reconnects */
-    assert_int_equal(fp_queue_unconfirmed(t->q), 4);
-    assert_false(t->ready);
+        fp_queue_ack(t->n.q, 0, t->n.got[i].id);
+    fp_tq_run_for(&t->loop, 300); /* a few failed reconnects */
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 4);
+    assert_false(t->n.ready);
 
     assert_int_equal(fp_th_redis_resume(&t->redis), 0);
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "crash"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "crash"), 0);
-    assert_int_equal(t->ngot, 5); /* nothing handed over twice */
-    want(t, 1);
+    assert_int_equal(t->n.ngot, 5); /* nothing handed over twice */
+    fp_tq_node_want(&t->n, 1);
     char *id = fp_tq_xadd(&t->redis, "crash", "{\"type\":\"after\"}");
-    assert_true(run_until(t, got_at_least, 6, DEADLINE_MS));
-    assert_string_equal(t->got[5].id, id);
+    assert_true(fp_tq_wait_got(&t->n, 6, DEADLINE_MS));
+    assert_string_equal(t->n.got[5].id, id);
     free(id);
 }
 
@@ -602,16 +451,16 @@ static void test_redis_down_at_start(void **state)
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     config_init(t, url);
     const char *names[] = {"late"};
-    queue_open(t, names, 1);
-    want(t, 2);
-    run_until(t, never, 0, 400); /* several attempts fail */
-    assert_false(t->ready);
+    fp_tq_node_open(&t->n, names, 1);
+    fp_tq_node_want(&t->n, 2);
+    fp_tq_run_for(&t->loop, 400); /* several attempts fail */
+    assert_false(t->n.ready);
     assert_int_equal(fp_th_redis_start_port(&t->redis, port, NULL), 0);
     t->redis_running = true;
-    assert_true(run_until(t, is_ready, 0, DEADLINE_MS));
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
     char *id = fp_tq_xadd(&t->redis, "late", "{\"type\":\"noop\"}");
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, id);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
     free(id);
 }
 
@@ -626,13 +475,13 @@ static void test_auth_user_and_db(void **state)
     char url[128];
     snprintf(url, sizeof url, "redis://alice:s3cr%%3At%%40@127.0.0.1:%d/3", t->redis.port);
     config_init(t, url);
-    open_one(t, "authq");
+    fp_tq_node_open_ready(&t->n, "authq");
     freeReplyObject(fp_th_redis_cmd(&t->redis, "AUTH alice s3cr:t@"));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SELECT 3"));
     char *id = fp_tq_xadd(&t->redis, "authq", "{\"type\":\"noop\"}");
-    want(t, 1);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, id);
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
     free(id);
 }
 
@@ -646,10 +495,10 @@ static void test_wrong_password_keeps_trying(void **state)
     snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", t->redis.port);
     config_init(t, url);
     const char *names[] = {"x"};
-    queue_open(t, names, 1);
-    want(t, 1);
-    run_until(t, never, 0, 400);
-    assert_false(t->ready);
+    fp_tq_node_open(&t->n, names, 1);
+    fp_tq_node_want(&t->n, 1);
+    fp_tq_run_for(&t->loop, 400);
+    assert_false(t->n.ready);
 }
 
 /* An entry without a "job" field goes to dead; it is never handed over. */
@@ -658,12 +507,12 @@ static void test_entry_without_job_field(void **state)
     tq_t *t = *state;
     freeReplyObject(fp_th_redis_cmd(&t->redis, "XADD %s * other 1", fp_tq_key("odd", "jobs")));
     char *good = fp_tq_xadd(&t->redis, "odd", "{\"type\":\"noop\"}");
-    open_one(t, "odd");
-    want(t, 5);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(t->ngot, 1);
-    assert_string_equal(t->got[0].id, good);
+    fp_tq_node_open_ready(&t->n, "odd");
+    fp_tq_node_want(&t->n, 5);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.ngot, 1);
+    assert_string_equal(t->n.got[0].id, good);
     assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("odd", "dead")), 1);
     free(good);
 }
@@ -679,18 +528,18 @@ static bool reader_not_blocked(void *ctx, size_t arg)
 static void test_want_zero_ends_blocking_read(void **state)
 {
     tq_t *t = *state;
-    open_one(t, "quiet");
-    want(t, 3);
+    fp_tq_node_open_ready(&t->n, "quiet");
+    fp_tq_node_want(&t->n, 3);
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
-    want(t, 0);
+    fp_tq_node_want(&t->n, 0);
     assert_true(run_until(t, reader_not_blocked, 0, DEADLINE_MS));
     char *id = fp_tq_xadd(&t->redis, "quiet", "{\"type\":\"noop\"}");
-    run_until(t, never, 0, 100);
-    assert_int_equal(t->ngot, 0);
+    fp_tq_run_for(&t->loop, 100);
+    assert_int_equal(t->n.ngot, 0);
     assert_int_equal(fp_tq_pending(&t->redis, "quiet"), 0);
-    want(t, 1);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, id);
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
     free(id);
 }
 
@@ -700,10 +549,10 @@ static void test_want_zero_ends_blocking_read(void **state)
 static void test_room_shrinks_mid_read(void **state)
 {
     tq_t *t = *state;
-    open_one(t, "shrink");
-    want(t, 3);
+    fp_tq_node_open_ready(&t->n, "shrink");
+    fp_tq_node_want(&t->n, 3);
     assert_true(run_until(t, reader_blocked, 0, DEADLINE_MS));
-    want(t, 1);
+    fp_tq_node_want(&t->n, 1);
     /* Redis answers the blocked read as soon as EXEC runs, before the loop
      * can tell it that the room is smaller now. */
     freeReplyObject(fp_th_redis_cmd(&t->redis, "MULTI"));
@@ -711,17 +560,17 @@ static void test_room_shrinks_mid_read(void **state)
         freeReplyObject(
             fp_th_redis_cmd(&t->redis, "XADD %s * job {}", fp_tq_key("shrink", "jobs")));
     redisReply *ids = fp_th_redis_cmd(&t->redis, "EXEC");
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
-    assert_int_equal(t->ngot, 1);
-    assert_false(t->over_room);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.ngot, 1);
+    assert_false(t->n.over_room);
     assert_int_equal(fp_tq_pending(&t->redis, "shrink"), 1);
     assert_int_equal(fp_tq_xlen(&t->redis, "shrink"), 3);
     redisReply *r = fp_th_redis_cmd(&t->redis, "XRANGE %s - +", fp_tq_key("shrink", "jobs"));
     assert_int_equal(r->elements, 3);
     /* The first stayed (handed over); the other two are new copies at the tail. */
     assert_string_equal(r->element[0]->element[0]->str, ids->element[0]->str);
-    assert_string_equal(t->got[0].id, ids->element[0]->str);
+    assert_string_equal(t->n.got[0].id, ids->element[0]->str);
     assert_true(strcmp(r->element[1]->element[0]->str, ids->element[2]->str) > 0 ||
                 strlen(r->element[1]->element[0]->str) > strlen(ids->element[2]->str));
     freeReplyObject(r);
@@ -739,8 +588,8 @@ static void test_retry_goes_to_delayed(void **state)
     redisReply *time = fp_th_redis_cmd(&t->redis, "TIME");
     long long before = atoll(time->element[0]->str) * 1000 + atoll(time->element[1]->str) / 1000;
     freeReplyObject(time);
-    fp_queue_retry(t->q, 0, id, retried, strlen(retried), 3600000);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_retry(t->n.q, 0, id, retried, strlen(retried), 3600000);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "again"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "again"), 0);
     redisReply *z =
@@ -761,11 +610,11 @@ static void test_drained_waits_for_own_retries(void **state)
     tq_t *t = *state;
     char *id;
     take_one(t, "own", "{\"type\":\"flaky\"}", &id);
-    fp_queue_track_retries(t->q);
+    fp_queue_track_retries(t->n.q);
     const char *retried = "{\"type\":\"flaky\",\"attempt\":1,\"last_error\":\"x\"}";
-    fp_queue_retry(t->q, 0, id, retried, strlen(retried), 1900000000000LL);
+    fp_queue_retry(t->n.q, 0, id, retried, strlen(retried), 1900000000000LL);
     assert_false(check_drained(t)); /* pending, or delayed once applied */
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_false(check_drained(t)); /* delayed, by this run */
     assert_false(check_drained(t)); /* still: nothing forgotten by the first check */
     freeReplyObject(fp_th_redis_cmd(&t->redis, "ZREM %s %s", fp_tq_key("own", "delayed"),
@@ -784,8 +633,8 @@ static void test_noscript_falls_back_to_eval(void **state)
     char *id;
     take_one(t, "flushed", "{\"type\":\"noop\"}", &id);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
-    fp_queue_ack(t->q, 0, id);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_queue_ack(t->n.q, 0, id);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "flushed"), 0);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
     assert_true(check_drained(t));
@@ -805,15 +654,15 @@ static void test_hold_skips_history(void **state)
                                     k));
     char *fresh = fp_tq_xadd(&t->redis, "held", "{\"type\":\"fresh\"}");
     const char *names[] = {"held"};
-    queue_open(t, names, 1);
-    fp_queue_hold(t->q, 0, claimed);
-    want(t, 5);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    run_until(t, never, 0, 50);
-    assert_int_equal(t->ngot, 1);
-    assert_string_equal(t->got[0].id, fresh);
-    fp_queue_ack(t->q, 0, claimed);
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    fp_tq_node_open(&t->n, names, 1);
+    fp_queue_hold(t->n.q, 0, claimed);
+    fp_tq_node_want(&t->n, 5);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    fp_tq_run_for(&t->loop, 50);
+    assert_int_equal(t->n.ngot, 1);
+    assert_string_equal(t->n.got[0].id, fresh);
+    fp_queue_ack(t->n.q, 0, claimed);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_pending(&t->redis, "held"), 1);
     free(claimed);
     free(fresh);
@@ -845,11 +694,11 @@ static void test_busy_is_try_again(void **state)
     while (!done)
         assert_int_equal(redisBufferWrite(other, &done), REDIS_OK);
     assert_true(run_until(t, redis_busy, 0, DEADLINE_MS));
-    fp_queue_ack(t->q, 0, id);
-    run_until(t, never, 0, 300); /* a few BUSY answers */
-    assert_int_equal(fp_queue_unconfirmed(t->q), 1);
+    fp_queue_ack(t->n.q, 0, id);
+    fp_tq_run_for(&t->loop, 300); /* a few BUSY answers */
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 1);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT KILL"));
-    assert_true(run_until(t, confirmed, 0, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "busy"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "busy"), 0);
     redisReply *r = NULL;
@@ -867,11 +716,11 @@ static void test_host_name_and_cloexec(void **state)
     char url[64];
     snprintf(url, sizeof url, "redis://localhost:%d", t->redis.port);
     config_init(t, url);
-    open_one(t, "named");
+    fp_tq_node_open_ready(&t->n, "named");
     char *id = fp_tq_xadd(&t->redis, "named", "{\"type\":\"noop\"}");
-    want(t, 1);
-    assert_true(run_until(t, got_at_least, 1, DEADLINE_MS));
-    assert_string_equal(t->got[0].id, id);
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
     free(id);
     int own = t->redis.ctx != NULL ? t->redis.ctx->fd : -1;
     DIR *d = opendir("/proc/self/fd");
@@ -895,9 +744,9 @@ static void test_large_batch(void **state)
 {
     tq_t *t = *state;
     fp_tq_xadd_n(&t->redis, "big", 1200);
-    open_one(t, "big");
-    want(t, 1200);
-    assert_true(run_until(t, got_at_least, 1200, DEADLINE_MS));
+    fp_tq_node_open_ready(&t->n, "big");
+    fp_tq_node_want(&t->n, 1200);
+    assert_true(fp_tq_wait_got(&t->n, 1200, DEADLINE_MS));
     ack_all(t);
     assert_int_equal(fp_tq_xlen(&t->redis, "big"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "big"), 0);

@@ -24,74 +24,14 @@
 #include "queue_fixture.h"
 #include "redis_server.h"
 
-#define DEADLINE_MS 20000
-#define MAX_GOT 1024
+#define DEADLINE_MS FP_TQ_DEADLINE_MS
 
 typedef struct tp_s {
     fp_th_redis_t redis;
     uv_loop_t loop;
-    fp_config_t cfg;
-    char url[128];
-    const char *names[1];
-    fp_queue_t *q;
-    bool closed, ready;
-
-    char *ids[MAX_GOT];
-    size_t ngot;
-    size_t room;
-    bool over_room;
-    size_t bound, held, acked, max_held;
+    fp_tq_node_t n;
+    size_t bound; /* the room each supervisor turn gives back */
 } tp_t;
-
-static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
-{
-    tp_t *t = ctx;
-    if (n > t->room)
-        t->over_room = true;
-    t->room = t->room >= n ? t->room - n : 0;
-    for (size_t i = 0; i < n && t->ngot < MAX_GOT; i++) {
-        assert_int_equal(jobs[i].deliveries, 1);
-        t->ids[t->ngot++] = jobs[i].entry_id; /* stolen */
-        jobs[i].entry_id = NULL;
-    }
-    t->held += n;
-    if (t->held > t->max_held)
-        t->max_held = t->held;
-}
-
-static void on_ready(void *ctx, bool ready)
-{
-    ((tp_t *)ctx)->ready = ready;
-}
-
-static bool is_ready(void *ctx, size_t arg)
-{
-    (void)arg;
-    return ((tp_t *)ctx)->ready;
-}
-
-static bool is_closed(void *ctx, size_t arg)
-{
-    (void)arg;
-    return ((tp_t *)ctx)->closed;
-}
-
-static bool got_at_least(void *ctx, size_t n)
-{
-    return ((tp_t *)ctx)->ngot >= n;
-}
-
-static bool never(void *ctx, size_t arg)
-{
-    (void)ctx;
-    (void)arg;
-    return false;
-}
-
-static void on_closed(void *ctx)
-{
-    ((tp_t *)ctx)->closed = true;
-}
 
 static int setup(void **state)
 {
@@ -99,8 +39,8 @@ static int setup(void **state)
     assert_non_null(t);
     assert_int_equal(uv_loop_init(&t->loop), 0);
     assert_int_equal(fp_th_redis_start(&t->redis, NULL), 0);
-    snprintf(t->url, sizeof t->url, "%s", fp_th_redis_url(&t->redis));
-    fp_tq_config_init(&t->cfg, "test-consumer", t->url);
+    fp_tq_node_init(&t->n, &t->loop, "test-consumer", fp_th_redis_url(&t->redis));
+    t->n.first_only = true;
     *state = t;
     return 0;
 }
@@ -108,28 +48,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     tp_t *t = *state;
-    if (t->q != NULL) {
-        fp_queue_close(t->q, on_closed, t);
-        assert_true(fp_tq_run_until(&t->loop, is_closed, t, 0, DEADLINE_MS));
-    }
-    for (size_t i = 0; i < t->ngot; i++)
-        free(t->ids[i]);
+    fp_tq_node_close(&t->n);
+    fp_tq_node_got_clear(&t->n);
     uv_run(&t->loop, UV_RUN_NOWAIT);
     assert_int_equal(uv_loop_close(&t->loop), 0);
     fp_th_redis_stop(&t->redis);
     free(t);
     return 0;
-}
-
-static void open_queue(tp_t *t, const char *name)
-{
-    static const fp_queue_events_t events = {on_jobs, on_ready};
-    fp_err_t err;
-    fp_err_clear(&err);
-    t->names[0] = name;
-    assert_int_equal(fp_queue_new(&t->loop, &t->cfg, t->names, 1, &events, t, &t->q, &err), 0);
-    assert_int_equal(fp_queue_start(t->q), 0);
-    assert_true(fp_tq_run_until(&t->loop, is_ready, t, 0, DEADLINE_MS));
 }
 
 /* ---- the script on its own -------------------------------------------------- */
@@ -305,35 +230,33 @@ static char *script_sha(tp_t *t, const char *script)
 /* The supervisor's turn: the jobs held finish, the room is said again. */
 static void finish_held(tp_t *t)
 {
-    for (; t->acked < t->ngot; t->acked++)
-        fp_queue_ack(t->q, 0, t->ids[t->acked]);
-    t->held = 0;
-    t->room = t->bound;
-    fp_queue_want(t->q, t->room);
+    for (; t->n.acked < t->n.ngot; t->n.acked++)
+        fp_queue_ack(t->n.q, 0, t->n.got[t->n.acked].id);
+    t->n.held = 0;
+    fp_tq_node_want(&t->n, t->bound);
 }
 
 static void test_outcomes_ride_with_pull(void **state)
 {
     tp_t *t = *state;
     fp_tq_xadd_n(&t->redis, "ride", 12);
-    open_queue(t, "ride");
+    fp_tq_node_open_ready(&t->n, "ride");
     char *pull_sha = script_sha(t, fp_script_outcomes_pull);
     char *outcome_sha = script_sha(t, fp_script_outcomes);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-max-len 10000"));
 
     t->bound = 3;
-    t->room = 3;
-    fp_queue_want(t->q, 3);
-    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 3, DEADLINE_MS));
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
 
     /* Outcomes and room in the same turn: one call carries both. */
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
     finish_held(t);
-    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 6, DEADLINE_MS));
-    fp_tq_run_until(&t->loop, never, t, 0, 50);
-    assert_int_equal(t->ngot, 6);
-    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
+    assert_true(fp_tq_wait_got(&t->n, 6, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.ngot, 6);
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 0);
     assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 9);
     assert_int_equal(fp_tq_pending(&t->redis, "ride"), 3);
     assert_int_equal(slowlog_count(t, "EVALSHA", pull_sha, false), 1);
@@ -346,10 +269,10 @@ static void test_outcomes_ride_with_pull(void **state)
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
     finish_held(t);
-    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 9, DEADLINE_MS));
-    fp_tq_run_until(&t->loop, never, t, 0, 50);
-    assert_int_equal(t->ngot, 9);
-    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
+    assert_true(fp_tq_wait_got(&t->n, 9, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.ngot, 9);
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 0);
     assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 6);
     assert_int_equal(fp_tq_pending(&t->redis, "ride"), 3);
     assert_true(slowlog_count(t, "EVAL", "local jobs, dead, delayed", false) >= 1);
@@ -357,18 +280,17 @@ static void test_outcomes_ride_with_pull(void **state)
 
     /* The rest, then the queue runs dry: every job exactly once, room kept. */
     finish_held(t);
-    assert_true(fp_tq_run_until(&t->loop, got_at_least, t, 12, DEADLINE_MS));
+    assert_true(fp_tq_wait_got(&t->n, 12, DEADLINE_MS));
     finish_held(t);
-    t->room = 0;
-    fp_queue_want(t->q, 0);
-    fp_tq_run_until(&t->loop, never, t, 0, 100);
-    assert_int_equal(fp_queue_unconfirmed(t->q), 0);
-    assert_int_equal(t->ngot, 12);
-    for (size_t i = 0; i < t->ngot; i++)
-        for (size_t j = i + 1; j < t->ngot; j++)
-            assert_string_not_equal(t->ids[i], t->ids[j]);
-    assert_false(t->over_room);
-    assert_true(t->max_held <= 3);
+    fp_tq_node_want(&t->n, 0);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(fp_queue_unconfirmed(t->n.q), 0);
+    assert_int_equal(t->n.ngot, 12);
+    for (size_t i = 0; i < t->n.ngot; i++)
+        for (size_t j = i + 1; j < t->n.ngot; j++)
+            assert_string_not_equal(t->n.got[i].id, t->n.got[j].id);
+    assert_false(t->n.over_room);
+    assert_true(t->n.max_held <= 3);
     assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
     free(pull_sha);
@@ -381,30 +303,28 @@ static void test_outcomes_ride_with_pull(void **state)
 static bool trickle(void *ctx, size_t n)
 {
     tp_t *t = ctx;
-    if (t->acked < t->ngot) {
-        fp_queue_ack(t->q, 0, t->ids[t->acked++]);
-        t->held--;
-        t->room = t->bound - t->held;
-        fp_queue_want(t->q, t->room);
+    if (t->n.acked < t->n.ngot) {
+        fp_queue_ack(t->n.q, 0, t->n.got[t->n.acked++].id);
+        t->n.held--;
+        fp_tq_node_want(&t->n, t->bound - t->n.held);
     }
-    return t->acked >= n && fp_queue_unconfirmed(t->q) == 0;
+    return t->n.acked >= n && fp_queue_unconfirmed(t->n.q) == 0;
 }
 
 static void test_trickle_many_turns(void **state)
 {
     tp_t *t = *state;
     fp_tq_xadd_n(&t->redis, "trickle", 400);
-    open_queue(t, "trickle");
+    fp_tq_node_open_ready(&t->n, "trickle");
     t->bound = 4;
-    t->room = 4;
-    fp_queue_want(t->q, 4);
+    fp_tq_node_want(&t->n, 4);
     assert_true(fp_tq_run_until(&t->loop, trickle, t, 400, DEADLINE_MS * 3));
-    assert_int_equal(t->ngot, 400);
-    assert_false(t->over_room);
-    assert_true(t->max_held <= 4);
-    for (size_t i = 0; i < t->ngot; i++)
-        for (size_t j = i + 1; j < t->ngot; j++)
-            assert_string_not_equal(t->ids[i], t->ids[j]);
+    assert_int_equal(t->n.ngot, 400);
+    assert_false(t->n.over_room);
+    assert_true(t->n.max_held <= 4);
+    for (size_t i = 0; i < t->n.ngot; i++)
+        for (size_t j = i + 1; j < t->n.ngot; j++)
+            assert_string_not_equal(t->n.got[i].id, t->n.got[j].id);
     assert_int_equal(fp_tq_xlen(&t->redis, "trickle"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "trickle"), 0);
 }

@@ -1,5 +1,5 @@
 /* test_it_recovery.c: the recovery half of the delivery contract, in the
- * queue layer (lib/queue/queue_redis.c), against a real redis-server: claim
+ * queue layer (lib/queue/: takeover.c, renew.c, mover.c), against a real redis-server: claim
  * renewal, take-over of abandoned entries with their delivery counts and
  * within the room, dropping of pending entries whose stream entry is gone,
  * removal of idle consumers, and the delayed mover. Several queue objects
@@ -23,88 +23,19 @@
 #include "queue_fixture.h"
 #include "redis_server.h"
 
-#define DEADLINE_MS 20000
-#define MAX_GOT 1024
+#define DEADLINE_MS FP_TQ_DEADLINE_MS
+
 #define NODES 3
-
-typedef struct got_s {
-    uint32_t queue;
-    char *id;
-    char *payload;
-    uint64_t deliveries;
-} got_t;
-
-typedef struct node_s {
-    fp_config_t cfg;
-    char name[32];
-    const char *names[1];
-    fp_queue_t *q;
-    bool ready, closed;
-    size_t room;
-    bool over_room; /* a delivery larger than the room */
-    got_t got[MAX_GOT];
-    size_t ngot;
-} node_t;
 
 typedef struct tr_s {
     fp_th_redis_t redis;
     uv_loop_t loop;
-    node_t node[NODES];
+    fp_tq_node_t node[NODES];
 } tr_t;
-
-/* ---- the supervisor's side ------------------------------------------------ */
-
-static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
-{
-    node_t *d = ctx;
-    if (n > d->room)
-        d->over_room = true;
-    d->room = d->room >= n ? d->room - n : 0;
-    for (size_t i = 0; i < n && d->ngot < MAX_GOT; i++) {
-        got_t *g = &d->got[d->ngot++];
-        g->queue = jobs[i].queue;
-        g->id = jobs[i].entry_id; /* stolen */
-        g->payload = jobs[i].payload;
-        g->deliveries = jobs[i].deliveries;
-        jobs[i].entry_id = jobs[i].payload = NULL;
-    }
-}
-
-static void on_ready(void *ctx, bool ready)
-{
-    ((node_t *)ctx)->ready = ready;
-}
-
-static void want(node_t *d, size_t room)
-{
-    d->room = room;
-    fp_queue_want(d->q, room);
-}
-
-static fp_queue_stats_t stats(const node_t *d)
-{
-    fp_queue_stats_t s;
-    fp_queue_stats(d->q, &s);
-    return s;
-}
-
-/* ---- loop helpers ------------------------------------------------------------ */
 
 static bool run_until(tr_t *t, fp_tq_cond_fn cond, size_t arg, int deadline_ms)
 {
     return fp_tq_run_until(&t->loop, cond, t, arg, deadline_ms);
-}
-
-static bool node_ready(void *ctx, size_t i)
-{
-    tr_t *t = ctx;
-    return t->node[i].ready;
-}
-
-static bool node_closed(void *ctx, size_t i)
-{
-    tr_t *t = ctx;
-    return t->node[i].closed;
 }
 
 /* ---- Redis helpers ----------------------------------------------------------- */
@@ -159,47 +90,19 @@ static bool has_consumer(tr_t *t, const char *queue, const char *name)
 /* ---- fixture ------------------------------------------------------------------ */
 
 /* One daemon: consumer `name` on `queue`, with the given visibility timeout
- * and claim interval (0: off). */
-static node_t *node_open(tr_t *t, size_t i, const char *name, const char *queue, int64_t vt_ms,
-                         int64_t claim_ms)
+ * and claim interval (0: off), ready. */
+static fp_tq_node_t *node_open(tr_t *t, size_t i, const char *name, const char *queue,
+                               int64_t vt_ms, int64_t claim_ms)
 {
-    static const fp_queue_events_t events = {on_jobs, on_ready};
-    node_t *d = &t->node[i];
+    fp_tq_node_t *d = &t->node[i];
     assert_null(d->q);
-    for (size_t k = 0; k < d->ngot; k++) {
-        free(d->got[k].id);
-        free(d->got[k].payload);
-    }
-    memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "%s", name);
-    d->names[0] = queue;
-    fp_tq_config_init(&d->cfg, d->name, fp_th_redis_url(&t->redis));
+    fp_tq_node_got_clear(d);
+    fp_tq_node_init(d, &t->loop, name, fp_th_redis_url(&t->redis));
     d->cfg.retry.max_attempts = 5;
     d->cfg.recovery.visibility_timeout_ms = vt_ms;
     d->cfg.recovery.claim_interval_ms = claim_ms;
-    fp_err_t err;
-    fp_err_clear(&err);
-    assert_int_equal(fp_queue_new(&t->loop, &d->cfg, d->names, 1, &events, d, &d->q, &err), 0);
-    assert_int_equal(fp_queue_start(d->q), 0);
-    assert_true(run_until(t, node_ready, i, DEADLINE_MS));
+    fp_tq_node_open_ready(d, queue);
     return d;
-}
-
-static void on_closed(void *ctx)
-{
-    ((node_t *)ctx)->closed = true;
-}
-
-/* Closes without outcomes: what it held stays pending to its consumer, as
- * after a crash. */
-static void node_close(tr_t *t, size_t i)
-{
-    node_t *d = &t->node[i];
-    if (d->q == NULL)
-        return;
-    fp_queue_close(d->q, on_closed, d);
-    assert_true(run_until(t, node_closed, i, DEADLINE_MS));
-    d->q = NULL;
 }
 
 static int setup(void **state)
@@ -216,11 +119,8 @@ static int teardown(void **state)
 {
     tr_t *t = *state;
     for (size_t i = 0; i < NODES; i++) {
-        node_close(t, i);
-        for (size_t k = 0; k < t->node[i].ngot; k++) {
-            free(t->node[i].got[k].id);
-            free(t->node[i].got[k].payload);
-        }
+        fp_tq_node_close(&t->node[i]);
+        fp_tq_node_got_clear(&t->node[i]);
     }
     uv_run(&t->loop, UV_RUN_NOWAIT);
     assert_int_equal(uv_loop_close(&t->loop), 0);
@@ -229,14 +129,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static bool got_at_least(void *ctx, size_t packed)
-{
-    tr_t *t = ctx;
-    /* packed: node index * 10000 + count */
-    return t->node[packed / 10000].ngot >= packed % 10000;
-}
-
-static size_t got_arg(size_t node, size_t n)
+/* One argument for a condition on node `node` and a count n. */
+static size_t node_arg(size_t node, size_t n)
 {
     return node * 10000 + n;
 }
@@ -249,8 +143,8 @@ static bool renewed_and_swept(void *ctx, size_t arg)
 {
     tr_t *t = ctx;
     (void)arg;
-    return stats(&t->node[0]).renew_rounds >= renew_target &&
-           stats(&t->node[1]).sweeps >= sweep_target;
+    return fp_tq_node_stats(&t->node[0]).renew_rounds >= renew_target &&
+           fp_tq_node_stats(&t->node[1]).sweeps >= sweep_target;
 }
 
 /* A holds an entry past several visibility timeouts; B sweeps every 200 ms
@@ -259,22 +153,22 @@ static void test_renewal_keeps_claim(void **state)
 {
     tr_t *t = *state;
     char *id = fp_tq_xadd(&t->redis, "renew", "{\"type\":\"long\"}");
-    node_t *a = node_open(t, 0, "alpha", "renew", 1000, 200);
-    want(a, 1);
-    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    fp_tq_node_t *a = node_open(t, 0, "alpha", "renew", 1000, 200);
+    fp_tq_node_want(a, 1);
+    assert_true(fp_tq_wait_got(&t->node[0], 1, DEADLINE_MS));
     assert_string_equal(a->got[0].id, id);
     assert_int_equal(a->got[0].deliveries, 1);
 
-    node_t *b = node_open(t, 1, "beta", "renew", 1000, 200);
-    want(b, 10);
+    fp_tq_node_t *b = node_open(t, 1, "beta", "renew", 1000, 200);
+    fp_tq_node_want(b, 10);
     /* At least 3 visibility periods: 10 renewals of A (every 333 ms) and 16
      * sweeps of B (every 200 ms), counted, not timed. */
-    renew_target = stats(a).renew_rounds + 10;
-    sweep_target = stats(b).sweeps + 16;
+    renew_target = fp_tq_node_stats(a).renew_rounds + 10;
+    sweep_target = fp_tq_node_stats(b).sweeps + 16;
     assert_true(run_until(t, renewed_and_swept, 0, DEADLINE_MS));
     assert_int_equal(b->ngot, 0);
-    assert_int_equal(stats(b).claimed, 0);
-    assert_true(stats(a).renewed >= 9);
+    assert_int_equal(fp_tq_node_stats(b).claimed, 0);
+    assert_true(fp_tq_node_stats(a).renewed >= 9);
     char owner[32];
     long long deliveries = 0;
     assert_true(pending_entry(t, "renew", id, owner, sizeof owner, &deliveries));
@@ -282,8 +176,8 @@ static void test_renewal_keeps_claim(void **state)
     assert_int_equal(deliveries, 1); /* JUSTID renewals count no delivery */
 
     /* A dies: B takes the entry over, delivered a second time. */
-    node_close(t, 0);
-    assert_true(run_until(t, got_at_least, got_arg(1, 1), DEADLINE_MS));
+    fp_tq_node_close(&t->node[0]);
+    assert_true(fp_tq_wait_got(&t->node[1], 1, DEADLINE_MS));
     assert_string_equal(b->got[0].id, id);
     assert_int_equal(b->got[0].deliveries, 2);
     assert_string_equal(b->got[0].payload, "{\"type\":\"long\"}");
@@ -295,7 +189,7 @@ static void test_renewal_keeps_claim(void **state)
 static bool sweeps_at_least(void *ctx, size_t packed)
 {
     tr_t *t = ctx;
-    return stats(&t->node[packed / 10000]).sweeps >= packed % 10000;
+    return fp_tq_node_stats(&t->node[packed / 10000]).sweeps >= packed % 10000;
 }
 
 /* A dies holding three entries; B takes them over after the visibility
@@ -304,31 +198,31 @@ static void test_takeover_within_room(void **state)
 {
     tr_t *t = *state;
     fp_tq_xadd_n(&t->redis, "takeover", 3);
-    node_t *a = node_open(t, 0, "alpha", "takeover", 1000, 200);
-    want(a, 3);
-    assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
+    fp_tq_node_t *a = node_open(t, 0, "alpha", "takeover", 1000, 200);
+    fp_tq_node_want(a, 3);
+    assert_true(fp_tq_wait_got(&t->node[0], 3, DEADLINE_MS));
     char *ids[3];
     for (int i = 0; i < 3; i++) {
         ids[i] = strdup(a->got[i].id);
         assert_int_equal(a->got[i].deliveries, 1);
     }
-    node_close(t, 0);
+    fp_tq_node_close(&t->node[0]);
 
-    node_t *b = node_open(t, 1, "beta", "takeover", 1000, 200);
-    want(b, 2);
-    assert_true(run_until(t, got_at_least, got_arg(1, 2), DEADLINE_MS));
+    fp_tq_node_t *b = node_open(t, 1, "beta", "takeover", 1000, 200);
+    fp_tq_node_want(b, 2);
+    assert_true(fp_tq_wait_got(&t->node[1], 2, DEADLINE_MS));
     /* More sweeps with room 0 take nothing more. */
-    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 3),
+    assert_true(run_until(t, sweeps_at_least, node_arg(1, (size_t)fp_tq_node_stats(b).sweeps + 3),
                           DEADLINE_MS));
     assert_int_equal(b->ngot, 2);
     assert_false(b->over_room);
-    want(b, 5);
-    assert_true(run_until(t, got_at_least, got_arg(1, 3), DEADLINE_MS));
-    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 2),
+    fp_tq_node_want(b, 5);
+    assert_true(fp_tq_wait_got(&t->node[1], 3, DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, node_arg(1, (size_t)fp_tq_node_stats(b).sweeps + 2),
                           DEADLINE_MS));
     assert_int_equal(b->ngot, 3);
     assert_false(b->over_room);
-    assert_int_equal(stats(b).claimed, 3);
+    assert_int_equal(fp_tq_node_stats(b).claimed, 3);
     for (int i = 0; i < 3; i++) {
         /* In id order: the sweep walks the pending list from its start. */
         assert_string_equal(b->got[i].id, ids[i]);
@@ -351,27 +245,21 @@ static void test_deliveries_count_up(void **state)
     char *id = fp_tq_xadd(&t->redis, "counted", "{\"type\":\"poison\"}");
     const char *names[] = {"one", "two"};
     for (uint64_t round = 1; round <= 4; round++) {
-        node_t *d = node_open(t, 0, names[round % 2], "counted", 300, 100);
-        want(d, 1);
-        assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+        fp_tq_node_t *d = node_open(t, 0, names[round % 2], "counted", 300, 100);
+        fp_tq_node_want(d, 1);
+        assert_true(fp_tq_wait_got(&t->node[0], 1, DEADLINE_MS));
         assert_string_equal(d->got[0].id, id);
         assert_int_equal(d->got[0].deliveries, round);
-        node_close(t, 0);
+        fp_tq_node_close(&t->node[0]);
     }
     /* The same name again: its own pending entry comes back through the
      * history read, one more delivery. */
-    node_t *d = node_open(t, 0, names[4 % 2], "counted", 300, 100);
-    want(d, 1);
-    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    fp_tq_node_t *d = node_open(t, 0, names[4 % 2], "counted", 300, 100);
+    fp_tq_node_want(d, 1);
+    assert_true(fp_tq_wait_got(&t->node[0], 1, DEADLINE_MS));
     assert_int_equal(d->got[0].deliveries, 5);
-    assert_int_equal(stats(d).claimed, 0);
+    assert_int_equal(fp_tq_node_stats(d).claimed, 0);
     free(id);
-}
-
-static bool node_down(void *ctx, size_t i)
-{
-    tr_t *t = ctx;
-    return !t->node[i].ready;
 }
 
 /* Connections lost three times while an entry is held: each reconnect
@@ -383,18 +271,18 @@ static void test_reconnect_reread_counts_nothing(void **state)
     tr_t *t = *state;
     char *ids[4];
     ids[0] = fp_tq_xadd(&t->redis, "flaps", "{\"type\":\"long\",\"n\":0}");
-    node_t *d = node_open(t, 0, "one", "flaps", 0, 0);
-    want(d, 1);
-    assert_true(run_until(t, got_at_least, got_arg(0, 1), DEADLINE_MS));
+    fp_tq_node_t *d = node_open(t, 0, "one", "flaps", 0, 0);
+    fp_tq_node_want(d, 1);
+    assert_true(fp_tq_wait_got(&t->node[0], 1, DEADLINE_MS));
     for (size_t i = 1; i < 4; i++) {
         freeReplyObject(fp_th_redis_cmd(&t->redis, "CLIENT KILL TYPE normal SKIPME yes"));
-        assert_true(run_until(t, node_down, 0, DEADLINE_MS));
-        assert_true(run_until(t, node_ready, 0, DEADLINE_MS));
+        assert_true(fp_tq_wait_ready(&t->node[0], false, DEADLINE_MS));
+        assert_true(fp_tq_wait_ready(&t->node[0], true, DEADLINE_MS));
         char payload[64];
         snprintf(payload, sizeof payload, "{\"type\":\"long\",\"n\":%zu}", i);
         ids[i] = fp_tq_xadd(&t->redis, "flaps", payload);
-        want(d, 1);
-        assert_true(run_until(t, got_at_least, got_arg(0, i + 1), DEADLINE_MS));
+        fp_tq_node_want(d, 1);
+        assert_true(fp_tq_wait_got(&t->node[0], i + 1, DEADLINE_MS));
         assert_string_equal(d->got[i].id, ids[i]);
     }
     for (size_t i = 0; i < 4; i++) {
@@ -411,7 +299,7 @@ static void test_reconnect_reread_counts_nothing(void **state)
 static bool dropped_at_least(void *ctx, size_t packed)
 {
     tr_t *t = ctx;
-    return stats(&t->node[packed / 10000]).dropped_deleted >= packed % 10000;
+    return fp_tq_node_stats(&t->node[packed / 10000]).dropped_deleted >= packed % 10000;
 }
 
 /* Entries deleted from the stream while pending to a dead consumer are
@@ -421,19 +309,19 @@ static void test_deleted_entries_dropped(void **state)
 {
     tr_t *t = *state;
     fp_tq_xadd_n(&t->redis, "deleted", 3);
-    node_t *a = node_open(t, 0, "alpha", "deleted", 300, 100);
-    want(a, 3);
-    assert_true(run_until(t, got_at_least, got_arg(0, 3), DEADLINE_MS));
+    fp_tq_node_t *a = node_open(t, 0, "alpha", "deleted", 300, 100);
+    fp_tq_node_want(a, 3);
+    assert_true(fp_tq_wait_got(&t->node[0], 3, DEADLINE_MS));
     char *keep = strdup(a->got[1].id);
     assert_int_equal(fp_th_redis_int(&t->redis, "XDEL %s %s %s", fp_tq_key("deleted", "jobs"),
                                      a->got[0].id, a->got[2].id),
                      2);
-    node_close(t, 0);
+    fp_tq_node_close(&t->node[0]);
     assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 3);
 
-    node_t *b = node_open(t, 1, "beta", "deleted", 300, 100);
-    want(b, 0);
-    assert_true(run_until(t, dropped_at_least, got_arg(1, 2), DEADLINE_MS));
+    fp_tq_node_t *b = node_open(t, 1, "beta", "deleted", 300, 100);
+    fp_tq_node_want(b, 0);
+    assert_true(run_until(t, dropped_at_least, node_arg(1, 2), DEADLINE_MS));
     assert_int_equal(b->ngot, 0);
     assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 1);
     char owner[32];
@@ -441,15 +329,15 @@ static void test_deleted_entries_dropped(void **state)
     assert_true(pending_entry(t, "deleted", keep, owner, sizeof owner, &deliveries));
     assert_string_equal(owner, "alpha"); /* no room: not taken */
 
-    want(b, 10);
-    assert_true(run_until(t, got_at_least, got_arg(1, 1), DEADLINE_MS));
-    assert_true(run_until(t, sweeps_at_least, got_arg(1, (size_t)stats(b).sweeps + 2),
+    fp_tq_node_want(b, 10);
+    assert_true(fp_tq_wait_got(&t->node[1], 1, DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, node_arg(1, (size_t)fp_tq_node_stats(b).sweeps + 2),
                           DEADLINE_MS));
     assert_int_equal(b->ngot, 1);
     assert_string_equal(b->got[0].id, keep);
     assert_int_equal(b->got[0].deliveries, 2);
-    assert_int_equal(stats(b).dropped_deleted, 2);
-    assert_int_equal(stats(b).claimed, 1);
+    assert_int_equal(fp_tq_node_stats(b).dropped_deleted, 2);
+    assert_int_equal(fp_tq_node_stats(b).claimed, 1);
     assert_int_equal(fp_tq_pending(&t->redis, "deleted"), 1);
     assert_int_equal(fp_tq_xlen(&t->redis, "deleted"), 1);
     free(keep);
@@ -470,8 +358,8 @@ static bool movers_ran(void *ctx, size_t arg)
 {
     tr_t *t = ctx;
     (void)arg;
-    return stats(&t->node[0]).mover_rounds >= mover_target[0] &&
-           stats(&t->node[1]).mover_rounds >= mover_target[1];
+    return fp_tq_node_stats(&t->node[0]).mover_rounds >= mover_target[0] &&
+           fp_tq_node_stats(&t->node[1]).mover_rounds >= mover_target[1];
 }
 
 static void zadd(tr_t *t, long long score, const char *member)
@@ -506,13 +394,14 @@ static void test_delayed_mover(void **state)
     node_open(t, 0, "mover-1", "moved", 0, 0);
     node_open(t, 1, "mover-2", "moved", 0, 0);
     assert_true(run_until(t, stream_len_is, MOVE_DUE, DEADLINE_MS));
-    mover_target[0] = stats(&t->node[0]).mover_rounds + 3;
-    mover_target[1] = stats(&t->node[1]).mover_rounds + 3;
+    mover_target[0] = fp_tq_node_stats(&t->node[0]).mover_rounds + 3;
+    mover_target[1] = fp_tq_node_stats(&t->node[1]).mover_rounds + 3;
     assert_true(run_until(t, movers_ran, 0, DEADLINE_MS));
     assert_int_equal(fp_tq_xlen(&t->redis, "moved"), MOVE_DUE);
     assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("moved", "delayed")),
                      MOVE_LATER);
-    assert_int_equal(stats(&t->node[0]).moved + stats(&t->node[1]).moved, MOVE_DUE);
+    assert_int_equal(fp_tq_node_stats(&t->node[0]).moved + fp_tq_node_stats(&t->node[1]).moved,
+                     MOVE_DUE);
 
     /* Every due member exactly once, as the "job" field. */
     static bool seen[MOVE_DUE];
@@ -542,7 +431,7 @@ static void test_delayed_mover(void **state)
 static bool removed_at_least(void *ctx, size_t packed)
 {
     tr_t *t = ctx;
-    return stats(&t->node[packed / 10000]).consumers_removed >= packed % 10000;
+    return fp_tq_node_stats(&t->node[packed / 10000]).consumers_removed >= packed % 10000;
 }
 
 /* Idle consumers with nothing pending are removed; one with a pending entry
@@ -562,12 +451,12 @@ static void test_consumer_cleanup(void **state)
 
     /* vt 100 ms: consumers idle for 1 s go. Room 0: the daemon never reads
      * (its own consumer stays idle) and takes nothing over. */
-    node_t *d = node_open(t, 0, "keeper", "tidy", 100, 50);
-    want(d, 0);
-    assert_true(run_until(t, removed_at_least, got_arg(0, 1), DEADLINE_MS));
-    assert_true(run_until(t, sweeps_at_least, got_arg(0, (size_t)stats(d).sweeps + 5),
+    fp_tq_node_t *d = node_open(t, 0, "keeper", "tidy", 100, 50);
+    fp_tq_node_want(d, 0);
+    assert_true(run_until(t, removed_at_least, node_arg(0, 1), DEADLINE_MS));
+    assert_true(run_until(t, sweeps_at_least, node_arg(0, (size_t)fp_tq_node_stats(d).sweeps + 5),
                           DEADLINE_MS));
-    assert_int_equal(stats(d).consumers_removed, 1);
+    assert_int_equal(fp_tq_node_stats(d).consumers_removed, 1);
     assert_false(has_consumer(t, "tidy", "ghost"));
     assert_true(has_consumer(t, "tidy", "busy"));
     assert_true(has_consumer(t, "tidy", "keeper"));

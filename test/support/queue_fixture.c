@@ -1,5 +1,6 @@
-/* queue_fixture.c: the loop driver, base config and Redis-side reads shared by
- * the tests that drive the queue layer in-process. */
+/* queue_fixture.c: the loop driver, base config, Redis-side reads and the
+ * node (a queue with the supervisor's side of it) shared by the tests that
+ * drive the queue layer in-process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,4 +96,154 @@ long long fp_tq_pending(fp_th_redis_t *r, const char *queue)
                       : -1;
     freeReplyObject(reply);
     return n;
+}
+
+/* ---- a node ------------------------------------------------------------------ */
+
+static void node_on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    fp_tq_node_t *d = ctx;
+    if (n > d->room)
+        d->over_room = true;
+    d->room = d->room >= n ? d->room - n : 0;
+    for (size_t i = 0; i < n && d->ngot < FP_TQ_MAX_GOT; i++) {
+        if (d->first_only)
+            assert_int_equal(jobs[i].deliveries, 1);
+        fp_tq_got_t *g = &d->got[d->ngot++];
+        g->queue = jobs[i].queue;
+        g->id = jobs[i].entry_id;
+        g->payload = jobs[i].payload;
+        g->deliveries = jobs[i].deliveries;
+        jobs[i].entry_id = jobs[i].payload = NULL;
+    }
+    d->held += n;
+    if (d->held > d->max_held)
+        d->max_held = d->held;
+    if (d->bound > 0) {
+        d->room = d->held <= d->bound ? d->bound - d->held : 0;
+        fp_queue_want(d->q, d->room);
+    }
+}
+
+static void node_on_ready(void *ctx, bool ready)
+{
+    fp_tq_node_t *d = ctx;
+    d->ready = ready;
+    d->ready_changes++;
+}
+
+static void node_on_closed(void *ctx)
+{
+    ((fp_tq_node_t *)ctx)->closed = true;
+}
+
+void fp_tq_node_init(fp_tq_node_t *d, uv_loop_t *loop, const char *name, const char *url)
+{
+    memset(d, 0, sizeof *d);
+    d->loop = loop;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->url, sizeof d->url, "%s", url);
+    fp_tq_config_init(&d->cfg, d->name, d->url);
+}
+
+void fp_tq_node_open(fp_tq_node_t *d, const char *const *queues, size_t n)
+{
+    static const fp_queue_events_t events = {node_on_jobs, node_on_ready};
+    assert_null(d->q);
+    assert_true(n >= 1 && n <= sizeof d->names / sizeof d->names[0]);
+    for (size_t i = 0; i < n; i++)
+        d->names[i] = queues[i];
+    d->closed = false;
+    d->ready = false;
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_queue_new(d->loop, &d->cfg, d->names, n, &events, d, &d->q, &err), 0);
+    assert_int_equal(fp_queue_start(d->q), 0);
+}
+
+void fp_tq_node_open_ready(fp_tq_node_t *d, const char *queue)
+{
+    fp_tq_node_open(d, &queue, 1);
+    assert_true(fp_tq_wait_ready(d, true, FP_TQ_DEADLINE_MS));
+}
+
+void fp_tq_node_want(fp_tq_node_t *d, size_t room)
+{
+    d->room = room;
+    fp_queue_want(d->q, room);
+}
+
+static bool node_closed(void *ctx, size_t arg)
+{
+    (void)arg;
+    return ((fp_tq_node_t *)ctx)->closed;
+}
+
+void fp_tq_node_close(fp_tq_node_t *d)
+{
+    if (d->q == NULL)
+        return;
+    fp_queue_close(d->q, node_on_closed, d);
+    assert_true(fp_tq_run_until(d->loop, node_closed, d, 0, FP_TQ_DEADLINE_MS));
+    d->q = NULL;
+}
+
+void fp_tq_node_got_clear(fp_tq_node_t *d)
+{
+    for (size_t i = 0; i < d->ngot; i++) {
+        free(d->got[i].id);
+        free(d->got[i].payload);
+    }
+    d->ngot = 0;
+    d->acked = 0;
+}
+
+fp_queue_stats_t fp_tq_node_stats(const fp_tq_node_t *d)
+{
+    fp_queue_stats_t s;
+    fp_queue_stats(d->q, &s);
+    return s;
+}
+
+static bool node_ready_is(void *ctx, size_t ready)
+{
+    return ((fp_tq_node_t *)ctx)->ready == (ready != 0);
+}
+
+static bool node_got(void *ctx, size_t n)
+{
+    return ((fp_tq_node_t *)ctx)->ngot >= n;
+}
+
+static bool node_confirmed(void *ctx, size_t arg)
+{
+    (void)arg;
+    return fp_queue_unconfirmed(((fp_tq_node_t *)ctx)->q) == 0;
+}
+
+bool fp_tq_wait_ready(fp_tq_node_t *d, bool ready, int deadline_ms)
+{
+    return fp_tq_run_until(d->loop, node_ready_is, d, ready, deadline_ms);
+}
+
+bool fp_tq_wait_got(fp_tq_node_t *d, size_t n, int deadline_ms)
+{
+    return fp_tq_run_until(d->loop, node_got, d, n, deadline_ms);
+}
+
+bool fp_tq_wait_confirmed(fp_tq_node_t *d, int deadline_ms)
+{
+    return fp_tq_run_until(d->loop, node_confirmed, d, 0, deadline_ms);
+}
+
+static bool never(void *ctx, size_t arg)
+{
+    (void)ctx;
+    (void)arg;
+    return false;
+}
+
+void fp_tq_run_for(uv_loop_t *loop, int ms)
+{
+    fp_tq_run_until(loop, never, NULL, 0, ms);
 }
