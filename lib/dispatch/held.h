@@ -1,0 +1,58 @@
+/* held.h: the one table of the jobs the supervisor holds, from the moment
+ * they are pulled until Redis has their outcome. A held job is in exactly
+ * one place: the waiting list (pulled, no child yet) or one child's list
+ * (sent to it, the head running). The table's count is the only count of
+ * held jobs: the pull bound (fp_pool_room), /metrics and /stats read it. */
+#ifndef FORKPOOL_HELD_H
+#define FORKPOOL_HELD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dispatch/job.h"
+#include "pool/pool.h"
+
+typedef struct fp_held_s {
+    struct fp_held_s *next; /* the waiting list, or the jobs sent to one child */
+    uint64_t seq;            /* its number on the dispatch channel, once sent */
+    uint32_t queue;
+    char *entry_id;
+    char *payload;
+    size_t payload_len;
+    fp_job_t job;
+    int64_t started_at_ms;   /* monotonic, for durations */
+    int64_t started_unix_ms; /* wall clock, for the ledger */
+    pid_t pid;               /* the child running it */
+} fp_held_t;
+
+typedef struct fp_held_table_s {
+    fp_held_t *wait_head, *wait_tail; /* pulled, waiting for a child */
+    size_t count;                     /* every job held: waiting or sent */
+} fp_held_table_t;
+
+/* A new, zeroed record counted as held; NULL on ENOMEM. */
+fp_held_t *fp_held_new(fp_held_table_t *table);
+
+/* Frees a record without counting (the table is being thrown away). */
+void fp_held_free(fp_held_t *held);
+
+/* The job's outcome is settled (or it was put back): no longer held. */
+void fp_held_release(fp_held_table_t *table, fp_held_t *held);
+
+/* The job's id for logs, or its stream entry id when it has none. */
+const char *fp_held_name(const fp_held_t *held);
+
+void fp_held_wait_push(fp_held_table_t *table, fp_held_t *held);
+
+/* A job a dead child never started goes back first: it was pulled before
+ * anything now waiting. */
+void fp_held_wait_push_front(fp_held_table_t *table, fp_held_t *held);
+
+fp_held_t *fp_held_wait_pop(fp_held_table_t *table);
+
+/* The jobs sent to one child, oldest (running) first. */
+void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held);
+fp_held_t *fp_held_slot_pop(fp_slot_t *slot);
+
+#endif

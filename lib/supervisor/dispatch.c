@@ -1,0 +1,347 @@
+/* dispatch.c: jobs to children and their answers. Which child takes the
+ * next held job, the job's deadline, what each line a child sends means
+ * ("ready", "done", or a protocol error), and what happens when a child's
+ * channel ends while it lives. The bytes themselves go through
+ * dispatch/channel.c; the outcome of an answered job is outcome.c's. */
+#include "supervisor/supervisor_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "base/log.h"
+#include "base/os.h"
+
+#define LOG "supervisor"
+
+void fp_sup_send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_channel_t *ch = slot->channel;
+    if (slot->id == sup->reload.held_back)
+        sup->reload.held_back = -1;
+    if (ch != NULL)
+        fp_channel_flush(ch); /* jobs queued for it go first */
+    fp_buf_t line = {0};
+    if (ch == NULL || slot->channel_eof || fp_proto_encode_stop(&line) < 0 ||
+        fp_channel_send(ch, line.data, line.len) < 0) {
+        fp_sup_signal_child(slot, SIGTERM);
+    }
+    fp_buf_free(&line);
+    (void)fp_slot_apply(slot, FP_SLOT_STOP_SENT);
+}
+
+/* Whether the running job's answer was already in the socket when its
+ * deadline fired (the loop had not read it yet): then it finished in time
+ * and must not be retried as a timeout. Reading settles it, and the next
+ * job queued behind it, if any, is the head with a deadline of its own. */
+static bool answered_meanwhile(fp_channel_t *ch)
+{
+    const fp_held_t *head = channel_slot(ch)->job;
+    uint64_t seq = head != NULL ? head->seq : 0;
+    fp_channel_drain(ch);
+    head = channel_slot(ch)->job;
+    if (head != NULL && head->seq == seq)
+        return false;
+    fp_sup_dispatch(channel_sup(ch));
+    return true;
+}
+
+/* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
+ * when the child is reaped, as a failed attempt ("timeout"). */
+static void on_job_timer(uv_timer_t *timer)
+{
+    fp_channel_t *ch = timer->data;
+    fp_supervisor_t *sup = ch->ctx;
+    fp_slot_t *slot = channel_slot(ch);
+    if (slot->reaped || slot->pid <= 0)
+        return;
+    if (!slot->timed_out && answered_meanwhile(ch))
+        return;
+    if (slot->timed_out) {
+        fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
+                    (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
+        fp_sup_signal_child(slot, SIGKILL);
+        return;
+    }
+    fp_held_t *held = slot->job;
+    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out; sending SIGTERM",
+                held != NULL ? fp_held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
+                (int)slot->pid);
+    slot->timed_out = true;
+    fp_sup_signal_child(slot, SIGTERM);
+    uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
+}
+
+/* The child is going away (its exit will be reaped); the jobs stay with
+ * the slot and are settled with that child's exit. */
+static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
+{
+    fp_log_warn(LOG, "could not hand %s to child %d: %s", what, slot->id, uv_strerror(rc));
+    fp_sup_signal_child(slot, SIGKILL);
+}
+
+/* The job at the head of a child's queue is running from now on: the child
+ * took it up as soon as it answered the one before. Its deadline starts
+ * here, so a queued job's wait never counts against its timeout. */
+static void start_head(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_held_t *held = slot->job;
+    fp_channel_t *ch = slot->channel;
+    held->started_at_ms = fp_os_now_ms();
+    held->started_unix_ms = fp_os_unix_ms();
+    int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
+    if (ch != NULL)
+        uv_timer_start(&ch->timer, on_job_timer, (uint64_t)timeout, 0);
+}
+
+static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
+{
+    fp_channel_t *ch = slot->channel;
+    held->seq = fp_pool_next_seq(&sup->pool);
+    held->pid = slot->pid;
+    fp_held_slot_push(slot, held);
+    (void)fp_slot_apply(slot, FP_SLOT_JOB_SENT);
+    if (slot->job == held)
+        start_head(sup, slot);
+    size_t mark = ch->out.len;
+    if (fp_proto_encode_job(&ch->out, held->seq, held->job.attempt + 1, held->payload,
+                            held->payload_len) < 0) {
+        ch->out.len = mark;
+        handoff_failed(slot, "a job", UV_ENOMEM);
+    }
+}
+
+void fp_sup_dispatch(fp_supervisor_t *sup)
+{
+    fp_slot_t *slot;
+    bool sent = false;
+    while (sup->held.wait_head != NULL && (slot = fp_pool_pick(&sup->pool)) != NULL) {
+        assign(sup, slot, fp_held_wait_pop(&sup->held));
+        sent = true;
+    }
+    for (size_t i = 0; sent && i < sup->pool.capacity; i++) {
+        slot = sup->pool.slots[i];
+        fp_channel_t *ch = slot->channel;
+        int rc = ch != NULL ? fp_channel_flush(ch) : 0;
+        if (rc < 0)
+            handoff_failed(slot, "its jobs", rc);
+    }
+    fp_sup_update_want(sup);
+}
+
+static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
+{
+    fp_held_t *held = slot->job;
+    if (held == NULL || msg->seq != held->seq || slot->timed_out) {
+        fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
+                    (int)slot->pid, (unsigned long long)msg->seq);
+        return;
+    }
+    uv_timer_stop(&slot->channel->timer);
+    fp_held_slot_pop(slot);
+    fp_sup_job_answered(sup, held, msg);
+    slot->jobs_done++;
+    slot->rss_kb = msg->rss_kb;
+    if (slot->jobs_done == 1)
+        fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
+    fp_held_release(&sup->held, held);
+    if (slot->job != NULL)
+        start_head(sup, slot);
+    else
+        (void)fp_slot_apply(slot, FP_SLOT_LAST_ANSWERED);
+    if (sup->state != SUP_RUNNING) {
+        /* Queued behind what it still holds: those finish first. */
+        if (slot->state != FP_CHILD_STOPPING)
+            fp_sup_send_stop(sup, slot);
+        return;
+    }
+    fp_sup_rebalance(sup);
+}
+
+/* Its start is over: the start deadline goes, and a child of the reload
+ * being rolled out proves that reload. */
+static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    slot->said_ready = true;
+    sup->children.start_error[0] = '\0';
+    uv_timer_stop(&slot->channel->timer);
+    if (slot->generation != sup->reload.generation)
+        return;
+    sup->reload.unproven = false;
+    if (sup->reload.held_back >= 0) {
+        fp_slot_t *old = sup->pool.slots[sup->reload.held_back];
+        if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
+            fp_sup_send_stop(sup, old);
+        sup->reload.held_back = -1;
+    }
+}
+
+/* Jobs queued in a child's socket behind the one it ran never started:
+ * they go to another child (or back to Redis when draining) without an
+ * attempt counted. */
+void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
+{
+    fp_held_t *held, *rest = NULL;
+    while ((held = fp_held_slot_pop(slot)) != NULL) {
+        held->next = rest; /* reversed, so pushing each to the front keeps the order */
+        rest = held;
+    }
+    while ((held = rest) != NULL) {
+        rest = held->next;
+        held->started_at_ms = 0;
+        if (sup->state == SUP_RUNNING) {
+            fp_held_wait_push_front(&sup->held, held);
+        } else {
+            fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+                              held->payload_len);
+            fp_held_release(&sup->held, held);
+        }
+    }
+}
+
+/* A child holding a job that sends a line the protocol does not allow
+ * cannot be trusted with it: the attempt fails at once (instead of running
+ * into its timeout) and the child is killed; its exit is reaped as for any
+ * crash and its slot refilled. Without a job, the line is only logged. */
+static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *why)
+{
+    fp_held_t *held = slot->job;
+    if (held == NULL || slot->timed_out || slot->reaped) {
+        fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid, why);
+        return;
+    }
+    fp_log_error(LOG, "child %d (pid %d) broke the protocol while running job %s: %s; killing it",
+                 slot->id, (int)slot->pid, fp_held_name(held), why);
+    char reason[FP_ERR_MSG_MAX + 16];
+    snprintf(reason, sizeof reason, "protocol: %s", why);
+    uv_timer_stop(&slot->channel->timer);
+    fp_held_slot_pop(slot);
+    fp_sup_job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
+    fp_held_release(&sup->held, held);
+    /* Queued jobs leave now: its reap would blame the next one for the
+     * kill, and a further bad line in the same read would fail it too. */
+    fp_sup_requeue_queued(sup, slot);
+    slot->channel_eof = true; /* it takes no more jobs */
+    fp_sup_signal_child(slot, SIGKILL);
+}
+
+static void on_channel_line(void *ctx, const char *line, size_t len, int status)
+{
+    fp_channel_t *ch = ctx;
+    fp_supervisor_t *sup = ch->ctx;
+    fp_slot_t *slot = channel_slot(ch);
+    fp_msg_t msg;
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (status < 0)
+        fp_err_set(&err, FP_ELIMIT, "a line longer than %zu bytes", ch->framer.max_line);
+    if (status < 0 || fp_proto_decode(line, len, &msg, &err) < 0) {
+        protocol_error(sup, slot, err.msg);
+        return;
+    }
+    if (msg.op == FP_MSG_READY && !slot->said_ready)
+        said_ready(sup, slot);
+    if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
+        /* Told to stop before it was ready (a quick drain): nothing to do. */
+    } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {
+        if (sup->state == SUP_RUNNING) /* else it stays starting until its stop below */
+            (void)fp_slot_apply(slot, FP_SLOT_READY);
+        fp_log_debug(LOG, "child %d ready (pid %d)", slot->id, (int)slot->pid);
+        if (!sup->children.pool_was_ready && fp_pool_count(&sup->pool, FP_CHILD_STARTING) == 0) {
+            sup->children.pool_was_ready = true;
+            fp_log_info(LOG, "pool ready: %zu children in %lld ms", sup->pool.target,
+                        (long long)(fp_os_now_ms() - sup->counters.start_ms));
+        }
+        if (sup->state != SUP_RUNNING)
+            fp_sup_send_stop(sup, slot);
+        else if (!slot->reaped)
+            fp_sup_rebalance(sup); /* a reload waiting for this child's proof rolls on */
+    } else if (msg.op == FP_MSG_DONE && slot->state >= FP_CHILD_BUSY) {
+        settle_done(sup, slot, &msg);
+    } else {
+        fp_log_warn(LOG, "child %d (pid %d) sent an unexpected message", slot->id, (int)slot->pid);
+    }
+    fp_msg_clear(&msg);
+}
+
+static void on_channel_closed(void *ctx, int id)
+{
+    fp_supervisor_t *sup = ctx;
+    fp_slot_t *slot = sup->pool.slots[id];
+    slot->channel = NULL;
+    slot->channel_closed = true;
+    fp_pool_release_if_done(&sup->pool, slot);
+    fp_sup_maybe_finish(sup);
+}
+
+static void on_channel_grace(uv_timer_t *timer)
+{
+    fp_channel_t *ch = timer->data;
+    fp_slot_t *slot = channel_slot(ch);
+    if (slot->reaped)
+        return;
+    fp_log_warn(LOG, "child %d (pid %d) outlived its channel by %lld ms; sending SIGKILL", slot->id,
+                (int)slot->pid, (long long)channel_sup(ch)->cfg->pool.kill_grace_ms);
+    fp_sup_signal_child(slot, SIGKILL);
+}
+
+/* Whether pid has exited and waits to be reaped (a crash closes the
+ * channel too); it is left for SIGCHLD's reap. */
+static bool child_exited(pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* The child's end of the channel closed or failed while the child lives:
+ * it can take no job and answer none, and its job's deadline would go with
+ * the channel, so it is finished off now (TERM, then KILL after
+ * kill_grace); a job it held fails as a crash once it is reaped. A stopping
+ * child is on its way out and only gets the KILL if it lingers. The channel
+ * stays open until the reap, for the timer. */
+static void channel_lost(fp_channel_t *ch, ssize_t why)
+{
+    fp_slot_t *slot = channel_slot(ch);
+    fp_channel_stop_reading(ch);
+    if (slot->channel_lost || slot->timed_out || slot->start_timed_out || child_exited(slot->pid))
+        return; /* already being stopped, or dead: the reap settles it */
+    slot->channel_lost = true;
+    if (slot->state != FP_CHILD_STOPPING || slot->job != NULL) {
+        fp_log_warn(LOG, "child %d (pid %d) closed its channel (%s)%s; stopping it", slot->id,
+                    (int)slot->pid, why == UV_EOF ? "EOF" : uv_strerror((int)why),
+                    slot->job != NULL ? " while running a job" : "");
+        fp_sup_signal_child(slot, SIGTERM);
+    }
+    uv_timer_start(&ch->timer, on_channel_grace, (uint64_t)channel_sup(ch)->cfg->pool.kill_grace_ms, 0);
+}
+
+static void on_channel_read(fp_channel_t *ch)
+{
+    fp_sup_dispatch(channel_sup(ch));
+}
+
+/* EOF or error: the child is gone or going; its exit is reaped apart, and
+ * until then it must not be picked for a job. */
+static void on_channel_end(fp_channel_t *ch, ssize_t why)
+{
+    fp_slot_t *slot = channel_slot(ch);
+    slot->channel_eof = true;
+    if (slot->reaped)
+        fp_channel_close(ch);
+    else
+        channel_lost(ch, why);
+}
+
+static const fp_channel_events_t channel_events = {on_channel_line, on_channel_read,
+                                                   on_channel_end, on_channel_closed};
+
+int fp_sup_channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd)
+{
+    fp_channel_t *ch;
+    int rc = fp_channel_open(&sup->loop, fd, (size_t)sup->cfg->limits.max_job_bytes + 4096,
+                             &channel_events, sup, slot->id, &ch);
+    slot->channel = ch;
+    return rc;
+}

@@ -1,0 +1,215 @@
+/* supervisor_internal.h: INTERNAL to the files of lib/supervisor/ — the supervisor's
+ * state, shared by the files that split its work, and the functions they
+ * call in one another. Nothing outside lib/supervisor includes it; the
+ * daemon's interface is supervisor/supervisor.h.
+ *
+ * Each group of fields belongs to the file that changes it: redis and the
+ * lifecycle to supervisor.c, reload to reload.c, children to children.c,
+ * signals to signals.c, ledger to outcome.c, the held-job table to
+ * dispatch/held.c. */
+#ifndef FORKPOOL_SUPERVISOR_INTERNAL_H
+#define FORKPOOL_SUPERVISOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include <cjson/cJSON.h>
+
+#include "dispatch/channel.h"
+#include "dispatch/held.h"
+#include "dispatch/proto.h"
+#include "handlers/handlers.h"
+#include "http/health.h"
+#include "http/metrics.h"
+#include "ledger/ledger.h"
+#include "pool/output.h"
+#include "pool/pool.h"
+#include "queue/admin.h"
+#include "queue/name_lease.h"
+#include "queue/queue.h"
+#include "supervisor/supervisor.h"
+
+#define START_ERROR_MAX 256
+#define LEDGER_CAPACITY 10000 /* rows waiting for the writer before pulls pause */
+
+typedef enum { SUP_RUNNING, SUP_DRAINING, SUP_TERMINATING } sup_state_t;
+
+typedef struct fp_plugins_s fp_plugins_t;
+typedef struct fp_supervisor_s fp_supervisor_t;
+
+/* The queue and the claim on daemon.name, and what they said last. */
+typedef struct sup_redis_s {
+    fp_queue_t *queue;
+    fp_lease_t *lease; /* the claim on daemon.name; the queue starts once held */
+    bool lease_held;
+    bool ready;        /* connected, the group in place */
+    bool closed;       /* closing or closed: no more wants, no more samples */
+} sup_redis_t;
+
+/* A stop that must end in an error exit. */
+typedef struct sup_fatal_s {
+    int rc; /* 0: none */
+    fp_err_t err;
+} sup_fatal_t;
+
+/* The configuration children are forked with, and a reload being rolled
+ * out. A reload is rolled out only once one of its children said ready;
+ * until then a failed start of one of them undoes it. */
+typedef struct fp_reload_s {
+    /* The child a still unproven reload replaces (slot id, -1: none): it
+     * serves on until a child of that reload says ready, so a reload whose
+     * children cannot start never leaves the pool without it. */
+    int held_back;
+    uint32_t generation;           /* the configuration children are forked with */
+    uint32_t generations;          /* the last generation number handed out */
+    bool unproven;
+    const fp_config_t *proven_cfg; /* what an undone reload goes back to */
+    uint32_t proven_generation;
+    uint64_t failures;
+    char error[START_ERROR_MAX];   /* "" unless the last reload failed */
+    fp_config_t **configs;         /* configurations loaded by HUP still in use */
+    size_t nconfigs;
+} fp_reload_t;
+
+/* Starting and replacing children. */
+typedef struct sup_children_s {
+    size_t retiring;                  /* children being replaced right now (at most one) */
+    char start_error[START_ERROR_MAX]; /* the last failed start until a child says ready */
+    bool pool_was_ready;              /* every initial child has said "ready" */
+} sup_children_t;
+
+typedef struct sup_signals_s {
+    uv_signal_t term;
+    uv_signal_t intr;
+    uv_signal_t quit;
+    uv_signal_t chld;
+    uv_signal_t tstp;
+    uv_signal_t hup;
+    uv_signal_t ttin;
+    uv_signal_t ttou;
+    uv_signal_t usr1;
+} sup_signals_t;
+
+typedef struct sup_timers_s {
+    uv_timer_t burst;
+    uv_timer_t drain;
+    uv_timer_t shutdown;
+    uv_timer_t respawn;
+    uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
+} sup_timers_t;
+
+/* What the final log line, /stats and /metrics count. */
+typedef struct sup_counters_s {
+    uint64_t jobs_ok;
+    uint64_t jobs_failed;
+    uint64_t jobs_retried;
+    uint64_t pulls;          /* batches received from the queue */
+    int64_t start_ms;        /* when fp_supervisor_run began */
+    int64_t first_pull_ms;   /* when the first job arrived; 0 before */
+    int64_t last_pull_ms;
+    int64_t last_outcome_ms; /* when the last job was settled */
+} sup_counters_t;
+
+/* The ledger and its writer's health. */
+typedef struct sup_ledger_s {
+    fp_ledger_t *writer; /* NULL when ledger.path is empty */
+    bool full;           /* pulls pause until its writer catches up */
+    bool failing;        /* its writes fail: readiness says so; pulls hold unless "skip" */
+    uv_timer_t timer;
+} sup_ledger_t;
+
+struct fp_supervisor_s {
+    uv_loop_t loop;
+    const fp_config_t *cfg;
+    fp_run_opts_t opts;
+    const char *const *queue_names;
+    size_t nqueues;
+    fp_registry_t registry;
+    fp_plugins_t *plugins; /* loaded after the drop; children inherit them */
+    fp_pool_t pool;
+    fp_held_table_t held;
+    sup_redis_t redis;
+    sup_state_t state;
+    bool quiet; /* TSTP: no more pulls, keep running */
+    sup_fatal_t fatal;
+    fp_reload_t reload;
+    sup_children_t children;
+    uint64_t random; /* xorshift state for back-off jitter and recycling jitter */
+    fp_outputs_t outputs; /* exec children's output readers */
+    sup_signals_t signals;
+    sup_timers_t timers;
+    sup_counters_t counters;
+    fp_health_t *health; /* NULL when health.listen is empty */
+    sup_ledger_t ledger;
+    fp_metrics_t *metrics;
+};
+
+static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
+{
+    return ch->ctx;
+}
+
+static inline fp_slot_t *channel_slot(fp_channel_t *ch)
+{
+    return channel_sup(ch)->pool.slots[ch->slot];
+}
+
+/* supervisor.c: the lifecycle and the queue's side. */
+uint64_t fp_sup_next_random(fp_supervisor_t *sup);
+/* Tells the queue how many jobs it may hand over now (0 while pulls hold). */
+void fp_sup_update_want(fp_supervisor_t *sup);
+/* Once every child is gone and Redis has every outcome, closes the queue;
+ * the loop then runs out of handles and fp_supervisor_run returns. */
+void fp_sup_maybe_finish(fp_supervisor_t *sup);
+void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why);
+/* Stop now: kill the children; their jobs stay pending in Redis. */
+void fp_sup_terminate(fp_supervisor_t *sup, const char *why);
+/* Closes a handle that was initialised and is not closing yet. */
+void fp_sup_close_handle(uv_handle_t *handle);
+
+/* dispatch.c: jobs to children, their answers. */
+void fp_sup_send_stop(fp_supervisor_t *sup, fp_slot_t *slot);
+/* Hands waiting jobs to the children that may take them, one write each. */
+void fp_sup_dispatch(fp_supervisor_t *sup);
+/* Jobs queued in a child's socket behind the one it ran never started:
+ * they go to another child (or back to Redis when draining) without an
+ * attempt counted. */
+void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot);
+int fp_sup_channel_open(fp_supervisor_t *sup, fp_slot_t *slot, int fd);
+
+/* children.c: starting, replacing and reaping children. */
+void fp_sup_signal_child(const fp_slot_t *slot, int signum);
+size_t fp_sup_target_children(const fp_supervisor_t *sup, const fp_config_t *cfg);
+int fp_sup_spawn_child(fp_supervisor_t *sup, fp_err_t *err);
+/* Forks what the pool is missing, unless a crash-loop delay runs. */
+void fp_sup_top_up(fp_supervisor_t *sup);
+void fp_sup_rebalance(fp_supervisor_t *sup);
+void fp_sup_on_sigchld(uv_signal_t *handle, int signum);
+
+/* reload.c: HUP. */
+/* A reload whose first new child cannot start is undone (why: the cause). */
+void fp_sup_undo_reload(fp_supervisor_t *sup, const char *why);
+void fp_sup_on_reload_signal(uv_signal_t *handle, int signum);
+cJSON *fp_sup_reload_json(const fp_supervisor_t *sup);
+
+/* signals.c */
+int fp_sup_signals_init(fp_supervisor_t *sup);
+void fp_sup_signals_close(fp_supervisor_t *sup);
+
+/* routes.c: the health endpoint. */
+void fp_sup_set_health_limits(fp_supervisor_t *sup);
+void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
+void fp_sup_on_sample_timer(uv_timer_t *timer);
+int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
+
+/* outcome.c: where a finished job goes. */
+/* A child answered the job it ran: acknowledged, or a failed attempt. */
+void fp_sup_job_answered(fp_supervisor_t *sup, fp_held_t *held, const fp_msg_t *msg);
+void fp_sup_job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why);
+void fp_sup_job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable,
+                       fp_metrics_outcome_t kind);
+int fp_sup_start_ledger(fp_supervisor_t *sup, fp_err_t *err);
+
+#endif

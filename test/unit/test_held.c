@@ -1,0 +1,96 @@
+/* test_held.c: lib/dispatch/held.c — the one count of held jobs, the
+ * waiting list's order (a job put back goes first), and a child's list
+ * with its depth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+
+#include "dispatch/held.h"
+
+static void test_count_follows_new_and_release(void **state)
+{
+    (void)state;
+    fp_held_table_t t = {0};
+    fp_held_t *a = fp_held_new(&t), *b = fp_held_new(&t);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(t.count, 2);
+    fp_held_release(&t, a);
+    assert_int_equal(t.count, 1);
+    fp_held_release(&t, b);
+    assert_int_equal(t.count, 0);
+}
+
+static void test_waiting_list_is_fifo_and_put_back_goes_first(void **state)
+{
+    (void)state;
+    fp_held_table_t t = {0};
+    fp_held_t *a = fp_held_new(&t), *b = fp_held_new(&t), *c = fp_held_new(&t);
+    fp_held_wait_push(&t, a);
+    fp_held_wait_push(&t, b);
+    fp_held_wait_push_front(&t, c);
+    assert_ptr_equal(fp_held_wait_pop(&t), c);
+    assert_ptr_equal(fp_held_wait_pop(&t), a);
+    assert_ptr_equal(fp_held_wait_pop(&t), b);
+    assert_null(fp_held_wait_pop(&t));
+    assert_null(t.wait_tail);
+    /* Pushing to the front of an empty list makes it the tail too. */
+    fp_held_wait_push_front(&t, a);
+    fp_held_wait_push(&t, b);
+    assert_ptr_equal(fp_held_wait_pop(&t), a);
+    assert_ptr_equal(fp_held_wait_pop(&t), b);
+    assert_int_equal(t.count, 3); /* popping is not releasing */
+    fp_held_release(&t, a);
+    fp_held_release(&t, b);
+    fp_held_release(&t, c);
+    assert_int_equal(t.count, 0);
+}
+
+static void test_child_list_keeps_order_and_depth(void **state)
+{
+    (void)state;
+    fp_held_table_t t = {0};
+    fp_slot_t slot = {0};
+    fp_held_t *a = fp_held_new(&t), *b = fp_held_new(&t);
+    fp_held_slot_push(&slot, a);
+    fp_held_slot_push(&slot, b);
+    assert_ptr_equal(slot.job, a);
+    assert_ptr_equal(slot.job_tail, b);
+    assert_int_equal(slot.depth, 2);
+    assert_ptr_equal(fp_held_slot_pop(&slot), a);
+    assert_ptr_equal(slot.job, b);
+    assert_int_equal(slot.depth, 1);
+    assert_ptr_equal(fp_held_slot_pop(&slot), b);
+    assert_null(slot.job);
+    assert_null(slot.job_tail);
+    assert_int_equal(slot.depth, 0);
+    assert_null(fp_held_slot_pop(&slot));
+    assert_int_equal(slot.depth, 0);
+    fp_held_release(&t, a);
+    fp_held_release(&t, b);
+}
+
+static void test_name_is_the_job_id_else_the_entry_id(void **state)
+{
+    (void)state;
+    fp_held_t held = {0};
+    char entry[] = "1-0", id[] = "j1";
+    held.entry_id = entry;
+    assert_string_equal(fp_held_name(&held), "1-0");
+    held.job.id = id;
+    assert_string_equal(fp_held_name(&held), "j1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_count_follows_new_and_release),
+        cmocka_unit_test(test_waiting_list_is_fifo_and_put_back_goes_first),
+        cmocka_unit_test(test_child_list_keeps_order_and_depth),
+        cmocka_unit_test(test_name_is_the_job_id_else_the_entry_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
