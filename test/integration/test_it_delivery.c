@@ -62,7 +62,6 @@ static void test_outcome_of_taken_over_entry_leaves_it_alone(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 1\n" HOLDING);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     enqueue_long(td, "taken", "");
     fp_td_wait_held(td, 1);
@@ -97,7 +96,6 @@ static void test_deleted_entry_outcomes_still_land(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n" HOLDING);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     enqueue_long(td, "again", "");
     enqueue_long(td, "last", ",\"max_attempts\":1");

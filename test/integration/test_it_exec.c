@@ -437,7 +437,6 @@ static void test_exec_program_gone_after_start_is_retried(void **state)
              "kill_grace = \"200ms\"\n",
              worker);
     fp_td_config(td, "log_level = \"debug\"\n", text);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     unsetenv("PYTHONPATH");
 

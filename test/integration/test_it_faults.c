@@ -137,7 +137,6 @@ static void test_redis_restart_mid_run(void **state)
     fp_td_t *td = *state;
     const long long total = 3000;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
-    fp_td_enable_health(td);
     fp_td_enqueue(td, (int)total, EVENT_JOB);
     fp_td_start_ready(td, false);
     long long started = 500;
@@ -515,7 +514,6 @@ static void test_redis_flaps_do_not_inflate_deliveries(void **state)
                  "[pool]\nchildren = 2\n"
                  "[retry]\nmax_attempts = 3\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\n"
                  "[recovery]\nvisibility_timeout = \"3s\"\nclaim_interval = \"500ms\"\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":30000},\"id\":\"long-%d-%d\"}");
     fp_td_wait_held(td, 1);
@@ -626,7 +624,6 @@ static void test_failover_readonly_replica(void **state)
     fp_td_t *td = *state;
     const long long total = 2000;
     fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
-    fp_td_enable_health(td);
     fp_td_enqueue(td, (int)total, EVENT_JOB);
     fp_td_start_ready(td, true);
     int port = fp_td_health_port(td);
@@ -798,7 +795,7 @@ static void test_foreign_claims_of_running_entries(void **state)
 /* ---- process control: bad reloads, channels, process groups, starts ---- */
 
 /* The exec runtime on test/data/exec_worker.py (worker_arg after it when
- * not NULL), health on, then pool_lines. The events table is made here:
+ * not NULL), then pool_lines. The events table is made here:
  * Python's "record" handler writes into it. */
 static void exec_setup(fp_td_t *td, const char *worker_arg, const char *pool_lines)
 {
@@ -808,7 +805,6 @@ static void exec_setup(fp_td_t *td, const char *worker_arg, const char *pool_lin
              "[pool]\nruntime = \"exec\"\ncommand = %s\nkill_grace = \"200ms\"\n%s" FAST_RETRY,
              command, pool_lines ? pool_lines : "");
     fp_td_config(td, NULL, text);
-    fp_td_enable_health(td);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(td->events_db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS events (object_id TEXT)", NULL,
@@ -901,7 +897,6 @@ static void test_bad_reload_native_init_keeps_old_children(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n" FAST_RETRY);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 100, EVENT_JOB);
     want_t want = {100};
@@ -1087,8 +1082,7 @@ static void test_start_timeout_kills_silent_child(void **state)
     exec_setup(td, "noready", "children = 1\nstart_timeout = \"500ms\"\n");
     enqueue_records(td, "a", 20);
     fp_td_start(td, false);
-    /* Only the log gives the port, and the delays are the behaviour. */
-    fp_td_wait_until(td, fp_td_log_has, "(port ", 30000, "the health endpoint");
+    /* The delays are the behaviour, and only the log tells them. */
     fp_td_wait_until(td, fp_td_log_has,
                      "did not say ready within 500 ms (pool.start_timeout); next start in 200 ms",
                      60000, "the second start timeout");
@@ -1128,7 +1122,7 @@ static long long chaos_jobs(void)
 
 /* Exec children on test/data/chaos_worker.py, 4 of them with prefetch, fast
  * retries, a short visibility timeout (a foreign claim comes back quickly),
- * a 10 s start timeout (Python under load is slow to start), health on; the events table made beforehand in WAL
+ * a 10 s start timeout (Python under load is slow to start); the events table made beforehand in WAL
  * mode, as record_event's supervisor does. */
 static void chaos_setup(fp_td_t *td, chaos_t *c)
 {
@@ -1143,7 +1137,6 @@ static void chaos_setup(fp_td_t *td, chaos_t *c)
              FAST_RETRY "[recovery]\nvisibility_timeout = \"2s\"\nclaim_interval = \"300ms\"\n",
              fp_th_env("FP_SOURCE_DIR"), td->events_db, c->ctl);
     fp_td_config(td, NULL, text);
-    fp_td_enable_health(td);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(td->events_db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "

@@ -28,7 +28,6 @@ static void start_with_health_and(fp_td_t *td, const char *extra)
     char sections[8192];
     snprintf(sections, sizeof sections, "[pool]\nchildren = 2\n%s", extra);
     fp_td_config(td, NULL, sections);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
 }
 

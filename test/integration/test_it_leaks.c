@@ -66,7 +66,6 @@ static void test_hup_reloads_do_not_grow(void **state)
 {
     fp_td_t *td = *state;
     config_with_ballast(td);
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     for (long long i = 1; i <= 10; i++)
         reload_and_wait(td, i);
@@ -87,7 +86,6 @@ static void test_redis_restarts_leave_nothing(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     for (int i = 1; i <= 20; i++)
         fp_td_redis_restart(td);
@@ -110,7 +108,6 @@ static void test_health_client_churn_leaves_nothing(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 1\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     int port = fp_td_health_port(td);
     assert_true(port > 0);

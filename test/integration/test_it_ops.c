@@ -23,13 +23,11 @@ static void test_hup_changes_the_pool_without_failing_jobs(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 1, "{\"type\":\"sleep\",\"args\":{\"ms\":1000},\"id\":\"running%d%d\"}");
     long long one = 1;
     fp_td_wait_until(td, fp_td_pending_is, &one, 30000, "the job to start");
     fp_td_config(td, NULL, "[pool]\nchildren = 3\n");
-    fp_td_enable_health(td);
     fp_td_signal(td, SIGHUP);
     long long zero = 0;
     fp_td_wait_until(td, fp_td_pending_is, &zero, 30000, "the running job to finish");

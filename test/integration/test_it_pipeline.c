@@ -82,7 +82,6 @@ static void test_drain_finishes_queued_jobs(void **state)
     fp_td_t *td = *state;
     const int total = 400;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\nprefetch = 6\npipeline = 3\n");
-    fp_td_enable_health(td);
     fp_td_enqueue(td, total, "{\"type\":\"sleep\",\"args\":{\"ms\":5},\"id\":\"s-%d-%d\"}");
     fp_td_start_ready(td, false);
     fp_td_num_t held = {"counters.jobs_held", 1};
@@ -115,7 +114,6 @@ static void ledger_config(fp_td_t *td, bool exec, const char *pool_lines)
     snprintf(text, sizeof text, "[pool]\n%s%s[ledger]\npath = \"%s/ledger.db\"\n", runtime,
              pool_lines, td->dir);
     fp_td_config(td, "log_level = \"debug\"\n", text);
-    fp_td_enable_health(td);
 }
 
 static void exec_config(fp_td_t *td, const char *pool_lines)

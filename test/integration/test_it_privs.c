@@ -135,8 +135,7 @@ static void test_user_drop_owns_files_and_clears_groups(void **state)
     assert_int_equal(setgroups(1, &adm), 0);
     fp_td_start(td, false);
     assert_int_equal(setgroups(0, NULL), 0);
-    fp_td_file_has_t ready = {logfile, "pool ready"};
-    fp_td_wait_until(td, fp_td_file_has, &ready, 30000, "the pool");
+    fp_td_wait_ready(td, false);
     assert_owner(logfile, t);
     assert_owner(pidfile, t);
     assert_runs_as(td->pid, (long)t.uid, (long)t.gid);
@@ -263,7 +262,6 @@ static void test_hup_unreadable_config_keeps_serving(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, "user = \"nobody\"\n", "[pool]\nchildren = 1\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     assert_int_equal(chmod(td->config, 0600), 0);
     fp_td_signal(td, SIGHUP);

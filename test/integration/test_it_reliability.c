@@ -179,7 +179,6 @@ static void test_tstp_goes_quiet(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_signal(td, SIGTSTP);
     fp_td_page_t quiet = {"/stats", "\"state\":\"quiet\""};
@@ -201,7 +200,6 @@ static void test_term_to_the_process_group_spares_running_jobs(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":1500},\"id\":\"g%d-%d\"}");
     fp_td_wait_held(td, 2);
@@ -218,7 +216,6 @@ static void test_term_to_the_process_group_spares_running_jobs(void **state)
 static void stop_at_once(fp_td_t *td, int first, int second)
 {
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
-    fp_td_enable_health(td);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 2, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"h%d-%d\"}");
     fp_td_wait_held(td, 2);

@@ -16,10 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+/* A port that was free a moment ago, for a daemon's health endpoint. */
+static int fresh_port(void)
+{
+    int port = fp_th_free_port();
+    assert_true(port > 0);
+    return port;
+}
 
 fp_td_t *fp_td_new(bool appendonly)
 {
@@ -36,6 +45,7 @@ fp_td_t *fp_td_new(bool appendonly)
     snprintf(td->config, sizeof td->config, "%s/forkpool.toml", td->dir);
     snprintf(td->log, sizeof td->log, "%s/forkpool.log", td->dir);
     snprintf(td->events_db, sizeof td->events_db, "%s/events.db", td->dir);
+    td->health_port = fresh_port();
     return td;
 }
 
@@ -72,17 +82,27 @@ int fp_td_teardown(void **state)
     return 0;
 }
 
+/* The [health] line for port: on 127.0.0.1:port, or off when port is 0. */
+static void health_line(int port, char *buf, size_t size)
+{
+    if (port > 0)
+        snprintf(buf, size, "listen = \"127.0.0.1:%d\"\n", port);
+    else
+        snprintf(buf, size, "listen = \"\"\n");
+}
+
 void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra)
 {
-    char text[16384];
+    char text[16384], listen[64];
+    health_line(td->health_port, listen, sizeof listen);
     snprintf(text, sizeof text,
              "[daemon]\nname = \"test-consumer\"\n%s"
              "[redis]\nurl = \"%s\"\n"
-             "[health]\nlisten = \"\"\n"
+             "[health]\n%s"
              "[handlers.record_event]\ndatabase = \"%s\"\n"
              "%s",
-             daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), td->events_db,
-             extra != NULL ? extra : "");
+             daemon_lines != NULL ? daemon_lines : "", fp_th_redis_url(&td->redis), listen,
+             td->events_db, extra != NULL ? extra : "");
     assert_int_equal(fp_th_write_file(td->config, text, strlen(text)), 0);
 }
 
@@ -110,6 +130,21 @@ void fp_td_config_replace(fp_td_t *td, const char *from, const char *to)
     replace_into(td->config, td->config, from, to);
 }
 
+/* Rewrites td's config to listen on port (0: off) and keeps it as td's. */
+static void move_health(fp_td_t *td, int port)
+{
+    char from[64], to[64];
+    health_line(td->health_port, from, sizeof from);
+    health_line(port, to, sizeof to);
+    fp_td_config_replace(td, from, to);
+    td->health_port = port;
+}
+
+void fp_td_health_off(fp_td_t *td)
+{
+    move_health(td, 0);
+}
+
 void fp_td_exec_worker_command(char *buf, size_t size, const char *arg)
 {
     snprintf(buf, size, "[\"python3\", \"%s/test/data/exec_worker.py\"%s%s%s]",
@@ -125,6 +160,10 @@ void fp_td_twin(const fp_td_t *td, fp_td_t *twin, const char *name)
     char line[256];
     snprintf(line, sizeof line, "name = \"%s\"\n", name != NULL ? name : "test-consumer");
     replace_into(td->config, twin->config, "name = \"test-consumer\"\n", line);
+    /* Its own health port: two daemons cannot listen on one, and a twin
+     * refused for that would not be refused for what its test is about. */
+    if (twin->health_port > 0)
+        move_health(twin, fresh_port());
 }
 
 #pragma GCC diagnostic push
@@ -169,14 +208,6 @@ void fp_td_start(fp_td_t *td, bool burst)
         "ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:quarantine_size_mb=0", NULL};
     td->pid = fp_th_spawn(argv, env, td->log);
     assert_true(td->pid > 0);
-}
-
-void fp_td_start_ready(fp_td_t *td, bool connected)
-{
-    fp_td_start(td, false);
-    fp_td_wait_until(td, fp_td_log_has, "pool ready", 30000, "the pool");
-    if (connected)
-        fp_td_wait_until(td, fp_td_log_has, "connected to Redis", 30000, "the Redis connection");
 }
 
 int fp_td_wait(fp_td_t *td, int timeout_ms)
@@ -317,6 +348,18 @@ bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle)
     return found;
 }
 
+/* Fails the test with why and the end of the log: cmocka truncates long
+ * messages, and what the daemon did last is what explains it. */
+static void fail_with_log_tail(const fp_td_t *td, const char *why)
+{
+    size_t len = 0;
+    char *log = fp_th_read_file(td->log, &len);
+    const char *tail = log != NULL ? log + (len > 3000 ? len - 3000 : 0) : "";
+    print_error("%s; log (last 3000 bytes):\n%s\n", why, tail);
+    free(log);
+    fail();
+}
+
 void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
                       int timeout_ms, const char *what)
 {
@@ -325,14 +368,9 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
         if (cond(td, arg))
             return;
         if (fp_th_now_ms() > deadline) {
-            /* The end of the log: cmocka truncates long messages, and what
-             * the daemon did last is what explains a wait that never ended. */
-            size_t len = 0;
-            char *log = fp_th_read_file(td->log, &len);
-            const char *tail = log != NULL ? log + (len > 3000 ? len - 3000 : 0) : "";
-            print_error("timed out waiting for %s; log (last 3000 bytes):\n%s\n", what, tail);
-            free(log);
-            fail();
+            char why[256];
+            snprintf(why, sizeof why, "timed out waiting for %s", what);
+            fail_with_log_tail(td, why);
         }
         fp_th_nap();
     }
@@ -341,7 +379,7 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
 void fp_td_wait_held(fp_td_t *td, int n)
 {
     if (fp_td_health_port(td) <= 0)
-        fail_msg("fp_td_wait_held reads /stats: call fp_td_enable_health before the start");
+        fail_msg("fp_td_wait_held reads /stats: the health endpoint is off");
     fp_td_num_t held = {"counters.jobs_held", n};
     char what[48];
     snprintf(what, sizeof what, "%d jobs held", n);
@@ -416,18 +454,9 @@ bool fp_td_file_has(fp_td_t *td, void *arg)
     return yes;
 }
 
-void fp_td_enable_health(fp_td_t *td)
-{
-    fp_td_config_replace(td, "[health]\nlisten = \"\"\n", "[health]\nlisten = \"127.0.0.1:0\"\n");
-}
-
 int fp_td_health_port(const fp_td_t *td)
 {
-    char *text = fp_th_read_file(td->log, NULL);
-    const char *hit = text ? strstr(text, "(port ") : NULL;
-    int port = hit ? atoi(hit + 6) : 0;
-    free(text);
-    return port;
+    return td->health_port;
 }
 
 int fp_td_connect(int port)
@@ -442,7 +471,9 @@ int fp_td_connect(int port)
     return fd;
 }
 
-int fp_td_http_get(int port, const char *path, char **body)
+/* fp_td_http_get, but -1 when nothing listens on port (yet): for waits
+ * that start before the daemon does. */
+static int http_get(int port, const char *path, char **body)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -450,7 +481,10 @@ int fp_td_http_get(int port, const char *path, char **body)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
     char req[256];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     assert_int_equal(write(fd, req, (size_t)n), n);
@@ -474,6 +508,14 @@ int fp_td_http_get(int port, const char *path, char **body)
     if (body != NULL)
         *body = strdup(start != NULL ? start + 4 : "");
     free(buf);
+    return status;
+}
+
+int fp_td_http_get(int port, const char *path, char **body)
+{
+    int status = http_get(port, path, body);
+    if (status < 0)
+        fail_msg("nothing listens on 127.0.0.1:%d", port);
     return status;
 }
 
@@ -561,4 +603,112 @@ bool fp_td_stat_at_least(fp_td_t *td, void *arg)
 {
     const fp_td_num_t *w = arg;
     return fp_td_stat(td, w->name) >= w->value;
+}
+
+/* ---- start-up: waiting on the daemon's own state ------------------------- */
+
+#define START_TIMEOUT_MS 60000
+#define START_TRIES 5
+
+/* What one /stats document says of the start: every child said ready (one
+ * is idle or busy and none is starting: the condition the supervisor writes
+ * "pool ready" on) and, when connected is asked, Redis is connected
+ * (counters.redis_connected, set when it writes "connected to Redis"). */
+static bool stats_say_ready(int port, bool connected)
+{
+    char *body = NULL;
+    int status = http_get(port, "/stats", &body);
+    cJSON *doc = status == 200 ? cJSON_Parse(body) : NULL;
+    free(body);
+    const cJSON *child;
+    int up = 0, starting = 0;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItem(doc, "children")) {
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(child, "state"));
+        starting += state != NULL && strcmp(state, "starting") == 0;
+        up += state != NULL && (strcmp(state, "idle") == 0 || strcmp(state, "busy") == 0);
+    }
+    const cJSON *counters = cJSON_GetObjectItem(doc, "counters");
+    bool redis = cJSON_IsTrue(cJSON_GetObjectItem(counters, "redis_connected"));
+    cJSON_Delete(doc);
+    return up > 0 && starting == 0 && (redis || !connected);
+}
+
+typedef struct start_s {
+    bool connected;
+    bool gone;  /* the daemon exited, */
+    int status; /* with this status (or -errno from waitpid) */
+} start_t;
+
+/* Condition: the daemon is ready, or it exited (then waiting longer is
+ * pointless). */
+static bool started_or_gone(fp_td_t *td, void *arg)
+{
+    start_t *s = arg;
+    int status = fp_th_wait(td->pid, 0);
+    if (status != -ETIMEDOUT) {
+        s->gone = true;
+        s->status = status;
+        td->pid = 0;
+        return true;
+    }
+    if (td->health_port > 0)
+        return stats_say_ready(td->health_port, s->connected);
+    /* Health off (fp_td_health_off): the daemon then says it only in its
+     * log, so the log's wording is all there is to wait on. */
+    return fp_td_log_count(td, "pool ready") > 0 &&
+           (!s->connected || fp_td_log_count(td, "connected to Redis") > 0);
+}
+
+/* Waits until td's daemon is ready (true) or has exited (false, its status
+ * in *status). */
+static bool wait_started(fp_td_t *td, bool connected, int *status)
+{
+    start_t s = {connected, false, 0};
+    fp_td_wait_until(td, started_or_gone, &s, START_TIMEOUT_MS,
+                     connected ? "every child ready and Redis connected" : "every child ready");
+    *status = s.status;
+    return !s.gone;
+}
+
+static void fail_exited_early(const fp_td_t *td, int status)
+{
+    char why[96];
+    snprintf(why, sizeof why, "the daemon exited (status %d) before it was ready", status);
+    fail_with_log_tail(td, why);
+}
+
+void fp_td_wait_ready(fp_td_t *td, bool connected)
+{
+    int status;
+    if (!wait_started(td, connected, &status))
+        fail_exited_early(td, status);
+}
+
+/* Whether the daemon's start failed on its health port being taken. */
+static bool health_port_taken(const fp_td_t *td)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "cannot listen on 127.0.0.1:%d: Address already in use",
+             td->health_port);
+    return td->health_port > 0 && fp_td_log_count(td, needle) > 0;
+}
+
+void fp_td_start_ready(fp_td_t *td, bool connected)
+{
+    for (int attempt = 1;; attempt++) {
+        struct stat st;
+        off_t log_len = stat(td->log, &st) == 0 ? st.st_size : 0;
+        fp_td_start(td, false);
+        int status;
+        if (wait_started(td, connected, &status))
+            return;
+        if (attempt == START_TRIES || !health_port_taken(td))
+            fail_exited_early(td, status);
+        /* Someone took the port between fp_td_new's probe and the daemon's
+         * bind, as fp_th_redis_start allows for Redis: that start was the
+         * fixture's, not the test's, so its lines go and it starts again on
+         * another port. */
+        assert_int_equal(truncate(td->log, log_len), 0);
+        move_health(td, fresh_port());
+    }
 }

@@ -26,10 +26,12 @@ typedef struct fp_td_s {
     char log[4096];
     char events_db[4096];
     int pid; /* the running daemon, 0 when none */
+    int health_port; /* its health endpoint on 127.0.0.1, 0 when off */
 } fp_td_t;
 
 /* Starts Redis (with --appendonly yes when asked, for tests that restart
- * it) and makes the temp dir. Fails the test on error. */
+ * it), makes the temp dir and picks the health port (a free one, as Redis'
+ * is picked). Fails the test on error. */
 fp_td_t *fp_td_new(bool appendonly);
 /* Kills a daemon still running, checks its log for sanitizer reports, stops
  * Redis and removes the temp dir. */
@@ -41,8 +43,9 @@ int fp_td_setup(void **state);
 int fp_td_setup_aof(void **state);
 int fp_td_teardown(void **state);
 
-/* Writes the config: a base (name "test-consumer", Redis URL, no health
- * port, record_event into events_db); daemon_lines go
+/* Writes the config: a base (name "test-consumer", Redis URL, the health
+ * endpoint on 127.0.0.1:health_port, record_event into events_db);
+ * daemon_lines go
  * inside its [daemon] table ("log_level = \"debug\"\n"), extra is appended
  * as whole sections ("[pool]\nchildren = 4\n"). Either may be NULL. */
 void fp_td_config(fp_td_t *td, const char *daemon_lines, const char *extra);
@@ -63,20 +66,26 @@ void fp_td_config_replace(fp_td_t *td, const char *from, const char *to);
 void fp_td_exec_worker_command(char *buf, size_t size, const char *arg);
 
 /* A second daemon on the same Redis, in the same temp dir: td's config
- * under consumer name `name` (td's own when NULL) in twin.toml, its log in
- * twin.log. It shares td's Redis and dir: never fp_td_free it; the test
- * waits for it or kills it. */
+ * under consumer name `name` (td's own when NULL) in twin.toml, with a
+ * health port of its own, its log in twin.log. It shares td's Redis and
+ * dir: never fp_td_free it; the test waits for it or kills it. */
 void fp_td_twin(const fp_td_t *td, fp_td_t *twin, const char *name);
 
 /* Starts `forkpool run -c CONFIG [--burst]`; its output goes to td->log. */
 void fp_td_start(fp_td_t *td, bool burst);
-/* Starts it (not in burst mode) and waits until every child is ready ("pool
- * ready"), and, when connected is true, until Redis is connected too, so jobs
- * enqueued next start at once on idle children. */
+/* Starts it (not in burst mode) and waits until every child is ready, and,
+ * when connected is true, until Redis is connected too, so jobs enqueued
+ * next start at once on idle children. The daemon's /stats says so (with the
+ * health endpoint off, only its log does). Fails the test, with the log's
+ * tail, if the daemon exits first or is not ready within a minute; a start
+ * that failed only because the health port was taken meanwhile is retried
+ * on another port. */
 void fp_td_start_ready(fp_td_t *td, bool connected);
+/* The same wait for a daemon the test started itself (fp_td_start). */
+void fp_td_wait_ready(fp_td_t *td, bool connected);
 /* Stops Redis and waits until the daemon says it is disconnected, starts it
  * again and waits until the daemon is connected again (both by
- * forkpool_redis_connected: needs fp_td_enable_health). */
+ * forkpool_redis_connected: needs the health endpoint). */
 void fp_td_redis_restart(fp_td_t *td);
 /* Waits for the daemon's exit (failing the test after timeout_ms, with its
  * log) and returns its exit status. */
@@ -148,18 +157,17 @@ long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired
 bool fp_td_children_are(fp_td_t *td, void *arg);
 
 /* Waits until the supervisor holds n jobs, as /stats' counters.jobs_held
- * says (the config needs fp_td_enable_health). The supervisor counts them in
+ * says (needs the health endpoint). The supervisor counts them in
  * the callback that hands pulled jobs to idle children, and answers /stats
  * on the same loop, so with prefetch 0 they are running once it says n.
  * Pending in Redis comes earlier, while the reply is still on its way: a
  * TERM then would put the jobs back. */
 void fp_td_wait_held(fp_td_t *td, int n);
 
-/* The health endpoint. fp_td_enable_health rewrites the config that
- * fp_td_config wrote so that the daemon listens on 127.0.0.1, on a port of
- * its choosing; fp_td_health_port reads that port from the log (0 before the
- * daemon said it). */
-void fp_td_enable_health(fp_td_t *td);
+/* The health endpoint, on by default. fp_td_health_off rewrites the config
+ * that fp_td_config wrote (and later ones) without it, for a test that must
+ * run without it; fp_td_health_port is td->health_port (0 when off). */
+void fp_td_health_off(fp_td_t *td);
 int fp_td_health_port(const fp_td_t *td);
 /* A blocking TCP connection to 127.0.0.1:port, or -1. */
 int fp_td_connect(int port);
