@@ -71,6 +71,51 @@ static void test_endpoints_and_readiness(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* TCP sockets pid holds that listen (state 0A in /proc/net/tcp{,6}, matched
+ * to its fds by inode). */
+static int listening_sockets(int pid)
+{
+    char path[64];
+    int n = 0;
+    for (int v6 = 0; v6 < 2; v6++) {
+        char *table = fp_th_read_file(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", NULL);
+        for (char *line = table != NULL ? strchr(table, '\n') : NULL; line != NULL;
+             line = strchr(line + 1, '\n')) {
+            unsigned long inode = 0;
+            char state[8];
+            if (sscanf(line, " %*s %*s %*s %7s %*s %*s %*s %*s %*s %lu", state, &inode) != 2 ||
+                strcmp(state, "0A") != 0)
+                continue;
+            char want[64], got[64];
+            snprintf(want, sizeof want, "socket:[%lu]", inode);
+            for (int fd = 0; fd < 1024; fd++) {
+                snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+                ssize_t len = readlink(path, got, sizeof got - 1);
+                if (len > 0 && (got[len] = '\0', strcmp(got, want) == 0))
+                    n++;
+            }
+        }
+        free(table);
+    }
+    return n;
+}
+
+/* health.listen = "" turns the endpoint off (the fixture has it on): the
+ * daemon serves jobs and listens on no port at all. */
+static void test_empty_listen_opens_no_endpoint(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[pool]\nchildren = 2\n");
+    fp_td_health_off(td);
+    fp_td_start_ready(td, true);
+    fp_td_enqueue(td, 10, "{\"type\":\"noop\",\"id\":\"n%d-%d\"}");
+    fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs");
+    assert_int_equal(listening_sockets(td->pid), 0);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 10);
+}
+
 static void test_metrics_and_stats_match_the_jobs_run(void **state)
 {
     fp_td_t *td = *state;
@@ -344,6 +389,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_endpoints_and_readiness, fp_td_setup_aof, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_listen_opens_no_endpoint, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_stats_match_the_jobs_run, fp_td_setup_aof, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_abuse_does_not_stop_the_daemon, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_slow_clients_do_not_starve_healthz, fp_td_setup, fp_td_teardown),
