@@ -684,7 +684,8 @@ void fp_td_wait_ready(fp_td_t *td, bool connected)
         fail_exited_early(td, status);
 }
 
-/* Whether the daemon's start failed on its health port being taken. */
+/* Whether the daemon's start failed on its health port being taken: only
+ * its last words say so (every configuration error exits with 78). */
 static bool health_port_taken(const fp_td_t *td)
 {
     char needle[96];
