@@ -13,7 +13,6 @@ import textwrap
 import pytest
 
 from conftest import PYTHON_DIR, write_config
-from forkpool import Client
 
 APP = textwrap.dedent('''
     """myapp: the app a test worker serves."""
