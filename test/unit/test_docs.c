@@ -25,7 +25,7 @@ static fp_buf_t corpus;  /* every source text, one after the other */
 
 static const char *const source_dirs[] = {"lib", "cmd", "include", "scripts", "bench",
                                           "test/unit", "test/integration", "test/support",
-                                          "test/data", "examples"};
+                                          "test/data", "examples", "python"};
 
 static int add_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -89,7 +89,7 @@ static bool corpus_has_word(const char *word)
 static bool is_source_path(const char *s)
 {
     static const char *const roots[] = {"lib/", "cmd/", "include/", "scripts/", "bench/",
-                                        "test/", "docs/", "examples/", "fuzz/"};
+                                        "test/", "docs/", "examples/", "fuzz/", "python/"};
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
         if (strncmp(s, roots[i], strlen(roots[i])) == 0) /* capitals: a placeholder, NAME */
             return strpbrk(s, " *<>{}ABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL;
