@@ -12,7 +12,7 @@ import re
 import secrets
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import redis
+import redis  # type: ignore[import]  # Debian ships no stubs for it
 
 from .jobs import (DEFAULT_GROUP, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE,
                    DEFAULT_URL, Delay, _is_int, build_job, builtin_type, check_queue, delay_ms,

@@ -56,7 +56,7 @@ def _is_int(v: Any) -> bool:
 def _whole(v: Any, lo: float, hi: float) -> bool:
     """What job.c calls a whole number: a finite number without fraction."""
     if _is_int(v):
-        return lo <= v <= hi
+        return bool(lo <= v <= hi)
     return isinstance(v, float) and math.isfinite(v) and v.is_integer() and lo <= v <= hi
 
 

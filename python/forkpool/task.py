@@ -53,7 +53,7 @@ class Task(Generic[R]):
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.client = client
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         handler(name)(self._serve)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:

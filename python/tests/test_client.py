@@ -198,3 +198,14 @@ def test_pip_installs_offline(tmp_path):
                          stdout=subprocess.PIPE, timeout=60, cwd=str(tmp_path))
     where, same = out.stdout.decode().split()
     assert where.startswith(str(target)) and same == "True"
+
+
+def test_package_is_typed():
+    # py.typed promises annotations a checker accepts: hold the package to it.
+    if subprocess.run([sys.executable, "-m", "mypy", "--version"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        pytest.skip("mypy is not installed (Debian: mypy)")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                          "--cache-dir", os.devnull, os.path.join(PYTHON_DIR, "forkpool")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert out.returncode == 0, out.stdout.decode()
