@@ -71,6 +71,24 @@ static int64_t cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : n;
 }
 
+/* rel, a path in the source tree, made absolute (in a static buffer). */
+static const char *source_path(const char *rel)
+{
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
+    return path;
+}
+
+/* A file of the source tree, whole; the test fails if it cannot be read. */
+static char *read_source(const char *rel, size_t *len)
+{
+    const char *path = source_path(rel);
+    char *text = fp_th_read_file(path, len);
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+    return text;
+}
+
 static void assert_strv_equal(const fp_strv_t *a, const fp_strv_t *b)
 {
     assert_int_equal(a->count, b->count);
@@ -176,8 +194,7 @@ static void empty_text_equals_defaults(void **state)
 static void example_file_equals_defaults(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
+    const char *path = source_path("config.example.toml");
     fp_config_t *defaults = NULL, *cfg = NULL;
     fp_err_t err = {0};
     assert_int_equal(fp_config_load(NULL, &defaults, NULL), 0);
@@ -196,11 +213,8 @@ static void example_file_equals_defaults(void **state)
 static void example_lists_every_key(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    assert_non_null(text);
+    char *text = read_source("config.example.toml", &len);
     fp_err_t err = {0};
     fp_toml_node_t *doc = fp_toml_parse(text, len, &err);
     assert_non_null(doc);
@@ -311,12 +325,8 @@ static bool schema_has_key(const char *section, const char *key, size_t keylen)
 static void docs_match_schema(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/docs/config.md", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    if (text == NULL)
-        fail_msg("cannot read %s", path);
+    char *text = read_source("docs/config.md", &len);
 
     for (size_t i = 0; i < fp__config_schema_len; i++) {
         const fp__ckey_t *k = &fp__config_schema[i];
@@ -367,11 +377,8 @@ static void docs_match_schema(void **state)
 static void example_handler_block_is_valid(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    assert_non_null(text);
+    char *text = read_source("config.example.toml", &len);
     char *block = strstr(text, "# [handlers.record_event]\n# database = \"events.db\"");
     assert_non_null(block);
     block[0] = ' ';
