@@ -153,3 +153,14 @@ bool fp_tc_no_children_left(void)
     errno = 0;
     return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
 }
+
+void fp_tc_spec_init(fp_child_spec_t *spec, fp_config_t *cfg, fp_registry_t *handlers,
+                     int child_id)
+{
+    cfg->pool.runtime = FP_RUNTIME_NATIVE;
+    cfg->limits.max_job_bytes = 1 << 20;
+    cfg->daemon.log_format = FP_LOG_TEXT;
+    spec->child_id = child_id;
+    spec->cfg = cfg;
+    spec->handlers = handlers;
+}

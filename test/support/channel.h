@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "pool/spawn.h"
+
 #define FP_TC_DEADLINE_MS 10000
 
 /* {fd, NULL, 0, 0} for a fresh channel; fd -1 for none. */
@@ -46,6 +48,11 @@ int fp_tc_reap_quiet(pid_t pid);
 int fp_tc_reap(pid_t pid);
 /* Reaps pid and checks that it exited with code (not killed by a signal). */
 void fp_tc_expect_exit(pid_t pid, int code);
+
+/* spec for a native-runtime child child_id over cfg and handlers (the caller
+ * owns both): the settings the tests that spawn children start from. */
+void fp_tc_spec_init(fp_child_spec_t *spec, fp_config_t *cfg, fp_registry_t *handlers,
+                     int child_id);
 
 /* Whether this process has no child left to wait for. */
 bool fp_tc_no_children_left(void);

@@ -100,9 +100,7 @@ typedef struct fixture_s {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->cfg.pool.runtime = FP_RUNTIME_NATIVE;
-    f->cfg.limits.max_job_bytes = 1 << 20;
-    f->cfg.daemon.log_format = FP_LOG_TEXT;
+    fp_tc_spec_init(&f->spec, &f->cfg, &f->reg, 7);
     /* The built-ins but record_event (test_handlers.c covers it: it would
      * open ./events.db in every child here). */
     fp_registry_t builtin;
@@ -114,9 +112,6 @@ static int setup(void **state)
                                    &handler_fail_plain};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(fp_registry_add(&f->reg, extra[i], NULL), 0);
-    f->spec.child_id = 7;
-    f->spec.cfg = &f->cfg;
-    f->spec.handlers = &f->reg;
     f->dir = fp_th_tmpdir();
     assert_non_null(f->dir);
     snprintf(f->log_path, sizeof f->log_path, "%s/forkpool.log", f->dir);

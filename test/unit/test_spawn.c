@@ -176,18 +176,13 @@ static int spawn(fixture_t *f, pid_t *pid, int *fd, fp_err_t *err)
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->cfg.pool.runtime = FP_RUNTIME_NATIVE;
-    f->cfg.limits.max_job_bytes = 1 << 20;
-    f->cfg.daemon.log_format = FP_LOG_TEXT;
+    fp_tc_spec_init(&f->spec, &f->cfg, &f->reg, 3);
     /* The built-ins without record_event, whose child_init opens its own
      * database files: the fds a child opens itself are not under test. */
     fp_registry_t builtin;
     fp_registry_init_builtin(&builtin);
     assert_int_equal(fp_registry_add(&f->reg, fp_registry_find(&builtin, "noop"), NULL), 0);
     assert_int_equal(fp_registry_add(&f->reg, &handler_inspect, NULL), 0);
-    f->spec.child_id = 3;
-    f->spec.cfg = &f->cfg;
-    f->spec.handlers = &f->reg;
     f->dir = fp_th_tmpdir();
     assert_non_null(f->dir);
     snprintf(f->log_path, sizeof f->log_path, "%s/forkpool.log", f->dir);
