@@ -49,10 +49,20 @@ int fp_tc_reap(pid_t pid);
 /* Reaps pid and checks that it exited with code (not killed by a signal). */
 void fp_tc_expect_exit(pid_t pid, int code);
 
-/* spec for a native-runtime child child_id over cfg and handlers (the caller
- * owns both): the settings the tests that spawn children start from. */
-void fp_tc_spec_init(fp_child_spec_t *spec, fp_config_t *cfg, fp_registry_t *handlers,
-                     int child_id);
+/* What a test needs to spawn children: a config, handlers, the spec over
+ * them, and a scratch directory with the log file's path in it. */
+typedef struct fp_tc_spawner_s {
+    fp_config_t cfg;
+    fp_registry_t reg;
+    fp_child_spec_t spec;
+    char *dir;
+    char log_path[4096];
+} fp_tc_spawner_t;
+
+/* sp for a native-runtime child child_id (handlers empty, added by the
+ * test) and a fresh scratch directory; fp_tc_spawner_free removes it. */
+void fp_tc_spawner_init(fp_tc_spawner_t *sp, int child_id);
+void fp_tc_spawner_free(fp_tc_spawner_t *sp);
 
 /* Whether this process has no child left to wait for. */
 bool fp_tc_no_children_left(void);
