@@ -1,5 +1,6 @@
-/* channel.h: a test's end of one child's dispatch socket, and reaping with a
- * deadline (fp_tc_*), for unit tests that drive children made by fp_spawn.
+/* channel.h: a test's end of one child's dispatch socket, reaping with a
+ * deadline, and the set-up to spawn from (fp_tc_*), for unit tests that
+ * drive children made by fp_spawn.
  * Deadlines only keep a broken build from hanging. */
 #ifndef FP_TEST_CHANNEL_H
 #define FP_TEST_CHANNEL_H
