@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite from nothing. Installs missing Debian packages,
 # builds in a fresh directory with AddressSanitizer, UBSan and -Werror, and
-# runs every ctest test (unit and integration). A Release configuration is
+# runs every ctest test (unit and integration), then the Python package's
+# pytest tests against that build's binary. A Release configuration is
 # built too (not run), with -Werror: its optimiser finds warnings the Debug
 # build does not. Then every fuzz target runs for 10 s (scripts/fuzz.sh,
 # clang, in a fresh build-test-fuzz/), so the targets and the clang build stay
@@ -32,6 +33,14 @@ cmake --build "$release_dir" -j "$jobs"
 
 echo "== test.sh: running the suite"
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs")
+
+echo "== test.sh: the Python package (python/tests, pytest)"
+# Debian's /usr/bin/python3, which has python3-pytest and python3-redis; a
+# version manager's python3 first on PATH may have neither. No cache and no
+# bytecode, so the run leaves nothing in the checkout.
+FORKPOOL_BIN="$PWD/$build_dir/forkpool" PYTHONDONTWRITEBYTECODE=1 \
+  ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
 
 echo "== test.sh: fuzzing every target for 10 s in $fuzz_dir"
 rm -rf "$fuzz_dir"

@@ -1,4 +1,4 @@
-/* plugin.c: C plugins. The supervisor dlopen()s each shared object of
+/* plugin_loader.c: C plugins. The supervisor dlopen()s each shared object of
  * pool.plugins before the first fork, runs its init there (so what init
  * builds is shared by every child copy-on-write) and registers one adapter
  * handler per plugin handler; children inherit all of it through fork.

@@ -1,7 +1,7 @@
-/* plugin.h: loading C plugins (include/forkpool/plugin.h) into the handler
+/* plugin_loader.h: loading C plugins (include/forkpool/plugin.h) into the handler
  * registry, in the supervisor, before the first fork. */
-#ifndef FORKPOOL_LIB_PLUGIN_H
-#define FORKPOOL_LIB_PLUGIN_H
+#ifndef FORKPOOL_PLUGIN_LOADER_H
+#define FORKPOOL_PLUGIN_LOADER_H
 
 #include "config/config.h"
 #include "base/err.h"

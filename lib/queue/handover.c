@@ -55,7 +55,7 @@ static void overflow(fp_queue_t *q, size_t from, bool history)
          * is ours too). */
         uint64_t ms, seq;
         if (fp_stream_id_parse(p->entry_id, strlen(p->entry_id), &ms, &seq))
-            fp_held_remove(&q->held, p->queue, ms, seq);
+            fp_held_set_remove(&q->held, p->queue, ms, seq);
         q->qs[p->queue].history = true;
     }
 }
@@ -120,7 +120,7 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
 {
     fp_buf_t text = {0};
     fp_batch_t *b = fields_json(fields, &text) == 0 ? fp_q_open_batch(q, queue) : NULL;
-    if (b != NULL && fp_held_add(&q->held, queue, ms, seq) == 0 &&
+    if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_dead(&b->args, false, id, text.data, text.len,
                                "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
         fp_q_add_outcome_id(b, ms, seq);
@@ -138,7 +138,7 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
 static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms, uint64_t seq)
 {
     fp_batch_t *b = fp_q_open_batch(q, queue);
-    if (b != NULL && fp_held_add(&q->held, queue, ms, seq) == 0 &&
+    if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_ack(&b->args, false, id) == 0) {
         fp_q_add_outcome_id(b, ms, seq);
         q->stats.dropped_deleted++;
@@ -165,7 +165,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
     uint64_t ms, seq;
     if (idr->type != REDIS_REPLY_STRING || !fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
         return;
-    if ((kind == FP_READ_HISTORY || kind == FP_READ_CLAIM) && fp_held_has(&q->held, queue, ms, seq))
+    if ((kind == FP_READ_HISTORY || kind == FP_READ_CLAIM) && fp_held_set_has(&q->held, queue, ms, seq))
         return; /* still running here, or its outcome is on its way */
     if (fields->type != REDIS_REPLY_ARRAY) {
         ack_deleted(q, queue, idr->str, ms, seq);
@@ -189,7 +189,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
     p->payload = memdup0(job->str, job->len);
     p->payload_len = job->len;
     p->deliveries = kind == FP_READ_HISTORY || kind == FP_READ_CLAIM ? (count > 0 ? count : 1) : 1;
-    if (p->entry_id == NULL || p->payload == NULL || fp_held_add(&q->held, queue, ms, seq) < 0) {
+    if (p->entry_id == NULL || p->payload == NULL || fp_held_set_add(&q->held, queue, ms, seq) < 0) {
         fp_q_pulled_free(p);
         goto oom;
     }

@@ -22,23 +22,23 @@ static size_t held_find(const fp_held_set_t *s, uint32_t queue, uint64_t ms, uin
     return i;
 }
 
-bool fp_held_has(const fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+bool fp_held_set_has(const fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
 {
     return s->slots != NULL && s->slots[held_find(s, queue, ms, seq)].used;
 }
 
-fp_held_slot_t *fp_held_get(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+fp_held_entry_t *fp_held_set_get(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
 {
     if (s->slots == NULL)
         return NULL;
-    fp_held_slot_t *slot = &s->slots[held_find(s, queue, ms, seq)];
+    fp_held_entry_t *slot = &s->slots[held_find(s, queue, ms, seq)];
     return slot->used ? slot : NULL;
 }
 
 static int held_grow(fp_held_set_t *s)
 {
     size_t cap = s->slots != NULL ? (s->mask + 1) * 2 : 64;
-    fp_held_slot_t *slots = calloc(cap, sizeof *slots);
+    fp_held_entry_t *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
         return -ENOMEM;
     fp_held_set_t grown = {slots, cap - 1, s->count};
@@ -51,19 +51,19 @@ static int held_grow(fp_held_set_t *s)
     return 0;
 }
 
-int fp_held_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
 {
     if ((s->slots == NULL || (s->count + 1) * 2 > s->mask + 1) && held_grow(s) < 0)
         return -ENOMEM;
     size_t i = held_find(s, queue, ms, seq);
     if (!s->slots[i].used) {
-        s->slots[i] = (fp_held_slot_t){ms, seq, queue, FP_HELD_USED};
+        s->slots[i] = (fp_held_entry_t){ms, seq, queue, FP_ENTRY_USED};
         s->count++;
     }
     return 0;
 }
 
-void fp_held_remove(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+void fp_held_set_remove(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
 {
     if (s->slots == NULL)
         return;
@@ -83,7 +83,7 @@ void fp_held_remove(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
     s->count--;
 }
 
-void fp_held_clear(fp_held_set_t *s)
+void fp_held_set_clear(fp_held_set_t *s)
 {
     free(s->slots);
     *s = (fp_held_set_t){0};

@@ -111,7 +111,7 @@ static void batch_unlink(fp_queue_t *q, fp_batch_t *b)
 static void batch_confirmed(fp_queue_t *q, fp_batch_t *b)
 {
     for (size_t i = 0; i < b->count && i < b->ids_cap; i++)
-        fp_held_remove(&q->held, b->queue, b->ids[i].ms, b->ids[i].seq);
+        fp_held_set_remove(&q->held, b->queue, b->ids[i].ms, b->ids[i].seq);
     q->outbox.unconfirmed -= b->count;
     batch_unlink(q, b);
     batch_recycle(q, b);
@@ -305,8 +305,8 @@ static fp_batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entr
         fp_log_error(LOG, "cannot record an outcome for \"%s\": not a stream entry id", entry_id);
         return NULL;
     }
-    const fp_held_slot_t *slot = fp_held_get(&q->held, queue, *ms, *seq);
-    *vanished = slot != NULL && (slot->used & FP_HELD_VANISHED) != 0;
+    const fp_held_entry_t *slot = fp_held_set_get(&q->held, queue, *ms, *seq);
+    *vanished = slot != NULL && (slot->used & FP_ENTRY_VANISHED) != 0;
     fp_batch_t *b = fp_q_open_batch(q, queue);
     if (b == NULL)
         fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
@@ -322,10 +322,10 @@ static void outcome_end(fp_queue_t *q, fp_batch_t *b, int rc, const char *entry_
     }
     /* Held until confirmed even if it came from elsewhere: a history read
      * before the confirmation must not hand it over again. */
-    fp_held_add(&q->held, b->queue, ms, seq);
-    fp_held_slot_t *slot = fp_held_get(&q->held, b->queue, ms, seq);
+    fp_held_set_add(&q->held, b->queue, ms, seq);
+    fp_held_entry_t *slot = fp_held_set_get(&q->held, b->queue, ms, seq);
     if (slot != NULL)
-        slot->used |= FP_HELD_SETTLING;
+        slot->used |= FP_ENTRY_SETTLING;
     fp_q_add_outcome_id(b, ms, seq);
 }
 
@@ -391,7 +391,7 @@ void fp_queue_hold(fp_queue_t *q, uint32_t queue, const char *entry_id)
     if (q->life.closing || queue >= q->n || entry_id == NULL ||
         !fp_stream_id_parse(entry_id, strlen(entry_id), &ms, &seq))
         return;
-    if (fp_held_add(&q->held, queue, ms, seq) < 0)
+    if (fp_held_set_add(&q->held, queue, ms, seq) < 0)
         fp_log_error(LOG, "out of memory holding %s", entry_id);
 }
 

@@ -152,7 +152,7 @@ typedef struct fp_q_takeover_s {
 typedef struct fp_q_renew_s {
     uv_timer_t timer;
     size_t in_flight;
-    fp_held_slot_t *ids;
+    fp_held_entry_t *ids;
     size_t cap;
     fp_resp_t args;
 } fp_q_renew_t;

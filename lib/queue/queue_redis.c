@@ -161,7 +161,7 @@ static void queue_free(fp_queue_t *q)
     free(q->rd.stash);
     free(q->rd.out);
     free(q->qs);
-    fp_held_clear(&q->held);
+    fp_held_set_clear(&q->held);
     free(q->renew.ids);
     fp_resp_free(&q->renew.args);
     fp_resp_free(&q->scratch);

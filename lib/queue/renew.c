@@ -35,19 +35,19 @@ static void renewal_lost(fp_queue_t *q, uint32_t queue, const redisReply *id,
     uint64_t ms, seq;
     if (id->type != REDIS_REPLY_STRING || !fp_stream_id_parse(id->str, id->len, &ms, &seq))
         return;
-    fp_held_slot_t *slot = fp_held_get(&q->held, queue, ms, seq);
-    if (slot == NULL || (slot->used & (FP_HELD_SETTLING | FP_HELD_VANISHED | FP_HELD_LOST)) != 0)
+    fp_held_entry_t *slot = fp_held_set_get(&q->held, queue, ms, seq);
+    if (slot == NULL || (slot->used & (FP_ENTRY_SETTLING | FP_ENTRY_VANISHED | FP_ENTRY_LOST)) != 0)
         return;
     q->stats.renewals_lost++;
     const char *name = q->qs[queue].name;
     if (holder == NULL) {
-        slot->used |= FP_HELD_VANISHED;
+        slot->used |= FP_ENTRY_VANISHED;
         fp_log_warn(LOG, "stream entry %.*s of queue %s was deleted while its job runs: no longer "
                     "renewed; the job's retry or dead letter will still be recorded",
                     (int)id->len, id->str, name);
         return;
     }
-    slot->used |= FP_HELD_LOST;
+    slot->used |= FP_ENTRY_LOST;
     if (holder->type == REDIS_REPLY_STRING && holder->len > 0)
         fp_log_warn(LOG, "entry %.*s of queue %s was taken over by consumer %.*s: its job runs on "
                     "here, but its outcome will leave the entry to that consumer",
@@ -91,7 +91,7 @@ static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 
 static int slot_order(const void *a, const void *b)
 {
-    const fp_held_slot_t *x = a, *y = b;
+    const fp_held_entry_t *x = a, *y = b;
     if (x->queue != y->queue)
         return x->queue < y->queue ? -1 : 1;
     if (x->ms != y->ms)
@@ -99,7 +99,7 @@ static int slot_order(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int send_renewal(fp_queue_t *q, const fp_held_slot_t *ids, size_t n)
+static int send_renewal(fp_queue_t *q, const fp_held_entry_t *ids, size_t n)
 {
     fp_resp_t *a = &q->renew.args;
     const fp_qstate_t *qs = &q->qs[ids[0].queue];
@@ -140,7 +140,7 @@ static void on_renew_timer(uv_timer_t *t)
     if (!q->conn.ready || q->renew.in_flight > 0 || q->held.count == 0)
         return;
     if (q->renew.cap < q->held.count) {
-        fp_held_slot_t *grown = realloc(q->renew.ids, q->held.count * sizeof *grown);
+        fp_held_entry_t *grown = realloc(q->renew.ids, q->held.count * sizeof *grown);
         if (grown == NULL) {
             fp_log_error(LOG, "out of memory renewing claims");
             return;
@@ -150,7 +150,7 @@ static void on_renew_timer(uv_timer_t *t)
     }
     size_t n = 0;
     for (size_t i = 0; i <= q->held.mask; i++)
-        if (q->held.slots[i].used && !(q->held.slots[i].used & (FP_HELD_VANISHED | FP_HELD_LOST)))
+        if (q->held.slots[i].used && !(q->held.slots[i].used & (FP_ENTRY_VANISHED | FP_ENTRY_LOST)))
             q->renew.ids[n++] = q->held.slots[i];
     qsort(q->renew.ids, n, sizeof *q->renew.ids, slot_order);
     q->stats.renew_rounds++;

@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "base/os.h"
-#include "queue/retry.h"
+#include "dispatch/retry.h"
 
 #define LOG "supervisor"
 #define LEDGER_POLL_MS 50

@@ -1,7 +1,8 @@
 /* supervisor.h: the daemon. It owns the libuv loop and wires the pool of
- * children, the queue and the signals together; decisions live in pool.c,
- * job.c and proto.c, I/O in spawn.c and queue_redis.c. Its own files share
- * supervisor_internal.h; supervisor.c says which holds what. */
+ * children, the queue and the signals together; decisions live in lib/pool,
+ * lib/dispatch and lib/queue, and docs/architecture.md names the file for
+ * each. Its own files share supervisor_internal.h; supervisor.c says which
+ * holds what. */
 #ifndef FORKPOOL_SUPERVISOR_H
 #define FORKPOOL_SUPERVISOR_H
 

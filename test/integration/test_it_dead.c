@@ -64,12 +64,10 @@ static void test_list_empty(void **state)
 {
     fixture_t *f = *state;
     fp_th_result_t r = dead(f, "list");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "0 dead jobs in default (showing 0)\n");
+    FP_TCLI_EXPECT_OK(r, "0 dead jobs in default (showing 0)\n");
     fp_th_result_free(&r);
     r = dead(f, "list", "--json");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "");
+    FP_TCLI_EXPECT_OK(r, "");
     fp_th_result_free(&r);
 }
 
@@ -189,18 +187,13 @@ static void test_retry_puts_jobs_back_fresh(void **state)
                   "SMTP timeout", "3", "1700000000000"));
     free(add_dead(f, DEAD, "{\"type\":\"noop\"}", "boom", "1", "1700000000000"));
     fp_th_result_t r = dead(f, "retry");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "retried 2 jobs to default\n");
+    FP_TCLI_EXPECT_OK(r, "retried 2 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 0);
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", JOBS), 2);
-    char *job = fp_tcli_job_at(f, JOBS, 0);
-    assert_string_equal(job,
-                        "{\"type\":\"send_email\",\"args\":{\"big\":12345678901234567890},"
-                        "\"id\":\"42\"}");
-    free(job);
-    job = fp_tcli_job_at(f, JOBS, 1);
-    assert_string_equal(job, "{\"type\":\"noop\"}"); /* nothing to remove: untouched */
-    free(job);
+    fp_tcli_expect_job_at(f, JOBS, 0,
+                          "{\"type\":\"send_email\",\"args\":{\"big\":12345678901234567890},"
+                          "\"id\":\"42\"}");
+    fp_tcli_expect_job_at(f, JOBS, 1, "{\"type\":\"noop\"}"); /* nothing to remove: untouched */
     fp_th_result_free(&r);
 }
 
@@ -209,14 +202,12 @@ static void test_retry_limit_oldest_first(void **state)
     fixture_t *f = *state;
     add_many(f, 10);
     fp_th_result_t r = dead(f, "retry", "--limit", "3");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "retried 3 jobs to default\n");
+    FP_TCLI_EXPECT_OK(r, "retried 3 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 7);
     for (size_t i = 0; i < 3; i++) {
-        char *job = fp_tcli_job_at(f, JOBS, i), want[64];
+        char want[64];
         snprintf(want, sizeof want, "{\"type\":\"noop\",\"args\":{\"i\":%zu}}", i + 1);
-        assert_string_equal(job, want);
-        free(job);
+        fp_tcli_expect_job_at(f, JOBS, i, want);
     }
     fp_th_result_free(&r);
 }
@@ -239,12 +230,9 @@ static void test_retry_skips_invalid_unless_forced(void **state)
     fp_th_result_free(&r);
 
     r = dead(f, "retry", "--force");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "retried 2 jobs to default\n");
+    FP_TCLI_EXPECT_OK(r, "retried 2 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 0);
-    char *job = fp_tcli_job_at(f, JOBS, 1);
-    assert_string_equal(job, "not json"); /* as it was */
-    free(job);
+    fp_tcli_expect_job_at(f, JOBS, 1, "not json"); /* as it was */
     fp_th_result_free(&r);
     free(bad);
     free(untyped);
@@ -309,8 +297,7 @@ static void test_purge_needs_limit_or_all(void **state)
     fp_th_result_free(&r);
 
     r = dead(f, "purge", "--limit", "3");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "purged 3 dead jobs from default\n");
+    FP_TCLI_EXPECT_OK(r, "purged 3 dead jobs from default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 7);
     char *job = fp_tcli_job_at(f, DEAD, 0);
     assert_non_null(strstr(job, "\"i\":4}")); /* the three oldest went */
@@ -318,8 +305,7 @@ static void test_purge_needs_limit_or_all(void **state)
     fp_th_result_free(&r);
 
     r = dead(f, "purge", "--all");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "purged 7 dead jobs from default\n");
+    FP_TCLI_EXPECT_OK(r, "purged 7 dead jobs from default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 0);
     fp_th_result_free(&r);
 }
@@ -329,16 +315,13 @@ static void test_unknown_queue_is_empty(void **state)
     fixture_t *f = *state;
     add_many(f, 3);
     fp_th_result_t r = dead(f, "list", "--queue", "nope");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "0 dead jobs in nope (showing 0)\n");
+    FP_TCLI_EXPECT_OK(r, "0 dead jobs in nope (showing 0)\n");
     fp_th_result_free(&r);
     r = dead(f, "retry", "--queue", "nope");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "retried 0 jobs to nope\n");
+    FP_TCLI_EXPECT_OK(r, "retried 0 jobs to nope\n");
     fp_th_result_free(&r);
     r = dead(f, "purge", "--queue", "nope", "--all");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "purged 0 dead jobs from nope\n");
+    FP_TCLI_EXPECT_OK(r, "purged 0 dead jobs from nope\n");
     fp_th_result_free(&r);
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN %s", DEAD), 3);
     assert_int_equal(fp_th_redis_int(&f->redis, "EXISTS fp:{nope}:jobs"), 0);
@@ -390,8 +373,7 @@ static void test_config_file(void **state)
     const char *path = fp_tcli_write_config(f, "");
     free(add_dead(f, "acme:{first}:dead", "{\"type\":\"noop\"}", "boom", "1", "1700000000000"));
     fp_th_result_t r = fp_tcli_run_bare("dead", "retry", "-c", path, NULL);
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "retried 1 jobs to first\n");
+    FP_TCLI_EXPECT_OK(r, "retried 1 jobs to first\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN acme:{first}:jobs"), 1);
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN acme:{first}:dead"), 0);
     fp_th_result_free(&r);

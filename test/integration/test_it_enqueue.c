@@ -31,16 +31,14 @@ static void test_single_prints_entry_id(void **state)
     snprintf(line, sizeof line, "%s\n", ids->element[0]->element[0]->str);
     assert_string_equal(r.out, line);
     freeReplyObject(ids);
-    char *job = fp_tcli_job_at(f, "fp:{default}:jobs", 0);
-    assert_string_equal(job, "{\"type\":\"record_event\",\"args\":{\"user_id\": 42}}");
-    free(job);
+    fp_tcli_expect_job_at(f, "fp:{default}:jobs", 0,
+                          "{\"type\":\"record_event\",\"args\":{\"user_id\": 42}}");
     fp_th_result_free(&r);
 
     r = enqueue(f, "--queue", "mail", "noop");
     assert_int_equal(r.status, 0);
-    job = fp_tcli_job_at(f, "fp:{mail}:jobs", 0);
-    assert_string_equal(job, "{\"type\":\"noop\"}"); /* args omitted when not given */
-    free(job);
+    /* args omitted when not given */
+    fp_tcli_expect_job_at(f, "fp:{mail}:jobs", 0, "{\"type\":\"noop\"}");
     fp_th_result_free(&r);
 }
 
@@ -48,12 +46,9 @@ static void test_count_pipelines(void **state)
 {
     fixture_t *f = *state;
     fp_th_result_t r = enqueue(f, "--count", "10000", "noop", "[1,2]");
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "enqueued 10000 jobs to default\n");
+    FP_TCLI_EXPECT_OK(r, "enqueued 10000 jobs to default\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "XLEN fp:{default}:jobs"), 10000);
-    char *job = fp_tcli_job_at(f, "fp:{default}:jobs", 9999);
-    assert_string_equal(job, "{\"type\":\"noop\",\"args\":[1,2]}");
-    free(job);
+    fp_tcli_expect_job_at(f, "fp:{default}:jobs", 9999, "{\"type\":\"noop\",\"args\":[1,2]}");
     fp_th_result_free(&r);
 }
 
@@ -61,15 +56,12 @@ static void test_stdin_lines(void **state)
 {
     fixture_t *f = *state;
     fp_th_result_t r = enqueue_in(f, "{\"n\":1}\n\n  [2]  \n\"three\"", "echo", "-", NULL);
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "enqueued 3 jobs to default\n");
+    FP_TCLI_EXPECT_OK(r, "enqueued 3 jobs to default\n");
     const char *want[] = {"{\"type\":\"echo\",\"args\":{\"n\":1}}",
                           "{\"type\":\"echo\",\"args\":[2]}",
                           "{\"type\":\"echo\",\"args\":\"three\"}"};
     for (size_t i = 0; i < 3; i++) {
-        char *job = fp_tcli_job_at(f, "fp:{default}:jobs", i);
-        assert_string_equal(job, want[i]);
-        free(job);
+        fp_tcli_expect_job_at(f, "fp:{default}:jobs", i, want[i]);
     }
     fp_th_result_free(&r);
 }
@@ -90,8 +82,7 @@ static void test_delay_goes_to_delayed_set(void **state)
     long long before = fp_th_unix_ms();
     fp_th_result_t r = enqueue(f, "--delay", "30s", "--count", "3", "noop");
     long long after = fp_th_unix_ms();
-    assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "enqueued 3 jobs to default, due in 30s\n");
+    FP_TCLI_EXPECT_OK(r, "enqueued 3 jobs to default, due in 30s\n");
     assert_int_equal(fp_th_redis_int(&f->redis, "EXISTS fp:{default}:jobs"), 0);
     /* Three members: identical jobs must not collapse in the sorted set. */
     assert_int_equal(fp_th_redis_int(&f->redis, "ZCARD fp:{default}:delayed"), 3);

@@ -139,7 +139,8 @@ static void test_exec_recycling_by_job_count(void **state)
 {
     fp_td_t *td = *state;
     exec_config(td, NULL, "children = 2\nmax_jobs_per_child = 10\nmax_jobs_jitter = 0\n", NULL);
-    fp_td_enqueue(td, 100, "{\"type\":\"echo\",\"id\":\"r%d-%d\"}");
+    /* 10 ms jobs: see test_recycling_by_job_count (test_it_reliability.c). */
+    fp_td_enqueue(td, 100, "{\"type\":\"sleep\",\"args\":{\"ms\":10},\"id\":\"r%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 100);
     fp_td_assert_recycled(td, 2, 3);

@@ -48,14 +48,25 @@ static bool all_done(fp_td_t *td, void *arg)
     return fp_td_unsettled(td) == 0 && distinct_ids(td) == w->ids;
 }
 
-/* Waits until every one of ids is done and nothing is left in Redis, then
- * stops the daemon with TERM; it must exit 0. */
-static void finish_after_all(fp_td_t *td, long long ids, int timeout_ms, const char *what)
+/* Waits until every one of ids is done and nothing is left in Redis. */
+static void wait_all_done(fp_td_t *td, long long ids, int timeout_ms, const char *what)
 {
     want_t want = {ids};
     fp_td_wait_until(td, all_done, &want, timeout_ms, what);
+}
+
+/* Stops the daemon with TERM; it must exit 0. */
+static void stop_term(fp_td_t *td)
+{
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
+/* wait_all_done, then stop_term. */
+static void finish_after_all(fp_td_t *td, long long ids, int timeout_ms, const char *what)
+{
+    wait_all_done(td, ids, timeout_ms, what);
+    stop_term(td);
 }
 
 /* Lets time pass, for what must last with nothing to wait for: the pause
@@ -69,12 +80,23 @@ static void let_time_pass(int ms)
         ;
 }
 
-static void kill_random_child(fp_td_t *td)
+/* Whether a child was there to kill. */
+static bool kill_random_child(fp_td_t *td)
 {
     int kids[64];
     int n = fp_th_proc_children(td->pid, kids, 64);
-    if (n > 0)
-        kill(kids[rand() % n], SIGKILL);
+    return n > 0 && kill(kids[rand() % n], SIGKILL) == 0;
+}
+
+/* The daemon (pool_lines) started on total queued events, and past the
+ * first `started` of them. */
+static void start_on_events(fp_td_t *td, const char *pool_lines, long long total,
+                            long long started, const char *what)
+{
+    fp_td_config(td, NULL, pool_lines);
+    fp_td_enqueue(td, (int)total, EVENT_JOB);
+    fp_td_start_ready(td, false);
+    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, what);
 }
 
 /* SIGKILL a random child every 50 ms for 2 s: each killed job is a failed
@@ -83,17 +105,11 @@ static void test_sigkill_random_children_repeatedly(void **state)
 {
     fp_td_t *td = *state;
     const long long total = 3000;
-    fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
-    fp_td_enqueue(td, (int)total, EVENT_JOB);
-    fp_td_start_ready(td, false);
-    long long started = 50;
-    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, "the first jobs");
+    start_on_events(td, "[pool]\nchildren = 4\n" FAST_RETRY, total, 50, "the first jobs");
     int kills = 0;
     srand(42);
     for (int round = 0; round < 40; round++) {
-        int kids[64];
-        int n = fp_th_proc_children(td->pid, kids, 64);
-        if (n > 0 && kill(kids[rand() % n], SIGKILL) == 0)
+        if (kill_random_child(td))
             kills++;
         let_time_pass(50);
     }
@@ -109,11 +125,8 @@ static void test_sigkill_supervisor_then_restart(void **state)
 {
     fp_td_t *td = *state;
     const long long total = 3000;
-    fp_td_config(td, NULL, "[pool]\nchildren = 4\nprefetch = 4\n" FAST_RETRY);
-    fp_td_enqueue(td, (int)total, EVENT_JOB);
-    fp_td_start_ready(td, false);
-    long long started = 500;
-    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, "500 jobs");
+    start_on_events(td, "[pool]\nchildren = 4\nprefetch = 4\n" FAST_RETRY, total, 500,
+                    "500 jobs");
     assert_int_equal(kill(td->pid, SIGKILL), 0);
     assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
     /* Pending now: the jobs it held (children + prefetch = 8) and the
@@ -136,11 +149,7 @@ static void test_redis_restart_mid_run(void **state)
 {
     fp_td_t *td = *state;
     const long long total = 3000;
-    fp_td_config(td, NULL, "[pool]\nchildren = 4\n" FAST_RETRY);
-    fp_td_enqueue(td, (int)total, EVENT_JOB);
-    fp_td_start_ready(td, false);
-    long long started = 500;
-    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, "500 jobs");
+    start_on_events(td, "[pool]\nchildren = 4\n" FAST_RETRY, total, 500, "500 jobs");
     assert_int_equal(fp_th_redis_shutdown(&td->redis), 0);
     fp_td_num_t down = {"forkpool_redis_connected", 0};
     fp_td_wait_until(td, fp_td_metric_is, &down, 30000, "the daemon to notice");
@@ -186,8 +195,7 @@ static void test_flaky_handler_converges(void **state)
     fp_td_start_ready(td, false);
     long long some = 100;
     fp_td_wait_until(td, finished_jobs_at_least, &some, 120000, "the retries to converge");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
     assert_int_equal(fp_td_jobs_done(td), total);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
@@ -458,8 +466,7 @@ static void test_same_name_overlapping_queues_refused(void **state)
     assert_int_equal(fp_td_log_count(&twin, "queue \"c\""), 0);
     assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{c}:lease:test-consumer"), 0);
     assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{b}:lease:test-consumer"), 1);
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
 }
 
 /* Losing the lease of any one queue mid-run (another daemon on another host
@@ -750,8 +757,7 @@ static void held_run(fp_td_t *td, held_fault_fn fault, const char *noticed)
     held_run_start(td, &run);
     assert_true(held_run_faults(td, fault) > 5);
     fp_td_wait_until(td, every_held_job_ok, &run, 180000, "every id done");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
     assert_true(fp_td_log_has(td, (void *)noticed));
 }
@@ -846,8 +852,7 @@ static void serve_first_records(fp_td_t *td, const char *pool_lines, int n)
     exec_setup(td, NULL, pool_lines);
     fp_td_start_ready(td, true);
     enqueue_records(td, "a", n);
-    want_t want = {n};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    wait_all_done(td, n, 60000, "the first jobs");
 }
 
 /* The HUP was handled: a reload was applied (its generation) or has already
@@ -878,15 +883,13 @@ static void test_bad_reload_exec_keeps_old_children(void **state)
     reload_to(td, cmd, "[\"/nonexistent\"]");
     fp_td_wait_until(td, reload_handled, NULL, 30000, "the reload");
     enqueue_records(td, "b", 300);
-    want_t want = {350};
-    fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
+    wait_all_done(td, 350, 120000, "every id on the old children");
     long long attempts = fp_td_log_count(td, "cannot run \"/nonexistent\"");
     if (attempts < 1 || attempts > 3)
         fail_msg("%lld attempts to start \"/nonexistent\"", attempts);
     assert_int_equal(fp_td_log_count(td, "reload failed"), 1);
     assert_reload_failed_shown(td, "/nonexistent");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
@@ -899,22 +902,18 @@ static void test_bad_reload_native_init_keeps_old_children(void **state)
     fp_td_config(td, NULL, "[pool]\nchildren = 2\n" FAST_RETRY);
     fp_td_start_ready(td, true);
     fp_td_enqueue(td, 100, EVENT_JOB);
-    want_t want = {100};
-    fp_td_wait_until(td, all_done, &want, 60000, "the first jobs");
+    wait_all_done(td, 100, 60000, "the first jobs");
     char db[4200];
     snprintf(db, sizeof db, "database = \"%s\"", td->events_db);
-    fp_td_config_replace(td, db, "database = \"/nonexistent/dir/events.db\"");
-    fp_td_signal(td, SIGHUP);
+    reload_to(td, db, "database = \"/nonexistent/dir/events.db\"");
     fp_td_wait_until(td, fp_td_page_has, &reload_failed, 30000, "the failed reload");
     fp_td_enqueue(td, 2000, "{\"type\":\"record_event\",\"args\":{\"object_id\":\"late-%d\",\"user_id\":\"u%d\"}}");
-    want.ids = 2100;
-    fp_td_wait_until(td, all_done, &want, 120000, "every id on the old children");
+    wait_all_done(td, 2100, 120000, "every id on the old children");
     long long failed = fp_td_log_count(td, "exited with status 78");
     if (failed < 1 || failed > 2)
         fail_msg("%lld children failed at start", failed);
     assert_reload_failed_shown(td, "child_init");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
@@ -931,8 +930,7 @@ static void test_bad_reload_single_child_keeps_serving(void **state)
     int two = 2; /* the old child and its replacement, which never says ready */
     fp_td_wait_until(td, fp_td_children_are, &two, 30000, "the replacement");
     enqueue_records(td, "b", 20);
-    want_t want = {40};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    wait_all_done(td, 40, 60000, "every id on the old child");
     char *body = NULL;
     assert_int_equal(fp_td_http_get(fp_td_health_port(td), "/readyz", &body), 200);
     free(body);
@@ -952,8 +950,7 @@ static void test_bad_reload_single_child_undone_then_fixed(void **state)
     reload_to(td, cmd, "[\"/bin/sh\", \"-c\", \"exit 3\"]");
     fp_td_wait_until(td, fp_td_page_has, &reload_failed, 30000, "the failed reload");
     enqueue_records(td, "b", 20);
-    want_t want = {40};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id on the old child");
+    wait_all_done(td, 40, 60000, "every id on the old child");
     assert_reload_failed_shown(td, "exited with status 3");
     reload_to(td, "[\"/bin/sh\", \"-c\", \"exit 3\"]", cmd);
     fp_td_page_t done = {"/stats", "\"reload\":{\"state\":\"done\""};
@@ -976,13 +973,11 @@ static void test_child_closing_channel_mid_job(void **state)
     enqueue_records(td, "a", 200);
     long long one = 1;
     fp_td_wait_until(td, fp_td_dead_is, &one, 60000, "the job of the closing child to settle");
-    want_t want = {200};
-    fp_td_wait_until(td, all_done, &want, 60000, "every id");
+    wait_all_done(td, 200, 60000, "every id");
     assert_true(fp_td_dead_has(td, "error", "closed its channel"));
     assert_true(fp_td_dead_has(td, "job", "close-00"));
     assert_true(fp_td_dead_has(td, "attempts", "2"));
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
 }
 
 /* Processes whose command line contains marker, or whose process group is
@@ -1092,8 +1087,7 @@ static void test_start_timeout_kills_silent_child(void **state)
         fail_msg("/readyz gives no reason for the failed starts: %s", body);
     free(body);
     assert_int_equal(fp_td_log_count(td, "; next start in 100 ms"), 1);
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop_term(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 20);
     assert_int_equal(fp_td_pending(td), 0);
     assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);

@@ -126,20 +126,22 @@ static void test_metrics_and_stats_match_the_jobs_run(void **state)
     fp_td_wait_until(td, fp_td_drained, NULL, 30000, "the jobs");
     char *body = NULL;
     assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
-    assert_non_null(strstr(body, "# TYPE forkpool_jobs_total counter"));
-    assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"ok\"} 30"));
-    assert_non_null(strstr(body, "forkpool_jobs_total{queue=\"default\",type=\"fail\",outcome=\"failed\"} 2"));
-    assert_non_null(strstr(body, "forkpool_job_duration_seconds_count{queue=\"default\",type=\"noop\"} 30"));
-    assert_non_null(strstr(body, "forkpool_children{state=\"idle\"} 2"));
-    assert_non_null(strstr(body, "forkpool_redis_connected 1"));
+    FP_TH_EXPECT_ALL_IN(body,
+                        "# TYPE forkpool_jobs_total counter",
+                        "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"ok\"} 30",
+                        "forkpool_jobs_total{queue=\"default\",type=\"fail\",outcome=\"failed\"} 2",
+                        "forkpool_job_duration_seconds_count{queue=\"default\",type=\"noop\"} 30",
+                        "forkpool_children{state=\"idle\"} 2",
+                        "forkpool_redis_connected 1");
     free(body);
     /* Queue depths come from a timer (every 5 s), not from the scrape. */
     fp_td_num_t depth = {"forkpool_queue_dead{queue=\"default\"}", 2};
     fp_td_wait_until(td, fp_td_metric_is, &depth, 30000, "the sampled queue depth");
     assert_int_equal(fp_td_http_get(port, "/metrics", &body), 200);
-    assert_non_null(strstr(body, "forkpool_queue_ready{queue=\"default\"} 0"));
-    assert_non_null(strstr(body, "forkpool_queue_pending{queue=\"default\"} 0"));
-    assert_non_null(strstr(body, "forkpool_queue_delayed{queue=\"default\"} 0"));
+    FP_TH_EXPECT_ALL_IN(body,
+                        "forkpool_queue_ready{queue=\"default\"} 0",
+                        "forkpool_queue_pending{queue=\"default\"} 0",
+                        "forkpool_queue_delayed{queue=\"default\"} 0");
     free(body);
     assert_int_equal(fp_td_http_get(port, "/stats", &body), 200);
     cJSON *doc = cJSON_Parse(body);

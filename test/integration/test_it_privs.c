@@ -244,6 +244,15 @@ static void test_exec_workers_run_as_user(void **state)
     copy_in(td, src, "test/data/exec_worker.py", worker, sizeof worker);
     snprintf(src, sizeof src, "%s/scripts/forkpool_worker.py", fp_th_env("FP_SOURCE_DIR"));
     copy_in(td, src, "scripts/forkpool_worker.py", helper, sizeof helper);
+    /* The helper is a shim over the package in python/, found next to it. */
+    static const char *const package[] = {"__init__.py", "worker.py", "task.py", "jobs.py",
+                                          "client.py"};
+    for (size_t i = 0; i < sizeof package / sizeof package[0]; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "python/forkpool/%s", package[i]);
+        snprintf(src, sizeof src, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
+        copy_in(td, src, rel, helper, sizeof helper);
+    }
     snprintf(extra, sizeof extra,
              "[pool]\nruntime = \"exec\"\nchildren = 2\ncommand = [\"python3\", \"%s\"]\n",
              worker);

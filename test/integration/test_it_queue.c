@@ -67,11 +67,7 @@ static int setup_redis(void **state)
 static int teardown(void **state)
 {
     tq_t *t = *state;
-    fp_tq_node_close(&t->n);
-    fp_tq_node_got_clear(&t->n);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    /* Every handle the queue opened must be closed by now. */
-    assert_int_equal(uv_loop_close(&t->loop), 0);
+    fp_tq_node_teardown(&t->n);
     if (t->redis_running)
         fp_th_redis_stop(&t->redis);
     free(t);

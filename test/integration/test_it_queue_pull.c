@@ -48,10 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     tp_t *t = *state;
-    fp_tq_node_close(&t->n);
-    fp_tq_node_got_clear(&t->n);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    assert_int_equal(uv_loop_close(&t->loop), 0);
+    fp_tq_node_teardown(&t->n);
     fp_th_redis_stop(&t->redis);
     free(t);
     return 0;

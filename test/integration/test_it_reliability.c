@@ -154,7 +154,10 @@ static void test_recycling_by_job_count(void **state)
     fp_td_t *td = *state;
     fp_td_config(td, "log_level = \"debug\"\n",
                  "[pool]\nchildren = 2\nmax_jobs_per_child = 10\nmax_jobs_jitter = 0\n");
-    fp_td_enqueue(td, 200, "{\"type\":\"noop\",\"id\":\"r%d-%d\"}");
+    /* Jobs of 10 ms, not noop: a replacement waits for the one before it to
+     * exit, and 200 noop jobs can all be done within two such rounds on a
+     * loaded machine, which made the count of replacements a race. */
+    fp_td_enqueue(td, 200, "{\"type\":\"sleep\",\"args\":{\"ms\":10},\"id\":\"r%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 200);
     fp_td_assert_recycled(td, 2, 3);
@@ -164,7 +167,7 @@ static void test_recycling_by_memory(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 2\nmax_memory_per_child = \"1KB\"\n");
-    fp_td_enqueue(td, 100, "{\"type\":\"noop\",\"id\":\"m%d-%d\"}");
+    fp_td_enqueue(td, 100, "{\"type\":\"sleep\",\"args\":{\"ms\":10},\"id\":\"m%d-%d\"}");
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 100);
     /* Every job is over the limit, but replacements go one at a time, so how

@@ -1,5 +1,6 @@
 /* channel.c: the test's end of a child's dispatch socket (line reads and
- * whole writes under a deadline) and reaping children with a deadline. */
+ * whole writes under a deadline), reaping children with a deadline, and the
+ * set-up a test that spawns children starts from. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -152,4 +154,25 @@ bool fp_tc_no_children_left(void)
 {
     errno = 0;
     return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
+}
+
+void fp_tc_spawner_init(fp_tc_spawner_t *sp, int child_id)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->cfg.pool.runtime = FP_RUNTIME_NATIVE;
+    sp->cfg.limits.max_job_bytes = 1 << 20;
+    sp->cfg.daemon.log_format = FP_LOG_TEXT;
+    sp->spec.child_id = child_id;
+    sp->spec.cfg = &sp->cfg;
+    sp->spec.handlers = &sp->reg;
+    sp->dir = fp_th_tmpdir();
+    assert_non_null(sp->dir);
+    snprintf(sp->log_path, sizeof sp->log_path, "%s/forkpool.log", sp->dir);
+}
+
+void fp_tc_spawner_free(fp_tc_spawner_t *sp)
+{
+    fp_th_rmrf(sp->dir);
+    free(sp->dir);
+    sp->dir = NULL;
 }

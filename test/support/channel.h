@@ -1,5 +1,6 @@
-/* channel.h: a test's end of one child's dispatch socket, and reaping with a
- * deadline (fp_tc_*), for unit tests that drive children made by fp_spawn.
+/* channel.h: a test's end of one child's dispatch socket, reaping with a
+ * deadline, and the set-up to spawn from (fp_tc_*), for unit tests that
+ * drive children made by fp_spawn.
  * Deadlines only keep a broken build from hanging. */
 #ifndef FP_TEST_CHANNEL_H
 #define FP_TEST_CHANNEL_H
@@ -9,6 +10,8 @@
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
+
+#include "pool/spawn.h"
 
 #define FP_TC_DEADLINE_MS 10000
 
@@ -46,6 +49,21 @@ int fp_tc_reap_quiet(pid_t pid);
 int fp_tc_reap(pid_t pid);
 /* Reaps pid and checks that it exited with code (not killed by a signal). */
 void fp_tc_expect_exit(pid_t pid, int code);
+
+/* What a test needs to spawn children: a config, handlers, the spec over
+ * them, and a scratch directory with the log file's path in it. */
+typedef struct fp_tc_spawner_s {
+    fp_config_t cfg;
+    fp_registry_t reg;
+    fp_child_spec_t spec;
+    char *dir;
+    char log_path[4096];
+} fp_tc_spawner_t;
+
+/* sp for a native-runtime child child_id (handlers empty, added by the
+ * test) and a fresh scratch directory; fp_tc_spawner_free removes it. */
+void fp_tc_spawner_init(fp_tc_spawner_t *sp, int child_id);
+void fp_tc_spawner_free(fp_tc_spawner_t *sp);
 
 /* Whether this process has no child left to wait for. */
 bool fp_tc_no_children_left(void);

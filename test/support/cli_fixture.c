@@ -96,6 +96,13 @@ char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i)
     return job;
 }
 
+void fp_tcli_expect_job_at(fp_tcli_t *f, const char *key, size_t i, const char *want)
+{
+    char *job = fp_tcli_job_at(f, key, i);
+    assert_string_equal(job, want);
+    free(job);
+}
+
 const char *fp_tcli_write_config_text(fp_tcli_t *f, const char *text)
 {
     snprintf(f->config, sizeof f->config, "%s/forkpool.toml", f->dir);

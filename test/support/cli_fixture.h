@@ -43,6 +43,16 @@ fp_th_result_t fp_tcli_run_skewed(const fp_tcli_t *f, const char *offset, const 
 
 /* The "job" field of entry i of a stream (owned). */
 char *fp_tcli_job_at(fp_tcli_t *f, const char *key, size_t i);
+/* Entry i of a stream carries exactly the job want. */
+void fp_tcli_expect_job_at(fp_tcli_t *f, const char *key, size_t i, const char *want);
+
+/* A command's result r: exit 0 and exactly want_out on stdout. A macro, so
+ * that a failure names the test's line. */
+#define FP_TCLI_EXPECT_OK(r, want_out)                                                        \
+    do {                                                                                     \
+        assert_int_equal((r).status, 0);                                                     \
+        assert_string_equal((r).out, (want_out));                                            \
+    } while (0)
 
 /* Writes DIR/forkpool.toml naming the fixture's Redis (its URL followed by
  * url_suffix, "" or "/2" for a database), prefix "acme" and the queues

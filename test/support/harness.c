@@ -444,3 +444,13 @@ bool fp_th_some_line_starts_with(const char *text, const char *prefix)
         line = (const char *)p + 1;
     }
 }
+
+void fp_th_expect_all_in_at(const char *text, const char *const *needles, size_t n,
+                            const char *file, int line)
+{
+    if (text == NULL)
+        fail_msg("%s:%d: no text to look in", file, line);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(text, needles[i]) == NULL)
+            fail_msg("%s:%d: \"%s\" is not in:\n%s", file, line, needles[i], text);
+}

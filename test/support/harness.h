@@ -57,6 +57,15 @@ int fp_th_run(const char *const argv[], const char *const env_extra[], const cha
               size_t in_len, int timeout_ms, fp_th_result_t *res);
 void fp_th_result_free(fp_th_result_t *res);
 
+/* text contains every one of needles; a failure names the first one
+ * missing, the text and the caller's file and line. */
+void fp_th_expect_all_in_at(const char *text, const char *const *needles, size_t n,
+                            const char *file, int line);
+#define FP_TH_EXPECT_ALL_IN(text, ...)                                                        \
+    fp_th_expect_all_in_at((text), (const char *const[]){__VA_ARGS__},                       \
+                           sizeof(const char *const[]){__VA_ARGS__} / sizeof(const char *),  \
+                           __FILE__, __LINE__)
+
 #endif
 
 /* Starts argv[0] in the background with stdout and stderr appended to

@@ -198,6 +198,14 @@ void fp_tq_node_got_clear(fp_tq_node_t *d)
     d->acked = 0;
 }
 
+void fp_tq_node_teardown(fp_tq_node_t *d)
+{
+    fp_tq_node_close(d);
+    fp_tq_node_got_clear(d);
+    uv_run(d->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(d->loop), 0);
+}
+
 fp_queue_stats_t fp_tq_node_stats(const fp_tq_node_t *d)
 {
     fp_queue_stats_t s;

@@ -96,6 +96,10 @@ void fp_tq_node_close(fp_tq_node_t *d);
 /* Frees what arrived; ngot and acked go back to 0. */
 void fp_tq_node_got_clear(fp_tq_node_t *d);
 
+/* The end of a test: closes the node, frees what arrived, and checks that
+ * every handle on its loop was closed with it (uv_loop_close succeeds). */
+void fp_tq_node_teardown(fp_tq_node_t *d);
+
 fp_queue_stats_t fp_tq_node_stats(const fp_tq_node_t *d);
 
 /* Run the node's loop until the condition holds or deadline_ms passes;

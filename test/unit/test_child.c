@@ -88,11 +88,7 @@ static const fp_handler_t handler_fail_plain = {"fail_plain", NULL, run_fail_pla
 /* ---- fixture ------------------------------------------------------------- */
 
 typedef struct fixture_s {
-    fp_config_t cfg;
-    fp_registry_t reg;
-    fp_child_spec_t spec;
-    char *dir;
-    char log_path[4096];
+    fp_tc_spawner_t sp;
     pid_t pid;
     fp_tc_chan_t ch;
 } fixture_t;
@@ -100,28 +96,20 @@ typedef struct fixture_s {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->cfg.pool.runtime = FP_RUNTIME_NATIVE;
-    f->cfg.limits.max_job_bytes = 1 << 20;
-    f->cfg.daemon.log_format = FP_LOG_TEXT;
+    fp_tc_spawner_init(&f->sp, 7);
     /* The built-ins but record_event (test_handlers.c covers it: it would
      * open ./events.db in every child here). */
     fp_registry_t builtin;
     fp_registry_init_builtin(&builtin);
     const char *names[] = {"noop", "sleep", "echo", "fail"};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(fp_registry_add(&f->reg, fp_registry_find(&builtin, names[i]), NULL), 0);
+        assert_int_equal(fp_registry_add(&f->sp.reg, fp_registry_find(&builtin, names[i]), NULL), 0);
     const fp_handler_t *extra[] = {&handler_marker, &handler_raw, &handler_whole,
                                    &handler_fail_plain};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(fp_registry_add(&f->reg, extra[i], NULL), 0);
-    f->spec.child_id = 7;
-    f->spec.cfg = &f->cfg;
-    f->spec.handlers = &f->reg;
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->log_path, sizeof f->log_path, "%s/forkpool.log", f->dir);
-    snprintf(g_marker_path, sizeof g_marker_path, "%s/fini-ran", f->dir);
-    assert_int_equal(fp_log_setup(FP_LOG_INFO, FP_LOG_TEXT, f->log_path), 0);
+        assert_int_equal(fp_registry_add(&f->sp.reg, extra[i], NULL), 0);
+    snprintf(g_marker_path, sizeof g_marker_path, "%s/fini-ran", f->sp.dir);
+    assert_int_equal(fp_log_setup(FP_LOG_INFO, FP_LOG_TEXT, f->sp.log_path), 0);
     f->pid = -1;
     f->ch.fd = -1;
     *state = f;
@@ -141,8 +129,7 @@ static int teardown(void **state)
     }
     fp_tc_close(&f->ch);
     fp_log_close();
-    fp_th_rmrf(f->dir);
-    free(f->dir);
+    fp_tc_spawner_free(&f->sp);
     free(f);
     if (!fp_tc_no_children_left())
         rc = -1;
@@ -153,7 +140,7 @@ static void start_child(fixture_t *f)
 {
     fp_err_t err;
     int fd;
-    int rc = fp_spawn(&f->spec, &f->pid, &fd, &err);
+    int rc = fp_spawn(&f->sp.spec, &f->pid, &fd, &err);
     if (rc != 0)
         fail_msg("fp_spawn: %s", err.msg);
     f->ch.fd = fd;
@@ -301,7 +288,7 @@ static void test_builtin_and_error_outcomes(void **state)
 static void test_bad_lines_are_skipped(void **state)
 {
     fixture_t *f = *state;
-    f->cfg.limits.max_job_bytes = 1024; /* lines up to 1024 + 4096 bytes */
+    f->sp.cfg.limits.max_job_bytes = 1024; /* lines up to 1024 + 4096 bytes */
     start_child(f);
     fp_tc_expect_ready(&f->ch, f->pid);
     fp_tc_write(&f->ch, "not json\n");
@@ -341,8 +328,8 @@ static void test_bad_lines_are_skipped(void **state)
     stop_child(f);
     /* No answer to any bad line: the next thing after seq 4 was EOF. */
     assert_null(fp_tc_read_line(&f->ch));
-    assert_true(file_contains(f->log_path, "child 7: discarded a malformed channel line"));
-    assert_true(file_contains(f->log_path, "child 7: discarded a channel line longer than 5120"));
+    assert_true(file_contains(f->sp.log_path, "child 7: discarded a malformed channel line"));
+    assert_true(file_contains(f->sp.log_path, "child 7: discarded a channel line longer than 5120"));
 }
 
 static void test_stop_runs_fini_and_exits_zero(void **state)
@@ -382,13 +369,13 @@ static void test_child_init_failure_exits_78(void **state)
     memset(&reg, 0, sizeof reg);
     assert_int_equal(fp_registry_add(&reg, &handler_marker, NULL), 0);
     assert_int_equal(fp_registry_add(&reg, &handler_broken, NULL), 0);
-    f->spec.handlers = &reg;
+    f->sp.spec.handlers = &reg;
     start_child(f);
     /* No ready: the channel just closes. */
     assert_null(fp_tc_read_line(&f->ch));
     fp_tc_expect_exit(f->pid, FP_CHILD_EXIT_INIT_FAILED);
     assert_true(file_contains(
-        f->log_path,
+        f->sp.log_path,
         "child 7: child_init of handler \"broken\" failed: cannot reach the test database"));
     /* What was initialised before the failure was cleaned up. */
     assert_true(file_contains(g_marker_path, "fini"));

@@ -71,6 +71,24 @@ static int64_t cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : n;
 }
 
+/* rel, a path in the source tree, made absolute (in a static buffer). */
+static const char *source_path(const char *rel)
+{
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
+    return path;
+}
+
+/* A file of the source tree, whole; the test fails if it cannot be read. */
+static char *read_source(const char *rel, size_t *len)
+{
+    const char *path = source_path(rel);
+    char *text = fp_th_read_file(path, len);
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+    return text;
+}
+
 static void assert_strv_equal(const fp_strv_t *a, const fp_strv_t *b)
 {
     assert_int_equal(a->count, b->count);
@@ -137,47 +155,22 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(fp_config_load(NULL, &cfg, &err), 0);
     assert_string_equal(cfg->source, "(defaults)");
     assert_null(cfg->doc);
-    assert_string_equal(cfg->daemon.name, host);
-    assert_int_equal(cfg->daemon.log_level, FP_LOG_INFO);
-    assert_int_equal(cfg->daemon.log_format, FP_LOG_TEXT);
-    assert_string_equal(cfg->daemon.log_file, "");
-    assert_string_equal(cfg->daemon.pidfile, "");
-    assert_string_equal(cfg->daemon.user, "");
-    assert_string_equal(cfg->daemon.group, "");
-    assert_int_equal(cfg->daemon.shutdown_timeout_ms, 25000);
-    assert_string_equal(cfg->redis.url, "redis://127.0.0.1:6379/0");
-    assert_string_equal(cfg->redis.prefix, "fp");
-    assert_string_equal(cfg->redis.group, "forkpool");
-    assert_int_equal(cfg->redis.connect_timeout_ms, 5000);
-    assert_int_equal(cfg->queues.names.count, 1);
-    assert_string_equal(cfg->queues.names.items[0], "default");
-    assert_int_equal(cfg->queues.order, FP_ORDER_STRICT);
-    assert_int_equal(cfg->queues.weights[0], 1);
-    assert_int_equal(cfg->pool.runtime, FP_RUNTIME_NATIVE);
-    assert_int_equal(cfg->pool.children, cpus());
-    assert_int_equal(cfg->pool.prefetch, 0);
-    assert_int_equal(cfg->pool.job_timeout_ms, 600000);
-    assert_int_equal(cfg->pool.kill_grace_ms, 5000);
-    assert_int_equal(cfg->pool.start_timeout_ms, 60000);
-    assert_int_equal(cfg->pool.max_jobs_per_child, 0);
-    assert_int_equal(cfg->pool.max_jobs_jitter, 0);
-    assert_int_equal(cfg->pool.max_memory_per_child_bytes, 0);
-    assert_int_equal(cfg->pool.plugins.count, 0);
-    assert_int_equal(cfg->pool.command.count, 0);
-    assert_int_equal(cfg->retry.max_attempts, 5);
-    assert_int_equal(cfg->retry.backoff_base_ms, 1000);
-    assert_int_equal(cfg->retry.backoff_max_ms, 600000);
-    assert_true(cfg->retry.jitter);
-    assert_int_equal(cfg->recovery.visibility_timeout_ms, 60000);
-    assert_int_equal(cfg->recovery.claim_interval_ms, 15000);
-    assert_string_equal(cfg->health.listen, "127.0.0.1:9187");
-    assert_int_equal(cfg->health.header_timeout_ms, 5000);
-    assert_int_equal(cfg->health.idle_timeout_ms, 5000);
-    assert_int_equal(cfg->health.max_connections, 64);
-    assert_string_equal(cfg->ledger.path, "");
-    assert_int_equal(cfg->ledger.retain_ms, INT64_C(7) * 86400000);
-    assert_int_equal(cfg->ledger.on_error, FP_LEDGER_PAUSE);
-    assert_int_equal(cfg->limits.max_job_bytes, MB);
+    static char *queue_names[] = {"default"};
+    static int64_t weights[] = {1};
+    const fp_config_t want = {
+        .daemon = {host, FP_LOG_INFO, FP_LOG_TEXT, "", "", "", "", 25000},
+        .redis = {"redis://127.0.0.1:6379/0", "fp", "forkpool", 5000},
+        .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
+        .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(), .prefetch = 0, .pipeline = 0,
+                 .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
+                 .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0},
+        .retry = {5, 1000, 600000, true},
+        .recovery = {60000, 15000},
+        .health = {"127.0.0.1:9187", 5000, 5000, 64},
+        .ledger = {"", INT64_C(7) * 86400000, FP_LEDGER_PAUSE},
+        .limits = {MB},
+    };
+    assert_same(cfg, &want);
     assert_null(fp_config_handler_table(cfg, "record_event"));
     fp_config_free(cfg);
 }
@@ -201,8 +194,7 @@ static void empty_text_equals_defaults(void **state)
 static void example_file_equals_defaults(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
+    const char *path = source_path("config.example.toml");
     fp_config_t *defaults = NULL, *cfg = NULL;
     fp_err_t err = {0};
     assert_int_equal(fp_config_load(NULL, &defaults, NULL), 0);
@@ -221,11 +213,8 @@ static void example_file_equals_defaults(void **state)
 static void example_lists_every_key(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    assert_non_null(text);
+    char *text = read_source("config.example.toml", &len);
     fp_err_t err = {0};
     fp_toml_node_t *doc = fp_toml_parse(text, len, &err);
     assert_non_null(doc);
@@ -336,12 +325,8 @@ static bool schema_has_key(const char *section, const char *key, size_t keylen)
 static void docs_match_schema(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/docs/config.md", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    if (text == NULL)
-        fail_msg("cannot read %s", path);
+    char *text = read_source("docs/config.md", &len);
 
     for (size_t i = 0; i < fp__config_schema_len; i++) {
         const fp__ckey_t *k = &fp__config_schema[i];
@@ -392,11 +377,8 @@ static void docs_match_schema(void **state)
 static void example_handler_block_is_valid(void **state)
 {
     (void)state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.example.toml", fp_th_env("FP_SOURCE_DIR"));
     size_t len;
-    char *text = fp_th_read_file(path, &len);
-    assert_non_null(text);
+    char *text = read_source("config.example.toml", &len);
     char *block = strstr(text, "# [handlers.record_event]\n# database = \"events.db\"");
     assert_non_null(block);
     block[0] = ' ';
@@ -469,52 +451,25 @@ static void every_key_can_be_set(void **state)
 {
     (void)state;
     fp_config_t *cfg = load_ok(full_text);
-    assert_string_equal(cfg->daemon.name, "worker-1");
-    assert_int_equal(cfg->daemon.log_level, FP_LOG_DEBUG);
-    assert_int_equal(cfg->daemon.log_format, FP_LOG_JSON);
-    assert_string_equal(cfg->daemon.log_file, "/var/log/forkpool.log");
-    assert_string_equal(cfg->daemon.pidfile, "/run/forkpool.pid");
-    assert_string_equal(cfg->daemon.user, "fp");
-    assert_string_equal(cfg->daemon.group, "fpg");
-    assert_int_equal(cfg->daemon.shutdown_timeout_ms, 90000);
-    assert_string_equal(cfg->redis.url, "unix:///run/redis.sock");
-    assert_string_equal(cfg->redis.prefix, "jobs");
-    assert_string_equal(cfg->redis.group, "g1");
-    assert_int_equal(cfg->redis.connect_timeout_ms, 250);
-    assert_int_equal(cfg->queues.names.count, 3);
-    assert_string_equal(cfg->queues.names.items[0], "high");
-    assert_string_equal(cfg->queues.names.items[1], "default");
-    assert_string_equal(cfg->queues.names.items[2], "low");
-    assert_int_equal(cfg->queues.order, FP_ORDER_WEIGHTED);
-    assert_int_equal(cfg->queues.weights[0], 5);
-    assert_int_equal(cfg->queues.weights[1], 1);
-    assert_int_equal(cfg->queues.weights[2], 2);
-    assert_int_equal(cfg->pool.runtime, FP_RUNTIME_EXEC);
-    assert_int_equal(cfg->pool.children, 8);
-    assert_int_equal(cfg->pool.prefetch, 4);
-    assert_int_equal(cfg->pool.pipeline, 2);
-    assert_int_equal(cfg->pool.job_timeout_ms, 30000);
-    assert_int_equal(cfg->pool.kill_grace_ms, 0);
-    assert_int_equal(cfg->pool.max_jobs_per_child, 1000);
-    assert_int_equal(cfg->pool.max_jobs_jitter, 100);
-    assert_int_equal(cfg->pool.max_memory_per_child_bytes, 512 * MB);
-    assert_int_equal(cfg->pool.command.count, 3);
-    assert_string_equal(cfg->pool.command.items[1], "worker.py");
-    assert_string_equal(cfg->pool.command.items[2], "");
-    assert_int_equal(cfg->retry.max_attempts, 1000);
-    assert_int_equal(cfg->retry.backoff_base_ms, 0);
-    assert_int_equal(cfg->retry.backoff_max_ms, 0);
-    assert_false(cfg->retry.jitter);
-    assert_int_equal(cfg->recovery.visibility_timeout_ms, 3000);
-    assert_int_equal(cfg->recovery.claim_interval_ms, 100);
-    assert_string_equal(cfg->health.listen, "[::1]:8080");
-    assert_int_equal(cfg->health.header_timeout_ms, 2000);
-    assert_int_equal(cfg->health.idle_timeout_ms, 30000);
-    assert_int_equal(cfg->health.max_connections, 500);
-    assert_string_equal(cfg->ledger.path, "ledger.db");
-    assert_int_equal(cfg->ledger.retain_ms, INT64_C(3650) * 86400000);
-    assert_int_equal(cfg->ledger.on_error, FP_LEDGER_SKIP);
-    assert_int_equal(cfg->limits.max_job_bytes, 512 * MB);
+    static char *queue_names[] = {"high", "default", "low"};
+    static int64_t weights[] = {5, 1, 2};
+    static char *command[] = {"python3", "worker.py", ""};
+    const fp_config_t want = {
+        .daemon = {"worker-1", FP_LOG_DEBUG, FP_LOG_JSON, "/var/log/forkpool.log",
+                   "/run/forkpool.pid", "fp", "fpg", 90000},
+        .redis = {"unix:///run/redis.sock", "jobs", "g1", 250},
+        .queues = {{queue_names, 3}, FP_ORDER_WEIGHTED, weights},
+        .pool = {.runtime = FP_RUNTIME_EXEC, .children = 8, .prefetch = 4, .pipeline = 2,
+                 .job_timeout_ms = 30000, .kill_grace_ms = 0, .start_timeout_ms = 60000,
+                 .max_jobs_per_child = 1000, .max_jobs_jitter = 100,
+                 .max_memory_per_child_bytes = 512 * MB, .command = {command, 3}},
+        .retry = {1000, 0, 0, false},
+        .recovery = {3000, 100},
+        .health = {"[::1]:8080", 2000, 30000, 500},
+        .ledger = {"ledger.db", INT64_C(3650) * 86400000, FP_LEDGER_SKIP},
+        .limits = {512 * MB},
+    };
+    assert_same(cfg, &want);
 
     const fp_toml_node_t *h = fp_config_handler_table(cfg, "record_event");
     assert_non_null(h);

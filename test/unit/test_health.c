@@ -416,6 +416,28 @@ static bool client_wait_closed(client_t *c, size_t *bytes)
     }
 }
 
+/* The next response on c has status want. Macros, not functions, so that a
+ * failure names the test's line. */
+#define EXPECT_STATUS(c, r, head_only, want)                                                  \
+    do {                                                                                     \
+        assert_true(client_read((c), (r), (head_only)));                                     \
+        assert_int_equal((r)->status, (want));                                               \
+    } while (0)
+
+/* Sends req on c; its response has status want. */
+#define ASK(c, r, req, want)                                                                  \
+    do {                                                                                     \
+        client_send((c), (req));                                                             \
+        EXPECT_STATUS((c), (r), false, (want));                                              \
+    } while (0)
+
+/* Response r says Connection: close, and the server then closes c. */
+#define EXPECT_CLOSE(c, r)                                                                    \
+    do {                                                                                     \
+        assert_true(header_is((r), "Connection", "close"));                                  \
+        assert_true(client_wait_closed((c), NULL));                                          \
+    } while (0)
+
 /* One request on a fresh connection, expecting status. */
 static void expect_fresh_get(const char *path, int status)
 {
@@ -425,8 +447,7 @@ static void expect_fresh_get(const char *path, int status)
     client_open(&c);
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
     client_send(&c, req);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, status);
+    EXPECT_STATUS(&c, &r, false, status);
     resp_free(&r);
     client_close(&c);
 }
@@ -438,8 +459,7 @@ static void expect_served(const char *req)
     resp_t r = {0};
     client_open(&c);
     client_send(&c, req);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&c, &r, false, 200);
     resp_free(&r);
     client_close(&c);
 }
@@ -455,10 +475,8 @@ static void expect_refusal(const char *req, size_t len, size_t pieces, int statu
     for (size_t off = 0; off < len; off += step)
         if (!client_send_n(&c, req + off, off + step < len ? step : len - off))
             break;
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, status);
-    assert_true(header_is(&r, "Connection", "close"));
-    assert_true(client_wait_closed(&c, NULL));
+    EXPECT_STATUS(&c, &r, false, status);
+    EXPECT_CLOSE(&c, &r);
     resp_free(&r);
     client_close(&c);
 }
@@ -471,40 +489,26 @@ static void test_status_codes(void **state)
     resp_t r = {0};
     client_open(&c);
 
-    client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    ASK(&c, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     assert_string_equal(r.body, "ok\n");
     assert_true(header_is(&r, "Content-Type", "text/plain; charset=utf-8"));
     assert_true(header_is(&r, "Content-Length", "3"));
 
-    client_send(&c, "GET /readyz?verbose=1 HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 503);
+    ASK(&c, &r, "GET /readyz?verbose=1 HTTP/1.1\r\nHost: t\r\n\r\n", 503);
     assert_true(header_is(&r, "Content-Type", "application/json"));
     assert_string_equal(r.body, "{\"ready\":false,\"reasons\":[\"draining\"]}");
 
-    client_send(&c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 404);
+    ASK(&c, &r, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 404);
 
-    client_send(&c, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 405);
+    ASK(&c, &r, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
     assert_true(header_is(&r, "Allow", "GET, HEAD"));
 
-    client_send(&c, "DELETE /nope HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 405);
+    ASK(&c, &r, "DELETE /nope HTTP/1.1\r\nHost: t\r\n\r\n", 405);
 
-    client_send(&c, "GET /broken HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 500);
+    ASK(&c, &r, "GET /broken HTTP/1.1\r\nHost: t\r\n\r\n", 500);
 
     /* All of these kept the connection. */
-    client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    ASK(&c, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     resp_free(&r);
     client_close(&c);
 }
@@ -515,9 +519,7 @@ static void test_keep_alive_two_requests(void **state)
     resp_t r = {0};
     client_open(&c);
     for (int i = 0; i < 2; i++) {
-        client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-        assert_true(client_read(&c, &r, false));
-        assert_int_equal(r.status, 200);
+        ASK(&c, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200);
         assert_null(header_value(&r, "Connection"));
     }
     resp_free(&r);
@@ -538,17 +540,12 @@ static void test_pipelined_in_order(void **state)
                     "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n"
                     "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
                     "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 404);
-    assert_true(client_read(&c, &r, true));
-    assert_int_equal(r.status, 503);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 503);
+    EXPECT_STATUS(&c, &r, false, 200);
+    EXPECT_STATUS(&c, &r, false, 404);
+    EXPECT_STATUS(&c, &r, true, 503);
+    EXPECT_STATUS(&c, &r, false, 503);
     assert_int_equal(r.body_len, strlen("{\"ready\":false,\"reasons\":[\"draining\"]}"));
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&c, &r, false, 200);
     assert_true(header_is(&r, "Connection", "close"));
     /* The request after Connection: close is not answered. */
     size_t extra = 0;
@@ -577,8 +574,7 @@ static void test_pipelined_many(void **state)
     client_open(&c);
     assert_true(client_send_n(&c, all.data, all.len));
     for (int i = 0; i < N; i++) {
-        assert_true(client_read(&c, &r, false));
-        assert_int_equal(r.status, i == N - 1 ? 503 : i % 2 ? 404 : 200);
+        EXPECT_STATUS(&c, &r, false, i == N - 1 ? 503 : i % 2 ? 404 : 200);
     }
     assert_true(client_wait_closed(&c, NULL));
     fp_buf_free(&all);
@@ -592,17 +588,14 @@ static void test_head(void **state)
     resp_t r = {0};
     client_open(&c);
     client_send(&c, "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, true));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&c, &r, true, 200);
     assert_true(header_is(&r, "Content-Length", "3"));
     assert_int_equal(c.len, 0);
     /* Had a body been sent, this response would not parse. */
     client_send(&c, "HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\n"
                     "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, true));
-    assert_int_equal(r.status, 404);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&c, &r, true, 404);
+    EXPECT_STATUS(&c, &r, false, 200);
     assert_string_equal(r.body, "ok\n");
     resp_free(&r);
     client_close(&c);
@@ -614,28 +607,20 @@ static void test_connection_close_and_http10(void **state)
     resp_t r = {0};
 
     client_open(&c);
-    client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
-    assert_true(header_is(&r, "Connection", "close"));
-    assert_true(client_wait_closed(&c, NULL));
+    ASK(&c, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200);
+    EXPECT_CLOSE(&c, &r);
     client_close(&c);
 
     client_open(&c);
-    client_send(&c, "GET /healthz HTTP/1.0\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
-    assert_true(header_is(&r, "Connection", "close"));
-    assert_true(client_wait_closed(&c, NULL));
+    ASK(&c, &r, "GET /healthz HTTP/1.0\r\n\r\n", 200);
+    EXPECT_CLOSE(&c, &r);
     client_close(&c);
 
     client_open(&c);
     client_send(&c, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_true(client_read(&c, &r, false));
     assert_true(header_is(&r, "Connection", "keep-alive"));
-    client_send(&c, "GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 503);
+    ASK(&c, &r, "GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 503);
     resp_free(&r);
     client_close(&c);
 }
@@ -678,13 +663,10 @@ static void test_byte_at_a_time_client(void **state)
         pause_ms(10);
         /* While the slow request is half-way, others are answered. */
         if (i % 8 == 4) {
-            client_send(&quick, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n");
-            assert_true(client_read(&quick, &r, false));
-            assert_int_equal(r.status, 503);
+            ASK(&quick, &r, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n", 503);
         }
     }
-    assert_true(client_read(&slow, &r, false));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&slow, &r, false, 200);
     assert_string_equal(r.body, "ok\n");
     resp_free(&r);
     client_close(&slow);
@@ -704,10 +686,8 @@ static void test_garbage_400(void **state)
         resp_t r = {0};
         client_open(&c);
         client_send(&c, bad[i]);
-        assert_true(client_read(&c, &r, false));
-        assert_int_equal(r.status, 400);
-        assert_true(header_is(&r, "Connection", "close"));
-        assert_true(client_wait_closed(&c, NULL));
+        EXPECT_STATUS(&c, &r, false, 400);
+        EXPECT_CLOSE(&c, &r);
         resp_free(&r);
         client_close(&c);
     }
@@ -723,17 +703,13 @@ static void test_request_bodies(void **state)
     client_open(&c);
     client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
                     "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 503);
+    EXPECT_STATUS(&c, &r, false, 200);
+    EXPECT_STATUS(&c, &r, false, 503);
     client_close(&c);
 
     /* A declared large body is refused before it is sent. */
     client_open(&c);
-    client_send(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 413);
+    ASK(&c, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n", 413);
     assert_true(client_wait_closed(&c, NULL));
     client_close(&c);
 
@@ -747,8 +723,7 @@ static void test_request_bodies(void **state)
     for (int i = 0; i < 3; i++)
         if (!client_send_n(&c, chunk, 5 + 600 + 2))
             break;
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 413);
+    EXPECT_STATUS(&c, &r, false, 413);
     assert_true(client_wait_closed(&c, NULL));
     client_close(&c);
     resp_free(&r);
@@ -774,9 +749,7 @@ static void test_connection_cap_evicts_oldest_idle(void **state)
         assert_int_equal(got, 0);
     }
     for (int i = N - FP_HEALTH_MAX_CONNS; i < N; i++) {
-        client_send(&cs[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-        assert_true(client_read(&cs[i], &r, false));
-        assert_int_equal(r.status, 200);
+        ASK(&cs[i], &r, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     }
     for (int i = 0; i < N; i++)
         client_close(&cs[i]);
@@ -817,9 +790,7 @@ static void test_eviction_order(void **state)
     WAIT_FOR_STATS(s, s.evicted == 2);
     client_t *left[] = {&c, &d};
     for (size_t i = 0; i < 2; i++) {
-        client_send(left[i], "1\r\n\r\n");
-        assert_true(client_read(left[i], &r, false));
-        assert_int_equal(r.status, 200);
+        ASK(left[i], &r, "1\r\n\r\n", 200);
     }
     assert_int_equal(stats().refused, 0);
     resp_free(&r);
@@ -850,8 +821,7 @@ static void test_eviction_spares_answer_in_flight(void **state)
     client_open(&d);
     WAIT_FOR_STATS(s, s.evicted == 1);
     assert_true(client_wait_closed(&b, NULL));
-    assert_true(client_read(&a, &r, false));
-    assert_int_equal(r.status, 200);
+    EXPECT_STATUS(&a, &r, false, 200);
     assert_int_equal(r.body_len, HUGE_BODY_BYTES);
     resp_free(&r);
     client_t *all[] = {&a, &b, &c, &d};
@@ -989,9 +959,7 @@ static void test_client_that_never_reads(void **state)
     client_t c;
     resp_t r = {0};
     client_open(&c);
-    client_send(&c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&c, &r, false));
-    assert_int_equal(r.status, 200);
+    ASK(&c, &r, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     assert_int_equal(r.body_len, BIG_BODY_BYTES);
     resp_free(&r);
     client_close(&c);
@@ -1007,9 +975,7 @@ static void test_idle_timeout(void **state)
     resp_t r = {0};
     client_open(&silent);
     client_open(&used);
-    client_send(&used, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_true(client_read(&used, &r, false));
-    assert_int_equal(r.status, 200);
+    ASK(&used, &r, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     /* Half a request is not activity for ever either. */
     client_t partial;
     client_open(&partial);

@@ -17,7 +17,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "daemon.h"
 #include "handlers/handlers.h"
 #include "harness.h"
 #include "handlers/plugin_loader.h"
@@ -99,19 +99,6 @@ static void expect_failure(fixture_t *f, const char *const *paths, const char *e
     assert_null(fp_registry_find(&f->reg, "word_stats"));
 }
 
-static long long count_rows(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* Runs h on a job made of job_json, as child.c does; returns the result. */
 static fp_handler_result_t run(const fp_handler_t *h, void *hstate, const char *job_json)
 {
@@ -164,9 +151,9 @@ static void test_example_runs_like_in_a_child(void **state)
     assert_string_equal(res.error, "word_stats needs args.text, a string");
 
     h->child_fini(hstate);
-    assert_int_equal(count_rows(f->db, "SELECT count(*) FROM word_stats"), 2);
-    assert_int_equal(count_rows(f->db, "SELECT count(*) FROM word_stats WHERE words = 7 AND "
-                                       "top = 'cat' AND length(text_hash) = 16"),
+    assert_int_equal(fp_td_sql_at(f->db, "SELECT count(*) FROM word_stats"), 2);
+    assert_int_equal(fp_td_sql_at(f->db, "SELECT count(*) FROM word_stats WHERE words = 7 AND "
+                                         "top = 'cat' AND length(text_hash) = 16"),
                      1);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "queue/queue_scripts.h"
 
 static void assert_bytes(const fp_resp_t *b, const char *want)
@@ -161,16 +162,18 @@ static void test_script_text_matches_encoders(void **state)
 {
     (void)state;
     const char *s = fp_script_outcomes;
-    assert_non_null(strstr(s, "local widths = {a = 2, p = 3, r = 4, d = 6}"));
-    assert_non_null(strstr(s, "'failed_at', ARGV[i + 5]"));
+    FP_TH_EXPECT_ALL_IN(s,
+                        "local widths = {a = 2, p = 3, r = 4, d = 6}",
+                        "'failed_at', ARGV[i + 5]");
     /* Kinds are checked before anything is written for the outcome. */
     assert_true(strstr(s, "unknown outcome kind") < strstr(s, "XPENDING"));
     /* Acts only on an entry pending to this consumer (or, upper-case, one
      * pending to nobody), looked up before XACK (its own pending entries in
      * one call, any other id alone); nothing else is touched, and an id is
      * applied once per batch. */
-    assert_non_null(strstr(s, "'XPENDING', jobs, group, '-', '+', 10000, consumer"));
-    assert_non_null(strstr(s, "redis.call('XPENDING', jobs, group, id, id, 1)"));
+    FP_TH_EXPECT_ALL_IN(s,
+                        "'XPENDING', jobs, group, '-', '+', 10000, consumer",
+                        "redis.call('XPENDING', jobs, group, id, id, 1)");
     assert_non_null(
         strstr(s, "not seen[id] and (holder == consumer or (holder == nil and k ~= kind))"));
     assert_true(strstr(s, "XPENDING") < strstr(s, "XACK"));
@@ -179,24 +182,27 @@ static void test_script_text_matches_encoders(void **state)
     assert_non_null(strstr(s, "'XDEL', jobs, unpack(dels, s, math.min(s + 999, #dels))"));
     assert_null(strstr(s, "== 1"));
     /* Due by Redis' clock: TIME + the delay the outcome carries. */
-    assert_non_null(strstr(s, "redis.call('TIME')"));
-    assert_non_null(strstr(s, "'ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]"));
+    FP_TH_EXPECT_ALL_IN(s,
+                        "redis.call('TIME')",
+                        "'ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]");
     assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 3);
     assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
     /* Outcomes + pull: the same outcome loop, after group, consumer, count;
      * the read never blocks (refused in scripts) and its error is returned. */
     const char *p = fp_script_outcomes_pull;
-    assert_non_null(strstr(p, "local i, n, done, stale = 4, #ARGV, 0, {}"));
-    assert_non_null(strstr(p, "redis.call('XPENDING', jobs, group, id, id, 1)"));
-    assert_non_null(strstr(p, "i = i + widths[k]"));
+    FP_TH_EXPECT_ALL_IN(p,
+                        "local i, n, done, stale = 4, #ARGV, 0, {}",
+                        "redis.call('XPENDING', jobs, group, id, id, 1)",
+                        "i = i + widths[k]");
     assert_non_null(
         strstr(p, "redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count"));
     assert_non_null(strstr(p, "'STREAMS', jobs, '>')"));
     assert_null(strstr(p, "BLOCK"));
     assert_non_null(strstr(p, "return {done, got, stale}"));
-    assert_non_null(strstr(fp_script_outcomes, "local i, n, done, stale = 3, #ARGV, 0, {}"));
-    assert_non_null(strstr(fp_script_outcomes, "return {done, stale}"));
+    FP_TH_EXPECT_ALL_IN(fp_script_outcomes,
+                        "local i, n, done, stale = 3, #ARGV, 0, {}",
+                        "return {done, stale}");
 }
 
 /* Renewal: only entries pending to this consumer and still in the stream;
@@ -207,13 +213,15 @@ static void test_renew_script(void **state)
     (void)state;
     const char *s = fp_script_renew;
     assert_int_equal(FP_SCRIPT_RENEW_KEYS, 1);
-    assert_non_null(strstr(s, "'XPENDING', jobs, group, id, id, 1"));
-    assert_non_null(strstr(s, "p[1][2] ~= me"));
-    assert_non_null(strstr(s, "#redis.call('XRANGE', jobs, id, id) == 0"));
+    FP_TH_EXPECT_ALL_IN(s,
+                        "'XPENDING', jobs, group, id, id, 1",
+                        "p[1][2] ~= me",
+                        "#redis.call('XRANGE', jobs, id, id) == 0");
     assert_true(strstr(s, "XRANGE") < strstr(s, "XCLAIM"));
-    assert_non_null(strstr(s, "keep[n + 1] = 'JUSTID'"));
-    assert_non_null(strstr(s, "'XCLAIM', jobs, group, me, 0, unpack(keep)"));
-    assert_non_null(strstr(s, "return {n, deleted, taken}"));
+    FP_TH_EXPECT_ALL_IN(s,
+                        "keep[n + 1] = 'JUSTID'",
+                        "'XCLAIM', jobs, group, me, 0, unpack(keep)",
+                        "return {n, deleted, taken}");
 }
 
 /* A malformed entry's fields on their way to dead: every byte kept. */
@@ -259,17 +267,19 @@ static void test_recovery_scripts(void **state)
     assert_int_equal(FP_SCRIPT_CONSUMERS_KEYS, 1);
     assert_int_equal(FP_SCRIPT_MOVER_KEYS, 2);
     /* Take-over: idle entries of others only, counter + 1, min-idle kept. */
-    assert_non_null(strstr(fp_script_claim, "'XPENDING', jobs, group, 'IDLE', idle"));
-    assert_non_null(strstr(fp_script_claim, "p[2] ~= me"));
-    assert_non_null(strstr(fp_script_claim, "'XCLAIM', jobs, group, me, idle, id)"));
-    assert_non_null(strstr(fp_script_claim, "p[4] + 1"));
+    FP_TH_EXPECT_ALL_IN(fp_script_claim,
+                        "'XPENDING', jobs, group, 'IDLE', idle",
+                        "p[2] ~= me",
+                        "'XCLAIM', jobs, group, me, idle, id)",
+                        "p[4] + 1");
     assert_null(strstr(fp_script_claim, "JUSTID"));
     /* Clean-up: never this consumer, never one with pending entries. */
     assert_non_null(strstr(fp_script_consumers, "f['name'] ~= me and f['pending'] == 0"));
     /* Mover: Redis' clock, one atomic move. */
-    assert_non_null(strstr(fp_script_mover, "redis.call('TIME')"));
-    assert_non_null(strstr(fp_script_mover, "'ZRANGEBYSCORE', delayed, '-inf', bound"));
-    assert_non_null(strstr(fp_script_mover, "'ZREM', delayed, unpack(due)"));
+    FP_TH_EXPECT_ALL_IN(fp_script_mover,
+                        "redis.call('TIME')",
+                        "'ZRANGEBYSCORE', delayed, '-inf', bound",
+                        "'ZREM', delayed, unpack(due)");
 }
 
 int main(void)

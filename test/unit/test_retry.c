@@ -1,4 +1,4 @@
-/* test_retry.c: lib/queue/retry.c — decisions, back-off growth, cap and jitter,
+/* test_retry.c: lib/dispatch/retry.c — decisions, back-off growth, cap and jitter,
  * and the payload that goes back to the delayed set. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/retry.h"
+#include "dispatch/retry.h"
 
 static void test_decide(void **state)
 {

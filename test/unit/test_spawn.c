@@ -154,11 +154,7 @@ static int exec_child_main(void)
 /* ---- fixtures ------------------------------------------------------------ */
 
 typedef struct fixture_s {
-    fp_config_t cfg;
-    fp_registry_t reg;
-    fp_child_spec_t spec;
-    char *dir;
-    char log_path[4096];
+    fp_tc_spawner_t sp;
     char *command[4];
     pid_t pids[8]; /* every child a test spawned, for teardown after a failure */
     size_t npids;
@@ -167,7 +163,7 @@ typedef struct fixture_s {
 /* fp_spawn, remembering the pid so that teardown can stop it. */
 static int spawn(fixture_t *f, pid_t *pid, int *fd, fp_err_t *err)
 {
-    int rc = fp_spawn(&f->spec, pid, fd, err);
+    int rc = fp_spawn(&f->sp.spec, pid, fd, err);
     if (rc == 0 && f->npids < sizeof f->pids / sizeof f->pids[0])
         f->pids[f->npids++] = *pid;
     return rc;
@@ -176,21 +172,13 @@ static int spawn(fixture_t *f, pid_t *pid, int *fd, fp_err_t *err)
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->cfg.pool.runtime = FP_RUNTIME_NATIVE;
-    f->cfg.limits.max_job_bytes = 1 << 20;
-    f->cfg.daemon.log_format = FP_LOG_TEXT;
+    fp_tc_spawner_init(&f->sp, 3);
     /* The built-ins without record_event, whose child_init opens its own
      * database files: the fds a child opens itself are not under test. */
     fp_registry_t builtin;
     fp_registry_init_builtin(&builtin);
-    assert_int_equal(fp_registry_add(&f->reg, fp_registry_find(&builtin, "noop"), NULL), 0);
-    assert_int_equal(fp_registry_add(&f->reg, &handler_inspect, NULL), 0);
-    f->spec.child_id = 3;
-    f->spec.cfg = &f->cfg;
-    f->spec.handlers = &f->reg;
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->log_path, sizeof f->log_path, "%s/forkpool.log", f->dir);
+    assert_int_equal(fp_registry_add(&f->sp.reg, fp_registry_find(&builtin, "noop"), NULL), 0);
+    assert_int_equal(fp_registry_add(&f->sp.reg, &handler_inspect, NULL), 0);
     *state = f;
     return 0;
 }
@@ -209,8 +197,7 @@ static int teardown(void **state)
         }
     }
     fp_log_close();
-    fp_th_rmrf(f->dir);
-    free(f->dir);
+    fp_tc_spawner_free(&f->sp);
     free(f);
     return fp_tc_no_children_left() && leftover == 0 ? 0 : -1;
 }
@@ -221,9 +208,9 @@ static void use_exec(fixture_t *f, const char *a0, const char *a1, const char *a
     f->command[1] = (char *)a1;
     f->command[2] = (char *)a2;
     f->command[3] = NULL;
-    f->cfg.pool.runtime = FP_RUNTIME_EXEC;
-    f->cfg.pool.command.items = f->command;
-    f->cfg.pool.command.count = a2 != NULL ? 3 : a1 != NULL ? 2 : 1;
+    f->sp.cfg.pool.runtime = FP_RUNTIME_EXEC;
+    f->sp.cfg.pool.command.items = f->command;
+    f->sp.cfg.pool.command.count = a2 != NULL ? 3 : a1 != NULL ? 2 : 1;
 }
 
 static bool array_has(const cJSON *arr, int v)
@@ -301,7 +288,7 @@ static void test_native_child_is_clean(void **state)
 {
     fixture_t *f = *state;
     /* The log file's fd is above 2, as in a daemon with daemon.log_file. */
-    assert_int_equal(fp_log_setup(FP_LOG_INFO, FP_LOG_TEXT, f->log_path), 0);
+    assert_int_equal(fp_log_setup(FP_LOG_INFO, FP_LOG_TEXT, f->sp.log_path), 0);
     int extra_pipe[2];
     assert_int_equal(pipe(extra_pipe), 0); /* no CLOEXEC: must still not reach the child */
     int extra_fd = open("/dev/null", O_RDONLY);
@@ -324,7 +311,7 @@ static void test_native_child_is_clean(void **state)
     const cJSON *r = cJSON_GetObjectItem(done, "result");
     assert_clean_child(r, pid);
     /* fd 2 is the log file, so the child's log lines still reach it. */
-    assert_string_equal(cJSON_GetObjectItem(r, "fd2")->valuestring, f->log_path);
+    assert_string_equal(cJSON_GetObjectItem(r, "fd2")->valuestring, f->sp.log_path);
     cJSON_Delete(done);
 
     /* A malformed line is logged by the child, into the log file. */
@@ -333,7 +320,7 @@ static void test_native_child_is_clean(void **state)
     done = fp_tc_read_json(&ch);
     assert_int_equal((int)cJSON_GetObjectItem(done, "seq")->valuedouble, 2);
     cJSON_Delete(done);
-    char *log = fp_th_read_file(f->log_path, NULL);
+    char *log = fp_th_read_file(f->sp.log_path, NULL);
     assert_non_null(log);
     assert_non_null(strstr(log, "child 3: discarded a malformed channel line"));
     free(log);
@@ -588,8 +575,8 @@ static void expect_scrubbed_env(fixture_t *f, bool exec)
 {
     char *pass_items[] = {"FORKPOOL_PROBE"};
     char *set_items[] = {"APP_MODE=from-config"};
-    f->cfg.pool.env_pass = (fp_strv_t){pass_items, 1};
-    f->cfg.pool.env = (fp_strv_t){set_items, 1};
+    f->sp.cfg.pool.env_pass = (fp_strv_t){pass_items, 1};
+    f->sp.cfg.pool.env = (fp_strv_t){set_items, 1};
     setenv("FORKPOOL_REDIS_URL", "redis://:hunter2@127.0.0.1:1/0", 1);
     setenv("FORKPOOL_PROBE", "passed", 1);
     setenv("HOME_T", "inherited", 1);
@@ -692,9 +679,9 @@ static void test_exec_missing_command_is_config_error(void **state)
 static void test_exec_empty_command_is_config_error(void **state)
 {
     fixture_t *f = *state;
-    f->cfg.pool.runtime = FP_RUNTIME_EXEC;
-    f->cfg.pool.command.items = NULL;
-    f->cfg.pool.command.count = 0;
+    f->sp.cfg.pool.runtime = FP_RUNTIME_EXEC;
+    f->sp.cfg.pool.command.items = NULL;
+    f->sp.cfg.pool.command.count = 0;
     pid_t pid;
     int fd;
     fp_err_t err;

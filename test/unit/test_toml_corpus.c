@@ -328,6 +328,32 @@ static int run_toml2json(const char *data, size_t len, fp_th_result_t *res)
     return fp_th_run(argv, NULL, data, len, RUN_TIMEOUT_MS, res);
 }
 
+/* Runs case dir/base.toml (named file in reports) through toml2json into res.
+ * False, with the reason reported, when the document cannot be read, when
+ * corpus_error says what is wrong with its expectation file (base.EXT...), or
+ * when the run failed; res is then empty. */
+static bool run_case(const char *file, const char *dir, const char *base, const char *corpus_error,
+                     fp_th_result_t *res)
+{
+    char *toml_path = case_path(dir, base, "toml");
+    size_t toml_len = 0;
+    char *toml = fp_th_read_file(toml_path, &toml_len);
+    bool ran = false;
+    if (toml == NULL) {
+        fprintf(report, "  FAIL %s: cannot read the document\n", file);
+    } else if (corpus_error != NULL) {
+        fprintf(report, "  FAIL %s: corpus error: %s.%s\n", file, base, corpus_error);
+    } else {
+        int rc = run_toml2json(toml, toml_len, res);
+        if (rc != 0)
+            fprintf(report, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
+        ran = rc == 0;
+    }
+    free(toml);
+    free(toml_path);
+    return ran;
+}
+
 /* ---- valid documents ---------------------------------------------------------------- */
 
 /* Returns true when the case passes; prints why not otherwise. */
@@ -335,30 +361,15 @@ static bool check_valid(const char *dir, const char *base)
 {
     char file[512];
     snprintf(file, sizeof file, "valid/%s.toml", base);
-    char *toml_path = case_path(dir, base, "toml");
     char *json_path = case_path(dir, base, "json");
-    size_t toml_len = 0, json_len = 0;
-    char *toml = fp_th_read_file(toml_path, &toml_len);
+    size_t json_len = 0;
     char *json = fp_th_read_file(json_path, &json_len);
     cJSON *want = json ? cJSON_ParseWithOpts(json, NULL, 1) : NULL;
     bool ok = false;
     fp_th_result_t res = {0};
-    bool ran = false;
-
-    if (toml == NULL) {
-        fprintf(report, "  FAIL %s: cannot read the document\n", file);
+    bool ran = run_case(file, dir, base, want ? NULL : "json missing or not valid JSON", &res);
+    if (!ran)
         goto out;
-    }
-    if (want == NULL) {
-        fprintf(report, "  FAIL %s: corpus error: %s.json missing or not valid JSON\n", file, base);
-        goto out;
-    }
-    int rc = run_toml2json(toml, toml_len, &res);
-    if (rc != 0) {
-        fprintf(report, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
-        goto out;
-    }
-    ran = true;
     if (res.status != 0) {
         fprintf(report, "  FAIL %s: expected exit 0, got %d\n", file, res.status);
         show("stderr", res.err, res.err_len);
@@ -382,9 +393,7 @@ out:
         fp_th_result_free(&res);
     cJSON_Delete(want);
     free(json);
-    free(toml);
     free(json_path);
-    free(toml_path);
     return ok;
 }
 
@@ -446,31 +455,15 @@ static bool check_invalid(const char *dir, const char *base)
 {
     char file[512];
     snprintf(file, sizeof file, "invalid/%s.toml", base);
-    char *toml_path = case_path(dir, base, "toml");
     char *err_path = case_path(dir, base, "err");
-    size_t toml_len = 0;
-    char *toml = fp_th_read_file(toml_path, &toml_len);
     char *err_text = fp_th_read_file(err_path, NULL);
     long want = err_text ? expected_line(err_text) : 0;
     bool ok = false;
     fp_th_result_t res = {0};
-    bool ran = false;
-
-    if (toml == NULL) {
-        fprintf(report, "  FAIL %s: cannot read the document\n", file);
+    bool ran = run_case(file, dir, base,
+                        want ? NULL : "err missing or its first line is not a line number", &res);
+    if (!ran)
         goto out;
-    }
-    if (want == 0) {
-        fprintf(report, "  FAIL %s: corpus error: %s.err missing or its first line is not a line number\n",
-                file, base);
-        goto out;
-    }
-    int rc = run_toml2json(toml, toml_len, &res);
-    if (rc != 0) {
-        fprintf(report, "  FAIL %s: running toml2json failed: %s\n", file, strerror(-rc));
-        goto out;
-    }
-    ran = true;
     if (res.status != 1) {
         fprintf(report, "  FAIL %s: expected exit 1 (invalid at line %ld), got %d\n", file, want,
                 res.status);
@@ -498,9 +491,7 @@ out:
     if (ran)
         fp_th_result_free(&res);
     free(err_text);
-    free(toml);
     free(err_path);
-    free(toml_path);
     return ok;
 }
 

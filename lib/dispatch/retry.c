@@ -1,5 +1,5 @@
 /* retry.c: retry decisions, back-off and the re-enqueued payload. */
-#include "queue/retry.h"
+#include "dispatch/retry.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

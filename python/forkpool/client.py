@@ -1,0 +1,256 @@
+"""forkpool.client: the producer side. Adds jobs with the same commands as
+`forkpool enqueue`: XADD P:{Q}:jobs * job JSON, or, with a delay, ZADD
+P:{Q}:delayed (Redis' TIME + delay) JSON; each job is built and checked by
+forkpool.jobs first, so bad input sends nothing.
+
+Needs the redis package (Debian's python3-redis); the worker side does not.
+"""
+import itertools
+import json
+import os
+import re
+import secrets
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import redis  # type: ignore[import]  # Debian ships no stubs for it
+
+from .jobs import (DEFAULT_GROUP, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE,
+                   DEFAULT_URL, Delay, _is_int, build_job, builtin_type, check_queue, delay_ms,
+                   encode_job)
+
+__all__ = ["Client"]
+
+PIPELINE = 1000                    # FP_ADMIN_PIPELINE: commands per round trip
+
+
+class Client:
+    """A producer for one forkpool deployment.
+
+    url: a redis:// or unix:// URL, else $FORKPOOL_REDIS_URL, else
+    redis://127.0.0.1:6379/0. prefix, queue, group and max_job_bytes must
+    match the daemon's redis.prefix, the queue it serves (queues.names),
+    redis.group and limits.max_job_bytes; the defaults are the daemon's.
+    """
+
+    def __init__(self, url: Optional[str] = None, *, prefix: str = DEFAULT_PREFIX,
+                 queue: str = DEFAULT_QUEUE, group: str = DEFAULT_GROUP,
+                 max_job_bytes: int = DEFAULT_MAX_JOB_BYTES) -> None:
+        if not isinstance(prefix, str) or not prefix or re.search(r"[{}\s]", prefix):
+            raise ValueError("prefix must be non-empty, without '{', '}' or white space")
+        if not isinstance(group, str) or not group:
+            raise ValueError("group must be a non-empty string")
+        if not _is_int(max_job_bytes) or max_job_bytes < 0:
+            raise ValueError("max_job_bytes must be a whole number of bytes (0: no limit)")
+        self.url = url or os.environ.get("FORKPOOL_REDIS_URL") or DEFAULT_URL
+        self.prefix = prefix
+        self.queue = check_queue(queue)
+        self.group = group
+        self.max_job_bytes = max_job_bytes
+        self.redis = redis.Redis.from_url(self.url)
+        # Ids for delayed jobs that have none, as `forkpool enqueue --delay`
+        # makes them: members of a sorted set are unique, so two identical
+        # delayed jobs without ids would collapse into one.
+        self._id_prefix = secrets.token_hex(8)
+        self._next_id = itertools.count()
+
+    def key(self, queue: str, kind: str) -> str:
+        """P:{Q}:kind, as fp_queue_key writes it."""
+        return "%s:{%s}:%s" % (self.prefix, queue, kind)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- enqueueing ----------------------------------------------------
+
+    def _prepare(self, type: str, args: Any, queue: Optional[str], delay: Optional[Delay],
+                 job_id: Union[str, int, None], max_attempts: Optional[int],
+                 timeout: Any) -> Tuple[str, Optional[int], bytes, Optional[str]]:
+        """(queue, delay in ms or None, payload, the id to return or None)."""
+        q = self.queue if queue is None else check_queue(queue)
+        ms = None if delay is None else delay_ms(delay)
+        if ms is not None and job_id is None:
+            job_id = "%s-%d" % (self._id_prefix, next(self._next_id))
+        job = build_job(type, args, job_id, max_attempts, timeout)
+        payload = encode_job(job, self.max_job_bytes)
+        return q, ms, payload, None if job_id is None else str(job["id"])
+
+    def enqueue(self, type: str, args: Any = None, queue: Optional[str] = None,
+                delay: Optional[Delay] = None, job_id: Union[str, int, None] = None,
+                max_attempts: Optional[int] = None, timeout: Any = None) -> str:
+        """Adds one job; returns its id: job_id when given, the generated id
+        of a delayed job, else the stream entry id (which the daemon uses as
+        the job's id).
+
+        args: any JSON value, passed to the handler untouched (None: no
+        "args"). delay: seconds, a timedelta or a duration ("30s"); the job
+        is due that long after now by Redis' clock. timeout: seconds, a
+        timedelta or a duration; overrides pool.job_timeout for this job.
+        max_attempts: 1..1000; overrides retry.max_attempts."""
+        return self._send([self._prepare(type, args, queue, delay, job_id, max_attempts,
+                                         timeout)])[0]
+
+    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[str]:
+        """Adds many jobs in pipelines of 1000 commands; each item takes
+        enqueue's arguments by name ({"type": ..., "args": ..., "delay": ...}).
+        Every job is checked before the first is sent, so bad input sends
+        nothing. Returns the ids in order, as enqueue does."""
+        names = {"type", "args", "queue", "delay", "job_id", "max_attempts", "timeout"}
+        prepared = []
+        for i, spec in enumerate(jobs):
+            try:
+                unknown = set(spec) - names
+                if unknown:
+                    raise TypeError("unknown argument %s" % ", ".join(sorted(unknown)))
+                if "type" not in spec:
+                    raise TypeError("no type")
+                prepared.append(self._prepare(spec["type"], spec.get("args"), spec.get("queue"),
+                                              spec.get("delay"), spec.get("job_id"),
+                                              spec.get("max_attempts"), spec.get("timeout")))
+            except (TypeError, ValueError) as e:
+                raise builtin_type(e)("job %d: %s" % (i, e)) from None
+        return self._send(prepared)
+
+    def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]]) -> List[str]:
+        now_ms = self._redis_now_ms() if any(p[1] is not None for p in prepared) else 0
+        ids: List[str] = []
+        for start in range(0, len(prepared), PIPELINE):
+            chunk = prepared[start:start + PIPELINE]
+            pipe = self.redis.pipeline(transaction=False)
+            for q, ms, payload, _ in chunk:
+                if ms is None:
+                    pipe.xadd(self.key(q, "jobs"), {"job": payload})
+                else:
+                    pipe.zadd(self.key(q, "delayed"), {payload: now_ms + ms})
+            replies = pipe.execute()
+            for (_, ms, _, job_id), reply in zip(chunk, replies):
+                ids.append(job_id if job_id is not None else _text(reply))
+        return ids
+
+    def _redis_now_ms(self) -> int:
+        """Redis' clock: every daemon's mover reads due times against it, so
+        a producer whose own clock is off must not set them."""
+        sec, usec = self.redis.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    # ---- reading -------------------------------------------------------
+
+    def stats(self, queues: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """A snapshot of each queue (default: this client's queue), shaped as
+        `forkpool stats --json`: {"group", "prefix", "now_ms", "queues": [{
+        "name", "ready", "ready_exact", "pending", "delayed", "dead",
+        "length", "group_exists", "oldest_ready_id", "oldest_ready_age_ms",
+        "consumers": [{"name", "pending", "idle_ms"}]}]}. One script per
+        queue, the daemon's own (lib/queue/queue_stats.c), so its numbers
+        agree with each other and with `forkpool stats`. Reads only."""
+        names = [self.queue] if queues is None else [check_queue(q) for q in queues]
+        out: List[Dict[str, Any]] = []
+        now_ms = 0
+        for q in names:
+            r = self.redis.eval(STATS_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
+                                self.key(q, "dead"), self.group, READY_COUNT_MAX,
+                                STATS_PAGE)
+            ready, exact, pending, delayed, dead, length, found, oldest, now_ms, consumers = r
+            oldest_id = _text(oldest)
+            age = None
+            if oldest_id:
+                age = max(0, int(now_ms) - int(oldest_id.split("-")[0]))
+            out.append({"name": q, "ready": ready, "ready_exact": bool(exact),
+                        "pending": pending, "delayed": delayed, "dead": dead,
+                        "length": length, "group_exists": bool(found),
+                        "oldest_ready_id": oldest_id or None, "oldest_ready_age_ms": age,
+                        "consumers": [{"name": _text(c[0]), "pending": c[1], "idle_ms": c[2]}
+                                      for c in consumers]})
+        return {"group": self.group, "prefix": self.prefix, "now_ms": now_ms, "queues": out}
+
+    def dead(self, queue: Optional[str] = None, limit: int = 100) -> List[Dict[str, Any]]:
+        """Up to limit entries of the dead stream P:{Q}:dead, oldest first,
+        shaped as `forkpool dead list --json`: {"id", "queue", "job" (the
+        payload, parsed when it is JSON, else its text), "error", "attempts",
+        "failed_at" (Unix ms), "consumer"}; a field the entry lacks is None."""
+        q = self.queue if queue is None else check_queue(queue)
+        if not _is_int(limit) or limit < 1:
+            raise ValueError("limit must be a whole number of at least 1")
+        entries = self.redis.xrange(self.key(q, "dead"), "-", "+", count=limit)
+        return [_dead_entry(q, entry_id, fields) for entry_id, fields in entries]
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Dict[str, Any]:
+    def text(name: str) -> Optional[str]:
+        v = fields.get(name.encode())
+        return None if v is None else _text(v)
+
+    def number(name: str) -> Union[int, str, None]:
+        v = text(name)
+        return int(v) if v is not None and re.fullmatch(r"-?\d{1,18}", v) else v
+
+    raw = text("job")
+    job: Any = raw
+    if raw is not None:
+        try:
+            job = json.loads(raw)
+        except ValueError:
+            pass  # not JSON: shown as its text, as `forkpool dead list --json` does
+    return {"id": _text(entry_id), "queue": queue, "job": job, "error": text("error"),
+            "attempts": number("attempts"), "failed_at": number("failed_at"),
+            "consumer": text("consumer")}
+
+
+# lib/queue/queue_stats.h: FP_ADMIN_READY_COUNT_MAX, FP_QUEUE_STATS_PAGE.
+READY_COUNT_MAX = 10000
+STATS_PAGE = 100
+
+# A copy of fp_queue_stats_script (lib/queue/queue_stats.c), which documents
+# it; python/tests/test_client.py checks that the two are the same text.
+STATS_SCRIPT = (
+    "local jobs, delayed, dead = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local group, cap, page = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ndelayed = redis.call('ZCARD', delayed)\n"
+    "local ndead = redis.call('XLEN', dead)\n"
+    "local len = redis.call('XLEN', jobs)\n"
+    "local ready, exact, pending, found, after, consumers = len, 1, 0, 0, '-', {}\n"
+    "if redis.call('EXISTS', jobs) == 1 then\n"
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
+    "    local f = {}\n"
+    "    for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
+    "    if f['name'] == group then\n"
+    "      found, pending, after = 1, f['pending'], '(' .. f['last-delivered-id']\n"
+    "      if f['lag'] then\n"
+    "        ready = f['lag']\n"
+    "      else\n"
+    "        ready, exact = 0, 0\n"
+    "        local start = after\n"
+    "        while ready < cap do\n"
+    "          local got = redis.call('XRANGE', jobs, start, '+', 'COUNT', page)\n"
+    "          ready = ready + #got\n"
+    "          if #got < page then exact = 1 break end\n"
+    "          start = '(' .. got[#got][1]\n"
+    "        end\n"
+    "        if exact == 0 then ready = math.max(ready, len - pending) end\n"
+    "      end\n"
+    "      for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', jobs, group)) do\n"
+    "        local h = {}\n"
+    "        for k = 1, #c, 2 do h[c[k]] = c[k + 1] end\n"
+    "        consumers[#consumers + 1] = {h['name'], h['pending'], h['idle']}\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local oldest = ''\n"
+    "if ready > 0 then\n"
+    "  local first = redis.call('XRANGE', jobs, after, '+', 'COUNT', 1)\n"
+    "  if #first > 0 then oldest = first[1][1] end\n"
+    "end\n"
+    "return {ready, exact, pending, ndelayed, ndead, len, found, oldest, now, consumers}\n"
+)

@@ -1,0 +1,79 @@
+"""Fixtures: a real redis-server on a free 127.0.0.1 port in a temp dir
+(stopped at the end), a client against it, and the forkpool binary
+(FORKPOOL_BIN, default build/forkpool of this checkout)."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(PYTHON_DIR)
+sys.path.insert(0, PYTHON_DIR)  # the package under test, not an installed one
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    d = tmp_path_factory.mktemp("redis")
+    # A port found free may be taken before redis binds it: try a few.
+    for _ in range(5):
+        port = _free_port()
+        proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port),
+                                 "--save", "", "--appendonly", "no", "--dir", str(d)],
+                                stdout=open(d / "redis.log", "ab"), stderr=subprocess.STDOUT)
+        for _ in range(500):
+            if proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        if proc.poll() is None:
+            break
+    else:
+        pytest.fail("redis-server did not start: %s" % (d / "redis.log").read_text())
+    try:
+        yield "redis://127.0.0.1:%d/0" % port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def client(redis_url):
+    from forkpool import Client
+    c = Client(redis_url)
+    c.redis.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def forkpool_bin():
+    path = os.environ.get("FORKPOOL_BIN")
+    if path:
+        assert os.access(path, os.X_OK), "FORKPOOL_BIN=%s is not executable" % path
+        return path
+    path = os.path.join(REPO, "build", "forkpool")
+    if not os.access(path, os.X_OK):
+        pytest.skip("no forkpool binary: build it or set FORKPOOL_BIN")
+    return path
+
+
+def write_config(path, redis_url, extra=""):
+    path.write_text('[daemon]\nname = "pytest"\n[redis]\nurl = "%s"\n[health]\nlisten = ""\n%s'
+                    % (redis_url, extra))
+    return str(path)
