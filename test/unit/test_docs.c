@@ -3,7 +3,8 @@
  * moves, a stale name sends them nowhere. Every `path` in backticks that
  * starts with a source folder must exist, and every `snake_case_name` in
  * backticks (a function, a key, a metric) must occur as a whole word in the
- * sources, the tests or the example configuration. */
+ * sources, the tests or the example configuration. A `section.key` whose
+ * section is a configuration section must be a key of the schema. */
 #include <ctype.h>
 #include <dirent.h>
 #include <ftw.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "config/config_internal.h"
 #include "harness.h"
 
 static fp_buf_t corpus;  /* every source text, one after the other */
@@ -110,6 +112,28 @@ static bool is_name(char *s)
     return true;
 }
 
+/* `section.key` naming a configuration key that the schema does not have
+ * ([handlers] keys are the handlers' own, so not checked; `redis.call` and
+ * `redis.pcall` are the scripts' Lua API). */
+static bool is_stale_config_key(const char *s)
+{
+    if (strcmp(s, "redis.call") == 0 || strcmp(s, "redis.pcall") == 0)
+        return false;
+    const char *dot = strchr(s, '.');
+    char section[64];
+    size_t n = dot != NULL ? (size_t)(dot - s) : 0;
+    if (n == 0 || n >= sizeof section || strchr(dot + 1, '.') != NULL || dot[1] == '\0')
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '.')
+            return false;
+    memcpy(section, s, n);
+    section[n] = '\0';
+    if (strcmp(section, FP__CONFIG_HANDLERS) == 0 || !fp__config_is_section(section))
+        return false;
+    return fp__config_find_key(section, dot + 1) == NULL;
+}
+
 /* Checks every `span` of one document; returns how many are stale. */
 static int check_document(const char *root, const char *name)
 {
@@ -137,6 +161,9 @@ static int check_document(const char *root, const char *name)
             snprintf(full, sizeof full, "%s/%s", root, span);
             if (is_source_path(span) && access(full, F_OK) != 0) {
                 print_error("%s: `%s` does not exist\n", name, span);
+                stale++;
+            } else if (is_stale_config_key(span)) {
+                print_error("%s: `%s` is not a configuration key\n", name, span);
                 stale++;
             } else if (is_name(span) && !corpus_has_word(span)) {
                 print_error("%s: `%s` is named nowhere in the sources\n", name, span);
@@ -188,6 +215,11 @@ static void test_checker_catches_stale_names(void **state)
     assert_true(is_source_path("lib/pool/pool.c"));
     assert_false(is_source_path("P:{Q}:jobs"));
     assert_false(is_source_path("fuzz/corpus/NAME/"));
+    assert_false(is_stale_config_key("pool.max_memory_per_child"));
+    assert_true(is_stale_config_key("pool.max_memory"));
+    assert_false(is_stale_config_key("handlers.word_stats"));
+    assert_false(is_stale_config_key("plugin.h"));
+    assert_false(is_stale_config_key("redis.pcall"));
 }
 
 int main(void)
