@@ -10,6 +10,9 @@ packages=(
   # python/tests: pytest, the producer's Redis client, and pip + setuptools
   # for the offline `pip install ./python` test, mypy for its annotations.
   python3-pytest python3-redis python3-pip python3-setuptools mypy
+  # systemd-analyze, for unit.systemd_verify (contrib/systemd); installed
+  # and configured in a container too, where it is not PID 1.
+  systemd
 )
 
 missing=()

@@ -169,6 +169,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
     if (slot->generation != sup->reload.generation)
         return;
     sup->reload.unproven = false;
+    fp_sup_notify_ready(sup); /* the reload is rolled out */
     if (sup->reload.held_back >= 0) {
         fp_slot_t *old = sup->pool.slots[sup->reload.held_back];
         if (old->state == FP_CHILD_IDLE || old->state == FP_CHILD_BUSY)
@@ -252,6 +253,7 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
             sup->children.pool_was_ready = true;
             fp_log_info(LOG, "pool ready: %zu children in %lld ms", sup->pool.target,
                         (long long)(fp_os_now_ms() - sup->counters.start_ms));
+            fp_sup_notify_ready(sup);
         }
         if (sup->state != SUP_RUNNING)
             fp_sup_send_stop(sup, slot);

@@ -71,6 +71,7 @@ void fp_sup_undo_reload(fp_supervisor_t *sup, const char *why)
     fp_log_error(LOG, "reload failed: its children cannot start (%s); keeping %s and its "
                       "children, send HUP again once fixed",
                  why, sup->cfg->source);
+    fp_sup_notify_ready(sup); /* back to serving the previous configuration */
     fp_sup_top_up(sup);
 }
 
@@ -128,6 +129,7 @@ void fp_sup_on_reload_signal(uv_signal_t *handle, int signum)
     fp_supervisor_t *sup = handle->data;
     if (sup->state != SUP_RUNNING)
         return;
+    fp_sup_notify_reloading(sup);
     const char *path = strcmp(sup->cfg->source, "(defaults)") == 0 ? NULL : sup->cfg->source;
     fp_config_t *cfg = NULL;
     fp_err_t err;
@@ -135,11 +137,13 @@ void fp_sup_on_reload_signal(uv_signal_t *handle, int signum)
     fp_config_t **grown = realloc(sup->reload.configs, (sup->reload.nconfigs + 1) * sizeof *grown);
     if (grown == NULL) {
         fp_log_error(LOG, "reload failed: out of memory; keeping the current configuration");
+        fp_sup_notify_ready(sup);
         return;
     }
     sup->reload.configs = grown;
     if (fp_config_load(path, &cfg, &err) < 0) {
         reload_load_failed(sup, &err);
+        fp_sup_notify_ready(sup); /* refused: the running configuration serves on */
         return;
     }
     sup->reload.configs[sup->reload.nconfigs++] = cfg;

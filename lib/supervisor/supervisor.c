@@ -147,11 +147,61 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     fp_sup_dispatch(sup);
 }
 
+void fp_sup_notify_ready(fp_supervisor_t *sup)
+{
+    sup_notify_t *n = &sup->notify;
+    if (sup->state != SUP_RUNNING)
+        return;
+    char status[START_ERROR_MAX + 64];
+    if (!n->ready_sent) {
+        /* systemd starts what is ordered after this unit on READY=1: a pool
+         * without its queue, or a queue without children, serves nothing. */
+        if (!sup->children.pool_was_ready || !sup->redis.ready)
+            return;
+        n->ready_sent = true;
+        snprintf(status, sizeof status, "serving: %zu children, queue connected, consumer %s",
+                 sup->pool.target, sup->cfg->daemon.name);
+    } else if (n->reloading) {
+        if (sup->reload.error[0] != '\0')
+            snprintf(status, sizeof status, "reload failed, serving the previous configuration: %s",
+                     sup->reload.error);
+        else
+            snprintf(status, sizeof status, "reloaded: generation %u, %zu children",
+                     (unsigned)sup->reload.generation, sup->pool.target);
+    } else {
+        return;
+    }
+    n->reloading = false;
+    fp_notify_send(&n->sender, FP_NOTIFY_READY, status);
+}
+
+void fp_sup_notify_reloading(fp_supervisor_t *sup)
+{
+    /* Before the first READY=1 systemd still waits for the start; the
+     * reload is part of it. */
+    if (!sup->notify.ready_sent || sup->state != SUP_RUNNING)
+        return;
+    sup->notify.reloading = true;
+    fp_notify_send(&sup->notify.sender, FP_NOTIFY_RELOADING, "reloading the configuration");
+}
+
+static void notify_stopping(fp_supervisor_t *sup, const char *why)
+{
+    if (sup->notify.stopping_sent)
+        return;
+    sup->notify.stopping_sent = true;
+    char status[256];
+    snprintf(status, sizeof status, "stopping: %s", why);
+    fp_notify_send(&sup->notify.sender, FP_NOTIFY_STOPPING, status);
+}
+
 static void on_queue_ready(void *ctx, bool ready)
 {
     fp_supervisor_t *sup = ctx;
     sup->redis.ready = ready;
     fp_sup_update_want(sup);
+    if (ready)
+        fp_sup_notify_ready(sup);
     if (ready && sup->health != NULL)
         fp_queue_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
 }
@@ -227,6 +277,7 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
     if (sup->state != SUP_RUNNING)
         return;
     sup->state = SUP_DRAINING;
+    notify_stopping(sup, why);
     fp_log_info(LOG, "draining (%s): %zu jobs running, waiting up to %lld ms", why,
                 fp_pool_count(&sup->pool, FP_CHILD_BUSY),
                 (long long)sup->cfg->daemon.shutdown_timeout_ms);
@@ -251,6 +302,7 @@ void fp_sup_terminate(fp_supervisor_t *sup, const char *why)
     if (sup->state == SUP_TERMINATING)
         return;
     sup->state = SUP_TERMINATING;
+    notify_stopping(sup, why);
     fp_log_warn(LOG, "stopping at once (%s); running jobs stay pending for recovery", why);
     for (size_t i = 0; i < sup->pool.capacity; i++) {
         fp_slot_t *slot = sup->pool.slots[i];
@@ -350,9 +402,14 @@ static void on_lease_refused(void *ctx, const char *why)
 static int start(fp_supervisor_t *sup, fp_err_t *err)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* Before any fork or thread: it takes NOTIFY_SOCKET and WATCHDOG_* out
+     * of the environment children are made from. */
+    fp_notify_open(&sup->notify.sender);
     int rc = init_handles(sup);
     if (rc < 0)
         return fp_err_set(err, rc, "cannot watch signals: %s", uv_strerror(rc));
+    if ((rc = fp_notify_watchdog_start(&sup->notify.sender, &sup->loop)) < 0)
+        return fp_err_set(err, rc, "cannot start the watchdog timer: %s", uv_strerror(rc));
     if ((rc = fp_metrics_new(0, &sup->metrics)) < 0)
         return fp_err_set(err, rc, "out of memory for metrics");
     /* The listener is bound before the first fork; children close it with
@@ -431,6 +488,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     sup->cfg = cfg;
     sup->opts = *opts;
     sup->reload.held_back = -1;
+    sup->notify.sender.fd = -1;
     sup->counters.start_ms = fp_os_now_ms();
     sup->queue_names = (const char *const *)cfg->queues.names.items;
     sup->nqueues = cfg->queues.names.count;
@@ -470,6 +528,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     while ((held = fp_held_wait_pop(&sup->held)) != NULL)
         fp_held_free(held);
     fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
+    fp_notify_close(&sup->notify.sender);
     fp_metrics_free(sup->metrics);
     fp_pool_free(&sup->pool);
     fp_plugins_free(sup->plugins);

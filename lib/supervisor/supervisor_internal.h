@@ -29,6 +29,7 @@
 #include "queue/admin.h"
 #include "queue/name_lease.h"
 #include "queue/queue.h"
+#include "supervisor/notify.h"
 #include "supervisor/supervisor.h"
 
 #define START_ERROR_MAX 256
@@ -112,6 +113,14 @@ typedef struct sup_counters_s {
     int64_t last_outcome_ms; /* when the last job was settled */
 } sup_counters_t;
 
+/* What systemd was told (supervisor.c; the messages are notify.c's). */
+typedef struct sup_notify_s {
+    fp_notify_t sender; /* its socket is -1 without $NOTIFY_SOCKET: nothing is sent */
+    bool ready_sent;    /* READY=1 went once the pool was ready and the queue connected */
+    bool reloading;     /* RELOADING=1 went; READY=1 follows when the reload ends */
+    bool stopping_sent;
+} sup_notify_t;
+
 /* The ledger and its writer's health. */
 typedef struct sup_ledger_s {
     fp_ledger_t *writer; /* NULL when ledger.path is empty */
@@ -144,6 +153,7 @@ struct fp_supervisor_s {
     fp_health_t *health; /* NULL when health.listen is empty */
     sup_ledger_t ledger;
     fp_metrics_t *metrics;
+    sup_notify_t notify;
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -166,6 +176,12 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup);
 void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why);
 /* Stop now: kill the children; their jobs stay pending in Redis. */
 void fp_sup_terminate(fp_supervisor_t *sup, const char *why);
+/* Telling systemd: READY=1 once the pool is ready and the queue connected
+ * (whichever comes second), and again when a reload ends (rolled out,
+ * refused or undone); RELOADING=1 when a HUP is taken after that first
+ * READY=1. Each is a no-op when there is nothing to say. */
+void fp_sup_notify_ready(fp_supervisor_t *sup);
+void fp_sup_notify_reloading(fp_supervisor_t *sup);
 /* Closes a handle that was initialised and is not closing yet. */
 void fp_sup_close_handle(uv_handle_t *handle);
 
