@@ -26,7 +26,7 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
 {
     int64_t elapsed_ms = held->started_at_ms > 0 ? fp_os_now_ms() - held->started_at_ms : -1;
     const char *type = held->job.type != NULL ? held->job.type : "(invalid)";
-    const char *queue = sup->queue_names[held->queue];
+    const char *queue = sup->redis.names[held->queue];
     bool known = fp_handler_label_known(&sup->registry, sup->cfg, held->job.type,
                                         o == FP_OUTCOME_OK,
                                         fp_metrics_has(sup->metrics, queue, held->job.type));
@@ -35,7 +35,7 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
     if (sup->ledger.writer == NULL)
         return;
     fp_ledger_row_t row = {
-        .queue = sup->queue_names[held->queue],
+        .queue = sup->redis.names[held->queue],
         .entry_id = held->entry_id,
         .job_id = held->job.id,
         .type = type,
@@ -74,7 +74,7 @@ void fp_sup_job_answered(fp_supervisor_t *sup, fp_held_t *held, const fp_msg_t *
 static void job_dead_as(fp_supervisor_t *sup, fp_held_t *held, const char *why,
                         fp_metrics_outcome_t outcome)
 {
-    const char *queue = sup->queue_names[held->queue];
+    const char *queue = sup->redis.names[held->queue];
     char attempt[24];
     snprintf(attempt, sizeof attempt, "%lld", (long long)(held->job.attempt + 1));
     const char *kv[] = {"queue", queue, "job", fp_held_name(held), "attempt", attempt, NULL};
@@ -117,7 +117,7 @@ void fp_sup_job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, b
                                         fp_sup_next_random(sup));
     char attempt[24];
     snprintf(attempt, sizeof attempt, "%lld", (long long)attempts);
-    const char *kv[] = {"queue", sup->queue_names[held->queue], "job", fp_held_name(held),
+    const char *kv[] = {"queue", sup->redis.names[held->queue], "job", fp_held_name(held),
                         "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed, retrying in %lld ms: %s", held->job.type,
               (long long)delay, why);

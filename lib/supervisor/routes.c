@@ -34,7 +34,7 @@ void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
         q = (fp_metrics_queue_t){st->ready, st->pending, st->delayed, st->dead,
                                  st->oldest_age_ms >= 0 ? (double)st->oldest_age_ms / 1000.0 : 0.0};
     }
-    fp_metrics_set_queue(sup->metrics, sup->queue_names[queue], &q);
+    fp_metrics_set_queue(sup->metrics, sup->redis.names[queue], &q);
 }
 
 /* Queue depths are read on a timer, never per scrape: a scrape storm cannot
@@ -170,8 +170,8 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddStringToObject(doc, "state", sup->state == SUP_RUNNING ? (sup->quiet ? "quiet" : "running")
                                                                     : "draining");
     cJSON *queues = cJSON_AddArrayToObject(doc, "queues");
-    for (size_t i = 0; i < sup->nqueues; i++)
-        cJSON_AddItemToArray(queues, cJSON_CreateString(sup->queue_names[i]));
+    for (size_t i = 0; i < sup->redis.nnames; i++)
+        cJSON_AddItemToArray(queues, cJSON_CreateString(sup->redis.names[i]));
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i]->state != FP_CHILD_FREE)

@@ -428,10 +428,10 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready};
     static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
-    rc = fp_queue_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &events, sup,
+    rc = fp_queue_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &events, sup,
                       &sup->redis.queue, err);
     if (rc == 0)
-        rc = fp_lease_new(&sup->loop, sup->cfg, sup->queue_names, sup->nqueues, &lease_events, sup,
+        rc = fp_lease_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &lease_events, sup,
                           &sup->redis.lease, err);
     if (rc < 0)
         return rc;
@@ -443,9 +443,9 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     if (sup->health != NULL)
         uv_timer_start(&sup->timers.sample, fp_sup_on_sample_timer, 200, SAMPLE_INTERVAL_MS);
     char names[256] = "";
-    for (size_t i = 0, used = 0; i < sup->nqueues && used < sizeof names; i++)
+    for (size_t i = 0, used = 0; i < sup->redis.nnames && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
-                                 sup->queue_names[i]);
+                                 sup->redis.names[i]);
     fp_log_info(LOG, "started: %zu %s children, prefetch %zu, pipeline %zu, queues %s, consumer %s",
                 sup->pool.target, sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
                 sup->pool.prefetch, sup->pool.pipeline, names, sup->cfg->daemon.name);
@@ -490,11 +490,11 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     sup->reload.held_back = -1;
     sup->notify.sender.fd = -1;
     sup->counters.start_ms = fp_os_now_ms();
-    sup->queue_names = (const char *const *)cfg->queues.names.items;
-    sup->nqueues = cfg->queues.names.count;
+    sup->redis.names = (const char *const *)cfg->queues.names.items;
+    sup->redis.nnames = cfg->queues.names.count;
     if (opts->queues != NULL && opts->nqueues > 0) {
-        sup->queue_names = opts->queues;
-        sup->nqueues = opts->nqueues;
+        sup->redis.names = opts->queues;
+        sup->redis.nnames = opts->nqueues;
     }
     fp_registry_init_builtin(&sup->registry);
     sup->random = ((uint64_t)getpid() << 32) ^ (uint64_t)fp_os_unix_ms() ^ 0x9E3779B97F4A7C15ULL;

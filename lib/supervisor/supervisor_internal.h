@@ -42,6 +42,8 @@ typedef struct fp_supervisor_s fp_supervisor_t;
 
 /* The queue and the claim on daemon.name, and what they said last. */
 typedef struct sup_redis_s {
+    const char *const *names; /* the queues consumed: the config's, or run --queue's */
+    size_t nnames;
     fp_queue_t *queue;
     fp_lease_t *lease; /* the claim on daemon.name; the queue starts once held */
     bool lease_held;
@@ -133,8 +135,6 @@ struct fp_supervisor_s {
     uv_loop_t loop;
     const fp_config_t *cfg;
     fp_run_opts_t opts;
-    const char *const *queue_names;
-    size_t nqueues;
     fp_registry_t registry;
     fp_plugins_t *plugins; /* loaded after the drop; children inherit them */
     fp_pool_t pool;
