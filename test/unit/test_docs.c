@@ -91,7 +91,8 @@ static bool corpus_has_word(const char *word)
 static bool is_source_path(const char *s)
 {
     static const char *const roots[] = {"lib/", "cmd/", "include/", "scripts/", "bench/",
-                                        "test/", "docs/", "examples/", "fuzz/", "python/"};
+                                        "test/", "docs/", "examples/", "fuzz/", "python/",
+                                        "man/", "contrib/"};
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
         if (strncmp(s, roots[i], strlen(roots[i])) == 0) /* capitals: a placeholder, NAME */
             return strpbrk(s, " *<>{}ABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL;
@@ -213,6 +214,7 @@ static void test_checker_catches_stale_names(void **state)
     assert_false(is_name(b));
     assert_true(is_name(c));
     assert_true(is_source_path("lib/pool/pool.c"));
+    assert_true(is_source_path("man/forkpool.1"));
     assert_false(is_source_path("P:{Q}:jobs"));
     assert_false(is_source_path("fuzz/corpus/NAME/"));
     assert_false(is_stale_config_key("pool.max_memory_per_child"));
