@@ -322,10 +322,23 @@ static int check_config_page(const char *page)
     return bad;
 }
 
+/* The .TH line names the version the build has (project() in CMakeLists.txt). */
+static void assert_page_version(const char *page, const char *name)
+{
+    const char *th = strstr(page, "\n.TH ");
+    assert_non_null(th);
+    size_t len = strcspn(th + 1, "\n");
+    if (memmem(th, len + 1, "\"forkpool " FP_VERSION "\"", strlen("\"forkpool " FP_VERSION "\"")) ==
+        NULL)
+        fail_msg("%s: the .TH line should name \"forkpool %s\": %.*s", name, FP_VERSION, (int)len,
+                 th + 1);
+}
+
 static void command_page_matches_binary(void **state)
 {
     (void)state;
     char *page = read_source("man/forkpool.1");
+    assert_page_version(page, "forkpool.1");
     assert_int_equal(check_command_page(page), 0);
     free(page);
 }
@@ -334,6 +347,7 @@ static void config_page_matches_schema(void **state)
 {
     (void)state;
     char *page = read_source("man/forkpool.toml.5");
+    assert_page_version(page, "forkpool.toml.5");
     assert_int_equal(check_config_page(page), 0);
     free(page);
 }
