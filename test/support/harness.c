@@ -62,6 +62,17 @@ char *fp_th_read_file(const char *path, size_t *len)
     return buf;
 }
 
+char *fp_th_read_source(const char *rel, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
+    size_t ignored;
+    char *text = fp_th_read_file(path, len != NULL ? len : &ignored);
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+    return text;
+}
+
 int fp_th_write_file(const char *path, const void *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -13,6 +13,9 @@ const char *fp_th_env(const char *name);
 
 /* Whole file into a NUL-terminated heap buffer (free()); NULL on error. */
 char *fp_th_read_file(const char *path, size_t *len);
+/* A file of the source tree, rel to FP_SOURCE_DIR, whole (free()); the test
+ * fails when it cannot be read. len may be NULL. */
+char *fp_th_read_source(const char *rel, size_t *len);
 
 /* Whether some line of text, split where any common reader splits lines
  * (\n \r \v \f \x1c-\x1e, NEL, U+2028/9: Python's splitlines), starts

@@ -22,6 +22,7 @@
 #include "config/config_internal.h"
 #include "config/config.h"
 #include "harness.h"
+#include "schema_text.h"
 
 #define KB (INT64_C(1) << 10)
 #define MB (INT64_C(1) << 20)
@@ -77,16 +78,6 @@ static const char *source_path(const char *rel)
     static char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
     return path;
-}
-
-/* A file of the source tree, whole; the test fails if it cannot be read. */
-static char *read_source(const char *rel, size_t *len)
-{
-    const char *path = source_path(rel);
-    char *text = fp_th_read_file(path, len);
-    if (text == NULL)
-        fail_msg("cannot read %s", path);
-    return text;
 }
 
 static void assert_strv_equal(const fp_strv_t *a, const fp_strv_t *b)
@@ -214,7 +205,7 @@ static void example_lists_every_key(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_source("config.example.toml", &len);
+    char *text = fp_th_read_source("config.example.toml", &len);
     fp_err_t err = {0};
     fp_toml_node_t *doc = fp_toml_parse(text, len, &err);
     assert_non_null(doc);
@@ -275,31 +266,6 @@ static char *doc_row(const char *part, size_t len, const char *key)
     return row;
 }
 
-/* A row's default as docs/config.md writes it: the TOML text that sets it,
- * in backquotes, the way config.example.toml spells it. */
-static void doc_default(const fp__ckey_t *k, char *buf, size_t size)
-{
-    switch (k->type) {
-    case FP__CT_STRING:
-    case FP__CT_DURATION:
-    case FP__CT_SIZE:
-    case FP__CT_ENUM: snprintf(buf, size, "`\"%s\"`", k->def_text); break;
-    case FP__CT_INT: snprintf(buf, size, "`%" PRId64 "`", k->def_int); break;
-    case FP__CT_BOOL: snprintf(buf, size, "`%s`", k->def_int ? "true" : "false"); break;
-    case FP__CT_STRV: {
-        size_t used = (size_t)snprintf(buf, size, "`[");
-        for (size_t i = 0; k->def_strv != NULL && k->def_strv[i] != NULL && used < size; i++)
-            used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", i ? ", " : "",
-                                     k->def_strv[i]);
-        if (used < size)
-            snprintf(buf + used, size - used, "]`");
-        break;
-    }
-    case FP__CT_WEIGHTS:
-    case FP__CT_ENV: snprintf(buf, size, "`{}`"); break;
-    }
-}
-
 static bool schema_has_section(const char *section)
 {
     for (size_t i = 0; i < fp__config_schema_len; i++)
@@ -326,7 +292,7 @@ static void docs_match_schema(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_source("docs/config.md", &len);
+    char *text = fp_th_read_source("docs/config.md", &len);
 
     for (size_t i = 0; i < fp__config_schema_len; i++) {
         const fp__ckey_t *k = &fp__config_schema[i];
@@ -337,8 +303,9 @@ static void docs_match_schema(void **state)
         char *row = doc_row(part, plen, k->key);
         if (row == NULL)
             fail_msg("docs/config.md lacks a row \"| `%s` |\" under [%s]", k->key, k->section);
-        char def[256];
-        doc_default(k, def, sizeof def);
+        char toml[252], def[256]; /* the row gives it in backquotes */
+        fp_ts_default_toml(k, toml, sizeof toml);
+        snprintf(def, sizeof def, "`%s`", toml);
         if (strstr(row, def) == NULL)
             fail_msg("docs/config.md: [%s] %s should give the default %s\n  row: %s", k->section,
                      k->key, def, row);
@@ -378,7 +345,7 @@ static void example_handler_block_is_valid(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_source("config.example.toml", &len);
+    char *text = fp_th_read_source("config.example.toml", &len);
     char *block = strstr(text, "# [handlers.record_event]\n# database = \"events.db\"");
     assert_non_null(block);
     block[0] = ' ';

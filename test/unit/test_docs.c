@@ -138,11 +138,7 @@ static bool is_stale_config_key(const char *s)
 /* Checks every `span` of one document; returns how many are stale. */
 static int check_document(const char *root, const char *name)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, name);
-    size_t len = 0;
-    char *text = fp_th_read_file(path, &len);
-    assert_non_null(text);
+    char *text = fp_th_read_source(name, NULL);
     int stale = 0;
     for (char *p = text; (p = strchr(p, '`')) != NULL;) {
         if (strncmp(p, "```", 3) == 0) { /* a code block is an example, not a reference */

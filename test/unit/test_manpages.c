@@ -20,19 +20,9 @@
 
 #include "config/config_internal.h"
 #include "harness.h"
+#include "schema_text.h"
 
 #define MAX_WORDS 64
-
-static char *read_source(const char *rel)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
-    size_t len;
-    char *text = fp_th_read_file(path, &len);
-    if (text == NULL)
-        fail_msg("cannot read %s", path);
-    return text;
-}
 
 /* What `forkpool ARGS...` prints on stdout (exit 0 expected); free(). */
 static char *help_of(const char *command)
@@ -224,31 +214,6 @@ static int check_command_page(const char *page)
     return bad;
 }
 
-/* A key's default as the page writes it: the TOML text that sets it (as
- * docs/config.md writes it, without the backquotes). */
-static void page_default(const fp__ckey_t *k, char *buf, size_t size)
-{
-    switch (k->type) {
-    case FP__CT_STRING:
-    case FP__CT_DURATION:
-    case FP__CT_SIZE:
-    case FP__CT_ENUM: snprintf(buf, size, "\"%s\"", k->def_text); break;
-    case FP__CT_INT: snprintf(buf, size, "%" PRId64, k->def_int); break;
-    case FP__CT_BOOL: snprintf(buf, size, "%s", k->def_int ? "true" : "false"); break;
-    case FP__CT_STRV: {
-        size_t used = (size_t)snprintf(buf, size, "[");
-        for (size_t i = 0; k->def_strv != NULL && k->def_strv[i] != NULL && used < size; i++)
-            used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", i ? ", " : "",
-                                     k->def_strv[i]);
-        if (used < size)
-            snprintf(buf + used, size - used, "]");
-        break;
-    }
-    case FP__CT_WEIGHTS:
-    case FP__CT_ENV: snprintf(buf, size, "{}"); break;
-    }
-}
-
 static bool schema_has_key(const char *section, const char *key, size_t keylen)
 {
     for (size_t i = 0; i < fp__config_schema_len; i++)
@@ -287,7 +252,7 @@ static int check_config_page(const char *page)
         const char *line = entry + n;
         size_t llen = strcspn(line, "\n");
         char def[256], want[300];
-        page_default(k, def, sizeof def);
+        fp_ts_default_toml(k, def, sizeof def);
         int w = snprintf(want, sizeof want, "; default: %s", def);
         if (llen < (size_t)w || memcmp(line + llen - (size_t)w, want, (size_t)w) != 0) {
             print_error("forkpool.toml.5: [%s] %s should give the default %s\n  line: %.*s\n",
@@ -337,7 +302,7 @@ static void assert_page_version(const char *page, const char *name)
 static void command_page_matches_binary(void **state)
 {
     (void)state;
-    char *page = read_source("man/forkpool.1");
+    char *page = fp_th_read_source("man/forkpool.1", NULL);
     assert_page_version(page, "forkpool.1");
     assert_int_equal(check_command_page(page), 0);
     free(page);
@@ -346,7 +311,7 @@ static void command_page_matches_binary(void **state)
 static void config_page_matches_schema(void **state)
 {
     (void)state;
-    char *page = read_source("man/forkpool.toml.5");
+    char *page = fp_th_read_source("man/forkpool.toml.5", NULL);
     assert_page_version(page, "forkpool.toml.5");
     assert_int_equal(check_config_page(page), 0);
     free(page);
@@ -365,22 +330,22 @@ static void cut(char *text, const char *what)
 static void checks_catch_drift(void **state)
 {
     (void)state;
-    char *page = read_source("man/forkpool.1");
+    char *page = fp_th_read_source("man/forkpool.1", NULL);
     cut(page, ".B \\-\\-burst\n");
     assert_int_equal(check_command_page(page), 1);
     cut(page, ".B purge\n");
     assert_int_equal(check_command_page(page), 2);
     free(page);
-    page = read_source("man/forkpool.1");
+    page = fp_th_read_source("man/forkpool.1", NULL);
     cut(page, "\n.SS version");
     assert_int_equal(check_command_page(page), 1);
     free(page);
 
-    page = read_source("man/forkpool.toml.5");
+    page = fp_th_read_source("man/forkpool.toml.5", NULL);
     cut(page, "\n.TP\n.B max_connections");
     assert_int_equal(check_config_page(page), 1);
     free(page);
-    page = read_source("man/forkpool.toml.5");
+    page = fp_th_read_source("man/forkpool.toml.5", NULL);
     cut(page, "default: \"25s\"");
     assert_int_equal(check_config_page(page), 1);
     free(page);

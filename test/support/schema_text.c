@@ -1,0 +1,28 @@
+/* schema_text.c: see schema_text.h. */
+#include "schema_text.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+void fp_ts_default_toml(const fp__ckey_t *k, char *buf, size_t size)
+{
+    switch (k->type) {
+    case FP__CT_STRING:
+    case FP__CT_DURATION:
+    case FP__CT_SIZE:
+    case FP__CT_ENUM: snprintf(buf, size, "\"%s\"", k->def_text); break;
+    case FP__CT_INT: snprintf(buf, size, "%" PRId64, k->def_int); break;
+    case FP__CT_BOOL: snprintf(buf, size, "%s", k->def_int ? "true" : "false"); break;
+    case FP__CT_STRV: {
+        size_t used = (size_t)snprintf(buf, size, "[");
+        for (size_t i = 0; k->def_strv != NULL && k->def_strv[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", i ? ", " : "",
+                                     k->def_strv[i]);
+        if (used < size)
+            snprintf(buf + used, size - used, "]");
+        break;
+    }
+    case FP__CT_WEIGHTS:
+    case FP__CT_ENV: snprintf(buf, size, "{}"); break;
+    }
+}
