@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/os.h"
 
 #define LOG "notify"
 
@@ -133,20 +133,13 @@ bool fp_notify_enabled(const fp_notify_t *n)
     return n->fd >= 0;
 }
 
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void fp_notify_send(fp_notify_t *n, fp_notify_kind_t kind, const char *status)
 {
     if (n->fd < 0)
         return;
     char msg[FP_NOTIFY_MSG_MAX];
     int len = fp_notify_format(msg, sizeof msg, kind, status,
-                               kind == FP_NOTIFY_RELOADING ? monotonic_usec() : 0);
+                               kind == FP_NOTIFY_RELOADING ? (uint64_t)fp_os_now_us() : 0);
     if (len < 0)
         return;
     /* Non-blocking: a full or missing receiver costs one message, never the loop. */
