@@ -33,14 +33,33 @@ const char *fp_held_name(const fp_held_t *held)
     return held->job.id != NULL ? held->job.id : held->entry_id;
 }
 
-void fp_held_wait_push(fp_held_table_t *table, fp_held_t *held)
+/* The waiting list and each child's list are the same FIFO, kept as a head
+ * and a tail pointer where they live. */
+static void fifo_push(fp_held_t **head, fp_held_t **tail, fp_held_t *held)
 {
     held->next = NULL;
-    if (table->wait_tail != NULL)
-        table->wait_tail->next = held;
+    if (*tail != NULL)
+        (*tail)->next = held;
     else
-        table->wait_head = held;
-    table->wait_tail = held;
+        *head = held;
+    *tail = held;
+}
+
+static fp_held_t *fifo_pop(fp_held_t **head, fp_held_t **tail)
+{
+    fp_held_t *held = *head;
+    if (held != NULL) {
+        *head = held->next;
+        if (*head == NULL)
+            *tail = NULL;
+        held->next = NULL;
+    }
+    return held;
+}
+
+void fp_held_wait_push(fp_held_table_t *table, fp_held_t *held)
+{
+    fifo_push(&table->wait_head, &table->wait_tail, held);
 }
 
 void fp_held_wait_push_front(fp_held_table_t *table, fp_held_t *held)
@@ -53,36 +72,19 @@ void fp_held_wait_push_front(fp_held_table_t *table, fp_held_t *held)
 
 fp_held_t *fp_held_wait_pop(fp_held_table_t *table)
 {
-    fp_held_t *held = table->wait_head;
-    if (held != NULL) {
-        table->wait_head = held->next;
-        if (table->wait_head == NULL)
-            table->wait_tail = NULL;
-        held->next = NULL;
-    }
-    return held;
+    return fifo_pop(&table->wait_head, &table->wait_tail);
 }
 
 void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held)
 {
-    held->next = NULL;
-    if (slot->job_tail != NULL)
-        slot->job_tail->next = held;
-    else
-        slot->job = held;
-    slot->job_tail = held;
+    fifo_push(&slot->job, &slot->job_tail, held);
     slot->depth++;
 }
 
 fp_held_t *fp_held_slot_pop(fp_slot_t *slot)
 {
-    fp_held_t *held = slot->job;
-    if (held != NULL) {
-        slot->job = held->next;
-        if (slot->job == NULL)
-            slot->job_tail = NULL;
-        held->next = NULL;
+    fp_held_t *held = fifo_pop(&slot->job, &slot->job_tail);
+    if (held != NULL)
         slot->depth--;
-    }
     return held;
 }
