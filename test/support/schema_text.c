@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 void fp_ts_default_toml(const fp__ckey_t *k, char *buf, size_t size)
 {
@@ -25,4 +26,14 @@ void fp_ts_default_toml(const fp__ckey_t *k, char *buf, size_t size)
     case FP__CT_WEIGHTS:
     case FP__CT_ENV: snprintf(buf, size, "{}"); break;
     }
+}
+
+bool fp_ts_schema_has_key(const char *section, const char *key, size_t keylen)
+{
+    char word[128];
+    if (keylen >= sizeof word)
+        return false;
+    memcpy(word, key, keylen);
+    word[keylen] = '\0';
+    return fp__config_find_key(section, word) != NULL;
 }

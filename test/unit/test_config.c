@@ -266,24 +266,6 @@ static char *doc_row(const char *part, size_t len, const char *key)
     return row;
 }
 
-static bool schema_has_section(const char *section)
-{
-    for (size_t i = 0; i < fp__config_schema_len; i++)
-        if (strcmp(fp__config_schema[i].section, section) == 0)
-            return true;
-    return false;
-}
-
-static bool schema_has_key(const char *section, const char *key, size_t keylen)
-{
-    for (size_t i = 0; i < fp__config_schema_len; i++)
-        if (strcmp(fp__config_schema[i].section, section) == 0 &&
-            strlen(fp__config_schema[i].key) == keylen &&
-            strncmp(fp__config_schema[i].key, key, keylen) == 0)
-            return true;
-    return false;
-}
-
 /* docs/config.md and the schema agree both ways: every key of the table has
  * its row, with its default, in its section's part; and every section part
  * and key row of the page is in the table ([handlers.NAME] is free-form, so
@@ -320,7 +302,7 @@ static void docs_match_schema(void **state)
         char section[128];
         snprintf(section, sizeof section, "%.*s", (int)(close - name), name);
         bool handlers = strcmp(section, "handlers.NAME") == 0;
-        if (!handlers && !schema_has_section(section))
+        if (!handlers && !fp__config_is_section(section))
             fail_msg("docs/config.md has a part [%s], a section the schema does not have",
                      section);
         size_t plen = 0;
@@ -331,7 +313,7 @@ static void docs_match_schema(void **state)
             const char *key = r + strlen("\n| `");
             const char *kend = strchr(key, '`');
             assert_non_null(kend);
-            if (handlers || !schema_has_key(section, key, (size_t)(kend - key)))
+            if (handlers || !fp_ts_schema_has_key(section, key, (size_t)(kend - key)))
                 fail_msg("docs/config.md names [%s] %.*s, a key the schema does not have",
                          section, (int)(kend - key), key);
         }

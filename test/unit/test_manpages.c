@@ -214,16 +214,6 @@ static int check_command_page(const char *page)
     return bad;
 }
 
-static bool schema_has_key(const char *section, const char *key, size_t keylen)
-{
-    for (size_t i = 0; i < fp__config_schema_len; i++)
-        if (strcmp(fp__config_schema[i].section, section) == 0 &&
-            strlen(fp__config_schema[i].key) == keylen &&
-            strncmp(fp__config_schema[i].key, key, keylen) == 0)
-            return true;
-    return false;
-}
-
 /* forkpool.toml.5 against the schema: each key is ".TP", ".B key", then a
  * line "TYPE; default: DEFAULT". Returns the number of disagreements. */
 static int check_config_page(const char *page)
@@ -277,7 +267,7 @@ static int check_config_page(const char *page)
              e = memmem(e + 1, (size_t)(part + len - e - 1), "\n.TP\n.B ", 8)) {
             const char *key = e + 8;
             size_t klen = strcspn(key, "\n");
-            if (!schema_has_key(section, key, klen)) {
+            if (!fp_ts_schema_has_key(section, key, klen)) {
                 print_error("forkpool.toml.5 names [%s] %.*s, a key the schema does not have\n",
                             section, (int)klen, key);
                 bad++;
