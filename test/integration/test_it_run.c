@@ -21,9 +21,13 @@ static void test_children_are_reused_for_every_job(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config(td, "log_level = \"debug\"\n", "[pool]\nchildren = 4\n");
+    /* All four ready first: a child that is slow to start could otherwise
+     * miss a --burst run that its siblings finish. */
+    fp_td_start_ready(td, true);
     fp_td_enqueue(td, 10000, "{\"type\":\"echo\",\"args\":{\"n\":%d},\"id\":\"job-%d\"}");
-    fp_td_start(td, true);
-    assert_int_equal(fp_td_wait(td, 120000), 0);
+    fp_td_wait_until(td, fp_td_drained, NULL, 120000, "the 10,000 jobs");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
     assert_int_equal(fp_td_jobs_done(td), 10000);
     assert_int_equal(fp_td_log_count(td, "spawned (pid"), 4);
     assert_int_equal(fp_td_log_count(td, " ready (pid"), 4);
