@@ -6,7 +6,6 @@ forkpool.jobs first, so bad input sends nothing.
 Needs the redis package (Debian's python3-redis); the worker side does not.
 """
 import itertools
-import json
 import os
 import re
 import secrets
@@ -14,13 +13,21 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import redis  # type: ignore[import]  # Debian ships no stubs for it
 
+from .errors import NotReplicated
 from .jobs import (DEFAULT_GROUP, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE,
-                   DEFAULT_URL, Delay, _is_int, build_job, builtin_type, check_queue, delay_ms,
-                   encode_job)
+                   DEFAULT_URL, Delay, _is_int, _seconds, build_job, builtin_type, check_queue,
+                   delay_ms, encode_job, parse_duration_ms)
+from .lookup import JOB_SCRIPT, job_state, parse_payload
+from .lookup import text as _text
 
 __all__ = ["Client"]
 
 PIPELINE = 1000                    # FP_ADMIN_PIPELINE: commands per round trip
+WAIT_TIMEOUT = 1.0                 # wait_timeout's default, seconds (as the CLI's)
+JOB_SCAN = 10000                   # job()'s default bound per key (lookup.py)
+
+# (replicas, timeout in ms) for WAIT, or None: no waiting.
+Replication = Optional[Tuple[int, int]]
 
 
 class Client:
@@ -82,7 +89,8 @@ class Client:
 
     def enqueue(self, type: str, args: Any = None, queue: Optional[str] = None,
                 delay: Optional[Delay] = None, job_id: Union[str, int, None] = None,
-                max_attempts: Optional[int] = None, timeout: Any = None) -> str:
+                max_attempts: Optional[int] = None, timeout: Any = None, *,
+                wait_replicas: Optional[int] = None, wait_timeout: Delay = WAIT_TIMEOUT) -> str:
         """Adds one job; returns its id: job_id when given, the generated id
         of a delayed job, else the stream entry id (which the daemon uses as
         the job's id).
@@ -91,15 +99,25 @@ class Client:
         "args"). delay: seconds, a timedelta or a duration ("30s"); the job
         is due that long after now by Redis' clock. timeout: seconds, a
         timedelta or a duration; overrides pool.job_timeout for this job.
-        max_attempts: 1..1000; overrides retry.max_attempts."""
-        return self._send([self._prepare(type, args, queue, delay, job_id, max_attempts,
-                                         timeout)])[0]
+        max_attempts: 1..1000; overrides retry.max_attempts.
 
-    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[str]:
+        wait_replicas: after adding, wait (Redis' WAIT) until that many
+        replicas have the job, at most wait_timeout (seconds, a timedelta or
+        a duration; default 1 s); fewer raises NotReplicated, whose ids say
+        which jobs are on the master only (see docs/redis.md, "Replication")."""
+        wait = _replication(wait_replicas, wait_timeout)
+        return self._send([self._prepare(type, args, queue, delay, job_id, max_attempts,
+                                         timeout)], wait)[0]
+
+    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]], *,
+                     wait_replicas: Optional[int] = None,
+                     wait_timeout: Delay = WAIT_TIMEOUT) -> List[str]:
         """Adds many jobs in pipelines of 1000 commands; each item takes
         enqueue's arguments by name ({"type": ..., "args": ..., "delay": ...}).
         Every job is checked before the first is sent, so bad input sends
-        nothing. Returns the ids in order, as enqueue does."""
+        nothing. Returns the ids in order, as enqueue does. wait_replicas
+        and wait_timeout as in enqueue, once for all the jobs."""
+        wait = _replication(wait_replicas, wait_timeout)
         names = {"type", "args", "queue", "delay", "job_id", "max_attempts", "timeout"}
         prepared = []
         for i, spec in enumerate(jobs):
@@ -114,9 +132,10 @@ class Client:
                                               spec.get("max_attempts"), spec.get("timeout")))
             except (TypeError, ValueError) as e:
                 raise builtin_type(e)("job %d: %s" % (i, e)) from None
-        return self._send(prepared)
+        return self._send(prepared, wait)
 
-    def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]]) -> List[str]:
+    def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]],
+              wait: Replication = None) -> List[str]:
         now_ms = self._redis_now_ms() if any(p[1] is not None for p in prepared) else 0
         ids: List[str] = []
         for start in range(0, len(prepared), PIPELINE):
@@ -127,9 +146,17 @@ class Client:
                     pipe.xadd(self.key(q, "jobs"), {"job": payload})
                 else:
                     pipe.zadd(self.key(q, "delayed"), {payload: now_ms + ms})
+            last = start + PIPELINE >= len(prepared)
+            if last and wait is not None:
+                # In the last pipeline, so on the connection that wrote: WAIT
+                # waits for that client's last write, and the replication
+                # offset only grows, so the earlier pipelines are covered too.
+                pipe.execute_command("WAIT", *wait)
             replies = pipe.execute()
             for (_, ms, _, job_id), reply in zip(chunk, replies):
                 ids.append(job_id if job_id is not None else _text(reply))
+            if last and wait is not None:
+                _check_replicated(ids, int(replies[-1]), wait)
         return ids
 
     def _redis_now_ms(self) -> int:
@@ -139,6 +166,36 @@ class Client:
         return int(sec) * 1000 + int(usec) // 1000
 
     # ---- reading -------------------------------------------------------
+
+    def job(self, id: Union[str, int], queue: Optional[str] = None,
+            scan: int = JOB_SCAN) -> Optional[Dict[str, Any]]:
+        """Where a job is now, from Redis, or None when it is not there.
+
+        id: the job's "id" (given at enqueue, or generated for a delayed
+        job) or its stream entry id (what enqueue returns for a job without
+        one). The answer has "state", "queue", "entry_id" and "job" (the
+        payload, parsed), and by state:
+          "ready":   in the stream, not delivered yet;
+          "running": delivered and not finished: "consumer" (the daemon's
+                     name), "deliveries", "idle_ms" (since its last claim or
+                     renewal);
+          "delayed": in the delayed set (a delay or a retry's back-off):
+                     "due_ms", Unix ms by Redis' clock;
+          "dead":    in the dead stream: "dead_id", "error", "attempts",
+                     "failed_at", "consumer", as dead() gives them.
+        Done jobs are not kept in Redis (success deletes the entry): None;
+        the daemon's ledger has them. One script reads all three keys at
+        once, so a job moving between them is seen once. An entry id is
+        found at once; a payload id is looked for among the first `scan`
+        entries of each key (see forkpool/lookup.py for the cost)."""
+        q = self.queue if queue is None else check_queue(queue)
+        if isinstance(id, bool) or not isinstance(id, (str, int)) or id == "":
+            raise ValueError("id must be a non-empty string or an integer")
+        if not _is_int(scan) or scan < 1:
+            raise ValueError("scan must be a whole number of at least 1")
+        reply = self.redis.eval(JOB_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
+                                self.key(q, "dead"), self.group, str(id), scan)
+        return job_state(q, reply, _dead_entry)
 
     def stats(self, queues: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """A snapshot of each queue (default: this client's queue), shaped as
@@ -180,8 +237,25 @@ class Client:
         return [_dead_entry(q, entry_id, fields) for entry_id, fields in entries]
 
 
-def _text(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+def _replication(replicas: Optional[int], timeout: Delay) -> Replication:
+    """wait_replicas and wait_timeout checked before anything is sent."""
+    if replicas is None:
+        return None
+    if not _is_int(replicas) or replicas < 1:
+        raise ValueError("wait_replicas must be a whole number of at least 1")
+    if isinstance(timeout, str):
+        ms = parse_duration_ms(timeout)
+    else:
+        ms = round(_seconds(timeout, "wait_timeout") * 1000)
+    if ms <= 0:
+        # WAIT 0 would block for ever: never what a producer means.
+        raise ValueError("wait_timeout must be more than 0")
+    return replicas, ms
+
+
+def _check_replicated(ids: List[str], acked: int, wait: Tuple[int, int]) -> None:
+    if acked < wait[0]:
+        raise NotReplicated(ids, acked, wait[0], wait[1])
 
 
 def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Dict[str, Any]:
@@ -193,13 +267,8 @@ def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> D
         v = text(name)
         return int(v) if v is not None and re.fullmatch(r"-?\d{1,18}", v) else v
 
-    raw = text("job")
-    job: Any = raw
-    if raw is not None:
-        try:
-            job = json.loads(raw)
-        except ValueError:
-            pass  # not JSON: shown as its text, as `forkpool dead list --json` does
+    raw = fields.get(b"job")
+    job = None if raw is None else parse_payload(raw)
     return {"id": _text(entry_id), "queue": queue, "job": job, "error": text("error"),
             "attempts": number("attempts"), "failed_at": number("failed_at"),
             "consumer": text("consumer")}
