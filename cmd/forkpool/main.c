@@ -28,14 +28,19 @@ const fp_cmd_t fp_cmd_table[] = {
      "TTIN/TTOU add/remove a child, USR1 reopens the log file.\n",
      fp_cmd_run},
     {"enqueue", "add jobs to a queue",
-     "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N] TYPE [ARGS_JSON|-]\n"
+     "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N]\n"
+     "                        [--wait-replicas N [--wait-timeout DUR]] TYPE [ARGS_JSON|-]\n"
      "\n"
      "Adds a job {\"type\": TYPE, \"args\": ARGS_JSON}. With '-', reads one ARGS_JSON per line\n"
      "from stdin. Prints the stream entry ids (or a count with --count).\n"
      "  -c, --config FILE  configuration file\n"
      "  --queue Q          queue name (default: the first of queues.names)\n"
      "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
-     "  --count N          add N copies, pipelined (for bulk loads and benchmarks)\n",
+     "  --count N          add N copies, pipelined (for bulk loads and benchmarks)\n"
+     "  --wait-replicas N  after adding, wait until N replicas have the jobs (Redis WAIT);\n"
+     "                     fewer: exit 69, the jobs stay on the master only\n"
+     "  --wait-timeout DUR\n"
+     "                     how long to wait for them (default 1s, at most 1h)\n",
      fp_cmd_enqueue},
     {"stats", "show queue depth, pending, delayed, dead and consumers",
      "usage: forkpool stats [-c FILE] [--json]\n"
