@@ -24,7 +24,7 @@ __all__ = ["Client"]
 
 PIPELINE = 1000                    # FP_ADMIN_PIPELINE: commands per round trip
 WAIT_TIMEOUT = 1.0                 # wait_timeout's default, seconds (as the CLI's)
-JOB_SCAN = 10000                   # job()'s default bound per key (lookup.py)
+JOB_SCAN = 1000                    # job()'s default bound per key (lookup.py)
 
 # (replicas, timeout in ms) for WAIT, or None: no waiting.
 Replication = Optional[Tuple[int, int]]
