@@ -182,7 +182,9 @@ class Client:
           "delayed": in the delayed set (a delay or a retry's back-off):
                      "due_ms", Unix ms by Redis' clock;
           "dead":    in the dead stream: "dead_id", "error", "attempts",
-                     "failed_at", "consumer", as dead() gives them.
+                     "failed_at", "consumer", as dead() gives them (found
+                     by the payload's id only: a dead job without one is
+                     not found by its old entry id unless it was retried).
         Done jobs are not kept in Redis (success deletes the entry): None;
         the daemon's ledger has them. One script reads all three keys at
         once, so a job moving between them is seen once. An entry id is

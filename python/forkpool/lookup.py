@@ -26,9 +26,11 @@ local jobs, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, id, cap = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 -- The payload's "id" as text; cheap text search first, so that only
--- payloads that may match are decoded.
+-- payloads that may match are decoded. An id JSON may write escaped
+-- ('"', '\\', '/', non-ASCII as \\uXXXX) is not searched for: decode all.
+local plain = not string.find(id, '[^%w%-_.:]')
 local function payload_id(text)
-  if not string.find(text, id, 1, true) then return nil end
+  if plain and not string.find(text, id, 1, true) then return nil end
   local ok, job = pcall(cjson.decode, text)
   if not ok or type(job) ~= 'table' then return nil end
   local v = job['id']

@@ -104,3 +104,10 @@ def test_scan_bounds_the_payload_search_only(client):
 def test_bad_arguments(client, args, text):
     with pytest.raises(ValueError, match=text):
         client.job(*args)
+
+
+def test_ids_json_writes_escaped_are_found(client):
+    client.enqueue("t", job_id='a"b/\\c')
+    client.redis.xadd(JOBS, {"job": '{"type":"t","id":"caf\\u00e9"}'})
+    assert client.job('a"b/\\c')["job"]["id"] == 'a"b/\\c'
+    assert client.job("café")["job"] == {"type": "t", "id": "café"}
