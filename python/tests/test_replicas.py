@@ -13,12 +13,14 @@ JOBS = "fp:{default}:jobs"
 DELAYED = "fp:{default}:delayed"
 
 
-def wait_online(master, replicas):
-    # A safety net for a replica that never syncs, not a measurement.
+def wait_online(master, replica):
+    """Until the master counts the replica online and the replica has
+    loaded what it was sent (it answers WAIT only after that). A safety net
+    for a replica that never syncs, not a measurement."""
     for _ in range(3000):
         info = master.info("replication")
-        online = [info.get("slave%d" % i, {}).get("state") for i in range(replicas)]
-        if online == ["online"] * replicas:
+        if (info.get("slave0", {}).get("state") == "online"
+                and replica.info("replication").get("master_link_status") == "up"):
             return
         time.sleep(0.01)
     pytest.fail("the replica did not come online: %r" % info)
@@ -34,7 +36,7 @@ def pair(tmp_path):
     c = Client("redis://127.0.0.1:%d/0" % mport)
     r = redis.Redis(port=rport)
     try:
-        wait_online(c.redis, 1)
+        wait_online(c.redis, r)
         yield c, replica, r
     finally:
         c.close()
@@ -46,31 +48,34 @@ def pair(tmp_path):
 
 def test_replicated_enqueue_returns_and_the_replica_has_it(pair):
     c, _, replica = pair
-    entry_id = c.enqueue("square", {"n": 2}, wait_replicas=1)
+    # Generous timeouts: WAIT returns as soon as the replica acknowledges;
+    # the time is there for a loaded machine, not measured.
+    entry_id = c.enqueue("square", {"n": 2}, wait_replicas=1, wait_timeout=30)
     # WAIT answered 1: the replica has applied the XADD already.
     assert [e[0].decode() for e in replica.xrange(JOBS)] == [entry_id]
     ids = c.enqueue_many([{"type": "a"}, {"type": "b", "delay": "1h", "job_id": "later"}],
-                         wait_replicas=1, wait_timeout="5s")
+                         wait_replicas=1, wait_timeout="30s")
     assert ids[1] == "later" and replica.xlen(JOBS) == 2 and replica.zcard(DELAYED) == 1
 
     @task(name="replicated_task", client=c)
     def t(x):
         return x
-    t.apply_async((1,), wait_replicas=1)
+    t.apply_async((1,), wait_replicas=1, wait_timeout=30)
     assert replica.xlen(JOBS) == 3
 
 
 def test_too_few_replicas_raise_with_the_ids_and_the_count(pair):
     c, replica_proc, _ = pair
     with pytest.raises(NotReplicated) as e:
-        c.enqueue("square", {"n": 3}, job_id="j-1", wait_replicas=2, wait_timeout=0.2)
+        # Long enough for the one replica to acknowledge on a loaded machine.
+        c.enqueue("square", {"n": 3}, job_id="j-1", wait_replicas=2, wait_timeout=2)
     assert (e.value.ids, e.value.acked, e.value.wanted) == (["j-1"], 1, 2)
     assert "only 1 of 2 replicas" in str(e.value) and "may be lost" in str(e.value)
 
     stop_redis(replica_proc)
     with pytest.raises(NotReplicated) as e:
-        c.enqueue("square", {"n": 4}, wait_replicas=1, wait_timeout="200ms")
-    assert e.value.acked == 0
+        c.enqueue("square", {"n": 4}, wait_replicas=1)  # the default timeout: 1 s
+    assert (e.value.acked, e.value.timeout_ms) == (0, 1000)
     # The job is on the master all the same: the exception says so.
     [entry_id] = e.value.ids
     assert c.redis.xrange(JOBS)[-1][0].decode() == entry_id
