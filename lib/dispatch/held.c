@@ -88,3 +88,54 @@ fp_held_t *fp_held_slot_pop(fp_slot_t *slot)
         slot->depth--;
     return held;
 }
+
+fp_held_t *fp_held_slot_pop_running(fp_slot_t *slot)
+{
+    return slot->job != NULL && slot->job->deadline_ms != 0 ? fp_held_slot_pop(slot) : NULL;
+}
+
+fp_held_t *fp_held_slot_find(const fp_slot_t *slot, uint64_t seq, bool anywhere)
+{
+    for (fp_held_t *held = slot->job; held != NULL; held = anywhere ? held->next : NULL)
+        if (held->seq == seq)
+            return held;
+    return NULL;
+}
+
+void fp_held_slot_remove(fp_slot_t *slot, fp_held_t *held)
+{
+    fp_held_t **link = &slot->job, *prev = NULL;
+    while (*link != NULL && *link != held) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (*link == NULL)
+        return;
+    *link = held->next;
+    if (slot->job_tail == held)
+        slot->job_tail = prev;
+    held->next = NULL;
+    slot->depth--;
+}
+
+fp_held_t *fp_held_slot_next_deadline(const fp_slot_t *slot)
+{
+    fp_held_t *first = NULL;
+    for (fp_held_t *held = slot->job; held != NULL; held = held->next)
+        if (held->deadline_ms != 0 && !held->timed_out &&
+            (first == NULL || held->deadline_ms < first->deadline_ms))
+            first = held;
+    return first;
+}
+
+size_t fp_held_slot_expire(fp_slot_t *slot, int64_t now_ms)
+{
+    size_t n = 0;
+    for (fp_held_t *held = slot->job; held != NULL; held = held->next) {
+        if (held->deadline_ms != 0 && !held->timed_out && held->deadline_ms <= now_ms) {
+            held->timed_out = true;
+            n++;
+        }
+    }
+    return n;
+}

@@ -6,6 +6,7 @@
 #ifndef FORKPOOL_HELD_H
 #define FORKPOOL_HELD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,6 +24,8 @@ typedef struct fp_held_s {
     fp_job_t job;
     int64_t started_at_ms;   /* monotonic, for durations */
     int64_t started_unix_ms; /* wall clock, for the ledger */
+    int64_t deadline_ms;     /* monotonic; 0 while it waits (not started) */
+    bool timed_out;          /* its deadline passed while it ran: its child is being killed */
     pid_t pid;               /* the child running it */
 } fp_held_t;
 
@@ -51,8 +54,30 @@ void fp_held_wait_push_front(fp_held_table_t *table, fp_held_t *held);
 
 fp_held_t *fp_held_wait_pop(fp_held_table_t *table);
 
-/* The jobs sent to one child, oldest (running) first. */
+/* The jobs sent to one child, oldest first. Those started (deadline_ms set)
+ * come first: a child of concurrency 1 runs its head, one that runs jobs
+ * side by side runs all it holds. */
 void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held);
 fp_held_t *fp_held_slot_pop(fp_slot_t *slot);
+
+/* The head of the child's list if it runs (deadline_ms set), popped; NULL
+ * once what is left only waits. */
+fp_held_t *fp_held_slot_pop_running(fp_slot_t *slot);
+
+/* The job numbered seq that an answer may be for: the head only (a child
+ * answers in order), or any job it holds when `anywhere` (a concurrent
+ * child answers as each ends). NULL if it holds none such. */
+fp_held_t *fp_held_slot_find(const fp_slot_t *slot, uint64_t seq, bool anywhere);
+
+/* Takes a job found in the child's list out of it, wherever it is. */
+void fp_held_slot_remove(fp_slot_t *slot, fp_held_t *held);
+
+/* The started job whose deadline comes first, leaving out those already
+ * timed out (their child is being killed); NULL if none runs. */
+fp_held_t *fp_held_slot_next_deadline(const fp_slot_t *slot);
+
+/* Marks timed out every started job whose deadline is at or before now_ms;
+ * returns how many it marked. */
+size_t fp_held_slot_expire(fp_slot_t *slot, int64_t now_ms);
 
 #endif

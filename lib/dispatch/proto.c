@@ -182,6 +182,15 @@ static int decode_job(cJSON *obj, fp_msg_t *out, fp_err_t *err)
     return 0;
 }
 
+static int decode_ready(const cJSON *obj, fp_msg_t *out, fp_err_t *err)
+{
+    out->concurrency = 1; /* a child that says nothing runs one job at a time */
+    if (get_int(obj, "pid", true, 1, INT32_MAX, &out->pid, err) < 0 ||
+        get_int(obj, "concurrency", false, 1, FP_PROTO_CONCURRENCY_MAX, &out->concurrency, err) < 0)
+        return FP_EPROTO;
+    return 0;
+}
+
 static int decode_object(cJSON *obj, fp_msg_t *out, fp_err_t *err)
 {
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(obj, "op");
@@ -194,7 +203,7 @@ static int decode_object(cJSON *obj, fp_msg_t *out, fp_err_t *err)
         return fp_err_set(err, FP_EPROTO, "unknown op \"%.64s\"", op->valuestring);
     out->op = ops[i].op;
     switch (out->op) {
-    case FP_MSG_READY: return get_int(obj, "pid", true, 1, INT32_MAX, &out->pid, err);
+    case FP_MSG_READY: return decode_ready(obj, out, err);
     case FP_MSG_JOB: return decode_job(obj, out, err);
     case FP_MSG_DONE: return decode_done(obj, out, err);
     case FP_MSG_STOP: return 0;

@@ -2,7 +2,7 @@
  *
  * One unix stream socket per child (fd 3 in the child). Messages are
  * single-line JSON objects, each ending in "\n":
- *   child → supervisor at start   {"op":"ready","pid":123}
+ *   child → supervisor at start   {"op":"ready","pid":123}  (optionally "concurrency":N)
  *   supervisor → child            {"op":"job","seq":7,"attempt":1,"job":{...}}
  *   child → supervisor            {"op":"done","seq":7,"ok":true,"result":...,"rss_kb":5120}
  *                                 {"op":"done","seq":7,"ok":false,"error":"...","retry":true,"rss_kb":5120}
@@ -25,12 +25,18 @@
 #define FP_OP_DONE "done"
 #define FP_OP_STOP "stop"
 
+/* The most jobs one child may announce it runs at once ("concurrency" in
+ * "ready"): enough for an event loop of sleeping jobs, small enough that a
+ * typo (1e6) cannot make the supervisor pull a million jobs for one child. */
+#define FP_PROTO_CONCURRENCY_MAX 1024
+
 typedef enum fp_op_e { FP_MSG_READY, FP_MSG_JOB, FP_MSG_DONE, FP_MSG_STOP } fp_op_t;
 
 /* A decoded message. Pointers are owned by the message (fp_msg_clear). */
 typedef struct fp_msg_s {
     fp_op_t op;
     int64_t pid;          /* ready */
+    int64_t concurrency;  /* ready: jobs it runs at once, 1 when not said */
     uint64_t seq;         /* job, done */
     int64_t attempt;      /* job */
     void *job;            /* job: the job object as cJSON * */

@@ -57,6 +57,7 @@ fp_slot_t *fp_pool_claim_slot(fp_pool_t *pool, pid_t pid, int64_t now_ms)
     memset(slot, 0, sizeof *slot);
     slot->id = id;
     slot->pid = pid;
+    slot->concurrency = 1;
     (void)fp_slot_apply(slot, FP_SLOT_SPAWNED); /* FREE → STARTING, as memset left it FREE */
     slot->started_at_ms = now_ms;
     return slot;
@@ -87,9 +88,20 @@ size_t fp_pool_child_depth(const fp_pool_t *pool)
     return 1 + (pool->pipeline < share ? pool->pipeline : share);
 }
 
-static bool can_queue(const fp_slot_t *slot, size_t depth_max)
+bool fp_pool_starts_on_send(const fp_slot_t *slot)
 {
-    if (slot->state != FP_CHILD_BUSY || slot->channel_eof || slot->depth >= depth_max)
+    return slot->concurrency > 1;
+}
+
+static bool can_queue(const fp_pool_t *pool, const fp_slot_t *slot)
+{
+    /* A concurrent child takes jobs up to what it runs at once; one job more
+     * would only wait in its socket, where no other child can take it. A
+     * timed-out one is being killed: a job sent now would die with it. */
+    bool concurrent = fp_pool_starts_on_send(slot);
+    size_t depth_max = concurrent ? slot->concurrency : fp_pool_child_depth(pool);
+    if (slot->state != FP_CHILD_BUSY || slot->channel_eof || slot->depth >= depth_max ||
+        (concurrent && slot->timed_out))
         return false;
     /* A child due to recycle gets no more than its limit: the replacement
      * takes over instead of the jobs waiting behind the stop. */
@@ -99,12 +111,11 @@ static bool can_queue(const fp_slot_t *slot, size_t depth_max)
 fp_slot_t *fp_pool_pick(fp_pool_t *pool)
 {
     fp_slot_t *best = fp_pool_pick_idle(pool);
-    if (best != NULL || pool->pipeline == 0 || pool->prefetch == 0)
+    if (best != NULL)
         return best;
-    size_t depth_max = fp_pool_child_depth(pool);
     for (size_t i = 0; i < pool->capacity; i++) {
         fp_slot_t *slot = pool->slots[i];
-        if (can_queue(slot, depth_max) && (best == NULL || slot->depth < best->depth))
+        if (can_queue(pool, slot) && (best == NULL || slot->depth < best->depth))
             best = slot;
     }
     return best;
@@ -127,9 +138,21 @@ fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)
     return best;
 }
 
+size_t fp_pool_capacity(const fp_pool_t *pool)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < pool->capacity; i++) {
+        const fp_slot_t *slot = pool->slots[i];
+        if ((slot->state == FP_CHILD_IDLE || slot->state == FP_CHILD_BUSY) && !slot->retiring &&
+            !slot->channel_eof && slot->concurrency > 1)
+            extra += slot->concurrency - 1;
+    }
+    return pool->target + extra;
+}
+
 size_t fp_pool_room(const fp_pool_t *pool, size_t held)
 {
-    size_t bound = pool->target + pool->prefetch;
+    size_t bound = fp_pool_capacity(pool) + pool->prefetch;
     return held >= bound ? 0 : bound - held;
 }
 

@@ -28,6 +28,7 @@ typedef struct fp_slot_s {
     struct fp_held_s *job;      /* the running job: the head of those sent to it; borrowed */
     struct fp_held_s *job_tail; /* the last job sent to it (== job when it holds one) */
     size_t depth;           /* jobs sent and not answered: running + queued in its socket */
+    size_t concurrency;     /* jobs it runs at once, as its "ready" said; 1 until then */
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
     int64_t started_at_ms;
@@ -76,8 +77,10 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool);
 size_t fp_pool_child_depth(const fp_pool_t *pool);
 
 /* The child that should take the next job: an idle one if any, else the
- * busy child with the fewest jobs queued that is below its depth and whose
- * queued jobs would not carry it past its recycling limit. NULL if none. */
+ * busy child with the fewest jobs held that is below its depth (its
+ * concurrency when above one, else fp_pool_child_depth), not timed out
+ * when it runs jobs side by side, and whose held jobs would not carry it
+ * past its recycling limit. NULL if none. */
 fp_slot_t *fp_pool_pick(fp_pool_t *pool);
 
 /* The child to stop when the pool is above its target: the lowest idle
@@ -85,8 +88,20 @@ fp_slot_t *fp_pool_pick(fp_pool_t *pool);
  * behind them). NULL if none can take a stop. */
 fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool);
 
+/* Whether a job sent to this child starts at once: a child that runs jobs
+ * side by side (concurrency > 1) starts each as its line arrives; one that
+ * runs one at a time starts the next when it answered the one before. */
+bool fp_pool_starts_on_send(const fp_slot_t *slot);
+
+/* How many jobs the children can run at once: one per wanted child, plus
+ * what each child in service announced beyond one. A child being replaced
+ * (retiring), stopping or dying adds nothing: its replacement will, and
+ * counting both would let a recycle pull twice the jobs. */
+size_t fp_pool_capacity(const fp_pool_t *pool);
+
 /* How many more jobs the supervisor may pull while it holds `held` (running
- * or waiting): target + prefetch − held. */
+ * or waiting): capacity + prefetch − held (target + prefetch − held when
+ * every child runs one job at a time). */
 size_t fp_pool_room(const fp_pool_t *pool, size_t held);
 
 /* Children that count toward capacity: not stopping, not exited, not free. */

@@ -251,27 +251,41 @@ static bool stopped_by_us(int status)
     return WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL);
 }
 
-/* A crash or a timeout is a failed attempt of the job the child was
- * running, and follows the retry rules at once: no visibility timeout to
- * wait for. Jobs queued behind it never started: they go to another child
- * (or back to Redis when draining) without an attempt counted. */
-static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const char *how)
+/* Why one job the dead child was running failed. A concurrent child
+ * killed because another of its jobs timed out takes the jobs beside it
+ * down too: those died of the kill, not of their own time. */
+static void dead_job_reason(const fp_supervisor_t *sup, const fp_slot_t *slot, const fp_held_t *held,
+                            const char *how, char *why, size_t size)
 {
-    fp_held_t *held = fp_held_slot_pop(slot);
-    if (held == NULL)
-        return;
-    char why[224];
-    if (slot->timed_out)
-        snprintf(why, sizeof why, "timeout: still running after %lld ms",
+    if (held->timed_out)
+        snprintf(why, size, "timeout: still running after %lld ms",
                  (long long)(held->job.timeout_ms > 0 ? held->job.timeout_ms
                                                       : sup->cfg->pool.job_timeout_ms));
+    else if (slot->timed_out)
+        snprintf(why, size, "child crashed: stopped because a job running beside it timed out, "
+                            "then %s", how);
     else if (slot->channel_lost && stopped_by_us(slot->exit_status))
-        snprintf(why, sizeof why, "child crashed: it closed its channel while running the job, "
-                                  "then %s", how);
+        snprintf(why, size, "child crashed: it closed its channel while running the job, then %s",
+                 how);
     else
-        snprintf(why, sizeof why, "child crashed: %s", how);
-    fp_sup_job_failed(sup, held, why, true, slot->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
-    fp_held_release(&sup->held, held);
+        snprintf(why, size, "child crashed: %s", how);
+}
+
+/* A crash or a timeout is a failed attempt of each job the child was
+ * running (its head, or all it held when it ran them side by side), and
+ * follows the retry rules at once: no visibility timeout to wait for. Jobs
+ * queued behind them never started: they go to another child (or back to
+ * Redis when draining) without an attempt counted. */
+static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const char *how)
+{
+    fp_held_t *held;
+    while ((held = fp_held_slot_pop_running(slot)) != NULL) {
+        char why[224];
+        dead_job_reason(sup, slot, held, how, why, sizeof why);
+        fp_sup_job_failed(sup, held, why, true,
+                          held->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
+        fp_held_release(&sup->held, held);
+    }
     fp_sup_requeue_queued(sup, slot);
 }
 

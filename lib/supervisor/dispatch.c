@@ -31,24 +31,15 @@ void fp_sup_send_stop(fp_supervisor_t *sup, fp_slot_t *slot)
     (void)fp_slot_apply(slot, FP_SLOT_STOP_SENT);
 }
 
-/* Whether the running job's answer was already in the socket when its
- * deadline fired (the loop had not read it yet): then it finished in time
- * and must not be retried as a timeout. Reading settles it, and the next
- * job queued behind it, if any, is the head with a deadline of its own. */
-static bool answered_meanwhile(fp_channel_t *ch)
-{
-    const fp_held_t *head = channel_slot(ch)->job;
-    uint64_t seq = head != NULL ? head->seq : 0;
-    fp_channel_drain(ch);
-    head = channel_slot(ch)->job;
-    if (head != NULL && head->seq == seq)
-        return false;
-    fp_sup_dispatch(channel_sup(ch));
-    return true;
-}
+/* The child's one timer follows the first deadline among the jobs it runs
+ * (one for a child answering in order, each it holds for a concurrent
+ * one). Not once a job timed out: the timer then counts the kill grace. */
+static void arm_deadline(fp_slot_t *slot);
 
-/* The job overran: TERM now, KILL after kill_grace. Its outcome is settled
- * when the child is reaped, as a failed attempt ("timeout"). */
+/* The jobs whose deadline passed: TERM now, KILL after kill_grace. Their
+ * outcome is settled when the child is reaped, as a failed attempt
+ * ("timeout"). Answers already in the socket are read first: the loop had
+ * not read them yet, and those jobs finished in time. */
 static void on_job_timer(uv_timer_t *timer)
 {
     fp_channel_t *ch = timer->data;
@@ -56,43 +47,65 @@ static void on_job_timer(uv_timer_t *timer)
     fp_slot_t *slot = channel_slot(ch);
     if (slot->reaped || slot->pid <= 0)
         return;
-    if (!slot->timed_out && answered_meanwhile(ch))
-        return;
     if (slot->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) ignored SIGTERM for %lld ms; sending SIGKILL", slot->id,
                     (int)slot->pid, (long long)sup->cfg->pool.kill_grace_ms);
         fp_sup_signal_child(slot, SIGKILL);
         return;
     }
-    fp_held_t *held = slot->job;
-    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out; sending SIGTERM",
+    fp_channel_drain(ch);
+    if (slot->reaped || slot->timed_out)
+        return;
+    size_t expired = fp_held_slot_expire(slot, fp_os_now_ms());
+    if (expired == 0) { /* answered meanwhile, or the loop's clock ran early */
+        arm_deadline(slot);
+        fp_sup_dispatch(sup);
+        return;
+    }
+    const fp_held_t *held = slot->job;
+    while (held != NULL && !held->timed_out)
+        held = held->next;
+    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out%s; sending SIGTERM",
                 held != NULL ? fp_held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
-                (int)slot->pid);
+                (int)slot->pid, expired > 1 ? " with others beside it" : "");
     slot->timed_out = true;
     fp_sup_signal_child(slot, SIGTERM);
     uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
 }
 
-/* The child is going away (its exit will be reaped); the jobs stay with
- * the slot and are settled with that child's exit. */
+static void arm_deadline(fp_slot_t *slot)
+{
+    fp_channel_t *ch = slot->channel;
+    if (ch == NULL || slot->timed_out || slot->channel_lost || slot->reaped)
+        return;
+    const fp_held_t *next = fp_held_slot_next_deadline(slot);
+    if (next == NULL) {
+        uv_timer_stop(&ch->timer);
+        return;
+    }
+    int64_t wait = next->deadline_ms - fp_os_now_ms();
+    uv_timer_start(&ch->timer, on_job_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
+}
+
+/* The child will not take any more of it: it is going away (its exit will
+ * be reaped); the jobs stay with the slot and are settled with that
+ * child's exit. */
 static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
 {
     fp_log_warn(LOG, "could not hand %s to child %d: %s", what, slot->id, uv_strerror(rc));
     fp_sup_signal_child(slot, SIGKILL);
 }
 
-/* The job at the head of a child's queue is running from now on: the child
- * took it up as soon as it answered the one before. Its deadline starts
- * here, so a queued job's wait never counts against its timeout. */
-static void start_head(fp_supervisor_t *sup, fp_slot_t *slot)
+/* A job runs from now on: a concurrent child took it up as its line
+ * arrived, one answering in order as soon as it answered the one before.
+ * Its deadline starts here, so a queued job's wait never counts against
+ * its timeout. */
+static void start_job(fp_supervisor_t *sup, fp_held_t *held)
 {
-    fp_held_t *held = slot->job;
-    fp_channel_t *ch = slot->channel;
     held->started_at_ms = fp_os_now_ms();
     held->started_unix_ms = fp_os_unix_ms();
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
-    if (ch != NULL)
-        uv_timer_start(&ch->timer, on_job_timer, (uint64_t)timeout, 0);
+    held->deadline_ms = held->started_at_ms + timeout;
 }
 
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
@@ -102,8 +115,10 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     held->pid = slot->pid;
     fp_held_slot_push(slot, held);
     (void)fp_slot_apply(slot, FP_SLOT_JOB_SENT);
-    if (slot->job == held)
-        start_head(sup, slot);
+    if (slot->job == held || fp_pool_starts_on_send(slot)) {
+        start_job(sup, held);
+        arm_deadline(slot);
+    }
     size_t mark = ch->out.len;
     if (fp_proto_encode_job(&ch->out, held->seq, held->job.attempt + 1, held->payload,
                             held->payload_len) < 0) {
@@ -132,23 +147,23 @@ void fp_sup_dispatch(fp_supervisor_t *sup)
 
 static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
 {
-    fp_held_t *held = slot->job;
-    if (held == NULL || msg->seq != held->seq || slot->timed_out) {
+    fp_held_t *held = fp_held_slot_find(slot, msg->seq, fp_pool_starts_on_send(slot));
+    if (held == NULL || held->timed_out) {
         fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
     }
-    uv_timer_stop(&slot->channel->timer);
-    fp_held_slot_pop(slot);
+    fp_held_slot_remove(slot, held);
     fp_sup_job_answered(sup, held, msg);
     slot->jobs_done++;
     slot->rss_kb = msg->rss_kb;
     if (slot->jobs_done == 1)
         fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
     fp_held_release(&sup->held, held);
-    if (slot->job != NULL)
-        start_head(sup, slot);
-    else
+    if (slot->job != NULL && slot->job->deadline_ms == 0)
+        start_job(sup, slot->job); /* the next in line, answering in order */
+    arm_deadline(slot);
+    if (slot->job == NULL)
         (void)fp_slot_apply(slot, FP_SLOT_LAST_ANSWERED);
     if (sup->state != SUP_RUNNING) {
         /* Queued behind what it still holds: those finish first. */
@@ -161,9 +176,10 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
 
 /* Its start is over: the start deadline goes, and a child of the reload
  * being rolled out proves that reload. */
-static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot)
+static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot, size_t concurrency)
 {
     slot->said_ready = true;
+    slot->concurrency = concurrency;
     sup->children.start_error[0] = '\0';
     uv_timer_stop(&slot->channel->timer);
     if (slot->generation != sup->reload.generation)
@@ -190,7 +206,8 @@ void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
     }
     while ((held = rest) != NULL) {
         rest = held->next;
-        held->started_at_ms = 0;
+        held->started_at_ms = held->deadline_ms = 0;
+        held->timed_out = false;
         if (sup->state == SUP_RUNNING) {
             fp_held_wait_push_front(&sup->held, held);
         } else {
@@ -201,12 +218,24 @@ void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
     }
 }
 
-/* A child holding a job that sends a line the protocol does not allow
- * cannot be trusted with it: the attempt fails at once (instead of running
- * into its timeout) and the child is killed; its exit is reaped as for any
- * crash and its slot refilled. Without a job, the line is only logged. */
+/* A child that sends a line the protocol does not allow cannot be trusted:
+ * - holding jobs, the attempts it runs fail at once (instead of running
+ *   into their timeout), the jobs waiting behind them go elsewhere, and it
+ *   is killed; its exit is reaped as for any crash and its slot refilled;
+ * - before its "ready" (a concurrency out of range, garbage instead of the
+ *   greeting), it is killed at once, a failed start under the crash-loop
+ *   back-off, rather than left to pool.start_timeout: a worker that cannot
+ *   greet properly will not serve properly;
+ * - otherwise (idle, or already timed out or reaped) the line is logged. */
 static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *why)
 {
+    if (!slot->said_ready && !slot->reaped && !slot->start_timed_out) {
+        fp_log_error(LOG, "child %d (pid %d) sent a bad line before it was ready: %s; killing it",
+                     slot->id, (int)slot->pid, why);
+        slot->channel_eof = true;
+        fp_sup_signal_child(slot, SIGKILL);
+        return;
+    }
     fp_held_t *held = slot->job;
     if (held == NULL || slot->timed_out || slot->reaped) {
         fp_log_warn(LOG, "child %d (pid %d) sent a bad line: %s", slot->id, (int)slot->pid, why);
@@ -217,9 +246,10 @@ static void protocol_error(fp_supervisor_t *sup, fp_slot_t *slot, const char *wh
     char reason[FP_ERR_MSG_MAX + 16];
     snprintf(reason, sizeof reason, "protocol: %s", why);
     uv_timer_stop(&slot->channel->timer);
-    fp_held_slot_pop(slot);
-    fp_sup_job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
-    fp_held_release(&sup->held, held);
+    while ((held = fp_held_slot_pop_running(slot)) != NULL) {
+        fp_sup_job_failed(sup, held, reason, true, FP_OUTCOME_FAILED);
+        fp_held_release(&sup->held, held);
+    }
     /* Queued jobs leave now: its reap would blame the next one for the
      * kill, and a further bad line in the same read would fail it too. */
     fp_sup_requeue_queued(sup, slot);
@@ -242,7 +272,7 @@ static void on_channel_line(void *ctx, const char *line, size_t len, int status)
         return;
     }
     if (msg.op == FP_MSG_READY && !slot->said_ready)
-        said_ready(sup, slot);
+        said_ready(sup, slot, (size_t)msg.concurrency);
     if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STOPPING) {
         /* Told to stop before it was ready (a quick drain): nothing to do. */
     } else if (msg.op == FP_MSG_READY && slot->state == FP_CHILD_STARTING) {

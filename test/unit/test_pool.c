@@ -126,6 +126,76 @@ static void test_pick_does_not_queue_past_recycling_limit(void **state)
     fp_pool_free(&pool);
 }
 
+/* A child that announced concurrency N takes jobs up to N, without any
+ * prefetch or pipeline, the emptiest first; a timed-out one takes none (it
+ * is being killed), nor one at its recycling limit. Children of
+ * concurrency 1 beside it keep the one-job rule. */
+static void test_pick_fills_concurrent_children_up_to_their_concurrency(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 3, 0);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    fp_slot_t *c = fp_pool_claim_slot(&pool, 3, 0);
+    assert_int_equal(a->concurrency, 1); /* until its "ready" says more */
+    assert_false(fp_pool_starts_on_send(a));
+    a->state = b->state = c->state = FP_CHILD_BUSY;
+    a->concurrency = b->concurrency = 3;
+    assert_true(fp_pool_starts_on_send(a));
+    a->depth = 2;
+    b->depth = 1;
+    c->depth = 1;
+    assert_ptr_equal(fp_pool_pick(&pool), b); /* the fewest held; c runs its one */
+    b->depth = 3;
+    assert_ptr_equal(fp_pool_pick(&pool), a);
+    a->depth = 3;
+    assert_null(fp_pool_pick(&pool)); /* all full */
+    a->depth = 1;
+    a->timed_out = true;
+    assert_null(fp_pool_pick(&pool));
+    a->timed_out = false;
+    a->max_jobs = 5;
+    a->jobs_done = 4; /* 4 done + 1 running = its limit */
+    assert_null(fp_pool_pick(&pool));
+    a->jobs_done = 3;
+    assert_ptr_equal(fp_pool_pick(&pool), a);
+    a->channel_eof = true;
+    assert_null(fp_pool_pick(&pool));
+    fp_pool_free(&pool);
+}
+
+/* The pull bound counts what each child in service runs at once: the
+ * backlog stays in Redis, yet a concurrent pool is kept full. */
+static void test_room_counts_announced_concurrency(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 4);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    a->concurrency = 50;
+    assert_int_equal(fp_pool_capacity(&pool), 2); /* starting: not in service yet */
+    a->state = FP_CHILD_IDLE;
+    b->state = FP_CHILD_BUSY;
+    assert_int_equal(fp_pool_capacity(&pool), 51);
+    b->concurrency = 50;
+    assert_int_equal(fp_pool_capacity(&pool), 100);
+    assert_int_equal(fp_pool_room(&pool, 0), 104);
+    assert_int_equal(fp_pool_room(&pool, 100), 4);
+    assert_int_equal(fp_pool_room(&pool, 104), 0);
+    /* A child being replaced, stopping or dying adds nothing beyond one. */
+    a->retiring = true;
+    assert_int_equal(fp_pool_capacity(&pool), 51);
+    a->retiring = false;
+    a->state = FP_CHILD_STOPPING;
+    assert_int_equal(fp_pool_capacity(&pool), 51);
+    b->channel_eof = true;
+    assert_int_equal(fp_pool_capacity(&pool), 2);
+    assert_int_equal(fp_pool_room(&pool, 100), 0);
+    fp_pool_free(&pool);
+}
+
 /* A shrink stops an idle child first, else the busy one with the shortest
  * queue: with a pipeline, busy children may never turn idle under load. */
 static void test_pick_to_stop_prefers_idle_then_shortest_queue(void **state)
@@ -335,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_child_depth_is_one_plus_its_share_of_prefetch),
         cmocka_unit_test(test_pick_queues_only_with_prefetch),
         cmocka_unit_test(test_pick_does_not_queue_past_recycling_limit),
+        cmocka_unit_test(test_pick_fills_concurrent_children_up_to_their_concurrency),
+        cmocka_unit_test(test_room_counts_announced_concurrency),
         cmocka_unit_test(test_pick_to_stop_prefers_idle_then_shortest_queue),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
         cmocka_unit_test(test_slots_stay_put_when_the_pool_grows),

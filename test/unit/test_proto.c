@@ -109,6 +109,10 @@ static void test_stop_and_unknown_members(void **state)
     fp_msg_clear(&msg);
     decode_ok("{\"op\":\"ready\",\"pid\":5,\"future\":[1,2]}", &msg);
     assert_int_equal(msg.pid, 5);
+    assert_int_equal(msg.concurrency, 1); /* not said: one job at a time */
+    fp_msg_clear(&msg);
+    decode_ok("{\"op\":\"ready\",\"pid\":5,\"concurrency\":1024}", &msg);
+    assert_int_equal(msg.concurrency, 1024);
     fp_msg_clear(&msg);
     fp_buf_free(&buf);
 }
@@ -144,6 +148,10 @@ static void test_malformed_lines_are_errors(void **state)
         "{\"op\":\"ready\",\"pid\":\"12\"}",
         "{\"op\":\"ready\",\"pid\":1.5}",
         "{\"op\":\"ready\",\"pid\":-3}",
+        "{\"op\":\"ready\",\"pid\":1,\"concurrency\":0}",
+        "{\"op\":\"ready\",\"pid\":1,\"concurrency\":1025}",
+        "{\"op\":\"ready\",\"pid\":1,\"concurrency\":2.5}",
+        "{\"op\":\"ready\",\"pid\":1,\"concurrency\":\"50\"}",
         "{\"op\":\"done\",\"seq\":1}",
         "{\"op\":\"done\",\"seq\":1,\"ok\":\"yes\"}",
         "{\"op\":\"done\",\"seq\":-1,\"ok\":true}",
