@@ -24,11 +24,15 @@ result JSON cannot carry (NaN, Infinity, a set: "ValueError: ..." or
 "TypeError: ..."); raising Permanent fails it for good; a job type with no
 handler fails for good.
 
-Jobs run one at a time, in the order they arrive, also for async handlers:
-docs/protocol.md requires every answer in arrival order, times a job only
-from when the one before it finished, and hands the jobs queued behind a
-dead child to others without counting an attempt; jobs run side by side in
-one child would break all three, so there is no concurrency option.
+By default jobs run one at a time, in the order they arrive, also for async
+handlers. run(concurrency=N) (or `python3 -m forkpool.worker myapp
+--concurrency N`, or FORKPOOL_CONCURRENCY=N) announces N in "ready": the
+daemon then sends up to N jobs at once, and async handlers run side by side
+as tasks on the child's event loop, each answered as it ends. Sync handlers
+still run one at a time, in arrival order, on the loop's thread: while one
+runs, the async jobs beside it wait (their deadlines keep running), so give
+a concurrent worker async handlers. See docs/protocol.md for what the daemon
+does with each running job on a timeout or a crash.
 
 Standard library only: a worker needs no Redis client. See docs/protocol.md
 for the protocol.
@@ -39,11 +43,14 @@ import inspect
 import json
 import os
 import sys
-from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar, cast
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 from . import log as _log
 
 __all__ = ["handler", "run", "Permanent", "main"]
+
+# docs/protocol.md: "concurrency" in "ready" is a whole number 1..1024.
+CONCURRENCY_MAX = 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,31 +108,53 @@ def _close_loop() -> None:
             _loop = None
 
 
-def _answer(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
-    """The "done" message for one job; what it logs carries the job's
-    fields (forkpool.log)."""
-    with _log.job_context(seq, job):
-        return _run_job(seq, job)
-
-
-def _run_job(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
+def _start(job: Dict[str, Any]) -> Any:
+    """Calls the job's handler: its result, or an awaitable for an async one."""
     fn = _handlers.get(job.get("type"))  # type: ignore[arg-type]
-    done: Dict[str, Any]
-    try:
-        if fn is None:
-            raise Permanent("no handler for job type %r" % job.get("type"))
-        result = fn(job.get("args", {}))
-        if inspect.isawaitable(result):
-            result = _await(result)
-        _dumps(result)  # a result that is not JSON (a set, NaN) fails here, in the handler's name
-        done = {"op": "done", "seq": seq, "ok": True, "result": result}
-    except Permanent as e:
-        done = {"op": "done", "seq": seq, "ok": False, "error": str(e) or "failed", "retry": False}
-    except Exception as e:  # noqa: BLE001 - any failure is the job's outcome
-        done = {"op": "done", "seq": seq, "ok": False, "retry": True,
-                "error": "%s: %s" % (type(e).__name__, e)}
-    done["rss_kb"] = _rss_kb()
-    return done
+    if fn is None:
+        raise Permanent("no handler for job type %r" % job.get("type"))
+    return fn(job.get("args", {}))
+
+
+def _ok(seq: int, result: Any) -> Dict[str, Any]:
+    _dumps(result)  # a result that is not JSON (a set, NaN) fails here, in the handler's name
+    return {"op": "done", "seq": seq, "ok": True, "result": result, "rss_kb": _rss_kb()}
+
+
+def _failed(seq: int, e: Exception) -> Dict[str, Any]:
+    if isinstance(e, Permanent):
+        return {"op": "done", "seq": seq, "ok": False, "error": str(e) or "failed",
+                "retry": False, "rss_kb": _rss_kb()}
+    return {"op": "done", "seq": seq, "ok": False, "retry": True,
+            "error": "%s: %s" % (type(e).__name__, e), "rss_kb": _rss_kb()}
+
+
+def _answer(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
+    """The "done" message for one job, run to its end; what it logs carries
+    the job's fields (forkpool.log)."""
+    with _log.job_context(seq, job):
+        try:
+            result = _start(job)
+            if inspect.isawaitable(result):
+                result = _await(result)
+            return _ok(seq, result)
+        except Exception as e:  # noqa: BLE001 - any failure is the job's outcome
+            return _failed(seq, e)
+
+
+async def _answer_async(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
+    """The same inside the event loop: an async handler is awaited, so
+    other jobs run while it waits; a sync one runs through, blocking them.
+    Each runs in its own task, whose copy of the context keeps its own
+    job's log fields."""
+    with _log.job_context(seq, job):
+        try:
+            result = _start(job)
+            if inspect.isawaitable(result):
+                result = await result
+            return _ok(seq, result)
+        except Exception as e:  # noqa: BLE001 - any failure is the job's outcome
+            return _failed(seq, e)
 
 
 def _rss_kb() -> int:
@@ -140,13 +169,24 @@ def _rss_kb() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def run() -> None:
-    """Says ready, then serves jobs until "stop" or EOF; exits 0."""
-    fd = int(os.environ["FORKPOOL_FD"])
-    for stream in (sys.stdout, sys.stderr):  # prints reach the log line by line
-        cast(Any, stream).reconfigure(line_buffering=True)
-    _log.configure()  # after the app's imports: one that set up logging keeps it
-    _send(fd, {"op": "ready", "pid": os.getpid()})
+def _concurrency(value: Union[int, str, None]) -> int:
+    """The concurrency asked for: the argument, else FORKPOOL_CONCURRENCY,
+    else 1. ValueError for anything but a whole number 1..1024."""
+    raw: Any = value
+    if raw is None:
+        raw = os.environ.get("FORKPOOL_CONCURRENCY", "1")
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(raw, bool) or not 1 <= n <= CONCURRENCY_MAX or str(n) != str(raw).strip():
+        raise ValueError("concurrency must be a whole number from 1 to %d, not %r"
+                         % (CONCURRENCY_MAX, raw))
+    return n
+
+
+def _serve_in_order(fd: int) -> None:
+    """One job at a time: the next line is the next job."""
     with os.fdopen(fd, "rb", closefd=False) as channel:
         for line in channel:
             msg = json.loads(line)
@@ -154,19 +194,110 @@ def run() -> None:
                 break
             if msg.get("op") == "job":
                 _send(fd, _answer(msg["seq"], msg.get("job", {})))
+
+
+async def _serve_concurrently(fd: int, concurrency: int) -> None:
+    """Job lines are read as they come and each runs as a task, at most
+    `concurrency` at once, answered as it ends. On "stop" the jobs already
+    running finish first; at EOF (the daemon is gone, nobody would read the
+    answers) they are cancelled."""
+    loop = asyncio.get_running_loop()
+    lines: "asyncio.Queue[Optional[bytes]]" = asyncio.Queue()
+    partial = [b""]
+
+    def readable() -> None:
+        data = os.read(fd, 65536)
+        *complete, partial[0] = (partial[0] + data).split(b"\n")
+        for line in complete:
+            lines.put_nowait(line)
+        if not data:
+            loop.remove_reader(fd)
+            lines.put_nowait(None)
+
+    slots = asyncio.Semaphore(concurrency)
+    running: Set["asyncio.Task[None]"] = set()
+
+    async def serve(seq: int, job: Dict[str, Any]) -> None:
+        async with slots:
+            _send(fd, await _answer_async(seq, job))
+
+    loop.add_reader(fd, readable)
+    try:
+        while True:
+            line = await lines.get()
+            if line is None:
+                for task in running:
+                    task.cancel()
+                break
+            msg = json.loads(line)
+            if msg.get("op") == "stop":
+                break
+            if msg.get("op") == "job":
+                task = loop.create_task(serve(msg["seq"], msg.get("job", {})))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        await asyncio.gather(*running, return_exceptions=True)
+    finally:
+        loop.remove_reader(fd)
+
+
+def run(concurrency: Optional[int] = None) -> None:
+    """Says ready, then serves jobs until "stop" or EOF; exits 0. With
+    concurrency N > 1 (default: FORKPOOL_CONCURRENCY, else 1) up to N jobs
+    run at once, async handlers side by side on the child's event loop."""
+    n = _concurrency(concurrency)
+    fd = int(os.environ["FORKPOOL_FD"])
+    for stream in (sys.stdout, sys.stderr):  # prints reach the log line by line
+        cast(Any, stream).reconfigure(line_buffering=True)
+    _log.configure()  # after the app's imports: one that set up logging keeps it
+    ready: Dict[str, Any] = {"op": "ready", "pid": os.getpid()}
+    if n > 1:
+        ready["concurrency"] = n
+    _send(fd, ready)
+    if n > 1:
+        _await(_serve_concurrently(fd, n))
+    else:
+        _serve_in_order(fd)
     _close_loop()
     sys.exit(0)
 
 
+USAGE = "usage: python3 -m forkpool.worker [--concurrency N] MODULE [MODULE...]\n"
+
+
+def _parse_args(argv: List[str]) -> Tuple[List[str], Optional[int]]:
+    """The modules and the --concurrency value (None when not given);
+    ValueError with the reason on anything else."""
+    modules: List[str] = []
+    concurrency: Optional[int] = None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--concurrency" and args:
+            concurrency = _concurrency(args.pop(0))
+        elif arg.startswith("--concurrency="):
+            concurrency = _concurrency(arg.split("=", 1)[1])
+        elif arg.startswith("-"):
+            raise ValueError("unknown option %r" % arg)
+        else:
+            modules.append(arg)
+    if not modules:
+        raise ValueError("no module to serve")
+    return modules, concurrency
+
+
 def main(argv: List[str]) -> None:
-    """`python3 -m forkpool.worker MODULE...`: import each module (they
-    register handlers and tasks as they load), then serve."""
-    if not argv or any(m.startswith("-") for m in argv):
-        sys.stderr.write("usage: python3 -m forkpool.worker MODULE [MODULE...]\n")
+    """`python3 -m forkpool.worker [--concurrency N] MODULE...`: import each
+    module (they register handlers and tasks as they load), then serve."""
+    try:
+        modules, concurrency = _parse_args(argv)
+        _concurrency(concurrency)  # FORKPOOL_CONCURRENCY too, before the imports
+    except ValueError as e:
+        sys.stderr.write("forkpool.worker: %s\n%s" % (e, USAGE))
         sys.exit(64)
-    for name in argv:
+    for name in modules:
         importlib.import_module(name)
-    run()
+    run(concurrency)
 
 
 if __name__ == "__main__":
