@@ -158,7 +158,11 @@ static cJSON *child_json(const fp_slot_t *slot)
             cJSON_AddStringToObject(job, "id", held->job.id);
         cJSON_AddNumberToObject(job, "running_ms", (double)(fp_os_now_ms() - held->started_at_ms));
     }
-    cJSON_AddNumberToObject(c, "queued", slot->depth > 0 ? (double)(slot->depth - 1) : 0);
+    /* A concurrent child runs every job it holds: none waits in its socket. */
+    size_t running = fp_pool_starts_on_send(slot) ? slot->depth : (slot->depth > 0 ? 1 : 0);
+    cJSON_AddNumberToObject(c, "concurrency", (double)slot->concurrency);
+    cJSON_AddNumberToObject(c, "running", (double)running);
+    cJSON_AddNumberToObject(c, "queued", (double)(slot->depth - running));
     return c;
 }
 
@@ -182,7 +186,8 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->counters.jobs_failed);
     cJSON_AddNumberToObject(counters, "jobs_retried", (double)sup->counters.jobs_retried);
     cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->held.count);
-    cJSON_AddNumberToObject(counters, "jobs_held_limit", (double)(sup->pool.target + sup->pool.prefetch));
+    cJSON_AddNumberToObject(counters, "jobs_held_limit",
+                            (double)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch));
     cJSON_AddBoolToObject(counters, "redis_connected", sup->redis.ready);
     int rc = respond_json(doc, body, content_type);
     return rc != 0 ? rc : 200;

@@ -138,7 +138,7 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     }
     if (fp_log_enabled(FP_LOG_DEBUG))
         fp_log_debug(LOG, "pulled %zu held=%zu bound=%zu", n, sup->held.count,
-                     sup->pool.target + sup->pool.prefetch);
+                     fp_pool_capacity(&sup->pool) + sup->pool.prefetch);
     if (sup->state != SUP_RUNNING) {
         put_back_waiting(sup); /* a pull in flight when draining began */
         fp_sup_maybe_finish(sup);
