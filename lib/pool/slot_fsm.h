@@ -21,6 +21,10 @@
  *   starts the next fork waits (fp_pool_t.start_failures is the step, a
  *   timer the wait); the failed child's slot ends EXITED → FREE as any
  *   other, and the child not yet forked has no slot.
+ * - Concurrency (how many jobs a child runs at once, from its "ready") is
+ *   a fact too: a concurrent child is BUSY from its first job to its last
+ *   answer however many it holds, as a pipelined one is; how many more it
+ *   may take is the pool's decision (fp_pool_pick), not a state.
  * - Start timed out, channel lost, channel EOF: the child is killed or
  *   being finished off, yet stays in its state until it is reaped, so that
  *   its reap settles its job and counts a failed start from what it was;
