@@ -7,13 +7,20 @@
 # better-sqlite3 into the build directory, never into the repo), builds an
 # optimised forkpool, then measures one system after another with
 # bench/peers/driver.py and prints bench/report.py's tables.
+# forkpool's Python worker (python/forkpool/worker.py serving
+# bench/peers/fp_app.py) has rows beside Celery's prefork pool (sync noop and
+# sleep 50 ms) and, at concurrency 50 per child, an `await asyncio.sleep(0.05)`
+# case beside Celery's gevent and eventlet pools (4 processes x -c 50; Debian
+# python3-gevent, python3-eventlet, skipped when not installable).
 #
 # Environment:
 #   FP_BENCH_RUNS=3            runs per system and case (the median is shown)
 #   FP_COMPARE_ONLY="forkpool celery"  only these systems: forkpool (all four
 #                              settings), forkpool-p0, forkpool-p4, forkpool-p4q1,
-#                              forkpool-p64q16,
-#                              celery, rq, bullmq (both modes), bullmq-inproc,
+#                              forkpool-p64q16, forkpool-py (Python worker),
+#                              forkpool-py-c50 (its async handlers, concurrency 50),
+#                              celery (prefork and both green pools), celery-gevent,
+#                              celery-eventlet, rq, bullmq (both modes), bullmq-inproc,
 #                              bullmq-sandboxed
 #   FP_COMPARE_SCALE=1         multiplies every job count (0.1 while developing)
 #   FP_COMPARE_RQ_SCALE=1      multiplies RQ's job counts once more: RQ forks per
@@ -39,7 +46,8 @@ tsv_copy=${FP_COMPARE_TSV:-$build_dir/compare.tsv}
 # forkpool: its defaults (prefetch 0), prefetch = children (held jobs wait in
 # the supervisor), the same with pipeline 1 (one job sent ahead to each busy
 # child), and the setting for tiny jobs (prefetch 64, pipeline 16).
-all_systems=(forkpool-p0 forkpool-p4 forkpool-p4q1 forkpool-p64q16 celery rq bullmq-inproc bullmq-sandboxed)
+all_systems=(forkpool-p0 forkpool-p4 forkpool-p4q1 forkpool-p64q16 forkpool-py forkpool-py-c50
+             celery celery-gevent celery-eventlet rq bullmq-inproc bullmq-sandboxed)
 
 # FP_COMPARE_ONLY tokens: a system's own name, or the part before its "-".
 selected=()
@@ -58,8 +66,8 @@ scripts/bootstrap.sh >/dev/null
 
 # Debian packages for the Python peers, only those missing.
 need=()
-if wants celery || wants rq; then
-  for p in python3-redis $(wants celery && echo python3-celery) $(wants rq && echo python3-rq); do
+if wants 'celery*' || wants rq; then
+  for p in python3-redis $(wants 'celery*' && echo python3-celery) $(wants rq && echo python3-rq); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
 fi
@@ -74,6 +82,22 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# Celery's green pools, where the distribution has them: a system whose
+# package cannot be installed is left out, not the end of the run.
+for pool in gevent eventlet; do
+  wants "celery-$pool" || continue
+  dpkg-query -W -f='${Status}' "python3-$pool" 2>/dev/null | grep -q 'install ok installed' && continue
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "python3-$pool" >/dev/null; then
+    echo "== compare: python3-$pool is not installable here; celery-$pool left out" >&2
+    kept=()
+    for s in "${selected[@]}"; do [ "$s" = "celery-$pool" ] || kept+=("$s"); done
+    selected=("${kept[@]}")
+  fi
+done
+[ ${#selected[@]} -gt 0 ] || { echo "bench_compare: nothing left to measure" >&2; exit 1; }
 
 # BullMQ (and better-sqlite3 for record_event, built from its bundled SQLite
 # against the local Node headers: no prebuilt download) into the build dir.
@@ -110,10 +134,12 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 versions="redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
 wants 'forkpool*' && versions+=", forkpool $("$build_dir/forkpool" version 2>/dev/null | awk '{print $NF}')"
-if wants celery || wants rq; then
+if wants 'celery*' || wants rq || wants 'forkpool-py*'; then
   versions+=", $(/usr/bin/python3 -c 'import sys, sqlite3; print("Python %d.%d.%d (SQLite %s)" % (sys.version_info[:3] + (sqlite3.sqlite_version,)))')"
 fi
-wants celery && versions+=", Celery $(/usr/bin/python3 -c 'import celery; print(celery.__version__)')"
+wants 'celery*' && versions+=", Celery $(/usr/bin/python3 -c 'import celery; print(celery.__version__)')"
+wants celery-gevent && versions+=", gevent $(/usr/bin/python3 -c 'import gevent; print(gevent.__version__)')"
+wants celery-eventlet && versions+=", eventlet $(/usr/bin/python3 -c 'import eventlet; print(eventlet.__version__)')"
 wants rq && versions+=", RQ $(/usr/bin/python3 -c 'import rq; print(rq.VERSION)')"
 if wants 'bullmq*'; then
   versions+=", Node.js $(node --version), BullMQ $(node -p 'require(process.argv[1]).version' "$node_dir/node_modules/bullmq/package.json")"

@@ -46,7 +46,7 @@ def ceiling_for(variant, case):
         return None
     prefetch = int(m.group(1))
     return "ceiling-redis" if prefetch == 0 else "ceiling-redis-b%d" % (CHILDREN + prefetch)
-CASE_ORDER = {"record_event": 0, "noop": 1, "sleep_50ms": 2}
+CASE_ORDER = {"record_event": 0, "noop": 1, "sleep_50ms": 2, "sleep_50ms_c50": 3}
 
 
 def load(path):
@@ -111,6 +111,8 @@ def cell(runs, field, digits):
 def case_label(case, jobs):
     if case == "sleep_50ms":
         return "sleep 50 ms × {:,}".format(jobs)
+    if case.startswith("sleep_50ms_c"):
+        return "sleep 50 ms × {:,}, {} at once per worker".format(jobs, case[len("sleep_50ms_c"):])
     return "{} × {:,}".format(case, jobs)
 
 

@@ -39,6 +39,7 @@ import sys
 import time
 
 POLL_S = 0.010
+CONCURRENCY = 50  # jobs at once per worker process for the async/green rows
 PSS_EVERY_S = 0.25
 EVENT_ARGS = {"action": "login", "timestamp": "2026-11-22T10:00:00Z", "org_id": "o1",
               "user_id": "u1", "object_id": "x", "object_type": "session"}
@@ -196,6 +197,25 @@ class Forkpool(System):
         return None, None
 
 
+class ForkpoolPython(Forkpool):
+    """forkpool with the exec runtime and its Python worker (fp_app.py): 4
+    children, each running one job at a time, or `concurrency` async jobs."""
+
+    def __init__(self, opt, concurrency):
+        System.__init__(self, opt)
+        self.key = "forkpool-py" + ("-c%d" % concurrency if concurrency > 1 else "")
+        self.name = "forkpool (Python worker%s)" % (
+            ", async, concurrency %d" % concurrency if concurrency > 1 else "")
+        self.cfg = os.path.join(self.work, "%s.toml" % self.key)
+        command = [opt.python_peer, "-m", "forkpool.worker", "--concurrency", str(concurrency),
+                   "fp_app"]
+        with open(self.cfg, "w") as f:
+            f.write('[daemon]\nname = "bench"\n[redis]\nurl = "redis://127.0.0.1:%d/0"\n'
+                    '[pool]\nruntime = "exec"\nchildren = 4\ncommand = %s\n[health]\nlisten = ""\n'
+                    % (opt.port, json.dumps(command)))
+        self.env["PYTHONPATH"] = os.pathsep.join([opt.python_dir, opt.peers])
+
+
 class Celery(System):
     key, name = "celery", "Celery"
 
@@ -222,6 +242,28 @@ class Celery(System):
         # neither, so the caller asks for two zero readings in a row.
         llen, hlen = r.pipeline(("LLEN", "celery"), ("HLEN", "unacked"))
         return llen == 0 and hlen == 0
+
+
+class CeleryGreen(Celery):
+    """Celery's gevent or eventlet pool: 4 worker processes, each running up
+    to `concurrency` tasks at once on green threads (Celery monkey-patches
+    time.sleep, so the sleep task yields)."""
+
+    def __init__(self, opt, pool, concurrency):
+        super().__init__(opt)
+        self.pool, self.concurrency = pool, concurrency
+        self.key = "celery-%s" % pool
+        self.name = "Celery (%s, concurrency %d)" % (pool, concurrency)
+
+    def workers(self, startup):
+        env = dict(self.env, PYTHONPATH=self.opt.peers)
+        return [([self.opt.python_peer, "-m", "celery", "-A", "celery_app", "worker", "-P",
+                  self.pool, "-c", str(self.concurrency), "--loglevel", "WARNING",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat",
+                  "-n", "bench%d@%%h" % i], env, self.log(i)) for i in range(4)]
+
+    def ready(self, logs):
+        return all("BENCH-READY" in text for text in logs)
 
 
 class RQ(System):
@@ -473,8 +515,17 @@ def one_run(system, r, kind, args, jobs, trace, startups):
         n, busy = system.own_busy([read(specs[0][2])])
         if n != jobs:
             raise RuntimeError("forkpool: %s jobs done, expected %d" % (n, jobs))
-        note = "launch-based %.3f s" % processing
-        processing = busy
+        if isinstance(system, ForkpoolPython) and t_ready is not None:
+            # Its busy time starts at the first pull, which comes before the
+            # Python children are ready: it would count their start-up, and
+            # so would a launch-based figure minus another run's start-up
+            # (Python's start-up varies by a second on a loaded machine).
+            # From this run's own "pool ready" (every child ready) instead.
+            note = "own busy time %.3f s, launch-based %.3f s" % (busy, processing)
+            processing = t_done - t0 - t_ready
+        else:
+            note = "launch-based %.3f s" % processing
+            processing = busy
     if t_ready is not None:
         note += " ready in this run after %.3f s" % t_ready
     note += " up to %d processes" % most
@@ -502,10 +553,19 @@ def main():
     ap.add_argument("--rq", default="/usr/bin/rq")
     ap.add_argument("--node", default="node")
     ap.add_argument("--node-modules", default="")
+    ap.add_argument("--python-dir", default=os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), "python"),
+        help="the forkpool Python package's folder, for forkpool-py")
     opt = ap.parse_args()
 
     fp = re.fullmatch(r"forkpool-p(\d+)(?:q(\d+))?", opt.system)
-    if fp:
+    py = re.fullmatch(r"forkpool-py(?:-c(\d+))?", opt.system)
+    green = re.fullmatch(r"celery-(gevent|eventlet)", opt.system)
+    if py:
+        system = ForkpoolPython(opt, int(py.group(1) or 1))
+    elif green:
+        system = CeleryGreen(opt, green.group(1), CONCURRENCY)
+    elif fp:
         system = Forkpool(opt, int(fp.group(1)), int(fp.group(2) or 0))
     elif opt.system == "celery":
         system = Celery(opt)
@@ -521,22 +581,32 @@ def main():
     def scaled(n):
         return max(10, int(round(n * opt.scale)))
 
-    cases = [("record_event", EVENT_ARGS, scaled(1000)),
-             ("record_event", EVENT_ARGS, scaled(10000)),
-             ("noop", {}, scaled(10000)),
-             ("sleep", {"ms": 50}, scaled(400))]
-    if isinstance(system, Forkpool):
-        cases.append(("noop", {}, scaled(200000)))
+    # (case, job type, args, jobs)
+    cases = [("record_event", "record_event", EVENT_ARGS, scaled(1000)),
+             ("record_event", "record_event", EVENT_ARGS, scaled(10000)),
+             ("noop", "noop", {}, scaled(10000)),
+             ("sleep_50ms", "sleep", {"ms": 50}, scaled(400))]
+    if isinstance(system, Forkpool) and not isinstance(system, ForkpoolPython):
+        cases.append(("noop", "noop", {}, scaled(200000)))
+    # The Python worker beside Celery's prefork rows (sync handlers: noop and
+    # sleep); at concurrency above 1, the many-sleeping-jobs case only, beside
+    # Celery's green pools, which run Celery's time.sleep task monkey-patched.
+    green = "sleep_50ms_c%d" % CONCURRENCY
+    if isinstance(system, ForkpoolPython) and system.key == "forkpool-py":
+        cases = cases[2:4]
+    elif isinstance(system, ForkpoolPython):
+        cases = [(green, "asleep", {"ms": 50}, scaled(10000))]
+    elif isinstance(system, CeleryGreen):
+        cases = [(green, "sleep", {"ms": 50}, scaled(10000))]
 
     if isinstance(system, BullMQ) and not system.has_sqlite:
         print("   %s: better-sqlite3 could not be loaded (see npm-install.log): "
               "record_event skipped" % system.name, flush=True)
-        cases = [c for c in cases if c[0] != "record_event"]
+        cases = [c for c in cases if c[1] != "record_event"]
 
     r = Redis(opt.port)
     with open(os.path.join(opt.work, "trace.log"), "a") as trace, open(opt.out, "a") as out:
-        for kind, args, jobs in cases:
-            case = "sleep_50ms" if kind == "sleep" else kind
+        for case, kind, args, jobs in cases:
             for run in range(opt.runs):
                 try:
                     processing, startup, cpu, peak = one_run(system, r, kind, args, jobs, trace,
