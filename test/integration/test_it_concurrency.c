@@ -67,18 +67,6 @@ static long long peak_in_flight(const fp_td_t *td, int *children)
     return most;
 }
 
-/* Members of the delayed set that contain needle. */
-static long long delayed_count(fp_td_t *td, const char *needle)
-{
-    redisReply *r = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 -1", FP_TD_DELAYED);
-    assert_non_null(r);
-    long long n = 0;
-    for (size_t i = 0; i < r->elements; i++)
-        n += strstr(r->element[i]->str, needle) != NULL;
-    freeReplyObject(r);
-    return n;
-}
-
 /* 200 jobs of a 200 ms async sleep on 2 children at concurrency 50: all
  * done by the two children started, each of which had more than one job in
  * flight at once, and the supervisor never held more than the children run
@@ -114,10 +102,10 @@ static void test_timeout_among_concurrent_jobs(void **state)
     fp_td_run_until_settled(td);
     assert_int_equal(fp_td_log_count(td, "timed out; sending SIGTERM"), 1);
     assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 5);
-    assert_int_equal(delayed_count(td, "timeout: still running after 2000 ms"), 1);
-    assert_int_equal(delayed_count(td, "\"id\":\"hang00\""), 1);
-    assert_int_equal(delayed_count(td, "stopped because a job running beside it timed out"), 4);
-    assert_int_equal(delayed_count(td, "\"attempt\":1"), 5);
+    assert_int_equal(fp_td_delayed_count(td, "timeout: still running after 2000 ms"), 1);
+    assert_int_equal(fp_td_delayed_count(td, "\"id\":\"hang00\""), 1);
+    assert_int_equal(fp_td_delayed_count(td, "stopped because a job running beside it timed out"), 4);
+    assert_int_equal(fp_td_delayed_count(td, "\"attempt\":1"), 5);
     assert_int_equal(fp_td_log_count(td, "spawned (pid"), 2);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
     assert_int_equal(fp_td_pending(td), 0);
@@ -135,10 +123,10 @@ static void test_crash_among_concurrent_jobs(void **state)
     fp_td_run_until_settled(td);
     long long crashed = fp_td_zcard(td, FP_TD_DELAYED);
     assert_true(crashed >= 4); /* echo jobs sent to it beside them died too */
-    assert_int_equal(delayed_count(td, "child crashed: killed by signal 11"), crashed);
-    assert_int_equal(delayed_count(td, "\"attempt\":1"), crashed);
-    assert_int_equal(delayed_count(td, "poison00"), 1);
-    assert_int_equal(delayed_count(td, "\"long"), 3);
+    assert_int_equal(fp_td_delayed_count(td, "child crashed: killed by signal 11"), crashed);
+    assert_int_equal(fp_td_delayed_count(td, "\"attempt\":1"), crashed);
+    assert_int_equal(fp_td_delayed_count(td, "poison00"), 1);
+    assert_int_equal(fp_td_delayed_count(td, "\"long"), 3);
     assert_int_equal(fp_td_jobs_done(td) + crashed, 24);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
     assert_int_equal(fp_td_pending(td), 0);

@@ -64,18 +64,6 @@ static bool delayed_all_have(fp_td_t *td, long long n, const char *needle)
     return ok;
 }
 
-/* How many members of the delayed set contain needle. */
-static long long delayed_count(fp_td_t *td, const char *needle)
-{
-    redisReply *r = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 -1", FP_TD_DELAYED);
-    assert_non_null(r);
-    long long n = 0;
-    for (size_t i = 0; i < r->elements; i++)
-        n += strstr(r->element[i]->str, needle) != NULL;
-    freeReplyObject(r);
-    return n;
-}
-
 /* 500 jobs through 2 workers: each started once and reused. */
 static void test_exec_reuses_two_workers(void **state)
 {
@@ -237,8 +225,8 @@ static void test_exec_protocol_errors_fail_the_attempt(void **state)
     run_burst(td);
     assert_int_equal(fp_td_jobs_done(td), 3);
     assert_true(delayed_all_have(td, 3, "\"last_error\":\"protocol: "));
-    assert_int_equal(delayed_count(td, "protocol: message is not JSON"), 2);
-    assert_int_equal(delayed_count(td, "protocol: a line longer than"), 1);
+    assert_int_equal(fp_td_delayed_count(td, "protocol: message is not JSON"), 2);
+    assert_int_equal(fp_td_delayed_count(td, "protocol: a line longer than"), 1);
     assert_int_equal(fp_td_log_count(td, "timed out"), 0);
     assert_int_equal(fp_td_log_count(td, "broke the protocol"), 3);
     assert_true(fp_td_log_count(td, "spawned (pid") >= 4);

@@ -429,6 +429,17 @@ bool fp_td_dead_is(fp_td_t *td, void *arg)
     return fp_td_xlen(td, FP_TD_DEAD) == *(long long *)arg;
 }
 
+long long fp_td_delayed_count(fp_td_t *td, const char *needle)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "ZRANGE %s 0 -1", FP_TD_DELAYED);
+    assert_non_null(r);
+    long long n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        n += strstr(r->element[i]->str, needle) != NULL;
+    freeReplyObject(r);
+    return n;
+}
+
 bool fp_td_delayed_is(fp_td_t *td, void *arg)
 {
     return fp_td_zcard(td, FP_TD_DELAYED) == *(long long *)arg;

@@ -135,6 +135,9 @@ bool fp_td_pending_is(fp_td_t *td, void *arg);
 /* Every job was taken and settled: the default stream is empty and nothing
  * is pending (arg unused). */
 bool fp_td_drained(fp_td_t *td, void *arg);
+/* Members of the delayed set that contain needle. */
+long long fp_td_delayed_count(fp_td_t *td, const char *needle);
+
 /* The dead stream has, the delayed set holds, exactly *arg (a long long). */
 bool fp_td_dead_is(fp_td_t *td, void *arg);
 bool fp_td_delayed_is(fp_td_t *td, void *arg);
