@@ -3,9 +3,10 @@
  * many async jobs on two children all finish with more than one in flight
  * per child and the held jobs within the pull bound, a timeout among
  * concurrent jobs, a crash among them (nothing lost, each running job one
- * attempt), and a "ready" whose concurrency the protocol refuses. Real
- * redis-server, real forkpool binary, Debian's python3. No timing: what a
- * child ran at once is read from what its handlers recorded. */
+ * attempt), recycling and draining, and a "ready" whose concurrency the
+ * protocol refuses. Real redis-server, real forkpool binary, Debian's
+ * python3. No timing: what a child ran at once is read from what its
+ * handlers recorded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,6 +133,38 @@ static void test_crash_among_concurrent_jobs(void **state)
     assert_int_equal(fp_td_pending(td), 0);
 }
 
+/* A concurrent child recycles by job count: it takes no more jobs than its
+ * limit, is replaced, and its stop waits behind the jobs it runs, which
+ * finish: every job done, none killed. */
+static void test_concurrent_child_recycles(void **state)
+{
+    fp_td_t *td = *state;
+    conc_config(td, "10", "children = 1\nmax_jobs_per_child = 20\n");
+    enqueue_in_dir(td, 100, "{\"type\":\"asleep\",\"id\":\"r%%d-%%d\",\"args\":{\"ms\":20,\"dir\":\"%s\"}}");
+    fp_td_run_until_settled(td);
+    assert_int_equal(fp_td_jobs_done(td), 100);
+    fp_td_assert_recycled(td, 1, 4);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+}
+
+/* A drain lets the jobs concurrent children run finish: all 20 were
+ * running (held with no prefetch) when TERM came, and all are done. */
+static void test_drain_waits_for_concurrent_jobs(void **state)
+{
+    fp_td_t *td = *state;
+    conc_config(td, "10", "children = 2\n");
+    enqueue_in_dir(td, 20, "{\"type\":\"asleep\",\"id\":\"d%%d-%%d\",\"args\":{\"ms\":1000,\"dir\":\"%s\"}}");
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 20);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 20);
+    assert_int_equal(fp_td_log_count(td, "killed by signal"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+}
+
 /* A "ready" with a concurrency outside 1..1024 is a protocol error: the
  * child is killed at once, a failed start under the crash-loop back-off. */
 static void test_bad_concurrency_is_a_failed_start(void **state)
@@ -154,6 +187,8 @@ int main(void)
         T(test_async_jobs_run_side_by_side),
         T(test_timeout_among_concurrent_jobs),
         T(test_crash_among_concurrent_jobs),
+        T(test_concurrent_child_recycles),
+        T(test_drain_waits_for_concurrent_jobs),
         T(test_bad_concurrency_is_a_failed_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
