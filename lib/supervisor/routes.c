@@ -117,7 +117,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
     g.redis_connected = sup->redis.ready;
     g.jobs_held = (int64_t)sup->held.count;
-    g.jobs_held_limit = (int64_t)(sup->pool.target + sup->pool.prefetch);
+    g.jobs_held_limit = (int64_t)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch);
     g.pulls_total = sup->counters.pulls;
     if (sup->redis.queue != NULL) {
         fp_queue_stats_t qs;

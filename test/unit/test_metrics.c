@@ -339,7 +339,7 @@ static const char golden[] =
     "# HELP forkpool_jobs_held Jobs the supervisor holds (running or waiting for a child).\n"
     "# TYPE forkpool_jobs_held gauge\n"
     "forkpool_jobs_held 3\n"
-    "# HELP forkpool_jobs_held_limit Most jobs the supervisor may hold (children + prefetch).\n"
+    "# HELP forkpool_jobs_held_limit Most jobs the supervisor may hold (what the children run at once + prefetch).\n"
     "# TYPE forkpool_jobs_held_limit gauge\n"
     "forkpool_jobs_held_limit 4\n"
     "# HELP forkpool_pulls_total Pulls (XREADGROUP) from Redis.\n"
