@@ -18,6 +18,7 @@ from conftest import PYTHON_DIR
 APP = textwrap.dedent('''
     """concapp: handlers for the concurrency tests."""
     import asyncio
+    import logging
 
     from forkpool import handler
 
@@ -37,6 +38,15 @@ APP = textwrap.dedent('''
             await asyncio.sleep(0.01)
         in_flight -= 1
         return {"seen": peak}
+
+    @handler("logged")
+    async def logged(args):
+        """Logs once all args["n"] jobs started, so their records interleave."""
+        global peak
+        peak += 1
+        while peak < args["n"]:
+            await asyncio.sleep(0.01)
+        logging.getLogger("concapp").warning("job %d", args["i"])
 
     @handler("step")
     def step(args):
@@ -110,6 +120,18 @@ def test_concurrency_from_the_environment_and_sync_jobs_in_order(tmp_path):
     assert w.reader.readline() == b""
     w.finish()
     assert w.proc.returncode == 0
+
+
+def test_each_concurrent_job_logs_with_its_own_fields(tmp_path):
+    w = Worker(tmp_path, ["--concurrency", "3", "concapp"])
+    w.read()
+    for i in range(3):
+        w.job(10 + i, "logged", {"i": i, "n": 3})
+    assert sorted(w.read()["seq"] for _ in range(3)) == [10, 11, 12]
+    w.send({"op": "stop"})
+    out = w.finish()
+    for i in range(3):
+        assert 'type=logged seq=%d attempt=1 logger=concapp msg="job %d"' % (10 + i, i) in out, out
 
 
 def test_concurrency_one_says_nothing_more(tmp_path):
