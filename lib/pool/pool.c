@@ -93,6 +93,21 @@ bool fp_pool_starts_on_send(const fp_slot_t *slot)
     return slot->concurrency > 1;
 }
 
+size_t fp_slot_running(const fp_slot_t *slot)
+{
+    if (fp_pool_starts_on_send(slot))
+        return slot->depth;
+    return slot->depth > 0 ? 1 : 0;
+}
+
+size_t fp_pool_running(const fp_pool_t *pool)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pool->capacity; i++)
+        n += fp_slot_running(pool->slots[i]);
+    return n;
+}
+
 static bool can_queue(const fp_pool_t *pool, const fp_slot_t *slot)
 {
     /* A concurrent child takes jobs up to what it runs at once; one job more

@@ -93,6 +93,11 @@ fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool);
  * runs one at a time starts the next when it answered the one before. */
 bool fp_pool_starts_on_send(const fp_slot_t *slot);
 
+/* Jobs running in this child now (the rest of its depth waits in its
+ * socket), and in the whole pool: a busy child may run many. */
+size_t fp_slot_running(const fp_slot_t *slot);
+size_t fp_pool_running(const fp_pool_t *pool);
+
 /* How many jobs the children can run at once: one per wanted child, plus
  * what each child in service announced beyond one. A child being replaced
  * (retiring), stopping or dying adds nothing: its replacement will, and

@@ -159,7 +159,7 @@ static cJSON *child_json(const fp_slot_t *slot)
         cJSON_AddNumberToObject(job, "running_ms", (double)(fp_os_now_ms() - held->started_at_ms));
     }
     /* A concurrent child runs every job it holds: none waits in its socket. */
-    size_t running = fp_pool_starts_on_send(slot) ? slot->depth : (slot->depth > 0 ? 1 : 0);
+    size_t running = fp_slot_running(slot);
     cJSON_AddNumberToObject(c, "concurrency", (double)slot->concurrency);
     cJSON_AddNumberToObject(c, "running", (double)running);
     cJSON_AddNumberToObject(c, "queued", (double)(slot->depth - running));

@@ -279,8 +279,7 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
     sup->state = SUP_DRAINING;
     notify_stopping(sup, why);
     fp_log_info(LOG, "draining (%s): %zu jobs running, waiting up to %lld ms", why,
-                fp_pool_count(&sup->pool, FP_CHILD_BUSY),
-                (long long)sup->cfg->daemon.shutdown_timeout_ms);
+                fp_pool_running(&sup->pool), (long long)sup->cfg->daemon.shutdown_timeout_ms);
     fp_sup_update_want(sup);
     uv_timer_stop(&sup->timers.burst);
     uv_timer_stop(&sup->timers.respawn);

@@ -196,6 +196,28 @@ static void test_room_counts_announced_concurrency(void **state)
     fp_pool_free(&pool);
 }
 
+/* Running jobs: a concurrent child runs all it holds, a one-at-a-time
+ * child runs one while the rest wait in its socket (what the drain log and
+ * /stats report). */
+static void test_running_counts_each_concurrent_job(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 3, 8);
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    fp_pool_claim_slot(&pool, 3, 0);
+    assert_int_equal(fp_pool_running(&pool), 0);
+    a->state = b->state = FP_CHILD_BUSY;
+    a->concurrency = 50;
+    a->depth = 7;
+    b->depth = 3;
+    assert_int_equal(fp_slot_running(a), 7);
+    assert_int_equal(fp_slot_running(b), 1);
+    assert_int_equal(fp_pool_running(&pool), 8);
+    fp_pool_free(&pool);
+}
+
 /* A shrink stops an idle child first, else the busy one with the shortest
  * queue: with a pipeline, busy children may never turn idle under load. */
 static void test_pick_to_stop_prefers_idle_then_shortest_queue(void **state)
@@ -407,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_pick_does_not_queue_past_recycling_limit),
         cmocka_unit_test(test_pick_fills_concurrent_children_up_to_their_concurrency),
         cmocka_unit_test(test_room_counts_announced_concurrency),
+        cmocka_unit_test(test_running_counts_each_concurrent_job),
         cmocka_unit_test(test_pick_to_stop_prefers_idle_then_shortest_queue),
         cmocka_unit_test(test_slot_reused_only_after_reap_and_eof),
         cmocka_unit_test(test_slots_stay_put_when_the_pool_grows),
