@@ -101,15 +101,28 @@ static int parse_counts(const cJSON *obj, fp_job_t *out, fp_err_t *err)
     return 0;
 }
 
+int fp_unique_until_parse(const char *text, fp_unique_until_t *out)
+{
+    if (strcmp(text, "done") == 0)
+        *out = FP_UNIQUE_DONE;
+    else if (strcmp(text, "start") == 0)
+        *out = FP_UNIQUE_START;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+const char *fp_unique_until_name(fp_unique_until_t until)
+{
+    return until == FP_UNIQUE_START ? "start" : "done";
+}
+
 static int parse_until(const cJSON *until, fp_job_t *out, fp_err_t *err)
 {
     if (until == NULL || cJSON_IsNull(until))
         out->unique_until = FP_UNIQUE_DONE;
-    else if (cJSON_IsString(until) && strcmp(until->valuestring, "done") == 0)
-        out->unique_until = FP_UNIQUE_DONE;
-    else if (cJSON_IsString(until) && strcmp(until->valuestring, "start") == 0)
-        out->unique_until = FP_UNIQUE_START;
-    else
+    else if (!cJSON_IsString(until) || fp_unique_until_parse(until->valuestring,
+                                                             &out->unique_until) < 0)
         return bad(err, "\"unique\".\"until\" must be \"done\" or \"start\"");
     return 0;
 }

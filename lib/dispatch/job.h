@@ -47,4 +47,9 @@ int fp_job_parse(const char *payload, size_t len, size_t max_bytes, fp_job_t *ou
 
 void fp_job_clear(fp_job_t *job);
 
+/* "done" or "start" into *out; -EINVAL for anything else. */
+int fp_unique_until_parse(const char *text, fp_unique_until_t *out);
+/* The JSON word for until: "start", else "done". */
+const char *fp_unique_until_name(fp_unique_until_t until);
+
 #endif

@@ -194,6 +194,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
         goto oom;
     }
     q->rd.out_n++;
+    fp_q_unique_taken(q, queue, ms, seq, p->payload, p->payload_len);
     return;
 oom:
     /* Left pending to us: the next history read or recovery hands it out. */
