@@ -149,6 +149,8 @@ class Client:
         for i, spec in enumerate(jobs):
             try:
                 unknown = set(spec) - names
+                if unknown & {"unique", "unique_for", "unique_until"}:
+                    raise TypeError("unique jobs are added one at a time: use enqueue_unique")
                 if unknown:
                     raise TypeError("unknown argument %s" % ", ".join(sorted(unknown)))
                 if "type" not in spec:

@@ -65,6 +65,12 @@ def test_bad_unique_options_send_nothing(client, kwargs, message):
     assert client.redis.dbsize() == 0
 
 
+def test_enqueue_many_refuses_unique(client):
+    with pytest.raises(TypeError, match="enqueue_unique"):
+        client.enqueue_many([{"type": "t"}, {"type": "t", "unique": "k"}])
+    assert client.redis.dbsize() == 0
+
+
 def test_script_is_the_daemons(client):
     source = open(os.path.join(REPO, "lib", "queue", "unique.c")).read()
     body = source.split("const char fp_script_unique_enqueue[] =", 1)[1].split(";", 1)[0]
