@@ -35,13 +35,11 @@ const char fp_script_unique_release[] =
 
 char *fp_unique_key(const char *prefix, const char *queue, const char *key)
 {
-    size_t n = strlen("unique:") + strlen(key) + 1;
-    char *kind = malloc(n);
-    if (kind == NULL)
-        return NULL;
-    snprintf(kind, n, "unique:%s", key);
-    char *full = fp_queue_key(prefix, queue, kind);
-    free(kind);
+    /* fp_queue_key's layout, P:{Q}:kind, with kind "unique:KEY". */
+    size_t n = strlen(prefix) + strlen(queue) + strlen(key) + sizeof ":{}:unique:";
+    char *full = malloc(n);
+    if (full != NULL)
+        snprintf(full, n, "%s:{%s}:unique:%s", prefix, queue, key);
     return full;
 }
 

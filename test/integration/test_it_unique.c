@@ -76,6 +76,15 @@ static char *get_key(fp_td_t *td, const char *key)
     return v;
 }
 
+/* The key exists and holds want. */
+static void expect_key(fp_td_t *td, const char *key, const char *want)
+{
+    char *v = get_key(td, key);
+    assert_non_null(v);
+    assert_string_equal(v, want);
+    free(v);
+}
+
 static bool key_gone(fp_td_t *td, void *arg)
 {
     return !fp_td_redis_has(td, arg);
@@ -95,6 +104,38 @@ static void open_gate(const fp_td_t *td)
     fclose(f);
 }
 
+/* A gate job with unique key order-17 (and `until` when not NULL), running:
+ * the daemon started and holding it. Its id into first; its args into args. */
+static void start_gate_job(fp_td_t *td, const char *until, char *first, size_t cap, char *args,
+                           size_t args_cap)
+{
+    char line[256];
+    unique_config(td);
+    gate_path(td, args, args_cap);
+    if (until != NULL)
+        enqueue(td, line, sizeof line, "--unique", "order-17", "--unique-until", until, "gate",
+                args, NULL);
+    else
+        enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
+    assert_false(parse_line(line, first, cap));
+    assert_true(fp_td_redis_has(td, KEY));
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+}
+
+/* Runs the daemon until every job settled: the key is gone, nothing went
+ * dead, and the next enqueue with the key is a new job, not first. */
+static void settle_released(fp_td_t *td, const char *first)
+{
+    char line[256], id[64];
+    fp_td_run_until_settled(td);
+    assert_false(fp_td_redis_has(td, KEY));
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
+    assert_false(parse_line(line, id, sizeof id));
+    assert_string_not_equal(id, first);
+}
+
 /* Refused while waiting (per queue); accepted again after success. */
 static void test_duplicate_refused_while_waiting(void **state)
 {
@@ -110,16 +151,8 @@ static void test_duplicate_refused_while_waiting(void **state)
     /* A key is per queue. */
     enqueue(td, line, sizeof line, "--queue", "mail", "--unique", "order-17", "noop", NULL);
     assert_false(parse_line(line, id, sizeof id));
-    char *v = get_key(td, KEY);
-    assert_string_equal(v, first);
-    free(v);
-
-    fp_td_run_until_settled(td);
-    assert_false(fp_td_redis_has(td, KEY));
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
-    enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
-    assert_string_not_equal(id, first);
+    expect_key(td, KEY, first);
+    settle_released(td, first);
 }
 
 /* Dead releases the key; a retry keeps it; `dead retry` takes it back. */
@@ -136,10 +169,7 @@ static void test_dead_releases_retry_keeps(void **state)
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 1);
     assert_false(fp_td_redis_has(td, KEY));
     assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 1);
-    char *v = get_key(td, "fp:{default}:unique:flaky");
-    assert_non_null(v);
-    assert_string_equal(v, flaky); /* a retry keeps its key */
-    free(v);
+    expect_key(td, "fp:{default}:unique:flaky", flaky); /* a retry keeps its key */
 
     const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "dead", "retry", "-c", td->config, "--all",
                           NULL};
@@ -147,10 +177,7 @@ static void test_dead_releases_retry_keeps(void **state)
     assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
     assert_int_equal(r.status, 0);
     fp_th_result_free(&r);
-    v = get_key(td, KEY);
-    assert_non_null(v);
-    assert_string_equal(v, id);
-    free(v);
+    expect_key(td, KEY, id);
     assert_int_equal(fp_th_redis_int(&td->redis, "PTTL %s", KEY) > 0, 1);
 }
 
@@ -158,13 +185,8 @@ static void test_dead_releases_retry_keeps(void **state)
 static void test_until_done_holds_while_running(void **state)
 {
     fp_td_t *td = *state;
-    unique_config(td);
     char line[256], first[64], id[64], args[4300];
-    gate_path(td, args, sizeof args);
-    enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
-    parse_line(line, first, sizeof first);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
+    start_gate_job(td, NULL, first, sizeof first, args, sizeof args);
     enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
     assert_true(parse_line(line, id, sizeof id));
     assert_string_equal(id, first);
@@ -180,22 +202,13 @@ static void test_until_done_holds_while_running(void **state)
 static void test_until_start_releases_when_taken(void **state)
 {
     fp_td_t *td = *state;
-    unique_config(td);
     char line[256], first[64], id[64], args[4300];
-    gate_path(td, args, sizeof args);
-    enqueue(td, line, sizeof line, "--unique", "order-17", "--unique-until", "start", "gate", args,
-            NULL);
-    parse_line(line, first, sizeof first);
-    assert_true(fp_td_redis_has(td, KEY));
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
+    start_gate_job(td, "start", first, sizeof first, args, sizeof args);
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the key released at start");
     enqueue(td, line, sizeof line, "--unique", "order-17", "--unique-until", "start", "gate", args,
             NULL);
     assert_false(parse_line(line, id, sizeof id));
-    char *v = get_key(td, KEY);
-    assert_string_equal(v, id);
-    free(v);
+    expect_key(td, KEY, id);
     open_gate(td);
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the second key released");
     fp_td_wait_until(td, fp_td_drained, NULL, 60000, "every job settled");
@@ -233,10 +246,7 @@ static void test_old_job_never_releases_newer_holder(void **state)
     redisReply *r = fp_th_redis_cmd(&td->redis, "SET %s newer-job", KEY);
     freeReplyObject(r);
     fp_td_run_until_settled(td);
-    char *v = get_key(td, KEY);
-    assert_non_null(v);
-    assert_string_equal(v, "newer-job");
-    free(v);
+    expect_key(td, KEY, "newer-job");
 }
 
 /* A daemon SIGKILLed mid-job: restarted, it runs the job again and its
@@ -244,26 +254,14 @@ static void test_old_job_never_releases_newer_holder(void **state)
 static void test_sigkill_mid_job_leaks_nothing(void **state)
 {
     fp_td_t *td = *state;
-    unique_config(td);
-    char line[256], first[64], id[64], args[4300];
-    gate_path(td, args, sizeof args);
-    enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
-    parse_line(line, first, sizeof first);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
+    char first[64], args[4300];
+    start_gate_job(td, NULL, first, sizeof first, args, sizeof args);
     fp_td_signal(td, SIGKILL);
     fp_td_wait(td, 60000);
-    char *v = get_key(td, KEY);
-    assert_non_null(v);
-    assert_string_equal(v, first); /* still held: the job is not done */
-    free(v);
+    expect_key(td, KEY, first); /* still held: the job is not done */
     assert_int_equal(fp_td_pending(td), 1);
     open_gate(td);
-    fp_td_run_until_settled(td);
-    assert_false(fp_td_redis_has(td, KEY));
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
-    enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    settle_released(td, first);
 }
 
 int main(void)
