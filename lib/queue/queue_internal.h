@@ -244,10 +244,9 @@ long fp_q_take_reply(fp_queue_t *q, const redisReply *r, fp_read_step_kind_t kin
 void fp_q_hand_over(fp_queue_t *q, bool history);
 void fp_q_deliver_stash(fp_queue_t *q);
 
-/* ---- unique_take.c: an entry was taken (it is in the held set) ------------- */
+/* ---- unique_take.c: an entry is handed over (it is in the held set) -------- */
 
-void fp_q_unique_taken(fp_queue_t *q, uint32_t queue, uint64_t ms, uint64_t seq,
-                       const char *payload, size_t len);
+void fp_q_unique_taken(fp_queue_t *q, const fp_pulled_t *p);
 
 /* ---- pump.c ---------------------------------------------------------------- */
 

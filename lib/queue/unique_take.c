@@ -1,8 +1,8 @@
 /* unique_take.c: the daemon's side of unique jobs (queue/unique.h). When an
- * entry whose payload has a "unique" member is taken, its held-set slot is
+ * entry whose payload has a "unique" member is handed over, its held-set slot is
  * marked, so that its success or dead outcome goes out as the releasing kind
  * (k, x) and frees the key in the outcome's own atomic step. A job with
- * "until": "start" has its key released as soon as it is taken, by a
+ * "until": "start" has its key released as soon as it is handed over, by a
  * compare-and-delete of its own; if that call is lost with the connection,
  * the outcome's release (or the TTL) still frees the key. */
 #include "queue/queue_internal.h"
@@ -34,18 +34,22 @@ static void release_at_start(fp_queue_t *q, uint32_t queue, const fp_job_t *job)
     free(key);
 }
 
-void fp_q_unique_taken(fp_queue_t *q, uint32_t queue, uint64_t ms, uint64_t seq,
-                       const char *payload, size_t len)
+void fp_q_unique_taken(fp_queue_t *q, const fp_pulled_t *p)
 {
     /* Most payloads have no "unique": a byte search spares them a JSON parse. */
     static const char needle[] = "\"unique\"";
-    if (memmem(payload, len, needle, sizeof needle - 1) == NULL)
+    uint64_t ms, seq;
+    if (p->payload == NULL ||
+        memmem(p->payload, p->payload_len, needle, sizeof needle - 1) == NULL ||
+        !fp_stream_id_parse(p->entry_id, strlen(p->entry_id), &ms, &seq))
         return;
     fp_job_t job;
     fp_err_t why;
-    size_t max = q->cfg->limits.max_job_bytes > 0 ? (size_t)q->cfg->limits.max_job_bytes : len;
-    if (fp_job_parse(payload, len, max, &job, &why) < 0)
+    size_t max = q->cfg->limits.max_job_bytes > 0 ? (size_t)q->cfg->limits.max_job_bytes
+                                                  : p->payload_len;
+    if (fp_job_parse(p->payload, p->payload_len, max, &job, &why) < 0)
         return; /* goes to dead for its reason; its key runs out with its TTL */
+    uint32_t queue = p->queue;
     fp_held_entry_t *slot = fp_held_set_get(&q->held, queue, ms, seq);
     if (job.unique_key != NULL && slot != NULL)
         slot->used |= FP_ENTRY_UNIQUE;
