@@ -1,8 +1,10 @@
 /* cmd_enqueue.c: `forkpool enqueue`, the shell's producer. It builds
  * {"type":TYPE,"args":ARGS} with ARGS copied verbatim (after checking it is
  * JSON, so numbers are never re-printed), and adds jobs with pipelined XADDs
- * (or ZADDs into the delayed set with --delay) through admin.c. Usage errors
- * come before the configuration, which comes before Redis: 64, 78, 69. */
+ * (or ZADDs into the delayed set with --delay) through admin.c; with
+ * --wait-replicas, one WAIT after the last write. Usage errors come before the
+ * configuration, which comes before Redis: 64, 78, 69 (also for too few
+ * replicas). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -23,6 +26,10 @@
 #include "base/os.h"
 
 #define MAX_COUNT 100000000LL
+#define MAX_REPLICAS 1000LL
+#define WAIT_DEFAULT_MS 1000                /* --wait-timeout's default */
+#define WAIT_MAX_MS (3600LL * 1000)         /* a producer waits minutes at most */
+#define WAIT_SLACK_MS 5000                  /* read timeout beyond WAIT's own */
 
 typedef struct enqueue_args_s {
     const char *queue;   /* NULL: the first of queues.names */
@@ -30,6 +37,8 @@ typedef struct enqueue_args_s {
     long long count;     /* -1: no --count */
     const char *type;
     const char *args;    /* NULL: no ARGS_JSON; "-": one per line from stdin */
+    long long wait_replicas; /* -1: no --wait-replicas */
+    int64_t wait_ms;         /* -1: no --wait-timeout */
     bool json;           /* --json: what was added, as one JSON object */
     fp_unique_opts_t unique; /* --unique KEY, --unique-for, --unique-until */
 } enqueue_args_t;
@@ -46,8 +55,25 @@ typedef struct producer_s {
     size_t enqueued;
 } producer_t;
 
-enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT, OPT_JSON, OPT_UNIQUE, OPT_UNIQUE_FOR,
-       OPT_UNIQUE_UNTIL };
+enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT, OPT_WAIT_REPLICAS, OPT_WAIT_TIMEOUT, OPT_JSON,
+       OPT_UNIQUE, OPT_UNIQUE_FOR, OPT_UNIQUE_UNTIL };
+/* --wait-replicas N and --wait-timeout DUR. */
+static int on_wait_option(enqueue_args_t *a, int id, const char *value, fp_err_t *err)
+{
+    if (id == OPT_WAIT_REPLICAS) {
+        if (fp_cli_parse_count("--wait-replicas", value, MAX_REPLICAS, &a->wait_replicas, err) < 0)
+            return FP_EUSAGE;
+        if (a->wait_replicas == 0)
+            return fp_err_set(err, FP_EUSAGE, "--wait-replicas must be at least 1");
+        return 0;
+    }
+    if (fp_cli_parse_duration("--wait-timeout", value, &a->wait_ms, err) < 0)
+        return FP_EUSAGE;
+    /* WAIT 0 would block for ever: never what a producer means. */
+    if (a->wait_ms <= 0 || a->wait_ms > WAIT_MAX_MS)
+        return fp_err_set(err, FP_EUSAGE, "--wait-timeout must be more than 0 and at most 1h");
+    return 0;
+}
 
 /* --unique, --unique-for, --unique-until. */
 static int on_unique_option(enqueue_args_t *a, int id, const char *value, fp_err_t *err)
@@ -81,6 +107,8 @@ static int on_option(void *args, int id, const char *name, const char *value, fp
         if (fp_cli_parse_count("--count", value, MAX_COUNT, &a->count, err) < 0)
             return FP_EUSAGE;
         break;
+    case OPT_WAIT_REPLICAS:
+    case OPT_WAIT_TIMEOUT: return on_wait_option(a, id, value, err);
     case OPT_JSON: a->json = true; break;
     default: return on_unique_option(a, id, value, err);
     }
@@ -103,6 +131,8 @@ static int on_operands(void *args, int n, char **words, fp_err_t *err)
         return fp_err_set(err, FP_EUSAGE, "--count and '-' cannot be combined");
     if (a->args != NULL && strcmp(a->args, "-") != 0 && !is_json(a->args, strlen(a->args)))
         return fp_err_set(err, FP_EUSAGE, "ARGS_JSON is not valid JSON: %.64s", a->args);
+    if (a->wait_ms >= 0 && a->wait_replicas < 0)
+        return fp_err_set(err, FP_EUSAGE, "--wait-timeout needs --wait-replicas");
     bool many = a->count >= 0 || (a->args != NULL && strcmp(a->args, "-") == 0);
     return fp_unique_opts_check(&a->unique, many, err);
 }
@@ -112,6 +142,8 @@ static const struct option options[] = {
     {"queue", required_argument, NULL, OPT_QUEUE},
     {"delay", required_argument, NULL, OPT_DELAY},
     {"count", required_argument, NULL, OPT_COUNT},
+    {"wait-replicas", required_argument, NULL, OPT_WAIT_REPLICAS},
+    {"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
     {"json", no_argument, NULL, OPT_JSON},
     {"unique", required_argument, NULL, OPT_UNIQUE},
     {"unique-for", required_argument, NULL, OPT_UNIQUE_FOR},
@@ -341,6 +373,8 @@ static int enqueue_unique(producer_t *p, const char *args, size_t args_len, fp_e
     rc = fp_admin_enqueue_unique(p->admin, p->cfg->redis.prefix, p->queue, a->unique.key, id,
                                  fp_unique_ttl_ms(a->unique.for_ms, a->delay_ms), a->delay_ms,
                                  job.data, job.len, &res, err);
+    if (rc == 0 && !res.duplicate)
+        p->enqueued++; /* written: --wait-replicas waits for it */
     if (rc == 0)
         print_id_line(p, res.id, res.duplicate);
     free(res.id);
@@ -358,6 +392,43 @@ static int produce(producer_t *p, fp_err_t *err)
     if (a->unique.key != NULL)
         return enqueue_unique(p, args, len, err);
     return enqueue_copies(p, args, len, err);
+}
+
+/* --wait-replicas: WAIT on the connection that wrote, once after the last
+ * write (WAIT covers every earlier write of this client). Fewer replicas
+ * than asked is FP_EREDIS (exit 69): the jobs are on the master, and a
+ * failover before a replica has them would lose them. */
+static int wait_replicas(producer_t *p, fp_err_t *err)
+{
+    const enqueue_args_t *a = p->args;
+    if (a->wait_replicas < 0 || p->enqueued == 0)
+        return 0;
+    int64_t ms = a->wait_ms >= 0 ? a->wait_ms : WAIT_DEFAULT_MS;
+    char n[24], t[24];
+    snprintf(n, sizeof n, "%lld", a->wait_replicas);
+    snprintf(t, sizeof t, "%lld", (long long)ms);
+    /* Redis answers WAIT only when its timeout ends: the read must wait longer. */
+    int64_t read_ms = ms + WAIT_SLACK_MS;
+    struct timeval tv = {(time_t)(read_ms / 1000), (suseconds_t)(read_ms % 1000 * 1000)};
+    redisSetTimeout(fp_admin_context(p->admin), tv);
+    const char *argv[] = {"WAIT", n, t};
+    size_t lens[] = {4, strlen(n), strlen(t)};
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(p->admin, 3, argv, lens, &r, err);
+    if (rc < 0)
+        return rc;
+    long long acked = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (acked < 0)
+        return fp_err_set(err, FP_EREDIS, "WAIT: unexpected reply type");
+    if (acked >= a->wait_replicas)
+        return 0;
+    char within[32];
+    fp_units_format_duration(ms, within, sizeof within);
+    return fp_err_set(err, FP_EREDIS,
+                      "%zu job(s) enqueued to %s, but only %lld of %lld replicas acknowledged "
+                      "within %s: they are on the master and may be lost if it fails over",
+                      p->enqueued, p->queue, acked, a->wait_replicas, within);
 }
 
 static void print_summary(const producer_t *p)
@@ -384,7 +455,7 @@ static void print_summary(const producer_t *p)
 
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
 {
-    enqueue_args_t a = {NULL, -1, -1, NULL, NULL, false, {NULL, -1, FP_UNIQUE_NONE}};
+    enqueue_args_t a = {NULL, -1, -1, NULL, NULL, -1, -1, false, {NULL, -1, FP_UNIQUE_NONE}};
     fp_config_t *cfg = NULL;
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
@@ -404,6 +475,8 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
     if ((rc = fp_admin_connect(cfg, &p.admin, err)) < 0)
         goto done;
     rc = produce(&p, err);
+    if (rc == 0)
+        rc = wait_replicas(&p, err);
     bool summary = a.count >= 0 || (a.args != NULL && strcmp(a.args, "-") == 0);
     if (rc == 0 && summary)
         print_summary(&p);

@@ -29,6 +29,7 @@ const fp_cmd_t fp_cmd_table[] = {
      fp_cmd_run},
     {"enqueue", "add jobs to a queue",
      "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N] [--json]\n"
+     "                        [--wait-replicas N [--wait-timeout DUR]]\n"
      "                        [--unique KEY [--unique-for DUR] [--unique-until done|start]]\n"
      "                        TYPE [ARGS_JSON|-]\n"
      "\n"
@@ -38,6 +39,10 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --queue Q          queue name (default: the first of queues.names)\n"
      "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
      "  --count N          add N copies, pipelined (for bulk loads and benchmarks)\n"
+     "  --wait-replicas N  after adding, wait until N replicas have the jobs (Redis WAIT);\n"
+     "                     fewer: exit 69, the jobs stay on the master only\n"
+     "  --wait-timeout DUR\n"
+     "                     how long to wait for them (default 1s, at most 1h)\n"
      "  --json             print {\"duplicate\": false, \"id\": ID} (with --count or '-':\n"
      "                     {\"enqueued\": N, \"queue\": Q})\n"
      "  --unique KEY       add the job only if no job with KEY waits in this queue (or runs,\n"

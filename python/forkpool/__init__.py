@@ -1,7 +1,7 @@
 """forkpool for Python: enqueue jobs (Client, task) and serve them (handler,
 run, task) from a forkpool exec worker.
 
-    from forkpool import Client, task, handler, run, Permanent
+    from forkpool import Client, task, handler, run, Permanent, NotReplicated
 
 The worker side (handler, run, Permanent, task's serving half) is standard
 library only; Client needs the redis package (Debian's python3-redis) and is
@@ -9,13 +9,14 @@ imported on first use, so a worker that only serves never needs it.
 """
 from typing import TYPE_CHECKING, Any
 
+from .errors import NotReplicated
 from .task import Task, task
 from .worker import Permanent, handler, run
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Client", "Task", "task", "handler", "run", "Permanent"]
+__all__ = ["Client", "Task", "task", "handler", "run", "Permanent", "NotReplicated"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,6 @@ forkpool.jobs first, so bad input sends nothing.
 Needs the redis package (Debian's python3-redis); the worker side does not.
 """
 import itertools
-import json
 import os
 import re
 import secrets
@@ -14,13 +13,21 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import redis  # type: ignore[import]  # Debian ships no stubs for it
 
+from .errors import NotReplicated
 from .jobs import (DEFAULT_GROUP, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE,
-                   DEFAULT_URL, Delay, _is_int, build_job, builtin_type, check_queue, delay_ms,
-                   encode_job)
+                   DEFAULT_URL, Delay, _is_int, _seconds, build_job, builtin_type, check_queue,
+                   delay_ms, encode_job, parse_duration_ms)
+from .lookup import JOB_SCRIPT, job_state, parse_payload
+from .lookup import text as _text
 
 __all__ = ["Client"]
 
 PIPELINE = 1000                    # FP_ADMIN_PIPELINE: commands per round trip
+WAIT_TIMEOUT = 1.0                 # wait_timeout's default, seconds (as the CLI's)
+JOB_SCAN = 1000                    # job()'s default bound per key (lookup.py)
+
+# (replicas, timeout in ms) for WAIT, or None: no waiting.
+Replication = Optional[Tuple[int, int]]
 
 
 class Client:
@@ -82,7 +89,8 @@ class Client:
 
     def enqueue(self, type: str, args: Any = None, queue: Optional[str] = None,
                 delay: Optional[Delay] = None, job_id: Union[str, int, None] = None,
-                max_attempts: Optional[int] = None, timeout: Any = None,
+                max_attempts: Optional[int] = None, timeout: Any = None, *,
+                wait_replicas: Optional[int] = None, wait_timeout: Delay = WAIT_TIMEOUT,
                 unique: Optional[str] = None, unique_for: Optional[Delay] = None,
                 unique_until: Optional[str] = None) -> str:
         """Adds one job; returns its id: job_id when given, the generated id
@@ -95,22 +103,30 @@ class Client:
         timedelta or a duration; overrides pool.job_timeout for this job.
         max_attempts: 1..1000; overrides retry.max_attempts.
 
+        wait_replicas: after adding, wait (Redis' WAIT) until that many
+        replicas have the job, at most wait_timeout (seconds, a timedelta or
+        a duration; default 1 s); fewer raises NotReplicated, whose ids say
+        which jobs are on the master only (see docs/redis.md, "Replication").
+
         unique, unique_for, unique_until: see enqueue_unique. With unique,
         a duplicate adds nothing and the id returned is the job holding the
         key; use enqueue_unique to tell the two apart."""
         if unique is not None or unique_for is not None or unique_until is not None:
             return self.enqueue_unique(type, args, queue=queue, delay=delay, job_id=job_id,
                                        max_attempts=max_attempts, timeout=timeout,
+                                       wait_replicas=wait_replicas, wait_timeout=wait_timeout,
                                        unique=unique, unique_for=unique_for,
                                        unique_until=unique_until)[0]
+        wait = _replication(wait_replicas, wait_timeout)
         return self._send([self._prepare(type, args, queue, delay, job_id, max_attempts,
-                                         timeout)])[0]
+                                         timeout)], wait)[0]
 
     def enqueue_unique(self, type: str, args: Any = None, *, unique: Optional[str],
                        queue: Optional[str] = None, delay: Optional[Delay] = None,
                        job_id: Union[str, int, None] = None, max_attempts: Optional[int] = None,
                        timeout: Any = None, unique_for: Optional[Delay] = None,
-                       unique_until: Optional[str] = None) -> Tuple[str, bool]:
+                       unique_until: Optional[str] = None, wait_replicas: Optional[int] = None,
+                       wait_timeout: Delay = WAIT_TIMEOUT) -> Tuple[str, bool]:
         """Adds the job unless another job of the same queue holds the
         unique key `unique`; returns (id, duplicate): the new job's id and
         False, or the holder's id and True (nothing was added). The key
@@ -122,10 +138,12 @@ class Client:
         when it goes dead; at the latest after unique_for (seconds, a
         timedelta or a duration; default 24 hours after the job is due). A
         retry keeps it. The job gets an id when job_id is None (a given
-        integer job_id becomes a string: the key holds the id as text)."""
+        integer job_id becomes a string: the key holds the id as text).
+        wait_replicas, wait_timeout: as enqueue's, for an added job."""
         q = self.queue if queue is None else check_queue(queue)
         ms = None if delay is None else delay_ms(delay)
         key, ttl_ms, until = _unique_options(unique, unique_for, unique_until, ms)
+        wait = _replication(wait_replicas, wait_timeout)
         if job_id is None:
             job_id = "%s-%d" % (self._id_prefix, next(self._next_id))
         elif _is_int(job_id):
@@ -133,17 +151,27 @@ class Client:
         job = build_job(type, args, job_id, max_attempts, timeout)
         job["unique"] = {"key": key, "until": until}
         payload = encode_job(job, self.max_job_bytes)
-        added, holder = self.redis.eval(UNIQUE_ENQUEUE_SCRIPT, 3, self.key(q, "unique:" + key),
-                                        self.key(q, "jobs"), self.key(q, "delayed"),
-                                        job["id"], ttl_ms, payload,
-                                        -1 if ms is None else ms)[:2]
+        # One pipeline, so WAIT runs on the connection that wrote.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.eval(UNIQUE_ENQUEUE_SCRIPT, 3, self.key(q, "unique:" + key), self.key(q, "jobs"),
+                  self.key(q, "delayed"), job["id"], ttl_ms, payload, -1 if ms is None else ms)
+        if wait is not None:
+            pipe.execute_command("WAIT", *wait)
+        replies = pipe.execute()
+        added, holder = replies[0][:2]
+        if added and wait is not None:
+            _check_replicated([_text(holder)], int(replies[-1]), wait)
         return _text(holder), not added
 
-    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[str]:
+    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]], *,
+                     wait_replicas: Optional[int] = None,
+                     wait_timeout: Delay = WAIT_TIMEOUT) -> List[str]:
         """Adds many jobs in pipelines of 1000 commands; each item takes
         enqueue's arguments by name ({"type": ..., "args": ..., "delay": ...}).
         Every job is checked before the first is sent, so bad input sends
-        nothing. Returns the ids in order, as enqueue does."""
+        nothing. Returns the ids in order, as enqueue does. wait_replicas
+        and wait_timeout as in enqueue, once for all the jobs."""
+        wait = _replication(wait_replicas, wait_timeout)
         names = {"type", "args", "queue", "delay", "job_id", "max_attempts", "timeout"}
         prepared = []
         for i, spec in enumerate(jobs):
@@ -160,9 +188,10 @@ class Client:
                                               spec.get("max_attempts"), spec.get("timeout")))
             except (TypeError, ValueError) as e:
                 raise builtin_type(e)("job %d: %s" % (i, e)) from None
-        return self._send(prepared)
+        return self._send(prepared, wait)
 
-    def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]]) -> List[str]:
+    def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]],
+              wait: Replication = None) -> List[str]:
         now_ms = self._redis_now_ms() if any(p[1] is not None for p in prepared) else 0
         ids: List[str] = []
         for start in range(0, len(prepared), PIPELINE):
@@ -173,9 +202,17 @@ class Client:
                     pipe.xadd(self.key(q, "jobs"), {"job": payload})
                 else:
                     pipe.zadd(self.key(q, "delayed"), {payload: now_ms + ms})
+            last = start + PIPELINE >= len(prepared)
+            if last and wait is not None:
+                # In the last pipeline, so on the connection that wrote: WAIT
+                # waits for that client's last write, and the replication
+                # offset only grows, so the earlier pipelines are covered too.
+                pipe.execute_command("WAIT", *wait)
             replies = pipe.execute()
             for (_, ms, _, job_id), reply in zip(chunk, replies):
                 ids.append(job_id if job_id is not None else _text(reply))
+            if last and wait is not None:
+                _check_replicated(ids, int(replies[-1]), wait)
         return ids
 
     def _redis_now_ms(self) -> int:
@@ -185,6 +222,38 @@ class Client:
         return int(sec) * 1000 + int(usec) // 1000
 
     # ---- reading -------------------------------------------------------
+
+    def job(self, id: Union[str, int], queue: Optional[str] = None,
+            scan: int = JOB_SCAN) -> Optional[Dict[str, Any]]:
+        """Where a job is now, from Redis, or None when it is not there.
+
+        id: the job's "id" (given at enqueue, or generated for a delayed
+        job) or its stream entry id (what enqueue returns for a job without
+        one). The answer has "state", "queue", "entry_id" and "job" (the
+        payload, parsed), and by state:
+          "ready":   in the stream, not delivered yet;
+          "running": delivered and not finished: "consumer" (the daemon's
+                     name), "deliveries", "idle_ms" (since its last claim or
+                     renewal);
+          "delayed": in the delayed set (a delay or a retry's back-off):
+                     "due_ms", Unix ms by Redis' clock;
+          "dead":    in the dead stream: "dead_id", "error", "attempts",
+                     "failed_at", "consumer", as dead() gives them (found
+                     by the payload's id only: a dead job without one is
+                     not found by its old entry id unless it was retried).
+        Done jobs are not kept in Redis (success deletes the entry): None;
+        the daemon's ledger has them. One script reads all three keys at
+        once, so a job moving between them is seen once. An entry id is
+        found at once; a payload id is looked for among the first `scan`
+        entries of each key (see forkpool/lookup.py for the cost)."""
+        q = self.queue if queue is None else check_queue(queue)
+        if isinstance(id, bool) or not isinstance(id, (str, int)) or id == "":
+            raise ValueError("id must be a non-empty string or an integer")
+        if not _is_int(scan) or scan < 1:
+            raise ValueError("scan must be a whole number of at least 1")
+        reply = self.redis.eval(JOB_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
+                                self.key(q, "dead"), self.group, str(id), scan)
+        return job_state(q, reply, _dead_entry)
 
     def stats(self, queues: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """A snapshot of each queue (default: this client's queue), shaped as
@@ -226,6 +295,27 @@ class Client:
         return [_dead_entry(q, entry_id, fields) for entry_id, fields in entries]
 
 
+def _replication(replicas: Optional[int], timeout: Delay) -> Replication:
+    """wait_replicas and wait_timeout checked before anything is sent."""
+    if replicas is None:
+        return None
+    if not _is_int(replicas) or replicas < 1:
+        raise ValueError("wait_replicas must be a whole number of at least 1")
+    if isinstance(timeout, str):
+        ms = parse_duration_ms(timeout)
+    else:
+        ms = round(_seconds(timeout, "wait_timeout") * 1000)
+    if ms <= 0:
+        # WAIT 0 would block for ever: never what a producer means.
+        raise ValueError("wait_timeout must be more than 0")
+    return replicas, ms
+
+
+def _check_replicated(ids: List[str], acked: int, wait: Tuple[int, int]) -> None:
+    if acked < wait[0]:
+        raise NotReplicated(ids, acked, wait[0], wait[1])
+
+
 def _unique_options(unique: Any, unique_for: Optional[Delay], unique_until: Any,
                     due_ms: Optional[int]) -> Tuple[str, int, str]:
     """(key, ttl_ms, until), checked as `forkpool enqueue` and fp_job_parse
@@ -247,9 +337,6 @@ def _unique_options(unique: Any, unique_for: Optional[Delay], unique_until: Any,
     return unique, ttl_ms, until
 
 
-def _text(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-
 
 def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Dict[str, Any]:
     def text(name: str) -> Optional[str]:
@@ -260,13 +347,8 @@ def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> D
         v = text(name)
         return int(v) if v is not None and re.fullmatch(r"-?\d{1,18}", v) else v
 
-    raw = text("job")
-    job: Any = raw
-    if raw is not None:
-        try:
-            job = json.loads(raw)
-        except ValueError:
-            pass  # not JSON: shown as its text, as `forkpool dead list --json` does
+    raw = fields.get(b"job")
+    job = None if raw is None else parse_payload(raw)
     return {"id": _text(entry_id), "queue": queue, "job": job, "error": text("error"),
             "attempts": number("attempts"), "failed_at": number("failed_at"),
             "consumer": text("consumer")}

@@ -74,11 +74,13 @@ class Task(Generic[R]):
     def apply_async(self, args: Optional[Sequence[Any]] = None,
                     kwargs: Optional[Mapping[str, Any]] = None,
                     countdown: Union[int, float, datetime.timedelta, None] = None,
-                    eta: Optional[datetime.datetime] = None) -> str:
+                    eta: Optional[datetime.datetime] = None, *,
+                    wait_replicas: Optional[int] = None, wait_timeout: Any = None) -> str:
         """Enqueues fn(*args, **kwargs); returns the job id. countdown:
         seconds (or a timedelta) from now; eta: a datetime (naive means local
         time), run at once if already past. Due times count on Redis' clock
-        from the moment of the call."""
+        from the moment of the call. wait_replicas, wait_timeout: as
+        Client.enqueue's (NotReplicated when too few replicas have it)."""
         if countdown is not None and eta is not None:
             raise ValueError("give countdown or eta, not both")
         delay: Optional[Union[int, float, datetime.timedelta]] = countdown
@@ -98,8 +100,21 @@ class Task(Generic[R]):
             raise TypeError("kwargs keys must be strings")  # JSON would turn 1 into "1"
         job_args: Dict[str, Any] = {"args": list(args), "kwargs": kw}
         client = self.client if self.client is not None else _client()
+        durability = _durability(wait_replicas, wait_timeout)
         return cast(str, client.enqueue(self.name, job_args, queue=self.queue, delay=delay,
-                                        max_attempts=self.max_attempts, timeout=self.timeout))
+                                        max_attempts=self.max_attempts, timeout=self.timeout,
+                                        **durability))
+
+
+def _durability(wait_replicas: Optional[int], wait_timeout: Any) -> Dict[str, Any]:
+    """enqueue's keyword arguments for them: only those given, so that a
+    Client's own default timeout applies when wait_timeout is not."""
+    out: Dict[str, Any] = {}
+    if wait_replicas is not None:
+        out["wait_replicas"] = wait_replicas
+    if wait_timeout is not None:
+        out["wait_timeout"] = wait_timeout
+    return out
 
 
 def task(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,

@@ -41,6 +41,8 @@ import os
 import sys
 from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar, cast
 
+from . import log as _log
+
 __all__ = ["handler", "run", "Permanent", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +102,13 @@ def _close_loop() -> None:
 
 
 def _answer(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
-    """The "done" message for one job."""
+    """The "done" message for one job; what it logs carries the job's
+    fields (forkpool.log)."""
+    with _log.job_context(seq, job):
+        return _run_job(seq, job)
+
+
+def _run_job(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
     fn = _handlers.get(job.get("type"))  # type: ignore[arg-type]
     done: Dict[str, Any]
     try:
@@ -137,6 +145,7 @@ def run() -> None:
     fd = int(os.environ["FORKPOOL_FD"])
     for stream in (sys.stdout, sys.stderr):  # prints reach the log line by line
         cast(Any, stream).reconfigure(line_buffering=True)
+    _log.configure()  # after the app's imports: one that set up logging keeps it
     _send(fd, {"op": "ready", "pid": os.getpid()})
     with os.fdopen(fd, "rb", closefd=False) as channel:
         for line in channel:

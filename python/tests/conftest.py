@@ -21,17 +21,17 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+def start_redis(d, *extra):
+    """A redis-server on a free 127.0.0.1 port in directory d, with extra
+    arguments (e.g. "--replicaof", host, port); returns (process, port)."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("redis-server is not installed")
-    d = tmp_path_factory.mktemp("redis")
     # A port found free may be taken before redis binds it: try a few.
     for _ in range(5):
         port = _free_port()
         proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port),
-                                 "--save", "", "--appendonly", "no", "--dir", str(d)],
+                                 "--save", "", "--appendonly", "no", "--dir", str(d), *extra],
                                 stdout=open(d / "redis.log", "ab"), stderr=subprocess.STDOUT)
         for _ in range(500):
             if proc.poll() is not None:
@@ -42,14 +42,22 @@ def redis_url(tmp_path_factory):
             except OSError:
                 time.sleep(0.01)
         if proc.poll() is None:
-            break
-    else:
-        pytest.fail("redis-server did not start: %s" % (d / "redis.log").read_text())
+            return proc, port
+    pytest.fail("redis-server did not start: %s" % (d / "redis.log").read_text())
+
+
+def stop_redis(proc):
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    proc, port = start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield "redis://127.0.0.1:%d/0" % port
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_redis(proc)
 
 
 @pytest.fixture

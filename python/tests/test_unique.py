@@ -101,3 +101,15 @@ def test_success_releases_the_key(client, redis_url, forkpool_bin, tmp_path):
     assert client.redis.exists(KEY) == 0
     second, duplicate = client.enqueue_unique("noop", unique="order-17")
     assert not duplicate and second != first
+
+
+def test_wait_replicas_with_unique(client):
+    from forkpool import NotReplicated
+    # This Redis has no replica: an added job is reported as on the master only.
+    with pytest.raises(NotReplicated) as e:
+        client.enqueue("t", unique="order-17", wait_replicas=1, wait_timeout="50ms")
+    holder = client.redis.get(KEY).decode()
+    assert e.value.ids == [holder]
+    # A duplicate wrote nothing: nothing to wait for, no error.
+    assert client.enqueue("t", unique="order-17", wait_replicas=1,
+                          wait_timeout="50ms") == holder

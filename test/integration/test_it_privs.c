@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -74,6 +75,25 @@ static void copy_in(const fp_td_t *td, const char *src, const char *rel, char *o
     assert_int_equal(fp_th_write_file(out, data, len), 0);
     assert_int_equal(chmod(out, 0755), 0);
     free(data);
+}
+
+/* The helper is a shim over the package in python/, found next to it: every
+ * module of it, so that one added to the package is never missing here. */
+static void copy_package(const fp_td_t *td, char *out, size_t size)
+{
+    char dir[4200], src[4500], rel[300];
+    snprintf(dir, sizeof dir, "%s/python/forkpool", fp_th_env("FP_SOURCE_DIR"));
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 3, ".py") != 0)
+            continue;
+        snprintf(rel, sizeof rel, "python/forkpool/%s", e->d_name);
+        snprintf(src, sizeof src, "%s/%s", dir, e->d_name);
+        copy_in(td, src, rel, out, size);
+    }
+    closedir(d);
 }
 
 /* "Uid:\t0\t0\t0\t0" → every number equals want. */
@@ -244,15 +264,7 @@ static void test_exec_workers_run_as_user(void **state)
     copy_in(td, src, "test/data/exec_worker.py", worker, sizeof worker);
     snprintf(src, sizeof src, "%s/scripts/forkpool_worker.py", fp_th_env("FP_SOURCE_DIR"));
     copy_in(td, src, "scripts/forkpool_worker.py", helper, sizeof helper);
-    /* The helper is a shim over the package in python/, found next to it. */
-    static const char *const package[] = {"__init__.py", "worker.py", "task.py", "jobs.py",
-                                          "client.py"};
-    for (size_t i = 0; i < sizeof package / sizeof package[0]; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "python/forkpool/%s", package[i]);
-        snprintf(src, sizeof src, "%s/%s", fp_th_env("FP_SOURCE_DIR"), rel);
-        copy_in(td, src, rel, helper, sizeof helper);
-    }
+    copy_package(td, helper, sizeof helper);
     snprintf(extra, sizeof extra,
              "[pool]\nruntime = \"exec\"\nchildren = 2\ncommand = [\"python3\", \"%s\"]\n",
              worker);

@@ -264,6 +264,30 @@ static void test_sigkill_mid_job_leaks_nothing(void **state)
     settle_released(td, first);
 }
 
+/* --wait-replicas: an added unique job is waited for (this Redis has no
+ * replica: exit 69); a duplicate wrote nothing and exits 0. */
+static void test_wait_replicas(void **state)
+{
+    fp_td_t *td = *state;
+    unique_config(td);
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "enqueue", "-c", td->config,
+                          "--wait-replicas", "1", "--wait-timeout", "50ms", "--unique",
+                          "order-17", "noop", NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
+    assert_int_equal(r.status, 69);
+    assert_non_null(strstr(r.err, "1 job(s) enqueued to default, but only 0 of 1 replicas"));
+    fp_th_result_free(&r);
+    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
+    assert_int_equal(r.status, 0);
+    char *v = get_key(td, KEY);
+    assert_non_null(v);
+    assert_int_equal(strncmp(r.out, v, strlen(v)), 0);
+    free(v);
+    fp_th_result_free(&r);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +304,7 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_mid_job_leaks_nothing, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_replicas, fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
