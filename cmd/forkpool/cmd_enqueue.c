@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "queue/admin.h"
+#include "queue/unique.h"
 #include "cli.h"
 #include "dispatch/job.h"
 #include "base/units.h"
@@ -38,6 +39,8 @@ typedef struct enqueue_args_s {
     const char *args;    /* NULL: no ARGS_JSON; "-": one per line from stdin */
     long long wait_replicas; /* -1: no --wait-replicas */
     int64_t wait_ms;         /* -1: no --wait-timeout */
+    bool json;           /* --json: what was added, as one JSON object */
+    fp_unique_opts_t unique; /* --unique KEY, --unique-for, --unique-until */
 } enqueue_args_t;
 
 /* What every job of one invocation shares. */
@@ -52,8 +55,8 @@ typedef struct producer_s {
     size_t enqueued;
 } producer_t;
 
-enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT, OPT_WAIT_REPLICAS, OPT_WAIT_TIMEOUT };
-
+enum { OPT_QUEUE = 256, OPT_DELAY, OPT_COUNT, OPT_WAIT_REPLICAS, OPT_WAIT_TIMEOUT, OPT_JSON,
+       OPT_UNIQUE, OPT_UNIQUE_FOR, OPT_UNIQUE_UNTIL };
 /* --wait-replicas N and --wait-timeout DUR. */
 static int on_wait_option(enqueue_args_t *a, int id, const char *value, fp_err_t *err)
 {
@@ -69,6 +72,24 @@ static int on_wait_option(enqueue_args_t *a, int id, const char *value, fp_err_t
     /* WAIT 0 would block for ever: never what a producer means. */
     if (a->wait_ms <= 0 || a->wait_ms > WAIT_MAX_MS)
         return fp_err_set(err, FP_EUSAGE, "--wait-timeout must be more than 0 and at most 1h");
+    return 0;
+}
+
+/* --unique, --unique-for, --unique-until. */
+static int on_unique_option(enqueue_args_t *a, int id, const char *value, fp_err_t *err)
+{
+    switch (id) {
+    case OPT_UNIQUE: a->unique.key = value; break;
+    case OPT_UNIQUE_FOR:
+        if (fp_cli_parse_duration("--unique-for", value, &a->unique.for_ms, err) < 0)
+            return FP_EUSAGE;
+        break;
+    case OPT_UNIQUE_UNTIL:
+        if (fp_unique_until_parse(value, &a->unique.until) < 0)
+            return fp_err_set(err, FP_EUSAGE, "--unique-until must be done or start, not \"%s\"",
+                              value);
+        break;
+    }
     return 0;
 }
 
@@ -88,6 +109,8 @@ static int on_option(void *args, int id, const char *name, const char *value, fp
         break;
     case OPT_WAIT_REPLICAS:
     case OPT_WAIT_TIMEOUT: return on_wait_option(a, id, value, err);
+    case OPT_JSON: a->json = true; break;
+    default: return on_unique_option(a, id, value, err);
     }
     return 0;
 }
@@ -110,7 +133,8 @@ static int on_operands(void *args, int n, char **words, fp_err_t *err)
         return fp_err_set(err, FP_EUSAGE, "ARGS_JSON is not valid JSON: %.64s", a->args);
     if (a->wait_ms >= 0 && a->wait_replicas < 0)
         return fp_err_set(err, FP_EUSAGE, "--wait-timeout needs --wait-replicas");
-    return 0;
+    bool many = a->count >= 0 || (a->args != NULL && strcmp(a->args, "-") == 0);
+    return fp_unique_opts_check(&a->unique, many, err);
 }
 
 static const struct option options[] = {
@@ -120,6 +144,10 @@ static const struct option options[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"wait-replicas", required_argument, NULL, OPT_WAIT_REPLICAS},
     {"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"unique", required_argument, NULL, OPT_UNIQUE},
+    {"unique-for", required_argument, NULL, OPT_UNIQUE_FOR},
+    {"unique-until", required_argument, NULL, OPT_UNIQUE_UNTIL},
     {NULL, 0, NULL, 0},
 };
 static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
@@ -172,6 +200,25 @@ static char *build_job(producer_t *p, const char *args, size_t args_len, size_t 
     return job;
 }
 
+/* A single job's id, or with --json {"duplicate": bool, "id": ID}. */
+static void print_id_line(const producer_t *p, const char *id, bool duplicate)
+{
+    if (!p->args->json) {
+        printf("%s\n", id);
+        return;
+    }
+    fp_buf_t line = {0};
+    const char *head = duplicate ? "{\"duplicate\":true,\"id\":" : "{\"duplicate\":false,\"id\":";
+    int rc = fp_buf_append(&line, head, strlen(head));
+    if (rc == 0)
+        rc = fp_json_append_string(&line, id, strlen(id));
+    if (rc == 0)
+        rc = fp_buf_append(&line, "}", 1);
+    if (rc == 0)
+        printf("%.*s\n", (int)line.len, line.data);
+    fp_buf_free(&line);
+}
+
 /* Adds n built jobs; prints the id when asked (a single plain job). */
 static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, bool print_id,
                      fp_err_t *err)
@@ -187,7 +234,7 @@ static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, b
                               print_id ? &id : NULL, &done, err);
     p->enqueued += done;
     if (rc == 0 && print_id && id != NULL)
-        printf("%s\n", id);
+        print_id_line(p, id, false);
     free(id);
     return rc;
 }
@@ -230,8 +277,11 @@ static int enqueue_copies(producer_t *p, const char *args, size_t args_len, fp_e
         sent += (long long)n;
     }
     free(text);
-    if (rc == 0 && single && p->args->delay_ms >= 0)
-        printf("%s-%llu\n", p->id_prefix, p->next_id - 1);
+    if (rc == 0 && single && p->args->delay_ms >= 0) {
+        char id[48];
+        snprintf(id, sizeof id, "%s-%llu", p->id_prefix, p->next_id - 1);
+        print_id_line(p, id, false);
+    }
     return rc;
 }
 
@@ -291,6 +341,47 @@ static void random_prefix(char out[17])
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
 
+/* --unique: one job with an id and the "unique" member, added by the unique
+ * script (key check, key SET and XADD or ZADD in one step). A duplicate is
+ * no error: the caller asked for "at most one", and has it. */
+static int enqueue_unique(producer_t *p, const char *args, size_t args_len, fp_err_t *err)
+{
+    const enqueue_args_t *a = p->args;
+    char id[48];
+    snprintf(id, sizeof id, "%s-%llu", p->id_prefix, p->next_id++);
+    fp_buf_t job = {0};
+    int rc = fp_buf_append(&job, "{\"type\":", 8);
+    if (rc == 0)
+        rc = fp_buf_append(&job, p->type_json, strlen(p->type_json));
+    if (rc == 0 && args != NULL && (rc = fp_buf_append(&job, ",\"args\":", 8)) == 0)
+        rc = fp_buf_append(&job, args, args_len);
+    if (rc == 0)
+        rc = fp_unique_members_json(&job, id, &a->unique);
+    if (rc == 0)
+        rc = fp_buf_append(&job, "}", 1);
+    if (rc < 0) {
+        fp_buf_free(&job);
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    }
+    if (p->cfg->limits.max_job_bytes > 0 && (int64_t)job.len > p->cfg->limits.max_job_bytes) {
+        rc = fp_err_set(err, FP_EUSAGE, "the job is %zu bytes, more than limits.max_job_bytes "
+                        "(%lld)", job.len, (long long)p->cfg->limits.max_job_bytes);
+        fp_buf_free(&job);
+        return rc;
+    }
+    fp_unique_result_t res;
+    rc = fp_admin_enqueue_unique(p->admin, p->cfg->redis.prefix, p->queue, a->unique.key, id,
+                                 fp_unique_ttl_ms(a->unique.for_ms, a->delay_ms), a->delay_ms,
+                                 job.data, job.len, &res, err);
+    if (rc == 0 && !res.duplicate)
+        p->enqueued++; /* written: --wait-replicas waits for it */
+    if (rc == 0)
+        print_id_line(p, res.id, res.duplicate);
+    free(res.id);
+    fp_buf_free(&job);
+    return rc;
+}
+
 static int produce(producer_t *p, fp_err_t *err)
 {
     const enqueue_args_t *a = p->args;
@@ -298,6 +389,8 @@ static int produce(producer_t *p, fp_err_t *err)
         return enqueue_stdin(p, err);
     size_t len = a->args != NULL ? strlen(a->args) : 0;
     const char *args = a->args != NULL ? trim(a->args, &len) : NULL;
+    if (a->unique.key != NULL)
+        return enqueue_unique(p, args, len, err);
     return enqueue_copies(p, args, len, err);
 }
 
@@ -340,6 +433,17 @@ static int wait_replicas(producer_t *p, fp_err_t *err)
 
 static void print_summary(const producer_t *p)
 {
+    if (p->args->json) {
+        fp_buf_t line = {0};
+        char head[48];
+        int n = snprintf(head, sizeof head, "{\"enqueued\":%zu,\"queue\":", p->enqueued);
+        if (fp_buf_append(&line, head, (size_t)n) == 0 &&
+            fp_json_append_string(&line, p->queue, strlen(p->queue)) == 0 &&
+            fp_buf_append(&line, "}", 1) == 0)
+            printf("%.*s\n", (int)line.len, line.data);
+        fp_buf_free(&line);
+        return;
+    }
     if (p->args->delay_ms >= 0) {
         char due[32];
         fp_units_format_duration(p->args->delay_ms, due, sizeof due);
@@ -351,7 +455,7 @@ static void print_summary(const producer_t *p)
 
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
 {
-    enqueue_args_t a = {NULL, -1, -1, NULL, NULL, -1, -1};
+    enqueue_args_t a = {NULL, -1, -1, NULL, NULL, -1, -1, false, {NULL, -1, FP_UNIQUE_NONE}};
     fp_config_t *cfg = NULL;
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
@@ -366,7 +470,7 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
         goto done;
     }
-    if (a.delay_ms >= 0)
+    if (a.delay_ms >= 0 || a.unique.key != NULL)
         random_prefix(p.id_prefix);
     if ((rc = fp_admin_connect(cfg, &p.admin, err)) < 0)
         goto done;

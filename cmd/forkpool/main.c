@@ -28,8 +28,10 @@ const fp_cmd_t fp_cmd_table[] = {
      "TTIN/TTOU add/remove a child, USR1 reopens the log file.\n",
      fp_cmd_run},
     {"enqueue", "add jobs to a queue",
-     "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N]\n"
-     "                        [--wait-replicas N [--wait-timeout DUR]] TYPE [ARGS_JSON|-]\n"
+     "usage: forkpool enqueue [-c FILE] [--queue Q] [--delay DUR] [--count N] [--json]\n"
+     "                        [--wait-replicas N [--wait-timeout DUR]]\n"
+     "                        [--unique KEY [--unique-for DUR] [--unique-until done|start]]\n"
+     "                        TYPE [ARGS_JSON|-]\n"
      "\n"
      "Adds a job {\"type\": TYPE, \"args\": ARGS_JSON}. With '-', reads one ARGS_JSON per line\n"
      "from stdin. Prints the stream entry ids (or a count with --count).\n"
@@ -40,7 +42,15 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --wait-replicas N  after adding, wait until N replicas have the jobs (Redis WAIT);\n"
      "                     fewer: exit 69, the jobs stay on the master only\n"
      "  --wait-timeout DUR\n"
-     "                     how long to wait for them (default 1s, at most 1h)\n",
+     "                     how long to wait for them (default 1s, at most 1h)\n"
+     "  --json             print {\"duplicate\": false, \"id\": ID} (with --count or '-':\n"
+     "                     {\"enqueued\": N, \"queue\": Q})\n"
+     "  --unique KEY       add the job only if no job with KEY waits in this queue (or runs,\n"
+     "                     until done); prints the job's id, or the holder's id for a\n"
+     "                     duplicate (exit 0; --json says \"duplicate\": true)\n"
+     "  --unique-for DUR   the key expires after DUR at the latest (default 24h after due)\n"
+     "  --unique-until W   release the key when the job succeeds (done, the default) or\n"
+     "                     when a daemon takes it to run (start); dead always releases it\n",
      fp_cmd_enqueue},
     {"stats", "show queue depth, pending, delayed, dead and consumers",
      "usage: forkpool stats [-c FILE] [--json]\n"

@@ -101,6 +101,63 @@ static int parse_counts(const cJSON *obj, fp_job_t *out, fp_err_t *err)
     return 0;
 }
 
+int fp_unique_until_parse(const char *text, fp_unique_until_t *out)
+{
+    if (strcmp(text, "done") == 0)
+        *out = FP_UNIQUE_DONE;
+    else if (strcmp(text, "start") == 0)
+        *out = FP_UNIQUE_START;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+const char *fp_unique_until_name(fp_unique_until_t until)
+{
+    return until == FP_UNIQUE_START ? "start" : "done";
+}
+
+static int parse_until(const cJSON *until, fp_job_t *out, fp_err_t *err)
+{
+    if (until == NULL || cJSON_IsNull(until))
+        out->unique_until = FP_UNIQUE_DONE;
+    else if (!cJSON_IsString(until) || fp_unique_until_parse(until->valuestring,
+                                                             &out->unique_until) < 0)
+        return bad(err, "\"unique\".\"until\" must be \"done\" or \"start\"");
+    return 0;
+}
+
+/* "unique": {"key": K, "until": "done"|"start"}. Its key in Redis holds the
+ * job's "id", and an outcome releases the key only while it still holds that
+ * id, so a unique job needs a string id: a number could be printed
+ * differently by another producer. Unknown members are refused so that a
+ * misspelt "until" does not silently mean "done". */
+static int parse_unique(const cJSON *obj, fp_job_t *out, fp_err_t *err)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(obj, "unique");
+    if (u == NULL || cJSON_IsNull(u))
+        return 0;
+    if (!cJSON_IsObject(u))
+        return bad(err, "\"unique\" must be an object such as {\"key\": \"order-17\"}");
+    for (const cJSON *m = u->child; m != NULL; m = m->next)
+        if (strcmp(m->string, "key") != 0 && strcmp(m->string, "until") != 0)
+            return fp_err_set(err, FP_EJOB, "\"unique\" has an unknown member \"%.64s\"",
+                              m->string);
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(u, "key");
+    if (!cJSON_IsString(key) || key->valuestring[0] == '\0')
+        return bad(err, "\"unique\".\"key\" must be a non-empty string");
+    if (strlen(key->valuestring) > FP_UNIQUE_KEY_MAX)
+        return fp_err_set(err, FP_EJOB, "\"unique\".\"key\" is longer than %d bytes",
+                          FP_UNIQUE_KEY_MAX);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+    if (!cJSON_IsString(id) || id->valuestring[0] == '\0')
+        return bad(err, "a job with \"unique\" needs a non-empty string \"id\"");
+    int rc = parse_until(cJSON_GetObjectItemCaseSensitive(u, "until"), out, err);
+    if (rc == 0 && (out->unique_key = strdup(key->valuestring)) == NULL)
+        rc = fp_err_set(err, -ENOMEM, "out of memory");
+    return rc;
+}
+
 int fp_job_parse(const char *payload, size_t len, size_t max_bytes, fp_job_t *out, fp_err_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -121,6 +178,8 @@ int fp_job_parse(const char *payload, size_t len, size_t max_bytes, fp_job_t *ou
         rc = parse_timeout(obj, out, err);
     if (rc == 0)
         rc = parse_counts(obj, out, err);
+    if (rc == 0)
+        rc = parse_unique(obj, out, err);
     cJSON_Delete(obj);
     if (rc < 0)
         fp_job_clear(out);
@@ -131,5 +190,6 @@ void fp_job_clear(fp_job_t *job)
 {
     free(job->type);
     free(job->id);
+    free(job->unique_key);
     memset(job, 0, sizeof *job);
 }

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "queue/queue_scripts.h"
+#include "queue/unique.h"
 #include "redis/redis_url.h"
 
 #define COMMAND_TIMEOUT_MS 30000
@@ -244,13 +245,28 @@ int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const
  * exists, so of two operators retrying the same entry at once exactly one
  * adds it. XADD comes before XDEL because a failing command stops a script
  * without undoing what it already did: an error loses no entry. Returns the
- * number of jobs added. */
+ * number of jobs added.
+ * A unique job's key was released when it went dead; moved back, it takes
+ * its key again (with the default TTL) when the key is free, so that
+ * duplicates are refused again while it waits. When another job holds the
+ * key meanwhile, the operator's retry still goes ahead, without the key: its
+ * outcome cannot release the other job's key (that compares ids). */
 static const char dead_requeue_script[] =
     "local dead, jobs, moved = KEYS[1], KEYS[2], 0\n"
+    "local unique_base = string.sub(jobs, 1, -5) .. 'unique:'\n"
+    "local function retake(text)\n"
+    "  local ok, j = pcall(cjson.decode, text)\n"
+    "  if ok and type(j) == 'table' and type(j.unique) == 'table' and\n"
+    "     type(j.unique.key) == 'string' and type(j.id) == 'string' then\n"
+    "    redis.call('SET', unique_base .. j.unique.key, j.id, 'NX', 'PX', "
+    FP_UNIQUE_TTL_DEFAULT_TEXT ")\n"
+    "  end\n"
+    "end\n"
     "for i = 1, #ARGV, 2 do\n"
     "  local id = ARGV[i]\n"
     "  if #redis.call('XRANGE', dead, id, id) == 1 then\n"
     "    redis.call('XADD', jobs, '*', 'job', ARGV[i + 1])\n"
+    "    retake(ARGV[i + 1])\n"
     "    redis.call('XDEL', dead, id)\n"
     "    moved = moved + 1\n"
     "  end\n"

@@ -16,6 +16,7 @@
 #define FP_ENTRY_VANISHED 2u /* its stream entry was deleted while held: the outcome must land */
 #define FP_ENTRY_LOST 4u /* renewal found it pending to another consumer, or to none */
 #define FP_ENTRY_SETTLING 8u /* its outcome is recorded, not yet confirmed */
+#define FP_ENTRY_UNIQUE 16u /* its job holds a unique key: success and dead release it */
 
 typedef struct fp_held_entry_s {
     uint64_t ms, seq;

@@ -295,9 +295,10 @@ void fp_q_flush(fp_queue_t *q)
 
 /* Validates the id and opens room for one outcome; NULL when it cannot be
  * recorded (logged), in which case the entry stays pending for recovery.
- * *vanished: renewal found its stream entry deleted while it was held. */
+ * *vanished: renewal found its stream entry deleted while it was held.
+ * *unique (may be NULL): its job holds a unique key (unique_take.c). */
 static fp_batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entry_id, uint64_t *ms,
-                                 uint64_t *seq, bool *vanished)
+                                 uint64_t *seq, bool *vanished, bool *unique)
 {
     if (q->life.closing || queue >= q->n || entry_id == NULL)
         return NULL;
@@ -307,6 +308,8 @@ static fp_batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entr
     }
     const fp_held_entry_t *slot = fp_held_set_get(&q->held, queue, *ms, *seq);
     *vanished = slot != NULL && (slot->used & FP_ENTRY_VANISHED) != 0;
+    if (unique != NULL)
+        *unique = slot != NULL && (slot->used & FP_ENTRY_UNIQUE) != 0;
     fp_batch_t *b = fp_q_open_batch(q, queue);
     if (b == NULL)
         fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
@@ -332,23 +335,27 @@ static void outcome_end(fp_queue_t *q, fp_batch_t *b, int rc, const char *entry_
 void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id)
 {
     uint64_t ms, seq;
-    bool vanished;
-    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
-    if (b != NULL)
-        outcome_end(q, b, fp_outcome_encode_ack(&b->args, vanished, entry_id), entry_id, ms, seq);
+    bool vanished, unique;
+    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished, &unique);
+    if (b == NULL)
+        return;
+    int rc = unique ? fp_outcome_encode_ack_unique(&b->args, vanished, entry_id)
+                    : fp_outcome_encode_ack(&b->args, vanished, entry_id);
+    outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
 void fp_queue_dead(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                    size_t payload_len, const char *error, int64_t attempts)
 {
     uint64_t ms, seq;
-    bool vanished;
-    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
+    bool vanished, unique;
+    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished, &unique);
     if (b == NULL)
         return;
-    int rc = fp_outcome_encode_dead(&b->args, vanished, entry_id, payload != NULL ? payload : "",
-                                    payload != NULL ? payload_len : 0, error, attempts,
-                                    fp_os_unix_ms());
+    int (*encode)(fp_resp_t *, bool, const char *, const char *, size_t, const char *, int64_t,
+                  int64_t) = unique ? fp_outcome_encode_dead_unique : fp_outcome_encode_dead;
+    int rc = encode(&b->args, vanished, entry_id, payload != NULL ? payload : "",
+                    payload != NULL ? payload_len : 0, error, attempts, fp_os_unix_ms());
     outcome_end(q, b, rc, entry_id, ms, seq);
 }
 
@@ -357,7 +364,7 @@ void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, cons
 {
     uint64_t ms, seq;
     bool vanished;
-    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
+    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished, NULL);
     if (b == NULL)
         return;
     int rc = fp_outcome_encode_put_back(&b->args, vanished, entry_id,
@@ -372,7 +379,7 @@ void fp_queue_retry(fp_queue_t *q, uint32_t queue, const char *entry_id, const c
 {
     uint64_t ms, seq;
     bool vanished;
-    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished);
+    fp_batch_t *b = outcome_begin(q, queue, entry_id, &ms, &seq, &vanished, NULL);
     if (b == NULL)
         return;
     if (payload == NULL) {

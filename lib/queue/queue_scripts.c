@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "queue/unique.h"
 
 /* Outcomes of one loop turn for one queue, applied atomically. Each acts
  * only on an entry still pending to this consumer: XACK alone would also
@@ -30,12 +31,20 @@
  * writes come first and XACK + XDEL (one call each) last: a script stopped
  * half-way (scripts do not roll back) leaves a job twice, never none. A
  * retry's due time is Redis' TIME plus the delay it carries, the clock the
- * mover uses. */
+ * mover uses.
+ * Kinds k and x are a and d for a unique job (its payload has a "unique"
+ * member): once the outcome acts, the job's unique key is released in the
+ * same atomic step, so no crash between the outcome and a release can leak
+ * it, and only while the key still holds this job's "id" (a later job with
+ * the same key is never unlocked by an earlier one's outcome). The payload
+ * is the one the kind carries, else the stream entry's, read before XDEL;
+ * the key is P:{Q}:unique:KEY, built from the jobs key P:{Q}:jobs. */
 #define OUTCOMES_LOOP \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
-    "local widths = {a = 2, p = 3, r = 4, d = 6}\n" \
-    "local mine, seen, acks, dels = {}, {}, {}, {}\n" \
+    "local widths = {a = 2, p = 3, r = 4, d = 6, k = 2, x = 6}\n" \
+    "local bases = {k = 'a', x = 'd'}\n" \
+    "local mine, seen, acks, dels, unlocks = {}, {}, {}, {}, {}\n" \
     "local j = i\n" \
     "while j <= n do\n" \
     "  local w = widths[string.lower(ARGV[j])]\n" \
@@ -62,11 +71,13 @@
     "  if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
     "    seen[id], mine[id] = true, nil\n" \
     "    if holder then acks[#acks + 1] = id end\n" \
-    "    if k == 'p' then\n" \
+    "    local b = bases[k] or k\n" \
+    "    if b ~= k then unlocks[#unlocks + 1] = {id, b == 'd' and ARGV[i + 2]} end\n" \
+    "    if b == 'p' then\n" \
     "      redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
-    "    elseif k == 'r' then\n" \
+    "    elseif b == 'r' then\n" \
     "      redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2])\n" \
-    "    elseif k == 'd' then\n" \
+    "    elseif b == 'd' then\n" \
     "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
     "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
     "    end\n" \
@@ -76,6 +87,18 @@
     "    stale[#stale + 1] = {id, holder or ''}\n" \
     "  end\n" \
     "  i = i + widths[k]\n" \
+    "end\n" \
+    FP_UNIQUE_RELEASE_FN \
+    "local unique_base = string.sub(jobs, 1, -5) .. 'unique:'\n" \
+    "for _, u in ipairs(unlocks) do\n" \
+    "  local text = u[2]\n" \
+    "  if not text then\n" \
+    "    local e = redis.call('XRANGE', jobs, u[1], u[1])[1]\n" \
+    "    for f = 1, e and #e[2] or 0, 2 do\n" \
+    "      if e[2][f] == 'job' then text = e[2][f + 1] end\n" \
+    "    end\n" \
+    "  end\n" \
+    "  if text then unique_release(unique_base, text) end\n" \
     "end\n" \
     "for s = 1, #acks, 1000 do\n" \
     "  redis.call('XACK', jobs, group, unpack(acks, s, math.min(s + 999, #acks)))\n" \
@@ -358,12 +381,22 @@ static int kind_arg(fp_resp_t *b, char kind, bool vanished)
     return fp_resp_arg(b, &k, 1);
 }
 
-int fp_outcome_encode_ack(fp_resp_t *b, bool vanished, const char *id)
+static int encode_ack(fp_resp_t *b, char kind, bool vanished, const char *id)
 {
     size_t len = b->len, argc = b->argc;
-    if (kind_arg(b, 'a', vanished) < 0 || fp_resp_arg_str(b, id) < 0)
+    if (kind_arg(b, kind, vanished) < 0 || fp_resp_arg_str(b, id) < 0)
         return rollback(b, len, argc);
     return 0;
+}
+
+int fp_outcome_encode_ack(fp_resp_t *b, bool vanished, const char *id)
+{
+    return encode_ack(b, 'a', vanished, id);
+}
+
+int fp_outcome_encode_ack_unique(fp_resp_t *b, bool vanished, const char *id)
+{
+    return encode_ack(b, 'k', vanished, id);
 }
 
 int fp_outcome_encode_put_back(fp_resp_t *b, bool vanished, const char *id, const char *payload,
@@ -386,16 +419,30 @@ int fp_outcome_encode_retry(fp_resp_t *b, bool vanished, const char *id, const c
     return 0;
 }
 
-int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
-                           size_t n, const char *error, int64_t attempts,
-                           int64_t failed_at_unix_ms)
+static int encode_dead(fp_resp_t *b, char kind, bool vanished, const char *id,
+                       const char *payload, size_t n, const char *error, int64_t attempts,
+                       int64_t failed_at_unix_ms)
 {
     size_t len = b->len, argc = b->argc;
-    if (kind_arg(b, 'd', vanished) < 0 || fp_resp_arg_str(b, id) < 0 ||
+    if (kind_arg(b, kind, vanished) < 0 || fp_resp_arg_str(b, id) < 0 ||
         fp_resp_arg(b, payload, n) < 0 || fp_resp_arg_str(b, error != NULL ? error : "") < 0 ||
         fp_resp_arg_int(b, attempts) < 0 || fp_resp_arg_int(b, failed_at_unix_ms) < 0)
         return rollback(b, len, argc);
     return 0;
+}
+
+int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
+                           size_t n, const char *error, int64_t attempts,
+                           int64_t failed_at_unix_ms)
+{
+    return encode_dead(b, 'd', vanished, id, payload, n, error, attempts, failed_at_unix_ms);
+}
+
+int fp_outcome_encode_dead_unique(fp_resp_t *b, bool vanished, const char *id,
+                                  const char *payload, size_t n, const char *error,
+                                  int64_t attempts, int64_t failed_at_unix_ms)
+{
+    return encode_dead(b, 'x', vanished, id, payload, n, error, attempts, failed_at_unix_ms);
 }
 
 int fp_entry_fields_json(fp_buf_t *out, const char *const *strs, const size_t *lens, size_t n)

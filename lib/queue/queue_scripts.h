@@ -20,6 +20,8 @@
  *   p id payload                           put back: XADD at the tail + XACK + XDEL
  *   r id payload delay_ms                  retry: ZADD delayed at TIME + delay_ms + XACK + XDEL
  *   d id payload error attempts failed_at  dead: XADD dead + XACK + XDEL
+ *   k id                                   a, and the job's unique key released
+ *   x id payload error attempts failed_at  d, and the job's unique key released
  * An outcome acts only when the entry is pending to `consumer` (XPENDING),
  * so re-sending a batch after a lost reply adds nothing twice and an entry
  * another consumer took over is left to it. The upper-case kinds (A, P, R,
@@ -129,6 +131,13 @@ int fp_outcome_encode_retry(fp_resp_t *b, bool vanished, const char *id, const c
 int fp_outcome_encode_dead(fp_resp_t *b, bool vanished, const char *id, const char *payload,
                            size_t len, const char *error, int64_t attempts,
                            int64_t failed_at_unix_ms);
+/* The same as ack and dead, for an entry whose job has a "unique" member:
+ * the outcome also releases the job's unique key if it still holds the
+ * job's id (kinds k and x). */
+int fp_outcome_encode_ack_unique(fp_resp_t *b, bool vanished, const char *id);
+int fp_outcome_encode_dead_unique(fp_resp_t *b, bool vanished, const char *id,
+                                  const char *payload, size_t len, const char *error,
+                                  int64_t attempts, int64_t failed_at_unix_ms);
 
 /* The fields of a stream entry (n strings: name, value, name, value...; an
  * odd last one is ignored) as one JSON object appended to out, binary-safe:

@@ -90,7 +90,9 @@ class Client:
     def enqueue(self, type: str, args: Any = None, queue: Optional[str] = None,
                 delay: Optional[Delay] = None, job_id: Union[str, int, None] = None,
                 max_attempts: Optional[int] = None, timeout: Any = None, *,
-                wait_replicas: Optional[int] = None, wait_timeout: Delay = WAIT_TIMEOUT) -> str:
+                wait_replicas: Optional[int] = None, wait_timeout: Delay = WAIT_TIMEOUT,
+                unique: Optional[str] = None, unique_for: Optional[Delay] = None,
+                unique_until: Optional[str] = None) -> str:
         """Adds one job; returns its id: job_id when given, the generated id
         of a delayed job, else the stream entry id (which the daemon uses as
         the job's id).
@@ -104,10 +106,62 @@ class Client:
         wait_replicas: after adding, wait (Redis' WAIT) until that many
         replicas have the job, at most wait_timeout (seconds, a timedelta or
         a duration; default 1 s); fewer raises NotReplicated, whose ids say
-        which jobs are on the master only (see docs/redis.md, "Replication")."""
+        which jobs are on the master only (see docs/redis.md, "Replication").
+
+        unique, unique_for, unique_until: see enqueue_unique. With unique,
+        a duplicate adds nothing and the id returned is the job holding the
+        key; use enqueue_unique to tell the two apart."""
+        if unique is not None or unique_for is not None or unique_until is not None:
+            return self.enqueue_unique(type, args, queue=queue, delay=delay, job_id=job_id,
+                                       max_attempts=max_attempts, timeout=timeout,
+                                       wait_replicas=wait_replicas, wait_timeout=wait_timeout,
+                                       unique=unique, unique_for=unique_for,
+                                       unique_until=unique_until)[0]
         wait = _replication(wait_replicas, wait_timeout)
         return self._send([self._prepare(type, args, queue, delay, job_id, max_attempts,
                                          timeout)], wait)[0]
+
+    def enqueue_unique(self, type: str, args: Any = None, *, unique: Optional[str],
+                       queue: Optional[str] = None, delay: Optional[Delay] = None,
+                       job_id: Union[str, int, None] = None, max_attempts: Optional[int] = None,
+                       timeout: Any = None, unique_for: Optional[Delay] = None,
+                       unique_until: Optional[str] = None, wait_replicas: Optional[int] = None,
+                       wait_timeout: Delay = WAIT_TIMEOUT) -> Tuple[str, bool]:
+        """Adds the job unless another job of the same queue holds the
+        unique key `unique`; returns (id, duplicate): the new job's id and
+        False, or the holder's id and True (nothing was added). The key
+        check, the key and the job are one script, as `forkpool enqueue
+        --unique` runs it.
+
+        The key is released when the job succeeds (unique_until="done", the
+        default) or as soon as a daemon takes it to run ("start"); always
+        when it goes dead; at the latest after unique_for (seconds, a
+        timedelta or a duration; default 24 hours after the job is due). A
+        retry keeps it. The job gets an id when job_id is None (a given
+        integer job_id becomes a string: the key holds the id as text).
+        wait_replicas, wait_timeout: as enqueue's, for an added job."""
+        q = self.queue if queue is None else check_queue(queue)
+        ms = None if delay is None else delay_ms(delay)
+        key, ttl_ms, until = _unique_options(unique, unique_for, unique_until, ms)
+        wait = _replication(wait_replicas, wait_timeout)
+        if job_id is None:
+            job_id = "%s-%d" % (self._id_prefix, next(self._next_id))
+        elif _is_int(job_id):
+            job_id = str(job_id)
+        job = build_job(type, args, job_id, max_attempts, timeout)
+        job["unique"] = {"key": key, "until": until}
+        payload = encode_job(job, self.max_job_bytes)
+        # One pipeline, so WAIT runs on the connection that wrote.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.eval(UNIQUE_ENQUEUE_SCRIPT, 3, self.key(q, "unique:" + key), self.key(q, "jobs"),
+                  self.key(q, "delayed"), job["id"], ttl_ms, payload, -1 if ms is None else ms)
+        if wait is not None:
+            pipe.execute_command("WAIT", *wait)
+        replies = pipe.execute()
+        added, holder = replies[0][:2]
+        if added and wait is not None:
+            _check_replicated([_text(holder)], int(replies[-1]), wait)
+        return _text(holder), not added
 
     def enqueue_many(self, jobs: Iterable[Mapping[str, Any]], *,
                      wait_replicas: Optional[int] = None,
@@ -123,6 +177,8 @@ class Client:
         for i, spec in enumerate(jobs):
             try:
                 unknown = set(spec) - names
+                if unknown & {"unique", "unique_for", "unique_until"}:
+                    raise TypeError("unique jobs are added one at a time: use enqueue_unique")
                 if unknown:
                     raise TypeError("unknown argument %s" % ", ".join(sorted(unknown)))
                 if "type" not in spec:
@@ -260,6 +316,28 @@ def _check_replicated(ids: List[str], acked: int, wait: Tuple[int, int]) -> None
         raise NotReplicated(ids, acked, wait[0], wait[1])
 
 
+def _unique_options(unique: Any, unique_for: Optional[Delay], unique_until: Any,
+                    due_ms: Optional[int]) -> Tuple[str, int, str]:
+    """(key, ttl_ms, until), checked as `forkpool enqueue` and fp_job_parse
+    check them."""
+    if not isinstance(unique, str) or not unique:
+        raise ValueError("unique must be a non-empty string (unique_for and unique_until "
+                         "need it)")
+    if len(unique.encode("utf-8", "surrogatepass")) > UNIQUE_KEY_MAX:
+        raise ValueError("unique is longer than %d bytes" % UNIQUE_KEY_MAX)
+    until = "done" if unique_until is None else unique_until
+    if until not in ("done", "start"):
+        raise ValueError("unique_until must be \"done\" or \"start\", not %r" % (unique_until,))
+    if unique_for is None:
+        ttl_ms = UNIQUE_TTL_DEFAULT_MS + (due_ms or 0)
+    else:
+        ttl_ms = delay_ms(unique_for)
+        if ttl_ms <= 0:
+            raise ValueError("unique_for must be more than 0")
+    return unique, ttl_ms, until
+
+
+
 def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Dict[str, Any]:
     def text(name: str) -> Optional[str]:
         v = fields.get(name.encode())
@@ -275,6 +353,27 @@ def _dead_entry(queue: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> D
             "attempts": number("attempts"), "failed_at": number("failed_at"),
             "consumer": text("consumer")}
 
+
+# lib/queue/unique.h and lib/dispatch/job.h: FP_UNIQUE_TTL_DEFAULT_MS,
+# FP_UNIQUE_KEY_MAX.
+UNIQUE_TTL_DEFAULT_MS = 24 * 3600 * 1000
+UNIQUE_KEY_MAX = 512
+
+# A copy of fp_script_unique_enqueue (lib/queue/unique.c), which documents
+# it; python/tests/test_client.py checks that the two are the same text.
+UNIQUE_ENQUEUE_SCRIPT = (
+    "local held = redis.call('GET', KEYS[1])\n"
+    "if held then return {0, held} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "local delay = tonumber(ARGV[4])\n"
+    "if delay >= 0 then\n"
+    "  local t = redis.call('TIME')\n"
+    "  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "  redis.call('ZADD', KEYS[3], now + delay, ARGV[3])\n"
+    "  return {1, ARGV[1]}\n"
+    "end\n"
+    "return {1, ARGV[1], redis.call('XADD', KEYS[2], '*', 'job', ARGV[3])}\n"
+)
 
 # lib/queue/queue_stats.h: FP_ADMIN_READY_COUNT_MAX, FP_QUEUE_STATS_PAGE.
 READY_COUNT_MAX = 10000

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,55 @@ static void test_dead_reasons(void **state)
     assert_int_equal(parse(type_too_long, 1024, &job, &err), FP_EJOB);
 }
 
+/* "unique": the key and when it is released; what is wrong with it, said. */
+static void test_unique_member(void **state)
+{
+    (void)state;
+    fp_job_t job;
+    fp_err_t err;
+    assert_int_equal(parse("{\"type\":\"t\",\"id\":\"j1\",\"unique\":{\"key\":\"order-17\"}}",
+                           1024, &job, &err), 0);
+    assert_string_equal(job.unique_key, "order-17");
+    assert_int_equal(job.unique_until, FP_UNIQUE_DONE);
+    fp_job_clear(&job);
+    assert_int_equal(parse("{\"type\":\"t\",\"id\":\"j1\",\"unique\":{\"key\":\"k\",\"until\":\"start\"}}",
+                           1024, &job, &err), 0);
+    assert_int_equal(job.unique_until, FP_UNIQUE_START);
+    fp_job_clear(&job);
+    assert_int_equal(parse("{\"type\":\"t\",\"unique\":null}", 1024, &job, &err), 0);
+    assert_null(job.unique_key);
+    assert_int_equal(job.unique_until, FP_UNIQUE_NONE);
+    fp_job_clear(&job);
+    const struct {
+        const char *text;
+        const char *reason;
+    } cases[] = {
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":\"k\"}", "\"unique\" must be an object"},
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":{}}", "\"key\" must be a non-empty string"},
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":{\"key\":\"\"}}", "non-empty string"},
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":{\"key\":7}}", "non-empty string"},
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":{\"key\":\"k\",\"until\":\"end\"}}",
+         "\"until\" must be \"done\" or \"start\""},
+        {"{\"type\":\"t\",\"id\":\"j\",\"unique\":{\"key\":\"k\",\"untill\":\"start\"}}",
+         "unknown member \"untill\""},
+        {"{\"type\":\"t\",\"unique\":{\"key\":\"k\"}}", "needs a non-empty string \"id\""},
+        {"{\"type\":\"t\",\"id\":17,\"unique\":{\"key\":\"k\"}}", "string \"id\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = parse(cases[i].text, 1024, &job, &err);
+        if (rc != FP_EJOB || strstr(err.msg, cases[i].reason) == NULL)
+            fail_msg("case %zu (%s): rc %d, reason \"%s\", wanted \"%s\"", i, cases[i].text, rc,
+                     err.msg, cases[i].reason);
+        assert_null(job.unique_key);
+    }
+    char long_key[700];
+    int n = snprintf(long_key, sizeof long_key, "{\"type\":\"t\",\"id\":\"j\",\"unique\":{\"key\":\"");
+    memset(long_key + n, 'k', FP_UNIQUE_KEY_MAX + 1);
+    strcpy(long_key + n + FP_UNIQUE_KEY_MAX + 1, "\"}}");
+    assert_int_equal(parse(long_key, 1024, &job, &err), FP_EJOB);
+    assert_non_null(strstr(err.msg, "longer than 512 bytes"));
+}
+
 static void test_size_limit(void **state)
 {
     (void)state;
@@ -146,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_minimal_job),
         cmocka_unit_test(test_full_job),
         cmocka_unit_test(test_dead_reasons),
+        cmocka_unit_test(test_unique_member),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_nul_inside_payload_is_rejected),
         cmocka_unit_test(test_json_parse_is_strict),

@@ -163,7 +163,7 @@ static void test_script_text_matches_encoders(void **state)
     (void)state;
     const char *s = fp_script_outcomes;
     FP_TH_EXPECT_ALL_IN(s,
-                        "local widths = {a = 2, p = 3, r = 4, d = 6}",
+                        "local widths = {a = 2, p = 3, r = 4, d = 6, k = 2, x = 6}",
                         "'failed_at', ARGV[i + 5]");
     /* Kinds are checked before anything is written for the outcome. */
     assert_true(strstr(s, "unknown outcome kind") < strstr(s, "XPENDING"));
