@@ -34,6 +34,7 @@ typedef struct fp_config_s {
         char *user;     /* "" = do not change */
         char *group;
         int64_t shutdown_timeout_ms;
+        int64_t heartbeat_interval_ms; /* fleet record renewal; its TTL is 3 of these */
     } daemon;
 
     struct {

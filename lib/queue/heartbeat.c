@@ -1,0 +1,99 @@
+/* heartbeat.c: the daemon's side of the fleet heartbeat (heartbeat.h) on the
+ * queue's writer connection, so it costs no connection of its own and never
+ * blocks the loop: a beat and a clear are one script call each, answered
+ * through a callback. Both keys carry the {fleet} hash tag, so each script
+ * touches one Cluster slot. Plain EVAL: a call every few seconds does not
+ * need the script cache (and a NOSCRIPT after a Redis restart is then no
+ * case to handle). */
+#include "queue/queue_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/heartbeat.h"
+
+/* KEYS: record, set. ARGV: id, record, ttl_ms, keep_ms. The last-seen score
+ * is Redis' clock, so readers on any host compare it with TIME, not with
+ * their own clock. Members unseen for keep_ms are pruned here: every beat of
+ * any daemon keeps the set small without a reader that writes. */
+static const char beat_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "redis.call('ZADD', KEYS[2], now, ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))\n"
+    "return now\n";
+
+/* KEYS: record, set. ARGV: id, the token quoted as in the record. Another
+ * run under the same id (a restart as the same pid) keeps its record. */
+static const char clear_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and not string.find(v, ARGV[2], 1, true) then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
+typedef struct beat_call_s {
+    void (*cb)(void *ctx, bool ok);
+    void *ctx;
+} beat_call_t;
+
+static void on_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    (void)c;
+    beat_call_t call = *(beat_call_t *)privdata;
+    free(privdata);
+    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+    if (r != NULL && !ok)
+        fp_log_debug(LOG, "fleet heartbeat: %.*s", r->str != NULL ? (int)r->len : 0,
+                     r->str != NULL ? r->str : "unexpected reply");
+    call.cb(call.ctx, ok);
+}
+
+static int send_script(fp_queue_t *q, const char *script, const char *id, const char *const *args,
+                       size_t nargs, void (*cb)(void *ctx, bool ok), void *ctx)
+{
+    if (q->life.closing || !q->conn.writer_up)
+        return -ENOTCONN;
+    char *record_key = fp_fleet_record_key(q->cfg->redis.prefix, id);
+    char *set_key = fp_fleet_set_key(q->cfg->redis.prefix);
+    beat_call_t *call = malloc(sizeof *call);
+    const char *argv[9] = {"EVAL", script, "2", record_key, set_key, id};
+    size_t lens[9];
+    int argc = 6 + (int)nargs, rc = -ENOMEM;
+    for (size_t i = 0; i < nargs && i < 3; i++)
+        argv[6 + i] = args[i];
+    if (record_key != NULL && set_key != NULL && call != NULL && nargs <= 3) {
+        for (int i = 0; i < argc; i++)
+            lens[i] = strlen(argv[i]);
+        *call = (beat_call_t){cb, ctx};
+        rc = fp_redis_conn_sendv(q->writer, argc, argv, lens, 0, on_reply, call);
+    }
+    if (rc < 0)
+        free(call);
+    free(record_key);
+    free(set_key);
+    return rc;
+}
+
+int fp_queue_heartbeat(fp_queue_t *q, const char *id, const char *record, int64_t ttl_ms,
+                       void (*cb)(void *ctx, bool ok), void *ctx)
+{
+    char ttl[24], keep[24];
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    snprintf(keep, sizeof keep, "%d", FP_FLEET_GONE_KEEP_MS);
+    const char *args[] = {record, ttl, keep};
+    return send_script(q, beat_script, id, args, 3, cb, ctx);
+}
+
+int fp_queue_heartbeat_clear(fp_queue_t *q, const char *id, const char *token,
+                             void (*cb)(void *ctx, bool ok), void *ctx)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"token\":\"%s\"", token);
+    const char *args[] = {quoted};
+    return send_script(q, clear_script, id, args, 1, cb, ctx);
+}
