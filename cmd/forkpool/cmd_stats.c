@@ -7,7 +7,13 @@
  * changes nothing, so it is safe while daemons run elsewhere. Everything is
  * read before anything is printed, so a Redis failure half-way leaves no
  * half table. Missing keys and a group not created yet read as zeros. Usage
- * errors come before the configuration, which comes before Redis: 64, 78, 69. */
+ * errors come before the configuration, which comes before Redis: 64, 78, 69.
+ *
+ * Then the fleet: every daemon that keeps a heartbeat record on this Redis
+ * (queue/heartbeat.h), whichever queues it serves, with its host, pid,
+ * version, uptime, children, counters and the jobs it runs now, and those
+ * whose record expired (they died) as "gone" with when they were last
+ * seen. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "queue/admin.h"
+#include "queue/heartbeat.h"
 #include "cli.h"
 #include "base/utf8.h"
 
@@ -155,6 +163,68 @@ static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st
     }
 }
 
+/* "2026-12-07T02:59:01Z" */
+static void format_utc(int64_t unix_ms, char *out, size_t cap)
+{
+    time_t secs = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "?");
+}
+
+static void print_current_jobs(const fp_fleet_record_t *r, int64_t now_ms)
+{
+    char text[256], running[32];
+    for (size_t k = 0; k < r->njobs; k++) {
+        const fp_fleet_job_t *j = &r->jobs[k];
+        format_duration(now_ms - j->started_ms, running, sizeof running);
+        printable(j->type, text, sizeof text);
+        printf("    %s", text);
+        printable(j->id[0] != '\0' ? j->id : "-", text, sizeof text);
+        printf("  id %s", text);
+        printable(j->queue, text, sizeof text);
+        printf("  %s %s  child %d  running %s\n", text, j->entry_id, j->child, running);
+    }
+    if (r->jobs_more > 0)
+        printf("    ... and %lld more\n", r->jobs_more);
+}
+
+static void print_member(const fp_fleet_member_t *m, int64_t now_ms)
+{
+    char id[640], when[32], ago[32], text[256];
+    printable(m->id, id, sizeof id);
+    if (m->status == FP_FLEET_GONE || m->record == NULL) {
+        format_utc(m->last_seen_ms, when, sizeof when);
+        format_duration(now_ms - m->last_seen_ms, ago, sizeof ago);
+        printf("%s  %s (last seen %s, %s ago)\n", id,
+               m->status == FP_FLEET_GONE ? "gone" : "live, record unreadable", when, ago);
+        return;
+    }
+    const fp_fleet_record_t *r = m->record;
+    char uptime[32];
+    format_duration(now_ms - r->started_ms, uptime, sizeof uptime);
+    printable(r->host, text, sizeof text);
+    printf("%s  host %s  pid %lld", id, text, r->pid);
+    printable(r->version, text, sizeof text);
+    printf("  version %s", text);
+    printable(r->state, text, sizeof text);
+    printf("  %s  up %s  children %lld/%lld busy  jobs %lld done, %lld failed\n", text, uptime,
+           r->children_busy, r->children_total, r->jobs_done, r->jobs_failed);
+    print_current_jobs(r, now_ms);
+}
+
+static void print_fleet(const fp_config_t *cfg, const fp_fleet_t *fleet)
+{
+    putchar('\n');
+    if (fleet->n == 0) {
+        printf("no daemons on this Redis (prefix %s) keep a heartbeat\n", cfg->redis.prefix);
+        return;
+    }
+    printf("DAEMONS\n");
+    for (size_t i = 0; i < fleet->n; i++)
+        print_member(&fleet->members[i], fleet->now_ms);
+}
+
 /* ---- JSON ------------------------------------------------------------------ */
 
 /* s with invalid UTF-8 replaced by U+FFFD, so the document is valid JSON
@@ -243,9 +313,59 @@ static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
     return o;
 }
 
-static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, fp_err_t *err)
+static cJSON *json_job(const fp_fleet_job_t *j, int64_t now_ms)
 {
-    cJSON *doc = cJSON_CreateObject(), *queues = NULL;
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL && fp_cli_json_add(o, "queue", json_string(j->queue)) &&
+              fp_cli_json_add(o, "entry_id", json_string(j->entry_id)) &&
+              fp_cli_json_add(o, "id", j->id[0] != '\0' ? json_string(j->id) : cJSON_CreateNull()) &&
+              fp_cli_json_add(o, "type", json_string(j->type)) &&
+              fp_cli_json_add(o, "child", json_int(j->child)) &&
+              fp_cli_json_add(o, "started_ms", json_int(j->started_ms)) &&
+              fp_cli_json_add(o, "running_ms", json_int(now_ms - j->started_ms));
+    return ok ? o : (cJSON_Delete(o), NULL);
+}
+
+static bool json_record(cJSON *o, const fp_fleet_record_t *r, int64_t now_ms)
+{
+    cJSON *children = NULL, *jobs = NULL, *current = NULL;
+    bool ok = fp_cli_json_add(o, "name", json_string(r->name)) &&
+              fp_cli_json_add(o, "host", json_string(r->host)) &&
+              fp_cli_json_add(o, "pid", json_int(r->pid)) &&
+              fp_cli_json_add(o, "version", json_string(r->version)) &&
+              fp_cli_json_add(o, "state", json_string(r->state)) &&
+              fp_cli_json_add(o, "started_ms", json_int(r->started_ms)) &&
+              fp_cli_json_add(o, "uptime_ms", json_int(now_ms - r->started_ms)) &&
+              fp_cli_json_add(o, "generation", json_int(r->generation)) &&
+              fp_cli_json_add(o, "heartbeat_interval_ms", json_int(r->interval_ms)) &&
+              fp_cli_json_add(o, "children", children = cJSON_CreateObject()) &&
+              fp_cli_json_add(children, "busy", json_int(r->children_busy)) &&
+              fp_cli_json_add(children, "total", json_int(r->children_total)) &&
+              fp_cli_json_add(o, "jobs", jobs = cJSON_CreateObject()) &&
+              fp_cli_json_add(jobs, "done", json_int(r->jobs_done)) &&
+              fp_cli_json_add(jobs, "failed", json_int(r->jobs_failed)) &&
+              fp_cli_json_add(o, "current", current = cJSON_CreateArray()) &&
+              fp_cli_json_add(o, "current_more", json_int(r->jobs_more));
+    for (size_t k = 0; ok && k < r->njobs; k++)
+        ok = append(current, json_job(&r->jobs[k], now_ms));
+    return ok;
+}
+
+static cJSON *json_member(const fp_fleet_member_t *m, int64_t now_ms)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL && fp_cli_json_add(o, "id", json_string(m->id)) &&
+              fp_cli_json_add(o, "status", cJSON_CreateString(fp_fleet_status_name(m->status))) &&
+              fp_cli_json_add(o, "last_seen_ms", json_int(m->last_seen_ms));
+    if (ok && m->record != NULL)
+        ok = json_record(o, m->record, now_ms);
+    return ok ? o : (cJSON_Delete(o), NULL);
+}
+
+static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st,
+                      const fp_fleet_t *fleet, fp_err_t *err)
+{
+    cJSON *doc = cJSON_CreateObject(), *queues = NULL, *daemons = NULL;
     /* fp_cli_json_add() frees what it could not attach, so doc owns everything after. */
     bool ok = doc != NULL && fp_cli_json_add(doc, "group", json_string(cfg->redis.group)) &&
               fp_cli_json_add(doc, "prefix", json_string(cfg->redis.prefix)) &&
@@ -253,6 +373,9 @@ static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st, 
               fp_cli_json_add(doc, "queues", queues = cJSON_CreateArray());
     for (size_t i = 0; ok && i < cfg->queues.names.count; i++)
         ok = append(queues, json_queue(cfg->queues.names.items[i], &st[i]));
+    ok = ok && fp_cli_json_add(doc, "fleet", daemons = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < fleet->n; i++)
+        ok = append(daemons, json_member(&fleet->members[i], fleet->now_ms));
     return fp_cli_print_json_line(doc, ok, err);
 }
 
@@ -266,16 +389,22 @@ int fp_cmd_stats(int argc, char **argv, fp_err_t *err)
     size_t nq = cfg->queues.names.count;
     fp_admin_queue_stats_t *st = calloc(nq > 0 ? nq : 1, sizeof *st);
     fp_admin_t *admin = NULL;
+    fp_fleet_t fleet = {0};
     if (st == NULL)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
     else
         rc = fp_admin_connect(cfg, &admin, err);
     for (size_t i = 0; rc == 0 && i < nq; i++)
         rc = fp_admin_queue_stats(admin, cfg->queues.names.items[i], &st[i], err);
+    if (rc == 0)
+        rc = fp_admin_fleet(admin, cfg->redis.prefix, &fleet, err);
     if (rc == 0 && a.json)
-        rc = print_json(cfg, st, err);
-    else if (rc == 0)
+        rc = print_json(cfg, st, &fleet, err);
+    if (rc == 0 && !a.json) {
         print_table(cfg, st);
+        print_fleet(cfg, &fleet);
+    }
+    fp_fleet_clear(&fleet);
     for (size_t i = 0; st != NULL && i < nq; i++)
         fp_admin_queue_stats_clear(&st[i]);
     free(st);

@@ -231,6 +231,7 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->timers.respawn);
     fp_sup_close_handle((uv_handle_t *)&sup->ledger.timer);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.sample);
+    fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -246,6 +247,8 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup)
         return;
     if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_queue_unconfirmed(sup->redis.queue) > 0)
         return; /* the drain timer polls again */
+    if (!fp_sup_heartbeat_stopped(sup))
+        return; /* the fleet record goes first, while the writer is open */
     sup->redis.closed = true;
     /* The busy span is what benchmarks divide by: start-up and the final
      * drain are reported apart from it. */
@@ -368,7 +371,8 @@ static int init_handles(fp_supervisor_t *sup)
     if (rc < 0)
         return rc;
     uv_timer_t *timers[] = {&sup->timers.burst,   &sup->timers.drain,  &sup->timers.shutdown,
-                            &sup->timers.respawn, &sup->ledger.timer, &sup->timers.sample};
+                            &sup->timers.respawn, &sup->ledger.timer, &sup->timers.sample,
+                            &sup->timers.heartbeat};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
@@ -435,6 +439,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     if (rc < 0)
         return rc;
     fp_lease_start(sup->redis.lease);
+    fp_sup_heartbeat_start(sup);
     if (sup->opts.burst) {
         fp_queue_track_retries(sup->redis.queue);
         uv_timer_start(&sup->timers.burst, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);

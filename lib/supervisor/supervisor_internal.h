@@ -101,7 +101,20 @@ typedef struct sup_timers_s {
     uv_timer_t shutdown;
     uv_timer_t respawn;
     uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
+    uv_timer_t heartbeat; /* the fleet record's next beat (heartbeat.c) */
 } sup_timers_t;
+
+/* The fleet record (heartbeat.c). */
+typedef struct sup_heartbeat_s {
+    char id[600];    /* NAME@HOST:PID */
+    char host[256];
+    char token[40];  /* this run's: a clear deletes only its own record */
+    int64_t started_unix_ms;
+    bool started;    /* beats are sent */
+    bool in_flight, written, failure_logged;
+    bool stopping;   /* no more beats; the clear is sent (or not needed) */
+    bool cleared;    /* the stop may close the queue */
+} sup_heartbeat_t;
 
 /* What the final log line, /stats and /metrics count. */
 typedef struct sup_counters_s {
@@ -154,6 +167,7 @@ struct fp_supervisor_s {
     sup_ledger_t ledger;
     fp_metrics_t *metrics;
     sup_notify_t notify;
+    sup_heartbeat_t heartbeat;
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -219,6 +233,12 @@ void fp_sup_set_health_limits(fp_supervisor_t *sup);
 void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
 void fp_sup_on_sample_timer(uv_timer_t *timer);
 int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
+
+/* heartbeat.c: beats from start-up on; at the stop, true once the record
+ * is deleted (or need not be): until then the queue stays open, and the
+ * clear's reply calls fp_sup_maybe_finish again. */
+void fp_sup_heartbeat_start(fp_supervisor_t *sup);
+bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup);
 
 /* outcome.c: where a finished job goes. */
 /* A child answered the job it ran: acknowledged, or a failed attempt. */
