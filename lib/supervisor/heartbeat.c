@@ -62,7 +62,7 @@ static char *describe(const fp_supervisor_t *sup)
     fp_fleet_record_t *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
-    snprintf(r->name, sizeof r->name, "%s", sup->cfg->daemon.name);
+    snprintf(r->name, sizeof r->name, "%s", hb->name); /* a HUP does not rename a daemon */
     snprintf(r->host, sizeof r->host, "%s", hb->host);
     snprintf(r->version, sizeof r->version, "%s", FP_VERSION);
     snprintf(r->token, sizeof r->token, "%s", hb->token);
@@ -133,6 +133,7 @@ void fp_sup_heartbeat_start(fp_supervisor_t *sup)
     snprintf(hb->token, sizeof hb->token, "%016llx%016llx", (unsigned long long)r[0],
              (unsigned long long)r[1]);
     hb->started_unix_ms = fp_os_unix_ms();
+    snprintf(hb->name, sizeof hb->name, "%s", sup->cfg->daemon.name);
     if (!fp_fleet_id(sup->cfg->daemon.name, hb->host, (long long)getpid(), hb->id, sizeof hb->id)) {
         fp_log_warn(LOG, "daemon.name and host name too long for a fleet record: no heartbeat");
         return;

@@ -107,6 +107,7 @@ typedef struct sup_timers_s {
 /* The fleet record (heartbeat.c). */
 typedef struct sup_heartbeat_s {
     char id[600];    /* NAME@HOST:PID */
+    char name[256];  /* daemon.name at start: a HUP does not rename it */
     char host[256];
     char token[40];  /* this run's: a clear deletes only its own record */
     int64_t started_unix_ms;
