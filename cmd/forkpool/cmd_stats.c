@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json.h"
 #include "queue/admin.h"
 #include "queue/heartbeat.h"
 #include "cli.h"
@@ -227,44 +228,6 @@ static void print_fleet(const fp_config_t *cfg, const fp_fleet_t *fleet)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* s with invalid UTF-8 replaced by U+FFFD, so the document is valid JSON
- * whatever Redis holds. Owned; NULL on ENOMEM. */
-static char *lossy_utf8(const char *s)
-{
-    size_t len = strlen(s), n = 0;
-    char *out = malloc(len * 3 + 1);
-    for (size_t i = 0; out != NULL && i < len;) {
-        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
-        memcpy(out + n, s + i, ok);
-        n += ok;
-        i += ok;
-        if (i < len) {
-            memcpy(out + n, "\xef\xbf\xbd", 3);
-            n += 3;
-            i++;
-        }
-    }
-    if (out != NULL)
-        out[n] = '\0';
-    return out;
-}
-
-static cJSON *json_string(const char *s)
-{
-    char *text = lossy_utf8(s);
-    cJSON *item = text != NULL ? cJSON_CreateString(text) : NULL;
-    free(text);
-    return item;
-}
-
-/* Whole numbers as digits (cJSON would go through a double). */
-static cJSON *json_int(long long v)
-{
-    char digits[24];
-    snprintf(digits, sizeof digits, "%lld", v);
-    return cJSON_CreateRaw(digits);
-}
-
 static bool append(cJSON *array, cJSON *item)
 {
     if (item != NULL && cJSON_AddItemToArray(array, item))
@@ -279,9 +242,9 @@ static cJSON *json_consumers(const fp_admin_queue_stats_t *s)
     bool ok = array != NULL;
     for (size_t k = 0; ok && k < s->nconsumers; k++) {
         cJSON *c = cJSON_CreateObject();
-        ok = c != NULL && fp_cli_json_add(c, "name", json_string(s->consumers[k].name)) &&
-             fp_cli_json_add(c, "pending", json_int(s->consumers[k].pending)) &&
-             fp_cli_json_add(c, "idle_ms", json_int(s->consumers[k].idle_ms));
+        ok = c != NULL && fp_cli_json_add(c, "name", fp_json_text(s->consumers[k].name)) &&
+             fp_cli_json_add(c, "pending", fp_json_whole(s->consumers[k].pending)) &&
+             fp_cli_json_add(c, "idle_ms", fp_json_whole(s->consumers[k].idle_ms));
         ok = ok ? append(array, c) : (cJSON_Delete(c), false);
     }
     if (!ok) {
@@ -295,16 +258,16 @@ static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
 {
     cJSON *o = cJSON_CreateObject();
     bool ready = s->oldest_id[0] != '\0';
-    bool ok = o != NULL && fp_cli_json_add(o, "name", json_string(queue)) &&
-              fp_cli_json_add(o, "ready", json_int(s->ready)) &&
+    bool ok = o != NULL && fp_cli_json_add(o, "name", fp_json_text(queue)) &&
+              fp_cli_json_add(o, "ready", fp_json_whole(s->ready)) &&
               fp_cli_json_add(o, "ready_exact", cJSON_CreateBool(s->ready_exact)) &&
-              fp_cli_json_add(o, "pending", json_int(s->pending)) && fp_cli_json_add(o, "delayed", json_int(s->delayed)) &&
-              fp_cli_json_add(o, "dead", json_int(s->dead)) && fp_cli_json_add(o, "length", json_int(s->length)) &&
+              fp_cli_json_add(o, "pending", fp_json_whole(s->pending)) && fp_cli_json_add(o, "delayed", fp_json_whole(s->delayed)) &&
+              fp_cli_json_add(o, "dead", fp_json_whole(s->dead)) && fp_cli_json_add(o, "length", fp_json_whole(s->length)) &&
               fp_cli_json_add(o, "group_exists", cJSON_CreateBool(s->group_exists)) &&
               fp_cli_json_add(o, "oldest_ready_id",
                   ready ? cJSON_CreateString(s->oldest_id) : cJSON_CreateNull()) &&
               fp_cli_json_add(o, "oldest_ready_age_ms",
-                  ready ? json_int(s->oldest_age_ms) : cJSON_CreateNull()) &&
+                  ready ? fp_json_whole(s->oldest_age_ms) : cJSON_CreateNull()) &&
               fp_cli_json_add(o, "consumers", json_consumers(s));
     if (!ok) {
         cJSON_Delete(o);
@@ -313,69 +276,18 @@ static cJSON *json_queue(const char *queue, const fp_admin_queue_stats_t *s)
     return o;
 }
 
-static cJSON *json_job(const fp_fleet_job_t *j, int64_t now_ms)
-{
-    cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && fp_cli_json_add(o, "queue", json_string(j->queue)) &&
-              fp_cli_json_add(o, "entry_id", json_string(j->entry_id)) &&
-              fp_cli_json_add(o, "id", j->id[0] != '\0' ? json_string(j->id) : cJSON_CreateNull()) &&
-              fp_cli_json_add(o, "type", json_string(j->type)) &&
-              fp_cli_json_add(o, "child", json_int(j->child)) &&
-              fp_cli_json_add(o, "started_ms", json_int(j->started_ms)) &&
-              fp_cli_json_add(o, "running_ms", json_int(now_ms - j->started_ms));
-    return ok ? o : (cJSON_Delete(o), NULL);
-}
-
-static bool json_record(cJSON *o, const fp_fleet_record_t *r, int64_t now_ms)
-{
-    cJSON *children = NULL, *jobs = NULL, *current = NULL;
-    bool ok = fp_cli_json_add(o, "name", json_string(r->name)) &&
-              fp_cli_json_add(o, "host", json_string(r->host)) &&
-              fp_cli_json_add(o, "pid", json_int(r->pid)) &&
-              fp_cli_json_add(o, "version", json_string(r->version)) &&
-              fp_cli_json_add(o, "state", json_string(r->state)) &&
-              fp_cli_json_add(o, "started_ms", json_int(r->started_ms)) &&
-              fp_cli_json_add(o, "uptime_ms", json_int(now_ms - r->started_ms)) &&
-              fp_cli_json_add(o, "generation", json_int(r->generation)) &&
-              fp_cli_json_add(o, "heartbeat_interval_ms", json_int(r->interval_ms)) &&
-              fp_cli_json_add(o, "children", children = cJSON_CreateObject()) &&
-              fp_cli_json_add(children, "busy", json_int(r->children_busy)) &&
-              fp_cli_json_add(children, "total", json_int(r->children_total)) &&
-              fp_cli_json_add(o, "jobs", jobs = cJSON_CreateObject()) &&
-              fp_cli_json_add(jobs, "done", json_int(r->jobs_done)) &&
-              fp_cli_json_add(jobs, "failed", json_int(r->jobs_failed)) &&
-              fp_cli_json_add(o, "current", current = cJSON_CreateArray()) &&
-              fp_cli_json_add(o, "current_more", json_int(r->jobs_more));
-    for (size_t k = 0; ok && k < r->njobs; k++)
-        ok = append(current, json_job(&r->jobs[k], now_ms));
-    return ok;
-}
-
-static cJSON *json_member(const fp_fleet_member_t *m, int64_t now_ms)
-{
-    cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && fp_cli_json_add(o, "id", json_string(m->id)) &&
-              fp_cli_json_add(o, "status", cJSON_CreateString(fp_fleet_status_name(m->status))) &&
-              fp_cli_json_add(o, "last_seen_ms", json_int(m->last_seen_ms));
-    if (ok && m->record != NULL)
-        ok = json_record(o, m->record, now_ms);
-    return ok ? o : (cJSON_Delete(o), NULL);
-}
-
 static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st,
                       const fp_fleet_t *fleet, fp_err_t *err)
 {
-    cJSON *doc = cJSON_CreateObject(), *queues = NULL, *daemons = NULL;
+    cJSON *doc = cJSON_CreateObject(), *queues = NULL;
     /* fp_cli_json_add() frees what it could not attach, so doc owns everything after. */
-    bool ok = doc != NULL && fp_cli_json_add(doc, "group", json_string(cfg->redis.group)) &&
-              fp_cli_json_add(doc, "prefix", json_string(cfg->redis.prefix)) &&
-              fp_cli_json_add(doc, "now_ms", json_int(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
+    bool ok = doc != NULL && fp_cli_json_add(doc, "group", fp_json_text(cfg->redis.group)) &&
+              fp_cli_json_add(doc, "prefix", fp_json_text(cfg->redis.prefix)) &&
+              fp_cli_json_add(doc, "now_ms", fp_json_whole(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
               fp_cli_json_add(doc, "queues", queues = cJSON_CreateArray());
     for (size_t i = 0; ok && i < cfg->queues.names.count; i++)
         ok = append(queues, json_queue(cfg->queues.names.items[i], &st[i]));
-    ok = ok && fp_cli_json_add(doc, "fleet", daemons = cJSON_CreateArray());
-    for (size_t i = 0; ok && i < fleet->n; i++)
-        ok = append(daemons, json_member(&fleet->members[i], fleet->now_ms));
+    ok = ok && fp_cli_json_add(doc, "fleet", fp_fleet_json(fleet));
     return fp_cli_print_json_line(doc, ok, err);
 }
 

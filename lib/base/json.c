@@ -2,7 +2,10 @@
 #include "base/json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/utf8.h"
 
 cJSON *fp_json_parse(const char *text, size_t len)
 {
@@ -64,4 +67,19 @@ int fp_json_append_string(fp_buf_t *out, const char *s, size_t len)
     if (rc == 0)
         rc = fp_buf_append(out, "\"", 1);
     return rc;
+}
+
+cJSON *fp_json_text(const char *s)
+{
+    char *valid = fp_utf8_lossy(s);
+    cJSON *item = valid != NULL ? cJSON_CreateString(valid) : NULL;
+    free(valid);
+    return item;
+}
+
+cJSON *fp_json_whole(long long v)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", v);
+    return cJSON_CreateRaw(digits);
 }

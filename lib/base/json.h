@@ -23,4 +23,12 @@ cJSON *fp_json_parse_at(const char *text, size_t len, size_t *bad_at);
  * it is). 0 or -ENOMEM. */
 int fp_json_append_string(fp_buf_t *out, const char *s, size_t len);
 
+/* A string item of s with invalid UTF-8 replaced by U+FFFD, so a document
+ * built from outside text (Redis values) is valid JSON; NULL on ENOMEM. */
+cJSON *fp_json_text(const char *s);
+
+/* A whole number written as digits (cJSON would go through a double and
+ * round above 2^53); NULL on ENOMEM. */
+cJSON *fp_json_whole(long long v);
+
 #endif

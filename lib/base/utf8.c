@@ -2,6 +2,8 @@
 #include "base/utf8.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Bytes in the sequence a lead byte starts, or 0 for a byte that cannot lead. */
 static int sequence_length(unsigned char c)
@@ -38,4 +40,24 @@ size_t fp_utf8_valid_prefix(const char *s, size_t len)
         i += (size_t)n;
     }
     return len;
+}
+
+char *fp_utf8_lossy(const char *s)
+{
+    size_t len = strlen(s), n = 0;
+    char *out = malloc(len * 3 + 1);
+    for (size_t i = 0; out != NULL && i < len;) {
+        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
+        memcpy(out + n, s + i, ok);
+        n += ok;
+        i += ok;
+        if (i < len) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        }
+    }
+    if (out != NULL)
+        out[n] = '\0';
+    return out;
 }

@@ -8,6 +8,10 @@
 /* Length of the valid UTF-8 prefix of s; equals len when all of it is valid. */
 size_t fp_utf8_valid_prefix(const char *s, size_t len);
 
+/* s with each invalid byte replaced by U+FFFD, so it can go into a JSON
+ * document whatever it held. Owned (free()); NULL on ENOMEM. */
+char *fp_utf8_lossy(const char *s);
+
 static inline bool fp_utf8_valid(const char *s, size_t len)
 {
     return fp_utf8_valid_prefix(s, len) == len;

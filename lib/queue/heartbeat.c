@@ -97,3 +97,97 @@ int fp_queue_heartbeat_clear(fp_queue_t *q, const char *id, const char *token,
     const char *args[] = {quoted};
     return send_script(q, clear_script, id, args, 1, cb, ctx);
 }
+
+/* ---- reading the fleet: TIME, then ZREVRANGE, then MGET -------------------- */
+
+/* One command at a time: each reply sends the next, so exactly one callback
+ * is ever pending and the read ends in exactly one place. */
+typedef struct fleet_read_s {
+    fp_queue_t *q;
+    void (*cb)(void *ctx, fp_fleet_t *fleet);
+    void *ctx;
+    fp_fleet_t *fleet;
+} fleet_read_t;
+
+static void read_done(fleet_read_t *rd, bool ok)
+{
+    if (!ok) {
+        fp_fleet_clear(rd->fleet);
+        free(rd->fleet);
+        rd->fleet = NULL;
+    }
+    rd->cb(rd->ctx, rd->fleet);
+    free(rd);
+}
+
+static void on_records(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    (void)c;
+    fleet_read_t *rd = privdata;
+    read_done(rd, fp_fleet_take_records(rd->fleet, r) == 0);
+}
+
+static void on_members(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    (void)c;
+    fleet_read_t *rd = privdata;
+    if (fp_fleet_take_members(rd->fleet, r) < 0 || rd->q->life.closing) {
+        read_done(rd, false);
+        return;
+    }
+    if (rd->fleet->n == 0) {
+        read_done(rd, true);
+        return;
+    }
+    char **argv = NULL;
+    size_t *lens = NULL;
+    int rc = fp_fleet_mget(rd->fleet, rd->q->cfg->redis.prefix, &argv, &lens);
+    if (rc == 0)
+        rc = fp_redis_conn_sendv(rd->q->writer, (int)rd->fleet->n + 1, (const char **)argv, lens,
+                                 0, on_records, rd);
+    fp_fleet_mget_free(rd->fleet, argv, lens);
+    if (rc < 0)
+        read_done(rd, false);
+}
+
+static void on_time(fp_redis_conn_t *c, redisReply *r, void *privdata)
+{
+    (void)c;
+    fleet_read_t *rd = privdata;
+    if (!fp_fleet_take_time(rd->fleet, r) || rd->q->life.closing) {
+        read_done(rd, false);
+        return;
+    }
+    char *set_key = fp_fleet_set_key(rd->q->cfg->redis.prefix);
+    char stop[24];
+    snprintf(stop, sizeof stop, "%d", FP_FLEET_READ_MAX - 1);
+    const char *argv[] = {"ZREVRANGE", set_key != NULL ? set_key : "", "0", stop, "WITHSCORES"};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    int rc = set_key != NULL ? fp_redis_conn_sendv(rd->q->writer, 5, argv, lens, 0, on_members, rd)
+                             : -ENOMEM;
+    free(set_key);
+    if (rc < 0)
+        read_done(rd, false);
+}
+
+int fp_queue_fleet_read(fp_queue_t *q, void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx)
+{
+    if (q->life.closing || !q->conn.writer_up)
+        return -ENOTCONN;
+    fleet_read_t *rd = calloc(1, sizeof *rd);
+    fp_fleet_t *fleet = calloc(1, sizeof *fleet);
+    const char *argv[] = {"TIME"};
+    size_t lens[] = {4};
+    int rc = rd != NULL && fleet != NULL ? 0 : -ENOMEM;
+    if (rc == 0) {
+        *rd = (fleet_read_t){q, cb, ctx, fleet};
+        rc = fp_redis_conn_sendv(q->writer, 1, argv, lens, 0, on_time, rd);
+    }
+    if (rc < 0) {
+        free(rd);
+        free(fleet);
+    }
+    return rc;
+}

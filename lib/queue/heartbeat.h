@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
+
 #include "base/err.h"
 #include "queue/admin.h"
 #include "queue/queue.h"
@@ -126,11 +128,34 @@ typedef struct fp_fleet_s {
     size_t n;
 } fp_fleet_t;
 
+/* Taking the replies of a read (heartbeat_read.c), for both readers below:
+ * TIME's into now_ms (false when it is not one); ZREVRANGE ... WITHSCORES'
+ * into members (-EPROTO, -ENOMEM); MGET's, in member order, into records,
+ * statuses and the order shown, leaving out expired members (-EPROTO).
+ * fp_fleet_mget builds that MGET (argv[0] "MGET", one key per member; free
+ * with fp_fleet_mget_free, also after an error); only sent when n > 0. */
+bool fp_fleet_take_time(fp_fleet_t *out, const redisReply *r);
+int fp_fleet_take_members(fp_fleet_t *out, const redisReply *r);
+int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r);
+int fp_fleet_mget(const fp_fleet_t *f, const char *prefix, char ***argv, size_t **lens);
+void fp_fleet_mget_free(const fp_fleet_t *f, char **argv, size_t *lens);
+
+/* The daemon's read, on the queue's writer connection (heartbeat.c): cb
+ * gets the fleet (owned by cb: fp_fleet_clear and free()), or NULL when
+ * Redis failed or the connection went. Returns a negative errno, and cb
+ * never runs, when nothing could be sent. */
+int fp_queue_fleet_read(fp_queue_t *q, void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx);
+
 /* Reads the set under redis.prefix `prefix` (the FP_FLEET_READ_MAX most
  * recently seen) and the records. Changes nothing. *out is cleared first;
  * fp_fleet_clear frees it, also after an error. */
 int fp_admin_fleet(fp_admin_t *a, const char *prefix, fp_fleet_t *out, fp_err_t *err);
 
 void fp_fleet_clear(fp_fleet_t *f);
+
+/* The fleet as a JSON array (heartbeat_json.c), uptime and running times
+ * as of f->now_ms; owned (cJSON_Delete); NULL on ENOMEM. */
+struct cJSON;
+struct cJSON *fp_fleet_json(const fp_fleet_t *f);
 
 #endif

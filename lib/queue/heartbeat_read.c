@@ -1,10 +1,13 @@
-/* heartbeat_read.c: the command line's read of the fleet (heartbeat.h),
- * blocking, through fp_admin. Three commands, none of which writes: TIME
- * (the clock the scores were written by), the most recently seen members of
- * the set, and their records with MGET (one slot, thanks to the {fleet} hash
- * tag). A member whose record expired is a daemon that died: it is shown as
- * gone until FP_FLEET_GONE_KEEP_MS have passed (the daemons' beats prune it
- * after that). */
+/* heartbeat_read.c: reading the fleet (heartbeat.h). Three commands, none of
+ * which writes: TIME (the clock the scores were written by), the most
+ * recently seen members of the set, and their records with one MGET (one
+ * slot, thanks to the {fleet} hash tag). A member whose record expired is a
+ * daemon that died: it is shown as gone until FP_FLEET_GONE_KEEP_MS have
+ * passed (the daemons' beats prune it after that).
+ *
+ * The replies are taken by the functions below, shared by the command
+ * line's blocking read (fp_admin_fleet, here) and the daemon's asynchronous
+ * one (fp_queue_fleet_read, heartbeat.c). */
 #include "queue/heartbeat.h"
 
 #include <errno.h>
@@ -12,54 +15,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int redis_time(fp_admin_t *a, int64_t *now_ms, fp_err_t *err)
+bool fp_fleet_take_time(fp_fleet_t *out, const redisReply *r)
 {
-    const char *argv[] = {"TIME"};
-    size_t lens[] = {4};
-    redisReply *r = NULL;
-    int rc = fp_admin_commandv(a, 1, argv, lens, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
-        rc = fp_err_set(err, FP_EREDIS, "unexpected reply to TIME");
-    else
-        *now_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+        return false;
+    out->now_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
                   strtoll(r->element[1]->str, NULL, 10) / 1000;
-    freeReplyObject(r);
-    return rc;
+    return true;
 }
 
-/* The members, most recently seen first, with their scores. */
-static int read_members(fp_admin_t *a, const char *set_key, fp_fleet_t *out, fp_err_t *err)
+int fp_fleet_take_members(fp_fleet_t *out, const redisReply *r)
 {
-    char stop[24];
-    snprintf(stop, sizeof stop, "%d", FP_FLEET_READ_MAX - 1);
-    const char *argv[] = {"ZREVRANGE", set_key, "0", stop, "WITHSCORES"};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = NULL;
-    int rc = fp_admin_commandv(a, 5, argv, lens, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-        freeReplyObject(r);
-        return fp_err_set(err, FP_EREDIS, "unexpected reply to ZREVRANGE %s", set_key);
-    }
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -EPROTO;
     out->members = calloc(r->elements / 2 + 1, sizeof *out->members);
-    for (size_t i = 0; out->members != NULL && i + 1 < r->elements; i += 2) {
+    if (out->members == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
         fp_fleet_member_t *m = &out->members[out->n];
-        if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING)
+        const redisReply *id = r->element[i], *score = r->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING)
             continue;
-        if ((m->id = strdup(r->element[i]->str)) == NULL)
-            break;
-        m->last_seen_ms = (int64_t)strtod(r->element[i + 1]->str, NULL);
+        if ((m->id = strdup(id->str)) == NULL)
+            return -ENOMEM;
+        m->last_seen_ms = (int64_t)strtod(score->str, NULL);
         out->n++;
     }
-    bool short_of_memory = out->members == NULL;
-    freeReplyObject(r);
-    return short_of_memory ? fp_err_set(err, -ENOMEM, "out of memory") : 0;
+    return 0;
+}
+
+int fp_fleet_mget(const fp_fleet_t *f, const char *prefix, char ***argv, size_t **lens)
+{
+    *argv = calloc(f->n + 1, sizeof **argv);
+    *lens = calloc(f->n + 1, sizeof **lens);
+    if (*argv == NULL || *lens == NULL)
+        return -ENOMEM;
+    (*argv)[0] = strdup("MGET");
+    (*lens)[0] = 4;
+    for (size_t i = 0; (*argv)[i] != NULL && i < f->n; i++) {
+        (*argv)[i + 1] = fp_fleet_record_key(prefix, f->members[i].id);
+        (*lens)[i + 1] = (*argv)[i + 1] != NULL ? strlen((*argv)[i + 1]) : 0;
+    }
+    return (*argv)[f->n] != NULL ? 0 : -ENOMEM;
+}
+
+void fp_fleet_mget_free(const fp_fleet_t *f, char **argv, size_t *lens)
+{
+    for (size_t i = 0; argv != NULL && i <= f->n; i++)
+        free(argv[i]);
+    free(argv);
+    free(lens);
 }
 
 /* One member's record value (a string or nil), decoded when it is one. */
@@ -76,40 +82,6 @@ static void take_record(fp_fleet_member_t *m, const redisReply *v, int64_t now_m
     }
 }
 
-static int read_records(fp_admin_t *a, const char *prefix, fp_fleet_t *out, fp_err_t *err)
-{
-    if (out->n == 0)
-        return 0;
-    const char **argv = calloc(out->n + 1, sizeof *argv);
-    size_t *lens = calloc(out->n + 1, sizeof *lens);
-    int rc = argv != NULL && lens != NULL ? 0 : fp_err_set(err, -ENOMEM, "out of memory");
-    if (rc == 0) {
-        argv[0] = "MGET";
-        lens[0] = 4;
-    }
-    for (size_t i = 0; rc == 0 && i < out->n; i++) {
-        argv[i + 1] = fp_fleet_record_key(prefix, out->members[i].id);
-        if (argv[i + 1] == NULL)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-        else
-            lens[i + 1] = strlen(argv[i + 1]);
-    }
-    redisReply *r = NULL;
-    if (rc == 0)
-        rc = fp_admin_commandv(a, (int)out->n + 1, argv, lens, &r, err);
-    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != out->n))
-        rc = fp_err_set(err, FP_EREDIS, "unexpected reply to MGET");
-    for (size_t i = 0; rc == 0 && i < out->n; i++)
-        take_record(&out->members[i], r->element[i], out->now_ms);
-    if (r != NULL)
-        freeReplyObject(r);
-    for (size_t i = 1; argv != NULL && i <= out->n; i++)
-        free((void *)argv[i]);
-    free(argv);
-    free(lens);
-    return rc;
-}
-
 /* Live first, then gone; by id within each. */
 static int by_status_then_id(const void *x, const void *y)
 {
@@ -119,39 +91,88 @@ static int by_status_then_id(const void *x, const void *y)
     return strcmp(a->id, b->id);
 }
 
-/* Long-gone members are left out: the next beat prunes them. */
-static void drop_expired(fp_fleet_t *f)
+int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r)
 {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != out->n)
+        return -EPROTO;
     size_t kept = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        if (f->members[i].status == FP_FLEET_EXPIRED) {
-            free(f->members[i].id);
-            free(f->members[i].record);
+    for (size_t i = 0; i < out->n; i++) {
+        fp_fleet_member_t *m = &out->members[i];
+        take_record(m, r->element[i], out->now_ms);
+        if (m->status == FP_FLEET_EXPIRED) { /* left out: the next beat prunes it */
+            free(m->id);
+            free(m->record);
             continue;
         }
-        f->members[kept++] = f->members[i];
+        out->members[kept++] = *m;
     }
-    f->n = kept;
+    out->n = kept;
+    if (out->n > 1)
+        qsort(out->members, out->n, sizeof *out->members, by_status_then_id);
+    return 0;
+}
+
+/* ---- the command line's blocking read -------------------------------------- */
+
+static int command(fp_admin_t *a, int argc, const char **argv, redisReply **r, fp_err_t *err)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc && i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    return fp_admin_commandv(a, argc, argv, lens, r, err);
+}
+
+static int unexpected(const char *what, int rc, fp_err_t *err)
+{
+    if (rc == -ENOMEM)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    return fp_err_set(err, FP_EREDIS, "unexpected reply to %s", what);
+}
+
+static int read_records(fp_admin_t *a, const char *prefix, fp_fleet_t *out, fp_err_t *err)
+{
+    char **argv = NULL;
+    size_t *lens = NULL;
+    redisReply *r = NULL;
+    int rc = fp_fleet_mget(out, prefix, &argv, &lens);
+    if (rc < 0)
+        rc = fp_err_set(err, rc, "out of memory");
+    else
+        rc = fp_admin_commandv(a, (int)out->n + 1, (const char **)argv, lens, &r, err);
+    if (rc == 0 && (rc = fp_fleet_take_records(out, r)) < 0)
+        rc = unexpected("MGET", rc, err);
+    if (r != NULL)
+        freeReplyObject(r);
+    fp_fleet_mget_free(out, argv, lens);
+    return rc;
 }
 
 int fp_admin_fleet(fp_admin_t *a, const char *prefix, fp_fleet_t *out, fp_err_t *err)
 {
     memset(out, 0, sizeof *out);
     char *set_key = fp_fleet_set_key(prefix);
-    if (set_key == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
-    int rc = redis_time(a, &out->now_ms, err);
+    char stop[24];
+    snprintf(stop, sizeof stop, "%d", FP_FLEET_READ_MAX - 1);
+    const char *time_argv[] = {"TIME"};
+    const char *range_argv[] = {"ZREVRANGE", set_key, "0", stop, "WITHSCORES"};
+    redisReply *r = NULL;
+    int rc = set_key != NULL ? command(a, 1, time_argv, &r, err)
+                             : fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && !fp_fleet_take_time(out, r))
+        rc = unexpected("TIME", -EPROTO, err);
+    if (r != NULL)
+        freeReplyObject(r);
+    r = NULL;
     if (rc == 0)
-        rc = read_members(a, set_key, out, err);
-    if (rc == 0)
-        rc = read_records(a, prefix, out, err);
+        rc = command(a, 5, range_argv, &r, err);
+    if (rc == 0 && (rc = fp_fleet_take_members(out, r)) < 0)
+        rc = unexpected("ZREVRANGE", rc, err);
+    if (r != NULL)
+        freeReplyObject(r);
     free(set_key);
-    if (rc < 0)
-        return rc;
-    drop_expired(out);
-    if (out->n > 1)
-        qsort(out->members, out->n, sizeof *out->members, by_status_then_id);
-    return 0;
+    if (rc == 0 && out->n > 0)
+        rc = read_records(a, prefix, out, err);
+    return rc;
 }
 
 void fp_fleet_clear(fp_fleet_t *f)

@@ -6,7 +6,12 @@
  * not shown as gone. Nothing here waits: each beat's reply arms the next.
  *
  * It writes only while this daemon holds its name lease: a daemon refused
- * because the name is in use never writes (nor deletes) a record. */
+ * because the name is in use never writes (nor deletes) a record.
+ *
+ * With the health endpoint on, each written beat is followed by a read of
+ * the whole fleet (on the same connection, never waited for), kept for
+ * /stats: a route answers from memory, so the fleet it shows is the one of
+ * the last beat. */
 #include "supervisor/supervisor_internal.h"
 
 #include <stdio.h>
@@ -87,6 +92,38 @@ static void arm(fp_supervisor_t *sup, int64_t ms)
         uv_timer_start(&sup->timers.heartbeat, on_beat_timer, (uint64_t)ms, 0);
 }
 
+static void on_fleet_read(void *ctx, fp_fleet_t *fleet)
+{
+    fp_supervisor_t *sup = ctx;
+    sup_heartbeat_t *hb = &sup->heartbeat;
+    hb->reading = false;
+    if (fleet == NULL)
+        return; /* the last one read stays */
+    if (hb->stopping) {
+        fp_fleet_clear(fleet);
+        free(fleet);
+        return;
+    }
+    if (hb->fleet != NULL) {
+        fp_fleet_clear(hb->fleet);
+        free(hb->fleet);
+    }
+    hb->fleet = fleet;
+}
+
+static void read_fleet(fp_supervisor_t *sup)
+{
+    sup_heartbeat_t *hb = &sup->heartbeat;
+    if (sup->health == NULL || hb->reading || hb->stopping || sup->redis.queue == NULL)
+        return;
+    hb->reading = fp_queue_fleet_read(sup->redis.queue, on_fleet_read, sup) == 0;
+}
+
+cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup)
+{
+    return sup->heartbeat.fleet != NULL ? fp_fleet_json(sup->heartbeat.fleet) : NULL;
+}
+
 static void on_beat_reply(void *ctx, bool ok)
 {
     fp_supervisor_t *sup = ctx;
@@ -96,7 +133,9 @@ static void on_beat_reply(void *ctx, bool ok)
     if (!ok && !hb->failure_logged)
         fp_log_warn(LOG, "could not write the fleet heartbeat to Redis (will keep trying)");
     hb->failure_logged = !ok;
-    arm(sup, ok ? sup->cfg->daemon.heartbeat_interval_ms : NOT_YET_MS);
+    arm(sup, sup->cfg->daemon.heartbeat_interval_ms); /* a failed one too: no storm */
+    if (ok)
+        read_fleet(sup);
 }
 
 static void on_beat_timer(uv_timer_t *timer)
@@ -168,6 +207,11 @@ bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup)
     if (!hb->stopping) {
         hb->stopping = true;
         uv_timer_stop(&sup->timers.heartbeat);
+        if (hb->fleet != NULL) { /* a read still in flight frees its own */
+            fp_fleet_clear(hb->fleet);
+            free(hb->fleet);
+            hb->fleet = NULL;
+        }
         /* Sent even while a beat is in flight: the writer answers in order,
          * so the clear comes after it. */
         if (!hb->started || !(hb->written || hb->in_flight) || sup->redis.queue == NULL ||

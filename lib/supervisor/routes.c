@@ -189,6 +189,9 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddNumberToObject(counters, "jobs_held_limit",
                             (double)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch));
     cJSON_AddBoolToObject(counters, "redis_connected", sup->redis.ready);
+    cJSON *fleet = fp_sup_fleet_json(sup);
+    if (fleet != NULL)
+        cJSON_AddItemToObject(doc, "fleet", fleet);
     int rc = respond_json(doc, body, content_type);
     return rc != 0 ? rc : 200;
 }

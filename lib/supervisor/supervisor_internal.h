@@ -113,6 +113,8 @@ typedef struct sup_heartbeat_s {
     int64_t started_unix_ms;
     bool started;    /* beats are sent */
     bool in_flight, written, failure_logged;
+    bool reading;    /* a read of the fleet is on its way */
+    struct fp_fleet_s *fleet; /* the last read, for /stats; owned */
     bool stopping;   /* no more beats; the clear is sent (or not needed) */
     bool cleared;    /* the stop may close the queue */
 } sup_heartbeat_t;
@@ -240,6 +242,8 @@ int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
  * clear's reply calls fp_sup_maybe_finish again. */
 void fp_sup_heartbeat_start(fp_supervisor_t *sup);
 bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup);
+/* The fleet as of the last beat, for /stats (owned), or NULL: none read. */
+cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
 
 /* outcome.c: where a finished job goes. */
 /* A child answered the job it ran: acknowledged, or a failed attempt. */

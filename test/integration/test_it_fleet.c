@@ -3,7 +3,8 @@
  * listed by `forkpool stats --json`, each with its own children and the
  * running job on the daemon that runs it; one killed with SIGKILL is shown
  * as gone once its record's TTL passes; one stopped with TERM deletes its
- * record and its entry before it exits. */
+ * record and its entry before it exits. A daemon's /stats shows the fleet
+ * as of its last beat. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,6 +95,21 @@ static bool fleet_is(fp_td_t *td, void *arg)
     return ok;
 }
 
+/* The same wants, in td's /stats. */
+static bool stats_page_is(fp_td_t *td, void *arg)
+{
+    const want_t *wants = arg;
+    char *body = NULL;
+    int status = fp_td_http_get(fp_td_health_port(td), "/stats", &body);
+    cJSON *doc = status == 200 && body != NULL ? cJSON_Parse(body) : NULL;
+    bool ok = doc != NULL;
+    for (size_t i = 0; ok && wants[i].name != NULL; i++)
+        ok = member_matches(doc, &wants[i]);
+    cJSON_Delete(doc);
+    free(body);
+    return ok;
+}
+
 static void test_two_daemons_then_kill_and_term(void **state)
 {
     fp_td_t *td = *state;
@@ -109,6 +125,7 @@ static void test_two_daemons_then_kill_and_term(void **state)
     want_t both[] = {{"test-consumer", "live", "fleet-sleep"}, {"fleet-b", "live", NULL},
                      {NULL, NULL, NULL}};
     fp_td_wait_until(td, fleet_is, both, 30000, "both daemons listed");
+    fp_td_wait_until(td, stats_page_is, both, 30000, "both daemons in the first one's /stats");
 
     char *out = stats_out(td, true);
     cJSON *doc = cJSON_Parse(out);
@@ -155,6 +172,7 @@ static void test_two_daemons_then_kill_and_term(void **state)
     assert_int_equal(fp_th_redis_int(&td->redis, twin_key), 1);
     fp_td_signal(&twin, SIGTERM);
     assert_int_equal(fp_td_wait(&twin, 30000), 0);
+    fp_th_assert_no_sanitizer_report(twin.log); /* td's is checked by the teardown */
     out = stats_out(td, true);
     doc = cJSON_Parse(out);
     assert_non_null(doc);

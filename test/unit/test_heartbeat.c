@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
 
 #include "queue/heartbeat.h"
 
@@ -172,6 +174,84 @@ static void test_classify(void **state)
     assert_string_equal(fp_fleet_status_name(FP_FLEET_GONE), "gone");
 }
 
+/* ---- taking a read's replies ---------------------------------------------- */
+
+static redisReply *str_reply(const char *s)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = s != NULL ? REDIS_REPLY_STRING : REDIS_REPLY_NIL;
+    if (s != NULL) {
+        r->str = strdup(s);
+        r->len = strlen(s);
+    }
+    return r;
+}
+
+static redisReply *array_reply(size_t n, redisReply **items)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = REDIS_REPLY_ARRAY;
+    r->elements = n;
+    r->element = calloc(n + 1, sizeof *r->element);
+    if (n > 0)
+        memcpy(r->element, items, n * sizeof *items);
+    return r;
+}
+
+/* Three members, most recent first: one live, one just gone, one gone for
+ * longer than an hour; shown live first, then gone, the expired one left out. */
+static void test_take_replies(void **state)
+{
+    (void)state;
+    fp_fleet_t f = {0};
+    redisReply *t = array_reply(2, (redisReply *[]){str_reply("1796590000"), str_reply("250000")});
+    assert_true(fp_fleet_take_time(&f, t));
+    assert_int_equal(f.now_ms, 1796590000250);
+    freeReplyObject(t);
+    redisReply *m = array_reply(6, (redisReply *[]){str_reply("z@h:1"), str_reply("1796590000000"),
+                                                    str_reply("a@h:2"), str_reply("1796589990000"),
+                                                    str_reply("old@h:3"), str_reply("1796586000000")});
+    assert_int_equal(fp_fleet_take_members(&f, m), 0);
+    freeReplyObject(m);
+    assert_int_equal(f.n, 3);
+    char **argv = NULL;
+    size_t *lens = NULL;
+    assert_int_equal(fp_fleet_mget(&f, "fp", &argv, &lens), 0);
+    assert_string_equal(argv[0], "MGET");
+    assert_string_equal(argv[2], "fp:{fleet}:daemon:a@h:2");
+    assert_int_equal(lens[2], strlen(argv[2]));
+    fp_fleet_mget_free(&f, argv, lens);
+    redisReply *rec = array_reply(3, (redisReply *[]){str_reply("{\"name\":\"z\",\"pid\":1}"),
+                                                      str_reply(NULL), str_reply(NULL)});
+    assert_int_equal(fp_fleet_take_records(&f, rec), 0);
+    freeReplyObject(rec);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.members[0].id, "z@h:1");
+    assert_int_equal(f.members[0].status, FP_FLEET_LIVE);
+    assert_int_equal(f.members[0].record->pid, 1);
+    assert_string_equal(f.members[1].id, "a@h:2");
+    assert_int_equal(f.members[1].status, FP_FLEET_GONE);
+    assert_null(f.members[1].record);
+    fp_fleet_clear(&f);
+}
+
+static void test_take_bad_replies(void **state)
+{
+    (void)state;
+    fp_fleet_t f = {0};
+    redisReply *odd = array_reply(1, (redisReply *[]){str_reply("x@h:1")});
+    assert_false(fp_fleet_take_time(&f, odd));
+    assert_int_equal(fp_fleet_take_members(&f, odd), -EPROTO);
+    freeReplyObject(odd);
+    redisReply *m = array_reply(2, (redisReply *[]){str_reply("x@h:1"), str_reply("5")});
+    assert_int_equal(fp_fleet_take_members(&f, m), 0);
+    freeReplyObject(m);
+    redisReply *none = array_reply(0, NULL);
+    assert_int_equal(fp_fleet_take_records(&f, none), -EPROTO); /* one key asked, none answered */
+    freeReplyObject(none);
+    fp_fleet_clear(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +262,8 @@ int main(void)
         cmocka_unit_test(test_long_text_is_cut),
         cmocka_unit_test(test_not_a_record),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_take_replies),
+        cmocka_unit_test(test_take_bad_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
