@@ -262,7 +262,8 @@ class Client:
         "length", "group_exists", "oldest_ready_id", "oldest_ready_age_ms",
         "consumers": [{"name", "pending", "idle_ms"}]}]}. One script per
         queue, the daemon's own (lib/queue/queue_stats.c), so its numbers
-        agree with each other and with `forkpool stats`. Reads only."""
+        agree with each other and with `forkpool stats`. Reads only. The
+        CLI's "fleet" member (the daemons on this Redis) is not included."""
         names = [self.queue] if queues is None else [check_queue(q) for q in queues]
         out: List[Dict[str, Any]] = []
         now_ms = 0
