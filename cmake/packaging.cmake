@@ -64,6 +64,8 @@ such as the Python worker helper shipped here. Outcomes go to an
 optional SQLite ledger; /metrics and /readyz are served over HTTP.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
+set(CPACK_FP_STRIP ${CMAKE_STRIP})
+set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_SOURCE_DIR}/cmake/deb_strip.cmake)
 set(CPACK_GENERATOR DEB)
 # The default component (binary, header, completion, Python package) and
 # "deb"; the plain man pages of the default install are left out for the
