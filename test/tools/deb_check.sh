@@ -74,6 +74,8 @@ conffiles=$(dpkg-deb -I "$deb" conffiles)
 
 # -- the files work from a throwaway root.
 dpkg -x "$deb" "$root" || bad "dpkg -x failed"
+# A Release build: no sanitizer runtime linked in.
+readelf -d "$root/usr/bin/forkpool" | grep -E 'NEEDED.*lib(a|ub|t)san' && bad "the packaged binary links a sanitizer"
 out=$("$root/usr/bin/forkpool" version 2>&1) || bad "forkpool version failed: $out"
 printf '%s\n' "$out" | grep -qF "${version%-*}" || bad "forkpool version says '$out', not ${version%-*}"
 conf=$root/etc/forkpool/forkpool.toml
@@ -116,8 +118,14 @@ allowed=$(grep -v '^#' "$src/contrib/debian/lintian-allowed-tags" | grep .)
 for tag in $allowed; do
   grep -qF "\`$tag\`" "$src/docs/packaging.md" || bad "docs/packaging.md does not explain $tag"
 done
-lintian --display-info --no-tag-display-limit "$deb" > "$tmp/lintian" 2>&1
+# --fail-on none: a non-zero exit means lintian could not check at all.
+lintian --display-info --tag-display-limit 0 --fail-on none "$deb" > "$tmp/lintian" \
+  2> "$tmp/lintian.err" || { cat "$tmp/lintian.err"; bad "lintian failed to run"; }
 tags=$(sed -nE 's/^[EWI]: forkpool[^:]*: ([a-z0-9.+-]+).*/\1/p' "$tmp/lintian" | sort -u)
+# A line of lintian's this parser does not read must not pass for no tag.
+if grep -vE '^[EWI]: forkpool[^:]*: [a-z0-9.+-]+' "$tmp/lintian" | grep .; then
+  bad "lintian printed lines that are not tags"
+fi
 for tag in $tags; do
   printf '%s\n' "$allowed" | grep -qxF "$tag" || { grep -E ": $tag( |$)" "$tmp/lintian"; bad "lintian: $tag"; }
 done
