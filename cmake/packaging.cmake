@@ -21,6 +21,21 @@ string(REGEX REPLACE "\n\\[ledger\\]\n(([^\n[]*\n)*)path = \"\"\n"
 if(fp_deb_conf STREQUAL fp_conf)
   message(FATAL_ERROR "packaging.cmake: no `path = \"\"` under [ledger] in config.example.toml")
 endif()
+# Its opening comment (up to the first blank line) speaks of the example
+# file; this one says where it is and how to apply a change.
+string(REGEX REPLACE "^#[^\n]*\n(#[^\n]*\n)*\n" "" fp_deb_body "${fp_deb_conf}")
+if(fp_deb_body STREQUAL fp_deb_conf)
+  message(FATAL_ERROR "packaging.cmake: config.example.toml does not open with a comment block")
+endif()
+string(CONCAT fp_deb_conf
+  "# /etc/forkpool/forkpool.toml: the configuration forkpool.service runs\n"
+  "# (forkpool@NAME.service reads /etc/forkpool/NAME.toml instead). Every\n"
+  "# setting is at its default but ledger.path, in the service's state\n"
+  "# directory /var/lib/forkpool. Durations are strings with units ms, s, m,\n"
+  "# h, d (\"250ms\", \"1h30m\"); sizes are strings with B, KB, MB, GB, TB.\n"
+  "# Unknown keys are errors. After an edit:\n"
+  "#   forkpool check-config -c /etc/forkpool/forkpool.toml\n"
+  "#   systemctl reload forkpool\n\n" "${fp_deb_body}")
 file(WRITE ${fp_deb_dir}/forkpool.toml "${fp_deb_conf}")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/config.example.toml)
 

@@ -84,6 +84,14 @@ json=$("$root/usr/bin/forkpool" check-config -c "$conf" --print-json 2>&1) ||
 # The ledger lives in the units' StateDirectory (/var/lib/forkpool).
 printf '%s\n' "$json" | grep -qF '"/var/lib/forkpool/ledger.db"' ||
   bad "the shipped configuration's ledger.path is not /var/lib/forkpool/ledger.db"
+# Below its opening comment, the shipped file is config.example.toml but for
+# that one line.
+diff <(sed '1,/^$/d' "$src/config.example.toml") <(sed '1,/^$/d' "$conf") | grep '^[<>]' \
+  > "$tmp/confdiff"
+if ! printf '< path = ""\n> path = "/var/lib/forkpool/ledger.db"\n' | cmp -s - "$tmp/confdiff"; then
+  cat "$tmp/confdiff"
+  bad "the shipped configuration differs from config.example.toml in more than ledger.path"
+fi
 for page in man1/forkpool.1 man5/forkpool.toml.5; do
   cmp -s <(zcat "$root/usr/share/man/$page.gz") "$src/man/${page#*/}" ||
     bad "$page.gz is not man/${page#*/}"
