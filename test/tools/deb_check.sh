@@ -2,9 +2,10 @@
 # deb_check.sh: the Debian package scripts/build-deb.sh builds (from a
 # Release build) holds exactly the files docs/packaging.md lists, depends on
 # the runtime libraries, marks its configuration a conffile, and works when
-# extracted into a throwaway root: `forkpool version`, check-config of the
-# shipped configuration, the Python package imports, the packaged units pass
-# `systemd-analyze verify`; lintian shows no tag outside
+# installed by dpkg into a throwaway root: `forkpool version`, check-config
+# of the shipped configuration, the Python package imports, the packaged
+# units pass `systemd-analyze verify`, an edited conffile survives a
+# reinstall and a purge removes everything; lintian shows no tag outside
 # contrib/debian/lintian-allowed-tags. Run by ctest as pkg.deb:
 #   deb_check.sh SOURCE_DIR WORK_DIR
 # Exits 77 (ctest: skipped) where dpkg-dev, lintian or systemd-analyze is
@@ -72,8 +73,19 @@ printf '%s\n' "$suggests" | grep -qw python3-redis || bad "Suggests ($suggests) 
 conffiles=$(dpkg-deb -I "$deb" conffiles)
 [ "$conffiles" = "/etc/forkpool/forkpool.toml" ] || bad "conffiles is '$conffiles'"
 
-# -- the files work from a throwaway root.
-dpkg -x "$deb" "$root" || bad "dpkg -x failed"
+# -- installed by dpkg into a throwaway root with its own database; the
+# maintainer scripts run outside a chroot with DPKG_ROOT set, so they leave
+# the host's systemd alone. The libraries it depends on are the host's,
+# absent from that database (--force-depends).
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers"
+: > "$root/var/lib/dpkg/status"
+rdpkg() {
+  dpkg --root="$root" --force-script-chrootless --force-not-root --force-depends "$@" \
+    </dev/null > "$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log"; return 1; }
+}
+rdpkg -i "$deb" || bad "dpkg -i into a throwaway root failed"
+status=$(dpkg --root="$root" -s forkpool 2>/dev/null | sed -n 's/^Status: //p')
+[ "$status" = "install ok installed" ] || bad "dpkg says forkpool is '$status'"
 # A Release build: no sanitizer runtime linked in.
 readelf -d "$root/usr/bin/forkpool" | grep -E 'NEEDED.*lib(a|ub|t)san' && bad "the packaged binary links a sanitizer"
 out=$("$root/usr/bin/forkpool" version 2>&1) || bad "forkpool version failed: $out"
@@ -119,6 +131,14 @@ for unit in forkpool.service forkpool@demo.service; do
     bad "systemd-analyze verify $unit (rc $rc)"
   fi
 done
+
+# -- an edited conffile survives a reinstall; a purge leaves nothing.
+echo '# edited' >> "$conf"
+rdpkg -i "$deb" || bad "dpkg -i again failed"
+[ "$(tail -n 1 "$conf")" = "# edited" ] || bad "reinstalling replaced the edited $conf"
+rdpkg --purge forkpool || bad "dpkg --purge failed"
+left=$(cd "$root" && find . -path ./var/lib/dpkg -prune -o ! -type d -print)
+[ -z "$left" ] || bad "dpkg --purge left: $left"
 
 # -- lintian: errors, warnings and infos, each on the allow-list, and each
 # allowed tag explained in docs/packaging.md.
