@@ -32,7 +32,10 @@ export CFLAGS LDFLAGS
 # No -Werror: a package build must not break on a newer compiler's warning
 # (scripts/test.sh builds Release with -Werror for that).
 echo "== build-deb: configuring $build_dir (Release)" >&2
-cmake -S "$src" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF >/dev/null
+# Only what the package holds is built: cpack's install step does not build
+# everything else first (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY).
+cmake -S "$src" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF \
+  -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
 echo "== build-deb: building" >&2
 cmake --build "$build_dir" -j "$jobs" --target forkpool fp_deb_files >&2
 echo "== build-deb: cpack -G DEB" >&2
