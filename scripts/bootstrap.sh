@@ -13,6 +13,9 @@ packages=(
   # systemd-analyze, for unit.systemd_verify (contrib/systemd); installed
   # and configured in a container too, where it is not PID 1.
   systemd
+  # scripts/build-deb.sh and pkg.deb: dpkg-shlibdeps computes the package's
+  # Depends; lintian checks the package (docs/packaging.md).
+  dpkg-dev lintian
 )
 
 missing=()
