@@ -35,6 +35,8 @@ void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
                                  st->oldest_age_ms >= 0 ? (double)st->oldest_age_ms / 1000.0 : 0.0};
     }
     fp_metrics_set_queue(sup->metrics, sup->redis.names[queue], &q);
+    if (st != NULL && st->now_ms > 0)
+        fp_metrics_set_redis_clock(sup->metrics, st->now_ms, fp_os_unix_ms());
 }
 
 /* Queue depths are read on a timer, never per scrape: a scrape storm cannot
@@ -115,6 +117,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.children[FP_MCHILD_IDLE] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_IDLE);
     g.children[FP_MCHILD_BUSY] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
+    g.children_target = (int64_t)sup->pool.target;
     g.redis_connected = sup->redis.ready;
     g.jobs_held = (int64_t)sup->held.count;
     g.jobs_held_limit = (int64_t)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch);
@@ -124,6 +127,8 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
         fp_queue_stats(sup->redis.queue, &qs);
         g.outcomes_stale = qs.outcomes_stale;
         g.renewals_lost = qs.renewals_lost;
+        g.redis_commands = qs.redis_commands;
+        g.redis_errors = qs.redis_errors;
     }
     g.reload_failures_total = sup->reload.failures;
     g.last_pull_age_seconds = sup->counters.last_pull_ms > 0
