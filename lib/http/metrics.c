@@ -638,6 +638,8 @@ static void render_queue_family(writer_t *w, const fp_metrics_t *m, const char *
 static void render_daemon(writer_t *w, const fp_metrics_t *m)
 {
     const fp_metrics_gauges_t *g = &m->gauges;
+    scalar_i64(w, "forkpool_ready", "gauge", "1 while the daemon is ready (/readyz answers 200).",
+               g->ready ? 1 : 0);
     scalar_i64(w, "forkpool_redis_connected", "gauge", "1 while the supervisor's Redis link is up.",
                g->redis_connected ? 1 : 0);
     scalar_u64(w, "forkpool_redis_commands_total", "counter",

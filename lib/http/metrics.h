@@ -77,6 +77,7 @@ int fp_metrics_outcome_parse(const char *name);
 /* Daemon-wide gauges, copied in by fp_metrics_set_gauges. */
 typedef struct fp_metrics_gauges_s {
     int64_t children[FP_MCHILD_COUNT];
+    bool ready;                   /* /readyz would answer 200 */
     int64_t children_target;      /* children the pool keeps (pool.children now) */
     uint64_t redis_commands;      /* commands Redis answered or lost, queue connections */
     uint64_t redis_errors;        /* of those: error replies and commands lost unanswered */

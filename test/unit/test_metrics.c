@@ -358,6 +358,9 @@ static const char golden[] =
     "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"+Inf\"} 1\n"
     "forkpool_job_wait_seconds_sum{queue=\"default\"} 0.25\n"
     "forkpool_job_wait_seconds_count{queue=\"default\"} 1\n"
+    "# HELP forkpool_ready 1 while the daemon is ready (/readyz answers 200).\n"
+    "# TYPE forkpool_ready gauge\n"
+    "forkpool_ready 1\n"
     "# HELP forkpool_redis_connected 1 while the supervisor's Redis link is up.\n"
     "# TYPE forkpool_redis_connected gauge\n"
     "forkpool_redis_connected 1\n"
@@ -418,6 +421,7 @@ static void test_golden(void **state)
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
     fp_metrics_gauges_t g = {.children = {1, 2, 3, 0},
+                             .ready = true,
                              .children_target = 6,
                              .redis_commands = 40,
                              .redis_errors = 1,
