@@ -4,7 +4,8 @@
  * queue-latency series carry the right values: the wait histogram counts
  * every job started, the run-time histogram every run of each type, the
  * outcome counter what was enqueued; a job held back by a busy child shows
- * a wait of at least that long; Redis commands and errors are counted; and
+ * a wait of at least that long; a backlog ages and a quiet daemon is not
+ * ready; Redis commands and errors are counted; and
  * every metric docs/grafana/forkpool.json queries is in the scrape. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +183,26 @@ static void test_wait_covers_time_behind_a_busy_child(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* Quiet (TSTP): nothing is pulled, so the jobs stay ready and the oldest
+ * one ages on Redis' clock; the daemon says it is not ready. */
+static void test_backlog_age_and_not_ready(void **state)
+{
+    fp_td_t *td = *state;
+    start(td, 1);
+    expect_metric(td, "forkpool_ready", 1);
+    fp_td_signal(td, SIGTSTP);
+    fp_td_num_t quiet = {"forkpool_ready", 0};
+    fp_td_wait_until(td, fp_td_metric_is, &quiet, 30000, "forkpool_ready 0 once quiet");
+    fp_td_enqueue(td, 3, "{\"type\":\"noop\",\"id\":\"b%d-%d\"}");
+    fp_td_num_t ready = {"forkpool_queue_ready{queue=\"default\"}", 3};
+    fp_td_wait_until(td, fp_td_metric_is, &ready, 30000, "3 jobs ready");
+    fp_td_num_t old = {"forkpool_queue_oldest_age_seconds{queue=\"default\"}", 1.0};
+    fp_td_wait_until(td, fp_td_metric_at_least, &old, 30000, "the oldest ready job 1 s old");
+    expect_metric(td, "forkpool_job_wait_seconds_count{queue=\"default\"}", 0);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 /* A Redis restart loses the blocked pull's reply: counted as an error. */
 static void test_redis_errors_counted(void **state)
 {
@@ -209,6 +230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_series_match_the_jobs_run, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_wait_covers_time_behind_a_busy_child, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_age_and_not_ready, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_redis_errors_counted, fp_td_setup_aof, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
