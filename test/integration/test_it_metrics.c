@@ -56,6 +56,12 @@ static void promtool_accepts(const char *text)
     fp_th_result_free(&res);
 }
 
+static void stop(fp_td_t *td)
+{
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 static void expect_metric(fp_td_t *td, const char *name, double want)
 {
     double got = fp_td_metric(td, name);
@@ -160,8 +166,7 @@ static void test_series_match_the_jobs_run(void **state)
     promtool_accepts(body);
     dashboard_names_in(body);
     free(body);
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop(td);
 }
 
 /* One child busy for 2 s with three jobs enqueued behind it: each of them
@@ -179,8 +184,7 @@ static void test_wait_covers_time_behind_a_busy_child(void **state)
     double quick = fp_td_metric(td, "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"1\"}");
     assert_true(quick <= 1);
     assert_true(fp_td_metric(td, "forkpool_job_wait_seconds_sum{queue=\"default\"}") >= 5.9);
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop(td);
 }
 
 /* Quiet (TSTP): nothing is pulled, so the jobs stay ready and the oldest
@@ -199,8 +203,7 @@ static void test_backlog_age_and_not_ready(void **state)
     fp_td_num_t old = {"forkpool_queue_oldest_age_seconds{queue=\"default\"}", 1.0};
     fp_td_wait_until(td, fp_td_metric_at_least, &old, 30000, "the oldest ready job 1 s old");
     expect_metric(td, "forkpool_job_wait_seconds_count{queue=\"default\"}", 0);
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop(td);
 }
 
 /* A Redis restart loses the blocked pull's reply: counted as an error. */
@@ -213,15 +216,7 @@ static void test_redis_errors_counted(void **state)
     fp_td_redis_restart(td);
     fp_td_num_t errors = {"forkpool_redis_errors_total", before + 1};
     fp_td_wait_until(td, fp_td_metric_at_least, &errors, 30000, "a Redis error counted");
-    /* The test's own connection went with the restart: a command through
-     * fp_th_redis_cmd opens it again before fp_td_enqueue writes on it. */
-    redisReply *pong = fp_th_redis_cmd(&td->redis, "PING");
-    assert_non_null(pong);
-    freeReplyObject(pong);
-    fp_td_enqueue(td, 2, "{\"type\":\"noop\",\"id\":\"a%d-%d\"}");
-    fp_td_wait_until(td, fp_td_drained, NULL, 60000, "jobs after the restart");
-    fp_td_signal(td, SIGTERM);
-    assert_int_equal(fp_td_wait(td, 30000), 0);
+    stop(td);
 }
 
 int main(void)

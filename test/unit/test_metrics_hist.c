@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "harness.h"
 #include "http/metrics.h"
 #include "http/metrics_hist.h"
 
@@ -93,14 +94,15 @@ static void test_registry_applies_the_redis_clock_offset(void **state)
     assert_int_equal(fp_metrics_job_started(m, "default", "not an id", 91500), -EINVAL);
     assert_int_equal(fp_metrics_job_started(m, "mail", "100000-1", 90000), 0);
     char *text = render(m);
-    assert_non_null(strstr(text, "# TYPE forkpool_job_wait_seconds histogram\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.005\"} 1\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"1\"} 1\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"2.5\"} 2\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"+Inf\"} 2\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_sum{queue=\"default\"} 1.5\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_count{queue=\"default\"} 2\n"));
-    assert_non_null(strstr(text, "forkpool_job_wait_seconds_count{queue=\"mail\"} 1\n"));
+    FP_TH_EXPECT_ALL_IN(
+        text, "# TYPE forkpool_job_wait_seconds histogram\n",
+        "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.005\"} 1\n",
+        "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"1\"} 1\n",
+        "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"2.5\"} 2\n",
+        "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"+Inf\"} 2\n",
+        "forkpool_job_wait_seconds_sum{queue=\"default\"} 1.5\n",
+        "forkpool_job_wait_seconds_count{queue=\"default\"} 2\n",
+        "forkpool_job_wait_seconds_count{queue=\"mail\"} 1\n");
     free(text);
     fp_metrics_free(m);
 }
