@@ -7,6 +7,9 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
   libcmocka-dev redis-server sqlite3 python3 time libfaketime
+  # promtool, for the /metrics, alert-rule and dashboard checks (unit.alerts_check,
+  # integration.test_it_metrics).
+  prometheus
   # python/tests: pytest, the producer's Redis client, and pip + setuptools
   # for the offline `pip install ./python` test, mypy for its annotations.
   python3-pytest python3-redis python3-pip python3-setuptools mypy
