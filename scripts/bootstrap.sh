@@ -40,6 +40,17 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Only the tools are wanted, not the services some packages start when
+# installed (prometheus would serve on :9090 on every interface, redis-server
+# on 6379): the tests and quickstart start their own servers on loopback. A
+# policy-rc.d answering 101 keeps invoke-rc.d and deb-systemd-invoke from
+# starting them during this install; a machine's own policy is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "bootstrap: done"
