@@ -198,7 +198,7 @@ static int not_found(const fp_config_t *cfg, const job_args_t *a, const found_t 
 /* The payload's members the text shows: type, attempt, last_error. */
 typedef struct payload_view_s {
     char type[256], last_error[1024];
-    long long attempt; /* 0: none (a first attempt) */
+    long long attempt; /* executions so far (a retry's payload); 0: none yet */
 } payload_view_t;
 
 static void view_payload(const fp_admin_field_t *p, payload_view_t *v)
@@ -273,7 +273,7 @@ static void print_redis(const char *id, const found_t *f)
         printf("  entry:      %s\n", shown(&w->entry_id, a, sizeof a));
     printf("  type:       %s\n", v.type[0] != '\0' ? v.type : "-");
     if (v.attempt > 0)
-        printf("  attempt:    %lld\n", v.attempt);
+        printf("  attempts:   %lld so far\n", v.attempt);
     if (v.last_error[0] != '\0')
         printf("  last error: %s\n", v.last_error);
 }
