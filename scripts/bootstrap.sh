@@ -7,12 +7,18 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
   libcmocka-dev redis-server sqlite3 python3 time libfaketime
+  # promtool, for the /metrics, alert-rule and dashboard checks (unit.alerts_check,
+  # integration.test_it_metrics).
+  prometheus
   # python/tests: pytest, the producer's Redis client, and pip + setuptools
   # for the offline `pip install ./python` test, mypy for its annotations.
   python3-pytest python3-redis python3-pip python3-setuptools mypy
   # systemd-analyze, for unit.systemd_verify (contrib/systemd); installed
   # and configured in a container too, where it is not PID 1.
   systemd
+  # scripts/build-deb.sh and pkg.deb: dpkg-shlibdeps computes the package's
+  # Depends; lintian checks the package (docs/packaging.md).
+  dpkg-dev lintian
 )
 
 missing=()
@@ -34,6 +40,17 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Only the tools are wanted, not the services some packages start when
+# installed (prometheus would serve on :9090 on every interface, redis-server
+# on 6379): the tests and quickstart start their own servers on loopback. A
+# policy-rc.d answering 101 keeps invoke-rc.d and deb-systemd-invoke from
+# starting them during this install; a machine's own policy is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "bootstrap: done"

@@ -69,6 +69,7 @@ int fp_cli_print_json_line(void *doc, bool complete, fp_err_t *err);
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err);
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err);
+int fp_cmd_job(int argc, char **argv, fp_err_t *err);
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err);
 int fp_cmd_version(int argc, char **argv, fp_err_t *err);
 int fp_cmd_run(int argc, char **argv, fp_err_t *err);

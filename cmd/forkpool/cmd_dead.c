@@ -24,6 +24,7 @@
 #include "queue/admin.h"
 #include "cli.h"
 #include "term.h"
+#include "field.h"
 #include "dispatch/job.h"
 #include "base/json.h"
 #include "base/utf8.h"
@@ -175,24 +176,15 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* p at an opening quote; returns just past the closing one. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-            p++;
-    return p < end ? p + 1 : end;
-}
-
 static const char *skip_value(const char *p, const char *end)
 {
     if (p < end && *p == '"')
-        return skip_string(p, end);
+        return fp_json_skip_string(p, end);
     if (p < end && (*p == '{' || *p == '[')) {
         size_t depth = 0;
         while (p < end) {
             if (*p == '"') {
-                p = skip_string(p, end);
+                p = fp_json_skip_string(p, end);
                 continue;
             }
             if (*p == '{' || *p == '[')
@@ -231,7 +223,7 @@ static size_t strip_retry_members(const char *s, size_t len, char *out, size_t *
         p = skip_ws(p, end);
         if (p >= end || *p != '"')
             break;
-        const char *key = p, *key_end = skip_string(p, end);
+        const char *key = p, *key_end = fp_json_skip_string(p, end);
         const char *member_end = skip_value(skip_ws(skip_ws(key_end, end) + 1, end), end);
         if (is_retry_member(key, key_end)) {
             dropped++;
@@ -278,38 +270,6 @@ static int fresh_job(const fp_config_t *cfg, const fp_admin_field_t *payload, ch
 }
 
 /* ---- list ---------------------------------------------------------------------- */
-
-/* A whole number field, or false. */
-static bool field_int(const fp_admin_field_t *f, int64_t *out)
-{
-    if (f->s == NULL || f->len == 0 || f->len != strlen(f->s))
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(f->s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Unix ms as 2024-05-01T12:34:56.789Z. */
-static bool format_iso(const fp_admin_field_t *f, char *out, size_t cap)
-{
-    int64_t ms;
-    struct tm tm;
-    if (!field_int(f, &ms) || ms < 0)
-        return false;
-    time_t sec = (time_t)(ms / 1000);
-    if (gmtime_r(&sec, &tm) == NULL)
-        return false;
-    /* Years past 9999 would not fit: say so rather than cut the text. */
-    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return n > 0 && (size_t)n < cap;
-}
-
-
 
 typedef struct table_s {
     bool started;
@@ -374,11 +334,11 @@ static void print_row(const table_t *t, const fp_dead_entry_t *e, const char *la
     char buf[1024], when[40];
     int64_t attempts;
     put_padded(e->id, strlen(e->id), t->w_id);
-    if (!format_iso(&e->failed_at, when, sizeof when))
+    if (!fp_field_iso(&e->failed_at, when, sizeof when))
         fp_term_cell(e->failed_at.s != NULL ? e->failed_at.s : "-",
              e->failed_at.s != NULL ? e->failed_at.len : 1, 24, when, sizeof when);
     put_padded(when, strlen(when), 24);
-    if (field_int(&e->attempts, &attempts))
+    if (fp_field_int(&e->attempts, &attempts))
         snprintf(buf, sizeof buf, "%8" PRId64, attempts);
     else
         snprintf(buf, sizeof buf, "%8s", "-");
@@ -419,158 +379,15 @@ static int list_table_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, vo
     return rc;
 }
 
-/* s as a C string for JSON: invalid UTF-8 and NUL bytes become U+FFFD, so
- * every line printed is valid JSON whatever Redis holds. Owned. */
-static char *lossy_utf8(const char *s, size_t len)
-{
-    static const char replacement[] = "\xef\xbf\xbd";
-    char *out = malloc(len * 3 + 1);
-    size_t n = 0;
-    for (size_t i = 0; out != NULL && i < len;) {
-        size_t ok = fp_utf8_valid_prefix(s + i, len - i);
-        for (size_t k = 0; k < ok; k++) {
-            if (s[i + k] == '\0') {
-                memcpy(out + n, replacement, 3);
-                n += 3;
-            } else {
-                out[n++] = s[i + k];
-            }
-        }
-        i += ok;
-        if (i < len) {
-            memcpy(out + n, replacement, 3);
-            n += 3;
-            i++;
-        }
-    }
-    if (out != NULL)
-        out[n] = '\0';
-    return out;
-}
-
-/* One JSON number token at p in strict JSON grammar; returns its end, or
- * NULL (cJSON also takes "01" and "1.", which other parsers refuse). */
-static const char *strict_number(const char *p, const char *end)
-{
-    if (p < end && *p == '-')
-        p++;
-    if (p >= end || *p < '0' || *p > '9')
-        return NULL;
-    if (*p == '0')
-        p++;
-    else
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    if (p < end && *p == '.') {
-        const char *digits = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == digits)
-            return NULL;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        if (++p < end && (*p == '+' || *p == '-'))
-            p++;
-        const char *digits = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == digits)
-            return NULL;
-    }
-    return p;
-}
-
-/* JSON text s (accepted by fp_json_parse, valid UTF-8) without whitespace
- * between tokens, byte for byte otherwise (numbers keep every digit). NULL
- * when it is not strict JSON (raw control bytes in strings, loose numbers)
- * or on ENOMEM: the caller then prints cJSON's re-encoding instead. */
-static char *minify(const char *s, size_t len)
-{
-    char *out = malloc(len + 1);
-    const char *p = s, *end = s + len;
-    size_t n = 0;
-    while (out != NULL && p < end) {
-        const char *q = p + 1;
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            p++;
-            continue;
-        }
-        if (*p == '"') {
-            q = skip_string(p, end);
-            bool raw_control = false;
-            for (const char *k = p; k < q; k++)
-                raw_control |= (unsigned char)*k < 0x20;
-            if (raw_control)
-                q = NULL;
-        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-            q = strict_number(p, end);
-        }
-        if (q == NULL) {
-            free(out);
-            return NULL;
-        }
-        memcpy(out + n, p, (size_t)(q - p));
-        n += (size_t)(q - p);
-        p = q;
-    }
-    if (out != NULL)
-        out[n] = '\0';
-    return out;
-}
-
-/* The job member for --json: the payload itself when it is JSON, else the
- * text as a string. */
-static cJSON *json_job(const fp_admin_field_t *f)
-{
-    if (f->s == NULL)
-        return cJSON_CreateNull();
-    cJSON *parsed = fp_utf8_valid(f->s, f->len) ? fp_json_parse(f->s, f->len) : NULL;
-    if (parsed == NULL) {
-        char *text = lossy_utf8(f->s, f->len);
-        cJSON *str = text != NULL ? cJSON_CreateString(text) : NULL;
-        free(text);
-        return str;
-    }
-    char *raw = minify(f->s, f->len);
-    if (raw == NULL)
-        return parsed;
-    cJSON_Delete(parsed);
-    cJSON *item = cJSON_CreateRaw(raw);
-    free(raw);
-    return item;
-}
-
-/* A field as a string, null when absent. */
-static cJSON *json_text(const fp_admin_field_t *f)
-{
-    if (f->s == NULL)
-        return cJSON_CreateNull();
-    char *text = lossy_utf8(f->s, f->len);
-    cJSON *item = text != NULL ? cJSON_CreateString(text) : NULL;
-    free(text);
-    return item;
-}
-
-/* A field as a whole number when it is one, else as json_text. */
-static cJSON *json_int(const fp_admin_field_t *f)
-{
-    int64_t v;
-    if (!field_int(f, &v))
-        return json_text(f);
-    char digits[24];
-    snprintf(digits, sizeof digits, "%" PRId64, v);
-    return cJSON_CreateRaw(digits);
-}
-
 static int print_json_line(const dead_ctx_t *c, const fp_dead_entry_t *e, fp_err_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     bool ok = o != NULL && fp_cli_json_add(o, "id", cJSON_CreateString(e->id)) &&
               fp_cli_json_add(o, "queue", cJSON_CreateString(c->queue)) &&
-              fp_cli_json_add(o, "job", json_job(&e->job)) && fp_cli_json_add(o, "error", json_text(&e->error)) &&
-              fp_cli_json_add(o, "attempts", json_int(&e->attempts)) &&
-              fp_cli_json_add(o, "failed_at", json_int(&e->failed_at)) &&
-              fp_cli_json_add(o, "consumer", json_text(&e->consumer));
+              fp_cli_json_add(o, "job", fp_field_json_job(&e->job)) && fp_cli_json_add(o, "error", fp_field_json_text(&e->error)) &&
+              fp_cli_json_add(o, "attempts", fp_field_json_int(&e->attempts)) &&
+              fp_cli_json_add(o, "failed_at", fp_field_json_int(&e->failed_at)) &&
+              fp_cli_json_add(o, "consumer", fp_field_json_text(&e->consumer));
     return fp_cli_print_json_line(o, ok, err);
 }
 

@@ -76,6 +76,21 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             list: one JSON object per line, every field\n"
      "  --force            retry: re-enqueue invalid payloads too, as they are\n",
      fp_cmd_dead},
+    {"job", "show where one job is: ready, running, delayed, dead or done",
+     "usage: forkpool job [-c FILE] [--queue Q] [--json] ID\n"
+     "\n"
+     "Finds the job whose id (or stream entry id) is ID in Redis, in every queue of\n"
+     "queues.names in order: ready (waiting since when), running (on which daemon),\n"
+     "delayed (due when, which attempt, the last error) or dead (the error, when, after\n"
+     "how many attempts); and lists every attempt the ledger (ledger.path) recorded, so\n"
+     "a done job shows as done. Reads up to 1000 entries of each key for an id that is\n"
+     "not an entry id. Exit 1 when neither has it.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --queue Q          look only in queue Q\n"
+     "  --json             one JSON document: state, queue, entry_id, job, consumer,\n"
+     "                     deliveries, idle_ms, due_ms, dead_id, error, attempts,\n"
+     "                     failed_at, ledger {path, status, problem, attempts}\n",
+     fp_cmd_job},
     {"jobs", "query the job ledger",
      "usage: forkpool jobs [-c FILE] [--outcome O] [--type T] [--since DUR] [--limit N] [--json]\n"
      "\n"

@@ -28,10 +28,6 @@
 /* Caps max_label_sets so the table sizes below cannot overflow. */
 #define MAX_LABEL_SETS (1u << 20)
 
-const double fp_metrics_bucket_bounds[FP_METRICS_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-};
-
 static const char *const outcome_names[FP_OUTCOME_COUNT] = {"ok",      "failed",  "retried",
                                                             "dead",    "timeout", "crashed"};
 static const char *const restart_names[FP_RESTART_COUNT] = {
@@ -49,15 +45,14 @@ typedef struct set_s {
     const str_t *queue, *type;
     uint64_t hash; /* of (queue, type), for probing */
     uint64_t outcomes[FP_OUTCOME_COUNT];
-    uint64_t buckets[FP_METRICS_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
-    uint64_t observed;
-    double sum;
+    fp_hist_t run;
 } set_t;
 
 typedef struct queue_gauge_s {
     char *name;
     bool known;
     fp_metrics_queue_t v;
+    fp_hist_t wait; /* a counter: kept when a reload drops the queue */
 } queue_gauge_t;
 
 struct fp_metrics_s {
@@ -75,6 +70,7 @@ struct fp_metrics_s {
     fp_metrics_gauges_t gauges;
     queue_gauge_t queues[FP_METRICS_MAX_QUEUES];
     size_t nqueues;
+    int64_t redis_offset_ms; /* Redis' clock minus the daemon's */
 };
 
 const char *fp_metrics_outcome_name(fp_metrics_outcome_t o)
@@ -304,14 +300,7 @@ int fp_metrics_job_done(fp_metrics_t *m, const char *queue, const char *type,
     int rc = 0;
     set_t *s = lookup(m, queue, type, &rc);
     s->outcomes[outcome]++;
-    if (seconds >= 0 && !isnan(seconds)) {
-        size_t b = 0;
-        while (b < FP_METRICS_BUCKETS && seconds > fp_metrics_bucket_bounds[b])
-            b++;
-        s->buckets[b]++;
-        s->observed++;
-        s->sum += seconds;
-    }
+    fp_hist_observe(&s->run, &fp_hist_run_bounds, seconds);
     return rc;
 }
 
@@ -328,23 +317,55 @@ void fp_metrics_set_gauges(fp_metrics_t *m, const fp_metrics_gauges_t *g)
     m->gauges = *g;
 }
 
+/* queue's entry, created (unknown gauges, empty histogram) the first time;
+ * *rc is -ENOSPC or -ENOMEM when that fails. */
+static queue_gauge_t *queue_entry(fp_metrics_t *m, const char *queue, int *rc)
+{
+    for (size_t i = 0; i < m->nqueues; i++)
+        if (strcmp(m->queues[i].name, queue) == 0)
+            return &m->queues[i];
+    if (m->nqueues == FP_METRICS_MAX_QUEUES) {
+        *rc = -ENOSPC;
+        return NULL;
+    }
+    queue_gauge_t *g = &m->queues[m->nqueues];
+    memset(g, 0, sizeof *g);
+    if ((g->name = strdup(queue)) == NULL) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    m->nqueues++;
+    return g;
+}
+
 int fp_metrics_set_queue(fp_metrics_t *m, const char *queue, const fp_metrics_queue_t *q)
 {
-    queue_gauge_t *g = NULL;
-    for (size_t i = 0; i < m->nqueues && g == NULL; i++)
-        if (strcmp(m->queues[i].name, queue) == 0)
-            g = &m->queues[i];
-    if (g == NULL) {
-        if (m->nqueues == FP_METRICS_MAX_QUEUES)
-            return -ENOSPC;
-        g = &m->queues[m->nqueues];
-        if ((g->name = strdup(queue)) == NULL)
-            return -ENOMEM;
-        m->nqueues++;
-    }
+    int rc = 0;
+    queue_gauge_t *g = queue_entry(m, queue, &rc);
+    if (g == NULL)
+        return rc;
     g->v = *q;
     g->known = true;
     return 0;
+}
+
+int fp_metrics_job_started(fp_metrics_t *m, const char *queue, const char *entry_id,
+                           int64_t local_unix_ms)
+{
+    double wait = fp_hist_wait_seconds(entry_id, local_unix_ms + m->redis_offset_ms);
+    if (wait < 0)
+        return -EINVAL;
+    int rc = 0;
+    queue_gauge_t *g = queue_entry(m, queue, &rc);
+    if (g == NULL)
+        return rc;
+    fp_hist_observe(&g->wait, &fp_hist_wait_bounds, wait);
+    return 0;
+}
+
+void fp_metrics_set_redis_clock(fp_metrics_t *m, int64_t redis_ms, int64_t local_unix_ms)
+{
+    m->redis_offset_ms = redis_ms - local_unix_ms;
 }
 
 void fp_metrics_clear_queues(fp_metrics_t *m)
@@ -439,18 +460,6 @@ static void family(writer_t *w, const char *name, const char *type, const char *
     puts_w(w, "\n");
 }
 
-/* `name{k="v",...` — the caller adds further labels and closes with "} ". */
-static void open_sample(writer_t *w, const char *name, const char *label, const char *value,
-                        size_t len)
-{
-    puts_w(w, name);
-    puts_w(w, "{");
-    puts_w(w, label);
-    puts_w(w, "=\"");
-    put_escaped(w, value, len);
-    puts_w(w, "\"");
-}
-
 static void add_label(writer_t *w, const char *label, const char *value, size_t len)
 {
     puts_w(w, ",");
@@ -465,6 +474,60 @@ static void close_u64(writer_t *w, uint64_t v)
     puts_w(w, "} ");
     put_u64(w, v);
     puts_w(w, "\n");
+}
+
+typedef struct label_s {
+    const char *key, *value;
+    size_t len;
+} label_t;
+
+/* `name<suffix>{k="v",...` — the caller adds further labels and closes. */
+static void open_labels(writer_t *w, const char *name, const char *suffix, const label_t *l,
+                        size_t n)
+{
+    puts_w(w, name);
+    puts_w(w, suffix);
+    puts_w(w, "{");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            puts_w(w, ",");
+        puts_w(w, l[i].key);
+        puts_w(w, "=\"");
+        put_escaped(w, l[i].value, l[i].len);
+        puts_w(w, "\"");
+    }
+}
+
+/* `name{label="value"` — the caller adds further labels and closes. */
+static void open_sample(writer_t *w, const char *name, const char *label, const char *value,
+                        size_t len)
+{
+    const label_t l = {label, value, len};
+    open_labels(w, name, "", &l, 1);
+}
+
+/* One histogram series: cumulative _bucket samples, _sum and _count. */
+static void hist_series(writer_t *w, const char *name, const label_t *l, size_t n,
+                        const fp_hist_t *h, const fp_hist_bounds_t *b)
+{
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= b->n; i++) {
+        char le[40];
+        if (i < b->n)
+            snprintf(le, sizeof le, "%g", b->le[i]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        cumulative += h->buckets[i];
+        open_labels(w, name, "_bucket", l, n);
+        add_label(w, "le", le, strlen(le));
+        close_u64(w, cumulative);
+    }
+    open_labels(w, name, "_sum", l, n);
+    puts_w(w, "} ");
+    put_double(w, h->sum);
+    puts_w(w, "\n");
+    open_labels(w, name, "_count", l, n);
+    close_u64(w, h->count);
 }
 
 static void render_jobs(writer_t *w, const fp_metrics_t *m)
@@ -485,70 +548,23 @@ static void render_jobs(writer_t *w, const fp_metrics_t *m)
            "Time jobs ran in a child, by queue and type.");
     for (size_t i = 0; i < m->nsets; i++) {
         const set_t *s = &m->sets[i];
-        uint64_t cumulative = 0;
-        for (int b = 0; b <= FP_METRICS_BUCKETS; b++) {
-            char le[40];
-            if (b < FP_METRICS_BUCKETS)
-                snprintf(le, sizeof le, "%g", fp_metrics_bucket_bounds[b]);
-            else
-                snprintf(le, sizeof le, "+Inf");
-            cumulative += s->buckets[b];
-            open_sample(w, "forkpool_job_duration_seconds_bucket", "queue", s->queue->s,
-                        s->queue->len);
-            add_label(w, "type", s->type->s, s->type->len);
-            add_label(w, "le", le, strlen(le));
-            close_u64(w, cumulative);
-        }
-        open_sample(w, "forkpool_job_duration_seconds_sum", "queue", s->queue->s, s->queue->len);
-        add_label(w, "type", s->type->s, s->type->len);
-        puts_w(w, "} ");
-        put_double(w, s->sum);
-        puts_w(w, "\n");
-        open_sample(w, "forkpool_job_duration_seconds_count", "queue", s->queue->s,
-                    s->queue->len);
-        add_label(w, "type", s->type->s, s->type->len);
-        close_u64(w, s->observed);
+        const label_t labels[] = {{"queue", s->queue->s, s->queue->len},
+                                  {"type", s->type->s, s->type->len}};
+        hist_series(w, "forkpool_job_duration_seconds", labels, 2, &s->run, &fp_hist_run_bounds);
     }
 }
 
-static void render_children(writer_t *w, const fp_metrics_t *m)
+/* Every queue seen keeps its wait histogram: a counter must not vanish. */
+static void render_waits(writer_t *w, const fp_metrics_t *m)
 {
-    family(w, "forkpool_child_restarts_total", "counter", "Children replaced, by reason.");
-    for (int r = 0; r < FP_RESTART_COUNT; r++) {
-        open_sample(w, "forkpool_child_restarts_total", "reason", restart_names[r],
-                    strlen(restart_names[r]));
-        close_u64(w, m->restarts[r]);
-    }
-    family(w, "forkpool_children", "gauge", "Children by state.");
-    for (int c = 0; c < FP_MCHILD_COUNT; c++) {
-        open_sample(w, "forkpool_children", "state", child_names[c], strlen(child_names[c]));
-        puts_w(w, "} ");
-        put_i64(w, m->gauges.children[c]);
-        puts_w(w, "\n");
-    }
-}
-
-/* One per-queue gauge family; left out when no queue has a known value. */
-static void render_queue_family(writer_t *w, const fp_metrics_t *m, const char *name,
-                                const char *help, size_t field)
-{
-    bool started = false;
+    if (m->nqueues == 0)
+        return;
+    family(w, "forkpool_job_wait_seconds", "histogram",
+           "Time jobs waited from enqueue (or due time) to their start in a child, by queue.");
     for (size_t i = 0; i < m->nqueues; i++) {
         const queue_gauge_t *g = &m->queues[i];
-        const int64_t *ints[] = {&g->v.ready, &g->v.pending, &g->v.delayed, &g->v.dead};
-        bool known = g->known && (field < 4 ? *ints[field] >= 0 : g->v.oldest_age_seconds >= 0);
-        if (!known)
-            continue;
-        if (!started)
-            family(w, name, "gauge", help);
-        started = true;
-        open_sample(w, name, "queue", g->name, strlen(g->name));
-        puts_w(w, "} ");
-        if (field < 4)
-            put_i64(w, *ints[field]);
-        else
-            put_double(w, g->v.oldest_age_seconds);
-        puts_w(w, "\n");
+        const label_t label = {"queue", g->name, strlen(g->name)};
+        hist_series(w, "forkpool_job_wait_seconds", &label, 1, &g->wait, &fp_hist_wait_bounds);
     }
 }
 
@@ -576,11 +592,61 @@ static void scalar_u64(writer_t *w, const char *name, const char *type, const ch
     puts_w(w, "\n");
 }
 
+static void render_children(writer_t *w, const fp_metrics_t *m)
+{
+    family(w, "forkpool_child_restarts_total", "counter", "Children replaced, by reason.");
+    for (int r = 0; r < FP_RESTART_COUNT; r++) {
+        open_sample(w, "forkpool_child_restarts_total", "reason", restart_names[r],
+                    strlen(restart_names[r]));
+        close_u64(w, m->restarts[r]);
+    }
+    family(w, "forkpool_children", "gauge", "Children by state.");
+    for (int c = 0; c < FP_MCHILD_COUNT; c++) {
+        open_sample(w, "forkpool_children", "state", child_names[c], strlen(child_names[c]));
+        puts_w(w, "} ");
+        put_i64(w, m->gauges.children[c]);
+        puts_w(w, "\n");
+    }
+    scalar_i64(w, "forkpool_children_target", "gauge",
+               "Children the pool keeps running (pool.children now).", m->gauges.children_target);
+}
+
+/* One per-queue gauge family; left out when no queue has a known value. */
+static void render_queue_family(writer_t *w, const fp_metrics_t *m, const char *name,
+                                const char *help, size_t field)
+{
+    bool started = false;
+    for (size_t i = 0; i < m->nqueues; i++) {
+        const queue_gauge_t *g = &m->queues[i];
+        const int64_t *ints[] = {&g->v.ready, &g->v.pending, &g->v.delayed, &g->v.dead};
+        bool known = g->known && (field < 4 ? *ints[field] >= 0 : g->v.oldest_age_seconds >= 0);
+        if (!known)
+            continue;
+        if (!started)
+            family(w, name, "gauge", help);
+        started = true;
+        open_sample(w, name, "queue", g->name, strlen(g->name));
+        puts_w(w, "} ");
+        if (field < 4)
+            put_i64(w, *ints[field]);
+        else
+            put_double(w, g->v.oldest_age_seconds);
+        puts_w(w, "\n");
+    }
+}
+
 static void render_daemon(writer_t *w, const fp_metrics_t *m)
 {
     const fp_metrics_gauges_t *g = &m->gauges;
+    scalar_i64(w, "forkpool_ready", "gauge", "1 while the daemon is ready (/readyz answers 200).",
+               g->ready ? 1 : 0);
     scalar_i64(w, "forkpool_redis_connected", "gauge", "1 while the supervisor's Redis link is up.",
                g->redis_connected ? 1 : 0);
+    scalar_u64(w, "forkpool_redis_commands_total", "counter",
+               "Redis commands the daemon's queue connections sent and got an answer to or lost.",
+               g->redis_commands);
+    scalar_u64(w, "forkpool_redis_errors_total", "counter",
+               "Redis commands answered with an error or lost without an answer.", g->redis_errors);
     scalar_i64(w, "forkpool_jobs_held", "gauge",
                "Jobs the supervisor holds (running or waiting for a child).", g->jobs_held);
     scalar_i64(w, "forkpool_jobs_held_limit", "gauge",
@@ -628,6 +694,7 @@ int fp_metrics_render(const fp_metrics_t *m, fp_buf_t *out)
     render_queue_family(&w, m, "forkpool_queue_dead", "Jobs in the dead stream.", 3);
     render_queue_family(&w, m, "forkpool_queue_oldest_age_seconds",
                         "Age of the oldest ready job.", 4);
+    render_waits(&w, m);
     render_daemon(&w, m);
     return w.rc;
 }

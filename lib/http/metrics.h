@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "dispatch/proto.h"
+#include "http/metrics_hist.h"
 
 typedef struct fp_metrics_s fp_metrics_t;
 
@@ -63,10 +64,6 @@ typedef enum fp_metrics_child_e {
     FP_MCHILD_COUNT
 } fp_metrics_child_t;
 
-/* Upper bounds of the duration histogram's finite buckets, in seconds
- * (0.001 .. 60); +Inf follows. */
-#define FP_METRICS_BUCKETS 15
-extern const double fp_metrics_bucket_bounds[FP_METRICS_BUCKETS];
 
 /* The label value of each enum ("ok", "max_memory", "busy"...); NULL when
  * out of range. */
@@ -80,6 +77,10 @@ int fp_metrics_outcome_parse(const char *name);
 /* Daemon-wide gauges, copied in by fp_metrics_set_gauges. */
 typedef struct fp_metrics_gauges_s {
     int64_t children[FP_MCHILD_COUNT];
+    bool ready;                   /* /readyz would answer 200 */
+    int64_t children_target;      /* children the pool keeps (pool.children now) */
+    uint64_t redis_commands;      /* commands Redis answered or lost, queue connections */
+    uint64_t redis_errors;        /* of those: error replies and commands lost unanswered */
     bool redis_connected;
     int64_t jobs_held;
     int64_t jobs_held_limit;
@@ -114,6 +115,22 @@ void fp_metrics_free(fp_metrics_t *m); /* NULL is a no-op */
  * (then the event is counted under "other"/"other", which never fails). */
 int fp_metrics_job_done(fp_metrics_t *m, const char *queue, const char *type,
                         fp_metrics_outcome_t outcome, double seconds);
+
+/* A job started in a child: observes its enqueue->start wait in queue's
+ * histogram (forkpool_job_wait_seconds). entry_id's ms part is when Redis
+ * added it (the enqueue, or the due time of a delayed or retried job, which
+ * the mover adds then); local_unix_ms is the daemon's clock at the start,
+ * moved onto Redis' clock with the offset fp_metrics_set_redis_clock last
+ * measured. queue must be one of the configured queues (the label set is
+ * theirs, bounded by FP_METRICS_MAX_QUEUES). 0, -EINVAL (entry_id is not a
+ * stream entry id: nothing observed), -ENOMEM or -ENOSPC. */
+int fp_metrics_job_started(fp_metrics_t *m, const char *queue, const char *entry_id,
+                           int64_t local_unix_ms);
+
+/* Redis' clock (TIME, in ms) read at local_unix_ms by the daemon's: the
+ * offset later waits are corrected by, so a daemon host whose clock is off
+ * does not skew them. */
+void fp_metrics_set_redis_clock(fp_metrics_t *m, int64_t redis_ms, int64_t local_unix_ms);
 
 /* Whether (queue, type) has a label set of its own already. */
 bool fp_metrics_has(const fp_metrics_t *m, const char *queue, const char *type);

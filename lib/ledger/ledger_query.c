@@ -57,6 +57,11 @@ static int prepare(sqlite3 *db, const fp_ledger_filter_t *f, sqlite3_stmt **st)
         strcat(sql, "type = :type");
         glue = " AND ";
     }
+    if (f->job != NULL) {
+        strcat(sql, glue);
+        strcat(sql, "(job_id = :job OR entry_id = :job)");
+        glue = " AND ";
+    }
     if (f->since_unix_ms != 0) {
         strcat(sql, glue);
         strcat(sql, "finished_at >= :since");
@@ -70,6 +75,9 @@ static int prepare(sqlite3 *db, const fp_ledger_filter_t *f, sqlite3_stmt **st)
                           SQLITE_STATIC);
     if (f->type != NULL)
         sqlite3_bind_text(*st, sqlite3_bind_parameter_index(*st, ":type"), f->type, -1,
+                          SQLITE_STATIC);
+    if (f->job != NULL)
+        sqlite3_bind_text(*st, sqlite3_bind_parameter_index(*st, ":job"), f->job, -1,
                           SQLITE_STATIC);
     if (f->since_unix_ms != 0)
         sqlite3_bind_int64(*st, sqlite3_bind_parameter_index(*st, ":since"), f->since_unix_ms);

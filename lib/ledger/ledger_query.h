@@ -13,6 +13,8 @@
 typedef struct fp_ledger_filter_s {
     const char *outcome;   /* NULL: any */
     const char *type;      /* NULL: any */
+    const char *job;       /* NULL: any; else rows whose job_id or entry_id is this
+                              (no index: a scan of the table, for one job's look-up) */
     int64_t since_unix_ms; /* only rows finished at or after this; 0: any */
     int64_t limit;         /* at most this many rows; negative: no limit */
 } fp_ledger_filter_t;

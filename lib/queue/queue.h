@@ -131,6 +131,8 @@ typedef struct fp_queue_stats_s {
     uint64_t mover_rounds;      /* delayed-mover rounds completed (every queue) */
     uint64_t outcomes_stale;    /* outcomes not applied: the entry was no longer pending here */
     uint64_t renewals_lost;     /* held entries renewal found deleted or held elsewhere */
+    uint64_t redis_commands;    /* replies (or losses) on the reader and writer connections */
+    uint64_t redis_errors;      /* of those: error replies and commands lost */
 } fp_queue_stats_t;
 
 void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out);

@@ -124,6 +124,8 @@ static void on_prepare(uv_prepare_t *h)
 void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out)
 {
     *out = q->stats;
+    fp_redis_conn_counts(q->reader, &out->redis_commands, &out->redis_errors);
+    fp_redis_conn_counts(q->writer, &out->redis_commands, &out->redis_errors);
 }
 
 bool fp_queue_is_ready(const fp_queue_t *q)

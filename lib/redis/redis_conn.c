@@ -58,6 +58,8 @@ struct fp_redis_conn_s {
     bool faulted;          /* lost to a fault reply: the back-off resets on a success */
     int handshake_left;
     int64_t losses;        /* in a row: the back-off step */
+    uint64_t replies;      /* commands answered or lost (NULL), for metrics */
+    uint64_t errors;       /* of those: error replies and losses */
 
     uv_timer_t connect_timer;
     uv_timer_t backoff_timer;
@@ -330,6 +332,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     fp_redis_conn_t *c = cmd->conn;
     const redisReply *reply = r;
     (void)ac;
+    c->replies++;
+    c->errors += reply == NULL || reply->type == REDIS_REPLY_ERROR;
     if (c->head == cmd) {
         c->head = cmd->next;
         if (c->head == NULL)
@@ -725,4 +729,10 @@ void fp_redis_conn_close(fp_redis_conn_t *c, void (*cb)(void *ctx), void *ctx)
     uv_close((uv_handle_t *)&c->command_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->flush, on_handle_closed);
     uv_close((uv_handle_t *)&c->flush_late, on_handle_closed);
+}
+
+void fp_redis_conn_counts(const fp_redis_conn_t *c, uint64_t *replies, uint64_t *errors)
+{
+    *replies += c->replies;
+    *errors += c->errors;
 }

@@ -86,6 +86,11 @@ void fp_redis_conn_flush(fp_redis_conn_t *c);
  * reconnects after the back-off, as if Redis had closed it. */
 void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason);
 
+/* Adds the commands that got a reply or were lost (a NULL reply) so far to
+ * *replies, and of those the error replies and losses to *errors: the
+ * round trips and failures /metrics counts. */
+void fp_redis_conn_counts(const fp_redis_conn_t *c, uint64_t *replies, uint64_t *errors);
+
 /* "127.0.0.1:6379" or the socket path. */
 const char *fp_redis_conn_where(const fp_redis_conn_t *c);
 

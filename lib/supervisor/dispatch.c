@@ -104,6 +104,8 @@ static void start_job(fp_supervisor_t *sup, fp_held_t *held)
 {
     held->started_at_ms = fp_os_now_ms();
     held->started_unix_ms = fp_os_unix_ms();
+    fp_metrics_job_started(sup->metrics, sup->redis.names[held->queue], held->entry_id,
+                           held->started_unix_ms);
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
     held->deadline_ms = held->started_at_ms + timeout;
 }

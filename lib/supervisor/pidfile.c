@@ -1,6 +1,8 @@
 /* pidfile.c: the locked pidfile (see pidfile.h). */
 #include "supervisor/pidfile.h"
 
+#include "base/log.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -98,8 +100,11 @@ void fp_pidfile_release(fp_pidfile_t *pf)
 {
     if (pf->fd < 0)
         return;
-    if (!still_linked(pf->fd, pf->path) || unlink(pf->path) != 0)
-        (void)ftruncate(pf->fd, 0);
+    /* A file we could not unlink is emptied instead; if even that fails, the
+     * next start finds a pid that is no longer ours and takes the file over,
+     * so there is nothing left to do but say so. */
+    if ((!still_linked(pf->fd, pf->path) || unlink(pf->path) != 0) && ftruncate(pf->fd, 0) != 0)
+        fp_log_warn("pidfile", "%s: could not empty it: %s", pf->path, strerror(errno));
     close(pf->fd);
     pf->fd = -1;
 }

@@ -35,6 +35,8 @@ void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
                                  st->oldest_age_ms >= 0 ? (double)st->oldest_age_ms / 1000.0 : 0.0};
     }
     fp_metrics_set_queue(sup->metrics, sup->redis.names[queue], &q);
+    if (st != NULL && st->now_ms > 0)
+        fp_metrics_set_redis_clock(sup->metrics, st->now_ms, fp_os_unix_ms());
 }
 
 /* Queue depths are read on a timer, never per scrape: a scrape storm cannot
@@ -74,14 +76,14 @@ static void add_reason(cJSON *reasons, const char *what, const char *detail)
     cJSON_AddItemToArray(reasons, cJSON_CreateString(text));
 }
 
-/* Ready: Redis connected with the group in place, a live child, not
- * draining or quiet, not in a crash loop, a ledger (if any) that writes.
- * 503 lists every reason. */
-static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
+/* Why the daemon is not ready, as an array (empty: ready): Redis
+ * connected with the group in place, a live child, not draining or quiet,
+ * not in a crash loop, a ledger (if any) that writes. NULL on ENOMEM. */
+static cJSON *not_ready_reasons(const fp_supervisor_t *sup)
 {
-    fp_supervisor_t *sup = ctx;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *reasons = cJSON_AddArrayToObject(doc, "reasons");
+    cJSON *reasons = cJSON_CreateArray();
+    if (reasons == NULL)
+        return NULL;
     size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     if (!sup->redis.ready)
         add_reason(reasons, "redis disconnected",
@@ -101,7 +103,17 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     }
     if (sup->ledger.failing)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("ledger"));
-    bool ready = cJSON_GetArraySize(reasons) == 0;
+    return reasons;
+}
+
+/* 503 lists every reason. */
+static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
+{
+    fp_supervisor_t *sup = ctx;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *reasons = not_ready_reasons(sup);
+    cJSON_AddItemToObject(doc, "reasons", reasons);
+    bool ready = reasons != NULL && cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
     int rc = respond_json(doc, body, content_type);
     return rc != 0 ? rc : ready ? 200 : 503;
@@ -115,6 +127,10 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.children[FP_MCHILD_IDLE] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_IDLE);
     g.children[FP_MCHILD_BUSY] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_BUSY);
     g.children[FP_MCHILD_STOPPING] = (int64_t)fp_pool_count(&sup->pool, FP_CHILD_STOPPING);
+    g.children_target = (int64_t)sup->pool.target;
+    cJSON *reasons = not_ready_reasons(sup);
+    g.ready = reasons != NULL && cJSON_GetArraySize(reasons) == 0;
+    cJSON_Delete(reasons);
     g.redis_connected = sup->redis.ready;
     g.jobs_held = (int64_t)sup->held.count;
     g.jobs_held_limit = (int64_t)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch);
@@ -124,6 +140,8 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
         fp_queue_stats(sup->redis.queue, &qs);
         g.outcomes_stale = qs.outcomes_stale;
         g.renewals_lost = qs.renewals_lost;
+        g.redis_commands = qs.redis_commands;
+        g.redis_errors = qs.redis_errors;
     }
     g.reload_failures_total = sup->reload.failures;
     g.last_pull_age_seconds = sup->counters.last_pull_ms > 0

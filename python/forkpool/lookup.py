@@ -15,6 +15,10 @@ per key, 37 ms at 10,000 (docs/redis.md, "Finding one job").
 
 Done jobs are not in Redis (success deletes the entry): the daemon's ledger
 has them.
+
+JOB_SCRIPT is a copy of fp_job_lookup_script in lib/queue/job_lookup.c, the
+one `forkpool job` runs; python/tests checks the two are equal. A copy, not a
+file both read: a pip install of this package has no C sources to read.
 """
 import json
 from typing import Any, Callable, Dict, List, Mapping, Optional

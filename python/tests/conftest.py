@@ -1,7 +1,9 @@
 """Fixtures: a real redis-server on a free 127.0.0.1 port in a temp dir
 (stopped at the end), a client against it, and the forkpool binary
 (FORKPOOL_BIN, default build/forkpool of this checkout)."""
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,6 +15,17 @@ import pytest
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(PYTHON_DIR)
 sys.path.insert(0, PYTHON_DIR)  # the package under test, not an installed one
+
+
+def c_string(path, name):
+    """The text of the C constant `const char NAME[] = "..." "...";` in the
+    repository file path (its adjacent literals joined, escapes decoded), for
+    the tests that keep the Python copies of the C scripts equal to them."""
+    source = open(os.path.join(REPO, path)).read()
+    rest = source.split("const char %s[] =" % name, 1)[1]
+    body = re.match(r'\s*((?:"(?:[^"\\]|\\.)*"\s*)+);', rest)
+    assert body is not None, "%s is not a string constant in %s" % (name, path)
+    return "".join(json.loads(s) for s in re.findall(r'"(?:[^"\\]|\\.)*"', body.group(1)))
 
 
 def _free_port():

@@ -3,6 +3,9 @@
 entry id, None for a job Redis no longer has, and the scan bound."""
 import pytest
 
+from conftest import c_string
+from forkpool.lookup import JOB_SCRIPT
+
 JOBS = "fp:{default}:jobs"
 DEAD = "fp:{default}:dead"
 
@@ -111,3 +114,8 @@ def test_ids_json_writes_escaped_are_found(client):
     client.redis.xadd(JOBS, {"job": '{"type":"t","id":"caf\\u00e9"}'})
     assert client.job('a"b/\\c')["job"]["id"] == 'a"b/\\c'
     assert client.job("café")["job"] == {"type": "t", "id": "café"}
+
+
+def test_script_is_the_clis():
+    # One lookup script for `forkpool job` and Client.job: the copy must not drift.
+    assert c_string("lib/queue/job_lookup.c", "fp_job_lookup_script") == JOB_SCRIPT

@@ -15,13 +15,20 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
+# verify looks up each Documentation=man:PAGE(N): man/ laid out as a man
+# tree stands in for the installed pages; without man, --man=no.
+mkdir -p "$tmp/man/man1" "$tmp/man/man5"
+cp "$src/man/forkpool.1" "$tmp/man/man1/"
+cp "$src/man/forkpool.toml.5" "$tmp/man/man5/"
+man_opt=()
+command -v man >/dev/null 2>&1 || man_opt=(--man=no)
 
 # verify FILE...: rc 0 and no line naming one of our units. systemd-analyze
 # only warns (rc 0) about an unknown key or a bad value, so its output is
 # what tells; lines about the host's own units are not ours to judge.
 verify() {
   local out rc
-  out=$(cd "$tmp" && systemd-analyze verify "$@" 2>&1)
+  out=$(cd "$tmp" && MANPATH="$tmp/man" systemd-analyze verify "${man_opt[@]}" "$@" 2>&1)
   rc=$?
   local ours
   ours=$(printf '%s\n' "$out" | grep -E 'forkpool' || true)

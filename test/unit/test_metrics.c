@@ -318,6 +318,9 @@ static const char golden[] =
     "forkpool_children{state=\"idle\"} 2\n"
     "forkpool_children{state=\"busy\"} 3\n"
     "forkpool_children{state=\"stopping\"} 0\n"
+    "# HELP forkpool_children_target Children the pool keeps running (pool.children now).\n"
+    "# TYPE forkpool_children_target gauge\n"
+    "forkpool_children_target 6\n"
     "# HELP forkpool_queue_ready Jobs in the stream not yet delivered.\n"
     "# TYPE forkpool_queue_ready gauge\n"
     "forkpool_queue_ready{queue=\"default\"} 5\n"
@@ -333,9 +336,42 @@ static const char golden[] =
     "# HELP forkpool_queue_oldest_age_seconds Age of the oldest ready job.\n"
     "# TYPE forkpool_queue_oldest_age_seconds gauge\n"
     "forkpool_queue_oldest_age_seconds{queue=\"default\"} 1.5\n"
+    "# HELP forkpool_job_wait_seconds Time jobs waited from enqueue (or due time) to their start in "
+    "a child, by queue.\n"
+    "# TYPE forkpool_job_wait_seconds histogram\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.005\"} 0\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.01\"} 0\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.025\"} 0\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.05\"} 0\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.1\"} 0\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.25\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"0.5\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"1\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"2.5\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"5\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"10\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"30\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"60\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"300\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"900\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"3600\"} 1\n"
+    "forkpool_job_wait_seconds_bucket{queue=\"default\",le=\"+Inf\"} 1\n"
+    "forkpool_job_wait_seconds_sum{queue=\"default\"} 0.25\n"
+    "forkpool_job_wait_seconds_count{queue=\"default\"} 1\n"
+    "# HELP forkpool_ready 1 while the daemon is ready (/readyz answers 200).\n"
+    "# TYPE forkpool_ready gauge\n"
+    "forkpool_ready 1\n"
     "# HELP forkpool_redis_connected 1 while the supervisor's Redis link is up.\n"
     "# TYPE forkpool_redis_connected gauge\n"
     "forkpool_redis_connected 1\n"
+    "# HELP forkpool_redis_commands_total Redis commands the daemon's queue connections sent and got "
+    "an answer to or lost.\n"
+    "# TYPE forkpool_redis_commands_total counter\n"
+    "forkpool_redis_commands_total 40\n"
+    "# HELP forkpool_redis_errors_total Redis commands answered with an error or lost without an "
+    "answer.\n"
+    "# TYPE forkpool_redis_errors_total counter\n"
+    "forkpool_redis_errors_total 1\n"
     "# HELP forkpool_jobs_held Jobs the supervisor holds (running or waiting for a child).\n"
     "# TYPE forkpool_jobs_held gauge\n"
     "forkpool_jobs_held 3\n"
@@ -385,6 +421,10 @@ static void test_golden(void **state)
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
     fp_metrics_gauges_t g = {.children = {1, 2, 3, 0},
+                             .ready = true,
+                             .children_target = 6,
+                             .redis_commands = 40,
+                             .redis_errors = 1,
                              .redis_connected = true,
                              .jobs_held = 3,
                              .jobs_held_limit = 4,
@@ -398,6 +438,7 @@ static void test_golden(void **state)
     fp_metrics_set_gauges(m, &g);
     fp_metrics_queue_t q = {5, 2, 1, 0, 1.5};
     assert_int_equal(fp_metrics_set_queue(m, "default", &q), 0);
+    assert_int_equal(fp_metrics_job_started(m, "default", "1000-0", 1250), 0);
     char *text = render(m);
     assert_string_equal(text, golden);
     free(text);
@@ -429,7 +470,7 @@ static void test_empty_registry_and_unknown_gauges(void **state)
     fp_metrics_clear_queues(m);
     assert_int_equal(fp_metrics_set_queue(m, "new", &known), 0);
     text = render(m);
-    assert_null(strstr(text, "queue=\"old\""));
+    assert_null(strstr(text, "forkpool_queue_ready{queue=\"old\"}"));
     assert_non_null(strstr(text, "forkpool_queue_ready{queue=\"new\"} 1\n"));
     free(text);
     fp_metrics_free(m);
@@ -480,8 +521,8 @@ static void test_histogram_cumulative(void **state)
     /* One observation exactly on each bound, one just above, plus extremes. */
     double sum = 0;
     size_t count = 0;
-    for (int b = 0; b < FP_METRICS_BUCKETS; b++) {
-        double on = fp_metrics_bucket_bounds[b], above = on * 1.01;
+    for (int b = 0; b < (int)fp_hist_run_bounds.n; b++) {
+        double on = fp_hist_run_bounds.le[b], above = on * 1.01;
         assert_int_equal(fp_metrics_job_done(m, "q", "t", FP_OUTCOME_OK, on), 0);
         assert_int_equal(fp_metrics_job_done(m, "q", "t", FP_OUTCOME_RETRIED, above), 0);
         sum += on + above;
@@ -495,18 +536,18 @@ static void test_histogram_cumulative(void **state)
     count += 2;
     char *text = render(m);
     double previous = 0;
-    for (int b = 0; b <= FP_METRICS_BUCKETS; b++) {
+    for (int b = 0; b <= (int)fp_hist_run_bounds.n; b++) {
         char prefix[160];
-        if (b < FP_METRICS_BUCKETS)
+        if (b < (int)fp_hist_run_bounds.n)
             snprintf(prefix, sizeof prefix,
                      "forkpool_job_duration_seconds_bucket{queue=\"q\",type=\"t\",le=\"%g\"} ",
-                     fp_metrics_bucket_bounds[b]);
+                     fp_hist_run_bounds.le[b]);
         else
             snprintf(prefix, sizeof prefix,
                      "forkpool_job_duration_seconds_bucket{queue=\"q\",type=\"t\",le=\"+Inf\"} ");
         double v = sample_value(text, prefix);
         /* Bucket b holds 0, every bound up to b and every "above" below b. */
-        double want = b < FP_METRICS_BUCKETS ? 1 + (b + 1) + b : (double)count;
+        double want = b < (int)fp_hist_run_bounds.n ? 1 + (b + 1) + b : (double)count;
         assert_true(v >= previous);
         if (v != want)
             fail_msg("bucket %d: %g, want %g", b, v, want);
@@ -520,7 +561,7 @@ static void test_histogram_cumulative(void **state)
                 1);
     assert_true(
         sample_value(text, "forkpool_jobs_total{queue=\"q\",type=\"t\",outcome=\"retried\"} ") ==
-        FP_METRICS_BUCKETS);
+        (int)fp_hist_run_bounds.n);
     free(text);
     fp_metrics_free(m);
 }
