@@ -26,6 +26,10 @@
 
 #define LOG "supervisor"
 #define NOT_YET_MS 200 /* not connected yet: look again soon, so a start shows at once */
+/* How long a stop waits for the record's delete. A Redis that stopped
+ * answering would otherwise hold the exit for the writer's whole command
+ * timeout; the record expires on its own three intervals later. */
+#define CLEAR_WAIT_MS 2000
 
 static void on_beat_timer(uv_timer_t *timer);
 
@@ -189,9 +193,20 @@ static void on_clear_timer(uv_timer_t *timer)
     fp_sup_maybe_finish(timer->data);
 }
 
+static void on_clear_waited(uv_timer_t *timer)
+{
+    fp_supervisor_t *sup = timer->data;
+    sup->heartbeat.cleared = true;
+    fp_log_warn(LOG, "no answer to the fleet record's delete within %d ms: %s expires on its own",
+                CLEAR_WAIT_MS, sup->heartbeat.id);
+    fp_sup_maybe_finish(sup);
+}
+
 static void on_cleared(void *ctx, bool ok)
 {
     fp_supervisor_t *sup = ctx;
+    if (sup->heartbeat.cleared)
+        return; /* given up on already (on_clear_waited): the stop went on */
     sup->heartbeat.cleared = true;
     if (!ok)
         fp_log_warn(LOG, "could not delete the fleet record %s: it expires on its own",
@@ -217,6 +232,8 @@ bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup)
         if (!hb->started || !(hb->written || hb->in_flight) || sup->redis.queue == NULL ||
             fp_queue_heartbeat_clear(sup->redis.queue, hb->id, hb->token, on_cleared, sup) < 0)
             hb->cleared = true;
+        else
+            uv_timer_start(&sup->timers.heartbeat, on_clear_waited, CLEAR_WAIT_MS, 0);
     }
     return hb->cleared;
 }

@@ -4,7 +4,8 @@
  * running job on the daemon that runs it; one killed with SIGKILL is shown
  * as gone once its record's TTL passes; one stopped with TERM deletes its
  * record and its entry before it exits. A daemon's /stats shows the fleet
- * as of its last beat. */
+ * as of its last beat. A stop with Redis frozen gives up on the delete
+ * after a short wait. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,11 +185,31 @@ static void test_two_daemons_then_kill_and_term(void **state)
     assert_int_equal(fp_th_redis_int(&td->redis, twin_key), 0);
 }
 
+/* A stop does not wait on a Redis that stopped answering to delete the
+ * record: it gives up after a short wait (the record expires on its own)
+ * instead of holding the exit for the writer's whole command timeout. */
+static void test_stop_with_redis_frozen_does_not_wait_for_the_delete(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, "heartbeat_interval = \"200ms\"\n", "[pool]\nchildren = 1\n");
+    fp_td_start_ready(td, true);
+    want_t live[] = {{"test-consumer", "live", NULL}, {NULL, NULL, NULL}};
+    fp_td_wait_until(td, fleet_is, live, 30000, "the daemon listed");
+    assert_int_equal(kill(td->redis.pid, SIGSTOP), 0);
+    fp_td_signal(td, SIGTERM);
+    int status = fp_td_wait(td, 60000);
+    assert_int_equal(kill(td->redis.pid, SIGCONT), 0);
+    assert_int_equal(status, 0);
+    assert_int_equal(fp_td_log_count(td, "no answer to the fleet record's delete within"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_daemons_then_kill_and_term, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_redis_frozen_does_not_wait_for_the_delete,
+                                        fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
