@@ -7,7 +7,6 @@
  * or unknown job. Usage errors come before the configuration, which comes
  * before Redis: 64, 78, 69. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,68 +16,19 @@
 
 #include "cli.h"
 #include "field.h"
+#include "job_args.h"
 #include "term.h"
 #include "queue/cancel.h"
-#include "queue/queue_scripts.h"
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
-
-typedef struct cancel_args_s {
-    const char *queue; /* NULL: every queue of queues.names */
-    const char *id;
-    bool json;
-} cancel_args_t;
-
-enum { OPT_QUEUE = 256, OPT_JSON };
-
-static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
-{
-    cancel_args_t *a = args;
-    (void)name;
-    if (id == OPT_QUEUE)
-        return fp_cli_parse_queue(value, &a->queue, err);
-    a->json = true;
-    return 0;
-}
-
-static int on_operands(void *args, int n, char **words, fp_err_t *err)
-{
-    cancel_args_t *a = args;
-    if (n != 1)
-        return fp_err_set(err, FP_EUSAGE, "takes exactly one job ID, got %d arguments", n);
-    a->id = words[0];
-    return fp_job_id_check(a->id, err);
-}
-
-static const struct option options[] = {
-    {"config", required_argument, NULL, 'c'},
-    {"queue", required_argument, NULL, OPT_QUEUE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {NULL, 0, NULL, 0},
-};
-static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
 /* Runs the cancel script on one queue's keys; c says what it did there. */
 static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
                            const char *queue, const char *id, fp_cancel_reply_t *c,
                            fp_err_t *err)
 {
-    const char *prefix = cfg->redis.prefix;
-    char *keys[3] = {fp_queue_key(prefix, queue, "jobs"), fp_queue_key(prefix, queue, "delayed"),
-                     fp_queue_key(prefix, queue, "dead")};
-    char scan[24];
-    snprintf(scan, sizeof scan, "%d", FP_JOB_LOOKUP_SCAN);
-    const char *argv[] = {"EVAL", script, "3", keys[0], keys[1], keys[2],
-                          cfg->redis.group, id, scan, FP_CANCEL_CONSUMER};
-    size_t lens[10];
     redisReply *r = NULL;
-    int rc = keys[0] != NULL && keys[1] != NULL && keys[2] != NULL
-                 ? 0
-                 : fp_err_set(err, -ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < 10; i++)
-        lens[i] = strlen(argv[i]);
-    if (rc == 0 && (rc = fp_admin_commandv(admin, 10, argv, lens, &r, err)) < 0)
-        fp_err_prefix(err, "queue %s", queue);
+    int rc = fp_job_eval_queue(admin, cfg, script, queue, id, FP_CANCEL_CONSUMER, &r, err);
     if (rc == 0) {
         int parsed = fp_cancel_parse(r, c);
         if (parsed < 0)
@@ -89,14 +39,12 @@ static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char
     }
     if (r != NULL)
         freeReplyObject(r);
-    for (size_t i = 0; i < 3; i++)
-        free(keys[i]);
     return rc;
 }
 
 /* The first queue (in the order configured) whose keys hold the job; *queue
  * NULL when none does. */
-static int cancel_redis(const fp_config_t *cfg, const cancel_args_t *a, const char **queue,
+static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
                         fp_cancel_reply_t *c, fp_err_t *err)
 {
     char *script = fp_cancel_script_new();
@@ -117,7 +65,7 @@ static int cancel_redis(const fp_config_t *cfg, const cancel_args_t *a, const ch
 }
 
 /* Exit 1 with the reason for a job that was not cancelled. */
-static int not_cancelled(const cancel_args_t *a, const char *queue, const fp_cancel_reply_t *c,
+static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
                          fp_err_t *err)
 {
     char id[1024], q[256], who[1024];
@@ -138,7 +86,7 @@ static int not_cancelled(const cancel_args_t *a, const char *queue, const fp_can
                       "is not supported yet; it was left running", id, q, who);
 }
 
-static int print_json(const cancel_args_t *a, const char *queue, const fp_cancel_reply_t *c,
+static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
                       fp_err_t *err)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -153,11 +101,11 @@ static int print_json(const cancel_args_t *a, const char *queue, const fp_cancel
 
 int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
 {
-    cancel_args_t a = {0};
+    fp_job_args_t a = {0};
     fp_config_t *cfg = NULL;
     fp_cancel_reply_t c = {0};
     const char *queue = NULL;
-    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
     rc = cancel_redis(cfg, &a, &queue, &c, err);

@@ -66,42 +66,21 @@ void fp_cancel_reply_clear(fp_cancel_reply_t *c)
     memset(c, 0, sizeof *c);
 }
 
-/* A string reply copied into f; nil (Lua false) leaves f empty. 0, -ENOMEM,
- * or 1 for another type. */
-static int copy_text(const redisReply *r, fp_admin_field_t *f)
-{
-    if (r->type == REDIS_REPLY_NIL)
-        return 0;
-    if (r->type != REDIS_REPLY_STRING)
-        return 1;
-    if ((f->s = malloc(r->len + 1)) == NULL)
-        return -ENOMEM;
-    memcpy(f->s, r->str, r->len);
-    f->s[r->len] = '\0';
-    f->len = r->len;
-    return 0;
-}
-
-static bool reply_is(const redisReply *r, const char *s)
-{
-    return r->type == REDIS_REPLY_STRING && r->len == strlen(s) && memcmp(r->str, s, r->len) == 0;
-}
-
 /* {'cancelled', was, dead_id, entry_id|false} */
 static int parse_cancelled(const redisReply *r, fp_cancel_reply_t *c)
 {
     if (r->elements != 4)
         return 1;
     c->result = FP_CANCEL_DONE;
-    if (reply_is(r->element[1], "ready"))
+    if (fp_job_reply_is(r->element[1], "ready"))
         c->was = FP_JOB_READY;
-    else if (reply_is(r->element[1], "delayed"))
+    else if (fp_job_reply_is(r->element[1], "delayed"))
         c->was = FP_JOB_DELAYED;
     else
         return 1;
-    int rc = copy_text(r->element[2], &c->dead_id);
+    int rc = fp_job_reply_text(r->element[2], &c->dead_id);
     if (rc == 0)
-        rc = copy_text(r->element[3], &c->entry_id);
+        rc = fp_job_reply_text(r->element[3], &c->entry_id);
     if (rc == 0 && (c->dead_id.s == NULL || (c->was == FP_JOB_READY) != (c->entry_id.s != NULL)))
         rc = 1; /* a dead entry always; a stream entry exactly when it was ready */
     return rc;
@@ -111,19 +90,19 @@ static int parse_shape(const redisReply *r, fp_cancel_reply_t *c)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
         return 1;
-    if (reply_is(r->element[0], "cancelled"))
+    if (fp_job_reply_is(r->element[0], "cancelled"))
         return parse_cancelled(r, c);
     int rc = 1;
-    if (reply_is(r->element[0], "running") && r->elements == 3) {
+    if (fp_job_reply_is(r->element[0], "running") && r->elements == 3) {
         c->result = FP_CANCEL_RUNNING;
-        rc = copy_text(r->element[1], &c->entry_id);
+        rc = fp_job_reply_text(r->element[1], &c->entry_id);
         if (rc == 0)
-            rc = copy_text(r->element[2], &c->consumer);
+            rc = fp_job_reply_text(r->element[2], &c->consumer);
         if (rc == 0 && (c->entry_id.s == NULL || c->consumer.s == NULL))
             rc = 1;
-    } else if (reply_is(r->element[0], "dead") && r->elements == 2) {
+    } else if (fp_job_reply_is(r->element[0], "dead") && r->elements == 2) {
         c->result = FP_CANCEL_DEAD;
-        rc = copy_text(r->element[1], &c->dead_id);
+        rc = fp_job_reply_text(r->element[1], &c->dead_id);
         if (rc == 0 && c->dead_id.s == NULL)
             rc = 1;
     }
