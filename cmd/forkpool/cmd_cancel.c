@@ -82,8 +82,9 @@ static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_can
                           "nothing cancelled", id, q, c->dead_id.s);
     fp_term_cell(c->consumer.s, c->consumer.len, CANCEL_TEXT_COLS, who, sizeof who);
     return fp_err_set(err, -EBUSY,
-                      "job %s is running in queue %s on daemon %s: cancelling a running job "
-                      "is not supported yet; it was left running", id, q, who);
+                      "job %s is running in queue %s on daemon %s (or held there to run next): "
+                      "cancelling a running job is not supported yet; it was left running",
+                      id, q, who);
 }
 
 static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
@@ -93,7 +94,7 @@ static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel
     bool ok = doc != NULL && cJSON_AddStringToObject(doc, "id", a->id) != NULL &&
               cJSON_AddStringToObject(doc, "queue", queue) != NULL &&
               cJSON_AddBoolToObject(doc, "cancelled", 1) != NULL &&
-              cJSON_AddStringToObject(doc, "was", c->was == FP_JOB_READY ? "ready" : "delayed") &&
+              cJSON_AddStringToObject(doc, "was", c->was == FP_JOB_READY ? "ready" : "delayed") != NULL &&
               fp_cli_json_add(doc, "entry_id", fp_field_json_text(&c->entry_id)) &&
               fp_cli_json_add(doc, "dead_id", fp_field_json_text(&c->dead_id));
     return fp_cli_print_json_line(doc, ok, err);

@@ -169,8 +169,8 @@ static void test_running_is_left_running(void **state)
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, 1);
     expect_refused(td, "slow-1", NULL, 1,
-                   "job slow-1 is running in queue default on daemon test-consumer: "
-                   "cancelling a running job is not supported yet");
+                   "job slow-1 is running in queue default on daemon test-consumer (or held "
+                   "there to run next): cancelling a running job is not supported yet");
     assert_int_equal(fp_td_pending(td), 1);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
