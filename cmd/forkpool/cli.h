@@ -66,6 +66,7 @@ bool fp_cli_json_add(void *o, const char *name, void *item);
  * err set. */
 int fp_cli_print_json_line(void *doc, bool complete, fp_err_t *err);
 
+int fp_cmd_cancel(int argc, char **argv, fp_err_t *err);
 int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err);
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err);

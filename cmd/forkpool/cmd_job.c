@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "field.h"
+#include "job_args.h"
 #include "term.h"
 #include "base/json.h"
 #include "ledger/ledger_query.h"
@@ -28,41 +29,6 @@
 /* Attempts read from the ledger: far above any max_attempts in use. */
 #define JOB_LEDGER_ROWS 1000
 #define JOB_TEXT_COLS 200 /* an error or a name on a terminal line */
-
-typedef struct job_args_s {
-    const char *queue; /* NULL: every queue of queues.names */
-    const char *id;
-    bool json;
-} job_args_t;
-
-enum { OPT_QUEUE = 256, OPT_JSON };
-
-static int on_option(void *args, int id, const char *name, const char *value, fp_err_t *err)
-{
-    job_args_t *a = args;
-    (void)name;
-    if (id == OPT_QUEUE)
-        return fp_cli_parse_queue(value, &a->queue, err);
-    a->json = true;
-    return 0;
-}
-
-static int on_operands(void *args, int n, char **words, fp_err_t *err)
-{
-    job_args_t *a = args;
-    if (n != 1)
-        return fp_err_set(err, FP_EUSAGE, "takes exactly one job ID, got %d arguments", n);
-    a->id = words[0];
-    return fp_job_id_check(a->id, err);
-}
-
-static const struct option options[] = {
-    {"config", required_argument, NULL, 'c'},
-    {"queue", required_argument, NULL, OPT_QUEUE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {NULL, 0, NULL, 0},
-};
-static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
 /* ---- reading --------------------------------------------------------------- */
 
@@ -81,22 +47,8 @@ typedef struct found_s {
 static int lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
                         const char *id, fp_job_where_t *w, fp_err_t *err)
 {
-    const char *prefix = cfg->redis.prefix;
-    char *keys[3] = {fp_queue_key(prefix, queue, "jobs"), fp_queue_key(prefix, queue, "delayed"),
-                     fp_queue_key(prefix, queue, "dead")};
-    char scan[24];
-    snprintf(scan, sizeof scan, "%d", FP_JOB_LOOKUP_SCAN);
-    const char *argv[] = {"EVAL", fp_job_lookup_script, "3", keys[0], keys[1], keys[2],
-                          cfg->redis.group, id, scan};
-    size_t lens[9];
     redisReply *r = NULL;
-    int rc = keys[0] != NULL && keys[1] != NULL && keys[2] != NULL
-                 ? 0
-                 : fp_err_set(err, -ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < 9; i++)
-        lens[i] = strlen(argv[i]);
-    if (rc == 0 && (rc = fp_admin_commandv(admin, 9, argv, lens, &r, err)) < 0)
-        fp_err_prefix(err, "queue %s", queue);
+    int rc = fp_job_eval_queue(admin, cfg, fp_job_lookup_script, queue, id, NULL, &r, err);
     if (rc == 0) {
         int parsed = fp_job_lookup_parse(r, w);
         if (parsed < 0)
@@ -107,13 +59,11 @@ static int lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *q
     }
     if (r != NULL)
         freeReplyObject(r);
-    for (size_t i = 0; i < 3; i++)
-        free(keys[i]);
     return rc;
 }
 
 /* The first queue (in the order configured) whose keys hold the job. */
-static int lookup_redis(const fp_config_t *cfg, const job_args_t *a, found_t *f, fp_err_t *err)
+static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t *f, fp_err_t *err)
 {
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
@@ -151,7 +101,7 @@ static int keep_row(void *arg, int64_t id, const fp_ledger_row_t *row, fp_err_t 
 
 /* The ledger's rows of the job; a missing or unreadable ledger is noted in
  * f (Redis' answer still stands), only running out of memory fails. */
-static int read_ledger(const fp_config_t *cfg, const job_args_t *a, found_t *f, fp_err_t *err)
+static int read_ledger(const fp_config_t *cfg, const fp_job_args_t *a, found_t *f, fp_err_t *err)
 {
     if (cfg->ledger.path == NULL || cfg->ledger.path[0] == '\0')
         return 0;
@@ -176,7 +126,7 @@ static void found_clear(found_t *f)
 }
 
 /* Why the job was not found, for the error line: what the ledger said. */
-static int not_found(const fp_config_t *cfg, const job_args_t *a, const found_t *f,
+static int not_found(const fp_config_t *cfg, const fp_job_args_t *a, const found_t *f,
                      fp_err_t *err)
 {
     const char *path = cfg->ledger.path;
@@ -321,7 +271,7 @@ static void print_ledger(const fp_config_t *cfg, const found_t *f)
     }
 }
 
-static void print_text(const fp_config_t *cfg, const job_args_t *a, const found_t *f)
+static void print_text(const fp_config_t *cfg, const fp_job_args_t *a, const found_t *f)
 {
     char id[1024];
     fp_term_cell(a->id, strlen(a->id), JOB_TEXT_COLS, id, sizeof id);
@@ -407,7 +357,7 @@ static cJSON *json_ledger(const fp_config_t *cfg, const found_t *f)
     return o;
 }
 
-static int print_json(const fp_config_t *cfg, const job_args_t *a, const found_t *f,
+static int print_json(const fp_config_t *cfg, const fp_job_args_t *a, const found_t *f,
                       const char *state, fp_err_t *err)
 {
     const fp_job_where_t *w = &f->where;
@@ -434,10 +384,10 @@ static int print_json(const fp_config_t *cfg, const job_args_t *a, const found_t
 
 int fp_cmd_job(int argc, char **argv, fp_err_t *err)
 {
-    job_args_t a = {0};
+    fp_job_args_t a = {0};
     fp_config_t *cfg = NULL;
     found_t f = {0};
-    int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
+    int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
     rc = lookup_redis(cfg, &a, &f, err);

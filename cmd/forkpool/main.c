@@ -91,6 +91,20 @@ const fp_cmd_t fp_cmd_table[] = {
      "                     deliveries, idle_ms, due_ms, dead_id, error, attempts,\n"
      "                     failed_at, ledger {path, status, problem, attempts}\n",
      fp_cmd_job},
+    {"cancel", "cancel a job that waits (ready or delayed)",
+     "usage: forkpool cancel [-c FILE] [--queue Q] [--json] ID\n"
+     "\n"
+     "Finds the job whose id (or stream entry id) is ID as 'forkpool job' does, in every\n"
+     "queue of queues.names in order. A job that waits (ready, read by no daemon yet, or\n"
+     "delayed) is removed and written to the dead stream with the error \"cancelled\",\n"
+     "its unique key released, in one atomic step: it never runs. Prints\n"
+     "\"cancelled (was ready|delayed)\". Exit 1 when the job is not found, already dead,\n"
+     "or running (a running job is not stopped: not supported yet).\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --queue Q          look only in queue Q\n"
+     "  --json             one JSON document: id, queue, cancelled, was, entry_id,\n"
+     "                     dead_id\n",
+     fp_cmd_cancel},
     {"jobs", "query the job ledger",
      "usage: forkpool jobs [-c FILE] [--outcome O] [--type T] [--since DUR] [--limit N] [--json]\n"
      "\n"

@@ -104,9 +104,7 @@ void fp_job_where_clear(fp_job_where_t *w)
     memset(w, 0, sizeof *w);
 }
 
-/* A string reply copied into f; nil (Lua false) leaves f empty. 0, -ENOMEM,
- * or 1 for another type. */
-static int copy_text(const redisReply *r, fp_admin_field_t *f)
+int fp_job_reply_text(const redisReply *r, fp_admin_field_t *f)
 {
     if (r->type == REDIS_REPLY_NIL)
         return 0;
@@ -121,7 +119,7 @@ static int copy_text(const redisReply *r, fp_admin_field_t *f)
     return 0;
 }
 
-static bool reply_is(const redisReply *r, const char *s)
+bool fp_job_reply_is(const redisReply *r, const char *s)
 {
     return r->type == REDIS_REPLY_STRING && r->len == strlen(s) && memcmp(r->str, s, r->len) == 0;
 }
@@ -153,7 +151,7 @@ static int parse_running(const redisReply *p, fp_job_where_t *w)
         p->element[0]->type != REDIS_REPLY_STRING || !reply_number(p->element[1], &w->idle_ms) ||
         !reply_number(p->element[2], &w->deliveries))
         return 1;
-    return copy_text(p->element[0], &w->consumer);
+    return fp_job_reply_text(p->element[0], &w->consumer);
 }
 
 /* The dead entry's fields, flat: copies the ones the outcome script writes. */
@@ -165,8 +163,8 @@ static int parse_dead(const redisReply *p, fp_job_where_t *w)
     fp_admin_field_t *dst[] = {&w->error, &w->attempts, &w->failed_at, &w->consumer};
     for (size_t k = 0; k < p->elements; k += 2) {
         for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
-            if (reply_is(p->element[k], names[n]) && dst[n]->s == NULL) {
-                int rc = copy_text(p->element[k + 1], dst[n]);
+            if (fp_job_reply_is(p->element[k], names[n]) && dst[n]->s == NULL) {
+                int rc = fp_job_reply_text(p->element[k + 1], dst[n]);
                 if (rc != 0)
                     return rc;
             }
@@ -184,7 +182,7 @@ static int parse_state(const redisReply *r, fp_job_where_t *w)
     } shapes[] = {{"ready", FP_JOB_READY, 3}, {"running", FP_JOB_RUNNING, 4},
                   {"delayed", FP_JOB_DELAYED, 4}, {"dead", FP_JOB_DEAD, 4}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        if (reply_is(r->element[0], shapes[i].name)) {
+        if (fp_job_reply_is(r->element[0], shapes[i].name)) {
             w->state = shapes[i].state;
             return r->elements == shapes[i].elements ? 0 : 1;
         }
@@ -201,9 +199,9 @@ int fp_job_lookup_parse(const redisReply *r, fp_job_where_t *w)
         return 1;
     int rc = parse_state(r, w);
     if (rc == 0)
-        rc = copy_text(r->element[1], &w->entry_id);
+        rc = fp_job_reply_text(r->element[1], &w->entry_id);
     if (rc == 0)
-        rc = copy_text(r->element[2], &w->payload);
+        rc = fp_job_reply_text(r->element[2], &w->payload);
     if (rc == 0 && w->state == FP_JOB_RUNNING)
         rc = parse_running(r->element[3], w);
     else if (rc == 0 && w->state == FP_JOB_DELAYED)

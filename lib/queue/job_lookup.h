@@ -7,6 +7,8 @@
 #ifndef FORKPOOL_JOB_LOOKUP_H
 #define FORKPOOL_JOB_LOOKUP_H
 
+#include <stdbool.h>
+
 #include <hiredis/hiredis.h>
 
 #include "base/err.h"
@@ -54,6 +56,12 @@ int fp_job_id_check(const char *id, fp_err_t *err);
  * -ENOMEM, or 1 for a shape the script never returns. */
 int fp_job_lookup_parse(const redisReply *r, fp_job_where_t *w);
 void fp_job_where_clear(fp_job_where_t *w);
+
+/* For decoders of script replies: a string (or status) reply copied into f,
+ * nil (Lua false) leaving f empty: 0, -ENOMEM, or 1 for another type; and
+ * whether r is the string s. */
+int fp_job_reply_text(const redisReply *r, fp_admin_field_t *f);
+bool fp_job_reply_is(const redisReply *r, const char *s);
 
 /* The state `forkpool job` reports: Redis' when the job is there ("ready",
  * "running", "delayed", "dead"); else from the ledger's newest attempt

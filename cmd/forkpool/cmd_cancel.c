@@ -1,0 +1,122 @@
+/* cmd_cancel.c: `forkpool cancel ID`: a job that waits (ready: in the stream,
+ * read by no daemon yet; or delayed) is removed and written to the dead
+ * stream with the error `cancelled`, its unique key released, by one script
+ * per queue (queue/cancel.h), tried in each configured queue in order. A job
+ * a daemon already read is running: this command does not stop it (that
+ * needs the daemon's side, not built) and says so with exit 1, as for a dead
+ * or unknown job. Usage errors come before the configuration, which comes
+ * before Redis: 64, 78, 69. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "field.h"
+#include "job_args.h"
+#include "term.h"
+#include "queue/cancel.h"
+
+#define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
+
+/* Runs the cancel script on one queue's keys; c says what it did there. */
+static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
+                           const char *queue, const char *id, fp_cancel_reply_t *c,
+                           fp_err_t *err)
+{
+    redisReply *r = NULL;
+    int rc = fp_job_eval_queue(admin, cfg, script, queue, id, FP_CANCEL_CONSUMER, &r, err);
+    if (rc == 0) {
+        int parsed = fp_cancel_parse(r, c);
+        if (parsed < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+        else if (parsed > 0)
+            rc = fp_err_set(err, FP_EREDIS, "queue %s: unexpected reply to the cancel script",
+                            queue);
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The first queue (in the order configured) whose keys hold the job; *queue
+ * NULL when none does. */
+static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
+                        fp_cancel_reply_t *c, fp_err_t *err)
+{
+    char *script = fp_cancel_script_new();
+    if (script == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    fp_admin_t *admin = NULL;
+    int rc = fp_admin_connect(cfg, &admin, err);
+    size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
+    for (size_t i = 0; rc == 0 && *queue == NULL && i < nq; i++) {
+        const char *q = a->queue != NULL ? a->queue : cfg->queues.names.items[i];
+        rc = cancel_in_queue(admin, cfg, script, q, a->id, c, err);
+        if (rc == 0 && c->result != FP_CANCEL_NOT_FOUND)
+            *queue = q;
+    }
+    fp_admin_free(admin);
+    free(script);
+    return rc;
+}
+
+/* Exit 1 with the reason for a job that was not cancelled. */
+static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
+                         fp_err_t *err)
+{
+    char id[1024], q[256], who[1024];
+    fp_term_cell(a->id, strlen(a->id), CANCEL_TEXT_COLS, id, sizeof id);
+    if (queue == NULL)
+        return fp_err_set(err, -ENOENT,
+                          "job %s not found in %s (nothing cancelled; an id that is not an "
+                          "entry id is looked for among the first %d entries of each key)",
+                          id, a->queue != NULL ? "that queue" : "any queue of queues.names",
+                          FP_JOB_LOOKUP_SCAN);
+    fp_term_cell(queue, strlen(queue), 64, q, sizeof q);
+    if (c->result == FP_CANCEL_DEAD)
+        return fp_err_set(err, -ENOENT, "job %s is already dead in queue %s (dead entry %s); "
+                          "nothing cancelled", id, q, c->dead_id.s);
+    fp_term_cell(c->consumer.s, c->consumer.len, CANCEL_TEXT_COLS, who, sizeof who);
+    return fp_err_set(err, -EBUSY,
+                      "job %s is running in queue %s on daemon %s (or held there to run next): "
+                      "cancelling a running job is not supported yet; it was left running",
+                      id, q, who);
+}
+
+static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
+                      fp_err_t *err)
+{
+    cJSON *doc = cJSON_CreateObject();
+    bool ok = doc != NULL && cJSON_AddStringToObject(doc, "id", a->id) != NULL &&
+              cJSON_AddStringToObject(doc, "queue", queue) != NULL &&
+              cJSON_AddBoolToObject(doc, "cancelled", 1) != NULL &&
+              cJSON_AddStringToObject(doc, "was", c->was == FP_JOB_READY ? "ready" : "delayed") != NULL &&
+              fp_cli_json_add(doc, "entry_id", fp_field_json_text(&c->entry_id)) &&
+              fp_cli_json_add(doc, "dead_id", fp_field_json_text(&c->dead_id));
+    return fp_cli_print_json_line(doc, ok, err);
+}
+
+int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
+{
+    fp_job_args_t a = {0};
+    fp_config_t *cfg = NULL;
+    fp_cancel_reply_t c = {0};
+    const char *queue = NULL;
+    int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
+    if (rc < 0)
+        return rc;
+    rc = cancel_redis(cfg, &a, &queue, &c, err);
+    if (rc == 0 && c.result != FP_CANCEL_DONE)
+        rc = not_cancelled(&a, queue, &c, err);
+    else if (rc == 0 && a.json)
+        rc = print_json(&a, queue, &c, err);
+    else if (rc == 0)
+        printf("cancelled (was %s)\n", c.was == FP_JOB_READY ? "ready" : "delayed");
+    fp_cancel_reply_clear(&c);
+    fp_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* cancel.h: `forkpool cancel ID` on Redis' side: the cancel script (the job
+ * lookup of queue/job_lookup.h, then, for a job that waits, its removal and
+ * its dead entry in the same atomic call) and the pure decoder of its reply.
+ * A job waits while it is ready (in the stream, delivered to nobody) or
+ * delayed; once a daemon read it, it is running, and the script leaves it
+ * alone (docs/redis.md, "Cancelling a job"). */
+#ifndef FORKPOOL_CANCEL_H
+#define FORKPOOL_CANCEL_H
+
+#include <hiredis/hiredis.h>
+
+#include "queue/admin.h"
+#include "queue/job_lookup.h"
+
+/* The error field of a cancelled job's dead entry, and its consumer field
+ * (no daemon wrote it). */
+#define FP_CANCEL_ERROR "cancelled"
+#define FP_CANCEL_CONSUMER "forkpool cancel"
+
+/* KEYS: jobs stream, delayed zset, dead stream (as the lookup). ARGV: group,
+ * the id, the scan bound per key, the dead entry's consumer field. Built
+ * once from the lookup's text so both find a job the same way; NULL when out
+ * of memory. The caller frees it. */
+char *fp_cancel_script_new(void);
+#define FP_CANCEL_KEYS 3
+
+typedef enum fp_cancel_result_e {
+    FP_CANCEL_NOT_FOUND = 0,
+    FP_CANCEL_DONE,    /* was ready or delayed: removed, now in the dead stream */
+    FP_CANCEL_RUNNING, /* delivered to a daemon: left untouched */
+    FP_CANCEL_DEAD,    /* already in the dead stream: left untouched */
+} fp_cancel_result_t;
+
+/* The script's answer. Texts are owned copies (s NULL when absent). */
+typedef struct fp_cancel_reply_s {
+    fp_cancel_result_t result;
+    fp_job_state_t was;        /* DONE: FP_JOB_READY or FP_JOB_DELAYED */
+    fp_admin_field_t dead_id;  /* DONE, DEAD: the dead entry's id */
+    fp_admin_field_t entry_id; /* DONE after ready, RUNNING: the stream entry's id */
+    fp_admin_field_t consumer; /* RUNNING: the daemon holding it */
+} fp_cancel_reply_t;
+
+/* The reply into c (overwritten): 0, -ENOMEM, or 1 for a shape the script
+ * never returns. */
+int fp_cancel_parse(const redisReply *r, fp_cancel_reply_t *c);
+void fp_cancel_reply_clear(fp_cancel_reply_t *c);
+
+#endif

@@ -1,0 +1,213 @@
+/* test_it_cancel.c: `forkpool cancel ID` as an operator runs it, with a real
+ * redis-server and the real binary: a ready job (by its id and by its entry
+ * id) and a delayed job are removed and written to the dead stream with the
+ * error "cancelled" and never run (a --burst daemon afterwards runs only the
+ * other job); a unique job's key is released by the cancel; a running job
+ * is left running (exit 1, not supported yet); a dead or unknown job is exit
+ * 1, --json's document, bad arguments 64 and Redis down 69. Waits are
+ * conditions, never durations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_fixture.h"
+#include "daemon.h"
+
+/* forkpool SUB -c CONFIG ARGS... (NULL-terminated, at most 6). */
+static fp_th_result_t cli(const fp_td_t *td, const char *sub, const char *a1, const char *a2,
+                          const char *a3, const char *a4, const char *a5, const char *a6)
+{
+    static const char *const env[] = {"COLUMNS=200", NULL};
+    fp_th_result_t r =
+        fp_tcli_run_with(env, sub, "-c", td->config, a1, a2, a3, a4, a5, a6, NULL);
+    if (strstr(r.err, "AddressSanitizer") != NULL || strstr(r.err, "runtime error:") != NULL)
+        fail_msg("sanitizer report: %s", r.err);
+    return r;
+}
+
+static fp_th_result_t cancel(const fp_td_t *td, const char *a1, const char *a2, const char *a3)
+{
+    return cli(td, "cancel", a1, a2, a3, NULL, NULL, NULL);
+}
+
+/* `forkpool cancel ID` exits 0 and prints want exactly. */
+static void expect_cancelled(const fp_td_t *td, const char *id, const char *want)
+{
+    fp_th_result_t r = cancel(td, id, NULL, NULL);
+    if (r.status != 0)
+        fail_msg("cancel %s: exit %d: %s", id, r.status, r.err);
+    assert_string_equal(r.out, want);
+    fp_th_result_free(&r);
+}
+
+/* `forkpool cancel ARGS` exits status with needle in its stderr. */
+static void expect_refused(const fp_td_t *td, const char *a1, const char *a2, int status,
+                           const char *needle)
+{
+    fp_th_result_t r = cancel(td, a1, a2, NULL);
+    if (r.status != status || strstr(r.err, needle) == NULL)
+        fail_msg("cancel %s %s: exit %d (want %d), stderr %s", a1, a2 != NULL ? a2 : "",
+                 r.status, status, r.err);
+    assert_string_equal(r.out, "");
+    fp_th_result_free(&r);
+}
+
+static void enqueue_payload(fp_td_t *td, const char *payload)
+{
+    fp_td_enqueue_raw(td, payload, strlen(payload));
+}
+
+/* The entry id of the newest job in the default stream. */
+static void newest_entry_id(fp_td_t *td, char *out, size_t cap)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XREVRANGE %s + - COUNT 1", FP_TD_JOBS);
+    assert_non_null(r);
+    assert_int_equal(r->elements, 1);
+    snprintf(out, cap, "%s", r->element[0]->element[0]->str);
+    freeReplyObject(r);
+}
+
+static void test_ready_never_runs(void **state)
+{
+    fp_td_t *td = *state;
+    char entry[64];
+    fp_td_config(td, NULL, NULL);
+    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"c-1\"}");
+    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"c-2\"}");
+    newest_entry_id(td, entry, sizeof entry);
+    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"keep\"}");
+
+    expect_cancelled(td, "c-1", "cancelled (was ready)\n");
+    expect_cancelled(td, entry, "cancelled (was ready)\n"); /* c-2, by its entry id */
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 2);
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    assert_true(fp_td_dead_has(td, "job", "\"id\":\"c-2\""));
+    assert_true(fp_td_dead_has(td, "consumer", "forkpool cancel"));
+    assert_true(fp_td_dead_has(td, "attempts", "0"));
+
+    /* Cancelled again: it is dead now, nothing more happens. */
+    expect_refused(td, "c-1", NULL, 1, "job c-1 is already dead in queue default");
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 2);
+
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(fp_td_jobs_done(td), 1); /* only "keep" ran */
+}
+
+static void test_delayed_and_json(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, NULL);
+    redisReply *z = fp_th_redis_cmd(&td->redis, "ZADD %s 99999999999999 %s", FP_TD_DELAYED,
+                                    "{\"type\":\"noop\",\"id\":\"later-1\",\"attempt\":2}");
+    assert_non_null(z);
+    freeReplyObject(z);
+
+    fp_th_result_t r = cancel(td, "--json", "later-1", NULL);
+    assert_int_equal(r.status, 0);
+    cJSON *doc = cJSON_Parse(r.out);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, "id")->valuestring, "later-1");
+    assert_string_equal(cJSON_GetObjectItem(doc, "queue")->valuestring, "default");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "cancelled")));
+    assert_string_equal(cJSON_GetObjectItem(doc, "was")->valuestring, "delayed");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "entry_id")));
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(doc, "dead_id")));
+    cJSON_Delete(doc);
+    fp_th_result_free(&r);
+
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+    assert_true(fp_td_dead_has(td, "job", "later-1"));
+    assert_true(fp_td_dead_has(td, "attempts", "2"));
+}
+
+static long long key_exists(fp_td_t *td, const char *key)
+{
+    redisReply *r = fp_th_redis_cmd(&td->redis, "EXISTS %s", key);
+    assert_non_null(r);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+static void test_unique_key_released(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, NULL);
+    fp_th_result_t r = cli(td, "enqueue", "--unique", "report-7", "noop", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    char id[128];
+    snprintf(id, sizeof id, "%s", r.out);
+    id[strcspn(id, "\n")] = '\0';
+    fp_th_result_free(&r);
+    assert_int_equal(key_exists(td, "fp:{default}:unique:report-7"), 1);
+
+    expect_cancelled(td, id, "cancelled (was ready)\n");
+    assert_int_equal(key_exists(td, "fp:{default}:unique:report-7"), 0);
+
+    /* The key is free: the same key enqueues a new job, not a duplicate. */
+    r = cli(td, "enqueue", "--json", "--unique", "report-7", "noop", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"duplicate\":false"));
+    fp_th_result_free(&r);
+}
+
+static void test_running_is_left_running(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, NULL);
+    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+    expect_refused(td, "slow-1", NULL, 1,
+                   "job slow-1 is running in queue default on daemon test-consumer (or held "
+                   "there to run next): cancelling a running job is not supported yet");
+    assert_int_equal(fp_td_pending(td), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
+static void test_unknown_bad_args_redis_down(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, NULL);
+    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"here\"}");
+    expect_refused(td, "nope", NULL, 1, "forkpool cancel: job nope not found in any queue");
+    expect_refused(td, "--queue", "second", 64, "takes exactly one job ID, got 0");
+    expect_refused(td, NULL, NULL, 64, "usage: forkpool cancel");
+    expect_refused(td, "", NULL, 64, "must not be empty");
+    expect_refused(td, "a", "b", 64, "takes exactly one job ID, got 2");
+    fp_th_result_t r = cancel(td, "--queue", "second", "here");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "job here not found in that queue"));
+    fp_th_result_free(&r);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
+
+    int port = td->redis.port;
+    fp_th_redis_stop(&td->redis);
+    r = cancel(td, "here", NULL, NULL);
+    fp_tcli_assert_refused(&r, port);
+    fp_th_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ready_never_runs, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_delayed_and_json, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_unique_key_released, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_running_is_left_running, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
+                                        fp_td_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
