@@ -68,8 +68,10 @@ void fp_q_hand_over(fp_queue_t *q, bool history)
     if (give < q->rd.out_n)
         overflow(q, give, history);
     q->rd.room -= give;
-    /* Only what is handed over: an entry put back for lack of room has not
-     * started, and keeps an "until start" key. */
+    /* Marks what is handed over, so its outcome releases a unique key (an
+     * entry put back for lack of room goes out as a plain put-back). An
+     * "until start" key stays: it goes when a child starts the job
+     * (fp_queue_started). */
     for (size_t i = 0; i < give; i++)
         fp_q_unique_taken(q, &q->rd.out[i]);
     if (give > 0 && q->events.on_jobs != NULL)

@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "base/err.h"
+#include "dispatch/job.h"
 
 typedef struct fp_queue_s fp_queue_t;
 
@@ -65,6 +66,13 @@ int fp_queue_start(fp_queue_t *q);
  * flight; while every queue is empty the pull blocks in Redis, so a job
  * enqueued later arrives at once. Room 0 stops pulling. */
 void fp_queue_want(fp_queue_t *q, size_t room);
+
+/* A job's attempt starts (a child runs it): a job whose "unique" member says
+ * "until": "start" has its unique key released now (a compare-and-delete on
+ * its id), not when it was handed over, since a handed-over job can still go
+ * back to the stream unstarted (a put-back at drain) and must keep its key
+ * while it waits. job: the entry's parsed payload. Nothing for other jobs. */
+void fp_queue_started(fp_queue_t *q, uint32_t queue, const fp_job_t *job);
 
 /* Outcomes, buffered until the end of the loop turn. */
 void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id);

@@ -18,7 +18,7 @@
  *   outbox.c       outcome batches, and outcomes riding with a pull (outbox)
  *   drained.c      --burst's drained check and retry marks (drained)
  *   sample.c       queue depth sampling for metrics
- *   unique_take.c  unique jobs: marks taken ones, releases "until start" keys
+ *   unique_take.c  unique jobs: marks handed-over ones, releases "until start" keys at start
  * The held set (held_set.c) is shared: pulls add to it, confirmed outcomes
  * remove from it, renewal marks it. */
 #ifndef FORKPOOL_QUEUE_INTERNAL_H
@@ -244,7 +244,8 @@ long fp_q_take_reply(fp_queue_t *q, const redisReply *r, fp_read_step_kind_t kin
 void fp_q_hand_over(fp_queue_t *q, bool history);
 void fp_q_deliver_stash(fp_queue_t *q);
 
-/* ---- unique_take.c: an entry is handed over (it is in the held set) -------- */
+/* ---- unique_take.c: an entry is handed over (it is in the held set); a
+ * payload mentioning "unique" marks it, so its outcome releases the key. */
 
 void fp_q_unique_taken(fp_queue_t *q, const fp_pulled_t *p);
 

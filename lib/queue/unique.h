@@ -2,7 +2,7 @@
  * the Redis key P:{Q}:unique:K, whose value is the job's "id", from the
  * moment it is enqueued (one script: the key is set and the job added
  * together, or neither when the key is held) until its outcome releases it
- * (success or dead; with "until": "start", as soon as a daemon takes it) or
+ * (success or dead; with "until": "start", as soon as a child starts it) or
  * the key's TTL runs out. While the key is held, another enqueue with the
  * same K on the same queue adds nothing and is told the holder's id. The
  * release is a compare-and-delete on the id, so an old job's outcome never
@@ -26,16 +26,25 @@
 #define FP_UNIQUE_TTL_DEFAULT_TEXT "86400000" /* the same, for script texts */
 
 /* A Lua function, unique_release(base, text): when the job JSON text has a
- * "unique" object with a string "key" and a string "id", deletes the key
- * base .. key if it still holds that id. Used inside the outcome scripts. */
+ * "unique" object with a string "key", deletes the key base .. key if it
+ * holds the job's "id" (a string, or a number compared as Lua prints it: a
+ * payload the daemon refused can carry one). Used inside the outcome
+ * scripts, after their writes and before XACK + XDEL: nothing in it may stop
+ * the script (a stop there would leave the entry to be settled again, its
+ * dead copy added twice), so GET and DEL go through redis.pcall and a key of
+ * another type, or one the ACL user may not touch, is left as it is. */
 #define FP_UNIQUE_RELEASE_FN \
     "local function unique_release(base, text)\n" \
     "  local ok, j = pcall(cjson.decode, text)\n" \
     "  if not ok or type(j) ~= 'table' or type(j.unique) ~= 'table' then return 0 end\n" \
-    "  if type(j.unique.key) ~= 'string' or type(j.id) ~= 'string' then return 0 end\n" \
+    "  local id = j.id\n" \
+    "  if type(id) == 'number' then id = tostring(id) end\n" \
+    "  if type(j.unique.key) ~= 'string' or type(id) ~= 'string' then return 0 end\n" \
     "  local key = base .. j.unique.key\n" \
-    "  if redis.call('GET', key) ~= j.id then return 0 end\n" \
-    "  return redis.call('DEL', key)\n" \
+    "  local held = redis.pcall('GET', key)\n" \
+    "  if type(held) ~= 'string' or held ~= id then return 0 end\n" \
+    "  local gone = redis.pcall('DEL', key)\n" \
+    "  return type(gone) == 'number' and gone or 0\n" \
     "end\n"
 
 /* Enqueue unless held. KEYS: the unique key, P:{Q}:jobs, P:{Q}:delayed.

@@ -1,10 +1,15 @@
 /* unique_take.c: the daemon's side of unique jobs (queue/unique.h). When an
- * entry whose payload has a "unique" member is handed over, its held-set slot is
+ * entry whose payload mentions "unique" is handed over, its held-set slot is
  * marked, so that its success or dead outcome goes out as the releasing kind
- * (k, x) and frees the key in the outcome's own atomic step. A job with
- * "until": "start" has its key released as soon as it is handed over, by a
- * compare-and-delete of its own; if that call is lost with the connection,
- * the outcome's release (or the TTL) still frees the key. */
+ * (k, x) and frees the key in the outcome's own atomic step. The mark does
+ * not wait for a successful parse: a payload the daemon refuses goes dead,
+ * and its dead outcome must still release the key its producer set (the
+ * script compares ids, so a payload without a usable one releases nothing).
+ * A job with "until": "start" has its key released when a child starts it
+ * (fp_queue_started), by a compare-and-delete of its own; not at hand-over,
+ * since a handed-over job can go back to the stream unstarted (a put-back at
+ * drain) and must keep its key while it waits. If that call is lost with the
+ * connection, the outcome's release (or the TTL) still frees the key. */
 #include "queue/queue_internal.h"
 
 #include <stdlib.h>
@@ -22,8 +27,16 @@ static void on_released(fp_redis_conn_t *c, redisReply *r, void *privdata)
         fp_q_log_error_once(q, "releasing a unique key at start failed", r);
 }
 
-static void release_at_start(fp_queue_t *q, uint32_t queue, const fp_job_t *job)
+void fp_queue_started(fp_queue_t *q, uint32_t queue, const fp_job_t *job)
 {
+    if (q == NULL || job->unique_key == NULL || job->unique_until != FP_UNIQUE_START ||
+        queue >= q->n || q->life.closing)
+        return;
+    if (!q->conn.writer_up) {
+        fp_log_warn(LOG, "could not release unique key %s of job %s at start (Redis is down): "
+                    "its outcome or its TTL will", job->unique_key, job->id);
+        return;
+    }
     char *key = fp_unique_key(q->cfg->redis.prefix, q->qs[queue].name, job->unique_key);
     fp_script_t script = {fp_script_unique_release, "releasing a unique key", "", true};
     const char *keys[1] = {key};
@@ -36,24 +49,16 @@ static void release_at_start(fp_queue_t *q, uint32_t queue, const fp_job_t *job)
 
 void fp_q_unique_taken(fp_queue_t *q, const fp_pulled_t *p)
 {
-    /* Most payloads have no "unique": a byte search spares them a JSON parse. */
+    /* Most payloads have no "unique": a byte search spares them the mark. A
+     * false match (the word in an argument) only costs the outcome a
+     * decode that releases nothing. */
     static const char needle[] = "\"unique\"";
     uint64_t ms, seq;
     if (p->payload == NULL ||
         memmem(p->payload, p->payload_len, needle, sizeof needle - 1) == NULL ||
         !fp_stream_id_parse(p->entry_id, strlen(p->entry_id), &ms, &seq))
         return;
-    fp_job_t job;
-    fp_err_t why;
-    size_t max = q->cfg->limits.max_job_bytes > 0 ? (size_t)q->cfg->limits.max_job_bytes
-                                                  : p->payload_len;
-    if (fp_job_parse(p->payload, p->payload_len, max, &job, &why) < 0)
-        return; /* goes to dead for its reason; its key runs out with its TTL */
-    uint32_t queue = p->queue;
-    fp_held_entry_t *slot = fp_held_set_get(&q->held, queue, ms, seq);
-    if (job.unique_key != NULL && slot != NULL)
+    fp_held_entry_t *slot = fp_held_set_get(&q->held, p->queue, ms, seq);
+    if (slot != NULL)
         slot->used |= FP_ENTRY_UNIQUE;
-    if (job.unique_until == FP_UNIQUE_START && q->conn.writer_up)
-        release_at_start(q, queue, &job);
-    fp_job_clear(&job);
 }

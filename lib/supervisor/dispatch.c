@@ -108,6 +108,7 @@ static void start_job(fp_supervisor_t *sup, fp_held_t *held)
                            held->started_unix_ms);
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
     held->deadline_ms = held->started_at_ms + timeout;
+    fp_queue_started(sup->redis.queue, held->queue, &held->job); /* "until": "start" */
 }
 
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)

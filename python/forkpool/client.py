@@ -90,7 +90,7 @@ class Client:
     def enqueue(self, type: str, args: Any = None, queue: Optional[str] = None,
                 delay: Optional[Delay] = None, job_id: Union[str, int, None] = None,
                 max_attempts: Optional[int] = None, timeout: Any = None, *,
-                wait_replicas: Optional[int] = None, wait_timeout: Delay = WAIT_TIMEOUT,
+                wait_replicas: Optional[int] = None, wait_timeout: Optional[Delay] = None,
                 unique: Optional[str] = None, unique_for: Optional[Delay] = None,
                 unique_until: Optional[str] = None) -> str:
         """Adds one job; returns its id: job_id when given, the generated id
@@ -105,7 +105,7 @@ class Client:
 
         wait_replicas: after adding, wait (Redis' WAIT) until that many
         replicas have the job, at most wait_timeout (seconds, a timedelta or
-        a duration; default 1 s); fewer raises NotReplicated, whose ids say
+        a duration; default 1 s; refused without wait_replicas); fewer raises NotReplicated, whose ids say
         which jobs are on the master only (see docs/redis.md, "Replication").
 
         unique, unique_for, unique_until: see enqueue_unique. With unique,
@@ -126,7 +126,7 @@ class Client:
                        job_id: Union[str, int, None] = None, max_attempts: Optional[int] = None,
                        timeout: Any = None, unique_for: Optional[Delay] = None,
                        unique_until: Optional[str] = None, wait_replicas: Optional[int] = None,
-                       wait_timeout: Delay = WAIT_TIMEOUT) -> Tuple[str, bool]:
+                       wait_timeout: Optional[Delay] = None) -> Tuple[str, bool]:
         """Adds the job unless another job of the same queue holds the
         unique key `unique`; returns (id, duplicate): the new job's id and
         False, or the holder's id and True (nothing was added). The key
@@ -134,11 +134,12 @@ class Client:
         --unique` runs it.
 
         The key is released when the job succeeds (unique_until="done", the
-        default) or as soon as a daemon takes it to run ("start"); always
+        default) or as soon as a child starts running it ("start"); always
         when it goes dead; at the latest after unique_for (seconds, a
         timedelta or a duration; default 24 hours after the job is due). A
-        retry keeps it. The job gets an id when job_id is None (a given
-        integer job_id becomes a string: the key holds the id as text).
+        retry keeps it. The job gets an id when job_id is None; a given
+        job_id must be a non-empty string or an integer (which becomes a
+        string: the key holds the id as text); anything else is ValueError.
         wait_replicas, wait_timeout: as enqueue's, for an added job."""
         q = self.queue if queue is None else check_queue(queue)
         ms = None if delay is None else delay_ms(delay)
@@ -148,6 +149,12 @@ class Client:
             job_id = "%s-%d" % (self._id_prefix, next(self._next_id))
         elif _is_int(job_id):
             job_id = str(job_id)
+        elif not isinstance(job_id, str) or not job_id:
+            # The key holds the id as text and the daemon refuses a unique
+            # job without a non-empty string id: such a job would hold the
+            # key for its whole TTL.
+            raise ValueError("job_id of a unique job must be a non-empty string or an "
+                             "integer, not %r" % (job_id,))
         job = build_job(type, args, job_id, max_attempts, timeout)
         job["unique"] = {"key": key, "until": until}
         payload = encode_job(job, self.max_job_bytes)
@@ -165,7 +172,7 @@ class Client:
 
     def enqueue_many(self, jobs: Iterable[Mapping[str, Any]], *,
                      wait_replicas: Optional[int] = None,
-                     wait_timeout: Delay = WAIT_TIMEOUT) -> List[str]:
+                     wait_timeout: Optional[Delay] = None) -> List[str]:
         """Adds many jobs in pipelines of 1000 commands; each item takes
         enqueue's arguments by name ({"type": ..., "args": ..., "delay": ...}).
         Every job is checked before the first is sent, so bad input sends
@@ -296,10 +303,16 @@ class Client:
         return [_dead_entry(q, entry_id, fields) for entry_id, fields in entries]
 
 
-def _replication(replicas: Optional[int], timeout: Delay) -> Replication:
-    """wait_replicas and wait_timeout checked before anything is sent."""
+def _replication(replicas: Optional[int], timeout: Optional[Delay]) -> Replication:
+    """wait_replicas and wait_timeout checked before anything is sent;
+    wait_timeout alone is refused, as the CLI refuses --wait-timeout alone
+    (it would wait for nothing)."""
     if replicas is None:
+        if timeout is not None:
+            raise ValueError("wait_timeout needs wait_replicas")
         return None
+    if timeout is None:
+        timeout = WAIT_TIMEOUT
     if not _is_int(replicas) or replicas < 1:
         raise ValueError("wait_replicas must be a whole number of at least 1")
     if isinstance(timeout, str):

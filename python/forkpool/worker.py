@@ -244,8 +244,15 @@ async def _serve_concurrently(fd: int, concurrency: int) -> None:
 def run(concurrency: Optional[int] = None) -> None:
     """Says ready, then serves jobs until "stop" or EOF; exits 0. With
     concurrency N > 1 (default: FORKPOOL_CONCURRENCY, else 1) up to N jobs
-    run at once, async handlers side by side on the child's event loop."""
-    n = _concurrency(concurrency)
+    run at once, async handlers side by side on the child's event loop. A
+    bad concurrency ends the process as `python3 -m forkpool.worker` does:
+    the reason on stderr and exit 64, before "ready" (a traceback there
+    would tell the operator less, and the supervisor the same: no ready)."""
+    try:
+        n = _concurrency(concurrency)
+    except ValueError as e:
+        sys.stderr.write("forkpool.worker: %s\n" % e)
+        sys.exit(64)
     fd = int(os.environ["FORKPOOL_FD"])
     for stream in (sys.stdout, sys.stderr):  # prints reach the log line by line
         cast(Any, stream).reconfigure(line_buffering=True)

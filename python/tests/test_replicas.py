@@ -99,3 +99,19 @@ def test_bad_wait_arguments_send_nothing(client, kwargs, text):
     with pytest.raises(ValueError, match=text):
         client.enqueue_many([{"type": "t"}], **kwargs)
     assert client.redis.dbsize() == 0
+
+
+def test_wait_timeout_alone_is_refused(client):
+    """As the CLI refuses --wait-timeout without --wait-replicas: it would
+    wait for nothing."""
+    @task(name="timeout_alone", client=client)
+    def t(x):
+        return x
+    calls = [lambda: client.enqueue("t", wait_timeout="2s"),
+             lambda: client.enqueue("t", wait_timeout=2, unique="k"),
+             lambda: client.enqueue_many([{"type": "t"}], wait_timeout=2),
+             lambda: t.apply_async((1,), wait_timeout="2s")]
+    for call in calls:
+        with pytest.raises(ValueError, match="wait_timeout needs wait_replicas"):
+            call()
+    assert client.redis.dbsize() == 0

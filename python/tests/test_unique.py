@@ -58,6 +58,11 @@ def test_ttl_until_delay_and_given_ids(client):
     ({"unique": "k", "unique_until": "end"}, "unique_until"),
     ({"unique": "k", "unique_for": 0}, "more than 0"),
     ({"unique": "k", "unique_for": "soon"}, "invalid duration"),
+    # The daemon refuses a unique job without a non-empty string id: its key
+    # would stay held for the whole TTL.
+    ({"unique": "k", "job_id": ""}, "job_id of a unique job"),
+    ({"unique": "k", "job_id": 5.0}, "job_id of a unique job"),
+    ({"unique": "k", "job_id": True}, "job_id of a unique job"),
 ])
 def test_bad_unique_options_send_nothing(client, kwargs, message):
     with pytest.raises(ValueError, match=message):

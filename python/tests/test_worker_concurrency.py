@@ -58,13 +58,13 @@ APP = textwrap.dedent('''
 class Worker:
     """A worker process on one end of a socketpair; this test holds the other."""
 
-    def __init__(self, tmp_path, args, env=None):
+    def __init__(self, tmp_path, args, env=None, main=("-m", "forkpool.worker")):
         (tmp_path / "concapp.py").write_text(APP)
         self.sock, theirs = socket.socketpair()
         full_env = dict(os.environ, FORKPOOL_FD=str(theirs.fileno()),
                         PYTHONPATH=os.pathsep.join([PYTHON_DIR, str(tmp_path)]))
         full_env.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "forkpool.worker"] + args,
+        self.proc = subprocess.Popen([sys.executable, *main] + args,
                                      env=full_env, pass_fds=[theirs.fileno()],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         theirs.close()
@@ -164,3 +164,17 @@ def test_run_refuses_a_bad_concurrency():
         with pytest.raises(ValueError, match="whole number from 1 to 1024"):
             worker._concurrency(bad)
     assert worker._concurrency(50) == 50
+
+
+@pytest.mark.parametrize("call,env", [
+    ("run(0)", {}),
+    ("run(True)", {}),
+    ("run()", {"FORKPOOL_CONCURRENCY": "2.5"}),
+])
+def test_run_exits_64_on_a_bad_concurrency_as_the_module_does(tmp_path, call, env):
+    w = Worker(tmp_path, [], env=env, main=("-c", "from forkpool.worker import run; " + call))
+    assert w.reader.readline() == b""  # no "ready"
+    out = w.finish()
+    assert w.proc.returncode == 64, out
+    assert "forkpool.worker: concurrency must be a whole number from 1 to 1024" in out
+    assert "Traceback" not in out
