@@ -250,7 +250,10 @@ int fp_admin_enqueue_delayed(fp_admin_t *a, const char *queue, const char *const
  * its key again (with the default TTL) when the key is free, so that
  * duplicates are refused again while it waits. When another job holds the
  * key meanwhile, the operator's retry still goes ahead, without the key: its
- * outcome cannot release the other job's key (that compares ids). */
+ * outcome cannot release the other job's key (that compares ids). The retake
+ * is a pcall: a user the ACL keeps off unique keys (NOPERM) would otherwise
+ * stop the script between a job's XADD and its XDEL, leaving it both queued
+ * and dead. */
 static const char dead_requeue_script[] =
     "local dead, jobs, moved = KEYS[1], KEYS[2], 0\n"
     "local unique_base = string.sub(jobs, 1, -5) .. 'unique:'\n"
@@ -258,7 +261,7 @@ static const char dead_requeue_script[] =
     "  local ok, j = pcall(cjson.decode, text)\n"
     "  if ok and type(j) == 'table' and type(j.unique) == 'table' and\n"
     "     type(j.unique.key) == 'string' and type(j.id) == 'string' then\n"
-    "    redis.call('SET', unique_base .. j.unique.key, j.id, 'NX', 'PX', "
+    "    redis.pcall('SET', unique_base .. j.unique.key, j.id, 'NX', 'PX', "
     FP_UNIQUE_TTL_DEFAULT_TEXT ")\n"
     "  end\n"
     "end\n"

@@ -267,6 +267,38 @@ static void redis_do(fp_td_t *td, const char *fmt, const char *a, const char *b)
     freeReplyObject(r);
 }
 
+/* An operator whose Redis user may not write unique keys retries a dead
+ * unique job: the retake is refused (NOPERM) but the retry still moves the
+ * job exactly once — back in the stream, gone from dead — rather than
+ * stopping the script between its XADD and its XDEL. */
+static void test_dead_retry_without_unique_key_permission(void **state)
+{
+    fp_td_t *td = *state;
+    unique_config(td);
+    char line[256], id[64];
+    enqueue(td, line, sizeof line, "--unique", "order-17", "fail", "{\"retry\":false}", NULL);
+    parse_line(line, id, sizeof id);
+    fp_td_run_until_settled(td);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    redis_do(td, "ACL SETUSER ops on >ops-pw %s %s +@all",
+             "~fp:{default}:jobs", "~fp:{default}:dead");
+    char from[128], to[160];
+    snprintf(from, sizeof from, "%s", fp_th_redis_url(&td->redis));
+    snprintf(to, sizeof to, "redis://ops:ops-pw@%s", from + strlen("redis://"));
+    fp_td_config_replace(td, from, to);
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "dead", "retry", "-c", td->config, "--all",
+                          NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
+    int status = r.status;
+    fp_th_result_free(&r);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(status, 0);
+    assert_false(fp_td_redis_has(td, KEY));
+}
+
 /* Payloads the daemon refuses (as another producer could add them, key set
  * by the enqueue script) go dead, and their dead outcome still releases a
  * key holding their id: a bad "unique" member with a string id, and a
@@ -373,6 +405,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_duplicate_refused_while_waiting, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_retry_without_unique_key_permission,
+                                        fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_dead_releases_retry_keeps, fp_td_setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_until_done_holds_while_running, fp_td_setup,
