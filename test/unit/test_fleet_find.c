@@ -47,6 +47,15 @@ static fp_fleet_t *fleet_of(size_t n, const char *const *name, const char *const
     return f;
 }
 
+/* One live daemon "web" running entry 5-0 of queue default (child 10). */
+static fp_fleet_t *one_web(void)
+{
+    const char *names[1] = {"web"};
+    const char *queues[1] = {"default"};
+    const char *entries[1] = {"5-0"};
+    return fleet_of(1, names, queues, entries);
+}
+
 static void fleet_free(fp_fleet_t *f)
 {
     fp_fleet_clear(f);
@@ -107,10 +116,7 @@ static void test_gone_or_undecoded_never_match(void **state)
 static void test_name_compared_whole(void **state)
 {
     (void)state;
-    const char *names[1] = {"web"};
-    const char *queues[1] = {"default"};
-    const char *entries[1] = {"5-0"};
-    fp_fleet_t *f = fleet_of(1, names, queues, entries);
+    fp_fleet_t *f = one_web();
     const fp_fleet_member_t *m = NULL;
     assert_null(find(f, "we", "default", "5-0", &m));
     assert_null(find(f, "web1", "default", "5-0", &m));
@@ -127,10 +133,7 @@ static void test_name_compared_whole(void **state)
 static void test_beyond_listed_jobs_not_found(void **state)
 {
     (void)state;
-    const char *names[1] = {"web"};
-    const char *queues[1] = {"default"};
-    const char *entries[1] = {"5-0"};
-    fp_fleet_t *f = fleet_of(1, names, queues, entries);
+    fp_fleet_t *f = one_web();
     fp_fleet_record_t *r = f->members[0].record;
     r->njobs = FP_FLEET_JOBS_MAX;
     for (size_t i = 1; i < FP_FLEET_JOBS_MAX; i++) {
