@@ -2,7 +2,8 @@
  * on which daemon, delayed until when, dead with what error), found by the
  * lookup script (queue/job_lookup.h) in each configured queue in order, and
  * in the ledger (every recorded attempt) when ledger.path is set and on this
- * host. A done job is no longer in Redis (success deletes its entry): the
+ * host. A running job's child and start come from the fleet heartbeat
+ * (queue/heartbeat.h): Redis' pending entry has neither. A done job is no longer in Redis (success deletes its entry): the
  * ledger's rows are its record. The ID is the job's `id` or a stream entry
  * id; the ledger matches either column. Reads only. Usage errors come before
  * the configuration, which comes before Redis: 64, 78, 69; a job neither
@@ -22,7 +23,9 @@
 #include "job_args.h"
 #include "term.h"
 #include "base/json.h"
+#include "base/units.h"
 #include "ledger/ledger_query.h"
+#include "queue/heartbeat.h"
 #include "queue/job_lookup.h"
 #include "queue/queue_scripts.h"
 
@@ -39,6 +42,10 @@ typedef struct found_s {
     fp_ledger_row_t *rows; /* newest first, their texts in texts[i] */
     char **texts;
     size_t nrows;
+    fp_fleet_t fleet;       /* read only for a running job */
+    const fp_fleet_member_t *daemon; /* the live record listing it; NULL: child not known */
+    const fp_fleet_job_t *run;       /* its job there */
+    char fleet_problem[FP_ERR_MSG_MAX]; /* why the fleet could not be read; "" if it was */
     const char *only_queue; /* --queue: ledger rows of other queues are skipped */
     int ledger_rc;          /* 0 read, -ENOENT no file on this host, other: unreadable */
     char ledger_problem[FP_ERR_MSG_MAX];
@@ -62,6 +69,26 @@ static int lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *q
     return rc;
 }
 
+/* For a running job, the daemon record that lists its entry. A fleet that
+ * cannot be read leaves the child not known (noted, what Redis said of the
+ * job still stands); only running out of memory fails. */
+static int find_child(fp_admin_t *admin, const fp_config_t *cfg, found_t *f, fp_err_t *err)
+{
+    fp_err_t why;
+    fp_err_clear(&why);
+    int rc = fp_admin_fleet(admin, cfg->redis.prefix, &f->fleet, &why);
+    if (rc == -ENOMEM)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc < 0) {
+        snprintf(f->fleet_problem, sizeof f->fleet_problem, "%s", why.msg);
+        return 0;
+    }
+    const fp_admin_field_t *c = &f->where.consumer, *e = &f->where.entry_id;
+    if (c->s != NULL && e->s != NULL)
+        f->run = fp_fleet_find_job(&f->fleet, c->s, c->len, f->queue, e->s, &f->daemon);
+    return 0;
+}
+
 /* The first queue (in the order configured) whose keys hold the job. */
 static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t *f, fp_err_t *err)
 {
@@ -74,6 +101,8 @@ static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t 
         if (rc == 0 && f->where.state != FP_JOB_NOWHERE)
             f->queue = q;
     }
+    if (rc == 0 && f->where.state == FP_JOB_RUNNING)
+        rc = find_child(admin, cfg, f, err);
     fp_admin_free(admin);
     return rc;
 }
@@ -122,6 +151,7 @@ static void found_clear(found_t *f)
         free(f->texts[i]);
     free(f->texts);
     free(f->rows);
+    fp_fleet_clear(&f->fleet);
     fp_job_where_clear(&f->where);
 }
 
@@ -185,6 +215,41 @@ static const char *entry_time(const fp_admin_field_t *id, char *out, size_t cap)
     return out;
 }
 
+/* How long the job has run, by Redis' clock against the daemon's start
+ * time; a clock skew that makes it negative reads as 0. */
+static int64_t running_ms(const found_t *f)
+{
+    int64_t ms = f->fleet.now_ms - f->run->started_ms;
+    return ms > 0 ? ms : 0;
+}
+
+/* "running in queue Q on daemon N", with its host, pid, child and running
+ * time when a heartbeat record lists the entry, then the claim's figures. */
+static void print_running(const char *id, const char *q, const found_t *f)
+{
+    const fp_job_where_t *w = &f->where;
+    char name[1024], host[1024], took[64];
+    printf("job %s: running in queue %s on daemon %s", id, q, shown(&w->consumer, name, sizeof name));
+    if (f->run != NULL) {
+        const fp_fleet_record_t *r = f->daemon->record;
+        int64_t ms = running_ms(f);
+        fp_term_cell(r->host, strlen(r->host), 64, host, sizeof host);
+        /* Whole seconds past the first: "2m5s", not "2m5s317ms". */
+        fp_units_format_duration(ms >= 1000 ? ms / 1000 * 1000 : ms, took, sizeof took);
+        printf(" (host %s, pid %lld), child %d, running for %s", host, r->pid, f->run->child,
+               took);
+    }
+    printf(" (delivered %lld time%s; its claim was delivered or renewed %.1fs ago)\n",
+           w->deliveries, w->deliveries == 1 ? "" : "s", (double)w->idle_ms / 1000.0);
+    if (f->run == NULL && f->fleet_problem[0] != '\0')
+        printf("  child:      not known (the fleet records could not be read: %s)\n",
+               f->fleet_problem);
+    else if (f->run == NULL)
+        printf("  child:      not known (no live heartbeat record of the daemon lists this "
+               "entry yet: written every daemon.heartbeat_interval, at most %d jobs each)\n",
+               FP_FLEET_JOBS_MAX);
+}
+
 static void print_redis(const char *id, const found_t *f)
 {
     const fp_job_where_t *w = &f->where;
@@ -197,12 +262,7 @@ static void print_redis(const char *id, const found_t *f)
         printf("job %s: ready, waiting in queue %s since %s\n", id, q,
                entry_time(&w->entry_id, b, sizeof b));
         break;
-    case FP_JOB_RUNNING:
-        printf("job %s: running in queue %s on daemon %s (delivered %lld time%s; its claim was "
-               "delivered or renewed %.1fs ago)\n",
-               id, q, shown(&w->consumer, a, sizeof a), w->deliveries,
-               w->deliveries == 1 ? "" : "s", (double)w->idle_ms / 1000.0);
-        break;
+    case FP_JOB_RUNNING: print_running(id, q, f); break;
     case FP_JOB_DELAYED:
         if (!fp_field_iso_ms(w->due_ms, b, sizeof b))
             snprintf(b, sizeof b, "%lld", w->due_ms);
@@ -357,6 +417,19 @@ static cJSON *json_ledger(const fp_config_t *cfg, const found_t *f)
     return o;
 }
 
+/* A running job's daemon_host, daemon_pid, child, started_at (Unix ms, the
+ * daemon's clock) and running_ms: null unless a heartbeat record lists it. */
+static bool json_child(cJSON *doc, const found_t *f)
+{
+    const fp_fleet_record_t *r = f->run != NULL ? f->daemon->record : NULL;
+    bool on = r != NULL;
+    return fp_cli_json_add(doc, "daemon_host", json_text(on ? r->host : NULL)) &&
+           fp_cli_json_add(doc, "daemon_pid", json_int(on ? r->pid : 0, on)) &&
+           fp_cli_json_add(doc, "child", json_int(on ? f->run->child : 0, on)) &&
+           fp_cli_json_add(doc, "started_at", json_int(on ? f->run->started_ms : 0, on)) &&
+           fp_cli_json_add(doc, "running_ms", json_int(on ? running_ms(f) : 0, on));
+}
+
 static int print_json(const fp_config_t *cfg, const fp_job_args_t *a, const found_t *f,
                       const char *state, fp_err_t *err)
 {
@@ -373,6 +446,7 @@ static int print_json(const fp_config_t *cfg, const fp_job_args_t *a, const foun
               fp_cli_json_add(doc, "consumer", fp_field_json_text(&w->consumer)) &&
               fp_cli_json_add(doc, "deliveries", json_int(w->deliveries, running)) &&
               fp_cli_json_add(doc, "idle_ms", json_int(w->idle_ms, running)) &&
+              json_child(doc, f) &&
               fp_cli_json_add(doc, "due_ms", json_int(w->due_ms, w->state == FP_JOB_DELAYED)) &&
               fp_cli_json_add(doc, "dead_id", fp_field_json_text(dead ? &w->entry_id : &none)) &&
               fp_cli_json_add(doc, "error", fp_field_json_text(&w->error)) &&

@@ -153,6 +153,15 @@ int fp_admin_fleet(fp_admin_t *a, const char *prefix, fp_fleet_t *out, fp_err_t 
 
 void fp_fleet_clear(fp_fleet_t *f);
 
+/* The job that a live member's record lists as entry entry_id of queue,
+ * where the record's name is consumer (consumer_len bytes: the pending
+ * entry's consumer, binary-safe); *member is set to that member. NULL (and
+ * *member NULL) when no live record lists it: not written yet, expired, or
+ * beyond the FP_FLEET_JOBS_MAX jobs a record lists (heartbeat_find.c). */
+const fp_fleet_job_t *fp_fleet_find_job(const fp_fleet_t *f, const char *consumer,
+                                        size_t consumer_len, const char *queue,
+                                        const char *entry_id, const fp_fleet_member_t **member);
+
 /* The fleet as a JSON array (heartbeat_json.c), uptime and running times
  * as of f->now_ms; owned (cJSON_Delete); NULL on ENOMEM. */
 struct cJSON;

@@ -1,7 +1,9 @@
 /* test_it_job.c: `forkpool job ID` as an operator runs it, with a real
  * redis-server, the real binary and a daemon writing its ledger: a job seen
  * ready (by its id and by its entry id), running (a sleep job held by the
- * daemon, whose name is shown), delayed (a failing job waiting out a long
+ * daemon: its name, and from the daemon's heartbeat record its host, pid,
+ * child and running time; an entry held by a consumer no record lists: the
+ * child not known), delayed (a failing job waiting out a long
  * retry back-off, with its attempt and last error), dead, done (only the
  * ledger has it: found by id and by entry id, every attempt listed), not
  * found (exit 1, saying what the ledger is), --json's document, bad
@@ -22,8 +24,9 @@
 #include "daemon.h"
 
 /* The daemon's config with a ledger in the temp dir (its path into ledger)
- * and a retry back-off long enough that a failed job stays delayed. */
-static void job_config(fp_td_t *td, char *ledger, size_t cap)
+ * and a retry back-off long enough that a failed job stays delayed;
+ * daemon_lines (or NULL) go in [daemon]. */
+static void job_config_with(fp_td_t *td, const char *daemon_lines, char *ledger, size_t cap)
 {
     char extra[8192];
     snprintf(ledger, cap, "%s/ledger.db", td->dir);
@@ -31,7 +34,12 @@ static void job_config(fp_td_t *td, char *ledger, size_t cap)
              "[pool]\nchildren = 2\n[ledger]\npath = \"%s\"\n"
              "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\njitter = false\n",
              ledger);
-    fp_td_config(td, NULL, extra);
+    fp_td_config(td, daemon_lines, extra);
+}
+
+static void job_config(fp_td_t *td, char *ledger, size_t cap)
+{
+    job_config_with(td, NULL, ledger, cap);
 }
 
 /* forkpool job -c CONFIG ARGS... (NULL-terminated, at most 4). */
@@ -119,21 +127,73 @@ static void test_ready_by_id_and_entry_id(void **state)
     fp_th_result_free(&r);
 }
 
+/* fp_td_wait_until: `forkpool job ARG` names the job's child (the daemon's
+ * heartbeat record lists it). */
+static bool job_child_known(fp_td_t *td, void *arg)
+{
+    fp_th_result_t r = job(td, arg, NULL, NULL, NULL);
+    bool known = r.status == 0 && strstr(r.out, ", child ") != NULL;
+    fp_th_result_free(&r);
+    return known;
+}
+
 static void test_running_shows_the_daemon(void **state)
 {
     fp_td_t *td = *state;
     char ledger[4200];
-    job_config(td, ledger, sizeof ledger);
+    /* Beats every 100ms, so the record lists the job soon after it starts. */
+    job_config_with(td, "heartbeat_interval = \"100ms\"\n", ledger, sizeof ledger);
     enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, 1);
-    EXPECT_JOB(td, "slow-1", "job slow-1: running in queue default on daemon test-consumer",
-               "delivered 1 time;", "type:       sleep");
+    fp_td_wait_until(td, job_child_known, "slow-1", 10000, "the heartbeat lists slow-1");
     cJSON *doc = job_json(td, "slow-1");
     assert_string_equal(member_text(doc, "state"), "running");
     assert_string_equal(member_text(doc, "consumer"), "test-consumer");
     assert_int_equal(cJSON_GetObjectItem(doc, "deliveries")->valueint, 1);
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "idle_ms")));
+    const cJSON *child = cJSON_GetObjectItem(doc, "child");
+    assert_true(cJSON_IsNumber(child));
+    assert_in_range(child->valueint, 0, 1); /* two children */
+    assert_int_equal(cJSON_GetObjectItem(doc, "daemon_pid")->valueint, (int)td->pid);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(doc, "daemon_host")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "started_at")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "running_ms")));
+    char head[160], running[64];
+    snprintf(head, sizeof head, "(host %s, pid %d), child %d, running for ",
+             member_text(doc, "daemon_host"), (int)td->pid, child->valueint);
+    EXPECT_JOB(td, "slow-1", "job slow-1: running in queue default on daemon test-consumer",
+               head, "delivered 1 time;", "type:       sleep");
+    fp_th_result_t r = job(td, "slow-1", NULL, NULL, NULL);
+    const char *at = strstr(r.out, "running for ");
+    assert_non_null(at);
+    /* A figure follows, whatever its value: a digit, then a unit. */
+    assert_int_equal(sscanf(at, "running for %63[0-9a-z]", running), 1);
+    assert_true(running[0] >= '0' && running[0] <= '9');
+    assert_null(strstr(r.out, "child:      not known"));
+    fp_th_result_free(&r);
+    cJSON_Delete(doc);
+}
+
+/* An entry pending to a consumer that no heartbeat record lists (no daemon
+ * of that name is running): what Redis knows, and the child not known. */
+static void test_running_child_not_known(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[4200];
+    job_config(td, ledger, sizeof ledger);
+    enqueue_payload(td, "{\"type\":\"sleep\",\"id\":\"held-1\"}");
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                    FP_TD_JOBS));
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "XREADGROUP GROUP forkpool ghost COUNT 1 "
+                                                "STREAMS %s >", FP_TD_JOBS));
+    EXPECT_JOB(td, "held-1", "job held-1: running in queue default on daemon ghost (delivered 1",
+               "child:      not known (no live heartbeat record of the daemon lists this entry");
+    cJSON *doc = job_json(td, "held-1");
+    assert_string_equal(member_text(doc, "state"), "running");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "child")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "daemon_pid")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "running_ms")));
     cJSON_Delete(doc);
 }
 
@@ -256,6 +316,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ready_by_id_and_entry_id, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_running_shows_the_daemon, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_running_child_not_known, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_delayed_dead_done, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_not_found_without_ledger, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments_exit_64, fp_td_setup, fp_td_teardown),
