@@ -2,10 +2,10 @@
  * read by no daemon yet; or delayed) is removed and written to the dead
  * stream with the error `cancelled`, its unique key released, by one script
  * per queue (queue/cancel.h), tried in each configured queue in order. A job
- * a daemon already read is running: this command does not stop it (that
- * needs the daemon's side, not built) and says so with exit 1, as for a dead
- * or unknown job. Usage errors come before the configuration, which comes
- * before Redis: 64, 78, 69. */
+ * a daemon already read is running: the same script marks it, and the
+ * daemon holding it stops it on its next claim renewal (exit 0, "cancel
+ * requested"). A dead or unknown job is exit 1. Usage errors come before the
+ * configuration, which comes before Redis: 64, 78, 69. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,7 +68,7 @@ static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const ch
 static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
                          fp_err_t *err)
 {
-    char id[1024], q[256], who[1024];
+    char id[1024], q[256];
     fp_term_cell(a->id, strlen(a->id), CANCEL_TEXT_COLS, id, sizeof id);
     if (queue == NULL)
         return fp_err_set(err, -ENOENT,
@@ -77,14 +77,40 @@ static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_can
                           id, a->queue != NULL ? "that queue" : "any queue of queues.names",
                           FP_JOB_LOOKUP_SCAN);
     fp_term_cell(queue, strlen(queue), 64, q, sizeof q);
-    if (c->result == FP_CANCEL_DEAD)
-        return fp_err_set(err, -ENOENT, "job %s is already dead in queue %s (dead entry %s); "
-                          "nothing cancelled", id, q, c->dead_id.s);
+    return fp_err_set(err, -ENOENT, "job %s is already dead in queue %s (dead entry %s); "
+                      "nothing cancelled", id, q, c->dead_id.s);
+}
+
+/* Within how many seconds (rounded up) the daemon holding a running job acts
+ * on its mark: one claim-renewal interval (visibility_timeout / 3), then the
+ * kill grace for a child that does not stop on the cancel line. */
+static long long requested_within_s(const fp_config_t *cfg)
+{
+    int64_t ms = cfg->recovery.visibility_timeout_ms / 3 + cfg->pool.kill_grace_ms;
+    return (long long)((ms + 999) / 1000);
+}
+
+static int print_requested_json(const fp_job_args_t *a, const fp_config_t *cfg,
+                                const char *queue, const fp_cancel_reply_t *c, fp_err_t *err)
+{
+    cJSON *doc = cJSON_CreateObject();
+    bool ok = doc != NULL && cJSON_AddStringToObject(doc, "id", a->id) != NULL &&
+              cJSON_AddStringToObject(doc, "queue", queue) != NULL &&
+              cJSON_AddBoolToObject(doc, "cancelled", 0) != NULL &&
+              cJSON_AddBoolToObject(doc, "requested", 1) != NULL &&
+              cJSON_AddStringToObject(doc, "was", "running") != NULL &&
+              fp_cli_json_add(doc, "entry_id", fp_field_json_text(&c->entry_id)) &&
+              fp_cli_json_add(doc, "consumer", fp_field_json_text(&c->consumer)) &&
+              cJSON_AddNumberToObject(doc, "within_s", (double)requested_within_s(cfg)) != NULL;
+    return fp_cli_print_json_line(doc, ok, err);
+}
+
+static void print_requested(const fp_config_t *cfg, const fp_cancel_reply_t *c)
+{
+    char who[1024];
     fp_term_cell(c->consumer.s, c->consumer.len, CANCEL_TEXT_COLS, who, sizeof who);
-    return fp_err_set(err, -EBUSY,
-                      "job %s is running in queue %s on daemon %s (or held there to run next): "
-                      "cancelling a running job is not supported yet; it was left running",
-                      id, q, who);
+    printf("cancel requested; the daemon holding it (%s) stops it within ~%lld s\n", who,
+           requested_within_s(cfg));
 }
 
 static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel_reply_t *c,
@@ -110,7 +136,11 @@ int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
     if (rc < 0)
         return rc;
     rc = cancel_redis(cfg, &a, &queue, &c, err);
-    if (rc == 0 && c.result != FP_CANCEL_DONE)
+    if (rc == 0 && c.result == FP_CANCEL_RUNNING && a.json)
+        rc = print_requested_json(&a, cfg, queue, &c, err);
+    else if (rc == 0 && c.result == FP_CANCEL_RUNNING)
+        print_requested(cfg, &c);
+    else if (rc == 0 && c.result != FP_CANCEL_DONE)
         rc = not_cancelled(&a, queue, &c, err);
     else if (rc == 0 && a.json)
         rc = print_json(&a, queue, &c, err);

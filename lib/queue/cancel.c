@@ -4,6 +4,13 @@
  * exactly where `forkpool job` would show it, and nothing can move it (the
  * delayed mover, a daemon's read) between the finding and the removal.
  *
+ * A running job (pending to a daemon) is marked instead: its entry id goes
+ * into the queue's cancel hash (P:{Q}:cancel, entry id -> requested-at ms,
+ * the same hash tag), whose lifetime is bounded (FP_CANCEL_MARK_TTL_MS after
+ * the last mark) so a mark no daemon ever takes (its job settled meanwhile)
+ * does not stay. The daemon holding the entry finds the mark on its next
+ * claim renewal (renew.c), deletes it and stops the job.
+ *
  * For a ready or delayed job it XADDs the dead entry first, then removes the
  * job and releases its unique key (as the outcome kind x does): a script
  * stopped half-way by an error leaves the job twice, never lost. */
@@ -26,17 +33,22 @@ static const char tail[] =
     "local found = lookup()\n"
     "if not found then return false end\n"
     "local state = found[1]\n"
-    "if state == 'running' then return {'running', found[2], found[4][1]} end\n"
     "if state == 'dead' then return {'dead', found[2]} end\n"
     "local jobs, delayed, dead = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local t = redis.call('TIME')\n"
+    "local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "if state == 'running' then\n"
+    "  local marks = string.sub(jobs, 1, -5) .. 'cancel'\n"
+    "  redis.call('HSET', marks, found[2], now)\n"
+    "  redis.call('PEXPIRE', marks, " FP_CANCEL_MARK_TTL_MS ")\n"
+    "  return {'running', found[2], found[4][1]}\n"
+    "end\n"
     "local payload = found[3]\n"
     "local attempts = 0\n"
     "if payload then\n"
     "  local ok, j = pcall(cjson.decode, payload)\n"
     "  if ok and type(j) == 'table' and type(j.attempt) == 'number' then attempts = j.attempt end\n"
     "end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
     "local fields = {'error', '" FP_CANCEL_ERROR "', 'attempts', string.format('%.0f', attempts),\n"
     "                'failed_at', now, 'consumer', ARGV[4]}\n"
     "if payload then table.insert(fields, 1, 'job'); table.insert(fields, 2, payload) end\n"

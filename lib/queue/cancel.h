@@ -15,6 +15,10 @@
 /* The error field of a cancelled job's dead entry, and its consumer field
  * (no daemon wrote it). */
 #define FP_CANCEL_ERROR "cancelled"
+/* How long the cancel hash lives after its last mark (a day, as text for
+ * the script): long past any renewal round, bounded for marks no daemon
+ * takes. */
+#define FP_CANCEL_MARK_TTL_MS "86400000"
 #define FP_CANCEL_CONSUMER "forkpool cancel"
 
 /* KEYS: jobs stream, delayed zset, dead stream (as the lookup). ARGV: group,
@@ -27,7 +31,7 @@ char *fp_cancel_script_new(void);
 typedef enum fp_cancel_result_e {
     FP_CANCEL_NOT_FOUND = 0,
     FP_CANCEL_DONE,    /* was ready or delayed: removed, now in the dead stream */
-    FP_CANCEL_RUNNING, /* delivered to a daemon: left untouched */
+    FP_CANCEL_RUNNING, /* delivered to a daemon: marked in the cancel hash */
     FP_CANCEL_DEAD,    /* already in the dead stream: left untouched */
 } fp_cancel_result_t;
 

@@ -3,7 +3,7 @@
  * id) and a delayed job are removed and written to the dead stream with the
  * error "cancelled" and never run (a --burst daemon afterwards runs only the
  * other job); a unique job's key is released by the cancel; a running job
- * is left running (exit 1, not supported yet); a dead or unknown job is exit
+ * is marked for its daemon (exit 0); a dead or unknown job is exit
  * 1, --json's document, bad arguments 64 and Redis down 69. Waits are
  * conditions, never durations. */
 #include <setjmp.h>
@@ -161,18 +161,32 @@ static void test_unique_key_released(void **state)
     fp_th_result_free(&r);
 }
 
-static void test_running_is_left_running(void **state)
+/* A running job is marked in the queue's cancel hash (entry id -> when);
+ * the daemon holding it acts on the mark. */
+static void test_running_is_marked(void **state)
 {
     fp_td_t *td = *state;
+    char entry[64];
     fp_td_config(td, NULL, NULL);
     enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
+    newest_entry_id(td, entry, sizeof entry);
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, 1);
-    expect_refused(td, "slow-1", NULL, 1,
-                   "job slow-1 is running in queue default on daemon test-consumer (or held "
-                   "there to run next): cancelling a running job is not supported yet");
-    assert_int_equal(fp_td_pending(td), 1);
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    fp_th_result_t r = cancel(td, "--json", "slow-1", NULL);
+    if (r.status != 0)
+        fail_msg("cancel slow-1: exit %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.out, "\"cancelled\":false"));
+    assert_non_null(strstr(r.out, "\"requested\":true"));
+    assert_non_null(strstr(r.out, entry));
+    fp_th_result_free(&r);
+    redisReply *h = fp_th_redis_cmd(&td->redis, "HEXISTS fp:{default}:cancel %s", entry);
+    assert_non_null(h);
+    assert_int_equal(h->integer, 1);
+    freeReplyObject(h);
+    h = fp_th_redis_cmd(&td->redis, "PTTL fp:{default}:cancel");
+    assert_non_null(h);
+    assert_true(h->integer > 0); /* a bounded lifetime */
+    freeReplyObject(h);
 }
 
 static void test_unknown_bad_args_redis_down(void **state)
@@ -204,8 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready_never_runs, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_delayed_and_json, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unique_key_released, fp_td_setup, fp_td_teardown),
-        cmocka_unit_test_setup_teardown(test_running_is_left_running, fp_td_setup,
-                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_running_is_marked, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
                                         fp_td_teardown),
     };
