@@ -2,7 +2,9 @@
  * count of jobs held (see held.h). Pure data: no I/O, no clock. */
 #include "dispatch/held.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 fp_held_t *fp_held_new(fp_held_table_t *table)
 {
@@ -57,6 +59,36 @@ static fp_held_t *fifo_pop(fp_held_t **head, fp_held_t **tail)
     return held;
 }
 
+/* Takes held out of the list wherever it is; false when not in it. */
+static bool fifo_remove(fp_held_t **head, fp_held_t **tail, fp_held_t *held)
+{
+    fp_held_t **link = head, *prev = NULL;
+    while (*link != NULL && *link != held) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (*link == NULL)
+        return false;
+    *link = held->next;
+    if (*tail == held)
+        *tail = prev;
+    held->next = NULL;
+    return true;
+}
+
+fp_held_t *fp_held_list_find(fp_held_t *head, uint32_t queue, const char *entry_id)
+{
+    for (fp_held_t *held = head; held != NULL; held = held->next)
+        if (held->queue == queue && held->entry_id != NULL && strcmp(held->entry_id, entry_id) == 0)
+            return held;
+    return NULL;
+}
+
+void fp_held_wait_remove(fp_held_table_t *table, fp_held_t *held)
+{
+    (void)fifo_remove(&table->wait_head, &table->wait_tail, held);
+}
+
 void fp_held_wait_push(fp_held_table_t *table, fp_held_t *held)
 {
     fifo_push(&table->wait_head, &table->wait_tail, held);
@@ -104,18 +136,8 @@ fp_held_t *fp_held_slot_find(const fp_slot_t *slot, uint64_t seq, bool anywhere)
 
 void fp_held_slot_remove(fp_slot_t *slot, fp_held_t *held)
 {
-    fp_held_t **link = &slot->job, *prev = NULL;
-    while (*link != NULL && *link != held) {
-        prev = *link;
-        link = &(*link)->next;
-    }
-    if (*link == NULL)
-        return;
-    *link = held->next;
-    if (slot->job_tail == held)
-        slot->job_tail = prev;
-    held->next = NULL;
-    slot->depth--;
+    if (fifo_remove(&slot->job, &slot->job_tail, held))
+        slot->depth--;
 }
 
 fp_held_t *fp_held_slot_next_deadline(const fp_slot_t *slot)

@@ -26,6 +26,7 @@ typedef struct fp_held_s {
     int64_t started_unix_ms; /* wall clock, for the ledger */
     int64_t deadline_ms;     /* monotonic; 0 while it waits (not started) */
     bool timed_out;          /* its deadline passed while it ran: its child is being killed */
+    bool cancelled;          /* `forkpool cancel` asked: its deadline is now + kill_grace */
     pid_t pid;               /* the child running it */
 } fp_held_t;
 
@@ -53,6 +54,13 @@ void fp_held_wait_push(fp_held_table_t *table, fp_held_t *held);
 void fp_held_wait_push_front(fp_held_table_t *table, fp_held_t *held);
 
 fp_held_t *fp_held_wait_pop(fp_held_table_t *table);
+
+/* Takes a job out of the waiting list, wherever it is (a cancelled one). */
+void fp_held_wait_remove(fp_held_table_t *table, fp_held_t *held);
+
+/* The job of that queue and stream entry in the list from head (the
+ * waiting list, or a child's), NULL if none. */
+fp_held_t *fp_held_list_find(fp_held_t *head, uint32_t queue, const char *entry_id);
 
 /* The jobs sent to one child, oldest first. Those started (deadline_ms set)
  * come first: a child of concurrency 1 runs its head, one that runs jobs

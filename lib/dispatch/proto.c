@@ -56,6 +56,13 @@ int fp_proto_encode_stop(fp_buf_t *out)
     return append_str(out, "{\"op\":\"" FP_OP_STOP "\"}\n");
 }
 
+int fp_proto_encode_cancel(fp_buf_t *out, uint64_t seq)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "{\"op\":\"" FP_OP_CANCEL "\",\"seq\":%" PRIu64 "}\n", seq);
+    return fp_buf_append(out, line, (size_t)n) < 0 ? -ENOMEM : 0;
+}
+
 int fp_proto_encode_job(fp_buf_t *out, uint64_t seq, int64_t attempt, const char *job_json,
                         size_t job_len)
 {
@@ -115,6 +122,7 @@ static const struct {
     {FP_OP_JOB, FP_MSG_JOB},
     {FP_OP_DONE, FP_MSG_DONE},
     {FP_OP_STOP, FP_MSG_STOP},
+    {FP_OP_CANCEL, FP_MSG_CANCEL},
 };
 
 /* A JSON number that is a whole number within [min, max]. */
@@ -166,6 +174,15 @@ static int decode_done(const cJSON *obj, fp_msg_t *out, fp_err_t *err)
     return out->error != NULL ? 0 : fp_err_set(err, -ENOMEM, "out of memory");
 }
 
+static int decode_cancel(const cJSON *obj, fp_msg_t *out, fp_err_t *err)
+{
+    int64_t seq = 0;
+    if (get_int(obj, "seq", true, 0, INT64_C(1) << 53, &seq, err) < 0)
+        return FP_EPROTO;
+    out->seq = (uint64_t)seq;
+    return 0;
+}
+
 static int decode_job(cJSON *obj, fp_msg_t *out, fp_err_t *err)
 {
     int64_t seq = 0;
@@ -207,6 +224,7 @@ static int decode_object(cJSON *obj, fp_msg_t *out, fp_err_t *err)
     case FP_MSG_JOB: return decode_job(obj, out, err);
     case FP_MSG_DONE: return decode_done(obj, out, err);
     case FP_MSG_STOP: return 0;
+    case FP_MSG_CANCEL: return decode_cancel(obj, out, err);
     }
     return FP_EPROTO;
 }

@@ -7,6 +7,8 @@
  *   child → supervisor            {"op":"done","seq":7,"ok":true,"result":...,"rss_kb":5120}
  *                                 {"op":"done","seq":7,"ok":false,"error":"...","retry":true,"rss_kb":5120}
  *   supervisor → child            {"op":"stop"}   finish the current job, exit 0
+ *   supervisor → child            {"op":"cancel","seq":7}   stop job 7 if it can (a
+ *                                 cancelled job); its TERM follows after pool.kill_grace
  * A line longer than the framer's limit is an error for that line only: the
  * reader discards up to the next newline and carries on. Unknown members are
  * ignored, so either side may add fields later. */
@@ -24,20 +26,21 @@
 #define FP_OP_JOB "job"
 #define FP_OP_DONE "done"
 #define FP_OP_STOP "stop"
+#define FP_OP_CANCEL "cancel"
 
 /* The most jobs one child may announce it runs at once ("concurrency" in
  * "ready"): enough for an event loop of sleeping jobs, small enough that a
  * typo (1e6) cannot make the supervisor pull a million jobs for one child. */
 #define FP_PROTO_CONCURRENCY_MAX 1024
 
-typedef enum fp_op_e { FP_MSG_READY, FP_MSG_JOB, FP_MSG_DONE, FP_MSG_STOP } fp_op_t;
+typedef enum fp_op_e { FP_MSG_READY, FP_MSG_JOB, FP_MSG_DONE, FP_MSG_STOP, FP_MSG_CANCEL } fp_op_t;
 
 /* A decoded message. Pointers are owned by the message (fp_msg_clear). */
 typedef struct fp_msg_s {
     fp_op_t op;
     int64_t pid;          /* ready */
     int64_t concurrency;  /* ready: jobs it runs at once, 1 when not said */
-    uint64_t seq;         /* job, done */
+    uint64_t seq;         /* job, done, cancel */
     int64_t attempt;      /* job */
     void *job;            /* job: the job object as cJSON * */
     bool ok;              /* done */
@@ -63,6 +66,7 @@ int fp_proto_encode_job(fp_buf_t *out, uint64_t seq, int64_t attempt, const char
 int fp_proto_encode_done(fp_buf_t *out, uint64_t seq, bool ok, const char *result_json,
                          const char *error, bool retry, int64_t rss_kb);
 int fp_proto_encode_stop(fp_buf_t *out);
+int fp_proto_encode_cancel(fp_buf_t *out, uint64_t seq);
 
 /* The bounded line reader. Feed it bytes as they arrive; it calls line_cb
  * for every complete line (without "\n"), and for a line longer than

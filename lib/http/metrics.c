@@ -29,7 +29,8 @@
 #define MAX_LABEL_SETS (1u << 20)
 
 static const char *const outcome_names[FP_OUTCOME_COUNT] = {"ok",      "failed",  "retried",
-                                                            "dead",    "timeout", "crashed"};
+                                                            "dead",    "timeout", "crashed",
+                                                            "cancelled"};
 static const char *const restart_names[FP_RESTART_COUNT] = {
     "crash", "timeout", "max_jobs", "max_memory", "init_failed", "reload"};
 static const char *const child_names[FP_MCHILD_COUNT] = {"starting", "idle", "busy", "stopping"};

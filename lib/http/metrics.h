@@ -43,6 +43,7 @@ typedef enum fp_metrics_outcome_e {
     FP_OUTCOME_DEAD,
     FP_OUTCOME_TIMEOUT,
     FP_OUTCOME_CRASHED,
+    FP_OUTCOME_CANCELLED, /* `forkpool cancel` stopped it: dead, never retried */
     FP_OUTCOME_COUNT
 } fp_metrics_outcome_t;
 

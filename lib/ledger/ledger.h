@@ -17,7 +17,7 @@
 #include "base/err.h"
 
 /* The outcomes a row may carry (SPEC), as stored in the outcome column. */
-#define FP_LEDGER_OUTCOMES "ok", "failed", "retried", "dead", "timeout", "crashed"
+#define FP_LEDGER_OUTCOMES "ok", "failed", "retried", "dead", "timeout", "crashed", "cancelled"
 
 /* Rows per transaction at most: bounds how long the writer holds the fork lock
  * (a respawn waits for it) and the SQLite write lock. */

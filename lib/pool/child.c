@@ -222,6 +222,11 @@ static void on_line(void *ctx, const char *line, size_t len, int status)
     case FP_MSG_STOP:
         c->stop = true;
         break;
+    case FP_MSG_CANCEL:
+        /* A C handler cannot be interrupted: the job it was for has ended
+         * by the time this line is read, or the supervisor's TERM after
+         * pool.kill_grace ends it. */
+        break;
     case FP_MSG_READY:
     case FP_MSG_DONE:
         fp_log_warn(c->component, "ignored \"%s\", which only a child sends",

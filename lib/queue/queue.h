@@ -51,6 +51,9 @@ typedef struct fp_queue_events_s {
     void (*on_jobs)(void *ctx, fp_pulled_t *jobs, size_t n);
     /* The queue became usable (connected, groups exist) or stopped being so. */
     void (*on_ready)(void *ctx, bool ready);
+    /* `forkpool cancel` marked this held entry (queue index, entry id): seen
+     * by the claim renewal, once per mark. */
+    void (*on_cancel)(void *ctx, uint32_t queue, const char *entry_id);
 } fp_queue_events_t;
 
 /* names: the queues to consume, in strict priority order (borrowed until

@@ -70,7 +70,7 @@ typedef struct fp_retry_mark_s {
 /* One consumed queue. */
 typedef struct fp_qstate_s {
     const char *name;
-    char *jobs_key, *dead_key, *delayed_key;
+    char *jobs_key, *dead_key, *delayed_key, *cancel_key;
     fp_batch_t *head, *tail; /* outcomes in order; only the tail takes more */
     bool history;            /* this consumer's pending entries still to re-read */
     char cursor[48];         /* last id seen by the history read */

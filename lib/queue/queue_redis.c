@@ -150,6 +150,7 @@ static void queue_free(fp_queue_t *q)
         free(qs->jobs_key);
         free(qs->dead_key);
         free(qs->delayed_key);
+        free(qs->cancel_key);
         for (size_t k = 0; k < qs->marks_n; k++)
             free(qs->marks[k].member);
         free(qs->marks);
@@ -222,7 +223,9 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
         qs->jobs_key = fp_queue_key(cfg->redis.prefix, names[i], "jobs");
         qs->dead_key = fp_queue_key(cfg->redis.prefix, names[i], "dead");
         qs->delayed_key = fp_queue_key(cfg->redis.prefix, names[i], "delayed");
-        if (qs->jobs_key == NULL || qs->dead_key == NULL || qs->delayed_key == NULL)
+        qs->cancel_key = fp_queue_key(cfg->redis.prefix, names[i], "cancel");
+        if (qs->jobs_key == NULL || qs->dead_key == NULL || qs->delayed_key == NULL ||
+            qs->cancel_key == NULL)
             goto oom;
         /* Whatever a predecessor under this name left pending is one more
          * delivery: to this process. */

@@ -136,10 +136,13 @@ const char fp_script_outcomes_pull[] =
  * deleted from the stream it drops the pending record, after which nothing
  * tells the daemon the job's outcome must still land. Each id is looked up
  * first; only those pending to this consumer and still in the stream are
- * renewed (one XCLAIM ... JUSTID). */
+ * renewed (one XCLAIM ... JUSTID). The renewed ids `forkpool cancel` marked
+ * in the cancel hash (KEYS[2], cancel.c) come back as a fourth list and
+ * their marks are deleted: the holder acts on them, once. */
 const char fp_script_renew[] =
-    "local jobs, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
-    "local keep, deleted, taken = {}, {}, {}\n"
+    "local jobs, marks, group, me = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"
+    "local keep, deleted, taken, cancel = {}, {}, {}, {}\n"
+    "local marked = redis.call('EXISTS', marks) == 1\n"
     "for i = 3, #ARGV do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n"
@@ -149,6 +152,7 @@ const char fp_script_renew[] =
     "    deleted[#deleted + 1] = id\n"
     "  else\n"
     "    keep[#keep + 1] = id\n"
+    "    if marked and redis.call('HDEL', marks, id) == 1 then cancel[#cancel + 1] = id end\n"
     "  end\n"
     "end\n"
     "local n = #keep\n"
@@ -156,7 +160,7 @@ const char fp_script_renew[] =
     "  keep[n + 1] = 'JUSTID'\n"
     "  redis.call('XCLAIM', jobs, group, me, 0, unpack(keep))\n"
     "end\n"
-    "return {n, deleted, taken}\n";
+    "return {n, deleted, taken, cancel}\n";
 
 /* XINFO GROUPS comes back as a flat name/value list per group (RESP2). An
  * exclusive XRANGE from last-delivered-id tells whether anything is still to

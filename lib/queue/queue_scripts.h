@@ -43,14 +43,16 @@ extern const char fp_script_outcomes[];
  * call before the read, as in the outcome script. */
 extern const char fp_script_outcomes_pull[];
 
-/* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
+/* Claim renewal. KEYS: jobs stream, cancel hash. ARGV: group, consumer, ids... Renews
  * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
  * still exists, and only those. Returns {renewed, {deleted ids...},
  * {{id, holder}...}}: deleted ids are still pending to `consumer` but gone
  * from the stream (left pending, not renewed); the last list holds the ids
- * pending to another consumer, or to none (holder ''). */
+ * pending to another consumer, or to none (holder ''). KEYS[2]: the queue's
+ * cancel hash; a fourth list holds the renewed ids marked there (their
+ * marks deleted). */
 extern const char fp_script_renew[];
-#define FP_SCRIPT_RENEW_KEYS 1
+#define FP_SCRIPT_RENEW_KEYS 2
 
 /* KEYS: jobs stream, delayed set. ARGV: group, then delayed members to look
  * for (the retries a --burst run scheduled). Returns {pending, ready,

@@ -282,8 +282,11 @@ static void settle_dead_child_jobs(fp_supervisor_t *sup, fp_slot_t *slot, const 
     while ((held = fp_held_slot_pop_running(slot)) != NULL) {
         char why[224];
         dead_job_reason(sup, slot, held, how, why, sizeof why);
-        fp_sup_job_failed(sup, held, why, true,
-                          held->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
+        if (held->cancelled)
+            fp_sup_job_cancelled(sup, held); /* stopped by the cancel's TERM */
+        else
+            fp_sup_job_failed(sup, held, why, true,
+                              held->timed_out ? FP_OUTCOME_TIMEOUT : FP_OUTCOME_CRASHED);
         fp_held_release(&sup->held, held);
     }
     fp_sup_requeue_queued(sup, slot);

@@ -65,9 +65,11 @@ static void on_job_timer(uv_timer_t *timer)
     const fp_held_t *held = slot->job;
     while (held != NULL && !held->timed_out)
         held = held->next;
-    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) timed out%s; sending SIGTERM",
+    fp_log_warn(LOG, "job %s (%s) on child %d (pid %d) %s%s; sending SIGTERM",
                 held != NULL ? fp_held_name(held) : "?", held != NULL ? held->job.type : "?", slot->id,
-                (int)slot->pid, expired > 1 ? " with others beside it" : "");
+                (int)slot->pid,
+                held != NULL && held->cancelled ? "was cancelled and still runs" : "timed out",
+                expired > 1 ? " with others beside it" : "");
     slot->timed_out = true;
     fp_sup_signal_child(slot, SIGTERM);
     uv_timer_start(timer, on_job_timer, (uint64_t)sup->cfg->pool.kill_grace_ms, 0);
@@ -108,7 +110,17 @@ static void start_job(fp_supervisor_t *sup, fp_held_t *held)
                            held->started_unix_ms);
     int64_t timeout = held->job.timeout_ms > 0 ? held->job.timeout_ms : sup->cfg->pool.job_timeout_ms;
     held->deadline_ms = held->started_at_ms + timeout;
+    if (held->cancelled) /* cancelled while queued in its child */
+        held->deadline_ms = held->started_at_ms + sup->cfg->pool.kill_grace_ms;
     fp_queue_started(sup->redis.queue, held->queue, &held->job); /* "until": "start" */
+}
+
+void fp_sup_cancel_deadline(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
+{
+    int64_t by = fp_os_now_ms() + sup->cfg->pool.kill_grace_ms;
+    if (held->deadline_ms > by)
+        held->deadline_ms = by;
+    arm_deadline(slot);
 }
 
 static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/os.h"
 #include "dispatch/retry.h"
+#include "queue/cancel.h"
 
 #define LOG "supervisor"
 #define LEDGER_POLL_MS 50
@@ -58,7 +59,9 @@ static void count_outcome(fp_supervisor_t *sup, const fp_held_t *held, fp_metric
 
 void fp_sup_job_answered(fp_supervisor_t *sup, fp_held_t *held, const fp_msg_t *msg)
 {
-    if (msg->ok) {
+    if (!msg->ok && held->cancelled) { /* how a cancel the child acted on ends */
+        fp_sup_job_cancelled(sup, held);
+    } else if (msg->ok) {
         fp_queue_ack(sup->redis.queue, held->queue, held->entry_id);
         count_outcome(sup, held, FP_OUTCOME_OK, NULL);
         sup->counters.jobs_ok++;
@@ -90,6 +93,11 @@ static void job_dead_as(fp_supervisor_t *sup, fp_held_t *held, const char *why,
 void fp_sup_job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why)
 {
     job_dead_as(sup, held, why, FP_OUTCOME_DEAD);
+}
+
+void fp_sup_job_cancelled(fp_supervisor_t *sup, fp_held_t *held)
+{
+    job_dead_as(sup, held, FP_CANCEL_ERROR, FP_OUTCOME_CANCELLED);
 }
 
 /* A failed attempt: back to the delayed set after the back-off while

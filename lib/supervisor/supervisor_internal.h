@@ -249,6 +249,14 @@ cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
 /* A child answered the job it ran: acknowledged, or a failed attempt. */
 void fp_sup_job_answered(fp_supervisor_t *sup, fp_held_t *held, const fp_msg_t *msg);
 void fp_sup_job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why);
+/* A job `forkpool cancel` stopped (or a cancelled job's failed answer): to
+ * dead with the error "cancelled", never retried, outcome cancelled. */
+void fp_sup_job_cancelled(fp_supervisor_t *sup, fp_held_t *held);
+/* The queue's on_cancel (cancel.c). */
+void fp_sup_on_cancel(void *ctx, uint32_t queue, const char *entry_id);
+/* Sets a started job's deadline to now + kill_grace (or keeps an earlier
+ * one) and re-arms its child's timer (dispatch.c). */
+void fp_sup_cancel_deadline(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held);
 void fp_sup_job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable,
                        fp_metrics_outcome_t kind);
 int fp_sup_start_ledger(fp_supervisor_t *sup, fp_err_t *err);

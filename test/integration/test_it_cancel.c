@@ -3,7 +3,8 @@
  * id) and a delayed job are removed and written to the dead stream with the
  * error "cancelled" and never run (a --burst daemon afterwards runs only the
  * other job); a unique job's key is released by the cancel; a running job
- * is marked for its daemon (exit 0); a dead or unknown job is exit
+ * is marked for its daemon, which stops it and settles it as cancelled (a
+ * native sleep job); a dead or unknown job is exit
  * 1, --json's document, bad arguments 64 and Redis down 69. Waits are
  * conditions, never durations. */
 #include <setjmp.h>
@@ -161,32 +162,91 @@ static void test_unique_key_released(void **state)
     fp_th_result_free(&r);
 }
 
-/* A running job is marked in the queue's cancel hash (entry id -> when);
- * the daemon holding it acts on the mark. */
-static void test_running_is_marked(void **state)
+/* The config for running jobs: a renewal every second (the daemon sees a
+ * cancel mark then), a short kill grace, a ledger at ledger, and retries far
+ * ahead (a retried job would show in the delayed set). */
+static void running_config(fp_td_t *td, const char *grace, char *ledger, size_t cap)
 {
-    fp_td_t *td = *state;
-    char entry[64];
-    fp_td_config(td, NULL, NULL);
-    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
-    newest_entry_id(td, entry, sizeof entry);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
-    fp_th_result_t r = cancel(td, "--json", "slow-1", NULL);
+    char extra[4096];
+    snprintf(ledger, cap, "%s/ledger.db", td->dir);
+    snprintf(extra, sizeof extra,
+             "[pool]\nkill_grace = \"%s\"\n"
+             "[recovery]\nvisibility_timeout = \"3s\"\n[ledger]\npath = \"%s\"\n"
+             "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\njitter = false\n",
+             grace, ledger);
+    fp_td_config(td, NULL, extra);
+}
+
+static bool ledger_has_cancelled(fp_td_t *td, void *arg)
+{
+    (void)td;
+    return fp_td_sql_at(arg, "SELECT count(*) FROM jobs WHERE outcome = 'cancelled'") > 0;
+}
+
+static bool ledger_has_row(fp_td_t *td, void *arg)
+{
+    (void)td;
+    return fp_td_sql_at(arg, "SELECT count(*) FROM jobs") > 0;
+}
+
+/* Cancels a running job (--json) and asserts it was requested (the mark in
+ * the queue's cancel hash, entry id -> when, with a bounded lifetime). */
+static void expect_requested(fp_td_t *td, const char *id, const char *entry)
+{
+    fp_th_result_t r = cancel(td, "--json", id, NULL);
     if (r.status != 0)
-        fail_msg("cancel slow-1: exit %d: %s", r.status, r.err);
+        fail_msg("cancel %s: exit %d: %s", id, r.status, r.err);
     assert_non_null(strstr(r.out, "\"cancelled\":false"));
     assert_non_null(strstr(r.out, "\"requested\":true"));
     assert_non_null(strstr(r.out, entry));
     fp_th_result_free(&r);
-    redisReply *h = fp_th_redis_cmd(&td->redis, "HEXISTS fp:{default}:cancel %s", entry);
+    redisReply *h = fp_th_redis_cmd(&td->redis, "PTTL fp:{default}:cancel");
     assert_non_null(h);
-    assert_int_equal(h->integer, 1);
+    assert_true(h->integer > 0 || h->integer == -2); /* bounded, or already taken */
     freeReplyObject(h);
-    h = fp_th_redis_cmd(&td->redis, "PTTL fp:{default}:cancel");
-    assert_non_null(h);
-    assert_true(h->integer > 0); /* a bounded lifetime */
-    freeReplyObject(h);
+}
+
+/* A running native sleep job: the daemon sees the mark, the child (which
+ * cannot interrupt a C handler) is stopped after the grace, and the job is
+ * dead with the error cancelled, not retried, its ledger row cancelled. */
+static void test_running_native_cancelled(void **state)
+{
+    fp_td_t *td = *state;
+    char entry[64], ledger[512];
+    running_config(td, "200ms", ledger, sizeof ledger);
+    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+    expect_requested(td, "slow-1", entry);
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    assert_true(fp_td_dead_has(td, "job", "\"id\":\"slow-1\""));
+    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0); /* not retried */
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs"), 1);
+    assert_int_equal(key_exists(td, "fp:{default}:cancel"), 0); /* the mark was taken */
+}
+
+/* A native job the cancel cannot interrupt, which ends well within the
+ * grace: its "done" comes before the cancel took effect, and wins. */
+static void test_done_before_cancel_wins(void **state)
+{
+    fp_td_t *td = *state;
+    char entry[64], ledger[512];
+    running_config(td, "1h", ledger, sizeof ledger);
+    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":4000},\"id\":\"quick\"}");
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+    expect_requested(td, "quick", entry);
+    fp_td_wait_until(td, fp_td_log_has, "job quick on child", 20000, "the daemon acting on it");
+    fp_td_wait_until(td, fp_td_drained, NULL, 20000, "the job settled");
+    fp_td_wait_until(td, ledger_has_row, ledger, 20000, "the job's ledger row");
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE outcome = 'ok'"), 1);
 }
 
 static void test_unknown_bad_args_redis_down(void **state)
@@ -218,7 +278,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready_never_runs, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_delayed_and_json, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unique_key_released, fp_td_setup, fp_td_teardown),
-        cmocka_unit_test_setup_teardown(test_running_is_marked, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_running_native_cancelled, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_done_before_cancel_wins, fp_td_setup,
+                                        fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
                                         fp_td_teardown),
     };

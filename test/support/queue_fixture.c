@@ -148,7 +148,7 @@ void fp_tq_node_init(fp_tq_node_t *d, uv_loop_t *loop, const char *name, const c
 
 void fp_tq_node_open(fp_tq_node_t *d, const char *const *queues, size_t n)
 {
-    static const fp_queue_events_t events = {node_on_jobs, node_on_ready};
+    static const fp_queue_events_t events = {node_on_jobs, node_on_ready, NULL};
     assert_null(d->q);
     assert_true(n >= 1 && n <= sizeof d->names / sizeof d->names[0]);
     for (size_t i = 0; i < n; i++)

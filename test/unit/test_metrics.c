@@ -284,6 +284,7 @@ static const char golden[] =
     "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"dead\"} 1\n"
     "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"timeout\"} 1\n"
     "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"crashed\"} 0\n"
+    "forkpool_jobs_total{queue=\"default\",type=\"noop\",outcome=\"cancelled\"} 0\n"
     "# HELP forkpool_job_duration_seconds Time jobs ran in a child, by queue and type.\n"
     "# TYPE forkpool_job_duration_seconds histogram\n"
     "forkpool_job_duration_seconds_bucket{queue=\"default\",type=\"noop\",le=\"0.001\"} 1\n"

@@ -117,6 +117,25 @@ static void test_stop_and_unknown_members(void **state)
     fp_buf_free(&buf);
 }
 
+/* "cancel" names the job by its seq, which it needs. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    fp_buf_t buf = {0};
+    assert_int_equal(fp_proto_encode_cancel(&buf, 42), 0);
+    assert_string_equal(buf.data, "{\"op\":\"cancel\",\"seq\":42}\n");
+    fp_msg_t msg;
+    decode_ok(buf.data, &msg);
+    assert_int_equal(msg.op, FP_MSG_CANCEL);
+    assert_int_equal(msg.seq, 42);
+    fp_msg_clear(&msg);
+    fp_buf_free(&buf);
+    fp_err_t err;
+    fp_err_clear(&err);
+    assert_int_equal(fp_proto_decode("{\"op\":\"cancel\"}", 15, &msg, &err), FP_EPROTO);
+    assert_non_null(strstr(err.msg, "\"seq\""));
+}
+
 /* line must be refused (FP_EPROTO) with a reason containing want, and
  * leave nothing owned in the message. */
 static void expect_refused(const char *line, const char *want)
@@ -288,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_done_failure_escapes_error),
         cmocka_unit_test(test_done_failure_defaults),
         cmocka_unit_test(test_stop_and_unknown_members),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_malformed_lines_are_errors),
         cmocka_unit_test(test_non_json_numbers_name_the_spot),
         cmocka_unit_test(test_huge_numbers_are_errors),
