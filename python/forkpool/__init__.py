@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import NotReplicated
 from .task import Task, task
-from .worker import Permanent, handler, run
+from .worker import Cancelled, Permanent, handler, run
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Client", "Task", "task", "handler", "run", "Permanent", "NotReplicated"]
+__all__ = ["Client", "Task", "task", "handler", "run", "Permanent", "Cancelled", "NotReplicated"]
 
 
 def __getattr__(name: str) -> Any:

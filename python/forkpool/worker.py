@@ -42,12 +42,14 @@ import importlib
 import inspect
 import json
 import os
+import signal
+import socket
 import sys
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 from . import log as _log
 
-__all__ = ["handler", "run", "Permanent", "main"]
+__all__ = ["handler", "run", "Permanent", "Cancelled", "main"]
 
 # docs/protocol.md: "concurrency" in "ready" is a whole number 1..1024.
 CONCURRENCY_MAX = 1024
@@ -64,6 +66,69 @@ _loop: Optional[asyncio.AbstractEventLoop] = None
 
 class Permanent(Exception):
     """Raise from a handler to fail the job without a retry."""
+
+
+class Cancelled(BaseException):
+    """Raised in a sync handler (and an async one under concurrency 1) when
+    `forkpool cancel` stops its job: the daemon sends the SIGTERM that ends
+    a cancelled job after pool.kill_grace, and the worker's SIGTERM handler
+    raises this instead of dying when the daemon's "cancel" line for the
+    running job is waiting on the channel. A BaseException, like
+    asyncio.CancelledError, so that `except Exception` does not swallow it;
+    catch it to clean up. The job ends dead with the error "cancelled"
+    whatever the handler does, and the worker exits after its answer."""
+
+
+# The job the in-order loop runs (its seq), and the async task running it,
+# for the SIGTERM handler; and whether a cancel stopped it (the worker then
+# exits after answering: the daemon is ending it).
+_running: Dict[str, Any] = {"seq": None, "task": None, "cancelled": False}
+
+
+def _cancel_waiting(fd: int, seq: Optional[int]) -> bool:
+    """Whether the daemon's "cancel" line for job seq waits unread on the
+    channel (peeked, left there): the in-order loop reads no line while a
+    job runs."""
+    if seq is None:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            data = sock.recv(1 << 16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        return False
+    for line in data.split(b"\n"):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and msg.get("op") == "cancel" and msg.get("seq") == seq:
+            return True
+    return False
+
+
+def _install_cancel_on_term(fd: int) -> None:
+    """SIGTERM while a cancelled job runs (in order) stops that job: a sync
+    handler sees Cancelled, an async one asyncio.CancelledError. Any other
+    SIGTERM (a timeout, a shutdown) ends the process as before."""
+    def on_term(signum: int, frame: Any) -> None:
+        if _running["cancelled"] or not _cancel_waiting(fd, _running["seq"]):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        _running["cancelled"] = True
+        task = _running["task"]
+        if task is not None and _loop is not None:
+            _loop.call_soon_threadsafe(task.cancel)
+            return
+        raise Cancelled("the job was cancelled")
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _cancelled(seq: int) -> Dict[str, Any]:
+    """The answer for a job a cancel stopped: failed, never retried (the
+    daemon records it as cancelled)."""
+    return {"op": "done", "seq": seq, "ok": False, "error": "cancelled", "retry": False,
+            "rss_kb": _rss_kb()}
 
 
 def handler(name: str) -> Callable[[F], F]:
@@ -95,7 +160,12 @@ def _await(awaitable: Awaitable[Any]) -> Any:
     if _loop is None:
         _loop = asyncio.new_event_loop()
         asyncio.set_event_loop(_loop)
-    return _loop.run_until_complete(awaitable)
+    task = asyncio.ensure_future(awaitable, loop=_loop)
+    _running["task"] = task
+    try:
+        return _loop.run_until_complete(task)
+    finally:
+        _running["task"] = None
 
 
 def _close_loop() -> None:
@@ -138,6 +208,10 @@ def _answer(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
             if inspect.isawaitable(result):
                 result = _await(result)
             return _ok(seq, result)
+        except (Cancelled, asyncio.CancelledError):
+            if not _running["cancelled"]:
+                raise
+            return _cancelled(seq)
         except Exception as e:  # noqa: BLE001 - any failure is the job's outcome
             return _failed(seq, e)
 
@@ -187,13 +261,20 @@ def _concurrency(value: Union[int, str, None]) -> int:
 
 def _serve_in_order(fd: int) -> None:
     """One job at a time: the next line is the next job."""
+    _install_cancel_on_term(fd)
     with os.fdopen(fd, "rb", closefd=False) as channel:
         for line in channel:
             msg = json.loads(line)
             if msg.get("op") == "stop":
                 break
             if msg.get("op") == "job":
-                _send(fd, _answer(msg["seq"], msg.get("job", {})))
+                _running["seq"] = msg["seq"]
+                answer = _answer(msg["seq"], msg.get("job", {}))
+                _running["seq"] = None
+                _send(fd, answer)
+                if _running["cancelled"]:
+                    break  # the daemon is stopping this child: leave first
+            # "cancel" for a job already answered: nothing to stop.
 
 
 async def _serve_concurrently(fd: int, concurrency: int) -> None:
@@ -216,10 +297,15 @@ async def _serve_concurrently(fd: int, concurrency: int) -> None:
 
     slots = asyncio.Semaphore(concurrency)
     running: Set["asyncio.Task[None]"] = set()
+    by_seq: Dict[int, "asyncio.Task[None]"] = {}
 
     async def serve(seq: int, job: Dict[str, Any]) -> None:
-        async with slots:
-            _send(fd, await _answer_async(seq, job))
+        try:
+            async with slots:
+                answer = await _answered_or_cancelled(seq, job)
+        finally:
+            by_seq.pop(seq, None)
+        _send(fd, answer)
 
     loop.add_reader(fd, readable)
     try:
@@ -236,9 +322,41 @@ async def _serve_concurrently(fd: int, concurrency: int) -> None:
                 task = loop.create_task(serve(msg["seq"], msg.get("job", {})))
                 running.add(task)
                 task.add_done_callback(running.discard)
+                by_seq[msg["seq"]] = task
+            if msg.get("op") == "cancel":
+                _cancel_task(by_seq, msg.get("seq"))
         await asyncio.gather(*running, return_exceptions=True)
     finally:
         loop.remove_reader(fd)
+
+
+def _cancel_task(by_seq: Dict[int, "asyncio.Task[None]"], seq: Any) -> None:
+    """A "cancel" line: the job's task, if it still runs, is cancelled (its
+    handler sees asyncio.CancelledError at its next await) and marked so its
+    answer says so. A job already answered (or not this child's) is left."""
+    task = by_seq.get(seq) if isinstance(seq, int) else None
+    if task is not None and not task.done():
+        _cancel_requested.add(seq)
+        task.cancel()
+
+
+# The seqs a "cancel" line asked to stop (concurrent mode).
+_cancel_requested: Set[int] = set()
+
+
+async def _answered_or_cancelled(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
+    """The job's "done": its own, or the cancelled answer when a "cancel"
+    line stopped it. A cancel that comes from elsewhere (EOF) propagates.
+    A handler that swallows the CancelledError and returns anyway answers
+    for itself: its "done" came before the cancel took effect."""
+    try:
+        return await _answer_async(seq, job)
+    except asyncio.CancelledError:
+        if seq not in _cancel_requested:
+            raise
+        return _cancelled(seq)
+    finally:
+        _cancel_requested.discard(seq)
 
 
 def run(concurrency: Optional[int] = None) -> None:
