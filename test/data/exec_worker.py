@@ -141,4 +141,31 @@ def grandchild(args):
     hang()
 
 
+def _mark(args, what):
+    with open(args["marker"] + "." + what, "w") as f:
+        f.write(what)
+
+
+@handler("await_cancel")
+async def await_cancel(args):
+    """Waits to be cancelled; marks what it saw (asyncio.CancelledError)."""
+    import asyncio
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        _mark(args, "cancelled_error")
+        raise
+
+
+@handler("block_cancel")
+def block_cancel(args):
+    """Blocks to be cancelled; marks what it saw (forkpool.Cancelled)."""
+    from forkpool import Cancelled
+    try:
+        time.sleep(3600)
+    except Cancelled:
+        _mark(args, "cancelled")
+        raise
+
+
 run()

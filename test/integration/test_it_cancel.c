@@ -163,18 +163,25 @@ static void test_unique_key_released(void **state)
 }
 
 /* The config for running jobs: a renewal every second (the daemon sees a
- * cancel mark then), a short kill grace, a ledger at ledger, and retries far
- * ahead (a retried job would show in the delayed set). */
-static void running_config(fp_td_t *td, const char *grace, char *ledger, size_t cap)
+ * cancel mark then), the kill grace, pool_lines in [pool], a ledger at
+ * ledger, and retries far ahead (a retried job would show in the delayed
+ * set). */
+static void running_config_with(fp_td_t *td, const char *grace, const char *pool_lines,
+                                char *ledger, size_t cap)
 {
-    char extra[4096];
+    char extra[8192];
     snprintf(ledger, cap, "%s/ledger.db", td->dir);
     snprintf(extra, sizeof extra,
-             "[pool]\nkill_grace = \"%s\"\n"
+             "[pool]\nkill_grace = \"%s\"\n%s"
              "[recovery]\nvisibility_timeout = \"3s\"\n[ledger]\npath = \"%s\"\n"
              "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\njitter = false\n",
-             grace, ledger);
+             grace, pool_lines, ledger);
     fp_td_config(td, NULL, extra);
+}
+
+static void running_config(fp_td_t *td, const char *grace, char *ledger, size_t cap)
+{
+    running_config_with(td, grace, "", ledger, cap);
 }
 
 static bool ledger_has_cancelled(fp_td_t *td, void *arg)
@@ -230,6 +237,44 @@ static void test_running_native_cancelled(void **state)
     assert_int_equal(key_exists(td, "fp:{default}:cancel"), 0); /* the mark was taken */
 }
 
+/* A job of the Python exec worker (type, in order): the daemon's TERM after
+ * the grace, with the cancel line waiting, raises what the handler marks
+ * (marker.what); dead cancelled, not retried, ledger row cancelled. */
+static void python_job_cancelled(fp_td_t *td, const char *type, const char *what)
+{
+    char entry[64], ledger[512], pool[4600], command[4400], payload[1024];
+    fp_td_exec_worker_command(command, sizeof command, NULL);
+    snprintf(pool, sizeof pool, "runtime = \"exec\"\ncommand = %s\n", command);
+    running_config_with(td, "500ms", pool, ledger, sizeof ledger);
+    snprintf(payload, sizeof payload,
+             "{\"type\":\"%s\",\"args\":{\"marker\":\"%s/m\"},\"id\":\"py-1\"}", type, td->dir);
+    enqueue_payload(td, payload);
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+    expect_requested(td, "py-1", entry);
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
+    char marker[600];
+    snprintf(marker, sizeof marker, "%s/m.%s", td->dir, what);
+    fp_td_file_has_t seen = {marker, what};
+    fp_td_wait_until(td, fp_td_file_has, &seen, 20000, "the handler's marker");
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
+}
+
+static void test_python_async_cancelled(void **state)
+{
+    python_job_cancelled(*state, "await_cancel", "cancelled_error");
+}
+
+static void test_python_sync_cancelled(void **state)
+{
+    python_job_cancelled(*state, "block_cancel", "cancelled");
+}
+
 /* A native job the cancel cannot interrupt, which ends well within the
  * grace: its "done" comes before the cancel took effect, and wins. */
 static void test_done_before_cancel_wins(void **state)
@@ -282,6 +327,8 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_done_before_cancel_wins, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_python_async_cancelled, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_python_sync_cancelled, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
                                         fp_td_teardown),
     };
