@@ -237,6 +237,31 @@ static void test_running_native_cancelled(void **state)
     assert_int_equal(key_exists(td, "fp:{default}:cancel"), 0); /* the mark was taken */
 }
 
+/* A job the daemon holds but has not started (prefetched behind a long one
+ * on the only child) is settled cancelled without running; the long one
+ * runs on. */
+static void test_waiting_in_daemon_never_runs(void **state)
+{
+    fp_td_t *td = *state;
+    char entry[64], ledger[512];
+    running_config_with(td, "200ms", "children = 1\nprefetch = 1\n", ledger, sizeof ledger);
+    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"long\"}");
+    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"behind\"}");
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 2);
+    expect_requested(td, "behind", entry);
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    assert_true(fp_td_dead_has(td, "job", "\"id\":\"behind\""));
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE job_id = 'behind' AND "
+                                          "outcome = 'cancelled' AND started_at IS NULL"), 1);
+    assert_int_equal(fp_td_log_count(td, "job behind was cancelled before it started"), 1);
+    assert_int_equal(fp_td_pending(td), 1); /* the long job runs on */
+}
+
 /* A job of the Python exec worker (type, in order): the daemon's TERM after
  * the grace, with the cancel line waiting, raises what the handler marks
  * (marker.what); dead cancelled, not retried, ledger row cancelled. */
@@ -326,6 +351,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_running_native_cancelled, fp_td_setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_done_before_cancel_wins, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_in_daemon_never_runs, fp_td_setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_python_async_cancelled, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_python_sync_cancelled, fp_td_setup, fp_td_teardown),
