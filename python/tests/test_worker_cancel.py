@@ -12,6 +12,8 @@ import signal
 import textwrap
 import time
 
+import pytest
+
 from test_worker_concurrency import Worker
 
 APP = textwrap.dedent('''
@@ -80,26 +82,16 @@ def test_concurrent_async_job_is_cancelled_at_the_line(tmp_path):
     assert w.proc.returncode == 0, out
 
 
-def test_in_order_sync_job_sees_cancelled_on_term(tmp_path):
+@pytest.mark.parametrize("type_, seen", [("block", "saw-cancelled"),
+                                         ("await_cancel", "saw-cancelled-error")])
+def test_in_order_job_sees_the_cancel_on_term(tmp_path, type_, seen):
     w = start(tmp_path, ["cancelapp"])
-    w.job(1, "block", {"dir": str(tmp_path)})
+    w.job(1, type_, {"dir": str(tmp_path)})
     wait_for(tmp_path / "started")
     w.send({"op": "cancel", "seq": 1})
     os.kill(w.proc.pid, signal.SIGTERM)  # the daemon's, after pool.kill_grace
     assert_cancelled(w.read(), 1)
-    assert (tmp_path / "saw-cancelled").exists()
-    out = w.finish()
-    assert w.proc.returncode == 0, out
-
-
-def test_in_order_async_job_sees_cancelled_error_on_term(tmp_path):
-    w = start(tmp_path, ["cancelapp"])
-    w.job(1, "await_cancel", {"dir": str(tmp_path)})
-    wait_for(tmp_path / "started")
-    w.send({"op": "cancel", "seq": 1})
-    os.kill(w.proc.pid, signal.SIGTERM)
-    assert_cancelled(w.read(), 1)
-    assert (tmp_path / "saw-cancelled-error").exists()
+    assert (tmp_path / seen).exists()
     out = w.finish()
     assert w.proc.returncode == 0, out
 

@@ -213,26 +213,43 @@ static void expect_requested(fp_td_t *td, const char *id, const char *entry)
     freeReplyObject(h);
 }
 
+/* Enqueues payload (the job id), starts the daemon, waits until it holds
+ * `held` jobs, and cancels the job: requested. */
+static void run_and_cancel(fp_td_t *td, const char *payload, const char *id, int held)
+{
+    char entry[64];
+    enqueue_payload(td, payload);
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, held);
+    expect_requested(td, id, entry);
+}
+
+/* The cancelled job reaches the dead stream (error cancelled) and its
+ * ledger row says cancelled; nothing pending beyond `pending`, nothing
+ * retried. */
+static void wait_cancelled(fp_td_t *td, const char *ledger, long long pending)
+{
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    fp_td_wait_until(td, ledger_has_cancelled, (void *)ledger, 20000, "the ledger's cancelled row");
+    assert_int_equal(fp_td_pending(td), pending);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0); /* not retried */
+}
+
 /* A running native sleep job: the daemon sees the mark, the child (which
  * cannot interrupt a C handler) is stopped after the grace, and the job is
  * dead with the error cancelled, not retried, its ledger row cancelled. */
 static void test_running_native_cancelled(void **state)
 {
     fp_td_t *td = *state;
-    char entry[64], ledger[512];
+    char ledger[512];
     running_config(td, "200ms", ledger, sizeof ledger);
-    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}");
-    newest_entry_id(td, entry, sizeof entry);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
-    expect_requested(td, "slow-1", entry);
-    long long one = 1;
-    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
-    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    run_and_cancel(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"slow-1\"}",
+                   "slow-1", 1);
+    wait_cancelled(td, ledger, 0);
     assert_true(fp_td_dead_has(td, "job", "\"id\":\"slow-1\""));
-    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
-    assert_int_equal(fp_td_pending(td), 0);
-    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0); /* not retried */
     assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs"), 1);
     assert_int_equal(key_exists(td, "fp:{default}:cancel"), 0); /* the mark was taken */
 }
@@ -243,23 +260,15 @@ static void test_running_native_cancelled(void **state)
 static void test_waiting_in_daemon_never_runs(void **state)
 {
     fp_td_t *td = *state;
-    char entry[64], ledger[512];
+    char ledger[512];
     running_config_with(td, "200ms", "children = 1\nprefetch = 1\n", ledger, sizeof ledger);
     enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"long\"}");
-    enqueue_payload(td, "{\"type\":\"noop\",\"id\":\"behind\"}");
-    newest_entry_id(td, entry, sizeof entry);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 2);
-    expect_requested(td, "behind", entry);
-    long long one = 1;
-    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    run_and_cancel(td, "{\"type\":\"noop\",\"id\":\"behind\"}", "behind", 2);
+    wait_cancelled(td, ledger, 1); /* the long job runs on */
     assert_true(fp_td_dead_has(td, "job", "\"id\":\"behind\""));
-    assert_true(fp_td_dead_has(td, "error", "cancelled"));
-    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
     assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE job_id = 'behind' AND "
                                           "outcome = 'cancelled' AND started_at IS NULL"), 1);
     assert_int_equal(fp_td_log_count(td, "job behind was cancelled before it started"), 1);
-    assert_int_equal(fp_td_pending(td), 1); /* the long job runs on */
 }
 
 /* A job of the Python exec worker (type, in order): the daemon's TERM after
@@ -267,27 +276,18 @@ static void test_waiting_in_daemon_never_runs(void **state)
  * (marker.what); dead cancelled, not retried, ledger row cancelled. */
 static void python_job_cancelled(fp_td_t *td, const char *type, const char *what)
 {
-    char entry[64], ledger[512], pool[4600], command[4400], payload[1024];
+    char ledger[512], pool[4600], command[4400], payload[1024];
     fp_td_exec_worker_command(command, sizeof command, NULL);
     snprintf(pool, sizeof pool, "runtime = \"exec\"\ncommand = %s\n", command);
     running_config_with(td, "500ms", pool, ledger, sizeof ledger);
     snprintf(payload, sizeof payload,
              "{\"type\":\"%s\",\"args\":{\"marker\":\"%s/m\"},\"id\":\"py-1\"}", type, td->dir);
-    enqueue_payload(td, payload);
-    newest_entry_id(td, entry, sizeof entry);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
-    expect_requested(td, "py-1", entry);
-    long long one = 1;
-    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
-    assert_true(fp_td_dead_has(td, "error", "cancelled"));
-    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
+    run_and_cancel(td, payload, "py-1", 1);
+    wait_cancelled(td, ledger, 0);
     char marker[600];
     snprintf(marker, sizeof marker, "%s/m.%s", td->dir, what);
     fp_td_file_has_t seen = {marker, what};
     fp_td_wait_until(td, fp_td_file_has, &seen, 20000, "the handler's marker");
-    assert_int_equal(fp_td_pending(td), 0);
-    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 0);
 }
 
 static void test_python_async_cancelled(void **state)
@@ -305,13 +305,9 @@ static void test_python_sync_cancelled(void **state)
 static void test_done_before_cancel_wins(void **state)
 {
     fp_td_t *td = *state;
-    char entry[64], ledger[512];
+    char ledger[512];
     running_config(td, "1h", ledger, sizeof ledger);
-    enqueue_payload(td, "{\"type\":\"sleep\",\"args\":{\"ms\":4000},\"id\":\"quick\"}");
-    newest_entry_id(td, entry, sizeof entry);
-    fp_td_start_ready(td, true);
-    fp_td_wait_held(td, 1);
-    expect_requested(td, "quick", entry);
+    run_and_cancel(td, "{\"type\":\"sleep\",\"args\":{\"ms\":4000},\"id\":\"quick\"}", "quick", 1);
     fp_td_wait_until(td, fp_td_log_has, "job quick on child", 20000, "the daemon acting on it");
     fp_td_wait_until(td, fp_td_drained, NULL, 20000, "the job settled");
     fp_td_wait_until(td, ledger_has_row, ledger, 20000, "the job's ledger row");
