@@ -207,12 +207,13 @@ static void test_script_text_matches_encoders(void **state)
 
 /* Renewal: only entries pending to this consumer and still in the stream;
  * never one another consumer holds, never one deleted (XCLAIM would drop its
- * pending record). */
+ * pending record). The renewed ids marked in the cancel hash come back, their
+ * marks taken (deleted), once. */
 static void test_renew_script(void **state)
 {
     (void)state;
     const char *s = fp_script_renew;
-    assert_int_equal(FP_SCRIPT_RENEW_KEYS, 1);
+    assert_int_equal(FP_SCRIPT_RENEW_KEYS, 2);
     FP_TH_EXPECT_ALL_IN(s,
                         "'XPENDING', jobs, group, id, id, 1",
                         "p[1][2] ~= me",
@@ -221,7 +222,9 @@ static void test_renew_script(void **state)
     FP_TH_EXPECT_ALL_IN(s,
                         "keep[n + 1] = 'JUSTID'",
                         "'XCLAIM', jobs, group, me, 0, unpack(keep)",
-                        "return {n, deleted, taken}");
+                        "if marked and redis.call('HDEL', marks, id) == 1 then",
+                        "return {n, deleted, taken, cancel}");
+    assert_true(strstr(s, "keep[#keep + 1] = id") < strstr(s, "'HDEL', marks, id"));
 }
 
 /* A malformed entry's fields on their way to dead: every byte kept. */
