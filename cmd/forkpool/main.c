@@ -110,7 +110,7 @@ const fp_cmd_t fp_cmd_table[] = {
      "\n"
      "Reads the SQLite ledger (ledger.path), newest first.\n"
      "  -c, --config FILE  configuration file\n"
-     "  --outcome O        ok, failed, retried, dead, timeout or crashed\n"
+     "  --outcome O        ok, failed, retried, dead, timeout, crashed or cancelled\n"
      "  --type T           only jobs of this type\n"
      "  --since DUR        only jobs finished within DUR (\"1h\")\n"
      "  --limit N          at most N rows (default 50)\n"
