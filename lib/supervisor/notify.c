@@ -128,11 +128,6 @@ void fp_notify_open(fp_notify_t *n)
     unsetenv("WATCHDOG_PID");
 }
 
-bool fp_notify_enabled(const fp_notify_t *n)
-{
-    return n->fd >= 0;
-}
-
 void fp_notify_send(fp_notify_t *n, fp_notify_kind_t kind, const char *status)
 {
     if (n->fd < 0)

@@ -63,8 +63,6 @@ typedef struct fp_notify_s {
  * fork and before any thread starts (unsetenv is not thread-safe). Never
  * fails the start: an unusable variable is logged and notifying is off. */
 void fp_notify_open(fp_notify_t *n);
-/* Whether a socket is open. */
-bool fp_notify_enabled(const fp_notify_t *n);
 /* Sends one message (see fp_notify_format); RELOADING=1 carries
  * CLOCK_MONOTONIC now. A no-op when disabled. */
 void fp_notify_send(fp_notify_t *n, fp_notify_kind_t kind, const char *status);
