@@ -364,9 +364,7 @@ static cJSON *json_text(const char *s)
 /* A whole number with every digit; null when known is false. */
 static cJSON *json_int(long long v, bool known)
 {
-    char digits[24];
-    snprintf(digits, sizeof digits, "%lld", v);
-    return known ? cJSON_CreateRaw(digits) : cJSON_CreateNull();
+    return known ? fp_json_whole(v) : cJSON_CreateNull();
 }
 
 static cJSON *json_row(const fp_ledger_row_t *r)

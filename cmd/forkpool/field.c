@@ -4,7 +4,6 @@
 #include "field.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +193,5 @@ cJSON *fp_field_json_int(const fp_admin_field_t *f)
     int64_t v;
     if (!fp_field_int(f, &v))
         return fp_field_json_text(f);
-    char digits[24];
-    snprintf(digits, sizeof digits, "%" PRId64, v);
-    return cJSON_CreateRaw(digits);
+    return fp_json_whole((long long)v);
 }

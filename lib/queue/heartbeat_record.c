@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json.h"
 #include "queue/queue_scripts.h"
 
 char *fp_fleet_set_key(const char *prefix)
@@ -55,9 +56,11 @@ fp_fleet_status_t fp_fleet_classify(bool has_record, int64_t last_seen_ms, int64
 /* Whole numbers as digits: cJSON would go through a double. */
 static bool add_int(cJSON *o, const char *key, long long v)
 {
-    char digits[24];
-    snprintf(digits, sizeof digits, "%lld", v);
-    return cJSON_AddRawToObject(o, key, digits) != NULL;
+    cJSON *item = fp_json_whole(v);
+    if (item != NULL && cJSON_AddItemToObject(o, key, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
 }
 
 static bool add_str(cJSON *o, const char *key, const char *v)
