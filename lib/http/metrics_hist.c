@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/stream_id.h"
+
 static const double run_le[] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 };
@@ -38,20 +40,10 @@ bool fp_hist_observe(fp_hist_t *h, const fp_hist_bounds_t *b, double v)
 
 int64_t fp_hist_entry_ms(const char *id)
 {
-    if (id == NULL || *id < '0' || *id > '9')
+    uint64_t ms, seq;
+    if (id == NULL || !fp_stream_id_parse(id, strlen(id), &ms, &seq) || ms > INT64_MAX)
         return -1;
-    int64_t ms = 0;
-    const char *p = id;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (ms > (INT64_MAX - 9) / 10)
-            return -1;
-        ms = ms * 10 + (*p - '0');
-    }
-    if (*p != '-' || p[1] < '0' || p[1] > '9')
-        return -1;
-    for (p++; *p >= '0' && *p <= '9'; p++)
-        ;
-    return *p == '\0' ? ms : -1;
+    return (int64_t)ms;
 }
 
 double fp_hist_wait_seconds(const char *id, int64_t redis_now_ms)

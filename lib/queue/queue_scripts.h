@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/stream_id.h" /* entry ids, which the scripts take and return */
 #include "dispatch/proto.h"
 
 /* KEYS: jobs stream, dead stream, delayed zset (one hash tag, one slot).
@@ -164,9 +165,6 @@ bool fp_script_sha_valid(const char *s, size_t n);
 /* "P:{Q}:kind", owned (free()); NULL on ENOMEM. kind: "jobs", "dead", "delayed". */
 char *fp_queue_key(const char *prefix, const char *queue, const char *kind);
 
-/* A stream id "ms-seq" (both parts required) as two numbers; false when s is
- * not one. */
-bool fp_stream_id_parse(const char *s, size_t n, uint64_t *ms, uint64_t *seq);
 
 /* True for error replies that mean "try again later", not "this failed":
  * LOADING (dataset loading), BUSY (a script runs), TRYAGAIN, MASTERDOWN,
