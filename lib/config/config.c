@@ -461,10 +461,28 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
+/* health.admin_token from FORKPOOL_ADMIN_TOKEN, as the URL below. */
+static int apply_env_token(loader_t *ld)
+{
+    const char *token = getenv("FORKPOOL_ADMIN_TOKEN");
+    if (token == NULL || *token == '\0')
+        return 0;
+    char *copy = strdup(token);
+    if (copy == NULL)
+        return fp_err_set(ld->err, -ENOMEM, "out of memory");
+    free(ld->cfg->health.admin_token);
+    ld->cfg->health.admin_token = copy;
+    ld->where[fp__config_find_key("health", "admin_token") - fp__config_schema] = NULL;
+    return 0;
+}
+
 /* Secrets stay out of files: the URL may come from the environment. An
  * empty variable counts as unset, as shells make it easy to export one. */
 static int apply_env(loader_t *ld)
 {
+    int rc = apply_env_token(ld);
+    if (rc < 0)
+        return rc;
     const char *url = getenv("FORKPOOL_REDIS_URL");
     const fp__ckey_t *k = fp__config_find_key("redis", "url");
     char buf[256];

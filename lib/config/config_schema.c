@@ -112,6 +112,11 @@ const fp__ckey_t fp__config_schema[] = {
         "close a connection with nothing read or sent this long"),
     INT("health", "max_connections", health.max_connections, 64, 1, 10000,
         "open connections; at the cap the oldest idle one makes room"),
+    BOOL("health", "ui", health.ui, 1, "serve the status page at / (docs/ui.md)"),
+    SIZE("health", "ui_payload_max", health.ui_payload_max_bytes, "2KB", 0, INT64_C(1) << 20,
+         "payload bytes the status page shows of a dead letter"),
+    STR("health", "admin_token", health.admin_token, "", NULL,
+        "token the page's actions need; \"\" = no actions; FORKPOOL_ADMIN_TOKEN overrides it"),
 
     STR("ledger", "path", ledger.path, "", NULL, "SQLite job ledger; \"\" = off"),
     DUR("ledger", "retain", ledger.retain_ms, "7d", 1, "ledger rows kept this long"),

@@ -23,8 +23,8 @@ static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
 }
 
 static const fp_health_route_t routes[] = {
-    {"/healthz", route_ok},
-    {"/broken", route_broken},
+    {.path = "/healthz", .fn = route_ok},
+    {.path = "/broken", .fn = route_broken},
 };
 
 static int status_of(const char *request, int *calls)
