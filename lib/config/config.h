@@ -85,7 +85,7 @@ typedef struct fp_config_s {
         int64_t idle_timeout_ms;   /* a connection with nothing happening */
         int64_t max_connections;   /* at the cap the oldest idle one is evicted */
         bool ui;                      /* the status page at / */
-        int64_t ui_payload_max_bytes; /* of a dead letter's payload, shown */
+        int64_t ui_payload_max; /* of a dead letter's payload, shown */
         char *admin_token;            /* "" = the page's actions are off */
     } health;
 

@@ -113,8 +113,8 @@ const fp__ckey_t fp__config_schema[] = {
     INT("health", "max_connections", health.max_connections, 64, 1, 10000,
         "open connections; at the cap the oldest idle one makes room"),
     BOOL("health", "ui", health.ui, 1, "serve the status page at / (docs/ui.md)"),
-    SIZE("health", "ui_payload_max", health.ui_payload_max_bytes, "2KB", 0, INT64_C(1) << 20,
-         "payload bytes the status page shows of a dead letter"),
+    INT("health", "ui_payload_max", health.ui_payload_max, 2048, 0, INT64_C(1) << 20,
+        "bytes of a dead letter's payload the status page shows"),
     STR("health", "admin_token", health.admin_token, "", NULL,
         "token the page's actions need; \"\" = no actions; FORKPOOL_ADMIN_TOKEN overrides it"),
 

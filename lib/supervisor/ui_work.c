@@ -37,7 +37,7 @@ int fp_sup_ui_conf_init(ui_conf_t *conf, const fp_config_t *cfg, const char *con
     conf->cfg.redis.group = strdup(cfg->redis.group);
     conf->cfg.redis.connect_timeout_ms = cfg->redis.connect_timeout_ms;
     conf->cfg.limits.max_job_bytes = cfg->limits.max_job_bytes;
-    conf->payload_max = (size_t)cfg->health.ui_payload_max_bytes;
+    conf->payload_max = (size_t)cfg->health.ui_payload_max;
     if (cfg->ledger.path[0] != '\0')
         conf->ledger_path = strdup(cfg->ledger.path);
     conf->queues = calloc(n + 1, sizeof *conf->queues);
