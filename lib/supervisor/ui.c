@@ -18,7 +18,9 @@
 #include "supervisor/restart.h"
 
 #define LOG "ui"
-#define SERIES_STEP_S 10 /* the charts' bucket: 360 points an hour */
+/* The charts draw 360 buckets: a second each while the ring holds at most
+ * that many (a young daemon's last six minutes), then ten seconds (the hour). */
+#define SERIES_POINTS 360
 
 /* ---- files -------------------------------------------------------------- */
 
@@ -166,7 +168,8 @@ static cJSON *state_json(fp_sup_ui_t *ui)
     cJSON *fleet = fp_sup_fleet_json(sup);
     if (fleet != NULL)
         cJSON_AddItemToObject(doc, "fleet", fleet);
-    cJSON_AddItemToObject(doc, "series", fp_ui_series_json(&ui->series, SERIES_STEP_S));
+    size_t step = ui->series.count <= SERIES_POINTS ? 1 : FP_UI_SERIES_SECONDS / SERIES_POINTS;
+    cJSON_AddItemToObject(doc, "series", fp_ui_series_json(&ui->series, step));
     add_copy(doc, "dead", ui->dead);
     add_copy(doc, "failures", ui->failures);
     cJSON_AddBoolToObject(doc, "ledger", ui->conf.ledger_path != NULL);

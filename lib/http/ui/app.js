@@ -93,38 +93,40 @@ function niceMax(v) {
   return 10 * p;
 }
 
-function drawChart(box, values, kind) {
-  const W = 600, H = 120, L = 34, B = 16, T = 6;
-  const n = 360; // an hour of 10 s buckets
+function axisLabel(v) {
+  return Number.isInteger(v) ? fmtInt(v) : v.toFixed(1);
+}
+
+// Bars, one per bucket, newest at the right; 360 slots whatever the step.
+function drawChart(box, values, kind, step) {
+  // Drawn at the box's own width, so text is never stretched.
+  const W = Math.max(240, Math.round(box.clientWidth || 600)), H = 120, L = 34, B = 16, T = 6;
+  const n = 360;
   const pts = values.slice(-n);
   const max = niceMax(Math.max(0, ...pts.filter((v) => v !== null)));
-  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
+  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
   box.className = 'plot ' + kind;
   for (const f of [0, 0.5, 1]) {
     const y = T + (H - T - B) * (1 - f);
     s.appendChild(svg('line', { x1: L, x2: W, y1: y, y2: y, class: 'grid' }));
     const t = svg('text', { x: L - 4, y: y + 3, 'text-anchor': 'end', class: 'axis' });
-    t.textContent = fmtInt(Math.round(max * f));
+    t.textContent = axisLabel(max * f);
     s.appendChild(t);
   }
-  for (const [label, x] of [['−60 m', L], ['−30 m', L + (W - L) / 2], ['now', W]]) {
-    const t = svg('text', { x, y: H - 3, 'text-anchor': x === W ? 'end' : x === L ? 'start' : 'middle', class: 'axis' });
+  const span = (n * step) / 60; // minutes shown
+  for (const [label, x, anchor] of [[`−${span} m`, L, 'start'], [`−${span / 2} m`, L + (W - L) / 2, 'middle'], ['now', W, 'end']]) {
+    const t = svg('text', { x, y: H - 3, 'text-anchor': anchor, class: 'axis' });
     t.textContent = label;
     s.appendChild(t);
   }
-  const xOf = (i) => L + ((W - L) * (n - pts.length + i)) / (n - 1);
-  const yOf = (v) => T + (H - T - B) * (1 - v / max);
-  let line = '';
+  const slot = (W - L) / n;
+  const base = T + (H - T - B);
   pts.forEach((v, i) => {
-    if (v === null) return;
-    line += (line ? ' L' : 'M') + xOf(i).toFixed(1) + ' ' + yOf(v).toFixed(1);
+    if (v === null || v <= 0) return;
+    const h = Math.max(1, (H - T - B) * (v / max));
+    const x = L + slot * (n - pts.length + i);
+    s.appendChild(svg('rect', { x: x.toFixed(2), y: (base - h).toFixed(2), width: Math.max(0.8, slot * 0.8).toFixed(2), height: h.toFixed(2), class: 'bar' }));
   });
-  if (line) {
-    const first = pts.findIndex((v) => v !== null);
-    const area = line + ` L${xOf(pts.length - 1).toFixed(1)} ${yOf(0)} L${xOf(first).toFixed(1)} ${yOf(0)} Z`;
-    s.appendChild(svg('path', { d: area, class: 'area' }));
-    s.appendChild(svg('path', { d: line, class: 'line' }));
-  }
   box.replaceChildren(s);
 }
 
@@ -157,9 +159,15 @@ function renderTiles(d) {
 }
 
 function renderCharts(d) {
-  drawChart($('chart-done'), d.series.done, 'done');
-  drawChart($('chart-failed'), d.series.failed, 'failed');
-  drawChart($('chart-depth'), d.series.depth, 'depth');
+  const step = d.series.step || 1;
+  const per = step === 1 ? 'per second' : `per ${step} s`;
+  const span = step === 1 ? 'last 6 min' : 'last hour';
+  $('cap-done').textContent = `${per}, ${span}`;
+  $('cap-failed').textContent = `${per}, ${span}`;
+  $('cap-depth').textContent = `ready jobs, ${span}`;
+  drawChart($('chart-done'), d.series.done, 'done', step);
+  drawChart($('chart-failed'), d.series.failed, 'failed', step);
+  drawChart($('chart-depth'), d.series.depth, 'depth', step);
 }
 
 function actionButton(label, cls, onClick) {
