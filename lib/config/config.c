@@ -461,43 +461,35 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* health.admin_token from FORKPOOL_ADMIN_TOKEN, as the URL below. */
-static int apply_env_token(loader_t *ld)
+/* A string key from the environment variable var, when it is set and not
+ * empty (shells make it easy to export an empty one), checked as the file's
+ * value would be. */
+static int apply_env_string(loader_t *ld, const char *var, const char *section, const char *key)
 {
-    const char *token = getenv("FORKPOOL_ADMIN_TOKEN");
-    if (token == NULL || *token == '\0')
+    const char *value = getenv(var);
+    const fp__ckey_t *k = fp__config_find_key(section, key);
+    char **field = (char **)((char *)ld->cfg + k->offset);
+    char buf[256];
+    size_t elem;
+    if (value == NULL || *value == '\0')
         return 0;
-    char *copy = strdup(token);
+    char *copy = strdup(value);
     if (copy == NULL)
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(ld->cfg->health.admin_token);
-    ld->cfg->health.admin_token = copy;
-    ld->where[fp__config_find_key("health", "admin_token") - fp__config_schema] = NULL;
+    free(*field);
+    *field = copy;
+    if (k->check != NULL && k->check(field, &elem, buf, sizeof buf) < 0)
+        return fp_err_set(ld->err, FP_ECONFIG, "%s (environment) %s", var, buf);
+    ld->where[k - fp__config_schema] = NULL;
     return 0;
 }
 
-/* Secrets stay out of files: the URL may come from the environment. An
- * empty variable counts as unset, as shells make it easy to export one. */
+/* Secrets stay out of files: the Redis URL and the status page's token may
+ * come from the environment. */
 static int apply_env(loader_t *ld)
 {
-    int rc = apply_env_token(ld);
-    if (rc < 0)
-        return rc;
-    const char *url = getenv("FORKPOOL_REDIS_URL");
-    const fp__ckey_t *k = fp__config_find_key("redis", "url");
-    char buf[256];
-    size_t elem;
-    if (url == NULL || *url == '\0')
-        return 0;
-    char *copy = strdup(url);
-    if (copy == NULL)
-        return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(ld->cfg->redis.url);
-    ld->cfg->redis.url = copy;
-    if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
-        return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", buf);
-    ld->where[k - fp__config_schema] = NULL;
-    return 0;
+    int rc = apply_env_string(ld, "FORKPOOL_REDIS_URL", "redis", "url");
+    return rc < 0 ? rc : apply_env_string(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token");
 }
 
 static int resolve_auto(loader_t *ld)

@@ -3,16 +3,7 @@
 
 #include <string.h>
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "base/text.h"
 
 /* Decodes s[0..len) into out; false when it does not fit or is malformed,
  * or holds a control byte (ids and queue names never do; logs must not get
@@ -27,7 +18,7 @@ static bool decode(const char *s, size_t len, char *out, size_t cap)
         } else if (c == '%') {
             if (i + 2 >= len)
                 return false;
-            int h = hex(s[i + 1]), l = hex(s[i + 2]);
+            int h = fp_text_hex_value(s[i + 1]), l = fp_text_hex_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return false;
             c = h * 16 + l;
