@@ -153,10 +153,7 @@ static cJSON *state_json(fp_sup_ui_t *ui)
     fp_supervisor_t *sup = ui->sup;
     cJSON *doc = cJSON_CreateObject();
     add_daemon(doc, sup);
-    /* The routes exist only when a token was set at start; a reload that
-     * clears it turns them off (404) without removing them. */
-    cJSON_AddBoolToObject(doc, "actions",
-                          ui->action_routes && sup->cfg->health.admin_token[0] != '\0');
+    cJSON_AddBoolToObject(doc, "actions", ui->action_routes);
     int64_t now = fp_os_now_ms();
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
@@ -298,7 +295,7 @@ size_t fp_sup_ui_routes(fp_supervisor_t *sup, fp_health_route_t *out, size_t cap
     for (size_t i = 0; i < sizeof pages / sizeof pages[0] && n < cap; i++)
         out[n++] = pages[i];
     /* Without a token the action routes do not exist: 404, as health.ui = false. */
-    if (sup->cfg->health.admin_token[0] == '\0')
+    if (sup->ui->conf.admin_token[0] == '\0')
         return n;
     sup->ui->action_routes = true;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0] && n < cap; i++)

@@ -244,11 +244,12 @@ static int answer(fp_buf_t *body, const char **ct, int status, const char *key, 
 }
 
 /* The token check every action passes first: 0, or the answer's status
- * (403 logged with the client, 404 when a reload cleared the token). */
+ * (403 logged with the client). The token is the one the daemon started
+ * with (a reload does not change it). */
 static int gate(fp_supervisor_t *sup, const char *what, const fp_health_req_t *req,
                 fp_buf_t *body, const char **ct)
 {
-    int verdict = fp_ui_token_verdict(sup->cfg->health.admin_token, req->token);
+    int verdict = fp_ui_token_verdict(sup->ui->conf.admin_token, req->token);
     if (verdict == 404)
         return answer(body, ct, 404, "error", "actions are off (no health.admin_token)");
     if (verdict == 403) {

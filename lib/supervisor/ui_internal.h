@@ -31,6 +31,7 @@ typedef struct ui_conf_s {
     fp_config_t cfg; /* only redis.url, prefix, group, connect_timeout_ms and
                         limits.max_job_bytes are set (owned copies) */
     char *ledger_path;  /* NULL: no ledger */
+    char *admin_token;  /* "" : no actions */
     size_t payload_max;
     char **queues;      /* the queues this daemon serves */
     size_t nqueues;

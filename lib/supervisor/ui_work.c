@@ -38,11 +38,12 @@ int fp_sup_ui_conf_init(ui_conf_t *conf, const fp_config_t *cfg, const char *con
     conf->cfg.redis.connect_timeout_ms = cfg->redis.connect_timeout_ms;
     conf->cfg.limits.max_job_bytes = cfg->limits.max_job_bytes;
     conf->payload_max = (size_t)cfg->health.ui_payload_max;
+    conf->admin_token = strdup(cfg->health.admin_token);
     if (cfg->ledger.path[0] != '\0')
         conf->ledger_path = strdup(cfg->ledger.path);
     conf->queues = calloc(n + 1, sizeof *conf->queues);
     bool ok = conf->cfg.redis.url != NULL && conf->cfg.redis.prefix != NULL &&
-              conf->cfg.redis.group != NULL && conf->queues != NULL &&
+              conf->cfg.redis.group != NULL && conf->queues != NULL && conf->admin_token != NULL &&
               (cfg->ledger.path[0] == '\0' || conf->ledger_path != NULL);
     for (size_t i = 0; ok && i < n; i++, conf->nqueues++)
         ok = (conf->queues[i] = strdup(queues[i])) != NULL;
@@ -59,6 +60,7 @@ void fp_sup_ui_conf_free(ui_conf_t *conf)
     free(conf->cfg.redis.prefix);
     free(conf->cfg.redis.group);
     free(conf->ledger_path);
+    free(conf->admin_token);
     for (size_t i = 0; i < conf->nqueues; i++)
         free(conf->queues[i]);
     free(conf->queues);
