@@ -330,55 +330,21 @@ typedef struct retry_state_s {
     size_t moved, skipped;
 } retry_state_t;
 
-/* The payload to re-add for e, or NULL when it is skipped (reported on
- * stderr). *len its length; *failed set on ENOMEM. */
-static char *retry_payload(const dead_ctx_t *c, const fp_dead_entry_t *e, size_t *len,
-                           retry_state_t *s, bool *failed)
+/* A payload that would only die again, left in the dead stream. */
+static void report_skip(void *ctx, const fp_dead_entry_t *e, const fp_err_t *why)
 {
-    char *text = NULL;
-    fp_job_t job;
-    fp_err_t why;
-    fp_err_clear(&why);
-    int rc = fresh_job(c->cfg, &e->job, &text, len, &job, &why);
-    fp_job_clear(&job);
-    if (rc == -ENOMEM) {
-        *failed = true;
-        free(text);
-        return NULL;
-    }
-    if (rc < 0 && !c->args->force) {
-        char reason[128];
-        fp_term_cell(why.msg, strlen(why.msg), 100, reason, sizeof reason);
-        fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
-        s->skipped++;
-        free(text);
-        return NULL;
-    }
-    return text;
+    (void)ctx;
+    char reason[128];
+    fp_term_cell(why->msg, strlen(why->msg), 100, reason, sizeof reason);
+    fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
 }
 
 static int retry_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
                       fp_err_t *err)
 {
     retry_state_t *s = state;
-    const char **ids = calloc(n, sizeof *ids);
-    char **jobs = calloc(n, sizeof *jobs);
-    size_t *lens = calloc(n, sizeof *lens), count = 0, moved = 0;
-    bool failed = ids == NULL || jobs == NULL || lens == NULL;
-    for (size_t i = 0; i < n && !failed; i++) {
-        if ((jobs[count] = retry_payload(c, &e[i], &lens[count], s, &failed)) != NULL)
-            ids[count++] = e[i].id;
-    }
-    int rc = failed ? fp_err_set(err, -ENOMEM, "out of memory")
-                    : fp_admin_dead_requeue(c->admin, c->queue, ids, (const char *const *)jobs,
-                                            lens, count, &moved, err);
-    s->moved += moved;
-    for (size_t i = 0; jobs != NULL && i < count; i++)
-        free(jobs[i]);
-    free(ids);
-    free(jobs);
-    free(lens);
-    return rc;
+    return fp_dead_retry_entries(c->admin, (size_t)c->cfg->limits.max_job_bytes, c->queue, e, n,
+                                 c->args->force, report_skip, NULL, &s->moved, &s->skipped, err);
 }
 
 static int run_retry(dead_ctx_t *c, fp_err_t *err)

@@ -114,3 +114,45 @@ int fp_dead_fresh_job(size_t max_job_bytes, const fp_admin_field_t *payload, cha
         return fp_err_set(why, FP_EJOB, "the entry has no job field");
     return fp_job_parse(*text, *len, max_job_bytes, job, why);
 }
+
+int fp_dead_retry_entries(fp_admin_t *a, size_t max_job_bytes, const char *queue,
+                          const fp_dead_entry_t *e, size_t n, bool force, fp_dead_skip_fn skip,
+                          void *ctx, size_t *moved, size_t *skipped, fp_err_t *err)
+{
+    const char **ids = calloc(n + 1, sizeof *ids);
+    char **jobs = calloc(n + 1, sizeof *jobs);
+    size_t *lens = calloc(n + 1, sizeof *lens), count = 0, done = 0;
+    int rc = ids != NULL && jobs != NULL && lens != NULL ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        fp_job_t job;
+        fp_err_t why;
+        fp_err_clear(&why);
+        int parsed = fp_dead_fresh_job(max_job_bytes, &e[i].job, &jobs[count], &lens[count], &job,
+                                       &why);
+        fp_job_clear(&job);
+        if (parsed == -ENOMEM) {
+            rc = -ENOMEM;
+        } else if (parsed < 0 && !force) {
+            if (skip != NULL)
+                skip(ctx, &e[i], &why);
+            (*skipped)++;
+        } else {
+            ids[count++] = e[i].id;
+            continue;
+        }
+        free(jobs[count]);
+        jobs[count] = NULL;
+    }
+    if (rc < 0)
+        rc = fp_err_set(err, rc, "out of memory");
+    else if (count > 0)
+        rc = fp_admin_dead_requeue(a, queue, ids, (const char *const *)jobs, lens, count, &done,
+                                   err);
+    *moved += done;
+    for (size_t i = 0; jobs != NULL && i < count; i++)
+        free(jobs[i]);
+    free(ids);
+    free(jobs);
+    free(lens);
+    return rc;
+}

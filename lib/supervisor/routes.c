@@ -57,7 +57,7 @@ static int route_healthz(void *ctx, fp_buf_t *body, const char **content_type)
     return 200;
 }
 
-static int respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
+int fp_sup_respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
 {
     *content_type = "application/json";
     char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
@@ -116,7 +116,7 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddItemToObject(doc, "reasons", reasons);
     bool ready = reasons != NULL && cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
-    int rc = respond_json(doc, body, content_type);
+    int rc = fp_sup_respond_json(doc, body, content_type);
     return rc != 0 ? rc : ready ? 200 : 503;
 }
 
@@ -211,7 +211,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *fleet = fp_sup_fleet_json(sup);
     if (fleet != NULL)
         cJSON_AddItemToObject(doc, "fleet", fleet);
-    int rc = respond_json(doc, body, content_type);
+    int rc = fp_sup_respond_json(doc, body, content_type);
     return rc != 0 ? rc : 200;
 }
 

@@ -185,15 +185,8 @@ static int route_state(void *ctx, fp_buf_t *body, const char **content_type)
     ui->viewed_ms = fp_os_now_ms();
     if (was_idle)
         fp_sup_ui_refresh(ui);
-    cJSON *doc = state_json(ui);
-    *content_type = "application/json";
-    char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
-    cJSON_Delete(doc);
-    if (text == NULL)
-        return 500;
-    int rc = fp_buf_append(body, text, strlen(text));
-    cJSON_free(text);
-    return rc < 0 ? 500 : 200;
+    int rc = fp_sup_respond_json(state_json(ui), body, content_type);
+    return rc != 0 ? rc : 200;
 }
 
 /* ---- samples ----------------------------------------------------------------- */

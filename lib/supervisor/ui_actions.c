@@ -45,45 +45,14 @@ static const char *action_name(ui_action_kind_t k)
     }
 }
 
-/* Moves entries e[0..n) back to the queue as fresh jobs; those whose payload
- * would only die again are skipped (left dead), as `forkpool dead retry`
- * does without --force. */
+/* Entries whose payload would only die again are left dead, as `forkpool
+ * dead retry` leaves them without --force. */
 static int requeue(fp_admin_t *a, const ui_conf_t *conf, const char *queue,
                    const fp_dead_entry_t *e, size_t n, size_t *moved, size_t *skipped,
                    fp_err_t *err)
 {
-    const char **ids = calloc(n + 1, sizeof *ids);
-    char **jobs = calloc(n + 1, sizeof *jobs);
-    size_t *lens = calloc(n + 1, sizeof *lens), count = 0, done = 0;
-    int rc = ids != NULL && jobs != NULL && lens != NULL ? 0 : -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        fp_job_t job;
-        fp_err_t why;
-        int parsed = fp_dead_fresh_job((size_t)conf->cfg.limits.max_job_bytes, &e[i].job,
-                                       &jobs[count], &lens[count], &job, &why);
-        fp_job_clear(&job);
-        if (parsed == -ENOMEM) {
-            free(jobs[count]);
-            rc = -ENOMEM;
-        } else if (parsed < 0) {
-            free(jobs[count]);
-            (*skipped)++;
-        } else {
-            ids[count++] = e[i].id;
-        }
-    }
-    if (rc < 0)
-        rc = fp_err_set(err, rc, "out of memory");
-    else if (count > 0)
-        rc = fp_admin_dead_requeue(a, queue, ids, (const char *const *)jobs, lens, count, &done,
-                                   err);
-    *moved += done;
-    for (size_t i = 0; jobs != NULL && i < count; i++)
-        free(jobs[i]);
-    free(ids);
-    free(jobs);
-    free(lens);
-    return rc;
+    return fp_dead_retry_entries(a, (size_t)conf->cfg.limits.max_job_bytes, queue, e, n, false,
+                                 NULL, NULL, moved, skipped, err);
 }
 
 static int do_retry_one(fp_admin_t *a, action_t *w, fp_err_t *err)
