@@ -249,7 +249,7 @@ static int64_t ready_total(const fp_sup_ui_t *ui, size_t n)
 }
 
 /* Once a second: a sample for the charts; while someone watches, fresh
- * depths and a re-read of dead letters and failures. */
+ * depths, and every FP_UI_REFRESH_MS a re-read of dead letters and failures. */
 static void on_tick(uv_timer_t *timer)
 {
     fp_sup_ui_t *ui = timer->data;
@@ -261,7 +261,8 @@ static void on_tick(uv_timer_t *timer)
         return;
     if (sup->redis.queue != NULL && !sup->redis.closed)
         fp_queue_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
-    fp_sup_ui_refresh(ui);
+    if (now - ui->refreshed_ms >= FP_UI_REFRESH_MS - 100) /* ticks are not exact */
+        fp_sup_ui_refresh(ui);
 }
 
 /* ---- start and stop ----------------------------------------------------------- */

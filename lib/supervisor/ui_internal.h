@@ -19,6 +19,9 @@
 /* The page counts as watched this long after its last poll: queue depths
  * are then sampled every second and dead letters and failures re-read. */
 #define FP_UI_WATCH_MS 10000
+/* While watched, dead letters and failures are re-read this often (the page
+ * polls every 2 s). */
+#define FP_UI_REFRESH_MS 2000
 /* Dead letters shown per queue and ledger failures shown: the newest. */
 #define FP_UI_DEAD_SHOWN 20
 #define FP_UI_FAILURES_SHOWN 20
@@ -61,6 +64,7 @@ struct fp_sup_ui_s {
     int64_t viewed_ms;  /* the last poll (monotonic ms); 0: never */
     /* Read off the loop thread (ui_work.c), kept for the polls. */
     bool refreshing;
+    int64_t refreshed_ms; /* monotonic ms the last read started */
     cJSON *dead;        /* array, newest first per queue; NULL before the first read */
     cJSON *failures;    /* array, newest first; NULL: no ledger or not read yet */
     char data_error[FP_ERR_MSG_MAX]; /* the last read's failure, "" when it worked */

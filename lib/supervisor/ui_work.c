@@ -235,4 +235,5 @@ void fp_sup_ui_refresh(fp_sup_ui_t *ui)
         return;
     }
     ui->refreshing = true;
+    ui->refreshed_ms = fp_os_now_ms();
 }
