@@ -24,6 +24,7 @@
 
 typedef enum conn_state_e {
     ST_IDLE,        /* not started */
+    ST_LOCATING,    /* the locator (Sentinel) is finding the address */
     ST_RESOLVING,   /* uv_getaddrinfo in flight */
     ST_CONNECTING,  /* TCP/unix connect in progress */
     ST_HANDSHAKE,   /* AUTH / SELECT / PING sent */
@@ -51,6 +52,12 @@ struct fp_redis_conn_s {
     int64_t command_timeout_ms;
     fp_redis_state_cb state_cb;
     void *ctx;
+    bool any_role;
+    const fp_redis_locator_t *locator;
+    char host[256]; /* this attempt's host (the URL's, or the locator's) */
+    int port;
+    fp_redis_message_cb sub_cb;
+    void *sub_ctx;
 
     conn_state_t state;
     redisAsyncContext *ac; /* NULL whenever hiredis may free it on its own */
@@ -207,7 +214,7 @@ static void on_handshake_reply(fp_redis_conn_t *c, redisReply *reply, void *priv
         fp_redis_conn_drop(c, why);
         return;
     }
-    if (is_role && !fp_redis_role_writable(reply)) {
+    if (is_role && !c->any_role && !fp_redis_role_writable(reply)) {
         c->faulted = true;
         fp_redis_conn_drop(c, "Redis is a replica: it refuses writes (ROLE)");
         return;
@@ -487,7 +494,7 @@ static void ev_del_write(void *privdata)
 static void connect_to(fp_redis_conn_t *c, const char *ip)
 {
     redisAsyncContext *ac = c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
-                                                 : redisAsyncConnect(ip, c->url->port);
+                                                 : redisAsyncConnect(ip, c->port);
     if (ac == NULL) {
         conn_lost(c, "out of memory");
         return;
@@ -545,7 +552,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status < 0) {
         char why[300];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", c->url->host, uv_strerror(status));
+        snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(status));
         conn_lost(c, why);
         return;
     }
@@ -575,15 +582,14 @@ static bool is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* One connection attempt. Name resolution has no timeout of ours (a running
- * getaddrinfo cannot be cancelled); the resolver's own limits apply, and the
- * connect timeout starts once an address is known. */
-static void attempt(fp_redis_conn_t *c)
+/* Connects to c->host:c->port (or the socket). Name resolution has no
+ * timeout of ours (a running getaddrinfo cannot be cancelled); the
+ * resolver's own limits apply, and the connect timeout starts once an
+ * address is known. */
+static void connect_host(fp_redis_conn_t *c)
 {
-    if (c->state == ST_CLOSING || c->resolving)
-        return;
-    if (c->url->path != NULL || is_ip_literal(c->url->host)) {
-        connect_to(c, c->url->host);
+    if (c->url->path != NULL || is_ip_literal(c->host)) {
+        connect_to(c, c->host);
         return;
     }
     struct addrinfo hints;
@@ -591,14 +597,97 @@ static void attempt(fp_redis_conn_t *c)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     c->state = ST_RESOLVING;
-    int rc = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->url->host, NULL, &hints);
+    int rc = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->host, NULL, &hints);
     if (rc < 0) {
         char why[300];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", c->url->host, uv_strerror(rc));
+        snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(rc));
         conn_lost(c, why);
         return;
     }
     c->resolving = true;
+}
+
+/* One connection attempt: ask the locator where to go first, if any. */
+static void attempt(fp_redis_conn_t *c)
+{
+    if (c->state == ST_CLOSING || c->resolving || c->state == ST_LOCATING)
+        return;
+    if (c->locator != NULL) {
+        c->state = ST_LOCATING;
+        c->locator->locate(c->locator->ctx, c);
+        return;
+    }
+    connect_host(c);
+}
+
+static void set_target(fp_redis_conn_t *c, const char *host, int port)
+{
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = port;
+    if (strchr(c->host, ':') != NULL)
+        snprintf(c->where, sizeof c->where, "[%s]:%d", c->host, c->port);
+    else
+        snprintf(c->where, sizeof c->where, "%s:%d", c->host, c->port);
+}
+
+void fp_redis_conn_located(fp_redis_conn_t *c, const char *host, int port, const char *why)
+{
+    if (c->state != ST_LOCATING)
+        return;
+    if (host == NULL) {
+        conn_lost(c, why != NULL ? why : "the master's address is not known");
+        return;
+    }
+    set_target(c, host, port);
+    connect_host(c);
+}
+
+void fp_redis_conn_follow(fp_redis_conn_t *c, const char *host, int port, const char *reason)
+{
+    if (c->state == ST_WAITING) {
+        /* The new master is known: no reason to wait out a back-off that
+         * grew while the old one was gone. */
+        c->losses = 0;
+        c->faulted = false;
+        uv_timer_start(&c->backoff_timer, on_backoff, 0, 0);
+        return;
+    }
+    bool connected = c->state == ST_CONNECTING || c->state == ST_HANDSHAKE || c->state == ST_UP;
+    if (!connected || (c->port == port && strcmp(c->host, host) == 0))
+        return;
+    c->losses = 0;
+    c->faulted = false;
+    fp_redis_conn_drop(c, reason);
+}
+
+/* Subscription replies bypass the command FIFO: hiredis calls this for the
+ * SUBSCRIBE's own answer and for every message, and once with NULL when the
+ * context goes. */
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    fp_redis_conn_t *c = privdata;
+    const redisReply *m = r;
+    (void)ac;
+    if (m == NULL || c->sub_cb == NULL || c->state == ST_CLOSING)
+        return;
+    if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+        m->element[0]->type == REDIS_REPLY_STRING && strcmp(m->element[0]->str, "message") == 0 &&
+        m->element[2]->type == REDIS_REPLY_STRING)
+        c->sub_cb(c, m->element[2]->str, m->element[2]->len, c->sub_ctx);
+}
+
+int fp_redis_conn_subscribe(fp_redis_conn_t *c, const char *channel, fp_redis_message_cb cb,
+                            void *ctx)
+{
+    if (!fp_redis_conn_is_up(c))
+        return FP_EREDIS;
+    c->sub_cb = cb;
+    c->sub_ctx = ctx;
+    const char *argv[] = {"SUBSCRIBE", channel};
+    size_t lens[] = {9, strlen(channel)};
+    if (redisAsyncCommandArgv(c->ac, on_sub_reply, c, 2, argv, lens) != REDIS_OK)
+        return FP_EREDIS;
+    return 0;
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -617,6 +706,12 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->command_timeout_ms = opts->command_timeout_ms;
     c->state_cb = cb;
     c->ctx = ctx;
+    c->any_role = opts->any_role;
+    c->locator = opts->locator;
+    if (url->path == NULL)
+        set_target(c, url->host != NULL ? url->host : "", url->port);
+    if (c->locator != NULL) /* the URL's host is not used */
+        snprintf(c->where, sizeof c->where, "(master not located yet)");
     c->losses = 0;
     c->resolver.data = c;
     uv_timer_t *timers[] = {&c->connect_timer, &c->backoff_timer, &c->command_timer};
@@ -718,6 +813,8 @@ void fp_redis_conn_close(fp_redis_conn_t *c, void (*cb)(void *ctx), void *ctx)
 {
     if (c == NULL || c->state == ST_CLOSING)
         return;
+    if (c->state == ST_LOCATING)
+        c->locator->cancel(c->locator->ctx, c);
     c->state = ST_CLOSING;
     c->close_cb = cb;
     c->close_ctx = ctx;
