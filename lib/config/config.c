@@ -462,41 +462,39 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* Secrets stay out of files: the URL may come from the environment. An
- * empty variable counts as unset, as shells make it easy to export one. */
-static int apply_sentinel_env(loader_t *ld)
+/* Secrets stay out of files: the URL and the sentinels' password may come
+ * from the environment. Replaces *field with the variable's value when it
+ * is set and not empty (*taken says so: shells make it easy to export an
+ * empty one), and forgets the file's position for that key. */
+static int take_env(loader_t *ld, const char *var, const char *key, char **field, bool *taken)
 {
-    const char *pw = getenv("FORKPOOL_SENTINEL_PASSWORD");
-    if (pw == NULL || *pw == '\0')
+    const char *value = getenv(var);
+    *taken = value != NULL && *value != '\0';
+    if (!*taken)
         return 0;
-    char *copy = strdup(pw);
+    char *copy = strdup(value);
     if (copy == NULL)
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(ld->cfg->redis.sentinel_password);
-    ld->cfg->redis.sentinel_password = copy;
-    ld->where[fp__config_find_key("redis", "sentinel_password") - fp__config_schema] = NULL;
+    free(*field);
+    *field = copy;
+    ld->where[fp__config_find_key("redis", key) - fp__config_schema] = NULL;
     return 0;
 }
 
 static int apply_env(loader_t *ld)
 {
-    int rc = apply_sentinel_env(ld);
-    if (rc < 0)
-        return rc;
-    const char *url = getenv("FORKPOOL_REDIS_URL");
     const fp__ckey_t *k = fp__config_find_key("redis", "url");
     char buf[256];
     size_t elem;
-    if (url == NULL || *url == '\0')
-        return 0;
-    char *copy = strdup(url);
-    if (copy == NULL)
-        return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(ld->cfg->redis.url);
-    ld->cfg->redis.url = copy;
+    bool taken;
+    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "sentinel_password",
+                      &ld->cfg->redis.sentinel_password, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_REDIS_URL", "url", &ld->cfg->redis.url, &taken);
+    if (rc < 0 || !taken)
+        return rc;
     if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
         return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", buf);
-    ld->where[k - fp__config_schema] = NULL;
     return 0;
 }
 

@@ -38,6 +38,7 @@ struct fp_sentinel_s {
     fp_sentinel_round_t round;
     fp_redis_conn_t *ask; /* to urls[ask_idx] */
     size_t ask_idx, next_idx;
+    bool awaiting;        /* the sentinel being asked has not answered or failed yet */
     bool query_sent;
     uv_timer_t kick;      /* the next step of a round, outside any callback */
     char why[768];        /* what the sentinels of a failing round said */
@@ -150,6 +151,7 @@ static void round_answered(fp_sentinel_t *s, const fp_sentinel_addr_t *a)
 {
     char at[300], by[300];
     fp_sentinel_round_answered(&s->round);
+    s->awaiting = false;
     if (!fp_sentinel_addr_equal(a, &s->known) || s->failure_logged) {
         fp_sentinel_addr_format(a, at, sizeof at);
         where_of(s, s->ask_idx, by, sizeof by);
@@ -167,6 +169,9 @@ static void ask_failed(fp_sentinel_t *s, const char *reason)
     size_t used = strlen(s->why);
     where_of(s, s->ask_idx, by, sizeof by);
     snprintf(s->why + used, sizeof s->why - used, "%s%s %s", used ? "; " : "", by, reason);
+    /* A lost connection fails the question twice (its NULL reply, then its
+     * down report): only the first counts. */
+    s->awaiting = false;
     s->query_sent = false;
     if (fp_sentinel_round_failed(&s->round, &s->next_idx)) {
         uv_timer_start(&s->kick, on_kick, 0, 0);
@@ -184,7 +189,7 @@ static void ask_failed(fp_sentinel_t *s, const char *reason)
 static void on_master_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_sentinel_t *s = privdata;
-    if (s->closing || c != s->ask || !s->query_sent)
+    if (s->closing || c != s->ask || !s->awaiting || !s->query_sent)
         return;
     s->query_sent = false;
     fp_sentinel_addr_t a;
@@ -214,11 +219,11 @@ static void send_query(fp_sentinel_t *s)
 static void on_ask_state(fp_redis_conn_t *c, bool up, const char *reason, void *ctx)
 {
     fp_sentinel_t *s = ctx;
-    if (s->closing || c != s->ask || !s->round.active)
+    if (s->closing || c != s->ask || !s->awaiting)
         return;
     if (up && !s->query_sent)
         send_query(s);
-    else if (!up && !s->query_sent)
+    else if (!up)
         ask_failed(s, reason != NULL ? reason : "cannot connect");
 }
 
@@ -237,6 +242,8 @@ static int open_conn(fp_sentinel_t *s, size_t idx, const char *name, fp_redis_st
 
 static void ask_at(fp_sentinel_t *s, size_t idx)
 {
+    s->awaiting = true;
+    s->query_sent = false;
     if (s->ask != NULL && s->ask_idx == idx && fp_redis_conn_is_up(s->ask)) {
         send_query(s);
         return;

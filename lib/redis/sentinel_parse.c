@@ -3,24 +3,15 @@
  * which sentinels are asked. */
 #include "redis/sentinel_parse.h"
 
+#include "base/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static bool parse_port(const char *s, size_t n, int *out)
 {
-    if (n == 0 || n > 5)
-        return false;
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return false;
-    *out = v;
-    return true;
+    return fp_text_int_in(s, n, 1, 65535, out);
 }
 
 static int why_is(char *why, size_t size, const char *text)

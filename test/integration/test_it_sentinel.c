@@ -55,15 +55,19 @@ static int teardown(void **state)
 }
 
 /* The daemon's config in the Sentinel form: the URL gives the database only
- * (its host is a port nobody listens on, so using it would fail). */
+ * (its host is a port nobody listens on, so using it would fail). The first
+ * sentinel listed is one that does not run: every round of questions that
+ * starts with it has to move on to the next. */
 static void write_config(fixture_t *f)
 {
-    char from[256], to[1024], lines[512];
+    char from[256], to[1024], lines[512], dead[64];
     fp_td_config(f->td, NULL, CONFIG_EXTRA);
     snprintf(from, sizeof from, "url = \"%s\"\n", fp_th_redis_url(&f->td->redis));
     fp_th_sset_config_lines(&f->sset, lines, sizeof lines);
     snprintf(to, sizeof to, "url = \"redis://127.0.0.1:1/0\"\n%s", lines);
     fp_td_config_replace(f->td, from, to);
+    snprintf(dead, sizeof dead, "sentinels = [\"127.0.0.1:%d\", ", fp_th_free_port());
+    fp_td_config_replace(f->td, "sentinels = [", dead);
 }
 
 /* `forkpool enqueue --wait-replicas 1 record_event -` with one job per id
@@ -227,6 +231,15 @@ static void test_sentinel_cli(void **state)
     fp_th_result_free(&r);
     fp_th_redis_t *m = fp_th_sset_master(&f->sset);
     assert_int_equal(fp_th_redis_int(m, "XLEN %s", FP_TD_JOBS), 3);
+    /* check-config says which form is in use, and never the password. */
+    const char *check[] = {fp_th_env("FORKPOOL_BIN"), "check-config", "-c", f->td->config, NULL};
+    const char *env[] = {"FORKPOOL_SENTINEL_PASSWORD=hunter2", NULL};
+    assert_int_equal(fp_th_run(check, env, NULL, 0, 60000, &r), 0);
+    assert_int_equal(r.status, 0);
+    FP_TH_EXPECT_ALL_IN(r.out, "redis    sentinel master=" FP_TH_SSET_MASTER_NAME " sentinels=",
+                        "sentinel_password=***", "(db and password only)");
+    assert_null(strstr(r.out, "hunter2"));
+    fp_th_result_free(&r);
     /* A master name no sentinel monitors: exit 69 naming what each said. */
     fp_td_config_replace(f->td, "master_name = \"" FP_TH_SSET_MASTER_NAME "\"",
                          "master_name = \"nosuch\"");
