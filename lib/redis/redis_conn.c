@@ -5,8 +5,10 @@
  * again. Host names are resolved with uv_getaddrinfo on libuv's thread pool
  * (hiredis would call a blocking getaddrinfo on the loop); IP literals and
  * unix sockets skip that step. It must not log: owners decide what a user
- * sees, from the up/down reports. */
-#include "redis/redis_conn.h"
+ * sees, from the up/down reports. Being told where to go (a locator's
+ * answer, a master that moved, a subscription) is redis_conn_follow.c; the
+ * state both share is in redis_conn_internal.h. */
+#include "redis/redis_conn_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,68 +24,6 @@
 
 #include "base/backoff.h"
 
-typedef enum conn_state_e {
-    ST_IDLE,        /* not started */
-    ST_LOCATING,    /* the locator (Sentinel) is finding the address */
-    ST_RESOLVING,   /* uv_getaddrinfo in flight */
-    ST_CONNECTING,  /* TCP/unix connect in progress */
-    ST_HANDSHAKE,   /* AUTH / SELECT / PING sent */
-    ST_UP,
-    ST_WAITING,     /* lost; the back-off timer will start the next attempt */
-    ST_CLOSING,
-} conn_state_t;
-
-/* One command waiting for its reply. Replies come back in order, so the list
- * is a FIFO and only the head's deadline matters for the timeout. */
-typedef struct cmd_s {
-    struct cmd_s *next;
-    fp_redis_conn_t *conn;
-    fp_redis_reply_cb cb;
-    void *privdata;
-    uint64_t deadline_ms; /* loop time; 0: none */
-} cmd_t;
-
-struct fp_redis_conn_s {
-    uv_loop_t *loop;
-    const fp_redis_url_t *url;
-    char name[32];
-    char where[300];
-    int64_t connect_timeout_ms;
-    int64_t command_timeout_ms;
-    fp_redis_state_cb state_cb;
-    void *ctx;
-    bool any_role;
-    const fp_redis_locator_t *locator;
-    char host[256]; /* this attempt's host (the URL's, or the locator's) */
-    int port;
-    fp_redis_message_cb sub_cb;
-    void *sub_ctx;
-
-    conn_state_t state;
-    redisAsyncContext *ac; /* NULL whenever hiredis may free it on its own */
-    bool going_down;       /* a NULL reply arrived: no new commands on this context */
-    bool faulted;          /* lost to a fault reply: the back-off resets on a success */
-    int handshake_left;
-    int64_t losses;        /* in a row: the back-off step */
-    uint64_t replies;      /* commands answered or lost (NULL), for metrics */
-    uint64_t errors;       /* of those: error replies and losses */
-
-    uv_timer_t connect_timer;
-    uv_timer_t backoff_timer;
-    uv_timer_t command_timer;
-    uv_prepare_t flush;    /* writes this turn's commands just before the loop blocks */
-    uv_idle_t flush_late;  /* keeps the loop from blocking when a command came after it */
-    bool flushing;         /* inside redisAsyncHandleWrite from the flush */
-    uv_getaddrinfo_t resolver;
-    bool resolving;
-
-    cmd_t *head, *tail;
-
-    int open_handles;
-    void (*close_cb)(void *ctx);
-    void *close_ctx;
-};
-
 static void attempt(fp_redis_conn_t *c);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
@@ -91,14 +31,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 static void arm_command_timer(fp_redis_conn_t *c);
 
-static void on_backoff(uv_timer_t *t)
+void fp__conn_on_backoff(uv_timer_t *t)
 {
     attempt(t->data);
 }
 
 /* The connection is gone (or never came): schedule the next attempt and say
  * so. The context, if any, is already out of our hands. */
-static void conn_lost(fp_redis_conn_t *c, const char *reason)
+void fp__conn_lost(fp_redis_conn_t *c, const char *reason)
 {
     if (c->state == ST_CLOSING)
         return;
@@ -110,7 +50,7 @@ static void conn_lost(fp_redis_conn_t *c, const char *reason)
         c->losses++;
     int64_t wait =
         fp_backoff_ms(c->losses, FP_REDIS_BACKOFF_MIN_MS, FP_REDIS_BACKOFF_MAX_MS, false, 0);
-    uv_timer_start(&c->backoff_timer, on_backoff, (uint64_t)wait, 0);
+    uv_timer_start(&c->backoff_timer, fp__conn_on_backoff, (uint64_t)wait, 0);
     if (c->state_cb != NULL)
         c->state_cb(c, false, reason, c->ctx);
 }
@@ -137,7 +77,7 @@ void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason)
     /* reason may live in a reply freed below; a longer one is cut, on purpose */
     snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, reason);
     release_context(c);
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -184,7 +124,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     char why[256];
     snprintf(why, sizeof why, "%s", ac->errstr[0] != '\0' ? ac->errstr : "connection closed");
     c->ac = NULL; /* hiredis frees it when this returns */
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static int send_internal(fp_redis_conn_t *c, int argc, const char **argv, const size_t *lens,
@@ -274,7 +214,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         char why[256];
         snprintf(why, sizeof why, "%s", ac->errstr[0] != '\0' ? ac->errstr : "connect failed");
         c->ac = NULL; /* hiredis frees a context whose connect failed */
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     start_handshake(c);
@@ -322,7 +262,7 @@ static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
     if (c->ac == NULL || c->state == ST_CLOSING)
         return; /* the callback closed it */
     release_context(c);
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static bool is_fault(const fp_redis_conn_t *c, const redisReply *r)
@@ -496,14 +436,14 @@ static void connect_to(fp_redis_conn_t *c, const char *ip)
     redisAsyncContext *ac = c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
                                                  : redisAsyncConnect(ip, c->port);
     if (ac == NULL) {
-        conn_lost(c, "out of memory");
+        fp__conn_lost(c, "out of memory");
         return;
     }
     if (ac->err != 0) {
         char why[256];
         snprintf(why, sizeof why, "%s", ac->errstr);
         redisAsyncFree(ac);
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     set_cloexec(ac->c.fd);
@@ -512,7 +452,7 @@ static void connect_to(fp_redis_conn_t *c, const char *ip)
     ac->data = c;
     if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
         redisAsyncFree(ac);
-        conn_lost(c, "cannot attach the connection to the event loop");
+        fp__conn_lost(c, "cannot attach the connection to the event loop");
         return;
     }
     ac->ev.addRead = ev_add_read;
@@ -553,7 +493,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (status < 0) {
         char why[300];
         snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(status));
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     /* Prefer IPv4: "localhost" often lists ::1 first while Redis binds 127.0.0.1. */
@@ -570,7 +510,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, ip, sizeof ip);
     uv_freeaddrinfo(res);
     if (ip[0] == '\0') {
-        conn_lost(c, "the host name has no usable address");
+        fp__conn_lost(c, "the host name has no usable address");
         return;
     }
     connect_to(c, ip);
@@ -586,7 +526,7 @@ static bool is_ip_literal(const char *host)
  * timeout of ours (a running getaddrinfo cannot be cancelled); the
  * resolver's own limits apply, and the connect timeout starts once an
  * address is known. */
-static void connect_host(fp_redis_conn_t *c)
+void fp__conn_connect_host(fp_redis_conn_t *c)
 {
     if (c->url->path != NULL || is_ip_literal(c->host)) {
         connect_to(c, c->host);
@@ -601,7 +541,7 @@ static void connect_host(fp_redis_conn_t *c)
     if (rc < 0) {
         char why[300];
         snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(rc));
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     c->resolving = true;
@@ -617,77 +557,7 @@ static void attempt(fp_redis_conn_t *c)
         c->locator->locate(c->locator->ctx, c);
         return;
     }
-    connect_host(c);
-}
-
-static void set_target(fp_redis_conn_t *c, const char *host, int port)
-{
-    snprintf(c->host, sizeof c->host, "%s", host);
-    c->port = port;
-    if (strchr(c->host, ':') != NULL)
-        snprintf(c->where, sizeof c->where, "[%s]:%d", c->host, c->port);
-    else
-        snprintf(c->where, sizeof c->where, "%s:%d", c->host, c->port);
-}
-
-void fp_redis_conn_located(fp_redis_conn_t *c, const char *host, int port, const char *why)
-{
-    if (c->state != ST_LOCATING)
-        return;
-    if (host == NULL) {
-        conn_lost(c, why != NULL ? why : "the master's address is not known");
-        return;
-    }
-    set_target(c, host, port);
-    connect_host(c);
-}
-
-void fp_redis_conn_follow(fp_redis_conn_t *c, const char *host, int port, const char *reason)
-{
-    if (c->state == ST_WAITING) {
-        /* The new master is known: no reason to wait out a back-off that
-         * grew while the old one was gone. */
-        c->losses = 0;
-        c->faulted = false;
-        uv_timer_start(&c->backoff_timer, on_backoff, 0, 0);
-        return;
-    }
-    bool connected = c->state == ST_CONNECTING || c->state == ST_HANDSHAKE || c->state == ST_UP;
-    if (!connected || (c->port == port && strcmp(c->host, host) == 0))
-        return;
-    c->losses = 0;
-    c->faulted = false;
-    fp_redis_conn_drop(c, reason);
-}
-
-/* Subscription replies bypass the command FIFO: hiredis calls this for the
- * SUBSCRIBE's own answer and for every message, and once with NULL when the
- * context goes. */
-static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-    fp_redis_conn_t *c = privdata;
-    const redisReply *m = r;
-    (void)ac;
-    if (m == NULL || c->sub_cb == NULL || c->state == ST_CLOSING)
-        return;
-    if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
-        m->element[0]->type == REDIS_REPLY_STRING && strcmp(m->element[0]->str, "message") == 0 &&
-        m->element[2]->type == REDIS_REPLY_STRING)
-        c->sub_cb(c, m->element[2]->str, m->element[2]->len, c->sub_ctx);
-}
-
-int fp_redis_conn_subscribe(fp_redis_conn_t *c, const char *channel, fp_redis_message_cb cb,
-                            void *ctx)
-{
-    if (!fp_redis_conn_is_up(c))
-        return FP_EREDIS;
-    c->sub_cb = cb;
-    c->sub_ctx = ctx;
-    const char *argv[] = {"SUBSCRIBE", channel};
-    size_t lens[] = {9, strlen(channel)};
-    if (redisAsyncCommandArgv(c->ac, on_sub_reply, c, 2, argv, lens) != REDIS_OK)
-        return FP_EREDIS;
-    return 0;
+    fp__conn_connect_host(c);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -709,7 +579,7 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->any_role = opts->any_role;
     c->locator = opts->locator;
     if (url->path == NULL)
-        set_target(c, url->host != NULL ? url->host : "", url->port);
+        fp__conn_set_target(c, url->host != NULL ? url->host : "", url->port);
     if (c->locator != NULL) /* the URL's host is not used */
         snprintf(c->where, sizeof c->where, "(master not located yet)");
     c->losses = 0;
