@@ -45,6 +45,17 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup_auth(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->td = fp_td_new(false);
+    if (fp_th_sset_start_auth(&f->sset, "s3ntinel") < 0)
+        fail_msg("cannot start the Sentinel set with a password");
+    *state = f;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     fixture_t *f = *state;
@@ -250,6 +261,30 @@ static void test_sentinel_cli(void **state)
     fp_th_result_free(&r);
 }
 
+/* Sentinels with requirepass: the daemon and the command line AUTH with
+ * redis.sentinel_password; a wrong one is named in the error. */
+static void test_sentinel_password(void **state)
+{
+    fixture_t *f = *state;
+    write_config(f);
+    fp_td_config_replace(f->td, "master_name = ", "sentinel_password = \"s3ntinel\"\nmaster_name = ");
+    enqueue(f, 0, 50);
+    fp_td_start_ready(f->td, true);
+    settled_t want = {f, 50};
+    fp_td_wait_until(f->td, settled, &want, 60000, "the jobs done through password sentinels");
+    fp_td_signal(f->td, SIGTERM);
+    assert_int_equal(fp_td_wait(f->td, 60000), 0);
+    /* The environment overrides the file: a wrong password is refused. */
+    const char *stats[] = {fp_th_env("FORKPOOL_BIN"), "stats", "-c", f->td->config, NULL};
+    const char *env[] = {"FORKPOOL_SENTINEL_PASSWORD=wrong-one", NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(stats, env, NULL, 0, 60000, &r), 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "no sentinel knows where master", "AUTH failed");
+    assert_null(strstr(r.err, "wrong-one"));
+    fp_th_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     /* test_it_sentinel NAME runs one test; --skip PATTERN all but those. */
@@ -259,6 +294,7 @@ int main(int argc, char **argv)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sentinel_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sentinel_password, setup_auth, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_sigkill_master, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chaos_sentinel_failover, setup, teardown),

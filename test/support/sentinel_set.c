@@ -12,11 +12,24 @@
 
 #define READY_DEADLINE_MS 60000
 
+/* A command to a sentinel, after AUTH when the set has a password (the
+ * test's connection may have been made again since). */
+static redisReply *ask(const fp_th_sset_t *s, fp_th_redis_t *sentinel, const char *fmt,
+                       const char *arg)
+{
+    if (s->password[0] != '\0') {
+        redisReply *a = fp_th_redis_cmd(sentinel, "AUTH %s", s->password);
+        if (a != NULL)
+            freeReplyObject(a);
+    }
+    return fp_th_redis_cmd(sentinel, fmt, arg);
+}
+
 /* The value of field in a SENTINEL master reply (a flat name/value array),
  * as a number; -1 when absent. */
-static long long master_field(fp_th_redis_t *sentinel, const char *field)
+static long long master_field(const fp_th_sset_t *s, fp_th_redis_t *sentinel, const char *field)
 {
-    redisReply *r = fp_th_redis_cmd(sentinel, "SENTINEL master %s", FP_TH_SSET_MASTER_NAME);
+    redisReply *r = ask(s, sentinel, "SENTINEL master %s", FP_TH_SSET_MASTER_NAME);
     long long v = -1;
     for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, field) == 0 &&
@@ -27,10 +40,9 @@ static long long master_field(fp_th_redis_t *sentinel, const char *field)
     return v;
 }
 
-static int named_port(fp_th_redis_t *sentinel)
+static int named_port(const fp_th_sset_t *s, fp_th_redis_t *sentinel)
 {
-    redisReply *r = fp_th_redis_cmd(sentinel, "SENTINEL get-master-addr-by-name %s",
-                                    FP_TH_SSET_MASTER_NAME);
+    redisReply *r = ask(s, sentinel, "SENTINEL get-master-addr-by-name %s", FP_TH_SSET_MASTER_NAME);
     int port = -1;
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
         port = atoi(r->element[1]->str);
@@ -54,16 +66,22 @@ static bool all_ready(fp_th_sset_t *s)
     if (!replica_in_sync(&s->servers[1]))
         return false;
     for (int i = 0; i < FP_TH_SSET_SENTINELS; i++)
-        if (master_field(&s->sentinels[i], "num-slaves") != 1 ||
-            master_field(&s->sentinels[i], "num-other-sentinels") != FP_TH_SSET_SENTINELS - 1)
+        if (master_field(s, &s->sentinels[i], "num-slaves") != 1 ||
+            master_field(s, &s->sentinels[i], "num-other-sentinels") != FP_TH_SSET_SENTINELS - 1)
             return false;
     return true;
 }
 
 int fp_th_sset_start(fp_th_sset_t *s)
 {
+    return fp_th_sset_start_auth(s, NULL);
+}
+
+int fp_th_sset_start_auth(fp_th_sset_t *s, const char *password)
+{
     memset(s, 0, sizeof *s);
-    char port[16], conf[512];
+    snprintf(s->password, sizeof s->password, "%s", password != NULL ? password : "");
+    char port[16], conf[768];
     int rc = fp_th_redis_start(&s->servers[0], NULL);
     if (rc < 0)
         return rc;
@@ -79,6 +97,11 @@ int fp_th_sset_start(fp_th_sset_t *s)
              "sentinel parallel-syncs %s 1\n",
              FP_TH_SSET_MASTER_NAME, port, FP_TH_SSET_MASTER_NAME, FP_TH_SSET_MASTER_NAME,
              FP_TH_SSET_MASTER_NAME);
+    if (s->password[0] != '\0') {
+        size_t used = strlen(conf);
+        snprintf(conf + used, sizeof conf - used, "requirepass %s\nsentinel sentinel-pass %s\n",
+                 s->password, s->password);
+    }
     for (int i = 0; i < FP_TH_SSET_SENTINELS; i++)
         if ((rc = fp_th_redis_start_sentinel(&s->sentinels[i], conf)) < 0)
             goto fail;
@@ -113,7 +136,7 @@ void fp_th_sset_config_lines(const fp_th_sset_t *s, char *buf, size_t size)
 
 fp_th_redis_t *fp_th_sset_master(fp_th_sset_t *s)
 {
-    int port = named_port(&s->sentinels[0]);
+    int port = named_port(s, &s->sentinels[0]);
     for (int i = 0; i < 2; i++)
         if (s->servers[i].port == port)
             return &s->servers[i];
@@ -127,8 +150,7 @@ fp_th_redis_t *fp_th_sset_other(fp_th_sset_t *s, const fp_th_redis_t *master)
 
 int fp_th_sset_failover(fp_th_sset_t *s)
 {
-    redisReply *r = fp_th_redis_cmd(&s->sentinels[0], "SENTINEL FAILOVER %s",
-                                    FP_TH_SSET_MASTER_NAME);
+    redisReply *r = ask(s, &s->sentinels[0], "SENTINEL FAILOVER %s", FP_TH_SSET_MASTER_NAME);
     int rc = r != NULL && r->type == REDIS_REPLY_STATUS ? 0 : -EIO;
     if (r != NULL && r->type == REDIS_REPLY_ERROR)
         fprintf(stderr, "SENTINEL FAILOVER: %s\n", r->str);
@@ -150,10 +172,10 @@ static bool is_master(fp_th_redis_t *r)
 int fp_th_sset_wait_switched(fp_th_sset_t *s, int old_port, int timeout_ms)
 {
     for (long long end = fp_th_now_ms() + timeout_ms; fp_th_now_ms() < end; fp_th_nap()) {
-        int port = named_port(&s->sentinels[0]);
+        int port = named_port(s, &s->sentinels[0]);
         bool agreed = port > 0 && port != old_port;
         for (int i = 1; agreed && i < FP_TH_SSET_SENTINELS; i++)
-            agreed = named_port(&s->sentinels[i]) == port;
+            agreed = named_port(s, &s->sentinels[i]) == port;
         fp_th_redis_t *m = agreed ? fp_th_sset_master(s) : NULL;
         if (m != NULL && is_master(m))
             return port;

@@ -17,6 +17,7 @@
 typedef struct fp_th_sset_s {
     fp_th_redis_t servers[2]; /* [0] started as the master, [1] as its replica */
     fp_th_redis_t sentinels[FP_TH_SSET_SENTINELS];
+    char password[64];        /* the sentinels' requirepass; "" for none */
 } fp_th_sset_t;
 
 /* Starts everything and waits (with a deadline) until the replica is in
@@ -24,6 +25,9 @@ typedef struct fp_th_sset_s {
  * so a SIGKILL of the master reaches the quorum. 0 or -errno; on failure
  * nothing is left running. */
 int fp_th_sset_start(fp_th_sset_t *s);
+/* The same with sentinels that require password (requirepass, and
+ * sentinel-pass between them); the fixture's own questions AUTH first. */
+int fp_th_sset_start_auth(fp_th_sset_t *s, const char *password);
 void fp_th_sset_stop(fp_th_sset_t *s);
 
 /* "sentinels = [...]\nmaster_name = \"...\"\n": lines for a [redis] table. */
