@@ -34,26 +34,25 @@ typedef struct fixture_s {
     fp_th_sset_t sset;
 } fixture_t;
 
-static int setup(void **state)
+static int setup_with(void **state, const char *sentinel_password)
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->td = fp_td_new(false);
-    if (fp_th_sset_start(&f->sset) < 0)
+    if (fp_th_sset_start_auth(&f->sset, sentinel_password) < 0)
         fail_msg("cannot start the Sentinel set");
     *state = f;
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_with(state, NULL);
+}
+
 static int setup_auth(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->td = fp_td_new(false);
-    if (fp_th_sset_start_auth(&f->sset, "s3ntinel") < 0)
-        fail_msg("cannot start the Sentinel set with a password");
-    *state = f;
-    return 0;
+    return setup_with(state, "s3ntinel");
 }
 
 static int teardown(void **state)
