@@ -4,9 +4,12 @@
  * error "cancelled" and never run (a --burst daemon afterwards runs only the
  * other job); a unique job's key is released by the cancel; a running job
  * is marked for its daemon, which stops it and settles it as cancelled (a
- * native sleep job); a dead or unknown job is exit
- * 1, --json's document, bad arguments 64 and Redis down 69. Waits are
- * conditions, never durations. */
+ * native sleep job, Python jobs), with the default visibility timeout (the
+ * daemon looks for marks every second, not at the claim renewal); a cancel
+ * during a timeout's kill ends the job as cancelled; a cancelled job queued
+ * in a child that dies is settled, not handed on; a dead or unknown job is
+ * exit 1, --json's document, bad arguments 64 and Redis down 69. Waits are
+ * conditions with generous deadlines, never durations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
