@@ -312,26 +312,33 @@ static void python_job_cancelled(fp_td_t *td, const char *type, const char *what
     assert_int_equal(fp_td_log_count(td, "it does not hold"), 0);
 }
 
+/* The exec worker with pool_more in [pool], a grace of an hour (no KILL
+ * the test did not ask for), and a job of type `type` (id `id`) that waits
+ * for the file "gate" in the test's directory; its entry id into entry. */
+static void gated_job(fp_td_t *td, const char *pool_more, const char *type, const char *id,
+                      char *ledger, size_t cap, char *entry, size_t entry_cap)
+{
+    char pool[4600], payload[1024];
+    exec_pool(pool, sizeof pool, pool_more);
+    running_config_with(td, "1h", pool, ledger, cap);
+    snprintf(payload, sizeof payload,
+             "{\"type\":\"%s\",\"args\":{\"path\":\"%s/gate\"},\"id\":\"%s\"}", type,
+             td->dir, id);
+    enqueue_payload(td, payload);
+    newest_entry_id(td, entry, entry_cap);
+}
+
 /* A job being killed for its timeout (its handler ignores the TERM) is
  * cancelled meanwhile: the daemon takes the mark, and the kill ends it as
  * cancelled, not as a retried timeout. */
 static void test_cancel_during_timeout_kill(void **state)
 {
     fp_td_t *td = *state;
-    char ledger[512], pool[4600], payload[1024];
-    exec_pool(pool, sizeof pool, "job_timeout = \"1s\"\n");
-    running_config_with(td, "1h", pool, ledger, sizeof ledger);
-    snprintf(payload, sizeof payload,
-             "{\"type\":\"term_proof\",\"args\":{\"path\":\"%s/gate\"},\"id\":\"to-1\"}", td->dir);
-    enqueue_payload(td, payload);
+    char ledger[512], entry[64];
+    gated_job(td, "job_timeout = \"1s\"\n", "term_proof", "to-1", ledger, sizeof ledger, entry,
+              sizeof entry);
     fp_td_start_ready(td, true);
     fp_td_wait_until(td, fp_td_log_has, "timed out; sending SIGTERM", 20000, "the timeout's TERM");
-    char entry[64];
-    redisReply *p = fp_th_redis_cmd(&td->redis, "XRANGE %s - +", FP_TD_JOBS);
-    assert_non_null(p);
-    assert_int_equal(p->elements, 1);
-    snprintf(entry, sizeof entry, "%s", p->element[0]->element[0]->str);
-    freeReplyObject(p);
     expect_requested(td, "to-1", entry);
     fp_td_wait_until(td, fp_td_log_has, "cancelled while being stopped for its timeout", 20000,
                      "the daemon taking the mark");
@@ -346,13 +353,9 @@ static void test_cancel_during_timeout_kill(void **state)
 static void test_cancel_pipelined_then_child_dies(void **state)
 {
     fp_td_t *td = *state;
-    char ledger[512], pool[4600], payload[1024];
-    exec_pool(pool, sizeof pool, "children = 1\nprefetch = 1\npipeline = 1\n");
-    running_config_with(td, "1h", pool, ledger, sizeof ledger);
-    snprintf(payload, sizeof payload,
-             "{\"type\":\"gate_crash\",\"args\":{\"path\":\"%s/gate\"},\"id\":\"first\"}",
-             td->dir);
-    enqueue_payload(td, payload);
+    char ledger[512], entry[64];
+    gated_job(td, "children = 1\nprefetch = 1\npipeline = 1\n", "gate_crash", "first", ledger,
+              sizeof ledger, entry, sizeof entry);
     run_and_cancel(td, "{\"type\":\"noop\",\"id\":\"behind\"}", "behind", 2);
     fp_td_wait_until(td, fp_td_log_has, "job behind on child", 20000, "the daemon telling the child");
     touch(td, "gate"); /* the running job crashes its child */
