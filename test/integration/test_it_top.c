@@ -7,7 +7,8 @@
  * and another key closes it, and `q` exits with status 0 (the shell in the
  * session writes it to a file). Also: Redis unreachable is a line on the
  * screen (and q still exits 0), a terminal too small says so, and the text
- * mode (stdout not a terminal) prints the same figures and exits 0. One
+ * mode (stdout not a terminal) prints the same figures and exits 0 (69
+ * when Redis is unreachable). One
  * capture is saved as FP_BUILD_DIR/artifacts/top.txt (docs/img/top.txt is
  * one of those). Skipped with a message where tmux is not installed
  * (scripts/bootstrap.sh installs it). */
@@ -208,7 +209,7 @@ static void test_top_in_tmux(void **state)
     /* The fleet record renews every 200ms: wait for the one with every job. */
     char *screen = WAIT_SHOWS(&t, "QUEUE*", "default", "top-sleep", "1 dead letters",
                               "test-consumer");
-    long long done, failed;
+    long long done, failed, deadline = fp_th_now_ms() + WAIT_MS;
     for (;;) {
         stats_counts(td, &done, &failed);
         char words[10][64];
@@ -219,7 +220,10 @@ static void test_top_in_tmux(void **state)
         if (done == 5 && n >= 7 && strcmp(words[5], want_done) == 0 &&
             strcmp(words[6], want_failed) == 0)
             break;
+        if (fp_th_now_ms() > deadline)
+            fail_msg("the screen never showed %lld done, %lld failed:\n%s", done, failed, screen);
         free(screen);
+        fp_th_nap();
         screen = WAIT_SHOWS(&t, "test-consumer");
     }
     assert_int_equal(failed, 1);
@@ -304,6 +308,18 @@ static void test_text_mode(void **state)
     assert_null(strchr(r.out, '\x1b')); /* plain text, no terminal codes */
     fp_th_result_free(&r);
 
+    /* Redis unreachable in the text mode: exit 69 with the reason, like stats. */
+    char config[4200];
+    snprintf(config, sizeof config, "%s/nowhere.toml", td->dir);
+    const char *text = "[redis]\nurl = \"redis://127.0.0.1:1\"\n";
+    assert_int_equal(fp_th_write_file(config, text, strlen(text)), 0);
+    const char *nowhere[] = {fp_th_env("FORKPOOL_BIN"), "top", "-c", config, "--once", NULL};
+    assert_int_equal(fp_th_run(nowhere, NULL, NULL, 0, 30000, &r), 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "127.0.0.1:1");
+    assert_int_equal(r.out_len, 0);
+    fp_th_result_free(&r);
+
     /* Usage errors before Redis: 64. */
     const char *bad[] = {fp_th_env("FORKPOOL_BIN"), "top", "--interval", "10ms", NULL};
     assert_int_equal(fp_th_run(bad, NULL, NULL, 0, 30000, &r), 0);
@@ -312,13 +328,28 @@ static void test_text_mode(void **state)
     fp_th_result_free(&r);
 }
 
+/* Also ends a tmux server a failed test left behind (with top in it). */
+static int teardown(void **state)
+{
+    fp_td_t *td = *state;
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/tmux.sock", td->dir);
+    if (access(sock, F_OK) == 0) {
+        const char *argv[] = {"/usr/bin/env", "tmux", "-S", sock, "kill-server", NULL};
+        fp_th_result_t r;
+        if (fp_th_run(argv, NULL, NULL, 0, 30000, &r) == 0)
+            fp_th_result_free(&r);
+    }
+    return fp_td_teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_top_in_tmux, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_top_in_tmux, fp_td_setup, teardown),
         cmocka_unit_test_setup_teardown(test_top_unreachable_and_too_small, fp_td_setup,
-                                        fp_td_teardown),
-        cmocka_unit_test_setup_teardown(test_text_mode, fp_td_setup, fp_td_teardown),
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_text_mode, fp_td_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
