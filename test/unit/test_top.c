@@ -280,7 +280,7 @@ static void test_layout_main_view(void **state)
     assert_non_null(strstr(scr.lines[0], "forkpool top - prefix fp, group forkpool - 00:01:01 UTC"));
     assert_non_null(strstr(scr.lines[0], "sort QUEUE"));
     assert_non_null(strstr(scr.lines[1], "daemons 1 live, 1 gone - children 1/4 busy - jobs 10 done, 0 failed - 4 dead letters"));
-    size_t at;
+    size_t at = 0;
     const char *d = line_with(&scr, "DAEMON  HOST", &at);
     assert_non_null(d);
     assert_int_equal(scr.attrs[at], FP_TOP_HEADING);
@@ -294,7 +294,7 @@ static void test_layout_main_view(void **state)
     v.sort = FP_TOP_SORT_READY;
     fp_top_screen_t sorted;
     assert_int_equal(fp_top_layout(&v, 100, 30, &sorted), 0);
-    size_t mail, def;
+    size_t mail = 0, def = 0;
     assert_non_null(line_with(&sorted, "READY*", NULL));
     assert_non_null(line_with(&sorted, "mail  ", &mail));
     assert_non_null(line_with(&sorted, "default  ", &def));
@@ -319,7 +319,7 @@ static void test_layout_cuts_long_tables(void **state)
     /* The daemons and queues still show whole; the jobs say what is left out. */
     assert_non_null(line_with(&scr, "old ", NULL));
     assert_non_null(line_with(&scr, "mail ", NULL));
-    size_t at;
+    size_t at = 0;
     assert_non_null(line_with(&scr, "JOB TYPE", &at));
     size_t shown = scr.n - at - 2; /* rows between the heading and "... N more" */
     char more[32];
@@ -389,7 +389,7 @@ static void test_layout_help_box(void **state)
     fp_top_screen_t scr;
     assert_int_equal(fp_top_layout(&v, 80, 24, &scr), 0);
     assert_fits(&scr);
-    size_t top;
+    size_t top = 0;
     const char *l = line_with(&scr, "+- forkpool top: keys ", &top);
     assert_non_null(l);
     size_t x = (size_t)(strstr(l, "+-") - l);
