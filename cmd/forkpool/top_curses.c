@@ -72,7 +72,7 @@ static bool on_key(int ch, fp_top_view_t *v, bool *reread)
         v->sort = fp_top_sort_next(v->sort);
     else if (ch == 'd')
         *reread = v->dead_view = !v->dead_view;
-    else if (ch == '?' || ch == 'h')
+    else if (ch == '?')
         v->help = true;
     return true;
 }

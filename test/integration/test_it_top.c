@@ -60,6 +60,14 @@ static bool have_tmux(void)
     return ok;
 }
 
+static void skip_without_tmux(void)
+{
+    if (!have_tmux()) {
+        print_message("tmux is not installed (scripts/bootstrap.sh installs it): skipped\n");
+        skip();
+    }
+}
+
 /* Starts `forkpool top -c config` in a detached session of cols x rows. */
 static void term_start(term_t *t, fp_td_t *td, const char *config, const char *cols,
                        const char *rows)
@@ -143,6 +151,14 @@ static int wait_exit(const term_t *t)
     return status;
 }
 
+/* q, then top's exit status must be 0; the server ends. */
+static void quit_ok(term_t *t)
+{
+    keys(t, "q");
+    assert_int_equal(wait_exit(t), 0);
+    term_stop(t);
+}
+
 /* The daemon's done and failed counts as `forkpool stats --json` says;
  * -1 before its first record. */
 static void stats_counts(const fp_td_t *td, long long *done, long long *failed)
@@ -199,10 +215,7 @@ static void busy_daemon(fp_td_t *td)
 static void test_top_in_tmux(void **state)
 {
     fp_td_t *td = *state;
-    if (!have_tmux()) {
-        print_message("tmux is not installed (scripts/bootstrap.sh installs it): skipped\n");
-        skip();
-    }
+    skip_without_tmux();
     busy_daemon(td);
     term_t t;
     term_start(&t, td, td->config, "120", "32");
@@ -250,34 +263,30 @@ static void test_top_in_tmux(void **state)
     free(WAIT_SHOWS(&t, "forkpool top: keys", "q  quit"));
     keys(&t, "x");
     free(WAIT_GONE(&t, "forkpool top: keys"));
-    keys(&t, "q");
-    assert_int_equal(wait_exit(&t), 0);
-    term_stop(&t);
+    quit_ok(&t);
+}
+
+/* A configuration whose Redis nobody serves (port 1), in td's dir. */
+static void nowhere_config(const fp_td_t *td, char *config, size_t size)
+{
+    snprintf(config, size, "%s/nowhere.toml", td->dir);
+    const char *text = "[redis]\nurl = \"redis://127.0.0.1:1\"\n";
+    assert_int_equal(fp_th_write_file(config, text, strlen(text)), 0);
 }
 
 static void test_top_unreachable_and_too_small(void **state)
 {
     fp_td_t *td = *state;
-    if (!have_tmux()) {
-        print_message("tmux is not installed (scripts/bootstrap.sh installs it): skipped\n");
-        skip();
-    }
+    skip_without_tmux();
     char config[4200];
-    snprintf(config, sizeof config, "%s/nowhere.toml", td->dir);
-    const char *text = "[redis]\nurl = \"redis://127.0.0.1:1\"\n";
-    assert_int_equal(fp_th_write_file(config, text, strlen(text)), 0);
+    nowhere_config(td, config, sizeof config);
     term_t t;
     term_start(&t, td, config, "100", "20");
     free(WAIT_SHOWS(&t, "Redis unreachable: ", "127.0.0.1:1", "retrying"));
-    keys(&t, "q");
-    assert_int_equal(wait_exit(&t), 0);
-    term_stop(&t);
-
+    quit_ok(&t);
     term_start(&t, td, config, "50", "8");
     free(WAIT_SHOWS(&t, "terminal too small: 50x8"));
-    keys(&t, "q");
-    assert_int_equal(wait_exit(&t), 0);
-    term_stop(&t);
+    quit_ok(&t);
 }
 
 static void test_text_mode(void **state)
@@ -310,9 +319,7 @@ static void test_text_mode(void **state)
 
     /* Redis unreachable in the text mode: exit 69 with the reason, like stats. */
     char config[4200];
-    snprintf(config, sizeof config, "%s/nowhere.toml", td->dir);
-    const char *text = "[redis]\nurl = \"redis://127.0.0.1:1\"\n";
-    assert_int_equal(fp_th_write_file(config, text, strlen(text)), 0);
+    nowhere_config(td, config, sizeof config);
     const char *nowhere[] = {fp_th_env("FORKPOOL_BIN"), "top", "-c", config, "--once", NULL};
     assert_int_equal(fp_th_run(nowhere, NULL, NULL, 0, 30000, &r), 0);
     assert_int_equal(r.status, 69);
