@@ -37,18 +37,20 @@ static void format_clock(int64_t unix_ms, bool date, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
-/* The name, host and pid in a gone member's id, NAME@HOST:PID. */
-static void split_id(const char *id, char *name, char *host, char *pid, size_t cap)
+/* The name, host and pid in a gone member's id, NAME@HOST:PID; each buffer
+ * holds ID_PART bytes. */
+#define ID_PART 256
+static void split_id(const char *id, char *name, char *host, char *pid)
 {
     const char *at = strrchr(id, '@'), *colon = at != NULL ? strrchr(at, ':') : NULL;
     if (at == NULL || colon == NULL) {
-        snprintf(name, cap, "%s", id);
+        snprintf(name, ID_PART, "%s", id);
         host[0] = pid[0] = '\0';
         return;
     }
-    snprintf(name, cap, "%.*s", (int)(at - id), id);
-    snprintf(host, cap, "%.*s", (int)(colon - at - 1), at + 1);
-    snprintf(pid, cap, "%s", colon + 1);
+    snprintf(name, ID_PART, "%.*s", (int)(at - id), id);
+    snprintf(host, ID_PART, "%.*s", (int)(colon - at - 1), at + 1);
+    snprintf(pid, ID_PART, "%s", colon + 1);
 }
 
 /* ---- the tables -------------------------------------------------------------- */
@@ -60,10 +62,11 @@ static const fp_top_col_t daemon_cols[] = {
 
 static int daemon_row(fp_top_table_t *t, const fp_fleet_member_t *m, int64_t now_ms)
 {
-    char name[256], host[256], pid[32], busy[48], done[24], failed[24], age[48];
+    char name[ID_PART], host[ID_PART], pid[ID_PART], busy[48], done[24],
+        failed[24], age[48];
     const fp_fleet_record_t *r = m->record;
     if (m->status != FP_FLEET_LIVE || r == NULL) {
-        split_id(m->id, name, host, pid, sizeof name);
+        split_id(m->id, name, host, pid);
         char ago[32];
         fp_units_format_age(now_ms - m->last_seen_ms, ago, sizeof ago);
         snprintf(age, sizeof age, "seen %s ago", ago);
