@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "field.h"
 #include "job_args.h"
-#include "term.h"
+#include "base/term.h"
 #include "queue/cancel.h"
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
