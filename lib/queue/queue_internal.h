@@ -37,6 +37,7 @@
 #include "queue/read_plan.h"
 #include "redis/redis_conn.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel.h"
 
 #define LOG "redis"
 
@@ -205,6 +206,7 @@ struct fp_queue_s {
     fp_qstate_t *qs;
     size_t n;
     fp_redis_conn_t *reader, *writer;
+    fp_sentinel_t *sentinel; /* with redis.sentinels: where reader and writer go */
     int64_t vt_ms; /* visibility timeout; 0: no renewal, no take-over */
     fp_held_set_t held;
     fp_queue_stats_t stats;
