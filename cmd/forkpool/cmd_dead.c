@@ -24,7 +24,7 @@
 #include "queue/admin.h"
 #include "queue/dead_fresh.h"
 #include "cli.h"
-#include "term.h"
+#include "base/term.h"
 #include "field.h"
 #include "dispatch/job.h"
 #include "base/json.h"

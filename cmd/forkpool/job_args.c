@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/cancel.h"
 #include "queue/job_lookup.h"
 #include "queue/queue_scripts.h"
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config/config_internal.h"
@@ -461,35 +462,45 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* A string key from the environment variable var, when it is set and not
- * empty (shells make it easy to export an empty one), checked as the file's
- * value would be. */
-static int apply_env_string(loader_t *ld, const char *var, const char *section, const char *key)
+/* Secrets stay out of files: the URL, the sentinels' password and the
+ * status page's token may come from the environment. Replaces *field with
+ * the variable's value when it is set and not empty (*taken says so: shells
+ * make it easy to export an empty one), and forgets the file's position for
+ * that key. */
+static int take_env(loader_t *ld, const char *var, const char *section, const char *key,
+                    char **field, bool *taken)
 {
     const char *value = getenv(var);
-    const fp__ckey_t *k = fp__config_find_key(section, key);
-    char **field = (char **)((char *)ld->cfg + k->offset);
-    char buf[256];
-    size_t elem;
-    if (value == NULL || *value == '\0')
+    *taken = value != NULL && *value != '\0';
+    if (!*taken)
         return 0;
     char *copy = strdup(value);
     if (copy == NULL)
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
     free(*field);
     *field = copy;
-    if (k->check != NULL && k->check(field, &elem, buf, sizeof buf) < 0)
-        return fp_err_set(ld->err, FP_ECONFIG, "%s (environment) %s", var, buf);
-    ld->where[k - fp__config_schema] = NULL;
+    ld->where[fp__config_find_key(section, key) - fp__config_schema] = NULL;
     return 0;
 }
 
-/* Secrets stay out of files: the Redis URL and the status page's token may
- * come from the environment. */
 static int apply_env(loader_t *ld)
 {
-    int rc = apply_env_string(ld, "FORKPOOL_REDIS_URL", "redis", "url");
-    return rc < 0 ? rc : apply_env_string(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token");
+    const fp__ckey_t *k = fp__config_find_key("redis", "url");
+    char buf[256];
+    size_t elem;
+    bool taken;
+    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "redis", "sentinel_password",
+                      &ld->cfg->redis.sentinel_password, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
+                      &ld->cfg->health.admin_token, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
+    if (rc < 0 || !taken)
+        return rc;
+    if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
+        return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", buf);
+    return 0;
 }
 
 static int resolve_auto(loader_t *ld)
@@ -576,6 +587,41 @@ static int resolve_weights(loader_t *ld)
     return 0;
 }
 
+/* The Sentinel keys go together, and the URL then only gives the database
+ * and the password (a socket path could not name the master's host). */
+static int check_sentinel(loader_t *ld)
+{
+    const fp_config_t *cfg = ld->cfg;
+    bool sentinels = cfg->redis.sentinels.count > 0;
+    if (sentinels && cfg->redis.master_name[0] == '\0')
+        return fail_at(ld, where(ld, "redis", "sentinels"), FP_ECONFIG,
+                       "[redis] sentinels needs master_name (the name the sentinels monitor, "
+                       "e.g. \"mymaster\")");
+    if (!sentinels && cfg->redis.master_name[0] != '\0')
+        return fail_at(ld, where(ld, "redis", "master_name"), FP_ECONFIG,
+                       "[redis] master_name is only used with sentinels "
+                       "(list them: sentinels = [\"127.0.0.1:26379\"])");
+    if (!sentinels && cfg->redis.sentinel_password[0] != '\0') {
+        const fp_toml_node_t *at = where(ld, "redis", "sentinel_password");
+        if (at == NULL)
+            return fp_err_set(ld->err, FP_ECONFIG,
+                              "FORKPOOL_SENTINEL_PASSWORD (environment) is set but [redis] "
+                              "sentinels is not");
+        return fail_at(ld, at, FP_ECONFIG, "[redis] sentinel_password is only used with sentinels");
+    }
+    if (sentinels && strncasecmp(cfg->redis.url, "unix:", 5) == 0) {
+        const fp_toml_node_t *at = where(ld, "redis", "url");
+        if (at == NULL)
+            return fp_err_set(ld->err, FP_ECONFIG,
+                              "FORKPOOL_REDIS_URL (environment) is a unix:// URL, but with "
+                              "[redis] sentinels it must be redis:// (its host is not used)");
+        return fail_at(ld, at, FP_ECONFIG,
+                       "[redis] url must be redis:// with sentinels: the sentinels say where the "
+                       "master is, the URL gives only the database and the password");
+    }
+    return 0;
+}
+
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
 static int check_cross(loader_t *ld)
@@ -624,7 +670,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if (doc != NULL && (rc = load_tree(&ld, doc)) < 0)
         goto fail;
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_auto(&ld)) < 0 ||
-        (rc = resolve_weights(&ld)) < 0 || (rc = check_cross(&ld)) < 0)
+        (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
+        (rc = check_cross(&ld)) < 0)
         goto fail;
     *out = cfg;
     return 0;

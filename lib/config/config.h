@@ -42,6 +42,9 @@ typedef struct fp_config_s {
         char *prefix;
         char *group;
         int64_t connect_timeout_ms;
+        fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
+        char *master_name;       /* Sentinel's name of the master; "" without sentinels */
+        char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
     } redis;
 
     struct {

@@ -71,9 +71,8 @@ static cJSON *env_json(const fp_strv_t *v, bool show_secrets)
 
 static cJSON *string_json(const fp__ckey_t *k, const char *s, bool show_secrets)
 {
-    /* A secret-looking key (health.admin_token) set to anything is masked. */
-    if (!show_secrets && s[0] != '\0' && fp_config_secret_key(k->key))
-        return cJSON_CreateString("***");
+    if (k->secret && !show_secrets)
+        return cJSON_CreateString(s[0] != '\0' ? "***" : "");
     if (!k->secret_url || show_secrets)
         return cJSON_CreateString(s);
     char *masked = fp_config_mask_url(s);

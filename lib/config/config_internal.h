@@ -46,6 +46,7 @@ typedef struct fp__ckey_s {
     const fp__cenum_t *choices;   /* enum */
     fp__ccheck_fn check;          /* optional */
     bool secret_url;              /* a URL whose password is masked when shown */
+    bool secret;                  /* a password: shown as "***" unless asked */
     const char *doc;              /* one line, for people reading the table */
 } fp__ckey_t;
 
@@ -105,6 +106,7 @@ int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size)
 int fp__check_prefix(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_listen(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_sentinels(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_queue_names(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_items_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_command(const void *field, size_t *elem, char *why, size_t size);
