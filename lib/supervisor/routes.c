@@ -160,7 +160,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     return fp_metrics_render(sup->metrics, body) < 0 ? 500 : 200;
 }
 
-static cJSON *child_json(const fp_slot_t *slot)
+cJSON *fp_sup_child_json(const fp_slot_t *slot)
 {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "id", slot->id);
@@ -198,7 +198,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i]->state != FP_CHILD_FREE)
-            cJSON_AddItemToArray(children, child_json(sup->pool.slots[i]));
+            cJSON_AddItemToArray(children, fp_sup_child_json(sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", fp_sup_reload_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->counters.jobs_ok);

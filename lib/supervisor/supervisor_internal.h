@@ -237,6 +237,8 @@ void fp_sup_set_health_limits(fp_supervisor_t *sup);
 void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
 void fp_sup_on_sample_timer(uv_timer_t *timer);
 int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
+/* One child as /stats (and the status page) show it; owned. */
+cJSON *fp_sup_child_json(const fp_slot_t *slot);
 /* doc (taken, may be NULL) as a JSON body: 0, or 500 when it cannot be. */
 int fp_sup_respond_json(cJSON *doc, fp_buf_t *body, const char **content_type);
 

@@ -65,24 +65,11 @@ static cJSON *restart_json(const fp_sup_ui_t *ui, int slot_id)
     return o;
 }
 
+/* /stats' view of the child, with its age and its slot's restarts. */
 static cJSON *child_json(const fp_sup_ui_t *ui, const fp_slot_t *slot, int64_t now_ms)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "id", slot->id);
-    cJSON_AddNumberToObject(c, "pid", slot->pid);
-    cJSON_AddStringToObject(c, "state", fp_pool_state_name(slot->state));
-    cJSON_AddNumberToObject(c, "jobs_done", (double)slot->jobs_done);
-    cJSON_AddNumberToObject(c, "rss_kb", (double)slot->rss_kb);
+    cJSON *c = fp_sup_child_json(slot);
     cJSON_AddNumberToObject(c, "up_ms", (double)(now_ms - slot->started_at_ms));
-    const fp_held_t *held = slot->job;
-    if (held != NULL) {
-        cJSON *job = cJSON_AddObjectToObject(c, "job");
-        cJSON_AddItemToObject(job, "type", fp_json_text(held->job.type));
-        if (held->job.id != NULL)
-            cJSON_AddItemToObject(job, "id", fp_json_text(held->job.id));
-        cJSON_AddStringToObject(job, "entry_id", held->entry_id);
-        cJSON_AddNumberToObject(job, "running_ms", (double)(now_ms - held->started_at_ms));
-    }
     cJSON *restarts = restart_json(ui, slot->id);
     if (restarts != NULL)
         cJSON_AddItemToObject(c, "restarts", restarts);
