@@ -181,6 +181,21 @@ static void test_missed_after_downtime(void **state)
     assert_true(ids.n >= 5);
     ids_free(&ids);
     assert_true(fp_td_log_count(td, "missed tick(s) not fired") >= 1);
+
+    /* `forkpool schedule list --json` shows what Redis recorded. */
+    const char *argv[] = {fp_th_env("FORKPOOL_BIN"), "schedule", "list", "--json", "-c",
+                          td->config, NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 30000, &r), 0);
+    assert_int_equal(r.status, 0);
+    char want[96];
+    snprintf(want, sizeof want, "\"name\":\"catchup-one\",\"every\":\"1h\"");
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "\"last_ms\":%lld", one);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "\"next_ms\":%lld", (fp_th_unix_ms() / HOUR_MS + 1) * HOUR_MS);
+    assert_non_null(strstr(r.out, want));
+    fp_th_result_free(&r);
 }
 
 int main(void)
