@@ -3,7 +3,8 @@
  * about ten seconds: each tick is enqueued exactly once (job ids distinct,
  * ticks consecutive, none missing between the first and the last). A
  * schedule whose recorded tick is hours old follows its missed policy:
- * "one" enqueues a single catch-up, "all" every missed tick.
+ * "one" enqueues a single catch-up, "all" every missed tick. A HUP applies
+ * a changed list.
  *
  * The schedules' type is one no handler serves, so every job ends in the
  * dead stream with its payload, where the test reads the ids back; jobs
@@ -198,12 +199,56 @@ static void test_missed_after_downtime(void **state)
     fp_th_result_free(&r);
 }
 
+typedef struct prefix_n_s {
+    const char *prefix;
+    size_t n;
+} prefix_n_t;
+
+static size_t dead_with(fp_td_t *td, const char *prefix)
+{
+    ids_t ids = {0};
+    collect(td, FP_TD_DEAD, prefix, &ids);
+    size_t n = ids.n;
+    ids_free(&ids);
+    return n;
+}
+
+static bool dead_with_at_least(fp_td_t *td, void *arg)
+{
+    const prefix_n_t *p = arg;
+    return dead_with(td, p->prefix) >= p->n;
+}
+
+/* HUP applies a changed list: the removed schedule stops, the new one
+ * starts. */
+static void test_reload_applies_new_list(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 1\n"
+                 "[[schedule]]\nname = \"before\"\nevery = \"1s\"\ntype = \"scheduled_probe\"\n");
+    fp_td_start_ready(td, true);
+    prefix_n_t before = {"sched:before:", 1};
+    fp_td_wait_until(td, dead_with_at_least, &before, 60000, "a job of the first schedule");
+    fp_td_config_replace(td, "name = \"before\"", "name = \"after\"");
+    fp_td_signal(td, SIGHUP);
+    prefix_n_t after = {"sched:after:", 2};
+    fp_td_wait_until(td, dead_with_at_least, &after, 60000, "jobs of the new schedule");
+    size_t stopped_at = dead_with(td, "sched:before:");
+    after.n = 4;
+    fp_td_wait_until(td, dead_with_at_least, &after, 60000, "more jobs of the new schedule");
+    assert_int_equal(dead_with(td, "sched:before:"), stopped_at);
+    stop(td);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_daemons_fire_each_tick_once, fp_td_setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_missed_after_downtime, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_applies_new_list, fp_td_setup,
+                                        fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
