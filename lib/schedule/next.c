@@ -37,8 +37,9 @@ int64_t fp_sched_local_to_utc(const fp_tz_t *tz, int64_t local)
 }
 
 /* The first fire of day `day` (local days since the epoch) at or after local
- * second `from` whose instant is after t; -1 when none. */
-static int64_t fire_in_day(const fp_sched_when_t *w, int64_t day, int64_t from, int64_t t)
+ * second `from` whose instant is after t, into *out; false when none. */
+static bool fire_in_day(const fp_sched_when_t *w, int64_t day, int64_t from, int64_t t,
+                        int64_t *out)
 {
     for (int h = 0; h < 24; h++) {
         if (!(w->cron.hour >> h & 1))
@@ -47,12 +48,12 @@ static int64_t fire_in_day(const fp_sched_when_t *w, int64_t day, int64_t from, 
             int64_t local = day * 86400 + h * 3600 + m * 60;
             if (!(w->cron.minute >> m & 1) || local < from)
                 continue;
-            int64_t u = fp_sched_local_to_utc(w->tz, local);
-            if (u > t)
-                return u;
+            *out = fp_sched_local_to_utc(w->tz, local);
+            if (*out > t)
+                return true;
         }
     }
-    return -1;
+    return false;
 }
 
 static int next_cron(const fp_sched_when_t *w, int64_t t, int64_t *out)
@@ -66,11 +67,8 @@ static int next_cron(const fp_sched_when_t *w, int64_t t, int64_t *out)
         fp_civil_from_days(day, &y, &m, &d);
         if (!fp_cron_day_matches(&w->cron, m, d, fp_civil_weekday(day)))
             continue;
-        int64_t u = fire_in_day(w, day, from, t);
-        if (u >= 0) {
-            *out = u;
+        if (fire_in_day(w, day, from, t, out))
             return 0;
-        }
     }
     return -ENOENT;
 }

@@ -25,6 +25,9 @@
 #define LOG "schedule"
 #define NOT_YET_MS 200   /* Redis not ready: look again soon */
 #define MAX_WAIT_MS 1000 /* the timer's longest sleep: a reload or a reconnect is noticed */
+/* After a call Redis refused (a replica's READONLY, an ACL, a full memory):
+ * a due tick would otherwise be asked for again at once, in a loop. */
+#define RETRY_MS 1000
 
 typedef struct reply_s {
     fp_supervisor_t *sup;
@@ -53,6 +56,8 @@ static void arm(fp_supervisor_t *sup)
         if (e->in_flight)
             continue; /* its reply re-arms */
         int64_t due = e->known ? next_of(e) - now : 0;
+        if (due < e->retry_at_ms - now)
+            due = e->retry_at_ms - now;
         wait = due < wait ? due : wait;
     }
     /* At least 1 ms: libuv runs a timer re-armed for 0 ms from its own
@@ -76,8 +81,10 @@ static void on_reply(void *ctx, bool ok, int64_t fired, int64_t recorded)
             fp_log_warn(LOG, "schedule %s: Redis did not record its tick (will retry)",
                         e->s->name);
         e->failure_logged = true;
+        e->retry_at_ms = fp_os_unix_ms() + RETRY_MS;
     } else {
         e->failure_logged = false;
+        e->retry_at_ms = 0;
         if (!e->known)
             e->last = recorded >= 0 ? recorded : rp.asked_ms;
         else if (recorded > e->last)
@@ -139,7 +146,7 @@ static void on_timer(uv_timer_t *timer)
         return;
     int64_t now = fp_os_unix_ms();
     for (size_t i = 0; sup->redis.ready && sup->redis.lease_held && i < sc->n; i++) {
-        if (sc->items[i].in_flight)
+        if (sc->items[i].in_flight || sc->items[i].retry_at_ms > now)
             continue;
         if (!sc->items[i].known)
             send_call(sup, i, NULL, 0, now);

@@ -113,6 +113,7 @@ typedef struct sup_sched_entry_s {
     bool known;             /* last was read from Redis (or it had none) */
     bool in_flight;
     bool failure_logged;
+    int64_t retry_at_ms; /* after a failed call, not before this (Unix ms) */
 } sup_sched_entry_t;
 
 typedef struct sup_schedule_s {
