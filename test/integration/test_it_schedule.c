@@ -175,6 +175,14 @@ static void test_missed_after_downtime(void **state)
     collect(td, FP_TD_JOBS, "sched:catchup-one:", &ids);
     assert_int_equal(ids.n, 1);
     assert_int_equal(tick_seconds(ids.v[0]) % 86400, one / 1000 % 86400);
+    /* `forkpool job` finds a scheduled job by its id. */
+    const char *job_argv[] = {fp_th_env("FORKPOOL_BIN"), "job", "--json", "-c", td->config,
+                              ids.v[0], NULL};
+    fp_th_result_t jr;
+    assert_int_equal(fp_th_run(job_argv, NULL, NULL, 0, 30000, &jr), 0);
+    assert_int_equal(jr.status, 0);
+    assert_non_null(strstr(jr.out, "\"state\":\"dead\""));
+    fp_th_result_free(&jr);
     ids_free(&ids);
     collect(td, FP_TD_DEAD, "sched:catchup-all:", &ids);
     collect(td, FP_TD_JOBS, "sched:catchup-all:", &ids);
