@@ -102,13 +102,15 @@ static void send_call(fp_supervisor_t *sup, size_t i, const int64_t *ticks, size
     sup_schedule_t *sc = &sup->schedule;
     sup_sched_entry_t *e = &sc->items[i];
     reply_t *rp = malloc(sizeof *rp);
-    if (rp == NULL)
-        return;
-    *rp = (reply_t){sup, sc->generation, i, now};
-    if (fp_queue_schedule(sup->redis.queue, e->queue, e->s, ticks, n, on_reply, rp) == 0)
-        e->in_flight = true;
-    else
-        free(rp);
+    if (rp != NULL) {
+        *rp = (reply_t){sup, sc->generation, i, now};
+        if (fp_queue_schedule(sup->redis.queue, e->queue, e->s, ticks, n, on_reply, rp) == 0) {
+            e->in_flight = true;
+            return;
+        }
+    }
+    free(rp);
+    e->retry_at_ms = now + RETRY_MS; /* not sent (no connection, no memory): not at once */
 }
 
 static void log_dropped(const sup_sched_entry_t *e, const fp_sched_due_t *due)
