@@ -9,6 +9,9 @@ packages=(
   libcmocka-dev redis-server sqlite3 python3 time libfaketime
   # [[schedule]] timezone: the TZif files forkpool reads itself (lib/schedule/tz_load.c).
   tzdata
+  # `forkpool top`'s terminal (ncursesw), and tmux, in which
+  # integration.test_it_top runs it.
+  libncurses-dev tmux
   # promtool, for the /metrics, alert-rule and dashboard checks (unit.alerts_check,
   # integration.test_it_metrics).
   prometheus

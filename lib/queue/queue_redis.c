@@ -212,6 +212,8 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->scripts.mover =
         (fp_script_t){fp_script_mover, "loading the delayed-mover script", "", false};
     q->scripts.renew = (fp_script_t){fp_script_renew, "loading the renewal script", "", false};
+    q->scripts.cancel_take =
+        (fp_script_t){fp_script_cancel_take, "loading the cancel-mark script", "", false};
     q->scripts.pull =
         (fp_script_t){fp_script_outcomes_pull, "loading the outcome-and-pull script", "", false};
     q->qs = calloc(n, sizeof *q->qs);
@@ -246,7 +248,8 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->life.prepare.data = q;
     uv_timer_init(loop, &q->retry.timer);
     q->retry.timer.data = q;
-    uv_timer_t *timers[] = {&q->renew.timer, &q->takeover.timer, &q->mover.timer};
+    uv_timer_t *timers[] = {&q->renew.timer, &q->takeover.timer, &q->mover.timer,
+                            &q->cancels.timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = q;
@@ -271,6 +274,7 @@ int fp_queue_start(fp_queue_t *q)
         return 0;
     q->life.started = true;
     uv_prepare_start(&q->life.prepare, on_prepare);
+    fp_q_cancel_take_start(q); /* with or without renewal: a cancel is not a claim */
     if (q->vt_ms > 0) {
         fp_q_renew_start(q);
         if (q->cfg->recovery.claim_interval_ms > 0)
@@ -318,12 +322,13 @@ void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx)
     q->conn.ready = false;
     q->life.close_cb = cb;
     q->life.close_ctx = ctx;
-    q->life.open_parts = 7;
+    q->life.open_parts = 8;
     uv_close((uv_handle_t *)&q->life.prepare, on_handle_closed);
     uv_close((uv_handle_t *)&q->retry.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->renew.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->takeover.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->mover.timer, on_handle_closed);
+    uv_close((uv_handle_t *)&q->cancels.timer, on_handle_closed);
     /* Pending replies come back as NULL from inside these calls (or right
      * after the hiredis callback we may be in returns); q is freed only in the
      * last close callback, on a later loop phase. */
