@@ -39,6 +39,12 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
            (long long)cfg->pool.children, (long long)cfg->pool.prefetch);
     printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
     printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
+    for (size_t i = 0; i < cfg->schedules.count; i++) {
+        const fp_schedule_t *s = &cfg->schedules.items[i];
+        printf("  schedule %s: %s %s%s%s -> %s on %s\n", s->name, s->when.is_cron ? "cron" : "every",
+               s->expr, s->when.is_cron ? " in " : "", s->when.is_cron ? s->tz->name : "",
+               s->type, s->queue);
+    }
     free(url);
 }
 

@@ -423,6 +423,8 @@ static int load_tree(loader_t *ld, const fp_toml_node_t *root)
     for (size_t i = 0; i < fp_toml_count(root); i++) {
         const char *name = fp_toml_key_at(root, i);
         const fp_toml_node_t *node = fp_toml_at(root, i);
+        if (strcmp(name, FP__CONFIG_SCHEDULE) == 0)
+            continue; /* fp__config_schedules, once the queue names are final */
         rc = strcmp(name, FP__CONFIG_HANDLERS) == 0 ? load_handlers(ld, node)
                                                     : load_section(ld, name, node);
         if (rc < 0)
@@ -671,7 +673,7 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
         goto fail;
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
-        (rc = check_cross(&ld)) < 0)
+        (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;
@@ -692,6 +694,7 @@ void fp_config_free(fp_config_t *cfg)
             strv_free(field_of(cfg, k));
     }
     free(cfg->queues.weights);
+    fp__config_schedules_free(cfg);
     free(cfg->source);
     fp_toml_free(cfg->doc);
     free(cfg);

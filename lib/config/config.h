@@ -9,6 +9,9 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "schedule/missed.h"
+#include "schedule/next.h"
+#include "schedule/tz.h"
 #include "toml/toml.h"
 
 typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
@@ -21,6 +24,19 @@ typedef struct fp_strv_s {
     char **items;
     size_t count;
 } fp_strv_t;
+
+/* One [[schedule]] table: a job enqueued on a cron expression or a period
+ * (lib/supervisor/schedule.c fires it). Everything is checked at load. */
+typedef struct fp_schedule_s {
+    char *name;        /* unique among the schedules; names its Redis record and job ids */
+    char *expr;        /* as written: the cron text, or the every duration */
+    fp_sched_when_t when; /* when.tz points at tz */
+    fp_tz_t *tz;       /* owned; UTC unless timezone is set */
+    char *type;        /* the job's type */
+    char *args_json;   /* the job's args as JSON text: "{}" when not given */
+    char *queue;       /* one of queues.names; the first by default */
+    fp_missed_t missed;
+} fp_schedule_t;
 
 typedef struct fp_config_s {
     char *source; /* the file it was read from, or "(defaults)" */
@@ -101,6 +117,11 @@ typedef struct fp_config_s {
     struct {
         int64_t max_job_bytes;
     } limits;
+
+    struct {
+        fp_schedule_t *items; /* in file order */
+        size_t count;
+    } schedules;
 
     /* The whole parsed document, kept so [handlers.NAME] tables can be handed
      * to handlers and plugins; NULL when built from defaults. */

@@ -63,6 +63,11 @@ extern const size_t fp__config_schema_len;
 /* The one section whose keys are not in the table: handlers own theirs. */
 #define FP__CONFIG_HANDLERS "handlers"
 
+/* The array of tables read by config_schedule.c, not by the schema. */
+#define FP__CONFIG_SCHEDULE "schedule"
+/* Every schedule's period at least this: ticks are whole seconds apart. */
+#define FP__EVERY_MIN_MS 1000
+
 /* Lookups into the table (config_schema.c): NULL / false when absent. */
 const fp__ckey_t *fp__config_find_key(const char *section, const char *key);
 bool fp__config_is_section(const char *name);
@@ -100,6 +105,12 @@ const char *fp__config_quote(char *buf, size_t size, const char *s);
 const char *fp__config_name_text(char *buf, size_t size, const char *name);
 void fp__config_range_text(const fp__ckey_t *k, int64_t v, char *buf, size_t size);
 void fp__config_choices_text(const fp__ckey_t *k, char *buf, size_t size);
+
+/* [[schedule]] (config_schedule.c): reads the "schedule" array of doc into
+ * cfg->schedules, once queues.names is final (a schedule's queue must be one
+ * of them); errors as "name:line:col: [[schedule]] ...". The free. */
+int fp__config_schedules(fp_config_t *cfg, const char *name, fp_err_t *err);
+void fp__config_schedules_free(fp_config_t *cfg);
 
 /* The value checks of the schema's rows (config_check.c). */
 int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size);

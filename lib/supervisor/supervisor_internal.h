@@ -102,7 +102,25 @@ typedef struct sup_timers_s {
     uv_timer_t respawn;
     uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
     uv_timer_t heartbeat; /* the fleet record's next beat (heartbeat.c) */
+    uv_timer_t schedule;  /* the soonest [[schedule]] tick (schedule.c) */
 } sup_timers_t;
+
+/* One [[schedule]] this daemon fires (schedule.c). */
+typedef struct sup_sched_entry_s {
+    const fp_schedule_t *s; /* in sup->cfg */
+    uint32_t queue;         /* index into redis.names */
+    int64_t last;           /* the newest tick fired, as far as known here */
+    bool known;             /* last was read from Redis (or it had none) */
+    bool in_flight;
+    bool failure_logged;
+    int64_t retry_at_ms; /* after a failed call, not before this (Unix ms) */
+} sup_sched_entry_t;
+
+typedef struct sup_schedule_s {
+    sup_sched_entry_t *items;
+    size_t n;
+    uint32_t generation; /* bumped when the list is rebuilt: older replies are dropped */
+} sup_schedule_t;
 
 /* The fleet record (heartbeat.c). */
 typedef struct sup_heartbeat_s {
@@ -171,6 +189,7 @@ struct fp_supervisor_s {
     fp_metrics_t *metrics;
     sup_notify_t notify;
     sup_heartbeat_t heartbeat;
+    sup_schedule_t schedule;
     struct fp_sup_ui_s *ui; /* the status page (ui.c); NULL when health.ui is off */
 };
 
@@ -263,6 +282,11 @@ void fp_sup_heartbeat_start(fp_supervisor_t *sup);
 bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup);
 /* The fleet as of the last beat, for /stats (owned), or NULL: none read. */
 cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
+
+/* schedule.c: the [[schedule]] list of sup->cfg takes effect (start-up,
+ * HUP, an undone reload); the free at exit. */
+void fp_sup_schedule_apply(fp_supervisor_t *sup);
+void fp_sup_schedule_free(fp_supervisor_t *sup);
 
 /* outcome.c: where a finished job goes. */
 /* A child answered the job it ran: acknowledged, or a failed attempt. */
