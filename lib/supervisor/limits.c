@@ -137,6 +137,8 @@ static void on_take(void *ctx, redisReply *r)
         admitted(sup, held);
         return;
     }
+    if (sup->state == SUP_RUNNING)
+        fp_sup_update_want(sup); /* its room is free again: pull the next */
     fp_sup_maybe_finish(sup);
 }
 
