@@ -23,64 +23,7 @@
 #include <string.h>
 
 #include "daemon.h"
-
-typedef struct span_ev_s {
-    long long t;
-    int delta; /* +1 start, -1 stop */
-} span_ev_t;
-
-static int ev_cmp(const void *a, const void *b)
-{
-    const span_ev_t *x = a, *y = b;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return x->delta - y->delta; /* a stop before a start at the same instant */
-}
-
-typedef struct spans_s {
-    long long starts, stops;
-    long long max_overlap;
-    long long first_start, last_start; /* ns */
-} spans_t;
-
-/* Lines of the span file whose id starts with prefix. */
-static spans_t read_spans(const char *path, const char *prefix)
-{
-    spans_t s = {0};
-    char *text = fp_th_read_file(path, NULL);
-    size_t n = 0, cap = 1024;
-    span_ev_t *ev = malloc(cap * sizeof *ev);
-    for (char *line = text ? strtok(text, "\n") : NULL; line != NULL; line = strtok(NULL, "\n")) {
-        char what[8], id[64];
-        long long t;
-        if (sscanf(line, "%7s %63s %lld", what, id, &t) != 3 ||
-            strncmp(id, prefix, strlen(prefix)) != 0)
-            continue;
-        if (n == cap)
-            ev = realloc(ev, (cap *= 2) * sizeof *ev);
-        bool start = strcmp(what, "start") == 0;
-        ev[n++] = (span_ev_t){t, start ? 1 : -1};
-        if (start) {
-            s.starts++;
-            if (s.first_start == 0 || t < s.first_start)
-                s.first_start = t;
-            if (t > s.last_start)
-                s.last_start = t;
-        } else {
-            s.stops++;
-        }
-    }
-    qsort(ev, n, sizeof *ev, ev_cmp);
-    long long now = 0;
-    for (size_t i = 0; i < n; i++) {
-        now += ev[i].delta;
-        if (now > s.max_overlap)
-            s.max_overlap = now;
-    }
-    free(ev);
-    free(text);
-    return s;
-}
+#include "spans.h"
 
 typedef struct stops_s {
     const char *path, *prefix;
@@ -91,7 +34,7 @@ static bool stops_reached(fp_td_t *td, void *arg)
 {
     (void)td;
     stops_t *w = arg;
-    return read_spans(w->path, w->prefix).stops >= w->n;
+    return fp_ts_spans_read(w->path, w->prefix).stops >= w->n;
 }
 
 static void limits_config(fp_td_t *td, const char *limits)
@@ -129,14 +72,15 @@ static void check_flow(fp_td_t *td, const char *path, int limited, int free_jobs
 {
     stops_t free_done = {path, "F", free_jobs};
     fp_td_wait_until(td, stops_reached, &free_done, 120000, "the unlimited jobs finish");
-    spans_t l = read_spans(path, "L");
+    fp_ts_spans_t l = fp_ts_spans_read(path, "L");
     printf("# unlimited jobs done while %lld of %d limited ones had finished\n", l.stops, limited);
     assert_true(l.stops < limited);
     stops_t lim_done = {path, "L", limited};
     fp_td_wait_until(td, stops_reached, &lim_done, 180000, "the limited jobs finish");
-    l = read_spans(path, "L");
+    l = fp_ts_spans_read(path, "L");
     printf("# limited jobs: at most %lld ran at once (limit %lld)\n", l.max_overlap, most);
     assert_int_equal(l.starts, limited);
+    assert_int_equal(l.unmatched, 0);
     assert_true(l.max_overlap <= most);
     assert_int_equal(l.max_overlap, most);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
@@ -195,7 +139,7 @@ static void rate_fifty_per_second(void **state)
     enqueue_spans(td, path, "span", "L", 1000, 0);
     stops_t done = {path, "L", 1000};
     fp_td_wait_until(td, stops_reached, &done, 240000, "1,000 rate-limited jobs finish");
-    spans_t s = read_spans(path, "L");
+    fp_ts_spans_t s = fp_ts_spans_read(path, "L");
     double span_s = (double)(s.last_start - s.first_start) / 1e9;
     printf("# 1,000 jobs at 50/s: starts spanned %.2f s (a burst of 50, then 50/s: ~19 s)\n",
            span_s);
