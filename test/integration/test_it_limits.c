@@ -9,6 +9,7 @@
  *     2 ran at once, and jobs of a type with no limit, enqueued behind the
  *     limited ones, all finished while limited ones still waited;
  *   - local_concurrency = 1 on one daemon: likewise with 1;
+ *   - a reload raising local_concurrency applies to the next admissions;
  *   - rate = "50/s", 1,000 jobs: the starts span at least 14 s (about 19 s
  *     expected: a burst of 50, then 50 per second), nothing failed. */
 #include <setjmp.h>
@@ -129,6 +130,32 @@ static void local_concurrency_one(void **state)
     assert_int_equal(fp_th_redis_int(&td->redis, "EXISTS fp:{limit:span}:running"), 0);
 }
 
+/* A reload applies a changed limit to the jobs admitted next: with
+ * local_concurrency = 1 one job of four runs; raised to 4, the three others
+ * (back from the delayed set within a second, each running 3 s) run side by
+ * side, which the old limit never allows. */
+static void reload_raises_limit(void **state)
+{
+    fp_td_t *td = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spans", td->dir);
+    limits_config(td, "[limits.span]\nlocal_concurrency = 1\n");
+    fp_td_start_ready(td, true);
+    enqueue_spans(td, path, "span", "L", 4, 3000);
+    fp_td_num_t refused = {"forkpool_jobs_limited_total{type=\"span\",limit=\"local\"}", 3};
+    fp_td_wait_until(td, fp_td_metric_at_least, &refused, 60000, "the local limit refusing");
+    assert_int_equal(fp_ts_spans_read(path, "L").starts, 1);
+    fp_td_config_replace(td, "local_concurrency = 1", "local_concurrency = 4");
+    fp_td_signal(td, SIGHUP);
+    fp_td_page_t raised = {"/stats", "\"local_concurrency\":4"};
+    fp_td_wait_until(td, fp_td_page_has, &raised, 60000, "the reload's limit in /stats");
+    stops_t done = {path, "L", 4};
+    fp_td_wait_until(td, stops_reached, &done, 120000, "the four jobs finish");
+    fp_ts_spans_t s = fp_ts_spans_read(path, "L");
+    printf("# after the reload at most %lld ran at once\n", s.max_overlap);
+    assert_true(s.max_overlap >= 3);
+}
+
 static void rate_fifty_per_second(void **state)
 {
     fp_td_t *td = *state;
@@ -156,6 +183,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(concurrency_across_daemons, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(local_concurrency_one, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(reload_raises_limit, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(rate_fifty_per_second, fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
