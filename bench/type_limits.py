@@ -13,17 +13,13 @@ Never part of the test suite; a run takes about JOBS / RATE seconds.
 """
 import argparse
 import os
-import socket
 import sqlite3
 import subprocess
-import tempfile
+import sys
 import time
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from private_redis import private_redis  # noqa: E402
 
 
 def main() -> None:
@@ -33,39 +29,25 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--rate", default="50/s")
     a = ap.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as d:
-        server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port),
-                                   "--save", "", "--appendonly", "no", "--dir", d],
-                                  stdout=subprocess.DEVNULL)
-        try:
-            config = os.path.join(d, "forkpool.toml")
-            ledger = os.path.join(d, "ledger.db")
-            with open(config, "w") as f:
-                f.write('[redis]\nurl = "redis://127.0.0.1:%d/0"\n[health]\nlisten = ""\n'
-                        '[pool]\nchildren = 4\n[ledger]\npath = "%s"\n'
-                        '[limits.noop]\nrate = "%s"\n' % (port, ledger, a.rate))
-            for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"],
-                                  capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.05)
-            subprocess.run([a.bin, "enqueue", "-c", config, "--count", str(a.jobs), "noop"],
-                           check=True, stdout=subprocess.DEVNULL)
-            t0 = time.monotonic()
-            subprocess.run([a.bin, "run", "-c", config, "--burst"], check=True,
-                           stderr=subprocess.DEVNULL)
-            wall = time.monotonic() - t0
-            db = sqlite3.connect(ledger)
-            n, first, last = db.execute("SELECT count(*), min(started_at), max(started_at) "
-                                        "FROM jobs WHERE outcome = 'ok'").fetchone()
-            span = (last - first) / 1000.0
-            print("jobs\trate\tstart_span_s\tstarts_per_s\twall_s")
-            print("%d\t%s\t%.2f\t%.1f\t%.1f" % (n, a.rate, span, (n - 1) / span if span else 0,
-                                                wall))
-        finally:
-            server.terminate()
-            server.wait()
+    with private_redis() as (port, d):
+        config = os.path.join(d, "forkpool.toml")
+        ledger = os.path.join(d, "ledger.db")
+        with open(config, "w") as f:
+            f.write('[redis]\nurl = "redis://127.0.0.1:%d/0"\n[health]\nlisten = ""\n'
+                    '[pool]\nchildren = 4\n[ledger]\npath = "%s"\n'
+                    '[limits.noop]\nrate = "%s"\n' % (port, ledger, a.rate))
+        subprocess.run([a.bin, "enqueue", "-c", config, "--count", str(a.jobs), "noop"],
+                       check=True, stdout=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        subprocess.run([a.bin, "run", "-c", config, "--burst"], check=True,
+                       stderr=subprocess.DEVNULL)
+        wall = time.monotonic() - t0
+        db = sqlite3.connect(ledger)
+        n, first, last = db.execute("SELECT count(*), min(started_at), max(started_at) "
+                                    "FROM jobs WHERE outcome = 'ok'").fetchone()
+        span = (last - first) / 1000.0
+        print("jobs\trate\tstart_span_s\tstarts_per_s\twall_s")
+        print("%d\t%s\t%.2f\t%.1f\t%.1f" % (n, a.rate, span, (n - 1) / span if span else 0, wall))
 
 
 if __name__ == "__main__":
