@@ -29,7 +29,6 @@ typedef struct fp_held_s {
     bool cancelled;          /* `forkpool cancel` asked: its deadline is now + kill_grace */
     pid_t pid;               /* the child running it */
     bool limit_admitted;     /* counted against its type's local_concurrency */
-    bool limit_asking;       /* the limit script's answer is awaited: in no list */
     char *limit_lease;       /* its lease's member in the type's running set, or NULL */
 } fp_held_t;
 

@@ -67,19 +67,19 @@ static void hand_back(fp_supervisor_t *sup, fp_held_t *held, int64_t delay_ms)
         return;
     }
     size_t len = held->payload_len;
-    char *copy = held->job.id != NULL ? NULL
-                                      : fp_retry_payload_id(held->payload, held->payload_len,
-                                                            held->entry_id, &len);
-    const char *payload = copy != NULL ? copy : held->payload;
-    if (held->job.id == NULL && copy == NULL) {
+    char *with_id = held->job.id == NULL ? fp_retry_payload_id(held->payload, held->payload_len,
+                                                               held->entry_id, &len)
+                                         : NULL;
+    if (held->job.id == NULL && with_id == NULL) {
         /* Without an id two such payloads would be one delayed member:
-         * rather than risk that, it goes back to the stream's tail. */
+         * rather than risk that (out of memory), it goes to the stream's tail. */
         fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
     } else {
-        fp_queue_retry(sup->redis.queue, held->queue, held->entry_id, payload, len, delay_ms);
+        fp_queue_retry(sup->redis.queue, held->queue, held->entry_id,
+                       with_id != NULL ? with_id : held->payload, len, delay_ms);
     }
-    free(copy);
+    free(with_id);
     fp_held_release(&sup->held, held);
 }
 
@@ -108,7 +108,7 @@ static void admitted(fp_supervisor_t *sup, fp_held_t *held)
     /* Draining began while Redis answered: unstarted, so it goes back. */
     if (sup->redis.queue != NULL && !sup->redis.closed)
         fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
-                      held->payload_len);
+                          held->payload_len);
     fp_held_release(&sup->held, held);
     fp_sup_maybe_finish(sup);
 }
@@ -121,7 +121,6 @@ static void on_take(void *ctx, redisReply *r)
     fp_held_t *held = ask.held;
     fp_limit_reply_t rep;
     sup->limits.asking--;
-    held->limit_asking = false;
     if (fp_limit_take_reply(r, &rep) < 0) {
         /* Not known whether a lease was taken: the release removes it,
          * and the job comes back shortly instead of running unchecked. */
@@ -205,8 +204,7 @@ void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held)
         hand_back(sup, held, FP_LIMIT_WAIT_MS);
         return;
     }
-    held->limit_asking = true;
-    sup->limits.asking++;
+    sup->limits.asking++; /* until its answer, the job is in no list */
 }
 
 static void on_release_reply(void *ctx, redisReply *r)
