@@ -51,7 +51,7 @@ static void limits_config(fp_td_t *td, const char *limits)
 static void enqueue_spans(fp_td_t *td, const char *path, const char *type, const char *prefix,
                           int n, int ms)
 {
-    char fmt[1024];
+    char fmt[4608];
     snprintf(fmt, sizeof fmt,
              "{\"type\":\"%s\",\"id\":\"%s%%d\",\"args\":{\"id\":\"%s%%d\",\"file\":\"%s\","
              "\"ms\":%d}}",
