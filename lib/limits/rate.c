@@ -64,7 +64,7 @@ int fp_rate_format(const fp_rate_t *r, char *buf, size_t size)
 
 int64_t fp_rate_interval_us(const fp_rate_t *r)
 {
-    return r->count > 0 ? r->period_ms * 1000 / r->count : 0;
+    return r->count > 0 ? (r->period_ms * 1000 + r->count - 1) / r->count : 0;
 }
 
 int64_t fp_rate_tolerance_us(const fp_rate_t *r)

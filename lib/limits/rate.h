@@ -5,13 +5,16 @@
  * this C copy is the reference its drift test compares it with.
  *
  * GCRA keeps one number per limited type, the theoretical arrival time (TAT,
- * microseconds by Redis' clock): when the next start would be due if starts
- * came exactly one interval (period / count) apart. A start at `now` is
- * allowed while TAT - tolerance <= now; it moves TAT one interval on. The
- * tolerance is count - 1 intervals, so an idle type may start `count` jobs
- * at once and then `count` per period: no window of one period ever holds
- * more than count starts plus one (the limit users read "100/s" as), and a
- * start that comes a little late does not waste its slot. */
+ * microseconds by Redis' clock): when the next start is due if starts come
+ * one interval (period / count) apart. A start at `now` is allowed while
+ * TAT - tolerance <= now; it moves TAT one interval on. A configured rate
+ * runs with a tolerance of count - 1 intervals (fp_rate_tolerance_us): an
+ * idle type may start count jobs at once, then count per period. Without
+ * it, a start that comes late (refused jobs come back from the delayed set
+ * at random moments) would waste its slot for good: measured, 1,000 jobs at
+ * 50/s took 25 to 27 s instead of 20. The price: a window of one period
+ * that follows an idle spell may hold up to 2 * count - 1 starts; over any
+ * longer run the average stays count per period. */
 #ifndef FORKPOOL_RATE_H
 #define FORKPOOL_RATE_H
 
@@ -35,10 +38,12 @@ int fp_rate_parse(const char *text, fp_rate_t *out, fp_err_t *err);
 /* The text fp_rate_parse reads back ("100/s"); snprintf's count. */
 int fp_rate_format(const fp_rate_t *r, char *buf, size_t size);
 
-/* Microseconds between starts (period / count, rounded down, so a rate is
- * never stricter than written) and the burst tolerance (count - 1 of them).
- * Both 0 for no rate. */
+/* Microseconds between starts: period / count rounded up, so a window of
+ * one period never holds more than count starts; 0 for no rate. */
 int64_t fp_rate_interval_us(const fp_rate_t *r);
+
+/* The tolerance a configured rate runs with: count - 1 intervals (see
+ * above); 0 for no rate. */
 int64_t fp_rate_tolerance_us(const fp_rate_t *r);
 
 /* One GCRA step. tat_us: the stored TAT (0 when none); now_us: the clock.

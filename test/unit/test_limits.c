@@ -63,19 +63,18 @@ static void rate_parse_bad(void **state)
     }
 }
 
-static void gcra_burst_then_spacing(void **state)
+/* Without tolerance: starts one interval apart, never more than count in
+ * any window of one period. */
+static void gcra_spacing(void **state)
 {
     (void)state;
-    fp_rate_t r = {5, 1000}; /* 5/s: 200 ms apart, a burst of 5 */
-    int64_t iv = fp_rate_interval_us(&r), tol = fp_rate_tolerance_us(&r);
+    fp_rate_t r = {5, 1000}; /* 5/s: 200 ms apart */
+    int64_t iv = fp_rate_interval_us(&r), tol = 0;
     assert_int_equal(iv, 200000);
-    assert_int_equal(tol, 800000);
     int64_t tat = 0, now = 1000000000, next, retry;
-    for (int i = 0; i < 5; i++) {
-        assert_true(fp_gcra_take(tat, now, iv, tol, &next, &retry));
-        assert_int_equal(retry, 0);
-        tat = next;
-    }
+    assert_true(fp_gcra_take(tat, now, iv, tol, &next, &retry));
+    assert_int_equal(retry, 0);
+    tat = next;
     assert_false(fp_gcra_take(tat, now, iv, tol, &next, &retry));
     assert_int_equal(next, tat); /* nothing to store */
     assert_int_equal(retry, 200000);
@@ -85,7 +84,40 @@ static void gcra_burst_then_spacing(void **state)
     /* An idle type forgets: a TAT in the past counts as now. */
     assert_true(fp_gcra_take(tat, now + 60000000, iv, tol, &next, &retry));
     assert_int_equal(next, now + 60000000 + iv);
-    /* Over a long run no more than count per period plus the burst. */
+    /* Tried every ms for 10 s: 50 starts, and no 1 s window holds 6. */
+    int64_t starts[64];
+    int n = 0;
+    tat = 0;
+    for (int64_t t = now; t < now + 10000000; t += 1000)
+        if (fp_gcra_take(tat, t, iv, tol, &next, &retry)) {
+            tat = next;
+            starts[n++] = t;
+        }
+    assert_int_equal(n, 50);
+    for (int i = 5; i < n; i++)
+        assert_true(starts[i] - starts[i - 5] >= 1000000);
+    /* Rounded up: 3/s is 333,334 us apart, so 4 never fit in a second. */
+    assert_int_equal(fp_rate_interval_us(&(fp_rate_t){3, 1000}), 333334);
+    assert_int_equal(fp_rate_interval_us(&(fp_rate_t){0, 1000}), 0);
+}
+
+/* A configured rate's tolerance (count - 1 intervals): an idle type starts
+ * count at once, then one per interval; the long-run average stays count
+ * per period (over 10 s: the burst's extra 4 and no more). */
+static void gcra_tolerance_allows_a_burst(void **state)
+{
+    (void)state;
+    fp_rate_t r = {5, 1000};
+    int64_t iv = fp_rate_interval_us(&r), tol = fp_rate_tolerance_us(&r);
+    assert_int_equal(tol, 800000);
+    assert_int_equal(fp_rate_tolerance_us(&(fp_rate_t){0, 1000}), 0);
+    int64_t tat = 0, now = 1000000000, next, retry;
+    for (int i = 0; i < 5; i++) {
+        assert_true(fp_gcra_take(tat, now, iv, tol, &next, &retry));
+        tat = next;
+    }
+    assert_false(fp_gcra_take(tat, now, iv, tol, &next, &retry));
+    assert_int_equal(retry, 200000);
     int allowed = 0;
     tat = 0;
     for (int64_t t = now; t < now + 10000000; t += 1000)
@@ -350,7 +382,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rate_parse_ok),       cmocka_unit_test(rate_parse_bad),
-        cmocka_unit_test(gcra_burst_then_spacing), cmocka_unit_test(gcra_lua_matches_c),
+        cmocka_unit_test(gcra_spacing),          cmocka_unit_test(gcra_tolerance_allows_a_burst),
+        cmocka_unit_test(gcra_lua_matches_c),
         cmocka_unit_test(take_script_in_redis), cmocka_unit_test(take_reply_shapes),
         cmocka_unit_test(admit_decisions),     cmocka_unit_test(delays),
         cmocka_unit_test(config_tables),       cmocka_unit_test(config_errors),
