@@ -115,13 +115,19 @@ static void concurrency_across_daemons(void **state)
     stop_twin(&twin2);
 }
 
+/* One daemon with local_concurrency = 1 for span, started; its span file. */
+static void start_local_one(fp_td_t *td, char *path, size_t size)
+{
+    snprintf(path, size, "%s/spans", td->dir);
+    limits_config(td, "[limits.span]\nlocal_concurrency = 1\n");
+    fp_td_start_ready(td, true);
+}
+
 static void local_concurrency_one(void **state)
 {
     fp_td_t *td = *state;
     char path[4200];
-    snprintf(path, sizeof path, "%s/spans", td->dir);
-    limits_config(td, "[limits.span]\nlocal_concurrency = 1\n");
-    fp_td_start_ready(td, true);
+    start_local_one(td, path, sizeof path);
     enqueue_spans(td, path, "span", "L", 4, 1000);
     enqueue_spans(td, path, "span_free", "F", 12, 0);
     check_flow(td, path, 4, 12, 1);
@@ -138,9 +144,7 @@ static void reload_raises_limit(void **state)
 {
     fp_td_t *td = *state;
     char path[4200];
-    snprintf(path, sizeof path, "%s/spans", td->dir);
-    limits_config(td, "[limits.span]\nlocal_concurrency = 1\n");
-    fp_td_start_ready(td, true);
+    start_local_one(td, path, sizeof path);
     enqueue_spans(td, path, "span", "L", 4, 3000);
     fp_td_num_t refused = {"forkpool_jobs_limited_total{type=\"span\",limit=\"local\"}", 3};
     fp_td_wait_until(td, fp_td_metric_at_least, &refused, 60000, "the local limit refusing");

@@ -172,6 +172,19 @@ static void gcra_lua_matches_c(void **state)
     fp_th_redis_stop(&redis);
 }
 
+/* One take script call on the test's Redis; fails the test on an error. */
+static fp_limit_reply_t take(fp_th_redis_t *redis, const char *member, const char *limit,
+                             const char *interval_us)
+{
+    fp_limit_reply_t rep;
+    redisReply *r = fp_th_redis_cmd(redis, "EVAL %s 2 fp:{limit:t}:running fp:{limit:t}:rate "
+                                           "%s %s 60000 %s 0",
+                                    fp_limit_take_lua, member, limit, interval_us);
+    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
+    freeReplyObject(r);
+    return rep;
+}
+
 /* The take script in Redis: leases up to the limit, a member counted once,
  * the lease given back when the rate refuses, expired leases dropped. */
 static void take_script_in_redis(void **state)
@@ -181,53 +194,29 @@ static void take_script_in_redis(void **state)
     if (fp_th_redis_start(&redis, NULL) != 0)
         fail_msg("redis-server did not start");
     const char *k1 = "fp:{limit:t}:running", *k2 = "fp:{limit:t}:rate";
-#define TAKE(member, limit, lease, iv, tol)                                                    \
-    fp_th_redis_cmd(&redis, "EVAL %s 2 %s %s %s %s %s %s %s", fp_limit_take_lua, k1, k2, member, \
-                    limit, lease, iv, tol)
-    fp_limit_reply_t rep;
-    redisReply *r = TAKE("a", "2", "60000", "0", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
-    assert_true(rep.allowed);
-    freeReplyObject(r);
-    r = TAKE("a", "2", "60000", "0", "0"); /* the same member: renewed, not counted twice */
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
-    assert_true(rep.allowed);
-    freeReplyObject(r);
-    r = TAKE("b", "2", "60000", "0", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
-    assert_true(rep.allowed);
-    freeReplyObject(r);
-    r = TAKE("c", "2", "60000", "0", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
+    assert_true(take(&redis, "a", "2", "0").allowed);
+    assert_true(take(&redis, "a", "2", "0").allowed); /* the same member: renewed, not twice */
+    assert_true(take(&redis, "b", "2", "0").allowed);
+    fp_limit_reply_t rep = take(&redis, "c", "2", "0");
     assert_false(rep.allowed);
     assert_int_equal(rep.why, FP_LIMIT_CONCURRENCY);
-    freeReplyObject(r);
     assert_int_equal(fp_th_redis_int(&redis, "ZCARD %s", k1), 2);
     /* An expired lease is dropped: a crashed holder frees its slot. */
     assert_int_equal(fp_th_redis_int(&redis, "ZADD %s 1 b", k1), 0);
-    r = TAKE("c", "2", "60000", "0", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
-    assert_true(rep.allowed);
-    freeReplyObject(r);
+    assert_true(take(&redis, "c", "2", "0").allowed);
     /* The rate refuses the second of 1/h; its lease is given back. */
-    r = TAKE("d", "5", "60000", "3600000000", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
-    assert_true(rep.allowed);
-    freeReplyObject(r);
-    r = TAKE("e", "5", "60000", "3600000000", "0");
-    assert_int_equal(fp_limit_take_reply(r, &rep), 0);
+    assert_true(take(&redis, "d", "5", "3600000000").allowed);
+    rep = take(&redis, "e", "5", "3600000000");
     assert_false(rep.allowed);
     assert_int_equal(rep.why, FP_LIMIT_RATE);
     assert_true(rep.retry_after_ms > 3500000 && rep.retry_after_ms <= 3600000);
-    freeReplyObject(r);
     assert_int_equal(fp_th_redis_int(&redis, "ZSCORE %s e", k1), -1);
     assert_true(fp_th_redis_int(&redis, "PTTL %s", k2) > 3500000);
     /* Renewal: members still there renewed, one gone counted. */
-    r = fp_th_redis_cmd(&redis, "EVAL %s 1 %s 60000 a zz", fp_limit_renew_lua, k1);
+    redisReply *r = fp_th_redis_cmd(&redis, "EVAL %s 1 %s 60000 a zz", fp_limit_renew_lua, k1);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
-#undef TAKE
     fp_th_redis_stop(&redis);
 }
 
