@@ -23,7 +23,7 @@
 
 #include "queue/admin.h"
 #include "cli.h"
-#include "term.h"
+#include "base/term.h"
 #include "field.h"
 #include "dispatch/job.h"
 #include "base/json.h"

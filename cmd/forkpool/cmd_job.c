@@ -21,7 +21,7 @@
 #include "cli.h"
 #include "field.h"
 #include "job_args.h"
-#include "term.h"
+#include "base/term.h"
 #include "base/json.h"
 #include "base/units.h"
 #include "ledger/ledger_query.h"

@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "term.h"
+#include "base/term.h"
 #include "base/units.h"
 #include "ledger/ledger_query.h"
 #include "base/os.h"

@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/json.h"
+#include "base/units.h"
 #include "queue/admin.h"
 #include "queue/heartbeat.h"
 #include "cli.h"
@@ -91,23 +92,6 @@ static void put_left(const char *s, size_t width)
         putchar(' ');
 }
 
-/* "850ms", "12.3s", "4m05s", "3h07m", "2d04h"; "-" for none. */
-static void format_duration(long long ms, char *out, size_t cap)
-{
-    if (ms < 0)
-        snprintf(out, cap, "-");
-    else if (ms < 1000)
-        snprintf(out, cap, "%lldms", ms);
-    else if (ms < 60000)
-        snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
-    else if (ms < 3600000)
-        snprintf(out, cap, "%lldm%02llds", ms / 60000, ms / 1000 % 60);
-    else if (ms < 86400000)
-        snprintf(out, cap, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
-    else
-        snprintf(out, cap, "%lldd%02lldh", ms / 86400000, ms / 3600000 % 24);
-}
-
 static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st)
 {
     size_t nq = cfg->queues.names.count, wq = strlen("QUEUE"), wc = strlen("CONSUMER");
@@ -126,7 +110,7 @@ static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st
     for (size_t i = 0; i < nq; i++) {
         char ready[32], age[32];
         snprintf(ready, sizeof ready, "%s%lld", st[i].ready_exact ? "" : "~", st[i].ready);
-        format_duration(st[i].oldest_age_ms, age, sizeof age);
+        fp_units_format_age(st[i].oldest_age_ms, age, sizeof age);
         printable(cfg->queues.names.items[i], name, sizeof name);
         put_left(name, wq);
         printf("  %10s  %10lld  %10lld  %10lld  %s\n", ready, st[i].pending, st[i].delayed,
@@ -148,7 +132,7 @@ static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st
                 fputs("  ", stdout);
                 printable(st[i].consumers[k].name, name, sizeof name);
                 put_left(name, wc);
-                format_duration(st[i].consumers[k].idle_ms, idle, sizeof idle);
+                fp_units_format_age(st[i].consumers[k].idle_ms, idle, sizeof idle);
                 printf("  %10lld  %s\n", st[i].consumers[k].pending, idle);
             }
         }
@@ -178,7 +162,7 @@ static void print_current_jobs(const fp_fleet_record_t *r, int64_t now_ms)
     char text[256], running[32];
     for (size_t k = 0; k < r->njobs; k++) {
         const fp_fleet_job_t *j = &r->jobs[k];
-        format_duration(now_ms - j->started_ms, running, sizeof running);
+        fp_units_format_age(now_ms - j->started_ms, running, sizeof running);
         printable(j->type, text, sizeof text);
         printf("    %s", text);
         printable(j->id[0] != '\0' ? j->id : "-", text, sizeof text);
@@ -196,14 +180,14 @@ static void print_member(const fp_fleet_member_t *m, int64_t now_ms)
     printable(m->id, id, sizeof id);
     if (m->status == FP_FLEET_GONE || m->record == NULL) {
         format_utc(m->last_seen_ms, when, sizeof when);
-        format_duration(now_ms - m->last_seen_ms, ago, sizeof ago);
+        fp_units_format_age(now_ms - m->last_seen_ms, ago, sizeof ago);
         printf("%s  %s (last seen %s, %s ago)\n", id,
                m->status == FP_FLEET_GONE ? "gone" : "live, record unreadable", when, ago);
         return;
     }
     const fp_fleet_record_t *r = m->record;
     char uptime[32];
-    format_duration(now_ms - r->started_ms, uptime, sizeof uptime);
+    fp_units_format_age(now_ms - r->started_ms, uptime, sizeof uptime);
     printable(r->host, text, sizeof text);
     printf("%s  host %s  pid %lld", id, text, r->pid);
     printable(r->version, text, sizeof text);

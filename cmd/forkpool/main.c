@@ -59,6 +59,20 @@ const fp_cmd_t fp_cmd_table[] = {
      "  -c, --config FILE  configuration file\n"
      "  --json             machine-readable output\n",
      fp_cmd_stats},
+    {"top", "live view of the fleet, queues and running jobs",
+     "usage: forkpool top [-c FILE] [--interval DUR] [--once]\n"
+     "\n"
+     "A live terminal view over plain Redis (no health port needed): the daemons (name,\n"
+     "host, pid, state, children busy/total, jobs done and failed, age), the queues\n"
+     "(ready, pending, delayed, dead, oldest ready age, jobs in and out per second) and\n"
+     "the running jobs, from the daemons' heartbeat records. Keys: q quit, s sort the\n"
+     "queues by the next column, d dead letters (with their error) and back, ? help.\n"
+     "When stdout is not a terminal, or with --once, prints one snapshot as text after\n"
+     "two reads one interval apart (the rates need both) and exits.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --interval DUR     refresh every DUR (default 1s, from 100ms to 1h)\n"
+     "  --once             print one text snapshot and exit, even on a terminal\n",
+     fp_cmd_top},
     {"dead", "list, retry or purge dead jobs",
      "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N | --all]\n"
      "                     [--json] [--force]\n"
@@ -116,6 +130,16 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --limit N          at most N rows (default 50)\n"
      "  --json             one JSON object per line\n",
      fp_cmd_jobs},
+    {"schedule", "list the periodic jobs ([[schedule]]) with their last and next run",
+     "usage: forkpool schedule list [-c FILE] [--json]\n"
+     "\n"
+     "Lists each [[schedule]] of the configuration: name, expression (cron or every),\n"
+     "time zone, queue, the last tick fired (recorded in Redis by whichever daemon fired\n"
+     "it; \"never\" when none) and the next tick from now, both in UTC.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --json             one JSON object per line: name, cron or every, timezone,\n"
+     "                     queue, type, missed, last_ms, last, next_ms, next\n",
+     fp_cmd_schedule},
     {"check-config", "validate the configuration and show the effective values",
      "usage: forkpool check-config [-c FILE] [--print-json] [--show-secrets]\n"
      "\n"

@@ -260,3 +260,19 @@ int fp_units_format_size(int64_t bytes, char *buf, size_t size)
     }
     return snprintf(buf, size, "%s%" PRIu64 "B", sign, m); /* not reached: B divides all */
 }
+
+void fp_units_format_age(long long ms, char *out, size_t cap)
+{
+    if (ms < 0)
+        snprintf(out, cap, "-");
+    else if (ms < 1000)
+        snprintf(out, cap, "%lldms", ms);
+    else if (ms < 60000)
+        snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(out, cap, "%lldm%02llds", ms / 60000, ms / 1000 % 60);
+    else if (ms < 86400000)
+        snprintf(out, cap, "%lldh%02lldm", ms / 3600000, ms / 60000 % 60);
+    else
+        snprintf(out, cap, "%lldd%02lldh", ms / 86400000, ms / 3600000 % 24);
+}

@@ -24,4 +24,8 @@ int fp_units_parse_size_bytes(const char *text, int64_t *out_bytes, fp_err_t *er
 int fp_units_format_duration(int64_t ms, char *buf, size_t size);
 int fp_units_format_size(int64_t bytes, char *buf, size_t size);
 
+/* An age or a running time for people at a glance, not exact: "850ms",
+ * "12.3s", "4m05s", "3h07m", "2d04h"; "-" for a negative one (none). */
+void fp_units_format_age(long long ms, char *out, size_t cap);
+
 #endif

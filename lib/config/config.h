@@ -10,6 +10,9 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "limits/rate.h"
+#include "schedule/missed.h"
+#include "schedule/next.h"
+#include "schedule/tz.h"
 #include "toml/toml.h"
 
 typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
@@ -32,6 +35,19 @@ typedef struct fp_strv_s {
     size_t count;
 } fp_strv_t;
 
+/* One [[schedule]] table: a job enqueued on a cron expression or a period
+ * (lib/supervisor/schedule.c fires it). Everything is checked at load. */
+typedef struct fp_schedule_s {
+    char *name;        /* unique among the schedules; names its Redis record and job ids */
+    char *expr;        /* as written: the cron text, or the every duration */
+    fp_sched_when_t when; /* when.tz points at tz */
+    fp_tz_t *tz;       /* owned; UTC unless timezone is set */
+    char *type;        /* the job's type */
+    char *args_json;   /* the job's args as JSON text: "{}" when not given */
+    char *queue;       /* one of queues.names; the first by default */
+    fp_missed_t missed;
+} fp_schedule_t;
+
 typedef struct fp_config_s {
     char *source; /* the file it was read from, or "(defaults)" */
 
@@ -52,6 +68,9 @@ typedef struct fp_config_s {
         char *prefix;
         char *group;
         int64_t connect_timeout_ms;
+        fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
+        char *master_name;       /* Sentinel's name of the master; "" without sentinels */
+        char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
     } redis;
 
     struct {
@@ -107,6 +126,11 @@ typedef struct fp_config_s {
         fp_type_limit_t *types; /* the [limits.TYPE] tables, in file order */
         size_t ntypes;
     } limits;
+
+    struct {
+        fp_schedule_t *items; /* in file order */
+        size_t count;
+    } schedules;
 
     /* The whole parsed document, kept so [handlers.NAME] tables can be handed
      * to handlers and plugins; NULL when built from defaults. */

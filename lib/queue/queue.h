@@ -52,7 +52,7 @@ typedef struct fp_queue_events_s {
     /* The queue became usable (connected, groups exist) or stopped being so. */
     void (*on_ready)(void *ctx, bool ready);
     /* `forkpool cancel` marked this held entry (queue index, entry id): seen
-     * by the claim renewal, once per mark. */
+     * within FP_CANCEL_TAKE_MS of the mark (cancel_take.c), once per mark. */
     void (*on_cancel)(void *ctx, uint32_t queue, const char *entry_id);
 } fp_queue_events_t;
 

@@ -233,6 +233,7 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->timers.sample);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
     fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
+    fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -375,7 +376,7 @@ static int init_handles(fp_supervisor_t *sup)
         return rc;
     uv_timer_t *timers[] = {&sup->timers.burst,   &sup->timers.drain,  &sup->timers.shutdown,
                             &sup->timers.respawn, &sup->ledger.timer, &sup->timers.sample,
-                            &sup->timers.heartbeat};
+                            &sup->timers.heartbeat, &sup->timers.schedule};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
@@ -444,6 +445,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     fp_lease_start(sup->redis.lease);
     fp_sup_heartbeat_start(sup);
+    fp_sup_schedule_apply(sup);
     if (sup->opts.burst) {
         fp_queue_track_retries(sup->redis.queue);
         uv_timer_start(&sup->timers.burst, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
@@ -540,6 +542,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_metrics_free(sup->metrics);
     fp_sup_limits_free(sup);
     fp_pool_free(&sup->pool);
+    fp_sup_schedule_free(sup);
     fp_plugins_free(sup->plugins);
     for (size_t i = 0; i < sup->reload.nconfigs; i++)
         fp_config_free(sup->reload.configs[i]);

@@ -103,7 +103,25 @@ typedef struct sup_timers_s {
     uv_timer_t respawn;
     uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
     uv_timer_t heartbeat; /* the fleet record's next beat (heartbeat.c) */
+    uv_timer_t schedule;  /* the soonest [[schedule]] tick (schedule.c) */
 } sup_timers_t;
+
+/* One [[schedule]] this daemon fires (schedule.c). */
+typedef struct sup_sched_entry_s {
+    const fp_schedule_t *s; /* in sup->cfg */
+    uint32_t queue;         /* index into redis.names */
+    int64_t last;           /* the newest tick fired, as far as known here */
+    bool known;             /* last was read from Redis (or it had none) */
+    bool in_flight;
+    bool failure_logged;
+    int64_t retry_at_ms; /* after a failed call, not before this (Unix ms) */
+} sup_sched_entry_t;
+
+typedef struct sup_schedule_s {
+    sup_sched_entry_t *items;
+    size_t n;
+    uint32_t generation; /* bumped when the list is rebuilt: older replies are dropped */
+} sup_schedule_t;
 
 /* The fleet record (heartbeat.c). */
 typedef struct sup_heartbeat_s {
@@ -189,6 +207,7 @@ struct fp_supervisor_s {
     sup_notify_t notify;
     sup_heartbeat_t heartbeat;
     sup_limits_t limits;
+    sup_schedule_t schedule;
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -270,6 +289,10 @@ void fp_sup_limits_start(fp_supervisor_t *sup);
 void fp_sup_limits_free(fp_supervisor_t *sup);
 cJSON *fp_sup_limits_json(const fp_supervisor_t *sup);
 int fp_sup_limits_metrics(const fp_supervisor_t *sup, fp_buf_t *out);
+/* schedule.c: the [[schedule]] list of sup->cfg takes effect (start-up,
+ * HUP, an undone reload); the free at exit. */
+void fp_sup_schedule_apply(fp_supervisor_t *sup);
+void fp_sup_schedule_free(fp_supervisor_t *sup);
 
 /* outcome.c: where a finished job goes. */
 /* A child answered the job it ran: acknowledged, or a failed attempt. */

@@ -44,6 +44,25 @@ def gate(args):
     return None
 
 
+@handler("gate_crash")
+def gate_crash(args):
+    """Crashes its child (SIGSEGV) once the file args["path"] exists."""
+    while not os.path.exists(args["path"]):
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@handler("term_proof")
+def term_proof(args):
+    """Ignores SIGTERM, then, once the file args["path"] exists, its child
+    exits 1: a job that outlives its timeout's TERM for as long as the test
+    wants."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while not os.path.exists(args["path"]):
+        time.sleep(0.01)
+    os._exit(1)
+
+
 @handler("fail")
 def fail(args):
     if args.get("retry", True):

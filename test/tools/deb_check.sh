@@ -65,7 +65,7 @@ grep -qE '^-rwxr-xr-x .* \./usr/bin/forkpool$' "$tmp/listing" || bad "/usr/bin/f
 
 # -- control: Depends from dpkg-shlibdeps, the conffile, the suggestions.
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libuv1 libhiredis libsqlite3 libcjson libhttp-parser; do
+for lib in libc6 libuv1 libhiredis libsqlite3 libcjson libhttp-parser libncursesw6; do
   printf '%s\n' "$depends" | grep -qE "(^|, )$lib" || bad "Depends ($depends) lacks $lib"
 done
 suggests=$(dpkg-deb -f "$deb" Suggests)

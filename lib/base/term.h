@@ -1,5 +1,5 @@
 /* term.h: text for human tables on a terminal, shared by the commands that
- * print them (dead, jobs). Nothing from Redis or the ledger can drive the
+ * print them (dead, jobs, top). Nothing from Redis or the ledger can drive the
  * terminal: control bytes become spaces and invalid UTF-8 '?'. */
 #ifndef FORKPOOL_TERM_H
 #define FORKPOOL_TERM_H

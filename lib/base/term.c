@@ -1,5 +1,5 @@
 /* term.c: terminal-safe table cells and the terminal's width. */
-#include "term.h"
+#include "base/term.h"
 
 #include <stdlib.h>
 #include <string.h>
