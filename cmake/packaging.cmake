@@ -96,6 +96,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # recommended; python3 and python3-redis serve the Python worker and
 # producer in /usr/lib/python3/dist-packages/forkpool.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "redis-server, python3, python3-redis")
+# A [[schedule]] with a timezone reads /usr/share/zoneinfo (UTC needs nothing).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "tzdata")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${fp_deb_src}/conffiles ${fp_deb_src}/postinst
                                        ${fp_deb_src}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -362,7 +362,11 @@ static int load_section(loader_t *ld, const char *section, const fp_toml_node_t 
         const char *key = fp_toml_key_at(table, i);
         const fp_toml_node_t *node = fp_toml_at(table, i);
         const fp__ckey_t *k = fp__config_find_key(section, key);
-        int rc = k ? set_value(ld, k, node) : unknown_key(ld, section, key, node);
+        int rc;
+        if (k == NULL && strcmp(section, "limits") == 0 && fp_toml_type(node) == FP_TOML_TABLE)
+            rc = fp__config_type_limit(ld->name, ld->cfg, key, node, ld->err); /* [limits.TYPE] */
+        else
+            rc = k ? set_value(ld, k, node) : unknown_key(ld, section, key, node);
         if (rc < 0)
             return rc;
     }
@@ -694,6 +698,7 @@ void fp_config_free(fp_config_t *cfg)
             strv_free(field_of(cfg, k));
     }
     free(cfg->queues.weights);
+    fp__config_free_type_limits(cfg);
     fp__config_schedules_free(cfg);
     free(cfg->source);
     fp_toml_free(cfg->doc);

@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "limits/rate.h"
 #include "schedule/missed.h"
 #include "schedule/next.h"
 #include "schedule/tz.h"
@@ -18,6 +19,15 @@ typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_or
 /* What a ledger that cannot write does: hold pulls, or drop history rows. */
 typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
 typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
+
+/* One [limits.TYPE] table: what may start jobs of TYPE (0 / a zero rate: no
+ * such limit; at least one is set). */
+typedef struct fp_type_limit_s {
+    char *type;                /* owned */
+    int64_t concurrency;       /* running at once across every daemon on the Redis */
+    int64_t local_concurrency; /* running at once in this daemon */
+    fp_rate_t rate;            /* starts per period, shared across daemons */
+} fp_type_limit_t;
 
 /* A list of strings owned by the config. */
 typedef struct fp_strv_s {
@@ -116,6 +126,8 @@ typedef struct fp_config_s {
 
     struct {
         int64_t max_job_bytes;
+        fp_type_limit_t *types; /* the [limits.TYPE] tables, in file order */
+        size_t ntypes;
     } limits;
 
     struct {
@@ -142,6 +154,9 @@ int fp_config_load_text(const char *text, size_t len, const char *name, fp_confi
                         fp_err_t *err);
 
 void fp_config_free(fp_config_t *cfg);
+
+/* The [limits.TYPE] table for type, or NULL: the type is not limited. */
+const fp_type_limit_t *fp_config_type_limit(const fp_config_t *cfg, const char *type);
 
 /* The [handlers.NAME] table, or NULL when the file has none. */
 const fp_toml_node_t *fp_config_handler_table(const fp_config_t *cfg, const char *name);

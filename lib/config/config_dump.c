@@ -208,6 +208,8 @@ static int add_sections(cJSON *root, const fp_config_t *cfg, bool show_secrets)
         if (!cJSON_AddItemToObject(section, k->key, value_json(cfg, k, show_secrets)))
             return -1;
     }
+    if (fp__config_type_limits_json(cfg, cJSON_GetObjectItem(root, "limits")) < 0)
+        return -1;
     if (!cJSON_AddItemToObject(root, "schedule", schedules_json(cfg)))
         return -1;
     return cJSON_AddItemToObject(root, "handlers", handlers_json(cfg, show_secrets)) ? 0 : -1;

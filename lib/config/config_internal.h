@@ -106,6 +106,16 @@ const char *fp__config_name_text(char *buf, size_t size, const char *name);
 void fp__config_range_text(const fp__ckey_t *k, int64_t v, char *buf, size_t size);
 void fp__config_choices_text(const fp__ckey_t *k, char *buf, size_t size);
 
+/* [limits.TYPE] (config_limits.c): the table under [limits] named type,
+ * checked and added to cfg->limits.types (errors at file:line:col); the
+ * keys such a table takes (NULL-terminated); freeing them. */
+int fp__config_type_limit(const char *file, fp_config_t *cfg, const char *type,
+                          const fp_toml_node_t *table, fp_err_t *err);
+extern const char *const fp__config_type_limit_keys[];
+void fp__config_free_type_limits(fp_config_t *cfg);
+/* Adds each table to the dump's "limits" object; 0 or -1 (ENOMEM). */
+struct cJSON;
+int fp__config_type_limits_json(const fp_config_t *cfg, struct cJSON *limits);
 /* [[schedule]] (config_schedule.c): reads the "schedule" array of doc into
  * cfg->schedules, once queues.names is final (a schedule's queue must be one
  * of them); errors as "name:line:col: [[schedule]] ...". The free. */

@@ -2,8 +2,9 @@
  * holds. Every FP_CANCEL_TAKE_MS, while it holds any entry, one small script
  * per served queue (fp_script_cancel_take) looks at the queue's cancel hash:
  * an HLEN alone while nothing is marked, which is nearly always; the marks of
- * the entries this consumer holds are deleted and handed to the supervisor
- * (on_cancel). A poll rather than a pub/sub nudge: it needs no third
+ * the entries this consumer holds are handed to the supervisor (on_cancel),
+ * every round until the entry's outcome deletes the mark, so the supervisor
+ * sees them again if the first report came before the job did. A poll rather than a pub/sub nudge: it needs no third
  * connection, loses nothing while the daemon is disconnected (the mark waits
  * in Redis), and costs one call per queue per second whatever the job rate,
  * nothing per job. (docs/redis.md, "Cancelling a job".) */

@@ -179,18 +179,22 @@ const char fp_script_renew[] =
 
 /* The prompt cancel (cancel_take.c): one HLEN per queue and round while
  * nothing is marked. Otherwise each mark whose entry is pending to this
- * consumer is taken (deleted, returned), and so is one whose entry is
- * pending to nobody (its job was settled: nothing will take it) or whose
- * field is no entry id; marks of other consumers' entries are theirs. */
+ * consumer is returned, and stays: the entry's outcome deletes it (the
+ * outcome scripts), so a report that reaches the daemon before the job does
+ * (its read reply still on the reader, its limit check in flight) is made
+ * again next round rather than lost. A mark whose entry is pending to nobody
+ * (its job was settled: nothing will take it) or whose field is no entry id
+ * is deleted; marks of other consumers' entries are theirs. */
 const char fp_script_cancel_take[] =
     "local jobs, marks, group, me = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"
     "if redis.call('HLEN', marks) == 0 then return {} end\n"
     "local mine = {}\n"
     "for _, id in ipairs(redis.call('HKEYS', marks)) do\n"
     "  local p = redis.pcall('XPENDING', jobs, group, id, id, 1)\n"
-    "  if p.err or p[1] == nil or p[1][2] == me then\n"
+    "  if p.err or p[1] == nil then\n"
     "    redis.call('HDEL', marks, id)\n"
-    "    if not p.err and p[1] ~= nil then mine[#mine + 1] = id end\n"
+    "  elseif p[1][2] == me then\n"
+    "    mine[#mine + 1] = id\n"
     "  end\n"
     "end\n"
     "return mine\n";

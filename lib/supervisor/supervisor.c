@@ -110,7 +110,7 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
         fp_held_release(&sup->held, held);
         return;
     }
-    fp_held_wait_push(&sup->held, held);
+    fp_sup_limits_admit(sup, held); /* to the waiting list, unless a limit says not now */
 }
 
 /* Jobs no child started go back to Redis, not counted as an attempt. */
@@ -232,6 +232,7 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->ledger.timer);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.sample);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
+    fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
     fp_sup_ui_close(sup);
 }
@@ -249,6 +250,8 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup)
         return;
     if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_queue_unconfirmed(sup->redis.queue) > 0)
         return; /* the drain timer polls again */
+    if (sup->limits.asking > 0)
+        return; /* their answers come on the writer, which must stay open */
     if (!fp_sup_heartbeat_stopped(sup))
         return; /* the fleet record goes first, while the writer is open */
     sup->redis.closed = true;
@@ -379,6 +382,7 @@ static int init_handles(fp_supervisor_t *sup)
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
     }
+    fp_sup_limits_start(sup);
     return 0;
 }
 
@@ -538,6 +542,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
     fp_notify_close(&sup->notify.sender);
     fp_metrics_free(sup->metrics);
+    fp_sup_limits_free(sup);
     fp_pool_free(&sup->pool);
     fp_sup_schedule_free(sup);
     fp_plugins_free(sup->plugins);

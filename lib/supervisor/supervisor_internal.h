@@ -24,6 +24,7 @@
 #include "http/health.h"
 #include "http/metrics.h"
 #include "ledger/ledger.h"
+#include "limits/limit.h"
 #include "pool/output.h"
 #include "pool/pool.h"
 #include "queue/admin.h"
@@ -137,6 +138,22 @@ typedef struct sup_heartbeat_s {
     bool cleared;    /* the stop may close the queue */
 } sup_heartbeat_t;
 
+/* Concurrency and rate limits (limits.c): this daemon's count of each
+ * limited type's admitted jobs and of the jobs its limits handed back. */
+typedef struct sup_limit_type_s {
+    char *type;
+    size_t admitted;                    /* admitted (waiting or running), not released */
+    uint64_t limited[FP_LIMIT_KINDS];   /* by kind: handed back */
+} sup_limit_type_t;
+
+typedef struct sup_limits_s {
+    sup_limit_type_t *types;
+    size_t n;
+    size_t asking;        /* take scripts unanswered: their jobs are in no list */
+    uint64_t leases_lost; /* leases found expired at renewal */
+    uv_timer_t renew;     /* every recovery.visibility_timeout / 3 */
+} sup_limits_t;
+
 /* What the final log line, /stats and /metrics count. */
 typedef struct sup_counters_s {
     uint64_t jobs_ok;
@@ -189,6 +206,7 @@ struct fp_supervisor_s {
     fp_metrics_t *metrics;
     sup_notify_t notify;
     sup_heartbeat_t heartbeat;
+    sup_limits_t limits;
     sup_schedule_t schedule;
     struct fp_sup_ui_s *ui; /* the status page (ui.c); NULL when health.ui is off */
 };
@@ -283,6 +301,13 @@ bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup);
 /* The fleet as of the last beat, for /stats (owned), or NULL: none read. */
 cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
 
+/* limits.c: [limits.TYPE]. A job accepted from the queue goes to the
+ * waiting list, is handed back delayed, or waits for Redis' answer. */
+void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held);
+void fp_sup_limits_start(fp_supervisor_t *sup);
+void fp_sup_limits_free(fp_supervisor_t *sup);
+cJSON *fp_sup_limits_json(const fp_supervisor_t *sup);
+int fp_sup_limits_metrics(const fp_supervisor_t *sup, fp_buf_t *out);
 /* schedule.c: the [[schedule]] list of sup->cfg takes effect (start-up,
  * HUP, an undone reload); the free at exit. */
 void fp_sup_schedule_apply(fp_supervisor_t *sup);

@@ -144,6 +144,27 @@ def record(args):
     return None
 
 
+@handler("span")
+def span(args):
+    """Appends "start ID T" and, after args["ms"], "stop ID T" to the file
+    args["file"] (T: CLOCK_MONOTONIC ns, one clock for every process on the
+    host; one O_APPEND write per line, so lines never interleave)."""
+    fd = os.open(args["file"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, ("start %s %d\n" % (args["id"], time.monotonic_ns())).encode())
+        time.sleep(args.get("ms", 0) / 1000.0)
+        os.write(fd, ("stop %s %d\n" % (args["id"], time.monotonic_ns())).encode())
+    finally:
+        os.close(fd)
+    return None
+
+
+@handler("span_free")
+def span_free(args):
+    """span under a type no limit names."""
+    return span(args)
+
+
 @handler("closefd")
 def closefd(args):
     """Closes the channel while holding the job, then lingers."""

@@ -246,6 +246,59 @@ static void test_marked_retry_is_cancelled(void **state)
         free(id[i]);
 }
 
+/* The prompt cancel's script reports a mark of an entry pending to this
+ * consumer every round until that entry's outcome deletes it: a report that
+ * reaches the daemon before the job does (its read reply still on the way, or
+ * its limit check in flight) is not the only one. A stale mark (its entry
+ * pending to nobody, or no entry id) is deleted; another consumer's stays. */
+static redisReply *eval_take(tp_t *t)
+{
+    char jobs[64];
+    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
+    redisReply *r = fp_th_redis_cmd(&t->redis, "EVAL %s 2 %s %s forkpool test-consumer",
+                                    fp_script_cancel_take, jobs, fp_tq_key("s", "cancel"));
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    return r;
+}
+
+static void test_cancel_take_reports_until_outcome(void **state)
+{
+    tp_t *t = *state;
+    char marks[64];
+    snprintf(marks, sizeof marks, "%s", fp_tq_key("s", "cancel"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                    fp_tq_key("s", "jobs")));
+    char *id[3];
+    for (int i = 0; i < 3; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    freeReplyObject(eval_pull(t, "2", NULL)); /* id[0], id[1] run here; id[2] is ready */
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s %s 1", marks, id[i]));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s not-an-id 1", marks));
+
+    for (int round = 0; round < 2; round++) {
+        redisReply *r = eval_take(t);
+        assert_int_equal(r->elements, 2);
+        assert_string_equal(r->element[0]->str, id[0]);
+        assert_string_equal(r->element[1]->str, id[1]);
+        freeReplyObject(r);
+        assert_int_equal(fp_th_redis_int(&t->redis, "HLEN %s", marks), 2); /* stale ones went */
+    }
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    freeReplyObject(eval_pull(t, "0", &batch));
+    redisReply *r = eval_take(t);
+    assert_int_equal(r->elements, 1);
+    assert_string_equal(r->element[0]->str, id[1]);
+    freeReplyObject(r);
+    assert_int_equal(fp_th_redis_int(&t->redis, "HEXISTS %s %s", marks, id[0]), 0);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 3; i++)
+        free(id[i]);
+}
+
 /* ---- the queue path ----------------------------------------------------------- */
 
 /* Commands Redis ran since the last SLOWLOG RESET whose first argument is
@@ -387,6 +440,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_ride_with_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trickle_many_turns, setup, teardown),
     };

@@ -70,6 +70,8 @@ for lib in libc6 libuv1 libhiredis libsqlite3 libcjson libhttp-parser libncurses
 done
 suggests=$(dpkg-deb -f "$deb" Suggests)
 printf '%s\n' "$suggests" | grep -qw python3-redis || bad "Suggests ($suggests) lacks python3-redis"
+recommends=$(dpkg-deb -f "$deb" Recommends)
+printf '%s\n' "$recommends" | grep -qw tzdata || bad "Recommends ($recommends) lacks tzdata"
 conffiles=$(dpkg-deb -I "$deb" conffiles)
 [ "$conffiles" = "/etc/forkpool/forkpool.toml" ] || bad "conffiles is '$conffiles'"
 

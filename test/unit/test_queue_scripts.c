@@ -235,7 +235,8 @@ static void test_renew_script(void **state)
 }
 
 /* Taking cancel marks: an HLEN alone while nothing is marked; then only the
- * marks of entries pending to this consumer come back, each deleted. */
+ * marks of entries pending to this consumer come back, and stay until the
+ * entry's outcome (test_it_queue_pull runs it against Redis). */
 static void test_cancel_take_script(void **state)
 {
     (void)state;
