@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most children a pool may have, as pool.children's bound. */
+#define FP_SCALE_CHILDREN_MAX 1024
+
 typedef enum fp_scale_dir_e { FP_SCALE_NONE, FP_SCALE_UP, FP_SCALE_DOWN } fp_scale_dir_t;
 
 typedef enum fp_scale_reason_e {
