@@ -9,6 +9,8 @@
 #   FP_AS_JOBS=300 FP_AS_RANGE=2..8 FP_AS_UP=200ms FP_AS_IDLE=500ms scripts/bench.sh --autoscale
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The sampler and the plot run on Debian's python3 (its python3-matplotlib,
+# from scripts/bootstrap.sh), whatever python3 is first on PATH.
 
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 jobs=${FP_AS_JOBS:-4000}
@@ -64,8 +66,11 @@ curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || { cat "$work/run.log" >&
 
 echo "== autoscale: $jobs sleep jobs of $ms ms on $range children (up after $up, idle $idle)"
 mkdir -p "$(dirname "$tsv")"
-python3 bench/autoscale_sample.py --port "$hport" --tsv "$tsv" --jobs "$jobs" --min "$min" &
+rm -f "$tsv"
+/usr/bin/python3 bench/autoscale_sample.py --port "$hport" --tsv "$tsv" --jobs "$jobs" --min "$min" &
 sampler=$!
+# A second of the idle pool in the samples before the backlog arrives.
+until [ -s "$tsv" ]; do sleep 0.05; done
 sleep 1
 "$bin" enqueue -c "$work/autoscale.toml" --count "$jobs" sleep "{\"ms\":$ms}" >/dev/null
 wait "$sampler"
@@ -74,5 +79,5 @@ wait "$daemon_pid"
 daemon_pid=""
 grep -c "autoscale: up to" "$work/run.log" | sed 's/^/growth steps: /'
 grep -c "autoscale: down to" "$work/run.log" | sed 's/^/idle stops: /'
-python3 bench/autoscale_plot.py "$tsv" "$png"
+/usr/bin/python3 bench/autoscale_plot.py "$tsv" "$png"
 echo "autoscale: samples in $tsv, plot in $png"

@@ -50,6 +50,7 @@ static void on_scale_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
     fp_supervisor_t *sup = ctx;
     if (queue < FP_METRICS_MAX_QUEUES)
         sup->scale.oldest_ms[queue] = st != NULL ? st->oldest_age_ms : -1;
+    fp_sup_on_queue_sample(sup, queue, st); /* /metrics' depths are as fresh, for free */
 }
 
 /* A child's last activity: now when it holds a job or ran one since the last look. */
