@@ -111,7 +111,7 @@ int fp_scale_parse_range(const char *text, int64_t limit, int64_t *min, int64_t 
     if (rc == 0 && *p != '\0')
         rc = -EINVAL;
     if (rc == -EINVAL) {
-        snprintf(why, size, "must be a number of children or a range \"MIN..MAX\" such as \"2..16\"");
+        snprintf(why, size, "must be an integer or a range \"MIN..MAX\" such as \"2..16\"");
         return -EINVAL;
     }
     if (rc < 0 || lo < 1) {

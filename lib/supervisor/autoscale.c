@@ -166,7 +166,8 @@ static void on_scale_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
     tick(sup);
-    if (sup->scale.on && sup->redis.queue != NULL && !sup->redis.closed)
+    if (sup->state == SUP_RUNNING && sup->scale.on && sup->redis.queue != NULL &&
+        !sup->redis.closed)
         fp_queue_sample(sup->redis.queue, on_scale_sample, sup);
 }
 

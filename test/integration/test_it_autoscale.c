@@ -4,7 +4,7 @@
  * time. With pool.max_memory_total set low, growth stops and the log says
  * why. Either way the ledger shows every job ran once, to success: none lost
  * (the stream drains, nothing dead or delayed) and none run twice (one row
- * per job id, no failed attempt). No timing is asserted: every wait is for a
+ * per job id, no failed attempt). TTIN and a reload move the bounds. No timing is asserted: every wait is for a
  * condition, with generous deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +129,24 @@ static void test_ttin_moves_the_bounds(void **state)
     stop_cleanly(td);
 }
 
+/* A reload applies new bounds: the target moves into them. */
+static void test_reload_applies_new_bounds(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[4200];
+    scaling_config(td, "", ledger, sizeof ledger);
+    fp_td_start_ready(td, true);
+    fp_td_config_replace(td, "children = \"2..8\"", "children = \"3..4\"");
+    fp_td_signal(td, SIGHUP);
+    fp_td_num_t min = {"children_min", 3}, max = {"children_max", 4}, target = {"children_target", 3};
+    fp_td_wait_until(td, fp_td_stat_is, &min, 30000, "/stats children_min 3");
+    fp_td_wait_until(td, fp_td_stat_is, &max, 30000, "/stats children_max 4");
+    fp_td_wait_until(td, fp_td_stat_is, &target, 30000, "/stats children_target 3");
+    int three = 3;
+    fp_td_wait_until(td, fp_td_children_are, &three, 60000, "3 children running");
+    stop_cleanly(td);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
 
 int main(void)
@@ -137,6 +155,7 @@ int main(void)
         T(test_grows_with_the_backlog_then_shrinks_when_idle),
         T(test_memory_guard_stops_growth_and_says_why),
         T(test_ttin_moves_the_bounds),
+        T(test_reload_applies_new_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -592,7 +592,7 @@ static void wrong_types(void **state)
 {
     (void)state;
     expect_config_error("[pool]\nchildren = \"4\"\n",
-                        "t.toml:2:1: [pool] children must be a number of children or a range "
+                        "t.toml:2:1: [pool] children must be an integer or a range "
                         "\"MIN..MAX\" such as \"2..16\"");
     expect_config_error("[pool]\nchildren = 2.0\n",
                         "t.toml:2:1: [pool] children must be an integer or a range string such "
