@@ -101,7 +101,8 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
 }
 
 /* forkpool's way: the batch's outcomes and the next pull as one EVALSHA of
- * fp_script_outcomes_pull. Returns its reply ({applied, read}) or NULL. */
+ * fp_script_outcomes_pull. Returns its reply ({applied, read, stale,
+ * cancelled}) or NULL. */
 static int script_send(redisContext *c, fp_resp_t *cmd, const char *sha,
                        const char *const *keys, const char *const *script_args,
                        const fp_resp_t *acks)
@@ -115,7 +116,8 @@ static int script_send(redisContext *c, fp_resp_t *cmd, const char *sha,
 }
 
 /* The next reply: a first pull's (raw XREADGROUP) while `raw`, else the
- * script's {applied, read}, with applied checked against what it carried. */
+ * script's {applied, read, stale, cancelled}, with applied checked against
+ * what it carried. */
 static redisReply *next_reply(redisContext *c, bool raw, long n)
 {
     void *reply = NULL;
@@ -131,7 +133,7 @@ static redisReply *next_reply(redisContext *c, bool raw, long n)
         freeReplyObject(r);
         return NULL;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer != n) {
         fprintf(stderr, "ceiling_redis: unexpected reply to the outcome-and-pull script%s%s\n",
                 r->type == REDIS_REPLY_ERROR ? ": " : "", r->type == REDIS_REPLY_ERROR ? r->str : "");
@@ -295,12 +297,13 @@ int main(int argc, char **argv)
     }
     int rc = 1;
     char *dead = sibling_key(o.jobs_key, "dead"), *delayed = sibling_key(o.jobs_key, "delayed");
+    char *marks = sibling_key(o.jobs_key, "cancel");
     fp_resp_t args, cmd;
     fp_resp_init(&args);
     fp_resp_init(&cmd);
     redisReply *r = NULL;
     redisContext *c = redisConnect(o.host, o.port);
-    if (dead == NULL || delayed == NULL || c == NULL || c->err) {
+    if (dead == NULL || delayed == NULL || marks == NULL || c == NULL || c->err) {
         fprintf(stderr, "ceiling_redis: cannot connect to %s:%d: %s\n", o.host, o.port,
                 c != NULL ? c->errstr : "out of memory");
         goto out;
@@ -325,7 +328,7 @@ int main(int argc, char **argv)
 
     char count_text[24];
     snprintf(count_text, sizeof count_text, "%ld", o.batch);
-    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {o.jobs_key, dead, delayed};
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {o.jobs_key, dead, delayed, marks};
     const char *script_args[3] = {o.group, o.consumer, count_text};
 
     double redis0 = redis_cpu_s(c), cpu0 = cpu_self_s(), t0 = now_s();
@@ -345,5 +348,6 @@ out:
     fp_resp_free(&cmd);
     free(dead);
     free(delayed);
+    free(marks);
     return rc;
 }

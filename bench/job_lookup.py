@@ -11,51 +11,29 @@ serves nobody else. docs/redis.md ("Finding one job") quotes it.
 Never part of the test suite; run it on a quiet machine.
 """
 import os
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forkpool import Client  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from private_redis import private_redis  # noqa: E402
 
 
 def main(scans: list) -> None:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as d:
-        server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port),
-                                   "--save", "", "--appendonly", "no", "--dir", d],
-                                  stdout=subprocess.DEVNULL)
-        try:
-            client = Client("redis://127.0.0.1:%d/0" % port)
-            for _ in range(100):
-                try:
-                    client.redis.ping()
-                    break
-                except Exception:
-                    time.sleep(0.05)
-            client.enqueue_many([{"type": "t", "args": {"n": i, "pad": "x" * 100},
-                                  "job_id": "order-%d" % i} for i in range(10000)])
-            client.enqueue_many([{"type": "t", "delay": "1h", "job_id": "d-%d" % i}
-                                 for i in range(10000)])
-            print("scan\tlookup\tusec_per_call")
-            for scan in scans:
-                for job_id, what in (("missing", "found nowhere"), ("order-1", "found early")):
-                    client.redis.config_resetstat()
-                    for _ in range(5):
-                        client.job(job_id, scan=scan)
-                    stat = client.redis.info("commandstats").get("cmdstat_eval", {})
-                    print("%d\t%s\t%s" % (scan, what, stat.get("usec_per_call")))
-        finally:
-            server.terminate()
-            server.wait()
+    with private_redis() as (port, _):
+        client = Client("redis://127.0.0.1:%d/0" % port)
+        client.enqueue_many([{"type": "t", "args": {"n": i, "pad": "x" * 100},
+                              "job_id": "order-%d" % i} for i in range(10000)])
+        client.enqueue_many([{"type": "t", "delay": "1h", "job_id": "d-%d" % i}
+                             for i in range(10000)])
+        print("scan\tlookup\tusec_per_call")
+        for scan in scans:
+            for job_id, what in (("missing", "found nowhere"), ("order-1", "found early")):
+                client.redis.config_resetstat()
+                for _ in range(5):
+                    client.job(job_id, scan=scan)
+                stat = client.redis.info("commandstats").get("cmdstat_eval", {})
+                print("%d\t%s\t%s" % (scan, what, stat.get("usec_per_call")))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
   libcmocka-dev redis-server sqlite3 python3 time libfaketime
+  # [[schedule]] timezone: the TZif files forkpool reads itself (lib/schedule/tz_load.c).
+  tzdata
   # `forkpool top`'s terminal (ncursesw), and tmux, in which
   # integration.test_it_top runs it.
   libncurses-dev tmux

@@ -74,6 +74,7 @@ int fp_cmd_job(int argc, char **argv, fp_err_t *err);
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err);
 int fp_cmd_version(int argc, char **argv, fp_err_t *err);
 int fp_cmd_run(int argc, char **argv, fp_err_t *err);
+int fp_cmd_schedule(int argc, char **argv, fp_err_t *err);
 int fp_cmd_stats(int argc, char **argv, fp_err_t *err);
 int fp_cmd_top(int argc, char **argv, fp_err_t *err);
 

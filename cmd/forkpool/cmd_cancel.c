@@ -3,8 +3,8 @@
  * stream with the error `cancelled`, its unique key released, by one script
  * per queue (queue/cancel.h), tried in each configured queue in order. A job
  * a daemon already read is running: the same script marks it, and the
- * daemon holding it stops it on its next claim renewal (exit 0, "cancel
- * requested"). A dead or unknown job is exit 1. Usage errors come before the
+ * daemon holding it takes the mark within a second and stops it (exit 0,
+ * "cancel requested"). A dead or unknown job is exit 1. Usage errors come before the
  * configuration, which comes before Redis: 64, 78, 69. */
 #include <errno.h>
 #include <stdbool.h>
@@ -81,12 +81,12 @@ static int not_cancelled(const fp_job_args_t *a, const char *queue, const fp_can
                       "nothing cancelled", id, q, c->dead_id.s);
 }
 
-/* Within how many seconds (rounded up) the daemon holding a running job acts
- * on its mark: one claim-renewal interval (visibility_timeout / 3), then the
- * kill grace for a child that does not stop on the cancel line. */
+/* Within how many seconds (rounded up) the daemon holding a running job has
+ * stopped it: it takes the mark within FP_CANCEL_TAKE_MS, then a child that
+ * does not stop on the cancel line gets the kill grace. */
 static long long requested_within_s(const fp_config_t *cfg)
 {
-    int64_t ms = cfg->recovery.visibility_timeout_ms / 3 + cfg->pool.kill_grace_ms;
+    int64_t ms = FP_CANCEL_TAKE_MS + cfg->pool.kill_grace_ms;
     return (long long)((ms + 999) / 1000);
 }
 

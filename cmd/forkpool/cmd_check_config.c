@@ -17,8 +17,20 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
     printf("%s: ok\n", cfg->source);
     printf("  daemon   name=%s log_level=%s\n", cfg->daemon.name,
            fp_log_level_name(cfg->daemon.log_level));
-    printf("  redis    %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
-           cfg->redis.group);
+    if (cfg->redis.sentinels.count > 0) {
+        /* The URL's host is not used in this form: show what is. */
+        printf("  redis    sentinel master=%s sentinels=", cfg->redis.master_name);
+        for (size_t i = 0; i < cfg->redis.sentinels.count; i++)
+            printf("%s%s", i ? "," : "", cfg->redis.sentinels.items[i]);
+        printf(" sentinel_password=%s url=%s (db and password only) prefix=%s group=%s\n",
+               cfg->redis.sentinel_password[0] == '\0' ? "(none)"
+               : show_secrets                          ? cfg->redis.sentinel_password
+                                                       : "***",
+               url ? url : "?", cfg->redis.prefix, cfg->redis.group);
+    } else {
+        printf("  redis    single %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
+               cfg->redis.group);
+    }
     printf("  queues  ");
     for (size_t i = 0; i < cfg->queues.names.count; i++)
         printf(" %s", cfg->queues.names.items[i]);
@@ -27,6 +39,12 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
            (long long)cfg->pool.children, (long long)cfg->pool.prefetch);
     printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
     printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
+    for (size_t i = 0; i < cfg->schedules.count; i++) {
+        const fp_schedule_t *s = &cfg->schedules.items[i];
+        printf("  schedule %s: %s %s%s%s -> %s on %s\n", s->name, s->when.is_cron ? "cron" : "every",
+               s->expr, s->when.is_cron ? " in " : "", s->when.is_cron ? s->tz->name : "",
+               s->type, s->queue);
+    }
     free(url);
 }
 

@@ -46,6 +46,8 @@ int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
         return FP_ECONFIG;
     }
     hide_redis_password((*out)->redis.url);
+    if ((*out)->redis.sentinel_password[0] != '\0')
+        fp_log_add_secret((*out)->redis.sentinel_password);
     return 0;
 }
 

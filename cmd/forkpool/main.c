@@ -130,6 +130,16 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --limit N          at most N rows (default 50)\n"
      "  --json             one JSON object per line\n",
      fp_cmd_jobs},
+    {"schedule", "list the periodic jobs ([[schedule]]) with their last and next run",
+     "usage: forkpool schedule list [-c FILE] [--json]\n"
+     "\n"
+     "Lists each [[schedule]] of the configuration: name, expression (cron or every),\n"
+     "time zone, queue, the last tick fired (recorded in Redis by whichever daemon fired\n"
+     "it; \"never\" when none) and the next tick from now, both in UTC.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --json             one JSON object per line: name, cron or every, timezone,\n"
+     "                     queue, type, missed, last_ms, last, next_ms, next\n",
+     fp_cmd_schedule},
     {"check-config", "validate the configuration and show the effective values",
      "usage: forkpool check-config [-c FILE] [--print-json] [--show-secrets]\n"
      "\n"

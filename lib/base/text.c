@@ -62,3 +62,19 @@ uint64_t fp_text_hash(const char *s, size_t n)
     }
     return h;
 }
+
+bool fp_text_int_in(const char *s, size_t n, long min, long max, int *out)
+{
+    if (n == 0 || n > 10)
+        return false;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = (int)v;
+    return true;
+}

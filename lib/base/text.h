@@ -2,6 +2,7 @@
 #ifndef FORKPOOL_TEXT_H
 #define FORKPOOL_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,9 @@ uint64_t fp_text_hash(const char *s, size_t n);
 
 /* The value of a hexadecimal digit, or -1. */
 int fp_text_hex_value(int c);
+
+/* A decimal number in [min, max] spanning exactly s[0..n) (no sign, no
+ * spaces, at most 10 digits): ports, database numbers. */
+bool fp_text_int_in(const char *s, size_t n, long min, long max, int *out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config/config_internal.h"
@@ -385,7 +386,11 @@ static int load_section(loader_t *ld, const char *section, const fp_toml_node_t 
         const char *key = fp_toml_key_at(table, i);
         const fp_toml_node_t *node = fp_toml_at(table, i);
         const fp__ckey_t *k = fp__config_find_key(section, key);
-        int rc = k ? set_value(ld, k, node) : unknown_key(ld, section, key, node);
+        int rc;
+        if (k == NULL && strcmp(section, "limits") == 0 && fp_toml_type(node) == FP_TOML_TABLE)
+            rc = fp__config_type_limit(ld->name, ld->cfg, key, node, ld->err); /* [limits.TYPE] */
+        else
+            rc = k ? set_value(ld, k, node) : unknown_key(ld, section, key, node);
         if (rc < 0)
             return rc;
     }
@@ -446,6 +451,8 @@ static int load_tree(loader_t *ld, const fp_toml_node_t *root)
     for (size_t i = 0; i < fp_toml_count(root); i++) {
         const char *name = fp_toml_key_at(root, i);
         const fp_toml_node_t *node = fp_toml_at(root, i);
+        if (strcmp(name, FP__CONFIG_SCHEDULE) == 0)
+            continue; /* fp__config_schedules, once the queue names are final */
         rc = strcmp(name, FP__CONFIG_HANDLERS) == 0 ? load_handlers(ld, node)
                                                     : load_section(ld, name, node);
         if (rc < 0)
@@ -485,24 +492,39 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* Secrets stay out of files: the URL may come from the environment. An
- * empty variable counts as unset, as shells make it easy to export one. */
+/* Secrets stay out of files: the URL and the sentinels' password may come
+ * from the environment. Replaces *field with the variable's value when it
+ * is set and not empty (*taken says so: shells make it easy to export an
+ * empty one), and forgets the file's position for that key. */
+static int take_env(loader_t *ld, const char *var, const char *key, char **field, bool *taken)
+{
+    const char *value = getenv(var);
+    *taken = value != NULL && *value != '\0';
+    if (!*taken)
+        return 0;
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return fp_err_set(ld->err, -ENOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    ld->where[fp__config_find_key("redis", key) - fp__config_schema] = NULL;
+    return 0;
+}
+
 static int apply_env(loader_t *ld)
 {
-    const char *url = getenv("FORKPOOL_REDIS_URL");
     const fp__ckey_t *k = fp__config_find_key("redis", "url");
     char buf[256];
     size_t elem;
-    if (url == NULL || *url == '\0')
-        return 0;
-    char *copy = strdup(url);
-    if (copy == NULL)
-        return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(ld->cfg->redis.url);
-    ld->cfg->redis.url = copy;
+    bool taken;
+    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "sentinel_password",
+                      &ld->cfg->redis.sentinel_password, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_REDIS_URL", "url", &ld->cfg->redis.url, &taken);
+    if (rc < 0 || !taken)
+        return rc;
     if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
         return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", buf);
-    ld->where[k - fp__config_schema] = NULL;
     return 0;
 }
 
@@ -624,6 +646,41 @@ static int resolve_weights(loader_t *ld)
     return 0;
 }
 
+/* The Sentinel keys go together, and the URL then only gives the database
+ * and the password (a socket path could not name the master's host). */
+static int check_sentinel(loader_t *ld)
+{
+    const fp_config_t *cfg = ld->cfg;
+    bool sentinels = cfg->redis.sentinels.count > 0;
+    if (sentinels && cfg->redis.master_name[0] == '\0')
+        return fail_at(ld, where(ld, "redis", "sentinels"), FP_ECONFIG,
+                       "[redis] sentinels needs master_name (the name the sentinels monitor, "
+                       "e.g. \"mymaster\")");
+    if (!sentinels && cfg->redis.master_name[0] != '\0')
+        return fail_at(ld, where(ld, "redis", "master_name"), FP_ECONFIG,
+                       "[redis] master_name is only used with sentinels "
+                       "(list them: sentinels = [\"127.0.0.1:26379\"])");
+    if (!sentinels && cfg->redis.sentinel_password[0] != '\0') {
+        const fp_toml_node_t *at = where(ld, "redis", "sentinel_password");
+        if (at == NULL)
+            return fp_err_set(ld->err, FP_ECONFIG,
+                              "FORKPOOL_SENTINEL_PASSWORD (environment) is set but [redis] "
+                              "sentinels is not");
+        return fail_at(ld, at, FP_ECONFIG, "[redis] sentinel_password is only used with sentinels");
+    }
+    if (sentinels && strncasecmp(cfg->redis.url, "unix:", 5) == 0) {
+        const fp_toml_node_t *at = where(ld, "redis", "url");
+        if (at == NULL)
+            return fp_err_set(ld->err, FP_ECONFIG,
+                              "FORKPOOL_REDIS_URL (environment) is a unix:// URL, but with "
+                              "[redis] sentinels it must be redis:// (its host is not used)");
+        return fail_at(ld, at, FP_ECONFIG,
+                       "[redis] url must be redis:// with sentinels: the sentinels say where the "
+                       "master is, the URL gives only the database and the password");
+    }
+    return 0;
+}
+
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
 static int check_cross(loader_t *ld)
@@ -673,7 +730,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
         goto fail;
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
-        (rc = resolve_weights(&ld)) < 0 || (rc = check_cross(&ld)) < 0)
+        (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
+        (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;
@@ -694,6 +752,8 @@ void fp_config_free(fp_config_t *cfg)
             strv_free(field_of(cfg, k));
     }
     free(cfg->queues.weights);
+    fp__config_free_type_limits(cfg);
+    fp__config_schedules_free(cfg);
     free(cfg->source);
     fp_toml_free(cfg->doc);
     free(cfg);

@@ -9,6 +9,10 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "limits/rate.h"
+#include "schedule/missed.h"
+#include "schedule/next.h"
+#include "schedule/tz.h"
 #include "toml/toml.h"
 
 typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
@@ -16,11 +20,33 @@ typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_or
 typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
 typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
 
+/* One [limits.TYPE] table: what may start jobs of TYPE (0 / a zero rate: no
+ * such limit; at least one is set). */
+typedef struct fp_type_limit_s {
+    char *type;                /* owned */
+    int64_t concurrency;       /* running at once across every daemon on the Redis */
+    int64_t local_concurrency; /* running at once in this daemon */
+    fp_rate_t rate;            /* starts per period, shared across daemons */
+} fp_type_limit_t;
+
 /* A list of strings owned by the config. */
 typedef struct fp_strv_s {
     char **items;
     size_t count;
 } fp_strv_t;
+
+/* One [[schedule]] table: a job enqueued on a cron expression or a period
+ * (lib/supervisor/schedule.c fires it). Everything is checked at load. */
+typedef struct fp_schedule_s {
+    char *name;        /* unique among the schedules; names its Redis record and job ids */
+    char *expr;        /* as written: the cron text, or the every duration */
+    fp_sched_when_t when; /* when.tz points at tz */
+    fp_tz_t *tz;       /* owned; UTC unless timezone is set */
+    char *type;        /* the job's type */
+    char *args_json;   /* the job's args as JSON text: "{}" when not given */
+    char *queue;       /* one of queues.names; the first by default */
+    fp_missed_t missed;
+} fp_schedule_t;
 
 typedef struct fp_config_s {
     char *source; /* the file it was read from, or "(defaults)" */
@@ -42,6 +68,9 @@ typedef struct fp_config_s {
         char *prefix;
         char *group;
         int64_t connect_timeout_ms;
+        fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
+        char *master_name;       /* Sentinel's name of the master; "" without sentinels */
+        char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
     } redis;
 
     struct {
@@ -100,7 +129,14 @@ typedef struct fp_config_s {
 
     struct {
         int64_t max_job_bytes;
+        fp_type_limit_t *types; /* the [limits.TYPE] tables, in file order */
+        size_t ntypes;
     } limits;
+
+    struct {
+        fp_schedule_t *items; /* in file order */
+        size_t count;
+    } schedules;
 
     /* The whole parsed document, kept so [handlers.NAME] tables can be handed
      * to handlers and plugins; NULL when built from defaults. */
@@ -121,6 +157,9 @@ int fp_config_load_text(const char *text, size_t len, const char *name, fp_confi
                         fp_err_t *err);
 
 void fp_config_free(fp_config_t *cfg);
+
+/* The [limits.TYPE] table for type, or NULL: the type is not limited. */
+const fp_type_limit_t *fp_config_type_limit(const fp_config_t *cfg, const char *type);
 
 /* The [handlers.NAME] table, or NULL when the file has none. */
 const fp_toml_node_t *fp_config_handler_table(const fp_config_t *cfg, const char *name);

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel_parse.h"
 
 
 static const char *str_of(const void *field)
@@ -50,6 +51,23 @@ int fp__check_redis_url(const void *field, size_t *elem, char *buf, size_t size)
     if (fp_redis_url_parse(url, &parsed, &e) < 0)
         return fp_text_why(buf, size, "%s", e.msg);
     fp_redis_url_free(&parsed);
+    return 0;
+}
+
+/* Each sentinel as discovery will parse it (sentinel_parse.c). */
+int fp__check_sentinels(const void *field, size_t *elem, char *buf, size_t size)
+{
+    const fp_strv_t *v = field;
+    if (v->count > FP_SENTINELS_MAX)
+        return fp_text_why(buf, size, "lists %zu sentinels; at most %d are asked", v->count,
+                           FP_SENTINELS_MAX);
+    for (size_t i = 0; i < v->count; i++) {
+        fp_sentinel_addr_t a;
+        char why[128];
+        *elem = i;
+        if (fp_sentinel_addr_parse(v->items[i], &a, why, sizeof why) < 0)
+            return fp_text_why(buf, size, "%s", why);
+    }
     return 0;
 }
 

@@ -71,6 +71,8 @@ static cJSON *env_json(const fp_strv_t *v, bool show_secrets)
 
 static cJSON *string_json(const fp__ckey_t *k, const char *s, bool show_secrets)
 {
+    if (k->secret && !show_secrets)
+        return cJSON_CreateString(s[0] != '\0' ? "***" : "");
     if (!k->secret_url || show_secrets)
         return cJSON_CreateString(s);
     char *masked = fp_config_mask_url(s);
@@ -167,6 +169,30 @@ static cJSON *handlers_json(const fp_config_t *cfg, bool show_secrets)
     return j;
 }
 
+/* [[schedule]] as the file would write each table, timezone and missed
+ * resolved to what is in force. */
+static cJSON *schedules_json(const fp_config_t *cfg)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr != NULL && i < cfg->schedules.count; i++) {
+        const fp_schedule_t *s = &cfg->schedules.items[i];
+        cJSON *o = cJSON_CreateObject();
+        bool ok = o != NULL && cJSON_AddItemToArray(arr, o) &&
+                  cJSON_AddStringToObject(o, "name", s->name) &&
+                  cJSON_AddStringToObject(o, s->when.is_cron ? "cron" : "every", s->expr) &&
+                  (!s->when.is_cron || cJSON_AddStringToObject(o, "timezone", s->tz->name)) &&
+                  cJSON_AddStringToObject(o, "type", s->type) &&
+                  cJSON_AddItemToObject(o, "args", cJSON_Parse(s->args_json)) &&
+                  cJSON_AddStringToObject(o, "queue", s->queue) &&
+                  cJSON_AddStringToObject(o, "missed", fp_missed_name(s->missed));
+        if (!ok) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 /* Sections appear in schema order; the schema keeps each section's rows
  * together, so a change of section name starts a new object. */
 static int add_sections(cJSON *root, const fp_config_t *cfg, bool show_secrets)
@@ -182,6 +208,10 @@ static int add_sections(cJSON *root, const fp_config_t *cfg, bool show_secrets)
         if (!cJSON_AddItemToObject(section, k->key, value_json(cfg, k, show_secrets)))
             return -1;
     }
+    if (fp__config_type_limits_json(cfg, cJSON_GetObjectItem(root, "limits")) < 0)
+        return -1;
+    if (!cJSON_AddItemToObject(root, "schedule", schedules_json(cfg)))
+        return -1;
     return cJSON_AddItemToObject(root, "handlers", handlers_json(cfg, show_secrets)) ? 0 : -1;
 }
 

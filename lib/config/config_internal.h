@@ -46,6 +46,7 @@ typedef struct fp__ckey_s {
     const fp__cenum_t *choices;   /* enum */
     fp__ccheck_fn check;          /* optional */
     bool secret_url;              /* a URL whose password is masked when shown */
+    bool secret;                  /* a password: shown as "***" unless asked */
     bool range;                   /* int that also takes "MIN..MAX": pool.children, which
                                    * then writes pool.children_min and children_max */
     const char *doc;              /* one line, for people reading the table */
@@ -63,6 +64,11 @@ extern const size_t fp__config_schema_len;
 #define FP__WEIGHT_MAX 1000000
 /* The one section whose keys are not in the table: handlers own theirs. */
 #define FP__CONFIG_HANDLERS "handlers"
+
+/* The array of tables read by config_schedule.c, not by the schema. */
+#define FP__CONFIG_SCHEDULE "schedule"
+/* Every schedule's period at least this: ticks are whole seconds apart. */
+#define FP__EVERY_MIN_MS 1000
 
 /* Lookups into the table (config_schema.c): NULL / false when absent. */
 const fp__ckey_t *fp__config_find_key(const char *section, const char *key);
@@ -102,11 +108,28 @@ const char *fp__config_name_text(char *buf, size_t size, const char *name);
 void fp__config_range_text(const fp__ckey_t *k, int64_t v, char *buf, size_t size);
 void fp__config_choices_text(const fp__ckey_t *k, char *buf, size_t size);
 
+/* [limits.TYPE] (config_limits.c): the table under [limits] named type,
+ * checked and added to cfg->limits.types (errors at file:line:col); the
+ * keys such a table takes (NULL-terminated); freeing them. */
+int fp__config_type_limit(const char *file, fp_config_t *cfg, const char *type,
+                          const fp_toml_node_t *table, fp_err_t *err);
+extern const char *const fp__config_type_limit_keys[];
+void fp__config_free_type_limits(fp_config_t *cfg);
+/* Adds each table to the dump's "limits" object; 0 or -1 (ENOMEM). */
+struct cJSON;
+int fp__config_type_limits_json(const fp_config_t *cfg, struct cJSON *limits);
+/* [[schedule]] (config_schedule.c): reads the "schedule" array of doc into
+ * cfg->schedules, once queues.names is final (a schedule's queue must be one
+ * of them); errors as "name:line:col: [[schedule]] ...". The free. */
+int fp__config_schedules(fp_config_t *cfg, const char *name, fp_err_t *err);
+void fp__config_schedules_free(fp_config_t *cfg);
+
 /* The value checks of the schema's rows (config_check.c). */
 int fp__check_redis_url(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_prefix(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_listen(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_sentinels(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_queue_names(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_items_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_command(const void *field, size_t *elem, char *why, size_t size);

@@ -67,6 +67,13 @@ const fp__ckey_t fp__config_schema[] = {
     STR("redis", "prefix", redis.prefix, "fp", fp__check_prefix, "first part of every key"),
     STR("redis", "group", redis.group, "forkpool", fp__check_nonempty, "stream consumer group"),
     DUR("redis", "connect_timeout", redis.connect_timeout_ms, "5s", 1, "connect timeout"),
+    STRV("redis", "sentinels", redis.sentinels, NULL, fp__check_sentinels,
+         "Sentinel host:port list; when set, the master is found through them"),
+    STR("redis", "master_name", redis.master_name, "", NULL,
+        "the master's name in Sentinel (sentinel monitor NAME ...)"),
+    {ROW("redis", "sentinel_password", FP__CT_STRING, redis.sentinel_password), .def_text = "",
+     .secret = true,
+     .doc = "AUTH password of the sentinels; FORKPOOL_SENTINEL_PASSWORD overrides it"},
 
     STRV("queues", "names", queues.names, STRS("default"), fp__check_queue_names, "queues served"),
     ENUM("queues", "order", queues.order, "strict", orders, "strict priority or weighted"),

@@ -19,6 +19,7 @@ void fp_held_free(fp_held_t *held)
     if (held == NULL)
         return;
     fp_job_clear(&held->job);
+    free(held->limit_lease);
     free(held->entry_id);
     free(held->payload);
     free(held);
@@ -27,6 +28,8 @@ void fp_held_free(fp_held_t *held)
 void fp_held_release(fp_held_table_t *table, fp_held_t *held)
 {
     table->count--;
+    if (table->on_release != NULL)
+        table->on_release(table->ctx, held);
     fp_held_free(held);
 }
 

@@ -28,11 +28,17 @@ typedef struct fp_held_s {
     bool timed_out;          /* its deadline passed while it ran: its child is being killed */
     bool cancelled;          /* `forkpool cancel` asked: its deadline is now + kill_grace */
     pid_t pid;               /* the child running it */
+    bool limit_admitted;     /* counted against its type's local_concurrency */
+    char *limit_lease;       /* its lease's member in the type's running set, or NULL */
 } fp_held_t;
 
 typedef struct fp_held_table_s {
     fp_held_t *wait_head, *wait_tail; /* pulled, waiting for a child */
     size_t count;                     /* every job held: waiting or sent */
+    /* Called by fp_held_release before a record goes (its limits are
+     * given back: lib/supervisor/limits.c); NULL: nothing to do. */
+    void (*on_release)(void *ctx, fp_held_t *held);
+    void *ctx;
 } fp_held_table_t;
 
 /* A new, zeroed record counted as held; NULL on ENOMEM. */

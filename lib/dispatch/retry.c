@@ -2,6 +2,7 @@
 #include "dispatch/retry.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,32 +170,22 @@ static void append_missing(splice_t *sp, owned_t *owned, size_t n_owned, bool em
     }
 }
 
-char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, int64_t attempts,
-                       const char *error, size_t *out_len)
+/* The payload with the owned members set: the body of both rewrites. */
+static char *rewrite(const char *payload, size_t len, owned_t *owned, size_t n_owned,
+                     int rc, size_t *out_len)
 {
     cJSON *obj = fp_json_parse(payload, len);
     bool is_object = cJSON_IsObject(obj);
     cJSON_Delete(obj);
-    if (!is_object)
-        return NULL;
-    char attempt[24];
-    int an = snprintf(attempt, sizeof attempt, "%lld", (long long)attempts);
-    owned_t owned[] = {{"attempt", {0}, false, false},
-                       {"last_error", {0}, false, false},
-                       {"id", {0}, false, true}};
-    splice_t sp = {{0}, payload, 0, 0};
-    sp.rc = fp_buf_append(&owned[0].value, attempt, (size_t)an);
-    if (sp.rc == 0)
-        sp.rc = fp_json_append_string(&owned[1].value, error != NULL ? error : "",
-                                      error != NULL ? strlen(error) : 0);
-    if (sp.rc == 0 && entry_id != NULL)
-        sp.rc = fp_json_append_string(&owned[2].value, entry_id, strlen(entry_id));
-    bool empty;
-    size_t last_end = splice_members(&sp, len, owned, 3, &empty);
-    copy_upto(&sp, last_end);
-    append_missing(&sp, owned, 3, empty);
-    copy_upto(&sp, len);
-    for (size_t k = 0; k < 3; k++)
+    splice_t sp = {{0}, payload, 0, is_object ? rc : -EINVAL};
+    if (sp.rc == 0) {
+        bool empty;
+        size_t last_end = splice_members(&sp, len, owned, n_owned, &empty);
+        copy_upto(&sp, last_end);
+        append_missing(&sp, owned, n_owned, empty);
+        copy_upto(&sp, len);
+    }
+    for (size_t k = 0; k < n_owned; k++)
         fp_buf_free(&owned[k].value);
     if (sp.rc < 0) {
         fp_buf_free(&sp.out);
@@ -203,4 +194,28 @@ char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, in
     if (out_len != NULL)
         *out_len = sp.out.len;
     return sp.out.data;
+}
+
+char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, int64_t attempts,
+                       const char *error, size_t *out_len)
+{
+    char attempt[24];
+    int an = snprintf(attempt, sizeof attempt, "%lld", (long long)attempts);
+    owned_t owned[] = {{"attempt", {0}, false, false},
+                       {"last_error", {0}, false, false},
+                       {"id", {0}, false, true}};
+    int rc = fp_buf_append(&owned[0].value, attempt, (size_t)an);
+    if (rc == 0)
+        rc = fp_json_append_string(&owned[1].value, error != NULL ? error : "",
+                                   error != NULL ? strlen(error) : 0);
+    if (rc == 0 && entry_id != NULL)
+        rc = fp_json_append_string(&owned[2].value, entry_id, strlen(entry_id));
+    return rewrite(payload, len, owned, 3, rc, out_len);
+}
+
+char *fp_retry_payload_id(const char *payload, size_t len, const char *entry_id, size_t *out_len)
+{
+    owned_t owned[] = {{"id", {0}, false, true}};
+    int rc = fp_json_append_string(&owned[0].value, entry_id, strlen(entry_id));
+    return rewrite(payload, len, owned, 1, rc, out_len);
 }

@@ -39,4 +39,10 @@ int64_t fp_retry_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms, b
 char *fp_retry_payload(const char *payload, size_t len, const char *entry_id, int64_t attempts,
                        const char *error, size_t *out_len);
 
+/* The payload as it is, with only "id" = entry_id added when the producer
+ * gave none (or null): for a job handed back unstarted to the delayed set
+ * (a concurrency or rate limit), whose attempt does not count. Same return
+ * as fp_retry_payload. */
+char *fp_retry_payload_id(const char *payload, size_t len, const char *entry_id, size_t *out_len);
+
 #endif

@@ -14,7 +14,9 @@
 
 #include "queue/queue_scripts.h"
 #include "queue/unique.h"
+#include "redis/redis_conn.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel_sync.h"
 
 #define COMMAND_TIMEOUT_MS 30000
 
@@ -84,6 +86,44 @@ static int handshake(fp_admin_t *a, fp_err_t *err)
     return rc;
 }
 
+/* Sentinel form: the URL gave the database and password; the sentinels say
+ * which host and port. */
+static int locate_master(fp_admin_t *a, fp_err_t *err)
+{
+    fp_sentinel_addr_t m;
+    int rc = fp_sentinel_locate_sync(a->cfg, &m, err);
+    if (rc < 0)
+        return rc;
+    char *host = strdup(m.host);
+    if (host == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    free(a->url.host);
+    a->url.host = host;
+    a->url.port = m.port;
+    fp_redis_url_where(&a->url, a->where, sizeof a->where);
+    return 0;
+}
+
+/* Right after a switch a sentinel may still name the old master, now a
+ * replica: say so rather than fail on the first write. */
+static int confirm_master(fp_admin_t *a, fp_err_t *err)
+{
+    redisReply *r = NULL;
+    int rc = fp_admin_commandv(a, 1, (const char *[]){"ROLE"}, (size_t[]){4}, &r, err);
+    if (rc < 0) {
+        fp_err_clear(err); /* ROLE renamed or refused: a write will tell */
+        return 0;
+    }
+    bool master = fp_redis_role_writable(r);
+    freeReplyObject(r);
+    if (!master)
+        return fp_err_set(err, FP_EREDIS,
+                          "Redis at %s, named by Sentinel as master \"%s\", is a replica "
+                          "(a failover is in progress; try again)",
+                          a->where, a->cfg->redis.master_name);
+    return 0;
+}
+
 int fp_admin_connect(const fp_config_t *cfg, fp_admin_t **out, fp_err_t *err)
 {
     fp_admin_t *a = calloc(1, sizeof *a);
@@ -94,6 +134,8 @@ int fp_admin_connect(const fp_config_t *cfg, fp_admin_t **out, fp_err_t *err)
     if (rc < 0)
         goto fail;
     fp_redis_url_where(&a->url, a->where, sizeof a->where);
+    if (cfg->redis.sentinels.count > 0 && (rc = locate_master(a, err)) < 0)
+        goto fail;
     struct timeval tv = ms_to_tv(cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms
                                                                    : 5000);
     a->c = a->url.path != NULL ? redisConnectUnixWithTimeout(a->url.path, tv)
@@ -109,6 +151,8 @@ int fp_admin_connect(const fp_config_t *cfg, fp_admin_t **out, fp_err_t *err)
     }
     redisSetTimeout(a->c, ms_to_tv(COMMAND_TIMEOUT_MS));
     if ((rc = handshake(a, err)) < 0)
+        goto fail;
+    if (cfg->redis.sentinels.count > 0 && (rc = confirm_master(a, err)) < 0)
         goto fail;
     *out = a;
     return 0;

@@ -8,8 +8,10 @@
  * into the queue's cancel hash (P:{Q}:cancel, entry id -> requested-at ms,
  * the same hash tag), whose lifetime is bounded (FP_CANCEL_MARK_TTL_MS after
  * the last mark) so a mark no daemon ever takes (its job settled meanwhile)
- * does not stay. The daemon holding the entry finds the mark on its next
- * claim renewal (renew.c), deletes it and stops the job.
+ * does not stay. The daemon holding the entry takes the mark within
+ * FP_CANCEL_TAKE_MS (cancel_take.c) and stops the job; an outcome of the
+ * entry before that deletes the mark, and a retry of it becomes the cancel
+ * (queue_scripts.c, the outcome script).
  *
  * For a ready or delayed job it XADDs the dead entry first, then removes the
  * job and releases its unique key (as the outcome kind x does): a script
@@ -34,11 +36,10 @@ static const char tail[] =
     "if not found then return false end\n"
     "local state = found[1]\n"
     "if state == 'dead' then return {'dead', found[2]} end\n"
-    "local jobs, delayed, dead = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local jobs, delayed, dead, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local t = redis.call('TIME')\n"
     "local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
     "if state == 'running' then\n"
-    "  local marks = string.sub(jobs, 1, -5) .. 'cancel'\n"
     "  redis.call('HSET', marks, found[2], now)\n"
     "  redis.call('PEXPIRE', marks, " FP_CANCEL_MARK_TTL_MS ")\n"
     "  return {'running', found[2], found[4][1]}\n"

@@ -20,13 +20,17 @@
  * takes. */
 #define FP_CANCEL_MARK_TTL_MS "86400000"
 #define FP_CANCEL_CONSUMER "forkpool cancel"
+/* How often a daemon holding jobs looks for their cancel marks
+ * (queue/cancel_take.c): a running job learns of its cancel within this. */
+#define FP_CANCEL_TAKE_MS 1000
 
-/* KEYS: jobs stream, delayed zset, dead stream (as the lookup). ARGV: group,
+/* KEYS: jobs stream, delayed zset, dead stream (as the lookup), then the
+ * queue's cancel hash P:{Q}:cancel (a running job's mark). ARGV: group,
  * the id, the scan bound per key, the dead entry's consumer field. Built
  * once from the lookup's text so both find a job the same way; NULL when out
  * of memory. The caller frees it. */
 char *fp_cancel_script_new(void);
-#define FP_CANCEL_KEYS 3
+#define FP_CANCEL_KEYS 4
 
 typedef enum fp_cancel_result_e {
     FP_CANCEL_NOT_FOUND = 0,

@@ -20,6 +20,7 @@
 #include "queue/queue_scripts.h"
 #include "redis/redis_conn.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel.h"
 
 #define LOG "lease"
 #define TAKE_OVER_MAX 3     /* take-over attempts in a row (the holder keeps changing) */
@@ -164,6 +165,7 @@ struct fp_lease_s {
     void *ctx;
     fp_redis_url_t url;
     fp_redis_conn_t *conn;
+    fp_sentinel_t *sentinel; /* with redis.sentinels: where conn goes */
     uv_timer_t timer; /* the next round of claims: renewal, or a retry */
     lease_key_t *keys;
     fp_lease_key_status_t *status; /* status[i] is keys[i]'s */
@@ -413,11 +415,23 @@ int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *que
         rc = init_identity(l, err);
     if (rc == 0)
         rc = init_keys(l, queues, nqueues, err);
-    fp_redis_conn_opts_t opts = {"lease", cfg->redis.connect_timeout_ms,
-                                 cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
+    fp_redis_conn_opts_t opts = {
+        .name = "lease",
+        .connect_timeout_ms = cfg->redis.connect_timeout_ms,
+        .command_timeout_ms = cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
+    /* The queue's own follower says what Sentinel answers; this one is quiet. */
+    if (rc == 0 && cfg->redis.sentinels.count > 0 &&
+        (rc = fp_sentinel_new(loop, cfg, true, true, &l->sentinel, err)) == 0)
+        opts.locator = fp_sentinel_locator(l->sentinel);
     if (rc == 0)
         rc = fp_redis_conn_new(loop, &l->url, &opts, on_conn_state, l, &l->conn, err);
+    if (rc == 0 && l->sentinel != NULL && fp_sentinel_follow(l->sentinel, l->conn) < 0)
+        rc = fp_err_set(err, -ENOMEM, "out of memory");
     if (rc < 0) {
+        if (l->conn != NULL)
+            fp_redis_conn_close(l->conn, NULL, NULL);
+        fp_sentinel_close(l->sentinel, NULL, NULL);
+        l->conn = NULL;
         lease_free(l);
         return rc;
     }
@@ -429,6 +443,8 @@ int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *que
 
 void fp_lease_start(fp_lease_t *l)
 {
+    if (l->sentinel != NULL)
+        fp_sentinel_start(l->sentinel);
     fp_redis_conn_start(l->conn);
 }
 
@@ -451,9 +467,11 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void close_now(fp_lease_t *l)
 {
-    l->parts = 2;
+    l->parts = l->sentinel != NULL ? 3 : 2;
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);
     fp_redis_conn_close(l->conn, part_closed, l);
+    if (l->sentinel != NULL)
+        fp_sentinel_close(l->sentinel, part_closed, l);
 }
 
 static void on_released(fp_redis_conn_t *c, redisReply *r, void *privdata)

@@ -144,6 +144,19 @@ static void note_not_applied(fp_queue_t *q, const fp_batch_t *b, const redisRepl
     }
 }
 
+/* Retries (or puts back) the script sent to dead as cancelled instead: a
+ * `forkpool cancel` marked the entry before its outcome, and the daemon had
+ * not taken the mark yet. Said here, where it is known. */
+static void note_cancelled(fp_queue_t *q, const fp_batch_t *b, const redisReply *list)
+{
+    for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
+        const redisReply *id = list->element[i];
+        if (id->type == REDIS_REPLY_STRING)
+            fp_log_info(LOG, "entry %.*s of queue %s was cancelled: it went to the dead stream "
+                        "instead of being retried", (int)id->len, id->str, q->qs[b->queue].name);
+    }
+}
+
 static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     fp_batch_t *b = privdata;
@@ -156,9 +169,10 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         b->resent = true; /* re-sent once the writer is back */
         return;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_INTEGER) {
         note_not_applied(q, b, r->element[1]);
+        note_cancelled(q, b, r->element[2]);
         batch_confirmed(q, b);
         return;
     }
@@ -177,7 +191,8 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 static int send_batch(fp_queue_t *q, fp_batch_t *b)
 {
     const fp_qstate_t *qs = &q->qs[b->queue];
-    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key,
+                                                 qs->cancel_key};
     const char *args[2] = {q->cfg->redis.group, q->cfg->daemon.name};
     const char *sha = b->use_eval ? NULL : q->scripts.outcome_sha;
     int rc = fp_script_command(&q->scratch, sha, fp_script_outcomes, keys,
@@ -218,7 +233,7 @@ static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         fp_q_read_failed(q, r, "recording outcomes and pulling failed");
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
         r->element[0]->type != REDIS_REPLY_INTEGER) {
         fp_log_error(LOG, "unexpected reply to the outcome-and-pull script (type %d)", r->type);
         fp_q_all_history(q); /* the batch is re-sent; entries pulled, if any, are found there */
@@ -226,6 +241,7 @@ static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         return;
     }
     note_not_applied(q, b, r->element[2]);
+    note_cancelled(q, b, r->element[3]);
     batch_confirmed(q, b);
     const redisReply *got = r->element[1];
     if (got->type == REDIS_REPLY_ERROR) {
@@ -258,7 +274,8 @@ void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count)
         return;
     }
     const fp_qstate_t *qs = &q->qs[i];
-    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key};
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key,
+                                                 qs->cancel_key};
     char count_text[24];
     snprintf(count_text, sizeof count_text, "%zu", count);
     const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};

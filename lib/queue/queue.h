@@ -52,7 +52,7 @@ typedef struct fp_queue_events_s {
     /* The queue became usable (connected, groups exist) or stopped being so. */
     void (*on_ready)(void *ctx, bool ready);
     /* `forkpool cancel` marked this held entry (queue index, entry id): seen
-     * by the claim renewal, once per mark. */
+     * within FP_CANCEL_TAKE_MS of the mark (cancel_take.c), once per mark. */
     void (*on_cancel)(void *ctx, uint32_t queue, const char *entry_id);
 } fp_queue_events_t;
 
@@ -114,6 +114,16 @@ void fp_queue_track_retries(fp_queue_t *q);
 void fp_queue_check_drained(fp_queue_t *q, void (*cb)(void *ctx, bool drained), void *ctx);
 
 bool fp_queue_is_ready(const fp_queue_t *q);
+
+/* One EVAL of script on the writer connection (eval.c): args are the
+ * nkeys keys, then the arguments (NUL-terminated texts, copied before the
+ * call returns). cb runs once with the reply, or NULL when the connection
+ * went before one came. Returns a negative errno, and cb never runs, when
+ * nothing could be sent (the writer is down, the queue closing). */
+struct redisReply;
+typedef void (*fp_queue_reply_cb)(void *ctx, struct redisReply *reply);
+int fp_queue_eval(fp_queue_t *q, const char *script, size_t nkeys, const char *const *args,
+                  size_t nargs, fp_queue_reply_cb cb, void *ctx);
 
 /* Why the queue is not ready (the last connection fault, "Redis is a replica",
  * a missing consumer group...); "" when it is, or when nothing was said. */

@@ -14,6 +14,7 @@
  *                  read planner (read_plan.c, plan)
  *   takeover.c     take-over sweep and idle consumer clean-up (takeover)
  *   renew.c        claim renewal of held entries (renew)
+ *   cancel_take.c  taking the cancel marks of held entries (cancels)
  *   mover.c        delayed jobs back to their stream (mover)
  *   outbox.c       outcome batches, and outcomes riding with a pull (outbox)
  *   drained.c      --burst's drained check and retry marks (drained)
@@ -36,6 +37,7 @@
 #include "queue/read_plan.h"
 #include "redis/redis_conn.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel.h"
 
 #define LOG "redis"
 
@@ -111,6 +113,7 @@ typedef struct fp_q_scripts_s {
     fp_script_t claim, consumers, mover, history;
     fp_script_t pull;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
     fp_script_t renew; /* claim renewal (fp_script_renew) */
+    fp_script_t cancel_take; /* cancel marks (fp_script_cancel_take) */
 } fp_q_scripts_t;
 
 /* queue_redis.c: "try again later" (LOADING, BUSY, a failed setup). */
@@ -158,6 +161,12 @@ typedef struct fp_q_renew_s {
     fp_resp_t args;
 } fp_q_renew_t;
 
+/* cancel_take.c */
+typedef struct fp_q_cancels_s {
+    uv_timer_t timer;
+    size_t in_flight; /* take calls unanswered */
+} fp_q_cancels_t;
+
 /* mover.c */
 typedef struct fp_q_mover_s {
     uv_timer_t timer;
@@ -197,6 +206,7 @@ struct fp_queue_s {
     fp_qstate_t *qs;
     size_t n;
     fp_redis_conn_t *reader, *writer;
+    fp_sentinel_t *sentinel; /* with redis.sentinels: where reader and writer go */
     int64_t vt_ms; /* visibility timeout; 0: no renewal, no take-over */
     fp_held_set_t held;
     fp_queue_stats_t stats;
@@ -209,6 +219,7 @@ struct fp_queue_s {
     fp_read_plan_t plan;
     fp_q_takeover_t takeover;
     fp_q_renew_t renew;
+    fp_q_cancels_t cancels;
     fp_q_mover_t mover;
     fp_q_outbox_t outbox;
     fp_q_drained_t drained;
@@ -266,6 +277,7 @@ bool fp_q_script_read_reply(fp_queue_t *q, fp_script_t *script, const redisReply
 void fp_q_send_claim(fp_queue_t *q);
 void fp_q_takeover_start(fp_queue_t *q);
 void fp_q_renew_start(fp_queue_t *q);
+void fp_q_cancel_take_start(fp_queue_t *q);
 void fp_q_mover_kick(fp_queue_t *q);
 
 /* ---- outbox.c -------------------------------------------------------------- */

@@ -212,6 +212,8 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->scripts.mover =
         (fp_script_t){fp_script_mover, "loading the delayed-mover script", "", false};
     q->scripts.renew = (fp_script_t){fp_script_renew, "loading the renewal script", "", false};
+    q->scripts.cancel_take =
+        (fp_script_t){fp_script_cancel_take, "loading the cancel-mark script", "", false};
     q->scripts.pull =
         (fp_script_t){fp_script_outcomes_pull, "loading the outcome-and-pull script", "", false};
     q->qs = calloc(n, sizeof *q->qs);
@@ -233,8 +235,15 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     }
     init_weights(q, cfg, names);
     fp_q_all_history(q);
-    fp_redis_conn_opts_t opts = {"reader", cfg->redis.connect_timeout_ms,
-                                 cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
+    fp_redis_conn_opts_t opts = {
+        .name = "reader",
+        .connect_timeout_ms = cfg->redis.connect_timeout_ms,
+        .command_timeout_ms = cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
+    if (cfg->redis.sentinels.count > 0) {
+        if ((rc = fp_sentinel_new(loop, cfg, true, false, &q->sentinel, err)) < 0)
+            goto fail;
+        opts.locator = fp_sentinel_locator(q->sentinel);
+    }
     if ((rc = fp_redis_conn_new(loop, &q->conn.url, &opts, fp_q_on_conn_state, q, &q->reader,
                                 err)) < 0)
         goto fail;
@@ -242,11 +251,15 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     if ((rc = fp_redis_conn_new(loop, &q->conn.url, &opts, fp_q_on_conn_state, q, &q->writer,
                                 err)) < 0)
         goto fail;
+    if (q->sentinel != NULL && (fp_sentinel_follow(q->sentinel, q->reader) < 0 ||
+                                fp_sentinel_follow(q->sentinel, q->writer) < 0))
+        goto oom;
     uv_prepare_init(loop, &q->life.prepare);
     q->life.prepare.data = q;
     uv_timer_init(loop, &q->retry.timer);
     q->retry.timer.data = q;
-    uv_timer_t *timers[] = {&q->renew.timer, &q->takeover.timer, &q->mover.timer};
+    uv_timer_t *timers[] = {&q->renew.timer, &q->takeover.timer, &q->mover.timer,
+                            &q->cancels.timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = q;
@@ -261,6 +274,7 @@ fail:
         fp_redis_conn_close(q->reader, NULL, NULL);
     if (q->writer != NULL)
         fp_redis_conn_close(q->writer, NULL, NULL);
+    fp_sentinel_close(q->sentinel, NULL, NULL);
     queue_free(q);
     return rc;
 }
@@ -271,12 +285,15 @@ int fp_queue_start(fp_queue_t *q)
         return 0;
     q->life.started = true;
     uv_prepare_start(&q->life.prepare, on_prepare);
+    fp_q_cancel_take_start(q); /* with or without renewal: a cancel is not a claim */
     if (q->vt_ms > 0) {
         fp_q_renew_start(q);
         if (q->cfg->recovery.claim_interval_ms > 0)
             fp_q_takeover_start(q);
     }
     /* The mover's first round runs once Redis is ready (update_ready). */
+    if (q->sentinel != NULL)
+        fp_sentinel_start(q->sentinel);
     fp_redis_conn_start(q->writer);
     fp_redis_conn_start(q->reader);
     return 0;
@@ -318,16 +335,20 @@ void fp_queue_close(fp_queue_t *q, void (*cb)(void *ctx), void *ctx)
     q->conn.ready = false;
     q->life.close_cb = cb;
     q->life.close_ctx = ctx;
-    q->life.open_parts = 7;
+    q->life.open_parts = q->sentinel != NULL ? 9 : 8;
     uv_close((uv_handle_t *)&q->life.prepare, on_handle_closed);
     uv_close((uv_handle_t *)&q->retry.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->renew.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->takeover.timer, on_handle_closed);
     uv_close((uv_handle_t *)&q->mover.timer, on_handle_closed);
+    uv_close((uv_handle_t *)&q->cancels.timer, on_handle_closed);
     /* Pending replies come back as NULL from inside these calls (or right
      * after the hiredis callback we may be in returns); q is freed only in the
      * last close callback, on a later loop phase. */
     fp_redis_conn_close(q->reader, on_part_closed, q);
     fp_redis_conn_close(q->writer, on_part_closed, q);
+    /* After its followers: closing them while located told it to forget them. */
+    if (q->sentinel != NULL)
+        fp_sentinel_close(q->sentinel, on_part_closed, q);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "queue/cancel.h"
 #include "queue/unique.h"
 
 /* Outcomes of one loop turn for one queue, applied atomically. Each acts
@@ -38,13 +39,20 @@
  * it, and only while the key still holds this job's "id" (a later job with
  * the same key is never unlocked by an earlier one's outcome). The payload
  * is the one the kind carries, else the stream entry's, read before XDEL;
- * the key is P:{Q}:unique:KEY, built from the jobs key P:{Q}:jobs. */
+ * the key is P:{Q}:unique:KEY, built from the jobs key P:{Q}:jobs.
+ * An entry `forkpool cancel` marked in the cancel hash (KEYS[4], cancel.c)
+ * loses its mark with its outcome, and is never retried or put back: a
+ * retry or a put back of a marked entry goes to dead with the error
+ * "cancelled" instead (its unique key released), whether or not the daemon
+ * had taken the mark yet, so a job that fails just after its cancel cannot
+ * run again. Those ids come back as the last list of the reply. */
 #define OUTCOMES_LOOP \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
     "local widths = {a = 2, p = 3, r = 4, d = 6, k = 2, x = 6}\n" \
     "local bases = {k = 'a', x = 'd'}\n" \
     "local mine, seen, acks, dels, unlocks = {}, {}, {}, {}, {}\n" \
+    "local marked = redis.call('EXISTS', marks) > 0\n" \
     "local j = i\n" \
     "while j <= n do\n" \
     "  local w = widths[string.lower(ARGV[j])]\n" \
@@ -73,6 +81,11 @@
     "    if holder then acks[#acks + 1] = id end\n" \
     "    local b = bases[k] or k\n" \
     "    if b ~= k then unlocks[#unlocks + 1] = {id, b == 'd' and ARGV[i + 2]} end\n" \
+    "    if marked and redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p') then\n" \
+    "      b = 'c'\n" \
+    "      cancelled[#cancelled + 1] = id\n" \
+    "      unlocks[#unlocks + 1] = {id, ARGV[i + 2]}\n" \
+    "    end\n" \
     "    if b == 'p' then\n" \
     "      redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
     "    elseif b == 'r' then\n" \
@@ -80,6 +93,12 @@
     "    elseif b == 'd' then\n" \
     "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
     "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
+    "    elseif b == 'c' then\n" \
+    "      local ok, job = pcall(cjson.decode, ARGV[i + 2])\n" \
+    "      local tries = ok and type(job) == 'table' and tonumber(job.attempt) or 0\n" \
+    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', '" FP_CANCEL_ERROR "',\n" \
+    "                 'attempts', string.format('%.0f', tries), 'failed_at',\n" \
+    "                 string.format('%.0f', now), 'consumer', consumer)\n" \
     "    end\n" \
     "    dels[#dels + 1] = id\n" \
     "    done = done + 1\n" \
@@ -108,11 +127,11 @@
     "end\n"
 
 const char fp_script_outcomes[] =
-    "local jobs, dead, delayed = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local group, consumer = ARGV[1], ARGV[2]\n"
-    "local i, n, done, stale = 3, #ARGV, 0, {}\n"
+    "local i, n, done, stale, cancelled = 3, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
-    "return {done, stale}\n";
+    "return {done, stale, cancelled}\n";
 
 /* The same outcomes, then the next pull of the same queue, in one call: one
  * round trip (one Redis wake-up, one supervisor wake-up) instead of two while
@@ -122,13 +141,13 @@ const char fp_script_outcomes[] =
  * written (scripts do not roll back), were applied; its error travels as the
  * second element instead. */
 const char fp_script_outcomes_pull[] =
-    "local jobs, dead, delayed = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local group, consumer, count = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local i, n, done, stale = 4, #ARGV, 0, {}\n"
+    "local i, n, done, stale, cancelled = 4, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
     "local got = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,\n"
     "                        'STREAMS', jobs, '>')\n"
-    "return {done, got, stale}\n";
+    "return {done, got, stale, cancelled}\n";
 
 /* Renewal that never takes an entry back: XCLAIM with min-idle 0 would
  * also take back an entry another consumer took over (two holders, and this
@@ -136,13 +155,10 @@ const char fp_script_outcomes_pull[] =
  * deleted from the stream it drops the pending record, after which nothing
  * tells the daemon the job's outcome must still land. Each id is looked up
  * first; only those pending to this consumer and still in the stream are
- * renewed (one XCLAIM ... JUSTID). The renewed ids `forkpool cancel` marked
- * in the cancel hash (KEYS[2], cancel.c) come back as a fourth list and
- * their marks are deleted: the holder acts on them, once. */
+ * renewed (one XCLAIM ... JUSTID). */
 const char fp_script_renew[] =
-    "local jobs, marks, group, me = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"
-    "local keep, deleted, taken, cancel = {}, {}, {}, {}\n"
-    "local marked = redis.call('EXISTS', marks) == 1\n"
+    "local jobs, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local keep, deleted, taken = {}, {}, {}\n"
     "for i = 3, #ARGV do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n"
@@ -152,7 +168,6 @@ const char fp_script_renew[] =
     "    deleted[#deleted + 1] = id\n"
     "  else\n"
     "    keep[#keep + 1] = id\n"
-    "    if marked and redis.call('HDEL', marks, id) == 1 then cancel[#cancel + 1] = id end\n"
     "  end\n"
     "end\n"
     "local n = #keep\n"
@@ -160,7 +175,29 @@ const char fp_script_renew[] =
     "  keep[n + 1] = 'JUSTID'\n"
     "  redis.call('XCLAIM', jobs, group, me, 0, unpack(keep))\n"
     "end\n"
-    "return {n, deleted, taken, cancel}\n";
+    "return {n, deleted, taken}\n";
+
+/* The prompt cancel (cancel_take.c): one HLEN per queue and round while
+ * nothing is marked. Otherwise each mark whose entry is pending to this
+ * consumer is returned, and stays: the entry's outcome deletes it (the
+ * outcome scripts), so a report that reaches the daemon before the job does
+ * (its read reply still on the reader, its limit check in flight) is made
+ * again next round rather than lost. A mark whose entry is pending to nobody
+ * (its job was settled: nothing will take it) or whose field is no entry id
+ * is deleted; marks of other consumers' entries are theirs. */
+const char fp_script_cancel_take[] =
+    "local jobs, marks, group, me = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"
+    "if redis.call('HLEN', marks) == 0 then return {} end\n"
+    "local mine = {}\n"
+    "for _, id in ipairs(redis.call('HKEYS', marks)) do\n"
+    "  local p = redis.pcall('XPENDING', jobs, group, id, id, 1)\n"
+    "  if p.err or p[1] == nil then\n"
+    "    redis.call('HDEL', marks, id)\n"
+    "  elseif p[1][2] == me then\n"
+    "    mine[#mine + 1] = id\n"
+    "  end\n"
+    "end\n"
+    "return mine\n";
 
 /* XINFO GROUPS comes back as a flat name/value list per group (RESP2). An
  * exclusive XRANGE from last-delivered-id tells whether anything is still to

@@ -15,7 +15,8 @@
 #include "base/stream_id.h" /* entry ids, which the scripts take and return */
 #include "dispatch/proto.h"
 
-/* KEYS: jobs stream, dead stream, delayed zset (one hash tag, one slot).
+/* KEYS: jobs stream, dead stream, delayed zset, cancel hash (one hash tag,
+ * one slot).
  * ARGV: group, consumer, then outcomes, each a kind letter and the entry id:
  *   a id                                   success: XACK + XDEL
  *   p id payload                           put back: XADD at the tail + XACK + XDEL
@@ -29,31 +30,44 @@
  * D) are for entries the daemon saw deleted from the stream while it held
  * them: they act also when the entry is pending to nobody (its pending
  * record was dropped with it), so the job's retry or dead letter still lands.
- * Returns {applied, {{id, holder}...}}: how many acted, and the others, with
- * the consumer holding each ('' when none). */
+ * An outcome that acts deletes the entry's mark in the cancel hash (set by
+ * `forkpool cancel`, queue/cancel.h); a marked entry's retry (r) or put back
+ * (p) goes to the dead stream with the error "cancelled" instead (attempts:
+ * the payload's "attempt", failed_at: Redis' clock; its unique key
+ * released): a cancelled job never runs again.
+ * Returns {applied, {{id, holder}...}, {cancelled ids...}}: how many acted,
+ * the others, with the consumer holding each ('' when none), and the ids
+ * whose retry or put back became a cancel. */
 extern const char fp_script_outcomes[];
-#define FP_SCRIPT_OUTCOMES_KEYS 3
+#define FP_SCRIPT_OUTCOMES_KEYS 4
 
 /* The outcome script followed by a non-blocking pull of the same queue, one
  * atomic call. KEYS as above. ARGV: group, consumer, count, then outcomes as
  * above. After applying them: XREADGROUP GROUP group consumer COUNT count
- * STREAMS jobs >. Returns {applied, read, stale}: read is XREADGROUP's own
- * answer ([[jobs, [[id, fields]...]]], or nil when nothing is new), or its
- * error reply (the outcomes stand all the same); stale as in the outcome
- * script. An unknown kind fails the whole
+ * STREAMS jobs >. Returns {applied, read, stale, cancelled}: read is
+ * XREADGROUP's own answer ([[jobs, [[id, fields]...]]], or nil when nothing
+ * is new), or its error reply (the outcomes stand all the same); stale and
+ * cancelled as in the outcome script. An unknown kind fails the whole
  * call before the read, as in the outcome script. */
 extern const char fp_script_outcomes_pull[];
 
-/* Claim renewal. KEYS: jobs stream, cancel hash. ARGV: group, consumer, ids... Renews
+/* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
  * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
  * still exists, and only those. Returns {renewed, {deleted ids...},
  * {{id, holder}...}}: deleted ids are still pending to `consumer` but gone
  * from the stream (left pending, not renewed); the last list holds the ids
- * pending to another consumer, or to none (holder ''). KEYS[2]: the queue's
- * cancel hash; a fourth list holds the renewed ids marked there (their
- * marks deleted). */
+ * pending to another consumer, or to none (holder ''). */
 extern const char fp_script_renew[];
-#define FP_SCRIPT_RENEW_KEYS 2
+#define FP_SCRIPT_RENEW_KEYS 1
+
+/* Taking cancel marks. KEYS: jobs stream, cancel hash. ARGV: group,
+ * consumer. Only HLEN when the hash is empty. Otherwise deletes the marks of
+ * entries pending to `consumer` and returns their ids ({id...}); also
+ * deletes, without returning them, marks of entries pending to nobody
+ * (settled) and fields that are no entry id. Marks of entries another
+ * consumer holds are left to it. */
+extern const char fp_script_cancel_take[];
+#define FP_SCRIPT_CANCEL_TAKE_KEYS 2
 
 /* KEYS: jobs stream, delayed set. ARGV: group, then delayed members to look
  * for (the retries a --burst run scheduled). Returns {pending, ready,

@@ -5,9 +5,8 @@
  * consumer and still in the stream. Ids deleted from the stream are marked
  * so their outcome lands anyway; ids another consumer holds (or none) are
  * marked lost, never taken back. Either is logged and counted once and not
- * asked about again; the outcome releases them. The renewed ids marked by
- * `forkpool cancel` go to the supervisor (on_cancel): a running job is
- * stopped within one renewal interval of its mark. */
+ * asked about again; the outcome releases them. (Cancel marks are taken
+ * apart, every second: cancel_take.c.) */
 #include "queue/queue_internal.h"
 
 #include <errno.h>
@@ -74,9 +73,9 @@ static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         q->scripts.renew.eval = true; /* the next round sends it as EVAL */
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY ||
-        r->element[2]->type != REDIS_REPLY_ARRAY || r->element[3]->type != REDIS_REPLY_ARRAY) {
+        r->element[2]->type != REDIS_REPLY_ARRAY) {
         fp_q_log_error_once(q, "renewing claims failed", r);
         return;
     }
@@ -89,10 +88,6 @@ static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
             renewal_lost(q, queue, e->element[0], e->element[1]);
     }
-    const redisReply *cancel = r->element[3];
-    for (size_t i = 0; i < cancel->elements; i++)
-        if (cancel->element[i]->type == REDIS_REPLY_STRING && q->events.on_cancel != NULL)
-            q->events.on_cancel(q->ctx, queue, cancel->element[i]->str);
 }
 
 static int slot_order(const void *a, const void *b)
@@ -121,7 +116,7 @@ static int send_renewal(fp_queue_t *q, const fp_held_entry_t *ids, size_t n)
     if (rn == NULL)
         return -ENOMEM;
     *rn = (renewal_t){q, ids[0].queue};
-    const char *keys[FP_SCRIPT_RENEW_KEYS] = {qs->jobs_key, qs->cancel_key};
+    const char *keys[FP_SCRIPT_RENEW_KEYS] = {qs->jobs_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name};
     rc = fp_q_send_script(q, &q->scripts.renew, keys, FP_SCRIPT_RENEW_KEYS, args, 2, a,
                           on_renew_reply, rn);

@@ -5,8 +5,10 @@
  * again. Host names are resolved with uv_getaddrinfo on libuv's thread pool
  * (hiredis would call a blocking getaddrinfo on the loop); IP literals and
  * unix sockets skip that step. It must not log: owners decide what a user
- * sees, from the up/down reports. */
-#include "redis/redis_conn.h"
+ * sees, from the up/down reports. Being told where to go (a locator's
+ * answer, a master that moved, a subscription) is redis_conn_follow.c; the
+ * state both share is in redis_conn_internal.h. */
+#include "redis/redis_conn_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,61 +24,6 @@
 
 #include "base/backoff.h"
 
-typedef enum conn_state_e {
-    ST_IDLE,        /* not started */
-    ST_RESOLVING,   /* uv_getaddrinfo in flight */
-    ST_CONNECTING,  /* TCP/unix connect in progress */
-    ST_HANDSHAKE,   /* AUTH / SELECT / PING sent */
-    ST_UP,
-    ST_WAITING,     /* lost; the back-off timer will start the next attempt */
-    ST_CLOSING,
-} conn_state_t;
-
-/* One command waiting for its reply. Replies come back in order, so the list
- * is a FIFO and only the head's deadline matters for the timeout. */
-typedef struct cmd_s {
-    struct cmd_s *next;
-    fp_redis_conn_t *conn;
-    fp_redis_reply_cb cb;
-    void *privdata;
-    uint64_t deadline_ms; /* loop time; 0: none */
-} cmd_t;
-
-struct fp_redis_conn_s {
-    uv_loop_t *loop;
-    const fp_redis_url_t *url;
-    char name[32];
-    char where[300];
-    int64_t connect_timeout_ms;
-    int64_t command_timeout_ms;
-    fp_redis_state_cb state_cb;
-    void *ctx;
-
-    conn_state_t state;
-    redisAsyncContext *ac; /* NULL whenever hiredis may free it on its own */
-    bool going_down;       /* a NULL reply arrived: no new commands on this context */
-    bool faulted;          /* lost to a fault reply: the back-off resets on a success */
-    int handshake_left;
-    int64_t losses;        /* in a row: the back-off step */
-    uint64_t replies;      /* commands answered or lost (NULL), for metrics */
-    uint64_t errors;       /* of those: error replies and losses */
-
-    uv_timer_t connect_timer;
-    uv_timer_t backoff_timer;
-    uv_timer_t command_timer;
-    uv_prepare_t flush;    /* writes this turn's commands just before the loop blocks */
-    uv_idle_t flush_late;  /* keeps the loop from blocking when a command came after it */
-    bool flushing;         /* inside redisAsyncHandleWrite from the flush */
-    uv_getaddrinfo_t resolver;
-    bool resolving;
-
-    cmd_t *head, *tail;
-
-    int open_handles;
-    void (*close_cb)(void *ctx);
-    void *close_ctx;
-};
-
 static void attempt(fp_redis_conn_t *c);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
@@ -84,14 +31,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 static void arm_command_timer(fp_redis_conn_t *c);
 
-static void on_backoff(uv_timer_t *t)
+void fp__conn_on_backoff(uv_timer_t *t)
 {
     attempt(t->data);
 }
 
 /* The connection is gone (or never came): schedule the next attempt and say
  * so. The context, if any, is already out of our hands. */
-static void conn_lost(fp_redis_conn_t *c, const char *reason)
+void fp__conn_lost(fp_redis_conn_t *c, const char *reason)
 {
     if (c->state == ST_CLOSING)
         return;
@@ -103,7 +50,7 @@ static void conn_lost(fp_redis_conn_t *c, const char *reason)
         c->losses++;
     int64_t wait =
         fp_backoff_ms(c->losses, FP_REDIS_BACKOFF_MIN_MS, FP_REDIS_BACKOFF_MAX_MS, false, 0);
-    uv_timer_start(&c->backoff_timer, on_backoff, (uint64_t)wait, 0);
+    uv_timer_start(&c->backoff_timer, fp__conn_on_backoff, (uint64_t)wait, 0);
     if (c->state_cb != NULL)
         c->state_cb(c, false, reason, c->ctx);
 }
@@ -130,7 +77,7 @@ void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason)
     /* reason may live in a reply freed below; a longer one is cut, on purpose */
     snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, reason);
     release_context(c);
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -177,7 +124,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     char why[256];
     snprintf(why, sizeof why, "%s", ac->errstr[0] != '\0' ? ac->errstr : "connection closed");
     c->ac = NULL; /* hiredis frees it when this returns */
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static int send_internal(fp_redis_conn_t *c, int argc, const char **argv, const size_t *lens,
@@ -207,7 +154,7 @@ static void on_handshake_reply(fp_redis_conn_t *c, redisReply *reply, void *priv
         fp_redis_conn_drop(c, why);
         return;
     }
-    if (is_role && !fp_redis_role_writable(reply)) {
+    if (is_role && !c->any_role && !fp_redis_role_writable(reply)) {
         c->faulted = true;
         fp_redis_conn_drop(c, "Redis is a replica: it refuses writes (ROLE)");
         return;
@@ -267,7 +214,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         char why[256];
         snprintf(why, sizeof why, "%s", ac->errstr[0] != '\0' ? ac->errstr : "connect failed");
         c->ac = NULL; /* hiredis frees a context whose connect failed */
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     start_handshake(c);
@@ -315,7 +262,7 @@ static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
     if (c->ac == NULL || c->state == ST_CLOSING)
         return; /* the callback closed it */
     release_context(c);
-    conn_lost(c, why);
+    fp__conn_lost(c, why);
 }
 
 static bool is_fault(const fp_redis_conn_t *c, const redisReply *r)
@@ -487,16 +434,16 @@ static void ev_del_write(void *privdata)
 static void connect_to(fp_redis_conn_t *c, const char *ip)
 {
     redisAsyncContext *ac = c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
-                                                 : redisAsyncConnect(ip, c->url->port);
+                                                 : redisAsyncConnect(ip, c->port);
     if (ac == NULL) {
-        conn_lost(c, "out of memory");
+        fp__conn_lost(c, "out of memory");
         return;
     }
     if (ac->err != 0) {
         char why[256];
         snprintf(why, sizeof why, "%s", ac->errstr);
         redisAsyncFree(ac);
-        conn_lost(c, why);
+        fp__conn_lost(c, why);
         return;
     }
     set_cloexec(ac->c.fd);
@@ -505,7 +452,7 @@ static void connect_to(fp_redis_conn_t *c, const char *ip)
     ac->data = c;
     if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
         redisAsyncFree(ac);
-        conn_lost(c, "cannot attach the connection to the event loop");
+        fp__conn_lost(c, "cannot attach the connection to the event loop");
         return;
     }
     ac->ev.addRead = ev_add_read;
@@ -545,8 +492,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status < 0) {
         char why[300];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", c->url->host, uv_strerror(status));
-        conn_lost(c, why);
+        snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(status));
+        fp__conn_lost(c, why);
         return;
     }
     /* Prefer IPv4: "localhost" often lists ::1 first while Redis binds 127.0.0.1. */
@@ -563,7 +510,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, ip, sizeof ip);
     uv_freeaddrinfo(res);
     if (ip[0] == '\0') {
-        conn_lost(c, "the host name has no usable address");
+        fp__conn_lost(c, "the host name has no usable address");
         return;
     }
     connect_to(c, ip);
@@ -575,15 +522,14 @@ static bool is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* One connection attempt. Name resolution has no timeout of ours (a running
- * getaddrinfo cannot be cancelled); the resolver's own limits apply, and the
- * connect timeout starts once an address is known. */
-static void attempt(fp_redis_conn_t *c)
+/* Connects to c->host:c->port (or the socket). Name resolution has no
+ * timeout of ours (a running getaddrinfo cannot be cancelled); the
+ * resolver's own limits apply, and the connect timeout starts once an
+ * address is known. */
+void fp__conn_connect_host(fp_redis_conn_t *c)
 {
-    if (c->state == ST_CLOSING || c->resolving)
-        return;
-    if (c->url->path != NULL || is_ip_literal(c->url->host)) {
-        connect_to(c, c->url->host);
+    if (c->url->path != NULL || is_ip_literal(c->host)) {
+        connect_to(c, c->host);
         return;
     }
     struct addrinfo hints;
@@ -591,14 +537,27 @@ static void attempt(fp_redis_conn_t *c)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     c->state = ST_RESOLVING;
-    int rc = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->url->host, NULL, &hints);
+    int rc = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->host, NULL, &hints);
     if (rc < 0) {
         char why[300];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", c->url->host, uv_strerror(rc));
-        conn_lost(c, why);
+        snprintf(why, sizeof why, "cannot resolve %s: %s", c->host, uv_strerror(rc));
+        fp__conn_lost(c, why);
         return;
     }
     c->resolving = true;
+}
+
+/* One connection attempt: ask the locator where to go first, if any. */
+static void attempt(fp_redis_conn_t *c)
+{
+    if (c->state == ST_CLOSING || c->resolving || c->state == ST_LOCATING)
+        return;
+    if (c->locator != NULL) {
+        c->state = ST_LOCATING;
+        c->locator->locate(c->locator->ctx, c);
+        return;
+    }
+    fp__conn_connect_host(c);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -617,6 +576,12 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->command_timeout_ms = opts->command_timeout_ms;
     c->state_cb = cb;
     c->ctx = ctx;
+    c->any_role = opts->any_role;
+    c->locator = opts->locator;
+    if (url->path == NULL)
+        fp__conn_set_target(c, url->host != NULL ? url->host : "", url->port);
+    if (c->locator != NULL) /* the URL's host is not used */
+        snprintf(c->where, sizeof c->where, "(master not located yet)");
     c->losses = 0;
     c->resolver.data = c;
     uv_timer_t *timers[] = {&c->connect_timer, &c->backoff_timer, &c->command_timer};
@@ -718,6 +683,8 @@ void fp_redis_conn_close(fp_redis_conn_t *c, void (*cb)(void *ctx), void *ctx)
 {
     if (c == NULL || c->state == ST_CLOSING)
         return;
+    if (c->state == ST_LOCATING)
+        c->locator->cancel(c->locator->ctx, c);
     c->state = ST_CLOSING;
     c->close_cb = cb;
     c->close_ctx = ctx;

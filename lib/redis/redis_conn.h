@@ -28,11 +28,23 @@ typedef void (*fp_redis_reply_cb)(fp_redis_conn_t *conn, redisReply *reply, void
  * already scheduled. Never called from fp_redis_conn_close. */
 typedef void (*fp_redis_state_cb)(fp_redis_conn_t *conn, bool up, const char *reason, void *ctx);
 
+/* Where to connect, asked before every attempt instead of taking the URL's
+ * host and port (Sentinel discovery: lib/redis/sentinel.h). locate starts
+ * the search and answers later through fp_redis_conn_located, never from
+ * inside the call; cancel (the connection is closing) means: never answer. */
+typedef struct fp_redis_locator_s {
+    void (*locate)(void *ctx, fp_redis_conn_t *c);
+    void (*cancel)(void *ctx, fp_redis_conn_t *c);
+    void *ctx;
+} fp_redis_locator_t;
+
 typedef struct fp_redis_conn_opts_s {
     const char *name;           /* "reader", "writer": for messages */
     int64_t connect_timeout_ms; /* TCP connect + AUTH + SELECT + PING */
     int64_t command_timeout_ms; /* a reply later than this (plus the command's own
                                  * allowance) drops the connection; 0: never */
+    bool any_role;              /* a sentinel: no ROLE check (it answers "sentinel") */
+    const fp_redis_locator_t *locator; /* NULL: the URL's host and port; borrowed */
 } fp_redis_conn_opts_t;
 
 /* Reconnect back-off: 100 ms doubling up to 5 s, back to 100 ms once up; after
@@ -86,12 +98,31 @@ void fp_redis_conn_flush(fp_redis_conn_t *c);
  * reconnects after the back-off, as if Redis had closed it. */
 void fp_redis_conn_drop(fp_redis_conn_t *c, const char *reason);
 
+/* The answer to a locator's locate: host and port (host copied), or why
+ * none was found (the attempt fails as a lost connection, with back-off).
+ * Ignored unless this connection is waiting for it. */
+void fp_redis_conn_located(fp_redis_conn_t *c, const char *host, int port, const char *why);
+
+/* The master moved to host:port (a +switch-master): a connection to
+ * another address is dropped with reason; one waiting out its back-off
+ * tries again at once. */
+void fp_redis_conn_follow(fp_redis_conn_t *c, const char *host, int port, const char *reason);
+
+/* SUBSCRIBE channel on this connection (up; from then on it takes no other
+ * command). cb gets each message's text, the subscription's own replies
+ * are skipped; after a reconnect the owner subscribes again. 0, or a
+ * negative code when not up. */
+typedef void (*fp_redis_message_cb)(fp_redis_conn_t *c, const char *text, size_t len, void *ctx);
+int fp_redis_conn_subscribe(fp_redis_conn_t *c, const char *channel, fp_redis_message_cb cb,
+                            void *ctx);
+
 /* Adds the commands that got a reply or were lost (a NULL reply) so far to
  * *replies, and of those the error replies and losses to *errors: the
  * round trips and failures /metrics counts. */
 void fp_redis_conn_counts(const fp_redis_conn_t *c, uint64_t *replies, uint64_t *errors);
 
-/* "127.0.0.1:6379" or the socket path. */
+/* "127.0.0.1:6379" or the socket path: the address of the current (or
+ * last) attempt, which Sentinel discovery changes. */
 const char *fp_redis_conn_where(const fp_redis_conn_t *c);
 
 /* Disconnects (pending callbacks run with NULL, possibly before this returns),

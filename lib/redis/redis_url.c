@@ -54,23 +54,6 @@ static int decode_part(const char *s, size_t n, const char *what, char **dst, fp
     return fp_err_set(err, -ENOMEM, "out of memory");
 }
 
-/* A decimal number in [min, max] spanning exactly s[0..n). */
-static bool parse_int(const char *s, size_t n, long min, long max, int *out)
-{
-    if (n == 0 || n > 10)
-        return false;
-    long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < min || v > max)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 /* userinfo = "user:password", ":password" or "password". */
 static int parse_userinfo(const char *s, size_t n, fp_redis_url_t *u, fp_err_t *err)
 {
@@ -116,7 +99,7 @@ static int parse_hostport(const char *s, size_t n, fp_redis_url_t *u, fp_err_t *
     if (hlen == 0)
         return URL_ERR(err, "no host (write redis://127.0.0.1:6379)");
     u->port = FP_REDIS_DEFAULT_PORT;
-    if (port != NULL && !parse_int(port, plen, 1, 65535, &u->port))
+    if (port != NULL && !fp_text_int_in(port, plen, 1, 65535, &u->port))
         return URL_ERR(err, "the port must be a number from 1 to 65535");
     return decode_part(host, hlen, "host", &u->host, err);
 }
@@ -141,7 +124,7 @@ static int parse_redis(const char *s, fp_redis_url_t *u, fp_err_t *err)
     if (rc < 0)
         return rc;
     if (slash != NULL && slash[1] != '\0' &&
-        !parse_int(slash + 1, strlen(slash + 1), 0, INT_MAX, &u->db))
+        !fp_text_int_in(slash + 1, strlen(slash + 1), 0, INT_MAX, &u->db))
         return URL_ERR(err, "the database after '/' must be a number from 0");
     return 0;
 }
@@ -158,7 +141,7 @@ static int parse_query_pair(const char *s, size_t n, fp_redis_url_t *u, fp_err_t
     size_t klen = (size_t)(eq - s), vlen = n - klen - 1;
     const char *v = eq + 1;
     if (klen == 2 && memcmp(s, "db", 2) == 0) {
-        if (!parse_int(v, vlen, 0, INT_MAX, &u->db))
+        if (!fp_text_int_in(v, vlen, 0, INT_MAX, &u->db))
             return URL_ERR(err, "db= must be a number from 0");
         return 0;
     }

@@ -1,11 +1,15 @@
-/* cancel.c: a job `forkpool cancel` marked, as the claim renewal reports it
- * (queue/renew.c, on_cancel). A job still waiting for a child never runs:
- * it is settled as cancelled at once. A job sent to a child gets the
- * "cancel" line, which a worker that can stop it (a Python async job)
- * answers with a failed "done"; its deadline becomes now + pool.kill_grace,
- * after which the timeout path TERMs (then KILLs) the child's group. Either
- * way it ends dead with the error "cancelled" (outcome.c), unless its "done"
- * arrived first: an answer before the cancel took effect wins. */
+/* cancel.c: a job `forkpool cancel` marked, as the queue reports it
+ * (queue/cancel_take.c, on_cancel, within a second of the mark). A job
+ * still waiting for a child never runs: it is settled as cancelled at once.
+ * A job sent to a child gets the "cancel" line, which a worker that can stop
+ * it (a Python async job) answers with a failed "done"; its deadline becomes
+ * now + pool.kill_grace, after which the timeout path TERMs (then KILLs) the
+ * child's group. A job already being killed for its timeout is only marked:
+ * its end is the cancel's. Either way it ends dead with the error
+ * "cancelled" (outcome.c), unless its "done" arrived first: an answer
+ * before the cancel took effect wins. A job queued behind another in a
+ * child that dies is settled as cancelled too (dispatch.c), never handed
+ * on. */
 #include "supervisor/supervisor_internal.h"
 
 #include <stdio.h>
@@ -30,9 +34,14 @@ static void send_cancel(fp_slot_t *slot, const fp_held_t *held)
 
 static void cancel_sent(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
 {
-    if (held->timed_out || held->cancelled || slot->reaped)
-        return; /* already being stopped */
+    if (held->cancelled || slot->reaped)
+        return; /* marked already, or settled with its child's exit */
     held->cancelled = true;
+    if (held->timed_out) { /* its child is being killed: the kill ends it, as cancelled */
+        fp_log_info(LOG, "job %s on child %d (pid %d) was cancelled while being stopped for its "
+                    "timeout: it ends as cancelled", fp_held_name(held), slot->id, (int)slot->pid);
+        return;
+    }
     fp_log_info(LOG, "job %s on child %d (pid %d) was cancelled: telling it, stopping it after "
                 "%lld ms if it runs on", fp_held_name(held), slot->id, (int)slot->pid,
                 (long long)sup->cfg->pool.kill_grace_ms);

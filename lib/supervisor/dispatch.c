@@ -160,10 +160,24 @@ void fp_sup_dispatch(fp_supervisor_t *sup)
     fp_sup_update_want(sup);
 }
 
+/* An answer after the job's deadline passed is late and dropped (the job is
+ * settled with its child's exit), except a cancelled job's: its deadline was
+ * the cancel's, and the TERM that followed is what an in-order Python worker
+ * answers (with "cancelled", then it leaves). That answer settles it; the
+ * child, being stopped, takes no more jobs. */
+static bool answer_late(fp_slot_t *slot, const fp_held_t *held)
+{
+    if (held == NULL || (held->timed_out && !held->cancelled))
+        return true;
+    if (held->timed_out)
+        slot->channel_eof = true;
+    return false;
+}
+
 static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *msg)
 {
     fp_held_t *held = fp_held_slot_find(slot, msg->seq, fp_pool_starts_on_send(slot));
-    if (held == NULL || held->timed_out) {
+    if (answer_late(slot, held)) {
         fp_log_warn(LOG, "child %d (pid %d) answered for job seq %llu it does not hold", slot->id,
                     (int)slot->pid, (unsigned long long)msg->seq);
         return;
@@ -175,7 +189,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
     if (slot->jobs_done == 1)
         fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
     fp_held_release(&sup->held, held);
-    if (slot->job != NULL && slot->job->deadline_ms == 0)
+    if (slot->job != NULL && slot->job->deadline_ms == 0 && !slot->timed_out)
         start_job(sup, slot->job); /* the next in line, answering in order */
     arm_deadline(slot);
     if (slot->job == NULL)
@@ -211,7 +225,7 @@ static void said_ready(fp_supervisor_t *sup, fp_slot_t *slot, size_t concurrency
 
 /* Jobs queued in a child's socket behind the one it ran never started:
  * they go to another child (or back to Redis when draining) without an
- * attempt counted. */
+ * attempt counted; one cancelled meanwhile ends as cancelled instead. */
 void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
 {
     fp_held_t *held, *rest = NULL;
@@ -223,7 +237,11 @@ void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
         rest = held->next;
         held->started_at_ms = held->deadline_ms = 0;
         held->timed_out = false;
-        if (sup->state == SUP_RUNNING) {
+        if (held->cancelled) {
+            fp_log_info(LOG, "job %s was cancelled before it started", fp_held_name(held));
+            fp_sup_job_cancelled(sup, held);
+            fp_held_release(&sup->held, held);
+        } else if (sup->state == SUP_RUNNING) {
             fp_held_wait_push_front(&sup->held, held);
         } else {
             fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,

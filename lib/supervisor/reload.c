@@ -29,6 +29,7 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
     fp_sup_scale_configure(sup, before); /* a scaling pool keeps its target within the new bounds */
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+    fp_sup_schedule_apply(sup);
 }
 
 /* A configuration loaded by HUP is needed while it is current or is what an
@@ -89,7 +90,12 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
     bool same_queues = old->queues.names.count == cfg->queues.names.count;
     for (size_t i = 0; same_queues && i < cfg->queues.names.count; i++)
         same_queues = same_string(old->queues.names.items[i], cfg->queues.names.items[i]);
-    if (!same_string(old->redis.url, cfg->redis.url) ||
+    bool same_sentinels = old->redis.sentinels.count == cfg->redis.sentinels.count;
+    for (size_t i = 0; same_sentinels && i < cfg->redis.sentinels.count; i++)
+        same_sentinels = same_string(old->redis.sentinels.items[i], cfg->redis.sentinels.items[i]);
+    if (!same_string(old->redis.url, cfg->redis.url) || !same_sentinels ||
+        !same_string(old->redis.master_name, cfg->redis.master_name) ||
+        !same_string(old->redis.sentinel_password, cfg->redis.sentinel_password) ||
         !same_string(old->redis.prefix, cfg->redis.prefix) ||
         !same_string(old->redis.group, cfg->redis.group) ||
         !same_string(old->daemon.name, cfg->daemon.name) || !same_queues ||

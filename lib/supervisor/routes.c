@@ -156,7 +156,8 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     }
     fp_metrics_set_gauges(sup->metrics, &g);
     *content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return fp_metrics_render(sup->metrics, body) < 0 ? 500 : 200;
+    return fp_metrics_render(sup->metrics, body) < 0 || fp_sup_limits_metrics(sup, body) < 0 ? 500
+                                                                                            : 200;
 }
 
 static cJSON *child_json(const fp_slot_t *slot)
@@ -200,6 +201,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
         if (sup->pool.slots[i]->state != FP_CHILD_FREE)
             cJSON_AddItemToArray(children, child_json(sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", fp_sup_reload_json(sup));
+    cJSON_AddItemToObject(doc, "limits", fp_sup_limits_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(counters, "jobs_ok", (double)sup->counters.jobs_ok);
     cJSON_AddNumberToObject(counters, "jobs_failed", (double)sup->counters.jobs_failed);

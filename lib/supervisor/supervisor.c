@@ -110,7 +110,7 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
         fp_held_release(&sup->held, held);
         return;
     }
-    fp_held_wait_push(&sup->held, held);
+    fp_sup_limits_admit(sup, held); /* to the waiting list, unless a limit says not now */
 }
 
 /* Jobs no child started go back to Redis, not counted as an attempt. */
@@ -232,6 +232,8 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->ledger.timer);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.sample);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
+    fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
+    fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
     fp_sup_close_handle((uv_handle_t *)&sup->scale.timer);
 }
 
@@ -248,6 +250,8 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup)
         return;
     if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_queue_unconfirmed(sup->redis.queue) > 0)
         return; /* the drain timer polls again */
+    if (sup->limits.asking > 0)
+        return; /* their answers come on the writer, which must stay open */
     if (!fp_sup_heartbeat_stopped(sup))
         return; /* the fleet record goes first, while the writer is open */
     sup->redis.closed = true;
@@ -373,11 +377,12 @@ static int init_handles(fp_supervisor_t *sup)
         return rc;
     uv_timer_t *timers[] = {&sup->timers.burst,   &sup->timers.drain,  &sup->timers.shutdown,
                             &sup->timers.respawn, &sup->ledger.timer, &sup->timers.sample,
-                            &sup->timers.heartbeat};
+                            &sup->timers.heartbeat, &sup->timers.schedule};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         uv_timer_init(&sup->loop, timers[i]);
         timers[i]->data = sup;
     }
+    fp_sup_limits_start(sup);
     return fp_sup_scale_init(sup);
 }
 
@@ -441,6 +446,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     fp_lease_start(sup->redis.lease);
     fp_sup_heartbeat_start(sup);
+    fp_sup_schedule_apply(sup);
     if (sup->opts.burst) {
         fp_queue_track_retries(sup->redis.queue);
         uv_timer_start(&sup->timers.burst, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
@@ -536,7 +542,9 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
     fp_notify_close(&sup->notify.sender);
     fp_metrics_free(sup->metrics);
+    fp_sup_limits_free(sup);
     fp_pool_free(&sup->pool);
+    fp_sup_schedule_free(sup);
     fp_plugins_free(sup->plugins);
     for (size_t i = 0; i < sup->reload.nconfigs; i++)
         fp_config_free(sup->reload.configs[i]);

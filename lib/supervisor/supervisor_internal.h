@@ -24,6 +24,7 @@
 #include "http/health.h"
 #include "http/metrics.h"
 #include "ledger/ledger.h"
+#include "limits/limit.h"
 #include "pool/autoscale.h"
 #include "pool/output.h"
 #include "pool/pool.h"
@@ -114,7 +115,25 @@ typedef struct sup_timers_s {
     uv_timer_t respawn;
     uv_timer_t sample; /* queue depths for /metrics, off the scrape path */
     uv_timer_t heartbeat; /* the fleet record's next beat (heartbeat.c) */
+    uv_timer_t schedule;  /* the soonest [[schedule]] tick (schedule.c) */
 } sup_timers_t;
+
+/* One [[schedule]] this daemon fires (schedule.c). */
+typedef struct sup_sched_entry_s {
+    const fp_schedule_t *s; /* in sup->cfg */
+    uint32_t queue;         /* index into redis.names */
+    int64_t last;           /* the newest tick fired, as far as known here */
+    bool known;             /* last was read from Redis (or it had none) */
+    bool in_flight;
+    bool failure_logged;
+    int64_t retry_at_ms; /* after a failed call, not before this (Unix ms) */
+} sup_sched_entry_t;
+
+typedef struct sup_schedule_s {
+    sup_sched_entry_t *items;
+    size_t n;
+    uint32_t generation; /* bumped when the list is rebuilt: older replies are dropped */
+} sup_schedule_t;
 
 /* The fleet record (heartbeat.c). */
 typedef struct sup_heartbeat_s {
@@ -130,6 +149,22 @@ typedef struct sup_heartbeat_s {
     bool stopping;   /* no more beats; the clear is sent (or not needed) */
     bool cleared;    /* the stop may close the queue */
 } sup_heartbeat_t;
+
+/* Concurrency and rate limits (limits.c): this daemon's count of each
+ * limited type's admitted jobs and of the jobs its limits handed back. */
+typedef struct sup_limit_type_s {
+    char *type;
+    size_t admitted;                    /* admitted (waiting or running), not released */
+    uint64_t limited[FP_LIMIT_KINDS];   /* by kind: handed back */
+} sup_limit_type_t;
+
+typedef struct sup_limits_s {
+    sup_limit_type_t *types;
+    size_t n;
+    size_t asking;        /* take scripts unanswered: their jobs are in no list */
+    uint64_t leases_lost; /* leases found expired at renewal */
+    uv_timer_t renew;     /* every recovery.visibility_timeout / 3 */
+} sup_limits_t;
 
 /* What the final log line, /stats and /metrics count. */
 typedef struct sup_counters_s {
@@ -184,6 +219,8 @@ struct fp_supervisor_s {
     fp_metrics_t *metrics;
     sup_notify_t notify;
     sup_heartbeat_t heartbeat;
+    sup_limits_t limits;
+    sup_schedule_t schedule;
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -268,6 +305,18 @@ void fp_sup_heartbeat_start(fp_supervisor_t *sup);
 bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup);
 /* The fleet as of the last beat, for /stats (owned), or NULL: none read. */
 cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
+
+/* limits.c: [limits.TYPE]. A job accepted from the queue goes to the
+ * waiting list, is handed back delayed, or waits for Redis' answer. */
+void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held);
+void fp_sup_limits_start(fp_supervisor_t *sup);
+void fp_sup_limits_free(fp_supervisor_t *sup);
+cJSON *fp_sup_limits_json(const fp_supervisor_t *sup);
+int fp_sup_limits_metrics(const fp_supervisor_t *sup, fp_buf_t *out);
+/* schedule.c: the [[schedule]] list of sup->cfg takes effect (start-up,
+ * HUP, an undone reload); the free at exit. */
+void fp_sup_schedule_apply(fp_supervisor_t *sup);
+void fp_sup_schedule_free(fp_supervisor_t *sup);
 
 /* outcome.c: where a finished job goes. */
 /* A child answered the job it ran: acknowledged, or a failed attempt. */

@@ -85,16 +85,31 @@ class Cancelled(BaseException):
 _running: Dict[str, Any] = {"seq": None, "task": None, "cancelled": False}
 
 
-def _cancel_waiting(fd: int, seq: Optional[int]) -> bool:
-    """Whether the daemon's "cancel" line for job seq waits unread on the
-    channel (peeked, left there): the in-order loop reads no line while a
-    job runs."""
-    if seq is None:
-        return False
-    try:
-        with socket.socket(fileno=os.dup(fd)) as sock:
-            data = sock.recv(1 << 16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except OSError:
+class _Lines:
+    """The in-order loop's lines from the channel, read by hand rather than
+    through a buffered file, so that what was read ahead of the current job
+    (a "cancel" line that came with it) stays visible to the cancel checks."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.ahead = b""  # read from the socket, not yet taken as lines
+
+    def next(self) -> Optional[bytes]:
+        """The next line without its newline; None at EOF."""
+        while b"\n" not in self.ahead:
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                rest, self.ahead = self.ahead, b""
+                return rest or None
+            self.ahead += data
+        line, _, self.ahead = self.ahead.partition(b"\n")
+        return line
+
+
+def _has_cancel(data: bytes, seq: Optional[int]) -> bool:
+    """Whether data holds the daemon's "cancel" line for job seq (parsed
+    only when the word is there: this runs before every job)."""
+    if seq is None or b'"cancel"' not in data:
         return False
     for line in data.split(b"\n"):
         try:
@@ -106,12 +121,24 @@ def _cancel_waiting(fd: int, seq: Optional[int]) -> bool:
     return False
 
 
-def _install_cancel_on_term(fd: int) -> None:
+def _cancel_waiting(lines: _Lines, seq: Optional[int]) -> bool:
+    """Whether the daemon's "cancel" line for job seq waits unread: already
+    read ahead, or on the channel (peeked, left there). The in-order loop
+    reads no line while a job runs."""
+    try:
+        with socket.socket(fileno=os.dup(lines.fd)) as sock:
+            data = sock.recv(1 << 16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        data = b""
+    return _has_cancel(lines.ahead + data, seq)
+
+
+def _install_cancel_on_term(lines: _Lines) -> None:
     """SIGTERM while a cancelled job runs (in order) stops that job: a sync
     handler sees Cancelled, an async one asyncio.CancelledError. Any other
     SIGTERM (a timeout, a shutdown) ends the process as before."""
     def on_term(signum: int, frame: Any) -> None:
-        if _running["cancelled"] or not _cancel_waiting(fd, _running["seq"]):
+        if _running["cancelled"] or not _cancel_waiting(lines, _running["seq"]):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
@@ -260,21 +287,28 @@ def _concurrency(value: Union[int, str, None]) -> int:
 
 
 def _serve_in_order(fd: int) -> None:
-    """One job at a time: the next line is the next job."""
-    _install_cancel_on_term(fd)
-    with os.fdopen(fd, "rb", closefd=False) as channel:
-        for line in channel:
-            msg = json.loads(line)
-            if msg.get("op") == "stop":
-                break
-            if msg.get("op") == "job":
-                _running["seq"] = msg["seq"]
-                answer = _answer(msg["seq"], msg.get("job", {}))
-                _running["seq"] = None
-                _send(fd, answer)
-                if _running["cancelled"]:
-                    break  # the daemon is stopping this child: leave first
-            # "cancel" for a job already answered: nothing to stop.
+    """One job at a time: the next line is the next job. A job whose
+    "cancel" line was read with it (it was cancelled while it waited in the
+    channel) is answered as cancelled without running."""
+    lines = _Lines(fd)
+    _install_cancel_on_term(lines)
+    while True:
+        line = lines.next()
+        if line is None:
+            break
+        msg = json.loads(line)
+        if msg.get("op") == "stop":
+            break
+        if msg.get("op") == "job" and _has_cancel(lines.ahead, msg["seq"]):
+            _send(fd, _cancelled(msg["seq"]))
+        elif msg.get("op") == "job":
+            _running["seq"] = msg["seq"]
+            answer = _answer(msg["seq"], msg.get("job", {}))
+            _running["seq"] = None
+            _send(fd, answer)
+            if _running["cancelled"]:
+                break  # the daemon is stopping this child: leave first
+        # "cancel" for a job already answered: nothing to stop.
 
 
 async def _serve_concurrently(fd: int, concurrency: int) -> None:

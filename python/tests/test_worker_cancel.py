@@ -7,6 +7,7 @@ forkpool.Cancelled and an async one asyncio.CancelledError, the answer is
 failed with retry false and error "cancelled", and the worker exits 0;
 without it, SIGTERM ends the worker as before. Handlers write marker files;
 waits are conditions, never durations."""
+import json
 import os
 import signal
 import textwrap
@@ -106,3 +107,24 @@ def test_term_without_a_cancel_ends_the_worker(tmp_path):
     w.finish()
     assert w.proc.returncode == -signal.SIGTERM
     assert not (tmp_path / "saw-cancelled").exists()
+
+
+def test_in_order_job_cancelled_in_the_channel_never_runs(tmp_path):
+    w = start(tmp_path, ["cancelapp"])
+    # One write: the worker reads the job and its cancel together (it was
+    # cancelled while it waited in the channel behind another job).
+    job = {"op": "job", "seq": 1, "attempt": 1,
+           "job": {"type": "block", "args": {"dir": str(tmp_path)}}}
+    w.sock.sendall((json.dumps(job) + "\n" + json.dumps({"op": "cancel", "seq": 1}) + "\n")
+                   .encode())
+    assert_cancelled(w.read(), 1)
+    assert not (tmp_path / "started").exists()
+    # The worker serves on: the next job runs, and a cancel line behind it
+    # for another job stops nothing.
+    w.job(2, "await_cancel", {"dir": str(tmp_path)})
+    wait_for(tmp_path / "started")
+    w.send({"op": "cancel", "seq": 2})
+    os.kill(w.proc.pid, signal.SIGTERM)  # the daemon's, after pool.kill_grace
+    assert_cancelled(w.read(), 2)
+    out = w.finish()
+    assert w.proc.returncode == 0, out

@@ -5,7 +5,10 @@ test creates it in WAL mode) and misbehaves once per job that asks for it:
 args.chaos = "close" closes its channel and hangs, "grandchild" leaves a
 shell and its `sleep` behind (args.marker in the shell's command line) and hangs, "kill" dies by SIGKILL. A file DIR/hang-start makes
 one starting child (the one that renames it first) never say ready.
-A job's second attempt (a file DIR/chaos-ID marks the first) behaves."""
+A job's second attempt (a file DIR/chaos-ID marks the first) behaves.
+Every job appends "start ID:PID T" and "stop ID:PID T" to DIR/spans
+(T: CLOCK_MONOTONIC ns), from which the test reads how many ran at once
+(its [limits.event] concurrency)."""
 import os
 import signal
 import sqlite3
@@ -43,9 +46,25 @@ def hang():
         time.sleep(3600)
 
 
+SPANS = os.open(os.path.join(DIR, "spans"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def span(what, job_id):
+    os.write(SPANS, ("%s %s:%d %d\n" % (what, job_id, os.getpid(), time.monotonic_ns())).encode())
+
+
 @handler("event")
 def event(args):
     job_id = args["object_id"]
+    span("start", job_id)
+    try:
+        run_event(args, job_id)
+    finally:
+        span("stop", job_id)
+    return None
+
+
+def run_event(args, job_id):
     chaos = args.get("chaos")
     if chaos and first_time(job_id):
         if chaos == "close":
@@ -57,7 +76,6 @@ def event(args):
         if chaos == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
     DB.execute("INSERT INTO events (object_id) VALUES (?)", (job_id,))
-    return None
 
 
 run()

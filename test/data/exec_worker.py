@@ -44,6 +44,25 @@ def gate(args):
     return None
 
 
+@handler("gate_crash")
+def gate_crash(args):
+    """Crashes its child (SIGSEGV) once the file args["path"] exists."""
+    while not os.path.exists(args["path"]):
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@handler("term_proof")
+def term_proof(args):
+    """Ignores SIGTERM, then, once the file args["path"] exists, its child
+    exits 1: a job that outlives its timeout's TERM for as long as the test
+    wants."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while not os.path.exists(args["path"]):
+        time.sleep(0.01)
+    os._exit(1)
+
+
 @handler("fail")
 def fail(args):
     if args.get("retry", True):
@@ -123,6 +142,27 @@ def record(args):
         db.execute("INSERT INTO events (object_id) VALUES (?)", (args["id"],))
     db.close()
     return None
+
+
+@handler("span")
+def span(args):
+    """Appends "start ID T" and, after args["ms"], "stop ID T" to the file
+    args["file"] (T: CLOCK_MONOTONIC ns, one clock for every process on the
+    host; one O_APPEND write per line, so lines never interleave)."""
+    fd = os.open(args["file"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, ("start %s %d\n" % (args["id"], time.monotonic_ns())).encode())
+        time.sleep(args.get("ms", 0) / 1000.0)
+        os.write(fd, ("stop %s %d\n" % (args["id"], time.monotonic_ns())).encode())
+    finally:
+        os.close(fd)
+    return None
+
+
+@handler("span_free")
+def span_free(args):
+    """span under a type no limit names."""
+    return span(args)
 
 
 @handler("closefd")

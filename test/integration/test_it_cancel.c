@@ -4,9 +4,12 @@
  * error "cancelled" and never run (a --burst daemon afterwards runs only the
  * other job); a unique job's key is released by the cancel; a running job
  * is marked for its daemon, which stops it and settles it as cancelled (a
- * native sleep job); a dead or unknown job is exit
- * 1, --json's document, bad arguments 64 and Redis down 69. Waits are
- * conditions, never durations. */
+ * native sleep job, Python jobs), with the default visibility timeout (the
+ * daemon looks for marks every second, not at the claim renewal); a cancel
+ * during a timeout's kill ends the job as cancelled; a cancelled job queued
+ * in a child that dies is settled, not handed on; a dead or unknown job is
+ * exit 1, --json's document, bad arguments 64 and Redis down 69. Waits are
+ * conditions with generous deadlines, never durations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,10 +165,10 @@ static void test_unique_key_released(void **state)
     fp_th_result_free(&r);
 }
 
-/* The config for running jobs: a renewal every second (the daemon sees a
- * cancel mark then), the kill grace, pool_lines in [pool], a ledger at
- * ledger, and retries far ahead (a retried job would show in the delayed
- * set). */
+/* The config for running jobs: the default visibility timeout (5 min: a
+ * cancel must not wait for a claim renewal, 100 s away), the kill grace,
+ * pool_lines in [pool], a ledger at ledger, and retries far ahead (a
+ * retried job would show in the delayed set). */
 static void running_config_with(fp_td_t *td, const char *grace, const char *pool_lines,
                                 char *ledger, size_t cap)
 {
@@ -173,7 +176,7 @@ static void running_config_with(fp_td_t *td, const char *grace, const char *pool
     snprintf(ledger, cap, "%s/ledger.db", td->dir);
     snprintf(extra, sizeof extra,
              "[pool]\nkill_grace = \"%s\"\n%s"
-             "[recovery]\nvisibility_timeout = \"3s\"\n[ledger]\npath = \"%s\"\n"
+             "[ledger]\npath = \"%s\"\n"
              "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\njitter = false\n",
              grace, pool_lines, ledger);
     fp_td_config(td, NULL, extra);
@@ -271,14 +274,30 @@ static void test_waiting_in_daemon_never_runs(void **state)
     assert_int_equal(fp_td_log_count(td, "job behind was cancelled before it started"), 1);
 }
 
+/* The exec worker's [pool] lines, then more. */
+static void exec_pool(char *pool, size_t cap, const char *more)
+{
+    char command[4400];
+    fp_td_exec_worker_command(command, sizeof command, NULL);
+    snprintf(pool, cap, "runtime = \"exec\"\ncommand = %s\n%s", command, more);
+}
+
+static void touch(const fp_td_t *td, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", td->dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
 /* A job of the Python exec worker (type, in order): the daemon's TERM after
  * the grace, with the cancel line waiting, raises what the handler marks
  * (marker.what); dead cancelled, not retried, ledger row cancelled. */
 static void python_job_cancelled(fp_td_t *td, const char *type, const char *what)
 {
-    char ledger[512], pool[4600], command[4400], payload[1024];
-    fp_td_exec_worker_command(command, sizeof command, NULL);
-    snprintf(pool, sizeof pool, "runtime = \"exec\"\ncommand = %s\n", command);
+    char ledger[512], pool[4600], payload[1024];
+    exec_pool(pool, sizeof pool, "");
     running_config_with(td, "500ms", pool, ledger, sizeof ledger);
     snprintf(payload, sizeof payload,
              "{\"type\":\"%s\",\"args\":{\"marker\":\"%s/m\"},\"id\":\"py-1\"}", type, td->dir);
@@ -288,6 +307,67 @@ static void python_job_cancelled(fp_td_t *td, const char *type, const char *what
     snprintf(marker, sizeof marker, "%s/m.%s", td->dir, what);
     fp_td_file_has_t seen = {marker, what};
     fp_td_wait_until(td, fp_td_file_has, &seen, 20000, "the handler's marker");
+    /* The worker's "cancelled" answer to the TERM settled it: not dropped
+     * as late. */
+    assert_int_equal(fp_td_log_count(td, "it does not hold"), 0);
+}
+
+/* The exec worker with pool_more in [pool], a grace of an hour (no KILL
+ * the test did not ask for), and a job of type `type` (id `id`) that waits
+ * for the file "gate" in the test's directory; its entry id into entry. */
+static void gated_job(fp_td_t *td, const char *pool_more, const char *type, const char *id,
+                      char *ledger, size_t cap, char *entry, size_t entry_cap)
+{
+    char pool[4600], payload[1024];
+    exec_pool(pool, sizeof pool, pool_more);
+    running_config_with(td, "1h", pool, ledger, cap);
+    snprintf(payload, sizeof payload,
+             "{\"type\":\"%s\",\"args\":{\"path\":\"%s/gate\"},\"id\":\"%s\"}", type,
+             td->dir, id);
+    enqueue_payload(td, payload);
+    newest_entry_id(td, entry, entry_cap);
+}
+
+/* A job being killed for its timeout (its handler ignores the TERM) is
+ * cancelled meanwhile: the daemon takes the mark, and the kill ends it as
+ * cancelled, not as a retried timeout. */
+static void test_cancel_during_timeout_kill(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[512], entry[64];
+    gated_job(td, "job_timeout = \"1s\"\n", "term_proof", "to-1", ledger, sizeof ledger, entry,
+              sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_until(td, fp_td_log_has, "timed out; sending SIGTERM", 20000, "the timeout's TERM");
+    expect_requested(td, "to-1", entry);
+    fp_td_wait_until(td, fp_td_log_has, "cancelled while being stopped for its timeout", 20000,
+                     "the daemon taking the mark");
+    touch(td, "gate"); /* the child exits now */
+    wait_cancelled(td, ledger, 0);
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs"), 1);
+}
+
+/* A job waiting in a child's socket behind a running one (pool.pipeline)
+ * is cancelled, then the child dies of the running job: the waiting one is
+ * settled as cancelled, never handed to the next child. */
+static void test_cancel_pipelined_then_child_dies(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[512], entry[64];
+    gated_job(td, "children = 1\nprefetch = 1\npipeline = 1\n", "gate_crash", "first", ledger,
+              sizeof ledger, entry, sizeof entry);
+    run_and_cancel(td, "{\"type\":\"noop\",\"id\":\"behind\"}", "behind", 2);
+    fp_td_wait_until(td, fp_td_log_has, "job behind on child", 20000, "the daemon telling the child");
+    touch(td, "gate"); /* the running job crashes its child */
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the cancelled job in the dead stream");
+    assert_true(fp_td_dead_has(td, "job", "\"id\":\"behind\""));
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    fp_td_wait_until(td, ledger_has_cancelled, ledger, 20000, "the ledger's cancelled row");
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE job_id = 'behind' AND "
+                                          "outcome = 'cancelled' AND started_at IS NULL"), 1);
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE job_id = 'behind'"), 1);
+    assert_int_equal(fp_td_zcard(td, FP_TD_DELAYED), 1); /* only the crashed one, retried */
 }
 
 static void test_python_async_cancelled(void **state)
@@ -352,6 +432,10 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_python_async_cancelled, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_python_sync_cancelled, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_during_timeout_kill, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_pipelined_then_child_dies, fp_td_setup,
+                                        fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
                                         fp_td_teardown),
     };

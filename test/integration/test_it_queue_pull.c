@@ -61,12 +61,12 @@ static int teardown(void **state)
 static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
 {
     const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
-                          fp_tq_key("s", "delayed")};
+                          fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel")};
     const char *args[] = {"forkpool", "test-consumer", count};
     fp_resp_t cmd;
     fp_resp_init(&cmd);
-    assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes_pull, keys, 3, args, 3,
-                                       outcomes),
+    assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes_pull, keys,
+                                       FP_SCRIPT_OUTCOMES_KEYS, args, 3, outcomes),
                      0);
     /* Back from RESP to an argument vector for the test's blocking client. */
     const char *argv[64];
@@ -114,7 +114,7 @@ static void test_script_applies_then_pulls(void **state)
     /* No outcomes: a plain pull, COUNT respected. */
     redisReply *r = eval_pull(t, "2", NULL);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->elements, 3);
+    assert_int_equal(r->elements, 4);
     assert_int_equal(r->element[0]->integer, 0);
     assert_int_equal(read_count(r->element[1]), 2);
     assert_string_equal(read_id(r->element[1], 0), id[0]);
@@ -187,6 +187,115 @@ static void test_script_applies_then_pulls(void **state)
     free(late);
     fp_resp_free(&batch);
     for (int i = 0; i < 6; i++)
+        free(id[i]);
+}
+
+/* `forkpool cancel` marked three running entries before their outcomes
+ * came (the daemon had not taken the marks): the retry and the put back go
+ * to dead as cancelled instead (attempts from the payload, unique key
+ * released), reported as the last list; the success is acknowledged; every
+ * mark goes with its outcome, and an unmarked retry is retried as ever. */
+static void test_marked_retry_is_cancelled(void **state)
+{
+    tp_t *t = *state;
+    char marks[64]; /* fp_tq_key's buffers rotate: a copy */
+    snprintf(marks, sizeof marks, "%s", fp_tq_key("s", "cancel"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                    fp_tq_key("s", "jobs")));
+    char *id[4];
+    for (int i = 0; i < 4; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    freeReplyObject(eval_pull(t, "4", NULL)); /* all four run here now */
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s %s 1", marks, id[i]));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SET %s %s", fp_tq_key("s", "unique:k"), "u-1"));
+
+    const char *retry = "{\"type\":\"noop\",\"id\":\"u-1\",\"unique\":{\"key\":\"k\"},\"attempt\":2}";
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_retry(&batch, false, id[0], retry, strlen(retry), 5), 0);
+    const char *back = "{\"type\":\"b\"}", *other = "{\"type\":\"x\"}";
+    assert_int_equal(fp_outcome_encode_put_back(&batch, false, id[1], back, strlen(back)), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[2]), 0);
+    assert_int_equal(fp_outcome_encode_retry(&batch, false, id[3], other, strlen(other), 5), 0);
+    redisReply *r = eval_pull(t, "1", &batch);
+    assert_int_equal(r->element[0]->integer, 4);
+    assert_int_equal(r->element[3]->elements, 2);
+    assert_string_equal(r->element[3]->element[0]->str, id[0]);
+    assert_string_equal(r->element[3]->element[1]->str, id[1]);
+    freeReplyObject(r);
+
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 2);
+    redisReply *d = fp_th_redis_cmd(&t->redis, "XRANGE %s - + COUNT 1", fp_tq_key("s", "dead"));
+    assert_non_null(d);
+    const redisReply *f = d->element[0]->element[1];
+    assert_string_equal(f->element[0]->str, "job");
+    assert_string_equal(f->element[1]->str, retry);
+    assert_string_equal(f->element[2]->str, "error");
+    assert_string_equal(f->element[3]->str, "cancelled");
+    assert_string_equal(f->element[4]->str, "attempts");
+    assert_string_equal(f->element[5]->str, "2");
+    freeReplyObject(d);
+    assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", fp_tq_key("s", "unique:k")), 0);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("s", "delayed")), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "EXISTS %s", marks), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 0); /* nothing put back */
+    assert_int_equal(fp_tq_pending(&t->redis, "s"), 0);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 4; i++)
+        free(id[i]);
+}
+
+/* The prompt cancel's script reports a mark of an entry pending to this
+ * consumer every round until that entry's outcome deletes it: a report that
+ * reaches the daemon before the job does (its read reply still on the way, or
+ * its limit check in flight) is not the only one. A stale mark (its entry
+ * pending to nobody, or no entry id) is deleted; another consumer's stays. */
+static redisReply *eval_take(tp_t *t)
+{
+    char jobs[64];
+    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
+    redisReply *r = fp_th_redis_cmd(&t->redis, "EVAL %s 2 %s %s forkpool test-consumer",
+                                    fp_script_cancel_take, jobs, fp_tq_key("s", "cancel"));
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    return r;
+}
+
+static void test_cancel_take_reports_until_outcome(void **state)
+{
+    tp_t *t = *state;
+    char marks[64];
+    snprintf(marks, sizeof marks, "%s", fp_tq_key("s", "cancel"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                    fp_tq_key("s", "jobs")));
+    char *id[3];
+    for (int i = 0; i < 3; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    freeReplyObject(eval_pull(t, "2", NULL)); /* id[0], id[1] run here; id[2] is ready */
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s %s 1", marks, id[i]));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s not-an-id 1", marks));
+
+    for (int round = 0; round < 2; round++) {
+        redisReply *r = eval_take(t);
+        assert_int_equal(r->elements, 2);
+        assert_string_equal(r->element[0]->str, id[0]);
+        assert_string_equal(r->element[1]->str, id[1]);
+        freeReplyObject(r);
+        assert_int_equal(fp_th_redis_int(&t->redis, "HLEN %s", marks), 2); /* stale ones went */
+    }
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    freeReplyObject(eval_pull(t, "0", &batch));
+    redisReply *r = eval_take(t);
+    assert_int_equal(r->elements, 1);
+    assert_string_equal(r->element[0]->str, id[1]);
+    freeReplyObject(r);
+    assert_int_equal(fp_th_redis_int(&t->redis, "HEXISTS %s %s", marks, id[0]), 0);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 3; i++)
         free(id[i]);
 }
 
@@ -330,6 +439,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_ride_with_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trickle_many_turns, setup, teardown),
     };

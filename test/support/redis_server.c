@@ -82,6 +82,8 @@ static int launch(fp_th_redis_t *r)
     const char *argv[64 + 24];
     int argc = 0;
     argv[argc++] = "redis-server";
+    if (r->conf != NULL)
+        argv[argc++] = r->conf; /* only first on the command line */
     argv[argc++] = "--bind";
     argv[argc++] = "127.0.0.1";
     argv[argc++] = "--port";
@@ -205,6 +207,8 @@ static int keep_extra(fp_th_redis_t *r, const char *first, va_list ap)
     return 0;
 }
 
+static int start_in_dir(fp_th_redis_t *r, int port);
+
 static int start(fp_th_redis_t *r, int port, const char *first, va_list ap)
 {
     memset(r, 0, sizeof *r);
@@ -213,6 +217,38 @@ static int start(fp_th_redis_t *r, int port, const char *first, va_list ap)
         fp_th_redis_stop(r);
         return rc < 0 ? rc : -EIO;
     }
+    return start_in_dir(r, port);
+}
+
+static int start_sentinel(fp_th_redis_t *r, const char *conf_text, ...)
+{
+    va_list ap;
+    va_start(ap, conf_text);
+    memset(r, 0, sizeof *r);
+    int rc = keep_extra(r, "--sentinel", ap);
+    va_end(ap);
+    char path[4200];
+    if (rc < 0 || (r->dir = fp_th_tmpdir()) == NULL) {
+        fp_th_redis_stop(r);
+        return rc < 0 ? rc : -EIO;
+    }
+    snprintf(path, sizeof path, "%s/sentinel.conf", r->dir);
+    if ((r->conf = strdup(path)) == NULL ||
+        (rc = fp_th_write_file(path, conf_text, strlen(conf_text))) < 0) {
+        fp_th_redis_stop(r);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    return start_in_dir(r, 0);
+}
+
+int fp_th_redis_start_sentinel(fp_th_redis_t *r, const char *conf_text)
+{
+    return start_sentinel(r, conf_text, NULL);
+}
+
+static int start_in_dir(fp_th_redis_t *r, int port)
+{
+    int rc = 0;
     for (int attempt = 0; attempt < START_TRIES; attempt++) {
         r->port = port > 0 ? port : fp_th_free_port();
         if (r->port < 0)
@@ -287,6 +323,8 @@ void fp_th_redis_stop(fp_th_redis_t *r)
     for (int i = 0; i < r->nextra; i++)
         free(r->extra[i]);
     free(r->extra);
+    free(r->conf);
+    r->conf = NULL;
     r->extra = NULL;
     r->nextra = 0;
 }

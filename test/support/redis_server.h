@@ -18,6 +18,7 @@ typedef struct fp_th_redis_s {
     char **extra;       /* extra arguments, kept for fp_th_redis_resume */
     int nextra;
     redisContext *ctx;  /* the test's own blocking connection (lazy) */
+    char *conf;         /* a config file given first (a sentinel's), in dir */
 } fp_th_redis_t;
 
 /* Starts redis-server with --save "" --appendonly no, on a free port (picked
@@ -29,6 +30,11 @@ int fp_th_redis_start(fp_th_redis_t *r, const char *extra_args, ...);
 
 /* The same on a given port (from fp_th_free_port), without retries. */
 int fp_th_redis_start_port(fp_th_redis_t *r, int port, const char *extra_args, ...);
+
+/* A sentinel: `redis-server DIR/sentinel.conf --sentinel` with conf_text
+ * written there (Sentinel rewrites it), on a free port, otherwise as
+ * fp_th_redis_start. */
+int fp_th_redis_start_sentinel(fp_th_redis_t *r, const char *conf_text);
 
 /* A port that was free a moment ago (bind 127.0.0.1:0 + getsockname). */
 int fp_th_free_port(void);

@@ -37,3 +37,12 @@ bool fp_ts_schema_has_key(const char *section, const char *key, size_t keylen)
     word[keylen] = '\0';
     return fp__config_find_key(section, word) != NULL;
 }
+
+bool fp_ts_type_limit_key(const char *key, size_t keylen)
+{
+    for (size_t i = 0; fp__config_type_limit_keys[i] != NULL; i++)
+        if (strlen(fp__config_type_limit_keys[i]) == keylen &&
+            strncmp(fp__config_type_limit_keys[i], key, keylen) == 0)
+            return true;
+    return false;
+}

@@ -16,4 +16,8 @@ void fp_ts_default_toml(const fp__ckey_t *k, char *buf, size_t size);
 /* Whether [section] has the key key[0..keylen) (a word cut from a page). */
 bool fp_ts_schema_has_key(const char *section, const char *key, size_t keylen);
 
+/* Whether key[0..keylen) is a key of the [limits.TYPE] tables, which are
+ * not schema rows (config_limits.c). */
+bool fp_ts_type_limit_key(const char *key, size_t keylen);
+
 #endif

@@ -30,6 +30,7 @@
 static void clear_env(void)
 {
     unsetenv("FORKPOOL_REDIS_URL");
+    unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
 }
 
@@ -309,7 +310,8 @@ static void docs_match_schema(void **state)
         char section[128];
         snprintf(section, sizeof section, "%.*s", (int)(close - name), name);
         bool handlers = strcmp(section, "handlers.NAME") == 0;
-        if (!handlers && !fp__config_is_section(section))
+        bool type_limits = strcmp(section, "limits.TYPE") == 0;
+        if (!handlers && !type_limits && !fp__config_is_section(section))
             fail_msg("docs/config.md has a part [%s], a section the schema does not have",
                      section);
         size_t plen = 0;
@@ -320,7 +322,10 @@ static void docs_match_schema(void **state)
             const char *key = r + strlen("\n| `");
             const char *kend = strchr(key, '`');
             assert_non_null(kend);
-            if (handlers || !fp_ts_schema_has_key(section, key, (size_t)(kend - key)))
+            if (type_limits && fp_ts_type_limit_key(key, (size_t)(kend - key)))
+                continue;
+            if (handlers || type_limits ||
+                !fp_ts_schema_has_key(section, key, (size_t)(kend - key)))
                 fail_msg("docs/config.md names [%s] %.*s, a key the schema does not have",
                          section, (int)(kend - key), key);
         }
@@ -1056,6 +1061,7 @@ static void redis_url_from_environment(void **state)
     clear_env();
 }
 
+
 /* ---- masking and dumping ------------------------------------------------ */
 
 static void mask_url_cases(void **state)
@@ -1213,6 +1219,69 @@ static void dump_json_defaults(void **state)
     fp_config_free(cfg);
 }
 
+/* ---- Sentinel ------------------------------------------------------------ */
+
+static void sentinel_form_loads(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[redis]\nsentinels = [\"127.0.0.1:26379\", \"s2\", \"[::1]:5\"]\n"
+                               "master_name = \"mymaster\"\nsentinel_password = \"sp\"\n"
+                               "url = \"redis://:pw@ignored/3\"\n");
+    assert_int_equal(cfg->redis.sentinels.count, 3);
+    assert_string_equal(cfg->redis.sentinels.items[1], "s2");
+    assert_string_equal(cfg->redis.master_name, "mymaster");
+    assert_string_equal(cfg->redis.sentinel_password, "sp");
+    char *text;
+    cJSON *root = dump(cfg, &text);
+    assert_null(strstr(text, "\"sp\""));
+    assert_string_equal(str_at(root, "redis", "sentinel_password"), "***");
+    cJSON_Delete(root);
+    free(text);
+    fp_config_free(cfg);
+    /* The environment wins over the file, and is never shown either. */
+    setenv("FORKPOOL_SENTINEL_PASSWORD", "from-env", 1);
+    cfg = load_ok("[redis]\nsentinels = [\"h:1\"]\nmaster_name = \"m\"\n"
+                  "sentinel_password = \"file\"\n");
+    assert_string_equal(cfg->redis.sentinel_password, "from-env");
+    fp_config_free(cfg);
+    clear_env();
+    /* The single-URL form has none of it. */
+    cfg = load_ok("");
+    assert_int_equal(cfg->redis.sentinels.count, 0);
+    assert_string_equal(cfg->redis.master_name, "");
+    assert_string_equal(cfg->redis.sentinel_password, "");
+    fp_config_free(cfg);
+}
+
+static void sentinel_bad_combinations(void **state)
+{
+    (void)state;
+    clear_env();
+    expect_config_error("[redis]\nsentinels = [\"h:1\"]\n",
+                        "t.toml:2:1: [redis] sentinels needs master_name (the name the sentinels "
+                        "monitor, e.g. \"mymaster\")");
+    expect_config_error("[redis]\nmaster_name = \"m\"\n",
+                        "t.toml:2:1: [redis] master_name is only used with sentinels (list them: "
+                        "sentinels = [\"127.0.0.1:26379\"])");
+    expect_config_error("[redis]\nsentinel_password = \"x\"\n",
+                        "t.toml:2:1: [redis] sentinel_password is only used with sentinels");
+    expect_config_error("[redis]\nsentinels = [\"h:1\"]\nmaster_name = \"m\"\n"
+                        "url = \"unix:///run/r.sock\"\n",
+                        "t.toml:4:1: [redis] url must be redis:// with sentinels: the sentinels "
+                        "say where the master is, the URL gives only the database and the "
+                        "password");
+    expect_config_error("[redis]\nmaster_name = \"m\"\nsentinels = [\"h:1\", \"h:0\"]\n",
+                        "t.toml:3:21: [redis] sentinels[1] needs a port from 1 to 65535 after ':'");
+    expect_config_error("[redis]\nmaster_name = \"m\"\nsentinels = [\"::1\"]\n",
+                        "t.toml:3:14: [redis] sentinels[0] has an IPv6 host: write it in brackets "
+                        "([::1]:26379)");
+    setenv("FORKPOOL_SENTINEL_PASSWORD", "x", 1);
+    expect_config_error("", "FORKPOOL_SENTINEL_PASSWORD (environment) is set but [redis] "
+                            "sentinels is not");
+    clear_env();
+}
+
 static void dump_json_masks_and_round_trips(void **state)
 {
     (void)state;
@@ -1324,6 +1393,8 @@ int main(void)
         cmocka_unit_test(child_env_keys),
         cmocka_unit_test(dump_json_redacts_plugin_secrets),
         cmocka_unit_test(dump_json_defaults),
+        cmocka_unit_test(sentinel_form_loads),
+        cmocka_unit_test(sentinel_bad_combinations),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,6 +258,7 @@ static int check_config_page(const char *page)
         snprintf(section, sizeof section, "%.*s", (int)slen, name);
         if (strcmp(section, "handlers.NAME") == 0)
             continue;
+        bool type_limits = strcmp(section, "limits.TYPE") == 0; /* config_limits.c's keys */
         char head[128];
         snprintf(head, sizeof head, ".SS [%s]", section);
         size_t len = 0;
@@ -267,7 +268,8 @@ static int check_config_page(const char *page)
              e = memmem(e + 1, (size_t)(part + len - e - 1), "\n.TP\n.B ", 8)) {
             const char *key = e + 8;
             size_t klen = strcspn(key, "\n");
-            if (!fp_ts_schema_has_key(section, key, klen)) {
+            if (type_limits ? !fp_ts_type_limit_key(key, klen)
+                            : !fp_ts_schema_has_key(section, key, klen)) {
                 print_error("forkpool.toml.5 names [%s] %.*s, a key the schema does not have\n",
                             section, (int)klen, key);
                 bad++;

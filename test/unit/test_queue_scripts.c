@@ -185,35 +185,43 @@ static void test_script_text_matches_encoders(void **state)
     FP_TH_EXPECT_ALL_IN(s,
                         "redis.call('TIME')",
                         "'ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]");
-    assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 3);
+    assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 4);
+    /* A marked entry loses its mark with its outcome; its retry or put back
+     * becomes a cancel (the cancel hash is a declared key). */
+    FP_TH_EXPECT_ALL_IN(s,
+                        "marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]",
+                        "redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p')",
+                        "elseif b == 'c' then",
+                        "'error', 'cancelled'",
+                        "return {done, stale, cancelled}");
+    assert_true(strstr(s, "elseif b == 'c' then") < strstr(s, "'XACK', jobs, group, unpack(acks"));
     assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
     /* Outcomes + pull: the same outcome loop, after group, consumer, count;
      * the read never blocks (refused in scripts) and its error is returned. */
     const char *p = fp_script_outcomes_pull;
     FP_TH_EXPECT_ALL_IN(p,
-                        "local i, n, done, stale = 4, #ARGV, 0, {}",
+                        "local i, n, done, stale, cancelled = 4, #ARGV, 0, {}, {}",
                         "redis.call('XPENDING', jobs, group, id, id, 1)",
                         "i = i + widths[k]");
     assert_non_null(
         strstr(p, "redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count"));
     assert_non_null(strstr(p, "'STREAMS', jobs, '>')"));
     assert_null(strstr(p, "BLOCK"));
-    assert_non_null(strstr(p, "return {done, got, stale}"));
+    assert_non_null(strstr(p, "return {done, got, stale, cancelled}"));
     FP_TH_EXPECT_ALL_IN(fp_script_outcomes,
-                        "local i, n, done, stale = 3, #ARGV, 0, {}",
-                        "return {done, stale}");
+                        "local i, n, done, stale, cancelled = 3, #ARGV, 0, {}, {}",
+                        "return {done, stale, cancelled}");
 }
 
 /* Renewal: only entries pending to this consumer and still in the stream;
  * never one another consumer holds, never one deleted (XCLAIM would drop its
- * pending record). The renewed ids marked in the cancel hash come back, their
- * marks taken (deleted), once. */
+ * pending record). Cancel marks are not its business (fp_script_cancel_take). */
 static void test_renew_script(void **state)
 {
     (void)state;
     const char *s = fp_script_renew;
-    assert_int_equal(FP_SCRIPT_RENEW_KEYS, 2);
+    assert_int_equal(FP_SCRIPT_RENEW_KEYS, 1);
     FP_TH_EXPECT_ALL_IN(s,
                         "'XPENDING', jobs, group, id, id, 1",
                         "p[1][2] ~= me",
@@ -222,9 +230,25 @@ static void test_renew_script(void **state)
     FP_TH_EXPECT_ALL_IN(s,
                         "keep[n + 1] = 'JUSTID'",
                         "'XCLAIM', jobs, group, me, 0, unpack(keep)",
-                        "if marked and redis.call('HDEL', marks, id) == 1 then",
-                        "return {n, deleted, taken, cancel}");
-    assert_true(strstr(s, "keep[#keep + 1] = id") < strstr(s, "'HDEL', marks, id"));
+                        "return {n, deleted, taken}");
+    assert_null(strstr(s, "marks"));
+}
+
+/* Taking cancel marks: an HLEN alone while nothing is marked; then only the
+ * marks of entries pending to this consumer come back, and stay until the
+ * entry's outcome (test_it_queue_pull runs it against Redis). */
+static void test_cancel_take_script(void **state)
+{
+    (void)state;
+    const char *s = fp_script_cancel_take;
+    assert_int_equal(FP_SCRIPT_CANCEL_TAKE_KEYS, 2);
+    FP_TH_EXPECT_ALL_IN(s,
+                        "local jobs, marks, group, me = KEYS[1], KEYS[2], ARGV[1], ARGV[2]",
+                        "if redis.call('HLEN', marks) == 0 then return {} end",
+                        "redis.pcall('XPENDING', jobs, group, id, id, 1)",
+                        "p[1][2] == me",
+                        "redis.call('HDEL', marks, id)");
+    assert_true(strstr(s, "HLEN") < strstr(s, "HKEYS"));
 }
 
 /* A malformed entry's fields on their way to dead: every byte kept. */
@@ -296,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_transient_errors),
         cmocka_unit_test(test_script_text_matches_encoders),
         cmocka_unit_test(test_renew_script),
+        cmocka_unit_test(test_cancel_take_script),
         cmocka_unit_test(test_entry_fields_json),
         cmocka_unit_test(test_resp_command),
         cmocka_unit_test(test_recovery_scripts),

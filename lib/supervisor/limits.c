@@ -1,0 +1,396 @@
+/* limits.c: concurrency and rate limits per job type ([limits.TYPE]) as the
+ * supervisor applies them, between a pulled job being accepted and it
+ * waiting for a child. The decisions are lib/limits/limit.c's, the Redis
+ * state and its scripts lib/limits/limit_script.c's; here only the glue:
+ *
+ *   - an unlimited type goes straight to the waiting list (no round trip);
+ *   - local_concurrency is a counter of admitted jobs, per type, given
+ *     back when the job's record is released (outcome, put back, kill);
+ *   - concurrency and rate take one script call (a lease in the type's
+ *     running set, renewed every recovery.visibility_timeout / 3 while the
+ *     job is held, removed on release; and a GCRA slot); the job waits for
+ *     the answer in no list, counted as held;
+ *   - a refused job is handed back to its queue's delayed set (same payload,
+ *     attempt unchanged, "id" added when it had none), due after
+ *     fp_limit_delay_ms, and counted in forkpool_jobs_limited_total.
+ * Why handed back rather than kept waiting here: docs/limits.md. */
+#include "supervisor/supervisor_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "base/log.h"
+#include "dispatch/retry.h"
+#include "limits/limit.h"
+#include "limits/limit_script.h"
+
+#define LOG "limits"
+
+/* This daemon's state of one type: created the first time a job of a
+ * limited type is admitted, kept across reloads (its jobs may outlive a
+ * reload that drops the limit). */
+static sup_limit_type_t *type_state(fp_supervisor_t *sup, const char *type)
+{
+    sup_limits_t *l = &sup->limits;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->types[i].type, type) == 0)
+            return &l->types[i];
+    sup_limit_type_t *grown = realloc(l->types, (l->n + 1) * sizeof *l->types);
+    if (grown == NULL)
+        return NULL;
+    l->types = grown;
+    sup_limit_type_t *t = &l->types[l->n];
+    *t = (sup_limit_type_t){.type = strdup(type)};
+    if (t->type == NULL)
+        return NULL;
+    l->n++;
+    return t;
+}
+
+static void count_limited(fp_supervisor_t *sup, const char *type, fp_limit_kind_t why)
+{
+    sup_limit_type_t *t = type_state(sup, type);
+    if (t != NULL)
+        t->limited[why]++;
+}
+
+/* Back to the delayed set, unstarted: not an attempt, not a delivery (the
+ * mover adds it to the stream as a new entry). */
+static void hand_back(fp_supervisor_t *sup, fp_held_t *held, int64_t delay_ms)
+{
+    if (sup->redis.queue == NULL || sup->redis.closed) {
+        /* Closing: it stays pending in Redis, for recovery. */
+        fp_held_release(&sup->held, held);
+        return;
+    }
+    size_t len = held->payload_len;
+    char *with_id = held->job.id == NULL ? fp_retry_payload_id(held->payload, held->payload_len,
+                                                               held->entry_id, &len)
+                                         : NULL;
+    if (held->job.id == NULL && with_id == NULL) {
+        /* Without an id two such payloads would be one delayed member:
+         * rather than risk that (out of memory), it goes to the stream's tail. */
+        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+                          held->payload_len);
+    } else {
+        fp_queue_retry(sup->redis.queue, held->queue, held->entry_id,
+                       with_id != NULL ? with_id : held->payload, len, delay_ms);
+    }
+    free(with_id);
+    fp_held_release(&sup->held, held);
+}
+
+static void refuse(fp_supervisor_t *sup, fp_held_t *held, fp_limit_kind_t why, int64_t retry_ms)
+{
+    int64_t delay = fp_limit_delay_ms(why, retry_ms, fp_sup_next_random(sup));
+    count_limited(sup, held->job.type, why);
+    if (fp_log_enabled(FP_LOG_DEBUG))
+        fp_log_debug(LOG, "job %s (%s) over its %s limit: back in %lld ms", fp_held_name(held),
+                     held->job.type, fp_limit_kind_name(why), (long long)delay);
+    hand_back(sup, held, delay);
+}
+
+typedef struct ask_s {
+    fp_supervisor_t *sup;
+    fp_held_t *held;
+} ask_t;
+
+static void admitted(fp_supervisor_t *sup, fp_held_t *held)
+{
+    if (sup->state == SUP_RUNNING) {
+        fp_held_wait_push(&sup->held, held);
+        fp_sup_dispatch(sup);
+        return;
+    }
+    /* Draining began while Redis answered: unstarted, so it goes back. */
+    if (sup->redis.queue != NULL && !sup->redis.closed)
+        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+                          held->payload_len);
+    fp_held_release(&sup->held, held);
+    fp_sup_maybe_finish(sup);
+}
+
+static void on_take(void *ctx, redisReply *r)
+{
+    ask_t ask = *(ask_t *)ctx;
+    free(ctx);
+    fp_supervisor_t *sup = ask.sup;
+    fp_held_t *held = ask.held;
+    fp_limit_reply_t rep;
+    sup->limits.asking--;
+    if (fp_limit_take_reply(r, &rep) < 0) {
+        /* Not known whether a lease was taken: the release removes it,
+         * and the job comes back shortly instead of running unchecked. */
+        fp_log_warn(LOG, "limit check for job %s (%s) failed: %s; back in %d ms",
+                    fp_held_name(held), held->job.type,
+                    r != NULL && r->str != NULL ? r->str : "connection lost", FP_LIMIT_WAIT_MS);
+        hand_back(sup, held, FP_LIMIT_WAIT_MS);
+    } else if (!rep.allowed) {
+        free(held->limit_lease); /* the script took none, or gave it back */
+        held->limit_lease = NULL;
+        refuse(sup, held, rep.why, rep.retry_after_ms);
+    } else {
+        admitted(sup, held);
+        return;
+    }
+    if (sup->state == SUP_RUNNING)
+        fp_sup_update_want(sup); /* its room is free again: pull the next */
+    fp_sup_maybe_finish(sup);
+}
+
+static int ask_redis(fp_supervisor_t *sup, fp_held_t *held, const fp_type_limit_t *lim)
+{
+    const fp_config_t *cfg = sup->cfg;
+    char limit[24], lease[24], interval[24], tolerance[24];
+    snprintf(limit, sizeof limit, "%lld", (long long)lim->concurrency);
+    snprintf(lease, sizeof lease, "%lld", (long long)cfg->recovery.visibility_timeout_ms);
+    snprintf(interval, sizeof interval, "%lld", (long long)fp_rate_interval_us(&lim->rate));
+    snprintf(tolerance, sizeof tolerance, "%lld", (long long)fp_rate_tolerance_us(&lim->rate));
+    char *running = fp_limit_running_key(cfg->redis.prefix, lim->type);
+    char *rate = fp_limit_rate_key(cfg->redis.prefix, lim->type);
+    char *member =
+        fp_limit_member(cfg->daemon.name, sup->redis.names[held->queue], held->entry_id);
+    ask_t *ask = malloc(sizeof *ask);
+    int rc = -ENOMEM;
+    if (running != NULL && rate != NULL && member != NULL && ask != NULL) {
+        const char *args[] = {running, rate, member, limit, lease, interval, tolerance};
+        *ask = (ask_t){sup, held};
+        rc = fp_queue_eval(sup->redis.queue, fp_limit_take_lua, 2, args, 7, on_take, ask);
+    }
+    if (rc == 0 && lim->concurrency > 0) {
+        held->limit_lease = member;
+        member = NULL;
+    }
+    if (rc < 0)
+        free(ask);
+    free(member);
+    free(running);
+    free(rate);
+    return rc;
+}
+
+void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held)
+{
+    const fp_type_limit_t *lim = fp_config_type_limit(sup->cfg, held->job.type);
+    sup_limit_type_t *t = lim != NULL ? type_state(sup, lim->type) : NULL;
+    fp_limit_kind_t why = FP_LIMIT_LOCAL;
+    if (lim == NULL) {
+        fp_held_wait_push(&sup->held, held);
+        return;
+    }
+    if (t == NULL) {
+        fp_log_error(LOG, "out of memory admitting job %s; back in %d ms", fp_held_name(held),
+                     FP_LIMIT_WAIT_MS);
+        hand_back(sup, held, FP_LIMIT_WAIT_MS);
+        return;
+    }
+    switch (fp_limit_admit(lim, t->admitted, &why)) {
+    case FP_LIMIT_DELAY: refuse(sup, held, why, 0); return;
+    case FP_LIMIT_DISPATCH:
+        held->limit_admitted = true;
+        t->admitted++;
+        fp_held_wait_push(&sup->held, held);
+        return;
+    case FP_LIMIT_ASK: break;
+    }
+    held->limit_admitted = true;
+    t->admitted++;
+    if (ask_redis(sup, held, lim) < 0) {
+        fp_log_warn(LOG, "cannot check the limits of job %s (%s) now; back in %d ms",
+                    fp_held_name(held), held->job.type, FP_LIMIT_WAIT_MS);
+        hand_back(sup, held, FP_LIMIT_WAIT_MS);
+        return;
+    }
+    sup->limits.asking++; /* until its answer, the job is in no list */
+}
+
+static void on_release_reply(void *ctx, redisReply *r)
+{
+    (void)ctx;
+    (void)r; /* a lost release expires with its lease */
+}
+
+/* fp_held_release's hook: the job's local slot and its lease go back. */
+static void on_released(void *ctx, fp_held_t *held)
+{
+    fp_supervisor_t *sup = ctx;
+    if (!held->limit_admitted || held->job.type == NULL)
+        return;
+    sup_limit_type_t *t = type_state(sup, held->job.type);
+    if (t != NULL && t->admitted > 0)
+        t->admitted--;
+    if (held->limit_lease == NULL || sup->redis.queue == NULL)
+        return;
+    char *running = fp_limit_running_key(sup->cfg->redis.prefix, held->job.type);
+    const char *script = "return redis.call('ZREM', KEYS[1], ARGV[1])";
+    const char *args[] = {running, held->limit_lease};
+    if (running != NULL)
+        (void)fp_queue_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, NULL);
+    free(running);
+}
+
+/* ---- lease renewal --------------------------------------------------------- */
+
+static void on_renew_reply(void *ctx, redisReply *r)
+{
+    fp_supervisor_t *sup = ctx;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        sup->limits.leases_lost += (uint64_t)r->integer;
+        fp_log_warn(LOG, "%lld concurrency lease(s) had run out before their renewal (Redis was "
+                    "out of reach longer than recovery.visibility_timeout?)",
+                    (long long)r->integer);
+    }
+}
+
+static void add_member(const char ***args, size_t *n, size_t *cap, const char *member)
+{
+    if (*n == *cap) {
+        size_t want = *cap ? *cap * 2 : 16;
+        const char **grown = realloc(*args, want * sizeof **args);
+        if (grown == NULL)
+            return; /* not renewed this round: the next one tries again */
+        *args = grown;
+        *cap = want;
+    }
+    (*args)[(*n)++] = member;
+}
+
+static void collect(const fp_held_t *h, const char *type, const char ***args, size_t *n,
+                    size_t *cap)
+{
+    for (; h != NULL; h = h->next)
+        if (h->limit_lease != NULL && strcmp(h->job.type, type) == 0)
+            add_member(args, n, cap, h->limit_lease);
+}
+
+/* One script call per type with leases: every member this daemon holds
+ * (waiting for a child, or sent to one) gets a new expiry. */
+static void renew_type(fp_supervisor_t *sup, const char *type, char *lease)
+{
+    const char **args = NULL;
+    size_t n = 0, cap = 0;
+    char *running = fp_limit_running_key(sup->cfg->redis.prefix, type);
+    add_member(&args, &n, &cap, running);
+    add_member(&args, &n, &cap, lease);
+    collect(sup->held.wait_head, type, &args, &n, &cap);
+    for (size_t i = 0; i < sup->pool.capacity; i++)
+        collect(sup->pool.slots[i]->job, type, &args, &n, &cap);
+    if (running != NULL && n > 2)
+        (void)fp_queue_eval(sup->redis.queue, fp_limit_renew_lua, 1, args, n, on_renew_reply, sup);
+    free(args);
+    free(running);
+}
+
+static void on_renew_timer(uv_timer_t *timer)
+{
+    fp_supervisor_t *sup = timer->data;
+    char lease[24];
+    snprintf(lease, sizeof lease, "%lld", (long long)sup->cfg->recovery.visibility_timeout_ms);
+    if (sup->redis.queue == NULL || sup->redis.closed)
+        return;
+    for (size_t i = 0; i < sup->limits.n; i++)
+        if (sup->limits.types[i].admitted > 0)
+            renew_type(sup, sup->limits.types[i].type, lease);
+}
+
+void fp_sup_limits_start(fp_supervisor_t *sup)
+{
+    sup->held.on_release = on_released;
+    sup->held.ctx = sup;
+    uv_timer_init(&sup->loop, &sup->limits.renew);
+    sup->limits.renew.data = sup;
+    uint64_t every = (uint64_t)sup->cfg->recovery.visibility_timeout_ms / 3;
+    uv_timer_start(&sup->limits.renew, on_renew_timer, every, every);
+}
+
+void fp_sup_limits_free(fp_supervisor_t *sup)
+{
+    for (size_t i = 0; i < sup->limits.n; i++)
+        free(sup->limits.types[i].type);
+    free(sup->limits.types);
+    sup->limits.types = NULL;
+    sup->limits.n = 0;
+}
+
+/* ---- what /stats and /metrics show ----------------------------------------- */
+
+static const sup_limit_type_t *find_state(const fp_supervisor_t *sup, const char *type)
+{
+    for (size_t i = 0; i < sup->limits.n; i++)
+        if (strcmp(sup->limits.types[i].type, type) == 0)
+            return &sup->limits.types[i];
+    return NULL;
+}
+
+static cJSON *type_json(const fp_type_limit_t *lim, const sup_limit_type_t *t)
+{
+    cJSON *j = cJSON_CreateObject();
+    char rate[32] = "";
+    if (lim->rate.count > 0)
+        fp_rate_format(&lim->rate, rate, sizeof rate);
+    cJSON_AddStringToObject(j, "type", lim->type);
+    cJSON_AddNumberToObject(j, "concurrency", (double)lim->concurrency);
+    cJSON_AddNumberToObject(j, "local_concurrency", (double)lim->local_concurrency);
+    if (rate[0] != '\0')
+        cJSON_AddStringToObject(j, "rate", rate);
+    else
+        cJSON_AddNullToObject(j, "rate");
+    cJSON_AddNumberToObject(j, "admitted", t != NULL ? (double)t->admitted : 0);
+    cJSON *limited = cJSON_AddObjectToObject(j, "limited");
+    for (int k = 0; k < FP_LIMIT_KINDS; k++)
+        cJSON_AddNumberToObject(limited, fp_limit_kind_name((fp_limit_kind_t)k),
+                                t != NULL ? (double)t->limited[k] : 0);
+    return j;
+}
+
+cJSON *fp_sup_limits_json(const fp_supervisor_t *sup)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr != NULL && i < sup->cfg->limits.ntypes; i++) {
+        const fp_type_limit_t *lim = &sup->cfg->limits.types[i];
+        cJSON_AddItemToArray(arr, type_json(lim, find_state(sup, lim->type)));
+    }
+    return arr;
+}
+
+/* A configured type as a label value: config_limits.c refuses control
+ * characters, so only \\ and " need escaping. */
+static void label_text(const char *type, char *buf, size_t size)
+{
+    size_t o = 0;
+    for (const char *p = type; *p != '\0' && o + 3 < size; p++) {
+        if (*p == '\\' || *p == '"')
+            buf[o++] = '\\';
+        buf[o++] = *p;
+    }
+    buf[o] = '\0';
+}
+
+/* forkpool_jobs_limited_total{type,limit}: types are configured ones only,
+ * so the label set is bounded by the configuration. */
+int fp_sup_limits_metrics(const fp_supervisor_t *sup, fp_buf_t *out)
+{
+    static const char head[] =
+        "# HELP forkpool_jobs_limited_total Jobs handed back to the delayed set unstarted "
+        "because a limit of their type stood in the way\n"
+        "# TYPE forkpool_jobs_limited_total counter\n";
+    if (sup->limits.n == 0)
+        return 0;
+    int rc = fp_buf_append(out, head, sizeof head - 1);
+    char label[2 * FP_JOB_TYPE_MAX + 8], line[2 * FP_JOB_TYPE_MAX + 128];
+    for (size_t i = 0; rc == 0 && i < sup->limits.n; i++) {
+        const sup_limit_type_t *t = &sup->limits.types[i];
+        label_text(t->type, label, sizeof label);
+        for (int k = 0; rc == 0 && k < FP_LIMIT_KINDS; k++) {
+            int n = snprintf(line, sizeof line,
+                             "forkpool_jobs_limited_total{type=\"%s\",limit=\"%s\"} %llu\n", label,
+                             fp_limit_kind_name((fp_limit_kind_t)k),
+                             (unsigned long long)t->limited[k]);
+            rc = fp_buf_append(out, line, (size_t)n);
+        }
+    }
+    return rc;
+}
