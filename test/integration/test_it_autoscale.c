@@ -60,6 +60,15 @@ static void stop_cleanly(fp_td_t *td)
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
 
+/* Waits until /stats shows these bounds and target, and /proc that many children. */
+static void wait_bounds(fp_td_t *td, int lo, int hi, int target)
+{
+    fp_td_num_t want[] = {{"children_min", lo}, {"children_max", hi}, {"children_target", target}};
+    for (size_t i = 0; i < 3; i++)
+        fp_td_wait_until(td, fp_td_stat_is, &want[i], 30000, want[i].name);
+    fp_td_wait_until(td, fp_td_children_are, &target, 60000, "the target's children running");
+}
+
 static void test_grows_with_the_backlog_then_shrinks_when_idle(void **state)
 {
     fp_td_t *td = *state;
@@ -67,9 +76,7 @@ static void test_grows_with_the_backlog_then_shrinks_when_idle(void **state)
     scaling_config(td, "scale_up_after = \"100ms\"\nidle_timeout = \"500ms\"\n", ledger,
                    sizeof ledger);
     fp_td_start_ready(td, true);
-    fp_td_num_t min = {"children_min", 2}, max = {"children_max", 8};
-    fp_td_wait_until(td, fp_td_stat_is, &min, 30000, "/stats children_min 2");
-    fp_td_wait_until(td, fp_td_stat_is, &max, 30000, "/stats children_max 8");
+    wait_bounds(td, 2, 8, 2);
     fp_td_enqueue(td, JOBS, "{\"type\":\"sleep\",\"args\":{\"ms\":100},\"id\":\"job-%d-%d\"}");
 
     fp_td_num_t grown = {"forkpool_children_target", 8};
@@ -119,12 +126,7 @@ static void test_ttin_moves_the_bounds(void **state)
     scaling_config(td, "", ledger, sizeof ledger);
     fp_td_start_ready(td, true);
     fp_td_signal(td, SIGTTIN);
-    fp_td_num_t min = {"children_min", 3}, max = {"children_max", 9}, target = {"children_target", 3};
-    fp_td_wait_until(td, fp_td_stat_is, &min, 30000, "/stats children_min 3");
-    fp_td_wait_until(td, fp_td_stat_is, &max, 30000, "/stats children_max 9");
-    fp_td_wait_until(td, fp_td_stat_is, &target, 30000, "/stats children_target 3");
-    int three = 3;
-    fp_td_wait_until(td, fp_td_children_are, &three, 60000, "3 children running");
+    wait_bounds(td, 3, 9, 3);
     assert_int_equal(fp_td_metric(td, "forkpool_scale_events_total{direction=\"up\",reason=\"min\"}"), 1);
     stop_cleanly(td);
 }
@@ -138,12 +140,7 @@ static void test_reload_applies_new_bounds(void **state)
     fp_td_start_ready(td, true);
     fp_td_config_replace(td, "children = \"2..8\"", "children = \"3..4\"");
     fp_td_signal(td, SIGHUP);
-    fp_td_num_t min = {"children_min", 3}, max = {"children_max", 4}, target = {"children_target", 3};
-    fp_td_wait_until(td, fp_td_stat_is, &min, 30000, "/stats children_min 3");
-    fp_td_wait_until(td, fp_td_stat_is, &max, 30000, "/stats children_max 4");
-    fp_td_wait_until(td, fp_td_stat_is, &target, 30000, "/stats children_target 3");
-    int three = 3;
-    fp_td_wait_until(td, fp_td_children_are, &three, 60000, "3 children running");
+    wait_bounds(td, 3, 4, 3);
     stop_cleanly(td);
 }
 
