@@ -24,6 +24,8 @@ packages=(
   # scripts/build-deb.sh and pkg.deb: dpkg-shlibdeps computes the package's
   # Depends; lintian checks the package (docs/packaging.md).
   dpkg-dev lintian
+  # bench/autoscale_plot.py draws the autoscale run's PNG (scripts/bench.sh --autoscale).
+  python3-matplotlib
 )
 
 # The status page's browser test (python/tests/test_ui_browser.py): headless

@@ -81,7 +81,13 @@ typedef struct fp_config_s {
 
     struct {
         fp_runtime_t runtime;
-        int64_t children;
+        int64_t children;                 /* fixed, or children_min when scaling */
+        int64_t children_min;             /* scaling: both set (children = "MIN..MAX"); */
+        int64_t children_max;             /* 0 = a fixed pool */
+        int64_t scale_up_after_ms;        /* backlog age that grows the pool; also its step */
+        int64_t idle_timeout_ms;          /* idle this long: one child less */
+        int64_t max_memory_total_bytes;   /* children's RSS that stops growth; 0 = off */
+        int64_t min_host_available_bytes; /* MemAvailable that stops growth; 0 = off */
         int64_t prefetch;
         int64_t pipeline;
         int64_t job_timeout_ms;

@@ -24,7 +24,9 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
         fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
     sup->cfg = cfg;
     fp_sup_set_health_limits(sup);
+    size_t before = sup->pool.target;
     sup->pool.target = fp_sup_target_children(sup, cfg);
+    fp_sup_scale_configure(sup, before); /* a scaling pool keeps its target within the new bounds */
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
     fp_sup_schedule_apply(sup);

@@ -196,6 +196,7 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *queues = cJSON_AddArrayToObject(doc, "queues");
     for (size_t i = 0; i < sup->redis.nnames; i++)
         cJSON_AddItemToArray(queues, cJSON_CreateString(sup->redis.names[i]));
+    fp_sup_scale_stats(sup, doc);
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i]->state != FP_CHILD_FREE)

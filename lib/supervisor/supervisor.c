@@ -234,6 +234,7 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
     fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
+    fp_sup_close_handle((uv_handle_t *)&sup->scale.timer);
     fp_sup_ui_close(sup);
 }
 
@@ -383,7 +384,7 @@ static int init_handles(fp_supervisor_t *sup)
         timers[i]->data = sup;
     }
     fp_sup_limits_start(sup);
-    return 0;
+    return fp_sup_scale_init(sup);
 }
 
 /* Consuming starts once the name is ours. */
@@ -453,6 +454,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     }
     if (sup->health != NULL)
         uv_timer_start(&sup->timers.sample, fp_sup_on_sample_timer, 200, SAMPLE_INTERVAL_MS);
+    fp_sup_scale_configure(sup, sup->pool.target);
     char names[256] = "";
     for (size_t i = 0, used = 0; i < sup->redis.nnames && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
