@@ -22,45 +22,18 @@
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
 
-/* Runs the cancel script on one queue's keys; c says what it did there. */
-static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
-                           const char *queue, const char *id, fp_cancel_reply_t *c,
-                           fp_err_t *err)
-{
-    redisReply *r = NULL;
-    int rc = fp_job_eval_queue(admin, cfg, script, queue, id, FP_CANCEL_CONSUMER, &r, err);
-    if (rc == 0) {
-        int parsed = fp_cancel_parse(r, c);
-        if (parsed < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-        else if (parsed > 0)
-            rc = fp_err_set(err, FP_EREDIS, "queue %s: unexpected reply to the cancel script",
-                            queue);
-    }
-    if (r != NULL)
-        freeReplyObject(r);
-    return rc;
-}
-
 /* The first queue (in the order configured) whose keys hold the job; *queue
  * NULL when none does. */
 static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
                         fp_cancel_reply_t *c, fp_err_t *err)
 {
-    char *script = fp_cancel_script_new();
-    if (script == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
+    const char *const *names = a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
     size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
-    for (size_t i = 0; rc == 0 && *queue == NULL && i < nq; i++) {
-        const char *q = a->queue != NULL ? a->queue : cfg->queues.names.items[i];
-        rc = cancel_in_queue(admin, cfg, script, q, a->id, c, err);
-        if (rc == 0 && c->result != FP_CANCEL_NOT_FOUND)
-            *queue = q;
-    }
+    if (rc == 0)
+        rc = fp_cancel_in_queues(admin, cfg, names, nq, a->id, queue, c, err);
     fp_admin_free(admin);
-    free(script);
     return rc;
 }
 

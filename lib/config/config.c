@@ -492,11 +492,13 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* Secrets stay out of files: the URL and the sentinels' password may come
- * from the environment. Replaces *field with the variable's value when it
- * is set and not empty (*taken says so: shells make it easy to export an
- * empty one), and forgets the file's position for that key. */
-static int take_env(loader_t *ld, const char *var, const char *key, char **field, bool *taken)
+/* Secrets stay out of files: the URL, the sentinels' password and the
+ * status page's token may come from the environment. Replaces *field with
+ * the variable's value when it is set and not empty (*taken says so: shells
+ * make it easy to export an empty one), and forgets the file's position for
+ * that key. */
+static int take_env(loader_t *ld, const char *var, const char *section, const char *key,
+                    char **field, bool *taken)
 {
     const char *value = getenv(var);
     *taken = value != NULL && *value != '\0';
@@ -507,7 +509,7 @@ static int take_env(loader_t *ld, const char *var, const char *key, char **field
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
     free(*field);
     *field = copy;
-    ld->where[fp__config_find_key("redis", key) - fp__config_schema] = NULL;
+    ld->where[fp__config_find_key(section, key) - fp__config_schema] = NULL;
     return 0;
 }
 
@@ -517,10 +519,13 @@ static int apply_env(loader_t *ld)
     char buf[256];
     size_t elem;
     bool taken;
-    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "sentinel_password",
+    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "redis", "sentinel_password",
                       &ld->cfg->redis.sentinel_password, &taken);
     if (rc == 0)
-        rc = take_env(ld, "FORKPOOL_REDIS_URL", "url", &ld->cfg->redis.url, &taken);
+        rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
+                      &ld->cfg->health.admin_token, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
     if (rc < 0 || !taken)
         return rc;
     if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)

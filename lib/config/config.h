@@ -119,6 +119,9 @@ typedef struct fp_config_s {
         int64_t header_timeout_ms; /* a request's first byte to the end of its headers */
         int64_t idle_timeout_ms;   /* a connection with nothing happening */
         int64_t max_connections;   /* at the cap the oldest idle one is evicted */
+        bool ui;                      /* the status page at / */
+        int64_t ui_payload_max; /* of a dead letter's payload, shown */
+        char *admin_token;            /* "" = the page's actions are off */
     } health;
 
     struct {

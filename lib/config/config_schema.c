@@ -133,6 +133,12 @@ const fp__ckey_t fp__config_schema[] = {
         "close a connection with nothing read or sent this long"),
     INT("health", "max_connections", health.max_connections, 64, 1, 10000,
         "open connections; at the cap the oldest idle one makes room"),
+    BOOL("health", "ui", health.ui, 1, "serve the status page at / (docs/ui.md)"),
+    INT("health", "ui_payload_max", health.ui_payload_max, 2048, 0, INT64_C(1) << 20,
+        "bytes of a dead letter's payload the status page shows"),
+    {ROW("health", "admin_token", FP__CT_STRING, health.admin_token), .def_text = "",
+     .secret = true,
+     .doc = "token the page's actions need; \"\" = no actions; FORKPOOL_ADMIN_TOKEN overrides it"},
 
     STR("ledger", "path", ledger.path, "", NULL, "SQLite job ledger; \"\" = off"),
     DUR("ledger", "retain", ledger.retain_ms, "7d", 1, "ledger rows kept this long"),

@@ -107,6 +107,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
         !same_string(old->daemon.pidfile, cfg->daemon.pidfile))
         fp_log_warn(LOG, "reload: daemon.user, daemon.group and daemon.pidfile take effect only "
                          "after a restart");
+    if (old->health.ui != cfg->health.ui || old->health.ui_payload_max != cfg->health.ui_payload_max ||
+        !same_string(old->health.admin_token, cfg->health.admin_token))
+        fp_log_warn(LOG, "reload: health.ui, health.ui_payload_max and health.admin_token take "
+                         "effect only after a restart");
 }
 
 /* The file could not be read or is broken: the running generation stays,

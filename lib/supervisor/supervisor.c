@@ -235,6 +235,7 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
     fp_sup_close_handle((uv_handle_t *)&sup->scale.timer);
+    fp_sup_ui_close(sup);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -539,6 +540,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_held_t *held;
     while ((held = fp_held_wait_pop(&sup->held)) != NULL)
         fp_held_free(held);
+    fp_sup_ui_free(sup); /* the loop ran out: none of its work is in flight */
     fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
     fp_notify_close(&sup->notify.sender);
     fp_metrics_free(sup->metrics);

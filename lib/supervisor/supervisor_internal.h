@@ -221,6 +221,7 @@ struct fp_supervisor_s {
     sup_heartbeat_t heartbeat;
     sup_limits_t limits;
     sup_schedule_t schedule;
+    struct fp_sup_ui_s *ui; /* the status page (ui.c); NULL when health.ui is off */
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -297,6 +298,24 @@ void fp_sup_set_health_limits(fp_supervisor_t *sup);
 void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
 void fp_sup_on_sample_timer(uv_timer_t *timer);
 int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
+/* One child as /stats (and the status page) show it; owned. */
+cJSON *fp_sup_child_json(const fp_slot_t *slot);
+/* doc (taken, may be NULL) as a JSON body: 0, or 500 when it cannot be. */
+int fp_sup_respond_json(cJSON *doc, fp_buf_t *body, const char **content_type);
+
+/* ui.c: the status page (docs/ui.md). start allocates it when health.ui is
+ * on (before the health routes are built), close stops its timer, free
+ * releases it once the loop has ended (no work is then in flight). */
+typedef struct fp_sup_ui_s fp_sup_ui_t;
+int fp_sup_ui_start(fp_supervisor_t *sup, fp_err_t *err);
+/* Its routes into out (at most cap); how many. */
+size_t fp_sup_ui_routes(fp_supervisor_t *sup, fp_health_route_t *out, size_t cap);
+void fp_sup_ui_close(fp_supervisor_t *sup);
+void fp_sup_ui_free(fp_supervisor_t *sup);
+/* A queue's depth sample (fp_sup_on_queue_sample), and a child replaced or
+ * restarted in slot slot_id: what the page shows of each. */
+void fp_sup_ui_queue_sample(fp_supervisor_t *sup, uint32_t queue, const fp_admin_queue_stats_t *st);
+void fp_sup_ui_child_restart(fp_supervisor_t *sup, int slot_id, fp_metrics_restart_t reason);
 
 /* heartbeat.c: beats from start-up on; at the stop, true once the record
  * is deleted (or need not be): until then the queue stays open, and the

@@ -32,6 +32,7 @@ static void clear_env(void)
     unsetenv("FORKPOOL_REDIS_URL");
     unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
+    unsetenv("FORKPOOL_ADMIN_TOKEN");
 }
 
 static fp_config_t *load_ok(const char *text)
@@ -1061,6 +1062,34 @@ static void redis_url_from_environment(void **state)
     clear_env();
 }
 
+/* The status page's token: the environment wins over the file, an empty
+ * variable counts as unset, and a dump masks it. */
+static void admin_token_from_environment(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[health]\nadmin_token = \"from-file\"\n");
+    assert_string_equal(cfg->health.admin_token, "from-file");
+    char *dump = fp_config_dump_json(cfg);
+    assert_null(strstr(dump, "from-file"));
+    assert_non_null(strstr(dump, "***"));
+    free(dump);
+    fp_config_free(cfg);
+    setenv("FORKPOOL_ADMIN_TOKEN", "from-env", 1);
+    cfg = load_ok("[health]\nadmin_token = \"from-file\"\n");
+    assert_string_equal(cfg->health.admin_token, "from-env");
+    fp_config_free(cfg);
+    setenv("FORKPOOL_ADMIN_TOKEN", "", 1);
+    cfg = load_ok("");
+    assert_string_equal(cfg->health.admin_token, "");
+    assert_true(cfg->health.ui);
+    assert_int_equal(cfg->health.ui_payload_max, 2048);
+    dump = fp_config_dump_json(cfg);
+    assert_null(strstr(dump, "***")); /* an unset token is shown as "" */
+    free(dump);
+    fp_config_free(cfg);
+    clear_env();
+}
 
 /* ---- masking and dumping ------------------------------------------------ */
 
@@ -1388,6 +1417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(nul_bytes_rejected, files_setup, files_teardown),
         cmocka_unit_test_setup_teardown(resolve_path_order, files_setup, files_teardown),
         cmocka_unit_test(redis_url_from_environment),
+        cmocka_unit_test(admin_token_from_environment),
         cmocka_unit_test(mask_url_cases),
         cmocka_unit_test(secret_key_names),
         cmocka_unit_test(child_env_keys),
