@@ -16,7 +16,6 @@
 #include "base/term.h"
 #include "cli.h"
 #include "queue/heartbeat.h"
-#include "queue/queue_flow.h"
 #include "top_cmd.h"
 
 #define INTERVAL_MIN_MS 100
@@ -74,7 +73,6 @@ void fp_top_session_init(fp_top_session_t *s, const fp_config_t *cfg)
 static int read_queue(fp_top_session_t *s, const char *name, fp_top_queue_t *q, fp_err_t *err)
 {
     fp_admin_queue_stats_t st;
-    fp_queue_flow_t flow = {-1, -1};
     int rc = fp_admin_queue_stats(s->admin, name, &st, err);
     if (rc == 0) {
         snprintf(q->name, sizeof q->name, "%s", name);
@@ -84,11 +82,11 @@ static int read_queue(fp_top_session_t *s, const char *name, fp_top_queue_t *q, 
         q->delayed = st.delayed;
         q->dead = st.dead;
         q->oldest_age_ms = st.oldest_age_ms;
-        rc = fp_admin_queue_flow(s->admin, s->cfg->redis.prefix, s->cfg->redis.group, name, &flow,
-                                 err);
+        q->added = st.entries_added;
+        q->taken = st.entries_read;
+    } else {
+        q->added = q->taken = -1;
     }
-    q->added = flow.added;
-    q->taken = flow.read;
     fp_admin_queue_stats_clear(&st);
     return rc;
 }

@@ -13,7 +13,10 @@
  * ARGV: group, the count bound, the page size. Reads only. Returns {ready,
  * ready_exact, pending, delayed, dead, length, group_exists, oldest_id,
  * now_ms, {{name, pending, idle}...}, entries_added, entries_read} (the last
- * two -1 where Redis before 7 does not count them); see fp_admin_queue_stats for how
+ * two: a missing stream has 0 of each and a group not created yet has read 0;
+ * -1 where Redis before 7 does not count them, or lost the group's count
+ * after deletions near its position: then added - lag, when Redis knows the
+ * lag, is what the group read); see fp_admin_queue_stats for how
  * ready is found. Payloads are paged in small XRANGE pages because a script
  * cannot range over ids alone and jobs may be large. */
 const char fp_queue_stats_script[] =
@@ -25,8 +28,9 @@ const char fp_queue_stats_script[] =
     "local ndead = redis.call('XLEN', dead)\n"
     "local len = redis.call('XLEN', jobs)\n"
     "local ready, exact, pending, found, after, consumers = len, 1, 0, 0, '-', {}\n"
-    "local added, read = -1, -1\n"
+    "local added, read = 0, 0\n"
     "if redis.call('EXISTS', jobs) == 1 then\n"
+    "  added = -1\n"
     "  local info = redis.call('XINFO', 'STREAM', jobs)\n"
     "  for k = 1, #info, 2 do if info[k] == 'entries-added' then added = info[k + 1] end end\n"
     "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
@@ -34,7 +38,9 @@ const char fp_queue_stats_script[] =
     "    for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
     "    if f['name'] == group then\n"
     "      found, pending, after = 1, f['pending'], '(' .. f['last-delivered-id']\n"
-    "      if f['entries-read'] then read = f['entries-read'] end\n"
+    "      read = -1\n"
+    "      if type(f['entries-read']) == 'number' then read = f['entries-read']\n"
+    "      elseif added >= 0 and type(f['lag']) == 'number' then read = added - f['lag'] end\n"
     "      if f['lag'] then\n"
     "        ready = f['lag']\n"
     "      else\n"

@@ -20,7 +20,7 @@ typedef struct fp_top_queue_s {
     long long ready, pending, delayed, dead;
     bool ready_exact;
     long long oldest_age_ms; /* -1: nothing ready */
-    long long added, taken;  /* the stream's counters (queue_flow.h); -1 unknown */
+    long long added, taken;  /* the stream's counters (queue_stats.h); -1 unknown */
     double in_rate, out_rate; /* jobs per second since the previous sample; < 0 unknown */
 } fp_top_queue_t;
 

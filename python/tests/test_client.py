@@ -130,6 +130,21 @@ def test_stats_script_is_the_daemons():
     assert c_text == STATS_SCRIPT
 
 
+def test_stats_script_counts_in_and_out(client):
+    # The last two numbers (entries added, entries read by the group) are the
+    # in and out rates of the status page and `forkpool top`.
+    def flow():
+        r = client.redis.eval(STATS_SCRIPT, 3, JOBS, "fp:{default}:delayed",
+                              "fp:{default}:dead", "forkpool", 1000, 100)
+        return r[10], r[11]
+    assert flow() == (0, 0)  # no stream yet: nothing in, nothing out
+    client.enqueue_many([{"type": "a"}] * 3)
+    assert flow() == (3, 0)  # no group yet: it has read nothing
+    client.redis.xgroup_create(JOBS, "forkpool", id="0")
+    client.redis.xreadgroup("forkpool", "someone", {JOBS: ">"}, count=2)
+    assert flow() == (3, 2)
+
+
 def run_cli(forkpool_bin, config, *args):
     out = subprocess.run([forkpool_bin, *args, "-c", config], check=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)

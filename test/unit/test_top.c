@@ -1,6 +1,6 @@
 /* test_top.c: the deciding parts of `forkpool top` without Redis or a
  * terminal: rates from two samples (unknown, counter reset, no time), the
- * queue sort orders and the running jobs' order, the flow script's reply,
+ * queue sort orders and the running jobs' order,
  * a dead entry as the view shows it, and the layout for a given width and
  * height: tables, a cut table's "... N more", the help box, the dead
  * letters, Redis unreachable, a screen too small, and that nothing from
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/queue_flow.h"
 #include "top/top.h"
 
 /* ---- rates ------------------------------------------------------------------ */
@@ -159,26 +158,7 @@ static void test_running_longest_first(void **state)
     free(run);
 }
 
-/* ---- the flow script's reply and dead entries ----------------------------------- */
-
-static void test_flow_parse(void **state)
-{
-    (void)state;
-    redisReply a = {.type = REDIS_REPLY_INTEGER, .integer = 42};
-    redisReply b = {.type = REDIS_REPLY_INTEGER, .integer = -1};
-    redisReply *elems[] = {&a, &b};
-    redisReply r = {.type = REDIS_REPLY_ARRAY, .elements = 2, .element = elems};
-    fp_queue_flow_t f = {0, 0};
-    assert_int_equal(fp_queue_flow_parse(&r, &f), 0);
-    assert_int_equal(f.added, 42);
-    assert_int_equal(f.read, -1);
-    r.elements = 1;
-    assert_int_equal(fp_queue_flow_parse(&r, &f), -EPROTO);
-    r.elements = 2;
-    b.type = REDIS_REPLY_NIL;
-    assert_int_equal(fp_queue_flow_parse(&r, &f), -EPROTO);
-    assert_int_equal(fp_queue_flow_parse(NULL, &f), -EPROTO);
-}
+/* ---- dead entries ----------------------------------------------------------------- */
 
 static fp_admin_field_t field(const char *s)
 {
@@ -465,7 +445,6 @@ int main(void)
         cmocka_unit_test(test_sort_queues),
         cmocka_unit_test(test_sort_cycle),
         cmocka_unit_test(test_running_longest_first),
-        cmocka_unit_test(test_flow_parse),
         cmocka_unit_test(test_dead_from_entry),
         cmocka_unit_test(test_layout_main_view),
         cmocka_unit_test(test_layout_cuts_long_tables),
