@@ -43,7 +43,8 @@ char *fp_limit_member(const char *consumer, const char *queue, const char *entry
     "local function gcra(tat, now, interval, tolerance)\n"                       \
     "  local t = tat\n"                                                          \
     "  if t < now then t = now end\n"                                            \
-    "  if t - tolerance > now then return 0, tat, t - tolerance - now end\n"      \
+    "  if t > now + tolerance + interval then t = now + tolerance + interval end\n" \
+    "  if t - tolerance > now then return 0, t, t - tolerance - now end\n"        \
     "  return 1, t + interval, 0\n"                                              \
     "end\n"
 
@@ -54,41 +55,52 @@ const char fp_limit_gcra_lua[] = GCRA_LUA;
     "local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])\n"      \
     "local now_ms = math.floor(now_us / 1000)\n"
 
-const char fp_limit_take_lua[] = GCRA_LUA NOW_LUA
+/* The running set expires with its last lease, never before: daemons
+ * with different visibility timeouts share it, so a plain PEXPIRE of one
+ * daemon's (short) lease would drop another's longer ones. PEXPIREAT to
+ * the highest score works on every Redis (PEXPIRE GT needs 7.0). */
+#define KEEP_TTL_LUA                                                              \
+    "local function keep_ttl(key)\n"                                             \
+    "  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')\n"           \
+    "  if last[2] then redis.call('PEXPIREAT', key, last[2]) end\n"              \
+    "end\n"
+
+const char fp_limit_take_lua[] = GCRA_LUA NOW_LUA KEEP_TTL_LUA
     "local limit, lease = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local added = false\n"
     "if limit > 0 then\n"
     "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)\n"
     "  if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then\n"
     "    if redis.call('ZCARD', KEYS[1]) >= limit then return {0, 'concurrency', 0} end\n"
-    "    added = true\n"
     "  end\n"
     "  redis.call('ZADD', KEYS[1], string.format('%.0f', now_ms + lease), ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[1], lease)\n"
+    "  keep_ttl(KEYS[1])\n"
     "end\n"
     "local interval = tonumber(ARGV[4])\n"
     "if interval > 0 then\n"
-    "  local ok, tat, retry = gcra(tonumber(redis.call('GET', KEYS[2]) or '0'), now_us,\n"
-    "                              interval, tonumber(ARGV[5]))\n"
+    "  local stored = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "  local ok, tat, retry = gcra(stored, now_us, interval, tonumber(ARGV[5]))\n"
+    "  if tat ~= stored then\n"
+    "    redis.call('SET', KEYS[2], string.format('%.0f', tat), 'PX',\n"
+    "               math.ceil((tat - now_us) / 1000) + 1)\n"
+    "  end\n"
     "  if ok == 0 then\n"
-    "    if added then redis.call('ZREM', KEYS[1], ARGV[1]) end\n"
+    /* Even a member that was there before: the daemon forgets its lease on
+     * a refusal, so nothing would renew or release it. */
+    "    redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "    return {0, 'rate', math.ceil(retry / 1000)}\n"
     "  end\n"
-    "  redis.call('SET', KEYS[2], string.format('%.0f', tat), 'PX',\n"
-    "             math.ceil((tat - now_us) / 1000) + 1)\n"
     "end\n"
     "return {1, '', 0}\n";
 
-const char fp_limit_renew_lua[] = NOW_LUA
+/* A member gone (expired while Redis was out of reach) is put back: its
+ * job still runs here and must count against the limit. */
+const char fp_limit_renew_lua[] = NOW_LUA KEEP_TTL_LUA
     "local lease, lost = tonumber(ARGV[1]), 0\n"
     "for i = 2, #ARGV do\n"
-    "  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then\n"
-    "    redis.call('ZADD', KEYS[1], string.format('%.0f', now_ms + lease), ARGV[i])\n"
-    "  else\n"
-    "    lost = lost + 1\n"
-    "  end\n"
+    "  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then lost = lost + 1 end\n"
+    "  redis.call('ZADD', KEYS[1], string.format('%.0f', now_ms + lease), ARGV[i])\n"
     "end\n"
-    "if lost < #ARGV - 1 then redis.call('PEXPIRE', KEYS[1], lease) end\n"
+    "keep_ttl(KEYS[1])\n"
     "return lost\n";
 
 int fp_limit_take_reply(const redisReply *r, fp_limit_reply_t *out)

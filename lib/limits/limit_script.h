@@ -4,7 +4,8 @@
  *
  *   P:{limit:TYPE}:running  sorted set: member = one admitted job
  *                           (fp_limit_member), score = when its lease runs
- *                           out, Unix ms by Redis' clock
+ *                           out, Unix ms by Redis' clock; the key
+ *                           expires with its latest lease
  *   P:{limit:TYPE}:rate     string: the type's GCRA TAT, Unix us by Redis'
  *                           clock; expires once it is in the past
  *
@@ -32,19 +33,23 @@ char *fp_limit_member(const char *consumer, const char *queue, const char *entry
 
 /* The GCRA step as a Lua function gcra(tat, now, interval, tolerance)
  * returning ok (1/0), the TAT to store, the retry in us: fp_gcra_take's
- * twin, checked against it by the drift test. */
+ * twin (the cap of a TAT stored under a slower rate included), checked
+ * against it by the drift test. */
 extern const char fp_limit_gcra_lua[];
 
 /* Take. KEYS: running, rate. ARGV: member, concurrency (0: none), lease_ms,
  * interval_us (0: no rate), tolerance_us. Drops expired leases; refuses
  * when concurrency leases are out (a member already there is renewed, not
- * counted twice); else takes a GCRA slot, and gives the lease back when
- * the rate refuses. Reply {1, "", 0} or {0, "concurrency"|"rate", retry_ms}. */
+ * counted twice); else takes a GCRA slot, and removes the member's lease
+ * when the rate refuses (one it held before too). The set's TTL is never
+ * shortened (another daemon's lease may be longer). Reply {1, "", 0} or
+ * {0, "concurrency"|"rate", retry_ms}. */
 extern const char fp_limit_take_lua[];
 
-/* Renew. KEYS: running. ARGV: lease_ms, members... Each member still there
- * gets a new expiry; reply: how many were no longer there (expired while
- * this daemon held them, e.g. Redis was unreachable longer than a lease). */
+/* Renew. KEYS: running. ARGV: lease_ms, members... Each member gets a new
+ * expiry, and one no longer there is added back (its job still runs);
+ * reply: how many were no longer there (expired while this daemon held
+ * them, e.g. Redis was unreachable longer than a lease). */
 extern const char fp_limit_renew_lua[];
 
 typedef struct fp_limit_reply_s {

@@ -77,8 +77,14 @@ bool fp_gcra_take(int64_t tat_us, int64_t now_us, int64_t interval_us, int64_t t
                   int64_t *new_tat_us, int64_t *retry_us)
 {
     int64_t tat = tat_us < now_us ? now_us : tat_us;
+    /* A TAT further ahead than this rate could ever put it (now + tolerance
+     * + interval) was stored under an older, slower rate: without the cap a
+     * reload from "10/h" to "100/s" would refuse every start for up to an
+     * old period. Under one unchanged rate the cap never bites. */
+    if (tat > now_us + tolerance_us + interval_us)
+        tat = now_us + tolerance_us + interval_us;
     if (tat - tolerance_us > now_us) {
-        *new_tat_us = tat_us;
+        *new_tat_us = tat; /* tat_us, or the cap: stored, so the cap stays put */
         *retry_us = tat - tolerance_us - now_us;
         return false;
     }

@@ -14,7 +14,13 @@
  * at random moments) would waste its slot for good: measured, 1,000 jobs at
  * 50/s took 25 to 27 s instead of 20. The price: a window of one period
  * that follows an idle spell may hold up to 2 * count - 1 starts; over any
- * longer run the average stays count per period. */
+ * longer run the average stays count per period.
+ *
+ * A stored TAT further ahead than now + tolerance + interval (the furthest
+ * one rate can put it) comes from an older, slower rate (a reload): it is
+ * read as that furthest point, and stored so even when the start is
+ * refused (a cap that moved with the clock would refuse for ever): a raised
+ * rate applies within one new interval instead of after the old period. */
 #ifndef FORKPOOL_RATE_H
 #define FORKPOOL_RATE_H
 
@@ -48,8 +54,9 @@ int64_t fp_rate_tolerance_us(const fp_rate_t *r);
 
 /* One GCRA step. tat_us: the stored TAT (0 when none); now_us: the clock.
  * Allowed: returns true, *new_tat_us is the TAT to store, *retry_us 0.
- * Refused: returns false, *new_tat_us the unchanged TAT (nothing is to be
- * stored), *retry_us how long until a start would be allowed (> 0). */
+ * Refused: returns false, *new_tat_us the TAT to store: tat_us itself
+ * (nothing to store) unless it was capped (see above), *retry_us how long
+ * until a start would be allowed (> 0). */
 bool fp_gcra_take(int64_t tat_us, int64_t now_us, int64_t interval_us, int64_t tolerance_us,
                   int64_t *new_tat_us, int64_t *retry_us);
 

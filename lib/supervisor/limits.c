@@ -207,10 +207,74 @@ void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held)
     sup->limits.asking++; /* until its answer, the job is in no list */
 }
 
+/* A release that cannot be sent, or got no answer, is kept (up to a
+ * bound) and sent again at the next renewal round: its job is gone, so
+ * nothing would renew the lease, but until it expires (one visibility
+ * timeout) it would hold a concurrency slot no job uses. */
+#define UNRELEASED_MAX 1024
+
+static void keep_unreleased(fp_supervisor_t *sup, char *running, char *member)
+{
+    sup_limits_t *l = &sup->limits;
+    sup_lease_ref_t *grown = l->nunreleased < UNRELEASED_MAX
+                                 ? realloc(l->unreleased, (l->nunreleased + 1) * sizeof *grown)
+                                 : NULL;
+    if (grown == NULL) {
+        free(running); /* expires with its lease */
+        free(member);
+        return;
+    }
+    l->unreleased = grown;
+    l->unreleased[l->nunreleased++] = (sup_lease_ref_t){running, member};
+}
+
+typedef struct release_s {
+    fp_supervisor_t *sup;
+    sup_lease_ref_t ref;
+} release_t;
+
 static void on_release_reply(void *ctx, redisReply *r)
 {
-    (void)ctx;
-    (void)r; /* a lost release expires with its lease */
+    release_t *rel = ctx;
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        keep_unreleased(rel->sup, rel->ref.running, rel->ref.member);
+    } else {
+        free(rel->ref.running);
+        free(rel->ref.member);
+    }
+    free(rel);
+}
+
+/* Takes running and member (owned). */
+static void release_lease(fp_supervisor_t *sup, char *running, char *member)
+{
+    static const char script[] = "return redis.call('ZREM', KEYS[1], ARGV[1])";
+    release_t *rel = malloc(sizeof *rel);
+    if (rel == NULL || running == NULL || member == NULL) {
+        free(rel);
+        free(running);
+        free(member);
+        return; /* out of memory: it expires with its lease */
+    }
+    *rel = (release_t){sup, {running, member}};
+    const char *args[] = {running, member};
+    if (sup->redis.queue == NULL || sup->redis.closed ||
+        fp_queue_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, rel) < 0) {
+        free(rel);
+        keep_unreleased(sup, running, member);
+    }
+}
+
+static void retry_releases(fp_supervisor_t *sup)
+{
+    sup_limits_t *l = &sup->limits;
+    sup_lease_ref_t *refs = l->unreleased;
+    size_t n = l->nunreleased;
+    l->unreleased = NULL;
+    l->nunreleased = 0;
+    for (size_t i = 0; i < n; i++)
+        release_lease(sup, refs[i].running, refs[i].member);
+    free(refs);
 }
 
 /* fp_held_release's hook: the job's local slot and its lease go back. */
@@ -222,14 +286,10 @@ static void on_released(void *ctx, fp_held_t *held)
     sup_limit_type_t *t = type_state(sup, held->job.type);
     if (t != NULL && t->admitted > 0)
         t->admitted--;
-    if (held->limit_lease == NULL || sup->redis.queue == NULL)
+    if (held->limit_lease == NULL)
         return;
-    char *running = fp_limit_running_key(sup->cfg->redis.prefix, held->job.type);
-    const char *script = "return redis.call('ZREM', KEYS[1], ARGV[1])";
-    const char *args[] = {running, held->limit_lease};
-    if (running != NULL)
-        (void)fp_queue_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, NULL);
-    free(running);
+    release_lease(sup, fp_limit_running_key(sup->cfg->redis.prefix, held->job.type),
+                  strdup(held->limit_lease));
 }
 
 /* ---- lease renewal --------------------------------------------------------- */
@@ -240,7 +300,7 @@ static void on_renew_reply(void *ctx, redisReply *r)
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         sup->limits.leases_lost += (uint64_t)r->integer;
         fp_log_warn(LOG, "%lld concurrency lease(s) had run out before their renewal (Redis was "
-                    "out of reach longer than recovery.visibility_timeout?)",
+                    "out of reach longer than recovery.visibility_timeout?); taken again",
                     (long long)r->integer);
     }
 }
@@ -291,6 +351,7 @@ static void on_renew_timer(uv_timer_t *timer)
     snprintf(lease, sizeof lease, "%lld", (long long)sup->cfg->recovery.visibility_timeout_ms);
     if (sup->redis.queue == NULL || sup->redis.closed)
         return;
+    retry_releases(sup);
     for (size_t i = 0; i < sup->limits.n; i++)
         if (sup->limits.types[i].admitted > 0)
             renew_type(sup, sup->limits.types[i].type, lease);
@@ -306,8 +367,56 @@ void fp_sup_limits_start(fp_supervisor_t *sup)
     uv_timer_start(&sup->limits.renew, on_renew_timer, every, every);
 }
 
+/* Jobs held when a HUP limits their type (or adds concurrency to its
+ * limits) were admitted with no check: they count from now on, in the
+ * local count and with a lease, which the renewal sent right after takes
+ * unconditionally (fp_limit_renew_lua adds a member that is not there).
+ * The type may stay over its new limit until enough of them end, but no
+ * new job of it starts before then. */
+static void adopt(fp_supervisor_t *sup, fp_held_t *h)
+{
+    for (; h != NULL; h = h->next) {
+        const fp_type_limit_t *lim =
+            h->job.type != NULL ? fp_config_type_limit(sup->cfg, h->job.type) : NULL;
+        sup_limit_type_t *t = lim != NULL ? type_state(sup, lim->type) : NULL;
+        if (t == NULL)
+            continue;
+        if (!h->limit_admitted) {
+            h->limit_admitted = true;
+            t->admitted++;
+        }
+        if (lim->concurrency > 0 && h->limit_lease == NULL)
+            h->limit_lease = fp_limit_member(sup->cfg->daemon.name, sup->redis.names[h->queue],
+                                             h->entry_id);
+    }
+}
+
+/* After a HUP. recovery.visibility_timeout may have changed: leases are
+ * taken with the new one at once, so the renewal must come every third of
+ * it, not of the old one (a shorter timeout would let leases run out
+ * between renewals). */
+void fp_sup_limits_reload(fp_supervisor_t *sup)
+{
+    adopt(sup, sup->held.wait_head);
+    for (size_t i = 0; i < sup->pool.capacity; i++)
+        adopt(sup, sup->pool.slots[i]->job);
+    if (!uv_is_active((uv_handle_t *)&sup->limits.renew))
+        return;
+    uint64_t every = (uint64_t)sup->cfg->recovery.visibility_timeout_ms / 3;
+    if (uv_timer_get_repeat(&sup->limits.renew) != every)
+        uv_timer_start(&sup->limits.renew, on_renew_timer, every, every);
+    on_renew_timer(&sup->limits.renew); /* the adopted jobs' leases, now */
+}
+
 void fp_sup_limits_free(fp_supervisor_t *sup)
 {
+    for (size_t i = 0; i < sup->limits.nunreleased; i++) {
+        free(sup->limits.unreleased[i].running);
+        free(sup->limits.unreleased[i].member);
+    }
+    free(sup->limits.unreleased);
+    sup->limits.unreleased = NULL;
+    sup->limits.nunreleased = 0;
     for (size_t i = 0; i < sup->limits.n; i++)
         free(sup->limits.types[i].type);
     free(sup->limits.types);

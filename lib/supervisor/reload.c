@@ -30,6 +30,7 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
     fp_sup_schedule_apply(sup);
+    fp_sup_limits_reload(sup);
 }
 
 /* A configuration loaded by HUP is needed while it is current or is what an

@@ -158,12 +158,21 @@ typedef struct sup_limit_type_s {
     uint64_t limited[FP_LIMIT_KINDS];   /* by kind: handed back */
 } sup_limit_type_t;
 
+/* A lease whose release did not reach Redis (the writer was down): its
+ * running set's key and member, both owned. */
+typedef struct sup_lease_ref_s {
+    char *running;
+    char *member;
+} sup_lease_ref_t;
+
 typedef struct sup_limits_s {
     sup_limit_type_t *types;
     size_t n;
     size_t asking;        /* take scripts unanswered: their jobs are in no list */
-    uint64_t leases_lost; /* leases found expired at renewal */
+    uint64_t leases_lost; /* leases found expired at renewal (and put back) */
     uv_timer_t renew;     /* every recovery.visibility_timeout / 3 */
+    sup_lease_ref_t *unreleased; /* releases to send again at the next renewal */
+    size_t nunreleased;
 } sup_limits_t;
 
 /* What the final log line, /stats and /metrics count. */
@@ -329,6 +338,7 @@ cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup);
  * waiting list, is handed back delayed, or waits for Redis' answer. */
 void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held);
 void fp_sup_limits_start(fp_supervisor_t *sup);
+void fp_sup_limits_reload(fp_supervisor_t *sup); /* the renewal's period, after a HUP */
 void fp_sup_limits_free(fp_supervisor_t *sup);
 cJSON *fp_sup_limits_json(const fp_supervisor_t *sup);
 int fp_sup_limits_metrics(const fp_supervisor_t *sup, fp_buf_t *out);

@@ -10,6 +10,7 @@
  *     limited ones, all finished while limited ones still waited;
  *   - local_concurrency = 1 on one daemon: likewise with 1;
  *   - a reload raising local_concurrency applies to the next admissions;
+ *   - a reload that limits a type counts its jobs already running;
  *   - rate = "50/s", 1,000 jobs: the starts span at least 14 s (about 19 s
  *     expected: a burst of 50, then 50 per second), nothing failed. */
 #include <setjmp.h>
@@ -170,6 +171,43 @@ static void reload_raises_limit(void **state)
     assert_true(s.max_overlap >= 3);
 }
 
+typedef struct zcard_s {
+    const char *key;
+    long long n;
+} zcard_t;
+
+static bool zcard_is(fp_td_t *td, void *arg)
+{
+    zcard_t *z = arg;
+    return fp_th_redis_int(&td->redis, "ZCARD %s", z->key) == z->n;
+}
+
+/* Two jobs of a type with no limit run; a reload gives the type
+ * concurrency = 1: both get a lease (they run), and a third job enqueued
+ * then is handed back rather than started beside them. */
+static void reload_counts_running_jobs(void **state)
+{
+    fp_td_t *td = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spans", td->dir);
+    limits_config(td, "[limits.other]\nconcurrency = 1\n");
+    fp_td_start_ready(td, true);
+    enqueue_spans(td, path, "span", "R", 2, 30000);
+    stops_t two = {path, "R", 2};
+    fp_td_wait_until(td, starts_reached, &two, 60000, "two unlimited jobs start");
+    fp_td_config_replace(td, "[limits.other]", "[limits.span]");
+    fp_td_signal(td, SIGHUP);
+    zcard_t leases = {"fp:{limit:span}:running", 2};
+    fp_td_wait_until(td, zcard_is, &leases, 60000, "the running jobs' leases");
+    enqueue_spans(td, path, "span", "N", 1, 0);
+    fp_td_num_t refused = {"forkpool_jobs_limited_total{type=\"span\",limit=\"concurrency\"}", 1};
+    fp_td_wait_until(td, fp_td_metric_at_least, &refused, 60000, "the new job refused");
+    fp_ts_spans_t r = fp_ts_spans_read(path, "R");
+    assert_int_equal(r.stops, 0); /* 30 s jobs: still running when it was refused */
+    stops_t done = {path, "N", 1};
+    fp_td_wait_until(td, stops_reached, &done, 120000, "the new job runs once one ended");
+}
+
 static void rate_fifty_per_second(void **state)
 {
     fp_td_t *td = *state;
@@ -198,6 +236,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(concurrency_across_daemons, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(local_concurrency_one, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(reload_raises_limit, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(reload_counts_running_jobs, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(rate_fifty_per_second, fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,6 +128,30 @@ static void gcra_tolerance_allows_a_burst(void **state)
     assert_int_equal(allowed, 5 * 10 + 4);
 }
 
+/* A reload that raises the rate (10/h to 100/s) after a burst left the TAT
+ * an hour ahead: the next start is at most one new interval away. */
+static void gcra_raise_forgets_the_old_period(void **state)
+{
+    (void)state;
+    fp_rate_t slow = {10, 3600000}, fast = {100, 1000};
+    int64_t siv = fp_rate_interval_us(&slow), stol = fp_rate_tolerance_us(&slow);
+    int64_t fiv = fp_rate_interval_us(&fast), ftol = fp_rate_tolerance_us(&fast);
+    int64_t tat = 0, now = 1000000000, next, retry;
+    for (int i = 0; i < 10; i++) {
+        assert_true(fp_gcra_take(tat, now, siv, stol, &next, &retry));
+        tat = next;
+    }
+    assert_false(fp_gcra_take(tat, now, siv, stol, &next, &retry));
+    assert_true(retry > 300000000); /* the old rate: minutes */
+    assert_false(fp_gcra_take(tat, now, fiv, ftol, &next, &retry));
+    assert_int_equal(retry, fiv);
+    assert_int_equal(next, now + ftol + fiv); /* the cap, to be stored */
+    tat = next;
+    assert_false(fp_gcra_take(tat, now + fiv - 1, fiv, ftol, &next, &retry));
+    assert_int_equal(next, tat); /* capped once: it stays put */
+    assert_true(fp_gcra_take(tat, now + fiv, fiv, ftol, &next, &retry));
+}
+
 static void gcra_lua_matches_c(void **state)
 {
     (void)state;
@@ -151,6 +175,8 @@ static void gcra_lua_matches_c(void **state)
         {1733550000000001, 1733550000000000, 1, 0},
         {1733549000000000, 1733550000000000, 3600000000, 0},
         {1733553600000000, 1733550000000000, 3600, 3596400},
+        /* stored under 1/h, read under 100/s: capped to one new burst */
+        {1733553600000000, 1733550000000000, 10000, 990000},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t next, retry;
@@ -173,16 +199,22 @@ static void gcra_lua_matches_c(void **state)
 }
 
 /* One take script call on the test's Redis; fails the test on an error. */
-static fp_limit_reply_t take(fp_th_redis_t *redis, const char *member, const char *limit,
-                             const char *interval_us)
+static fp_limit_reply_t take_lease(fp_th_redis_t *redis, const char *member, const char *limit,
+                                   const char *lease_ms, const char *interval_us)
 {
     fp_limit_reply_t rep;
     redisReply *r = fp_th_redis_cmd(redis, "EVAL %s 2 fp:{limit:t}:running fp:{limit:t}:rate "
-                                           "%s %s 60000 %s 0",
-                                    fp_limit_take_lua, member, limit, interval_us);
+                                           "%s %s %s %s 0",
+                                    fp_limit_take_lua, member, limit, lease_ms, interval_us);
     assert_int_equal(fp_limit_take_reply(r, &rep), 0);
     freeReplyObject(r);
     return rep;
+}
+
+static fp_limit_reply_t take(fp_th_redis_t *redis, const char *member, const char *limit,
+                             const char *interval_us)
+{
+    return take_lease(redis, member, limit, "60000", interval_us);
 }
 
 /* The take script in Redis: leases up to the limit, a member counted once,
@@ -210,13 +242,31 @@ static void take_script_in_redis(void **state)
     assert_false(rep.allowed);
     assert_int_equal(rep.why, FP_LIMIT_RATE);
     assert_true(rep.retry_after_ms > 3500000 && rep.retry_after_ms <= 3600000);
-    assert_int_equal(fp_th_redis_int(&redis, "ZSCORE %s e", k1), -1);
+    assert_int_equal(fp_th_redis_int(&redis, "ZRANK %s e", k1), -1);
     assert_true(fp_th_redis_int(&redis, "PTTL %s", k2) > 3500000);
-    /* Renewal: members still there renewed, one gone counted. */
-    redisReply *r = fp_th_redis_cmd(&redis, "EVAL %s 1 %s 60000 a zz", fp_limit_renew_lua, k1);
+    /* A member already there (the same entry taken again) that the rate
+     * refuses loses its lease too: the daemon forgets it on a refusal. */
+    assert_true(fp_th_redis_int(&redis, "ZRANK %s d", k1) >= 0);
+    assert_false(take(&redis, "d", "5", "3600000000").allowed);
+    assert_int_equal(fp_th_redis_int(&redis, "ZRANK %s d", k1), -1);
+    /* The rate raised by a reload (1/h to 100/s): the TAT stored an hour
+     * ahead is capped, so the next slot is one new interval away. */
+    rep = take(&redis, "f", "0", "10000");
+    assert_false(rep.allowed);
+    assert_true(rep.retry_after_ms <= 10);
+    assert_true(fp_th_redis_int(&redis, "PTTL %s", k2) < 1000); /* the cap was stored */
+    /* A short lease (another daemon's visibility_timeout) never shortens
+     * the set's TTL while a longer lease lives in it. */
+    assert_true(take_lease(&redis, "g", "5", "1000", "0").allowed);
+    assert_true(fp_th_redis_int(&redis, "PTTL %s", k1) > 50000);
+    /* Renewal: members still there renewed, one gone counted and put back
+     * (its job still runs here); a short renewal keeps the longer TTL. */
+    redisReply *r = fp_th_redis_cmd(&redis, "EVAL %s 1 %s 1000 a zz", fp_limit_renew_lua, k1);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
+    assert_true(fp_th_redis_int(&redis, "ZRANK %s zz", k1) >= 0);
+    assert_true(fp_th_redis_int(&redis, "PTTL %s", k1) > 50000);
     fp_th_redis_stop(&redis);
 }
 
@@ -372,6 +422,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rate_parse_ok),       cmocka_unit_test(rate_parse_bad),
         cmocka_unit_test(gcra_spacing),          cmocka_unit_test(gcra_tolerance_allows_a_burst),
+        cmocka_unit_test(gcra_raise_forgets_the_old_period),
         cmocka_unit_test(gcra_lua_matches_c),
         cmocka_unit_test(take_script_in_redis), cmocka_unit_test(take_reply_shapes),
         cmocka_unit_test(admit_decisions),     cmocka_unit_test(delays),
