@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "base/os.h"
+#include "queue/outcome_find.h"
 
 #define SPARE_BATCHES 8
 
@@ -146,14 +147,29 @@ static void note_not_applied(fp_queue_t *q, const fp_batch_t *b, const redisRepl
 
 /* Retries (or puts back) the script sent to dead as cancelled instead: a
  * `forkpool cancel` marked the entry before its outcome, and the daemon had
- * not taken the mark yet. Said here, where it is known. */
+ * not taken the mark yet. Said here, where it is known, and told to the
+ * supervisor (on_retry_cancelled) with the payload the retry carried, for
+ * its ledger row and metrics. */
 static void note_cancelled(fp_queue_t *q, const fp_batch_t *b, const redisReply *list)
 {
+    char entry[48];
     for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
         const redisReply *id = list->element[i];
-        if (id->type == REDIS_REPLY_STRING)
-            fp_log_info(LOG, "entry %.*s of queue %s was cancelled: it went to the dead stream "
-                        "instead of being retried", (int)id->len, id->str, q->qs[b->queue].name);
+        if (id->type != REDIS_REPLY_STRING || id->len >= sizeof entry)
+            continue;
+        fp_log_info(LOG, "entry %.*s of queue %s was cancelled: it went to the dead stream "
+                    "instead of being retried", (int)id->len, id->str, q->qs[b->queue].name);
+        if (q->events.on_retry_cancelled == NULL)
+            continue;
+        const char *payload = NULL;
+        size_t len = 0;
+        char kind = 0;
+        if (!fp_outcome_find_payload(b->args.data, b->args.len, id->str, id->len, &payload, &len,
+                                     &kind))
+            payload = NULL;
+        memcpy(entry, id->str, id->len);
+        entry[id->len] = '\0';
+        q->events.on_retry_cancelled(q->ctx, b->queue, entry, kind, payload, len);
     }
 }
 

@@ -40,7 +40,7 @@ static size_t width(char kind)
 }
 
 bool fp_outcome_find_payload(const char *args, size_t len, const char *id, size_t id_len,
-                             const char **payload, size_t *payload_len)
+                             const char **payload, size_t *payload_len, char *found)
 {
     size_t at = 0;
     const char *kind, *eid, *s;
@@ -59,8 +59,10 @@ bool fp_outcome_find_payload(const char *args, size_t len, const char *id, size_
                 *payload_len = n;
             }
         }
-        if (match)
+        if (match) {
+            *found = k;
             return true;
+        }
     }
     return false;
 }

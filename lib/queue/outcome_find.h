@@ -10,9 +10,10 @@
 
 /* The payload the outcome of entry id carries in args[0..len) (RESP bulk
  * strings as fp_resp_arg writes them): the third argument of a retry (r)
- * or put back (p), upper or lower case. False when id has no such outcome
- * there, or the arguments are not well formed. *payload points into args. */
+ * or put back (p), upper or lower case; *kind gets 'r' or 'p'. False when
+ * id has no such outcome there, or the arguments are not well formed.
+ * *payload points into args. */
 bool fp_outcome_find_payload(const char *args, size_t len, const char *id, size_t id_len,
-                             const char **payload, size_t *payload_len);
+                             const char **payload, size_t *payload_len, char *kind);
 
 #endif

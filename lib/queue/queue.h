@@ -54,6 +54,13 @@ typedef struct fp_queue_events_s {
     /* `forkpool cancel` marked this held entry (queue index, entry id): seen
      * within FP_CANCEL_TAKE_MS of the mark (cancel_take.c), once per mark. */
     void (*on_cancel)(void *ctx, uint32_t queue, const char *entry_id);
+    /* Redis turned this entry's retry (kind 'r') or put back ('p') into a
+     * cancel: it was marked before its outcome arrived, so it went to the
+     * dead stream as "cancelled" (the outcome script). payload[0..len): the
+     * one that outcome carried (NULL, kind 0 when unknown). Called from a
+     * reply: must not record outcomes. May be NULL. */
+    void (*on_retry_cancelled)(void *ctx, uint32_t queue, const char *entry_id, char kind,
+                               const char *payload, size_t len);
 } fp_queue_events_t;
 
 /* names: the queues to consume, in strict priority order (borrowed until

@@ -9,10 +9,14 @@
  * "cancelled" (outcome.c), unless its "done" arrived first: an answer
  * before the cancel took effect wins. A job queued behind another in a
  * child that dies is settled as cancelled too (dispatch.c), never handed
- * on. */
+ * on. A job that failed before the mark was taken ends as cancelled in
+ * Redis all the same (the outcome script); the queue says so afterwards
+ * (on_retry_cancelled) and the ledger and metrics get that outcome. */
 #include "supervisor/supervisor_internal.h"
 
 #include <stdio.h>
+
+#include "queue/cancel.h"
 
 #include "base/log.h"
 
@@ -71,4 +75,23 @@ void fp_sup_on_cancel(void *ctx, uint32_t queue, const char *entry_id)
         }
     }
     /* Settled meanwhile (its outcome is on its way): the cancel came late. */
+}
+
+/* The supervisor released the job with its retry (or put back); what the
+ * row says comes from the payload that outcome carried. A retry's counts
+ * the failed attempt already (dispatch/retry.c), a put back's does not. */
+void fp_sup_on_retry_cancelled(void *ctx, uint32_t queue, const char *entry_id, char kind,
+                               const char *payload, size_t len)
+{
+    fp_supervisor_t *sup = ctx;
+    fp_held_t held = {.queue = queue, .entry_id = (char *)entry_id};
+    fp_err_t err;
+    fp_err_clear(&err);
+    if (payload != NULL && fp_job_parse(payload, len, (size_t)sup->cfg->limits.max_job_bytes,
+                                        &held.job, &err) == 0 &&
+        kind == 'r' && held.job.attempt > 0)
+        held.job.attempt--;
+    fp_log_info(LOG, "job %s was cancelled in Redis instead of being retried", fp_held_name(&held));
+    fp_sup_count_retry_cancelled(sup, &held);
+    fp_job_clear(&held.job);
 }

@@ -100,6 +100,11 @@ void fp_sup_job_cancelled(fp_supervisor_t *sup, fp_held_t *held)
     job_dead_as(sup, held, FP_CANCEL_ERROR, FP_OUTCOME_CANCELLED);
 }
 
+void fp_sup_count_retry_cancelled(fp_supervisor_t *sup, const fp_held_t *held)
+{
+    count_outcome(sup, held, FP_OUTCOME_CANCELLED, FP_CANCEL_ERROR);
+}
+
 /* A failed attempt: back to the delayed set after the back-off while
  * attempts are left and the failure may be retried, else dead. */
 void fp_sup_job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, bool retryable,

@@ -436,7 +436,8 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
      * the fork lock so no child copies SQLite mid-call. */
     if ((rc = fp_sup_start_ledger(sup, err)) < 0)
         return rc;
-    static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready, fp_sup_on_cancel};
+    static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready, fp_sup_on_cancel,
+                                             fp_sup_on_retry_cancelled};
     static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
     rc = fp_queue_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &events, sup,
                       &sup->redis.queue, err);

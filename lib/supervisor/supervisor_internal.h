@@ -354,8 +354,13 @@ void fp_sup_job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why);
 /* A job `forkpool cancel` stopped (or a cancelled job's failed answer): to
  * dead with the error "cancelled", never retried, outcome cancelled. */
 void fp_sup_job_cancelled(fp_supervisor_t *sup, fp_held_t *held);
-/* The queue's on_cancel (cancel.c). */
+/* A released job's retry that Redis turned into a cancel: its ledger row and
+ * metric say cancelled (outcome.c; held rebuilt from the retry's payload). */
+void fp_sup_count_retry_cancelled(fp_supervisor_t *sup, const fp_held_t *held);
+/* The queue's on_cancel and on_retry_cancelled (cancel.c). */
 void fp_sup_on_cancel(void *ctx, uint32_t queue, const char *entry_id);
+void fp_sup_on_retry_cancelled(void *ctx, uint32_t queue, const char *entry_id, char kind,
+                               const char *payload, size_t len);
 /* Sets a started job's deadline to now + kill_grace (or keeps an earlier
  * one) and re-arms its child's timer (dispatch.c). */
 void fp_sup_cancel_deadline(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held);

@@ -403,6 +403,44 @@ static void test_outcomes_ride_with_pull(void **state)
     free(outcome_sha);
 }
 
+/* The queue path of the case above: a job this daemon holds is marked
+ * (`forkpool cancel`) and then fails before the daemon took the mark; its
+ * retry goes to dead as cancelled, and the queue tells the supervisor
+ * (on_retry_cancelled) with the entry and the payload the retry carried,
+ * so the ledger and metrics can say cancelled instead of retried. The mark
+ * and the retry are made in one step of the test, between two loop turns;
+ * the daemon's own take of the marks (every second) would have to fall in
+ * that turn to take it first. */
+static void test_retry_cancel_reported(void **state)
+{
+    tp_t *t = *state;
+    char *id = fp_tq_xadd(&t->redis, "rc", "{\"type\":\"noop\",\"id\":\"j-1\"}");
+    fp_tq_node_open_ready(&t->n, "rc");
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 1, DEADLINE_MS));
+    assert_string_equal(t->n.got[0].id, id);
+    const char *retry = "{\"type\":\"noop\",\"id\":\"j-1\",\"attempt\":1}";
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s %s 1", fp_tq_key("rc", "cancel"), id));
+    fp_queue_retry(t->n.q, 0, id, retry, strlen(retry), 5);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.retry_cancelled, 1);
+    assert_string_equal(t->n.cancelled_id, id);
+    assert_int_equal(t->n.cancelled_kind, 'r');
+    assert_string_equal(t->n.cancelled_payload, retry);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("rc", "dead")), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("rc", "delayed")), 0);
+    /* An unmarked retry is retried and reported as nothing else. */
+    char *id2 = fp_tq_xadd(&t->redis, "rc", "{\"type\":\"noop\"}");
+    fp_tq_node_want(&t->n, 1);
+    assert_true(fp_tq_wait_got(&t->n, 2, DEADLINE_MS));
+    fp_queue_retry(t->n.q, 0, id2, "{\"type\":\"noop\",\"attempt\":1}", 27, 5);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(t->n.retry_cancelled, 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("rc", "delayed")), 1);
+    free(id);
+    free(id2);
+}
+
 /* Many turns with a small room and acks trickling in one at a time: the
  * combined path and the lone batches interleave; nothing is handed over
  * twice, the room holds, and everything ends acknowledged. */
@@ -441,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_cancel_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_ride_with_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trickle_many_turns, setup, teardown),
     };

@@ -132,6 +132,18 @@ static void node_on_ready(void *ctx, bool ready)
     d->ready_changes++;
 }
 
+static void node_on_retry_cancelled(void *ctx, uint32_t queue, const char *entry_id, char kind,
+                                    const char *payload, size_t len)
+{
+    fp_tq_node_t *d = ctx;
+    (void)queue;
+    d->retry_cancelled++;
+    d->cancelled_kind = kind;
+    snprintf(d->cancelled_id, sizeof d->cancelled_id, "%s", entry_id);
+    snprintf(d->cancelled_payload, sizeof d->cancelled_payload, "%.*s",
+             payload != NULL ? (int)len : 0, payload != NULL ? payload : "");
+}
+
 static void node_on_closed(void *ctx)
 {
     ((fp_tq_node_t *)ctx)->closed = true;
@@ -148,7 +160,8 @@ void fp_tq_node_init(fp_tq_node_t *d, uv_loop_t *loop, const char *name, const c
 
 void fp_tq_node_open(fp_tq_node_t *d, const char *const *queues, size_t n)
 {
-    static const fp_queue_events_t events = {node_on_jobs, node_on_ready, NULL};
+    static const fp_queue_events_t events = {node_on_jobs, node_on_ready, NULL,
+                                             node_on_retry_cancelled};
     assert_null(d->q);
     assert_true(n >= 1 && n <= sizeof d->names / sizeof d->names[0]);
     for (size_t i = 0; i < n; i++)

@@ -73,6 +73,11 @@ typedef struct fp_tq_node_s {
     /* > 0: a small supervisor that holds at most `bound` jobs: every arrival
      * asks for the room left (fp_queue_want from inside on_jobs). */
     size_t bound;
+    /* What on_retry_cancelled said last (a retry Redis turned into a cancel),
+     * and how often it was called. */
+    size_t retry_cancelled;
+    char cancelled_id[48], cancelled_kind;
+    char cancelled_payload[256];
 } fp_tq_node_t;
 
 /* Zeroes d and sets its config: consumer `name`, Redis at `url` (both

@@ -12,9 +12,12 @@
 #include "queue/outcome_find.h"
 #include "queue/queue_scripts.h"
 
+static char kind;
+
 static bool find(const fp_resp_t *b, const char *id, const char **p, size_t *n)
 {
-    return fp_outcome_find_payload(b->data, b->len, id, strlen(id), p, n);
+    kind = 0;
+    return fp_outcome_find_payload(b->data, b->len, id, strlen(id), p, n, &kind);
 }
 
 static void test_every_kind(void **state)
@@ -33,8 +36,10 @@ static void test_every_kind(void **state)
     assert_true(find(&b, "1-3", &p, &n)); /* upper case: vanished while held */
     assert_int_equal(n, 14);
     assert_memory_equal(p, "{\"r\":\"$3\\r\\n\"}", 14);
+    assert_int_equal(kind, 'r');
     assert_true(find(&b, "1-5", &p, &n));
     assert_memory_equal(p, "{\"p\":2}", 7);
+    assert_int_equal(kind, 'p');
     assert_true(find(&b, "1-7", &p, &n));
     assert_int_equal(n, 0);
     /* An ack and a dead outcome carry no retry payload; an unknown id, none. */
@@ -61,7 +66,8 @@ static void test_malformed(void **state)
         "$99999999999999999999999\r\n",                /* overflow */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_false(fp_outcome_find_payload(cases[i], strlen(cases[i]), "1-3", 3, &p, &n));
+        assert_false(
+            fp_outcome_find_payload(cases[i], strlen(cases[i]), "1-3", 3, &p, &n, &kind));
 }
 
 int main(void)
