@@ -229,6 +229,9 @@ const char *fp_redis_fault_reply(const char *msg, size_t n)
         {"READONLY", "Redis refuses writes: it is a read-only replica"},
         {"LOADING", "Redis is loading its dataset"},
         {"MASTERDOWN", "Redis is a replica that lost its primary"},
+        /* A master with min-replicas-to-write whose replica is gone, e.g.
+         * promoted by Sentinel: it must not take this daemon's writes. */
+        {"NOREPLICAS", "Redis refuses writes: fewer replicas than its min-replicas-to-write"},
     };
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
         size_t len = strlen(faults[i].code);

@@ -54,7 +54,8 @@ typedef struct fp_redis_conn_opts_s {
 
 /* Error replies that mean "this server cannot take writes now", whichever
  * command they answer: READONLY (a replica), LOADING (loading its dataset),
- * MASTERDOWN (a replica that lost its primary). They are a failover in
+ * MASTERDOWN (a replica that lost its primary), NOREPLICAS (a master with
+ * min-replicas-to-write that lost its replicas). They are a failover in
  * progress, not a failed command, so the connection treats them as a lost
  * connection: the command's callback gets NULL, the connection is dropped and
  * re-established with the back-off, and reason tells why. Returns what to say

@@ -23,6 +23,7 @@ static void test_fault_replies(void **state)
     assert_true(fault("LOADING Redis is loading the dataset in memory"));
     assert_true(fault("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."));
     assert_true(fault("READONLY"));
+    assert_true(fault("NOREPLICAS Not enough good replicas to write."));
     assert_non_null(strstr(fp_redis_fault_reply("READONLY x", 10), "replica"));
     /* Failed commands, or "later" that a reconnect would not help. */
     assert_false(fault("ERR unknown command"));
