@@ -1,6 +1,7 @@
 /* cmd_schedule.c: `forkpool schedule list`: each [[schedule]] of the
  * configuration with its expression, zone, queue, the last tick Redis
- * recorded as fired (by any daemon) and the next tick from now. Reads only:
+ * recorded as fired (by any daemon; its start before the first) and the
+ * next tick from now. Reads only:
  * one HGET per schedule. */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +45,20 @@ static const struct option options[] = {
 };
 static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
-/* The recorded tick of s, -1 when Redis has none. */
+/* Whether a record "TICK|FINGERPRINT" counts s's ticks. One of another
+ * expression is not shown: the daemons start s afresh (fp_schedule_script).
+ * One without a fingerprint (an older version's) is taken as s's, as the
+ * script does. */
+static bool same_expr(const fp_schedule_t *s, const char *record)
+{
+    char mine[FP_SCHEDULE_FINGERPRINT_MAX];
+    const char *bar = strchr(record, '|');
+    return bar == NULL ||
+           (fp_schedule_fingerprint(s, mine, sizeof mine) && strcmp(bar + 1, mine) == 0);
+}
+
+/* The recorded tick of s (its last fired, or its start before the first),
+ * -1 when Redis has none of its expression. */
 static int last_fired(fp_admin_t *admin, const fp_config_t *cfg, const fp_schedule_t *s,
                       int64_t *out, fp_err_t *err)
 {
@@ -57,7 +71,7 @@ static int last_fired(fp_admin_t *admin, const fp_config_t *cfg, const fp_schedu
     int rc = fp_admin_commandv(admin, 3, argv, lens, &r, err);
     free(key);
     *out = -1;
-    if (rc == 0 && r->type == REDIS_REPLY_STRING)
+    if (rc == 0 && r->type == REDIS_REPLY_STRING && same_expr(s, r->str))
         *out = strtoll(r->str, NULL, 10);
     if (r != NULL)
         freeReplyObject(r);
