@@ -1,7 +1,9 @@
 /* cmd_cancel.c: `forkpool cancel ID`: a job that waits (ready: in the stream,
  * read by no daemon yet; or delayed) is removed and written to the dead
  * stream with the error `cancelled`, its unique key released, by one script
- * per queue (queue/cancel.h), tried in each configured queue in order. A job
+ * per queue (queue/cancel.h), in the queue --queue names or, without it,
+ * the only queue whose keys hold the id (more than one: refused, exit 1,
+ * naming them; nothing is cancelled). A job
  * a daemon already read is running: the same script marks it, and the
  * daemon holding it takes the mark within a second and stops it (exit 0,
  * "cancel requested"). A dead or unknown job is exit 1. Usage errors come before the
@@ -42,8 +44,39 @@ static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char
     return rc;
 }
 
-/* The first queue (in the order configured) whose keys hold the job; *queue
- * NULL when none does. */
+/* Without --queue, the queue to act on: the only one whose keys hold the id
+ * (read-only lookups first). Stream entry ids are times, so the same id can
+ * name jobs of several queues (and so can a payload id); acting on the
+ * first would cancel another queue's job, so more than one is refused with
+ * their names. *queue stays NULL when none holds it. */
+static int only_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *id,
+                      const char **queue, fp_err_t *err)
+{
+    char list[512] = "";
+    size_t found = 0, used = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cfg->queues.names.count; i++) {
+        const char *q = cfg->queues.names.items[i];
+        fp_job_where_t w = {0};
+        rc = fp_job_lookup_queue(admin, cfg, q, id, &w, err);
+        if (rc == 0 && w.state != FP_JOB_NOWHERE) {
+            *queue = found++ == 0 ? q : *queue;
+            int n = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", q);
+            used = n > 0 && (size_t)n < sizeof list - used ? used + (size_t)n : used;
+        }
+        fp_job_where_clear(&w);
+    }
+    if (rc == 0 && found > 1) {
+        char shown[1024];
+        fp_term_cell(id, strlen(id), CANCEL_TEXT_COLS, shown, sizeof shown);
+        return fp_err_set(err, -EEXIST, "job %s is in %zu queues (%s); nothing cancelled: "
+                          "name one with --queue", shown, found, list);
+    }
+    return rc;
+}
+
+/* The queue (--queue, or the only one holding the job) cancelled in; *queue
+ * NULL when none holds it. */
 static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
                         fp_cancel_reply_t *c, fp_err_t *err)
 {
@@ -52,13 +85,13 @@ static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const ch
         return fp_err_set(err, -ENOMEM, "out of memory");
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
-    size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
-    for (size_t i = 0; rc == 0 && *queue == NULL && i < nq; i++) {
-        const char *q = a->queue != NULL ? a->queue : cfg->queues.names.items[i];
+    const char *q = a->queue;
+    if (rc == 0 && q == NULL)
+        rc = only_queue(admin, cfg, a->id, &q, err);
+    if (rc == 0 && q != NULL)
         rc = cancel_in_queue(admin, cfg, script, q, a->id, c, err);
-        if (rc == 0 && c->result != FP_CANCEL_NOT_FOUND)
-            *queue = q;
-    }
+    if (rc == 0 && q != NULL && c->result != FP_CANCEL_NOT_FOUND)
+        *queue = q;
     fp_admin_free(admin);
     free(script);
     return rc;

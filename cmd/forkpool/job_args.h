@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "queue/admin.h"
+#include "queue/job_lookup.h"
 
 typedef struct fp_job_args_s {
     const char *queue; /* NULL: every queue of queues.names */
@@ -30,5 +31,10 @@ extern const fp_cli_spec_t fp_job_args_spec;
 int fp_job_eval_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
                       const char *queue, const char *id, const char *extra, redisReply **out,
                       fp_err_t *err);
+
+/* Where the job is in one queue's keys (the lookup script; read only) into
+ * w (overwritten: clear a used one first). */
+int fp_job_lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
+                        const char *id, fp_job_where_t *w, fp_err_t *err);
 
 #endif
