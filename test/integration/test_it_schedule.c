@@ -76,12 +76,22 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* HGET of a schedule's record as a number; -1 when absent. */
-static long long recorded_tick(fp_td_t *td, const char *name)
+/* The whole record text of a schedule, "TICK|FINGERPRINT" (owned; NULL
+ * when absent). */
+static char *record_text(fp_td_t *td, const char *name)
 {
     redisReply *r = fp_th_redis_cmd(&td->redis, "HGET fp:{default}:schedule %s", name);
-    long long v = r != NULL && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    char *v = r != NULL && r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
     freeReplyObject(r);
+    return v;
+}
+
+/* A schedule's recorded tick; -1 when absent. */
+static long long recorded_tick(fp_td_t *td, const char *name)
+{
+    char *text = record_text(td, name);
+    long long v = text != NULL ? atoll(text) : -1;
+    free(text);
     return v;
 }
 
@@ -248,15 +258,6 @@ static void test_reload_applies_new_list(void **state)
     fp_td_wait_until(td, dead_with_at_least, &after, 60000, "more jobs of the new schedule");
     assert_int_equal(dead_with(td, "sched:before:"), stopped_at);
     stop(td);
-}
-
-/* The whole record text of a schedule (owned; NULL when absent). */
-static char *record_text(fp_td_t *td, const char *name)
-{
-    redisReply *r = fp_th_redis_cmd(&td->redis, "HGET fp:{default}:schedule %s", name);
-    char *v = r != NULL && r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
-    freeReplyObject(r);
-    return v;
 }
 
 static size_t jobs_with(fp_td_t *td, const char *prefix)
