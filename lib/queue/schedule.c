@@ -14,24 +14,22 @@
 #include "queue/queue_scripts.h"
 #include "schedule/civil.h"
 
-/* The record is "TICK|FINGERPRINT". A record with another fingerprint was
- * made by another expression: its ticks say nothing about this one's, so
- * the schedule starts afresh at Redis TIME and fires nothing from the past
- * (the same for no record at all, written at once so the start survives a
- * restart of every daemon and is the same for all). A record without '|'
- * (written before fingerprints) is taken as this expression's. */
+/* The record is two fields: NAME = the tick, NAME:expr = the fingerprint of
+ * the expression that counts it (':' never occurs in a name). A record of
+ * another fingerprint was made by another expression: its ticks say nothing
+ * about this one's, so the schedule starts afresh at Redis TIME and fires
+ * nothing from the past; the same for no record at all, written at once so
+ * the start survives a restart of every daemon and is the same for all. A
+ * tick without a fingerprint (written by an older version, which reads and
+ * writes NAME only) is taken as this expression's. */
 const char fp_schedule_script[] =
-    "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
-    "local rec, same = -1, false\n"
-    "if v then\n"
-    "  local bar = string.find(v, '|', 1, true)\n"
-    "  rec = tonumber(bar and string.sub(v, 1, bar - 1) or v) or -1\n"
-    "  same = bar == nil or string.sub(v, bar + 1) == ARGV[2]\n"
-    "end\n"
-    "if not same or rec < 0 then\n"
+    "local expr = ARGV[1] .. ':expr'\n"
+    "local rec = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')\n"
+    "local fp = redis.call('HGET', KEYS[1], expr)\n"
+    "if rec == nil or (fp and fp ~= ARGV[2]) then\n"
     "  local t = redis.call('TIME')\n"
     "  local start = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))\n"
-    "  redis.call('HSET', KEYS[1], ARGV[1], start .. '|' .. ARGV[2])\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], start, expr, ARGV[2])\n"
     "  return {0, tonumber(start)}\n"
     "end\n"
     "local fired = 0\n"
@@ -39,7 +37,7 @@ const char fp_schedule_script[] =
     "  local tick = tonumber(ARGV[i])\n"
     "  if tick ~= nil and tick > rec then\n"
     "    redis.call('XADD', KEYS[2], '*', 'job', ARGV[i + 1])\n"
-    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[i] .. '|' .. ARGV[2])\n"
+    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[i], expr, ARGV[2])\n"
     "    rec = tick\n"
     "    fired = fired + 1\n"
     "  end\n"

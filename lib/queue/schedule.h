@@ -18,7 +18,8 @@
 
 /* KEYS: P:{Q}:schedule, P:{Q}:jobs (one hash tag, one slot). ARGV: the
  * schedule's name, its fingerprint (fp_schedule_fingerprint), then pairs of
- * tick (Unix ms, ascending) and payload. The record is "TICK|FINGERPRINT".
+ * tick (Unix ms, ascending) and payload. The record is the fields NAME (the
+ * tick) and NAME:expr (the fingerprint; absent in an older version's).
  * No record, or one of another fingerprint (the expression changed): the
  * record becomes Redis TIME with this fingerprint and nothing fires, so a
  * schedule never fires ticks from before it (or its expression) existed,
