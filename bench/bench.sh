@@ -36,6 +36,10 @@ if [ "${1:-}" = "--compare" ]; then
   exit 0
 fi
 
+# --autoscale: a pool of 2..16 children under a backlog, sampled over time
+# into a TSV and a PNG plot (bench/autoscale.sh).
+[ "${1:-}" = "--autoscale" ] && exec bench/autoscale.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

@@ -19,9 +19,9 @@ static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
 }
 
 static const fp_health_route_t routes[] = {
-    {"/healthz", route_ok},
-    {"/readyz", route_ok},
-    {"/metrics", route_broken},
+    {.path = "/healthz", .fn = route_ok},
+    {.path = "/readyz", .fn = route_ok},
+    {.path = "/metrics", .fn = route_broken},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,7 +2,9 @@
 # test.sh: the whole test suite from nothing. Installs missing Debian packages,
 # builds in a fresh directory with AddressSanitizer, UBSan and -Werror, and
 # runs every ctest test (unit and integration), then the Python package's
-# pytest tests against that build's binary. A Release configuration is
+# pytest tests against that build's binary (among them the status page's
+# browser test, python/tests/test_ui_browser.py, which leaves its screenshots,
+# ui-desktop.png and ui-mobile.png, in that build directory). A Release configuration is
 # built too (not run), with -Werror: its optimiser finds warnings the Debug
 # build does not. Then every fuzz target runs for 10 s (scripts/fuzz.sh,
 # clang, in a fresh build-test-fuzz/), so the targets and the clang build stay

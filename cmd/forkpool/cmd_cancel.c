@@ -24,76 +24,18 @@
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
 
-/* Runs the cancel script on one queue's keys; c says what it did there. */
-static int cancel_in_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
-                           const char *queue, const char *id, fp_cancel_reply_t *c,
-                           fp_err_t *err)
-{
-    redisReply *r = NULL;
-    int rc = fp_job_eval_queue(admin, cfg, script, queue, id, FP_CANCEL_CONSUMER, &r, err);
-    if (rc == 0) {
-        int parsed = fp_cancel_parse(r, c);
-        if (parsed < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-        else if (parsed > 0)
-            rc = fp_err_set(err, FP_EREDIS, "queue %s: unexpected reply to the cancel script",
-                            queue);
-    }
-    if (r != NULL)
-        freeReplyObject(r);
-    return rc;
-}
-
-/* Without --queue, the queue to act on: the only one whose keys hold the id
- * (read-only lookups first). Stream entry ids are times, so the same id can
- * name jobs of several queues (and so can a payload id); acting on the
- * first would cancel another queue's job, so more than one is refused with
- * their names. *queue stays NULL when none holds it. */
-static int only_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *id,
-                      const char **queue, fp_err_t *err)
-{
-    char list[512] = "";
-    size_t found = 0, used = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cfg->queues.names.count; i++) {
-        const char *q = cfg->queues.names.items[i];
-        fp_job_where_t w = {0};
-        rc = fp_job_lookup_queue(admin, cfg, q, id, &w, err);
-        if (rc == 0 && w.state != FP_JOB_NOWHERE) {
-            *queue = found++ == 0 ? q : *queue;
-            int n = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", q);
-            used = n > 0 && (size_t)n < sizeof list - used ? used + (size_t)n : used;
-        }
-        fp_job_where_clear(&w);
-    }
-    if (rc == 0 && found > 1) {
-        char shown[1024];
-        fp_term_cell(id, strlen(id), CANCEL_TEXT_COLS, shown, sizeof shown);
-        return fp_err_set(err, -EEXIST, "job %s is in %zu queues (%s); nothing cancelled: "
-                          "name one with --queue", shown, found, list);
-    }
-    return rc;
-}
-
-/* The queue (--queue, or the only one holding the job) cancelled in; *queue
- * NULL when none holds it. */
+/* The first queue (in the order configured) whose keys hold the job; *queue
+ * NULL when none does. */
 static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
                         fp_cancel_reply_t *c, fp_err_t *err)
 {
-    char *script = fp_cancel_script_new();
-    if (script == NULL)
-        return fp_err_set(err, -ENOMEM, "out of memory");
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
-    const char *q = a->queue;
-    if (rc == 0 && q == NULL)
-        rc = only_queue(admin, cfg, a->id, &q, err);
-    if (rc == 0 && q != NULL)
-        rc = cancel_in_queue(admin, cfg, script, q, a->id, c, err);
-    if (rc == 0 && q != NULL && c->result != FP_CANCEL_NOT_FOUND)
-        *queue = q;
+    const char *const *names = a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
+    size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
+    if (rc == 0)
+        rc = fp_cancel_in_queues(admin, cfg, names, nq, a->id, queue, c, err);
     fp_admin_free(admin);
-    free(script);
     return rc;
 }
 

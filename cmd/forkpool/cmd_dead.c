@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "queue/admin.h"
+#include "queue/dead_fresh.h"
 #include "cli.h"
 #include "base/term.h"
 #include "field.h"
@@ -168,105 +169,12 @@ static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *e
 
 /* ---- payloads ---------------------------------------------------------------- */
 
-/* Scanners over text fp_json_parse accepted; each stays within end anyway. */
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-static const char *skip_value(const char *p, const char *end)
-{
-    if (p < end && *p == '"')
-        return fp_json_skip_string(p, end);
-    if (p < end && (*p == '{' || *p == '[')) {
-        size_t depth = 0;
-        while (p < end) {
-            if (*p == '"') {
-                p = fp_json_skip_string(p, end);
-                continue;
-            }
-            if (*p == '{' || *p == '[')
-                depth++;
-            else if ((*p == '}' || *p == ']') && --depth == 0)
-                return p + 1;
-            p++;
-        }
-        return end;
-    }
-    while (p < end && strchr(",}] \t\r\n", *p) == NULL)
-        p++;
-    return p;
-}
-
-/* True when the quoted key at [key, key_end) decodes to a member a fresh job
- * must not carry. Decoding matters: "\u0061ttempt" is "attempt". */
-static bool is_retry_member(const char *key, const char *key_end)
-{
-    cJSON *k = fp_json_parse(key, (size_t)(key_end - key));
-    bool drop = cJSON_IsString(k) && (strcmp(k->valuestring, "attempt") == 0 ||
-                                      strcmp(k->valuestring, "last_error") == 0);
-    cJSON_Delete(k);
-    return drop;
-}
-
-/* Copies the JSON object s (valid) into out (len + 1 bytes) without its
- * "attempt" and "last_error" members; every other byte of every kept member
- * is kept. Returns how many members were dropped. */
-static size_t strip_retry_members(const char *s, size_t len, char *out, size_t *out_len)
-{
-    const char *p = skip_ws(s, s + len) + 1, *end = s + len;
-    size_t dropped = 0, n = 0;
-    out[n++] = '{';
-    for (;;) {
-        p = skip_ws(p, end);
-        if (p >= end || *p != '"')
-            break;
-        const char *key = p, *key_end = fp_json_skip_string(p, end);
-        const char *member_end = skip_value(skip_ws(skip_ws(key_end, end) + 1, end), end);
-        if (is_retry_member(key, key_end)) {
-            dropped++;
-        } else {
-            if (n > 1)
-                out[n++] = ',';
-            memcpy(out + n, key, (size_t)(member_end - key));
-            n += (size_t)(member_end - key);
-        }
-        p = skip_ws(member_end, end);
-        if (p < end && *p == ',')
-            p++;
-    }
-    out[n++] = '}';
-    out[n] = '\0';
-    *out_len = n;
-    return dropped;
-}
-
-/* The payload as a fresh job in *text (owned, *len bytes): a JSON object
- * loses "attempt" and "last_error", anything else is copied as it is. Then
- * checks it as the daemon would: 0 when valid (*job filled; fp_job_clear),
- * FP_EJOB/FP_ELIMIT with the reason in why when it would only die again,
- * -ENOMEM. */
+/* The payload as a fresh job (queue/dead_fresh.h, shared with the status
+ * page's retry). */
 static int fresh_job(const fp_config_t *cfg, const fp_admin_field_t *payload, char **text,
                      size_t *len, fp_job_t *job, fp_err_t *why)
 {
-    const char *s = payload->s != NULL ? payload->s : "";
-    size_t n = payload->s != NULL ? payload->len : 0;
-    memset(job, 0, sizeof *job);
-    if ((*text = malloc(n + 3)) == NULL)
-        return fp_err_set(why, -ENOMEM, "out of memory");
-    cJSON *v = fp_json_parse(s, n);
-    bool dropped = cJSON_IsObject(v) && strip_retry_members(s, n, *text, len) > 0;
-    cJSON_Delete(v);
-    if (!dropped) {
-        memcpy(*text, s, n);
-        (*text)[n] = '\0';
-        *len = n;
-    }
-    if (payload->s == NULL)
-        return fp_err_set(why, FP_EJOB, "the entry has no job field");
-    return fp_job_parse(*text, *len, (size_t)cfg->limits.max_job_bytes, job, why);
+    return fp_dead_fresh_job((size_t)cfg->limits.max_job_bytes, payload, text, len, job, why);
 }
 
 /* ---- list ---------------------------------------------------------------------- */
@@ -422,55 +330,21 @@ typedef struct retry_state_s {
     size_t moved, skipped;
 } retry_state_t;
 
-/* The payload to re-add for e, or NULL when it is skipped (reported on
- * stderr). *len its length; *failed set on ENOMEM. */
-static char *retry_payload(const dead_ctx_t *c, const fp_dead_entry_t *e, size_t *len,
-                           retry_state_t *s, bool *failed)
+/* A payload that would only die again, left in the dead stream. */
+static void report_skip(void *ctx, const fp_dead_entry_t *e, const fp_err_t *why)
 {
-    char *text = NULL;
-    fp_job_t job;
-    fp_err_t why;
-    fp_err_clear(&why);
-    int rc = fresh_job(c->cfg, &e->job, &text, len, &job, &why);
-    fp_job_clear(&job);
-    if (rc == -ENOMEM) {
-        *failed = true;
-        free(text);
-        return NULL;
-    }
-    if (rc < 0 && !c->args->force) {
-        char reason[128];
-        fp_term_cell(why.msg, strlen(why.msg), 100, reason, sizeof reason);
-        fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
-        s->skipped++;
-        free(text);
-        return NULL;
-    }
-    return text;
+    (void)ctx;
+    char reason[128];
+    fp_term_cell(why->msg, strlen(why->msg), 100, reason, sizeof reason);
+    fprintf(stderr, "forkpool dead: skipped %s: %s\n", e->id, reason);
 }
 
 static int retry_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *state,
                       fp_err_t *err)
 {
     retry_state_t *s = state;
-    const char **ids = calloc(n, sizeof *ids);
-    char **jobs = calloc(n, sizeof *jobs);
-    size_t *lens = calloc(n, sizeof *lens), count = 0, moved = 0;
-    bool failed = ids == NULL || jobs == NULL || lens == NULL;
-    for (size_t i = 0; i < n && !failed; i++) {
-        if ((jobs[count] = retry_payload(c, &e[i], &lens[count], s, &failed)) != NULL)
-            ids[count++] = e[i].id;
-    }
-    int rc = failed ? fp_err_set(err, -ENOMEM, "out of memory")
-                    : fp_admin_dead_requeue(c->admin, c->queue, ids, (const char *const *)jobs,
-                                            lens, count, &moved, err);
-    s->moved += moved;
-    for (size_t i = 0; jobs != NULL && i < count; i++)
-        free(jobs[i]);
-    free(ids);
-    free(jobs);
-    free(lens);
-    return rc;
+    return fp_dead_retry_entries(c->admin, (size_t)c->cfg->limits.max_job_bytes, c->queue, e, n,
+                                 c->args->force, report_skip, NULL, &s->moved, &s->skipped, err);
 }
 
 static int run_retry(dead_ctx_t *c, fp_err_t *err)

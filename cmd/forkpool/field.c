@@ -14,14 +14,6 @@
 #include "base/json.h"
 #include "base/utf8.h"
 
-const char *fp_json_skip_string(const char *p, const char *end)
-{
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-            p++;
-    return p < end ? p + 1 : end;
-}
-
 bool fp_field_int(const fp_admin_field_t *f, int64_t *out)
 {
     if (f->s == NULL || f->len == 0 || f->len != strlen(f->s))

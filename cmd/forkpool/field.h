@@ -10,11 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/json.h"
 #include "queue/admin.h"
-
-/* JSON text: p at an opening quote; returns just past the closing one (at
- * most end). */
-const char *fp_json_skip_string(const char *p, const char *end);
 
 /* A whole number field, or false. */
 bool fp_field_int(const fp_admin_field_t *f, int64_t *out);

@@ -83,3 +83,11 @@ cJSON *fp_json_whole(long long v)
     snprintf(digits, sizeof digits, "%lld", v);
     return cJSON_CreateRaw(digits);
 }
+
+const char *fp_json_skip_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
+}

@@ -31,4 +31,8 @@ cJSON *fp_json_text(const char *s);
  * round above 2^53); NULL on ENOMEM. */
 cJSON *fp_json_whole(long long v);
 
+/* JSON text: p at an opening quote; returns just past the closing one (at
+ * most end). */
+const char *fp_json_skip_string(const char *p, const char *end);
+
 #endif

@@ -18,6 +18,7 @@
 #include "config/config_internal.h"
 #include "base/text.h"
 #include "base/units.h"
+#include "pool/autoscale.h"
 
 static void *field_of(fp_config_t *cfg, const fp__ckey_t *k)
 {
@@ -65,6 +66,10 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     };
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
+    if (k->range)
+        return fail_at(ld, node, FP_ECONFIG,
+                       "[%s] %s must be an integer or a range string such as \"2..16\", got %s",
+                       k->section, k->key, got);
     if (k->type == FP__CT_ENUM) {
         fp__config_choices_text(k, list, sizeof list);
         return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be one of %s, got %s", k->section,
@@ -294,8 +299,27 @@ static const fp_toml_type_t toml_type_of[] = {
     [FP__CT_ENV] = FP_TOML_TABLE,
 };
 
+/* pool.children = "MIN..MAX": the bounds of a scaling pool. */
+static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+{
+    char label[128], why[160];
+    const char *s = NULL;
+    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
+    int rc = get_string(ld, label, node, &s);
+    if (rc < 0)
+        return rc;
+    if (fp_scale_parse_range(s, k->max, &ld->cfg->pool.children_min, &ld->cfg->pool.children_max,
+                             why, sizeof why) < 0)
+        return fail_at(ld, node, FP_ECONFIG, "%s %s", label, why);
+    return 0;
+}
+
 static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
+    if (k->range && fp_toml_type(node) == FP_TOML_STRING) {
+        ld->where[k - fp__config_schema] = node;
+        return set_range(ld, k, node);
+    }
     if (fp_toml_type(node) != toml_type_of[k->type])
         return wrong_type(ld, k, node);
     ld->where[k - fp__config_schema] = node;
@@ -468,11 +492,13 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
     return 0;
 }
 
-/* Secrets stay out of files: the URL and the sentinels' password may come
- * from the environment. Replaces *field with the variable's value when it
- * is set and not empty (*taken says so: shells make it easy to export an
- * empty one), and forgets the file's position for that key. */
-static int take_env(loader_t *ld, const char *var, const char *key, char **field, bool *taken)
+/* Secrets stay out of files: the URL, the sentinels' password and the
+ * status page's token may come from the environment. Replaces *field with
+ * the variable's value when it is set and not empty (*taken says so: shells
+ * make it easy to export an empty one), and forgets the file's position for
+ * that key. */
+static int take_env(loader_t *ld, const char *var, const char *section, const char *key,
+                    char **field, bool *taken)
 {
     const char *value = getenv(var);
     *taken = value != NULL && *value != '\0';
@@ -483,7 +509,7 @@ static int take_env(loader_t *ld, const char *var, const char *key, char **field
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
     free(*field);
     *field = copy;
-    ld->where[fp__config_find_key("redis", key) - fp__config_schema] = NULL;
+    ld->where[fp__config_find_key(section, key) - fp__config_schema] = NULL;
     return 0;
 }
 
@@ -493,10 +519,13 @@ static int apply_env(loader_t *ld)
     char buf[256];
     size_t elem;
     bool taken;
-    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "sentinel_password",
+    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "redis", "sentinel_password",
                       &ld->cfg->redis.sentinel_password, &taken);
     if (rc == 0)
-        rc = take_env(ld, "FORKPOOL_REDIS_URL", "url", &ld->cfg->redis.url, &taken);
+        rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
+                      &ld->cfg->health.admin_token, &taken);
+    if (rc == 0)
+        rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
     if (rc < 0 || !taken)
         return rc;
     if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
@@ -528,6 +557,40 @@ static int resolve_auto(loader_t *ld)
 static const fp_toml_node_t *where(const loader_t *ld, const char *section, const char *key)
 {
     return ld->where[fp__config_find_key(section, key) - fp__config_schema];
+}
+
+/* Whether a row was written in the file with a value other than 0. */
+static bool set_nonzero(const fp_toml_node_t *node)
+{
+    return node != NULL && (fp_toml_type(node) != FP_TOML_INTEGER || fp_toml_integer(node) != 0);
+}
+
+/* A scaling pool: pool.children = "MIN..MAX", or children_min and
+ * children_max, never both ways at once; it starts with MIN children. */
+static int resolve_scaling(loader_t *ld)
+{
+    fp_config_t *cfg = ld->cfg;
+    const fp_toml_node_t *ch = where(ld, "pool", "children");
+    const fp_toml_node_t *lo = where(ld, "pool", "children_min");
+    const fp_toml_node_t *hi = where(ld, "pool", "children_max");
+    if (set_nonzero(ch) && (set_nonzero(lo) || set_nonzero(hi)))
+        return fail_at(ld, set_nonzero(lo) ? lo : hi, FP_ECONFIG,
+                       "[pool] children_min and children_max replace children: set one or the "
+                       "other (children = \"MIN..MAX\" is the short form)");
+    if (cfg->pool.children_max == 0) {
+        if (cfg->pool.children_min > 0)
+            return fail_at(ld, lo, FP_ECONFIG,
+                           "[pool] children_min needs children_max: the pool scales between them");
+        return 0;
+    }
+    if (cfg->pool.children_min == 0)
+        cfg->pool.children_min = 1;
+    if (cfg->pool.children_min > cfg->pool.children_max)
+        return fail_at(ld, lo, FP_ECONFIG,
+                       "[pool] children_min (%" PRId64 ") must not be more than children_max (%" PRId64 ")",
+                       cfg->pool.children_min, cfg->pool.children_max);
+    cfg->pool.children = cfg->pool.children_min;
+    return 0;
 }
 
 static ptrdiff_t queue_index(const fp_strv_t *names, const char *name)
@@ -670,7 +733,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     }
     if (doc != NULL && (rc = load_tree(&ld, doc)) < 0)
         goto fail;
-    if ((rc = apply_env(&ld)) < 0 || (rc = resolve_auto(&ld)) < 0 ||
+    if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
+        (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
         (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;

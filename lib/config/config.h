@@ -81,7 +81,13 @@ typedef struct fp_config_s {
 
     struct {
         fp_runtime_t runtime;
-        int64_t children;
+        int64_t children;                 /* fixed, or children_min when scaling */
+        int64_t children_min;             /* scaling: both set (children = "MIN..MAX"); */
+        int64_t children_max;             /* 0 = a fixed pool */
+        int64_t scale_up_after_ms;        /* backlog age that grows the pool; also its step */
+        int64_t idle_timeout_ms;          /* idle this long: one child less */
+        int64_t max_memory_total_bytes;   /* children's RSS that stops growth; 0 = off */
+        int64_t min_host_available_bytes; /* MemAvailable that stops growth; 0 = off */
         int64_t prefetch;
         int64_t pipeline;
         int64_t job_timeout_ms;
@@ -113,6 +119,9 @@ typedef struct fp_config_s {
         int64_t header_timeout_ms; /* a request's first byte to the end of its headers */
         int64_t idle_timeout_ms;   /* a connection with nothing happening */
         int64_t max_connections;   /* at the cap the oldest idle one is evicted */
+        bool ui;                      /* the status page at / */
+        int64_t ui_payload_max; /* of a dead letter's payload, shown */
+        char *admin_token;            /* "" = the page's actions are off */
     } health;
 
     struct {

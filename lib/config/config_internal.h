@@ -47,6 +47,8 @@ typedef struct fp__ckey_s {
     fp__ccheck_fn check;          /* optional */
     bool secret_url;              /* a URL whose password is masked when shown */
     bool secret;                  /* a password: shown as "***" unless asked */
+    bool range;                   /* int that also takes "MIN..MAX": pool.children, which
+                                   * then writes pool.children_min and children_max */
     const char *doc;              /* one line, for people reading the table */
 } fp__ckey_t;
 

@@ -1,7 +1,8 @@
 /* health.h: the health endpoint's HTTP server on the supervisor's libuv loop.
  * It knows nothing about forkpool's state: the supervisor hands it a table of
- * routes (/healthz, /readyz, /metrics, /stats) whose functions render a body,
- * and the server does the rest — parsing with http-parser, GET and HEAD,
+ * routes (/healthz, /readyz, /metrics, /stats, the status page) whose
+ * functions render a body, and the server does the rest — parsing with
+ * http-parser, GET and HEAD (and POST for the routes that take it),
  * 404/405/400/413/414/431, keep-alive and pipelining, and the limits that keep a
  * slow, greedy or hostile client from stalling the loop or growing memory:
  * header bytes, body bytes, connection count (the oldest idle connection
@@ -22,8 +23,9 @@
 
 /* Limits. The header limit covers the request line and every header line
  * (the request-target alone is held to the same bound, answered 414);
- * bodies are not expected (GET and HEAD only), so a small one is tolerated
- * and discarded, a larger one is refused before it is read. */
+ * bodies are not expected (a POST carries its arguments in the query
+ * string), so a small one is tolerated and discarded, a larger one is
+ * refused before it is read. */
 #define FP_HEALTH_MAX_HEADER_BYTES (8 * 1024)   /* larger → 431 and close */
 #define FP_HEALTH_MAX_URL_BYTES (8 * 1024)      /* larger → 414 and close */
 #define FP_HEALTH_MAX_BODY_BYTES 1024           /* larger → 413 and close */
@@ -88,9 +90,29 @@ int fp_health_head_verdict(size_t url_bytes, size_t head_bytes);
  * 100..599, a negative code included, is answered 500. It must not block. */
 typedef int (*fp_health_route_fn)(void *ctx, fp_buf_t *body, const char **content_type);
 
+/* What a POST route sees of its request. Strings are borrowed for the call. */
+typedef struct fp_health_req_s {
+    const char *query;  /* the query string without its '?', "" when none */
+    const char *token;  /* the FP_HEALTH_TOKEN_HEADER value, NULL when absent; a value
+                           longer than FP_HEALTH_TOKEN_MAX reads as "" (never matches) */
+    const char *peer;   /* the client's address ("127.0.0.1:40000"), "?" when unknown */
+} fp_health_req_t;
+
+/* The header a POST route's caller authenticates with, and the longest
+ * value kept of it. */
+#define FP_HEALTH_TOKEN_HEADER "X-Forkpool-Token"
+#define FP_HEALTH_TOKEN_MAX 256
+
+/* Answers one POST, as fp_health_route_fn answers a GET. */
+typedef int (*fp_health_post_fn)(void *ctx, const fp_health_req_t *req, fp_buf_t *body,
+                                 const char **content_type);
+
 typedef struct fp_health_route_s {
     const char *path; /* exact match on the path, the query string ignored: "/healthz" */
-    fp_health_route_fn fn;
+    fp_health_route_fn fn;   /* GET and HEAD; NULL: answered 405 */
+    fp_health_post_fn post;  /* POST; NULL: answered 405 */
+    const char *headers;     /* extra response header lines, each ending "\r\n"
+                                (Content-Security-Policy...); NULL: none */
 } fp_health_route_t;
 
 typedef struct fp_health_s fp_health_t;

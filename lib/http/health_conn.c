@@ -10,6 +10,7 @@
  * the answer rather than a reset. */
 #include "http/health_conn.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ typedef fp_health_conn_t conn_t;
 typedef struct wreq_s {
     uv_write_t req;
     fp_buf_t body;
-    char head[512];
+    char head[1024]; /* status line and headers, a route's CSP included */
 } wreq_t;
 
 static void on_conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -282,6 +283,44 @@ static void conn_fail(conn_t *c, int status, const char *text)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* The client's address for a POST route's log line, "?" when unknown. */
+static void conn_peer(conn_t *c, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    char ip[64];
+    snprintf(out, size, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET && uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip) == 0)
+        snprintf(out, size, "%s:%u", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    else if (ss.ss_family == AF_INET6 && uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip) == 0)
+        snprintf(out, size, "[%s]:%u", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+}
+
+/* Runs the route for the request's method: its status as it returned it,
+ * -ENOMEM when the query cannot be copied. */
+static int conn_run_route(conn_t *c, const fp_health_route_t *route, unsigned method,
+                          fp_buf_t *body, const char **content_type)
+{
+    fp_health_t *h = c->h;
+    int status;
+    if (method != HTTP_POST) {
+        status = route->fn(h->ctx, body, content_type);
+    } else {
+        fp_buf_t query = {0};
+        char peer[96];
+        conn_peer(c, peer, sizeof peer);
+        status = -ENOMEM;
+        if (fp_health_url_query(&c->head.url, &query) == 0) {
+            fp_health_req_t req = {query.data, fp_health_head_token(&c->head), peer};
+            status = route->post(h->ctx, &req, body, content_type);
+        }
+        fp_buf_free(&query);
+    }
+    return status;
+}
+
 /* A complete request: answer it. */
 static void conn_handle_request(conn_t *c)
 {
@@ -291,7 +330,8 @@ static void conn_handle_request(conn_t *c)
     const fp_health_route_t *route = NULL;
     switch (fp_health_request_verdict(h->routes, h->n_routes, method, &c->head.url, &route)) {
     case 405:
-        conn_respond_text(c, 405, "method not allowed\n", false, "Allow: GET, HEAD\r\n", !keep);
+        conn_respond_text(c, 405, "method not allowed\n", false, fp_health_allow_header(route),
+                          !keep);
         goto done;
     case 400:
         conn_fail(c, 400, "bad request\n");
@@ -307,13 +347,13 @@ static void conn_handle_request(conn_t *c)
         return;
     fp_buf_t body = {0};
     const char *content_type = NULL;
-    int status = route->fn(h->ctx, &body, &content_type);
+    int status = conn_run_route(c, route, method, &body, &content_type);
     if (status < 100 || status > 599) {
         fp_buf_free(&body);
         conn_respond_text(c, 500, "internal error\n", method == HTTP_HEAD, NULL, !keep);
         goto done;
     }
-    conn_respond(c, status, content_type, &body, method == HTTP_HEAD, NULL, !keep);
+    conn_respond(c, status, content_type, &body, method == HTTP_HEAD, route->headers, !keep);
 done:
     if (!keep)
         conn_end(c);
@@ -343,12 +383,12 @@ static int on_url(http_parser *p, const char *at, size_t len)
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    return fp_health_head_field(&conn_of(p)->head, len);
+    return fp_health_head_field(&conn_of(p)->head, at, len);
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
-    return fp_health_head_value(&conn_of(p)->head, len);
+    return fp_health_head_value(&conn_of(p)->head, at, len);
 }
 
 static int on_headers_complete(http_parser *p)

@@ -6,6 +6,8 @@
  * the path that is tested is the one that serves. */
 #include "http/health_request.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <string.h>
 
 int fp_health_head_verdict(size_t url_bytes, size_t head_bytes)
@@ -28,14 +30,28 @@ static const fp_health_route_t *find_route(const fp_health_route_t *routes, size
     return NULL;
 }
 
+static bool route_takes(const fp_health_route_t *r, unsigned method)
+{
+    return method == HTTP_POST ? r->post != NULL : r->fn != NULL;
+}
+
+const char *fp_health_allow_header(const fp_health_route_t *route)
+{
+    if (route == NULL || (route->fn != NULL && route->post == NULL))
+        return "Allow: GET, HEAD\r\n";
+    return route->fn != NULL ? "Allow: GET, HEAD, POST\r\n" : "Allow: POST\r\n";
+}
+
 /* What a complete request gets before any route runs: 405 for any method but
- * GET and HEAD whatever the path (the Allow header names the only methods
- * the server has), 400 for a target that is not a URL, 404 for an unknown
- * path; 0 with *route set when a route answers. */
+ * GET, HEAD and POST whatever the path (the Allow header then names the
+ * read-only methods), 400 for a target that is not a URL, 404 for an unknown
+ * path, 405 for a method its route does not take; 0 with *route set when a
+ * route answers. */
 int fp_health_request_verdict(const fp_health_route_t *routes, size_t n, unsigned method,
                            const fp_buf_t *url, const fp_health_route_t **route)
 {
-    if (method != HTTP_GET && method != HTTP_HEAD)
+    *route = NULL;
+    if (method != HTTP_GET && method != HTTP_HEAD && method != HTTP_POST)
         return 405;
     struct http_parser_url u;
     http_parser_url_init(&u);
@@ -48,7 +64,26 @@ int fp_health_request_verdict(const fp_health_route_t *routes, size_t n, unsigne
         path_len = u.field_data[UF_PATH].len;
     }
     *route = find_route(routes, n, path, path_len);
-    return *route != NULL ? 0 : 404;
+    if (*route == NULL)
+        return 404;
+    return route_takes(*route, method) ? 0 : 405;
+}
+
+int fp_health_url_query(const fp_buf_t *url, fp_buf_t *out)
+{
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    out->len = 0;
+    const char *q = "";
+    size_t len = 0;
+    if (url->len > 0 && http_parser_parse_url(url->data, url->len, 0, &u) == 0 &&
+        (u.field_set & (1 << UF_QUERY))) {
+        q = url->data + u.field_data[UF_QUERY].off;
+        len = u.field_data[UF_QUERY].len;
+    }
+    if (fp_buf_append(out, q, len) != 0 || fp_buf_append(out, "", 1) != 0)
+        return -ENOMEM;
+    return 0;
 }
 
 /* Refuse a declared large body before reading any of it. */
@@ -73,6 +108,10 @@ void fp_health_head_reset(fp_health_head_t *hd)
     hd->head_bytes = 0;
     hd->url_bytes = 0;
     hd->url.len = 0;
+    hd->field_len = 0;
+    hd->token_field = false;
+    hd->has_token = false;
+    hd->token_len = 0;
 }
 
 int fp_health_head_url(fp_health_head_t *hd, const char *at, size_t len)
@@ -83,20 +122,70 @@ int fp_health_head_url(fp_health_head_t *hd, const char *at, size_t len)
     return head_count(hd, len);
 }
 
+/* The name, kept lower-cased only as long as it could still be the token
+ * header's: nothing grows with a long name. */
+static void keep_field(fp_health_head_t *hd, const char *at, size_t len)
+{
+    for (size_t i = 0; i < len; i++, hd->field_len++)
+        if (hd->field_len < sizeof hd->field)
+            hd->field[hd->field_len] = (char)tolower((unsigned char)at[i]);
+}
+
 /* A header line costs its name, value, ": " and CRLF; partial callbacks for
  * one name are told apart by which callback came last. */
-int fp_health_head_field(fp_health_head_t *hd, size_t len)
+int fp_health_head_field(fp_health_head_t *hd, const char *at, size_t len)
 {
-    if (!hd->in_field)
-        len += 4;
+    size_t cost = len;
+    if (!hd->in_field) {
+        cost += 4;
+        hd->field_len = 0;
+    }
     hd->in_field = true;
+    keep_field(hd, at, len);
+    return head_count(hd, cost);
+}
+
+static bool field_is_token(const fp_health_head_t *hd)
+{
+    static const char name[] = "x-forkpool-token"; /* FP_HEALTH_TOKEN_HEADER, lower-cased */
+    _Static_assert(sizeof name == sizeof FP_HEALTH_TOKEN_HEADER, "token header name");
+    return hd->field_len == sizeof name - 1 && memcmp(hd->field, name, sizeof name - 1) == 0;
+}
+
+/* The token's value, kept up to FP_HEALTH_TOKEN_MAX; a second token header
+ * replaces the first. */
+static void keep_token(fp_health_head_t *hd, const char *at, size_t len)
+{
+    if (hd->in_field) {
+        hd->token_field = field_is_token(hd);
+        if (hd->token_field) {
+            hd->has_token = true;
+            hd->token_len = 0;
+        }
+    }
+    if (!hd->token_field)
+        return;
+    for (size_t i = 0; i < len; i++, hd->token_len++)
+        if (hd->token_len < FP_HEALTH_TOKEN_MAX)
+            hd->token[hd->token_len] = at[i];
+}
+
+int fp_health_head_value(fp_health_head_t *hd, const char *at, size_t len)
+{
+    keep_token(hd, at, len);
+    hd->in_field = false;
     return head_count(hd, len);
 }
 
-int fp_health_head_value(fp_health_head_t *hd, size_t len)
+const char *fp_health_head_token(const fp_health_head_t *hd)
 {
-    hd->in_field = false;
-    return head_count(hd, len);
+    if (!hd->has_token)
+        return NULL;
+    if (hd->token_len > FP_HEALTH_TOKEN_MAX)
+        return "";
+    /* const: the terminator goes in the spare byte, idempotently. */
+    ((fp_health_head_t *)hd)->token[hd->token_len] = '\0';
+    return hd->token;
 }
 
 /* The answer to a stopped parse: reject is 414 or 431 from the head counting
@@ -130,12 +219,12 @@ static int probe_on_url(http_parser *p, const char *at, size_t len)
 
 static int probe_on_header_field(http_parser *p, const char *at, size_t len)
 {
-    return fp_health_head_field(&((probe_t *)p->data)->head, len);
+    return fp_health_head_field(&((probe_t *)p->data)->head, at, len);
 }
 
 static int probe_on_header_value(http_parser *p, const char *at, size_t len)
 {
-    return fp_health_head_value(&((probe_t *)p->data)->head, len);
+    return fp_health_head_value(&((probe_t *)p->data)->head, at, len);
 }
 
 static int probe_on_headers_complete(http_parser *p)
@@ -162,16 +251,24 @@ static int probe_on_message_complete(http_parser *p)
 }
 
 static int probe_route(const fp_health_route_t *routes, size_t n, void *ctx, unsigned method,
-                       const fp_buf_t *url)
+                       const fp_health_head_t *head)
 {
     const fp_health_route_t *route = NULL;
-    int status = fp_health_request_verdict(routes, n, method, url, &route);
+    int status = fp_health_request_verdict(routes, n, method, &head->url, &route);
     if (status != 0)
         return status;
-    fp_buf_t body = {0};
+    fp_buf_t body = {0}, query = {0};
     const char *content_type = NULL;
-    status = route->fn(ctx, &body, &content_type);
+    if (method != HTTP_POST) {
+        status = route->fn(ctx, &body, &content_type);
+    } else if (fp_health_url_query(&head->url, &query) != 0) {
+        status = 500;
+    } else {
+        fp_health_req_t req = {query.data, fp_health_head_token(head), "?"};
+        status = route->post(ctx, &req, &body, &content_type);
+    }
     fp_buf_free(&body);
+    fp_buf_free(&query);
     return status >= 100 && status <= 599 ? status : 500;
 }
 
@@ -198,7 +295,7 @@ int fp_health_request_status(const char *data, size_t len, const fp_health_route
     if (status == 0 && e != HPE_OK && e != HPE_PAUSED)
         status = fp_health_parse_error_status(pr.head.reject, e);
     if (status == 0 && pr.complete)
-        status = probe_route(routes, n, ctx, parser.method, &pr.head.url);
+        status = probe_route(routes, n, ctx, parser.method, &pr.head);
     fp_buf_free(&pr.head.url);
     return status;
 }

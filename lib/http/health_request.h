@@ -25,6 +25,14 @@ typedef struct fp_health_head_s {
     size_t head_bytes; /* request-target and header lines counted so far */
     bool in_field;     /* the last header callback was for a field name */
     int reject;        /* 414 or 431, once a limit is passed */
+    /* The header field being read, lower-cased, as far as it could be the
+     * token header; and that header's value. */
+    char field[sizeof FP_HEALTH_TOKEN_HEADER];
+    size_t field_len;  /* bytes of the name so far; past sizeof field: not it */
+    bool token_field;  /* the value being read is the token's */
+    bool has_token;
+    size_t token_len;  /* past FP_HEALTH_TOKEN_MAX: too long, never matches */
+    char token[FP_HEALTH_TOKEN_MAX + 1];
 } fp_health_head_t;
 
 
@@ -32,14 +40,26 @@ void fp_health_head_reset(fp_health_head_t *hd);
 /* The parser's callbacks, counted: -1 (stop the parser) once a limit is
  * passed (hd->reject says which) or on ENOMEM. */
 int fp_health_head_url(fp_health_head_t *hd, const char *at, size_t len);
-int fp_health_head_field(fp_health_head_t *hd, size_t len);
-int fp_health_head_value(fp_health_head_t *hd, size_t len);
+int fp_health_head_field(fp_health_head_t *hd, const char *at, size_t len);
+int fp_health_head_value(fp_health_head_t *hd, const char *at, size_t len);
+
+/* The token header's value as fp_health_req_t gives it (NULL: absent). */
+const char *fp_health_head_token(const fp_health_head_t *hd);
+
+/* The query string of url (NUL-terminated copy into out, "" when none);
+ * -ENOMEM. */
+int fp_health_url_query(const fp_buf_t *url, fp_buf_t *out);
+
+/* The Allow header line for a route's methods. */
+const char *fp_health_allow_header(const fp_health_route_t *route);
 
 /* A declared Content-Length over the body limit (refused before reading). */
 bool fp_health_body_too_large(const http_parser *p);
 
-/* Before any route runs: 405 for a method but GET and HEAD, 400 for a target
- * that is not a URL, 404 for an unknown path; 0 with *route set otherwise. */
+/* Before any route runs: 405 for a method but GET, HEAD and POST, 400 for a
+ * target that is not a URL, 404 for an unknown path, 405 for a method the
+ * route does not take; 0 with *route set otherwise. *route is also set with
+ * that last 405 (its Allow header names the route's methods). */
 int fp_health_request_verdict(const fp_health_route_t *routes, size_t n, unsigned method,
                               const fp_buf_t *url, const fp_health_route_t **route);
 

@@ -68,6 +68,7 @@ struct fp_metrics_s {
     size_t nstrs;
     const str_t *other;
     uint64_t restarts[FP_RESTART_COUNT];
+    uint64_t scale[2][FP_SCALE_REASONS]; /* [down, up][reason] */
     fp_metrics_gauges_t gauges;
     queue_gauge_t queues[FP_METRICS_MAX_QUEUES];
     size_t nqueues;
@@ -310,6 +311,14 @@ int fp_metrics_child_restart(fp_metrics_t *m, fp_metrics_restart_t reason)
     if ((unsigned)reason >= FP_RESTART_COUNT)
         return -EINVAL;
     m->restarts[reason]++;
+    return 0;
+}
+
+int fp_metrics_scale_event(fp_metrics_t *m, bool up, fp_scale_reason_t reason)
+{
+    if ((unsigned)reason >= FP_SCALE_REASONS)
+        return -EINVAL;
+    m->scale[up][reason]++;
     return 0;
 }
 
@@ -610,6 +619,18 @@ static void render_children(writer_t *w, const fp_metrics_t *m)
     }
     scalar_i64(w, "forkpool_children_target", "gauge",
                "Children the pool keeps running (pool.children now).", m->gauges.children_target);
+    /* The pairs a decision can make: up for a backlog or the minimum, down
+     * for an idle child or the maximum. */
+    static const struct { bool up; fp_scale_reason_t r; } pairs[] = {
+        {true, FP_SCALE_BACKLOG}, {true, FP_SCALE_MIN}, {false, FP_SCALE_IDLE}, {false, FP_SCALE_MAX}};
+    family(w, "forkpool_scale_events_total", "counter",
+           "Autoscaling decisions, by direction and reason.");
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const char *reason = fp_scale_reason_name(pairs[i].r), *dir = pairs[i].up ? "up" : "down";
+        const label_t l[2] = {{"direction", dir, strlen(dir)}, {"reason", reason, strlen(reason)}};
+        open_labels(w, "forkpool_scale_events_total", "", l, 2);
+        close_u64(w, m->scale[pairs[i].up][pairs[i].r]);
+    }
 }
 
 /* One per-queue gauge family; left out when no queue has a known value. */

@@ -24,6 +24,7 @@
 
 #include "dispatch/proto.h"
 #include "http/metrics_hist.h"
+#include "pool/autoscale.h"
 
 typedef struct fp_metrics_s fp_metrics_t;
 
@@ -138,6 +139,10 @@ bool fp_metrics_has(const fp_metrics_t *m, const char *queue, const char *type);
 
 /* One child replaced; 0 or -EINVAL. */
 int fp_metrics_child_restart(fp_metrics_t *m, fp_metrics_restart_t reason);
+
+/* One autoscaling step (forkpool_scale_events_total{direction, reason});
+ * 0 or -EINVAL. */
+int fp_metrics_scale_event(fp_metrics_t *m, bool up, fp_scale_reason_t reason);
 
 void fp_metrics_set_gauges(fp_metrics_t *m, const fp_metrics_gauges_t *g);
 

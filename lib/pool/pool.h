@@ -32,6 +32,8 @@ typedef struct fp_slot_s {
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
     int64_t started_at_ms;
+    int64_t active_ms;      /* when the autoscale timer last saw it with a job; 0: not yet */
+    int64_t seen_jobs;      /* jobs_done at that look: a job run between two looks counts */
     int64_t max_jobs;       /* this child's jittered recycling limit; 0 = none */
     uint32_t generation;    /* the configuration it was forked with (HUP bumps it) */
     bool timed_out;         /* its job overran: TERM (then KILL) was sent */

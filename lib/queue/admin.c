@@ -433,24 +433,18 @@ int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t ca
     return rc;
 }
 
-int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
-                       size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+/* cmd (XRANGE or XREVRANGE) from start to end, at most count entries. */
+static int dead_range(fp_admin_t *a, const char *cmd, const char *queue, const char *start,
+                      const char *end, size_t count, fp_dead_entry_t **out, size_t *n,
+                      fp_err_t *err)
 {
-    *out = NULL;
-    *n = 0;
-    if (count == 0)
-        return 0;
-    char start[128], limit[24];
-    if (snprintf(start, sizeof start, "%s%s", after != NULL ? "(" : "-",
-                 after != NULL ? after : "") >= (int)sizeof start)
-        return fp_err_set(err, -EINVAL, "stream id too long: %.64s", after);
+    char limit[24];
     snprintf(limit, sizeof limit, "%zu", count);
     char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
-    const char *end = until != NULL ? until : "+";
-    const char *argv[] = {"XRANGE", key, start, end, "COUNT", limit};
-    const size_t lens[] = {6, strlen(key), strlen(start), strlen(end), 5, strlen(limit)};
+    const char *argv[] = {cmd, key, start, end, "COUNT", limit};
+    const size_t lens[] = {strlen(cmd), strlen(key), strlen(start), strlen(end), 5, strlen(limit)};
     redisReply *r = NULL;
     int rc = fp_admin_commandv(a, 6, argv, lens, &r, err);
     free(key);
@@ -459,6 +453,36 @@ int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, cons
     if (r != NULL)
         freeReplyObject(r);
     return rc;
+}
+
+int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
+                       size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (count == 0)
+        return 0;
+    char start[128];
+    if (snprintf(start, sizeof start, "%s%s", after != NULL ? "(" : "-",
+                 after != NULL ? after : "") >= (int)sizeof start)
+        return fp_err_set(err, -EINVAL, "stream id too long: %.64s", after);
+    return dead_range(a, "XRANGE", queue, start, until != NULL ? until : "+", count, out, n, err);
+}
+
+int fp_admin_dead_newest(fp_admin_t *a, const char *queue, size_t count, fp_dead_entry_t **out,
+                         size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    return count == 0 ? 0 : dead_range(a, "XREVRANGE", queue, "+", "-", count, out, n, err);
+}
+
+int fp_admin_dead_get(fp_admin_t *a, const char *queue, const char *id, fp_dead_entry_t **out,
+                      size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    return dead_range(a, "XRANGE", queue, id, id, 1, out, n, err);
 }
 
 void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n)

@@ -84,6 +84,16 @@ int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t ca
 int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
                        size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err);
 
+/* The count newest entries of P:{queue}:dead, newest first (the status
+ * page's list); *out and *n as fp_admin_dead_read. */
+int fp_admin_dead_newest(fp_admin_t *a, const char *queue, size_t count, fp_dead_entry_t **out,
+                         size_t *n, fp_err_t *err);
+
+/* The entry id of P:{queue}:dead: *n 1, or 0 when it is not there (an id
+ * Redis cannot parse is an FP_EREDIS error). */
+int fp_admin_dead_get(fp_admin_t *a, const char *queue, const char *id, fp_dead_entry_t **out,
+                      size_t *n, fp_err_t *err);
+
 void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n);
 
 /* For each i: if dead entry ids[i] still exists, deletes it and XADDs jobs[i]

@@ -70,4 +70,19 @@ bool fp_job_reply_is(const redisReply *r, const char *s);
  * dead job); NULL when neither knows the job. */
 const char *fp_job_state_name(fp_job_state_t state, const char *newest_outcome);
 
+/* job_eval.c */
+/* EVAL script 3 P:{queue}:jobs P:{queue}:delayed P:{queue}:dead group ID
+ * FP_JOB_LOOKUP_SCAN [extra] (extra may be NULL: not sent). With extra (the
+ * cancel script), P:{queue}:cancel is a fourth key, the hash it marks. *out
+ * is the reply (owned), never an error reply: those fail, prefixed with the
+ * queue. */
+int fp_job_eval_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *script,
+                      const char *queue, const char *id, const char *extra, redisReply **out,
+                      fp_err_t *err);
+
+/* Where the job is in one queue's keys (the lookup script; read only,
+ * blocking) into w (overwritten: clear a used one first). */
+int fp_job_lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
+                        const char *id, fp_job_where_t *w, fp_err_t *err);
+
 #endif

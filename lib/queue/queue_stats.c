@@ -12,7 +12,8 @@
 /* KEYS: jobs stream, delayed zset, dead stream (one hash tag, one slot).
  * ARGV: group, the count bound, the page size. Reads only. Returns {ready,
  * ready_exact, pending, delayed, dead, length, group_exists, oldest_id,
- * now_ms, {{name, pending, idle}...}}; see fp_admin_queue_stats for how
+ * now_ms, {{name, pending, idle}...}, entries_added, entries_read} (the last
+ * two -1 where Redis before 7 does not count them); see fp_admin_queue_stats for how
  * ready is found. Payloads are paged in small XRANGE pages because a script
  * cannot range over ids alone and jobs may be large. */
 const char fp_queue_stats_script[] =
@@ -24,12 +25,16 @@ const char fp_queue_stats_script[] =
     "local ndead = redis.call('XLEN', dead)\n"
     "local len = redis.call('XLEN', jobs)\n"
     "local ready, exact, pending, found, after, consumers = len, 1, 0, 0, '-', {}\n"
+    "local added, read = -1, -1\n"
     "if redis.call('EXISTS', jobs) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', jobs)\n"
+    "  for k = 1, #info, 2 do if info[k] == 'entries-added' then added = info[k + 1] end end\n"
     "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
     "    local f = {}\n"
     "    for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
     "    if f['name'] == group then\n"
     "      found, pending, after = 1, f['pending'], '(' .. f['last-delivered-id']\n"
+    "      if f['entries-read'] then read = f['entries-read'] end\n"
     "      if f['lag'] then\n"
     "        ready = f['lag']\n"
     "      else\n"
@@ -56,7 +61,7 @@ const char fp_queue_stats_script[] =
     "  local first = redis.call('XRANGE', jobs, after, '+', 'COUNT', 1)\n"
     "  if #first > 0 then oldest = first[1][1] end\n"
     "end\n"
-    "return {ready, exact, pending, ndelayed, ndead, len, found, oldest, now, consumers}\n";
+    "return {ready, exact, pending, ndelayed, ndead, len, found, oldest, now, consumers, added, read}\n";
 
 
 void fp_admin_queue_stats_clear(fp_admin_queue_stats_t *s)
@@ -103,7 +108,7 @@ static int parse_consumers(const redisReply *r, fp_admin_queue_stats_t *s)
 int fp_queue_stats_parse(const redisReply *r, fp_admin_queue_stats_t *s)
 {
     fp_admin_queue_stats_clear(s);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 10)
+    if (r->type != REDIS_REPLY_ARRAY || (r->elements != 10 && r->elements != 12))
         return 1;
     long long exact, found;
     redisReply *const *e = r->element;
@@ -116,6 +121,10 @@ int fp_queue_stats_parse(const redisReply *r, fp_admin_queue_stats_t *s)
     s->ready_exact = exact != 0;
     s->group_exists = found != 0;
     memcpy(s->oldest_id, e[7]->str, e[7]->len + 1);
+    s->entries_added = s->entries_read = -1;
+    if (r->elements == 12 && (!reply_int(e[10], &s->entries_added) ||
+                              !reply_int(e[11], &s->entries_read)))
+        return 1;
     uint64_t ms, seq;
     if (s->oldest_id[0] != '\0' && fp_stream_id_parse(s->oldest_id, e[7]->len, &ms, &seq))
         s->oldest_age_ms = s->now_ms > (long long)ms ? s->now_ms - (long long)ms : 0;

@@ -47,6 +47,9 @@ typedef struct fp_admin_queue_stats_s {
     char oldest_id[48];       /* first ready entry's id, "" when none is ready */
     long long oldest_age_ms;  /* its age, -1 when none is ready */
     long long now_ms;         /* Redis' clock when read */
+    /* Entries ever added to the stream, and read by the group (Redis 7's
+     * XINFO counters, -1 when unknown): the status page's in and out rates. */
+    long long entries_added, entries_read;
     fp_admin_consumer_t *consumers; /* owned; in Redis' order */
     size_t nconsumers;
 } fp_admin_queue_stats_t;

@@ -173,6 +173,7 @@ static bool maybe_retire(fp_supervisor_t *sup, fp_slot_t *slot)
     slot->retiring = true;
     sup->children.retiring++;
     fp_metrics_child_restart(sup->metrics, reason);
+    fp_sup_ui_child_restart(sup, id, reason);
     if (reason == FP_RESTART_RELOAD && sup->reload.unproven) {
         sup->reload.held_back = id; /* stopped by said_ready, kept by undo_reload */
         return true;
@@ -318,6 +319,7 @@ static void on_child_exit(fp_supervisor_t *sup, fp_slot_t *slot, int status)
     if (!expected) {
         fp_log_warn(LOG, "child %d (pid %d) %s", slot->id, (int)slot->pid, how);
         fp_metrics_child_restart(sup->metrics, fp_restart_exit_reason(slot, status));
+        fp_sup_ui_child_restart(sup, slot->id, fp_restart_exit_reason(slot, status));
     }
     (void)fp_slot_apply(slot, FP_SLOT_REAPED);
     if (slot->channel != NULL)

@@ -24,7 +24,9 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
         fp_log_warn(LOG, "reload: cannot open daemon.log_file: %s", strerror(-rc));
     sup->cfg = cfg;
     fp_sup_set_health_limits(sup);
+    size_t before = sup->pool.target;
     sup->pool.target = fp_sup_target_children(sup, cfg);
+    fp_sup_scale_configure(sup, before); /* a scaling pool keeps its target within the new bounds */
     sup->pool.prefetch = (size_t)cfg->pool.prefetch;
     sup->pool.pipeline = (size_t)cfg->pool.pipeline;
     fp_sup_schedule_apply(sup);
@@ -105,6 +107,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
         !same_string(old->daemon.pidfile, cfg->daemon.pidfile))
         fp_log_warn(LOG, "reload: daemon.user, daemon.group and daemon.pidfile take effect only "
                          "after a restart");
+    if (old->health.ui != cfg->health.ui || old->health.ui_payload_max != cfg->health.ui_payload_max ||
+        !same_string(old->health.admin_token, cfg->health.admin_token))
+        fp_log_warn(LOG, "reload: health.ui, health.ui_payload_max and health.admin_token take "
+                         "effect only after a restart");
 }
 
 /* The file could not be read or is broken: the running generation stays,

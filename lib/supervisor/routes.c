@@ -35,6 +35,7 @@ void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stat
                                  st->oldest_age_ms >= 0 ? (double)st->oldest_age_ms / 1000.0 : 0.0};
     }
     fp_metrics_set_queue(sup->metrics, sup->redis.names[queue], &q);
+    fp_sup_ui_queue_sample(sup, queue, st);
     if (st != NULL && st->now_ms > 0)
         fp_metrics_set_redis_clock(sup->metrics, st->now_ms, fp_os_unix_ms());
 }
@@ -56,7 +57,7 @@ static int route_healthz(void *ctx, fp_buf_t *body, const char **content_type)
     return 200;
 }
 
-static int respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
+int fp_sup_respond_json(cJSON *doc, fp_buf_t *body, const char **content_type)
 {
     *content_type = "application/json";
     char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
@@ -115,7 +116,7 @@ static int route_readyz(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddItemToObject(doc, "reasons", reasons);
     bool ready = reasons != NULL && cJSON_GetArraySize(reasons) == 0;
     cJSON_AddBoolToObject(doc, "ready", ready);
-    int rc = respond_json(doc, body, content_type);
+    int rc = fp_sup_respond_json(doc, body, content_type);
     return rc != 0 ? rc : ready ? 200 : 503;
 }
 
@@ -160,7 +161,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
                                                                                             : 200;
 }
 
-static cJSON *child_json(const fp_slot_t *slot)
+cJSON *fp_sup_child_json(const fp_slot_t *slot)
 {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "id", slot->id);
@@ -195,10 +196,11 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *queues = cJSON_AddArrayToObject(doc, "queues");
     for (size_t i = 0; i < sup->redis.nnames; i++)
         cJSON_AddItemToArray(queues, cJSON_CreateString(sup->redis.names[i]));
+    fp_sup_scale_stats(sup, doc);
     cJSON *children = cJSON_AddArrayToObject(doc, "children");
     for (size_t i = 0; i < sup->pool.capacity; i++)
         if (sup->pool.slots[i]->state != FP_CHILD_FREE)
-            cJSON_AddItemToArray(children, child_json(sup->pool.slots[i]));
+            cJSON_AddItemToArray(children, fp_sup_child_json(sup->pool.slots[i]));
     cJSON_AddItemToObject(doc, "reload", fp_sup_reload_json(sup));
     cJSON_AddItemToObject(doc, "limits", fp_sup_limits_json(sup));
     cJSON *counters = cJSON_AddObjectToObject(doc, "counters");
@@ -212,25 +214,32 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON *fleet = fp_sup_fleet_json(sup);
     if (fleet != NULL)
         cJSON_AddItemToObject(doc, "fleet", fleet);
-    int rc = respond_json(doc, body, content_type);
+    int rc = fp_sup_respond_json(doc, body, content_type);
     return rc != 0 ? rc : 200;
 }
 
 int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err)
 {
-    static const fp_health_route_t routes[] = {
-        {"/healthz", route_healthz},
-        {"/readyz", route_readyz},
-        {"/metrics", route_metrics},
-        {"/stats", route_stats},
+    static const fp_health_route_t base[] = {
+        {.path = "/healthz", .fn = route_healthz},
+        {.path = "/readyz", .fn = route_readyz},
+        {.path = "/metrics", .fn = route_metrics},
+        {.path = "/stats", .fn = route_stats},
     };
+    fp_health_route_t routes[32];
     if (sup->cfg->health.listen[0] == '\0')
         return 0;
-    int rc = fp_health_start(&sup->loop, sup->cfg->health.listen, routes,
-                             sizeof routes / sizeof routes[0], sup, &sup->health, err);
+    int rc = fp_sup_ui_start(sup, err);
+    if (rc < 0)
+        return rc;
+    size_t n = sizeof base / sizeof base[0];
+    memcpy(routes, base, sizeof base);
+    n += fp_sup_ui_routes(sup, routes + n, sizeof routes / sizeof routes[0] - n);
+    rc = fp_health_start(&sup->loop, sup->cfg->health.listen, routes, n, sup, &sup->health, err);
     fp_sup_set_health_limits(sup);
     if (rc == 0)
-        fp_log_info(LOG, "health endpoint on %s (port %d)", sup->cfg->health.listen,
-                    fp_health_port(sup->health));
+        fp_log_info(LOG, "health endpoint on %s (port %d)%s", sup->cfg->health.listen,
+                    fp_health_port(sup->health),
+                    sup->ui == NULL ? "" : "; status page at /");
     return rc;
 }

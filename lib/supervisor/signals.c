@@ -1,6 +1,6 @@
 /* signals.c: the daemon's signals and what each asks for: TERM/INT
  * (drain), QUIT or a second stop (terminate), TSTP (quiet), TTIN/TTOU (one
- * child more or less), USR1 (reopen the log). HUP is reload.c's, CHLD is
+ * child more or less, or the scaling bounds moved), USR1 (reopen the log). HUP is reload.c's, CHLD is
  * children.c's. */
 #include "supervisor/supervisor_internal.h"
 
@@ -33,11 +33,12 @@ static void on_quiet_signal(uv_signal_t *handle, int signum)
     fp_sup_update_want(sup);
 }
 
-/* TTIN/TTOU: one child more or less, as gunicorn does. */
+/* TTIN/TTOU: one child more or less, as gunicorn does; a scaling pool
+ * moves its bounds instead. */
 static void on_resize_signal(uv_signal_t *handle, int signum)
 {
     fp_supervisor_t *sup = handle->data;
-    if (sup->state != SUP_RUNNING)
+    if (sup->state != SUP_RUNNING || fp_sup_scale_resize(sup, signum == SIGTTIN))
         return;
     if (signum == SIGTTIN && sup->pool.target < 1024)
         sup->pool.target++;

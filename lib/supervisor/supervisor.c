@@ -234,6 +234,8 @@ static void on_queue_closed(void *ctx)
     fp_sup_close_handle((uv_handle_t *)&sup->timers.heartbeat);
     fp_sup_close_handle((uv_handle_t *)&sup->limits.renew);
     fp_sup_close_handle((uv_handle_t *)&sup->timers.schedule);
+    fp_sup_close_handle((uv_handle_t *)&sup->scale.timer);
+    fp_sup_ui_close(sup);
 }
 
 static bool slots_empty(const fp_supervisor_t *sup)
@@ -382,7 +384,7 @@ static int init_handles(fp_supervisor_t *sup)
         timers[i]->data = sup;
     }
     fp_sup_limits_start(sup);
-    return 0;
+    return fp_sup_scale_init(sup);
 }
 
 /* Consuming starts once the name is ours. */
@@ -452,6 +454,7 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     }
     if (sup->health != NULL)
         uv_timer_start(&sup->timers.sample, fp_sup_on_sample_timer, 200, SAMPLE_INTERVAL_MS);
+    fp_sup_scale_configure(sup, sup->pool.target);
     char names[256] = "";
     for (size_t i = 0, used = 0; i < sup->redis.nnames && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
@@ -537,6 +540,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_held_t *held;
     while ((held = fp_held_wait_pop(&sup->held)) != NULL)
         fp_held_free(held);
+    fp_sup_ui_free(sup); /* the loop ran out: none of its work is in flight */
     fp_ledger_close(sup->ledger.writer); /* writes every row still queued */
     fp_notify_close(&sup->notify.sender);
     fp_metrics_free(sup->metrics);

@@ -25,6 +25,7 @@
 #include "http/metrics.h"
 #include "ledger/ledger.h"
 #include "limits/limit.h"
+#include "pool/autoscale.h"
 #include "pool/output.h"
 #include "pool/pool.h"
 #include "queue/admin.h"
@@ -83,6 +84,17 @@ typedef struct sup_children_s {
     char start_error[START_ERROR_MAX]; /* the last failed start until a child says ready */
     bool pool_was_ready;              /* every initial child has said "ready" */
 } sup_children_t;
+
+/* Autoscaling (autoscale.c): the pool's target moves between bounds. */
+typedef struct sup_scale_s {
+    bool on;                  /* pool.children_max set and no run --children */
+    size_t min, max;          /* the bounds now: the configuration's, moved by TTIN/TTOU */
+    fp_scale_state_t state;   /* the decision's own (the spawn rate) */
+    fp_scale_reason_t held;   /* the memory guard holding growth, logged once; STEADY: none */
+    /* Each served queue's oldest ready job at its last sample (ms; < 0: none). */
+    int64_t oldest_ms[FP_METRICS_MAX_QUEUES];
+    uv_timer_t timer;
+} sup_scale_t;
 
 typedef struct sup_signals_s {
     uv_signal_t term;
@@ -196,6 +208,7 @@ struct fp_supervisor_s {
     sup_fatal_t fatal;
     fp_reload_t reload;
     sup_children_t children;
+    sup_scale_t scale;
     uint64_t random; /* xorshift state for back-off jitter and recycling jitter */
     fp_outputs_t outputs; /* exec children's output readers */
     sup_signals_t signals;
@@ -208,6 +221,7 @@ struct fp_supervisor_s {
     sup_heartbeat_t heartbeat;
     sup_limits_t limits;
     sup_schedule_t schedule;
+    struct fp_sup_ui_s *ui; /* the status page (ui.c); NULL when health.ui is off */
 };
 
 static inline fp_supervisor_t *channel_sup(const fp_channel_t *ch)
@@ -258,6 +272,17 @@ void fp_sup_top_up(fp_supervisor_t *sup);
 void fp_sup_rebalance(fp_supervisor_t *sup);
 void fp_sup_on_sigchld(uv_signal_t *handle, int signum);
 
+/* autoscale.c: moving the target between the bounds. */
+int fp_sup_scale_init(fp_supervisor_t *sup);
+/* Takes the current configuration's bounds (start-up, a reload): a scaling
+ * pool keeps `before` (the target until now) within them; starts or stops
+ * the timer. */
+void fp_sup_scale_configure(fp_supervisor_t *sup, size_t before);
+/* TTIN (more) / TTOU: moves both bounds by one; false when not scaling. */
+bool fp_sup_scale_resize(fp_supervisor_t *sup, bool more);
+/* children_target, children_min, children_max (and what holds growth) into /stats. */
+void fp_sup_scale_stats(const fp_supervisor_t *sup, cJSON *doc);
+
 /* reload.c: HUP. */
 /* A reload whose first new child cannot start is undone (why: the cause). */
 void fp_sup_undo_reload(fp_supervisor_t *sup, const char *why);
@@ -273,6 +298,24 @@ void fp_sup_set_health_limits(fp_supervisor_t *sup);
 void fp_sup_on_queue_sample(void *ctx, uint32_t queue, const fp_admin_queue_stats_t *st);
 void fp_sup_on_sample_timer(uv_timer_t *timer);
 int fp_sup_start_health(fp_supervisor_t *sup, fp_err_t *err);
+/* One child as /stats (and the status page) show it; owned. */
+cJSON *fp_sup_child_json(const fp_slot_t *slot);
+/* doc (taken, may be NULL) as a JSON body: 0, or 500 when it cannot be. */
+int fp_sup_respond_json(cJSON *doc, fp_buf_t *body, const char **content_type);
+
+/* ui.c: the status page (docs/ui.md). start allocates it when health.ui is
+ * on (before the health routes are built), close stops its timer, free
+ * releases it once the loop has ended (no work is then in flight). */
+typedef struct fp_sup_ui_s fp_sup_ui_t;
+int fp_sup_ui_start(fp_supervisor_t *sup, fp_err_t *err);
+/* Its routes into out (at most cap); how many. */
+size_t fp_sup_ui_routes(fp_supervisor_t *sup, fp_health_route_t *out, size_t cap);
+void fp_sup_ui_close(fp_supervisor_t *sup);
+void fp_sup_ui_free(fp_supervisor_t *sup);
+/* A queue's depth sample (fp_sup_on_queue_sample), and a child replaced or
+ * restarted in slot slot_id: what the page shows of each. */
+void fp_sup_ui_queue_sample(fp_supervisor_t *sup, uint32_t queue, const fp_admin_queue_stats_t *st);
+void fp_sup_ui_child_restart(fp_supervisor_t *sup, int slot_id, fp_metrics_restart_t reason);
 
 /* heartbeat.c: beats from start-up on; at the stop, true once the record
  * is deleted (or need not be): until then the queue stays open, and the

@@ -278,7 +278,9 @@ class Client:
             r = self.redis.eval(STATS_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
                                 self.key(q, "dead"), self.group, READY_COUNT_MAX,
                                 STATS_PAGE)
-            ready, exact, pending, delayed, dead, length, found, oldest, now_ms, consumers = r
+            # The last two (entries added and read, for the status page's
+            # rates) are not part of this view.
+            ready, exact, pending, delayed, dead, length, found, oldest, now_ms, consumers = r[:10]
             oldest_id = _text(oldest)
             age = None
             if oldest_id:
@@ -404,12 +406,16 @@ STATS_SCRIPT = (
     "local ndead = redis.call('XLEN', dead)\n"
     "local len = redis.call('XLEN', jobs)\n"
     "local ready, exact, pending, found, after, consumers = len, 1, 0, 0, '-', {}\n"
+    "local added, read = -1, -1\n"
     "if redis.call('EXISTS', jobs) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', jobs)\n"
+    "  for k = 1, #info, 2 do if info[k] == 'entries-added' then added = info[k + 1] end end\n"
     "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do\n"
     "    local f = {}\n"
     "    for k = 1, #g, 2 do f[g[k]] = g[k + 1] end\n"
     "    if f['name'] == group then\n"
     "      found, pending, after = 1, f['pending'], '(' .. f['last-delivered-id']\n"
+    "      if f['entries-read'] then read = f['entries-read'] end\n"
     "      if f['lag'] then\n"
     "        ready = f['lag']\n"
     "      else\n"
@@ -436,5 +442,5 @@ STATS_SCRIPT = (
     "  local first = redis.call('XRANGE', jobs, after, '+', 'COUNT', 1)\n"
     "  if #first > 0 then oldest = first[1][1] end\n"
     "end\n"
-    "return {ready, exact, pending, ndelayed, ndead, len, found, oldest, now, consumers}\n"
+    "return {ready, exact, pending, ndelayed, ndead, len, found, oldest, now, consumers, added, read}\n"
 )

@@ -484,7 +484,9 @@ int fp_td_connect(int port)
 
 /* fp_td_http_get, but -1 when nothing listens on port (yet): for waits
  * that start before the daemon does. */
-static int http_get(int port, const char *path, char **body)
+/* One request on a fresh connection; -1 when nothing listens. */
+static int http_request(int port, const char *method, const char *path, const char *headers,
+                        char **head, char **body)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -496,8 +498,10 @@ static int http_get(int port, const char *path, char **body)
         close(fd);
         return -1;
     }
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    char req[1024];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+                     method, path, headers != NULL ? headers : "");
+    assert_true(n > 0 && (size_t)n < sizeof req);
     assert_int_equal(write(fd, req, (size_t)n), n);
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
@@ -515,10 +519,28 @@ static int http_get(int port, const char *path, char **body)
     buf[len] = '\0';
     int status = 0;
     sscanf(buf, "HTTP/1.1 %d", &status);
-    const char *start = strstr(buf, "\r\n\r\n");
+    char *start = strstr(buf, "\r\n\r\n");
     if (body != NULL)
         *body = strdup(start != NULL ? start + 4 : "");
+    if (start != NULL)
+        start[2] = '\0';
+    if (head != NULL)
+        *head = strdup(buf);
     free(buf);
+    return status;
+}
+
+static int http_get(int port, const char *path, char **body)
+{
+    return http_request(port, "GET", path, NULL, NULL, body);
+}
+
+int fp_td_http(int port, const char *method, const char *path, const char *headers, char **head,
+               char **body)
+{
+    int status = http_request(port, method, path, headers, head, body);
+    if (status < 0)
+        fail_msg("nothing listens on 127.0.0.1:%d", port);
     return status;
 }
 

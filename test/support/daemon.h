@@ -177,6 +177,11 @@ int fp_td_connect(int port);
 /* One GET on a fresh connection: the status, and the body (free()) when body
  * is not NULL. */
 int fp_td_http_get(int port, const char *path, char **body);
+/* Any request: headers are extra lines, each ending "\r\n" (may be NULL);
+ * head (the status line and headers) and body are owned copies when not
+ * NULL. */
+int fp_td_http(int port, const char *method, const char *path, const char *headers, char **head,
+               char **body);
 /* Condition for fp_td_wait_until: GET /readyz answers status. */
 typedef struct fp_td_ready_s {
     int port;

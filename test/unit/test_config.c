@@ -32,6 +32,7 @@ static void clear_env(void)
     unsetenv("FORKPOOL_REDIS_URL");
     unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
+    unsetenv("FORKPOOL_ADMIN_TOKEN");
 }
 
 static fp_config_t *load_ok(const char *text)
@@ -117,6 +118,12 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.max_jobs_per_child, b->pool.max_jobs_per_child);
     assert_int_equal(a->pool.max_jobs_jitter, b->pool.max_jobs_jitter);
     assert_int_equal(a->pool.max_memory_per_child_bytes, b->pool.max_memory_per_child_bytes);
+    assert_int_equal(a->pool.children_min, b->pool.children_min);
+    assert_int_equal(a->pool.children_max, b->pool.children_max);
+    assert_int_equal(a->pool.scale_up_after_ms, b->pool.scale_up_after_ms);
+    assert_int_equal(a->pool.idle_timeout_ms, b->pool.idle_timeout_ms);
+    assert_int_equal(a->pool.max_memory_total_bytes, b->pool.max_memory_total_bytes);
+    assert_int_equal(a->pool.min_host_available_bytes, b->pool.min_host_available_bytes);
     assert_strv_equal(&a->pool.plugins, &b->pool.plugins);
     assert_strv_equal(&a->pool.command, &b->pool.command);
     assert_int_equal(a->retry.max_attempts, b->retry.max_attempts);
@@ -155,7 +162,8 @@ static void defaults_are_documented_values(void **state)
         .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
         .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(), .prefetch = 0, .pipeline = 0,
                  .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
-                 .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0},
+                 .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0,
+                 .scale_up_after_ms = 1000, .idle_timeout_ms = 30000},
         .retry = {5, 1000, 600000, true},
         .recovery = {60000, 15000},
         .health = {"127.0.0.1:9187", 5000, 5000, 64},
@@ -376,6 +384,10 @@ static const char full_text[] =
     "max_jobs_per_child = 1000\n"
     "max_jobs_jitter = 100\n"
     "max_memory_per_child = \"512MB\"\n"
+    "scale_up_after = \"250ms\"\n"
+    "idle_timeout = \"2m\"\n"
+    "max_memory_total = \"2GB\"\n"
+    "min_host_available = \"256MB\"\n"
     "command = [\"python3\", \"worker.py\", \"\"]\n"
     "[retry]\n"
     "max_attempts = 1000\n"
@@ -416,7 +428,9 @@ static void every_key_can_be_set(void **state)
         .pool = {.runtime = FP_RUNTIME_EXEC, .children = 8, .prefetch = 4, .pipeline = 2,
                  .job_timeout_ms = 30000, .kill_grace_ms = 0, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 1000, .max_jobs_jitter = 100,
-                 .max_memory_per_child_bytes = 512 * MB, .command = {command, 3}},
+                 .max_memory_per_child_bytes = 512 * MB, .command = {command, 3},
+                 .scale_up_after_ms = 250, .idle_timeout_ms = 120000,
+                 .max_memory_total_bytes = 2048 * MB, .min_host_available_bytes = 256 * MB},
         .retry = {1000, 0, 0, false},
         .recovery = {3000, 100},
         .health = {"[::1]:8080", 2000, 30000, 500},
@@ -538,13 +552,57 @@ static void nul_in_keys_rejected(void **state)
                         "setting can use");
 }
 
+/* pool.children = "MIN..MAX" or children_min/children_max scale; the pool
+ * starts at the minimum; a fixed count and bounds together are refused. */
+static void scaling_bounds(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = load_ok("[pool]\nchildren = \"2..8\"\nscale_up_after = \"100ms\"\n"
+                               "idle_timeout = \"100ms\"\nmax_memory_total = \"1MB\"\n"
+                               "min_host_available = \"1GB\"\n");
+    assert_int_equal(cfg->pool.children_min, 2);
+    assert_int_equal(cfg->pool.children_max, 8);
+    assert_int_equal(cfg->pool.children, 2);
+    assert_int_equal(cfg->pool.scale_up_after_ms, 100);
+    assert_int_equal(cfg->pool.idle_timeout_ms, 100);
+    assert_int_equal(cfg->pool.max_memory_total_bytes, 1 << 20);
+    assert_int_equal(cfg->pool.min_host_available_bytes, INT64_C(1) << 30);
+    fp_config_free(cfg);
+    cfg = load_ok("[pool]\nchildren_max = 5\n");
+    assert_int_equal(cfg->pool.children_min, 1);
+    assert_int_equal(cfg->pool.children_max, 5);
+    assert_int_equal(cfg->pool.children, 1);
+    fp_config_free(cfg);
+    cfg = load_ok("[pool]\nchildren = 4\n");
+    assert_int_equal(cfg->pool.children_max, 0);
+    fp_config_free(cfg);
+    expect_config_error("[pool]\nchildren = \"8..2\"\n",
+                        "t.toml:2:1: [pool] children range \"8..2\" has its minimum above its "
+                        "maximum");
+    expect_config_error("[pool]\nchildren = \"0..2000\"\n",
+                        "t.toml:2:1: [pool] children range bounds must be between 1 and 1024");
+    expect_config_error("[pool]\nchildren = 4\nchildren_max = 8\n",
+                        "t.toml:3:1: [pool] children_min and children_max replace children: set "
+                        "one or the other (children = \"MIN..MAX\" is the short form)");
+    expect_config_error("[pool]\nchildren_min = 3\n",
+                        "t.toml:2:1: [pool] children_min needs children_max: the pool scales "
+                        "between them");
+    expect_config_error("[pool]\nchildren_min = 3\nchildren_max = 2\n",
+                        "t.toml:2:1: [pool] children_min (3) must not be more than children_max "
+                        "(2)");
+    expect_config_error("[pool]\nidle_timeout = \"50ms\"\n",
+                        "t.toml:2:1: [pool] idle_timeout must be at least 100ms, got \"50ms\"");
+}
+
 static void wrong_types(void **state)
 {
     (void)state;
     expect_config_error("[pool]\nchildren = \"4\"\n",
-                        "t.toml:2:1: [pool] children must be an integer, got string");
+                        "t.toml:2:1: [pool] children must be an integer or a range "
+                        "\"MIN..MAX\" such as \"2..16\"");
     expect_config_error("[pool]\nchildren = 2.0\n",
-                        "t.toml:2:1: [pool] children must be an integer, got float");
+                        "t.toml:2:1: [pool] children must be an integer or a range string such "
+                        "as \"2..16\", got float");
     expect_config_error("[pool]\njob_timeout = 30\n",
                         "t.toml:2:1: [pool] job_timeout must be a duration string such as "
                         "\"30s\", got integer");
@@ -1004,6 +1062,34 @@ static void redis_url_from_environment(void **state)
     clear_env();
 }
 
+/* The status page's token: the environment wins over the file, an empty
+ * variable counts as unset, and a dump masks it. */
+static void admin_token_from_environment(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[health]\nadmin_token = \"from-file\"\n");
+    assert_string_equal(cfg->health.admin_token, "from-file");
+    char *dump = fp_config_dump_json(cfg);
+    assert_null(strstr(dump, "from-file"));
+    assert_non_null(strstr(dump, "***"));
+    free(dump);
+    fp_config_free(cfg);
+    setenv("FORKPOOL_ADMIN_TOKEN", "from-env", 1);
+    cfg = load_ok("[health]\nadmin_token = \"from-file\"\n");
+    assert_string_equal(cfg->health.admin_token, "from-env");
+    fp_config_free(cfg);
+    setenv("FORKPOOL_ADMIN_TOKEN", "", 1);
+    cfg = load_ok("");
+    assert_string_equal(cfg->health.admin_token, "");
+    assert_true(cfg->health.ui);
+    assert_int_equal(cfg->health.ui_payload_max, 2048);
+    dump = fp_config_dump_json(cfg);
+    assert_null(strstr(dump, "***")); /* an unset token is shown as "" */
+    free(dump);
+    fp_config_free(cfg);
+    clear_env();
+}
 
 /* ---- masking and dumping ------------------------------------------------ */
 
@@ -1316,6 +1402,7 @@ int main(void)
         cmocka_unit_test(automatic_values_resolved),
         cmocka_unit_test(unknown_keys_and_sections),
         cmocka_unit_test(nul_in_keys_rejected),
+        cmocka_unit_test(scaling_bounds),
         cmocka_unit_test(wrong_types),
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_durations_and_sizes),
@@ -1330,6 +1417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(nul_bytes_rejected, files_setup, files_teardown),
         cmocka_unit_test_setup_teardown(resolve_path_order, files_setup, files_teardown),
         cmocka_unit_test(redis_url_from_environment),
+        cmocka_unit_test(admin_token_from_environment),
         cmocka_unit_test(mask_url_cases),
         cmocka_unit_test(secret_key_names),
         cmocka_unit_test(child_env_keys),

@@ -136,11 +136,11 @@ static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
 }
 
 static const fp_health_route_t g_routes[] = {
-    {"/healthz", route_healthz},
-    {"/readyz", route_readyz},
-    {"/big", route_big},
-    {"/broken", route_broken},
-    {"/huge", route_huge},
+    {.path = "/healthz", .fn = route_healthz},
+    {.path = "/readyz", .fn = route_readyz},
+    {.path = "/big", .fn = route_big},
+    {.path = "/broken", .fn = route_broken},
+    {.path = "/huge", .fn = route_huge},
 };
 #define N_ROUTES (sizeof g_routes / sizeof g_routes[0])
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +24,31 @@ static int route_broken(void *ctx, fp_buf_t *body, const char **content_type)
     return -22;
 }
 
+/* A POST route that records what it was given: the token and the query. */
+typedef struct seen_s {
+    int calls;
+    char token[FP_HEALTH_TOKEN_MAX + 2];
+    bool has_token;
+    char query[64];
+} seen_t;
+
+static seen_t g_seen;
+
+static int route_post(void *ctx, const fp_health_req_t *req, fp_buf_t *body,
+                      const char **content_type)
+{
+    g_seen.calls++;
+    g_seen.has_token = req->token != NULL;
+    snprintf(g_seen.token, sizeof g_seen.token, "%s", req->token != NULL ? req->token : "");
+    snprintf(g_seen.query, sizeof g_seen.query, "%s", req->query);
+    return 202;
+}
+
 static const fp_health_route_t routes[] = {
-    {"/healthz", route_ok},
-    {"/broken", route_broken},
+    {.path = "/act", .post = route_post},
+    {.path = "/both", .fn = route_ok, .post = route_post},
+    {.path = "/healthz", .fn = route_ok},
+    {.path = "/broken", .fn = route_broken},
 };
 
 static int status_of(const char *request, int *calls)
@@ -81,6 +105,57 @@ static void test_url_limit(void **state)
     free(req);
 }
 
+/* POST reaches only the routes that take it; the token header is found
+ * whatever its case, the query comes without its '?'. */
+static void test_post(void **state)
+{
+    int calls = 0;
+    memset(&g_seen, 0, sizeof g_seen);
+    assert_int_equal(status_of("POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &calls), 405);
+    assert_int_equal(status_of("GET /act HTTP/1.1\r\n\r\n", &calls), 405);
+    assert_int_equal(status_of("POST /nope HTTP/1.1\r\n\r\n", &calls), 404);
+    assert_int_equal(status_of("PUT /act HTTP/1.1\r\n\r\n", &calls), 405);
+    assert_int_equal(g_seen.calls, 0);
+    assert_int_equal(status_of("POST /act?queue=a&id=1-0 HTTP/1.1\r\nx-forkpool-TOKEN: s3cret\r\n"
+                               "Content-Length: 0\r\n\r\n",
+                               &calls),
+                     202);
+    assert_int_equal(g_seen.calls, 1);
+    assert_true(g_seen.has_token);
+    assert_string_equal(g_seen.token, "s3cret");
+    assert_string_equal(g_seen.query, "queue=a&id=1-0");
+    /* Without the header: no token; a look-alike header is not it. */
+    assert_int_equal(status_of("POST /both HTTP/1.1\r\nX-Forkpool-Tokens: s3cret\r\n\r\n", &calls), 202);
+    assert_false(g_seen.has_token);
+    assert_string_equal(g_seen.query, "");
+    assert_int_equal(status_of("GET /both HTTP/1.1\r\n\r\n", &calls), 503);
+    assert_int_equal(calls, 1);
+}
+
+/* A token longer than FP_HEALTH_TOKEN_MAX is kept as "" (never matches),
+ * not cut to a prefix that might; a body over the limit is refused before
+ * the route runs. */
+static void test_post_limits(void **state)
+{
+    int calls = 0;
+    char req[1024];
+    char tok[FP_HEALTH_TOKEN_MAX + 2];
+    memset(tok, 'k', sizeof tok - 1);
+    tok[sizeof tok - 1] = '\0';
+    memset(&g_seen, 0, sizeof g_seen);
+    snprintf(req, sizeof req, "POST /act HTTP/1.1\r\nX-Forkpool-Token: %s\r\n\r\n", tok);
+    assert_int_equal(status_of(req, &calls), 202);
+    assert_true(g_seen.has_token);
+    assert_string_equal(g_seen.token, "");
+    tok[FP_HEALTH_TOKEN_MAX] = '\0'; /* exactly the limit: kept whole */
+    snprintf(req, sizeof req, "POST /act HTTP/1.1\r\nX-Forkpool-Token: %s\r\n\r\n", tok);
+    assert_int_equal(status_of(req, &calls), 202);
+    assert_int_equal(strlen(g_seen.token), FP_HEALTH_TOKEN_MAX);
+    g_seen.calls = 0;
+    assert_int_equal(status_of("POST /act HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", &calls), 413);
+    assert_int_equal(g_seen.calls, 0);
+}
+
 /* Bytes that are not a whole request yet: no answer. */
 static void test_incomplete(void **state)
 {
@@ -98,6 +173,8 @@ int main(void)
         cmocka_unit_test(test_header_limit),
         cmocka_unit_test(test_url_limit),
         cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_post),
+        cmocka_unit_test(test_post_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

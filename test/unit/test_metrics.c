@@ -322,6 +322,12 @@ static const char golden[] =
     "# HELP forkpool_children_target Children the pool keeps running (pool.children now).\n"
     "# TYPE forkpool_children_target gauge\n"
     "forkpool_children_target 6\n"
+    "# HELP forkpool_scale_events_total Autoscaling decisions, by direction and reason.\n"
+    "# TYPE forkpool_scale_events_total counter\n"
+    "forkpool_scale_events_total{direction=\"up\",reason=\"backlog\"} 2\n"
+    "forkpool_scale_events_total{direction=\"up\",reason=\"min\"} 0\n"
+    "forkpool_scale_events_total{direction=\"down\",reason=\"idle\"} 1\n"
+    "forkpool_scale_events_total{direction=\"down\",reason=\"max\"} 0\n"
     "# HELP forkpool_queue_ready Jobs in the stream not yet delivered.\n"
     "# TYPE forkpool_queue_ready gauge\n"
     "forkpool_queue_ready{queue=\"default\"} 5\n"
@@ -421,6 +427,10 @@ static void test_golden(void **state)
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_CRASH), 0);
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
     assert_int_equal(fp_metrics_child_restart(m, FP_RESTART_RELOAD), 0);
+    assert_int_equal(fp_metrics_scale_event(m, true, FP_SCALE_BACKLOG), 0);
+    assert_int_equal(fp_metrics_scale_event(m, true, FP_SCALE_BACKLOG), 0);
+    assert_int_equal(fp_metrics_scale_event(m, false, FP_SCALE_IDLE), 0);
+    assert_int_equal(fp_metrics_scale_event(m, false, FP_SCALE_REASONS), -EINVAL);
     fp_metrics_gauges_t g = {.children = {1, 2, 3, 0},
                              .ready = true,
                              .children_target = 6,
