@@ -1,7 +1,9 @@
 /* cmd_cancel.c: `forkpool cancel ID`: a job that waits (ready: in the stream,
  * read by no daemon yet; or delayed) is removed and written to the dead
  * stream with the error `cancelled`, its unique key released, by one script
- * per queue (queue/cancel.h), tried in each configured queue in order. A job
+ * per queue (queue/cancel.h), in the queue --queue names or, without it,
+ * the only queue whose keys hold the id (more than one: refused, exit 1,
+ * naming them; nothing is cancelled). A job
  * a daemon already read is running: the same script marks it, and the
  * daemon holding it takes the mark within a second and stops it (exit 0,
  * "cancel requested"). A dead or unknown job is exit 1. Usage errors come before the

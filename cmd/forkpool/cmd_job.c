@@ -51,24 +51,6 @@ typedef struct found_s {
     char ledger_problem[FP_ERR_MSG_MAX];
 } found_t;
 
-static int lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
-                        const char *id, fp_job_where_t *w, fp_err_t *err)
-{
-    redisReply *r = NULL;
-    int rc = fp_job_eval_queue(admin, cfg, fp_job_lookup_script, queue, id, NULL, &r, err);
-    if (rc == 0) {
-        int parsed = fp_job_lookup_parse(r, w);
-        if (parsed < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-        else if (parsed > 0)
-            rc = fp_err_set(err, FP_EREDIS, "queue %s: unexpected reply to the lookup script",
-                            queue);
-    }
-    if (r != NULL)
-        freeReplyObject(r);
-    return rc;
-}
-
 /* For a running job, the daemon record that lists its entry. A fleet that
  * cannot be read leaves the child not known (noted, what Redis said of the
  * job still stands); only running out of memory fails. */
@@ -97,7 +79,7 @@ static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t 
     size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
     for (size_t i = 0; rc == 0 && f->queue == NULL && i < nq; i++) {
         const char *q = a->queue != NULL ? a->queue : cfg->queues.names.items[i];
-        rc = lookup_queue(admin, cfg, q, a->id, &f->where, err);
+        rc = fp_job_lookup_queue(admin, cfg, q, a->id, &f->where, err);
         if (rc == 0 && f->where.state != FP_JOB_NOWHERE)
             f->queue = q;
     }

@@ -1,6 +1,7 @@
 /* cmd_schedule.c: `forkpool schedule list`: each [[schedule]] of the
  * configuration with its expression, zone, queue, the last tick Redis
- * recorded as fired (by any daemon) and the next tick from now. Reads only:
+ * recorded as fired (by any daemon; its start before the first) and the
+ * next tick from now. Reads only:
  * one HGET per schedule. */
 #include <errno.h>
 #include <getopt.h>
@@ -44,21 +45,35 @@ static const struct option options[] = {
 };
 static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
-/* The recorded tick of s, -1 when Redis has none. */
+/* Whether the record's fingerprint (NAME:expr) counts s's ticks. One of
+ * another expression is not shown: the daemons start s afresh
+ * (fp_schedule_script). None (an older version's record) is taken as s's,
+ * as the script does. */
+static bool same_expr(const fp_schedule_t *s, const redisReply *fp)
+{
+    char mine[FP_SCHEDULE_FINGERPRINT_MAX];
+    return fp->type != REDIS_REPLY_STRING ||
+           (fp_schedule_fingerprint(s, mine, sizeof mine) && strcmp(fp->str, mine) == 0);
+}
+
+/* The recorded tick of s (its last fired, or its start before the first),
+ * -1 when Redis has none of its expression. */
 static int last_fired(fp_admin_t *admin, const fp_config_t *cfg, const fp_schedule_t *s,
                       int64_t *out, fp_err_t *err)
 {
-    char *key = fp_schedule_key(cfg->redis.prefix, s->queue);
+    char *key = fp_schedule_key(cfg->redis.prefix, s->queue), expr[FP_SCHEDULE_FINGERPRINT_MAX];
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
-    const char *argv[] = {"HGET", key, s->name};
-    size_t lens[] = {4, strlen(key), strlen(s->name)};
+    snprintf(expr, sizeof expr, "%s:expr", s->name);
+    const char *argv[] = {"HMGET", key, s->name, expr};
+    size_t lens[] = {5, strlen(key), strlen(s->name), strlen(expr)};
     redisReply *r = NULL;
-    int rc = fp_admin_commandv(admin, 3, argv, lens, &r, err);
+    int rc = fp_admin_commandv(admin, 4, argv, lens, &r, err);
     free(key);
     *out = -1;
-    if (rc == 0 && r->type == REDIS_REPLY_STRING)
-        *out = strtoll(r->str, NULL, 10);
+    if (rc == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && same_expr(s, r->element[1]))
+        *out = strtoll(r->element[0]->str, NULL, 10);
     if (r != NULL)
         freeReplyObject(r);
     return rc;

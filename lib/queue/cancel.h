@@ -56,7 +56,9 @@ void fp_cancel_reply_clear(fp_cancel_reply_t *c);
 /* Runs the cancel script for id on each of names[0..n) in turn until one
  * holds the job (cancel_run.c, blocking): *queue is that queue (one of
  * names) and c what the script did there, or *queue NULL when none holds
- * it. c must be clear (zeroed) on entry; fp_cancel_reply_clear it after. */
+ * it. With n > 1 every queue is looked up first: when more than one holds
+ * the id (entry ids repeat across queues), -EEXIST naming them, nothing
+ * cancelled. c must be clear (zeroed) on entry; fp_cancel_reply_clear it after. */
 int fp_cancel_in_queues(fp_admin_t *admin, const fp_config_t *cfg, const char *const *names,
                         size_t n, const char *id, const char **queue, fp_cancel_reply_t *c,
                         fp_err_t *err);

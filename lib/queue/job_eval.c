@@ -48,3 +48,21 @@ int fp_job_eval_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *scr
         free(keys[i]);
     return rc;
 }
+
+int fp_job_lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
+                        const char *id, fp_job_where_t *w, fp_err_t *err)
+{
+    redisReply *r = NULL;
+    int rc = fp_job_eval_queue(admin, cfg, fp_job_lookup_script, queue, id, NULL, &r, err);
+    if (rc == 0) {
+        int parsed = fp_job_lookup_parse(r, w);
+        if (parsed < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+        else if (parsed > 0)
+            rc = fp_err_set(err, FP_EREDIS, "queue %s: unexpected reply to the lookup script",
+                            queue);
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}

@@ -80,4 +80,9 @@ int fp_job_eval_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *scr
                       const char *queue, const char *id, const char *extra, redisReply **out,
                       fp_err_t *err);
 
+/* Where the job is in one queue's keys (the lookup script; read only,
+ * blocking) into w (overwritten: clear a used one first). */
+int fp_job_lookup_queue(fp_admin_t *admin, const fp_config_t *cfg, const char *queue,
+                        const char *id, fp_job_where_t *w, fp_err_t *err);
+
 #endif

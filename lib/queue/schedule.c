@@ -14,19 +14,43 @@
 #include "queue/queue_scripts.h"
 #include "schedule/civil.h"
 
+/* The record is two fields: NAME = the tick, NAME:expr = the fingerprint of
+ * the expression that counts it (':' never occurs in a name). A record of
+ * another fingerprint was made by another expression: its ticks say nothing
+ * about this one's, so the schedule starts afresh at Redis TIME and fires
+ * nothing from the past; the same for no record at all, written at once so
+ * the start survives a restart of every daemon and is the same for all. A
+ * tick without a fingerprint (written by an older version, which reads and
+ * writes NAME only) is taken as this expression's. */
 const char fp_schedule_script[] =
-    "local rec = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1') or -1\n"
+    "local expr = ARGV[1] .. ':expr'\n"
+    "local rec = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')\n"
+    "local fp = redis.call('HGET', KEYS[1], expr)\n"
+    "if rec == nil or (fp and fp ~= ARGV[2]) then\n"
+    "  local t = redis.call('TIME')\n"
+    "  local start = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], start, expr, ARGV[2])\n"
+    "  return {0, tonumber(start)}\n"
+    "end\n"
     "local fired = 0\n"
-    "for i = 2, #ARGV - 1, 2 do\n"
+    "for i = 3, #ARGV - 1, 2 do\n"
     "  local tick = tonumber(ARGV[i])\n"
     "  if tick ~= nil and tick > rec then\n"
     "    redis.call('XADD', KEYS[2], '*', 'job', ARGV[i + 1])\n"
-    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[i])\n"
+    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[i], expr, ARGV[2])\n"
     "    rec = tick\n"
     "    fired = fired + 1\n"
     "  end\n"
     "end\n"
     "return {fired, rec}\n";
+
+bool fp_schedule_fingerprint(const fp_schedule_t *s, char *buf, size_t size)
+{
+    int n = s->when.is_cron
+                ? snprintf(buf, size, "cron %s tz %s", s->expr, s->tz != NULL ? s->tz->name : "UTC")
+                : snprintf(buf, size, "every %" PRId64, s->when.every_ms);
+    return n > 0 && (size_t)n < size;
+}
 
 char *fp_schedule_key(const char *prefix, const char *queue)
 {

@@ -17,15 +17,26 @@
 #include "queue/queue.h"
 
 /* KEYS: P:{Q}:schedule, P:{Q}:jobs (one hash tag, one slot). ARGV: the
- * schedule's name, then pairs of tick (Unix ms, ascending) and payload. For
- * each pair whose tick is greater than the recorded one: XADD the payload
- * as field `job`, then HSET the tick. Returns {fired, recorded}: how many
- * pairs were enqueued, and the tick recorded afterwards (-1: none yet).
- * With no pairs it only reads the record. */
+ * schedule's name, its fingerprint (fp_schedule_fingerprint), then pairs of
+ * tick (Unix ms, ascending) and payload. The record is the fields NAME (the
+ * tick) and NAME:expr (the fingerprint; absent in an older version's).
+ * No record, or one of another fingerprint (the expression changed): the
+ * record becomes Redis TIME with this fingerprint and nothing fires, so a
+ * schedule never fires ticks from before it (or its expression) existed,
+ * and its start survives restarts. Otherwise, for each pair whose tick is
+ * greater than the recorded one: XADD the payload as field `job`, then
+ * HSET the tick. Returns {fired, recorded}: how many pairs were enqueued,
+ * and the tick recorded afterwards. With no pairs it only reads (or
+ * starts) the record. */
 extern const char fp_schedule_script[];
 
 /* "P:{Q}:schedule" (owned; NULL on allocation failure). */
 char *fp_schedule_key(const char *prefix, const char *queue);
+
+/* What the record's ticks are ticks of: "cron EXPR tz ZONE" or
+ * "every MS". False when it does not fit. */
+#define FP_SCHEDULE_FINGERPRINT_MAX 512 /* a cron text, a zone name and words */
+bool fp_schedule_fingerprint(const fp_schedule_t *s, char *buf, size_t size);
 
 /* The job id of a tick: "sched:NAME:2026-12-07T03:00:00Z" (with ".250"
  * before the Z when the tick is not a whole second), so `forkpool job`

@@ -32,11 +32,11 @@ static void on_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     call.cb(call.ctx, ok, ok ? r->element[0]->integer : 0, ok ? r->element[1]->integer : -1);
 }
 
-/* argv: EVAL script 2 hash jobs name (tick payload)... */
+/* argv: EVAL script 2 hash jobs name fingerprint (tick payload)... */
 typedef struct args_s {
     const char **argv;
     size_t *lens;
-    char **owned; /* hash key, then per tick its text and payload */
+    char **owned; /* hash key, fingerprint, then per tick its text and payload */
     size_t nowned;
 } args_t;
 
@@ -52,15 +52,21 @@ static void args_free(args_t *a)
 static int args_build(args_t *a, const fp_qstate_t *qs, const char *prefix,
                       const fp_schedule_t *s, const int64_t *ticks, size_t n)
 {
-    size_t argc = 6 + 2 * n;
+    size_t argc = 7 + 2 * n;
     a->argv = calloc(argc, sizeof *a->argv);
     a->lens = calloc(argc, sizeof *a->lens);
-    a->owned = calloc(1 + 2 * n, sizeof *a->owned);
+    a->owned = calloc(2 + 2 * n, sizeof *a->owned);
     if (a->argv == NULL || a->lens == NULL || a->owned == NULL)
         return -ENOMEM;
     if ((a->owned[a->nowned++] = fp_schedule_key(prefix, qs->name)) == NULL)
         return -ENOMEM;
-    const char *head[] = {"EVAL", fp_schedule_script, "2", a->owned[0], qs->jobs_key, s->name};
+    char *fingerprint = a->owned[a->nowned++] = malloc(FP_SCHEDULE_FINGERPRINT_MAX);
+    if (fingerprint == NULL)
+        return -ENOMEM;
+    if (!fp_schedule_fingerprint(s, fingerprint, FP_SCHEDULE_FINGERPRINT_MAX))
+        return -EINVAL;
+    const char *head[] = {"EVAL",   fp_schedule_script, "2",        a->owned[0],
+                          qs->jobs_key, s->name,        fingerprint};
     memcpy(a->argv, head, sizeof head);
     for (size_t i = 0; i < n; i++) {
         char *tick = malloc(24);
@@ -68,8 +74,8 @@ static int args_build(args_t *a, const fp_qstate_t *qs, const char *prefix,
             (a->owned[a->nowned++] = fp_schedule_payload(s, ticks[i])) == NULL)
             return -ENOMEM;
         snprintf(tick, 24, "%" PRId64, ticks[i]);
-        a->argv[6 + 2 * i] = tick;
-        a->argv[7 + 2 * i] = a->owned[a->nowned - 1];
+        a->argv[7 + 2 * i] = tick;
+        a->argv[8 + 2 * i] = a->owned[a->nowned - 1];
     }
     for (size_t i = 0; i < argc; i++)
         a->lens[i] = strlen(a->argv[i]);

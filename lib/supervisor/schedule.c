@@ -7,9 +7,10 @@
  * call waits: a reply updates what this daemon knows and re-arms the timer.
  *
  * A schedule is fired only by daemons that consume its queue. Its recorded
- * tick is read first; a schedule Redis has no record of starts from the
- * moment it was first seen, so a new schedule never fires ticks from
- * before it existed. A HUP re-reads the list (fp_sup_schedule_apply);
+ * tick is read first; a schedule Redis has no record of (or one made by
+ * another expression) is recorded there as starting at Redis TIME, so a new
+ * or changed schedule never fires ticks from before it existed, and its
+ * start survives restarts. A HUP re-reads the list (fp_sup_schedule_apply);
  * replies to calls made for the old list are dropped, and what they did is
  * learnt again from Redis on the next call. */
 #include "supervisor/supervisor_internal.h"
@@ -169,12 +170,24 @@ static bool queue_index(const fp_supervisor_t *sup, const char *queue, uint32_t 
     return false;
 }
 
-/* What this daemon knew of a schedule of the same name and queue. */
+/* Whether a and b tick alike: the same fingerprint as the record holds. */
+static bool same_expr(const fp_schedule_t *a, const fp_schedule_t *b)
+{
+    char fa[FP_SCHEDULE_FINGERPRINT_MAX], fb[FP_SCHEDULE_FINGERPRINT_MAX];
+    return fp_schedule_fingerprint(a, fa, sizeof fa) && fp_schedule_fingerprint(b, fb, sizeof fb) &&
+           strcmp(fa, fb) == 0;
+}
+
+/* What this daemon knew of a schedule of the same name, queue and
+ * expression. A changed expression is read again: the script then starts
+ * it afresh, rather than this daemon firing the new expression's ticks
+ * since the old one's last. */
 static const sup_sched_entry_t *known_before(const sup_schedule_t *old, const fp_schedule_t *s)
 {
     for (size_t i = 0; i < old->n; i++)
         if (strcmp(old->items[i].s->name, s->name) == 0 && old->items[i].known &&
-            !old->items[i].in_flight && strcmp(old->items[i].s->queue, s->queue) == 0)
+            !old->items[i].in_flight && strcmp(old->items[i].s->queue, s->queue) == 0 &&
+            same_expr(old->items[i].s, s))
             return &old->items[i];
     return NULL;
 }

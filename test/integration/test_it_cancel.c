@@ -418,6 +418,38 @@ static void test_unknown_bad_args_redis_down(void **state)
     fp_th_result_free(&r);
 }
 
+/* An entry id names jobs of two queues (ids are times: the same
+ * millisecond in both streams): without --queue, cancel refuses and names
+ * both, cancelling neither; with --queue it cancels that queue's only. */
+static void test_entry_id_in_two_queues(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL, "[queues]\nnames = [\"default\", \"second\"]\n");
+    const char *entry = "1700000000000-0";
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XADD %s %s job %s", FP_TD_JOBS, entry,
+                                    "{\"type\":\"noop\",\"id\":\"in-default\"}");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+    r = fp_th_redis_cmd(&td->redis, "XADD fp:{second}:jobs %s job %s", entry,
+                        "{\"type\":\"noop\",\"id\":\"in-second\"}");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+
+    expect_refused(td, entry, NULL, 1, "is in 2 queues (default, second); nothing cancelled: "
+                                       "name one with --queue");
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(fp_th_redis_int(&td->redis, "XLEN fp:{second}:jobs"), 1);
+
+    fp_th_result_t c = cancel(td, "--queue", "second", entry);
+    assert_int_equal(c.status, 0);
+    assert_string_equal(c.out, "cancelled (was ready)\n");
+    fp_th_result_free(&c);
+    assert_int_equal(fp_th_redis_int(&td->redis, "XLEN fp:{second}:jobs"), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1); /* default's job untouched */
+    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +469,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_pipelined_then_child_dies, fp_td_setup,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_bad_args_redis_down, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_entry_id_in_two_queues, fp_td_setup,
                                         fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

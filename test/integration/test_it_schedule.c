@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
 
@@ -75,12 +76,21 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* HGET of a schedule's record as a number; -1 when absent. */
-static long long recorded_tick(fp_td_t *td, const char *name)
+/* The text of a schedule's recorded tick (owned; NULL when absent). */
+static char *record_text(fp_td_t *td, const char *name)
 {
     redisReply *r = fp_th_redis_cmd(&td->redis, "HGET fp:{default}:schedule %s", name);
-    long long v = r != NULL && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    char *v = r != NULL && r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
     freeReplyObject(r);
+    return v;
+}
+
+/* A schedule's recorded tick; -1 when absent. */
+static long long recorded_tick(fp_td_t *td, const char *name)
+{
+    char *text = record_text(td, name);
+    long long v = text != NULL ? atoll(text) : -1;
+    free(text);
     return v;
 }
 
@@ -249,6 +259,102 @@ static void test_reload_applies_new_list(void **state)
     stop(td);
 }
 
+static size_t jobs_with(fp_td_t *td, const char *prefix)
+{
+    ids_t ids = {0};
+    collect(td, FP_TD_DEAD, prefix, &ids);
+    collect(td, FP_TD_JOBS, prefix, &ids);
+    size_t n = ids.n;
+    ids_free(&ids);
+    return n;
+}
+
+static bool record_is_not(fp_td_t *td, void *arg)
+{
+    char *v = record_text(td, "chg");
+    bool moved = v == NULL || strcmp(v, arg) != 0;
+    free(v);
+    return moved;
+}
+
+/* A schedule whose expression changed starts afresh: the new expression's
+ * ticks since the old one's last fired tick are not caught up, whatever
+ * `missed` says. The record is made to look five hours old, as after a
+ * long-unchanged schedule. */
+static void test_changed_expression_fires_no_past(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 1\n"
+                 "[[schedule]]\nname = \"chg\"\nevery = \"1s\"\ntype = \"scheduled_probe\"\n"
+                 "missed = \"all\"\n");
+    fp_td_start_ready(td, true);
+    prefix_n_t first = {"sched:chg:", 1};
+    fp_td_wait_until(td, dead_with_at_least, &first, 60000, "a tick of the first expression");
+    stop(td);
+    size_t before = jobs_with(td, "sched:chg:");
+    char aged[32];
+    snprintf(aged, sizeof aged, "%lld", fp_th_unix_ms() / HOUR_MS * HOUR_MS - 5 * HOUR_MS);
+    redisReply *r = fp_th_redis_cmd(&td->redis, "HSET fp:{default}:schedule chg %s", aged);
+    freeReplyObject(r);
+
+    fp_td_config_replace(td, "every = \"1s\"", "every = \"1h\"");
+    long long restarted = fp_th_unix_ms();
+    fp_td_start_ready(td, true);
+    fp_td_wait_until(td, record_is_not, aged, 60000, "the changed schedule's record written");
+    stop(td);
+    assert_int_equal(jobs_with(td, "sched:chg:"), before); /* nothing from the past */
+    assert_true(recorded_tick(td, "chg") >= restarted - 1000); /* starts now */
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static bool has_record(fp_td_t *td, void *arg)
+{
+    return recorded_tick(td, arg) >= 0;
+}
+
+/* A new schedule's start is in Redis from the first look, so a restart of
+ * every daemon across its first tick loses nothing: missed = "one" fires
+ * that tick when a daemon is back. */
+static void test_start_survives_restart(void **state)
+{
+    fp_td_t *td = *state;
+    const long long period = 20000;
+    fp_td_config(td, NULL,
+                 "[pool]\nchildren = 1\n"
+                 "[[schedule]]\nname = \"first\"\nevery = \"20s\"\ntype = \"scheduled_probe\"\n"
+                 "missed = \"one\"\n");
+    /* Start early in a period, so the daemon is up and stopped well before
+     * the first tick (a condition on the clock, nothing asserted on it). */
+    while (fp_th_unix_ms() % period > 3000)
+        nap_ms(50);
+    fp_td_start_ready(td, true);
+    fp_td_wait_until(td, has_record, "first", 60000, "the new schedule's start in Redis");
+    stop(td);
+    long long start = recorded_tick(td, "first"), tick = (start / period + 1) * period;
+    assert_int_equal(jobs_with(td, "sched:first:"), 0);
+    while (fp_th_unix_ms() < tick + 500)
+        nap_ms(100);
+
+    fp_td_start_ready(td, true);
+    prefix_n_t one = {"sched:first:", 1};
+    fp_td_wait_until(td, dead_with_at_least, &one, 60000, "the missed first tick");
+    stop(td);
+    ids_t ids = {0};
+    collect(td, FP_TD_DEAD, "sched:first:", &ids);
+    collect(td, FP_TD_JOBS, "sched:first:", &ids);
+    bool found = false;
+    for (size_t i = 0; i < ids.n; i++)
+        found = found || tick_seconds(ids.v[i]) % 86400 == tick / 1000 % 86400;
+    ids_free(&ids);
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +362,10 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_missed_after_downtime, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_reload_applies_new_list, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_changed_expression_fires_no_past, fp_td_setup,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_start_survives_restart, fp_td_setup,
                                         fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

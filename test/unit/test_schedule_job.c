@@ -43,12 +43,29 @@ static void test_payload(void **state)
 static void test_script_order(void **state)
 {
     (void)state;
+    /* (The first HSET records a new schedule's start, which enqueues nothing.) */
     const char *xadd = strstr(fp_schedule_script, "'XADD'");
-    const char *hset = strstr(fp_schedule_script, "'HSET'");
     assert_non_null(xadd);
-    assert_non_null(hset);
-    assert_true(xadd < hset);
+    assert_non_null(strstr(xadd, "'HSET'"));
     assert_non_null(strstr(fp_schedule_script, "tick > rec"));
+}
+
+/* The fingerprint names what the ticks are ticks of: a changed cron text,
+ * zone or period changes it; an every that says the same period does not. */
+static void test_fingerprint(void **state)
+{
+    (void)state;
+    fp_tz_t zone = {.name = "Europe/Berlin"};
+    fp_schedule_t cron = {.expr = "0 3 * * *", .tz = &zone};
+    cron.when.is_cron = true;
+    fp_schedule_t every = {.expr = "60m"};
+    every.when.every_ms = 3600000;
+    char buf[FP_SCHEDULE_FINGERPRINT_MAX], tiny[8];
+    assert_true(fp_schedule_fingerprint(&cron, buf, sizeof buf));
+    assert_string_equal(buf, "cron 0 3 * * * tz Europe/Berlin");
+    assert_true(fp_schedule_fingerprint(&every, buf, sizeof buf));
+    assert_string_equal(buf, "every 3600000"); /* "1h" says the same */
+    assert_false(fp_schedule_fingerprint(&cron, tiny, sizeof tiny));
 }
 
 int main(void)
@@ -57,6 +74,7 @@ int main(void)
         cmocka_unit_test(test_key_and_id),
         cmocka_unit_test(test_payload),
         cmocka_unit_test(test_script_order),
+        cmocka_unit_test(test_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
