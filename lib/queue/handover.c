@@ -166,7 +166,7 @@ static char *memdup0(const char *s, size_t n)
 /* One entry of a reply, copied into q->rd.out. count: the delivery count the
  * history or take-over script reported (FP_READ_HISTORY, FP_READ_CLAIM). */
 void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const redisReply *fields,
-                   fp_read_step_kind_t kind, uint64_t count)
+                   fp_read_step_kind_t kind, uint64_t count, bool cancelled)
 {
     uint64_t ms, seq;
     if (idr->type != REDIS_REPLY_STRING || !fp_stream_id_parse(idr->str, idr->len, &ms, &seq))
@@ -194,6 +194,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
     p->entry_id = memdup0(idr->str, idr->len);
     p->payload = memdup0(job->str, job->len);
     p->payload_len = job->len;
+    p->cancelled = cancelled;
     p->deliveries = kind == FP_READ_HISTORY || kind == FP_READ_CLAIM ? (count > 0 ? count : 1) : 1;
     if (p->entry_id == NULL || p->payload == NULL || fp_held_set_add(&q->held, queue, ms, seq) < 0) {
         fp_q_pulled_free(p);
@@ -211,7 +212,7 @@ static void take_entry(fp_queue_t *q, uint32_t queue, const redisReply *e, fp_re
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
         return;
-    fp_q_take_one(q, queue, e->element[0], e->element[1], kind, 0);
+    fp_q_take_one(q, queue, e->element[0], e->element[1], kind, 0, false);
 }
 
 static int queue_of_key(const fp_queue_t *q, const redisReply *key)

@@ -173,7 +173,7 @@ static void history_page_done(fp_queue_t *q, size_t got)
     }
 }
 
-/* Takes the history script's {{id, fields, deliveries}...}; false when the
+/* Takes the history script's {{id, fields, deliveries, marked}...}; false when the
  * reply has another shape. */
 static bool take_history(fp_queue_t *q, const redisReply *r)
 {
@@ -183,13 +183,14 @@ static bool take_history(fp_queue_t *q, const redisReply *r)
     q->rd.last_id[0] = '\0';
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 ||
             e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[2]->type != REDIS_REPLY_INTEGER)
+            e->element[2]->type != REDIS_REPLY_INTEGER ||
+            e->element[3]->type != REDIS_REPLY_INTEGER)
             return false;
         long long n = e->element[2]->integer;
         fp_q_take_one(q, queue, e->element[0], e->element[1], FP_READ_HISTORY,
-                      n > 0 ? (uint64_t)n : 1);
+                      n > 0 ? (uint64_t)n : 1, e->element[3]->integer != 0);
         if (e->element[0]->len < sizeof q->rd.last_id)
             memcpy(q->rd.last_id, e->element[0]->str, e->element[0]->len + 1);
     }
@@ -233,7 +234,7 @@ static void read_history(fp_queue_t *q, size_t i)
     else
         snprintf(start, sizeof start, "(%s", q->qs[i].cursor);
     snprintf(count_text, sizeof count_text, "%zu", count);
-    const char *keys[FP_SCRIPT_HISTORY_KEYS] = {q->qs[i].jobs_key};
+    const char *keys[FP_SCRIPT_HISTORY_KEYS] = {q->qs[i].jobs_key, q->qs[i].cancel_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, start, count_text,
                           q->qs[i].counted};
     if (fp_q_send_script(q, &q->scripts.history, keys, FP_SCRIPT_HISTORY_KEYS, args, 5, NULL,

@@ -44,6 +44,11 @@ typedef struct fp_pulled_s {
      * Redis could not tell. The supervisor sends an entry delivered more than
      * max_attempts times to dead ("delivered N times without an outcome"). */
     uint64_t deliveries;
+    /* `forkpool cancel` marked it before this delivery: its previous holder
+     * (this name's previous process, or a daemon whose entry was taken
+     * over) died before taking the mark. The receiver settles it as
+     * cancelled without starting it. */
+    bool cancelled;
 } fp_pulled_t;
 
 typedef struct fp_queue_events_s {

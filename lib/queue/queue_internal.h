@@ -249,8 +249,11 @@ void fp_q_setup_again(fp_queue_t *q);
 
 /* ---- handover.c ------------------------------------------------------------ */
 
+/* cancelled: the read script found the entry marked by `forkpool cancel`
+ * (a take-over or history read of an entry whose holder died first). */
 void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr,
-                   const redisReply *fields, fp_read_step_kind_t kind, uint64_t count);
+                   const redisReply *fields, fp_read_step_kind_t kind, uint64_t count,
+                   bool cancelled);
 long fp_q_take_reply(fp_queue_t *q, const redisReply *r, fp_read_step_kind_t kind);
 void fp_q_hand_over(fp_queue_t *q, bool history);
 void fp_q_deliver_stash(fp_queue_t *q);

@@ -238,7 +238,7 @@ const char fp_script_drained[] =
  * 6.2. XCLAIM repeats min_idle: inside a script nothing can renew the entry
  * between XPENDING and XCLAIM, but it keeps the claim safe on its own. */
 const char fp_script_claim[] =
-    "local jobs = KEYS[1]\n"
+    "local jobs, marks = KEYS[1], KEYS[2]\n"
     "local group, me, idle = ARGV[1], ARGV[2], ARGV[3]\n"
     "local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local claimed, dropped, start = {}, 0, '-'\n"
@@ -253,7 +253,10 @@ const char fp_script_claim[] =
     "        dropped = dropped + 1\n"
     "      elseif #claimed < want then\n"
     "        local got = redis.call('XCLAIM', jobs, group, me, idle, id)\n"
-    "        if got[1] then claimed[#claimed + 1] = {got[1][1], got[1][2], p[4] + 1} end\n"
+    "        if got[1] then\n"
+    "          claimed[#claimed + 1] = {got[1][1], got[1][2], p[4] + 1,\n"
+    "                                   redis.call('HEXISTS', marks, id)}\n"
+    "        end\n"
     "      end\n"
     "    end\n"
     "  end\n"
@@ -267,7 +270,7 @@ const char fp_script_claim[] =
  * length first, then as text (Lua's numbers cannot hold every 64-bit
  * sequence number). */
 const char fp_script_history[] =
-    "local jobs, group, me, counted = KEYS[1], ARGV[1], ARGV[2], ARGV[5]\n"
+    "local jobs, marks, group, me, counted = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5]\n"
     "local function num_gt(a, b)\n"
     "  if #a ~= #b then return #a > #b end\n"
     "  return a > b\n"
@@ -289,7 +292,7 @@ const char fp_script_history[] =
     "    n = n + 1\n"
     "    redis.call('XCLAIM', jobs, group, me, 0, id, 'RETRYCOUNT', n, 'JUSTID')\n"
     "  end\n"
-    "  out[#out + 1] = {id, e and e[2] or false, n}\n"
+    "  out[#out + 1] = {id, e and e[2] or false, n, redis.call('HEXISTS', marks, id)}\n"
     "end\n"
     "return out\n";
 

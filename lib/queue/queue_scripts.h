@@ -83,10 +83,13 @@ extern const char fp_script_drained[];
  * min_idle_ms (XPENDING IDLE) that belong to other consumers, at most scan_max
  * of them: one whose stream entry is gone is acknowledged (dropped); others
  * are claimed (XCLAIM min_idle_ms, so an entry renewed or claimed meanwhile is
- * left alone) until want were claimed. want 0 only drops. Returns
- * {dropped, {{id, fields, deliveries}...}}, deliveries counting this claim. */
+ * left alone) until want were claimed. want 0 only drops. KEYS[2]: the
+ * queue's cancel hash. Returns {dropped, {{id, fields, deliveries,
+ * marked}...}}, deliveries counting this claim, marked 1 when `forkpool
+ * cancel` marked the entry (its previous holder died before taking the
+ * mark): the claimer settles it as cancelled instead of starting it. */
 extern const char fp_script_claim[];
-#define FP_SCRIPT_CLAIM_KEYS 1
+#define FP_SCRIPT_CLAIM_KEYS 2
 
 /* One page of this consumer's own pending entries, re-read after a (re)start
  * or a reconnect. KEYS: jobs stream. ARGV: group, consumer, start ("-" or
@@ -98,9 +101,11 @@ extern const char fp_script_claim[];
  * a delivery to this process all the same (a predecessor under the same name
  * left them): their counter goes up by one (XCLAIM RETRYCOUNT ... JUSTID; the
  * entry is ours already). Returns {{id, fields or nil when the stream entry
- * is gone, deliveries}...}, one per pending entry of the page. */
+ * is gone, deliveries, marked}...}, one per pending entry of the page;
+ * KEYS[2] is the queue's cancel hash and marked is 1 for an entry cancelled
+ * while its holder (this name's previous process) was gone. */
 extern const char fp_script_history[];
-#define FP_SCRIPT_HISTORY_KEYS 1
+#define FP_SCRIPT_HISTORY_KEYS 2
 
 /* KEYS: jobs stream. ARGV: group, consumer, min_idle_ms. Removes the group's
  * consumers other than `consumer` that have nothing pending and have been idle

@@ -60,12 +60,13 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     }
     for (size_t i = 0; i < list->elements; i++) {
         const redisReply *e = list->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
-            e->element[2]->type != REDIS_REPLY_INTEGER)
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 ||
+            e->element[2]->type != REDIS_REPLY_INTEGER ||
+            e->element[3]->type != REDIS_REPLY_INTEGER)
             continue; /* pending to us all the same: the history read finds it */
         long long n = e->element[2]->integer;
         fp_q_take_one(q, queue, e->element[0], e->element[1], FP_READ_CLAIM,
-                      n > 0 ? (uint64_t)n : 1);
+                      n > 0 ? (uint64_t)n : 1, e->element[3]->integer != 0);
     }
     q->stats.claimed += list->elements;
     if (list->elements > 0)
@@ -90,7 +91,7 @@ void fp_q_send_claim(fp_queue_t *q)
     snprintf(idle, sizeof idle, "%lld", (long long)q->vt_ms);
     snprintf(want_text, sizeof want_text, "%zu", want);
     snprintf(scan, sizeof scan, "%d", CLAIM_SCAN_MAX);
-    const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key};
+    const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key, q->qs[i].cancel_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle, want_text, scan};
     if (fp_q_send_script(q, &q->scripts.claim, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, NULL,
                          on_claim_reply, q) < 0)

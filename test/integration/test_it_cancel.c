@@ -11,6 +11,7 @@
  * exit 1, --json's document, bad arguments 64 and Redis down 69. Waits are
  * conditions with generous deadlines, never durations. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -226,6 +227,23 @@ static void run_and_cancel(fp_td_t *td, const char *payload, const char *id, int
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, held);
     expect_requested(td, id, entry);
+}
+
+/* Enqueues payload (the job id), starts the daemon, waits until it runs
+ * it, SIGKILLs the daemon (its child follows it: PDEATHSIG) and cancels the
+ * job: requested, the mark left for the entry's next holder. */
+static void run_and_cancel_after(fp_td_t *td, const char *payload, const char *id)
+{
+    char entry[64];
+    enqueue_payload(td, payload);
+    newest_entry_id(td, entry, sizeof entry);
+    fp_td_start_ready(td, true);
+    fp_td_wait_held(td, 1);
+    assert_int_equal(kill(td->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
+    assert_int_equal(fp_td_pending(td), 1);
+    expect_requested(td, id, entry);
+    assert_int_equal(key_exists(td, "fp:{default}:cancel"), 1);
 }
 
 /* The cancelled job reaches the dead stream (error cancelled) and its
@@ -450,6 +468,61 @@ static void test_entry_id_in_two_queues(void **state)
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
 }
 
+/* The daemon holding a running job is SIGKILLed (its child follows it)
+ * before its next look at the marks, and the job is cancelled meanwhile: the
+ * mark waits in the cancel hash for whoever gets the entry next. */
+static void orphan_cancelled(fp_td_t *td, char *ledger, size_t cap)
+{
+    running_config_with(td, "200ms", "children = 1\n", ledger, cap);
+    fp_td_config_replace(td, "[retry]\n",
+                         "[recovery]\nvisibility_timeout = \"1s\"\nclaim_interval = \"200ms\"\n"
+                         "[retry]\n");
+    run_and_cancel_after(td, "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"orphan\"}",
+                         "orphan");
+}
+
+/* Whoever gets the orphan next (this daemon restarted: its history read;
+ * another daemon: its take-over claim) settles it as cancelled without
+ * starting it: one ledger row, never started, and no child ran it. */
+static void expect_never_restarted(fp_td_t *td, const char *ledger, const char *log)
+{
+    fp_td_wait_until(td, ledger_has_row, (void *)ledger, 30000, "the orphan's ledger row");
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_dead_is, &one, 20000, "the orphan in the dead stream");
+    assert_true(fp_td_dead_has(td, "error", "cancelled"));
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs WHERE job_id = 'orphan' AND "
+                                          "outcome = 'cancelled' AND started_at IS NULL"), 1);
+    assert_int_equal(fp_td_sql_at(ledger, "SELECT count(*) FROM jobs"), 1);
+    fp_td_t view = *td;
+    snprintf(view.log, sizeof view.log, "%s", log);
+    assert_int_equal(fp_td_log_count(&view, "job orphan was cancelled before it started"), 1);
+    assert_int_equal(fp_td_pending(td), 0);
+    assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+}
+
+static void test_orphan_cancelled_not_restarted_on_restart(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[512], log[4096];
+    orphan_cancelled(td, ledger, sizeof ledger);
+    fp_td_start(td, false); /* the same name: its history read finds the entry */
+    snprintf(log, sizeof log, "%s", td->log);
+    expect_never_restarted(td, ledger, log);
+}
+
+static void test_orphan_cancelled_not_restarted_on_takeover(void **state)
+{
+    fp_td_t *td = *state;
+    char ledger[512];
+    orphan_cancelled(td, ledger, sizeof ledger);
+    fp_td_t twin;
+    fp_td_twin(td, &twin, "other-daemon");
+    fp_td_start(&twin, false); /* another name: it claims the idle entry */
+    expect_never_restarted(&twin, ledger, twin.log);
+    fp_td_signal(&twin, SIGTERM);
+    assert_int_equal(fp_td_wait(&twin, 30000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +545,10 @@ int main(void)
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_entry_id_in_two_queues, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_cancelled_not_restarted_on_restart,
+                                        fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_cancelled_not_restarted_on_takeover,
+                                        fp_td_setup, fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,7 +290,8 @@ static void test_resp_command(void **state)
 static void test_recovery_scripts(void **state)
 {
     (void)state;
-    assert_int_equal(FP_SCRIPT_CLAIM_KEYS, 1);
+    assert_int_equal(FP_SCRIPT_CLAIM_KEYS, 2);
+    assert_int_equal(FP_SCRIPT_HISTORY_KEYS, 2);
     assert_int_equal(FP_SCRIPT_CONSUMERS_KEYS, 1);
     assert_int_equal(FP_SCRIPT_MOVER_KEYS, 2);
     /* Take-over: idle entries of others only, counter + 1, min-idle kept. */
@@ -300,6 +301,10 @@ static void test_recovery_scripts(void **state)
                         "'XCLAIM', jobs, group, me, idle, id)",
                         "p[4] + 1");
     assert_null(strstr(fp_script_claim, "JUSTID"));
+    /* Both reads say whether `forkpool cancel` marked the entry meanwhile,
+     * so its next holder never starts it. */
+    assert_non_null(strstr(fp_script_claim, "redis.call('HEXISTS', marks, id)"));
+    assert_non_null(strstr(fp_script_history, "redis.call('HEXISTS', marks, id)"));
     /* Clean-up: never this consumer, never one with pending entries. */
     assert_non_null(strstr(fp_script_consumers, "f['name'] ~= me and f['pending'] == 0"));
     /* Mover: Redis' clock, one atomic move. */
