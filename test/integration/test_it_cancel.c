@@ -498,6 +498,7 @@ static void expect_never_restarted(fp_td_t *td, const char *ledger, const char *
     assert_int_equal(fp_td_log_count(&view, "job orphan was cancelled before it started"), 1);
     assert_int_equal(fp_td_pending(td), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
+    assert_int_equal(key_exists(td, "fp:{default}:cancel"), 0); /* the outcome took the mark */
 }
 
 static void test_orphan_cancelled_not_restarted_on_restart(void **state)
