@@ -5,7 +5,7 @@
 # of sleep jobs, and samples /metrics (bench/autoscale_sample.py) until every
 # job is done and the pool is back at its minimum. Writes the samples as a TSV
 # (time, jobs/s, queue wait, children) and draws them as a PNG
-# (bench/autoscale_plot.py). The defaults take about two minutes; a smoke:
+# (bench/timeline_plot.py). The defaults take about two minutes; a smoke:
 #   FP_AS_JOBS=300 FP_AS_RANGE=2..8 FP_AS_UP=200ms FP_AS_IDLE=500ms scripts/bench.sh --autoscale
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,5 +79,5 @@ wait "$daemon_pid"
 daemon_pid=""
 grep -c "autoscale: up to" "$work/run.log" | sed 's/^/growth steps: /'
 grep -c "autoscale: down to" "$work/run.log" | sed 's/^/idle stops: /'
-/usr/bin/python3 bench/autoscale_plot.py "$tsv" "$png"
+/usr/bin/python3 bench/timeline_plot.py "$tsv" "$png"
 echo "autoscale: samples in $tsv, plot in $png"

@@ -96,29 +96,9 @@ stats() {
 # key=value from a tool's one-line output.
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
 
-# `run --burst` on what is queued; prints "jobs busy_s" from its last line.
-burst() {
-  "$bin" run -c "$1" --burst 2>"$work/run.log"
-  sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/run.log"
-}
-
-# Starts a daemon in the background and waits until its pool is ready.
-start_daemon() {
-  "$bin" run -c "$1" 2>"$work/daemon.log" &
-  fp_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "pool ready" "$work/daemon.log" && return 0
-    sleep 0.05
-  done
-  echo "limits: the daemon did not get ready" >&2
-  cat "$work/daemon.log" >&2
-  return 1
-}
-stop_daemon() {
-  kill -TERM "$fp_pid"
-  wait "$fp_pid" || true
-  fp_pid=""
-}
+# start_daemon, stop_daemon and the latency runs.
+# shellcheck source=bench/latency_lib.sh
+. bench/latency_lib.sh
 
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; $children children; load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 md=()
@@ -250,39 +230,21 @@ for r in "${rows[@]}"; do say "$r"; done
 say ""
 
 # ---- Latency ----------------------------------------------------------------
-# wait_samples FILE N: until the probe has written N samples (or 120 s).
-wait_samples() {
-  local want=$(($2 * 8))
-  for _ in $(seq 1 1200); do
-    [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$want" ] && return 0
-    sleep 0.1
-  done
-  echo "limits: only $(($(stat -c %s "$1" 2>/dev/null || echo 0) / 8)) of $2 samples arrived" >&2
-}
-
 probe=$bdir/latency_probe.so
 rows=()
 for prefetch in 0 "$children"; do
   echo "== limits: latency, $(setting "$prefetch")" >&2
   cfg=$(config "$prefetch" "$probe" "$work/samples.bin")
-  # Capacity for this job type: a burst of probe jobs (their samples are
-  # meaningless, stamped 0, and thrown away).
-  rcli flushall >/dev/null
-  rm -f "$work/samples.bin"
-  "$bin" enqueue -c "$cfg" --count "$n_capacity" latency_probe '{"t":"0"}' >/dev/null
-  cap=$(burst "$cfg" | awk '{printf "%.0f", $1 / ($2 > 0 ? $2 : 0.001)}')
+  # Capacity for this job type: a burst of probe jobs.
+  cap=$(latency_capacity "$cfg" "$n_capacity")
   echo "   capacity: $cap jobs/s" >&2
   for load in idle 50 90; do
     rate=$idle_rate
     [ "$load" != idle ] && rate=$(awk -v c="$cap" -v p="$load" 'BEGIN {printf "%.0f", p * c / 100}')
-    rcli flushall >/dev/null
-    rm -f "$work/samples.bin"
-    start_daemon "$cfg"
-    sent=$("$bdir/latency_send" -p "$port" -k "$jobs_key" -n "$n_latency" -r "$rate")
-    wait_samples "$work/samples.bin" "$n_latency"
-    stop_daemon
-    rep=$("$bdir/latency_send" report "$work/samples.bin")
-    echo "   $load: $sent; $rep" >&2
+    line=$(latency_point "$cfg" "$work/samples.bin" "$n_latency" "$rate")
+    sent=${line%%;*}
+    rep=${line#*; }
+    echo "   $load: $line" >&2
     label="idle, $rate jobs/s"
     [ "$load" != idle ] && label="$load % of capacity ($cap jobs/s): $rate jobs/s"
     rows+=("| $(setting "$prefetch") | $label | $(echo "$sent" | field rate) | $(echo "$rep" | field samples) | $(echo "$rep" | field p50_us) | $(echo "$rep" | field p99_us) | $(echo "$rep" | field max_us) |")

@@ -24,7 +24,7 @@ packages=(
   # scripts/build-deb.sh and pkg.deb: dpkg-shlibdeps computes the package's
   # Depends; lintian checks the package (docs/packaging.md).
   dpkg-dev lintian
-  # bench/autoscale_plot.py draws the autoscale run's PNG (scripts/bench.sh --autoscale).
+  # bench/timeline_plot.py draws the PNGs of scripts/bench.sh --autoscale and --steer.
   python3-matplotlib
 )
 
