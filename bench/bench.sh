@@ -40,6 +40,10 @@ fi
 # into a TSV and a PNG plot (bench/autoscale.sh).
 [ "${1:-}" = "--autoscale" ] && exec bench/autoscale.sh
 
+# --steer: the defaults next to the hand-tuned setting and the Redis-path
+# ceiling, with each case's target (bench/steer.sh).
+[ "${1:-}" = "--steer" ] && exec bench/steer.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

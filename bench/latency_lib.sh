@@ -5,6 +5,7 @@
 # The caller sets: bin (the forkpool binary), bdir (the build directory with
 # latency_send), work (a temp dir), port (its redis-server) and jobs_key; it
 # stops a daemon left in $fp_pid on exit.
+# shellcheck shell=bash disable=SC2154 # those globals are the caller's
 fp_pid=""
 
 # start_daemon CFG [LOG]: a daemon in the background, once its pool is ready.
