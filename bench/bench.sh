@@ -44,6 +44,10 @@ fi
 # ceiling, with each case's target (bench/steer.sh).
 [ "${1:-}" = "--steer" ] && exec bench/steer.sh
 
+# --scale: 1, 2, 4 and 8 daemons on one Redis and one shared queue
+# (bench/scale.sh).
+[ "${1:-}" = "--scale" ] && exec bench/scale.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

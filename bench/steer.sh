@@ -143,7 +143,7 @@ row() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/rows.tsv"
 }
 # ratio A B [DECIMALS]; holds EXPR: is the awk expression true (a, b set)?
-ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {printf "%." d "f", b > 0 ? a / b : 0}'; }
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {printf "%." d "f", (b > 0 ? a / b : 0)}'; }
 holds() { awk -v a="$2" -v b="${3:-0}" "BEGIN {exit !($1)}" && echo yes || echo no; }
 fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN {printf "%." d "f", v}'; }
 
