@@ -51,6 +51,8 @@ latency_capacity() {
 # latency_point CFG SAMPLES N RATE: N probe jobs sent at RATE jobs/s to a
 # daemon running CFG, whose probe writes to SAMPLES; prints latency_send's
 # line and its report's: rate=... sent=... ...; samples=N p50_us=... p99_us=...
+# Call it in the script's own shell (output to a file, not in $(...)): the
+# daemon's pid is left in fp_pid for the exit trap while it runs.
 latency_point() {
   local sent rep
   redis-cli -p "$port" flushall >/dev/null

@@ -48,19 +48,9 @@ cmake --build "$build_dir" -j "$(nproc)" --target forkpool fp_bench_ceiling_redi
 bdir=$(cd "$build_dir" && pwd)
 bin=$bdir/forkpool
 
-work=$(mktemp -d /tmp/forkpool-limits.XXXXXX)
-redis_pid=""
-fp_pid=""
-cleanup() {
-  [ -n "$fp_pid" ] && kill "$fp_pid" 2>/dev/null && wait "$fp_pid" 2>/dev/null
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# shellcheck source=scripts/private-redis.sh
-. scripts/private-redis.sh
-start_private_redis "$work" >/dev/null
+# shellcheck source=bench/bench_env.sh
+. bench/bench_env.sh
+bench_env limits
 rcli() { redis-cli -p "$port" "$@"; }
 jobs_key='fp:{default}:jobs'
 
@@ -241,7 +231,8 @@ for prefetch in 0 "$children"; do
   for load in idle 50 90; do
     rate=$idle_rate
     [ "$load" != idle ] && rate=$(awk -v c="$cap" -v p="$load" 'BEGIN {printf "%.0f", p * c / 100}')
-    line=$(latency_point "$cfg" "$work/samples.bin" "$n_latency" "$rate")
+    latency_point "$cfg" "$work/samples.bin" "$n_latency" "$rate" > "$work/point"
+    line=$(cat "$work/point")
     sent=${line%%;*}
     rep=${line#*; }
     echo "   $load: $line" >&2

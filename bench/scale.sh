@@ -36,20 +36,9 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target forkpool >/dev/null
 bin=$(cd "$build_dir" && pwd)/forkpool
 
-work=$(mktemp -d /tmp/forkpool-scale.XXXXXX)
-redis_pid=""
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# shellcheck source=scripts/private-redis.sh
-. scripts/private-redis.sh
-start_private_redis "$work" >/dev/null
+# shellcheck source=bench/bench_env.sh
+. bench/bench_env.sh
+bench_env scale
 
 # The [redis] section every daemon of a row gets. Cluster rows go here: a
 # second pass over the same counts with this section naming the cluster's
@@ -62,7 +51,8 @@ redis_cpu() {
     awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.6f\n", s}'
 }
 
-# one_run D: D daemons on one pre-filled queue; prints
+# one_run D: D daemons on one pre-filled queue, called in the script's own
+# shell so that the exit trap sees bench_pids; prints
 # "daemons jobs busy_max redis_cpu_s min_jobs max_jobs".
 one_run() {
   local d=$1 i c0 c1
@@ -76,13 +66,15 @@ one_run() {
   done
   "$bin" enqueue -c "$work/d1.toml" --count "$jobs" noop '{}' >/dev/null
   c0=$(redis_cpu)
-  pids=()
+  bench_pids=()
   for i in $(seq 1 "$d"); do
     "$bin" run -c "$work/d$i.toml" --burst 2>"$work/d$i.log" &
-    pids+=($!)
+    bench_pids+=($!)
   done
-  for i in "${!pids[@]}"; do wait "${pids[$i]}" || { cat "$work/d$((i + 1)).log" >&2; exit 1; }; done
-  pids=()
+  for i in "${!bench_pids[@]}"; do
+    wait "${bench_pids[$i]}" || { cat "$work/d$((i + 1)).log" >&2; exit 1; }
+  done
+  bench_pids=()
   c1=$(redis_cpu)
   sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work"/d*.log |
     awk -v d="$d" -v n="$jobs" -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" '
@@ -101,7 +93,8 @@ for d in $counts; do
   echo "== scale: $d daemons × $children children, $jobs noop ($runs runs)" >&2
   : > "$work/runs"
   for _ in $(seq 1 "$runs"); do
-    line=$(one_run "$d")
+    one_run "$d" > "$work/line"
+    line=$(cat "$work/line")
     echo "   daemons jobs busy_s redis_cpu_s min max: $line" >&2
     echo "$line" >> "$work/runs"
     tr ' ' '\t' <<< "$line" >> "$tsv"

@@ -72,19 +72,9 @@ bdir=$(cd "$build_dir" && pwd)
 bin=$bdir/forkpool
 probe=$bdir/latency_probe.so
 
-work=$(mktemp -d /tmp/forkpool-steer.XXXXXX)
-redis_pid=""
-fp_pid=""
-cleanup() {
-  [ -n "$fp_pid" ] && kill "$fp_pid" 2>/dev/null && wait "$fp_pid" 2>/dev/null
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# shellcheck source=scripts/private-redis.sh
-. scripts/private-redis.sh
-start_private_redis "$work" >/dev/null
+# shellcheck source=bench/bench_env.sh
+. bench/bench_env.sh
+bench_env steer
 jobs_key='fp:{default}:jobs'
 # shellcheck source=bench/latency_lib.sh
 . bench/latency_lib.sh
@@ -137,10 +127,15 @@ burst() {
 md_rows=()
 : > "$work/rows.tsv"
 # row CASE DEFAULTS TUNED RATIO TARGET MET: one line of the table and of the
-# TSV (values as given: the caller formats them).
+# TSV (values as given: the caller formats them; a note in brackets after a
+# value is left out of the TSV). MET is yes, no, or - for a figure reported
+# without a target.
 row() {
-  md_rows+=("| $1 | $2 | $3 | $4 | $5 | $([ "$6" = yes ] && echo yes || echo "**no**") |")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/rows.tsv"
+  local met=$6
+  [ "$met" = no ] && met="**no**"
+  [ "$met" = - ] && met="—"
+  md_rows+=("| $1 | $2 | $3 | $4 | $5 | $met |")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "${2%% (*}" "${3%% (*}" "$4" "$5" "$6" >> "$work/rows.tsv"
 }
 # ratio A B [DECIMALS]; holds EXPR: is the awk expression true (a, b set)?
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {printf "%." d "f", (b > 0 ? a / b : 0)}'; }
@@ -149,20 +144,24 @@ fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN {printf "%." d "f", v}'; }
 
 # ---- burst cases ------------------------------------------------------------
 # rate_case LABEL COUNT TYPE ARGS [POOL_LINES]: jobs/s per setting, medians
-# left in rate_defaults and rate_tuned.
+# left in rate_defaults and rate_tuned, and of the busy seconds in
+# busy_defaults and busy_tuned.
 rate_case() {
   local s busy
   echo "== steer: $1 ($runs runs per setting)" >&2
-  for s in "${settings[@]}"; do : > "$work/rate-$s"; done
+  for s in "${settings[@]}"; do : > "$work/busy-$s"; done
   for _ in $(seq 1 "$runs"); do
     for s in "${settings[@]}"; do
       busy=$(burst "$(config "$s" burst "${5:-}")" "$2" "$3" "$4")
       echo "   $s: $2 jobs in $busy s" >&2
-      awk -v n="$2" -v b="$busy" 'BEGIN {printf "%.0f\n", n / (b > 0 ? b : 0.001)}' >> "$work/rate-$s"
+      echo "$busy" >> "$work/busy-$s"
     done
   done
-  rate_defaults=$(median < "$work/rate-defaults")
-  rate_tuned=$(median < "$work/rate-tuned")
+  busy_defaults=$(median < "$work/busy-defaults")
+  busy_tuned=$(median < "$work/busy-tuned")
+  # The median rate is the count over the median busy time.
+  rate_defaults=$(awk -v n="$2" -v b="$busy_defaults" 'BEGIN {printf "%.0f", n / (b > 0 ? b : 0.001)}')
+  rate_tuned=$(awk -v n="$2" -v b="$busy_tuned" 'BEGIN {printf "%.0f", n / (b > 0 ? b : 0.001)}')
 }
 # within_case LABEL COUNT TYPE ARGS: defaults at least 90 % of hand-tuned.
 within_case() {
@@ -187,9 +186,9 @@ row "Python exec noop × $n_python (helper worker), jobs/s" "$rate_defaults" "$r
 # Efficiency: ideal wall (every child always sleeping) over the busy wall.
 rate_case "sleep $sleep_ms ms × $n_sleep" "$n_sleep" sleep "{\"ms\":$sleep_ms}"
 ideal=$(awk -v n="$n_sleep" -v ms="$sleep_ms" -v c="$children" 'BEGIN {print n * ms / 1000 / c}')
-eff_d=$(awk -v r="$rate_defaults" -v i="$ideal" -v n="$n_sleep" 'BEGIN {printf "%.4f", i / (n / r)}')
-eff_t=$(awk -v r="$rate_tuned" -v i="$ideal" -v n="$n_sleep" 'BEGIN {printf "%.4f", i / (n / r)}')
-row "sleep $sleep_ms ms × $n_sleep, efficiency (ideal $ideal s / busy wall)" "$eff_d" "$eff_t" \
+eff_d=$(ratio "$ideal" "$busy_defaults" 4)
+eff_t=$(ratio "$ideal" "$busy_tuned" 4)
+row "sleep $sleep_ms ms × $n_sleep, efficiency (ideal $ideal s / busy wall)" "$eff_d ($busy_defaults s)" "$eff_t ($busy_tuned s)" \
   "$(ratio "$eff_d" "$eff_t" 3)" "defaults ≥ 0.99" "$(holds 'a >= 0.99' "$eff_d")"
 
 # ---- mixed ------------------------------------------------------------------
@@ -221,7 +220,7 @@ row "mixed: span / ideal ($ideal s)" "$ov_d ($(fmt "$span_d" 2) s)" "$ov_t ($(fm
 for k in p99 max; do
   d=$(mixed defaults "short_wait_${k}_ms"); t=$(mixed tuned "short_wait_${k}_ms")
   row "mixed: 1 ms jobs' wait, enqueue to start, $k, ms (in a backlog)" "$(fmt "$d" 1)" "$(fmt "$t" 1)" \
-    "$(ratio "$d" "$t")" "reported" yes
+    "$(ratio "$d" "$t")" "" -
 done
 b_d=$(mixed defaults blocked); b_t=$(mixed tuned blocked)
 x_d=$(mixed defaults blocked_extra_max_ms); x_t=$(mixed tuned blocked_extra_max_ms)
@@ -243,7 +242,8 @@ for _ in $(seq 1 "$runs"); do
     for l in idle 50 90; do
       rate=$idle_rate
       [ "$l" != idle ] && rate=$(awk -v c="$cap" -v p="$l" 'BEGIN {printf "%.0f", p * c / 100}')
-      line=$(latency_point "$cfg" "$work/samples.bin" "$n_latency" "$rate")
+      latency_point "$cfg" "$work/samples.bin" "$n_latency" "$rate" > "$work/point"
+      line=$(cat "$work/point")
       echo "   $s, $l (capacity $cap jobs/s): $line" >&2
       echo "$line" >> "$work/lat-$s-$l"
     done
@@ -284,7 +284,7 @@ ceil() { # ceil MODE jobs_per_s|cpu_us: the median over the runs
 js=$(fmt "$(ceil script jobs_per_s)"); jp=$(fmt "$(ceil plain jobs_per_s)")
 cs=$(fmt "$(ceil script cpu_us)" 2); cp=$(fmt "$(ceil plain cpu_us)" 2)
 row "ceiling, B = $b: jobs/s, outcome-and-pull script / plain yardstick" "$js (script)" "$jp (plain)" \
-  "$(ratio "$js" "$jp")" "reported" yes
+  "$(ratio "$js" "$jp")" "" -
 r=$(ratio "$cs" "$cp")
 row "ceiling: redis-server CPU µs per job, script / plain yardstick" "$cs (script)" "$cp (plain)" "$r" \
   "script / plain ≤ 1.30" "$(holds 'a <= 1.30' "$r")"

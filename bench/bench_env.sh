@@ -1,0 +1,24 @@
+# bench_env.sh: sourced by bench/limits.sh, bench/steer.sh and bench/scale.sh.
+# bench_env NAME makes a temp dir ($work) and starts a private redis-server
+# in it ($port, $redis_pid; scripts/private-redis.sh), and arranges that on
+# exit the daemons the caller left running ($fp_pid, or several in the array
+# bench_pids), then the redis-server, are stopped and the dir removed.
+# shellcheck shell=bash
+bench_env() {
+  work=$(mktemp -d "/tmp/forkpool-$1.XXXXXX")
+  redis_pid=""
+  fp_pid=""
+  bench_pids=()
+  trap bench_env_cleanup EXIT
+  # shellcheck source=scripts/private-redis.sh
+  . scripts/private-redis.sh
+  start_private_redis "$work" >/dev/null
+}
+
+bench_env_cleanup() {
+  local p
+  for p in "$fp_pid" "${bench_pids[@]}" "$redis_pid"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  done
+  rm -rf "$work"
+}
