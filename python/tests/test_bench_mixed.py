@@ -2,6 +2,7 @@
 jobs count as blocked behind a long job while another child was free, the
 summary's span and ideal, and the timeline's columns."""
 import os
+import random
 import struct
 import sys
 
@@ -76,3 +77,24 @@ def test_load_reads_the_plugins_records(tmp_path):
     path = tmp_path / "trace.bin"
     path.write_bytes(struct.pack("=qqqqii", 1, 2, 3, 4, 5, 6) + b"\0" * 7)  # a torn tail
     assert mixed_report.load(str(path)) == [Job(1, 2, 3, 4, 5, 6)]
+
+
+def test_timeline_matches_a_scan_of_every_job_per_row():
+    rng = random.Random(7)
+    jobs = []
+    for seq in range(300):
+        sent = rng.randrange(0, 50) * MS
+        start = sent + rng.randrange(0, 400) * MS
+        ms = 1000 if rng.random() < 0.05 else 1
+        jobs.append(Job(sent, start, start + ms * MS, seq, rng.randrange(4), ms))
+    rows = timeline(jobs, long_ms=1000, every=0.1)
+    t0, step = min(j.sent_ns for j in jobs), 100 * MS
+    for i, r in enumerate(rows):
+        a, b = t0 + i * step, t0 + (i + 1) * step
+        running = [j for j in jobs if j.start_ns <= b < j.end_ns]
+        ready = [j.sent_ns for j in jobs if j.sent_ns <= b < j.start_ns]
+        assert r["children_busy"] == len(running)
+        assert r["children_on_long"] == sum(1 for j in running if j.ms >= 1000)
+        assert r["oldest_ready_s"] == ((b - min(ready)) / 1e9 if ready else 0.0)
+        if i < len(rows) - 1:  # the last row also takes what ends on its edge
+            assert r["jobs_per_s"] == sum(1 for j in jobs if a <= j.end_ns < b) / 0.1
