@@ -124,13 +124,20 @@ static int64_t int_arg(const cJSON *args, const char *key)
     return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : 0;
 }
 
+/* A job the probe cannot measure fails for good: a retry would measure the
+ * retry, not the first start. */
+static void fail(fp_plugin_result_t *res, const char *msg, const char *detail)
+{
+    res->ok = 0;
+    res->retry = 0;
+    snprintf(res->error, res->error_size, "latency_probe: %s%s", msg, detail);
+}
+
 static int write_all(int fd, const void *buf, size_t n, fp_plugin_result_t *res)
 {
     if (fd < 0 || write(fd, buf, n) == (ssize_t)n)
         return 0;
-    res->ok = 0;
-    res->retry = 0; /* a retry would measure the retry, not the first start */
-    snprintf(res->error, res->error_size, "latency_probe: write: %s", strerror(errno));
+    fail(res, "write: ", strerror(errno));
     return -1;
 }
 
@@ -145,15 +152,17 @@ static void run(fp_plugin_ctx_t *ctx, const fp_plugin_job_t *job, fp_plugin_resu
     else if (cJSON_IsNumber(t))
         sent_ns = (int64_t)t->valuedouble;
     else {
-        res->ok = 0;
-        res->retry = 0;
-        snprintf(res->error, res->error_size, "latency_probe needs args.t (monotonic ns)");
+        fail(res, "needs args.t (monotonic ns)", "");
         return;
     }
     int64_t sample = now_ns - sent_ns;
     if (write_all(p->fd, &sample, sizeof sample, res) < 0)
         return;
     int64_t ms = int_arg(job->args, "ms");
+    if (ms > 86400000) { /* the built-in sleep's bound; also keeps it an int32 */
+        fail(res, "args.ms is over a day", "");
+        return;
+    }
     struct timespec left = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (ms > 0 && nanosleep(&left, &left) < 0 && errno == EINTR)
         ;
