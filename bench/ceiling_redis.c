@@ -2,14 +2,15 @@
  *
  * On a queue pre-filled by `forkpool enqueue`, pulls with XREADGROUP (same
  * group and consumer as the daemon) and acknowledges + deletes every entry
- * with the very script forkpool uses while jobs flow (fp_script_outcomes_pull,
- * built by the same encoder from lib/queue/queue_scripts.c): the outcomes of one
- * batch and the pull of the next travel as one EVALSHA, one round trip per
- * batch of B. The first pull is a plain XREADGROUP, as in the daemon when no
- * outcome waits. -d N keeps N such calls in flight (N lanes of pull, then
- * outcomes-and-next-pull): the daemon has one combined call in flight per
- * queue but sends outcome-only calls meanwhile, so with one call at a time
- * the ceiling is a round-trip bound that forkpool beats at large batches.
+ * the way forkpool does while jobs flow: the very outcome script
+ * (fp_script_outcomes, built by the same encoder from
+ * lib/queue/queue_scripts.c) as one EVALSHA, and the pull of the next batch as
+ * a plain XREADGROUP right behind it in the same write, one round trip per
+ * batch of B. The first pull goes alone, as in the daemon when no outcome
+ * waits. -d N keeps N such pairs in flight (N lanes of pull, then
+ * outcomes-and-next-pull): the daemon has one such pair in flight per queue
+ * but sends outcome-only calls meanwhile, so with one pair at a time the
+ * ceiling is a round-trip bound that forkpool beats at large batches.
  *
  * Always full batches of B, so this is an upper bound: the daemon's batches
  * are whatever finished in one loop turn, often fewer than B.
@@ -100,47 +101,58 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
     return (long)entries->elements;
 }
 
-/* forkpool's way: the batch's outcomes and the next pull as one EVALSHA of
- * fp_script_outcomes_pull. Returns its reply ({applied, read, stale,
- * cancelled}) or NULL. */
-static int script_send(redisContext *c, fp_resp_t *cmd, const char *sha,
+/* forkpool's way: the batch's outcomes as one EVALSHA of fp_script_outcomes
+ * and the next pull as a plain XREADGROUP right behind it, in one write, as
+ * the daemon sends them (outbox.c). */
+static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const char *sha,
                        const char *const *keys, const char *const *script_args,
                        const fp_resp_t *acks)
 {
-    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 3, acks) <
+    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 2, acks) <
         0) {
         fprintf(stderr, "ceiling_redis: out of memory\n");
         return -1;
     }
-    return redisAppendFormattedCommand(c, cmd->data, cmd->len) == REDIS_OK ? 0 : -1;
+    if (redisAppendFormattedCommand(c, cmd->data, cmd->len) != REDIS_OK)
+        return -1;
+    return redisAppendCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
+                              o->consumer, script_args[2], o->jobs_key) == REDIS_OK
+               ? 0
+               : -1;
 }
 
-/* The next reply: a first pull's (raw XREADGROUP) while `raw`, else the
- * script's {applied, read, stale, cancelled}, with applied checked against
- * what it carried. */
+/* The next pull's reply. Unless the pull went out alone (`raw`, the first
+ * ones), the outcome script's {applied, stale, cancelled} comes first and
+ * applied is checked against what it carried. */
 static redisReply *next_reply(redisContext *c, bool raw, long n)
 {
     void *reply = NULL;
+    if (!raw) {
+        if (redisGetReply(c, &reply) != REDIS_OK) {
+            fprintf(stderr, "ceiling_redis: %s\n", c->errstr);
+            return NULL;
+        }
+        redisReply *s = reply;
+        bool ok = s->type == REDIS_REPLY_ARRAY && s->elements == 3 &&
+                  s->element[0]->type == REDIS_REPLY_INTEGER && s->element[0]->integer == n;
+        if (!ok)
+            fprintf(stderr, "ceiling_redis: unexpected reply to the outcome script%s%s\n",
+                    s->type == REDIS_REPLY_ERROR ? ": " : "",
+                    s->type == REDIS_REPLY_ERROR ? s->str : "");
+        freeReplyObject(s);
+        if (!ok)
+            return NULL;
+    }
     if (redisGetReply(c, &reply) != REDIS_OK) {
         fprintf(stderr, "ceiling_redis: %s\n", c->errstr);
         return NULL;
     }
     redisReply *r = reply;
-    if (raw) {
-        if (r->type != REDIS_REPLY_ERROR)
-            return r;
-        fprintf(stderr, "ceiling_redis: XREADGROUP failed: %s\n", r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer != n) {
-        fprintf(stderr, "ceiling_redis: unexpected reply to the outcome-and-pull script%s%s\n",
-                r->type == REDIS_REPLY_ERROR ? ": " : "", r->type == REDIS_REPLY_ERROR ? r->str : "");
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
+    if (r->type != REDIS_REPLY_ERROR)
+        return r;
+    fprintf(stderr, "ceiling_redis: XREADGROUP failed: %s\n", r->str);
+    freeReplyObject(r);
+    return NULL;
 }
 
 /* -m plain: XACK ids..., XDEL ids... and the next XREADGROUP in one
@@ -234,7 +246,7 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
         redisReply *r = next_reply(c, raw > 0, sent[head % 16]);
         if (r == NULL)
             return -1;
-        const redisReply *read = raw > 0 ? r : r->element[1];
+        const redisReply *read = r;
         raw -= raw > 0;
         in_flight--;
         head++;
@@ -244,7 +256,7 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
             sent[(head + (size_t)in_flight) % 16] = got;
             in_flight++;
             (*calls)++;
-            if (script_send(c, cmd, sha, keys, script_args, args) < 0) {
+            if (script_send(c, o, cmd, sha, keys, script_args, args) < 0) {
                 freeReplyObject(r);
                 return -1;
             }
@@ -315,7 +327,7 @@ int main(int argc, char **argv)
         goto out;
     }
     freeReplyObject(r);
-    r = redisCommand(c, "SCRIPT LOAD %s", fp_script_outcomes_pull);
+    r = redisCommand(c, "SCRIPT LOAD %s", fp_script_outcomes);
     if (r == NULL || r->type != REDIS_REPLY_STRING || !fp_script_sha_valid(r->str, r->len)) {
         fprintf(stderr, "ceiling_redis: SCRIPT LOAD failed\n");
         goto out;

@@ -3,10 +3,10 @@
  * FP_OUTCOMES_PER_CALL outcomes); the batches leave from the prepare
  * callback once per loop turn and are kept until Redis confirms them (re-sent
  * as they are after a lost connection). While jobs flow, a turn's outcomes
- * and the next non-blocking pull of their queue are one script call on the
- * writer (fp_script_outcomes_pull): one round trip, one Redis and one
- * supervisor wake-up instead of two; outcomes arriving while it is in
- * flight wait for its reply and ride with the next pull. */
+ * (fp_script_outcomes) and the next non-blocking pull of their queue (a plain
+ * XREADGROUP) leave in one write on the writer: one round trip, one Redis and
+ * one supervisor wake-up instead of two; outcomes arriving while they are in
+ * flight wait for the read's reply and go out with the next pull. */
 #include "queue/queue_internal.h"
 
 #include <errno.h>
@@ -220,54 +220,9 @@ static int send_batch(fp_queue_t *q, fp_batch_t *b)
     return rc;
 }
 
-/* ---- outcomes and the next pull in one call --------------------------------- */
+/* ---- outcomes, then the next pull right behind them --------------------------- */
 
-static void on_combined_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
-{
-    fp_batch_t *b = privdata;
-    fp_queue_t *q = b->q;
-    (void)c;
-    b->sent = false;
-    q->rd.in_flight = false;
-    q->rd.combined = false;
-    if (q->life.closing)
-        return;
-    if (r == NULL) {
-        /* The batch is re-sent (it is idempotent); the read may have
-         * happened: the history read finds its entries. */
-        b->resent = true;
-        fp_q_all_history(q);
-        return;
-    }
-    if (fp_q_reply_is_error(r, "NOSCRIPT")) {
-        q->scripts.pull.eval = true; /* nothing ran; the next turn sends EVAL */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        /* The whole call failed before the read (NOGROUP, BUSY, LOADING...):
-         * handled as a failed read; the batch waits for the retry. */
-        fp_q_read_failed(q, r, "recording outcomes and pulling failed");
-        return;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER) {
-        fp_log_error(LOG, "unexpected reply to the outcome-and-pull script (type %d)", r->type);
-        fp_q_all_history(q); /* the batch is re-sent; entries pulled, if any, are found there */
-        fp_q_arm_retry(q);
-        return;
-    }
-    note_not_applied(q, b, r->element[2]);
-    note_cancelled(q, b, r->element[3]);
-    batch_confirmed(q, b);
-    const redisReply *got = r->element[1];
-    if (got->type == REDIS_REPLY_ERROR) {
-        fp_q_read_failed(q, got, "XREADGROUP failed");
-        return;
-    }
-    fp_q_read_done(q, got);
-}
-
-/* The first unsent batch of queue i, to ride with a pull of that queue. */
+/* The first unsent batch of queue i, to go out just before a pull of that queue. */
 static fp_batch_t *batch_to_carry(fp_queue_t *q, size_t i)
 {
     if (!q->conn.writer_up || !q->conn.setup_done || q->retry.armed)
@@ -279,36 +234,27 @@ static fp_batch_t *batch_to_carry(fp_queue_t *q, size_t i)
 }
 
 /* One non-blocking read of queue i (COUNT count, at most the room). When
- * outcomes of that queue wait, they travel with it in one script call on the
- * writer, applied before the read; otherwise it is a plain XREADGROUP on the
- * reader. */
+ * outcomes of that queue wait, their script call goes first and the read
+ * right behind it on the writer: one write, one round trip, one Redis and one
+ * supervisor wake-up for both. The read is a plain command rather than part
+ * of the script because XREADGROUP run from Lua has its whole answer turned
+ * into Lua tables and back, which cost Redis more per job than the outcomes
+ * themselves; the two need no atomicity (the read takes only new entries).
+ * Otherwise the read goes on the reader. */
 void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count)
 {
     fp_batch_t *b = batch_to_carry(q, i);
-    if (b == NULL) {
-        fp_q_send_read(q, q->reader, FP_READ_SWEEP, count, i, 1, ">", 0);
-        return;
-    }
-    const fp_qstate_t *qs = &q->qs[i];
-    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key,
-                                                 qs->cancel_key};
-    char count_text[24];
-    snprintf(count_text, sizeof count_text, "%zu", count);
-    const char *args[3] = {q->cfg->redis.group, q->cfg->daemon.name, count_text};
-    if (fp_q_send_script(q, &q->scripts.pull, keys, FP_SCRIPT_OUTCOMES_KEYS, args, 3, &b->args,
-                         on_combined_reply, b) < 0) {
-        fp_q_send_read(q, q->reader, FP_READ_SWEEP, count, i, 1, ">", 0);
-        return;
-    }
-    b->sent = true;
-    fp_q_take_read_slot(q, FP_READ_SWEEP, i, count);
-    q->rd.combined = true;
+    bool behind = b != NULL && send_batch(q, b) == 0;
+    if (fp_q_send_read(q, behind ? q->writer : q->reader, FP_READ_SWEEP, count, i, 1, ">", 0) ==
+        0)
+        q->rd.combined = behind;
 }
 
-/* While a combined call of the same queue is in flight, a batch that is not
- * full waits for its reply (one round trip, never a blocking read): the next
- * pull carries it, saving a call and a wake-up on both sides. If that reply
- * leaves no pull to make, the same turn sends the batch on its own. */
+/* While a read behind a batch of the same queue is in flight, a batch that
+ * is not full waits for its reply (one round trip, never a blocking read): it
+ * goes out with the next pull, saving a write and a wake-up on both sides. If
+ * that reply leaves no pull to make, the same turn sends the batch on its
+ * own. */
 static bool batch_waits(const fp_queue_t *q, const fp_batch_t *b)
 {
     return q->rd.in_flight && q->rd.combined && q->rd.queue == b->queue &&

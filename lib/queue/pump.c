@@ -1,8 +1,8 @@
 /* pump.c: the read pump, the I/O glue around the read planner
  * (read_plan.h): one read at a time holds the read slot (history re-reads
- * and take-over calls on the writer, XREADGROUP on the reader, a
- * non-blocking read with outcomes riding on it on the writer), its reply
- * moves the history cursor or the plan, and CLIENT UNBLOCK ends a blocking
+ * and take-over calls on the writer, XREADGROUP on the reader, or on the
+ * writer right behind an outcome batch), its reply moves the history cursor
+ * or the plan, and CLIENT UNBLOCK ends a blocking
  * read the room no longer covers. Delivery counts: 1 for XREADGROUP ">",
  * the history script's count for history pages (XPENDING's counter, + 1 for
  * entries this process had not seen yet), XPENDING's counter + 1 inside the
@@ -34,10 +34,10 @@ void fp_q_read_failed(fp_queue_t *q, const redisReply *r, const char *what)
     fp_q_arm_retry(q);
 }
 
-/* A read's entries (XREADGROUP's answer, on its own or from the combined
- * script): moves the history cursor or the sweep, then hands them over. The
- * next read starts from the prepare callback, once this loop turn's outcomes
- * are in, so that it can carry them. */
+/* A read's entries (XREADGROUP's answer): moves the history cursor or the
+ * sweep, then hands them over. The next read starts from the prepare
+ * callback, once this loop turn's outcomes are in, so that they can go out
+ * right before it. */
 void fp_q_read_done(fp_queue_t *q, const redisReply *r)
 {
     fp_read_step_kind_t kind = q->rd.kind;

@@ -111,7 +111,6 @@ typedef struct fp_q_conn_s {
 typedef struct fp_q_scripts_s {
     char outcome_sha[41], drained_sha[41];
     fp_script_t claim, consumers, mover, history;
-    fp_script_t pull;  /* outcomes + pull in one call (fp_script_outcomes_pull) */
     fp_script_t renew; /* claim renewal (fp_script_renew) */
     fp_script_t cancel_take; /* cancel marks (fp_script_cancel_take) */
 } fp_q_scripts_t;
@@ -131,7 +130,7 @@ typedef struct fp_q_read_s {
     fp_read_step_kind_t kind; /* FP_READ_HISTORY, _SWEEP, _BLOCK or _CLAIM */
     size_t queue;             /* the queue of a history, sweep or claim read in flight */
     size_t count;             /* COUNT of the read in flight */
-    bool combined;            /* the read in flight rides on an outcome batch (writer) */
+    bool combined;            /* the read in flight follows an outcome batch (writer) */
     unsigned history_gen;     /* bumped when history restarts from 0 */
     unsigned read_gen;        /* history_gen when the history read in flight was sent */
     char last_id[48];         /* last entry id of the reply being taken */

@@ -214,8 +214,6 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
     q->scripts.renew = (fp_script_t){fp_script_renew, "loading the renewal script", "", false};
     q->scripts.cancel_take =
         (fp_script_t){fp_script_cancel_take, "loading the cancel-mark script", "", false};
-    q->scripts.pull =
-        (fp_script_t){fp_script_outcomes_pull, "loading the outcome-and-pull script", "", false};
     q->qs = calloc(n, sizeof *q->qs);
     if (q->qs == NULL)
         goto oom;

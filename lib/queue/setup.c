@@ -144,8 +144,7 @@ void fp_q_setup_start(fp_queue_t *q)
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_outcomes}, on_outcome_sha);
     setup_send(q, 3, (const char *[]){"SCRIPT", "LOAD", fp_script_drained}, on_drained_sha);
     fp_script_t *scripts[] = {&q->scripts.claim, &q->scripts.consumers, &q->scripts.mover,
-                           &q->scripts.pull, &q->scripts.history, &q->scripts.renew,
-                           &q->scripts.cancel_take};
+                           &q->scripts.history, &q->scripts.renew, &q->scripts.cancel_take};
     for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
         script_load_t *load = malloc(sizeof *load);
         const char *argv[] = {"SCRIPT", "LOAD", scripts[i]->text};
