@@ -3,7 +3,8 @@
 # this machine. Builds the release binary and the tools in bench/, starts a
 # private redis-server, and measures:
 #   Ceilings  the Redis path alone (bench/ceiling_redis: forkpool's own
-#             outcome-and-pull script, full batches of B = children + prefetch,
+#             outcome script with the next pull right behind it in one
+#             write, full batches of B = children + prefetch,
 #             nothing run) next to forkpool on the same noop queue; SQLite
 #             alone (bench/ceiling_sqlite: record_event's inserts in a loop).
 #   Latency   XADD to handler start (bench/latency_send + the latency_probe
@@ -143,9 +144,9 @@ for prefetch in 0 "$children" $((16 * children)); do
     for _ in $(seq 1 "$n_runs"); do
       rcli flushall >/dev/null
       "$bin" enqueue -c "$(config 0)" --count "$n_ceiling" noop '{}' >/dev/null
-      # Two script calls in flight, as the daemon has while an outcome-only
-      # call overlaps its pull: one at a time would be a round-trip bound,
-      # which forkpool itself beats at large batches.
+      # Two outcome + pull pairs in flight, as the daemon has while an
+      # outcome-only call overlaps its pull: one at a time would be a
+      # round-trip bound, which forkpool itself beats at large batches.
       depth=2
       [ "$mode" = plain ] && depth=1
       line=$(measured "$bdir/ceiling_redis" -p "$port" -k "$jobs_key" -g forkpool -c bench \
@@ -160,7 +161,7 @@ for prefetch in 0 "$children" $((16 * children)); do
       fi
     done
     if [ "$mode" = script ]; then
-      row "Redis path alone, B = $b: forkpool's outcome-and-pull script, full batches, 2 calls in flight" "$work/ceil"
+      row "Redis path alone, B = $b: forkpool's outcome script + pull in one write, full batches, 2 in flight" "$work/ceil"
       ceil=$(col "$work/ceil" 'v["jobs"] / v["seconds"]' | cut -d' ' -f1)
     else
       row "yardstick, not forkpool's design: B = $b as plain XACK + XDEL + XREADGROUP pipelined (1 run)" "$work/ceil"

@@ -133,22 +133,6 @@ const char fp_script_outcomes[] =
     OUTCOMES_LOOP
     "return {done, stale, cancelled}\n";
 
-/* The same outcomes, then the next pull of the same queue, in one call: one
- * round trip (one Redis wake-up, one supervisor wake-up) instead of two while
- * jobs flow. XREADGROUP without BLOCK is allowed in scripts (7.0 refuses
- * BLOCK there); its nil answer reaches Lua as false and goes back as nil.
- * pcall: a failing read (NOGROUP) must not hide that the outcomes, already
- * written (scripts do not roll back), were applied; its error travels as the
- * second element instead. */
-const char fp_script_outcomes_pull[] =
-    "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-    "local group, consumer, count = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local i, n, done, stale, cancelled = 4, #ARGV, 0, {}, {}\n"
-    OUTCOMES_LOOP
-    "local got = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,\n"
-    "                        'STREAMS', jobs, '>')\n"
-    "return {done, got, stale, cancelled}\n";
-
 /* Renewal that never takes an entry back: XCLAIM with min-idle 0 would
  * also take back an entry another consumer took over (two holders, and this
  * one's outcome would then destroy the other's copy), and on an entry

@@ -41,16 +41,6 @@
 extern const char fp_script_outcomes[];
 #define FP_SCRIPT_OUTCOMES_KEYS 4
 
-/* The outcome script followed by a non-blocking pull of the same queue, one
- * atomic call. KEYS as above. ARGV: group, consumer, count, then outcomes as
- * above. After applying them: XREADGROUP GROUP group consumer COUNT count
- * STREAMS jobs >. Returns {applied, read, stale, cancelled}: read is
- * XREADGROUP's own answer ([[jobs, [[id, fields]...]]], or nil when nothing
- * is new), or its error reply (the outcomes stand all the same); stale and
- * cancelled as in the outcome script. An unknown kind fails the whole
- * call before the read, as in the outcome script. */
-extern const char fp_script_outcomes_pull[];
-
 /* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
  * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
  * still exists, and only those. Returns {renewed, {deleted ids...},

@@ -1,11 +1,11 @@
-/* test_it_queue_pull.c: outcomes and the next pull in one call
- * (fp_script_outcomes_pull, and the queue path that sends it) against a real
- * redis-server. The script on its own: outcomes applied, then at most COUNT
- * new entries, nothing delivered twice, a re-sent batch adds nothing, a
- * failing read leaves the outcomes standing. The queue: while jobs flow, a
- * turn's outcomes travel with the pull (checked in SLOWLOG, which lists
- * top-level commands only), the room is never exceeded, and a flushed script
- * cache falls back to EVAL. */
+/* test_it_queue_pull.c: outcomes and the next pull in one write (the
+ * outcome script, then a plain XREADGROUP behind it, and the queue path that
+ * sends them) against a real redis-server. The pair on its own: outcomes
+ * applied, then at most COUNT new entries, nothing delivered twice, a
+ * re-sent batch adds nothing, a failing read leaves the outcomes standing.
+ * The queue: while jobs flow, a turn's outcomes go out right before the pull
+ * on the same connection (checked in SLOWLOG), the room is never exceeded,
+ * and a flushed script cache falls back to EVAL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,17 +56,20 @@ static int teardown(void **state)
 
 /* ---- the script on its own -------------------------------------------------- */
 
-/* EVAL fp_script_outcomes_pull on queue "s" with count and the encoded
- * outcomes; the reply is the caller's. */
+/* What the daemon sends while jobs flow, on queue "s": EVAL fp_script_outcomes
+ * with the encoded outcomes, then XREADGROUP ... COUNT count ">" as a plain
+ * command. Returns {applied, read, stale, cancelled} (the script's reply with
+ * the read's put second), or the script's error reply alone (the read is then
+ * left to the caller's next call); the reply is the caller's. */
 static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
 {
     const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
                           fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel")};
-    const char *args[] = {"forkpool", "test-consumer", count};
+    const char *args[] = {"forkpool", "test-consumer"};
     fp_resp_t cmd;
     fp_resp_init(&cmd);
-    assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes_pull, keys,
-                                       FP_SCRIPT_OUTCOMES_KEYS, args, 3, outcomes),
+    assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes, keys,
+                                       FP_SCRIPT_OUTCOMES_KEYS, args, 2, outcomes),
                      0);
     /* Back from RESP to an argument vector for the test's blocking client. */
     const char *argv[64];
@@ -81,9 +84,30 @@ static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcom
         lens[argc++] = n;
         p += n + 2;
     }
-    redisReply *r = fp_th_redis_cmdv(&t->redis, argc, argv, lens);
+    redisReply *out = fp_th_redis_cmdv(&t->redis, argc, argv, lens);
     fp_resp_free(&cmd);
+    assert_non_null(out);
+    if (out->type == REDIS_REPLY_ERROR)
+        return out;
+    assert_int_equal(out->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(out->elements, 3);
+    redisReply *read = fp_th_redis_cmd(&t->redis, "XREADGROUP GROUP forkpool test-consumer "
+                                                  "COUNT %s STREAMS %s >", count, keys[0]);
+    assert_non_null(read);
+    /* {applied, read, stale, cancelled}: the script's elements moved into a
+     * reply of four, which freeReplyObject frees as any other. */
+    redisReply *r = calloc(1, sizeof *r);
     assert_non_null(r);
+    r->type = REDIS_REPLY_ARRAY;
+    r->elements = 4;
+    r->element = calloc(4, sizeof *r->element);
+    assert_non_null(r->element);
+    r->element[0] = out->element[0];
+    r->element[1] = read;
+    r->element[2] = out->element[1];
+    r->element[3] = out->element[2];
+    out->elements = 0;
+    freeReplyObject(out);
     return r;
 }
 
@@ -147,8 +171,8 @@ static void test_script_applies_then_pulls(void **state)
     assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
     assert_int_equal(fp_tq_xlen(&t->redis, "s"), 4);
 
-    /* A failing read (here a bad COUNT) comes back as the second element;
-     * the outcomes before it stand. */
+    /* A failing read (here a bad COUNT) fails alone: the outcomes sent
+     * before it stand. */
     fp_resp_reset(&batch);
     assert_int_equal(fp_outcome_encode_ack(&batch, false, id[2]), 0);
     r = eval_pull(t, "x", &batch);
@@ -171,8 +195,8 @@ static void test_script_applies_then_pulls(void **state)
     assert_int_equal(r->element[1]->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
 
-    /* An unknown kind fails the call before the read: the new entry is
-     * still there for the next pull. */
+    /* An unknown kind fails the script before anything is written; the
+     * read (here the next call) is not held up by it. */
     char *late = fp_tq_xadd(&t->redis, "s", "{\"type\":\"late\"}");
     fp_resp_reset(&batch);
     assert_int_equal(fp_resp_arg_str(&batch, "z"), 0);
@@ -372,7 +396,6 @@ static void test_outcomes_ride_with_pull(void **state)
     tp_t *t = *state;
     fp_tq_xadd_n(&t->redis, "ride", 12);
     fp_tq_node_open_ready(&t->n, "ride");
-    char *pull_sha = script_sha(t, fp_script_outcomes_pull);
     char *outcome_sha = script_sha(t, fp_script_outcomes);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
     freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-max-len 10000"));
@@ -393,7 +416,7 @@ static void test_outcomes_ride_with_pull(void **state)
     /* The outcome script, then the pull as a plain command right behind it
      * on the same connection (one write, one round trip): the entries the
      * read brings are never converted to Lua tables and back. */
-    assert_int_equal(slowlog_count(t, "EVALSHA", pull_sha, false), 0);
+    assert_int_equal(slowlog_count(t, "EVALSHA", NULL, false), 1);
     assert_int_equal(slowlog_count(t, "EVALSHA", outcome_sha, false), 1);
     assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, false), 1);
     assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, true), 0);
@@ -428,7 +451,6 @@ static void test_outcomes_ride_with_pull(void **state)
     assert_true(t->n.max_held <= 3);
     assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
-    free(pull_sha);
     free(outcome_sha);
 }
 
