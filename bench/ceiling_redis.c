@@ -103,12 +103,13 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
 
 /* forkpool's way: the batch's outcomes as one EVALSHA of fp_script_outcomes
  * and the next pull as a plain XREADGROUP right behind it, in one write, as
- * the daemon sends them (outbox.c). */
+ * the daemon sends them (outbox.c). script_args: group, consumer, the span of
+ * the batch's ids (lo, hi), count. */
 static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const char *sha,
                        const char *const *keys, const char *const *script_args,
                        const fp_resp_t *acks)
 {
-    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 2, acks) <
+    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 4, acks) <
         0) {
         fprintf(stderr, "ceiling_redis: out of memory\n");
         return -1;
@@ -116,7 +117,7 @@ static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const c
     if (redisAppendFormattedCommand(c, cmd->data, cmd->len) != REDIS_OK)
         return -1;
     return redisAppendCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
-                              o->consumer, script_args[2], o->jobs_key) == REDIS_OK
+                              o->consumer, script_args[4], o->jobs_key) == REDIS_OK
                ? 0
                : -1;
 }
@@ -256,7 +257,14 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
             sent[(head + (size_t)in_flight) % 16] = got;
             in_flight++;
             (*calls)++;
-            if (script_send(c, o, cmd, sha, keys, script_args, args) < 0) {
+            /* The span of the batch's ids, as the daemon sends it (XREADGROUP
+             * answers in id order: the first and the last). */
+            const redisReply *e = read->element[0]->element[1];
+            const char *call_args[5] = {script_args[0], script_args[1],
+                                        e->element[0]->element[0]->str,
+                                        e->element[e->elements - 1]->element[0]->str,
+                                        script_args[2]};
+            if (script_send(c, o, cmd, sha, keys, call_args, args) < 0) {
                 freeReplyObject(r);
                 return -1;
             }

@@ -209,10 +209,14 @@ static int send_batch(fp_queue_t *q, fp_batch_t *b)
     const fp_qstate_t *qs = &q->qs[b->queue];
     const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key,
                                                  qs->cancel_key};
-    const char *args[2] = {q->cfg->redis.group, q->cfg->daemon.name};
+    /* The span of the batch's ids, so the script reads only the pending
+     * entries among them; everything when an id could not be recorded. */
+    char lo[FP_SID_TEXT], hi[FP_SID_TEXT];
+    fp_sid_span(b->ids, b->count <= b->ids_cap ? b->count : 0, lo, hi);
+    const char *args[4] = {q->cfg->redis.group, q->cfg->daemon.name, lo, hi};
     const char *sha = b->use_eval ? NULL : q->scripts.outcome_sha;
     int rc = fp_script_command(&q->scratch, sha, fp_script_outcomes, keys,
-                               FP_SCRIPT_OUTCOMES_KEYS, args, 2, &b->args);
+                               FP_SCRIPT_OUTCOMES_KEYS, args, 4, &b->args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_batch_reply, b);
     if (rc == 0)

@@ -43,10 +43,6 @@
 
 /* ---- shared types -------------------------------------------------------- */
 
-typedef struct fp_sid_s {
-    uint64_t ms, seq;
-} fp_sid_t;
-
 /* Up to FP_OUTCOMES_PER_CALL outcomes of one queue, encoded once as script
  * arguments; re-sent as they are after a lost connection. */
 typedef struct fp_batch_s {

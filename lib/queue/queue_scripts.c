@@ -19,9 +19,13 @@
  * only on an entry still pending to this consumer: XACK alone would also
  * settle an entry another consumer took over meanwhile, and its 0 does not
  * tell whether the entry was taken over or already settled. This consumer's
- * pending entries are read once (XPENDING with the consumer filter: as many
- * as the daemon holds, a few dozen), so the common case costs a table lookup
- * instead of a call per entry; an id not among them is looked up alone. An
+ * pending entries between the batch's smallest and largest id (lo, hi: the
+ * caller knows them as numbers, Lua would have to parse every id) are read
+ * once (XPENDING with the consumer filter), so the common case costs a table
+ * lookup instead of a call per entry; an id not among them (outside a wrong
+ * span, or beyond 10000) is looked up alone, so the span only bounds the
+ * cost: every entry Redis hands to a script becomes a Lua table, and the ones
+ * the daemon still runs, outside the span, need none. An
  * upper-case kind marks an entry the daemon saw deleted from the stream while
  * it held it: its pending record may be gone (XCLAIM drops it), and the copy
  * it carries is the job's only one, so it lands unless another consumer holds
@@ -62,7 +66,7 @@
     "  j = j + w\n" \
     "end\n" \
     "if i <= n then\n" \
-    "  for _, e in ipairs(redis.call('XPENDING', jobs, group, '-', '+', 10000, consumer)) do\n" \
+    "  for _, e in ipairs(redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)) do\n" \
     "    mine[e[1]] = true\n" \
     "  end\n" \
     "end\n" \
@@ -128,8 +132,8 @@
 
 const char fp_script_outcomes[] =
     "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-    "local group, consumer = ARGV[1], ARGV[2]\n"
-    "local i, n, done, stale, cancelled = 3, #ARGV, 0, {}, {}\n"
+    "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local i, n, done, stale, cancelled = 5, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
     "return {done, stale, cancelled}\n";
 

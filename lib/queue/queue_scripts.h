@@ -17,7 +17,11 @@
 
 /* KEYS: jobs stream, dead stream, delayed zset, cancel hash (one hash tag,
  * one slot).
- * ARGV: group, consumer, then outcomes, each a kind letter and the entry id:
+ * ARGV: group, consumer, lo, hi, then outcomes, each a kind letter and the
+ * entry id. lo and hi: the smallest and largest entry id among the outcomes
+ * (fp_sid_span; "-" and "+" do too), the span over which the script reads
+ * this consumer's pending entries in one call; an id outside it is looked up
+ * alone, so a wrong span costs time, never correctness. Kinds:
  *   a id                                   success: XACK + XDEL
  *   p id payload                           put back: XADD at the tail + XACK + XDEL
  *   r id payload delay_ms                  retry: ZADD delayed at TIME + delay_ms + XACK + XDEL

@@ -61,15 +61,16 @@ static int teardown(void **state)
  * command. Returns {applied, read, stale, cancelled} (the script's reply with
  * the read's put second), or the script's error reply alone (the read is then
  * left to the caller's next call); the reply is the caller's. */
-static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
+static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const char *hi,
+                             const fp_resp_t *outcomes)
 {
     const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
                           fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel")};
-    const char *args[] = {"forkpool", "test-consumer"};
+    const char *args[] = {"forkpool", "test-consumer", lo, hi};
     fp_resp_t cmd;
     fp_resp_init(&cmd);
     assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes, keys,
-                                       FP_SCRIPT_OUTCOMES_KEYS, args, 2, outcomes),
+                                       FP_SCRIPT_OUTCOMES_KEYS, args, 4, outcomes),
                      0);
     /* Back from RESP to an argument vector for the test's blocking client. */
     const char *argv[64];
@@ -109,6 +110,12 @@ static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcom
     out->elements = 0;
     freeReplyObject(out);
     return r;
+}
+
+/* The same with the span "-" .. "+": every own pending entry looked at. */
+static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
+{
+    return eval_span(t, count, "-", "+", outcomes);
 }
 
 /* The entries of a read reply ([[key, [[id, fields]...]]] or nil). */
@@ -211,6 +218,65 @@ static void test_script_applies_then_pulls(void **state)
     free(late);
     fp_resp_free(&batch);
     for (int i = 0; i < 6; i++)
+        free(id[i]);
+}
+
+/* Between the pull and the outcomes another consumer took one entry over
+ * (XCLAIM) and one was settled elsewhere (XACK + XDEL): in a batch mixing
+ * kinds, their outcomes are reported with the holder ('' for nobody) and
+ * leave them as they are; entries outside the span the daemon gave (lo..hi,
+ * only where the script reads its own pending entries in one call) are
+ * still looked up one by one and settled; the same batch again changes
+ * nothing. */
+static void test_taken_over_left_alone(void **state)
+{
+    tp_t *t = *state;
+    char jobs[64];
+    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
+    char *id[5];
+    for (int i = 0; i < 5; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    freeReplyObject(eval_pull(t, "5", NULL)); /* all five pending here */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XCLAIM %s forkpool other 0 %s JUSTID", jobs, id[1]));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XACK %s forkpool %s", jobs, id[2]));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XDEL %s %s", jobs, id[2]));
+
+    const char *retry = "{\"type\":\"noop\",\"attempt\":1}";
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[1]), 0);
+    assert_int_equal(fp_outcome_encode_dead(&batch, false, id[2], "{}", 2, "boom", 1, 1), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[3]), 0);
+    assert_int_equal(fp_outcome_encode_retry(&batch, false, id[4], retry, strlen(retry), 5), 0);
+    for (int round = 0; round < 2; round++) {
+        redisReply *r = eval_span(t, "1", id[0], id[1], &batch);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        assert_int_equal(r->element[0]->integer, round == 0 ? 3 : 0);
+        const redisReply *stale = r->element[2];
+        assert_int_equal(stale->elements, round == 0 ? 2 : 5);
+        if (round == 0) {
+            assert_string_equal(stale->element[0]->element[0]->str, id[1]);
+            assert_string_equal(stale->element[0]->element[1]->str, "other");
+            assert_string_equal(stale->element[1]->element[0]->str, id[2]);
+            assert_string_equal(stale->element[1]->element[1]->str, "");
+        }
+        freeReplyObject(r);
+        /* id1 stays with its new holder, in the stream; nothing else is left. */
+        assert_int_equal(fp_tq_xlen(&t->redis, "s"), 1);
+        assert_int_equal(fp_tq_pending(&t->redis, "s"), 1);
+        redisReply *p = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool - + 10", jobs);
+        assert_non_null(p);
+        assert_int_equal(p->elements, 1);
+        assert_string_equal(p->element[0]->element[0]->str, id[1]);
+        assert_string_equal(p->element[0]->element[1]->str, "other");
+        freeReplyObject(p);
+        assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 0);
+        assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("s", "delayed")), 1);
+    }
+    fp_resp_free(&batch);
+    for (int i = 0; i < 5; i++)
         free(id[i]);
 }
 
@@ -528,6 +594,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_taken_over_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_cancel_reported, setup, teardown),

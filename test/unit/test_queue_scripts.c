@@ -141,6 +141,30 @@ static void test_keys_and_ids(void **state)
     assert_false(fp_stream_id_parse("*", 1, &ms, &seq));
 }
 
+/* The span the outcome script reads its own pending entries over: numeric
+ * order (seq 10 after seq 9, a later ms before a longer seq), "-" and "+"
+ * when there is nothing to span. */
+static void test_sid_span(void **state)
+{
+    (void)state;
+    char lo[FP_SID_TEXT], hi[FP_SID_TEXT];
+    const fp_sid_t ids[] = {{1700000000001, 1}, {1700000000000, 10}, {1700000000000, 9},
+                            {1700000000001, 0}};
+    fp_sid_span(ids, 4, lo, hi);
+    assert_string_equal(lo, "1700000000000-9");
+    assert_string_equal(hi, "1700000000001-1");
+    fp_sid_span(ids + 1, 1, lo, hi);
+    assert_string_equal(lo, "1700000000000-10");
+    assert_string_equal(hi, "1700000000000-10");
+    const fp_sid_t top[] = {{UINT64_MAX, UINT64_MAX}, {0, 0}};
+    fp_sid_span(top, 2, lo, hi);
+    assert_string_equal(lo, "0-0");
+    assert_string_equal(hi, "18446744073709551615-18446744073709551615");
+    fp_sid_span(NULL, 0, lo, hi);
+    assert_string_equal(lo, "-");
+    assert_string_equal(hi, "+");
+}
+
 static void test_transient_errors(void **state)
 {
     (void)state;
@@ -172,7 +196,7 @@ static void test_script_text_matches_encoders(void **state)
      * one call, any other id alone); nothing else is touched, and an id is
      * applied once per batch. */
     FP_TH_EXPECT_ALL_IN(s,
-                        "'XPENDING', jobs, group, '-', '+', 10000, consumer",
+                        "'XPENDING', jobs, group, lo, hi, 10000, consumer",
                         "redis.call('XPENDING', jobs, group, id, id, 1)");
     assert_non_null(
         strstr(s, "not seen[id] and (holder == consumer or (holder == nil and k ~= kind))"));
@@ -202,7 +226,8 @@ static void test_script_text_matches_encoders(void **state)
      * never turned into Lua tables and back. */
     assert_null(strstr(s, "XREADGROUP"));
     FP_TH_EXPECT_ALL_IN(fp_script_outcomes,
-                        "local i, n, done, stale, cancelled = 3, #ARGV, 0, {}, {}",
+                        "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]",
+                        "local i, n, done, stale, cancelled = 5, #ARGV, 0, {}, {}",
                         "return {done, stale, cancelled}");
 }
 
@@ -314,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_script_command),
         cmocka_unit_test(test_sha_valid),
         cmocka_unit_test(test_keys_and_ids),
+        cmocka_unit_test(test_sid_span),
         cmocka_unit_test(test_transient_errors),
         cmocka_unit_test(test_script_text_matches_encoders),
         cmocka_unit_test(test_renew_script),
