@@ -53,13 +53,15 @@
 #define OUTCOMES_LOOP \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
-    "local widths = {a = 2, p = 3, r = 4, d = 6, k = 2, x = 6}\n" \
+    "local widths = {a = 2, p = 3, r = 4, d = 6, k = 2, x = 6,\n" \
+    "                A = 2, P = 3, R = 4, D = 6, K = 2, X = 6}\n" \
+    "local lower = {A = 'a', P = 'p', R = 'r', D = 'd', K = 'k', X = 'x'}\n" \
     "local bases = {k = 'a', x = 'd'}\n" \
-    "local mine, seen, acks, dels, unlocks = {}, {}, {}, {}, {}\n" \
+    "local mine, seen, acks, dels, unlocks, na, nd = {}, {}, {}, {}, {}, 0, 0\n" \
     "local marked = redis.call('EXISTS', marks) > 0\n" \
     "local j = i\n" \
     "while j <= n do\n" \
-    "  local w = widths[string.lower(ARGV[j])]\n" \
+    "  local w = widths[ARGV[j]]\n" \
     "  if not w then\n" \
     "    return redis.error_reply('ERR forkpool: unknown outcome kind ' .. tostring(ARGV[j]))\n" \
     "  end\n" \
@@ -72,7 +74,7 @@
     "end\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
-    "  local k = string.lower(kind)\n" \
+    "  local k = lower[kind] or kind\n" \
     "  local holder = nil\n" \
     "  if mine[id] then\n" \
     "    holder = consumer\n" \
@@ -82,7 +84,7 @@
     "  end\n" \
     "  if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
     "    seen[id], mine[id] = true, nil\n" \
-    "    if holder then acks[#acks + 1] = id end\n" \
+    "    if holder then na = na + 1; acks[na] = id end\n" \
     "    local b = bases[k] or k\n" \
     "    if b ~= k then unlocks[#unlocks + 1] = {id, b == 'd' and ARGV[i + 2]} end\n" \
     "    if marked and redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p') then\n" \
@@ -104,7 +106,7 @@
     "                 'attempts', string.format('%.0f', tries), 'failed_at',\n" \
     "                 string.format('%.0f', now), 'consumer', consumer)\n" \
     "    end\n" \
-    "    dels[#dels + 1] = id\n" \
+    "    nd = nd + 1; dels[nd] = id\n" \
     "    done = done + 1\n" \
     "  else\n" \
     "    stale[#stale + 1] = {id, holder or ''}\n" \
@@ -123,11 +125,11 @@
     "  end\n" \
     "  if text then unique_release(unique_base, text) end\n" \
     "end\n" \
-    "for s = 1, #acks, 1000 do\n" \
-    "  redis.call('XACK', jobs, group, unpack(acks, s, math.min(s + 999, #acks)))\n" \
+    "for s = 1, na, 1000 do\n" \
+    "  redis.call('XACK', jobs, group, unpack(acks, s, math.min(s + 999, na)))\n" \
     "end\n" \
-    "for s = 1, #dels, 1000 do\n" \
-    "  redis.call('XDEL', jobs, unpack(dels, s, math.min(s + 999, #dels)))\n" \
+    "for s = 1, nd, 1000 do\n" \
+    "  redis.call('XDEL', jobs, unpack(dels, s, math.min(s + 999, nd)))\n" \
     "end\n"
 
 const char fp_script_outcomes[] =
