@@ -36,7 +36,9 @@
  * writes come first and XACK + XDEL (one call each) last: a script stopped
  * half-way (scripts do not roll back) leaves a job twice, never none. A
  * retry's due time is Redis' TIME plus the delay it carries, the clock the
- * mover uses.
+ * mover uses. A plain success (kind a) of an entry among those read, while
+ * nothing is marked, takes a short branch: it writes nothing and only joins
+ * the XACK and XDEL.
  * Kinds k and x are a and d for a unique job (its payload has a "unique"
  * member): once the outcome acts, the job's unique key is released in the
  * same atomic step, so no crash between the outcome and a release can leak
@@ -68,50 +70,55 @@
     "  j = j + w\n" \
     "end\n" \
     "if i <= n then\n" \
-    "  for _, e in ipairs(redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)) do\n" \
-    "    mine[e[1]] = true\n" \
-    "  end\n" \
+    "  local p = redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)\n" \
+    "  for x = 1, #p do mine[p[x][1]] = true end\n" \
     "end\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
-    "  local k = lower[kind] or kind\n" \
-    "  local holder = nil\n" \
-    "  if mine[id] then\n" \
-    "    holder = consumer\n" \
-    "  elseif not seen[id] then\n" \
-    "    local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
-    "    holder = p[1] and p[1][2]\n" \
-    "  end\n" \
-    "  if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
-    "    seen[id], mine[id] = true, nil\n" \
-    "    if holder then na = na + 1; acks[na] = id end\n" \
-    "    local b = bases[k] or k\n" \
-    "    if b ~= k then unlocks[#unlocks + 1] = {id, b == 'd' and ARGV[i + 2]} end\n" \
-    "    if marked and redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p') then\n" \
-    "      b = 'c'\n" \
-    "      cancelled[#cancelled + 1] = id\n" \
-    "      unlocks[#unlocks + 1] = {id, ARGV[i + 2]}\n" \
-    "    end\n" \
-    "    if b == 'p' then\n" \
-    "      redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
-    "    elseif b == 'r' then\n" \
-    "      redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2])\n" \
-    "    elseif b == 'd' then\n" \
-    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
-    "                 'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
-    "    elseif b == 'c' then\n" \
-    "      local ok, job = pcall(cjson.decode, ARGV[i + 2])\n" \
-    "      local tries = ok and type(job) == 'table' and tonumber(job.attempt) or 0\n" \
-    "      redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', '" FP_CANCEL_ERROR "',\n" \
-    "                 'attempts', string.format('%.0f', tries), 'failed_at',\n" \
-    "                 string.format('%.0f', now), 'consumer', consumer)\n" \
-    "    end\n" \
-    "    nd = nd + 1; dels[nd] = id\n" \
-    "    done = done + 1\n" \
+    "  if kind == 'a' and mine[id] and not marked then\n" \
+    "    seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1, done + 1\n" \
+    "    acks[na], dels[nd] = id, id\n" \
+    "    i = i + 2\n" \
     "  else\n" \
-    "    stale[#stale + 1] = {id, holder or ''}\n" \
+    "    local k = lower[kind] or kind\n" \
+    "    local holder = nil\n" \
+    "    if mine[id] then\n" \
+    "      holder = consumer\n" \
+    "    elseif not seen[id] then\n" \
+    "      local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
+    "      holder = p[1] and p[1][2]\n" \
+    "    end\n" \
+    "    if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
+    "      seen[id], mine[id] = true, nil\n" \
+    "      if holder then na = na + 1; acks[na] = id end\n" \
+    "      local b = bases[k] or k\n" \
+    "      if b ~= k then unlocks[#unlocks + 1] = {id, b == 'd' and ARGV[i + 2]} end\n" \
+    "      if marked and redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p') then\n" \
+    "        b = 'c'\n" \
+    "        cancelled[#cancelled + 1] = id\n" \
+    "        unlocks[#unlocks + 1] = {id, ARGV[i + 2]}\n" \
+    "      end\n" \
+    "      if b == 'p' then\n" \
+    "        redis.call('XADD', jobs, '*', 'job', ARGV[i + 2])\n" \
+    "      elseif b == 'r' then\n" \
+    "        redis.call('ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2])\n" \
+    "      elseif b == 'd' then\n" \
+    "        redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', ARGV[i + 3],\n" \
+    "                   'attempts', ARGV[i + 4], 'failed_at', ARGV[i + 5], 'consumer', consumer)\n" \
+    "      elseif b == 'c' then\n" \
+    "        local ok, job = pcall(cjson.decode, ARGV[i + 2])\n" \
+    "        local tries = ok and type(job) == 'table' and tonumber(job.attempt) or 0\n" \
+    "        redis.call('XADD', dead, '*', 'job', ARGV[i + 2], 'error', '" FP_CANCEL_ERROR "',\n" \
+    "                   'attempts', string.format('%.0f', tries), 'failed_at',\n" \
+    "                   string.format('%.0f', now), 'consumer', consumer)\n" \
+    "      end\n" \
+    "      nd = nd + 1; dels[nd] = id\n" \
+    "      done = done + 1\n" \
+    "    else\n" \
+    "      stale[#stale + 1] = {id, holder or ''}\n" \
+    "    end\n" \
+    "    i = i + widths[k]\n" \
     "  end\n" \
-    "  i = i + widths[k]\n" \
     "end\n" \
     FP_UNIQUE_RELEASE_FN \
     "local unique_base = string.sub(jobs, 1, -5) .. 'unique:'\n" \

@@ -202,6 +202,10 @@ static void test_script_text_matches_encoders(void **state)
     assert_non_null(
         strstr(s, "not seen[id] and (holder == consumer or (holder == nil and k ~= kind))"));
     assert_true(strstr(s, "XPENDING") < strstr(s, "XACK"));
+    /* The short branch of a plain success: only an entry read as this
+     * consumer's, first time in the batch, and never while marks exist. */
+    assert_non_null(strstr(s, "if kind == 'a' and mine[id] and not marked then"));
+    assert_non_null(strstr(s, "seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1"));
     /* Writes first, XACK and XDEL last, in chunks Lua's unpack can take. */
     assert_true(strstr(s, "'ZADD', delayed") < strstr(s, "'XACK', jobs, group, unpack(acks"));
     assert_non_null(strstr(s, "'XDEL', jobs, unpack(dels, s, math.min(s + 999, nd))"));
