@@ -66,6 +66,9 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     };
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
+    if (k->autoable)
+        return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be an integer or \"auto\", got %s",
+                       k->section, k->key, got);
     if (k->range)
         return fail_at(ld, node, FP_ECONFIG,
                        "[%s] %s must be an integer or a range string such as \"2..16\", got %s",
@@ -314,8 +317,28 @@ static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
     return 0;
 }
 
+/* An int key of the daemon's choosing: "auto", nothing else in a string. */
+static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+{
+    char label[128], q[96];
+    const char *s = NULL;
+    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
+    int rc = get_string(ld, label, node, &s);
+    if (rc < 0)
+        return rc;
+    if (strcmp(s, "auto") != 0)
+        return fail_at(ld, node, FP_ECONFIG, "%s must be an integer or \"auto\", got %s", label,
+                       fp__config_quote(q, sizeof q, s));
+    *(int64_t *)field_of(ld->cfg, k) = FP_CONFIG_AUTO;
+    return 0;
+}
+
 static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
+    if (k->autoable && fp_toml_type(node) == FP_TOML_STRING) {
+        ld->where[k - fp__config_schema] = node;
+        return set_auto(ld, k, node);
+    }
     if (k->range && fp_toml_type(node) == FP_TOML_STRING) {
         ld->where[k - fp__config_schema] = node;
         return set_range(ld, k, node);
