@@ -8,8 +8,11 @@
 
 #include <stdio.h>
 
+#include "base/log.h"
 #include "base/os.h"
 #include "pool/steer.h"
+
+#define LOG "supervisor"
 
 void fp_sup_steer_configure(fp_supervisor_t *sup, const fp_config_t *cfg)
 {
@@ -40,8 +43,14 @@ void fp_sup_steer_sending(fp_supervisor_t *sup, const fp_slot_t *slot, fp_held_t
     int64_t pct = fp_estimate_pct_us(est, held->est_type);
     held->unsure = pct < 0 || pct > sup->pool.max_send_ahead_wait_us;
     held->expect_us = held->unsure ? 0 : fp_estimate_mean_us(est, held->est_type);
-    if (slot->depth > 0 && !fp_pool_starts_on_send(slot))
-        sup->steer.sent_ahead++;
+    if (slot->depth == 0 || fp_pool_starts_on_send(slot))
+        return;
+    sup->steer.sent_ahead++;
+    /* Which type waits behind which: how a person (or a test) checks that
+     * nothing waits behind a long job. Debug only: one line per job. */
+    if (fp_log_enabled(FP_LOG_DEBUG) && slot->job_tail != NULL)
+        fp_log_debug(LOG, "type %s sent ahead to child %d behind type %s: job %s",
+                     held->job.type, slot->id, slot->job_tail->job.type, fp_held_name(held));
 }
 
 void fp_sup_steer_started(fp_slot_t *slot, fp_held_t *held, int64_t now_us)
