@@ -3,13 +3,18 @@
 
 #include <math.h>
 
-size_t fp_steer_hold(double rate, double redis_rtt_us, double channel_rtt_us, size_t capacity,
-                     size_t max_held)
+static double positive(double v)
 {
+    return v > 0 ? v : 0;
+}
+
+size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_held)
+{
+    double rate = flow->rate;
     if (capacity >= max_held || !(rate > 0))
         return 0;
-    double refill_us = (redis_rtt_us > 0 ? redis_rtt_us : 0) + (channel_rtt_us > 0 ? channel_rtt_us : 0);
-    double want = ceil(FP_STEER_SAFETY * rate * refill_us / 1e6);
+    double refill_us = positive(flow->redis_rtt_us) + positive(flow->channel_rtt_us);
+    double want = ceil(rate * (FP_STEER_SAFETY * refill_us + positive(flow->ahead_us)) / 1e6);
     size_t most = max_held - capacity;
     return want >= (double)most ? most : (size_t)want;
 }

@@ -20,12 +20,22 @@
  * round trip (which already includes a loop turn): a floor for it. */
 #define FP_STEER_CHANNEL_RTT_US 100
 
+/* What the hold must cover, in µs of completions. */
+typedef struct fp_steer_flow_s {
+    double rate;           /* completions per second */
+    double redis_rtt_us;   /* one pull round trip; <= 0: not measured yet */
+    double channel_rtt_us; /* one channel round trip */
+    double ahead_us;       /* work the send-ahead may queue in each child (its max wait); 0 when off */
+} fp_steer_flow_t;
+
 /* Jobs to hold beyond `capacity` (what the children run at once): enough for
  * SAFETY × (one Redis pull round trip + one channel round trip) at the
- * completion rate, rounded up; never more than max_held − capacity, never
- * below 0. rate: completions per second. */
-size_t fp_steer_hold(double rate, double redis_rtt_us, double channel_rtt_us, size_t capacity,
-                     size_t max_held);
+ * completion rate — the jobs that leave while a refill is on its way — plus
+ * rate × ahead_us, the jobs the children's sockets may take ahead (each child
+ * queues at most ahead_us of work: at the rate, all of them together about
+ * rate × ahead_us jobs). Rounded up; never more than max_held − capacity,
+ * never below 0. */
+size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_held);
 
 /* What is in front of a job that would be sent to a busy child running one
  * job at a time. */

@@ -84,9 +84,13 @@ void fp_sup_steer_hold(fp_supervisor_t *sup)
     fp_pool_t *pool = &sup->pool;
     if (!pool->hold_auto)
         return;
-    double rate = fp_flow_rate(&sup->steer.flow, fp_os_now_us());
-    pool->prefetch = fp_steer_hold(rate, sup->steer.flow.redis_rtt_us, FP_STEER_CHANNEL_RTT_US,
-                                   fp_pool_capacity(pool), (size_t)sup->cfg->pool.max_held);
+    fp_steer_flow_t flow = {
+        .rate = fp_flow_rate(&sup->steer.flow, fp_os_now_us()),
+        .redis_rtt_us = sup->steer.flow.redis_rtt_us,
+        .channel_rtt_us = FP_STEER_CHANNEL_RTT_US,
+        .ahead_us = pool->ahead_auto ? (double)pool->max_send_ahead_wait_us : 0,
+    };
+    pool->prefetch = fp_steer_hold(&flow, fp_pool_capacity(pool), (size_t)sup->cfg->pool.max_held);
 }
 
 static void add_mode(cJSON *obj, const char *name, int64_t value)

@@ -129,23 +129,42 @@ static void test_flow_rate_rises_and_falls(void **state)
     assert_true(f.redis_rtt_us > 400 && f.redis_rtt_us < 800);
 }
 
+static size_t hold(double rate, double redis_rtt_us, double ahead_us, size_t capacity,
+                   size_t max_held)
+{
+    fp_steer_flow_t flow = {rate, redis_rtt_us, 100, ahead_us};
+    return fp_steer_hold(&flow, capacity, max_held);
+}
+
 static void test_hold_covers_the_refill(void **state)
 {
     (void)state;
     /* 100,000 jobs/s, 300 µs Redis + 100 µs channel: 40 jobs leave during a
      * refill; twice that is held. */
-    assert_int_equal(fp_steer_hold(100000, 300, 100, 4, 1000), 80);
+    assert_int_equal(hold(100000, 300, 0, 4, 1000), 80);
     /* Rounded up: any flow at all holds at least one. */
-    assert_int_equal(fp_steer_hold(10, 300, 100, 4, 1000), 1);
+    assert_int_equal(hold(10, 300, 0, 4, 1000), 1);
     /* Nothing done yet, or long jobs: nothing held beyond the children. */
-    assert_int_equal(fp_steer_hold(0, 300, 100, 4, 1000), 0);
+    assert_int_equal(hold(0, 300, 0, 4, 1000), 0);
+    assert_int_equal(hold(-5, 300, 2000, 4, 1000), 0);
     /* The memory bound: never past max_held, and never negative. */
-    assert_int_equal(fp_steer_hold(100000, 300, 100, 4, 64), 60);
-    assert_int_equal(fp_steer_hold(100000, 300, 100, 64, 64), 0);
-    assert_int_equal(fp_steer_hold(100000, 300, 100, 100, 64), 0);
-    assert_int_equal(fp_steer_hold(1e300, 1e300, 100, 4, 64), 60);
+    assert_int_equal(hold(100000, 300, 0, 4, 64), 60);
+    assert_int_equal(hold(100000, 300, 0, 64, 64), 0);
+    assert_int_equal(hold(100000, 300, 0, 100, 64), 0);
+    assert_int_equal(hold(1e300, 1e300, 0, 4, 64), 60);
     /* Unmeasured round trips count as nothing but the channel's floor. */
-    assert_int_equal(fp_steer_hold(100000, -1, 100, 4, 1000), 20);
+    assert_int_equal(hold(100000, -1, 0, 4, 1000), 20);
+}
+
+/* With send-ahead on, the children's sockets take up to max wait of work
+ * each: at 10,000 jobs/s and 2 ms, 20 jobs more. */
+static void test_hold_feeds_the_send_ahead(void **state)
+{
+    (void)state;
+    assert_int_equal(hold(10000, 300, 0, 4, 1000), 8);
+    assert_int_equal(hold(10000, 300, 2000, 4, 1000), 28);
+    assert_int_equal(hold(10000, 300, -1, 4, 1000), 8);
+    assert_int_equal(hold(10000, 300, 2000, 4, 20), 16);
 }
 
 static void test_send_ahead_rule(void **state)
@@ -185,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_buckets_cover_the_value),
         cmocka_unit_test(test_flow_rate_rises_and_falls),
         cmocka_unit_test(test_hold_covers_the_refill),
+        cmocka_unit_test(test_hold_feeds_the_send_ahead),
         cmocka_unit_test(test_send_ahead_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
