@@ -302,13 +302,21 @@ static const fp_toml_type_t toml_type_of[] = {
     [FP__CT_ENV] = FP_TOML_TABLE,
 };
 
+/* The string an int key was given instead of a number, and its label
+ * ("[section] key") for messages. */
+static int int_key_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
+                          char label[static 128], const char **s)
+{
+    snprintf(label, 128, "[%s] %s", k->section, k->key);
+    return get_string(ld, label, node, s);
+}
+
 /* pool.children = "MIN..MAX": the bounds of a scaling pool. */
 static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], why[160];
     const char *s = NULL;
-    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
-    int rc = get_string(ld, label, node, &s);
+    int rc = int_key_string(ld, k, node, label, &s);
     if (rc < 0)
         return rc;
     if (fp_scale_parse_range(s, k->max, &ld->cfg->pool.children_min, &ld->cfg->pool.children_max,
@@ -322,8 +330,7 @@ static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *nod
 {
     char label[128], q[96];
     const char *s = NULL;
-    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
-    int rc = get_string(ld, label, node, &s);
+    int rc = int_key_string(ld, k, node, label, &s);
     if (rc < 0)
         return rc;
     if (strcmp(s, "auto") != 0)

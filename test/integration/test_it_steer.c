@@ -110,6 +110,30 @@ static void test_prefetch_zero_sends_nothing_ahead(void **state)
     assert_int_equal(fp_td_log_count(td, "sent ahead to child"), 0);
 }
 
+/* HUP applies the four keys: a fixed prefetch becomes another, then
+ * "auto" with a new memory bound. */
+static void test_reload_applies_the_keys(void **state)
+{
+    fp_td_t *td = *state;
+    config(td, "prefetch = 5\nmax_held = 100\n");
+    fp_td_start_ready(td, true);
+    fp_td_num_t hold = {"steering.hold", 5};
+    fp_td_wait_until(td, fp_td_stat_is, &hold, 30000, "hold 5");
+    fp_td_config_replace(td, "prefetch = 5", "prefetch = 7");
+    fp_td_signal(td, SIGHUP);
+    hold.value = 7;
+    fp_td_wait_until(td, fp_td_stat_is, &hold, 30000, "hold 7 after HUP");
+    fp_td_config_replace(td, "prefetch = 7\nmax_held = 100", "max_held = 40");
+    fp_td_signal(td, SIGHUP);
+    fp_td_num_t most = {"steering.max_held", 40};
+    fp_td_wait_until(td, fp_td_stat_is, &most, 30000, "max_held 40 after HUP");
+    assert_true(fp_td_log_count(td, "prefetch auto, pipeline auto; replacing") == 1);
+    fp_td_enqueue(td, 500, NOOP_JOB);
+    run_to_empty(td);
+    assert_true(fp_td_stat(td, "steering.hold") <= 40 - 2);
+    stop(td);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup, fp_td_teardown)
@@ -117,6 +141,7 @@ int main(void)
         T(test_defaults_send_short_jobs_ahead_and_nothing_behind_long_ones),
         T(test_fixed_pipeline_sends_behind_long_jobs),
         T(test_prefetch_zero_sends_nothing_ahead),
+        T(test_reload_applies_the_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
