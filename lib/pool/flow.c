@@ -3,6 +3,7 @@
  * answers arrive in batches of a loop turn. */
 #include "pool/flow.h"
 
+#include <math.h>
 #include <string.h>
 
 #define RATE_ALPHA 0.3 /* a new window's weight: the rate follows within ~100 ms */
@@ -20,9 +21,11 @@ static void fold(fp_flow_t *f, int64_t now_us)
     if (span < FP_FLOW_WINDOW_US)
         return;
     double sample = (double)f->window_done * 1e6 / (double)span;
-    /* A long quiet span is one window of nothing, not many: the rate falls
-     * by one step, and rises again as fast once jobs flow. */
-    f->rate += RATE_ALPHA * (sample - f->rate);
+    /* A span of n windows weighs as n windows at its average rate: after a
+     * quiet second the rate is what that second saw, not a stale burst's
+     * (which would keep a deep hold of long jobs). */
+    double windows = (double)(span / FP_FLOW_WINDOW_US);
+    f->rate = sample + (f->rate - sample) * pow(1 - RATE_ALPHA, windows < 1000 ? windows : 1000);
     f->window_start_us = now_us;
     f->window_done = 0;
 }

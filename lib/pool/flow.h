@@ -21,8 +21,9 @@ void fp_flow_init(fp_flow_t *f, int64_t now_us);
 /* n jobs finished at now_us. */
 void fp_flow_done(fp_flow_t *f, uint64_t n, int64_t now_us);
 
-/* The completion rate at now_us: a window that has ended is folded in
- * first, so the rate falls when completions stop. */
+/* The completion rate at now_us: the windows that have ended are folded in
+ * first (as many steps as windows passed), so the rate falls when
+ * completions stop. */
 double fp_flow_rate(fp_flow_t *f, int64_t now_us);
 
 /* One pull round trip (send to reply), µs. */

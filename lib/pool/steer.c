@@ -14,7 +14,10 @@ size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_he
     if (capacity >= max_held || !(rate > 0))
         return 0;
     double refill_us = positive(flow->redis_rtt_us) + positive(flow->channel_rtt_us);
-    double want = ceil(rate * (FP_STEER_SAFETY * refill_us + positive(flow->ahead_us)) / 1e6);
+    /* Rounded to the nearest job, not up: the margin is already in SAFETY,
+     * and a trickle of long jobs (a fraction of a job per refill) must hold
+     * nothing that another daemon could run. */
+    double want = floor(rate * (FP_STEER_SAFETY * refill_us + positive(flow->ahead_us)) / 1e6 + 0.5);
     size_t most = max_held - capacity;
     return want >= (double)most ? most : (size_t)want;
 }

@@ -33,8 +33,8 @@ typedef struct fp_steer_flow_s {
  * completion rate — the jobs that leave while a refill is on its way — plus
  * rate × ahead_us, the jobs the children's sockets may take ahead (each child
  * queues at most ahead_us of work: at the rate, all of them together about
- * rate × ahead_us jobs). Rounded up; never more than max_held − capacity,
- * never below 0. */
+ * rate × ahead_us jobs). Rounded to the nearest job; never more than
+ * max_held − capacity, never below 0. */
 size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_held);
 
 /* What is in front of a job that would be sent to a busy child running one
