@@ -71,6 +71,9 @@ trap cleanup EXIT
 . scripts/private-redis.sh
 start_private_redis "$work"
 
+# "auto" leaves the key out: the daemon's adaptive default (docs/steering.md).
+pool_key() { [ "$2" = auto ] || echo "$1 = $2"; }
+
 cat > "$work/bench.toml" <<EOF
 [daemon]
 name = "bench"
@@ -78,8 +81,8 @@ name = "bench"
 url = "redis://127.0.0.1:$port/0"
 [pool]
 children = $children
-prefetch = ${FP_BENCH_PREFETCH:-0}
-pipeline = ${FP_BENCH_PIPELINE:-0}
+$(pool_key prefetch "${FP_BENCH_PREFETCH:-0}")
+$(pool_key pipeline "${FP_BENCH_PIPELINE:-0}")
 [health]
 listen = ""
 [handlers.record_event]

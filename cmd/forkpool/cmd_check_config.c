@@ -34,9 +34,14 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
     printf("  queues  ");
     for (size_t i = 0; i < cfg->queues.names.count; i++)
         printf(" %s", cfg->queues.names.items[i]);
-    printf("\n  pool     %s, %lld children, prefetch %lld\n",
+    char prefetch[24], pipeline[24];
+    fp_config_auto_text(cfg->pool.prefetch, prefetch, sizeof prefetch);
+    fp_config_auto_text(cfg->pool.pipeline, pipeline, sizeof pipeline);
+    printf("\n  pool     %s, %lld children, prefetch %s, pipeline %s, max_held %lld, "
+           "max_send_ahead_wait %lldms\n",
            cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
-           (long long)cfg->pool.children, (long long)cfg->pool.prefetch);
+           (long long)cfg->pool.children, prefetch, pipeline, (long long)cfg->pool.max_held,
+           (long long)cfg->pool.max_send_ahead_wait_ms);
     printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
     printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
     for (size_t i = 0; i < cfg->schedules.count; i++) {

@@ -66,6 +66,9 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     };
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
+    if (k->autoable)
+        return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be an integer or \"auto\", got %s",
+                       k->section, k->key, got);
     if (k->range)
         return fail_at(ld, node, FP_ECONFIG,
                        "[%s] %s must be an integer or a range string such as \"2..16\", got %s",
@@ -299,13 +302,21 @@ static const fp_toml_type_t toml_type_of[] = {
     [FP__CT_ENV] = FP_TOML_TABLE,
 };
 
+/* The string an int key was given instead of a number, and its label
+ * ("[section] key") for messages. */
+static int int_key_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
+                          char label[static 128], const char **s)
+{
+    snprintf(label, 128, "[%s] %s", k->section, k->key);
+    return get_string(ld, label, node, s);
+}
+
 /* pool.children = "MIN..MAX": the bounds of a scaling pool. */
 static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], why[160];
     const char *s = NULL;
-    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
-    int rc = get_string(ld, label, node, &s);
+    int rc = int_key_string(ld, k, node, label, &s);
     if (rc < 0)
         return rc;
     if (fp_scale_parse_range(s, k->max, &ld->cfg->pool.children_min, &ld->cfg->pool.children_max,
@@ -314,8 +325,27 @@ static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
     return 0;
 }
 
+/* An int key of the daemon's choosing: "auto", nothing else in a string. */
+static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+{
+    char label[128], q[96];
+    const char *s = NULL;
+    int rc = int_key_string(ld, k, node, label, &s);
+    if (rc < 0)
+        return rc;
+    if (strcmp(s, "auto") != 0)
+        return fail_at(ld, node, FP_ECONFIG, "%s must be an integer or \"auto\", got %s", label,
+                       fp__config_quote(q, sizeof q, s));
+    *(int64_t *)field_of(ld->cfg, k) = FP_CONFIG_AUTO;
+    return 0;
+}
+
 static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
+    if (k->autoable && fp_toml_type(node) == FP_TOML_STRING) {
+        ld->where[k - fp__config_schema] = node;
+        return set_auto(ld, k, node);
+    }
     if (k->range && fp_toml_type(node) == FP_TOML_STRING) {
         ld->where[k - fp__config_schema] = node;
         return set_range(ld, k, node);

@@ -49,6 +49,7 @@ typedef struct fp__ckey_s {
     bool secret;                  /* a password: shown as "***" unless asked */
     bool range;                   /* int that also takes "MIN..MAX": pool.children, which
                                    * then writes pool.children_min and children_max */
+    bool autoable;                /* int that also takes "auto", stored as FP_CONFIG_AUTO */
     const char *doc;              /* one line, for people reading the table */
 } fp__ckey_t;
 

@@ -112,6 +112,8 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.children, b->pool.children);
     assert_int_equal(a->pool.prefetch, b->pool.prefetch);
     assert_int_equal(a->pool.pipeline, b->pool.pipeline);
+    assert_int_equal(a->pool.max_held, b->pool.max_held);
+    assert_int_equal(a->pool.max_send_ahead_wait_ms, b->pool.max_send_ahead_wait_ms);
     assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
     assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
     assert_int_equal(a->pool.start_timeout_ms, b->pool.start_timeout_ms);
@@ -160,7 +162,9 @@ static void defaults_are_documented_values(void **state)
         .daemon = {host, FP_LOG_INFO, FP_LOG_TEXT, "", "", "", "", 25000},
         .redis = {"redis://127.0.0.1:6379/0", "fp", "forkpool", 5000},
         .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
-        .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(), .prefetch = 0, .pipeline = 0,
+        .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(),
+                 .prefetch = FP_CONFIG_AUTO, .pipeline = FP_CONFIG_AUTO, .max_held = 128,
+                 .max_send_ahead_wait_ms = 2,
                  .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0,
                  .scale_up_after_ms = 1000, .idle_timeout_ms = 30000},
@@ -379,6 +383,8 @@ static const char full_text[] =
     "children = 8\n"
     "prefetch = 4\n"
     "pipeline = 2\n"
+    "max_held = 500\n"
+    "max_send_ahead_wait = \"5ms\"\n"
     "job_timeout = \"30s\"\n"
     "kill_grace = \"0\"\n"
     "max_jobs_per_child = 1000\n"
@@ -426,6 +432,7 @@ static void every_key_can_be_set(void **state)
         .redis = {"unix:///run/redis.sock", "jobs", "g1", 250},
         .queues = {{queue_names, 3}, FP_ORDER_WEIGHTED, weights},
         .pool = {.runtime = FP_RUNTIME_EXEC, .children = 8, .prefetch = 4, .pipeline = 2,
+                 .max_held = 500, .max_send_ahead_wait_ms = 5,
                  .job_timeout_ms = 30000, .kill_grace_ms = 0, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 1000, .max_jobs_jitter = 100,
                  .max_memory_per_child_bytes = 512 * MB, .command = {command, 3},
@@ -594,6 +601,25 @@ static void scaling_bounds(void **state)
                         "t.toml:2:1: [pool] idle_timeout must be at least 100ms, got \"50ms\"");
 }
 
+/* pool.prefetch and pool.pipeline: "auto" (the default) or a fixed number. */
+static void auto_or_number(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = load_ok("[pool]\nprefetch = \"auto\"\npipeline = 0\n");
+    assert_int_equal(cfg->pool.prefetch, FP_CONFIG_AUTO);
+    assert_int_equal(cfg->pool.pipeline, 0);
+    fp_config_free(cfg);
+    cfg = load_ok("[pool]\nprefetch = 64\n");
+    assert_int_equal(cfg->pool.prefetch, 64);
+    assert_int_equal(cfg->pool.pipeline, FP_CONFIG_AUTO);
+    fp_config_free(cfg);
+    char text[24];
+    fp_config_auto_text(FP_CONFIG_AUTO, text, sizeof text);
+    assert_string_equal(text, "auto");
+    fp_config_auto_text(16, text, sizeof text);
+    assert_string_equal(text, "16");
+}
+
 static void wrong_types(void **state)
 {
     (void)state;
@@ -603,6 +629,12 @@ static void wrong_types(void **state)
     expect_config_error("[pool]\nchildren = 2.0\n",
                         "t.toml:2:1: [pool] children must be an integer or a range string such "
                         "as \"2..16\", got float");
+    expect_config_error("[pool]\nprefetch = \"fast\"\n",
+                        "t.toml:2:1: [pool] prefetch must be an integer or \"auto\", got \"fast\"");
+    expect_config_error("[pool]\npipeline = 1.5\n",
+                        "t.toml:2:1: [pool] pipeline must be an integer or \"auto\", got float");
+    expect_config_error("[pool]\nprefetch = -1\n",
+                        "t.toml:2:1: [pool] prefetch must be between 0 and 10000, got -1");
     expect_config_error("[pool]\njob_timeout = 30\n",
                         "t.toml:2:1: [pool] job_timeout must be a duration string such as "
                         "\"30s\", got integer");
@@ -1225,6 +1257,10 @@ static void dump_json_defaults(void **state)
     assert_string_equal(str_at(root, "pool", "runtime"), "native");
     assert_true(num_at(root, "pool", "children") == (double)cpus());
     assert_string_equal(str_at(root, "pool", "job_timeout"), "10m");
+    assert_string_equal(str_at(root, "pool", "prefetch"), "auto");
+    assert_string_equal(str_at(root, "pool", "pipeline"), "auto");
+    assert_true(num_at(root, "pool", "max_held") == 128);
+    assert_string_equal(str_at(root, "pool", "max_send_ahead_wait"), "2ms");
     assert_string_equal(str_at(root, "pool", "max_memory_per_child"), "0B");
     assert_string_equal(str_at(root, "retry", "backoff_max"), "10m");
     assert_string_equal(str_at(root, "ledger", "retain"), "7d");
@@ -1403,6 +1439,7 @@ int main(void)
         cmocka_unit_test(unknown_keys_and_sections),
         cmocka_unit_test(nul_in_keys_rejected),
         cmocka_unit_test(scaling_bounds),
+        cmocka_unit_test(auto_or_number),
         cmocka_unit_test(wrong_types),
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_durations_and_sizes),
