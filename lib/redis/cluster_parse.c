@@ -35,6 +35,17 @@ uint16_t fp_cluster_keyslot(const char *key, size_t len)
     return crc16(key, len) & (FP_CLUSTER_SLOTS - 1);
 }
 
+int fp_cluster_seed_parse(const char *text, fp_cluster_addr_t *out, char *why, size_t size)
+{
+    if (fp_sentinel_addr_parse(text, out, why, size) < 0)
+        return -1;
+    /* The parser took Sentinel's usual port when none was written. */
+    bool has_port = text[0] == '[' ? strstr(text, "]:") != NULL : strchr(text, ':') != NULL;
+    if (!has_port)
+        return fp_text_why(why, size, "needs a port (write \"127.0.0.1:7000\")");
+    return 0;
+}
+
 static void map_clear(fp_cluster_map_t *map)
 {
     map->n_nodes = 0;
@@ -147,6 +158,20 @@ int fp_cluster_map_find(const fp_cluster_map_t *map, const fp_cluster_addr_t *ad
         if (fp_sentinel_addr_equal(&map->nodes[i], addr))
             return (int)i;
     return -1;
+}
+
+size_t fp_cluster_route(const fp_cluster_map_t *map, const char *const *keys, size_t n,
+                        int *node_of, char *why, size_t size)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t slot = fp_cluster_keyslot(keys[i], strlen(keys[i]));
+        node_of[i] = fp_cluster_map_owner(map, slot);
+        if (node_of[i] < 0 && missing++ == 0)
+            (void)fp_text_why(why, size, "no cluster master serves slot %u (key %s)", slot,
+                              keys[i]);
+    }
+    return missing;
 }
 
 /* "host:port" split at the last ':' (Redis writes IPv6 hosts unbracketed

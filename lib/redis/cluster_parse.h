@@ -28,6 +28,10 @@
 /* A node's address: the same host:port form as a sentinel's. */
 typedef fp_sentinel_addr_t fp_cluster_addr_t;
 
+/* A seed node as users write it: "host:port" or "[v6]:port"; the port is
+ * required (Cluster nodes have no usual port). 0, or -1 with why. */
+int fp_cluster_seed_parse(const char *text, fp_cluster_addr_t *out, char *why, size_t size);
+
 /* The slot of a key: CRC16-CCITT (XMODEM) of the key, or of the text
  * between the first '{' and the next '}' when that is not empty, mod 16384.
  * forkpool's keys P:{Q}:... all fall in the slot of Q. */
@@ -55,6 +59,13 @@ int fp_cluster_map_owner(const fp_cluster_map_t *map, uint16_t slot);
 size_t fp_cluster_map_unserved(const fp_cluster_map_t *map);
 /* The index of addr among the map's masters, or -1. */
 int fp_cluster_map_find(const fp_cluster_map_t *map, const fp_cluster_addr_t *addr);
+
+/* Routing of n queues, each named by one of its keys (all of a queue's keys
+ * share its hash tag, so one slot): node_of[i] is the index in map of the
+ * master serving queue i, or -1. Returns how many queues have no master;
+ * why then names the first (the daemon is not ready while one has none). */
+size_t fp_cluster_route(const fp_cluster_map_t *map, const char *const *keys, size_t n,
+                        int *node_of, char *why, size_t size);
 
 typedef enum {
     FP_CLUSTER_REDIRECT_NONE = 0, /* another error, or not an error */

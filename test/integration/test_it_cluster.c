@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "cluster_set.h"
+#include "harness.h"
 #include "redis/cluster_parse.h"
+#include "redis/cluster_sync.h"
 
 static int setup(void **state)
 {
@@ -139,11 +141,50 @@ static void test_cluster_redirects(void **state)
     assert_int_equal(r.to.port, promoted->port);
 }
 
+/* The command line's blocking map: a seed that does not answer is skipped,
+ * the next one's map is whole and names the owner the servers name. */
+static void test_cluster_map_sync(void **state)
+{
+    fp_th_cluster_t *c = *state;
+    char dead[32], live[32], bad[32];
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", fp_th_free_port());
+    snprintf(live, sizeof live, "127.0.0.1:%d", c->nodes[c->n_nodes - 1].port);
+    snprintf(bad, sizeof bad, "127.0.0.1");
+    fp_cluster_map_t *map = malloc(sizeof *map);
+    assert_non_null(map);
+    fp_err_t err = {0};
+    const char *seeds[] = {bad, dead, live};
+    assert_int_equal(fp_cluster_map_sync(seeds, 3, NULL, 2000, map, &err), 0);
+    assert_int_equal(fp_cluster_map_unserved(map), 0);
+    assert_int_equal(map->n_nodes, 3);
+    const char *key = "fp:{reports}:jobs";
+    uint16_t slot = fp_cluster_keyslot(key, strlen(key));
+    fp_th_redis_t *owner = fp_th_cluster_owner(c, slot);
+    assert_non_null(owner);
+    int node_of = -1;
+    char why[160] = "";
+    assert_int_equal(fp_cluster_route(map, &key, 1, &node_of, why, sizeof why), 0);
+    assert_int_equal(map->nodes[node_of].port, owner->port);
+
+    /* Nobody answers: every seed is named with what went wrong; AUTH is
+     * sent when the URL has a password (these nodes have none). */
+    fp_redis_url_t url;
+    assert_int_equal(fp_redis_url_parse("redis://:s3cret@127.0.0.1/0", &url, &err), 0);
+    assert_int_equal(fp_cluster_map_sync(seeds, 3, &url, 2000, map, &err), FP_EREDIS);
+    FP_TH_EXPECT_ALL_IN(err.msg, "no cluster node answered", "127.0.0.1: needs a port", dead,
+                        live, "AUTH failed");
+    fp_redis_url_free(&url);
+    assert_int_equal(fp_cluster_map_sync(seeds, 0, NULL, 2000, map, &err), FP_EREDIS);
+    FP_TH_EXPECT_ALL_IN(err.msg, "no seed nodes");
+    free(map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster_keyslot_live),
         cmocka_unit_test(test_cluster_redirects),
+        cmocka_unit_test(test_cluster_map_sync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -202,6 +202,60 @@ static void test_slots_bad(void **state)
     free(map);
 }
 
+static void test_seed(void **state)
+{
+    (void)state;
+    fp_cluster_addr_t a;
+    char why[128] = "";
+    assert_int_equal(fp_cluster_seed_parse("127.0.0.1:7000", &a, why, sizeof why), 0);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 7000);
+    assert_int_equal(fp_cluster_seed_parse("[::1]:7001", &a, why, sizeof why), 0);
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(a.port, 7001);
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
+        {"127.0.0.1", "needs a port"},      {"[::1]", "needs a port"},
+        {"h:0", "port from 1 to 65535"},    {"redis://h:7000", "no scheme"},
+        {"", "no host"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(fp_cluster_seed_parse(bad[i].text, &a, why, sizeof why), -1);
+        if (strstr(why, bad[i].why) == NULL)
+            fail_msg("\"%s\": got \"%s\", wanted \"%s\"", bad[i].text, why, bad[i].why);
+    }
+}
+
+static void test_route(void **state)
+{
+    (void)state;
+    /* Masters 7000 (0-5460) and 7002 (10923-16383); 5461-10922 unserved. */
+    redisReply *r = arr(2, entry(0, 5460, str("127.0.0.1"), 7000),
+                        entry(10923, 16383, str("127.0.0.1"), 7002));
+    fp_cluster_map_t *map = malloc(sizeof *map);
+    assert_non_null(map);
+    char why[160] = "";
+    assert_int_equal(fp_cluster_slots_parse(r, "h", map, why, sizeof why), 0);
+    /* emails: slot 3728; default: 5718; foo: 12182. */
+    const char *keys[] = {"fp:{emails}:jobs", "fp:{default}:jobs", "fp:{foo}:jobs"};
+    int node_of[3];
+    assert_int_equal(fp_cluster_route(map, keys, 3, node_of, why, sizeof why), 1);
+    assert_int_equal(map->nodes[node_of[0]].port, 7000);
+    assert_int_equal(node_of[1], -1);
+    assert_int_equal(map->nodes[node_of[2]].port, 7002);
+    assert_string_equal(why, "no cluster master serves slot 5718 (key fp:{default}:jobs)");
+    /* bar: 5061, served by 7000; the first missing one is named. */
+    const char *two[] = {"fp:{foo}:x", "fp:{bar}:y"};
+    strcpy(why, "untouched");
+    assert_int_equal(fp_cluster_route(map, two, 2, node_of, why, sizeof why), 0);
+    assert_string_equal(why, "untouched");
+    assert_int_equal(node_of[0], 1);
+    assert_int_equal(node_of[1], 0);
+    free_tree(r);
+    free(map);
+}
+
 static void test_redirect(void **state)
 {
     (void)state;
@@ -249,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_slots_three_masters),
         cmocka_unit_test(test_slots_gaps_and_endpoints),
         cmocka_unit_test(test_slots_bad),
+        cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_route),
         cmocka_unit_test(test_redirect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
