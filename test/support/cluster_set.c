@@ -47,16 +47,6 @@ static bool text_has(fp_th_redis_t *node, const char *cmd, const char *needle)
     return yes;
 }
 
-static bool is_master(fp_th_redis_t *node)
-{
-    redisReply *r = fp_th_redis_cmd(node, "ROLE");
-    bool yes = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-               strcmp(r->element[0]->str, "master") == 0;
-    if (r != NULL)
-        freeReplyObject(r);
-    return yes;
-}
-
 /* Every node is ok, serves all slots with n_masters masters, the same map
  * on each, and every replica is in sync. */
 static bool all_agree(fp_th_cluster_t *c)
@@ -67,7 +57,7 @@ static bool all_agree(fp_th_cluster_t *c)
         fp_cluster_map_t *m = map_of(&c->nodes[i]);
         ok = m != NULL && text_has(&c->nodes[i], "CLUSTER INFO", "cluster_state:ok") &&
              fp_cluster_map_unserved(m) == 0 && m->n_nodes == (size_t)c->n_masters &&
-             (is_master(&c->nodes[i]) ||
+             (fp_th_redis_is_master(&c->nodes[i]) ||
               text_has(&c->nodes[i], "INFO replication", "master_link_status:up"));
         for (int s = 0; ok && first != NULL && s < FP_CLUSTER_SLOTS; s++)
             ok = owner_port(m, s) == owner_port(first, s);
@@ -182,7 +172,7 @@ fp_th_redis_t *fp_th_cluster_owner(fp_th_cluster_t *c, int slot)
 fp_th_redis_t *fp_th_cluster_other_master(fp_th_cluster_t *c, const fp_th_redis_t *not)
 {
     for (int i = 0; i < c->n_nodes; i++)
-        if (&c->nodes[i] != not && c->nodes[i].pid > 0 && is_master(&c->nodes[i]))
+        if (&c->nodes[i] != not && c->nodes[i].pid > 0 && fp_th_redis_is_master(&c->nodes[i]))
             return &c->nodes[i];
     return NULL;
 }
@@ -276,7 +266,7 @@ int fp_th_cluster_move_finish(fp_th_cluster_t *c, int slot, fp_th_redis_t *to)
         status_ok(from, "CLUSTER SETSLOT %d NODE %s", slot, to_id) < 0)
         return -EIO;
     for (int i = 0; i < c->n_nodes; i++)
-        if (&c->nodes[i] != to && &c->nodes[i] != from && is_master(&c->nodes[i]) &&
+        if (&c->nodes[i] != to && &c->nodes[i] != from && fp_th_redis_is_master(&c->nodes[i]) &&
             status_ok(&c->nodes[i], "CLUSTER SETSLOT %d NODE %s", slot, to_id) < 0)
             return -EIO;
     return wait_agreed(c, "the slot move");
@@ -312,7 +302,7 @@ fp_th_redis_t *fp_th_cluster_failover(fp_th_cluster_t *c, fp_th_redis_t *master)
         freeReplyObject(r);
     if (!accepted)
         return NULL;
-    for (long long end = fp_th_now_ms() + READY_DEADLINE_MS; !is_master(replica); fp_th_nap())
+    for (long long end = fp_th_now_ms() + READY_DEADLINE_MS; !fp_th_redis_is_master(replica); fp_th_nap())
         if (fp_th_now_ms() > end)
             return NULL;
     return wait_agreed(c, "the failover") == 0 ? replica : NULL;
