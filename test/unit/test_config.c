@@ -743,13 +743,13 @@ static void bad_strings(void **state)
 {
     (void)state;
     expect_config_error("[redis]\nurl = \"http://user:hunter2@host\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://, not "
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://, not "
                         "http://");
     expect_config_error("[redis]\nurl = \"hunter2@host:6379\"\n",
                         "t.toml:2:1: [redis] url must be a URL such as redis://127.0.0.1:6379/0 "
                         "or unix:///run/redis.sock");
     expect_config_error("[redis]\nurl = \"a:hunter2@x://\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://");
     expect_config_error("[redis]\nurl = \"redis://\"\n",
                         "t.toml:2:1: [redis] url must name a host or a socket after redis://");
     expect_config_error("[redis]\nprefix = \"\"\n", "t.toml:2:1: [redis] prefix must not be empty");
