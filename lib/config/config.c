@@ -524,6 +524,17 @@ static int apply_env(loader_t *ld)
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
                       &ld->cfg->health.admin_token, &taken);
+    /* rediss:// settings: paths and a name, in the same FORKPOOL_ style */
+    fp_config_t *c = ld->cfg;
+    const struct {
+        const char *var, *key;
+        char **field;
+    } tls[] = {{"FORKPOOL_REDIS_TLS_CA", "tls_ca", &c->redis.tls_ca},
+               {"FORKPOOL_REDIS_TLS_CERT", "tls_cert", &c->redis.tls_cert},
+               {"FORKPOOL_REDIS_TLS_KEY", "tls_key", &c->redis.tls_key},
+               {"FORKPOOL_REDIS_TLS_SERVER_NAME", "tls_server_name", &c->redis.tls_server_name}};
+    for (size_t i = 0; rc == 0 && i < sizeof tls / sizeof tls[0]; i++)
+        rc = take_env(ld, tls[i].var, "redis", tls[i].key, tls[i].field, &taken);
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
     if (rc < 0 || !taken)
@@ -736,7 +747,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
-        (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
+        (rc = check_cross(&ld)) < 0 || (rc = fp__config_check_tls(cfg, err)) < 0 ||
+        (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;

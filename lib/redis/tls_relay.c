@@ -26,7 +26,8 @@ struct fp_tls_relay_s {
     void *ctx;
     char where[300];
     bool handshaken;
-    bool done;      /* failed or closing: no more callbacks, handles closing */
+    bool done;      /* failed or closing: no more callbacks */
+    bool closed;    /* the handles are closing */
     bool released;  /* the owner called fp_tls_relay_close */
     bool connecting;
     int open_handles;
@@ -54,23 +55,26 @@ static void on_closed(uv_handle_t *h)
 
 static void close_handles(fp_tls_relay_t *r)
 {
-    if (r->done)
+    if (r->closed)
         return;
+    r->closed = true;
     r->done = true;
     uv_close((uv_handle_t *)&r->plain, on_closed);
     uv_close((uv_handle_t *)&r->tcp, on_closed);
 }
 
-/* Says why once, then closes: hiredis sees its socket end. */
+/* Says why once, then closes: hiredis sees its socket end only after the
+ * owner knows the reason. */
 static void fail(fp_tls_relay_t *r, const char *why)
 {
     if (r->done)
         return;
+    r->done = true;
     char copy[400];
     snprintf(copy, sizeof copy, "%s", why);
-    close_handles(r);
     if (!r->released && r->cb != NULL)
         r->cb(r->ctx, false, copy);
+    close_handles(r);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -312,6 +316,7 @@ void fp_tls_relay_close(fp_tls_relay_t *r)
         SSL_shutdown(r->ssl); /* close_notify, best effort */
         flush_tls(r);
     }
+    r->done = true;
     close_handles(r);
     maybe_free(r);
 }
