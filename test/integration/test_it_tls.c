@@ -237,6 +237,8 @@ static void test_reconnects_after_server_drop(void **state)
     fp_td_signal(f->td, SIGTERM);
     assert_int_equal(fp_td_wait(f->td, 60000), 0);
     assert_int_equal(fp_td_jobs_done(f->td), 600);
+    assert_true(fp_td_log_count(f->td, "lost connection to Redis at 127.0.0.1") >= 1);
+    assert_true(fp_td_log_count(f->td, "reconnected to Redis at 127.0.0.1") >= 1);
 }
 
 int main(void)
