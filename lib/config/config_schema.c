@@ -63,7 +63,7 @@ const fp__ckey_t fp__config_schema[] = {
 
     {ROW("redis", "url", FP__CT_STRING, redis.url), .def_text = "redis://127.0.0.1:6379/0",
      .check = fp__check_redis_url, .secret_url = true,
-     .doc = "redis:// or unix:// URL; FORKPOOL_REDIS_URL overrides it"},
+     .doc = "redis://, rediss:// (TLS) or unix:// URL; FORKPOOL_REDIS_URL overrides it"},
     STR("redis", "prefix", redis.prefix, "fp", fp__check_prefix, "first part of every key"),
     STR("redis", "group", redis.group, "forkpool", fp__check_nonempty, "stream consumer group"),
     DUR("redis", "connect_timeout", redis.connect_timeout_ms, "5s", 1, "connect timeout"),

@@ -1052,8 +1052,8 @@ static void redis_url_from_environment(void **state)
     cfg = NULL;
     assert_int_equal(fp_config_load(NULL, &cfg, &err), FP_ECONFIG);
     assert_null(cfg);
-    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis:// or "
-                                 "unix://, not http://");
+    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis://, "
+                                 "rediss:// or unix://, not http://");
     /* Empty counts as unset. */
     setenv("FORKPOOL_REDIS_URL", "", 1);
     cfg = load_ok("[redis]\nurl = \"redis://file:1/0\"\n");
