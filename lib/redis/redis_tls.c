@@ -97,7 +97,9 @@ SSL *fp_redis_tls_session(const char *host, char *why, size_t size)
     if (is_ip(name)) {
         ok = X509_VERIFY_PARAM_set1_ip_asc(param, name); /* SNI never carries an IP */
     } else {
-        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        /* the subject's CN is a legacy fallback that browsers dropped: SANs only */
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                                   X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         ok = X509_VERIFY_PARAM_set1_host(param, name, 0) == 1 &&
              SSL_set_tlsext_host_name(ssl, name) == 1;
     }
