@@ -57,7 +57,7 @@ static void on_relay(void *ctx, bool up, const char *reason)
     sync_tls_t *s = ctx;
     pthread_mutex_lock(&s->mu);
     if (!up)
-        snprintf(s->why, sizeof s->why, "%s", reason);
+        snprintf(s->why, sizeof s->why, "%.*s", (int)sizeof s->why - 1, reason);
     s->state = up ? 1 : -1;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);

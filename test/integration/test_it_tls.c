@@ -106,7 +106,7 @@ static int teardown(void **state)
 static void tls_config(tls_fx_t *f, const char *tls_lines, const char *extra)
 {
     fp_td_config(f->td, NULL, extra);
-    char from[128], to[8192];
+    char from[128], to[16384];
     snprintf(from, sizeof from, "url = \"%s\"\n", fp_th_redis_url(&f->td->redis));
     snprintf(to, sizeof to, "url = \"rediss://127.0.0.1:%d\"\n%s", f->tls_port, tls_lines);
     fp_td_config_replace(f->td, from, to);
