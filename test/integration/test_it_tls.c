@@ -9,10 +9,16 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon.h"
 
@@ -241,6 +247,176 @@ static void test_reconnects_after_server_drop(void **state)
     assert_true(fp_td_log_count(f->td, "reconnected to Redis at 127.0.0.1") >= 1);
 }
 
+/* ---- a cutting proxy ------------------------------------------------------
+ * Between the daemon and the TLS port: forwards every connection both ways
+ * and, each time `cuts` is raised, passes only the first half of the next
+ * chunk from Redis and closes both sides: a server gone in the middle of a
+ * TLS record, after the handshake. */
+
+#define PROXY_PAIRS 32
+
+typedef struct proxy_s {
+    int listen_fd, port, target;
+    int client[PROXY_PAIRS], server[PROXY_PAIRS];
+    atomic_int cuts; /* asked for */
+    atomic_int cut;  /* done */
+    atomic_bool stop;
+    pthread_t thread;
+} proxy_t;
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void drop_pair(proxy_t *p, int i)
+{
+    close(p->client[i]);
+    close(p->server[i]);
+    p->client[i] = p->server[i] = -1;
+}
+
+static void accept_one(proxy_t *p)
+{
+    int c = accept(p->listen_fd, NULL, NULL);
+    if (c < 0)
+        return;
+    for (int i = 0; i < PROXY_PAIRS; i++)
+        if (p->client[i] < 0) {
+            p->client[i] = c;
+            p->server[i] = dial(p->target);
+            if (p->server[i] < 0)
+                drop_pair(p, i);
+            return;
+        }
+    close(c);
+}
+
+/* Moves one chunk from pair i's side `from`; false when the pair ended. */
+static bool forward(proxy_t *p, int i, bool from_server)
+{
+    char buf[16384];
+    int in = from_server ? p->server[i] : p->client[i];
+    int out = from_server ? p->client[i] : p->server[i];
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    if (from_server && n >= 2 && atomic_load(&p->cut) < atomic_load(&p->cuts)) {
+        n /= 2;
+        (void)!write(out, buf, (size_t)n);
+        atomic_fetch_add(&p->cut, 1);
+        return false;
+    }
+    return write(out, buf, (size_t)n) == n;
+}
+
+static void *proxy_main(void *arg)
+{
+    proxy_t *p = arg;
+    while (!atomic_load(&p->stop)) {
+        struct pollfd fds[1 + 2 * PROXY_PAIRS];
+        int map[1 + 2 * PROXY_PAIRS], n = 0;
+        fds[n] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
+        map[n++] = -1;
+        for (int i = 0; i < PROXY_PAIRS; i++)
+            if (p->client[i] >= 0) {
+                fds[n] = (struct pollfd){.fd = p->client[i], .events = POLLIN};
+                map[n++] = 2 * i;
+                fds[n] = (struct pollfd){.fd = p->server[i], .events = POLLIN};
+                map[n++] = 2 * i + 1;
+            }
+        if (poll(fds, (nfds_t)n, 100) <= 0)
+            continue;
+        for (int k = 0; k < n; k++) {
+            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (map[k] < 0) {
+                accept_one(p);
+                continue;
+            }
+            int i = map[k] / 2;
+            if (p->client[i] >= 0 && !forward(p, i, map[k] % 2 == 1))
+                drop_pair(p, i);
+        }
+    }
+    for (int i = 0; i < PROXY_PAIRS; i++)
+        if (p->client[i] >= 0)
+            drop_pair(p, i);
+    close(p->listen_fd);
+    return NULL;
+}
+
+static void proxy_start(proxy_t *p, int target)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < PROXY_PAIRS; i++)
+        p->client[i] = p->server[i] = -1;
+    p->target = target;
+    p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(p->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(p->listen_fd, 16), 0);
+    assert_int_equal(getsockname(p->listen_fd, (struct sockaddr *)&sa, &len), 0);
+    p->port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&p->thread, NULL, proxy_main, p), 0);
+}
+
+static void proxy_stop(proxy_t *p)
+{
+    atomic_store(&p->stop, true);
+    pthread_join(p->thread, NULL);
+}
+
+static bool cut_done(fp_td_t *td, void *arg)
+{
+    (void)td;
+    proxy_t *p = arg;
+    return atomic_load(&p->cut) >= atomic_load(&p->cuts);
+}
+
+/* Redis' side goes away in the middle of a record, five times, while jobs
+ * flow: each time the relay reports a lost connection, the daemon
+ * reconnects over TLS, and every job is done. */
+static void test_server_gone_mid_record(void **state)
+{
+    tls_fx_t *f = *state;
+    proxy_t *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    proxy_start(p, f->tls_port);
+    char lines[4300];
+    ca_line(f->ca, lines, sizeof lines);
+    tls_config(f, lines, NULL);
+    char from[64], to[64];
+    snprintf(from, sizeof from, "127.0.0.1:%d\"", f->tls_port);
+    snprintf(to, sizeof to, "127.0.0.1:%d\"", p->port);
+    fp_td_config_replace(f->td, from, to);
+    fp_td_start(f->td, false);
+    fp_td_wait_until(f->td, fp_td_log_has, "connected to Redis", 60000, "the first connection");
+    for (int round = 0; round < 5; round++) {
+        char fmt[128];
+        snprintf(fmt, sizeof fmt, "{\"type\":\"echo\",\"args\":{\"n\":%%d},\"id\":\"r%d-%%d\"}",
+                 round);
+        fp_td_enqueue(f->td, 100, fmt);
+        atomic_fetch_add(&p->cuts, 1);
+        fp_td_wait_until(f->td, cut_done, p, 60000, "a record cut in half");
+    }
+    fp_td_wait_until(f->td, fp_td_drained, NULL, 120000, "the 500 jobs");
+    fp_td_signal(f->td, SIGTERM);
+    assert_int_equal(fp_td_wait(f->td, 60000), 0);
+    proxy_stop(p);
+    free(p);
+    assert_int_equal(fp_td_jobs_done(f->td), 500);
+    assert_true(fp_td_log_count(f->td, "lost connection to Redis at 127.0.0.1") >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_after_server_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_gone_mid_record, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
