@@ -63,21 +63,37 @@ static void run_until(uv_loop_t *loop, const seen_t *s, int peer)
     }
 }
 
+/* A loop and a relay to 127.0.0.1:port verifying host; sv[0] is the
+ * plain side hiredis would hold. */
+static fp_tls_relay_t *relay_to(uv_loop_t *loop, int port, const char *host, seen_t *seen,
+                                int sv[2])
+{
+    uv_loop_init(loop);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fp_tls_relay_t *r = NULL;
+    assert_int_equal(
+        fp_tls_relay_start(loop, sv[1], "127.0.0.1", port, host, on_relay, seen, &r, NULL), 0);
+    return r;
+}
+
+/* The owner lets go; the handles close, the relay frees, the loop is empty. */
+static void finish(uv_loop_t *loop, fp_tls_relay_t *r, int plain)
+{
+    fp_tls_relay_close(r);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+    close(plain);
+}
+
 /* One conversation: the relay connects, the peer reads the ClientHello,
  * answers with reply[0..n) and closes. */
 static void converse(const unsigned char *reply, size_t n, const char *want_in_why)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    int port;
+    int port, sv[2];
     int lfd = listen_loopback(&port);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     seen_t seen = {0};
-    fp_tls_relay_t *r = NULL;
-    assert_int_equal(
-        fp_tls_relay_start(&loop, sv[1], "127.0.0.1", port, "localhost", on_relay, &seen, &r, NULL),
-        0);
+    fp_tls_relay_t *r = relay_to(&loop, port, "localhost", &seen, sv);
     /* A loopback connect is queued at once: accept needs no loop turn. */
     int peer = accept(lfd, NULL, NULL);
     assert_true(peer >= 0);
@@ -95,10 +111,7 @@ static void converse(const unsigned char *reply, size_t n, const char *want_in_w
         fail_msg("reason \"%s\" lacks \"%s\"", seen.why, want_in_why);
     char c;
     assert_int_equal(read(sv[0], &c, 1), 0); /* the plain side sees the end */
-    fp_tls_relay_close(r);
-    uv_run(&loop, UV_RUN_DEFAULT); /* the handles close, the relay frees */
-    assert_int_equal(uv_loop_close(&loop), 0);
-    close(sv[0]);
+    finish(&loop, r, sv[0]);
     close(lfd);
 }
 
@@ -140,23 +153,14 @@ static void test_nobody_listening(void **state)
 {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    int port;
+    int port, sv[2];
     close(listen_loopback(&port)); /* a port that just became free */
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     seen_t seen = {0};
-    fp_tls_relay_t *r = NULL;
-    assert_int_equal(
-        fp_tls_relay_start(&loop, sv[1], "127.0.0.1", port, "127.0.0.1", on_relay, &seen, &r, NULL),
-        0);
+    fp_tls_relay_t *r = relay_to(&loop, port, "127.0.0.1", &seen, sv);
     run_until(&loop, &seen, -1);
     assert_int_equal(seen.downs, 1);
     assert_non_null(strstr(seen.why, "cannot connect to 127.0.0.1:"));
-    fp_tls_relay_close(r);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    close(sv[0]);
+    finish(&loop, r, sv[0]);
 }
 
 static int setup(void **state)
