@@ -697,6 +697,12 @@ static int check_sentinel(loader_t *ld)
     return 0;
 }
 
+static int check_tls(loader_t *ld)
+{
+    const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
+    return why == NULL ? 0 : fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
+}
+
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
 static int check_cross(loader_t *ld)
@@ -747,7 +753,7 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
-        (rc = check_cross(&ld)) < 0 || (rc = fp__config_check_tls(cfg, err)) < 0 ||
+        (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
         (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;

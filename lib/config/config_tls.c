@@ -20,16 +20,16 @@ static const char *first_set(const fp_config_t *cfg)
     return NULL;
 }
 
-int fp__config_check_tls(const fp_config_t *cfg, fp_err_t *err)
+const char *fp__config_tls_problem(const fp_config_t *cfg, const char **key)
 {
     bool tls = strncasecmp(cfg->redis.url, "rediss://", 9) == 0;
-    const char *key = first_set(cfg);
-    if (!tls && key != NULL)
-        return fp_err_set(err, FP_ECONFIG,
-                          "[redis] %s is only used with TLS: write the URL as rediss://", key);
-    if ((cfg->redis.tls_cert[0] != '\0') != (cfg->redis.tls_key[0] != '\0'))
-        return fp_err_set(err, FP_ECONFIG,
-                          "[redis] tls_cert and tls_key go together (a client certificate and its "
-                          "private key)");
-    return 0;
+    *key = first_set(cfg);
+    if (!tls && *key != NULL)
+        return "is only used with TLS: write the URL as rediss://";
+    if ((cfg->redis.tls_cert[0] != '\0') != (cfg->redis.tls_key[0] != '\0')) {
+        *key = cfg->redis.tls_cert[0] != '\0' ? "tls_cert" : "tls_key";
+        return "needs the other of tls_cert and tls_key (a client certificate and its "
+               "private key go together)";
+    }
+    return NULL;
 }

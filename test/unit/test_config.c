@@ -33,6 +33,10 @@ static void clear_env(void)
     unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
     unsetenv("FORKPOOL_ADMIN_TOKEN");
+    unsetenv("FORKPOOL_REDIS_TLS_CA");
+    unsetenv("FORKPOOL_REDIS_TLS_CERT");
+    unsetenv("FORKPOOL_REDIS_TLS_KEY");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
 }
 
 static fp_config_t *load_ok(const char *text)
@@ -1311,6 +1315,33 @@ static void sentinel_bad_combinations(void **state)
     clear_env();
 }
 
+/* rediss:// settings: only with a rediss:// URL, a certificate with its key. */
+static void tls_bad_combinations(void **state)
+{
+    (void)state;
+    clear_env();
+    expect_config_error("[redis]\ntls_ca = \"ca.crt\"\n",
+                        "t.toml:2:1: [redis] tls_ca is only used with TLS: write the URL as "
+                        "rediss://");
+    expect_config_error("[redis]\nurl = \"rediss://h\"\ntls_key = \"k.pem\"\n",
+                        "t.toml:3:1: [redis] tls_key needs the other of tls_cert and tls_key (a "
+                        "client certificate and its private key go together)");
+    setenv("FORKPOOL_REDIS_TLS_SERVER_NAME", "cache.internal", 1);
+    expect_config_error("", "t.toml: [redis] tls_server_name is only used with TLS: write the URL "
+                            "as rediss://");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
+    fp_config_t *cfg = load_ok("[redis]\nurl = \"rediss://h:6380/1\"\ntls_ca = \"ca.crt\"\n"
+                               "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "ca.crt");
+    assert_string_equal(cfg->redis.tls_key, "k.pem");
+    fp_config_free(cfg);
+    setenv("FORKPOOL_REDIS_TLS_CA", "/etc/ca.pem", 1);
+    cfg = load_ok("[redis]\nurl = \"rediss://h\"\ntls_ca = \"ca.crt\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "/etc/ca.pem");
+    fp_config_free(cfg);
+    clear_env();
+}
+
 static void dump_json_masks_and_round_trips(void **state)
 {
     (void)state;
@@ -1425,6 +1456,7 @@ int main(void)
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(sentinel_form_loads),
         cmocka_unit_test(sentinel_bad_combinations),
+        cmocka_unit_test(tls_bad_combinations),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
