@@ -700,7 +700,9 @@ static int check_sentinel(loader_t *ld)
 static int check_tls(loader_t *ld)
 {
     const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
-    return why == NULL ? 0 : fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
+    if (why == NULL)
+        return 0;
+    return fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
 }
 
 /* Settings that have no effect in the chosen mode are errors, so that a

@@ -438,7 +438,7 @@ static void ev_del_write(void *privdata)
 static void connect_to(fp_redis_conn_t *c, const char *ip)
 {
     char why_tls[300];
-    redisAsyncContext *ac = c->url->tls              ? fp__conn_tls_connect(c, ip, why_tls, sizeof why_tls)
+    redisAsyncContext *ac = c->url->tls ? fp__conn_tls_connect(c, ip, why_tls, sizeof why_tls)
                             : c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
                                                    : redisAsyncConnect(ip, c->port);
     if (ac == NULL) {

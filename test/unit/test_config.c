@@ -747,8 +747,8 @@ static void bad_strings(void **state)
 {
     (void)state;
     expect_config_error("[redis]\nurl = \"http://user:hunter2@host\"\n",
-                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://, not "
-                        "http://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://, "
+                        "not http://");
     expect_config_error("[redis]\nurl = \"hunter2@host:6379\"\n",
                         "t.toml:2:1: [redis] url must be a URL such as redis://127.0.0.1:6379/0 "
                         "or unix:///run/redis.sock");
