@@ -1,8 +1,9 @@
 /* test_it_tls.c: rediss:// against a real redis-server with a TLS port and
  * certificates this test makes with the openssl command: jobs run over TLS,
  * the command line works over TLS, a wrong CA and a missing client
- * certificate are refused with exit 69 and OpenSSL's reason, and a server
- * that drops the connection is reconnected to. The fixture's Redis keeps
+ * certificate are refused with exit 69 and OpenSSL's reason, a server that
+ * drops the connection (even in the middle of a record) is reconnected to,
+ * and Sentinel's form works over TLS as well. The fixture's Redis keeps
  * its plain port too, which the test's own checks use. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -247,6 +248,40 @@ static void test_reconnects_after_server_drop(void **state)
     assert_true(fp_td_log_count(f->td, "reconnected to Redis at 127.0.0.1") >= 1);
 }
 
+/* Sentinel over TLS: a sentinel with a TLS port (and tls-replication, so
+ * that it reaches the master over TLS too) names the master; the command
+ * line and the daemon ask it and reach the master, all over rediss://. */
+static void test_sentinel_over_tls(void **state)
+{
+    tls_fx_t *f = *state;
+    const char *dir = f->td->dir;
+    int sport = fp_th_free_port();
+    char conf[16384];
+    snprintf(conf, sizeof conf,
+             "tls-port %d\ntls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
+             "tls-ca-cert-file %s\ntls-replication yes\ntls-auth-clients no\n"
+             "sentinel monitor mymaster 127.0.0.1 %d 1\n",
+             sport, dir, dir, f->ca, f->tls_port);
+    fp_th_redis_t sentinel = {0};
+    assert_int_equal(fp_th_redis_start_sentinel(&sentinel, conf), 0);
+    char lines[4600];
+    snprintf(lines, sizeof lines,
+             "tls_ca = \"%s\"\nsentinels = [\"127.0.0.1:%d\"]\nmaster_name = \"mymaster\"\n",
+             f->ca, sport);
+    tls_config(f, lines, NULL);
+    fp_th_result_t r = cli(f, NULL, "enqueue", "echo", "{}");
+    assert_int_equal(r.status, 0);
+    fp_th_result_free(&r);
+    fp_td_enqueue(f->td, 100, "{\"type\":\"echo\",\"args\":{\"n\":%d},\"id\":\"job-%d\"}");
+    fp_td_start(f->td, true);
+    assert_int_equal(fp_td_wait(f->td, 120000), 0);
+    assert_int_equal(fp_td_jobs_done(f->td), 101);
+    char said[128];
+    snprintf(said, sizeof said, "master \"mymaster\" is at 127.0.0.1:%d", f->tls_port);
+    assert_true(fp_td_log_count(f->td, said) >= 1);
+    fp_th_redis_stop(&sentinel);
+}
+
 /* ---- a cutting proxy ------------------------------------------------------
  * Between the daemon and the TLS port: forwards every connection both ways
  * and, each time `cuts` is raised, passes only the first half of the next
@@ -425,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_after_server_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_gone_mid_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sentinel_over_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
