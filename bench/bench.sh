@@ -48,6 +48,9 @@ fi
 # (bench/scale.sh).
 [ "${1:-}" = "--scale" ] && exec bench/scale.sh
 
+# --tls: rediss:// next to redis://, noop jobs/s from one run (bench/tls.sh).
+[ "${1:-}" = "--tls" ] && exec bench/tls.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

@@ -6,10 +6,24 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "supervisor/privs.h"
+
+/* rediss://: what every Redis connection verifies, with which files
+ * (fp_cli_load_config has loaded them by now). */
+static void print_tls(const fp_config_t *cfg)
+{
+    if (strncasecmp(cfg->redis.url, "rediss://", 9) != 0)
+        return;
+    const char *ca = cfg->redis.tls_ca, *cert = cfg->redis.tls_cert;
+    const char *name = cfg->redis.tls_server_name;
+    printf("  tls      on for every Redis connection: ca=%s client_cert=%s server_name=%s\n",
+           ca[0] != '\0' ? ca : "(system store)", cert[0] != '\0' ? cert : "(none)",
+           name[0] != '\0' ? name : "(the host connected to)");
+}
 
 static void print_summary(const fp_config_t *cfg, bool show_secrets)
 {
@@ -31,6 +45,7 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
         printf("  redis    single %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
                cfg->redis.group);
     }
+    print_tls(cfg);
     printf("  queues  ");
     for (size_t i = 0; i < cfg->queues.names.count; i++)
         printf(" %s", cfg->queues.names.items[i]);

@@ -554,6 +554,17 @@ static int apply_env(loader_t *ld)
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
                       &ld->cfg->health.admin_token, &taken);
+    /* rediss:// settings: paths and a name, in the same FORKPOOL_ style */
+    fp_config_t *c = ld->cfg;
+    const struct {
+        const char *var, *key;
+        char **field;
+    } tls[] = {{"FORKPOOL_REDIS_TLS_CA", "tls_ca", &c->redis.tls_ca},
+               {"FORKPOOL_REDIS_TLS_CERT", "tls_cert", &c->redis.tls_cert},
+               {"FORKPOOL_REDIS_TLS_KEY", "tls_key", &c->redis.tls_key},
+               {"FORKPOOL_REDIS_TLS_SERVER_NAME", "tls_server_name", &c->redis.tls_server_name}};
+    for (size_t i = 0; rc == 0 && i < sizeof tls / sizeof tls[0]; i++)
+        rc = take_env(ld, tls[i].var, "redis", tls[i].key, tls[i].field, &taken);
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
     if (rc < 0 || !taken)
@@ -716,6 +727,14 @@ static int check_sentinel(loader_t *ld)
     return 0;
 }
 
+static int check_tls(loader_t *ld)
+{
+    const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
+    if (why == NULL)
+        return 0;
+    return fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
+}
+
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
 static int check_cross(loader_t *ld)
@@ -766,7 +785,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
-        (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
+        (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
+        (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;

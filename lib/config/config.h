@@ -78,6 +78,11 @@ typedef struct fp_config_s {
         fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
         char *master_name;       /* Sentinel's name of the master; "" without sentinels */
         char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
+        /* rediss:// only (lib/redis/redis_tls.h); each after FORKPOOL_REDIS_TLS_<KEY> */
+        char *tls_ca;          /* PEM CA file; "" = the system store */
+        char *tls_cert;        /* client certificate; "" = none */
+        char *tls_key;         /* its private key */
+        char *tls_server_name; /* verified name and SNI; "" = the host connected to */
     } redis;
 
     struct {

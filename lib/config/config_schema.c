@@ -63,7 +63,7 @@ const fp__ckey_t fp__config_schema[] = {
 
     {ROW("redis", "url", FP__CT_STRING, redis.url), .def_text = "redis://127.0.0.1:6379/0",
      .check = fp__check_redis_url, .secret_url = true,
-     .doc = "redis:// or unix:// URL; FORKPOOL_REDIS_URL overrides it"},
+     .doc = "redis://, rediss:// (TLS) or unix:// URL; FORKPOOL_REDIS_URL overrides it"},
     STR("redis", "prefix", redis.prefix, "fp", fp__check_prefix, "first part of every key"),
     STR("redis", "group", redis.group, "forkpool", fp__check_nonempty, "stream consumer group"),
     DUR("redis", "connect_timeout", redis.connect_timeout_ms, "5s", 1, "connect timeout"),
@@ -74,6 +74,17 @@ const fp__ckey_t fp__config_schema[] = {
     {ROW("redis", "sentinel_password", FP__CT_STRING, redis.sentinel_password), .def_text = "",
      .secret = true,
      .doc = "AUTH password of the sentinels; FORKPOOL_SENTINEL_PASSWORD overrides it"},
+    STR("redis", "tls_ca", redis.tls_ca, "", NULL,
+        "rediss://: CA file (PEM) the server's certificate must chain to; \"\" = the system "
+        "store; FORKPOOL_REDIS_TLS_CA overrides it"),
+    STR("redis", "tls_cert", redis.tls_cert, "", NULL,
+        "rediss://: client certificate (PEM), with tls_key; FORKPOOL_REDIS_TLS_CERT overrides it"),
+    STR("redis", "tls_key", redis.tls_key, "", NULL,
+        "rediss://: the client certificate's private key (PEM); FORKPOOL_REDIS_TLS_KEY "
+        "overrides it"),
+    STR("redis", "tls_server_name", redis.tls_server_name, "", NULL,
+        "rediss://: name verified in the server's certificate and sent as SNI; \"\" = the host "
+        "connected to; FORKPOOL_REDIS_TLS_SERVER_NAME overrides it"),
 
     STRV("queues", "names", queues.names, STRS("default"), fp__check_queue_names, "queues served"),
     ENUM("queues", "order", queues.order, "strict", orders, "strict priority or weighted"),

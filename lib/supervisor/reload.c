@@ -96,6 +96,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
     if (!same_string(old->redis.url, cfg->redis.url) || !same_sentinels ||
         !same_string(old->redis.master_name, cfg->redis.master_name) ||
         !same_string(old->redis.sentinel_password, cfg->redis.sentinel_password) ||
+        !same_string(old->redis.tls_ca, cfg->redis.tls_ca) ||
+        !same_string(old->redis.tls_cert, cfg->redis.tls_cert) ||
+        !same_string(old->redis.tls_key, cfg->redis.tls_key) ||
+        !same_string(old->redis.tls_server_name, cfg->redis.tls_server_name) ||
         !same_string(old->redis.prefix, cfg->redis.prefix) ||
         !same_string(old->redis.group, cfg->redis.group) ||
         !same_string(old->daemon.name, cfg->daemon.name) || !same_queues ||

@@ -33,6 +33,10 @@ static void clear_env(void)
     unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
     unsetenv("FORKPOOL_ADMIN_TOKEN");
+    unsetenv("FORKPOOL_REDIS_TLS_CA");
+    unsetenv("FORKPOOL_REDIS_TLS_CERT");
+    unsetenv("FORKPOOL_REDIS_TLS_KEY");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
 }
 
 static fp_config_t *load_ok(const char *text)
@@ -775,13 +779,13 @@ static void bad_strings(void **state)
 {
     (void)state;
     expect_config_error("[redis]\nurl = \"http://user:hunter2@host\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://, not "
-                        "http://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://, "
+                        "not http://");
     expect_config_error("[redis]\nurl = \"hunter2@host:6379\"\n",
                         "t.toml:2:1: [redis] url must be a URL such as redis://127.0.0.1:6379/0 "
                         "or unix:///run/redis.sock");
     expect_config_error("[redis]\nurl = \"a:hunter2@x://\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://");
     expect_config_error("[redis]\nurl = \"redis://\"\n",
                         "t.toml:2:1: [redis] url must name a host or a socket after redis://");
     expect_config_error("[redis]\nprefix = \"\"\n", "t.toml:2:1: [redis] prefix must not be empty");
@@ -1084,8 +1088,8 @@ static void redis_url_from_environment(void **state)
     cfg = NULL;
     assert_int_equal(fp_config_load(NULL, &cfg, &err), FP_ECONFIG);
     assert_null(cfg);
-    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis:// or "
-                                 "unix://, not http://");
+    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis://, "
+                                 "rediss:// or unix://, not http://");
     /* Empty counts as unset. */
     setenv("FORKPOOL_REDIS_URL", "", 1);
     cfg = load_ok("[redis]\nurl = \"redis://file:1/0\"\n");
@@ -1347,6 +1351,33 @@ static void sentinel_bad_combinations(void **state)
     clear_env();
 }
 
+/* rediss:// settings: only with a rediss:// URL, a certificate with its key. */
+static void tls_bad_combinations(void **state)
+{
+    (void)state;
+    clear_env();
+    expect_config_error("[redis]\ntls_ca = \"ca.crt\"\n",
+                        "t.toml:2:1: [redis] tls_ca is only used with TLS: write the URL as "
+                        "rediss://");
+    expect_config_error("[redis]\nurl = \"rediss://h\"\ntls_key = \"k.pem\"\n",
+                        "t.toml:3:1: [redis] tls_key needs the other of tls_cert and tls_key (a "
+                        "client certificate and its private key go together)");
+    setenv("FORKPOOL_REDIS_TLS_SERVER_NAME", "cache.internal", 1);
+    expect_config_error("", "t.toml: [redis] tls_server_name is only used with TLS: write the URL "
+                            "as rediss://");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
+    fp_config_t *cfg = load_ok("[redis]\nurl = \"rediss://h:6380/1\"\ntls_ca = \"ca.crt\"\n"
+                               "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "ca.crt");
+    assert_string_equal(cfg->redis.tls_key, "k.pem");
+    fp_config_free(cfg);
+    setenv("FORKPOOL_REDIS_TLS_CA", "/etc/ca.pem", 1);
+    cfg = load_ok("[redis]\nurl = \"rediss://h\"\ntls_ca = \"ca.crt\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "/etc/ca.pem");
+    fp_config_free(cfg);
+    clear_env();
+}
+
 static void dump_json_masks_and_round_trips(void **state)
 {
     (void)state;
@@ -1462,6 +1493,7 @@ int main(void)
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(sentinel_form_loads),
         cmocka_unit_test(sentinel_bad_combinations),
+        cmocka_unit_test(tls_bad_combinations),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
