@@ -17,11 +17,11 @@
 #include "daemon.h"
 
 #define NOOP_JOB "{\"type\":\"noop\",\"id\":\"n-%d-%d\"}"
-#define SLEEP_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":20},\"id\":\"s-%d-%d\"}"
+#define SLEEP_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":200},\"id\":\"s-%d-%d\"}"
 #define BEHIND_SLEEP "behind type sleep:"
 #define SLEEP_AHEAD "type sleep sent ahead"
 
-/* rounds × (one 20 ms sleep job, then `noops` noop jobs): a long job with
+/* rounds × (one 200 ms sleep job, then `noops` noop jobs): a long job with
  * short ones queued right after it, again and again. */
 static void enqueue_mixed(fp_td_t *td, int rounds, int noops)
 {
@@ -55,7 +55,10 @@ static void stop(fp_td_t *td)
 static void test_defaults_send_short_jobs_ahead_and_nothing_behind_long_ones(void **state)
 {
     fp_td_t *td = *state;
-    config(td, "");
+    /* A wait far above what a noop takes even on a loaded machine under
+     * ASan (the p99 there reaches milliseconds: the 2 ms default would
+     * then send nothing ahead), and far below a sleep job. */
+    config(td, "max_send_ahead_wait = \"50ms\"\n");
     fp_td_start_ready(td, true);
     assert_true(fp_td_log_count(td, "prefetch auto, pipeline auto") == 1);
     /* noop only: once its type is known short, busy children take more. */
@@ -67,10 +70,10 @@ static void test_defaults_send_short_jobs_ahead_and_nothing_behind_long_ones(voi
     assert_true(fp_td_stat(td, "steering.max_held") == 128);
     /* Long jobs among them: a sleep job is never sent ahead, and no job is
      * sent behind one, while noops still go behind noops. */
-    enqueue_mixed(td, 30, 40);
+    enqueue_mixed(td, 15, 40);
     run_to_empty(td);
     stop(td);
-    assert_int_equal(fp_td_jobs_done(td), 3000 + 30 * 41);
+    assert_int_equal(fp_td_jobs_done(td), 3000 + 15 * 41);
     assert_int_equal(fp_td_log_count(td, BEHIND_SLEEP), 0);
     assert_int_equal(fp_td_log_count(td, SLEEP_AHEAD), 0);
     assert_true(fp_td_log_count(td, "sent ahead to child") > 0);
@@ -83,13 +86,13 @@ static void test_fixed_pipeline_sends_behind_long_jobs(void **state)
 {
     fp_td_t *td = *state;
     config(td, "prefetch = 8\npipeline = 4\n");
-    enqueue_mixed(td, 30, 40);
+    enqueue_mixed(td, 15, 40);
     fp_td_start_ready(td, true);
     assert_true(fp_td_log_count(td, "prefetch 8, pipeline 4") == 1);
     run_to_empty(td);
     assert_true(fp_td_stat(td, "steering.hold") == 8);
     stop(td);
-    assert_int_equal(fp_td_jobs_done(td), 30 * 41);
+    assert_int_equal(fp_td_jobs_done(td), 15 * 41);
     assert_true(fp_td_log_count(td, BEHIND_SLEEP) > 0);
 }
 
