@@ -48,6 +48,9 @@ fi
 # (bench/scale.sh).
 [ "${1:-}" = "--scale" ] && exec bench/scale.sh
 
+# --tls: rediss:// next to redis://, noop jobs/s from one run (bench/tls.sh).
+[ "${1:-}" = "--tls" ] && exec bench/tls.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}
@@ -71,6 +74,9 @@ trap cleanup EXIT
 . scripts/private-redis.sh
 start_private_redis "$work"
 
+# "auto" leaves the key out: the daemon's adaptive default (docs/steering.md).
+pool_key() { [ "$2" = auto ] || echo "$1 = $2"; }
+
 cat > "$work/bench.toml" <<EOF
 [daemon]
 name = "bench"
@@ -78,8 +84,8 @@ name = "bench"
 url = "redis://127.0.0.1:$port/0"
 [pool]
 children = $children
-prefetch = ${FP_BENCH_PREFETCH:-0}
-pipeline = ${FP_BENCH_PIPELINE:-0}
+$(pool_key prefetch "${FP_BENCH_PREFETCH:-auto}")
+$(pool_key pipeline "${FP_BENCH_PIPELINE:-auto}")
 [health]
 listen = ""
 [handlers.record_event]
@@ -227,7 +233,7 @@ bench_case "record_event x 1,000" 1000 record_event \
 bench_case "sleep 50 ms x 400" 400 sleep '{"ms":50}'
 
 {
-  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; $children children, prefetch ${FP_BENCH_PREFETCH:-0}, pipeline ${FP_BENCH_PIPELINE:-0}; median of $runs runs [min-max]."
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; $children children, prefetch ${FP_BENCH_PREFETCH:-auto}, pipeline ${FP_BENCH_PIPELINE:-auto}; median of $runs runs [min-max]."
   echo
   echo "| case | jobs/s | busy wall s | CPU s per 1,000 jobs | supervisor peak RSS MB | child peak RSS MB |"
   echo "|---|---|---|---|---|---|"

@@ -15,8 +15,8 @@
 #
 # Environment:
 #   FP_BENCH_RUNS=3            runs per system and case (the median is shown)
-#   FP_COMPARE_ONLY="forkpool celery"  only these systems: forkpool (all four
-#                              settings), forkpool-p0, forkpool-p4, forkpool-p4q1,
+#   FP_COMPARE_ONLY="forkpool celery"  only these systems: forkpool (all five
+#                              settings), forkpool-auto, forkpool-p0, forkpool-p4, forkpool-p4q1,
 #                              forkpool-p64q16, forkpool-py (Python worker),
 #                              forkpool-py-c50 (its async handlers, concurrency 50),
 #                              celery (prefork and both green pools), celery-gevent,
@@ -43,10 +43,12 @@ scale=${FP_COMPARE_SCALE:-1}
 only=${FP_COMPARE_ONLY:-}
 out=${FP_COMPARE_OUT:-$build_dir/compare.md}
 tsv_copy=${FP_COMPARE_TSV:-$build_dir/compare.tsv}
-# forkpool: its defaults (prefetch 0), prefetch = children (held jobs wait in
-# the supervisor), the same with pipeline 1 (one job sent ahead to each busy
-# child), and the setting for tiny jobs (prefetch 64, pipeline 16).
-all_systems=(forkpool-p0 forkpool-p4 forkpool-p4q1 forkpool-p64q16 forkpool-py forkpool-py-c50
+# forkpool: its defaults (the adaptive hold and send-ahead, docs/steering.md),
+# prefetch 0 (a job is pulled only for a free child), prefetch = children
+# (held jobs wait in the supervisor), the same with pipeline 1 (one job sent
+# ahead to each busy child), and the setting for tiny jobs (prefetch 64,
+# pipeline 16).
+all_systems=(forkpool-auto forkpool-p0 forkpool-p4 forkpool-p4q1 forkpool-p64q16 forkpool-py forkpool-py-c50
              celery celery-gevent celery-eventlet rq bullmq-inproc bullmq-sandboxed)
 
 # FP_COMPARE_ONLY tokens: a system's own name, or the part before its "-".

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
+  # rediss://: OpenSSL under the TLS relay (lib/redis/tls_relay.c); the package's
+  # runtime libssl3 comes from dpkg-shlibdeps (scripts/build-deb.sh).
+  libssl-dev openssl
   libcmocka-dev redis-server sqlite3 python3 time libfaketime
   # [[schedule]] timezone: the TZif files forkpool reads itself (lib/schedule/tz_load.c).
   tzdata

@@ -159,17 +159,23 @@ class Forkpool(System):
     burst = True
 
     def __init__(self, opt, prefetch, pipeline):
+        """prefetch None: the defaults (no prefetch or pipeline key: the
+        adaptive hold and send-ahead, docs/steering.md)."""
         super().__init__(opt)
         self.prefetch = prefetch
-        self.key = "forkpool-p%d" % prefetch + ("q%d" % pipeline if pipeline else "")
-        self.name = "forkpool (prefetch %d%s)" % (
-            prefetch, ", pipeline %d" % pipeline if pipeline else "")
+        if prefetch is None:
+            self.key, self.name, keys = "forkpool-auto", "forkpool (defaults)", ""
+        else:
+            self.key = "forkpool-p%d" % prefetch + ("q%d" % pipeline if pipeline else "")
+            self.name = "forkpool (prefetch %d%s)" % (
+                prefetch, ", pipeline %d" % pipeline if pipeline else "")
+            keys = "prefetch = %d\npipeline = %d\n" % (prefetch, pipeline)
         self.cfg = os.path.join(self.work, "%s.toml" % self.key)
         with open(self.cfg, "w") as f:
             f.write('[daemon]\nname = "bench"\n[redis]\nurl = "redis://127.0.0.1:%d/0"\n'
-                    '[pool]\nchildren = 4\nprefetch = %d\npipeline = %d\n[health]\nlisten = ""\n'
+                    '[pool]\nchildren = 4\n%s[health]\nlisten = ""\n'
                     '[handlers.record_event]\ndatabase = "%s"\n'
-                    % (opt.port, prefetch, pipeline, self.db))
+                    % (opt.port, keys, self.db))
 
     def enqueue(self, kind, args, n):
         subprocess.run([self.opt.forkpool, "enqueue", "-c", self.cfg, "--count", str(n), kind,
@@ -539,7 +545,7 @@ def one_run(system, r, kind, args, jobs, trace, startups):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("system", help="forkpool-pP[qQ] (prefetch P, pipeline Q), celery, rq, bullmq, "
+    ap.add_argument("system", help="forkpool-auto (the defaults), forkpool-pP[qQ] (prefetch P, pipeline Q), celery, rq, bullmq, "
                     "bullmq-sandboxed")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--work", required=True)
@@ -567,6 +573,8 @@ def main():
         system = CeleryGreen(opt, green.group(1), CONCURRENCY)
     elif fp:
         system = Forkpool(opt, int(fp.group(1)), int(fp.group(2) or 0))
+    elif opt.system == "forkpool-auto":
+        system = Forkpool(opt, None, 0)
     elif opt.system == "celery":
         system = Celery(opt)
     elif opt.system == "rq":

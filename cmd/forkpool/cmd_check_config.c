@@ -6,10 +6,24 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "supervisor/privs.h"
+
+/* rediss://: what every Redis connection verifies, with which files
+ * (fp_cli_load_config has loaded them by now). */
+static void print_tls(const fp_config_t *cfg)
+{
+    if (strncasecmp(cfg->redis.url, "rediss://", 9) != 0)
+        return;
+    const char *ca = cfg->redis.tls_ca, *cert = cfg->redis.tls_cert;
+    const char *name = cfg->redis.tls_server_name;
+    printf("  tls      on for every Redis connection: ca=%s client_cert=%s server_name=%s\n",
+           ca[0] != '\0' ? ca : "(system store)", cert[0] != '\0' ? cert : "(none)",
+           name[0] != '\0' ? name : "(the host connected to)");
+}
 
 static void print_summary(const fp_config_t *cfg, bool show_secrets)
 {
@@ -31,12 +45,18 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
         printf("  redis    single %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
                cfg->redis.group);
     }
+    print_tls(cfg);
     printf("  queues  ");
     for (size_t i = 0; i < cfg->queues.names.count; i++)
         printf(" %s", cfg->queues.names.items[i]);
-    printf("\n  pool     %s, %lld children, prefetch %lld\n",
+    char prefetch[24], pipeline[24];
+    fp_config_auto_text(cfg->pool.prefetch, prefetch, sizeof prefetch);
+    fp_config_auto_text(cfg->pool.pipeline, pipeline, sizeof pipeline);
+    printf("\n  pool     %s, %lld children, prefetch %s, pipeline %s, max_held %lld, "
+           "max_send_ahead_wait %lldms\n",
            cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
-           (long long)cfg->pool.children, (long long)cfg->pool.prefetch);
+           (long long)cfg->pool.children, prefetch, pipeline, (long long)cfg->pool.max_held,
+           (long long)cfg->pool.max_send_ahead_wait_ms);
     printf("  health   %s\n", cfg->health.listen[0] ? cfg->health.listen : "(disabled)");
     printf("  ledger   %s\n", cfg->ledger.path[0] ? cfg->ledger.path : "(disabled)");
     for (size_t i = 0; i < cfg->schedules.count; i++) {

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "base/log.h"
+#include "redis/tls_preflight.h"
 #include "supervisor/pidfile.h"
 #include "supervisor/privs.h"
 #include "supervisor/supervisor.h"
@@ -90,7 +91,9 @@ int fp_cmd_run(int argc, char **argv, fp_err_t *err)
         return rc;
     fp_privs_plan_t privs;
     fp_pidfile_t pidfile = {.fd = -1};
-    rc = fp_privs_resolve(cfg->daemon.user, cfg->daemon.group, &privs, err);
+    rc = fp_redis_tls_preflight(cfg, err);
+    if (rc == 0)
+        rc = fp_privs_resolve(cfg->daemon.user, cfg->daemon.group, &privs, err);
     if (rc == 0)
         rc = open_files(cfg, &privs, &pidfile, err);
     if (rc == 0) {

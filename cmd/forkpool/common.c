@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "base/log.h"
 #include "base/units.h"
+#include "redis/redis_tls.h"
 #include "redis/redis_url.h"
 
 /* The Redis password, decoded and as written in the URL (they differ when
@@ -36,6 +38,21 @@ static void hide_redis_password(const char *url)
     free(raw);
 }
 
+/* rediss://: every connection this process makes takes its TLS settings
+ * from one context, loaded now so that a missing or unusable file is a
+ * configuration error (78), in check-config too. */
+static int setup_tls(const fp_config_t *cfg, fp_err_t *err)
+{
+    if (strncasecmp(cfg->redis.url, "rediss://", 9) != 0)
+        return 0;
+    fp_redis_tls_opts_t o = {cfg->redis.tls_ca, cfg->redis.tls_cert, cfg->redis.tls_key,
+                             cfg->redis.tls_server_name};
+    int rc = fp_redis_tls_setup(&o, err);
+    if (rc < 0 && err != NULL)
+        err->code = FP_ECONFIG;
+    return rc < 0 ? FP_ECONFIG : 0;
+}
+
 int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
 {
     const char *path = fp_config_resolve_path(cli_path);
@@ -48,7 +65,11 @@ int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
     hide_redis_password((*out)->redis.url);
     if ((*out)->redis.sentinel_password[0] != '\0')
         fp_log_add_secret((*out)->redis.sentinel_password);
-    return 0;
+    if ((rc = setup_tls(*out, err)) < 0) {
+        fp_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static int parse_options(int argc, char **argv, const fp_cli_spec_t *spec, void *args,

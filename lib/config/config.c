@@ -66,6 +66,9 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     };
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
+    if (k->autoable)
+        return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be an integer or \"auto\", got %s",
+                       k->section, k->key, got);
     if (k->range)
         return fail_at(ld, node, FP_ECONFIG,
                        "[%s] %s must be an integer or a range string such as \"2..16\", got %s",
@@ -299,13 +302,21 @@ static const fp_toml_type_t toml_type_of[] = {
     [FP__CT_ENV] = FP_TOML_TABLE,
 };
 
+/* The string an int key was given instead of a number, and its label
+ * ("[section] key") for messages. */
+static int int_key_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
+                          char label[static 128], const char **s)
+{
+    snprintf(label, 128, "[%s] %s", k->section, k->key);
+    return get_string(ld, label, node, s);
+}
+
 /* pool.children = "MIN..MAX": the bounds of a scaling pool. */
 static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], why[160];
     const char *s = NULL;
-    snprintf(label, sizeof label, "[%s] %s", k->section, k->key);
-    int rc = get_string(ld, label, node, &s);
+    int rc = int_key_string(ld, k, node, label, &s);
     if (rc < 0)
         return rc;
     if (fp_scale_parse_range(s, k->max, &ld->cfg->pool.children_min, &ld->cfg->pool.children_max,
@@ -314,8 +325,27 @@ static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
     return 0;
 }
 
+/* An int key of the daemon's choosing: "auto", nothing else in a string. */
+static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+{
+    char label[128], q[96];
+    const char *s = NULL;
+    int rc = int_key_string(ld, k, node, label, &s);
+    if (rc < 0)
+        return rc;
+    if (strcmp(s, "auto") != 0)
+        return fail_at(ld, node, FP_ECONFIG, "%s must be an integer or \"auto\", got %s", label,
+                       fp__config_quote(q, sizeof q, s));
+    *(int64_t *)field_of(ld->cfg, k) = FP_CONFIG_AUTO;
+    return 0;
+}
+
 static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
+    if (k->autoable && fp_toml_type(node) == FP_TOML_STRING) {
+        ld->where[k - fp__config_schema] = node;
+        return set_auto(ld, k, node);
+    }
     if (k->range && fp_toml_type(node) == FP_TOML_STRING) {
         ld->where[k - fp__config_schema] = node;
         return set_range(ld, k, node);
@@ -524,6 +554,17 @@ static int apply_env(loader_t *ld)
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
                       &ld->cfg->health.admin_token, &taken);
+    /* rediss:// settings: paths and a name, in the same FORKPOOL_ style */
+    fp_config_t *c = ld->cfg;
+    const struct {
+        const char *var, *key;
+        char **field;
+    } tls[] = {{"FORKPOOL_REDIS_TLS_CA", "tls_ca", &c->redis.tls_ca},
+               {"FORKPOOL_REDIS_TLS_CERT", "tls_cert", &c->redis.tls_cert},
+               {"FORKPOOL_REDIS_TLS_KEY", "tls_key", &c->redis.tls_key},
+               {"FORKPOOL_REDIS_TLS_SERVER_NAME", "tls_server_name", &c->redis.tls_server_name}};
+    for (size_t i = 0; rc == 0 && i < sizeof tls / sizeof tls[0]; i++)
+        rc = take_env(ld, tls[i].var, "redis", tls[i].key, tls[i].field, &taken);
     if (rc == 0)
         rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
     if (rc < 0 || !taken)
@@ -686,6 +727,14 @@ static int check_sentinel(loader_t *ld)
     return 0;
 }
 
+static int check_tls(loader_t *ld)
+{
+    const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
+    if (why == NULL)
+        return 0;
+    return fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
+}
+
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
 static int check_cross(loader_t *ld)
@@ -736,7 +785,8 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
-        (rc = check_cross(&ld)) < 0 || (rc = fp__config_schedules(cfg, name, err)) < 0)
+        (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
+        (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;

@@ -15,6 +15,13 @@
 #include "schedule/tz.h"
 #include "toml/toml.h"
 
+/* An integer key written "auto" (or left out, where that is its default):
+ * the daemon decides (pool.prefetch, pool.pipeline). */
+#define FP_CONFIG_AUTO INT64_C(-1)
+
+/* "auto" for FP_CONFIG_AUTO, else the number, for logs and summaries. */
+void fp_config_auto_text(int64_t v, char *buf, size_t size);
+
 typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_order_t;
 /* What a ledger that cannot write does: hold pulls, or drop history rows. */
 typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
@@ -71,6 +78,11 @@ typedef struct fp_config_s {
         fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
         char *master_name;       /* Sentinel's name of the master; "" without sentinels */
         char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
+        /* rediss:// only (lib/redis/redis_tls.h); each after FORKPOOL_REDIS_TLS_<KEY> */
+        char *tls_ca;          /* PEM CA file; "" = the system store */
+        char *tls_cert;        /* client certificate; "" = none */
+        char *tls_key;         /* its private key */
+        char *tls_server_name; /* verified name and SNI; "" = the host connected to */
     } redis;
 
     struct {
@@ -88,8 +100,10 @@ typedef struct fp_config_s {
         int64_t idle_timeout_ms;          /* idle this long: one child less */
         int64_t max_memory_total_bytes;   /* children's RSS that stops growth; 0 = off */
         int64_t min_host_available_bytes; /* MemAvailable that stops growth; 0 = off */
-        int64_t prefetch;
-        int64_t pipeline;
+        int64_t prefetch;                 /* FP_CONFIG_AUTO: adaptive (docs/steering.md) */
+        int64_t pipeline;                 /* FP_CONFIG_AUTO: adaptive send-ahead */
+        int64_t max_held;                 /* adaptive hold: jobs held at most, children included */
+        int64_t max_send_ahead_wait_ms;   /* adaptive send-ahead: most expected wait in a child */
         int64_t job_timeout_ms;
         int64_t kill_grace_ms;
         int64_t start_timeout_ms;         /* a child not ready by then is killed */

@@ -32,12 +32,13 @@ int fp__check_redis_url(const void *field, size_t *elem, char *buf, size_t size)
             buf, size, "must be a URL such as redis://127.0.0.1:6379/0 or unix:///run/redis.sock");
     size_t scheme = (size_t)(sep - url);
     bool known = (scheme == 5 && strncasecmp(url, "redis", 5) == 0) ||
+                 (scheme == 6 && strncasecmp(url, "rediss", 6) == 0) ||
                  (scheme == 4 && strncasecmp(url, "unix", 4) == 0);
     if (!known) {
         /* RFC 3986 scheme characters only, so nothing else leaks through. */
         if (scheme == 0 || scheme > 16 || strspn(url, SCHEME_CHARS) < scheme)
-            return fp_text_why(buf, size, "must start with redis:// or unix://");
-        return fp_text_why(buf, size, "must start with redis:// or unix://, not %.*s://",
+            return fp_text_why(buf, size, "must start with redis://, rediss:// or unix://");
+        return fp_text_why(buf, size, "must start with redis://, rediss:// or unix://, not %.*s://",
                            (int)scheme, url);
     }
     if (sep[3] == '\0')

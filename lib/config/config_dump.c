@@ -87,7 +87,10 @@ static cJSON *value_json(const fp_config_t *cfg, const fp__ckey_t *k, bool show_
     char buf[64];
     switch (k->type) {
     case FP__CT_STRING: return string_json(k, *(char *const *)f, show_secrets);
-    case FP__CT_INT: return int_json(*(const int64_t *)f);
+    case FP__CT_INT:
+        if (k->autoable && *(const int64_t *)f == FP_CONFIG_AUTO)
+            return cJSON_CreateString("auto");
+        return int_json(*(const int64_t *)f);
     case FP__CT_BOOL: return cJSON_CreateBool(*(const bool *)f);
     case FP__CT_DURATION:
         fp_units_format_duration(*(const int64_t *)f, buf, sizeof buf);
@@ -300,4 +303,12 @@ char *fp_config_mask_url(const char *url)
     mask_query(&o, end);
     *o = '\0';
     return out;
+}
+
+void fp_config_auto_text(int64_t v, char *buf, size_t size)
+{
+    if (v == FP_CONFIG_AUTO)
+        snprintf(buf, size, "auto");
+    else
+        snprintf(buf, size, "%lld", (long long)v);
 }

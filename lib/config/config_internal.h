@@ -49,6 +49,7 @@ typedef struct fp__ckey_s {
     bool secret;                  /* a password: shown as "***" unless asked */
     bool range;                   /* int that also takes "MIN..MAX": pool.children, which
                                    * then writes pool.children_min and children_max */
+    bool autoable;                /* int that also takes "auto", stored as FP_CONFIG_AUTO */
     const char *doc;              /* one line, for people reading the table */
 } fp__ckey_t;
 
@@ -122,6 +123,9 @@ int fp__config_type_limits_json(const fp_config_t *cfg, struct cJSON *limits);
  * cfg->schedules, once queues.names is final (a schedule's queue must be one
  * of them); errors as "name:line:col: [[schedule]] ...". The free. */
 int fp__config_schedules(fp_config_t *cfg, const char *name, fp_err_t *err);
+/* config_tls.c: the [redis] tls_* keys go with a rediss:// URL, a client
+ * certificate with its key. NULL, or what is wrong with *key. */
+const char *fp__config_tls_problem(const fp_config_t *cfg, const char **key);
 void fp__config_schedules_free(fp_config_t *cfg);
 
 /* The value checks of the schema's rows (config_check.c). */

@@ -110,17 +110,28 @@ fp_held_t *fp_held_wait_pop(fp_held_table_t *table)
     return fifo_pop(&table->wait_head, &table->wait_tail);
 }
 
+/* What the adaptive send-ahead knows of the child's jobs, kept here where
+ * every job enters and leaves its list. */
+static void count_in(fp_slot_t *slot, const fp_held_t *held, int sign)
+{
+    slot->ahead_us += sign * held->expect_us;
+    slot->unsure = sign > 0 ? slot->unsure + held->unsure : slot->unsure - held->unsure;
+}
+
 void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held)
 {
     fifo_push(&slot->job, &slot->job_tail, held);
     slot->depth++;
+    count_in(slot, held, 1);
 }
 
 fp_held_t *fp_held_slot_pop(fp_slot_t *slot)
 {
     fp_held_t *held = fifo_pop(&slot->job, &slot->job_tail);
-    if (held != NULL)
+    if (held != NULL) {
         slot->depth--;
+        count_in(slot, held, -1);
+    }
     return held;
 }
 
@@ -139,8 +150,10 @@ fp_held_t *fp_held_slot_find(const fp_slot_t *slot, uint64_t seq, bool anywhere)
 
 void fp_held_slot_remove(fp_slot_t *slot, fp_held_t *held)
 {
-    if (fifo_remove(&slot->job, &slot->job_tail, held))
+    if (fifo_remove(&slot->job, &slot->job_tail, held)) {
         slot->depth--;
+        count_in(slot, held, -1);
+    }
 }
 
 fp_held_t *fp_held_slot_next_deadline(const fp_slot_t *slot)

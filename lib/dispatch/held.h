@@ -28,6 +28,10 @@ typedef struct fp_held_s {
     bool timed_out;          /* its deadline passed while it ran: its child is being killed */
     bool cancelled;          /* `forkpool cancel` asked: its deadline is now + kill_grace */
     pid_t pid;               /* the child running it */
+    int64_t started_us;      /* monotonic µs, for its type's run-time estimate */
+    int64_t expect_us;       /* its type's mean run time when sent (0 when unsure) */
+    bool unsure;             /* its type was unknown or long when sent: nothing goes behind it */
+    int est_type;            /* its entry in the run-time estimator (estimate.h) */
     bool limit_admitted;     /* counted against its type's local_concurrency */
     char *limit_lease;       /* its lease's member in the type's running set, or NULL */
 } fp_held_t;
@@ -70,7 +74,8 @@ fp_held_t *fp_held_list_find(fp_held_t *head, uint32_t queue, const char *entry_
 
 /* The jobs sent to one child, oldest first. Those started (deadline_ms set)
  * come first: a child of concurrency 1 runs its head, one that runs jobs
- * side by side runs all it holds. */
+ * side by side runs all it holds. Push and the removals keep the child's
+ * ahead_us and unsure (pool.h) the sums of its jobs' expect_us and unsure. */
 void fp_held_slot_push(fp_slot_t *slot, fp_held_t *held);
 fp_held_t *fp_held_slot_pop(fp_slot_t *slot);
 

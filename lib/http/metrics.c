@@ -672,7 +672,11 @@ static void render_daemon(writer_t *w, const fp_metrics_t *m)
     scalar_i64(w, "forkpool_jobs_held", "gauge",
                "Jobs the supervisor holds (running or waiting for a child).", g->jobs_held);
     scalar_i64(w, "forkpool_jobs_held_limit", "gauge",
-               "Most jobs the supervisor may hold (what the children run at once + prefetch).", g->jobs_held_limit);
+               "Most jobs the supervisor may hold (what the children run at once + prefetch, "
+               "the adaptive hold target when prefetch is auto).", g->jobs_held_limit);
+    scalar_u64(w, "forkpool_jobs_sent_ahead_total", "counter",
+               "Jobs sent to a busy child to wait in its socket behind the one it runs.",
+               g->jobs_sent_ahead);
     scalar_u64(w, "forkpool_pulls_total", "counter", "Pulls (XREADGROUP) from Redis.",
                g->pulls_total);
     scalar_u64(w, "forkpool_outcomes_stale_total", "counter",

@@ -86,6 +86,7 @@ typedef struct fp_metrics_gauges_s {
     bool redis_connected;
     int64_t jobs_held;
     int64_t jobs_held_limit;
+    uint64_t jobs_sent_ahead;     /* jobs sent to a busy child that runs one at a time */
     uint64_t pulls_total;         /* XREADGROUP calls so far (a counter the caller keeps) */
     uint64_t outcomes_stale;      /* outcomes not applied: entry no longer pending here */
     uint64_t renewals_lost;       /* held entries renewal found deleted or held elsewhere */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/backoff.h"
+#include "pool/steer.h"
 
 int fp_pool_init(fp_pool_t *pool, size_t target, size_t prefetch)
 {
@@ -85,6 +86,8 @@ size_t fp_pool_child_depth(const fp_pool_t *pool)
 {
     size_t children = pool->target > 0 ? pool->target : 1;
     size_t share = (pool->prefetch + children - 1) / children;
+    if (pool->ahead_auto)
+        return 1 + share;
     return 1 + (pool->pipeline < share ? pool->pipeline : share);
 }
 
@@ -108,7 +111,21 @@ size_t fp_pool_running(const fp_pool_t *pool)
     return n;
 }
 
-static bool can_queue(const fp_pool_t *pool, const fp_slot_t *slot)
+/* The adaptive rule for a child that runs one job at a time. */
+static bool may_send_ahead(const fp_pool_t *pool, const fp_slot_t *slot, const fp_pool_job_t *job)
+{
+    if (job == NULL)
+        return false;
+    fp_steer_front_t front = {
+        .ahead_us = slot->ahead_us,
+        .run_expect_us = slot->run_expect_us,
+        .run_elapsed_us = job->now_us - slot->run_started_us,
+        .unsure = slot->unsure,
+    };
+    return fp_steer_send_ahead(&front, job->pct_us, pool->max_send_ahead_wait_us);
+}
+
+static bool can_queue(const fp_pool_t *pool, const fp_slot_t *slot, const fp_pool_job_t *job)
 {
     /* A concurrent child takes jobs up to what it runs at once; one job more
      * would only wait in its socket, where no other child can take it. A
@@ -118,22 +135,29 @@ static bool can_queue(const fp_pool_t *pool, const fp_slot_t *slot)
     if (slot->state != FP_CHILD_BUSY || slot->channel_eof || slot->depth >= depth_max ||
         (concurrent && slot->timed_out))
         return false;
+    if (!concurrent && pool->ahead_auto && !may_send_ahead(pool, slot, job))
+        return false;
     /* A child due to recycle gets no more than its limit: the replacement
      * takes over instead of the jobs waiting behind the stop. */
     return slot->max_jobs == 0 || slot->jobs_done + (int64_t)slot->depth < slot->max_jobs;
 }
 
-fp_slot_t *fp_pool_pick(fp_pool_t *pool)
+fp_slot_t *fp_pool_pick_for(fp_pool_t *pool, const fp_pool_job_t *job)
 {
     fp_slot_t *best = fp_pool_pick_idle(pool);
     if (best != NULL)
         return best;
     for (size_t i = 0; i < pool->capacity; i++) {
         fp_slot_t *slot = pool->slots[i];
-        if (can_queue(pool, slot) && (best == NULL || slot->depth < best->depth))
+        if (can_queue(pool, slot, job) && (best == NULL || slot->depth < best->depth))
             best = slot;
     }
     return best;
+}
+
+fp_slot_t *fp_pool_pick(fp_pool_t *pool)
+{
+    return fp_pool_pick_for(pool, NULL);
 }
 
 fp_slot_t *fp_pool_pick_to_stop(fp_pool_t *pool)

@@ -28,6 +28,12 @@ typedef struct fp_slot_s {
     struct fp_held_s *job;      /* the running job: the head of those sent to it; borrowed */
     struct fp_held_s *job_tail; /* the last job sent to it (== job when it holds one) */
     size_t depth;           /* jobs sent and not answered: running + queued in its socket */
+    /* What its jobs are expected to take (lib/pool/steer.h), kept by the
+     * supervisor's held lists: the adaptive send-ahead reads them. */
+    int64_t ahead_us;       /* expected run times (means) of the jobs it holds */
+    size_t unsure;          /* jobs it holds whose type is unknown or long */
+    int64_t run_expect_us;  /* the running job's expected run time; 0 when unsure */
+    int64_t run_started_us; /* when its running job started (monotonic µs) */
     size_t concurrency;     /* jobs it runs at once, as its "ready" said; 1 until then */
     int64_t jobs_done;
     int64_t rss_kb;         /* as last reported */
@@ -52,8 +58,11 @@ typedef struct fp_pool_s {
     fp_slot_t **slots; /* each allocated apart, so none moves when the pool grows */
     size_t capacity;   /* allocated slots */
     size_t target;     /* children wanted */
-    size_t prefetch;   /* jobs held beyond one per child */
+    size_t prefetch;   /* jobs held beyond one per child (the hold target when hold_auto) */
     size_t pipeline;   /* held jobs that may wait in one busy child's socket */
+    bool hold_auto;    /* pool.prefetch unset: the supervisor sets prefetch (fp_steer_hold) */
+    bool ahead_auto;   /* pool.pipeline unset: send-ahead by fp_steer_send_ahead */
+    int64_t max_send_ahead_wait_us; /* with ahead_auto */
     uint64_t next_seq;
     unsigned start_failures; /* failed starts in a row: the crash-loop back-off step */
 } fp_pool_t;
@@ -74,15 +83,26 @@ fp_slot_t *fp_pool_pick_idle(fp_pool_t *pool);
  * `pipeline` sent ahead, queued in its socket so that it never waits for the
  * supervisor between jobs, but no more than its share of the prefetch,
  * ceil(prefetch / children): the bound on jobs held stays children +
- * prefetch. 1 by default, so a job waits in the supervisor for whichever
- * child frees first and never behind one long job. */
+ * prefetch. With pipeline 0 (or prefetch 0) 1, so a job waits in the
+ * supervisor for whichever child frees first and never behind one long
+ * job. With ahead_auto, no pipeline cap: the share bounds it, and
+ * fp_steer_send_ahead decides each job. */
 size_t fp_pool_child_depth(const fp_pool_t *pool);
+
+/* The job about to be handed out, as the adaptive send-ahead sees it. */
+typedef struct fp_pool_job_s {
+    int64_t pct_us; /* its type's high percentile (estimate.h); -1: unknown */
+    int64_t now_us; /* monotonic, for how long the running jobs have run */
+} fp_pool_job_t;
 
 /* The child that should take the next job: an idle one if any, else the
  * busy child with the fewest jobs held that is below its depth (its
  * concurrency when above one, else fp_pool_child_depth), not timed out
  * when it runs jobs side by side, and whose held jobs would not carry it
- * past its recycling limit. NULL if none. */
+ * past its recycling limit; with ahead_auto, a busy child that runs one job
+ * at a time also needs fp_steer_send_ahead to say yes for `job` (NULL: no
+ * job known, so none is sent ahead). NULL if none. */
+fp_slot_t *fp_pool_pick_for(fp_pool_t *pool, const fp_pool_job_t *job);
 fp_slot_t *fp_pool_pick(fp_pool_t *pool);
 
 /* The child to stop when the pool is above its target: the lowest idle

@@ -15,6 +15,7 @@
 #include "queue/queue_scripts.h"
 #include "queue/unique.h"
 #include "redis/redis_conn.h"
+#include "redis/redis_sync.h"
 #include "redis/redis_url.h"
 #include "redis/sentinel_sync.h"
 
@@ -138,8 +139,15 @@ int fp_admin_connect(const fp_config_t *cfg, fp_admin_t **out, fp_err_t *err)
         goto fail;
     struct timeval tv = ms_to_tv(cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms
                                                                    : 5000);
-    a->c = a->url.path != NULL ? redisConnectUnixWithTimeout(a->url.path, tv)
-                               : redisConnectWithTimeout(a->url.host, a->url.port, tv);
+    char why[400];
+    if (a->url.path != NULL)
+        a->c = redisConnectUnixWithTimeout(a->url.path, tv);
+    else if (fp_redis_sync_connect(a->url.host, a->url.port, a->url.tls,
+                                   (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, &a->c, why,
+                                   sizeof why) < 0) {
+        rc = fp_err_set(err, FP_EREDIS, "cannot connect to Redis at %s: %s", a->where, why);
+        goto fail;
+    }
     if (a->c == NULL) {
         rc = fp_err_set(err, FP_EREDIS, "cannot connect to Redis at %s: out of memory", a->where);
         goto fail;
@@ -165,8 +173,7 @@ void fp_admin_free(fp_admin_t *a)
 {
     if (a == NULL)
         return;
-    if (a->c != NULL)
-        redisFree(a->c);
+    fp_redis_sync_free(a->c);
     fp_redis_url_free(&a->url);
     free(a);
 }

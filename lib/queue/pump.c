@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/os.h"
 
 #define BLOCK_MS 2000           /* one blocking read, re-issued while idle */
 #define HISTORY_PAGE_MAX 1000
@@ -53,6 +54,10 @@ void fp_q_read_done(fp_queue_t *q, const redisReply *r)
         return;
     }
     fp_q_retry_reset(q);
+    if (kind == FP_READ_SWEEP) {
+        q->stats.read_rtt_us = fp_os_now_us() - q->rd.sent_us;
+        q->stats.read_rtt_samples++;
+    }
     fp_read_plan_done(&q->plan, kind, q->rd.queue, q->rd.count, (size_t)got);
     fp_q_hand_over(q, kind == FP_READ_HISTORY);
 }
@@ -79,6 +84,7 @@ static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 void fp_q_take_read_slot(fp_queue_t *q, fp_read_step_kind_t kind, size_t first, size_t count)
 {
     q->rd.in_flight = true;
+    q->rd.sent_us = fp_os_now_us();
     q->rd.kind = kind;
     q->rd.queue = first;
     q->rd.count = count;

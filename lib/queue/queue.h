@@ -166,6 +166,12 @@ typedef struct fp_queue_stats_s {
     uint64_t renewals_lost;     /* held entries renewal found deleted or held elsewhere */
     uint64_t redis_commands;    /* replies (or losses) on the reader and writer connections */
     uint64_t redis_errors;      /* of those: error replies and commands lost */
+    /* Addition (steer): the last non-blocking pull's round trip, send to
+     * reply, outcomes riding on it included: what a refill of held jobs
+     * takes (lib/pool/flow.h). Blocking reads are left out: they wait for
+     * jobs, not for Redis. */
+    int64_t read_rtt_us;
+    uint64_t read_rtt_samples;  /* grows with each: a new sample to take */
 } fp_queue_stats_t;
 
 void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out);

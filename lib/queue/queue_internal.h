@@ -126,6 +126,7 @@ typedef struct fp_q_read_s {
     fp_read_step_kind_t kind; /* FP_READ_HISTORY, _SWEEP, _BLOCK or _CLAIM */
     size_t queue;             /* the queue of a history, sweep or claim read in flight */
     size_t count;             /* COUNT of the read in flight */
+    int64_t sent_us;          /* when the read in flight was sent (monotonic) */
     bool combined;            /* the read in flight follows an outcome batch (writer) */
     unsigned history_gen;     /* bumped when history restarts from 0 */
     unsigned read_gen;        /* history_gen when the history read in flight was sent */

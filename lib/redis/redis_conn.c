@@ -40,6 +40,7 @@ void fp__conn_on_backoff(uv_timer_t *t)
  * so. The context, if any, is already out of our hands. */
 void fp__conn_lost(fp_redis_conn_t *c, const char *reason)
 {
+    fp__conn_tls_release(c);
     if (c->state == ST_CLOSING)
         return;
     c->state = ST_WAITING;
@@ -436,10 +437,12 @@ static void ev_del_write(void *privdata)
 
 static void connect_to(fp_redis_conn_t *c, const char *ip)
 {
-    redisAsyncContext *ac = c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
-                                                 : redisAsyncConnect(ip, c->port);
+    char why_tls[300];
+    redisAsyncContext *ac = c->url->tls ? fp__conn_tls_connect(c, ip, why_tls, sizeof why_tls)
+                            : c->url->path != NULL ? redisAsyncConnectUnix(c->url->path)
+                                                   : redisAsyncConnect(ip, c->port);
     if (ac == NULL) {
-        fp__conn_lost(c, "out of memory");
+        fp__conn_lost(c, c->url->tls ? why_tls : "out of memory");
         return;
     }
     if (ac->err != 0) {
@@ -450,7 +453,7 @@ static void connect_to(fp_redis_conn_t *c, const char *ip)
         return;
     }
     set_cloexec(ac->c.fd);
-    if (c->url->path == NULL)
+    if (c->url->path == NULL && !c->url->tls) /* the relay keeps its TCP socket alive */
         redisEnableKeepAlive(&ac->c); /* notices a silently dead peer */
     ac->data = c;
     if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
@@ -692,6 +695,7 @@ void fp_redis_conn_close(fp_redis_conn_t *c, void (*cb)(void *ctx), void *ctx)
     c->close_cb = cb;
     c->close_ctx = ctx;
     release_context(c);
+    fp__conn_tls_release(c);
     if (c->resolving)
         uv_cancel((uv_req_t *)&c->resolver); /* on_resolved runs either way */
     uv_close((uv_handle_t *)&c->connect_timer, on_handle_closed);

@@ -66,6 +66,7 @@ struct fp_redis_conn_s {
     bool resolving;
 
     cmd_t *head, *tail;
+    struct fp_tls_relay_s *relay; /* rediss://: carries this context's bytes over TLS */
 
     int open_handles;
     void (*close_cb)(void *ctx);
@@ -77,6 +78,14 @@ void fp__conn_lost(fp_redis_conn_t *c, const char *reason);
 void fp__conn_on_backoff(uv_timer_t *t);
 /* Connects to c->host:c->port (or the URL's socket). */
 void fp__conn_connect_host(fp_redis_conn_t *c);
+
+/* redis_conn_tls.c */
+/* rediss://: a hiredis context on a private socket whose bytes a TLS relay
+ * (c->relay) carries to ip:c->port; NULL with why. */
+redisAsyncContext *fp__conn_tls_connect(fp_redis_conn_t *c, const char *ip, char *why,
+                                        size_t size);
+/* Closes c->relay, if any (the connection is lost or closing). */
+void fp__conn_tls_release(fp_redis_conn_t *c);
 
 /* redis_conn_follow.c */
 /* Where the next attempt goes, and what c->where says. */

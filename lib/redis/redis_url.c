@@ -190,9 +190,10 @@ int fp_redis_url_parse(const char *text, fp_redis_url_t *out, fp_err_t *err)
     } else if (strncasecmp(text, "unix://", 7) == 0) {
         rc = parse_unix(text + 7, out, err);
     } else if (strncasecmp(text, "rediss://", 9) == 0) {
-        rc = URL_ERR(err, "TLS (rediss://) is not supported; use redis:// or unix://");
+        out->tls = true; /* the same URL, carried over TLS (lib/redis/redis_tls.h) */
+        rc = parse_redis(text + 9, out, err);
     } else {
-        rc = URL_ERR(err, "it must start with redis:// or unix://");
+        rc = URL_ERR(err, "it must start with redis://, rediss:// or unix://");
     }
     if (rc < 0)
         fp_redis_url_free(out);

@@ -4,6 +4,7 @@
 #ifndef FORKPOOL_REDIS_URL_H
 #define FORKPOOL_REDIS_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -17,10 +18,12 @@ typedef struct fp_redis_url_s {
     char *user;     /* ACL user name, NULL when none (AUTH with the password alone) */
     char *password; /* NULL when none (no AUTH) */
     int db;         /* SELECT db after connecting when not 0 */
+    bool tls;       /* rediss://: every byte goes through TLS (redis_tls.h) */
 } fp_redis_url_t;
 
 /* Accepts
  *   redis://[user[:password]@]host[:port][/db]      (IPv6 hosts in brackets)
+ *   rediss://...                                    (the same over TLS)
  *   unix:///path/to/socket[?db=N][&user=U][&password=P]
  * A user part without ':' is the password (redis://secret@host), as redis-cli
  * reads it. User, password and path may be percent-encoded; the password is

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
 #include "redis/sentinel_parse.h"
@@ -354,6 +355,7 @@ static int copy_urls(fp_sentinel_t *s, const fp_config_t *cfg, fp_err_t *err)
             return fp_err_set(err, FP_ECONFIG, "[redis] sentinels[%zu] %s", i, why);
         s->urls[i].host = strdup(a.host);
         s->urls[i].port = a.port;
+        s->urls[i].tls = strncasecmp(cfg->redis.url, "rediss://", 9) == 0; /* like the master */
         s->urls[i].password = pw[0] != '\0' ? strdup(pw) : NULL;
         if (s->urls[i].host == NULL || (pw[0] != '\0' && s->urls[i].password == NULL))
             return fp_err_set(err, -ENOMEM, "out of memory");

@@ -5,9 +5,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+
+#include "redis/redis_sync.h"
 
 /* One sentinel: 0 with *out, or -1 with why. */
 static int ask_one(const fp_config_t *cfg, const fp_sentinel_addr_t *s, fp_sentinel_addr_t *out,
@@ -15,12 +18,10 @@ static int ask_one(const fp_config_t *cfg, const fp_sentinel_addr_t *s, fp_senti
 {
     int64_t ms = cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 5000;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
-    if (c == NULL || c->err != 0) {
-        snprintf(why, size, "%s", c != NULL ? c->errstr : "out of memory");
-        redisFree(c);
+    redisContext *c = NULL;
+    bool tls = strncasecmp(cfg->redis.url, "rediss://", 9) == 0; /* sentinels like the master */
+    if (fp_redis_sync_connect(s->host, s->port, tls, ms, &c, why, size) < 0)
         return -1;
-    }
     redisSetTimeout(c, tv);
     int rc = 0;
     const char *pw = cfg->redis.sentinel_password;
@@ -43,7 +44,7 @@ static int ask_one(const fp_config_t *cfg, const fp_sentinel_addr_t *s, fp_senti
         rc = r == NULL ? -1 : fp_sentinel_master_reply(r, out, why, size);
         freeReplyObject(r);
     }
-    redisFree(c);
+    fp_redis_sync_free(c);
     return rc;
 }
 

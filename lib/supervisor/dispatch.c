@@ -102,8 +102,9 @@ static void handoff_failed(fp_slot_t *slot, const char *what, int rc)
  * arrived, one answering in order as soon as it answered the one before.
  * Its deadline starts here, so a queued job's wait never counts against
  * its timeout. */
-static void start_job(fp_supervisor_t *sup, fp_held_t *held)
+static void start_job(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
 {
+    fp_sup_steer_started(slot, held, fp_os_now_us());
     held->started_at_ms = fp_os_now_ms();
     held->started_unix_ms = fp_os_unix_ms();
     fp_metrics_job_started(sup->metrics, sup->redis.names[held->queue], held->entry_id,
@@ -128,10 +129,11 @@ static void assign(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     fp_channel_t *ch = slot->channel;
     held->seq = fp_pool_next_seq(&sup->pool);
     held->pid = slot->pid;
+    fp_sup_steer_sending(sup, slot, held);
     fp_held_slot_push(slot, held);
     (void)fp_slot_apply(slot, FP_SLOT_JOB_SENT);
     if (slot->job == held || fp_pool_starts_on_send(slot)) {
-        start_job(sup, held);
+        start_job(sup, slot, held);
         arm_deadline(slot);
     }
     size_t mark = ch->out.len;
@@ -146,7 +148,13 @@ void fp_sup_dispatch(fp_supervisor_t *sup)
 {
     fp_slot_t *slot;
     bool sent = false;
-    while (sup->held.wait_head != NULL && (slot = fp_pool_pick(&sup->pool)) != NULL) {
+    int64_t now_us = fp_os_now_us();
+    fp_pool_job_t next;
+    fp_sup_steer_hold(sup); /* the share of the hold bounds a child's depth */
+    while (sup->held.wait_head != NULL) {
+        fp_sup_steer_job(sup, sup->held.wait_head, now_us, &next);
+        if ((slot = fp_pool_pick_for(&sup->pool, &next)) == NULL)
+            break;
         assign(sup, slot, fp_held_wait_pop(&sup->held));
         sent = true;
     }
@@ -183,6 +191,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         return;
     }
     fp_held_slot_remove(slot, held);
+    fp_sup_steer_answered(sup, held, fp_os_now_us());
     fp_sup_job_answered(sup, held, msg);
     slot->jobs_done++;
     slot->rss_kb = msg->rss_kb;
@@ -190,7 +199,7 @@ static void settle_done(fp_supervisor_t *sup, fp_slot_t *slot, const fp_msg_t *m
         fp_pool_start_ok(&sup->pool); /* a child that works ends any crash loop */
     fp_held_release(&sup->held, held);
     if (slot->job != NULL && slot->job->deadline_ms == 0 && !slot->timed_out)
-        start_job(sup, slot->job); /* the next in line, answering in order */
+        start_job(sup, slot, slot->job); /* the next in line, answering in order */
     arm_deadline(slot);
     if (slot->job == NULL)
         (void)fp_slot_apply(slot, FP_SLOT_LAST_ANSWERED);

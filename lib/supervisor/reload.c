@@ -27,8 +27,7 @@ static void apply_config(fp_supervisor_t *sup, const fp_config_t *cfg)
     size_t before = sup->pool.target;
     sup->pool.target = fp_sup_target_children(sup, cfg);
     fp_sup_scale_configure(sup, before); /* a scaling pool keeps its target within the new bounds */
-    sup->pool.prefetch = (size_t)cfg->pool.prefetch;
-    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+    fp_sup_steer_configure(sup, cfg); /* the estimates carry over: the jobs did not change */
     fp_sup_schedule_apply(sup);
     fp_sup_limits_reload(sup);
 }
@@ -97,6 +96,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
     if (!same_string(old->redis.url, cfg->redis.url) || !same_sentinels ||
         !same_string(old->redis.master_name, cfg->redis.master_name) ||
         !same_string(old->redis.sentinel_password, cfg->redis.sentinel_password) ||
+        !same_string(old->redis.tls_ca, cfg->redis.tls_ca) ||
+        !same_string(old->redis.tls_cert, cfg->redis.tls_cert) ||
+        !same_string(old->redis.tls_key, cfg->redis.tls_key) ||
+        !same_string(old->redis.tls_server_name, cfg->redis.tls_server_name) ||
         !same_string(old->redis.prefix, cfg->redis.prefix) ||
         !same_string(old->redis.group, cfg->redis.group) ||
         !same_string(old->daemon.name, cfg->daemon.name) || !same_queues ||
@@ -171,8 +174,11 @@ void fp_sup_on_reload_signal(uv_signal_t *handle, int signum)
     sup->reload.generation = ++sup->reload.generations;
     sup->reload.unproven = true;
     sup->reload.error[0] = '\0';
-    fp_log_info(LOG, "reloaded %s: %zu children, prefetch %zu, pipeline %zu; replacing children one at a time",
-                cfg->source, sup->pool.target, sup->pool.prefetch, sup->pool.pipeline);
+    char prefetch[24], pipeline[24];
+    fp_config_auto_text(cfg->pool.prefetch, prefetch, sizeof prefetch);
+    fp_config_auto_text(cfg->pool.pipeline, pipeline, sizeof pipeline);
+    fp_log_info(LOG, "reloaded %s: %zu children, prefetch %s, pipeline %s; replacing children one at a time",
+                cfg->source, sup->pool.target, prefetch, pipeline);
     fp_sup_rebalance(sup);
     fp_sup_dispatch(sup);
 }

@@ -135,6 +135,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.redis_connected = sup->redis.ready;
     g.jobs_held = (int64_t)sup->held.count;
     g.jobs_held_limit = (int64_t)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch);
+    g.jobs_sent_ahead = sup->steer.sent_ahead;
     g.pulls_total = sup->counters.pulls;
     if (sup->redis.queue != NULL) {
         fp_queue_stats_t qs;
@@ -210,7 +211,9 @@ static int route_stats(void *ctx, fp_buf_t *body, const char **content_type)
     cJSON_AddNumberToObject(counters, "jobs_held", (double)sup->held.count);
     cJSON_AddNumberToObject(counters, "jobs_held_limit",
                             (double)(fp_pool_capacity(&sup->pool) + sup->pool.prefetch));
+    cJSON_AddNumberToObject(counters, "jobs_sent_ahead", (double)sup->steer.sent_ahead);
     cJSON_AddBoolToObject(counters, "redis_connected", sup->redis.ready);
+    cJSON_AddItemToObject(doc, "steering", fp_sup_steer_json(sup));
     cJSON *fleet = fp_sup_fleet_json(sup);
     if (fleet != NULL)
         cJSON_AddItemToObject(doc, "fleet", fleet);

@@ -51,8 +51,10 @@ void fp_sup_update_want(fp_supervisor_t *sup)
     size_t room = 0;
     bool ledger_holds = sup->ledger.full || (sup->ledger.failing &&
                                              sup->cfg->ledger.on_error == FP_LEDGER_PAUSE);
-    if (sup->state == SUP_RUNNING && sup->redis.ready && !sup->quiet && !ledger_holds)
+    if (sup->state == SUP_RUNNING && sup->redis.ready && !sup->quiet && !ledger_holds) {
+        fp_sup_steer_hold(sup);
         room = fp_pool_room(&sup->pool, sup->held.count);
+    }
     fp_queue_want(sup->redis.queue, room);
 }
 
@@ -138,6 +140,9 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
         sup->counters.first_pull_ms = fp_os_now_ms();
     sup->counters.pulls++;
     sup->counters.last_pull_ms = fp_os_now_ms();
+    fp_queue_stats_t qs;
+    fp_queue_stats(sup->redis.queue, &qs);
+    fp_sup_steer_pulled(sup, &qs);
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
             continue;
@@ -467,9 +472,12 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     for (size_t i = 0, used = 0; i < sup->redis.nnames && used < sizeof names; i++)
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? "," : "",
                                  sup->redis.names[i]);
-    fp_log_info(LOG, "started: %zu %s children, prefetch %zu, pipeline %zu, queues %s, consumer %s",
+    char prefetch[24], pipeline[24];
+    fp_config_auto_text(sup->cfg->pool.prefetch, prefetch, sizeof prefetch);
+    fp_config_auto_text(sup->cfg->pool.pipeline, pipeline, sizeof pipeline);
+    fp_log_info(LOG, "started: %zu %s children, prefetch %s, pipeline %s, queues %s, consumer %s",
                 sup->pool.target, sup->cfg->pool.runtime == FP_RUNTIME_EXEC ? "exec" : "native",
-                sup->pool.prefetch, sup->pool.pipeline, names, sup->cfg->daemon.name);
+                prefetch, pipeline, names, sup->cfg->daemon.name);
     return 0;
 }
 
@@ -519,8 +527,8 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     }
     fp_registry_init_builtin(&sup->registry);
     sup->random = ((uint64_t)getpid() << 32) ^ (uint64_t)fp_os_unix_ms() ^ 0x9E3779B97F4A7C15ULL;
-    fp_pool_init(&sup->pool, fp_sup_target_children(sup, cfg), (size_t)cfg->pool.prefetch);
-    sup->pool.pipeline = (size_t)cfg->pool.pipeline;
+    fp_pool_init(&sup->pool, fp_sup_target_children(sup, cfg), 0);
+    fp_sup_steer_configure(sup, cfg);
     int rc = uv_loop_init(&sup->loop);
     if (rc < 0) {
         fp_pool_free(&sup->pool);

@@ -27,6 +27,8 @@
 #include "limits/limit.h"
 #include "pool/autoscale.h"
 #include "pool/output.h"
+#include "pool/estimate.h"
+#include "pool/flow.h"
 #include "pool/pool.h"
 #include "queue/admin.h"
 #include "queue/name_lease.h"
@@ -187,6 +189,15 @@ typedef struct sup_counters_s {
     int64_t last_outcome_ms; /* when the last job was settled */
 } sup_counters_t;
 
+/* The adaptive pool's estimates (steer.c). */
+typedef struct sup_steer_s {
+    bool started;
+    fp_estimate_t est;     /* run time per job type */
+    fp_flow_t flow;        /* completion rate, pull round trip */
+    uint64_t rtt_samples;  /* the queue's read_rtt_samples last taken */
+    uint64_t sent_ahead;   /* jobs sent to a busy child that runs one at a time */
+} sup_steer_t;
+
 /* What systemd was told (supervisor.c; the messages are notify.c's). */
 typedef struct sup_notify_s {
     fp_notify_t sender; /* its socket is -1 without $NOTIFY_SOCKET: nothing is sent */
@@ -223,6 +234,7 @@ struct fp_supervisor_s {
     sup_signals_t signals;
     sup_timers_t timers;
     sup_counters_t counters;
+    sup_steer_t steer;
     fp_health_t *health; /* NULL when health.listen is empty */
     sup_ledger_t ledger;
     fp_metrics_t *metrics;
@@ -291,6 +303,24 @@ void fp_sup_scale_configure(fp_supervisor_t *sup, size_t before);
 bool fp_sup_scale_resize(fp_supervisor_t *sup, bool more);
 /* children_target, children_min, children_max (and what holds growth) into /stats. */
 void fp_sup_scale_stats(const fp_supervisor_t *sup, cJSON *doc);
+
+/* steer.c: the adaptive hold and send-ahead (docs/steering.md). */
+/* Takes pool.prefetch / pipeline / max_send_ahead_wait (start-up, reload). */
+void fp_sup_steer_configure(fp_supervisor_t *sup, const fp_config_t *cfg);
+/* The job at the head of the waiting list, as fp_pool_pick_for judges it. */
+void fp_sup_steer_job(fp_supervisor_t *sup, fp_held_t *held, int64_t now_us, fp_pool_job_t *job);
+/* Before the job joins slot's list: what it is expected to take there. */
+void fp_sup_steer_sending(fp_supervisor_t *sup, const fp_slot_t *slot, fp_held_t *held);
+/* The job starts running in slot now. */
+void fp_sup_steer_started(fp_slot_t *slot, fp_held_t *held, int64_t now_us);
+/* The job's answer came now: its run time and one completion. */
+void fp_sup_steer_answered(fp_supervisor_t *sup, const fp_held_t *held, int64_t now_us);
+/* A pull arrived: takes its round trip if the queue measured a new one. */
+void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs);
+/* Recomputes the hold target (pool.prefetch) when it is adaptive. */
+void fp_sup_steer_hold(fp_supervisor_t *sup);
+/* The "steering" object of /stats. */
+cJSON *fp_sup_steer_json(const fp_supervisor_t *sup);
 
 /* reload.c: HUP. */
 /* A reload whose first new child cannot start is undone (why: the cause). */

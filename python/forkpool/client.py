@@ -30,18 +30,55 @@ JOB_SCAN = 1000                    # job()'s default bound per key (lookup.py)
 Replication = Optional[Tuple[int, int]]
 
 
+def _tls_setting(value: Optional[str], env: str) -> Optional[str]:
+    """The argument, else the environment's FORKPOOL_REDIS_TLS_*; "" is unset."""
+    return value or os.environ.get(env) or None
+
+
+def _tls_options(url: str, ca: Optional[str], cert: Optional[str], key: Optional[str],
+                 server_name: Optional[str]) -> Dict[str, Any]:
+    """redis-py's keyword arguments for the daemon's [redis] tls_* settings,
+    with the same rules: only with rediss://, a certificate with its key."""
+    ca = _tls_setting(ca, "FORKPOOL_REDIS_TLS_CA")
+    cert = _tls_setting(cert, "FORKPOOL_REDIS_TLS_CERT")
+    key = _tls_setting(key, "FORKPOOL_REDIS_TLS_KEY")
+    server_name = _tls_setting(server_name, "FORKPOOL_REDIS_TLS_SERVER_NAME")
+    tls = url.lower().startswith("rediss://")
+    if not tls:
+        if ca or cert or key or server_name:
+            raise ValueError("tls_ca, tls_cert, tls_key and tls_server_name are only used "
+                             "with TLS: write the URL as rediss://")
+        return {}
+    if bool(cert) != bool(key):
+        raise ValueError("tls_cert and tls_key go together (a client certificate and its "
+                         "private key)")
+    if server_name:
+        # redis-py (4.x) verifies and sends the host it connects to and has
+        # no override: refuse rather than verify another name than asked.
+        raise ValueError("tls_server_name is not supported by the Python client: connect by "
+                         "the name in the server's certificate")
+    # redis-py checks no host name unless asked: the daemon always does.
+    return {"ssl_ca_certs": ca, "ssl_certfile": cert, "ssl_keyfile": key,
+            "ssl_cert_reqs": "required", "ssl_check_hostname": True}
+
+
 class Client:
     """A producer for one forkpool deployment.
 
-    url: a redis:// or unix:// URL, else $FORKPOOL_REDIS_URL, else
-    redis://127.0.0.1:6379/0. prefix, queue, group and max_job_bytes must
-    match the daemon's redis.prefix, the queue it serves (queues.names),
+    url: a redis://, rediss:// (TLS) or unix:// URL, else $FORKPOOL_REDIS_URL,
+    else redis://127.0.0.1:6379/0. prefix, queue, group and max_job_bytes
+    must match the daemon's redis.prefix, the queue it serves (queues.names),
     redis.group and limits.max_job_bytes; the defaults are the daemon's.
+    tls_ca, tls_cert and tls_key (else $FORKPOOL_REDIS_TLS_CA, _CERT, _KEY)
+    are the daemon's redis.tls_* for a rediss:// URL: the server's chain and
+    its name (the URL's host) are verified, as the daemon does.
     """
 
     def __init__(self, url: Optional[str] = None, *, prefix: str = DEFAULT_PREFIX,
                  queue: str = DEFAULT_QUEUE, group: str = DEFAULT_GROUP,
-                 max_job_bytes: int = DEFAULT_MAX_JOB_BYTES) -> None:
+                 max_job_bytes: int = DEFAULT_MAX_JOB_BYTES, tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
+                 tls_server_name: Optional[str] = None) -> None:
         if not isinstance(prefix, str) or not prefix or re.search(r"[{}\s]", prefix):
             raise ValueError("prefix must be non-empty, without '{', '}' or white space")
         if not isinstance(group, str) or not group:
@@ -53,7 +90,8 @@ class Client:
         self.queue = check_queue(queue)
         self.group = group
         self.max_job_bytes = max_job_bytes
-        self.redis = redis.Redis.from_url(self.url)
+        tls = _tls_options(self.url, tls_ca, tls_cert, tls_key, tls_server_name)
+        self.redis = redis.Redis.from_url(self.url, **tls)
         # Ids for delayed jobs that have none, as `forkpool enqueue --delay`
         # makes them: members of a sorted set are unique, so two identical
         # delayed jobs without ids would collapse into one.

@@ -393,3 +393,13 @@ long long fp_th_redis_now_ms(fp_th_redis_t *r)
         freeReplyObject(t);
     return ms;
 }
+
+bool fp_th_redis_is_master(fp_th_redis_t *r)
+{
+    redisReply *role = fp_th_redis_cmd(r, "ROLE");
+    bool yes = role != NULL && role->type == REDIS_REPLY_ARRAY && role->elements > 0 &&
+               strcmp(role->element[0]->str, "master") == 0;
+    if (role != NULL)
+        freeReplyObject(role);
+    return yes;
+}

@@ -60,6 +60,9 @@ redisReply *fp_th_redis_cmdv(fp_th_redis_t *r, int argc, const char **argv, cons
 /* The integer answer of a command, or -1 on any error or other reply type. */
 long long fp_th_redis_int(fp_th_redis_t *r, const char *fmt, ...);
 
+/* Whether the server answers ROLE with "master" (false when unreachable). */
+bool fp_th_redis_is_master(fp_th_redis_t *r);
+
 /* Redis' clock (TIME) in ms, or -1 when it cannot be read. */
 long long fp_th_redis_now_ms(fp_th_redis_t *r);
 

@@ -12,7 +12,12 @@ void fp_ts_default_toml(const fp__ckey_t *k, char *buf, size_t size)
     case FP__CT_DURATION:
     case FP__CT_SIZE:
     case FP__CT_ENUM: snprintf(buf, size, "\"%s\"", k->def_text); break;
-    case FP__CT_INT: snprintf(buf, size, "%" PRId64, k->def_int); break;
+    case FP__CT_INT:
+        if (k->autoable && k->def_int == FP_CONFIG_AUTO)
+            snprintf(buf, size, "\"auto\"");
+        else
+            snprintf(buf, size, "%" PRId64, k->def_int);
+        break;
     case FP__CT_BOOL: snprintf(buf, size, "%s", k->def_int ? "true" : "false"); break;
     case FP__CT_STRV: {
         size_t used = (size_t)snprintf(buf, size, "[");

@@ -159,16 +159,6 @@ int fp_th_sset_failover(fp_th_sset_t *s)
     return rc;
 }
 
-static bool is_master(fp_th_redis_t *r)
-{
-    redisReply *role = fp_th_redis_cmd(r, "ROLE");
-    bool yes = role != NULL && role->type == REDIS_REPLY_ARRAY && role->elements > 0 &&
-               strcmp(role->element[0]->str, "master") == 0;
-    if (role != NULL)
-        freeReplyObject(role);
-    return yes;
-}
-
 int fp_th_sset_wait_switched(fp_th_sset_t *s, int old_port, int timeout_ms)
 {
     for (long long end = fp_th_now_ms() + timeout_ms; fp_th_now_ms() < end; fp_th_nap()) {
@@ -177,7 +167,7 @@ int fp_th_sset_wait_switched(fp_th_sset_t *s, int old_port, int timeout_ms)
         for (int i = 1; agreed && i < FP_TH_SSET_SENTINELS; i++)
             agreed = named_port(s, &s->sentinels[i]) == port;
         fp_th_redis_t *m = agreed ? fp_th_sset_master(s) : NULL;
-        if (m != NULL && is_master(m))
+        if (m != NULL && fp_th_redis_is_master(m))
             return port;
     }
     return -1;

@@ -33,6 +33,10 @@ static void clear_env(void)
     unsetenv("FORKPOOL_SENTINEL_PASSWORD");
     unsetenv("FORKPOOL_CONFIG");
     unsetenv("FORKPOOL_ADMIN_TOKEN");
+    unsetenv("FORKPOOL_REDIS_TLS_CA");
+    unsetenv("FORKPOOL_REDIS_TLS_CERT");
+    unsetenv("FORKPOOL_REDIS_TLS_KEY");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
 }
 
 static fp_config_t *load_ok(const char *text)
@@ -112,6 +116,8 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.children, b->pool.children);
     assert_int_equal(a->pool.prefetch, b->pool.prefetch);
     assert_int_equal(a->pool.pipeline, b->pool.pipeline);
+    assert_int_equal(a->pool.max_held, b->pool.max_held);
+    assert_int_equal(a->pool.max_send_ahead_wait_ms, b->pool.max_send_ahead_wait_ms);
     assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
     assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
     assert_int_equal(a->pool.start_timeout_ms, b->pool.start_timeout_ms);
@@ -160,7 +166,9 @@ static void defaults_are_documented_values(void **state)
         .daemon = {host, FP_LOG_INFO, FP_LOG_TEXT, "", "", "", "", 25000},
         .redis = {"redis://127.0.0.1:6379/0", "fp", "forkpool", 5000},
         .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
-        .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(), .prefetch = 0, .pipeline = 0,
+        .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(),
+                 .prefetch = FP_CONFIG_AUTO, .pipeline = FP_CONFIG_AUTO, .max_held = 128,
+                 .max_send_ahead_wait_ms = 2,
                  .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0,
                  .scale_up_after_ms = 1000, .idle_timeout_ms = 30000},
@@ -379,6 +387,8 @@ static const char full_text[] =
     "children = 8\n"
     "prefetch = 4\n"
     "pipeline = 2\n"
+    "max_held = 500\n"
+    "max_send_ahead_wait = \"5ms\"\n"
     "job_timeout = \"30s\"\n"
     "kill_grace = \"0\"\n"
     "max_jobs_per_child = 1000\n"
@@ -426,6 +436,7 @@ static void every_key_can_be_set(void **state)
         .redis = {"unix:///run/redis.sock", "jobs", "g1", 250},
         .queues = {{queue_names, 3}, FP_ORDER_WEIGHTED, weights},
         .pool = {.runtime = FP_RUNTIME_EXEC, .children = 8, .prefetch = 4, .pipeline = 2,
+                 .max_held = 500, .max_send_ahead_wait_ms = 5,
                  .job_timeout_ms = 30000, .kill_grace_ms = 0, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 1000, .max_jobs_jitter = 100,
                  .max_memory_per_child_bytes = 512 * MB, .command = {command, 3},
@@ -594,6 +605,25 @@ static void scaling_bounds(void **state)
                         "t.toml:2:1: [pool] idle_timeout must be at least 100ms, got \"50ms\"");
 }
 
+/* pool.prefetch and pool.pipeline: "auto" (the default) or a fixed number. */
+static void auto_or_number(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = load_ok("[pool]\nprefetch = \"auto\"\npipeline = 0\n");
+    assert_int_equal(cfg->pool.prefetch, FP_CONFIG_AUTO);
+    assert_int_equal(cfg->pool.pipeline, 0);
+    fp_config_free(cfg);
+    cfg = load_ok("[pool]\nprefetch = 64\n");
+    assert_int_equal(cfg->pool.prefetch, 64);
+    assert_int_equal(cfg->pool.pipeline, FP_CONFIG_AUTO);
+    fp_config_free(cfg);
+    char text[24];
+    fp_config_auto_text(FP_CONFIG_AUTO, text, sizeof text);
+    assert_string_equal(text, "auto");
+    fp_config_auto_text(16, text, sizeof text);
+    assert_string_equal(text, "16");
+}
+
 static void wrong_types(void **state)
 {
     (void)state;
@@ -603,6 +633,12 @@ static void wrong_types(void **state)
     expect_config_error("[pool]\nchildren = 2.0\n",
                         "t.toml:2:1: [pool] children must be an integer or a range string such "
                         "as \"2..16\", got float");
+    expect_config_error("[pool]\nprefetch = \"fast\"\n",
+                        "t.toml:2:1: [pool] prefetch must be an integer or \"auto\", got \"fast\"");
+    expect_config_error("[pool]\npipeline = 1.5\n",
+                        "t.toml:2:1: [pool] pipeline must be an integer or \"auto\", got float");
+    expect_config_error("[pool]\nprefetch = -1\n",
+                        "t.toml:2:1: [pool] prefetch must be between 0 and 10000, got -1");
     expect_config_error("[pool]\njob_timeout = 30\n",
                         "t.toml:2:1: [pool] job_timeout must be a duration string such as "
                         "\"30s\", got integer");
@@ -743,13 +779,13 @@ static void bad_strings(void **state)
 {
     (void)state;
     expect_config_error("[redis]\nurl = \"http://user:hunter2@host\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://, not "
-                        "http://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://, "
+                        "not http://");
     expect_config_error("[redis]\nurl = \"hunter2@host:6379\"\n",
                         "t.toml:2:1: [redis] url must be a URL such as redis://127.0.0.1:6379/0 "
                         "or unix:///run/redis.sock");
     expect_config_error("[redis]\nurl = \"a:hunter2@x://\"\n",
-                        "t.toml:2:1: [redis] url must start with redis:// or unix://");
+                        "t.toml:2:1: [redis] url must start with redis://, rediss:// or unix://");
     expect_config_error("[redis]\nurl = \"redis://\"\n",
                         "t.toml:2:1: [redis] url must name a host or a socket after redis://");
     expect_config_error("[redis]\nprefix = \"\"\n", "t.toml:2:1: [redis] prefix must not be empty");
@@ -1052,8 +1088,8 @@ static void redis_url_from_environment(void **state)
     cfg = NULL;
     assert_int_equal(fp_config_load(NULL, &cfg, &err), FP_ECONFIG);
     assert_null(cfg);
-    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis:// or "
-                                 "unix://, not http://");
+    assert_string_equal(err.msg, "FORKPOOL_REDIS_URL (environment) must start with redis://, "
+                                 "rediss:// or unix://, not http://");
     /* Empty counts as unset. */
     setenv("FORKPOOL_REDIS_URL", "", 1);
     cfg = load_ok("[redis]\nurl = \"redis://file:1/0\"\n");
@@ -1225,6 +1261,10 @@ static void dump_json_defaults(void **state)
     assert_string_equal(str_at(root, "pool", "runtime"), "native");
     assert_true(num_at(root, "pool", "children") == (double)cpus());
     assert_string_equal(str_at(root, "pool", "job_timeout"), "10m");
+    assert_string_equal(str_at(root, "pool", "prefetch"), "auto");
+    assert_string_equal(str_at(root, "pool", "pipeline"), "auto");
+    assert_true(num_at(root, "pool", "max_held") == 128);
+    assert_string_equal(str_at(root, "pool", "max_send_ahead_wait"), "2ms");
     assert_string_equal(str_at(root, "pool", "max_memory_per_child"), "0B");
     assert_string_equal(str_at(root, "retry", "backoff_max"), "10m");
     assert_string_equal(str_at(root, "ledger", "retain"), "7d");
@@ -1308,6 +1348,33 @@ static void sentinel_bad_combinations(void **state)
     setenv("FORKPOOL_SENTINEL_PASSWORD", "x", 1);
     expect_config_error("", "FORKPOOL_SENTINEL_PASSWORD (environment) is set but [redis] "
                             "sentinels is not");
+    clear_env();
+}
+
+/* rediss:// settings: only with a rediss:// URL, a certificate with its key. */
+static void tls_bad_combinations(void **state)
+{
+    (void)state;
+    clear_env();
+    expect_config_error("[redis]\ntls_ca = \"ca.crt\"\n",
+                        "t.toml:2:1: [redis] tls_ca is only used with TLS: write the URL as "
+                        "rediss://");
+    expect_config_error("[redis]\nurl = \"rediss://h\"\ntls_key = \"k.pem\"\n",
+                        "t.toml:3:1: [redis] tls_key needs the other of tls_cert and tls_key (a "
+                        "client certificate and its private key go together)");
+    setenv("FORKPOOL_REDIS_TLS_SERVER_NAME", "cache.internal", 1);
+    expect_config_error("", "t.toml: [redis] tls_server_name is only used with TLS: write the URL "
+                            "as rediss://");
+    unsetenv("FORKPOOL_REDIS_TLS_SERVER_NAME");
+    fp_config_t *cfg = load_ok("[redis]\nurl = \"rediss://h:6380/1\"\ntls_ca = \"ca.crt\"\n"
+                               "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "ca.crt");
+    assert_string_equal(cfg->redis.tls_key, "k.pem");
+    fp_config_free(cfg);
+    setenv("FORKPOOL_REDIS_TLS_CA", "/etc/ca.pem", 1);
+    cfg = load_ok("[redis]\nurl = \"rediss://h\"\ntls_ca = \"ca.crt\"\n");
+    assert_string_equal(cfg->redis.tls_ca, "/etc/ca.pem");
+    fp_config_free(cfg);
     clear_env();
 }
 
@@ -1403,6 +1470,7 @@ int main(void)
         cmocka_unit_test(unknown_keys_and_sections),
         cmocka_unit_test(nul_in_keys_rejected),
         cmocka_unit_test(scaling_bounds),
+        cmocka_unit_test(auto_or_number),
         cmocka_unit_test(wrong_types),
         cmocka_unit_test(out_of_range),
         cmocka_unit_test(bad_durations_and_sizes),
@@ -1425,6 +1493,7 @@ int main(void)
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(sentinel_form_loads),
         cmocka_unit_test(sentinel_bad_combinations),
+        cmocka_unit_test(tls_bad_combinations),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -382,9 +382,14 @@ static const char golden[] =
     "# HELP forkpool_jobs_held Jobs the supervisor holds (running or waiting for a child).\n"
     "# TYPE forkpool_jobs_held gauge\n"
     "forkpool_jobs_held 3\n"
-    "# HELP forkpool_jobs_held_limit Most jobs the supervisor may hold (what the children run at once + prefetch).\n"
+    "# HELP forkpool_jobs_held_limit Most jobs the supervisor may hold (what the children run at "
+    "once + prefetch, the adaptive hold target when prefetch is auto).\n"
     "# TYPE forkpool_jobs_held_limit gauge\n"
     "forkpool_jobs_held_limit 4\n"
+    "# HELP forkpool_jobs_sent_ahead_total Jobs sent to a busy child to wait in its socket behind "
+    "the one it runs.\n"
+    "# TYPE forkpool_jobs_sent_ahead_total counter\n"
+    "forkpool_jobs_sent_ahead_total 7\n"
     "# HELP forkpool_pulls_total Pulls (XREADGROUP) from Redis.\n"
     "# TYPE forkpool_pulls_total counter\n"
     "forkpool_pulls_total 17\n"
@@ -439,6 +444,7 @@ static void test_golden(void **state)
                              .redis_connected = true,
                              .jobs_held = 3,
                              .jobs_held_limit = 4,
+                             .jobs_sent_ahead = 7,
                              .pulls_total = 17,
                              .outcomes_stale = 2,
                              .renewals_lost = 3,

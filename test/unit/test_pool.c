@@ -105,6 +105,53 @@ static void test_pick_queues_only_with_prefetch(void **state)
     fp_pool_free(&pool);
 }
 
+/* Adaptive send-ahead: a busy child takes a job ahead only when the job's
+ * type is known and short and what it holds is short and ends soon; the
+ * share of the hold still bounds its depth, and the recycling and
+ * timed-out rules stay. */
+static void test_pick_sends_ahead_only_short_behind_short(void **state)
+{
+    (void)state;
+    fp_pool_t pool;
+    fp_pool_init(&pool, 2, 8); /* share: 4 per child, depth 5 */
+    pool.ahead_auto = true;
+    pool.max_send_ahead_wait_us = 2000;
+    fp_slot_t *a = fp_pool_claim_slot(&pool, 1, 0);
+    fp_slot_t *b = fp_pool_claim_slot(&pool, 2, 0);
+    a->state = b->state = FP_CHILD_BUSY;
+    a->depth = b->depth = 1;
+    a->ahead_us = a->run_expect_us = 100;
+    a->run_started_us = 1000;
+    b->unsure = 1; /* b runs a job of an unknown or long type */
+    fp_pool_job_t noop = {.pct_us = 50, .now_us = 1050};
+    fp_pool_job_t unknown = {.pct_us = -1, .now_us = 1050};
+    fp_pool_job_t slow = {.pct_us = 50000, .now_us = 1050};
+    assert_ptr_equal(fp_pool_pick_for(&pool, &noop), a);
+    assert_null(fp_pool_pick_for(&pool, &unknown));
+    assert_null(fp_pool_pick_for(&pool, &slow));
+    assert_null(fp_pool_pick(&pool)); /* no job to judge: nothing ahead */
+    a->unsure = 1;
+    assert_null(fp_pool_pick_for(&pool, &noop)); /* nothing behind a long job */
+    a->unsure = 0;
+    a->ahead_us = 100 + 2500; /* too much queued in front */
+    assert_null(fp_pool_pick_for(&pool, &noop));
+    a->ahead_us = 100;
+    a->depth = 5; /* its share of the hold */
+    assert_null(fp_pool_pick_for(&pool, &noop));
+    a->depth = 1;
+    a->max_jobs = 1; /* due to recycle */
+    assert_null(fp_pool_pick_for(&pool, &noop));
+    a->max_jobs = 0;
+    fp_pool_job_t late = {.pct_us = 50, .now_us = 1000 + 2001}; /* a->job overran */
+    assert_null(fp_pool_pick_for(&pool, &late));
+    /* A fixed pipeline ignores the estimates: today's rule. */
+    pool.ahead_auto = false;
+    pool.pipeline = 1;
+    a->depth = b->depth = 1;
+    assert_ptr_equal(fp_pool_pick_for(&pool, &unknown), a);
+    fp_pool_free(&pool);
+}
+
 static void test_pick_does_not_queue_past_recycling_limit(void **state)
 {
     (void)state;
@@ -441,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_undone_reload_child_failure_is_stale),
         cmocka_unit_test(test_roll_waits_for_proof_and_back_off),
         cmocka_unit_test(test_max_jobs_jitter_saturates),
+        cmocka_unit_test(test_pick_sends_ahead_only_short_behind_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

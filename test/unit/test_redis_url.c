@@ -49,7 +49,7 @@ static const bad_t bad[] = {
     {"", "empty"},
     {"127.0.0.1:6379", "must start with redis://"},
     {"http://h", "must start with redis://"},
-    {"rediss://h", "TLS"},
+    {"rediss://", "no host"},
     {"redis://", "no host"},
     {"redis://:6379", "no host"},
     {"redis://h:0", "port"},
@@ -127,6 +127,29 @@ static void test_bad(void **state)
     }
 }
 
+/* rediss:// is redis:// over TLS: same parts, tls set; the others are plain. */
+static void test_tls_scheme(void **state)
+{
+    (void)state;
+    fp_redis_url_t u;
+    assert_int_equal(fp_redis_url_parse("rediss://:pw@cache.example:6380/2", &u, NULL), 0);
+    assert_true(u.tls);
+    assert_string_equal(u.host, "cache.example");
+    assert_int_equal(u.port, 6380);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.password, "pw");
+    fp_redis_url_free(&u);
+    assert_int_equal(fp_redis_url_parse("REDISS://h", &u, NULL), 0);
+    assert_true(u.tls);
+    fp_redis_url_free(&u);
+    assert_int_equal(fp_redis_url_parse("redis://h", &u, NULL), 0);
+    assert_false(u.tls);
+    fp_redis_url_free(&u);
+    assert_int_equal(fp_redis_url_parse("unix:///tmp/r.sock", &u, NULL), 0);
+    assert_false(u.tls);
+    fp_redis_url_free(&u);
+}
+
 static void test_free_twice_and_null(void **state)
 {
     (void)state;
@@ -143,6 +166,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_tls_scheme),
         cmocka_unit_test(test_free_twice_and_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
