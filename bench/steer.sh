@@ -21,7 +21,7 @@
 #                         of each setting's capacity measured in the same run
 #                         (bench/latency_lib.sh, shared with bench/limits.sh)
 #   ceilings              bench/ceiling_redis at B = 4 + 64: forkpool's
-#                         outcome-and-pull script and the plain XACK + XDEL +
+#                         outcome script with the pull behind it and the plain XACK + XDEL +
 #                         XREADGROUP yardstick, with redis-server's CPU per job
 # Writes Markdown ($FP_STEER_OUT, build-bench/steer.md) and the same rows as
 # a TSV ($FP_STEER_TSV, build-bench/steer.tsv), and the mixed timelines
@@ -283,7 +283,7 @@ ceil() { # ceil MODE jobs_per_s|cpu_us: the median over the runs
 }
 js=$(fmt "$(ceil script jobs_per_s)"); jp=$(fmt "$(ceil plain jobs_per_s)")
 cs=$(fmt "$(ceil script cpu_us)" 2); cp=$(fmt "$(ceil plain cpu_us)" 2)
-row "ceiling, B = $b: jobs/s, outcome-and-pull script / plain yardstick" "$js (script)" "$jp (plain)" \
+row "ceiling, B = $b: jobs/s, outcome script + pull / plain yardstick" "$js (script)" "$jp (plain)" \
   "$(ratio "$js" "$jp")" "" -
 r=$(ratio "$cs" "$cp")
 row "ceiling: redis-server CPU µs per job, script / plain yardstick" "$cs (script)" "$cp (plain)" "$r" \
