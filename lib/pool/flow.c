@@ -8,6 +8,7 @@
 
 #define RATE_ALPHA 0.3 /* a new window's weight: the rate follows within ~100 ms */
 #define RTT_ALPHA 0.2
+#define RUN_ALPHA 0.1 /* about the last ten jobs, as a type's mean (estimate.c) */
 
 void fp_flow_init(fp_flow_t *f, int64_t now_us)
 {
@@ -34,6 +35,8 @@ void fp_flow_done(fp_flow_t *f, uint64_t n, int64_t now_us)
 {
     fold(f, now_us);
     f->window_done += n;
+    if (n > 0)
+        f->last_done_us = now_us;
 }
 
 double fp_flow_rate(fp_flow_t *f, int64_t now_us)
@@ -48,4 +51,28 @@ void fp_flow_redis_rtt(fp_flow_t *f, int64_t rtt_us)
         return;
     f->redis_rtt_us = f->redis_rtt_us == 0 ? (double)rtt_us
                                            : f->redis_rtt_us + RTT_ALPHA * ((double)rtt_us - f->redis_rtt_us);
+}
+
+void fp_flow_run(fp_flow_t *f, int64_t run_us)
+{
+    /* A run reads as at least 1 µs: a zero would make the children's
+     * possible rate infinite. */
+    double us = run_us < 1 ? 1 : (double)run_us;
+    f->run_us = f->run_us == 0 ? us : f->run_us + RUN_ALPHA * (us - f->run_us);
+}
+
+double fp_flow_slot_rate(const fp_flow_t *f, int64_t elapsed_us)
+{
+    if (f->run_us <= 0)
+        return 0;
+    double us = (double)elapsed_us > f->run_us ? (double)elapsed_us : f->run_us;
+    return 1e6 / us;
+}
+
+double fp_flow_plan_rate(fp_flow_t *f, int64_t now_us, double possible)
+{
+    double measured = fp_flow_rate(f, now_us);
+    if (f->last_done_us == 0 || now_us - f->last_done_us > FP_FLOW_QUIET_US)
+        return measured;
+    return possible > measured ? possible : measured;
 }

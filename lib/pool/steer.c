@@ -18,6 +18,8 @@ size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_he
      * and a trickle of long jobs (a fraction of a job per refill) must hold
      * nothing that another daemon could run. */
     double want = floor(rate * (FP_STEER_SAFETY * refill_us + positive(flow->ahead_us)) / 1e6 + 0.5);
+    if (want < 1 && capacity > 0 && rate * refill_us / 1e6 / (double)capacity >= FP_STEER_IDLE_SHARE)
+        want = 1;
     size_t most = max_held - capacity;
     return want >= (double)most ? most : (size_t)want;
 }

@@ -15,6 +15,13 @@
  * completions at twice the average rate, must still find a job waiting. */
 #define FP_STEER_SAFETY 2.0
 
+/* One job is kept in hand, whatever the rounding says, while the children
+ * would otherwise wait for refills at least this share of their time
+ * (refill / mean run time): jobs of up to about 100 ms. A child then never
+ * waits a Redis round trip between such jobs (1 % of a 50 ms job), and the
+ * one job held waits at most one such job's run; longer jobs hold nothing. */
+#define FP_STEER_IDLE_SHARE 0.005
+
 /* The supervisor's side of a child's socket: a write, the child's read, its
  * answer and the loop turn that reads it. Not measured apart from the Redis
  * round trip (which already includes a loop turn): a floor for it. */

@@ -66,8 +66,10 @@ void fp_sup_steer_answered(fp_supervisor_t *sup, const fp_held_t *held, int64_t 
 {
     /* A job sent ahead started when the one before it was answered (its
      * started_us), so this is its run, not its wait. */
-    if (held->started_us > 0)
+    if (held->started_us > 0) {
         fp_estimate_run(&sup->steer.est, held->est_type, now_us - held->started_us);
+        fp_flow_run(&sup->steer.flow, now_us - held->started_us);
+    }
     fp_flow_done(&sup->steer.flow, 1, now_us);
 }
 
@@ -79,13 +81,33 @@ void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs)
     fp_flow_redis_rtt(&sup->steer.flow, qs->read_rtt_us);
 }
 
+/* What the children could finish per second now (fp_flow_slot_rate per job
+ * slot): a child running one job at a time counts its running job's time so
+ * far; a concurrent child's slots and free capacity count the mean. */
+static double possible_rate(fp_supervisor_t *sup, int64_t now_us)
+{
+    const fp_flow_t *flow = &sup->steer.flow;
+    fp_pool_t *pool = &sup->pool;
+    size_t capacity = fp_pool_capacity(pool), counted = 0;
+    double rate = 0;
+    for (size_t i = 0; i < pool->capacity && counted < capacity; i++) {
+        const fp_slot_t *slot = pool->slots[i];
+        if (slot->state != FP_CHILD_BUSY || fp_pool_starts_on_send(slot) || slot->depth == 0)
+            continue;
+        rate += fp_flow_slot_rate(flow, now_us - slot->run_started_us);
+        counted++;
+    }
+    return rate + (double)(capacity - counted) * fp_flow_slot_rate(flow, 0);
+}
+
 void fp_sup_steer_hold(fp_supervisor_t *sup)
 {
     fp_pool_t *pool = &sup->pool;
     if (!pool->hold_auto)
         return;
+    int64_t now_us = fp_os_now_us();
     fp_steer_flow_t flow = {
-        .rate = fp_flow_rate(&sup->steer.flow, fp_os_now_us()),
+        .rate = fp_flow_plan_rate(&sup->steer.flow, now_us, possible_rate(sup, now_us)),
         .redis_rtt_us = sup->steer.flow.redis_rtt_us,
         .channel_rtt_us = FP_STEER_CHANNEL_RTT_US,
         .ahead_us = pool->ahead_auto ? (double)pool->max_send_ahead_wait_us : 0,
@@ -116,6 +138,7 @@ cJSON *fp_sup_steer_json(const fp_supervisor_t *sup)
     cJSON_AddNumberToObject(obj, "jobs_sent_ahead", (double)st->sent_ahead);
     cJSON_AddNumberToObject(obj, "completion_rate", st->flow.rate);
     cJSON_AddNumberToObject(obj, "redis_rtt_us", st->flow.redis_rtt_us);
+    cJSON_AddNumberToObject(obj, "mean_run_us", st->flow.run_us);
     cJSON *types = cJSON_AddArrayToObject(obj, "types");
     for (size_t i = 0; i <= FP_EST_TYPES; i++) {
         const fp_est_type_t *t = &st->est.types[i];

@@ -131,6 +131,28 @@ static void test_flow_rate_rises_and_falls(void **state)
     assert_true(f.redis_rtt_us > 400 && f.redis_rtt_us < 800);
 }
 
+/* The plan rate: what the children could do once runs are measured and
+ * while jobs keep finishing; a slot whose job has run longer than the mean
+ * counts that; after a quiet spell the measured rate alone. */
+static void test_flow_plan_rate(void **state)
+{
+    (void)state;
+    fp_flow_t f;
+    fp_flow_init(&f, 0);
+    assert_true(fp_flow_slot_rate(&f, 0) == 0); /* nothing measured */
+    fp_flow_run(&f, 100);                       /* 100 µs jobs: 10,000/s a slot */
+    assert_true(fp_flow_slot_rate(&f, 0) == 10000);
+    assert_true(fp_flow_slot_rate(&f, 50) == 10000);
+    assert_true(fp_flow_slot_rate(&f, 1000000) == 1); /* a job running for 1 s */
+    fp_flow_run(&f, 0);                               /* read as 1 µs, never infinite */
+    assert_true(f.run_us > 1 && f.run_us < 100);
+    assert_true(fp_flow_plan_rate(&f, 1000, 40000) == 0); /* no completion yet */
+    fp_flow_done(&f, 1, 1000);
+    assert_true(fp_flow_plan_rate(&f, 2000, 40000) == 40000);
+    assert_true(fp_flow_plan_rate(&f, 1000 + FP_FLOW_QUIET_US, 40000) == 40000);
+    assert_true(fp_flow_plan_rate(&f, 1001 + FP_FLOW_QUIET_US, 40000) < 40000);
+}
+
 static size_t hold(double rate, double redis_rtt_us, double ahead_us, size_t capacity,
                    size_t max_held)
 {
@@ -147,8 +169,13 @@ static void test_hold_covers_the_refill(void **state)
     /* Rounded to the nearest: a trickle of long jobs holds nothing, half a
      * job's worth holds one. */
     assert_int_equal(hold(10, 300, 0, 4, 1000), 0);
-    assert_int_equal(hold(100, 300, 2000, 4, 1000), 0);
+    assert_int_equal(hold(20, 300, 2000, 4, 1000), 0); /* 200 ms jobs: 0.2 % waiting */
     assert_int_equal(hold(625, 300, 0, 4, 1000), 1);
+    /* 40 ms jobs (100/s on 4 children) and a 400 µs refill: without a job
+     * in hand each child would wait 1 % of its time; one is kept. */
+    assert_int_equal(hold(100, 300, 2000, 4, 1000), 1);
+    assert_int_equal(hold(50, 300, 0, 4, 1000), 1);  /* 80 ms jobs: 0.5 % */
+    assert_int_equal(hold(49, 300, 0, 4, 1000), 0);
     /* Nothing done yet, or long jobs: nothing held beyond the children. */
     assert_int_equal(hold(0, 300, 0, 4, 1000), 0);
     assert_int_equal(hold(-5, 300, 2000, 4, 1000), 0);
@@ -208,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_type_table_is_bounded),
         cmocka_unit_test(test_buckets_cover_the_value),
         cmocka_unit_test(test_flow_rate_rises_and_falls),
+        cmocka_unit_test(test_flow_plan_rate),
         cmocka_unit_test(test_hold_covers_the_refill),
         cmocka_unit_test(test_hold_feeds_the_send_ahead),
         cmocka_unit_test(test_send_ahead_rule),
