@@ -54,15 +54,20 @@ static void cancel_sent(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
         fp_sup_cancel_deadline(sup, slot, held); /* else it gets it when it starts */
 }
 
+void fp_sup_cancel_unstarted(fp_supervisor_t *sup, fp_held_t *held)
+{
+    fp_log_info(LOG, "job %s was cancelled before it started", fp_held_name(held));
+    fp_sup_job_cancelled(sup, held);
+    fp_held_release(&sup->held, held);
+}
+
 void fp_sup_on_cancel(void *ctx, uint32_t queue, const char *entry_id)
 {
     fp_supervisor_t *sup = ctx;
     fp_held_t *held = fp_held_list_find(sup->held.wait_head, queue, entry_id);
     if (held != NULL) {
-        fp_log_info(LOG, "job %s was cancelled before it started", fp_held_name(held));
         fp_held_wait_remove(&sup->held, held);
-        fp_sup_job_cancelled(sup, held);
-        fp_held_release(&sup->held, held);
+        fp_sup_cancel_unstarted(sup, held);
         fp_sup_update_want(sup);
         return;
     }

@@ -247,9 +247,7 @@ void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
         held->started_at_ms = held->deadline_ms = 0;
         held->timed_out = false;
         if (held->cancelled) {
-            fp_log_info(LOG, "job %s was cancelled before it started", fp_held_name(held));
-            fp_sup_job_cancelled(sup, held);
-            fp_held_release(&sup->held, held);
+            fp_sup_cancel_unstarted(sup, held);
         } else if (sup->state == SUP_RUNNING) {
             fp_held_wait_push_front(&sup->held, held);
         } else {

@@ -84,11 +84,11 @@ void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs)
 /* What the children could finish per second now (fp_flow_slot_rate per job
  * slot): a child running one job at a time counts its running job's time so
  * far; a concurrent child's slots and free capacity count the mean. */
-static double possible_rate(fp_supervisor_t *sup, int64_t now_us)
+static double possible_rate(fp_supervisor_t *sup, size_t capacity, int64_t now_us)
 {
     const fp_flow_t *flow = &sup->steer.flow;
-    fp_pool_t *pool = &sup->pool;
-    size_t capacity = fp_pool_capacity(pool), counted = 0;
+    const fp_pool_t *pool = &sup->pool;
+    size_t counted = 0;
     double rate = 0;
     for (size_t i = 0; i < pool->capacity && counted < capacity; i++) {
         const fp_slot_t *slot = pool->slots[i];
@@ -106,13 +106,14 @@ void fp_sup_steer_hold(fp_supervisor_t *sup)
     if (!pool->hold_auto)
         return;
     int64_t now_us = fp_os_now_us();
+    size_t capacity = fp_pool_capacity(pool);
     fp_steer_flow_t flow = {
-        .rate = fp_flow_plan_rate(&sup->steer.flow, now_us, possible_rate(sup, now_us)),
+        .rate = fp_flow_plan_rate(&sup->steer.flow, now_us, possible_rate(sup, capacity, now_us)),
         .redis_rtt_us = sup->steer.flow.redis_rtt_us,
         .channel_rtt_us = FP_STEER_CHANNEL_RTT_US,
         .ahead_us = pool->ahead_auto ? (double)pool->max_send_ahead_wait_us : 0,
     };
-    pool->prefetch = fp_steer_hold(&flow, fp_pool_capacity(pool), (size_t)sup->cfg->pool.max_held);
+    pool->prefetch = fp_steer_hold(&flow, capacity, (size_t)sup->cfg->pool.max_held);
 }
 
 static void add_mode(cJSON *obj, const char *name, int64_t value)

@@ -112,11 +112,8 @@ static void accept_pulled(fp_supervisor_t *sup, fp_pulled_t *pulled)
         fp_held_release(&sup->held, held);
         return;
     }
-    if (pulled->cancelled) {
-        fp_log_info(LOG, "job %s was cancelled before it started (its previous holder stopped "
-                    "before taking the cancel)", fp_held_name(held));
-        fp_sup_job_cancelled(sup, held);
-        fp_held_release(&sup->held, held);
+    if (pulled->cancelled) { /* marked while its previous holder was gone */
+        fp_sup_cancel_unstarted(sup, held);
         return;
     }
     fp_sup_limits_admit(sup, held); /* to the waiting list, unless a limit says not now */

@@ -384,6 +384,9 @@ void fp_sup_job_dead(fp_supervisor_t *sup, fp_held_t *held, const char *why);
 /* A job `forkpool cancel` stopped (or a cancelled job's failed answer): to
  * dead with the error "cancelled", never retried, outcome cancelled. */
 void fp_sup_job_cancelled(fp_supervisor_t *sup, fp_held_t *held);
+/* A job cancelled before any child started it (no longer in any list):
+ * logged once, settled as cancelled and released (cancel.c). */
+void fp_sup_cancel_unstarted(fp_supervisor_t *sup, fp_held_t *held);
 /* A released job's retry that Redis turned into a cancel: its ledger row and
  * metric say cancelled (outcome.c; held rebuilt from the retry's payload). */
 void fp_sup_count_retry_cancelled(fp_supervisor_t *sup, const fp_held_t *held);
