@@ -9,6 +9,12 @@ Prints one line of key=value:
   jobs, span_s     from the first XADD to the last job's end
   ideal_s          the work's sum over the children (sum of ms / N)
   efficiency       ideal_s / span_s
+  run_over         the short jobs' measured run time over their nominal ms
+                   (the handler's sleep overshoots; no pool can win it back)
+  fifo_s           the span of a pool with no overhead at all: the jobs in
+                   the producer's order, each on the first free child from
+                   when it was sent, for its measured run time
+  overhead         span_s / fifo_s: what the pool itself added
   short_wait_p99_ms, short_wait_max_ms
                    enqueue (XADD) to start of the short jobs; the queue is
                    filled at once, so these include waiting in the backlog
@@ -105,14 +111,32 @@ def blocked_extra(jobs: List[Job], long_ms: int) -> List[int]:
     return extra
 
 
+def fifo_span(jobs: List[Job], children: int) -> float:
+    """List scheduling in the producer's order with the measured run times."""
+    t0 = min(j.sent_ns for j in jobs)
+    free = [t0] * children
+    end = t0
+    for j in sorted(jobs, key=lambda j: j.seq):
+        start = max(heapq.heappop(free), j.sent_ns)
+        done = start + (j.end_ns - j.start_ns)
+        heapq.heappush(free, done)
+        end = max(end, done)
+    return (end - t0) / 1e9
+
+
 def summary(jobs: List[Job], children: int, long_ms: int) -> Dict[str, float]:
     t0 = min(j.sent_ns for j in jobs)
     span = (max(j.end_ns for j in jobs) - t0) / 1e9
     ideal = sum(j.ms for j in jobs) / 1000.0 / children
     waits = [(j.start_ns - j.sent_ns) / 1e6 for j in jobs if j.ms < long_ms]
     extra = [e / 1e6 for e in blocked_extra(jobs, long_ms)]
+    short = [j for j in jobs if j.ms < long_ms and j.ms > 0]
+    run_over = (sum(j.end_ns - j.start_ns for j in short) / 1e6 / sum(j.ms for j in short)
+                if short else 0.0)
+    fifo = fifo_span(jobs, children)
     return {"jobs": len(jobs), "span_s": span, "ideal_s": ideal,
             "efficiency": ideal / span if span > 0 else 0.0,
+            "run_over": run_over, "fifo_s": fifo, "overhead": span / fifo if fifo > 0 else 0.0,
             "short_wait_p99_ms": percentile(waits, 99), "short_wait_max_ms": max(waits, default=0.0),
             "blocked": len(extra), "blocked_extra_max_ms": max(extra, default=0.0)}
 

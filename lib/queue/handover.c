@@ -1,7 +1,6 @@
 /* handover.c: taking a read's reply apart and handing its entries over
- * through on_jobs, never beyond the room: what exceeds it goes back to the
- * stream (new entries) or waits in the stash (this consumer's own pending
- * ones, keeping their delivery count). Entries without a "job" field go to
+ * through on_jobs, never beyond the room: what exceeds it waits in the stash
+ * (or, once draining, goes back to the stream if it was new). Entries without a "job" field go to
  * dead; pending entries whose stream entry was deleted are acked and
  * dropped. Every entry handed over is in the held set until its outcome is
  * confirmed. */
@@ -30,23 +29,23 @@ static int grow_pulled(fp_pulled_t **arr, size_t *cap, size_t need)
     return 0;
 }
 
-/* Entries beyond the room: it shrank while the read was in flight (a drain,
- * a fp_queue_want from elsewhere). New ones go back to the stream tail at
- * once, so the daemon never sits on jobs nobody here can take; this
- * consumer's own pending entries (history, and entries it just took over)
- * wait in the stash instead, keeping their delivery count. */
-static void overflow(fp_queue_t *q, size_t from, bool history)
+/* Entries beyond the room: it shrank while the read was in flight (the hold
+ * shrank, a pause, a lost connection). They wait in the stash, in order and
+ * ahead of anything read later, keeping their ids and delivery counts: a
+ * job put back to the tail instead would wait behind everything enqueued
+ * since. Only once draining (fp_queue_drain) do new entries go back to the
+ * stream at once, so the daemon never sits on jobs nobody here will take. */
+static void overflow(fp_queue_t *q, size_t from)
 {
-    size_t extra = q->rd.out_n - from;
-    if (history && grow_pulled(&q->rd.stash, &q->rd.stash_cap, q->rd.stash_n + extra) == 0) {
-        memcpy(q->rd.stash + q->rd.stash_n, q->rd.out + from, extra * sizeof *q->rd.out);
-        q->rd.stash_n += extra;
-        q->rd.out_n = from;
-        return;
-    }
     for (size_t i = from; i < q->rd.out_n; i++) {
         fp_pulled_t *p = &q->rd.out[i];
-        if (!history) {
+        if (!(p->fresh && q->life.draining) &&
+            grow_pulled(&q->rd.stash, &q->rd.stash_cap, q->rd.stash_n + 1) == 0) {
+            q->rd.stash[q->rd.stash_n++] = *p;
+            p->entry_id = p->payload = NULL;
+            continue;
+        }
+        if (p->fresh) {
             fp_queue_put_back(q, p->queue, p->entry_id, p->payload, p->payload_len);
             continue;
         }
@@ -62,11 +61,11 @@ static void overflow(fp_queue_t *q, size_t from, bool history)
 
 /* Hands q->rd.out over, at most the room. The room is charged before on_jobs so
  * that a fp_queue_want from inside it sets the value that stands. */
-void fp_q_hand_over(fp_queue_t *q, bool history)
+void fp_q_hand_over(fp_queue_t *q)
 {
     size_t give = q->rd.out_n < q->rd.room ? q->rd.out_n : q->rd.room;
     if (give < q->rd.out_n)
-        overflow(q, give, history);
+        overflow(q, give);
     q->rd.room -= give;
     /* Marks what is handed over, so its outcome releases a unique key (an
      * entry put back for lack of room goes out as a plain put-back). An
@@ -92,7 +91,25 @@ void fp_q_deliver_stash(fp_queue_t *q)
     memmove(q->rd.stash, q->rd.stash + give, (q->rd.stash_n - give) * sizeof *q->rd.stash);
     q->rd.stash_n -= give;
     q->rd.out_n = give;
-    fp_q_hand_over(q, true);
+    fp_q_hand_over(q);
+}
+
+void fp_queue_drain(fp_queue_t *q)
+{
+    if (q == NULL || q->life.draining)
+        return;
+    q->life.draining = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < q->rd.stash_n; i++) {
+        fp_pulled_t *p = &q->rd.stash[i];
+        if (p->fresh) {
+            fp_queue_put_back(q, p->queue, p->entry_id, p->payload, p->payload_len);
+            fp_q_pulled_free(p);
+        } else {
+            q->rd.stash[kept++] = *p;
+        }
+    }
+    q->rd.stash_n = kept;
 }
 
 /* The string fields of an entry as one JSON object, each name and value
@@ -195,6 +212,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
     p->payload = memdup0(job->str, job->len);
     p->payload_len = job->len;
     p->cancelled = cancelled;
+    p->fresh = kind != FP_READ_HISTORY && kind != FP_READ_CLAIM;
     p->deliveries = kind == FP_READ_HISTORY || kind == FP_READ_CLAIM ? (count > 0 ? count : 1) : 1;
     if (p->entry_id == NULL || p->payload == NULL || fp_held_set_add(&q->held, queue, ms, seq) < 0) {
         fp_q_pulled_free(p);

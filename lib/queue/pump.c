@@ -49,7 +49,7 @@ void fp_q_read_done(fp_queue_t *q, const redisReply *r)
          * history read. */
         fp_log_error(LOG, "unexpected XREADGROUP reply (type %d)", r->type);
         fp_q_all_history(q);
-        fp_q_hand_over(q, kind == FP_READ_HISTORY);
+        fp_q_hand_over(q);
         fp_q_arm_retry(q);
         return;
     }
@@ -59,7 +59,7 @@ void fp_q_read_done(fp_queue_t *q, const redisReply *r)
         q->stats.read_rtt_samples++;
     }
     fp_read_plan_done(&q->plan, kind, q->rd.queue, q->rd.count, (size_t)got);
-    fp_q_hand_over(q, kind == FP_READ_HISTORY);
+    fp_q_hand_over(q);
 }
 
 static void on_read_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
@@ -213,13 +213,13 @@ static void on_history_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         /* Whatever was taken is handed over; the rest is found again. */
         fp_log_error(LOG, "unexpected reply to the history script (type %d)", r->type);
         fp_q_all_history(q);
-        fp_q_hand_over(q, true);
+        fp_q_hand_over(q);
         fp_q_arm_retry(q);
         return;
     }
     fp_q_retry_reset(q);
     history_page_done(q, r->elements);
-    fp_q_hand_over(q, true);
+    fp_q_hand_over(q);
 }
 
 /* History pages go on the writer: they never block, and there they are

@@ -49,6 +49,10 @@ typedef struct fp_pulled_s {
      * over) died before taking the mark. The receiver settles it as
      * cancelled without starting it. */
     bool cancelled;
+    /* Read as new (">"), not this consumer's own pending history nor taken
+     * over: one the queue put in its stash goes back to the stream at a
+     * drain (fp_queue_drain). Internal to the queue. */
+    bool fresh;
 } fp_pulled_t;
 
 typedef struct fp_queue_events_s {
@@ -93,6 +97,13 @@ void fp_queue_started(fp_queue_t *q, uint32_t queue, const fp_job_t *job);
 void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id);
 void fp_queue_dead(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                    size_t payload_len, const char *error, int64_t attempts);
+/* The supervisor stops taking jobs for good (a drain): from now on what a
+ * read brings beyond the room, and what waits in the stash as new, goes back
+ * to the stream tail at once for other daemons, instead of waiting here for
+ * room that will not come. This consumer's own pending history stays
+ * pending (its delivery count kept). */
+void fp_queue_drain(fp_queue_t *q);
+
 /* Never-started jobs go back to the stream tail (re-add + XACK + XDEL). */
 void fp_queue_put_back(fp_queue_t *q, uint32_t queue, const char *entry_id, const char *payload,
                        size_t payload_len);

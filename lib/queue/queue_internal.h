@@ -188,6 +188,7 @@ typedef struct fp_q_drained_s {
 /* queue_redis.c */
 typedef struct fp_q_life_s {
     bool started, closing;
+    bool draining; /* fp_queue_drain: nothing new waits in the stash */
     uv_prepare_t prepare;
     int open_parts; /* handles and connections still closing */
     void (*close_cb)(void *ctx);
@@ -251,7 +252,7 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr,
                    const redisReply *fields, fp_read_step_kind_t kind, uint64_t count,
                    bool cancelled);
 long fp_q_take_reply(fp_queue_t *q, const redisReply *r, fp_read_step_kind_t kind);
-void fp_q_hand_over(fp_queue_t *q, bool history);
+void fp_q_hand_over(fp_queue_t *q);
 void fp_q_deliver_stash(fp_queue_t *q);
 
 /* ---- unique_take.c: an entry is handed over (it is in the held set); a

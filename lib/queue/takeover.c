@@ -76,7 +76,7 @@ static void on_claim_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
      * room. */
     if (q->takeover.want == 0 || list->elements < q->takeover.want)
         claim_next_queue(q);
-    fp_q_hand_over(q, true);
+    fp_q_hand_over(q);
     fp_q_pump(q);
 }
 

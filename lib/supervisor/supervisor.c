@@ -299,6 +299,8 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
     fp_log_info(LOG, "draining (%s): %zu jobs running, waiting up to %lld ms", why,
                 fp_pool_running(&sup->pool), (long long)sup->cfg->daemon.shutdown_timeout_ms);
     fp_sup_update_want(sup);
+    if (sup->redis.queue != NULL)
+        fp_queue_drain(sup->redis.queue); /* what it stashed goes to other daemons */
     uv_timer_stop(&sup->timers.burst);
     uv_timer_stop(&sup->timers.respawn);
     put_back_waiting(sup);

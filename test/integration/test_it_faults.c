@@ -1179,10 +1179,43 @@ static void chaos_enqueue(fp_td_t *td, chaos_t *c)
     }
 }
 
+/* How long the long run may go without one job recorded before it counts as
+ * stuck. Its pace is set by how fast Python children start again after each
+ * kill (three a chunk), which a busy CI machine slows several times over: a
+ * deadline on the whole run failed there while jobs were still flowing. */
+#define CHAOS_STALL_MS 120000
+
+typedef struct moving_s {
+    bool (*cond)(fp_td_t *td, void *arg);
+    void *arg;
+    long long seen; /* rows() when last looked */
+} moving_t;
+
+static bool met_or_moved(fp_td_t *td, void *arg)
+{
+    moving_t *m = arg;
+    if (m->cond(td, m->arg))
+        return true;
+    long long now = rows(td);
+    bool moved = now != m->seen;
+    m->seen = now;
+    return moved;
+}
+
+/* Waits until cond holds, for as long as jobs keep being recorded; fails
+ * once none was for CHAOS_STALL_MS (ctest's timeout bounds the whole). */
+static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
+                       const char *what)
+{
+    moving_t m = {cond, arg, rows(td)};
+    while (!cond(td, arg))
+        fp_td_wait_until(td, met_or_moved, &m, CHAOS_STALL_MS, what);
+}
+
 static void chaos_progress(fp_td_t *td, const chaos_t *c, int percent, const char *what)
 {
     long long want = c->total * percent / 100;
-    fp_td_wait_until(td, fp_td_events_at_least, &want, 240000, what);
+    chaos_wait(td, fp_td_events_at_least, &want, what);
 }
 
 /* Item by item, the faults of the cases above, while the jobs flow. */
@@ -1313,7 +1346,9 @@ static void test_chaos_every_fault_one_run(void **state)
     chaos_reap_orphans(td, &c);
     fp_td_start(td, false);
 
-    finish_after_all(td, c.total, 300000, "every id");
+    want_t every = {c.total};
+    chaos_wait(td, all_done, &every, "every id (no job recorded for 120 s)");
+    stop_term(td);
     long long lost = c.total - distinct_ids(td), twice = rows(td) - distinct_ids(td);
     print_message("chaos: %lld jobs, lost %lld, run more than once %lld, dead %lld\n", c.total,
                   lost, twice, fp_td_xlen(td, FP_TD_DEAD));

@@ -163,14 +163,20 @@ static bool readyz_becomes(fp_td_t *td, int status, int timeout_ms)
 }
 
 /* BY_FAILOVER_GUARDED: the master runs with min-replicas-to-write 1, as
- * docs/redis.md advises, so once its replica is promoted it refuses writes
- * (NOREPLICAS): nothing is delivered or acknowledged on it after the
- * promotion, and only the jobs the daemon held at the switch may run twice. */
+ * docs/redis.md advises, so once it sees its replica's link close it
+ * refuses writes (NOREPLICAS). The promoted replica closes that link as it
+ * takes over, but the old master notices on its next loop turn: one write
+ * of the daemon's (a batch of outcomes and the pull behind it) can land in
+ * between and is lost with the old master's history. */
 typedef enum how_e { BY_FAILOVER, BY_FAILOVER_GUARDED, BY_SIGKILL } how_t;
 
 /* The jobs one daemon of CONFIG_EXTRA can hold at once: its 2 children's
- * and its 8 prefetched. */
+ * and its 8 prefetched. One write lost in the race above runs at most twice
+ * that many again: the outcomes of the jobs it held (acknowledged on the old
+ * master only) and the jobs pulled in their place (delivered there only). An
+ * unguarded failover runs thousands twice. */
 #define HELD_AT_MOST 10
+#define GUARDED_DUPS_AT_MOST (2 * HELD_AT_MOST)
 
 static void run_through_switch(fixture_t *f, int jobs, how_t how)
 {
@@ -229,7 +235,7 @@ static void run_through_switch(fixture_t *f, int jobs, how_t how)
     assert_int_equal(distinct_ids(td), jobs);
     assert_int_equal(dead, 0);
     if (how == BY_FAILOVER_GUARDED)
-        assert_true(dups <= HELD_AT_MOST);
+        assert_true(dups <= GUARDED_DUPS_AT_MOST);
     /* Followed through +switch-master (or the lost connection), said once. */
     assert_true(fp_td_log_count(td, "Redis at") >= 1);
     fp_td_log_n_t reconnected = {"reconnected to Redis at 127.0.0.1:", 1};

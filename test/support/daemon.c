@@ -59,7 +59,11 @@ void fp_td_free(fp_td_t *td)
     }
     fp_th_assert_no_sanitizer_report(td->log);
     fp_th_redis_stop(&td->redis);
-    fp_th_rmrf(td->dir);
+    /* FP_TEST_KEEP=1 leaves the log, config and events for a post-mortem. */
+    if (getenv("FP_TEST_KEEP") != NULL)
+        fprintf(stderr, "kept %s\n", td->dir);
+    else
+        fp_th_rmrf(td->dir);
     free(td->dir);
     free(td);
 }
