@@ -23,6 +23,7 @@
 #include <hiredis/async.h>
 
 #include "base/backoff.h"
+#include "redis/cluster_parse.h"
 
 static void attempt(fp_redis_conn_t *c);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -252,12 +253,22 @@ bool fp_redis_role_writable(const redisReply *r)
             strcmp(role->str, "sentinel") != 0);
 }
 
+/* What a fault reply says, or NULL when r is not one for this connection:
+ * a Cluster connection also leaves a node that no longer serves its slot. */
+static const char *fault_says(const fp_redis_conn_t *c, const redisReply *r)
+{
+    const char *says = fp_redis_fault_reply(r->str, r->len);
+    if (says == NULL && c->cluster)
+        says = fp_cluster_fault_reply(r->str, r->len);
+    return says;
+}
+
 /* A fault reply on an established connection: the command sees a lost
  * connection (NULL), then the context goes as if Redis had closed it. */
 static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
 {
     char why[300];
-    snprintf(why, sizeof why, "%s (%.*s)", fp_redis_fault_reply(r->str, r->len),
+    snprintf(why, sizeof why, "%s (%.*s)", fault_says(c, r),
              (int)(r->len > 200 ? 200 : r->len), r->str);
     c->going_down = true; /* the callback must not send on this context */
     c->faulted = true;
@@ -272,7 +283,7 @@ static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
 static bool is_fault(const fp_redis_conn_t *c, const redisReply *r)
 {
     return r != NULL && r->type == REDIS_REPLY_ERROR && c->state == ST_UP && !c->going_down &&
-           fp_redis_fault_reply(r->str, r->len) != NULL;
+           fault_says(c, r) != NULL;
 }
 
 /* Every reply passes here first: it keeps the FIFO and the timeout in step
@@ -584,6 +595,7 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->ctx = ctx;
     c->any_role = opts->any_role;
     c->locator = opts->locator;
+    c->cluster = opts->cluster;
     if (url->path == NULL)
         fp__conn_set_target(c, url->host != NULL ? url->host : "", url->port);
     if (c->locator != NULL) /* the URL's host is not used */

@@ -296,6 +296,35 @@ static void test_redirect(void **state)
     }
 }
 
+/* The replies that send a slot's connection back to the map, and the
+ * ones that do not (a failed command is the caller's business). */
+static void test_fault(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *says;
+    } faults[] = {
+        {"MOVED 3999 127.0.0.1:6381", "moved to another"},
+        {"ASK 3999 127.0.0.1:6381", "being migrated"},
+        {"TRYAGAIN Multiple keys request during rehashing of slot", "keys are split"},
+        {"CLUSTERDOWN The cluster is down", "cluster is down"},
+        {"CLUSTERDOWN", "cluster is down"},
+    };
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        const char *says = fp_cluster_fault_reply(faults[i].text, strlen(faults[i].text));
+        if (says == NULL || strstr(says, faults[i].says) == NULL)
+            fail_msg("\"%s\": got \"%s\"", faults[i].text, says != NULL ? says : "(none)");
+    }
+    static const char *const others[] = {
+        "CROSSSLOT Keys in request don't hash to the same slot", "MOVEDX 1 h:1",
+        "ERR unknown command", "NOSCRIPT No matching script", "ASKING", "moved 1 h:1", "",
+        "READONLY You can't write against a read only replica.",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (fp_cluster_fault_reply(others[i], strlen(others[i])) != NULL)
+            fail_msg("\"%s\" read as a cluster fault", others[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_redirect),
+        cmocka_unit_test(test_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
