@@ -101,6 +101,10 @@ typedef struct fp_q_conn_s {
     bool failure_logged; /* "cannot connect" said once until the next success */
     char down_reason[256];
     long long reader_id; /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
+    bool cluster;        /* follows a Redis Cluster slot (fp_queue_new_cluster) */
+    char warned[256];    /* Cluster: the last loss said at warning level, and when */
+    uint64_t warned_ms;
+    bool quiet_up;       /* the last loss was said at debug level: its end too */
 } fp_q_conn_t;
 
 /* setup.c loads them; each is used by the file its name says. */
