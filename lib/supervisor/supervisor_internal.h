@@ -32,6 +32,7 @@
 #include "pool/pool.h"
 #include "queue/admin.h"
 #include "queue/name_lease.h"
+#include "queue/qmux.h"
 #include "queue/queue.h"
 #include "supervisor/notify.h"
 #include "supervisor/supervisor.h"
@@ -48,7 +49,7 @@ typedef struct fp_supervisor_s fp_supervisor_t;
 typedef struct sup_redis_s {
     const char *const *names; /* the queues consumed: the config's, or run --queue's */
     size_t nnames;
-    fp_queue_t *queue;
+    fp_qmux_t *queue;
     fp_lease_t *lease; /* the claim on daemon.name; the queue starts once held */
     bool lease_held;
     bool ready;        /* connected, the group in place */

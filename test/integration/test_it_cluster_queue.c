@@ -7,19 +7,26 @@
  * is then failed over (CLUSTER FAILOVER on its replica, which answers MOVED
  * once demoted). Every job arrives, its outcome is applied on whichever
  * master holds the slot at the end (stream empty, nothing pending), and
- * duplicates are counted and printed, not asserted away. The `.chaos`
- * variant runs 30,000 jobs. */
+ * duplicates are counted and printed, not asserted away. Then the same
+ * through the supervisor's mux (queue/qmux.h) over six queues, two per
+ * master, one part each: the room is never exceeded across the parts, each
+ * job comes back under its own queue's index, one queue's slot is moved and
+ * another's master failed over, and the mux reports everything drained and
+ * samples every queue under its index. The `.chaos` variants run 30,000
+ * jobs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster_set.h"
 #include "harness.h"
+#include "queue/qmux.h"
 #include "queue/queue.h"
 #include "queue_fixture.h"
 #include "redis/cluster.h"
@@ -172,6 +179,208 @@ static void test_chaos_queue_follows_slot(void **state)
     run_case(30000);
 }
 
+/* ---- six queues through the mux ------------------------------------------- */
+
+#define NQ 6
+static const char *const MUX_NAMES[NQ] = {"q0", "q1", "q2", "q3", "q4", "q5"};
+
+typedef struct mux_run_s {
+    uv_loop_t loop;
+    fp_qmux_t *m;
+    bool ready;
+    size_t per_queue, n;
+    unsigned char *seen; /* [queue * per_queue + i] */
+    size_t distinct, deliveries, wrong_queue, over_room;
+    size_t room, pause_at;
+    bool sampled[NQ];
+    int drained; /* -1 asked, 0 no, 1 yes */
+} mux_run_t;
+
+static void mux_on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
+{
+    mux_run_t *r = ctx;
+    r->over_room += n > r->room;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = jobs[i].payload != NULL ? jobs[i].payload : "";
+        const char *q = strstr(p, "\"q\":\""), *at = strstr(p, "\"i\":");
+        uint32_t g = jobs[i].queue;
+        fp_qmux_ack(r->m, g, jobs[i].entry_id);
+        r->deliveries++;
+        size_t idx = at != NULL ? strtoul(at + 4, NULL, 10) : r->per_queue;
+        if (g >= NQ || q == NULL || strncmp(q + 5, MUX_NAMES[g], 2) != 0 || idx >= r->per_queue) {
+            r->wrong_queue++;
+            continue;
+        }
+        unsigned char *s = &r->seen[g * r->per_queue + idx];
+        r->distinct += *s == 0;
+        if (*s < 255)
+            (*s)++;
+    }
+    r->room = r->distinct < r->pause_at ? ROOM : 0;
+    fp_qmux_want(r->m, r->room);
+}
+
+static void mux_on_ready(void *ctx, bool ready)
+{
+    ((mux_run_t *)ctx)->ready = ready;
+}
+
+static bool mux_reached(void *ctx, size_t want)
+{
+    return ((mux_run_t *)ctx)->distinct >= want;
+}
+
+static void mux_consume(mux_run_t *r, size_t upto, int deadline_ms, bool must)
+{
+    r->pause_at = upto;
+    r->room = ROOM;
+    fp_qmux_want(r->m, ROOM);
+    if (!fp_tq_run_until(&r->loop, mux_reached, r, upto, deadline_ms) && must)
+        fail_msg("%zu of %zu jobs arrived", r->distinct, upto);
+}
+
+static void on_drained(void *ctx, bool drained)
+{
+    ((mux_run_t *)ctx)->drained = drained;
+}
+
+static bool mux_settled(void *ctx, size_t unused)
+{
+    mux_run_t *r = ctx;
+    (void)unused;
+    if (r->distinct < r->n || !r->ready || fp_qmux_unconfirmed(r->m) > 0)
+        return false;
+    if (r->drained == 1)
+        return true;
+    if (r->drained != -1) { /* not asked yet, or not drained yet: ask (again) */
+        r->drained = -1;
+        fp_qmux_check_drained(r->m, on_drained, r);
+    }
+    return r->drained == 1;
+}
+
+static void on_sample(void *ctx, uint32_t queue, const struct fp_admin_queue_stats_s *stats)
+{
+    mux_run_t *r = ctx;
+    if (queue < NQ && stats != NULL)
+        r->sampled[queue] = true;
+}
+
+static bool all_sampled(void *ctx, size_t unused)
+{
+    mux_run_t *r = ctx;
+    (void)unused;
+    for (size_t i = 0; i < NQ; i++)
+        if (!r->sampled[i])
+            return false;
+    return true;
+}
+
+static fp_th_redis_t *owner_of(fp_th_cluster_t *c, const char *queue, uint16_t *slot)
+{
+    const char *key = fp_tq_key(queue, "jobs");
+    *slot = fp_cluster_keyslot(key, strlen(key));
+    fp_th_redis_t *o = fp_th_cluster_owner(c, *slot);
+    assert_non_null(o);
+    return o;
+}
+
+static void mux_case(size_t n)
+{
+    fp_th_cluster_t *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    if (fp_th_cluster_start(c, 3, 1) < 0)
+        fail_msg("cannot start the cluster");
+    mux_run_t r = {.per_queue = n / NQ, .n = (n / NQ) * NQ, .drained = 0};
+    r.pause_at = r.n;
+    r.seen = calloc(r.n, 1);
+    assert_non_null(r.seen);
+    uint16_t slots[NQ];
+    for (size_t g = 0; g < NQ; g++) {
+        fp_th_redis_t *o = owner_of(c, MUX_NAMES[g], &slots[g]);
+        for (size_t i = 0; i < r.per_queue; i++) {
+            char payload[96];
+            snprintf(payload, sizeof payload, "{\"type\":\"noop\",\"args\":{\"i\":%zu},\"q\":\"%s\"}",
+                     i, MUX_NAMES[g]);
+            free(fp_tq_xadd(o, MUX_NAMES[g], payload));
+        }
+    }
+    assert_int_equal(uv_loop_init(&r.loop), 0);
+    char seeds[FP_TH_CLUSTER_MAX][32];
+    const char *seedp[FP_TH_CLUSTER_MAX];
+    for (int i = 0; i < c->n_nodes; i++) {
+        snprintf(seeds[i], sizeof seeds[i], "127.0.0.1:%d", c->nodes[i].port);
+        seedp[i] = seeds[i];
+    }
+    fp_cluster_t *cl = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_cluster_new(&r.loop, seedp, (size_t)c->n_nodes, NULL, 2000, false, &cl,
+                                    &err), 0);
+    fp_config_t cfg;
+    fp_tq_config_init(&cfg, "mux", "redis://127.0.0.1:1");
+    static const fp_queue_events_t events = {mux_on_jobs, mux_on_ready, NULL, NULL};
+    assert_int_equal(fp_qmux_new(&r.loop, &cfg, MUX_NAMES, NQ, cl, &events, &r, &r.m, &err), 0);
+    assert_int_equal(fp_qmux_parts(r.m), NQ);
+    /* Calls about other slots are not routed over a Cluster yet. */
+    assert_int_equal(fp_qmux_eval(r.m, "return 1", 0, NULL, 0, NULL, NULL), -ENOTSUP);
+    assert_int_equal(fp_qmux_start(r.m), 0);
+
+    long long t0 = fp_th_now_ms();
+    mux_consume(&r, r.n / 3, 60000, true);
+    fp_th_redis_t *from = fp_th_cluster_owner(c, slots[0]);
+    fp_th_redis_t *to = fp_th_cluster_other_master(c, from);
+    assert_int_equal(fp_th_cluster_move_begin(c, slots[0], to), 0);
+    mux_consume(&r, r.n / 2, 1500, false); /* as far as the migration lets it */
+    assert_int_equal(fp_th_cluster_move_finish(c, slots[0], to), 0);
+    mux_consume(&r, 2 * r.n / 3, 60000, true);
+    fp_th_redis_t *promoted = fp_th_cluster_failover(c, fp_th_cluster_owner(c, slots[1]));
+    assert_non_null(promoted);
+    r.pause_at = r.n;
+    r.room = ROOM;
+    fp_qmux_want(r.m, ROOM);
+    if (!fp_tq_run_until(&r.loop, mux_settled, &r, 0, 60000))
+        fail_msg("%zu of %zu jobs arrived, %zu outcomes unconfirmed, %s, drained %d", r.distinct,
+                 r.n, fp_qmux_unconfirmed(r.m), r.ready ? "ready" : "not ready", r.drained);
+    long long ms = fp_th_now_ms() - t0;
+    assert_int_equal(r.wrong_queue, 0);
+    assert_int_equal(r.over_room, 0);
+    assert_true(fp_qmux_is_ready(r.m));
+    assert_string_equal(fp_qmux_down_reason(r.m), "");
+    for (size_t g = 0; g < NQ; g++) {
+        fp_th_redis_t *o = owner_of(c, MUX_NAMES[g], &slots[g]);
+        assert_int_equal(fp_tq_xlen(o, MUX_NAMES[g]), 0);
+        assert_int_equal(fp_tq_pending(o, MUX_NAMES[g]), 0);
+    }
+    fp_qmux_sample(r.m, on_sample, &r);
+    assert_true(fp_tq_run_until(&r.loop, all_sampled, &r, 0, 20000));
+    fp_queue_stats_t st;
+    fp_qmux_stats(r.m, &st);
+    assert_true(st.redis_commands > 0);
+    printf("# %zu jobs over %d queues through a slot move and a failover in %lld ms: %zu "
+           "deliveries (%zu duplicates), %llu Redis commands\n",
+           r.n, NQ, ms, r.deliveries, r.deliveries - r.n, (unsigned long long)st.redis_commands);
+
+    fp_qmux_close(r.m, NULL, NULL);
+    fp_cluster_close(cl, NULL, NULL);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&r.loop), 0);
+    free(r.seen);
+    fp_th_cluster_stop(c);
+    free(c);
+}
+
+static void test_mux_six_queues(void **state)
+{
+    (void)state;
+    mux_case(3000);
+}
+
+static void test_chaos_mux_six_queues(void **state)
+{
+    (void)state;
+    mux_case(30000);
+}
+
 int main(int argc, char **argv)
 {
     /* test_it_cluster_queue NAME runs one test; --skip PATTERN all but those. */
@@ -182,6 +391,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_follows_slot),
         cmocka_unit_test(test_chaos_queue_follows_slot),
+        cmocka_unit_test(test_mux_six_queues),
+        cmocka_unit_test(test_chaos_mux_six_queues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
