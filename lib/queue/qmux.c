@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/qmux_side.h"
 #include "queue/queue_scripts.h"
 #include "redis/cluster_parse.h"
 
@@ -124,9 +125,10 @@ int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *name
         return fp_err_set(err, -ENOMEM, "out of memory");
     }
     free(slots);
+    m->cfg = cfg;
     m->events = *events;
     m->ctx = ctx;
-    int rc = 0;
+    int rc = cl != NULL ? fp_qside_new(loop, cfg, cl, &m->side, err) : 0;
     size_t made = 0;
     for (; rc == 0 && made < m->map.nparts; made++) {
         m->parts[made] = (part_t){.m = m, .index = (uint32_t)made};
@@ -137,6 +139,8 @@ int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *name
         for (size_t i = 0; i < made; i++)
             if (m->parts[i].q != NULL)
                 fp_queue_close(m->parts[i].q, NULL, NULL);
+        if (m->side != NULL)
+            fp_qside_close(m->side, NULL, NULL);
         mux_free(m);
         return rc;
     }
@@ -153,6 +157,8 @@ int fp_qmux_start(fp_qmux_t *m)
 {
     for (size_t i = 0; i < m->map.nparts; i++)
         (void)fp_queue_start(m->parts[i].q);
+    if (m->side != NULL)
+        fp_qside_start(m->side);
     return 0;
 }
 
@@ -172,8 +178,10 @@ void fp_qmux_close(fp_qmux_t *m, void (*cb)(void *ctx), void *ctx)
 {
     m->close_cb = cb;
     m->close_ctx = ctx;
-    m->open = (int)m->map.nparts + 1; /* held until every part is closing */
+    m->open = (int)m->map.nparts + 1 + (m->side != NULL); /* held until all are closing */
     for (size_t i = 0; i < m->map.nparts; i++)
         fp_queue_close(m->parts[i].q, part_closed, m);
+    if (m->side != NULL)
+        fp_qside_close(m->side, part_closed, m);
     part_closed(m);
 }

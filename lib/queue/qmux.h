@@ -16,8 +16,10 @@
  * order (queues.order) holds among the queues of one part only.
  *
  * Calls about keys outside the queues' slots (fp_qmux_eval for limits,
- * heartbeats, the fleet) go to the single part; over a Cluster they are
- * not routed yet and answer -ENOTSUP (cb not called). */
+ * heartbeats, the fleet) go to the single part's writer; over a Cluster to
+ * a side connection following the slot of their first key (the fleet's
+ * for a script without keys), which answers -ENOTCONN (cb not called)
+ * until it is up. */
 #ifndef FORKPOOL_QMUX_H
 #define FORKPOOL_QMUX_H
 

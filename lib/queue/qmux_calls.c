@@ -3,6 +3,8 @@
  * summed. With one part every call is the fp_queue_* call of the same name
  * with the same arguments. */
 #include "queue/qmux_internal.h"
+#include "queue/qmux_side.h"
+#include "queue/queue_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -186,36 +188,42 @@ void fp_qmux_sample(fp_qmux_t *m, fp_queue_sample_cb cb, void *ctx)
     }
 }
 
-/* ---- outside the queues' slots -------------------------------------------- */
-
-static fp_queue_t *side(const fp_qmux_t *m)
-{
-    return m->map.nparts == 1 && m->map.n > 0 ? m->parts[0].q : NULL;
-}
+/* ---- outside the queues' slots: the single part's writer, or over a
+ * Cluster the side connection serving the keys' slot (qmux_side.c) ---- */
 
 int fp_qmux_eval(fp_qmux_t *m, const char *script, size_t nkeys, const char *const *args,
                  size_t nargs, fp_queue_reply_cb cb, void *ctx)
 {
-    fp_queue_t *q = side(m);
-    return q != NULL ? fp_queue_eval(q, script, nkeys, args, nargs, cb, ctx) : -ENOTSUP;
+    if (m->side == NULL)
+        return fp_queue_eval(m->parts[0].q, script, nkeys, args, nargs, cb, ctx);
+    fp_redis_conn_t *c = nkeys > 0 ? fp_qside_conn(m->side, args[0]) : fp_qside_fleet(m->side);
+    return c != NULL ? fp_q_eval_on(c, script, nkeys, args, nargs, cb, ctx) : -ENOTCONN;
 }
 
 int fp_qmux_heartbeat(fp_qmux_t *m, const char *id, const char *record, int64_t ttl_ms,
                       void (*cb)(void *ctx, bool ok), void *ctx)
 {
-    fp_queue_t *q = side(m);
-    return q != NULL ? fp_queue_heartbeat(q, id, record, ttl_ms, cb, ctx) : -ENOTSUP;
+    if (m->side == NULL)
+        return fp_queue_heartbeat(m->parts[0].q, id, record, ttl_ms, cb, ctx);
+    fp_redis_conn_t *c = fp_qside_fleet(m->side);
+    return c != NULL ? fp_q_heartbeat_on(c, m->cfg->redis.prefix, id, record, ttl_ms, cb, ctx)
+                     : -ENOTCONN;
 }
 
 int fp_qmux_heartbeat_clear(fp_qmux_t *m, const char *id, const char *token,
                             void (*cb)(void *ctx, bool ok), void *ctx)
 {
-    fp_queue_t *q = side(m);
-    return q != NULL ? fp_queue_heartbeat_clear(q, id, token, cb, ctx) : -ENOTSUP;
+    if (m->side == NULL)
+        return fp_queue_heartbeat_clear(m->parts[0].q, id, token, cb, ctx);
+    fp_redis_conn_t *c = fp_qside_fleet(m->side);
+    return c != NULL ? fp_q_heartbeat_clear_on(c, m->cfg->redis.prefix, id, token, cb, ctx)
+                     : -ENOTCONN;
 }
 
 int fp_qmux_fleet_read(fp_qmux_t *m, void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx)
 {
-    fp_queue_t *q = side(m);
-    return q != NULL ? fp_queue_fleet_read(q, cb, ctx) : -ENOTSUP;
+    if (m->side == NULL)
+        return fp_queue_fleet_read(m->parts[0].q, cb, ctx);
+    fp_redis_conn_t *c = fp_qside_fleet(m->side);
+    return c != NULL ? fp_q_fleet_read_on(c, m->cfg->redis.prefix, cb, ctx) : -ENOTCONN;
 }

@@ -26,6 +26,8 @@ struct part_s {
 };
 
 struct fp_qmux_s {
+    const fp_config_t *cfg;
+    struct fp_qside_s *side; /* over a Cluster: keys outside the queues' slots */
     fp_queue_events_t events;
     void *ctx;
     fp_qmux_map_t map;

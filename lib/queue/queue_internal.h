@@ -292,6 +292,22 @@ void fp_q_batch_free(fp_batch_t *b);
 void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count);
 void fp_q_flush(fp_queue_t *q);
 
+/* ---- eval.c, heartbeat.c: the same calls on any connection ------------------- */
+
+/* fp_queue_eval, fp_queue_heartbeat(_clear) and fp_queue_fleet_read on conn
+ * (the writer, or a Cluster's side connection for the keys' slot:
+ * qmux_side.c); prefix: redis.prefix (borrowed until the reply). */
+int fp_q_eval_on(fp_redis_conn_t *conn, const char *script, size_t nkeys,
+                 const char *const *args, size_t nargs, fp_queue_reply_cb cb, void *ctx);
+int fp_q_heartbeat_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                      const char *record, int64_t ttl_ms, void (*cb)(void *ctx, bool ok),
+                      void *ctx);
+int fp_q_heartbeat_clear_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                            const char *token, void (*cb)(void *ctx, bool ok), void *ctx);
+struct fp_fleet_s;
+int fp_q_fleet_read_on(fp_redis_conn_t *conn, const char *prefix,
+                       void (*cb)(void *ctx, struct fp_fleet_s *fleet), void *ctx);
+
 /* ---- drained.c ------------------------------------------------------------- */
 
 void fp_q_mark_retry(fp_queue_t *q, uint32_t queue, const char *payload, size_t len);

@@ -276,6 +276,90 @@ static bool all_sampled(void *ctx, size_t unused)
     return true;
 }
 
+/* ---- calls about keys outside the queues' slots ----------------------------- */
+
+static void on_eval(void *ctx, struct redisReply *reply)
+{
+    long long *v = ctx;
+    *v = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
+}
+
+static void on_beat(void *ctx, bool ok)
+{
+    *(int *)ctx = ok ? 1 : 0;
+}
+
+static void on_fleet(void *ctx, fp_fleet_t *fleet)
+{
+    size_t *n = ctx;
+    *n = fleet != NULL ? fleet->n + 1 : 0; /* 0: failed; 1 + members */
+    if (fleet != NULL) {
+        fp_fleet_clear(fleet);
+        free(fleet);
+    }
+}
+
+static bool long_set(void *ctx, size_t unused)
+{
+    (void)unused;
+    return *(long long *)ctx != -1;
+}
+
+static bool int_set(void *ctx, size_t unused)
+{
+    (void)unused;
+    return *(int *)ctx != -1;
+}
+
+static bool size_set(void *ctx, size_t unused)
+{
+    (void)unused;
+    return *(size_t *)ctx != (size_t)-1;
+}
+
+/* A limit's script lands on the master of {limit:TYPE}'s slot, the
+ * heartbeat and the fleet read on {fleet}'s (up by now: opened at start),
+ * each through its side connection. */
+static void side_calls(mux_run_t *r, fp_th_cluster_t *c)
+{
+    const char *key = "fp:{limit:resize}:running";
+    const char *args[] = {key};
+    long long v = -1;
+    const char *script = "return redis.call('INCRBY', KEYS[1], 41) + 1";
+    /* No configured limit has this type: its slot's connection is made by
+     * the first call, which finds it still connecting. */
+    assert_int_equal(fp_qmux_eval(r->m, script, 1, args, 1, on_eval, &v), -ENOTCONN);
+    long long end = fp_th_now_ms() + 20000;
+    while (fp_qmux_eval(r->m, script, 1, args, 1, on_eval, &v) == -ENOTCONN) {
+        if (fp_th_now_ms() > end)
+            fail_msg("the side connection of {limit:resize} never came up");
+        fp_tq_run_for(&r->loop, 20);
+    }
+    assert_true(fp_tq_run_until(&r->loop, long_set, &v, 0, 20000));
+    assert_int_equal(v, 42);
+    fp_th_redis_t *o = fp_th_cluster_owner(c, fp_cluster_keyslot(key, strlen(key)));
+    assert_int_equal(fp_th_redis_int(o, "INCRBY %s 0", key), 41);
+
+    int ok = -1;
+    assert_int_equal(fp_qmux_heartbeat(r->m, "mux-1", "{\"name\":\"mux\",\"token\":\"t1\"}",
+                                       60000, on_beat, &ok), 0);
+    assert_true(fp_tq_run_until(&r->loop, int_set, &ok, 0, 20000));
+    assert_int_equal(ok, 1);
+    size_t members = (size_t)-1;
+    assert_int_equal(fp_qmux_fleet_read(r->m, on_fleet, &members), 0);
+    assert_true(fp_tq_run_until(&r->loop, size_set, &members, 0, 20000));
+    assert_int_equal(members, 2); /* read, with one member */
+    ok = -1;
+    assert_int_equal(fp_qmux_heartbeat_clear(r->m, "mux-1", "t1", on_beat, &ok), 0);
+    assert_true(fp_tq_run_until(&r->loop, int_set, &ok, 0, 20000));
+    assert_int_equal(ok, 1);
+    char *fleet = NULL;
+    assert_non_null(fleet = fp_fleet_set_key("fp"));
+    o = fp_th_cluster_owner(c, fp_cluster_keyslot(fleet, strlen(fleet)));
+    assert_int_equal(fp_th_redis_int(o, "ZCARD %s", fleet), 0);
+    free(fleet);
+}
+
 static fp_th_redis_t *owner_of(fp_th_cluster_t *c, const char *queue, uint16_t *slot)
 {
     const char *key = fp_tq_key(queue, "jobs");
@@ -321,8 +405,6 @@ static void mux_case(size_t n)
     static const fp_queue_events_t events = {mux_on_jobs, mux_on_ready, NULL, NULL};
     assert_int_equal(fp_qmux_new(&r.loop, &cfg, MUX_NAMES, NQ, cl, &events, &r, &r.m, &err), 0);
     assert_int_equal(fp_qmux_parts(r.m), NQ);
-    /* Calls about other slots are not routed over a Cluster yet. */
-    assert_int_equal(fp_qmux_eval(r.m, "return 1", 0, NULL, 0, NULL, NULL), -ENOTSUP);
     assert_int_equal(fp_qmux_start(r.m), 0);
 
     long long t0 = fp_th_now_ms();
@@ -353,6 +435,7 @@ static void mux_case(size_t n)
     }
     fp_qmux_sample(r.m, on_sample, &r);
     assert_true(fp_tq_run_until(&r.loop, all_sampled, &r, 0, 20000));
+    side_calls(&r, c);
     fp_queue_stats_t st;
     fp_qmux_stats(r.m, &st);
     assert_true(st.redis_commands > 0);
