@@ -26,6 +26,7 @@
 
 #include "cluster_set.h"
 #include "harness.h"
+#include "queue/name_lease.h"
 #include "queue/qmux.h"
 #include "queue/queue.h"
 #include "queue_fixture.h"
@@ -311,6 +312,12 @@ static bool int_set(void *ctx, size_t unused)
     return *(int *)ctx != -1;
 }
 
+static bool int_set_one(void *ctx, size_t unused)
+{
+    (void)unused;
+    return *(int *)ctx == 1;
+}
+
 static bool size_set(void *ctx, size_t unused)
 {
     (void)unused;
@@ -358,6 +365,56 @@ static void side_calls(mux_run_t *r, fp_th_cluster_t *c)
     o = fp_th_cluster_owner(c, fp_cluster_keyslot(fleet, strlen(fleet)));
     assert_int_equal(fp_th_redis_int(o, "ZCARD %s", fleet), 0);
     free(fleet);
+}
+
+/* ---- the name lease over a Cluster ---------------------------------------- */
+
+static void on_held(void *ctx)
+{
+    *(int *)ctx = 1;
+}
+
+static void on_refused(void *ctx, const char *why)
+{
+    (void)why;
+    *(int *)ctx = 0;
+}
+
+static void on_lease_closed(void *ctx)
+{
+    *(int *)ctx = 1;
+}
+
+static bool lease_keys(fp_th_cluster_t *c, long long want)
+{
+    for (size_t g = 0; g < NQ; g++) {
+        char *key = fp_lease_key("fp", MUX_NAMES[g], "mux");
+        assert_non_null(key);
+        fp_th_redis_t *o = fp_th_cluster_owner(c, fp_cluster_keyslot(key, strlen(key)));
+        long long n = fp_th_redis_int(o, "EXISTS %s", key);
+        free(key);
+        if (n != want)
+            return false;
+    }
+    return true;
+}
+
+/* The daemon's name claimed on every queue, each key on its slot's master
+ * through a connection of its own, and released at close. */
+static void lease_round(uv_loop_t *loop, fp_config_t *cfg, fp_cluster_t *cl, fp_th_cluster_t *c)
+{
+    static const fp_lease_events_t ev = {on_held, on_refused};
+    int held = -1, closed = 0;
+    fp_lease_t *l = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_lease_new_cluster(loop, cfg, MUX_NAMES, NQ, cl, &ev, &held, &l, &err), 0);
+    fp_lease_start(l);
+    assert_true(fp_tq_run_until(loop, int_set, &held, 0, 20000));
+    assert_int_equal(held, 1);
+    assert_true(lease_keys(c, 1));
+    fp_lease_close(l, on_lease_closed, &closed);
+    assert_true(fp_tq_run_until(loop, int_set_one, &closed, 0, 20000));
+    assert_true(lease_keys(c, 0));
 }
 
 static fp_th_redis_t *owner_of(fp_th_cluster_t *c, const char *queue, uint16_t *slot)
@@ -436,6 +493,7 @@ static void mux_case(size_t n)
     fp_qmux_sample(r.m, on_sample, &r);
     assert_true(fp_tq_run_until(&r.loop, all_sampled, &r, 0, 20000));
     side_calls(&r, c);
+    lease_round(&r.loop, &cfg, cl, c);
     fp_queue_stats_t st;
     fp_qmux_stats(r.m, &st);
     assert_true(st.redis_commands > 0);
