@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
+#include "redis/cluster_round.h"
 #include "redis/sentinel_parse.h"
 
 
@@ -67,6 +68,24 @@ int fp__check_sentinels(const void *field, size_t *elem, char *buf, size_t size)
         char why[128];
         *elem = i;
         if (fp_sentinel_addr_parse(v->items[i], &a, why, sizeof why) < 0)
+            return fp_text_why(buf, size, "%s", why);
+    }
+    return 0;
+}
+
+/* Each seed node as the cluster locator will parse it (cluster_parse.c):
+ * a port is required, Cluster nodes have no usual one. */
+int fp__check_cluster(const void *field, size_t *elem, char *buf, size_t size)
+{
+    const fp_strv_t *v = field;
+    if (v->count > FP_CLUSTER_ROUND_MAX)
+        return fp_text_why(buf, size, "lists %zu seed nodes; at most %d are asked", v->count,
+                           FP_CLUSTER_ROUND_MAX);
+    for (size_t i = 0; i < v->count; i++) {
+        fp_cluster_addr_t a;
+        char why[128];
+        *elem = i;
+        if (fp_cluster_seed_parse(v->items[i], &a, why, sizeof why) < 0)
             return fp_text_why(buf, size, "%s", why);
     }
     return 0;

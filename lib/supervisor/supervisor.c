@@ -221,12 +221,17 @@ void fp_sup_close_handle(uv_handle_t *handle)
         uv_close(handle, NULL);
 }
 
+static void on_lease_closed(void *ctx)
+{
+    fp_sup_cluster_close(ctx); /* nothing it locates is left open */
+}
+
 static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
     sup->redis.queue = NULL;
     /* Released only now: every outcome of this daemon is in Redis. */
-    fp_lease_close(sup->redis.lease, NULL, NULL);
+    fp_lease_close(sup->redis.lease, on_lease_closed, sup);
     sup->redis.lease = NULL;
     fp_outputs_close_all(&sup->outputs);
     if (sup->health != NULL) {
@@ -450,11 +455,13 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready, fp_sup_on_cancel,
                                              fp_sup_on_retry_cancelled};
     static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
-    rc = fp_qmux_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, NULL, &events, sup,
-                     &sup->redis.queue, err);
+    rc = fp_sup_cluster_open(sup, err);
     if (rc == 0)
-        rc = fp_lease_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &lease_events, sup,
-                          &sup->redis.lease, err);
+        rc = fp_qmux_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
+                         sup->redis.cluster, &events, sup, &sup->redis.queue, err);
+    if (rc == 0)
+        rc = fp_lease_new_cluster(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
+                                  sup->redis.cluster, &lease_events, sup, &sup->redis.lease, err);
     if (rc < 0)
         return rc;
     fp_lease_start(sup->redis.lease);
@@ -542,7 +549,8 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         fp_outputs_close_all(&sup->outputs);
         if (sup->redis.queue != NULL)
             fp_qmux_close(sup->redis.queue, NULL, NULL);
-        fp_lease_close(sup->redis.lease, NULL, NULL);
+        fp_lease_close(sup->redis.lease, NULL, NULL); /* never started: closes at once */
+        fp_sup_cluster_close(sup);
         if (sup->health != NULL)
             fp_health_close(sup->health, NULL, NULL);
         uv_walk(&sup->loop, on_walk_close, NULL);
@@ -563,6 +571,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_pool_free(&sup->pool);
     fp_sup_schedule_free(sup);
     fp_plugins_free(sup->plugins);
+    fp_redis_url_free(&sup->redis.cluster_url);
     for (size_t i = 0; i < sup->reload.nconfigs; i++)
         fp_config_free(sup->reload.configs[i]);
     free(sup->reload.configs);

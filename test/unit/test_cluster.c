@@ -325,6 +325,38 @@ static void test_fault(void **state)
             fail_msg("\"%s\" read as a cluster fault", others[i]);
 }
 
+static void test_command_key(void **state)
+{
+    (void)state;
+    static const struct {
+        int argc;
+        const char *argv[6];
+        int key;
+    } cases[] = {
+        {3, {"XADD", "fp:{q}:jobs", "*"}, 1},
+        {2, {"xlen", "fp:{q}:jobs"}, 1},
+        {5, {"EVAL", "return 1", "2", "fp:{q}:a", "fp:{q}:b"}, 3},
+        {4, {"evalsha", "abc", "1", "k"}, 3},
+        {3, {"EVAL", "return 1", "0"}, -1},
+        {6, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "fp:{q}:jobs"}, 5},
+        {1, {"TIME"}, -1},
+        {3, {"WAIT", "1", "100"}, -1},
+        {1, {"role"}, -1},
+        {1, {"XLEN"}, -1},
+        {0, {NULL}, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = fp_cluster_command_key(cases[i].argc, cases[i].argv, NULL);
+        if (got != cases[i].key)
+            fail_msg("case %zu (%s): key at %d, wanted %d", i,
+                     cases[i].argc ? cases[i].argv[0] : "", got, cases[i].key);
+    }
+    /* With lengths: arguments need not be NUL-terminated where they end. */
+    const char *argv[] = {"EVALxx", "s", "1x", "key"};
+    const size_t lens[] = {4, 1, 1, 3};
+    assert_int_equal(fp_cluster_command_key(4, argv, lens), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_redirect),
         cmocka_unit_test(test_fault),
+        cmocka_unit_test(test_command_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
