@@ -4,8 +4,10 @@
  * its key's slot; a reply saying the slot is elsewhere (MOVED), being moved
  * (ASK, TRYAGAIN) or unserved (CLUSTERDOWN) is followed a few times before
  * it is reported. A pipelined enqueue goes to its queue's master as a
- * whole: a slot moving in the middle of it fails the rest of that enqueue
- * with Redis' own MOVED text. */
+ * whole and follows no redirection: during a migration of its slot, or a
+ * move in the middle of it, the jobs not added fail with Redis' own ASK or
+ * MOVED text (following them inside a pipeline would mean knowing which
+ * of its commands applied where). */
 #include "queue/admin_internal.h"
 
 #include <errno.h>

@@ -259,6 +259,41 @@ static void test_cluster_check_config(void **state)
     fp_th_result_free(&r);
 }
 
+/* The command line while a slot is being migrated: a read of keys the old
+ * owner no longer has is answered ASK there and sent again, after ASKING, to
+ * the importing master; once the move is done, MOVED sends the command
+ * line to the new owner. */
+static void test_cluster_cli_migrating(void **state)
+{
+    fixture_t *f = *state;
+    write_config(f);
+    const char *key = "fp:{qx}:dead";
+    int slot = fp_cluster_keyslot(key, strlen(key));
+    fp_th_redis_t *from = fp_th_cluster_owner(&f->c, slot), *to;
+    assert_non_null(from);
+    assert_non_null(to = fp_th_cluster_other_master(&f->c, from));
+    assert_int_equal(fp_th_cluster_move_begin(&f->c, slot, to), 0);
+    /* The key exists on the importing master only (written there after
+     * ASKING, as a migration would have moved it). */
+    freeReplyObject(fp_th_redis_cmd(to, "ASKING"));
+    redisReply *added = fp_th_redis_cmd(to, "XADD %s * job not-json error bad", key);
+    assert_non_null(added);
+    assert_int_equal(added->type, REDIS_REPLY_STRING);
+    freeReplyObject(added);
+    const char *dead_list[] = {"dead", "list", "-c", f->td->config, "--queue", "qx", NULL};
+    fp_th_result_t r = cli(f, dead_list, NULL, 0);
+    if (r.status != 0)
+        fail_msg("dead list exited %d: %s", r.status, r.err);
+    FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in qx"); /* read on the importing master */
+    fp_th_result_free(&r);
+    assert_int_equal(fp_th_cluster_move_finish(&f->c, slot, to), 0);
+    r = cli(f, dead_list, NULL, 0);
+    if (r.status != 0)
+        fail_msg("dead list exited %d: %s", r.status, r.err);
+    FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in qx");
+    fp_th_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     /* test_it_cluster_daemon NAME runs one test; --skip PATTERN all but those. */
@@ -268,6 +303,7 @@ int main(int argc, char **argv)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cluster_check_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_cli_migrating, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_daemon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chaos_cluster_daemon, setup, teardown),
     };
