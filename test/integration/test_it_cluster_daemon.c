@@ -146,15 +146,6 @@ static bool settled(fp_td_t *td, void *arg)
     return true;
 }
 
-typedef struct progress_s {
-    long long rows;
-} progress_t;
-
-static bool rows_at_least(fp_td_t *td, void *arg)
-{
-    return rows(td) >= ((progress_t *)arg)->rows;
-}
-
 static void run_case(fixture_t *f, int per_queue)
 {
     fp_td_t *td = f->td;
@@ -169,8 +160,8 @@ static void run_case(fixture_t *f, int per_queue)
         assert_int_equal(count_on_owner(f, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
 
     fp_td_start_ready(td, true);
-    progress_t some = {jobs / 10};
-    fp_td_wait_until(td, rows_at_least, &some, 120000, "the first jobs done");
+    long long some = jobs / 10;
+    fp_td_wait_until(td, fp_td_events_at_least, &some, 120000, "the first jobs done");
     long long t0 = fp_th_now_ms();
     long long at_move = rows(td);
     assert_true(at_move < jobs); /* the move comes during the run */
@@ -182,8 +173,9 @@ static void run_case(fixture_t *f, int per_queue)
     assert_non_null(from);
     assert_non_null(to = fp_th_cluster_other_master(&f->c, from));
     assert_int_equal(fp_th_cluster_move_begin(&f->c, slot, to), 0);
-    progress_t more = {rows(td) + jobs / 20};
-    fp_td_wait_until(td, rows_at_least, &more, 120000, "jobs done while the slot migrates");
+    long long more = rows(td) + jobs / 20;
+    fp_td_wait_until(td, fp_td_events_at_least, &more, 120000,
+                     "jobs done while the slot migrates");
     assert_int_equal(fp_th_cluster_move_finish(&f->c, slot, to), 0);
 
     /* q1's master fails over to its replica. */

@@ -90,12 +90,45 @@ static void consume(run_t *r, size_t upto, const char *phase)
         fail_msg("%s: %zu of %zu jobs arrived", phase, r->distinct, upto);
 }
 
-static void run_case(size_t n)
+/* A cluster of 3 masters with a replica each; fails the test otherwise. */
+static fp_th_cluster_t *cluster_up(void)
 {
     fp_th_cluster_t *c = calloc(1, sizeof *c);
     assert_non_null(c);
     if (fp_th_cluster_start(c, 3, 1) < 0)
         fail_msg("cannot start the cluster");
+    return c;
+}
+
+/* The cluster locator on loop, every node a seed. */
+static fp_cluster_t *locator_on(uv_loop_t *loop, const fp_th_cluster_t *c)
+{
+    char seeds[FP_TH_CLUSTER_MAX][32];
+    const char *seedp[FP_TH_CLUSTER_MAX];
+    for (int i = 0; i < c->n_nodes; i++) {
+        snprintf(seeds[i], sizeof seeds[i], "127.0.0.1:%d", c->nodes[i].port);
+        seedp[i] = seeds[i];
+    }
+    fp_cluster_t *cl = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_cluster_new(loop, seedp, (size_t)c->n_nodes, NULL, 2000, false, &cl, &err),
+                     0);
+    return cl;
+}
+
+/* After the queue (or mux) was closed: the locator, the loop, the cluster. */
+static void finish(uv_loop_t *loop, fp_cluster_t *cl, fp_th_cluster_t *c)
+{
+    fp_cluster_close(cl, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+    fp_th_cluster_stop(c);
+    free(c);
+}
+
+static void run_case(size_t n)
+{
+    fp_th_cluster_t *c = cluster_up();
     const char *key = fp_tq_key(QUEUE, "jobs");
     uint16_t slot = fp_cluster_keyslot(key, strlen(key));
     fp_th_redis_t *owner = fp_th_cluster_owner(c, slot);
@@ -106,16 +139,8 @@ static void run_case(size_t n)
     r.seen = calloc(n, 1);
     assert_non_null(r.seen);
     assert_int_equal(uv_loop_init(&r.loop), 0);
-    char seeds[FP_TH_CLUSTER_MAX][32];
-    const char *seedp[FP_TH_CLUSTER_MAX];
-    for (int i = 0; i < c->n_nodes; i++) {
-        snprintf(seeds[i], sizeof seeds[i], "127.0.0.1:%d", c->nodes[i].port);
-        seedp[i] = seeds[i];
-    }
-    fp_cluster_t *cl = NULL;
+    fp_cluster_t *cl = locator_on(&r.loop, c);
     fp_err_t err = {0};
-    assert_int_equal(fp_cluster_new(&r.loop, seedp, (size_t)c->n_nodes, NULL, 2000, false, &cl,
-                                    &err), 0);
     fp_config_t cfg;
     fp_tq_config_init(&cfg, "cq", "redis://127.0.0.1:1"); /* the host is not used */
     static const fp_queue_events_t events = {on_jobs, on_ready, NULL, NULL};
@@ -160,12 +185,8 @@ static void run_case(size_t n)
            (unsigned long long)fp_cluster_maps_read(cl));
 
     fp_queue_close(r.q, NULL, NULL);
-    fp_cluster_close(cl, NULL, NULL);
-    uv_run(&r.loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&r.loop), 0);
     free(r.seen);
-    fp_th_cluster_stop(c);
-    free(c);
+    finish(&r.loop, cl, c);
 }
 
 static void test_queue_follows_slot(void **state)
@@ -428,10 +449,7 @@ static fp_th_redis_t *owner_of(fp_th_cluster_t *c, const char *queue, uint16_t *
 
 static void mux_case(size_t n)
 {
-    fp_th_cluster_t *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    if (fp_th_cluster_start(c, 3, 1) < 0)
-        fail_msg("cannot start the cluster");
+    fp_th_cluster_t *c = cluster_up();
     mux_run_t r = {.per_queue = n / NQ, .n = (n / NQ) * NQ, .drained = 0};
     r.pause_at = r.n;
     r.seen = calloc(r.n, 1);
@@ -447,16 +465,8 @@ static void mux_case(size_t n)
         }
     }
     assert_int_equal(uv_loop_init(&r.loop), 0);
-    char seeds[FP_TH_CLUSTER_MAX][32];
-    const char *seedp[FP_TH_CLUSTER_MAX];
-    for (int i = 0; i < c->n_nodes; i++) {
-        snprintf(seeds[i], sizeof seeds[i], "127.0.0.1:%d", c->nodes[i].port);
-        seedp[i] = seeds[i];
-    }
-    fp_cluster_t *cl = NULL;
+    fp_cluster_t *cl = locator_on(&r.loop, c);
     fp_err_t err = {0};
-    assert_int_equal(fp_cluster_new(&r.loop, seedp, (size_t)c->n_nodes, NULL, 2000, false, &cl,
-                                    &err), 0);
     fp_config_t cfg;
     fp_tq_config_init(&cfg, "mux", "redis://127.0.0.1:1");
     static const fp_queue_events_t events = {mux_on_jobs, mux_on_ready, NULL, NULL};
@@ -502,12 +512,8 @@ static void mux_case(size_t n)
            r.n, NQ, ms, r.deliveries, r.deliveries - r.n, (unsigned long long)st.redis_commands);
 
     fp_qmux_close(r.m, NULL, NULL);
-    fp_cluster_close(cl, NULL, NULL);
-    uv_run(&r.loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&r.loop), 0);
     free(r.seen);
-    fp_th_cluster_stop(c);
-    free(c);
+    finish(&r.loop, cl, c);
 }
 
 static void test_mux_six_queues(void **state)
