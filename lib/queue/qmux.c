@@ -50,14 +50,17 @@ static void on_ready(void *ctx, bool ready)
     part_t *p = ctx;
     fp_qmux_t *m = p->m;
     p->ready = ready;
-    bool all = true;
+    /* Usable while any part is: over a Cluster, a master that fails or a
+     * slot being moved stops its own queues only (fp_qmux_is_ready tells
+     * whether every part is). */
+    bool any = false;
     for (size_t i = 0; i < m->map.nparts; i++)
-        all = all && m->parts[i].ready;
-    if (all == m->ready)
+        any = any || m->parts[i].ready;
+    if (any == m->ready)
         return;
-    m->ready = all;
+    m->ready = any;
     if (m->events.on_ready != NULL)
-        m->events.on_ready(m->ctx, all);
+        m->events.on_ready(m->ctx, any);
 }
 
 static void on_cancel(void *ctx, uint32_t queue, const char *entry_id)

@@ -38,7 +38,9 @@ struct fp_cluster_s;
 
 /* As fp_queue_new; cl (borrowed, closed after the mux) NULL for one part,
  * else one part per slot of the names' keys, each following its slot
- * through cl. Events report the supervisor's queue indexes. */
+ * through cl. Events report the supervisor's queue indexes; on_ready says
+ * whether any part is usable (with one part: whether it is), so that a
+ * Cluster master that fails stops only the queues it serves. */
 int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                 struct fp_cluster_s *cl, const fp_queue_events_t *events, void *ctx,
                 fp_qmux_t **out, fp_err_t *err);
@@ -61,7 +63,7 @@ size_t fp_qmux_unconfirmed(const fp_qmux_t *m);
 void fp_qmux_track_retries(fp_qmux_t *m);
 /* cb(ctx, true) once every part is drained, cb(ctx, false) otherwise; once. */
 void fp_qmux_check_drained(fp_qmux_t *m, void (*cb)(void *ctx, bool drained), void *ctx);
-/* Every part is ready. */
+/* Every part is ready (/readyz: all queues served). */
 bool fp_qmux_is_ready(const fp_qmux_t *m);
 /* The first part not ready's reason; "" when all are. */
 const char *fp_qmux_down_reason(const fp_qmux_t *m);

@@ -86,7 +86,9 @@ static cJSON *not_ready_reasons(const fp_supervisor_t *sup)
     if (reasons == NULL)
         return NULL;
     size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
-    if (!sup->redis.ready)
+    /* Over a Cluster the queue is usable while one master is lost, but
+     * not every queue is served: not ready either. */
+    if (!sup->redis.ready || (sup->redis.queue != NULL && !fp_qmux_is_ready(sup->redis.queue)))
         add_reason(reasons, "redis disconnected",
                    !sup->redis.lease_held  ? "daemon.name lease not held yet"
                    : sup->redis.queue != NULL ? fp_qmux_down_reason(sup->redis.queue)
