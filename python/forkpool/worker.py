@@ -45,6 +45,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 from . import log as _log
@@ -281,13 +282,15 @@ async def _answer_async(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
             return _failed(seq, e)
 
 
-_statm = {"fd": -1}
+# The kept /proc/self/statm, and the last figure read from it and when.
+_statm: Dict[str, Any] = {"fd": -1, "kb": 0, "at": -1.0}
+_RSS_FRESH_S = 0.001
 
 
 def _forget_statm() -> None:
     """In a process forked from a worker (a handler's own fork): the kept fd
     still reads the worker's figures, so the child opens its own."""
-    _statm["fd"] = -1
+    _statm.update(fd=-1, kb=0, at=-1.0)
 
 
 os.register_at_fork(after_in_child=_forget_statm)
@@ -296,16 +299,23 @@ os.register_at_fork(after_in_child=_forget_statm)
 def _rss_kb() -> int:
     """Current resident set size in kB, from /proc/self/statm (pages). The
     peak (ru_maxrss) would keep a worker over max_memory_per_child for ever
-    after one large job, however much it gave back; 0 when unreadable. One
-    pread on a file kept open: opening it for every answer cost 31 us of a
-    noop job's ~50 (3 us this way)."""
+    after one large job, however much it gave back; 0 when unreadable.
+    Read at most once a millisecond, by one pread on the file kept open:
+    opening it for every answer cost 31 us of a noop job's ~50. A job of a
+    millisecond or more always reports what it left; shorter ones may report
+    a figure up to a millisecond old, so pool.max_memory_per_child recycles
+    at most a millisecond of jobs later."""
+    now = time.monotonic()
+    if now - _statm["at"] < _RSS_FRESH_S:
+        return int(_statm["kb"])
     try:
         if _statm["fd"] < 0:
             _statm["fd"] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
-        pages = int(os.pread(_statm["fd"], 64, 0).split()[1])
+        kb = int(os.pread(_statm["fd"], 64, 0).split()[1]) * _PAGE_KB
     except (OSError, ValueError, IndexError):
-        return 0
-    return pages * _PAGE_KB
+        kb = 0
+    _statm.update(kb=kb, at=now)
+    return kb
 
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
