@@ -286,6 +286,34 @@ static void test_cluster_cli_migrating(void **state)
     fp_th_result_free(&r);
 }
 
+/* A cluster whose nodes want a user and password (an ACL user on every
+ * node; the fixture keeps the default user open): the daemon's
+ * connections, the map's and the command line's all AUTH with the URL's.
+ * A wrong password is refused naming AUTH and never shown. */
+static void test_cluster_auth(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < f->c.n_nodes; i++)
+        freeReplyObject(
+            fp_th_redis_cmd(&f->c.nodes[i], "ACL SETUSER fpuser on >s3cret ~* &* +@all"));
+    write_config(f);
+    fp_td_config_replace(f->td, "redis://127.0.0.1:1/0", "redis://fpuser:s3cret@127.0.0.1:1/0");
+    enqueue(f, "q0", 0, 50);
+    enqueue(f, "q3", 0, 50);
+    fp_td_start_ready(f->td, true);
+    settled_t want = {f, 100};
+    fp_td_wait_until(f->td, settled, &want, 120000, "the jobs done with AUTH on every node");
+    fp_td_signal(f->td, SIGTERM);
+    assert_int_equal(fp_td_wait(f->td, 60000), 0);
+    fp_td_config_replace(f->td, "fpuser:s3cret@", "fpuser:wrong-one@");
+    const char *stats[] = {"stats", "-c", f->td->config, NULL};
+    fp_th_result_t r = cli(f, stats, NULL, 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "no cluster node answered CLUSTER SLOTS", "AUTH failed");
+    assert_null(strstr(r.err, "wrong-one"));
+    fp_th_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     /* test_it_cluster_daemon NAME runs one test; --skip PATTERN all but those. */
@@ -296,6 +324,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cluster_check_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_cli_migrating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_daemon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chaos_cluster_daemon, setup, teardown),
     };
