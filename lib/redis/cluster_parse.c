@@ -228,21 +228,13 @@ fp_cluster_redirect_kind_t fp_cluster_redirect_parse(const char *text, size_t le
 
 const char *fp_cluster_fault_reply(const char *msg, size_t n)
 {
-    static const struct {
-        const char *code;
-        const char *says;
-    } faults[] = {
+    static const fp_text_code_t faults[] = {
         {"MOVED", "the slot moved to another cluster node"},
         {"ASK", "the slot is being migrated to another cluster node"},
         {"TRYAGAIN", "the slot is being migrated (its keys are split between two nodes)"},
         {"CLUSTERDOWN", "the cluster is down"},
     };
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-        size_t len = strlen(faults[i].code);
-        if (n >= len && memcmp(msg, faults[i].code, len) == 0 && (n == len || msg[len] == ' '))
-            return faults[i].says;
-    }
-    return NULL;
+    return fp_text_code_says(msg, n, faults, sizeof faults / sizeof faults[0]);
 }
 
 static bool arg_is(const char *const *argv, const size_t *lens, int i, const char *word)

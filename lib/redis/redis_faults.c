@@ -6,12 +6,11 @@
 
 #include <string.h>
 
+#include "base/text.h"
+
 const char *fp_redis_fault_reply(const char *msg, size_t n)
 {
-    static const struct {
-        const char *code;
-        const char *says;
-    } faults[] = {
+    static const fp_text_code_t faults[] = {
         {"READONLY", "Redis refuses writes: it is a read-only replica"},
         {"LOADING", "Redis is loading its dataset"},
         {"MASTERDOWN", "Redis is a replica that lost its primary"},
@@ -19,12 +18,7 @@ const char *fp_redis_fault_reply(const char *msg, size_t n)
          * promoted by Sentinel: it must not take this daemon's writes. */
         {"NOREPLICAS", "Redis refuses writes: fewer replicas than its min-replicas-to-write"},
     };
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-        size_t len = strlen(faults[i].code);
-        if (n >= len && memcmp(msg, faults[i].code, len) == 0 && (n == len || msg[len] == ' '))
-            return faults[i].says;
-    }
-    return NULL;
+    return fp_text_code_says(msg, n, faults, sizeof faults / sizeof faults[0]);
 }
 
 bool fp_redis_role_writable(const redisReply *r)
