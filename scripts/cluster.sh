@@ -2,8 +2,9 @@
 # cluster.sh: a local Redis Cluster on 127.0.0.1 for developing and trying
 # forkpool's Cluster support: three masters and one replica each, joined by
 # `redis-cli --cluster create`, their data and logs in DIR (default
-# /tmp/forkpool-cluster). The daemon does not route over a cluster yet (see
-# docs/redis.md); test/support/cluster_set.c starts the same for the tests.
+# /tmp/forkpool-cluster). Point forkpool at it with redis.cluster =
+# ["127.0.0.1:7000"] (README, "Where Redis is"); test/support/cluster_set.c
+# starts the same for the tests.
 #
 #   scripts/cluster.sh start [DIR]          start them and wait for cluster_state:ok
 #   scripts/cluster.sh status [DIR]         CLUSTER NODES (who serves which slots)
@@ -85,5 +86,5 @@ case "$cmd" in
   stop) stop ;;
   status) redis-cli -p "$base" cluster nodes ;;
   failover) failover ;;
-  *) sed -n '2,16p' "$0" >&2; exit 64 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 64 ;;
 esac

@@ -41,6 +41,13 @@ static void print_summary(const fp_config_t *cfg, bool show_secrets)
                : show_secrets                          ? cfg->redis.sentinel_password
                                                        : "***",
                url ? url : "?", cfg->redis.prefix, cfg->redis.group);
+    } else if (cfg->redis.cluster.count > 0) {
+        /* The URL's host is not used in this form either. */
+        printf("  redis    cluster seeds=");
+        for (size_t i = 0; i < cfg->redis.cluster.count; i++)
+            printf("%s%s", i ? "," : "", cfg->redis.cluster.items[i]);
+        printf(" url=%s (user and password only) prefix=%s group=%s\n", url ? url : "?",
+               cfg->redis.prefix, cfg->redis.group);
     } else {
         printf("  redis    single %s prefix=%s group=%s\n", url ? url : "?", cfg->redis.prefix,
                cfg->redis.group);

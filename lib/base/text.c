@@ -78,3 +78,14 @@ bool fp_text_int_in(const char *s, size_t n, long min, long max, int *out)
     *out = (int)v;
     return true;
 }
+
+const char *fp_text_code_says(const char *msg, size_t n, const fp_text_code_t *table,
+                              size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(table[i].code);
+        if (n >= len && memcmp(msg, table[i].code, len) == 0 && (n == len || msg[len] == ' '))
+            return table[i].says;
+    }
+    return NULL;
+}

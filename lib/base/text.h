@@ -24,6 +24,18 @@ uint64_t fp_text_hash(const char *s, size_t n);
 /* The value of a hexadecimal digit, or -1. */
 int fp_text_hex_value(int c);
 
+/* An error reply's first word (its code: "READONLY", "MOVED"...) and what
+ * to say about it. */
+typedef struct fp_text_code_s {
+    const char *code;
+    const char *says;
+} fp_text_code_t;
+
+/* The says of the table entry whose code is msg[0..n)'s first word, or
+ * NULL. */
+const char *fp_text_code_says(const char *msg, size_t n, const fp_text_code_t *table,
+                              size_t count);
+
 /* A decimal number in [min, max] spanning exactly s[0..n) (no sign, no
  * spaces, at most 10 digits): ports, database numbers. */
 bool fp_text_int_in(const char *s, size_t n, long min, long max, int *out);

@@ -17,6 +17,7 @@
 
 #include "config/config_internal.h"
 #include "base/text.h"
+#include "redis/redis_url.h"
 #include "base/units.h"
 #include "pool/autoscale.h"
 
@@ -727,6 +728,41 @@ static int check_sentinel(loader_t *ld)
     return 0;
 }
 
+/* A Cluster is found through its seeds; the URL then gives only the user
+ * and password. A Cluster has database 0 only, and TLS to its nodes is not
+ * built yet: refused here rather than half working. */
+static int check_cluster(loader_t *ld)
+{
+    const fp_config_t *cfg = ld->cfg;
+    if (cfg->redis.cluster.count == 0)
+        return 0;
+    const fp_toml_node_t *at = where(ld, "redis", "cluster");
+    if (cfg->redis.sentinels.count > 0)
+        return fail_at(ld, at, FP_ECONFIG,
+                       "[redis] cluster and sentinels exclude each other: a Redis Cluster fails "
+                       "over by itself");
+    fp_redis_url_t u;
+    fp_err_t e;
+    fp_err_clear(&e);
+    if (fp_redis_url_parse(cfg->redis.url, &u, &e) < 0)
+        return 0; /* the url's own check says why */
+    bool unix_url = u.path != NULL, tls = u.tls;
+    int db = u.db;
+    fp_redis_url_free(&u);
+    const fp_toml_node_t *url_at = where(ld, "redis", "url");
+    const char *why = unix_url ? "must be redis:// with cluster: the seed nodes say where the "
+                                 "masters are, the URL gives only the user and the password"
+                      : tls    ? "cannot be rediss:// with cluster yet: TLS to Cluster nodes is "
+                                 "not supported"
+                      : db != 0 ? "must name database 0 with cluster: a Redis Cluster has no other"
+                                : NULL;
+    if (why == NULL)
+        return 0;
+    if (url_at == NULL)
+        return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", why);
+    return fail_at(ld, url_at, FP_ECONFIG, "[redis] url %s", why);
+}
+
 static int check_tls(loader_t *ld)
 {
     const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
@@ -785,6 +821,7 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
         (rc = resolve_auto(&ld)) < 0 ||
         (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
+        (rc = check_cluster(&ld)) < 0 ||
         (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
         (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;

@@ -76,6 +76,7 @@ typedef struct fp_config_s {
         char *group;
         int64_t connect_timeout_ms;
         fp_strv_t sentinels;     /* "host:port"; empty: redis.url says where Redis is */
+        fp_strv_t cluster;       /* Redis Cluster seed nodes "host:port"; empty: no Cluster */
         char *master_name;       /* Sentinel's name of the master; "" without sentinels */
         char *sentinel_password; /* after FORKPOOL_SENTINEL_PASSWORD; "" = no AUTH */
         /* rediss:// only (lib/redis/redis_tls.h); each after FORKPOOL_REDIS_TLS_<KEY> */

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "config/config_internal.h"
 #include "redis/redis_url.h"
+#include "redis/cluster_round.h"
 #include "redis/sentinel_parse.h"
 
 
@@ -55,21 +56,37 @@ int fp__check_redis_url(const void *field, size_t *elem, char *buf, size_t size)
     return 0;
 }
 
-/* Each sentinel as discovery will parse it (sentinel_parse.c). */
-int fp__check_sentinels(const void *field, size_t *elem, char *buf, size_t size)
+/* A list of host:port addresses: at most max (what is, named), each as
+ * parse reads it. */
+static int check_addrs(const fp_strv_t *v, size_t max, const char *what,
+                       int (*parse)(const char *, fp_sentinel_addr_t *, char *, size_t),
+                       size_t *elem, char *buf, size_t size)
 {
-    const fp_strv_t *v = field;
-    if (v->count > FP_SENTINELS_MAX)
-        return fp_text_why(buf, size, "lists %zu sentinels; at most %d are asked", v->count,
-                           FP_SENTINELS_MAX);
+    if (v->count > max)
+        return fp_text_why(buf, size, "lists %zu %s; at most %zu are asked", v->count, what, max);
     for (size_t i = 0; i < v->count; i++) {
         fp_sentinel_addr_t a;
         char why[128];
         *elem = i;
-        if (fp_sentinel_addr_parse(v->items[i], &a, why, sizeof why) < 0)
+        if (parse(v->items[i], &a, why, sizeof why) < 0)
             return fp_text_why(buf, size, "%s", why);
     }
     return 0;
+}
+
+/* Each sentinel as discovery will parse it (sentinel_parse.c). */
+int fp__check_sentinels(const void *field, size_t *elem, char *buf, size_t size)
+{
+    return check_addrs(field, FP_SENTINELS_MAX, "sentinels", fp_sentinel_addr_parse, elem, buf,
+                       size);
+}
+
+/* Each seed node as the cluster locator will parse it (cluster_parse.c):
+ * a port is required, Cluster nodes have no usual one. */
+int fp__check_cluster(const void *field, size_t *elem, char *buf, size_t size)
+{
+    return check_addrs(field, FP_CLUSTER_ROUND_MAX, "seed nodes", fp_cluster_seed_parse, elem,
+                       buf, size);
 }
 
 /* The prefix goes in front of every key, outside the {queue} hash tag. */

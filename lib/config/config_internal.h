@@ -134,6 +134,7 @@ int fp__check_prefix(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_listen(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_sentinels(const void *field, size_t *elem, char *why, size_t size);
+int fp__check_cluster(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_queue_names(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_items_nonempty(const void *field, size_t *elem, char *why, size_t size);
 int fp__check_command(const void *field, size_t *elem, char *why, size_t size);

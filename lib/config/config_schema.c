@@ -69,6 +69,9 @@ const fp__ckey_t fp__config_schema[] = {
     DUR("redis", "connect_timeout", redis.connect_timeout_ms, "5s", 1, "connect timeout"),
     STRV("redis", "sentinels", redis.sentinels, NULL, fp__check_sentinels,
          "Sentinel host:port list; when set, the master is found through them"),
+    STRV("redis", "cluster", redis.cluster, NULL, fp__check_cluster,
+         "Redis Cluster seed host:port list; when set, each queue is served by the master of "
+         "its slot"),
     STR("redis", "master_name", redis.master_name, "", NULL,
         "the master's name in Sentinel (sentinel monitor NAME ...)"),
     {ROW("redis", "sentinel_password", FP__CT_STRING, redis.sentinel_password), .def_text = "",

@@ -3,7 +3,7 @@
  * guarded moves back to the jobs stream, and deletes, and `stats`' one-script
  * snapshot of a queue. It may block (including the name lookup inside
  * redisConnect), which is why the daemon never calls it. Errors carry Redis' own text up to the user. */
-#include "queue/admin.h"
+#include "queue/admin_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,12 +21,6 @@
 
 #define COMMAND_TIMEOUT_MS 30000
 
-struct fp_admin_s {
-    const fp_config_t *cfg;
-    fp_redis_url_t url;
-    char where[300];
-    redisContext *c;
-};
 
 static struct timeval ms_to_tv(int64_t ms)
 {
@@ -45,6 +39,8 @@ int fp_admin_commandv(fp_admin_t *a, int argc, const char **argv, const size_t *
                       redisReply **out, fp_err_t *err)
 {
     *out = NULL;
+    if (a->cl != NULL)
+        return fp__admin_cluster_commandv(a, argc, argv, lens, out, err);
     redisReply *r = redisCommandArgv(a->c, argc, argv, lens);
     if (r == NULL)
         return context_error(a, err);
@@ -135,6 +131,12 @@ int fp_admin_connect(const fp_config_t *cfg, fp_admin_t **out, fp_err_t *err)
     if (rc < 0)
         goto fail;
     fp_redis_url_where(&a->url, a->where, sizeof a->where);
+    if (cfg->redis.cluster.count > 0) {
+        if ((rc = fp__admin_cluster_open(a, err)) < 0)
+            goto fail;
+        *out = a;
+        return 0;
+    }
     if (cfg->redis.sentinels.count > 0 && (rc = locate_master(a, err)) < 0)
         goto fail;
     struct timeval tv = ms_to_tv(cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms
@@ -173,7 +175,10 @@ void fp_admin_free(fp_admin_t *a)
 {
     if (a == NULL)
         return;
-    fp_redis_sync_free(a->c);
+    if (a->cl != NULL)
+        fp__admin_cluster_free(a); /* a->c is one of its connections */
+    else
+        fp_redis_sync_free(a->c);
     fp_redis_url_free(&a->url);
     free(a);
 }
@@ -213,7 +218,7 @@ static int pipeline(fp_admin_t *a, size_t n, const char *const *jobs, const size
                     size_t *done, fp_err_t *err)
 {
     size_t ok = 0;
-    int rc = 0;
+    int rc = a->cl != NULL ? fp__admin_cluster_route(a, key, strlen(key), err) : 0;
     for (size_t start = 0; start < n && rc == 0; start += FP_ADMIN_PIPELINE) {
         size_t end = start + FP_ADMIN_PIPELINE < n ? start + FP_ADMIN_PIPELINE : n;
         for (size_t i = start; i < end; i++) {

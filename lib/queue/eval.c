@@ -1,7 +1,8 @@
 /* eval.c: one Lua script call on the queue's writer connection for a part
  * of the daemon that keeps state in Redis beside the queues (concurrency
  * and rate limits: lib/supervisor/limits.c), so it needs no connection of
- * its own and never blocks the loop. */
+ * its own and never blocks the loop; over a Cluster, on the side
+ * connection serving the keys' slot (qmux_side.c). */
 #include "queue/queue_internal.h"
 
 #include <errno.h>
@@ -27,6 +28,12 @@ int fp_queue_eval(fp_queue_t *q, const char *script, size_t nkeys, const char *c
 {
     if (q->life.closing || !q->conn.writer_up)
         return -ENOTCONN;
+    return fp_q_eval_on(q->writer, script, nkeys, args, nargs, cb, ctx);
+}
+
+int fp_q_eval_on(fp_redis_conn_t *conn, const char *script, size_t nkeys,
+                 const char *const *args, size_t nargs, fp_queue_reply_cb cb, void *ctx)
+{
     char nk[24];
     snprintf(nk, sizeof nk, "%zu", nkeys);
     size_t argc = nargs + 3;
@@ -43,7 +50,7 @@ int fp_queue_eval(fp_queue_t *q, const char *script, size_t nkeys, const char *c
         for (size_t i = 0; i < argc; i++)
             lens[i] = strlen(argv[i]);
         *call = (eval_call_t){cb, ctx};
-        rc = fp_redis_conn_sendv(q->writer, (int)argc, argv, lens, 0, on_reply, call);
+        rc = fp_redis_conn_sendv(conn, (int)argc, argv, lens, 0, on_reply, call);
     }
     if (rc < 0)
         free(call);

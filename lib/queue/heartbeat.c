@@ -53,13 +53,12 @@ static void on_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     call.cb(call.ctx, ok);
 }
 
-static int send_script(fp_queue_t *q, const char *script, const char *id, const char *const *args,
-                       size_t nargs, void (*cb)(void *ctx, bool ok), void *ctx)
+static int send_script(fp_redis_conn_t *conn, const char *prefix, const char *script,
+                       const char *id, const char *const *args, size_t nargs,
+                       void (*cb)(void *ctx, bool ok), void *ctx)
 {
-    if (q->life.closing || !q->conn.writer_up)
-        return -ENOTCONN;
-    char *record_key = fp_fleet_record_key(q->cfg->redis.prefix, id);
-    char *set_key = fp_fleet_set_key(q->cfg->redis.prefix);
+    char *record_key = fp_fleet_record_key(prefix, id);
+    char *set_key = fp_fleet_set_key(prefix);
     beat_call_t *call = malloc(sizeof *call);
     const char *argv[9] = {"EVAL", script, "2", record_key, set_key, id};
     size_t lens[9];
@@ -70,7 +69,7 @@ static int send_script(fp_queue_t *q, const char *script, const char *id, const 
         for (int i = 0; i < argc; i++)
             lens[i] = strlen(argv[i]);
         *call = (beat_call_t){cb, ctx};
-        rc = fp_redis_conn_sendv(q->writer, argc, argv, lens, 0, on_reply, call);
+        rc = fp_redis_conn_sendv(conn, argc, argv, lens, 0, on_reply, call);
     }
     if (rc < 0)
         free(call);
@@ -82,20 +81,37 @@ static int send_script(fp_queue_t *q, const char *script, const char *id, const 
 int fp_queue_heartbeat(fp_queue_t *q, const char *id, const char *record, int64_t ttl_ms,
                        void (*cb)(void *ctx, bool ok), void *ctx)
 {
+    if (q->life.closing || !q->conn.writer_up)
+        return -ENOTCONN;
+    return fp_q_heartbeat_on(q->writer, q->cfg->redis.prefix, id, record, ttl_ms, cb, ctx);
+}
+
+int fp_q_heartbeat_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                      const char *record, int64_t ttl_ms, void (*cb)(void *ctx, bool ok),
+                      void *ctx)
+{
     char ttl[24], keep[24];
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
     snprintf(keep, sizeof keep, "%d", FP_FLEET_GONE_KEEP_MS);
     const char *args[] = {record, ttl, keep};
-    return send_script(q, beat_script, id, args, 3, cb, ctx);
+    return send_script(conn, prefix, beat_script, id, args, 3, cb, ctx);
 }
 
 int fp_queue_heartbeat_clear(fp_queue_t *q, const char *id, const char *token,
                              void (*cb)(void *ctx, bool ok), void *ctx)
 {
+    if (q->life.closing || !q->conn.writer_up)
+        return -ENOTCONN;
+    return fp_q_heartbeat_clear_on(q->writer, q->cfg->redis.prefix, id, token, cb, ctx);
+}
+
+int fp_q_heartbeat_clear_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                            const char *token, void (*cb)(void *ctx, bool ok), void *ctx)
+{
     char quoted[64];
     snprintf(quoted, sizeof quoted, "\"token\":\"%s\"", token);
     const char *args[] = {quoted};
-    return send_script(q, clear_script, id, args, 1, cb, ctx);
+    return send_script(conn, prefix, clear_script, id, args, 1, cb, ctx);
 }
 
 /* ---- reading the fleet: TIME, then ZREVRANGE, then MGET -------------------- */
@@ -103,7 +119,8 @@ int fp_queue_heartbeat_clear(fp_queue_t *q, const char *id, const char *token,
 /* One command at a time: each reply sends the next, so exactly one callback
  * is ever pending and the read ends in exactly one place. */
 typedef struct fleet_read_s {
-    fp_queue_t *q;
+    fp_redis_conn_t *conn;
+    const char *prefix;
     void (*cb)(void *ctx, fp_fleet_t *fleet);
     void *ctx;
     fp_fleet_t *fleet;
@@ -131,7 +148,7 @@ static void on_members(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     (void)c;
     fleet_read_t *rd = privdata;
-    if (fp_fleet_take_members(rd->fleet, r) < 0 || rd->q->life.closing) {
+    if (fp_fleet_take_members(rd->fleet, r) < 0) {
         read_done(rd, false);
         return;
     }
@@ -141,9 +158,9 @@ static void on_members(fp_redis_conn_t *c, redisReply *r, void *privdata)
     }
     char **argv = NULL;
     size_t *lens = NULL;
-    int rc = fp_fleet_mget(rd->fleet, rd->q->cfg->redis.prefix, &argv, &lens);
+    int rc = fp_fleet_mget(rd->fleet, rd->prefix, &argv, &lens);
     if (rc == 0)
-        rc = fp_redis_conn_sendv(rd->q->writer, (int)rd->fleet->n + 1, (const char **)argv, lens,
+        rc = fp_redis_conn_sendv(rd->conn, (int)rd->fleet->n + 1, (const char **)argv, lens,
                                  0, on_records, rd);
     fp_fleet_mget_free(rd->fleet, argv, lens);
     if (rc < 0)
@@ -154,18 +171,18 @@ static void on_time(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     (void)c;
     fleet_read_t *rd = privdata;
-    if (!fp_fleet_take_time(rd->fleet, r) || rd->q->life.closing) {
+    if (!fp_fleet_take_time(rd->fleet, r)) {
         read_done(rd, false);
         return;
     }
-    char *set_key = fp_fleet_set_key(rd->q->cfg->redis.prefix);
+    char *set_key = fp_fleet_set_key(rd->prefix);
     char stop[24];
     snprintf(stop, sizeof stop, "%d", FP_FLEET_READ_MAX - 1);
     const char *argv[] = {"ZREVRANGE", set_key != NULL ? set_key : "", "0", stop, "WITHSCORES"};
     size_t lens[5];
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
-    int rc = set_key != NULL ? fp_redis_conn_sendv(rd->q->writer, 5, argv, lens, 0, on_members, rd)
+    int rc = set_key != NULL ? fp_redis_conn_sendv(rd->conn, 5, argv, lens, 0, on_members, rd)
                              : -ENOMEM;
     free(set_key);
     if (rc < 0)
@@ -176,14 +193,20 @@ int fp_queue_fleet_read(fp_queue_t *q, void (*cb)(void *ctx, fp_fleet_t *fleet),
 {
     if (q->life.closing || !q->conn.writer_up)
         return -ENOTCONN;
+    return fp_q_fleet_read_on(q->writer, q->cfg->redis.prefix, cb, ctx);
+}
+
+int fp_q_fleet_read_on(fp_redis_conn_t *conn, const char *prefix,
+                       void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx)
+{
     fleet_read_t *rd = calloc(1, sizeof *rd);
     fp_fleet_t *fleet = calloc(1, sizeof *fleet);
     const char *argv[] = {"TIME"};
     size_t lens[] = {4};
     int rc = rd != NULL && fleet != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
-        *rd = (fleet_read_t){q, cb, ctx, fleet};
-        rc = fp_redis_conn_sendv(q->writer, 1, argv, lens, 0, on_time, rd);
+        *rd = (fleet_read_t){conn, prefix, cb, ctx, fleet};
+        rc = fp_redis_conn_sendv(conn, 1, argv, lens, 0, on_time, rd);
     }
     if (rc < 0) {
         free(rd);

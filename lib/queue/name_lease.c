@@ -20,6 +20,8 @@
 #include "queue/queue_scripts.h"
 #include "redis/redis_conn.h"
 #include "redis/redis_url.h"
+#include "redis/cluster.h"
+#include "redis/cluster_parse.h"
 #include "redis/sentinel.h"
 
 #define LOG "lease"
@@ -156,6 +158,7 @@ typedef struct lease_key_s {
     char replace[400]; /* the holder we decided to take over from */
     int take_overs;
     int64_t waiting_since_ms; /* first seen held under our own pid; 0: not */
+    fp_redis_conn_t *conn;    /* over a Cluster: following the key's slot; else NULL */
 } lease_key_t;
 
 struct fp_lease_s {
@@ -182,6 +185,12 @@ struct fp_lease_s {
 };
 
 static void send_claims(fp_lease_t *l);
+
+/* The connection a key's commands go on: its own over a Cluster. */
+static fp_redis_conn_t *conn_of(const lease_key_t *k)
+{
+    return k->conn != NULL ? k->conn : k->l->conn;
+}
 
 static void on_timer(uv_timer_t *t)
 {
@@ -307,7 +316,7 @@ static void send_claim(lease_key_t *k)
     fp_lease_t *l = k->l;
     fp_lease_key_status_t *st = &l->status[k - l->keys];
     if (st->in_flight || l->state == LEASE_CLOSING || l->state == LEASE_REFUSED ||
-        !fp_redis_conn_is_up(l->conn))
+        !fp_redis_conn_is_up(conn_of(k)))
         return;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%d", FP_LEASE_TTL_MS);
@@ -315,7 +324,7 @@ static void send_claim(lease_key_t *k)
     size_t lens[7];
     for (int i = 0; i < 7; i++)
         lens[i] = strlen(argv[i]);
-    if (fp_redis_conn_sendv(l->conn, 7, argv, lens, 0, on_claim_reply, k) == 0) {
+    if (fp_redis_conn_sendv(conn_of(k), 7, argv, lens, 0, on_claim_reply, k) == 0) {
         st->in_flight = true;
         return;
     }
@@ -399,9 +408,36 @@ static void lease_free(fp_lease_t *l)
     free(l);
 }
 
+/* Over a Cluster: one connection per key, following the key's slot. */
+static int cluster_conns(fp_lease_t *l, fp_cluster_t *cl, const fp_redis_conn_opts_t *base,
+                         fp_err_t *err)
+{
+    for (size_t i = 0; i < l->nkeys; i++) {
+        lease_key_t *k = &l->keys[i];
+        char label[300];
+        snprintf(label, sizeof label, "lease of queue %s", k->queue);
+        fp_redis_conn_opts_t opts = *base;
+        opts.locator = fp_cluster_locator(cl, fp_cluster_keyslot(k->key, strlen(k->key)), label);
+        opts.cluster = true;
+        if (opts.locator == NULL)
+            return fp_err_set(err, -ENOMEM, "out of memory");
+        int rc = fp_redis_conn_new(l->loop, &l->url, &opts, on_conn_state, l, &k->conn, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *queues,
                  size_t nqueues, const fp_lease_events_t *events, void *ctx, fp_lease_t **out,
                  fp_err_t *err)
+{
+    return fp_lease_new_cluster(loop, cfg, queues, nqueues, NULL, events, ctx, out, err);
+}
+
+int fp_lease_new_cluster(uv_loop_t *loop, const fp_config_t *cfg, const char *const *queues,
+                         size_t nqueues, fp_cluster_t *cl, const fp_lease_events_t *events,
+                         void *ctx, fp_lease_t **out, fp_err_t *err)
 {
     fp_lease_t *l = calloc(1, sizeof *l);
     if (l == NULL)
@@ -420,16 +456,21 @@ int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *que
         .connect_timeout_ms = cfg->redis.connect_timeout_ms,
         .command_timeout_ms = cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
     /* The queue's own follower says what Sentinel answers; this one is quiet. */
-    if (rc == 0 && cfg->redis.sentinels.count > 0 &&
-        (rc = fp_sentinel_new(loop, cfg, true, true, &l->sentinel, err)) == 0)
+    if (rc == 0 && cl != NULL)
+        rc = cluster_conns(l, cl, &opts, err);
+    else if (rc == 0 && cfg->redis.sentinels.count > 0 &&
+             (rc = fp_sentinel_new(loop, cfg, true, true, &l->sentinel, err)) == 0)
         opts.locator = fp_sentinel_locator(l->sentinel);
-    if (rc == 0)
+    if (rc == 0 && cl == NULL)
         rc = fp_redis_conn_new(loop, &l->url, &opts, on_conn_state, l, &l->conn, err);
     if (rc == 0 && l->sentinel != NULL && fp_sentinel_follow(l->sentinel, l->conn) < 0)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
     if (rc < 0) {
         if (l->conn != NULL)
             fp_redis_conn_close(l->conn, NULL, NULL);
+        for (size_t i = 0; i < l->nkeys; i++)
+            if (l->keys[i].conn != NULL)
+                fp_redis_conn_close(l->keys[i].conn, NULL, NULL);
         fp_sentinel_close(l->sentinel, NULL, NULL);
         l->conn = NULL;
         lease_free(l);
@@ -445,7 +486,11 @@ void fp_lease_start(fp_lease_t *l)
 {
     if (l->sentinel != NULL)
         fp_sentinel_start(l->sentinel);
-    fp_redis_conn_start(l->conn);
+    if (l->conn != NULL)
+        fp_redis_conn_start(l->conn);
+    for (size_t i = 0; i < l->nkeys; i++)
+        if (l->keys[i].conn != NULL)
+            fp_redis_conn_start(l->keys[i].conn);
 }
 
 static void part_closed(void *ctx)
@@ -467,9 +512,15 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void close_now(fp_lease_t *l)
 {
-    l->parts = l->sentinel != NULL ? 3 : 2;
+    l->parts = 1 + (l->sentinel != NULL) + (l->conn != NULL);
+    for (size_t i = 0; i < l->nkeys; i++)
+        l->parts += l->keys[i].conn != NULL;
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);
-    fp_redis_conn_close(l->conn, part_closed, l);
+    if (l->conn != NULL)
+        fp_redis_conn_close(l->conn, part_closed, l);
+    for (size_t i = 0; i < l->nkeys; i++)
+        if (l->keys[i].conn != NULL)
+            fp_redis_conn_close(l->keys[i].conn, part_closed, l);
     if (l->sentinel != NULL)
         fp_sentinel_close(l->sentinel, part_closed, l);
 }
@@ -497,12 +548,14 @@ void fp_lease_close(fp_lease_t *l, void (*cb)(void *ctx), void *ctx)
     l->close_cb = cb;
     l->close_ctx = ctx;
     uv_timer_stop(&l->timer);
-    for (size_t i = 0; i < l->nkeys && fp_redis_conn_is_up(l->conn); i++) {
+    for (size_t i = 0; i < l->nkeys; i++) {
+        fp_redis_conn_t *c = conn_of(&l->keys[i]);
         const char *argv[] = {"EVAL", release_script, "1", l->keys[i].key, l->value};
         size_t lens[5];
         for (int j = 0; j < 5; j++)
             lens[j] = strlen(argv[j]);
-        if (fp_redis_conn_sendv(l->conn, 5, argv, lens, 0, on_released, &l->keys[i]) == 0)
+        if (fp_redis_conn_is_up(c) &&
+            fp_redis_conn_sendv(c, 5, argv, lens, 0, on_released, &l->keys[i]) == 0)
             l->releasing++;
     }
     if (l->releasing == 0)

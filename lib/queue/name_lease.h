@@ -109,6 +109,16 @@ int fp_lease_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *que
                  size_t nqueues, const fp_lease_events_t *events, void *ctx, fp_lease_t **out,
                  fp_err_t *err);
 
+/* The same over a Redis Cluster: each queue's key is claimed on a
+ * connection of its own that follows the key's slot through cl
+ * (lib/redis/cluster.h; borrowed, closed after the lease). cl NULL: as
+ * fp_lease_new. */
+struct fp_cluster_s;
+int fp_lease_new_cluster(uv_loop_t *loop, const fp_config_t *cfg, const char *const *queues,
+                         size_t nqueues, struct fp_cluster_s *cl,
+                         const fp_lease_events_t *events, void *ctx, fp_lease_t **out,
+                         fp_err_t *err);
+
 /* Connects (retrying while Redis is down) and claims the name on every queue. */
 void fp_lease_start(fp_lease_t *l);
 

@@ -78,6 +78,21 @@ typedef struct fp_queue_events_s {
 int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                  const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err);
 
+/* The same over a Redis Cluster: the queue's two connections follow the
+ * master serving its slot through cl (lib/redis/cluster.h; borrowed, closed
+ * after the queue) instead of going to redis.url's host, which then gives
+ * user, password and TLS only. Every name must hash to one slot (in
+ * practice: one queue per fp_queue_t), else FP_ECONFIG. A slot that moves
+ * (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a failover) is followed as a lost
+ * connection: not ready, re-located, own pending entries re-read, buffered
+ * outcomes re-sent. Only this queue's keys may be used: fp_queue_eval,
+ * heartbeats, the fleet and schedules touch other slots. cl NULL: as
+ * fp_queue_new. */
+struct fp_cluster_s;
+int fp_queue_new_cluster(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names,
+                         size_t n, struct fp_cluster_s *cl, const fp_queue_events_t *events,
+                         void *ctx, fp_queue_t **out, fp_err_t *err);
+
 /* Connects (and reconnects with capped back-off when Redis goes away). */
 int fp_queue_start(fp_queue_t *q);
 

@@ -101,6 +101,10 @@ typedef struct fp_q_conn_s {
     bool failure_logged; /* "cannot connect" said once until the next success */
     char down_reason[256];
     long long reader_id; /* CLIENT ID of the reader, for CLIENT UNBLOCK; -1 unknown */
+    bool cluster;        /* follows a Redis Cluster slot (fp_queue_new_cluster) */
+    char warned[256];    /* Cluster: the last loss said at warning level, and when */
+    uint64_t warned_ms;
+    bool quiet_up;       /* the last loss was said at debug level: its end too */
 } fp_q_conn_t;
 
 /* setup.c loads them; each is used by the file its name says. */
@@ -287,6 +291,22 @@ void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq);
 void fp_q_batch_free(fp_batch_t *b);
 void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count);
 void fp_q_flush(fp_queue_t *q);
+
+/* ---- eval.c, heartbeat.c: the same calls on any connection ------------------- */
+
+/* fp_queue_eval, fp_queue_heartbeat(_clear) and fp_queue_fleet_read on conn
+ * (the writer, or a Cluster's side connection for the keys' slot:
+ * qmux_side.c); prefix: redis.prefix (borrowed until the reply). */
+int fp_q_eval_on(fp_redis_conn_t *conn, const char *script, size_t nkeys,
+                 const char *const *args, size_t nargs, fp_queue_reply_cb cb, void *ctx);
+int fp_q_heartbeat_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                      const char *record, int64_t ttl_ms, void (*cb)(void *ctx, bool ok),
+                      void *ctx);
+int fp_q_heartbeat_clear_on(fp_redis_conn_t *conn, const char *prefix, const char *id,
+                            const char *token, void (*cb)(void *ctx, bool ok), void *ctx);
+struct fp_fleet_s;
+int fp_q_fleet_read_on(fp_redis_conn_t *conn, const char *prefix,
+                       void (*cb)(void *ctx, struct fp_fleet_s *fleet), void *ctx);
 
 /* ---- drained.c ------------------------------------------------------------- */
 

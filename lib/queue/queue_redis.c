@@ -18,6 +18,8 @@
 #include "base/backoff.h"
 #include "base/log.h"
 #include "base/os.h"
+#include "redis/cluster.h"
+#include "redis/cluster_parse.h"
 
 #define COMMAND_GRACE_MS 10000  /* a reply later than connect_timeout + this: connection dead */
 #define RETRY_MIN_MS 100        /* after LOADING, BUSY and other errors: try again later */
@@ -184,8 +186,39 @@ static void init_weights(fp_queue_t *q, const fp_config_t *cfg, const char *cons
                 q->plan.weights[i] = cfg->queues.weights[j];
 }
 
+/* A Cluster queue's connections follow the master of its slot: every name
+ * must hash to that one slot, or its commands would be CROSSSLOT. */
+static int cluster_opts(fp_queue_t *q, fp_cluster_t *cl, fp_redis_conn_opts_t *opts,
+                        fp_err_t *err)
+{
+    const char *k0 = q->qs[0].jobs_key;
+    uint16_t slot = fp_cluster_keyslot(k0, strlen(k0));
+    for (size_t i = 1; i < q->n; i++) {
+        const char *k = q->qs[i].jobs_key;
+        uint16_t other = fp_cluster_keyslot(k, strlen(k));
+        if (other != slot)
+            return fp_err_set(err, FP_ECONFIG,
+                              "queues %s and %s are in different Redis Cluster slots (%u, %u): "
+                              "one queue per connection pair in a Cluster",
+                              q->qs[0].name, q->qs[i].name, slot, other);
+    }
+    char label[300];
+    snprintf(label, sizeof label, "queue %s", q->qs[0].name);
+    opts->locator = fp_cluster_locator(cl, slot, label);
+    opts->cluster = true;
+    q->conn.cluster = true;
+    return opts->locator != NULL ? 0 : fp_err_set(err, -ENOMEM, "out of memory");
+}
+
 int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                  const fp_queue_events_t *events, void *ctx, fp_queue_t **out, fp_err_t *err)
+{
+    return fp_queue_new_cluster(loop, cfg, names, n, NULL, events, ctx, out, err);
+}
+
+int fp_queue_new_cluster(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names,
+                         size_t n, fp_cluster_t *cl, const fp_queue_events_t *events, void *ctx,
+                         fp_queue_t **out, fp_err_t *err)
 {
     if (n == 0 || n > FP_READ_PLAN_QUEUES_MAX)
         return fp_err_set(err, FP_ECONFIG, "between 1 and 64 queues can be consumed, not %zu", n);
@@ -237,7 +270,10 @@ int fp_queue_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *nam
         .name = "reader",
         .connect_timeout_ms = cfg->redis.connect_timeout_ms,
         .command_timeout_ms = cfg->redis.connect_timeout_ms + COMMAND_GRACE_MS};
-    if (cfg->redis.sentinels.count > 0) {
+    if (cl != NULL) {
+        if ((rc = cluster_opts(q, cl, &opts, err)) < 0)
+            goto fail;
+    } else if (cfg->redis.sentinels.count > 0) {
         if ((rc = fp_sentinel_new(loop, cfg, true, false, &q->sentinel, err)) < 0)
             goto fail;
         opts.locator = fp_sentinel_locator(q->sentinel);

@@ -13,6 +13,23 @@
 
 /* ---- readiness ----------------------------------------------------------- */
 
+/* A Cluster slot being migrated answers every attempt TRYAGAIN or ASK until
+ * the move ends, seconds later: the same loss is said at warning level
+ * once a minute, not at every attempt, and the reconnection that follows a
+ * quiet one is quiet too. Elsewhere every loss is said. */
+#define QUIET_REPEAT_MS 60000
+
+static bool quiet_loss(fp_queue_t *q)
+{
+    uint64_t now = uv_now(q->loop);
+    if (q->conn.cluster && strcmp(q->conn.warned, q->conn.down_reason) == 0 &&
+        now - q->conn.warned_ms < QUIET_REPEAT_MS)
+        return q->conn.quiet_up = true;
+    snprintf(q->conn.warned, sizeof q->conn.warned, "%s", q->conn.down_reason);
+    q->conn.warned_ms = now;
+    return q->conn.quiet_up = false;
+}
+
 static void update_ready(fp_queue_t *q)
 {
     bool ready = q->conn.reader_up && q->conn.writer_up && q->conn.setup_done && !q->life.closing;
@@ -21,8 +38,9 @@ static void update_ready(fp_queue_t *q)
     q->conn.ready = ready;
     const char *where = fp_redis_conn_where(q->writer);
     if (ready) {
-        fp_log_info(LOG, "%s Redis at %s", q->conn.ever_ready ? "reconnected to" : "connected to",
-                    where);
+        fp_log(q->conn.quiet_up ? FP_LOG_DEBUG : FP_LOG_INFO, LOG, "%s Redis at %s",
+               q->conn.ever_ready ? "reconnected to" : "connected to", where);
+        q->conn.quiet_up = false;
         q->conn.ever_ready = true;
         q->conn.failure_logged = false;
         /* A reply lost with a connection may have claimed entries for us:
@@ -35,10 +53,11 @@ static void update_ready(fp_queue_t *q)
         q->takeover.queue = 0;
         fp_q_mover_kick(q);
     } else if (!q->life.closing) {
+        fp_log_level_t level = quiet_loss(q) ? FP_LOG_DEBUG : FP_LOG_WARN;
         if (q->conn.reader_up && q->conn.writer_up)
-            fp_log_warn(LOG, "Redis at %s not ready: %s", where, q->conn.down_reason);
+            fp_log(level, LOG, "Redis at %s not ready: %s", where, q->conn.down_reason);
         else
-            fp_log_warn(LOG, "lost connection to Redis at %s: %s", where, q->conn.down_reason);
+            fp_log(level, LOG, "lost connection to Redis at %s: %s", where, q->conn.down_reason);
         q->conn.failure_logged = true;
     }
     if (q->events.on_ready != NULL)

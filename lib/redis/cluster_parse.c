@@ -6,7 +6,9 @@
 #include "base/text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* CRC16-CCITT, polynomial 0x1021, initial 0 (XMODEM): the one Redis
  * Cluster specifies. Bitwise rather than a table: keys are short and a
@@ -222,4 +224,49 @@ fp_cluster_redirect_kind_t fp_cluster_redirect_parse(const char *text, size_t le
     r.slot = (uint16_t)s;
     *out = r;
     return kind;
+}
+
+const char *fp_cluster_fault_reply(const char *msg, size_t n)
+{
+    static const fp_text_code_t faults[] = {
+        {"MOVED", "the slot moved to another cluster node"},
+        {"ASK", "the slot is being migrated to another cluster node"},
+        {"TRYAGAIN", "the slot is being migrated (its keys are split between two nodes)"},
+        {"CLUSTERDOWN", "the cluster is down"},
+    };
+    return fp_text_code_says(msg, n, faults, sizeof faults / sizeof faults[0]);
+}
+
+static bool arg_is(const char *const *argv, const size_t *lens, int i, const char *word)
+{
+    size_t n = lens != NULL ? lens[i] : strlen(argv[i]);
+    return n == strlen(word) && strncasecmp(argv[i], word, n) == 0;
+}
+
+int fp_cluster_command_key(int argc, const char *const *argv, const size_t *lens)
+{
+    static const char *const keyless[] = {"TIME",   "ROLE",   "PING",     "WAIT",  "INFO",
+                                          "SCRIPT", "CLUSTER", "AUTH",    "SELECT", "CLIENT",
+                                          "ASKING", "READONLY", "DBSIZE", "HELLO", "ECHO"};
+    if (argc < 1)
+        return -1;
+    for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
+        if (arg_is(argv, lens, 0, keyless[i]))
+            return -1;
+    if (arg_is(argv, lens, 0, "EVAL") || arg_is(argv, lens, 0, "EVALSHA") ||
+        arg_is(argv, lens, 0, "EVAL_RO") || arg_is(argv, lens, 0, "EVALSHA_RO")) {
+        char nk[24] = "";
+        size_t n = argc > 2 ? (lens != NULL ? lens[2] : strlen(argv[2])) : 0;
+        if (n == 0 || n >= sizeof nk)
+            return -1;
+        memcpy(nk, argv[2], n);
+        return atol(nk) > 0 && argc > 3 ? 3 : -1;
+    }
+    if (arg_is(argv, lens, 0, "XREAD") || arg_is(argv, lens, 0, "XREADGROUP")) {
+        for (int i = 1; i + 1 < argc; i++)
+            if (arg_is(argv, lens, i, "STREAMS"))
+                return i + 1;
+        return -1;
+    }
+    return argc > 1 ? 1 : -1;
 }

@@ -86,4 +86,22 @@ fp_cluster_redirect_kind_t fp_cluster_redirect_parse(const char *text, size_t le
                                                      const char *asked_host,
                                                      fp_cluster_redirect_t *out);
 
+/* Which argument of a command is the key that routes it: 3 for EVAL and
+ * EVALSHA with keys (their first key), the first stream after STREAMS for
+ * XREAD and XREADGROUP, -1 for commands without a key (TIME, ROLE, PING,
+ * WAIT, SCRIPT, CLUSTER, AUTH...: they go to the node last used, which is
+ * what WAIT after an XADD needs), else 1. lens may be NULL (NUL-terminated
+ * arguments). For the command line's blocking routing (lib/queue/admin*.c). */
+int fp_cluster_command_key(int argc, const char *const *argv, const size_t *lens);
+
+/* Error replies that mean "this node does not serve the command's slot
+ * now", for a connection that follows one slot (lib/redis/cluster.h):
+ * MOVED (the slot lives elsewhere), ASK and TRYAGAIN (the slot is being
+ * migrated; the command was not applied), CLUSTERDOWN (the cluster lost a
+ * master and serves nothing until a failover). Like the faults of
+ * fp_redis_fault_reply they are treated as a lost connection: the
+ * connection asks the map again and starts over after its back-off.
+ * Returns what to say about msg[0..n), or NULL for any other reply. */
+const char *fp_cluster_fault_reply(const char *msg, size_t n);
+
 #endif

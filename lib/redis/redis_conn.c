@@ -23,6 +23,7 @@
 #include <hiredis/async.h>
 
 #include "base/backoff.h"
+#include "redis/cluster_parse.h"
 
 static void attempt(fp_redis_conn_t *c);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
@@ -221,35 +222,14 @@ static void on_connect(const redisAsyncContext *ac, int status)
     start_handshake(c);
 }
 
-const char *fp_redis_fault_reply(const char *msg, size_t n)
+/* What a fault reply says, or NULL when r is not one for this connection:
+ * a Cluster connection also leaves a node that no longer serves its slot. */
+static const char *fault_says(const fp_redis_conn_t *c, const redisReply *r)
 {
-    static const struct {
-        const char *code;
-        const char *says;
-    } faults[] = {
-        {"READONLY", "Redis refuses writes: it is a read-only replica"},
-        {"LOADING", "Redis is loading its dataset"},
-        {"MASTERDOWN", "Redis is a replica that lost its primary"},
-        /* A master with min-replicas-to-write whose replica is gone, e.g.
-         * promoted by Sentinel: it must not take this daemon's writes. */
-        {"NOREPLICAS", "Redis refuses writes: fewer replicas than its min-replicas-to-write"},
-    };
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-        size_t len = strlen(faults[i].code);
-        if (n >= len && memcmp(msg, faults[i].code, len) == 0 && (n == len || msg[len] == ' '))
-            return faults[i].says;
-    }
-    return NULL;
-}
-
-bool fp_redis_role_writable(const redisReply *r)
-{
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
-        return true;
-    const redisReply *role = r->element[0];
-    return role->type != REDIS_REPLY_STRING ||
-           (strcmp(role->str, "slave") != 0 && strcmp(role->str, "replica") != 0 &&
-            strcmp(role->str, "sentinel") != 0);
+    const char *says = fp_redis_fault_reply(r->str, r->len);
+    if (says == NULL && c->cluster)
+        says = fp_cluster_fault_reply(r->str, r->len);
+    return says;
 }
 
 /* A fault reply on an established connection: the command sees a lost
@@ -257,7 +237,7 @@ bool fp_redis_role_writable(const redisReply *r)
 static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
 {
     char why[300];
-    snprintf(why, sizeof why, "%s (%.*s)", fp_redis_fault_reply(r->str, r->len),
+    snprintf(why, sizeof why, "%s (%.*s)", fault_says(c, r),
              (int)(r->len > 200 ? 200 : r->len), r->str);
     c->going_down = true; /* the callback must not send on this context */
     c->faulted = true;
@@ -272,7 +252,7 @@ static void fault_reply(fp_redis_conn_t *c, cmd_t *cmd, const redisReply *r)
 static bool is_fault(const fp_redis_conn_t *c, const redisReply *r)
 {
     return r != NULL && r->type == REDIS_REPLY_ERROR && c->state == ST_UP && !c->going_down &&
-           fp_redis_fault_reply(r->str, r->len) != NULL;
+           fault_says(c, r) != NULL;
 }
 
 /* Every reply passes here first: it keeps the FIFO and the timeout in step
@@ -584,6 +564,7 @@ int fp_redis_conn_new(uv_loop_t *loop, const fp_redis_url_t *url, const fp_redis
     c->ctx = ctx;
     c->any_role = opts->any_role;
     c->locator = opts->locator;
+    c->cluster = opts->cluster;
     if (url->path == NULL)
         fp__conn_set_target(c, url->host != NULL ? url->host : "", url->port);
     if (c->locator != NULL) /* the URL's host is not used */

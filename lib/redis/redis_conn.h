@@ -45,6 +45,9 @@ typedef struct fp_redis_conn_opts_s {
                                  * allowance) drops the connection; 0: never */
     bool any_role;              /* a sentinel: no ROLE check (it answers "sentinel") */
     const fp_redis_locator_t *locator; /* NULL: the URL's host and port; borrowed */
+    bool cluster;               /* follows one slot of a Redis Cluster (lib/redis/cluster.h):
+                                 * MOVED, ASK, TRYAGAIN and CLUSTERDOWN are faults too
+                                 * (fp_cluster_fault_reply) */
 } fp_redis_conn_opts_t;
 
 /* Reconnect back-off: 100 ms doubling up to 5 s, back to 100 ms once up; after

@@ -41,6 +41,7 @@ struct fp_redis_conn_s {
     fp_redis_state_cb state_cb;
     void *ctx;
     bool any_role;
+    bool cluster; /* cluster faults count too (fp_redis_conn_opts_t) */
     const fp_redis_locator_t *locator;
     char host[256]; /* this attempt's host (the URL's, or the locator's) */
     int port;

@@ -168,7 +168,7 @@ static void on_scale_timer(uv_timer_t *timer)
     tick(sup);
     if (sup->state == SUP_RUNNING && sup->scale.on && sup->redis.queue != NULL &&
         !sup->redis.closed)
-        fp_queue_sample(sup->redis.queue, on_scale_sample, sup);
+        fp_qmux_sample(sup->redis.queue, on_scale_sample, sup);
 }
 
 int fp_sup_scale_init(fp_supervisor_t *sup)

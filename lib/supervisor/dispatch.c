@@ -113,7 +113,7 @@ static void start_job(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
     held->deadline_ms = held->started_at_ms + timeout;
     if (held->cancelled) /* cancelled while queued in its child */
         held->deadline_ms = held->started_at_ms + sup->cfg->pool.kill_grace_ms;
-    fp_queue_started(sup->redis.queue, held->queue, &held->job); /* "until": "start" */
+    fp_qmux_started(sup->redis.queue, held->queue, &held->job); /* "until": "start" */
 }
 
 void fp_sup_cancel_deadline(fp_supervisor_t *sup, fp_slot_t *slot, fp_held_t *held)
@@ -251,7 +251,7 @@ void fp_sup_requeue_queued(fp_supervisor_t *sup, fp_slot_t *slot)
         } else if (sup->state == SUP_RUNNING) {
             fp_held_wait_push_front(&sup->held, held);
         } else {
-            fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+            fp_qmux_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                               held->payload_len);
             fp_held_release(&sup->held, held);
         }

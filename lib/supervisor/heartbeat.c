@@ -120,7 +120,7 @@ static void read_fleet(fp_supervisor_t *sup)
     sup_heartbeat_t *hb = &sup->heartbeat;
     if (sup->health == NULL || hb->reading || hb->stopping || sup->redis.queue == NULL)
         return;
-    hb->reading = fp_queue_fleet_read(sup->redis.queue, on_fleet_read, sup) == 0;
+    hb->reading = fp_qmux_fleet_read(sup->redis.queue, on_fleet_read, sup) == 0;
 }
 
 cJSON *fp_sup_fleet_json(const fp_supervisor_t *sup)
@@ -155,7 +155,7 @@ static void on_beat_timer(uv_timer_t *timer)
     char *record = describe(sup);
     int64_t ttl = sup->cfg->daemon.heartbeat_interval_ms * FP_FLEET_TTL_FACTOR;
     if (record != NULL &&
-        fp_queue_heartbeat(sup->redis.queue, hb->id, record, ttl, on_beat_reply, sup) == 0)
+        fp_qmux_heartbeat(sup->redis.queue, hb->id, record, ttl, on_beat_reply, sup) == 0)
         hb->in_flight = true;
     else
         arm(sup, NOT_YET_MS);
@@ -230,7 +230,7 @@ bool fp_sup_heartbeat_stopped(fp_supervisor_t *sup)
         /* Sent even while a beat is in flight: the writer answers in order,
          * so the clear comes after it. */
         if (!hb->started || !(hb->written || hb->in_flight) || sup->redis.queue == NULL ||
-            fp_queue_heartbeat_clear(sup->redis.queue, hb->id, hb->token, on_cleared, sup) < 0)
+            fp_qmux_heartbeat_clear(sup->redis.queue, hb->id, hb->token, on_cleared, sup) < 0)
             hb->cleared = true;
         else
             uv_timer_start(&sup->timers.heartbeat, on_clear_waited, CLEAR_WAIT_MS, 0);

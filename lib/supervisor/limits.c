@@ -73,10 +73,10 @@ static void hand_back(fp_supervisor_t *sup, fp_held_t *held, int64_t delay_ms)
     if (held->job.id == NULL && with_id == NULL) {
         /* Without an id two such payloads would be one delayed member:
          * rather than risk that (out of memory), it goes to the stream's tail. */
-        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+        fp_qmux_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
     } else {
-        fp_queue_retry(sup->redis.queue, held->queue, held->entry_id,
+        fp_qmux_retry(sup->redis.queue, held->queue, held->entry_id,
                        with_id != NULL ? with_id : held->payload, len, delay_ms);
     }
     free(with_id);
@@ -107,7 +107,7 @@ static void admitted(fp_supervisor_t *sup, fp_held_t *held)
     }
     /* Draining began while Redis answered: unstarted, so it goes back. */
     if (sup->redis.queue != NULL && !sup->redis.closed)
-        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+        fp_qmux_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
     fp_held_release(&sup->held, held);
     fp_sup_maybe_finish(sup);
@@ -158,7 +158,7 @@ static int ask_redis(fp_supervisor_t *sup, fp_held_t *held, const fp_type_limit_
     if (running != NULL && rate != NULL && member != NULL && ask != NULL) {
         const char *args[] = {running, rate, member, limit, lease, interval, tolerance};
         *ask = (ask_t){sup, held};
-        rc = fp_queue_eval(sup->redis.queue, fp_limit_take_lua, 2, args, 7, on_take, ask);
+        rc = fp_qmux_eval(sup->redis.queue, fp_limit_take_lua, 2, args, 7, on_take, ask);
     }
     if (rc == 0 && lim->concurrency > 0) {
         held->limit_lease = member;
@@ -259,7 +259,7 @@ static void release_lease(fp_supervisor_t *sup, char *running, char *member)
     *rel = (release_t){sup, {running, member}};
     const char *args[] = {running, member};
     if (sup->redis.queue == NULL || sup->redis.closed ||
-        fp_queue_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, rel) < 0) {
+        fp_qmux_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, rel) < 0) {
         free(rel);
         keep_unreleased(sup, running, member);
     }
@@ -339,7 +339,7 @@ static void renew_type(fp_supervisor_t *sup, const char *type, char *lease)
     for (size_t i = 0; i < sup->pool.capacity; i++)
         collect(sup->pool.slots[i]->job, type, &args, &n, &cap);
     if (running != NULL && n > 2)
-        (void)fp_queue_eval(sup->redis.queue, fp_limit_renew_lua, 1, args, n, on_renew_reply, sup);
+        (void)fp_qmux_eval(sup->redis.queue, fp_limit_renew_lua, 1, args, n, on_renew_reply, sup);
     free(args);
     free(running);
 }

@@ -62,7 +62,7 @@ void fp_sup_job_answered(fp_supervisor_t *sup, fp_held_t *held, const fp_msg_t *
     if (!msg->ok && held->cancelled) { /* how a cancel the child acted on ends */
         fp_sup_job_cancelled(sup, held);
     } else if (msg->ok) {
-        fp_queue_ack(sup->redis.queue, held->queue, held->entry_id);
+        fp_qmux_ack(sup->redis.queue, held->queue, held->entry_id);
         count_outcome(sup, held, FP_OUTCOME_OK, NULL);
         sup->counters.jobs_ok++;
         sup->counters.last_outcome_ms = fp_os_now_ms();
@@ -83,7 +83,7 @@ static void job_dead_as(fp_supervisor_t *sup, fp_held_t *held, const char *why,
     const char *kv[] = {"queue", queue, "job", fp_held_name(held), "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed for good: %s",
               held->job.type != NULL ? held->job.type : "(invalid)", why);
-    fp_queue_dead(sup->redis.queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
+    fp_qmux_dead(sup->redis.queue, held->queue, held->entry_id, held->payload, held->payload_len, why,
                   held->job.attempt + 1);
     count_outcome(sup, held, outcome, why);
     sup->counters.jobs_failed++;
@@ -134,7 +134,7 @@ void fp_sup_job_failed(fp_supervisor_t *sup, fp_held_t *held, const char *why, b
                         "attempt", attempt, NULL};
     fp_log_kv(FP_LOG_WARN, LOG, kv, "job %s failed, retrying in %lld ms: %s", held->job.type,
               (long long)delay, why);
-    fp_queue_retry(sup->redis.queue, held->queue, held->entry_id, payload, len, delay);
+    fp_qmux_retry(sup->redis.queue, held->queue, held->entry_id, payload, len, delay);
     free(payload);
     count_outcome(sup, held, kind == FP_OUTCOME_FAILED ? FP_OUTCOME_RETRIED : kind, why);
     sup->counters.jobs_retried++;

@@ -93,7 +93,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
     bool same_sentinels = old->redis.sentinels.count == cfg->redis.sentinels.count;
     for (size_t i = 0; same_sentinels && i < cfg->redis.sentinels.count; i++)
         same_sentinels = same_string(old->redis.sentinels.items[i], cfg->redis.sentinels.items[i]);
-    if (!same_string(old->redis.url, cfg->redis.url) || !same_sentinels ||
+    bool same_cluster = old->redis.cluster.count == cfg->redis.cluster.count;
+    for (size_t i = 0; same_cluster && i < cfg->redis.cluster.count; i++)
+        same_cluster = same_string(old->redis.cluster.items[i], cfg->redis.cluster.items[i]);
+    if (!same_string(old->redis.url, cfg->redis.url) || !same_sentinels || !same_cluster ||
         !same_string(old->redis.master_name, cfg->redis.master_name) ||
         !same_string(old->redis.sentinel_password, cfg->redis.sentinel_password) ||
         !same_string(old->redis.tls_ca, cfg->redis.tls_ca) ||

@@ -46,7 +46,7 @@ void fp_sup_on_sample_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
     if (sup->redis.queue != NULL && !sup->redis.closed)
-        fp_queue_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
+        fp_qmux_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
 }
 
 static int route_healthz(void *ctx, fp_buf_t *body, const char **content_type)
@@ -86,10 +86,12 @@ static cJSON *not_ready_reasons(const fp_supervisor_t *sup)
     if (reasons == NULL)
         return NULL;
     size_t alive = fp_pool_count(&sup->pool, FP_CHILD_IDLE) + fp_pool_count(&sup->pool, FP_CHILD_BUSY);
-    if (!sup->redis.ready)
+    /* Over a Cluster the queue is usable while one master is lost, but
+     * not every queue is served: not ready either. */
+    if (!sup->redis.ready || (sup->redis.queue != NULL && !fp_qmux_is_ready(sup->redis.queue)))
         add_reason(reasons, "redis disconnected",
                    !sup->redis.lease_held  ? "daemon.name lease not held yet"
-                   : sup->redis.queue != NULL ? fp_queue_down_reason(sup->redis.queue)
+                   : sup->redis.queue != NULL ? fp_qmux_down_reason(sup->redis.queue)
                                         : "");
     if (alive == 0)
         cJSON_AddItemToArray(reasons, cJSON_CreateString("no live child"));
@@ -139,7 +141,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
     g.pulls_total = sup->counters.pulls;
     if (sup->redis.queue != NULL) {
         fp_queue_stats_t qs;
-        fp_queue_stats(sup->redis.queue, &qs);
+        fp_qmux_stats(sup->redis.queue, &qs);
         g.outcomes_stale = qs.outcomes_stale;
         g.renewals_lost = qs.renewals_lost;
         g.redis_commands = qs.redis_commands;

@@ -105,7 +105,7 @@ static void send_call(fp_supervisor_t *sup, size_t i, const int64_t *ticks, size
     reply_t *rp = malloc(sizeof *rp);
     if (rp != NULL) {
         *rp = (reply_t){sup, sc->generation, i, now};
-        if (fp_queue_schedule(sup->redis.queue, e->queue, e->s, ticks, n, on_reply, rp) == 0) {
+        if (fp_qmux_schedule(sup->redis.queue, e->queue, e->s, ticks, n, on_reply, rp) == 0) {
             e->in_flight = true;
             return;
         }

@@ -55,7 +55,7 @@ void fp_sup_update_want(fp_supervisor_t *sup)
         fp_sup_steer_hold(sup);
         room = fp_pool_room(&sup->pool, sup->held.count);
     }
-    fp_queue_want(sup->redis.queue, room);
+    fp_qmux_want(sup->redis.queue, room);
 }
 
 static bool known_type(const fp_supervisor_t *sup, const char *type)
@@ -124,7 +124,7 @@ static void put_back_waiting(fp_supervisor_t *sup)
 {
     fp_held_t *held;
     while ((held = fp_held_wait_pop(&sup->held)) != NULL) {
-        fp_queue_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
+        fp_qmux_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
         fp_held_release(&sup->held, held);
     }
@@ -138,7 +138,7 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     sup->counters.pulls++;
     sup->counters.last_pull_ms = fp_os_now_ms();
     fp_queue_stats_t qs;
-    fp_queue_stats(sup->redis.queue, &qs);
+    fp_qmux_stats(sup->redis.queue, &qs);
     fp_sup_steer_pulled(sup, &qs);
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
@@ -212,7 +212,7 @@ static void on_queue_ready(void *ctx, bool ready)
     if (ready)
         fp_sup_notify_ready(sup);
     if (ready && sup->health != NULL)
-        fp_queue_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
+        fp_qmux_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
 }
 
 void fp_sup_close_handle(uv_handle_t *handle)
@@ -221,12 +221,17 @@ void fp_sup_close_handle(uv_handle_t *handle)
         uv_close(handle, NULL);
 }
 
+static void on_lease_closed(void *ctx)
+{
+    fp_sup_cluster_close(ctx); /* nothing it locates is left open */
+}
+
 static void on_queue_closed(void *ctx)
 {
     fp_supervisor_t *sup = ctx;
     sup->redis.queue = NULL;
     /* Released only now: every outcome of this daemon is in Redis. */
-    fp_lease_close(sup->redis.lease, NULL, NULL);
+    fp_lease_close(sup->redis.lease, on_lease_closed, sup);
     sup->redis.lease = NULL;
     fp_outputs_close_all(&sup->outputs);
     if (sup->health != NULL) {
@@ -258,7 +263,7 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup)
 {
     if (sup->state == SUP_RUNNING || sup->redis.closed || !slots_empty(sup))
         return;
-    if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_queue_unconfirmed(sup->redis.queue) > 0)
+    if (sup->state == SUP_DRAINING && sup->redis.queue != NULL && fp_qmux_unconfirmed(sup->redis.queue) > 0)
         return; /* the drain timer polls again */
     if (sup->limits.asking > 0)
         return; /* their answers come on the writer, which must stay open */
@@ -275,7 +280,7 @@ void fp_sup_maybe_finish(fp_supervisor_t *sup)
                 (unsigned long long)sup->counters.jobs_retried,
                 (long long)(busy_ms / 1000), (long long)(busy_ms % 1000));
     if (sup->redis.queue != NULL)
-        fp_queue_close(sup->redis.queue, on_queue_closed, sup);
+        fp_qmux_close(sup->redis.queue, on_queue_closed, sup);
     else
         on_queue_closed(sup);
 }
@@ -300,7 +305,7 @@ void fp_sup_begin_drain(fp_supervisor_t *sup, const char *why)
                 fp_pool_running(&sup->pool), (long long)sup->cfg->daemon.shutdown_timeout_ms);
     fp_sup_update_want(sup);
     if (sup->redis.queue != NULL)
-        fp_queue_drain(sup->redis.queue); /* what it stashed goes to other daemons */
+        fp_qmux_drain(sup->redis.queue); /* what it stashed goes to other daemons */
     uv_timer_stop(&sup->timers.burst);
     uv_timer_stop(&sup->timers.respawn);
     put_back_waiting(sup);
@@ -351,7 +356,7 @@ static void on_burst_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
     if (sup->state == SUP_RUNNING && sup->redis.ready && sup->held.count == 0)
-        fp_queue_check_drained(sup->redis.queue, on_drained_checked, sup);
+        fp_qmux_check_drained(sup->redis.queue, on_drained_checked, sup);
 }
 
 /* daemon.user/group: privileges go after the health port is bound (it may
@@ -404,7 +409,7 @@ static void on_lease_held(void *ctx)
     fp_supervisor_t *sup = ctx;
     sup->redis.lease_held = true;
     if (sup->state == SUP_RUNNING)
-        (void)fp_queue_start(sup->redis.queue);
+        (void)fp_qmux_start(sup->redis.queue);
 }
 
 /* Another daemon runs under this name: stop (running jobs, if the lease was
@@ -450,18 +455,20 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready, fp_sup_on_cancel,
                                              fp_sup_on_retry_cancelled};
     static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
-    rc = fp_queue_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &events, sup,
-                      &sup->redis.queue, err);
+    rc = fp_sup_cluster_open(sup, err);
     if (rc == 0)
-        rc = fp_lease_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames, &lease_events, sup,
-                          &sup->redis.lease, err);
+        rc = fp_qmux_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
+                         sup->redis.cluster, &events, sup, &sup->redis.queue, err);
+    if (rc == 0)
+        rc = fp_lease_new_cluster(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
+                                  sup->redis.cluster, &lease_events, sup, &sup->redis.lease, err);
     if (rc < 0)
         return rc;
     fp_lease_start(sup->redis.lease);
     fp_sup_heartbeat_start(sup);
     fp_sup_schedule_apply(sup);
     if (sup->opts.burst) {
-        fp_queue_track_retries(sup->redis.queue);
+        fp_qmux_track_retries(sup->redis.queue);
         uv_timer_start(&sup->timers.burst, on_burst_timer, BURST_CHECK_MS, BURST_CHECK_MS);
     }
     if (sup->health != NULL)
@@ -541,8 +548,9 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
         channels_close_all(sup);
         fp_outputs_close_all(&sup->outputs);
         if (sup->redis.queue != NULL)
-            fp_queue_close(sup->redis.queue, NULL, NULL);
-        fp_lease_close(sup->redis.lease, NULL, NULL);
+            fp_qmux_close(sup->redis.queue, NULL, NULL);
+        fp_lease_close(sup->redis.lease, NULL, NULL); /* never started: closes at once */
+        fp_sup_cluster_close(sup);
         if (sup->health != NULL)
             fp_health_close(sup->health, NULL, NULL);
         uv_walk(&sup->loop, on_walk_close, NULL);
@@ -563,6 +571,7 @@ int fp_supervisor_run(const fp_config_t *cfg, const fp_run_opts_t *opts, fp_err_
     fp_pool_free(&sup->pool);
     fp_sup_schedule_free(sup);
     fp_plugins_free(sup->plugins);
+    fp_redis_url_free(&sup->redis.cluster_url);
     for (size_t i = 0; i < sup->reload.nconfigs; i++)
         fp_config_free(sup->reload.configs[i]);
     free(sup->reload.configs);

@@ -32,6 +32,8 @@
 #include "pool/pool.h"
 #include "queue/admin.h"
 #include "queue/name_lease.h"
+#include "queue/qmux.h"
+#include "redis/redis_url.h"
 #include "queue/queue.h"
 #include "supervisor/notify.h"
 #include "supervisor/supervisor.h"
@@ -48,7 +50,9 @@ typedef struct fp_supervisor_s fp_supervisor_t;
 typedef struct sup_redis_s {
     const char *const *names; /* the queues consumed: the config's, or run --queue's */
     size_t nnames;
-    fp_queue_t *queue;
+    fp_qmux_t *queue;
+    struct fp_cluster_s *cluster; /* redis.cluster: where the queue and lease go */
+    fp_redis_url_t cluster_url;   /* its user, password (redis.url) */
     fp_lease_t *lease; /* the claim on daemon.name; the queue starts once held */
     bool lease_held;
     bool ready;        /* connected, the group in place */
@@ -259,6 +263,12 @@ static inline fp_slot_t *channel_slot(fp_channel_t *ch)
 uint64_t fp_sup_next_random(fp_supervisor_t *sup);
 /* Tells the queue how many jobs it may hand over now (0 while pulls hold). */
 void fp_sup_update_want(fp_supervisor_t *sup);
+
+/* redis_cluster.c: with redis.cluster, the cluster locator the queue and
+ * the lease follow their slots through (sup->redis.cluster; NULL without).
+ * Closed once the lease is: every connection it locates is closed then. */
+int fp_sup_cluster_open(fp_supervisor_t *sup, fp_err_t *err);
+void fp_sup_cluster_close(fp_supervisor_t *sup);
 /* Once every child is gone and Redis has every outcome, closes the queue;
  * the loop then runs out of handles and fp_supervisor_run returns. */
 void fp_sup_maybe_finish(fp_supervisor_t *sup);

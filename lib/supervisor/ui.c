@@ -247,7 +247,7 @@ static void on_tick(uv_timer_t *timer)
     if (ui->viewed_ms == 0 || now - ui->viewed_ms > FP_UI_WATCH_MS)
         return;
     if (sup->redis.queue != NULL && !sup->redis.closed)
-        fp_queue_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
+        fp_qmux_sample(sup->redis.queue, fp_sup_on_queue_sample, sup);
     if (now - ui->refreshed_ms >= FP_UI_REFRESH_MS - 100) /* ticks are not exact */
         fp_sup_ui_refresh(ui);
 }

@@ -296,6 +296,67 @@ static void test_redirect(void **state)
     }
 }
 
+/* The replies that send a slot's connection back to the map, and the
+ * ones that do not (a failed command is the caller's business). */
+static void test_fault(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *says;
+    } faults[] = {
+        {"MOVED 3999 127.0.0.1:6381", "moved to another"},
+        {"ASK 3999 127.0.0.1:6381", "being migrated"},
+        {"TRYAGAIN Multiple keys request during rehashing of slot", "keys are split"},
+        {"CLUSTERDOWN The cluster is down", "cluster is down"},
+        {"CLUSTERDOWN", "cluster is down"},
+    };
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        const char *says = fp_cluster_fault_reply(faults[i].text, strlen(faults[i].text));
+        if (says == NULL || strstr(says, faults[i].says) == NULL)
+            fail_msg("\"%s\": got \"%s\"", faults[i].text, says != NULL ? says : "(none)");
+    }
+    static const char *const others[] = {
+        "CROSSSLOT Keys in request don't hash to the same slot", "MOVEDX 1 h:1",
+        "ERR unknown command", "NOSCRIPT No matching script", "ASKING", "moved 1 h:1", "",
+        "READONLY You can't write against a read only replica.",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (fp_cluster_fault_reply(others[i], strlen(others[i])) != NULL)
+            fail_msg("\"%s\" read as a cluster fault", others[i]);
+}
+
+static void test_command_key(void **state)
+{
+    (void)state;
+    static const struct {
+        int argc;
+        const char *argv[6];
+        int key;
+    } cases[] = {
+        {3, {"XADD", "fp:{q}:jobs", "*"}, 1},
+        {2, {"xlen", "fp:{q}:jobs"}, 1},
+        {5, {"EVAL", "return 1", "2", "fp:{q}:a", "fp:{q}:b"}, 3},
+        {4, {"evalsha", "abc", "1", "k"}, 3},
+        {3, {"EVAL", "return 1", "0"}, -1},
+        {6, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "fp:{q}:jobs"}, 5},
+        {1, {"TIME"}, -1},
+        {3, {"WAIT", "1", "100"}, -1},
+        {1, {"role"}, -1},
+        {1, {"XLEN"}, -1},
+        {0, {NULL}, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = fp_cluster_command_key(cases[i].argc, cases[i].argv, NULL);
+        if (got != cases[i].key)
+            fail_msg("case %zu (%s): key at %d, wanted %d", i,
+                     cases[i].argc ? cases[i].argv[0] : "", got, cases[i].key);
+    }
+    /* With lengths: arguments need not be NUL-terminated where they end. */
+    const char *argv[] = {"EVALxx", "s", "1x", "key"};
+    const size_t lens[] = {4, 1, 1, 3};
+    assert_int_equal(fp_cluster_command_key(4, argv, lens), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +367,8 @@ int main(void)
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_redirect),
+        cmocka_unit_test(test_fault),
+        cmocka_unit_test(test_command_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1351,6 +1351,43 @@ static void sentinel_bad_combinations(void **state)
     clear_env();
 }
 
+/* The Cluster form: seeds with ports; the URL gives the password only,
+ * database 0, redis://; never with sentinels. */
+static void cluster_form(void **state)
+{
+    (void)state;
+    clear_env();
+    fp_config_t *cfg = load_ok("[redis]\ncluster = [\"127.0.0.1:7000\", \"[::1]:7001\"]\n"
+                               "url = \"redis://:pw@ignored/0\"\n");
+    assert_int_equal(cfg->redis.cluster.count, 2);
+    assert_string_equal(cfg->redis.cluster.items[1], "[::1]:7001");
+    fp_config_free(cfg);
+    cfg = load_ok("");
+    assert_int_equal(cfg->redis.cluster.count, 0);
+    fp_config_free(cfg);
+    expect_config_error("[redis]\ncluster = [\"h:7000\", \"h\"]\n",
+                        "t.toml:2:22: [redis] cluster[1] needs a port (write \"127.0.0.1:7000\")");
+    expect_config_error("[redis]\ncluster = [\"h:7000\"]\nsentinels = [\"h:1\"]\n"
+                        "master_name = \"m\"\n",
+                        "t.toml:2:1: [redis] cluster and sentinels exclude each other: a Redis "
+                        "Cluster fails over by itself");
+    expect_config_error("[redis]\ncluster = [\"h:7000\"]\nurl = \"redis://h/2\"\n",
+                        "t.toml:3:1: [redis] url must name database 0 with cluster: a Redis "
+                        "Cluster has no other");
+    expect_config_error("[redis]\ncluster = [\"h:7000\"]\nurl = \"unix:///run/r.sock\"\n",
+                        "t.toml:3:1: [redis] url must be redis:// with cluster: the seed nodes "
+                        "say where the masters are, the URL gives only the user and the "
+                        "password");
+    expect_config_error("[redis]\ncluster = [\"h:7000\"]\nurl = \"rediss://h\"\n",
+                        "t.toml:3:1: [redis] url cannot be rediss:// with cluster yet: TLS to "
+                        "Cluster nodes is not supported");
+    setenv("FORKPOOL_REDIS_URL", "redis://h/5", 1);
+    expect_config_error("[redis]\ncluster = [\"h:7000\"]\n",
+                        "FORKPOOL_REDIS_URL (environment) must name database 0 with cluster: a "
+                        "Redis Cluster has no other");
+    clear_env();
+}
+
 /* rediss:// settings: only with a rediss:// URL, a certificate with its key. */
 static void tls_bad_combinations(void **state)
 {
@@ -1493,6 +1530,7 @@ int main(void)
         cmocka_unit_test(dump_json_defaults),
         cmocka_unit_test(sentinel_form_loads),
         cmocka_unit_test(sentinel_bad_combinations),
+        cmocka_unit_test(cluster_form),
         cmocka_unit_test(tls_bad_combinations),
         cmocka_unit_test(dump_json_masks_and_round_trips),
     };
