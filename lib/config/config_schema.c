@@ -118,7 +118,7 @@ const fp__ckey_t fp__config_schema[] = {
      .doc = "held jobs that may wait in a busy child; \"auto\" = adaptive send-ahead"},
     INT("pool", "max_held", pool.max_held, 128, 1, 100000,
         "adaptive hold: most jobs held, those running included"),
-    DUR("pool", "max_send_ahead_wait", pool.max_send_ahead_wait_ms, "2ms", 0,
+    DUR("pool", "max_send_ahead_wait", pool.max_send_ahead_wait_ms, "5ms", 0,
         "adaptive send-ahead: most expected wait of a job sent to a busy child; 0 = never"),
     DUR("pool", "job_timeout", pool.job_timeout_ms, "10m", 1, "default per-job timeout"),
     DUR("pool", "kill_grace", pool.kill_grace_ms, "5s", 0, "SIGTERM to SIGKILL delay"),

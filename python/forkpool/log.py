@@ -13,12 +13,11 @@ carry their own job's fields. An app that configured logging itself (the
 root logger has a handler before run()) is left as it is; it can still use
 LogfmtFormatter on its own handler.
 """
-import contextlib
 import contextvars
 import logging
 import re
 import sys
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Tuple
 
 __all__ = ["LogfmtFormatter", "configure", "job_context", "current_job"]
 
@@ -36,19 +35,34 @@ def current_job() -> Optional[Dict[str, Any]]:
     return _job.get()
 
 
-@contextlib.contextmanager
-def job_context(seq: int, job: Mapping[str, Any], attempt: Optional[int] = None) -> Iterator[None]:
+class _JobContext:
+    """job_context's manager: a class rather than a generator, as it runs
+    around every job the worker answers (a generator-based one cost more
+    than a noop job's handler)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: Dict[str, Any]) -> None:
+        self._fields = fields
+        self._token: Optional["contextvars.Token[Optional[Dict[str, Any]]]"] = None
+
+    def __enter__(self) -> None:
+        self._token = _job.set(self._fields)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._token is not None:
+            _job.reset(self._token)
+
+
+def job_context(seq: int, job: Mapping[str, Any],
+                attempt: Optional[int] = None) -> ContextManager[None]:
     """Records logged inside carry this job's fields. attempt: the job
     message's; by default job["attempt"] + 1, as the daemon counts it."""
     if attempt is None:
         prior = job.get("attempt", 0)
         attempt = prior + 1 if isinstance(prior, int) else None
-    token = _job.set({"type": job.get("type"), "id": job.get("id"), "seq": seq,
-                      "attempt": attempt})
-    try:
-        yield
-    finally:
-        _job.reset(token)
+    return _JobContext({"type": job.get("type"), "id": job.get("id"), "seq": seq,
+                        "attempt": attempt})
 
 
 def _value(v: Any, quote: bool = False) -> str:

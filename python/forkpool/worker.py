@@ -45,6 +45,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 from . import log as _log
@@ -88,22 +89,44 @@ _running: Dict[str, Any] = {"seq": None, "task": None, "cancelled": False}
 class _Lines:
     """The in-order loop's lines from the channel, read by hand rather than
     through a buffered file, so that what was read ahead of the current job
-    (a "cancel" line that came with it) stays visible to the cancel checks."""
+    (a "cancel" line that came with it) stays visible to the cancel checks.
+    Lines are taken by offset, and the cancel check looks at what is ahead
+    only when a read brought the word: with jobs sent ahead, slicing or
+    scanning the whole buffer for every job cost more than a noop job."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.ahead = b""  # read from the socket, not yet taken as lines
+        self.buf = b""  # read from the socket; lines before pos are taken
+        self.pos = 0
+        self.cancel_seen = False  # a read since the buffer was last empty had "cancel"
 
     def next(self) -> Optional[bytes]:
         """The next line without its newline; None at EOF."""
-        while b"\n" not in self.ahead:
+        end = self.buf.find(b"\n", self.pos)
+        while end < 0:
             data = os.read(self.fd, 1 << 16)
             if not data:
-                rest, self.ahead = self.ahead, b""
+                rest = self.buf[self.pos:]
+                self.buf, self.pos = b"", 0
                 return rest or None
-            self.ahead += data
-        line, _, self.ahead = self.ahead.partition(b"\n")
+            self.buf = self.buf[self.pos:] + data
+            self.pos = 0
+            self.cancel_seen = self.cancel_seen or b'"cancel"' in self.buf
+            end = self.buf.find(b"\n")
+        line = self.buf[self.pos:end]
+        self.pos = end + 1
+        if self.pos == len(self.buf):
+            self.buf, self.pos, self.cancel_seen = b"", 0, False
         return line
+
+    def unread(self) -> bytes:
+        """What was read and not yet taken as lines."""
+        return self.buf[self.pos:]
+
+    def ahead(self) -> bytes:
+        """unread() when it may hold a whole "cancel" line; b"" otherwise
+        (the check before every job)."""
+        return self.unread() if self.cancel_seen else b""
 
 
 def _has_cancel(data: bytes, seq: Optional[int]) -> bool:
@@ -130,7 +153,7 @@ def _cancel_waiting(lines: _Lines, seq: Optional[int]) -> bool:
             data = sock.recv(1 << 16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except OSError:
         data = b""
-    return _has_cancel(lines.ahead + data, seq)
+    return _has_cancel(lines.unread() + data, seq)
 
 
 def _install_cancel_on_term(lines: _Lines) -> None:
@@ -214,7 +237,8 @@ def _start(job: Dict[str, Any]) -> Any:
 
 
 def _ok(seq: int, result: Any) -> Dict[str, Any]:
-    _dumps(result)  # a result that is not JSON (a set, NaN) fails here, in the handler's name
+    if result is not None:  # a result that is not JSON (a set, NaN) fails here, in the handler's name
+        _dumps(result)
     return {"op": "done", "seq": seq, "ok": True, "result": result, "rss_kb": _rss_kb()}
 
 
@@ -258,16 +282,43 @@ async def _answer_async(seq: int, job: Dict[str, Any]) -> Dict[str, Any]:
             return _failed(seq, e)
 
 
+# The kept /proc/self/statm, and the last figure read from it and when.
+_statm: Dict[str, Any] = {"fd": -1, "kb": 0, "at": -1.0}
+_RSS_FRESH_S = 0.001
+
+
+def _forget_statm() -> None:
+    """In a process forked from a worker (a handler's own fork): the kept fd
+    still reads the worker's figures, so the child opens its own."""
+    _statm.update(fd=-1, kb=0, at=-1.0)
+
+
+os.register_at_fork(after_in_child=_forget_statm)
+
+
 def _rss_kb() -> int:
     """Current resident set size in kB, from /proc/self/statm (pages). The
     peak (ru_maxrss) would keep a worker over max_memory_per_child for ever
-    after one large job, however much it gave back; 0 when unreadable."""
+    after one large job, however much it gave back; 0 when unreadable.
+    Read at most once a millisecond, by one pread on the file kept open:
+    opening it for every answer cost 31 us of a noop job's ~50. A job of a
+    millisecond or more always reports what it left; shorter ones may report
+    a figure up to a millisecond old, so pool.max_memory_per_child recycles
+    at most a millisecond of jobs later."""
+    now = time.monotonic()
+    if now - _statm["at"] < _RSS_FRESH_S:
+        return int(_statm["kb"])
     try:
-        with open("/proc/self/statm", "rb") as f:
-            pages = int(f.read().split()[1])
+        if _statm["fd"] < 0:
+            _statm["fd"] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        kb = int(os.pread(_statm["fd"], 64, 0).split()[1]) * _PAGE_KB
     except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+        kb = 0
+    _statm.update(kb=kb, at=now)
+    return kb
+
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def _concurrency(value: Union[int, str, None]) -> int:
@@ -299,7 +350,7 @@ def _serve_in_order(fd: int) -> None:
         msg = json.loads(line)
         if msg.get("op") == "stop":
             break
-        if msg.get("op") == "job" and _has_cancel(lines.ahead, msg["seq"]):
+        if msg.get("op") == "job" and _has_cancel(lines.ahead(), msg["seq"]):
             _send(fd, _cancelled(msg["seq"]))
         elif msg.get("op") == "job":
             _running["seq"] = msg["seq"]

@@ -98,3 +98,17 @@ def test_timeline_matches_a_scan_of_every_job_per_row():
         assert r["oldest_ready_s"] == ((b - min(ready)) / 1e9 if ready else 0.0)
         if i < len(rows) - 1:  # the last row also takes what ends on its edge
             assert r["jobs_per_s"] == sum(1 for j in jobs if a <= j.end_ns < b) / 0.1
+
+
+def test_fifo_span_places_jobs_in_order_on_the_first_free_child():
+    # Two children; producer order 0..3, measured runs 10, 10, 30, 5 ms (job 3
+    # measured 5 though nominal 1): 0 and 1 start at 0, 2 and 3 at 10 ms on
+    # whichever freed, so the span is 40 ms, however the real run went.
+    jobs = [job(0, 1, 0, 10), job(1, 2, 3, 10), job(2, 2, 50, 30),
+            Job(0, 90 * MS, 95 * MS, 3, 1, 1)]
+    assert abs(mixed_report.fifo_span(jobs, 2) - 0.040) < 1e-9
+    s = summary(jobs, 2, 1000)
+    assert abs(s["overhead"] - s["span_s"] / 0.040) < 1e-9
+    # A job is never placed before it was sent.
+    late = [job(0, 1, 0, 10), job(1, 1, 70, 10, sent_ms=60)]
+    assert abs(mixed_report.fifo_span(late, 4) - 0.070) < 1e-9

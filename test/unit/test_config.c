@@ -168,7 +168,7 @@ static void defaults_are_documented_values(void **state)
         .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
         .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(),
                  .prefetch = FP_CONFIG_AUTO, .pipeline = FP_CONFIG_AUTO, .max_held = 128,
-                 .max_send_ahead_wait_ms = 2,
+                 .max_send_ahead_wait_ms = 5,
                  .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0,
                  .scale_up_after_ms = 1000, .idle_timeout_ms = 30000},
@@ -1264,7 +1264,7 @@ static void dump_json_defaults(void **state)
     assert_string_equal(str_at(root, "pool", "prefetch"), "auto");
     assert_string_equal(str_at(root, "pool", "pipeline"), "auto");
     assert_true(num_at(root, "pool", "max_held") == 128);
-    assert_string_equal(str_at(root, "pool", "max_send_ahead_wait"), "2ms");
+    assert_string_equal(str_at(root, "pool", "max_send_ahead_wait"), "5ms");
     assert_string_equal(str_at(root, "pool", "max_memory_per_child"), "0B");
     assert_string_equal(str_at(root, "retry", "backoff_max"), "10m");
     assert_string_equal(str_at(root, "ledger", "retain"), "7d");
