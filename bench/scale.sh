@@ -14,9 +14,13 @@
 #                   enqueue to after the last daemon exits, per job
 #   fairness        jobs done per daemon, from each "stopped: N jobs done"
 #                   line: min / max, and min over max
+# Then the same counts on a Redis Cluster of three masters (one replica
+# each, scripts/cluster.sh on free ports): the jobs spread over six queues,
+# two on each master, every daemon serving all six (redis.cluster), Redis
+# CPU summed over the masters; FP_SCALE_CLUSTER=0 leaves that pass out.
 # Writes Markdown ($FP_SCALE_OUT, build-bench/scale.md) and a TSV of every
 # run ($FP_SCALE_TSV, build-bench/scale.tsv). Development:
-#   FP_SCALE_JOBS=5000 FP_BENCH_RUNS=1 scripts/bench.sh --scale
+#   FP_SCALE_JOBS=6000 FP_BENCH_RUNS=1 scripts/bench.sh --scale
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,15 +44,55 @@ bin=$(cd "$build_dir" && pwd)/forkpool
 . bench/bench_env.sh
 bench_env scale
 
-# The [redis] section every daemon of a row gets. Cluster rows go here: a
-# second pass over the same counts with this section naming the cluster's
-# seed nodes, Redis CPU summed over its masters (redis_cpu below), and the
-# row labelled by topology; until then no Cluster row is printed.
-redis_section() { printf '[redis]\nurl = "redis://127.0.0.1:%s/0"\n' "$port"; }
-# redis-server's user + sys CPU seconds so far.
+# Where the rows run: "one" (one redis-server on $port) or "cluster" (three
+# masters with a replica each, scripts/cluster.sh, seeds on $cl_base). On
+# one Redis every daemon serves one queue; a queue lives in one hash slot,
+# so on the cluster the jobs go to six queues, two on each master
+# (cluster_queues), served by every daemon.
+mode=one
+queue_names=(default)
+redis_section() {
+  if [ "$mode" = cluster ]; then
+    printf '[redis]\nurl = "redis://127.0.0.1/0"\ncluster = ["127.0.0.1:%s", "127.0.0.1:%s", "127.0.0.1:%s"]\n' \
+      "$cl_base" $((cl_base + 1)) $((cl_base + 2))
+    printf '[queues]\nnames = [%s]\n' "$(printf '"%s", ' "${queue_names[@]}" | sed 's/, $//')"
+  else
+    printf '[redis]\nurl = "redis://127.0.0.1:%s/0"\n' "$port"
+  fi
+}
+# The masters' ports: one Redis, or the cluster's three (whichever node is a
+# master now).
+master_ports() {
+  if [ "$mode" = cluster ]; then
+    for p in $(seq "$cl_base" $((cl_base + 5))); do
+      redis-cli -p "$p" role 2>/dev/null | head -1 | grep -qx master && echo "$p"
+    done
+  else
+    echo "$port"
+  fi
+}
+# redis-server's user + sys CPU seconds so far, summed over the masters.
 redis_cpu() {
-  redis-cli -p "$port" info cpu | tr -d '\r' |
+  local p
+  for p in $(master_ports); do redis-cli -p "$p" info cpu; done | tr -d '\r' |
     awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.6f\n", s}'
+}
+flush_all() { local p; for p in $(master_ports); do redis-cli -p "$p" flushall >/dev/null; done; }
+# Six queue names, two in each third of the slots (the masters' default
+# ranges after `redis-cli --cluster create`).
+cluster_queues() {
+  local i=0 slot third n0=0 n1=0 n2=0
+  queue_names=()
+  while [ "${#queue_names[@]}" -lt 6 ]; do
+    slot=$(redis-cli -p "$cl_base" cluster keyslot "{scale$i}")
+    third=$((slot * 3 / 16384))
+    case $third in
+      0) [ $n0 -lt 2 ] && { queue_names+=("scale$i"); n0=$((n0 + 1)); } ;;
+      1) [ $n1 -lt 2 ] && { queue_names+=("scale$i"); n1=$((n1 + 1)); } ;;
+      2) [ $n2 -lt 2 ] && { queue_names+=("scale$i"); n2=$((n2 + 1)); } ;;
+    esac
+    i=$((i + 1))
+  done
 }
 
 # one_run D: D daemons on one pre-filled queue, called in the script's own
@@ -56,7 +100,8 @@ redis_cpu() {
 # "daemons jobs busy_max redis_cpu_s min_jobs max_jobs".
 one_run() {
   local d=$1 i c0 c1
-  redis-cli -p "$port" flushall >/dev/null
+  flush_all
+  rm -f "$work"/d*.log # a run of more daemons before this one left its own
   for i in $(seq 1 "$d"); do
     { printf '[daemon]\nname = "scale-%s"\n' "$i"; redis_section
       printf '[pool]\nchildren = %s\n[health]\nlisten = ""\n' "$children"
@@ -64,7 +109,11 @@ one_run() {
       # out of the checkout.
       printf '[handlers.record_event]\ndatabase = "%s"\n' "$work/events.db"; } > "$work/d$i.toml"
   done
-  "$bin" enqueue -c "$work/d1.toml" --count "$jobs" noop '{}' >/dev/null
+  local q per=$((jobs / ${#queue_names[@]}))
+  total=$((per * ${#queue_names[@]}))
+  for q in "${queue_names[@]}"; do
+    "$bin" enqueue -c "$work/d1.toml" --queue "$q" --count "$per" noop '{}' >/dev/null
+  done
   c0=$(redis_cpu)
   bench_pids=()
   for i in $(seq 1 "$d"); do
@@ -77,7 +126,7 @@ one_run() {
   bench_pids=()
   c1=$(redis_cpu)
   sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work"/d*.log |
-    awk -v d="$d" -v n="$jobs" -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" '
+    awk -v d="$d" -v n="$total" -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" '
       {sum += $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1; if ($2 > busy) busy = $2}
       END {
         if (NR != d || sum != n) {printf "scale: %d daemons reported %d of %d jobs\n", NR, sum, n > "/dev/stderr"; exit 1}
@@ -85,29 +134,57 @@ one_run() {
       }'
 }
 
+# A base port N with N..N+5 and N+10000..N+10005 (the cluster bus) free.
+free_base() {
+  local b p ok
+  for _ in $(seq 1 50); do
+    b=$((20000 + RANDOM % 20000)); ok=1
+    for p in $(seq "$b" $((b + 5))) $(seq $((b + 10000)) $((b + 10005))); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { ok=0; break; }
+    done
+    [ "$ok" = 1 ] && { echo "$b"; return; }
+  done
+  echo "scale: no free ports for the cluster" >&2; exit 1
+}
 median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }
 mkdir -p "$(dirname "$out")" "$(dirname "$tsv")"
-printf 'daemons\tjobs\tbusy_max_s\tredis_cpu_s\tmin_jobs\tmax_jobs\n' > "$tsv"
+printf 'redis\tdaemons\tjobs\tbusy_max_s\tredis_cpu_s\tmin_jobs\tmax_jobs\n' > "$tsv"
 rows=()
-for d in $counts; do
-  echo "== scale: $d daemons × $children children, $jobs noop ($runs runs)" >&2
-  : > "$work/runs"
-  for _ in $(seq 1 "$runs"); do
-    one_run "$d" > "$work/line"
-    line=$(cat "$work/line")
-    echo "   daemons jobs busy_s redis_cpu_s min max: $line" >&2
-    echo "$line" >> "$work/runs"
-    tr ' ' '\t' <<< "$line" >> "$tsv"
+# rows LABEL: one row per daemon count on the current mode's Redis.
+run_rows() {
+  local d line rate cpu lo hi fair
+  for d in $counts; do
+    echo "== scale: $1, $d daemons × $children children, $jobs noop ($runs runs)" >&2
+    : > "$work/runs"
+    for _ in $(seq 1 "$runs"); do
+      one_run "$d" > "$work/line"
+      line=$(cat "$work/line")
+      echo "   daemons jobs busy_s redis_cpu_s min max: $line" >&2
+      echo "$line" >> "$work/runs"
+      printf '%s\t%s\n' "$mode" "$(tr ' ' '\t' <<< "$line")" >> "$tsv"
+    done
+    rate=$(awk '{printf "%.0f\n", $2 / ($3 > 0 ? $3 : 0.001)}' "$work/runs" | median)
+    cpu=$(awk '{printf "%.2f\n", $4 * 1e6 / $2}' "$work/runs" | median)
+    lo=$(awk '{print $5}' "$work/runs" | median)
+    hi=$(awk '{print $6}' "$work/runs" | median)
+    fair=$(awk '{printf "%.2f\n", ($6 > 0 ? $5 / $6 : 0)}' "$work/runs" | median)
+    rows+=("| $1 | $d × $children | $rate | $cpu | $lo / $hi | $fair |")
   done
-  rate=$(awk '{printf "%.0f\n", $2 / ($3 > 0 ? $3 : 0.001)}' "$work/runs" | median)
-  cpu=$(awk '{printf "%.2f\n", $4 * 1e6 / $2}' "$work/runs" | median)
-  lo=$(awk '{print $5}' "$work/runs" | median)
-  hi=$(awk '{print $6}' "$work/runs" | median)
-  fair=$(awk '{printf "%.2f\n", ($6 > 0 ? $5 / $6 : 0)}' "$work/runs" | median)
-  rows+=("| one Redis | $d × $children | $rate | $cpu | $lo / $hi | $fair |")
-done
+}
+run_rows "one Redis, one queue"
+# The cluster pass (FP_SCALE_CLUSTER=0 leaves it out): a private cluster on
+# free ports, stopped on exit with the rest.
+if [ "${FP_SCALE_CLUSTER:-1}" != 0 ]; then
+  cl_base=$(free_base)
+  cl_dir="$work/cluster"
+  trap 'FP_CLUSTER_BASE=$cl_base scripts/cluster.sh stop "$cl_dir" >/dev/null 2>&1; bench_env_cleanup' EXIT
+  FP_CLUSTER_BASE=$cl_base scripts/cluster.sh start "$cl_dir" >/dev/null
+  mode=cluster
+  cluster_queues
+  run_rows "Cluster, 3 masters, 6 queues"
+fi
 {
-  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; load average at start $load; $jobs noop jobs on one shared queue, every daemon \`run --burst\` with the default pool settings; median of $runs runs."
+  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), loopback; load average at start $load; $jobs noop jobs (on one queue; on the cluster, six queues with two on each master, every daemon serving all six), every daemon \`run --burst\` with the default pool settings; Redis CPU summed over the masters; median of $runs runs."
   echo
   echo "| Redis | daemons × children | jobs/s | redis-server CPU µs per job | jobs per daemon, min / max | min / max |"
   echo "|---|---|---|---|---|---|"
