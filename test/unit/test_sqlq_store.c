@@ -531,10 +531,29 @@ static void make_db(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* A foreign database in WAL mode whose last writes are still in its -wal
+ * file, as its own application left it: whoever closes the last connection
+ * to it checkpoints them into the file, which a refusal must not do. */
+static void make_wal_db(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id=77; PRAGMA journal_mode=WAL;"
+                                      " CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 static void test_foreign_files_are_refused_unchanged(void **state)
 {
     fixture_t *f = *state;
     char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/wal.db", f->dir);
+    make_wal_db(path);
+    expect_refused(path, "another application (application_id 77");
+
     snprintf(path, sizeof path, "%s/app.db", f->dir);
     make_db(path, "PRAGMA application_id=1234; CREATE TABLE t (x); INSERT INTO t VALUES (1);");
     expect_refused(path, "another application (application_id 1234");
