@@ -72,10 +72,11 @@ static int take(fp_sqlq_t *q, sqlite3_stmt *sel, size_t qi, const char *consumer
     return 0;
 }
 
-/* One queue's part of a pull: its own rows first when asked (as the Redis
- * backend re-reads its history before new entries), then available ones. */
+/* One queue's part of a pull, up to end rows in jobs: its own rows first when
+ * asked (as the Redis backend re-reads its history before new entries), then
+ * available ones. */
 static int pull_queue(fp_sqlq_t *q, const char *queue, size_t qi, const char *consumer,
-                      size_t max, int64_t until, int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs,
+                      size_t end, int64_t until, int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs,
                       fp_err_t *err)
 {
     int rc = 0;
@@ -83,22 +84,22 @@ static int pull_queue(fp_sqlq_t *q, const char *queue, size_t qi, const char *co
         sqlite3_stmt *own = fp_sqlq_stmt(q, SQ_OWN);
         sqlite3_bind_text(own, 1, queue, -1, SQLITE_STATIC);
         sqlite3_bind_text(own, 2, consumer, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(own, 3, (int64_t)(max - jobs->n));
-        rc = take(q, own, qi, consumer, max, until, jobs, err);
+        sqlite3_bind_int64(own, 3, (int64_t)(end - jobs->n));
+        rc = take(q, own, qi, consumer, end, until, jobs, err);
     }
-    if (rc == 0 && jobs->n < max) {
+    if (rc == 0 && jobs->n < end) {
         sqlite3_stmt *sel = fp_sqlq_stmt(q, SQ_AVAILABLE);
         sqlite3_bind_text(sel, 1, queue, -1, SQLITE_STATIC);
         sqlite3_bind_int64(sel, 2, now_ms);
-        sqlite3_bind_int64(sel, 3, (int64_t)(max - jobs->n));
-        rc = take(q, sel, qi, consumer, max, until, jobs, err);
+        sqlite3_bind_int64(sel, 3, (int64_t)(end - jobs->n));
+        rc = take(q, sel, qi, consumer, end, until, jobs, err);
     }
     return rc;
 }
 
-int fp_sqlq_pull(fp_sqlq_t *q, const char *const *queues, size_t nqueues, const char *consumer,
-                 size_t max, int64_t lease_ms, int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs,
-                 fp_err_t *err)
+int fp_sqlq_pull_capped(fp_sqlq_t *q, const char *const *queues, const size_t *caps,
+                        size_t nqueues, const char *consumer, size_t max, int64_t lease_ms,
+                        int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs, fp_err_t *err)
 {
     fp_sqlq_jobs_free(jobs);
     if (consumer == NULL || consumer[0] == '\0' || lease_ms <= 0 || max > INT32_MAX)
@@ -108,9 +109,14 @@ int fp_sqlq_pull(fp_sqlq_t *q, const char *const *queues, size_t nqueues, const 
     if ((jobs->v = calloc(max, sizeof *jobs->v)) == NULL)
         return fp_err_set(err, -ENOMEM, "pull: out of memory");
     int rc = fp_sqlq_begin(q, err);
-    for (size_t i = 0; rc == 0 && i < nqueues && jobs->n < max; i++)
-        rc = pull_queue(q, queues[i], i, consumer, max, now_ms + lease_ms, now_ms, flags, jobs,
-                        err);
+    for (size_t i = 0; rc == 0 && i < nqueues && jobs->n < max; i++) {
+        size_t room = max - jobs->n;
+        if (caps != NULL && caps[i] < room)
+            room = caps[i];
+        if (room > 0)
+            rc = pull_queue(q, queues[i], i, consumer, jobs->n + room, now_ms + lease_ms, now_ms,
+                            flags, jobs, err);
+    }
     if (rc == 0)
         rc = fp_sqlq_commit(q, err);
     if (rc < 0) {
@@ -119,6 +125,14 @@ int fp_sqlq_pull(fp_sqlq_t *q, const char *const *queues, size_t nqueues, const 
         fp_sqlq_jobs_free(jobs);
     }
     return rc;
+}
+
+int fp_sqlq_pull(fp_sqlq_t *q, const char *const *queues, size_t nqueues, const char *consumer,
+                 size_t max, int64_t lease_ms, int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs,
+                 fp_err_t *err)
+{
+    return fp_sqlq_pull_capped(q, queues, NULL, nqueues, consumer, max, lease_ms, now_ms, flags,
+                               jobs, err);
 }
 
 int fp_sqlq_renew(fp_sqlq_t *q, const char *consumer, const int64_t *ids, size_t n,

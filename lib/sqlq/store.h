@@ -91,6 +91,14 @@ int fp_sqlq_pull(fp_sqlq_t *q, const char *const *queues, size_t nqueues, const 
                  size_t max, int64_t lease_ms, int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs,
                  fp_err_t *err);
 
+/* As fp_sqlq_pull, and at most caps[i] rows from queues[i] (caps may be
+ * NULL: no cap), for a caller that plans weighted order itself (how many of
+ * each queue this pull may take), as the Redis backend's weighted plan does;
+ * max still bounds the whole pull. */
+int fp_sqlq_pull_capped(fp_sqlq_t *q, const char *const *queues, const size_t *caps,
+                        size_t nqueues, const char *consumer, size_t max, int64_t lease_ms,
+                        int64_t now_ms, int flags, fp_sqlq_jobs_t *jobs, fp_err_t *err);
+
 /* Extends to now_ms + lease_ms the leases this consumer still holds among
  * ids, in one transaction. held (may be NULL; n entries) says which ids were
  * still held; *renewed (may be NULL) counts them. */

@@ -128,6 +128,33 @@ static void test_strict_order_and_fifo(void **state)
     fp_sqlq_jobs_free(&jobs);
 }
 
+static void test_caps_bound_each_queue(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 3; i++) {
+        put(f->q, "a", "a", 0, 0);
+        put(f->q, "b", "b", 0, 0);
+    }
+    const char *queues[] = {"a", "b"};
+    size_t caps[] = {1, 2};
+    fp_sqlq_jobs_t jobs = {0};
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_pull_capped(f->q, queues, caps, 2, "c", 10, LEASE, 0, 0, &jobs, &err),
+                     0);
+    assert_int_equal(jobs.n, 3);
+    assert_string_equal(jobs.v[0].payload, "a");
+    assert_string_equal(jobs.v[1].payload, "b");
+    assert_int_equal(jobs.v[2].queue, 1);
+    /* max still bounds the whole pull, and a cap of 0 skips its queue. */
+    size_t caps2[] = {0, 5};
+    assert_int_equal(fp_sqlq_pull_capped(f->q, queues, caps2, 2, "c", 1, LEASE, 0, 0, &jobs, &err),
+                     0);
+    assert_int_equal(jobs.n, 1);
+    assert_string_equal(jobs.v[0].payload, "b");
+    assert_int_equal(counts(f->q, "a", 0).ready, 2);
+    fp_sqlq_jobs_free(&jobs);
+}
+
 static void test_delayed_rows_wait_until_due(void **state)
 {
     fixture_t *f = *state;
@@ -715,6 +742,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_strict_order_and_fifo),
+        T(test_caps_bound_each_queue),
         T(test_delayed_rows_wait_until_due),
         T(test_expired_lease_is_taken_over),
         T(test_batch_applied_twice_acts_once),
