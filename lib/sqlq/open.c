@@ -49,6 +49,7 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_RENEW] = "UPDATE jobs SET avail_at = ?3 WHERE id = ?1 AND owner = ?2",
     [SQ_ROW] = "SELECT queue, payload, owner, deliveries FROM jobs WHERE id = ?1",
     [SQ_DELETE] = "DELETE FROM jobs WHERE id = ?1",
+    [SQ_ACK_MINE] = "DELETE FROM jobs WHERE id = ?1 AND owner = ?2",
     [SQ_DEAD_INSERT] = "INSERT INTO dead (queue, payload, error, attempts, failed_at, consumer)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQ_COUNTS] = "SELECT coalesce(sum(owner IS NULL AND avail_at <= ?2), 0),"

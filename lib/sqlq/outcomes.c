@@ -89,11 +89,29 @@ static int bury(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
     return fp_sqlq_run(q, st, "adding a dead job", err);
 }
 
+/* An ack, the common outcome, in one statement that checks and deletes; the
+ * row is read only when that deleted nothing, for the holder to report. */
+static int ack_mine(fp_sqlq_t *q, const char *consumer, int64_t id, bool *acted, fp_err_t *err)
+{
+    sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_ACK_MINE);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, consumer, -1, SQLITE_STATIC);
+    int rc = fp_sqlq_run(q, st, "removing a settled job", err);
+    *acted = rc == 0 && sqlite3_changes(q->db) > 0;
+    return rc;
+}
+
 /* One outcome inside the batch's transaction; *acted says whether it did. */
 static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
                      int64_t now_ms, bool *acted, char *holder, size_t holder_size,
                      fp_err_t *err)
 {
+    holder[0] = '\0';
+    if (o->kind == FP_SQLQ_ACK) {
+        int rc = ack_mine(q, consumer, o->id, acted, err);
+        if (rc < 0 || *acted)
+            return rc;
+    }
     row_t row = {0};
     int rc = read_row(q, consumer, o, &row, err);
     *acted = rc == 0 && row.mine;

@@ -8,21 +8,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fp_sqlq_enqueue(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
-                    int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err)
+static bool new_valid(const char *queue, const void *payload, size_t len, int64_t delay_ms)
 {
-    if (queue == NULL || payload == NULL || delay_ms < 0 || len > INT32_MAX)
-        return fp_err_set(err, -EINVAL, "enqueue: a queue, a payload and a delay >= 0 are needed");
+    return queue != NULL && payload != NULL && delay_ms >= 0 && len <= INT32_MAX;
+}
+
+static int insert_new(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
+                      int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err)
+{
     sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_INSERT);
     sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, payload, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now_ms + delay_ms);
     sqlite3_bind_int64(st, 4, 0);
     sqlite3_bind_int64(st, 5, now_ms);
-    /* One INSERT is its own transaction. */
     int rc = fp_sqlq_run(q, st, "adding a job", err);
     if (rc == 0 && id != NULL)
         *id = sqlite3_last_insert_rowid(q->db);
+    return rc;
+}
+
+int fp_sqlq_enqueue(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
+                    int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err)
+{
+    if (!new_valid(queue, payload, len, delay_ms))
+        return fp_err_set(err, -EINVAL, "enqueue: a queue, a payload and a delay >= 0 are needed");
+    /* One INSERT is its own transaction. */
+    return insert_new(q, queue, payload, len, delay_ms, now_ms, id, err);
+}
+
+int fp_sqlq_enqueue_batch(fp_sqlq_t *q, const char *queue, const fp_sqlq_new_t *items, size_t n,
+                          int64_t now_ms, int64_t *ids, fp_err_t *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!new_valid(queue, items[i].payload, items[i].len, items[i].delay_ms))
+            return fp_err_set(err, -EINVAL,
+                              "enqueue: job %zu of %zu: a queue, a payload and a delay >= 0 are "
+                              "needed; none was added",
+                              i + 1, n);
+    if (n == 0)
+        return 0;
+    int rc = fp_sqlq_begin(q, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = insert_new(q, queue, items[i].payload, items[i].len, items[i].delay_ms, now_ms,
+                        ids != NULL ? &ids[i] : NULL, err);
+    if (rc == 0)
+        rc = fp_sqlq_commit(q, err);
+    if (rc < 0)
+        fp_sqlq_rollback(q);
     return rc;
 }
 

@@ -55,6 +55,19 @@ void fp_sqlq_close(fp_sqlq_t *q);
 int fp_sqlq_enqueue(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
                     int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err);
 
+/* One job of fp_sqlq_enqueue_batch. */
+typedef struct fp_sqlq_new_s {
+    const void *payload;
+    size_t len;
+    int64_t delay_ms; /* >= 0 */
+} fp_sqlq_new_t;
+
+/* Adds n jobs to queue in one transaction (all or none), in the order given;
+ * ids (may be NULL; n entries) gets their row ids. Every item is checked
+ * before anything is written. */
+int fp_sqlq_enqueue_batch(fp_sqlq_t *q, const char *queue, const fp_sqlq_new_t *items, size_t n,
+                          int64_t now_ms, int64_t *ids, fp_err_t *err);
+
 /* A pulled job. payload is NUL-terminated (len excludes the NUL). */
 typedef struct fp_sqlq_job_s {
     int64_t id;

@@ -20,6 +20,7 @@ typedef enum {
     SQ_RENEW,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_ROW,          /* ?1 id -> queue payload owner deliveries */
     SQ_DELETE,       /* ?1 id */
+    SQ_ACK_MINE,     /* ?1 id ?2 consumer: deletes the row only if still leased to consumer */
     SQ_DEAD_INSERT,  /* ?1 queue ?2 payload ?3 error ?4 attempts ?5 failed_at ?6 consumer */
     SQ_COUNTS,       /* ?1 queue ?2 now -> ready delayed leased */
     SQ_DEAD_COUNT,   /* ?1 queue */

@@ -155,6 +155,29 @@ static void test_caps_bound_each_queue(void **state)
     fp_sqlq_jobs_free(&jobs);
 }
 
+static void test_enqueue_batch_all_or_none(void **state)
+{
+    fixture_t *f = *state;
+    fp_sqlq_new_t items[] = {{"first", 5, 0}, {"later", 5, 100}, {"second", 6, 0}};
+    int64_t ids[3] = {0};
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_enqueue_batch(f->q, "default", items, 3, 0, ids, &err), 0);
+    assert_true(ids[0] < ids[1] && ids[1] < ids[2]);
+    fp_sqlq_jobs_t jobs = {0};
+    assert_int_equal(pull1(f->q, "a", 10, 0, &jobs), 2);
+    assert_int_equal(jobs.v[0].id, ids[0]);
+    assert_int_equal(jobs.v[1].id, ids[2]);
+    assert_string_equal(jobs.v[1].payload, "second");
+    assert_int_equal(counts(f->q, "default", 0).delayed, 1);
+    /* A bad item anywhere: nothing added. */
+    items[2].delay_ms = -1;
+    assert_int_equal(fp_sqlq_enqueue_batch(f->q, "default", items, 3, 0, NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "job 3 of 3"));
+    fp_sqlq_counts_t c = counts(f->q, "default", 0);
+    assert_int_equal(c.ready + c.delayed + c.leased, 3);
+    fp_sqlq_jobs_free(&jobs);
+}
+
 static void test_delayed_rows_wait_until_due(void **state)
 {
     fixture_t *f = *state;
@@ -743,6 +766,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_strict_order_and_fifo),
         T(test_caps_bound_each_queue),
+        T(test_enqueue_batch_all_or_none),
         T(test_delayed_rows_wait_until_due),
         T(test_expired_lease_is_taken_over),
         T(test_batch_applied_twice_acts_once),
