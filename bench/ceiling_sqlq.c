@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench_clock.h"
+#include "bench_db.h"
 #include "sqlq/store.h"
 
 static const char payload[] =
@@ -30,16 +31,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        char name[4096];
-        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
-        unlink(name);
-    }
 }
 
 static int enqueue_all(const char *path, long jobs, int flags)

@@ -146,12 +146,8 @@ int fp_sqlq_dead_retry(fp_sqlq_t *q, const char *queue, const int64_t *ids, size
         rc = retry_all(q, queue, now_ms, &count, err);
     for (size_t i = 0; rc == 0 && ids != NULL && i < n; i++)
         rc = retry_one(q, queue, ids[i], now_ms, &count, err);
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        fp_sqlq_rollback(q);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
         return rc;
-    }
     if (moved != NULL)
         *moved = count;
     return 0;
@@ -177,12 +173,8 @@ int fp_sqlq_dead_purge(fp_sqlq_t *q, const char *queue, const int64_t *ids, size
         if ((rc = fp_sqlq_run(q, st, "removing a dead job", err)) == 0)
             count += (size_t)sqlite3_changes(q->db);
     }
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        fp_sqlq_rollback(q);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
         return rc;
-    }
     if (removed != NULL)
         *removed = count;
     return 0;
@@ -217,12 +209,8 @@ int fp_sqlq_vacuum_step(fp_sqlq_t *q, int64_t max_pages, int64_t *freed, fp_err_
     }
     if (rc == 0)
         rc = pragma_int(q, SQ_FREELIST, &after, err);
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        fp_sqlq_rollback(q);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
         return rc;
-    }
     *freed = before - after;
     return 0;
 }

@@ -180,11 +180,8 @@ int fp_sqlq_outcomes(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
             stale->n++;
         }
     }
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        fp_sqlq_rollback(q); /* none of the batch acted: it can be sent again whole */
-        fp_sqlq_stales_free(stale);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0) {
+        fp_sqlq_stales_free(stale); /* none of the batch acted: it can be sent again whole */
         return rc;
     }
     if (applied != NULL)

@@ -52,11 +52,7 @@ int fp_sqlq_enqueue_batch(fp_sqlq_t *q, const char *queue, const fp_sqlq_new_t *
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = insert_new(q, queue, items[i].payload, items[i].len, items[i].delay_ms, now_ms,
                         ids != NULL ? &ids[i] : NULL, err);
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0)
-        fp_sqlq_rollback(q);
-    return rc;
+    return fp_sqlq_end(q, rc, err);
 }
 
 void fp_sqlq_jobs_free(fp_sqlq_jobs_t *jobs)
@@ -150,13 +146,8 @@ int fp_sqlq_pull_capped(fp_sqlq_t *q, const char *const *queues, const size_t *c
             rc = pull_queue(q, queues[i], i, consumer, jobs->n + room, now_ms + lease_ms, now_ms,
                             flags, jobs, err);
     }
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        /* Nothing was taken: the rows stay as they were for the next pull. */
-        fp_sqlq_rollback(q);
-        fp_sqlq_jobs_free(jobs);
-    }
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
+        fp_sqlq_jobs_free(jobs); /* nothing was taken: the rows stay for the next pull */
     return rc;
 }
 
@@ -188,12 +179,8 @@ int fp_sqlq_renew(fp_sqlq_t *q, const char *consumer, const int64_t *ids, size_t
         if (held != NULL)
             held[i] = mine;
     }
-    if (rc == 0)
-        rc = fp_sqlq_commit(q, err);
-    if (rc < 0) {
-        fp_sqlq_rollback(q);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
         return rc;
-    }
     if (renewed != NULL)
         *renewed = count;
     return 0;

@@ -55,10 +55,11 @@ sqlite3_stmt *fp_sqlq_stmt(fp_sqlq_t *q, fp_sqlq_stmt_t which);
  * the end and resets it. */
 int fp_sqlq_run(fp_sqlq_t *q, sqlite3_stmt *st, const char *doing, fp_err_t *err);
 
-/* BEGIN IMMEDIATE (the write lock first, so no deadlock upgrading a read),
- * COMMIT, and ROLLBACK (for failure paths: never fails the caller). */
+/* BEGIN IMMEDIATE (the write lock first, so no deadlock upgrading a read);
+ * fp_sqlq_end commits when rc is 0, else (or when the commit fails) rolls
+ * back, and returns the outcome; ROLLBACK alone never fails its caller. */
 int fp_sqlq_begin(fp_sqlq_t *q, fp_err_t *err);
-int fp_sqlq_commit(fp_sqlq_t *q, fp_err_t *err);
+int fp_sqlq_end(fp_sqlq_t *q, int rc, fp_err_t *err);
 void fp_sqlq_rollback(fp_sqlq_t *q);
 
 /* Copies column col of a row into a fresh NUL-terminated buffer (NULL

@@ -50,11 +50,12 @@ int fp_sqlq_begin(fp_sqlq_t *q, fp_err_t *err)
     return fp_sqlq_run(q, fp_sqlq_stmt(q, SQ_BEGIN), "taking the write lock", err);
 }
 
-int fp_sqlq_commit(fp_sqlq_t *q, fp_err_t *err)
+int fp_sqlq_end(fp_sqlq_t *q, int rc, fp_err_t *err)
 {
-    int rc = fp_sqlq_run(q, fp_sqlq_stmt(q, SQ_COMMIT), "committing", err);
+    if (rc == 0)
+        rc = fp_sqlq_run(q, fp_sqlq_stmt(q, SQ_COMMIT), "committing", err);
     if (rc < 0)
-        fp_sqlq_rollback(q); /* a failed COMMIT may leave the transaction open */
+        fp_sqlq_rollback(q); /* a failed COMMIT may leave the transaction open too */
     return rc;
 }
 
