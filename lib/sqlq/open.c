@@ -124,6 +124,24 @@ static int identify(fp_sqlq_t *q, bool *fresh, fp_err_t *err)
     return rc;
 }
 
+/* PRAGMA quick_check answers "ok", or rows naming what is damaged. */
+static int quick_check(fp_sqlq_t *q, fp_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *verdict = (const char *)sqlite3_column_text(st, 0);
+        int code = verdict != NULL && strcmp(verdict, "ok") == 0
+                       ? 0
+                       : fp_err_set(err, FP_EBADSTORE, "queue file %s: damaged: %s", q->path,
+                                    verdict != NULL ? verdict : "unknown");
+        sqlite3_finalize(st);
+        return code;
+    }
+    sqlite3_finalize(st);
+    return fp_sqlq_fail(q, rc, "checking the file", err);
+}
+
 static int exec(fp_sqlq_t *q, const char *sql, const char *doing, fp_err_t *err)
 {
     int rc = sqlite3_exec(q->db, sql, NULL, NULL, NULL);
@@ -176,7 +194,8 @@ static int configure(fp_sqlq_t *q, int flags, fp_err_t *err)
 {
     bool fresh = false;
     int rc;
-    if ((rc = identify(q, &fresh, err)) < 0)
+    if ((rc = identify(q, &fresh, err)) < 0 ||
+        (!fresh && (flags & FP_SQLQ_CHECK) && (rc = quick_check(q, err)) < 0))
         return rc;
     if (fresh)
         rc = create_schema(q, err);

@@ -35,6 +35,11 @@ enum {
      * per commit). The default, NORMAL, survives a process crash but a power
      * cut may lose the last commits (docs/embedded.md). */
     FP_SQLQ_SYNC_FULL = 1 << 0,
+    /* Read the whole file once (PRAGMA quick_check) before accepting it, so
+     * a page damaged inside is refused at open rather than met by a later
+     * call; it costs a pass over the file, for a daemon's start rather than
+     * a one-off command's. */
+    FP_SQLQ_CHECK = 1 << 1,
 };
 
 /* How long a call waits for another connection's write lock before -EBUSY. */
@@ -43,9 +48,10 @@ enum {
 typedef struct fp_sqlq_s fp_sqlq_t;
 
 /* Creates the file (with its schema) or opens an existing queue file. A file
- * that is not an SQLite database, is truncated or damaged, carries another
- * application_id, or a newer schema version, is refused with FP_EBADSTORE
- * and left exactly as it was. */
+ * that is not an SQLite database, is truncated or damaged (inside its pages:
+ * with FP_SQLQ_CHECK), carries another application_id, or a newer schema
+ * version, is refused with FP_EBADSTORE and left exactly as it was. Damage
+ * met later makes the call that met it return FP_EBADSTORE. */
 int fp_sqlq_open(const char *path, int flags, fp_sqlq_t **out, fp_err_t *err);
 void fp_sqlq_close(fp_sqlq_t *q);
 

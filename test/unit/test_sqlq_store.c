@@ -554,14 +554,14 @@ static void test_two_processes_never_share_a_row(void **state)
 
 /* ---- refusal of files that are not ours ------------------------------- */
 
-static void expect_refused(const char *path, const char *reason)
+static void expect_refused_with(const char *path, int flags, const char *reason)
 {
     size_t before_len = 0, after_len = 0;
     char *before = fp_th_read_file(path, &before_len);
     assert_non_null(before);
     fp_sqlq_t *q = NULL;
     fp_err_t err = {0};
-    assert_int_equal(fp_sqlq_open(path, 0, &q, &err), FP_EBADSTORE);
+    assert_int_equal(fp_sqlq_open(path, flags, &q, &err), FP_EBADSTORE);
     assert_null(q);
     if (strstr(err.msg, reason) == NULL || strstr(err.msg, path) == NULL)
         fail_msg("message \"%s\" lacks \"%s\" or the path", err.msg, reason);
@@ -571,6 +571,11 @@ static void expect_refused(const char *path, const char *reason)
     assert_memory_equal(before, after, before_len);
     free(before);
     free(after);
+}
+
+static void expect_refused(const char *path, const char *reason)
+{
+    expect_refused_with(path, 0, reason);
 }
 
 static void make_db(const char *path, const char *sql)
@@ -652,6 +657,35 @@ static void test_damaged_files_are_refused_unchanged(void **state)
     free(whole);
 }
 
+/* Pages inside the file overwritten, its header intact: the plain open cannot
+ * tell, the first pull meets it; FP_SQLQ_CHECK refuses the file at open. */
+static void test_damaged_pages_are_found(void **state)
+{
+    fixture_t *f = *state;
+    char big[2048];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < 200; i++)
+        put(f->q, "default", big, 0, 0);
+    fp_sqlq_close(f->q);
+    f->q = NULL;
+    size_t len = 0;
+    char *whole = fp_th_read_file(f->path, &len);
+    assert_non_null(whole);
+    memset(whole + 4096, 0xA5, len - 8192); /* every page but the first and the last */
+    assert_int_equal(fp_th_write_file(f->path, whole, len), 0);
+    free(whole);
+    expect_refused_with(f->path, FP_SQLQ_CHECK, "damaged");
+
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_open(f->path, 0, &f->q, &err), 0);
+    fp_sqlq_jobs_t jobs = {0};
+    const char *queues[] = {"default"};
+    assert_int_equal(fp_sqlq_pull(f->q, queues, 1, "a", 5, LEASE, 0, 0, &jobs, &err),
+                     FP_EBADSTORE);
+    assert_int_equal(jobs.n, 0);
+}
+
 /* ---- the file's settings, growth and the pure checks -------------------- */
 
 static int64_t pragma(fp_sqlq_t *q, const char *sql)
@@ -673,7 +707,7 @@ static void test_file_settings(void **state)
     assert_int_equal(pragma(f->q, "PRAGMA synchronous"), 1); /* NORMAL */
     fp_err_t err = {0};
     fp_sqlq_t *full = NULL;
-    assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_SYNC_FULL, &full, &err), 0);
+    assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_SYNC_FULL | FP_SQLQ_CHECK, &full, &err), 0);
     assert_int_equal(pragma(full, "PRAGMA synchronous"), 2); /* FULL */
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(full->db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
@@ -782,6 +816,7 @@ int main(void)
         T(test_foreign_files_are_refused_unchanged),
         T(test_newer_schema_is_refused),
         T(test_damaged_files_are_refused_unchanged),
+        T(test_damaged_pages_are_found),
         T(test_file_settings),
         T(test_vacuum_frees_pages_after_acks),
         T(test_header_check),
