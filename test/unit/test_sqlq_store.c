@@ -1,7 +1,8 @@
 /* test_sqlq_store.c: lib/sqlq/, the embedded queue's store, against real
  * SQLite files in a temporary directory. Each rule of the delivery contract
  * (docs/embedded.md) has a test that breaks when the rule does: strict
- * order, delayed rows, lease take-over with the delivery count, stale and
+ * order and caps per queue, batch enqueue, delayed rows, lease take-over with
+ * the delivery count, stale and
  * repeated outcomes, retry / dead / put-back, renewal, own rows after a
  * restart, two connections and two processes on one file, the refusal of
  * foreign, newer and damaged files (left byte for byte as they were), and
@@ -632,20 +633,28 @@ static void test_newer_schema_is_refused(void **state)
     expect_refused(f->path, "newer forkpool (schema version 99");
 }
 
-static void test_damaged_files_are_refused_unchanged(void **state)
+/* A queue file of some 100 pages, closed (the last connection: checkpointed,
+ * no -wal left); returns its bytes. */
+static char *filled_and_closed(fixture_t *f, size_t *len)
 {
-    fixture_t *f = *state;
     char big[2048];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     for (int i = 0; i < 200; i++)
         put(f->q, "default", big, 0, 0);
-    fp_sqlq_close(f->q); /* the last connection: checkpointed, no -wal left */
+    fp_sqlq_close(f->q);
     f->q = NULL;
-    size_t len = 0;
-    char *whole = fp_th_read_file(f->path, &len);
+    char *whole = fp_th_read_file(f->path, len);
     assert_non_null(whole);
-    assert_true(len > 100000);
+    assert_true(*len > 100000);
+    return whole;
+}
+
+static void test_damaged_files_are_refused_unchanged(void **state)
+{
+    fixture_t *f = *state;
+    size_t len = 0;
+    char *whole = filled_and_closed(f, &len);
 
     assert_int_equal(truncate(f->path, (off_t)(len / 2)), 0);
     expect_refused(f->path, "truncated");
@@ -662,16 +671,8 @@ static void test_damaged_files_are_refused_unchanged(void **state)
 static void test_damaged_pages_are_found(void **state)
 {
     fixture_t *f = *state;
-    char big[2048];
-    memset(big, 'x', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    for (int i = 0; i < 200; i++)
-        put(f->q, "default", big, 0, 0);
-    fp_sqlq_close(f->q);
-    f->q = NULL;
     size_t len = 0;
-    char *whole = fp_th_read_file(f->path, &len);
-    assert_non_null(whole);
+    char *whole = filled_and_closed(f, &len);
     memset(whole + 4096, 0xA5, len - 8192); /* every page but the first and the last */
     assert_int_equal(fp_th_write_file(f->path, whole, len), 0);
     free(whole);
