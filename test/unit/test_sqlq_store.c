@@ -3,9 +3,9 @@
  * (docs/embedded.md) has a test that breaks when the rule does: strict
  * order and caps per queue, batch enqueue, delayed rows, lease take-over with
  * the delivery count, stale and repeated outcomes, retry / dead / put-back,
- * renewal, own rows after a restart, two connections and two processes on one file, the refusal of
- * foreign, newer and damaged files (left byte for byte as they were), and
- * incremental vacuum. Times are the test's own numbers, never the clock. */
+ * renewal, own rows after a restart, two connections and two processes on
+ * one file, the refusal of foreign, newer and damaged files (left byte for
+ * byte as they were), and incremental vacuum. Times are the test's own numbers, never the clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
