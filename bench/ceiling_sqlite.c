@@ -19,19 +19,10 @@
 #include <sqlite3.h>
 
 #include "bench_clock.h"
+#include "bench_db.h"
 #include "handlers/handlers.h"
 
 static const char *const values[] = {"login", "2026-11-22T10:00:00Z", "o1", "u1", "x", "session"};
-
-static void remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        char name[4096];
-        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
-        unlink(name);
-    }
-}
 
 int main(int argc, char **argv)
 {

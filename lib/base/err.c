@@ -81,6 +81,7 @@ const char *fp_strerror(int code)
     case FP_EUSAGE: return "bad usage";
     case FP_EJOB: return "invalid job";
     case FP_ELIMIT: return "limit exceeded";
+    case FP_EBADSTORE: return "not a usable forkpool queue file";
     default: break;
     }
     if (code < 0 && code > -4096)

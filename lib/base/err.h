@@ -14,6 +14,7 @@ enum {
     FP_EUSAGE = -5004,  /* bad command-line usage */
     FP_EJOB = -5005,    /* a job payload that cannot be run */
     FP_ELIMIT = -5006,  /* input larger or deeper than a limit allows */
+    FP_EBADSTORE = -5007, /* a file that is not forkpool's queue store, a newer one, or damaged */
 };
 
 #define FP_ERR_MSG_MAX 512
