@@ -28,18 +28,7 @@ static void *field_of(fp_config_t *cfg, const fp__ckey_t *k)
 
 /* ---- error reporting --------------------------------------------------- */
 
-typedef struct loader_s {
-    const char *name; /* file name for messages */
-    fp_config_t *cfg;
-    fp_err_t *err;
-    /* The node that set each row, for the position of later cross-key
-     * errors; NULL while a row holds its default. */
-    const fp_toml_node_t *where[FP__CONFIG_MAX_KEYS];
-} loader_t;
-
-static int fail_at(loader_t *ld, const fp_toml_node_t *node, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail_at(loader_t *ld, const fp_toml_node_t *node, int code, const char *fmt, ...)
+int fp__cfail_at(fp__cloader_t *ld, const fp_toml_node_t *node, int code, const char *fmt, ...)
 {
     char reason[FP_ERR_MSG_MAX];
     va_list ap;
@@ -52,7 +41,7 @@ static int fail_at(loader_t *ld, const fp_toml_node_t *node, int code, const cha
     return fp_err_set_at(ld->err, code, line, col, "%s:%d:%d: %s", ld->name, line, col, reason);
 }
 
-static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int wrong_type(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     static const char *const wanted[] = {
         [FP__CT_STRING] = "a string",
@@ -68,18 +57,18 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     const char *got = fp_toml_type_name(fp_toml_type(node));
     char list[128];
     if (k->autoable)
-        return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be an integer or \"auto\", got %s",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "[%s] %s must be an integer or \"auto\", got %s",
                        k->section, k->key, got);
     if (k->range)
-        return fail_at(ld, node, FP_ECONFIG,
+        return fp__cfail_at(ld, node, FP_ECONFIG,
                        "[%s] %s must be an integer or a range string such as \"2..16\", got %s",
                        k->section, k->key, got);
     if (k->type == FP__CT_ENUM) {
         fp__config_choices_text(k, list, sizeof list);
-        return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be one of %s, got %s", k->section,
+        return fp__cfail_at(ld, node, FP_ECONFIG, "[%s] %s must be one of %s, got %s", k->section,
                        k->key, list, got);
     }
-    return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be %s, got %s", k->section, k->key,
+    return fp__cfail_at(ld, node, FP_ECONFIG, "[%s] %s must be %s, got %s", k->section, k->key,
                    wanted[k->type], got);
 }
 
@@ -87,13 +76,13 @@ static int wrong_type(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
 
 /* A TOML string as a C string; TOML allows U+0000 through escapes, and a C
  * string would silently end there. */
-static int get_string(loader_t *ld, const char *label, const fp_toml_node_t *node,
+static int get_string(fp__cloader_t *ld, const char *label, const fp_toml_node_t *node,
                       const char **out)
 {
     size_t len = 0;
     const char *s = fp_toml_string(node, &len);
     if (s == NULL || memchr(s, '\0', len) != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "%s must not contain NUL characters", label);
+        return fp__cfail_at(ld, node, FP_ECONFIG, "%s must not contain NUL characters", label);
     *out = s;
     return 0;
 }
@@ -121,20 +110,20 @@ static int strv_from_list(fp_strv_t *v, const char *const *list)
     return 0;
 }
 
-static int run_check(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int run_check(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char buf[256];
     size_t elem = SIZE_MAX;
     if (k->check == NULL || k->check(field_of(ld->cfg, k), &elem, buf, sizeof buf) == 0)
         return 0;
     if (elem == SIZE_MAX)
-        return fail_at(ld, node, FP_ECONFIG, "[%s] %s %s", k->section, k->key, buf);
+        return fp__cfail_at(ld, node, FP_ECONFIG, "[%s] %s %s", k->section, k->key, buf);
     const fp_toml_node_t *at = fp_toml_at(node, elem);
-    return fail_at(ld, at ? at : node, FP_ECONFIG, "[%s] %s[%zu] %s", k->section, k->key, elem,
+    return fp__cfail_at(ld, at ? at : node, FP_ECONFIG, "[%s] %s[%zu] %s", k->section, k->key, elem,
                    buf);
 }
 
-static int set_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_string(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128];
     const char *s = NULL;
@@ -151,16 +140,16 @@ static int set_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     return run_check(ld, k, node);
 }
 
-static int out_of_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
+static int out_of_range(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
                         int64_t v, const char *got)
 {
     char range[96];
     fp__config_range_text(k, v, range, sizeof range);
-    return fail_at(ld, node, FP_ECONFIG, "[%s] %s must be %s, got %s", k->section, k->key,
+    return fp__cfail_at(ld, node, FP_ECONFIG, "[%s] %s must be %s, got %s", k->section, k->key,
                    range, got);
 }
 
-static int set_int(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_int(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     int64_t v = fp_toml_integer(node);
     if (v < k->min || v > k->max) {
@@ -173,7 +162,7 @@ static int set_int(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node
 }
 
 /* Durations and sizes: the units module explains bad text. */
-static int set_amount(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_amount(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], q[96];
     const char *s = NULL;
@@ -186,14 +175,14 @@ static int set_amount(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *n
     rc = k->type == FP__CT_DURATION ? fp_units_parse_duration_ms(s, &v, &uerr)
                                     : fp_units_parse_size_bytes(s, &v, &uerr);
     if (rc < 0)
-        return fail_at(ld, node, FP_ECONFIG, "%s: %s", label, uerr.msg);
+        return fp__cfail_at(ld, node, FP_ECONFIG, "%s: %s", label, uerr.msg);
     if (v < k->min || v > k->max)
         return out_of_range(ld, k, node, v, fp__config_quote(q, sizeof q, s));
     *(int64_t *)field_of(ld->cfg, k) = v;
     return 0;
 }
 
-static int set_enum(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_enum(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], list[128], q[96];
     const char *s = NULL;
@@ -211,13 +200,13 @@ static int set_enum(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *nod
     }
     fp__config_choices_text(k, list, sizeof list);
     if (sg.best != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "%s must be one of %s, got %s (did you mean \"%s\"?)",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "%s must be one of %s, got %s (did you mean \"%s\"?)",
                        label, list, fp__config_quote(q, sizeof q, s), sg.best);
-    return fail_at(ld, node, FP_ECONFIG, "%s must be one of %s, got %s", label, list,
+    return fp__cfail_at(ld, node, FP_ECONFIG, "%s must be one of %s, got %s", label, list,
                    fp__config_quote(q, sizeof q, s));
 }
 
-static int set_strv(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_strv(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     fp_strv_t v = {0};
     size_t n = fp_toml_count(node);
@@ -230,7 +219,7 @@ static int set_strv(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *nod
         const char *s = NULL;
         snprintf(label, sizeof label, "[%s] %s[%zu]", k->section, k->key, v.count);
         if (fp_toml_type(e) != FP_TOML_STRING) {
-            rc = fail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
+            rc = fp__cfail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
                          fp_toml_type_name(fp_toml_type(e)));
             goto fail;
         }
@@ -251,7 +240,7 @@ fail:
 }
 
 /* One NAME = "value" of a table, as "NAME=value" in *out (owned). */
-static int env_entry(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *table, size_t i,
+static int env_entry(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *table, size_t i,
                      char **out)
 {
     char label[160], q[96];
@@ -259,13 +248,13 @@ static int env_entry(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *ta
     const char *name = fp_toml_key_at_n(table, i, &nlen);
     const fp_toml_node_t *e = fp_toml_at(table, i);
     if (!fp__env_name_ok(name, nlen))
-        return fail_at(ld, e, FP_ECONFIG,
+        return fp__cfail_at(ld, e, FP_ECONFIG,
                        "[%s] %s: %s is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
                        k->section, k->key, fp__config_quote(q, sizeof q, name));
     snprintf(label, sizeof label, "[%s] %s.%s", k->section, k->key, name);
     const char *value = NULL;
     if (fp_toml_type(e) != FP_TOML_STRING)
-        return fail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
+        return fp__cfail_at(ld, e, FP_ECONFIG, "%s must be a string, got %s", label,
                        fp_toml_type_name(fp_toml_type(e)));
     int rc = get_string(ld, label, e, &value);
     if (rc < 0)
@@ -276,7 +265,7 @@ static int env_entry(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *ta
     return 0;
 }
 
-static int set_env(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_env(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     fp_strv_t v = {0};
     size_t n = fp_toml_count(node);
@@ -305,7 +294,7 @@ static const fp_toml_type_t toml_type_of[] = {
 
 /* The string an int key was given instead of a number, and its label
  * ("[section] key") for messages. */
-static int int_key_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
+static int int_key_string(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node,
                           char label[static 128], const char **s)
 {
     snprintf(label, 128, "[%s] %s", k->section, k->key);
@@ -313,7 +302,7 @@ static int int_key_string(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_
 }
 
 /* pool.children = "MIN..MAX": the bounds of a scaling pool. */
-static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_range(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], why[160];
     const char *s = NULL;
@@ -322,12 +311,12 @@ static int set_range(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
         return rc;
     if (fp_scale_parse_range(s, k->max, &ld->cfg->pool.children_min, &ld->cfg->pool.children_max,
                              why, sizeof why) < 0)
-        return fail_at(ld, node, FP_ECONFIG, "%s %s", label, why);
+        return fp__cfail_at(ld, node, FP_ECONFIG, "%s %s", label, why);
     return 0;
 }
 
 /* An int key of the daemon's choosing: "auto", nothing else in a string. */
-static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_auto(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     char label[128], q[96];
     const char *s = NULL;
@@ -335,13 +324,13 @@ static int set_auto(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *nod
     if (rc < 0)
         return rc;
     if (strcmp(s, "auto") != 0)
-        return fail_at(ld, node, FP_ECONFIG, "%s must be an integer or \"auto\", got %s", label,
+        return fp__cfail_at(ld, node, FP_ECONFIG, "%s must be an integer or \"auto\", got %s", label,
                        fp__config_quote(q, sizeof q, s));
     *(int64_t *)field_of(ld->cfg, k) = FP_CONFIG_AUTO;
     return 0;
 }
 
-static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
+static int set_value(fp__cloader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *node)
 {
     if (k->autoable && fp_toml_type(node) == FP_TOML_STRING) {
         ld->where[k - fp__config_schema] = node;
@@ -362,7 +351,7 @@ static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
     case FP__CT_SIZE: return set_amount(ld, k, node);
     case FP__CT_ENUM: return set_enum(ld, k, node);
     case FP__CT_STRV: return set_strv(ld, k, node);
-    case FP__CT_WEIGHTS: return 0; /* needs the final queue names: see resolve_weights */
+    case FP__CT_WEIGHTS: return 0; /* needs the final queue names: see fp__cresolve_weights */
     case FP__CT_ENV: return set_env(ld, k, node);
     }
     return 0;
@@ -370,48 +359,48 @@ static int set_value(loader_t *ld, const fp__ckey_t *k, const fp_toml_node_t *no
 
 /* ---- walking the document ---------------------------------------------- */
 
-static int unknown_key(loader_t *ld, const char *section, const char *key,
+static int unknown_key(fp__cloader_t *ld, const char *section, const char *key,
                        const fp_toml_node_t *node)
 {
     char q[96];
     const char *near = fp__config_suggest_key(section, key);
     const char *home = near ? NULL : fp__config_home_section(key);
     if (near != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s] (did you mean \"%s\"?)",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s] (did you mean \"%s\"?)",
                        fp__config_quote(q, sizeof q, key), section, near);
     if (home != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s] (it belongs in [%s])",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s] (it belongs in [%s])",
                        fp__config_quote(q, sizeof q, key), section, home);
-    return fail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s]",
+    return fp__cfail_at(ld, node, FP_ECONFIG, "unknown key %s in [%s]",
                    fp__config_quote(q, sizeof q, key), section);
 }
 
-static int unknown_top(loader_t *ld, const char *name, const fp_toml_node_t *node)
+static int unknown_top(fp__cloader_t *ld, const char *name, const fp_toml_node_t *node)
 {
     char q[96];
     const char *home = fp__config_home_section(name);
     const char *near = fp__config_suggest_section(name);
     if (fp_toml_type(node) != FP_TOML_TABLE && home != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "key %s must be inside its section, [%s]",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "key %s must be inside its section, [%s]",
                        fp__config_quote(q, sizeof q, name), home);
     if (fp_toml_type(node) != FP_TOML_TABLE)
-        return fail_at(ld, node, FP_ECONFIG,
+        return fp__cfail_at(ld, node, FP_ECONFIG,
                        "unknown key %s at the top level (settings go inside a section such as "
                        "[pool])",
                        fp__config_quote(q, sizeof q, name));
     if (near != NULL)
-        return fail_at(ld, node, FP_ECONFIG, "unknown section [%s] (did you mean [%s]?)",
+        return fp__cfail_at(ld, node, FP_ECONFIG, "unknown section [%s] (did you mean [%s]?)",
                        fp__config_name_text(q, sizeof q, name), near);
-    return fail_at(ld, node, FP_ECONFIG, "unknown section [%s]",
+    return fp__cfail_at(ld, node, FP_ECONFIG, "unknown section [%s]",
                    fp__config_name_text(q, sizeof q, name));
 }
 
-static int load_section(loader_t *ld, const char *section, const fp_toml_node_t *table)
+static int load_section(fp__cloader_t *ld, const char *section, const fp_toml_node_t *table)
 {
     if (!fp__config_is_section(section))
         return unknown_top(ld, section, table);
     if (fp_toml_type(table) != FP_TOML_TABLE)
-        return fail_at(ld, table, FP_ECONFIG, "[%s] must be a table, got %s", section,
+        return fp__cfail_at(ld, table, FP_ECONFIG, "[%s] must be a table, got %s", section,
                        fp_toml_type_name(fp_toml_type(table)));
     for (size_t i = 0; i < fp_toml_count(table); i++) {
         const char *key = fp_toml_key_at(table, i);
@@ -429,16 +418,16 @@ static int load_section(loader_t *ld, const char *section, const fp_toml_node_t 
 }
 
 /* Handlers own their tables' contents; we only insist they are tables. */
-static int load_handlers(loader_t *ld, const fp_toml_node_t *table)
+static int load_handlers(fp__cloader_t *ld, const fp_toml_node_t *table)
 {
     char q[96];
     if (fp_toml_type(table) != FP_TOML_TABLE)
-        return fail_at(ld, table, FP_ECONFIG, "[%s] must be a table, got %s", FP__CONFIG_HANDLERS,
+        return fp__cfail_at(ld, table, FP_ECONFIG, "[%s] must be a table, got %s", FP__CONFIG_HANDLERS,
                        fp_toml_type_name(fp_toml_type(table)));
     for (size_t i = 0; i < fp_toml_count(table); i++) {
         const fp_toml_node_t *node = fp_toml_at(table, i);
         if (fp_toml_type(node) != FP_TOML_TABLE)
-            return fail_at(ld, node, FP_ECONFIG,
+            return fp__cfail_at(ld, node, FP_ECONFIG,
                            "[%s] %s must be a table ([handlers.NAME]), got %s", FP__CONFIG_HANDLERS,
                            fp__config_quote(q, sizeof q, fp_toml_key_at(table, i)),
                            fp_toml_type_name(fp_toml_type(node)));
@@ -452,7 +441,7 @@ static int load_handlers(loader_t *ld, const fp_toml_node_t *table)
  * children). Such a key is refused wherever it is, handler tables included,
  * whose contents reach handlers as C strings. Recursion is bounded by the
  * tree's depth limit. */
-static int reject_nul_keys(loader_t *ld, const fp_toml_node_t *node)
+static int reject_nul_keys(fp__cloader_t *ld, const fp_toml_node_t *node)
 {
     bool table = fp_toml_type(node) == FP_TOML_TABLE;
     if (!table && fp_toml_type(node) != FP_TOML_ARRAY)
@@ -463,7 +452,7 @@ static int reject_nul_keys(loader_t *ld, const fp_toml_node_t *node)
         const char *key = table ? fp_toml_key_at_n(node, i, &len) : NULL;
         if (key != NULL && memchr(key, '\0', len) != NULL) {
             char q[160];
-            return fail_at(ld, child, FP_ECONFIG,
+            return fp__cfail_at(ld, child, FP_ECONFIG,
                            "key %s holds U+0000 (NUL), which no setting can use",
                            fp_text_quote_n(q, sizeof q, key, len, 64));
         }
@@ -474,7 +463,7 @@ static int reject_nul_keys(loader_t *ld, const fp_toml_node_t *node)
     return 0;
 }
 
-static int load_tree(loader_t *ld, const fp_toml_node_t *root)
+static int load_tree(fp__cloader_t *ld, const fp_toml_node_t *root)
 {
     int rc = reject_nul_keys(ld, root);
     if (rc < 0)
@@ -512,7 +501,7 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
                     *(int *)f = c->value;
             break;
         case FP__CT_STRV: rc = strv_from_list(f, k->def_strv); break;
-        case FP__CT_WEIGHTS: break; /* resolve_weights */
+        case FP__CT_WEIGHTS: break; /* fp__cresolve_weights */
         case FP__CT_ENV: rc = strv_from_list(f, NULL); break;
         }
         if (rc == -ENOMEM)
@@ -528,200 +517,40 @@ static int set_defaults(fp_config_t *cfg, fp_err_t *err)
  * the variable's value when it is set and not empty (*taken says so: shells
  * make it easy to export an empty one), and forgets the file's position for
  * that key. */
-static int take_env(loader_t *ld, const char *var, const char *section, const char *key,
-                    char **field, bool *taken)
-{
-    const char *value = getenv(var);
-    *taken = value != NULL && *value != '\0';
-    if (!*taken)
-        return 0;
-    char *copy = strdup(value);
-    if (copy == NULL)
-        return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    free(*field);
-    *field = copy;
-    ld->where[fp__config_find_key(section, key) - fp__config_schema] = NULL;
-    return 0;
-}
-
-static int apply_env(loader_t *ld)
-{
-    const fp__ckey_t *k = fp__config_find_key("redis", "url");
-    char buf[256];
-    size_t elem;
-    bool taken;
-    int rc = take_env(ld, "FORKPOOL_SENTINEL_PASSWORD", "redis", "sentinel_password",
-                      &ld->cfg->redis.sentinel_password, &taken);
-    if (rc == 0)
-        rc = take_env(ld, "FORKPOOL_ADMIN_TOKEN", "health", "admin_token",
-                      &ld->cfg->health.admin_token, &taken);
-    /* rediss:// settings: paths and a name, in the same FORKPOOL_ style */
-    fp_config_t *c = ld->cfg;
-    const struct {
-        const char *var, *key;
-        char **field;
-    } tls[] = {{"FORKPOOL_REDIS_TLS_CA", "tls_ca", &c->redis.tls_ca},
-               {"FORKPOOL_REDIS_TLS_CERT", "tls_cert", &c->redis.tls_cert},
-               {"FORKPOOL_REDIS_TLS_KEY", "tls_key", &c->redis.tls_key},
-               {"FORKPOOL_REDIS_TLS_SERVER_NAME", "tls_server_name", &c->redis.tls_server_name}};
-    for (size_t i = 0; rc == 0 && i < sizeof tls / sizeof tls[0]; i++)
-        rc = take_env(ld, tls[i].var, "redis", tls[i].key, tls[i].field, &taken);
-    if (rc == 0)
-        rc = take_env(ld, "FORKPOOL_REDIS_URL", "redis", "url", &ld->cfg->redis.url, &taken);
-    if (rc < 0 || !taken)
-        return rc;
-    if (k->check(&ld->cfg->redis.url, &elem, buf, sizeof buf) < 0)
-        return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", buf);
-    return 0;
-}
-
-static int resolve_auto(loader_t *ld)
-{
-    fp_config_t *cfg = ld->cfg;
-    if (cfg->daemon.name[0] == '\0') {
-        char host[256] = {0};
-        if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
-            return fail_at(ld, NULL, FP_ECONFIG,
-                           "cannot find the host name for [daemon] name; set it");
-        char *copy = strdup(host);
-        if (copy == NULL)
-            return fp_err_set(ld->err, -ENOMEM, "out of memory");
-        free(cfg->daemon.name);
-        cfg->daemon.name = copy;
-    }
-    if (cfg->pool.children == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg->pool.children = n < 1 ? 1 : n > FP__CHILDREN_MAX ? FP__CHILDREN_MAX : n;
-    }
-    return 0;
-}
-
-static const fp_toml_node_t *where(const loader_t *ld, const char *section, const char *key)
+const fp_toml_node_t *fp__cwhere(const fp__cloader_t *ld, const char *section, const char *key)
 {
     return ld->where[fp__config_find_key(section, key) - fp__config_schema];
 }
 
-/* Whether a row was written in the file with a value other than 0. */
-static bool set_nonzero(const fp_toml_node_t *node)
-{
-    return node != NULL && (fp_toml_type(node) != FP_TOML_INTEGER || fp_toml_integer(node) != 0);
-}
-
-/* A scaling pool: pool.children = "MIN..MAX", or children_min and
- * children_max, never both ways at once; it starts with MIN children. */
-static int resolve_scaling(loader_t *ld)
-{
-    fp_config_t *cfg = ld->cfg;
-    const fp_toml_node_t *ch = where(ld, "pool", "children");
-    const fp_toml_node_t *lo = where(ld, "pool", "children_min");
-    const fp_toml_node_t *hi = where(ld, "pool", "children_max");
-    if (set_nonzero(ch) && (set_nonzero(lo) || set_nonzero(hi)))
-        return fail_at(ld, set_nonzero(lo) ? lo : hi, FP_ECONFIG,
-                       "[pool] children_min and children_max replace children: set one or the "
-                       "other (children = \"MIN..MAX\" is the short form)");
-    if (cfg->pool.children_max == 0) {
-        if (cfg->pool.children_min > 0)
-            return fail_at(ld, lo, FP_ECONFIG,
-                           "[pool] children_min needs children_max: the pool scales between them");
-        return 0;
-    }
-    if (cfg->pool.children_min == 0)
-        cfg->pool.children_min = 1;
-    if (cfg->pool.children_min > cfg->pool.children_max)
-        return fail_at(ld, lo, FP_ECONFIG,
-                       "[pool] children_min (%" PRId64 ") must not be more than children_max (%" PRId64 ")",
-                       cfg->pool.children_min, cfg->pool.children_max);
-    cfg->pool.children = cfg->pool.children_min;
-    return 0;
-}
-
-static ptrdiff_t queue_index(const fp_strv_t *names, const char *name)
-{
-    for (size_t i = 0; i < names->count; i++)
-        if (strcmp(names->items[i], name) == 0)
-            return (ptrdiff_t)i;
-    return -1;
-}
-
-static int weight_of(loader_t *ld, const char *queue, const fp_toml_node_t *v, int64_t *out)
-{
-    char q[96];
-    const fp_strv_t *names = &ld->cfg->queues.names;
-    if (queue_index(names, queue) < 0) {
-        fp__suggest_t sg = {.word = queue};
-        for (size_t i = 0; i < names->count; i++)
-            fp__suggest_consider(&sg, names->items[i]);
-        return fail_at(ld, v, FP_ECONFIG, "[queues] weights: %s is not in [queues] names%s%s%s",
-                       fp__config_quote(q, sizeof q, queue), sg.best ? " (did you mean \"" : "",
-                       sg.best ? sg.best : "", sg.best ? "\"?)" : "");
-    }
-    if (fp_toml_type(v) != FP_TOML_INTEGER)
-        return fail_at(ld, v, FP_ECONFIG, "[queues] weights: %s must be an integer, got %s",
-                       fp__config_quote(q, sizeof q, queue), fp_toml_type_name(fp_toml_type(v)));
-    *out = fp_toml_integer(v);
-    if (*out < 1 || *out > FP__WEIGHT_MAX)
-        return fail_at(ld, v, FP_ECONFIG,
-                       "[queues] weights: %s must be between 1 and %d, got %" PRId64,
-                       fp__config_quote(q, sizeof q, queue), FP__WEIGHT_MAX, *out);
-    return 0;
-}
-
-/* Weights are keyed by queue name, so they can only be checked once the
- * final list of names is known, wherever in the file either was written. */
-static int resolve_weights(loader_t *ld)
-{
-    fp_config_t *cfg = ld->cfg;
-    const fp_toml_node_t *table = where(ld, "queues", "weights");
-    cfg->queues.weights = calloc(cfg->queues.names.count, sizeof *cfg->queues.weights);
-    if (cfg->queues.weights == NULL)
-        return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    for (size_t i = 0; i < cfg->queues.names.count; i++)
-        cfg->queues.weights[i] = 1;
-    if (table == NULL || fp_toml_count(table) == 0)
-        return 0;
-    if (cfg->queues.order != FP_ORDER_WEIGHTED)
-        return fail_at(ld, table, FP_ECONFIG,
-                       "[queues] weights only apply with order = \"weighted\"");
-    for (size_t i = 0; i < fp_toml_count(table); i++) {
-        const char *queue = fp_toml_key_at(table, i);
-        int64_t w = 1;
-        int rc = weight_of(ld, queue, fp_toml_at(table, i), &w);
-        if (rc < 0)
-            return rc;
-        cfg->queues.weights[queue_index(&cfg->queues.names, queue)] = w;
-    }
-    return 0;
-}
-
 /* The Sentinel keys go together, and the URL then only gives the database
  * and the password (a socket path could not name the master's host). */
-static int check_sentinel(loader_t *ld)
+static int check_sentinel(fp__cloader_t *ld)
 {
     const fp_config_t *cfg = ld->cfg;
     bool sentinels = cfg->redis.sentinels.count > 0;
     if (sentinels && cfg->redis.master_name[0] == '\0')
-        return fail_at(ld, where(ld, "redis", "sentinels"), FP_ECONFIG,
+        return fp__cfail_at(ld, fp__cwhere(ld, "redis", "sentinels"), FP_ECONFIG,
                        "[redis] sentinels needs master_name (the name the sentinels monitor, "
                        "e.g. \"mymaster\")");
     if (!sentinels && cfg->redis.master_name[0] != '\0')
-        return fail_at(ld, where(ld, "redis", "master_name"), FP_ECONFIG,
+        return fp__cfail_at(ld, fp__cwhere(ld, "redis", "master_name"), FP_ECONFIG,
                        "[redis] master_name is only used with sentinels "
                        "(list them: sentinels = [\"127.0.0.1:26379\"])");
     if (!sentinels && cfg->redis.sentinel_password[0] != '\0') {
-        const fp_toml_node_t *at = where(ld, "redis", "sentinel_password");
+        const fp_toml_node_t *at = fp__cwhere(ld, "redis", "sentinel_password");
         if (at == NULL)
             return fp_err_set(ld->err, FP_ECONFIG,
                               "FORKPOOL_SENTINEL_PASSWORD (environment) is set but [redis] "
                               "sentinels is not");
-        return fail_at(ld, at, FP_ECONFIG, "[redis] sentinel_password is only used with sentinels");
+        return fp__cfail_at(ld, at, FP_ECONFIG, "[redis] sentinel_password is only used with sentinels");
     }
     if (sentinels && strncasecmp(cfg->redis.url, "unix:", 5) == 0) {
-        const fp_toml_node_t *at = where(ld, "redis", "url");
+        const fp_toml_node_t *at = fp__cwhere(ld, "redis", "url");
         if (at == NULL)
             return fp_err_set(ld->err, FP_ECONFIG,
                               "FORKPOOL_REDIS_URL (environment) is a unix:// URL, but with "
                               "[redis] sentinels it must be redis:// (its host is not used)");
-        return fail_at(ld, at, FP_ECONFIG,
+        return fp__cfail_at(ld, at, FP_ECONFIG,
                        "[redis] url must be redis:// with sentinels: the sentinels say where the "
                        "master is, the URL gives only the database and the password");
     }
@@ -731,14 +560,14 @@ static int check_sentinel(loader_t *ld)
 /* A Cluster is found through its seeds; the URL then gives only the user
  * and password. A Cluster has database 0 only, and TLS to its nodes is not
  * built yet: refused here rather than half working. */
-static int check_cluster(loader_t *ld)
+static int check_cluster(fp__cloader_t *ld)
 {
     const fp_config_t *cfg = ld->cfg;
     if (cfg->redis.cluster.count == 0)
         return 0;
-    const fp_toml_node_t *at = where(ld, "redis", "cluster");
+    const fp_toml_node_t *at = fp__cwhere(ld, "redis", "cluster");
     if (cfg->redis.sentinels.count > 0)
-        return fail_at(ld, at, FP_ECONFIG,
+        return fp__cfail_at(ld, at, FP_ECONFIG,
                        "[redis] cluster and sentinels exclude each other: a Redis Cluster fails "
                        "over by itself");
     fp_redis_url_t u;
@@ -749,7 +578,7 @@ static int check_cluster(loader_t *ld)
     bool unix_url = u.path != NULL, tls = u.tls;
     int db = u.db;
     fp_redis_url_free(&u);
-    const fp_toml_node_t *url_at = where(ld, "redis", "url");
+    const fp_toml_node_t *url_at = fp__cwhere(ld, "redis", "url");
     const char *why = unix_url ? "must be redis:// with cluster: the seed nodes say where the "
                                  "masters are, the URL gives only the user and the password"
                       : tls    ? "cannot be rediss:// with cluster yet: TLS to Cluster nodes is "
@@ -760,39 +589,39 @@ static int check_cluster(loader_t *ld)
         return 0;
     if (url_at == NULL)
         return fp_err_set(ld->err, FP_ECONFIG, "FORKPOOL_REDIS_URL (environment) %s", why);
-    return fail_at(ld, url_at, FP_ECONFIG, "[redis] url %s", why);
+    return fp__cfail_at(ld, url_at, FP_ECONFIG, "[redis] url %s", why);
 }
 
-static int check_tls(loader_t *ld)
+static int check_tls(fp__cloader_t *ld)
 {
     const char *key, *why = fp__config_tls_problem(ld->cfg, &key);
     if (why == NULL)
         return 0;
-    return fail_at(ld, where(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
+    return fp__cfail_at(ld, fp__cwhere(ld, "redis", key), FP_ECONFIG, "[redis] %s %s", key, why);
 }
 
 /* Settings that have no effect in the chosen mode are errors, so that a
  * misunderstanding surfaces at start-up rather than in production. */
-static int check_cross(loader_t *ld)
+static int check_cross(fp__cloader_t *ld)
 {
     const fp_config_t *cfg = ld->cfg;
     char a[32], b[32];
     if (cfg->retry.backoff_max_ms < cfg->retry.backoff_base_ms) {
-        const fp_toml_node_t *at = where(ld, "retry", "backoff_max");
+        const fp_toml_node_t *at = fp__cwhere(ld, "retry", "backoff_max");
         fp_units_format_duration(cfg->retry.backoff_max_ms, a, sizeof a);
         fp_units_format_duration(cfg->retry.backoff_base_ms, b, sizeof b);
-        return fail_at(ld, at ? at : where(ld, "retry", "backoff_base"), FP_ECONFIG,
+        return fp__cfail_at(ld, at ? at : fp__cwhere(ld, "retry", "backoff_base"), FP_ECONFIG,
                        "[retry] backoff_max (%s) must not be less than backoff_base (%s)", a, b);
     }
     if (cfg->pool.runtime == FP_RUNTIME_EXEC && cfg->pool.command.count == 0)
-        return fail_at(ld, where(ld, "pool", "runtime"), FP_ECONFIG,
+        return fp__cfail_at(ld, fp__cwhere(ld, "pool", "runtime"), FP_ECONFIG,
                        "[pool] command must be set when runtime = \"exec\" (the program each "
                        "child runs, e.g. [\"python3\", \"worker.py\"])");
     if (cfg->pool.runtime == FP_RUNTIME_NATIVE && cfg->pool.command.count > 0)
-        return fail_at(ld, where(ld, "pool", "command"), FP_ECONFIG,
+        return fp__cfail_at(ld, fp__cwhere(ld, "pool", "command"), FP_ECONFIG,
                        "[pool] command is only used with runtime = \"exec\"");
     if (cfg->pool.runtime == FP_RUNTIME_EXEC && cfg->pool.plugins.count > 0)
-        return fail_at(ld, where(ld, "pool", "plugins"), FP_ECONFIG,
+        return fp__cfail_at(ld, fp__cwhere(ld, "pool", "plugins"), FP_ECONFIG,
                        "[pool] plugins are only loaded with runtime = \"native\"");
     return 0;
 }
@@ -801,7 +630,7 @@ static int check_cross(loader_t *ld)
 
 int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, fp_err_t *err)
 {
-    loader_t ld = {.name = name, .err = err};
+    fp__cloader_t ld = {.name = name, .err = err};
     fp_config_t *cfg = calloc(1, sizeof *cfg);
     int rc;
     if (cfg == NULL) {
@@ -818,9 +647,9 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     }
     if (doc != NULL && (rc = load_tree(&ld, doc)) < 0)
         goto fail;
-    if ((rc = apply_env(&ld)) < 0 || (rc = resolve_scaling(&ld)) < 0 ||
-        (rc = resolve_auto(&ld)) < 0 ||
-        (rc = resolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
+    if ((rc = fp__capply_env(&ld)) < 0 || (rc = fp__cresolve_scaling(&ld)) < 0 ||
+        (rc = fp__cresolve_auto(&ld)) < 0 ||
+        (rc = fp__cresolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
         (rc = check_cluster(&ld)) < 0 ||
         (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
         (rc = fp__config_schedules(cfg, name, err)) < 0)

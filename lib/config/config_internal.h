@@ -58,6 +58,32 @@ extern const size_t fp__config_schema_len;
 /* A bound on the table's length, checked where it is defined. */
 #define FP__CONFIG_MAX_KEYS 128
 
+/* ---- loading (config.c), shared with config_resolve.c ------------------- */
+
+typedef struct fp__cloader_s {
+    const char *name; /* file name for messages */
+    fp_config_t *cfg;
+    fp_err_t *err;
+    /* The node that set each row, for the position of later cross-key
+     * errors; NULL while a row holds its default. */
+    const fp_toml_node_t *where[FP__CONFIG_MAX_KEYS];
+} fp__cloader_t;
+
+/* An error at node's file:line:column (or the file alone when node is
+ * NULL): code, with the formatted reason. */
+int fp__cfail_at(fp__cloader_t *ld, const fp_toml_node_t *node, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The node that set section.key, NULL while it holds its default. */
+const fp_toml_node_t *fp__cwhere(const fp__cloader_t *ld, const char *section, const char *key);
+
+/* config_env.c: FORKPOOL_REDIS_URL and the other variables, after the file. */
+int fp__capply_env(fp__cloader_t *ld);
+
+/* config_resolve.c, in this order after the file and the environment. */
+int fp__cresolve_scaling(fp__cloader_t *ld);
+int fp__cresolve_auto(fp__cloader_t *ld);
+int fp__cresolve_weights(fp__cloader_t *ld);
+
 /* Timers add durations to the monotonic clock; ten years keeps every sum far
  * from int64 overflow while refusing nothing anyone means. */
 #define FP__DUR_MAX (INT64_C(3650) * 86400 * 1000)
