@@ -1,0 +1,263 @@
+/* test_it_cluster_tls.c: the daemon and the command line on a Redis
+ * Cluster over TLS (test/support/cluster_set.h with TLS: 3 masters, one
+ * replica each, certificates from test/support/tls_certs.h). The config
+ * says rediss:// and lists the nodes' TLS ports only, so every connection
+ * (the slot map's, each queue's, the side and lease connections, the
+ * command line's) must speak TLS to be answered: a node's plain port is
+ * never named to a TLS client. Jobs of four queues on different masters
+ * run while one master fails over; `forkpool stats` and `dead list` answer
+ * over TLS; a CA that did not sign the nodes' certificate is refused by
+ * `run`, `enqueue` and `stats` with exit 69 naming the certificate
+ * problem, and so is a tls_server_name the certificate does not carry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_set.h"
+#include "daemon.h"
+#include "redis/cluster_parse.h"
+#include "tls_certs.h"
+
+#define NQ 4
+static const char *const QUEUES[NQ] = {"q0", "q1", "q2", "q3"};
+
+#define CONFIG_EXTRA                                                                      \
+    "[queues]\nnames = [\"q0\", \"q1\", \"q2\", \"q3\"]\n"                               \
+    "[pool]\nchildren = 2\nprefetch = 8\n"                                                \
+    "[retry]\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\nmax_attempts = 25\n"       \
+    "[recovery]\nvisibility_timeout = \"5s\"\nclaim_interval = \"1s\"\n"
+
+typedef struct fixture_s {
+    fp_td_t *td;
+    fp_th_cluster_t c;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->td = fp_td_new(false);
+    if (fp_th_tls_certs(f->td->dir) < 0)
+        fail_msg("cannot make the test certificates");
+    if (fp_th_cluster_start_tls(&f->c, 3, 1, f->td->dir) < 0)
+        fail_msg("cannot start the TLS cluster");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    fp_td_free(f->td);
+    fp_th_cluster_stop(&f->c);
+    free(f);
+    return 0;
+}
+
+/* rediss:// with the CA file ca (in the test dir) and the TLS seeds; the
+ * URL's host is a port nobody listens on (using it would fail). */
+static void write_config(fixture_t *f, const char *ca)
+{
+    char from[256], to[2048], seeds[512];
+    fp_td_config(f->td, NULL, CONFIG_EXTRA);
+    snprintf(from, sizeof from, "url = \"%s\"\n", fp_th_redis_url(&f->td->redis));
+    fp_th_cluster_tls_seeds(&f->c, seeds, sizeof seeds);
+    snprintf(to, sizeof to,
+             "url = \"rediss://127.0.0.1:1/0\"\ntls_ca = \"%s/%s\"\ncluster = [%s]\n",
+             f->td->dir, ca, seeds);
+    fp_td_config_replace(f->td, from, to);
+}
+
+/* `forkpool ARGS...`; env (may be NULL) is one extra VAR=value. */
+static fp_th_result_t cli(const char *env, const char *const *args, const char *in, size_t len)
+{
+    const char *argv[16] = {fp_th_env("FORKPOOL_BIN")};
+    size_t n = 1;
+    for (; args[n - 1] != NULL && n < 15; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    const char *envv[] = {env, NULL};
+    fp_th_result_t r;
+    assert_int_equal(fp_th_run(argv, env != NULL ? envv : NULL, in, len, 120000, &r), 0);
+    return r;
+}
+
+/* `forkpool enqueue --queue Q record_event -`: exit status; ids "Q-i". */
+static int enqueue(fixture_t *f, const char *queue, int n, char *err, size_t size)
+{
+    size_t cap = (size_t)n * 96 + 1, len = 0;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(in + len, cap - len,
+                                "{\"action\":\"s\",\"object_id\":\"%s-%d\",\"user_id\":\"u\"}\n",
+                                queue, i);
+    const char *args[] = {"enqueue", "-c", f->td->config, "--queue", queue, "record_event", "-",
+                          NULL};
+    fp_th_result_t r = cli(NULL, args, in, len);
+    snprintf(err, size, "%s", r.err);
+    int status = r.status;
+    fp_th_result_free(&r);
+    free(in);
+    return status;
+}
+
+/* The master serving queue's key of kind, as its plain port answers. */
+static fp_th_redis_t *owner(fixture_t *f, const char *queue, const char *kind)
+{
+    char key[64];
+    snprintf(key, sizeof key, "fp:{%s}:%s", queue, kind);
+    return fp_th_cluster_owner(&f->c, fp_cluster_keyslot(key, strlen(key)));
+}
+
+static long long count_on_owner(fixture_t *f, const char *queue, const char *cmd,
+                                const char *kind)
+{
+    fp_th_redis_t *o = owner(f, queue, kind);
+    return o != NULL ? fp_th_redis_int(o, "%s fp:{%s}:%s", cmd, queue, kind) : -1;
+}
+
+static long long distinct_ids(const fp_td_t *td)
+{
+    return fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events");
+}
+
+typedef struct settled_s {
+    fixture_t *f;
+    long long ids;
+} settled_t;
+
+static bool settled(fp_td_t *td, void *arg)
+{
+    settled_t *s = arg;
+    if (distinct_ids(td) < s->ids)
+        return false;
+    for (size_t q = 0; q < NQ; q++)
+        if (count_on_owner(s->f, QUEUES[q], "XLEN", "jobs") != 0 ||
+            count_on_owner(s->f, QUEUES[q], "ZCARD", "delayed") != 0)
+            return false;
+    return true;
+}
+
+/* How many different masters serve the queues. */
+static int masters_used(fixture_t *f)
+{
+    fp_th_redis_t *seen[NQ];
+    int n = 0;
+    for (size_t q = 0; q < NQ; q++) {
+        fp_th_redis_t *o = owner(f, QUEUES[q], "jobs");
+        assert_non_null(o);
+        bool known = false;
+        for (int i = 0; i < n; i++)
+            known = known || seen[i] == o;
+        if (!known)
+            seen[n++] = o;
+    }
+    return n;
+}
+
+/* How often the daemon's log names a node's TLS port as a slot's master:
+ * the slot map it read over TLS gave TLS ports. */
+static long long served_by_tls_ports(fixture_t *f)
+{
+    long long n = 0;
+    for (int i = 0; i < f->c.n_nodes; i++) {
+        char said[64];
+        snprintf(said, sizeof said, "is served by 127.0.0.1:%d", f->c.tls_ports[i]);
+        n += fp_td_log_count(f->td, said);
+    }
+    return n;
+}
+
+static void test_jobs_over_tls_cluster(void **state)
+{
+    fixture_t *f = *state;
+    fp_td_t *td = f->td;
+    write_config(f, "ca.crt");
+    assert_true(masters_used(f) >= 2);
+    char err[512];
+    const int per_queue = 300;
+    for (size_t q = 0; q < NQ; q++)
+        if (enqueue(f, QUEUES[q], per_queue, err, sizeof err) != 0)
+            fail_msg("enqueue %s over TLS failed: %s", QUEUES[q], err);
+    fp_th_redis_t *o2 = owner(f, "q2", "jobs");
+    freeReplyObject(fp_th_redis_cmd(o2, "XADD fp:{q2}:jobs * job not-json"));
+    for (size_t q = 0; q < NQ; q++)
+        assert_int_equal(count_on_owner(f, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
+
+    fp_td_start_ready(td, true);
+    long long jobs = (long long)per_queue * NQ, some = jobs / 10;
+    fp_td_wait_until(td, fp_td_events_at_least, &some, 120000, "the first jobs done");
+    /* q1's master fails over to its replica (replication is over TLS too). */
+    fp_th_redis_t *m1 = owner(f, "q1", "jobs");
+    assert_non_null(m1);
+    assert_non_null(fp_th_cluster_failover(&f->c, m1));
+    settled_t want = {f, jobs};
+    fp_td_wait_until(td, settled, &want, 240000, "every job done after the failover");
+    assert_int_equal(distinct_ids(td), jobs);
+    assert_int_equal(count_on_owner(f, "q2", "XLEN", "dead"), 1);
+    assert_true(served_by_tls_ports(f) >= NQ);
+
+    const char *stats[] = {"stats", "-c", td->config, "--json", NULL};
+    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    if (r.status != 0)
+        fail_msg("stats exited %d: %s", r.status, r.err);
+    FP_TH_EXPECT_ALL_IN(r.out, "\"q0\"", "\"q1\"", "\"q2\"", "\"q3\"");
+    fp_th_result_free(&r);
+    const char *dead_list[] = {"dead", "list", "-c", td->config, "--queue", "q2", NULL};
+    r = cli(NULL, dead_list, NULL, 0);
+    if (r.status != 0)
+        fail_msg("dead list exited %d: %s", r.status, r.err);
+    FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in q2");
+    fp_th_result_free(&r);
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
+/* A CA that did not sign the nodes' certificate: `run` exits 69 naming the
+ * verification failure, `enqueue` too and adds nothing, `stats` too. A
+ * server name the certificate does not carry is refused the same way. */
+static void test_wrong_ca_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    fp_td_t *td = f->td;
+    write_config(f, "other.crt");
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 60000), 69);
+    assert_true(fp_td_log_count(td, "certificate verify failed: self-signed certificate in "
+                                    "certificate chain") >= 1);
+    char err[512];
+    assert_int_equal(enqueue(f, "q0", 5, err, sizeof err), 69);
+    assert_non_null(strstr(err, "certificate verify failed"));
+    assert_int_equal(count_on_owner(f, "q0", "XLEN", "jobs"), 0);
+    const char *stats[] = {"stats", "-c", td->config, NULL};
+    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "certificate verify failed");
+    fp_th_result_free(&r);
+    /* the right CA, but a name the certificate does not carry */
+    write_config(f, "ca.crt");
+    r = cli("FORKPOOL_REDIS_TLS_SERVER_NAME=redis.example.org", stats, NULL, 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "certificate verify failed");
+    fp_th_result_free(&r);
+    r = cli("FORKPOOL_REDIS_TLS_SERVER_NAME=localhost", stats, NULL, 0);
+    if (r.status != 0)
+        fail_msg("stats with tls_server_name localhost exited %d: %s", r.status, r.err);
+    fp_th_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_wrong_ca_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_over_tls_cluster, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
