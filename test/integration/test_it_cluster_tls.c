@@ -181,6 +181,13 @@ static void test_jobs_over_tls_cluster(void **state)
     fp_td_t *td = f->td;
     write_config(f, "ca.crt");
     assert_true(masters_used(f) >= 2);
+    const char *check[] = {"check-config", "-c", td->config, NULL};
+    fp_th_result_t r = cli(NULL, check, NULL, 0);
+    if (r.status != 0)
+        fail_msg("check-config exited %d: %s", r.status, r.err);
+    FP_TH_EXPECT_ALL_IN(r.out, "redis    cluster seeds=127.0.0.1:", "url=rediss://",
+                        "tls      on", "ca.crt");
+    fp_th_result_free(&r);
     char err[512];
     const int per_queue = 300;
     for (size_t q = 0; q < NQ; q++)
@@ -205,7 +212,7 @@ static void test_jobs_over_tls_cluster(void **state)
     assert_true(served_by_tls_ports(f) >= NQ);
 
     const char *stats[] = {"stats", "-c", td->config, "--json", NULL};
-    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    r = cli(NULL, stats, NULL, 0);
     if (r.status != 0)
         fail_msg("stats exited %d: %s", r.status, r.err);
     FP_TH_EXPECT_ALL_IN(r.out, "\"q0\"", "\"q1\"", "\"q2\"", "\"q3\"");
