@@ -8,7 +8,9 @@
  * run while one master fails over; `forkpool stats` and `dead list` answer
  * over TLS; a CA that did not sign the nodes' certificate is refused by
  * `run`, `enqueue` and `stats` with exit 69 naming the certificate
- * problem, and so is a tls_server_name the certificate does not carry. */
+ * problem, and so is a tls_server_name the certificate does not carry;
+ * nodes that want a client certificate refuse one without and take one
+ * with tls_cert and tls_key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,7 +63,8 @@ static int teardown(void **state)
 }
 
 /* rediss:// with the CA file ca (in the test dir) and the TLS seeds; the
- * URL's host is a port nobody listens on (using it would fail). */
+ * URL's host is a port nobody listens on (using it would fail), and so is
+ * the first seed listed (the others are asked after it). */
 static void write_config(fixture_t *f, const char *ca)
 {
     char from[256], to[2048], seeds[512];
@@ -69,8 +72,9 @@ static void write_config(fixture_t *f, const char *ca)
     snprintf(from, sizeof from, "url = \"%s\"\n", fp_th_redis_url(&f->td->redis));
     fp_th_cluster_tls_seeds(&f->c, seeds, sizeof seeds);
     snprintf(to, sizeof to,
-             "url = \"rediss://127.0.0.1:1/0\"\ntls_ca = \"%s/%s\"\ncluster = [%s]\n",
-             f->td->dir, ca, seeds);
+             "url = \"rediss://127.0.0.1:1/0\"\ntls_ca = \"%s/%s\"\n"
+             "cluster = [\"127.0.0.1:%d\", %s]\n",
+             f->td->dir, ca, fp_th_free_port(), seeds);
     fp_td_config_replace(f->td, from, to);
 }
 
@@ -260,10 +264,44 @@ static void test_wrong_ca_is_refused(void **state)
     fp_th_result_free(&r);
 }
 
+/* tls-auth-clients yes on every node: without a client certificate `run`
+ * and `stats` are refused with 69 naming it; with tls_cert and tls_key the
+ * command line and the daemon's connections are let in. */
+static void test_client_certificate(void **state)
+{
+    fixture_t *f = *state;
+    fp_td_t *td = f->td;
+    for (int i = 0; i < f->c.n_nodes; i++)
+        freeReplyObject(fp_th_redis_cmd(&f->c.nodes[i], "CONFIG SET tls-auth-clients yes"));
+    write_config(f, "ca.crt");
+    fp_td_start(td, false);
+    assert_int_equal(fp_td_wait(td, 60000), 69);
+    assert_true(fp_td_log_count(td, "certificate required") >= 1);
+    const char *stats[] = {"stats", "-c", td->config, NULL};
+    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    assert_int_equal(r.status, 69);
+    FP_TH_EXPECT_ALL_IN(r.err, "tls_cert");
+    fp_th_result_free(&r);
+    char from[700], to[1500];
+    snprintf(from, sizeof from, "tls_ca = \"%s/ca.crt\"\n", td->dir);
+    snprintf(to, sizeof to, "%stls_cert = \"%s/client.crt\"\ntls_key = \"%s/client.key\"\n", from,
+             td->dir, td->dir);
+    fp_td_config_replace(td, from, to);
+    char err[512];
+    if (enqueue(f, "q0", 20, err, sizeof err) != 0 || enqueue(f, "q3", 20, err, sizeof err) != 0)
+        fail_msg("enqueue with a client certificate failed: %s", err);
+    fp_td_start_ready(td, true);
+    settled_t want = {f, 40};
+    fp_td_wait_until(td, settled, &want, 120000, "the jobs done with a client certificate");
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_wrong_ca_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_over_tls_cluster, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
