@@ -21,24 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_set.h"
-#include "daemon.h"
-#include "redis/cluster_parse.h"
+#include "cluster_jobs.h"
 #include "tls_certs.h"
 
 #define NQ 4
 static const char *const QUEUES[NQ] = {"q0", "q1", "q2", "q3"};
 
-#define CONFIG_EXTRA                                                                      \
-    "[queues]\nnames = [\"q0\", \"q1\", \"q2\", \"q3\"]\n"                               \
-    "[pool]\nchildren = 2\nprefetch = 8\n"                                                \
-    "[retry]\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\nmax_attempts = 25\n"       \
-    "[recovery]\nvisibility_timeout = \"5s\"\nclaim_interval = \"1s\"\n"
+#define CONFIG_EXTRA "[queues]\nnames = [\"q0\", \"q1\", \"q2\", \"q3\"]\n" FP_TCJ_CONFIG_RUN
 
-typedef struct fixture_s {
-    fp_td_t *td;
-    fp_th_cluster_t c;
-} fixture_t;
+typedef fp_tcj_t fixture_t;
 
 static int setup(void **state)
 {
@@ -50,15 +41,6 @@ static int setup(void **state)
     if (fp_th_cluster_start_tls(&f->c, 3, 1, f->td->dir) < 0)
         fail_msg("cannot start the TLS cluster");
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_td_free(f->td);
-    fp_th_cluster_stop(&f->c);
-    free(f);
     return 0;
 }
 
@@ -78,75 +60,14 @@ static void write_config(fixture_t *f, const char *ca)
     fp_td_config_replace(f->td, from, to);
 }
 
-/* `forkpool ARGS...`; env (may be NULL) is one extra VAR=value. */
-static fp_th_result_t cli(const char *env, const char *const *args, const char *in, size_t len)
-{
-    const char *argv[16] = {fp_th_env("FORKPOOL_BIN")};
-    size_t n = 1;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    const char *envv[] = {env, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env != NULL ? envv : NULL, in, len, 120000, &r), 0);
-    return r;
-}
-
-/* `forkpool enqueue --queue Q record_event -`: exit status; ids "Q-i". */
+/* `forkpool enqueue --queue Q record_event -`: exit status, stderr in err. */
 static int enqueue(fixture_t *f, const char *queue, int n, char *err, size_t size)
 {
-    size_t cap = (size_t)n * 96 + 1, len = 0;
-    char *in = malloc(cap);
-    assert_non_null(in);
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(in + len, cap - len,
-                                "{\"action\":\"s\",\"object_id\":\"%s-%d\",\"user_id\":\"u\"}\n",
-                                queue, i);
-    const char *args[] = {"enqueue", "-c", f->td->config, "--queue", queue, "record_event", "-",
-                          NULL};
-    fp_th_result_t r = cli(NULL, args, in, len);
+    fp_th_result_t r = fp_tcj_enqueue(f->td, queue, 0, n);
     snprintf(err, size, "%s", r.err);
     int status = r.status;
     fp_th_result_free(&r);
-    free(in);
     return status;
-}
-
-/* The master serving queue's key of kind, as its plain port answers. */
-static fp_th_redis_t *owner(fixture_t *f, const char *queue, const char *kind)
-{
-    char key[64];
-    snprintf(key, sizeof key, "fp:{%s}:%s", queue, kind);
-    return fp_th_cluster_owner(&f->c, fp_cluster_keyslot(key, strlen(key)));
-}
-
-static long long count_on_owner(fixture_t *f, const char *queue, const char *cmd,
-                                const char *kind)
-{
-    fp_th_redis_t *o = owner(f, queue, kind);
-    return o != NULL ? fp_th_redis_int(o, "%s fp:{%s}:%s", cmd, queue, kind) : -1;
-}
-
-static long long distinct_ids(const fp_td_t *td)
-{
-    return fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events");
-}
-
-typedef struct settled_s {
-    fixture_t *f;
-    long long ids;
-} settled_t;
-
-static bool settled(fp_td_t *td, void *arg)
-{
-    settled_t *s = arg;
-    if (distinct_ids(td) < s->ids)
-        return false;
-    for (size_t q = 0; q < NQ; q++)
-        if (count_on_owner(s->f, QUEUES[q], "XLEN", "jobs") != 0 ||
-            count_on_owner(s->f, QUEUES[q], "ZCARD", "delayed") != 0)
-            return false;
-    return true;
 }
 
 /* How many different masters serve the queues. */
@@ -155,7 +76,7 @@ static int masters_used(fixture_t *f)
     fp_th_redis_t *seen[NQ];
     int n = 0;
     for (size_t q = 0; q < NQ; q++) {
-        fp_th_redis_t *o = owner(f, QUEUES[q], "jobs");
+        fp_th_redis_t *o = fp_tcj_owner(&f->c, QUEUES[q], "jobs");
         assert_non_null(o);
         bool known = false;
         for (int i = 0; i < n; i++)
@@ -186,7 +107,7 @@ static void test_jobs_over_tls_cluster(void **state)
     write_config(f, "ca.crt");
     assert_true(masters_used(f) >= 2);
     const char *check[] = {"check-config", "-c", td->config, NULL};
-    fp_th_result_t r = cli(NULL, check, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, check, NULL, 0);
     if (r.status != 0)
         fail_msg("check-config exited %d: %s", r.status, r.err);
     FP_TH_EXPECT_ALL_IN(r.out, "redis    cluster seeds=127.0.0.1:", "url=rediss://",
@@ -197,36 +118,25 @@ static void test_jobs_over_tls_cluster(void **state)
     for (size_t q = 0; q < NQ; q++)
         if (enqueue(f, QUEUES[q], per_queue, err, sizeof err) != 0)
             fail_msg("enqueue %s over TLS failed: %s", QUEUES[q], err);
-    fp_th_redis_t *o2 = owner(f, "q2", "jobs");
+    fp_th_redis_t *o2 = fp_tcj_owner(&f->c, "q2", "jobs");
     freeReplyObject(fp_th_redis_cmd(o2, "XADD fp:{q2}:jobs * job not-json"));
     for (size_t q = 0; q < NQ; q++)
-        assert_int_equal(count_on_owner(f, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
+        assert_int_equal(fp_tcj_count(&f->c, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
 
     fp_td_start_ready(td, true);
     long long jobs = (long long)per_queue * NQ, some = jobs / 10;
     fp_td_wait_until(td, fp_td_events_at_least, &some, 120000, "the first jobs done");
     /* q1's master fails over to its replica (replication is over TLS too). */
-    fp_th_redis_t *m1 = owner(f, "q1", "jobs");
+    fp_th_redis_t *m1 = fp_tcj_owner(&f->c, "q1", "jobs");
     assert_non_null(m1);
     assert_non_null(fp_th_cluster_failover(&f->c, m1));
-    settled_t want = {f, jobs};
-    fp_td_wait_until(td, settled, &want, 240000, "every job done after the failover");
-    assert_int_equal(distinct_ids(td), jobs);
-    assert_int_equal(count_on_owner(f, "q2", "XLEN", "dead"), 1);
+    fp_tcj_settled_t want = {&f->c, QUEUES, NQ, jobs};
+    fp_td_wait_until(td, fp_tcj_settled, &want, 240000, "every job done after the failover");
+    assert_int_equal(fp_tcj_distinct_ids(td), jobs);
+    assert_int_equal(fp_tcj_count(&f->c, "q2", "XLEN", "dead"), 1);
     assert_true(served_by_tls_ports(f) >= NQ);
 
-    const char *stats[] = {"stats", "-c", td->config, "--json", NULL};
-    r = cli(NULL, stats, NULL, 0);
-    if (r.status != 0)
-        fail_msg("stats exited %d: %s", r.status, r.err);
-    FP_TH_EXPECT_ALL_IN(r.out, "\"q0\"", "\"q1\"", "\"q2\"", "\"q3\"");
-    fp_th_result_free(&r);
-    const char *dead_list[] = {"dead", "list", "-c", td->config, "--queue", "q2", NULL};
-    r = cli(NULL, dead_list, NULL, 0);
-    if (r.status != 0)
-        fail_msg("dead list exited %d: %s", r.status, r.err);
-    FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in q2");
-    fp_th_result_free(&r);
+    fp_tcj_expect_cli_reports(td, QUEUES, NQ, "q2"); /* both over TLS */
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
@@ -246,19 +156,19 @@ static void test_wrong_ca_is_refused(void **state)
     char err[512];
     assert_int_equal(enqueue(f, "q0", 5, err, sizeof err), 69);
     assert_non_null(strstr(err, "certificate verify failed"));
-    assert_int_equal(count_on_owner(f, "q0", "XLEN", "jobs"), 0);
+    assert_int_equal(fp_tcj_count(&f->c, "q0", "XLEN", "jobs"), 0);
     const char *stats[] = {"stats", "-c", td->config, NULL};
-    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, stats, NULL, 0);
     assert_int_equal(r.status, 69);
     FP_TH_EXPECT_ALL_IN(r.err, "certificate verify failed");
     fp_th_result_free(&r);
     /* the right CA, but a name the certificate does not carry */
     write_config(f, "ca.crt");
-    r = cli("FORKPOOL_REDIS_TLS_SERVER_NAME=redis.example.org", stats, NULL, 0);
+    r = fp_tcj_cli("FORKPOOL_REDIS_TLS_SERVER_NAME=redis.example.org", stats, NULL, 0);
     assert_int_equal(r.status, 69);
     FP_TH_EXPECT_ALL_IN(r.err, "certificate verify failed");
     fp_th_result_free(&r);
-    r = cli("FORKPOOL_REDIS_TLS_SERVER_NAME=localhost", stats, NULL, 0);
+    r = fp_tcj_cli("FORKPOOL_REDIS_TLS_SERVER_NAME=localhost", stats, NULL, 0);
     if (r.status != 0)
         fail_msg("stats with tls_server_name localhost exited %d: %s", r.status, r.err);
     fp_th_result_free(&r);
@@ -278,7 +188,7 @@ static void test_client_certificate(void **state)
     assert_int_equal(fp_td_wait(td, 60000), 69);
     assert_true(fp_td_log_count(td, "certificate required") >= 1);
     const char *stats[] = {"stats", "-c", td->config, NULL};
-    fp_th_result_t r = cli(NULL, stats, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, stats, NULL, 0);
     assert_int_equal(r.status, 69);
     FP_TH_EXPECT_ALL_IN(r.err, "tls_cert");
     fp_th_result_free(&r);
@@ -291,8 +201,8 @@ static void test_client_certificate(void **state)
     if (enqueue(f, "q0", 20, err, sizeof err) != 0 || enqueue(f, "q3", 20, err, sizeof err) != 0)
         fail_msg("enqueue with a client certificate failed: %s", err);
     fp_td_start_ready(td, true);
-    settled_t want = {f, 40};
-    fp_td_wait_until(td, settled, &want, 120000, "the jobs done with a client certificate");
+    fp_tcj_settled_t want = {&f->c, QUEUES, NQ, 40};
+    fp_td_wait_until(td, fp_tcj_settled, &want, 120000, "the jobs done with a client certificate");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
@@ -300,9 +210,9 @@ static void test_client_certificate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wrong_ca_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_over_tls_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_ca_is_refused, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_client_certificate, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_over_tls_cluster, setup, fp_tcj_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
