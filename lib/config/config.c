@@ -558,8 +558,8 @@ static int check_sentinel(fp__cloader_t *ld)
 }
 
 /* A Cluster is found through its seeds; the URL then gives only the user
- * and password. A Cluster has database 0 only, and TLS to its nodes is not
- * built yet: refused here rather than half working. */
+ * and password, and with rediss:// that every node is reached over TLS.
+ * A Cluster has database 0 only. */
 static int check_cluster(fp__cloader_t *ld)
 {
     const fp_config_t *cfg = ld->cfg;
@@ -575,14 +575,12 @@ static int check_cluster(fp__cloader_t *ld)
     fp_err_clear(&e);
     if (fp_redis_url_parse(cfg->redis.url, &u, &e) < 0)
         return 0; /* the url's own check says why */
-    bool unix_url = u.path != NULL, tls = u.tls;
+    bool unix_url = u.path != NULL;
     int db = u.db;
     fp_redis_url_free(&u);
     const fp_toml_node_t *url_at = fp__cwhere(ld, "redis", "url");
     const char *why = unix_url ? "must be redis:// with cluster: the seed nodes say where the "
                                  "masters are, the URL gives only the user and the password"
-                      : tls    ? "cannot be rediss:// with cluster yet: TLS to Cluster nodes is "
-                                 "not supported"
                       : db != 0 ? "must name database 0 with cluster: a Redis Cluster has no other"
                                 : NULL;
     if (why == NULL)

@@ -76,7 +76,9 @@ static int use_node(fp_admin_t *a, const fp_cluster_addr_t *addr, fp_err_t *err)
         return fp_err_set(err, FP_EREDIS, "too many cluster nodes");
     char why[400] = "";
     redisContext *c = NULL;
-    if (fp_redis_sync_connect(addr->host, addr->port, false, timeout_ms(a), &c, why,
+    /* rediss://: TLS to every node, verified against the address the map
+     * gives (or redis.tls_server_name) */
+    if (fp_redis_sync_connect(addr->host, addr->port, a->url.tls, timeout_ms(a), &c, why,
                               sizeof why) < 0 ||
         auth(a, c, why, sizeof why) < 0) {
         fp_redis_sync_free(c);

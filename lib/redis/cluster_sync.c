@@ -1,6 +1,7 @@
 /* cluster_sync.c: the command line's blocking question for the slot map
  * (cluster_sync.h): one short-lived connection per seed, in the given
- * order, stopping at the first map. */
+ * order, stopping at the first map; over TLS when auth says rediss://
+ * (redis_sync.h), verified against the seed's own host. */
 #include "redis/cluster_sync.h"
 
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+
+#include "redis/redis_sync.h"
 
 /* AUTH [user] password when auth has a password: 0, or -1 with why. */
 static int auth_with(redisContext *c, const fp_redis_url_t *auth, char *why, size_t size)
@@ -36,12 +39,10 @@ static int ask_one(const fp_cluster_addr_t *seed, const fp_redis_url_t *auth, in
                    fp_cluster_map_t *map, char *why, size_t size)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    redisContext *c = redisConnectWithTimeout(seed->host, seed->port, tv);
-    if (c == NULL || c->err != 0) {
-        snprintf(why, size, "%s", c != NULL ? c->errstr : "out of memory");
-        redisFree(c);
+    redisContext *c = NULL;
+    if (fp_redis_sync_connect(seed->host, seed->port, auth != NULL && auth->tls, ms, &c, why,
+                              size) < 0)
         return -1;
-    }
     redisSetTimeout(c, tv);
     int rc = auth_with(c, auth, why, size);
     if (rc == 0) {
@@ -52,7 +53,7 @@ static int ask_one(const fp_cluster_addr_t *seed, const fp_redis_url_t *auth, in
         rc = r == NULL ? -1 : fp_cluster_slots_parse(r, seed->host, map, why, size);
         freeReplyObject(r);
     }
-    redisFree(c);
+    fp_redis_sync_free(c);
     return rc;
 }
 

@@ -12,8 +12,8 @@
 #include "redis/redis_url.h"
 
 /* Asks the seeds ("host:port") in order, each within timeout_ms (<= 0: 5 s),
- * after AUTH with auth's user and password when it has one (auth may be
- * NULL), for CLUSTER SLOTS; stops at the first answer that parses. 0 with
+ * over TLS when auth is rediss://, after AUTH with auth's user and password
+ * when it has one (auth may be NULL), for CLUSTER SLOTS; stops at the first answer that parses. 0 with
  * *map (slots may be unserved: the caller decides), or FP_EREDIS naming
  * what each seed said. */
 int fp_cluster_map_sync(const char *const *seeds, size_t n, const fp_redis_url_t *auth,

@@ -12,6 +12,7 @@
 
 /* 0 without TLS, when the TLS handshake and a PING work, or when the
  * server cannot be reached at all (the daemon's retries handle that);
+ * with redis.cluster, the first seed reached decides;
  * FP_EREDIS naming the certificate problem otherwise. Blocks for at most
  * redis.connect_timeout: call it before the loop runs. */
 int fp_redis_tls_preflight(const fp_config_t *cfg, fp_err_t *err);

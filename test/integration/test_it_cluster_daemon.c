@@ -20,23 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_set.h"
-#include "daemon.h"
+#include "cluster_jobs.h"
 #include "redis/cluster_parse.h"
 
 #define NQ 6
 static const char *const QUEUES[NQ] = {"q0", "q1", "q2", "q3", "q4", "q5"};
 
-#define CONFIG_EXTRA                                                                      \
-    "[queues]\nnames = [\"q0\", \"q1\", \"q2\", \"q3\", \"q4\", \"q5\"]\n"               \
-    "[pool]\nchildren = 2\nprefetch = 8\n"                                                \
-    "[retry]\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\nmax_attempts = 25\n"       \
-    "[recovery]\nvisibility_timeout = \"5s\"\nclaim_interval = \"1s\"\n"
+#define CONFIG_EXTRA "[queues]\nnames = [\"q0\", \"q1\", \"q2\", \"q3\", \"q4\", \"q5\"]\n" FP_TCJ_CONFIG_RUN
 
-typedef struct fixture_s {
-    fp_td_t *td;
-    fp_th_cluster_t c;
-} fixture_t;
+typedef fp_tcj_t fixture_t;
 
 static int setup(void **state)
 {
@@ -46,15 +38,6 @@ static int setup(void **state)
     if (fp_th_cluster_start(&f->c, 3, 1) < 0)
         fail_msg("cannot start the cluster");
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_td_free(f->td);
-    fp_th_cluster_stop(&f->c);
-    free(f);
     return 0;
 }
 
@@ -71,79 +54,18 @@ static void write_config(fixture_t *f)
     fp_td_config_replace(f->td, from, to);
 }
 
-static fp_th_result_t cli(fixture_t *f, const char *const *args, const char *in, size_t len)
-{
-    const char *argv[16] = {fp_th_env("FORKPOOL_BIN")};
-    size_t n = 1;
-    for (; args[n - 1] != NULL && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    (void)f;
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, NULL, in, len, 120000, &r), 0);
-    return r;
-}
-
 /* `forkpool enqueue --queue Q record_event -`, ids "Q-first" ... */
 static void enqueue(fixture_t *f, const char *queue, int first, int n)
 {
-    size_t cap = (size_t)n * 96 + 1, len = 0;
-    char *in = malloc(cap);
-    assert_non_null(in);
-    for (int i = first; i < first + n; i++)
-        len += (size_t)snprintf(in + len, cap - len,
-                                "{\"action\":\"s\",\"object_id\":\"%s-%d\",\"user_id\":\"u\"}\n",
-                                queue, i);
-    const char *args[] = {"enqueue", "-c", f->td->config, "--queue", queue, "record_event", "-",
-                          NULL};
-    fp_th_result_t r = cli(f, args, in, len);
+    fp_th_result_t r = fp_tcj_enqueue(f->td, queue, first, n);
     if (r.status != 0)
         fail_msg("enqueue exited %d: %s", r.status, r.err);
     fp_th_result_free(&r);
-    free(in);
-}
-
-static fp_th_redis_t *owner(fixture_t *f, const char *queue, const char *kind)
-{
-    char key[64];
-    snprintf(key, sizeof key, "fp:{%s}:%s", queue, kind);
-    return fp_th_cluster_owner(&f->c, fp_cluster_keyslot(key, strlen(key)));
-}
-
-static long long count_on_owner(fixture_t *f, const char *queue, const char *cmd,
-                                const char *kind)
-{
-    fp_th_redis_t *o = owner(f, queue, kind);
-    return o != NULL ? fp_th_redis_int(o, "%s fp:{%s}:%s", cmd, queue, kind) : -1;
-}
-
-static long long distinct_ids(const fp_td_t *td)
-{
-    return fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events");
 }
 
 static long long rows(const fp_td_t *td)
 {
     return fp_td_sql(td, "SELECT count(*) FROM events");
-}
-
-typedef struct settled_s {
-    fixture_t *f;
-    long long ids;
-} settled_t;
-
-/* Every id recorded; every queue's master of now has nothing ready,
- * pending or delayed. */
-static bool settled(fp_td_t *td, void *arg)
-{
-    settled_t *s = arg;
-    if (distinct_ids(td) < s->ids)
-        return false;
-    for (size_t q = 0; q < NQ; q++)
-        if (count_on_owner(s->f, QUEUES[q], "XLEN", "jobs") != 0 ||
-            count_on_owner(s->f, QUEUES[q], "ZCARD", "delayed") != 0)
-            return false;
-    return true;
 }
 
 static void run_case(fixture_t *f, int per_queue)
@@ -153,11 +75,11 @@ static void run_case(fixture_t *f, int per_queue)
     for (size_t q = 0; q < NQ; q++)
         enqueue(f, QUEUES[q], 0, per_queue);
     /* One payload that is not JSON: dead at once, for `dead list`. */
-    fp_th_redis_t *o2 = owner(f, "q2", "jobs");
+    fp_th_redis_t *o2 = fp_tcj_owner(&f->c, "q2", "jobs");
     freeReplyObject(fp_th_redis_cmd(o2, "XADD fp:{q2}:jobs * job not-json"));
     long long jobs = (long long)per_queue * NQ;
     for (size_t q = 0; q < NQ; q++)
-        assert_int_equal(count_on_owner(f, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
+        assert_int_equal(fp_tcj_count(&f->c, QUEUES[q], "XLEN", "jobs"), per_queue + (q == 2));
 
     fp_td_start_ready(td, true);
     long long some = jobs / 10;
@@ -180,38 +102,28 @@ static void run_case(fixture_t *f, int per_queue)
 
     /* q1's master fails over to its replica. */
     long long at_failover = rows(td);
-    fp_th_redis_t *m1 = owner(f, "q1", "jobs");
+    fp_th_redis_t *m1 = fp_tcj_owner(&f->c, "q1", "jobs");
     assert_non_null(m1);
     assert_non_null(fp_th_cluster_failover(&f->c, m1));
 
-    settled_t want = {f, jobs};
-    fp_td_wait_until(td, settled, &want, 240000, "every job done after the move and failover");
+    fp_tcj_settled_t want = {&f->c, QUEUES, NQ, jobs};
+    fp_td_wait_until(td, fp_tcj_settled, &want, 240000,
+                     "every job done after the move and failover");
     long long ms = fp_th_now_ms() - t0;
-    long long dead = count_on_owner(f, "q2", "XLEN", "dead");
+    long long dead = fp_tcj_count(&f->c, "q2", "XLEN", "dead");
     printf("cluster: %lld jobs over %d queues, %lld distinct done, %lld duplicates, %lld dead; "
            "%lld done before the move, %lld before the failover; move to settled %lld ms\n",
-           jobs, NQ, distinct_ids(td), rows(td) - distinct_ids(td), dead, at_move, at_failover,
-           ms);
-    assert_int_equal(distinct_ids(td), jobs);
+           jobs, NQ, fp_tcj_distinct_ids(td), rows(td) - fp_tcj_distinct_ids(td), dead, at_move,
+           at_failover, ms);
+    assert_int_equal(fp_tcj_distinct_ids(td), jobs);
     assert_int_equal(dead, 1);
     for (size_t q = 0; q < NQ; q++)
         if (q != 2)
-            assert_int_equal(count_on_owner(f, QUEUES[q], "XLEN", "dead"), 0);
+            assert_int_equal(fp_tcj_count(&f->c, QUEUES[q], "XLEN", "dead"), 0);
 
     /* The command line against the cluster: stats names every queue, dead
      * list shows the bad payload of q2. */
-    const char *stats[] = {"stats", "-c", td->config, "--json", NULL};
-    fp_th_result_t r = cli(f, stats, NULL, 0);
-    if (r.status != 0)
-        fail_msg("stats exited %d: %s", r.status, r.err);
-    FP_TH_EXPECT_ALL_IN(r.out, "\"q0\"", "\"q1\"", "\"q2\"", "\"q3\"", "\"q4\"", "\"q5\"");
-    fp_th_result_free(&r);
-    const char *dead_list[] = {"dead", "list", "-c", td->config, "--queue", "q2", NULL};
-    r = cli(f, dead_list, NULL, 0);
-    if (r.status != 0)
-        fail_msg("dead list exited %d: %s", r.status, r.err);
-    FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in q2");
-    fp_th_result_free(&r);
+    fp_tcj_expect_cli_reports(td, QUEUES, NQ, "q2");
     fp_td_signal(td, SIGTERM);
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
@@ -233,19 +145,19 @@ static void test_cluster_check_config(void **state)
     fixture_t *f = *state;
     write_config(f);
     const char *check[] = {"check-config", "-c", f->td->config, NULL};
-    fp_th_result_t r = cli(f, check, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, check, NULL, 0);
     assert_int_equal(r.status, 0);
     FP_TH_EXPECT_ALL_IN(r.out, "redis    cluster seeds=127.0.0.1:", "(user and password only)");
     fp_th_result_free(&r);
     fp_td_config_replace(f->td, "redis://127.0.0.1:1/0", "redis://127.0.0.1:1/3");
-    r = cli(f, check, NULL, 0);
+    r = fp_tcj_cli(NULL, check, NULL, 0);
     assert_int_equal(r.status, 78);
     FP_TH_EXPECT_ALL_IN(r.err, "must name database 0 with cluster");
     fp_th_result_free(&r);
     fp_td_config_replace(f->td, "redis://127.0.0.1:1/3",
                          "redis://127.0.0.1:1/0\"\nsentinels = [\"127.0.0.1:26379\"]\n"
                          "master_name = \"m");
-    r = cli(f, check, NULL, 0);
+    r = fp_tcj_cli(NULL, check, NULL, 0);
     assert_int_equal(r.status, 78);
     FP_TH_EXPECT_ALL_IN(r.err, "cluster and sentinels exclude each other");
     fp_th_result_free(&r);
@@ -273,13 +185,13 @@ static void test_cluster_cli_migrating(void **state)
     assert_int_equal(added->type, REDIS_REPLY_STRING);
     freeReplyObject(added);
     const char *dead_list[] = {"dead", "list", "-c", f->td->config, "--queue", "qx", NULL};
-    fp_th_result_t r = cli(f, dead_list, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, dead_list, NULL, 0);
     if (r.status != 0)
         fail_msg("dead list exited %d: %s", r.status, r.err);
     FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in qx"); /* read on the importing master */
     fp_th_result_free(&r);
     assert_int_equal(fp_th_cluster_move_finish(&f->c, slot, to), 0);
-    r = cli(f, dead_list, NULL, 0);
+    r = fp_tcj_cli(NULL, dead_list, NULL, 0);
     if (r.status != 0)
         fail_msg("dead list exited %d: %s", r.status, r.err);
     FP_TH_EXPECT_ALL_IN(r.out, "1 dead jobs in qx");
@@ -301,13 +213,13 @@ static void test_cluster_auth(void **state)
     enqueue(f, "q0", 0, 50);
     enqueue(f, "q3", 0, 50);
     fp_td_start_ready(f->td, true);
-    settled_t want = {f, 100};
-    fp_td_wait_until(f->td, settled, &want, 120000, "the jobs done with AUTH on every node");
+    fp_tcj_settled_t want = {&f->c, QUEUES, NQ, 100};
+    fp_td_wait_until(f->td, fp_tcj_settled, &want, 120000, "the jobs done with AUTH on every node");
     fp_td_signal(f->td, SIGTERM);
     assert_int_equal(fp_td_wait(f->td, 60000), 0);
     fp_td_config_replace(f->td, "fpuser:s3cret@", "fpuser:wrong-one@");
     const char *stats[] = {"stats", "-c", f->td->config, NULL};
-    fp_th_result_t r = cli(f, stats, NULL, 0);
+    fp_th_result_t r = fp_tcj_cli(NULL, stats, NULL, 0);
     assert_int_equal(r.status, 69);
     FP_TH_EXPECT_ALL_IN(r.err, "no cluster node answered CLUSTER SLOTS", "AUTH failed");
     assert_null(strstr(r.err, "wrong-one"));
@@ -322,11 +234,11 @@ int main(int argc, char **argv)
     else if (argc > 1)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cluster_check_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cluster_cli_migrating, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cluster_auth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cluster_daemon, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chaos_cluster_daemon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_check_config, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_cli_migrating, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_auth, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_daemon, setup, fp_tcj_teardown),
+        cmocka_unit_test_setup_teardown(test_chaos_cluster_daemon, setup, fp_tcj_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

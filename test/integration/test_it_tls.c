@@ -22,41 +22,13 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "tls_certs.h"
 
 typedef struct tls_fx_s {
     fp_td_t *td;
     int tls_port;
     char ca[4200], other_ca[4200], cert[4200], key[4200];
 } tls_fx_t;
-
-/* A CA, a server certificate for 127.0.0.1 signed by it, a client
- * certificate signed by it, and an unrelated CA (the "wrong" one). */
-static void make_certs(const char *dir)
-{
-    char script[8192];
-    snprintf(script, sizeof script,
-             "set -e; cd '%s'; exec 2>openssl.log\n"
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
-             "-subj /CN=fp-test-ca\n"
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 "
-             "-subj /CN=fp-other-ca\n"
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext\n"
-             "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-             "-subj /CN=localhost\n"
-             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "-out server.crt -days 2 -extfile san.ext\n"
-             "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
-             "-subj /CN=fp-client\n"
-             "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "-out client.crt -days 2\n",
-             dir);
-    const char *argv[] = {"/bin/sh", "-c", script, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, NULL, NULL, 0, 60000, &r), 0);
-    if (r.status != 0)
-        fail_msg("openssl failed: %s", r.err);
-    fp_th_result_free(&r);
-}
 
 static void config_set(fp_td_t *td, const char *key, const char *value)
 {
@@ -72,7 +44,8 @@ static int setup(void **state)
     tls_fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->td = fp_td_new(false);
-    make_certs(f->td->dir);
+    if (fp_th_tls_certs(f->td->dir) < 0)
+        fail_msg("cannot make the test certificates");
     char path[4200];
     snprintf(f->ca, sizeof f->ca, "%s/ca.crt", f->td->dir);
     snprintf(f->other_ca, sizeof f->other_ca, "%s/other.crt", f->td->dir);

@@ -80,16 +80,28 @@ static int wait_agreed(fp_th_cluster_t *c, const char *what)
     return 0;
 }
 
-static int start_node(fp_th_redis_t *node)
+static int start_node(fp_th_cluster_t *c, int i)
 {
-    char bus[16];
+    char bus[16], tls[16], cert[600], key[600], ca[600];
     int port = fp_th_free_port();
     if (port < 0)
         return port;
     snprintf(bus, sizeof bus, "%d", port);
     /* A node silent for 2 s is failing: failovers in tests take seconds. */
-    return fp_th_redis_start(node, "--cluster-enabled", "yes", "--cluster-port", bus,
-                             "--cluster-node-timeout", "2000", NULL);
+    if (c->tls_dir[0] == '\0')
+        return fp_th_redis_start(&c->nodes[i], "--cluster-enabled", "yes", "--cluster-port", bus,
+                                 "--cluster-node-timeout", "2000", NULL);
+    if ((c->tls_ports[i] = fp_th_free_port()) < 0)
+        return c->tls_ports[i];
+    snprintf(tls, sizeof tls, "%d", c->tls_ports[i]);
+    snprintf(cert, sizeof cert, "%s/server.crt", c->tls_dir);
+    snprintf(key, sizeof key, "%s/server.key", c->tls_dir);
+    snprintf(ca, sizeof ca, "%s/ca.crt", c->tls_dir);
+    return fp_th_redis_start(&c->nodes[i], "--cluster-enabled", "yes", "--cluster-port", bus,
+                             "--cluster-node-timeout", "2000", "--tls-port", tls,
+                             "--tls-cluster", "yes", "--tls-replication", "yes",
+                             "--tls-cert-file", cert, "--tls-key-file", key,
+                             "--tls-ca-cert-file", ca, "--tls-auth-clients", "optional", NULL);
 }
 
 static int create(fp_th_cluster_t *c, int replicas_each)
@@ -122,16 +134,15 @@ static int create(fp_th_cluster_t *c, int replicas_each)
     return rc;
 }
 
-int fp_th_cluster_start(fp_th_cluster_t *c, int masters, int replicas_each)
+static int start(fp_th_cluster_t *c, int masters, int replicas_each)
 {
-    memset(c, 0, sizeof *c);
     if (masters < 3 || replicas_each < 0 || replicas_each > 1 ||
         masters * (1 + replicas_each) > FP_TH_CLUSTER_MAX)
         return -EINVAL;
     c->n_masters = masters;
     int rc = 0;
     for (int i = 0; i < masters * (1 + replicas_each); i++, c->n_nodes++)
-        if ((rc = start_node(&c->nodes[i])) < 0)
+        if ((rc = start_node(c, i)) < 0)
             goto fail;
     if ((rc = create(c, replicas_each)) < 0 || (rc = wait_agreed(c, "creation")) < 0)
         goto fail;
@@ -139,6 +150,21 @@ int fp_th_cluster_start(fp_th_cluster_t *c, int masters, int replicas_each)
 fail:
     fp_th_cluster_stop(c);
     return rc;
+}
+
+int fp_th_cluster_start(fp_th_cluster_t *c, int masters, int replicas_each)
+{
+    memset(c, 0, sizeof *c);
+    return start(c, masters, replicas_each);
+}
+
+int fp_th_cluster_start_tls(fp_th_cluster_t *c, int masters, int replicas_each,
+                            const char *cert_dir)
+{
+    memset(c, 0, sizeof *c);
+    if (snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cert_dir) >= (int)sizeof c->tls_dir)
+        return -ENAMETOOLONG;
+    return start(c, masters, replicas_each);
 }
 
 void fp_th_cluster_stop(fp_th_cluster_t *c)
@@ -272,15 +298,26 @@ int fp_th_cluster_move_finish(fp_th_cluster_t *c, int slot, fp_th_redis_t *to)
     return wait_agreed(c, "the slot move");
 }
 
+/* The port a replica names for master: its TLS port when replication is
+ * over TLS. */
+static int replication_port(const fp_th_cluster_t *c, const fp_th_redis_t *master)
+{
+    for (int i = 0; i < c->n_nodes; i++)
+        if (&c->nodes[i] == master && c->tls_ports[i] > 0)
+            return c->tls_ports[i];
+    return master->port;
+}
+
 /* A replica of master (ROLE names its port), or NULL. */
 static fp_th_redis_t *replica_of(fp_th_cluster_t *c, const fp_th_redis_t *master)
 {
+    int port = replication_port(c, master);
     for (int i = 0; i < c->n_nodes; i++) {
         redisReply *r = fp_th_redis_cmd(&c->nodes[i], "ROLE");
         bool yes = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
                    strcmp(r->element[0]->str, "slave") == 0 &&
                    r->element[2]->type == REDIS_REPLY_INTEGER &&
-                   r->element[2]->integer == master->port;
+                   r->element[2]->integer == port;
         if (r != NULL)
             freeReplyObject(r);
         if (yes)
@@ -308,11 +345,21 @@ fp_th_redis_t *fp_th_cluster_failover(fp_th_cluster_t *c, fp_th_redis_t *master)
     return wait_agreed(c, "the failover") == 0 ? replica : NULL;
 }
 
-void fp_th_cluster_seeds(const fp_th_cluster_t *c, char *buf, size_t size)
+static void seeds(const fp_th_cluster_t *c, bool tls, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < c->n_nodes && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s\"127.0.0.1:%d\"", i ? ", " : "",
-                                 c->nodes[i].port);
+                                 tls ? c->tls_ports[i] : c->nodes[i].port);
+}
+
+void fp_th_cluster_seeds(const fp_th_cluster_t *c, char *buf, size_t size)
+{
+    seeds(c, false, buf, size);
+}
+
+void fp_th_cluster_tls_seeds(const fp_th_cluster_t *c, char *buf, size_t size)
+{
+    seeds(c, true, buf, size);
 }

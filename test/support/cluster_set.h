@@ -4,7 +4,13 @@
  * the default bus port, client port + 10000, may not exist), in its own temp
  * dir, joined by `redis-cli --cluster create ... --cluster-yes`. Which server
  * is a master changes with a failover and which master serves a slot with a
- * resharding: ask fp_th_cluster_owner. */
+ * resharding: ask fp_th_cluster_owner.
+ *
+ * With TLS (fp_th_cluster_start_tls) every node also has a TLS port and
+ * speaks TLS on its cluster bus and for replication; its plain port stays
+ * open for the fixture's own checks. A node answers CLUSTER SLOTS and
+ * redirections with the port of the client's kind: TLS ports to a TLS
+ * client, plain ports to the fixture. */
 #ifndef FP_TEST_CLUSTER_SET_H
 #define FP_TEST_CLUSTER_SET_H
 
@@ -19,6 +25,8 @@ typedef struct fp_th_cluster_s {
     fp_th_redis_t nodes[FP_TH_CLUSTER_MAX]; /* the first n_masters started as masters */
     int n_nodes;
     int n_masters;
+    int tls_ports[FP_TH_CLUSTER_MAX]; /* with TLS: nodes[i]'s TLS port; else 0 */
+    char tls_dir[512];                /* with TLS: where the certificates are */
 } fp_th_cluster_t;
 
 /* Starts masters (3 or more) and replicas_each (0 or 1) replicas per master,
@@ -28,6 +36,12 @@ typedef struct fp_th_cluster_s {
  * nothing is left running. */
 int fp_th_cluster_start(fp_th_cluster_t *c, int masters, int replicas_each);
 void fp_th_cluster_stop(fp_th_cluster_t *c);
+
+/* The same with TLS: cert_dir holds what fp_th_tls_certs makes (tls_certs.h);
+ * every node serves server.crt, trusts ca.crt and takes clients with or
+ * without a certificate. */
+int fp_th_cluster_start_tls(fp_th_cluster_t *c, int masters, int replicas_each,
+                            const char *cert_dir);
 
 /* The node serving slot now, as the first reachable node answers CLUSTER
  * SLOTS; NULL when none does or the slot is unserved. */
@@ -53,5 +67,7 @@ fp_th_redis_t *fp_th_cluster_failover(fp_th_cluster_t *c, fp_th_redis_t *master)
 /* "host:port" of every node, comma separated in quotes ("127.0.0.1:7000",
  * ...): a seed list. */
 void fp_th_cluster_seeds(const fp_th_cluster_t *c, char *buf, size_t size);
+/* The same with every node's TLS port. */
+void fp_th_cluster_tls_seeds(const fp_th_cluster_t *c, char *buf, size_t size);
 
 #endif

@@ -1378,9 +1378,11 @@ static void cluster_form(void **state)
                         "t.toml:3:1: [redis] url must be redis:// with cluster: the seed nodes "
                         "say where the masters are, the URL gives only the user and the "
                         "password");
-    expect_config_error("[redis]\ncluster = [\"h:7000\"]\nurl = \"rediss://h\"\n",
-                        "t.toml:3:1: [redis] url cannot be rediss:// with cluster yet: TLS to "
-                        "Cluster nodes is not supported");
+    /* rediss://: every node over TLS */
+    cfg = load_ok("[redis]\ncluster = [\"h:7000\"]\nurl = \"rediss://u:p@h\"\n");
+    assert_int_equal(cfg->redis.cluster.count, 1);
+    assert_string_equal(cfg->redis.url, "rediss://u:p@h");
+    fp_config_free(cfg);
     setenv("FORKPOOL_REDIS_URL", "redis://h/5", 1);
     expect_config_error("[redis]\ncluster = [\"h:7000\"]\n",
                         "FORKPOOL_REDIS_URL (environment) must name database 0 with cluster: a "
