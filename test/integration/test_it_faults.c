@@ -1208,8 +1208,23 @@ static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *
                        const char *what)
 {
     moving_t m = {cond, arg, rows(td)};
-    while (!cond(td, arg))
-        fp_td_wait_until(td, met_or_moved, &m, CHAOS_STALL_MS, what);
+    long long moved_at = fp_th_now_ms();
+    while (!cond(td, arg)) {
+        if (met_or_moved(td, &m)) {
+            moved_at = fp_th_now_ms();
+        } else if (fp_th_now_ms() - moved_at > CHAOS_STALL_MS) {
+            /* What is left says whether jobs stopped or their traces did. */
+            char why[512];
+            snprintf(why, sizeof why,
+                     "%s: no job recorded for %d s; %lld rows, %lld distinct ids, "
+                     "%lld unsettled in Redis (stream %lld, delayed %lld)",
+                     what, CHAOS_STALL_MS / 1000, rows(td), distinct_ids(td),
+                     fp_td_unsettled(td), fp_td_xlen(td, FP_TD_JOBS),
+                     fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED));
+            fp_td_fail_with_log(td, why);
+        }
+        let_time_pass(100);
+    }
 }
 
 static void chaos_progress(fp_td_t *td, const chaos_t *c, int percent, const char *what)
@@ -1347,7 +1362,7 @@ static void test_chaos_every_fault_one_run(void **state)
     fp_td_start(td, false);
 
     want_t every = {c.total};
-    chaos_wait(td, all_done, &every, "every id (no job recorded for 120 s)");
+    chaos_wait(td, all_done, &every, "every id");
     stop_term(td);
     long long lost = c.total - distinct_ids(td), twice = rows(td) - distinct_ids(td);
     print_message("chaos: %lld jobs, lost %lld, run more than once %lld, dead %lld\n", c.total,

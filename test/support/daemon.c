@@ -354,7 +354,7 @@ bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle)
 
 /* Fails the test with why and the end of the log: cmocka truncates long
  * messages, and what the daemon did last is what explains it. */
-static void fail_with_log_tail(const fp_td_t *td, const char *why)
+void fp_td_fail_with_log(const fp_td_t *td, const char *why)
 {
     size_t len = 0;
     char *log = fp_th_read_file(td->log, &len);
@@ -374,7 +374,7 @@ void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *a
         if (fp_th_now_ms() > deadline) {
             char why[256];
             snprintf(why, sizeof why, "timed out waiting for %s", what);
-            fail_with_log_tail(td, why);
+            fp_td_fail_with_log(td, why);
         }
         fp_th_nap();
     }
@@ -711,7 +711,7 @@ static void fail_exited_early(const fp_td_t *td, int status)
 {
     char why[96];
     snprintf(why, sizeof why, "the daemon exited (status %d) before it was ready", status);
-    fail_with_log_tail(td, why);
+    fp_td_fail_with_log(td, why);
 }
 
 void fp_td_wait_ready(fp_td_t *td, bool connected)

@@ -119,6 +119,9 @@ long long fp_td_sql_at(const char *path, const char *fmt, ...)
 bool fp_td_dead_has(fp_td_t *td, const char *field, const char *needle);
 
 /* Polls cond until true or timeout_ms; fails the test (with the log) if not. */
+/* Fails the test with why and the end of td's log. */
+void fp_td_fail_with_log(const fp_td_t *td, const char *why);
+
 void fp_td_wait_until(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
                       int timeout_ms, const char *what);
 
