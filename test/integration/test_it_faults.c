@@ -1185,32 +1185,16 @@ static void chaos_enqueue(fp_td_t *td, chaos_t *c)
  * deadline on the whole run failed there while jobs were still flowing. */
 #define CHAOS_STALL_MS 120000
 
-typedef struct moving_s {
-    bool (*cond)(fp_td_t *td, void *arg);
-    void *arg;
-    long long seen; /* rows() when last looked */
-} moving_t;
-
-static bool met_or_moved(fp_td_t *td, void *arg)
-{
-    moving_t *m = arg;
-    if (m->cond(td, m->arg))
-        return true;
-    long long now = rows(td);
-    bool moved = now != m->seen;
-    m->seen = now;
-    return moved;
-}
-
 /* Waits until cond holds, for as long as jobs keep being recorded; fails
  * once none was for CHAOS_STALL_MS (ctest's timeout bounds the whole). */
 static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
                        const char *what)
 {
-    moving_t m = {cond, arg, rows(td)};
-    long long moved_at = fp_th_now_ms();
+    long long seen = rows(td), moved_at = fp_th_now_ms();
     while (!cond(td, arg)) {
-        if (met_or_moved(td, &m)) {
+        long long now = rows(td);
+        if (now != seen) {
+            seen = now;
             moved_at = fp_th_now_ms();
         } else if (fp_th_now_ms() - moved_at > CHAOS_STALL_MS) {
             /* What is left says whether jobs stopped or their traces did. */
@@ -1218,8 +1202,8 @@ static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *
             snprintf(why, sizeof why,
                      "%s: no job recorded for %d s; %lld rows, %lld distinct ids, "
                      "%lld unsettled in Redis (stream %lld, delayed %lld)",
-                     what, CHAOS_STALL_MS / 1000, rows(td), distinct_ids(td),
-                     fp_td_unsettled(td), fp_td_xlen(td, FP_TD_JOBS),
+                     what, CHAOS_STALL_MS / 1000, now, distinct_ids(td), fp_td_unsettled(td),
+                     fp_td_xlen(td, FP_TD_JOBS),
                      fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED));
             fp_td_fail_with_log(td, why);
         }
