@@ -646,7 +646,7 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
     if (doc != NULL && (rc = load_tree(&ld, doc)) < 0)
         goto fail;
     if ((rc = fp__capply_env(&ld)) < 0 || (rc = fp__cresolve_scaling(&ld)) < 0 ||
-        (rc = fp__cresolve_auto(&ld)) < 0 ||
+        (rc = fp__cresolve_auto(&ld)) < 0 || (rc = fp__cresolve_backend(&ld)) < 0 ||
         (rc = fp__cresolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
         (rc = check_cluster(&ld)) < 0 ||
         (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||

@@ -26,6 +26,9 @@ typedef enum fp_queue_order_e { FP_ORDER_STRICT, FP_ORDER_WEIGHTED } fp_queue_or
 /* What a ledger that cannot write does: hold pulls, or drop history rows. */
 typedef enum fp_ledger_on_error_e { FP_LEDGER_PAUSE, FP_LEDGER_SKIP } fp_ledger_on_error_t;
 typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
+/* Where the jobs wait. AUTO is only ever written: a loaded config holds
+ * REDIS or SQLITE (config_backend.c decides). */
+typedef enum fp_backend_e { FP_BACKEND_AUTO, FP_BACKEND_REDIS, FP_BACKEND_SQLITE } fp_backend_t;
 
 /* One [limits.TYPE] table: what may start jobs of TYPE (0 / a zero rate: no
  * such limit; at least one is set). */
@@ -85,6 +88,17 @@ typedef struct fp_config_s {
         char *tls_key;         /* its private key */
         char *tls_server_name; /* verified name and SNI; "" = the host connected to */
     } redis;
+
+    struct {
+        fp_backend_t backend; /* resolved: REDIS or SQLITE */
+        /* Why that backend, for the first log line ("no Redis configured");
+         * static text. */
+        const char *backend_why;
+    } queue;
+
+    struct {
+        char *path; /* the embedded queue's file, absolute once loaded */
+    } sqlite;
 
     struct {
         fp_strv_t names;       /* at least one, no duplicates */

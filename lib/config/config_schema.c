@@ -20,6 +20,9 @@ static const fp__cenum_t orders[] = {
     {"strict", FP_ORDER_STRICT}, {"weighted", FP_ORDER_WEIGHTED}, {NULL, 0}};
 static const fp__cenum_t ledger_errors[] = {
     {"pause", FP_LEDGER_PAUSE}, {"skip", FP_LEDGER_SKIP}, {NULL, 0}};
+static const fp__cenum_t backends[] = {
+    {"auto", FP_BACKEND_AUTO}, {"redis", FP_BACKEND_REDIS}, {"sqlite", FP_BACKEND_SQLITE},
+    {NULL, 0}};
 static const fp__cenum_t runtimes[] = {
     {"native", FP_RUNTIME_NATIVE}, {"exec", FP_RUNTIME_EXEC}, {NULL, 0}};
 
@@ -28,6 +31,7 @@ _Static_assert(sizeof(fp_log_level_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_log_format_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_queue_order_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_runtime_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(fp_backend_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_ledger_on_error_t) == sizeof(int), "enum size");
 
 /* One constructor per type, as Redis' createIntConfig() and friends, so each
@@ -88,6 +92,11 @@ const fp__ckey_t fp__config_schema[] = {
     STR("redis", "tls_server_name", redis.tls_server_name, "", NULL,
         "rediss://: name verified in the server's certificate and sent as SNI; \"\" = the host "
         "connected to; FORKPOOL_REDIS_TLS_SERVER_NAME overrides it"),
+
+    ENUM("queue", "backend", queue.backend, "auto", backends,
+         "where jobs wait: Redis, or the embedded SQLite file; auto = Redis when configured"),
+    STR("sqlite", "path", sqlite.path, "", NULL,
+        "the embedded queue's file; \"\" = forkpool-queue.db beside the config file"),
 
     STRV("queues", "names", queues.names, STRS("default"), fp__check_queue_names, "queues served"),
     ENUM("queues", "order", queues.order, "strict", orders, "strict priority or weighted"),
