@@ -1,0 +1,162 @@
+/* inspect.c: the command line's reads of a queue file (inspect.h): one
+ * queue's view for `forkpool stats`, the newest dead row, and the guarded
+ * move of dead rows back with rewritten payloads. These run once per
+ * command, so their statements are prepared per call rather than kept. */
+#include "sqlq/inspect.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlq/store_internal.h"
+
+/* Prepares sql on q, or fails with SQLite's words. */
+static int prepare(fp_sqlq_t *q, const char *sql, sqlite3_stmt **st, fp_err_t *err)
+{
+    int rc = sqlite3_prepare_v2(q->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : fp_sqlq_fail(q, rc, "preparing a query", err);
+}
+
+static int oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *v,
+                        fp_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, "SELECT id, avail_at FROM jobs WHERE queue = ?1 AND avail_at <= ?2"
+                        " AND owner IS NULL ORDER BY avail_at, id LIMIT 1", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        v->oldest_id = sqlite3_column_int64(st, 0);
+        v->oldest_avail_ms = sqlite3_column_int64(st, 1);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = fp_sqlq_fail(q, src, "reading the oldest ready job", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int add_holder(fp_sqlq_view_t *v, sqlite3_stmt *st)
+{
+    fp_sqlq_holder_t *grown = realloc(v->holders, (v->nholders + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -ENOMEM;
+    v->holders = grown;
+    fp_sqlq_holder_t *h = &grown[v->nholders];
+    if ((h->owner = fp_sqlq_col_dup(st, 0, NULL)) == NULL)
+        return -ENOMEM;
+    h->rows = sqlite3_column_int64(st, 1);
+    h->lease_end_ms = sqlite3_column_int64(st, 2);
+    v->live_leases += sqlite3_column_int64(st, 3);
+    v->nholders++;
+    return 0;
+}
+
+static int holders(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *v,
+                   fp_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, "SELECT owner, count(*), max(avail_at), sum(avail_at > ?2) FROM jobs"
+                        " WHERE owner IS NOT NULL AND queue = ?1 GROUP BY owner ORDER BY owner",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int src;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        if (add_holder(v, st) < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fp_sqlq_fail(q, src, "reading the leases", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fp_sqlq_view(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *out,
+                 fp_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    /* A read transaction: the three reads see one state of the file. */
+    int rc = sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fp_sqlq_fail(q, rc, "starting a read", err);
+    rc = fp_sqlq_counts(q, queue, now_ms, &out->counts, err);
+    if (rc == 0)
+        rc = oldest_ready(q, queue, now_ms, out, err);
+    if (rc == 0)
+        rc = holders(q, queue, now_ms, out, err);
+    fp_sqlq_rollback(q); /* nothing was written */
+    if (rc < 0)
+        fp_sqlq_view_clear(out);
+    return rc;
+}
+
+void fp_sqlq_view_clear(fp_sqlq_view_t *v)
+{
+    for (size_t i = 0; v->holders != NULL && i < v->nholders; i++)
+        free(v->holders[i].owner);
+    free(v->holders);
+    memset(v, 0, sizeof *v);
+}
+
+int fp_sqlq_dead_last_id(fp_sqlq_t *q, const char *queue, int64_t *out, fp_err_t *err)
+{
+    *out = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, "SELECT coalesce(max(id), 0) FROM dead WHERE queue = ?1", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = fp_sqlq_fail(q, src, "reading the newest dead job", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Dead row id of queue, when it still exists, deleted and replaced by a
+ * new row with payload; *moved grows by one then. */
+static int requeue_one(fp_sqlq_t *q, const char *queue, int64_t id, const char *payload,
+                       size_t len, int64_t now_ms, size_t *moved, fp_err_t *err)
+{
+    sqlite3_stmt *del = fp_sqlq_stmt(q, SQ_DEAD_DELETE);
+    sqlite3_bind_text(del, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(del, 2, id);
+    int rc = fp_sqlq_run(q, del, "removing a dead job", err);
+    if (rc < 0 || sqlite3_changes(q->db) == 0)
+        return rc;
+    sqlite3_stmt *ins = fp_sqlq_stmt(q, SQ_INSERT);
+    sqlite3_bind_text(ins, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 2, payload, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 3, now_ms);
+    sqlite3_bind_int64(ins, 4, 0);
+    sqlite3_bind_int64(ins, 5, now_ms);
+    if ((rc = fp_sqlq_run(q, ins, "moving a dead job back", err)) == 0)
+        (*moved)++;
+    return rc;
+}
+
+int fp_sqlq_dead_requeue(fp_sqlq_t *q, const char *queue, const int64_t *ids,
+                         const char *const *payloads, const size_t *lens, size_t n,
+                         int64_t now_ms, size_t *moved, fp_err_t *err)
+{
+    size_t count = 0;
+    if (moved != NULL)
+        *moved = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] > INT32_MAX)
+            return fp_err_set(err, FP_ELIMIT, "dead retry: a payload of %zu bytes", lens[i]);
+    int rc = fp_sqlq_begin(q, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = requeue_one(q, queue, ids[i], payloads[i], lens[i], now_ms, &count, err);
+    if ((rc = fp_sqlq_end(q, rc, err)) < 0)
+        return rc;
+    if (moved != NULL)
+        *moved = count;
+    return 0;
+}
