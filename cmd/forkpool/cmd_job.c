@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "embedded.h"
 #include "field.h"
 #include "job_args.h"
 #include "base/term.h"
@@ -444,7 +445,10 @@ int fp_cmd_job(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    rc = lookup_redis(cfg, &a, &f, err);
+    rc = fp_cli_needs_redis(cfg, "job", "lookup by job id yet: 'forkpool jobs' reads the ledger",
+                            err);
+    if (rc == 0)
+        rc = lookup_redis(cfg, &a, &f, err);
     if (rc == 0)
         rc = read_ledger(cfg, &a, &f, err);
     const char *newest = f.nrows == 0 ? NULL : f.rows[0].outcome != NULL ? f.rows[0].outcome : "";

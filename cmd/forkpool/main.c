@@ -90,6 +90,26 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             list: one JSON object per line, every field\n"
      "  --force            retry: re-enqueue invalid payloads too, as they are\n",
      fp_cmd_dead},
+    {"migrate", "move the jobs between the embedded queue and Redis",
+     "usage: forkpool migrate [-c FILE] --to URL|sqlite:PATH [--queue Q]... [--batch N]\n"
+     "                        [--dry-run] [--force]\n"
+     "\n"
+     "Moves the waiting, delayed and dead jobs of each queue of queues.names: from the\n"
+     "embedded queue (sqlite.path) to the one Redis at URL (redis://, rediss:// or\n"
+     "unix://), or from the configured Redis into the queue file PATH (created when\n"
+     "missing). Delayed jobs keep their due time, dead ones their error, attempts and\n"
+     "failure time. Batch by batch, so a run that was interrupted can be run again: it\n"
+     "loses nothing and moves at most one batch twice. Prints what moved per queue.\n"
+     "Refuses (exit 1) while a daemon works on the source: rows leased in the file, or\n"
+     "entries pending or a live heartbeat on Redis.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --to URL|sqlite:PATH\n"
+     "                     where the jobs go (the other side is the configured one)\n"
+     "  --queue Q          only queue Q (repeat for several)\n"
+     "  --batch N          jobs per batch (default 100, at most 10000)\n"
+     "  --dry-run          print what would move, move nothing\n"
+     "  --force            move while a daemon runs: what it holds stays at the source\n",
+     fp_cmd_migrate},
     {"job", "show where one job is: ready, running, delayed, dead or done",
      "usage: forkpool job [-c FILE] [--queue Q] [--json] ID\n"
      "\n"
@@ -194,6 +214,7 @@ static int exit_status(int code)
     case FP_ECONFIG:
     case FP_ETOML: return EXIT_CONFIG;
     case FP_EREDIS: return EXIT_UNAVAILABLE;
+    case FP_EBADSTORE: return EXIT_CONFIG; /* a queue file refused: foreign, damaged or newer */
     default: return 1;
     }
 }
