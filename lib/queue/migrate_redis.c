@@ -118,7 +118,7 @@ int fp_admin_migrate_write(fp_admin_t *a, const char *queue, fp_sqlq_rows_kind_t
     const char *prefix = fp_admin_prefix(a);
     char *keys[3] = {fp_queue_key(prefix, queue, "jobs"), fp_queue_key(prefix, queue, "delayed"),
                      fp_queue_key(prefix, queue, "dead")};
-    size_t cap = 6 + 5 * n;
+    size_t cap = 7 + 5 * n; /* EVAL, the script, 3, three keys, the kind; 5 per dead job */
     args_t args = {calloc(cap, sizeof *args.v), calloc(cap, sizeof *args.len),
                    calloc(cap, sizeof *args.owned), 0, 0};
     int rc = keys[0] && keys[1] && keys[2] && args.v && args.len && args.owned ? 0 : -ENOMEM;
