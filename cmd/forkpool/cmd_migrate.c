@@ -124,7 +124,8 @@ int fp_cmd_migrate(int argc, char **argv, fp_err_t *err)
     if (rc < 0)
         return rc;
     fp_migrate_target_t to = a.target;
-    fp_migrate_run_t run = {cfg, to, a.nqueues > 0 ? a.queues : (const char *const *)cfg->queues.names.items,
+    const char *const *names = (const char *const *)cfg->queues.names.items;
+    fp_migrate_run_t run = {cfg, to, a.nqueues > 0 ? a.queues : names,
                             a.nqueues > 0 ? a.nqueues : cfg->queues.names.count, (size_t)a.batch,
                             a.dry_run, a.force, crash_after(), 0, "", ""};
     describe(&run);

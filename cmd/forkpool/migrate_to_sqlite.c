@@ -101,19 +101,24 @@ static int ready_page(move_t *m, const fp_dead_entry_t *e, size_t n, fp_err_t *e
     return rc;
 }
 
-static int move_ready(move_t *m, fp_err_t *err)
+/* A page of a stream's entries, oldest first. */
+typedef int (*page_fn)(move_t *m, const fp_dead_entry_t *e, size_t n, fp_err_t *err);
+
+/* Hands fn the entries of P:{Q}:KIND a batch at a time, up to the newest
+ * there was at the start, each page after the last one read (so entries
+ * left behind, pending to a daemon, are not read again). */
+static int walk_stream(move_t *m, const char *kind, page_fn fn, fp_err_t *err)
 {
     char until[128], cursor[128] = "";
-    int rc = fp_admin_stream_last_id(m->admin, m->queue, "jobs", until, sizeof until, err);
-    m->c->ready = 0;
+    int rc = fp_admin_stream_last_id(m->admin, m->queue, kind, until, sizeof until, err);
     while (rc == 0 && until[0] != '\0') {
         fp_dead_entry_t *e = NULL;
         size_t n = 0;
-        rc = fp_admin_stream_read(m->admin, m->queue, "jobs", cursor[0] ? cursor : NULL, until,
+        rc = fp_admin_stream_read(m->admin, m->queue, kind, cursor[0] ? cursor : NULL, until,
                                   m->run->batch, &e, &n, err);
         if (rc == 0 && n > 0) {
             snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
-            rc = ready_page(m, e, n, err);
+            rc = fn(m, e, n, err);
         }
         fp_admin_dead_free(e, n);
         if (n < m->run->batch)
@@ -181,27 +186,6 @@ static int dead_page(move_t *m, const fp_dead_entry_t *e, size_t n, fp_err_t *er
     return rc;
 }
 
-static int move_dead(move_t *m, fp_err_t *err)
-{
-    char until[128], cursor[128] = "";
-    int rc = fp_admin_dead_last_id(m->admin, m->queue, until, sizeof until, err);
-    m->c->dead = 0;
-    while (rc == 0 && until[0] != '\0') {
-        fp_dead_entry_t *e = NULL;
-        size_t n = 0;
-        rc = fp_admin_dead_read(m->admin, m->queue, cursor[0] ? cursor : NULL, until,
-                                m->run->batch, &e, &n, err);
-        if (rc == 0 && n > 0) {
-            snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
-            rc = dead_page(m, e, n, err);
-        }
-        fp_admin_dead_free(e, n);
-        if (n < m->run->batch)
-            break;
-    }
-    return rc;
-}
-
 int fp_migrate_to_sqlite(fp_migrate_run_t *run, fp_err_t *err)
 {
     const fp_config_t *cfg = run->cfg;
@@ -225,9 +209,10 @@ int fp_migrate_to_sqlite(fp_migrate_run_t *run, fp_err_t *err)
     for (size_t i = 0; rc == 0 && i < run->nqueues; i++) {
         move_t m = {run, admin, q, run->queues[i], fp_os_unix_ms(), &c[i]};
         if (!run->dry_run) {
-            rc = move_ready(&m, err);
+            c[i].ready = c[i].dead = 0;
+            rc = walk_stream(&m, "jobs", ready_page, err);
             rc = rc == 0 ? move_delayed(&m, err) : rc;
-            rc = rc == 0 ? move_dead(&m, err) : rc;
+            rc = rc == 0 ? walk_stream(&m, "dead", dead_page, err) : rc;
         }
         fp_migrate_print(run, run->queues[i], &c[i]); /* after an error too: what did move */
     }

@@ -8,21 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlq/store_internal.h"
-
-/* Prepares sql on q, or fails with SQLite's words. */
-static int prepare(fp_sqlq_t *q, const char *sql, sqlite3_stmt **st, fp_err_t *err)
-{
-    int rc = sqlite3_prepare_v2(q->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : fp_sqlq_fail(q, rc, "preparing a query", err);
-}
+#include "sqlq/query.h"
 
 static int oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *v,
                         fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, "SELECT id, avail_at FROM jobs WHERE queue = ?1 AND avail_at <= ?2"
-                        " AND owner IS NULL ORDER BY avail_at, id LIMIT 1", &st, err);
+    int rc = fp_sqlq_prepare(q, "SELECT id, avail_at FROM jobs WHERE queue = ?1"
+                                " AND avail_at <= ?2 AND owner IS NULL"
+                                " ORDER BY avail_at, id LIMIT 1",
+                             &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
@@ -58,9 +53,10 @@ static int holders(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view
                    fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, "SELECT owner, count(*), max(avail_at), sum(avail_at > ?2) FROM jobs"
-                        " WHERE owner IS NOT NULL AND queue = ?1 GROUP BY owner ORDER BY owner",
-                     &st, err);
+    int rc = fp_sqlq_prepare(q, "SELECT owner, count(*), max(avail_at), sum(avail_at > ?2)"
+                                " FROM jobs WHERE owner IS NOT NULL AND queue = ?1"
+                                " GROUP BY owner ORDER BY owner",
+                             &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
@@ -104,19 +100,8 @@ void fp_sqlq_view_clear(fp_sqlq_view_t *v)
 
 int fp_sqlq_dead_last_id(fp_sqlq_t *q, const char *queue, int64_t *out, fp_err_t *err)
 {
-    *out = 0;
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(q, "SELECT coalesce(max(id), 0) FROM dead WHERE queue = ?1", &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        rc = fp_sqlq_fail(q, src, "reading the newest dead job", err);
-    sqlite3_finalize(st);
-    return rc;
+    return fp_sqlq_query_int(q, "SELECT coalesce(max(id), 0) FROM dead WHERE queue = ?1", queue,
+                             0, out, "reading the newest dead job", err);
 }
 
 /* Dead row id of queue, when it still exists, deleted and replaced by a

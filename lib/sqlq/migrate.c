@@ -11,14 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlq/store_internal.h"
+#include "sqlq/query.h"
 
 /* Rows of each kind, ?1 queue ?2 now ?3 after id ?4 limit. */
 static const char *const select_sql[] = {
     [FP_SQLQ_ROWS_READY] = "SELECT id, payload, avail_at FROM jobs WHERE queue = ?1"
                            " AND avail_at <= ?2 AND id > ?3 ORDER BY id LIMIT ?4",
     [FP_SQLQ_ROWS_DELAYED] = "SELECT id, payload, avail_at FROM jobs WHERE queue = ?1"
-                             " AND avail_at > ?2 AND owner IS NULL AND id > ?3 ORDER BY id LIMIT ?4",
+                             " AND avail_at > ?2 AND owner IS NULL AND id > ?3"
+                             " ORDER BY id LIMIT ?4",
     [FP_SQLQ_ROWS_DEAD] = "SELECT id, payload, failed_at, error, consumer, attempts FROM dead"
                           " WHERE queue = ?1 AND ?2 = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
 };
@@ -27,7 +28,7 @@ static const char *const count_sql[] = {
     [FP_SQLQ_ROWS_READY] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND avail_at <= ?2",
     [FP_SQLQ_ROWS_DELAYED] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND avail_at > ?2"
                              " AND owner IS NULL",
-    [FP_SQLQ_ROWS_DEAD] = "SELECT count(*) FROM dead WHERE queue = ?1 AND ?2 = ?2",
+    [FP_SQLQ_ROWS_DEAD] = "SELECT count(*) FROM dead WHERE queue = ?1",
 };
 
 void fp_sqlq_rows_free(fp_sqlq_row_t *rows, size_t n)
@@ -38,12 +39,6 @@ void fp_sqlq_rows_free(fp_sqlq_row_t *rows, size_t n)
         free(rows[i].consumer);
     }
     free(rows);
-}
-
-static int prepare(fp_sqlq_t *q, const char *sql, sqlite3_stmt **st, fp_err_t *err)
-{
-    int rc = sqlite3_prepare_v2(q->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : fp_sqlq_fail(q, rc, "preparing a query", err);
 }
 
 static int read_row(sqlite3_stmt *st, fp_sqlq_rows_kind_t kind, fp_sqlq_row_t *r)
@@ -69,7 +64,7 @@ static int read_batch(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
     *rows = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, select_sql[kind], &st, err);
+    int rc = fp_sqlq_prepare(q, select_sql[kind], &st, err);
     if (rc < 0)
         return rc;
     if ((*rows = calloc(limit, sizeof **rows)) == NULL)
@@ -92,7 +87,7 @@ static int delete_batch(fp_sqlq_t *q, fp_sqlq_rows_kind_t kind, const fp_sqlq_ro
                         size_t n, fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, kind == FP_SQLQ_ROWS_DEAD ? "DELETE FROM dead WHERE id = ?1"
+    int rc = fp_sqlq_prepare(q, kind == FP_SQLQ_ROWS_DEAD ? "DELETE FROM dead WHERE id = ?1"
                                                   : "DELETE FROM jobs WHERE id = ?1",
                      &st, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -182,18 +177,5 @@ int fp_sqlq_import(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
 int fp_sqlq_rows_count(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind, int64_t now_ms,
                        int64_t *out, fp_err_t *err)
 {
-    *out = 0;
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(q, count_sql[kind], &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        rc = fp_sqlq_fail(q, src, "counting jobs to move", err);
-    sqlite3_finalize(st);
-    return rc;
+    return fp_sqlq_query_int(q, count_sql[kind], queue, now_ms, out, "counting jobs to move", err);
 }

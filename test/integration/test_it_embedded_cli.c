@@ -75,22 +75,31 @@ static int teardown(void **state)
     return fp_tcli_teardown(&s);
 }
 
-/* forkpool ARGS... on the embedded queue (no Redis in the environment),
- * stdin `in` (may be NULL), extra env (may be NULL). */
-static fp_th_result_t run_env(fixture_t *f, const char *in, const char *extra, const char *first,
-                              ...)
+/* forkpool ARGS... (from first, NULL-terminated) with env and stdin `in`
+ * (may be NULL). */
+static fp_th_result_t run_va(const char *const env[], const char *in, const char *first,
+                             va_list ap)
 {
     const char *argv[16] = {fp_th_env("FORKPOOL_BIN"), first};
     int argc = 2;
-    va_list ap;
-    va_start(ap, first);
     for (const char *a = va_arg(ap, const char *); a != NULL && argc < 15;
          a = va_arg(ap, const char *))
         argv[argc++] = a;
-    va_end(ap);
-    const char *env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", f->db_env, extra, NULL};
     fp_th_result_t r;
     assert_int_equal(fp_th_run(argv, env, in, in != NULL ? strlen(in) : 0, 120000, &r), 0);
+    return r;
+}
+
+/* On the embedded queue (no Redis in the environment), with extra env (may
+ * be NULL). */
+static fp_th_result_t run_env(fixture_t *f, const char *in, const char *extra, const char *first,
+                              ...)
+{
+    const char *env[] = {"FORKPOOL_CONFIG=", "FORKPOOL_REDIS_URL=", f->db_env, extra, NULL};
+    va_list ap;
+    va_start(ap, first);
+    fp_th_result_t r = run_va(env, in, first, ap);
+    va_end(ap);
     return r;
 }
 #define run(f, ...) run_env(f, NULL, NULL, __VA_ARGS__, NULL)
@@ -98,17 +107,11 @@ static fp_th_result_t run_env(fixture_t *f, const char *in, const char *extra, c
 /* The same with FORKPOOL_REDIS_URL naming the fixture's Redis. */
 static fp_th_result_t run_redis_v(fixture_t *f, const char *first, ...)
 {
-    const char *argv[16] = {fp_th_env("FORKPOOL_BIN"), first};
-    int argc = 2;
+    const char *env[] = {"FORKPOOL_CONFIG=", f->base.url_env, f->db_env, NULL};
     va_list ap;
     va_start(ap, first);
-    for (const char *a = va_arg(ap, const char *); a != NULL && argc < 15;
-         a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    fp_th_result_t r = run_va(env, NULL, first, ap);
     va_end(ap);
-    const char *env[] = {"FORKPOOL_CONFIG=", f->base.url_env, f->db_env, NULL};
-    fp_th_result_t r;
-    assert_int_equal(fp_th_run(argv, env, NULL, 0, 120000, &r), 0);
     return r;
 }
 #define run_redis(f, ...) run_redis_v(f, __VA_ARGS__, NULL)
