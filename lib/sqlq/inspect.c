@@ -1,12 +1,15 @@
 /* inspect.c: the command line's reads of a queue file (inspect.h): one
- * queue's view for `forkpool stats`, the newest dead row, and the guarded
- * move of dead rows back with rewritten payloads. These run once per
+ * queue's view for `forkpool stats`, one job by its id for `forkpool job`,
+ * the newest dead row, and the guarded move of dead rows back with
+ * rewritten payloads. These run once per
  * command, so their statements are prepared per call rather than kept. */
 #include "sqlq/inspect.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "sqlq/query.h"
 
@@ -144,4 +147,80 @@ int fp_sqlq_dead_requeue(fp_sqlq_t *q, const char *queue, const int64_t *ids,
     if (moved != NULL)
         *moved = count;
     return 0;
+}
+
+/* A payload's "id" as text (a number id as its digits), NULL for a payload
+ * that is not JSON: json_extract would fail the query on it. */
+#define PAYLOAD_ID "CAST(CASE WHEN json_valid(payload) THEN json_extract(payload, '$.id') END AS TEXT)"
+
+static const char find_job_sql[] =
+    "SELECT id, payload, owner, avail_at, deliveries FROM jobs WHERE queue = ?1"
+    " AND (id = ?2 OR " PAYLOAD_ID " = ?3) ORDER BY id = ?2 DESC, id LIMIT 1";
+static const char find_dead_sql[] =
+    "SELECT id, payload, consumer, error, attempts, failed_at FROM dead WHERE queue = ?1"
+    " AND " PAYLOAD_ID " = ?3 AND ?2 = ?2 ORDER BY id DESC LIMIT 1";
+
+void fp_sqlq_found_clear(fp_sqlq_found_t *f)
+{
+    free(f->payload);
+    free(f->owner);
+    free(f->error);
+    memset(f, 0, sizeof *f);
+}
+
+static int found_row(sqlite3_stmt *st, bool dead, fp_sqlq_found_t *f)
+{
+    f->dead = dead;
+    f->id = sqlite3_column_int64(st, 0);
+    f->payload = fp_sqlq_col_dup(st, 1, &f->len);
+    f->owner = sqlite3_column_type(st, 2) != SQLITE_NULL ? fp_sqlq_col_dup(st, 2, NULL) : NULL;
+    bool owner_ok = f->owner != NULL || sqlite3_column_type(st, 2) == SQLITE_NULL;
+    if (!dead) {
+        f->avail_at = sqlite3_column_int64(st, 3);
+        f->deliveries = sqlite3_column_int64(st, 4);
+        return f->payload != NULL && owner_ok ? 0 : -ENOMEM;
+    }
+    f->error = fp_sqlq_col_dup(st, 3, NULL);
+    f->attempts = sqlite3_column_int64(st, 4);
+    f->failed_at = sqlite3_column_int64(st, 5);
+    return f->payload != NULL && owner_ok && f->error != NULL ? 0 : -ENOMEM;
+}
+
+/* One of the two lookups: 1 found, 0 not, or an error. */
+static int find_in(fp_sqlq_t *q, const char *sql, bool dead, const char *queue, const char *id,
+                   fp_sqlq_found_t *out, fp_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = fp_sqlq_prepare(q, sql, &st, err);
+    if (rc < 0)
+        return rc;
+    char *end = NULL;
+    long long row = strtoll(id, &end, 10);
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    if (id[0] >= '0' && id[0] <= '9' && end != NULL && *end == '\0')
+        sqlite3_bind_int64(st, 2, row);
+    else
+        sqlite3_bind_int64(st, 2, -1); /* no row has it */
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = found_row(st, dead, out) < 0 ? fp_err_set(err, -ENOMEM, "out of memory") : 1;
+    else if (src != SQLITE_DONE)
+        rc = fp_sqlq_fail(q, src, "looking a job up", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fp_sqlq_find(fp_sqlq_t *q, const char *queue, const char *id, fp_sqlq_found_t *out,
+                 bool *found, fp_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    *found = false;
+    int rc = find_in(q, find_job_sql, false, queue, id, out, err);
+    if (rc == 0)
+        rc = find_in(q, find_dead_sql, true, queue, id, out, err);
+    if (rc < 0)
+        fp_sqlq_found_clear(out);
+    *found = rc == 1;
+    return rc < 0 ? rc : 0;
 }

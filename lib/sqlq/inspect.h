@@ -1,6 +1,7 @@
 /* inspect.h: what the command line asks of a queue file beyond the daemon's
  * contract (store.h): one queue's state for `forkpool stats` (the oldest
- * ready row, who holds leases), the newest dead row, and dead rows moved
+ * ready row, who holds leases), one job by its id (`forkpool job`), the
+ * newest dead row, and dead rows moved
  * back with payloads the caller rewrote (`forkpool dead retry`). Same rules
  * as store.h: synchronous, 0 or a negative code with a message. */
 #ifndef FORKPOOL_SQLQ_INSPECT_H
@@ -29,6 +30,28 @@ typedef struct fp_sqlq_view_s {
 int fp_sqlq_view(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *out,
                  fp_err_t *err);
 void fp_sqlq_view_clear(fp_sqlq_view_t *v);
+
+/* One job found by fp_sqlq_find. Strings are owned (fp_sqlq_found_clear). */
+typedef struct fp_sqlq_found_s {
+    bool dead;           /* a dead row (error, attempts, failed_at set), else a job row */
+    int64_t id;          /* the row's id */
+    char *payload;
+    size_t len;
+    char *owner;         /* a job row: the consumer holding its lease, NULL when none;
+                          * a dead row: the consumer that wrote it */
+    int64_t avail_at;    /* a job row: when it is due, or its lease ends */
+    int64_t deliveries;  /* a job row */
+    char *error;         /* a dead row */
+    int64_t attempts, failed_at;
+} fp_sqlq_found_t;
+
+/* The job of queue called id: the job row whose row id is id (id all
+ * digits), else the oldest job row whose payload's "id" is id, else the
+ * newest dead row whose payload's "id" is id (a dead row's own id is not a
+ * job's). *found false when there is none. */
+int fp_sqlq_find(fp_sqlq_t *q, const char *queue, const char *id, fp_sqlq_found_t *out,
+                 bool *found, fp_err_t *err);
+void fp_sqlq_found_clear(fp_sqlq_found_t *f);
 
 /* The id of queue's newest dead row, 0 when it has none. */
 int fp_sqlq_dead_last_id(fp_sqlq_t *q, const char *queue, int64_t *out, fp_err_t *err);

@@ -262,9 +262,31 @@ static void test_needs_redis(void **state)
 {
     fixture_t *f = *state;
     expect(run(f, "cancel", "1"), 78, NULL, "cancel needs Redis");
-    expect(run(f, "job", "1"), 78, NULL, "job needs Redis");
     expect(run(f, "top", "--once"), 78, NULL, "top needs Redis");
+    expect(run(f, "job", "1"), 1, NULL, "no embedded queue at");
     assert_false(exists(f->db));
+}
+
+static void test_job_lookup(void **state)
+{
+    fixture_t *f = *state;
+    expect(run(f, "enqueue", "echo", "{\"a\":1}"), 0, "1\n", NULL);
+    expect(run(f, "enqueue", "--delay", "1h", "echo", "{\"id\":\"order-7\"}"), 0, "2\n", NULL);
+    expect(run(f, "job", "1"), 0, "job 1: ready, waiting in queue default since", NULL);
+    fp_th_result_t r = run(f, "job", "--json", "2");
+    assert_int_equal(r.status, 0);
+    cJSON *doc = cJSON_Parse(r.out);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, "state")->valuestring, "delayed");
+    assert_string_equal(cJSON_GetObjectItem(doc, "queue")->valuestring, "default");
+    cJSON_Delete(doc);
+    fp_th_result_free(&r);
+    /* By the payload's id too (a producer's, such as the Python client's). */
+    fp_sqlq_t *q = open_db(f->db);
+    put(q, "{\"type\":\"x\",\"id\":\"order-7\"}", 0, NOW_LATER); /* due far ahead */
+    fp_sqlq_close(q);
+    expect(run(f, "job", "order-7"), 0, "job order-7: delayed in queue default, due at", NULL);
+    expect(run(f, "job", "99"), 1, NULL, "job 99 not found");
 }
 
 /* ---- foreign files -------------------------------------------------------- */
@@ -507,6 +529,7 @@ int main(void)
         N(test_enqueue_and_stats),
         N(test_dead_tools),
         N(test_needs_redis),
+        N(test_job_lookup),
         N(test_foreign_text_file),
         N(test_foreign_sqlite_db),
         R(test_migrate_round_trip),

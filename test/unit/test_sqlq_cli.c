@@ -272,6 +272,47 @@ static void test_import_keeps_fields(void **state)
     fp_sqlq_deads_free(&d);
 }
 
+static void test_find(void **state)
+{
+    fixture_t *f = *state;
+    fp_err_t err = {0};
+    fp_sqlq_found_t found;
+    bool hit = true;
+    assert_int_equal(fp_sqlq_find(f->q, "default", "1", &found, &hit, &err), 0);
+    assert_false(hit);
+    kill_one(f->q, "{\"type\":\"c\",\"id\":42}", NOW); /* row 1, dead row 1 */
+    int64_t plain = put(f->q, "{\"type\":\"a\"}", 0, NOW);
+    put(f->q, "{\"type\":\"b\",\"id\":\"order-7\"}", 5000, NOW);
+    put(f->q, "not json at all", 0, NOW); /* never breaks the lookup */
+    /* "1" is the row id of the job that died: a dead row's id is no job's. */
+    assert_int_equal(fp_sqlq_find(f->q, "default", "1", &found, &hit, &err), 0);
+    assert_false(hit);
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)plain);
+    assert_int_equal(fp_sqlq_find(f->q, "default", text, &found, &hit, &err), 0);
+    assert_true(hit);
+    assert_false(found.dead);
+    assert_int_equal(found.id, plain);
+    assert_string_equal(found.payload, "{\"type\":\"a\"}");
+    assert_null(found.owner);
+    fp_sqlq_found_clear(&found);
+    assert_int_equal(fp_sqlq_find(f->q, "default", "order-7", &found, &hit, &err), 0);
+    assert_true(hit);
+    assert_int_equal(found.avail_at, NOW + 5000);
+    fp_sqlq_found_clear(&found);
+    /* A dead job by its payload's id (a number), with the dead row's fields. */
+    assert_int_equal(fp_sqlq_find(f->q, "default", "42", &found, &hit, &err), 0);
+    assert_true(hit);
+    assert_true(found.dead);
+    assert_string_equal(found.error, "boom");
+    assert_string_equal(found.owner, "killer");
+    assert_int_equal(found.attempts, 3);
+    fp_sqlq_found_clear(&found);
+    /* Another queue holds nothing of it. */
+    assert_int_equal(fp_sqlq_find(f->q, "other", "order-7", &found, &hit, &err), 0);
+    assert_false(hit);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -281,6 +322,7 @@ int main(void)
         T(test_export_kinds),
         T(test_export_failure_keeps_batch),
         T(test_import_keeps_fields),
+        T(test_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
