@@ -1247,6 +1247,34 @@ static void chaos_enqueue(fp_td_t *td, chaos_t *c)
  * deadline on the whole run failed there while jobs were still flowing. */
 #define CHAOS_STALL_MS 120000
 
+/* Up to 8 of the ids chaos_enqueue made that no event names yet, as
+ * "c3-17 x9-kill ..." in out: a stall's message says which jobs to look for
+ * in the log. */
+static void chaos_missing(const fp_td_t *td, char *out, size_t size)
+{
+    long long chunks = chaos_jobs() / CHAOS_CHUNK;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE ch(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ch WHERE n < %lld), "
+             "k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < %d), "
+             "h(w) AS (VALUES ('close'), ('grandchild'), ('kill')) "
+             "SELECT id FROM (SELECT 'c' || n || '-' || i AS id FROM ch, k "
+             "UNION ALL SELECT 'x' || n || '-' || w FROM ch, h) "
+             "WHERE id NOT IN (SELECT object_id FROM events) LIMIT 8",
+             chunks - 1, CHAOS_CHUNK - 4);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (sqlite3_open_v2(td->events_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW && len + 1 < size)
+            len += (size_t)snprintf(out + len, size - len, "%s%s", len > 0 ? " " : "",
+                                    (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 /* Waits until cond holds, for as long as jobs keep being recorded; fails
  * once none was for CHAOS_STALL_MS (ctest's timeout bounds the whole). */
 static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
@@ -1260,13 +1288,16 @@ static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *
             moved_at = fp_th_now_ms();
         } else if (fp_th_now_ms() - moved_at > CHAOS_STALL_MS) {
             /* What is left says whether jobs stopped or their traces did. */
-            char why[512];
+            char why[1024], missing[256];
+            chaos_missing(td, missing, sizeof missing);
             snprintf(why, sizeof why,
                      "%s: no job recorded for %d s; %lld rows, %lld distinct ids, "
-                     "%lld unsettled in Redis (stream %lld, delayed %lld)",
+                     "%lld unsettled in Redis (stream %lld, delayed %lld, dead %lld); "
+                     "not recorded: %s",
                      what, CHAOS_STALL_MS / 1000, now, distinct_ids(td), fp_td_unsettled(td),
                      fp_td_xlen(td, FP_TD_JOBS),
-                     fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED));
+                     fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED),
+                     fp_td_xlen(td, FP_TD_DEAD), missing);
             fp_td_fail_with_log(td, why);
         }
         let_time_pass(100);
