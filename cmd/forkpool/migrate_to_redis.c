@@ -7,6 +7,7 @@
  * flight twice. Rows leased to a running daemon are refused (every queue is
  * checked before anything moves), or with --force left in the file. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,34 @@ static int move_queue(fp_migrate_run_t *run, fp_sqlq_t *q, fp_admin_t *admin, co
     return rc;
 }
 
+static bool listed(const fp_migrate_run_t *run, const char *name)
+{
+    for (size_t i = 0; i < run->nqueues; i++)
+        if (strcmp(run->queues[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Queues of the file this run does not move: said, so that nobody takes
+ * an emptied list of queues for an emptied file. */
+static int note_others(const fp_migrate_run_t *run, fp_sqlq_t *q, int64_t now_ms, fp_err_t *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = fp_sqlq_queue_names(q, &names, &n, err);
+    for (size_t i = 0; i < n; i++) {
+        fp_sqlq_counts_t c;
+        if (rc == 0 && !listed(run, names[i]) &&
+            (rc = fp_sqlq_counts(q, names[i], now_ms, &c, err)) == 0)
+            printf("%s: not moved (not among the queues moved; --queue %s moves it): %" PRId64
+                   " jobs and %" PRId64 " dead stay\n",
+                   names[i], names[i], c.ready + c.delayed + c.leased, c.dead);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
 /* The destination: the configuration's, with --to's one Redis instead. */
 static int connect_dest(const fp_migrate_run_t *run, fp_config_t *dst, fp_admin_t **admin,
                         fp_err_t *err)
@@ -113,6 +142,8 @@ int fp_migrate_to_redis(fp_migrate_run_t *run, fp_err_t *err)
             rc = move_queue(run, q, admin, run->queues[i], now_ms, &c[i], err);
         fp_migrate_print(run, run->queues[i], &c[i]); /* after an error too: what did move */
     }
+    if (rc == 0)
+        rc = note_others(run, q, now_ms, err);
     free(c);
     fp_admin_free(admin);
     fp_sqlq_close(q);

@@ -101,6 +101,42 @@ void fp_sqlq_view_clear(fp_sqlq_view_t *v)
     memset(v, 0, sizeof *v);
 }
 
+static int add_name(char ***names, size_t *n, sqlite3_stmt *st)
+{
+    char **grown = realloc(*names, (*n + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -ENOMEM;
+    *names = grown;
+    if ((grown[*n] = fp_sqlq_col_dup(st, 0, NULL)) == NULL)
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+int fp_sqlq_queue_names(fp_sqlq_t *q, char ***names, size_t *n, fp_err_t *err)
+{
+    *names = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = fp_sqlq_prepare(q, "SELECT queue FROM jobs UNION SELECT queue FROM dead ORDER BY 1",
+                             &st, err);
+    int src = SQLITE_DONE;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        if (add_name(names, n, st) < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fp_sqlq_fail(q, src, "listing the queues", err);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        for (size_t i = 0; i < *n; i++)
+            free((*names)[i]);
+        free(*names);
+        *names = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 int fp_sqlq_dead_last_id(fp_sqlq_t *q, const char *queue, int64_t *out, fp_err_t *err)
 {
     return fp_sqlq_query_int(q, "SELECT coalesce(max(id), 0) FROM dead WHERE queue = ?1", queue,

@@ -53,6 +53,10 @@ int fp_sqlq_find(fp_sqlq_t *q, const char *queue, const char *id, fp_sqlq_found_
                  bool *found, fp_err_t *err);
 void fp_sqlq_found_clear(fp_sqlq_found_t *f);
 
+/* Every queue that has a job or dead row, by name: *names (owned, free each
+ * and the array), *n of them. */
+int fp_sqlq_queue_names(fp_sqlq_t *q, char ***names, size_t *n, fp_err_t *err);
+
 /* The id of queue's newest dead row, 0 when it has none. */
 int fp_sqlq_dead_last_id(fp_sqlq_t *q, const char *queue, int64_t *out, fp_err_t *err);
 

@@ -368,13 +368,19 @@ static void test_migrate_round_trip(void **state)
 {
     fixture_t *f = *state;
     fill(f);
+    fp_sqlq_t *q = open_db(f->db);
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_enqueue(q, "other", "{\"type\":\"x\"}", 12, 0, 1000, NULL, &err), 0);
+    fp_sqlq_close(q);
     char to[256];
     snprintf(to, sizeof to, "%s", fp_th_redis_url(&f->base.redis));
     expect(run(f, "migrate", "--to", to, "--dry-run"), 0,
            "default: would move 5 ready, 2 delayed, 2 dead\n", NULL);
     assert_int_equal(redis_int(f, "XLEN", JOBS), 0);
     expect(run(f, "migrate", "--to", to, "--batch", "2"), 0,
-           "default: moved 5 ready, 2 delayed, 2 dead\n", NULL);
+           "default: moved 5 ready, 2 delayed, 2 dead\n"
+           "other: not moved (not among the queues moved; --queue other moves it): 1 jobs and "
+           "0 dead stay\n", NULL);
     assert_int_equal(redis_int(f, "XLEN", JOBS), 5);
     assert_int_equal(redis_int(f, "ZCARD", DELAYED), 2); /* equal payloads stay two jobs */
     assert_int_equal(redis_int(f, "XLEN", DEAD), 2);
@@ -392,6 +398,9 @@ static void test_migrate_round_trip(void **state)
     freeReplyObject(r);
     fp_sqlq_counts_t c = counts(f->db, 5000);
     assert_int_equal(c.ready + c.delayed + c.dead + c.leased, 0);
+    expect(run(f, "migrate", "--to", to, "--queue", "other"), 0,
+           "other: moved 1 ready, 0 delayed, 0 dead\n", NULL);
+    assert_int_equal(redis_int(f, "XLEN", "fp:{other}:jobs"), 1);
     /* Again: nothing is left to move. */
     expect(run(f, "migrate", "--to", to), 0, "default: moved 0 ready, 0 delayed, 0 dead\n", NULL);
     assert_int_equal(redis_int(f, "XLEN", JOBS), 5);
@@ -408,9 +417,8 @@ static void test_migrate_round_trip(void **state)
     assert_int_equal(c.dead, 2);
     c = counts(back + 7, 4000000000000);
     assert_int_equal(c.ready, 6); /* due times kept: one due at 4e12, one 1 ms later */
-    fp_sqlq_t *q = open_db(back + 7);
+    q = open_db(back + 7);
     fp_sqlq_deads_t d = {0};
-    fp_err_t err = {0};
     assert_int_equal(fp_sqlq_dead_list(q, "default", 0, 5, &d, &err), 0);
     assert_int_equal(d.n, 2);
     assert_string_equal(d.v[0].error, "boom");
