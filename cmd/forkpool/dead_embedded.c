@@ -79,8 +79,10 @@ int fp_cli_dead_sq_read(fp_sqlq_t *q, const char *queue, const char *after, cons
     *out = NULL;
     *n = 0;
     int64_t from = 0, to = INT64_MAX;
-    if ((after != NULL && !parse_id(after, &from)) || (until != NULL && !parse_id(until, &to)))
+    if (after != NULL && !parse_id(after, &from))
         return fp_err_set(err, -EINVAL, "not a dead row id: %.64s", after);
+    if (until != NULL && !parse_id(until, &to))
+        return fp_err_set(err, -EINVAL, "not a dead row id: %.64s", until);
     fp_sqlq_deads_t page = {0};
     int rc = fp_sqlq_dead_list(q, queue, from, count, &page, err);
     size_t keep = 0;
