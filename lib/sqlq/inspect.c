@@ -17,14 +17,12 @@ static int oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq
                         fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = fp_sqlq_prepare(q, "SELECT id, avail_at FROM jobs WHERE queue = ?1"
-                                " AND avail_at <= ?2 AND owner IS NULL"
-                                " ORDER BY avail_at, id LIMIT 1",
-                             &st, err);
+    int rc = fp_sqlq_prepare_queue(q, "SELECT id, avail_at FROM jobs WHERE queue = ?1"
+                                      " AND avail_at <= ?2 AND owner IS NULL"
+                                      " ORDER BY avail_at, id LIMIT 1",
+                                   queue, now_ms, &st, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         v->oldest_id = sqlite3_column_int64(st, 0);
@@ -56,15 +54,13 @@ static int holders(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view
                    fp_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = fp_sqlq_prepare(q, "SELECT owner, count(*), max(avail_at), sum(avail_at > ?2)"
-                                " FROM jobs WHERE owner IS NOT NULL AND queue = ?1"
-                                " GROUP BY owner ORDER BY owner",
-                             &st, err);
+    int rc = fp_sqlq_prepare_queue(q, "SELECT owner, count(*), max(avail_at), sum(avail_at > ?2)"
+                                      " FROM jobs WHERE owner IS NOT NULL AND queue = ?1"
+                                      " GROUP BY owner ORDER BY owner",
+                                   queue, now_ms, &st, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int src;
+    int src = SQLITE_DONE;
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
         if (add_holder(v, st) < 0)
             rc = fp_err_set(err, -ENOMEM, "out of memory");

@@ -64,13 +64,11 @@ static int read_batch(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
     *rows = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    int rc = fp_sqlq_prepare(q, select_sql[kind], &st, err);
+    int rc = fp_sqlq_prepare_queue(q, select_sql[kind], queue, now_ms, &st, err);
     if (rc < 0)
         return rc;
     if ((*rows = calloc(limit, sizeof **rows)) == NULL)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, after);
     sqlite3_bind_int64(st, 4, (int64_t)limit);
     int src = SQLITE_DONE;

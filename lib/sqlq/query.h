@@ -9,6 +9,11 @@
 /* Prepares sql on q, or fails with SQLite's words. */
 int fp_sqlq_prepare(fp_sqlq_t *q, const char *sql, sqlite3_stmt **st, fp_err_t *err);
 
+/* fp_sqlq_prepare, then ?1 bound to queue (borrowed until the statement is
+ * finalized) and ?2 to now_ms when sql has a ?2. */
+int fp_sqlq_prepare_queue(fp_sqlq_t *q, const char *sql, const char *queue, int64_t now_ms,
+                          sqlite3_stmt **st, fp_err_t *err);
+
 /* Runs sql (?1 the queue, ?2 now_ms when it has a ?2), which returns one
  * row of one integer, into *out. */
 int fp_sqlq_query_int(fp_sqlq_t *q, const char *sql, const char *queue, int64_t now_ms,
