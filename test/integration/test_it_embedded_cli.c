@@ -289,14 +289,16 @@ static void test_job_lookup(void **state)
     expect(run(f, "job", "99"), 1, NULL, "job 99 not found");
 }
 
-/* ---- foreign files -------------------------------------------------------- */
+/* ---- foreign files: enqueue, stats, dead list, job and migrate ------------ */
 
 static void expect_refused_unchanged(fixture_t *f, const char *content, size_t len)
 {
-    const char *const cmds[][3] = {{"enqueue", "echo", NULL}, {"stats", NULL, NULL},
-                                   {"dead", "list", NULL}};
-    for (size_t i = 0; i < 3; i++) {
-        fp_th_result_t r = run(f, cmds[i][0], cmds[i][1], cmds[i][2]);
+    /* migrate reads the file before it connects anywhere: no Redis needed. */
+    const char *const cmds[][4] = {{"enqueue", "echo", NULL, NULL}, {"stats", NULL, NULL, NULL},
+                                   {"dead", "list", NULL, NULL}, {"job", "1", NULL, NULL},
+                                   {"migrate", "--to", "redis://127.0.0.1:1", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        fp_th_result_t r = run(f, cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3]);
         if (r.status != 78)
             fprintf(stderr, "%s: %d %s\n", cmds[i][0], r.status, r.err);
         assert_int_equal(r.status, 78);
