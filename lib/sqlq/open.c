@@ -66,6 +66,10 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_DEAD_CLEAR] = "DELETE FROM dead WHERE queue = ?1",
     [SQ_FREELIST] = "PRAGMA freelist_count",
     [SQ_PAGE_SIZE] = "PRAGMA page_size",
+    [SQ_DATA_VERSION] = "PRAGMA data_version",
+    [SQ_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+    [SQ_OLDEST_READY] = "SELECT min(avail_at) FROM jobs"
+                        " WHERE queue = ?1 AND avail_at <= ?2 AND owner IS NULL",
 };
 
 /* The file's first bytes, checked before SQLite opens it (header.c). A file

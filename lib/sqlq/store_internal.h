@@ -31,6 +31,9 @@ typedef enum {
     SQ_DEAD_CLEAR,   /* ?1 queue */
     SQ_FREELIST,
     SQ_PAGE_SIZE,
+    SQ_DATA_VERSION, /* changes when another connection committed */
+    SQ_EXISTS,       /* ?1 id -> 1 when the row is there */
+    SQ_OLDEST_READY, /* ?1 queue ?2 now -> min(avail_at) of the ready rows, NULL when none */
     SQ_COUNT_
 } fp_sqlq_stmt_t;
 
