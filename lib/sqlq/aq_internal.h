@@ -112,7 +112,8 @@ int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payloa
 int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from);
 void fp_aq_outv_free(aq_outv_t *l);
 int fp_aq_ids_push(aq_ids_t *l, int64_t id);
-/* Entry ids are the rows' ids in decimal; false when id is not one. */
+/* Entry ids are "ENQUEUED_MS-ID" (the row's id after the dash; a bare id
+ * is taken too); false when entry_id holds no row id. */
 bool fp_aq_parse_id(const char *entry_id, int64_t *id);
 
 /* aq_thread.c: the worker thread's body. */

@@ -86,6 +86,9 @@ int fp_aq_ids_push(aq_ids_t *l, int64_t id)
 
 bool fp_aq_parse_id(const char *entry_id, int64_t *id)
 {
+    const char *dash = entry_id != NULL ? strchr(entry_id, '-') : NULL;
+    if (dash != NULL)
+        entry_id = dash + 1;
     if (entry_id == NULL || entry_id[0] < '0' || entry_id[0] > '9')
         return false;
     char *end;

@@ -26,8 +26,10 @@ static void stash_rows(fp_aq_t *q, fp_sqlq_jobs_t *jobs)
         v[k++] = q->stash[q->stash_at + i];
     for (size_t i = 0; v != NULL && i < jobs->n; i++) {
         fp_sqlq_job_t *j = &jobs->v[i];
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, j->id);
+        /* "ENQUEUED_MS-ID", the shape of a stream entry id: what reads the
+         * enqueue time from an entry id (the ledger) reads it here too. */
+        char id[48];
+        snprintf(id, sizeof id, "%" PRId64 "-%" PRId64, j->enqueued_at, j->id);
         char *eid = strdup(id);
         if (eid == NULL)
             continue; /* left leased: it comes back when its lease ends */

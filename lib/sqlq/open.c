@@ -40,9 +40,9 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_ROLLBACK] = "ROLLBACK",
     [SQ_INSERT] = "INSERT INTO jobs (queue, payload, avail_at, owner, deliveries, enqueued_at)"
                   " VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-    [SQ_AVAILABLE] = "SELECT id, payload, deliveries FROM jobs"
+    [SQ_AVAILABLE] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
                      " WHERE queue = ?1 AND avail_at <= ?2 ORDER BY avail_at, id LIMIT ?3",
-    [SQ_OWN] = "SELECT id, payload, deliveries FROM jobs"
+    [SQ_OWN] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
                " WHERE owner = ?2 AND queue = ?1 ORDER BY id LIMIT ?3",
     [SQ_LEASE] = "UPDATE jobs SET owner = ?2, avail_at = ?3, deliveries = deliveries + 1"
                  " WHERE id = ?1",

@@ -79,6 +79,7 @@ typedef struct fp_sqlq_job_s {
     int64_t id;
     size_t queue;        /* index into the pull's queues[] */
     int64_t deliveries;  /* counting this delivery */
+    int64_t enqueued_at; /* when the row was added (a retry or put-back: re-added) */
     char *payload;
     size_t len;
 } fp_sqlq_job_t;

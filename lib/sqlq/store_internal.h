@@ -14,8 +14,8 @@ typedef enum {
     SQ_COMMIT,
     SQ_ROLLBACK,
     SQ_INSERT,       /* ?1 queue ?2 payload ?3 avail_at ?4 deliveries ?5 enqueued_at */
-    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries */
-    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> id payload deliveries */
+    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries enqueued_at */
+    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> id payload deliveries enqueued_at */
     SQ_LEASE,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_RENEW,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_ROW,          /* ?1 id -> queue payload owner deliveries */
