@@ -37,8 +37,7 @@ typedef struct aq_waiter_s {
 /* What the loop and the thread exchange, under mu. */
 typedef struct aq_shared_s {
     /* to the thread */
-    size_t room;       /* 0 while the loop has rows of the last pull left */
-    bool taken;        /* the loop took the last pull's rows */
+    size_t room;       /* 0 while the loop has rows of a pull left */
     aq_outv_t outcomes;
     aq_ids_t holds;
     bool track_retries;
@@ -46,7 +45,7 @@ typedef struct aq_shared_s {
     bool stop;
     bool kick;         /* something was posted since the thread last looked */
     /* from the thread */
-    fp_sqlq_jobs_t jobs;
+    fp_sqlq_jobs_t jobs; /* a pull's rows; the next pull waits until the loop took them */
     size_t committed;  /* outcomes the thread is done with (acted or stale) */
     fp_queue_stats_t delta;
     bool ready;

@@ -128,6 +128,7 @@ void fp_aq_on_async(uv_async_t *h)
     bool drained = sh->drained;
     q->stats.file_bytes = sh->file_bytes;
     pthread_mutex_unlock(&q->mu);
+    bool took = jobs.n > 0;
 
     q->sent = committed <= q->sent ? q->sent - committed : 0;
     int64_t rtt = delta.read_rtt_samples > 0 ? delta.read_rtt_us : q->stats.read_rtt_us;
@@ -145,13 +146,11 @@ void fp_aq_on_async(uv_async_t *h)
         answer_samples(q, samples);
     free(samples);
     answer_waiters(q, answers, drained);
-    /* The next pull may go once the stash is empty (the supervisor's room
-     * is then what the thread may fill). */
+    /* Taking the rows (sh->jobs emptied above) lets the next pull go; it
+     * fills the supervisor's room once the stash is empty. */
     pthread_mutex_lock(&q->mu);
-    bool was = sh->taken;
-    sh->taken = true;
     sh->room = q->stash_at < q->stash_n ? 0 : q->room;
-    if (!was || sh->room > 0) {
+    if (took || sh->room > 0) {
         sh->kick = true;
         pthread_cond_signal(&q->cv);
     }

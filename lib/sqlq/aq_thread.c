@@ -155,8 +155,7 @@ static bool publish(fp_aq_t *q, round_t *r)
     aq_shared_t *sh = &q->sh;
     bool wake = r->committed > 0 || r->sampled || r->answered;
     if (r->jobs.n > 0) {
-        sh->jobs = r->jobs; /* the loop took the previous batch: taken was true */
-        sh->taken = false;
+        sh->jobs = r->jobs; /* empty: this round pulled only because it was */
         r->jobs = (fp_sqlq_jobs_t){0};
         wake = true;
     } else {
@@ -244,7 +243,7 @@ void *fp_aq_thread_main(void *arg)
         sh->holds.n = 0;
         q->track = q->track || sh->track_retries;
         bool stop = sh->stop;
-        size_t room = sh->taken && !stop ? sh->room : 0;
+        size_t room = sh->jobs.n == 0 && !stop ? sh->room : 0;
         bool sample = sh->sample_asked != sh->sample_done;
         bool drained = sh->drained_asked != sh->drained_done;
         pthread_mutex_unlock(&q->mu);
