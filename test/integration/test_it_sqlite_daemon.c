@@ -135,6 +135,27 @@ static void test_burst_waits_for_its_own_retries(void **state)
     assert_int_equal(fp_td_sql(td, "SELECT count(*) FROM events"), 20);
 }
 
+/* Many short jobs through pulls and outcome batches back to back: every
+ * row runs once and goes, nothing stays leased, and no pull's rows are
+ * lost between the thread and the loop (ASan's leak check at the exit and
+ * the ledger's distinct entry ids say so). */
+static void test_burst_of_many_jobs_runs_each_once(void **state)
+{
+    fp_td_t *td = *state;
+    char led[4300], text[8192];
+    ledger_line(td, led, sizeof led);
+    snprintf(text, sizeof text, "%s[pool]\nchildren = 2\n", led);
+    fp_td_config_sqlite(td, NULL, text);
+    fp_td_sqlite_enqueue(td, "default", 20000, "{\"type\":\"noop\",\"args\":{\"n\":%d%d}}", 0);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 120000), 0);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM jobs"), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ledger.db", td->dir);
+    assert_int_equal(fp_td_sql_at(path, "SELECT count(DISTINCT entry_id) FROM jobs"), 20000);
+    assert_int_equal(ledger(td, "ok"), 20000);
+}
+
 static void test_term_puts_unstarted_rows_back(void **state)
 {
     fp_td_t *td = *state;
@@ -231,6 +252,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delayed_job_waits_for_its_time, fp_td_setup_sqlite,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_burst_waits_for_its_own_retries,
+                                        fp_td_setup_sqlite, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_burst_of_many_jobs_runs_each_once,
                                         fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_term_puts_unstarted_rows_back, fp_td_setup_sqlite,
                                         fp_td_teardown),
