@@ -38,16 +38,25 @@ typedef struct round_s {
     int64_t file_bytes;
 } round_t;
 
-static void note(fp_aq_t *q, round_t *r, int rc, const fp_err_t *err, int64_t now_ms)
+/* A store call's result. Only a write (which takes the lock) proves the
+ * file usable again after an error; a read does so only before the first
+ * success ever (the start). */
+static void note_rw(fp_aq_t *q, round_t *r, int rc, const fp_err_t *err, int64_t now_ms,
+                    bool write)
 {
     if (rc == 0) {
-        r->any_ok = true;
+        r->any_ok = r->any_ok || write || !q->ready_known;
         return;
     }
     if (!r->failed)
         snprintf(r->reason, sizeof r->reason, "%s", err->msg);
     r->failed = rc;
     fp_aqp_failed(&q->plan, now_ms);
+}
+
+static void note(fp_aq_t *q, round_t *r, int rc, const fp_err_t *err, int64_t now_ms)
+{
+    note_rw(q, r, rc, err, now_ms, true);
 }
 
 static bool can_work(const fp_aq_t *q, const round_t *r, int64_t now_ms)
@@ -60,7 +69,7 @@ static void check_version(fp_aq_t *q, round_t *r, int64_t now_ms)
     fp_err_t err;
     int64_t v = 0;
     int rc = fp_sqlq_data_version(q->store, &v, &err);
-    note(q, r, rc, &err, now_ms);
+    note_rw(q, r, rc, &err, now_ms, false);
     if (rc == 0) {
         fp_aqp_checked(&q->plan, now_ms, v != q->version);
         q->version = v;

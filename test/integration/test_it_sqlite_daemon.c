@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <sqlite3.h>
+
 #include "daemon_sqlite.h"
 
 #define FAST_RETRY "[retry]\nbackoff_base = \"50ms\"\nbackoff_max = \"200ms\"\njitter = false\n"
@@ -228,6 +230,37 @@ static void test_same_name_on_one_file_is_refused(void **state)
     stop(td);
 }
 
+/* Another process holds the file's write lock past the busy timeout (5 s):
+ * the daemon says it is not ready and why, keeps answering, and once the
+ * lock goes it runs what that process added; nothing is lost. */
+static void test_a_held_lock_makes_it_not_ready_then_it_recovers(void **state)
+{
+    fp_td_t *td = *state;
+    start(td, "[pool]\nchildren = 1\n");
+    char db_path[4200];
+    fp_td_queue_path(td, db_path, sizeof db_path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO jobs (queue, payload, avail_at, owner, deliveries,"
+                                  " enqueued_at) VALUES ('default', '{\"type\":\"noop\"}', 0,"
+                                  " NULL, 0, 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    fp_td_ready_t down = {td->health_port, 503}, up = {td->health_port, 200};
+    fp_td_wait_until(td, fp_td_readyz_is, &down, 60000, "not ready while the lock is held");
+    fp_td_page_t why = {"/readyz", "database is locked"};
+    assert_true(fp_td_page_has(td, &why)); /* stays down until a write succeeds */
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    fp_td_wait_until(td, fp_td_readyz_is, &up, 60000, "ready again");
+    long long zero = 0, one = 1;
+    fp_td_wait_until(td, fp_td_qjobs_are, &zero, 60000, "the job added under the lock run");
+    fp_td_wait_until(td, ledger_ok_at_least, &one, 60000, "its ledger row");
+    stop(td);
+}
+
 static void test_killed_child_gets_its_job_retried(void **state)
 {
     fp_td_t *td = *state;
@@ -262,6 +295,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_daemons_share_one_file, fp_td_setup_sqlite,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_same_name_on_one_file_is_refused,
+                                        fp_td_setup_sqlite, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_a_held_lock_makes_it_not_ready_then_it_recovers,
                                         fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_killed_child_gets_its_job_retried,
                                         fp_td_setup_sqlite, fp_td_teardown),
