@@ -17,13 +17,7 @@ fp_td_t *fp_td_new_sqlite(void)
 {
     fp_td_t *td = calloc(1, sizeof *td);
     assert_non_null(td);
-    td->dir = fp_th_tmpdir();
-    assert_non_null(td->dir);
-    snprintf(td->config, sizeof td->config, "%s/forkpool.toml", td->dir);
-    snprintf(td->log, sizeof td->log, "%s/forkpool.log", td->dir);
-    snprintf(td->events_db, sizeof td->events_db, "%s/events.db", td->dir);
-    td->health_port = fp_th_free_port();
-    assert_true(td->health_port > 0);
+    fp_td_init_dir(td);
     return td;
 }
 
