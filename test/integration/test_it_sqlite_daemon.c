@@ -94,6 +94,10 @@ static void test_failing_job_retries_then_goes_dead(void **state)
     assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead WHERE error LIKE '%%boom 00%%'"
                                     " AND attempts = 3 AND queue = 'default'"),
                      1);
+    /* The queue's depth as /metrics samples it from the file. */
+    fp_td_num_t dead = {"forkpool_queue_dead{queue=\"default\"}", 1};
+    fp_td_wait_until(td, fp_td_metric_is, &dead, 60000, "the dead row in /metrics");
+    assert_true(fp_td_metric(td, "forkpool_queue_ready{queue=\"default\"}") == 0);
     stop(td);
     assert_int_equal(ledger(td, "retried"), 2);
     assert_int_equal(ledger(td, "dead"), 1);
