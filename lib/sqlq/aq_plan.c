@@ -87,9 +87,13 @@ void fp_aqp_caps_plan(fp_aqp_caps_t *c, int64_t now_ms, size_t room, size_t *cap
         memset(caps, 0, c->n * sizeof *caps);
 }
 
-void fp_aqp_caps_done(fp_aqp_caps_t *c, const size_t *caps, const size_t *got)
+bool fp_aqp_caps_done(fp_aqp_caps_t *c, const size_t *caps, const size_t *got)
 {
+    bool left_out = false;
     for (size_t i = 0; i < c->n; i++)
-        if (caps[i] > 0 && got[i] < caps[i])
+        if (caps[i] > 0 && got[i] < caps[i]) {
             c->eligible[i] = false;
+            left_out = true;
+        }
+    return left_out && any_eligible(c);
 }

@@ -89,7 +89,10 @@ void fp_aqp_caps_init(fp_aqp_caps_t *c, size_t n);
  * FP_AQP_DUE_MS after the last time). */
 void fp_aqp_caps_plan(fp_aqp_caps_t *c, int64_t now_ms, size_t room, size_t *caps);
 
-/* The pull gave got[i] of caps[i]: a queue that gave less is left out. */
-void fp_aqp_caps_done(fp_aqp_caps_t *c, const size_t *caps, const size_t *got);
+/* The pull gave got[i] of caps[i]: a queue that gave less is left out.
+ * Returns true when that left some queue out while others are still
+ * planned: the pull was short because of the caps, not because every queue
+ * is empty, so the next pull should go at once rather than wait as idle. */
+bool fp_aqp_caps_done(fp_aqp_caps_t *c, const size_t *caps, const size_t *got);
 
 #endif

@@ -44,8 +44,10 @@ static void held_add(fp_aq_t *q, const fp_sqlq_jobs_t *jobs)
         (void)fp_held_set_add(&q->held, 0, (uint64_t)jobs->v[i].id, 0);
 }
 
+/* *again: the pull was short only because of the caps (a queue found empty
+ * while others may have more): the next pull goes at once. */
 static int pull_weighted(fp_aq_t *q, size_t max, int64_t now_ms, int flags,
-                         fp_sqlq_jobs_t *jobs, fp_err_t *err)
+                         fp_sqlq_jobs_t *jobs, bool *again, fp_err_t *err)
 {
     size_t caps[FP_READ_PLAN_QUEUES_MAX], got[FP_READ_PLAN_QUEUES_MAX] = {0};
     fp_aqp_caps_plan(&q->caps, now_ms, max, caps);
@@ -55,7 +57,7 @@ static int pull_weighted(fp_aq_t *q, size_t max, int64_t now_ms, int flags,
         for (size_t i = 0; i < jobs->n; i++)
             if (jobs->v[i].queue < q->caps.n)
                 got[jobs->v[i].queue]++;
-        fp_aqp_caps_done(&q->caps, caps, got);
+        *again = fp_aqp_caps_done(&q->caps, caps, got);
     }
     return rc;
 }
@@ -66,7 +68,8 @@ int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, fp_sqlq_jobs_t *job
     size_t max = room < PULL_MAX ? room : PULL_MAX;
     int flags = q->pulled_once ? 0 : FP_SQLQ_PULL_OWN;
     int64_t t0 = fp_os_now_us();
-    int rc = q->weighted ? pull_weighted(q, max, now_ms, flags, jobs, err)
+    bool again = false;
+    int rc = q->weighted ? pull_weighted(q, max, now_ms, flags, jobs, &again, err)
                          : fp_sqlq_pull(q->store, (const char *const *)q->names, q->n,
                                         q->cfg->daemon.name, max, q->lease_ms, now_ms, flags,
                                         jobs, err);
@@ -78,7 +81,7 @@ int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, fp_sqlq_jobs_t *job
     for (size_t i = 0; i < jobs->n; i++)
         delta->claimed += jobs->v[i].deliveries > 1; /* an expired lease or own row taken back */
     held_add(q, jobs);
-    fp_aqp_pulled(&q->plan, now_ms, max, jobs->n);
+    fp_aqp_pulled(&q->plan, now_ms, max, again ? max : jobs->n);
     return 0;
 }
 

@@ -7,7 +7,9 @@
  * a SIGKILL then a restart runs again only what was in flight, two daemons
  * on one file share the work without running a job twice, a second daemon
  * under the same name is refused, a child killed mid-job gets its job
- * retried. The ledger records the outcomes as with Redis. */
+ * retried, strict and weighted order hold, a lock held past the busy
+ * timeout makes it not ready and then it recovers. The ledger records the
+ * outcomes as with Redis. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +164,58 @@ static void test_burst_of_many_jobs_runs_each_once(void **state)
     assert_int_equal(ledger(td, "ok"), 20000);
 }
 
+/* In the first n jobs served (the ledger's order), how many came from queue? */
+static long long served_from(const fp_td_t *td, const char *queue, int n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ledger.db", td->dir);
+    return fp_td_sql_at(path,
+                        "SELECT count(*) FROM (SELECT queue FROM jobs ORDER BY id LIMIT %d)"
+                        " WHERE queue = '%s'",
+                        n, queue);
+}
+
+/* A backlog in three queues, one child taking one job at a time: strict
+ * order serves them in turn, weighted order shares the pulls 5:3:1 (the
+ * read planner's round-robin as per-queue caps). */
+static void run_three_queues(fp_td_t *td, const char *order)
+{
+    char led[4300], text[8192];
+    ledger_line(td, led, sizeof led);
+    snprintf(text, sizeof text,
+             "%s[queues]\nnames = [\"hi\", \"mid\", \"lo\"]\norder = \"%s\"\n%s"
+             "[pool]\nchildren = 1\nprefetch = 0\n",
+             led, order,
+             strcmp(order, "weighted") == 0 ? "weights = { hi = 5, mid = 3, lo = 1 }\n" : "");
+    fp_td_config_sqlite(td, NULL, text);
+    const char *queues[] = {"hi", "mid", "lo"};
+    for (size_t q = 0; q < 3; q++)
+        fp_td_sqlite_enqueue(td, queues[q], 50, "{\"type\":\"noop\",\"args\":{\"n\":%d%d}}",
+                             0);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+    assert_int_equal(ledger(td, "ok"), 150);
+}
+
+static void test_strict_order_serves_queues_in_turn(void **state)
+{
+    fp_td_t *td = *state;
+    run_three_queues(td, "strict");
+    assert_int_equal(served_from(td, "hi", 50), 50);
+    assert_int_equal(served_from(td, "mid", 100), 50);
+}
+
+static void test_weighted_order_shares_pulls(void **state)
+{
+    fp_td_t *td = *state;
+    run_three_queues(td, "weighted");
+    long long hi = served_from(td, "hi", 45), mid = served_from(td, "mid", 45),
+              lo = served_from(td, "lo", 45);
+    if (hi < 24 || hi > 26 || mid < 14 || mid > 16 || lo < 4 || lo > 6)
+        fail_msg("first 45 jobs served: hi %lld, mid %lld, lo %lld (want about 25, 15, 5)", hi,
+                 mid, lo);
+}
+
 static void test_term_puts_unstarted_rows_back(void **state)
 {
     fp_td_t *td = *state;
@@ -292,6 +346,10 @@ int main(void)
                                         fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_burst_of_many_jobs_runs_each_once,
                                         fp_td_setup_sqlite, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_strict_order_serves_queues_in_turn,
+                                        fp_td_setup_sqlite, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_weighted_order_shares_pulls, fp_td_setup_sqlite,
+                                        fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_term_puts_unstarted_rows_back, fp_td_setup_sqlite,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_then_restart_reruns_only_what_was_in_flight,

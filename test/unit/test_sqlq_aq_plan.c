@@ -109,19 +109,19 @@ static void test_caps_leave_out_an_empty_queue_then_plan_it_again(void **state)
     fp_aqp_caps_plan(&c, 0, 8, caps);
     got[0] = 0; /* queue 0 is empty */
     got[1] = caps[1];
-    fp_aqp_caps_done(&c, caps, got);
+    assert_true(fp_aqp_caps_done(&c, caps, got)); /* short by the caps: pull again at once */
     fp_aqp_caps_plan(&c, 10, 8, caps);
     assert_int_equal(caps[0], 0);
     assert_int_equal(caps[1], 8); /* the backlog of queue 1 gets the whole room */
     got[1] = 2;
-    fp_aqp_caps_done(&c, caps, got); /* now both are left out: both planned again */
+    assert_false(fp_aqp_caps_done(&c, caps, got)); /* both empty: idle, then both planned */
     fp_aqp_caps_plan(&c, 20, 8, caps);
     assert_int_equal(caps[0] + caps[1], 8);
     assert_true(caps[0] > 0 && caps[1] > 0);
     /* After FP_AQP_DUE_MS a queue left out is planned again. */
     got[0] = 0;
     got[1] = caps[1];
-    fp_aqp_caps_done(&c, caps, got);
+    assert_true(fp_aqp_caps_done(&c, caps, got));
     fp_aqp_caps_plan(&c, 20 + FP_AQP_DUE_MS, 8, caps);
     assert_true(caps[0] > 0);
 }
