@@ -276,6 +276,32 @@ static void test_two_daemons_share_one_file(void **state)
     fp_th_assert_no_sanitizer_report(twin.log);
 }
 
+/* Jobs that run longer than the lease (1 s): renewals keep them this
+ * daemon's, so the other daemon on the file, polling for expired leases
+ * every 100 ms, never takes one over: each runs exactly once. */
+static void test_renewed_leases_are_not_taken_over(void **state)
+{
+    fp_td_t *td = *state;
+    start(td, "[pool]\nchildren = 2\nprefetch = 0\n"
+              "[recovery]\nvisibility_timeout = \"1s\"\nclaim_interval = \"100ms\"\n");
+    fp_td_t twin;
+    fp_td_twin(td, &twin, "second-consumer");
+    fp_td_start_ready(&twin, true);
+    fp_td_sqlite_enqueue(td, "default", 4, "{\"type\":\"sleep\",\"args\":{\"ms\":2500,\"n\":%d%d}}",
+                         0);
+    long long zero = 0, four = 4;
+    fp_td_wait_until(td, fp_td_qjobs_are, &zero, 60000, "the long jobs settled");
+    fp_td_wait_until(td, ledger_ok_at_least, &four, 60000, "their ledger rows");
+    fp_td_signal(&twin, SIGTERM);
+    assert_int_equal(fp_td_wait(&twin, 60000), 0);
+    stop(td);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ledger.db", td->dir);
+    assert_int_equal(fp_td_sql_at(path, "SELECT count(*) FROM jobs"), 4);
+    assert_int_equal(fp_td_sql_at(path, "SELECT count(DISTINCT entry_id) FROM jobs"), 4);
+    fp_th_assert_no_sanitizer_report(twin.log);
+}
+
 static void test_same_name_on_one_file_is_refused(void **state)
 {
     fp_td_t *td = *state;
@@ -356,6 +382,8 @@ int main(void)
                                         fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_two_daemons_share_one_file, fp_td_setup_sqlite,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_renewed_leases_are_not_taken_over,
+                                        fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_same_name_on_one_file_is_refused,
                                         fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_a_held_lock_makes_it_not_ready_then_it_recovers,
