@@ -695,6 +695,9 @@ static void render_daemon(writer_t *w, const fp_metrics_t *m)
         put_double(w, g->last_pull_age_seconds);
         puts_w(w, "\n");
     }
+    if (g->sqlite_file_bytes > 0)
+        scalar_i64(w, "forkpool_sqlite_file_bytes", "gauge",
+                   "Bytes of the embedded queue's file with its -wal.", g->sqlite_file_bytes);
     if (g->ledger_backlog < 0)
         return;
     scalar_i64(w, "forkpool_ledger_backlog", "gauge",

@@ -95,6 +95,7 @@ typedef struct fp_metrics_gauges_s {
     int64_t ledger_backlog;       /* < 0: no ledger (family left out) */
     bool ledger_failing;          /* with a ledger: its writes fail right now */
     uint64_t ledger_rows_dropped; /* with a ledger: rows dropped (ledger.on_error = "skip") */
+    int64_t sqlite_file_bytes;    /* the embedded queue's file and -wal; 0: Redis (left out) */
 } fp_metrics_gauges_t;
 
 /* One queue's depth, copied in by fp_metrics_set_queue. A negative value

@@ -12,6 +12,7 @@
 #include "queue/qmux_side.h"
 #include "queue/queue_scripts.h"
 #include "redis/cluster_parse.h"
+#include "sqlq/aq.h"
 
 part_t *fp_qmux_part_of(const fp_qmux_t *m, uint32_t queue, uint32_t *local)
 {
@@ -113,10 +114,30 @@ static int open_part(fp_qmux_t *m, part_t *p, uv_loop_t *loop, const fp_config_t
     return fp_queue_new_cluster(loop, cfg, p->names, k, cl, &ev, p, &p->q, err);
 }
 
+/* queue.backend sqlite: one embedded queue, no parts. */
+static int new_embedded(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names,
+                        size_t n, const fp_queue_events_t *events, void *ctx, fp_qmux_t **out,
+                        fp_err_t *err)
+{
+    fp_qmux_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    m->cfg = cfg;
+    int rc = fp_aq_new(loop, cfg, names, n, events, ctx, &m->aq, err);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
 int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names, size_t n,
                 struct fp_cluster_s *cl, const fp_queue_events_t *events, void *ctx,
                 fp_qmux_t **out, fp_err_t *err)
 {
+    if (cfg->queue.backend == FP_BACKEND_SQLITE)
+        return new_embedded(loop, cfg, names, n, events, ctx, out, err);
     fp_qmux_t *m = calloc(1, sizeof *m);
     uint16_t *slots = cl != NULL ? calloc(n ? n : 1, sizeof *slots) : NULL;
     if (m == NULL || (cl != NULL && (slots == NULL || slots_of(cfg, names, n, slots) < 0)) ||
@@ -153,11 +174,23 @@ int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *name
 
 size_t fp_qmux_parts(const fp_qmux_t *m)
 {
-    return m->map.nparts;
+    return m->aq != NULL ? 1 : m->map.nparts;
+}
+
+bool fp_qmux_has_fleet(const fp_qmux_t *m)
+{
+    return m->aq == NULL;
+}
+
+bool fp_qmux_guards_name(const fp_qmux_t *m)
+{
+    return m->aq != NULL;
 }
 
 int fp_qmux_start(fp_qmux_t *m)
 {
+    if (m->aq != NULL)
+        return fp_aq_start(m->aq);
     for (size_t i = 0; i < m->map.nparts; i++)
         (void)fp_queue_start(m->parts[i].q);
     if (m->side != NULL)
@@ -179,6 +212,13 @@ static void part_closed(void *ctx)
 
 void fp_qmux_close(fp_qmux_t *m, void (*cb)(void *ctx), void *ctx)
 {
+    if (m->aq != NULL) {
+        m->close_cb = cb;
+        m->close_ctx = ctx;
+        m->open = 1;
+        fp_aq_close(m->aq, part_closed, m);
+        return;
+    }
     m->close_cb = cb;
     m->close_ctx = ctx;
     m->open = (int)m->map.nparts + 1 + (m->side != NULL); /* held until all are closing */

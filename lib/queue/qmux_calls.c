@@ -5,12 +5,17 @@
 #include "queue/qmux_internal.h"
 #include "queue/qmux_side.h"
 #include "queue/queue_internal.h"
+#include "sqlq/aq.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 void fp_qmux_want(fp_qmux_t *m, size_t room)
 {
+    if (m->aq != NULL) {
+        fp_aq_want(m->aq, room);
+        return;
+    }
     m->room = room;
     for (size_t i = 0; i < m->map.nparts; i++)
         fp_queue_want(m->parts[i].q, room);
@@ -18,6 +23,8 @@ void fp_qmux_want(fp_qmux_t *m, size_t room)
 
 void fp_qmux_started(fp_qmux_t *m, uint32_t queue, const fp_job_t *job)
 {
+    if (m->aq != NULL)
+        return; /* no unique keys to release on the embedded queue */
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -26,6 +33,10 @@ void fp_qmux_started(fp_qmux_t *m, uint32_t queue, const fp_job_t *job)
 
 void fp_qmux_ack(fp_qmux_t *m, uint32_t queue, const char *entry_id)
 {
+    if (m->aq != NULL) {
+        fp_aq_ack(m->aq, queue, entry_id);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -35,6 +46,10 @@ void fp_qmux_ack(fp_qmux_t *m, uint32_t queue, const char *entry_id)
 void fp_qmux_dead(fp_qmux_t *m, uint32_t queue, const char *entry_id, const char *payload,
                   size_t payload_len, const char *error, int64_t attempts)
 {
+    if (m->aq != NULL) {
+        fp_aq_dead(m->aq, queue, entry_id, payload, payload_len, error, attempts);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -43,6 +58,10 @@ void fp_qmux_dead(fp_qmux_t *m, uint32_t queue, const char *entry_id, const char
 
 void fp_qmux_drain(fp_qmux_t *m)
 {
+    if (m->aq != NULL) {
+        fp_aq_drain(m->aq);
+        return;
+    }
     for (size_t i = 0; i < m->map.nparts; i++)
         fp_queue_drain(m->parts[i].q);
 }
@@ -50,6 +69,10 @@ void fp_qmux_drain(fp_qmux_t *m)
 void fp_qmux_put_back(fp_qmux_t *m, uint32_t queue, const char *entry_id, const char *payload,
                       size_t payload_len)
 {
+    if (m->aq != NULL) {
+        fp_aq_put_back(m->aq, queue, entry_id, payload, payload_len);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -59,6 +82,10 @@ void fp_qmux_put_back(fp_qmux_t *m, uint32_t queue, const char *entry_id, const 
 void fp_qmux_retry(fp_qmux_t *m, uint32_t queue, const char *entry_id, const char *payload,
                    size_t payload_len, int64_t delay_ms)
 {
+    if (m->aq != NULL) {
+        fp_aq_retry(m->aq, queue, entry_id, payload, payload_len, delay_ms);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -67,6 +94,10 @@ void fp_qmux_retry(fp_qmux_t *m, uint32_t queue, const char *entry_id, const cha
 
 void fp_qmux_hold(fp_qmux_t *m, uint32_t queue, const char *entry_id)
 {
+    if (m->aq != NULL) {
+        fp_aq_hold(m->aq, queue, entry_id);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -76,6 +107,8 @@ void fp_qmux_hold(fp_qmux_t *m, uint32_t queue, const char *entry_id)
 int fp_qmux_schedule(fp_qmux_t *m, uint32_t queue, const fp_schedule_t *s, const int64_t *ticks,
                      size_t n, fp_schedule_cb cb, void *ctx)
 {
+    if (m->aq != NULL)
+        return -ENOTSUP;
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     return p != NULL ? fp_queue_schedule(p->q, l, s, ticks, n, cb, ctx) : -EINVAL;
@@ -83,6 +116,8 @@ int fp_qmux_schedule(fp_qmux_t *m, uint32_t queue, const fp_schedule_t *s, const
 
 size_t fp_qmux_unconfirmed(const fp_qmux_t *m)
 {
+    if (m->aq != NULL)
+        return fp_aq_unconfirmed(m->aq);
     size_t n = 0;
     for (size_t i = 0; i < m->map.nparts; i++)
         n += fp_queue_unconfirmed(m->parts[i].q);
@@ -91,12 +126,18 @@ size_t fp_qmux_unconfirmed(const fp_qmux_t *m)
 
 void fp_qmux_track_retries(fp_qmux_t *m)
 {
+    if (m->aq != NULL) {
+        fp_aq_track_retries(m->aq);
+        return;
+    }
     for (size_t i = 0; i < m->map.nparts; i++)
         fp_queue_track_retries(m->parts[i].q);
 }
 
 bool fp_qmux_is_ready(const fp_qmux_t *m)
 {
+    if (m->aq != NULL)
+        return fp_aq_is_ready(m->aq);
     for (size_t i = 0; i < m->map.nparts; i++)
         if (!fp_queue_is_ready(m->parts[i].q))
             return false;
@@ -105,6 +146,8 @@ bool fp_qmux_is_ready(const fp_qmux_t *m)
 
 const char *fp_qmux_down_reason(const fp_qmux_t *m)
 {
+    if (m->aq != NULL)
+        return fp_aq_down_reason(m->aq);
     for (size_t i = 0; i < m->map.nparts; i++)
         if (!fp_queue_is_ready(m->parts[i].q) || m->map.nparts == 1)
             return fp_queue_down_reason(m->parts[i].q);
@@ -113,6 +156,10 @@ const char *fp_qmux_down_reason(const fp_qmux_t *m)
 
 void fp_qmux_stats(const fp_qmux_t *m, fp_queue_stats_t *out)
 {
+    if (m->aq != NULL) {
+        fp_aq_stats(m->aq, out);
+        return;
+    }
     if (m->map.nparts == 1) {
         fp_queue_stats(m->parts[0].q, out);
         return;
@@ -146,6 +193,10 @@ static void on_part_drained(void *ctx, bool drained)
 
 void fp_qmux_check_drained(fp_qmux_t *m, void (*cb)(void *ctx, bool drained), void *ctx)
 {
+    if (m->aq != NULL) {
+        fp_aq_check_drained(m->aq, cb, ctx);
+        return;
+    }
     if (m->map.nparts == 1) {
         fp_queue_check_drained(m->parts[0].q, cb, ctx);
         return;
@@ -171,6 +222,10 @@ static void on_part_sample(void *ctx, uint32_t queue, const struct fp_admin_queu
 
 void fp_qmux_sample(fp_qmux_t *m, fp_queue_sample_cb cb, void *ctx)
 {
+    if (m->aq != NULL) {
+        fp_aq_sample(m->aq, cb, ctx);
+        return;
+    }
     if (m->map.nparts == 1) {
         fp_queue_sample(m->parts[0].q, cb, ctx);
         return;
@@ -194,6 +249,8 @@ void fp_qmux_sample(fp_qmux_t *m, fp_queue_sample_cb cb, void *ctx)
 int fp_qmux_eval(fp_qmux_t *m, const char *script, size_t nkeys, const char *const *args,
                  size_t nargs, fp_queue_reply_cb cb, void *ctx)
 {
+    if (m->aq != NULL)
+        return -ENOTSUP;
     if (m->side == NULL)
         return fp_queue_eval(m->parts[0].q, script, nkeys, args, nargs, cb, ctx);
     fp_redis_conn_t *c = nkeys > 0 ? fp_qside_conn(m->side, args[0]) : fp_qside_fleet(m->side);
@@ -203,6 +260,8 @@ int fp_qmux_eval(fp_qmux_t *m, const char *script, size_t nkeys, const char *con
 int fp_qmux_heartbeat(fp_qmux_t *m, const char *id, const char *record, int64_t ttl_ms,
                       void (*cb)(void *ctx, bool ok), void *ctx)
 {
+    if (m->aq != NULL)
+        return -ENOTSUP;
     if (m->side == NULL)
         return fp_queue_heartbeat(m->parts[0].q, id, record, ttl_ms, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);
@@ -213,6 +272,8 @@ int fp_qmux_heartbeat(fp_qmux_t *m, const char *id, const char *record, int64_t 
 int fp_qmux_heartbeat_clear(fp_qmux_t *m, const char *id, const char *token,
                             void (*cb)(void *ctx, bool ok), void *ctx)
 {
+    if (m->aq != NULL)
+        return -ENOTSUP;
     if (m->side == NULL)
         return fp_queue_heartbeat_clear(m->parts[0].q, id, token, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);
@@ -222,6 +283,8 @@ int fp_qmux_heartbeat_clear(fp_qmux_t *m, const char *id, const char *token,
 
 int fp_qmux_fleet_read(fp_qmux_t *m, void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx)
 {
+    if (m->aq != NULL)
+        return -ENOTSUP;
     if (m->side == NULL)
         return fp_queue_fleet_read(m->parts[0].q, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);

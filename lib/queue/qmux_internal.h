@@ -27,6 +27,9 @@ struct part_s {
 
 struct fp_qmux_s {
     const fp_config_t *cfg;
+    /* queue.backend sqlite: the embedded queue (lib/sqlq/aq.h) serves every
+     * call instead of the parts (there are none). */
+    struct fp_aq_s *aq;
     struct fp_qside_s *side; /* over a Cluster: keys outside the queues' slots */
     fp_queue_events_t events;
     void *ctx;

@@ -84,4 +84,5 @@ void fp_qmux_stats_add(fp_queue_stats_t *sum, const fp_queue_stats_t *part)
     if (part->read_rtt_us > sum->read_rtt_us)
         sum->read_rtt_us = part->read_rtt_us;
     sum->read_rtt_samples += part->read_rtt_samples;
+    sum->file_bytes += part->file_bytes;
 }

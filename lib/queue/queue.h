@@ -198,6 +198,9 @@ typedef struct fp_queue_stats_s {
      * jobs, not for Redis. */
     int64_t read_rtt_us;
     uint64_t read_rtt_samples;  /* grows with each: a new sample to take */
+    /* The embedded queue (lib/sqlq/aq.h): its file's size with the -wal,
+     * read every few seconds; 0 for Redis. */
+    int64_t file_bytes;
 } fp_queue_stats_t;
 
 void fp_queue_stats(const fp_queue_t *q, fp_queue_stats_t *out);

@@ -40,9 +40,9 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_ROLLBACK] = "ROLLBACK",
     [SQ_INSERT] = "INSERT INTO jobs (queue, payload, avail_at, owner, deliveries, enqueued_at)"
                   " VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-    [SQ_AVAILABLE] = "SELECT id, payload, deliveries FROM jobs"
+    [SQ_AVAILABLE] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
                      " WHERE queue = ?1 AND avail_at <= ?2 ORDER BY avail_at, id LIMIT ?3",
-    [SQ_OWN] = "SELECT id, payload, deliveries FROM jobs"
+    [SQ_OWN] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
                " WHERE owner = ?2 AND queue = ?1 ORDER BY id LIMIT ?3",
     [SQ_LEASE] = "UPDATE jobs SET owner = ?2, avail_at = ?3, deliveries = deliveries + 1"
                  " WHERE id = ?1",
@@ -66,6 +66,10 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_DEAD_CLEAR] = "DELETE FROM dead WHERE queue = ?1",
     [SQ_FREELIST] = "PRAGMA freelist_count",
     [SQ_PAGE_SIZE] = "PRAGMA page_size",
+    [SQ_DATA_VERSION] = "PRAGMA data_version",
+    [SQ_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+    [SQ_OLDEST_READY] = "SELECT min(avail_at) FROM jobs"
+                        " WHERE queue = ?1 AND avail_at <= ?2 AND owner IS NULL",
 };
 
 /* The file's first bytes, checked before SQLite opens it (header.c). A file

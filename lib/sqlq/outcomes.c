@@ -58,7 +58,7 @@ static int read_row(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t 
 /* The row again as a new one: a retry (deliveries start again, as a new
  * Redis entry's do) or a put-back (this delivery did not count). */
 static int requeue(fp_sqlq_t *q, const fp_sqlq_outcome_t *o, const row_t *row, int64_t now_ms,
-                   fp_err_t *err)
+                   int64_t *new_id, fp_err_t *err)
 {
     bool retry = o->kind == FP_SQLQ_RETRY;
     int64_t deliveries = retry ? 0 : (row->deliveries > 0 ? row->deliveries - 1 : 0);
@@ -70,7 +70,10 @@ static int requeue(fp_sqlq_t *q, const fp_sqlq_outcome_t *o, const row_t *row, i
     sqlite3_bind_int64(st, 3, now_ms + (retry && o->delay_ms > 0 ? o->delay_ms : 0));
     sqlite3_bind_int64(st, 4, deliveries);
     sqlite3_bind_int64(st, 5, now_ms);
-    return fp_sqlq_run(q, st, retry ? "scheduling a retry" : "putting a job back", err);
+    int rc = fp_sqlq_run(q, st, retry ? "scheduling a retry" : "putting a job back", err);
+    if (rc == 0 && new_id != NULL)
+        *new_id = sqlite3_last_insert_rowid(q->db);
+    return rc;
 }
 
 static int bury(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
@@ -104,7 +107,7 @@ static int ack_mine(fp_sqlq_t *q, const char *consumer, int64_t id, bool *acted,
 /* One outcome inside the batch's transaction; *acted says whether it did. */
 static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
                      int64_t now_ms, bool *acted, char *holder, size_t holder_size,
-                     fp_err_t *err)
+                     int64_t *new_id, fp_err_t *err)
 {
     holder[0] = '\0';
     if (o->kind == FP_SQLQ_ACK) {
@@ -118,7 +121,7 @@ static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
     snprintf(holder, holder_size, "%s", row.owner);
     if (rc == 0 && *acted) {
         if (o->kind == FP_SQLQ_RETRY || o->kind == FP_SQLQ_PUT_BACK)
-            rc = requeue(q, o, &row, now_ms, err);
+            rc = requeue(q, o, &row, now_ms, new_id, err);
         else if (o->kind == FP_SQLQ_DEAD)
             rc = bury(q, consumer, o, &row, now_ms, err);
         if (rc == 0) {
@@ -157,6 +160,13 @@ int fp_sqlq_outcomes(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
                      size_t n, int64_t now_ms, size_t *applied, fp_sqlq_stales_t *stale,
                      fp_err_t *err)
 {
+    return fp_sqlq_outcomes_ids(q, consumer, items, n, now_ms, applied, stale, NULL, err);
+}
+
+int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *items,
+                         size_t n, int64_t now_ms, size_t *applied, fp_sqlq_stales_t *stale,
+                         int64_t *new_ids, fp_err_t *err)
+{
     size_t count = 0;
     if (applied != NULL)
         *applied = 0;
@@ -172,7 +182,10 @@ int fp_sqlq_outcomes(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bool acted = false;
         char holder[sizeof stale->v[0].holder];
-        rc = apply_one(q, consumer, &items[i], now_ms, &acted, holder, sizeof holder, err);
+        if (new_ids != NULL)
+            new_ids[i] = 0;
+        rc = apply_one(q, consumer, &items[i], now_ms, &acted, holder, sizeof holder,
+                       new_ids != NULL ? &new_ids[i] : NULL, err);
         count += rc == 0 && acted;
         if (rc == 0 && !acted && stale != NULL) {
             stale->v[stale->n].id = items[i].id;

@@ -85,6 +85,7 @@ static int take(fp_sqlq_t *q, sqlite3_stmt *sel, size_t qi, const char *consumer
         j->id = sqlite3_column_int64(sel, 0);
         j->queue = qi;
         j->deliveries = sqlite3_column_int64(sel, 2) + 1;
+        j->enqueued_at = sqlite3_column_int64(sel, 3);
         jobs->n++;
     }
     sqlite3_reset(sel);

@@ -79,6 +79,7 @@ typedef struct fp_sqlq_job_s {
     int64_t id;
     size_t queue;        /* index into the pull's queues[] */
     int64_t deliveries;  /* counting this delivery */
+    int64_t enqueued_at; /* when the row was added (a retry or put-back: re-added) */
     char *payload;
     size_t len;
 } fp_sqlq_job_t;
@@ -164,6 +165,13 @@ int fp_sqlq_outcomes(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
                      size_t n, int64_t now_ms, size_t *applied, fp_sqlq_stales_t *stale,
                      fp_err_t *err);
 
+/* As fp_sqlq_outcomes; new_ids (may be NULL; n entries) gets the id of the
+ * row each RETRY or PUT_BACK that acted made, 0 for the others, so that a
+ * caller can follow its own retries (--burst waits for them). */
+int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *items,
+                         size_t n, int64_t now_ms, size_t *applied, fp_sqlq_stales_t *stale,
+                         int64_t *new_ids, fp_err_t *err);
+
 typedef struct fp_sqlq_counts_s {
     int64_t ready;   /* due and not leased */
     int64_t delayed; /* not yet due */
@@ -216,5 +224,21 @@ typedef struct fp_sqlq_size_s {
 } fp_sqlq_size_t;
 
 int fp_sqlq_size(fp_sqlq_t *q, fp_sqlq_size_t *out, fp_err_t *err);
+
+/* ---- probes (probe.c): cheap reads for a consumer's polling and metrics -- */
+
+/* PRAGMA data_version of this connection: it changes when another
+ * connection committed, so an idle consumer learns of an enqueue without a
+ * pull (a write transaction). */
+int fp_sqlq_data_version(fp_sqlq_t *q, int64_t *version, fp_err_t *err);
+
+/* Whether the row id is still in the jobs table (ready, delayed or leased). */
+int fp_sqlq_exists(fp_sqlq_t *q, int64_t id, bool *exists, fp_err_t *err);
+
+/* The time the oldest ready row of queue became available (its due time or
+ * its put-back), or -1 when none is ready at now_ms: the queue's "oldest
+ * ready age" is now_ms minus it. */
+int fp_sqlq_oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, int64_t *avail_at,
+                         fp_err_t *err);
 
 #endif

@@ -14,8 +14,8 @@ typedef enum {
     SQ_COMMIT,
     SQ_ROLLBACK,
     SQ_INSERT,       /* ?1 queue ?2 payload ?3 avail_at ?4 deliveries ?5 enqueued_at */
-    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries */
-    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> id payload deliveries */
+    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries enqueued_at */
+    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> id payload deliveries enqueued_at */
     SQ_LEASE,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_RENEW,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_ROW,          /* ?1 id -> queue payload owner deliveries */
@@ -31,6 +31,9 @@ typedef enum {
     SQ_DEAD_CLEAR,   /* ?1 queue */
     SQ_FREELIST,
     SQ_PAGE_SIZE,
+    SQ_DATA_VERSION, /* changes when another connection committed */
+    SQ_EXISTS,       /* ?1 id -> 1 when the row is there */
+    SQ_OLDEST_READY, /* ?1 queue ?2 now -> min(avail_at) of the ready rows, NULL when none */
     SQ_COUNT_
 } fp_sqlq_stmt_t;
 

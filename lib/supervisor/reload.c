@@ -106,9 +106,10 @@ static void warn_restart_only(const fp_config_t *old, const fp_config_t *cfg)
         !same_string(old->redis.prefix, cfg->redis.prefix) ||
         !same_string(old->redis.group, cfg->redis.group) ||
         !same_string(old->daemon.name, cfg->daemon.name) || !same_queues ||
-        !same_string(old->health.listen, cfg->health.listen))
-        fp_log_warn(LOG, "reload: [redis], [queues], daemon.name and health.listen take effect "
-                         "only after a restart");
+        !same_string(old->health.listen, cfg->health.listen) ||
+        old->queue.backend != cfg->queue.backend || !same_string(old->sqlite.path, cfg->sqlite.path))
+        fp_log_warn(LOG, "reload: [redis], [queues], queue.backend, sqlite.path, daemon.name and "
+                         "health.listen take effect only after a restart");
     if (!same_string(old->daemon.user, cfg->daemon.user) ||
         !same_string(old->daemon.group, cfg->daemon.group) ||
         !same_string(old->daemon.pidfile, cfg->daemon.pidfile))

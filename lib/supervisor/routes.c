@@ -146,6 +146,7 @@ static int route_metrics(void *ctx, fp_buf_t *body, const char **content_type)
         g.renewals_lost = qs.renewals_lost;
         g.redis_commands = qs.redis_commands;
         g.redis_errors = qs.redis_errors;
+        g.sqlite_file_bytes = qs.file_bytes;
     }
     g.reload_failures_total = sup->reload.failures;
     g.last_pull_age_seconds = sup->counters.last_pull_ms > 0

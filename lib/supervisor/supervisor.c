@@ -425,8 +425,35 @@ static void on_lease_refused(void *ctx, const char *why)
 
 /* Start-up order: handlers, then the children, and only
  * then Redis, so the first forks copy no connection at all. */
+/* The first line of the log: where the jobs come from, and why there. */
+static void log_backend(const fp_config_t *cfg)
+{
+    const char *why = cfg->queue.backend_why != NULL ? cfg->queue.backend_why : "";
+    if (cfg->queue.backend == FP_BACKEND_SQLITE)
+        fp_log_info(LOG, "queue: embedded SQLite at %s (%s)", cfg->sqlite.path, why);
+    else
+        fp_log_info(LOG, "queue: Redis (%s)", why);
+}
+
+/* The name is ours before consuming starts: the embedded queue's lock was
+ * taken when it opened; with Redis the lease is claimed now. */
+static int claim_name(fp_supervisor_t *sup, fp_err_t *err)
+{
+    static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
+    if (fp_qmux_guards_name(sup->redis.queue)) {
+        sup->redis.lease_held = true;
+        return 0;
+    }
+    int rc = fp_lease_new_cluster(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
+                                  sup->redis.cluster, &lease_events, sup, &sup->redis.lease, err);
+    if (rc == 0)
+        fp_lease_start(sup->redis.lease);
+    return rc;
+}
+
 static int start(fp_supervisor_t *sup, fp_err_t *err)
 {
+    log_backend(sup->cfg);
     signal(SIGPIPE, SIG_IGN);
     /* Before any fork or thread: it takes NOTIFY_SOCKET and WATCHDOG_* out
      * of the environment children are made from. */
@@ -454,17 +481,16 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
         return rc;
     static const fp_queue_events_t events = {on_queue_jobs, on_queue_ready, fp_sup_on_cancel,
                                              fp_sup_on_retry_cancelled};
-    static const fp_lease_events_t lease_events = {on_lease_held, on_lease_refused};
     rc = fp_sup_cluster_open(sup, err);
     if (rc == 0)
         rc = fp_qmux_new(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
                          sup->redis.cluster, &events, sup, &sup->redis.queue, err);
     if (rc == 0)
-        rc = fp_lease_new_cluster(&sup->loop, sup->cfg, sup->redis.names, sup->redis.nnames,
-                                  sup->redis.cluster, &lease_events, sup, &sup->redis.lease, err);
+        rc = claim_name(sup, err);
     if (rc < 0)
         return rc;
-    fp_lease_start(sup->redis.lease);
+    if (sup->redis.lease_held)
+        (void)fp_qmux_start(sup->redis.queue);
     fp_sup_heartbeat_start(sup);
     fp_sup_schedule_apply(sup);
     if (sup->opts.burst) {

@@ -40,13 +40,18 @@ fp_td_t *fp_td_new(bool appendonly)
     redisReply *pong = fp_th_redis_cmd(&td->redis, "PING"); /* opens the test's connection */
     assert_non_null(pong);
     freeReplyObject(pong);
+    fp_td_init_dir(td);
+    return td;
+}
+
+void fp_td_init_dir(fp_td_t *td)
+{
     td->dir = fp_th_tmpdir();
     assert_non_null(td->dir);
     snprintf(td->config, sizeof td->config, "%s/forkpool.toml", td->dir);
     snprintf(td->log, sizeof td->log, "%s/forkpool.log", td->dir);
     snprintf(td->events_db, sizeof td->events_db, "%s/events.db", td->dir);
     td->health_port = fresh_port();
-    return td;
 }
 
 void fp_td_free(fp_td_t *td)

@@ -33,6 +33,9 @@ typedef struct fp_td_s {
  * it), makes the temp dir and picks the health port (a free one, as Redis'
  * is picked). Fails the test on error. */
 fp_td_t *fp_td_new(bool appendonly);
+/* The temp dir, the paths in it and the health port of a new td (fp_td_new
+ * does it after starting Redis). */
+void fp_td_init_dir(fp_td_t *td);
 /* Kills a daemon still running, checks its log for sanitizer reports, stops
  * Redis and removes the temp dir. */
 void fp_td_free(fp_td_t *td);

@@ -5,7 +5,9 @@
  * the delivery count, stale and repeated outcomes, retry / dead / put-back,
  * renewal, own rows after a restart, two connections and two processes on
  * one file, the refusal of foreign, newer and damaged files (left byte for
- * byte as they were), and incremental vacuum. Times are the test's own numbers, never the clock. */
+ * byte as they were), incremental vacuum, and the probes a polling consumer
+ * reads (data_version, a row's presence, the oldest ready row, new ids).
+ * Times are the test's own numbers, never the clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -794,6 +796,83 @@ static void test_bad_arguments(void **state)
     assert_int_equal(counts(f->q, "default", 0).ready, 0);
 }
 
+/* ---- probes (probe.c) and the new ids of fp_sqlq_outcomes_ids ---- */
+
+static int64_t version(fp_sqlq_t *q)
+{
+    fp_err_t err = {0};
+    int64_t v = 0;
+    assert_int_equal(fp_sqlq_data_version(q, &v, &err), 0);
+    return v;
+}
+
+static void test_data_version_moves_on_another_connections_commit(void **state)
+{
+    fixture_t *f = *state;
+    int64_t v0 = version(f->q);
+    put(f->q, "a", "mine", 0, 1000);
+    assert_true(version(f->q) == v0); /* its own commits do not move it */
+    fp_sqlq_t *other = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_open(f->path, 0, &other, &err), 0);
+    put(other, "a", "theirs", 0, 1000);
+    assert_true(version(f->q) != v0);
+    fp_sqlq_close(other);
+}
+
+static void test_exists_and_oldest_ready(void **state)
+{
+    fixture_t *f = *state;
+    fp_err_t err = {0};
+    int64_t oldest = 0;
+    assert_int_equal(fp_sqlq_oldest_ready(f->q, "a", 1000, &oldest, &err), 0);
+    assert_int_equal(oldest, -1);
+    int64_t later = put(f->q, "a", "later", 500, 1000);
+    put(f->q, "a", "first", 0, 1100);
+    assert_int_equal(fp_sqlq_oldest_ready(f->q, "a", 1200, &oldest, &err), 0);
+    assert_int_equal(oldest, 1100); /* the delayed one is not due yet */
+    assert_int_equal(fp_sqlq_oldest_ready(f->q, "a", 1600, &oldest, &err), 0);
+    assert_int_equal(oldest, 1100);
+    bool there = false;
+    assert_int_equal(fp_sqlq_exists(f->q, later, &there, &err), 0);
+    assert_true(there);
+    assert_int_equal(fp_sqlq_exists(f->q, later + 100, &there, &err), 0);
+    assert_false(there);
+}
+
+static void test_outcomes_ids_and_enqueue_time(void **state)
+{
+    fixture_t *f = *state;
+    fp_err_t err = {0};
+    int64_t a = put(f->q, "a", "one", 0, 1000), b = put(f->q, "a", "two", 0, 1001);
+    int64_t c = put(f->q, "a", "three", 0, 1002);
+    const char *qs[] = {"a"};
+    fp_sqlq_jobs_t jobs = {0};
+    assert_int_equal(fp_sqlq_pull(f->q, qs, 1, "me", 10, 1000, 2000, 0, &jobs, &err), 0);
+    assert_int_equal(jobs.n, 3);
+    assert_int_equal(jobs.v[0].enqueued_at, 1000);
+    assert_int_equal(jobs.v[2].enqueued_at, 1002);
+    fp_sqlq_jobs_free(&jobs);
+    fp_sqlq_outcome_t items[] = {
+        {.kind = FP_SQLQ_RETRY, .id = a, .delay_ms = 100},
+        {.kind = FP_SQLQ_ACK, .id = b},
+        {.kind = FP_SQLQ_PUT_BACK, .id = c},
+    };
+    int64_t ids[3] = {-1, -1, -1};
+    size_t applied = 0;
+    assert_int_equal(
+        fp_sqlq_outcomes_ids(f->q, "me", items, 3, 2100, &applied, NULL, ids, &err), 0);
+    assert_int_equal(applied, 3);
+    assert_true(ids[0] > c);
+    assert_int_equal(ids[1], 0);
+    assert_true(ids[2] > ids[0]);
+    bool there = false;
+    assert_int_equal(fp_sqlq_exists(f->q, ids[0], &there, &err), 0);
+    assert_true(there);
+    assert_int_equal(fp_sqlq_exists(f->q, a, &there, &err), 0);
+    assert_false(there);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -821,6 +900,9 @@ int main(void)
         T(test_vacuum_frees_pages_after_acks),
         T(test_header_check),
         T(test_bad_arguments),
+        T(test_data_version_moves_on_another_connections_commit),
+        T(test_exists_and_oldest_ready),
+        T(test_outcomes_ids_and_enqueue_time),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,140 @@
+/* aq_internal.h: INTERNAL to lib/sqlq/aq*.c — the state of one embedded
+ * queue (aq.h), in three parts: the loop side's (aq.c, aq_results.c), the
+ * part both sides touch under the mutex (`sh`), and the worker thread's
+ * own (aq_thread.c, aq_work.c). */
+#ifndef FORKPOOL_SQLQ_AQ_INTERNAL_H
+#define FORKPOOL_SQLQ_AQ_INTERNAL_H
+
+#include <pthread.h>
+
+#include "queue/held_set.h"
+#include "queue/queue_stats.h"
+#include "sqlq/aq.h"
+#include "sqlq/aq_plan.h"
+#include "sqlq/store.h"
+
+/* A list of outcomes whose payload and error are owned copies. */
+typedef struct aq_outv_s {
+    fp_sqlq_outcome_t *v;
+    size_t n, cap;
+} aq_outv_t;
+
+typedef struct aq_ids_s {
+    int64_t *v;
+    size_t n, cap;
+} aq_ids_t;
+
+typedef struct aq_sampler_s {
+    fp_queue_sample_cb cb;
+    void *ctx;
+} aq_sampler_t;
+
+typedef struct aq_waiter_s {
+    void (*cb)(void *ctx, bool drained);
+    void *ctx;
+} aq_waiter_t;
+
+/* What the loop and the thread exchange, under mu. */
+typedef struct aq_shared_s {
+    /* to the thread */
+    size_t room;       /* 0 while the loop has rows of a pull left */
+    aq_outv_t outcomes;
+    aq_ids_t holds;
+    bool track_retries;
+    unsigned sample_asked, drained_asked; /* requests; the thread answers each count */
+    bool stop;
+    bool kick;         /* something was posted since the thread last looked */
+    /* from the thread */
+    fp_sqlq_jobs_t jobs; /* a pull's rows; the next pull waits until the loop took them */
+    size_t committed;  /* outcomes the thread is done with (acted or stale) */
+    fp_queue_stats_t delta;
+    bool ready;
+    char reason[FP_ERR_MSG_MAX];
+    fp_admin_queue_stats_t *samples; /* n entries when sample_done */
+    bool sample_ok;
+    unsigned sample_done, drained_done;
+    bool drained;
+    int64_t file_bytes;
+} aq_shared_t;
+
+struct fp_aq_s {
+    /* ---- loop side ---- */
+    uv_loop_t *loop;
+    const fp_config_t *cfg;
+    const char *const *names;
+    size_t n;
+    fp_queue_events_t events;
+    void *ctx;
+    uv_async_t async;
+    uv_prepare_t prepare;
+    aq_outv_t buffered;    /* this loop turn's outcomes */
+    size_t sent;           /* handed to the thread, not yet committed */
+    fp_pulled_t *stash;    /* a pull's rows beyond the room */
+    size_t stash_n, stash_at;
+    size_t room;
+    bool started, draining, closing, ready;
+    unsigned sample_seen, drained_seen;
+    aq_sampler_t samplers[FP_AQ_SAMPLERS];
+    aq_waiter_t *waiters;
+    size_t nwaiters;
+    fp_queue_stats_t stats;
+    char reason[FP_ERR_MSG_MAX];
+    int handles;
+    void (*close_cb)(void *ctx);
+    void *close_ctx;
+    int lock_fd;           /* daemon.name's guard (aq_name.c) */
+    pthread_t thread;
+    bool thread_started;
+    /* ---- shared ---- */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    aq_shared_t sh;
+    /* ---- the thread's own ---- */
+    fp_sqlq_t *store;
+    int64_t lease_ms;
+    bool weighted;
+    fp_aqp_t plan;
+    fp_aqp_caps_t caps;
+    fp_held_set_t held;    /* ids pulled and not yet settled: renewed */
+    aq_ids_t retries;      /* --burst: rows our retries made */
+    bool track;
+    bool pulled_once;      /* the first pull takes own rows back (FP_SQLQ_PULL_OWN) */
+    bool ready_known;      /* a store call succeeded once */
+    int64_t version;
+    int64_t next_renew_ms, next_vacuum_ms, next_size_ms;
+};
+
+/* aq_list.c: the lists. -ENOMEM leaves them unchanged. */
+int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payload, size_t len,
+                    const char *error);
+/* Moves every item of from to the end of to (from is emptied). */
+int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from);
+void fp_aq_outv_free(aq_outv_t *l);
+int fp_aq_ids_push(aq_ids_t *l, int64_t id);
+/* Entry ids are "ENQUEUED_MS-ID" (the row's id after the dash; a bare id
+ * is taken too); false when entry_id holds no row id. */
+bool fp_aq_parse_id(const char *entry_id, int64_t *id);
+
+/* aq_thread.c: the worker thread's body. */
+void *fp_aq_thread_main(void *arg);
+
+/* aq_work.c: the thread's pieces of work, each one store call or a few;
+ * they record failures in the plan and the shared reason themselves. */
+int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_stats_t *delta,
+                      fp_err_t *err);
+int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, fp_sqlq_jobs_t *jobs,
+                    fp_queue_stats_t *delta, fp_err_t *err);
+int fp_aq_work_renew(fp_aq_t *q, int64_t now_ms, fp_queue_stats_t *delta, fp_err_t *err);
+int fp_aq_work_sample(fp_aq_t *q, int64_t now_ms, fp_admin_queue_stats_t *out, fp_err_t *err);
+int fp_aq_work_drained(fp_aq_t *q, int64_t now_ms, bool *drained, fp_err_t *err);
+
+/* aq_results.c: the loop's side of the async: takes what the thread posted. */
+void fp_aq_on_async(uv_async_t *h);
+/* Hands stashed rows to the supervisor, up to the room. */
+void fp_aq_deliver_stash(fp_aq_t *q);
+
+/* aq_name.c: daemon.name's guard on the file: a lock only one process can
+ * hold per (file, name); the kernel drops it when the process dies. */
+int fp_aq_name_lock(const char *path, const char *name, int *fd, fp_err_t *err);
+
+#endif

@@ -1,0 +1,101 @@
+/* aq_list.c: the embedded queue's growable lists (aq_internal.h): outcomes
+ * with owned payload and error copies, row ids; and entry ids as row ids. */
+#include "sqlq/aq_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap * 2 : 16;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *nv = realloc(*v, cap2 * size);
+    if (nv == NULL)
+        return -ENOMEM;
+    *v = nv;
+    *cap = cap2;
+    return 0;
+}
+
+int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payload, size_t len,
+                    const char *error)
+{
+    if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+        return -ENOMEM;
+    fp_sqlq_outcome_t c = *o;
+    c.payload = NULL;
+    c.len = 0;
+    c.error = NULL;
+    if (payload != NULL) {
+        char *p = malloc(len + 1);
+        if (p == NULL)
+            return -ENOMEM;
+        memcpy(p, payload, len);
+        p[len] = '\0';
+        c.payload = p;
+        c.len = len;
+    }
+    if (error != NULL && (c.error = strdup(error)) == NULL) {
+        free((char *)c.payload);
+        return -ENOMEM;
+    }
+    l->v[l->n++] = c;
+    return 0;
+}
+
+int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from)
+{
+    if (from->n == 0)
+        return 0;
+    if (to->n == 0) { /* the common case: hand the array over */
+        fp_aq_outv_free(to);
+        *to = *from;
+        *from = (aq_outv_t){0};
+        return 0;
+    }
+    if (grow((void **)&to->v, &to->cap, to->n + from->n, sizeof *to->v) < 0)
+        return -ENOMEM;
+    memcpy(to->v + to->n, from->v, from->n * sizeof *from->v);
+    to->n += from->n;
+    from->n = 0;
+    return 0;
+}
+
+void fp_aq_outv_free(aq_outv_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free((char *)l->v[i].payload);
+        free((char *)l->v[i].error);
+    }
+    free(l->v);
+    *l = (aq_outv_t){0};
+}
+
+int fp_aq_ids_push(aq_ids_t *l, int64_t id)
+{
+    if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+        return -ENOMEM;
+    l->v[l->n++] = id;
+    return 0;
+}
+
+bool fp_aq_parse_id(const char *entry_id, int64_t *id)
+{
+    const char *dash = entry_id != NULL ? strchr(entry_id, '-') : NULL;
+    if (dash != NULL)
+        entry_id = dash + 1;
+    if (entry_id == NULL || entry_id[0] < '0' || entry_id[0] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(entry_id, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0)
+        return false;
+    *id = (int64_t)v;
+    return true;
+}

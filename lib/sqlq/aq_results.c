@@ -1,0 +1,158 @@
+/* aq_results.c: the loop's side of the embedded queue's uv_async_t (aq.h).
+ * uv_async_send coalesces, so each callback takes everything the thread
+ * posted since the last one: a pull's rows (handed to the supervisor up to
+ * its room, the rest stashed for its next room, or put back at a drain),
+ * how many outcomes were committed, the counters, readiness, samples and
+ * --burst's drained answers. */
+#include "sqlq/aq_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "queue/qmux_map.h"
+
+#define LOG "queue"
+
+/* The thread's rows as the supervisor's fp_pulled_t, into the stash. */
+static void stash_rows(fp_aq_t *q, fp_sqlq_jobs_t *jobs)
+{
+    size_t left = q->stash_n - q->stash_at;
+    fp_pulled_t *v = malloc((left + jobs->n) * sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v != NULL && i < left; i++)
+        v[k++] = q->stash[q->stash_at + i];
+    for (size_t i = 0; v != NULL && i < jobs->n; i++) {
+        fp_sqlq_job_t *j = &jobs->v[i];
+        /* "ENQUEUED_MS-ID", the shape of a stream entry id: what reads the
+         * enqueue time from an entry id (the ledger) reads it here too. */
+        char id[48];
+        snprintf(id, sizeof id, "%" PRId64 "-%" PRId64, j->enqueued_at, j->id);
+        char *eid = strdup(id);
+        if (eid == NULL)
+            continue; /* left leased: it comes back when its lease ends */
+        v[k++] = (fp_pulled_t){.queue = (uint32_t)j->queue, .entry_id = eid,
+                               .payload = j->payload, .payload_len = j->len,
+                               .deliveries = j->deliveries > 0 ? (uint64_t)j->deliveries : 1,
+                               .fresh = j->deliveries <= 1};
+        j->payload = NULL;
+    }
+    if (v == NULL) {
+        fp_log_error(LOG, "out of memory taking %zu jobs: they stay leased until their lease ends",
+                     jobs->n);
+        return;
+    }
+    free(q->stash);
+    q->stash = v;
+    q->stash_n = k;
+    q->stash_at = 0;
+}
+
+void fp_aq_deliver_stash(fp_aq_t *q)
+{
+    size_t left = q->stash_n - q->stash_at;
+    if (left == 0 || q->room == 0 || q->closing)
+        return;
+    size_t n = left < q->room ? left : q->room;
+    fp_pulled_t *p = &q->stash[q->stash_at];
+    q->stash_at += n;
+    q->room -= n;
+    q->events.on_jobs(q->ctx, p, n);
+    for (size_t i = 0; i < n; i++) { /* what the supervisor did not steal */
+        free(p[i].entry_id);
+        free(p[i].payload);
+    }
+}
+
+static void answer_samples(fp_aq_t *q, fp_admin_queue_stats_t *samples)
+{
+    aq_sampler_t askers[FP_AQ_SAMPLERS];
+    memcpy(askers, q->samplers, sizeof askers);
+    memset(q->samplers, 0, sizeof q->samplers);
+    for (size_t k = 0; k < FP_AQ_SAMPLERS; k++)
+        for (size_t i = 0; askers[k].cb != NULL && i < q->n; i++)
+            askers[k].cb(askers[k].ctx, (uint32_t)i, samples != NULL ? &samples[i] : NULL);
+}
+
+static void answer_waiters(fp_aq_t *q, unsigned answers, bool drained)
+{
+    /* One answer per question, oldest first; the thread answered `answers`. */
+    for (; answers > 0 && q->nwaiters > 0; answers--) {
+        aq_waiter_t w = q->waiters[0];
+        memmove(q->waiters, q->waiters + 1, --q->nwaiters * sizeof *q->waiters);
+        w.cb(w.ctx, drained);
+    }
+}
+
+static void set_ready(fp_aq_t *q, bool ready, const char *reason)
+{
+    if (!ready && strcmp(q->reason, reason) != 0) {
+        snprintf(q->reason, sizeof q->reason, "%s", reason);
+        fp_log_warn(LOG, "embedded queue not ready: %s", reason);
+    }
+    if (ready == q->ready)
+        return;
+    q->ready = ready;
+    if (ready && q->reason[0] != '\0')
+        fp_log_info(LOG, "embedded queue ready again");
+    if (ready)
+        q->reason[0] = '\0';
+    if (q->events.on_ready != NULL)
+        q->events.on_ready(q->ctx, ready);
+}
+
+void fp_aq_on_async(uv_async_t *h)
+{
+    fp_aq_t *q = h->data;
+    if (q->closing)
+        return;
+    pthread_mutex_lock(&q->mu);
+    aq_shared_t *sh = &q->sh;
+    fp_sqlq_jobs_t jobs = sh->jobs;
+    sh->jobs = (fp_sqlq_jobs_t){0};
+    size_t committed = sh->committed;
+    sh->committed = 0;
+    fp_queue_stats_t delta = sh->delta;
+    sh->delta = (fp_queue_stats_t){0};
+    bool ready = sh->ready;
+    char reason[sizeof sh->reason];
+    memcpy(reason, sh->reason, sizeof reason);
+    bool sampled = sh->sample_done != q->sample_seen;
+    q->sample_seen = sh->sample_done;
+    fp_admin_queue_stats_t *samples = sh->samples;
+    sh->samples = NULL;
+    unsigned answers = sh->drained_done - q->drained_seen;
+    q->drained_seen = sh->drained_done;
+    bool drained = sh->drained;
+    q->stats.file_bytes = sh->file_bytes;
+    pthread_mutex_unlock(&q->mu);
+    bool took = jobs.n > 0;
+
+    q->sent = committed <= q->sent ? q->sent - committed : 0;
+    int64_t rtt = delta.read_rtt_samples > 0 ? delta.read_rtt_us : q->stats.read_rtt_us;
+    fp_qmux_stats_add(&q->stats, &delta);
+    q->stats.read_rtt_us = rtt;
+    set_ready(q, ready, reason);
+    if (jobs.n > 0) {
+        stash_rows(q, &jobs);
+        fp_sqlq_jobs_free(&jobs);
+        if (q->draining)
+            fp_aq_drain(q); /* nothing more is taken: back to the file at once */
+    }
+    fp_aq_deliver_stash(q);
+    if (sampled)
+        answer_samples(q, samples);
+    free(samples);
+    answer_waiters(q, answers, drained);
+    /* Taking the rows (sh->jobs emptied above) lets the next pull go; it
+     * fills the supervisor's room once the stash is empty. */
+    pthread_mutex_lock(&q->mu);
+    sh->room = q->stash_at < q->stash_n ? 0 : q->room;
+    if (took || sh->room > 0) {
+        sh->kick = true;
+        pthread_cond_signal(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
