@@ -1,9 +1,12 @@
 """forkpool.client: the producer side. Adds jobs with the same commands as
 `forkpool enqueue`: XADD P:{Q}:jobs * job JSON, or, with a delay, ZADD
 P:{Q}:delayed (Redis' TIME + delay) JSON; each job is built and checked by
-forkpool.jobs first, so bad input sends nothing.
+forkpool.jobs first, so bad input sends nothing. On the embedded queue
+(Client(sqlite=PATH)) the same jobs become rows of the queue file, written
+as `forkpool enqueue` writes them there (forkpool.embedded).
 
-Needs the redis package (Debian's python3-redis); the worker side does not.
+Redis needs the redis package (Debian's python3-redis), imported only for a
+Redis client; the embedded queue and the worker side do not.
 """
 import itertools
 import os
@@ -11,9 +14,8 @@ import re
 import secrets
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import redis  # type: ignore[import]  # Debian ships no stubs for it
-
-from .errors import NotReplicated
+from . import embedded
+from .errors import NeedsRedis, NotReplicated
 from .jobs import (DEFAULT_GROUP, DEFAULT_MAX_JOB_BYTES, DEFAULT_PREFIX, DEFAULT_QUEUE,
                    DEFAULT_URL, Delay, _is_int, _seconds, build_job, builtin_type, check_queue,
                    delay_ms, encode_job, parse_duration_ms)
@@ -62,11 +64,35 @@ def _tls_options(url: str, ca: Optional[str], cert: Optional[str], key: Optional
             "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
+def _sqlite_path(url: Optional[str], sqlite: Optional[str]) -> Optional[str]:
+    """The embedded queue's file, or None for Redis: sqlite=, a "sqlite:PATH"
+    url (the form of `forkpool migrate --to sqlite:PATH`), else
+    $FORKPOOL_SQLITE_PATH when neither url nor $FORKPOOL_REDIS_URL names a
+    Redis."""
+    if url is not None and url.startswith("sqlite:"):
+        if sqlite is not None:
+            raise ValueError("give url or sqlite, not both")
+        sqlite = url[len("sqlite:"):]
+    elif url is not None and sqlite is not None:
+        raise ValueError("give url or sqlite, not both")
+    elif url is None and sqlite is None and not os.environ.get("FORKPOOL_REDIS_URL"):
+        sqlite = os.environ.get("FORKPOOL_SQLITE_PATH") or None
+    if sqlite is not None and (not isinstance(sqlite, str) or not sqlite):
+        raise ValueError("sqlite must be the queue file's path (sqlite.path)")
+    return sqlite
+
+
 class Client:
     """A producer for one forkpool deployment.
 
     url: a redis://, rediss:// (TLS) or unix:// URL, else $FORKPOOL_REDIS_URL,
-    else redis://127.0.0.1:6379/0. prefix, queue, group and max_job_bytes
+    else redis://127.0.0.1:6379/0; or "sqlite:PATH", the same as sqlite=PATH.
+    sqlite: the embedded queue's file (the daemon's sqlite.path), which must
+    exist (the daemon or `forkpool enqueue` creates it): QueueFileError
+    otherwise, and for a file that is not a forkpool queue file, which is
+    left as it was. Without url and sqlite, $FORKPOOL_SQLITE_PATH is used
+    when $FORKPOOL_REDIS_URL is not set. synchronous: "normal" or "full",
+    the daemon's sqlite.synchronous for this client's commits. prefix, queue, group and max_job_bytes
     must match the daemon's redis.prefix, the queue it serves (queues.names),
     redis.group and limits.max_job_bytes; the defaults are the daemon's.
     tls_ca, tls_cert and tls_key (else $FORKPOOL_REDIS_TLS_CA, _CERT, _KEY)
@@ -74,7 +100,8 @@ class Client:
     its name (the URL's host) are verified, as the daemon does.
     """
 
-    def __init__(self, url: Optional[str] = None, *, prefix: str = DEFAULT_PREFIX,
+    def __init__(self, url: Optional[str] = None, *, sqlite: Optional[str] = None,
+                 synchronous: str = "normal", prefix: str = DEFAULT_PREFIX,
                  queue: str = DEFAULT_QUEUE, group: str = DEFAULT_GROUP,
                  max_job_bytes: int = DEFAULT_MAX_JOB_BYTES, tls_ca: Optional[str] = None,
                  tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
@@ -85,13 +112,25 @@ class Client:
             raise ValueError("group must be a non-empty string")
         if not _is_int(max_job_bytes) or max_job_bytes < 0:
             raise ValueError("max_job_bytes must be a whole number of bytes (0: no limit)")
-        self.url = url or os.environ.get("FORKPOOL_REDIS_URL") or DEFAULT_URL
+        path = _sqlite_path(url, sqlite)
         self.prefix = prefix
         self.queue = check_queue(queue)
         self.group = group
         self.max_job_bytes = max_job_bytes
-        tls = _tls_options(self.url, tls_ca, tls_cert, tls_key, tls_server_name)
-        self.redis = redis.Redis.from_url(self.url, **tls)
+        # The embedded queue's file, or None on Redis.
+        self.store: Optional[embedded.Store] = None
+        self.redis: Any = None
+        if path is not None:
+            if tls_ca or tls_cert or tls_key or tls_server_name:
+                raise ValueError("tls_ca, tls_cert, tls_key and tls_server_name are for "
+                                 "Redis, not the embedded queue")
+            self.store = embedded.Store(path, synchronous)
+            self.url = "sqlite:" + self.store.path
+        else:
+            import redis  # type: ignore[import]  # Debian ships no stubs for it
+            self.url = url or os.environ.get("FORKPOOL_REDIS_URL") or DEFAULT_URL
+            tls = _tls_options(self.url, tls_ca, tls_cert, tls_key, tls_server_name)
+            self.redis = redis.Redis.from_url(self.url, **tls)
         # Ids for delayed jobs that have none, as `forkpool enqueue --delay`
         # makes them: members of a sorted set are unique, so two identical
         # delayed jobs without ids would collapse into one.
@@ -103,7 +142,17 @@ class Client:
         return "%s:{%s}:%s" % (self.prefix, queue, kind)
 
     def close(self) -> None:
-        self.redis.close()
+        if self.store is not None:
+            self.store.close()
+        else:
+            self.redis.close()
+
+    def _needs_redis(self, what: str, lacks: str) -> NeedsRedis:
+        """The command line's refusal (fp_cli_needs_redis), for a client on
+        the embedded queue."""
+        assert self.store is not None
+        return NeedsRedis("%s needs Redis (the embedded queue has no %s); the queue here is "
+                          "the file %s" % (what, lacks, self.store.path))
 
     def __enter__(self) -> "Client":
         return self
@@ -119,7 +168,8 @@ class Client:
         """(queue, delay in ms or None, payload, the id to return or None)."""
         q = self.queue if queue is None else check_queue(queue)
         ms = None if delay is None else delay_ms(delay)
-        if ms is not None and job_id is None:
+        if ms is not None and job_id is None and self.store is None:
+            # (Rows of the queue file never collapse: no id needed there.)
             job_id = "%s-%d" % (self._id_prefix, next(self._next_id))
         job = build_job(type, args, job_id, max_attempts, timeout)
         payload = encode_job(job, self.max_job_bytes)
@@ -148,7 +198,14 @@ class Client:
 
         unique, unique_for, unique_until: see enqueue_unique. With unique,
         a duplicate adds nothing and the id returned is the job holding the
-        key; use enqueue_unique to tell the two apart."""
+        key; use enqueue_unique to tell the two apart.
+
+        On the embedded queue the id is job_id when given, else the row id
+        (as `forkpool enqueue` prints it); the delay counts from now by this
+        host's clock; unique and wait_replicas raise NeedsRedis."""
+        if self.store is not None:
+            self._refuse_redis_only(wait_replicas, wait_timeout, unique, unique_for,
+                                    unique_until)
         if unique is not None or unique_for is not None or unique_until is not None:
             return self.enqueue_unique(type, args, queue=queue, delay=delay, job_id=job_id,
                                        max_attempts=max_attempts, timeout=timeout,
@@ -179,6 +236,8 @@ class Client:
         job_id must be a non-empty string or an integer (which becomes a
         string: the key holds the id as text); anything else is ValueError.
         wait_replicas, wait_timeout: as enqueue's, for an added job."""
+        if self.store is not None:
+            raise self._needs_redis("enqueue_unique", "unique keys")
         q = self.queue if queue is None else check_queue(queue)
         ms = None if delay is None else delay_ms(delay)
         key, ttl_ms, until = _unique_options(unique, unique_for, unique_until, ms)
@@ -215,7 +274,10 @@ class Client:
         enqueue's arguments by name ({"type": ..., "args": ..., "delay": ...}).
         Every job is checked before the first is sent, so bad input sends
         nothing. Returns the ids in order, as enqueue does. wait_replicas
-        and wait_timeout as in enqueue, once for all the jobs."""
+        and wait_timeout as in enqueue, once for all the jobs. On the
+        embedded queue all the jobs are added in one transaction."""
+        if self.store is not None:
+            self._refuse_redis_only(wait_replicas, wait_timeout, None, None, None)
         wait = _replication(wait_replicas, wait_timeout)
         names = {"type", "args", "queue", "delay", "job_id", "max_attempts", "timeout"}
         prepared = []
@@ -235,8 +297,21 @@ class Client:
                 raise builtin_type(e)("job %d: %s" % (i, e)) from None
         return self._send(prepared, wait)
 
+    def _refuse_redis_only(self, wait_replicas: Optional[int], wait_timeout: Optional[Delay],
+                           unique: Optional[str], unique_for: Optional[Delay],
+                           unique_until: Optional[str]) -> None:
+        if unique is not None or unique_for is not None or unique_until is not None:
+            raise self._needs_redis("enqueue(unique=)", "unique keys")
+        if wait_replicas is not None or wait_timeout is not None:
+            raise self._needs_redis("enqueue(wait_replicas=)", "replicas")
+
     def _send(self, prepared: List[Tuple[str, Optional[int], bytes, Optional[str]]],
               wait: Replication = None) -> List[str]:
+        if self.store is not None:
+            rows = [(q, payload.decode("utf-8"), ms or 0) for q, ms, payload, _ in prepared]
+            row_ids = self.store.enqueue(rows, embedded.now_ms())
+            return [job_id if job_id is not None else str(row_id)
+                    for (_, _, _, job_id), row_id in zip(prepared, row_ids)]
         now_ms = self._redis_now_ms() if any(p[1] is not None for p in prepared) else 0
         ids: List[str] = []
         for start in range(0, len(prepared), PIPELINE):
@@ -296,6 +371,8 @@ class Client:
             raise ValueError("id must be a non-empty string or an integer")
         if not _is_int(scan) or scan < 1:
             raise ValueError("scan must be a whole number of at least 1")
+        if self.store is not None:
+            return self._job_embedded(q, str(id))
         reply = self.redis.eval(JOB_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
                                 self.key(q, "dead"), self.group, str(id), scan)
         return job_state(q, reply, _dead_entry)
@@ -311,6 +388,11 @@ class Client:
         CLI's "fleet" member (the daemons on this Redis) is not included."""
         names = [self.queue] if queues is None else [check_queue(q) for q in queues]
         out: List[Dict[str, Any]] = []
+        if self.store is not None:
+            now_ms = embedded.now_ms()
+            return {"backend": "sqlite", "path": self.store.path, "group": self.group,
+                    "prefix": self.prefix, "now_ms": now_ms,
+                    "queues": [self.store.queue_stats(q, now_ms) for q in names]}
         now_ms = 0
         for q in names:
             r = self.redis.eval(STATS_SCRIPT, 3, self.key(q, "jobs"), self.key(q, "delayed"),
@@ -331,6 +413,32 @@ class Client:
                                       for c in consumers]})
         return {"group": self.group, "prefix": self.prefix, "now_ms": now_ms, "queues": out}
 
+    def _job_embedded(self, q: str, id: str) -> Optional[Dict[str, Any]]:
+        """job() on the embedded queue, as `forkpool job` reads the file
+        (fp_sqlq_find): a row id or the payload's id; a dead row by the
+        payload's id."""
+        assert self.store is not None
+        now_ms = embedded.now_ms()
+        kind, row = self.store.find(q, id)
+        if row is None:
+            return None
+        if kind == "dead":
+            dead_id, payload, consumer, error, attempts, failed_at = row
+            return {"state": "dead", "queue": q, "entry_id": None, "dead_id": str(dead_id),
+                    "job": parse_payload(payload), "error": error, "attempts": attempts,
+                    "failed_at": failed_at, "consumer": consumer}
+        row_id, payload, owner, avail_at, deliveries = row
+        out: Dict[str, Any] = {"state": "ready", "queue": q, "entry_id": str(row_id),
+                               "job": parse_payload(payload)}
+        if owner is not None:
+            # A leased row's avail_at is its lease's end (docs/embedded.md).
+            since = avail_at - embedded.DEFAULT_VISIBILITY_TIMEOUT_MS
+            out.update({"state": "running", "consumer": owner, "deliveries": deliveries,
+                        "idle_ms": max(0, now_ms - since)})
+        elif avail_at > now_ms:
+            out.update({"state": "delayed", "due_ms": avail_at})
+        return out
+
     def dead(self, queue: Optional[str] = None, limit: int = 100) -> List[Dict[str, Any]]:
         """Up to limit entries of the dead stream P:{Q}:dead, oldest first,
         shaped as `forkpool dead list --json`: {"id", "queue", "job" (the
@@ -339,6 +447,12 @@ class Client:
         q = self.queue if queue is None else check_queue(queue)
         if not _is_int(limit) or limit < 1:
             raise ValueError("limit must be a whole number of at least 1")
+        if self.store is not None:
+            return [{"id": str(row_id), "queue": q, "job": parse_payload(payload),
+                     "error": error, "attempts": attempts, "failed_at": failed_at,
+                     "consumer": consumer}
+                    for row_id, payload, error, consumer, attempts, failed_at
+                    in self.store.dead_rows(q, limit)]
         entries = self.redis.xrange(self.key(q, "dead"), "-", "+", count=limit)
         return [_dead_entry(q, entry_id, fields) for entry_id, fields in entries]
 

@@ -3,7 +3,7 @@ library only, so `from forkpool import NotReplicated` never needs redis.
 """
 from typing import List
 
-__all__ = ["NotReplicated"]
+__all__ = ["NotReplicated", "QueueFileError", "NeedsRedis"]
 
 
 class NotReplicated(Exception):
@@ -29,3 +29,19 @@ class NotReplicated(Exception):
             "%d job(s) enqueued (%s) but only %d of %d replicas acknowledged them within "
             "%d ms: they are on the master and may be lost if it fails over"
             % (len(self.ids), shown, acked, wanted, timeout_ms))
+
+
+class QueueFileError(Exception):
+    """Raised by Client(sqlite=PATH) when PATH is not an embedded queue it
+    may write to: missing, empty, not an SQLite database, another
+    application's database, truncated, or written by a newer forkpool. The
+    file is left exactly as it was. path: the file."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class NeedsRedis(ValueError):
+    """Raised by an embedded-queue Client for what only Redis has (unique
+    keys, replicas), with the command line's wording; nothing is added."""
