@@ -365,7 +365,14 @@ class Client:
         the daemon's ledger has them. One script reads all three keys at
         once, so a job moving between them is seen once. An entry id is
         found at once; a payload id is looked for among the first `scan`
-        entries of each key (see forkpool/lookup.py for the cost)."""
+        entries of each key (see forkpool/lookup.py for the cost).
+
+        On the embedded queue, as `forkpool job` reads the file: id is a row
+        id or the payload's "id" (indexed by neither: a scan of the queue's
+        rows; scan is not used), "entry_id" is the row id, a running job's
+        idle_ms is reckoned from its lease with the default
+        recovery.visibility_timeout, and a dead row is found by the
+        payload's "id"."""
         q = self.queue if queue is None else check_queue(queue)
         if isinstance(id, bool) or not isinstance(id, (str, int)) or id == "":
             raise ValueError("id must be a non-empty string or an integer")
@@ -379,13 +386,20 @@ class Client:
 
     def stats(self, queues: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """A snapshot of each queue (default: this client's queue), shaped as
-        `forkpool stats --json`: {"group", "prefix", "now_ms", "queues": [{
-        "name", "ready", "ready_exact", "pending", "delayed", "dead",
-        "length", "group_exists", "oldest_ready_id", "oldest_ready_age_ms",
-        "consumers": [{"name", "pending", "idle_ms"}]}]}. One script per
-        queue, the daemon's own (lib/queue/queue_stats.c), so its numbers
-        agree with each other and with `forkpool stats`. Reads only. The
-        CLI's "fleet" member (the daemons on this Redis) is not included."""
+        `forkpool stats --json`: {"backend", "group", "prefix", "now_ms",
+        "queues": [{"name", "ready", "ready_exact", "pending", "delayed",
+        "dead", "length", "group_exists", "oldest_ready_id",
+        "oldest_ready_age_ms", "consumers": [{"name", "pending",
+        "idle_ms"}]}]}. One script per queue, the daemon's own
+        (lib/queue/queue_stats.c), so its numbers agree with each other and
+        with `forkpool stats`. Reads only. The CLI's "fleet" member (the
+        daemons on this Redis) is not included.
+
+        On the embedded queue ("backend": "sqlite", and "path": the file),
+        one read transaction per queue, the CLI's reads: pending is the rows
+        leased to a daemon, length ready + pending, and a consumer's idle_ms
+        is reckoned from its latest lease with the default
+        recovery.visibility_timeout (60 s)."""
         names = [self.queue] if queues is None else [check_queue(q) for q in queues]
         out: List[Dict[str, Any]] = []
         if self.store is not None:
@@ -411,7 +425,8 @@ class Client:
                         "oldest_ready_id": oldest_id or None, "oldest_ready_age_ms": age,
                         "consumers": [{"name": _text(c[0]), "pending": c[1], "idle_ms": c[2]}
                                       for c in consumers]})
-        return {"group": self.group, "prefix": self.prefix, "now_ms": now_ms, "queues": out}
+        return {"backend": "redis", "group": self.group, "prefix": self.prefix, "now_ms": now_ms,
+                "queues": out}
 
     def _job_embedded(self, q: str, id: str) -> Optional[Dict[str, Any]]:
         """job() on the embedded queue, as `forkpool job` reads the file
@@ -443,7 +458,9 @@ class Client:
         """Up to limit entries of the dead stream P:{Q}:dead, oldest first,
         shaped as `forkpool dead list --json`: {"id", "queue", "job" (the
         payload, parsed when it is JSON, else its text), "error", "attempts",
-        "failed_at" (Unix ms), "consumer"}; a field the entry lacks is None."""
+        "failed_at" (Unix ms), "consumer"}; a field the entry lacks is None.
+        On the embedded queue: the dead rows, "id" being the row id, as
+        `forkpool dead list --json` shows them."""
         q = self.queue if queue is None else check_queue(queue)
         if not _is_int(limit) or limit < 1:
             raise ValueError("limit must be a whole number of at least 1")
