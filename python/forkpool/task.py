@@ -12,8 +12,8 @@ producer's and the worker's end:
 The job is {"type": "<module>.<name>", "args": {"args": [2, 3], "kwargs": {}}};
 the function is also registered as the handler of that type, so a worker that
 imports the module (`python3 -m forkpool.worker myapp`) serves it. async
-functions work as handlers do. Enqueueing needs the redis package; serving
-does not.
+functions work as handlers do. Enqueueing to Redis needs the redis package;
+the embedded queue (Client(sqlite=PATH)) and serving do not.
 """
 import datetime
 import functools
@@ -79,7 +79,7 @@ class Task(Generic[R]):
         """Enqueues fn(*args, **kwargs); returns the job id. countdown:
         seconds (or a timedelta) from now; eta: a datetime (naive means local
         time), run at once if already past. Due times count on Redis' clock
-        from the moment of the call. wait_replicas, wait_timeout: as
+        (the embedded queue: this host's) from the moment of the call. wait_replicas, wait_timeout: as
         Client.enqueue's (NotReplicated when too few replicas have it)."""
         if countdown is not None and eta is not None:
             raise ValueError("give countdown or eta, not both")
@@ -126,7 +126,8 @@ def task(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
     script run as __main__ needs one: the worker imports it under its module
     name). queue: default the client's. max_attempts, timeout: put into
     every job, as enqueue takes them. client: the Client to enqueue with;
-    default one Client() shared by all tasks (FORKPOOL_REDIS_URL)."""
+    default one Client() shared by all tasks (FORKPOOL_REDIS_URL, else
+    FORKPOOL_SQLITE_PATH: the embedded queue)."""
     def wrap(f: Callable[..., Any]) -> Task[Any]:
         type_name = name
         if type_name is None:
