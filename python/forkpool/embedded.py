@@ -18,10 +18,12 @@ text, avail_at = now + delay, owner NULL, deliveries 0, enqueued_at = now,
 by this host's wall clock in ms (the daemon's clock: one host).
 """
 import os
+import contextlib
 import sqlite3
+import threading
 import time
 import urllib.request
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import QueueFileError
 
@@ -158,32 +160,68 @@ def _look(path: str) -> None:
         raise QueueFileError(path, "queue file %s: %s; it was left as it was" % (path, reason))
 
 
+# Taken only to reopen a connection after a fork.
+_reopening = threading.Lock()
+
+
 class Store:
-    """One connection to an accepted queue file (see the module's doc)."""
+    """One connection to an accepted queue file (see the module's doc),
+    shared by the threads of a process, one transaction at a time, and
+    opened again in a forked child: an SQLite connection must not cross a
+    fork (a pre-forking web server may make the Client before it forks)."""
 
     def __init__(self, path: str, synchronous: str = "normal") -> None:
         if synchronous not in ("normal", "full"):
             raise ValueError("synchronous must be \"normal\" or \"full\" (sqlite.synchronous)")
         self.path = os.path.abspath(path)
+        self._synchronous = synchronous
         _look(self.path)
+        self._conn = self._connect()
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+
+    def _connect(self) -> sqlite3.Connection:
         # isolation_level None: no implicit transactions; each write is the
         # explicit BEGIN IMMEDIATE below, as the C store takes its lock first.
-        self.conn = sqlite3.connect(_uri(self.path, "rw"), uri=True, isolation_level=None,
-                                    timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn = sqlite3.connect(_uri(self.path, "rw"), uri=True, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         try:
-            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 raise QueueFileError(self.path, "queue file %s: WAL mode refused (journal "
                                                 "mode %s)" % (self.path, mode))
-            self.conn.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)
-            self.conn.execute("PRAGMA synchronous=%s" % synchronous.upper())
-            self.conn.execute("PRAGMA journal_size_limit=67108864")
+            conn.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)
+            conn.execute("PRAGMA synchronous=%s" % self._synchronous.upper())
+            conn.execute("PRAGMA journal_size_limit=67108864")
         except BaseException:
-            self.conn.close()
+            conn.close()
             raise
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This process's connection."""
+        if self._pid != os.getpid():
+            with _reopening:
+                if self._pid != os.getpid():
+                    # The parent's connection is left alone, not closed: it
+                    # is the parent's. A lock another thread held at the
+                    # fork would never be released here: a new one.
+                    self._lock = threading.RLock()
+                    self._conn = self._connect()
+                    self._pid = os.getpid()
+        return self._conn
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for one thread's transaction at a time."""
+        conn = self.conn
+        with self._lock:
+            yield conn
 
     def close(self) -> None:
-        self.conn.close()
+        if self._pid == os.getpid():
+            self._conn.close()
 
     def enqueue(self, rows: Sequence[NewRow], now: int) -> List[int]:
         """Adds the rows in one BEGIN IMMEDIATE transaction (all or none);
@@ -191,37 +229,36 @@ class Store:
         ids: List[int] = []
         if not rows:
             return ids
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for queue, payload, delay in rows:
-                cur = self.conn.execute(INSERT_SQL, (queue, payload, now + delay, 0, now))
-                ids.append(int(cur.lastrowid or 0))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        with self._using() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for queue, payload, delay in rows:
+                    cur = db.execute(INSERT_SQL, (queue, payload, now + delay, 0, now))
+                    ids.append(int(cur.lastrowid or 0))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         return ids
 
     def _read(self, fn: Any) -> Any:
-        """fn() inside one read transaction: its reads see one state."""
-        self.conn.execute("BEGIN")
-        try:
-            return fn()
-        finally:
-            self.conn.execute("ROLLBACK")
-
-    def _one(self, sql: str, *args: Any) -> Any:
-        return self.conn.execute(sql, args).fetchone()
+        """fn(db) inside one read transaction: its reads see one state."""
+        with self._using() as db:
+            db.execute("BEGIN")
+            try:
+                return fn(db)
+            finally:
+                db.execute("ROLLBACK")
 
     def queue_stats(self, queue: str, now: int,
                     visibility_timeout_ms: int = DEFAULT_VISIBILITY_TIMEOUT_MS) -> Dict[str, Any]:
         """One queue as `forkpool stats --json` shows it on the embedded
         queue (cmd/forkpool/stats_embedded.c)."""
-        def read() -> Dict[str, Any]:
-            ready, delayed, leased = self._one(_COUNTS_SQL, queue, now)
-            dead = self._one(_DEAD_COUNT_SQL, queue)[0]
-            oldest = self._one(_OLDEST_SQL, queue, now)
-            holders = self.conn.execute(_HOLDERS_SQL, (queue,)).fetchall()
+        def read(db: sqlite3.Connection) -> Dict[str, Any]:
+            ready, delayed, leased = db.execute(_COUNTS_SQL, (queue, now)).fetchone()
+            dead = db.execute(_DEAD_COUNT_SQL, (queue,)).fetchone()[0]
+            oldest = db.execute(_OLDEST_SQL, (queue, now)).fetchone()
+            holders = db.execute(_HOLDERS_SQL, (queue,)).fetchall()
             consumers = [{"name": owner, "pending": rows,
                           "idle_ms": max(0, now - (lease_end - visibility_timeout_ms))}
                          for owner, rows, lease_end in holders]
@@ -235,17 +272,18 @@ class Store:
 
     def dead_rows(self, queue: str, limit: int) -> List[Tuple[Any, ...]]:
         """(id, payload, error, consumer, attempts, failed_at), oldest first."""
-        return list(self.conn.execute(_DEAD_PAGE_SQL, (queue, limit)).fetchall())
+        with self._using() as db:
+            return list(db.execute(_DEAD_PAGE_SQL, (queue, limit)).fetchall())
 
     def find(self, queue: str, id: str) -> Tuple[str, Optional[Tuple[Any, ...]]]:
         """("job", row) for a job row found by row id or payload id, ("dead",
         row) for a dead row found by payload id, ("", None) for neither."""
         row_id = int(id) if id.isascii() and id.isdigit() and len(id) < 19 else -1  # none has -1
-        def read() -> Tuple[str, Optional[Tuple[Any, ...]]]:
-            row = self._one(_FIND_JOB_SQL, queue, row_id, id)
+        def read(db: sqlite3.Connection) -> Tuple[str, Optional[Tuple[Any, ...]]]:
+            row = db.execute(_FIND_JOB_SQL, (queue, row_id, id)).fetchone()
             if row is not None:
                 return "job", tuple(row)
-            row = self._one(_FIND_DEAD_SQL, queue, id)
+            row = db.execute(_FIND_DEAD_SQL, (queue, id)).fetchone()
             return ("dead", tuple(row)) if row is not None else ("", None)
         found: Tuple[str, Optional[Tuple[Any, ...]]] = self._read(read)
         return found

@@ -307,3 +307,52 @@ def test_url_or_sqlite_not_both(queue_file):
         Client("redis://127.0.0.1:1/0", sqlite=queue_file[0])
     with pytest.raises(ValueError, match="for Redis"):
         Client(sqlite=queue_file[0], tls_ca="ca.crt")
+
+
+def test_the_connection_has_the_stores_settings(qclient):
+    db = qclient.store.conn
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_threads_share_one_client(qclient, queue_file):
+    # A threaded web app shares its Client: each transaction is one thread's.
+    import threading
+    errors = []
+
+    def produce(t):
+        try:
+            for i in range(50):
+                qclient.enqueue("t", {"t": t, "i": i})
+            qclient.enqueue_many([{"type": "t", "args": {"t": t, "i": 50 + i}} for i in range(5)])
+            qclient.stats()
+        except Exception as e:  # the test's answer, not swallowed
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert len(rows(queue_file[0])) == 8 * 55
+
+
+def test_a_forked_child_opens_its_own_connection(qclient, queue_file):
+    # SQLite connections must not cross a fork (a pre-forking web server that
+    # made the Client before forking): the child's first call reopens.
+    qclient.enqueue("before")
+    parent = qclient.store.conn
+    pid = os.fork()
+    if pid == 0:
+        try:
+            qclient.enqueue("child")
+            os._exit(0 if qclient.store.conn is not parent else 3)
+        finally:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    qclient.enqueue("after")
+    assert qclient.store.conn is parent
+    assert [json.loads(r[2])["type"] for r in rows(queue_file[0])] == ["before", "child", "after"]
