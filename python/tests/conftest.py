@@ -28,6 +28,19 @@ def c_string(path, name):
     return "".join(json.loads(s) for s in re.findall(r'"(?:[^"\\]|\\.)*"', body.group(1)))
 
 
+def timeless_stats(doc):
+    """A `forkpool stats --json` document (or Client.stats()) without what
+    moves with the clock (now, ages, idle times) or is the CLI's alone (the
+    fleet), for comparing the two."""
+    doc.pop("fleet", None)
+    doc.pop("now_ms")
+    for q in doc["queues"]:
+        q.pop("oldest_ready_age_ms")
+        for c in q["consumers"]:
+            c.pop("idle_ms")
+    return doc
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
