@@ -92,9 +92,10 @@ class Client:
     otherwise, and for a file that is not a forkpool queue file, which is
     left as it was. Without url and sqlite, $FORKPOOL_SQLITE_PATH is used
     when $FORKPOOL_REDIS_URL is not set. synchronous: "normal" or "full",
-    the daemon's sqlite.synchronous for this client's commits. prefix, queue, group and max_job_bytes
-    must match the daemon's redis.prefix, the queue it serves (queues.names),
-    redis.group and limits.max_job_bytes; the defaults are the daemon's.
+    the daemon's sqlite.synchronous for this client's commits. prefix,
+    queue, group and max_job_bytes must match the daemon's redis.prefix, the
+    queue it serves (queues.names), redis.group and limits.max_job_bytes;
+    the defaults are the daemon's.
     tls_ca, tls_cert and tls_key (else $FORKPOOL_REDIS_TLS_CA, _CERT, _KEY)
     are the daemon's redis.tls_* for a rediss:// URL: the server's chain and
     its name (the URL's host) are verified, as the daemon does.
