@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
 # bootstrap.sh: install the Debian packages forkpool needs, only those missing.
 # Called by quickstart.sh and test.sh; safe to run again and again.
+#   scripts/bootstrap.sh          everything: build, tests, benchmarks, packaging
+#   scripts/bootstrap.sh --run    only what building and running forkpool on its
+#                                 embedded queue needs (quickstart.sh): no
+#                                 redis-server, no test tools
+#   scripts/bootstrap.sh --redis  --run, and redis-server (quickstart.sh --redis)
 set -euo pipefail
+
+mode=${1:-all}
+case "$mode" in
+  all|--run|--redis) ;;
+  *) echo "usage: scripts/bootstrap.sh [--run | --redis]" >&2; exit 64 ;;
+esac
+
+run_packages=(
+  build-essential cmake pkg-config
+  libuv1-dev libhiredis-dev libcjson-dev libsqlite3-dev libhttp-parser-dev
+  libssl-dev openssl sqlite3 tzdata libncurses-dev
+)
 
 packages=(
   build-essential cmake pkg-config
@@ -36,6 +53,11 @@ packages=(
 # architecture Debian builds no Chromium for), the install goes on without
 # them and that one test skips, saying why.
 optional=(chromium chromium-driver python3-selenium)
+
+case "$mode" in
+  --run) packages=("${run_packages[@]}"); optional=() ;;
+  --redis) packages=("${run_packages[@]}" redis-server); optional=() ;;
+esac
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

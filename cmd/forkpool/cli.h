@@ -28,6 +28,11 @@ extern const fp_cmd_t fp_cmd_table[];
  * reported as FP_ECONFIG so the exit status is 78. */
 int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err);
 
+/* A Redis URL other than redis.url (migrate's --to) made ready as
+ * fp_cli_load_config makes redis.url: its password kept out of every
+ * message, and rediss:// given cfg's TLS files (FP_ECONFIG when unusable). */
+int fp_cli_redis_url_setup(const fp_config_t *cfg, const char *url, fp_err_t *err);
+
 /* How a command reads its command line. options is its getopt_long table,
  * {"config", required_argument, NULL, 'c'} included; on_option gets every
  * other option with its val, the word that ended it as written (argv[optind
@@ -71,6 +76,7 @@ int fp_cmd_check_config(int argc, char **argv, fp_err_t *err);
 int fp_cmd_dead(int argc, char **argv, fp_err_t *err);
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err);
 int fp_cmd_job(int argc, char **argv, fp_err_t *err);
+int fp_cmd_migrate(int argc, char **argv, fp_err_t *err);
 int fp_cmd_jobs(int argc, char **argv, fp_err_t *err);
 int fp_cmd_version(int argc, char **argv, fp_err_t *err);
 int fp_cmd_run(int argc, char **argv, fp_err_t *err);

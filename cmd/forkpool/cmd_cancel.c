@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "embedded.h"
 #include "field.h"
 #include "job_args.h"
 #include "base/term.h"
@@ -110,7 +111,9 @@ int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    rc = cancel_redis(cfg, &a, &queue, &c, err);
+    rc = fp_cli_needs_redis(cfg, "cancel", "cancel marks", err);
+    if (rc == 0)
+        rc = cancel_redis(cfg, &a, &queue, &c, err);
     if (rc == 0 && c.result == FP_CANCEL_RUNNING && a.json)
         rc = print_requested_json(&a, cfg, queue, &c, err);
     else if (rc == 0 && c.result == FP_CANCEL_RUNNING)

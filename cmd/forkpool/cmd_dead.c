@@ -7,7 +7,11 @@
  * --force, and moves each page with one guarded script so that concurrent
  * retries never duplicate a job. purge demands --limit or --all, so a typo
  * cannot empty the stream. Usage errors come before the configuration, which
- * comes before Redis: 64, 78, 69. */
+ * comes before Redis: 64, 78, 69.
+ *
+ * On the embedded queue the same walk, pages and output run over the queue
+ * file's dead rows (dead_embedded.c: a row's id is its entry id); the file
+ * is never created here: a missing one is "no embedded queue at PATH". */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +28,8 @@
 #include "queue/admin.h"
 #include "queue/dead_fresh.h"
 #include "cli.h"
+#include "dead_embedded.h"
+#include "embedded.h"
 #include "base/term.h"
 #include "field.h"
 #include "dispatch/job.h"
@@ -49,6 +55,7 @@ typedef struct dead_ctx_s {
     const fp_config_t *cfg;
     const char *queue;
     fp_admin_t *admin;
+    fp_sqlq_t *store; /* the embedded queue (admin is NULL then) */
 } dead_ctx_t;
 
 /* Called with each page of entries, oldest first. */
@@ -130,6 +137,35 @@ static const struct option options[] = {
 };
 static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
+/* ---- the dead entries, on Redis or in the queue file --------------------------- */
+
+static int dead_count(dead_ctx_t *c, long long *out, fp_err_t *err)
+{
+    return c->store != NULL ? fp_cli_dead_sq_count(c->store, c->queue, out, err)
+                            : fp_admin_dead_count(c->admin, c->queue, out, err);
+}
+
+static int dead_last_id(dead_ctx_t *c, char *out, size_t cap, fp_err_t *err)
+{
+    return c->store != NULL ? fp_cli_dead_sq_last_id(c->store, c->queue, out, cap, err)
+                            : fp_admin_dead_last_id(c->admin, c->queue, out, cap, err);
+}
+
+static int dead_read(dead_ctx_t *c, const char *after, const char *until, size_t count,
+                     fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+{
+    return c->store != NULL
+               ? fp_cli_dead_sq_read(c->store, c->queue, after, until, count, out, n, err)
+               : fp_admin_dead_read(c->admin, c->queue, after, until, count, out, n, err);
+}
+
+static int dead_delete(dead_ctx_t *c, const char *const *ids, size_t n, size_t *deleted,
+                       fp_err_t *err)
+{
+    return c->store != NULL ? fp_cli_dead_sq_delete(c->store, c->queue, ids, n, deleted, err)
+                            : fp_admin_dead_delete(c->admin, c->queue, ids, n, deleted, err);
+}
+
 /* ---- walking the dead stream ------------------------------------------------ */
 
 /* Hands fn the dead entries oldest first, page entries at a time, up to the
@@ -142,7 +178,7 @@ static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *e
 {
     char cursor[128] = "", until[128];
     long long left = c->args->limit;
-    int rc = fp_admin_dead_last_id(c->admin, c->queue, until, sizeof until, err);
+    int rc = dead_last_id(c, until, sizeof until, err);
     if (rc < 0 || until[0] == '\0')
         return rc;
     for (;;) {
@@ -153,8 +189,7 @@ static int walk(dead_ctx_t *c, size_t page, page_fn fn, void *state, fp_err_t *e
             return 0;
         fp_dead_entry_t *e = NULL;
         size_t n = 0;
-        rc = fp_admin_dead_read(c->admin, c->queue, cursor[0] != '\0' ? cursor : NULL, until,
-                                want, &e, &n, err);
+        rc = dead_read(c, cursor[0] != '\0' ? cursor : NULL, until, want, &e, &n, err);
         if (rc == 0 && n > 0) {
             snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
             rc = fn(c, e, n, state, err);
@@ -316,7 +351,7 @@ static int run_list(dead_ctx_t *c, fp_err_t *err)
 {
     long long total = 0;
     table_t t = {0};
-    int rc = fp_admin_dead_count(c->admin, c->queue, &total, err);
+    int rc = dead_count(c, &total, err);
     if (rc == 0)
         rc = walk(c, READ_PAGE, c->args->json ? list_json_page : list_table_page, &t, err);
     if (rc == 0 && !c->args->json)
@@ -343,6 +378,9 @@ static int retry_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *s
                       fp_err_t *err)
 {
     retry_state_t *s = state;
+    if (c->store != NULL)
+        return fp_cli_dead_sq_retry(c->store, (size_t)c->cfg->limits.max_job_bytes, c->queue, e,
+                                    n, c->args->force, report_skip, &s->moved, &s->skipped, err);
     return fp_dead_retry_entries(c->admin, (size_t)c->cfg->limits.max_job_bytes, c->queue, e, n,
                                  c->args->force, report_skip, NULL, &s->moved, &s->skipped, err);
 }
@@ -371,7 +409,7 @@ static int purge_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *s
         return fp_err_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         ids[i] = e[i].id;
-    int rc = fp_admin_dead_delete(c->admin, c->queue, ids, n, &deleted, err);
+    int rc = dead_delete(c, ids, n, &deleted, err);
     *purged += deleted;
     free(ids);
     return rc;
@@ -392,8 +430,12 @@ int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], NULL};
-    if ((rc = fp_admin_connect(cfg, &c.admin, err)) == 0) {
+    dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], NULL, NULL};
+    if (fp_cli_embedded(cfg))
+        rc = fp_cli_sqlq_open(cfg, false, &c.store, err);
+    else
+        rc = fp_admin_connect(cfg, &c.admin, err);
+    if (rc == 0) {
         switch (a.action) {
         case ACTION_LIST: rc = run_list(&c, err); break;
         case ACTION_RETRY: rc = run_retry(&c, err); break;
@@ -401,6 +443,7 @@ int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
         }
     }
     fp_admin_free(c.admin);
+    fp_sqlq_close(c.store);
     fp_config_free(cfg);
     return rc;
 }

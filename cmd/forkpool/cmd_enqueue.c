@@ -2,9 +2,11 @@
  * {"type":TYPE,"args":ARGS} with ARGS copied verbatim (after checking it is
  * JSON, so numbers are never re-printed), and adds jobs with pipelined XADDs
  * (or ZADDs into the delayed set with --delay) through admin.c; with
- * --wait-replicas, one WAIT after the last write. Usage errors come before the
- * configuration, which comes before Redis: 64, 78, 69 (also for too few
- * replicas). */
+ * --wait-replicas, one WAIT after the last write. On the embedded queue the
+ * same jobs go to the queue file, one transaction per FP_ADMIN_PIPELINE
+ * jobs; --unique and --wait-replicas need Redis and are refused there (78).
+ * Usage errors come before the configuration, which comes before Redis: 64,
+ * 78, 69 (also for too few replicas). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,6 +22,7 @@
 #include "queue/admin.h"
 #include "queue/unique.h"
 #include "cli.h"
+#include "embedded.h"
 #include "dispatch/job.h"
 #include "base/units.h"
 #include "base/json.h"
@@ -49,6 +52,7 @@ typedef struct producer_s {
     const fp_config_t *cfg;
     const char *queue;
     fp_admin_t *admin;
+    fp_sqlq_t *store;    /* the embedded queue (admin is NULL then) */
     char *type_json;     /* TYPE as a JSON string, quotes included */
     char id_prefix[17];  /* random, for the ids of delayed jobs */
     unsigned long long next_id;
@@ -176,9 +180,9 @@ static char *build_job(producer_t *p, const char *args, size_t args_len, size_t 
                        fp_err_t *err)
 {
     char id[48] = "";
-    if (p->args->delay_ms >= 0) {
+    if (p->args->delay_ms >= 0 && p->store == NULL) {
         /* Members of a sorted set are unique: without an id, identical delayed
-         * jobs would collapse into one. */
+         * jobs would collapse into one. (Rows of the queue file never do.) */
         snprintf(id, sizeof id, ",\"id\":\"%s-%llu\"", p->id_prefix, p->next_id++);
     }
     size_t cap = strlen(p->type_json) + args_len + strlen(id) + 32;
@@ -219,6 +223,31 @@ static void print_id_line(const producer_t *p, const char *id, bool duplicate)
     fp_buf_free(&line);
 }
 
+/* The embedded queue's send_jobs: n jobs in one transaction; the row id is
+ * a job's id there. */
+static int store_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, bool print_id,
+                      fp_err_t *err)
+{
+    fp_sqlq_new_t *items = calloc(n, sizeof *items);
+    if (items == NULL)
+        return fp_err_set(err, -ENOMEM, "out of memory");
+    int64_t delay = p->args->delay_ms >= 0 ? p->args->delay_ms : 0, id = 0;
+    for (size_t i = 0; i < n; i++)
+        items[i] = (fp_sqlq_new_t){jobs[i], lens[i], delay};
+    int rc = fp_sqlq_enqueue_batch(p->store, p->queue, items, n, fp_os_unix_ms(),
+                                   print_id && n == 1 ? &id : NULL, err);
+    free(items);
+    if (rc < 0)
+        return rc;
+    p->enqueued += n;
+    if (print_id && n == 1) {
+        char text[24];
+        snprintf(text, sizeof text, "%" PRId64, id);
+        print_id_line(p, text, false);
+    }
+    return 0;
+}
+
 /* Adds n built jobs; prints the id when asked (a single plain job). */
 static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, bool print_id,
                      fp_err_t *err)
@@ -226,6 +255,8 @@ static int send_jobs(producer_t *p, char **jobs, const size_t *lens, size_t n, b
     size_t done = 0;
     char *id = NULL;
     int rc;
+    if (p->store != NULL)
+        return store_jobs(p, jobs, lens, n, print_id, err);
     if (p->args->delay_ms >= 0)
         rc = fp_admin_enqueue_delayed(p->admin, p->queue, (const char *const *)jobs, lens, n,
                                       p->args->delay_ms, &done, err);
@@ -246,14 +277,14 @@ static void free_jobs(char **jobs, size_t n)
 }
 
 /* One job, or --count N copies, in pipelines. Plain copies share one text;
- * delayed ones each need their own id. */
+ * delayed ones each need their own id on Redis. */
 static int enqueue_copies(producer_t *p, const char *args, size_t args_len, fp_err_t *err)
 {
     long long total = p->args->count >= 0 ? p->args->count : 1;
     bool single = p->args->count < 0;
     char *jobs[FP_ADMIN_PIPELINE];
     size_t lens[FP_ADMIN_PIPELINE];
-    bool shared = p->args->delay_ms < 0;
+    bool own_ids = p->args->delay_ms >= 0 && p->store == NULL, shared = !own_ids;
     char *text = NULL;
     size_t text_len = 0;
     if (shared && (text = build_job(p, args, args_len, &text_len, err)) == NULL)
@@ -271,13 +302,13 @@ static int enqueue_copies(producer_t *p, const char *args, size_t args_len, fp_e
         }
         rc = built < n ? (err != NULL ? err->code : FP_EUSAGE) : 0;
         if (rc == 0)
-            rc = send_jobs(p, jobs, lens, n, single && p->args->delay_ms < 0, err);
+            rc = send_jobs(p, jobs, lens, n, single && !own_ids, err);
         if (!shared)
             free_jobs(jobs, built);
         sent += (long long)n;
     }
     free(text);
-    if (rc == 0 && single && p->args->delay_ms >= 0) {
+    if (rc == 0 && single && own_ids) {
         char id[48];
         snprintf(id, sizeof id, "%s-%llu", p->id_prefix, p->next_id - 1);
         print_id_line(p, id, false);
@@ -453,6 +484,16 @@ static void print_summary(const producer_t *p)
     }
 }
 
+/* The embedded queue: what needs Redis is refused before the file is made. */
+static int open_embedded(producer_t *p, fp_err_t *err)
+{
+    if (p->args->unique.key != NULL)
+        return fp_cli_needs_redis(p->cfg, "enqueue --unique", "unique keys", err);
+    if (p->args->wait_replicas >= 0)
+        return fp_cli_needs_redis(p->cfg, "enqueue --wait-replicas", "replicas", err);
+    return fp_cli_sqlq_open(p->cfg, true, &p->store, err);
+}
+
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
 {
     enqueue_args_t a = {NULL, -1, -1, NULL, NULL, -1, -1, false, {NULL, -1, FP_UNIQUE_NONE}};
@@ -460,7 +501,7 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    producer_t p = {&a, cfg, a.queue, NULL, NULL, "", 0, 0};
+    producer_t p = {&a, cfg, a.queue, NULL, NULL, NULL, "", 0, 0};
     if (p.queue == NULL)
         p.queue = cfg->queues.names.items[0];
     cJSON *type = cJSON_CreateString(a.type);
@@ -472,7 +513,11 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
     }
     if (a.delay_ms >= 0 || a.unique.key != NULL)
         random_prefix(p.id_prefix);
-    if ((rc = fp_admin_connect(cfg, &p.admin, err)) < 0)
+    if (fp_cli_embedded(cfg))
+        rc = open_embedded(&p, err);
+    else
+        rc = fp_admin_connect(cfg, &p.admin, err);
+    if (rc < 0)
         goto done;
     rc = produce(&p, err);
     if (rc == 0)
@@ -482,6 +527,7 @@ int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)
         print_summary(&p);
 done:
     fp_admin_free(p.admin);
+    fp_sqlq_close(p.store);
     cJSON_free(p.type_json);
     fp_config_free(cfg);
     return rc;

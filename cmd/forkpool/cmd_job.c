@@ -7,7 +7,9 @@
  * ledger's rows are its record. The ID is the job's `id` or a stream entry
  * id; the ledger matches either column. Reads only. Usage errors come before
  * the configuration, which comes before Redis: 64, 78, 69; a job neither
- * knows is 1. */
+ * knows is 1. On the embedded queue the queue file stands for Redis
+ * (job_embedded.c: the ID is a row id or the payload's `id`), with no
+ * fleet to name a child. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +21,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "embedded.h"
+#include "job_embedded.h"
 #include "field.h"
 #include "job_args.h"
 #include "base/term.h"
@@ -48,6 +52,7 @@ typedef struct found_s {
     char fleet_problem[FP_ERR_MSG_MAX]; /* why the fleet could not be read; "" if it was */
     const char *only_queue; /* --queue: ledger rows of other queues are skipped */
     int ledger_rc;          /* 0 read, -ENOENT no file on this host, other: unreadable */
+    int64_t since_ms;       /* the embedded queue: since when a ready job waits; -1: by its entry id */
     char ledger_problem[FP_ERR_MSG_MAX];
 } found_t;
 
@@ -87,6 +92,15 @@ static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t 
         rc = find_child(admin, cfg, f, err);
     fp_admin_free(admin);
     return rc;
+}
+
+/* The embedded queue: the queue file instead of Redis, and no fleet. */
+static int lookup_embedded(const fp_config_t *cfg, const fp_job_args_t *a, found_t *f,
+                           fp_err_t *err)
+{
+    snprintf(f->fleet_problem, sizeof f->fleet_problem,
+             "the embedded queue keeps no heartbeat records");
+    return fp_cli_job_find_embedded(cfg, a->queue, a->id, &f->where, &f->queue, &f->since_ms, err);
 }
 
 static int keep_row(void *arg, int64_t id, const fp_ledger_row_t *row, fp_err_t *err)
@@ -241,8 +255,9 @@ static void print_redis(const char *id, const found_t *f)
     fp_term_cell(f->queue, strlen(f->queue), 64, q, sizeof q);
     switch (w->state) {
     case FP_JOB_READY:
-        printf("job %s: ready, waiting in queue %s since %s\n", id, q,
-               entry_time(&w->entry_id, b, sizeof b));
+        if (f->since_ms < 0 || !fp_field_iso_ms(f->since_ms, b, sizeof b))
+            entry_time(&w->entry_id, b, sizeof b);
+        printf("job %s: ready, waiting in queue %s since %s\n", id, q, b);
         break;
     case FP_JOB_RUNNING: print_running(id, q, f); break;
     case FP_JOB_DELAYED:
@@ -440,11 +455,14 @@ int fp_cmd_job(int argc, char **argv, fp_err_t *err)
 {
     fp_job_args_t a = {0};
     fp_config_t *cfg = NULL;
-    found_t f = {0};
+    found_t f = {.since_ms = -1};
     int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    rc = lookup_redis(cfg, &a, &f, err);
+    if (fp_cli_embedded(cfg))
+        rc = lookup_embedded(cfg, &a, &f, err);
+    else
+        rc = lookup_redis(cfg, &a, &f, err);
     if (rc == 0)
         rc = read_ledger(cfg, &a, &f, err);
     const char *newest = f.nrows == 0 ? NULL : f.rows[0].outcome != NULL ? f.rows[0].outcome : "";

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "embedded.h"
 #include "base/json.h"
 #include "base/os.h"
 #include "queue/admin.h"
@@ -133,7 +134,8 @@ int fp_cmd_schedule(int argc, char **argv, fp_err_t *err)
         fp_config_free(cfg);
         return 0;
     }
-    if ((rc = fp_admin_connect(cfg, &admin, err)) == 0 && !a.json)
+    if ((rc = fp_cli_needs_redis(cfg, "schedule list", "record of the ticks fired", err)) == 0 &&
+        (rc = fp_admin_connect(cfg, &admin, err)) == 0 && !a.json)
         printf("%-24s %-24s %-18s %-12s %-24s %s\n", "NAME", "EXPRESSION", "ZONE", "QUEUE",
                "LAST RUN (UTC)", "NEXT RUN (UTC)");
     int64_t now = fp_os_unix_ms();

@@ -13,7 +13,11 @@
  * (queue/heartbeat.h), whichever queues it serves, with its host, pid,
  * version, uptime, children, counters and the jobs it runs now, and those
  * whose record expired (they died) as "gone" with when they were last
- * seen. */
+ * seen.
+ *
+ * On the embedded queue the same table and JSON come from the queue file
+ * (stats_embedded.c); daemons there keep no heartbeat record, so the fleet
+ * part says so (and is empty in the JSON, beside "backend" and "path"). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -30,6 +34,8 @@
 #include "queue/admin.h"
 #include "queue/heartbeat.h"
 #include "cli.h"
+#include "embedded.h"
+#include "stats_embedded.h"
 #include "base/utf8.h"
 
 typedef struct stats_args_s {
@@ -118,7 +124,10 @@ static void print_table(const fp_config_t *cfg, const fp_admin_queue_stats_t *st
     }
     putchar('\n');
     if (consumers == 0) {
-        printf("no consumers in group %s\n", cfg->redis.group);
+        if (fp_cli_embedded(cfg))
+            printf("no consumers hold leases\n");
+        else
+            printf("no consumers in group %s\n", cfg->redis.group);
     } else {
         put_left("QUEUE", wq);
         fputs("  ", stdout);
@@ -201,6 +210,11 @@ static void print_member(const fp_fleet_member_t *m, int64_t now_ms)
 static void print_fleet(const fp_config_t *cfg, const fp_fleet_t *fleet)
 {
     putchar('\n');
+    if (fp_cli_embedded(cfg)) {
+        printf("embedded queue %s: daemons keep no heartbeat here (the consumers above hold "
+               "leases)\n", cfg->sqlite.path);
+        return;
+    }
     if (fleet->n == 0) {
         printf("no daemons on this Redis (prefix %s) keep a heartbeat\n", cfg->redis.prefix);
         return;
@@ -265,7 +279,11 @@ static int print_json(const fp_config_t *cfg, const fp_admin_queue_stats_t *st,
 {
     cJSON *doc = cJSON_CreateObject(), *queues = NULL;
     /* fp_cli_json_add() frees what it could not attach, so doc owns everything after. */
-    bool ok = doc != NULL && fp_cli_json_add(doc, "group", fp_json_text(cfg->redis.group)) &&
+    bool embedded = fp_cli_embedded(cfg);
+    bool ok = doc != NULL &&
+              fp_cli_json_add(doc, "backend", fp_json_text(embedded ? "sqlite" : "redis")) &&
+              (!embedded || fp_cli_json_add(doc, "path", fp_json_text(cfg->sqlite.path))) &&
+              fp_cli_json_add(doc, "group", fp_json_text(cfg->redis.group)) &&
               fp_cli_json_add(doc, "prefix", fp_json_text(cfg->redis.prefix)) &&
               fp_cli_json_add(doc, "now_ms", fp_json_whole(cfg->queues.names.count > 0 ? st[0].now_ms : 0)) &&
               fp_cli_json_add(doc, "queues", queues = cJSON_CreateArray());
@@ -288,11 +306,13 @@ int fp_cmd_stats(int argc, char **argv, fp_err_t *err)
     fp_fleet_t fleet = {0};
     if (st == NULL)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
+    else if (fp_cli_embedded(cfg))
+        rc = fp_cli_stats_embedded(cfg, st, err);
     else
         rc = fp_admin_connect(cfg, &admin, err);
-    for (size_t i = 0; rc == 0 && i < nq; i++)
+    for (size_t i = 0; rc == 0 && admin != NULL && i < nq; i++)
         rc = fp_admin_queue_stats(admin, cfg->queues.names.items[i], &st[i], err);
-    if (rc == 0)
+    if (rc == 0 && admin != NULL)
         rc = fp_admin_fleet(admin, cfg->redis.prefix, &fleet, err);
     if (rc == 0 && a.json)
         rc = print_json(cfg, st, &fleet, err);

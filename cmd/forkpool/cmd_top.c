@@ -15,6 +15,7 @@
 
 #include "base/term.h"
 #include "cli.h"
+#include "embedded.h"
 #include "queue/heartbeat.h"
 #include "top_cmd.h"
 
@@ -197,6 +198,11 @@ int fp_cmd_top(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
+    if ((rc = fp_cli_needs_redis(cfg, "top", "heartbeat records: 'forkpool stats' shows its queues",
+                                 err)) < 0) {
+        fp_config_free(cfg);
+        return rc;
+    }
     fp_top_session_t s;
     fp_top_session_init(&s, cfg);
     if (a.once || !isatty(STDOUT_FILENO))

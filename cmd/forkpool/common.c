@@ -41,9 +41,9 @@ static void hide_redis_password(const char *url)
 /* rediss://: every connection this process makes takes its TLS settings
  * from one context, loaded now so that a missing or unusable file is a
  * configuration error (78), in check-config too. */
-static int setup_tls(const fp_config_t *cfg, fp_err_t *err)
+static int setup_tls(const fp_config_t *cfg, const char *url, fp_err_t *err)
 {
-    if (strncasecmp(cfg->redis.url, "rediss://", 9) != 0)
+    if (strncasecmp(url, "rediss://", 9) != 0)
         return 0;
     fp_redis_tls_opts_t o = {cfg->redis.tls_ca, cfg->redis.tls_cert, cfg->redis.tls_key,
                              cfg->redis.tls_server_name};
@@ -65,11 +65,20 @@ int fp_cli_load_config(const char *cli_path, fp_config_t **out, fp_err_t *err)
     hide_redis_password((*out)->redis.url);
     if ((*out)->redis.sentinel_password[0] != '\0')
         fp_log_add_secret((*out)->redis.sentinel_password);
-    if ((rc = setup_tls(*out, err)) < 0) {
+    if ((rc = setup_tls(*out, (*out)->redis.url, err)) < 0) {
         fp_config_free(*out);
         *out = NULL;
     }
     return rc;
+}
+
+int fp_cli_redis_url_setup(const fp_config_t *cfg, const char *url, fp_err_t *err)
+{
+    hide_redis_password(url);
+    /* One TLS context per process: loaded already when redis.url is rediss://. */
+    if (strncasecmp(cfg->redis.url, "rediss://", 9) == 0)
+        return 0;
+    return setup_tls(cfg, url, err);
 }
 
 static int parse_options(int argc, char **argv, const fp_cli_spec_t *spec, void *args,

@@ -34,7 +34,8 @@ const fp_cmd_t fp_cmd_table[] = {
      "                        TYPE [ARGS_JSON|-]\n"
      "\n"
      "Adds a job {\"type\": TYPE, \"args\": ARGS_JSON}. With '-', reads one ARGS_JSON per line\n"
-     "from stdin. Prints the stream entry ids (or a count with --count).\n"
+     "from stdin. Prints the stream entry ids (the row ids on the embedded queue), or a\n"
+     "count with --count. --unique and --wait-replicas need Redis.\n"
      "  -c, --config FILE  configuration file\n"
      "  --queue Q          queue name (default: the first of queues.names)\n"
      "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
@@ -55,7 +56,8 @@ const fp_cmd_t fp_cmd_table[] = {
     {"stats", "show queue depth, pending, delayed, dead and consumers",
      "usage: forkpool stats [-c FILE] [--json]\n"
      "\n"
-     "Reads the queues' state from Redis; works while daemons run elsewhere.\n"
+     "Reads the queues' state from Redis, or from the embedded queue's file (sqlite.path);\n"
+     "works while daemons run elsewhere.\n"
      "  -c, --config FILE  configuration file\n"
      "  --json             machine-readable output\n",
      fp_cmd_stats},
@@ -77,7 +79,8 @@ const fp_cmd_t fp_cmd_table[] = {
      "usage: forkpool dead list|retry|purge [-c FILE] [--queue Q] [--limit N | --all]\n"
      "                     [--json] [--force]\n"
      "\n"
-     "Works on the queue's dead stream, oldest entries first.\n"
+     "Works on the queue's dead stream (on the embedded queue, its dead rows), oldest\n"
+     "entries first.\n"
      "  list               print dead jobs: entry id, failed at (UTC), attempts, consumer,\n"
      "                     job type and id, error; then \"N dead jobs in Q (showing M)\"\n"
      "  retry              put dead jobs back on the queue as fresh jobs (\"attempt\" and\n"
@@ -90,15 +93,36 @@ const fp_cmd_t fp_cmd_table[] = {
      "  --json             list: one JSON object per line, every field\n"
      "  --force            retry: re-enqueue invalid payloads too, as they are\n",
      fp_cmd_dead},
+    {"migrate", "move the jobs between the embedded queue and Redis",
+     "usage: forkpool migrate [-c FILE] --to URL|sqlite:PATH [--queue Q]... [--batch N]\n"
+     "                        [--dry-run] [--force]\n"
+     "\n"
+     "Moves the waiting, delayed and dead jobs of each queue of queues.names: from the\n"
+     "embedded queue (sqlite.path) to the one Redis at URL (redis://, rediss:// or\n"
+     "unix://), or from the configured Redis into the queue file PATH (created when\n"
+     "missing). Delayed jobs keep their due time, dead ones their error, attempts and\n"
+     "failure time. Batch by batch, so a run that was interrupted can be run again: it\n"
+     "loses nothing and moves at most one batch twice. Prints what moved per queue.\n"
+     "Refuses (exit 1) while a daemon works on the source: rows leased in the file, or\n"
+     "entries pending or a live heartbeat on Redis.\n"
+     "  -c, --config FILE  configuration file\n"
+     "  --to URL|sqlite:PATH\n"
+     "                     where the jobs go (the other side is the configured one)\n"
+     "  --queue Q          only queue Q (repeat for several)\n"
+     "  --batch N          jobs per batch (default 100, at most 10000)\n"
+     "  --dry-run          print what would move, move nothing\n"
+     "  --force            move while a daemon runs: what it holds stays at the source\n",
+     fp_cmd_migrate},
     {"job", "show where one job is: ready, running, delayed, dead or done",
      "usage: forkpool job [-c FILE] [--queue Q] [--json] ID\n"
      "\n"
-     "Finds the job whose id (or stream entry id) is ID in Redis, in every queue of\n"
-     "queues.names in order: ready (waiting since when), running (on which daemon),\n"
-     "delayed (due when, which attempt, the last error) or dead (the error, when, after\n"
-     "how many attempts); and lists every attempt the ledger (ledger.path) recorded, so\n"
-     "a done job shows as done. Reads up to 1000 entries of each key for an id that is\n"
-     "not an entry id. Exit 1 when neither has it.\n"
+     "Finds the job whose id (or stream entry id; row id on the embedded queue) is ID in\n"
+     "Redis (or the embedded queue's file), in every queue of queues.names in order:\n"
+     "ready (waiting since when), running (on which daemon), delayed (due when, which\n"
+     "attempt, the last error) or dead (the error, when, after how many attempts); and\n"
+     "lists every attempt the ledger (ledger.path) recorded, so a done job shows as done.\n"
+     "Reads up to 1000 entries of each key for an id that is not an entry id. Exit 1\n"
+     "when neither has it.\n"
      "  -c, --config FILE  configuration file\n"
      "  --queue Q          look only in queue Q\n"
      "  --json             one JSON document: state, queue, entry_id, job, consumer,\n"
@@ -194,6 +218,7 @@ static int exit_status(int code)
     case FP_ECONFIG:
     case FP_ETOML: return EXIT_CONFIG;
     case FP_EREDIS: return EXIT_UNAVAILABLE;
+    case FP_EBADSTORE: return EXIT_CONFIG; /* a queue file refused: foreign, damaged or newer */
     default: return 1;
     }
 }

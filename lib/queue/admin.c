@@ -421,8 +421,19 @@ static int parse_entries(fp_admin_t *a, const redisReply *r, fp_dead_entry_t **o
 int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t cap,
                           fp_err_t *err)
 {
+    return fp_admin_stream_last_id(a, queue, "dead", out, cap, err);
+}
+
+const char *fp_admin_prefix(const fp_admin_t *a)
+{
+    return a->cfg->redis.prefix;
+}
+
+int fp_admin_stream_last_id(fp_admin_t *a, const char *queue, const char *kind, char *out,
+                            size_t cap, fp_err_t *err)
+{
     out[0] = '\0';
-    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, kind);
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
     const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
@@ -445,14 +456,15 @@ int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t ca
     return rc;
 }
 
-/* cmd (XRANGE or XREVRANGE) from start to end, at most count entries. */
-static int dead_range(fp_admin_t *a, const char *cmd, const char *queue, const char *start,
-                      const char *end, size_t count, fp_dead_entry_t **out, size_t *n,
-                      fp_err_t *err)
+/* cmd (XRANGE or XREVRANGE) on P:{queue}:KIND from start to end, at most
+ * count entries. */
+static int stream_range(fp_admin_t *a, const char *cmd, const char *queue, const char *kind,
+                        const char *start, const char *end, size_t count, fp_dead_entry_t **out,
+                        size_t *n, fp_err_t *err)
 {
     char limit[24];
     snprintf(limit, sizeof limit, "%zu", count);
-    char *key = fp_queue_key(a->cfg->redis.prefix, queue, "dead");
+    char *key = fp_queue_key(a->cfg->redis.prefix, queue, kind);
     if (key == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
     const char *argv[] = {cmd, key, start, end, "COUNT", limit};
@@ -467,8 +479,22 @@ static int dead_range(fp_admin_t *a, const char *cmd, const char *queue, const c
     return rc;
 }
 
+static int dead_range(fp_admin_t *a, const char *cmd, const char *queue, const char *start,
+                      const char *end, size_t count, fp_dead_entry_t **out, size_t *n,
+                      fp_err_t *err)
+{
+    return stream_range(a, cmd, queue, "dead", start, end, count, out, n, err);
+}
+
 int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
                        size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
+{
+    return fp_admin_stream_read(a, queue, "dead", after, until, count, out, n, err);
+}
+
+int fp_admin_stream_read(fp_admin_t *a, const char *queue, const char *kind, const char *after,
+                         const char *until, size_t count, fp_dead_entry_t **out, size_t *n,
+                         fp_err_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -478,7 +504,8 @@ int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, cons
     if (snprintf(start, sizeof start, "%s%s", after != NULL ? "(" : "-",
                  after != NULL ? after : "") >= (int)sizeof start)
         return fp_err_set(err, -EINVAL, "stream id too long: %.64s", after);
-    return dead_range(a, "XRANGE", queue, start, until != NULL ? until : "+", count, out, n, err);
+    return stream_range(a, "XRANGE", queue, kind, start, until != NULL ? until : "+", count, out,
+                        n, err);
 }
 
 int fp_admin_dead_newest(fp_admin_t *a, const char *queue, size_t count, fp_dead_entry_t **out,

@@ -84,6 +84,19 @@ int fp_admin_dead_last_id(fp_admin_t *a, const char *queue, char *out, size_t ca
 int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
                        size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err);
 
+/* fp_admin_dead_last_id on the stream P:{queue}:KIND ("jobs" or "dead"). */
+int fp_admin_stream_last_id(fp_admin_t *a, const char *queue, const char *kind, char *out,
+                            size_t cap, fp_err_t *err);
+
+/* The key prefix the connection's configuration names (redis.prefix). */
+const char *fp_admin_prefix(const fp_admin_t *a);
+
+/* fp_admin_dead_read on the stream P:{queue}:KIND ("jobs" or "dead"): a
+ * jobs entry's payload is its job field too. */
+int fp_admin_stream_read(fp_admin_t *a, const char *queue, const char *kind, const char *after,
+                         const char *until, size_t count, fp_dead_entry_t **out, size_t *n,
+                         fp_err_t *err);
+
 /* The count newest entries of P:{queue}:dead, newest first (the status
  * page's list); *out and *n as fp_admin_dead_read. */
 int fp_admin_dead_newest(fp_admin_t *a, const char *queue, size_t count, fp_dead_entry_t **out,

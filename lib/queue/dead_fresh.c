@@ -115,20 +115,32 @@ int fp_dead_fresh_job(size_t max_job_bytes, const fp_admin_field_t *payload, cha
     return fp_job_parse(*text, *len, max_job_bytes, job, why);
 }
 
-int fp_dead_retry_entries(fp_admin_t *a, size_t max_job_bytes, const char *queue,
-                          const fp_dead_entry_t *e, size_t n, bool force, fp_dead_skip_fn skip,
-                          void *ctx, size_t *moved, size_t *skipped, fp_err_t *err)
+void fp_dead_batch_free(fp_dead_batch_t *b)
 {
-    const char **ids = calloc(n + 1, sizeof *ids);
-    char **jobs = calloc(n + 1, sizeof *jobs);
-    size_t *lens = calloc(n + 1, sizeof *lens), count = 0, done = 0;
-    int rc = ids != NULL && jobs != NULL && lens != NULL ? 0 : -ENOMEM;
+    for (size_t i = 0; b->jobs != NULL && i < b->n; i++)
+        free(b->jobs[i]);
+    free(b->ids);
+    free(b->jobs);
+    free(b->lens);
+    memset(b, 0, sizeof *b);
+}
+
+int fp_dead_fresh_batch(size_t max_job_bytes, const fp_dead_entry_t *e, size_t n, bool force,
+                        fp_dead_skip_fn skip, void *ctx, fp_dead_batch_t *out, size_t *skipped,
+                        fp_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->ids = calloc(n + 1, sizeof *out->ids);
+    out->jobs = calloc(n + 1, sizeof *out->jobs);
+    out->lens = calloc(n + 1, sizeof *out->lens);
+    int rc = out->ids != NULL && out->jobs != NULL && out->lens != NULL ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         fp_job_t job;
         fp_err_t why;
         fp_err_clear(&why);
-        int parsed = fp_dead_fresh_job(max_job_bytes, &e[i].job, &jobs[count], &lens[count], &job,
-                                       &why);
+        size_t k = out->n;
+        int parsed = fp_dead_fresh_job(max_job_bytes, &e[i].job, &out->jobs[k], &out->lens[k],
+                                       &job, &why);
         fp_job_clear(&job);
         if (parsed == -ENOMEM) {
             rc = -ENOMEM;
@@ -137,22 +149,30 @@ int fp_dead_retry_entries(fp_admin_t *a, size_t max_job_bytes, const char *queue
                 skip(ctx, &e[i], &why);
             (*skipped)++;
         } else {
-            ids[count++] = e[i].id;
+            out->ids[out->n++] = e[i].id;
             continue;
         }
-        free(jobs[count]);
-        jobs[count] = NULL;
+        free(out->jobs[k]);
+        out->jobs[k] = NULL;
     }
-    if (rc < 0)
-        rc = fp_err_set(err, rc, "out of memory");
-    else if (count > 0)
-        rc = fp_admin_dead_requeue(a, queue, ids, (const char *const *)jobs, lens, count, &done,
-                                   err);
+    if (rc < 0) {
+        fp_dead_batch_free(out);
+        return fp_err_set(err, rc, "out of memory");
+    }
+    return 0;
+}
+
+int fp_dead_retry_entries(fp_admin_t *a, size_t max_job_bytes, const char *queue,
+                          const fp_dead_entry_t *e, size_t n, bool force, fp_dead_skip_fn skip,
+                          void *ctx, size_t *moved, size_t *skipped, fp_err_t *err)
+{
+    fp_dead_batch_t b;
+    size_t done = 0;
+    int rc = fp_dead_fresh_batch(max_job_bytes, e, n, force, skip, ctx, &b, skipped, err);
+    if (rc == 0 && b.n > 0)
+        rc = fp_admin_dead_requeue(a, queue, b.ids, (const char *const *)b.jobs, b.lens, b.n,
+                                   &done, err);
     *moved += done;
-    for (size_t i = 0; jobs != NULL && i < count; i++)
-        free(jobs[i]);
-    free(ids);
-    free(jobs);
-    free(lens);
+    fp_dead_batch_free(&b);
     return rc;
 }

@@ -21,6 +21,23 @@ int fp_dead_fresh_job(size_t max_job_bytes, const fp_admin_field_t *payload, cha
  * again (why says why). */
 typedef void (*fp_dead_skip_fn)(void *ctx, const fp_dead_entry_t *e, const fp_err_t *why);
 
+/* The entries of a page to move back, as fresh jobs: ids[i] (borrowed from
+ * the entries) and jobs[i] (owned, lens[i] bytes), n of them. */
+typedef struct fp_dead_batch_s {
+    const char **ids;
+    char **jobs;
+    size_t *lens;
+    size_t n;
+} fp_dead_batch_t;
+
+/* The fresh jobs of e[0..n) (fp_dead_fresh_job), whichever queue holds
+ * them: an entry it rejects is skipped (skip called, may be NULL; *skipped
+ * counted) unless force, which keeps it as it is. fp_dead_batch_free. */
+int fp_dead_fresh_batch(size_t max_job_bytes, const fp_dead_entry_t *e, size_t n, bool force,
+                        fp_dead_skip_fn skip, void *ctx, fp_dead_batch_t *out, size_t *skipped,
+                        fp_err_t *err);
+void fp_dead_batch_free(fp_dead_batch_t *b);
+
 /* Moves e[0..n) of queue back as fresh jobs with one guarded call
  * (fp_admin_dead_requeue: an entry someone else moved meanwhile is left
  * alone). An entry fp_dead_fresh_job rejects is skipped (skip called, may be

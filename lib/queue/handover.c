@@ -142,7 +142,7 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
                              uint64_t seq, const redisReply *fields)
 {
     fp_buf_t text = {0};
-    fp_batch_t *b = fields_json(fields, &text) == 0 ? fp_q_open_batch(q, queue) : NULL;
+    fp_batch_t *b = fields_json(fields, &text) == 0 ? fp_q_open_batch(q, queue, false) : NULL;
     if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_dead(&b->args, false, id, text.data, text.len,
                                "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
@@ -160,7 +160,7 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
  * and drop it; there is no job to run. */
 static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t ms, uint64_t seq)
 {
-    fp_batch_t *b = fp_q_open_batch(q, queue);
+    fp_batch_t *b = fp_q_open_batch(q, queue, false);
     if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_ack(&b->args, false, id) == 0) {
         fp_q_add_outcome_id(b, ms, seq);

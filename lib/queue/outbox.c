@@ -22,7 +22,7 @@
 
 /* ---- outcomes ------------------------------------------------------------ */
 
-static fp_batch_t *batch_new(fp_queue_t *q, uint32_t queue)
+static fp_batch_t *batch_new(fp_queue_t *q, uint32_t queue, bool again)
 {
     fp_batch_t *b = q->outbox.spare;
     if (b != NULL) {
@@ -34,7 +34,8 @@ static fp_batch_t *batch_new(fp_queue_t *q, uint32_t queue)
     b->next = NULL;
     b->q = q;
     b->queue = queue;
-    b->sent = b->use_eval = b->resent = false;
+    b->sent = b->use_eval = false;
+    b->again = again;
     b->count = 0;
     fp_resp_reset(&b->args);
     return b;
@@ -58,12 +59,13 @@ static void batch_recycle(fp_queue_t *q, fp_batch_t *b)
     q->outbox.spare_n++;
 }
 
-fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue)
+fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue, bool again)
 {
     fp_qstate_t *qs = &q->qs[queue];
-    if (qs->tail != NULL && !qs->tail->sent && qs->tail->count < FP_OUTCOMES_PER_CALL)
+    if (qs->tail != NULL && !qs->tail->sent && qs->tail->count < FP_OUTCOMES_PER_CALL &&
+        qs->tail->again == again)
         return qs->tail;
-    fp_batch_t *b = batch_new(q, queue);
+    fp_batch_t *b = batch_new(q, queue, again);
     if (b == NULL)
         return NULL;
     if (qs->tail != NULL)
@@ -132,7 +134,7 @@ static void note_not_applied(fp_queue_t *q, const fp_batch_t *b, const redisRepl
             e->element[1]->type != REDIS_REPLY_STRING)
             continue;
         const redisReply *id = e->element[0], *holder = e->element[1];
-        if (holder->len == 0 && b->resent)
+        if (holder->len == 0 && b->again)
             continue;
         q->stats.outcomes_stale++;
         if (holder->len > 0)
@@ -182,7 +184,7 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     if (q->life.closing)
         return;
     if (r == NULL) {
-        b->resent = true; /* re-sent once the writer is back */
+        b->again = true; /* re-sent once the writer is back */
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -200,6 +202,8 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         fp_q_setup_again(q);
         return;
     }
+    /* A script that failed part-way keeps what it wrote (no rollback). */
+    b->again = true;
     fp_q_log_error_once(q, "recording outcomes failed", r);
     fp_q_arm_retry(q);
 }
@@ -213,10 +217,12 @@ static int send_batch(fp_queue_t *q, fp_batch_t *b)
      * entries among them; everything when an id could not be recorded. */
     char lo[FP_SID_TEXT], hi[FP_SID_TEXT];
     fp_sid_span(b->ids, b->count <= b->ids_cap ? b->count : 0, lo, hi);
-    const char *args[4] = {q->cfg->redis.group, q->cfg->daemon.name, lo, hi};
+    /* Whether Redis may have applied this batch already (queue_scripts.c). */
+    const char *first = b->again ? "0" : "1";
+    const char *args[5] = {q->cfg->redis.group, q->cfg->daemon.name, lo, hi, first};
     const char *sha = b->use_eval ? NULL : q->scripts.outcome_sha;
     int rc = fp_script_command(&q->scratch, sha, fp_script_outcomes, keys,
-                               FP_SCRIPT_OUTCOMES_KEYS, args, 4, &b->args);
+                               FP_SCRIPT_OUTCOMES_KEYS, args, 5, &b->args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_batch_reply, b);
     if (rc == 0)
@@ -293,7 +299,9 @@ static fp_batch_t *outcome_begin(fp_queue_t *q, uint32_t queue, const char *entr
     *vanished = slot != NULL && (slot->used & FP_ENTRY_VANISHED) != 0;
     if (unique != NULL)
         *unique = slot != NULL && (slot->used & FP_ENTRY_UNIQUE) != 0;
-    fp_batch_t *b = fp_q_open_batch(q, queue);
+    /* Not held, or already settling: an outcome for it was recorded before. */
+    bool again = slot == NULL || (slot->used & FP_ENTRY_SETTLING) != 0;
+    fp_batch_t *b = fp_q_open_batch(q, queue, again);
     if (b == NULL)
         fp_log_error(LOG, "out of memory recording the outcome of %s", entry_id);
     return b;

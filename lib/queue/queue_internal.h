@@ -51,7 +51,11 @@ typedef struct fp_batch_s {
     uint32_t queue;
     bool sent;     /* waiting for Redis' answer */
     bool use_eval; /* Redis answered NOSCRIPT: send the script text next time */
-    bool resent;   /* a send's reply was lost: it may have been applied already */
+    /* Redis may have applied it already: a send's reply was lost or its
+     * script failed part-way, or its outcomes repeat ones recorded before
+     * (their entries were settling or settled). Its failures then never
+     * land on an entry pending to nobody (queue_scripts.c). */
+    bool again;
     size_t count;
     fp_resp_t args;
     fp_sid_t *ids;
@@ -286,7 +290,7 @@ void fp_q_mover_kick(fp_queue_t *q);
 
 /* ---- outbox.c -------------------------------------------------------------- */
 
-fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue);
+fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue, bool again);
 void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq);
 void fp_q_batch_free(fp_batch_t *b);
 void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count);

@@ -29,9 +29,15 @@
  * upper-case kind marks an entry the daemon saw deleted from the stream while
  * it held it: its pending record may be gone (XCLAIM drops it), and the copy
  * it carries is the job's only one, so it lands unless another consumer holds
- * the entry. Anything not applied is reported as {id, holder} (holder ''
+ * the entry. A failure (p, r, d, x) of an entry that nothing holds lands too
+ * on a batch's first send (ARGV[5] '1'): its pending record can be gone
+ * before the daemon saw the entry deleted (an XCLAIM or XAUTOCLAIM of the
+ * deleted entry drops it), and nothing else will run the job again; that it
+ * was instead settled by a daemon that took it over costs at most a second
+ * run. Anything not applied is reported as {id, holder} (holder ''
  * when nothing holds it) and left untouched, so a batch re-sent after a lost
- * reply adds nothing twice; an id twice in one batch is applied once. Every
+ * reply (ARGV[5] '0') adds nothing twice; an id twice in one batch is applied
+ * once. Every
  * kind is checked before anything is read or written, and the
  * writes come first and XACK + XDEL (one call each) last: a script stopped
  * half-way (scripts do not roll back) leaves a job twice, never none. A
@@ -59,6 +65,7 @@
     "                A = 2, P = 3, R = 4, D = 6, K = 2, X = 6}\n" \
     "local lower = {A = 'a', P = 'p', R = 'r', D = 'd', K = 'k', X = 'x'}\n" \
     "local bases = {k = 'a', x = 'd'}\n" \
+    "local fails = {p = true, r = true, d = true, x = true}\n" \
     "local mine, seen, acks, dels, unlocks, na, nd = {}, {}, {}, {}, {}, 0, 0\n" \
     "local marked = redis.call('EXISTS', marks) > 0\n" \
     "local j = i\n" \
@@ -88,7 +95,8 @@
     "      local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
     "      holder = p[1] and p[1][2]\n" \
     "    end\n" \
-    "    if not seen[id] and (holder == consumer or (holder == nil and k ~= kind)) then\n" \
+    "    local orphan = holder == nil and (k ~= kind or (first and fails[k]))\n" \
+    "    if not seen[id] and (holder == consumer or orphan) then\n" \
     "      seen[id], mine[id] = true, nil\n" \
     "      if holder then na = na + 1; acks[na] = id end\n" \
     "      local b = bases[k] or k\n" \
@@ -142,7 +150,8 @@
 const char fp_script_outcomes[] =
     "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local i, n, done, stale, cancelled = 5, #ARGV, 0, {}, {}\n"
+    "local first = ARGV[5] == '1'\n"
+    "local i, n, done, stale, cancelled = 6, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
     "return {done, stale, cancelled}\n";
 
@@ -152,17 +161,22 @@ const char fp_script_outcomes[] =
  * deleted from the stream it drops the pending record, after which nothing
  * tells the daemon the job's outcome must still land. Each id is looked up
  * first; only those pending to this consumer and still in the stream are
- * renewed (one XCLAIM ... JUSTID). */
+ * renewed (one XCLAIM ... JUSTID). An id gone from the stream counts as
+ * deleted whether or not its pending record survived: someone's XCLAIM of
+ * the deleted entry may have dropped the record already, and calling that
+ * "settled elsewhere" would drop the job's retry. */
 const char fp_script_renew[] =
     "local jobs, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
     "local keep, deleted, taken = {}, {}, {}\n"
     "for i = 3, #ARGV do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', jobs, group, id, id, 1)\n"
-    "  if p[1] == nil or p[1][2] ~= me then\n"
-    "    taken[#taken + 1] = {id, p[1] and p[1][2] or ''}\n"
+    "  if p[1] ~= nil and p[1][2] ~= me then\n"
+    "    taken[#taken + 1] = {id, p[1][2]}\n"
     "  elseif #redis.call('XRANGE', jobs, id, id) == 0 then\n"
     "    deleted[#deleted + 1] = id\n"
+    "  elseif p[1] == nil then\n"
+    "    taken[#taken + 1] = {id, ''}\n"
     "  else\n"
     "    keep[#keep + 1] = id\n"
     "  end\n"

@@ -3,8 +3,9 @@
  * with an outcome not yet confirmed), which XCLAIMs ... JUSTID (resetting
  * idle time without counting a delivery) the ids still pending to this
  * consumer and still in the stream. Ids deleted from the stream are marked
- * so their outcome lands anyway; ids another consumer holds (or none) are
- * marked lost, never taken back. Either is logged and counted once and not
+ * so their outcome lands anyway, also when their pending record went with
+ * them (an XCLAIM of a deleted entry drops it); ids another consumer holds
+ * (or none, while still in the stream) are marked lost, never taken back. Either is logged and counted once and not
  * asked about again; the outcome releases them. (Cancel marks are taken
  * apart, every second: cancel_take.c.) */
 #include "queue/queue_internal.h"

@@ -804,6 +804,68 @@ static void test_foreign_claims_of_running_entries(void **state)
     held_run(*state, foreign_claim, "was taken over by consumer thief");
 }
 
+/* ---- a deleted entry whose pending record someone else drops ------------ */
+
+/* One job that times out on each attempt, two attempts: it ends as a dead
+ * letter unless its retry was lost. */
+#define ORPHAN_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":20000},\"timeout\":\"1500ms\"}"
+
+static bool dead_letter_there(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    return fp_td_xlen(td, FP_TD_DEAD) == 1;
+}
+
+/* The job's entry is deleted while it runs and then XCLAIMed by another
+ * consumer, which on Redis 7 drops its pending record without claiming it:
+ * the entry is now pending to nobody and gone from the stream. The copy the
+ * daemon holds is the job's only one, so its retry must still land. */
+static void orphan_running_entry(fp_td_t *td, const char *vt)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "[pool]\nchildren = 1\nkill_grace = \"100ms\"\n"
+             "[retry]\nmax_attempts = 2\nbackoff_base = \"10ms\"\nbackoff_max = \"10ms\"\n"
+             "[recovery]\nvisibility_timeout = \"%s\"\n",
+             vt);
+    fp_td_config(td, NULL, extra);
+    fp_td_enqueue_raw(td, ORPHAN_JOB, strlen(ORPHAN_JOB));
+    fp_td_start_ready(td, false);
+    char ids[1][64];
+    long long deadline = fp_th_now_ms() + 30000;
+    while (own_pending(td, ids, 1) == 0 && fp_th_now_ms() < deadline)
+        let_time_pass(20);
+    assert_int_equal(own_pending(td, ids, 1), 1);
+    assert_int_equal(fp_th_redis_int(&td->redis, "XDEL %s %s", FP_TD_JOBS, ids[0]), 1);
+    freeReplyObject(fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s JUSTID",
+                                    FP_TD_JOBS, ids[0]));
+    /* What the fault must leave for the case to mean anything. */
+    assert_int_equal(fp_th_redis_int(&td->redis, "XLEN %s", FP_TD_JOBS), 0);
+    redisReply *r = fp_th_redis_cmd(&td->redis, "XPENDING %s forkpool", FP_TD_JOBS);
+    assert_non_null(r);
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    fp_td_wait_until(td, dead_letter_there, NULL, 60000, "the job's second attempt, dead");
+    stop_term(td);
+}
+
+/* The job fails before any renewal round looks at it (60 s visibility):
+ * its outcome alone must carry the retry. */
+static void test_orphaned_entry_retry_lands_from_outcome(void **state)
+{
+    orphan_running_entry(*state, "60s");
+}
+
+/* Renewal rounds (every 333 ms) see the entry before the job fails: gone
+ * from the stream counts as deleted, not as settled elsewhere. */
+static void test_orphaned_entry_seen_by_renewal_as_deleted(void **state)
+{
+    fp_td_t *td = *state;
+    orphan_running_entry(td, "1s");
+    assert_true(fp_td_log_has(td, "was deleted while its job runs"));
+    assert_false(fp_td_log_has(td, "settled elsewhere"));
+}
+
 /* ---- process control: bad reloads, channels, process groups, starts ---- */
 
 /* The exec runtime on test/data/exec_worker.py (worker_arg after it when
@@ -1185,6 +1247,34 @@ static void chaos_enqueue(fp_td_t *td, chaos_t *c)
  * deadline on the whole run failed there while jobs were still flowing. */
 #define CHAOS_STALL_MS 120000
 
+/* Up to 8 of the ids chaos_enqueue made that no event names yet, as
+ * "c3-17 x9-kill ..." in out: a stall's message says which jobs to look for
+ * in the log. */
+static void chaos_missing(const fp_td_t *td, char *out, size_t size)
+{
+    long long chunks = chaos_jobs() / CHAOS_CHUNK;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE ch(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ch WHERE n < %lld), "
+             "k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < %d), "
+             "h(w) AS (VALUES ('close'), ('grandchild'), ('kill')) "
+             "SELECT id FROM (SELECT 'c' || n || '-' || i AS id FROM ch, k "
+             "UNION ALL SELECT 'x' || n || '-' || w FROM ch, h) "
+             "WHERE id NOT IN (SELECT object_id FROM events) LIMIT 8",
+             chunks - 1, CHAOS_CHUNK - 4);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (sqlite3_open_v2(td->events_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW && len + 1 < size)
+            len += (size_t)snprintf(out + len, size - len, "%s%s", len > 0 ? " " : "",
+                                    (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 /* Waits until cond holds, for as long as jobs keep being recorded; fails
  * once none was for CHAOS_STALL_MS (ctest's timeout bounds the whole). */
 static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *arg,
@@ -1198,13 +1288,16 @@ static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *
             moved_at = fp_th_now_ms();
         } else if (fp_th_now_ms() - moved_at > CHAOS_STALL_MS) {
             /* What is left says whether jobs stopped or their traces did. */
-            char why[512];
+            char why[1024], missing[256];
+            chaos_missing(td, missing, sizeof missing);
             snprintf(why, sizeof why,
                      "%s: no job recorded for %d s; %lld rows, %lld distinct ids, "
-                     "%lld unsettled in Redis (stream %lld, delayed %lld)",
+                     "%lld unsettled in Redis (stream %lld, delayed %lld, dead %lld); "
+                     "not recorded: %s",
                      what, CHAOS_STALL_MS / 1000, now, distinct_ids(td), fp_td_unsettled(td),
                      fp_td_xlen(td, FP_TD_JOBS),
-                     fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED));
+                     fp_th_redis_int(&td->redis, "ZCARD %s", FP_TD_DELAYED),
+                     fp_td_xlen(td, FP_TD_DEAD), missing);
             fp_td_fail_with_log(td, why);
         }
         let_time_pass(100);
@@ -1435,6 +1528,8 @@ int main(int argc, char **argv)
         T(test_failover_readonly_replica),
         T(test_entries_deleted_and_trimmed_while_running),
         T(test_foreign_claims_of_running_entries),
+        T(test_orphaned_entry_retry_lands_from_outcome),
+        T(test_orphaned_entry_seen_by_renewal_as_deleted),
         T(test_bad_reload_exec_keeps_old_children),
         T(test_bad_reload_native_init_keeps_old_children),
         T(test_bad_reload_single_child_keeps_serving),

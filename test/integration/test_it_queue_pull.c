@@ -62,15 +62,15 @@ static int teardown(void **state)
  * the read's put second), or the script's error reply alone (the read is then
  * left to the caller's next call); the reply is the caller's. */
 static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const char *hi,
-                             const fp_resp_t *outcomes)
+                             const char *first, const fp_resp_t *outcomes)
 {
     const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
                           fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel")};
-    const char *args[] = {"forkpool", "test-consumer", lo, hi};
+    const char *args[] = {"forkpool", "test-consumer", lo, hi, first};
     fp_resp_t cmd;
     fp_resp_init(&cmd);
     assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes, keys,
-                                       FP_SCRIPT_OUTCOMES_KEYS, args, 4, outcomes),
+                                       FP_SCRIPT_OUTCOMES_KEYS, args, 5, outcomes),
                      0);
     /* Back from RESP to an argument vector for the test's blocking client. */
     const char *argv[64];
@@ -115,7 +115,7 @@ static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const c
 /* The same with the span "-" .. "+": every own pending entry looked at. */
 static redisReply *eval_pull(tp_t *t, const char *count, const fp_resp_t *outcomes)
 {
-    return eval_span(t, count, "-", "+", outcomes);
+    return eval_span(t, count, "-", "+", "1", outcomes);
 }
 
 /* The entries of a read reply ([[key, [[id, fields]...]]] or nil). */
@@ -168,7 +168,7 @@ static void test_script_applies_then_pulls(void **state)
     assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
 
     /* The same batch again (a lost reply): XACK-guarded, nothing copied twice. */
-    r = eval_pull(t, "1", &batch);
+    r = eval_span(t, "1", "-", "+", "0", &batch);
     assert_int_equal(read_count(r->element[1]), 1);
     assert_int_equal(r->element[0]->integer, 0);
     assert_int_equal(r->element[2]->elements, 2); /* both reported, pending to nobody */
@@ -223,11 +223,13 @@ static void test_script_applies_then_pulls(void **state)
 
 /* Between the pull and the outcomes another consumer took one entry over
  * (XCLAIM) and one was settled elsewhere (XACK + XDEL): in a batch mixing
- * kinds, their outcomes are reported with the holder ('' for nobody) and
- * leave them as they are; entries outside the span the daemon gave (lo..hi,
- * only where the script reads its own pending entries in one call) are
- * still looked up one by one and settled; the same batch again changes
- * nothing. */
+ * kinds, the taken one's outcome is reported with its holder and leaves it
+ * as it is; the failure of the one pending to nobody lands on the batch's
+ * first send (it cannot be told from an orphan, whose only copy the daemon
+ * holds) and is reported ('' for nobody) on a re-send; entries outside the
+ * span the daemon gave (lo..hi, only where the script reads its own pending
+ * entries in one call) are still looked up one by one and settled; the same
+ * batch again changes nothing. */
 static void test_taken_over_left_alone(void **state)
 {
     tp_t *t = *state;
@@ -251,16 +253,14 @@ static void test_taken_over_left_alone(void **state)
     assert_int_equal(fp_outcome_encode_ack(&batch, false, id[3]), 0);
     assert_int_equal(fp_outcome_encode_retry(&batch, false, id[4], retry, strlen(retry), 5), 0);
     for (int round = 0; round < 2; round++) {
-        redisReply *r = eval_span(t, "1", id[0], id[1], &batch);
+        redisReply *r = eval_span(t, "1", id[0], id[1], round == 0 ? "1" : "0", &batch);
         assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-        assert_int_equal(r->element[0]->integer, round == 0 ? 3 : 0);
+        assert_int_equal(r->element[0]->integer, round == 0 ? 4 : 0);
         const redisReply *stale = r->element[2];
-        assert_int_equal(stale->elements, round == 0 ? 2 : 5);
+        assert_int_equal(stale->elements, round == 0 ? 1 : 5);
         if (round == 0) {
             assert_string_equal(stale->element[0]->element[0]->str, id[1]);
             assert_string_equal(stale->element[0]->element[1]->str, "other");
-            assert_string_equal(stale->element[1]->element[0]->str, id[2]);
-            assert_string_equal(stale->element[1]->element[1]->str, "");
         }
         freeReplyObject(r);
         /* id1 stays with its new holder, in the stream; nothing else is left. */
@@ -272,7 +272,9 @@ static void test_taken_over_left_alone(void **state)
         assert_string_equal(p->element[0]->element[0]->str, id[1]);
         assert_string_equal(p->element[0]->element[1]->str, "other");
         freeReplyObject(p);
-        assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 0);
+        /* id2's dead letter: pending to nobody, it may have been an orphan
+         * (queue_scripts.c), so a first send lands it; the re-send does not. */
+        assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
         assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("s", "delayed")), 1);
     }
     fp_resp_free(&batch);

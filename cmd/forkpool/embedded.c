@@ -1,0 +1,38 @@
+/* embedded.c: the commands' shared steps on the embedded queue (embedded.h).
+ * A read-only command must never leave a new file behind: SQLite creates a
+ * missing path on open, so the path is looked at first. */
+#include "embedded.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sqlq/open_flags.h"
+
+bool fp_cli_embedded(const fp_config_t *cfg)
+{
+    return cfg->queue.backend == FP_BACKEND_SQLITE;
+}
+
+int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_t *err)
+{
+    *q = NULL;
+    struct stat st;
+    if (!create && stat(cfg->sqlite.path, &st) != 0 && errno == ENOENT)
+        return fp_err_set(err, -ENOENT,
+                          "no embedded queue at %s (nothing was enqueued there yet; sqlite.path "
+                          "or FORKPOOL_SQLITE_PATH names another file, redis.url selects Redis)",
+                          cfg->sqlite.path);
+    return fp_sqlq_open(cfg->sqlite.path, fp_sqlq_sync_flag(cfg), q, err);
+}
+
+int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lacks,
+                       fp_err_t *err)
+{
+    if (!fp_cli_embedded(cfg))
+        return 0;
+    return fp_err_set(err, FP_ECONFIG,
+                      "forkpool %s needs Redis (the embedded queue has no %s); the queue here is "
+                      "the file %s (%s): set redis.url (or FORKPOOL_REDIS_URL) to use Redis",
+                      what, lacks, cfg->sqlite.path, cfg->queue.backend_why);
+}

@@ -1,0 +1,29 @@
+/* embedded.h: what the commands share on the embedded queue (the queue file
+ * cfg->sqlite.path, docs/embedded.md "Command line"): whether the
+ * configuration selects it, opening the file with the command line's rules,
+ * and the refusal of what only Redis can do. */
+#ifndef FORKPOOL_CLI_EMBEDDED_H
+#define FORKPOOL_CLI_EMBEDDED_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "base/err.h"
+#include "sqlq/store.h"
+
+/* True when cfg's queue is the embedded one (queue.backend, resolved). */
+bool fp_cli_embedded(const fp_config_t *cfg);
+
+/* Opens cfg->sqlite.path. create false (a command that only reads or
+ * changes what is there): a missing file is -ENOENT, "no embedded queue at
+ * PATH", and is not created. A file the store refuses (foreign, damaged,
+ * newer) is FP_EBADSTORE with the store's words (exit 78). */
+int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_t *err);
+
+/* 0 on Redis; on the embedded queue, the refusal of a command or option
+ * that needs Redis: FP_ECONFIG (exit 78, the configuration chose a queue that cannot do
+ * it), "forkpool WHAT needs Redis (the embedded queue has no LACKS)". */
+int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lacks,
+                       fp_err_t *err);
+
+#endif
