@@ -91,7 +91,9 @@ int fp_cmd_run(int argc, char **argv, fp_err_t *err)
         return rc;
     fp_privs_plan_t privs;
     fp_pidfile_t pidfile = {.fd = -1};
-    rc = fp_redis_tls_preflight(cfg, err);
+    /* Only Redis is probed: on the embedded queue a FORKPOOL_REDIS_URL left in
+     * the environment (ignored under queue.backend = "sqlite") is not used. */
+    rc = cfg->queue.backend == FP_BACKEND_REDIS ? fp_redis_tls_preflight(cfg, err) : 0;
     if (rc == 0)
         rc = fp_privs_resolve(cfg->daemon.user, cfg->daemon.group, &privs, err);
     if (rc == 0)

@@ -133,6 +133,12 @@ void fp_aq_on_async(uv_async_t *h);
 /* Hands stashed rows to the supervisor, up to the room. */
 void fp_aq_deliver_stash(fp_aq_t *q);
 
+/* aq_busy.c: the thread's busy handler, which lets go of the fork lock
+ * while it waits for another connection's lock; installed and removed by
+ * the thread itself (the handler must only run with that lock held). */
+void fp_aq_busy_install(fp_aq_t *q);
+void fp_aq_busy_remove(fp_aq_t *q);
+
 /* aq_name.c: daemon.name's guard on the file: a lock only one process can
  * hold per (file, name); the kernel drops it when the process dies. */
 int fp_aq_name_lock(const char *path, const char *name, int *fd, fp_err_t *err);

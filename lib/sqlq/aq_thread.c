@@ -242,6 +242,7 @@ void *fp_aq_thread_main(void *arg)
     fp_aq_t *q = arg;
     aq_outv_t batch = {0};
     int tries_after_stop = 0;
+    fp_aq_busy_install(q);
     pthread_mutex_lock(&q->mu);
     for (;;) {
         aq_shared_t *sh = &q->sh;
@@ -270,6 +271,7 @@ void *fp_aq_thread_main(void *arg)
         wait_for(q, stop ? FP_AQP_BACKOFF_MIN_MS : sleep_ms(q, batch.n > 0, room));
     }
     pthread_mutex_unlock(&q->mu);
+    fp_aq_busy_remove(q);
     fp_aq_outv_free(&batch);
     return NULL;
 }
