@@ -102,13 +102,8 @@ static int retry_one(fp_sqlq_t *q, const char *queue, int64_t id, int64_t now_ms
     sqlite3_reset(get);
     if (payload == NULL)
         return fp_err_set(err, -ENOMEM, "dead retry: out of memory");
-    sqlite3_stmt *ins = fp_sqlq_stmt(q, SQ_INSERT);
-    sqlite3_bind_text(ins, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 2, payload, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 3, now_ms);
-    sqlite3_bind_int64(ins, 4, 0);
-    sqlite3_bind_int64(ins, 5, now_ms);
-    int code = fp_sqlq_run(q, ins, "moving a dead job back", err);
+    fp_sqlq_row_new_t add = {queue, payload, len, now_ms, 0};
+    int code = fp_sqlq_insert(q, &add, now_ms, NULL, "moving a dead job back", err);
     free(payload);
     if (code == 0) {
         sqlite3_stmt *del = fp_sqlq_stmt(q, SQ_DEAD_DELETE);

@@ -150,13 +150,8 @@ static int requeue_one(fp_sqlq_t *q, const char *queue, int64_t id, const char *
     int rc = fp_sqlq_run(q, del, "removing a dead job", err);
     if (rc < 0 || sqlite3_changes(q->db) == 0)
         return rc;
-    sqlite3_stmt *ins = fp_sqlq_stmt(q, SQ_INSERT);
-    sqlite3_bind_text(ins, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 2, payload, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 3, now_ms);
-    sqlite3_bind_int64(ins, 4, 0);
-    sqlite3_bind_int64(ins, 5, now_ms);
-    if ((rc = fp_sqlq_run(q, ins, "moving a dead job back", err)) == 0)
+    fp_sqlq_row_new_t add = {queue, payload, len, now_ms, 0};
+    if ((rc = fp_sqlq_insert(q, &add, now_ms, NULL, "moving a dead job back", err)) == 0)
         (*moved)++;
     return rc;
 }

@@ -152,13 +152,8 @@ static int import_row(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
         sqlite3_bind_text(st, 6, r->consumer != NULL ? r->consumer : "", -1, SQLITE_STATIC);
         return fp_sqlq_run(q, st, "adding a dead job", err);
     }
-    st = fp_sqlq_stmt(q, SQ_INSERT);
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->payload, (int)r->len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, r->due_ms);
-    sqlite3_bind_int64(st, 4, 0);
-    sqlite3_bind_int64(st, 5, now_ms);
-    return fp_sqlq_run(q, st, "adding a job", err);
+    fp_sqlq_row_new_t add = {queue, r->payload, r->len, r->due_ms, 0};
+    return fp_sqlq_insert(q, &add, now_ms, NULL, "adding a job", err);
 }
 
 int fp_sqlq_import(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,

@@ -64,16 +64,10 @@ static int requeue(fp_sqlq_t *q, const fp_sqlq_outcome_t *o, const row_t *row, i
     int64_t deliveries = retry ? 0 : (row->deliveries > 0 ? row->deliveries - 1 : 0);
     const char *payload = o->payload != NULL ? o->payload : row->payload;
     size_t len = o->payload != NULL ? o->len : row->len;
-    sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_INSERT);
-    sqlite3_bind_text(st, 1, row->queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, payload, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms + (retry && o->delay_ms > 0 ? o->delay_ms : 0));
-    sqlite3_bind_int64(st, 4, deliveries);
-    sqlite3_bind_int64(st, 5, now_ms);
-    int rc = fp_sqlq_run(q, st, retry ? "scheduling a retry" : "putting a job back", err);
-    if (rc == 0 && new_id != NULL)
-        *new_id = sqlite3_last_insert_rowid(q->db);
-    return rc;
+    fp_sqlq_row_new_t add = {row->queue, payload, len,
+                             now_ms + (retry && o->delay_ms > 0 ? o->delay_ms : 0), deliveries};
+    return fp_sqlq_insert(q, &add, now_ms, new_id,
+                          retry ? "scheduling a retry" : "putting a job back", err);
 }
 
 static int bury(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,

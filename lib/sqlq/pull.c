@@ -13,19 +13,26 @@ static bool new_valid(const char *queue, const void *payload, size_t len, int64_
     return queue != NULL && payload != NULL && delay_ms >= 0 && len <= INT32_MAX;
 }
 
-static int insert_new(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
-                      int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err)
+int fp_sqlq_insert(fp_sqlq_t *q, const fp_sqlq_row_new_t *row, int64_t now_ms, int64_t *id,
+                   const char *doing, fp_err_t *err)
 {
     sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_INSERT);
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, payload, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_ms + delay_ms);
-    sqlite3_bind_int64(st, 4, 0);
+    sqlite3_bind_text(st, 1, row->queue, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row->payload, (int)row->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, row->avail_ms);
+    sqlite3_bind_int64(st, 4, row->deliveries);
     sqlite3_bind_int64(st, 5, now_ms);
-    int rc = fp_sqlq_run(q, st, "adding a job", err);
+    int rc = fp_sqlq_run(q, st, doing, err);
     if (rc == 0 && id != NULL)
         *id = sqlite3_last_insert_rowid(q->db);
     return rc;
+}
+
+static int insert_new(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,
+                      int64_t delay_ms, int64_t now_ms, int64_t *id, fp_err_t *err)
+{
+    fp_sqlq_row_new_t row = {queue, payload, len, now_ms + delay_ms, 0};
+    return fp_sqlq_insert(q, &row, now_ms, id, "adding a job", err);
 }
 
 int fp_sqlq_enqueue(fp_sqlq_t *q, const char *queue, const void *payload, size_t len,

@@ -58,6 +58,19 @@ sqlite3_stmt *fp_sqlq_stmt(fp_sqlq_t *q, fp_sqlq_stmt_t which);
  * the end and resets it. */
 int fp_sqlq_run(fp_sqlq_t *q, sqlite3_stmt *st, const char *doing, fp_err_t *err);
 
+/* One new row of the jobs table (SQ_INSERT): free, available from avail_ms,
+ * with the deliveries already counted, enqueued now. *id (may be NULL) gets
+ * its row id. doing names the step in an error. */
+typedef struct fp_sqlq_row_new_s {
+    const char *queue;
+    const char *payload;
+    size_t len;
+    int64_t avail_ms;
+    int64_t deliveries;
+} fp_sqlq_row_new_t;
+int fp_sqlq_insert(fp_sqlq_t *q, const fp_sqlq_row_new_t *row, int64_t now_ms, int64_t *id,
+                   const char *doing, fp_err_t *err);
+
 /* BEGIN IMMEDIATE (the write lock first, so no deadlock upgrading a read);
  * fp_sqlq_end commits when rc is 0, else (or when the commit fails) rolls
  * back, and returns the outcome; ROLLBACK alone never fails its caller. */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "sqlq_fixture.h"
 #include "sqlq/inspect.h"
 #include "sqlq/migrate.h"
 #include "sqlq/store.h"
@@ -26,32 +27,9 @@
 #define NOW 1000000
 #define LEASE 1000
 
-typedef struct fixture_s {
-    char *dir;
-    char path[PATH_MAX];
-    fp_sqlq_t *q;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    f->dir = fp_th_tmpdir();
-    assert_non_null(f->dir);
-    snprintf(f->path, sizeof f->path, "%s/queue.db", f->dir);
-    fp_err_t err = {0};
-    assert_int_equal(fp_sqlq_open(f->path, 0, &f->q, &err), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    fp_sqlq_close(f->q);
-    fp_th_tmpdir_free(f->dir);
-    free(f);
-    return 0;
-}
+typedef fp_sqlq_fx_t fixture_t;
+#define setup fp_sqlq_fx_setup
+#define teardown fp_sqlq_fx_teardown
 
 static int64_t put(fp_sqlq_t *q, const char *payload, int64_t delay, int64_t now)
 {
