@@ -1,0 +1,310 @@
+/* test_it_sqlite_faults.c: the fault suite (test_it_faults.c) on the
+ * embedded queue (issue 19, item 6): the real binary, no redis-server, jobs
+ * with unique ids added to the queue file as a producer on the host would,
+ * whose handler records the id (record_event, object_id = id). Children
+ * SIGKILLed repeatedly; jobs that crash their child every time and
+ * malformed payloads (not JSON, no type, too big) go dead with the reason,
+ * the daemon never crashes; the daemon SIGKILLed then restarted under its
+ * name; the long run (`test_chaos*`, ctest's
+ * integration.test_it_sqlite_faults.chaos) does all of it at once with two
+ * daemons on one file. Every run ends with each
+ * id recorded (0 lost) and duplicates bounded by the jobs in flight at the
+ * faults. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_sqlite.h"
+
+#define FAST_RETRY "[retry]\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\nmax_attempts = 25\n"
+#define EVENT_JOB                                                                          \
+    "{\"type\":\"record_event\",\"args\":{\"action\":\"fault\",\"object_id\":\"id-%d\","   \
+    "\"user_id\":\"u%d\"}}"
+/* Crashes its child (signal 11) on every attempt. */
+#define POISON_JOB "{\"type\":\"crash\",\"max_attempts\":3,\"id\":\"poison-%d-%d\"}"
+/* A payload over limits.max_job_bytes (2KB here) is refused before it runs. */
+#define SMALL_JOBS "[limits]\nmax_job_bytes = \"2KB\"\n"
+
+static long long distinct_ids(const fp_td_t *td)
+{
+    return fp_td_sql(td, "SELECT count(DISTINCT object_id) FROM events");
+}
+
+static long long rows(const fp_td_t *td)
+{
+    return fp_td_sql(td, "SELECT count(*) FROM events");
+}
+
+typedef struct want_s {
+    long long ids;
+    long long dead;
+} want_t;
+
+/* Every id recorded, no row left in the queue, exactly w->dead dead rows. */
+static bool all_done(fp_td_t *td, void *arg)
+{
+    want_t *w = arg;
+    return fp_td_qsql(td, "SELECT count(*) FROM jobs") == 0 && distinct_ids(td) == w->ids &&
+           fp_td_qsql(td, "SELECT count(*) FROM dead") == w->dead;
+}
+
+static void wait_all_done(fp_td_t *td, long long ids, long long dead, int timeout_ms,
+                          const char *what)
+{
+    want_t want = {ids, dead};
+    fp_td_wait_until(td, all_done, &want, timeout_ms, what);
+}
+
+static void stop_term(fp_td_t *td)
+{
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
+/* The pause between two kills of a fault schedule: they are meant to land at
+ * arbitrary moments; that the daemon recovers is asserted by the wait after. */
+static void let_time_pass(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static bool kill_random_child(fp_td_t *td)
+{
+    int kids[64];
+    int n = fp_th_proc_children(td->pid, kids, 64);
+    return n > 0 && kill(kids[rand() % n], SIGKILL) == 0;
+}
+
+static int kill_children(fp_td_t *td, int rounds, int pause_ms)
+{
+    int kills = 0;
+    for (int round = 0; round < rounds; round++) {
+        if (kill_random_child(td))
+            kills++;
+        let_time_pass(pause_ms);
+    }
+    return kills;
+}
+
+/* Rows leased to consumer name: right after its daemon died, the jobs it
+ * held or had finished without the outcome committed, the only ones that
+ * may run twice. */
+static long long held_by(const fp_td_t *td, const char *name)
+{
+    return fp_td_qsql(td, "SELECT count(*) FROM jobs WHERE owner = '%s'", name);
+}
+
+static void config(fp_td_t *td, const char *extra)
+{
+    fp_td_config_sqlite(td, NULL, extra);
+}
+
+/* SIGKILL a random child every 50 ms for 2 s: each killed job is a failed
+ * attempt, retried; every job ends done; duplicates at most one per kill. */
+static void test_sigkill_random_children_repeatedly(void **state)
+{
+    fp_td_t *td = *state;
+    const long long total = 3000;
+    long long started = 50;
+    config(td, "[pool]\nchildren = 4\n" FAST_RETRY);
+    fp_td_sqlite_enqueue(td, "default", (int)total, EVENT_JOB, 0);
+    fp_td_start_ready(td, false);
+    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, "the first jobs");
+    srand(42);
+    int kills = kill_children(td, 40, 50);
+    assert_true(kills > 10);
+    wait_all_done(td, total, 0, 180000, "every id");
+    stop_term(td);
+    if (rows(td) - total > kills)
+        fail_msg("%lld duplicates for %d kills", rows(td) - total, kills);
+}
+
+/* A job that crashes its child on every attempt, and payloads that are not
+ * JSON, have no type or are too big, mixed into good jobs: each bad one
+ * goes dead with its reason, the good ones all run, the daemon stays up. */
+static void test_poison_and_malformed_end_dead(void **state)
+{
+    fp_td_t *td = *state;
+    config(td, "[pool]\nchildren = 2\n" FAST_RETRY SMALL_JOBS);
+    char big[3000];
+    int n = snprintf(big, sizeof big, "{\"type\":\"noop\",\"args\":{\"pad\":\"");
+    memset(big + n, 'x', 2500);
+    snprintf(big + n + 2500, sizeof big - (size_t)n - 2500, "\",\"n\":\"%%d%%d\"}}");
+    fp_td_sqlite_enqueue(td, "default", 250, EVENT_JOB, 0);
+    fp_td_sqlite_enqueue(td, "default", 1, POISON_JOB, 0);
+    fp_td_sqlite_enqueue(td, "default", 5, "not json %d %d", 0);
+    fp_td_sqlite_enqueue(td, "default", 5, "{\"no_type\":%d%d}", 0);
+    fp_td_sqlite_enqueue(td, "default", 5, big, 0);
+    fp_td_sqlite_enqueue(td, "default", 250,
+                         "{\"type\":\"record_event\",\"args\":{\"object_id\":\"late-%d\","
+                         "\"user_id\":\"u%d\"}}",
+                         0);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 120000), 0);
+    assert_int_equal(distinct_ids(td), 500);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM jobs"), 0);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead"), 16);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead WHERE payload LIKE '%%poison-0-0%%'"
+                                    " AND attempts = 3 AND error LIKE '%%child crashed: killed by"
+                                    " signal 11%%'"),
+                     1);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead WHERE error LIKE '%%not JSON%%'"), 5);
+    assert_int_equal(
+        fp_td_qsql(td, "SELECT count(*) FROM dead WHERE error LIKE '%%no \"type\"%%'"), 5);
+    assert_int_equal(
+        fp_td_qsql(td, "SELECT count(*) FROM dead WHERE error LIKE '%%limits.max_job_bytes%%'"), 5);
+}
+
+/* SIGKILL the supervisor mid-run (its children follow it): a restart under
+ * the same daemon.name is let in at once (the name's lock died with the
+ * process) and takes back its own rows first; only those may run twice. */
+static void test_sigkill_daemon_then_restart(void **state)
+{
+    fp_td_t *td = *state;
+    const long long total = 3000;
+    long long started = 500;
+    config(td, "[pool]\nchildren = 4\nprefetch = 4\n" FAST_RETRY);
+    fp_td_sqlite_enqueue(td, "default", (int)total, EVENT_JOB, 0);
+    fp_td_start_ready(td, false);
+    fp_td_wait_until(td, fp_td_events_at_least, &started, 60000, "500 jobs");
+    assert_int_equal(kill(td->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(td, 30000), 128 + SIGKILL);
+    long long orphaned = held_by(td, "test-consumer");
+    if (orphaned > 16)
+        fail_msg("%lld rows leased after the kill (children + prefetch = 8)", orphaned);
+    fp_td_start(td, true);
+    assert_int_equal(fp_td_wait(td, 120000), 0);
+    want_t want = {total, 0};
+    assert_true(all_done(td, &want));
+    if (rows(td) - total > orphaned)
+        fail_msg("%lld duplicates, %lld rows were in flight", rows(td) - total, orphaned);
+}
+
+/* ---- the long run: every fault above at once, two daemons on one file ---- */
+
+/* FP_CHAOS_JOBS overrides the count (a multiple of CHAOS_CHUNK). */
+#define CHAOS_JOBS 10000
+#define CHAOS_CHUNK 200
+#define CHAOS_BAD 4 /* per chunk: a poison job and three malformed payloads */
+
+static long long chaos_jobs(void)
+{
+    const char *v = getenv("FP_CHAOS_JOBS");
+    long long n = v != NULL ? atoll(v) : CHAOS_JOBS;
+    return n >= CHAOS_CHUNK ? n / CHAOS_CHUNK * CHAOS_CHUNK : CHAOS_CHUNK;
+}
+
+/* Chunks of CHAOS_CHUNK payloads: good jobs with distinct ids, then one
+ * poison job, one that is not JSON, one without a type, one too big. */
+static void chaos_enqueue(fp_td_t *td, long long chunks)
+{
+    char big[3000];
+    int n = snprintf(big, sizeof big, "{\"type\":\"noop\",\"args\":{\"pad\":\"");
+    memset(big + n, 'x', 2500);
+    snprintf(big + n + 2500, sizeof big - (size_t)n - 2500, "\",\"n\":\"%%d-%%d\"}}");
+    for (long long c = 0; c < chunks; c++) {
+        char fmt[256], poison[128];
+        snprintf(fmt, sizeof fmt,
+                 "{\"type\":\"record_event\",\"args\":{\"object_id\":\"c%lld-%%d\","
+                 "\"user_id\":\"u%%d\"}}",
+                 c);
+        fp_td_sqlite_enqueue(td, "default", CHAOS_CHUNK - CHAOS_BAD, fmt, 0);
+        snprintf(poison, sizeof poison,
+                 "{\"type\":\"crash\",\"max_attempts\":3,\"id\":\"poison-%lld-%%d%%d\"}", c);
+        fp_td_sqlite_enqueue(td, "default", 1, poison, 0);
+        fp_td_sqlite_enqueue(td, "default", 1, "not json %d %d", 0);
+        fp_td_sqlite_enqueue(td, "default", 1, "{\"no_type\":%d%d}", 0);
+        fp_td_sqlite_enqueue(td, "default", 1, big, 0);
+    }
+}
+
+static void chaos_progress(fp_td_t *td, long long good, int percent, const char *what)
+{
+    long long want = good * percent / 100;
+    fp_td_wait_until(td, fp_td_events_at_least, &want, 300000, what);
+}
+
+/* The restarted daemon is let in under its name and takes back its rows. */
+static long long chaos_kill_restart(fp_td_t *d, const char *name)
+{
+    assert_int_equal(kill(d->pid, SIGKILL), 0);
+    assert_int_equal(fp_td_wait(d, 30000), 128 + SIGKILL);
+    long long orphaned = held_by(d, name);
+    fp_td_start_ready(d, true);
+    return orphaned;
+}
+
+/* A few thousand jobs with poison and malformed ones mixed in, two daemons
+ * (different names) on the file, children killed over and over, each
+ * daemon SIGKILLed and restarted: every good id recorded, every bad one
+ * dead with its reason, and duplicates no more than the kills could make. */
+static void test_chaos_every_fault_one_run(void **state)
+{
+    fp_td_t *td = *state;
+    long long chunks = chaos_jobs() / CHAOS_CHUNK;
+    long long good = chunks * (CHAOS_CHUNK - CHAOS_BAD), bad = chunks * CHAOS_BAD;
+    config(td, "[pool]\nchildren = 4\nprefetch = 4\n" FAST_RETRY SMALL_JOBS
+               "[recovery]\nvisibility_timeout = \"10s\"\n");
+    fp_td_start_ready(td, true);
+    fp_td_t twin;
+    fp_td_twin(td, &twin, "second-consumer");
+    fp_td_start_ready(&twin, true);
+    chaos_enqueue(td, chunks);
+    srand(4000);
+    chaos_progress(td, good, 5, "5% of the jobs");
+    int kills = kill_children(td, 10, 100);
+    kills += kill_children(&twin, 10, 100);
+    chaos_progress(td, good, 30, "30% of the jobs");
+    long long orphaned = chaos_kill_restart(td, "test-consumer");
+    chaos_progress(td, good, 50, "50% of the jobs");
+    kills += kill_children(td, 10, 100);
+    orphaned += chaos_kill_restart(&twin, "second-consumer");
+    chaos_progress(td, good, 70, "70% of the jobs");
+    kills += kill_children(&twin, 10, 100);
+
+    wait_all_done(td, good, bad, 600000, "every id");
+    stop_term(&twin);
+    stop_term(td);
+    fp_th_assert_no_sanitizer_report(twin.log);
+    long long lost = good - distinct_ids(td), twice = rows(td) - distinct_ids(td);
+    print_message("chaos: %lld jobs (%lld bad), lost %lld, run more than once %lld "
+                  "(%d child kills, %lld rows held by killed daemons), dead %lld\n",
+                  good + bad, bad, lost, twice, kills, orphaned,
+                  fp_td_qsql(td, "SELECT count(*) FROM dead"));
+    assert_int_equal(lost, 0);
+    assert_true(twice <= kills + orphaned);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead WHERE payload LIKE '%%poison-%%'"
+                                    " AND attempts = 3 AND error LIKE '%%child crashed%%'"),
+                     chunks);
+    assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM dead WHERE error LIKE '%%not JSON%%'"
+                                    " OR error LIKE '%%no \"type\"%%'"
+                                    " OR error LIKE '%%limits.max_job_bytes%%'"),
+                     chunks * 3);
+}
+
+int main(int argc, char **argv)
+{
+    /* test_it_sqlite_faults NAME runs one test; --skip PATTERN all but those. */
+    if (argc > 2 && strcmp(argv[1], "--skip") == 0)
+        cmocka_set_skip_filter(argv[2]);
+    else if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+#define T(name) cmocka_unit_test_setup_teardown(name, fp_td_setup_sqlite, fp_td_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_sigkill_random_children_repeatedly),
+        T(test_poison_and_malformed_end_dead),
+        T(test_sigkill_daemon_then_restart),
+        T(test_chaos_every_fault_one_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
