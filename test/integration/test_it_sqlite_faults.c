@@ -5,9 +5,11 @@
  * SIGKILLed repeatedly; jobs that crash their child every time and
  * malformed payloads (not JSON, no type, too big) go dead with the reason,
  * the daemon never crashes; the daemon SIGKILLed then restarted under its
- * name; the long run (`test_chaos*`, ctest's
- * integration.test_it_sqlite_faults.chaos) does all of it at once with two
- * daemons on one file. Every run ends with each
+ * name; a write that fails for want of room (RLIMIT_FSIZE lowered on the
+ * running daemon: write() fails with EFBIG, as on a full disk) makes it not
+ * ready with the reason, and it carries on once the room is back; the long
+ * run (`test_chaos*`, ctest's integration.test_it_sqlite_faults.chaos) does
+ * all of it at once with two daemons on one file. Every run ends with each
  * id recorded (0 lost) and duplicates bounded by the jobs in flight at the
  * faults. */
 #include <setjmp.h>
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,6 +194,81 @@ static void test_sigkill_daemon_then_restart(void **state)
         fail_msg("%lld duplicates, %lld rows were in flight", rows(td) - total, orphaned);
 }
 
+/* ---- a full disk --------------------------------------------------------- */
+
+/* The daemon's RLIMIT_FSIZE (prlimit on a process of the same user): a
+ * write past it fails with EFBIG, as one on a full disk fails with ENOSPC. */
+static void set_file_limit(const fp_td_t *td, rlim_t bytes)
+{
+    struct rlimit rl;
+    assert_int_equal(prlimit(td->pid, RLIMIT_FSIZE, NULL, &rl), 0);
+    rl.rlim_cur = bytes == RLIM_INFINITY || bytes > rl.rlim_max ? rl.rlim_max : bytes;
+    assert_int_equal(prlimit(td->pid, RLIMIT_FSIZE, &rl, NULL), 0);
+}
+
+static long long file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+#define PADDED_JOB                                                                         \
+    "{\"type\":\"record_event\",\"args\":{\"action\":\"fault\",\"object_id\":\"big-%d\","  \
+    "\"user_id\":\"u%d\",\"pad\":\"" PAD100 PAD100 PAD100 "\"}}"
+#define PAD100                                                                             \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xxxxxxxxxxxxxxxx"
+
+/* The queue file cannot grow while jobs wait in it: the daemon's writes
+ * (its pulls, then its outcomes and renewals) fail. It must stay up, say
+ * why (/readyz 503 with the store's error, the log), lose nothing, and carry
+ * on once writes work again. The limit sits above what the log and the
+ * events database need and below where the daemon's next write to the
+ * queue file's -wal lands (after the frames of the test's batch). Before
+ * the daemon ignored SIGXFSZ, the first such write killed it. */
+static void test_full_disk_then_room_again(void **state)
+{
+    fp_td_t *td = *state;
+    config(td, "[pool]\nchildren = 2\n" FAST_RETRY);
+    fp_td_start_ready(td, true);
+    fp_td_sqlite_enqueue(td, "default", 100, EVENT_JOB, 0);
+    wait_all_done(td, 100, 0, 60000, "the first jobs");
+
+    char db[4200], wal[4300];
+    fp_td_queue_path(td, db, sizeof db);
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    long long limit = 256 * 1024;
+    long long others[] = {file_bytes(td->log), file_bytes(td->events_db), file_bytes(db)};
+    for (size_t i = 0; i < 3; i++)
+        if (others[i] + 128 * 1024 > limit)
+            limit = others[i] + 128 * 1024;
+    set_file_limit(td, (rlim_t)limit);
+    /* ~400 bytes a job: the batch's frames end well past the limit. */
+    int more = (int)(limit * 3 / 400);
+    fp_td_sqlite_enqueue(td, "default", more, PADDED_JOB, 0);
+    if (file_bytes(wal) <= limit)
+        fail_msg("the -wal (%lld bytes) did not pass the limit (%lld)", file_bytes(wal), limit);
+
+    fp_td_ready_t down = {td->health_port, 503}, up = {td->health_port, 200};
+    fp_td_wait_until(td, fp_td_readyz_is, &down, 60000, "not ready while writes fail");
+    fp_td_wait_until(td, fp_td_log_has, "embedded queue not ready: ", 60000, "the log says why");
+    fp_td_page_t why = {"/readyz", "I/O error"};
+    assert_true(fp_td_page_has(td, &why));
+    assert_int_equal(kill(td->pid, 0), 0); /* still there, answering */
+    long long done_while_full = distinct_ids(td);
+
+    set_file_limit(td, RLIM_INFINITY);
+    fp_td_wait_until(td, fp_td_readyz_is, &up, 60000, "ready again");
+    wait_all_done(td, 100 + more, 0, 120000, "every job after the room came back");
+    stop_term(td);
+    /* Jobs in flight at the fault (children + prefetch) may run twice. */
+    if (rows(td) - (100 + more) > 8)
+        fail_msg("%lld duplicates", rows(td) - (100 + more));
+    print_message("full disk: limit %lld bytes, %d jobs added past it, %lld ids done while "
+                  "full\n",
+                  limit, more, done_while_full - 100);
+}
+
 /* ---- the long run: every fault above at once, two daemons on one file ---- */
 
 /* FP_CHAOS_JOBS overrides the count (a multiple of CHAOS_CHUNK). */
@@ -304,6 +383,7 @@ int main(int argc, char **argv)
         T(test_sigkill_random_children_repeatedly),
         T(test_poison_and_malformed_end_dead),
         T(test_sigkill_daemon_then_restart),
+        T(test_full_disk_then_room_again),
         T(test_chaos_every_fault_one_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
