@@ -75,29 +75,13 @@ static void stop_term(fp_td_t *td)
     assert_int_equal(fp_td_wait(td, 60000), 0);
 }
 
-/* The pause between two kills of a fault schedule: they are meant to land at
- * arbitrary moments; that the daemon recovers is asserted by the wait after. */
-static void let_time_pass(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static bool kill_random_child(fp_td_t *td)
-{
-    int kids[64];
-    int n = fp_th_proc_children(td->pid, kids, 64);
-    return n > 0 && kill(kids[rand() % n], SIGKILL) == 0;
-}
-
 static int kill_children(fp_td_t *td, int rounds, int pause_ms)
 {
     int kills = 0;
     for (int round = 0; round < rounds; round++) {
-        if (kill_random_child(td))
+        if (fp_td_kill_random_child(td))
             kills++;
-        let_time_pass(pause_ms);
+        fp_td_let_time_pass(pause_ms);
     }
     return kills;
 }
