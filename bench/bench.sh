@@ -51,6 +51,10 @@ fi
 # --tls: rediss:// next to redis://, noop jobs/s from one run (bench/tls.sh).
 [ "${1:-}" = "--tls" ] && exec bench/tls.sh
 
+# --embedded: the embedded SQLite queue beside Redis, synchronous normal and
+# full, and the store's own ceiling (bench/embedded.sh).
+[ "${1:-}" = "--embedded" ] && exec bench/embedded.sh
+
 build_dir=${FP_BENCH_BUILD_DIR:-build-bench}
 out=${FP_BENCH_OUT:-$build_dir/bench.md}
 runs=${FP_BENCH_RUNS:-3}

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# quickstart.sh: from nothing to forkpool doing its job. Installs missing
-# Debian packages, builds an optimised binary, starts a private redis-server on
-# a free loopback port, enqueues 10,000 record_event jobs, runs
-# `forkpool run --burst` with 4 children while showing progress, prints a
-# summary and stops Redis. Safe to run again.
+# quickstart.sh: from nothing to forkpool doing its job. Installs the missing
+# Debian packages it needs, builds an optimised binary, enqueues 10,000
+# record_event jobs, runs `forkpool run --burst` with 4 children while showing
+# progress, and prints a summary. Safe to run again.
+#   scripts/quickstart.sh           on the embedded queue: one SQLite file, no
+#                                   server to install or run
+#   scripts/quickstart.sh --redis   on a private redis-server started on a free
+#                                   loopback port (and stopped at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=embedded
+case "${1:-}" in
+  "") ;;
+  --redis) mode=redis ;;
+  *) echo "usage: scripts/quickstart.sh [--redis]" >&2; exit 64 ;;
+esac
 
 build_dir=${FP_BUILD_DIR:-build}
 jobs=${FP_QUICKSTART_JOBS:-10000}
 work=${FP_QUICKSTART_DIR:-${TMPDIR:-/tmp}/forkpool-quickstart}
 
 echo "== quickstart: checking packages"
-scripts/bootstrap.sh
+if [ "$mode" = redis ]; then scripts/bootstrap.sh --redis; else scripts/bootstrap.sh --run; fi
 
 echo "== quickstart: building $build_dir (release)"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFP_TESTS=OFF >/dev/null
@@ -33,24 +43,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=scripts/private-redis.sh
-. scripts/private-redis.sh
-start_private_redis "$work"
-echo "== quickstart: redis-server on 127.0.0.1:$port (data in $work)"
+# Where the jobs wait. With no [redis] section the daemon picks the embedded
+# queue by itself (queue.backend = "auto"); [sqlite] path only keeps its file
+# in $work.
+if [ "$mode" = redis ]; then
+  # shellcheck source=scripts/private-redis.sh
+  . scripts/private-redis.sh
+  start_private_redis "$work"
+  echo "== quickstart: redis-server on 127.0.0.1:$port (data in $work)"
+  where=$(printf '[redis]\nurl = "redis://127.0.0.1:%s/0"' "$port")
+else
+  echo "== quickstart: the embedded queue in $work/forkpool-queue.db (no Redis)"
+  where=$(printf '[sqlite]\npath = "%s/forkpool-queue.db"' "$work")
+fi
 
-cat > "$work/forkpool.toml" <<EOF
+cat > "$work/forkpool.toml" <<CONFIG
 [daemon]
 name = "quickstart"
 log_file = "$work/forkpool.log"
-[redis]
-url = "redis://127.0.0.1:$port/0"
+$where
 [pool]
 children = 4
 [health]
 listen = ""
 [handlers.record_event]
 database = "$work/events.db"
-EOF
+CONFIG
+
+# count left: jobs still ready, running or delayed; count dead: jobs that
+# failed for good. From `forkpool stats`, the same on both queues.
+count() {
+  "$bin" stats -c "$work/forkpool.toml" 2>/dev/null |
+    awk -v what="$1" '$1 == "default" && !found {print (what == "dead" ? $5 : $2 + $3 + $4); found = 1}
+                      END {if (!found) print "?"}'
+}
 
 echo "== quickstart: enqueueing $jobs record_event jobs"
 seq 1 "$jobs" | awk '{printf "{\"action\":\"login\",\"timestamp\":\"2026-11-22T10:00:00Z\",\"org_id\":\"org-%d\",\"user_id\":\"user-%d\",\"object_id\":\"session-%d\",\"object_type\":\"session\"}\n", $1 % 7, $1, $1}' \
@@ -61,8 +87,7 @@ start=$(date +%s.%N)
 "$bin" run -c "$work/forkpool.toml" --burst &
 fp_pid=$!
 while kill -0 "$fp_pid" 2>/dev/null; do
-  left=$(redis-cli -p "$port" xlen 'fp:{default}:jobs' 2>/dev/null || echo "?")
-  printf '\r   jobs left in Redis: %-8s' "$left"
+  printf '\r   jobs left: %-8s' "$(count left)"
   sleep 0.1
 done
 set +e
@@ -71,15 +96,17 @@ status=$?
 set -e
 fp_pid=""
 end=$(date +%s.%N)
-printf '\r   jobs left in Redis: %-8s\n' "$(redis-cli -p "$port" xlen 'fp:{default}:jobs')"
+printf '\r   jobs left: %-8s\n' "$(count left)"
 
 rows=$(sqlite3 "$work/events.db" 'SELECT count(*) FROM events')
-dead=$(redis-cli -p "$port" xlen 'fp:{default}:dead')
+dead=$(count dead)
+queue_line=$(sed -n 's/.*supervisor: \(queue: .*\)/\1/p' "$work/forkpool.log" | head -1)
 busy=$(sed -n 's/.*busy \([0-9.]*\) s.*/\1/p' "$work/forkpool.log")
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}')
 rate=$(awk -v n="$rows" -v s="${busy:-$seconds}" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
 
 echo "== quickstart: summary"
+echo "   ${queue_line:-queue: ?}"
 echo "   forkpool exit status:   $status"
 echo "   jobs enqueued:          $jobs"
 echo "   rows in events table:   $rows"
@@ -88,4 +115,5 @@ echo "   wall time of the run:   ${seconds} s (start-up and drain included)"
 echo "   processing time:        ${busy:-?} s, ${rate} jobs/s"
 echo "   events database:        $work/events.db"
 echo "   daemon log:             $work/forkpool.log"
-[ "$status" -eq 0 ] && [ "$rows" -eq "$jobs" ] && [ "$dead" -eq 0 ]
+[ "$mode" = redis ] || echo "   the same on Redis:      scripts/quickstart.sh --redis"
+[ "$status" -eq 0 ] && [ "$rows" -eq "$jobs" ] && [ "$dead" = 0 ]

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sqlq/open_flags.h"
+
 bool fp_cli_embedded(const fp_config_t *cfg)
 {
     return cfg->queue.backend == FP_BACKEND_SQLITE;
@@ -21,7 +23,7 @@ int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_
                           "no embedded queue at %s (nothing was enqueued there yet; sqlite.path "
                           "or FORKPOOL_SQLITE_PATH names another file, redis.url selects Redis)",
                           cfg->sqlite.path);
-    return fp_sqlq_open(cfg->sqlite.path, 0, q, err);
+    return fp_sqlq_open(cfg->sqlite.path, fp_sqlq_sync_flag(cfg), q, err);
 }
 
 int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lacks,

@@ -29,6 +29,9 @@ typedef enum fp_runtime_e { FP_RUNTIME_NATIVE, FP_RUNTIME_EXEC } fp_runtime_t;
 /* Where the jobs wait. AUTO is only ever written: a loaded config holds
  * REDIS or SQLITE (config_backend.c decides). */
 typedef enum fp_backend_e { FP_BACKEND_AUTO, FP_BACKEND_REDIS, FP_BACKEND_SQLITE } fp_backend_t;
+/* The embedded queue's PRAGMA synchronous: NORMAL loses nothing to a process
+ * crash, FULL nothing to a power cut either (docs/embedded.md). */
+typedef enum fp_sqlite_sync_e { FP_SQLITE_SYNC_NORMAL, FP_SQLITE_SYNC_FULL } fp_sqlite_sync_t;
 
 /* One [limits.TYPE] table: what may start jobs of TYPE (0 / a zero rate: no
  * such limit; at least one is set). */
@@ -98,6 +101,7 @@ typedef struct fp_config_s {
 
     struct {
         char *path; /* the embedded queue's file, absolute once loaded */
+        fp_sqlite_sync_t synchronous;
     } sqlite;
 
     struct {

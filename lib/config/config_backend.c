@@ -144,10 +144,16 @@ int fp__cresolve_backend(fp__cloader_t *ld)
     if (cfg->queue.backend == FP_BACKEND_SQLITE)
         return resolve_path(ld);
     const fp_toml_node_t *at = fp__cwhere(ld, "sqlite", "path");
-    if (at != NULL && cfg->sqlite.path[0] != '\0')
+    const char *key = "path";
+    if (at == NULL || cfg->sqlite.path[0] == '\0') {
+        at = cfg->sqlite.synchronous != FP_SQLITE_SYNC_NORMAL
+                 ? fp__cwhere(ld, "sqlite", "synchronous") : NULL;
+        key = "synchronous";
+    }
+    if (at != NULL)
         return fp__cfail_at(ld, at, FP_ECONFIG,
-                            "[sqlite] path is only used by the embedded queue, but the jobs are "
+                            "[sqlite] %s is only used by the embedded queue, but the jobs are "
                             "in Redis (%s)",
-                            cfg->queue.backend_why);
+                            key, cfg->queue.backend_why);
     return 0;
 }

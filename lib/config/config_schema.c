@@ -23,6 +23,8 @@ static const fp__cenum_t ledger_errors[] = {
 static const fp__cenum_t backends[] = {
     {"auto", FP_BACKEND_AUTO}, {"redis", FP_BACKEND_REDIS}, {"sqlite", FP_BACKEND_SQLITE},
     {NULL, 0}};
+static const fp__cenum_t syncs[] = {
+    {"normal", FP_SQLITE_SYNC_NORMAL}, {"full", FP_SQLITE_SYNC_FULL}, {NULL, 0}};
 static const fp__cenum_t runtimes[] = {
     {"native", FP_RUNTIME_NATIVE}, {"exec", FP_RUNTIME_EXEC}, {NULL, 0}};
 
@@ -32,6 +34,7 @@ _Static_assert(sizeof(fp_log_format_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_queue_order_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_runtime_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_backend_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(fp_sqlite_sync_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(fp_ledger_on_error_t) == sizeof(int), "enum size");
 
 /* One constructor per type, as Redis' createIntConfig() and friends, so each
@@ -97,6 +100,8 @@ const fp__ckey_t fp__config_schema[] = {
          "where jobs wait: Redis, or the embedded SQLite file; auto = Redis when configured"),
     STR("sqlite", "path", sqlite.path, "", NULL,
         "the embedded queue's file; \"\" = forkpool-queue.db beside the config file"),
+    ENUM("sqlite", "synchronous", sqlite.synchronous, "normal", syncs,
+         "normal: a process crash loses nothing; full: a power cut neither, slower"),
 
     STRV("queues", "names", queues.names, STRS("default"), fp__check_queue_names, "queues served"),
     ENUM("queues", "order", queues.order, "strict", orders, "strict priority or weighted"),

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "sqlq/open_flags.h"
 
 #define LOG "queue"
 
@@ -81,7 +82,8 @@ int fp_aq_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names,
      * running rows back as its own). */
     int rc = fp_aq_name_lock(cfg->sqlite.path, cfg->daemon.name, &q->lock_fd, err);
     if (rc == 0)
-        rc = fp_sqlq_open(cfg->sqlite.path, FP_SQLQ_CHECK, &q->store, err);
+        rc = fp_sqlq_open(cfg->sqlite.path, FP_SQLQ_CHECK | fp_sqlq_sync_flag(cfg), &q->store,
+                          err);
     if (rc < 0) {
         aq_free(q);
         return rc;

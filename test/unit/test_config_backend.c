@@ -129,6 +129,17 @@ static void the_path_is_taken_from_the_config_directory(void **state)
     unsetenv("FORKPOOL_SQLITE_PATH");
 }
 
+static void synchronous_defaults_to_normal(void **state)
+{
+    (void)state;
+    fp_config_t *cfg = load("", "t.toml");
+    assert_int_equal(cfg->sqlite.synchronous, FP_SQLITE_SYNC_NORMAL);
+    fp_config_free(cfg);
+    cfg = load("[sqlite]\nsynchronous = \"full\"\n", "t.toml");
+    assert_int_equal(cfg->sqlite.synchronous, FP_SQLITE_SYNC_FULL);
+    fp_config_free(cfg);
+}
+
 static void keys_that_would_do_nothing_are_errors(void **state)
 {
     (void)state;
@@ -138,6 +149,9 @@ static void keys_that_would_do_nothing_are_errors(void **state)
     expect_error("[redis]\nurl = \"redis://h:1/0\"\n[sqlite]\npath = \"x.db\"\n",
                  "t.toml:4:1: [sqlite] path is only used by the embedded queue, but the jobs "
                  "are in Redis (the configuration has a [redis] section)");
+    expect_error("[redis]\nurl = \"redis://h:1/0\"\n[sqlite]\nsynchronous = \"full\"\n",
+                 "t.toml:4:1: [sqlite] synchronous is only used by the embedded queue, but the "
+                 "jobs are in Redis (the configuration has a [redis] section)");
     expect_error("[queue]\nbackend = \"postgres\"\n",
                  "t.toml:2:1: [queue] backend must be one of \"auto\", \"redis\", \"sqlite\", "
                  "got \"postgres\"");
@@ -151,6 +165,7 @@ int main(void)
         cmocka_unit_test_setup(the_environment_url_picks_redis, clear_env),
         cmocka_unit_test_setup(explicit_redis_keeps_the_default_url, clear_env),
         cmocka_unit_test_setup(the_path_is_taken_from_the_config_directory, clear_env),
+        cmocka_unit_test_setup(synchronous_defaults_to_normal, clear_env),
         cmocka_unit_test_setup(keys_that_would_do_nothing_are_errors, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
