@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "daemon_sqlite.h"
 
 #define FAST_RETRY "[retry]\nbackoff_base = \"10ms\"\nbackoff_max = \"50ms\"\nmax_attempts = 25\n"
@@ -266,7 +268,9 @@ static void test_full_disk_then_room_again(void **state)
  * small tmpfs (the configured path a symlink to it, so the fixture's reads
  * of DIR/queue.db follow; SQLite puts the -wal beside the real file). The
  * daemon is stopped (SIGSTOP) while jobs are added and the rest of the
- * tmpfs is filled, so its next write is the first to meet ENOSPC: /readyz
+ * tmpfs is filled, so its next write is the first to meet ENOSPC; the test
+ * takes the file's write lock before the stop, so the daemon is never
+ * stopped holding it (the jobs are added under that lock): /readyz
  * 503 with SQLite's "database or disk is full", nothing lost, and it
  * carries on once the ballast goes. Skipped where mount(2) is not
  * permitted (it needs CAP_SYS_ADMIN). */
@@ -311,8 +315,22 @@ static void test_full_tmpfs_then_room_again(void **state)
     wait_all_done(td, 100, 0, 60000, "the first jobs");
     assert_true(file_bytes(real_db) > 0);
 
+    sqlite3 *q = NULL;
+    assert_int_equal(sqlite3_open(db, &q), SQLITE_OK);
+    sqlite3_busy_timeout(q, 30000);
+    assert_int_equal(sqlite3_exec(q, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(kill(td->pid, SIGSTOP), 0);
-    fp_td_sqlite_enqueue(td, "default", 1000, PADDED_JOB, 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO jobs (queue, payload, avail_at, owner, deliveries, enqueued_at)"
+             " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)"
+             " SELECT 'default', '{\"type\":\"record_event\",\"args\":{\"action\":"
+             "\"fault\",\"object_id\":\"big-' || i || '\",\"user_id\":\"u' || i ||"
+             " '\",\"pad\":\"' || hex(zeroblob(150)) || '\"}}', 0, NULL, 0, %lld FROM n",
+             fp_th_unix_ms());
+    assert_int_equal(sqlite3_exec(q, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(q, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(q);
     fill(ballast);
     assert_int_equal(kill(td->pid, SIGCONT), 0);
 
