@@ -124,9 +124,21 @@ static void answer(fp_aq_t *q, round_t *r, bool sample, bool drained, int64_t no
     }
 }
 
+/* Not ready after a store error, and nothing this round wrote: the
+ * supervisor gives no room while the queue is not ready, so no pull would
+ * ever come to prove the file usable again (only the vacuum, every 30 s).
+ * One page written at each back-off step does, and fails while the disk is
+ * still full or the lock still held. */
+static void probe_if_down(fp_aq_t *q, round_t *r, bool down, int64_t now_ms)
+{
+    fp_err_t err;
+    if (down && !r->any_ok && can_work(q, r, now_ms))
+        note(q, r, fp_sqlq_write_probe(q->store, &err), &err, now_ms);
+}
+
 /* The store work of one round (mutex released). */
 static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sample,
-                 bool drained)
+                 bool drained, bool down)
 {
     int64_t now_ms = fp_os_unix_ms();
     fp_err_t err;
@@ -144,6 +156,7 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
         check_version(q, r, now_ms); /* the first round: is the file usable at all */
     if (can_work(q, r, now_ms))
         do_pull(q, r, room, now_ms);
+    probe_if_down(q, r, down, now_ms);
     answer(q, r, sample, drained, now_ms);
     fp_spawn_fork_unlock_read();
     if (!r->failed && r->any_ok)
@@ -200,14 +213,14 @@ static bool publish(fp_aq_t *q, round_t *r)
 }
 
 /* How long to sleep (ms, -1: until woken) once a round is done. */
-static int64_t sleep_ms(fp_aq_t *q, bool pending, size_t room)
+static int64_t sleep_ms(fp_aq_t *q, bool pending, size_t room, bool down)
 {
     int64_t now_ms = fp_os_unix_ms();
     if (pending) /* outcomes that failed to commit: the back-off decides */
         return q->plan.backoff_until_ms > now_ms ? q->plan.backoff_until_ms - now_ms : 0;
     fp_aqp_step_t s = fp_aqp_next(&q->plan, now_ms, room > 0);
     int64_t w = s.kind == FP_AQP_WAIT ? s.wait_ms : 0;
-    if (!q->ready_known && (w < 0 || w > FP_AQP_BACKOFF_MIN_MS))
+    if ((!q->ready_known || down) && (w < 0 || w > FP_AQP_BACKOFF_MIN_MS))
         w = q->plan.backoff_until_ms > now_ms ? q->plan.backoff_until_ms - now_ms : 0;
     int64_t renew = q->held.count > 0 ? q->next_renew_ms - now_ms : -1;
     int64_t vacuum = q->next_vacuum_ms - now_ms;
@@ -256,10 +269,11 @@ void *fp_aq_thread_main(void *arg)
         size_t room = sh->jobs.n == 0 && !stop ? sh->room : 0;
         bool sample = sh->sample_asked != sh->sample_done;
         bool drained = sh->drained_asked != sh->drained_done;
+        bool down = q->ready_known && !sh->ready && !stop;
         pthread_mutex_unlock(&q->mu);
 
         round_t r = {0};
-        work(q, &r, &batch, room, sample, drained);
+        work(q, &r, &batch, room, sample, drained, down);
 
         pthread_mutex_lock(&q->mu);
         if (publish(q, &r))
@@ -268,7 +282,8 @@ void *fp_aq_thread_main(void *arg)
          * rows stay leased and come back when the leases end. */
         if (stop && (batch.n == 0 || ++tries_after_stop > 3))
             break;
-        wait_for(q, stop ? FP_AQP_BACKOFF_MIN_MS : sleep_ms(q, batch.n > 0, room));
+        down = q->ready_known && !sh->ready;
+        wait_for(q, stop ? FP_AQP_BACKOFF_MIN_MS : sleep_ms(q, batch.n > 0, room, down));
     }
     pthread_mutex_unlock(&q->mu);
     fp_aq_busy_remove(q);

@@ -225,7 +225,8 @@ typedef struct fp_sqlq_size_s {
 
 int fp_sqlq_size(fp_sqlq_t *q, fp_sqlq_size_t *out, fp_err_t *err);
 
-/* ---- probes (probe.c): cheap reads for a consumer's polling and metrics -- */
+/* ---- probes (probe.c): cheap reads for a consumer's polling and metrics,
+ * and the write probe of a consumer whose file failed it -------------------- */
 
 /* PRAGMA data_version of this connection: it changes when another
  * connection committed, so an idle consumer learns of an enqueue without a
@@ -240,5 +241,11 @@ int fp_sqlq_exists(fp_sqlq_t *q, int64_t id, bool *exists, fp_err_t *err);
  * ready age" is now_ms minus it. */
 int fp_sqlq_oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, int64_t *avail_at,
                          fp_err_t *err);
+
+/* One write transaction that writes a page (the header's user_version set
+ * to what it is), changing nothing a reader sees: whether the file takes
+ * writes again after a store error (a full disk, a lock held past the busy
+ * timeout). An empty transaction would not do: it commits without writing. */
+int fp_sqlq_write_probe(fp_sqlq_t *q, fp_err_t *err);
 
 #endif

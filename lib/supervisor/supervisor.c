@@ -455,6 +455,13 @@ static int start(fp_supervisor_t *sup, fp_err_t *err)
 {
     log_backend(sup->cfg);
     signal(SIGPIPE, SIG_IGN);
+    /* A write past RLIMIT_FSIZE (`ulimit -f`) raises SIGXFSZ, whose default
+     * action kills the process: the supervisor and its queue thread would
+     * die where a full disk only fails the write. Ignored, write() fails
+     * with EFBIG, which SQLite reports as an I/O error: the embedded queue
+     * goes not ready with the reason and keeps everything (docs/embedded.md,
+     * "Faults"). Children get the default back (lib/pool/spawn.c). */
+    signal(SIGXFSZ, SIG_IGN);
     /* Before any fork or thread: it takes NOTIFY_SOCKET and WATCHDOG_* out
      * of the environment children are made from. */
     fp_notify_open(&sup->notify.sender);

@@ -75,25 +75,6 @@ static void finish_after_all(fp_td_t *td, long long ids, int timeout_ms, const c
     stop_term(td);
 }
 
-/* Lets time pass, for what must last with nothing to wait for: the pause
- * between two kills of a fault schedule (they are meant to land at
- * arbitrary moments, at a rate the daemon's recovery does not set; that it
- * recovers is asserted by the wait for every id after), or an outage. */
-static void let_time_pass(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-/* Whether a child was there to kill. */
-static bool kill_random_child(fp_td_t *td)
-{
-    int kids[64];
-    int n = fp_th_proc_children(td->pid, kids, 64);
-    return n > 0 && kill(kids[rand() % n], SIGKILL) == 0;
-}
-
 /* The daemon (pool_lines) started on total queued events, and past the
  * first `started` of them. */
 static void start_on_events(fp_td_t *td, const char *pool_lines, long long total,
@@ -115,9 +96,9 @@ static void test_sigkill_random_children_repeatedly(void **state)
     int kills = 0;
     srand(42);
     for (int round = 0; round < 40; round++) {
-        if (kill_random_child(td))
+        if (fp_td_kill_random_child(td))
             kills++;
-        let_time_pass(50);
+        fp_td_let_time_pass(50);
     }
     assert_true(kills > 10);
     finish_after_all(td, total, 180000, "every id");
@@ -239,7 +220,7 @@ static void test_redis_down_at_start(void **state)
     fp_td_wait_until(td, fp_td_log_has, "(will keep trying)", 30000, "a failed attempt");
     /* Redis stays away a while so that the daemon has to retry: nothing
      * marks a retry, time must pass. */
-    let_time_pass(500);
+    fp_td_let_time_pass(500);
     assert_int_equal(fp_th_redis_resume(&td->redis), 0);
     finish_after_all(td, 100, 60000, "every id");
 }
@@ -749,7 +730,7 @@ static int held_run_faults(fp_td_t *td, held_fault_fn fault)
         if (n > 0)
             hits += fault(td, ids, n, round);
         if (round % 3 == 0)
-            kill_random_child(td);
+            fp_td_kill_random_child(td);
         wait_pending_moved(td);
     }
     return hits;
@@ -834,7 +815,7 @@ static void orphan_running_entry(fp_td_t *td, const char *vt)
     char ids[1][64];
     long long deadline = fp_th_now_ms() + 30000;
     while (own_pending(td, ids, 1) == 0 && fp_th_now_ms() < deadline)
-        let_time_pass(20);
+        fp_td_let_time_pass(20);
     assert_int_equal(own_pending(td, ids, 1), 1);
     assert_int_equal(fp_th_redis_int(&td->redis, "XDEL %s %s", FP_TD_JOBS, ids[0]), 1);
     freeReplyObject(fp_th_redis_cmd(&td->redis, "XCLAIM %s forkpool thief 0 %s JUSTID",
@@ -1300,7 +1281,7 @@ static void chaos_wait(fp_td_t *td, bool (*cond)(fp_td_t *td, void *arg), void *
                      fp_td_xlen(td, FP_TD_DEAD), missing);
             fp_td_fail_with_log(td, why);
         }
-        let_time_pass(100);
+        fp_td_let_time_pass(100);
     }
 }
 
@@ -1314,8 +1295,8 @@ static void chaos_progress(fp_td_t *td, const chaos_t *c, int percent, const cha
 static void chaos_kill_children(fp_td_t *td)
 {
     for (int i = 0; i < 10; i++) {
-        kill_random_child(td);
-        let_time_pass(100);
+        fp_td_kill_random_child(td);
+        fp_td_let_time_pass(100);
     }
 }
 
@@ -1336,7 +1317,7 @@ static void chaos_silent_start(fp_td_t *td, chaos_t *c)
     char path[4300];
     snprintf(path, sizeof path, "%s/hang-start", c->ctl);
     assert_int_equal(fp_th_write_file(path, "", 0), 0);
-    kill_random_child(td);
+    fp_td_kill_random_child(td);
     /* No counter keeps a start timeout once a later child started: only the
      * log records it. */
     fp_td_wait_until(td, fp_td_log_has, "(pool.start_timeout)", 60000, "a start timeout");

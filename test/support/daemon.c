@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -754,4 +755,18 @@ void fp_td_start_ready(fp_td_t *td, bool connected)
         assert_int_equal(truncate(td->log, log_len), 0);
         move_health(td, fresh_port());
     }
+}
+
+bool fp_td_kill_random_child(fp_td_t *td)
+{
+    int kids[64];
+    int n = fp_th_proc_children(td->pid, kids, 64);
+    return n > 0 && kill(kids[rand() % n], SIGKILL) == 0;
+}
+
+void fp_td_let_time_pass(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
 }

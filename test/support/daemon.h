@@ -162,6 +162,15 @@ bool fp_td_file_has(fp_td_t *td, void *arg);
  * killed and nothing went dead. Returns the number of replacements. */
 long long fp_td_assert_recycled(fp_td_t *td, int children, long long min_retired);
 
+/* SIGKILLs one of the daemon's children picked with rand(); whether one
+ * was there to kill. */
+bool fp_td_kill_random_child(fp_td_t *td);
+/* Lets time pass, for what must last with nothing to wait for: the pause
+ * between two kills of a fault schedule (they are meant to land at
+ * arbitrary moments, at a rate the daemon's recovery does not set; that it
+ * recovers is asserted by the wait after), or an outage. */
+void fp_td_let_time_pass(int ms);
+
 /* The daemon has *arg (an int) children right now, per /proc. */
 bool fp_td_children_are(fp_td_t *td, void *arg);
 

@@ -69,7 +69,7 @@ void fp_td_sqlite_enqueue(fp_td_t *td, const char *queue, int count, const char 
     char **texts = calloc((size_t)count, sizeof *texts);
     assert_true(items != NULL && texts != NULL);
     for (int i = 0; i < count; i++) {
-        char job[1024];
+        char job[4096]; /* room for a payload over a small limits.max_job_bytes */
         snprintf(job, sizeof job, fmt, i, i);
         texts[i] = strdup(job);
         assert_non_null(texts[i]);

@@ -798,6 +798,30 @@ static void test_data_version_moves_on_another_connections_commit(void **state)
     fp_sqlq_close(other);
 }
 
+/* The write probe writes (another connection sees a commit) and changes
+ * nothing a consumer reads: the file's identity and its rows stay. */
+static void test_write_probe_writes_and_keeps_everything(void **state)
+{
+    fixture_t *f = *state;
+    put(f->q, "a", "kept", 0, 1000);
+    fp_sqlq_t *other = NULL;
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_open(f->path, 0, &other, &err), 0);
+    int64_t v0 = version(other);
+    assert_int_equal(fp_sqlq_write_probe(f->q, &err), 0);
+    assert_true(version(other) != v0);
+    fp_sqlq_close(other);
+    fp_sqlq_close(f->q);
+    f->q = NULL;
+    assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_CHECK, &f->q, &err), 0);
+    fp_sqlq_jobs_t got = {0};
+    const char *queues[] = {"a"};
+    assert_int_equal(fp_sqlq_pull(f->q, queues, 1, "me", 10, LEASE, 2000, 0, &got, &err), 0);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0].payload, "kept");
+    fp_sqlq_jobs_free(&got);
+}
+
 static void test_exists_and_oldest_ready(void **state)
 {
     fixture_t *f = *state;
@@ -879,6 +903,7 @@ int main(void)
         T(test_header_check),
         T(test_bad_arguments),
         T(test_data_version_moves_on_another_connections_commit),
+        T(test_write_probe_writes_and_keeps_everything),
         T(test_exists_and_oldest_ready),
         T(test_outcomes_ids_and_enqueue_time),
     };
