@@ -26,8 +26,10 @@ static const char *const select_sql[] = {
 
 static const char *const count_sql[] = {
     [FP_SQLQ_ROWS_READY] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND avail_at <= ?2",
-    [FP_SQLQ_ROWS_DELAYED] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND avail_at > ?2"
-                             " AND owner IS NULL",
+    /* In parentheses: clang's -Wstring-concatenation takes two literals in
+     * a list of one-literal items for a missing comma. */
+    [FP_SQLQ_ROWS_DELAYED] = ("SELECT count(*) FROM jobs WHERE queue = ?1 AND avail_at > ?2"
+                              " AND owner IS NULL"),
     [FP_SQLQ_ROWS_DEAD] = "SELECT count(*) FROM dead WHERE queue = ?1",
 };
 
