@@ -69,41 +69,32 @@ static int check_sqlite_alone(fp__cloader_t *ld)
                         key);
 }
 
-/* path made absolute against dir (NULL: the working directory; a relative
- * dir is taken from the working directory too). */
-static int absolute(fp__cloader_t *ld, const char *dir, const char *path, char **out)
+/* path made absolute: a relative one is taken from the directory of the
+ * config file when from_file (itself taken from the working directory when
+ * relative), else from the working directory. *out is owned. */
+static int absolute(fp__cloader_t *ld, const char *path, bool from_file, char **out)
 {
-    char cwd[PATH_MAX] = "";
-    bool need_cwd = path[0] != '/' && (dir == NULL || dir[0] != '/');
-    if (need_cwd && getcwd(cwd, sizeof cwd) == NULL)
-        return fp_err_set(ld->err, -errno, "cannot resolve [sqlite] path %s: the working "
-                          "directory is unknown", path);
-    const char *parts[3] = {need_cwd ? cwd : "", path[0] == '/' || dir == NULL ? "" : dir, path};
-    size_t n = strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + 3;
-    if ((*out = malloc(n)) == NULL)
+    const char *name = ld->name;
+    const char *slash = from_file && ld->cfg->doc != NULL && name != NULL ? strrchr(name, '/')
+                                                                           : NULL;
+    char *joined = NULL, cwd[PATH_MAX];
+    int n = path[0] == '/' || slash == NULL
+                ? asprintf(&joined, "%s", path)
+                : asprintf(&joined, "%.*s/%s", (int)(slash - name), name, path);
+    if (n < 0)
         return fp_err_set(ld->err, -ENOMEM, "out of memory");
-    size_t len = 0;
-    for (size_t i = 0; i < 3; i++)
-        if (parts[i][0] != '\0')
-            len += (size_t)snprintf(*out + len, n - len, "%s%s", len > 0 ? "/" : "", parts[i]);
-    return 0;
-}
-
-/* The config file's directory (owned), or NULL when no file was read. */
-static char *config_dir(const fp__cloader_t *ld)
-{
-    if (ld->cfg->doc == NULL || ld->name == NULL)
-        return NULL;
-    const char *slash = strrchr(ld->name, '/');
-    if (slash == NULL)
-        return NULL;
-    size_t n = slash == ld->name ? 1 : (size_t)(slash - ld->name);
-    char *dir = malloc(n + 1);
-    if (dir != NULL) {
-        memcpy(dir, ld->name, n);
-        dir[n] = '\0';
+    if (joined[0] == '/') {
+        *out = joined;
+        return 0;
     }
-    return dir;
+    int rc = 0;
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        rc = fp_err_set(ld->err, -errno, "cannot resolve [sqlite] path %s: the working "
+                        "directory is unknown", path);
+    else if (asprintf(out, "%s/%s", cwd, joined) < 0)
+        rc = fp_err_set(ld->err, -ENOMEM, "out of memory");
+    free(joined);
+    return rc;
 }
 
 /* FORKPOOL_SQLITE_PATH, else the key, else the default file; relative
@@ -116,10 +107,8 @@ static int resolve_path(fp__cloader_t *ld)
     const char *path = env != NULL && *env != '\0' ? env
                        : cfg->sqlite.path[0] != '\0' ? cfg->sqlite.path
                                                      : FP__SQLITE_DEFAULT_FILE;
-    char *dir = path == env ? NULL : config_dir(ld);
     char *abs = NULL;
-    int rc = absolute(ld, dir, path, &abs);
-    free(dir);
+    int rc = absolute(ld, path, path != env, &abs);
     if (rc < 0)
         return rc;
     free(cfg->sqlite.path);
