@@ -787,9 +787,9 @@ static void test_foreign_claims_of_running_entries(void **state)
 
 /* ---- a deleted entry whose pending record someone else drops ------------ */
 
-/* One job that times out on each attempt, two attempts: it ends as a dead
- * letter unless its retry was lost. */
-#define ORPHAN_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":20000},\"timeout\":\"1500ms\"}"
+/* One job that times out on each attempt (after timeout), two attempts: it
+ * ends as a dead letter unless its retry was lost. */
+#define ORPHAN_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":20000},\"timeout\":\"%s\"}"
 
 static bool dead_letter_there(fp_td_t *td, void *arg)
 {
@@ -801,7 +801,7 @@ static bool dead_letter_there(fp_td_t *td, void *arg)
  * consumer, which on Redis 7 drops its pending record without claiming it:
  * the entry is now pending to nobody and gone from the stream. The copy the
  * daemon holds is the job's only one, so its retry must still land. */
-static void orphan_running_entry(fp_td_t *td, const char *vt)
+static void orphan_running_entry(fp_td_t *td, const char *vt, const char *timeout)
 {
     char extra[512];
     snprintf(extra, sizeof extra,
@@ -810,7 +810,9 @@ static void orphan_running_entry(fp_td_t *td, const char *vt)
              "[recovery]\nvisibility_timeout = \"%s\"\n",
              vt);
     fp_td_config(td, NULL, extra);
-    fp_td_enqueue_raw(td, ORPHAN_JOB, strlen(ORPHAN_JOB));
+    char job[128];
+    int len = snprintf(job, sizeof job, ORPHAN_JOB, timeout);
+    fp_td_enqueue_raw(td, job, (size_t)len);
     fp_td_start_ready(td, false);
     char ids[1][64];
     long long deadline = fp_th_now_ms() + 30000;
@@ -834,15 +836,16 @@ static void orphan_running_entry(fp_td_t *td, const char *vt)
  * its outcome alone must carry the retry. */
 static void test_orphaned_entry_retry_lands_from_outcome(void **state)
 {
-    orphan_running_entry(*state, "60s");
+    orphan_running_entry(*state, "60s", "1500ms");
 }
 
-/* Renewal rounds (every 333 ms) see the entry before the job fails: gone
- * from the stream counts as deleted, not as settled elsewhere. */
+/* Renewal rounds (every 333 ms, a dozen before the 4 s timeout even on a
+ * loaded machine) see the entry before the job fails: gone from the stream
+ * counts as deleted, not as settled elsewhere. */
 static void test_orphaned_entry_seen_by_renewal_as_deleted(void **state)
 {
     fp_td_t *td = *state;
-    orphan_running_entry(td, "1s");
+    orphan_running_entry(td, "1s", "4s");
     assert_true(fp_td_log_has(td, "was deleted while its job runs"));
     assert_false(fp_td_log_has(td, "settled elsewhere"));
 }
