@@ -22,3 +22,9 @@ bench_env_cleanup() {
   done
   rm -rf "$work"
 }
+
+# burst_line LOG...: "JOBS BUSY_S" from each daemon's last line ("stopped: N
+# jobs done ... busy S s"), one line per log; the one place that line is read.
+burst_line() {
+  sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$@"
+}

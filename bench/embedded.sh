@@ -62,7 +62,7 @@ one_run() {
   fp_pid=$!
   wait "$fp_pid" || { cat "$work/$mode.log" >&2; exit 1; }
   fp_pid=""
-  sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/$mode.log" |
+  burst_line "$work/$mode.log" |
     awk -v n="$n" -v m="$mode" '
       $1 != n {printf "embedded: %s run did %d of %d jobs\n", m, $1, n > "/dev/stderr"; exit 1}
       {printf "%.0f %.3f\n", $1 / ($2 > 0 ? $2 : 0.001), $2}'

@@ -44,7 +44,7 @@ latency_capacity() {
   redis-cli -p "$port" flushall >/dev/null
   "$bin" enqueue -c "$1" --count "$2" latency_probe '{"t":"0"}' >/dev/null
   "$bin" run -c "$1" --burst 2>"$work/capacity.log"
-  sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/capacity.log" |
+  burst_line "$work/capacity.log" |
     awk '{printf "%.0f\n", $1 / ($2 > 0 ? $2 : 0.001)}'
 }
 

@@ -119,7 +119,7 @@ measured() {
 fp_burst() {
   /usr/bin/time -f "%U %S" -o "$work/time" "$bin" run -c "$1" --burst 2>"$work/run.log"
   local line
-  line=$(sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/run.log")
+  line=$(burst_line "$work/run.log")
   echo "jobs=${line% *} seconds=${line#* } cpu_s=$(awk '{print $1 + $2}' "$work/time")"
 }
 # col FILE EXPR [DECIMALS]: median [min-max] of an awk expression over the
@@ -285,7 +285,7 @@ while kill -0 "$fp_pid" 2>/dev/null; do
 done
 wait "$fp_pid" || true
 fp_pid=""
-line=$(sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/backlog.log")
+line=$(burst_line "$work/backlog.log")
 done_jobs=${line%% *}
 busy=${line##* }
 if [ "$done_jobs" != "$n_backlog" ]; then

@@ -125,7 +125,7 @@ one_run() {
   done
   bench_pids=()
   c1=$(redis_cpu)
-  sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work"/d*.log |
+  burst_line "$work"/d*.log |
     awk -v d="$d" -v n="$total" -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" '
       {sum += $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1; if ($2 > busy) busy = $2}
       END {

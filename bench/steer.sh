@@ -114,7 +114,7 @@ burst() {
   "$bin" enqueue -c "$1" --count "$2" "$3" "$4" >/dev/null
   "$bin" run -c "$1" --burst 2>"$work/run.log"
   local line
-  line=$(sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$work/run.log")
+  line=$(burst_line "$work/run.log")
   if [ "${line% *}" != "$2" ]; then
     echo "steer: expected $2 jobs done, got '${line% *}'" >&2
     cat "$work/run.log" >&2
