@@ -1,4 +1,4 @@
-# bench_env.sh: sourced by bench/limits.sh, bench/steer.sh and bench/scale.sh.
+# bench_env.sh: sourced by the bench scripts (limits, steer, scale, tls, embedded).
 # bench_env NAME makes a temp dir ($work) and starts a private redis-server
 # in it ($port, $redis_pid; scripts/private-redis.sh), and arranges that on
 # exit the daemons the caller left running ($fp_pid, or several in the array
@@ -28,3 +28,6 @@ bench_env_cleanup() {
 burst_line() {
   sed -n 's/.*stopped: \([0-9]*\) jobs done.* busy \([0-9.]*\) s.*/\1 \2/p' "$@"
 }
+
+# median: the middle of the numbers on stdin, one per line (0 for none).
+median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }

@@ -68,7 +68,6 @@ one_run() {
       {printf "%.0f %.3f\n", $1 / ($2 > 0 ? $2 : 0.001), $2}'
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }
 for mode in redis normal full; do : > "$work/$mode.noop"; : > "$work/$mode.event"; done
 for r in $(seq 1 "$runs"); do
   for mode in redis normal full; do

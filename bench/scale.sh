@@ -146,7 +146,6 @@ free_base() {
   done
   echo "scale: no free ports for the cluster" >&2; exit 1
 }
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }
 mkdir -p "$(dirname "$out")" "$(dirname "$tsv")"
 printf 'redis\tdaemons\tjobs\tbusy_max_s\tredis_cpu_s\tmin_jobs\tmax_jobs\n' > "$tsv"
 rows=()

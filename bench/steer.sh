@@ -102,7 +102,6 @@ probe_config() { # probe_config SETTING NAME KEY PATH: the latency_probe plugin 
 $3 = \"$4\""
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }
 # key=value from a tool's one-line output.
 field() { sed -n "s/.*\\b$1=\\([^ ;]*\\).*/\\1/p"; }
 

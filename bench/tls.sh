@@ -66,7 +66,6 @@ one_run() {
       {printf "%.0f\n", $1 / ($2 > 0 ? $2 : 0.001)}'
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'; }
 : > "$work/plain.runs"
 : > "$work/tls.runs"
 for r in $(seq 1 "$runs"); do
