@@ -6,6 +6,7 @@
 #define FORKPOOL_CLI_EMBEDDED_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "base/err.h"
@@ -25,5 +26,14 @@ int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_
  * it), "forkpool WHAT needs Redis (the embedded queue has no LACKS)". */
 int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lacks,
                        fp_err_t *err);
+
+/* How long a holder has been idle, reckoned as `stats` and `job` both tell
+ * it: from when its latest lease was taken (its end minus
+ * recovery.visibility_timeout) to now_ms; 0 for a lease taken later. */
+int64_t fp_cli_lease_idle_ms(const fp_config_t *cfg, int64_t lease_end_ms, int64_t now_ms);
+
+/* v as decimal text (free()), NULL when out of memory: a row's numbers as
+ * the fields of the Redis entries they stand for. */
+char *fp_cli_int_text(int64_t v);
 
 #endif

@@ -8,8 +8,6 @@
 #include "job_embedded.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,20 +22,12 @@ static void take(fp_admin_field_t *f, char *s)
     f->len = s != NULL ? strlen(s) : 0;
 }
 
-static char *number(int64_t v)
-{
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, v);
-    return strdup(text);
-}
-
 static void job_row(const fp_config_t *cfg, fp_sqlq_found_t *r, int64_t now_ms, fp_job_where_t *w,
                     int64_t *since_ms)
 {
     if (r->owner != NULL) {
-        int64_t since = r->avail_at - cfg->recovery.visibility_timeout_ms;
         w->state = FP_JOB_RUNNING;
-        w->idle_ms = now_ms > since ? now_ms - since : 0;
+        w->idle_ms = fp_cli_lease_idle_ms(cfg, r->avail_at, now_ms);
         w->deliveries = r->deliveries;
         take(&w->consumer, r->owner);
         r->owner = NULL;
@@ -56,7 +46,7 @@ static int to_where(const fp_config_t *cfg, fp_sqlq_found_t *r, int64_t now_ms,
     w->payload.s = r->payload;
     w->payload.len = r->len;
     r->payload = NULL;
-    take(&w->entry_id, number(r->id));
+    take(&w->entry_id, fp_cli_int_text(r->id));
     if (!r->dead) {
         job_row(cfg, r, now_ms, w, since_ms);
         return w->entry_id.s != NULL ? 0 : -ENOMEM;
@@ -65,8 +55,8 @@ static int to_where(const fp_config_t *cfg, fp_sqlq_found_t *r, int64_t now_ms,
     take(&w->consumer, r->owner);
     take(&w->error, r->error);
     r->owner = r->error = NULL;
-    take(&w->attempts, number(r->attempts));
-    take(&w->failed_at, number(r->failed_at));
+    take(&w->attempts, fp_cli_int_text(r->attempts));
+    take(&w->failed_at, fp_cli_int_text(r->failed_at));
     bool ok = w->entry_id.s && w->attempts.s && w->failed_at.s;
     return ok ? 0 : -ENOMEM;
 }

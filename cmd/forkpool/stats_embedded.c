@@ -31,8 +31,7 @@ static int copy_holders(const fp_config_t *cfg, const fp_sqlq_view_t *v, int64_t
         if ((c->name = strdup(v->holders[i].owner)) == NULL)
             return -ENOMEM;
         c->pending = v->holders[i].rows;
-        int64_t since = v->holders[i].lease_end_ms - cfg->recovery.visibility_timeout_ms;
-        c->idle_ms = now_ms > since ? now_ms - since : 0;
+        c->idle_ms = fp_cli_lease_idle_ms(cfg, v->holders[i].lease_end_ms, now_ms);
     }
     return 0;
 }

@@ -479,13 +479,6 @@ static int stream_range(fp_admin_t *a, const char *cmd, const char *queue, const
     return rc;
 }
 
-static int dead_range(fp_admin_t *a, const char *cmd, const char *queue, const char *start,
-                      const char *end, size_t count, fp_dead_entry_t **out, size_t *n,
-                      fp_err_t *err)
-{
-    return stream_range(a, cmd, queue, "dead", start, end, count, out, n, err);
-}
-
 int fp_admin_dead_read(fp_admin_t *a, const char *queue, const char *after, const char *until,
                        size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
 {
@@ -513,7 +506,9 @@ int fp_admin_dead_newest(fp_admin_t *a, const char *queue, size_t count, fp_dead
 {
     *out = NULL;
     *n = 0;
-    return count == 0 ? 0 : dead_range(a, "XREVRANGE", queue, "+", "-", count, out, n, err);
+    if (count == 0)
+        return 0;
+    return stream_range(a, "XREVRANGE", queue, "dead", "+", "-", count, out, n, err);
 }
 
 int fp_admin_dead_get(fp_admin_t *a, const char *queue, const char *id, fp_dead_entry_t **out,
@@ -521,7 +516,7 @@ int fp_admin_dead_get(fp_admin_t *a, const char *queue, const char *id, fp_dead_
 {
     *out = NULL;
     *n = 0;
-    return dead_range(a, "XRANGE", queue, id, id, 1, out, n, err);
+    return stream_range(a, "XRANGE", queue, "dead", id, id, 1, out, n, err);
 }
 
 void fp_admin_dead_free(fp_dead_entry_t *entries, size_t n)

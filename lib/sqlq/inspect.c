@@ -34,8 +34,9 @@ static int oldest_ready(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq
     return rc;
 }
 
-static int add_holder(fp_sqlq_view_t *v, sqlite3_stmt *st)
+static int add_holder(void *ctx, sqlite3_stmt *st)
 {
+    fp_sqlq_view_t *v = ctx;
     fp_sqlq_holder_t *grown = realloc(v->holders, (v->nholders + 1) * sizeof *grown);
     if (grown == NULL)
         return -ENOMEM;
@@ -58,16 +59,7 @@ static int holders(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view
                                       " FROM jobs WHERE owner IS NOT NULL AND queue = ?1"
                                       " GROUP BY owner ORDER BY owner",
                                    queue, now_ms, &st, err);
-    if (rc < 0)
-        return rc;
-    int src = SQLITE_DONE;
-    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
-        if (add_holder(v, st) < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-    if (rc == 0 && src != SQLITE_DONE)
-        rc = fp_sqlq_fail(q, src, "reading the leases", err);
-    sqlite3_finalize(st);
-    return rc;
+    return rc < 0 ? rc : fp_sqlq_each_row(q, st, add_holder, v, "reading the leases", err);
 }
 
 int fp_sqlq_view(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t *out,
@@ -97,39 +89,40 @@ void fp_sqlq_view_clear(fp_sqlq_view_t *v)
     memset(v, 0, sizeof *v);
 }
 
-static int add_name(char ***names, size_t *n, sqlite3_stmt *st)
+typedef struct names_s {
+    char **v;
+    size_t n;
+} names_t;
+
+static int add_name(void *ctx, sqlite3_stmt *st)
 {
-    char **grown = realloc(*names, (*n + 1) * sizeof *grown);
+    names_t *names = ctx;
+    char **grown = realloc(names->v, (names->n + 1) * sizeof *grown);
     if (grown == NULL)
         return -ENOMEM;
-    *names = grown;
-    if ((grown[*n] = fp_sqlq_col_dup(st, 0, NULL)) == NULL)
+    names->v = grown;
+    if ((grown[names->n] = fp_sqlq_col_dup(st, 0, NULL)) == NULL)
         return -ENOMEM;
-    (*n)++;
+    names->n++;
     return 0;
 }
 
 int fp_sqlq_queue_names(fp_sqlq_t *q, char ***names, size_t *n, fp_err_t *err)
 {
-    *names = NULL;
-    *n = 0;
+    names_t got = {NULL, 0};
     sqlite3_stmt *st = NULL;
     int rc = fp_sqlq_prepare(q, "SELECT queue FROM jobs UNION SELECT queue FROM dead ORDER BY 1",
                              &st, err);
-    int src = SQLITE_DONE;
-    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
-        if (add_name(names, n, st) < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-    if (rc == 0 && src != SQLITE_DONE)
-        rc = fp_sqlq_fail(q, src, "listing the queues", err);
-    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = fp_sqlq_each_row(q, st, add_name, &got, "listing the queues", err);
     if (rc < 0) {
-        for (size_t i = 0; i < *n; i++)
-            free((*names)[i]);
-        free(*names);
-        *names = NULL;
-        *n = 0;
+        for (size_t i = 0; i < got.n; i++)
+            free(got.v[i]);
+        free(got.v);
+        got = (names_t){NULL, 0};
     }
+    *names = got.v;
+    *n = got.n;
     return rc;
 }
 

@@ -83,21 +83,19 @@ static int read_batch(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
     return rc;
 }
 
-static int delete_batch(fp_sqlq_t *q, fp_sqlq_rows_kind_t kind, const fp_sqlq_row_t *rows,
-                        size_t n, fp_err_t *err)
+/* The kept delete statements (open.c): the rows are queue's, read just now. */
+static int delete_batch(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
+                        const fp_sqlq_row_t *rows, size_t n, fp_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = fp_sqlq_prepare(q, kind == FP_SQLQ_ROWS_DEAD ? "DELETE FROM dead WHERE id = ?1"
-                                                  : "DELETE FROM jobs WHERE id = ?1",
-                     &st, err);
+    bool dead = kind == FP_SQLQ_ROWS_DEAD;
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, rows[i].id);
-        int src = sqlite3_step(st);
-        if (src != SQLITE_DONE)
-            rc = fp_sqlq_fail(q, src, "removing moved jobs", err);
+        sqlite3_stmt *st = fp_sqlq_stmt(q, dead ? SQ_DEAD_DELETE : SQ_DELETE);
+        if (dead)
+            sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, dead ? 2 : 1, rows[i].id);
+        rc = fp_sqlq_run(q, st, "removing moved jobs", err);
     }
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -112,7 +110,7 @@ static int export_batch(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kin
     if (rc == 0)
         rc = read_batch(q, queue, kind, now_ms, *after, batch, &rows, n, err);
     if (rc == 0 && *n > 0)
-        rc = delete_batch(q, kind, rows, *n, err);
+        rc = delete_batch(q, queue, kind, rows, *n, err);
     if (rc == 0 && *n > 0)
         rc = fn(ctx, rows, *n, err);
     rc = fp_sqlq_end(q, rc, err);

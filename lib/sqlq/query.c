@@ -1,6 +1,8 @@
 /* query.c: the command line's one-off queries on a queue file (query.h). */
 #include "sqlq/query.h"
 
+#include <errno.h>
+
 int fp_sqlq_prepare(fp_sqlq_t *q, const char *sql, sqlite3_stmt **st, fp_err_t *err)
 {
     int rc = sqlite3_prepare_v2(q->db, sql, -1, st, NULL);
@@ -31,6 +33,19 @@ int fp_sqlq_query_int(fp_sqlq_t *q, const char *sql, const char *queue, int64_t 
     if (src == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     else
+        rc = fp_sqlq_fail(q, src, doing, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fp_sqlq_each_row(fp_sqlq_t *q, sqlite3_stmt *st, fp_sqlq_row_fn fn, void *ctx,
+                     const char *doing, fp_err_t *err)
+{
+    int rc = 0, src = SQLITE_DONE;
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, st) < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc == 0 && src != SQLITE_DONE)
         rc = fp_sqlq_fail(q, src, doing, err);
     sqlite3_finalize(st);
     return rc;

@@ -19,4 +19,10 @@ int fp_sqlq_prepare_queue(fp_sqlq_t *q, const char *sql, const char *queue, int6
 int fp_sqlq_query_int(fp_sqlq_t *q, const char *sql, const char *queue, int64_t now_ms,
                       int64_t *out, const char *doing, fp_err_t *err);
 
+/* Steps st to its end, handing fn each row (fn: 0, or -ENOMEM to stop),
+ * then finalizes st; a failed step is SQLite's words with doing. */
+typedef int (*fp_sqlq_row_fn)(void *ctx, sqlite3_stmt *st);
+int fp_sqlq_each_row(fp_sqlq_t *q, sqlite3_stmt *st, fp_sqlq_row_fn fn, void *ctx,
+                     const char *doing, fp_err_t *err);
+
 #endif
