@@ -141,16 +141,10 @@ static int import_row(fp_sqlq_t *q, const char *queue, fp_sqlq_rows_kind_t kind,
 {
     if (r->len > INT32_MAX)
         return fp_err_set(err, FP_ELIMIT, "a job of %zu bytes", r->len);
-    sqlite3_stmt *st;
     if (kind == FP_SQLQ_ROWS_DEAD) {
-        st = fp_sqlq_stmt(q, SQ_DEAD_INSERT);
-        sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, r->payload, (int)r->len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->error != NULL ? r->error : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, r->attempts);
-        sqlite3_bind_int64(st, 5, r->failed_at);
-        sqlite3_bind_text(st, 6, r->consumer != NULL ? r->consumer : "", -1, SQLITE_STATIC);
-        return fp_sqlq_run(q, st, "adding a dead job", err);
+        fp_sqlq_dead_new_t dead = {queue,        r->payload,   r->len,     r->error,
+                                   r->attempts, r->failed_at, r->consumer};
+        return fp_sqlq_insert_dead(q, &dead, err);
     }
     fp_sqlq_row_new_t add = {queue, r->payload, r->len, r->due_ms, 0};
     return fp_sqlq_insert(q, &add, now_ms, NULL, "adding a job", err);

@@ -70,20 +70,25 @@ static int requeue(fp_sqlq_t *q, const fp_sqlq_outcome_t *o, const row_t *row, i
                           retry ? "scheduling a retry" : "putting a job back", err);
 }
 
-static int bury(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
-                const row_t *row, int64_t now_ms, fp_err_t *err)
+int fp_sqlq_insert_dead(fp_sqlq_t *q, const fp_sqlq_dead_new_t *row, fp_err_t *err)
 {
     sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_DEAD_INSERT);
     sqlite3_bind_text(st, 1, row->queue, -1, SQLITE_STATIC);
-    if (o->payload != NULL)
-        sqlite3_bind_text(st, 2, o->payload, (int)o->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_text(st, 2, row->payload, (int)row->len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, o->error != NULL ? o->error : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, o->attempts);
-    sqlite3_bind_int64(st, 5, now_ms);
-    sqlite3_bind_text(st, 6, consumer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row->payload, (int)row->len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, row->error != NULL ? row->error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, row->attempts);
+    sqlite3_bind_int64(st, 5, row->failed_at);
+    sqlite3_bind_text(st, 6, row->consumer != NULL ? row->consumer : "", -1, SQLITE_STATIC);
     return fp_sqlq_run(q, st, "adding a dead job", err);
+}
+
+static int bury(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
+                const row_t *row, int64_t now_ms, fp_err_t *err)
+{
+    fp_sqlq_dead_new_t dead = {row->queue, o->payload != NULL ? o->payload : row->payload,
+                               o->payload != NULL ? o->len : row->len, o->error, o->attempts,
+                               now_ms, consumer};
+    return fp_sqlq_insert_dead(q, &dead, err);
 }
 
 /* An ack, the common outcome, in one statement that checks and deletes; the

@@ -71,6 +71,18 @@ typedef struct fp_sqlq_row_new_s {
 int fp_sqlq_insert(fp_sqlq_t *q, const fp_sqlq_row_new_t *row, int64_t now_ms, int64_t *id,
                    const char *doing, fp_err_t *err);
 
+/* One new row of the dead table (SQ_DEAD_INSERT); NULL texts are "". */
+typedef struct fp_sqlq_dead_new_s {
+    const char *queue;
+    const char *payload;
+    size_t len;
+    const char *error;
+    int64_t attempts;
+    int64_t failed_at;
+    const char *consumer;
+} fp_sqlq_dead_new_t;
+int fp_sqlq_insert_dead(fp_sqlq_t *q, const fp_sqlq_dead_new_t *row, fp_err_t *err);
+
 /* BEGIN IMMEDIATE (the write lock first, so no deadlock upgrading a read);
  * fp_sqlq_end commits when rc is 0, else (or when the commit fails) rolls
  * back, and returns the outcome; ROLLBACK alone never fails its caller. */
