@@ -122,7 +122,7 @@ int fp_aq_start(fp_aq_t *q)
         snprintf(q->reason, sizeof q->reason, "cannot start the queue thread: %s", strerror(rc));
         return -rc;
     }
-    q->started = q->thread_started = true;
+    q->started = true;
     uv_prepare_start(&q->prepare, on_prepare);
     return 0;
 }
@@ -292,7 +292,7 @@ void fp_aq_close(fp_aq_t *q, void (*cb)(void *ctx), void *ctx)
     q->closing = true;
     q->close_cb = cb;
     q->close_ctx = ctx;
-    if (q->thread_started) {
+    if (q->started) {
         pthread_mutex_lock(&q->mu);
         (void)fp_aq_outv_move(&q->sh.outcomes, &q->buffered); /* the last turn's, if any */
         q->sh.stop = true;

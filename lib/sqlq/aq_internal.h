@@ -83,8 +83,7 @@ struct fp_aq_s {
     void (*close_cb)(void *ctx);
     void *close_ctx;
     int lock_fd;           /* daemon.name's guard (aq_name.c) */
-    pthread_t thread;
-    bool thread_started;
+    pthread_t thread;      /* running while started */
     /* ---- shared ---- */
     pthread_mutex_t mu;
     pthread_cond_t cv;
