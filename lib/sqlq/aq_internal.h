@@ -50,8 +50,7 @@ typedef struct aq_shared_s {
     fp_queue_stats_t delta;
     bool ready;
     char reason[FP_ERR_MSG_MAX];
-    fp_admin_queue_stats_t *samples; /* n entries when sample_done */
-    bool sample_ok;
+    fp_admin_queue_stats_t *samples; /* n entries, NULL when the sample failed */
     unsigned sample_done, drained_done;
     bool drained;
     int64_t file_bytes;

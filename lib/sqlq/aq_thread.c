@@ -32,8 +32,8 @@ typedef struct round_s {
     int failed;          /* a store call failed: reason holds why */
     char reason[FP_ERR_MSG_MAX];
     bool any_ok;         /* a store call succeeded */
-    bool sampled, sample_ok;
-    fp_admin_queue_stats_t *samples;
+    bool sampled;
+    fp_admin_queue_stats_t *samples; /* NULL when the sample failed */
     bool answered, drained;
     int64_t file_bytes;
 } round_t;
@@ -113,8 +113,10 @@ static void answer(fp_aq_t *q, round_t *r, bool sample, bool drained, int64_t no
     if (sample) {
         r->sampled = true;
         r->samples = calloc(q->n ? q->n : 1, sizeof *r->samples);
-        int rc = r->samples == NULL ? -ENOMEM : fp_aq_work_sample(q, now_ms, r->samples, &err);
-        r->sample_ok = rc == 0;
+        if (r->samples != NULL && fp_aq_work_sample(q, now_ms, r->samples, &err) < 0) {
+            free(r->samples);
+            r->samples = NULL; /* the askers get NULL: no sample */
+        }
     }
     if (drained) {
         r->answered = true;
@@ -197,10 +199,7 @@ static bool publish(fp_aq_t *q, round_t *r)
     q->ready_known = q->ready_known || r->any_ok;
     if (r->sampled) {
         free(sh->samples);
-        sh->samples = r->sample_ok ? r->samples : NULL;
-        if (!r->sample_ok)
-            free(r->samples);
-        sh->sample_ok = r->sample_ok;
+        sh->samples = r->samples;
         sh->sample_done++;
     }
     if (r->answered) {
