@@ -128,6 +128,9 @@ int fp_aq_work_drained(fp_aq_t *q, int64_t now_ms, bool *drained, fp_err_t *err)
 
 /* aq_results.c: the loop's side of the async: takes what the thread posted. */
 void fp_aq_on_async(uv_async_t *h);
+/* Adds a round's counters to sum; the read round trip is the newest
+ * measured one, not the largest (fp_qmux_stats_add's rule across parts). */
+void fp_aq_delta_add(fp_queue_stats_t *sum, const fp_queue_stats_t *d);
 /* Hands stashed rows to the supervisor, up to the room. */
 void fp_aq_deliver_stash(fp_aq_t *q);
 

@@ -16,6 +16,13 @@
 
 #define LOG "queue"
 
+void fp_aq_delta_add(fp_queue_stats_t *sum, const fp_queue_stats_t *d)
+{
+    int64_t rtt = d->read_rtt_samples > 0 ? d->read_rtt_us : sum->read_rtt_us;
+    fp_qmux_stats_add(sum, d);
+    sum->read_rtt_us = rtt;
+}
+
 /* The thread's rows as the supervisor's fp_pulled_t, into the stash. */
 static void stash_rows(fp_aq_t *q, fp_sqlq_jobs_t *jobs)
 {
@@ -131,9 +138,7 @@ void fp_aq_on_async(uv_async_t *h)
     bool took = jobs.n > 0;
 
     q->sent = committed <= q->sent ? q->sent - committed : 0;
-    int64_t rtt = delta.read_rtt_samples > 0 ? delta.read_rtt_us : q->stats.read_rtt_us;
-    fp_qmux_stats_add(&q->stats, &delta);
-    q->stats.read_rtt_us = rtt;
+    fp_aq_delta_add(&q->stats, &delta);
     set_ready(q, ready, reason);
     if (jobs.n > 0) {
         stash_rows(q, &jobs);

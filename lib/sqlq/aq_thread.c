@@ -18,7 +18,6 @@
 
 #include "base/os.h"
 #include "pool/spawn.h"
-#include "queue/qmux_map.h"
 
 #define VACUUM_EVERY_MS 30000
 #define VACUUM_PAGES 1024
@@ -165,13 +164,6 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
         fp_aqp_succeeded(&q->plan);
 }
 
-static void add_delta(fp_queue_stats_t *sum, const fp_queue_stats_t *d)
-{
-    int64_t rtt = d->read_rtt_samples > 0 ? d->read_rtt_us : sum->read_rtt_us;
-    fp_qmux_stats_add(sum, d);
-    sum->read_rtt_us = rtt;
-}
-
 /* Under the mutex: what the round found, for the loop. True when there is
  * something to wake the loop for. */
 static bool publish(fp_aq_t *q, round_t *r)
@@ -186,7 +178,7 @@ static bool publish(fp_aq_t *q, round_t *r)
         fp_sqlq_jobs_free(&r->jobs);
     }
     sh->committed += r->committed;
-    add_delta(&sh->delta, &r->delta);
+    fp_aq_delta_add(&sh->delta, &r->delta);
     if (r->failed && (sh->ready || strcmp(sh->reason, r->reason) != 0)) {
         sh->ready = false;
         snprintf(sh->reason, sizeof sh->reason, "%s", r->reason);
