@@ -39,7 +39,7 @@ static void aq_free(fp_aq_t *q)
     fp_aq_outv_free(&q->buffered);
     fp_aq_outv_free(&q->sh.outcomes);
     free(q->sh.holds.v);
-    fp_sqlq_jobs_free(&q->sh.jobs);
+    fp_aq_rows_free(&q->sh.rows);
     free(q->sh.samples);
     for (size_t i = q->stash_at; i < q->stash_n; i++) {
         free(q->stash[i].entry_id);

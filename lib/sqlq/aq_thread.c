@@ -25,7 +25,7 @@
 
 /* One round's results, published under the mutex at its end. */
 typedef struct round_s {
-    fp_sqlq_jobs_t jobs;
+    aq_rows_t rows;
     size_t committed;
     fp_queue_stats_t delta;
     int failed;          /* a store call failed: reason holds why */
@@ -83,7 +83,7 @@ static void do_pull(fp_aq_t *q, round_t *r, size_t room, int64_t now_ms)
         check_version(q, r, now_ms);
     s = fp_aqp_next(&q->plan, now_ms, room > 0);
     if (s.kind == FP_AQP_PULL && can_work(q, r, now_ms))
-        note(q, r, fp_aq_work_pull(q, room, now_ms, &r->jobs, &r->delta, &err), &err, now_ms);
+        note(q, r, fp_aq_work_pull(q, room, now_ms, &r->rows, &r->delta, &err), &err, now_ms);
 }
 
 static void housekeeping(fp_aq_t *q, round_t *r, int64_t now_ms)
@@ -170,12 +170,12 @@ static bool publish(fp_aq_t *q, round_t *r)
 {
     aq_shared_t *sh = &q->sh;
     bool wake = r->committed > 0 || r->sampled || r->answered;
-    if (r->jobs.n > 0) {
-        sh->jobs = r->jobs; /* empty: this round pulled only because it was */
-        r->jobs = (fp_sqlq_jobs_t){0};
+    if (r->rows.n > 0) {
+        sh->rows = r->rows; /* empty: this round pulled only because it was */
+        r->rows = (aq_rows_t){0};
         wake = true;
     } else {
-        fp_sqlq_jobs_free(&r->jobs);
+        fp_aq_rows_free(&r->rows);
     }
     sh->committed += r->committed;
     fp_aq_delta_add(&sh->delta, &r->delta);
@@ -257,7 +257,7 @@ void *fp_aq_thread_main(void *arg)
         sh->holds.n = 0;
         q->track = q->track || sh->track_retries;
         bool stop = sh->stop;
-        size_t room = sh->jobs.n == 0 && !stop ? sh->room : 0;
+        size_t room = sh->rows.n == 0 && !stop ? sh->room : 0;
         bool sample = sh->sample_asked != sh->sample_done;
         bool drained = sh->drained_asked != sh->drained_done;
         bool down = q->ready_known && !sh->ready && !stop;
