@@ -135,12 +135,14 @@ void fp_aq_want(fp_aq_t *q, size_t room)
             uv_async_send(&q->async); /* delivered from the async callback, not from here */
         return;
     }
+    /* Called as jobs are dispatched and finish: only a change takes the mutex
+     * (the loop alone writes sh.room, so it may read it without). */
+    if (q->sh.room == q->room)
+        return;
     pthread_mutex_lock(&q->mu);
-    if (q->sh.room != q->room) {
-        q->sh.room = q->room;
-        if (q->room > 0)
-            kick(q);
-    }
+    q->sh.room = q->room;
+    if (q->room > 0)
+        kick(q);
     pthread_mutex_unlock(&q->mu);
 }
 

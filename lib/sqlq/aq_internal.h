@@ -45,7 +45,8 @@ typedef struct aq_waiter_s {
 /* What the loop and the thread exchange, under mu. */
 typedef struct aq_shared_s {
     /* to the thread */
-    size_t room;       /* 0 while the loop has rows of a pull left */
+    size_t room;       /* 0 while the loop has rows of a pull left; written
+                        * by the loop alone (under mu), which reads it freely */
     aq_outv_t outcomes;
     aq_ids_t holds;
     bool track_retries;
