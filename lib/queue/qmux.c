@@ -212,15 +212,13 @@ static void part_closed(void *ctx)
 
 void fp_qmux_close(fp_qmux_t *m, void (*cb)(void *ctx), void *ctx)
 {
+    m->close_cb = cb;
+    m->close_ctx = ctx;
     if (m->aq != NULL) {
-        m->close_cb = cb;
-        m->close_ctx = ctx;
         m->open = 1;
         fp_aq_close(m->aq, part_closed, m);
         return;
     }
-    m->close_cb = cb;
-    m->close_ctx = ctx;
     m->open = (int)m->map.nparts + 1 + (m->side != NULL); /* held until all are closing */
     for (size_t i = 0; i < m->map.nparts; i++)
         fp_queue_close(m->parts[i].q, part_closed, m);

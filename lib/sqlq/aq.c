@@ -39,7 +39,7 @@ static void aq_free(fp_aq_t *q)
     fp_aq_outv_free(&q->buffered);
     fp_aq_outv_free(&q->sh.outcomes);
     free(q->sh.holds.v);
-    fp_sqlq_jobs_free(&q->sh.jobs);
+    fp_aq_rows_free(&q->sh.rows);
     free(q->sh.samples);
     for (size_t i = q->stash_at; i < q->stash_n; i++) {
         free(q->stash[i].entry_id);
@@ -122,7 +122,7 @@ int fp_aq_start(fp_aq_t *q)
         snprintf(q->reason, sizeof q->reason, "cannot start the queue thread: %s", strerror(rc));
         return -rc;
     }
-    q->started = q->thread_started = true;
+    q->started = true;
     uv_prepare_start(&q->prepare, on_prepare);
     return 0;
 }
@@ -135,12 +135,14 @@ void fp_aq_want(fp_aq_t *q, size_t room)
             uv_async_send(&q->async); /* delivered from the async callback, not from here */
         return;
     }
+    /* Called as jobs are dispatched and finish: only a change takes the mutex
+     * (the loop alone writes sh.room, so it may read it without). */
+    if (q->sh.room == q->room)
+        return;
     pthread_mutex_lock(&q->mu);
-    if (q->sh.room != q->room) {
-        q->sh.room = q->room;
-        if (q->room > 0)
-            kick(q);
-    }
+    q->sh.room = q->room;
+    if (q->room > 0)
+        kick(q);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -292,7 +294,7 @@ void fp_aq_close(fp_aq_t *q, void (*cb)(void *ctx), void *ctx)
     q->closing = true;
     q->close_cb = cb;
     q->close_ctx = ctx;
-    if (q->thread_started) {
+    if (q->started) {
         pthread_mutex_lock(&q->mu);
         (void)fp_aq_outv_move(&q->sh.outcomes, &q->buffered); /* the last turn's, if any */
         q->sh.stop = true;

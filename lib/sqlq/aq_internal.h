@@ -19,6 +19,14 @@ typedef struct aq_outv_s {
     size_t n, cap;
 } aq_outv_t;
 
+/* A pull's rows as the supervisor takes them (entry ids formatted, payloads
+ * moved from the store's rows): built on the thread, so that the loop only
+ * hands the array over. */
+typedef struct aq_rows_s {
+    fp_pulled_t *v;
+    size_t n;
+} aq_rows_t;
+
 typedef struct aq_ids_s {
     int64_t *v;
     size_t n, cap;
@@ -37,7 +45,8 @@ typedef struct aq_waiter_s {
 /* What the loop and the thread exchange, under mu. */
 typedef struct aq_shared_s {
     /* to the thread */
-    size_t room;       /* 0 while the loop has rows of a pull left */
+    size_t room;       /* 0 while the loop has rows of a pull left; written
+                        * by the loop alone (under mu), which reads it freely */
     aq_outv_t outcomes;
     aq_ids_t holds;
     bool track_retries;
@@ -45,13 +54,12 @@ typedef struct aq_shared_s {
     bool stop;
     bool kick;         /* something was posted since the thread last looked */
     /* from the thread */
-    fp_sqlq_jobs_t jobs; /* a pull's rows; the next pull waits until the loop took them */
+    aq_rows_t rows;    /* a pull's rows; the next pull waits until the loop took them */
     size_t committed;  /* outcomes the thread is done with (acted or stale) */
     fp_queue_stats_t delta;
     bool ready;
     char reason[FP_ERR_MSG_MAX];
-    fp_admin_queue_stats_t *samples; /* n entries when sample_done */
-    bool sample_ok;
+    fp_admin_queue_stats_t *samples; /* n entries, NULL when the sample failed */
     unsigned sample_done, drained_done;
     bool drained;
     int64_t file_bytes;
@@ -83,8 +91,7 @@ struct fp_aq_s {
     void (*close_cb)(void *ctx);
     void *close_ctx;
     int lock_fd;           /* daemon.name's guard (aq_name.c) */
-    pthread_t thread;
-    bool thread_started;
+    pthread_t thread;      /* running while started */
     /* ---- shared ---- */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -111,6 +118,11 @@ int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payloa
 int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from);
 void fp_aq_outv_free(aq_outv_t *l);
 int fp_aq_ids_push(aq_ids_t *l, int64_t id);
+/* The store's rows as the supervisor's (entry id "ENQUEUED_MS-ID"); the
+ * payloads move, jobs keeps what is left to free. A row whose entry id
+ * cannot be allocated is left out. -ENOMEM: rows unchanged. */
+int fp_aq_rows_take(aq_rows_t *rows, fp_sqlq_jobs_t *jobs);
+void fp_aq_rows_free(aq_rows_t *rows);
 /* Entry ids are "ENQUEUED_MS-ID" (the row's id after the dash; a bare id
  * is taken too); false when entry_id holds no row id. */
 bool fp_aq_parse_id(const char *entry_id, int64_t *id);
@@ -122,7 +134,7 @@ void *fp_aq_thread_main(void *arg);
  * they record failures in the plan and the shared reason themselves. */
 int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_stats_t *delta,
                       fp_err_t *err);
-int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, fp_sqlq_jobs_t *jobs,
+int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, aq_rows_t *rows,
                     fp_queue_stats_t *delta, fp_err_t *err);
 int fp_aq_work_renew(fp_aq_t *q, int64_t now_ms, fp_queue_stats_t *delta, fp_err_t *err);
 int fp_aq_work_sample(fp_aq_t *q, int64_t now_ms, fp_admin_queue_stats_t *out, fp_err_t *err);
@@ -130,6 +142,9 @@ int fp_aq_work_drained(fp_aq_t *q, int64_t now_ms, bool *drained, fp_err_t *err)
 
 /* aq_results.c: the loop's side of the async: takes what the thread posted. */
 void fp_aq_on_async(uv_async_t *h);
+/* Adds a round's counters to sum; the read round trip is the newest
+ * measured one, not the largest (fp_qmux_stats_add's rule across parts). */
+void fp_aq_delta_add(fp_queue_stats_t *sum, const fp_queue_stats_t *d);
 /* Hands stashed rows to the supervisor, up to the room. */
 void fp_aq_deliver_stash(fp_aq_t *q);
 

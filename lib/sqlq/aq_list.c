@@ -1,9 +1,12 @@
-/* aq_list.c: the embedded queue's growable lists (aq_internal.h): outcomes
- * with owned payload and error copies, row ids; and entry ids as row ids. */
+/* aq_list.c: the embedded queue's lists (aq_internal.h): outcomes with
+ * owned payload and error copies, row ids, pulled rows; and entry ids as
+ * row ids. */
 #include "sqlq/aq_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +85,41 @@ int fp_aq_ids_push(aq_ids_t *l, int64_t id)
         return -ENOMEM;
     l->v[l->n++] = id;
     return 0;
+}
+
+int fp_aq_rows_take(aq_rows_t *rows, fp_sqlq_jobs_t *jobs)
+{
+    fp_pulled_t *v = malloc((jobs->n ? jobs->n : 1) * sizeof *v);
+    if (v == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < jobs->n; i++) {
+        fp_sqlq_job_t *j = &jobs->v[i];
+        /* "ENQUEUED_MS-ID", the shape of a stream entry id: what reads the
+         * enqueue time from an entry id (the ledger) reads it here too. */
+        char id[48];
+        snprintf(id, sizeof id, "%" PRId64 "-%" PRId64, j->enqueued_at, j->id);
+        char *eid = strdup(id);
+        if (eid == NULL)
+            continue; /* left leased: it comes back when its lease ends */
+        v[k++] = (fp_pulled_t){.queue = (uint32_t)j->queue, .entry_id = eid,
+                               .payload = j->payload, .payload_len = j->len,
+                               .deliveries = j->deliveries > 0 ? (uint64_t)j->deliveries : 1,
+                               .fresh = j->deliveries <= 1};
+        j->payload = NULL;
+    }
+    *rows = (aq_rows_t){v, k};
+    return 0;
+}
+
+void fp_aq_rows_free(aq_rows_t *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        free(rows->v[i].entry_id);
+        free(rows->v[i].payload);
+    }
+    free(rows->v);
+    *rows = (aq_rows_t){0};
 }
 
 bool fp_aq_parse_id(const char *entry_id, int64_t *id)

@@ -6,7 +6,6 @@
  * --burst's drained answers. */
 #include "sqlq/aq_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,38 +15,35 @@
 
 #define LOG "queue"
 
-/* The thread's rows as the supervisor's fp_pulled_t, into the stash. */
-static void stash_rows(fp_aq_t *q, fp_sqlq_jobs_t *jobs)
+void fp_aq_delta_add(fp_queue_stats_t *sum, const fp_queue_stats_t *d)
+{
+    int64_t rtt = d->read_rtt_samples > 0 ? d->read_rtt_us : sum->read_rtt_us;
+    fp_qmux_stats_add(sum, d);
+    sum->read_rtt_us = rtt;
+}
+
+/* The thread's rows into the stash: its array becomes the stash when the
+ * stash is empty (the usual case: no copy on the loop). */
+static void stash_rows(fp_aq_t *q, aq_rows_t *rows)
 {
     size_t left = q->stash_n - q->stash_at;
-    fp_pulled_t *v = malloc((left + jobs->n) * sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; v != NULL && i < left; i++)
-        v[k++] = q->stash[q->stash_at + i];
-    for (size_t i = 0; v != NULL && i < jobs->n; i++) {
-        fp_sqlq_job_t *j = &jobs->v[i];
-        /* "ENQUEUED_MS-ID", the shape of a stream entry id: what reads the
-         * enqueue time from an entry id (the ledger) reads it here too. */
-        char id[48];
-        snprintf(id, sizeof id, "%" PRId64 "-%" PRId64, j->enqueued_at, j->id);
-        char *eid = strdup(id);
-        if (eid == NULL)
-            continue; /* left leased: it comes back when its lease ends */
-        v[k++] = (fp_pulled_t){.queue = (uint32_t)j->queue, .entry_id = eid,
-                               .payload = j->payload, .payload_len = j->len,
-                               .deliveries = j->deliveries > 0 ? (uint64_t)j->deliveries : 1,
-                               .fresh = j->deliveries <= 1};
-        j->payload = NULL;
-    }
+    fp_pulled_t *v = left == 0 ? rows->v : malloc((left + rows->n) * sizeof *v);
     if (v == NULL) {
         fp_log_error(LOG, "out of memory taking %zu jobs: they stay leased until their lease ends",
-                     jobs->n);
+                     rows->n);
+        fp_aq_rows_free(rows);
         return;
+    }
+    if (left > 0) {
+        memcpy(v, q->stash + q->stash_at, left * sizeof *v);
+        memcpy(v + left, rows->v, rows->n * sizeof *v);
+        free(rows->v);
     }
     free(q->stash);
     q->stash = v;
-    q->stash_n = k;
+    q->stash_n = left + rows->n;
     q->stash_at = 0;
+    *rows = (aq_rows_t){0};
 }
 
 void fp_aq_deliver_stash(fp_aq_t *q)
@@ -110,8 +106,8 @@ void fp_aq_on_async(uv_async_t *h)
         return;
     pthread_mutex_lock(&q->mu);
     aq_shared_t *sh = &q->sh;
-    fp_sqlq_jobs_t jobs = sh->jobs;
-    sh->jobs = (fp_sqlq_jobs_t){0};
+    aq_rows_t rows = sh->rows;
+    sh->rows = (aq_rows_t){0};
     size_t committed = sh->committed;
     sh->committed = 0;
     fp_queue_stats_t delta = sh->delta;
@@ -128,16 +124,13 @@ void fp_aq_on_async(uv_async_t *h)
     bool drained = sh->drained;
     q->stats.file_bytes = sh->file_bytes;
     pthread_mutex_unlock(&q->mu);
-    bool took = jobs.n > 0;
+    bool took = rows.n > 0;
 
     q->sent = committed <= q->sent ? q->sent - committed : 0;
-    int64_t rtt = delta.read_rtt_samples > 0 ? delta.read_rtt_us : q->stats.read_rtt_us;
-    fp_qmux_stats_add(&q->stats, &delta);
-    q->stats.read_rtt_us = rtt;
+    fp_aq_delta_add(&q->stats, &delta);
     set_ready(q, ready, reason);
-    if (jobs.n > 0) {
-        stash_rows(q, &jobs);
-        fp_sqlq_jobs_free(&jobs);
+    if (rows.n > 0) {
+        stash_rows(q, &rows);
         if (q->draining)
             fp_aq_drain(q); /* nothing more is taken: back to the file at once */
     }
@@ -146,7 +139,7 @@ void fp_aq_on_async(uv_async_t *h)
         answer_samples(q, samples);
     free(samples);
     answer_waiters(q, answers, drained);
-    /* Taking the rows (sh->jobs emptied above) lets the next pull go; it
+    /* Taking the rows (sh->rows emptied above) lets the next pull go; it
      * fills the supervisor's room once the stash is empty. */
     pthread_mutex_lock(&q->mu);
     sh->room = q->stash_at < q->stash_n ? 0 : q->room;

@@ -18,7 +18,6 @@
 
 #include "base/os.h"
 #include "pool/spawn.h"
-#include "queue/qmux_map.h"
 
 #define VACUUM_EVERY_MS 30000
 #define VACUUM_PAGES 1024
@@ -26,14 +25,14 @@
 
 /* One round's results, published under the mutex at its end. */
 typedef struct round_s {
-    fp_sqlq_jobs_t jobs;
+    aq_rows_t rows;
     size_t committed;
     fp_queue_stats_t delta;
     int failed;          /* a store call failed: reason holds why */
     char reason[FP_ERR_MSG_MAX];
     bool any_ok;         /* a store call succeeded */
-    bool sampled, sample_ok;
-    fp_admin_queue_stats_t *samples;
+    bool sampled;
+    fp_admin_queue_stats_t *samples; /* NULL when the sample failed */
     bool answered, drained;
     int64_t file_bytes;
 } round_t;
@@ -84,7 +83,7 @@ static void do_pull(fp_aq_t *q, round_t *r, size_t room, int64_t now_ms)
         check_version(q, r, now_ms);
     s = fp_aqp_next(&q->plan, now_ms, room > 0);
     if (s.kind == FP_AQP_PULL && can_work(q, r, now_ms))
-        note(q, r, fp_aq_work_pull(q, room, now_ms, &r->jobs, &r->delta, &err), &err, now_ms);
+        note(q, r, fp_aq_work_pull(q, room, now_ms, &r->rows, &r->delta, &err), &err, now_ms);
 }
 
 static void housekeeping(fp_aq_t *q, round_t *r, int64_t now_ms)
@@ -113,8 +112,10 @@ static void answer(fp_aq_t *q, round_t *r, bool sample, bool drained, int64_t no
     if (sample) {
         r->sampled = true;
         r->samples = calloc(q->n ? q->n : 1, sizeof *r->samples);
-        int rc = r->samples == NULL ? -ENOMEM : fp_aq_work_sample(q, now_ms, r->samples, &err);
-        r->sample_ok = rc == 0;
+        if (r->samples != NULL && fp_aq_work_sample(q, now_ms, r->samples, &err) < 0) {
+            free(r->samples);
+            r->samples = NULL; /* the askers get NULL: no sample */
+        }
     }
     if (drained) {
         r->answered = true;
@@ -163,28 +164,21 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
         fp_aqp_succeeded(&q->plan);
 }
 
-static void add_delta(fp_queue_stats_t *sum, const fp_queue_stats_t *d)
-{
-    int64_t rtt = d->read_rtt_samples > 0 ? d->read_rtt_us : sum->read_rtt_us;
-    fp_qmux_stats_add(sum, d);
-    sum->read_rtt_us = rtt;
-}
-
 /* Under the mutex: what the round found, for the loop. True when there is
  * something to wake the loop for. */
 static bool publish(fp_aq_t *q, round_t *r)
 {
     aq_shared_t *sh = &q->sh;
     bool wake = r->committed > 0 || r->sampled || r->answered;
-    if (r->jobs.n > 0) {
-        sh->jobs = r->jobs; /* empty: this round pulled only because it was */
-        r->jobs = (fp_sqlq_jobs_t){0};
+    if (r->rows.n > 0) {
+        sh->rows = r->rows; /* empty: this round pulled only because it was */
+        r->rows = (aq_rows_t){0};
         wake = true;
     } else {
-        fp_sqlq_jobs_free(&r->jobs);
+        fp_aq_rows_free(&r->rows);
     }
     sh->committed += r->committed;
-    add_delta(&sh->delta, &r->delta);
+    fp_aq_delta_add(&sh->delta, &r->delta);
     if (r->failed && (sh->ready || strcmp(sh->reason, r->reason) != 0)) {
         sh->ready = false;
         snprintf(sh->reason, sizeof sh->reason, "%s", r->reason);
@@ -197,10 +191,7 @@ static bool publish(fp_aq_t *q, round_t *r)
     q->ready_known = q->ready_known || r->any_ok;
     if (r->sampled) {
         free(sh->samples);
-        sh->samples = r->sample_ok ? r->samples : NULL;
-        if (!r->sample_ok)
-            free(r->samples);
-        sh->sample_ok = r->sample_ok;
+        sh->samples = r->samples;
         sh->sample_done++;
     }
     if (r->answered) {
@@ -266,7 +257,7 @@ void *fp_aq_thread_main(void *arg)
         sh->holds.n = 0;
         q->track = q->track || sh->track_retries;
         bool stop = sh->stop;
-        size_t room = sh->jobs.n == 0 && !stop ? sh->room : 0;
+        size_t room = sh->rows.n == 0 && !stop ? sh->room : 0;
         bool sample = sh->sample_asked != sh->sample_done;
         bool drained = sh->drained_asked != sh->drained_done;
         bool down = q->ready_known && !sh->ready && !stop;

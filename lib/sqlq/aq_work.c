@@ -62,27 +62,33 @@ static int pull_weighted(fp_aq_t *q, size_t max, int64_t now_ms, int flags,
     return rc;
 }
 
-int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, fp_sqlq_jobs_t *jobs,
+int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, aq_rows_t *rows,
                     fp_queue_stats_t *delta, fp_err_t *err)
 {
     size_t max = room < PULL_MAX ? room : PULL_MAX;
     int flags = q->pulled_once ? 0 : FP_SQLQ_PULL_OWN;
     int64_t t0 = fp_os_now_us();
     bool again = false;
-    int rc = q->weighted ? pull_weighted(q, max, now_ms, flags, jobs, &again, err)
+    fp_sqlq_jobs_t jobs = {0};
+    int rc = q->weighted ? pull_weighted(q, max, now_ms, flags, &jobs, &again, err)
                          : fp_sqlq_pull(q->store, (const char *const *)q->names, q->n,
                                         q->cfg->daemon.name, max, q->lease_ms, now_ms, flags,
-                                        jobs, err);
+                                        &jobs, err);
     if (rc < 0)
         return rc;
     q->pulled_once = true;
     delta->read_rtt_us = fp_os_now_us() - t0;
     delta->read_rtt_samples++;
-    for (size_t i = 0; i < jobs->n; i++)
-        delta->claimed += jobs->v[i].deliveries > 1; /* an expired lease or own row taken back */
-    held_add(q, jobs);
-    fp_aqp_pulled(&q->plan, now_ms, max, again ? max : jobs->n);
-    return 0;
+    for (size_t i = 0; i < jobs.n; i++)
+        delta->claimed += jobs.v[i].deliveries > 1; /* an expired lease or own row taken back */
+    held_add(q, &jobs);
+    fp_aqp_pulled(&q->plan, now_ms, max, again ? max : jobs.n);
+    if (jobs.n > 0 && fp_aq_rows_take(rows, &jobs) < 0)
+        rc = fp_err_set(err, -ENOMEM,
+                        "out of memory taking %zu jobs: they stay leased until their lease ends",
+                        jobs.n);
+    fp_sqlq_jobs_free(&jobs);
+    return rc;
 }
 
 int fp_aq_work_renew(fp_aq_t *q, int64_t now_ms, fp_queue_stats_t *delta, fp_err_t *err)

@@ -423,8 +423,6 @@ static void on_lease_refused(void *ctx, const char *why)
     fp_sup_begin_drain(sup, "daemon.name in use");
 }
 
-/* Start-up order: handlers, then the children, and only
- * then Redis, so the first forks copy no connection at all. */
 /* The first line of the log: where the jobs come from, and why there. */
 static void log_backend(const fp_config_t *cfg)
 {
@@ -451,6 +449,8 @@ static int claim_name(fp_supervisor_t *sup, fp_err_t *err)
     return rc;
 }
 
+/* Start-up order: handlers, then the children, and only
+ * then Redis, so the first forks copy no connection at all. */
 static int start(fp_supervisor_t *sup, fp_err_t *err)
 {
     log_backend(sup->cfg);
