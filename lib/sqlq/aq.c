@@ -305,6 +305,10 @@ void fp_aq_close(fp_aq_t *q, void (*cb)(void *ctx), void *ctx)
         pthread_join(q->thread, NULL);
     }
     q->nwaiters = 0; /* the supervisor is leaving: no answer comes any more */
+    /* The thread is gone (or never ran): what it ran is answered with its
+     * result, the rest cancelled, before the handles close. */
+    fp_aq_calls_answer(&q->sh.answered);
+    fp_aq_calls_cancel(&q->sh.calls);
     uv_close((uv_handle_t *)&q->async, on_handle_closed);
     uv_close((uv_handle_t *)&q->prepare, on_handle_closed);
 }

@@ -19,6 +19,7 @@
 #define FORKPOOL_SQLQ_AQ_H
 
 #include "queue/queue.h"
+#include "sqlq/store.h"
 
 typedef struct fp_aq_s fp_aq_t;
 
@@ -47,6 +48,19 @@ const char *fp_aq_down_reason(const fp_aq_t *q);
 #define FP_AQ_SAMPLERS 4
 void fp_aq_sample(fp_aq_t *q, fp_queue_sample_cb cb, void *ctx);
 void fp_aq_stats(const fp_aq_t *q, fp_queue_stats_t *out);
+/* A feature's work on the queue file (a schedule's tick, a limit's slot, a
+ * cancel mark, a heartbeat): work runs on the worker thread with the store
+ * and the time, inside no transaction (it opens its own: kv.h), with err
+ * for its message; done then runs on the loop with work's return code and
+ * that message ("" on success). arg is the caller's throughout: work fills
+ * it, done reads and frees it. done is called exactly once per accepted
+ * call (0 returned), in the order posted; a call still unanswered when
+ * fp_aq_close runs is answered there (-ECANCELED when work never ran).
+ * Once the queue is closing: -ECANCELED and done is not called. */
+typedef int (*fp_aq_work_fn)(fp_sqlq_t *store, void *arg, int64_t now_ms, fp_err_t *err);
+typedef void (*fp_aq_done_fn)(void *ctx, void *arg, int rc, const char *msg);
+int fp_aq_call(fp_aq_t *q, fp_aq_work_fn work, void *arg, fp_aq_done_fn done, void *ctx);
+
 /* Stops the thread (it commits the outcomes it was given first), joins it,
  * closes the file and the handles; cb once all is freed. */
 void fp_aq_close(fp_aq_t *q, void (*cb)(void *ctx), void *ctx);

@@ -42,6 +42,22 @@ typedef struct aq_waiter_s {
     void *ctx;
 } aq_waiter_t;
 
+/* One fp_aq_call, posted to the thread and back (aq_call.c). */
+typedef struct aq_call_s {
+    fp_aq_work_fn work;
+    void *arg;
+    fp_aq_done_fn done;
+    void *ctx;
+    int rc;
+    char msg[FP_ERR_MSG_MAX];
+    struct aq_call_s *next;
+} aq_call_t;
+
+/* A list in posting order. */
+typedef struct aq_calls_s {
+    aq_call_t *head, *tail;
+} aq_calls_t;
+
 /* What the loop and the thread exchange, under mu. */
 typedef struct aq_shared_s {
     /* to the thread */
@@ -53,6 +69,7 @@ typedef struct aq_shared_s {
     unsigned sample_asked, drained_asked; /* requests; the thread answers each count */
     bool stop;
     bool kick;         /* something was posted since the thread last looked */
+    aq_calls_t calls;  /* fp_aq_call's, not yet taken by the thread */
     /* from the thread */
     aq_rows_t rows;    /* a pull's rows; the next pull waits until the loop took them */
     size_t committed;  /* outcomes the thread is done with (acted or stale) */
@@ -63,6 +80,7 @@ typedef struct aq_shared_s {
     unsigned sample_done, drained_done;
     bool drained;
     int64_t file_bytes;
+    aq_calls_t answered; /* calls the thread ran, for the loop to answer */
 } aq_shared_t;
 
 struct fp_aq_s {
@@ -126,6 +144,15 @@ void fp_aq_rows_free(aq_rows_t *rows);
 /* Entry ids are "ENQUEUED_MS-ID" (the row's id after the dash; a bare id
  * is taken too); false when entry_id holds no row id. */
 bool fp_aq_parse_id(const char *entry_id, int64_t *id);
+
+/* aq_call.c: fp_aq_call's lists. Appends from to the end of to. */
+void fp_aq_calls_join(aq_calls_t *to, aq_calls_t *from);
+/* On the thread: runs each call's work, keeping its result in the call. */
+void fp_aq_calls_run(fp_aq_t *q, const aq_calls_t *l, int64_t now_ms);
+/* On the loop: calls each done (with rc, or with `cancelled` for work that
+ * never ran) and frees the list. */
+void fp_aq_calls_answer(aq_calls_t *l);
+void fp_aq_calls_cancel(aq_calls_t *l);
 
 /* aq_thread.c: the worker thread's body. */
 void *fp_aq_thread_main(void *arg);

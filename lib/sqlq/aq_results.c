@@ -123,6 +123,8 @@ void fp_aq_on_async(uv_async_t *h)
     q->drained_seen = sh->drained_done;
     bool drained = sh->drained;
     q->stats.file_bytes = sh->file_bytes;
+    aq_calls_t calls = sh->answered;
+    sh->answered = (aq_calls_t){0};
     pthread_mutex_unlock(&q->mu);
     bool took = rows.n > 0;
 
@@ -139,6 +141,7 @@ void fp_aq_on_async(uv_async_t *h)
         answer_samples(q, samples);
     free(samples);
     answer_waiters(q, answers, drained);
+    fp_aq_calls_answer(&calls);
     /* Taking the rows (sh->rows emptied above) lets the next pull go; it
      * fills the supervisor's room once the stash is empty. */
     pthread_mutex_lock(&q->mu);

@@ -35,6 +35,7 @@ typedef struct round_s {
     fp_admin_queue_stats_t *samples; /* NULL when the sample failed */
     bool answered, drained;
     int64_t file_bytes;
+    aq_calls_t calls;    /* fp_aq_call's taken this round, run by it */
 } round_t;
 
 /* A store call's result. Only a write (which takes the lock) proves the
@@ -152,6 +153,7 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
             fp_aq_outv_free(batch);
         }
     }
+    fp_aq_calls_run(q, &r->calls, now_ms);
     housekeeping(q, r, now_ms);
     if (!q->ready_known && can_work(q, r, now_ms))
         check_version(q, r, now_ms); /* the first round: is the file usable at all */
@@ -169,7 +171,8 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
 static bool publish(fp_aq_t *q, round_t *r)
 {
     aq_shared_t *sh = &q->sh;
-    bool wake = r->committed > 0 || r->sampled || r->answered;
+    bool wake = r->committed > 0 || r->sampled || r->answered || r->calls.head != NULL;
+    fp_aq_calls_join(&sh->answered, &r->calls);
     if (r->rows.n > 0) {
         sh->rows = r->rows; /* empty: this round pulled only because it was */
         r->rows = (aq_rows_t){0};
@@ -263,7 +266,8 @@ void *fp_aq_thread_main(void *arg)
         bool down = q->ready_known && !sh->ready && !stop;
         pthread_mutex_unlock(&q->mu);
 
-        round_t r = {0};
+        round_t r = {.calls = sh->calls};
+        sh->calls = (aq_calls_t){0};
         work(q, &r, &batch, room, sample, drained, down);
 
         pthread_mutex_lock(&q->mu);

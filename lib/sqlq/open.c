@@ -17,6 +17,15 @@
 
 #include "sqlq/header.h"
 
+/* Schema 2's addition (kv.h): keyed values with an optional expiry, for
+ * what the Redis backend keeps in side keys. WITHOUT ROWID: the key is the
+ * lookup, and a row is a few short texts. */
+#define KV_SQL \
+    "CREATE TABLE IF NOT EXISTS kv (" \
+    " space TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER," \
+    " PRIMARY KEY (space, key)) WITHOUT ROWID;" \
+    "CREATE INDEX IF NOT EXISTS kv_expiry ON kv (space, expires_at);"
+
 /* Ids are AUTOINCREMENT so that an id is never reused: an outcome re-sent for
  * a deleted row must not find another job under its id. avail_at is when the
  * row can next be pulled: its due time while not leased, its lease's end
@@ -32,7 +41,7 @@ static const char schema_sql[] =
     " id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, payload TEXT NOT NULL,"
     " error TEXT NOT NULL, attempts INTEGER NOT NULL, failed_at INTEGER NOT NULL,"
     " consumer TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS dead_queue ON dead (queue);";
+    "CREATE INDEX IF NOT EXISTS dead_queue ON dead (queue);" KV_SQL;
 
 static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -113,8 +122,9 @@ static int query_int(fp_sqlq_t *q, const char *sql, int64_t *out, fp_err_t *err)
     return rc == SQLITE_OK ? 0 : fp_sqlq_fail(q, rc, "reading the header", err);
 }
 
-/* Reads only; *fresh when the file is an empty database. */
-static int identify(fp_sqlq_t *q, bool *fresh, fp_err_t *err)
+/* Reads only; *fresh when the file is an empty database; *version (may be
+ * NULL) its schema version. */
+static int identify(fp_sqlq_t *q, bool *fresh, int64_t *version_out, fp_err_t *err)
 {
     int64_t app = 0, version = 0, objects = 0;
     int rc;
@@ -123,6 +133,8 @@ static int identify(fp_sqlq_t *q, bool *fresh, fp_err_t *err)
         (rc = query_int(q, "SELECT count(*) FROM sqlite_master", &objects, err)) < 0)
         return rc;
     rc = fp_sqlq_identity_check(app, version, objects, FP_SQLQ_SCHEMA_VERSION, fresh, err);
+    if (version_out != NULL)
+        *version_out = version;
     if (rc < 0)
         fp_err_prefix(err, "queue file %s", q->path);
     return rc;
@@ -184,9 +196,32 @@ static int create_schema(fp_sqlq_t *q, fp_err_t *err)
     if ((rc = exec(q, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum", err)) < 0 ||
         (rc = set_wal(q, err)) < 0 || (rc = exec(q, "BEGIN IMMEDIATE", "locking", err)) < 0)
         return rc;
-    if ((rc = identify(q, &fresh, err)) == 0 && fresh &&
+    if ((rc = identify(q, &fresh, NULL, err)) == 0 && fresh &&
         (rc = exec(q, schema_sql, "creating the schema", err)) == 0)
         rc = exec(q, ids, "setting the file's identity", err);
+    if (rc == 0)
+        rc = exec(q, "COMMIT", "committing the schema", err);
+    if (rc < 0 && !sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* A file of an older schema gets what was added since, in one transaction
+ * (checked again under the lock: another process may have done it). Only
+ * additions so far: an older forkpool refuses the file afterwards (a newer
+ * schema), which is what stops it ignoring the new tables. */
+static int upgrade_schema(fp_sqlq_t *q, fp_err_t *err)
+{
+    char ids[64];
+    snprintf(ids, sizeof ids, "PRAGMA user_version=%d;", FP_SQLQ_SCHEMA_VERSION);
+    bool fresh = false;
+    int64_t version = 0;
+    int rc = exec(q, "BEGIN IMMEDIATE", "locking", err);
+    if (rc < 0)
+        return rc;
+    if ((rc = identify(q, &fresh, &version, err)) == 0 && version < FP_SQLQ_SCHEMA_VERSION &&
+        (rc = exec(q, KV_SQL, "adding schema 2's table", err)) == 0)
+        rc = exec(q, ids, "setting the schema version", err);
     if (rc == 0)
         rc = exec(q, "COMMIT", "committing the schema", err);
     if (rc < 0 && !sqlite3_get_autocommit(q->db))
@@ -197,14 +232,15 @@ static int create_schema(fp_sqlq_t *q, fp_err_t *err)
 static int configure(fp_sqlq_t *q, int flags, fp_err_t *err)
 {
     bool fresh = false;
+    int64_t version = 0;
     int rc;
-    if ((rc = identify(q, &fresh, err)) < 0 ||
+    if ((rc = identify(q, &fresh, &version, err)) < 0 ||
         (!fresh && (flags & FP_SQLQ_CHECK) && (rc = quick_check(q, err)) < 0))
         return rc;
     if (fresh)
         rc = create_schema(q, err);
-    else
-        rc = set_wal(q, err);
+    else if ((rc = set_wal(q, err)) == 0 && version < FP_SQLQ_SCHEMA_VERSION)
+        rc = upgrade_schema(q, err);
     if (rc < 0)
         return rc;
     /* The WAL is truncated back to this after a checkpoint, so a burst of
@@ -263,6 +299,8 @@ void fp_sqlq_close(fp_sqlq_t *q)
         return;
     for (int i = 0; i < SQ_COUNT_; i++)
         sqlite3_finalize(q->st[i]);
+    for (size_t i = 0; i < q->nextra; i++)
+        sqlite3_finalize(q->extra[i].st);
     sqlite3_close_v2(q->db);
     free(q->path);
     free(q);

@@ -25,9 +25,10 @@
 
 /* PRAGMA application_id of a forkpool queue file ("FPQ1"), and the schema
  * version in PRAGMA user_version. A file with another application_id, or a
- * newer version, is refused with FP_EBADSTORE. */
+ * newer version, is refused with FP_EBADSTORE. Version 2 added the kv table
+ * (kv.h); a version 1 file is brought to 2 when opened. */
 #define FP_SQLQ_APPLICATION_ID 0x46505131
-#define FP_SQLQ_SCHEMA_VERSION 1
+#define FP_SQLQ_SCHEMA_VERSION 2
 
 /* fp_sqlq_open flags. */
 enum {

@@ -37,10 +37,18 @@ typedef enum {
     SQ_COUNT_
 } fp_sqlq_stmt_t;
 
+/* How many statements fp_sqlq_prep keeps per connection. */
+#define FP_SQLQ_EXTRA_MAX 64
+
 struct fp_sqlq_s {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[SQ_COUNT_];
+    struct {
+        const char *sql; /* a static text: kept by its address */
+        sqlite3_stmt *st;
+    } extra[FP_SQLQ_EXTRA_MAX];
+    size_t nextra;
 };
 
 /* A failed SQLite call on q as a return code and message: -EBUSY for a lock
@@ -53,6 +61,12 @@ int fp_sqlq_code(int sqlite_rc);
 
 /* A kept statement, reset and with its bindings cleared, ready to bind. */
 sqlite3_stmt *fp_sqlq_stmt(fp_sqlq_t *q, fp_sqlq_stmt_t which);
+
+/* A statement of a feature's own file, prepared the first time its text
+ * (a string literal: the address is the key) is asked for and kept until
+ * the connection closes; *out handed out reset, bindings cleared. Fails
+ * when it cannot be prepared (or FP_SQLQ_EXTRA_MAX are kept already). */
+int fp_sqlq_prep(fp_sqlq_t *q, const char *sql, sqlite3_stmt **out, fp_err_t *err);
 
 /* Steps a statement that returns no row (or whose rows are not wanted) to
  * the end and resets it. */

@@ -28,12 +28,37 @@ int fp_sqlq_fail(fp_sqlq_t *q, int sqlite_rc, const char *doing, fp_err_t *err)
     return fp_err_set(err, fp_sqlq_code(sqlite_rc), "queue file %s: %s: %s", q->path, doing, why);
 }
 
-sqlite3_stmt *fp_sqlq_stmt(fp_sqlq_t *q, fp_sqlq_stmt_t which)
+static sqlite3_stmt *stmt_reset(sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = q->st[which];
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return st;
+}
+
+sqlite3_stmt *fp_sqlq_stmt(fp_sqlq_t *q, fp_sqlq_stmt_t which)
+{
+    return stmt_reset(q->st[which]);
+}
+
+int fp_sqlq_prep(fp_sqlq_t *q, const char *sql, sqlite3_stmt **out, fp_err_t *err)
+{
+    *out = NULL;
+    for (size_t i = 0; i < q->nextra; i++)
+        if (q->extra[i].sql == sql) {
+            *out = stmt_reset(q->extra[i].st);
+            return 0;
+        }
+    if (q->nextra == FP_SQLQ_EXTRA_MAX)
+        return fp_err_set(err, -ENOMEM, "queue file %s: more than %d kept statements", q->path,
+                          FP_SQLQ_EXTRA_MAX);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fp_sqlq_fail(q, rc, "preparing a statement", err);
+    q->extra[q->nextra].sql = sql;
+    q->extra[q->nextra++].st = st;
+    *out = st;
+    return 0;
 }
 
 int fp_sqlq_run(fp_sqlq_t *q, sqlite3_stmt *st, const char *doing, fp_err_t *err)

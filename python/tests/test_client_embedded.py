@@ -18,7 +18,7 @@ import pytest
 
 from conftest import PYTHON_DIR, REPO, timeless_stats
 from forkpool import Client, NeedsRedis, QueueFileError
-from forkpool.embedded import APPLICATION_ID, INSERT_SQL
+from forkpool.embedded import APPLICATION_ID, INSERT_SQL, SCHEMA_VERSION
 
 APP = textwrap.dedent('''
     """embapp: the tasks a test worker serves and the test enqueues."""
@@ -227,7 +227,7 @@ def _foreign_files(tmp_path):
     text.write_text("not a database\n" * 20)
     plain = _database(tmp_path / "app.db")
     newer = _database(tmp_path / "newer.db", "PRAGMA application_id=%d" % APPLICATION_ID,
-                      "PRAGMA user_version=2")
+                      "PRAGMA user_version=%d" % (SCHEMA_VERSION + 1))
     # Ours by its identity, but cut short (a partial copy): only the header's
     # page count tells.
     cut = tmp_path / "cut.db"
