@@ -7,7 +7,8 @@
  * a daemon already read is running: the same script marks it, and the
  * daemon holding it takes the mark within a second and stops it (exit 0,
  * "cancel requested"). A dead or unknown job is exit 1. Usage errors come before the
- * configuration, which comes before Redis: 64, 78, 69. */
+ * configuration, which comes before Redis: 64, 78, 69. On the embedded
+ * queue the same, on the queue file (cancel_embedded.c). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cancel_embedded.h"
 #include "cli.h"
 #include "embedded.h"
 #include "field.h"
@@ -25,6 +27,17 @@
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
 
+/* The queues to look in: --queue's, else queues.names. */
+static const char *const *names_of(const fp_config_t *cfg, const fp_job_args_t *a)
+{
+    return a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
+}
+
+static size_t count_of(const fp_config_t *cfg, const fp_job_args_t *a)
+{
+    return a->queue != NULL ? 1 : cfg->queues.names.count;
+}
+
 /* The first queue (in the order configured) whose keys hold the job; *queue
  * NULL when none does. */
 static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
@@ -32,10 +45,9 @@ static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const ch
 {
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
-    const char *const *names = a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
-    size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
     if (rc == 0)
-        rc = fp_cancel_in_queues(admin, cfg, names, nq, a->id, queue, c, err);
+        rc = fp_cancel_in_queues(admin, cfg, names_of(cfg, a), count_of(cfg, a), a->id, queue, c,
+                                 err);
     fp_admin_free(admin);
     return rc;
 }
@@ -111,8 +123,10 @@ int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    rc = fp_cli_needs_redis(cfg, "cancel", "cancel marks", err);
-    if (rc == 0)
+    if (fp_cli_embedded(cfg))
+        rc = fp_cli_cancel_embedded(cfg, names_of(cfg, &a), count_of(cfg, &a), a.id, &queue, &c,
+                                    err);
+    else
         rc = cancel_redis(cfg, &a, &queue, &c, err);
     if (rc == 0 && c.result == FP_CANCEL_RUNNING && a.json)
         rc = print_requested_json(&a, cfg, queue, &c, err);
