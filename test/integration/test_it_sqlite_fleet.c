@@ -6,7 +6,8 @@
  * any daemon reads them are dead rows "cancelled" and never run; a running
  * job is marked, its daemon stops the child and the job ends as a dead row
  * "cancelled", not retried; an unknown id is exit 1 with the message the
- * Redis backend gives. Waits are conditions with generous deadlines. */
+ * Redis backend gives; `forkpool job` names a running job's child from the
+ * records. Waits are conditions with generous deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,14 +138,26 @@ static bool running(fp_td_t *td, void *arg)
     return fp_td_qsql(td, "SELECT count(*) FROM jobs WHERE owner IS NOT NULL") == 1;
 }
 
+/* `forkpool job` names the child from the daemon's record in the file. */
+static bool job_names_child(fp_td_t *td, void *arg)
+{
+    fp_th_result_t r = cli(td, "job", arg, NULL, NULL);
+    bool named = r.status == 0 && strstr(r.out, "on daemon test-consumer (host ") != NULL &&
+                 strstr(r.out, "child 0") != NULL;
+    fp_th_result_free(&r);
+    return named;
+}
+
 static void test_cancel_running_job_stops_it(void **state)
 {
     fp_td_t *td = *state;
-    fp_td_config_sqlite(td, NULL, "[pool]\nchildren = 1\nkill_grace = \"1s\"\n");
+    fp_td_config_sqlite(td, "heartbeat_interval = \"200ms\"\n",
+                        "[pool]\nchildren = 1\nkill_grace = \"1s\"\n");
     fp_td_start_ready(td, true);
     fp_td_sqlite_enqueue(td, "default", 1,
                          "{\"type\":\"sleep\",\"id\":\"long-%d%d\",\"args\":{\"ms\":600000}}", 0);
     fp_td_wait_until(td, running, NULL, WAIT_MS, "the sleep running");
+    fp_td_wait_until(td, job_names_child, "long-00", WAIT_MS, "job naming its child");
     fp_th_result_t r = cli(td, "cancel", "long-00", "--json", NULL);
     if (r.status != 0)
         fail_msg("cancel: exit %d: %s", r.status, r.err);
