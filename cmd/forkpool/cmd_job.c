@@ -57,14 +57,17 @@ typedef struct found_s {
     char ledger_problem[FP_ERR_MSG_MAX];
 } found_t;
 
-/* For a running job, the daemon record that lists its entry. A fleet that
- * cannot be read leaves the child not known (noted, what Redis said of the
- * job still stands); only running out of memory fails. */
+/* For a running job, the daemon record that lists its entry, from Redis
+ * (admin) or, on the embedded queue (admin NULL), from the queue file,
+ * whose records name a row ENQUEUED_MS-ID. A fleet that cannot be read
+ * leaves the child not known (noted, what the queue said of the job still
+ * stands); only running out of memory fails. */
 static int find_child(fp_admin_t *admin, const fp_config_t *cfg, found_t *f, fp_err_t *err)
 {
     fp_err_t why;
     fp_err_clear(&why);
-    int rc = fp_admin_fleet(admin, cfg->redis.prefix, &f->fleet, &why);
+    int rc = admin != NULL ? fp_admin_fleet(admin, cfg->redis.prefix, &f->fleet, &why)
+                           : fp_cli_fleet_embedded(cfg, &f->fleet, &why);
     if (rc == -ENOMEM)
         return fp_err_set(err, -ENOMEM, "out of memory");
     if (rc < 0) {
@@ -72,8 +75,10 @@ static int find_child(fp_admin_t *admin, const fp_config_t *cfg, found_t *f, fp_
         return 0;
     }
     const fp_admin_field_t *c = &f->where.consumer, *e = &f->where.entry_id;
-    if (c->s != NULL && e->s != NULL)
+    if (c->s != NULL && e->s != NULL && admin != NULL)
         f->run = fp_fleet_find_job(&f->fleet, c->s, c->len, f->queue, e->s, &f->daemon);
+    else if (c->s != NULL && e->s != NULL)
+        f->run = fp_cli_job_run_embedded(&f->fleet, c->s, f->queue, e->s, &f->daemon);
     return 0;
 }
 
@@ -102,21 +107,9 @@ static int lookup_embedded(const fp_config_t *cfg, const fp_job_args_t *a, found
 {
     int rc = fp_cli_job_find_embedded(cfg, a->queue, a->id, &f->where, &f->queue, &f->since_ms,
                                       err);
-    if (rc < 0 || f->where.state != FP_JOB_RUNNING)
-        return rc;
-    fp_err_t why;
-    fp_err_clear(&why);
-    rc = fp_cli_fleet_embedded(cfg, &f->fleet, &why);
-    if (rc == -ENOMEM)
-        return fp_err_set(err, -ENOMEM, "out of memory");
-    if (rc < 0) {
-        snprintf(f->fleet_problem, sizeof f->fleet_problem, "%s", why.msg);
-        return 0;
-    }
-    const fp_admin_field_t *c = &f->where.consumer, *e = &f->where.entry_id;
-    if (c->s != NULL && e->s != NULL)
-        f->run = fp_cli_job_run_embedded(&f->fleet, c->s, f->queue, e->s, &f->daemon);
-    return 0;
+    if (rc == 0 && f->where.state == FP_JOB_RUNNING)
+        rc = find_child(NULL, cfg, f, err);
+    return rc;
 }
 
 static int keep_row(void *arg, int64_t id, const fp_ledger_row_t *row, fp_err_t *err)

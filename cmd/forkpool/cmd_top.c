@@ -68,6 +68,7 @@ void fp_top_session_init(fp_top_session_t *s, const fp_config_t *cfg)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
+    s->source = fp_cli_embedded(cfg) ? "the queue file" : NULL;
     if (fp_cli_embedded(cfg))
         snprintf(s->where, sizeof s->where, "file %s", cfg->sqlite.path);
     else
@@ -194,7 +195,8 @@ static int print_snapshot(fp_top_session_t *s, int64_t interval_ms, fp_err_t *er
         *err = s->error;
         return rc;
     }
-    fp_top_view_t v = {.sample = &s->sample, .where = s->where, .interval_ms = interval_ms};
+    fp_top_view_t v = {.sample = &s->sample, .where = s->where, .source = s->source,
+                       .interval_ms = interval_ms};
     fp_top_screen_t scr;
     rc = fp_top_layout(&v, fp_term_width(), SIZE_MAX, &scr);
     for (size_t i = 0; rc == 0 && i < scr.n; i++) {

@@ -20,6 +20,7 @@ typedef struct fp_top_session_s {
     fp_err_t error;          /* the last refresh's failure */
     bool failed;             /* the last refresh failed */
     char where[300];         /* "prefix fp, group forkpool" or "file PATH" */
+    const char *source;      /* the view's source: NULL for Redis (fp_top_view_t) */
 } fp_top_session_t;
 
 void fp_top_session_init(fp_top_session_t *s, const fp_config_t *cfg);
