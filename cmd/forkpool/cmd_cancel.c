@@ -7,7 +7,8 @@
  * a daemon already read is running: the same script marks it, and the
  * daemon holding it takes the mark within a second and stops it (exit 0,
  * "cancel requested"). A dead or unknown job is exit 1. Usage errors come before the
- * configuration, which comes before Redis: 64, 78, 69. */
+ * configuration, which comes before Redis: 64, 78, 69. On the embedded
+ * queue the same, on the queue file (sqlq/cancel.h, fp_sqlq_cancel_in_queues). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "sqlq/cancel.h"
+#include "sqlq/open_flags.h"
 #include "cli.h"
 #include "embedded.h"
 #include "field.h"
@@ -25,6 +28,17 @@
 
 #define CANCEL_TEXT_COLS 200 /* an id or a name on a terminal line */
 
+/* The queues to look in: --queue's, else queues.names. */
+static const char *const *names_of(const fp_config_t *cfg, const fp_job_args_t *a)
+{
+    return a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
+}
+
+static size_t count_of(const fp_config_t *cfg, const fp_job_args_t *a)
+{
+    return a->queue != NULL ? 1 : cfg->queues.names.count;
+}
+
 /* The first queue (in the order configured) whose keys hold the job; *queue
  * NULL when none does. */
 static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
@@ -32,10 +46,9 @@ static int cancel_redis(const fp_config_t *cfg, const fp_job_args_t *a, const ch
 {
     fp_admin_t *admin = NULL;
     int rc = fp_admin_connect(cfg, &admin, err);
-    const char *const *names = a->queue != NULL ? &a->queue : (const char *const *)cfg->queues.names.items;
-    size_t nq = a->queue != NULL ? 1 : cfg->queues.names.count;
     if (rc == 0)
-        rc = fp_cancel_in_queues(admin, cfg, names, nq, a->id, queue, c, err);
+        rc = fp_cancel_in_queues(admin, cfg, names_of(cfg, a), count_of(cfg, a), a->id, queue, c,
+                                 err);
     fp_admin_free(admin);
     return rc;
 }
@@ -102,6 +115,20 @@ static int print_json(const fp_job_args_t *a, const char *queue, const fp_cancel
     return fp_cli_print_json_line(doc, ok, err);
 }
 
+/* The file is not created: a cancel of a job in a file nobody made is a
+ * mistyped path. */
+static int cancel_file(const fp_config_t *cfg, const fp_job_args_t *a, const char **queue,
+                       fp_cancel_reply_t *c, fp_err_t *err)
+{
+    fp_sqlq_t *q = NULL;
+    int rc = fp_sqlq_open_cfg(cfg, false, &q, err);
+    if (rc == 0)
+        rc = fp_sqlq_cancel_in_queues(q, names_of(cfg, a), count_of(cfg, a), a->id, queue, c,
+                                      err);
+    fp_sqlq_close(q);
+    return rc;
+}
+
 int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
 {
     fp_job_args_t a = {0};
@@ -111,8 +138,9 @@ int fp_cmd_cancel(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &fp_job_args_spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    rc = fp_cli_needs_redis(cfg, "cancel", "cancel marks", err);
-    if (rc == 0)
+    if (fp_cli_embedded(cfg))
+        rc = cancel_file(cfg, &a, &queue, &c, err);
+    else
         rc = cancel_redis(cfg, &a, &queue, &c, err);
     if (rc == 0 && c.result == FP_CANCEL_RUNNING && a.json)
         rc = print_requested_json(&a, cfg, queue, &c, err);

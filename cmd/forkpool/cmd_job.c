@@ -8,8 +8,8 @@
  * id; the ledger matches either column. Reads only. Usage errors come before
  * the configuration, which comes before Redis: 64, 78, 69; a job neither
  * knows is 1. On the embedded queue the queue file stands for Redis
- * (job_embedded.c: the ID is a row id or the payload's `id`), with no
- * fleet to name a child. */
+ * (job_embedded.c: the ID is a row id or the payload's `id`), and its
+ * daemons' heartbeat records in the file name the child. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "embedded.h"
 #include "job_embedded.h"
+#include "stats_embedded.h"
 #include "field.h"
 #include "job_args.h"
 #include "base/term.h"
@@ -56,14 +57,17 @@ typedef struct found_s {
     char ledger_problem[FP_ERR_MSG_MAX];
 } found_t;
 
-/* For a running job, the daemon record that lists its entry. A fleet that
- * cannot be read leaves the child not known (noted, what Redis said of the
- * job still stands); only running out of memory fails. */
+/* For a running job, the daemon record that lists its entry, from Redis
+ * (admin) or, on the embedded queue (admin NULL), from the queue file,
+ * whose records name a row ENQUEUED_MS-ID. A fleet that cannot be read
+ * leaves the child not known (noted, what the queue said of the job still
+ * stands); only running out of memory fails. */
 static int find_child(fp_admin_t *admin, const fp_config_t *cfg, found_t *f, fp_err_t *err)
 {
     fp_err_t why;
     fp_err_clear(&why);
-    int rc = fp_admin_fleet(admin, cfg->redis.prefix, &f->fleet, &why);
+    int rc = admin != NULL ? fp_admin_fleet(admin, cfg->redis.prefix, &f->fleet, &why)
+                           : fp_cli_fleet_embedded(cfg, &f->fleet, &why);
     if (rc == -ENOMEM)
         return fp_err_set(err, -ENOMEM, "out of memory");
     if (rc < 0) {
@@ -71,8 +75,10 @@ static int find_child(fp_admin_t *admin, const fp_config_t *cfg, found_t *f, fp_
         return 0;
     }
     const fp_admin_field_t *c = &f->where.consumer, *e = &f->where.entry_id;
-    if (c->s != NULL && e->s != NULL)
+    if (c->s != NULL && e->s != NULL && admin != NULL)
         f->run = fp_fleet_find_job(&f->fleet, c->s, c->len, f->queue, e->s, &f->daemon);
+    else if (c->s != NULL && e->s != NULL)
+        f->run = fp_cli_job_run_embedded(&f->fleet, c->s, f->queue, e->s, &f->daemon);
     return 0;
 }
 
@@ -94,13 +100,16 @@ static int lookup_redis(const fp_config_t *cfg, const fp_job_args_t *a, found_t 
     return rc;
 }
 
-/* The embedded queue: the queue file instead of Redis, and no fleet. */
+/* The embedded queue: the queue file instead of Redis, its fleet records
+ * for a running job's child (as find_child). */
 static int lookup_embedded(const fp_config_t *cfg, const fp_job_args_t *a, found_t *f,
                            fp_err_t *err)
 {
-    snprintf(f->fleet_problem, sizeof f->fleet_problem,
-             "the embedded queue keeps no heartbeat records");
-    return fp_cli_job_find_embedded(cfg, a->queue, a->id, &f->where, &f->queue, &f->since_ms, err);
+    int rc = fp_cli_job_find_embedded(cfg, a->queue, a->id, &f->where, &f->queue, &f->since_ms,
+                                      err);
+    if (rc == 0 && f->where.state == FP_JOB_RUNNING)
+        rc = find_child(NULL, cfg, f, err);
+    return rc;
 }
 
 static int keep_row(void *arg, int64_t id, const fp_ledger_row_t *row, fp_err_t *err)

@@ -15,9 +15,9 @@
  * whose record expired (they died) as "gone" with when they were last
  * seen.
  *
- * On the embedded queue the same table and JSON come from the queue file
- * (stats_embedded.c); daemons there keep no heartbeat record, so the fleet
- * part says so (and is empty in the JSON, beside "backend" and "path"). */
+ * On the embedded queue the same table, fleet and JSON come from the queue
+ * file (stats_embedded.c), where the daemons keep their heartbeat records
+ * (sqlq/fleet.h); the JSON adds "backend" and "path". */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -210,9 +210,8 @@ static void print_member(const fp_fleet_member_t *m, int64_t now_ms)
 static void print_fleet(const fp_config_t *cfg, const fp_fleet_t *fleet)
 {
     putchar('\n');
-    if (fp_cli_embedded(cfg)) {
-        printf("embedded queue %s: daemons keep no heartbeat here (the consumers above hold "
-               "leases)\n", cfg->sqlite.path);
+    if (fleet->n == 0 && fp_cli_embedded(cfg)) {
+        printf("no daemons on the embedded queue %s keep a heartbeat\n", cfg->sqlite.path);
         return;
     }
     if (fleet->n == 0) {
@@ -306,9 +305,9 @@ int fp_cmd_stats(int argc, char **argv, fp_err_t *err)
     fp_fleet_t fleet = {0};
     if (st == NULL)
         rc = fp_err_set(err, -ENOMEM, "out of memory");
-    else if (fp_cli_embedded(cfg))
-        rc = fp_cli_stats_embedded(cfg, st, err);
-    else
+    else if (fp_cli_embedded(cfg) && (rc = fp_cli_stats_embedded(cfg, st, err)) == 0)
+        rc = fp_cli_fleet_embedded(cfg, &fleet, err);
+    else if (!fp_cli_embedded(cfg))
         rc = fp_admin_connect(cfg, &admin, err);
     for (size_t i = 0; rc == 0 && admin != NULL && i < nq; i++)
         rc = fp_admin_queue_stats(admin, cfg->queues.names.items[i], &st[i], err);

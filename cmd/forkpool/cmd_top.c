@@ -1,7 +1,8 @@
 /* cmd_top.c: `forkpool top`, a live view of the fleet, the queues and the
  * running jobs over plain Redis (the same connection as `stats`, no health
- * port). Here: the options, the session that reads Redis into samples (the
- * deciding parts are pure, in lib/top), and the text mode: when stdout is
+ * port) or over the embedded queue's file (top_embedded.c). Here: the
+ * options, the session that reads Redis into samples (the deciding parts
+ * are pure, in lib/top), and the text mode: when stdout is
  * not a terminal, or with --once, two samples one interval apart (so the
  * rates are measured) printed as one snapshot, laid out exactly as the
  * screen. The terminal's loop is top_curses.c. */
@@ -67,33 +68,41 @@ void fp_top_session_init(fp_top_session_t *s, const fp_config_t *cfg)
 {
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
-    snprintf(s->where, sizeof s->where, "prefix %s, group %s", cfg->redis.prefix,
-             cfg->redis.group);
+    s->source = fp_cli_embedded(cfg) ? "the queue file" : NULL;
+    if (fp_cli_embedded(cfg))
+        snprintf(s->where, sizeof s->where, "file %s", cfg->sqlite.path);
+    else
+        snprintf(s->where, sizeof s->where, "prefix %s, group %s", cfg->redis.prefix,
+                 cfg->redis.group);
+}
+
+void fp_top_queue_from_stats(const char *name, const fp_admin_queue_stats_t *st,
+                             fp_top_queue_t *q)
+{
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->ready = st->ready;
+    q->ready_exact = st->ready_exact;
+    q->pending = st->pending;
+    q->delayed = st->delayed;
+    q->dead = st->dead;
+    q->oldest_age_ms = st->oldest_age_ms;
+    q->added = st->entries_added;
+    q->taken = st->entries_read;
 }
 
 static int read_queue(fp_top_session_t *s, const char *name, fp_top_queue_t *q, fp_err_t *err)
 {
     fp_admin_queue_stats_t st;
     int rc = fp_admin_queue_stats(s->admin, name, &st, err);
-    if (rc == 0) {
-        snprintf(q->name, sizeof q->name, "%s", name);
-        q->ready = st.ready;
-        q->ready_exact = st.ready_exact;
-        q->pending = st.pending;
-        q->delayed = st.delayed;
-        q->dead = st.dead;
-        q->oldest_age_ms = st.oldest_age_ms;
-        q->added = st.entries_added;
-        q->taken = st.entries_read;
-    } else {
+    if (rc == 0)
+        fp_top_queue_from_stats(name, &st, q);
+    else
         q->added = q->taken = -1;
-    }
     fp_admin_queue_stats_clear(&st);
     return rc;
 }
 
-/* The oldest dead letters of every queue, DEAD_SHOWN in all at most. */
-static int read_dead(fp_top_session_t *s, fp_top_sample_t *out, fp_err_t *err)
+int fp_top_read_dead(const fp_dead_src_t *src, fp_top_sample_t *out, fp_err_t *err)
 {
     if ((out->dead = calloc(DEAD_SHOWN, sizeof *out->dead)) == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory");
@@ -102,8 +111,7 @@ static int read_dead(fp_top_session_t *s, fp_top_sample_t *out, fp_err_t *err)
         fp_dead_entry_t *e = NULL;
         size_t n = 0;
         const char *queue = out->queues[i].name;
-        rc = fp_admin_dead_read(s->admin, queue, NULL, NULL, DEAD_SHOWN - out->ndead, &e, &n,
-                                err);
+        rc = fp_dead_src_read(src, queue, NULL, NULL, DEAD_SHOWN - out->ndead, &e, &n, err);
         for (size_t k = 0; rc == 0 && k < n; k++)
             fp_top_dead_from_entry(queue, &e[k], &out->dead[out->ndead++]);
         fp_admin_dead_free(e, n);
@@ -126,14 +134,20 @@ static int read_sample(fp_top_session_t *s, bool dead, fp_top_sample_t *out, fp_
     rc = rc == 0 ? fp_admin_fleet(s->admin, cfg->redis.prefix, &out->fleet, err) : rc;
     out->now_ms = out->fleet.now_ms;
     out->taken_ms = fp_top_clock_ms();
-    return rc == 0 && dead ? read_dead(s, out, err) : rc;
+    fp_dead_src_t src = {.admin = s->admin};
+    return rc == 0 && dead ? fp_top_read_dead(&src, out, err) : rc;
 }
 
 int fp_top_session_refresh(fp_top_session_t *s, bool dead)
 {
     fp_top_sample_t next = {0};
-    int rc = s->admin == NULL ? fp_admin_connect(s->cfg, &s->admin, &s->error) : 0;
-    rc = rc == 0 ? read_sample(s, dead, &next, &s->error) : rc;
+    int rc;
+    if (fp_cli_embedded(s->cfg)) {
+        rc = fp_top_read_embedded(s->cfg, dead, &next, &s->error);
+    } else {
+        rc = s->admin == NULL ? fp_admin_connect(s->cfg, &s->admin, &s->error) : 0;
+        rc = rc == 0 ? read_sample(s, dead, &next, &s->error) : rc;
+    }
     s->failed = rc < 0;
     if (rc < 0) {
         fp_top_sample_clear(&next);
@@ -176,7 +190,8 @@ static int print_snapshot(fp_top_session_t *s, int64_t interval_ms, fp_err_t *er
         *err = s->error;
         return rc;
     }
-    fp_top_view_t v = {.sample = &s->sample, .where = s->where, .interval_ms = interval_ms};
+    fp_top_view_t v = {.sample = &s->sample, .where = s->where, .source = s->source,
+                       .interval_ms = interval_ms};
     fp_top_screen_t scr;
     rc = fp_top_layout(&v, fp_term_width(), SIZE_MAX, &scr);
     for (size_t i = 0; rc == 0 && i < scr.n; i++) {
@@ -198,11 +213,6 @@ int fp_cmd_top(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    if ((rc = fp_cli_needs_redis(cfg, "top", "heartbeat records: 'forkpool stats' shows its queues",
-                                 err)) < 0) {
-        fp_config_free(cfg);
-        return rc;
-    }
     fp_top_session_t s;
     fp_top_session_init(&s, cfg);
     if (a.once || !isatty(STDOUT_FILENO))

@@ -33,10 +33,3 @@ int64_t fp_cli_lease_idle_ms(const fp_config_t *cfg, int64_t lease_end_ms, int64
     int64_t since = lease_end_ms - cfg->recovery.visibility_timeout_ms;
     return now_ms > since ? now_ms - since : 0;
 }
-
-char *fp_cli_int_text(int64_t v)
-{
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, v);
-    return strdup(text);
-}

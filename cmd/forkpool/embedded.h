@@ -27,8 +27,4 @@ int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lac
  * recovery.visibility_timeout) to now_ms; 0 for a lease taken later. */
 int64_t fp_cli_lease_idle_ms(const fp_config_t *cfg, int64_t lease_end_ms, int64_t now_ms);
 
-/* v as decimal text (free()), NULL when out of memory: a row's numbers as
- * the fields of the Redis entries they stand for. */
-char *fp_cli_int_text(int64_t v);
-
 #endif

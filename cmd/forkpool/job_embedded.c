@@ -4,7 +4,8 @@
  * no lease), delayed (not yet due) or running (leased: its holder, the
  * delivery count, and an idle time reckoned from the lease's end minus
  * recovery.visibility_timeout, as `stats` does); a dead row is dead. The
- * entry ids are row ids. */
+ * entry ids are row ids; a running job's child is found in the heartbeat
+ * records the daemons keep in the file, which name it "ENQUEUED_MS-ID". */
 #include "job_embedded.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "base/os.h"
+#include "base/text.h"
 #include "embedded.h"
 #include "sqlq/open_flags.h"
 #include "sqlq/inspect.h"
@@ -47,7 +49,7 @@ static int to_where(const fp_config_t *cfg, fp_sqlq_found_t *r, int64_t now_ms,
     w->payload.s = r->payload;
     w->payload.len = r->len;
     r->payload = NULL;
-    take(&w->entry_id, fp_cli_int_text(r->id));
+    take(&w->entry_id, fp_text_i64_dup(r->id));
     if (!r->dead) {
         job_row(cfg, r, now_ms, w, since_ms);
         return w->entry_id.s != NULL ? 0 : -ENOMEM;
@@ -56,8 +58,8 @@ static int to_where(const fp_config_t *cfg, fp_sqlq_found_t *r, int64_t now_ms,
     take(&w->consumer, r->owner);
     take(&w->error, r->error);
     r->owner = r->error = NULL;
-    take(&w->attempts, fp_cli_int_text(r->attempts));
-    take(&w->failed_at, fp_cli_int_text(r->failed_at));
+    take(&w->attempts, fp_text_i64_dup(r->attempts));
+    take(&w->failed_at, fp_text_i64_dup(r->failed_at));
     bool ok = w->entry_id.s && w->attempts.s && w->failed_at.s;
     return ok ? 0 : -ENOMEM;
 }
@@ -86,4 +88,28 @@ int fp_cli_job_find_embedded(const fp_config_t *cfg, const char *only_queue, con
     }
     fp_sqlq_close(q);
     return rc;
+}
+
+static bool names_row(const char *entry_id, const char *row_id)
+{
+    const char *dash = strchr(entry_id, '-');
+    return dash != NULL && strcmp(dash + 1, row_id) == 0;
+}
+
+const fp_fleet_job_t *fp_cli_job_run_embedded(const fp_fleet_t *f, const char *consumer,
+                                              const char *queue, const char *row_id,
+                                              const fp_fleet_member_t **member)
+{
+    *member = NULL;
+    for (size_t i = 0; i < f->n; i++) {
+        const fp_fleet_record_t *r = f->members[i].record;
+        if (f->members[i].status != FP_FLEET_LIVE || r == NULL || strcmp(r->name, consumer) != 0)
+            continue;
+        for (size_t k = 0; k < r->njobs; k++)
+            if (strcmp(r->jobs[k].queue, queue) == 0 && names_row(r->jobs[k].entry_id, row_id)) {
+                *member = &f->members[i];
+                return &r->jobs[k];
+            }
+    }
+    return NULL;
 }

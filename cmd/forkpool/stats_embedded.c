@@ -17,6 +17,7 @@
 
 #include "base/os.h"
 #include "embedded.h"
+#include "sqlq/fleet.h"
 #include "sqlq/open_flags.h"
 #include "sqlq/inspect.h"
 
@@ -71,6 +72,17 @@ int fp_cli_stats_embedded(const fp_config_t *cfg, fp_admin_queue_stats_t *st, fp
             rc = fp_err_set(err, -ENOMEM, "out of memory");
         fp_sqlq_view_clear(&v);
     }
+    fp_sqlq_close(q);
+    return rc;
+}
+
+int fp_cli_fleet_embedded(const fp_config_t *cfg, fp_fleet_t *out, fp_err_t *err)
+{
+    fp_sqlq_t *q = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = fp_sqlq_open_cfg(cfg, false, &q, err);
+    if (rc == 0)
+        rc = fp_sqlq_fleet_read(q, fp_os_unix_ms(), out, err);
     fp_sqlq_close(q);
     return rc;
 }

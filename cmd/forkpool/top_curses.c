@@ -88,7 +88,7 @@ int fp_top_curses(fp_top_session_t *s, int64_t interval_ms, fp_err_t *err)
     keypad(stdscr, TRUE);
     curs_set(0);
     catch_stop_signals();
-    fp_top_view_t v = {.where = s->where, .interval_ms = interval_ms};
+    fp_top_view_t v = {.where = s->where, .source = s->source, .interval_ms = interval_ms};
     int64_t due = 0;
     for (bool running = true; running && !stop_asked;) {
         int64_t now = fp_top_clock_ms();

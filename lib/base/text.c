@@ -2,8 +2,10 @@
  * hex digits. */
 #include "base/text.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *fp_text_quote(char *buf, size_t size, const char *s, size_t max_chars)
@@ -88,4 +90,11 @@ const char *fp_text_code_says(const char *msg, size_t n, const fp_text_code_t *t
             return table[i].says;
     }
     return NULL;
+}
+
+char *fp_text_i64_dup(int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, v);
+    return strdup(text);
 }

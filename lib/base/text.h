@@ -40,4 +40,7 @@ const char *fp_text_code_says(const char *msg, size_t n, const fp_text_code_t *t
  * spaces, at most 10 digits): ports, database numbers. */
 bool fp_text_int_in(const char *s, size_t n, long min, long max, int *out);
 
+/* v in decimal in a fresh string (free()); NULL when out of memory. */
+char *fp_text_i64_dup(int64_t v);
+
 #endif

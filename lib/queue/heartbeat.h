@@ -139,6 +139,12 @@ int fp_fleet_take_members(fp_fleet_t *out, const redisReply *r);
 int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r);
 int fp_fleet_mget(const fp_fleet_t *f, const char *prefix, char ***argv, size_t **lens);
 void fp_fleet_mget_free(const fp_fleet_t *f, char **argv, size_t *lens);
+/* The backend-neutral halves of fp_fleet_take_records, which the embedded
+ * queue's read (sqlq/fleet.h) shares: one member's record text (NULL: none,
+ * the record expired) into its status and decoded record, as of now_ms;
+ * then the members expired left out and the rest put in the order shown. */
+void fp_fleet_take_text(fp_fleet_member_t *m, const char *record, size_t len, int64_t now_ms);
+void fp_fleet_settle(fp_fleet_t *out);
 
 /* The daemon's read, on the queue's writer connection (heartbeat.c): cb
  * gets the fleet (owned by cb: fp_fleet_clear and free()), or NULL when

@@ -72,11 +72,16 @@ void fp_fleet_mget_free(const fp_fleet_t *f, char **argv, size_t *lens)
 static void take_record(fp_fleet_member_t *m, const redisReply *v, int64_t now_ms)
 {
     bool has = v->type == REDIS_REPLY_STRING;
-    m->status = fp_fleet_classify(has, m->last_seen_ms, now_ms);
-    if (!has)
+    fp_fleet_take_text(m, has ? v->str : NULL, has ? v->len : 0, now_ms);
+}
+
+void fp_fleet_take_text(fp_fleet_member_t *m, const char *record, size_t len, int64_t now_ms)
+{
+    m->status = fp_fleet_classify(record != NULL, m->last_seen_ms, now_ms);
+    if (record == NULL)
         return;
     m->record = malloc(sizeof *m->record);
-    if (m->record != NULL && fp_fleet_decode(v->str, v->len, m->record) < 0) {
+    if (m->record != NULL && fp_fleet_decode(record, len, m->record) < 0) {
         free(m->record); /* not ours to read: listed as live, without details */
         m->record = NULL;
     }
@@ -91,14 +96,11 @@ static int by_status_then_id(const void *x, const void *y)
     return strcmp(a->id, b->id);
 }
 
-int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r)
+void fp_fleet_settle(fp_fleet_t *out)
 {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != out->n)
-        return -EPROTO;
     size_t kept = 0;
     for (size_t i = 0; i < out->n; i++) {
         fp_fleet_member_t *m = &out->members[i];
-        take_record(m, r->element[i], out->now_ms);
         if (m->status == FP_FLEET_EXPIRED) { /* left out: the next beat prunes it */
             free(m->id);
             free(m->record);
@@ -109,6 +111,15 @@ int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r)
     out->n = kept;
     if (out->n > 1)
         qsort(out->members, out->n, sizeof *out->members, by_status_then_id);
+}
+
+int fp_fleet_take_records(fp_fleet_t *out, const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != out->n)
+        return -EPROTO;
+    for (size_t i = 0; i < out->n; i++)
+        take_record(&out->members[i], r->element[i], out->now_ms);
+    fp_fleet_settle(out);
     return 0;
 }
 

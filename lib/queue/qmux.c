@@ -177,11 +177,6 @@ size_t fp_qmux_parts(const fp_qmux_t *m)
     return m->aq != NULL ? 1 : m->map.nparts;
 }
 
-bool fp_qmux_has_fleet(const fp_qmux_t *m)
-{
-    return m->aq == NULL;
-}
-
 bool fp_qmux_guards_name(const fp_qmux_t *m)
 {
     return m->aq != NULL;

@@ -6,6 +6,7 @@
 #include "queue/qmux_side.h"
 #include "queue/queue_internal.h"
 #include "sqlq/aq.h"
+#include "sqlq/aq_fleet.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -261,7 +262,7 @@ int fp_qmux_heartbeat(fp_qmux_t *m, const char *id, const char *record, int64_t 
                       void (*cb)(void *ctx, bool ok), void *ctx)
 {
     if (m->aq != NULL)
-        return -ENOTSUP;
+        return fp_aq_heartbeat(m->aq, id, record, ttl_ms, cb, ctx);
     if (m->side == NULL)
         return fp_queue_heartbeat(m->parts[0].q, id, record, ttl_ms, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);
@@ -273,7 +274,7 @@ int fp_qmux_heartbeat_clear(fp_qmux_t *m, const char *id, const char *token,
                             void (*cb)(void *ctx, bool ok), void *ctx)
 {
     if (m->aq != NULL)
-        return -ENOTSUP;
+        return fp_aq_heartbeat_clear(m->aq, id, token, cb, ctx);
     if (m->side == NULL)
         return fp_queue_heartbeat_clear(m->parts[0].q, id, token, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);
@@ -284,7 +285,7 @@ int fp_qmux_heartbeat_clear(fp_qmux_t *m, const char *id, const char *token,
 int fp_qmux_fleet_read(fp_qmux_t *m, void (*cb)(void *ctx, fp_fleet_t *fleet), void *ctx)
 {
     if (m->aq != NULL)
-        return -ENOTSUP;
+        return fp_aq_fleet_read(m->aq, cb, ctx);
     if (m->side == NULL)
         return fp_queue_fleet_read(m->parts[0].q, cb, ctx);
     fp_redis_conn_t *c = fp_qside_fleet(m->side);

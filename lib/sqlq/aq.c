@@ -92,7 +92,9 @@ int fp_aq_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *names,
     q->async.data = q;
     uv_prepare_init(loop, &q->prepare);
     q->prepare.data = q;
-    q->handles = 2;
+    uv_timer_init(loop, &q->cancel_timer);
+    q->cancel_timer.data = q;
+    q->handles = 3;
     *out = q;
     return 0;
 }
@@ -124,6 +126,7 @@ int fp_aq_start(fp_aq_t *q)
     }
     q->started = true;
     uv_prepare_start(&q->prepare, on_prepare);
+    fp_aq_cancel_start(q);
     return 0;
 }
 
@@ -311,4 +314,5 @@ void fp_aq_close(fp_aq_t *q, void (*cb)(void *ctx), void *ctx)
     fp_aq_calls_cancel(&q->sh.calls);
     uv_close((uv_handle_t *)&q->async, on_handle_closed);
     uv_close((uv_handle_t *)&q->prepare, on_handle_closed);
+    uv_close((uv_handle_t *)&q->cancel_timer, on_handle_closed);
 }

@@ -109,6 +109,8 @@ struct fp_aq_s {
     void (*close_cb)(void *ctx);
     void *close_ctx;
     int lock_fd;           /* daemon.name's guard (aq_name.c) */
+    uv_timer_t cancel_timer; /* the look for cancel marks (aq_cancel.c) */
+    bool cancel_in_flight;
     pthread_t thread;      /* running while started */
     /* ---- shared ---- */
     pthread_mutex_t mu;
@@ -180,6 +182,10 @@ void fp_aq_deliver_stash(fp_aq_t *q);
  * the thread itself (the handler must only run with that lock held). */
 void fp_aq_busy_install(fp_aq_t *q);
 void fp_aq_busy_remove(fp_aq_t *q);
+
+/* aq_cancel.c: the look for cancel marks every FP_CANCEL_TAKE_MS, from
+ * fp_aq_start (the timer is aq.c's handle). */
+void fp_aq_cancel_start(fp_aq_t *q);
 
 /* aq_name.c: daemon.name's guard on the file: a lock only one process can
  * hold per (file, name); the kernel drops it when the process dies. */

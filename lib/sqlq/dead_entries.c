@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/os.h"
+#include "base/text.h"
 #include "sqlq/inspect.h"
 
 /* A row id written as an entry id; false for text that is not one. */
@@ -32,23 +33,16 @@ static int own_text(fp_admin_field_t *f, char *text, size_t len)
     return text != NULL ? 0 : -ENOMEM;
 }
 
-static char *int_text(int64_t v)
-{
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, v);
-    return strdup(text);
-}
-
 static int own_number(fp_admin_field_t *f, int64_t v)
 {
-    char *text = int_text(v);
+    char *text = fp_text_i64_dup(v);
     return own_text(f, text, text != NULL ? strlen(text) : 0);
 }
 
 /* Row d as entry e; d's strings move into e. */
 static int to_entry(fp_sqlq_dead_t *d, fp_dead_entry_t *e)
 {
-    int rc = (e->id = int_text(d->id)) != NULL ? 0 : -ENOMEM;
+    int rc = (e->id = fp_text_i64_dup(d->id)) != NULL ? 0 : -ENOMEM;
     rc = rc < 0 ? rc : own_text(&e->job, d->payload, d->len);
     rc = rc < 0 ? rc : own_text(&e->error, d->error, strlen(d->error));
     rc = rc < 0 ? rc : own_text(&e->consumer, d->consumer, strlen(d->consumer));

@@ -5,7 +5,10 @@
  * connection's take-over can come between. A retry or put-back becomes a new
  * row (a new id, as the Redis backend's XADD gives a new entry id), so an
  * outcome re-sent for the old id finds nothing, even after the job was pulled
- * again by the same consumer. */
+ * again by the same consumer. An outcome of a job `forkpool cancel` marked
+ * deletes the mark, and a retry or put-back of one becomes its dead row
+ * "cancelled" (cancel.h), as the outcome script does. */
+#include "sqlq/cancel.h"
 #include "sqlq/store_internal.h"
 
 #include <errno.h>
@@ -104,12 +107,14 @@ static int ack_mine(fp_sqlq_t *q, const char *consumer, int64_t id, bool *acted,
 }
 
 /* One outcome inside the batch's transaction; *acted says whether it did. */
-static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
-                     int64_t now_ms, bool *acted, char *holder, size_t holder_size,
+static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *given,
+                     bool marks, int64_t now_ms, bool *acted, char *holder, size_t holder_size,
                      int64_t *new_id, fp_err_t *err)
 {
+    fp_sqlq_outcome_t as = *given; /* a cancel mark may turn it into a dead one */
+    const fp_sqlq_outcome_t *o = &as;
     holder[0] = '\0';
-    if (o->kind == FP_SQLQ_ACK) {
+    if (o->kind == FP_SQLQ_ACK && !marks) {
         int rc = ack_mine(q, consumer, o->id, acted, err);
         if (rc < 0 || *acted)
             return rc;
@@ -118,6 +123,11 @@ static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
     int rc = read_row(q, consumer, o, &row, err);
     *acted = rc == 0 && row.mine;
     snprintf(holder, holder_size, "%s", row.owner);
+    bool turned = false;
+    if (rc == 0 && *acted && marks)
+        rc = fp_sqlq_cancel_outcome(q, &as, row.payload, row.len, now_ms, &turned, err);
+    if (turned && new_id != NULL)
+        *new_id = -1;
     if (rc == 0 && *acted) {
         if (o->kind == FP_SQLQ_RETRY || o->kind == FP_SQLQ_PUT_BACK)
             rc = requeue(q, o, &row, now_ms, new_id, err);
@@ -178,12 +188,15 @@ int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outco
     if (stale != NULL && (stale->v = calloc(n, sizeof *stale->v)) == NULL)
         return fp_err_set(err, -ENOMEM, "outcomes: out of memory");
     rc = fp_sqlq_begin(q, err);
+    bool marks = false; /* one look per batch: no mark, no per-outcome query */
+    if (rc == 0)
+        rc = fp_sqlq_cancel_any(q, now_ms, &marks, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bool acted = false;
         char holder[sizeof stale->v[0].holder];
         if (new_ids != NULL)
             new_ids[i] = 0;
-        rc = apply_one(q, consumer, &items[i], now_ms, &acted, holder, sizeof holder,
+        rc = apply_one(q, consumer, &items[i], marks, now_ms, &acted, holder, sizeof holder,
                        new_ids != NULL ? &new_ids[i] : NULL, err);
         count += rc == 0 && acted;
         if (rc == 0 && !acted && stale != NULL) {

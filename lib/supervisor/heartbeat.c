@@ -118,8 +118,7 @@ static void on_fleet_read(void *ctx, fp_fleet_t *fleet)
 static void read_fleet(fp_supervisor_t *sup)
 {
     sup_heartbeat_t *hb = &sup->heartbeat;
-    if (sup->health == NULL || hb->reading || hb->stopping || sup->redis.queue == NULL ||
-        !fp_qmux_has_fleet(sup->redis.queue))
+    if (sup->health == NULL || hb->reading || hb->stopping || sup->redis.queue == NULL)
         return;
     hb->reading = fp_qmux_fleet_read(sup->redis.queue, on_fleet_read, sup) == 0;
 }
@@ -136,7 +135,7 @@ static void on_beat_reply(void *ctx, bool ok)
     hb->in_flight = false;
     hb->written = hb->written || ok;
     if (!ok && !hb->failure_logged)
-        fp_log_warn(LOG, "could not write the fleet heartbeat to Redis (will keep trying)");
+        fp_log_warn(LOG, "could not write the fleet heartbeat (will keep trying)");
     hb->failure_logged = !ok;
     arm(sup, sup->cfg->daemon.heartbeat_interval_ms); /* a failed one too: no storm */
     if (ok)
@@ -166,8 +165,6 @@ static void on_beat_timer(uv_timer_t *timer)
 void fp_sup_heartbeat_start(fp_supervisor_t *sup)
 {
     sup_heartbeat_t *hb = &sup->heartbeat;
-    if (!fp_qmux_has_fleet(sup->redis.queue))
-        return; /* the embedded queue: one host, no fleet records (docs/embedded.md) */
     if (gethostname(hb->host, sizeof hb->host) != 0 || hb->host[0] == '\0')
         snprintf(hb->host, sizeof hb->host, "unknown");
     hb->host[sizeof hb->host - 1] = '\0';

@@ -21,6 +21,7 @@
 #include "queue/cancel.h"
 #include "queue/dead_fresh.h"
 #include "queue/dead_src.h"
+#include "sqlq/cancel.h"
 
 #define LOG "ui"
 
@@ -114,14 +115,15 @@ static int do_walk(const fp_dead_src_t *a, action_t *w, fp_err_t *err)
 
 static int do_cancel(const fp_dead_src_t *src, action_t *w, fp_err_t *err)
 {
-    if (src->admin == NULL)
-        return fp_err_set(err, -ENOTSUP,
-                          "cancel needs Redis (the embedded queue has no cancel marks)");
     fp_cancel_reply_t c;
     memset(&c, 0, sizeof c);
     const char *queue = NULL;
-    int rc = fp_cancel_in_queues(src->admin, w->conf->cfg, (const char *const *)w->conf->queues,
-                                 w->conf->nqueues, w->id, &queue, &c, err);
+    const char *const *names = (const char *const *)w->conf->queues;
+    int rc = src->store != NULL
+                 ? fp_sqlq_cancel_in_queues(src->store, names, w->conf->nqueues, w->id, &queue,
+                                            &c, err)
+                 : fp_cancel_in_queues(src->admin, w->conf->cfg, names, w->conf->nqueues, w->id,
+                                       &queue, &c, err);
     w->ok = rc == 0 && queue != NULL && c.result == FP_CANCEL_DONE;
     if (rc == 0)
         snprintf(w->result, sizeof w->result, "%s",

@@ -109,6 +109,8 @@ typedef struct fp_top_view_s {
     const fp_top_sample_t *sample; /* the last good one; NULL before the first */
     const char *error;  /* why the last read failed (shown, retrying), NULL when it did not */
     const char *where;  /* what is watched: "prefix fp, group forkpool" */
+    const char *source; /* what is read, in the status line: NULL for Redis, else
+                         * e.g. "the queue file" (the embedded queue) */
     fp_top_sort_t sort;
     bool dead_view;     /* the dead-letters list instead of the main view */
     bool help;          /* the help box over the view */

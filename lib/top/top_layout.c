@@ -194,12 +194,15 @@ static int status_line(const fp_top_view_t *v, fp_top_screen_t *scr)
         char clock[32] = "";
         if (v->sample != NULL)
             format_clock(v->sample->now_ms, false, clock, sizeof clock);
-        return fp_top_screen_addf(scr, FP_TOP_WARN, "Redis unreachable: %s; retrying%s%s%s",
-                                  v->error, clock[0] != '\0' ? " (figures below from " : "",
-                                  clock, clock[0] != '\0' ? " UTC)" : "");
+        return fp_top_screen_addf(scr, FP_TOP_WARN, "%s %s: %s; retrying%s%s%s",
+                                  v->source != NULL ? v->source : "Redis",
+                                  v->source != NULL ? "unreadable" : "unreachable", v->error,
+                                  clock[0] != '\0' ? " (figures below from " : "", clock,
+                                  clock[0] != '\0' ? " UTC)" : "");
     }
     if (v->sample == NULL)
-        return fp_top_screen_add(scr, FP_TOP_PLAIN, "reading Redis...");
+        return fp_top_screen_addf(scr, FP_TOP_PLAIN, "reading %s...",
+                                  v->source != NULL ? v->source : "Redis");
     long long live = 0, gone = 0, busy = 0, total = 0, done = 0, failed = 0;
     for (size_t i = 0; i < v->sample->fleet.n; i++) {
         const fp_fleet_member_t *m = &v->sample->fleet.members[i];

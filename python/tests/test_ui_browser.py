@@ -272,6 +272,8 @@ def test_status_page_on_the_embedded_queue(forkpool_bin: str, tmp_path: Any) -> 
             browser.find_elements(By.CSS_SELECTOR, "#dead .letter")) == 2)
         meta = _text(browser, "#daemon-meta")
         assert "queue file ready" in meta and "Redis" not in meta, meta
+        assert _text(browser, "#fleet-meta") == "every daemon on this queue file"
+        _wait("this daemon in the fleet", lambda: "one-host@" in _text(browser, "#fleet"))
 
         entry_id = browser.find_elements(By.CSS_SELECTOR, "#dead .letter")[0].get_attribute(
             "data-id")

@@ -8,7 +8,8 @@
  * session writes it to a file). Also: Redis unreachable is a line on the
  * screen (and q still exits 0), a terminal too small says so, and the text
  * mode (stdout not a terminal) prints the same figures and exits 0 (69
- * when Redis is unreachable). One
+ * when Redis is unreachable). The terminal's view runs on the embedded
+ * queue too (a daemon on a queue file, no Redis), with the same screen. One
  * capture is saved as FP_BUILD_DIR/artifacts/top.txt (docs/img/top.txt is
  * one of those). Skipped with a message where tmux is not installed
  * (scripts/bootstrap.sh installs it). */
@@ -24,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "daemon_sqlite.h"
 
 #define SLEEP_JOB "{\"type\":\"sleep\",\"args\":{\"ms\":60000},\"id\":\"top-sleep\"}"
 #define FAIL_JOB "{\"type\":\"fail\",\"args\":{\"message\":\"top-test-failure\"}}"
@@ -199,24 +200,38 @@ static void save_artefact(const char *screen)
     assert_int_equal(fp_th_write_file(path, screen, strlen(screen)), 0);
 }
 
+#define NOOP_JOB "{\"type\":\"noop\",\"args\":{\"n\":%d},\"id\":\"noop-%d\"}"
+#define BUSY_DAEMON "heartbeat_interval = \"200ms\"\n"
+#define BUSY_POOL "[pool]\nchildren = 2\n[retry]\nmax_attempts = 1\n"
+
 /* A daemon that ran 5 jobs, killed one to dead and runs a sleep. */
 static void busy_daemon(fp_td_t *td)
 {
-    fp_td_config(td, "heartbeat_interval = \"200ms\"\n",
-                 "[pool]\nchildren = 2\n[retry]\nmax_attempts = 1\n");
+    fp_td_config(td, BUSY_DAEMON, BUSY_POOL);
     fp_td_start_ready(td, true);
-    fp_td_enqueue(td, 5, "{\"type\":\"noop\",\"args\":{\"n\":%d},\"id\":\"noop-%d\"}");
+    fp_td_enqueue(td, 5, NOOP_JOB);
     fp_td_enqueue_raw(td, FAIL_JOB, strlen(FAIL_JOB));
     fp_td_enqueue_raw(td, SLEEP_JOB, strlen(SLEEP_JOB));
     long long one = 1;
     fp_td_wait_until(td, fp_td_dead_is, &one, WAIT_MS, "the failing job dead");
 }
 
-static void test_top_in_tmux(void **state)
+/* The same on the embedded queue: the jobs in the queue file, no Redis. */
+static void busy_daemon_embedded(fp_td_t *td)
 {
-    fp_td_t *td = *state;
-    skip_without_tmux();
-    busy_daemon(td);
+    fp_td_config_sqlite(td, BUSY_DAEMON, BUSY_POOL);
+    fp_td_start_ready(td, true);
+    fp_td_sqlite_enqueue(td, "default", 5, NOOP_JOB, 0);
+    fp_td_sqlite_enqueue(td, "default", 1, FAIL_JOB, 0);
+    fp_td_sqlite_enqueue(td, "default", 1, SLEEP_JOB, 0);
+    long long one = 1;
+    fp_td_wait_until(td, fp_td_qdead_are, &one, WAIT_MS, "the failing job dead");
+}
+
+/* One body for both backends: the screen is the same (save: keep it as the
+ * artefact, the Redis one). */
+static void top_in_tmux(fp_td_t *td, bool save)
+{
     term_t t;
     term_start(&t, td, td->config, "120", "32");
     /* The fleet record renews every 200ms: wait for the one with every job. */
@@ -246,7 +261,8 @@ static void test_top_in_tmux(void **state)
     row = fp_th_line_with(screen, "top-sleep");
     FP_TH_EXPECT_ALL_IN(row, "sleep", "default", "test-consumer");
     free(row);
-    save_artefact(screen);
+    if (save)
+        save_artefact(screen);
     free(screen);
 
     keys(&t, "s");
@@ -264,6 +280,20 @@ static void test_top_in_tmux(void **state)
     keys(&t, "x");
     free(WAIT_GONE(&t, "forkpool top: keys"));
     quit_ok(&t);
+}
+
+static void test_top_in_tmux(void **state)
+{
+    skip_without_tmux();
+    busy_daemon(*state);
+    top_in_tmux(*state, true);
+}
+
+static void test_top_in_tmux_embedded(void **state)
+{
+    skip_without_tmux();
+    busy_daemon_embedded(*state);
+    top_in_tmux(*state, false);
 }
 
 /* A configuration whose Redis nobody serves (port 1), in td's dir. */
@@ -354,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_top_in_tmux, fp_td_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_top_in_tmux_embedded, fp_td_setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_top_unreachable_and_too_small, fp_td_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_text_mode, fp_td_setup, teardown),

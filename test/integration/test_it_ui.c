@@ -159,9 +159,8 @@ static void test_figures_dead_letters_and_actions(void **state)
 }
 
 /* On the embedded queue (no redis-server anywhere): the page lists the
- * queue file's dead rows, and retry and purge act on the file, where they
- * used to go to a Redis at redis.url's default. Cancel answers that it
- * needs Redis. */
+ * queue file's dead rows, and retry, cancel and purge act on the file,
+ * where they used to go to a Redis at redis.url's default. */
 static void test_embedded_dead_letters_and_actions(void **state)
 {
     fp_td_t *td = *state;
@@ -190,15 +189,20 @@ static void test_embedded_dead_letters_and_actions(void **state)
     fp_td_wait_until(td, fp_td_stat_is, &again, 30000, "the retried job ran");
     fp_td_wait_until(td, fp_td_qdead_are, &three, 30000, "dead again");
 
-    assert_int_equal(fp_td_http(port, "POST", "/api/ui/cancel?id=1", TOKEN_HEADER, NULL, NULL),
+    fp_td_sqlite_enqueue(td, "default", 1, "{\"type\":\"noop\",\"id\":\"later-%d-%d\"}",
+                         3600000);
+    assert_int_equal(fp_td_http(port, "POST", "/api/ui/cancel?id=later-0-0", TOKEN_HEADER, NULL,
+                                NULL),
                      202);
-    fp_td_page_t no_cancel = {"/api/ui", "cancel needs Redis"};
-    fp_td_wait_until(td, fp_td_page_has, &no_cancel, 30000, "cancel refused");
+    fp_td_page_t cancelled = {"/api/ui", "cancelled (now a dead letter)"};
+    fp_td_wait_until(td, fp_td_page_has, &cancelled, 30000, "the delayed job cancelled");
+    long long four = 4;
+    fp_td_wait_until(td, fp_td_qdead_are, &four, 30000, "its dead row");
 
     assert_int_equal(fp_td_http(port, "POST", "/api/ui/purge?queue=default", TOKEN_HEADER, NULL,
                                 NULL),
                      202);
-    fp_td_page_t purged = {"/api/ui", "\"result\":\"purged 3\""};
+    fp_td_page_t purged = {"/api/ui", "\"result\":\"purged 4\""};
     fp_td_wait_until(td, fp_td_page_has, &purged, 30000, "purged");
     long long zero = 0;
     assert_true(fp_td_qdead_are(td, &zero));

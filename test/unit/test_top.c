@@ -358,6 +358,18 @@ static void test_layout_redis_unreachable(void **state)
     assert_non_null(strstr(scr.lines[1], "; retrying (figures below from 00:01:01 UTC)"));
     assert_non_null(line_with(&scr, "default ", NULL));
     fp_top_screen_clear(&scr);
+    /* The embedded queue's view names the file, not Redis. */
+    v.sample = NULL;
+    v.source = "the queue file";
+    v.error = "no embedded queue at /x/q.db";
+    assert_int_equal(fp_top_layout(&v, 100, 20, &scr), 0);
+    assert_string_equal(scr.lines[1], "the queue file unreadable: no embedded queue at /x/q.db; "
+                                      "retrying");
+    fp_top_screen_clear(&scr);
+    v.error = NULL;
+    assert_int_equal(fp_top_layout(&v, 100, 20, &scr), 0);
+    assert_string_equal(scr.lines[1], "reading the queue file...");
+    fp_top_screen_clear(&scr);
 }
 
 static void test_layout_help_box(void **state)

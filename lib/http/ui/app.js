@@ -225,6 +225,8 @@ function renderChildren(d) {
 }
 
 function renderFleet(d) {
+  $('fleet-meta').textContent = d.daemon.queue === 'sqlite' ? 'every daemon on this queue file'
+                                                            : 'every daemon on this Redis';
   const rows = (d.fleet || []).map((m) => {
     const tr = el('tr');
     cell(tr, m.id, 'mono');
