@@ -52,12 +52,6 @@ extern const char fp_limit_take_lua[];
  * them, e.g. Redis was unreachable longer than a lease). */
 extern const char fp_limit_renew_lua[];
 
-typedef struct fp_limit_reply_s {
-    bool allowed;
-    fp_limit_kind_t why;    /* when refused: FP_LIMIT_CONCURRENCY or FP_LIMIT_RATE */
-    int64_t retry_after_ms; /* rate refusals: until the next slot */
-} fp_limit_reply_t;
-
 /* The take script's reply; -EPROTO when it is not one (an error reply). */
 int fp_limit_take_reply(const redisReply *r, fp_limit_reply_t *out);
 
