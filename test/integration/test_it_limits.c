@@ -12,7 +12,10 @@
  *   - a reload raising local_concurrency applies to the next admissions;
  *   - a reload that limits a type counts its jobs already running;
  *   - rate = "50/s", 1,000 jobs: the starts span at least 14 s (about 19 s
- *     expected: a burst of 50, then 50 per second), nothing failed. */
+ *     expected: a burst of 50, then 50 per second), nothing failed.
+ * The first and the fourth also run on the embedded queue (one queue file,
+ * no Redis: "sqlite: ..."), the same body over the backend_t table;
+ * test_it_sqlite_limits.c has the embedded queue's own cases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,9 +26,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon.h"
+#include "daemon_sqlite.h"
 #include "spans.h"
+
+/* Where the jobs wait: what a test body does differently on each. */
+typedef struct backend_s {
+    void (*config)(fp_td_t *td, const char *daemon_lines, const char *extra);
+    void (*enqueue)(fp_td_t *td, int n, const char *fmt);
+    long long (*dead)(fp_td_t *td);
+    long long (*leases)(fp_td_t *td, const char *type); /* live concurrency leases */
+} backend_t;
+
+static long long redis_dead(fp_td_t *td)
+{
+    return fp_td_xlen(td, FP_TD_DEAD);
+}
+
+static long long redis_leases(fp_td_t *td, const char *type)
+{
+    return fp_th_redis_int(&td->redis, "ZCARD fp:{limit:%s}:running", type);
+}
+
+static void sqlite_enqueue(fp_td_t *td, int n, const char *fmt)
+{
+    fp_td_sqlite_enqueue(td, "default", n, fmt, 0);
+}
+
+static long long sqlite_dead(fp_td_t *td)
+{
+    return fp_td_qsql(td, "SELECT count(*) FROM dead");
+}
+
+static long long sqlite_leases(fp_td_t *td, const char *type)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return fp_td_qsql(td, "SELECT count(*) FROM kv WHERE space = 'limit:%s' AND expires_at > %lld",
+                      type, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static const backend_t on_redis = {fp_td_config, fp_td_enqueue, redis_dead, redis_leases};
+static const backend_t on_sqlite = {fp_td_config_sqlite, sqlite_enqueue, sqlite_dead,
+                                    sqlite_leases};
+static const backend_t *be = &on_redis; /* the running test's */
 
 typedef struct stops_s {
     const char *path, *prefix;
@@ -52,7 +98,7 @@ static void limits_config(fp_td_t *td, const char *limits)
     fp_td_exec_worker_command(command, sizeof command, NULL);
     snprintf(text, sizeof text,
              "[pool]\nruntime = \"exec\"\ncommand = %s\nchildren = 4\n%s", command, limits);
-    fp_td_config(td, NULL, text);
+    be->config(td, NULL, text);
 }
 
 /* n jobs of type, ids PREFIX0.., each running ms. */
@@ -64,7 +110,7 @@ static void enqueue_spans(fp_td_t *td, const char *path, const char *type, const
              "{\"type\":\"%s\",\"id\":\"%s%%d\",\"args\":{\"id\":\"%s%%d\",\"file\":\"%s\","
              "\"ms\":%d}}",
              type, prefix, prefix, path, ms);
-    fp_td_enqueue(td, n, fmt);
+    be->enqueue(td, n, fmt);
 }
 
 static void stop_twin(fp_td_t *twin)
@@ -92,7 +138,7 @@ static void check_flow(fp_td_t *td, const char *path, int limited, int free_jobs
     assert_int_equal(l.unmatched, 0);
     assert_true(l.max_overlap <= most);
     assert_int_equal(l.max_overlap, most);
-    assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
+    assert_int_equal(be->dead(td), 0);
 }
 
 static void concurrency_across_daemons(void **state)
@@ -118,7 +164,7 @@ static void concurrency_across_daemons(void **state)
     printf("# handed back by the concurrency limit: %.0f times\n", limited);
     assert_true(limited > 0);
     /* Every lease went with its job's outcome. */
-    assert_int_equal(fp_th_redis_int(&td->redis, "ZCARD fp:{limit:span}:running"), 0);
+    assert_int_equal(be->leases(td, "span"), 0);
     stop_twin(&twin1);
     stop_twin(&twin2);
 }
@@ -171,15 +217,15 @@ static void reload_raises_limit(void **state)
     assert_true(s.max_overlap >= 3);
 }
 
-typedef struct zcard_s {
-    const char *key;
+typedef struct leases_s {
+    const char *type;
     long long n;
-} zcard_t;
+} leases_t;
 
-static bool zcard_is(fp_td_t *td, void *arg)
+static bool leases_are(fp_td_t *td, void *arg)
 {
-    zcard_t *z = arg;
-    return fp_th_redis_int(&td->redis, "ZCARD %s", z->key) == z->n;
+    leases_t *z = arg;
+    return be->leases(td, z->type) == z->n;
 }
 
 /* Two jobs of a type with no limit run; a reload gives the type
@@ -197,8 +243,8 @@ static void reload_counts_running_jobs(void **state)
     fp_td_wait_until(td, starts_reached, &two, 60000, "two unlimited jobs start");
     fp_td_config_replace(td, "[limits.other]", "[limits.span]");
     fp_td_signal(td, SIGHUP);
-    zcard_t leases = {"fp:{limit:span}:running", 2};
-    fp_td_wait_until(td, zcard_is, &leases, 60000, "the running jobs' leases");
+    leases_t leases = {"span", 2};
+    fp_td_wait_until(td, leases_are, &leases, 60000, "the running jobs' leases");
     enqueue_spans(td, path, "span", "N", 1, 0);
     fp_td_num_t refused = {"forkpool_jobs_limited_total{type=\"span\",limit=\"concurrency\"}", 1};
     fp_td_wait_until(td, fp_td_metric_at_least, &refused, 60000, "the new job refused");
@@ -228,6 +274,20 @@ static void rate_fifty_per_second(void **state)
     assert_true(fp_td_metric(td, "forkpool_jobs_limited_total{type=\"span\",limit=\"rate\"}") > 0);
 }
 
+static void sqlite_concurrency_across_daemons(void **state)
+{
+    be = &on_sqlite;
+    concurrency_across_daemons(state);
+    be = &on_redis;
+}
+
+static void sqlite_reload_counts_running_jobs(void **state)
+{
+    be = &on_sqlite;
+    reload_counts_running_jobs(state);
+    be = &on_redis;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -238,6 +298,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(reload_raises_limit, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(reload_counts_running_jobs, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(rate_fifty_per_second, fp_td_setup, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_concurrency_across_daemons, fp_td_setup_sqlite,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_reload_counts_running_jobs, fp_td_setup_sqlite,
+                                        fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
