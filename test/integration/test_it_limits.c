@@ -14,8 +14,15 @@
  *   - rate = "50/s", 1,000 jobs: the starts span at least 14 s (about 19 s
  *     expected: a burst of 50, then 50 per second), nothing failed.
  * The first and the fourth also run on the embedded queue (one queue file,
- * no Redis: "sqlite: ..."), the same body over the backend_t table;
- * test_it_sqlite_limits.c has the embedded queue's own cases. */
+ * no Redis: "sqlite_..."), the same body over the backend_t table, and two
+ * cases of its own:
+ *
+ *   - concurrency = 1 across two daemons on one file: never two jobs of
+ *     the type at once, each job ran once, none lost or dead;
+ *   - rate = "5/s", 20 jobs: a burst of 5 then 5 a second, so the last
+ *     start comes at least 15 intervals (3 s) after the first take: the
+ *     wall time from the enqueue to the last stop is at least that (a
+ *     floor that cannot flake); each ran once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +281,76 @@ static void rate_fifty_per_second(void **state)
     assert_true(fp_td_metric(td, "forkpool_jobs_limited_total{type=\"span\",limit=\"rate\"}") > 0);
 }
 
+/* Every row settled, none dead, every L span paired and counted once. */
+static void assert_all_ran_once(fp_td_t *td, const char *path, long long n)
+{
+    long long zero = 0;
+    fp_td_wait_until(td, fp_td_qjobs_are, &zero, 60000, "every row settled");
+    assert_int_equal(sqlite_dead(td), 0);
+    fp_ts_spans_t s = fp_ts_spans_read(path, "L");
+    assert_int_equal(s.starts, n);
+    assert_int_equal(s.stops, n);
+    assert_int_equal(s.unmatched, 0);
+}
+
+static void sqlite_concurrency_one_across_two_daemons(void **state)
+{
+    fp_td_t *td = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spans", td->dir);
+    be = &on_sqlite;
+    limits_config(td, "[limits.span]\nconcurrency = 1\n");
+    fp_td_start_ready(td, true);
+    fp_td_t twin;
+    fp_td_twin(td, &twin, "second");
+    fp_td_start_ready(&twin, true);
+    enqueue_spans(td, path, "span", "L", 6, 400);
+    stops_t done = {path, "L", 6};
+    fp_td_wait_until(td, stops_reached, &done, 180000, "the limited jobs finish");
+    assert_all_ran_once(td, path, 6);
+    fp_ts_spans_t s = fp_ts_spans_read(path, "L");
+    printf("# concurrency = 1 over two daemons on a file: at most %lld ran at once\n",
+           s.max_overlap);
+    assert_int_equal(s.max_overlap, 1);
+    const char *metric = "forkpool_jobs_limited_total{type=\"span\",limit=\"concurrency\"}";
+    assert_true(fp_td_metric(td, metric) + fp_td_metric(&twin, metric) > 0);
+    assert_int_equal(sqlite_leases(td, "span"), 0); /* every lease went with its job */
+    stop_twin(&twin);
+    stop_twin(td);
+    fp_th_assert_no_sanitizer_report(twin.log);
+    be = &on_redis;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sqlite_rate_spaces_the_starts(void **state)
+{
+    fp_td_t *td = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spans", td->dir);
+    be = &on_sqlite;
+    limits_config(td, "[limits.span]\nrate = \"5/s\"\n");
+    fp_td_start_ready(td, true);
+    double began = mono_s();
+    enqueue_spans(td, path, "span", "L", 20, 0);
+    stops_t done = {path, "L", 20};
+    fp_td_wait_until(td, stops_reached, &done, 180000, "20 rate-limited jobs finish");
+    double took = mono_s() - began;
+    fp_ts_spans_t s = fp_ts_spans_read(path, "L");
+    printf("# 20 jobs at 5/s on a file: %.2f s from the enqueue to the last stop, starts "
+           "spanned %.2f s\n",
+           took, (double)(s.last_start - s.first_start) / 1e9);
+    assert_true(took >= 3.0);
+    assert_all_ran_once(td, path, 20);
+    assert_true(fp_td_metric(td, "forkpool_jobs_limited_total{type=\"span\",limit=\"rate\"}") > 0);
+    be = &on_redis;
+}
+
 static void sqlite_concurrency_across_daemons(void **state)
 {
     be = &on_sqlite;
@@ -290,8 +367,12 @@ static void sqlite_reload_counts_running_jobs(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]); /* one test by name, e.g. while working on it */
+    /* test_it_limits NAME runs one test (or a pattern: "sqlite_*", ctest's
+     * integration.test_it_limits.sqlite); --skip PATTERN all but those. */
+    if (argc > 2 && strcmp(argv[1], "--skip") == 0)
+        cmocka_set_skip_filter(argv[2]);
+    else if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(concurrency_across_daemons, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(local_concurrency_one, fp_td_setup, fp_td_teardown),
@@ -301,6 +382,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(sqlite_concurrency_across_daemons, fp_td_setup_sqlite,
                                         fp_td_teardown),
         cmocka_unit_test_setup_teardown(sqlite_reload_counts_running_jobs, fp_td_setup_sqlite,
+                                        fp_td_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_concurrency_one_across_two_daemons,
+                                        fp_td_setup_sqlite, fp_td_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_rate_spaces_the_starts, fp_td_setup_sqlite,
                                         fp_td_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
