@@ -86,11 +86,14 @@ static void leases_free(leases_t *l)
     free(l);
 }
 
-static leases_t *leases_new(const char *type, const char *const *members, size_t n)
+/* The call's own copy of its texts, with its callbacks (one of the two). */
+static leases_t *leases_new(const char *type, const char *const *members, size_t n,
+                            leases_t with)
 {
     leases_t *l = calloc(1, sizeof *l);
     if (l == NULL)
         return NULL;
+    *l = with;
     l->type = strdup(type);
     l->members = calloc(n > 0 ? n : 1, sizeof *l->members);
     l->n = n;
@@ -130,31 +133,25 @@ static void leases_done(void *ctx, void *arg, int rc, const char *msg)
     leases_free(l);
 }
 
+/* Posts l (NULL: out of memory) to the worker; l is freed when refused. */
+static int leases_post(fp_aq_t *aq, leases_t *l, fp_aq_work_fn work)
+{
+    int rc = l != NULL ? fp_aq_call(aq, work, l, leases_done, NULL) : -ENOMEM;
+    if (rc < 0 && l != NULL)
+        leases_free(l);
+    return rc;
+}
+
 int fp_aq_limit_release(fp_aq_t *aq, const char *type, const char *member,
                         fp_limit_release_cb cb, void *ctx)
 {
-    leases_t *l = leases_new(type, &member, 1);
-    if (l == NULL)
-        return -ENOMEM;
-    l->release_cb = cb;
-    l->ctx = ctx;
-    int rc = fp_aq_call(aq, release_work, l, leases_done, NULL);
-    if (rc < 0)
-        leases_free(l);
-    return rc;
+    return leases_post(aq, leases_new(type, &member, 1, (leases_t){.release_cb = cb, .ctx = ctx}),
+                       release_work);
 }
 
 int fp_aq_limit_renew(fp_aq_t *aq, const char *type, int64_t lease_ms,
                       const char *const *members, size_t n, fp_limit_renew_cb cb, void *ctx)
 {
-    leases_t *l = leases_new(type, members, n);
-    if (l == NULL)
-        return -ENOMEM;
-    l->lease_ms = lease_ms;
-    l->renew_cb = cb;
-    l->ctx = ctx;
-    int rc = fp_aq_call(aq, renew_work, l, leases_done, NULL);
-    if (rc < 0)
-        leases_free(l);
-    return rc;
+    leases_t with = {.lease_ms = lease_ms, .renew_cb = cb, .ctx = ctx};
+    return leases_post(aq, leases_new(type, members, n, with), renew_work);
 }

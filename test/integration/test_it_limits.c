@@ -293,14 +293,20 @@ static void assert_all_ran_once(fp_td_t *td, const char *path, long long n)
     assert_int_equal(s.unmatched, 0);
 }
 
+/* A daemon on the embedded queue with limits, started; its span file. */
+static void start_on_file(fp_td_t *td, char *path, size_t size, const char *limits)
+{
+    snprintf(path, size, "%s/spans", td->dir);
+    be = &on_sqlite;
+    limits_config(td, limits);
+    fp_td_start_ready(td, true);
+}
+
 static void sqlite_concurrency_one_across_two_daemons(void **state)
 {
     fp_td_t *td = *state;
     char path[4200];
-    snprintf(path, sizeof path, "%s/spans", td->dir);
-    be = &on_sqlite;
-    limits_config(td, "[limits.span]\nconcurrency = 1\n");
-    fp_td_start_ready(td, true);
+    start_on_file(td, path, sizeof path, "[limits.span]\nconcurrency = 1\n");
     fp_td_t twin;
     fp_td_twin(td, &twin, "second");
     fp_td_start_ready(&twin, true);
@@ -332,10 +338,7 @@ static void sqlite_rate_spaces_the_starts(void **state)
 {
     fp_td_t *td = *state;
     char path[4200];
-    snprintf(path, sizeof path, "%s/spans", td->dir);
-    be = &on_sqlite;
-    limits_config(td, "[limits.span]\nrate = \"5/s\"\n");
-    fp_td_start_ready(td, true);
+    start_on_file(td, path, sizeof path, "[limits.span]\nrate = \"5/s\"\n");
     double began = mono_s();
     enqueue_spans(td, path, "span", "L", 20, 0);
     stops_t done = {path, "L", 20};
