@@ -1,6 +1,6 @@
 /* limit_script.h: the Redis side of concurrency and rate limits — key
  * names, the Lua scripts and their replies. Pure (text in, text out); the
- * daemon sends them on the queue's writer connection (lib/queue/limit_call.c).
+ * daemon sends them on the queue's writer connection (lib/queue/qmux_limits.c).
  *
  *   P:{limit:TYPE}:running  sorted set: member = one admitted job
  *                           (fp_limit_member), score = when its lease runs
