@@ -1,6 +1,6 @@
 /* limit_script.h: the Redis side of concurrency and rate limits — key
  * names, the Lua scripts and their replies. Pure (text in, text out); the
- * daemon sends them on the queue's writer connection (lib/queue/limit_call.c).
+ * daemon sends them on the queue's writer connection (lib/queue/qmux_limits.c).
  *
  *   P:{limit:TYPE}:running  sorted set: member = one admitted job
  *                           (fp_limit_member), score = when its lease runs
@@ -51,12 +51,6 @@ extern const char fp_limit_take_lua[];
  * reply: how many were no longer there (expired while this daemon held
  * them, e.g. Redis was unreachable longer than a lease). */
 extern const char fp_limit_renew_lua[];
-
-typedef struct fp_limit_reply_s {
-    bool allowed;
-    fp_limit_kind_t why;    /* when refused: FP_LIMIT_CONCURRENCY or FP_LIMIT_RATE */
-    int64_t retry_after_ms; /* rate refusals: until the next slot */
-} fp_limit_reply_t;
 
 /* The take script's reply; -EPROTO when it is not one (an error reply). */
 int fp_limit_take_reply(const redisReply *r, fp_limit_reply_t *out);

@@ -1,17 +1,19 @@
 /* limits.c: concurrency and rate limits per job type ([limits.TYPE]) as the
  * supervisor applies them, between a pulled job being accepted and it
- * waiting for a child. The decisions are lib/limits/limit.c's, the Redis
- * state and its scripts lib/limits/limit_script.c's; here only the glue:
+ * waiting for a child. The decisions are lib/limits/limit.c's, the shared
+ * state the backend's (fp_qmux_limit_*: Redis' scripts, or the embedded
+ * queue's file); here only the glue:
  *
  *   - an unlimited type goes straight to the waiting list (no round trip);
  *   - local_concurrency is a counter of admitted jobs, per type, given
  *     back when the job's record is released (outcome, put back, kill);
- *   - concurrency and rate take one script call (a lease in the type's
+ *   - concurrency and rate take one backend call (a lease in the type's
  *     running set, renewed every recovery.visibility_timeout / 3 while the
  *     job is held, removed on release; and a GCRA slot); the job waits for
  *     the answer in no list, counted as held;
  *   - a refused job is handed back to its queue's delayed set (same payload,
- *     attempt unchanged, "id" added when it had none), due after
+ *     attempt unchanged, "id" added when it had none; on the embedded queue
+ *     fp_qmux_retry makes it a new row due later), due after
  *     fp_limit_delay_ms, and counted in forkpool_jobs_limited_total.
  * Why handed back rather than kept waiting here: docs/limits.md. */
 #include "supervisor/supervisor_internal.h"
@@ -20,12 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
 #include "base/log.h"
 #include "dispatch/retry.h"
 #include "limits/limit.h"
 #include "limits/limit_script.h"
+#include "queue/qmux_limits.h"
 
 #define LOG "limits"
 
@@ -62,7 +63,7 @@ static void count_limited(fp_supervisor_t *sup, const char *type, fp_limit_kind_
 static void hand_back(fp_supervisor_t *sup, fp_held_t *held, int64_t delay_ms)
 {
     if (sup->redis.queue == NULL || sup->redis.closed) {
-        /* Closing: it stays pending in Redis, for recovery. */
+        /* Closing: it stays leased in the queue, for recovery. */
         fp_held_release(&sup->held, held);
         return;
     }
@@ -105,7 +106,7 @@ static void admitted(fp_supervisor_t *sup, fp_held_t *held)
         fp_sup_dispatch(sup);
         return;
     }
-    /* Draining began while Redis answered: unstarted, so it goes back. */
+    /* Draining began while the backend answered: unstarted, so it goes back. */
     if (sup->redis.queue != NULL && !sup->redis.closed)
         fp_qmux_put_back(sup->redis.queue, held->queue, held->entry_id, held->payload,
                           held->payload_len);
@@ -113,25 +114,23 @@ static void admitted(fp_supervisor_t *sup, fp_held_t *held)
     fp_sup_maybe_finish(sup);
 }
 
-static void on_take(void *ctx, redisReply *r)
+static void on_take(void *ctx, int rc, const fp_limit_reply_t *rep, const char *msg)
 {
     ask_t ask = *(ask_t *)ctx;
     free(ctx);
     fp_supervisor_t *sup = ask.sup;
     fp_held_t *held = ask.held;
-    fp_limit_reply_t rep;
     sup->limits.asking--;
-    if (fp_limit_take_reply(r, &rep) < 0) {
+    if (rc < 0) {
         /* Not known whether a lease was taken: the release removes it,
          * and the job comes back shortly instead of running unchecked. */
         fp_log_warn(LOG, "limit check for job %s (%s) failed: %s; back in %d ms",
-                    fp_held_name(held), held->job.type,
-                    r != NULL && r->str != NULL ? r->str : "connection lost", FP_LIMIT_WAIT_MS);
+                    fp_held_name(held), held->job.type, msg, FP_LIMIT_WAIT_MS);
         hand_back(sup, held, FP_LIMIT_WAIT_MS);
-    } else if (!rep.allowed) {
-        free(held->limit_lease); /* the script took none, or gave it back */
+    } else if (!rep->allowed) {
+        free(held->limit_lease); /* the backend took none, or gave it back */
         held->limit_lease = NULL;
-        refuse(sup, held, rep.why, rep.retry_after_ms);
+        refuse(sup, held, rep->why, rep->retry_after_ms);
     } else {
         admitted(sup, held);
         return;
@@ -141,24 +140,22 @@ static void on_take(void *ctx, redisReply *r)
     fp_sup_maybe_finish(sup);
 }
 
-static int ask_redis(fp_supervisor_t *sup, fp_held_t *held, const fp_type_limit_t *lim)
+static int ask_backend(fp_supervisor_t *sup, fp_held_t *held, const fp_type_limit_t *lim)
 {
     const fp_config_t *cfg = sup->cfg;
-    char limit[24], lease[24], interval[24], tolerance[24];
-    snprintf(limit, sizeof limit, "%lld", (long long)lim->concurrency);
-    snprintf(lease, sizeof lease, "%lld", (long long)cfg->recovery.visibility_timeout_ms);
-    snprintf(interval, sizeof interval, "%lld", (long long)fp_rate_interval_us(&lim->rate));
-    snprintf(tolerance, sizeof tolerance, "%lld", (long long)fp_rate_tolerance_us(&lim->rate));
-    char *running = fp_limit_running_key(cfg->redis.prefix, lim->type);
-    char *rate = fp_limit_rate_key(cfg->redis.prefix, lim->type);
     char *member =
         fp_limit_member(cfg->daemon.name, sup->redis.names[held->queue], held->entry_id);
     ask_t *ask = malloc(sizeof *ask);
     int rc = -ENOMEM;
-    if (running != NULL && rate != NULL && member != NULL && ask != NULL) {
-        const char *args[] = {running, rate, member, limit, lease, interval, tolerance};
+    if (member != NULL && ask != NULL) {
+        fp_limit_ask_t a = {.type = lim->type,
+                            .member = member,
+                            .concurrency = lim->concurrency,
+                            .lease_ms = cfg->recovery.visibility_timeout_ms,
+                            .interval_us = fp_rate_interval_us(&lim->rate),
+                            .tolerance_us = fp_rate_tolerance_us(&lim->rate)};
         *ask = (ask_t){sup, held};
-        rc = fp_qmux_eval(sup->redis.queue, fp_limit_take_lua, 2, args, 7, on_take, ask);
+        rc = fp_qmux_limit_take(sup->redis.queue, &a, on_take, ask);
     }
     if (rc == 0 && lim->concurrency > 0) {
         held->limit_lease = member;
@@ -167,8 +164,6 @@ static int ask_redis(fp_supervisor_t *sup, fp_held_t *held, const fp_type_limit_
     if (rc < 0)
         free(ask);
     free(member);
-    free(running);
-    free(rate);
     return rc;
 }
 
@@ -198,7 +193,7 @@ void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held)
     }
     held->limit_admitted = true;
     t->admitted++;
-    if (ask_redis(sup, held, lim) < 0) {
+    if (ask_backend(sup, held, lim) < 0) {
         fp_log_warn(LOG, "cannot check the limits of job %s (%s) now; back in %d ms",
                     fp_held_name(held), held->job.type, FP_LIMIT_WAIT_MS);
         hand_back(sup, held, FP_LIMIT_WAIT_MS);
@@ -213,19 +208,19 @@ void fp_sup_limits_admit(fp_supervisor_t *sup, fp_held_t *held)
  * timeout) it would hold a concurrency slot no job uses. */
 #define UNRELEASED_MAX 1024
 
-static void keep_unreleased(fp_supervisor_t *sup, char *running, char *member)
+static void keep_unreleased(fp_supervisor_t *sup, char *type, char *member)
 {
     sup_limits_t *l = &sup->limits;
     sup_lease_ref_t *grown = l->nunreleased < UNRELEASED_MAX
                                  ? realloc(l->unreleased, (l->nunreleased + 1) * sizeof *grown)
                                  : NULL;
     if (grown == NULL) {
-        free(running); /* expires with its lease */
+        free(type); /* expires with its lease */
         free(member);
         return;
     }
     l->unreleased = grown;
-    l->unreleased[l->nunreleased++] = (sup_lease_ref_t){running, member};
+    l->unreleased[l->nunreleased++] = (sup_lease_ref_t){type, member};
 }
 
 typedef struct release_s {
@@ -233,35 +228,33 @@ typedef struct release_s {
     sup_lease_ref_t ref;
 } release_t;
 
-static void on_release_reply(void *ctx, redisReply *r)
+static void on_release_reply(void *ctx, int rc)
 {
     release_t *rel = ctx;
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        keep_unreleased(rel->sup, rel->ref.running, rel->ref.member);
+    if (rc < 0) {
+        keep_unreleased(rel->sup, rel->ref.type, rel->ref.member);
     } else {
-        free(rel->ref.running);
+        free(rel->ref.type);
         free(rel->ref.member);
     }
     free(rel);
 }
 
-/* Takes running and member (owned). */
-static void release_lease(fp_supervisor_t *sup, char *running, char *member)
+/* Takes type and member (owned). */
+static void release_lease(fp_supervisor_t *sup, char *type, char *member)
 {
-    static const char script[] = "return redis.call('ZREM', KEYS[1], ARGV[1])";
     release_t *rel = malloc(sizeof *rel);
-    if (rel == NULL || running == NULL || member == NULL) {
+    if (rel == NULL || type == NULL || member == NULL) {
         free(rel);
-        free(running);
+        free(type);
         free(member);
         return; /* out of memory: it expires with its lease */
     }
-    *rel = (release_t){sup, {running, member}};
-    const char *args[] = {running, member};
+    *rel = (release_t){sup, {type, member}};
     if (sup->redis.queue == NULL || sup->redis.closed ||
-        fp_qmux_eval(sup->redis.queue, script, 1, args, 2, on_release_reply, rel) < 0) {
+        fp_qmux_limit_release(sup->redis.queue, type, member, on_release_reply, rel) < 0) {
         free(rel);
-        keep_unreleased(sup, running, member);
+        keep_unreleased(sup, type, member);
     }
 }
 
@@ -273,7 +266,7 @@ static void retry_releases(fp_supervisor_t *sup)
     l->unreleased = NULL;
     l->nunreleased = 0;
     for (size_t i = 0; i < n; i++)
-        release_lease(sup, refs[i].running, refs[i].member);
+        release_lease(sup, refs[i].type, refs[i].member);
     free(refs);
 }
 
@@ -288,20 +281,19 @@ static void on_released(void *ctx, fp_held_t *held)
         t->admitted--;
     if (held->limit_lease == NULL)
         return;
-    release_lease(sup, fp_limit_running_key(sup->cfg->redis.prefix, held->job.type),
-                  strdup(held->limit_lease));
+    release_lease(sup, strdup(held->job.type), strdup(held->limit_lease));
 }
 
 /* ---- lease renewal --------------------------------------------------------- */
 
-static void on_renew_reply(void *ctx, redisReply *r)
+static void on_renew_reply(void *ctx, int rc, int64_t lost)
 {
     fp_supervisor_t *sup = ctx;
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-        sup->limits.leases_lost += (uint64_t)r->integer;
-        fp_log_warn(LOG, "%lld concurrency lease(s) had run out before their renewal (Redis was "
-                    "out of reach longer than recovery.visibility_timeout?); taken again",
-                    (long long)r->integer);
+    if (rc == 0 && lost > 0) {
+        sup->limits.leases_lost += (uint64_t)lost;
+        fp_log_warn(LOG, "%lld concurrency lease(s) had run out before their renewal (the queue "
+                    "was out of reach longer than recovery.visibility_timeout?); taken again",
+                    (long long)lost);
     }
 }
 
@@ -326,35 +318,30 @@ static void collect(const fp_held_t *h, const char *type, const char ***args, si
             add_member(args, n, cap, h->limit_lease);
 }
 
-/* One script call per type with leases: every member this daemon holds
- * (waiting for a child, or sent to one) gets a new expiry. */
-static void renew_type(fp_supervisor_t *sup, const char *type, char *lease)
+/* One call per type with leases: every member this daemon holds (waiting
+ * for a child, or sent to one) gets a new expiry. */
+static void renew_type(fp_supervisor_t *sup, const char *type)
 {
-    const char **args = NULL;
+    const char **members = NULL;
     size_t n = 0, cap = 0;
-    char *running = fp_limit_running_key(sup->cfg->redis.prefix, type);
-    add_member(&args, &n, &cap, running);
-    add_member(&args, &n, &cap, lease);
-    collect(sup->held.wait_head, type, &args, &n, &cap);
+    collect(sup->held.wait_head, type, &members, &n, &cap);
     for (size_t i = 0; i < sup->pool.capacity; i++)
-        collect(sup->pool.slots[i]->job, type, &args, &n, &cap);
-    if (running != NULL && n > 2)
-        (void)fp_qmux_eval(sup->redis.queue, fp_limit_renew_lua, 1, args, n, on_renew_reply, sup);
-    free(args);
-    free(running);
+        collect(sup->pool.slots[i]->job, type, &members, &n, &cap);
+    if (n > 0)
+        (void)fp_qmux_limit_renew(sup->redis.queue, type, sup->cfg->recovery.visibility_timeout_ms,
+                                  members, n, on_renew_reply, sup);
+    free(members);
 }
 
 static void on_renew_timer(uv_timer_t *timer)
 {
     fp_supervisor_t *sup = timer->data;
-    char lease[24];
-    snprintf(lease, sizeof lease, "%lld", (long long)sup->cfg->recovery.visibility_timeout_ms);
     if (sup->redis.queue == NULL || sup->redis.closed)
         return;
     retry_releases(sup);
     for (size_t i = 0; i < sup->limits.n; i++)
         if (sup->limits.types[i].admitted > 0)
-            renew_type(sup, sup->limits.types[i].type, lease);
+            renew_type(sup, sup->limits.types[i].type);
 }
 
 void fp_sup_limits_start(fp_supervisor_t *sup)
@@ -411,7 +398,7 @@ void fp_sup_limits_reload(fp_supervisor_t *sup)
 void fp_sup_limits_free(fp_supervisor_t *sup)
 {
     for (size_t i = 0; i < sup->limits.nunreleased; i++) {
-        free(sup->limits.unreleased[i].running);
+        free(sup->limits.unreleased[i].type);
         free(sup->limits.unreleased[i].member);
     }
     free(sup->limits.unreleased);

@@ -164,17 +164,17 @@ typedef struct sup_limit_type_s {
     uint64_t limited[FP_LIMIT_KINDS];   /* by kind: handed back */
 } sup_limit_type_t;
 
-/* A lease whose release did not reach Redis (the writer was down): its
- * running set's key and member, both owned. */
+/* A lease whose release did not reach the queue's backend (Redis' writer
+ * was down): its type and member, both owned. */
 typedef struct sup_lease_ref_s {
-    char *running;
+    char *type;
     char *member;
 } sup_lease_ref_t;
 
 typedef struct sup_limits_s {
     sup_limit_type_t *types;
     size_t n;
-    size_t asking;        /* take scripts unanswered: their jobs are in no list */
+    size_t asking;        /* takes unanswered: their jobs are in no list */
     uint64_t leases_lost; /* leases found expired at renewal (and put back) */
     uv_timer_t renew;     /* every recovery.visibility_timeout / 3 */
     sup_lease_ref_t *unreleased; /* releases to send again at the next renewal */

@@ -1,8 +1,8 @@
 /* test_config_embedded.c: what the embedded queue cannot serve is refused
  * at load (lib/config/config_embedded.c), never parsed and then ignored:
- * [limits.TYPE] concurrency and rate (shared across daemons through Redis)
- * and [[schedule]] (fired through Redis records). local_concurrency, which
- * is this daemon's own count, stays allowed. */
+ * [[schedule]] (fired through Redis records). [limits.TYPE] concurrency,
+ * rate and local_concurrency load: the queue file shares the first two
+ * (lib/sqlq/limits.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,18 +42,12 @@ static void expect_ok(const char *text)
     fp_config_free(cfg);
 }
 
-static void concurrency_needs_redis(void **state)
+static void shared_limits_load(void **state)
 {
     (void)state;
-    expect_error("[limits.send_email]\nconcurrency = 2\n",
-                 "t.toml:2:1: [limits.send_email] concurrency needs Redis");
-}
-
-static void rate_needs_redis(void **state)
-{
-    (void)state;
-    expect_error("[queue]\nbackend = \"sqlite\"\n[limits.send_email]\nrate = \"10/s\"\n",
-                 "[limits.send_email] rate needs Redis");
+    expect_ok("[limits.send_email]\nconcurrency = 2\n");
+    expect_ok("[queue]\nbackend = \"sqlite\"\n[limits.send_email]\nrate = \"10/s\"\n"
+              "concurrency = 1\n");
 }
 
 static void schedule_needs_redis(void **state)
@@ -79,8 +73,7 @@ static void redis_keeps_them(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(concurrency_needs_redis, clear_env),
-        cmocka_unit_test_setup(rate_needs_redis, clear_env),
+        cmocka_unit_test_setup(shared_limits_load, clear_env),
         cmocka_unit_test_setup(schedule_needs_redis, clear_env),
         cmocka_unit_test_setup(local_concurrency_is_allowed, clear_env),
         cmocka_unit_test_setup(redis_keeps_them, clear_env),

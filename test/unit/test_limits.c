@@ -152,6 +152,18 @@ static void gcra_raise_forgets_the_old_period(void **state)
     assert_true(fp_gcra_take(tat, now + fiv, fiv, ftol, &next, &retry));
 }
 
+/* A rate refusal's retry: whole ms, rounded up, as the Lua's math.ceil
+ * (the embedded queue's take answers with it). */
+static void retry_in_whole_ms(void **state)
+{
+    (void)state;
+    assert_int_equal(fp_limit_retry_ms(0), 0);
+    assert_int_equal(fp_limit_retry_ms(1), 1);
+    assert_int_equal(fp_limit_retry_ms(1000), 1);
+    assert_int_equal(fp_limit_retry_ms(1001), 2);
+    assert_int_equal(fp_limit_retry_ms(3600000000), 3600000);
+}
+
 static void gcra_lua_matches_c(void **state)
 {
     (void)state;
@@ -426,7 +438,7 @@ int main(void)
         cmocka_unit_test(rate_parse_ok),       cmocka_unit_test(rate_parse_bad),
         cmocka_unit_test(gcra_spacing),          cmocka_unit_test(gcra_tolerance_allows_a_burst),
         cmocka_unit_test(gcra_raise_forgets_the_old_period),
-        cmocka_unit_test(gcra_lua_matches_c),
+        cmocka_unit_test(gcra_lua_matches_c),    cmocka_unit_test(retry_in_whole_ms),
         cmocka_unit_test(take_script_in_redis), cmocka_unit_test(take_reply_shapes),
         cmocka_unit_test(admit_decisions),     cmocka_unit_test(delays),
         cmocka_unit_test(config_tables),       cmocka_unit_test(config_errors),
