@@ -49,8 +49,9 @@ size_t fp_qmux_parts(const fp_qmux_t *m);
 
 /* With queue.backend sqlite every call goes to the embedded queue
  * (lib/sqlq/aq.h) instead, which has no fleet and no scripts: heartbeats,
- * the fleet, fp_qmux_eval and schedules answer -ENOTSUP (the configuration
- * refuses what needs them). Whether heartbeats and the fleet exist: */
+ * the fleet and fp_qmux_eval answer -ENOTSUP (the configuration refuses
+ * what needs them); schedules and unique keys' release at start run as SQL
+ * on the queue file (sqlq/aq_schedule.h, sqlq/aq_unique.h). Whether heartbeats and the fleet exist: */
 bool fp_qmux_has_fleet(const fp_qmux_t *m);
 /* Whether the backend guards daemon.name itself (the embedded queue's lock
  * on its file, taken by fp_qmux_new), so no Redis name lease is needed. */

@@ -7,6 +7,7 @@
  * outcome re-sent for the old id finds nothing, even after the job was pulled
  * again by the same consumer. */
 #include "sqlq/store_internal.h"
+#include "sqlq/unique.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,12 +104,19 @@ static int ack_mine(fp_sqlq_t *q, const char *consumer, int64_t id, bool *acted,
     return rc;
 }
 
-/* One outcome inside the batch's transaction; *acted says whether it did. */
+/* One outcome inside the batch's transaction; *acted says whether it did.
+ * unique: the file holds unique keys, so a success or dead releases its
+ * row's key first (a retry or put-back keeps it, as on Redis). */
 static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *o,
-                     int64_t now_ms, bool *acted, char *holder, size_t holder_size,
+                     bool unique, int64_t now_ms, bool *acted, char *holder, size_t holder_size,
                      int64_t *new_id, fp_err_t *err)
 {
     holder[0] = '\0';
+    if (unique && (o->kind == FP_SQLQ_ACK || o->kind == FP_SQLQ_DEAD)) {
+        int rc = fp_sqlq_unique_settle(q, consumer, o->id, err);
+        if (rc < 0)
+            return rc;
+    }
     if (o->kind == FP_SQLQ_ACK) {
         int rc = ack_mine(q, consumer, o->id, acted, err);
         if (rc < 0 || *acted)
@@ -177,13 +185,16 @@ int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outco
         return rc;
     if (stale != NULL && (stale->v = calloc(n, sizeof *stale->v)) == NULL)
         return fp_err_set(err, -ENOMEM, "outcomes: out of memory");
+    bool unique = false;
     rc = fp_sqlq_begin(q, err);
+    if (rc == 0)
+        rc = fp_sqlq_unique_any(q, &unique, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bool acted = false;
         char holder[sizeof stale->v[0].holder];
         if (new_ids != NULL)
             new_ids[i] = 0;
-        rc = apply_one(q, consumer, &items[i], now_ms, &acted, holder, sizeof holder,
+        rc = apply_one(q, consumer, &items[i], unique, now_ms, &acted, holder, sizeof holder,
                        new_ids != NULL ? &new_ids[i] : NULL, err);
         count += rc == 0 && acted;
         if (rc == 0 && !acted && stale != NULL) {
