@@ -35,7 +35,7 @@ const fp_cmd_t fp_cmd_table[] = {
      "\n"
      "Adds a job {\"type\": TYPE, \"args\": ARGS_JSON}. With '-', reads one ARGS_JSON per line\n"
      "from stdin. Prints the stream entry ids (the row ids on the embedded queue), or a\n"
-     "count with --count. --unique and --wait-replicas need Redis.\n"
+     "count with --count. --wait-replicas needs Redis.\n"
      "  -c, --config FILE  configuration file\n"
      "  --queue Q          queue name (default: the first of queues.names)\n"
      "  --delay DUR        run no earlier than DUR from now (\"30s\", \"5m\")\n"
