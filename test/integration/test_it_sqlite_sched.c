@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "daemon_sqlite.h"
+#include "unique_cli.h"
 #include "sqlq/kv.h"
 #include "sqlq/store.h"
 #include "sqlq/unique.h"
@@ -174,19 +175,6 @@ static bool key_gone(fp_td_t *td, void *arg)
     return key_count(td, arg) == 0;
 }
 
-/* The id in {"duplicate":D,"id":"ID"}, and whether D is true. */
-static bool parse_line(const char *line, char *id, size_t cap)
-{
-    const char *p = strstr(line, "\"id\":\"");
-    assert_non_null(p);
-    p += 6;
-    size_t n = strcspn(p, "\"");
-    assert_true(n < cap);
-    memcpy(id, p, n);
-    id[n] = '\0';
-    return strstr(line, "\"duplicate\":true") != NULL;
-}
-
 static bool default_empty(fp_td_t *td, void *arg)
 {
     (void)arg;
@@ -199,16 +187,16 @@ static void test_unique_enqueue_on_the_file(void **state)
     fp_td_config_sqlite(td, NULL, "[pool]\nchildren = 1\n");
     char line[256], first[64], id[64];
     cli(td, line, sizeof line, "enqueue", "--json", "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, first, sizeof first));
+    assert_false(fp_td_unique_line(line, first, sizeof first));
     cli(td, line, sizeof line, "enqueue", "--json", "--unique", "order-17", "noop", "{\"n\":2}",
         NULL);
-    assert_true(parse_line(line, id, sizeof id));
+    assert_true(fp_td_unique_line(line, id, sizeof id));
     assert_string_equal(id, first);
     assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM jobs"), 1);
     /* A key is per queue. */
     cli(td, line, sizeof line, "enqueue", "--json", "--queue", "mail", "--unique", "order-17",
         "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     assert_int_equal(key_count(td, "order-17"), 1);
 
     fp_td_start_ready(td, true);
@@ -216,7 +204,7 @@ static void test_unique_enqueue_on_the_file(void **state)
     fp_td_wait_until(td, key_gone, (void *)"order-17", 60000, "the key released by success");
     stop(td);
     cli(td, line, sizeof line, "enqueue", "--json", "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     assert_string_not_equal(id, first);
 }
 
@@ -264,15 +252,6 @@ static void test_dead_releases_retry_keeps(void **state)
     assert_int_equal(key_count(td, "flaky"), 1);
 }
 
-static void open_gate(const fp_td_t *td)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/gate", td->dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
-}
-
 /* until start: the key goes while the job still runs (its row is held). */
 static void test_until_start_releases_when_started(void **state)
 {
@@ -285,11 +264,11 @@ static void test_until_start_releases_when_started(void **state)
     snprintf(args, sizeof args, "{\"path\":\"%s/gate\"}", td->dir);
     cli(td, line, sizeof line, "enqueue", "--json", "--unique", "order-17", "--unique-until",
         "start", "gate", args, NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     fp_td_start_ready(td, true);
     fp_td_wait_until(td, key_gone, (void *)"order-17", 60000, "the key released at start");
     assert_int_equal(fp_td_qsql(td, "SELECT count(*) FROM jobs WHERE owner IS NOT NULL"), 1);
-    open_gate(td);
+    fp_td_open_gate(td);
     long long zero = 0;
     fp_td_wait_until(td, fp_td_qjobs_are, &zero, 60000, "the job done");
     stop(td);
