@@ -188,7 +188,7 @@ int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outco
     bool unique = false;
     rc = fp_sqlq_begin(q, err);
     if (rc == 0)
-        rc = fp_sqlq_unique_any(q, &unique, err);
+        rc = fp_sqlq_unique_any(q, now_ms, &unique, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bool acted = false;
         char holder[sizeof stale->v[0].holder];

@@ -14,9 +14,12 @@
 #include "sqlq/store_internal.h"
 
 /* Every space from "unique:" up to (not including) "unique;" (':' + 1):
- * an index range, not a scan. */
+ * an index range, not a scan; a live key only (kv.c's rule), so keys that
+ * expired unreleased stop costing the outcomes their reads. Few expired
+ * keys are ever passed over: each unique enqueue purges its queue's. */
 static const char any_sql[] =
-    "SELECT 1 FROM kv WHERE space >= '" FP_SQLQ_UNIQUE_SPACE "' AND space < 'unique;' LIMIT 1";
+    "SELECT 1 FROM kv WHERE space >= '" FP_SQLQ_UNIQUE_SPACE "' AND space < 'unique;'"
+    " AND (expires_at IS NULL OR expires_at = 0 OR expires_at > ?1) LIMIT 1";
 static const char row_sql[] = "SELECT queue, payload FROM jobs WHERE id = ?1 AND owner = ?2";
 
 static char *id_text(const cJSON *id)
@@ -55,7 +58,10 @@ bool fp_sqlq_unique_of(const char *payload, size_t len, char **key, char **id)
 static int take(fp_sqlq_t *q, const char *space, const fp_sqlq_unique_new_t *job, int64_t now_ms,
                 bool *duplicate, char **holder, int64_t *row_id, fp_err_t *err)
 {
-    int rc = fp_sqlq_kv_get(q, space, job->key, now_ms, holder, NULL, err);
+    /* Redis deletes an expired key by itself; here the next enqueue does. */
+    int rc = fp_sqlq_kv_purge(q, space, now_ms, NULL, err);
+    if (rc == 0)
+        rc = fp_sqlq_kv_get(q, space, job->key, now_ms, holder, NULL, err);
     if (rc == 0) {
         *duplicate = true;
         return 0;
@@ -105,13 +111,14 @@ int fp_sqlq_unique_release(fp_sqlq_t *q, const char *queue, const char *key, con
     return rc;
 }
 
-int fp_sqlq_unique_any(fp_sqlq_t *q, bool *any, fp_err_t *err)
+int fp_sqlq_unique_any(fp_sqlq_t *q, int64_t now_ms, bool *any, fp_err_t *err)
 {
     sqlite3_stmt *st;
     *any = false;
     int rc = fp_sqlq_prep(q, any_sql, &st, err);
     if (rc < 0)
         return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
     rc = sqlite3_step(st);
     *any = rc == SQLITE_ROW;
     sqlite3_reset(st);

@@ -34,7 +34,7 @@ typedef struct fp_sqlq_unique_new_s {
  * transaction: when a live value holds (queue, key), nothing is written,
  * *duplicate is true and *holder (owned, free()) its id; else the key is
  * set to id until now_ms + ttl_ms and the row added (*row_id, may be NULL),
- * *holder a copy of id. */
+ * *holder a copy of id. The queue's expired keys are purged first. */
 int fp_sqlq_unique_enqueue(fp_sqlq_t *q, const fp_sqlq_unique_new_t *job, int64_t now_ms,
                            bool *duplicate, char **holder, int64_t *row_id, fp_err_t *err);
 
@@ -42,10 +42,10 @@ int fp_sqlq_unique_enqueue(fp_sqlq_t *q, const fp_sqlq_unique_new_t *job, int64_
 int fp_sqlq_unique_release(fp_sqlq_t *q, const char *queue, const char *key, const char *id,
                            bool *released, fp_err_t *err);
 
-/* Whether the file holds any unique key (of any queue, expired or not):
+/* Whether the file holds any unique key live at now_ms (of any queue):
  * the one query an outcome transaction pays for the feature; only when it
  * says yes are the settled rows' payloads read. */
-int fp_sqlq_unique_any(fp_sqlq_t *q, bool *any, fp_err_t *err);
+int fp_sqlq_unique_any(fp_sqlq_t *q, int64_t now_ms, bool *any, fp_err_t *err);
 
 /* Inside an outcome's transaction, before the row goes: when row id is
  * leased to consumer and its payload names a unique key, releases that key

@@ -237,7 +237,7 @@ static void test_dead_releases_retry_keeps(void **state)
 {
     fp_td_t *td = *state;
     fp_td_config_sqlite(td, NULL, "[pool]\nchildren = 1\n"
-                                  "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\n");
+                                  "[retry]\nbackoff_base = \"1h\"\nbackoff_max = \"2h\"\njitter = false\n");
     add_unique(td, "dies", "d1", "{\"type\":\"fail\",\"max_attempts\":1,\"id\":\"d1\","
                                  "\"unique\":{\"key\":\"dies\"}}");
     add_unique(td, "flaky", "r1", "{\"type\":\"fail\",\"max_attempts\":3,\"id\":\"r1\","

@@ -81,11 +81,17 @@ static void test_ttl_frees_the_key(void **state)
     fixture_t *f = *state;
     bool dup = true;
     add(f->q, "k", "first", 100, 0, &dup);
+    add(f->q, "gone", "g", 50, 0, &dup);
     add(f->q, "k", "second", 100, 99, &dup);
     assert_true(dup);
     assert_string_equal(add(f->q, "k", "third", 100, 100, &dup), "third");
     assert_false(dup);
-    assert_int_equal(rows(f->q), 2);
+    assert_int_equal(rows(f->q), 3);
+    /* the enqueue purged the expired key nobody took again */
+    int64_t n = -1;
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_kv_count(f->q, "unique:" Q, 0, &n, &err), 0);
+    assert_int_equal(n, 1); /* at time 0 "gone" would still count */
 }
 
 static fp_sqlq_job_t pull_one(fp_sqlq_t *q, fp_sqlq_jobs_t *jobs)
@@ -165,15 +171,17 @@ static void test_any_sees_only_unique_spaces(void **state)
     fixture_t *f = *state;
     fp_err_t err = {0};
     bool any = true, dup;
-    assert_int_equal(fp_sqlq_unique_any(f->q, &any, &err), 0);
+    assert_int_equal(fp_sqlq_unique_any(f->q, 0, &any, &err), 0);
     assert_false(any);
     assert_int_equal(fp_sqlq_kv_put(f->q, "schedule:" Q, "n", "1 every 1", 0, &err), 0);
     assert_int_equal(fp_sqlq_kv_put(f->q, "uniquex", "n", "v", 0, &err), 0);
-    assert_int_equal(fp_sqlq_unique_any(f->q, &any, &err), 0);
+    assert_int_equal(fp_sqlq_unique_any(f->q, 0, &any, &err), 0);
     assert_false(any);
     add(f->q, "k", "j", HOUR, 0, &dup);
-    assert_int_equal(fp_sqlq_unique_any(f->q, &any, &err), 0);
+    assert_int_equal(fp_sqlq_unique_any(f->q, 0, &any, &err), 0);
     assert_true(any);
+    assert_int_equal(fp_sqlq_unique_any(f->q, HOUR, &any, &err), 0); /* expired */
+    assert_false(any);
 }
 
 static void expect_of(const char *text, const char *key, const char *id)
