@@ -10,7 +10,7 @@
  * comes before Redis: 64, 78, 69.
  *
  * On the embedded queue the same walk, pages and output run over the queue
- * file's dead rows (dead_embedded.c: a row's id is its entry id); the file
+ * file's dead rows (queue/dead_src.h; a row's id is its entry id); the file
  * is never created here: a missing one is "no embedded queue at PATH". */
 #include <errno.h>
 #include <getopt.h>
@@ -27,9 +27,8 @@
 
 #include "queue/admin.h"
 #include "queue/dead_fresh.h"
+#include "queue/dead_src.h"
 #include "cli.h"
-#include "dead_embedded.h"
-#include "embedded.h"
 #include "base/term.h"
 #include "field.h"
 #include "dispatch/job.h"
@@ -54,8 +53,7 @@ typedef struct dead_ctx_s {
     const dead_args_t *args;
     const fp_config_t *cfg;
     const char *queue;
-    fp_admin_t *admin;
-    fp_sqlq_t *store; /* the embedded queue (admin is NULL then) */
+    fp_dead_src_t src; /* Redis or the embedded queue's file */
 } dead_ctx_t;
 
 /* Called with each page of entries, oldest first. */
@@ -137,33 +135,28 @@ static const struct option options[] = {
 };
 static const fp_cli_spec_t spec = {options, on_option, on_operands, NULL};
 
-/* ---- the dead entries, on Redis or in the queue file --------------------------- */
+/* ---- the dead entries, on Redis or in the queue file (queue/dead_src.h) ---------- */
 
 static int dead_count(dead_ctx_t *c, long long *out, fp_err_t *err)
 {
-    return c->store != NULL ? fp_cli_dead_sq_count(c->store, c->queue, out, err)
-                            : fp_admin_dead_count(c->admin, c->queue, out, err);
+    return fp_dead_src_count(&c->src, c->queue, out, err);
 }
 
 static int dead_last_id(dead_ctx_t *c, char *out, size_t cap, fp_err_t *err)
 {
-    return c->store != NULL ? fp_cli_dead_sq_last_id(c->store, c->queue, out, cap, err)
-                            : fp_admin_dead_last_id(c->admin, c->queue, out, cap, err);
+    return fp_dead_src_last_id(&c->src, c->queue, out, cap, err);
 }
 
 static int dead_read(dead_ctx_t *c, const char *after, const char *until, size_t count,
                      fp_dead_entry_t **out, size_t *n, fp_err_t *err)
 {
-    return c->store != NULL
-               ? fp_cli_dead_sq_read(c->store, c->queue, after, until, count, out, n, err)
-               : fp_admin_dead_read(c->admin, c->queue, after, until, count, out, n, err);
+    return fp_dead_src_read(&c->src, c->queue, after, until, count, out, n, err);
 }
 
 static int dead_delete(dead_ctx_t *c, const char *const *ids, size_t n, size_t *deleted,
                        fp_err_t *err)
 {
-    return c->store != NULL ? fp_cli_dead_sq_delete(c->store, c->queue, ids, n, deleted, err)
-                            : fp_admin_dead_delete(c->admin, c->queue, ids, n, deleted, err);
+    return fp_dead_src_delete(&c->src, c->queue, ids, n, deleted, err);
 }
 
 /* ---- walking the dead stream ------------------------------------------------ */
@@ -378,11 +371,8 @@ static int retry_page(dead_ctx_t *c, const fp_dead_entry_t *e, size_t n, void *s
                       fp_err_t *err)
 {
     retry_state_t *s = state;
-    if (c->store != NULL)
-        return fp_cli_dead_sq_retry(c->store, (size_t)c->cfg->limits.max_job_bytes, c->queue, e,
-                                    n, c->args->force, report_skip, &s->moved, &s->skipped, err);
-    return fp_dead_retry_entries(c->admin, (size_t)c->cfg->limits.max_job_bytes, c->queue, e, n,
-                                 c->args->force, report_skip, NULL, &s->moved, &s->skipped, err);
+    return fp_dead_src_retry(&c->src, (size_t)c->cfg->limits.max_job_bytes, c->queue, e, n,
+                             c->args->force, report_skip, &s->moved, &s->skipped, err);
 }
 
 static int run_retry(dead_ctx_t *c, fp_err_t *err)
@@ -430,11 +420,8 @@ int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
     int rc = fp_cli_begin(argc, argv, &spec, &a, &cfg, err);
     if (rc < 0)
         return rc;
-    dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], NULL, NULL};
-    if (fp_cli_embedded(cfg))
-        rc = fp_cli_sqlq_open(cfg, false, &c.store, err);
-    else
-        rc = fp_admin_connect(cfg, &c.admin, err);
+    dead_ctx_t c = {&a, cfg, a.queue != NULL ? a.queue : cfg->queues.names.items[0], {0}};
+    rc = fp_dead_src_open(cfg, &c.src, err);
     if (rc == 0) {
         switch (a.action) {
         case ACTION_LIST: rc = run_list(&c, err); break;
@@ -442,8 +429,7 @@ int fp_cmd_dead(int argc, char **argv, fp_err_t *err)
         case ACTION_PURGE: rc = run_purge(&c, err); break;
         }
     }
-    fp_admin_free(c.admin);
-    fp_sqlq_close(c.store);
+    fp_dead_src_close(&c.src);
     fp_config_free(cfg);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "embedded.h"
 #include "unique_embedded.h"
+#include "sqlq/open_flags.h"
 #include "dispatch/job.h"
 #include "base/units.h"
 #include "base/json.h"
@@ -494,7 +495,7 @@ static int open_embedded(producer_t *p, fp_err_t *err)
 {
     if (p->args->wait_replicas >= 0)
         return fp_cli_needs_redis(p->cfg, "enqueue --wait-replicas", "replicas", err);
-    return fp_cli_sqlq_open(p->cfg, true, &p->store, err);
+    return fp_sqlq_open_cfg(p->cfg, true, &p->store, err);
 }
 
 int fp_cmd_enqueue(int argc, char **argv, fp_err_t *err)

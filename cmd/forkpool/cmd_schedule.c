@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "embedded.h"
 #include "schedule_embedded.h"
+#include "sqlq/open_flags.h"
 #include "base/json.h"
 #include "base/os.h"
 #include "queue/admin.h"
@@ -126,7 +127,7 @@ static void print_text(const fp_schedule_t *s, int64_t last, int64_t next)
  * (*store stays NULL). */
 static int open_file(const fp_config_t *cfg, fp_sqlq_t **store, fp_err_t *err)
 {
-    int rc = fp_cli_sqlq_open(cfg, false, store, err);
+    int rc = fp_sqlq_open_cfg(cfg, false, store, err);
     return rc == -ENOENT ? 0 : rc;
 }
 

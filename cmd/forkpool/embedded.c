@@ -17,18 +17,6 @@ bool fp_cli_embedded(const fp_config_t *cfg)
     return cfg->queue.backend == FP_BACKEND_SQLITE;
 }
 
-int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_t *err)
-{
-    *q = NULL;
-    struct stat st;
-    if (!create && stat(cfg->sqlite.path, &st) != 0 && errno == ENOENT)
-        return fp_err_set(err, -ENOENT,
-                          "no embedded queue at %s (nothing was enqueued there yet; sqlite.path "
-                          "or FORKPOOL_SQLITE_PATH names another file, redis.url selects Redis)",
-                          cfg->sqlite.path);
-    return fp_sqlq_open(cfg->sqlite.path, fp_sqlq_sync_flag(cfg), q, err);
-}
-
 int fp_cli_needs_redis(const fp_config_t *cfg, const char *what, const char *lacks,
                        fp_err_t *err)
 {

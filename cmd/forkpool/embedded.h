@@ -15,11 +15,6 @@
 /* True when cfg's queue is the embedded one (queue.backend, resolved). */
 bool fp_cli_embedded(const fp_config_t *cfg);
 
-/* Opens cfg->sqlite.path. create false (a command that only reads or
- * changes what is there): a missing file is -ENOENT, "no embedded queue at
- * PATH", and is not created. A file the store refuses (foreign, damaged,
- * newer) is FP_EBADSTORE with the store's words (exit 78). */
-int fp_cli_sqlq_open(const fp_config_t *cfg, bool create, fp_sqlq_t **q, fp_err_t *err);
 
 /* 0 on Redis; on the embedded queue, the refusal of a command or option
  * that needs Redis: FP_ECONFIG (exit 78, the configuration chose a queue that cannot do

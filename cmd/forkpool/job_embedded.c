@@ -13,6 +13,7 @@
 
 #include "base/os.h"
 #include "embedded.h"
+#include "sqlq/open_flags.h"
 #include "sqlq/inspect.h"
 
 /* Takes s (owned, may be NULL) into f. */
@@ -68,7 +69,7 @@ int fp_cli_job_find_embedded(const fp_config_t *cfg, const char *only_queue, con
     *queue = NULL;
     *since_ms = -1;
     fp_sqlq_t *q = NULL;
-    int rc = fp_cli_sqlq_open(cfg, false, &q, err);
+    int rc = fp_sqlq_open_cfg(cfg, false, &q, err);
     size_t nq = only_queue != NULL ? 1 : cfg->queues.names.count;
     int64_t now_ms = fp_os_unix_ms();
     for (size_t i = 0; rc == 0 && *queue == NULL && i < nq; i++) {

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "embedded.h"
+#include "sqlq/open_flags.h"
 #include "migrate.h"
 #include "base/os.h"
 #include "queue/admin.h"
@@ -129,7 +130,7 @@ int fp_migrate_to_redis(fp_migrate_run_t *run, fp_err_t *err)
     fp_config_t dst;
     int64_t now_ms = fp_os_unix_ms();
     fp_migrate_counts_t *c = calloc(run->nqueues + 1, sizeof *c);
-    int rc = c != NULL ? fp_cli_sqlq_open(run->cfg, false, &q, err)
+    int rc = c != NULL ? fp_sqlq_open_cfg(run->cfg, false, &q, err)
                        : fp_err_set(err, -ENOMEM, "out of memory");
     if (rc == 0)
         rc = check_idle(run, q, now_ms, c, err);

@@ -17,6 +17,7 @@
 
 #include "base/os.h"
 #include "embedded.h"
+#include "sqlq/open_flags.h"
 #include "sqlq/inspect.h"
 
 static int copy_holders(const fp_config_t *cfg, const fp_sqlq_view_t *v, int64_t now_ms,
@@ -60,7 +61,7 @@ static int fill(const fp_config_t *cfg, const fp_sqlq_view_t *v, int64_t now_ms,
 int fp_cli_stats_embedded(const fp_config_t *cfg, fp_admin_queue_stats_t *st, fp_err_t *err)
 {
     fp_sqlq_t *q = NULL;
-    int rc = fp_cli_sqlq_open(cfg, false, &q, err);
+    int rc = fp_sqlq_open_cfg(cfg, false, &q, err);
     int64_t now_ms = fp_os_unix_ms();
     for (size_t i = 0; rc == 0 && i < cfg->queues.names.count; i++) {
         fp_sqlq_view_t v;

@@ -194,6 +194,12 @@ int fp_config_load_text(const char *text, size_t len, const char *name, fp_confi
 
 void fp_config_free(fp_config_t *cfg);
 
+/* A copy of cfg's settings, every key of the schema (owned copies), the
+ * resolved queue backend and pool.children's range, for work that outlives a
+ * reload; not the document, [limits.TYPE] or [[schedule]].
+ * NULL when out of memory; fp_config_free frees it. */
+fp_config_t *fp_config_copy_keys(const fp_config_t *cfg);
+
 /* The [limits.TYPE] table for type, or NULL: the type is not limited. */
 const fp_type_limit_t *fp_config_type_limit(const fp_config_t *cfg, const char *type);
 

@@ -56,18 +56,10 @@ static int dead_row(sqlite3_stmt *st, fp_sqlq_dead_t *d)
     return d->payload != NULL && d->error != NULL && d->consumer != NULL ? 0 : -ENOMEM;
 }
 
-int fp_sqlq_dead_list(fp_sqlq_t *q, const char *queue, int64_t after_id, size_t limit,
-                      fp_sqlq_deads_t *out, fp_err_t *err)
+/* The rows st yields (bound by the caller), up to limit, into out. */
+static int dead_rows(fp_sqlq_t *q, sqlite3_stmt *st, size_t limit, fp_sqlq_deads_t *out,
+                     fp_err_t *err)
 {
-    fp_sqlq_deads_free(out);
-    if (limit == 0)
-        return 0;
-    if (limit > INT32_MAX || (out->v = calloc(limit, sizeof *out->v)) == NULL)
-        return fp_err_set(err, -ENOMEM, "dead list: out of memory");
-    sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_DEAD_PAGE);
-    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, after_id);
-    sqlite3_bind_int64(st, 3, (int64_t)limit);
     int rc = SQLITE_DONE, code = 0;
     while (out->n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         code = dead_row(st, &out->v[out->n++]);
@@ -82,6 +74,49 @@ int fp_sqlq_dead_list(fp_sqlq_t *q, const char *queue, int64_t after_id, size_t 
     if (code < 0)
         fp_sqlq_deads_free(out);
     return code;
+}
+
+static int dead_alloc(size_t limit, fp_sqlq_deads_t *out, fp_err_t *err)
+{
+    fp_sqlq_deads_free(out);
+    if (limit > INT32_MAX || (out->v = calloc(limit, sizeof *out->v)) == NULL)
+        return fp_err_set(err, -ENOMEM, "dead list: out of memory");
+    return 0;
+}
+
+int fp_sqlq_dead_list(fp_sqlq_t *q, const char *queue, int64_t after_id, size_t limit,
+                      fp_sqlq_deads_t *out, fp_err_t *err)
+{
+    fp_sqlq_deads_free(out);
+    if (limit == 0)
+        return 0;
+    int rc = dead_alloc(limit, out, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st = fp_sqlq_stmt(q, SQ_DEAD_PAGE);
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after_id);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    return dead_rows(q, st, limit, out, err);
+}
+
+static const char newest_sql[] =
+    "SELECT id, payload, error, consumer, attempts, failed_at FROM dead"
+    " WHERE queue = ?1 ORDER BY id DESC LIMIT ?2";
+
+int fp_sqlq_dead_newest(fp_sqlq_t *q, const char *queue, size_t limit, fp_sqlq_deads_t *out,
+                        fp_err_t *err)
+{
+    fp_sqlq_deads_free(out);
+    if (limit == 0)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = dead_alloc(limit, out, err);
+    if (rc < 0 || (rc = fp_sqlq_prep(q, newest_sql, &st, err)) < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    return dead_rows(q, st, limit, out, err);
 }
 
 /* One dead row back to its queue as a new row due now; *moved grows when the

@@ -203,6 +203,10 @@ void fp_sqlq_deads_free(fp_sqlq_deads_t *deads);
 /* One page of a queue's dead rows, oldest first, with ids > after_id. */
 int fp_sqlq_dead_list(fp_sqlq_t *q, const char *queue, int64_t after_id, size_t limit,
                       fp_sqlq_deads_t *out, fp_err_t *err);
+/* The limit newest dead rows of queue, newest first (the status page's
+ * list). */
+int fp_sqlq_dead_newest(fp_sqlq_t *q, const char *queue, size_t limit, fp_sqlq_deads_t *out,
+                        fp_err_t *err);
 
 /* Moves dead rows back to their queue as new rows due now (deliveries 0):
  * the ids given (n > 0), or every dead row of queue (ids NULL, n 0). */

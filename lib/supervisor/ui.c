@@ -117,6 +117,8 @@ static void add_daemon(cJSON *doc, const fp_supervisor_t *sup)
     cJSON_AddStringToObject(d, "state", sup_state_name(sup));
     cJSON_AddNumberToObject(d, "uptime_ms", (double)(fp_os_now_ms() - sup->counters.start_ms));
     cJSON_AddBoolToObject(d, "redis_connected", sup->redis.ready);
+    cJSON_AddStringToObject(d, "queue",
+                            sup->cfg->queue.backend == FP_BACKEND_SQLITE ? "sqlite" : "redis");
     cJSON_AddNumberToObject(d, "children_target", (double)sup->pool.target);
     cJSON *c = cJSON_AddObjectToObject(doc, "counters");
     cJSON_AddNumberToObject(c, "jobs_ok", (double)sup->counters.jobs_ok);

@@ -1,8 +1,9 @@
 /* ui_actions.c: the status page's actions (docs/ui.md): POST routes that
  * exist only when health.admin_token is set and answer 403 to a request
  * without it. Quiet and resume act on the loop at once (200); retry, retry
- * all, purge and cancel need Redis, so they run on libuv's thread pool with
- * the same blocking calls as `forkpool dead` and `forkpool cancel`, and are
+ * all, purge and cancel need the queue (Redis or the embedded queue's file),
+ * so they run on libuv's thread pool with the same blocking calls as
+ * `forkpool dead` and `forkpool cancel`, and are
  * answered 202 at once: the outcome is logged and shown in the page's next
  * poll (last_action). Every action is logged with the client's address. */
 #include "supervisor/ui_internal.h"
@@ -19,6 +20,7 @@
 #include "http/ui_query.h"
 #include "queue/cancel.h"
 #include "queue/dead_fresh.h"
+#include "queue/dead_src.h"
 
 #define LOG "ui"
 
@@ -47,19 +49,19 @@ static const char *action_name(ui_action_kind_t k)
 
 /* Entries whose payload would only die again are left dead, as `forkpool
  * dead retry` leaves them without --force. */
-static int requeue(fp_admin_t *a, const ui_conf_t *conf, const char *queue,
+static int requeue(const fp_dead_src_t *src, const ui_conf_t *conf, const char *queue,
                    const fp_dead_entry_t *e, size_t n, size_t *moved, size_t *skipped,
                    fp_err_t *err)
 {
-    return fp_dead_retry_entries(a, (size_t)conf->cfg.limits.max_job_bytes, queue, e, n, false,
-                                 NULL, NULL, moved, skipped, err);
+    return fp_dead_src_retry(src, (size_t)conf->cfg->limits.max_job_bytes, queue, e, n, false,
+                             NULL, moved, skipped, err);
 }
 
-static int do_retry_one(fp_admin_t *a, action_t *w, fp_err_t *err)
+static int do_retry_one(const fp_dead_src_t *a, action_t *w, fp_err_t *err)
 {
     fp_dead_entry_t *e = NULL;
     size_t n = 0, moved = 0, skipped = 0;
-    int rc = fp_admin_dead_get(a, w->queue, w->id, &e, &n, err);
+    int rc = fp_dead_src_get(a, w->queue, w->id, &e, &n, err);
     if (rc == 0 && n == 1)
         rc = requeue(a, w->conf, w->queue, e, n, &moved, &skipped, err);
     fp_admin_dead_free(e, n);
@@ -73,16 +75,16 @@ static int do_retry_one(fp_admin_t *a, action_t *w, fp_err_t *err)
 
 /* Every entry up to the newest at the start, a batch at a time: entries
  * that die meanwhile are left for the next run. */
-static int do_walk(fp_admin_t *a, action_t *w, fp_err_t *err)
+static int do_walk(const fp_dead_src_t *a, action_t *w, fp_err_t *err)
 {
     char last[64], cursor[64] = "";
     size_t moved = 0, skipped = 0, deleted = 0;
-    int rc = fp_admin_dead_last_id(a, w->queue, last, sizeof last, err);
+    int rc = fp_dead_src_last_id(a, w->queue, last, sizeof last, err);
     while (rc == 0 && last[0] != '\0') {
         fp_dead_entry_t *e = NULL;
         size_t n = 0;
-        rc = fp_admin_dead_read(a, w->queue, cursor[0] != '\0' ? cursor : NULL, last,
-                                FP_ADMIN_DEAD_BATCH, &e, &n, err);
+        rc = fp_dead_src_read(a, w->queue, cursor[0] != '\0' ? cursor : NULL, last,
+                              FP_ADMIN_DEAD_BATCH, &e, &n, err);
         if (rc == 0 && n > 0) {
             snprintf(cursor, sizeof cursor, "%s", e[n - 1].id);
             if (w->kind == UI_RETRY_ALL) {
@@ -92,7 +94,7 @@ static int do_walk(fp_admin_t *a, action_t *w, fp_err_t *err)
                 size_t gone = 0;
                 for (size_t i = 0; ids != NULL && i < n; i++)
                     ids[i] = e[i].id;
-                rc = ids != NULL ? fp_admin_dead_delete(a, w->queue, ids, n, &gone, err)
+                rc = ids != NULL ? fp_dead_src_delete(a, w->queue, ids, n, &gone, err)
                                  : fp_err_set(err, -ENOMEM, "out of memory");
                 deleted += gone;
                 free(ids);
@@ -110,12 +112,15 @@ static int do_walk(fp_admin_t *a, action_t *w, fp_err_t *err)
     return rc;
 }
 
-static int do_cancel(fp_admin_t *a, action_t *w, fp_err_t *err)
+static int do_cancel(const fp_dead_src_t *src, action_t *w, fp_err_t *err)
 {
+    if (src->admin == NULL)
+        return fp_err_set(err, -ENOTSUP,
+                          "cancel needs Redis (the embedded queue has no cancel marks)");
     fp_cancel_reply_t c;
     memset(&c, 0, sizeof c);
     const char *queue = NULL;
-    int rc = fp_cancel_in_queues(a, &w->conf->cfg, (const char *const *)w->conf->queues,
+    int rc = fp_cancel_in_queues(src->admin, w->conf->cfg, (const char *const *)w->conf->queues,
                                  w->conf->nqueues, w->id, &queue, &c, err);
     w->ok = rc == 0 && queue != NULL && c.result == FP_CANCEL_DONE;
     if (rc == 0)
@@ -131,18 +136,20 @@ static int do_cancel(fp_admin_t *a, action_t *w, fp_err_t *err)
 static void action_work(uv_work_t *req)
 {
     action_t *w = req->data;
-    fp_admin_t *a = NULL;
+    fp_dead_src_t src = {0};
     fp_err_t err;
     fp_err_clear(&err);
-    int rc = fp_admin_connect(&w->conf->cfg, &a, &err);
+    fp_sup_ui_store_lock(w->conf, true);
+    int rc = fp_dead_src_open(w->conf->cfg, &src, &err);
     if (rc == 0) {
         switch (w->kind) {
-        case UI_RETRY: rc = do_retry_one(a, w, &err); break;
-        case UI_CANCEL: rc = do_cancel(a, w, &err); break;
-        default: rc = do_walk(a, w, &err); break;
+        case UI_RETRY: rc = do_retry_one(&src, w, &err); break;
+        case UI_CANCEL: rc = do_cancel(&src, w, &err); break;
+        default: rc = do_walk(&src, w, &err); break;
         }
     }
-    fp_admin_free(a);
+    fp_dead_src_close(&src);
+    fp_sup_ui_store_lock(w->conf, false);
     if (rc < 0) {
         w->ok = false;
         snprintf(w->result, sizeof w->result, "failed: %s", err.msg);

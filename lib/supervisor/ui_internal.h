@@ -31,14 +31,20 @@
 /* What the work off the loop thread needs of the configuration, copied at
  * start: a reload frees configurations the thread could still be reading. */
 typedef struct ui_conf_s {
-    fp_config_t cfg; /* only redis.url, prefix, group, connect_timeout_ms and
-                        limits.max_job_bytes are set (owned copies) */
+    fp_config_t *cfg;   /* fp_config_copy_keys: where the queue is (Redis with
+                         * its Sentinel or Cluster settings, or the queue file),
+                         * limits.max_job_bytes */
     char *ledger_path;  /* NULL: no ledger */
     char *admin_token;  /* "" : no actions */
     size_t payload_max;
     char **queues;      /* the queues this daemon serves */
     size_t nqueues;
 } ui_conf_t;
+
+/* Around work on the embedded queue's file: SQLite runs inside the fork
+ * lock's read side, as the ledger's writer does, so that a fork never
+ * copies a lock it holds (pool/spawn.h). Nothing with Redis. */
+void fp_sup_ui_store_lock(const ui_conf_t *conf, bool lock);
 
 /* A queue as last sampled, and its rates from the sample before. */
 typedef struct ui_queue_s {

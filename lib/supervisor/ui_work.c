@@ -1,9 +1,10 @@
-/* ui_work.c: what the status page needs from Redis and the ledger, done on
- * libuv's thread pool so that the loop never waits: the newest dead letters
- * of each queue and the newest failures in the ledger (re-read while the
- * page is watched), and the actions (retry, retry all, purge, cancel). The
- * work uses the same blocking calls as `forkpool dead` and `forkpool
- * cancel` (queue/admin.h, one short-lived connection per run) and the
+/* ui_work.c: what the status page needs from the queue (Redis or the
+ * embedded queue's file) and the ledger, done on libuv's thread pool so that
+ * the loop never waits: the newest dead letters of each queue and the newest
+ * failures in the ledger (re-read while the page is watched), and the
+ * actions (retry, retry all, purge, cancel). The work uses the same blocking
+ * calls as `forkpool dead` and `forkpool cancel` (queue/dead_src.h, one
+ * short-lived connection per run) and the
  * ledger's read side (`forkpool jobs`: its own read-only connection, which
  * WAL lets read while the writer thread writes, so a poll never delays the
  * writer's batches). Results go back to the loop in the after-work
@@ -23,6 +24,7 @@
 #include "pool/spawn.h"
 #include "queue/cancel.h"
 #include "queue/dead_fresh.h"
+#include "queue/dead_src.h"
 
 #define LOG "ui"
 
@@ -32,18 +34,13 @@ int fp_sup_ui_conf_init(ui_conf_t *conf, const fp_config_t *cfg, const char *con
                         size_t n)
 {
     memset(conf, 0, sizeof *conf);
-    conf->cfg.redis.url = strdup(cfg->redis.url);
-    conf->cfg.redis.prefix = strdup(cfg->redis.prefix);
-    conf->cfg.redis.group = strdup(cfg->redis.group);
-    conf->cfg.redis.connect_timeout_ms = cfg->redis.connect_timeout_ms;
-    conf->cfg.limits.max_job_bytes = cfg->limits.max_job_bytes;
+    conf->cfg = fp_config_copy_keys(cfg);
     conf->payload_max = (size_t)cfg->health.ui_payload_max;
     conf->admin_token = strdup(cfg->health.admin_token);
     if (cfg->ledger.path[0] != '\0')
         conf->ledger_path = strdup(cfg->ledger.path);
     conf->queues = calloc(n + 1, sizeof *conf->queues);
-    bool ok = conf->cfg.redis.url != NULL && conf->cfg.redis.prefix != NULL &&
-              conf->cfg.redis.group != NULL && conf->queues != NULL && conf->admin_token != NULL &&
+    bool ok = conf->cfg != NULL && conf->queues != NULL && conf->admin_token != NULL &&
               (cfg->ledger.path[0] == '\0' || conf->ledger_path != NULL);
     for (size_t i = 0; ok && i < n; i++, conf->nqueues++)
         ok = (conf->queues[i] = strdup(queues[i])) != NULL;
@@ -56,15 +53,23 @@ int fp_sup_ui_conf_init(ui_conf_t *conf, const fp_config_t *cfg, const char *con
 
 void fp_sup_ui_conf_free(ui_conf_t *conf)
 {
-    free(conf->cfg.redis.url);
-    free(conf->cfg.redis.prefix);
-    free(conf->cfg.redis.group);
+    fp_config_free(conf->cfg);
     free(conf->ledger_path);
     free(conf->admin_token);
     for (size_t i = 0; i < conf->nqueues; i++)
         free(conf->queues[i]);
     free(conf->queues);
     memset(conf, 0, sizeof *conf);
+}
+
+void fp_sup_ui_store_lock(const ui_conf_t *conf, bool lock)
+{
+    if (conf->cfg->queue.backend != FP_BACKEND_SQLITE)
+        return; /* a Redis connection may wait seconds: forks must not */
+    if (lock)
+        fp_spawn_fork_lock_read();
+    else
+        fp_spawn_fork_unlock_read();
 }
 
 /* ---- reading: dead letters and failures ------------------------------------------ */
@@ -77,13 +82,13 @@ typedef struct refresh_s {
     fp_err_t err;
 } refresh_t;
 
-/* The newest entries of one queue's dead stream, newest first. */
-static int read_dead(fp_admin_t *a, const ui_conf_t *conf, const char *queue, cJSON *out,
-                     fp_err_t *err)
+/* The newest dead letters of one queue, newest first. */
+static int read_dead(const fp_dead_src_t *src, const ui_conf_t *conf, const char *queue,
+                     cJSON *out, fp_err_t *err)
 {
     fp_dead_entry_t *entries = NULL;
     size_t n = 0;
-    int rc = fp_admin_dead_newest(a, queue, FP_UI_DEAD_SHOWN, &entries, &n, err);
+    int rc = fp_dead_src_newest(src, queue, FP_UI_DEAD_SHOWN, &entries, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         cJSON *item = fp_ui_dead_json(queue, &entries[i], conf->payload_max);
         if (item == NULL)
@@ -178,13 +183,15 @@ static void refresh_work(uv_work_t *req)
 {
     refresh_t *w = req->data;
     const ui_conf_t *conf = w->conf;
-    fp_admin_t *a = NULL;
+    fp_dead_src_t src = {0};
     w->dead = cJSON_CreateArray();
-    int rc = w->dead != NULL ? fp_admin_connect(&conf->cfg, &a, &w->err)
+    fp_sup_ui_store_lock(conf, true);
+    int rc = w->dead != NULL ? fp_dead_src_open(conf->cfg, &src, &w->err)
                              : fp_err_set(&w->err, -ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < conf->nqueues; i++)
-        rc = read_dead(a, conf, conf->queues[i], w->dead, &w->err);
-    fp_admin_free(a);
+        rc = read_dead(&src, conf, conf->queues[i], w->dead, &w->err);
+    fp_dead_src_close(&src);
+    fp_sup_ui_store_lock(conf, false);
     if (rc < 0) {
         cJSON_Delete(w->dead);
         w->dead = NULL;

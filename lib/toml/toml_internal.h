@@ -1,5 +1,5 @@
 /* toml_internal.h: the layout of TOML tree nodes and the parser state shared by
- * toml_scan.c (lexing), toml_parse.c (grammar and definition rules),
+ * toml_scan.c (lexing and strings), toml_scalar.c (the other scalars), toml_parse.c (grammar and definition rules),
  * toml_tree.c (building, lookup, freeing) and toml_json.c. Nothing here is
  * public: callers go through lib/toml/toml.h. */
 #ifndef FP_TOML_INTERNAL_H
@@ -85,9 +85,13 @@ int fp__toml_fail_at(fp__toml_parser_t *p, int line, int col, int code, const ch
     __attribute__((format(printf, 5, 6)));
 const char *fp__toml_describe(const fp__toml_parser_t *p, size_t off, char *buf, size_t size);
 size_t fp__toml_utf8_len(const unsigned char *s, size_t avail);
+/* The scratch buffer p->buf with room for extra more bytes and a NUL. */
+int fp__toml_buf_reserve(fp__toml_parser_t *p, size_t extra);
+int fp__toml_nomem(fp__toml_parser_t *p);
 int fp__toml_skip_newline(fp__toml_parser_t *p);
 int fp__toml_skip_comment(fp__toml_parser_t *p);
 int fp__toml_scan_string(fp__toml_parser_t *p, bool allow_multiline);
+/* toml_scalar.c */
 bool fp__toml_scalar_start(int c);
 int fp__toml_scan_scalar(fp__toml_parser_t *p, fp_toml_node_t *node);
 

@@ -232,3 +232,65 @@ def _run(browser: Any, client: Any, forkpool_bin: str, config: str, port: int,
     assert width <= 390 + 1, "the page scrolls sideways at 390 px (%d px wide)" % width
     entries: List[Any] = browser.get_log("browser") if hasattr(browser, "get_log") else []
     assert not [e for e in entries if "Content Security Policy" in str(e)], entries
+
+
+def test_status_page_on_the_embedded_queue(forkpool_bin: str, tmp_path: Any) -> None:
+    """No Redis anywhere: the header says the queue file is ready (not
+    "Redis"), the file's dead rows are listed, and Retry with the token moves
+    one back and it runs again. Screenshot: ui-embedded.png."""
+    from forkpool import Client
+    from selenium.webdriver.common.by import By
+    browser = _browser_or_skip()
+    port = _free_port()
+    queue_file = tmp_path / "queue.db"
+    config = tmp_path / "forkpool.toml"
+    config.write_text(
+        '[daemon]\nname = "one-host"\nshutdown_timeout = "1s"\n'
+        '[sqlite]\npath = "%s"\n[pool]\nchildren = 2\n[retry]\nmax_attempts = 1\n'
+        '[health]\nlisten = "127.0.0.1:%d"\nadmin_token = "%s"\n' % (queue_file, port, TOKEN))
+    log = open(tmp_path / "daemon.log", "wb")
+    daemon = subprocess.Popen([forkpool_bin, "run", "-c", str(config)], stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        def ready() -> bool:
+            try:
+                return _http(port, "GET", "/readyz")[0] == 200
+            except urllib.error.URLError:
+                return False
+        _wait("the health endpoint", ready)
+        client = Client(sqlite=str(queue_file))
+        for i in range(5):
+            client.enqueue("noop", {"n": i})
+        for i in range(2):
+            client.enqueue("fail", {"invoice": i}, job_id="invoice-%d" % i)
+        _wait("5 ok and 2 failed jobs", lambda: (
+            _http(port, "GET", "/stats")[1]["counters"]["jobs_ok"] == 5
+            and _http(port, "GET", "/stats")[1]["counters"]["jobs_failed"] == 2))
+        browser.get("http://127.0.0.1:%d/" % port)
+        _wait("the page's first poll", lambda: browser.execute_script(
+            "return document.body.dataset.loaded === '1'"))
+        _wait("2 dead letters on the page", lambda: len(
+            browser.find_elements(By.CSS_SELECTOR, "#dead .letter")) == 2)
+        meta = _text(browser, "#daemon-meta")
+        assert "queue file ready" in meta and "Redis" not in meta, meta
+
+        entry_id = browser.find_elements(By.CSS_SELECTOR, "#dead .letter")[0].get_attribute(
+            "data-id")
+        retry = '#dead .letter[data-id="%s"] button.retry' % entry_id
+        _click(browser, retry)
+        _wait("the token form", lambda: browser.find_element(By.ID, "token-form").is_displayed())
+        browser.find_element(By.ID, "token-input").send_keys(TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        _click(browser, retry)
+        _wait("the retried job to run", lambda: (
+            _http(port, "GET", "/stats")[1]["counters"]["jobs_failed"] == 3))
+        _wait("the page to show it", lambda: _text(browser, "#stat-jobs-failed") == "3"
+              and "retry — retried" in _text(browser, "#last-action"))
+        browser.execute_script("window.scrollTo(0, 0)")
+        time.sleep(2.5)
+        browser.save_screenshot(os.path.join(_shots_dir(forkpool_bin), "ui-embedded.png"))
+    finally:
+        browser.quit()
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        log.close()

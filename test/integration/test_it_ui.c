@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "daemon_sqlite.h"
 
 #define TOKEN "t0ken-for-tests"
 #define TOKEN_HEADER "X-Forkpool-Token: " TOKEN "\r\n"
@@ -157,6 +158,55 @@ static void test_figures_dead_letters_and_actions(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* On the embedded queue (no redis-server anywhere): the page lists the
+ * queue file's dead rows, and retry and purge act on the file, where they
+ * used to go to a Redis at redis.url's default. Cancel answers that it
+ * needs Redis. */
+static void test_embedded_dead_letters_and_actions(void **state)
+{
+    fp_td_t *td = *state;
+    fp_td_config_sqlite(td, NULL, "[pool]\nchildren = 2\n[retry]\nmax_attempts = 1\n");
+    fp_td_config_replace(td, "[health]\n", "[health]\nadmin_token = \"" TOKEN "\"\n");
+    fp_td_start_ready(td, true);
+    int port = fp_td_health_port(td);
+    fp_td_sqlite_enqueue(td, "default", 3, "{\"type\":\"fail\",\"id\":\"f%d-%d\"}", 0);
+    long long three = 3;
+    fp_td_wait_until(td, fp_td_qdead_are, &three, 30000, "3 dead rows in the file");
+    int n = 3;
+    fp_td_wait_until(td, dead_listed, &n, 30000, "3 dead letters on the page");
+    cJSON *doc = api_ui(td);
+    const cJSON *letter = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "dead"), 0);
+    assert_string_equal(cJSON_GetObjectItem(letter, "type")->valuestring, "fail");
+    const char *id = cJSON_GetObjectItem(letter, "id")->valuestring;
+    assert_int_equal(fp_td_qsql(td, "SELECT max(id) FROM dead"), atoll(id)); /* newest first */
+    char path[256];
+    snprintf(path, sizeof path, "/api/ui/retry?queue=default&id=%s", id);
+    cJSON_Delete(doc);
+
+    assert_int_equal(fp_td_http(port, "POST", path, TOKEN_HEADER, NULL, NULL), 202);
+    fp_td_page_t retried = {"/api/ui", "\"result\":\"retried\""};
+    fp_td_wait_until(td, fp_td_page_has, &retried, 30000, "retried");
+    fp_td_num_t again = {"counters.jobs_failed", 4};
+    fp_td_wait_until(td, fp_td_stat_is, &again, 30000, "the retried job ran");
+    fp_td_wait_until(td, fp_td_qdead_are, &three, 30000, "dead again");
+
+    assert_int_equal(fp_td_http(port, "POST", "/api/ui/cancel?id=1", TOKEN_HEADER, NULL, NULL),
+                     202);
+    fp_td_page_t no_cancel = {"/api/ui", "cancel needs Redis"};
+    fp_td_wait_until(td, fp_td_page_has, &no_cancel, 30000, "cancel refused");
+
+    assert_int_equal(fp_td_http(port, "POST", "/api/ui/purge?queue=default", TOKEN_HEADER, NULL,
+                                NULL),
+                     202);
+    fp_td_page_t purged = {"/api/ui", "\"result\":\"purged 3\""};
+    fp_td_wait_until(td, fp_td_page_has, &purged, 30000, "purged");
+    long long zero = 0;
+    assert_true(fp_td_qdead_are(td, &zero));
+    assert_int_equal(fp_td_log_count(td, "6379"), 0); /* never looked for a Redis */
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 30000), 0);
+}
+
 /* Without a token the page is read-only: the action routes do not exist. */
 static void test_no_token_no_actions(void **state)
 {
@@ -195,6 +245,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_page_and_headers, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_figures_dead_letters_and_actions, fp_td_setup,
                                         fp_td_teardown),
+        cmocka_unit_test_setup_teardown(test_embedded_dead_letters_and_actions,
+                                        fp_td_setup_sqlite, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_no_token_no_actions, fp_td_setup, fp_td_teardown),
         cmocka_unit_test_setup_teardown(test_ui_off, fp_td_setup, fp_td_teardown),
     };

@@ -138,7 +138,9 @@ function renderHeader(d) {
   st.textContent = d.daemon.state;
   st.className = 'pill ' + d.daemon.state;
   $('daemon-meta').textContent = `v${d.daemon.version} · up ${fmtDuration(d.daemon.uptime_ms)} · ` +
-    `${d.children.length}/${d.daemon.children_target} children · Redis ${d.daemon.redis_connected ? 'connected' : 'DOWN'}`;
+    `${d.children.length}/${d.daemon.children_target} children · ` +
+    (d.daemon.queue === 'sqlite' ? `queue file ${d.daemon.redis_connected ? 'ready' : 'DOWN'}`
+                                 : `Redis ${d.daemon.redis_connected ? 'connected' : 'DOWN'}`);
   document.title = `forkpool · ${d.daemon.name} · ${d.daemon.state}`;
 }
 

@@ -1,8 +1,8 @@
-/* dead_embedded.c: the queue file's dead rows as dead-stream entries
- * (dead_embedded.h). A row becomes an entry with its fields as the outcome
+/* dead_entries.c: the queue file's dead rows as dead-stream entries
+ * (dead_entries.h). A row becomes an entry with its fields as the outcome
  * script writes them on Redis: job, error, attempts and failed_at as
  * decimal text, consumer. */
-#include "dead_embedded.h"
+#include "sqlq/dead_entries.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "base/os.h"
-#include "embedded.h"
 #include "sqlq/inspect.h"
 
 /* A row id written as an entry id; false for text that is not one. */
@@ -33,16 +32,23 @@ static int own_text(fp_admin_field_t *f, char *text, size_t len)
     return text != NULL ? 0 : -ENOMEM;
 }
 
+static char *int_text(int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, v);
+    return strdup(text);
+}
+
 static int own_number(fp_admin_field_t *f, int64_t v)
 {
-    char *text = fp_cli_int_text(v);
+    char *text = int_text(v);
     return own_text(f, text, text != NULL ? strlen(text) : 0);
 }
 
 /* Row d as entry e; d's strings move into e. */
 static int to_entry(fp_sqlq_dead_t *d, fp_dead_entry_t *e)
 {
-    int rc = (e->id = fp_cli_int_text(d->id)) != NULL ? 0 : -ENOMEM;
+    int rc = (e->id = int_text(d->id)) != NULL ? 0 : -ENOMEM;
     rc = rc < 0 ? rc : own_text(&e->job, d->payload, d->len);
     rc = rc < 0 ? rc : own_text(&e->error, d->error, strlen(d->error));
     rc = rc < 0 ? rc : own_text(&e->consumer, d->consumer, strlen(d->consumer));
@@ -51,7 +57,7 @@ static int to_entry(fp_sqlq_dead_t *d, fp_dead_entry_t *e)
     return rc < 0 ? rc : own_number(&e->failed_at, d->failed_at);
 }
 
-int fp_cli_dead_sq_count(fp_sqlq_t *q, const char *queue, long long *out, fp_err_t *err)
+int fp_sqlq_dead_e_count(fp_sqlq_t *q, const char *queue, long long *out, fp_err_t *err)
 {
     fp_sqlq_counts_t c;
     int rc = fp_sqlq_counts(q, queue, fp_os_unix_ms(), &c, err);
@@ -59,7 +65,7 @@ int fp_cli_dead_sq_count(fp_sqlq_t *q, const char *queue, long long *out, fp_err
     return rc;
 }
 
-int fp_cli_dead_sq_last_id(fp_sqlq_t *q, const char *queue, char *out, size_t cap,
+int fp_sqlq_dead_e_last_id(fp_sqlq_t *q, const char *queue, char *out, size_t cap,
                            fp_err_t *err)
 {
     int64_t id = 0;
@@ -71,7 +77,25 @@ int fp_cli_dead_sq_last_id(fp_sqlq_t *q, const char *queue, char *out, size_t ca
     return rc;
 }
 
-int fp_cli_dead_sq_read(fp_sqlq_t *q, const char *queue, const char *after, const char *until,
+/* The first keep rows of page as entries (*out, *n); the rows' strings move. */
+static int to_entries(fp_sqlq_deads_t *page, size_t keep, fp_dead_entry_t **out, size_t *n,
+                      fp_err_t *err)
+{
+    int rc = 0;
+    if (keep > 0 && (*out = calloc(keep, sizeof **out)) == NULL)
+        rc = fp_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < keep; i++, (*n)++)
+        if (to_entry(&page->v[i], &(*out)[i]) < 0)
+            rc = fp_err_set(err, -ENOMEM, "out of memory");
+    if (rc < 0) {
+        fp_admin_dead_free(*out, *out != NULL ? keep : 0); /* calloc'd: unfilled ones are empty */
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int fp_sqlq_dead_e_read(fp_sqlq_t *q, const char *queue, const char *after, const char *until,
                         size_t count, fp_dead_entry_t **out, size_t *n, fp_err_t *err)
 {
     *out = NULL;
@@ -86,16 +110,39 @@ int fp_cli_dead_sq_read(fp_sqlq_t *q, const char *queue, const char *after, cons
     size_t keep = 0;
     while (rc == 0 && keep < page.n && page.v[keep].id <= to)
         keep++;
-    if (rc == 0 && keep > 0 && (*out = calloc(keep, sizeof **out)) == NULL)
-        rc = fp_err_set(err, -ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < keep; i++, (*n)++)
-        if (to_entry(&page.v[i], &(*out)[i]) < 0)
-            rc = fp_err_set(err, -ENOMEM, "out of memory");
-    if (rc < 0) {
-        fp_admin_dead_free(*out, *out != NULL ? keep : 0); /* calloc'd: unfilled ones are empty */
-        *out = NULL;
-        *n = 0;
-    }
+    if (rc == 0)
+        rc = to_entries(&page, keep, out, n, err);
+    fp_sqlq_deads_free(&page);
+    return rc;
+}
+
+int fp_sqlq_dead_e_newest(fp_sqlq_t *q, const char *queue, size_t count, fp_dead_entry_t **out,
+                          size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    fp_sqlq_deads_t page = {0};
+    int rc = fp_sqlq_dead_newest(q, queue, count, &page, err);
+    if (rc == 0)
+        rc = to_entries(&page, page.n, out, n, err);
+    fp_sqlq_deads_free(&page);
+    return rc;
+}
+
+/* An id that is no row id finds nothing, as Redis finds no entry under an id
+ * it cannot hold (the page says "not found"). */
+int fp_sqlq_dead_e_get(fp_sqlq_t *q, const char *queue, const char *id, fp_dead_entry_t **out,
+                       size_t *n, fp_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    int64_t want = 0;
+    if (!parse_id(id, &want) || want == 0)
+        return 0;
+    fp_sqlq_deads_t page = {0};
+    int rc = fp_sqlq_dead_list(q, queue, want - 1, 1, &page, err);
+    if (rc == 0)
+        rc = to_entries(&page, page.n == 1 && page.v[0].id == want ? 1 : 0, out, n, err);
     fp_sqlq_deads_free(&page);
     return rc;
 }
@@ -118,7 +165,7 @@ static int64_t *row_ids(const char *const *ids, size_t n, fp_err_t *err)
     return v;
 }
 
-int fp_cli_dead_sq_delete(fp_sqlq_t *q, const char *queue, const char *const *ids, size_t n,
+int fp_sqlq_dead_e_delete(fp_sqlq_t *q, const char *queue, const char *const *ids, size_t n,
                           size_t *deleted, fp_err_t *err)
 {
     *deleted = 0;
@@ -132,7 +179,7 @@ int fp_cli_dead_sq_delete(fp_sqlq_t *q, const char *queue, const char *const *id
     return rc;
 }
 
-int fp_cli_dead_sq_retry(fp_sqlq_t *q, size_t max_job_bytes, const char *queue,
+int fp_sqlq_dead_e_retry(fp_sqlq_t *q, size_t max_job_bytes, const char *queue,
                          const fp_dead_entry_t *e, size_t n, bool force, fp_dead_skip_fn skip,
                          size_t *moved, size_t *skipped, fp_err_t *err)
 {
