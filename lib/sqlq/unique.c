@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "queue/unique.h"
 #include "sqlq/kv.h"
 #include "sqlq/space.h"
 #include "sqlq/store_internal.h"
@@ -21,6 +22,19 @@ static const char any_sql[] =
     "SELECT 1 FROM kv WHERE space >= '" FP_SQLQ_UNIQUE_SPACE "' AND space < 'unique;'"
     " AND (expires_at IS NULL OR expires_at = 0 OR expires_at > ?1) LIMIT 1";
 static const char row_sql[] = "SELECT queue, payload FROM jobs WHERE id = ?1 AND owner = ?2";
+/* ?1 queue, ?2 a dead row's id or NULL for all, ?3 the new expiry, ?4 now;
+ * oldest first, so of two dead jobs with one key the older takes it (the
+ * next conflicts with a live key and changes nothing). */
+static const char retake_sql[] =
+    "INSERT INTO kv (space, key, value, expires_at)"
+    " SELECT '" FP_SQLQ_UNIQUE_SPACE "' || queue, json_extract(payload, '$.unique.key'),"
+    " json_extract(payload, '$.id'), ?3 FROM dead"
+    " WHERE queue = ?1 AND (?2 IS NULL OR id = ?2) AND json_valid(payload)"
+    " AND json_type(payload, '$.unique.key') = 'text' AND json_extract(payload, '$.unique.key') <> ''"
+    " AND json_type(payload, '$.id') = 'text' ORDER BY id"
+    " ON CONFLICT (space, key) DO UPDATE SET value = excluded.value,"
+    " expires_at = excluded.expires_at"
+    " WHERE NOT (kv.expires_at IS NULL OR kv.expires_at = 0 OR kv.expires_at > ?4)";
 
 static char *id_text(const cJSON *id)
 {
@@ -124,6 +138,21 @@ int fp_sqlq_unique_any(fp_sqlq_t *q, int64_t now_ms, bool *any, fp_err_t *err)
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
                                                  : fp_sqlq_fail(q, rc, "looking for unique keys", err);
+}
+
+int fp_sqlq_unique_retake(fp_sqlq_t *q, const char *queue, int64_t id, int64_t now_ms,
+                          fp_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = fp_sqlq_prep(q, retake_sql, &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    if (id > 0)
+        sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, now_ms + FP_UNIQUE_TTL_DEFAULT_MS);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return fp_sqlq_run(q, st, "taking a retried job's unique key again", err);
 }
 
 int fp_sqlq_unique_settle(fp_sqlq_t *q, const char *consumer, int64_t id, fp_err_t *err)

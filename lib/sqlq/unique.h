@@ -53,6 +53,15 @@ int fp_sqlq_unique_any(fp_sqlq_t *q, int64_t now_ms, bool *any, fp_err_t *err);
  * releases nothing and is no error (the daemon sends such a payload dead). */
 int fp_sqlq_unique_settle(fp_sqlq_t *q, const char *consumer, int64_t id, fp_err_t *err);
 
+/* `forkpool dead retry`'s retake (the Redis dead requeue script's): before
+ * dead row id of queue (id 0: every dead row of queue) moves back, its
+ * unique key, released when it went dead, is taken again for the job's id
+ * (string "id" and "unique"."key" only, as the script's) with the default
+ * TTL (FP_UNIQUE_TTL_DEFAULT_MS), where the key is free; a key another job
+ * holds is left to it. Inside the caller's transaction. */
+int fp_sqlq_unique_retake(fp_sqlq_t *q, const char *queue, int64_t id, int64_t now_ms,
+                          fp_err_t *err);
+
 /* Pure: the "unique"."key" and the "id" of a job's JSON text (owned,
  * free()), the id as the Redis release compares it (a number printed as Lua
  * prints it, %.14g). False (both NULL) when the text has none usable. */

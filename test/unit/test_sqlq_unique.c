@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,58 @@ static void test_old_job_never_frees_a_newer_key(void **state)
     fp_sqlq_jobs_free(&jobs);
 }
 
+static int64_t dead_id(fp_sqlq_t *q)
+{
+    fp_sqlq_deads_t deads = {0};
+    fp_err_t err = {0};
+    assert_int_equal(fp_sqlq_dead_list(q, Q, 0, 10, &deads, &err), 0);
+    assert_int_equal(deads.n, 1);
+    int64_t id = deads.v[0].id;
+    fp_sqlq_deads_free(&deads);
+    return id;
+}
+
+static char *holder_of(fp_sqlq_t *q, const char *key, int64_t now)
+{
+    char *v = NULL;
+    fp_err_t err = {0};
+    int rc = fp_sqlq_kv_get(q, "unique:" Q, key, now, &v, NULL, &err);
+    assert_true(rc == 0 || rc == -ENOENT);
+    return v;
+}
+
+/* `dead retry`: the moved job takes its key again while it is free (one
+ * row, then all); a key another job took meanwhile stays that job's. */
+static void test_dead_retry_takes_the_key_back(void **state)
+{
+    fixture_t *f = *state;
+    bool dup;
+    fp_sqlq_jobs_t jobs = {0};
+    fp_err_t err = {0};
+    size_t moved = 0;
+    add(f->q, "k", "j1", HOUR, 0, &dup);
+    settle(f->q, FP_SQLQ_DEAD, pull_one(f->q, &jobs).id);
+    assert_false(held(f->q, "k", 1000));
+    assert_int_equal(fp_sqlq_dead_retry(f->q, Q, (int64_t[]){dead_id(f->q)}, 1, 500, &moved,
+                                        &err), 0);
+    assert_int_equal(moved, 1);
+    char *v = holder_of(f->q, "k", 500 + HOUR * 23);
+    assert_string_equal(v, "j1"); /* the default TTL: a day */
+    free(v);
+
+    fp_sqlq_jobs_free(&jobs);
+    settle(f->q, FP_SQLQ_DEAD, pull_one(f->q, &jobs).id); /* dead again, key free */
+    add(f->q, "k", "other", HOUR, 1000, &dup);
+    assert_false(dup);
+    assert_int_equal(fp_sqlq_dead_retry(f->q, Q, NULL, 0, 3000, &moved, &err), 0);
+    assert_int_equal(moved, 1);
+    v = holder_of(f->q, "k", 3000);
+    assert_string_equal(v, "other");
+    free(v);
+    assert_int_equal(rows(f->q), 2);
+    fp_sqlq_jobs_free(&jobs);
+}
+
 static void test_any_sees_only_unique_spaces(void **state)
 {
     fixture_t *f = *state;
@@ -224,6 +277,7 @@ int main(void)
         T(test_dead_releases),
         T(test_retry_and_put_back_keep),
         T(test_old_job_never_frees_a_newer_key),
+        T(test_dead_retry_takes_the_key_back),
         T(test_any_sees_only_unique_spaces),
         cmocka_unit_test(test_key_and_id_of_a_payload),
     };
