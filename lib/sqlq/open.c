@@ -184,44 +184,28 @@ static int set_wal(fp_sqlq_t *q, fp_err_t *err)
     return rc == SQLITE_OK ? 0 : fp_sqlq_fail(q, rc, "setting WAL mode", err);
 }
 
-/* For an empty file: the schema and the file's identity, in one transaction,
- * unless another process got there first (checked again under the lock). */
-static int create_schema(fp_sqlq_t *q, fp_err_t *err)
+/* Under the write lock, so that two processes opening one file at once
+ * write its schema once (each checks again there): an empty file gets the
+ * schema and the file's identity; a file of an older schema what was added
+ * since. Only additions so far: an older forkpool refuses the file
+ * afterwards (a newer schema), which is what stops it ignoring the new
+ * tables. */
+static int write_schema(fp_sqlq_t *q, fp_err_t *err)
 {
     char ids[128];
     snprintf(ids, sizeof ids, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
              FP_SQLQ_APPLICATION_ID, FP_SQLQ_SCHEMA_VERSION);
     bool fresh = false;
-    int rc;
-    if ((rc = exec(q, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum", err)) < 0 ||
-        (rc = set_wal(q, err)) < 0 || (rc = exec(q, "BEGIN IMMEDIATE", "locking", err)) < 0)
-        return rc;
-    if ((rc = identify(q, &fresh, NULL, err)) == 0 && fresh &&
-        (rc = exec(q, schema_sql, "creating the schema", err)) == 0)
-        rc = exec(q, ids, "setting the file's identity", err);
-    if (rc == 0)
-        rc = exec(q, "COMMIT", "committing the schema", err);
-    if (rc < 0 && !sqlite3_get_autocommit(q->db))
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-/* A file of an older schema gets what was added since, in one transaction
- * (checked again under the lock: another process may have done it). Only
- * additions so far: an older forkpool refuses the file afterwards (a newer
- * schema), which is what stops it ignoring the new tables. */
-static int upgrade_schema(fp_sqlq_t *q, fp_err_t *err)
-{
-    char ids[64];
-    snprintf(ids, sizeof ids, "PRAGMA user_version=%d;", FP_SQLQ_SCHEMA_VERSION);
-    bool fresh = false;
     int64_t version = 0;
     int rc = exec(q, "BEGIN IMMEDIATE", "locking", err);
     if (rc < 0)
         return rc;
-    if ((rc = identify(q, &fresh, &version, err)) == 0 && version < FP_SQLQ_SCHEMA_VERSION &&
-        (rc = exec(q, KV_SQL, "adding schema 2's table", err)) == 0)
-        rc = exec(q, ids, "setting the schema version", err);
+    if ((rc = identify(q, &fresh, &version, err)) == 0 && fresh)
+        rc = exec(q, schema_sql, "creating the schema", err);
+    else if (rc == 0 && version < FP_SQLQ_SCHEMA_VERSION)
+        rc = exec(q, KV_SQL, "adding schema 2's table", err);
+    if (rc == 0 && (fresh || version < FP_SQLQ_SCHEMA_VERSION))
+        rc = exec(q, ids, "setting the file's identity", err);
     if (rc == 0)
         rc = exec(q, "COMMIT", "committing the schema", err);
     if (rc < 0 && !sqlite3_get_autocommit(q->db))
@@ -237,10 +221,11 @@ static int configure(fp_sqlq_t *q, int flags, fp_err_t *err)
     if ((rc = identify(q, &fresh, &version, err)) < 0 ||
         (!fresh && (flags & FP_SQLQ_CHECK) && (rc = quick_check(q, err)) < 0))
         return rc;
-    if (fresh)
-        rc = create_schema(q, err);
-    else if ((rc = set_wal(q, err)) == 0 && version < FP_SQLQ_SCHEMA_VERSION)
-        rc = upgrade_schema(q, err);
+    /* auto_vacuum must be set before the first table exists. */
+    if (fresh && (rc = exec(q, "PRAGMA auto_vacuum=INCREMENTAL", "setting auto_vacuum", err)) < 0)
+        return rc;
+    if ((rc = set_wal(q, err)) == 0 && (fresh || version < FP_SQLQ_SCHEMA_VERSION))
+        rc = write_schema(q, err);
     if (rc < 0)
         return rc;
     /* The WAL is truncated back to this after a checkpoint, so a burst of

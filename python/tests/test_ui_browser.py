@@ -73,6 +73,15 @@ def _wait(what: str, cond: Callable[[], bool], timeout: float = 60.0) -> None:
     pytest.fail("timed out waiting for " + what)
 
 
+def _wait_ready(port: int) -> None:
+    def ready() -> bool:
+        try:
+            return _http(port, "GET", "/readyz")[0] == 200
+        except urllib.error.URLError:
+            return False  # not listening yet
+    _wait("the health endpoint", ready)
+
+
 def _shots_dir(forkpool_bin: str) -> str:
     d = os.environ.get("FP_UI_SCREENSHOT_DIR") or os.path.dirname(os.path.abspath(forkpool_bin))
     os.makedirs(d, exist_ok=True)
@@ -132,12 +141,7 @@ def _run(browser: Any, client: Any, forkpool_bin: str, config: str, port: int,
          shots: str) -> None:
     from selenium.webdriver.common.by import By
 
-    def ready() -> bool:
-        try:
-            return _http(port, "GET", "/readyz")[0] == 200
-        except urllib.error.URLError:
-            return False  # not listening yet
-    _wait("the health endpoint", ready)
+    _wait_ready(port)
     # A few waves a second apart, so the charts have something to draw.
     for wave in range(6):
         for i in range(wave + 1):
@@ -252,12 +256,7 @@ def test_status_page_on_the_embedded_queue(forkpool_bin: str, tmp_path: Any) -> 
     daemon = subprocess.Popen([forkpool_bin, "run", "-c", str(config)], stdout=log,
                               stderr=subprocess.STDOUT)
     try:
-        def ready() -> bool:
-            try:
-                return _http(port, "GET", "/readyz")[0] == 200
-            except urllib.error.URLError:
-                return False
-        _wait("the health endpoint", ready)
+        _wait_ready(port)
         client = Client(sqlite=str(queue_file))
         for i in range(5):
             client.enqueue("noop", {"n": i})

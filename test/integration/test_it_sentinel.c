@@ -307,6 +307,29 @@ static void test_sentinel_cli(void **state)
     fp_th_result_free(&r);
 }
 
+/* The status page's dead letters come from the master the sentinels name:
+ * its work off the loop connects with the daemon's Sentinel settings, not
+ * to redis.url's host (a port nobody listens on here). */
+static void test_sentinel_status_page(void **state)
+{
+    fixture_t *f = *state;
+    fp_td_t *td = f->td;
+    write_config(f);
+    fp_td_start_ready(td, true);
+    fp_th_redis_t *m = fp_th_sset_master(&f->sset);
+    assert_non_null(m);
+    redisReply *r = fp_th_redis_cmd(m, "XADD %s * job %s", FP_TD_JOBS,
+                                    "{\"type\":\"fail\",\"id\":\"sentinel-dead\"}");
+    assert_non_null(r);
+    freeReplyObject(r);
+    fp_td_page_t listed = {"/api/ui", "\"job_id\":\"sentinel-dead\""};
+    fp_td_wait_until(td, fp_td_page_has, &listed, 60000, "the dead letter on the status page");
+    fp_td_page_t clean = {"/api/ui", "\"data_error\":\"\""};
+    assert_true(fp_td_page_has(td, &clean));
+    fp_td_signal(td, SIGTERM);
+    assert_int_equal(fp_td_wait(td, 60000), 0);
+}
+
 /* Sentinels with requirepass: the daemon and the command line AUTH with
  * redis.sentinel_password; a wrong one is named in the error. */
 static void test_sentinel_password(void **state)
@@ -340,6 +363,7 @@ int main(int argc, char **argv)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sentinel_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sentinel_status_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_password, setup_auth, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_failover_guarded, setup, teardown),
