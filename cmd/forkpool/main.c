@@ -158,8 +158,9 @@ const fp_cmd_t fp_cmd_table[] = {
      "usage: forkpool schedule list [-c FILE] [--json]\n"
      "\n"
      "Lists each [[schedule]] of the configuration: name, expression (cron or every),\n"
-     "time zone, queue, the last tick fired (recorded in Redis by whichever daemon fired\n"
-     "it; \"never\" when none) and the next tick from now, both in UTC.\n"
+     "time zone, queue, the last tick fired (recorded in Redis, or in the embedded queue's\n"
+     "file, by whichever daemon fired it; \"never\" when none) and the next tick from\n"
+     "now, both in UTC.\n"
      "  -c, --config FILE  configuration file\n"
      "  --json             one JSON object per line: name, cron or every, timezone,\n"
      "                     queue, type, missed, last_ms, last, next_ms, next\n",
