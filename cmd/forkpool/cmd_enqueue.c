@@ -4,7 +4,8 @@
  * (or ZADDs into the delayed set with --delay) through admin.c; with
  * --wait-replicas, one WAIT after the last write. On the embedded queue the
  * same jobs go to the queue file, one transaction per FP_ADMIN_PIPELINE
- * jobs; --unique and --wait-replicas need Redis and are refused there (78).
+ * jobs; --unique takes its key in the file (unique_embedded.c), and
+ * --wait-replicas needs Redis and is refused there (78).
  * Usage errors come before the configuration, which comes before Redis: 64,
  * 78, 69 (also for too few replicas). */
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "queue/unique.h"
 #include "cli.h"
 #include "embedded.h"
+#include "unique_embedded.h"
 #include "sqlq/open_flags.h"
 #include "dispatch/job.h"
 #include "base/units.h"
@@ -402,9 +404,12 @@ static int enqueue_unique(producer_t *p, const char *args, size_t args_len, fp_e
         return rc;
     }
     fp_unique_result_t res;
-    rc = fp_admin_enqueue_unique(p->admin, p->cfg->redis.prefix, p->queue, a->unique.key, id,
-                                 fp_unique_ttl_ms(a->unique.for_ms, a->delay_ms), a->delay_ms,
-                                 job.data, job.len, &res, err);
+    int64_t ttl = fp_unique_ttl_ms(a->unique.for_ms, a->delay_ms);
+    rc = p->store != NULL
+             ? fp_cli_enqueue_unique_embedded(p->store, p->queue, a->unique.key, id, ttl,
+                                              a->delay_ms, job.data, job.len, &res, err)
+             : fp_admin_enqueue_unique(p->admin, p->cfg->redis.prefix, p->queue, a->unique.key,
+                                       id, ttl, a->delay_ms, job.data, job.len, &res, err);
     if (rc == 0 && !res.duplicate)
         p->enqueued++; /* written: --wait-replicas waits for it */
     if (rc == 0)
@@ -488,8 +493,6 @@ static void print_summary(const producer_t *p)
 /* The embedded queue: what needs Redis is refused before the file is made. */
 static int open_embedded(producer_t *p, fp_err_t *err)
 {
-    if (p->args->unique.key != NULL)
-        return fp_cli_needs_redis(p->cfg, "enqueue --unique", "unique keys", err);
     if (p->args->wait_replicas >= 0)
         return fp_cli_needs_redis(p->cfg, "enqueue --wait-replicas", "replicas", err);
     return fp_sqlq_open_cfg(p->cfg, true, &p->store, err);

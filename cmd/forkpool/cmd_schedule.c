@@ -2,7 +2,8 @@
  * configuration with its expression, zone, queue, the last tick Redis
  * recorded as fired (by any daemon; its start before the first) and the
  * next tick from now. Reads only:
- * one HGET per schedule. */
+ * one HMGET per schedule; on the embedded queue one read of the queue
+ * file's record (schedule_embedded.c), the same columns. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 #include "cli.h"
 #include "embedded.h"
+#include "schedule_embedded.h"
+#include "sqlq/open_flags.h"
 #include "base/json.h"
 #include "base/os.h"
 #include "queue/admin.h"
@@ -120,6 +123,14 @@ static void print_text(const fp_schedule_t *s, int64_t last, int64_t next)
            s->when.is_cron ? s->tz->name : "-", s->queue, last_text, next_text);
 }
 
+/* The queue file, never created here: none yet means nothing was recorded
+ * (*store stays NULL). */
+static int open_file(const fp_config_t *cfg, fp_sqlq_t **store, fp_err_t *err)
+{
+    int rc = fp_sqlq_open_cfg(cfg, false, store, err);
+    return rc == -ENOENT ? 0 : rc;
+}
+
 int fp_cmd_schedule(int argc, char **argv, fp_err_t *err)
 {
     args_t a = {0};
@@ -134,15 +145,18 @@ int fp_cmd_schedule(int argc, char **argv, fp_err_t *err)
         fp_config_free(cfg);
         return 0;
     }
-    if ((rc = fp_cli_needs_redis(cfg, "schedule list", "record of the ticks fired", err)) == 0 &&
-        (rc = fp_admin_connect(cfg, &admin, err)) == 0 && !a.json)
+    fp_sqlq_t *store = NULL;
+    rc = fp_cli_embedded(cfg) ? open_file(cfg, &store, err) : fp_admin_connect(cfg, &admin, err);
+    if (rc == 0 && !a.json)
         printf("%-24s %-24s %-18s %-12s %-24s %s\n", "NAME", "EXPRESSION", "ZONE", "QUEUE",
                "LAST RUN (UTC)", "NEXT RUN (UTC)");
     int64_t now = fp_os_unix_ms();
     for (size_t i = 0; rc == 0 && i < cfg->schedules.count; i++) {
         const fp_schedule_t *s = &cfg->schedules.items[i];
         int64_t last, next = -1;
-        if ((rc = last_fired(admin, cfg, s, &last, err)) < 0)
+        rc = admin != NULL ? last_fired(admin, cfg, s, &last, err)
+                           : fp_cli_schedule_last_embedded(store, s, &last, err);
+        if (rc < 0)
             break;
         if (fp_sched_next(&s->when, now, &next) < 0)
             next = -1;
@@ -152,6 +166,7 @@ int fp_cmd_schedule(int argc, char **argv, fp_err_t *err)
             print_text(s, last, next);
     }
     fp_admin_free(admin);
+    fp_sqlq_close(store);
     fp_config_free(cfg);
     return rc;
 }

@@ -650,7 +650,7 @@ int fp__config_build(const char *name, fp_toml_node_t *doc, fp_config_t **out, f
         (rc = fp__cresolve_weights(&ld)) < 0 || (rc = check_sentinel(&ld)) < 0 ||
         (rc = check_cluster(&ld)) < 0 ||
         (rc = check_cross(&ld)) < 0 || (rc = check_tls(&ld)) < 0 ||
-        (rc = fp__config_schedules(cfg, name, err)) < 0 || (rc = fp__ccheck_embedded(&ld)) < 0)
+        (rc = fp__config_schedules(cfg, name, err)) < 0)
         goto fail;
     *out = cfg;
     return 0;

@@ -85,8 +85,6 @@ int fp__cresolve_auto(fp__cloader_t *ld);
 int fp__cresolve_weights(fp__cloader_t *ld);
 /* config_backend.c: queue.backend "auto" decided, sqlite.path made absolute. */
 int fp__cresolve_backend(fp__cloader_t *ld);
-/* config_embedded.c: what the embedded queue cannot serve, refused. */
-int fp__ccheck_embedded(fp__cloader_t *ld);
 
 /* Timers add durations to the monotonic clock; ten years keeps every sum far
  * from int64 overflow while refusing nothing anyone means. */

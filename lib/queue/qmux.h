@@ -48,9 +48,10 @@ int fp_qmux_new(uv_loop_t *loop, const fp_config_t *cfg, const char *const *name
 size_t fp_qmux_parts(const fp_qmux_t *m);
 
 /* With queue.backend sqlite every call goes to the embedded queue
- * (lib/sqlq/aq.h) instead, which has no scripts: fp_qmux_eval and schedules
- * answer -ENOTSUP (the configuration refuses what needs them); heartbeats
- * and the fleet are kept in the queue file (sqlq/aq_fleet.h). */
+ * (lib/sqlq/aq.h) instead, which has no scripts: fp_qmux_eval answers
+ * -ENOTSUP (nothing sends scripts there); heartbeats and the fleet
+ * (sqlq/aq_fleet.h), schedules and unique keys' release at start
+ * (sqlq/aq_schedule.h, sqlq/aq_unique.h) run as SQL on the queue file. */
 /* Whether the backend guards daemon.name itself (the embedded queue's lock
  * on its file, taken by fp_qmux_new), so no Redis name lease is needed. */
 bool fp_qmux_guards_name(const fp_qmux_t *m);

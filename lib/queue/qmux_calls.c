@@ -7,6 +7,8 @@
 #include "queue/queue_internal.h"
 #include "sqlq/aq.h"
 #include "sqlq/aq_fleet.h"
+#include "sqlq/aq_schedule.h"
+#include "sqlq/aq_unique.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +26,10 @@ void fp_qmux_want(fp_qmux_t *m, size_t room)
 
 void fp_qmux_started(fp_qmux_t *m, uint32_t queue, const fp_job_t *job)
 {
-    if (m->aq != NULL)
-        return; /* no unique keys to release on the embedded queue */
+    if (m->aq != NULL) {
+        fp_aq_started(m->aq, queue, job);
+        return;
+    }
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     if (p != NULL)
@@ -109,7 +113,7 @@ int fp_qmux_schedule(fp_qmux_t *m, uint32_t queue, const fp_schedule_t *s, const
                      size_t n, fp_schedule_cb cb, void *ctx)
 {
     if (m->aq != NULL)
-        return -ENOTSUP;
+        return fp_aq_schedule(m->aq, queue, s, ticks, n, cb, ctx);
     uint32_t l;
     part_t *p = fp_qmux_part_of(m, queue, &l);
     return p != NULL ? fp_queue_schedule(p->q, l, s, ticks, n, cb, ctx) : -EINVAL;

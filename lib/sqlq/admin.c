@@ -2,6 +2,7 @@
  * the dead rows (paged list, retry, purge), giving free pages back to the
  * file system and the file's size. Writes are one transaction per call. */
 #include "sqlq/store_internal.h"
+#include "sqlq/unique.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -172,10 +173,12 @@ int fp_sqlq_dead_retry(fp_sqlq_t *q, const char *queue, const int64_t *ids, size
     if (moved != NULL)
         *moved = 0;
     int rc = fp_sqlq_begin(q, err);
-    if (rc == 0 && ids == NULL)
+    /* Each row's unique key first, while the dead row is there to read. */
+    if (rc == 0 && ids == NULL && (rc = fp_sqlq_unique_retake(q, queue, 0, now_ms, err)) == 0)
         rc = retry_all(q, queue, now_ms, &count, err);
     for (size_t i = 0; rc == 0 && ids != NULL && i < n; i++)
-        rc = retry_one(q, queue, ids[i], now_ms, &count, err);
+        if ((rc = fp_sqlq_unique_retake(q, queue, ids[i], now_ms, err)) == 0)
+            rc = retry_one(q, queue, ids[i], now_ms, &count, err);
     if ((rc = fp_sqlq_end(q, rc, err)) < 0)
         return rc;
     if (moved != NULL)

@@ -7,9 +7,11 @@
  * outcome re-sent for the old id finds nothing, even after the job was pulled
  * again by the same consumer. An outcome of a job `forkpool cancel` marked
  * deletes the mark, and a retry or put-back of one becomes its dead row
- * "cancelled" (cancel.h), as the outcome script does. */
+ * "cancelled" (cancel.h), as the outcome script does; a success or dead
+ * releases its unique key (unique.h). */
 #include "sqlq/cancel.h"
 #include "sqlq/store_internal.h"
+#include "sqlq/unique.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,15 +108,34 @@ static int ack_mine(fp_sqlq_t *q, const char *consumer, int64_t id, bool *acted,
     return rc;
 }
 
+/* What the batch's transaction found once, for each of its outcomes. */
+typedef struct batch_s {
+    bool marks;  /* the file holds cancel marks: an outcome may be turned */
+    bool unique; /* the file holds unique keys: a success or dead releases
+                  * its row's key (a retry or put-back keeps it, as on Redis) */
+} batch_t;
+
+static bool ends(fp_sqlq_kind_t kind)
+{
+    return kind == FP_SQLQ_ACK || kind == FP_SQLQ_DEAD;
+}
+
 /* One outcome inside the batch's transaction; *acted says whether it did. */
 static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t *given,
-                     bool marks, int64_t now_ms, bool *acted, char *holder, size_t holder_size,
+                     const batch_t *b, int64_t now_ms, bool *acted, char *holder, size_t holder_size,
                      int64_t *new_id, fp_err_t *err)
 {
     fp_sqlq_outcome_t as = *given; /* a cancel mark may turn it into a dead one */
     const fp_sqlq_outcome_t *o = &as;
     holder[0] = '\0';
-    if (o->kind == FP_SQLQ_ACK && !marks) {
+    /* Without marks the kind is final: the key goes before the row does
+     * (the ack's fast path deletes it at once). */
+    if (b->unique && !b->marks && ends(o->kind)) {
+        int rc = fp_sqlq_unique_settle(q, consumer, o->id, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (o->kind == FP_SQLQ_ACK && !b->marks) {
         int rc = ack_mine(q, consumer, o->id, acted, err);
         if (rc < 0 || *acted)
             return rc;
@@ -124,8 +145,10 @@ static int apply_one(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outcome_t
     *acted = rc == 0 && row.mine;
     snprintf(holder, holder_size, "%s", row.owner);
     bool turned = false;
-    if (rc == 0 && *acted && marks)
+    if (rc == 0 && *acted && b->marks)
         rc = fp_sqlq_cancel_outcome(q, &as, row.payload, row.len, now_ms, &turned, err);
+    if (rc == 0 && *acted && b->unique && b->marks && ends(o->kind))
+        rc = fp_sqlq_unique_settle(q, consumer, o->id, err); /* a turned retry ends too */
     if (turned && new_id != NULL)
         *new_id = -1;
     if (rc == 0 && *acted) {
@@ -188,15 +211,17 @@ int fp_sqlq_outcomes_ids(fp_sqlq_t *q, const char *consumer, const fp_sqlq_outco
     if (stale != NULL && (stale->v = calloc(n, sizeof *stale->v)) == NULL)
         return fp_err_set(err, -ENOMEM, "outcomes: out of memory");
     rc = fp_sqlq_begin(q, err);
-    bool marks = false; /* one look per batch: no mark, no per-outcome query */
+    batch_t b = {false, false}; /* one look each per batch: no per-outcome query when none */
     if (rc == 0)
-        rc = fp_sqlq_cancel_any(q, now_ms, &marks, err);
+        rc = fp_sqlq_cancel_any(q, now_ms, &b.marks, err);
+    if (rc == 0)
+        rc = fp_sqlq_unique_any(q, now_ms, &b.unique, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         bool acted = false;
         char holder[sizeof stale->v[0].holder];
         if (new_ids != NULL)
             new_ids[i] = 0;
-        rc = apply_one(q, consumer, &items[i], marks, now_ms, &acted, holder, sizeof holder,
+        rc = apply_one(q, consumer, &items[i], &b, now_ms, &acted, holder, sizeof holder,
                        new_ids != NULL ? &new_ids[i] : NULL, err);
         count += rc == 0 && acted;
         if (rc == 0 && !acted && stale != NULL) {

@@ -12,7 +12,9 @@
  * or changed schedule never fires ticks from before it existed, and its
  * start survives restarts. A HUP re-reads the list (fp_sup_schedule_apply);
  * replies to calls made for the old list are dropped, and what they did is
- * learnt again from Redis on the next call. */
+ * learnt again from Redis on the next call. On the embedded queue
+ * fp_qmux_schedule runs the same rule as one transaction on the queue file
+ * (lib/sqlq/schedule.h), with the same answer: nothing here differs. */
 #include "supervisor/supervisor_internal.h"
 
 #include <stdio.h>
@@ -79,7 +81,7 @@ static void on_reply(void *ctx, bool ok, int64_t fired, int64_t recorded)
     e->in_flight = false;
     if (!ok) {
         if (!e->failure_logged)
-            fp_log_warn(LOG, "schedule %s: Redis did not record its tick (will retry)",
+            fp_log_warn(LOG, "schedule %s: the queue did not record its tick (will retry)",
                         e->s->name);
         e->failure_logged = true;
         e->retry_at_ms = fp_os_unix_ms() + RETRY_MS;

@@ -203,10 +203,10 @@ class Client:
 
         On the embedded queue the id is job_id when given, else the row id
         (as `forkpool enqueue` prints it); the delay counts from now by this
-        host's clock; unique and wait_replicas raise NeedsRedis."""
+        host's clock; unique keys live in the queue file; wait_replicas
+        raises NeedsRedis."""
         if self.store is not None:
-            self._refuse_redis_only(wait_replicas, wait_timeout, unique, unique_for,
-                                    unique_until)
+            self._refuse_redis_only(wait_replicas, wait_timeout)
         if unique is not None or unique_for is not None or unique_until is not None:
             return self.enqueue_unique(type, args, queue=queue, delay=delay, job_id=job_id,
                                        max_attempts=max_attempts, timeout=timeout,
@@ -236,9 +236,14 @@ class Client:
         retry keeps it. The job gets an id when job_id is None; a given
         job_id must be a non-empty string or an integer (which becomes a
         string: the key holds the id as text); anything else is ValueError.
-        wait_replicas, wait_timeout: as enqueue's, for an added job."""
+        wait_replicas, wait_timeout: as enqueue's, for an added job.
+
+        On the embedded queue the key and the row are written to the file in
+        one transaction, the key's TTL counted by this host's clock; the
+        daemon on the file releases it as on Redis; wait_replicas raises
+        NeedsRedis."""
         if self.store is not None:
-            raise self._needs_redis("enqueue_unique", "unique keys")
+            self._refuse_redis_only(wait_replicas, wait_timeout)
         q = self.queue if queue is None else check_queue(queue)
         ms = None if delay is None else delay_ms(delay)
         key, ttl_ms, until = _unique_options(unique, unique_for, unique_until, ms)
@@ -256,6 +261,10 @@ class Client:
         job = build_job(type, args, job_id, max_attempts, timeout)
         job["unique"] = {"key": key, "until": until}
         payload = encode_job(job, self.max_job_bytes)
+        if self.store is not None:
+            return self.store.enqueue_unique(q, key, str(job["id"]), ttl_ms,
+                                             payload.decode("utf-8"), ms or 0,
+                                             embedded.now_ms())
         # One pipeline, so WAIT runs on the connection that wrote.
         pipe = self.redis.pipeline(transaction=False)
         pipe.eval(UNIQUE_ENQUEUE_SCRIPT, 3, self.key(q, "unique:" + key), self.key(q, "jobs"),
@@ -278,7 +287,7 @@ class Client:
         and wait_timeout as in enqueue, once for all the jobs. On the
         embedded queue all the jobs are added in one transaction."""
         if self.store is not None:
-            self._refuse_redis_only(wait_replicas, wait_timeout, None, None, None)
+            self._refuse_redis_only(wait_replicas, wait_timeout)
         wait = _replication(wait_replicas, wait_timeout)
         names = {"type", "args", "queue", "delay", "job_id", "max_attempts", "timeout"}
         prepared = []
@@ -298,11 +307,8 @@ class Client:
                 raise builtin_type(e)("job %d: %s" % (i, e)) from None
         return self._send(prepared, wait)
 
-    def _refuse_redis_only(self, wait_replicas: Optional[int], wait_timeout: Optional[Delay],
-                           unique: Optional[str], unique_for: Optional[Delay],
-                           unique_until: Optional[str]) -> None:
-        if unique is not None or unique_for is not None or unique_until is not None:
-            raise self._needs_redis("enqueue(unique=)", "unique keys")
+    def _refuse_redis_only(self, wait_replicas: Optional[int],
+                           wait_timeout: Optional[Delay]) -> None:
         if wait_replicas is not None or wait_timeout is not None:
             raise self._needs_redis("enqueue(wait_replicas=)", "replicas")
 

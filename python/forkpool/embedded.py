@@ -64,6 +64,14 @@ _FIND_JOB_SQL = ("SELECT id, payload, owner, avail_at, deliveries FROM jobs WHER
 _FIND_DEAD_SQL = ("SELECT id, payload, consumer, error, attempts, failed_at FROM dead"
                   " WHERE queue = ?1 AND " + _PAYLOAD_ID + " = ?2 ORDER BY id DESC LIMIT 1")
 
+# lib/sqlq/unique.c and lib/sqlq/kv.c: a unique key is the kv value
+# (space "unique:QUEUE", key K) holding the job's id until expires_at; live
+# is kv.c's LIVE condition.
+UNIQUE_SPACE = "unique:"
+_KV_LIVE_SQL = ("SELECT value FROM kv WHERE space = ?1 AND key = ?2 AND"
+                " (expires_at IS NULL OR expires_at = 0 OR expires_at > ?3)")
+_KV_PUT_SQL = "INSERT OR REPLACE INTO kv (space, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)"
+
 _MAGIC = b"SQLite format 3\x00"
 _HEADER_LEN = 100
 
@@ -240,6 +248,26 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
         return ids
+
+    def enqueue_unique(self, queue: str, key: str, job_id: str, ttl_ms: int, payload: str,
+                       delay: int, now: int) -> Tuple[str, bool]:
+        """fp_sqlq_unique_enqueue (lib/sqlq/unique.c) in one BEGIN IMMEDIATE
+        transaction: (the holder's id, True) when a live key holds (queue,
+        key), nothing written; else the key set to job_id until now + ttl_ms
+        and the row added, (job_id, False)."""
+        space = UNIQUE_SPACE + queue
+        with self._using() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                held = db.execute(_KV_LIVE_SQL, (space, key, now)).fetchone()
+                if held is None:
+                    db.execute(_KV_PUT_SQL, (space, key, job_id, now + ttl_ms))
+                    db.execute(INSERT_SQL, (queue, payload, now + delay, 0, now))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return (str(held[0]), True) if held is not None else (job_id, False)
 
     def _read(self, fn: Any) -> Any:
         """fn(db) inside one read transaction: its reads see one state."""

@@ -190,20 +190,56 @@ def test_stats_job_and_dead_agree_with_the_cli(qclient, queue_file, forkpool_bin
 
 def test_what_needs_redis_is_refused(qclient, queue_file):
     calls = [
-        lambda: qclient.enqueue("t", unique="k"),
         lambda: qclient.enqueue("t", wait_replicas=1),
-        lambda: qclient.enqueue_unique("t", unique="k"),
+        lambda: qclient.enqueue("t", unique="k", wait_replicas=1),
+        lambda: qclient.enqueue_unique("t", unique="k", wait_replicas=1),
         lambda: qclient.enqueue_many([{"type": "t"}], wait_replicas=1),
     ]
     for call in calls:
         with pytest.raises(NeedsRedis, match=r"needs Redis \(the embedded queue has no "
-                                             r"(unique keys|replicas)\)"):
+                                             r"replicas\)"):
             call()
     from forkpool import task
     t = task(name="t", client=qclient)(lambda: None)
     with pytest.raises(NeedsRedis, match="has no replicas"):
         t.apply_async(wait_replicas=1)
     assert rows(queue_file[0]) == []
+
+
+def unique_keys(path):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT space, key, value FROM kv WHERE space LIKE 'unique:%'"
+                          " ORDER BY space, key").fetchall()
+
+
+def test_unique_jobs_on_the_file(qclient, queue_file, forkpool_bin):
+    path, config = queue_file
+    first, dup = qclient.enqueue_unique("noop", {"n": 1}, unique="order-17")
+    assert not dup
+    assert qclient.enqueue_unique("noop", {"n": 2}, unique="order-17") == (first, True)
+    assert qclient.enqueue("noop", unique="order-17") == first
+    # A key is per queue; the command line sees the same keys.
+    other, dup = qclient.enqueue_unique("noop", unique="order-17", queue="mail", job_id=7)
+    assert (other, dup) == ("7", False)
+    line = json.loads(cli(forkpool_bin, config, "enqueue", "--json", "--unique", "order-17",
+                          "noop").stdout)
+    assert line == {"duplicate": True, "id": first}
+    assert unique_keys(path) == [("unique:default", "order-17", first),
+                                 ("unique:mail", "order-17", "7")]
+    [job] = [json.loads(r[2]) for r in rows(path) if r[1] == "default"]
+    assert job["unique"] == {"key": "order-17", "until": "done"} and job["id"] == first
+    # The daemon's success releases the key; the next job takes it.
+    cli(forkpool_bin, config, "run", "--burst")
+    assert unique_keys(path) == [("unique:mail", "order-17", "7")]
+    again, dup = qclient.enqueue_unique("noop", unique="order-17")
+    assert not dup and again != first
+    # An expired key is taken over.
+    qclient.enqueue_unique("noop", unique="brief", unique_for=0.05)
+    import time
+    deadline = time.monotonic() + 60
+    while qclient.enqueue_unique("noop", unique="brief")[1]:
+        assert time.monotonic() < deadline
+    assert len([r for r in rows(path) if "brief" in r[2]]) == 2
 
 
 def test_bad_input_adds_nothing(qclient, queue_file):

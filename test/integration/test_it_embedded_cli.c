@@ -201,18 +201,20 @@ static void test_enqueue_and_stats(void **state)
            "enqueued 2 jobs to default\n", NULL);
     /* The payload checks are the Redis path's own. */
     expect(run(f, "enqueue", "echo", "{not json"), 64, NULL, "not valid JSON");
-    expect(run(f, "enqueue", "--unique", "k", "echo"), 78, NULL,
-           "enqueue --unique needs Redis (the embedded queue has no unique keys)");
+    /* --unique takes its key in the file: the second is a duplicate. */
+    expect(run(f, "enqueue", "--unique", "k", "--json", "echo"), 0, "{\"duplicate\":false,",
+           NULL);
+    expect(run(f, "enqueue", "--unique", "k", "--json", "echo"), 0, "{\"duplicate\":true,", NULL);
     expect(run(f, "enqueue", "--wait-replicas", "1", "echo"), 78, NULL, "needs Redis");
     fp_sqlq_counts_t c = counts(f->db, INT64_MAX / 2 - 1);
-    assert_int_equal(c.ready + c.delayed, 7);
+    assert_int_equal(c.ready + c.delayed, 8);
     fp_th_result_t r = run(f, "stats", "--json");
     assert_int_equal(r.status, 0);
     cJSON *doc = cJSON_Parse(r.out);
     assert_non_null(doc);
     assert_string_equal(cJSON_GetObjectItem(doc, "backend")->valuestring, "sqlite");
     cJSON *q0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "queues"), 0);
-    assert_int_equal(cJSON_GetObjectItem(q0, "ready")->valueint, 6);
+    assert_int_equal(cJSON_GetObjectItem(q0, "ready")->valueint, 7);
     assert_int_equal(cJSON_GetObjectItem(q0, "delayed")->valueint, 1);
     assert_int_equal(cJSON_GetObjectItem(q0, "pending")->valueint, 0);
     assert_int_equal(cJSON_GetObjectItem(q0, "dead")->valueint, 0);

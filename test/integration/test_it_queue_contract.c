@@ -10,7 +10,11 @@
  * each redelivery (the own lease taken back at a restart, another
  * consumer's taken over once the visibility timeout passed), and --burst's
  * drained check (ready, held, own retries count; others' delayed jobs do
- * not). Where the backends differ on purpose it is said at the check. */
+ * not), a schedule's fire rule (fp_qmux_schedule: a new schedule records
+ * its start and fires nothing, then each newer tick fires once), and a
+ * unique key released by a success and, with "until": "start", when the
+ * job starts (fp_qmux_started). Where the backends differ on purpose it is
+ * said at the check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +26,13 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "dispatch/job.h"
 #include "queue/qmux.h"
+#include "queue/unique.h"
 #include "queue_fixture.h"
+#include "sqlq/kv.h"
 #include "sqlq/store.h"
+#include "sqlq/unique.h"
 
 #define Q "default"
 #define DEADLINE_MS 30000
@@ -42,6 +50,10 @@ typedef struct backend_s {
     long long (*unsettled)(ct_t *t); /* ready + held + delayed jobs */
     long long (*delayed)(ct_t *t);   /* jobs not due yet */
     long long (*dead_with)(ct_t *t, const char *error, int64_t attempts);
+    /* A unique job (payload with "id" = id and "unique"."key" = key); the
+     * id holding key, NULL when none (owned). */
+    void (*enqueue_unique)(ct_t *t, const char *key, const char *id, const char *payload);
+    char *(*unique_holder)(ct_t *t, const char *key);
 } backend_t;
 
 typedef struct got_s {
@@ -135,6 +147,30 @@ static long long redis_dead_with(ct_t *t, const char *error, int64_t attempts)
     return n;
 }
 
+static void redis_enqueue_unique(ct_t *t, const char *key, const char *id, const char *payload)
+{
+    char *ukey = fp_unique_key("fp", Q, key);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "EVAL %s 3 %s %s %s %s 3600000 %s -1",
+                                    fp_script_unique_enqueue, ukey, fp_tq_key(Q, "jobs"),
+                                    fp_tq_key(Q, "delayed"), id, payload);
+    free(ukey);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->element[0]->integer, 1);
+    freeReplyObject(r);
+}
+
+static char *redis_unique_holder(ct_t *t, const char *key)
+{
+    char *ukey = fp_unique_key("fp", Q, key);
+    redisReply *r = fp_th_redis_cmd(&t->redis, "GET %s", ukey);
+    free(ukey);
+    assert_non_null(r);
+    char *v = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+    freeReplyObject(r);
+    return v;
+}
+
 /* ---- the embedded queue ------------------------------------------------- */
 
 static void sqlite_setup(ct_t *t)
@@ -177,11 +213,41 @@ static long long sqlite_dead_with(ct_t *t, const char *error, int64_t attempts)
                         error, (long long)attempts);
 }
 
+static void sqlite_enqueue_unique(ct_t *t, const char *key, const char *id, const char *payload)
+{
+    fp_sqlq_t *q = NULL;
+    fp_err_t err = {0};
+    bool dup = true;
+    char *holder = NULL;
+    if (fp_sqlq_open(t->path, 0, &q, &err) < 0)
+        fail_msg("cannot open %s: %s", t->path, err.msg);
+    fp_sqlq_unique_new_t job = {Q, key, id, 3600000, 0, payload, strlen(payload)};
+    if (fp_sqlq_unique_enqueue(q, &job, unix_ms(), &dup, &holder, NULL, &err) < 0)
+        fail_msg("unique enqueue: %s", err.msg);
+    assert_false(dup);
+    free(holder);
+    fp_sqlq_close(q);
+}
+
+static char *sqlite_unique_holder(ct_t *t, const char *key)
+{
+    fp_sqlq_t *q = NULL;
+    fp_err_t err = {0};
+    char *v = NULL;
+    if (fp_sqlq_open(t->path, 0, &q, &err) < 0)
+        fail_msg("cannot open %s: %s", t->path, err.msg);
+    int rc = fp_sqlq_kv_get(q, FP_SQLQ_UNIQUE_SPACE Q, key, unix_ms(), &v, NULL, &err);
+    assert_true(rc == 0 || rc == -ENOENT);
+    fp_sqlq_close(q);
+    return v;
+}
+
 static const backend_t backends[] = {
     {"redis", FP_BACKEND_REDIS, redis_setup, redis_teardown, redis_enqueue, redis_unsettled,
-     redis_delayed, redis_dead_with},
+     redis_delayed, redis_dead_with, redis_enqueue_unique, redis_unique_holder},
     {"sqlite", FP_BACKEND_SQLITE, sqlite_setup, sqlite_teardown, sqlite_enqueue,
-     sqlite_unsettled, sqlite_delayed, sqlite_dead_with},
+     sqlite_unsettled, sqlite_delayed, sqlite_dead_with, sqlite_enqueue_unique,
+     sqlite_unique_holder},
 };
 
 /* ---- the supervisor's side ---------------------------------------------- */
@@ -477,6 +543,101 @@ static void test_burst_drained_check(void **state)
     assert_false(drained(&t->a)); /* its own retry, an hour ahead */
 }
 
+/* ---- schedules ---------------------------------------------------------- */
+
+typedef struct sched_reply_s {
+    bool done, ok;
+    int64_t fired, recorded;
+} sched_reply_t;
+
+static void on_sched(void *ctx, bool ok, int64_t fired, int64_t recorded)
+{
+    *(sched_reply_t *)ctx = (sched_reply_t){true, ok, fired, recorded};
+}
+
+static bool sched_done(void *ctx, size_t arg)
+{
+    (void)arg;
+    return ((sched_reply_t *)ctx)->done;
+}
+
+static sched_reply_t schedule(node_t *d, const fp_schedule_t *s, const int64_t *ticks, size_t n)
+{
+    sched_reply_t r = {0};
+    assert_int_equal(fp_qmux_schedule(d->m, 0, s, ticks, n, on_sched, &r), 0);
+    if (!fp_tq_run_until(&d->t->loop, sched_done, &r, 0, DEADLINE_MS))
+        fail_msg("%s: the schedule's answer never came", d->t->be->name);
+    assert_true(r.ok);
+    return r;
+}
+
+/* The fire script's rule through the mux: a new schedule records its start
+ * (the backend's clock) and fires nothing; then the ticks newer than the
+ * record fire once each, as jobs with the tick's id, and the record moves. */
+static void test_schedule_fires_each_newer_tick_once(void **state)
+{
+    ct_t *t = *state;
+    node_open(t, &t->a, "one", 0);
+    fp_schedule_t s = {.name = "tick", .expr = "1s", .type = "noop", .args_json = "{}",
+                       .queue = Q, .when = {.every_ms = 1000}};
+    int64_t before = unix_ms();
+    sched_reply_t r = schedule(&t->a, &s, NULL, 0);
+    assert_int_equal(r.fired, 0);
+    assert_true(r.recorded >= before - 1000 && r.recorded <= unix_ms() + 1000);
+    int64_t start = r.recorded;
+    int64_t ticks[] = {start - 1000, start + 1000, start + 2000};
+    r = schedule(&t->a, &s, ticks, 3);
+    assert_int_equal(r.fired, 2);
+    assert_int_equal(r.recorded, start + 2000);
+    r = schedule(&t->a, &s, ticks, 3);
+    assert_int_equal(r.fired, 0);
+    assert_int_equal(t->be->unsettled(t), 2);
+    take(&t->a, 2);
+    char id[64];
+    assert_true(fp_schedule_job_id("tick", start + 1000, id, sizeof id));
+    assert_non_null(strstr(t->a.got[0].payload, id));
+}
+
+/* ---- unique jobs -------------------------------------------------------- */
+
+static bool key_free(void *ctx, size_t arg)
+{
+    ct_t *t = ctx;
+    char *v = t->be->unique_holder(t, (const char *)arg);
+    free(v);
+    return v == NULL;
+}
+
+/* A success frees the key; with "until": "start", the job's start does,
+ * while its outcome is still to come. */
+static void test_unique_released_by_success_and_at_start(void **state)
+{
+    ct_t *t = *state;
+    t->be->enqueue_unique(t, "k1", "j1", "{\"type\":\"noop\",\"id\":\"j1\","
+                                          "\"unique\":{\"key\":\"k1\"}}");
+    t->be->enqueue_unique(t, "k2", "j2", "{\"type\":\"noop\",\"id\":\"j2\","
+                                          "\"unique\":{\"key\":\"k2\",\"until\":\"start\"}}");
+    node_open(t, &t->a, "one", 0);
+    take(&t->a, 2);
+    char *held = t->be->unique_holder(t, "k1");
+    assert_string_equal(held, "j1");
+    free(held);
+    fp_qmux_ack(t->a.m, 0, t->a.got[0].id);
+    settle(&t->a);
+    assert_true(key_free(t, (size_t)"k1"));
+
+    fp_job_t job = {0};
+    fp_err_t err = {0};
+    const char *p = t->a.got[1].payload;
+    assert_int_equal(fp_job_parse(p, strlen(p), 1 << 20, &job, &err), 0);
+    fp_qmux_started(t->a.m, 0, &job);
+    fp_job_clear(&job);
+    if (!fp_tq_run_until(&t->loop, key_free, t, (size_t)"k2", DEADLINE_MS))
+        fail_msg("%s: the key never released at start", t->be->name);
+    assert_int_equal(fp_qmux_unconfirmed(t->a.m), 0);
+    assert_int_equal(t->be->unsettled(t), 1); /* the started job itself is still held */
+}
+
 #define BOTH(f)                                                                             \
     {"redis: " #f, f, setup, teardown, (void *)&backends[0]},                               \
         {"sqlite: " #f, f, setup, teardown, (void *)&backends[1]}
@@ -490,6 +651,8 @@ int main(void)
         BOTH(test_put_back_at_drain_keeps_order),
         BOTH(test_redelivery_counts_and_lease_takeover),
         BOTH(test_burst_drained_check),
+        BOTH(test_schedule_fires_each_newer_tick_once),
+        BOTH(test_unique_released_by_success_and_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

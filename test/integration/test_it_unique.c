@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "unique_cli.h"
 
 #define KEY "fp:{default}:unique:order-17"
 
@@ -60,19 +61,6 @@ static void enqueue(fp_td_t *td, char *out, size_t cap, ...)
     fp_th_result_free(&r);
 }
 
-/* The id in {"duplicate":D,"id":"ID"}, and whether D is true. */
-static bool parse_line(const char *line, char *id, size_t cap)
-{
-    const char *p = strstr(line, "\"id\":\"");
-    assert_non_null(p);
-    p += 6;
-    size_t n = strcspn(p, "\"");
-    assert_true(n < cap);
-    memcpy(id, p, n);
-    id[n] = '\0';
-    return strstr(line, "\"duplicate\":true") != NULL;
-}
-
 static char *get_key(fp_td_t *td, const char *key)
 {
     redisReply *r = fp_th_redis_cmd(&td->redis, "GET %s", key);
@@ -101,15 +89,6 @@ static void gate_path(const fp_td_t *td, char *out, size_t cap)
     snprintf(out, cap, "{\"path\":\"%s/gate\"}", td->dir);
 }
 
-static void open_gate(const fp_td_t *td)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/gate", td->dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
-}
-
 /* A gate job with unique key order-17 (and `until` when not NULL), running:
  * the daemon started and holding it. Its id into first; its args into args. */
 static void start_gate_job(fp_td_t *td, const char *until, char *first, size_t cap, char *args,
@@ -123,7 +102,7 @@ static void start_gate_job(fp_td_t *td, const char *until, char *first, size_t c
                 args, NULL);
     else
         enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
-    assert_false(parse_line(line, first, cap));
+    assert_false(fp_td_unique_line(line, first, cap));
     assert_true(fp_td_redis_has(td, KEY));
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, 1);
@@ -138,7 +117,7 @@ static void settle_released(fp_td_t *td, const char *first)
     assert_false(fp_td_redis_has(td, KEY));
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 0);
     enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     assert_string_not_equal(id, first);
 }
 
@@ -149,14 +128,14 @@ static void test_duplicate_refused_while_waiting(void **state)
     unique_config(td);
     char line[256], first[64], id[64];
     enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, first, sizeof first));
+    assert_false(fp_td_unique_line(line, first, sizeof first));
     enqueue(td, line, sizeof line, "--unique", "order-17", "noop", "{\"n\":2}", NULL);
-    assert_true(parse_line(line, id, sizeof id));
+    assert_true(fp_td_unique_line(line, id, sizeof id));
     assert_string_equal(id, first);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1);
     /* A key is per queue. */
     enqueue(td, line, sizeof line, "--queue", "mail", "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     expect_key(td, KEY, first);
     settle_released(td, first);
 }
@@ -168,9 +147,9 @@ static void test_dead_releases_retry_keeps(void **state)
     unique_config(td);
     char line[256], id[64], flaky[64];
     enqueue(td, line, sizeof line, "--unique", "order-17", "fail", "{\"retry\":false}", NULL);
-    parse_line(line, id, sizeof id);
+    fp_td_unique_line(line, id, sizeof id);
     enqueue(td, line, sizeof line, "--unique", "flaky", "fail", "{\"retry\":true}", NULL);
-    parse_line(line, flaky, sizeof flaky);
+    fp_td_unique_line(line, flaky, sizeof flaky);
     fp_td_run_until_settled(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 1);
     assert_false(fp_td_redis_has(td, KEY));
@@ -194,9 +173,9 @@ static void test_until_done_holds_while_running(void **state)
     char line[256], first[64], id[64], args[4300];
     start_gate_job(td, NULL, first, sizeof first, args, sizeof args);
     enqueue(td, line, sizeof line, "--unique", "order-17", "gate", args, NULL);
-    assert_true(parse_line(line, id, sizeof id));
+    assert_true(fp_td_unique_line(line, id, sizeof id));
     assert_string_equal(id, first);
-    open_gate(td);
+    fp_td_open_gate(td);
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the key released by success");
     fp_td_wait_until(td, fp_td_drained, NULL, 60000, "every job settled");
     fp_td_signal(td, SIGTERM);
@@ -213,9 +192,9 @@ static void test_until_start_releases_when_taken(void **state)
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the key released at start");
     enqueue(td, line, sizeof line, "--unique", "order-17", "--unique-until", "start", "gate", args,
             NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     expect_key(td, KEY, id);
-    open_gate(td);
+    fp_td_open_gate(td);
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the second key released");
     fp_td_wait_until(td, fp_td_drained, NULL, 60000, "every job settled");
     fp_td_signal(td, SIGTERM);
@@ -232,12 +211,12 @@ static void test_until_start_kept_by_put_back(void **state)
     unique_config_with(td, "prefetch = 4\n");
     gate_path(td, args, sizeof args);
     enqueue(td, line, sizeof line, "gate", args, NULL);
-    parse_line(line, gate, sizeof gate);
+    fp_td_unique_line(line, gate, sizeof gate);
     fp_td_start_ready(td, true);
     fp_td_wait_held(td, 1);
     enqueue(td, line, sizeof line, "--unique", "order-17", "--unique-until", "start", "noop",
             NULL);
-    assert_false(parse_line(line, first, sizeof first));
+    assert_false(fp_td_unique_line(line, first, sizeof first));
     fp_td_wait_held(td, 2); /* prefetched: held by the supervisor, not started */
     fp_td_signal(td, SIGTERM);
     /* Put back (pending: the gate job only) before the gate opens, so the
@@ -245,13 +224,13 @@ static void test_until_start_kept_by_put_back(void **state)
     long long one = 1;
     fp_td_wait_until(td, fp_td_pending_is, &one, 60000, "the prefetched job put back");
     expect_key(td, KEY, first);
-    open_gate(td);
+    fp_td_open_gate(td);
     assert_int_equal(fp_td_wait(td, 60000), 0);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 1); /* the unique job, put back */
     assert_int_equal(fp_td_pending(td), 0);
     expect_key(td, KEY, first);
     enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_true(parse_line(line, id, sizeof id));
+    assert_true(fp_td_unique_line(line, id, sizeof id));
     assert_string_equal(id, first);
     /* Run again, it starts, and its start releases the key. */
     fp_td_run_until_settled(td);
@@ -277,7 +256,7 @@ static void test_dead_retry_without_unique_key_permission(void **state)
     unique_config(td);
     char line[256], id[64];
     enqueue(td, line, sizeof line, "--unique", "order-17", "fail", "{\"retry\":false}", NULL);
-    parse_line(line, id, sizeof id);
+    fp_td_unique_line(line, id, sizeof id);
     fp_td_run_until_settled(td);
     assert_int_equal(fp_td_xlen(td, FP_TD_DEAD), 1);
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 0);
@@ -339,7 +318,7 @@ static void test_expiry(void **state)
     assert_true(ttl == -2 || (ttl > 0 && ttl <= 300));
     fp_td_wait_until(td, key_gone, (void *)KEY, 60000, "the key to expire");
     enqueue(td, line, sizeof line, "--unique", "order-17", "noop", NULL);
-    assert_false(parse_line(line, id, sizeof id));
+    assert_false(fp_td_unique_line(line, id, sizeof id));
     assert_int_equal(fp_td_xlen(td, FP_TD_JOBS), 2);
     /* Without --unique-for: a day. */
     ttl = fp_th_redis_int(&td->redis, "PTTL %s", KEY);
@@ -372,7 +351,7 @@ static void test_sigkill_mid_job_leaks_nothing(void **state)
     fp_td_wait(td, 60000);
     expect_key(td, KEY, first); /* still held: the job is not done */
     assert_int_equal(fp_td_pending(td), 1);
-    open_gate(td);
+    fp_td_open_gate(td);
     settle_released(td, first);
 }
 

@@ -18,8 +18,8 @@ static fp_config_t *load_ok(const char *text)
 {
     fp_config_t *cfg = NULL;
     fp_err_t err = {0};
-    /* Schedules need Redis: without it the embedded queue refuses them
-     * (test_config_embedded.c). */
+    /* On Redis, as these checks were written; the embedded queue loads the
+     * same settings (test_config_embedded.c). */
     setenv("FORKPOOL_REDIS_URL", "redis://127.0.0.1:6379", 1);
     if (fp_config_load_text(text, strlen(text), "t.toml", &cfg, &err) != 0)
         fail_msg("unexpected error: %s\n--- text:\n%s", err.msg, text);

@@ -336,8 +336,8 @@ static void delays(void **state)
 static fp_config_t *load(const char *text, fp_err_t *err)
 {
     fp_config_t *cfg = NULL;
-    /* Shared limits need Redis: without it the embedded queue refuses them
-     * (test_config_embedded.c). */
+    /* On Redis, as these checks were written; the embedded queue loads the
+     * same settings (test_config_embedded.c). */
     setenv("FORKPOOL_REDIS_URL", "redis://127.0.0.1:6379", 1);
     int rc = fp_config_load_text(text, strlen(text), "t.toml", &cfg, err);
     return rc == 0 ? cfg : NULL;
