@@ -38,6 +38,7 @@ static void aq_free(fp_aq_t *q)
         close(q->lock_fd);
     fp_aq_outv_free(&q->buffered);
     fp_aq_outv_free(&q->sh.outcomes);
+    fp_aq_turned_free(&q->sh.turned);
     free(q->sh.holds.v);
     fp_aq_rows_free(&q->sh.rows);
     free(q->sh.samples);
@@ -149,45 +150,46 @@ void fp_aq_want(fp_aq_t *q, size_t room)
     pthread_mutex_unlock(&q->mu);
 }
 
-static void buffer(fp_aq_t *q, fp_sqlq_kind_t kind, const char *entry_id, const char *payload,
-                   size_t len, const char *error, int64_t attempts, int64_t delay_ms)
+static void buffer(fp_aq_t *q, uint32_t queue, fp_sqlq_kind_t kind, const char *entry_id,
+                   const char *payload, size_t len, const char *error, int64_t attempts,
+                   int64_t delay_ms)
 {
     fp_sqlq_outcome_t o = {.kind = kind, .delay_ms = delay_ms, .attempts = attempts};
     if (!fp_aq_parse_id(entry_id, &o.id)) {
         fp_log_error(LOG, "outcome for an entry id that is no row id: \"%s\"", entry_id);
         return;
     }
-    if (fp_aq_outv_push(&q->buffered, &o, payload, len, error) < 0)
+    /* Only a retry or put-back can be turned by a cancel mark, and only then
+     * is the job named back: the acks' hot path copies no id. */
+    bool turnable = kind == FP_SQLQ_RETRY || kind == FP_SQLQ_PUT_BACK;
+    aq_tag_t tag = {queue, turnable ? (char *)entry_id : NULL};
+    if (fp_aq_outv_push(&q->buffered, &o, payload, len, error, tag) < 0)
         /* Left leased: it comes back when its lease ends, as after a crash. */
         fp_log_error(LOG, "out of memory recording the outcome of job %s", entry_id);
 }
 
 void fp_aq_ack(fp_aq_t *q, uint32_t queue, const char *entry_id)
 {
-    (void)queue;
-    buffer(q, FP_SQLQ_ACK, entry_id, NULL, 0, NULL, 0, 0);
+    buffer(q, queue, FP_SQLQ_ACK, entry_id, NULL, 0, NULL, 0, 0);
 }
 
 void fp_aq_dead(fp_aq_t *q, uint32_t queue, const char *entry_id, const char *payload,
                 size_t payload_len, const char *error, int64_t attempts)
 {
-    (void)queue;
-    buffer(q, FP_SQLQ_DEAD, entry_id, payload, payload_len, error != NULL ? error : "",
+    buffer(q, queue, FP_SQLQ_DEAD, entry_id, payload, payload_len, error != NULL ? error : "",
            attempts, 0);
 }
 
 void fp_aq_retry(fp_aq_t *q, uint32_t queue, const char *entry_id, const char *payload,
                  size_t payload_len, int64_t delay_ms)
 {
-    (void)queue;
-    buffer(q, FP_SQLQ_RETRY, entry_id, payload, payload_len, NULL, 0, delay_ms);
+    buffer(q, queue, FP_SQLQ_RETRY, entry_id, payload, payload_len, NULL, 0, delay_ms);
 }
 
 void fp_aq_put_back(fp_aq_t *q, uint32_t queue, const char *entry_id, const char *payload,
                     size_t payload_len)
 {
-    (void)queue;
-    buffer(q, FP_SQLQ_PUT_BACK, entry_id, payload, payload_len, NULL, 0, 0);
+    buffer(q, queue, FP_SQLQ_PUT_BACK, entry_id, payload, payload_len, NULL, 0, 0);
 }
 
 void fp_aq_drain(fp_aq_t *q)
@@ -196,7 +198,7 @@ void fp_aq_drain(fp_aq_t *q)
     q->room = 0;
     for (; q->stash_at < q->stash_n; q->stash_at++) {
         fp_pulled_t *p = &q->stash[q->stash_at];
-        buffer(q, FP_SQLQ_PUT_BACK, p->entry_id, NULL, 0, NULL, 0, 0); /* the row's payload */
+        buffer(q, p->queue, FP_SQLQ_PUT_BACK, p->entry_id, NULL, 0, NULL, 0, 0); /* the row's payload */
         free(p->entry_id);
         free(p->payload);
     }

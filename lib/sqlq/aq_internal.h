@@ -13,11 +13,36 @@
 #include "sqlq/aq_plan.h"
 #include "sqlq/store.h"
 
-/* A list of outcomes whose payload and error are owned copies. */
+/* An outcome's job in the supervisor's terms, kept beside a retry or a
+ * put-back (entry_id NULL for the others): when a cancel mark turns one
+ * into a dead row, the supervisor is told which job (on_retry_cancelled). */
+typedef struct aq_tag_s {
+    uint32_t queue;
+    char *entry_id;
+} aq_tag_t;
+
+/* A list of outcomes whose payload and error are owned copies; tags[i] is
+ * v[i]'s. */
 typedef struct aq_outv_s {
     fp_sqlq_outcome_t *v;
+    aq_tag_t *tags;
     size_t n, cap;
 } aq_outv_t;
+
+/* A retry or put-back a cancel mark turned into a dead row "cancelled"
+ * (fp_sqlq_outcomes), for the loop to report; owned texts. */
+typedef struct aq_turned_s {
+    uint32_t queue;
+    char *entry_id;
+    char kind; /* 'r' retry, 'p' put back */
+    char *payload; /* the one the outcome carried; NULL: the row's own */
+    size_t len;
+} aq_turned_t;
+
+typedef struct aq_turnedv_s {
+    aq_turned_t *v;
+    size_t n, cap;
+} aq_turnedv_t;
 
 /* A pull's rows as the supervisor takes them (entry ids formatted, payloads
  * moved from the store's rows): built on the thread, so that the loop only
@@ -81,6 +106,7 @@ typedef struct aq_shared_s {
     bool drained;
     int64_t file_bytes;
     aq_calls_t answered; /* calls the thread ran, for the loop to answer */
+    aq_turnedv_t turned; /* outcomes a cancel mark turned, for the loop to report */
 } aq_shared_t;
 
 struct fp_aq_s {
@@ -131,12 +157,18 @@ struct fp_aq_s {
     int64_t next_renew_ms, next_vacuum_ms, next_size_ms;
 };
 
-/* aq_list.c: the lists. -ENOMEM leaves them unchanged. */
+/* aq_list.c: the lists. -ENOMEM leaves them unchanged. tag.entry_id is
+ * copied (may be NULL). */
 int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payload, size_t len,
-                    const char *error);
+                    const char *error, aq_tag_t tag);
 /* Moves every item of from to the end of to (from is emptied). */
 int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from);
 void fp_aq_outv_free(aq_outv_t *l);
+/* Takes outcome i of l as turned (its entry id and payload move). */
+int fp_aq_turned_take(aq_turnedv_t *to, aq_outv_t *l, size_t i);
+/* Moves every item of from to the end of to. */
+int fp_aq_turned_move(aq_turnedv_t *to, aq_turnedv_t *from);
+void fp_aq_turned_free(aq_turnedv_t *l);
 int fp_aq_ids_push(aq_ids_t *l, int64_t id);
 /* The store's rows as the supervisor's (entry id "ENQUEUED_MS-ID"); the
  * payloads move, jobs keeps what is left to free. A row whose entry id
@@ -162,7 +194,7 @@ void *fp_aq_thread_main(void *arg);
 /* aq_work.c: the thread's pieces of work, each one store call or a few;
  * they record failures in the plan and the shared reason themselves. */
 int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_stats_t *delta,
-                      fp_err_t *err);
+                      aq_turnedv_t *turned, fp_err_t *err);
 int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, aq_rows_t *rows,
                     fp_queue_stats_t *delta, fp_err_t *err);
 int fp_aq_work_renew(fp_aq_t *q, int64_t now_ms, fp_queue_stats_t *delta, fp_err_t *err);

@@ -25,10 +25,27 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payload, size_t len,
-                    const char *error)
+/* Both arrays to room for need items; cap changes only once both did. */
+static int outv_grow(aq_outv_t *l, size_t need)
 {
-    if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+    if (need <= l->cap)
+        return 0;
+    size_t cap = l->cap;
+    if (grow((void **)&l->v, &cap, need, sizeof *l->v) < 0)
+        return -ENOMEM;
+    size_t tcap = l->cap;
+    if (grow((void **)&l->tags, &tcap, need, sizeof *l->tags) < 0)
+        return -ENOMEM; /* v is larger than cap says: harmless, regrown next time */
+    l->cap = cap < tcap ? cap : tcap;
+    return 0;
+}
+
+int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payload, size_t len,
+                    const char *error, aq_tag_t tag)
+{
+    if (outv_grow(l, l->n + 1) < 0)
+        return -ENOMEM;
+    if (tag.entry_id != NULL && (tag.entry_id = strdup(tag.entry_id)) == NULL)
         return -ENOMEM;
     fp_sqlq_outcome_t c = *o;
     c.payload = NULL;
@@ -36,8 +53,10 @@ int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payloa
     c.error = NULL;
     if (payload != NULL) {
         char *p = malloc(len + 1);
-        if (p == NULL)
+        if (p == NULL) {
+            free(tag.entry_id);
             return -ENOMEM;
+        }
         memcpy(p, payload, len);
         p[len] = '\0';
         c.payload = p;
@@ -45,8 +64,10 @@ int fp_aq_outv_push(aq_outv_t *l, const fp_sqlq_outcome_t *o, const char *payloa
     }
     if (error != NULL && (c.error = strdup(error)) == NULL) {
         free((char *)c.payload);
+        free(tag.entry_id);
         return -ENOMEM;
     }
+    l->tags[l->n] = tag;
     l->v[l->n++] = c;
     return 0;
 }
@@ -61,9 +82,10 @@ int fp_aq_outv_move(aq_outv_t *to, aq_outv_t *from)
         *from = (aq_outv_t){0};
         return 0;
     }
-    if (grow((void **)&to->v, &to->cap, to->n + from->n, sizeof *to->v) < 0)
+    if (outv_grow(to, to->n + from->n) < 0)
         return -ENOMEM;
     memcpy(to->v + to->n, from->v, from->n * sizeof *from->v);
+    memcpy(to->tags + to->n, from->tags, from->n * sizeof *from->tags);
     to->n += from->n;
     from->n = 0;
     return 0;
@@ -74,9 +96,54 @@ void fp_aq_outv_free(aq_outv_t *l)
     for (size_t i = 0; i < l->n; i++) {
         free((char *)l->v[i].payload);
         free((char *)l->v[i].error);
+        free(l->tags[i].entry_id);
     }
     free(l->v);
+    free(l->tags);
     *l = (aq_outv_t){0};
+}
+
+int fp_aq_turned_take(aq_turnedv_t *to, aq_outv_t *l, size_t i)
+{
+    if (grow((void **)&to->v, &to->cap, to->n + 1, sizeof *to->v) < 0)
+        return -ENOMEM;
+    fp_sqlq_outcome_t *o = &l->v[i];
+    to->v[to->n++] = (aq_turned_t){.queue = l->tags[i].queue,
+                                   .entry_id = l->tags[i].entry_id,
+                                   .kind = o->kind == FP_SQLQ_RETRY ? 'r' : 'p',
+                                   .payload = (char *)o->payload,
+                                   .len = o->len};
+    l->tags[i].entry_id = NULL;
+    o->payload = NULL;
+    o->len = 0;
+    return 0;
+}
+
+int fp_aq_turned_move(aq_turnedv_t *to, aq_turnedv_t *from)
+{
+    if (to->n == 0) { /* the common case: hand the array over */
+        fp_aq_turned_free(to);
+        *to = *from;
+        *from = (aq_turnedv_t){0};
+        return 0;
+    }
+    if (grow((void **)&to->v, &to->cap, to->n + from->n, sizeof *to->v) < 0)
+        return -ENOMEM;
+    memcpy(to->v + to->n, from->v, from->n * sizeof *from->v);
+    to->n += from->n;
+    free(from->v);
+    *from = (aq_turnedv_t){0};
+    return 0;
+}
+
+void fp_aq_turned_free(aq_turnedv_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].entry_id);
+        free(l->v[i].payload);
+    }
+    free(l->v);
+    *l = (aq_turnedv_t){0};
 }
 
 int fp_aq_ids_push(aq_ids_t *l, int64_t id)

@@ -2,8 +2,9 @@
  * uv_async_send coalesces, so each callback takes everything the thread
  * posted since the last one: a pull's rows (handed to the supervisor up to
  * its room, the rest stashed for its next room, or put back at a drain),
- * how many outcomes were committed, the counters, readiness, samples and
- * --burst's drained answers. */
+ * how many outcomes were committed, the counters, readiness, samples,
+ * --burst's drained answers, fp_aq_call's answers and the retries a cancel
+ * mark turned. */
 #include "sqlq/aq_internal.h"
 
 #include <stdio.h>
@@ -99,6 +100,17 @@ static void set_ready(fp_aq_t *q, bool ready, const char *reason)
         q->events.on_ready(q->ctx, ready);
 }
 
+/* Retries and put-backs a cancel mark made dead rows: the supervisor records
+ * them as cancelled (its ledger and metrics), as the Redis backend's outcome
+ * script reports them. */
+static void report_turned(fp_aq_t *q, aq_turnedv_t *t)
+{
+    for (size_t i = 0; q->events.on_retry_cancelled != NULL && i < t->n; i++)
+        q->events.on_retry_cancelled(q->ctx, t->v[i].queue, t->v[i].entry_id, t->v[i].kind,
+                                     t->v[i].payload, t->v[i].len);
+    fp_aq_turned_free(t);
+}
+
 void fp_aq_on_async(uv_async_t *h)
 {
     fp_aq_t *q = h->data;
@@ -125,6 +137,8 @@ void fp_aq_on_async(uv_async_t *h)
     q->stats.file_bytes = sh->file_bytes;
     aq_calls_t calls = sh->answered;
     sh->answered = (aq_calls_t){0};
+    aq_turnedv_t turned = sh->turned;
+    sh->turned = (aq_turnedv_t){0};
     pthread_mutex_unlock(&q->mu);
     bool took = rows.n > 0;
 
@@ -142,6 +156,7 @@ void fp_aq_on_async(uv_async_t *h)
     free(samples);
     answer_waiters(q, answers, drained);
     fp_aq_calls_answer(&calls);
+    report_turned(q, &turned);
     /* Taking the rows (sh->rows emptied above) lets the next pull go; it
      * fills the supervisor's room once the stash is empty. */
     pthread_mutex_lock(&q->mu);

@@ -36,6 +36,7 @@ typedef struct round_s {
     bool answered, drained;
     int64_t file_bytes;
     aq_calls_t calls;    /* fp_aq_call's taken this round, run by it */
+    aq_turnedv_t turned; /* outcomes a cancel mark turned into dead rows */
 } round_t;
 
 /* A store call's result. Only a write (which takes the lock) proves the
@@ -146,7 +147,7 @@ static void work(fp_aq_t *q, round_t *r, aq_outv_t *batch, size_t room, bool sam
     fp_err_t err;
     fp_spawn_fork_lock_read();
     if (batch->n > 0 && can_work(q, r, now_ms)) {
-        int rc = fp_aq_work_commit(q, batch, now_ms, &r->delta, &err);
+        int rc = fp_aq_work_commit(q, batch, now_ms, &r->delta, &r->turned, &err);
         note(q, r, rc, &err, now_ms);
         if (rc == 0) {
             r->committed = batch->n;
@@ -173,6 +174,8 @@ static bool publish(fp_aq_t *q, round_t *r)
     aq_shared_t *sh = &q->sh;
     bool wake = r->committed > 0 || r->sampled || r->answered || r->calls.head != NULL;
     fp_aq_calls_join(&sh->answered, &r->calls);
+    if (fp_aq_turned_move(&sh->turned, &r->turned) < 0) /* ENOMEM: only the reports go */
+        fp_aq_turned_free(&r->turned);
     if (r->rows.n > 0) {
         sh->rows = r->rows; /* empty: this round pulled only because it was */
         r->rows = (aq_rows_t){0};

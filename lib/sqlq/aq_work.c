@@ -14,11 +14,22 @@
  * connections wait on its lock) and the memory of one hand-over. */
 #define PULL_MAX 512
 
-int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_stats_t *delta,
-                      fp_err_t *err)
+/* Whether a batch can be turned by a cancel mark: only retries and
+ * put-backs are, and only then are the new ids read back. */
+static bool has_requeues(const aq_outv_t *batch)
 {
-    int64_t *new_ids = q->track ? calloc(batch->n, sizeof *new_ids) : NULL;
-    if (q->track && new_ids == NULL)
+    for (size_t i = 0; i < batch->n; i++)
+        if (batch->v[i].kind == FP_SQLQ_RETRY || batch->v[i].kind == FP_SQLQ_PUT_BACK)
+            return true;
+    return false;
+}
+
+int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_stats_t *delta,
+                      aq_turnedv_t *turned, fp_err_t *err)
+{
+    bool want_ids = q->track || has_requeues(batch);
+    int64_t *new_ids = want_ids ? calloc(batch->n, sizeof *new_ids) : NULL;
+    if (want_ids && new_ids == NULL)
         return fp_err_set(err, -ENOMEM, "out of memory committing outcomes");
     fp_sqlq_stales_t stale = {0};
     int rc = fp_sqlq_outcomes_ids(q->store, q->cfg->daemon.name, batch->v, batch->n, now_ms,
@@ -29,6 +40,10 @@ int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_sta
             fp_held_set_remove(&q->held, 0, (uint64_t)batch->v[i].id, 0);
             if (new_ids != NULL && batch->v[i].kind == FP_SQLQ_RETRY && new_ids[i] > 0)
                 (void)fp_aq_ids_push(&q->retries, new_ids[i]); /* ENOMEM: --burst may end early */
+            /* -1: a cancel mark made it the job's dead row (outcomes.c). ENOMEM:
+             * the row is right, only the report is lost. */
+            if (new_ids != NULL && new_ids[i] == -1 && batch->tags[i].entry_id != NULL)
+                (void)fp_aq_turned_take(turned, batch, i);
         }
     }
     fp_sqlq_stales_free(&stale);

@@ -96,7 +96,8 @@ void fp_sup_on_retry_cancelled(void *ctx, uint32_t queue, const char *entry_id, 
                                         &held.job, &err) == 0 &&
         kind == 'r' && held.job.attempt > 0)
         held.job.attempt--;
-    fp_log_info(LOG, "job %s was cancelled in Redis instead of being retried", fp_held_name(&held));
+    fp_log_info(LOG, "job %s was cancelled instead of being retried (marked before its outcome)",
+                fp_held_name(&held));
     fp_sup_count_retry_cancelled(sup, &held);
     fp_job_clear(&held.job);
 }

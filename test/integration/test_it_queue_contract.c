@@ -54,6 +54,8 @@ typedef struct backend_s {
      * id holding key, NULL when none (owned). */
     void (*enqueue_unique)(ct_t *t, const char *key, const char *id, const char *payload);
     char *(*unique_holder)(ct_t *t, const char *key);
+    /* `forkpool cancel`'s mark on a running job (its entry id). */
+    void (*mark)(ct_t *t, const char *entry_id);
 } backend_t;
 
 typedef struct got_s {
@@ -72,6 +74,9 @@ typedef struct node_s {
     got_t got[MAX_GOT];
     size_t ngot;
     int drained; /* -1 while a check is out */
+    int turned;  /* on_retry_cancelled calls */
+    char turned_kind;
+    char turned_id[64], turned_payload[256];
 } node_t;
 
 struct ct_s {
@@ -171,6 +176,11 @@ static char *redis_unique_holder(ct_t *t, const char *key)
     return v;
 }
 
+static void redis_mark(ct_t *t, const char *entry_id)
+{
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "HSET %s %s 1", fp_tq_key(Q, "cancel"), entry_id));
+}
+
 /* ---- the embedded queue ------------------------------------------------- */
 
 static void sqlite_setup(ct_t *t)
@@ -242,12 +252,25 @@ static char *sqlite_unique_holder(ct_t *t, const char *key)
     return v;
 }
 
+/* As `forkpool cancel` marks a leased row: kv "cancel", key the row id. */
+static void sqlite_mark(ct_t *t, const char *entry_id)
+{
+    const char *dash = strrchr(entry_id, '-');
+    assert_non_null(dash);
+    fp_sqlq_t *q = NULL;
+    fp_err_t err = {0};
+    if (fp_sqlq_open(t->path, 0, &q, &err) < 0)
+        fail_msg("cannot open %s: %s", t->path, err.msg);
+    assert_int_equal(fp_sqlq_kv_put(q, "cancel", dash + 1, "1", unix_ms() + 86400000, &err), 0);
+    fp_sqlq_close(q);
+}
+
 static const backend_t backends[] = {
     {"redis", FP_BACKEND_REDIS, redis_setup, redis_teardown, redis_enqueue, redis_unsettled,
-     redis_delayed, redis_dead_with, redis_enqueue_unique, redis_unique_holder},
+     redis_delayed, redis_dead_with, redis_enqueue_unique, redis_unique_holder, redis_mark},
     {"sqlite", FP_BACKEND_SQLITE, sqlite_setup, sqlite_teardown, sqlite_enqueue,
      sqlite_unsettled, sqlite_delayed, sqlite_dead_with, sqlite_enqueue_unique,
-     sqlite_unique_holder},
+     sqlite_unique_holder, sqlite_mark},
 };
 
 /* ---- the supervisor's side ---------------------------------------------- */
@@ -301,6 +324,18 @@ static void run_until(node_t *d, fp_tq_cond_fn cond, size_t arg, const char *wha
         fail_msg("%s: %s never happened", d->t->be->name, what);
 }
 
+static void on_retry_cancelled(void *ctx, uint32_t queue, const char *entry_id, char kind,
+                               const char *payload, size_t len)
+{
+    node_t *d = ctx;
+    assert_int_equal(queue, 0);
+    d->turned++;
+    d->turned_kind = kind;
+    snprintf(d->turned_id, sizeof d->turned_id, "%s", entry_id);
+    snprintf(d->turned_payload, sizeof d->turned_payload, "%.*s", (int)len,
+             payload != NULL ? payload : "");
+}
+
 /* Opens consumer `name` on the default queue and waits until it is ready;
  * vt_ms > 0 sets recovery.visibility_timeout (with a 100 ms claim interval). */
 static void node_open(ct_t *t, node_t *d, const char *name, int64_t vt_ms)
@@ -315,7 +350,7 @@ static void node_open(ct_t *t, node_t *d, const char *name, int64_t vt_ms)
     d->cfg.recovery.claim_interval_ms = vt_ms > 0 ? 100 : 0;
     d->names[0] = Q;
     fp_err_t err = {0};
-    static const fp_queue_events_t events = {on_jobs, on_ready, NULL, NULL};
+    static const fp_queue_events_t events = {on_jobs, on_ready, NULL, on_retry_cancelled};
     if (fp_qmux_new(&t->loop, &d->cfg, d->names, 1, NULL, &events, d, &d->m, &err) < 0)
         fail_msg("%s: fp_qmux_new: %s", t->be->name, err.msg);
     assert_int_equal(fp_qmux_start(d->m), 0);
@@ -638,6 +673,33 @@ static void test_unique_released_by_success_and_at_start(void **state)
     assert_int_equal(t->be->unsettled(t), 1); /* the started job itself is still held */
 }
 
+/* A job marked by `forkpool cancel` while it runs, whose retry comes before
+ * the daemon took the mark: the retry becomes its dead letter "cancelled",
+ * and the queue tells the supervisor (on_retry_cancelled) which job and
+ * with the payload the retry carried, so that its ledger and metrics say
+ * cancelled, not retried. An unmarked retry is retried and reported as
+ * nothing else. */
+static void test_retry_of_a_marked_job_is_reported_cancelled(void **state)
+{
+    ct_t *t = *state;
+    t->be->enqueue(t, "{\"type\":\"noop\",\"id\":\"j-1\"}", 0);
+    t->be->enqueue(t, "{\"type\":\"noop\",\"id\":\"j-2\"}", 0);
+    node_open(t, &t->a, "one", 0);
+    take(&t->a, 2);
+    const char *retry = "{\"type\":\"noop\",\"id\":\"j-1\",\"attempt\":1}";
+    t->be->mark(t, t->a.got[0].id);
+    fp_qmux_retry(t->a.m, 0, t->a.got[0].id, retry, strlen(retry), 5);
+    const char *other = "{\"type\":\"noop\",\"id\":\"j-2\",\"attempt\":1}";
+    fp_qmux_retry(t->a.m, 0, t->a.got[1].id, other, strlen(other), 3600000);
+    settle(&t->a);
+    assert_int_equal(t->a.turned, 1);
+    assert_string_equal(t->a.turned_id, t->a.got[0].id);
+    assert_int_equal(t->a.turned_kind, 'r');
+    assert_string_equal(t->a.turned_payload, retry);
+    assert_int_equal(t->be->dead_with(t, "cancelled", 1), 1);
+    assert_int_equal(t->be->delayed(t), 1); /* j-2's retry, and only it */
+}
+
 #define BOTH(f)                                                                             \
     {"redis: " #f, f, setup, teardown, (void *)&backends[0]},                               \
         {"sqlite: " #f, f, setup, teardown, (void *)&backends[1]}
@@ -653,6 +715,7 @@ int main(void)
         BOTH(test_burst_drained_check),
         BOTH(test_schedule_fires_each_newer_tick_once),
         BOTH(test_unique_released_by_success_and_at_start),
+        BOTH(test_retry_of_a_marked_job_is_reported_cancelled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
