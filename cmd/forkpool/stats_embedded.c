@@ -55,7 +55,8 @@ static int fill(const fp_config_t *cfg, const fp_sqlq_view_t *v, int64_t now_ms,
         s->oldest_age_ms = now_ms > v->oldest_avail_ms ? now_ms - v->oldest_avail_ms : 0;
     }
     s->now_ms = now_ms;
-    s->entries_added = s->entries_read = -1;
+    s->entries_added = v->added;
+    s->entries_read = v->taken;
     return copy_holders(cfg, v, now_ms, s);
 }
 

@@ -32,6 +32,27 @@ int fp_sqlq_counts(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_coun
     return rc == SQLITE_ROW ? 0 : fp_sqlq_fail(q, rc, "counting jobs", err);
 }
 
+static const char traffic_sql[] = "SELECT added, taken FROM traffic WHERE queue = ?1";
+
+int fp_sqlq_traffic(fp_sqlq_t *q, const char *queue, int64_t *added, int64_t *taken,
+                    fp_err_t *err)
+{
+    *added = *taken = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = fp_sqlq_prep(q, traffic_sql, &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *added = sqlite3_column_int64(st, 0);
+        *taken = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? 0
+                                                   : fp_sqlq_fail(q, src, "reading the counters", err);
+}
+
 void fp_sqlq_deads_free(fp_sqlq_deads_t *deads)
 {
     if (deads == NULL)

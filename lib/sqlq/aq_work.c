@@ -140,17 +140,19 @@ int fp_aq_work_sample(fp_aq_t *q, int64_t now_ms, fp_admin_queue_stats_t *out, f
 {
     for (size_t i = 0; i < q->n; i++) {
         fp_sqlq_counts_t c;
-        int64_t oldest = -1;
+        int64_t oldest = -1, added = 0, taken = 0;
         int rc = fp_sqlq_counts(q->store, q->names[i], now_ms, &c, err);
         if (rc == 0)
             rc = fp_sqlq_oldest_ready(q->store, q->names[i], now_ms, &oldest, err);
+        if (rc == 0)
+            rc = fp_sqlq_traffic(q->store, q->names[i], &added, &taken, err);
         if (rc < 0)
             return rc;
         out[i] = (fp_admin_queue_stats_t){
             .ready = c.ready, .ready_exact = true, .pending = c.leased, .delayed = c.delayed,
             .dead = c.dead, .length = c.ready + c.delayed + c.leased, .group_exists = true,
             .oldest_age_ms = oldest >= 0 ? now_ms - oldest : -1, .now_ms = now_ms,
-            .entries_added = -1, .entries_read = -1};
+            .entries_added = added, .entries_read = taken};
     }
     return 0;
 }

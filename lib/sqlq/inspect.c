@@ -66,7 +66,7 @@ int fp_sqlq_view(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t
                  fp_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    /* A read transaction: the three reads see one state of the file. */
+    /* A read transaction: the reads see one state of the file. */
     int rc = sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return fp_sqlq_fail(q, rc, "starting a read", err);
@@ -75,6 +75,8 @@ int fp_sqlq_view(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_view_t
         rc = oldest_ready(q, queue, now_ms, out, err);
     if (rc == 0)
         rc = holders(q, queue, now_ms, out, err);
+    if (rc == 0)
+        rc = fp_sqlq_traffic(q, queue, &out->added, &out->taken, err);
     fp_sqlq_rollback(q); /* nothing was written */
     if (rc < 0)
         fp_sqlq_view_clear(out);

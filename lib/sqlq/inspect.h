@@ -23,6 +23,7 @@ typedef struct fp_sqlq_view_s {
     int64_t oldest_id;       /* the ready row a pull takes first; 0 when none is ready */
     int64_t oldest_avail_ms; /* since when it is available */
     int64_t live_leases;     /* leased rows whose lease has not run out */
+    int64_t added, taken;    /* fp_sqlq_traffic's */
     fp_sqlq_holder_t *holders; /* owned; by name */
     size_t nholders;
 } fp_sqlq_view_t;

@@ -26,6 +26,24 @@
     " PRIMARY KEY (space, key)) WITHOUT ROWID;" \
     "CREATE INDEX IF NOT EXISTS kv_expiry ON kv (space, expires_at);"
 
+/* Schema 3's addition: how many rows each queue ever got (every insert: an
+ * enqueue, a retry, a put-back, as every XADD counts in a stream's
+ * entries-added) and how many were taken from nobody (a pull's lease, as a
+ * group's entries-read; a take-over is not counted): the in and out rates of
+ * the status page and `forkpool top`. Triggers, so that every producer (the
+ * command line, Python's standard-library client) counts without knowing. */
+#define TRAFFIC_SQL \
+    "CREATE TABLE IF NOT EXISTS traffic (" \
+    " queue TEXT PRIMARY KEY, added INTEGER NOT NULL DEFAULT 0," \
+    " taken INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;" \
+    "CREATE TRIGGER IF NOT EXISTS jobs_added AFTER INSERT ON jobs BEGIN" \
+    " INSERT INTO traffic (queue, added) VALUES (NEW.queue, 1)" \
+    " ON CONFLICT (queue) DO UPDATE SET added = added + 1; END;" \
+    "CREATE TRIGGER IF NOT EXISTS jobs_taken AFTER UPDATE OF owner ON jobs" \
+    " WHEN OLD.owner IS NULL AND NEW.owner IS NOT NULL BEGIN" \
+    " INSERT INTO traffic (queue, taken) VALUES (NEW.queue, 1)" \
+    " ON CONFLICT (queue) DO UPDATE SET taken = taken + 1; END;"
+
 /* Ids are AUTOINCREMENT so that an id is never reused: an outcome re-sent for
  * a deleted row must not find another job under its id. avail_at is when the
  * row can next be pulled: its due time while not leased, its lease's end
@@ -41,7 +59,7 @@ static const char schema_sql[] =
     " id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, payload TEXT NOT NULL,"
     " error TEXT NOT NULL, attempts INTEGER NOT NULL, failed_at INTEGER NOT NULL,"
     " consumer TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS dead_queue ON dead (queue);" KV_SQL;
+    "CREATE INDEX IF NOT EXISTS dead_queue ON dead (queue);" KV_SQL TRAFFIC_SQL;
 
 static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -202,8 +220,10 @@ static int write_schema(fp_sqlq_t *q, fp_err_t *err)
         return rc;
     if ((rc = identify(q, &fresh, &version, err)) == 0 && fresh)
         rc = exec(q, schema_sql, "creating the schema", err);
-    else if (rc == 0 && version < FP_SQLQ_SCHEMA_VERSION)
+    if (rc == 0 && !fresh && version < 2)
         rc = exec(q, KV_SQL, "adding schema 2's table", err);
+    if (rc == 0 && !fresh && version < 3)
+        rc = exec(q, TRAFFIC_SQL, "adding schema 3's counters", err);
     if (rc == 0 && (fresh || version < FP_SQLQ_SCHEMA_VERSION))
         rc = exec(q, ids, "setting the file's identity", err);
     if (rc == 0)

@@ -26,9 +26,10 @@
 /* PRAGMA application_id of a forkpool queue file ("FPQ1"), and the schema
  * version in PRAGMA user_version. A file with another application_id, or a
  * newer version, is refused with FP_EBADSTORE. Version 2 added the kv table
- * (kv.h); a version 1 file is brought to 2 when opened. */
+ * (kv.h), version 3 the traffic counters (fp_sqlq_traffic); an older file
+ * is brought up to date when opened. */
 #define FP_SQLQ_APPLICATION_ID 0x46505131
-#define FP_SQLQ_SCHEMA_VERSION 2
+#define FP_SQLQ_SCHEMA_VERSION 3
 
 /* fp_sqlq_open flags. */
 enum {
@@ -182,6 +183,12 @@ typedef struct fp_sqlq_counts_s {
 
 int fp_sqlq_counts(fp_sqlq_t *q, const char *queue, int64_t now_ms, fp_sqlq_counts_t *out,
                    fp_err_t *err);
+
+/* Rows queue ever got (*added: enqueues, retries, put-backs) and rows taken
+ * from nobody by a pull (*taken), counted by triggers since the file (or its
+ * schema 3) exists: the in and out rates. 0 and 0 for a queue never used. */
+int fp_sqlq_traffic(fp_sqlq_t *q, const char *queue, int64_t *added, int64_t *taken,
+                    fp_err_t *err);
 
 typedef struct fp_sqlq_dead_s {
     int64_t id; /* the dead row's id, not the job's */

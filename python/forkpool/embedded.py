@@ -32,7 +32,7 @@ __all__ = ["Store", "APPLICATION_ID", "SCHEMA_VERSION"]
 # lib/sqlq/store.h: FP_SQLQ_APPLICATION_ID ("FPQ1"), FP_SQLQ_SCHEMA_VERSION,
 # FP_SQLQ_BUSY_TIMEOUT_MS.
 APPLICATION_ID = 0x46505131
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
 # recovery.visibility_timeout's default (lib/config/config_schema.c): a

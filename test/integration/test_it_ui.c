@@ -158,6 +158,18 @@ static void test_figures_dead_letters_and_actions(void **state)
     assert_int_equal(fp_td_wait(td, 30000), 0);
 }
 
+/* Condition: the first queue's in and out rates are numbers. */
+static bool queue_rates_known(fp_td_t *td, void *arg)
+{
+    (void)arg;
+    cJSON *doc = api_ui(td);
+    const cJSON *q = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "queues"), 0);
+    bool known = cJSON_IsNumber(cJSON_GetObjectItem(q, "in_per_s")) &&
+                 cJSON_IsNumber(cJSON_GetObjectItem(q, "out_per_s"));
+    cJSON_Delete(doc);
+    return known;
+}
+
 /* On the embedded queue (no redis-server anywhere): the page lists the
  * queue file's dead rows, and retry, cancel and purge act on the file,
  * where they used to go to a Redis at redis.url's default. */
@@ -185,6 +197,8 @@ static void test_embedded_dead_letters_and_actions(void **state)
     assert_int_equal(fp_td_http(port, "POST", path, TOKEN_HEADER, NULL, NULL), 202);
     fp_td_page_t retried = {"/api/ui", "\"result\":\"retried\""};
     fp_td_wait_until(td, fp_td_page_has, &retried, 30000, "retried");
+    /* The file's counters give the queue's rates, as Redis' XINFO does. */
+    fp_td_wait_until(td, queue_rates_known, NULL, 30000, "the queue's in and out rates");
     fp_td_num_t again = {"counters.jobs_failed", 4};
     fp_td_wait_until(td, fp_td_stat_is, &again, 30000, "the retried job ran");
     fp_td_wait_until(td, fp_td_qdead_are, &three, 30000, "dead again");

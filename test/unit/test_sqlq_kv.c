@@ -1,6 +1,7 @@
-/* test_sqlq_kv.c: schema 2's kv table (lib/sqlq/kv.h) on a real queue file,
- * the upgrade of a schema 1 file (its jobs kept), and the kept statements
- * of fp_sqlq_prep. Times are the test's own numbers. */
+/* test_sqlq_kv.c: what schemas 2 and 3 added to a queue file: the kv table
+ * (lib/sqlq/kv.h) and the traffic counters (fp_sqlq_traffic), the upgrade
+ * of a schema 1 or 2 file (its jobs kept), and the kept statements of
+ * fp_sqlq_prep. Times are the test's own numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,29 +141,90 @@ static void test_count_each_and_purge(void **state)
     assert_string_equal(seen, "b=2@0;stop=s@0;");
 }
 
-/* A file as schema 1 wrote it: the upgrade adds kv and keeps the jobs. */
-static void test_schema_1_file_is_upgraded(void **state)
+static int64_t pragma_version(fp_sqlq_t *q)
 {
-    fixture_t *f = *state;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A file as schema 1 or 2 wrote it: the upgrade adds what came since and
+ * keeps the jobs; the counters start from the upgrade. */
+static void upgrade_from(fixture_t *f, const char *undo)
+{
     fp_err_t err = {0};
-    int64_t id = 0;
+    int64_t id = 0, added = -1, taken = -1;
     assert_int_equal(fp_sqlq_enqueue(f->q, "default", "{}", 2, 0, 0, &id, &err), 0);
-    assert_int_equal(sqlite3_exec(f->q->db, "DROP TABLE kv; PRAGMA user_version=1;", NULL, NULL,
-                                  NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->q->db, undo, NULL, NULL, NULL), SQLITE_OK);
     fp_sqlq_close(f->q);
     f->q = NULL;
 
     assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_CHECK, &f->q, &err), 0);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(f->q->db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), FP_SQLQ_SCHEMA_VERSION);
-    sqlite3_finalize(st);
+    assert_int_equal(pragma_version(f->q), FP_SQLQ_SCHEMA_VERSION);
     assert_int_equal(fp_sqlq_kv_put(f->q, "s", "k", "v", 0, &err), 0);
     expect_kv(f->q, "s", "k", 0, "v");
     fp_sqlq_counts_t c;
     assert_int_equal(fp_sqlq_counts(f->q, "default", 0, &c, &err), 0);
     assert_int_equal(c.ready, 1);
+    assert_int_equal(fp_sqlq_enqueue(f->q, "default", "{}", 2, 0, 0, &id, &err), 0);
+    assert_int_equal(fp_sqlq_traffic(f->q, "default", &added, &taken, &err), 0);
+    assert_int_equal(added, 1);
+    assert_int_equal(taken, 0);
+}
+
+#define SCHEMA_3_UNDONE                                                                      \
+    "DROP TRIGGER jobs_added; DROP TRIGGER jobs_taken; DROP TABLE traffic; "
+
+static void test_schema_1_file_is_upgraded(void **state)
+{
+    upgrade_from(*state, SCHEMA_3_UNDONE "DROP TABLE kv; PRAGMA user_version=1;");
+}
+
+static void test_schema_2_file_is_upgraded(void **state)
+{
+    upgrade_from(*state, SCHEMA_3_UNDONE "PRAGMA user_version=2;");
+}
+
+/* Every insert counts as added (an enqueue, a retry's new row), a pull's
+ * lease as taken; a take-over of an expired lease is not taken again, and
+ * each queue counts apart. */
+static void test_traffic_counts_adds_and_takes(void **state)
+{
+    fixture_t *f = *state;
+    fp_err_t err = {0};
+    fp_sqlq_new_t jobs[3] = {{"{}", 2, 0}, {"{}", 2, 0}, {"{}", 2, 0}};
+    assert_int_equal(fp_sqlq_enqueue_batch(f->q, "a", jobs, 3, 0, NULL, &err), 0);
+    assert_int_equal(fp_sqlq_enqueue(f->q, "b", "{}", 2, 0, 0, NULL, &err), 0);
+    const char *queues[] = {"a"};
+    fp_sqlq_jobs_t got = {0};
+    assert_int_equal(fp_sqlq_pull(f->q, queues, 1, "c1", 2, 1000, 10, 0, &got, &err), 0);
+    assert_int_equal(got.n, 2);
+    fp_sqlq_outcome_t retry = {.kind = FP_SQLQ_RETRY, .id = got.v[0].id, .delay_ms = 0};
+    size_t applied = 0;
+    assert_int_equal(fp_sqlq_outcomes(f->q, "c1", &retry, 1, 20, &applied, NULL, &err), 0);
+    assert_int_equal(applied, 1);
+    /* c2 takes the row nobody pulled and the retry's row (new: taken) and
+     * c1's other row, whose lease ran out at 1010 (taken over: not taken
+     * again). */
+    fp_sqlq_jobs_t over = {0};
+    assert_int_equal(fp_sqlq_pull(f->q, queues, 1, "c2", 5, 1000, 5000, 0, &over, &err), 0);
+    assert_int_equal(over.n, 3);
+    assert_int_equal(over.v[0].deliveries + over.v[1].deliveries + over.v[2].deliveries,
+                     1 + 1 + 2);
+    int64_t added = 0, taken = 0;
+    assert_int_equal(fp_sqlq_traffic(f->q, "a", &added, &taken, &err), 0);
+    assert_int_equal(added, 4); /* three enqueued, one retry */
+    assert_int_equal(taken, 2 + 2);
+    assert_int_equal(fp_sqlq_traffic(f->q, "b", &added, &taken, &err), 0);
+    assert_int_equal(added, 1);
+    assert_int_equal(taken, 0);
+    assert_int_equal(fp_sqlq_traffic(f->q, "never", &added, &taken, &err), 0);
+    assert_int_equal(added + taken, 0);
+    fp_sqlq_jobs_free(&got);
+    fp_sqlq_jobs_free(&over);
 }
 
 static const char twice_sql[] = "SELECT ?1 + 1";
@@ -197,6 +259,8 @@ int main(void)
         T(test_del_compares_the_value),
         T(test_count_each_and_purge),
         T(test_schema_1_file_is_upgraded),
+        T(test_schema_2_file_is_upgraded),
+        T(test_traffic_counts_adds_and_takes),
         T(test_prep_keeps_one_statement_per_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
