@@ -30,19 +30,17 @@
  * enqueue, a retry, a put-back, as every XADD counts in a stream's
  * entries-added) and how many were taken from nobody (a pull's lease, as a
  * group's entries-read; a take-over is not counted): the in and out rates of
- * the status page and `forkpool top`. Triggers, so that every producer (the
- * command line, Python's standard-library client) counts without knowing. */
+ * the status page and `forkpool top`. Adds are counted by a trigger, so that
+ * every producer (the command line, Python's standard-library client) counts
+ * without knowing; takes by the pull itself, once per queue and pull
+ * (pull.c), since a trigger there would cost every pulled row an update. */
 #define TRAFFIC_SQL \
     "CREATE TABLE IF NOT EXISTS traffic (" \
     " queue TEXT PRIMARY KEY, added INTEGER NOT NULL DEFAULT 0," \
     " taken INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;" \
     "CREATE TRIGGER IF NOT EXISTS jobs_added AFTER INSERT ON jobs BEGIN" \
     " INSERT INTO traffic (queue, added) VALUES (NEW.queue, 1)" \
-    " ON CONFLICT (queue) DO UPDATE SET added = added + 1; END;" \
-    "CREATE TRIGGER IF NOT EXISTS jobs_taken AFTER UPDATE OF owner ON jobs" \
-    " WHEN OLD.owner IS NULL AND NEW.owner IS NOT NULL BEGIN" \
-    " INSERT INTO traffic (queue, taken) VALUES (NEW.queue, 1)" \
-    " ON CONFLICT (queue) DO UPDATE SET taken = taken + 1; END;"
+    " ON CONFLICT (queue) DO UPDATE SET added = added + 1; END;"
 
 /* Ids are AUTOINCREMENT so that an id is never reused: an outcome re-sent for
  * a deleted row must not find another job under its id. avail_at is when the
@@ -67,10 +65,12 @@ static const char *const stmt_sql[SQ_COUNT_] = {
     [SQ_ROLLBACK] = "ROLLBACK",
     [SQ_INSERT] = "INSERT INTO jobs (queue, payload, avail_at, owner, deliveries, enqueued_at)"
                   " VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
-    [SQ_AVAILABLE] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
+    [SQ_AVAILABLE] = "SELECT id, payload, deliveries, enqueued_at, owner IS NULL FROM jobs"
                      " WHERE queue = ?1 AND avail_at <= ?2 ORDER BY avail_at, id LIMIT ?3",
-    [SQ_OWN] = "SELECT id, payload, deliveries, enqueued_at FROM jobs"
+    [SQ_OWN] = "SELECT id, payload, deliveries, enqueued_at, 0 FROM jobs"
                " WHERE owner = ?2 AND queue = ?1 ORDER BY id LIMIT ?3",
+    [SQ_TAKEN] = "INSERT INTO traffic (queue, taken) VALUES (?1, ?2)"
+                 " ON CONFLICT (queue) DO UPDATE SET taken = taken + excluded.taken",
     [SQ_LEASE] = "UPDATE jobs SET owner = ?2, avail_at = ?3, deliveries = deliveries + 1"
                  " WHERE id = ?1",
     [SQ_RENEW] = "UPDATE jobs SET avail_at = ?3 WHERE id = ?1 AND owner = ?2",

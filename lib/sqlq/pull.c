@@ -78,7 +78,7 @@ void fp_sqlq_jobs_free(fp_sqlq_jobs_t *jobs)
  * to the end before the first UPDATE, so the scan never meets its own
  * writes. */
 static int take(fp_sqlq_t *q, sqlite3_stmt *sel, size_t qi, const char *consumer, size_t max,
-                int64_t until, fp_sqlq_jobs_t *jobs, fp_err_t *err)
+                int64_t until, fp_sqlq_jobs_t *jobs, int64_t *fresh, fp_err_t *err)
 {
     size_t first = jobs->n;
     int rc = SQLITE_DONE;
@@ -93,6 +93,7 @@ static int take(fp_sqlq_t *q, sqlite3_stmt *sel, size_t qi, const char *consumer
         j->queue = qi;
         j->deliveries = sqlite3_column_int64(sel, 2) + 1;
         j->enqueued_at = sqlite3_column_int64(sel, 3);
+        *fresh += sqlite3_column_int64(sel, 4); /* leased to nobody: a take, not a take-over */
         jobs->n++;
     }
     sqlite3_reset(sel);
@@ -117,19 +118,26 @@ static int pull_queue(fp_sqlq_t *q, const char *queue, size_t qi, const char *co
                       fp_err_t *err)
 {
     int rc = 0;
+    int64_t fresh = 0;
     if (flags & FP_SQLQ_PULL_OWN) {
         sqlite3_stmt *own = fp_sqlq_stmt(q, SQ_OWN);
         sqlite3_bind_text(own, 1, queue, -1, SQLITE_STATIC);
         sqlite3_bind_text(own, 2, consumer, -1, SQLITE_STATIC);
         sqlite3_bind_int64(own, 3, (int64_t)(end - jobs->n));
-        rc = take(q, own, qi, consumer, end, until, jobs, err);
+        rc = take(q, own, qi, consumer, end, until, jobs, &fresh, err);
     }
     if (rc == 0 && jobs->n < end) {
         sqlite3_stmt *sel = fp_sqlq_stmt(q, SQ_AVAILABLE);
         sqlite3_bind_text(sel, 1, queue, -1, SQLITE_STATIC);
         sqlite3_bind_int64(sel, 2, now_ms);
         sqlite3_bind_int64(sel, 3, (int64_t)(end - jobs->n));
-        rc = take(q, sel, qi, consumer, end, until, jobs, err);
+        rc = take(q, sel, qi, consumer, end, until, jobs, &fresh, err);
+    }
+    if (rc == 0 && fresh > 0) { /* one counter update per queue and pull */
+        sqlite3_stmt *up = fp_sqlq_stmt(q, SQ_TAKEN);
+        sqlite3_bind_text(up, 1, queue, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(up, 2, fresh);
+        rc = fp_sqlq_run(q, up, "counting the jobs taken", err);
     }
     return rc;
 }

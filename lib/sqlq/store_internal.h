@@ -14,8 +14,8 @@ typedef enum {
     SQ_COMMIT,
     SQ_ROLLBACK,
     SQ_INSERT,       /* ?1 queue ?2 payload ?3 avail_at ?4 deliveries ?5 enqueued_at */
-    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries enqueued_at */
-    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> id payload deliveries enqueued_at */
+    SQ_AVAILABLE,    /* ?1 queue ?2 now ?3 limit -> id payload deliveries enqueued_at fresh */
+    SQ_OWN,          /* ?1 queue ?2 consumer ?3 limit -> the same, fresh 0 */
     SQ_LEASE,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_RENEW,        /* ?1 id ?2 consumer ?3 lease_until */
     SQ_ROW,          /* ?1 id -> queue payload owner deliveries */
@@ -34,6 +34,7 @@ typedef enum {
     SQ_DATA_VERSION, /* changes when another connection committed */
     SQ_EXISTS,       /* ?1 id -> 1 when the row is there */
     SQ_OLDEST_READY, /* ?1 queue ?2 now -> min(avail_at) of the ready rows, NULL when none */
+    SQ_TAKEN,        /* ?1 queue ?2 n: the traffic counter of rows taken from nobody */
     SQ_COUNT_
 } fp_sqlq_stmt_t;
 

@@ -176,7 +176,7 @@ static void upgrade_from(fixture_t *f, const char *undo)
 }
 
 #define SCHEMA_3_UNDONE                                                                      \
-    "DROP TRIGGER jobs_added; DROP TRIGGER jobs_taken; DROP TABLE traffic; "
+    "DROP TRIGGER jobs_added; DROP TABLE traffic; "
 
 static void test_schema_1_file_is_upgraded(void **state)
 {
