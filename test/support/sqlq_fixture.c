@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "sqlq/store_internal.h"
 
 int fp_sqlq_fx_setup(void **state)
 {
@@ -32,4 +33,14 @@ int fp_sqlq_fx_teardown(void **state)
     fp_th_tmpdir_free(f->dir);
     free(f);
     return 0;
+}
+
+long long fp_sqlq_fx_int(fp_sqlq_t *q, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
 }

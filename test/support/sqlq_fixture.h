@@ -17,4 +17,8 @@ typedef struct fp_sqlq_fx_s {
 int fp_sqlq_fx_setup(void **state);
 int fp_sqlq_fx_teardown(void **state);
 
+/* The first column of the one row sql answers on q's connection (a count,
+ * a pragma); fails the test otherwise. */
+long long fp_sqlq_fx_int(fp_sqlq_t *q, const char *sql);
+
 #endif

@@ -31,16 +31,6 @@ typedef fp_sqlq_fx_t fixture_t;
 #define T0 1000000LL
 #define LEASE 60000
 
-static long long count(fp_sqlq_t *q, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 static int64_t add(fixture_t *f, const char *payload, int64_t delay)
 {
     fp_err_t err = {0};
@@ -87,10 +77,11 @@ static void test_waiting_jobs_become_dead_cancelled(void **state)
     assert_true(c.was_delayed);
     assert_int_equal(c.id, delayed);
     fp_sqlq_cancel_clear(&c);
-    assert_int_equal(count(f->q, "SELECT count(*) FROM jobs"), 0);
-    assert_int_equal(count(f->q, "SELECT count(*) FROM dead WHERE error = 'cancelled' AND "
-                                 "consumer = 'forkpool cancel'"), 2);
-    assert_int_equal(count(f->q, "SELECT attempts FROM dead WHERE payload LIKE '%\"a\"%'"), 2);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM jobs"), 0);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM dead WHERE error = 'cancelled' AND "
+                                          "consumer = 'forkpool cancel'"), 2);
+    assert_int_equal(
+        fp_sqlq_fx_int(f->q, "SELECT attempts FROM dead WHERE payload LIKE '%\"a\"%'"), 2);
     assert_int_equal(pull(f, "d", T0 + 7200000), 0); /* never runs */
     cancel(f, "mine", &c); /* dead already */
     assert_int_equal(c.result, FP_CANCEL_DEAD);
@@ -112,7 +103,7 @@ static void test_running_job_is_marked_for_its_holder(void **state)
     assert_int_equal(c.result, FP_CANCEL_RUNNING);
     assert_string_equal(c.owner, "d1");
     fp_sqlq_cancel_clear(&c);
-    assert_int_equal(count(f->q, "SELECT count(*) FROM jobs"), 1); /* still its holder's */
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM jobs"), 1); /* still its holder's */
     fp_err_t err = {0};
     char **ids = NULL, **queues = NULL;
     size_t n = 0;
@@ -160,11 +151,13 @@ static void test_outcomes_of_marked_jobs(void **state)
     assert_int_equal(new_ids[0], -1); /* turned into the cancel */
     assert_int_equal(new_ids[1], -1);
     assert_true(new_ids[3] > 0);      /* the unmarked retry is a new row */
-    assert_int_equal(count(f->q, "SELECT count(*) FROM dead WHERE error = 'cancelled' AND "
-                                 "consumer = 'd1'"), 2);
-    assert_int_equal(count(f->q, "SELECT attempts FROM dead WHERE payload LIKE '%\"r\"%'"), 3);
-    assert_int_equal(count(f->q, "SELECT count(*) FROM jobs"), 1);
-    assert_int_equal(count(f->q, "SELECT count(*) FROM jobs WHERE payload LIKE '%plain%'"), 1);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM dead WHERE error = 'cancelled' AND "
+                                          "consumer = 'd1'"), 2);
+    assert_int_equal(
+        fp_sqlq_fx_int(f->q, "SELECT attempts FROM dead WHERE payload LIKE '%\"r\"%'"), 3);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM jobs"), 1);
+    assert_int_equal(
+        fp_sqlq_fx_int(f->q, "SELECT count(*) FROM jobs WHERE payload LIKE '%plain%'"), 1);
     int64_t left = -1;
     assert_int_equal(fp_sqlq_kv_count(f->q, FP_SQLQ_CANCEL_SPACE, T0, &left, &err), 0);
     assert_int_equal(left, 0); /* every outcome took its mark */

@@ -141,16 +141,6 @@ static void test_count_each_and_purge(void **state)
     assert_string_equal(seen, "b=2@0;stop=s@0;");
 }
 
-static int64_t pragma_version(fp_sqlq_t *q)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* A file as schema 1 or 2 wrote it: the upgrade adds what came since and
  * keeps the jobs; the counters start from the upgrade. */
 static void upgrade_from(fixture_t *f, const char *undo)
@@ -163,7 +153,7 @@ static void upgrade_from(fixture_t *f, const char *undo)
     f->q = NULL;
 
     assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_CHECK, &f->q, &err), 0);
-    assert_int_equal(pragma_version(f->q), FP_SQLQ_SCHEMA_VERSION);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "PRAGMA user_version"), FP_SQLQ_SCHEMA_VERSION);
     assert_int_equal(fp_sqlq_kv_put(f->q, "s", "k", "v", 0, &err), 0);
     expect_kv(f->q, "s", "k", 0, "v");
     fp_sqlq_counts_t c;

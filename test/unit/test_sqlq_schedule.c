@@ -46,16 +46,6 @@ static int64_t ready(fp_sqlq_t *q)
     return c.ready;
 }
 
-static long long count(fp_sqlq_t *q, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
 static const fp_sqlq_tick_t three[] = {
     {60000, "{\"type\":\"t\",\"id\":\"a\"}"},
     {120000, "{\"type\":\"t\",\"id\":\"b\"}"},
@@ -87,8 +77,8 @@ static void test_newer_ticks_fire_once(void **state)
     fire(f->q, FP_EVERY, three, 3, 200000, 0, 180000); /* asked again: nothing */
     assert_int_equal(ready(f->q), 2);
     fire(f->q, FP_EVERY, NULL, 0, 200000, 0, 180000);  /* a read */
-    assert_int_equal(count(f->q, "SELECT count(*) FROM jobs WHERE queue = 'default' AND "
-                                 "json_extract(payload, '$.id') = 'c'"), 1);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "SELECT count(*) FROM jobs WHERE queue = 'default' AND "
+                                          "json_extract(payload, '$.id') = 'c'"), 1);
 }
 
 static void test_changed_expression_starts_afresh(void **state)

@@ -668,27 +668,17 @@ static void test_damaged_pages_are_found(void **state)
 
 /* ---- the file's settings, growth and the pure checks -------------------- */
 
-static int64_t pragma(fp_sqlq_t *q, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void test_file_settings(void **state)
 {
     fixture_t *f = *state;
-    assert_int_equal(pragma(f->q, "PRAGMA application_id"), FP_SQLQ_APPLICATION_ID);
-    assert_int_equal(pragma(f->q, "PRAGMA user_version"), FP_SQLQ_SCHEMA_VERSION);
-    assert_int_equal(pragma(f->q, "PRAGMA auto_vacuum"), 2); /* INCREMENTAL */
-    assert_int_equal(pragma(f->q, "PRAGMA synchronous"), 1); /* NORMAL */
+    assert_int_equal(fp_sqlq_fx_int(f->q, "PRAGMA application_id"), FP_SQLQ_APPLICATION_ID);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "PRAGMA user_version"), FP_SQLQ_SCHEMA_VERSION);
+    assert_int_equal(fp_sqlq_fx_int(f->q, "PRAGMA auto_vacuum"), 2); /* INCREMENTAL */
+    assert_int_equal(fp_sqlq_fx_int(f->q, "PRAGMA synchronous"), 1); /* NORMAL */
     fp_err_t err = {0};
     fp_sqlq_t *full = NULL;
     assert_int_equal(fp_sqlq_open(f->path, FP_SQLQ_SYNC_FULL | FP_SQLQ_CHECK, &full, &err), 0);
-    assert_int_equal(pragma(full, "PRAGMA synchronous"), 2); /* FULL */
+    assert_int_equal(fp_sqlq_fx_int(full, "PRAGMA synchronous"), 2); /* FULL */
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(full->db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
