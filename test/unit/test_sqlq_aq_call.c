@@ -50,7 +50,8 @@ static int setup(void **state)
     e->dir = fp_th_tmpdir();
     char text[1024];
     snprintf(text, sizeof text,
-             "[daemon]\nname = \"t\"\n[queue]\nbackend = \"sqlite\"\n[sqlite]\npath = \"%s/q.db\"\n",
+             "[daemon]\nname = \"t\"\n[queue]\nbackend = \"sqlite\"\n"
+             "[sqlite]\npath = \"%s/q.db\"\n",
              e->dir);
     fp_err_t err = {0};
     if (fp_config_load_text(text, strlen(text), "t.toml", &e->cfg, &err) != 0)
