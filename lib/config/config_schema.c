@@ -66,7 +66,7 @@ const fp__ckey_t fp__config_schema[] = {
     DUR("daemon", "shutdown_timeout", daemon.shutdown_timeout_ms, "25s", 0,
         "how long TERM waits for running jobs"),
     DUR("daemon", "heartbeat_interval", daemon.heartbeat_interval_ms, "5s", 100,
-        "how often the daemon renews its fleet record in Redis"),
+        "how often the daemon renews its fleet record (in Redis, or the queue file)"),
 
     {ROW("redis", "url", FP__CT_STRING, redis.url), .def_text = "redis://127.0.0.1:6379/0",
      .check = fp__check_redis_url, .secret_url = true,
