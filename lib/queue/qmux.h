@@ -32,7 +32,6 @@
 #include "queue/heartbeat.h"
 #include "queue/queue.h"
 #include "queue/schedule.h"
-#include "sqlq/aq.h"
 
 typedef struct fp_qmux_s fp_qmux_t;
 struct fp_cluster_s;
@@ -84,11 +83,6 @@ void fp_qmux_sample(fp_qmux_t *m, fp_queue_sample_cb cb, void *ctx);
 void fp_qmux_stats(const fp_qmux_t *m, fp_queue_stats_t *out);
 int fp_qmux_schedule(fp_qmux_t *m, uint32_t queue, const fp_schedule_t *s, const int64_t *ticks,
                      size_t n, fp_schedule_cb cb, void *ctx);
-
-/* A feature's own work on the embedded queue's file (fp_aq_call, aq.h):
- * -ENOTSUP with Redis, where the feature sends its scripts instead. */
-int fp_qmux_store_call(fp_qmux_t *m, fp_aq_work_fn work, void *arg, fp_aq_done_fn done,
-                       void *ctx);
 
 /* Outside the queues' slots (see above). */
 int fp_qmux_eval(fp_qmux_t *m, const char *script, size_t nkeys, const char *const *args,

@@ -295,9 +295,3 @@ int fp_qmux_fleet_read(fp_qmux_t *m, void (*cb)(void *ctx, fp_fleet_t *fleet), v
     fp_redis_conn_t *c = fp_qside_fleet(m->side);
     return c != NULL ? fp_q_fleet_read_on(c, m->cfg->redis.prefix, cb, ctx) : -ENOTCONN;
 }
-
-int fp_qmux_store_call(fp_qmux_t *m, fp_aq_work_fn work, void *arg, fp_aq_done_fn done,
-                       void *ctx)
-{
-    return m->aq != NULL ? fp_aq_call(m->aq, work, arg, done, ctx) : -ENOTSUP;
-}
