@@ -104,12 +104,12 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
 /* forkpool's way: the batch's outcomes as one EVALSHA of fp_script_outcomes
  * and the next pull as a plain XREADGROUP right behind it, in one write, as
  * the daemon sends them (outbox.c). script_args: group, consumer, the span of
- * the batch's ids (lo, hi), count. */
+ * the batch's ids (lo, hi), the first-send flag, then the pull's count. */
 static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const char *sha,
                        const char *const *keys, const char *const *script_args,
                        const fp_resp_t *acks)
 {
-    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 4, acks) <
+    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 5, acks) <
         0) {
         fprintf(stderr, "ceiling_redis: out of memory\n");
         return -1;
@@ -117,7 +117,7 @@ static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const c
     if (redisAppendFormattedCommand(c, cmd->data, cmd->len) != REDIS_OK)
         return -1;
     return redisAppendCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
-                              o->consumer, script_args[4], o->jobs_key) == REDIS_OK
+                              o->consumer, script_args[5], o->jobs_key) == REDIS_OK
                ? 0
                : -1;
 }
@@ -260,10 +260,10 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
             /* The span of the batch's ids, as the daemon sends it (XREADGROUP
              * answers in id order: the first and the last). */
             const redisReply *e = read->element[0]->element[1];
-            const char *call_args[5] = {script_args[0], script_args[1],
+            const char *call_args[6] = {script_args[0], script_args[1],
                                         e->element[0]->element[0]->str,
                                         e->element[e->elements - 1]->element[0]->str,
-                                        script_args[2]};
+                                        "1", script_args[2]};
             if (script_send(c, o, cmd, sha, keys, call_args, args) < 0) {
                 freeReplyObject(r);
                 return -1;
