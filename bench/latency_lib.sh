@@ -48,6 +48,23 @@ latency_capacity() {
     awk '{printf "%.0f\n", $1 / ($2 > 0 ? $2 : 0.001)}'
 }
 
+# latency_capacity_paced CFG TRACE N: jobs/s started when latency_send
+# outruns the pool (N probe jobs, each its own XADD, as fast as the sender
+# can), with CFG's probe writing TRACE: the capacity of this setup with the
+# producer sharing the cores, which a burst of a pre-filled queue leaves
+# out. A paced rate above it only grows the queue, so the latency points
+# take their shares of this one (bench/mixed_report.py --start-rate).
+latency_capacity_paced() {
+  redis-cli -p "$port" flushall >/dev/null
+  rm -f "$2"
+  start_daemon "$1"
+  "$bdir/latency_send" -p "$port" -k "$jobs_key" -n "$3" -r 100000000 >/dev/null
+  wait_samples "$2" "$3" 40
+  stop_daemon
+  /usr/bin/python3 bench/mixed_report.py "$2" --start-rate |
+    sed -n 's/.*start_rate=\([0-9]*\).*/\1/p'
+}
+
 # latency_point CFG SAMPLES N RATE: N probe jobs sent at RATE jobs/s to a
 # daemon running CFG, whose probe writes to SAMPLES; prints latency_send's
 # line and its report's: rate=... sent=... ...; samples=N p50_us=... p99_us=...

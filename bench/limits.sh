@@ -9,7 +9,8 @@
 #             alone (bench/ceiling_sqlite: record_event's inserts in a loop).
 #   Latency   XADD to handler start (bench/latency_send + the latency_probe
 #             plugin), idle at 1,000 jobs/s and at 50 % and 90 % of the
-#             capacity measured just before (a burst of the same job), with
+#             capacity measured just before with the sender running (it
+#             sends as fast as it can; a burst's figure beside it), with
 #             prefetch 0 and prefetch = children.
 #   Backlog   1,000,000 queued noop jobs through `run --burst`: supervisor
 #             RSS and the rate, sampled every second (XLEN: every outcome
@@ -68,13 +69,13 @@ setting() {
 
 # config PREFETCH [PLUGIN SAMPLES]: a config file for one kind of run.
 config() {
-  local f="$work/fp-$1${2:+-probe}.toml"
+  local f="$work/fp-$1${2:+-probe}${4:+-$4}.toml"
   {
     printf '[daemon]\nname = "bench"\n[redis]\nurl = "redis://127.0.0.1:%s/0"\n' "$port"
     printf '[pool]\nchildren = %s\nprefetch = %s\npipeline = %s\n' "$children" "$1" "$(pipeline_for "$1")"
     [ -n "${2:-}" ] && printf 'plugins = ["%s"]\n' "$2"
     printf '[health]\nlisten = ""\n[handlers.record_event]\ndatabase = "%s"\n' "$work/events.db"
-    [ -n "${2:-}" ] && printf '[handlers.latency_probe]\nfile = "%s"\n' "$3"
+    [ -n "${2:-}" ] && printf '[handlers.latency_probe]\n%s = "%s"\n' "${4:-file}" "$3"
     true
   } > "$f"
   echo "$f"
@@ -226,9 +227,13 @@ rows=()
 for prefetch in 0 "$children"; do
   echo "== limits: latency, $(setting "$prefetch")" >&2
   cfg=$(config "$prefetch" "$probe" "$work/samples.bin")
-  # Capacity for this job type: a burst of probe jobs.
-  cap=$(latency_capacity "$cfg" "$n_capacity")
-  echo "   capacity: $cap jobs/s" >&2
+  # Capacity for this job type with the sender running (latency_lib.sh);
+  # a burst of probe jobs, which leaves the sender out, beside it.
+  burst_cap=$(latency_capacity "$cfg" "$n_capacity")
+  latency_capacity_paced "$(config "$prefetch" "$probe" "$work/paced.bin" trace)" \
+    "$work/paced.bin" "$n_capacity" > "$work/pcap"
+  cap=$(cat "$work/pcap")
+  echo "   capacity: $cap jobs/s with the sender running, $burst_cap in a burst" >&2
   for load in idle 50 90; do
     rate=$idle_rate
     [ "$load" != idle ] && rate=$(awk -v c="$cap" -v p="$load" 'BEGIN {printf "%.0f", p * c / 100}')
@@ -238,13 +243,13 @@ for prefetch in 0 "$children"; do
     rep=${line#*; }
     echo "   $load: $line" >&2
     label="idle, $rate jobs/s"
-    [ "$load" != idle ] && label="$load % of capacity ($cap jobs/s): $rate jobs/s"
+    [ "$load" != idle ] && label="$load % of capacity ($cap jobs/s with the sender running; $burst_cap in a burst): $rate jobs/s"
     rows+=("| $(setting "$prefetch") | $label | $(echo "$sent" | field rate) | $(echo "$rep" | field samples) | $(echo "$rep" | field p50_us) | $(echo "$rep" | field p99_us) | $(echo "$rep" | field max_us) |")
   done
 done
 say "## Latency"
 say ""
-say "Time from the producer's XADD to the handler starting (CLOCK_MONOTONIC stamped just before each XADD, read first thing in the handler), $n_latency jobs sent one at a time on a fixed schedule, in µs. Capacity is a \`run --burst\` of $n_capacity probe jobs with the same config, measured just before; the 50 % row is extra context for the 90 % one. The sender shares the $(nproc) cores with redis-server and the pool, so under load it takes CPU that the capacity run had."
+say "Time from the producer's XADD to the handler starting (CLOCK_MONOTONIC stamped just before each XADD, read first thing in the handler), $n_latency jobs sent one at a time on a fixed schedule, in µs. Capacity is the rate at which $n_capacity probe jobs start when the same sender sends them as fast as it can, measured just before with the same config: the sender shares the $(nproc) cores with redis-server and the pool, so this is what the setup sustains, lower than a \`run --burst\` of a pre-filled queue (shown beside it), at 90 % of which the queue would only grow. The 50 % row is extra context for the 90 % one."
 say ""
 say "| setting | load, target rate | achieved rate | samples | p50 µs | p99 µs | max µs |"
 say "|---|---|---|---|---|---|---|"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """mixed_report.py TRACE --children N [--long-ms MS] [--tsv OUT] [--every S]
+mixed_report.py TRACE --start-rate
 
 The mixed run of bench/steer.sh from the latency_probe plugin's trace (one
 40-byte record per job: sent, start and end CLOCK_MONOTONIC ns, the
@@ -28,7 +29,13 @@ columns bench/timeline_plot.py draws: t_s, jobs_per_s (jobs ended in the
 interval), mean_wait_s (of the jobs started in it), oldest_ready_s (age of
 the oldest job sent and not yet started, at the interval's end),
 children_busy and children_on_long (children running a job, a long job, at
-the interval's end). Standard library only."""
+the interval's end).
+
+With --start-rate, only the rate at which the jobs started: jobs over the
+time from the first XADD to the last start (start_rate, jobs/s). Fed by a
+sender that outruns the pool, it is the capacity of the whole setup with the
+producer running (bench/latency_lib.sh, latency_capacity_paced). Standard
+library only."""
 import argparse
 import heapq
 import struct
@@ -177,10 +184,17 @@ def timeline(jobs: List[Job], long_ms: int, every: float) -> List[Dict[str, floa
     return rows
 
 
+def start_rate(jobs: List[Job]) -> float:
+    """Jobs per second from the first one sent to the last one started."""
+    span = max(j.start_ns for j in jobs) - min(j.sent_ns for j in jobs)
+    return len(jobs) * 1e9 / span if span > 0 else 0.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("trace")
-    ap.add_argument("--children", type=int, required=True)
+    ap.add_argument("--children", type=int)
+    ap.add_argument("--start-rate", action="store_true")
     ap.add_argument("--long-ms", type=int, default=1000)
     ap.add_argument("--tsv")
     ap.add_argument("--every", type=float, default=0.1)
@@ -188,6 +202,11 @@ def main() -> None:
     jobs = load(a.trace)
     if not jobs:
         raise SystemExit("mixed_report: %s holds no records" % a.trace)
+    if a.start_rate:
+        print("jobs=%d start_rate=%.0f" % (len(jobs), start_rate(jobs)))
+        return
+    if a.children is None:
+        ap.error("--children is required")
     s = summary(jobs, a.children, a.long_ms)
     print(" ".join("%s=%s" % (k, v if isinstance(v, int) else "%.3f" % v) for k, v in s.items()))
     if a.tsv:

@@ -112,3 +112,9 @@ def test_fifo_span_places_jobs_in_order_on_the_first_free_child():
     # A job is never placed before it was sent.
     late = [job(0, 1, 0, 10), job(1, 1, 70, 10, sent_ms=60)]
     assert abs(mixed_report.fifo_span(late, 4) - 0.070) < 1e-9
+
+
+def test_start_rate_is_jobs_over_first_send_to_last_start():
+    # Three jobs sent from 0 ms, the last starting at 30 ms: 100 jobs/s.
+    jobs = [job(0, 1, 10, 1), job(1, 2, 20, 1, sent_ms=5), job(2, 1, 30, 1, sent_ms=10)]
+    assert abs(mixed_report.start_rate(jobs) - 100.0) < 1e-9
