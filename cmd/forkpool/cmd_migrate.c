@@ -94,13 +94,18 @@ void fp_migrate_batch_written(fp_migrate_run_t *run)
 }
 
 /* FORKPOOL_MIGRATE_CRASH_AFTER=N: for the tests of an interrupted
- * migration only (a crash at the worst point, deterministically). */
+ * migration only (a crash at the worst point, deterministically), so only
+ * in a build with the tests (CMakeLists.txt). */
 static long long crash_after(void)
 {
+#ifdef FP_TEST_HOOKS
     const char *v = getenv("FORKPOOL_MIGRATE_CRASH_AFTER");
     char *end = NULL;
     long long n = v != NULL ? strtoll(v, &end, 10) : -1;
     return v != NULL && end != v && *end == '\0' && n > 0 ? n : -1;
+#else
+    return -1;
+#endif
 }
 
 static void describe(fp_migrate_run_t *run)

@@ -90,6 +90,9 @@ status=$(dpkg --root="$root" -s forkpool 2>/dev/null | sed -n 's/^Status: //p')
 [ "$status" = "install ok installed" ] || bad "dpkg says forkpool is '$status'"
 # A Release build: no sanitizer runtime linked in.
 readelf -d "$root/usr/bin/forkpool" | grep -E 'NEEDED.*lib(a|ub|t)san' && bad "the packaged binary links a sanitizer"
+# The tests' fault hooks are built only with the tests (CMakeLists.txt, FP_TEST_HOOKS).
+grep -qa FORKPOOL_MIGRATE_CRASH_AFTER "$root/usr/bin/forkpool" &&
+  bad "the packaged binary carries the tests' fault hook FORKPOOL_MIGRATE_CRASH_AFTER"
 out=$("$root/usr/bin/forkpool" version 2>&1) || bad "forkpool version failed: $out"
 printf '%s\n' "$out" | grep -qF "${version%-*}" || bad "forkpool version says '$out', not ${version%-*}"
 conf=$root/etc/forkpool/forkpool.toml
