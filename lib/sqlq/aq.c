@@ -192,16 +192,21 @@ void fp_aq_put_back(fp_aq_t *q, uint32_t queue, const char *entry_id, const char
     buffer(q, queue, FP_SQLQ_PUT_BACK, entry_id, payload, payload_len, NULL, 0, 0);
 }
 
+void fp_aq_put_back_pulled(fp_aq_t *q, fp_pulled_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        buffer(q, p[i].queue, FP_SQLQ_PUT_BACK, p[i].entry_id, NULL, 0, NULL, 0, 0); /* the row's payload */
+        free(p[i].entry_id);
+        free(p[i].payload);
+    }
+}
+
 void fp_aq_drain(fp_aq_t *q)
 {
     q->draining = true;
     q->room = 0;
-    for (; q->stash_at < q->stash_n; q->stash_at++) {
-        fp_pulled_t *p = &q->stash[q->stash_at];
-        buffer(q, p->queue, FP_SQLQ_PUT_BACK, p->entry_id, NULL, 0, NULL, 0, 0); /* the row's payload */
-        free(p->entry_id);
-        free(p->payload);
-    }
+    fp_aq_put_back_pulled(q, q->stash + q->stash_at, q->stash_n - q->stash_at);
+    q->stash_at = q->stash_n;
     pthread_mutex_lock(&q->mu);
     q->sh.room = 0;
     pthread_mutex_unlock(&q->mu);

@@ -208,6 +208,10 @@ void fp_aq_on_async(uv_async_t *h);
 void fp_aq_delta_add(fp_queue_stats_t *sum, const fp_queue_stats_t *d);
 /* Hands stashed rows to the supervisor, up to the room. */
 void fp_aq_deliver_stash(fp_aq_t *q);
+/* Gives n pulled rows back to the file (put back with their own payload,
+ * the lease released) and frees them: a drain's stash, or rows the loop
+ * could not take. */
+void fp_aq_put_back_pulled(fp_aq_t *q, fp_pulled_t *p, size_t n);
 
 /* aq_busy.c: the thread's busy handler, which lets go of the fork lock
  * while it waits for another connection's lock; installed and removed by

@@ -30,9 +30,12 @@ static void stash_rows(fp_aq_t *q, aq_rows_t *rows)
     size_t left = q->stash_n - q->stash_at;
     fp_pulled_t *v = left == 0 ? rows->v : malloc((left + rows->n) * sizeof *v);
     if (v == NULL) {
-        fp_log_error(LOG, "out of memory taking %zu jobs: they stay leased until their lease ends",
-                     rows->n);
-        fp_aq_rows_free(rows);
+        /* Not dropped: the thread renews every row it handed over, so a
+         * dropped one would stay leased to this daemon until a restart. */
+        fp_log_error(LOG, "out of memory taking %zu jobs: putting them back", rows->n);
+        fp_aq_put_back_pulled(q, rows->v, rows->n);
+        free(rows->v);
+        *rows = (aq_rows_t){0};
         return;
     }
     if (left > 0) {

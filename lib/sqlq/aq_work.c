@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/os.h"
+
+#define LOG "queue"
 
 /* Rows one pull takes at most: bounds a transaction's length (other
  * connections wait on its lock) and the memory of one hand-over. */
@@ -51,12 +54,18 @@ int fp_aq_work_commit(fp_aq_t *q, aq_outv_t *batch, int64_t now_ms, fp_queue_sta
     return rc;
 }
 
-static void held_add(fp_aq_t *q, const fp_sqlq_jobs_t *jobs)
+/* Only the rows handed to the loop are renewed: one that could not be
+ * (out of memory in fp_aq_rows_take) keeps the lease the pull gave it, and
+ * when that ends any pull takes it again, as after a crash. Renewing it
+ * would keep it leased to this daemon, which never runs it, until a
+ * restart. ENOMEM here: the row is not renewed and may be taken over while
+ * it runs, which at-least-once allows. */
+static void held_add(fp_aq_t *q, const aq_rows_t *rows)
 {
-    /* ENOMEM: the row is not renewed and may be taken over while it runs,
-     * which at-least-once allows. */
-    for (size_t i = 0; i < jobs->n; i++)
-        (void)fp_held_set_add(&q->held, 0, (uint64_t)jobs->v[i].id, 0);
+    int64_t id;
+    for (size_t i = 0; i < rows->n; i++)
+        if (fp_aq_parse_id(rows->v[i].entry_id, &id))
+            (void)fp_held_set_add(&q->held, 0, (uint64_t)id, 0);
 }
 
 /* *again: the pull was short only because of the caps (a queue found empty
@@ -96,12 +105,15 @@ int fp_aq_work_pull(fp_aq_t *q, size_t room, int64_t now_ms, aq_rows_t *rows,
     delta->read_rtt_samples++;
     for (size_t i = 0; i < jobs.n; i++)
         delta->claimed += jobs.v[i].deliveries > 1; /* an expired lease or own row taken back */
-    held_add(q, &jobs);
     fp_aqp_pulled(&q->plan, now_ms, max, again ? max : jobs.n);
     if (jobs.n > 0 && fp_aq_rows_take(rows, &jobs) < 0)
         rc = fp_err_set(err, -ENOMEM,
                         "out of memory taking %zu jobs: they stay leased until their lease ends",
                         jobs.n);
+    else if (rows->n < jobs.n)
+        fp_log_error(LOG, "out of memory taking %zu of %zu jobs: they stay leased until their "
+                     "lease ends", jobs.n - rows->n, jobs.n);
+    held_add(q, rows);
     fp_sqlq_jobs_free(&jobs);
     return rc;
 }
