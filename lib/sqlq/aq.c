@@ -150,6 +150,23 @@ void fp_aq_want(fp_aq_t *q, size_t room)
     pthread_mutex_unlock(&q->mu);
 }
 
+/* An outcome that could not be recorded: the thread stops renewing the
+ * row, so it comes back when its lease ends, as after a crash (it runs
+ * again: at-least-once). */
+static void forget(fp_aq_t *q, int64_t id, const char *entry_id)
+{
+    pthread_mutex_lock(&q->mu);
+    bool told = q->sh.nforget < FP_AQ_FORGET_MAX;
+    if (told) {
+        q->sh.forget[q->sh.nforget++] = id;
+        kick(q);
+    }
+    pthread_mutex_unlock(&q->mu);
+    fp_log_error(LOG, "out of memory recording the outcome of job %s: %s", entry_id,
+                 told ? "it runs again once its lease ends"
+                      : "it stays leased until the daemon restarts");
+}
+
 static void buffer(fp_aq_t *q, uint32_t queue, fp_sqlq_kind_t kind, const char *entry_id,
                    const char *payload, size_t len, const char *error, int64_t attempts,
                    int64_t delay_ms)
@@ -164,8 +181,7 @@ static void buffer(fp_aq_t *q, uint32_t queue, fp_sqlq_kind_t kind, const char *
     bool turnable = kind == FP_SQLQ_RETRY || kind == FP_SQLQ_PUT_BACK;
     aq_tag_t tag = {queue, turnable ? (char *)entry_id : NULL};
     if (fp_aq_outv_push(&q->buffered, &o, payload, len, error, tag) < 0)
-        /* Left leased: it comes back when its lease ends, as after a crash. */
-        fp_log_error(LOG, "out of memory recording the outcome of job %s", entry_id);
+        forget(q, o.id, entry_id);
 }
 
 void fp_aq_ack(fp_aq_t *q, uint32_t queue, const char *entry_id)

@@ -83,6 +83,10 @@ typedef struct aq_calls_s {
     aq_call_t *head, *tail;
 } aq_calls_t;
 
+/* Outcomes lost to an allocation failure that one round of the thread
+ * can be told about; more in one round stay leased until a restart. */
+#define FP_AQ_FORGET_MAX 64
+
 /* What the loop and the thread exchange, under mu. */
 typedef struct aq_shared_s {
     /* to the thread */
@@ -90,6 +94,11 @@ typedef struct aq_shared_s {
                         * by the loop alone (under mu), which reads it freely */
     aq_outv_t outcomes;
     aq_ids_t holds;
+    /* Rows whose outcome the loop could not record (out of memory): no
+     * longer renewed, so their leases end and they are pulled again. A
+     * fixed array, because recording this must not need memory. */
+    int64_t forget[FP_AQ_FORGET_MAX];
+    size_t nforget;
     bool track_retries;
     unsigned sample_asked, drained_asked; /* requests; the thread answers each count */
     bool stop;

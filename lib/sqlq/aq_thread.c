@@ -261,6 +261,9 @@ void *fp_aq_thread_main(void *arg)
         for (size_t i = 0; i < sh->holds.n; i++)
             (void)fp_held_set_add(&q->held, 0, (uint64_t)sh->holds.v[i], 0);
         sh->holds.n = 0;
+        for (size_t i = 0; i < sh->nforget; i++)
+            fp_held_set_remove(&q->held, 0, (uint64_t)sh->forget[i], 0);
+        sh->nforget = 0;
         q->track = q->track || sh->track_retries;
         bool stop = sh->stop;
         size_t room = sh->rows.n == 0 && !stop ? sh->room : 0;

@@ -1,11 +1,11 @@
-/* test_sqlq_aq_oom.c: a pulled row the embedded queue's thread could not
- * hand to the loop (out of memory copying its entry id) is not kept leased:
- * the thread renews only the rows it handed over, so this one's lease runs
- * out and a later pull delivers it again. Before that rule the thread
- * renewed every row it pulled, and such a row stayed leased to a daemon that
- * never ran it until a restart. strdup is wrapped at link time
- * (CMakeLists.txt: -Wl,--wrap=strdup) so that copying an entry id can be
- * made to fail. */
+/* test_sqlq_aq_oom.c: allocation failures on the embedded queue leave no
+ * row leased to a daemon that will never settle it. A pulled row the thread
+ * could not hand to the loop (out of memory copying its entry id) is not
+ * renewed, and neither is one whose outcome the loop could not record (out
+ * of memory growing the outcome list): each one's lease runs out and a later
+ * pull delivers it again. Before, the thread renewed such rows until a
+ * restart. strdup and realloc are wrapped at link time (CMakeLists.txt:
+ * -Wl,--wrap=...) so that those two allocations can be made to fail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,24 @@ char *__wrap_strdup(const char *s)
     return __real_strdup(s);
 }
 
+/* realloc fails once when armed, on the arming thread only (the queue's
+ * own thread allocates too). */
+static atomic_int fail_realloc;
+static pthread_t fail_realloc_thread;
+
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (atomic_load(&fail_realloc) > 0 && pthread_equal(pthread_self(), fail_realloc_thread)) {
+        atomic_fetch_sub(&fail_realloc, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_realloc(p, n);
+}
+
 /* ---- a queue file, the embedded queue over it, and what it delivers --------- */
 
 #define MAX_SEEN 16
@@ -72,6 +91,7 @@ typedef struct env_s {
     size_t seen;
     int64_t ids[MAX_SEEN];
     uint64_t deliveries[MAX_SEEN];
+    char first_entry[48]; /* the first delivery's entry id */
 } env_t;
 
 static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
@@ -79,6 +99,8 @@ static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     env_t *e = ctx;
     for (size_t i = 0; i < n && e->seen < MAX_SEEN; i++) {
         const char *dash = strchr(jobs[i].entry_id, '-');
+        if (e->seen == 0)
+            snprintf(e->first_entry, sizeof e->first_entry, "%s", jobs[i].entry_id);
         e->ids[e->seen] = dash != NULL ? strtoll(dash + 1, NULL, 10) : -1;
         e->deliveries[e->seen] = jobs[i].deliveries;
         e->seen++;
@@ -139,17 +161,28 @@ static int teardown(void **state)
     return 0;
 }
 
-static void enqueue_two(env_t *e, int64_t ids[2])
+static void enqueue(env_t *e, int64_t *ids, int n)
 {
     fp_sqlq_t *s = NULL;
     fp_err_t err = {0};
     if (fp_sqlq_open(e->path, 0, &s, &err) != 0)
         fail_msg("open: %s", err.msg);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < n; i++)
         if (fp_sqlq_enqueue(s, "default", "{\"type\":\"noop\"}", 15, 0, fp_os_unix_ms(), &ids[i],
                             &err) != 0)
             fail_msg("enqueue: %s", err.msg);
     fp_sqlq_close(s);
+}
+
+static void start(env_t *e)
+{
+    fp_queue_events_t ev = {.on_jobs = on_jobs, .on_ready = on_ready};
+    static const char *const names[] = {"default"};
+    fp_err_t err = {0};
+    if (fp_aq_new(&e->loop, e->cfg, names, 1, &ev, e, &e->q, &err) != 0)
+        fail_msg("aq: %s", err.msg);
+    assert_int_equal(fp_aq_start(e->q), 0);
+    fp_aq_want(e->q, 8);
 }
 
 static size_t times_seen(const env_t *e, int64_t id)
@@ -168,15 +201,9 @@ static void test_a_row_not_handed_over_comes_back_when_its_lease_ends(void **sta
 {
     env_t *e = *state;
     int64_t ids[2];
-    enqueue_two(e, ids);
-    fp_queue_events_t ev = {.on_jobs = on_jobs, .on_ready = on_ready};
-    static const char *const names[] = {"default"};
-    fp_err_t err = {0};
-    if (fp_aq_new(&e->loop, e->cfg, names, 1, &ev, e, &e->q, &err) != 0)
-        fail_msg("aq: %s", err.msg);
+    enqueue(e, ids, 2);
     atomic_store(&fail_entry_ids, 1);
-    assert_int_equal(fp_aq_start(e->q), 0);
-    fp_aq_want(e->q, 8);
+    start(e);
 
     long long until = fp_th_now_ms() + 15000;
     while (times_seen(e, ids[0]) == 0 && fp_th_now_ms() < until)
@@ -196,11 +223,41 @@ static void test_a_row_not_handed_over_comes_back_when_its_lease_ends(void **sta
     assert_int_equal(times_seen(e, ids[0]), 1);
 }
 
+/* One row delivered; its success cannot be recorded (the outcome list
+ * cannot grow). It is not renewed from then on: it comes back once its
+ * lease of 1 s runs out, as a second delivery, and runs again. */
+static void test_a_row_whose_outcome_was_lost_comes_back_when_its_lease_ends(void **state)
+{
+    env_t *e = *state;
+    int64_t id;
+    enqueue(e, &id, 1);
+    start(e);
+    long long until = fp_th_now_ms() + 15000;
+    while (e->seen == 0 && fp_th_now_ms() < until)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    assert_int_equal(e->seen, 1);
+
+    fail_realloc_thread = pthread_self();
+    atomic_store(&fail_realloc, 1);
+    fp_aq_ack(e->q, 0, e->first_entry);
+    assert_int_equal(atomic_load(&fail_realloc), 0); /* the failure happened */
+    assert_int_equal(fp_aq_unconfirmed(e->q), 0);    /* nothing was recorded */
+
+    until = fp_th_now_ms() + 15000;
+    while (e->seen < 2 && fp_th_now_ms() < until)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    assert_int_equal(e->seen, 2);
+    assert_int_equal(e->ids[1], id);
+    assert_int_equal(e->deliveries[1], 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_row_not_handed_over_comes_back_when_its_lease_ends,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_row_whose_outcome_was_lost_comes_back_when_its_lease_ends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
