@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "harness.h"
 #include "sqlq/aq.h"
+#include "sqlq/aq_internal.h"
 #include "sqlq/store.h"
 
 /* ---- strdup that fails on demand ------------------------------------------- */
@@ -98,10 +99,10 @@ static void on_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
 {
     env_t *e = ctx;
     for (size_t i = 0; i < n && e->seen < MAX_SEEN; i++) {
-        const char *dash = strchr(jobs[i].entry_id, '-');
         if (e->seen == 0)
             snprintf(e->first_entry, sizeof e->first_entry, "%s", jobs[i].entry_id);
-        e->ids[e->seen] = dash != NULL ? strtoll(dash + 1, NULL, 10) : -1;
+        if (!fp_aq_parse_id(jobs[i].entry_id, &e->ids[e->seen]))
+            e->ids[e->seen] = -1;
         e->deliveries[e->seen] = jobs[i].deliveries;
         e->seen++;
     }
