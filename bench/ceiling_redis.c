@@ -37,6 +37,7 @@
 
 #include "bench_clock.h"
 #include "queue/queue_scripts.h"
+#include "queue/takeover_token.h"
 
 typedef struct opts_s {
     const char *host;
@@ -104,28 +105,31 @@ static long encode_acks(const redisReply *read, fp_resp_t *args)
 /* forkpool's way: the batch's outcomes as one EVALSHA of fp_script_outcomes
  * and the next pull as a plain XREADGROUP right behind it, in one write, as
  * the daemon sends them (outbox.c). script_args: group, consumer, the span of
- * the batch's ids (lo, hi), the first-send flag, then the pull's count. */
+ * the batch's ids (lo, hi), the first-send flag, the take-over token, then
+ * the pull's count. */
 static int script_send(redisContext *c, const opts_t *o, fp_resp_t *cmd, const char *sha,
                        const char *const *keys, const char *const *script_args,
                        const fp_resp_t *acks)
 {
-    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args, 5, acks) <
-        0) {
+    if (fp_script_command(cmd, sha, NULL, keys, FP_SCRIPT_OUTCOMES_KEYS, script_args,
+                          FP_SCRIPT_OUTCOMES_ARGS, acks) < 0) {
         fprintf(stderr, "ceiling_redis: out of memory\n");
         return -1;
     }
     if (redisAppendFormattedCommand(c, cmd->data, cmd->len) != REDIS_OK)
         return -1;
     return redisAppendCommand(c, "XREADGROUP GROUP %s %s COUNT %s STREAMS %s >", o->group,
-                              o->consumer, script_args[5], o->jobs_key) == REDIS_OK
+                              o->consumer, script_args[FP_SCRIPT_OUTCOMES_ARGS], o->jobs_key) ==
+                   REDIS_OK
                ? 0
                : -1;
 }
 
 /* The next pull's reply. Unless the pull went out alone (`raw`, the first
- * ones), the outcome script's {applied, stale, cancelled} comes first and
- * applied is checked against what it carried. */
-static redisReply *next_reply(redisContext *c, bool raw, long n)
+ * ones), the outcome script's {applied, stale, cancelled, token} comes first,
+ * applied is checked against what it carried, and the take-over token is
+ * kept in token (as the daemon learns it: takeover_token.h). */
+static redisReply *next_reply(redisContext *c, bool raw, long n, char *token, size_t token_size)
 {
     void *reply = NULL;
     if (!raw) {
@@ -134,8 +138,13 @@ static redisReply *next_reply(redisContext *c, bool raw, long n)
             return NULL;
         }
         redisReply *s = reply;
-        bool ok = s->type == REDIS_REPLY_ARRAY && s->elements == 3 &&
-                  s->element[0]->type == REDIS_REPLY_INTEGER && s->element[0]->integer == n;
+        bool ok = s->type == REDIS_REPLY_ARRAY && s->elements == 4 &&
+                  s->element[0]->type == REDIS_REPLY_INTEGER && s->element[0]->integer == n &&
+                  s->element[3]->type == REDIS_REPLY_STRING && s->element[3]->len < token_size;
+        if (ok) {
+            memcpy(token, s->element[3]->str, s->element[3]->len);
+            token[s->element[3]->len] = '\0';
+        }
         if (!ok)
             fprintf(stderr, "ceiling_redis: unexpected reply to the outcome script%s%s\n",
                     s->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -243,8 +252,11 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
             return -1;
     long in_flight = o->depth, raw = o->depth, sent[16] = {0};
     size_t head = 0;
+    /* No take-over runs here: after the first reply, the daemon's steady
+     * state, where every batch carries the token Redis holds. */
+    char token[FP_TAKEOVER_TOKEN_MAX] = FP_TAKEOVER_UNTRUSTED;
     while (in_flight > 0) {
-        redisReply *r = next_reply(c, raw > 0, sent[head % 16]);
+        redisReply *r = next_reply(c, raw > 0, sent[head % 16], token, sizeof token);
         if (r == NULL)
             return -1;
         const redisReply *read = r;
@@ -260,10 +272,9 @@ static int run_script(redisContext *c, const opts_t *o, const char *sha, const c
             /* The span of the batch's ids, as the daemon sends it (XREADGROUP
              * answers in id order: the first and the last). */
             const redisReply *e = read->element[0]->element[1];
-            const char *call_args[6] = {script_args[0], script_args[1],
-                                        e->element[0]->element[0]->str,
-                                        e->element[e->elements - 1]->element[0]->str,
-                                        "1", script_args[2]};
+            const char *call_args[FP_SCRIPT_OUTCOMES_ARGS + 1] = {
+                script_args[0], script_args[1], e->element[0]->element[0]->str,
+                e->element[e->elements - 1]->element[0]->str, "1", token, script_args[2]};
             if (script_send(c, o, cmd, sha, keys, call_args, args) < 0) {
                 freeReplyObject(r);
                 return -1;
@@ -318,12 +329,14 @@ int main(int argc, char **argv)
     int rc = 1;
     char *dead = sibling_key(o.jobs_key, "dead"), *delayed = sibling_key(o.jobs_key, "delayed");
     char *marks = sibling_key(o.jobs_key, "cancel");
+    char *takeover = sibling_key(o.jobs_key, "takeover");
     fp_resp_t args, cmd;
     fp_resp_init(&args);
     fp_resp_init(&cmd);
     redisReply *r = NULL;
     redisContext *c = redisConnect(o.host, o.port);
-    if (dead == NULL || delayed == NULL || marks == NULL || c == NULL || c->err) {
+    if (dead == NULL || delayed == NULL || marks == NULL || takeover == NULL || c == NULL ||
+        c->err) {
         fprintf(stderr, "ceiling_redis: cannot connect to %s:%d: %s\n", o.host, o.port,
                 c != NULL ? c->errstr : "out of memory");
         goto out;
@@ -348,7 +361,7 @@ int main(int argc, char **argv)
 
     char count_text[24];
     snprintf(count_text, sizeof count_text, "%ld", o.batch);
-    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {o.jobs_key, dead, delayed, marks};
+    const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {o.jobs_key, dead, delayed, marks, takeover};
     const char *script_args[3] = {o.group, o.consumer, count_text};
 
     double redis0 = redis_cpu_s(c), cpu0 = cpu_self_s(), t0 = now_s();
@@ -369,5 +382,6 @@ out:
     free(dead);
     free(delayed);
     free(marks);
+    free(takeover);
     return rc;
 }

@@ -146,7 +146,7 @@ static void dead_without_job(fp_queue_t *q, uint32_t queue, const char *id, uint
     if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_dead(&b->args, false, id, text.data, text.len,
                                "stream entry has no \"job\" field", 1, fp_os_unix_ms()) == 0) {
-        fp_q_add_outcome_id(b, ms, seq);
+        fp_q_add_outcome_id(b, ms, seq, 0);
         fp_log_warn(LOG, "entry %s of queue %s has no \"job\" field: moved to dead", id,
                     q->qs[queue].name);
     } else {
@@ -163,7 +163,7 @@ static void ack_deleted(fp_queue_t *q, uint32_t queue, const char *id, uint64_t 
     fp_batch_t *b = fp_q_open_batch(q, queue, false);
     if (b != NULL && fp_held_set_add(&q->held, queue, ms, seq) == 0 &&
         fp_outcome_encode_ack(&b->args, false, id) == 0) {
-        fp_q_add_outcome_id(b, ms, seq);
+        fp_q_add_outcome_id(b, ms, seq, 0);
         q->stats.dropped_deleted++;
         fp_log_info(LOG, "pending entry %s of queue %s was deleted from the stream: dropped", id,
                     q->qs[queue].name);
@@ -218,6 +218,9 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
         fp_q_pulled_free(p);
         goto oom;
     }
+    fp_held_entry_t *slot = p->fresh ? fp_held_set_get(&q->held, queue, ms, seq) : NULL;
+    if (slot != NULL)
+        slot->epoch = q->qs[queue].read_epoch;
     q->rd.out_n++;
     return;
 oom:

@@ -57,7 +57,7 @@ int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
         return -ENOMEM;
     size_t i = held_find(s, queue, ms, seq);
     if (!s->slots[i].used) {
-        s->slots[i] = (fp_held_entry_t){ms, seq, queue, FP_ENTRY_USED};
+        s->slots[i] = (fp_held_entry_t){ms, seq, queue, FP_ENTRY_USED, 0};
         s->count++;
     }
     return 0;

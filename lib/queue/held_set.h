@@ -21,7 +21,8 @@
 typedef struct fp_held_entry_s {
     uint64_t ms, seq;
     uint32_t queue;
-    uint32_t used; /* FP_ENTRY_* bits; 0: free slot */
+    uint32_t used;  /* FP_ENTRY_* bits; 0: free slot */
+    uint32_t epoch; /* take-over epoch it was read at (takeover_token.h); 0: not a fresh read */
 } fp_held_entry_t;
 
 /* Zero-initialised is an empty set. */
@@ -37,7 +38,8 @@ bool fp_held_set_has(const fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64
  * Valid until the next fp_held_set_add or fp_held_set_remove. */
 fp_held_entry_t *fp_held_set_get(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq);
 
-/* Adds the entry with FP_ENTRY_USED (an entry already held keeps its flags).
+/* Adds the entry with FP_ENTRY_USED and epoch 0 (an entry already held keeps
+ * its flags and epoch).
  * 0 or -ENOMEM (the set is then unchanged). */
 int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq);
 

@@ -36,6 +36,7 @@ static fp_batch_t *batch_new(fp_queue_t *q, uint32_t queue, bool again)
     b->queue = queue;
     b->sent = b->use_eval = false;
     b->again = again;
+    b->epoch = UINT32_MAX;
     b->count = 0;
     fp_resp_reset(&b->args);
     return b;
@@ -78,8 +79,10 @@ fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue, bool again)
 
 /* Counts one encoded outcome. An id that cannot be recorded only costs the
  * held-set cleanup: the outcome itself is already encoded. */
-void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq)
+void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq, uint32_t epoch)
 {
+    if (epoch < b->epoch)
+        b->epoch = epoch;
     if (b->count >= b->ids_cap) {
         size_t cap = b->ids_cap != 0 ? b->ids_cap * 2 : 64;
         fp_sid_t *grown = realloc(b->ids, cap * sizeof *grown);
@@ -187,8 +190,9 @@ static void on_batch_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
         b->again = true; /* re-sent once the writer is back */
         return;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[3]->type == REDIS_REPLY_STRING) {
+        fp_takeover_learn(&q->qs[b->queue].takeover, r->element[3]->str, r->element[3]->len);
         note_not_applied(q, b, r->element[1]);
         note_cancelled(q, b, r->element[2]);
         batch_confirmed(q, b);
@@ -212,17 +216,20 @@ static int send_batch(fp_queue_t *q, fp_batch_t *b)
 {
     const fp_qstate_t *qs = &q->qs[b->queue];
     const char *keys[FP_SCRIPT_OUTCOMES_KEYS] = {qs->jobs_key, qs->dead_key, qs->delayed_key,
-                                                 qs->cancel_key};
+                                                 qs->cancel_key, qs->takeover_key};
     /* The span of the batch's ids, so the script reads only the pending
      * entries among them; everything when an id could not be recorded. */
     char lo[FP_SID_TEXT], hi[FP_SID_TEXT];
     fp_sid_span(b->ids, b->count <= b->ids_cap ? b->count : 0, lo, hi);
     /* Whether Redis may have applied this batch already (queue_scripts.c). */
     const char *first = b->again ? "0" : "1";
-    const char *args[5] = {q->cfg->redis.group, q->cfg->daemon.name, lo, hi, first};
+    /* Whether its entries are known to be still ours (takeover_token.h). */
+    const char *token = fp_takeover_arg(&qs->takeover, b->epoch, b->again);
+    const char *args[FP_SCRIPT_OUTCOMES_ARGS] = {q->cfg->redis.group, q->cfg->daemon.name, lo,
+                                                 hi, first, token};
     const char *sha = b->use_eval ? NULL : q->scripts.outcome_sha;
     int rc = fp_script_command(&q->scratch, sha, fp_script_outcomes, keys,
-                               FP_SCRIPT_OUTCOMES_KEYS, args, 5, &b->args);
+                               FP_SCRIPT_OUTCOMES_KEYS, args, FP_SCRIPT_OUTCOMES_ARGS, &b->args);
     if (rc == 0)
         rc = fp_redis_conn_send(q->writer, q->scratch.data, q->scratch.len, 0, on_batch_reply, b);
     if (rc == 0)
@@ -318,9 +325,14 @@ static void outcome_end(fp_queue_t *q, fp_batch_t *b, int rc, const char *entry_
      * before the confirmation must not hand it over again. */
     fp_held_set_add(&q->held, b->queue, ms, seq);
     fp_held_entry_t *slot = fp_held_set_get(&q->held, b->queue, ms, seq);
-    if (slot != NULL)
+    uint32_t epoch = 0;
+    if (slot != NULL) {
         slot->used |= FP_ENTRY_SETTLING;
-    fp_q_add_outcome_id(b, ms, seq);
+        /* Renewal saw it deleted or moved: the script must look. */
+        if ((slot->used & (FP_ENTRY_VANISHED | FP_ENTRY_LOST)) == 0)
+            epoch = slot->epoch;
+    }
+    fp_q_add_outcome_id(b, ms, seq, epoch);
 }
 
 void fp_queue_ack(fp_queue_t *q, uint32_t queue, const char *entry_id)

@@ -118,6 +118,10 @@ int fp_q_send_read(fp_queue_t *q, fp_redis_conn_t *conn, fp_read_step_kind_t kin
         argv[argc++] = id;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
+    /* What its entries will be read under: the token known now, learned
+     * from replies Redis sent before it runs this read (takeover_token.h). */
+    for (size_t i = 0; i < nstreams; i++)
+        q->qs[first + i].read_epoch = q->qs[first + i].takeover.epoch;
     int rc = fp_redis_conn_sendv(conn, argc, argv, lens, block_ms, on_read_reply, q);
     if (rc == 0)
         fp_q_take_read_slot(q, kind, first, count);

@@ -35,6 +35,7 @@
 #include "queue/queue.h"
 #include "queue/queue_scripts.h"
 #include "queue/read_plan.h"
+#include "queue/takeover_token.h"
 #include "redis/redis_conn.h"
 #include "redis/redis_url.h"
 #include "redis/sentinel.h"
@@ -56,6 +57,9 @@ typedef struct fp_batch_s {
      * (their entries were settling or settled). Its failures then never
      * land on an entry pending to nobody (queue_scripts.c). */
     bool again;
+    /* The smallest take-over epoch its entries were read at (0: one was not
+     * a fresh read; UINT32_MAX: no entry yet), for fp_takeover_arg. */
+    uint32_t epoch;
     size_t count;
     fp_resp_t args;
     fp_sid_t *ids;
@@ -72,7 +76,9 @@ typedef struct fp_retry_mark_s {
 /* One consumed queue. */
 typedef struct fp_qstate_s {
     const char *name;
-    char *jobs_key, *dead_key, *delayed_key, *cancel_key;
+    char *jobs_key, *dead_key, *delayed_key, *cancel_key, *takeover_key;
+    fp_takeover_view_t takeover; /* the token the last outcome reply carried */
+    uint32_t read_epoch;         /* takeover.epoch when the read in flight was sent */
     fp_batch_t *head, *tail; /* outcomes in order; only the tail takes more */
     bool history;            /* this consumer's pending entries still to re-read */
     char cursor[48];         /* last id seen by the history read */
@@ -291,7 +297,7 @@ void fp_q_mover_kick(fp_queue_t *q);
 /* ---- outbox.c -------------------------------------------------------------- */
 
 fp_batch_t *fp_q_open_batch(fp_queue_t *q, uint32_t queue, bool again);
-void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq);
+void fp_q_add_outcome_id(fp_batch_t *b, uint64_t ms, uint64_t seq, uint32_t epoch);
 void fp_q_batch_free(fp_batch_t *b);
 void fp_q_send_sweep(fp_queue_t *q, size_t i, size_t count);
 void fp_q_flush(fp_queue_t *q);

@@ -153,6 +153,7 @@ static void queue_free(fp_queue_t *q)
         free(qs->dead_key);
         free(qs->delayed_key);
         free(qs->cancel_key);
+        free(qs->takeover_key);
         for (size_t k = 0; k < qs->marks_n; k++)
             free(qs->marks[k].member);
         free(qs->marks);
@@ -257,8 +258,9 @@ int fp_queue_new_cluster(uv_loop_t *loop, const fp_config_t *cfg, const char *co
         qs->dead_key = fp_queue_key(cfg->redis.prefix, names[i], "dead");
         qs->delayed_key = fp_queue_key(cfg->redis.prefix, names[i], "delayed");
         qs->cancel_key = fp_queue_key(cfg->redis.prefix, names[i], "cancel");
+        qs->takeover_key = fp_queue_key(cfg->redis.prefix, names[i], "takeover");
         if (qs->jobs_key == NULL || qs->dead_key == NULL || qs->delayed_key == NULL ||
-            qs->cancel_key == NULL)
+            qs->cancel_key == NULL || qs->takeover_key == NULL)
             goto oom;
         /* Whatever a predecessor under this name left pending is one more
          * delivery: to this process. */

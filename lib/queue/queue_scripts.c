@@ -25,7 +25,13 @@
  * lookup instead of a call per entry; an id not among them (outside a wrong
  * span, or beyond 10000) is looked up alone, so the span only bounds the
  * cost: every entry Redis hands to a script becomes a Lua table, and the ones
- * the daemon still runs, outside the span, need none. An
+ * the daemon still runs, outside the span, need none. Neither lookup is
+ * made when the daemon sends (ARGV[6]) the take-over token Redis still holds
+ * (KEYS[5], written by fp_script_claim, the only step that moves another
+ * consumer's pending entry): every entry of the batch was then read by this
+ * consumer after the last take-over, so it is still pending to it
+ * (takeover_token.h); the reply's last element is the token, for the next
+ * batch. An
  * upper-case kind marks an entry the daemon saw deleted from the stream while
  * it held it: its pending record may be gone (XCLAIM drops it), and the copy
  * it carries is the job's only one, so it lands unless another consumer holds
@@ -76,20 +82,21 @@
     "  end\n" \
     "  j = j + w\n" \
     "end\n" \
-    "if i <= n then\n" \
+    "if i <= n and not trusted then\n" \
     "  local p = redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)\n" \
     "  for x = 1, #p do mine[p[x][1]] = true end\n" \
     "end\n" \
     "while i <= n do\n" \
     "  local kind, id = ARGV[i], ARGV[i + 1]\n" \
-    "  if kind == 'a' and mine[id] and not marked then\n" \
+    "  local own = mine[id] or (trusted and not seen[id])\n" \
+    "  if kind == 'a' and own and not marked then\n" \
     "    seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1, done + 1\n" \
     "    acks[na], dels[nd] = id, id\n" \
     "    i = i + 2\n" \
     "  else\n" \
     "    local k = lower[kind] or kind\n" \
     "    local holder = nil\n" \
-    "    if mine[id] then\n" \
+    "    if own then\n" \
     "      holder = consumer\n" \
     "    elseif not seen[id] then\n" \
     "      local p = redis.call('XPENDING', jobs, group, id, id, 1)\n" \
@@ -151,9 +158,11 @@ const char fp_script_outcomes[] =
     "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local first = ARGV[5] == '1'\n"
-    "local i, n, done, stale, cancelled = 6, #ARGV, 0, {}, {}\n"
+    "local token = redis.call('GET', KEYS[5]) or ''\n"
+    "local trusted = ARGV[6] == token\n"
+    "local i, n, done, stale, cancelled = 7, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
-    "return {done, stale, cancelled}\n";
+    "return {done, stale, cancelled, token}\n";
 
 /* Renewal that never takes an entry back: XCLAIM with min-idle 0 would
  * also take back an entry another consumer took over (two holders, and this
@@ -247,7 +256,11 @@ const char fp_script_drained[] =
  * XRANGE rather than relying on 7.0's XCLAIM dropping deleted entries
  * silently, so a dropped entry is counted and the script does the same on
  * 6.2. XCLAIM repeats min_idle: inside a script nothing can renew the entry
- * between XPENDING and XCLAIM, but it keeps the claim safe on its own. */
+ * between XPENDING and XCLAIM, but it keeps the claim safe on its own.
+ * Having moved or dropped anything, it writes a new take-over token (KEYS[3],
+ * takeover_token.h): Redis' time and a counter, so that no token repeats,
+ * also on a replica promoted without the last one (it lacks the take-over
+ * too, scripts replicate as one step). */
 const char fp_script_claim[] =
     "local jobs, marks = KEYS[1], KEYS[2]\n"
     "local group, me, idle = ARGV[1], ARGV[2], ARGV[3]\n"
@@ -274,6 +287,12 @@ const char fp_script_claim[] =
     "  budget = budget - #page\n"
     "  if #page < size or (want > 0 and #claimed >= want) then break end\n"
     "  start = '(' .. page[#page][1]\n"
+    "end\n"
+    "if dropped > 0 or #claimed > 0 then\n"
+    "  local old = redis.call('GET', KEYS[3]) or ''\n"
+    "  local count = tonumber(string.match(old, ':(%d+)$') or '0') + 1\n"
+    "  local t = redis.call('TIME')\n"
+    "  redis.call('SET', KEYS[3], t[1] .. '.' .. t[2] .. ':' .. string.format('%d', count))\n"
     "end\n"
     "return {dropped, claimed}\n";
 

@@ -15,13 +15,17 @@
 #include "base/stream_id.h" /* entry ids, which the scripts take and return */
 #include "dispatch/proto.h"
 
-/* KEYS: jobs stream, dead stream, delayed zset, cancel hash (one hash tag,
- * one slot).
- * ARGV: group, consumer, lo, hi, then outcomes, each a kind letter and the
- * entry id. lo and hi: the smallest and largest entry id among the outcomes
- * (fp_sid_span; "-" and "+" do too), the span over which the script reads
- * this consumer's pending entries in one call; an id outside it is looked up
- * alone, so a wrong span costs time, never correctness. Kinds:
+/* KEYS: jobs stream, dead stream, delayed zset, cancel hash, take-over
+ * token (one hash tag, one slot).
+ * ARGV: group, consumer, lo, hi, first ("1" on a batch's first send), token,
+ * then outcomes, each a kind letter and the entry id. lo and hi: the
+ * smallest and largest entry id among the outcomes (fp_sid_span; "-" and "+"
+ * do too), the span over which the script reads this consumer's pending
+ * entries in one call; an id outside it is looked up alone, so a wrong span
+ * costs time, never correctness. token: the take-over token the batch's
+ * entries were read under (takeover_token.h), or FP_TAKEOVER_UNTRUSTED;
+ * when it is still Redis' token, the entries are known to be pending to
+ * `consumer` and neither lookup is made. Kinds:
  *   a id                                   success: XACK + XDEL
  *   p id payload                           put back: XADD at the tail + XACK + XDEL
  *   r id payload delay_ms                  retry: ZADD delayed at TIME + delay_ms + XACK + XDEL
@@ -39,11 +43,13 @@
  * (p) goes to the dead stream with the error "cancelled" instead (attempts:
  * the payload's "attempt", failed_at: Redis' clock; its unique key
  * released): a cancelled job never runs again.
- * Returns {applied, {{id, holder}...}, {cancelled ids...}}: how many acted,
- * the others, with the consumer holding each ('' when none), and the ids
- * whose retry or put back became a cancel. */
+ * Returns {applied, {{id, holder}...}, {cancelled ids...}, token}: how many
+ * acted, the others, with the consumer holding each ('' when none), the ids
+ * whose retry or put back became a cancel, and the take-over token ('' when
+ * none was ever written). */
 extern const char fp_script_outcomes[];
-#define FP_SCRIPT_OUTCOMES_KEYS 4
+#define FP_SCRIPT_OUTCOMES_KEYS 5
+#define FP_SCRIPT_OUTCOMES_ARGS 6 /* before the outcomes */
 
 /* Claim renewal. KEYS: jobs stream. ARGV: group, consumer, ids... Renews
  * (XCLAIM 0 ... JUSTID) the ids pending to `consumer` whose stream entry
@@ -81,9 +87,11 @@ extern const char fp_script_drained[];
  * queue's cancel hash. Returns {dropped, {{id, fields, deliveries,
  * marked}...}}, deliveries counting this claim, marked 1 when `forkpool
  * cancel` marked the entry (its previous holder died before taking the
- * mark): the claimer settles it as cancelled instead of starting it. */
+ * mark): the claimer settles it as cancelled instead of starting it.
+ * KEYS[3]: the queue's take-over token, renewed when anything was claimed or
+ * dropped (takeover_token.h). */
 extern const char fp_script_claim[];
-#define FP_SCRIPT_CLAIM_KEYS 2
+#define FP_SCRIPT_CLAIM_KEYS 3
 
 /* One page of this consumer's own pending entries, re-read after a (re)start
  * or a reconnect. KEYS: jobs stream. ARGV: group, consumer, start ("-" or

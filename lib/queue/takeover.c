@@ -91,7 +91,8 @@ void fp_q_send_claim(fp_queue_t *q)
     snprintf(idle, sizeof idle, "%lld", (long long)q->vt_ms);
     snprintf(want_text, sizeof want_text, "%zu", want);
     snprintf(scan, sizeof scan, "%d", CLAIM_SCAN_MAX);
-    const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key, q->qs[i].cancel_key};
+    const char *keys[FP_SCRIPT_CLAIM_KEYS] = {q->qs[i].jobs_key, q->qs[i].cancel_key,
+                                              q->qs[i].takeover_key};
     const char *args[] = {q->cfg->redis.group, q->cfg->daemon.name, idle, want_text, scan};
     if (fp_q_send_script(q, &q->scripts.claim, keys, FP_SCRIPT_CLAIM_KEYS, args, 5, NULL,
                          on_claim_reply, q) < 0)

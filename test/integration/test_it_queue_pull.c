@@ -20,6 +20,7 @@
 
 #include "queue/queue.h"
 #include "queue/queue_scripts.h"
+#include "queue/takeover_token.h"
 #include "harness.h"
 #include "queue_fixture.h"
 #include "redis_server.h"
@@ -58,19 +59,26 @@ static int teardown(void **state)
 
 /* What the daemon sends while jobs flow, on queue "s": EVAL fp_script_outcomes
  * with the encoded outcomes, then XREADGROUP ... COUNT count ">" as a plain
- * command. Returns {applied, read, stale, cancelled} (the script's reply with
- * the read's put second), or the script's error reply alone (the read is then
- * left to the caller's next call); the reply is the caller's. */
-static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const char *hi,
-                             const char *first, const fp_resp_t *outcomes)
+ * command. token: the take-over token the batch trusts, or
+ * FP_TAKEOVER_UNTRUSTED. Returns {applied, read, stale, cancelled, token}
+ * (the script's reply with the read's put second), or the script's error
+ * reply alone (the read is then left to the caller's next call); the reply
+ * is the caller's. */
+static redisReply *eval_trusting(tp_t *t, const char *count, const char *lo, const char *hi,
+                                 const char *first, const char *token,
+                                 const fp_resp_t *outcomes)
 {
     const char *keys[] = {fp_tq_key("s", "jobs"), fp_tq_key("s", "dead"),
-                          fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel")};
-    const char *args[] = {"forkpool", "test-consumer", lo, hi, first};
+                          fp_tq_key("s", "delayed"), fp_tq_key("s", "cancel"),
+                          fp_tq_key("s", "takeover")};
+    const char *args[] = {"forkpool", "test-consumer", lo, hi, first, token};
+    assert_int_equal(sizeof keys / sizeof keys[0], FP_SCRIPT_OUTCOMES_KEYS);
+    assert_int_equal(sizeof args / sizeof args[0], FP_SCRIPT_OUTCOMES_ARGS);
     fp_resp_t cmd;
     fp_resp_init(&cmd);
     assert_int_equal(fp_script_command(&cmd, NULL, fp_script_outcomes, keys,
-                                       FP_SCRIPT_OUTCOMES_KEYS, args, 5, outcomes),
+                                       FP_SCRIPT_OUTCOMES_KEYS, args, FP_SCRIPT_OUTCOMES_ARGS,
+                                       outcomes),
                      0);
     /* Back from RESP to an argument vector for the test's blocking client. */
     const char *argv[64];
@@ -91,25 +99,33 @@ static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const c
     if (out->type == REDIS_REPLY_ERROR)
         return out;
     assert_int_equal(out->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(out->elements, 3);
+    assert_int_equal(out->elements, 4);
     redisReply *read = fp_th_redis_cmd(&t->redis, "XREADGROUP GROUP forkpool test-consumer "
                                                   "COUNT %s STREAMS %s >", count, keys[0]);
     assert_non_null(read);
-    /* {applied, read, stale, cancelled}: the script's elements moved into a
-     * reply of four, which freeReplyObject frees as any other. */
+    /* {applied, read, stale, cancelled, token}: the script's elements moved
+     * into a reply of five, which freeReplyObject frees as any other. */
     redisReply *r = calloc(1, sizeof *r);
     assert_non_null(r);
     r->type = REDIS_REPLY_ARRAY;
-    r->elements = 4;
-    r->element = calloc(4, sizeof *r->element);
+    r->elements = 5;
+    r->element = calloc(5, sizeof *r->element);
     assert_non_null(r->element);
     r->element[0] = out->element[0];
     r->element[1] = read;
     r->element[2] = out->element[1];
     r->element[3] = out->element[2];
+    r->element[4] = out->element[3];
     out->elements = 0;
     freeReplyObject(out);
     return r;
+}
+
+/* The same, trusting nothing: every entry looked up. */
+static redisReply *eval_span(tp_t *t, const char *count, const char *lo, const char *hi,
+                             const char *first, const fp_resp_t *outcomes)
+{
+    return eval_trusting(t, count, lo, hi, first, FP_TAKEOVER_UNTRUSTED, outcomes);
 }
 
 /* The same with the span "-" .. "+": every own pending entry looked at. */
@@ -145,7 +161,7 @@ static void test_script_applies_then_pulls(void **state)
     /* No outcomes: a plain pull, COUNT respected. */
     redisReply *r = eval_pull(t, "2", NULL);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->elements, 4);
+    assert_int_equal(r->elements, 5);
     assert_int_equal(r->element[0]->integer, 0);
     assert_int_equal(read_count(r->element[1]), 2);
     assert_string_equal(read_id(r->element[1], 0), id[0]);
@@ -282,6 +298,147 @@ static void test_taken_over_left_alone(void **state)
         free(id[i]);
 }
 
+/* Calls of `command` Redis counted, those made from scripts included. */
+static long long command_calls(tp_t *t, const char *command)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "INFO commandstats");
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
+    const char *at = r != NULL && r->type == REDIS_REPLY_STRING ? strstr(r->str, needle) : NULL;
+    long long n = at != NULL ? atoll(at + strlen(needle)) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+/* fp_script_claim run by consumer `me` on queue "s" (idle 0: every other
+ * consumer's entry qualifies), claiming at most `want`; returns how many it
+ * claimed. */
+static long long claim_as(tp_t *t, const char *me, const char *want)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "EVAL %s 3 %s %s %s forkpool %s 0 %s 100",
+                                    fp_script_claim, fp_tq_key("s", "jobs"),
+                                    fp_tq_key("s", "cancel"), fp_tq_key("s", "takeover"), me,
+                                    want);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    long long claimed = (long long)r->element[1]->elements;
+    freeReplyObject(r);
+    return claimed;
+}
+
+/* A batch sent with the take-over token Redis holds (its entries were read
+ * after the daemon learned it) is applied without a single XPENDING, every
+ * kind of outcome; a batch trusting nothing looks its entries up. */
+static void test_trusted_batch_skips_lookup(void **state)
+{
+    tp_t *t = *state;
+    char jobs[64]; /* fp_tq_key's buffers are reused */
+    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
+    char *id[5];
+    for (int i = 0; i < 5; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    redisReply *r = eval_pull(t, "3", NULL);
+    assert_int_equal(read_count(r->element[1]), 3);
+    /* No take-over ever ran: the empty token. */
+    assert_int_equal(r->element[4]->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->element[4]->str, "");
+    freeReplyObject(r);
+
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    assert_int_equal(fp_outcome_encode_retry(&batch, false, id[1], "{}", 2, 60000), 0);
+    assert_int_equal(fp_outcome_encode_dead(&batch, false, id[2], "{}", 2, "boom", 1, 1), 0);
+    long long before = command_calls(t, "xpending");
+    r = eval_trusting(t, "2", id[0], id[2], "1", "", &batch);
+    assert_int_equal(r->element[0]->integer, 3);
+    assert_int_equal(r->element[2]->elements, 0);
+    assert_int_equal(read_count(r->element[1]), 2);
+    freeReplyObject(r);
+    assert_int_equal(command_calls(t, "xpending"), before);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 2);
+    assert_int_equal(fp_tq_pending(&t->redis, "s"), 2);
+    assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("s", "delayed")), 1);
+    assert_int_equal(fp_th_redis_int(&t->redis, "XLEN %s", fp_tq_key("s", "dead")), 1);
+
+    /* Untrusted, the same work is looked up. */
+    fp_resp_reset(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[3]), 0);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[4]), 0);
+    r = eval_span(t, "1", id[3], id[4], "1", &batch);
+    assert_int_equal(r->element[0]->integer, 2);
+    freeReplyObject(r);
+    assert_true(command_calls(t, "xpending") > before);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 0);
+    assert_int_equal(fp_tq_pending(&t->redis, "s"), 0);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 5; i++)
+        free(id[i]);
+}
+
+/* Another daemon's take-over script moved one of this consumer's entries
+ * after it learned the token: the take-over wrote a new token, so a batch
+ * still sending the old one is looked up, and the moved entry's outcome is
+ * left to its new holder. Each take-over writes a token never seen before;
+ * one that moved nothing leaves it. */
+static void test_takeover_ends_trust(void **state)
+{
+    tp_t *t = *state;
+    char jobs[64]; /* fp_tq_key's buffers are reused */
+    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
+    char *id[3];
+    for (int i = 0; i < 3; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    redisReply *r = eval_pull(t, "3", NULL);
+    assert_int_equal(read_count(r->element[1]), 3);
+    char learned[FP_TAKEOVER_TOKEN_MAX];
+    snprintf(learned, sizeof learned, "%s", r->element[4]->str);
+    freeReplyObject(r);
+
+    assert_int_equal(claim_as(t, "other", "1"), 1); /* id0 moves to "other" */
+    redisReply *tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
+    assert_int_equal(tok->type, REDIS_REPLY_STRING);
+    assert_string_not_equal(tok->str, learned);
+    char first[FP_TAKEOVER_TOKEN_MAX];
+    snprintf(first, sizeof first, "%s", tok->str);
+    freeReplyObject(tok);
+
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fp_outcome_encode_ack(&batch, false, id[i]), 0);
+    r = eval_trusting(t, "1", id[0], id[2], "1", learned, &batch);
+    assert_int_equal(r->element[0]->integer, 2);
+    assert_int_equal(r->element[2]->elements, 1);
+    assert_string_equal(r->element[2]->element[0]->element[0]->str, id[0]);
+    assert_string_equal(r->element[2]->element[0]->element[1]->str, "other");
+    /* The reply carries the new token, for the next batches. */
+    assert_string_equal(r->element[4]->str, first);
+    freeReplyObject(r);
+    redisReply *p = fp_th_redis_cmd(&t->redis, "XPENDING %s forkpool - + 10", jobs);
+    assert_int_equal(p->elements, 1);
+    assert_string_equal(p->element[0]->element[0]->str, id[0]);
+    assert_string_equal(p->element[0]->element[1]->str, "other");
+    freeReplyObject(p);
+    assert_int_equal(fp_tq_xlen(&t->redis, "s"), 1);
+
+    /* A sweep that moves nothing keeps the token; the next move renews it. */
+    assert_int_equal(claim_as(t, "other", "1"), 0);
+    assert_int_equal(claim_as(t, "third", "0"), 0);
+    tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
+    assert_string_equal(tok->str, first);
+    freeReplyObject(tok);
+    assert_int_equal(claim_as(t, "third", "1"), 1);
+    tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
+    assert_string_not_equal(tok->str, first);
+    freeReplyObject(tok);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 3; i++)
+        free(id[i]);
+}
+
 /* `forkpool cancel` marked three running entries before their outcomes
  * came (the daemon had not taken the marks): the retry and the put back go
  * to dead as cancelled instead (attempts from the payload, unique key
@@ -415,6 +572,23 @@ static size_t slowlog_count(tp_t *t, const char *cmd, const char *arg1, bool nes
     return n;
 }
 
+/* The outcome script's look-ups of this consumer's pending entries
+ * (XPENDING jobs group lo hi 10000 consumer) since the last SLOWLOG RESET. */
+static size_t slowlog_span_lookups(tp_t *t)
+{
+    redisReply *r = fp_th_redis_cmd(&t->redis, "SLOWLOG GET -1");
+    assert_non_null(r);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *argv = r->element[i]->element[3];
+        if (argv->elements == 7 && strcasecmp(argv->element[0]->str, "XPENDING") == 0 &&
+            strcmp(argv->element[5]->str, "10000") == 0)
+            n++;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
 /* True when the command right after the EVALSHA of sha from the same client
  * (SLOWLOG lists the newest first) is a top-level XREADGROUP: the pull
  * travels behind the outcomes on the writer, not on the blocking reader. */
@@ -490,6 +664,9 @@ static void test_outcomes_ride_with_pull(void **state)
     assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, true), 0);
     assert_int_equal(slowlog_count(t, "XACK", NULL, true), 1); /* one XACK for the batch */
     assert_true(slowlog_read_follows(t, outcome_sha));
+    /* Its entries were read before the daemon knew the take-over token:
+     * looked up. */
+    assert_int_equal(slowlog_span_lookups(t), 1);
 
     /* Redis lost its scripts: NOSCRIPT, then the same as EVAL. */
     freeReplyObject(fp_th_redis_cmd(&t->redis, "SCRIPT FLUSH"));
@@ -504,7 +681,11 @@ static void test_outcomes_ride_with_pull(void **state)
     assert_true(slowlog_count(t, "EVAL", "local jobs, dead, delayed", false) >= 1);
     assert_int_equal(slowlog_count(t, "XREADGROUP", NULL, true), 0);
 
-    /* The rest, then the queue runs dry: every job exactly once, room kept. */
+    /* The rest, then the queue runs dry: every job exactly once, room kept.
+     * These entries were read after the first reply told the token, and no
+     * take-over ran since: their batches are trusted, never looked up
+     * (takeover_token.h). */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
     finish_held(t);
     assert_true(fp_tq_wait_got(&t->n, 12, DEADLINE_MS));
     finish_held(t);
@@ -519,6 +700,8 @@ static void test_outcomes_ride_with_pull(void **state)
     assert_true(t->n.max_held <= 3);
     assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
+    assert_true(slowlog_count(t, "XACK", NULL, true) >= 2);
+    assert_int_equal(slowlog_span_lookups(t), 0);
     free(outcome_sha);
 }
 
@@ -597,6 +780,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_script_applies_then_pulls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_taken_over_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trusted_batch_skips_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_ends_trust, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_cancel_reported, setup, teardown),

@@ -55,9 +55,9 @@ void fp_tq_config_init(fp_config_t *cfg, const char *name, const char *url)
 
 char *fp_tq_key(const char *queue, const char *kind)
 {
-    static char buf[4][256];
+    static char buf[8][256];
     static int next;
-    char *k = buf[next++ % 4];
+    char *k = buf[next++ % 8];
     snprintf(k, 256, "fp:{%s}:%s", queue, kind);
     return k;
 }

@@ -206,8 +206,17 @@ static void test_script_text_matches_encoders(void **state)
                         "if not seen[id] and (holder == consumer or orphan) then");
     assert_true(strstr(s, "XPENDING") < strstr(s, "XACK"));
     /* The short branch of a plain success: only an entry read as this
-     * consumer's, first time in the batch, and never while marks exist. */
-    assert_non_null(strstr(s, "if kind == 'a' and mine[id] and not marked then"));
+     * consumer's (or, with the take-over token Redis holds, any entry of
+     * the batch), first time in the batch, and never while marks exist. */
+    assert_non_null(strstr(s, "local own = mine[id] or (trusted and not seen[id])"));
+    assert_non_null(strstr(s, "if kind == 'a' and own and not marked then"));
+    /* Trusted: no lookup at all; the token compared is the one in Redis. */
+    FP_TH_EXPECT_ALL_IN(s,
+                        "local token = redis.call('GET', KEYS[5]) or ''",
+                        "local trusted = ARGV[6] == token",
+                        "if i <= n and not trusted then",
+                        "    if own then\n      holder = consumer");
+    assert_true(strstr(s, "local trusted") < strstr(s, "XPENDING"));
     assert_non_null(strstr(s, "seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1"));
     /* Writes first, XACK and XDEL last, in chunks Lua's unpack can take. */
     assert_true(strstr(s, "'ZADD', delayed") < strstr(s, "'XACK', jobs, group, unpack(acks"));
@@ -217,7 +226,8 @@ static void test_script_text_matches_encoders(void **state)
     FP_TH_EXPECT_ALL_IN(s,
                         "redis.call('TIME')",
                         "'ZADD', delayed, now + tonumber(ARGV[i + 3]), ARGV[i + 2]");
-    assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 4);
+    assert_int_equal(FP_SCRIPT_OUTCOMES_KEYS, 5);
+    assert_int_equal(FP_SCRIPT_OUTCOMES_ARGS, 6);
     /* A marked entry loses its mark with its outcome; its retry or put back
      * becomes a cancel (the cancel hash is a declared key). */
     FP_TH_EXPECT_ALL_IN(s,
@@ -225,7 +235,7 @@ static void test_script_text_matches_encoders(void **state)
                         "redis.call('HDEL', marks, id) > 0 and (b == 'r' or b == 'p')",
                         "elseif b == 'c' then",
                         "'error', 'cancelled'",
-                        "return {done, stale, cancelled}");
+                        "return {done, stale, cancelled, token}");
     assert_true(strstr(s, "elseif b == 'c' then") < strstr(s, "'XACK', jobs, group, unpack(acks"));
     assert_non_null(strstr(fp_script_drained, "XINFO', 'GROUPS'"));
     assert_null(strstr(fp_script_drained, "XREADGROUP"));
@@ -236,8 +246,8 @@ static void test_script_text_matches_encoders(void **state)
     FP_TH_EXPECT_ALL_IN(fp_script_outcomes,
                         "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]",
                         "local first = ARGV[5] == '1'",
-                        "local i, n, done, stale, cancelled = 6, #ARGV, 0, {}, {}",
-                        "return {done, stale, cancelled}");
+                        "local i, n, done, stale, cancelled = 7, #ARGV, 0, {}, {}",
+                        "return {done, stale, cancelled, token}");
 }
 
 /* Renewal: only entries pending to this consumer and still in the stream;
@@ -320,7 +330,7 @@ static void test_resp_command(void **state)
 static void test_recovery_scripts(void **state)
 {
     (void)state;
-    assert_int_equal(FP_SCRIPT_CLAIM_KEYS, 2);
+    assert_int_equal(FP_SCRIPT_CLAIM_KEYS, 3);
     assert_int_equal(FP_SCRIPT_HISTORY_KEYS, 2);
     assert_int_equal(FP_SCRIPT_CONSUMERS_KEYS, 1);
     assert_int_equal(FP_SCRIPT_MOVER_KEYS, 2);
@@ -331,6 +341,14 @@ static void test_recovery_scripts(void **state)
                         "'XCLAIM', jobs, group, me, idle, id)",
                         "p[4] + 1");
     assert_null(strstr(fp_script_claim, "JUSTID"));
+    /* Anything moved or dropped renews the take-over token, after the moves
+     * (one atomic step with them), never to a value it had. */
+    FP_TH_EXPECT_ALL_IN(fp_script_claim,
+                        "if dropped > 0 or #claimed > 0 then",
+                        "local count = tonumber(string.match(old, ':(%d+)$') or '0') + 1",
+                        "redis.call('SET', KEYS[3], t[1] .. '.' .. t[2] .. ':' .. "
+                        "string.format('%d', count))");
+    assert_true(strstr(fp_script_claim, "'XCLAIM'") < strstr(fp_script_claim, "'SET', KEYS[3]"));
     /* Both reads say whether `forkpool cancel` marked the entry meanwhile,
      * so its next holder never starts it. */
     assert_non_null(strstr(fp_script_claim, "redis.call('HEXISTS', marks, id)"));
