@@ -252,22 +252,9 @@ static bool reader_blocked(fp_td_t *td, void *arg)
     return blocked;
 }
 
-/* How many times this Redis ran `command` since it started (INFO
- * commandstats); 0 when never. */
-static long long command_calls(fp_td_t *td, const char *command)
-{
-    redisReply *r = fp_th_redis_cmd(&td->redis, "INFO commandstats");
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
-    const char *at = r != NULL && r->type == REDIS_REPLY_STRING ? strstr(r->str, needle) : NULL;
-    long long n = at != NULL ? atoll(at + strlen(needle)) : 0;
-    freeReplyObject(r);
-    return n;
-}
-
 static bool calls_above(fp_td_t *td, void *arg)
 {
-    return command_calls(td, "xclaim") > *(long long *)arg;
+    return fp_th_redis_calls(&td->redis, "xclaim") > *(long long *)arg;
 }
 
 /* Redis' delivery counter of the oldest pending entry; -1 when none. */
@@ -517,7 +504,7 @@ static void test_redis_flaps_do_not_inflate_deliveries(void **state)
         fp_td_wait_until(td, reader_blocked, NULL, 30000, "the re-read and a blocking read");
         /* A claim renewal (XCLAIM) writes the entry's counter to the AOF:
          * what the re-read did to it survives the next restart. */
-        long long claims = command_calls(td, "xclaim");
+        long long claims = fp_th_redis_calls(&td->redis, "xclaim");
         fp_td_wait_until(td, calls_above, &claims, 30000, "a claim renewal");
     }
     /* Still running on the first daemon, delivered once. */

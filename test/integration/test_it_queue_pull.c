@@ -298,16 +298,20 @@ static void test_taken_over_left_alone(void **state)
         free(id[i]);
 }
 
-/* Calls of `command` Redis counted, those made from scripts included. */
-static long long command_calls(tp_t *t, const char *command)
+/* n noop entries added to queue "s" (their ids in id[], the caller's), the
+ * group created, and the first `read` of them read by the outcome script's
+ * pull with no outcomes; its reply is the caller's. */
+static redisReply *add_then_read(tp_t *t, char **id, int n, int read)
 {
-    redisReply *r = fp_th_redis_cmd(&t->redis, "INFO commandstats");
-    char needle[64];
-    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
-    const char *at = r != NULL && r->type == REDIS_REPLY_STRING ? strstr(r->str, needle) : NULL;
-    long long n = at != NULL ? atoll(at + strlen(needle)) : 0;
-    freeReplyObject(r);
-    return n;
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM",
+                                    fp_tq_key("s", "jobs")));
+    for (int i = 0; i < n; i++)
+        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
+    char count[16];
+    snprintf(count, sizeof count, "%d", read);
+    redisReply *r = eval_pull(t, count, NULL);
+    assert_int_equal(read_count(r->element[1]), (size_t)read);
+    return r;
 }
 
 /* fp_script_claim run by consumer `me` on queue "s" (idle 0: every other
@@ -332,14 +336,8 @@ static long long claim_as(tp_t *t, const char *me, const char *want)
 static void test_trusted_batch_skips_lookup(void **state)
 {
     tp_t *t = *state;
-    char jobs[64]; /* fp_tq_key's buffers are reused */
-    snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
-    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
     char *id[5];
-    for (int i = 0; i < 5; i++)
-        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
-    redisReply *r = eval_pull(t, "3", NULL);
-    assert_int_equal(read_count(r->element[1]), 3);
+    redisReply *r = add_then_read(t, id, 5, 3);
     /* No take-over ever ran: the empty token. */
     assert_int_equal(r->element[4]->type, REDIS_REPLY_STRING);
     assert_string_equal(r->element[4]->str, "");
@@ -350,13 +348,13 @@ static void test_trusted_batch_skips_lookup(void **state)
     assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
     assert_int_equal(fp_outcome_encode_retry(&batch, false, id[1], "{}", 2, 60000), 0);
     assert_int_equal(fp_outcome_encode_dead(&batch, false, id[2], "{}", 2, "boom", 1, 1), 0);
-    long long before = command_calls(t, "xpending");
+    long long before = fp_th_redis_calls(&t->redis, "xpending");
     r = eval_trusting(t, "2", id[0], id[2], "1", "", &batch);
     assert_int_equal(r->element[0]->integer, 3);
     assert_int_equal(r->element[2]->elements, 0);
     assert_int_equal(read_count(r->element[1]), 2);
     freeReplyObject(r);
-    assert_int_equal(command_calls(t, "xpending"), before);
+    assert_int_equal(fp_th_redis_calls(&t->redis, "xpending"), before);
     assert_int_equal(fp_tq_xlen(&t->redis, "s"), 2);
     assert_int_equal(fp_tq_pending(&t->redis, "s"), 2);
     assert_int_equal(fp_th_redis_int(&t->redis, "ZCARD %s", fp_tq_key("s", "delayed")), 1);
@@ -369,7 +367,7 @@ static void test_trusted_batch_skips_lookup(void **state)
     r = eval_span(t, "1", id[3], id[4], "1", &batch);
     assert_int_equal(r->element[0]->integer, 2);
     freeReplyObject(r);
-    assert_true(command_calls(t, "xpending") > before);
+    assert_true(fp_th_redis_calls(&t->redis, "xpending") > before);
     assert_int_equal(fp_tq_xlen(&t->redis, "s"), 0);
     assert_int_equal(fp_tq_pending(&t->redis, "s"), 0);
     fp_resp_free(&batch);
@@ -387,12 +385,8 @@ static void test_takeover_ends_trust(void **state)
     tp_t *t = *state;
     char jobs[64]; /* fp_tq_key's buffers are reused */
     snprintf(jobs, sizeof jobs, "%s", fp_tq_key("s", "jobs"));
-    freeReplyObject(fp_th_redis_cmd(&t->redis, "XGROUP CREATE %s forkpool 0 MKSTREAM", jobs));
     char *id[3];
-    for (int i = 0; i < 3; i++)
-        id[i] = fp_tq_xadd(&t->redis, "s", "{\"type\":\"noop\"}");
-    redisReply *r = eval_pull(t, "3", NULL);
-    assert_int_equal(read_count(r->element[1]), 3);
+    redisReply *r = add_then_read(t, id, 3, 3);
     char learned[FP_TAKEOVER_TOKEN_MAX];
     snprintf(learned, sizeof learned, "%s", r->element[4]->str);
     freeReplyObject(r);

@@ -403,3 +403,16 @@ bool fp_th_redis_is_master(fp_th_redis_t *r)
         freeReplyObject(role);
     return yes;
 }
+
+long long fp_th_redis_calls(fp_th_redis_t *r, const char *command)
+{
+    redisReply *rep = fp_th_redis_cmd(r, "INFO commandstats");
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", command);
+    const char *at =
+        rep != NULL && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, needle) : NULL;
+    long long n = at != NULL ? atoll(at + strlen(needle)) : 0;
+    if (rep != NULL)
+        freeReplyObject(rep);
+    return n;
+}

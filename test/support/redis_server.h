@@ -60,6 +60,10 @@ redisReply *fp_th_redis_cmdv(fp_th_redis_t *r, int argc, const char **argv, cons
 /* The integer answer of a command, or -1 on any error or other reply type. */
 long long fp_th_redis_int(fp_th_redis_t *r, const char *fmt, ...);
 
+/* How often Redis ran `command` (lower case, e.g. "xpending"), the calls
+ * scripts made included (INFO commandstats); 0 when never. */
+long long fp_th_redis_calls(fp_th_redis_t *r, const char *command);
+
 /* Whether the server answers ROLE with "master" (false when unreachable). */
 bool fp_th_redis_is_master(fp_th_redis_t *r);
 
