@@ -224,7 +224,8 @@ static int send_batch(fp_queue_t *q, fp_batch_t *b)
     /* Whether Redis may have applied this batch already (queue_scripts.c). */
     const char *first = b->again ? "0" : "1";
     /* Whether its entries are known to be still ours (takeover_token.h). */
-    const char *token = fp_takeover_arg(&qs->takeover, b->epoch, b->again);
+    bool fresh = fp_takeover_leases_fresh(fp_os_now_us(), q->renew.fresh_since_us, q->vt_ms);
+    const char *token = fp_takeover_arg(&qs->takeover, b->epoch, b->again, fresh);
     const char *args[FP_SCRIPT_OUTCOMES_ARGS] = {q->cfg->redis.group, q->cfg->daemon.name, lo,
                                                  hi, first, token};
     const char *sha = b->use_eval ? NULL : q->scripts.outcome_sha;

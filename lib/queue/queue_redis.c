@@ -320,6 +320,7 @@ int fp_queue_start(fp_queue_t *q)
     if (q->life.started || q->life.closing)
         return 0;
     q->life.started = true;
+    q->renew.fresh_since_us = fp_os_now_us(); /* nothing held yet */
     uv_prepare_start(&q->life.prepare, on_prepare);
     fp_q_cancel_take_start(q); /* with or without renewal: a cancel is not a claim */
     if (q->vt_ms > 0) {

@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "queue/cancel.h"
+#include "queue/takeover_token.h"
 #include "queue/unique.h"
 
 /* Outcomes of one loop turn for one queue, applied atomically. Each acts
@@ -31,7 +32,9 @@
  * consumer's pending entry): every entry of the batch was then read by this
  * consumer after the last take-over, so it is still pending to it
  * (takeover_token.h); the reply's last element is the token, for the next
- * batch. An
+ * batch. A missing token (never written, or the key was deleted, which may
+ * have erased a take-over's) is written anew from TIME, so it matches no
+ * token a daemon learned before. An
  * upper-case kind marks an entry the daemon saw deleted from the stream while
  * it held it: its pending record may be gone (XCLAIM drops it), and the copy
  * it carries is the job's only one, so it lands unless another consumer holds
@@ -82,6 +85,12 @@
     "  end\n" \
     "  j = j + w\n" \
     "end\n" \
+    "local token = redis.call('GET', KEYS[5])\n" \
+    "if not token then\n" \
+    "  token = t[1] .. '.' .. t[2] .. ':0'\n" \
+    "  redis.call('SET', KEYS[5], token)\n" \
+    "end\n" \
+    "local trusted = ARGV[6] ~= '" FP_TAKEOVER_UNTRUSTED "' and ARGV[6] == token\n" \
     "if i <= n and not trusted then\n" \
     "  local p = redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)\n" \
     "  for x = 1, #p do mine[p[x][1]] = true end\n" \
@@ -158,8 +167,6 @@ const char fp_script_outcomes[] =
     "local jobs, dead, delayed, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local first = ARGV[5] == '1'\n"
-    "local token = redis.call('GET', KEYS[5]) or ''\n"
-    "local trusted = ARGV[6] == token\n"
     "local i, n, done, stale, cancelled = 7, #ARGV, 0, {}, {}\n"
     OUTCOMES_LOOP
     "return {done, stale, cancelled, token}\n";

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/os.h"
 
 #define RENEW_CHUNK 500         /* ids per XCLAIM ... JUSTID */
 
@@ -60,6 +61,24 @@ static void renewal_lost(fp_queue_t *q, uint32_t queue, const redisReply *id,
                     (int)id->len, id->str, name);
 }
 
+/* Nothing held needs renewing: whatever comes next is read from now on,
+ * idle since after now. */
+static void nothing_to_renew(fp_queue_t *q)
+{
+    q->renew.fresh_since_us = fp_os_now_us();
+}
+
+/* One call of the round answered (renewed: as a renewal). The round's send
+ * time becomes the time every held entry was last renewed once all its
+ * calls were. */
+static void round_call_done(fp_queue_t *q, bool renewed)
+{
+    if (!renewed)
+        q->renew.round_failed = true;
+    if (q->renew.in_flight == 0 && !q->renew.round_failed)
+        q->renew.fresh_since_us = q->renew.round_sent_us;
+}
+
 static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
 {
     renewal_t *rn = privdata;
@@ -68,15 +87,18 @@ static void on_renew_reply(fp_redis_conn_t *c, redisReply *r, void *privdata)
     (void)c;
     free(rn);
     q->renew.in_flight--;
+    bool renewed = !q->life.closing && r != NULL && r->type == REDIS_REPLY_ARRAY &&
+                   r->elements == 3 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+                   r->element[1]->type == REDIS_REPLY_ARRAY &&
+                   r->element[2]->type == REDIS_REPLY_ARRAY;
+    round_call_done(q, renewed);
     if (q->life.closing || r == NULL)
         return; /* after a reconnect the next round renews them */
     if (fp_q_reply_is_error(r, "NOSCRIPT")) {
         q->scripts.renew.eval = true; /* the next round sends it as EVAL */
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY ||
-        r->element[2]->type != REDIS_REPLY_ARRAY) {
+    if (!renewed) {
         fp_q_log_error_once(q, "renewing claims failed", r);
         return;
     }
@@ -139,8 +161,12 @@ static int send_renewal(fp_queue_t *q, const fp_held_entry_t *ids, size_t n)
 static void on_renew_timer(uv_timer_t *t)
 {
     fp_queue_t *q = t->data;
-    if (!q->conn.ready || q->renew.in_flight > 0 || q->held.count == 0)
+    if (!q->conn.ready || q->renew.in_flight > 0)
         return;
+    if (q->held.count == 0) {
+        nothing_to_renew(q);
+        return;
+    }
     if (q->renew.cap < q->held.count) {
         fp_held_entry_t *grown = realloc(q->renew.ids, q->held.count * sizeof *grown);
         if (grown == NULL) {
@@ -154,15 +180,23 @@ static void on_renew_timer(uv_timer_t *t)
     for (size_t i = 0; i <= q->held.mask; i++)
         if (q->held.slots[i].used && !(q->held.slots[i].used & (FP_ENTRY_VANISHED | FP_ENTRY_LOST)))
             q->renew.ids[n++] = q->held.slots[i];
+    if (n == 0) {
+        nothing_to_renew(q); /* the deleted and lost ones are never trusted */
+        return;
+    }
     qsort(q->renew.ids, n, sizeof *q->renew.ids, slot_order);
     q->stats.renew_rounds++;
+    q->renew.round_sent_us = fp_os_now_us();
+    q->renew.round_failed = false;
     for (size_t from = 0; from < n;) {
         size_t to = from + 1;
         while (to < n && to - from < RENEW_CHUNK &&
                q->renew.ids[to].queue == q->renew.ids[from].queue)
             to++;
-        if (send_renewal(q, q->renew.ids + from, to - from) < 0)
+        if (send_renewal(q, q->renew.ids + from, to - from) < 0) {
+            q->renew.round_failed = true;
             return;
+        }
         from = to;
     }
 }

@@ -224,6 +224,12 @@ void fp_q_on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *c
         else
             q->conn.setup_done = false;
     }
+    if (up) {
+        /* Perhaps another server now (a failover): nothing read before is
+         * trusted there, and nothing read after until a reply from it. */
+        for (size_t i = 0; i < q->n; i++)
+            fp_takeover_forget(&q->qs[i].takeover);
+    }
     if (!up) {
         snprintf(q->conn.down_reason, sizeof q->conn.down_reason, "%s",
                  reason != NULL ? reason : "");
@@ -244,6 +250,9 @@ void fp_q_on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *c
 
 void fp_q_setup_again(fp_queue_t *q)
 {
+    /* The group or the scripts were gone (NOGROUP): Redis lost data. */
+    for (size_t i = 0; i < q->n; i++)
+        fp_takeover_forget(&q->qs[i].takeover);
     q->conn.setup_done = false;
     update_ready(q);
     fp_q_setup_start(q);

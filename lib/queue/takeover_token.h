@@ -11,7 +11,18 @@
  * entries sends T, and the script, finding T, trusts it. Anything else (an
  * entry from a history read or a take-over, one renewal found vanished or
  * lost, a batch that may have been applied already, a token not learned
- * yet) sends FP_TAKEOVER_UNTRUSTED and gets the lookup. Pure. */
+ * yet) sends FP_TAKEOVER_UNTRUSTED and gets the lookup.
+ *
+ * Two more conditions cover what the token cannot see. A reconnect may land
+ * on another server (a failover to a replica that missed this daemon's last
+ * reads, where another daemon may read the same entries again): the view is
+ * forgotten, and only entries read after a reply from the new server told
+ * the token are trusted. And a daemon that does not write the token (one
+ * built before it, during a rolling upgrade) can still take an entry over
+ * only once it has been idle for that daemon's visibility timeout: batches
+ * are trusted only while this daemon's claim renewal has reset every held
+ * entry's idle time within half its own visibility timeout (so a stalled
+ * daemon, once it wakes, trusts nothing it held before). Pure. */
 #ifndef FORKPOOL_TAKEOVER_TOKEN_H
 #define FORKPOOL_TAKEOVER_TOKEN_H
 
@@ -38,9 +49,21 @@ typedef struct fp_takeover_view_s {
  * view unusable until a token that fits. */
 void fp_takeover_learn(fp_takeover_view_t *v, const char *s, size_t n);
 
+/* Forgets the token (a connection to Redis came up again): a new epoch, and
+ * nothing trusted until an outcome reply tells the token again. */
+void fp_takeover_forget(fp_takeover_view_t *v);
+
+/* Whether every held entry's idle time in Redis is below half the
+ * visibility timeout: the last complete renewal round (or, with nothing
+ * held, the last time nothing was) was sent at fresh_since_us, at most
+ * vt_ms / 2 ago (monotonic µs). A visibility timeout of 0 judges nothing. */
+bool fp_takeover_leases_fresh(int64_t now_us, int64_t fresh_since_us, int64_t vt_ms);
+
 /* The token to send with a batch whose entries were read at epochs whose
  * smallest is batch_epoch (0 when any entry's is unknown). again: the batch
- * may have been applied already, and a trusted outcome would act twice. */
-const char *fp_takeover_arg(const fp_takeover_view_t *v, uint32_t batch_epoch, bool again);
+ * may have been applied already, and a trusted outcome would act twice.
+ * fresh: fp_takeover_leases_fresh. */
+const char *fp_takeover_arg(const fp_takeover_view_t *v, uint32_t batch_epoch, bool again,
+                            bool fresh);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "queue/queue.h"
 #include "queue/queue_scripts.h"
@@ -338,9 +339,11 @@ static void test_trusted_batch_skips_lookup(void **state)
     tp_t *t = *state;
     char *id[5];
     redisReply *r = add_then_read(t, id, 5, 3);
-    /* No take-over ever ran: the empty token. */
+    /* No take-over ever ran: the first call wrote a token from TIME. */
     assert_int_equal(r->element[4]->type, REDIS_REPLY_STRING);
-    assert_string_equal(r->element[4]->str, "");
+    assert_true(r->element[4]->len > 0);
+    char learned[FP_TAKEOVER_TOKEN_MAX];
+    snprintf(learned, sizeof learned, "%s", r->element[4]->str);
     freeReplyObject(r);
 
     fp_resp_t batch;
@@ -349,7 +352,7 @@ static void test_trusted_batch_skips_lookup(void **state)
     assert_int_equal(fp_outcome_encode_retry(&batch, false, id[1], "{}", 2, 60000), 0);
     assert_int_equal(fp_outcome_encode_dead(&batch, false, id[2], "{}", 2, "boom", 1, 1), 0);
     long long before = fp_th_redis_calls(&t->redis, "xpending");
-    r = eval_trusting(t, "2", id[0], id[2], "1", "", &batch);
+    r = eval_trusting(t, "2", id[0], id[2], "1", learned, &batch);
     assert_int_equal(r->element[0]->integer, 3);
     assert_int_equal(r->element[2]->elements, 0);
     assert_int_equal(read_count(r->element[1]), 2);
@@ -428,6 +431,44 @@ static void test_takeover_ends_trust(void **state)
     tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
     assert_string_not_equal(tok->str, first);
     freeReplyObject(tok);
+    fp_resp_free(&batch);
+    for (int i = 0; i < 3; i++)
+        free(id[i]);
+}
+
+/* The token key deleted (by hand, or a FLUSH that kept the stream from a
+ * backup), which may have erased a take-over's token: the next call writes
+ * a new one, so a batch sending the token learned before is looked up. A
+ * token an operator set to "-", the daemon's "trust nothing", trusts
+ * nothing either. */
+static void test_lost_token_ends_trust(void **state)
+{
+    tp_t *t = *state;
+    char *id[3];
+    redisReply *r = add_then_read(t, id, 3, 3);
+    char learned[FP_TAKEOVER_TOKEN_MAX];
+    snprintf(learned, sizeof learned, "%s", r->element[4]->str);
+    freeReplyObject(r);
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "DEL %s", fp_tq_key("s", "takeover")));
+
+    fp_resp_t batch;
+    fp_resp_init(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[0]), 0);
+    long long before = fp_th_redis_calls(&t->redis, "xpending");
+    r = eval_trusting(t, "1", id[0], id[0], "1", learned, &batch);
+    assert_int_equal(r->element[0]->integer, 1);
+    assert_string_not_equal(r->element[4]->str, learned);
+    freeReplyObject(r);
+    assert_true(fp_th_redis_calls(&t->redis, "xpending") > before);
+
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SET %s -", fp_tq_key("s", "takeover")));
+    fp_resp_reset(&batch);
+    assert_int_equal(fp_outcome_encode_ack(&batch, false, id[1]), 0);
+    before = fp_th_redis_calls(&t->redis, "xpending");
+    r = eval_trusting(t, "1", id[1], id[1], "1", FP_TAKEOVER_UNTRUSTED, &batch);
+    assert_int_equal(r->element[0]->integer, 1);
+    freeReplyObject(r);
+    assert_true(fp_th_redis_calls(&t->redis, "xpending") > before);
     fp_resp_free(&batch);
     for (int i = 0; i < 3; i++)
         free(id[i]);
@@ -631,6 +672,8 @@ static void test_outcomes_ride_with_pull(void **state)
 {
     tp_t *t = *state;
     fp_tq_xadd_n(&t->redis, "ride", 12);
+    /* Claim renewal on (its leases vouch for trusted batches), no sweep. */
+    t->n.cfg.recovery.visibility_timeout_ms = 60000;
     fp_tq_node_open_ready(&t->n, "ride");
     char *outcome_sha = script_sha(t, fp_script_outcomes);
     freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
@@ -697,6 +740,71 @@ static void test_outcomes_ride_with_pull(void **state)
     assert_true(slowlog_count(t, "XACK", NULL, true) >= 2);
     assert_int_equal(slowlog_span_lookups(t), 0);
     free(outcome_sha);
+}
+
+/* A daemon stalled longer than half its visibility timeout (here its loop
+ * does not run for 0.4 s of 0.6 s): another daemon may have taken its
+ * entries over meanwhile, one built before the take-over token included,
+ * so the batch it sends when it wakes is looked up, although no token
+ * changed. Before the stall, the same batches go unchecked. */
+static void test_stall_ends_trust(void **state)
+{
+    tp_t *t = *state;
+    fp_tq_xadd_n(&t->redis, "ride", 9);
+    t->n.cfg.recovery.visibility_timeout_ms = 600;
+    fp_tq_node_open_ready(&t->n, "ride");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-max-len 10000"));
+    t->bound = 3;
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
+    finish_held(t); /* read before the token was known: looked up */
+    assert_true(fp_tq_wait_got(&t->n, 6, DEADLINE_MS));
+    finish_held(t); /* the same */
+    assert_true(fp_tq_wait_got(&t->n, 9, DEADLINE_MS));
+    /* Entries 7..9 were read after the token came back: trusted, unless... */
+    fp_tq_run_for(&t->loop, 250); /* a renewal round or two completes */
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
+    struct timespec stall = {0, 400 * 1000 * 1000};
+    nanosleep(&stall, NULL);
+    finish_held(t);
+    fp_tq_node_want(&t->n, 0);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
+    assert_int_equal(slowlog_span_lookups(t), 1);
+}
+
+/* The daemon's connections dropped and came back (as after a failover,
+ * where the new server may have let another daemon read the same entries):
+ * the batch of entries read before is looked up, though the token is the
+ * same. */
+static void test_reconnect_ends_trust(void **state)
+{
+    tp_t *t = *state;
+    fp_tq_xadd_n(&t->redis, "ride", 9);
+    t->n.cfg.recovery.visibility_timeout_ms = 60000;
+    fp_tq_node_open_ready(&t->n, "ride");
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-log-slower-than 0"));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CONFIG SET slowlog-max-len 10000"));
+    t->bound = 3;
+    fp_tq_node_want(&t->n, 3);
+    assert_true(fp_tq_wait_got(&t->n, 3, DEADLINE_MS));
+    finish_held(t);
+    assert_true(fp_tq_wait_got(&t->n, 6, DEADLINE_MS));
+    finish_held(t);
+    assert_true(fp_tq_wait_got(&t->n, 9, DEADLINE_MS));
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "CLIENT KILL TYPE normal SKIPME yes"));
+    assert_true(fp_tq_wait_ready(&t->n, false, DEADLINE_MS));
+    assert_true(fp_tq_wait_ready(&t->n, true, DEADLINE_MS));
+    freeReplyObject(fp_th_redis_cmd(&t->redis, "SLOWLOG RESET"));
+    finish_held(t);
+    fp_tq_node_want(&t->n, 0);
+    assert_true(fp_tq_wait_confirmed(&t->n, DEADLINE_MS));
+    assert_int_equal(fp_tq_pending(&t->redis, "ride"), 0);
+    assert_int_equal(fp_tq_xlen(&t->redis, "ride"), 0);
+    assert_true(slowlog_span_lookups(t) >= 1);
 }
 
 /* The queue path of the case above: a job this daemon holds is marked
@@ -776,10 +884,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_taken_over_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trusted_batch_skips_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_takeover_ends_trust, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_token_ends_trust, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_retry_is_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_take_reports_until_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_cancel_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_ride_with_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stall_ends_trust, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_ends_trust, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trickle_many_turns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

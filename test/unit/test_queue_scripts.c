@@ -212,11 +212,14 @@ static void test_script_text_matches_encoders(void **state)
     assert_non_null(strstr(s, "if kind == 'a' and own and not marked then"));
     /* Trusted: no lookup at all; the token compared is the one in Redis. */
     FP_TH_EXPECT_ALL_IN(s,
-                        "local token = redis.call('GET', KEYS[5]) or ''",
-                        "local trusted = ARGV[6] == token",
+                        "local token = redis.call('GET', KEYS[5])\n",
+                        "  token = t[1] .. '.' .. t[2] .. ':0'\n  redis.call('SET', KEYS[5], token)",
+                        "local trusted = ARGV[6] ~= '-' and ARGV[6] == token",
                         "if i <= n and not trusted then",
                         "    if own then\n      holder = consumer");
     assert_true(strstr(s, "local trusted") < strstr(s, "XPENDING"));
+    /* Even the token is written only after every kind was checked. */
+    assert_true(strstr(s, "unknown outcome kind") < strstr(s, "'SET', KEYS[5]"));
     assert_non_null(strstr(s, "seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1"));
     /* Writes first, XACK and XDEL last, in chunks Lua's unpack can take. */
     assert_true(strstr(s, "'ZADD', delayed") < strstr(s, "'XACK', jobs, group, unpack(acks"));
