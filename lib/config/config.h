@@ -122,6 +122,7 @@ typedef struct fp_config_s {
         int64_t prefetch;                 /* FP_CONFIG_AUTO: adaptive (docs/steering.md) */
         int64_t pipeline;                 /* FP_CONFIG_AUTO: adaptive send-ahead */
         int64_t max_held;                 /* adaptive hold: jobs held at most, children included */
+        int64_t max_held_bytes;           /* adaptive hold: payload bytes held at most; 0 = off */
         int64_t max_send_ahead_wait_ms;   /* adaptive send-ahead: most expected wait in a child */
         int64_t job_timeout_ms;
         int64_t kill_grace_ms;

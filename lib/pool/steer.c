@@ -24,6 +24,22 @@ size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_he
     return want >= (double)most ? most : (size_t)want;
 }
 
+double fp_steer_payload_note(double est, size_t bytes)
+{
+    double b = (double)bytes;
+    return b >= est ? b : est - (est - b) / 64;
+}
+
+size_t fp_steer_max_held(size_t max_held, int64_t max_held_bytes, double payload_est,
+                         size_t capacity)
+{
+    if (max_held_bytes <= 0 || !(payload_est >= 1))
+        return max_held;
+    double fit = floor((double)max_held_bytes / payload_est);
+    size_t most = fit >= (double)max_held ? max_held : (size_t)fit;
+    return most > capacity ? most : capacity;
+}
+
 int64_t fp_steer_front_us(const fp_steer_front_t *front)
 {
     int64_t left = front->run_expect_us - front->run_elapsed_us;

@@ -44,6 +44,19 @@ typedef struct fp_steer_flow_s {
  * max_held − capacity, never below 0. */
 size_t fp_steer_hold(const fp_steer_flow_t *flow, size_t capacity, size_t max_held);
 
+/* The payload size the hold plans with: the size of a pulled job's payload
+ * when it is larger than the estimate (one large job raises it at once),
+ * else the estimate moved 1/64 of the way down towards it (hundreds of small
+ * jobs bring it back). est 0: nothing seen yet. */
+double fp_steer_payload_note(double est, size_t bytes);
+
+/* pool.max_held as the byte bound allows it: at most max_held_bytes of
+ * payloads held at the estimated size (payload_est), never below capacity
+ * (what the children run at once), never above max_held. max_held_bytes 0
+ * or no estimate yet: max_held. */
+size_t fp_steer_max_held(size_t max_held, int64_t max_held_bytes, double payload_est,
+                         size_t capacity);
+
 /* What is in front of a job that would be sent to a busy child running one
  * job at a time. */
 typedef struct fp_steer_front_s {

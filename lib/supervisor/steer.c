@@ -33,6 +33,7 @@ void fp_sup_steer_configure(fp_supervisor_t *sup, const fp_config_t *cfg)
 void fp_sup_steer_job(fp_supervisor_t *sup, fp_held_t *held, int64_t now_us, fp_pool_job_t *job)
 {
     held->est_type = fp_estimate_type(&sup->steer.est, held->job.type);
+    sup->steer.payload_bytes = fp_steer_payload_note(sup->steer.payload_bytes, held->payload_len);
     job->pct_us = fp_estimate_pct_us(&sup->steer.est, held->est_type);
     job->now_us = now_us;
 }
@@ -113,7 +114,10 @@ void fp_sup_steer_hold(fp_supervisor_t *sup)
         .channel_rtt_us = FP_STEER_CHANNEL_RTT_US,
         .ahead_us = pool->ahead_auto ? (double)pool->max_send_ahead_wait_us : 0,
     };
-    pool->prefetch = fp_steer_hold(&flow, capacity, (size_t)sup->cfg->pool.max_held);
+    size_t most = fp_steer_max_held((size_t)sup->cfg->pool.max_held,
+                                    sup->cfg->pool.max_held_bytes, sup->steer.payload_bytes,
+                                    capacity);
+    pool->prefetch = fp_steer_hold(&flow, capacity, most);
 }
 
 static void add_mode(cJSON *obj, const char *name, int64_t value)
@@ -134,6 +138,8 @@ cJSON *fp_sup_steer_json(const fp_supervisor_t *sup)
     add_mode(obj, "pipeline", sup->cfg->pool.pipeline);
     cJSON_AddNumberToObject(obj, "hold", (double)sup->pool.prefetch);
     cJSON_AddNumberToObject(obj, "max_held", (double)sup->cfg->pool.max_held);
+    cJSON_AddNumberToObject(obj, "max_held_bytes", (double)sup->cfg->pool.max_held_bytes);
+    cJSON_AddNumberToObject(obj, "payload_bytes", sup->steer.payload_bytes);
     cJSON_AddNumberToObject(obj, "max_send_ahead_wait_ms",
                             (double)sup->cfg->pool.max_send_ahead_wait_ms);
     cJSON_AddNumberToObject(obj, "jobs_sent_ahead", (double)st->sent_ahead);

@@ -200,6 +200,7 @@ typedef struct sup_steer_s {
     fp_flow_t flow;        /* completion rate, pull round trip */
     uint64_t rtt_samples;  /* the queue's read_rtt_samples last taken */
     uint64_t sent_ahead;   /* jobs sent to a busy child that runs one at a time */
+    double payload_bytes;  /* pulled payloads' size, for pool.max_held_bytes */
 } sup_steer_t;
 
 /* What systemd was told (supervisor.c; the messages are notify.c's). */

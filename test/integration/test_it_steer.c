@@ -67,7 +67,7 @@ static void test_defaults_send_short_jobs_ahead_and_nothing_behind_long_ones(voi
     double ahead = fp_td_stat(td, "counters.jobs_sent_ahead");
     assert_true(ahead > 0);
     assert_true(fp_td_metric(td, "forkpool_jobs_sent_ahead_total") == ahead);
-    assert_true(fp_td_stat(td, "steering.max_held") == 128);
+    assert_true(fp_td_stat(td, "steering.max_held") == 512);
     /* Long jobs among them: a sleep job is never sent ahead, and no job is
      * sent behind one, while noops still go behind noops. */
     enqueue_mixed(td, 15, 40);

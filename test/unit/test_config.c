@@ -117,6 +117,7 @@ static void assert_same(const fp_config_t *a, const fp_config_t *b)
     assert_int_equal(a->pool.prefetch, b->pool.prefetch);
     assert_int_equal(a->pool.pipeline, b->pool.pipeline);
     assert_int_equal(a->pool.max_held, b->pool.max_held);
+    assert_int_equal(a->pool.max_held_bytes, b->pool.max_held_bytes);
     assert_int_equal(a->pool.max_send_ahead_wait_ms, b->pool.max_send_ahead_wait_ms);
     assert_int_equal(a->pool.job_timeout_ms, b->pool.job_timeout_ms);
     assert_int_equal(a->pool.kill_grace_ms, b->pool.kill_grace_ms);
@@ -167,7 +168,8 @@ static void defaults_are_documented_values(void **state)
         .redis = {"redis://127.0.0.1:6379/0", "fp", "forkpool", 5000},
         .queues = {{queue_names, 1}, FP_ORDER_STRICT, weights},
         .pool = {.runtime = FP_RUNTIME_NATIVE, .children = cpus(),
-                 .prefetch = FP_CONFIG_AUTO, .pipeline = FP_CONFIG_AUTO, .max_held = 128,
+                 .prefetch = FP_CONFIG_AUTO, .pipeline = FP_CONFIG_AUTO, .max_held = 512,
+                 .max_held_bytes = 64LL << 20,
                  .max_send_ahead_wait_ms = 5,
                  .job_timeout_ms = 600000, .kill_grace_ms = 5000, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 0, .max_jobs_jitter = 0, .max_memory_per_child_bytes = 0,
@@ -388,6 +390,7 @@ static const char full_text[] =
     "prefetch = 4\n"
     "pipeline = 2\n"
     "max_held = 500\n"
+    "max_held_bytes = \"8MB\"\n"
     "max_send_ahead_wait = \"5ms\"\n"
     "job_timeout = \"30s\"\n"
     "kill_grace = \"0\"\n"
@@ -436,7 +439,7 @@ static void every_key_can_be_set(void **state)
         .redis = {"unix:///run/redis.sock", "jobs", "g1", 250},
         .queues = {{queue_names, 3}, FP_ORDER_WEIGHTED, weights},
         .pool = {.runtime = FP_RUNTIME_EXEC, .children = 8, .prefetch = 4, .pipeline = 2,
-                 .max_held = 500, .max_send_ahead_wait_ms = 5,
+                 .max_held = 500, .max_held_bytes = 8 * MB, .max_send_ahead_wait_ms = 5,
                  .job_timeout_ms = 30000, .kill_grace_ms = 0, .start_timeout_ms = 60000,
                  .max_jobs_per_child = 1000, .max_jobs_jitter = 100,
                  .max_memory_per_child_bytes = 512 * MB, .command = {command, 3},
@@ -1263,7 +1266,7 @@ static void dump_json_defaults(void **state)
     assert_string_equal(str_at(root, "pool", "job_timeout"), "10m");
     assert_string_equal(str_at(root, "pool", "prefetch"), "auto");
     assert_string_equal(str_at(root, "pool", "pipeline"), "auto");
-    assert_true(num_at(root, "pool", "max_held") == 128);
+    assert_true(num_at(root, "pool", "max_held") == 512);
     assert_string_equal(str_at(root, "pool", "max_send_ahead_wait"), "5ms");
     assert_string_equal(str_at(root, "pool", "max_memory_per_child"), "0B");
     assert_string_equal(str_at(root, "retry", "backoff_max"), "10m");

@@ -226,9 +226,45 @@ static void test_send_ahead_rule(void **state)
     assert_false(fp_steer_send_ahead(&stuck, 60, w));
 }
 
+/* The payload size planned with: up at once, down 1/64 of the way. */
+static void test_payload_note(void **state)
+{
+    (void)state;
+    double size = fp_steer_payload_note(0, 200);
+    assert_true(size == 200);
+    size = fp_steer_payload_note(size, 1 << 20);
+    assert_true(size == (double)(1 << 20));
+    double after_one = fp_steer_payload_note(size, 200);
+    assert_true(after_one < size && after_one > size * 0.98);
+    for (int i = 0; i < 1000; i++)
+        size = fp_steer_payload_note(size, 200);
+    assert_true(size < 1000);
+    assert_true(size >= 200);
+}
+
+/* The byte bound on max_held: payloads at the estimated size fit in
+ * max_held_bytes; never below capacity, never above max_held; off at 0 or
+ * with nothing seen. */
+static void test_max_held_bytes(void **state)
+{
+    (void)state;
+    int64_t mb = 1 << 20;
+    assert_int_equal(fp_steer_max_held(512, 64 * mb, 200, 4), 512);
+    assert_int_equal(fp_steer_max_held(512, 64 * mb, (double)mb, 4), 64);
+    assert_int_equal(fp_steer_max_held(512, 64 * mb, 32.0 * (double)mb, 4), 4);
+    assert_int_equal(fp_steer_max_held(512, 64 * mb, 128.0 * 1024, 4), 512);
+    assert_int_equal(fp_steer_max_held(512, 0, (double)mb, 4), 512);
+    assert_int_equal(fp_steer_max_held(512, 64 * mb, 0, 4), 512);
+    /* The hold then stays within it. */
+    fp_steer_flow_t flow = {.rate = 200000, .redis_rtt_us = 1000, .channel_rtt_us = 100};
+    assert_int_equal(fp_steer_hold(&flow, 4, fp_steer_max_held(512, 64 * mb, (double)mb, 4)), 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_payload_note),
+        cmocka_unit_test(test_max_held_bytes),
         cmocka_unit_test(test_type_unknown_until_enough_samples),
         cmocka_unit_test(test_percentile_sees_the_rare_long_run),
         cmocka_unit_test(test_estimates_follow_a_change),
