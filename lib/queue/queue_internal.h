@@ -168,9 +168,10 @@ typedef struct fp_q_renew_s {
     size_t in_flight;
     /* Every held entry's idle time was reset at or after this (monotonic
      * µs): the send of the last complete round, or a moment nothing was
-     * held. For fp_takeover_leases_fresh. */
+     * held, or the send of the read in flight then if earlier. For
+     * fp_takeover_leases_fresh. */
     int64_t fresh_since_us;
-    int64_t round_sent_us; /* the round in flight */
+    int64_t round_sent_us; /* that time for the round in flight */
     bool round_failed;     /* one of its calls was not answered as a renewal */
     fp_held_entry_t *ids;
     size_t cap;

@@ -61,11 +61,20 @@ static void renewal_lost(fp_queue_t *q, uint32_t queue, const redisReply *id,
                     (int)id->len, id->str, name);
 }
 
-/* Nothing held needs renewing: whatever comes next is read from now on,
- * idle since after now. */
+/* From when every entry this daemon holds, or will take from the read in
+ * flight, has been idle at most: now, or the send of that read (a blocking
+ * read may have been delivered an entry long before its reply comes). */
+static int64_t idle_since(const fp_queue_t *q)
+{
+    int64_t now = fp_os_now_us();
+    return q->rd.in_flight && q->rd.sent_us < now ? q->rd.sent_us : now;
+}
+
+/* Nothing held needs renewing: whatever comes next is read from now on
+ * (or by the read in flight). */
 static void nothing_to_renew(fp_queue_t *q)
 {
-    q->renew.fresh_since_us = fp_os_now_us();
+    q->renew.fresh_since_us = idle_since(q);
 }
 
 /* One call of the round answered (renewed: as a renewal). The round's send
@@ -186,7 +195,7 @@ static void on_renew_timer(uv_timer_t *t)
     }
     qsort(q->renew.ids, n, sizeof *q->renew.ids, slot_order);
     q->stats.renew_rounds++;
-    q->renew.round_sent_us = fp_os_now_us();
+    q->renew.round_sent_us = idle_since(q);
     q->renew.round_failed = false;
     for (size_t from = 0; from < n;) {
         size_t to = from + 1;
