@@ -46,6 +46,11 @@ static void update_ready(fp_queue_t *q)
         /* A reply lost with a connection may have claimed entries for us:
          * re-read this consumer's pending entries first. */
         fp_q_all_history(q);
+        /* Perhaps another server now (a failover), or one that lost data
+         * (NOGROUP): nothing read before is trusted there, and nothing read
+         * after until a reply from it told the take-over token. */
+        for (size_t i = 0; i < q->n; i++)
+            fp_takeover_forget(&q->qs[i].takeover);
         fp_read_plan_restart(&q->plan);
         /* Whoever held entries may have died while we were away: look once
          * now (after our own history), not only at the next interval. */
@@ -224,12 +229,6 @@ void fp_q_on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *c
         else
             q->conn.setup_done = false;
     }
-    if (up) {
-        /* Perhaps another server now (a failover): nothing read before is
-         * trusted there, and nothing read after until a reply from it. */
-        for (size_t i = 0; i < q->n; i++)
-            fp_takeover_forget(&q->qs[i].takeover);
-    }
     if (!up) {
         snprintf(q->conn.down_reason, sizeof q->conn.down_reason, "%s",
                  reason != NULL ? reason : "");
@@ -250,9 +249,6 @@ void fp_q_on_conn_state(fp_redis_conn_t *c, bool up, const char *reason, void *c
 
 void fp_q_setup_again(fp_queue_t *q)
 {
-    /* The group or the scripts were gone (NOGROUP): Redis lost data. */
-    for (size_t i = 0; i < q->n; i++)
-        fp_takeover_forget(&q->qs[i].takeover);
     q->conn.setup_done = false;
     update_ready(q);
     fp_q_setup_start(q);
