@@ -33,7 +33,6 @@ void fp_sup_steer_configure(fp_supervisor_t *sup, const fp_config_t *cfg)
 void fp_sup_steer_job(fp_supervisor_t *sup, fp_held_t *held, int64_t now_us, fp_pool_job_t *job)
 {
     held->est_type = fp_estimate_type(&sup->steer.est, held->job.type);
-    sup->steer.payload_bytes = fp_steer_payload_note(sup->steer.payload_bytes, held->payload_len);
     job->pct_us = fp_estimate_pct_us(&sup->steer.est, held->est_type);
     job->now_us = now_us;
 }
@@ -74,8 +73,12 @@ void fp_sup_steer_answered(fp_supervisor_t *sup, const fp_held_t *held, int64_t 
     fp_flow_done(&sup->steer.flow, 1, now_us);
 }
 
-void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs)
+void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs,
+                         const fp_pulled_t *jobs, size_t n)
 {
+    for (size_t i = 0; i < n; i++)
+        sup->steer.payload_bytes = fp_steer_payload_note(sup->steer.payload_bytes,
+                                                         jobs[i].payload_len);
     if (qs->read_rtt_samples == sup->steer.rtt_samples)
         return;
     sup->steer.rtt_samples = qs->read_rtt_samples;

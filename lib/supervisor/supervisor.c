@@ -139,7 +139,7 @@ static void on_queue_jobs(void *ctx, fp_pulled_t *jobs, size_t n)
     sup->counters.last_pull_ms = fp_os_now_ms();
     fp_queue_stats_t qs;
     fp_qmux_stats(sup->redis.queue, &qs);
-    fp_sup_steer_pulled(sup, &qs);
+    fp_sup_steer_pulled(sup, &qs, jobs, n);
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].entry_id == NULL || jobs[i].payload == NULL)
             continue;

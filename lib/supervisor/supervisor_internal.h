@@ -326,8 +326,10 @@ void fp_sup_steer_sending(fp_supervisor_t *sup, const fp_slot_t *slot, fp_held_t
 void fp_sup_steer_started(fp_slot_t *slot, fp_held_t *held, int64_t now_us);
 /* The job's answer came now: its run time and one completion. */
 void fp_sup_steer_answered(fp_supervisor_t *sup, const fp_held_t *held, int64_t now_us);
-/* A pull arrived: takes its round trip if the queue measured a new one. */
-void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs);
+/* A pull arrived: notes each job's payload size (pool.max_held_bytes), and
+ * takes the pull's round trip if the queue measured a new one. */
+void fp_sup_steer_pulled(fp_supervisor_t *sup, const fp_queue_stats_t *qs,
+                         const fp_pulled_t *jobs, size_t n);
 /* Recomputes the hold target (pool.prefetch) when it is adaptive. */
 void fp_sup_steer_hold(fp_supervisor_t *sup);
 /* The "steering" object of /stats. */
