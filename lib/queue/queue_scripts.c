@@ -16,6 +16,20 @@
 #include "queue/takeover_token.h"
 #include "queue/unique.h"
 
+/* Writes a new take-over token to `key` and returns it (takeover_token.h):
+ * Redis' time (t, TIME's reply) and the previous token's counter + 1, so no
+ * token repeats, also on a replica promoted without the last one (it lacks
+ * what that script did too: scripts replicate as one step). The one writer
+ * of tokens, for the take-over and outcome scripts. */
+#define TAKEOVER_TOKEN_FN \
+    "local function new_token(key, t)\n" \
+    "  local old = redis.call('GET', key) or ''\n" \
+    "  local count = tonumber(string.match(old, ':(%d+)$') or '0') + 1\n" \
+    "  local token = t[1] .. '.' .. t[2] .. ':' .. string.format('%d', count)\n" \
+    "  redis.call('SET', key, token)\n" \
+    "  return token\n" \
+    "end\n"
+
 /* Outcomes of one loop turn for one queue, applied atomically. Each acts
  * only on an entry still pending to this consumer: XACK alone would also
  * settle an entry another consumer took over meanwhile, and its 0 does not
@@ -33,8 +47,8 @@
  * consumer after the last take-over, so it is still pending to it
  * (takeover_token.h); the reply's last element is the token, for the next
  * batch. A missing token (never written, or the key was deleted, which may
- * have erased a take-over's) is written anew from TIME, so it matches no
- * token a daemon learned before. An
+ * have erased a take-over's) is written anew (TAKEOVER_TOKEN_FN), so it
+ * matches no token a daemon learned before. An
  * upper-case kind marks an entry the daemon saw deleted from the stream while
  * it held it: its pending record may be gone (XCLAIM drops it), and the copy
  * it carries is the job's only one, so it lands unless another consumer holds
@@ -85,11 +99,7 @@
     "  end\n" \
     "  j = j + w\n" \
     "end\n" \
-    "local token = redis.call('GET', KEYS[5])\n" \
-    "if not token then\n" \
-    "  token = t[1] .. '.' .. t[2] .. ':0'\n" \
-    "  redis.call('SET', KEYS[5], token)\n" \
-    "end\n" \
+    "local token = redis.call('GET', KEYS[5]) or new_token(KEYS[5], t)\n" \
     "local trusted = ARGV[6] ~= '" FP_TAKEOVER_UNTRUSTED "' and ARGV[6] == token\n" \
     "if i <= n and not trusted then\n" \
     "  local p = redis.call('XPENDING', jobs, group, lo, hi, 10000, consumer)\n" \
@@ -168,6 +178,7 @@ const char fp_script_outcomes[] =
     "local group, consumer, lo, hi = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local first = ARGV[5] == '1'\n"
     "local i, n, done, stale, cancelled = 7, #ARGV, 0, {}, {}\n"
+    TAKEOVER_TOKEN_FN
     OUTCOMES_LOOP
     "return {done, stale, cancelled, token}\n";
 
@@ -265,10 +276,9 @@ const char fp_script_drained[] =
  * 6.2. XCLAIM repeats min_idle: inside a script nothing can renew the entry
  * between XPENDING and XCLAIM, but it keeps the claim safe on its own.
  * Having moved or dropped anything, it writes a new take-over token (KEYS[3],
- * takeover_token.h): Redis' time and a counter, so that no token repeats,
- * also on a replica promoted without the last one (it lacks the take-over
- * too, scripts replicate as one step). */
+ * TAKEOVER_TOKEN_FN). */
 const char fp_script_claim[] =
+    TAKEOVER_TOKEN_FN
     "local jobs, marks = KEYS[1], KEYS[2]\n"
     "local group, me, idle = ARGV[1], ARGV[2], ARGV[3]\n"
     "local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
@@ -295,12 +305,7 @@ const char fp_script_claim[] =
     "  if #page < size or (want > 0 and #claimed >= want) then break end\n"
     "  start = '(' .. page[#page][1]\n"
     "end\n"
-    "if dropped > 0 or #claimed > 0 then\n"
-    "  local old = redis.call('GET', KEYS[3]) or ''\n"
-    "  local count = tonumber(string.match(old, ':(%d+)$') or '0') + 1\n"
-    "  local t = redis.call('TIME')\n"
-    "  redis.call('SET', KEYS[3], t[1] .. '.' .. t[2] .. ':' .. string.format('%d', count))\n"
-    "end\n"
+    "if dropped > 0 or #claimed > 0 then new_token(KEYS[3], redis.call('TIME')) end\n"
     "return {dropped, claimed}\n";
 
 /* Ids compare as two decimal numbers, written without leading zeros: by

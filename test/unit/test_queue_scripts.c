@@ -212,14 +212,13 @@ static void test_script_text_matches_encoders(void **state)
     assert_non_null(strstr(s, "if kind == 'a' and own and not marked then"));
     /* Trusted: no lookup at all; the token compared is the one in Redis. */
     FP_TH_EXPECT_ALL_IN(s,
-                        "local token = redis.call('GET', KEYS[5])\n",
-                        "  token = t[1] .. '.' .. t[2] .. ':0'\n  redis.call('SET', KEYS[5], token)",
+                        "local token = redis.call('GET', KEYS[5]) or new_token(KEYS[5], t)\n",
                         "local trusted = ARGV[6] ~= '-' and ARGV[6] == token",
                         "if i <= n and not trusted then",
                         "    if own then\n      holder = consumer");
     assert_true(strstr(s, "local trusted") < strstr(s, "XPENDING"));
     /* Even the token is written only after every kind was checked. */
-    assert_true(strstr(s, "unknown outcome kind") < strstr(s, "'SET', KEYS[5]"));
+    assert_true(strstr(s, "unknown outcome kind") < strstr(s, "new_token(KEYS[5]"));
     assert_non_null(strstr(s, "seen[id], mine[id], na, nd, done = true, nil, na + 1, nd + 1"));
     /* Writes first, XACK and XDEL last, in chunks Lua's unpack can take. */
     assert_true(strstr(s, "'ZADD', delayed") < strstr(s, "'XACK', jobs, group, unpack(acks"));
@@ -347,11 +346,13 @@ static void test_recovery_scripts(void **state)
     /* Anything moved or dropped renews the take-over token, after the moves
      * (one atomic step with them), never to a value it had. */
     FP_TH_EXPECT_ALL_IN(fp_script_claim,
-                        "if dropped > 0 or #claimed > 0 then",
+                        "if dropped > 0 or #claimed > 0 then new_token(KEYS[3], redis.call('TIME'))",
                         "local count = tonumber(string.match(old, ':(%d+)$') or '0') + 1",
-                        "redis.call('SET', KEYS[3], t[1] .. '.' .. t[2] .. ':' .. "
-                        "string.format('%d', count))");
-    assert_true(strstr(fp_script_claim, "'XCLAIM'") < strstr(fp_script_claim, "'SET', KEYS[3]"));
+                        "local token = t[1] .. '.' .. t[2] .. ':' .. string.format('%d', count)\n"
+                        "  redis.call('SET', key, token)");
+    assert_true(strstr(fp_script_claim, "'XCLAIM'") < strstr(fp_script_claim, "new_token(KEYS[3]"));
+    /* One writer of tokens: the outcome script's is the same function. */
+    assert_non_null(strstr(fp_script_outcomes, "local function new_token(key, t)"));
     /* Both reads say whether `forkpool cancel` marked the entry meanwhile,
      * so its next holder never starts it. */
     assert_non_null(strstr(fp_script_claim, "redis.call('HEXISTS', marks, id)"));
