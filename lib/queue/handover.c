@@ -214,12 +214,14 @@ void fp_q_take_one(fp_queue_t *q, uint32_t queue, const redisReply *idr, const r
     p->cancelled = cancelled;
     p->fresh = kind != FP_READ_HISTORY && kind != FP_READ_CLAIM;
     p->deliveries = kind == FP_READ_HISTORY || kind == FP_READ_CLAIM ? (count > 0 ? count : 1) : 1;
-    if (p->entry_id == NULL || p->payload == NULL || fp_held_set_add(&q->held, queue, ms, seq) < 0) {
+    fp_held_entry_t *slot = p->entry_id != NULL && p->payload != NULL
+                                ? fp_held_set_put(&q->held, queue, ms, seq)
+                                : NULL;
+    if (slot == NULL) {
         fp_q_pulled_free(p);
         goto oom;
     }
-    fp_held_entry_t *slot = p->fresh ? fp_held_set_get(&q->held, queue, ms, seq) : NULL;
-    if (slot != NULL)
+    if (p->fresh)
         slot->epoch = q->qs[queue].read_epoch;
     q->rd.out_n++;
     return;

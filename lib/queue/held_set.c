@@ -51,16 +51,21 @@ static int held_grow(fp_held_set_t *s)
     return 0;
 }
 
-int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+fp_held_entry_t *fp_held_set_put(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
 {
     if ((s->slots == NULL || (s->count + 1) * 2 > s->mask + 1) && held_grow(s) < 0)
-        return -ENOMEM;
+        return NULL;
     size_t i = held_find(s, queue, ms, seq);
     if (!s->slots[i].used) {
         s->slots[i] = (fp_held_entry_t){ms, seq, queue, FP_ENTRY_USED, 0};
         s->count++;
     }
-    return 0;
+    return &s->slots[i];
+}
+
+int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)
+{
+    return fp_held_set_put(s, queue, ms, seq) != NULL ? 0 : -ENOMEM;
 }
 
 void fp_held_set_remove(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq)

@@ -43,6 +43,11 @@ fp_held_entry_t *fp_held_set_get(fp_held_set_t *s, uint32_t queue, uint64_t ms, 
  * 0 or -ENOMEM (the set is then unchanged). */
 int fp_held_set_add(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq);
 
+/* fp_held_set_add that returns the entry's slot (valid as for
+ * fp_held_set_get), for a caller that sets its flags or epoch next; NULL
+ * when out of memory (the set is then unchanged). */
+fp_held_entry_t *fp_held_set_put(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq);
+
 /* Removes the entry if held. */
 void fp_held_set_remove(fp_held_set_t *s, uint32_t queue, uint64_t ms, uint64_t seq);
 

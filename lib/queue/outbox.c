@@ -324,8 +324,7 @@ static void outcome_end(fp_queue_t *q, fp_batch_t *b, int rc, const char *entry_
     }
     /* Held until confirmed even if it came from elsewhere: a history read
      * before the confirmation must not hand it over again. */
-    fp_held_set_add(&q->held, b->queue, ms, seq);
-    fp_held_entry_t *slot = fp_held_set_get(&q->held, b->queue, ms, seq);
+    fp_held_entry_t *slot = fp_held_set_put(&q->held, b->queue, ms, seq);
     uint32_t epoch = 0;
     if (slot != NULL) {
         slot->used |= FP_ENTRY_SETTLING;

@@ -90,6 +90,18 @@ static void test_flags(void **state)
     fp_held_set_remove(&s, 3, 5, 7);
     assert_int_equal(fp_held_set_add(&s, 3, 5, 7), 0);
     assert_int_equal(fp_held_set_get(&s, 3, 5, 7)->used, FP_ENTRY_USED);
+    /* put: the same, returning the slot; a new entry's epoch is 0, a held
+     * one keeps its flags and epoch. */
+    fp_held_entry_t *e = fp_held_set_put(&s, 4, 1, 2);
+    assert_non_null(e);
+    assert_int_equal(e->used, FP_ENTRY_USED);
+    assert_int_equal(e->epoch, 0);
+    e->epoch = 9;
+    e->used |= FP_ENTRY_SETTLING;
+    assert_ptr_equal(fp_held_set_put(&s, 4, 1, 2), fp_held_set_get(&s, 4, 1, 2));
+    assert_int_equal(fp_held_set_get(&s, 4, 1, 2)->epoch, 9);
+    assert_int_equal(fp_held_set_get(&s, 4, 1, 2)->used, FP_ENTRY_USED | FP_ENTRY_SETTLING);
+    assert_int_equal(s.count, 2);
     fp_held_set_clear(&s);
 }
 
