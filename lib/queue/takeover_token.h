@@ -30,7 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* No token equals it: tokens are empty or start with a digit. */
+/* Trusts nothing: the tokens the scripts write start with a digit, and the
+ * outcome script never trusts this one, whatever an operator writes. */
 #define FP_TAKEOVER_UNTRUSTED "-"
 #define FP_TAKEOVER_TOKEN_MAX 64
 

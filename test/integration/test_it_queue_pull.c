@@ -315,6 +315,17 @@ static redisReply *add_then_read(tp_t *t, char **id, int n, int read)
     return r;
 }
 
+/* Queue "s"'s take-over token as Redis holds it, into out. */
+static void read_token(tp_t *t, char out[FP_TAKEOVER_TOKEN_MAX])
+{
+    redisReply *tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
+    assert_non_null(tok);
+    assert_int_equal(tok->type, REDIS_REPLY_STRING);
+    assert_true(tok->len < FP_TAKEOVER_TOKEN_MAX);
+    memcpy(out, tok->str, tok->len + 1);
+    freeReplyObject(tok);
+}
+
 /* fp_script_claim run by consumer `me` on queue "s" (idle 0: every other
  * consumer's entry qualifies), claiming at most `want`; returns how many it
  * claimed. */
@@ -395,12 +406,9 @@ static void test_takeover_ends_trust(void **state)
     freeReplyObject(r);
 
     assert_int_equal(claim_as(t, "other", "1"), 1); /* id0 moves to "other" */
-    redisReply *tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
-    assert_int_equal(tok->type, REDIS_REPLY_STRING);
-    assert_string_not_equal(tok->str, learned);
-    char first[FP_TAKEOVER_TOKEN_MAX];
-    snprintf(first, sizeof first, "%s", tok->str);
-    freeReplyObject(tok);
+    char first[FP_TAKEOVER_TOKEN_MAX], now[FP_TAKEOVER_TOKEN_MAX];
+    read_token(t, first);
+    assert_string_not_equal(first, learned);
 
     fp_resp_t batch;
     fp_resp_init(&batch);
@@ -424,13 +432,11 @@ static void test_takeover_ends_trust(void **state)
     /* A sweep that moves nothing keeps the token; the next move renews it. */
     assert_int_equal(claim_as(t, "other", "1"), 0);
     assert_int_equal(claim_as(t, "third", "0"), 0);
-    tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
-    assert_string_equal(tok->str, first);
-    freeReplyObject(tok);
+    read_token(t, now);
+    assert_string_equal(now, first);
     assert_int_equal(claim_as(t, "third", "1"), 1);
-    tok = fp_th_redis_cmd(&t->redis, "GET %s", fp_tq_key("s", "takeover"));
-    assert_string_not_equal(tok->str, first);
-    freeReplyObject(tok);
+    read_token(t, now);
+    assert_string_not_equal(now, first);
     fp_resp_free(&batch);
     for (int i = 0; i < 3; i++)
         free(id[i]);
